@@ -1,0 +1,84 @@
+/* genie.h — the common module's public header: errors, logging, env config, buffers, hashing. */
+#ifndef GENIE_COMMON_H
+#define GENIE_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Errors: 0 or a negative GENIE_E* code. One X-macro yields the codes and their messages. */
+#define GENIE_ERRNO_MAP(XX)                                                                    \
+    XX(NOMEM, "out of memory")                                                                 \
+    XX(INVAL, "invalid argument")                                                              \
+    XX(PROTO, "malformed or corrupted frame")                                                  \
+    XX(VERSION, "protocol version mismatch")                                                   \
+    XX(TOOBIG, "message exceeds the size limit")                                               \
+    XX(TRUNC, "truncated frame")                                                               \
+    XX(CRC, "frame checksum mismatch")                                                         \
+    XX(CONNECT, "cannot reach genie-remote")                                                   \
+    XX(TIMEOUT, "deadline exceeded waiting for genie-remote")                                  \
+    XX(CLOSED, "connection to genie-remote lost")                                              \
+    XX(AUTH, "authentication token rejected")                                                  \
+    XX(NOTSUP, "not supported by Genie")                                                       \
+    XX(RANGE, "address range outside the session's allocations")                               \
+    XX(HANDLE, "unknown handle")                                                               \
+    XX(DRIVER, "CUDA driver error")                                                            \
+    XX(IO, "I/O error")
+
+typedef enum genie_err {
+    GENIE_OK = 0,
+    GENIE_E__BASE = -1000,
+#define GENIE_XX_(code, _) GENIE_E##code,
+    GENIE_ERRNO_MAP(GENIE_XX_)
+#undef GENIE_XX_
+    GENIE_E__END
+} genie_err;
+
+const char *genie_strerror(int err);
+
+/* Logging to stderr, prefixed "genie[pid]:". Level from GENIE_LOG (error|warn|info|debug). */
+enum { GENIE_LOG_ERROR = 0, GENIE_LOG_WARN, GENIE_LOG_INFO, GENIE_LOG_DEBUG };
+extern int genie_log_level;
+void genie_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define GENIE_ERROR(...) genie_log(GENIE_LOG_ERROR, __VA_ARGS__)
+#define GENIE_WARN(...) genie_log(GENIE_LOG_WARN, __VA_ARGS__)
+#define GENIE_INFO(...)                                                                        \
+    do {                                                                                       \
+        if (genie_log_level >= GENIE_LOG_INFO)                                                 \
+            genie_log(GENIE_LOG_INFO, __VA_ARGS__);                                            \
+    } while (0)
+#define GENIE_DEBUG(...)                                                                       \
+    do {                                                                                       \
+        if (genie_log_level >= GENIE_LOG_DEBUG)                                                \
+            genie_log(GENIE_LOG_DEBUG, __VA_ARGS__);                                           \
+    } while (0)
+void genie_log_init(void);
+
+/* Environment configuration. */
+const char *genie_env_str(const char *name, const char *dflt);
+long long genie_env_int(const char *name, long long dflt);
+int genie_env_bool(const char *name, int dflt);
+
+/* A growable byte buffer. The owner frees data with genie_buf_free. */
+typedef struct genie_buf {
+    uint8_t *data;
+    size_t len, cap;
+} genie_buf;
+int genie_buf_reserve(genie_buf *b, size_t extra);
+int genie_buf_append(genie_buf *b, const void *p, size_t n);
+/* Returns a pointer to n fresh bytes at the end (uninitialised) or NULL. */
+void *genie_buf_grow(genie_buf *b, size_t n);
+void genie_buf_reset(genie_buf *b);
+void genie_buf_free(genie_buf *b);
+
+/* Hashing: CRC32C (Castagnoli) for frames, XXH3-128 for content addressing. */
+uint32_t genie_crc32c(uint32_t crc, const void *p, size_t n);
+typedef struct genie_hash128 {
+    uint64_t lo, hi;
+} genie_hash128;
+genie_hash128 genie_hash_content(const void *p, size_t n);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t genie_now_ns(void);
+
+#endif

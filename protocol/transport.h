@@ -1,0 +1,52 @@
+/* transport.h — one long-lived gRPC bidi stream per client: opaque request/reply messages.
+ *
+ * The transport knows nothing of frames: it carries byte messages of any size, chunking
+ * them below 4 MiB per gRPC message, and delivers exactly one reply per request.
+ * Targets: "host:port" (TCP) or "unix:/path". */
+#ifndef GENIE_TRANSPORT_H
+#define GENIE_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- client ---- */
+typedef struct proto_conn proto_conn;
+
+/* Connects and opens the stream, waiting at most timeout_ms. On failure returns a negative
+ * GENIE_E* code (GENIE_ECONNECT, GENIE_ETIMEOUT) and writes a readable reason into err. */
+int proto_conn_open(const char *target, int timeout_ms, proto_conn **out, char *err,
+                    size_t errlen);
+
+/* Sends one request and waits for its reply, at most timeout_ms (<= 0: no deadline).
+ * *reply is malloc'd; the caller frees it. Returns 0 or GENIE_ETIMEOUT / GENIE_ECLOSED /
+ * GENIE_EIO. After an error the connection is dead: every later call fails at once. */
+int proto_conn_call(proto_conn *c, const void *req, size_t n, void **reply, size_t *reply_n,
+                    int timeout_ms);
+
+/* Bytes moved by this connection's messages (payload bytes, both directions). */
+void proto_conn_bytes(const proto_conn *c, uint64_t *sent, uint64_t *received);
+
+void proto_conn_close(proto_conn *c);
+
+/* ---- server ---- */
+typedef struct proto_server proto_server;
+
+typedef struct proto_handler {
+    void *ud;
+    /* A new stream opened; returns the session state (NULL refuses the stream). */
+    void *(*open)(void *ud, const char *peer);
+    /* One request: fill *reply (malloc'd; the transport frees it). Runs on the session's
+     * own thread, so a slow session never blocks another. A nonzero return ends the
+     * stream after the reply (if any) is sent. */
+    int (*handle)(void *session, const void *req, size_t n, void **reply, size_t *reply_n);
+    /* The stream ended (client closed, vanished or the server stops). */
+    void (*close)(void *session);
+} proto_handler;
+
+/* Listens on "host:port" or "unix:/path". Returns 0 or a negative GENIE_E* code. */
+int proto_server_start(const char *listen, const proto_handler *h, proto_server **out,
+                       char *err, size_t errlen);
+/* Stops accepting, ends every stream (calling close for each) and frees the server. */
+void proto_server_stop(proto_server *s);
+
+#endif
