@@ -1,0 +1,75 @@
+/* frame.h — the flat frame codec: a checksummed header and a packed array of records.
+ *
+ * A frame is one logical message on the stream (a request batch or its reply):
+ *
+ *   header (32 bytes, little-endian)       records, each 8-byte aligned
+ *   magic u32 | version u16 | kind u16     op u16 | flags u16 | len u32 | body[len] | pad
+ *   flags u32 | seq u32 | length u64       ...
+ *   crc32c u32 | reserved u32
+ *
+ * length counts the bytes after the header; crc32c covers the header (with the crc field
+ * zero) and the payload, so a corrupted length or kind is caught as surely as a flipped
+ * payload bit. Record bodies are generated from protocol/api/ops.def (protocol/gen/ops.h). */
+#ifndef GENIE_PROTO_FRAME_H
+#define GENIE_PROTO_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/genie.h"
+
+#define PROTO_MAGIC 0x494e4547u /* "GENI" */
+#define PROTO_VERSION 1
+#define PROTO_HDR_SIZE 32
+#define PROTO_REC_HDR_SIZE 8
+/* Default upper bound on a frame's payload; GENIE_MAX_MESSAGE_BYTES overrides it. */
+#define PROTO_DEFAULT_MAX (4ull << 30)
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-endian; so is the host");
+
+enum proto_kind {
+    PROTO_KIND_REQUEST = 1, /* a batch of op records from the client */
+    PROTO_KIND_REPLY = 2,   /* result records from the executor */
+};
+
+typedef struct proto_frame {
+    uint16_t kind;
+    uint32_t flags;
+    uint32_t seq;
+    const uint8_t *payload; /* borrowed from the parsed buffer */
+    uint64_t length;
+} proto_frame;
+
+typedef struct proto_rec {
+    uint16_t op;
+    uint16_t flags;
+    uint32_t len;
+    const uint8_t *body; /* borrowed */
+} proto_rec;
+
+/* Starts a frame in b (which is reset): writes a header to be completed by proto_frame_end. */
+int proto_frame_begin(genie_buf *b, uint16_t kind, uint32_t seq);
+/* Fills in length and crc32c. */
+void proto_frame_end(genie_buf *b);
+
+/* Validates a whole frame: GENIE_ETRUNC (shorter than header or than its length),
+ * GENIE_ETOOBIG (length over max), GENIE_EPROTO (bad magic or kind, trailing bytes),
+ * GENIE_EVERSION, GENIE_ECRC. On success fills f (pointing into buf). */
+int proto_frame_parse(const void *buf, size_t n, uint64_t max, proto_frame *f);
+
+/* Appends a record header and reserves body_len bytes (plus alignment padding, zeroed);
+ * returns the body pointer or NULL on allocation failure. */
+uint8_t *proto_rec_add(genie_buf *b, uint16_t op, size_t body_len);
+
+/* Iterates records: returns 1 with *r filled, 0 at the end, GENIE_EPROTO / GENIE_ETRUNC
+ * on a malformed record (a length running past the payload). */
+typedef struct proto_iter {
+    const uint8_t *p, *end;
+} proto_iter;
+void proto_iter_init(proto_iter *it, const proto_frame *f);
+int proto_iter_next(proto_iter *it, proto_rec *r);
+
+/* Reads the bound from GENIE_MAX_MESSAGE_BYTES once. */
+uint64_t proto_max_message(void);
+
+#endif

@@ -1,0 +1,345 @@
+/* stream.c — chunked logical messages over one gRPC call: send, receive, batch, arguments. */
+#include "protocol/transport/transport_int.h"
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/slice.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t proto_max_message(void)
+{
+    /* Read once; a racy double read is harmless (same value). */
+    static uint64_t max;
+    if (!max) {
+        long long v = genie_env_int("GENIE_MAX_MESSAGE_BYTES", (long long)GENIE_MAX_MESSAGE);
+        max = v > 0 ? (uint64_t)v : GENIE_MAX_MESSAGE;
+    }
+    return max;
+}
+
+gpr_timespec proto_deadline(int timeout_ms)
+{
+    if (timeout_ms <= 0)
+        return gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                        gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+}
+
+#define ARG_INT(k, v) {.type = GRPC_ARG_INTEGER, .key = (char *)(k), .value.integer = (v)}
+
+/* Why each one: unlimited gRPC message size (we chunk at 4 MiB ourselves, and a
+ * limit would fail calls instead of our clearer check); 8 MiB flow-control lookahead and
+ * 4 MiB TCP reads, which doubled bulk throughput in FIELD-NOTES' measurements. */
+#define COMMON_ARGS                                                                            \
+    ARG_INT(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, -1),                                             \
+        ARG_INT(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, -1),                                      \
+        ARG_INT(GRPC_ARG_HTTP2_BDP_PROBE, 1),                                                  \
+        ARG_INT(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8 << 20),                               \
+        ARG_INT(GRPC_ARG_TCP_READ_CHUNK_SIZE, 4 << 20),                                        \
+        ARG_INT(GRPC_ARG_TCP_MIN_READ_CHUNK_SIZE, 4 << 20),                                     \
+        ARG_INT(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE, 4 << 20)
+
+static grpc_arg client_args[] = {
+    COMMON_ARGS,
+    /* Retries keep sent messages in a retry buffer: that would pin our zero-copy slices
+     * and add a copy. The stream is never retried anyway (state lives on the remote). */
+    ARG_INT(GRPC_ARG_ENABLE_RETRIES, 0),
+    /* Each connection gets its own HTTP/2 connection, not one shared per target. */
+    ARG_INT(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1),
+};
+
+static grpc_arg server_args[] = {
+    COMMON_ARGS,
+    /* gRPC servers set SO_REUSEPORT by default: a second server on a busy port would
+     * then start "fine" and steal half the connections. */
+    ARG_INT(GRPC_ARG_ALLOW_REUSEPORT, 0),
+    /* Find clients that vanished without a FIN/RST so their sessions end. */
+    ARG_INT(GRPC_ARG_KEEPALIVE_TIME_MS, 20000),
+    ARG_INT(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000),
+};
+
+const grpc_channel_args *proto_channel_args(int server)
+{
+    static grpc_channel_args c = {sizeof client_args / sizeof client_args[0], client_args};
+    static grpc_channel_args s = {sizeof server_args / sizeof server_args[0], server_args};
+    return server ? &s : &c;
+}
+
+int proto_batch(proto_stream *s, const grpc_op *ops, size_t nops, gpr_timespec deadline)
+{
+    char tag; /* its address identifies this batch on the pluck queue */
+    grpc_call_error e = grpc_call_start_batch(s->call, ops, nops, &tag, NULL);
+    if (e != GRPC_CALL_OK) {
+        snprintf(s->why, sizeof s->why, "grpc_call_start_batch failed (%d)", (int)e);
+        return 0;
+    }
+    grpc_event ev = grpc_completion_queue_pluck(s->cq, &tag, deadline, NULL);
+    if (ev.type == GRPC_QUEUE_TIMEOUT) {
+        /* Cancel so the batch completes (failed) at once; its buffers are then ours. */
+        grpc_call_cancel(s->call, NULL);
+        s->cancelled = 1;
+        grpc_completion_queue_pluck(s->cq, &tag, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        return GENIE_ETIMEOUT;
+    }
+    return ev.type == GRPC_OP_COMPLETE && ev.success;
+}
+
+void proto_hold_unref(proto_hold *h)
+{
+    if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    free(h->owned);
+    if (h->heap_self)
+        free(h);
+}
+
+static void hold_slice_done(void *ud)
+{
+    proto_hold_unref(ud);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint64_t get_le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+int proto_send(proto_stream *s, const void *p, size_t n, proto_hold *hold,
+               grpc_byte_buffer **recv_out, gpr_timespec deadline)
+{
+    uint8_t hdr[PROTO_HDR];
+    put_le32(hdr, PROTO_MAGIC);
+    put_le32(hdr + 4, 0);
+    put_le64(hdr + 8, n);
+
+    proto_hold local; /* borrowed payload: we wait below until gRPC lets go of it */
+    if (!hold) {
+        atomic_init(&local.refs, 1);
+        local.owned = NULL;
+        local.heap_self = 0;
+        hold = &local;
+    }
+    if (recv_out)
+        *recv_out = NULL;
+
+    const uint8_t *src = p;
+    size_t off = 0;
+    int rc = 0, first = 1;
+    do {
+        size_t room = PROTO_CHUNK - (first ? PROTO_HDR : 0);
+        size_t len = n - off < room ? n - off : room;
+        int last = off + len == n;
+        grpc_slice sl[2];
+        size_t ns = 0;
+        if (first && n <= PROTO_COPY_MAX) {
+            /* Small: one copied slice; cheaper than a refcounted external slice. */
+            sl[0] = grpc_slice_malloc(PROTO_HDR + n);
+            memcpy(GRPC_SLICE_START_PTR(sl[0]), hdr, PROTO_HDR);
+            if (n)
+                memcpy(GRPC_SLICE_START_PTR(sl[0]) + PROTO_HDR, src, n);
+            ns = 1;
+        } else {
+            if (first)
+                sl[ns++] = grpc_slice_from_copied_buffer((const char *)hdr, PROTO_HDR);
+            /* Zero copy: the slice points into the payload; hold keeps it alive. */
+            atomic_fetch_add_explicit(&hold->refs, 1, memory_order_relaxed);
+            sl[ns++] = grpc_slice_new_with_user_data((void *)(src + off), len,
+                                                     hold_slice_done, hold);
+        }
+        grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(sl, ns); /* takes refs */
+        for (size_t i = 0; i < ns; i++)
+            grpc_slice_unref(sl[i]);
+
+        grpc_op ops[2];
+        memset(ops, 0, sizeof ops);
+        ops[0].op = GRPC_OP_SEND_MESSAGE;
+        ops[0].data.send_message.send_message = bb;
+        size_t nops = 1;
+        if (last && recv_out) {
+            /* Post the read of the reply with the last chunk: one wake-up per round trip. */
+            ops[1].op = GRPC_OP_RECV_MESSAGE;
+            ops[1].data.recv_message.recv_message = recv_out;
+            nops = 2;
+        }
+        int r = proto_batch(s, ops, nops, deadline);
+        grpc_byte_buffer_destroy(bb);
+        if (r != 1) {
+            rc = r == 0 ? GENIE_ECLOSED : r;
+            if (recv_out && *recv_out) {
+                grpc_byte_buffer_destroy(*recv_out);
+                *recv_out = NULL;
+            }
+            break;
+        }
+        off += len;
+        first = 0;
+    } while (off < n);
+
+    proto_hold_unref(hold); /* the sender's own reference */
+    if (hold == &local) {
+        /* gRPC may drop the last slice shortly after the op completes (when the socket
+         * write finishes). Keep polling this queue so that write can progress. */
+        uint64_t t0 = genie_now_ns();
+        int warned = 0;
+        while (atomic_load_explicit(&local.refs, memory_order_acquire) > 0) {
+            grpc_completion_queue_pluck(s->cq, &local, proto_deadline(1), NULL);
+            if (!warned && genie_now_ns() - t0 > 5000000000ull) {
+                GENIE_WARN("transport: gRPC still holds a sent buffer after 5 s; waiting");
+                warned = 1;
+            }
+        }
+    }
+    if (!rc)
+        s->sent += n;
+    return rc;
+}
+
+/* Copies bytes [skip, skip+n) of bb to dst. Returns 0 or -1 (unreadable buffer). */
+static int bb_copy(grpc_byte_buffer *bb, size_t skip, uint8_t *dst, size_t n)
+{
+    grpc_byte_buffer_reader r;
+    if (!grpc_byte_buffer_reader_init(&r, bb))
+        return -1;
+    grpc_slice *sl;
+    while (n && grpc_byte_buffer_reader_peek(&r, &sl)) {
+        const uint8_t *p = GRPC_SLICE_START_PTR(*sl);
+        size_t k = GRPC_SLICE_LENGTH(*sl);
+        if (skip >= k) {
+            skip -= k;
+            continue;
+        }
+        p += skip;
+        k -= skip;
+        skip = 0;
+        if (k > n)
+            k = n;
+        memcpy(dst, p, k);
+        dst += k;
+        n -= k;
+    }
+    grpc_byte_buffer_reader_destroy(&r);
+    return n ? -1 : 0;
+}
+
+static int recv_chunk(proto_stream *s, grpc_byte_buffer **bb, gpr_timespec deadline)
+{
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = bb;
+    *bb = NULL;
+    int r = proto_batch(s, &op, 1, deadline);
+    if (r == GENIE_ETIMEOUT) {
+        if (*bb)
+            grpc_byte_buffer_destroy(*bb);
+        *bb = NULL;
+        return r;
+    }
+    return 0; /* *bb NULL: the stream ended */
+}
+
+int proto_recv(proto_stream *s, grpc_byte_buffer *first, void **out, size_t *out_n,
+               gpr_timespec deadline)
+{
+    *out = NULL;
+    *out_n = 0;
+    grpc_byte_buffer *bb = first;
+    int rc;
+    if (!bb) {
+        if ((rc = recv_chunk(s, &bb, deadline)))
+            return rc;
+        if (!bb)
+            return GENIE_ECLOSED;
+    }
+
+    uint8_t hdr[PROTO_HDR];
+    size_t len = grpc_byte_buffer_length(bb);
+    uint8_t *buf = NULL;
+    if (len < PROTO_HDR || len > PROTO_CHUNK || bb_copy(bb, 0, hdr, PROTO_HDR)) {
+        snprintf(s->why, sizeof s->why, "malformed first chunk (%zu bytes)", len);
+        rc = GENIE_EPROTO;
+        goto fail;
+    }
+    uint64_t total = get_le(hdr + 8, 8);
+    if (get_le(hdr, 4) != PROTO_MAGIC || get_le(hdr + 4, 4) != 0) {
+        snprintf(s->why, sizeof s->why, "bad chunk header (magic %08llx flags %08llx)",
+                 (unsigned long long)get_le(hdr, 4), (unsigned long long)get_le(hdr + 4, 4));
+        rc = GENIE_EPROTO;
+        goto fail;
+    }
+    if (total > s->max_msg || total > SIZE_MAX - 1) {
+        snprintf(s->why, sizeof s->why,
+                 "message of %llu bytes announced, above the limit of %llu "
+                 "(GENIE_MAX_MESSAGE_BYTES)",
+                 (unsigned long long)total, (unsigned long long)s->max_msg);
+        rc = GENIE_ETOOBIG;
+        goto fail;
+    }
+    if (len - PROTO_HDR > total) {
+        snprintf(s->why, sizeof s->why, "first chunk carries %zu bytes, more than the %llu announced",
+                 len - PROTO_HDR, (unsigned long long)total);
+        rc = GENIE_EPROTO;
+        goto fail;
+    }
+    /* One allocation of the announced size; big ones are mmap'd and paged in as written. */
+    buf = malloc(total ? (size_t)total : 1);
+    if (!buf) {
+        snprintf(s->why, sizeof s->why, "cannot allocate %llu bytes", (unsigned long long)total);
+        rc = GENIE_ENOMEM;
+        goto fail;
+    }
+    size_t got = len - PROTO_HDR;
+    if (got && bb_copy(bb, PROTO_HDR, buf, got))
+        goto unreadable;
+    grpc_byte_buffer_destroy(bb);
+    bb = NULL;
+    while (got < total) {
+        if ((rc = recv_chunk(s, &bb, deadline)))
+            goto fail;
+        if (!bb) {
+            snprintf(s->why, sizeof s->why, "stream ended inside a message (%zu of %llu bytes)",
+                     got, (unsigned long long)total);
+            rc = GENIE_ECLOSED;
+            goto fail;
+        }
+        len = grpc_byte_buffer_length(bb);
+        if (len == 0 || len > PROTO_CHUNK || len > total - got) {
+            snprintf(s->why, sizeof s->why,
+                     "chunk of %zu bytes after %zu of %llu announced bytes", len, got,
+                     (unsigned long long)total);
+            rc = GENIE_EPROTO;
+            goto fail;
+        }
+        if (bb_copy(bb, 0, buf + got, len))
+            goto unreadable;
+        got += len;
+        grpc_byte_buffer_destroy(bb);
+        bb = NULL;
+    }
+    s->received += total;
+    *out = buf;
+    *out_n = (size_t)total;
+    return 0;
+
+unreadable:
+    snprintf(s->why, sizeof s->why, "unreadable gRPC message");
+    rc = GENIE_EPROTO;
+fail:
+    if (bb)
+        grpc_byte_buffer_destroy(bb);
+    free(buf);
+    return rc;
+}

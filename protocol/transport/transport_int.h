@@ -1,0 +1,76 @@
+/* transport_int.h — internals shared by the transport's client and server: chunked logical
+ * messages over one gRPC call driven through a private pluck completion queue. */
+#ifndef GENIE_TRANSPORT_INT_H
+#define GENIE_TRANSPORT_INT_H
+
+#include "common/genie.h"
+#include "protocol/transport.h"
+
+#include <grpc/byte_buffer.h>
+#include <grpc/grpc.h>
+#include <grpc/support/time.h>
+#include <stdatomic.h>
+
+#define PROTO_METHOD "/genie.Remote/Session"
+
+/* Wire format of one logical message: one or more gRPC messages ("chunks") of at most
+ * PROTO_CHUNK bytes each. The first chunk starts with a 16-byte little-endian header
+ * {magic u32, flags u32 (0), total payload length u64}; the rest of the first chunk and
+ * every later chunk are raw payload bytes, in order, until total bytes have arrived.
+ * Later chunks carry no header: a logical message ends where its announced length does. */
+#define PROTO_CHUNK (4u << 20)
+#define PROTO_HDR 16u
+#define PROTO_MAGIC 0x31434e47u /* "GNC1" */
+/* Payloads up to this size are copied into one slice with the header; bigger ones are sent
+ * from the caller's memory without a copy (a slice per chunk pointing into it). */
+#define PROTO_COPY_MAX (64u << 10)
+
+/* Default upper bound on a logical message; GENIE_MAX_MESSAGE_BYTES overrides it. */
+#define GENIE_MAX_MESSAGE (4ull << 30)
+
+/* Keeps the memory behind zero-copy send slices alive: one reference per live slice plus
+ * one held by the sender while it builds chunks. At zero, owned (if any) is freed, and
+ * the holder itself if heap_self. */
+typedef struct proto_hold {
+    atomic_int refs;
+    void *owned;    /* freed at zero; NULL for borrowed memory */
+    int heap_self;  /* the holder was malloc'd and frees itself at zero */
+} proto_hold;
+void proto_hold_unref(proto_hold *h);
+
+/* One gRPC call plus the pluck queue its operations complete on. Used by one thread. */
+typedef struct proto_stream {
+    grpc_call *call;            /* owned: unref'd by the owner of the stream */
+    grpc_completion_queue *cq;  /* owned: pluck queue, only this call's ops land here */
+    uint64_t max_msg;           /* largest logical message accepted */
+    uint64_t sent, received;    /* logical payload bytes */
+    int cancelled;              /* we cancelled the call (deadline or protocol error) */
+    char why[160];              /* text of the last protocol error, for logs */
+} proto_stream;
+
+/* Runs one batch and waits for it until deadline. Returns 1 if it succeeded, 0 if it
+ * failed (stream ended), GENIE_ETIMEOUT if the deadline passed (the call is then cancelled
+ * and the batch drained, so its buffers may be released by the caller). */
+int proto_batch(proto_stream *s, const grpc_op *ops, size_t nops, gpr_timespec deadline);
+
+/* Sends one logical message. If hold is NULL the payload is borrowed and this returns only
+ * after gRPC has dropped every reference to it; otherwise hold owns it (freed when the
+ * last chunk is written) and the caller gives up its pointer.
+ * If recv_out is non-NULL, a RECV_MESSAGE is batched with the last chunk and its result is
+ * stored there (NULL: stream ended). Returns 0, GENIE_ECLOSED or GENIE_ETIMEOUT. */
+int proto_send(proto_stream *s, const void *p, size_t n, proto_hold *hold,
+               grpc_byte_buffer **recv_out, gpr_timespec deadline);
+
+/* Receives one logical message into a malloc'd buffer (caller frees; never NULL on success,
+ * even for 0 bytes). first is an already-received first chunk (consumed) or NULL.
+ * Returns 0, GENIE_ECLOSED (stream ended cleanly before a message began), GENIE_EPROTO
+ * (malformed chunk sequence: s->why says why), GENIE_ETOOBIG, GENIE_ENOMEM or GENIE_ETIMEOUT. */
+int proto_recv(proto_stream *s, grpc_byte_buffer *first, void **out, size_t *out_n,
+               gpr_timespec deadline);
+
+/* Channel/server arguments shared by both sides (static storage). */
+const grpc_channel_args *proto_channel_args(int server);
+uint64_t proto_max_message(void);
+gpr_timespec proto_deadline(int timeout_ms);
+
+#endif
