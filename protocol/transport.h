@@ -46,6 +46,8 @@ typedef struct proto_handler {
 /* Listens on "host:port" or "unix:/path". Returns 0 or a negative GENIE_E* code. */
 int proto_server_start(const char *listen, const proto_handler *h, proto_server **out,
                        char *err, size_t errlen);
+/* The TCP port the server listens on (useful with port 0); 0 for a unix socket. */
+int proto_server_port(const proto_server *s);
 /* Stops accepting, ends every stream (calling close for each) and frees the server. */
 void proto_server_stop(proto_server *s);
 

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# setup.sh — installs what Genie needs from Debian's packages and builds it into build/.
+#
+#   scripts/setup.sh [--no-install] [--asan] [--build-dir DIR]
+#     --no-install   skip apt-get (the packages are already there)
+#     --asan         also build an ASan+UBSan tree in build-asan/
+#     --build-dir    where the normal build goes (default build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+install=1 asan=0 build=build
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --no-install) install=0 ;;
+    --asan) asan=1 ;;
+    --build-dir) build=$2; shift ;;
+    -h | --help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "setup.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+PACKAGES=(build-essential cmake ninja-build pkg-config libgrpc-dev libcriterion-dev
+          libunwind-14-dev libopenblas-dev libxxhash-dev libisal-dev)
+if [ $install = 1 ]; then
+    missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "setup.sh: installing ${missing[*]}"
+        SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+fi
+if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+    export PATH=/usr/local/cuda/bin:$PATH
+fi
+if ! command -v nvcc >/dev/null; then
+    echo "setup.sh: nvcc not found: the CUDA 13 toolkit is needed to build the test programs" >&2
+    exit 1
+fi
+
+jobs=$(nproc)
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j "$jobs"
+if [ $asan = 1 ]; then
+    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGENIE_SANITIZE=ON >/dev/null
+    cmake --build build-asan -j "$jobs"
+fi
+echo "setup.sh: built into $build/"

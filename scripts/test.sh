@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# test.sh — runs every test: the normal build, then the ASan+UBSan build.
+#
+#   scripts/test.sh [--no-asan]
+# Builds what is missing first (scripts/setup.sh --no-install).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+asan=1
+case "${1:-}" in
+--no-asan) asan=0 ;;
+-h | --help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+"") ;;
+*) echo "test.sh: unknown option $1" >&2; exit 2 ;;
+esac
+export PATH=/usr/local/cuda/bin:$PATH
+if [ $asan = 1 ]; then
+    scripts/setup.sh --no-install --asan >/dev/null
+else
+    scripts/setup.sh --no-install >/dev/null
+fi
+ctest --test-dir build --output-on-failure -j 2
+if [ $asan = 1 ]; then
+    echo "== ASan+UBSan build"
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=0 \
+        ctest --test-dir build-asan --output-on-failure -j 2
+fi

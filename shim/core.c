@@ -1,0 +1,425 @@
+/* core.c — the shim's session: connect and HELLO, the batch, flushing, errors, deny. */
+#include "shim/shim_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+shim_state shim_g;
+__thread cudaError_t shim_last_error;
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static void shim_stats_atexit(void);
+
+static void shim_init(void)
+{
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&shim_g.mu, &a);
+    pthread_mutexattr_destroy(&a);
+    genie_log_init();
+    shim_g.flush_bytes = (size_t)genie_env_int("GENIE_BATCH_BYTES", 8ll << 20);
+    shim_g.next_stream = PROTO_STREAM_FIRST;
+    shim_g.next_event = 1;
+    shim_g.next_module = 1;
+    shim_g.next_func = 1;
+    atexit(shim_stats_atexit);
+}
+
+void shim_lock(void)
+{
+    pthread_once(&init_once, shim_init);
+    pthread_mutex_lock(&shim_g.mu);
+}
+
+void shim_unlock(void) { pthread_mutex_unlock(&shim_g.mu); }
+
+/* ------------------------------------------------------------------ errors ---- */
+
+static int is_sticky(cudaError_t e)
+{
+    switch (e) {
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchFailure:
+    case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorLaunchTimeout:
+    case cudaErrorAssert:
+    case cudaErrorDevicesUnavailable:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+cudaError_t shim_set_error(cudaError_t e)
+{
+    if (e != cudaSuccess)
+        shim_last_error = e;
+    return e;
+}
+
+cudaError_t shim_async_error(cudaError_t e)
+{
+    if (e != cudaSuccess && is_sticky(e) && shim_g.fatal == cudaSuccess)
+        shim_g.fatal = e;
+    return shim_set_error(e);
+}
+
+static cudaError_t lost(const char *what, int err)
+{
+    GENIE_ERROR("%s: %s; CUDA calls now fail with cudaErrorDevicesUnavailable", what,
+                genie_strerror(err));
+    shim_g.fatal = cudaErrorDevicesUnavailable;
+    return shim_set_error(cudaErrorDevicesUnavailable);
+}
+
+/* ------------------------------------------------------------ generated glue ---- */
+
+void shim_count(unsigned apix)
+{
+    /* relaxed atomics: counters must not take the lock on the local fast path */
+    __atomic_fetch_add(&shim_g.stats.calls[apix], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&shim_g.stats.calls_total, 1, __ATOMIC_RELAXED);
+}
+
+cudaError_t shim_bad_arg(unsigned apix, const char *arg)
+{
+    GENIE_DEBUG("%s: %s is NULL", genie_api_table[apix].name, arg);
+    return shim_set_error(cudaErrorInvalidValue);
+}
+
+cudaError_t shim_deny_cudart(unsigned apix)
+{
+    static _Atomic unsigned char logged[GENIE_APIX__COUNT];
+    shim_count(apix);
+    if (!atomic_exchange(&logged[apix], 1))
+        GENIE_WARN("%s is not supported by Genie; returning cudaErrorNotSupported",
+                   genie_api_table[apix].name);
+    return shim_set_error(cudaErrorNotSupported);
+}
+
+/* ----------------------------------------------------------------- session ---- */
+
+static int hello_cb(void *ud, const proto_rec *r)
+{
+    (void)ud;
+    if (r->op != PROTO_OP_R_HELLO)
+        return 0;
+    proto_R_HELLO h;
+    if (proto_get_R_HELLO(r, &h))
+        return GENIE_EPROTO;
+    if (h.ndevices < 1 || h.ndevices > PROTO_MAX_DEVICES ||
+        h.devinfo_len < (size_t)h.ndevices * sizeof(proto_devinfo))
+        return GENIE_EPROTO;
+    shim_g.ndevices = (int)h.ndevices;
+    memcpy(shim_g.dev, h.devinfo, h.ndevices * sizeof(proto_devinfo));
+    shim_g.va_base = h.va_base;
+    shim_g.va_size = h.va_size;
+    shim_g.granularity = h.granularity;
+    return 1;
+}
+
+static cudaError_t connect_session(void)
+{
+    const char *target = genie_env_str("GENIE_REMOTE", "local");
+    char err[512];
+    int e = shim_link_open(target, &shim_g.link, err, sizeof err);
+    if (e) {
+        GENIE_ERROR("%s", err);
+        shim_g.fatal = cudaErrorDevicesUnavailable;
+        return shim_set_error(cudaErrorDevicesUnavailable);
+    }
+    genie_buf b = {0};
+    const char *token = genie_env_str("GENIE_TOKEN", "");
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, ++shim_g.seq);
+    uint8_t *p = proto_put_HELLO(&b, (uint64_t)getpid(), PROTO_SESSION_VERSION, 0, strlen(token));
+    if (!p) {
+        genie_buf_free(&b);
+        return shim_set_error(cudaErrorMemoryAllocation);
+    }
+    memcpy(p, token, strlen(token));
+    shim_g.ndevices = 0;
+    cudaError_t ce = shim_call_frame(&b, SHIM_RT_SETUP, hello_cb, NULL);
+    genie_buf_free(&b);
+    if (ce != cudaSuccess || shim_g.ndevices == 0) {
+        GENIE_ERROR("session with genie-remote at %s refused (%s)", target,
+                    ce != cudaSuccess ? cudaGetErrorName(ce) : "no R_HELLO");
+        shim_g.fatal = cudaErrorDevicesUnavailable;
+        return shim_set_error(cudaErrorDevicesUnavailable);
+    }
+    /* Reserve the device VA range locally so no host allocation can ever take an address
+     * the executor may hand out: host and device pointers never collide. In local mode
+     * the executor in this process already owns the range. */
+    if (!shim_link_is_local(shim_g.link)) {
+        void *want = (void *)(uintptr_t)shim_g.va_base;
+        void *got = mmap(want, shim_g.va_size, PROT_NONE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+        if (got != want) {
+            if (got != MAP_FAILED)
+                munmap(got, shim_g.va_size);
+            GENIE_ERROR("cannot reserve the device address range [%#llx, +%#llx) in this "
+                        "process (%s); set GENIE_VA_SIZE smaller on genie-remote",
+                        (unsigned long long)shim_g.va_base, (unsigned long long)shim_g.va_size,
+                        strerror(errno));
+            shim_g.fatal = cudaErrorDevicesUnavailable;
+            return shim_set_error(cudaErrorDevicesUnavailable);
+        }
+    }
+    if (shim_alloc_init(&shim_g.alloc, shim_g.va_base, shim_g.va_size, shim_g.granularity))
+        return lost("allocator", GENIE_ENOMEM);
+    if (proto_frame_begin(&shim_g.batch, PROTO_KIND_REQUEST, 0))
+        return lost("batch", GENIE_ENOMEM);
+    shim_g.connected = 1;
+    GENIE_INFO("session open with %s: %s, VA [%#llx, +%#llx)", target, shim_g.dev[0].name,
+               (unsigned long long)shim_g.va_base, (unsigned long long)shim_g.va_size);
+    return cudaSuccess;
+}
+
+cudaError_t shim_ensure(void)
+{
+    if (shim_g.fatal != cudaSuccess)
+        return shim_set_error(shim_g.fatal);
+    if (shim_g.connected)
+        return cudaSuccess;
+    return connect_session();
+}
+
+/* ------------------------------------------------------------------- batch ---- */
+
+shim_slot *shim_slot_add(void *dst, uint64_t size)
+{
+    if (shim_g.nslots == shim_g.cap_slots) {
+        uint32_t cap = shim_g.cap_slots ? shim_g.cap_slots * 2 : 16;
+        shim_slot *s = realloc(shim_g.slots, cap * sizeof *s);
+        if (!s)
+            return NULL;
+        shim_g.slots = s;
+        shim_g.cap_slots = cap;
+    }
+    shim_slot *s = &shim_g.slots[shim_g.nslots++];
+    memset(s, 0, sizeof *s);
+    s->index = shim_g.batch_ops - 1;
+    s->dst = dst;
+    s->size = size;
+    return s;
+}
+
+cudaError_t shim_op_done(void)
+{
+    shim_g.batch_ops++;
+    shim_g.stats.ops_recorded++;
+    if (shim_g.batch.len >= shim_g.flush_bytes) {
+        shim_g.stats.flush_threshold++;
+        return shim_flush(SHIM_RT_SYNC);
+    }
+    return cudaSuccess;
+}
+
+static shim_slot *slot_for(uint32_t index)
+{
+    for (uint32_t i = 0; i < shim_g.nslots; i++)
+        if (shim_g.slots[i].index == index)
+            return &shim_g.slots[i];
+    return NULL;
+}
+
+typedef struct batch_reply {
+    cudaError_t err;
+} batch_reply;
+
+static int batch_cb(void *ud, const proto_rec *r)
+{
+    batch_reply *br = ud;
+    switch (r->op) {
+    case PROTO_OP_R_DATA: {
+        proto_R_DATA d;
+        if (proto_get_R_DATA(r, &d))
+            return GENIE_EPROTO;
+        shim_slot *s = slot_for(d.index);
+        if (!s || d.data_len != s->size)
+            return GENIE_EPROTO;
+        memcpy(s->dst, d.data, d.data_len);
+        s->filled = 1;
+        shim_g.stats.d2h_bytes += d.data_len;
+        return 0;
+    }
+    case PROTO_OP_R_VALUE: {
+        proto_R_VALUE v;
+        if (proto_get_R_VALUE(r, &v))
+            return GENIE_EPROTO;
+        shim_slot *s = slot_for(v.index);
+        if (!s)
+            return GENIE_EPROTO;
+        s->value = v.value;
+        s->status = v.status;
+        s->filled = 1;
+        return 0;
+    }
+    case PROTO_OP_R_ERROR: {
+        proto_R_ERROR e;
+        if (proto_get_R_ERROR(r, &e))
+            return GENIE_EPROTO;
+        GENIE_DEBUG("remote error at op %u: %d (%.*s)", e.index, e.cuda_err, (int)e.msg_len,
+                    (const char *)e.msg);
+        if (br->err == cudaSuccess)
+            br->err = (cudaError_t)e.cuda_err;
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+cudaError_t shim_flush(int kind)
+{
+    if (shim_g.batch_ops == 0)
+        return cudaSuccess;
+    batch_reply br = {cudaSuccess};
+    cudaError_t ce = shim_call_frame(&shim_g.batch, kind, batch_cb, &br);
+    shim_g.batch_ops = 0;
+    shim_g.nslots = 0;
+    if (proto_frame_begin(&shim_g.batch, PROTO_KIND_REQUEST, 0))
+        return lost("batch", GENIE_ENOMEM);
+    if (ce != cudaSuccess)
+        return ce;
+    return shim_async_error(br.err);
+}
+
+cudaError_t shim_call_frame(genie_buf *b, int kind, shim_reply_cb cb, void *ud)
+{
+    /* the seq goes in at send time so every frame, batch or not, is numbered in order */
+    uint32_t seq = ++shim_g.seq;
+    memcpy(b->data + 12, &seq, 4);
+    proto_frame_end(b);
+    void *reply = NULL;
+    size_t reply_n = 0;
+    uint64_t t0 = genie_now_ns();
+    int e = shim_link_call(shim_g.link, b->data, b->len, &reply, &reply_n);
+    shim_g.stats.wire_ns += genie_now_ns() - t0;
+    shim_g.stats.batches++;
+    shim_g.stats.round_trips++;
+    shim_g.stats.bytes_sent += b->len;
+    switch (kind) {
+    case SHIM_RT_SETUP:
+        shim_g.stats.rt_setup++;
+        break;
+    case SHIM_RT_MODULE:
+        shim_g.stats.rt_module++;
+        break;
+    case SHIM_RT_QUERY:
+        shim_g.stats.rt_query++;
+        break;
+    default:
+        shim_g.stats.rt_sync++;
+    }
+    if (e)
+        return lost("genie-remote", e);
+    shim_g.stats.bytes_received += reply_n;
+    proto_frame f;
+    e = proto_frame_parse(reply, reply_n, proto_max_message(), &f);
+    if (!e && (f.kind != PROTO_KIND_REPLY || f.seq != seq))
+        e = GENIE_EPROTO;
+    proto_iter it;
+    proto_rec r;
+    if (!e) {
+        proto_iter_init(&it, &f);
+        int k;
+        while ((k = proto_iter_next(&it, &r)) > 0) {
+            if (r.op == PROTO_OP_R_ERROR && kind == SHIM_RT_SETUP) {
+                proto_R_ERROR er;
+                if (!proto_get_R_ERROR(&r, &er))
+                    GENIE_ERROR("genie-remote refused the session: %.*s", (int)er.msg_len,
+                                (const char *)er.msg);
+            }
+            int c = cb ? cb(ud, &r) : 0;
+            if (c < 0) {
+                k = c;
+                break;
+            }
+        }
+        if (k < 0)
+            e = k;
+    }
+    free(reply);
+    if (e)
+        return lost("bad reply from genie-remote", e);
+    return cudaSuccess;
+}
+
+/* ------------------------------------------------------------------ stats ---- */
+
+static void print_stats(FILE *f, int json)
+{
+    shim_stats *s = &shim_g.stats;
+    if (json) {
+        fprintf(f,
+                "{\"calls\": %llu, \"ops_recorded\": %llu, \"launches\": %llu, "
+                "\"batches\": %llu, \"round_trips\": %llu, \"rt_setup\": %llu, "
+                "\"rt_module\": %llu, \"rt_sync\": %llu, \"rt_query\": %llu, "
+                "\"flush_threshold\": %llu, \"bytes_sent\": %llu, \"bytes_received\": %llu, "
+                "\"h2d_bytes\": %llu, \"d2h_bytes\": %llu, \"wire_ns\": %llu, \"per_api\": {",
+                (unsigned long long)s->calls_total, (unsigned long long)s->ops_recorded,
+                (unsigned long long)s->launches, (unsigned long long)s->batches,
+                (unsigned long long)s->round_trips, (unsigned long long)s->rt_setup,
+                (unsigned long long)s->rt_module, (unsigned long long)s->rt_sync,
+                (unsigned long long)s->rt_query, (unsigned long long)s->flush_threshold,
+                (unsigned long long)s->bytes_sent, (unsigned long long)s->bytes_received,
+                (unsigned long long)s->h2d_bytes, (unsigned long long)s->d2h_bytes,
+                (unsigned long long)s->wire_ns);
+        int first = 1;
+        for (unsigned i = 0; i < GENIE_APIX__COUNT; i++)
+            if (s->calls[i]) {
+                fprintf(f, "%s\"%s\": %llu", first ? "" : ", ", genie_api_table[i].name,
+                        (unsigned long long)s->calls[i]);
+                first = 0;
+            }
+        fprintf(f, "}}\n");
+        return;
+    }
+    fprintf(f,
+            "genie stats: %llu calls, %llu ops recorded (%llu launches), %llu batches, "
+            "%llu round trips (setup %llu, module %llu, sync %llu, query %llu), "
+            "%llu bytes sent, %llu bytes received, %.3f ms waiting\n",
+            (unsigned long long)s->calls_total, (unsigned long long)s->ops_recorded,
+            (unsigned long long)s->launches, (unsigned long long)s->batches,
+            (unsigned long long)s->round_trips, (unsigned long long)s->rt_setup,
+            (unsigned long long)s->rt_module, (unsigned long long)s->rt_sync,
+            (unsigned long long)s->rt_query, (unsigned long long)s->bytes_sent,
+            (unsigned long long)s->bytes_received, s->wire_ns / 1e6);
+}
+
+GENIE_EXPORT int genie_stats_json(char *buf, size_t n)
+{
+    FILE *f = fmemopen(buf, n, "w");
+    if (!f)
+        return -1;
+    shim_lock();
+    print_stats(f, 1);
+    shim_unlock();
+    return fclose(f);
+}
+
+static void shim_stats_atexit(void)
+{
+    if (genie_env_bool("GENIE_STATS", 0))
+        print_stats(stderr, 0);
+    const char *path = genie_env_str("GENIE_STATS_FILE", NULL);
+    if (path) {
+        FILE *f = fopen(path, "w");
+        if (!f) {
+            GENIE_ERROR("cannot write GENIE_STATS_FILE=%s: %s", path, strerror(errno));
+            return;
+        }
+        print_stats(f, 1);
+        fclose(f);
+    }
+}

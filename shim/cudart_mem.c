@@ -1,0 +1,311 @@
+/* cudart_mem.c — device and pinned-host memory, copies and memsets. */
+#include "shim/shim_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- pinned host memory: plain page-aligned memory we remember, so that async D2H into
+ * it needs no flush (the data arrives with the next sync, as on a real GPU). ---- */
+typedef struct pinned {
+    uintptr_t ptr;
+    size_t size;
+    unsigned flags;
+} pinned;
+static pinned *pins;
+static size_t npins, cappins;
+
+static long pin_find(uintptr_t p)
+{
+    for (size_t i = 0; i < npins; i++)
+        if (p >= pins[i].ptr && p - pins[i].ptr < pins[i].size)
+            return (long)i;
+    return -1;
+}
+
+int shim_host_is_pinned(const void *p, size_t n)
+{
+    long i = pin_find((uintptr_t)p);
+    return i >= 0 && n <= pins[i].size - ((uintptr_t)p - pins[i].ptr);
+}
+
+static cudaError_t host_alloc(void **out, size_t size, unsigned flags)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 4096, size ? size : 1))
+        return shim_set_error(cudaErrorMemoryAllocation);
+    shim_lock();
+    if (npins == cappins) {
+        size_t cap = cappins ? cappins * 2 : 16;
+        pinned *v = realloc(pins, cap * sizeof *v);
+        if (!v) {
+            shim_unlock();
+            free(p);
+            return shim_set_error(cudaErrorMemoryAllocation);
+        }
+        pins = v;
+        cappins = cap;
+    }
+    pins[npins++] = (pinned){(uintptr_t)p, size ? size : 1, flags};
+    shim_unlock();
+    *out = p;
+    return cudaSuccess;
+}
+
+cudaError_t shim_impl_cudaMallocHost(void **ptr, size_t size) { return host_alloc(ptr, size, 0); }
+
+cudaError_t shim_impl_cudaHostAlloc(void **pHost, size_t size, unsigned int flags)
+{
+    if (flags & cudaHostAllocMapped) {
+        /* a device view of host memory cannot exist across the network */
+        GENIE_WARN("cudaHostAlloc(cudaHostAllocMapped) is not supported by Genie");
+        return shim_set_error(cudaErrorNotSupported);
+    }
+    return host_alloc(pHost, size, flags);
+}
+
+cudaError_t shim_impl_cudaFreeHost(void *ptr)
+{
+    if (!ptr)
+        return cudaSuccess;
+    shim_lock();
+    long i = pin_find((uintptr_t)ptr);
+    if (i < 0 || pins[i].ptr != (uintptr_t)ptr) {
+        shim_unlock();
+        return shim_set_error(cudaErrorInvalidValue);
+    }
+    pins[i] = pins[--npins];
+    shim_unlock();
+    free(ptr);
+    return cudaSuccess;
+}
+
+cudaError_t shim_impl_cudaHostGetFlags(unsigned int *pFlags, void *pHost)
+{
+    shim_lock();
+    long i = pin_find((uintptr_t)pHost);
+    cudaError_t e = cudaSuccess;
+    if (i < 0)
+        e = cudaErrorInvalidValue;
+    else
+        *pFlags = pins[i].flags;
+    shim_unlock();
+    return shim_set_error(e);
+}
+
+/* ---- device memory ---- */
+
+cudaError_t shim_impl_cudaMalloc(void **devPtr, size_t size)
+{
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess) {
+        uint64_t p, mp, ms;
+        if (shim_alloc_get(shim_g.alloc, size, &p, &mp, &ms)) {
+            e = shim_set_error(cudaErrorMemoryAllocation);
+        } else {
+            if (ms) {
+                if (!proto_put_MEM_MAP(SHIM_BATCH, mp, ms))
+                    e = shim_set_error(cudaErrorMemoryAllocation);
+                else
+                    e = shim_op_done();
+            }
+            *devPtr = (void *)(uintptr_t)p;
+        }
+    }
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaFree(void *devPtr)
+{
+    if (!devPtr)
+        return cudaSuccess;
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess) {
+        uint64_t up, us;
+        if (shim_alloc_put(shim_g.alloc, (uint64_t)(uintptr_t)devPtr, &up, &us)) {
+            e = shim_set_error(cudaErrorInvalidValue);
+        } else if (us) {
+            /* cudaFree synchronises the device in the real runtime; here the unmap is ordered
+             * after every op already recorded, which is what that synchronisation buys */
+            if (!proto_put_MEM_UNMAP(SHIM_BATCH, up, us))
+                e = shim_set_error(cudaErrorMemoryAllocation);
+            else
+                e = shim_op_done();
+        }
+    }
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaMemGetInfo(size_t *free_, size_t *total)
+{
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess) {
+        /* answered locally: total minus what this process mapped (other tenants unseen) */
+        uint64_t t = shim_g.dev[0].total_mem, m = shim_alloc_mapped_bytes(shim_g.alloc);
+        *total = (size_t)t;
+        *free_ = (size_t)(m < t ? t - m : 0);
+    }
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaPointerGetAttributes(struct cudaPointerAttributes *attr,
+                                               const void *ptr)
+{
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess) {
+        memset(attr, 0, sizeof *attr);
+        uint64_t p = (uint64_t)(uintptr_t)ptr, s, n;
+        if (shim_alloc_find(shim_g.alloc, p, &s, &n)) {
+            attr->type = cudaMemoryTypeDevice;
+            attr->device = 0;
+            attr->devicePointer = (void *)ptr;
+        } else if (pin_find((uintptr_t)ptr) >= 0) {
+            attr->type = cudaMemoryTypeHost;
+            attr->device = 0;
+            attr->hostPointer = (void *)ptr;
+        } else {
+            attr->type = cudaMemoryTypeUnregistered;
+            attr->device = -2; /* what the runtime reports for unregistered memory */
+        }
+    }
+    shim_unlock();
+    return e;
+}
+
+/* ---- copies ---- */
+
+static int is_dev(const void *p) { return shim_alloc_in_range(shim_g.alloc, (uint64_t)(uintptr_t)p); }
+
+static cudaError_t check_dev(const void *p, size_t n)
+{
+    if (!shim_alloc_contains(shim_g.alloc, (uint64_t)(uintptr_t)p, n)) {
+        GENIE_DEBUG("device range [%p, +%zu) is not inside a live allocation", p, n);
+        return shim_set_error(cudaErrorInvalidValue);
+    }
+    return cudaSuccess;
+}
+
+static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind,
+                                 cudaStream_t stream, int async)
+{
+    cudaError_t e = shim_ensure();
+    if (e != cudaSuccess)
+        return e;
+    uint32_t sid = shim_stream_id(stream);
+    if (sid == UINT32_MAX)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    if (kind == cudaMemcpyDefault)
+        kind = is_dev(dst) ? (is_dev(src) ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
+                           : (is_dev(src) ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
+    if (n == 0)
+        return cudaSuccess;
+    if (!dst || !src)
+        return shim_set_error(cudaErrorInvalidValue);
+    switch (kind) {
+    case cudaMemcpyHostToHost:
+        if (is_dev(dst) || is_dev(src))
+            return shim_set_error(cudaErrorInvalidValue);
+        if (!async) {
+            /* ordered after the work already recorded, like the real runtime */
+            if ((e = shim_flush(SHIM_RT_SYNC)) != cudaSuccess)
+                return e;
+        }
+        memmove(dst, src, n);
+        return cudaSuccess;
+    case cudaMemcpyHostToDevice: {
+        if ((e = check_dev(dst, n)) != cudaSuccess)
+            return e;
+        if (is_dev(src))
+            return shim_set_error(cudaErrorInvalidValue);
+        uint8_t *p = proto_put_MEMCPY_H2D(SHIM_BATCH, (uint64_t)(uintptr_t)dst, sid, n);
+        if (!p)
+            return shim_set_error(cudaErrorMemoryAllocation);
+        memcpy(p, src, n); /* the bytes are captured now: the caller may reuse src at once */
+        shim_g.stats.h2d_bytes += n;
+        return shim_op_done();
+    }
+    case cudaMemcpyDeviceToHost: {
+        if ((e = check_dev(src, n)) != cudaSuccess)
+            return e;
+        if (is_dev(dst))
+            return shim_set_error(cudaErrorInvalidValue);
+        if (!proto_put_MEMCPY_D2H(SHIM_BATCH, (uint64_t)(uintptr_t)src, n, sid))
+            return shim_set_error(cudaErrorMemoryAllocation);
+        shim_g.batch_ops++;
+        shim_g.stats.ops_recorded++;
+        if (!shim_slot_add(dst, n))
+            return shim_set_error(cudaErrorMemoryAllocation);
+        /* an async copy into pinned memory is only visible after a sync, so it rides along
+         * with the next flush; anything else must land before we return */
+        if (async && shim_host_is_pinned(dst, n))
+            return cudaSuccess;
+        return shim_flush(SHIM_RT_SYNC);
+    }
+    case cudaMemcpyDeviceToDevice:
+        if ((e = check_dev(dst, n)) != cudaSuccess || (e = check_dev(src, n)) != cudaSuccess)
+            return e;
+        if (!proto_put_MEMCPY_D2D(SHIM_BATCH, (uint64_t)(uintptr_t)dst, (uint64_t)(uintptr_t)src,
+                                  n, sid))
+            return shim_set_error(cudaErrorMemoryAllocation);
+        return shim_op_done();
+    default:
+        return shim_set_error(cudaErrorInvalidMemcpyDirection);
+    }
+}
+
+cudaError_t shim_impl_cudaMemcpy(void *dst, const void *src, size_t count,
+                                 enum cudaMemcpyKind kind)
+{
+    shim_lock();
+    cudaError_t e = memcpy_locked(dst, src, count, kind, NULL, 0);
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaMemcpyAsync(void *dst, const void *src, size_t count,
+                                      enum cudaMemcpyKind kind, cudaStream_t stream)
+{
+    shim_lock();
+    cudaError_t e = memcpy_locked(dst, src, count, kind, stream, 1);
+    shim_unlock();
+    return e;
+}
+
+static cudaError_t memset_locked(void *p, int value, size_t n, cudaStream_t stream)
+{
+    cudaError_t e = shim_ensure();
+    if (e != cudaSuccess)
+        return e;
+    uint32_t sid = shim_stream_id(stream);
+    if (sid == UINT32_MAX)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    if (n == 0)
+        return cudaSuccess;
+    if ((e = check_dev(p, n)) != cudaSuccess)
+        return e;
+    if (!proto_put_MEMSET(SHIM_BATCH, (uint64_t)(uintptr_t)p, n, (uint32_t)value & 0xffu, sid))
+        return shim_set_error(cudaErrorMemoryAllocation);
+    return shim_op_done();
+}
+
+cudaError_t shim_impl_cudaMemset(void *devPtr, int value, size_t count)
+{
+    shim_lock();
+    cudaError_t e = memset_locked(devPtr, value, count, NULL);
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaMemsetAsync(void *devPtr, int value, size_t count, cudaStream_t stream)
+{
+    shim_lock();
+    cudaError_t e = memset_locked(devPtr, value, count, stream);
+    shim_unlock();
+    return e;
+}

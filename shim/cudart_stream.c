@@ -1,0 +1,340 @@
+/* cudart_stream.c — streams, events and the synchronisation calls that flush the batch. */
+#include "shim/shim_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+uint32_t shim_stream_id(cudaStream_t s)
+{
+    /* NULL, cudaStreamLegacy and cudaStreamPerThread all map to the session's default
+     * stream: Genie keeps one default stream per process */
+    if (s == NULL || s == cudaStreamLegacy || s == cudaStreamPerThread)
+        return 0;
+    const shim_stream *st = (const shim_stream *)s;
+    return st->magic == SHIM_STREAM_MAGIC ? st->id : UINT32_MAX;
+}
+
+static shim_event *event_of(cudaEvent_t e)
+{
+    shim_event *ev = (shim_event *)e;
+    return ev && ev->magic == SHIM_EVENT_MAGIC ? ev : NULL;
+}
+
+/* ---- streams ---- */
+
+static cudaError_t stream_create(cudaStream_t *out, unsigned flags, int priority)
+{
+    if (flags & ~(unsigned)cudaStreamNonBlocking)
+        return shim_set_error(cudaErrorInvalidValue);
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess) {
+        shim_stream *s = calloc(1, sizeof *s);
+        if (!s) {
+            e = shim_set_error(cudaErrorMemoryAllocation);
+        } else {
+            s->magic = SHIM_STREAM_MAGIC;
+            s->id = shim_g.next_stream++;
+            s->flags = flags;
+            /* clamp like the runtime: [greatest, least] = [-5, 0] on current GPUs */
+            s->priority = priority > 0 ? 0 : priority < -5 ? -5 : priority;
+            if (!proto_put_STREAM_CREATE(SHIM_BATCH, s->id, flags, s->priority)) {
+                free(s);
+                e = shim_set_error(cudaErrorMemoryAllocation);
+            } else {
+                *out = (cudaStream_t)s;
+                e = shim_op_done();
+            }
+        }
+    }
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaStreamCreate(cudaStream_t *pStream)
+{
+    return stream_create(pStream, 0, 0);
+}
+
+cudaError_t shim_impl_cudaStreamCreateWithFlags(cudaStream_t *pStream, unsigned int flags)
+{
+    return stream_create(pStream, flags, 0);
+}
+
+cudaError_t shim_impl_cudaStreamCreateWithPriority(cudaStream_t *pStream, unsigned int flags,
+                                                   int priority)
+{
+    return stream_create(pStream, flags, priority);
+}
+
+cudaError_t shim_impl_cudaStreamGetPriority(cudaStream_t hStream, int *priority)
+{
+    uint32_t id = shim_stream_id(hStream);
+    if (id == UINT32_MAX)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    *priority = id ? ((shim_stream *)hStream)->priority : 0;
+    return cudaSuccess;
+}
+
+cudaError_t shim_impl_cudaStreamGetFlags(cudaStream_t hStream, unsigned int *flags)
+{
+    uint32_t id = shim_stream_id(hStream);
+    if (id == UINT32_MAX)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    *flags = id ? ((shim_stream *)hStream)->flags : 0;
+    return cudaSuccess;
+}
+
+cudaError_t shim_impl_cudaStreamDestroy(cudaStream_t stream)
+{
+    uint32_t id = shim_stream_id(stream);
+    if (id == UINT32_MAX || id == 0)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess) {
+        if (!proto_put_STREAM_DESTROY(SHIM_BATCH, id)) {
+            e = shim_set_error(cudaErrorMemoryAllocation);
+        } else {
+            ((shim_stream *)stream)->magic = 0; /* later use is an invalid handle */
+            free(stream);
+            e = shim_op_done();
+        }
+    }
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event,
+                                          unsigned int flags)
+{
+    uint32_t id = shim_stream_id(stream);
+    shim_event *ev = event_of(event);
+    if (id == UINT32_MAX || !ev)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess) {
+        if (!proto_put_STREAM_WAIT_EVENT(SHIM_BATCH, id, ev->id, flags))
+            e = shim_set_error(cudaErrorMemoryAllocation);
+        else
+            e = shim_op_done();
+    }
+    shim_unlock();
+    return e;
+}
+
+/* Records a sync op and flushes. With value, the op's R_VALUE status is the result and
+ * its value goes to *value. */
+static cudaError_t sync_op(uint64_t *value, uint8_t *rec)
+{
+    if (!rec)
+        return shim_set_error(cudaErrorMemoryAllocation);
+    shim_g.batch_ops++;
+    shim_g.stats.ops_recorded++;
+    uint32_t pos = shim_g.nslots;
+    if (value && !shim_slot_add(NULL, 0))
+        return shim_set_error(cudaErrorMemoryAllocation);
+    cudaError_t e = shim_flush(SHIM_RT_SYNC);
+    if (e != cudaSuccess || !value)
+        return e;
+    /* the flush reset nslots but the slot's memory holds the reply */
+    if (!shim_g.slots[pos].filled)
+        return shim_set_error(cudaErrorUnknown);
+    *value = shim_g.slots[pos].value;
+    return (cudaError_t)shim_g.slots[pos].status;
+}
+
+cudaError_t shim_impl_cudaStreamSynchronize(cudaStream_t stream)
+{
+    uint32_t id = shim_stream_id(stream);
+    if (id == UINT32_MAX)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess)
+        e = sync_op(NULL, proto_put_STREAM_SYNC(SHIM_BATCH, id));
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaStreamQuery(cudaStream_t stream)
+{
+    uint32_t id = shim_stream_id(stream);
+    if (id == UINT32_MAX)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess) {
+        uint64_t v;
+        e = sync_op(&v, proto_put_STREAM_QUERY(SHIM_BATCH, id));
+    }
+    shim_unlock();
+    return e; /* cudaErrorNotReady is not recorded as the last error, as in the runtime */
+}
+
+cudaError_t shim_impl_cudaStreamIsCapturing(cudaStream_t stream,
+                                            enum cudaStreamCaptureStatus *pCaptureStatus)
+{
+    if (shim_stream_id(stream) == UINT32_MAX)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    *pCaptureStatus = cudaStreamCaptureStatusNone; /* Genie does not capture graphs (yet) */
+    return cudaSuccess;
+}
+
+cudaError_t shim_impl_cudaDeviceSynchronize(void)
+{
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess)
+        e = sync_op(NULL, proto_put_DEVICE_SYNC(SHIM_BATCH, 0));
+    shim_unlock();
+    return e;
+}
+
+/* ---- events ---- */
+
+static cudaError_t event_create(cudaEvent_t *out, unsigned flags)
+{
+    if (flags & ~(unsigned)(cudaEventBlockingSync | cudaEventDisableTiming))
+        return shim_set_error(cudaErrorInvalidValue); /* interprocess events cannot cross */
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess) {
+        shim_event *ev = calloc(1, sizeof *ev);
+        if (!ev) {
+            e = shim_set_error(cudaErrorMemoryAllocation);
+        } else {
+            ev->magic = SHIM_EVENT_MAGIC;
+            ev->id = shim_g.next_event++;
+            ev->flags = flags;
+            if (!proto_put_EVENT_CREATE(SHIM_BATCH, ev->id, flags)) {
+                free(ev);
+                e = shim_set_error(cudaErrorMemoryAllocation);
+            } else {
+                *out = (cudaEvent_t)ev;
+                e = shim_op_done();
+            }
+        }
+    }
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaEventCreate(cudaEvent_t *event) { return event_create(event, 0); }
+
+cudaError_t shim_impl_cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int flags)
+{
+    return event_create(event, flags);
+}
+
+static cudaError_t event_record(cudaEvent_t event, cudaStream_t stream)
+{
+    shim_event *ev = event_of(event);
+    uint32_t sid = shim_stream_id(stream);
+    if (!ev || sid == UINT32_MAX)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess) {
+        if (!proto_put_EVENT_RECORD(SHIM_BATCH, ev->id, sid)) {
+            e = shim_set_error(cudaErrorMemoryAllocation);
+        } else {
+            ev->recorded = 1;
+            e = shim_op_done();
+        }
+    }
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
+{
+    return event_record(event, stream);
+}
+
+cudaError_t shim_impl_cudaEventRecordWithFlags(cudaEvent_t event, cudaStream_t stream,
+                                               unsigned int flags)
+{
+    if (flags & ~(unsigned)cudaEventRecordExternal)
+        return shim_set_error(cudaErrorInvalidValue);
+    return event_record(event, stream);
+}
+
+cudaError_t shim_impl_cudaEventQuery(cudaEvent_t event)
+{
+    shim_event *ev = event_of(event);
+    if (!ev)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess) {
+        if (!ev->recorded && shim_g.batch_ops == 0)
+            e = cudaSuccess; /* a never-recorded event is complete */
+        else
+        {
+            uint64_t v;
+            e = sync_op(&v, proto_put_EVENT_QUERY(SHIM_BATCH, ev->id));
+        }
+    }
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaEventSynchronize(cudaEvent_t event)
+{
+    shim_event *ev = event_of(event);
+    if (!ev)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess)
+        e = sync_op(NULL, proto_put_EVENT_SYNC(SHIM_BATCH, ev->id));
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaEventDestroy(cudaEvent_t event)
+{
+    shim_event *ev = event_of(event);
+    if (!ev)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess) {
+        if (!proto_put_EVENT_DESTROY(SHIM_BATCH, ev->id)) {
+            e = shim_set_error(cudaErrorMemoryAllocation);
+        } else {
+            ev->magic = 0;
+            free(ev);
+            e = shim_op_done();
+        }
+    }
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end)
+{
+    shim_event *a = event_of(start), *b = event_of(end);
+    if (!a || !b)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    if ((a->flags | b->flags) & cudaEventDisableTiming)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    if (!a->recorded || !b->recorded)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess) {
+        uint64_t v = 0;
+        e = sync_op(&v, proto_put_EVENT_ELAPSED(SHIM_BATCH, a->id, b->id));
+        if (e == cudaSuccess) {
+            uint32_t bits = (uint32_t)v;
+            memcpy(ms, &bits, sizeof bits);
+        } else {
+            shim_set_error(e);
+        }
+    }
+    shim_unlock();
+    return e;
+}

@@ -1,0 +1,73 @@
+/* link.c — the shim's way to the executor: the gRPC stream, or the in-process executor. */
+#include "shim/shim_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/transport.h"
+#include "remote/exec.h"
+
+struct shim_link {
+    int local;
+    int timeout_ms;
+    proto_conn *conn;    /* remote */
+    exec_ctx *ctx;       /* local */
+    exec_session *sess;  /* local */
+};
+
+int shim_link_open(const char *target, shim_link **out, char *err, size_t errlen)
+{
+    shim_link *l = calloc(1, sizeof *l);
+    if (!l)
+        return GENIE_ENOMEM;
+    l->timeout_ms = (int)genie_env_int("GENIE_TIMEOUT_MS", 60000);
+    if (!strcmp(target, "local")) {
+        /* capture-only mode: the executor runs in this process over GENIE_CUDA_LIB */
+        l->local = 1;
+        int e = exec_ctx_open(NULL, &l->ctx, err, errlen);
+        if (e) {
+            free(l);
+            return e;
+        }
+        l->sess = exec_session_open(l->ctx, "local");
+        if (!l->sess) {
+            exec_ctx_close(l->ctx);
+            free(l);
+            snprintf(err, errlen, "cannot open an in-process executor session");
+            return GENIE_ENOMEM;
+        }
+    } else {
+        int e = proto_conn_open(target, l->timeout_ms, &l->conn, err, errlen);
+        if (e) {
+            free(l);
+            return e;
+        }
+    }
+    *out = l;
+    return 0;
+}
+
+int shim_link_call(shim_link *l, const void *req, size_t n, void **reply, size_t *reply_n)
+{
+    if (l->local) {
+        exec_session_handle(l->sess, req, n, reply, reply_n);
+        return *reply ? 0 : GENIE_EIO;
+    }
+    return proto_conn_call(l->conn, req, n, reply, reply_n, l->timeout_ms);
+}
+
+int shim_link_is_local(const shim_link *l) { return l->local; }
+
+void shim_link_close(shim_link *l)
+{
+    if (!l)
+        return;
+    if (l->local) {
+        exec_session_close(l->sess);
+        exec_ctx_close(l->ctx);
+    } else {
+        proto_conn_close(l->conn);
+    }
+    free(l);
+}

@@ -1,0 +1,576 @@
+/* register.c — the registration and launch ABI of nvcc's host stubs, lazy module loading. */
+#include "shim/shim_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define FATBIN_WRAPPER_MAGIC 0x466243b1u
+#define FATBIN_MAGIC 0xba55ed50u
+#define SHIM_MODULE_MAGIC 0x4d4f444cu
+
+typedef struct fatbin_wrapper {
+    int magic;
+    int version;
+    const unsigned long long *data;
+    void *filename_or_fatbins;
+} fatbin_wrapper;
+
+typedef struct fatbin_header {
+    uint32_t magic;
+    uint16_t version;
+    uint16_t header_size;
+    uint64_t fat_size;
+} fatbin_header;
+
+struct shim_module {
+    uint32_t magic;
+    uint32_t id;
+    const uint8_t *image; /* borrowed: the program's static fatbin */
+    size_t len;
+    genie_hash128 hash;
+    int hashed;
+    int loaded; /* the executor bound our ID to the module */
+};
+
+/* host function (or our own kernel handle) -> shim_func: open addressing on pointers */
+static shim_func **ftab;
+static size_t ftab_cap, ftab_n;
+
+static size_t ptr_hash(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static int ftab_put(shim_func *f)
+{
+    if ((ftab_n + 1) * 2 > ftab_cap) {
+        size_t cap = ftab_cap ? ftab_cap * 2 : 256;
+        shim_func **t = calloc(cap, sizeof *t);
+        if (!t)
+            return GENIE_ENOMEM;
+        for (size_t i = 0; i < ftab_cap; i++)
+            if (ftab[i]) {
+                size_t j = ptr_hash(ftab[i]->host_fun) & (cap - 1);
+                while (t[j])
+                    j = (j + 1) & (cap - 1);
+                t[j] = ftab[i];
+            }
+        free(ftab);
+        ftab = t;
+        ftab_cap = cap;
+    }
+    size_t j = ptr_hash(f->host_fun) & (ftab_cap - 1);
+    while (ftab[j]) {
+        if (ftab[j]->host_fun == f->host_fun) {
+            ftab[j] = f; /* re-registration (a module loaded twice): the newest wins */
+            return 0;
+        }
+        j = (j + 1) & (ftab_cap - 1);
+    }
+    ftab[j] = f;
+    ftab_n++;
+    return 0;
+}
+
+shim_func *shim_func_lookup(const void *p)
+{
+    if (!p)
+        return NULL;
+    shim_lock();
+    shim_func *found = NULL;
+    if (ftab_cap) {
+        size_t j = ptr_hash(p) & (ftab_cap - 1);
+        while (ftab[j]) {
+            if (ftab[j]->host_fun == p) {
+                found = ftab[j];
+                break;
+            }
+            j = (j + 1) & (ftab_cap - 1);
+        }
+    }
+    shim_unlock();
+    if (!found) {
+        /* a cudaKernel_t from __cudaGetKernel is our shim_func itself; anything else that
+         * reaches here is a host function pointer, whose first bytes are readable code */
+        shim_func *f = (shim_func *)p;
+        if (f->magic == SHIM_FUNC_MAGIC)
+            found = f;
+    }
+    return found;
+}
+
+/* ----------------------------------------------------------- registration ---- */
+
+GENIE_EXPORT void **__cudaRegisterFatBinary(void *fatCubin)
+{
+    shim_count(GENIE_APIX___cudaRegisterFatBinary);
+    shim_module *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->magic = SHIM_MODULE_MAGIC;
+    const fatbin_wrapper *w = fatCubin;
+    if (w && (uint32_t)w->magic == FATBIN_WRAPPER_MAGIC && w->data) {
+        const fatbin_header *h = (const fatbin_header *)w->data;
+        if (h->magic == FATBIN_MAGIC) {
+            m->image = (const uint8_t *)h;
+            m->len = h->header_size + h->fat_size;
+        }
+    }
+    if (!m->image)
+        GENIE_WARN("__cudaRegisterFatBinary: unrecognised fatbin wrapper; its kernels will "
+                   "fail to launch");
+    shim_lock();
+    m->id = shim_g.next_module++;
+    shim_unlock();
+    return (void **)m;
+}
+
+GENIE_EXPORT void __cudaRegisterFatBinaryEnd(void **fatCubinHandle)
+{
+    shim_count(GENIE_APIX___cudaRegisterFatBinaryEnd);
+    (void)fatCubinHandle;
+}
+
+GENIE_EXPORT void __cudaUnregisterFatBinary(void **fatCubinHandle)
+{
+    /* Runs from atexit. The executor keeps the module cached for other processes; the
+     * session's binding dies with the session, so there is nothing to send. */
+    shim_count(GENIE_APIX___cudaUnregisterFatBinary);
+    (void)fatCubinHandle;
+}
+
+GENIE_EXPORT void __cudaRegisterFunction(void **fatCubinHandle, const char *hostFun,
+                                         char *deviceFun, const char *deviceName,
+                                         int thread_limit, uint3 *tid, uint3 *bid, dim3 *bDim,
+                                         dim3 *gDim, int *wSize)
+{
+    (void)deviceFun, (void)thread_limit, (void)tid, (void)bid, (void)bDim, (void)gDim,
+        (void)wSize;
+    shim_count(GENIE_APIX___cudaRegisterFunction);
+    shim_module *m = (shim_module *)fatCubinHandle;
+    if (!m || m->magic != SHIM_MODULE_MAGIC || !deviceName)
+        return;
+    shim_func *f = calloc(1, sizeof *f);
+    if (!f)
+        return;
+    f->magic = SHIM_FUNC_MAGIC;
+    f->module = m;
+    f->host_fun = hostFun;
+    f->device_name = deviceName;
+    shim_lock();
+    f->id = shim_g.next_func++;
+    if (ftab_put(f))
+        free(f);
+    shim_unlock();
+}
+
+GENIE_EXPORT void __cudaRegisterVar(void **fatCubinHandle, char *hostVar, char *deviceAddress,
+                                    const char *deviceName, int ext, size_t size, int constant,
+                                    int global)
+{
+    /* Device globals need cudaMemcpyToSymbol & co., which Genie denies for now; the
+     * registration itself is harmless. */
+    (void)fatCubinHandle, (void)hostVar, (void)deviceAddress, (void)ext, (void)size,
+        (void)constant, (void)global;
+    shim_count(GENIE_APIX___cudaRegisterVar);
+    GENIE_DEBUG("device variable %s registered (symbol copies are not supported)",
+                deviceName ? deviceName : "?");
+}
+
+GENIE_EXPORT void __cudaRegisterManagedVar(void **fatCubinHandle, void **hostVarPtrAddress,
+                                           char *deviceAddress, const char *deviceName, int ext,
+                                           size_t size, int constant, int global)
+{
+    (void)fatCubinHandle, (void)hostVarPtrAddress, (void)deviceAddress, (void)ext, (void)size,
+        (void)constant, (void)global;
+    shim_count(GENIE_APIX___cudaRegisterManagedVar);
+    GENIE_WARN("managed variable %s: managed memory is not supported by Genie",
+               deviceName ? deviceName : "?");
+}
+
+GENIE_EXPORT char __cudaInitModule(void **fatCubinHandle)
+{
+    shim_count(GENIE_APIX___cudaInitModule);
+    (void)fatCubinHandle;
+    return 1;
+}
+
+/* ------------------------------------------------------ call configuration ---- */
+
+typedef struct call_config {
+    dim3 grid, block;
+    size_t shmem;
+    cudaStream_t stream;
+} call_config;
+
+#define CONFIG_DEPTH 16
+static __thread call_config config_stack[CONFIG_DEPTH];
+static __thread int config_top;
+
+GENIE_EXPORT unsigned __cudaPushCallConfiguration(dim3 gridDim, dim3 blockDim, size_t sharedMem,
+                                                  struct CUstream_st *stream)
+{
+    shim_count(GENIE_APIX___cudaPushCallConfiguration);
+    if (config_top == CONFIG_DEPTH)
+        return (unsigned)shim_set_error(cudaErrorInvalidConfiguration);
+    config_stack[config_top++] = (call_config){gridDim, blockDim, sharedMem, stream};
+    return 0;
+}
+
+GENIE_EXPORT cudaError_t __cudaPopCallConfiguration(dim3 *gridDim, dim3 *blockDim,
+                                                    size_t *sharedMem, void *stream)
+{
+    shim_count(GENIE_APIX___cudaPopCallConfiguration);
+    if (config_top == 0)
+        return shim_set_error(cudaErrorMissingConfiguration);
+    call_config c = config_stack[--config_top];
+    *gridDim = c.grid;
+    *blockDim = c.block;
+    *sharedMem = c.shmem;
+    *(cudaStream_t *)stream = c.stream;
+    return cudaSuccess;
+}
+
+/* ---------------------------------------------------------- module loading ---- */
+
+typedef struct prep_reply {
+    shim_func *f;
+    int module_seen, module_loaded, func_ok;
+    cudaError_t err;
+} prep_reply;
+
+static int prep_cb(void *ud, const proto_rec *r)
+{
+    prep_reply *pr = ud;
+    if (r->op == PROTO_OP_R_MODULE) {
+        proto_R_MODULE m;
+        if (proto_get_R_MODULE(r, &m))
+            return GENIE_EPROTO;
+        pr->module_seen = 1;
+        pr->module_loaded = m.loaded != 0;
+    } else if (r->op == PROTO_OP_R_FUNC) {
+        proto_R_FUNC fr;
+        if (proto_get_R_FUNC(r, &fr) || fr.layout_len < (size_t)fr.nparams * 8)
+            return GENIE_EPROTO;
+        shim_func *f = pr->f;
+        uint32_t *v = malloc(2 * (fr.nparams + 1) * sizeof *v);
+        if (!v)
+            return GENIE_ENOMEM;
+        f->offsets = v;
+        f->sizes = v + fr.nparams + 1;
+        f->params_size = 0;
+        for (uint32_t i = 0; i < fr.nparams; i++) {
+            memcpy(&f->offsets[i], fr.layout + 8 * i, 4);
+            memcpy(&f->sizes[i], fr.layout + 8 * i + 4, 4);
+            if (f->offsets[i] + f->sizes[i] > f->params_size)
+                f->params_size = f->offsets[i] + f->sizes[i];
+        }
+        f->nparams = fr.nparams;
+        pr->func_ok = 1;
+    } else if (r->op == PROTO_OP_R_ERROR) {
+        proto_R_ERROR e;
+        if (proto_get_R_ERROR(r, &e))
+            return GENIE_EPROTO;
+        /* a FUNC_GET behind a by-hash load the executor could not satisfy fails too:
+         * that one is expected and answered by sending the image */
+        if (!(pr->module_seen && !pr->module_loaded)) {
+            GENIE_ERROR("cannot prepare kernel %s: %.*s", pr->f->device_name, (int)e.msg_len,
+                        (const char *)e.msg);
+            pr->err = (cudaError_t)e.cuda_err;
+        }
+    }
+    return 0;
+}
+
+static cudaError_t prep_round(shim_func *f, int with_module, int with_image, prep_reply *pr)
+{
+    shim_module *m = f->module;
+    genie_buf b = {0};
+    cudaError_t e = cudaSuccess;
+    if (proto_frame_begin(&b, PROTO_KIND_REQUEST, 0))
+        return shim_set_error(cudaErrorMemoryAllocation);
+    if (with_module) {
+        size_t n = with_image ? m->len : 0;
+        uint8_t *p = proto_put_MODULE_LOAD(&b, m->hash.lo, m->hash.hi, m->id, n);
+        if (!p)
+            goto oom;
+        if (n)
+            memcpy(p, m->image, n);
+    }
+    size_t nl = strlen(f->device_name);
+    uint8_t *p = proto_put_FUNC_GET(&b, f->id, m->id, nl);
+    if (!p)
+        goto oom;
+    memcpy(p, f->device_name, nl);
+    memset(pr, 0, sizeof *pr);
+    pr->f = f;
+    e = shim_call_frame(&b, SHIM_RT_MODULE, prep_cb, pr);
+    genie_buf_free(&b);
+    return e;
+oom:
+    genie_buf_free(&b);
+    return shim_set_error(cudaErrorMemoryAllocation);
+}
+
+cudaError_t shim_func_prepare(shim_func *f)
+{
+    shim_module *m = f->module;
+    if (!m->image) {
+        GENIE_ERROR("kernel %s: its module has no fatbin Genie understands", f->device_name);
+        return shim_set_error(cudaErrorInvalidKernelImage);
+    }
+    if (!m->hashed) {
+        m->hash = genie_hash_content(m->image, m->len);
+        m->hashed = 1;
+    }
+    prep_reply pr;
+    cudaError_t e;
+    if (!m->loaded) {
+        /* hash first: the executor may have the module from an earlier process */
+        if ((e = prep_round(f, 1, 0, &pr)) != cudaSuccess)
+            return e;
+        if (pr.module_seen && !pr.module_loaded) {
+            if ((e = prep_round(f, 1, 1, &pr)) != cudaSuccess)
+                return e;
+        }
+        if (pr.module_seen && pr.module_loaded)
+            m->loaded = 1;
+    } else if ((e = prep_round(f, 0, 0, &pr)) != cudaSuccess) {
+        return e;
+    }
+    if (pr.err != cudaSuccess)
+        return shim_set_error(pr.err);
+    if (!pr.func_ok)
+        return shim_set_error(cudaErrorInvalidDeviceFunction);
+    f->ready = 1;
+    return cudaSuccess;
+}
+
+/* ------------------------------------------------------------------ launch ---- */
+
+static int attr(int a) { return shim_g.dev[0].attrs[a]; }
+
+static cudaError_t launch(const void *fn, dim3 g, dim3 b, void **args, size_t shmem,
+                          cudaStream_t stream)
+{
+    shim_func *f = shim_func_lookup(fn);
+    if (!f)
+        return shim_set_error(cudaErrorInvalidDeviceFunction);
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e != cudaSuccess)
+        goto out;
+    /* configuration errors are reported by the launch itself, as the runtime does */
+    uint64_t threads = (uint64_t)b.x * b.y * b.z;
+    if (g.x == 0 || g.y == 0 || g.z == 0 || threads == 0 ||
+        threads > (uint64_t)attr(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK) ||
+        b.x > (unsigned)attr(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X) ||
+        b.y > (unsigned)attr(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y) ||
+        b.z > (unsigned)attr(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z) ||
+        g.x > (unsigned)attr(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X) ||
+        g.y > (unsigned)attr(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y) ||
+        g.z > (unsigned)attr(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z) ||
+        shmem > (size_t)attr(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)) {
+        e = shim_set_error(cudaErrorInvalidConfiguration);
+        goto out;
+    }
+    uint32_t sid = shim_stream_id(stream);
+    if (sid == UINT32_MAX) {
+        e = shim_set_error(cudaErrorInvalidResourceHandle);
+        goto out;
+    }
+    if (!f->ready && (e = shim_func_prepare(f)) != cudaSuccess)
+        goto out;
+    if (f->nparams && !args) {
+        e = shim_set_error(cudaErrorInvalidValue);
+        goto out;
+    }
+    uint8_t *p = proto_put_LAUNCH(SHIM_BATCH, f->id, sid, g.x, g.y, g.z, b.x, b.y, b.z,
+                                  (uint32_t)shmem, f->params_size);
+    if (!p) {
+        e = shim_set_error(cudaErrorMemoryAllocation);
+        goto out;
+    }
+    memset(p, 0, f->params_size);
+    for (uint32_t i = 0; i < f->nparams; i++)
+        memcpy(p + f->offsets[i], args[i], f->sizes[i]);
+    shim_g.stats.launches++;
+    e = shim_op_done();
+out:
+    shim_unlock();
+    return e;
+}
+
+GENIE_EXPORT cudaError_t __cudaGetKernel(cudaKernel_t *kernelPtr, const void *entryFuncAddr)
+{
+    shim_count(GENIE_APIX___cudaGetKernel);
+    if (!kernelPtr)
+        return shim_set_error(cudaErrorInvalidValue);
+    shim_func *f = shim_func_lookup(entryFuncAddr);
+    if (!f)
+        return shim_set_error(cudaErrorInvalidDeviceFunction);
+    *kernelPtr = (cudaKernel_t)f;
+    return cudaSuccess;
+}
+
+GENIE_EXPORT cudaError_t __cudaLaunchKernel(cudaKernel_t kernel, dim3 gridDim, dim3 blockDim,
+                                            void **args, size_t sharedMem, cudaStream_t stream)
+{
+    shim_count(GENIE_APIX___cudaLaunchKernel);
+    return launch(kernel, gridDim, blockDim, args, sharedMem, stream);
+}
+
+GENIE_EXPORT cudaError_t __cudaLaunchKernel_ptsz(cudaKernel_t kernel, dim3 gridDim,
+                                                 dim3 blockDim, void **args, size_t sharedMem,
+                                                 cudaStream_t stream)
+{
+    shim_count(GENIE_APIX___cudaLaunchKernel_ptsz);
+    return launch(kernel, gridDim, blockDim, args, sharedMem, stream);
+}
+
+cudaError_t shim_impl_cudaLaunchKernel(const void *func, dim3 gridDim, dim3 blockDim,
+                                       void **args, size_t sharedMem, cudaStream_t stream)
+{
+    return launch(func, gridDim, blockDim, args, sharedMem, stream);
+}
+
+/* ------------------------------------------------------ function queries ---- */
+
+/* One round trip for several FUNC_ATTR/OCCUPANCY queries. */
+typedef struct query {
+    shim_func *f;
+    int n;
+    uint64_t values[16];
+    int got;
+} query;
+
+static int query_cb(void *ud, const proto_rec *r)
+{
+    query *q = ud;
+    if (r->op == PROTO_OP_R_VALUE) {
+        proto_R_VALUE v;
+        if (proto_get_R_VALUE(r, &v) || v.index >= 16)
+            return GENIE_EPROTO;
+        q->values[v.index] = v.value;
+        q->got++;
+    } else if (r->op == PROTO_OP_R_ERROR) {
+        q->got = -1;
+    }
+    return 0;
+}
+
+static cudaError_t prepared(const void *func, shim_func **out)
+{
+    shim_func *f = shim_func_lookup(func);
+    if (!f)
+        return shim_set_error(cudaErrorInvalidDeviceFunction);
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess && !f->ready)
+        e = shim_func_prepare(f);
+    *out = f;
+    return e;
+}
+
+static cudaError_t run_query(genie_buf *b, query *q)
+{
+    cudaError_t e = shim_call_frame(b, SHIM_RT_QUERY, query_cb, q);
+    genie_buf_free(b);
+    if (e == cudaSuccess && q->got != q->n)
+        e = shim_set_error(cudaErrorInvalidDeviceFunction);
+    return e;
+}
+
+cudaError_t shim_impl_cudaFuncGetAttributes(struct cudaFuncAttributes *attr_,
+                                            const void *func)
+{
+    shim_lock();
+    shim_func *f;
+    cudaError_t e = prepared(func, &f);
+    if (e == cudaSuccess) {
+        genie_buf b = {0};
+        query q = {f, 10, {0}, 0};
+        proto_frame_begin(&b, PROTO_KIND_REQUEST, 0);
+        for (int a = 0; a < q.n; a++)
+            if (!proto_put_FUNC_ATTR(&b, f->id, a))
+                q.n = -1;
+        e = q.n < 0 ? (genie_buf_free(&b), shim_set_error(cudaErrorMemoryAllocation))
+                    : run_query(&b, &q);
+        if (e == cudaSuccess) {
+            memset(attr_, 0, sizeof *attr_);
+            attr_->maxThreadsPerBlock = (int)q.values[CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK];
+            attr_->sharedSizeBytes = q.values[CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES];
+            attr_->constSizeBytes = q.values[CU_FUNC_ATTRIBUTE_CONST_SIZE_BYTES];
+            attr_->localSizeBytes = q.values[CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES];
+            attr_->numRegs = (int)q.values[CU_FUNC_ATTRIBUTE_NUM_REGS];
+            attr_->ptxVersion = (int)q.values[CU_FUNC_ATTRIBUTE_PTX_VERSION];
+            attr_->binaryVersion = (int)q.values[CU_FUNC_ATTRIBUTE_BINARY_VERSION];
+            attr_->cacheModeCA = (int)q.values[CU_FUNC_ATTRIBUTE_CACHE_MODE_CA];
+            attr_->maxDynamicSharedSizeBytes =
+                (int)q.values[CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES];
+            attr_->preferredShmemCarveout =
+                (int)q.values[CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT];
+        }
+    }
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr_,
+                                           int value)
+{
+    shim_lock();
+    shim_func *f;
+    cudaError_t e = prepared(func, &f);
+    if (e == cudaSuccess) {
+        /* cudaFuncAttribute values equal CUfunction_attribute values for the settable ones */
+        if (!proto_put_FUNC_SET_ATTR(SHIM_BATCH, f->id, (int32_t)attr_, value))
+            e = shim_set_error(cudaErrorMemoryAllocation);
+        else
+            e = shim_op_done();
+    }
+    shim_unlock();
+    return e;
+}
+
+static cudaError_t occupancy(int *numBlocks, const void *func, int blockSize, size_t smem,
+                             unsigned flags)
+{
+    shim_lock();
+    shim_func *f;
+    cudaError_t e = prepared(func, &f);
+    if (e == cudaSuccess) {
+        if (blockSize <= 0) {
+            e = shim_set_error(cudaErrorInvalidValue);
+        } else {
+            genie_buf b = {0};
+            query q = {f, 1, {0}, 0};
+            proto_frame_begin(&b, PROTO_KIND_REQUEST, 0);
+            if (!proto_put_OCCUPANCY(&b, smem, f->id, (uint32_t)blockSize, flags)) {
+                genie_buf_free(&b);
+                e = shim_set_error(cudaErrorMemoryAllocation);
+            } else if ((e = run_query(&b, &q)) == cudaSuccess) {
+                *numBlocks = (int)q.values[0];
+            }
+        }
+    }
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks,
+                                                                    const void *func,
+                                                                    int blockSize,
+                                                                    size_t dynamicSMemSize)
+{
+    return occupancy(numBlocks, func, blockSize, dynamicSMemSize, 0);
+}
+
+cudaError_t shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(
+    int *numBlocks, const void *func, int blockSize, size_t dynamicSMemSize, unsigned int flags)
+{
+    return occupancy(numBlocks, func, blockSize, dynamicSMemSize, flags);
+}

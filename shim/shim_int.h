@@ -1,0 +1,169 @@
+/* shim_int.h — what the files of libgenie.so share: state, batch recorder, link, allocator. */
+#ifndef GENIE_SHIM_INT_H
+#define GENIE_SHIM_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <cuda.h>
+#include <cuda_runtime_api.h>
+
+#include "common/genie.h"
+#include "protocol/frame.h"
+#include "protocol/gen/api.h"
+#include "protocol/gen/ops.h"
+#include "protocol/session.h"
+
+#define GENIE_EXPORT __attribute__((visibility("default")))
+
+/* ---- counters (shim/stats.c) ---- */
+typedef struct shim_stats {
+    uint64_t calls[GENIE_APIX__COUNT];
+    uint64_t calls_total;
+    uint64_t ops_recorded, launches;
+    uint64_t batches;          /* frames sent, all kinds */
+    uint64_t round_trips;      /* = batches: every frame gets one reply */
+    uint64_t rt_setup;         /* HELLO */
+    uint64_t rt_module;        /* module loads and function lookups */
+    uint64_t rt_sync;          /* flushes of recorded work at sync points */
+    uint64_t rt_query;         /* queries answered remotely (attributes, occupancy) */
+    uint64_t flush_threshold;  /* flushes forced by the size threshold */
+    uint64_t bytes_sent, bytes_received;
+    uint64_t h2d_bytes, d2h_bytes;
+    uint64_t wire_ns; /* time spent waiting for replies */
+} shim_stats;
+
+/* ---- the link to the executor (shim/link.c) ---- */
+typedef struct shim_link shim_link;
+/* GENIE_REMOTE: "host:port", "unix:/path" or "local" (in-process executor). */
+int shim_link_open(const char *target, shim_link **out, char *err, size_t errlen);
+/* One frame out, one reply in (malloc'd; caller frees). */
+int shim_link_call(shim_link *l, const void *req, size_t n, void **reply, size_t *reply_n);
+int shim_link_is_local(const shim_link *l);
+void shim_link_close(shim_link *l);
+
+/* ---- the device VA allocator (shim/alloc.c) ---- */
+typedef struct shim_alloc shim_alloc;
+int shim_alloc_init(shim_alloc **out, uint64_t base, uint64_t size, uint64_t granularity);
+/* Returns 0 and the pointer; map_ptr and map_size are nonzero when a new range must be mapped
+ * remotely first (MEM_MAP). */
+int shim_alloc_get(shim_alloc *a, uint64_t size, uint64_t *ptr, uint64_t *map_ptr,
+                   uint64_t *map_size);
+/* 0, or GENIE_EINVAL for a pointer that is not a live allocation start. *unmap_size nonzero
+ * when [*unmap_ptr, +size) must be unmapped remotely (MEM_UNMAP). */
+int shim_alloc_put(shim_alloc *a, uint64_t ptr, uint64_t *unmap_ptr, uint64_t *unmap_size);
+/* 1 when [ptr, ptr+len) lies inside one live allocation. */
+int shim_alloc_contains(const shim_alloc *a, uint64_t ptr, uint64_t len);
+/* 1 when ptr is inside the session's VA range at all. */
+int shim_alloc_in_range(const shim_alloc *a, uint64_t ptr);
+/* Start and size of the live allocation holding ptr; 0 when none. */
+int shim_alloc_find(const shim_alloc *a, uint64_t ptr, uint64_t *start, uint64_t *size);
+uint64_t shim_alloc_mapped_bytes(const shim_alloc *a);
+void shim_alloc_free_all(shim_alloc *a);
+
+/* ---- modules and functions (shim/register.c) ---- */
+typedef struct shim_module shim_module;
+typedef struct shim_func {
+    uint32_t magic;
+    uint32_t id; /* client function ID */
+    shim_module *module;
+    const void *host_fun;
+    const char *device_name; /* borrowed from the program's static data */
+    int ready;               /* layout fetched */
+    uint32_t nparams;
+    uint32_t *offsets, *sizes;
+    uint32_t params_size;
+} shim_func;
+#define SHIM_FUNC_MAGIC 0x47464e43u
+shim_func *shim_func_lookup(const void *host_fun_or_kernel);
+/* Loads the module remotely if needed and fetches the layout (round trips, first use only). */
+cudaError_t shim_func_prepare(shim_func *f);
+
+/* ---- streams and events: client objects whose pointers are the CUDA handles ---- */
+typedef struct shim_stream {
+    uint32_t magic;
+    uint32_t id;
+    unsigned flags;
+    int priority;
+} shim_stream;
+#define SHIM_STREAM_MAGIC 0x5354524du
+typedef struct shim_event {
+    uint32_t magic;
+    uint32_t id;
+    unsigned flags;
+    int recorded;
+} shim_event;
+#define SHIM_EVENT_MAGIC 0x45564e54u
+
+/* ---- results of ops that need a reply ---- */
+typedef struct shim_slot {
+    uint32_t index;  /* op index in the batch */
+    void *dst;       /* R_DATA lands here (size bytes) */
+    uint64_t size;
+    uint64_t value;  /* R_VALUE */
+    int32_t status;
+    int filled;
+} shim_slot;
+
+/* ---- global state (shim/core.c) ---- */
+typedef struct shim_state {
+    pthread_mutex_t mu; /* guards everything below; recursive */
+    int connected;
+    cudaError_t fatal; /* session lost or unusable: every call returns it */
+    shim_link *link;
+    shim_alloc *alloc;
+    int ndevices;
+    proto_devinfo dev[PROTO_MAX_DEVICES];
+    uint64_t va_base, va_size, granularity;
+
+    genie_buf batch; /* the current request frame */
+    uint32_t batch_ops;
+    uint32_t seq;
+    size_t flush_bytes; /* size threshold */
+    shim_slot *slots;
+    uint32_t nslots, cap_slots;
+
+    uint32_t next_stream, next_event, next_module, next_func;
+    shim_stats stats;
+} shim_state;
+
+extern shim_state shim_g;
+
+void shim_lock(void);
+void shim_unlock(void);
+
+/* Connects on first use (HELLO). Returns cudaSuccess or the session error. Lock held. */
+cudaError_t shim_ensure(void);
+
+/* Recording: call with the lock held after shim_ensure; the op's record goes into the
+ * current batch. shim_op_done counts it and flushes past the threshold. */
+#define SHIM_BATCH (&shim_g.batch)
+cudaError_t shim_op_done(void);
+/* Adds a result slot for the op just recorded (its index is batch_ops - 1). */
+shim_slot *shim_slot_add(void *dst, uint64_t size);
+
+/* Sends the batch (if it holds ops) and applies the reply. kind says which counter the
+ * round trip goes to. Returns the first async error of the batch, or cudaSuccess. */
+enum { SHIM_RT_SYNC, SHIM_RT_SETUP, SHIM_RT_MODULE, SHIM_RT_QUERY };
+cudaError_t shim_flush(int kind);
+/* Sends a separate frame built by the caller in b (e.g. module loads) and walks its
+ * reply with cb; pending work in the batch is left alone. */
+typedef int (*shim_reply_cb)(void *ud, const proto_rec *r);
+cudaError_t shim_call_frame(genie_buf *b, int kind, shim_reply_cb cb, void *ud);
+
+/* Errors: the runtime's last-error and sticky semantics. */
+cudaError_t shim_set_error(cudaError_t e);       /* records as last error, returns e */
+cudaError_t shim_async_error(cudaError_t e);      /* an error from the executor */
+extern __thread cudaError_t shim_last_error;
+
+/* Streams: 0 for the default streams, the ID of a created stream, or UINT32_MAX when the
+ * handle is not one of ours. */
+uint32_t shim_stream_id(cudaStream_t s);
+int shim_host_is_pinned(const void *p, size_t n);
+
+/* Generated wrappers' helpers. */
+void shim_count(unsigned apix);
+cudaError_t shim_bad_arg(unsigned apix, const char *arg);
+cudaError_t shim_deny_cudart(unsigned apix);
+
+#endif

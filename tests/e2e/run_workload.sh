@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# run_workload.sh — runs one CUDA test program under libgenie.so against genie-remote on the fake GPU.
+#
+#   run_workload.sh MODE PROGRAM [ARGS...]
+#     MODE: local (in-process executor), unix (genie-remote on a unix socket) or tcp
+#   Checks: exit status 0 and "RESULT OK" in the output. Extra checks through env:
+#     EXPECT_RT_SYNC=N      the program made exactly N round trips for recorded work
+#     EXPECT_OUTPUT=REGEX   the output must match (grep -E), one regex per line
+#   Paths come from GENIE_BUILD (the build directory).
+set -euo pipefail
+
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+[ "${1:-}" = "--help" ] && { usage; exit 0; }
+[ $# -ge 2 ] || { usage >&2; exit 2; }
+mode=$1; shift
+prog=$1; shift
+build=${GENIE_BUILD:?set GENIE_BUILD to the build directory}
+
+shim="$build/shim/libgenie.so"
+remote="$build/remote/genie-remote"
+fake="$build/tests/fakegpu/libgenie_fakecuda.so"
+for f in "$shim" "$remote" "$fake" "$prog"; do
+    [ -e "$f" ] || { echo "run_workload: missing $f" >&2; exit 2; }
+done
+
+tmp=$(mktemp -d)
+server_pid=
+cleanup() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# Sanitizer builds: the ASan runtime must come first in an uninstrumented program.
+preload="$shim"
+if ldd "$shim" | grep -q libasan; then
+    preload="$(gcc -print-file-name=libasan.so):$shim"
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+fi
+
+export GENIE_CUDA_LIB="$fake"
+case "$mode" in
+local)
+    target=local
+    ;;
+unix | tcp)
+    if [ "$mode" = unix ]; then
+        listen="unix:$tmp/genie.sock"
+    else
+        listen="127.0.0.1:0"
+    fi
+    "$remote" --listen "$listen" --port-file "$tmp/port" >"$tmp/server.log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 100); do
+        [ -s "$tmp/port" ] && break
+        kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.log" >&2; exit 1; }
+        sleep 0.05
+    done
+    [ -s "$tmp/port" ] || { echo "run_workload: genie-remote did not start" >&2; cat "$tmp/server.log" >&2; exit 1; }
+    if [ "$mode" = unix ]; then target="unix:$tmp/genie.sock"; else target="127.0.0.1:$(cat "$tmp/port")"; fi
+    ;;
+*)
+    echo "run_workload: unknown mode $mode" >&2
+    exit 2
+    ;;
+esac
+
+set +e
+GENIE_REMOTE="$target" GENIE_STATS_FILE="$tmp/stats.json" GENIE_TIMEOUT_MS=20000 \
+    LD_PRELOAD="$preload" timeout 120 "$prog" "$@" >"$tmp/out.txt" 2>&1
+rc=$?
+set -e
+cat "$tmp/out.txt"
+echo "--- stats: $(cat "$tmp/stats.json" 2>/dev/null | sed 's/, "per_api".*//')"
+if [ $rc -ne 0 ]; then
+    echo "run_workload: $prog exited with $rc" >&2
+    [ -n "$server_pid" ] && { echo "--- server log" >&2; cat "$tmp/server.log" >&2; }
+    exit 1
+fi
+grep -q '^RESULT OK' "$tmp/out.txt" || { echo "run_workload: no RESULT OK" >&2; exit 1; }
+if [ -n "${EXPECT_RT_SYNC:-}" ]; then
+    got=$(grep -o '"rt_sync": [0-9]*' "$tmp/stats.json" | grep -o '[0-9]*$')
+    if [ "$got" != "$EXPECT_RT_SYNC" ]; then
+        echo "run_workload: expected $EXPECT_RT_SYNC round trips for recorded work, got ${got:-none}" >&2
+        exit 1
+    fi
+fi
+if [ -n "${EXPECT_OUTPUT:-}" ]; then
+    while IFS= read -r re; do
+        [ -z "$re" ] && continue
+        grep -Eq -- "$re" "$tmp/out.txt" || { echo "run_workload: output lacks /$re/" >&2; exit 1; }
+    done <<<"$EXPECT_OUTPUT"
+fi
+if [ -n "$server_pid" ] && ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "run_workload: genie-remote died" >&2
+    cat "$tmp/server.log" >&2
+    exit 1
+fi
+echo "run_workload: $(basename "$prog") OK over $mode"

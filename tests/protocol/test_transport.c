@@ -1,0 +1,585 @@
+/* test_transport.c — tests the gRPC transport (protocol/transport/): echo, chunking, timeouts, sessions. */
+#include "common/genie.h"
+#include "protocol/transport.h"
+
+#include <criterion/criterion.h>
+#include <grpc/byte_buffer.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+/* ---- a test handler: echo, with commands in the first bytes ---- */
+static atomic_int n_open, n_close, n_handle;
+
+typedef struct sess {
+    int id;
+} sess;
+
+static void *h_open(void *ud, const char *peer)
+{
+    (void)ud;
+    cr_assert(peer && *peer);
+    sess *s = malloc(sizeof *s);
+    s->id = atomic_fetch_add(&n_open, 1);
+    return s;
+}
+
+static void sleep_ms(int ms)
+{
+    usleep((useconds_t)ms * 1000);
+}
+
+/* "SLEEP <ms>": sleeps then echoes; "BYE": replies and ends the stream; else echo. */
+static int h_handle(void *session, const void *req, size_t n, void **reply, size_t *reply_n)
+{
+    (void)session;
+    atomic_fetch_add(&n_handle, 1);
+    if (n >= 6 && !memcmp(req, "SLEEP ", 6)) {
+        char tmp[32] = {0};
+        memcpy(tmp, (const char *)req + 6, n - 6 < 31 ? n - 6 : 31);
+        sleep_ms(atoi(tmp));
+    }
+    *reply = malloc(n ? n : 1);
+    if (n)
+        memcpy(*reply, req, n);
+    *reply_n = n;
+    return n == 3 && !memcmp(req, "BYE", 3);
+}
+
+static void h_close(void *session)
+{
+    atomic_fetch_add(&n_close, 1);
+    free(session);
+}
+
+static const proto_handler handler = {NULL, h_open, h_handle, h_close};
+
+/* ---- helpers ---- */
+static char sock_path[108];
+
+static proto_server *start_unix(char *target, size_t n)
+{
+    snprintf(sock_path, sizeof sock_path, "/tmp/genie-tr-%d.sock", (int)getpid());
+    snprintf(target, n, "unix:%s", sock_path);
+    proto_server *s;
+    char err[256];
+    int rc = proto_server_start(target, &handler, &s, err, sizeof err);
+    cr_assert_eq(rc, 0, "server start: %s", err);
+    return s;
+}
+
+static proto_server *start_tcp(char *target, size_t n)
+{
+    proto_server *s;
+    char err[256];
+    int rc = proto_server_start("127.0.0.1:0", &handler, &s, err, sizeof err);
+    cr_assert_eq(rc, 0, "server start: %s", err);
+    int port = proto_server_port(s);
+    cr_assert_gt(port, 0);
+    snprintf(target, n, "127.0.0.1:%d", port);
+    return s;
+}
+
+static proto_conn *connect_ok(const char *target)
+{
+    proto_conn *c;
+    char err[256];
+    int rc = proto_conn_open(target, 3000, &c, err, sizeof err);
+    cr_assert_eq(rc, 0, "connect %s: %s", target, err);
+    return c;
+}
+
+static double ms_since(uint64_t t0)
+{
+    return (double)(genie_now_ns() - t0) / 1e6;
+}
+
+static void echo_check(proto_conn *c, const void *req, size_t n)
+{
+    void *rep;
+    size_t rn;
+    int rc = proto_conn_call(c, req, n, &rep, &rn, 10000);
+    cr_assert_eq(rc, 0, "call of %zu bytes: %s", n, genie_strerror(rc));
+    cr_assert_not_null(rep);
+    cr_assert_eq(rn, n, "reply of %zu bytes for %zu", rn, n);
+    cr_assert(n == 0 || memcmp(rep, req, n) == 0, "reply differs (%zu bytes)", n);
+    free(rep);
+}
+
+/* Median round trip of a 64-byte message, in µs. */
+static double rtt_us(proto_conn *c)
+{
+    enum { N = 400 };
+    static double t[N];
+    char msg[64];
+    memset(msg, 'x', sizeof msg);
+    for (int i = 0; i < 50; i++)
+        echo_check(c, msg, sizeof msg);
+    for (int i = 0; i < N; i++) {
+        uint64_t t0 = genie_now_ns();
+        echo_check(c, msg, sizeof msg);
+        t[i] = (double)(genie_now_ns() - t0) / 1e3;
+    }
+    for (int i = 1; i < N; i++) /* insertion sort: small N */
+        for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+            double x = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = x;
+        }
+    return t[N / 2];
+}
+
+static void wait_closed(int expect)
+{
+    uint64_t t0 = genie_now_ns();
+    while (atomic_load(&n_close) < expect && ms_since(t0) < 3000)
+        sleep_ms(5);
+    cr_assert_eq(atomic_load(&n_close), expect, "close called %d times, expected %d",
+                 atomic_load(&n_close), expect);
+}
+
+static void setup(void)
+{
+    genie_log_init();
+    atomic_store(&n_open, 0);
+    atomic_store(&n_close, 0);
+    atomic_store(&n_handle, 0);
+}
+
+TestSuite(transport, .init = setup, .timeout = 30);
+
+/* ---- echo ---- */
+Test(transport, echo_unix)
+{
+    char target[160];
+    proto_server *s = start_unix(target, sizeof target);
+    cr_assert_eq(proto_server_port(s), 0);
+    proto_conn *c = connect_ok(target);
+    echo_check(c, "hello", 5);
+    uint64_t sent, recvd;
+    proto_conn_bytes(c, &sent, &recvd);
+    cr_assert_eq(sent, 5);
+    cr_assert_eq(recvd, 5);
+    fprintf(stderr, "transport: 64-byte round trip over unix: %.1f us (median)\n", rtt_us(c));
+    proto_conn_close(c);
+    wait_closed(1);
+    proto_server_stop(s);
+    cr_assert_eq(access(sock_path, F_OK), -1, "socket file left behind");
+}
+
+Test(transport, echo_tcp)
+{
+    char target[160];
+    proto_server *s = start_tcp(target, sizeof target);
+    proto_conn *c = connect_ok(target);
+    echo_check(c, "hello", 5);
+    fprintf(stderr, "transport: 64-byte round trip over TCP: %.1f us (median)\n", rtt_us(c));
+    proto_conn_close(c);
+    wait_closed(1);
+    proto_server_stop(s);
+}
+
+Test(transport, stale_unix_socket_replaced)
+{
+    char target[160];
+    proto_server *s = start_unix(target, sizeof target);
+    /* A second server on the same path replaces the socket file of the first. */
+    proto_server_stop(s);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0); /* leave a stale socket file behind */
+    struct sockaddr_un {
+        sa_family_t f;
+        char p[108];
+    } sa = {AF_UNIX, {0}};
+    strcpy(sa.p, sock_path);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    close(fd);
+    s = start_unix(target, sizeof target);
+    proto_conn *c = connect_ok(target);
+    echo_check(c, "x", 1);
+    proto_conn_close(c);
+    proto_server_stop(s);
+}
+
+Test(transport, round_trips_in_order)
+{
+    char target[160];
+    proto_server *s = start_unix(target, sizeof target);
+    proto_conn *c = connect_ok(target);
+    for (uint32_t i = 0; i < 100; i++) {
+        uint32_t v[4] = {i, i * 7, ~i, 0x5a5a5a5a};
+        void *rep;
+        size_t rn;
+        cr_assert_eq(proto_conn_call(c, v, sizeof v, &rep, &rn, 5000), 0);
+        cr_assert_eq(rn, sizeof v);
+        cr_assert_eq(((uint32_t *)rep)[0], i, "reply %u out of order", i);
+        free(rep);
+    }
+    proto_conn_close(c);
+    proto_server_stop(s);
+    cr_assert_eq(atomic_load(&n_handle), 100);
+}
+
+/* ---- sizes ---- */
+static uint8_t *pattern(size_t n, uint32_t seed)
+{
+    uint8_t *p = malloc(n ? n : 1);
+    uint32_t x = seed | 1;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (uint8_t)x;
+    }
+    return p;
+}
+
+static void sizes_on(const char *kind, proto_server *s, const char *target)
+{
+    proto_conn *c = connect_ok(target);
+    const size_t sizes[] = {0, 1, (4u << 20) - 16, 4u << 20, (4u << 20) + 1, 9u << 20};
+    uint64_t want = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        uint8_t *p = pattern(sizes[i], (uint32_t)i + 1);
+        echo_check(c, p, sizes[i]);
+        want += sizes[i];
+        free(p);
+    }
+    size_t big = 64u << 20;
+    uint8_t *p = pattern(big, 99);
+    echo_check(c, p, big); /* warm-up and byte-exact check */
+    uint64_t t0 = genie_now_ns();
+    echo_check(c, p, big);
+    double ms = ms_since(t0);
+    want += 2 * big;
+    fprintf(stderr, "transport: 64 MiB echo over %s: %.1f ms, %.0f MB/s each way\n", kind, ms,
+            (double)big / 1e6 / (ms / 1e3 / 2));
+    free(p);
+    uint64_t sent, recvd;
+    proto_conn_bytes(c, &sent, &recvd);
+    cr_assert_eq(sent, want);
+    cr_assert_eq(recvd, want);
+    proto_conn_close(c);
+    proto_server_stop(s);
+}
+
+Test(transport, sizes_unix)
+{
+    char target[160];
+    proto_server *s = start_unix(target, sizeof target);
+    sizes_on("unix", s, target);
+}
+
+Test(transport, sizes_tcp)
+{
+    char target[160];
+    proto_server *s = start_tcp(target, sizeof target);
+    sizes_on("TCP", s, target);
+}
+
+Test(transport, too_big_is_refused_locally)
+{
+    setenv("GENIE_MAX_MESSAGE_BYTES", "1000000", 1);
+    char target[160];
+    proto_server *s = start_unix(target, sizeof target);
+    proto_conn *c = connect_ok(target);
+    uint8_t *p = pattern(2000000, 5);
+    void *rep;
+    size_t rn;
+    cr_assert_eq(proto_conn_call(c, p, 2000000, &rep, &rn, 5000), GENIE_ETOOBIG);
+    echo_check(c, p, 1000000); /* still usable */
+    free(p);
+    proto_conn_close(c);
+    proto_server_stop(s);
+}
+
+/* ---- concurrency ---- */
+typedef struct slow_arg {
+    const char *target;
+    int rc;
+    double ms;
+} slow_arg;
+
+static void *slow_client(void *arg)
+{
+    slow_arg *a = arg;
+    proto_conn *c = connect_ok(a->target);
+    void *rep;
+    size_t rn;
+    uint64_t t0 = genie_now_ns();
+    a->rc = proto_conn_call(c, "SLEEP 1500", 10, &rep, &rn, 5000);
+    a->ms = ms_since(t0);
+    if (!a->rc)
+        free(rep);
+    proto_conn_close(c);
+    return NULL;
+}
+
+Test(transport, slow_session_does_not_block_others)
+{
+    char target[160];
+    proto_server *s = start_tcp(target, sizeof target);
+    proto_conn *c = connect_ok(target); /* open before the slow one holds its handler */
+    slow_arg a = {target, -1, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, slow_client, &a);
+    while (atomic_load(&n_handle) == 0)
+        sleep_ms(1);
+    uint64_t t0 = genie_now_ns();
+    for (int i = 0; i < 50; i++)
+        echo_check(c, "quick", 5);
+    double ms = ms_since(t0);
+    cr_assert_lt(ms, 500, "50 round trips took %.0f ms next to a slow session", ms);
+    pthread_join(t, NULL);
+    cr_assert_eq(a.rc, 0);
+    cr_assert_geq(a.ms, 1400);
+    proto_conn_close(c);
+    wait_closed(2);
+    proto_server_stop(s);
+}
+
+/* ---- failures ---- */
+static void expect_connect_fail(const char *target)
+{
+    proto_conn *c = NULL;
+    char err[256] = "";
+    uint64_t t0 = genie_now_ns();
+    int rc = proto_conn_open(target, 2000, &c, err, sizeof err);
+    double ms = ms_since(t0);
+    cr_assert(rc == GENIE_ECONNECT || rc == GENIE_ETIMEOUT, "rc %d", rc);
+    cr_assert_null(c);
+    cr_assert(strstr(err, target), "reason lacks the target: %s", err);
+    cr_assert_lt(ms, 2500, "took %.0f ms", ms);
+    fprintf(stderr, "transport: expected failure: %s\n", err);
+}
+
+Test(transport, connect_missing_unix_socket)
+{
+    expect_connect_fail("unix:/tmp/genie-tr-no-such.sock");
+}
+
+Test(transport, connect_closed_port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    close(fd); /* a port that was free a moment ago and has no listener now */
+    char target[64];
+    snprintf(target, sizeof target, "127.0.0.1:%d", ntohs(sa.sin_port));
+    expect_connect_fail(target);
+}
+
+typedef struct stop_arg {
+    proto_server *s;
+    int delay_ms;
+} stop_arg;
+
+static void *stopper(void *arg)
+{
+    stop_arg *a = arg;
+    sleep_ms(a->delay_ms);
+    proto_server_stop(a->s);
+    return NULL;
+}
+
+Test(transport, server_stop_while_client_waits)
+{
+    char target[160];
+    proto_server *s = start_unix(target, sizeof target);
+    proto_conn *c = connect_ok(target);
+    stop_arg a = {s, 200};
+    pthread_t t;
+    pthread_create(&t, NULL, stopper, &a);
+    void *rep;
+    size_t rn;
+    uint64_t t0 = genie_now_ns();
+    int rc = proto_conn_call(c, "SLEEP 1000", 10, &rep, &rn, 5000);
+    double ms = ms_since(t0);
+    cr_assert(rc == GENIE_ECLOSED || rc == GENIE_EIO, "rc %d (%s)", rc, genie_strerror(rc));
+    cr_assert_lt(ms, 900, "the client waited %.0f ms for a stopped server", ms);
+    /* Dead connection: later calls fail at once. */
+    cr_assert_eq(proto_conn_call(c, "x", 1, &rep, &rn, 5000), GENIE_ECLOSED);
+    pthread_join(t, NULL);
+    cr_assert_eq(atomic_load(&n_close), 1);
+    proto_conn_close(c);
+}
+
+Test(transport, hanging_handler_times_out)
+{
+    char target[160];
+    proto_server *s = start_tcp(target, sizeof target);
+    proto_conn *c = connect_ok(target);
+    void *rep;
+    size_t rn;
+    uint64_t t0 = genie_now_ns();
+    int rc = proto_conn_call(c, "SLEEP 1500", 10, &rep, &rn, 300);
+    double ms = ms_since(t0);
+    cr_assert_eq(rc, GENIE_ETIMEOUT, "rc %d", rc);
+    cr_assert(ms >= 290 && ms < 800, "timed out after %.0f ms", ms);
+    cr_assert_eq(proto_conn_call(c, "x", 1, &rep, &rn, 5000), GENIE_ECLOSED);
+    proto_conn_close(c);
+    /* Another client is served while that handler still sleeps. */
+    proto_conn *c2 = connect_ok(target);
+    echo_check(c2, "still here", 10);
+    proto_conn_close(c2);
+    wait_closed(2);
+    proto_server_stop(s);
+}
+
+Test(transport, handler_ends_stream)
+{
+    char target[160];
+    proto_server *s = start_unix(target, sizeof target);
+    proto_conn *c = connect_ok(target);
+    echo_check(c, "BYE", 3); /* the reply still arrives */
+    void *rep;
+    size_t rn;
+    int rc = proto_conn_call(c, "x", 1, &rep, &rn, 2000);
+    cr_assert(rc == GENIE_ECLOSED, "rc %d", rc);
+    proto_conn_close(c);
+    wait_closed(1);
+    proto_server_stop(s);
+}
+
+Test(transport, close_called_for_each_session)
+{
+    char target[160];
+    proto_server *s = start_unix(target, sizeof target);
+    proto_conn *c[5];
+    for (int i = 0; i < 5; i++) {
+        c[i] = connect_ok(target);
+        echo_check(c[i], "hi", 2);
+    }
+    for (int i = 0; i < 3; i++)
+        proto_conn_close(c[i]);
+    wait_closed(3);
+    proto_server_stop(s); /* the two still open are ended by the server */
+    cr_assert_eq(atomic_load(&n_open), 5);
+    cr_assert_eq(atomic_load(&n_close), 5);
+    void *rep;
+    size_t rn;
+    cr_assert_neq(proto_conn_call(c[3], "x", 1, &rep, &rn, 2000), 0);
+    proto_conn_close(c[3]);
+    proto_conn_close(c[4]);
+}
+
+/* ---- a misbehaving client, speaking raw gRPC ---- */
+typedef struct raw_client {
+    grpc_channel *ch;
+    grpc_completion_queue *cq;
+    grpc_call *call;
+} raw_client;
+
+static void raw_op(raw_client *r, grpc_op *ops, size_t n)
+{
+    char tag;
+    cr_assert_eq(grpc_call_start_batch(r->call, ops, n, &tag, NULL), GRPC_CALL_OK);
+    grpc_completion_queue_pluck(r->cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+}
+
+/* Sends the given gRPC messages and returns the final status code of the stream. */
+static grpc_status_code raw_session(const char *target, const void *const *msgs,
+                                    const size_t *lens, int n)
+{
+    raw_client r;
+    grpc_channel_credentials *cr = grpc_insecure_credentials_create();
+    r.ch = grpc_channel_create(target, cr, NULL);
+    grpc_channel_credentials_release(cr);
+    r.cq = grpc_completion_queue_create_for_pluck(NULL);
+    r.call = grpc_channel_create_call(r.ch, NULL, 0, r.cq,
+                                      grpc_slice_from_static_string("/genie.Remote/Session"),
+                                      NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_op op[2];
+    memset(op, 0, sizeof op);
+    op[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    raw_op(&r, op, 1);
+    for (int i = 0; i < n; i++) {
+        grpc_slice sl = grpc_slice_from_copied_buffer(msgs[i], lens[i]);
+        grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&sl, 1);
+        grpc_slice_unref(sl);
+        memset(op, 0, sizeof op);
+        op[0].op = GRPC_OP_SEND_MESSAGE;
+        op[0].data.send_message.send_message = bb;
+        raw_op(&r, op, 1);
+        grpc_byte_buffer_destroy(bb);
+    }
+    grpc_status_code code;
+    grpc_slice details;
+    grpc_metadata_array md, imd;
+    grpc_metadata_array_init(&md);
+    grpc_metadata_array_init(&imd);
+    memset(op, 0, sizeof op);
+    op[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    op[0].data.recv_status_on_client.status = &code;
+    op[0].data.recv_status_on_client.status_details = &details;
+    op[0].data.recv_status_on_client.trailing_metadata = &md;
+    op[1].op = GRPC_OP_RECV_INITIAL_METADATA; /* gRPC holds the status back until this is read */
+    op[1].data.recv_initial_metadata.recv_initial_metadata = &imd;
+    raw_op(&r, op, 2);
+    grpc_slice_unref(details);
+    grpc_metadata_array_destroy(&md);
+    grpc_metadata_array_destroy(&imd);
+    grpc_call_unref(r.call);
+    grpc_channel_destroy(r.ch);
+    grpc_completion_queue_shutdown(r.cq);
+    while (grpc_completion_queue_pluck(r.cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+               .type != GRPC_QUEUE_SHUTDOWN)
+        ;
+    grpc_completion_queue_destroy(r.cq);
+    return code;
+}
+
+static void put_hdr(uint8_t *h, uint64_t total)
+{
+    memset(h, 0, 16);
+    uint32_t magic = 0x31434e47u; /* "GNC1", little-endian on the wire */
+    for (int i = 0; i < 4; i++)
+        h[i] = (uint8_t)(magic >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        h[8 + i] = (uint8_t)(total >> (8 * i));
+}
+
+Test(transport, malformed_chunks_end_only_that_stream)
+{
+    grpc_init();
+    char target[160];
+    proto_server *s = start_tcp(target, sizeof target);
+    proto_conn *good = connect_ok(target);
+
+    uint8_t huge[16];
+    put_hdr(huge, 1ull << 40);
+    const void *m1[] = {huge};
+    size_t l1[] = {16};
+    cr_assert_neq(raw_session(target, m1, l1, 1), GRPC_STATUS_OK);
+
+    uint8_t over[16 + 20];
+    put_hdr(over, 10); /* announces 10 bytes, carries 20 */
+    const void *m2[] = {over};
+    size_t l2[] = {sizeof over};
+    cr_assert_eq(raw_session(target, m2, l2, 1), GRPC_STATUS_INVALID_ARGUMENT);
+
+    uint8_t part[16 + 4], extra[8] = {0};
+    put_hdr(part, 8); /* announces 8, sends 4 then 8 more */
+    const void *m3[] = {part, extra};
+    size_t l3[] = {sizeof part, sizeof extra};
+    cr_assert_eq(raw_session(target, m3, l3, 2), GRPC_STATUS_INVALID_ARGUMENT);
+
+    const char junk[] = "not a genie chunk at all";
+    const void *m4[] = {junk};
+    size_t l4[] = {sizeof junk};
+    cr_assert_eq(raw_session(target, m4, l4, 1), GRPC_STATUS_INVALID_ARGUMENT);
+
+    echo_check(good, "still serving", 13);
+    proto_conn_close(good);
+    wait_closed(5);
+    proto_server_stop(s);
+    grpc_shutdown();
+}
