@@ -1,4 +1,4 @@
-/* fakegpu_int.h — internals shared by the fake GPU's files: the global lock, handle table, fault guard, init/context checks. */
+/* fakegpu_int.h — fake GPU internals: global lock, handle table, fault guard, init checks. */
 #ifndef GENIE_FAKEGPU_INT_H
 #define GENIE_FAKEGPU_INT_H
 
@@ -7,7 +7,8 @@
  * exported, and nothing else needs an attribute. */
 #pragma GCC visibility push(default)
 #include <cuda.h>
-#include "tests/fakegpu/fakegpu_twin.h"
+
+#include "fakegpu_twin.h"
 #pragma GCC visibility pop
 
 #include <pthread.h>
@@ -33,9 +34,9 @@ int fg_handle_is(const void *h, enum fg_kind k);  /* caller holds fg_lock */
 #define FG_MAX_THREADS_PER_BLOCK 1024
 #define FG_SHMEM_PER_BLOCK 49152
 #define FG_SHMEM_OPTIN 232448
-extern size_t fg_total_mem;          /* GENIE_FAKE_MEM, fixed at cuInit */
-CUresult fg_check_init(void);        /* CUDA_ERROR_NOT_INITIALIZED before cuInit */
-CUresult fg_check_ctx(void);         /* also CUDA_ERROR_INVALID_CONTEXT with no current context */
+extern size_t fg_total_mem;            /* GENIE_FAKE_MEM, fixed at cuInit */
+CUresult fg_check_init(void);          /* CUDA_ERROR_NOT_INITIALIZED before cuInit */
+CUresult fg_check_ctx(void);           /* also CUDA_ERROR_INVALID_CONTEXT with no current context */
 int fg_dev_attr(CUdevice_attribute a); /* value of a valid attribute */
 
 /* Streams (fg_stream.c): NULL, CU_STREAM_LEGACY and CU_STREAM_PER_THREAD are valid too.

@@ -32,16 +32,22 @@ typedef struct fg_twin {
     unsigned sizes[FG_MAX_PARAMS]; /* bytes of each parameter; offsets use natural alignment */
 } fg_twin;
 
-/* Registers a twin; the table is copied. Safe to call from constructors. */
-void fg_twin_register(const fg_twin *t);
-const fg_twin *fg_twin_find(const char *name);
+/* Exported from libgenie_fakecuda.so even when the includer builds with
+ * -fvisibility=hidden. */
+#define FG_TWIN_API __attribute__((visibility("default")))
+
+/* Registers a twin; the table is copied. Safe to call from constructors. Registering a
+ * name again replaces that twin (the pointer fg_twin_find returned stays valid). */
+FG_TWIN_API void fg_twin_register(const fg_twin *t);
+/* NULL when no twin has that name. The entry lives as long as the process. */
+FG_TWIN_API const fg_twin *fg_twin_find(const char *name);
 
 /* FG_TWIN(ident, "mangled", fn, nparams, size0, size1, ...) registers at load time. */
-#define FG_TWIN(ident, mangled, fnp, np, ...)                                                  \
-    __attribute__((constructor)) static void fg_twin_ctor_##ident(void)                        \
-    {                                                                                          \
-        fg_twin t = {mangled, fnp, np, {__VA_ARGS__}};                                         \
-        fg_twin_register(&t);                                                                  \
+#define FG_TWIN(ident, mangled, fnp, np, ...)                                                      \
+    __attribute__((constructor)) static void fg_twin_ctor_##ident(void)                            \
+    {                                                                                              \
+        fg_twin t = {mangled, fnp, np, {__VA_ARGS__}};                                             \
+        fg_twin_register(&t);                                                                      \
     }
 
 #endif

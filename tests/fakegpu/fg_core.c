@@ -1,4 +1,4 @@
-/* fg_core.c — the fake GPU's driver, device and context entry points: cuInit, device queries and attributes, the primary context. */
+/* fg_core.c — fake driver, device and context entry points: cuInit, attributes, primary ctx. */
 #include "fakegpu_int.h"
 
 #include <stdatomic.h>
@@ -29,10 +29,20 @@ static void fg_read_env(void)
         char *end;
         unsigned long long v = strtoull(s, &end, 0);
         switch (*end) {
-        case 'k': case 'K': v <<= 10; break;
-        case 'm': case 'M': v <<= 20; break;
-        case 'g': case 'G': v <<= 30; break;
-        default: break;
+        case 'k':
+        case 'K':
+            v <<= 10;
+            break;
+        case 'm':
+        case 'M':
+            v <<= 20;
+            break;
+        case 'g':
+        case 'G':
+            v <<= 30;
+            break;
+        default:
+            break;
         }
         if (v > 0)
             fg_total_mem = (size_t)v;
@@ -267,7 +277,8 @@ static const int fg_attrs[CU_DEVICE_ATTRIBUTE_MAX] = {
     [CU_DEVICE_ATTRIBUTE_MULTICAST_SUPPORTED] = 0,
     [CU_DEVICE_ATTRIBUTE_MPS_ENABLED] = 0,
     [CU_DEVICE_ATTRIBUTE_HOST_NUMA_ID] = -1,
-    [CU_DEVICE_ATTRIBUTE_GPU_PCI_DEVICE_ID] = (int)0x233010DE, /* device 0x2330 (H100 SXM), vendor NVIDIA */
+    [CU_DEVICE_ATTRIBUTE_GPU_PCI_DEVICE_ID] =
+        (int)0x233010DE, /* device 0x2330 (H100 SXM), vendor NVIDIA */
     [CU_DEVICE_ATTRIBUTE_GPU_PCI_SUBSYSTEM_ID] = 0,
 };
 

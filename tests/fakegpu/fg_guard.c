@@ -1,4 +1,4 @@
-/* fg_guard.c — turns a fault inside a twin or a copy into an error code instead of a dead server (sigsetjmp/siglongjmp). */
+/* fg_guard.c — turns a fault inside a twin or a copy into an error code, not a dead server. */
 #include "fakegpu_int.h"
 
 #include <setjmp.h>

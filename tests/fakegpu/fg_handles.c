@@ -1,4 +1,4 @@
-/* fg_handles.c — the fake GPU's table of live handles (address -> kind), so bad handles are rejected without being dereferenced. */
+/* fg_handles.c — table of live handles (address -> kind): bad handles rejected, never followed. */
 #include "fakegpu_int.h"
 
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* fg_twin.c — the registry of CPU twins, filled by FG_TWIN constructors and looked up by kernel name. */
+/* fg_twin.c — the registry of CPU twins, filled by FG_TWIN constructors, looked up by name. */
 #include "fakegpu_int.h"
 
 #include <stdio.h>
@@ -23,7 +23,8 @@ static fg_twin *fg_twin_lookup(const char *name)
 void fg_twin_register(const fg_twin *t)
 {
     if (!t || !t->name || !t->fn || t->nparams > FG_MAX_PARAMS) {
-        fprintf(stderr, "fakegpu: bad twin registration for %s\n", t && t->name ? t->name : "(null)");
+        fprintf(stderr, "fakegpu: bad twin registration for %s\n",
+                t && t->name ? t->name : "(null)");
         return;
     }
     pthread_mutex_lock(&fg_twin_lock);

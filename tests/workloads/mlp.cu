@@ -98,7 +98,7 @@ int main(int argc, char **argv)
     float *hw[NL], *hb[NL], *dw[NL], *db[NL], *dact[NL + 1];
     for (int l = 0; l < NL; l++) {
         int K = WIDTH[l], N = WIDTH[l + 1];
-        float scale = 1.0f / std::sqrt((float)K); // keeps activations O(1) through the layers
+        float scale = std::sqrt(6.0f / (float)K); // He-uniform: activations stay O(1) through ReLU
         hw[l] = (float *)std::malloc((size_t)K * N * sizeof(float));
         hb[l] = (float *)std::malloc((size_t)N * sizeof(float));
         for (int i = 0; i < K * N; i++)

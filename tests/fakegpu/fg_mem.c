@@ -1,0 +1,558 @@
+/* fg_mem.c — fake device memory in host memory: cuMemAlloc, VMM, copies and memsets. */
+#define _GNU_SOURCE /* memfd_create, MAP_FIXED_NOREPLACE */
+#include "fakegpu_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Accessible device ranges (cuMemAlloc blocks and cuMemMap mappings), sorted by base and
+ * disjoint, so a copy's range check is a binary search. */
+enum { FG_R_ALLOC = 1, FG_R_MAP };
+typedef struct fg_range {
+    uintptr_t base;
+    size_t size;
+    int kind;
+} fg_range;
+static fg_range *fg_ranges;
+static size_t fg_nranges, fg_capranges;
+
+/* VA reservations (cuMemAddressReserve): few, so a plain array. */
+typedef struct fg_resv {
+    uintptr_t base;
+    size_t size;
+} fg_resv;
+static fg_resv *fg_resvs;
+static size_t fg_nresvs, fg_capresvs;
+
+/* Physical memory (cuMemCreate): a memfd, so every mapping of one handle aliases the same
+ * pages, and data survives unmap/remap as on the GPU. */
+typedef struct fg_mem {
+    int fd;
+    size_t size;
+} fg_mem;
+
+static size_t fg_used; /* bytes of cuMemAlloc + cuMemCreate, for cuMemGetInfo */
+
+static int fg_grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? 2 * *cap : 64;
+    void *p = realloc(*arr, nc * elem);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = nc;
+    return 0;
+}
+
+/* Index of the first range whose base is > p. */
+static size_t fg_upper(uintptr_t p)
+{
+    size_t lo = 0, hi = fg_nranges;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (fg_ranges[mid].base <= p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Does any range intersect [p, p+n)? */
+static int fg_overlaps(uintptr_t p, size_t n)
+{
+    size_t i = fg_upper(p);
+    if (i > 0 && fg_ranges[i - 1].base + fg_ranges[i - 1].size > p)
+        return 1;
+    return i < fg_nranges && fg_ranges[i].base < p + n;
+}
+
+static int fg_range_insert(uintptr_t base, size_t size, int kind)
+{
+    if (fg_grow((void **)&fg_ranges, &fg_capranges, fg_nranges, sizeof *fg_ranges))
+        return -1;
+    size_t i = fg_upper(base);
+    memmove(&fg_ranges[i + 1], &fg_ranges[i], (fg_nranges - i) * sizeof *fg_ranges);
+    fg_ranges[i] = (fg_range){base, size, kind};
+    fg_nranges++;
+    return 0;
+}
+
+static void fg_range_remove(size_t i)
+{
+    memmove(&fg_ranges[i], &fg_ranges[i + 1], (fg_nranges - i - 1) * sizeof *fg_ranges);
+    fg_nranges--;
+}
+
+/* Caller holds fg_lock. If [p, p+n) is covered by contiguous ranges of one kind (any
+ * kind when kind is 0), returns the index of the first one, else -1. */
+static long fg_covered(uintptr_t p, size_t n, int kind)
+{
+    if (n == 0 || p + n < p)
+        return -1;
+    size_t i = fg_upper(p);
+    if (i == 0)
+        return -1;
+    size_t first = --i;
+    uintptr_t end = p + n;
+    uintptr_t cur = fg_ranges[i].base + fg_ranges[i].size;
+    if (cur <= p || (kind && fg_ranges[i].kind != kind))
+        return -1;
+    while (cur < end) {
+        if (++i >= fg_nranges || fg_ranges[i].base != cur || (kind && fg_ranges[i].kind != kind))
+            return -1;
+        cur += fg_ranges[i].size;
+    }
+    return (long)first;
+}
+
+int fg_dev_range_ok(CUdeviceptr p, size_t n)
+{
+    FG_LOCK();
+    int ok = fg_covered((uintptr_t)p, n, 0) >= 0;
+    FG_UNLOCK();
+    return ok;
+}
+
+static fg_resv *fg_resv_containing(uintptr_t p, size_t n)
+{
+    for (size_t i = 0; i < fg_nresvs; i++)
+        if (p >= fg_resvs[i].base && p + n >= p && p + n <= fg_resvs[i].base + fg_resvs[i].size)
+            return &fg_resvs[i];
+    return NULL;
+}
+
+static size_t fg_page(void)
+{
+    return (size_t)sysconf(_SC_PAGESIZE); /* glibc answers from a cached value */
+}
+
+/* ---- cuMemAlloc / cuMemFree / cuMemGetInfo ---- */
+
+CUresult cuMemAlloc(CUdeviceptr *dptr, size_t bytesize)
+{
+    CUresult r = fg_check_ctx();
+    if (r)
+        return r;
+    if (!dptr || bytesize == 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    size_t pg = fg_page();
+    if (bytesize > SIZE_MAX - pg)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    size_t size = (bytesize + pg - 1) & ~(pg - 1);
+    FG_LOCK();
+    if (size > fg_total_mem - fg_used) {
+        FG_UNLOCK();
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || fg_range_insert((uintptr_t)p, size, FG_R_ALLOC)) {
+        if (p != MAP_FAILED)
+            munmap(p, size);
+        FG_UNLOCK();
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    fg_used += size;
+    FG_UNLOCK();
+    *dptr = (CUdeviceptr)(uintptr_t)p;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemFree(CUdeviceptr dptr)
+{
+    CUresult r = fg_check_ctx();
+    if (r)
+        return r;
+    FG_LOCK();
+    size_t i = fg_upper((uintptr_t)dptr);
+    if (i == 0 || fg_ranges[i - 1].base != (uintptr_t)dptr || fg_ranges[i - 1].kind != FG_R_ALLOC) {
+        FG_UNLOCK();
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    fg_range g = fg_ranges[i - 1];
+    fg_range_remove(i - 1);
+    fg_used -= g.size;
+    munmap((void *)g.base, g.size);
+    FG_UNLOCK();
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemGetInfo(size_t *free, size_t *total)
+{
+    CUresult r = fg_check_ctx();
+    if (r)
+        return r;
+    if (!free || !total)
+        return CUDA_ERROR_INVALID_VALUE;
+    FG_LOCK();
+    *free = fg_total_mem - fg_used;
+    *total = fg_total_mem;
+    FG_UNLOCK();
+    return CUDA_SUCCESS;
+}
+
+/* ---- Virtual memory management ---- */
+
+static int fg_prop_ok(const CUmemAllocationProp *prop)
+{
+    return prop && prop->type == CU_MEM_ALLOCATION_TYPE_PINNED &&
+           prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE && prop->location.id == 0;
+}
+
+CUresult cuMemGetAllocationGranularity(size_t *granularity, const CUmemAllocationProp *prop,
+                                       CUmemAllocationGranularity_flags option)
+{
+    CUresult r = fg_check_init();
+    if (r)
+        return r;
+    if (!granularity || !fg_prop_ok(prop) ||
+        (option != CU_MEM_ALLOC_GRANULARITY_MINIMUM &&
+         option != CU_MEM_ALLOC_GRANULARITY_RECOMMENDED))
+        return CUDA_ERROR_INVALID_VALUE;
+    *granularity = FG_GRANULARITY;
+    return CUDA_SUCCESS;
+}
+
+/* PROT_NONE + MAP_NORESERVE: a reservation costs address space only. A nonzero addr is a
+ * hint, as on the real driver: when it cannot be honoured we return another range. */
+CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment, CUdeviceptr addr,
+                             unsigned long long flags)
+{
+    CUresult r = fg_check_init();
+    if (r)
+        return r;
+    if (!ptr || size == 0 || size % FG_GRANULARITY || flags != 0 || (alignment & (alignment - 1)))
+        return CUDA_ERROR_INVALID_VALUE;
+    if (alignment < FG_GRANULARITY)
+        alignment = FG_GRANULARITY;
+    const int mf = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    void *p = MAP_FAILED;
+    if (addr && addr % alignment == 0) {
+        p = mmap((void *)(uintptr_t)addr, size, PROT_NONE, mf | MAP_FIXED_NOREPLACE, -1, 0);
+        /* Kernels before 4.17 treat the flag as a plain hint. */
+        if (p != MAP_FAILED && p != (void *)(uintptr_t)addr) {
+            munmap(p, size);
+            p = MAP_FAILED;
+        }
+    }
+    if (p == MAP_FAILED) {
+        if (size > SIZE_MAX - alignment)
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        /* Over-reserve, then trim to an aligned window. */
+        char *raw = mmap(NULL, size + alignment, PROT_NONE, mf, -1, 0);
+        if (raw == MAP_FAILED)
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        uintptr_t a = ((uintptr_t)raw + alignment - 1) & ~(uintptr_t)(alignment - 1);
+        if (a > (uintptr_t)raw)
+            munmap(raw, a - (uintptr_t)raw);
+        size_t tail = (uintptr_t)raw + size + alignment - (a + size);
+        if (tail)
+            munmap((void *)(a + size), tail);
+        p = (void *)a;
+    }
+    FG_LOCK();
+    if (fg_grow((void **)&fg_resvs, &fg_capresvs, fg_nresvs, sizeof *fg_resvs)) {
+        FG_UNLOCK();
+        munmap(p, size);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    fg_resvs[fg_nresvs++] = (fg_resv){(uintptr_t)p, size};
+    FG_UNLOCK();
+    *ptr = (CUdeviceptr)(uintptr_t)p;
+    return CUDA_SUCCESS;
+}
+
+/* Mappings still inside the range are dropped with it (the real driver leaves that
+ * undefined; a test double should not make cleanup order matter). */
+CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
+{
+    CUresult r = fg_check_init();
+    if (r)
+        return r;
+    FG_LOCK();
+    size_t k;
+    for (k = 0; k < fg_nresvs; k++)
+        if (fg_resvs[k].base == (uintptr_t)ptr && fg_resvs[k].size == size)
+            break;
+    if (k == fg_nresvs) {
+        FG_UNLOCK();
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    fg_resvs[k] = fg_resvs[--fg_nresvs];
+    size_t i = fg_upper((uintptr_t)ptr - 1); /* first range with base >= ptr */
+    while (i < fg_nranges && fg_ranges[i].base < (uintptr_t)ptr + size)
+        fg_range_remove(i);
+    munmap((void *)(uintptr_t)ptr, size);
+    FG_UNLOCK();
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
+                     const CUmemAllocationProp *prop, unsigned long long flags)
+{
+    CUresult r = fg_check_init();
+    if (r)
+        return r;
+    if (!handle || !fg_prop_ok(prop) || size == 0 || size % FG_GRANULARITY || flags != 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    fg_mem *m = malloc(sizeof *m);
+    if (!m)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    FG_LOCK();
+    if (size > fg_total_mem - fg_used) {
+        FG_UNLOCK();
+        free(m);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    m->size = size;
+    m->fd = memfd_create("genie-fakegpu", MFD_CLOEXEC);
+    if (m->fd < 0 || ftruncate(m->fd, (off_t)size) != 0 || fg_handle_add(m, FG_H_MEM)) {
+        if (m->fd >= 0)
+            close(m->fd);
+        FG_UNLOCK();
+        free(m);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    fg_used += size;
+    FG_UNLOCK();
+    *handle = (CUmemGenericAllocationHandle)(uintptr_t)m;
+    return CUDA_SUCCESS;
+}
+
+/* Legal while mapped, as on the GPU: the mappings keep the memfd's pages alive. */
+CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
+{
+    CUresult r = fg_check_init();
+    if (r)
+        return r;
+    fg_mem *m = (fg_mem *)(uintptr_t)handle;
+    FG_LOCK();
+    if (!fg_handle_is(m, FG_H_MEM)) {
+        FG_UNLOCK();
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    fg_handle_del(m);
+    fg_used -= m->size;
+    FG_UNLOCK();
+    close(m->fd);
+    free(m);
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
+                  unsigned long long flags)
+{
+    CUresult r = fg_check_init();
+    if (r)
+        return r;
+    uintptr_t p = (uintptr_t)ptr;
+    if (size == 0 || p % FG_GRANULARITY || size % FG_GRANULARITY || offset % FG_GRANULARITY ||
+        flags != 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    fg_mem *m = (fg_mem *)(uintptr_t)handle;
+    FG_LOCK();
+    if (!fg_handle_is(m, FG_H_MEM)) {
+        FG_UNLOCK();
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    if (offset > m->size || size > m->size - offset || !fg_resv_containing(p, size) ||
+        fg_overlaps(p, size)) {
+        FG_UNLOCK();
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    /* MAP_FIXED is safe here: the range is ours (reserved) and nothing is mapped in it. */
+    void *q =
+        mmap((void *)p, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, m->fd, (off_t)offset);
+    if (q == MAP_FAILED || fg_range_insert(p, size, FG_R_MAP)) {
+        if (q != MAP_FAILED)
+            mmap((void *)p, size, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+        FG_UNLOCK();
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    FG_UNLOCK();
+    return CUDA_SUCCESS;
+}
+
+/* The range must be exactly a run of whole mappings. */
+CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
+{
+    CUresult r = fg_check_init();
+    if (r)
+        return r;
+    uintptr_t p = (uintptr_t)ptr;
+    FG_LOCK();
+    long i = fg_covered(p, size, FG_R_MAP);
+    if (i < 0 || fg_ranges[i].base != p) {
+        FG_UNLOCK();
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    size_t n = 0, cov = 0;
+    while (cov < size)
+        cov += fg_ranges[(size_t)i + n++].size;
+    if (cov != size) {
+        FG_UNLOCK();
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    /* Back to a PROT_NONE reservation (MAP_FIXED replaces the shared mapping atomically). */
+    mmap((void *)p, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+         0);
+    while (n--)
+        fg_range_remove((size_t)i);
+    FG_UNLOCK();
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc *desc, size_t count)
+{
+    CUresult r = fg_check_init();
+    if (r)
+        return r;
+    if (!desc || count == 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    int prot = -1;
+    for (size_t k = 0; k < count; k++) {
+        if (desc[k].location.type != CU_MEM_LOCATION_TYPE_DEVICE || desc[k].location.id != 0)
+            return CUDA_ERROR_INVALID_DEVICE;
+        switch (desc[k].flags) {
+        case CU_MEM_ACCESS_FLAGS_PROT_NONE:
+            prot = PROT_NONE;
+            break;
+        case CU_MEM_ACCESS_FLAGS_PROT_READ:
+            prot = PROT_READ;
+            break;
+        case CU_MEM_ACCESS_FLAGS_PROT_READWRITE:
+            prot = PROT_READ | PROT_WRITE;
+            break;
+        default:
+            return CUDA_ERROR_INVALID_VALUE;
+        }
+    }
+    FG_LOCK();
+    int ok = fg_covered((uintptr_t)ptr, size, FG_R_MAP) >= 0;
+    if (ok && mprotect((void *)(uintptr_t)ptr, size, prot) != 0)
+        ok = 0;
+    FG_UNLOCK();
+    return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+/* ---- Copies and memsets: synchronous, range-checked, and guarded ---- */
+
+typedef struct fg_xfer {
+    void *dst;
+    const void *src;
+    size_t n;
+    int op; /* 0 memmove, 1 memset8, 2 memset32 */
+    unsigned val;
+} fg_xfer;
+
+static void fg_xfer_run(void *a)
+{
+    fg_xfer *x = a;
+    switch (x->op) {
+    case 0:
+        memmove(x->dst, x->src, x->n);
+        break;
+    case 1:
+        memset(x->dst, (int)x->val, x->n);
+        break;
+    default: {
+        uint32_t *d = x->dst;
+        for (size_t i = 0; i < x->n; i++)
+            d[i] = x->val;
+    }
+    }
+}
+
+/* devs/devd: which sides are device pointers and must lie in device memory. A host side
+ * is plain host memory; the guard still turns a bad one into an error. */
+static CUresult fg_xfer_do(fg_xfer *x, size_t bytes, int devd, int devs, CUstream s, int async)
+{
+    CUresult r = fg_check_ctx();
+    if (r)
+        return r;
+    if (async) {
+        FG_LOCK();
+        int ok = fg_stream_ok(s);
+        FG_UNLOCK();
+        if (!ok)
+            return CUDA_ERROR_INVALID_HANDLE;
+    }
+    if (bytes == 0)
+        return CUDA_SUCCESS;
+    if (!x->dst || (x->op == 0 && !x->src))
+        return CUDA_ERROR_INVALID_VALUE;
+    if (devd && !fg_dev_range_ok((CUdeviceptr)(uintptr_t)x->dst, bytes))
+        return CUDA_ERROR_INVALID_VALUE;
+    if (devs && !fg_dev_range_ok((CUdeviceptr)(uintptr_t)x->src, bytes))
+        return CUDA_ERROR_INVALID_VALUE;
+    return fg_guarded(fg_xfer_run, x) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+}
+
+#define FG_DP(d) ((void *)(uintptr_t)(d))
+
+CUresult cuMemcpyHtoD(CUdeviceptr dstDevice, const void *srcHost, size_t ByteCount)
+{
+    fg_xfer x = {FG_DP(dstDevice), srcHost, ByteCount, 0, 0};
+    return fg_xfer_do(&x, ByteCount, 1, 0, NULL, 0);
+}
+
+CUresult cuMemcpyDtoH(void *dstHost, CUdeviceptr srcDevice, size_t ByteCount)
+{
+    fg_xfer x = {dstHost, FG_DP(srcDevice), ByteCount, 0, 0};
+    return fg_xfer_do(&x, ByteCount, 0, 1, NULL, 0);
+}
+
+CUresult cuMemcpyDtoD(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount)
+{
+    fg_xfer x = {FG_DP(dstDevice), FG_DP(srcDevice), ByteCount, 0, 0};
+    return fg_xfer_do(&x, ByteCount, 1, 1, NULL, 0);
+}
+
+CUresult cuMemcpyHtoDAsync(CUdeviceptr dstDevice, const void *srcHost, size_t ByteCount,
+                           CUstream hStream)
+{
+    fg_xfer x = {FG_DP(dstDevice), srcHost, ByteCount, 0, 0};
+    return fg_xfer_do(&x, ByteCount, 1, 0, hStream, 1);
+}
+
+CUresult cuMemcpyDtoHAsync(void *dstHost, CUdeviceptr srcDevice, size_t ByteCount, CUstream hStream)
+{
+    fg_xfer x = {dstHost, FG_DP(srcDevice), ByteCount, 0, 0};
+    return fg_xfer_do(&x, ByteCount, 0, 1, hStream, 1);
+}
+
+CUresult cuMemcpyDtoDAsync(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount,
+                           CUstream hStream)
+{
+    fg_xfer x = {FG_DP(dstDevice), FG_DP(srcDevice), ByteCount, 0, 0};
+    return fg_xfer_do(&x, ByteCount, 1, 1, hStream, 1);
+}
+
+CUresult cuMemsetD8(CUdeviceptr dstDevice, unsigned char uc, size_t N)
+{
+    fg_xfer x = {FG_DP(dstDevice), NULL, N, 1, uc};
+    return fg_xfer_do(&x, N, 1, 0, NULL, 0);
+}
+
+CUresult cuMemsetD8Async(CUdeviceptr dstDevice, unsigned char uc, size_t N, CUstream hStream)
+{
+    fg_xfer x = {FG_DP(dstDevice), NULL, N, 1, uc};
+    return fg_xfer_do(&x, N, 1, 0, hStream, 1);
+}
+
+CUresult cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream)
+{
+    CUresult r = fg_check_ctx();
+    if (r)
+        return r;
+    if (dstDevice % 4 || N > SIZE_MAX / 4)
+        return CUDA_ERROR_INVALID_VALUE;
+    fg_xfer x = {FG_DP(dstDevice), NULL, N, 2, ui};
+    return fg_xfer_do(&x, N * 4, 1, 0, hStream, 1);
+}

@@ -1,0 +1,419 @@
+/* fg_module.c — fake modules and functions: images, twin lookup, param layout, launch. */
+#include "fakegpu_int.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FG_FATBIN_MAGIC 0xba55ed50u /* fatbin image header */
+#define FG_FATBIN_WRAPPER                                                                          \
+    0x466243b1u /* __fatBinC_Wrapper_t, as passed to __cudaRegisterFatBinary */
+
+typedef struct fg_func {
+    struct fg_func *next;
+    const fg_twin *twin; /* borrowed: twin entries live for the whole process */
+    int max_dyn_shmem;   /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
+    int carveout;
+    int nonportable_cluster;
+    int cluster[3];
+    int sched_policy;
+} fg_func;
+
+/* Functions belong to their module and die with it, so a CUfunction kept past
+ * cuModuleUnload is reported as an invalid handle. */
+typedef struct fg_module {
+    fg_func *funcs;
+} fg_module;
+
+/* Kernels are not read out of the image: the twin table says what exists. */
+static CUresult fg_module_load(CUmodule *module, const void *image)
+{
+    CUresult r = fg_check_ctx();
+    if (r)
+        return r;
+    if (!module)
+        return CUDA_ERROR_INVALID_VALUE;
+    uint32_t magic;
+    if (!image)
+        return CUDA_ERROR_INVALID_IMAGE;
+    memcpy(&magic, image, sizeof magic);
+    if (magic != FG_FATBIN_MAGIC && magic != FG_FATBIN_WRAPPER)
+        return CUDA_ERROR_INVALID_IMAGE;
+    fg_module *m = calloc(1, sizeof *m);
+    if (!m)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    FG_LOCK();
+    int bad = fg_handle_add(m, FG_H_MODULE);
+    FG_UNLOCK();
+    if (bad) {
+        free(m);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    *module = (CUmodule)m;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuModuleLoadData(CUmodule *module, const void *image)
+{
+    return fg_module_load(module, image);
+}
+
+CUresult cuModuleLoadFatBinary(CUmodule *module, const void *fatCubin)
+{
+    return fg_module_load(module, fatCubin);
+}
+
+CUresult cuModuleUnload(CUmodule hmod)
+{
+    CUresult r = fg_check_init();
+    if (r)
+        return r;
+    fg_module *m = (fg_module *)hmod;
+    FG_LOCK();
+    if (!fg_handle_is(m, FG_H_MODULE)) {
+        FG_UNLOCK();
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    fg_handle_del(m);
+    for (fg_func *f = m->funcs, *n; f; f = n) {
+        n = f->next;
+        fg_handle_del(f);
+        free(f);
+    }
+    FG_UNLOCK();
+    free(m);
+    return CUDA_SUCCESS;
+}
+
+CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
+{
+    CUresult r = fg_check_init();
+    if (r)
+        return r;
+    if (!hfunc || !name)
+        return CUDA_ERROR_INVALID_VALUE;
+    const fg_twin *t = fg_twin_find(name);
+    fg_module *m = (fg_module *)hmod;
+    FG_LOCK();
+    if (!fg_handle_is(m, FG_H_MODULE)) {
+        FG_UNLOCK();
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    if (!t) {
+        FG_UNLOCK();
+        fprintf(stderr, "fakegpu: no CPU twin for kernel %s\n", name);
+        return CUDA_ERROR_NOT_FOUND;
+    }
+    fg_func *f;
+    for (f = m->funcs; f; f = f->next)
+        if (f->twin == t)
+            break;
+    if (!f) {
+        f = calloc(1, sizeof *f);
+        if (!f || fg_handle_add(f, FG_H_FUNC)) {
+            FG_UNLOCK();
+            free(f);
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        }
+        f->twin = t;
+        f->max_dyn_shmem = FG_SHMEM_PER_BLOCK;
+        f->carveout = -1;
+        f->next = m->funcs;
+        m->funcs = f;
+    }
+    FG_UNLOCK();
+    *hfunc = (CUfunction)f;
+    return CUDA_SUCCESS;
+}
+
+/* Globals (__device__ variables) are not modelled. */
+CUresult cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, const char *name)
+{
+    CUresult r = fg_check_init();
+    if (r)
+        return r;
+    (void)dptr;
+    (void)bytes;
+    if (!name)
+        return CUDA_ERROR_INVALID_VALUE;
+    FG_LOCK();
+    int ok = fg_handle_is(hmod, FG_H_MODULE);
+    FG_UNLOCK();
+    return ok ? CUDA_ERROR_NOT_FOUND : CUDA_ERROR_INVALID_HANDLE;
+}
+
+/* Locks and copies out what the caller needs of a function, or fails. */
+static CUresult fg_func_get(CUfunction hf, fg_func *out)
+{
+    CUresult r = fg_check_init();
+    if (r)
+        return r;
+    FG_LOCK();
+    if (!fg_handle_is(hf, FG_H_FUNC)) {
+        FG_UNLOCK();
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    *out = *(fg_func *)hf;
+    FG_UNLOCK();
+    return CUDA_SUCCESS;
+}
+
+/* Natural alignment of a parameter of `size` bytes: its largest power-of-two divisor,
+ * at most 16 (int 4, pointer 8, float2 8, float3 4, float4 16). A struct whose alignment
+ * is less than that (e.g. two longs, 16 bytes, align 8) would need its twin to say so. */
+static size_t fg_param_align(size_t size)
+{
+    size_t a = size & (~size + 1);
+    return a == 0 || a > 16 ? 16 : a;
+}
+
+CUresult cuFuncGetParamInfo(CUfunction func, size_t paramIndex, size_t *paramOffset,
+                            size_t *paramSize)
+{
+    fg_func f;
+    CUresult r = fg_func_get(func, &f);
+    if (r)
+        return r;
+    if (paramIndex >= f.twin->nparams || (!paramOffset && !paramSize))
+        return CUDA_ERROR_INVALID_VALUE;
+    size_t off = 0;
+    for (size_t i = 0;; i++) {
+        size_t sz = f.twin->sizes[i], a = fg_param_align(sz);
+        off = (off + a - 1) & ~(a - 1);
+        if (i == paramIndex) {
+            if (paramOffset)
+                *paramOffset = off;
+            if (paramSize)
+                *paramSize = sz;
+            return CUDA_SUCCESS;
+        }
+        off += sz;
+    }
+}
+
+CUresult cuFuncGetName(const char **name, CUfunction hfunc)
+{
+    fg_func f;
+    CUresult r = fg_func_get(hfunc, &f);
+    if (r)
+        return r;
+    if (!name)
+        return CUDA_ERROR_INVALID_VALUE;
+    *name = f.twin->name;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuFuncGetAttribute(int *pi, CUfunction_attribute attrib, CUfunction hfunc)
+{
+    fg_func f;
+    CUresult r = fg_func_get(hfunc, &f);
+    if (r)
+        return r;
+    if (!pi)
+        return CUDA_ERROR_INVALID_VALUE;
+    switch (attrib) {
+    case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK:
+        *pi = FG_MAX_THREADS_PER_BLOCK;
+        break;
+    case CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES:
+        *pi = 0;
+        break;
+    case CU_FUNC_ATTRIBUTE_CONST_SIZE_BYTES:
+        *pi = 0;
+        break;
+    case CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES:
+        *pi = 0;
+        break;
+    case CU_FUNC_ATTRIBUTE_NUM_REGS:
+        *pi = 32;
+        break;
+    case CU_FUNC_ATTRIBUTE_PTX_VERSION:
+        *pi = 90;
+        break;
+    case CU_FUNC_ATTRIBUTE_BINARY_VERSION:
+        *pi = 90;
+        break;
+    case CU_FUNC_ATTRIBUTE_CACHE_MODE_CA:
+        *pi = 0;
+        break;
+    case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES:
+        *pi = f.max_dyn_shmem;
+        break;
+    case CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
+        *pi = f.carveout;
+        break;
+    case CU_FUNC_ATTRIBUTE_CLUSTER_SIZE_MUST_BE_SET:
+        *pi = 0;
+        break;
+    case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH:
+        *pi = f.cluster[0];
+        break;
+    case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_HEIGHT:
+        *pi = f.cluster[1];
+        break;
+    case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_DEPTH:
+        *pi = f.cluster[2];
+        break;
+    case CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED:
+        *pi = f.nonportable_cluster;
+        break;
+    case CU_FUNC_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
+        *pi = f.sched_policy;
+        break;
+    default:
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    return CUDA_SUCCESS;
+}
+
+/* Only the attributes the driver lets you set are settable; the rest are read-only there
+ * too. */
+CUresult cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute attrib, int value)
+{
+    CUresult r = fg_check_init();
+    if (r)
+        return r;
+    FG_LOCK();
+    if (!fg_handle_is(hfunc, FG_H_FUNC)) {
+        FG_UNLOCK();
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    fg_func *f = (fg_func *)hfunc;
+    r = CUDA_SUCCESS;
+    switch (attrib) {
+    case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES:
+        if (value < 0 || value > FG_SHMEM_OPTIN)
+            r = CUDA_ERROR_INVALID_VALUE;
+        else
+            f->max_dyn_shmem = value;
+        break;
+    case CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
+        if (value < -1 || value > 100)
+            r = CUDA_ERROR_INVALID_VALUE;
+        else
+            f->carveout = value;
+        break;
+    case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH:
+        f->cluster[0] = value;
+        break;
+    case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_HEIGHT:
+        f->cluster[1] = value;
+        break;
+    case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_DEPTH:
+        f->cluster[2] = value;
+        break;
+    case CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED:
+        f->nonportable_cluster = value != 0;
+        break;
+    case CU_FUNC_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
+        f->sched_policy = value;
+        break;
+    default:
+        r = CUDA_ERROR_INVALID_VALUE;
+        break;
+    }
+    FG_UNLOCK();
+    return r;
+}
+
+typedef struct fg_run {
+    const fg_twin *twin;
+    const fg_launch *l;
+    void **args;
+    int ret;
+} fg_run;
+
+static void fg_run_twin(void *a)
+{
+    fg_run *x = a;
+    x->ret = x->twin->fn(x->l, x->args);
+}
+
+/* Runs the whole grid now, in this thread: a stream's work completes at issue time. */
+CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
+                        unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY,
+                        unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
+                        void **kernelParams, void **extra)
+{
+    fg_func fn;
+    CUresult r = fg_func_get(f, &fn);
+    if (r)
+        return r;
+    FG_LOCK();
+    int sok = fg_stream_ok(hStream);
+    FG_UNLOCK();
+    if (!sok)
+        return CUDA_ERROR_INVALID_HANDLE;
+    if (extra)
+        return CUDA_ERROR_NOT_SUPPORTED;
+    if (gridDimX < 1 || gridDimY < 1 || gridDimZ < 1 || blockDimX < 1 || blockDimY < 1 ||
+        blockDimZ < 1 || gridDimX > (unsigned)fg_dev_attr(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X) ||
+        gridDimY > (unsigned)fg_dev_attr(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y) ||
+        gridDimZ > (unsigned)fg_dev_attr(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z) ||
+        blockDimX > (unsigned)fg_dev_attr(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X) ||
+        blockDimY > (unsigned)fg_dev_attr(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y) ||
+        blockDimZ > (unsigned)fg_dev_attr(CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z) ||
+        (unsigned long long)blockDimX * blockDimY * blockDimZ > FG_MAX_THREADS_PER_BLOCK)
+        return CUDA_ERROR_INVALID_VALUE;
+    /* Above 48 KiB a kernel must have opted in (cuFuncSetAttribute), as on the GPU. */
+    if (sharedMemBytes > (unsigned)fn.max_dyn_shmem)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (fn.twin->nparams > 0 && !kernelParams)
+        return CUDA_ERROR_INVALID_VALUE;
+    fg_launch l = {
+        {gridDimX, gridDimY, gridDimZ}, {blockDimX, blockDimY, blockDimZ}, sharedMemBytes};
+    fg_run run = {fn.twin, &l, kernelParams, 0};
+    int sig = fg_guarded(fg_run_twin, &run);
+    if (sig == SIGSEGV || sig == SIGBUS)
+        return CUDA_ERROR_ILLEGAL_ADDRESS;
+    if (sig == SIGILL)
+        return CUDA_ERROR_ILLEGAL_INSTRUCTION;
+    if (sig)
+        return CUDA_ERROR_LAUNCH_FAILED;
+    return (CUresult)run.ret;
+}
+
+/* Threads per SM 2048, at most 32 blocks per SM, and the SM's shared memory. */
+static CUresult fg_occupancy(int *numBlocks, CUfunction func, int blockSize, size_t dynamicSMemSize)
+{
+    fg_func f;
+    CUresult r = fg_func_get(func, &f);
+    if (r)
+        return r;
+    if (!numBlocks || blockSize <= 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    int n = 0;
+    if (blockSize <= FG_MAX_THREADS_PER_BLOCK && dynamicSMemSize <= (size_t)f.max_dyn_shmem) {
+        n = 2048 / blockSize;
+        if (n > 32)
+            n = 32;
+        if (dynamicSMemSize) {
+            size_t per_sm =
+                (size_t)fg_dev_attr(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR);
+            size_t by_smem = per_sm / (dynamicSMemSize + 1024); /* 1 KiB reserved per block */
+            if ((size_t)n > by_smem)
+                n = (int)by_smem;
+        }
+    }
+    *numBlocks = n;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, CUfunction func, int blockSize,
+                                                     size_t dynamicSMemSize)
+{
+    return fg_occupancy(numBlocks, func, blockSize, dynamicSMemSize);
+}
+
+CUresult cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int *numBlocks, CUfunction func,
+                                                              int blockSize, size_t dynamicSMemSize,
+                                                              unsigned int flags)
+{
+    CUresult r = fg_check_init();
+    if (r)
+        return r;
+    if (flags & ~(unsigned)CU_OCCUPANCY_DISABLE_CACHING_OVERRIDE)
+        return CUDA_ERROR_INVALID_VALUE;
+    return fg_occupancy(numBlocks, func, blockSize, dynamicSMemSize);
+}
