@@ -18,8 +18,12 @@ int proto_conn_open(const char *target, int timeout_ms, proto_conn **out, char *
                     size_t errlen);
 
 /* Sends one request and waits for its reply, at most timeout_ms (<= 0: no deadline).
- * *reply is malloc'd; the caller frees it. Returns 0 or GENIE_ETIMEOUT / GENIE_ECLOSED /
- * GENIE_EIO. After an error the connection is dead: every later call fails at once. */
+ * *reply is malloc'd (non-NULL even for 0 bytes); the caller frees it. req is borrowed:
+ * it is not copied and is the caller's again when this returns. Returns 0 or
+ * GENIE_ETIMEOUT / GENIE_ECLOSED / GENIE_EIO. After those the connection is dead: every
+ * later call fails at once with GENIE_ECLOSED. GENIE_ETOOBIG (n above
+ * GENIE_MAX_MESSAGE_BYTES, default 4 GiB) sends nothing and leaves the connection usable.
+ * One thread at a time per connection: callers serialise their calls. */
 int proto_conn_call(proto_conn *c, const void *req, size_t n, void **reply, size_t *reply_n,
                     int timeout_ms);
 

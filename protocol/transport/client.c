@@ -191,6 +191,7 @@ int proto_conn_open(const char *target, int timeout_ms, proto_conn **out, char *
     return 0;
 
 fail:
+    c->dead = 1; /* close() must not wait for a polite end */
     if (err)
         snprintf(err, errlen, "cannot reach genie-remote at %s: %s (after %d ms)", target, why,
                  ms_since(t0));
@@ -224,6 +225,15 @@ int proto_conn_call(proto_conn *c, const void *req, size_t n, void **reply, size
         return 0;
 
     c->dead = 1;
+    if (atomic_load(&c->s.borrow.refs) > 0) {
+        /* A failed send can leave gRPC holding slices that point into req until the call
+         * is destroyed: end the call now so req is the caller's again when we return. */
+        grpc_call_cancel(c->s.call, NULL);
+        wait_status(c, gpr_inf_future(GPR_CLOCK_MONOTONIC));
+        grpc_call_unref(c->s.call);
+        c->s.call = NULL;
+        proto_wait_borrowed(&c->s);
+    }
     if (rc == GENIE_ETIMEOUT) {
         GENIE_ERROR("transport: no reply from genie-remote at %s within %d ms; "
                     "the connection is closed", c->target, timeout_ms);

@@ -7,17 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-uint64_t proto_max_message(void)
-{
-    /* Read once; a racy double read is harmless (same value). */
-    static uint64_t max;
-    if (!max) {
-        long long v = genie_env_int("GENIE_MAX_MESSAGE_BYTES", (long long)GENIE_MAX_MESSAGE);
-        max = v > 0 ? (uint64_t)v : GENIE_MAX_MESSAGE;
-    }
-    return max;
-}
-
 gpr_timespec proto_deadline(int timeout_ms)
 {
     if (timeout_ms <= 0)
@@ -121,16 +110,15 @@ int proto_send(proto_stream *s, const void *p, size_t n, proto_hold *hold,
                grpc_byte_buffer **recv_out, gpr_timespec deadline)
 {
     uint8_t hdr[PROTO_HDR];
-    put_le32(hdr, PROTO_MAGIC);
+    put_le32(hdr, PROTO_CHUNK_MAGIC);
     put_le32(hdr + 4, 0);
     put_le64(hdr + 8, n);
 
-    proto_hold local; /* borrowed payload: we wait below until gRPC lets go of it */
-    if (!hold) {
-        atomic_init(&local.refs, 1);
-        local.owned = NULL;
-        local.heap_self = 0;
-        hold = &local;
+    if (!hold) { /* borrowed payload: counted in s->borrow, waited for below */
+        atomic_init(&s->borrow.refs, 1);
+        s->borrow.owned = NULL;
+        s->borrow.heap_self = 0;
+        hold = &s->borrow;
     }
     if (recv_out)
         *recv_out = NULL;
@@ -189,22 +177,26 @@ int proto_send(proto_stream *s, const void *p, size_t n, proto_hold *hold,
     } while (off < n);
 
     proto_hold_unref(hold); /* the sender's own reference */
-    if (hold == &local) {
-        /* gRPC may drop the last slice shortly after the op completes (when the socket
-         * write finishes). Keep polling this queue so that write can progress. */
-        uint64_t t0 = genie_now_ns();
-        int warned = 0;
-        while (atomic_load_explicit(&local.refs, memory_order_acquire) > 0) {
-            grpc_completion_queue_pluck(s->cq, &local, proto_deadline(1), NULL);
-            if (!warned && genie_now_ns() - t0 > 5000000000ull) {
-                GENIE_WARN("transport: gRPC still holds a sent buffer after 5 s; waiting");
-                warned = 1;
-            }
-        }
-    }
+    if (hold == &s->borrow && !rc)
+        proto_wait_borrowed(s);
     if (!rc)
         s->sent += n;
     return rc;
+}
+
+void proto_wait_borrowed(proto_stream *s)
+{
+    /* gRPC may drop the last slice shortly after the op completes (when the socket
+     * write finishes). Keep polling this queue so that write can progress. */
+    uint64_t t0 = genie_now_ns();
+    int warned = 0;
+    while (atomic_load_explicit(&s->borrow.refs, memory_order_acquire) > 0) {
+        grpc_completion_queue_pluck(s->cq, &s->borrow, proto_deadline(1), NULL);
+        if (!warned && genie_now_ns() - t0 > 5000000000ull) {
+            GENIE_WARN("transport: gRPC still holds a sent buffer after 5 s; waiting");
+            warned = 1;
+        }
+    }
 }
 
 /* Copies bytes [skip, skip+n) of bb to dst. Returns 0 or -1 (unreadable buffer). */
@@ -274,7 +266,7 @@ int proto_recv(proto_stream *s, grpc_byte_buffer *first, void **out, size_t *out
         goto fail;
     }
     uint64_t total = get_le(hdr + 8, 8);
-    if (get_le(hdr, 4) != PROTO_MAGIC || get_le(hdr + 4, 4) != 0) {
+    if (get_le(hdr, 4) != PROTO_CHUNK_MAGIC || get_le(hdr + 4, 4) != 0) {
         snprintf(s->why, sizeof s->why, "bad chunk header (magic %08llx flags %08llx)",
                  (unsigned long long)get_le(hdr, 4), (unsigned long long)get_le(hdr + 4, 4));
         rc = GENIE_EPROTO;

@@ -4,6 +4,7 @@
 #define GENIE_TRANSPORT_INT_H
 
 #include "common/genie.h"
+#include "protocol/frame.h"
 #include "protocol/transport.h"
 
 #include <grpc/byte_buffer.h>
@@ -20,7 +21,7 @@
  * Later chunks carry no header: a logical message ends where its announced length does. */
 #define PROTO_CHUNK (4u << 20)
 #define PROTO_HDR 16u
-#define PROTO_MAGIC 0x31434e47u /* "GNC1" */
+#define PROTO_CHUNK_MAGIC 0x31434e47u /* "GNC1" */
 /* Payloads up to this size are copied into one slice with the header; bigger ones are sent
  * from the caller's memory without a copy (a slice per chunk pointing into it). */
 #define PROTO_COPY_MAX (64u << 10)
@@ -45,6 +46,7 @@ typedef struct proto_stream {
     uint64_t max_msg;           /* largest logical message accepted */
     uint64_t sent, received;    /* logical payload bytes */
     int cancelled;              /* we cancelled the call (deadline or protocol error) */
+    proto_hold borrow;          /* references into a borrowed payload being sent */
     char why[160];              /* text of the last protocol error, for logs */
 } proto_stream;
 
@@ -53,13 +55,19 @@ typedef struct proto_stream {
  * and the batch drained, so its buffers may be released by the caller). */
 int proto_batch(proto_stream *s, const grpc_op *ops, size_t nops, gpr_timespec deadline);
 
-/* Sends one logical message. If hold is NULL the payload is borrowed and this returns only
- * after gRPC has dropped every reference to it; otherwise hold owns it (freed when the
- * last chunk is written) and the caller gives up its pointer.
+/* Sends one logical message. If hold is NULL the payload is borrowed: on success this
+ * returns only after gRPC has dropped every reference to it; on failure gRPC may still
+ * hold some until the call is destroyed, so the caller must cancel the call, finish its
+ * pending batches, unref it and then call proto_wait_borrowed before reusing the payload.
+ * Otherwise hold owns the payload (freed when the last chunk is written) and the caller
+ * gives up its pointer.
  * If recv_out is non-NULL, a RECV_MESSAGE is batched with the last chunk and its result is
  * stored there (NULL: stream ended). Returns 0, GENIE_ECLOSED or GENIE_ETIMEOUT. */
 int proto_send(proto_stream *s, const void *p, size_t n, proto_hold *hold,
                grpc_byte_buffer **recv_out, gpr_timespec deadline);
+
+/* Waits until gRPC holds no reference into a borrowed payload, polling s->cq meanwhile. */
+void proto_wait_borrowed(proto_stream *s);
 
 /* Receives one logical message into a malloc'd buffer (caller frees; never NULL on success,
  * even for 0 bytes). first is an already-received first chunk (consumed) or NULL.
@@ -70,7 +78,7 @@ int proto_recv(proto_stream *s, grpc_byte_buffer *first, void **out, size_t *out
 
 /* Channel/server arguments shared by both sides (static storage). */
 const grpc_channel_args *proto_channel_args(int server);
-uint64_t proto_max_message(void);
+/* proto_max_message() comes from protocol/frame.h: one bound for frames and messages. */
 gpr_timespec proto_deadline(int timeout_ms);
 
 #endif

@@ -1,0 +1,203 @@
+/* micro.cu — Genie's first microbenchmark: ratios measured in one run on one machine.
+ *
+ *   micro --raw TARGET [--launches N] [--pings N] [--bulk MIB]
+ *
+ * Run under LD_PRELOAD=libgenie.so with GENIE_REMOTE pointing at a genie-remote on the
+ * same kind of transport as TARGET (bench/micro/run.sh does this). It measures:
+ *   1. the shim's cost to record one asynchronous launch vs a plain function call with
+ *      the same arguments (GENIE_BATCH_BYTES should be large enough to hold them all);
+ *   2. an empty cudaDeviceSynchronize (one round trip) vs a 64-byte ping-pong on a raw
+ *      socket of the same kind, served by a child process as genie-remote is;
+ *   3. H2D bulk throughput (cudaMemcpy + sync) vs sending the same bytes on the raw socket.
+ * Written in C style; nvcc builds it because it launches a kernel. */
+#include <cuda_runtime.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern "C" {
+#include "rawsock.h"
+}
+
+__global__ void empty_kernel(int a, float b, const float *p, float *q) {}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+__attribute__((noinline)) static int plain_call(int a, float b, const float *p, float *q)
+{
+    __asm__ volatile("" ::"r"(a), "x"(b), "r"(p), "r"(q) : "memory");
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+#define CK(call)                                                                               \
+    do {                                                                                       \
+        cudaError_t e_ = (call);                                                               \
+        if (e_ != cudaSuccess) {                                                               \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,                      \
+                    cudaGetErrorString(e_));                                                   \
+            exit(2);                                                                           \
+        }                                                                                      \
+    } while (0)
+
+int main(int argc, char **argv)
+{
+    const char *raw = NULL;
+    long launches = 200000, pings = 2000, bulk_mib = 256;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--raw") && i + 1 < argc)
+            raw = argv[++i];
+        else if (!strcmp(argv[i], "--launches") && i + 1 < argc)
+            launches = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--pings") && i + 1 < argc)
+            pings = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--bulk") && i + 1 < argc)
+            bulk_mib = atol(argv[++i]);
+        else {
+            fprintf(stderr, "usage: %s --raw TARGET [--launches N] [--pings N] [--bulk MIB]\n"
+                            "Run under LD_PRELOAD=libgenie.so; see bench/micro/run.sh.\n",
+                    argv[0]);
+            return strcmp(argv[i], "--help") ? 2 : 0;
+        }
+    }
+    if (!raw || launches < 1 || pings < 1 || bulk_mib < 1) {
+        fprintf(stderr, "micro: --raw TARGET is required (try --help)\n");
+        return 2;
+    }
+
+    /* The raw reference server runs in a child process, as genie-remote does. It starts
+     * before the first CUDA call, so the child holds no session. */
+    int pfd[2];
+    if (pipe(pfd))
+        return 1;
+    pid_t child = fork();
+    if (child == 0) {
+        char err[256];
+        rawsock_server *s = rawsock_server_start_opts(raw, 64, err, sizeof err);
+        char port[32];
+        snprintf(port, sizeof port, "%d\n", s ? rawsock_server_port(s) : -1);
+        if (write(pfd[1], port, strlen(port)) < 0 || !s)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char portbuf[32] = {0};
+    if (read(pfd[0], portbuf, sizeof portbuf - 1) <= 0 || atoi(portbuf) < 0) {
+        fprintf(stderr, "micro: raw server failed on %s\n", raw);
+        return 1;
+    }
+    char target[512];
+    if (!strncmp(raw, "unix:", 5))
+        snprintf(target, sizeof target, "%s", raw);
+    else
+        snprintf(target, sizeof target, "127.0.0.1:%d", atoi(portbuf));
+    char err[256];
+    rawsock_conn *rc = rawsock_connect(target, err, sizeof err);
+    if (!rc) {
+        fprintf(stderr, "micro: %s\n", err);
+        kill(child, SIGTERM);
+        return 1;
+    }
+
+    /* ---- 1. recording cost of one launch ---- */
+    float *d;
+    CK(cudaMalloc(&d, 1 << 20));
+    empty_kernel<<<1, 32>>>(0, 1.0f, d, d); /* loads the module: not timed */
+    CK(cudaDeviceSynchronize());
+    double t0 = now_s();
+    for (long i = 0; i < launches; i++)
+        empty_kernel<<<1, 32>>>((int)i, 1.0f, d, d);
+    double t1 = now_s();
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+    double t2 = now_s();
+    int (*volatile fp)(int, float, const float *, float *) = plain_call;
+    double t3 = now_s();
+    for (long i = 0; i < launches; i++)
+        fp((int)i, 1.0f, d, d);
+    double t4 = now_s();
+    double rec_ns = (t1 - t0) / launches * 1e9, call_ns = (t4 - t3) / launches * 1e9;
+    double e2e_ns = (t2 - t0) / launches * 1e9;
+
+    /* ---- 2. empty sync vs raw ping-pong ---- */
+    double *gs = (double *)malloc(pings * sizeof(double));
+    double *rs = (double *)malloc(pings * sizeof(double));
+    char msg[64] = {0};
+    for (long i = 0; i < pings; i++) {
+        double a = now_s();
+        CK(cudaDeviceSynchronize());
+        double b = now_s();
+        void *rep;
+        size_t rn;
+        if (rawsock_call(rc, msg, sizeof msg, &rep, &rn)) {
+            fprintf(stderr, "micro: raw ping failed\n");
+            return 1;
+        }
+        double c = now_s();
+        free(rep);
+        gs[i] = b - a;
+        rs[i] = c - b;
+    }
+    qsort(gs, pings, sizeof(double), cmp_double);
+    qsort(rs, pings, sizeof(double), cmp_double);
+    double g_us = gs[pings / 2] * 1e6, r_us = rs[pings / 2] * 1e6;
+
+    /* ---- 3. H2D bulk ---- */
+    size_t bulk = (size_t)bulk_mib << 20;
+    char *host = (char *)malloc(bulk);
+    memset(host, 0x5a, bulk);
+    char *dev;
+    CK(cudaMalloc(&dev, bulk));
+    double gbest = 1e30, rbest = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+        double a = now_s();
+        CK(cudaMemcpy(dev, host, bulk, cudaMemcpyHostToDevice));
+        CK(cudaDeviceSynchronize());
+        double b = now_s();
+        void *r;
+        size_t rn;
+        if (rawsock_call(rc, host, bulk, &r, &rn)) {
+            fprintf(stderr, "micro: raw bulk failed\n");
+            return 1;
+        }
+        double c = now_s();
+        free(r);
+        if (b - a < gbest)
+            gbest = b - a;
+        if (c - b < rbest)
+            rbest = c - b;
+    }
+    double g_gbs = bulk / gbest / 1e9, r_gbs = bulk / rbest / 1e9;
+
+    const char *kind = strncmp(raw, "unix:", 5) ? "tcp" : "unix";
+    printf("transport: %s\n", kind);
+    printf("launch record:   %8.1f ns/launch   plain call %6.1f ns   ratio %6.1fx   (aim: < 200 ns)\n",
+           rec_ns, call_ns, rec_ns / call_ns);
+    printf("launch e2e:      %8.1f ns/launch   (record + ship + execute on this executor)\n", e2e_ns);
+    printf("empty sync:      %8.1f us median   raw ping-pong %6.1f us   ratio %5.2fx   (aim: <= 1.5x)\n",
+           g_us, r_us, g_us / r_us);
+    printf("H2D %4ld MiB:    %8.2f GB/s         raw socket   %6.2f GB/s   ratio %5.0f%%   (aim: >= 70%%)\n",
+           bulk_mib, g_gbs, r_gbs, 100 * g_gbs / r_gbs);
+    printf("CSV,%s,%.1f,%.1f,%.1f,%.2f,%.2f,%.3f,%.3f\n", kind, rec_ns, call_ns, e2e_ns, g_us, r_us,
+           g_gbs, r_gbs);
+    rawsock_close(rc);
+    kill(child, SIGTERM);
+    waitpid(child, NULL, 0);
+    CK(cudaFree(dev));
+    CK(cudaFree(d));
+    return 0;
+}

@@ -1,0 +1,349 @@
+/* rawsock.c — a minimal raw-socket echo server and client: the floor gRPC is compared to. */
+#include "bench/micro/rawsock.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_CONNS 64
+
+struct rawsock_server {
+    int lfd;
+    int port;
+    char path[128]; /* unix socket file to unlink at stop; empty for TCP */
+    pthread_t acceptor;
+    pthread_mutex_t mu;
+    int stopping;
+    int nconn;
+    int fds[MAX_CONNS];         /* live connection fds, -1 when free (under mu) */
+    pthread_t threads[MAX_CONNS];
+    int used[MAX_CONNS];        /* slot has a thread to join */
+    uint64_t reply_max;         /* bytes echoed back at most */
+};
+
+struct rawsock_conn {
+    int fd;
+};
+
+typedef struct conn_arg {
+    rawsock_server *s;
+    int slot;
+} conn_arg;
+
+static int read_full(int fd, void *p, size_t n)
+{
+    uint8_t *b = p;
+    while (n) {
+        ssize_t r = read(fd, b, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        b += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static int write_full(int fd, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t r = send(fd, b, n, MSG_NOSIGNAL);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        b += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static void put_len(uint8_t *h, uint64_t n)
+{
+    for (int i = 0; i < 8; i++)
+        h[i] = (uint8_t)(n >> (8 * i));
+}
+
+static uint64_t get_len(const uint8_t *h)
+{
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--)
+        n = n << 8 | h[i];
+    return n;
+}
+
+/* Parses the target and fills a sockaddr; returns its length or -1 with err set. */
+static int resolve(const char *target, struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+    memset(ss, 0, sizeof *ss);
+    if (!strncmp(target, "unix:", 5)) {
+        const char *path = target + 5;
+        if (!strncmp(path, "//", 2))
+            path += 2;
+        struct sockaddr_un *sa = (struct sockaddr_un *)ss;
+        if (!*path || strlen(path) >= sizeof sa->sun_path) {
+            snprintf(err, errlen, "%s: bad unix socket path", target);
+            return -1;
+        }
+        sa->sun_family = AF_UNIX;
+        strcpy(sa->sun_path, path);
+        return (int)sizeof *sa;
+    }
+    char host[256];
+    const char *colon = strrchr(target, ':');
+    if (!colon || (size_t)(colon - target) >= sizeof host) {
+        snprintf(err, errlen, "%s: expected host:port or unix:/path", target);
+        return -1;
+    }
+    const char *h = target;
+    size_t hl = (size_t)(colon - target);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') { /* [v6]:port */
+        h++;
+        hl -= 2;
+    }
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
+    int e = getaddrinfo(host, colon + 1, &hints, &ai);
+    if (e) {
+        snprintf(err, errlen, "%s: %s", target, gai_strerror(e));
+        return -1;
+    }
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    int len = (int)ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return len;
+}
+
+static void tune(int fd, int family)
+{
+    int one = 1, buf = 8 << 20;
+    if (family != AF_UNIX)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+}
+
+static void *echo_main(void *arg)
+{
+    conn_arg *a = arg;
+    rawsock_server *s = a->s;
+    int fd = s->fds[a->slot];
+    free(a);
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    for (;;) {
+        uint8_t h[8];
+        if (read_full(fd, h, 8))
+            break;
+        uint64_t n = get_len(h);
+        if (n > cap) {
+            uint8_t *nb = realloc(buf, n);
+            if (!nb)
+                break;
+            buf = nb;
+            cap = n;
+        }
+        /* echo at most reply_max bytes: a bulk upload is answered like genie-remote answers
+         * a batch, with a short reply */
+        uint64_t r = n < s->reply_max ? n : s->reply_max;
+        uint8_t rh[8];
+        memcpy(rh, &r, 8);
+        if (read_full(fd, buf, n) || write_full(fd, rh, 8) || write_full(fd, buf, r))
+            break;
+    }
+    free(buf);
+    return NULL;
+}
+
+static void *accept_main(void *arg)
+{
+    rawsock_server *s = arg;
+    for (;;) {
+        int fd = accept(s->lfd, NULL, NULL);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            break; /* shutdown() of the listening socket at stop */
+        }
+        pthread_mutex_lock(&s->mu);
+        int slot = -1;
+        for (int i = 0; i < MAX_CONNS && slot < 0 && !s->stopping; i++)
+            if (!s->used[i])
+                slot = i;
+        if (slot < 0) {
+            pthread_mutex_unlock(&s->mu);
+            close(fd);
+            continue;
+        }
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        getsockname(fd, (struct sockaddr *)&ss, &sl);
+        tune(fd, ss.ss_family);
+        conn_arg *a = malloc(sizeof *a);
+        s->fds[slot] = fd;
+        if (a) {
+            a->s = s;
+            a->slot = slot;
+        }
+        if (a && pthread_create(&s->threads[slot], NULL, echo_main, a) == 0) {
+            s->used[slot] = 1;
+        } else {
+            free(a);
+            close(fd);
+            s->fds[slot] = -1;
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    return NULL;
+}
+
+rawsock_server *rawsock_server_start(const char *target, char *err, size_t errlen)
+{
+    return rawsock_server_start_opts(target, UINT64_MAX, err, errlen);
+}
+
+rawsock_server *rawsock_server_start_opts(const char *target, uint64_t reply_max, char *err,
+                                          size_t errlen)
+{
+    struct sockaddr_storage ss;
+    int len = resolve(target, &ss, err, errlen);
+    if (len < 0)
+        return NULL;
+    rawsock_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    s->reply_max = reply_max;
+    for (int i = 0; i < MAX_CONNS; i++)
+        s->fds[i] = -1;
+    if (ss.ss_family == AF_UNIX) {
+        struct stat st;
+        const char *path = ((struct sockaddr_un *)&ss)->sun_path;
+        if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+            unlink(path); /* stale socket file */
+        snprintf(s->path, sizeof s->path, "%s", path);
+    }
+    s->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (ss.ss_family != AF_UNIX)
+        setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&ss, (socklen_t)len) ||
+        listen(s->lfd, 64)) {
+        snprintf(err, errlen, "cannot listen on %s: %s", target, strerror(errno));
+        if (s->lfd >= 0)
+            close(s->lfd);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return NULL;
+    }
+    if (ss.ss_family != AF_UNIX) {
+        socklen_t sl = sizeof ss;
+        getsockname(s->lfd, (struct sockaddr *)&ss, &sl);
+        s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    }
+    if (pthread_create(&s->acceptor, NULL, accept_main, s)) {
+        snprintf(err, errlen, "cannot start the accept thread");
+        close(s->lfd);
+        if (s->path[0])
+            unlink(s->path);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int rawsock_server_port(const rawsock_server *s)
+{
+    return s ? s->port : 0;
+}
+
+void rawsock_server_stop(rawsock_server *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    pthread_mutex_unlock(&s->mu);
+    shutdown(s->lfd, SHUT_RDWR); /* wakes accept() */
+    pthread_join(s->acceptor, NULL);
+    close(s->lfd);
+    for (int i = 0; i < MAX_CONNS; i++) {
+        if (!s->used[i])
+            continue;
+        shutdown(s->fds[i], SHUT_RDWR); /* wakes the echo thread's read() */
+        pthread_join(s->threads[i], NULL);
+        close(s->fds[i]);
+    }
+    if (s->path[0])
+        unlink(s->path);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+rawsock_conn *rawsock_connect(const char *target, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    int len = resolve(target, &ss, err, errlen);
+    if (len < 0)
+        return NULL;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&ss, (socklen_t)len)) {
+        snprintf(err, errlen, "cannot connect to %s: %s", target, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    tune(fd, ss.ss_family);
+    rawsock_conn *c = malloc(sizeof *c);
+    if (!c) {
+        close(fd);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->fd = fd;
+    return c;
+}
+
+int rawsock_call(rawsock_conn *c, const void *req, size_t n, void **reply, size_t *reply_n)
+{
+    *reply = NULL;
+    *reply_n = 0;
+    uint8_t h[8];
+    put_len(h, n);
+    if (write_full(c->fd, h, 8) || write_full(c->fd, req, n) || read_full(c->fd, h, 8))
+        return -1;
+    uint64_t rn = get_len(h);
+    uint8_t *b = malloc(rn ? rn : 1);
+    if (!b || read_full(c->fd, b, rn)) {
+        free(b);
+        return -1;
+    }
+    *reply = b;
+    *reply_n = rn;
+    return 0;
+}
+
+void rawsock_close(rawsock_conn *c)
+{
+    if (!c)
+        return;
+    close(c->fd);
+    free(c);
+}

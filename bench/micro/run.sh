@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# run.sh — runs the microbenchmark over a unix socket and over TCP loopback; prints ratios.
+#
+#   bench/micro/run.sh [BUILD_DIR] [-- MICRO_ARGS...]
+# genie-remote runs on the fake GPU unless GENIE_CUDA_LIB names a real driver.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=build
+if [ $# -gt 0 ] && [ "$1" != "--" ]; then build=$1; shift; fi
+[ "${1:-}" = "--" ] && shift
+for f in "$build/shim/libgenie.so" "$build/remote/genie-remote" "$build/bench/micro/micro"; do
+    [ -e "$f" ] || { echo "run.sh: missing $f (build first: scripts/setup.sh)" >&2; exit 2; }
+done
+export GENIE_CUDA_LIB=${GENIE_CUDA_LIB:-$PWD/$build/tests/fakegpu/libgenie_fakecuda.so}
+tmp=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+
+echo "machine: $(nproc) cores, $(uname -m), executor driver: $(basename "$GENIE_CUDA_LIB")"
+for kind in unix tcp; do
+    if [ $kind = unix ]; then listen="unix:$tmp/g.sock"; raw="unix:$tmp/raw.sock"
+    else listen="127.0.0.1:0"; raw="127.0.0.1:0"; fi
+    "$build/remote/genie-remote" --listen "$listen" --port-file "$tmp/port.$kind" 2>"$tmp/server.$kind.log" &
+    pids+=($!)
+    for _ in $(seq 100); do [ -s "$tmp/port.$kind" ] && break; sleep 0.05; done
+    if [ $kind = unix ]; then target=$listen; else target="127.0.0.1:$(cat "$tmp/port.$kind")"; fi
+    GENIE_REMOTE=$target GENIE_BATCH_BYTES=$((1 << 30)) LD_PRELOAD="$PWD/$build/shim/libgenie.so" \
+        "$build/bench/micro/micro" --raw "$raw" "$@"
+    echo
+done

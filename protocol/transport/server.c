@@ -1,0 +1,399 @@
+/* server.c — the server side of the transport: accepts streams, one worker thread per session.
+ *
+ * One thread sits in grpc_completion_queue_next on the server's notification queue and
+ * only accepts calls. Each accepted call is bound to its own pluck queue (created before
+ * the call was requested) and driven by its own detached session thread, which runs
+ * handler->open, ->handle for each request and ->close exactly once. So a slow handler
+ * blocks only its own stream. */
+#include "protocol/transport/transport_int.h"
+
+#include <errno.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* Calls requested ahead of time, so a burst of connections is accepted without waiting. */
+#define PENDING_CALLS 4
+
+typedef struct proto_session {
+    proto_server *srv;          /* borrowed */
+    proto_stream s;             /* call and its pluck queue: owned */
+    gpr_timespec deadline;
+    grpc_metadata_array md;
+} proto_session;
+
+struct proto_server {
+    grpc_server *srv;
+    grpc_completion_queue *cq; /* notification queue: new calls, shutdown */
+    void *method;              /* registered "/genie.Remote/Session" */
+    proto_handler h;
+    pthread_t cq_thread;
+    int port;                  /* bound TCP port; 0 for unix sockets */
+    char *unix_path;           /* socket file we created; unlinked at stop */
+    char shutdown_tag;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stopping;              /* under mu */
+    int nsessions;             /* live session threads, under mu */
+};
+
+static proto_session *session_new(proto_server *srv)
+{
+    proto_session *ss = calloc(1, sizeof *ss);
+    if (!ss)
+        return NULL;
+    ss->srv = srv;
+    ss->s.cq = grpc_completion_queue_create_for_pluck(NULL);
+    ss->s.max_msg = proto_max_message();
+    grpc_metadata_array_init(&ss->md);
+    return ss;
+}
+
+static void session_free(proto_session *ss)
+{
+    if (ss->s.call)
+        grpc_call_unref(ss->s.call);
+    grpc_metadata_array_destroy(&ss->md);
+    grpc_completion_queue_shutdown(ss->s.cq);
+    while (grpc_completion_queue_pluck(ss->s.cq, NULL, gpr_inf_future(GPR_CLOCK_MONOTONIC),
+                                       NULL)
+               .type != GRPC_QUEUE_SHUTDOWN)
+        ;
+    grpc_completion_queue_destroy(ss->s.cq);
+    free(ss);
+}
+
+/* Asks gRPC for one more incoming call. Called with srv->mu held or before start. */
+static int request_call(proto_server *srv)
+{
+    proto_session *ss = session_new(srv);
+    if (!ss)
+        return GENIE_ENOMEM;
+    grpc_call_error e = grpc_server_request_registered_call(
+        srv->srv, srv->method, &ss->s.call, &ss->deadline, &ss->md, NULL, ss->s.cq, srv->cq, ss);
+    if (e != GRPC_CALL_OK) {
+        GENIE_ERROR("transport: grpc_server_request_registered_call failed (%d)", (int)e);
+        session_free(ss);
+        return GENIE_EIO;
+    }
+    return 0;
+}
+
+static void send_status(proto_stream *s, grpc_status_code code, const char *details)
+{
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    grpc_slice d = grpc_slice_from_copied_string(details);
+    op.op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    op.data.send_status_from_server.status = code;
+    op.data.send_status_from_server.status_details = &d;
+    proto_batch(s, &op, 1, gpr_inf_future(GPR_CLOCK_MONOTONIC));
+    grpc_slice_unref(d);
+}
+
+static void *session_main(void *arg)
+{
+    proto_session *ss = arg;
+    proto_server *srv = ss->srv;
+    proto_stream *s = &ss->s;
+    const gpr_timespec inf = gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    char *gpeer = grpc_call_get_peer(s->call);
+    char peer[128];
+    snprintf(peer, sizeof peer, "%s", gpeer ? gpeer : "?");
+    gpr_free(gpeer);
+
+    /* Learn of the end of the call (cancel, client gone) whatever we are doing. */
+    int cancelled = 0;
+    char close_tag;
+    grpc_op ops[2];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[0].data.recv_close_on_server.cancelled = &cancelled;
+    int close_started = grpc_call_start_batch(s->call, ops, 1, &close_tag, NULL) == GRPC_CALL_OK;
+
+    void *sess = srv->h.open(srv->h.ud, peer);
+    if (!sess) {
+        GENIE_INFO("transport: session from %s refused by the handler", peer);
+        send_status(s, GRPC_STATUS_UNAVAILABLE, "session refused by genie-remote");
+        goto done;
+    }
+    GENIE_DEBUG("transport: session from %s opened", peer);
+
+    /* Accept the stream and wait for the first request in one batch. */
+    grpc_metadata md;
+    memset(&md, 0, sizeof md);
+    md.key = grpc_slice_from_static_string("genie-session");
+    md.value = grpc_slice_from_static_string("1");
+    grpc_byte_buffer *next = NULL;
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = 1;
+    ops[0].data.send_initial_metadata.metadata = &md;
+    ops[1].op = GRPC_OP_RECV_MESSAGE;
+    ops[1].data.recv_message.recv_message = &next;
+    int ok = proto_batch(s, ops, 2, inf) == 1;
+    if (!ok && next) {
+        grpc_byte_buffer_destroy(next);
+        next = NULL;
+    }
+
+    grpc_status_code code = GRPC_STATUS_OK;
+    const char *details = "";
+    while (ok && next) {
+        void *req;
+        size_t n;
+        int rc = proto_recv(s, next, &req, &n, inf); /* consumes next */
+        next = NULL;
+        if (rc == GENIE_ECLOSED) {
+            if (s->why[0])
+                GENIE_WARN("transport: session from %s: %s", peer, s->why);
+            break;
+        }
+        if (rc) {
+            GENIE_ERROR("transport: session from %s: %s; ending the stream", peer, s->why);
+            code = rc == GENIE_ETOOBIG || rc == GENIE_ENOMEM ? GRPC_STATUS_RESOURCE_EXHAUSTED
+                                                             : GRPC_STATUS_INVALID_ARGUMENT;
+            details = s->why;
+            break;
+        }
+        void *rep = NULL;
+        size_t rn = 0;
+        int hr = srv->h.handle(sess, req, n, &rep, &rn);
+        free(req);
+        if (!rep)
+            rn = 0;
+        if (hr && !rep)
+            break; /* end without a reply */
+        proto_hold *hold = malloc(sizeof *hold);
+        if (!hold) {
+            free(rep);
+            code = GRPC_STATUS_RESOURCE_EXHAUSTED;
+            details = "out of memory";
+            break;
+        }
+        atomic_init(&hold->refs, 1);
+        hold->owned = rep; /* freed once gRPC has written the last chunk */
+        hold->heap_self = 1;
+        /* Send the reply and post the read of the next request with its last chunk. */
+        if (proto_send(s, rep, rn, hold, hr ? NULL : &next, inf))
+            break;
+        if (hr)
+            break;
+    }
+    /* Ends the call; a no-op failure if the client already cancelled it. */
+    send_status(s, code, details);
+
+done:
+    if (close_started)
+        grpc_completion_queue_pluck(s->cq, &close_tag, inf, NULL);
+    if (sess) {
+        srv->h.close(sess);
+        GENIE_DEBUG("transport: session from %s closed%s", peer,
+                    cancelled ? " (cancelled)" : "");
+    }
+    session_free(ss);
+    /* Last touch of srv: stop() may free it as soon as nsessions reaches 0. */
+    pthread_mutex_lock(&srv->mu);
+    srv->nsessions--;
+    pthread_cond_broadcast(&srv->cv);
+    pthread_mutex_unlock(&srv->mu);
+    return NULL;
+}
+
+static void start_session(proto_server *srv, proto_session *ss)
+{
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    pthread_mutex_lock(&srv->mu);
+    srv->nsessions++;
+    pthread_mutex_unlock(&srv->mu);
+    int e = pthread_create(&t, &a, session_main, ss);
+    pthread_attr_destroy(&a);
+    if (e) {
+        GENIE_ERROR("transport: cannot start a session thread: %s", strerror(e));
+        grpc_call_cancel_with_status(ss->s.call, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                                     "genie-remote cannot start a session thread", NULL);
+        session_free(ss);
+        pthread_mutex_lock(&srv->mu);
+        srv->nsessions--;
+        pthread_cond_broadcast(&srv->cv);
+        pthread_mutex_unlock(&srv->mu);
+    }
+}
+
+static void *cq_main(void *arg)
+{
+    proto_server *srv = arg;
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC),
+                                                   NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+        if (ev.type != GRPC_OP_COMPLETE)
+            continue;
+        if (ev.tag == &srv->shutdown_tag) {
+            /* Every call has ended and every request has failed: nothing more comes. */
+            grpc_completion_queue_shutdown(srv->cq);
+            continue;
+        }
+        proto_session *ss = ev.tag;
+        if (!ev.success) { /* a request failed: the server is shutting down */
+            session_free(ss);
+            continue;
+        }
+        pthread_mutex_lock(&srv->mu);
+        if (!srv->stopping)
+            request_call(srv); /* replace the request just used */
+        pthread_mutex_unlock(&srv->mu);
+        start_session(srv, ss);
+    }
+    return NULL;
+}
+
+/* "unix:/p", "unix:///p" -> "/p"; NULL for TCP addresses. */
+static const char *unix_path_of(const char *listen)
+{
+    if (strncmp(listen, "unix:", 5))
+        return NULL;
+    const char *p = listen + 5;
+    if (!strncmp(p, "//", 2))
+        p += 2;
+    return p;
+}
+
+int proto_server_start(const char *listen, const proto_handler *h, proto_server **out,
+                       char *err, size_t errlen)
+{
+    *out = NULL;
+    if (err && errlen)
+        err[0] = 0;
+    if (!listen || !*listen || !h || !h->open || !h->handle || !h->close) {
+        if (err)
+            snprintf(err, errlen, "proto_server_start: missing address or handler");
+        return GENIE_EINVAL;
+    }
+    const char *path = unix_path_of(listen);
+    if (path) {
+        struct sockaddr_un sa;
+        struct stat st;
+        if (!*path || strlen(path) >= sizeof sa.sun_path) {
+            if (err)
+                snprintf(err, errlen, "cannot listen on %s: bad unix socket path", listen);
+            return GENIE_EINVAL;
+        }
+        if (stat(path, &st) == 0) {
+            if (!S_ISSOCK(st.st_mode)) {
+                if (err)
+                    snprintf(err, errlen, "cannot listen on %s: the file exists and is not a "
+                             "socket", listen);
+                return GENIE_EINVAL;
+            }
+            unlink(path); /* stale socket from an earlier run */
+        }
+    }
+
+    grpc_init();
+    proto_server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        grpc_shutdown();
+        return GENIE_ENOMEM;
+    }
+    srv->h = *h;
+    pthread_mutex_init(&srv->mu, NULL);
+    pthread_cond_init(&srv->cv, NULL);
+    srv->srv = grpc_server_create(proto_channel_args(1), NULL);
+    srv->cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(srv->srv, srv->cq, NULL);
+    srv->method = grpc_server_register_method(srv->srv, PROTO_METHOD, NULL,
+                                              GRPC_SRM_PAYLOAD_NONE, 0);
+    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    int port = grpc_server_add_http2_port(srv->srv, listen, creds);
+    grpc_server_credentials_release(creds);
+    if (port <= 0 || !srv->method) {
+        if (err)
+            snprintf(err, errlen, "cannot listen on %s: %s", listen,
+                     path ? "cannot bind the unix socket (directory missing or not writable?)"
+                          : "cannot bind (address in use or invalid)");
+        /* Never started: destroy needs only a shutdown with its tag drained. */
+        grpc_server_shutdown_and_notify(srv->srv, srv->cq, &srv->shutdown_tag);
+        grpc_completion_queue_shutdown(srv->cq);
+        while (grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL)
+                   .type != GRPC_QUEUE_SHUTDOWN)
+            ;
+        grpc_server_destroy(srv->srv);
+        grpc_completion_queue_destroy(srv->cq);
+        pthread_mutex_destroy(&srv->mu);
+        pthread_cond_destroy(&srv->cv);
+        free(srv);
+        grpc_shutdown();
+        return GENIE_EIO;
+    }
+    srv->port = path ? 0 : port;
+    if (path)
+        srv->unix_path = strdup(path);
+    grpc_server_start(srv->srv);
+    for (int i = 0; i < PENDING_CALLS; i++)
+        request_call(srv);
+    int e = pthread_create(&srv->cq_thread, NULL, cq_main, srv);
+    if (e) {
+        if (err)
+            snprintf(err, errlen, "cannot start the server thread: %s", strerror(e));
+        /* Run the shutdown the queue thread would have run, on this thread. */
+        srv->stopping = 1;
+        grpc_server_shutdown_and_notify(srv->srv, srv->cq, &srv->shutdown_tag);
+        grpc_server_cancel_all_calls(srv->srv);
+        cq_main(srv);
+        grpc_server_destroy(srv->srv);
+        grpc_completion_queue_destroy(srv->cq);
+        if (srv->unix_path)
+            unlink(srv->unix_path);
+        free(srv->unix_path);
+        free(srv);
+        grpc_shutdown();
+        return GENIE_EIO;
+    }
+    GENIE_INFO("transport: listening on %s (port %d)", listen, srv->port);
+    *out = srv;
+    return 0;
+}
+
+int proto_server_port(const proto_server *s)
+{
+    return s ? s->port : 0;
+}
+
+void proto_server_stop(proto_server *srv)
+{
+    if (!srv)
+        return;
+    /* Documented order: stop accepting, cancel the calls, let the queue drain, destroy. */
+    pthread_mutex_lock(&srv->mu);
+    srv->stopping = 1;
+    pthread_mutex_unlock(&srv->mu);
+    grpc_server_shutdown_and_notify(srv->srv, srv->cq, &srv->shutdown_tag);
+    grpc_server_cancel_all_calls(srv->srv);
+    /* The queue thread exits once the shutdown tag came and the queue drained; that
+     * needs every call released, i.e. every session thread past its handler. */
+    pthread_join(srv->cq_thread, NULL);
+    pthread_mutex_lock(&srv->mu);
+    while (srv->nsessions > 0)
+        pthread_cond_wait(&srv->cv, &srv->mu);
+    pthread_mutex_unlock(&srv->mu);
+    grpc_server_destroy(srv->srv);
+    grpc_completion_queue_destroy(srv->cq);
+    if (srv->unix_path)
+        unlink(srv->unix_path);
+    free(srv->unix_path);
+    pthread_mutex_destroy(&srv->mu);
+    pthread_cond_destroy(&srv->cv);
+    free(srv);
+    grpc_shutdown();
+}
