@@ -31,9 +31,18 @@ static void shim_init(void)
     atexit(shim_stats_atexit);
 }
 
+static int inited; /* set once shim_init has run; read without the lock on the fast path */
+
+static void shim_init_once(void)
+{
+    shim_init();
+    __atomic_store_n(&inited, 1, __ATOMIC_RELEASE);
+}
+
 void shim_lock(void)
 {
-    pthread_once(&init_once, shim_init);
+    if (__builtin_expect(!__atomic_load_n(&inited, __ATOMIC_ACQUIRE), 0))
+        pthread_once(&init_once, shim_init_once);
     pthread_mutex_lock(&shim_g.mu);
 }
 
@@ -86,9 +95,14 @@ static cudaError_t lost(const char *what, int err)
 
 void shim_count(unsigned apix)
 {
-    /* relaxed atomics: counters must not take the lock on the local fast path */
-    __atomic_fetch_add(&shim_g.stats.calls[apix], 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&shim_g.stats.calls_total, 1, __ATOMIC_RELAXED);
+    /* Per-call counters are statistics: a relaxed load and store, not a locked
+     * read-modify-write, keep them off the launch fast path (about 1 ns instead of ~20).
+     * Two threads counting at once may lose an increment; the round-trip and byte
+     * counters are exact (updated under the lock). */
+    uint64_t *c = &shim_g.stats.calls[apix];
+    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+    c = &shim_g.stats.calls_total;
+    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
 cudaError_t shim_bad_arg(unsigned apix, const char *arg)

@@ -76,31 +76,31 @@ static int ftab_put(shim_func *f)
     return 0;
 }
 
-shim_func *shim_func_lookup(const void *p)
+/* Lock held. */
+static shim_func *lookup_locked(const void *p)
 {
     if (!p)
         return NULL;
-    shim_lock();
-    shim_func *found = NULL;
     if (ftab_cap) {
         size_t j = ptr_hash(p) & (ftab_cap - 1);
         while (ftab[j]) {
-            if (ftab[j]->host_fun == p) {
-                found = ftab[j];
-                break;
-            }
+            if (ftab[j]->host_fun == p)
+                return ftab[j];
             j = (j + 1) & (ftab_cap - 1);
         }
     }
+    /* a cudaKernel_t from __cudaGetKernel is our shim_func itself; anything else that
+     * reaches here is a host function pointer, whose first bytes are readable code */
+    shim_func *f = (shim_func *)p;
+    return f->magic == SHIM_FUNC_MAGIC ? f : NULL;
+}
+
+shim_func *shim_func_lookup(const void *p)
+{
+    shim_lock();
+    shim_func *f = lookup_locked(p);
     shim_unlock();
-    if (!found) {
-        /* a cudaKernel_t from __cudaGetKernel is our shim_func itself; anything else that
-         * reaches here is a host function pointer, whose first bytes are readable code */
-        shim_func *f = (shim_func *)p;
-        if (f->magic == SHIM_FUNC_MAGIC)
-            found = f;
-    }
-    return found;
+    return f;
 }
 
 /* ----------------------------------------------------------- registration ---- */
@@ -357,12 +357,14 @@ static int attr(int a) { return shim_g.dev[0].attrs[a]; }
 static cudaError_t launch(const void *fn, dim3 g, dim3 b, void **args, size_t shmem,
                           cudaStream_t stream)
 {
-    shim_func *f = shim_func_lookup(fn);
-    if (!f)
-        return shim_set_error(cudaErrorInvalidDeviceFunction);
     shim_lock();
-    cudaError_t e = shim_ensure();
-    if (e != cudaSuccess)
+    shim_func *f = lookup_locked(fn);
+    cudaError_t e;
+    if (!f) {
+        e = shim_set_error(cudaErrorInvalidDeviceFunction);
+        goto out;
+    }
+    if ((e = shim_ensure()) != cudaSuccess)
         goto out;
     /* configuration errors are reported by the launch itself, as the runtime does */
     uint64_t threads = (uint64_t)b.x * b.y * b.z;
@@ -465,7 +467,7 @@ static int query_cb(void *ud, const proto_rec *r)
 
 static cudaError_t prepared(const void *func, shim_func **out)
 {
-    shim_func *f = shim_func_lookup(func);
+    shim_func *f = lookup_locked(func);
     if (!f)
         return shim_set_error(cudaErrorInvalidDeviceFunction);
     cudaError_t e = shim_ensure();

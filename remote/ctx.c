@@ -1,0 +1,127 @@
+/* ctx.c — the process-wide executor context: driver, primary context, device description, module
+ * cache. */
+#include "remote/exec_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int ctx_fail(exec_ctx *c, CUresult r, const char *what, char *err, size_t errlen)
+{
+    char nb[32];
+    snprintf(err, errlen, "%s: %s", what, exec_cu_name(&c->drv, r, nb, sizeof nb));
+    return GENIE_EDRIVER;
+}
+
+/* Fills the device description once: HELLO replies copy it. */
+static int ctx_devinfo(exec_ctx *c, char *err, size_t errlen)
+{
+    exec_driver *d = &c->drv;
+    proto_devinfo *di = &c->devinfo;
+    CUresult r;
+    int v;
+    if ((r = d->DeviceGetName(di->name, (int)sizeof di->name - 1, c->dev)))
+        return ctx_fail(c, r, "cuDeviceGetName", err, errlen);
+    size_t total = 0;
+    if ((r = d->DeviceTotalMem(&total, c->dev)))
+        return ctx_fail(c, r, "cuDeviceTotalMem", err, errlen);
+    di->total_mem = total;
+    CUuuid u;
+    if (d->DeviceGetUuid && d->DeviceGetUuid(&u, c->dev) == CUDA_SUCCESS)
+        memcpy(di->uuid, u.bytes, sizeof di->uuid);
+    if ((r = d->DriverGetVersion(&v)))
+        return ctx_fail(c, r, "cuDriverGetVersion", err, errlen);
+    di->driver_version = v;
+    _Static_assert(CU_DEVICE_ATTRIBUTE_MAX <= PROTO_MAX_ATTRS, "proto_devinfo.attrs too small");
+    di->nattrs = CU_DEVICE_ATTRIBUTE_MAX;
+    for (int i = 1; i < CU_DEVICE_ATTRIBUTE_MAX; i++)
+        if (d->DeviceGetAttribute(&v, (CUdevice_attribute)i, c->dev) == CUDA_SUCCESS)
+            di->attrs[i] = v;
+    return 0;
+}
+
+int exec_ctx_open(const char *token, exec_ctx **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    exec_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "%s", genie_strerror(GENIE_ENOMEM));
+        return GENIE_ENOMEM;
+    }
+    int rc =
+        exec_driver_load(genie_env_str("GENIE_CUDA_LIB", "libcuda.so.1"), &c->drv, err, errlen);
+    if (rc)
+        goto fail;
+    exec_driver *d = &c->drv;
+    CUresult r;
+    int n = 0;
+    if ((r = d->Init(0))) {
+        rc = ctx_fail(c, r, "cuInit", err, errlen);
+        goto fail;
+    }
+    if ((r = d->DeviceGetCount(&n)) || n < 1) {
+        rc = ctx_fail(c, r ? r : CUDA_ERROR_NO_DEVICE, "cuDeviceGetCount", err, errlen);
+        goto fail;
+    }
+    if ((r = d->DeviceGet(&c->dev, 0))) {
+        rc = ctx_fail(c, r, "cuDeviceGet", err, errlen);
+        goto fail;
+    }
+    if ((r = d->PrimaryCtxRetain(&c->primary, c->dev))) {
+        rc = ctx_fail(c, r, "cuDevicePrimaryCtxRetain", err, errlen);
+        goto fail;
+    }
+    if ((r = d->CtxSetCurrent(c->primary))) {
+        rc = ctx_fail(c, r, "cuCtxSetCurrent", err, errlen);
+        goto fail_ctx;
+    }
+    CUmemAllocationProp prop = {.type = CU_MEM_ALLOCATION_TYPE_PINNED,
+                                .location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = c->dev}};
+    if ((r = d->MemGetAllocationGranularity(&c->granularity, &prop,
+                                            CU_MEM_ALLOC_GRANULARITY_MINIMUM))) {
+        rc = ctx_fail(c, r, "cuMemGetAllocationGranularity", err, errlen);
+        goto fail_ctx;
+    }
+    if (!c->granularity || (c->granularity & (c->granularity - 1))) {
+        snprintf(err, errlen, "odd VMM granularity %zu", c->granularity);
+        rc = GENIE_EDRIVER;
+        goto fail_ctx;
+    }
+    if ((rc = ctx_devinfo(c, err, errlen)))
+        goto fail_ctx;
+    if (token && *token && !(c->token = strdup(token))) {
+        snprintf(err, errlen, "%s", genie_strerror(GENIE_ENOMEM));
+        rc = GENIE_ENOMEM;
+        goto fail_ctx;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    *out = c;
+    return 0;
+fail_ctx:
+    d->PrimaryCtxRelease(c->dev);
+fail:
+    free(c);
+    return rc;
+}
+
+const proto_devinfo *exec_ctx_devinfo(const exec_ctx *ctx)
+{
+    return &ctx->devinfo;
+}
+
+void exec_ctx_close(exec_ctx *c)
+{
+    if (!c)
+        return;
+    exec_driver *d = &c->drv;
+    d->CtxSetCurrent(c->primary);
+    for (exec_module *m = c->modules, *next; m; m = next) {
+        next = m->next;
+        (void)EXEC_CU(d, ModuleUnload, m->mod);
+        free(m);
+    }
+    d->PrimaryCtxRelease(c->dev);
+    pthread_mutex_destroy(&c->lock);
+    free(c->token);
+    free(c);
+}

@@ -1,0 +1,36 @@
+/* exec.h — the executor: runs request frames of CUDA ops on a GPU reached through the driver API.
+ *
+ * One exec_ctx per process (the dlopen'ed driver, the device description, the module cache
+ * shared by all sessions); one exec_session per client stream. genie-remote wraps these in
+ * transport callbacks; the shim links the library for its in-process "local" mode. */
+#ifndef GENIE_REMOTE_EXEC_H
+#define GENIE_REMOTE_EXEC_H
+
+#include <stddef.h>
+
+#include "protocol/session.h"
+
+typedef struct exec_ctx
+    exec_ctx; /* one per process: the dlopen'ed driver, device info, module cache */
+typedef struct exec_session exec_session; /* one per client stream */
+
+/* Loads GENIE_CUDA_LIB (default "libcuda.so.1"), cuInit, retains the primary context of device 0.
+ * token: required client token or NULL (copied). Returns 0 or a negative GENIE_E* code with a
+ * reason in err. */
+int exec_ctx_open(const char *token, exec_ctx **out, char *err, size_t errlen);
+/* Every session of ctx must be closed first. */
+void exec_ctx_close(exec_ctx *ctx);
+/* Device 0 as HELLO describes it (borrowed; lives as long as ctx). */
+const proto_devinfo *exec_ctx_devinfo(const exec_ctx *ctx);
+
+/* NULL on allocation failure. peer is only logged (may be NULL). */
+exec_session *exec_session_open(exec_ctx *ctx, const char *peer);
+/* One request frame in, one reply frame out (*reply malloc'd, caller frees). Returns 0, or nonzero
+ * when the stream must end after this reply (bad token, HELLO missing). Never returns without a
+ * reply unless memory ran out (then *reply is NULL and the return is nonzero). */
+int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply, size_t *reply_n);
+/* Ends the session: destroys its streams/events, unmaps and releases everything it mapped, frees
+ * its VA range. */
+void exec_session_close(exec_session *s);
+
+#endif

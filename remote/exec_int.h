@@ -1,0 +1,175 @@
+/* exec_int.h — the executor's internals: driver table, context, session state, shared helpers. */
+#ifndef GENIE_REMOTE_EXEC_INT_H
+#define GENIE_REMOTE_EXEC_INT_H
+
+#include <cuda.h> /* types and enums only: the driver is reached through dlsym */
+#include <pthread.h>
+#include <stdint.h>
+
+#include "common/genie.h"
+#include "protocol/gen/exec_ops.h"
+#include "remote/exec.h"
+
+/* ---- the driver, loaded with dlopen ----
+ * XX(field, proto, "exported symbol", required). proto is the cuda.h name, whose type we
+ * borrow with __typeof__ (cuda.h #defines some names to their _v2 symbols, so the type is
+ * that of the symbol we dlsym). A missing optional symbol makes its op fail with
+ * CUDA_ERROR_NOT_SUPPORTED instead of refusing to start. */
+#define EXEC_DRIVER_MAP(XX)                                                                        \
+    XX(Init, cuInit, "cuInit", 1)                                                                  \
+    XX(DriverGetVersion, cuDriverGetVersion, "cuDriverGetVersion", 1)                              \
+    XX(DeviceGetCount, cuDeviceGetCount, "cuDeviceGetCount", 1)                                    \
+    XX(DeviceGet, cuDeviceGet, "cuDeviceGet", 1)                                                   \
+    XX(DeviceGetName, cuDeviceGetName, "cuDeviceGetName", 1)                                       \
+    XX(DeviceTotalMem, cuDeviceTotalMem, "cuDeviceTotalMem_v2", 1)                                 \
+    XX(DeviceGetAttribute, cuDeviceGetAttribute, "cuDeviceGetAttribute", 1)                        \
+    XX(DeviceGetUuid, cuDeviceGetUuid, "cuDeviceGetUuid_v2", 0)                                    \
+    XX(PrimaryCtxRetain, cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", 1)                  \
+    XX(PrimaryCtxRelease, cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2", 1)            \
+    XX(CtxSetCurrent, cuCtxSetCurrent, "cuCtxSetCurrent", 1)                                       \
+    XX(GetErrorName, cuGetErrorName, "cuGetErrorName", 0)                                          \
+    XX(GetErrorString, cuGetErrorString, "cuGetErrorString", 0)                                    \
+    XX(MemGetInfo, cuMemGetInfo, "cuMemGetInfo_v2", 0)                                             \
+    XX(MemGetAllocationGranularity, cuMemGetAllocationGranularity,                                 \
+       "cuMemGetAllocationGranularity", 1)                                                         \
+    XX(MemAddressReserve, cuMemAddressReserve, "cuMemAddressReserve", 1)                           \
+    XX(MemAddressFree, cuMemAddressFree, "cuMemAddressFree", 1)                                    \
+    XX(MemCreate, cuMemCreate, "cuMemCreate", 1)                                                   \
+    XX(MemRelease, cuMemRelease, "cuMemRelease", 1)                                                \
+    XX(MemMap, cuMemMap, "cuMemMap", 1)                                                            \
+    XX(MemUnmap, cuMemUnmap, "cuMemUnmap", 1)                                                      \
+    XX(MemSetAccess, cuMemSetAccess, "cuMemSetAccess", 1)                                          \
+    XX(MemcpyHtoDAsync, cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", 1)                              \
+    XX(MemcpyDtoHAsync, cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", 1)                              \
+    XX(MemcpyDtoDAsync, cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", 1)                              \
+    XX(MemsetD8Async, cuMemsetD8Async, "cuMemsetD8Async", 1)                                       \
+    XX(StreamCreateWithPriority, cuStreamCreateWithPriority, "cuStreamCreateWithPriority", 1)      \
+    XX(StreamDestroy, cuStreamDestroy, "cuStreamDestroy_v2", 1)                                    \
+    XX(StreamSynchronize, cuStreamSynchronize, "cuStreamSynchronize", 1)                           \
+    XX(StreamQuery, cuStreamQuery, "cuStreamQuery", 1)                                             \
+    XX(StreamWaitEvent, cuStreamWaitEvent, "cuStreamWaitEvent", 1)                                 \
+    XX(EventCreate, cuEventCreate, "cuEventCreate", 1)                                             \
+    XX(EventDestroy, cuEventDestroy, "cuEventDestroy_v2", 1)                                       \
+    XX(EventRecord, cuEventRecord, "cuEventRecord", 1)                                             \
+    XX(EventQuery, cuEventQuery, "cuEventQuery", 1)                                                \
+    XX(EventSynchronize, cuEventSynchronize, "cuEventSynchronize", 1)                              \
+    XX(EventElapsedTime, cuEventElapsedTime, "cuEventElapsedTime_v2", 0)                           \
+    XX(ModuleLoadData, cuModuleLoadData, "cuModuleLoadData", 0)                                    \
+    XX(ModuleUnload, cuModuleUnload, "cuModuleUnload", 0)                                          \
+    XX(ModuleGetFunction, cuModuleGetFunction, "cuModuleGetFunction", 0)                           \
+    XX(FuncGetParamInfo, cuFuncGetParamInfo, "cuFuncGetParamInfo", 0)                              \
+    XX(FuncGetAttribute, cuFuncGetAttribute, "cuFuncGetAttribute", 0)                              \
+    XX(FuncSetAttribute, cuFuncSetAttribute, "cuFuncSetAttribute", 0)                              \
+    XX(LaunchKernel, cuLaunchKernel, "cuLaunchKernel", 0)                                          \
+    XX(OccupancyMaxActiveBlocks, cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags,             \
+       "cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags", 0)
+
+typedef struct exec_driver {
+#define EXEC_XX_(field, proto, sym, req) __typeof__(proto) *field;
+    EXEC_DRIVER_MAP(EXEC_XX_)
+#undef EXEC_XX_
+} exec_driver;
+
+/* Calls an entry that may be missing: CUDA_ERROR_NOT_SUPPORTED when the driver lacks it. */
+#define EXEC_CU(d, field, ...) ((d)->field ? (d)->field(__VA_ARGS__) : CUDA_ERROR_NOT_SUPPORTED)
+
+/* Loads the library and resolves the table; 0 or GENIE_EDRIVER with a reason in err. */
+int exec_driver_load(const char *path, exec_driver *d, char *err, size_t errlen);
+/* The cudaError_t the runtime reports for a CUresult (999 cudaErrorUnknown when unsure). */
+int exec_cuda_err(CUresult r);
+/* "CUDA_ERROR_X" for r, or "CUresult N" written into buf. */
+const char *exec_cu_name(const exec_driver *d, CUresult r, char *buf, size_t n);
+
+/* cudaError_t values the executor reports itself. */
+enum {
+    EXEC_cudaSuccess = 0,
+    EXEC_cudaErrorInvalidValue = 1,
+    EXEC_cudaErrorMemoryAllocation = 2,
+    EXEC_cudaErrorInitializationError = 3,
+    EXEC_cudaErrorInvalidConfiguration = 9,
+    EXEC_cudaErrorInsufficientDriver = 35,
+    EXEC_cudaErrorDevicesUnavailable = 46,
+    EXEC_cudaErrorInvalidDeviceFunction = 98,
+    EXEC_cudaErrorInvalidDevice = 101,
+    EXEC_cudaErrorInvalidResourceHandle = 400,
+    EXEC_cudaErrorNotReady = 600,
+    EXEC_cudaErrorNotPermitted = 800,
+    EXEC_cudaErrorNotSupported = 801,
+    EXEC_cudaErrorUnknown = 999,
+};
+
+/* ---- the module cache (process-wide, under ctx->lock) ---- */
+typedef struct exec_module {
+    struct exec_module *next;
+    genie_hash128 hash;
+    CUmodule mod; /* loaded once, unloaded at exec_ctx_close */
+} exec_module;
+
+struct exec_ctx {
+    exec_driver drv;
+    CUdevice dev;
+    CUcontext primary;
+    size_t granularity; /* minimum VMM granularity of device 0 */
+    char *token;        /* owned; NULL: any client accepted */
+    proto_devinfo devinfo;
+    pthread_mutex_t lock; /* guards modules and next_session */
+    exec_module *modules;
+    uint32_t next_session;
+};
+
+/* ---- u32 client ID -> non-NULL pointer (open addressing, backward-shift delete) ---- */
+typedef struct exec_idmap {
+    uint32_t *keys;
+    void **vals; /* NULL marks an empty slot */
+    uint32_t cap, n;
+} exec_idmap;
+void *exec_idmap_get(const exec_idmap *m, uint32_t key);
+int exec_idmap_put(exec_idmap *m, uint32_t key, void *val); /* key absent; 0 or GENIE_ENOMEM */
+void *exec_idmap_del(exec_idmap *m, uint32_t key);          /* returns the old value or NULL */
+void exec_idmap_free(exec_idmap *m);
+
+/* One cuMemMap'ed range of the session; the handle is released when it is unmapped. */
+typedef struct exec_map {
+    uint64_t ptr, size;
+    CUmemGenericAllocationHandle h;
+} exec_map;
+
+/* A kernel bound to a client function ID, with its parameter layout. */
+typedef struct exec_func {
+    CUfunction f;
+    uint32_t nparams;
+    uint64_t need;     /* bytes of parameter buffer the layout covers: max(offset + size) */
+    uint32_t layout[]; /* nparams x (offset, size) */
+} exec_func;
+
+struct exec_session {
+    exec_ctx *ctx; /* borrowed */
+    uint32_t id;
+    int hello; /* HELLO done: VA reserved */
+    uint64_t va_base, va_size;
+    exec_map *maps; /* sorted by ptr, disjoint */
+    size_t nmaps, capmaps;
+    exec_idmap streams; /* client ID -> CUstream */
+    exec_idmap events;  /* client ID -> CUevent */
+    exec_idmap modules; /* client ID -> exec_module (borrowed from ctx cache) */
+    exec_idmap funcs;   /* client ID -> exec_func (owned) */
+    genie_buf reply;    /* the reply being built; handed to the caller at the end */
+    size_t reply_hint;  /* length of the last reply: the next one starts that big */
+    genie_buf scratch;  /* reused per batch: aligned kernel params, module images, names */
+    void **kparams;     /* reused kernelParams array */
+    size_t capkparams;
+};
+
+/* Appends R_ERROR for the op at index and returns GENIE_EDRIVER (or GENIE_ENOMEM when even
+ * that could not be appended). */
+int exec_fail(exec_session *s, uint32_t index, int cuda_err, int cu_result, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* R_ERROR for a failed driver call: msg "what: CUDA_ERROR_X", cuda_err = exec_cuda_err(r). */
+int exec_cufail(exec_session *s, uint32_t index, CUresult r, const char *what);
+/* Resolves a client stream ID (0 = legacy NULL stream) or records cudaErrorInvalidResourceHandle.
+ */
+int exec_stream(exec_session *s, uint32_t index, uint32_t id, const char *op, CUstream *out);
+/* Synchronises the session's streams and the NULL stream; returns the first failure. */
+CUresult exec_sync_all(exec_session *s);
+
+#endif

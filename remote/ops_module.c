@@ -1,0 +1,227 @@
+/* ops_module.c — modules (process-wide cache by content hash), kernels and their parameter layouts,
+ * launches. */
+#include "remote/exec_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Most kernel parameter buffers are far smaller; CUDA 12.1+ allows 32764 bytes of them. */
+#define EXEC_MAX_PARAMS 32768u
+
+/* Caller holds ctx->lock. */
+static exec_module *module_find(exec_ctx *c, uint64_t lo, uint64_t hi)
+{
+    for (exec_module *m = c->modules; m; m = m->next)
+        if (m->hash.lo == lo && m->hash.hi == hi)
+            return m;
+    return NULL;
+}
+
+static int bind(exec_idmap *m, uint32_t id, void *val)
+{
+    exec_idmap_del(m, id);
+    return exec_idmap_put(m, id, val);
+}
+
+int exec_op_MODULE_LOAD(exec_session *s, uint32_t index, const proto_MODULE_LOAD *a)
+{
+    exec_ctx *c = s->ctx;
+    if (a->image_len) {
+        /* Check the bytes before taking the lock: hashing a large fatbin takes a while. */
+        genie_hash128 h = genie_hash_content(a->image, a->image_len);
+        if (h.lo != a->hash_lo || h.hi != a->hash_hi)
+            return exec_fail(
+                s, index, EXEC_cudaErrorInvalidValue, 0,
+                "MODULE_LOAD: module %u image (%zu bytes) does not match its hash %016llx%016llx",
+                a->module, a->image_len, (unsigned long long)a->hash_hi,
+                (unsigned long long)a->hash_lo);
+    }
+    pthread_mutex_lock(&c->lock);
+    exec_module *m = module_find(c, a->hash_lo, a->hash_hi);
+    if (!m && a->image_len) {
+        /* Record bodies are only 4-byte aligned here and PTX must end in a NUL: load from an
+         * aligned, terminated copy (the scratch buffer, reused; the driver keeps no pointer). */
+        genie_buf_reset(&s->scratch);
+        CUmodule mod;
+        CUresult r = CUDA_ERROR_OUT_OF_MEMORY;
+        if (!genie_buf_append(&s->scratch, a->image, a->image_len) &&
+            !genie_buf_append(&s->scratch, "", 1))
+            r = EXEC_CU(&c->drv, ModuleLoadData, &mod, s->scratch.data);
+        if (s->scratch.cap >
+            (16u << 20)) /* do not keep a big image's copy for the session's life */
+            genie_buf_free(&s->scratch);
+        if (!r && !(m = calloc(1, sizeof *m))) {
+            (void)EXEC_CU(&c->drv, ModuleUnload, mod);
+            r = CUDA_ERROR_OUT_OF_MEMORY;
+        }
+        if (r) {
+            pthread_mutex_unlock(&c->lock);
+            return exec_cufail(s, index, r, "MODULE_LOAD: cuModuleLoadData");
+        }
+        m->hash = (genie_hash128){a->hash_lo, a->hash_hi};
+        m->mod = mod;
+        m->next = c->modules;
+        c->modules = m;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (!m)
+        exec_idmap_del(&s->modules, a->module); /* "not here": the client sends the bytes next */
+    else if (bind(&s->modules, a->module, m))
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "MODULE_LOAD: %s",
+                         genie_strerror(GENIE_ENOMEM));
+    return proto_put_R_MODULE(&s->reply, index, a->module, m != NULL) ? 0 : GENIE_ENOMEM;
+}
+
+int exec_op_FUNC_GET(exec_session *s, uint32_t index, const proto_FUNC_GET *a)
+{
+    exec_driver *d = &s->ctx->drv;
+    exec_module *m = exec_idmap_get(&s->modules, a->module);
+    if (!m)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidResourceHandle, CUDA_ERROR_INVALID_HANDLE,
+                         "FUNC_GET: unknown module %u", a->module);
+    size_t len = a->name_len;
+    if (len && a->name[len - 1] == 0)
+        len--;
+    if (!len || memchr(a->name, 0, len))
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0, "FUNC_GET: bad kernel name");
+    genie_buf_reset(&s->scratch);
+    if (genie_buf_append(&s->scratch, a->name, len) || genie_buf_append(&s->scratch, "", 1))
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "FUNC_GET: %s",
+                         genie_strerror(GENIE_ENOMEM));
+    const char *name = (const char *)s->scratch.data;
+    CUfunction f;
+    CUresult r = EXEC_CU(d, ModuleGetFunction, &f, m->mod, name);
+    if (r == CUDA_ERROR_NOT_FOUND)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidDeviceFunction, r,
+                         "FUNC_GET: no kernel %s in module %u", name, a->module);
+    if (r)
+        return exec_cufail(s, index, r, "FUNC_GET: cuModuleGetFunction");
+    if (!d->FuncGetParamInfo)
+        return exec_fail(s, index, EXEC_cudaErrorNotSupported, CUDA_ERROR_NOT_SUPPORTED,
+                         "FUNC_GET: the driver lacks cuFuncGetParamInfo (CUDA >= 12.4 needed)");
+    /* Parameters are counted by asking until the driver says there is no such index. */
+    uint32_t np = 0;
+    size_t off, sz;
+    while (np < EXEC_MAX_PARAMS && d->FuncGetParamInfo(f, np, &off, &sz) == CUDA_SUCCESS)
+        np++;
+    exec_func *fn = malloc(sizeof *fn + (size_t)np * 2 * sizeof(uint32_t));
+    if (!fn)
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "FUNC_GET: %s",
+                         genie_strerror(GENIE_ENOMEM));
+    fn->f = f;
+    fn->nparams = np;
+    fn->need = 0;
+    for (uint32_t i = 0; i < np; i++) {
+        if (d->FuncGetParamInfo(f, i, &off, &sz) != CUDA_SUCCESS || off > UINT32_MAX ||
+            sz > UINT32_MAX) {
+            free(fn);
+            return exec_fail(s, index, EXEC_cudaErrorUnknown, 0,
+                             "FUNC_GET: %s: parameter %u unreadable", name, i);
+        }
+        fn->layout[2 * i] = (uint32_t)off;
+        fn->layout[2 * i + 1] = (uint32_t)sz;
+        if ((uint64_t)off + sz > fn->need)
+            fn->need = (uint64_t)off + sz;
+    }
+    uint8_t *p = proto_put_R_FUNC(&s->reply, index, a->func, np, (size_t)np * 8);
+    if (!p) {
+        free(fn);
+        return GENIE_ENOMEM;
+    }
+    memcpy(p, fn->layout, (size_t)np * 8);
+    free(exec_idmap_del(&s->funcs, a->func));
+    if (exec_idmap_put(&s->funcs, a->func, fn)) {
+        free(fn);
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "FUNC_GET: %s",
+                         genie_strerror(GENIE_ENOMEM));
+    }
+    return 0;
+}
+
+static int func_of(exec_session *s, uint32_t index, uint32_t id, const char *op, exec_func **out)
+{
+    *out = exec_idmap_get(&s->funcs, id);
+    if (*out)
+        return 0;
+    return exec_fail(s, index, EXEC_cudaErrorInvalidDeviceFunction, 0, "%s: unknown function %u",
+                     op, id);
+}
+
+int exec_op_LAUNCH(exec_session *s, uint32_t index, const proto_LAUNCH *a)
+{
+    exec_func *fn;
+    CUstream st;
+    int e;
+    if ((e = func_of(s, index, a->func, "LAUNCH", &fn)) ||
+        (e = exec_stream(s, index, a->stream, "LAUNCH", &st)))
+        return e;
+    if (a->params_len < fn->need)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0,
+                         "LAUNCH: function %u: %zu parameter bytes, its layout needs %llu", a->func,
+                         a->params_len, (unsigned long long)fn->need);
+    /* Copy the parameters to an aligned buffer (in the record they are only 4-byte aligned)
+     * and point kernelParams into it. Both buffers are reused from launch to launch. */
+    genie_buf_reset(&s->scratch);
+    if (genie_buf_append(&s->scratch, a->params, a->params_len))
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "LAUNCH: %s",
+                         genie_strerror(GENIE_ENOMEM));
+    if (fn->nparams > s->capkparams) {
+        void **kp = realloc(s->kparams, fn->nparams * sizeof *kp);
+        if (!kp)
+            return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "LAUNCH: %s",
+                             genie_strerror(GENIE_ENOMEM));
+        s->kparams = kp;
+        s->capkparams = fn->nparams;
+    }
+    for (uint32_t i = 0; i < fn->nparams; i++)
+        s->kparams[i] = s->scratch.data + fn->layout[2 * i];
+    CUresult r = EXEC_CU(&s->ctx->drv, LaunchKernel, fn->f, a->gx, a->gy, a->gz, a->bx, a->by,
+                         a->bz, a->shmem, st, fn->nparams ? s->kparams : NULL, NULL);
+    if (r == CUDA_ERROR_INVALID_VALUE) /* what cudaLaunchKernel reports for a bad grid or block */
+        return exec_fail(s, index, EXEC_cudaErrorInvalidConfiguration, r,
+                         "LAUNCH: invalid configuration grid (%u,%u,%u) block (%u,%u,%u) shmem %u",
+                         a->gx, a->gy, a->gz, a->bx, a->by, a->bz, a->shmem);
+    return r ? exec_cufail(s, index, r, "LAUNCH: cuLaunchKernel") : 0;
+}
+
+int exec_op_FUNC_ATTR(exec_session *s, uint32_t index, const proto_FUNC_ATTR *a)
+{
+    exec_func *fn;
+    int e = func_of(s, index, a->func, "FUNC_ATTR", &fn);
+    if (e)
+        return e;
+    int v = 0;
+    CUresult r = EXEC_CU(&s->ctx->drv, FuncGetAttribute, &v, (CUfunction_attribute)a->attr, fn->f);
+    if (r)
+        return exec_cufail(s, index, r, "FUNC_ATTR: cuFuncGetAttribute");
+    return proto_put_R_VALUE(&s->reply, (uint64_t)(int64_t)v, index, 0) ? 0 : GENIE_ENOMEM;
+}
+
+int exec_op_OCCUPANCY(exec_session *s, uint32_t index, const proto_OCCUPANCY *a)
+{
+    exec_func *fn;
+    int e = func_of(s, index, a->func, "OCCUPANCY", &fn);
+    if (e)
+        return e;
+    if (a->block > INT32_MAX)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0, "OCCUPANCY: block size %u",
+                         a->block);
+    int n = 0;
+    CUresult r = EXEC_CU(&s->ctx->drv, OccupancyMaxActiveBlocks, &n, fn->f, (int)a->block,
+                         (size_t)a->shmem, a->flags);
+    if (r)
+        return exec_cufail(s, index, r,
+                           "OCCUPANCY: cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags");
+    return proto_put_R_VALUE(&s->reply, (uint64_t)(int64_t)n, index, 0) ? 0 : GENIE_ENOMEM;
+}
+
+int exec_op_FUNC_SET_ATTR(exec_session *s, uint32_t index, const proto_FUNC_SET_ATTR *a)
+{
+    exec_func *fn;
+    int e = func_of(s, index, a->func, "FUNC_SET_ATTR", &fn);
+    if (e)
+        return e;
+    CUresult r =
+        EXEC_CU(&s->ctx->drv, FuncSetAttribute, fn->f, (CUfunction_attribute)a->attr, a->value);
+    return r ? exec_cufail(s, index, r, "FUNC_SET_ATTR: cuFuncSetAttribute") : 0;
+}

@@ -1,0 +1,279 @@
+/* session.c — one client stream: frame in, ops dispatched in order, reply frame out; HELLO, PING,
+ * errors. */
+#include "remote/exec_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Where sessions ask for their VA range: a hint only, chosen so a client process (which
+ * mmaps the same range PROT_NONE) usually finds it free too. Session n gets slot n % slots
+ * of a 64 TiB window starting at 32 TiB. */
+#define EXEC_VA_HINT_BASE 0x200000000000ull
+#define EXEC_VA_HINT_SPAN 0x400000000000ull
+#define EXEC_VA_DEFAULT (64ull << 30)
+
+exec_session *exec_session_open(exec_ctx *ctx, const char *peer)
+{
+    exec_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->ctx = ctx;
+    pthread_mutex_lock(&ctx->lock);
+    s->id = ++ctx->next_session;
+    pthread_mutex_unlock(&ctx->lock);
+    GENIE_INFO("session %u opened (%s)", s->id, peer ? peer : "local");
+    return s;
+}
+
+/* ---- errors ---- */
+
+int exec_fail(exec_session *s, uint32_t index, int cuda_err, int cu_result, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t len = n < 0 ? 0 : (size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n;
+    GENIE_DEBUG("session %u op %u: %s", s->id, index, msg);
+    uint8_t *p = proto_put_R_ERROR(&s->reply, index, cuda_err, cu_result, len);
+    if (!p)
+        return GENIE_ENOMEM;
+    memcpy(p, msg, len);
+    return GENIE_EDRIVER;
+}
+
+int exec_cufail(exec_session *s, uint32_t index, CUresult r, const char *what)
+{
+    char nb[32];
+    return exec_fail(s, index, exec_cuda_err(r), (int)r, "%s: %s", what,
+                     exec_cu_name(&s->ctx->drv, r, nb, sizeof nb));
+}
+
+int exec_bad_record(exec_session *s, uint32_t index, const proto_rec *r, int err)
+{
+    const proto_op_info *oi = proto_op_lookup(r->op);
+    if (!oi) /* a newer client's op: say so plainly rather than call it corruption */
+        return exec_fail(s, index, EXEC_cudaErrorNotSupported, 0, "unknown op 0x%04x", r->op);
+    if (!oi->is_request)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0,
+                         "%s is a reply record, not a request", oi->name);
+    return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0, "malformed %s record (%u bytes): %s",
+                     oi->name, r->len, genie_strerror(err));
+}
+
+/* ---- streams shared by every op file ---- */
+
+int exec_stream(exec_session *s, uint32_t index, uint32_t id, const char *op, CUstream *out)
+{
+    /* 0 and the runtime's special handles cudaStreamLegacy (1) and cudaStreamPerThread (2)
+     * all run on the legacy NULL stream: one thread drives a session, and the legacy stream
+     * orders at least as strictly as per-thread would. */
+    if (id < 3) {
+        *out = NULL;
+        return 0;
+    }
+    CUstream st = exec_idmap_get(&s->streams, id);
+    if (!st)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidResourceHandle, CUDA_ERROR_INVALID_HANDLE,
+                         "%s: unknown stream %u", op, id);
+    *out = st;
+    return 0;
+}
+
+CUresult exec_sync_all(exec_session *s)
+{
+    exec_driver *d = &s->ctx->drv;
+    CUresult first = d->StreamSynchronize(NULL);
+    for (uint32_t i = 0; i < s->streams.cap; i++)
+        if (s->streams.vals[i]) {
+            CUresult r = d->StreamSynchronize((CUstream)s->streams.vals[i]);
+            if (r && !first)
+                first = r;
+        }
+    return first;
+}
+
+/* ---- session ops ---- */
+
+static int token_ok(const char *want, const uint8_t *got, size_t got_len)
+{
+    if (!want)
+        return 1;
+    size_t n = strlen(want);
+    /* A trailing NUL sent by a C client is not part of the token. */
+    if (got_len == n + 1 && got[n] == 0)
+        got_len = n;
+    if (got_len != n)
+        return 0;
+    unsigned diff = 0; /* constant time: do not leak the matching prefix length */
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned)(want[i] ^ (char)got[i]);
+    return diff == 0;
+}
+
+int exec_op_HELLO(exec_session *s, uint32_t index, const proto_HELLO *a)
+{
+    exec_ctx *c = s->ctx;
+    exec_driver *d = &c->drv;
+    if (s->hello)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0, "HELLO repeated in session %u",
+                         s->id);
+    if (!token_ok(c->token, a->token, a->token_len))
+        return exec_fail(s, index, EXEC_cudaErrorDevicesUnavailable, 0, "%s",
+                         genie_strerror(GENIE_EAUTH));
+    if (a->version != PROTO_SESSION_VERSION)
+        return exec_fail(s, index, EXEC_cudaErrorInsufficientDriver, 0,
+                         "session version %u not supported (genie-remote speaks %u)", a->version,
+                         PROTO_SESSION_VERSION);
+    uint64_t g = c->granularity;
+    long long want = genie_env_int("GENIE_VA_SIZE", (long long)EXEC_VA_DEFAULT);
+    uint64_t size = want > 0 ? (uint64_t)want : EXEC_VA_DEFAULT;
+    if (size > EXEC_VA_HINT_SPAN)
+        size = EXEC_VA_HINT_SPAN;
+    size = (size + g - 1) & ~(g - 1);
+    uint64_t slots = EXEC_VA_HINT_SPAN / size;
+    CUdeviceptr hint = (CUdeviceptr)(EXEC_VA_HINT_BASE + (s->id % slots) * size);
+    CUdeviceptr base = 0;
+    CUresult r = d->MemAddressReserve(&base, size, g, hint, 0);
+    if (r) /* a driver that refuses an unavailable hint instead of ignoring it */
+        r = d->MemAddressReserve(&base, size, g, 0, 0);
+    if (r)
+        return exec_cufail(s, index, r, "HELLO: cuMemAddressReserve");
+    s->va_base = base;
+    s->va_size = size;
+    s->hello = 1;
+    uint8_t *p =
+        proto_put_R_HELLO(&s->reply, s->va_base, s->va_size, g, s->id, 1, sizeof c->devinfo);
+    if (!p)
+        return GENIE_ENOMEM;
+    memcpy(p, &c->devinfo, sizeof c->devinfo);
+    GENIE_INFO("session %u: pid %llu, VA 0x%llx + %llu MiB", s->id, (unsigned long long)a->pid,
+               (unsigned long long)base, (unsigned long long)(size >> 20));
+    return 0;
+}
+
+int exec_op_PING(exec_session *s, uint32_t index, const proto_PING *a)
+{
+    (void)index;
+    return proto_put_R_PONG(&s->reply, a->nonce, genie_now_ns()) ? 0 : GENIE_ENOMEM;
+}
+
+/* ---- the batch ---- */
+
+/* Takes the finished reply out of s (the caller frees it). */
+static int take_reply(exec_session *s, void **reply, size_t *reply_n, int rc)
+{
+    proto_frame_end(&s->reply);
+    *reply = s->reply.data;
+    *reply_n = s->reply.len;
+    s->reply_hint = s->reply.len;
+    s->reply = (genie_buf){0};
+    return rc;
+}
+
+int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply, size_t *reply_n)
+{
+    *reply = NULL;
+    *reply_n = 0;
+    exec_driver *d = &s->ctx->drv;
+    proto_frame f;
+    int e = proto_frame_parse(req, n, proto_max_message(), &f);
+    if (!e && f.kind != PROTO_KIND_REQUEST)
+        e = GENIE_EPROTO;
+    /* Check every record's framing before running any: a malformed frame runs nothing. */
+    uint32_t nrec = 0;
+    proto_iter it;
+    proto_rec rec;
+    if (!e) {
+        int k;
+        proto_iter_init(&it, &f);
+        while ((k = proto_iter_next(&it, &rec)) == 1)
+            nrec++;
+        e = k;
+    }
+    uint32_t seq = 0;
+    if (!e)
+        seq = f.seq;
+    else if (req && n >= PROTO_HDR_SIZE) /* echo what the header claims: the client can match it */
+        memcpy(&seq, (const uint8_t *)req + 12, 4);
+    /* The reply buffer goes to the caller, so each batch starts a new one: sized like the
+     * last reply, a batch usually costs one malloc however many ops it holds. */
+    if (genie_buf_reserve(&s->reply, s->reply_hint < (1u << 20) ? s->reply_hint : (1u << 20)) ||
+        proto_frame_begin(&s->reply, PROTO_KIND_REPLY, seq))
+        return -1;
+    if (e) {
+        if (exec_fail(s, UINT32_MAX, EXEC_cudaErrorInvalidValue, 0, "malformed frame: %s",
+                      genie_strerror(e)) == GENIE_ENOMEM)
+            return -1;
+        return take_reply(s, reply, reply_n, 0);
+    }
+    /* Sessions share the primary context but each runs on its own thread. */
+    CUresult r = d->CtxSetCurrent(s->ctx->primary);
+    proto_iter_init(&it, &f);
+    int end = 0;
+    for (uint32_t i = 0; i < nrec && proto_iter_next(&it, &rec) == 1; i++) {
+        if (!s->hello && rec.op != PROTO_OP_HELLO) {
+            e = exec_fail(s, i, EXEC_cudaErrorInitializationError, 0,
+                          "%s before HELLO: HELLO must open the session",
+                          proto_op_name(rec.op) ? proto_op_name(rec.op) : "an unknown op");
+            end = 1;
+            break;
+        }
+        if (r) {
+            e = exec_cufail(s, i, r, "cuCtxSetCurrent");
+            break;
+        }
+        e = exec_dispatch(s, i, &rec);
+        if (e) {
+            if (!s->hello) /* HELLO refused: the stream ends */
+                end = 1;
+            break;
+        }
+    }
+    if (e == GENIE_ENOMEM) {
+        /* The reply may hold a half-built record: start it over with just the error. */
+        genie_buf_free(&s->reply);
+        if (proto_frame_begin(&s->reply, PROTO_KIND_REPLY, seq) ||
+            exec_fail(s, UINT32_MAX, EXEC_cudaErrorMemoryAllocation, 0, "genie-remote: %s",
+                      genie_strerror(GENIE_ENOMEM)) == GENIE_ENOMEM)
+            return -1;
+    }
+    return take_reply(s, reply, reply_n, end);
+}
+
+void exec_session_close(exec_session *s)
+{
+    if (!s)
+        return;
+    exec_driver *d = &s->ctx->drv;
+    d->CtxSetCurrent(s->ctx->primary);
+    /* Nothing may still run on memory we are about to unmap. */
+    (void)exec_sync_all(s);
+    for (uint32_t i = 0; i < s->events.cap; i++)
+        if (s->events.vals[i])
+            d->EventDestroy((CUevent)s->events.vals[i]);
+    for (uint32_t i = 0; i < s->streams.cap; i++)
+        if (s->streams.vals[i])
+            d->StreamDestroy((CUstream)s->streams.vals[i]);
+    for (size_t i = 0; i < s->nmaps; i++) {
+        d->MemUnmap((CUdeviceptr)s->maps[i].ptr, s->maps[i].size);
+        d->MemRelease(s->maps[i].h);
+    }
+    if (s->hello)
+        d->MemAddressFree((CUdeviceptr)s->va_base, s->va_size);
+    for (uint32_t i = 0; i < s->funcs.cap; i++)
+        free(s->funcs.vals[i]);
+    exec_idmap_free(&s->streams);
+    exec_idmap_free(&s->events);
+    exec_idmap_free(&s->modules);
+    exec_idmap_free(&s->funcs);
+    free(s->maps);
+    free(s->kparams);
+    genie_buf_free(&s->reply);
+    genie_buf_free(&s->scratch);
+    GENIE_INFO("session %u closed", s->id);
+    free(s);
+}

@@ -1,0 +1,1152 @@
+/* test_exec.c — the executor (remote/) driven frame by frame against the fake GPU. */
+#include <criterion/criterion.h>
+#include <cuda.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "protocol/gen/ops.h"
+#include "protocol/session.h"
+#include "remote/exec.h"
+#include "tests/fakegpu/fakegpu_twin.h"
+
+#define MiB (1ull << 20)
+
+/* ---- a test twin: y[i] = a * x[i] + b for i < n, in place ---- */
+static int axpb_twin(const fg_launch *l, void **args)
+{
+    float *x = *(float **)args[0];
+    float a = *(float *)args[1], b = *(float *)args[2];
+    int n = *(int *)args[3];
+    unsigned total = l->grid.x * l->block.x;
+    for (unsigned t = 0; t < total; t++)
+        if ((int)t < n)
+            x[t] = a * x[t] + b;
+    return 0;
+}
+
+static exec_ctx *ctx;
+
+static void setup_token(const char *token)
+{
+    setenv("GENIE_CUDA_LIB", FAKEGPU_LIB, 1);
+    setenv("GENIE_VA_SIZE", "1073741824", 1); /* 1 GiB per session keeps the tests light */
+    fg_twin t = {"genie_test_axpb", axpb_twin, 4, {8, 4, 4, 4}};
+    fg_twin_register(&t);
+    exec_ctx_close(ctx); /* the suite's init ran before a test's own */
+    ctx = NULL;
+    char err[256] = "";
+    int rc = exec_ctx_open(token, &ctx, err, sizeof err);
+    cr_assert_eq(rc, 0, "exec_ctx_open: %s", err);
+}
+static void setup(void)
+{
+    setup_token(NULL);
+}
+static void setup_secret(void)
+{
+    setup_token("secret");
+}
+static void teardown(void)
+{
+    exec_ctx_close(ctx);
+    ctx = NULL;
+}
+
+/* ---- building requests and reading replies ---- */
+
+typedef struct reply {
+    int rc;
+    uint32_t seq;
+    int n;
+    proto_rec recs[64];
+    void *raw; /* owns the records' bodies */
+} reply;
+
+static genie_buf req;
+static uint32_t next_seq = 1;
+
+static void begin(void)
+{
+    cr_assert_eq(proto_frame_begin(&req, PROTO_KIND_REQUEST, next_seq++), 0);
+}
+
+static void run_raw(exec_session *s, const void *buf, size_t len, reply *r)
+{
+    size_t rn = 0;
+    memset(r, 0, sizeof *r);
+    r->rc = exec_session_handle(s, buf, len, &r->raw, &rn);
+    cr_assert_not_null(r->raw, "no reply");
+    proto_frame f;
+    cr_assert_eq(proto_frame_parse(r->raw, rn, proto_max_message(), &f), 0, "reply does not parse");
+    cr_assert_eq(f.kind, PROTO_KIND_REPLY);
+    r->seq = f.seq;
+    proto_iter it;
+    proto_iter_init(&it, &f);
+    while (r->n < 64 && proto_iter_next(&it, &r->recs[r->n]) == 1)
+        r->n++;
+}
+
+static void run(exec_session *s, reply *r)
+{
+    proto_frame_end(&req);
+    run_raw(s, req.data, req.len, r);
+    uint32_t seq;
+    memcpy(&seq, req.data + 12, 4);
+    cr_assert_eq(r->seq, seq, "reply seq %u, request %u", r->seq, seq);
+}
+
+static void done(reply *r)
+{
+    free(r->raw);
+}
+
+static proto_R_ERROR error_at(const reply *r, int i)
+{
+    proto_R_ERROR e;
+    cr_assert_lt(i, r->n);
+    cr_assert_eq(r->recs[i].op, PROTO_OP_R_ERROR, "record %d is %s, not R_ERROR", i,
+                 proto_op_name(r->recs[i].op));
+    cr_assert_eq(proto_get_R_ERROR(&r->recs[i], &e), 0);
+    return e;
+}
+
+static int msg_has(const proto_R_ERROR *e, const char *needle)
+{
+    char m[600];
+    size_t n = e->msg_len < sizeof m - 1 ? e->msg_len : sizeof m - 1;
+    memcpy(m, e->msg, n);
+    m[n] = 0;
+    return strstr(m, needle) != NULL;
+}
+
+static proto_R_HELLO hello_rep;
+
+static void put_hello(const char *token)
+{
+    size_t n = token ? strlen(token) : 0;
+    uint8_t *p = proto_put_HELLO(&req, (uint64_t)getpid(), PROTO_SESSION_VERSION, 0, n);
+    cr_assert_not_null(p);
+    if (n)
+        memcpy(p, token, n);
+}
+
+/* Opens a session and says HELLO (no token). */
+static exec_session *open_hello(void)
+{
+    exec_session *s = exec_session_open(ctx, "test");
+    cr_assert_not_null(s);
+    begin();
+    put_hello(NULL);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(r.recs[0].op, PROTO_OP_R_HELLO);
+    cr_assert_eq(proto_get_R_HELLO(&r.recs[0], &hello_rep), 0);
+    hello_rep.devinfo = NULL; /* points into r.raw */
+    done(&r);
+    return s;
+}
+
+static void map(exec_session *s, uint64_t p, uint64_t n)
+{
+    begin();
+    proto_put_MEM_MAP(&req, p, n);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.n, 0, "MEM_MAP failed");
+    done(&r);
+}
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(i * 131 + seed + (i >> 8));
+}
+
+TestSuite(exec, .init = setup, .fini = teardown);
+
+/* ---- HELLO ---- */
+
+Test(exec, hello_describes_device_and_range)
+{
+    exec_session *s = exec_session_open(ctx, "test");
+    begin();
+    put_hello(NULL);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.n, 1);
+    proto_R_HELLO h;
+    cr_assert_eq(proto_get_R_HELLO(&r.recs[0], &h), 0);
+    cr_assert_eq(h.ndevices, 1);
+    cr_assert_eq(h.va_size, 1ull << 30);
+    cr_assert_eq(h.granularity, 2 * MiB);
+    cr_assert_eq(h.va_base % h.granularity, 0);
+    cr_assert_geq(h.session, 1);
+    cr_assert_eq(h.devinfo_len, sizeof(proto_devinfo));
+    proto_devinfo di;
+    memcpy(&di, h.devinfo, sizeof di);
+    cr_assert_neq(di.name[0], 0);
+    cr_assert_gt(di.total_mem, 0);
+    cr_assert_geq(di.driver_version, 13000);
+    cr_assert_eq(di.nattrs, CU_DEVICE_ATTRIBUTE_MAX);
+    cr_assert_eq(di.attrs[CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK], 1024);
+    cr_assert_eq(di.attrs[0], 0);
+    done(&r);
+
+    /* A second HELLO is refused but the session lives on. */
+    begin();
+    put_hello(NULL);
+    proto_put_PING(&req, 7);
+    run(s, &r);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 1);
+    done(&r);
+    exec_session_close(s);
+}
+
+Test(exec, hello_wrong_token_ends_stream, .init = setup_secret)
+{
+    exec_session *s = exec_session_open(ctx, "test");
+    begin();
+    put_hello("nope");
+    proto_put_PING(&req, 1);
+    reply r;
+    run(s, &r);
+    cr_assert_neq(r.rc, 0, "the stream must end");
+    cr_assert_eq(r.n, 1, "nothing after the refused HELLO runs");
+    proto_R_ERROR e = error_at(&r, 0);
+    cr_assert_eq(e.index, 0);
+    cr_assert(msg_has(&e, "authentication token rejected"));
+    done(&r);
+    exec_session_close(s);
+
+    /* The right token works, with or without a trailing NUL. */
+    s = exec_session_open(ctx, "test");
+    begin();
+    uint8_t *p = proto_put_HELLO(&req, 1, PROTO_SESSION_VERSION, 0, 7);
+    memcpy(p, "secret", 7);
+    proto_put_PING(&req, 2);
+    run(s, &r);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.n, 2);
+    cr_assert_eq(r.recs[0].op, PROTO_OP_R_HELLO);
+    cr_assert_eq(r.recs[1].op, PROTO_OP_R_PONG);
+    done(&r);
+    exec_session_close(s);
+}
+
+Test(exec, hello_wrong_version_ends_stream)
+{
+    exec_session *s = exec_session_open(ctx, "test");
+    begin();
+    proto_put_HELLO(&req, 1, PROTO_SESSION_VERSION + 1, 0, 0);
+    reply r;
+    run(s, &r);
+    cr_assert_neq(r.rc, 0);
+    cr_assert_eq(r.n, 1);
+    error_at(&r, 0);
+    done(&r);
+    exec_session_close(s);
+}
+
+Test(exec, op_before_hello_ends_stream)
+{
+    exec_session *s = exec_session_open(ctx, "test");
+    begin();
+    proto_put_PING(&req, 1);
+    put_hello(NULL);
+    reply r;
+    run(s, &r);
+    cr_assert_neq(r.rc, 0);
+    cr_assert_eq(r.n, 1);
+    proto_R_ERROR e = error_at(&r, 0);
+    cr_assert_eq(e.index, 0);
+    cr_assert(msg_has(&e, "HELLO"));
+    done(&r);
+    exec_session_close(s);
+}
+
+Test(exec, ping_pongs)
+{
+    exec_session *s = open_hello();
+    begin();
+    proto_put_PING(&req, 0xfeedfacecafebeefull);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.n, 1);
+    proto_R_PONG p;
+    cr_assert_eq(proto_get_R_PONG(&r.recs[0], &p), 0);
+    cr_assert_eq(p.nonce, 0xfeedfacecafebeefull);
+    cr_assert_gt(p.server_ns, 0);
+    done(&r);
+    exec_session_close(s);
+}
+
+/* ---- memory ---- */
+
+Test(exec, map_h2d_d2h_round_trip)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 4 * MiB);
+    map(s, base + 4 * MiB, 2 * MiB); /* adjacent: one contiguous range */
+    size_t n = 5 * MiB;
+    uint8_t *src = malloc(n), *want = malloc(n);
+    fill(src, n, 3);
+    memcpy(want, src, n);
+    memset(want + 1000, 0x5a, 4096);          /* MEMSET value 0x1235a writes its low byte */
+    memcpy(want + 2 * MiB, want + 100, 8192); /* D2D runs after the MEMSET */
+    begin();
+    memcpy(proto_put_MEMCPY_H2D(&req, base + 100, 0, n), src, n);
+    proto_put_MEMSET(&req, base + 100 + 1000, 4096, 0x1235a, 0);
+    proto_put_MEMCPY_D2D(&req, base + 100 + 2 * MiB, base + 200, 8192, 0);
+    proto_put_MEMCPY_D2H(&req, base + 100, n, 0);
+    proto_put_MEMCPY_D2H(&req, base, 0, 0);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.n, 2, "got %d records", r.n);
+    proto_R_DATA d;
+    cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+    cr_assert_eq(d.index, 3);
+    cr_assert_eq(d.data_len, n);
+    cr_assert(memcmp(d.data, want, n) == 0, "D2H bytes differ");
+    cr_assert_eq(proto_get_R_DATA(&r.recs[1], &d), 0);
+    cr_assert_eq(d.index, 4);
+    cr_assert_eq(d.data_len, 0);
+    done(&r);
+    free(src);
+    free(want);
+    exec_session_close(s);
+}
+
+Test(exec, out_of_range_copy_stops_the_batch)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 2 * MiB);
+    uint8_t buf[64];
+    fill(buf, sizeof buf, 9);
+    begin();
+    memcpy(proto_put_MEMCPY_H2D(&req, base, 0, sizeof buf), buf, sizeof buf);
+    memcpy(proto_put_MEMCPY_H2D(&req, base + 2 * MiB - 32, 0, sizeof buf), buf,
+           sizeof buf);                      /* runs off the end */
+    proto_put_MEMSET(&req, base, 64, 0, 0);  /* must not run */
+    proto_put_MEMCPY_D2H(&req, base, 64, 0); /* nor this */
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.n, 1);
+    proto_R_ERROR e = error_at(&r, 0);
+    cr_assert_eq(e.index, 1);
+    cr_assert_eq(e.cuda_err, 1);
+    char addr[32];
+    snprintf(addr, sizeof addr, "0x%llx", (unsigned long long)(base + 2 * MiB - 32));
+    cr_assert(msg_has(&e, "MEMCPY_H2D"));
+    cr_assert(msg_has(&e, addr), "message names the address %s", addr);
+    done(&r);
+
+    begin();
+    proto_put_MEMCPY_D2H(&req, base, 64, 0);
+    run(s, &r);
+    proto_R_DATA d;
+    cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+    cr_assert(memcmp(d.data, buf, 64) == 0, "the MEMSET after the failure ran");
+    done(&r);
+
+    /* Unmapped, outside the VA, wraparound, D2H and D2D sources too. */
+    uint64_t bad[][2] = {{base + 2 * MiB, 1}, {0, 16}, {UINT64_MAX - 4, 16}, {base + 100, 2 * MiB}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        begin();
+        proto_put_MEMCPY_D2H(&req, bad[i][0], bad[i][1], 0);
+        run(s, &r);
+        cr_assert_eq(r.n, 1);
+        cr_assert_eq(error_at(&r, 0).cuda_err, 1, "case %zu", i);
+        done(&r);
+    }
+    begin();
+    proto_put_MEMCPY_D2D(&req, base, base + 2 * MiB, 16, 0);
+    run(s, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 1);
+    done(&r);
+    exec_session_close(s);
+}
+
+Test(exec, mem_map_rules)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base, size = hello_rep.va_size;
+    map(s, base + 4 * MiB, 4 * MiB);
+    uint64_t bad[][2] = {
+        {base + 1, 2 * MiB},                               /* unaligned */
+        {base, 3 * MiB / 2},                               /* partial granule */
+        {base, 0},                                         /* empty */
+        {base + 6 * MiB, 4 * MiB},                         /* overlaps */
+        {base + 2 * MiB, 4 * MiB},                         /* overlaps from below */
+        {base + size, 2 * MiB},                            /* past the range */
+        {base - 2 * MiB, 2 * MiB},                         /* before it */
+        {base + size - 2 * MiB, UINT64_MAX - 2 * MiB + 1}, /* wraps */
+    };
+    reply r;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        begin();
+        proto_put_MEM_MAP(&req, bad[i][0], bad[i][1]);
+        run(s, &r);
+        cr_assert_eq(r.n, 1, "case %zu mapped", i);
+        cr_assert_eq(error_at(&r, 0).cuda_err, 1);
+        done(&r);
+    }
+    map(s, base + size - 2 * MiB, 2 * MiB); /* the last granule is fine */
+    begin();
+    proto_put_MEM_UNMAP(&req, base + 4 * MiB, 2 * MiB); /* not the whole mapping */
+    run(s, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 1);
+    done(&r);
+    begin();
+    proto_put_MEM_UNMAP(&req, base + 4 * MiB, 4 * MiB);
+    proto_put_MEMCPY_D2H(&req, base + 4 * MiB, 8, 0);
+    run(s, &r);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(error_at(&r, 0).index, 1, "unmapped memory is no longer reachable");
+    done(&r);
+    exec_session_close(s);
+}
+
+Test(exec, close_returns_device_memory)
+{
+    size_t free0, free1, free2, total;
+    exec_session *s = open_hello();
+    cr_assert_eq(cuMemGetInfo(&free0, &total), CUDA_SUCCESS); /* context made current by handle */
+    map(s, hello_rep.va_base, 8 * MiB);
+    map(s, hello_rep.va_base + 16 * MiB, 2 * MiB);
+    cr_assert_eq(cuMemGetInfo(&free1, &total), CUDA_SUCCESS);
+    cr_assert_eq(free0 - free1, 10 * MiB);
+    begin();
+    proto_put_MEM_UNMAP(&req, hello_rep.va_base + 16 * MiB, 2 * MiB);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.n, 0);
+    done(&r);
+    cr_assert_eq(cuMemGetInfo(&free2, &total), CUDA_SUCCESS);
+    cr_assert_eq(free0 - free2, 8 * MiB);
+    exec_session_close(s);
+    cr_assert_eq(cuMemGetInfo(&free2, &total), CUDA_SUCCESS);
+    cr_assert_eq(free2, free0);
+}
+
+Test(exec, sessions_are_isolated)
+{
+    exec_session *a = open_hello();
+    uint64_t abase = hello_rep.va_base;
+    uint32_t aid = hello_rep.session;
+    exec_session *b = open_hello();
+    uint64_t bbase = hello_rep.va_base;
+    cr_assert_neq(hello_rep.session, aid);
+    cr_assert(bbase >= abase + hello_rep.va_size || abase >= bbase + hello_rep.va_size,
+              "VA ranges overlap");
+    map(a, abase, 2 * MiB);
+    reply r;
+    begin();
+    proto_put_MEMSET(&req, abase, 16, 1, 0);
+    run(b, &r);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 1, "b reached a's memory");
+    done(&r);
+    begin();
+    proto_put_MEM_MAP(&req, abase, 2 * MiB); /* outside b's range */
+    run(b, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 1);
+    done(&r);
+    begin();
+    proto_put_STREAM_CREATE(&req, 16, 0, 0);
+    run(a, &r);
+    cr_assert_eq(r.n, 0);
+    done(&r);
+    begin();
+    proto_put_STREAM_SYNC(&req, 16);
+    run(b, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 400, "b used a's stream");
+    done(&r);
+    exec_session_close(b);
+    /* a is untouched by b's close */
+    begin();
+    proto_put_MEMSET(&req, abase, 16, 1, 16);
+    proto_put_DEVICE_SYNC(&req, 0);
+    run(a, &r);
+    cr_assert_eq(r.n, 0);
+    done(&r);
+    exec_session_close(a);
+}
+
+/* ---- streams and events ---- */
+
+Test(exec, streams_and_events)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 2 * MiB);
+    reply r;
+    begin();
+    proto_put_STREAM_CREATE(&req, 16, CU_STREAM_NON_BLOCKING, 0);
+    proto_put_STREAM_CREATE(&req, 17, 0, -1);
+    proto_put_EVENT_CREATE(&req, 1, 0);
+    proto_put_EVENT_CREATE(&req, 2, 0);
+    proto_put_EVENT_RECORD(&req, 1, 16);
+    proto_put_MEMSET(&req, base, 4096, 7, 16);
+    proto_put_EVENT_RECORD(&req, 2, 16);
+    proto_put_STREAM_WAIT_EVENT(&req, 17, 2, 0);
+    proto_put_MEMCPY_D2D(&req, base + 4096, base, 4096, 17);
+    proto_put_EVENT_SYNC(&req, 2);
+    proto_put_EVENT_QUERY(&req, 2);      /* 10 */
+    proto_put_STREAM_QUERY(&req, 17);    /* 11 */
+    proto_put_EVENT_ELAPSED(&req, 1, 2); /* 12 */
+    proto_put_STREAM_SYNC(&req, 17);
+    proto_put_MEMCPY_D2H(&req, base + 4096, 4096, 17); /* 14 */
+    proto_put_DEVICE_SYNC(&req, 0);
+    run(s, &r);
+    cr_assert_eq(r.n, 4, "got %d records, first %s", r.n, proto_op_name(r.recs[0].op));
+    proto_R_VALUE v;
+    cr_assert_eq(proto_get_R_VALUE(&r.recs[0], &v), 0);
+    cr_assert_eq(v.index, 10);
+    cr_assert_eq(v.status, 0);
+    cr_assert_eq(proto_get_R_VALUE(&r.recs[1], &v), 0);
+    cr_assert_eq(v.index, 11);
+    cr_assert_eq(v.status, 0);
+    cr_assert_eq(proto_get_R_VALUE(&r.recs[2], &v), 0);
+    cr_assert_eq(v.index, 12);
+    cr_assert_eq(v.status, 0);
+    float ms;
+    uint32_t bits = (uint32_t)v.value;
+    memcpy(&ms, &bits, 4);
+    cr_assert_geq(ms, 0.0f);
+    cr_assert_eq(v.value >> 32, 0);
+    proto_R_DATA d;
+    cr_assert_eq(proto_get_R_DATA(&r.recs[3], &d), 0);
+    cr_assert_eq(d.index, 14);
+    for (size_t i = 0; i < 4096; i++)
+        cr_assert_eq(d.data[i], 7);
+    done(&r);
+
+    /* Unknown, reserved, reused and destroyed IDs. */
+    struct {
+        int op;
+        uint32_t id;
+        int want;
+    } cases[] = {
+        {0, 99, 400}, {1, 99, 400}, {2, 99, 400}, {3, 5, 1}, {3, 16, 1}, {4, 1, 1}, {5, 0, 400},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        begin();
+        switch (cases[i].op) {
+        case 0:
+            proto_put_STREAM_SYNC(&req, cases[i].id);
+            break;
+        case 1:
+            proto_put_MEMSET(&req, base, 16, 0, cases[i].id);
+            break;
+        case 2:
+            proto_put_EVENT_RECORD(&req, cases[i].id, 0);
+            break;
+        case 3:
+            proto_put_STREAM_CREATE(&req, cases[i].id, 0, 0);
+            break;
+        case 4:
+            proto_put_EVENT_CREATE(&req, cases[i].id, 0);
+            break;
+        case 5:
+            proto_put_STREAM_DESTROY(&req, cases[i].id);
+            break;
+        }
+        run(s, &r);
+        cr_assert_eq(r.n, 1, "case %zu", i);
+        cr_assert_eq(error_at(&r, 0).cuda_err, cases[i].want, "case %zu", i);
+        done(&r);
+    }
+    begin();
+    proto_put_STREAM_DESTROY(&req, 17);
+    proto_put_EVENT_DESTROY(&req, 2);
+    proto_put_EVENT_QUERY(&req, 2);
+    run(s, &r);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(error_at(&r, 0).index, 2);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 400);
+    done(&r);
+    begin();
+    proto_put_STREAM_SYNC(&req, 17);
+    run(s, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 400);
+    done(&r);
+    exec_session_close(s); /* stream 16 and event 1 are cleaned up here */
+}
+
+/* ---- modules and launches ---- */
+
+static uint8_t image[256];
+static genie_hash128 image_hash;
+
+static void make_image(void)
+{
+    uint32_t magic = 0xba55ed50u;
+    fill(image, sizeof image, (unsigned)getpid());
+    memcpy(image, &magic, 4);
+    image_hash = genie_hash_content(image, sizeof image);
+}
+
+static uint32_t load_module(exec_session *s, uint32_t id, int with_bytes, int *status)
+{
+    begin();
+    uint8_t *p = proto_put_MODULE_LOAD(&req, image_hash.lo, image_hash.hi, id,
+                                       with_bytes ? sizeof image : 0);
+    if (with_bytes)
+        memcpy(p, image, sizeof image);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.n, 1);
+    *status = r.recs[0].op == PROTO_OP_R_ERROR ? error_at(&r, 0).cuda_err : 0;
+    uint32_t loaded = 0;
+    if (!*status) {
+        proto_R_MODULE m;
+        cr_assert_eq(proto_get_R_MODULE(&r.recs[0], &m), 0);
+        cr_assert_eq(m.module, id);
+        loaded = m.loaded;
+    }
+    done(&r);
+    return loaded;
+}
+
+Test(exec, module_cache_by_hash)
+{
+    make_image();
+    exec_session *a = open_hello();
+    int st;
+    cr_assert_eq(load_module(a, 3, 0, &st), 0, "unknown hash reported loaded");
+    cr_assert_eq(st, 0, "a missing module is not an error");
+    cr_assert_eq(load_module(a, 3, 1, &st), 1);
+    cr_assert_eq(load_module(a, 4, 0, &st), 1, "same session, by hash");
+    exec_session *b = open_hello();
+    cr_assert_eq(load_module(b, 9, 0, &st), 1, "another session finds it by hash");
+    exec_session_close(a);
+    cr_assert_eq(load_module(b, 10, 0, &st), 1, "the cache outlives the session that loaded it");
+
+    /* Bytes that do not match their hash are refused. */
+    image_hash.lo ^= 1;
+    load_module(b, 11, 1, &st);
+    cr_assert_eq(st, 1);
+    exec_session_close(b);
+}
+
+Test(exec, func_get_layout_and_launch)
+{
+    make_image();
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 2 * MiB);
+    int st;
+    cr_assert_eq(load_module(s, 1, 1, &st), 1);
+    float x[100];
+    for (int i = 0; i < 100; i++)
+        x[i] = (float)i;
+    reply r;
+    begin();
+    static const char name[] = "genie_test_axpb";
+    memcpy(proto_put_FUNC_GET(&req, 5, 1, sizeof name - 1), name, sizeof name - 1);
+    proto_put_FUNC_ATTR(&req, 5, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
+    proto_put_OCCUPANCY(&req, 0, 5, 256, 0);
+    proto_put_FUNC_SET_ATTR(&req, 5, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 65536);
+    run(s, &r);
+    cr_assert_eq(r.n, 3, "got %d records", r.n);
+    proto_R_FUNC f;
+    cr_assert_eq(proto_get_R_FUNC(&r.recs[0], &f), 0);
+    cr_assert_eq(f.index, 0);
+    cr_assert_eq(f.func, 5);
+    cr_assert_eq(f.nparams, 4);
+    cr_assert_eq(f.layout_len, 32);
+    uint32_t lay[8];
+    memcpy(lay, f.layout, sizeof lay);
+    uint32_t want[8] = {0, 8, 8, 4, 12, 4, 16, 4};
+    cr_assert(memcmp(lay, want, sizeof lay) == 0, "layout %u/%u %u/%u %u/%u %u/%u", lay[0], lay[1],
+              lay[2], lay[3], lay[4], lay[5], lay[6], lay[7]);
+    proto_R_VALUE v;
+    cr_assert_eq(proto_get_R_VALUE(&r.recs[1], &v), 0);
+    cr_assert_gt((int64_t)v.value, 0);
+    cr_assert_eq(proto_get_R_VALUE(&r.recs[2], &v), 0);
+    cr_assert_eq(v.index, 2);
+    cr_assert_gt((int64_t)v.value, 0);
+    done(&r);
+
+    /* Launch y = 2x + 1 over 100 floats, with the parameters packed at R_FUNC's offsets. */
+    begin();
+    memcpy(proto_put_MEMCPY_H2D(&req, base + 256, 0, sizeof x), x, sizeof x);
+    uint8_t *p = proto_put_LAUNCH(&req, 5, 0, 2, 1, 1, 64, 1, 1, 0, 20);
+    uint64_t dptr = base + 256;
+    float a = 2, b = 1;
+    int n = 100;
+    memcpy(p + 0, &dptr, 8);
+    memcpy(p + 8, &a, 4);
+    memcpy(p + 12, &b, 4);
+    memcpy(p + 16, &n, 4);
+    proto_put_MEMCPY_D2H(&req, base + 256, sizeof x, 0);
+    run(s, &r);
+    cr_assert_eq(r.n, 1, "got %d records", r.n);
+    proto_R_DATA d;
+    cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+    float y[100];
+    memcpy(y, d.data, sizeof y);
+    for (int i = 0; i < 100; i++)
+        cr_assert_float_eq(y[i], 2.0f * (float)i + 1.0f, 0, "y[%d] = %f", i, y[i]);
+    done(&r);
+
+    /* Too few parameter bytes, a bad configuration, an unknown function. */
+    begin();
+    proto_put_LAUNCH(&req, 5, 0, 1, 1, 1, 1, 1, 1, 0, 19);
+    run(s, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 1);
+    done(&r);
+    begin();
+    memset(proto_put_LAUNCH(&req, 5, 0, 1, 1, 1, 4096, 1, 1, 0, 20), 0,
+           20); /* 4096 threads per block */
+    run(s, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 9);
+    done(&r);
+    begin();
+    proto_put_LAUNCH(&req, 6, 0, 1, 1, 1, 1, 1, 1, 0, 0);
+    run(s, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 98);
+    done(&r);
+    exec_session_close(s);
+}
+
+Test(exec, missing_kernel_is_98)
+{
+    make_image();
+    exec_session *s = open_hello();
+    int st;
+    cr_assert_eq(load_module(s, 1, 1, &st), 1);
+    reply r;
+    begin();
+    static const char name[] = "_Z10no_such_kernelv";
+    memcpy(proto_put_FUNC_GET(&req, 5, 1, sizeof name), name, sizeof name); /* with its NUL */
+    run(s, &r);
+    proto_R_ERROR e = error_at(&r, 0);
+    cr_assert_eq(e.cuda_err, 98);
+    cr_assert(msg_has(&e, name));
+    done(&r);
+    begin();
+    memcpy(proto_put_FUNC_GET(&req, 5, 2, 15), "genie_test_axpb",
+           15); /* module 2 was never bound */
+    run(s, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 400);
+    done(&r);
+    exec_session_close(s);
+}
+
+/* ---- malformed input ---- */
+
+Test(exec, malformed_frames_get_an_error_and_the_session_lives)
+{
+    exec_session *s = open_hello();
+    reply r;
+    begin();
+    proto_put_PING(&req, 42);
+    proto_frame_end(&req);
+    uint32_t seq;
+    memcpy(&seq, req.data + 12, 4);
+
+    run_raw(s, req.data, req.len - 8, &r); /* truncated */
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.n, 1);
+    proto_R_ERROR e = error_at(&r, 0);
+    cr_assert_eq(e.index, 0xffffffffu);
+    cr_assert_eq(e.cuda_err, 1);
+    cr_assert(msg_has(&e, "malformed frame"));
+    cr_assert_eq(r.seq, seq);
+    done(&r);
+
+    req.data[PROTO_HDR_SIZE + 9] ^= 0x40; /* corrupted payload: CRC */
+    run_raw(s, req.data, req.len, &r);
+    cr_assert_eq(error_at(&r, 0).index, 0xffffffffu);
+    done(&r);
+    req.data[PROTO_HDR_SIZE + 9] ^= 0x40;
+
+    run_raw(s, req.data, 10, &r); /* shorter than a header */
+    cr_assert_eq(error_at(&r, 0).index, 0xffffffffu);
+    done(&r);
+    run_raw(s, NULL, 0, &r);
+    cr_assert_eq(error_at(&r, 0).index, 0xffffffffu);
+    done(&r);
+
+    /* A record whose length runs past the payload, CRC recomputed: nothing runs. */
+    begin();
+    proto_put_STREAM_CREATE(&req, 20, 0, 0);
+    proto_put_PING(&req, 1);
+    uint32_t big = 4096;
+    memcpy(req.data + req.len - 16 + 4, &big, 4);
+    run(s, &r);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(error_at(&r, 0).index, 0xffffffffu);
+    done(&r);
+
+    /* A request that is a reply frame. */
+    cr_assert_eq(proto_frame_begin(&req, PROTO_KIND_REPLY, 77), 0);
+    proto_put_PING(&req, 1);
+    proto_frame_end(&req);
+    run_raw(s, req.data, req.len, &r);
+    cr_assert_eq(error_at(&r, 0).index, 0xffffffffu);
+    done(&r);
+
+    /* Bad records: an unknown op, a reply op, a wrong length. They stop the batch at their index.
+     */
+    begin();
+    proto_put_PING(&req, 1);
+    proto_rec_add(&req, 0x7777, 4);
+    run(s, &r);
+    cr_assert_eq(r.n, 2);
+    cr_assert_eq(error_at(&r, 1).index, 1);
+    cr_assert_eq(error_at(&r, 1).cuda_err, 801);
+    done(&r);
+    begin();
+    proto_put_R_PONG(&req, 1, 2);
+    run(s, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 1);
+    done(&r);
+    begin();
+    proto_rec_add(&req, PROTO_OP_PING, 4);
+    run(s, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 1);
+    done(&r);
+
+    /* Still alive and still ours. */
+    begin();
+    proto_put_STREAM_SYNC(&req, 20); /* never created: the malformed frame ran nothing */
+    run(s, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 400);
+    done(&r);
+    begin();
+    proto_put_PING(&req, 43);
+    run(s, &r);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(r.recs[0].op, PROTO_OP_R_PONG);
+    done(&r);
+    exec_session_close(s);
+}
+
+Test(exec, empty_frame)
+{
+    exec_session *s = open_hello();
+    reply r;
+    begin();
+    run(s, &r);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.n, 0);
+    done(&r);
+    exec_session_close(s);
+}
+
+/* ---- never crash: random records with plausible and hostile fields ---- */
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return rnd_state;
+}
+#define PICK(arr) (arr)[rnd() % (sizeof(arr) / sizeof((arr)[0]))]
+
+Test(exec, random_batches_do_not_crash, .timeout = 120)
+{
+    make_image();
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base, vs = hello_rep.va_size;
+    map(s, base, 2 * MiB);
+    int st;
+    load_module(s, 1, 1, &st);
+    const uint64_t addrs[] = {base,
+                              base + 8,
+                              base + 2 * MiB - 8,
+                              base + 2 * MiB,
+                              base + 4 * MiB,
+                              base + vs - 2 * MiB,
+                              base + vs,
+                              0,
+                              UINT64_MAX - 7,
+                              base - 2 * MiB};
+    const uint64_t sizes[] = {
+        0, 1, 8, 4096, 2 * MiB, 2 * MiB + 8, 1ull << 40, UINT64_MAX, UINT64_MAX - 2 * MiB + 1};
+    const uint32_t ids[] = {0, 1, 2, 3, 16, 17, 99, UINT32_MAX};
+    const uint16_t ops[] = {PROTO_OP_PING,
+                            PROTO_OP_MEM_MAP,
+                            PROTO_OP_MEM_UNMAP,
+                            PROTO_OP_MEMCPY_H2D,
+                            PROTO_OP_MEMCPY_D2H,
+                            PROTO_OP_MEMCPY_D2D,
+                            PROTO_OP_MEMSET,
+                            PROTO_OP_STREAM_CREATE,
+                            PROTO_OP_STREAM_DESTROY,
+                            PROTO_OP_STREAM_SYNC,
+                            PROTO_OP_STREAM_WAIT_EVENT,
+                            PROTO_OP_DEVICE_SYNC,
+                            PROTO_OP_STREAM_QUERY,
+                            PROTO_OP_EVENT_CREATE,
+                            PROTO_OP_EVENT_DESTROY,
+                            PROTO_OP_EVENT_RECORD,
+                            PROTO_OP_EVENT_SYNC,
+                            PROTO_OP_EVENT_QUERY,
+                            PROTO_OP_EVENT_ELAPSED,
+                            PROTO_OP_MODULE_LOAD,
+                            PROTO_OP_FUNC_GET,
+                            PROTO_OP_LAUNCH,
+                            PROTO_OP_FUNC_ATTR,
+                            PROTO_OP_OCCUPANCY,
+                            PROTO_OP_FUNC_SET_ATTR,
+                            PROTO_OP_HELLO,
+                            PROTO_OP_R_DATA,
+                            0x4242};
+    reply r;
+    unsigned ran = 0;
+    for (int round = 0; round < 2000; round++) {
+        begin();
+        int nrec = 1 + (int)(rnd() % 10);
+        for (int k = 0; k < nrec; k++) {
+            uint16_t op = PICK(ops);
+            switch (op) {
+            case PROTO_OP_PING:
+                proto_put_PING(&req, rnd());
+                break;
+            case PROTO_OP_MEM_MAP:
+                proto_put_MEM_MAP(&req, PICK(addrs), PICK(sizes) & ~(uint64_t)(rnd() % 2));
+                break;
+            case PROTO_OP_MEM_UNMAP:
+                proto_put_MEM_UNMAP(&req, PICK(addrs), PICK(sizes));
+                break;
+            case PROTO_OP_MEMCPY_H2D: {
+                size_t n = (size_t)(rnd() % 64);
+                memset(proto_put_MEMCPY_H2D(&req, PICK(addrs), PICK(ids), n), 3, n);
+                break;
+            }
+            case PROTO_OP_MEMCPY_D2H:
+                proto_put_MEMCPY_D2H(&req, PICK(addrs), PICK(sizes), PICK(ids));
+                break;
+            case PROTO_OP_MEMCPY_D2D:
+                proto_put_MEMCPY_D2D(&req, PICK(addrs), PICK(addrs), PICK(sizes), PICK(ids));
+                break;
+            case PROTO_OP_MEMSET:
+                proto_put_MEMSET(&req, PICK(addrs), PICK(sizes), (uint32_t)rnd(), PICK(ids));
+                break;
+            case PROTO_OP_STREAM_CREATE:
+                proto_put_STREAM_CREATE(&req, PICK(ids), (uint32_t)(rnd() % 3), 0);
+                break;
+            case PROTO_OP_STREAM_DESTROY:
+                proto_put_STREAM_DESTROY(&req, PICK(ids));
+                break;
+            case PROTO_OP_STREAM_SYNC:
+                proto_put_STREAM_SYNC(&req, PICK(ids));
+                break;
+            case PROTO_OP_STREAM_WAIT_EVENT:
+                proto_put_STREAM_WAIT_EVENT(&req, PICK(ids), PICK(ids), 0);
+                break;
+            case PROTO_OP_DEVICE_SYNC:
+                proto_put_DEVICE_SYNC(&req, (uint32_t)(rnd() % 2));
+                break;
+            case PROTO_OP_STREAM_QUERY:
+                proto_put_STREAM_QUERY(&req, PICK(ids));
+                break;
+            case PROTO_OP_EVENT_CREATE:
+                proto_put_EVENT_CREATE(&req, PICK(ids), (uint32_t)(rnd() % 4));
+                break;
+            case PROTO_OP_EVENT_DESTROY:
+                proto_put_EVENT_DESTROY(&req, PICK(ids));
+                break;
+            case PROTO_OP_EVENT_RECORD:
+                proto_put_EVENT_RECORD(&req, PICK(ids), PICK(ids));
+                break;
+            case PROTO_OP_EVENT_SYNC:
+                proto_put_EVENT_SYNC(&req, PICK(ids));
+                break;
+            case PROTO_OP_EVENT_QUERY:
+                proto_put_EVENT_QUERY(&req, PICK(ids));
+                break;
+            case PROTO_OP_EVENT_ELAPSED:
+                proto_put_EVENT_ELAPSED(&req, PICK(ids), PICK(ids));
+                break;
+            case PROTO_OP_MODULE_LOAD:
+                proto_put_MODULE_LOAD(&req, rnd() % 2 ? image_hash.lo : rnd(), image_hash.hi,
+                                      PICK(ids), 0);
+                break;
+            case PROTO_OP_FUNC_GET: {
+                static const char *names[] = {"genie_test_axpb", "nope", ""};
+                const char *nm = PICK(names);
+                memcpy(proto_put_FUNC_GET(&req, PICK(ids), PICK(ids), strlen(nm)), nm, strlen(nm));
+                break;
+            }
+            case PROTO_OP_LAUNCH: {
+                /* Only in-bounds pointers: a twin that runs wild is the fake's fault guard's
+                 * business. */
+                uint8_t *p =
+                    proto_put_LAUNCH(&req, PICK(ids), PICK(ids), 1 + (uint32_t)(rnd() % 3), 1, 1,
+                                     (uint32_t)(rnd() % 2048), 1, 1, 0, (size_t)(rnd() % 24));
+                uint64_t dptr = base;
+                int n = (int)(rnd() % 256);
+                size_t len = req.data + req.len - p;
+                if (len >= 20) {
+                    memcpy(p, &dptr, 8);
+                    memset(p + 8, 0, 8);
+                    memcpy(p + 16, &n, 4);
+                }
+                break;
+            }
+            case PROTO_OP_FUNC_ATTR:
+                proto_put_FUNC_ATTR(&req, PICK(ids), (int32_t)(rnd() % 12) - 1);
+                break;
+            case PROTO_OP_OCCUPANCY:
+                proto_put_OCCUPANCY(&req, PICK(sizes), PICK(ids), (uint32_t)rnd() % 2048, 0);
+                break;
+            case PROTO_OP_FUNC_SET_ATTR:
+                proto_put_FUNC_SET_ATTR(&req, PICK(ids), (int32_t)(rnd() % 12) - 1, (int32_t)rnd());
+                break;
+            case PROTO_OP_HELLO:
+                proto_put_HELLO(&req, 1, 1, 0, 0);
+                break;
+            default: {
+                size_t n = (size_t)(rnd() % 40);
+                memset(proto_rec_add(&req, op, n), 0, n);
+                break;
+            }
+            }
+        }
+        proto_frame_end(&req);
+        /* Half the time, flip a byte of the payload and re-seal it: records that frame
+         * correctly but carry garbage lengths and fields. */
+        if (rnd() % 2 && req.len > PROTO_HDR_SIZE) {
+            req.data[PROTO_HDR_SIZE + rnd() % (req.len - PROTO_HDR_SIZE)] ^=
+                (uint8_t)(1 + rnd() % 255);
+            proto_frame_end(&req);
+        }
+        run_raw(s, req.data, req.len, &r);
+        cr_assert_eq(r.rc, 0, "round %d ended the session", round);
+        if (r.n && r.recs[r.n - 1].op == PROTO_OP_R_ERROR) {
+            proto_R_ERROR e = error_at(&r, r.n - 1);
+            ran += e.index == UINT32_MAX ? 0 : e.index;
+        } else {
+            ran += (unsigned)nrec;
+        }
+        done(&r);
+    }
+    /* The generator should get past the first op often enough to reach deep states. */
+    cr_assert_gt(ran, 500u, "only %u ops ran", ran);
+    cr_log_info("%u random ops ran", ran);
+    begin();
+    proto_put_PING(&req, 5);
+    run(s, &r);
+    cr_assert_eq(r.recs[0].op, PROTO_OP_R_PONG);
+    done(&r);
+    exec_session_close(s);
+}
+
+/* ---- sessions on concurrent threads share the module cache ---- */
+
+typedef struct worker {
+    int failures;
+    char why[128];
+} worker;
+
+/* One request, one reply; returns the records (no Criterion asserts off the main thread). */
+static int wcall(exec_session *s, genie_buf *b, void **raw, proto_rec *recs, int max)
+{
+    proto_frame_end(b);
+    size_t rn;
+    if (exec_session_handle(s, b->data, b->len, raw, &rn) || !*raw)
+        return -1;
+    proto_frame f;
+    if (proto_frame_parse(*raw, rn, proto_max_message(), &f))
+        return -1;
+    proto_iter it;
+    proto_iter_init(&it, &f);
+    int n = 0;
+    while (n < max && proto_iter_next(&it, &recs[n]) == 1)
+        n++;
+    return n;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    genie_buf b = {0};
+    proto_rec recs[8];
+    void *raw = NULL;
+    exec_session *s = exec_session_open(ctx, "thread");
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 1);
+    proto_put_HELLO(&b, 1, PROTO_SESSION_VERSION, 0, 0);
+    proto_R_HELLO h;
+    if (wcall(s, &b, &raw, recs, 8) != 1 || proto_get_R_HELLO(&recs[0], &h)) {
+        snprintf(w->why, sizeof w->why, "HELLO");
+        w->failures++;
+        goto out;
+    }
+    free(raw);
+    raw = NULL;
+    for (int it = 0; it < 40 && !w->failures; it++) {
+        float x[64];
+        for (int i = 0; i < 64; i++)
+            x[i] = (float)(i + it);
+        proto_frame_begin(&b, PROTO_KIND_REQUEST, 2);
+        if (it == 0)
+            proto_put_MEM_MAP(&b, h.va_base, 2 * MiB);
+        memcpy(proto_put_MODULE_LOAD(&b, image_hash.lo, image_hash.hi, (uint32_t)it, sizeof image),
+               image, sizeof image);
+        memcpy(proto_put_FUNC_GET(&b, (uint32_t)it, (uint32_t)it, 15), "genie_test_axpb", 15);
+        memcpy(proto_put_MEMCPY_H2D(&b, h.va_base, 0, sizeof x), x, sizeof x);
+        uint8_t *p = proto_put_LAUNCH(&b, (uint32_t)it, 0, 1, 1, 1, 64, 1, 1, 0, 20);
+        uint64_t d = h.va_base;
+        float a = 3, c = -1;
+        int n = 64;
+        memcpy(p, &d, 8);
+        memcpy(p + 8, &a, 4);
+        memcpy(p + 12, &c, 4);
+        memcpy(p + 16, &n, 4);
+        proto_put_MEMCPY_D2H(&b, h.va_base, sizeof x, 0);
+        int nr = wcall(s, &b, &raw, recs, 8);
+        proto_R_DATA data;
+        if (nr != 3 || proto_get_R_DATA(&recs[2], &data) || data.data_len != sizeof x) {
+            snprintf(w->why, sizeof w->why, "iteration %d: %d records", it, nr);
+            w->failures++;
+        } else {
+            float y[64];
+            memcpy(y, data.data, sizeof y);
+            for (int i = 0; i < 64; i++)
+                if (y[i] != 3.0f * x[i] - 1.0f) {
+                    snprintf(w->why, sizeof w->why, "iteration %d: y[%d] = %f", it, i, y[i]);
+                    w->failures++;
+                    break;
+                }
+        }
+        free(raw);
+        raw = NULL;
+    }
+out:
+    free(raw);
+    genie_buf_free(&b);
+    exec_session_close(s);
+    return NULL;
+}
+
+Test(exec, concurrent_sessions, .timeout = 60)
+{
+    make_image();
+    enum { N = 6 };
+    pthread_t t[N];
+    worker w[N];
+    memset(w, 0, sizeof w);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+    for (int i = 0; i < N; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(w[i].failures, 0, "thread %d: %s", i, w[i].why);
+}

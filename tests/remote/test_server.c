@@ -1,0 +1,296 @@
+/* test_server.c — genie-remote end to end: a child process on a unix socket, clients through the
+ * real transport. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocol/gen/ops.h"
+#include "protocol/session.h"
+#include "protocol/transport.h"
+
+static pid_t server = -1;
+static char sock_path[108], target[128], port_file[128];
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Runs genie-remote with args (quiet: output to /dev/null); returns its pid. */
+static pid_t spawn_q(char *const argv[], int quiet)
+{
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        if (quiet) {
+            freopen("/dev/null", "w", stdout);
+            freopen("/dev/null", "w", stderr);
+        }
+        setenv("GENIE_CUDA_LIB", FAKEGPU_LIB, 1);
+        setenv("GENIE_VA_SIZE", "1073741824", 1);
+        unsetenv("GENIE_TOKEN");
+        execv(GENIE_REMOTE_BIN, argv);
+        _exit(127);
+    }
+    return pid;
+}
+static pid_t spawn(char *const argv[])
+{
+    return spawn_q(argv, 0);
+}
+
+/* Exit status of pid, waiting at most ms; -1 on timeout. */
+static int wait_exit(pid_t pid, int ms)
+{
+    int st;
+    for (int t = 0; t < ms; t += 10) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        sleep_ms(10);
+    }
+    return -1;
+}
+
+static void start_server(void)
+{
+    snprintf(sock_path, sizeof sock_path, "/tmp/genie-rmt-%d.sock", (int)getpid());
+    snprintf(target, sizeof target, "unix:%s", sock_path);
+    snprintf(port_file, sizeof port_file, "/tmp/genie-rmt-%d.port", (int)getpid());
+    unlink(port_file);
+    char *argv[] = {"genie-remote", "--listen",    target,    "--token",
+                    "secret",       "--port-file", port_file, NULL};
+    server = spawn(argv);
+    struct stat st;
+    for (int t = 0; t < 10000 && stat(port_file, &st) != 0; t += 10) {
+        cr_assert_eq(waitpid(server, NULL, WNOHANG), 0, "genie-remote died at start");
+        sleep_ms(10);
+    }
+    cr_assert_eq(stat(port_file, &st), 0, "genie-remote did not come up");
+}
+
+static void stop_server(void)
+{
+    if (server > 0) {
+        kill(server, SIGTERM);
+        int rc = wait_exit(server, 10000);
+        if (rc == -1) {
+            kill(server, SIGKILL);
+            waitpid(server, NULL, 0);
+        }
+        server = -1;
+        unlink(port_file);
+        cr_assert_eq(rc, 0, "genie-remote did not stop cleanly on SIGTERM (status %d)", rc);
+    }
+}
+
+/* ---- one client ---- */
+
+typedef struct call {
+    int rc;
+    int n;
+    proto_rec recs[16];
+    void *raw;
+} call;
+
+static void send_frame(proto_conn *c, genie_buf *b, call *out)
+{
+    proto_frame_end(b);
+    size_t rn = 0;
+    memset(out, 0, sizeof *out);
+    out->rc = proto_conn_call(c, b->data, b->len, &out->raw, &rn, 10000);
+    if (out->rc)
+        return;
+    proto_frame f;
+    cr_assert_eq(proto_frame_parse(out->raw, rn, proto_max_message(), &f), 0);
+    proto_iter it;
+    proto_iter_init(&it, &f);
+    while (out->n < 16 && proto_iter_next(&it, &out->recs[out->n]) == 1)
+        out->n++;
+}
+
+static proto_conn *connect_to(void)
+{
+    proto_conn *c;
+    char err[256] = "";
+    int rc = proto_conn_open(target, 5000, &c, err, sizeof err);
+    cr_assert_eq(rc, 0, "connect: %s", err);
+    return c;
+}
+
+/* HELLO with token; returns the R_HELLO (devinfo not kept) or fails the test. */
+static proto_R_HELLO hello(proto_conn *c, const char *token, call *r)
+{
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 1);
+    memcpy(proto_put_HELLO(&b, (uint64_t)getpid(), PROTO_SESSION_VERSION, 0, strlen(token)), token,
+           strlen(token));
+    send_frame(c, &b, r);
+    genie_buf_free(&b);
+    proto_R_HELLO h = {0};
+    if (!r->rc && r->n == 1 && r->recs[0].op == PROTO_OP_R_HELLO)
+        proto_get_R_HELLO(&r->recs[0], &h);
+    return h;
+}
+
+static void ping(proto_conn *c, uint64_t nonce)
+{
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 2);
+    proto_put_PING(&b, nonce);
+    call r;
+    send_frame(c, &b, &r);
+    genie_buf_free(&b);
+    cr_assert_eq(r.rc, 0, "PING: %s", genie_strerror(r.rc));
+    cr_assert_eq(r.n, 1);
+    proto_R_PONG p;
+    cr_assert_eq(proto_get_R_PONG(&r.recs[0], &p), 0);
+    cr_assert_eq(p.nonce, nonce);
+    free(r.raw);
+}
+
+/* A client that says HELLO, maps and writes memory, then dies without a word. */
+static void vanishing_client(void)
+{
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        proto_conn *c;
+        char err[256];
+        if (proto_conn_open(target, 5000, &c, err, sizeof err))
+            _exit(1);
+        call r;
+        proto_R_HELLO h = hello(c, "secret", &r);
+        if (r.rc || !h.va_base)
+            _exit(2);
+        genie_buf b = {0};
+        proto_frame_begin(&b, PROTO_KIND_REQUEST, 2);
+        proto_put_MEM_MAP(&b, h.va_base, 4u << 20);
+        memset(proto_put_MEMCPY_H2D(&b, h.va_base, 0, 4096), 1, 4096);
+        proto_put_STREAM_CREATE(&b, 16, 0, 0);
+        send_frame(c, &b, &r);
+        if (r.rc || r.n != 0)
+            _exit(3);
+        kill(getpid(), SIGKILL); /* vanish: no stream close, no goodbye */
+        _exit(4);
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+              "vanishing client failed early (status 0x%x)", st);
+}
+
+Test(server, serves_and_survives, .fini = stop_server, .timeout = 60)
+{
+    start_server();
+    /* Before this process touches gRPC: forking after would not be safe. */
+    vanishing_client();
+    sleep_ms(100);
+    cr_assert_eq(waitpid(server, NULL, WNOHANG), 0, "genie-remote died with the vanished client");
+
+    proto_conn *c = connect_to();
+    call r;
+    proto_R_HELLO h = hello(c, "secret", &r);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(r.recs[0].op, PROTO_OP_R_HELLO);
+    cr_assert_eq(h.ndevices, 1);
+    cr_assert_gt(h.session, 1, "the vanished client was session 1");
+    cr_assert_eq(h.devinfo_len, sizeof(proto_devinfo));
+    free(r.raw);
+    ping(c, 12345);
+
+    /* A wrong token: refused, and the server ends that stream. */
+    proto_conn *bad = connect_to();
+    hello(bad, "wrong", &r);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.n, 1);
+    proto_R_ERROR e;
+    cr_assert_eq(r.recs[0].op, PROTO_OP_R_ERROR);
+    cr_assert_eq(proto_get_R_ERROR(&r.recs[0], &e), 0);
+    char msg[256] = "";
+    memcpy(msg, e.msg, e.msg_len < sizeof msg - 1 ? e.msg_len : sizeof msg - 1);
+    cr_assert(strstr(msg, "authentication"), "message: %s", msg);
+    free(r.raw);
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 3);
+    proto_put_PING(&b, 1);
+    send_frame(bad, &b, &r);
+    genie_buf_free(&b);
+    cr_assert_neq(r.rc, 0, "the refused stream should be closed");
+    proto_conn_close(bad);
+
+    /* The good session is unaffected; a new one works too. */
+    ping(c, 777);
+    proto_conn *c2 = connect_to();
+    hello(c2, "secret", &r);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.recs[0].op, PROTO_OP_R_HELLO);
+    free(r.raw);
+    ping(c2, 3);
+    proto_conn_close(c2);
+    proto_conn_close(c);
+}
+
+Test(server, stops_with_live_sessions, .fini = stop_server, .timeout = 60)
+{
+    start_server();
+    proto_conn *c = connect_to();
+    call r;
+    hello(c, "secret", &r);
+    cr_assert_eq(r.rc, 0);
+    free(r.raw);
+    kill(server, SIGTERM);
+    int rc = wait_exit(server, 10000);
+    server = -1;
+    cr_assert_eq(rc, 0, "exit status %d", rc);
+    proto_conn_close(c);
+}
+
+Test(server, command_line, .timeout = 30)
+{
+    char *bad_opt[] = {"genie-remote", "--bogus", NULL};
+    cr_assert_eq(wait_exit(spawn_q(bad_opt, 1), 5000), 2);
+    char *no_arg[] = {"genie-remote", "--listen", NULL};
+    cr_assert_eq(wait_exit(spawn_q(no_arg, 1), 5000), 2);
+    char *bad_addr[] = {"genie-remote", "--listen", "unix:/nonexistent-dir/x.sock", NULL};
+    cr_assert_eq(wait_exit(spawn_q(bad_addr, 1), 10000), 2);
+    char *version[] = {"genie-remote", "--version", NULL};
+    cr_assert_eq(wait_exit(spawn_q(version, 1), 5000), 0);
+    char *help[] = {"genie-remote", "--help", NULL};
+    cr_assert_eq(wait_exit(spawn_q(help, 1), 5000), 0);
+}
+
+Test(server, tcp_port_zero_and_port_file, .timeout = 60)
+{
+    snprintf(port_file, sizeof port_file, "/tmp/genie-rmt-%d.port", (int)getpid());
+    unlink(port_file);
+    char *argv[] = {"genie-remote", "--listen", "127.0.0.1:0", "--port-file", port_file, NULL};
+    server = spawn(argv);
+    FILE *f = NULL;
+    for (int t = 0; t < 10000 && !(f = fopen(port_file, "r")); t += 10)
+        sleep_ms(10);
+    cr_assert_not_null(f, "no port file");
+    int port = 0;
+    cr_assert_eq(fscanf(f, "%d", &port), 1);
+    fclose(f);
+    cr_assert_gt(port, 0);
+    snprintf(target, sizeof target, "127.0.0.1:%d", port);
+    proto_conn *c = connect_to();
+    call r;
+    hello(c, "", &r); /* no token required */
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.recs[0].op, PROTO_OP_R_HELLO);
+    free(r.raw);
+    ping(c, 9);
+    proto_conn_close(c);
+    stop_server();
+}
