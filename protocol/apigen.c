@@ -23,14 +23,24 @@ static const op_row ops[] = {
 
 typedef struct api_row {
     unsigned id;
-    const char *name, *ret, *kind, *flags, *params, *args, *alias_of;
+    const char *name, *ret, *kind, *flags, *params, *args, *alias_of, *lib;
 } api_row;
 
+/* All exported symbols, library by library; lib picks the output file and the deny value. */
 static const api_row cudart[] = {
 #define GENIE_API(id, name, ret, kind, flags, params, args)                                    \
-    {id, #name, #ret, #kind, #flags, #params, #args, NULL},
-#define GENIE_ALIAS(id, name, target) {id, #name, NULL, "ALIAS", "0", NULL, NULL, #target},
+    {id, #name, #ret, #kind, #flags, #params, #args, NULL, GENIE_LIB},
+#define GENIE_ALIAS(id, name, target)                                                          \
+    {id, #name, NULL, "ALIAS", "0", NULL, NULL, #target, GENIE_LIB},
+#define GENIE_LIB "cudart"
 #include "protocol/api/cudart.def"
+#undef GENIE_LIB
+#define GENIE_LIB "cublas"
+#include "protocol/api/cublas.def"
+#undef GENIE_LIB
+#define GENIE_LIB "cublasLt"
+#include "protocol/api/cublaslt.def"
+#undef GENIE_LIB
 #undef GENIE_API
 #undef GENIE_ALIAS
 };
@@ -239,7 +249,7 @@ static void gen_ops_h(void)
         P("/* Appends the record; returns a pointer to the %s bytes to fill (or the body), NULL "
           "on allocation failure. */\n",
           bytes >= 0 ? f[bytes].name : "fixed");
-        P("static inline uint8_t *proto_put_%s(genie_buf *b", o->name);
+        P("static inline uint8_t *proto_put_%s(genie_buf *buf_", o->name);
         for (int j = 0; j < n; j++) {
             if (j == bytes)
                 P(", size_t %s_len", f[j].name);
@@ -248,19 +258,19 @@ static void gen_ops_h(void)
         }
         P(")\n{\n");
             if (bytes >= 0)
-            P("    uint8_t *p = proto_rec_add(b, PROTO_OP_%s, %d + %s_len);\n", o->name, fixed,
+            P("    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_%s, %d + %s_len);\n", o->name, fixed,
               f[bytes].name);
         else
-            P("    uint8_t *p = proto_rec_add(b, PROTO_OP_%s, %d);\n", o->name, fixed);
-        P("    if (!p)\n        return NULL;\n");
+            P("    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_%s, %d);\n", o->name, fixed);
+        P("    if (!rec_)\n        return NULL;\n");
         int off = 0;
         for (int j = 0; j < n; j++) {
             if (j == bytes)
                 continue;
-            P("    memcpy(p + %d, &%s, %d);\n", off, f[j].name, fsize(f[j].type));
+            P("    memcpy(rec_ + %d, &%s, %d);\n", off, f[j].name, fsize(f[j].type));
             off += fsize(f[j].type);
         }
-        P("    return p + %d;\n}\n", off);
+        P("    return rec_ + %d;\n}\n", off);
 
         P("static inline int proto_get_%s(const proto_rec *r, proto_%s *out)\n{\n", o->name,
           o->name);
@@ -386,11 +396,15 @@ static int parse_params(const char *name, const char *s, param *p, int max)
             *--e = 0;
         snprintf(p[n].decl, sizeof p[n].decl, "%s", tok);
         char *q = e;
+        if (q - tok > 2 && q[-1] == ']' && q[-2] == '[') /* T name[]: the name is before [] */
+            q -= 2;
+        char *end = q;
         while (q > tok && (isalnum((unsigned char)q[-1]) || q[-1] == '_'))
             q--;
+        e = end;
         if (q == e)
             die("%s: parameter without a name: %s", name, tok);
-        snprintf(p[n].name, sizeof p[n].name, "%s", q);
+        snprintf(p[n].name, sizeof p[n].name, "%.*s", (int)(e - q), q);
         n++;
     }
     return n;
@@ -399,10 +413,13 @@ static int parse_params(const char *name, const char *s, param *p, int max)
 typedef struct argd {
     char dir[8];
     char name[64];
+    char size[128]; /* SCALAR/RESULT size expression */
 } argd;
 
 static int parse_args(const char *name, const char *s, argd *a, int max)
 {
+    static const char *dirs[] = {"IN",  "OUT", "INOUT",  "HANDLE", "HNEW",  "HDEL",
+                                 "STREAM", "VAL", "DEV", "SCALAR", "RESULT"};
     int n = 0;
     while (*s) {
         while (*s && (isspace((unsigned char)*s) || *s == '(' || *s == ')'))
@@ -424,12 +441,31 @@ static int parse_args(const char *name, const char *s, argd *a, int max)
             else
                 s++;
         a[n].name[k] = 0;
+        a[n].size[0] = 0;
+        if (*s == ',') { /* a size expression, which may itself hold parentheses */
+            s++;
+            while (isspace((unsigned char)*s))
+                s++;
+            int depth = 0;
+            k = 0;
+            while (*s && (depth > 0 || *s != ')') && k < 127) {
+                depth += *s == '(';
+                depth -= *s == ')';
+                a[n].size[k++] = *s++;
+            }
+            a[n].size[k] = 0;
+        }
         while (*s && *s != ')')
             s++;
         if (*s)
             s++;
-        if (strcmp(a[n].dir, "IN") && strcmp(a[n].dir, "OUT") && strcmp(a[n].dir, "INOUT"))
-            die("%s: direction must be IN, OUT or INOUT, not %s", name, a[n].dir);
+        int ok = 0;
+        for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++)
+            ok |= !strcmp(a[n].dir, dirs[d]);
+        if (!ok)
+            die("%s: unknown argument descriptor %s", name, a[n].dir);
+        if ((!strcmp(a[n].dir, "SCALAR") || !strcmp(a[n].dir, "RESULT")) && !a[n].size[0])
+            die("%s: %s(%s) needs a size", name, a[n].dir, a[n].name);
         n++;
     }
     return n;
@@ -457,8 +493,9 @@ static void check_api(void)
                 die("%s: alias of unknown %s", r->name, r->alias_of);
             continue;
         }
-        if (strcmp(r->kind, "IMPL") && strcmp(r->kind, "RAW") && strcmp(r->kind, "DENY"))
-            die("%s: kind must be IMPL, RAW or DENY", r->name);
+        if (strcmp(r->kind, "IMPL") && strcmp(r->kind, "RAW") && strcmp(r->kind, "DENY") &&
+            strcmp(r->kind, "FWD") && strcmp(r->kind, "FWDI"))
+            die("%s: kind must be IMPL, RAW, DENY, FWD or FWDI", r->name);
         param p[32];
         int np = parse_params(r->name, r->params, p, 32);
         if (!strcmp(r->kind, "DENY"))
@@ -467,10 +504,20 @@ static void check_api(void)
         int na = parse_args(r->name, r->args, a, 32);
         if (na != np)
             die("%s: %d params but %d arg descriptors", r->name, np, na);
-        for (int k = 0; k < np; k++)
+        for (int k = 0; k < np; k++) {
             if (strcmp(p[k].name, a[k].name))
                 die("%s: descriptor %d names %s, parameter is %s", r->name, k, a[k].name,
                     p[k].name);
+            int fwd_desc = strcmp(a[k].dir, "IN") && strcmp(a[k].dir, "OUT") &&
+                           strcmp(a[k].dir, "INOUT");
+            int fwd_row = !strcmp(r->kind, "FWD") || !strcmp(r->kind, "FWDI");
+            if (fwd_desc != fwd_row)
+                die("%s: %s descriptors on a %s row", r->name, a[k].dir, r->kind);
+        }
+        if ((!strcmp(r->kind, "FWD") || !strcmp(r->kind, "FWDI")) &&
+            (np == 0 || (strcmp(a[0].dir, "HANDLE") && strcmp(a[0].dir, "HNEW") &&
+                         strcmp(a[0].dir, "HDEL"))))
+            die("%s: a forwarded call takes its handle first", r->name);
     }
 }
 
@@ -487,7 +534,8 @@ static void gen_api_h(void)
         P("    GENIE_APIX_%s = %zu,\n", cudart[i].name, i);
     P("    GENIE_APIX__COUNT = %zu\n};\n\n", N(cudart));
     P("typedef struct genie_api_info {\n    unsigned id;\n    const char *name;\n"
-      "    const char *kind; /* IMPL, RAW, DENY, ALIAS */\n    const char *flags;\n} "
+      "    const char *kind; /* IMPL, RAW, DENY, FWD, FWDI, ALIAS */\n    const char *flags;\n"
+      "    const char *lib;\n} "
       "genie_api_info;\n");
     P("extern const genie_api_info genie_api_table[GENIE_APIX__COUNT];\n\n#endif\n");
     close_out();
@@ -500,42 +548,110 @@ static void gen_api_h(void)
         const char *kind = r->kind;
         if (r->alias_of)
             kind = "ALIAS";
-        P("    {0x%04x, \"%s\", \"%s\", \"%s\"},\n", r->id, r->name, kind, r->flags);
+        P("    {0x%04x, \"%s\", \"%s\", \"%s\", \"%s\"},\n", r->id, r->name, kind, r->flags,
+          r->lib);
     }
     P("};\n");
     close_out();
 }
 
+static int is_fwd(const api_row *r) { return !strcmp(r->kind, "FWD") || !strcmp(r->kind, "FWDI"); }
+
 static void deny_body(const api_row *r, const param *p, int np, const char *idx)
 {
+    const char *fn = !strcmp(r->lib, "cudart") ? "shim_deny_cudart" : "shim_deny_blas";
     for (int k = 0; k < np; k++)
         P("    (void)%s;\n", p[k].name);
-    if (!strcmp(r->ret, "cudaError_t")) {
-        P("    return shim_deny_cudart(%s);\n", idx);
+    if (!strcmp(r->ret, "cudaError_t") || !strcmp(r->ret, "cublasStatus_t")) {
+        P("    return %s(%s);\n", fn, idx);
+    } else if (!strcmp(r->ret, "void")) {
+        P("    %s(%s);\n", fn, idx);
     } else if (strchr(r->ret, '*')) {
-        P("    shim_deny_cudart(%s);\n    return NULL;\n", idx);
+        P("    %s(%s);\n    return NULL;\n", fn, idx);
     } else {
-        P("    shim_deny_cudart(%s);\n    %s r;\n    memset(&r, 0, sizeof r);\n    return r;\n",
-          idx, r->ret);
+        P("    %s(%s);\n    %s r;\n    memset(&r, 0, sizeof r);\n    return r;\n", fn, idx, r->ret);
     }
 }
 
-static void gen_cudart_c(void)
+/* Bytes a forwarded argument takes in the LIB_CALL record (see shim/shim_blas.h). */
+static void fwd_size(const argd *a, char *out, size_t n)
 {
-    open_out("cudart_api.c");
-    P("/* The exported CUDA runtime: argument checks, counters and dispatch to shim_impl_*, or\n"
-      " * default deny. */\n");
-    P("#include <stddef.h>\n#include <string.h>\n\n#include \"shim/shim_int.h\"\n\n");
-    /* prototypes of the hand-written implementations */
+    if (!strcmp(a->dir, "VAL"))
+        snprintf(out, n, "sizeof %s", a->name);
+    else if (!strcmp(a->dir, "DEV"))
+        snprintf(out, n, "8");
+    else if (!strcmp(a->dir, "SCALAR"))
+        snprintf(out, n, "SHIM_LIB_SCALAR_BYTES");
+    else if (!strcmp(a->dir, "RESULT"))
+        snprintf(out, n, "SHIM_LIB_RESULT_BYTES");
+    else
+        snprintf(out, n, "4"); /* HANDLE, HNEW, HDEL, STREAM: a client ID */
+}
+
+static void gen_fwd_recorder(const api_row *r)
+{
+    param p[32];
+    argd a[32];
+    int np = parse_params(r->name, r->params, p, 32);
+    parse_args(r->name, r->args, a, 32);
+    P("%s shim_rec_%s%s\n{\n    shim_lib_call c;\n", r->ret, r->name, r->params);
+    P("    if (shim_lib_begin(&c, GENIE_API_%s, 0", r->name);
+    for (int k = 0; k < np; k++) {
+        char sz[160];
+        fwd_size(&a[k], sz, sizeof sz);
+        P(" + %s", sz);
+    }
+    P("))\n        return (%s)c.status;\n", r->ret);
+    for (int k = 0; k < np; k++) {
+        const argd *d = &a[k];
+        if (!strcmp(d->dir, "HANDLE"))
+            P("    shim_lib_handle(&c, %s);\n", d->name);
+        else if (!strcmp(d->dir, "HNEW"))
+            P("    shim_lib_hnew(&c, %s);\n", d->name);
+        else if (!strcmp(d->dir, "HDEL"))
+            P("    shim_lib_hdel(&c, %s);\n", d->name);
+        else if (!strcmp(d->dir, "STREAM"))
+            P("    shim_lib_stream(&c, %s);\n", d->name);
+        else if (!strcmp(d->dir, "VAL"))
+            P("    shim_lib_val(&c, &%s, sizeof %s);\n", d->name, d->name);
+        else if (!strcmp(d->dir, "DEV"))
+            P("    shim_lib_dev(&c, %s);\n", d->name);
+        else if (!strcmp(d->dir, "SCALAR"))
+            P("    shim_lib_scalar(&c, %s, %s);\n", d->name, d->size);
+        else if (!strcmp(d->dir, "RESULT"))
+            P("    shim_lib_result(&c, %s, %s);\n", d->name, d->size);
+    }
+    P("    return (%s)shim_lib_end(&c);\n}\n\n", r->ret);
+}
+
+static void gen_lib_c(const char *lib, const char *file)
+{
+    open_out(file);
+    P("/* The exported %s: argument checks, counters and dispatch to shim_impl_*, generated\n"
+      " * forwarding (shim_rec_*), or default deny. */\n",
+      lib);
+    P("#include <stddef.h>\n#include <string.h>\n\n#include \"shim/shim_int.h\"\n");
+    if (strcmp(lib, "cudart"))
+        P("#include \"shim/shim_blas.h\"\n");
+    P("\n");
+    /* prototypes of the hand-written implementations and of the recorders */
     for (size_t i = 0; i < N(cudart); i++) {
         const api_row *r = &cudart[i];
-        if (r->alias_of || strcmp(r->kind, "IMPL"))
+        if (strcmp(r->lib, lib) || r->alias_of)
             continue;
-        P("%s shim_impl_%s%s;\n", r->ret, r->name, r->params);
+        if (!strcmp(r->kind, "IMPL") || !strcmp(r->kind, "FWDI"))
+            P("%s shim_impl_%s%s;\n", r->ret, r->name, r->params);
+        if (is_fwd(r))
+            P("%s shim_rec_%s%s;\n", r->ret, r->name, r->params);
     }
     P("\n");
+    for (size_t i = 0; i < N(cudart); i++)
+        if (!strcmp(cudart[i].lib, lib) && !cudart[i].alias_of && is_fwd(&cudart[i]))
+            gen_fwd_recorder(&cudart[i]);
     for (size_t i = 0; i < N(cudart); i++) {
         const api_row *r = &cudart[i];
+        if (strcmp(r->lib, lib))
+            continue;
         const api_row *t = r->alias_of ? find_api(r->alias_of) : r;
         if (!strcmp(t->kind, "RAW"))
             continue;
@@ -552,18 +668,116 @@ static void gen_cudart_c(void)
         argd a[32];
         parse_args(t->name, t->args, a, 32);
         P("    shim_count(%s);\n", idx);
+        const char *bad = !strcmp(lib, "cudart") ? "shim_bad_arg" : "shim_bad_blas_arg";
         for (int k = 0; k < np; k++)
-            if (strcmp(a[k].dir, "IN")) {
-                if (strcmp(t->ret, "cudaError_t"))
-                    die("%s: OUT arguments need a cudaError_t return", t->name);
-                P("    if (!%s)\n        return shim_bad_arg(%s, \"%s\");\n", a[k].name, idx,
+            if (!strcmp(a[k].dir, "OUT") || !strcmp(a[k].dir, "INOUT") ||
+                !strcmp(a[k].dir, "HNEW")) {
+                if (strcmp(t->ret, "cudaError_t") && strcmp(t->ret, "cublasStatus_t"))
+                    die("%s: OUT arguments need a status return", t->name);
+                P("    if (!%s)\n        return %s(%s, \"%s\");\n", a[k].name, bad, idx,
                   a[k].name);
             }
-        P("    return shim_impl_%s(", t->name);
+        P("    return shim_%s_%s(", !strcmp(t->kind, "FWD") ? "rec" : "impl", t->name);
         for (int k = 0; k < np; k++)
             P("%s%s", k ? ", " : "", p[k].name);
         P(");\n}\n\n");
     }
+    close_out();
+}
+
+/* The executor's side of forwarded calls: the function table and the decoders. */
+static void exec_decl(const param *p, char *out, size_t n)
+{
+    /* "T name[]" cannot be assigned: declare it as "T *name" */
+    size_t len = strlen(p->decl);
+    if (len > 2 && !strcmp(p->decl + len - 2, "[]")) {
+        size_t nl = strlen(p->name);
+        snprintf(out, n, "%.*s*%s", (int)(len - 2 - nl), p->decl, p->name);
+    } else {
+        snprintf(out, n, "%s", p->decl);
+    }
+}
+
+static void gen_exec_lib(void)
+{
+    open_out("exec_lib.h");
+    P("/* Forwarded library calls on the executor: the table of real functions (dlsym'ed by\n"
+      " * name from cuBLAS/cuBLASLt) and the dispatcher of LIB_CALL records. */\n");
+    P("#ifndef GENIE_GEN_EXEC_LIB_H\n#define GENIE_GEN_EXEC_LIB_H\n\n");
+    P("#include <cublasLt.h>\n#include <cublas_v2.h>\n\n#include \"protocol/gen/exec_ops.h\"\n\n");
+    P("typedef struct exec_lib_fns {\n");
+    for (size_t i = 0; i < N(cudart); i++)
+        if (!cudart[i].alias_of && is_fwd(&cudart[i]))
+            P("    __typeof__(%s) *%s;\n", cudart[i].name, cudart[i].name);
+    P("} exec_lib_fns;\n\n");
+    P("/* Resolves every entry from the two libraries (either may be NULL); a missing one stays\n"
+      " * NULL and its calls fail with CUBLAS_STATUS_NOT_SUPPORTED. Returns how many resolved. */\n");
+    P("int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f);\n");
+    P("/* Decodes the arguments of API row api and calls the real function. */\n");
+    P("int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8_t *args,\n"
+      "                      size_t n);\n\n#endif\n");
+    close_out();
+
+    open_out("exec_lib.c");
+    P("#include <dlfcn.h>\n#include <string.h>\n\n#include \"protocol/gen/api.h\"\n"
+      "#include \"protocol/gen/exec_lib.h\"\n#include \"remote/exec_lib_int.h\"\n\n");
+    P("int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)\n{\n    int n = 0;\n");
+    P("    memset(f, 0, sizeof *f);\n    (void)cublas, (void)cublaslt;\n");
+    for (size_t i = 0; i < N(cudart); i++) {
+        const api_row *r = &cudart[i];
+        if (r->alias_of || !is_fwd(r))
+            continue;
+        const char *h = !strcmp(r->lib, "cublasLt") ? "cublaslt" : "cublas";
+        P("    if (%s && (f->%s = (__typeof__(f->%s))dlsym(%s, \"%s\")))\n        n++;\n", h,
+          r->name, r->name, h, r->name);
+    }
+    P("    return n;\n}\n\n");
+    for (size_t i = 0; i < N(cudart); i++) {
+        const api_row *r = &cudart[i];
+        if (r->alias_of || !is_fwd(r))
+            continue;
+        param p[32];
+        argd a[32];
+        int np = parse_params(r->name, r->params, p, 32);
+        parse_args(r->name, r->args, a, 32);
+        P("static int dec_%s(exec_session *s, uint32_t index, exec_lib_rd *r)\n{\n", r->name);
+        for (int k = 0; k < np; k++) {
+            char d[300];
+            exec_decl(&p[k], d, sizeof d);
+            P("    %s;\n", d);
+        }
+        for (int k = 0; k < np; k++) {
+            const argd *x = &a[k];
+            if (!strcmp(x->dir, "VAL"))
+                P("    exec_lib_val(r, &%s, sizeof %s);\n", x->name, x->name);
+            else
+                P("    %s = (__typeof__(%s))exec_lib_%s(s, r);\n", x->name, x->name,
+                  !strcmp(x->dir, "HANDLE")   ? "handle"
+                  : !strcmp(x->dir, "HNEW")   ? "hnew"
+                  : !strcmp(x->dir, "HDEL")   ? "hdel"
+                  : !strcmp(x->dir, "STREAM") ? "stream"
+                  : !strcmp(x->dir, "DEV")    ? "dev"
+                  : !strcmp(x->dir, "SCALAR") ? "scalar"
+                                              : "result");
+        }
+        P("    if (r->err)\n        return exec_lib_bad(s, index, r, \"%s\");\n", r->name);
+        P("    if (!exec_lib_table(s)->%s)\n        return exec_lib_missing(s, index, \"%s\");\n",
+          r->name, r->name);
+        P("    int st = (int)exec_lib_table(s)->%s(", r->name);
+        for (int k = 0; k < np; k++)
+            P("%s%s", k ? ", " : "", p[k].name);
+        P(");\n    return exec_lib_done(s, index, r, st, \"%s\");\n}\n\n", r->name);
+    }
+    P("int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8_t *args,\n"
+      "                      size_t n)\n{\n    exec_lib_rd r;\n    exec_lib_rd_init(&r, args, n);\n"
+      "    switch (api) {\n");
+    for (size_t i = 0; i < N(cudart); i++) {
+        const api_row *r = &cudart[i];
+        if (r->alias_of || !is_fwd(r))
+            continue;
+        P("    case GENIE_API_%s:\n        return dec_%s(s, index, &r);\n", r->name, r->name);
+    }
+    P("    default:\n        return exec_lib_unknown(s, index, api);\n    }\n}\n");
     close_out();
 }
 
@@ -581,6 +795,9 @@ int main(int argc, char **argv)
     gen_ops_c();
     gen_exec();
     gen_api_h();
-    gen_cudart_c();
+    gen_lib_c("cudart", "cudart_api.c");
+    gen_lib_c("cublas", "cublas_api.c");
+    gen_lib_c("cublasLt", "cublaslt_api.c");
+    gen_exec_lib();
     return 0;
 }

@@ -115,6 +115,9 @@ struct exec_ctx {
     pthread_mutex_t lock; /* guards modules and next_session */
     exec_module *modules;
     uint32_t next_session;
+    int lib_loaded;          /* the libraries below are loaded on first use (under lock) */
+    void *cublas, *cublaslt; /* dlopen handles, never closed */
+    struct exec_lib_fns *lib;
 };
 
 /* ---- u32 client ID -> non-NULL pointer (open addressing, backward-shift delete) ---- */
@@ -158,7 +161,21 @@ struct exec_session {
     genie_buf scratch;  /* reused per batch: aligned kernel params, module images, names */
     void **kparams;     /* reused kernelParams array */
     size_t capkparams;
+    exec_idmap blas;    /* client ID -> cublasHandle_t (remote/ops_lib.c) */
+    void *lt;           /* cuBLASLt state of the session (remote/ops_lt.c) */
 };
+
+/* ---- libraries (remote/ops_lib.c, remote/ops_lt.c) ---- */
+struct exec_lib_fns;
+/* Loads GENIE_CUBLAS_LIB / GENIE_CUBLASLT_LIB once per process (default libcublas.so.13,
+ * libcublasLt.so.13); NULL when the library cannot be loaded (logged once). */
+void *exec_lib_cublas(exec_ctx *ctx);
+void *exec_lib_cublaslt(exec_ctx *ctx);
+/* The resolved table of forwarded functions (never NULL; entries may be). */
+const struct exec_lib_fns *exec_lib_table(exec_session *s);
+/* Frees what the session holds in the libraries: cuBLAS handles, then cuBLASLt state. */
+void exec_lib_session_close(exec_session *s);
+void exec_lt_session_close(exec_session *s);
 
 /* Appends R_ERROR for the op at index and returns GENIE_EDRIVER (or GENIE_ENOMEM when even
  * that could not be appended). */
@@ -169,6 +186,8 @@ int exec_cufail(exec_session *s, uint32_t index, CUresult r, const char *what);
 /* Resolves a client stream ID (0 = legacy NULL stream) or records cudaErrorInvalidResourceHandle.
  */
 int exec_stream(exec_session *s, uint32_t index, uint32_t id, const char *op, CUstream *out);
+/* Does [p, p+n) lie in the session's live mappings (adjacent ones count as one range)? */
+int exec_range_ok(const exec_session *s, uint64_t p, uint64_t n);
 /* Synchronises the session's streams and the NULL stream; returns the first failure. */
 CUresult exec_sync_all(exec_session *s);
 

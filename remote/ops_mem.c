@@ -21,7 +21,7 @@ static long map_find(const exec_session *s, uint64_t p)
 
 /* Does [p, p+n) lie in live mappings? Adjacent mappings count as one range: the VA is
  * contiguous and the driver copies across them (a client may grow a heap map by map). */
-static int range_ok(const exec_session *s, uint64_t p, uint64_t n)
+int exec_range_ok(const exec_session *s, uint64_t p, uint64_t n)
 {
     if (n > UINT64_MAX - p)
         return 0;
@@ -44,7 +44,7 @@ static int range_ok(const exec_session *s, uint64_t p, uint64_t n)
 
 static int check_range(exec_session *s, uint32_t index, const char *op, uint64_t p, uint64_t n)
 {
-    if (range_ok(s, p, n))
+    if (exec_range_ok(s, p, n))
         return 0;
     return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0,
                      "%s: device range 0x%llx + %llu is not inside a mapping of session %u", op,

@@ -252,6 +252,8 @@ void exec_session_close(exec_session *s)
     d->CtxSetCurrent(s->ctx->primary);
     /* Nothing may still run on memory we are about to unmap. */
     (void)exec_sync_all(s);
+    exec_lt_session_close(s);
+    exec_lib_session_close(s);
     for (uint32_t i = 0; i < s->events.cap; i++)
         if (s->events.vals[i])
             d->EventDestroy((CUevent)s->events.vals[i]);

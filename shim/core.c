@@ -28,6 +28,8 @@ static void shim_init(void)
     shim_g.next_event = 1;
     shim_g.next_module = 1;
     shim_g.next_func = 1;
+    shim_g.next_blas = 1;
+    shim_g.next_lt = 1;
     atexit(shim_stats_atexit);
 }
 

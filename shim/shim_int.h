@@ -123,7 +123,7 @@ typedef struct shim_state {
     shim_slot *slots;
     uint32_t nslots, cap_slots;
 
-    uint32_t next_stream, next_event, next_module, next_func;
+    uint32_t next_stream, next_event, next_module, next_func, next_blas, next_lt;
     shim_stats stats;
 } shim_state;
 

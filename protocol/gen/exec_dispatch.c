@@ -161,6 +161,36 @@ int exec_dispatch(exec_session *s, uint32_t index, const proto_rec *r)
             return exec_bad_record(s, index, r, e);
         return exec_op_FUNC_SET_ATTR(s, index, &a);
     }
+    case PROTO_OP_LIB_CALL: {
+        proto_LIB_CALL a;
+        if ((e = proto_get_LIB_CALL(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_LIB_CALL(s, index, &a);
+    }
+    case PROTO_OP_LT_CREATE: {
+        proto_LT_CREATE a;
+        if ((e = proto_get_LT_CREATE(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_LT_CREATE(s, index, &a);
+    }
+    case PROTO_OP_LT_DESTROY: {
+        proto_LT_DESTROY a;
+        if ((e = proto_get_LT_DESTROY(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_LT_DESTROY(s, index, &a);
+    }
+    case PROTO_OP_LT_HEURISTIC: {
+        proto_LT_HEURISTIC a;
+        if ((e = proto_get_LT_HEURISTIC(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_LT_HEURISTIC(s, index, &a);
+    }
+    case PROTO_OP_LT_MATMUL: {
+        proto_LT_MATMUL a;
+        if ((e = proto_get_LT_MATMUL(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_LT_MATMUL(s, index, &a);
+    }
     default:
         return exec_bad_record(s, index, r, GENIE_EPROTO);
     }

@@ -35,6 +35,11 @@ static const proto_op_info infos[] = {
     {0x8005, 0, PROTO_F_MODULE, 12, 0, "R_MODULE"},
     {0x8006, 0, PROTO_F_MODULE, 12, 1, "R_FUNC"},
     {0x8007, 0, 0, 16, 0, "R_PONG"},
+    {0x0060, 1, 0, 4, 1, "LIB_CALL"},
+    {0x0061, 1, 0, 4, 0, "LT_CREATE"},
+    {0x0062, 1, 0, 4, 0, "LT_DESTROY"},
+    {0x0063, 1, PROTO_F_QUERY, 8, 1, "LT_HEURISTIC"},
+    {0x0064, 1, PROTO_F_LAUNCH, 56, 1, "LT_MATMUL"},
 };
 
 const proto_op_info *proto_op_lookup(uint16_t op)
@@ -106,6 +111,16 @@ const proto_op_info *proto_op_lookup(uint16_t op)
         return &infos[31];
     case 0x8007:
         return &infos[32];
+    case 0x0060:
+        return &infos[33];
+    case 0x0061:
+        return &infos[34];
+    case 0x0062:
+        return &infos[35];
+    case 0x0063:
+        return &infos[36];
+    case 0x0064:
+        return &infos[37];
     default:
         return NULL;
     }

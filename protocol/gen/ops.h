@@ -59,6 +59,11 @@ enum proto_op {
     PROTO_OP_R_MODULE = 0x8005,
     PROTO_OP_R_FUNC = 0x8006,
     PROTO_OP_R_PONG = 0x8007,
+    PROTO_OP_LIB_CALL = 0x0060,
+    PROTO_OP_LT_CREATE = 0x0061,
+    PROTO_OP_LT_DESTROY = 0x0062,
+    PROTO_OP_LT_HEURISTIC = 0x0063,
+    PROTO_OP_LT_MATMUL = 0x0064,
 };
 
 typedef struct proto_op_info {
@@ -84,15 +89,15 @@ typedef struct proto_HELLO {
 } proto_HELLO;
 #define PROTO_HELLO_FIXED 16
 /* Appends the record; returns a pointer to the token bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_HELLO(genie_buf *b, uint64_t pid, uint32_t version, uint32_t flags, size_t token_len)
+static inline uint8_t *proto_put_HELLO(genie_buf *buf_, uint64_t pid, uint32_t version, uint32_t flags, size_t token_len)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_HELLO, 16 + token_len);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_HELLO, 16 + token_len);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &pid, 8);
-    memcpy(p + 8, &version, 4);
-    memcpy(p + 12, &flags, 4);
-    return p + 16;
+    memcpy(rec_ + 0, &pid, 8);
+    memcpy(rec_ + 8, &version, 4);
+    memcpy(rec_ + 12, &flags, 4);
+    return rec_ + 16;
 }
 static inline int proto_get_HELLO(const proto_rec *r, proto_HELLO *out)
 {
@@ -112,13 +117,13 @@ typedef struct proto_PING {
 } proto_PING;
 #define PROTO_PING_FIXED 8
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_PING(genie_buf *b, uint64_t nonce)
+static inline uint8_t *proto_put_PING(genie_buf *buf_, uint64_t nonce)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_PING, 8);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_PING, 8);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &nonce, 8);
-    return p + 8;
+    memcpy(rec_ + 0, &nonce, 8);
+    return rec_ + 8;
 }
 static inline int proto_get_PING(const proto_rec *r, proto_PING *out)
 {
@@ -135,14 +140,14 @@ typedef struct proto_MEM_MAP {
 } proto_MEM_MAP;
 #define PROTO_MEM_MAP_FIXED 16
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_MEM_MAP(genie_buf *b, uint64_t ptr, uint64_t size)
+static inline uint8_t *proto_put_MEM_MAP(genie_buf *buf_, uint64_t ptr, uint64_t size)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_MEM_MAP, 16);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_MEM_MAP, 16);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &ptr, 8);
-    memcpy(p + 8, &size, 8);
-    return p + 16;
+    memcpy(rec_ + 0, &ptr, 8);
+    memcpy(rec_ + 8, &size, 8);
+    return rec_ + 16;
 }
 static inline int proto_get_MEM_MAP(const proto_rec *r, proto_MEM_MAP *out)
 {
@@ -160,14 +165,14 @@ typedef struct proto_MEM_UNMAP {
 } proto_MEM_UNMAP;
 #define PROTO_MEM_UNMAP_FIXED 16
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_MEM_UNMAP(genie_buf *b, uint64_t ptr, uint64_t size)
+static inline uint8_t *proto_put_MEM_UNMAP(genie_buf *buf_, uint64_t ptr, uint64_t size)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_MEM_UNMAP, 16);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_MEM_UNMAP, 16);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &ptr, 8);
-    memcpy(p + 8, &size, 8);
-    return p + 16;
+    memcpy(rec_ + 0, &ptr, 8);
+    memcpy(rec_ + 8, &size, 8);
+    return rec_ + 16;
 }
 static inline int proto_get_MEM_UNMAP(const proto_rec *r, proto_MEM_UNMAP *out)
 {
@@ -187,14 +192,14 @@ typedef struct proto_MEMCPY_H2D {
 } proto_MEMCPY_H2D;
 #define PROTO_MEMCPY_H2D_FIXED 12
 /* Appends the record; returns a pointer to the data bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_MEMCPY_H2D(genie_buf *b, uint64_t dst, uint32_t stream, size_t data_len)
+static inline uint8_t *proto_put_MEMCPY_H2D(genie_buf *buf_, uint64_t dst, uint32_t stream, size_t data_len)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_MEMCPY_H2D, 12 + data_len);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_MEMCPY_H2D, 12 + data_len);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &dst, 8);
-    memcpy(p + 8, &stream, 4);
-    return p + 12;
+    memcpy(rec_ + 0, &dst, 8);
+    memcpy(rec_ + 8, &stream, 4);
+    return rec_ + 12;
 }
 static inline int proto_get_MEMCPY_H2D(const proto_rec *r, proto_MEMCPY_H2D *out)
 {
@@ -215,15 +220,15 @@ typedef struct proto_MEMCPY_D2H {
 } proto_MEMCPY_D2H;
 #define PROTO_MEMCPY_D2H_FIXED 20
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_MEMCPY_D2H(genie_buf *b, uint64_t src, uint64_t size, uint32_t stream)
+static inline uint8_t *proto_put_MEMCPY_D2H(genie_buf *buf_, uint64_t src, uint64_t size, uint32_t stream)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_MEMCPY_D2H, 20);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_MEMCPY_D2H, 20);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &src, 8);
-    memcpy(p + 8, &size, 8);
-    memcpy(p + 16, &stream, 4);
-    return p + 20;
+    memcpy(rec_ + 0, &src, 8);
+    memcpy(rec_ + 8, &size, 8);
+    memcpy(rec_ + 16, &stream, 4);
+    return rec_ + 20;
 }
 static inline int proto_get_MEMCPY_D2H(const proto_rec *r, proto_MEMCPY_D2H *out)
 {
@@ -244,16 +249,16 @@ typedef struct proto_MEMCPY_D2D {
 } proto_MEMCPY_D2D;
 #define PROTO_MEMCPY_D2D_FIXED 28
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_MEMCPY_D2D(genie_buf *b, uint64_t dst, uint64_t src, uint64_t size, uint32_t stream)
+static inline uint8_t *proto_put_MEMCPY_D2D(genie_buf *buf_, uint64_t dst, uint64_t src, uint64_t size, uint32_t stream)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_MEMCPY_D2D, 28);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_MEMCPY_D2D, 28);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &dst, 8);
-    memcpy(p + 8, &src, 8);
-    memcpy(p + 16, &size, 8);
-    memcpy(p + 24, &stream, 4);
-    return p + 28;
+    memcpy(rec_ + 0, &dst, 8);
+    memcpy(rec_ + 8, &src, 8);
+    memcpy(rec_ + 16, &size, 8);
+    memcpy(rec_ + 24, &stream, 4);
+    return rec_ + 28;
 }
 static inline int proto_get_MEMCPY_D2D(const proto_rec *r, proto_MEMCPY_D2D *out)
 {
@@ -275,16 +280,16 @@ typedef struct proto_MEMSET {
 } proto_MEMSET;
 #define PROTO_MEMSET_FIXED 24
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_MEMSET(genie_buf *b, uint64_t dst, uint64_t size, uint32_t value, uint32_t stream)
+static inline uint8_t *proto_put_MEMSET(genie_buf *buf_, uint64_t dst, uint64_t size, uint32_t value, uint32_t stream)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_MEMSET, 24);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_MEMSET, 24);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &dst, 8);
-    memcpy(p + 8, &size, 8);
-    memcpy(p + 16, &value, 4);
-    memcpy(p + 20, &stream, 4);
-    return p + 24;
+    memcpy(rec_ + 0, &dst, 8);
+    memcpy(rec_ + 8, &size, 8);
+    memcpy(rec_ + 16, &value, 4);
+    memcpy(rec_ + 20, &stream, 4);
+    return rec_ + 24;
 }
 static inline int proto_get_MEMSET(const proto_rec *r, proto_MEMSET *out)
 {
@@ -305,15 +310,15 @@ typedef struct proto_STREAM_CREATE {
 } proto_STREAM_CREATE;
 #define PROTO_STREAM_CREATE_FIXED 12
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_STREAM_CREATE(genie_buf *b, uint32_t stream, uint32_t flags, int32_t priority)
+static inline uint8_t *proto_put_STREAM_CREATE(genie_buf *buf_, uint32_t stream, uint32_t flags, int32_t priority)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_STREAM_CREATE, 12);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_STREAM_CREATE, 12);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &stream, 4);
-    memcpy(p + 4, &flags, 4);
-    memcpy(p + 8, &priority, 4);
-    return p + 12;
+    memcpy(rec_ + 0, &stream, 4);
+    memcpy(rec_ + 4, &flags, 4);
+    memcpy(rec_ + 8, &priority, 4);
+    return rec_ + 12;
 }
 static inline int proto_get_STREAM_CREATE(const proto_rec *r, proto_STREAM_CREATE *out)
 {
@@ -331,13 +336,13 @@ typedef struct proto_STREAM_DESTROY {
 } proto_STREAM_DESTROY;
 #define PROTO_STREAM_DESTROY_FIXED 4
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_STREAM_DESTROY(genie_buf *b, uint32_t stream)
+static inline uint8_t *proto_put_STREAM_DESTROY(genie_buf *buf_, uint32_t stream)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_STREAM_DESTROY, 4);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_STREAM_DESTROY, 4);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &stream, 4);
-    return p + 4;
+    memcpy(rec_ + 0, &stream, 4);
+    return rec_ + 4;
 }
 static inline int proto_get_STREAM_DESTROY(const proto_rec *r, proto_STREAM_DESTROY *out)
 {
@@ -353,13 +358,13 @@ typedef struct proto_STREAM_SYNC {
 } proto_STREAM_SYNC;
 #define PROTO_STREAM_SYNC_FIXED 4
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_STREAM_SYNC(genie_buf *b, uint32_t stream)
+static inline uint8_t *proto_put_STREAM_SYNC(genie_buf *buf_, uint32_t stream)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_STREAM_SYNC, 4);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_STREAM_SYNC, 4);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &stream, 4);
-    return p + 4;
+    memcpy(rec_ + 0, &stream, 4);
+    return rec_ + 4;
 }
 static inline int proto_get_STREAM_SYNC(const proto_rec *r, proto_STREAM_SYNC *out)
 {
@@ -377,15 +382,15 @@ typedef struct proto_STREAM_WAIT_EVENT {
 } proto_STREAM_WAIT_EVENT;
 #define PROTO_STREAM_WAIT_EVENT_FIXED 12
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_STREAM_WAIT_EVENT(genie_buf *b, uint32_t stream, uint32_t event, uint32_t flags)
+static inline uint8_t *proto_put_STREAM_WAIT_EVENT(genie_buf *buf_, uint32_t stream, uint32_t event, uint32_t flags)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_STREAM_WAIT_EVENT, 12);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_STREAM_WAIT_EVENT, 12);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &stream, 4);
-    memcpy(p + 4, &event, 4);
-    memcpy(p + 8, &flags, 4);
-    return p + 12;
+    memcpy(rec_ + 0, &stream, 4);
+    memcpy(rec_ + 4, &event, 4);
+    memcpy(rec_ + 8, &flags, 4);
+    return rec_ + 12;
 }
 static inline int proto_get_STREAM_WAIT_EVENT(const proto_rec *r, proto_STREAM_WAIT_EVENT *out)
 {
@@ -403,13 +408,13 @@ typedef struct proto_DEVICE_SYNC {
 } proto_DEVICE_SYNC;
 #define PROTO_DEVICE_SYNC_FIXED 4
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_DEVICE_SYNC(genie_buf *b, uint32_t device)
+static inline uint8_t *proto_put_DEVICE_SYNC(genie_buf *buf_, uint32_t device)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_DEVICE_SYNC, 4);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_DEVICE_SYNC, 4);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &device, 4);
-    return p + 4;
+    memcpy(rec_ + 0, &device, 4);
+    return rec_ + 4;
 }
 static inline int proto_get_DEVICE_SYNC(const proto_rec *r, proto_DEVICE_SYNC *out)
 {
@@ -425,13 +430,13 @@ typedef struct proto_STREAM_QUERY {
 } proto_STREAM_QUERY;
 #define PROTO_STREAM_QUERY_FIXED 4
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_STREAM_QUERY(genie_buf *b, uint32_t stream)
+static inline uint8_t *proto_put_STREAM_QUERY(genie_buf *buf_, uint32_t stream)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_STREAM_QUERY, 4);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_STREAM_QUERY, 4);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &stream, 4);
-    return p + 4;
+    memcpy(rec_ + 0, &stream, 4);
+    return rec_ + 4;
 }
 static inline int proto_get_STREAM_QUERY(const proto_rec *r, proto_STREAM_QUERY *out)
 {
@@ -448,14 +453,14 @@ typedef struct proto_EVENT_CREATE {
 } proto_EVENT_CREATE;
 #define PROTO_EVENT_CREATE_FIXED 8
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_EVENT_CREATE(genie_buf *b, uint32_t event, uint32_t flags)
+static inline uint8_t *proto_put_EVENT_CREATE(genie_buf *buf_, uint32_t event, uint32_t flags)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_EVENT_CREATE, 8);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_EVENT_CREATE, 8);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &event, 4);
-    memcpy(p + 4, &flags, 4);
-    return p + 8;
+    memcpy(rec_ + 0, &event, 4);
+    memcpy(rec_ + 4, &flags, 4);
+    return rec_ + 8;
 }
 static inline int proto_get_EVENT_CREATE(const proto_rec *r, proto_EVENT_CREATE *out)
 {
@@ -472,13 +477,13 @@ typedef struct proto_EVENT_DESTROY {
 } proto_EVENT_DESTROY;
 #define PROTO_EVENT_DESTROY_FIXED 4
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_EVENT_DESTROY(genie_buf *b, uint32_t event)
+static inline uint8_t *proto_put_EVENT_DESTROY(genie_buf *buf_, uint32_t event)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_EVENT_DESTROY, 4);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_EVENT_DESTROY, 4);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &event, 4);
-    return p + 4;
+    memcpy(rec_ + 0, &event, 4);
+    return rec_ + 4;
 }
 static inline int proto_get_EVENT_DESTROY(const proto_rec *r, proto_EVENT_DESTROY *out)
 {
@@ -495,14 +500,14 @@ typedef struct proto_EVENT_RECORD {
 } proto_EVENT_RECORD;
 #define PROTO_EVENT_RECORD_FIXED 8
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_EVENT_RECORD(genie_buf *b, uint32_t event, uint32_t stream)
+static inline uint8_t *proto_put_EVENT_RECORD(genie_buf *buf_, uint32_t event, uint32_t stream)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_EVENT_RECORD, 8);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_EVENT_RECORD, 8);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &event, 4);
-    memcpy(p + 4, &stream, 4);
-    return p + 8;
+    memcpy(rec_ + 0, &event, 4);
+    memcpy(rec_ + 4, &stream, 4);
+    return rec_ + 8;
 }
 static inline int proto_get_EVENT_RECORD(const proto_rec *r, proto_EVENT_RECORD *out)
 {
@@ -519,13 +524,13 @@ typedef struct proto_EVENT_SYNC {
 } proto_EVENT_SYNC;
 #define PROTO_EVENT_SYNC_FIXED 4
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_EVENT_SYNC(genie_buf *b, uint32_t event)
+static inline uint8_t *proto_put_EVENT_SYNC(genie_buf *buf_, uint32_t event)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_EVENT_SYNC, 4);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_EVENT_SYNC, 4);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &event, 4);
-    return p + 4;
+    memcpy(rec_ + 0, &event, 4);
+    return rec_ + 4;
 }
 static inline int proto_get_EVENT_SYNC(const proto_rec *r, proto_EVENT_SYNC *out)
 {
@@ -541,13 +546,13 @@ typedef struct proto_EVENT_QUERY {
 } proto_EVENT_QUERY;
 #define PROTO_EVENT_QUERY_FIXED 4
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_EVENT_QUERY(genie_buf *b, uint32_t event)
+static inline uint8_t *proto_put_EVENT_QUERY(genie_buf *buf_, uint32_t event)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_EVENT_QUERY, 4);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_EVENT_QUERY, 4);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &event, 4);
-    return p + 4;
+    memcpy(rec_ + 0, &event, 4);
+    return rec_ + 4;
 }
 static inline int proto_get_EVENT_QUERY(const proto_rec *r, proto_EVENT_QUERY *out)
 {
@@ -564,14 +569,14 @@ typedef struct proto_EVENT_ELAPSED {
 } proto_EVENT_ELAPSED;
 #define PROTO_EVENT_ELAPSED_FIXED 8
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_EVENT_ELAPSED(genie_buf *b, uint32_t start, uint32_t end)
+static inline uint8_t *proto_put_EVENT_ELAPSED(genie_buf *buf_, uint32_t start, uint32_t end)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_EVENT_ELAPSED, 8);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_EVENT_ELAPSED, 8);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &start, 4);
-    memcpy(p + 4, &end, 4);
-    return p + 8;
+    memcpy(rec_ + 0, &start, 4);
+    memcpy(rec_ + 4, &end, 4);
+    return rec_ + 8;
 }
 static inline int proto_get_EVENT_ELAPSED(const proto_rec *r, proto_EVENT_ELAPSED *out)
 {
@@ -592,15 +597,15 @@ typedef struct proto_MODULE_LOAD {
 } proto_MODULE_LOAD;
 #define PROTO_MODULE_LOAD_FIXED 20
 /* Appends the record; returns a pointer to the image bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_MODULE_LOAD(genie_buf *b, uint64_t hash_lo, uint64_t hash_hi, uint32_t module, size_t image_len)
+static inline uint8_t *proto_put_MODULE_LOAD(genie_buf *buf_, uint64_t hash_lo, uint64_t hash_hi, uint32_t module, size_t image_len)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_MODULE_LOAD, 20 + image_len);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_MODULE_LOAD, 20 + image_len);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &hash_lo, 8);
-    memcpy(p + 8, &hash_hi, 8);
-    memcpy(p + 16, &module, 4);
-    return p + 20;
+    memcpy(rec_ + 0, &hash_lo, 8);
+    memcpy(rec_ + 8, &hash_hi, 8);
+    memcpy(rec_ + 16, &module, 4);
+    return rec_ + 20;
 }
 static inline int proto_get_MODULE_LOAD(const proto_rec *r, proto_MODULE_LOAD *out)
 {
@@ -623,14 +628,14 @@ typedef struct proto_FUNC_GET {
 } proto_FUNC_GET;
 #define PROTO_FUNC_GET_FIXED 8
 /* Appends the record; returns a pointer to the name bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_FUNC_GET(genie_buf *b, uint32_t func, uint32_t module, size_t name_len)
+static inline uint8_t *proto_put_FUNC_GET(genie_buf *buf_, uint32_t func, uint32_t module, size_t name_len)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_FUNC_GET, 8 + name_len);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_FUNC_GET, 8 + name_len);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &func, 4);
-    memcpy(p + 4, &module, 4);
-    return p + 8;
+    memcpy(rec_ + 0, &func, 4);
+    memcpy(rec_ + 4, &module, 4);
+    return rec_ + 8;
 }
 static inline int proto_get_FUNC_GET(const proto_rec *r, proto_FUNC_GET *out)
 {
@@ -659,21 +664,21 @@ typedef struct proto_LAUNCH {
 } proto_LAUNCH;
 #define PROTO_LAUNCH_FIXED 36
 /* Appends the record; returns a pointer to the params bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_LAUNCH(genie_buf *b, uint32_t func, uint32_t stream, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t bx, uint32_t by, uint32_t bz, uint32_t shmem, size_t params_len)
+static inline uint8_t *proto_put_LAUNCH(genie_buf *buf_, uint32_t func, uint32_t stream, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t bx, uint32_t by, uint32_t bz, uint32_t shmem, size_t params_len)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_LAUNCH, 36 + params_len);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_LAUNCH, 36 + params_len);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &func, 4);
-    memcpy(p + 4, &stream, 4);
-    memcpy(p + 8, &gx, 4);
-    memcpy(p + 12, &gy, 4);
-    memcpy(p + 16, &gz, 4);
-    memcpy(p + 20, &bx, 4);
-    memcpy(p + 24, &by, 4);
-    memcpy(p + 28, &bz, 4);
-    memcpy(p + 32, &shmem, 4);
-    return p + 36;
+    memcpy(rec_ + 0, &func, 4);
+    memcpy(rec_ + 4, &stream, 4);
+    memcpy(rec_ + 8, &gx, 4);
+    memcpy(rec_ + 12, &gy, 4);
+    memcpy(rec_ + 16, &gz, 4);
+    memcpy(rec_ + 20, &bx, 4);
+    memcpy(rec_ + 24, &by, 4);
+    memcpy(rec_ + 28, &bz, 4);
+    memcpy(rec_ + 32, &shmem, 4);
+    return rec_ + 36;
 }
 static inline int proto_get_LAUNCH(const proto_rec *r, proto_LAUNCH *out)
 {
@@ -700,14 +705,14 @@ typedef struct proto_FUNC_ATTR {
 } proto_FUNC_ATTR;
 #define PROTO_FUNC_ATTR_FIXED 8
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_FUNC_ATTR(genie_buf *b, uint32_t func, int32_t attr)
+static inline uint8_t *proto_put_FUNC_ATTR(genie_buf *buf_, uint32_t func, int32_t attr)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_FUNC_ATTR, 8);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_FUNC_ATTR, 8);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &func, 4);
-    memcpy(p + 4, &attr, 4);
-    return p + 8;
+    memcpy(rec_ + 0, &func, 4);
+    memcpy(rec_ + 4, &attr, 4);
+    return rec_ + 8;
 }
 static inline int proto_get_FUNC_ATTR(const proto_rec *r, proto_FUNC_ATTR *out)
 {
@@ -727,16 +732,16 @@ typedef struct proto_OCCUPANCY {
 } proto_OCCUPANCY;
 #define PROTO_OCCUPANCY_FIXED 20
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_OCCUPANCY(genie_buf *b, uint64_t shmem, uint32_t func, uint32_t block, uint32_t flags)
+static inline uint8_t *proto_put_OCCUPANCY(genie_buf *buf_, uint64_t shmem, uint32_t func, uint32_t block, uint32_t flags)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_OCCUPANCY, 20);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_OCCUPANCY, 20);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &shmem, 8);
-    memcpy(p + 8, &func, 4);
-    memcpy(p + 12, &block, 4);
-    memcpy(p + 16, &flags, 4);
-    return p + 20;
+    memcpy(rec_ + 0, &shmem, 8);
+    memcpy(rec_ + 8, &func, 4);
+    memcpy(rec_ + 12, &block, 4);
+    memcpy(rec_ + 16, &flags, 4);
+    return rec_ + 20;
 }
 static inline int proto_get_OCCUPANCY(const proto_rec *r, proto_OCCUPANCY *out)
 {
@@ -757,15 +762,15 @@ typedef struct proto_FUNC_SET_ATTR {
 } proto_FUNC_SET_ATTR;
 #define PROTO_FUNC_SET_ATTR_FIXED 12
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_FUNC_SET_ATTR(genie_buf *b, uint32_t func, int32_t attr, int32_t value)
+static inline uint8_t *proto_put_FUNC_SET_ATTR(genie_buf *buf_, uint32_t func, int32_t attr, int32_t value)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_FUNC_SET_ATTR, 12);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_FUNC_SET_ATTR, 12);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &func, 4);
-    memcpy(p + 4, &attr, 4);
-    memcpy(p + 8, &value, 4);
-    return p + 12;
+    memcpy(rec_ + 0, &func, 4);
+    memcpy(rec_ + 4, &attr, 4);
+    memcpy(rec_ + 8, &value, 4);
+    return rec_ + 12;
 }
 static inline int proto_get_FUNC_SET_ATTR(const proto_rec *r, proto_FUNC_SET_ATTR *out)
 {
@@ -789,17 +794,17 @@ typedef struct proto_R_HELLO {
 } proto_R_HELLO;
 #define PROTO_R_HELLO_FIXED 32
 /* Appends the record; returns a pointer to the devinfo bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_R_HELLO(genie_buf *b, uint64_t va_base, uint64_t va_size, uint64_t granularity, uint32_t session, uint32_t ndevices, size_t devinfo_len)
+static inline uint8_t *proto_put_R_HELLO(genie_buf *buf_, uint64_t va_base, uint64_t va_size, uint64_t granularity, uint32_t session, uint32_t ndevices, size_t devinfo_len)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_R_HELLO, 32 + devinfo_len);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_R_HELLO, 32 + devinfo_len);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &va_base, 8);
-    memcpy(p + 8, &va_size, 8);
-    memcpy(p + 16, &granularity, 8);
-    memcpy(p + 24, &session, 4);
-    memcpy(p + 28, &ndevices, 4);
-    return p + 32;
+    memcpy(rec_ + 0, &va_base, 8);
+    memcpy(rec_ + 8, &va_size, 8);
+    memcpy(rec_ + 16, &granularity, 8);
+    memcpy(rec_ + 24, &session, 4);
+    memcpy(rec_ + 28, &ndevices, 4);
+    return rec_ + 32;
 }
 static inline int proto_get_R_HELLO(const proto_rec *r, proto_R_HELLO *out)
 {
@@ -825,15 +830,15 @@ typedef struct proto_R_ERROR {
 } proto_R_ERROR;
 #define PROTO_R_ERROR_FIXED 12
 /* Appends the record; returns a pointer to the msg bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_R_ERROR(genie_buf *b, uint32_t index, int32_t cuda_err, int32_t cu_result, size_t msg_len)
+static inline uint8_t *proto_put_R_ERROR(genie_buf *buf_, uint32_t index, int32_t cuda_err, int32_t cu_result, size_t msg_len)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_R_ERROR, 12 + msg_len);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_R_ERROR, 12 + msg_len);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &index, 4);
-    memcpy(p + 4, &cuda_err, 4);
-    memcpy(p + 8, &cu_result, 4);
-    return p + 12;
+    memcpy(rec_ + 0, &index, 4);
+    memcpy(rec_ + 4, &cuda_err, 4);
+    memcpy(rec_ + 8, &cu_result, 4);
+    return rec_ + 12;
 }
 static inline int proto_get_R_ERROR(const proto_rec *r, proto_R_ERROR *out)
 {
@@ -855,13 +860,13 @@ typedef struct proto_R_DATA {
 } proto_R_DATA;
 #define PROTO_R_DATA_FIXED 4
 /* Appends the record; returns a pointer to the data bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_R_DATA(genie_buf *b, uint32_t index, size_t data_len)
+static inline uint8_t *proto_put_R_DATA(genie_buf *buf_, uint32_t index, size_t data_len)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_R_DATA, 4 + data_len);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_R_DATA, 4 + data_len);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &index, 4);
-    return p + 4;
+    memcpy(rec_ + 0, &index, 4);
+    return rec_ + 4;
 }
 static inline int proto_get_R_DATA(const proto_rec *r, proto_R_DATA *out)
 {
@@ -881,15 +886,15 @@ typedef struct proto_R_VALUE {
 } proto_R_VALUE;
 #define PROTO_R_VALUE_FIXED 16
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_R_VALUE(genie_buf *b, uint64_t value, uint32_t index, int32_t status)
+static inline uint8_t *proto_put_R_VALUE(genie_buf *buf_, uint64_t value, uint32_t index, int32_t status)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_R_VALUE, 16);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_R_VALUE, 16);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &value, 8);
-    memcpy(p + 8, &index, 4);
-    memcpy(p + 12, &status, 4);
-    return p + 16;
+    memcpy(rec_ + 0, &value, 8);
+    memcpy(rec_ + 8, &index, 4);
+    memcpy(rec_ + 12, &status, 4);
+    return rec_ + 16;
 }
 static inline int proto_get_R_VALUE(const proto_rec *r, proto_R_VALUE *out)
 {
@@ -909,15 +914,15 @@ typedef struct proto_R_MODULE {
 } proto_R_MODULE;
 #define PROTO_R_MODULE_FIXED 12
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_R_MODULE(genie_buf *b, uint32_t index, uint32_t module, uint32_t loaded)
+static inline uint8_t *proto_put_R_MODULE(genie_buf *buf_, uint32_t index, uint32_t module, uint32_t loaded)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_R_MODULE, 12);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_R_MODULE, 12);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &index, 4);
-    memcpy(p + 4, &module, 4);
-    memcpy(p + 8, &loaded, 4);
-    return p + 12;
+    memcpy(rec_ + 0, &index, 4);
+    memcpy(rec_ + 4, &module, 4);
+    memcpy(rec_ + 8, &loaded, 4);
+    return rec_ + 12;
 }
 static inline int proto_get_R_MODULE(const proto_rec *r, proto_R_MODULE *out)
 {
@@ -939,15 +944,15 @@ typedef struct proto_R_FUNC {
 } proto_R_FUNC;
 #define PROTO_R_FUNC_FIXED 12
 /* Appends the record; returns a pointer to the layout bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_R_FUNC(genie_buf *b, uint32_t index, uint32_t func, uint32_t nparams, size_t layout_len)
+static inline uint8_t *proto_put_R_FUNC(genie_buf *buf_, uint32_t index, uint32_t func, uint32_t nparams, size_t layout_len)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_R_FUNC, 12 + layout_len);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_R_FUNC, 12 + layout_len);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &index, 4);
-    memcpy(p + 4, &func, 4);
-    memcpy(p + 8, &nparams, 4);
-    return p + 12;
+    memcpy(rec_ + 0, &index, 4);
+    memcpy(rec_ + 4, &func, 4);
+    memcpy(rec_ + 8, &nparams, 4);
+    return rec_ + 12;
 }
 static inline int proto_get_R_FUNC(const proto_rec *r, proto_R_FUNC *out)
 {
@@ -968,14 +973,14 @@ typedef struct proto_R_PONG {
 } proto_R_PONG;
 #define PROTO_R_PONG_FIXED 16
 /* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
-static inline uint8_t *proto_put_R_PONG(genie_buf *b, uint64_t nonce, uint64_t server_ns)
+static inline uint8_t *proto_put_R_PONG(genie_buf *buf_, uint64_t nonce, uint64_t server_ns)
 {
-    uint8_t *p = proto_rec_add(b, PROTO_OP_R_PONG, 16);
-    if (!p)
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_R_PONG, 16);
+    if (!rec_)
         return NULL;
-    memcpy(p + 0, &nonce, 8);
-    memcpy(p + 8, &server_ns, 8);
-    return p + 16;
+    memcpy(rec_ + 0, &nonce, 8);
+    memcpy(rec_ + 8, &server_ns, 8);
+    return rec_ + 16;
 }
 static inline int proto_get_R_PONG(const proto_rec *r, proto_R_PONG *out)
 {
@@ -983,6 +988,152 @@ static inline int proto_get_R_PONG(const proto_rec *r, proto_R_PONG *out)
         return GENIE_EPROTO;
     memcpy(&out->nonce, r->body + 0, 8);
     memcpy(&out->server_ns, r->body + 8, 8);
+    return 0;
+}
+
+/* REQ LIB_CALL (0x0060) */
+typedef struct proto_LIB_CALL {
+    uint32_t api;
+    const uint8_t *args; /* borrowed from the frame */
+    size_t args_len;
+} proto_LIB_CALL;
+#define PROTO_LIB_CALL_FIXED 4
+/* Appends the record; returns a pointer to the args bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_LIB_CALL(genie_buf *buf_, uint32_t api, size_t args_len)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_LIB_CALL, 4 + args_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &api, 4);
+    return rec_ + 4;
+}
+static inline int proto_get_LIB_CALL(const proto_rec *r, proto_LIB_CALL *out)
+{
+    if (r->len < 4)
+        return GENIE_EPROTO;
+    memcpy(&out->api, r->body + 0, 4);
+    out->args = r->body + 4;
+    out->args_len = r->len - 4;
+    return 0;
+}
+
+/* REQ LT_CREATE (0x0061) */
+typedef struct proto_LT_CREATE {
+    uint32_t handle;
+} proto_LT_CREATE;
+#define PROTO_LT_CREATE_FIXED 4
+/* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_LT_CREATE(genie_buf *buf_, uint32_t handle)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_LT_CREATE, 4);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &handle, 4);
+    return rec_ + 4;
+}
+static inline int proto_get_LT_CREATE(const proto_rec *r, proto_LT_CREATE *out)
+{
+    if (r->len != 4)
+        return GENIE_EPROTO;
+    memcpy(&out->handle, r->body + 0, 4);
+    return 0;
+}
+
+/* REQ LT_DESTROY (0x0062) */
+typedef struct proto_LT_DESTROY {
+    uint32_t handle;
+} proto_LT_DESTROY;
+#define PROTO_LT_DESTROY_FIXED 4
+/* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_LT_DESTROY(genie_buf *buf_, uint32_t handle)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_LT_DESTROY, 4);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &handle, 4);
+    return rec_ + 4;
+}
+static inline int proto_get_LT_DESTROY(const proto_rec *r, proto_LT_DESTROY *out)
+{
+    if (r->len != 4)
+        return GENIE_EPROTO;
+    memcpy(&out->handle, r->body + 0, 4);
+    return 0;
+}
+
+/* REQ LT_HEURISTIC (0x0063) */
+typedef struct proto_LT_HEURISTIC {
+    uint32_t handle;
+    uint32_t requested;
+    const uint8_t *problem; /* borrowed from the frame */
+    size_t problem_len;
+} proto_LT_HEURISTIC;
+#define PROTO_LT_HEURISTIC_FIXED 8
+/* Appends the record; returns a pointer to the problem bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_LT_HEURISTIC(genie_buf *buf_, uint32_t handle, uint32_t requested, size_t problem_len)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_LT_HEURISTIC, 8 + problem_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &handle, 4);
+    memcpy(rec_ + 4, &requested, 4);
+    return rec_ + 8;
+}
+static inline int proto_get_LT_HEURISTIC(const proto_rec *r, proto_LT_HEURISTIC *out)
+{
+    if (r->len < 8)
+        return GENIE_EPROTO;
+    memcpy(&out->handle, r->body + 0, 4);
+    memcpy(&out->requested, r->body + 4, 4);
+    out->problem = r->body + 8;
+    out->problem_len = r->len - 8;
+    return 0;
+}
+
+/* REQ LT_MATMUL (0x0064) */
+typedef struct proto_LT_MATMUL {
+    uint64_t a;
+    uint64_t b;
+    uint64_t c;
+    uint64_t d;
+    uint64_t workspace;
+    uint64_t workspace_size;
+    uint32_t handle;
+    uint32_t stream;
+    const uint8_t *problem; /* borrowed from the frame */
+    size_t problem_len;
+} proto_LT_MATMUL;
+#define PROTO_LT_MATMUL_FIXED 56
+/* Appends the record; returns a pointer to the problem bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_LT_MATMUL(genie_buf *buf_, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t workspace, uint64_t workspace_size, uint32_t handle, uint32_t stream, size_t problem_len)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_LT_MATMUL, 56 + problem_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &a, 8);
+    memcpy(rec_ + 8, &b, 8);
+    memcpy(rec_ + 16, &c, 8);
+    memcpy(rec_ + 24, &d, 8);
+    memcpy(rec_ + 32, &workspace, 8);
+    memcpy(rec_ + 40, &workspace_size, 8);
+    memcpy(rec_ + 48, &handle, 4);
+    memcpy(rec_ + 52, &stream, 4);
+    return rec_ + 56;
+}
+static inline int proto_get_LT_MATMUL(const proto_rec *r, proto_LT_MATMUL *out)
+{
+    if (r->len < 56)
+        return GENIE_EPROTO;
+    memcpy(&out->a, r->body + 0, 8);
+    memcpy(&out->b, r->body + 8, 8);
+    memcpy(&out->c, r->body + 16, 8);
+    memcpy(&out->d, r->body + 24, 8);
+    memcpy(&out->workspace, r->body + 32, 8);
+    memcpy(&out->workspace_size, r->body + 40, 8);
+    memcpy(&out->handle, r->body + 48, 4);
+    memcpy(&out->stream, r->body + 52, 4);
+    out->problem = r->body + 56;
+    out->problem_len = r->len - 56;
     return 0;
 }
 

@@ -38,7 +38,7 @@ trap cleanup EXIT
 preload="$shim"
 if ldd "$shim" | grep -q libasan; then
     preload="$(gcc -print-file-name=libasan.so):$shim"
-    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}
 fi
 
 export GENIE_CUDA_LIB="$fake"

@@ -1,0 +1,266 @@
+/* ops_lib.c — forwarded cuBLAS calls: library loading, the LIB_CALL op, argument decoding. */
+#include "remote/exec_lib_int.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/gen/exec_lib.h"
+
+static void load_libs(exec_ctx *ctx)
+{
+    pthread_mutex_lock(&ctx->lock);
+    if (!ctx->lib_loaded) {
+        const char *pb = genie_env_str("GENIE_CUBLAS_LIB", "libcublas.so.13");
+        const char *pl = genie_env_str("GENIE_CUBLASLT_LIB", "libcublasLt.so.13");
+        ctx->cublas = dlopen(pb, RTLD_NOW | RTLD_LOCAL);
+        if (!ctx->cublas)
+            GENIE_ERROR("cannot load cuBLAS (%s): %s; cuBLAS calls will fail", pb, dlerror());
+        ctx->cublaslt = dlopen(pl, RTLD_NOW | RTLD_LOCAL);
+        if (!ctx->cublaslt)
+            GENIE_ERROR("cannot load cuBLASLt (%s): %s; cuBLASLt calls will fail", pl, dlerror());
+        ctx->lib = calloc(1, sizeof *ctx->lib);
+        if (ctx->lib)
+            exec_lib_resolve(ctx->cublas, ctx->cublaslt, ctx->lib);
+        ctx->lib_loaded = 1;
+    }
+    pthread_mutex_unlock(&ctx->lock);
+}
+
+void *exec_lib_cublas(exec_ctx *ctx)
+{
+    load_libs(ctx);
+    return ctx->cublas;
+}
+
+void *exec_lib_cublaslt(exec_ctx *ctx)
+{
+    load_libs(ctx);
+    return ctx->cublaslt;
+}
+
+const exec_lib_fns *exec_lib_table(exec_session *s)
+{
+    static exec_lib_fns none;
+    load_libs(s->ctx);
+    return s->ctx->lib ? s->ctx->lib : &none;
+}
+
+void exec_lib_session_close(exec_session *s)
+{
+    if (s->blas.cap && s->ctx->lib && s->ctx->lib->cublasDestroy_v2)
+        for (uint32_t i = 0; i < s->blas.cap; i++)
+            if (s->blas.vals[i])
+                s->ctx->lib->cublasDestroy_v2((cublasHandle_t)s->blas.vals[i]);
+    exec_idmap_free(&s->blas);
+}
+
+int exec_op_LIB_CALL(exec_session *s, uint32_t index, const proto_LIB_CALL *a)
+{
+    return exec_lib_dispatch(s, index, a->api, a->args, a->args_len);
+}
+
+/* ---------------------------------------------------------------- decoding ---- */
+
+void exec_lib_rd_init(exec_lib_rd *r, const uint8_t *args, size_t n)
+{
+    memset(r, 0, offsetof(exec_lib_rd, scalars));
+    r->p = args;
+    r->end = args + n;
+    r->nscalars = 0;
+}
+
+static int take(exec_lib_rd *r, void *dst, size_t n)
+{
+    if (r->err)
+        return -1;
+    if ((size_t)(r->end - r->p) < n) {
+        r->err = GENIE_EPROTO;
+        snprintf(r->why, sizeof r->why, "arguments end early");
+        return -1;
+    }
+    memcpy(dst, r->p, n);
+    r->p += n;
+    return 0;
+}
+
+static void bad(exec_lib_rd *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void bad(exec_lib_rd *r, int err, const char *fmt, ...)
+{
+    if (r->err)
+        return;
+    r->err = err;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->why, sizeof r->why, fmt, ap);
+    va_end(ap);
+}
+
+void *exec_lib_handle(exec_session *s, exec_lib_rd *r)
+{
+    uint32_t id;
+    if (take(r, &id, 4))
+        return NULL;
+    void *h = exec_idmap_get(&s->blas, id);
+    if (!h)
+        bad(r, GENIE_EHANDLE, "unknown cuBLAS handle %u", id);
+    return h;
+}
+
+void *exec_lib_hnew(exec_session *s, exec_lib_rd *r)
+{
+    uint32_t id;
+    if (take(r, &id, 4))
+        return NULL;
+    if (id == 0 || exec_idmap_get(&s->blas, id))
+        bad(r, GENIE_EINVAL, "cuBLAS handle ID %u in use", id);
+    r->has_new = 1;
+    r->new_id = id;
+    return &r->new_handle;
+}
+
+void *exec_lib_hdel(exec_session *s, exec_lib_rd *r)
+{
+    void *h = exec_lib_handle(s, r);
+    if (h) {
+        r->has_del = 1;
+        memcpy(&r->del_id, r->p - 4, 4);
+    }
+    return h;
+}
+
+void *exec_lib_stream(exec_session *s, exec_lib_rd *r)
+{
+    uint32_t id;
+    if (take(r, &id, 4))
+        return NULL;
+    if (id == 0 || id == 1 || id == 2)
+        return NULL; /* the legacy default stream */
+    void *st = exec_idmap_get(&s->streams, id);
+    if (!st)
+        bad(r, GENIE_EHANDLE, "unknown stream %u", id);
+    return st;
+}
+
+void exec_lib_val(exec_lib_rd *r, void *dst, size_t n)
+{
+    if (take(r, dst, n))
+        memset(dst, 0, n);
+}
+
+void *exec_lib_dev(exec_session *s, exec_lib_rd *r)
+{
+    uint64_t p;
+    if (take(r, &p, 8))
+        return NULL;
+    /* The extent a library call touches depends on its other arguments; at least the start
+     * must be memory of this session (NULL passes: some arguments are optional). */
+    if (p && !exec_range_ok(s, p, 1))
+        bad(r, GENIE_ERANGE, "device pointer %#llx is not in this session's memory",
+            (unsigned long long)p);
+    return (void *)(uintptr_t)p;
+}
+
+const void *exec_lib_scalar(exec_session *s, exec_lib_rd *r)
+{
+    uint32_t kind, size;
+    uint8_t v[16];
+    if (take(r, &kind, 4) || take(r, &size, 4) || take(r, v, 16))
+        return NULL;
+    if (kind == 1) {
+        uint64_t p;
+        memcpy(&p, v, 8);
+        if (!exec_range_ok(s, p, size))
+            bad(r, GENIE_ERANGE, "scalar pointer %#llx is not in this session's memory",
+                (unsigned long long)p);
+        return (const void *)(uintptr_t)p;
+    }
+    if (kind != 0 || size > 16 || r->nscalars == 4) {
+        bad(r, GENIE_EPROTO, "bad scalar (kind %u, %u bytes)", kind, size);
+        return NULL;
+    }
+    memcpy(r->scalars[r->nscalars], v, 16);
+    return r->scalars[r->nscalars++];
+}
+
+void *exec_lib_result(exec_session *s, exec_lib_rd *r)
+{
+    uint32_t kind, size;
+    uint64_t p;
+    if (take(r, &kind, 4) || take(r, &size, 4) || take(r, &p, 8))
+        return NULL;
+    if (size > sizeof r->result_buf) {
+        bad(r, GENIE_EPROTO, "result of %u bytes", size);
+        return NULL;
+    }
+    if (kind == 0) {
+        r->result_host = 1;
+        r->result_size = size;
+        return r->result_buf;
+    }
+    if (!exec_range_ok(s, p, size))
+        bad(r, GENIE_ERANGE, "result pointer %#llx is not in this session's memory",
+            (unsigned long long)p);
+    return (void *)(uintptr_t)p;
+}
+
+int exec_blas_cuda_err(int status)
+{
+    switch (status) {
+    case CUBLAS_STATUS_SUCCESS:
+        return EXEC_cudaSuccess;
+    case CUBLAS_STATUS_ALLOC_FAILED:
+        return EXEC_cudaErrorMemoryAllocation;
+    case CUBLAS_STATUS_NOT_SUPPORTED:
+    case CUBLAS_STATUS_ARCH_MISMATCH:
+        return EXEC_cudaErrorNotSupported;
+    case CUBLAS_STATUS_EXECUTION_FAILED:
+        return 719; /* cudaErrorLaunchFailure */
+    case CUBLAS_STATUS_NOT_INITIALIZED:
+        return EXEC_cudaErrorInitializationError;
+    default: /* INVALID_VALUE, MAPPING_ERROR, INTERNAL_ERROR, LICENSE_ERROR */
+        return EXEC_cudaErrorInvalidValue;
+    }
+}
+
+int exec_lib_done(exec_session *s, uint32_t index, exec_lib_rd *r, int status, const char *name)
+{
+    if (status != CUBLAS_STATUS_SUCCESS) {
+        /* the cuBLAS status rides in cu_result; the client turns it back into a status */
+        return exec_fail(s, index, exec_blas_cuda_err(status), status, "%s: cuBLAS status %d",
+                         name, status);
+    }
+    if (r->has_new && exec_idmap_put(&s->blas, r->new_id, r->new_handle)) {
+        if (s->ctx->lib->cublasDestroy_v2)
+            s->ctx->lib->cublasDestroy_v2((cublasHandle_t)r->new_handle);
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "%s: out of memory", name);
+    }
+    if (r->has_del)
+        exec_idmap_del(&s->blas, r->del_id);
+    if (r->result_host) {
+        uint8_t *p = proto_put_R_DATA(&s->reply, index, r->result_size);
+        if (!p)
+            return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "%s: reply", name);
+        memcpy(p, r->result_buf, r->result_size);
+    }
+    return 0;
+}
+
+int exec_lib_bad(exec_session *s, uint32_t index, exec_lib_rd *r, const char *name)
+{
+    int ce = r->err == GENIE_EHANDLE ? EXEC_cudaErrorInvalidResourceHandle : EXEC_cudaErrorInvalidValue;
+    return exec_fail(s, index, ce, 0, "%s: %s", name, r->why);
+}
+
+int exec_lib_missing(exec_session *s, uint32_t index, const char *name)
+{
+    return exec_fail(s, index, EXEC_cudaErrorNotSupported, CUBLAS_STATUS_NOT_SUPPORTED,
+                     "%s: not available in the executor's libraries", name);
+}
+
+int exec_lib_unknown(exec_session *s, uint32_t index, uint32_t api)
+{
+    return exec_fail(s, index, EXEC_cudaErrorNotSupported, CUBLAS_STATUS_NOT_SUPPORTED,
+                     "LIB_CALL: API %#x is not forwarded by this executor", api);
+}

@@ -1,0 +1,371 @@
+/* blas.c — cuBLAS on the client: handles mirrored locally, calls recorded as LIB_CALL records. */
+#include "shim/shim_blas.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+shim_blas_handle *shim_blas_handle_of(cublasHandle_t h)
+{
+    shim_blas_handle *b = (shim_blas_handle *)h;
+    return b && b->magic == SHIM_BLAS_MAGIC ? b : NULL;
+}
+
+cublasStatus_t shim_deny_blas(unsigned apix)
+{
+    static _Atomic unsigned char logged[GENIE_APIX__COUNT];
+    shim_count(apix);
+    if (!atomic_exchange(&logged[apix], 1))
+        GENIE_WARN("%s is not supported by Genie; returning CUBLAS_STATUS_NOT_SUPPORTED",
+                   genie_api_table[apix].name);
+    return CUBLAS_STATUS_NOT_SUPPORTED;
+}
+
+cublasStatus_t shim_bad_blas_arg(unsigned apix, const char *arg)
+{
+    GENIE_DEBUG("%s: %s is NULL", genie_api_table[apix].name, arg);
+    return CUBLAS_STATUS_INVALID_VALUE;
+}
+
+cublasStatus_t shim_blas_status(cudaError_t e)
+{
+    switch (e) {
+    case cudaSuccess:
+        return CUBLAS_STATUS_SUCCESS;
+    case cudaErrorMemoryAllocation:
+        return CUBLAS_STATUS_ALLOC_FAILED;
+    case cudaErrorNotSupported:
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    case cudaErrorInvalidValue:
+    case cudaErrorInvalidResourceHandle:
+        return CUBLAS_STATUS_INVALID_VALUE;
+    case cudaErrorInitializationError:
+        return CUBLAS_STATUS_NOT_INITIALIZED;
+    default:
+        return CUBLAS_STATUS_EXECUTION_FAILED;
+    }
+}
+
+size_t shim_blas_scalar_size(cublasComputeType_t t)
+{
+    switch (t) {
+    case CUBLAS_COMPUTE_16F:
+    case CUBLAS_COMPUTE_16F_PEDANTIC:
+        return 2;
+    case CUBLAS_COMPUTE_64F:
+    case CUBLAS_COMPUTE_64F_PEDANTIC:
+        return 8;
+    default: /* 32F and its fast/pedantic forms, 32I */
+        return 4;
+    }
+}
+
+/* ------------------------------------------------------------- the recorder ---- */
+
+int shim_lib_begin(shim_lib_call *c, unsigned api, size_t args_len)
+{
+    memset(c, 0, sizeof *c);
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e != cudaSuccess) {
+        c->status = CUBLAS_STATUS_NOT_INITIALIZED;
+        shim_unlock();
+        return 1;
+    }
+    c->mark = shim_g.batch.len;
+    c->p = proto_put_LIB_CALL(SHIM_BATCH, api, args_len);
+    if (!c->p) {
+        c->status = CUBLAS_STATUS_ALLOC_FAILED;
+        shim_g.batch.len = c->mark;
+        shim_unlock();
+        return 1;
+    }
+    c->end = c->p + args_len;
+    return 0;
+}
+
+static void put(shim_lib_call *c, const void *v, size_t n)
+{
+    if (c->status || (size_t)(c->end - c->p) < n) {
+        if (!c->status)
+            c->status = CUBLAS_STATUS_INTERNAL_ERROR;
+        return;
+    }
+    memcpy(c->p, v, n);
+    c->p += n;
+}
+
+void shim_lib_handle(shim_lib_call *c, cublasHandle_t h)
+{
+    c->h = shim_blas_handle_of(h);
+    if (!c->h) {
+        c->status = CUBLAS_STATUS_NOT_INITIALIZED;
+        return;
+    }
+    put(c, &c->h->id, 4);
+}
+
+void shim_lib_hnew(shim_lib_call *c, cublasHandle_t *out)
+{
+    shim_blas_handle *b = calloc(1, sizeof *b);
+    if (!b) {
+        c->status = CUBLAS_STATUS_ALLOC_FAILED;
+        return;
+    }
+    b->magic = SHIM_BLAS_MAGIC;
+    b->id = shim_g.next_blas++;
+    b->pointer_mode = CUBLAS_POINTER_MODE_HOST;
+    b->math_mode = CUBLAS_DEFAULT_MATH;
+    b->atomics_mode = CUBLAS_ATOMICS_NOT_ALLOWED;
+    c->created = b;
+    c->h = b;
+    *out = (cublasHandle_t)b;
+    put(c, &b->id, 4);
+}
+
+void shim_lib_hdel(shim_lib_call *c, cublasHandle_t h)
+{
+    shim_lib_handle(c, h);
+    c->destroyed = c->h;
+}
+
+void shim_lib_stream(shim_lib_call *c, cudaStream_t s)
+{
+    uint32_t id = shim_stream_id(s);
+    if (id == UINT32_MAX) {
+        c->status = CUBLAS_STATUS_INVALID_VALUE;
+        return;
+    }
+    put(c, &id, 4);
+}
+
+void shim_lib_val(shim_lib_call *c, const void *v, size_t n) { put(c, v, n); }
+
+void shim_lib_dev(shim_lib_call *c, const void *p)
+{
+    uint64_t v = (uint64_t)(uintptr_t)p;
+    put(c, &v, 8);
+}
+
+void shim_lib_scalar(shim_lib_call *c, const void *p, size_t n)
+{
+    uint8_t v[16] = {0};
+    uint32_t kind = c->h && c->h->pointer_mode == CUBLAS_POINTER_MODE_DEVICE ? SHIM_LIB_DEVICE
+                                                                            : SHIM_LIB_HOST;
+    uint32_t size = (uint32_t)n;
+    if (!p || n > 16) {
+        if (!c->status)
+            c->status = CUBLAS_STATUS_INVALID_VALUE;
+        return;
+    }
+    if (kind == SHIM_LIB_HOST) {
+        memcpy(v, p, n); /* the value is captured now, as the real library reads it now */
+    } else {
+        uint64_t a = (uint64_t)(uintptr_t)p;
+        memcpy(v, &a, 8);
+    }
+    put(c, &kind, 4);
+    put(c, &size, 4);
+    put(c, v, 16);
+}
+
+void shim_lib_result(shim_lib_call *c, void *p, size_t n)
+{
+    uint32_t kind = c->h && c->h->pointer_mode == CUBLAS_POINTER_MODE_DEVICE ? SHIM_LIB_DEVICE
+                                                                            : SHIM_LIB_HOST;
+    uint32_t size = (uint32_t)n;
+    uint64_t a = kind == SHIM_LIB_DEVICE ? (uint64_t)(uintptr_t)p : 0;
+    if (!p) {
+        if (!c->status)
+            c->status = CUBLAS_STATUS_INVALID_VALUE;
+        return;
+    }
+    if (kind == SHIM_LIB_HOST) {
+        c->result = p;
+        c->result_size = n;
+    }
+    put(c, &kind, 4);
+    put(c, &size, 4);
+    put(c, &a, 8);
+}
+
+int shim_lib_end(shim_lib_call *c)
+{
+    if (c->status) {
+        /* nothing of a rejected call reaches the wire */
+        shim_g.batch.len = c->mark;
+        free(c->created);
+        shim_unlock();
+        return c->status;
+    }
+    cudaError_t e;
+    if (c->result) {
+        /* a host result: the value must be here before the call returns */
+        shim_g.batch_ops++;
+        shim_g.stats.ops_recorded++;
+        if (!shim_slot_add(c->result, c->result_size)) {
+            shim_unlock();
+            return CUBLAS_STATUS_ALLOC_FAILED;
+        }
+        e = shim_flush(SHIM_RT_SYNC);
+    } else {
+        e = shim_op_done();
+    }
+    if (c->destroyed) {
+        c->destroyed->magic = 0;
+        free(c->destroyed);
+    }
+    shim_unlock();
+    return shim_blas_status(e);
+}
+
+/* ------------------------------------------------------ local answers, mirrors ---- */
+
+cublasStatus_t shim_impl_cublasGetVersion_v2(cublasHandle_t handle, int *version)
+{
+    (void)handle;
+    *version = CUBLAS_VERSION;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t shim_impl_cublasGetProperty(libraryPropertyType type, int *value)
+{
+    switch (type) {
+    case MAJOR_VERSION:
+        *value = CUBLAS_VER_MAJOR;
+        return CUBLAS_STATUS_SUCCESS;
+    case MINOR_VERSION:
+        *value = CUBLAS_VER_MINOR;
+        return CUBLAS_STATUS_SUCCESS;
+    case PATCH_LEVEL:
+        *value = CUBLAS_VER_PATCH;
+        return CUBLAS_STATUS_SUCCESS;
+    default:
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+}
+
+size_t shim_impl_cublasGetCudartVersion(void) { return CUDART_VERSION; }
+
+const char *shim_impl_cublasGetStatusName(cublasStatus_t status)
+{
+    switch (status) {
+#define S(x)                                                                                   \
+    case x:                                                                                    \
+        return #x;
+        S(CUBLAS_STATUS_SUCCESS)
+        S(CUBLAS_STATUS_NOT_INITIALIZED)
+        S(CUBLAS_STATUS_ALLOC_FAILED)
+        S(CUBLAS_STATUS_INVALID_VALUE)
+        S(CUBLAS_STATUS_ARCH_MISMATCH)
+        S(CUBLAS_STATUS_MAPPING_ERROR)
+        S(CUBLAS_STATUS_EXECUTION_FAILED)
+        S(CUBLAS_STATUS_INTERNAL_ERROR)
+        S(CUBLAS_STATUS_NOT_SUPPORTED)
+        S(CUBLAS_STATUS_LICENSE_ERROR)
+#undef S
+    default:
+        return "CUBLAS_STATUS_UNKNOWN";
+    }
+}
+
+const char *shim_impl_cublasGetStatusString(cublasStatus_t status)
+{
+    switch (status) {
+    case CUBLAS_STATUS_SUCCESS:
+        return "success";
+    case CUBLAS_STATUS_NOT_INITIALIZED:
+        return "the library was not initialized";
+    case CUBLAS_STATUS_ALLOC_FAILED:
+        return "the resource allocation failed";
+    case CUBLAS_STATUS_INVALID_VALUE:
+        return "an invalid numeric value was used as an argument";
+    case CUBLAS_STATUS_ARCH_MISMATCH:
+        return "an absent device architectural feature is required";
+    case CUBLAS_STATUS_MAPPING_ERROR:
+        return "an access to GPU memory space failed";
+    case CUBLAS_STATUS_EXECUTION_FAILED:
+        return "the GPU program failed to execute";
+    case CUBLAS_STATUS_INTERNAL_ERROR:
+        return "an internal operation failed";
+    case CUBLAS_STATUS_NOT_SUPPORTED:
+        return "the functionality requested is not supported";
+    case CUBLAS_STATUS_LICENSE_ERROR:
+        return "error detected trying to check the license";
+    default:
+        return "unknown error";
+    }
+}
+
+#define WITH_HANDLE(h, b)                                                                      \
+    shim_blas_handle *b = shim_blas_handle_of(h);                                              \
+    if (!b)                                                                                    \
+        return CUBLAS_STATUS_NOT_INITIALIZED;
+
+cublasStatus_t shim_impl_cublasGetStream_v2(cublasHandle_t handle, cudaStream_t *streamId)
+{
+    WITH_HANDLE(handle, b);
+    *streamId = b->stream;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t shim_impl_cublasGetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t *mode)
+{
+    WITH_HANDLE(handle, b);
+    *mode = b->pointer_mode;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t shim_impl_cublasGetMathMode(cublasHandle_t handle, cublasMath_t *mode)
+{
+    WITH_HANDLE(handle, b);
+    *mode = b->math_mode;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t shim_impl_cublasGetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t *mode)
+{
+    WITH_HANDLE(handle, b);
+    *mode = b->atomics_mode;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+/* The setters update the mirror once the executor's copy of the state is recorded. */
+cublasStatus_t shim_rec_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId);
+cublasStatus_t shim_rec_cublasSetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t mode);
+cublasStatus_t shim_rec_cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode);
+cublasStatus_t shim_rec_cublasSetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t mode);
+
+cublasStatus_t shim_impl_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId)
+{
+    cublasStatus_t st = shim_rec_cublasSetStream_v2(handle, streamId);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        shim_blas_handle_of(handle)->stream = streamId;
+    return st;
+}
+
+cublasStatus_t shim_impl_cublasSetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t mode)
+{
+    if (mode != CUBLAS_POINTER_MODE_HOST && mode != CUBLAS_POINTER_MODE_DEVICE)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    cublasStatus_t st = shim_rec_cublasSetPointerMode_v2(handle, mode);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        shim_blas_handle_of(handle)->pointer_mode = mode;
+    return st;
+}
+
+cublasStatus_t shim_impl_cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode)
+{
+    cublasStatus_t st = shim_rec_cublasSetMathMode(handle, mode);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        shim_blas_handle_of(handle)->math_mode = mode;
+    return st;
+}
+
+cublasStatus_t shim_impl_cublasSetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t mode)
+{
+    cublasStatus_t st = shim_rec_cublasSetAtomicsMode(handle, mode);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        shim_blas_handle_of(handle)->atomics_mode = mode;
+    return st;
+}

@@ -1,0 +1,74 @@
+/* shim_blas.h — the shim's cuBLAS/cuBLASLt side: client handles and the LIB_CALL recorder.
+ *
+ * A forwarded call (cublas.def kind FWD/FWDI) is one LIB_CALL record {api, args}; args are
+ * the parameters in order, packed without padding:
+ *   HANDLE, HNEW, HDEL, STREAM   u32 client ID
+ *   VAL                          sizeof(x) bytes, as the value is in memory
+ *   DEV                          u64 device address
+ *   SCALAR                       u32 kind (0 host value, 1 device pointer), u32 size,
+ *                                16 bytes: the value (host) or the u64 address (device)
+ *   RESULT                       u32 kind (0 host: the value comes back as R_DATA; 1 device),
+ *                                u32 size, u64 device address (0 for host)
+ * The generated recorder (protocol/gen/cublas_api.c) calls these helpers in parameter order. */
+#ifndef GENIE_SHIM_BLAS_H
+#define GENIE_SHIM_BLAS_H
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+
+#include "shim/shim_int.h"
+
+#define SHIM_LIB_SCALAR_BYTES 24
+#define SHIM_LIB_RESULT_BYTES 16
+enum { SHIM_LIB_HOST = 0, SHIM_LIB_DEVICE = 1 };
+
+/* A cuBLAS handle as the client sees it: the mirror of the state the executor's real handle
+ * has, so getters need no round trip. The cublasHandle_t is a pointer to this. */
+typedef struct shim_blas_handle {
+    uint32_t magic;
+    uint32_t id;
+    cudaStream_t stream;
+    cublasPointerMode_t pointer_mode;
+    cublasMath_t math_mode;
+    cublasAtomicsMode_t atomics_mode;
+} shim_blas_handle;
+#define SHIM_BLAS_MAGIC 0x424c4153u
+
+/* NULL when h is not a live handle of ours. */
+shim_blas_handle *shim_blas_handle_of(cublasHandle_t h);
+
+typedef struct shim_lib_call {
+    uint8_t *p, *end;     /* the args area of the record being written */
+    size_t mark;          /* batch length before the record: rolled back on error */
+    int status;           /* cublasStatus_t to return */
+    shim_blas_handle *h;  /* the call's handle (pointer mode) */
+    shim_blas_handle *created, *destroyed;
+    void *result;         /* host RESULT destination */
+    size_t result_size;
+} shim_lib_call;
+
+/* Takes the lock and starts the record; nonzero (with c->status set, lock released) when
+ * the call cannot be recorded. Every helper below records its argument or sets c->status. */
+int shim_lib_begin(shim_lib_call *c, unsigned api, size_t args_len);
+void shim_lib_handle(shim_lib_call *c, cublasHandle_t h);
+void shim_lib_hnew(shim_lib_call *c, cublasHandle_t *out);
+void shim_lib_hdel(shim_lib_call *c, cublasHandle_t h);
+void shim_lib_stream(shim_lib_call *c, cudaStream_t s);
+void shim_lib_val(shim_lib_call *c, const void *v, size_t n);
+void shim_lib_dev(shim_lib_call *c, const void *p);
+void shim_lib_scalar(shim_lib_call *c, const void *p, size_t n);
+void shim_lib_result(shim_lib_call *c, void *p, size_t n);
+/* Finishes the record (or rolls it back), flushes when a host result is due, unlocks and
+ * returns the cublasStatus_t. */
+int shim_lib_end(shim_lib_call *c);
+
+/* Bytes of alpha/beta for a compute type (the scale type follows it). */
+size_t shim_blas_scalar_size(cublasComputeType_t t);
+
+/* Generated wrappers' helpers. */
+cublasStatus_t shim_deny_blas(unsigned apix);
+cublasStatus_t shim_bad_blas_arg(unsigned apix, const char *arg);
+/* A cudaError_t from the executor as a cuBLAS status. */
+cublasStatus_t shim_blas_status(cudaError_t e);
+
+#endif
