@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# run_negative.sh — the shim against a missing or refusing genie-remote: clear errors, no hangs.
+#
+#   run_negative.sh CASE PROGRAM
+#     unreachable   GENIE_REMOTE names a socket nobody listens on
+#     bad_token     genie-remote --token is set and the client presents another token
+#     good_token    the same server with the right token: the program runs
+#   Paths come from GENIE_BUILD (the build directory).
+set -euo pipefail
+[ "${1:-}" = "--help" ] && { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+[ $# -eq 2 ] || { echo "usage: run_negative.sh CASE PROGRAM" >&2; exit 2; }
+case_=$1 prog=$2
+build=${GENIE_BUILD:?set GENIE_BUILD}
+shim="$build/shim/libgenie.so" remote="$build/remote/genie-remote"
+export GENIE_CUDA_LIB="$build/tests/fakegpu/libgenie_fakecuda.so"
+preload="$shim"
+if ldd "$shim" | grep -q libasan; then
+    preload="$(gcc -print-file-name=libasan.so):$shim"
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}
+fi
+tmp=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+
+start_server() {
+    "$remote" --listen "unix:$tmp/g.sock" --port-file "$tmp/port" "$@" >"$tmp/server.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do [ -s "$tmp/port" ] && return 0; sleep 0.05; done
+    echo "genie-remote did not start" >&2; cat "$tmp/server.log" >&2; exit 1
+}
+
+run() { # expected-rc regex
+    local want=$1 re=$2 t0 t1 rc
+    t0=$(date +%s)
+    set +e
+    GENIE_REMOTE=$target GENIE_TIMEOUT_MS=3000 LD_PRELOAD="$preload" timeout 30 "$prog" >"$tmp/out" 2>&1
+    rc=$?
+    set -e
+    t1=$(date +%s)
+    cat "$tmp/out"
+    [ $rc -ne 124 ] || { echo "run_negative: the program hung" >&2; exit 1; }
+    [ $rc -eq "$want" ] || { echo "run_negative: exit status $rc, expected $want" >&2; exit 1; }
+    grep -Eq -- "$re" "$tmp/out" || { echo "run_negative: output lacks /$re/" >&2; exit 1; }
+    [ $((t1 - t0)) -le 10 ] || { echo "run_negative: took $((t1 - t0)) s" >&2; exit 1; }
+}
+
+case "$case_" in
+unreachable)
+    target="unix:$tmp/nobody.sock"
+    run 2 "cannot reach genie-remote.*nobody.sock"
+    ;;
+bad_token)
+    start_server --token right-secret
+    target="unix:$tmp/g.sock"
+    GENIE_TOKEN=wrong-secret run 2 "authentication token rejected"
+    kill -0 $pid || { echo "run_negative: genie-remote died" >&2; exit 1; }
+    ;;
+good_token)
+    start_server --token right-secret
+    target="unix:$tmp/g.sock"
+    GENIE_TOKEN=right-secret run 0 "^RESULT OK"
+    ;;
+*)
+    echo "run_negative: unknown case $case_" >&2
+    exit 2
+    ;;
+esac
+echo "run_negative: $case_ OK"
