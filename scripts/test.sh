@@ -18,9 +18,9 @@ if [ $asan = 1 ]; then
 else
     scripts/setup.sh --no-install >/dev/null
 fi
-ctest --test-dir build --output-on-failure -j 2
+ctest --test-dir build --output-on-failure -j 2 -LE gpu
 if [ $asan = 1 ]; then
     echo "== ASan+UBSan build"
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=0 \
-        ctest --test-dir build-asan --output-on-failure -j 2
+        ctest --test-dir build-asan --output-on-failure -j 2 -LE gpu
 fi

@@ -6,7 +6,8 @@
 #   Checks: exit status 0 and "RESULT OK" in the output. Extra checks through env:
 #     EXPECT_RT_SYNC=N      the program made exactly N round trips for recorded work
 #     EXPECT_OUTPUT=REGEX   the output must match (grep -E), one regex per line
-#   Paths come from GENIE_BUILD (the build directory).
+#   Paths come from GENIE_BUILD (the build directory). GENIE_REAL_GPU=1 runs the executor on
+#   the real driver instead of the fake GPU.
 set -euo pipefail
 
 usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -41,7 +42,10 @@ if ldd "$shim" | grep -q libasan; then
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}
 fi
 
-export GENIE_CUDA_LIB="$fake"
+# GENIE_REAL_GPU=1 (CTest label gpu): the executor uses the real driver and libraries.
+if [ "${GENIE_REAL_GPU:-0}" != 1 ]; then
+    export GENIE_CUDA_LIB="$fake"
+fi
 case "$mode" in
 local)
     target=local
