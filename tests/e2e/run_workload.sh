@@ -45,6 +45,10 @@ fi
 # GENIE_REAL_GPU=1 (CTest label gpu): the executor uses the real driver and libraries.
 if [ "${GENIE_REAL_GPU:-0}" != 1 ]; then
     export GENIE_CUDA_LIB="$fake"
+    fakeblas="$build/tests/fakegpu/blas/libgenie_fakecublas.so"
+    if [ -e "$fakeblas" ]; then # one library serves as both cuBLAS and cuBLASLt
+        export GENIE_CUBLAS_LIB="$fakeblas" GENIE_CUBLASLT_LIB="$fakeblas"
+    fi
 fi
 case "$mode" in
 local)

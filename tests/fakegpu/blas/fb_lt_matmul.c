@@ -1,0 +1,280 @@
+/* fb_lt_matmul.c — cublasLtMatmul, its heuristic, algo init/check: one plan, then the engine. */
+#include "fb_int.h"
+
+#include <limits.h>
+
+#define FB_ALGO_TAG 0x66616b65626c6173ull /* "fakeblas", in algo.data[0] */
+
+/* Tiled orders (COL32...) and planar complex are valid layouts this double does not run. */
+static cublasStatus_t layout_check(const struct fb_lt_layout *l)
+{
+    if (l->order != CUBLASLT_ORDER_COL && l->order != CUBLASLT_ORDER_ROW)
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    if (l->plane_offset)
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    if (l->rows > INT64_MAX || l->cols > INT64_MAX || l->batch_count < 1)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    /* ld is the stride between columns (COL) or rows (ROW): at least that many elements */
+    int64_t inner = (int64_t)(l->order == CUBLASLT_ORDER_COL ? l->rows : l->cols);
+    return l->ld >= (inner > 1 ? inner : 1) ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_INVALID_VALUE;
+}
+
+/* Validates the problem and fills everything of *g but the data pointers. Returns SUCCESS,
+ * INVALID_VALUE (inconsistent descriptors), or NOT_SUPPORTED (valid but beyond this double). */
+static cublasStatus_t plan(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t Ad,
+                           cublasLtMatrixLayout_t Bd, cublasLtMatrixLayout_t Cd,
+                           cublasLtMatrixLayout_t Dd, struct fb_gemm *g)
+{
+    const struct fb_lt_desc *op = fb_lt_desc_get(desc);
+    const struct fb_lt_layout *a = fb_lt_layout_get(Ad), *b = fb_lt_layout_get(Bd);
+    const struct fb_lt_layout *d = fb_lt_layout_get(Dd);
+    const struct fb_lt_layout *c = Cd ? fb_lt_layout_get(Cd) : d; /* NULL Cdesc: C like D */
+    if (!op || !a || !b || !c || !d)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    if (!fb_valid_op(op->transa) || !fb_valid_op(op->transb))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    if (op->transc != CUBLAS_OP_N || op->fill != CUBLAS_FILL_MODE_FULL)
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    const struct fb_lt_layout *all[4] = {a, b, c, d};
+    for (int i = 0; i < 4; i++) {
+        cublasStatus_t s = layout_check(all[i]);
+        if (s != CUBLAS_STATUS_SUCCESS)
+            return s;
+    }
+
+    memset(g, 0, sizeof *g);
+    g->ta = op->transa != CUBLAS_OP_N;
+    g->tb = op->transb != CUBLAS_OP_N;
+    g->m = (int64_t)d->rows;
+    g->n = (int64_t)d->cols;
+    g->k = (int64_t)(g->ta ? a->rows : a->cols);
+    /* shapes: op(A) is m x k, op(B) is k x n, C is m x n; C and D share type and order */
+    if ((int64_t)(g->ta ? a->cols : a->rows) != g->m ||
+        (int64_t)(g->tb ? b->cols : b->rows) != g->k ||
+        (int64_t)(g->tb ? b->rows : b->cols) != g->n || c->rows != d->rows || c->cols != d->cols ||
+        c->order != d->order || c->type != d->type)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    /* every operand carries the whole batch (stride 0 broadcasts one matrix) */
+    g->batch = d->batch_count;
+    if (a->batch_count != g->batch || b->batch_count != g->batch || c->batch_count != g->batch)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    if (a->batch_mode > 1 || a->batch_mode != b->batch_mode || a->batch_mode != c->batch_mode ||
+        a->batch_mode != d->batch_mode)
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+
+    int dbl;
+    if (a->type != b->type || !fb_types_ok(op->compute, op->scale, a->type, d->type, &dbl))
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    g->dbl = dbl;
+    g->scale_t = op->scale;
+
+    /* fp8-style scaling, amax and aux outputs are not emulated: refuse rather than ignore */
+    if (op->a_scale || op->b_scale || op->c_scale || op->d_scale || op->amax_d || op->d_out_scale ||
+        op->aux_scale || op->aux_amax)
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+
+    switch (op->epilogue) {
+    case CUBLASLT_EPILOGUE_DEFAULT:
+        break;
+    case CUBLASLT_EPILOGUE_RELU:
+        g->relu = 1;
+        break;
+    case CUBLASLT_EPILOGUE_BIAS:
+        break;
+    case CUBLASLT_EPILOGUE_RELU_BIAS:
+        g->relu = 1;
+        break;
+    case CUBLASLT_EPILOGUE_GELU:
+        g->gelu = 1;
+        break;
+    case CUBLASLT_EPILOGUE_GELU_BIAS:
+        g->gelu = 1;
+        break;
+    default: /* AUX outputs and gradients */
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    }
+    if (op->epilogue & CUBLASLT_EPILOGUE_BIAS) {
+        g->bias = op->bias; /* checked for NULL by the matmul, not by the heuristic */
+        g->bias_t = op->bias_type == -1 ? (cudaDataType)d->type : (cudaDataType)op->bias_type;
+        g->bias_stride = op->bias_batch_stride;
+        int bias_ok =
+            dbl ? g->bias_t == CUDA_R_64F
+                : (g->bias_t == CUDA_R_32F || g->bias_t == CUDA_R_16F || g->bias_t == CUDA_R_16BF);
+        if (!bias_ok)
+            return CUBLAS_STATUS_NOT_SUPPORTED;
+    }
+
+    switch (op->pointer_mode) {
+    case CUBLASLT_POINTER_MODE_HOST:
+    case CUBLASLT_POINTER_MODE_DEVICE:
+    case CUBLASLT_POINTER_MODE_DEVICE_VECTOR:
+    case CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST:
+        break;
+    case CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_ZERO:
+        if (op->alpha_vec_batch_stride) /* documented: must be 0 in this mode */
+            return CUBLAS_STATUS_INVALID_VALUE;
+        g->beta_zero = 1;
+        break;
+    default:
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    g->alpha_vec_stride = op->alpha_vec_batch_stride;
+
+    g->a = (struct fb_mat){.t = a->type,
+                           .ld = a->ld,
+                           .stride = a->batch_stride,
+                           .rowmajor = a->order == CUBLASLT_ORDER_ROW};
+    g->b = (struct fb_mat){.t = b->type,
+                           .ld = b->ld,
+                           .stride = b->batch_stride,
+                           .rowmajor = b->order == CUBLASLT_ORDER_ROW};
+    g->c = (struct fb_mat){.t = c->type,
+                           .ld = c->ld,
+                           .stride = c->batch_stride,
+                           .rowmajor = c->order == CUBLASLT_ORDER_ROW};
+    g->d = (struct fb_mat){.t = d->type,
+                           .ld = d->ld,
+                           .stride = d->batch_stride,
+                           .rowmajor = d->order == CUBLASLT_ORDER_ROW};
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+static void fill_result(cublasLtMatmulHeuristicResult_t *r, int algo_id)
+{
+    memset(r, 0, sizeof *r);
+    r->algo.data[0] = FB_ALGO_TAG;
+    r->algo.data[1] = (uint64_t)algo_id;
+    r->workspaceSize = 0; /* the engine needs no device workspace */
+    r->state = CUBLAS_STATUS_SUCCESS;
+    r->wavesCount = 1.0f;
+}
+
+cublasStatus_t cublasLtMatmulAlgoGetHeuristic(
+    cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t operationDesc, cublasLtMatrixLayout_t Adesc,
+    cublasLtMatrixLayout_t Bdesc, cublasLtMatrixLayout_t Cdesc, cublasLtMatrixLayout_t Ddesc,
+    cublasLtMatmulPreference_t preference, int requestedAlgoCount,
+    cublasLtMatmulHeuristicResult_t heuristicResultsArray[], int *returnAlgoCount)
+{
+    cublasStatus_t s = fb_handle_get(lightHandle, FB_BLAS | FB_LT, NULL);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return s;
+    if (requestedAlgoCount < 1 || !heuristicResultsArray || !returnAlgoCount ||
+        !fb_lt_pref_get(preference))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    *returnAlgoCount = 0;
+    struct fb_gemm g;
+    s = plan(operationDesc, Adesc, Bdesc, Cdesc, Ddesc, &g);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return s;
+    /* One algorithm, needing no workspace, so any MAX_WORKSPACE_BYTES admits it. */
+    fill_result(&heuristicResultsArray[0], 0);
+    *returnAlgoCount = 1;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasLtMatmulAlgoInit(cublasLtHandle_t lightHandle, cublasComputeType_t computeType,
+                                      cudaDataType_t scaleType, cudaDataType_t Atype,
+                                      cudaDataType_t Btype, cudaDataType_t Ctype,
+                                      cudaDataType_t Dtype, int algoId, cublasLtMatmulAlgo_t *algo)
+{
+    cublasStatus_t s = fb_handle_get(lightHandle, FB_BLAS | FB_LT, NULL);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return s;
+    if (!algo || algoId < 0)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    int dbl;
+    if (Atype != Btype || Ctype != Dtype ||
+        !fb_types_ok(computeType, scaleType, Atype, Dtype, &dbl))
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    cublasLtMatmulHeuristicResult_t r;
+    fill_result(&r, algoId);
+    *algo = r.algo;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasLtMatmulAlgoCheck(cublasLtHandle_t lightHandle,
+                                       cublasLtMatmulDesc_t operationDesc,
+                                       cublasLtMatrixLayout_t Adesc, cublasLtMatrixLayout_t Bdesc,
+                                       cublasLtMatrixLayout_t Cdesc, cublasLtMatrixLayout_t Ddesc,
+                                       const cublasLtMatmulAlgo_t *algo,
+                                       cublasLtMatmulHeuristicResult_t *result)
+{
+    cublasStatus_t s = fb_handle_get(lightHandle, FB_BLAS | FB_LT, NULL);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return s;
+    if (!algo || !result)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    struct fb_gemm g;
+    s = plan(operationDesc, Adesc, Bdesc, Cdesc, Ddesc, &g);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return s;
+    fill_result(result, (int)algo->data[1]);
+    result->algo = *algo;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasLtMatmul(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t computeDesc,
+                              const void *alpha, const void *A, cublasLtMatrixLayout_t Adesc,
+                              const void *B, cublasLtMatrixLayout_t Bdesc, const void *beta,
+                              const void *C, cublasLtMatrixLayout_t Cdesc, void *D,
+                              cublasLtMatrixLayout_t Ddesc, const cublasLtMatmulAlgo_t *algo,
+                              void *workspace, size_t workspaceSizeInBytes, cudaStream_t stream)
+{
+    /* algo: any content runs (there is one algorithm), so an algo a client picked elsewhere
+     * still works. workspace: not needed. stream: the fake GPU is synchronous. */
+    (void)algo;
+    (void)workspace;
+    (void)workspaceSizeInBytes;
+    (void)stream;
+    cublasStatus_t s = fb_handle_get(lightHandle, FB_BLAS | FB_LT, NULL);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return s;
+    struct fb_gemm g;
+    s = plan(computeDesc, Adesc, Bdesc, Cdesc, Ddesc, &g);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return s;
+    const struct fb_lt_desc *op = fb_lt_desc_get(computeDesc);
+
+    /* alpha and beta by pointer mode; "device" pointers are plain memory here */
+    switch (op->pointer_mode) {
+    case CUBLASLT_POINTER_MODE_DEVICE_VECTOR:
+        g.alpha_vec = alpha;
+        g.beta_vec = beta;
+        break;
+    case CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_ZERO:
+        g.alpha_vec = alpha;
+        break;
+    case CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST:
+        g.alpha_vec = alpha;
+        g.beta = beta;
+        break;
+    default:
+        g.alpha = alpha;
+        g.beta = beta;
+        break;
+    }
+    if ((!g.alpha && !g.alpha_vec) || (!g.beta_zero && !g.beta && !g.beta_vec))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    if (g.m == 0 || g.n == 0 || g.batch == 0)
+        return CUBLAS_STATUS_SUCCESS;
+
+    /* C is read only where beta != 0, so it may be NULL with beta == 0 (scalar modes). */
+    int beta_nonzero = !g.beta_zero && (g.beta_vec || fb_load(g.beta, g.scale_t, 0) != 0);
+    if (!D || (g.k && (!A || !B)) || (beta_nonzero && !C) ||
+        ((op->epilogue & CUBLASLT_EPILOGUE_BIAS) && !g.bias))
+        return CUBLAS_STATUS_INVALID_VALUE;
+
+    const struct fb_lt_layout *dl = fb_lt_layout_get(Ddesc);
+    if (dl->batch_mode == CUBLASLT_BATCH_MODE_POINTER_ARRAY) {
+        g.a.ptrs = A;
+        g.b.ptrs = B;
+        g.c.ptrs = C;
+        g.d.ptrs = D;
+    } else {
+        g.a.p = A;
+        g.b.p = B;
+        g.c.p = C;
+        g.d.p = D;
+    }
+    return fb_gemm_run(&g);
+}

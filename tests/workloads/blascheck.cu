@@ -1,0 +1,190 @@
+// blascheck.cu — the cuBLAS calls a transformer and a CNN make, checked against a CPU reference.
+//
+//   blascheck [M=37] [N=29] [K=23]
+// Sgemm in all four transpose combinations, GemmEx (FP32), SgemmStridedBatched, Sgemv,
+// Saxpy, Sscal, Sdot with a host result (a sync) and with a device result (pointer mode
+// device), handle state getters, and a call on a NULL handle. Prints RESULT OK.
+#include "wl_common.h"
+
+#include <cmath>
+#include <cublas_v2.h>
+#include <vector>
+
+#define CB(call)                                                                           \
+    do {                                                                                   \
+        cublasStatus_t cb_st_ = (call);                                                    \
+        if (cb_st_ != CUBLAS_STATUS_SUCCESS) {                                             \
+            std::fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call,      \
+                         cublasGetStatusName(cb_st_));                                     \
+            std::exit(2);                                                                  \
+        }                                                                                  \
+    } while (0)
+
+static int failures;
+
+// Column-major reference: C = alpha op(A) op(B) + beta C.
+static void ref_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc)
+{
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < m; i++) {
+            double s = 0;
+            for (int p = 0; p < k; p++) {
+                double a = ta ? A[p + (size_t)i * lda] : A[i + (size_t)p * lda];
+                double b = tb ? B[j + (size_t)p * ldb] : B[p + (size_t)j * ldb];
+                s += a * b;
+            }
+            C[i + (size_t)j * ldc] = (float)(alpha * s + beta * C[i + (size_t)j * ldc]);
+        }
+}
+
+static void check(const char *what, const float *got, const float *want, size_t n)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = std::fabs((double)got[i] - want[i]) / (1.0 + std::fabs((double)want[i]));
+        if (!(d <= worst))
+            worst = d;
+    }
+    bool ok = worst < 1e-4;
+    std::printf("%-28s max rel err %.2e %s\n", what, worst, ok ? "ok" : "WRONG");
+    failures += !ok;
+}
+
+static std::vector<float> fill(size_t n, wl_lcg &g)
+{
+    std::vector<float> v(n);
+    for (auto &x : v)
+        x = g.unit();
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    wl_help(argc, argv, "[M=37] [N=29] [K=23]");
+    int m = (int)wl_arg(argc, argv, 1, 37), n = (int)wl_arg(argc, argv, 2, 29),
+        k = (int)wl_arg(argc, argv, 3, 23);
+    wl_lcg g(42);
+    int big = m > n ? m : n;
+    big = big > k ? big : k;
+    size_t sz = (size_t)big * big;
+    std::vector<float> hA = fill(sz, g), hB = fill(sz, g), hC = fill(sz, g), out(sz);
+    float *A, *B, *C;
+    CK(cudaMalloc(&A, sz * 4));
+    CK(cudaMalloc(&B, sz * 4));
+    CK(cudaMalloc(&C, sz * 4));
+    CK(cudaMemcpy(A, hA.data(), sz * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(B, hB.data(), sz * 4, cudaMemcpyHostToDevice));
+
+    cublasHandle_t h;
+    CB(cublasCreate(&h));
+    cudaStream_t s;
+    CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    CB(cublasSetStream(h, s));
+    CB(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
+    cudaStream_t got_s;
+    CB(cublasGetStream(h, &got_s));
+    cublasPointerMode_t pm;
+    CB(cublasGetPointerMode(h, &pm));
+    if (got_s != s || pm != CUBLAS_POINTER_MODE_HOST) {
+        std::printf("handle state not mirrored\n");
+        failures++;
+    }
+
+    // Sgemm, four transpose combinations; ld = big for every matrix.
+    const float alpha = 1.5f, beta = -0.5f;
+    for (int t = 0; t < 4; t++) {
+        bool ta = t & 1, tb = t & 2;
+        CK(cudaMemcpy(C, hC.data(), sz * 4, cudaMemcpyHostToDevice));
+        CB(cublasSgemm(h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k,
+                       &alpha, A, big, B, big, &beta, C, big));
+        CK(cudaMemcpyAsync(out.data(), C, sz * 4, cudaMemcpyDeviceToHost, s));
+        CK(cudaStreamSynchronize(s));
+        std::vector<float> want = hC;
+        ref_gemm(ta, tb, m, n, k, alpha, hA.data(), big, hB.data(), big, beta, want.data(), big);
+        char what[64];
+        std::snprintf(what, sizeof what, "Sgemm %c%c", ta ? 'T' : 'N', tb ? 'T' : 'N');
+        check(what, out.data(), want.data(), sz);
+    }
+
+    // GemmEx in FP32.
+    CK(cudaMemcpy(C, hC.data(), sz * 4, cudaMemcpyHostToDevice));
+    CB(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, A, CUDA_R_32F, big, B, CUDA_R_32F,
+                    big, &beta, C, CUDA_R_32F, big, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    CK(cudaMemcpy(out.data(), C, sz * 4, cudaMemcpyDeviceToHost));
+    {
+        std::vector<float> want = hC;
+        ref_gemm(false, false, m, n, k, alpha, hA.data(), big, hB.data(), big, beta, want.data(), big);
+        check("GemmEx fp32", out.data(), want.data(), sz);
+    }
+
+    // Strided batched: two small problems inside the same buffers.
+    int bm = 5, bn = 4, bk = 3, batch = 2;
+    long long stA = bm * bk, stB = bk * bn, stC = bm * bn;
+    CK(cudaMemcpy(C, hC.data(), sz * 4, cudaMemcpyHostToDevice));
+    CB(cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, bm, bn, bk, &alpha, A, bm, stA, B, bk,
+                                 stB, &beta, C, bm, stC, batch));
+    CK(cudaMemcpy(out.data(), C, sz * 4, cudaMemcpyDeviceToHost));
+    {
+        std::vector<float> want = hC;
+        for (int b = 0; b < batch; b++)
+            ref_gemm(false, false, bm, bn, bk, alpha, hA.data() + b * stA, bm, hB.data() + b * stB,
+                     bk, beta, want.data() + b * stC, bm);
+        check("SgemmStridedBatched", out.data(), want.data(), (size_t)batch * stC);
+    }
+
+    // Level 1 and 2 on vectors of length k inside A and B.
+    CK(cudaMemcpy(C, hC.data(), sz * 4, cudaMemcpyHostToDevice));
+    CB(cublasSgemv(h, CUBLAS_OP_N, m, k, &alpha, A, big, B, 1, &beta, C, 1));
+    CK(cudaMemcpy(out.data(), C, (size_t)m * 4, cudaMemcpyDeviceToHost));
+    {
+        std::vector<float> want(hC.begin(), hC.begin() + m);
+        ref_gemm(false, false, m, 1, k, alpha, hA.data(), big, hB.data(), k, beta, want.data(), m);
+        check("Sgemv", out.data(), want.data(), (size_t)m);
+    }
+    CK(cudaMemcpy(C, hC.data(), sz * 4, cudaMemcpyHostToDevice));
+    CB(cublasSaxpy(h, k, &alpha, A, 1, C, 1));
+    const float two = 2.0f;
+    CB(cublasSscal(h, k, &two, C, 1));
+    CK(cudaMemcpy(out.data(), C, (size_t)k * 4, cudaMemcpyDeviceToHost));
+    {
+        std::vector<float> want(k);
+        for (int i = 0; i < k; i++)
+            want[i] = 2.0f * (alpha * hA[i] + hC[i]);
+        check("Saxpy+Sscal", out.data(), want.data(), (size_t)k);
+    }
+    float dot = 0;
+    CB(cublasSdot(h, k, A, 1, B, 1, &dot)); // host result: this call syncs
+    double want_dot = 0;
+    for (int i = 0; i < k; i++)
+        want_dot += (double)hA[i] * hB[i];
+    float wd = (float)want_dot;
+    check("Sdot (host result)", &dot, &wd, 1);
+
+    CB(cublasSetPointerMode(h, CUBLAS_POINTER_MODE_DEVICE));
+    CB(cublasSdot(h, k, A, 1, B, 1, C)); // device result: asynchronous
+    float ddot = 0;
+    CK(cudaMemcpy(&ddot, C, 4, cudaMemcpyDeviceToHost));
+    check("Sdot (device result)", &ddot, &wd, 1);
+    CB(cublasGetPointerMode(h, &pm));
+    if (pm != CUBLAS_POINTER_MODE_DEVICE) {
+        std::printf("pointer mode not mirrored\n");
+        failures++;
+    }
+
+    CB(cublasDestroy(h));
+    cublasStatus_t st = cublasSgemm(nullptr, CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, 1, &alpha, A, 1, B, 1,
+                                    &beta, C, 1);
+    std::printf("call on a NULL handle: %s\n", cublasGetStatusName(st));
+    failures += st != CUBLAS_STATUS_NOT_INITIALIZED;
+    CK(cudaDeviceSynchronize());
+    CK(cudaFree(A));
+    CK(cudaFree(B));
+    CK(cudaFree(C));
+    if (failures) {
+        std::printf("RESULT FAIL %d check(s)\n", failures);
+        return 1;
+    }
+    std::printf("RESULT OK\n");
+    return 0;
+}
