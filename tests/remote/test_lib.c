@@ -1,0 +1,207 @@
+/* test_lib.c — forwarded library calls (LIB_CALL) on the executor: decoding and validation. */
+#include <cublas_v2.h>
+
+#include "protocol/gen/api.h"
+#include "tests/remote/harness.h"
+
+static void setup_blas(void)
+{
+    setenv("GENIE_CUBLAS_LIB", FAKEBLAS_LIB, 1);
+    setenv("GENIE_CUBLASLT_LIB", FAKEBLAS_LIB, 1);
+    setup();
+}
+
+TestSuite(lib, .init = setup_blas, .fini = teardown);
+
+/* Packs LIB_CALL arguments as shim/shim_blas.h describes. */
+typedef struct args {
+    uint8_t b[512];
+    size_t n;
+} args;
+
+static void a_u32(args *a, uint32_t v)
+{
+    memcpy(a->b + a->n, &v, 4);
+    a->n += 4;
+}
+static void a_u64(args *a, uint64_t v)
+{
+    memcpy(a->b + a->n, &v, 8);
+    a->n += 8;
+}
+static void a_scalar_host(args *a, float v)
+{
+    uint8_t s[16] = {0};
+    memcpy(s, &v, 4);
+    a_u32(a, 0);
+    a_u32(a, 4);
+    memcpy(a->b + a->n, s, 16);
+    a->n += 16;
+}
+
+static void put_call(uint32_t api, const args *a)
+{
+    uint8_t *p = proto_put_LIB_CALL(&req, api, a->n);
+    cr_assert_not_null(p);
+    memcpy(p, a->b, a->n);
+}
+
+static void create(exec_session *s, uint32_t id)
+{
+    args a = {.n = 0};
+    a_u32(&a, id);
+    begin();
+    put_call(GENIE_API_cublasCreate_v2, &a);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.n, 0, "cublasCreate failed");
+    done(&r);
+}
+
+/* C(m x n) = A(m x k) B(k x n), column-major, all in the session's memory. */
+static args sgemm_args(uint32_t h, int m, int n, int k, uint64_t A, uint64_t B, uint64_t C)
+{
+    args a = {.n = 0};
+    a_u32(&a, h);
+    a_u32(&a, CUBLAS_OP_N);
+    a_u32(&a, CUBLAS_OP_N);
+    a_u32(&a, (uint32_t)m);
+    a_u32(&a, (uint32_t)n);
+    a_u32(&a, (uint32_t)k);
+    a_scalar_host(&a, 1.0f);
+    a_u64(&a, A);
+    a_u32(&a, (uint32_t)m);
+    a_u64(&a, B);
+    a_u32(&a, (uint32_t)k);
+    a_scalar_host(&a, 0.0f);
+    a_u64(&a, C);
+    a_u32(&a, (uint32_t)m);
+    return a;
+}
+
+Test(lib, sgemm_through_lib_call)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 2 * MiB);
+    create(s, 5);
+    float A[6] = {1, 2, 3, 4, 5, 6}; /* 2x3 */
+    float B[3] = {1, 1, 1};          /* 3x1 */
+    begin();
+    uint8_t *p = proto_put_MEMCPY_H2D(&req, base, 0, sizeof A);
+    memcpy(p, A, sizeof A);
+    p = proto_put_MEMCPY_H2D(&req, base + 64, 0, sizeof B);
+    memcpy(p, B, sizeof B);
+    args a = sgemm_args(5, 2, 1, 3, base, base + 64, base + 128);
+    put_call(GENIE_API_cublasSgemm_v2, &a);
+    proto_put_MEMCPY_D2H(&req, base + 128, 8, 0);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.n, 1, "expected one R_DATA, got %d records", r.n);
+    proto_R_DATA d;
+    cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+    float C[2];
+    memcpy(C, d.data, 8);
+    cr_assert_float_eq(C[0], 1 + 3 + 5, 1e-6);
+    cr_assert_float_eq(C[1], 2 + 4 + 6, 1e-6);
+    done(&r);
+    exec_session_close(s);
+}
+
+Test(lib, bad_calls_are_errors_not_crashes)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 2 * MiB);
+    create(s, 5);
+    reply r;
+
+    /* an API the executor does not forward */
+    args a = {.n = 0};
+    a_u32(&a, 5);
+    begin();
+    put_call(0x2fff, &a);
+    run(s, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 801);
+    done(&r);
+
+    /* arguments cut short */
+    a = sgemm_args(5, 2, 1, 3, base, base + 64, base + 128);
+    a.n -= 6;
+    begin();
+    put_call(GENIE_API_cublasSgemm_v2, &a);
+    run(s, &r);
+    proto_R_ERROR e = error_at(&r, 0);
+    cr_assert_eq(e.cuda_err, 1);
+    cr_assert(msg_has(&e, "end early"));
+    done(&r);
+
+    /* a handle nobody created */
+    a = sgemm_args(77, 2, 1, 3, base, base + 64, base + 128);
+    begin();
+    put_call(GENIE_API_cublasSgemm_v2, &a);
+    run(s, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 400);
+    done(&r);
+
+    /* a device pointer outside the session's memory: refused before cuBLAS sees it */
+    a = sgemm_args(5, 2, 1, 3, base + 4 * MiB, base + 64, base + 128);
+    begin();
+    put_call(GENIE_API_cublasSgemm_v2, &a);
+    proto_put_PING(&req, 1); /* must not run */
+    run(s, &r);
+    cr_assert_eq(r.n, 1);
+    e = error_at(&r, 0);
+    cr_assert_eq(e.cuda_err, 1);
+    cr_assert(msg_has(&e, "not in this session"));
+    done(&r);
+
+    /* a handle ID that is taken */
+    a = (args){.n = 0};
+    a_u32(&a, 5);
+    begin();
+    put_call(GENIE_API_cublasCreate_v2, &a);
+    run(s, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 1);
+    done(&r);
+
+    /* a cuBLAS error status comes back as R_ERROR with the status in cu_result */
+    a = sgemm_args(5, 2, 1, 3, base, base + 64, base + 128);
+    memcpy(a.b + 4 + 4 + 4 + 4 + 4 + 4 + 24 + 8, &(int){0}, 4); /* lda 0 < m */
+    begin();
+    put_call(GENIE_API_cublasSgemm_v2, &a);
+    run(s, &r);
+    e = error_at(&r, 0);
+    cr_assert_eq(e.cu_result, CUBLAS_STATUS_INVALID_VALUE);
+    cr_assert_eq(e.cuda_err, 1);
+    done(&r);
+
+    /* the session still works after all that */
+    begin();
+    proto_put_PING(&req, 9);
+    run(s, &r);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(r.recs[0].op, PROTO_OP_R_PONG);
+    done(&r);
+    exec_session_close(s);
+}
+
+Test(lib, destroy_unbinds_the_handle)
+{
+    exec_session *s = open_hello();
+    create(s, 9);
+    args a = {.n = 0};
+    a_u32(&a, 9);
+    reply r;
+    begin();
+    put_call(GENIE_API_cublasDestroy_v2, &a);
+    run(s, &r);
+    cr_assert_eq(r.n, 0);
+    done(&r);
+    begin();
+    put_call(GENIE_API_cublasDestroy_v2, &a);
+    run(s, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 400, "a destroyed handle is unknown");
+    done(&r);
+    exec_session_close(s);
+}
