@@ -55,6 +55,17 @@ const grpc_channel_args *proto_channel_args(int server)
     return server ? &s : &c;
 }
 
+grpc_event proto_pluck(proto_stream *s, void *tag, gpr_timespec deadline)
+{
+    if (!s->pollers)
+        return grpc_completion_queue_pluck(s->cq, tag, deadline, NULL);
+    atomic_fetch_add_explicit(s->poll_gen, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(s->pollers, 1, memory_order_relaxed);
+    grpc_event ev = grpc_completion_queue_pluck(s->cq, tag, deadline, NULL);
+    atomic_fetch_sub_explicit(s->pollers, 1, memory_order_relaxed);
+    return ev;
+}
+
 int proto_batch(proto_stream *s, const grpc_op *ops, size_t nops, gpr_timespec deadline)
 {
     char tag; /* its address identifies this batch on the pluck queue */
@@ -63,12 +74,12 @@ int proto_batch(proto_stream *s, const grpc_op *ops, size_t nops, gpr_timespec d
         snprintf(s->why, sizeof s->why, "grpc_call_start_batch failed (%d)", (int)e);
         return 0;
     }
-    grpc_event ev = grpc_completion_queue_pluck(s->cq, &tag, deadline, NULL);
+    grpc_event ev = proto_pluck(s, &tag, deadline);
     if (ev.type == GRPC_QUEUE_TIMEOUT) {
         /* Cancel so the batch completes (failed) at once; its buffers are then ours. */
         grpc_call_cancel(s->call, NULL);
         s->cancelled = 1;
-        grpc_completion_queue_pluck(s->cq, &tag, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        proto_pluck(s, &tag, gpr_inf_future(GPR_CLOCK_MONOTONIC));
         return GENIE_ETIMEOUT;
     }
     return ev.type == GRPC_OP_COMPLETE && ev.success;
@@ -191,7 +202,7 @@ void proto_wait_borrowed(proto_stream *s)
     uint64_t t0 = genie_now_ns();
     int warned = 0;
     while (atomic_load_explicit(&s->borrow.refs, memory_order_acquire) > 0) {
-        grpc_completion_queue_pluck(s->cq, &s->borrow, proto_deadline(1), NULL);
+        proto_pluck(s, &s->borrow, proto_deadline(1));
         if (!warned && genie_now_ns() - t0 > 5000000000ull) {
             GENIE_WARN("transport: gRPC still holds a sent buffer after 5 s; waiting");
             warned = 1;
@@ -243,6 +254,31 @@ static int recv_chunk(proto_stream *s, grpc_byte_buffer **bb, gpr_timespec deadl
     return 0; /* *bb NULL: the stream ended */
 }
 
+/* The buffer for one received message of n bytes. Big ones reuse the stream's cached buffer
+ * when it is large enough; small ones and clients get a plain malloc. */
+static uint8_t *take_buffer(proto_stream *s, size_t n)
+{
+    if (s->spare && genie_now_ns() - s->spare_used_ns > PROTO_REUSE_IDLE_NS)
+        proto_stream_release(s); /* big messages stopped coming: give the memory back */
+    if (!s->reuse || n < PROTO_REUSE_MIN)
+        return malloc(n ? n : 1);
+    if (s->spare && s->spare_cap < n)
+        proto_stream_release(s); /* too small: replaced by this message's buffer */
+    uint8_t *b = s->spare;
+    size_t cap = s->spare_cap;
+    s->spare = NULL;
+    s->spare_cap = 0;
+    if (!b) {
+        b = malloc(n);
+        cap = n;
+    }
+    if (b) {
+        s->lent = b;
+        s->lent_cap = cap;
+    }
+    return b;
+}
+
 int proto_recv(proto_stream *s, grpc_byte_buffer *first, void **out, size_t *out_n,
                gpr_timespec deadline)
 {
@@ -286,8 +322,7 @@ int proto_recv(proto_stream *s, grpc_byte_buffer *first, void **out, size_t *out
         rc = GENIE_EPROTO;
         goto fail;
     }
-    /* One allocation of the announced size; big ones are mmap'd and paged in as written. */
-    buf = malloc(total ? (size_t)total : 1);
+    buf = take_buffer(s, (size_t)total);
     if (!buf) {
         snprintf(s->why, sizeof s->why, "cannot allocate %llu bytes", (unsigned long long)total);
         rc = GENIE_ENOMEM;
@@ -332,6 +367,28 @@ unreadable:
 fail:
     if (bb)
         grpc_byte_buffer_destroy(bb);
-    free(buf);
+    proto_recycle(s, buf);
     return rc;
+}
+
+void proto_recycle(proto_stream *s, void *buf)
+{
+    if (!buf)
+        return;
+    if (buf != s->lent) {
+        free(buf);
+        return;
+    }
+    s->lent = NULL;
+    free(s->spare); /* NULL: take_buffer took it or freed it */
+    s->spare = buf;
+    s->spare_cap = s->lent_cap;
+    s->spare_used_ns = genie_now_ns();
+}
+
+void proto_stream_release(proto_stream *s)
+{
+    free(s->spare);
+    s->spare = NULL;
+    s->spare_cap = 0;
 }

@@ -276,6 +276,24 @@ Test(transport, sizes_unix)
     sizes_on("unix", s, target);
 }
 
+/* The server keeps one receive buffer per session for big requests (>= 1 MiB): requests
+ * that shrink, grow and shrink again must each arrive byte-exact. */
+Test(transport, big_requests_of_changing_size)
+{
+    char target[160];
+    proto_server *s = start_unix(target, sizeof target);
+    proto_conn *c = connect_ok(target);
+    const size_t sizes[] = {9u << 20, 2u << 20, (9u << 20) + 3, 1u << 20, 5, (3u << 20) - 1};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        uint8_t *p = pattern(sizes[i], (uint32_t)i + 11);
+        echo_check(c, p, sizes[i]);
+        free(p);
+    }
+    proto_conn_close(c);
+    wait_closed(1);
+    proto_server_stop(s);
+}
+
 Test(transport, echo_256mib)
 {
     char target[160];
@@ -375,6 +393,30 @@ Test(transport, slow_session_does_not_block_others)
     cr_assert_eq(a.rc, 0);
     cr_assert_geq(a.ms, 1400);
     proto_conn_close(c);
+    wait_closed(2);
+    proto_server_stop(s);
+}
+
+/* Session threads do the server's polling; while the only session sits in a handler, the
+ * backup poller must still accept and serve a new client promptly. */
+Test(transport, new_client_while_only_session_is_busy)
+{
+    char target[160];
+    proto_server *s = start_unix(target, sizeof target);
+    slow_arg a = {target, -1, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, slow_client, &a);
+    while (atomic_load(&n_handle) == 0)
+        sleep_ms(1);
+    uint64_t t0 = genie_now_ns();
+    proto_conn *c = connect_ok(target);
+    for (int i = 0; i < 20; i++)
+        echo_check(c, "quick", 5);
+    double ms = ms_since(t0);
+    cr_assert_lt(ms, 500, "connect + 20 round trips took %.0f ms beside a busy session", ms);
+    proto_conn_close(c);
+    pthread_join(t, NULL);
+    cr_assert_eq(a.rc, 0);
     wait_closed(2);
     proto_server_stop(s);
 }
