@@ -14,7 +14,7 @@ build=${GENIE_BUILD:?set GENIE_BUILD}
 shim="$build/shim/libgenie.so" remote="$build/remote/genie-remote"
 export GENIE_CUDA_LIB="$build/tests/fakegpu/libgenie_fakecuda.so"
 preload="$shim"
-if ldd "$shim" | grep -q libasan; then
+if ldd "$shim" | grep libasan >/dev/null; then # not -q: an early exit would SIGPIPE ldd under pipefail
     preload="$(gcc -print-file-name=libasan.so):$shim"
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}
 fi

@@ -5,12 +5,13 @@
 #     MODE: local (in-process executor), unix (genie-remote on a unix socket) or tcp
 #   Checks: exit status 0 and "RESULT OK" in the output. Extra checks through env:
 #     EXPECT_RT_SYNC=N      the program made exactly N round trips for recorded work
+#     EXPECT_RT_QUERY=N     the program made exactly N query round trips (e.g. Lt heuristics)
 #     EXPECT_OUTPUT=REGEX   the output must match (grep -E), one regex per line
 #   Paths come from GENIE_BUILD (the build directory). GENIE_REAL_GPU=1 runs the executor on
 #   the real driver instead of the fake GPU.
 set -euo pipefail
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 [ "${1:-}" = "--help" ] && { usage; exit 0; }
 [ $# -ge 2 ] || { usage >&2; exit 2; }
 mode=$1; shift
@@ -37,7 +38,7 @@ trap cleanup EXIT
 
 # Sanitizer builds: the ASan runtime must come first in an uninstrumented program.
 preload="$shim"
-if ldd "$shim" | grep -q libasan; then
+if ldd "$shim" | grep libasan >/dev/null; then # not -q: an early exit would SIGPIPE ldd under pipefail
     preload="$(gcc -print-file-name=libasan.so):$shim"
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}
 fi
@@ -93,6 +94,13 @@ if [ -n "${EXPECT_RT_SYNC:-}" ]; then
     got=$(grep -o '"rt_sync": [0-9]*' "$tmp/stats.json" | grep -o '[0-9]*$')
     if [ "$got" != "$EXPECT_RT_SYNC" ]; then
         echo "run_workload: expected $EXPECT_RT_SYNC round trips for recorded work, got ${got:-none}" >&2
+        exit 1
+    fi
+fi
+if [ -n "${EXPECT_RT_QUERY:-}" ]; then
+    got=$(grep -o '"rt_query": [0-9]*' "$tmp/stats.json" | grep -o '[0-9]*$')
+    if [ "$got" != "$EXPECT_RT_QUERY" ]; then
+        echo "run_workload: expected $EXPECT_RT_QUERY query round trips, got ${got:-none}" >&2
         exit 1
     fi
 fi
