@@ -122,6 +122,7 @@ void exec_ctx_close(exec_ctx *c)
     }
     d->PrimaryCtxRelease(c->dev);
     pthread_mutex_destroy(&c->lock);
+    free(c->lib);
     free(c->token);
     free(c);
 }

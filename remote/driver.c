@@ -12,7 +12,7 @@ int exec_driver_load(const char *path, exec_driver *d, char *err, size_t errlen)
     /* RTLD_LOCAL: the driver's symbols must not satisfy anyone else's references (in local
      * mode the shim exports look-alikes of the same names). The handle is never closed:
      * unloading a real libcuda while its threads may linger is asking for trouble. */
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *h = dlopen(path, EXEC_DLOPEN_FLAGS);
     if (!h) {
         const char *why = dlerror();
         snprintf(err, errlen, "cannot load the CUDA driver %s: %s", path, why ? why : "?");

@@ -165,6 +165,17 @@ struct exec_session {
     void *lt;           /* cuBLASLt state of the session (remote/ops_lt.c) */
 };
 
+/* dlopen flags for the GPU libraries. In the in-process ("local") mode libgenie.so is
+ * preloaded and exports the CUDA runtime, cuBLAS and cuBLASLt names: without DEEPBIND a
+ * real libcublas would bind its calls into libcublasLt to the shim's cublasLt* and recurse
+ * into Genie. DEEPBIND is incompatible with the sanitizer runtimes, so sanitizer builds go
+ * without it (the fake libraries are linked -Bsymbolic for that case). */
+#if defined(__SANITIZE_ADDRESS__)
+#define EXEC_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL)
+#else
+#define EXEC_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND)
+#endif
+
 /* ---- libraries (remote/ops_lib.c, remote/ops_lt.c) ---- */
 struct exec_lib_fns;
 /* Loads GENIE_CUBLAS_LIB / GENIE_CUBLASLT_LIB once per process (default libcublas.so.13,

@@ -14,10 +14,10 @@ static void load_libs(exec_ctx *ctx)
     if (!ctx->lib_loaded) {
         const char *pb = genie_env_str("GENIE_CUBLAS_LIB", "libcublas.so.13");
         const char *pl = genie_env_str("GENIE_CUBLASLT_LIB", "libcublasLt.so.13");
-        ctx->cublas = dlopen(pb, RTLD_NOW | RTLD_LOCAL);
+        ctx->cublas = dlopen(pb, EXEC_DLOPEN_FLAGS);
         if (!ctx->cublas)
             GENIE_ERROR("cannot load cuBLAS (%s): %s; cuBLAS calls will fail", pb, dlerror());
-        ctx->cublaslt = dlopen(pl, RTLD_NOW | RTLD_LOCAL);
+        ctx->cublaslt = dlopen(pl, EXEC_DLOPEN_FLAGS);
         if (!ctx->cublaslt)
             GENIE_ERROR("cannot load cuBLASLt (%s): %s; cuBLASLt calls will fail", pl, dlerror());
         ctx->lib = calloc(1, sizeof *ctx->lib);

@@ -1,205 +1,596 @@
-/* cublaslt.c — cuBLASLt on the client (PLACEHOLDER: being written; calls are denied). */
+/* cublaslt.c — cuBLASLt on the client: handles, local descriptors, cached heuristics, async matmul.
+ *
+ * Descriptors, layouts and preferences live entirely here, inside the storage cuBLASLt's API
+ * gives them (protocol/lt.h: the in-memory form fits the public opaque structs), so setting or
+ * reading an attribute costs nothing on the wire. What needs the GPU travels serialised:
+ *   cublasLtCreate/Destroy          LT_CREATE/LT_DESTROY records in the batch (async)
+ *   cublasLtMatmulAlgoGetHeuristic  one LT_HEURISTIC frame per distinct problem (a query round
+ *                                   trip), then answered from a process-wide cache
+ *   cublasLtMatmul                  one LT_MATMUL record in the batch (async, like a launch)
+ * The heuristic frame travels on its own, ahead of the batch, so the executor may not have seen
+ * the handle's LT_CREATE yet; it answers with a handle of its own then (heuristics do not depend
+ * on the handle's state). */
 #include "shim/shim_blas.h"
 
-cublasStatus_t shim_impl_cublasLtCreate(cublasLtHandle_t* lightHandle)
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/lt.h"
+
+/* A cuBLASLt handle as the client sees it; the cublasLtHandle_t is a pointer to this. */
+typedef struct shim_lt_handle {
+    uint32_t magic;
+    uint32_t id;
+} shim_lt_handle;
+#define SHIM_LT_MAGIC 0x4c544c54u /* "TLTL" */
+
+static shim_lt_handle *lt_handle_of(cublasLtHandle_t h)
 {
-    (void)lightHandle;
-    return shim_deny_blas(GENIE_APIX_cublasLtCreate);
+    shim_lt_handle *l = (shim_lt_handle *)h;
+    return l && l->magic == SHIM_LT_MAGIC ? l : NULL;
 }
 
-cublasStatus_t shim_impl_cublasLtDestroy(cublasLtHandle_t lightHandle)
+/* cuBLAS names and strings are the same for Lt (blas.c). */
+const char *shim_impl_cublasGetStatusName(cublasStatus_t status);
+const char *shim_impl_cublasGetStatusString(cublasStatus_t status);
+
+/* ------------------------------------------------------------- local answers ---- */
+
+const char *shim_impl_cublasLtGetStatusName(cublasStatus_t status)
 {
-    (void)lightHandle;
-    return shim_deny_blas(GENIE_APIX_cublasLtDestroy);
+    return shim_impl_cublasGetStatusName(status);
 }
 
-const char* shim_impl_cublasLtGetStatusName(cublasStatus_t status)
+const char *shim_impl_cublasLtGetStatusString(cublasStatus_t status)
 {
-    (void)status;
-    return "CUBLAS_STATUS_NOT_SUPPORTED";
+    return shim_impl_cublasGetStatusString(status);
 }
 
-const char* shim_impl_cublasLtGetStatusString(cublasStatus_t status)
-{
-    (void)status;
-    return "CUBLAS_STATUS_NOT_SUPPORTED";
-}
-
+/* cuBLASLt ships with cuBLAS and reports the same version. */
 size_t shim_impl_cublasLtGetVersion(void)
 {
-    return 0;
+    return CUBLAS_VERSION;
 }
 
 size_t shim_impl_cublasLtGetCudartVersion(void)
 {
-    return 0;
+    return CUDART_VERSION;
 }
 
-cublasStatus_t shim_impl_cublasLtGetProperty(libraryPropertyType type, int* value)
+cublasStatus_t shim_impl_cublasLtGetProperty(libraryPropertyType type, int *value)
 {
-    (void)type;
-    (void)value;
-    return shim_deny_blas(GENIE_APIX_cublasLtGetProperty);
+    if (!value)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    switch (type) {
+    case MAJOR_VERSION:
+        *value = CUBLAS_VER_MAJOR;
+        return CUBLAS_STATUS_SUCCESS;
+    case MINOR_VERSION:
+        *value = CUBLAS_VER_MINOR;
+        return CUBLAS_STATUS_SUCCESS;
+    case PATCH_LEVEL:
+        *value = CUBLAS_VER_PATCH;
+        return CUBLAS_STATUS_SUCCESS;
+    default:
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
 }
 
-cublasStatus_t shim_impl_cublasLtMatmul(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t computeDesc, const void* alpha, const void* A, cublasLtMatrixLayout_t Adesc, const void* B, cublasLtMatrixLayout_t Bdesc, const void* beta, const void* C, cublasLtMatrixLayout_t Cdesc, void* D, cublasLtMatrixLayout_t Ddesc, const cublasLtMatmulAlgo_t* algo, void* workspace, size_t workspaceSizeInBytes, cudaStream_t stream)
+/* ------------------------------------------------------------------- handles ---- */
+
+cublasStatus_t shim_impl_cublasLtCreate(cublasLtHandle_t *lightHandle)
 {
-    (void)lightHandle;
-    (void)computeDesc;
-    (void)alpha;
-    (void)A;
-    (void)Adesc;
-    (void)B;
-    (void)Bdesc;
-    (void)beta;
-    (void)C;
-    (void)Cdesc;
-    (void)D;
-    (void)Ddesc;
-    (void)algo;
-    (void)workspace;
-    (void)workspaceSizeInBytes;
-    (void)stream;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatmul);
+    if (!lightHandle)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    shim_lt_handle *h = calloc(1, sizeof *h); /* freed by cublasLtDestroy */
+    if (!h)
+        return CUBLAS_STATUS_ALLOC_FAILED;
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e != cudaSuccess) {
+        shim_unlock();
+        free(h);
+        return CUBLAS_STATUS_NOT_INITIALIZED;
+    }
+    h->magic = SHIM_LT_MAGIC;
+    h->id = shim_g.next_lt++;
+    if (!proto_put_LT_CREATE(SHIM_BATCH, h->id)) {
+        shim_unlock();
+        free(h);
+        return CUBLAS_STATUS_ALLOC_FAILED;
+    }
+    e = shim_op_done();
+    shim_unlock();
+    /* the handle exists whatever an earlier op's async error says; that error surfaces at
+     * the next sync as the runtime's would */
+    (void)e;
+    *lightHandle = (cublasLtHandle_t)h;
+    return CUBLAS_STATUS_SUCCESS;
 }
 
-cublasStatus_t shim_impl_cublasLtMatrixLayoutInit_internal(cublasLtMatrixLayout_t matLayout, size_t size, cudaDataType type, uint64_t rows, uint64_t cols, int64_t ld)
+cublasStatus_t shim_impl_cublasLtDestroy(cublasLtHandle_t lightHandle)
 {
-    (void)matLayout;
-    (void)size;
-    (void)type;
-    (void)rows;
-    (void)cols;
-    (void)ld;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatrixLayoutInit_internal);
+    shim_lock();
+    shim_lt_handle *h = lt_handle_of(lightHandle);
+    if (!h) {
+        shim_unlock();
+        return CUBLAS_STATUS_NOT_INITIALIZED;
+    }
+    cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+    /* a lost session has nothing left to destroy remotely */
+    if (shim_ensure() == cudaSuccess) {
+        if (proto_put_LT_DESTROY(SHIM_BATCH, h->id))
+            (void)shim_op_done();
+        else
+            st = CUBLAS_STATUS_ALLOC_FAILED;
+    }
+    h->magic = 0;
+    free(h);
+    shim_unlock();
+    return st;
 }
 
-cublasStatus_t shim_impl_cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t* matLayout, cudaDataType type, uint64_t rows, uint64_t cols, int64_t ld)
+/* ------------------------------------------------------- descriptors (local) ---- */
+
+static cublasStatus_t obj_create(void **out, int kind)
 {
-    (void)matLayout;
-    (void)type;
-    (void)rows;
-    (void)cols;
-    (void)ld;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatrixLayoutCreate);
+    if (!out)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    void *o = malloc(proto_lt_obj_bytes(kind)); /* freed by the kind's Destroy */
+    if (!o)
+        return CUBLAS_STATUS_ALLOC_FAILED;
+    proto_lt_obj_init(o, kind, 1);
+    *out = o;
+    return CUBLAS_STATUS_SUCCESS;
 }
 
-cublasStatus_t shim_impl_cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t matLayout)
+/* The caller's storage (cublasLt*Init): it must hold the whole in-memory form. */
+static cublasStatus_t obj_init(void *o, size_t size, int kind)
 {
-    (void)matLayout;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatrixLayoutDestroy);
+    if (!o)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    if (size < proto_lt_obj_bytes(kind))
+        return CUBLAS_STATUS_ALLOC_FAILED;
+    proto_lt_obj_init(o, kind, 0);
+    return CUBLAS_STATUS_SUCCESS;
 }
 
-cublasStatus_t shim_impl_cublasLtMatrixLayoutSetAttribute(cublasLtMatrixLayout_t matLayout, cublasLtMatrixLayoutAttribute_t attr, const void* buf, size_t sizeInBytes)
+static cublasStatus_t obj_destroy(void *o, int kind)
 {
-    (void)matLayout;
-    (void)attr;
-    (void)buf;
-    (void)sizeInBytes;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatrixLayoutSetAttribute);
+    if (!o) /* cuBLASLt accepts destroying NULL */
+        return CUBLAS_STATUS_SUCCESS;
+    if (proto_lt_obj_kind(o) != kind)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    int heap = proto_lt_obj_heap(o);
+    proto_lt_obj_kill(o);
+    if (heap)
+        free(o);
+    return CUBLAS_STATUS_SUCCESS;
 }
 
-cublasStatus_t shim_impl_cublasLtMatrixLayoutGetAttribute(cublasLtMatrixLayout_t matLayout, cublasLtMatrixLayoutAttribute_t attr, void* buf, size_t sizeInBytes, size_t* sizeWritten)
+static cublasStatus_t obj_set(void *o, int kind, uint32_t attr, const void *buf, size_t n)
 {
-    (void)matLayout;
-    (void)attr;
-    (void)buf;
-    (void)sizeInBytes;
-    (void)sizeWritten;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatrixLayoutGetAttribute);
+    if (proto_lt_obj_kind(o) != kind)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    /* an emulation descriptor is a client object the executor could not follow (and
+     * cublasLtEmulationDescCreate is denied): only NULL is accepted */
+    if (kind == PROTO_LT_DESC && attr == CUBLASLT_MATMUL_DESC_EMULATION_DESCRIPTOR && buf &&
+        n == sizeof(void *)) {
+        void *p;
+        memcpy(&p, buf, sizeof p);
+        if (p)
+            return CUBLAS_STATUS_NOT_SUPPORTED;
+    }
+    return proto_lt_obj_set(o, attr, buf, n) ? CUBLAS_STATUS_INVALID_VALUE : CUBLAS_STATUS_SUCCESS;
 }
 
-cublasStatus_t shim_impl_cublasLtMatmulDescInit_internal(cublasLtMatmulDesc_t matmulDesc, size_t size, cublasComputeType_t computeType, cudaDataType_t scaleType)
+static cublasStatus_t obj_get(const void *o, int kind, uint32_t attr, void *buf, size_t n,
+                              size_t *written)
 {
-    (void)matmulDesc;
-    (void)size;
-    (void)computeType;
-    (void)scaleType;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatmulDescInit_internal);
+    if (proto_lt_obj_kind(o) != kind)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    return proto_lt_obj_get(o, attr, buf, n, written) ? CUBLAS_STATUS_INVALID_VALUE
+                                                      : CUBLAS_STATUS_SUCCESS;
 }
 
-cublasStatus_t shim_impl_cublasLtMatmulDescCreate(cublasLtMatmulDesc_t* matmulDesc, cublasComputeType_t computeType, cudaDataType_t scaleType)
+static cublasStatus_t desc_fill(void *o, cublasComputeType_t ct, cudaDataType_t st)
 {
-    (void)matmulDesc;
-    (void)computeType;
-    (void)scaleType;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatmulDescCreate);
+    int32_t c = (int32_t)ct, s = (int32_t)st;
+    proto_lt_obj_set(o, CUBLASLT_MATMUL_DESC_COMPUTE_TYPE, &c, 4);
+    proto_lt_obj_set(o, CUBLASLT_MATMUL_DESC_SCALE_TYPE, &s, 4);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+static cublasStatus_t layout_fill(void *o, cudaDataType type, uint64_t rows, uint64_t cols,
+                                  int64_t ld)
+{
+    uint32_t t = (uint32_t)type;
+    proto_lt_obj_set(o, CUBLASLT_MATRIX_LAYOUT_TYPE, &t, 4);
+    proto_lt_obj_set(o, CUBLASLT_MATRIX_LAYOUT_ROWS, &rows, 8);
+    proto_lt_obj_set(o, CUBLASLT_MATRIX_LAYOUT_COLS, &cols, 8);
+    proto_lt_obj_set(o, CUBLASLT_MATRIX_LAYOUT_LD, &ld, 8);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t shim_impl_cublasLtMatmulDescCreate(cublasLtMatmulDesc_t *matmulDesc,
+                                                  cublasComputeType_t computeType,
+                                                  cudaDataType_t scaleType)
+{
+    cublasStatus_t st = obj_create((void **)matmulDesc, PROTO_LT_DESC);
+    return st ? st : desc_fill(*matmulDesc, computeType, scaleType);
+}
+
+cublasStatus_t shim_impl_cublasLtMatmulDescInit_internal(cublasLtMatmulDesc_t matmulDesc,
+                                                         size_t size,
+                                                         cublasComputeType_t computeType,
+                                                         cudaDataType_t scaleType)
+{
+    cublasStatus_t st = obj_init(matmulDesc, size, PROTO_LT_DESC);
+    return st ? st : desc_fill(matmulDesc, computeType, scaleType);
 }
 
 cublasStatus_t shim_impl_cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t matmulDesc)
 {
-    (void)matmulDesc;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatmulDescDestroy);
+    return obj_destroy(matmulDesc, PROTO_LT_DESC);
 }
 
-cublasStatus_t shim_impl_cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t matmulDesc, cublasLtMatmulDescAttributes_t attr, const void* buf, size_t sizeInBytes)
+cublasStatus_t shim_impl_cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t matmulDesc,
+                                                        cublasLtMatmulDescAttributes_t attr,
+                                                        const void *buf, size_t sizeInBytes)
 {
-    (void)matmulDesc;
-    (void)attr;
-    (void)buf;
-    (void)sizeInBytes;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatmulDescSetAttribute);
+    return obj_set(matmulDesc, PROTO_LT_DESC, (uint32_t)attr, buf, sizeInBytes);
 }
 
-cublasStatus_t shim_impl_cublasLtMatmulDescGetAttribute(cublasLtMatmulDesc_t matmulDesc, cublasLtMatmulDescAttributes_t attr, void* buf, size_t sizeInBytes, size_t* sizeWritten)
+cublasStatus_t shim_impl_cublasLtMatmulDescGetAttribute(cublasLtMatmulDesc_t matmulDesc,
+                                                        cublasLtMatmulDescAttributes_t attr,
+                                                        void *buf, size_t sizeInBytes,
+                                                        size_t *sizeWritten)
 {
-    (void)matmulDesc;
-    (void)attr;
-    (void)buf;
-    (void)sizeInBytes;
-    (void)sizeWritten;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatmulDescGetAttribute);
+    return obj_get(matmulDesc, PROTO_LT_DESC, (uint32_t)attr, buf, sizeInBytes, sizeWritten);
 }
 
-cublasStatus_t shim_impl_cublasLtMatmulPreferenceInit_internal(cublasLtMatmulPreference_t pref, size_t size)
+cublasStatus_t shim_impl_cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t *matLayout,
+                                                    cudaDataType type, uint64_t rows, uint64_t cols,
+                                                    int64_t ld)
 {
-    (void)pref;
-    (void)size;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatmulPreferenceInit_internal);
+    cublasStatus_t st = obj_create((void **)matLayout, PROTO_LT_LAYOUT);
+    return st ? st : layout_fill(*matLayout, type, rows, cols, ld);
 }
 
-cublasStatus_t shim_impl_cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t* pref)
+cublasStatus_t shim_impl_cublasLtMatrixLayoutInit_internal(cublasLtMatrixLayout_t matLayout,
+                                                           size_t size, cudaDataType type,
+                                                           uint64_t rows, uint64_t cols, int64_t ld)
 {
-    (void)pref;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatmulPreferenceCreate);
+    cublasStatus_t st = obj_init(matLayout, size, PROTO_LT_LAYOUT);
+    return st ? st : layout_fill(matLayout, type, rows, cols, ld);
+}
+
+cublasStatus_t shim_impl_cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t matLayout)
+{
+    return obj_destroy(matLayout, PROTO_LT_LAYOUT);
+}
+
+cublasStatus_t shim_impl_cublasLtMatrixLayoutSetAttribute(cublasLtMatrixLayout_t matLayout,
+                                                          cublasLtMatrixLayoutAttribute_t attr,
+                                                          const void *buf, size_t sizeInBytes)
+{
+    return obj_set(matLayout, PROTO_LT_LAYOUT, (uint32_t)attr, buf, sizeInBytes);
+}
+
+cublasStatus_t shim_impl_cublasLtMatrixLayoutGetAttribute(cublasLtMatrixLayout_t matLayout,
+                                                          cublasLtMatrixLayoutAttribute_t attr,
+                                                          void *buf, size_t sizeInBytes,
+                                                          size_t *sizeWritten)
+{
+    return obj_get(matLayout, PROTO_LT_LAYOUT, (uint32_t)attr, buf, sizeInBytes, sizeWritten);
+}
+
+cublasStatus_t shim_impl_cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t *pref)
+{
+    return obj_create((void **)pref, PROTO_LT_PREF);
+}
+
+cublasStatus_t shim_impl_cublasLtMatmulPreferenceInit_internal(cublasLtMatmulPreference_t pref,
+                                                               size_t size)
+{
+    return obj_init(pref, size, PROTO_LT_PREF);
 }
 
 cublasStatus_t shim_impl_cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t pref)
 {
-    (void)pref;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatmulPreferenceDestroy);
+    return obj_destroy(pref, PROTO_LT_PREF);
 }
 
-cublasStatus_t shim_impl_cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t pref, cublasLtMatmulPreferenceAttributes_t attr, const void* buf, size_t sizeInBytes)
+cublasStatus_t
+shim_impl_cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t pref,
+                                               cublasLtMatmulPreferenceAttributes_t attr,
+                                               const void *buf, size_t sizeInBytes)
 {
-    (void)pref;
-    (void)attr;
-    (void)buf;
-    (void)sizeInBytes;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatmulPreferenceSetAttribute);
+    return obj_set(pref, PROTO_LT_PREF, (uint32_t)attr, buf, sizeInBytes);
 }
 
-cublasStatus_t shim_impl_cublasLtMatmulPreferenceGetAttribute(cublasLtMatmulPreference_t pref, cublasLtMatmulPreferenceAttributes_t attr, void* buf, size_t sizeInBytes, size_t* sizeWritten)
+cublasStatus_t
+shim_impl_cublasLtMatmulPreferenceGetAttribute(cublasLtMatmulPreference_t pref,
+                                               cublasLtMatmulPreferenceAttributes_t attr, void *buf,
+                                               size_t sizeInBytes, size_t *sizeWritten)
 {
-    (void)pref;
-    (void)attr;
-    (void)buf;
-    (void)sizeInBytes;
-    (void)sizeWritten;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatmulPreferenceGetAttribute);
+    return obj_get(pref, PROTO_LT_PREF, (uint32_t)attr, buf, sizeInBytes, sizeWritten);
 }
 
-cublasStatus_t shim_impl_cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t operationDesc, cublasLtMatrixLayout_t Adesc, cublasLtMatrixLayout_t Bdesc, cublasLtMatrixLayout_t Cdesc, cublasLtMatrixLayout_t Ddesc, cublasLtMatmulPreference_t preference, int requestedAlgoCount, cublasLtMatmulHeuristicResult_t heuristicResultsArray[], int* returnAlgoCount)
+/* ------------------------------------------------------------ the heuristic ---- */
+
+/* Answers of the executor's heuristic, keyed by the hash of (requested count, problem bytes).
+ * Process-wide, under the shim lock; entries and their results are owned here and live until
+ * the cache is full, when it starts over (a model has a few dozen distinct GEMMs). */
+typedef struct lt_cached {
+    struct lt_cached *next;
+    genie_hash128 key;
+    int count;
+    cublasLtMatmulHeuristicResult_t *results; /* count entries, owned */
+} lt_cached;
+
+#define LT_CACHE_BUCKETS 256u
+#define LT_CACHE_MAX 4096u
+static lt_cached *lt_cache[LT_CACHE_BUCKETS];
+static unsigned lt_cache_n;
+
+static lt_cached *cache_find(genie_hash128 k)
 {
-    (void)lightHandle;
-    (void)operationDesc;
-    (void)Adesc;
-    (void)Bdesc;
-    (void)Cdesc;
-    (void)Ddesc;
-    (void)preference;
-    (void)requestedAlgoCount;
-    (void)heuristicResultsArray;
-    (void)returnAlgoCount;
-    return shim_deny_blas(GENIE_APIX_cublasLtMatmulAlgoGetHeuristic);
+    for (lt_cached *c = lt_cache[k.lo % LT_CACHE_BUCKETS]; c; c = c->next)
+        if (c->key.lo == k.lo && c->key.hi == k.hi)
+            return c;
+    return NULL;
+}
+
+static void cache_clear(void)
+{
+    for (unsigned b = 0; b < LT_CACHE_BUCKETS; b++)
+        while (lt_cache[b]) {
+            lt_cached *c = lt_cache[b];
+            lt_cache[b] = c->next;
+            free(c->results);
+            free(c);
+        }
+    lt_cache_n = 0;
+}
+
+static void cache_add(genie_hash128 k, const cublasLtMatmulHeuristicResult_t *r, int count)
+{
+    if (lt_cache_n >= LT_CACHE_MAX)
+        cache_clear();
+    lt_cached *c = calloc(1, sizeof *c);
+    if (!c)
+        return; /* not cached: the next identical call asks again */
+    c->results = malloc((size_t)(count ? count : 1) * sizeof *r);
+    if (!c->results) {
+        free(c);
+        return;
+    }
+    memcpy(c->results, r, (size_t)count * sizeof *r);
+    c->key = k;
+    c->count = count;
+    c->next = lt_cache[k.lo % LT_CACHE_BUCKETS];
+    lt_cache[k.lo % LT_CACHE_BUCKETS] = c;
+    lt_cache_n++;
+}
+
+typedef struct heur_reply {
+    cublasLtMatmulHeuristicResult_t *out; /* the caller's array (borrowed) */
+    int requested, count, got;
+    cublasStatus_t status;
+} heur_reply;
+
+static int heur_cb(void *ud, const proto_rec *r)
+{
+    heur_reply *h = ud;
+    if (r->op == PROTO_OP_R_DATA) {
+        proto_R_DATA d;
+        uint32_t n;
+        if (proto_get_R_DATA(r, &d) || d.data_len < 4)
+            return GENIE_EPROTO;
+        memcpy(&n, d.data, 4);
+        if (n > (uint32_t)h->requested || d.data_len != 4 + (size_t)n * PROTO_LT_RESULT_BYTES)
+            return GENIE_EPROTO;
+        memcpy(h->out, d.data + 4, (size_t)n * PROTO_LT_RESULT_BYTES);
+        h->count = (int)n;
+        h->got = 1;
+    } else if (r->op == PROTO_OP_R_ERROR) {
+        proto_R_ERROR e;
+        if (proto_get_R_ERROR(r, &e))
+            return GENIE_EPROTO;
+        GENIE_DEBUG("cublasLtMatmulAlgoGetHeuristic: %.*s", (int)e.msg_len, (const char *)e.msg);
+        /* the executor puts the library's status in cu_result */
+        h->status = e.cu_result > 0 && e.cu_result <= CUBLAS_STATUS_LICENSE_ERROR
+                        ? (cublasStatus_t)e.cu_result
+                        : shim_blas_status((cudaError_t)e.cuda_err);
+    }
+    return 0;
+}
+
+/* Checks the objects of a problem: each must be a live object of its kind. */
+static cublasStatus_t check_objs(const void *desc, const void *const lay[4], const void *pref)
+{
+    if (proto_lt_obj_kind(desc) != PROTO_LT_DESC)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    for (int i = 0; i < 4; i++)
+        if (proto_lt_obj_kind(lay[i]) != PROTO_LT_LAYOUT)
+            return CUBLAS_STATUS_INVALID_VALUE;
+    if (pref && proto_lt_obj_kind(pref) != PROTO_LT_PREF)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t shim_impl_cublasLtMatmulAlgoGetHeuristic(
+    cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t operationDesc, cublasLtMatrixLayout_t Adesc,
+    cublasLtMatrixLayout_t Bdesc, cublasLtMatrixLayout_t Cdesc, cublasLtMatrixLayout_t Ddesc,
+    cublasLtMatmulPreference_t preference, int requestedAlgoCount,
+    cublasLtMatmulHeuristicResult_t heuristicResultsArray[], int *returnAlgoCount)
+{
+    const void *lay[4] = {Adesc, Bdesc, Cdesc, Ddesc};
+    shim_lock();
+    cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+    shim_lt_handle *h = lt_handle_of(lightHandle);
+    uint8_t *prob = NULL;
+    genie_buf b = {0};
+    if (!h) {
+        st = CUBLAS_STATUS_NOT_INITIALIZED;
+        goto out;
+    }
+    if (requestedAlgoCount <= 0 || !heuristicResultsArray || !returnAlgoCount ||
+        check_objs(operationDesc, lay, preference) || !preference) {
+        st = CUBLAS_STATUS_INVALID_VALUE;
+        goto out;
+    }
+    /* more than the wire carries: the executor never has that many anyway */
+    int req =
+        requestedAlgoCount > (int)PROTO_LT_MAX_ALGOS ? (int)PROTO_LT_MAX_ALGOS : requestedAlgoCount;
+    size_t n = proto_lt_problem_encode(NULL, 0, PROTO_LT_FORM_HEURISTIC, operationDesc, lay,
+                                       preference, NULL, NULL);
+    /* the key: requested count, then the problem (owned here, freed below) */
+    prob = malloc(4 + n);
+    if (!prob) {
+        st = CUBLAS_STATUS_ALLOC_FAILED;
+        goto out;
+    }
+    uint32_t r32 = (uint32_t)req;
+    memcpy(prob, &r32, 4);
+    proto_lt_problem_encode(prob + 4, n, PROTO_LT_FORM_HEURISTIC, operationDesc, lay, preference,
+                            NULL, NULL);
+    genie_hash128 key = genie_hash_content(prob, 4 + n);
+    lt_cached *c = cache_find(key);
+    if (c) {
+        memcpy(heuristicResultsArray, c->results, (size_t)c->count * sizeof *c->results);
+        *returnAlgoCount = c->count;
+        goto out;
+    }
+    if (shim_ensure() != cudaSuccess) {
+        st = CUBLAS_STATUS_NOT_INITIALIZED;
+        goto out;
+    }
+    /* a frame of its own: the batch keeps recording (see the top of the file) */
+    uint8_t *p;
+    if (proto_frame_begin(&b, PROTO_KIND_REQUEST, 0) ||
+        !(p = proto_put_LT_HEURISTIC(&b, h->id, r32, n))) {
+        st = CUBLAS_STATUS_ALLOC_FAILED;
+        goto out;
+    }
+    memcpy(p, prob + 4, n);
+    heur_reply hr = {heuristicResultsArray, req, 0, 0, CUBLAS_STATUS_SUCCESS};
+    cudaError_t e = shim_call_frame(&b, SHIM_RT_QUERY, heur_cb, &hr);
+    if (e != cudaSuccess) {
+        st = shim_blas_status(e);
+        goto out;
+    }
+    if (hr.status != CUBLAS_STATUS_SUCCESS) {
+        st = hr.status;
+        *returnAlgoCount = 0;
+        goto out;
+    }
+    if (!hr.got) {
+        st = CUBLAS_STATUS_INTERNAL_ERROR;
+        goto out;
+    }
+    *returnAlgoCount = hr.count;
+    cache_add(key, heuristicResultsArray, hr.count);
+out:
+    genie_buf_free(&b);
+    free(prob);
+    shim_unlock();
+    return st;
+}
+
+/* ---------------------------------------------------------------- the matmul ---- */
+
+/* alpha/beta as the descriptor's pointer mode says they are to be read. */
+static cublasStatus_t scalars(const void *desc, const void *alpha, const void *beta,
+                              proto_lt_scalars *sc)
+{
+    memset(sc, 0, sizeof *sc);
+    size_t sz = proto_lt_type_size((int)proto_lt_obj_geti(desc, CUBLASLT_MATMUL_DESC_SCALE_TYPE));
+    if (sz == 0 || sz > 16)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    sc->size = (uint32_t)sz;
+    switch (proto_lt_obj_geti(desc, CUBLASLT_MATMUL_DESC_POINTER_MODE)) {
+    case CUBLASLT_POINTER_MODE_HOST:
+        sc->alpha_kind = sc->beta_kind = PROTO_LT_SC_HOST;
+        break;
+    case CUBLASLT_POINTER_MODE_DEVICE:
+    case CUBLASLT_POINTER_MODE_DEVICE_VECTOR:
+        sc->alpha_kind = sc->beta_kind = PROTO_LT_SC_DEVICE;
+        break;
+    case CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_ZERO:
+        sc->alpha_kind = PROTO_LT_SC_DEVICE;
+        sc->beta_kind = PROTO_LT_SC_NONE;
+        break;
+    case CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST:
+        sc->alpha_kind = PROTO_LT_SC_DEVICE;
+        sc->beta_kind = PROTO_LT_SC_HOST;
+        break;
+    default:
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    if (!alpha || (!beta && sc->beta_kind != PROTO_LT_SC_NONE))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    /* host values are read now, as the real library reads them at the call */
+    if (sc->alpha_kind == PROTO_LT_SC_HOST) {
+        memcpy(sc->alpha, alpha, sz);
+    } else {
+        uint64_t a = (uint64_t)(uintptr_t)alpha;
+        memcpy(sc->alpha, &a, 8);
+    }
+    if (sc->beta_kind == PROTO_LT_SC_HOST) {
+        memcpy(sc->beta, beta, sz);
+    } else if (sc->beta_kind == PROTO_LT_SC_DEVICE) {
+        uint64_t a = (uint64_t)(uintptr_t)beta;
+        memcpy(sc->beta, &a, 8);
+    }
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t shim_impl_cublasLtMatmul(cublasLtHandle_t lightHandle,
+                                        cublasLtMatmulDesc_t computeDesc, const void *alpha,
+                                        const void *A, cublasLtMatrixLayout_t Adesc, const void *B,
+                                        cublasLtMatrixLayout_t Bdesc, const void *beta,
+                                        const void *C, cublasLtMatrixLayout_t Cdesc, void *D,
+                                        cublasLtMatrixLayout_t Ddesc,
+                                        const cublasLtMatmulAlgo_t *algo, void *workspace,
+                                        size_t workspaceSizeInBytes, cudaStream_t stream)
+{
+    const void *lay[4] = {Adesc, Bdesc, Cdesc, Ddesc};
+    proto_lt_scalars sc;
+    cublasStatus_t st;
+    shim_lock();
+    shim_lt_handle *h = lt_handle_of(lightHandle);
+    if (!h) {
+        st = CUBLAS_STATUS_NOT_INITIALIZED;
+        goto out;
+    }
+    if ((st = check_objs(computeDesc, lay, NULL)) || (st = scalars(computeDesc, alpha, beta, &sc)))
+        goto out;
+    uint32_t sid = shim_stream_id(stream);
+    if (sid == UINT32_MAX) {
+        st = CUBLAS_STATUS_INVALID_VALUE;
+        goto out;
+    }
+    if (shim_ensure() != cudaSuccess) {
+        st = CUBLAS_STATUS_NOT_INITIALIZED;
+        goto out;
+    }
+    size_t n =
+        proto_lt_problem_encode(NULL, 0, PROTO_LT_FORM_MATMUL, computeDesc, lay, NULL, &sc, algo);
+    uint8_t *p =
+        proto_put_LT_MATMUL(SHIM_BATCH, (uint64_t)(uintptr_t)A, (uint64_t)(uintptr_t)B,
+                            (uint64_t)(uintptr_t)C, (uint64_t)(uintptr_t)D,
+                            (uint64_t)(uintptr_t)workspace, workspaceSizeInBytes, h->id, sid, n);
+    if (!p) {
+        st = CUBLAS_STATUS_ALLOC_FAILED;
+        goto out;
+    }
+    proto_lt_problem_encode(p, n, PROTO_LT_FORM_MATMUL, computeDesc, lay, NULL, &sc, algo);
+    /* errors of the matmul itself surface at the next sync, as a kernel's would; what this
+     * returns is an earlier batch's error brought back by a threshold flush */
+    st = shim_blas_status(shim_op_done());
+out:
+    shim_unlock();
+    return st;
 }
