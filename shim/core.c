@@ -29,6 +29,7 @@ static void shim_init(void)
     shim_g.next_module = 1;
     shim_g.next_func = 1;
     shim_g.next_blas = 1;
+    shim_g.clean = shim_g.clean_after = SHIM_CLEAN_NONE;
     shim_g.next_lt = 1;
     atexit(shim_stats_atexit);
 }
@@ -303,6 +304,8 @@ cudaError_t shim_flush(int kind)
     cudaError_t ce = shim_call_frame(&shim_g.batch, kind, batch_cb, &br);
     shim_g.batch_ops = 0;
     shim_g.nslots = 0;
+    shim_g.clean = ce == cudaSuccess ? shim_g.clean_after : SHIM_CLEAN_NONE;
+    shim_g.clean_after = SHIM_CLEAN_NONE;
     if (proto_frame_begin(&shim_g.batch, PROTO_KIND_REQUEST, 0))
         return lost("batch", GENIE_ENOMEM);
     if (ce != cudaSuccess)

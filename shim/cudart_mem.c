@@ -245,6 +245,7 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
          * with the next flush; anything else must land before we return */
         if (async && shim_host_is_pinned(dst, n))
             return cudaSuccess;
+        shim_g.clean_after = sid; /* the executor drains the stream to copy out */
         return shim_flush(SHIM_RT_SYNC);
     }
     case cudaMemcpyDeviceToDevice:

@@ -152,8 +152,15 @@ cudaError_t shim_impl_cudaStreamSynchronize(cudaStream_t stream)
         return shim_set_error(cudaErrorInvalidResourceHandle);
     shim_lock();
     cudaError_t e = shim_ensure();
-    if (e == cudaSuccess)
+    if (e == cudaSuccess && shim_g.batch_ops == 0 &&
+        (shim_g.clean == SHIM_CLEAN_ALL || shim_g.clean == (int64_t)id)) {
+        shim_unlock();
+        return cudaSuccess; /* drained by the last flush, nothing recorded since */
+    }
+    if (e == cudaSuccess) {
+        shim_g.clean_after = id;
         e = sync_op(NULL, proto_put_STREAM_SYNC(SHIM_BATCH, id));
+    }
     shim_unlock();
     return e;
 }
@@ -186,8 +193,14 @@ cudaError_t shim_impl_cudaDeviceSynchronize(void)
 {
     shim_lock();
     cudaError_t e = shim_ensure();
-    if (e == cudaSuccess)
+    if (e == cudaSuccess && shim_g.batch_ops == 0 && shim_g.clean == SHIM_CLEAN_ALL) {
+        shim_unlock();
+        return cudaSuccess;
+    }
+    if (e == cudaSuccess) {
+        shim_g.clean_after = SHIM_CLEAN_ALL;
         e = sync_op(NULL, proto_put_DEVICE_SYNC(SHIM_BATCH, 0));
+    }
     shim_unlock();
     return e;
 }

@@ -124,6 +124,11 @@ typedef struct shim_state {
     uint32_t nslots, cap_slots;
 
     uint32_t next_stream, next_event, next_module, next_func, next_blas, next_lt;
+    /* Which streams the executor has drained with nothing recorded since: the stream ID,
+     * SHIM_CLEAN_ALL after a device sync, or SHIM_CLEAN_NONE. A stream sync on a clean
+     * stream needs no round trip (a decode step's D2H copy then costs the only one).
+     * clean_after is what the flush being prepared will leave clean. */
+    int64_t clean, clean_after;
     shim_stats stats;
 } shim_state;
 
@@ -145,6 +150,7 @@ shim_slot *shim_slot_add(void *dst, uint64_t size);
 /* Sends the batch (if it holds ops) and applies the reply. kind says which counter the
  * round trip goes to. Returns the first async error of the batch, or cudaSuccess. */
 enum { SHIM_RT_SYNC, SHIM_RT_SETUP, SHIM_RT_MODULE, SHIM_RT_QUERY };
+enum { SHIM_CLEAN_NONE = -1, SHIM_CLEAN_ALL = -2 };
 cudaError_t shim_flush(int kind);
 /* Sends a separate frame built by the caller in b (e.g. module loads) and walks its
  * reply with cb; pending work in the batch is left alone. */
