@@ -1,0 +1,114 @@
+// queries.cu — the runtime's query calls, answered by Genie locally or in one query round trip.
+//
+// Device count/properties/attributes, versions, memory info, pointer attributes (device,
+// pinned host, unregistered), stream capture status, function attributes, occupancy,
+// opting a kernel into more than 48 KiB of dynamic shared memory, and a call Genie does
+// not support (cudaMallocManaged: cudaErrorNotSupported). Prints RESULT OK.
+#include "wl_common.h"
+
+__global__ void fill_shared(int *out, int n)
+{
+    extern __shared__ int buf[];
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+        buf[i] = i;
+    __syncthreads();
+    if (threadIdx.x == 0)
+        out[blockIdx.x] = buf[n - 1];
+}
+
+static int failures;
+#define EXPECT(cond)                                                                       \
+    do {                                                                                   \
+        bool ok_ = (cond);                                                                 \
+        std::printf("%-70s %s\n", #cond, ok_ ? "ok" : "WRONG");                            \
+        failures += !ok_;                                                                  \
+    } while (0)
+
+int main(int argc, char **argv)
+{
+    wl_help(argc, argv, "(no arguments)");
+    int count = 0;
+    CK(cudaGetDeviceCount(&count));
+    EXPECT(count >= 1);
+    cudaDeviceProp p;
+    CK(cudaGetDeviceProperties(&p, 0));
+    int v = 0;
+    CK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxThreadsPerBlock, 0));
+    EXPECT(v == p.maxThreadsPerBlock && v >= 256);
+    CK(cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, 0));
+    EXPECT(v == p.multiProcessorCount && v > 0);
+    EXPECT(p.major >= 7 && p.totalGlobalMem > 0 && p.name[0] != 0);
+    std::printf("device 0: %s, cc %d.%d, %d SMs, %zu MiB\n", p.name, p.major, p.minor,
+                p.multiProcessorCount, p.totalGlobalMem >> 20);
+    int drv = 0, rt = 0;
+    CK(cudaDriverGetVersion(&drv));
+    CK(cudaRuntimeGetVersion(&rt));
+    EXPECT(drv >= 13000 && rt >= 13000);
+    EXPECT(cudaSetDevice(0) == cudaSuccess);
+    int dev = -1;
+    CK(cudaGetDevice(&dev));
+    EXPECT(dev == 0);
+
+    size_t free0, total;
+    CK(cudaMemGetInfo(&free0, &total));
+    int *d;
+    CK(cudaMalloc(&d, 64 << 20));
+    size_t free1;
+    CK(cudaMemGetInfo(&free1, &total));
+    EXPECT(total > 0 && free1 <= free0 && free1 + (64u << 20) >= free0);
+
+    cudaPointerAttributes a;
+    CK(cudaPointerGetAttributes(&a, d + 100));
+    EXPECT(a.type == cudaMemoryTypeDevice && a.device == 0);
+    int *pinned;
+    CK(cudaMallocHost(&pinned, 4096));
+    CK(cudaPointerGetAttributes(&a, pinned));
+    EXPECT(a.type == cudaMemoryTypeHost);
+    int local = 0;
+    CK(cudaPointerGetAttributes(&a, &local));
+    EXPECT(a.type == cudaMemoryTypeUnregistered);
+
+    cudaStream_t s;
+    CK(cudaStreamCreate(&s));
+    cudaStreamCaptureStatus cs;
+    CK(cudaStreamIsCapturing(s, &cs));
+    EXPECT(cs == cudaStreamCaptureStatusNone);
+
+    cudaFuncAttributes fa;
+    CK(cudaFuncGetAttributes(&fa, fill_shared));
+    EXPECT(fa.maxThreadsPerBlock > 0 && fa.numRegs >= 0);
+    int blocks = 0;
+    CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, fill_shared, 256, 0));
+    EXPECT(blocks > 0);
+
+    // More than 48 KiB of dynamic shared memory needs an explicit opt-in per kernel.
+    int n = 64 * 1024 / 4 + 16; // 64 KiB + 64 bytes of ints
+    size_t shmem = (size_t)n * sizeof(int);
+    if ((size_t)p.sharedMemPerBlockOptin >= shmem) {
+        CK(cudaFuncSetAttribute(fill_shared, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                (int)shmem));
+        fill_shared<<<4, 128, shmem, s>>>(d, n);
+        CK_LAUNCH();
+        int out[4] = {0};
+        CK(cudaMemcpyAsync(out, d, sizeof out, cudaMemcpyDeviceToHost, s));
+        CK(cudaStreamSynchronize(s));
+        EXPECT(out[0] == n - 1 && out[3] == n - 1);
+    }
+
+    void *managed = nullptr;
+    cudaError_t e = cudaMallocManaged(&managed, 4096);
+    std::printf("cudaMallocManaged: %s\n", cudaGetErrorName(e));
+    EXPECT(e == cudaErrorNotSupported);
+    EXPECT(cudaGetLastError() == cudaErrorNotSupported);
+    EXPECT(cudaGetLastError() == cudaSuccess);
+
+    CK(cudaStreamDestroy(s));
+    CK(cudaFreeHost(pinned));
+    CK(cudaFree(d));
+    if (failures) {
+        std::printf("RESULT FAIL %d check(s)\n", failures);
+        return 1;
+    }
+    std::printf("RESULT OK\n");
+    return 0;
+}
