@@ -1,4 +1,4 @@
-/* extra_deny.c — default deny for exported symbols declared outside the headers generated code includes. */
+/* extra_deny.c — default deny for exports declared in headers the generated code lacks. */
 #include "shim/shim_int.h"
 
 /* cudaProfilerStart/Stop (cudart.def RAW rows, imported by stock PyTorch): defined here, under

@@ -377,6 +377,8 @@ const genie_api_info genie_api_table[GENIE_APIX__COUNT] = {
     {0x1169, "cudaStreamUpdateCaptureDependencies_ptsz", "ALIAS", "0", "cudart"},
     {0x116a, "cudaStreamWaitEvent_ptsz", "ALIAS", "0", "cudart"},
     {0x116b, "cudaWaitExternalSemaphoresAsync_ptsz", "ALIAS", "0", "cudart"},
+    {0x116c, "cudaProfilerStart", "RAW", "0", "cudart"},
+    {0x116d, "cudaProfilerStop", "RAW", "0", "cudart"},
     {0x2001, "cublasCreate_v2", "FWD", "0", "cublas"},
     {0x2002, "cublasDestroy_v2", "FWD", "0", "cublas"},
     {0x2003, "cublasGetVersion_v2", "IMPL", "LOCAL", "cublas"},
