@@ -6,18 +6,33 @@
 #include <stdio.h>
 #include <string.h>
 
+void *exec_dlopen(const char *path, char *err, size_t errlen)
+{
+    void *h = dlopen(path, EXEC_DLOPEN_FLAGS);
+    if (!h) {
+        const char *why = dlerror();
+        snprintf(err, errlen, "cannot load %s: %s", path, why ? why : "?");
+        return NULL;
+    }
+    if (dlsym(h, "genie_stats_json")) {
+        snprintf(err, errlen,
+                 "%s resolves to Genie's own look-alike library; point GENIE_CUDA_LIB, "
+                 "GENIE_CUBLAS_LIB and GENIE_CUBLASLT_LIB at the real libraries by path",
+                 path);
+        return NULL; /* never dlclose: the handle is the shim itself */
+    }
+    return h;
+}
+
 int exec_driver_load(const char *path, exec_driver *d, char *err, size_t errlen)
 {
     memset(d, 0, sizeof *d);
     /* RTLD_LOCAL: the driver's symbols must not satisfy anyone else's references (in local
      * mode the shim exports look-alikes of the same names). The handle is never closed:
      * unloading a real libcuda while its threads may linger is asking for trouble. */
-    void *h = dlopen(path, EXEC_DLOPEN_FLAGS);
-    if (!h) {
-        const char *why = dlerror();
-        snprintf(err, errlen, "cannot load the CUDA driver %s: %s", path, why ? why : "?");
+    void *h = exec_dlopen(path, err, errlen);
+    if (!h)
         return GENIE_EDRIVER;
-    }
 #define EXEC_XX_(field, proto, sym, req)                                                           \
     *(void **)&d->field = dlsym(h, sym);                                                           \
     if (!d->field && (req)) {                                                                      \

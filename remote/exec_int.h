@@ -176,6 +176,12 @@ struct exec_session {
 #define EXEC_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND)
 #endif
 
+/* Opens a GPU library for the executor; NULL (with the reason in err) when it cannot be
+ * loaded or when the name resolved to Genie itself: in local mode with the look-alike
+ * libraries on LD_LIBRARY_PATH, "libcublas.so.13" is the shim, and calling it would
+ * recurse. */
+void *exec_dlopen(const char *path, char *err, size_t errlen);
+
 /* ---- libraries (remote/ops_lib.c, remote/ops_lt.c) ---- */
 struct exec_lib_fns;
 /* Loads GENIE_CUBLAS_LIB / GENIE_CUBLASLT_LIB once per process (default libcublas.so.13,

@@ -14,12 +14,13 @@ static void load_libs(exec_ctx *ctx)
     if (!ctx->lib_loaded) {
         const char *pb = genie_env_str("GENIE_CUBLAS_LIB", "libcublas.so.13");
         const char *pl = genie_env_str("GENIE_CUBLASLT_LIB", "libcublasLt.so.13");
-        ctx->cublas = dlopen(pb, EXEC_DLOPEN_FLAGS);
+        char err[512];
+        ctx->cublas = exec_dlopen(pb, err, sizeof err);
         if (!ctx->cublas)
-            GENIE_ERROR("cannot load cuBLAS (%s): %s; cuBLAS calls will fail", pb, dlerror());
-        ctx->cublaslt = dlopen(pl, EXEC_DLOPEN_FLAGS);
+            GENIE_ERROR("cuBLAS: %s; cuBLAS calls will fail", err);
+        ctx->cublaslt = exec_dlopen(pl, err, sizeof err);
         if (!ctx->cublaslt)
-            GENIE_ERROR("cannot load cuBLASLt (%s): %s; cuBLASLt calls will fail", pl, dlerror());
+            GENIE_ERROR("cuBLASLt: %s; cuBLASLt calls will fail", err);
         ctx->lib = calloc(1, sizeof *ctx->lib);
         if (ctx->lib)
             exec_lib_resolve(ctx->cublas, ctx->cublaslt, ctx->lib);
