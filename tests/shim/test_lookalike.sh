@@ -57,7 +57,7 @@ run)
     trap 'rm -rf "$tmp"' EXIT
     # Sanitizer builds: the ASan runtime must come first; that is the only thing preloaded.
     pre=
-    if ldd "$dir/libcudart.so.13" | grep -q libasan; then
+    if ldd "$dir/libcudart.so.13" | grep libasan >/dev/null; then
         pre="$(gcc -print-file-name=libasan.so)"
         export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}
     fi

@@ -10,8 +10,14 @@ set -euo pipefail
 build=$1 prog=$2
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+pre=
+if ldd "$build/shim/lookalike/libcudart.so.13" | grep libasan >/dev/null; then
+    pre="$(gcc -print-file-name=libasan.so)" # a sanitizer build: its runtime goes first
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}
+fi
 set +e
-env -u GENIE_CUBLAS_LIB -u GENIE_CUBLASLT_LIB LD_LIBRARY_PATH="$build/shim/lookalike" \
+env -u GENIE_CUBLAS_LIB -u GENIE_CUBLASLT_LIB ${pre:+LD_PRELOAD=$pre} \
+    LD_LIBRARY_PATH="$build/shim/lookalike" \
     GENIE_REMOTE=local GENIE_CUDA_LIB="$build/tests/fakegpu/libgenie_fakecuda.so" \
     timeout 60 "$prog" >"$out" 2>&1
 rc=$?
