@@ -708,7 +708,8 @@ static void gen_exec_lib(void)
     P("typedef struct exec_lib_fns {\n");
     for (size_t i = 0; i < N(cudart); i++)
         if (!cudart[i].alias_of && is_fwd(&cudart[i]))
-            P("    __typeof__(%s) *%s;\n", cudart[i].name, cudart[i].name);
+            /* the row's own prototype: some (cublasHgemm) are declared for C++ only */
+            P("    %s (*%s)%s;\n", cudart[i].ret, cudart[i].name, cudart[i].params);
     P("} exec_lib_fns;\n\n");
     P("/* Resolves every entry from the two libraries (either may be NULL); a missing one stays\n"
       " * NULL and its calls fail with CUBLAS_STATUS_NOT_SUPPORTED. Returns how many resolved. */\n");

@@ -36,6 +36,7 @@ cublasStatus_t shim_rec_cublasSgemv_v2(cublasHandle_t handle, cublasOperation_t 
 cublasStatus_t shim_rec_cublasDgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy);
 cublasStatus_t shim_rec_cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc);
 cublasStatus_t shim_rec_cublasDgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc);
+cublasStatus_t shim_rec_cublasSgemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const float* beta, void* C, cudaDataType Ctype, int ldc);
 cublasStatus_t shim_rec_cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const void* beta, void* C, cudaDataType Ctype, int ldc, cublasComputeType_t computeType, cublasGemmAlgo_t algo);
 cublasStatus_t shim_rec_cublasSgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* const Aarray[], int lda, const float* const Barray[], int ldb, const float* beta, float* const Carray[], int ldc, int batchCount);
 cublasStatus_t shim_rec_cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* A, int lda, long long int strideA, const float* B, int ldb, long long int strideB, const float* beta, float* C, int ldc, long long int strideC, int batchCount);
@@ -43,6 +44,8 @@ cublasStatus_t shim_rec_cublasDgemmStridedBatched(cublasHandle_t handle, cublasO
 cublasStatus_t shim_rec_cublasGemmBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* const Aarray[], cudaDataType Atype, int lda, const void* const Barray[], cudaDataType Btype, int ldb, const void* beta, void* const Carray[], cudaDataType Ctype, int ldc, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo);
 cublasStatus_t shim_rec_cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, long long int strideA, const void* B, cudaDataType Btype, int ldb, long long int strideB, const void* beta, void* C, cudaDataType Ctype, int ldc, long long int strideC, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo);
 cublasStatus_t shim_rec_cublasSgeam(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, const float* alpha, const float* A, int lda, const float* beta, const float* B, int ldb, float* C, int ldc);
+cublasStatus_t shim_rec_cublasHgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, const void* B, int ldb, const void* beta, void* C, int ldc);
+cublasStatus_t shim_rec_cublasHgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, long long int strideA, const void* B, int ldb, long long int strideB, const void* beta, void* C, int ldc, long long int strideC, int batchCount);
 
 cublasStatus_t shim_rec_cublasCreate_v2(cublasHandle_t* handle)
 {
@@ -267,6 +270,31 @@ cublasStatus_t shim_rec_cublasDgemm_v2(cublasHandle_t handle, cublasOperation_t 
     return (cublasStatus_t)shim_lib_end(&c);
 }
 
+cublasStatus_t shim_rec_cublasSgemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const float* beta, void* C, cudaDataType Ctype, int ldc)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasSgemmEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + 8 + sizeof Btype + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &transa, sizeof transa);
+    shim_lib_val(&c, &transb, sizeof transb);
+    shim_lib_val(&c, &m, sizeof m);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_val(&c, &k, sizeof k);
+    shim_lib_scalar(&c, alpha, 4);
+    shim_lib_dev(&c, A);
+    shim_lib_val(&c, &Atype, sizeof Atype);
+    shim_lib_val(&c, &lda, sizeof lda);
+    shim_lib_dev(&c, B);
+    shim_lib_val(&c, &Btype, sizeof Btype);
+    shim_lib_val(&c, &ldb, sizeof ldb);
+    shim_lib_scalar(&c, beta, 4);
+    shim_lib_dev(&c, C);
+    shim_lib_val(&c, &Ctype, sizeof Ctype);
+    shim_lib_val(&c, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
 cublasStatus_t shim_rec_cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const void* beta, void* C, cudaDataType Ctype, int ldc, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
 {
     shim_lib_call c;
@@ -446,6 +474,54 @@ cublasStatus_t shim_rec_cublasSgeam(cublasHandle_t handle, cublasOperation_t tra
     shim_lib_val(&c, &ldb, sizeof ldb);
     shim_lib_dev(&c, C);
     shim_lib_val(&c, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
+cublasStatus_t shim_rec_cublasHgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, const void* B, int ldb, const void* beta, void* C, int ldc)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasHgemm, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &transa, sizeof transa);
+    shim_lib_val(&c, &transb, sizeof transb);
+    shim_lib_val(&c, &m, sizeof m);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_val(&c, &k, sizeof k);
+    shim_lib_scalar(&c, alpha, 2);
+    shim_lib_dev(&c, A);
+    shim_lib_val(&c, &lda, sizeof lda);
+    shim_lib_dev(&c, B);
+    shim_lib_val(&c, &ldb, sizeof ldb);
+    shim_lib_scalar(&c, beta, 2);
+    shim_lib_dev(&c, C);
+    shim_lib_val(&c, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
+cublasStatus_t shim_rec_cublasHgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, long long int strideA, const void* B, int ldb, long long int strideB, const void* beta, void* C, int ldc, long long int strideC, int batchCount)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasHgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &transa, sizeof transa);
+    shim_lib_val(&c, &transb, sizeof transb);
+    shim_lib_val(&c, &m, sizeof m);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_val(&c, &k, sizeof k);
+    shim_lib_scalar(&c, alpha, 2);
+    shim_lib_dev(&c, A);
+    shim_lib_val(&c, &lda, sizeof lda);
+    shim_lib_val(&c, &strideA, sizeof strideA);
+    shim_lib_dev(&c, B);
+    shim_lib_val(&c, &ldb, sizeof ldb);
+    shim_lib_val(&c, &strideB, sizeof strideB);
+    shim_lib_scalar(&c, beta, 2);
+    shim_lib_dev(&c, C);
+    shim_lib_val(&c, &ldc, sizeof ldc);
+    shim_lib_val(&c, &strideC, sizeof strideC);
+    shim_lib_val(&c, &batchCount, sizeof batchCount);
     return (cublasStatus_t)shim_lib_end(&c);
 }
 
@@ -5010,24 +5086,8 @@ GENIE_EXPORT cublasStatus_t cublasZgemm3m_64(cublasHandle_t handle, cublasOperat
 
 GENIE_EXPORT cublasStatus_t cublasSgemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const float* beta, void* C, cudaDataType Ctype, int ldc)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)Atype;
-    (void)lda;
-    (void)B;
-    (void)Btype;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)Ctype;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasSgemmEx);
+    shim_count(GENIE_APIX_cublasSgemmEx);
+    return shim_rec_cublasSgemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasSgemmEx_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const float* alpha, const void* A, cudaDataType Atype, int64_t lda, const void* B, cudaDataType Btype, int64_t ldb, const float* beta, void* C, cudaDataType Ctype, int64_t ldc)
@@ -7824,5 +7884,17 @@ GENIE_EXPORT cublasStatus_t cublasUint8gemmBias(cublasHandle_t handle, cublasOpe
     (void)C_mult;
     (void)C_shift;
     return shim_deny_blas(GENIE_APIX_cublasUint8gemmBias);
+}
+
+GENIE_EXPORT cublasStatus_t cublasHgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, const void* B, int ldb, const void* beta, void* C, int ldc)
+{
+    shim_count(GENIE_APIX_cublasHgemm);
+    return shim_rec_cublasHgemm(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+GENIE_EXPORT cublasStatus_t cublasHgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, long long int strideA, const void* B, int ldb, long long int strideB, const void* beta, void* C, int ldc, long long int strideC, int batchCount)
+{
+    shim_count(GENIE_APIX_cublasHgemmStridedBatched);
+    return shim_rec_cublasHgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
 }
 

@@ -43,6 +43,8 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
         n++;
     if (cublas && (f->cublasDgemm_v2 = (__typeof__(f->cublasDgemm_v2))dlsym(cublas, "cublasDgemm_v2")))
         n++;
+    if (cublas && (f->cublasSgemmEx = (__typeof__(f->cublasSgemmEx))dlsym(cublas, "cublasSgemmEx")))
+        n++;
     if (cublas && (f->cublasGemmEx = (__typeof__(f->cublasGemmEx))dlsym(cublas, "cublasGemmEx")))
         n++;
     if (cublas && (f->cublasSgemmBatched = (__typeof__(f->cublasSgemmBatched))dlsym(cublas, "cublasSgemmBatched")))
@@ -56,6 +58,10 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
     if (cublas && (f->cublasGemmStridedBatchedEx = (__typeof__(f->cublasGemmStridedBatchedEx))dlsym(cublas, "cublasGemmStridedBatchedEx")))
         n++;
     if (cublas && (f->cublasSgeam = (__typeof__(f->cublasSgeam))dlsym(cublas, "cublasSgeam")))
+        n++;
+    if (cublas && (f->cublasHgemm = (__typeof__(f->cublasHgemm))dlsym(cublas, "cublasHgemm")))
+        n++;
+    if (cublas && (f->cublasHgemmStridedBatched = (__typeof__(f->cublasHgemmStridedBatched))dlsym(cublas, "cublasHgemmStridedBatched")))
         n++;
     return n;
 }
@@ -410,6 +416,50 @@ static int dec_cublasDgemm_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     return exec_lib_done(s, index, r, st, "cublasDgemm_v2");
 }
 
+static int dec_cublasSgemmEx(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int m;
+    int n;
+    int k;
+    const float* alpha;
+    const void* A;
+    cudaDataType Atype;
+    int lda;
+    const void* B;
+    cudaDataType Btype;
+    int ldb;
+    const float* beta;
+    void* C;
+    cudaDataType Ctype;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &transa, sizeof transa);
+    exec_lib_val(r, &transb, sizeof transb);
+    exec_lib_val(r, &m, sizeof m);
+    exec_lib_val(r, &n, sizeof n);
+    exec_lib_val(r, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
+    A = (__typeof__(A))exec_lib_dev(s, r);
+    exec_lib_val(r, &Atype, sizeof Atype);
+    exec_lib_val(r, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(s, r);
+    exec_lib_val(r, &Btype, sizeof Btype);
+    exec_lib_val(r, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(s, r);
+    C = (__typeof__(C))exec_lib_dev(s, r);
+    exec_lib_val(r, &Ctype, sizeof Ctype);
+    exec_lib_val(r, &ldc, sizeof ldc);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasSgemmEx");
+    if (!exec_lib_table(s)->cublasSgemmEx)
+        return exec_lib_missing(s, index, "cublasSgemmEx");
+    int st = (int)exec_lib_table(s)->cublasSgemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc);
+    return exec_lib_done(s, index, r, st, "cublasSgemmEx");
+}
+
 static int dec_cublasGemmEx(exec_session *s, uint32_t index, exec_lib_rd *r)
 {
     cublasHandle_t handle;
@@ -732,6 +782,90 @@ static int dec_cublasSgeam(exec_session *s, uint32_t index, exec_lib_rd *r)
     return exec_lib_done(s, index, r, st, "cublasSgeam");
 }
 
+static int dec_cublasHgemm(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int m;
+    int n;
+    int k;
+    const void* alpha;
+    const void* A;
+    int lda;
+    const void* B;
+    int ldb;
+    const void* beta;
+    void* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &transa, sizeof transa);
+    exec_lib_val(r, &transb, sizeof transb);
+    exec_lib_val(r, &m, sizeof m);
+    exec_lib_val(r, &n, sizeof n);
+    exec_lib_val(r, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
+    A = (__typeof__(A))exec_lib_dev(s, r);
+    exec_lib_val(r, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(s, r);
+    exec_lib_val(r, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(s, r);
+    C = (__typeof__(C))exec_lib_dev(s, r);
+    exec_lib_val(r, &ldc, sizeof ldc);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasHgemm");
+    if (!exec_lib_table(s)->cublasHgemm)
+        return exec_lib_missing(s, index, "cublasHgemm");
+    int st = (int)exec_lib_table(s)->cublasHgemm(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(s, index, r, st, "cublasHgemm");
+}
+
+static int dec_cublasHgemmStridedBatched(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int m;
+    int n;
+    int k;
+    const void* alpha;
+    const void* A;
+    int lda;
+    long long int strideA;
+    const void* B;
+    int ldb;
+    long long int strideB;
+    const void* beta;
+    void* C;
+    int ldc;
+    long long int strideC;
+    int batchCount;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &transa, sizeof transa);
+    exec_lib_val(r, &transb, sizeof transb);
+    exec_lib_val(r, &m, sizeof m);
+    exec_lib_val(r, &n, sizeof n);
+    exec_lib_val(r, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
+    A = (__typeof__(A))exec_lib_dev(s, r);
+    exec_lib_val(r, &lda, sizeof lda);
+    exec_lib_val(r, &strideA, sizeof strideA);
+    B = (__typeof__(B))exec_lib_dev(s, r);
+    exec_lib_val(r, &ldb, sizeof ldb);
+    exec_lib_val(r, &strideB, sizeof strideB);
+    beta = (__typeof__(beta))exec_lib_scalar(s, r);
+    C = (__typeof__(C))exec_lib_dev(s, r);
+    exec_lib_val(r, &ldc, sizeof ldc);
+    exec_lib_val(r, &strideC, sizeof strideC);
+    exec_lib_val(r, &batchCount, sizeof batchCount);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasHgemmStridedBatched");
+    if (!exec_lib_table(s)->cublasHgemmStridedBatched)
+        return exec_lib_missing(s, index, "cublasHgemmStridedBatched");
+    int st = (int)exec_lib_table(s)->cublasHgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    return exec_lib_done(s, index, r, st, "cublasHgemmStridedBatched");
+}
+
 int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8_t *args,
                       size_t n)
 {
@@ -770,6 +904,8 @@ int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8
         return dec_cublasSgemm_v2(s, index, &r);
     case GENIE_API_cublasDgemm_v2:
         return dec_cublasDgemm_v2(s, index, &r);
+    case GENIE_API_cublasSgemmEx:
+        return dec_cublasSgemmEx(s, index, &r);
     case GENIE_API_cublasGemmEx:
         return dec_cublasGemmEx(s, index, &r);
     case GENIE_API_cublasSgemmBatched:
@@ -784,6 +920,10 @@ int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8
         return dec_cublasGemmStridedBatchedEx(s, index, &r);
     case GENIE_API_cublasSgeam:
         return dec_cublasSgeam(s, index, &r);
+    case GENIE_API_cublasHgemm:
+        return dec_cublasHgemm(s, index, &r);
+    case GENIE_API_cublasHgemmStridedBatched:
+        return dec_cublasHgemmStridedBatched(s, index, &r);
     default:
         return exec_lib_unknown(s, index, api);
     }

@@ -10,29 +10,32 @@
 #include "protocol/gen/exec_ops.h"
 
 typedef struct exec_lib_fns {
-    __typeof__(cublasCreate_v2) *cublasCreate_v2;
-    __typeof__(cublasDestroy_v2) *cublasDestroy_v2;
-    __typeof__(cublasSetWorkspace_v2) *cublasSetWorkspace_v2;
-    __typeof__(cublasSetStream_v2) *cublasSetStream_v2;
-    __typeof__(cublasSetPointerMode_v2) *cublasSetPointerMode_v2;
-    __typeof__(cublasSetAtomicsMode) *cublasSetAtomicsMode;
-    __typeof__(cublasSetMathMode) *cublasSetMathMode;
-    __typeof__(cublasSnrm2_v2) *cublasSnrm2_v2;
-    __typeof__(cublasSdot_v2) *cublasSdot_v2;
-    __typeof__(cublasSscal_v2) *cublasSscal_v2;
-    __typeof__(cublasSaxpy_v2) *cublasSaxpy_v2;
-    __typeof__(cublasScopy_v2) *cublasScopy_v2;
-    __typeof__(cublasSgemv_v2) *cublasSgemv_v2;
-    __typeof__(cublasDgemv_v2) *cublasDgemv_v2;
-    __typeof__(cublasSgemm_v2) *cublasSgemm_v2;
-    __typeof__(cublasDgemm_v2) *cublasDgemm_v2;
-    __typeof__(cublasGemmEx) *cublasGemmEx;
-    __typeof__(cublasSgemmBatched) *cublasSgemmBatched;
-    __typeof__(cublasSgemmStridedBatched) *cublasSgemmStridedBatched;
-    __typeof__(cublasDgemmStridedBatched) *cublasDgemmStridedBatched;
-    __typeof__(cublasGemmBatchedEx) *cublasGemmBatchedEx;
-    __typeof__(cublasGemmStridedBatchedEx) *cublasGemmStridedBatchedEx;
-    __typeof__(cublasSgeam) *cublasSgeam;
+    cublasStatus_t (*cublasCreate_v2)(cublasHandle_t* handle);
+    cublasStatus_t (*cublasDestroy_v2)(cublasHandle_t handle);
+    cublasStatus_t (*cublasSetWorkspace_v2)(cublasHandle_t handle, void* workspace, size_t workspaceSizeInBytes);
+    cublasStatus_t (*cublasSetStream_v2)(cublasHandle_t handle, cudaStream_t streamId);
+    cublasStatus_t (*cublasSetPointerMode_v2)(cublasHandle_t handle, cublasPointerMode_t mode);
+    cublasStatus_t (*cublasSetAtomicsMode)(cublasHandle_t handle, cublasAtomicsMode_t mode);
+    cublasStatus_t (*cublasSetMathMode)(cublasHandle_t handle, cublasMath_t mode);
+    cublasStatus_t (*cublasSnrm2_v2)(cublasHandle_t handle, int n, const float* x, int incx, float* result);
+    cublasStatus_t (*cublasSdot_v2)(cublasHandle_t handle, int n, const float* x, int incx, const float* y, int incy, float* result);
+    cublasStatus_t (*cublasSscal_v2)(cublasHandle_t handle, int n, const float* alpha, float* x, int incx);
+    cublasStatus_t (*cublasSaxpy_v2)(cublasHandle_t handle, int n, const float* alpha, const float* x, int incx, float* y, int incy);
+    cublasStatus_t (*cublasScopy_v2)(cublasHandle_t handle, int n, const float* x, int incx, float* y, int incy);
+    cublasStatus_t (*cublasSgemv_v2)(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy);
+    cublasStatus_t (*cublasDgemv_v2)(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy);
+    cublasStatus_t (*cublasSgemm_v2)(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc);
+    cublasStatus_t (*cublasDgemm_v2)(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc);
+    cublasStatus_t (*cublasSgemmEx)(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const float* beta, void* C, cudaDataType Ctype, int ldc);
+    cublasStatus_t (*cublasGemmEx)(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const void* beta, void* C, cudaDataType Ctype, int ldc, cublasComputeType_t computeType, cublasGemmAlgo_t algo);
+    cublasStatus_t (*cublasSgemmBatched)(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* const Aarray[], int lda, const float* const Barray[], int ldb, const float* beta, float* const Carray[], int ldc, int batchCount);
+    cublasStatus_t (*cublasSgemmStridedBatched)(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* A, int lda, long long int strideA, const float* B, int ldb, long long int strideB, const float* beta, float* C, int ldc, long long int strideC, int batchCount);
+    cublasStatus_t (*cublasDgemmStridedBatched)(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, long long int strideA, const double* B, int ldb, long long int strideB, const double* beta, double* C, int ldc, long long int strideC, int batchCount);
+    cublasStatus_t (*cublasGemmBatchedEx)(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* const Aarray[], cudaDataType Atype, int lda, const void* const Barray[], cudaDataType Btype, int ldb, const void* beta, void* const Carray[], cudaDataType Ctype, int ldc, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo);
+    cublasStatus_t (*cublasGemmStridedBatchedEx)(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, long long int strideA, const void* B, cudaDataType Btype, int ldb, long long int strideB, const void* beta, void* C, cudaDataType Ctype, int ldc, long long int strideC, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo);
+    cublasStatus_t (*cublasSgeam)(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, const float* alpha, const float* A, int lda, const float* beta, const float* B, int ldb, float* C, int ldc);
+    cublasStatus_t (*cublasHgemm)(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, const void* B, int ldb, const void* beta, void* C, int ldc);
+    cublasStatus_t (*cublasHgemmStridedBatched)(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, long long int strideA, const void* B, int ldb, long long int strideB, const void* beta, void* C, int ldc, long long int strideC, int batchCount);
 } exec_lib_fns;
 
 /* Resolves every entry from the two libraries (either may be NULL); a missing one stays

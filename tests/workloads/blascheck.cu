@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cublas_v2.h>
+#include <cuda_fp16.h>
 #include <vector>
 
 #define CB(call)                                                                           \
@@ -116,6 +117,54 @@ int main(int argc, char **argv)
         std::vector<float> want = hC;
         ref_gemm(false, false, m, n, k, alpha, hA.data(), big, hB.data(), big, beta, want.data(), big);
         check("GemmEx fp32", out.data(), want.data(), sz);
+    }
+
+    // Half precision: Hgemm (half in, half out, half scalars) and SgemmEx (half in, float
+    // out, float scalars), against the float reference with a half-sized tolerance.
+    {
+        std::vector<__half> hA16(sz), hB16(sz), hC16(sz);
+        std::vector<float> a16(sz), b16(sz);
+        for (size_t i = 0; i < sz; i++) {
+            hA16[i] = __float2half(hA[i]);
+            hB16[i] = __float2half(hB[i]);
+            hC16[i] = __float2half(0.0f);
+            a16[i] = __half2float(hA16[i]); // what the GPU sees
+            b16[i] = __half2float(hB16[i]);
+        }
+        __half *A16, *B16, *C16;
+        CK(cudaMalloc(&A16, sz * 2));
+        CK(cudaMalloc(&B16, sz * 2));
+        CK(cudaMalloc(&C16, sz * 2));
+        CK(cudaMemcpy(A16, hA16.data(), sz * 2, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(B16, hB16.data(), sz * 2, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(C16, hC16.data(), sz * 2, cudaMemcpyHostToDevice));
+        __half one = __float2half(1.0f), zero = __float2half(0.0f);
+        CB(cublasHgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &one, A16, big, B16, big, &zero, C16,
+                       big));
+        std::vector<__half> c16(sz);
+        CK(cudaMemcpy(c16.data(), C16, sz * 2, cudaMemcpyDeviceToHost));
+        std::vector<float> got(sz, 0.0f), want(sz, 0.0f);
+        ref_gemm(false, false, m, n, k, 1.0f, a16.data(), big, b16.data(), big, 0.0f, want.data(), big);
+        double worst = 0;
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < m; i++) {
+                double d = std::fabs(__half2float(c16[i + (size_t)j * big]) - want[i + (size_t)j * big]);
+                worst = d > worst ? d : worst;
+            }
+        bool ok = worst < 2e-2;
+        std::printf("%-28s max abs err %.2e %s\n", "Hgemm", worst, ok ? "ok" : "WRONG");
+        failures += !ok;
+        const float fone = 1.0f, fzero = 0.0f;
+        CB(cublasSgemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &fone, A16, CUDA_R_16F, big, B16,
+                         CUDA_R_16F, big, &fzero, C, CUDA_R_32F, big));
+        CK(cudaMemcpy(out.data(), C, sz * 4, cudaMemcpyDeviceToHost));
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < m; i++)
+                got[i + (size_t)j * big] = out[i + (size_t)j * big];
+        check("SgemmEx fp16 in, fp32 out", got.data(), want.data(), sz);
+        CK(cudaFree(A16));
+        CK(cudaFree(B16));
+        CK(cudaFree(C16));
     }
 
     // Strided batched: two small problems inside the same buffers.
