@@ -31,6 +31,7 @@ typedef struct freeblk {
 
 struct shim_alloc {
     uint64_t base, size, gran;
+    uint64_t slab; /* bytes of a small-class slab: a multiple of gran, >= SMALL_MAX */
     range *holes; /* free VA ranges, sorted */
     size_t nholes, capholes;
     live *lv;
@@ -61,6 +62,9 @@ int shim_alloc_init(shim_alloc **out, uint64_t base, uint64_t size, uint64_t gra
     a->base = base;
     a->size = size;
     a->gran = gran ? gran : (2u << 20);
+    /* a slab must hold at least one block of the largest class (1 MiB): with a finer
+     * mapping granularity a slab of one granule would hold none */
+    a->slab = a->gran >= SMALL_MAX ? a->gran : (SMALL_MAX + a->gran - 1) / a->gran * a->gran;
     a->holes = malloc(16 * sizeof *a->holes);
     if (!a->holes) {
         free(a);
@@ -172,6 +176,10 @@ int shim_alloc_get(shim_alloc *a, uint64_t size, uint64_t *ptr, uint64_t *map_pt
     *map_ptr = *map_size = 0;
     if (size == 0)
         size = 1;
+    /* more than the whole range can never fit; rejecting it here also keeps the rounding
+     * below from wrapping (cudaMalloc(SIZE_MAX) would round to 0 bytes and "succeed") */
+    if (size > a->size)
+        return GENIE_ENOMEM;
     live l = {0, size, 0, 0};
     if (size < SMALL_MAX) {
         int c = class_of(size);
@@ -180,14 +188,14 @@ int shim_alloc_get(shim_alloc *a, uint64_t size, uint64_t *ptr, uint64_t *map_pt
         if (f->n == 0) {
             /* a fresh slab, mapped remotely and split into blocks of this class */
             uint64_t slab;
-            if (take_va(a, a->gran, &slab))
+            if (take_va(a, a->slab, &slab))
                 return GENIE_ENOMEM;
-            for (uint64_t off = a->gran; off >= bs; off -= bs)
+            for (uint64_t off = a->slab; off >= bs; off -= bs)
                 if (push_u64(f, slab + off - bs))
                     return GENIE_ENOMEM;
             *map_ptr = slab;
-            *map_size = a->gran;
-            a->mapped += a->gran;
+            *map_size = a->slab;
+            a->mapped += a->slab;
         }
         l.ptr = f->v[--f->n];
         l.block = bs;

@@ -7,8 +7,11 @@
 
 shim_blas_handle *shim_blas_handle_of(cublasHandle_t h)
 {
-    shim_blas_handle *b = (shim_blas_handle *)h;
-    return b && b->magic == SHIM_BLAS_MAGIC ? b : NULL;
+    /* looked up, not read through: a destroyed handle is never dereferenced */
+    shim_lock();
+    shim_blas_handle *b = shim_handle_is(h, SHIM_BLAS_MAGIC) ? (shim_blas_handle *)h : NULL;
+    shim_unlock();
+    return b;
 }
 
 cublasStatus_t shim_deny_blas(unsigned apix)
@@ -204,6 +207,11 @@ int shim_lib_end(shim_lib_call *c)
         shim_g.batch_ops++;
         shim_g.stats.ops_recorded++;
         if (!shim_slot_add(c->result, c->result_size)) {
+            /* roll the record back: an R_DATA with no slot would end the session */
+            shim_g.batch_ops--;
+            shim_g.stats.ops_recorded--;
+            shim_g.batch.len = c->mark;
+            free(c->created);
             shim_unlock();
             return CUBLAS_STATUS_ALLOC_FAILED;
         }
@@ -211,7 +219,10 @@ int shim_lib_end(shim_lib_call *c)
     } else {
         e = shim_op_done();
     }
+    if (c->created && shim_handle_add(c->created, SHIM_BLAS_MAGIC))
+        e = cudaErrorMemoryAllocation; /* recorded, but unusable here */
     if (c->destroyed) {
+        shim_handle_del(c->destroyed);
         c->destroyed->magic = 0;
         free(c->destroyed);
     }
@@ -338,9 +349,13 @@ cublasStatus_t shim_rec_cublasSetAtomicsMode(cublasHandle_t handle, cublasAtomic
 
 cublasStatus_t shim_impl_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId)
 {
+    /* one hold of the (recursive) lock: the handle cannot be destroyed in between */
+    shim_lock();
     cublasStatus_t st = shim_rec_cublasSetStream_v2(handle, streamId);
-    if (st == CUBLAS_STATUS_SUCCESS)
-        shim_blas_handle_of(handle)->stream = streamId;
+    shim_blas_handle *b = shim_blas_handle_of(handle);
+    if (st == CUBLAS_STATUS_SUCCESS && b)
+        b->stream = streamId;
+    shim_unlock();
     return st;
 }
 
@@ -348,24 +363,35 @@ cublasStatus_t shim_impl_cublasSetPointerMode_v2(cublasHandle_t handle, cublasPo
 {
     if (mode != CUBLAS_POINTER_MODE_HOST && mode != CUBLAS_POINTER_MODE_DEVICE)
         return CUBLAS_STATUS_INVALID_VALUE;
+    shim_lock();
     cublasStatus_t st = shim_rec_cublasSetPointerMode_v2(handle, mode);
-    if (st == CUBLAS_STATUS_SUCCESS)
-        shim_blas_handle_of(handle)->pointer_mode = mode;
+    shim_blas_handle *b = shim_blas_handle_of(handle);
+    if (st == CUBLAS_STATUS_SUCCESS && b)
+        b->pointer_mode = mode;
+    shim_unlock();
     return st;
 }
 
 cublasStatus_t shim_impl_cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode)
 {
+    /* one hold of the (recursive) lock: the handle cannot be destroyed in between */
+    shim_lock();
     cublasStatus_t st = shim_rec_cublasSetMathMode(handle, mode);
-    if (st == CUBLAS_STATUS_SUCCESS)
-        shim_blas_handle_of(handle)->math_mode = mode;
+    shim_blas_handle *b = shim_blas_handle_of(handle);
+    if (st == CUBLAS_STATUS_SUCCESS && b)
+        b->math_mode = mode;
+    shim_unlock();
     return st;
 }
 
 cublasStatus_t shim_impl_cublasSetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t mode)
 {
+    /* one hold of the (recursive) lock: the handle cannot be destroyed in between */
+    shim_lock();
     cublasStatus_t st = shim_rec_cublasSetAtomicsMode(handle, mode);
-    if (st == CUBLAS_STATUS_SUCCESS)
-        shim_blas_handle_of(handle)->atomics_mode = mode;
+    shim_blas_handle *b = shim_blas_handle_of(handle);
+    if (st == CUBLAS_STATUS_SUCCESS && b)
+        b->atomics_mode = mode;
+    shim_unlock();
     return st;
 }

@@ -26,8 +26,8 @@ typedef struct shim_lt_handle {
 
 static shim_lt_handle *lt_handle_of(cublasLtHandle_t h)
 {
-    shim_lt_handle *l = (shim_lt_handle *)h;
-    return l && l->magic == SHIM_LT_MAGIC ? l : NULL;
+    /* lock held by every caller; looked up, not read through */
+    return shim_handle_is(h, SHIM_LT_MAGIC) ? (shim_lt_handle *)h : NULL;
 }
 
 /* cuBLAS names and strings are the same for Lt (blas.c). */
@@ -94,7 +94,13 @@ cublasStatus_t shim_impl_cublasLtCreate(cublasLtHandle_t *lightHandle)
     }
     h->magic = SHIM_LT_MAGIC;
     h->id = shim_g.next_lt++;
+    if (shim_handle_add(h, SHIM_LT_MAGIC)) {
+        shim_unlock();
+        free(h);
+        return CUBLAS_STATUS_ALLOC_FAILED;
+    }
     if (!proto_put_LT_CREATE(SHIM_BATCH, h->id)) {
+        shim_handle_del(h);
         shim_unlock();
         free(h);
         return CUBLAS_STATUS_ALLOC_FAILED;
@@ -124,6 +130,7 @@ cublasStatus_t shim_impl_cublasLtDestroy(cublasLtHandle_t lightHandle)
         else
             st = CUBLAS_STATUS_ALLOC_FAILED;
     }
+    shim_handle_del(h);
     h->magic = 0;
     free(h);
     shim_unlock();

@@ -10,14 +10,17 @@ uint32_t shim_stream_id(cudaStream_t s)
      * stream: Genie keeps one default stream per process */
     if (s == NULL || s == cudaStreamLegacy || s == cudaStreamPerThread)
         return 0;
-    const shim_stream *st = (const shim_stream *)s;
-    return st->magic == SHIM_STREAM_MAGIC ? st->id : UINT32_MAX;
+    /* looked up, not read through: a destroyed or made-up handle is never dereferenced */
+    shim_lock();
+    uint32_t id = shim_handle_is(s, SHIM_STREAM_MAGIC) ? ((const shim_stream *)s)->id : UINT32_MAX;
+    shim_unlock();
+    return id;
 }
 
+/* Lock held (the caller keeps it while it uses the event). */
 static shim_event *event_of(cudaEvent_t e)
 {
-    shim_event *ev = (shim_event *)e;
-    return ev && ev->magic == SHIM_EVENT_MAGIC ? ev : NULL;
+    return shim_handle_is(e, SHIM_EVENT_MAGIC) ? (shim_event *)e : NULL;
 }
 
 /* ---- streams ---- */
@@ -38,7 +41,11 @@ static cudaError_t stream_create(cudaStream_t *out, unsigned flags, int priority
             s->flags = flags;
             /* clamp like the runtime: [greatest, least] = [-5, 0] on current GPUs */
             s->priority = priority > 0 ? 0 : priority < -5 ? -5 : priority;
-            if (!proto_put_STREAM_CREATE(SHIM_BATCH, s->id, flags, s->priority)) {
+            if (shim_handle_add(s, SHIM_STREAM_MAGIC)) {
+                free(s);
+                e = shim_set_error(cudaErrorMemoryAllocation);
+            } else if (!proto_put_STREAM_CREATE(SHIM_BATCH, s->id, flags, s->priority)) {
+                shim_handle_del(s);
                 free(s);
                 e = shim_set_error(cudaErrorMemoryAllocation);
             } else {
@@ -69,34 +76,45 @@ cudaError_t shim_impl_cudaStreamCreateWithPriority(cudaStream_t *pStream, unsign
 
 cudaError_t shim_impl_cudaStreamGetPriority(cudaStream_t hStream, int *priority)
 {
+    shim_lock();
     uint32_t id = shim_stream_id(hStream);
+    cudaError_t e = cudaSuccess;
     if (id == UINT32_MAX)
-        return shim_set_error(cudaErrorInvalidResourceHandle);
-    *priority = id ? ((shim_stream *)hStream)->priority : 0;
-    return cudaSuccess;
+        e = shim_set_error(cudaErrorInvalidResourceHandle);
+    else
+        *priority = id ? ((shim_stream *)hStream)->priority : 0;
+    shim_unlock();
+    return e;
 }
 
 cudaError_t shim_impl_cudaStreamGetFlags(cudaStream_t hStream, unsigned int *flags)
 {
+    shim_lock();
     uint32_t id = shim_stream_id(hStream);
+    cudaError_t e = cudaSuccess;
     if (id == UINT32_MAX)
-        return shim_set_error(cudaErrorInvalidResourceHandle);
-    *flags = id ? ((shim_stream *)hStream)->flags : 0;
-    return cudaSuccess;
+        e = shim_set_error(cudaErrorInvalidResourceHandle);
+    else
+        *flags = id ? ((shim_stream *)hStream)->flags : 0;
+    shim_unlock();
+    return e;
 }
 
 cudaError_t shim_impl_cudaStreamDestroy(cudaStream_t stream)
 {
-    uint32_t id = shim_stream_id(stream);
-    if (id == UINT32_MAX || id == 0)
-        return shim_set_error(cudaErrorInvalidResourceHandle);
+    /* checked and freed under one hold of the lock: two threads destroying the same stream
+     * cannot both pass the check */
     shim_lock();
-    cudaError_t e = shim_ensure();
-    if (e == cudaSuccess) {
+    uint32_t id = shim_stream_id(stream);
+    cudaError_t e;
+    if (id == UINT32_MAX || id == 0) {
+        e = shim_set_error(cudaErrorInvalidResourceHandle);
+    } else if ((e = shim_ensure()) == cudaSuccess) {
         if (!proto_put_STREAM_DESTROY(SHIM_BATCH, id)) {
             e = shim_set_error(cudaErrorMemoryAllocation);
         } else {
-            ((shim_stream *)stream)->magic = 0; /* later use is an invalid handle */
+            shim_handle_del(stream); /* later use is an invalid handle */
+            ((shim_stream *)stream)->magic = 0;
             free(stream);
             e = shim_op_done();
         }
@@ -108,11 +126,13 @@ cudaError_t shim_impl_cudaStreamDestroy(cudaStream_t stream)
 cudaError_t shim_impl_cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event,
                                           unsigned int flags)
 {
+    shim_lock();
     uint32_t id = shim_stream_id(stream);
     shim_event *ev = event_of(event);
-    if (id == UINT32_MAX || !ev)
+    if (id == UINT32_MAX || !ev) {
+        shim_unlock();
         return shim_set_error(cudaErrorInvalidResourceHandle);
-    shim_lock();
+    }
     cudaError_t e = shim_ensure();
     if (e == cudaSuccess) {
         if (!proto_put_STREAM_WAIT_EVENT(SHIM_BATCH, id, ev->id, flags))
@@ -221,7 +241,11 @@ static cudaError_t event_create(cudaEvent_t *out, unsigned flags)
             ev->magic = SHIM_EVENT_MAGIC;
             ev->id = shim_g.next_event++;
             ev->flags = flags;
-            if (!proto_put_EVENT_CREATE(SHIM_BATCH, ev->id, flags)) {
+            if (shim_handle_add(ev, SHIM_EVENT_MAGIC)) {
+                free(ev);
+                e = shim_set_error(cudaErrorMemoryAllocation);
+            } else if (!proto_put_EVENT_CREATE(SHIM_BATCH, ev->id, flags)) {
+                shim_handle_del(ev);
                 free(ev);
                 e = shim_set_error(cudaErrorMemoryAllocation);
             } else {
@@ -243,11 +267,13 @@ cudaError_t shim_impl_cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int 
 
 static cudaError_t event_record(cudaEvent_t event, cudaStream_t stream)
 {
+    shim_lock();
     shim_event *ev = event_of(event);
     uint32_t sid = shim_stream_id(stream);
-    if (!ev || sid == UINT32_MAX)
+    if (!ev || sid == UINT32_MAX) {
+        shim_unlock();
         return shim_set_error(cudaErrorInvalidResourceHandle);
-    shim_lock();
+    }
     cudaError_t e = shim_ensure();
     if (e == cudaSuccess) {
         if (!proto_put_EVENT_RECORD(SHIM_BATCH, ev->id, sid)) {
@@ -276,10 +302,12 @@ cudaError_t shim_impl_cudaEventRecordWithFlags(cudaEvent_t event, cudaStream_t s
 
 cudaError_t shim_impl_cudaEventQuery(cudaEvent_t event)
 {
-    shim_event *ev = event_of(event);
-    if (!ev)
-        return shim_set_error(cudaErrorInvalidResourceHandle);
     shim_lock();
+    shim_event *ev = event_of(event);
+    if (!ev) {
+        shim_unlock();
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    }
     cudaError_t e = shim_ensure();
     if (e == cudaSuccess) {
         if (!ev->recorded && shim_g.batch_ops == 0)
@@ -296,10 +324,12 @@ cudaError_t shim_impl_cudaEventQuery(cudaEvent_t event)
 
 cudaError_t shim_impl_cudaEventSynchronize(cudaEvent_t event)
 {
-    shim_event *ev = event_of(event);
-    if (!ev)
-        return shim_set_error(cudaErrorInvalidResourceHandle);
     shim_lock();
+    shim_event *ev = event_of(event);
+    if (!ev) {
+        shim_unlock();
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    }
     cudaError_t e = shim_ensure();
     if (e == cudaSuccess)
         e = sync_op(NULL, proto_put_EVENT_SYNC(SHIM_BATCH, ev->id));
@@ -309,15 +339,18 @@ cudaError_t shim_impl_cudaEventSynchronize(cudaEvent_t event)
 
 cudaError_t shim_impl_cudaEventDestroy(cudaEvent_t event)
 {
-    shim_event *ev = event_of(event);
-    if (!ev)
-        return shim_set_error(cudaErrorInvalidResourceHandle);
     shim_lock();
+    shim_event *ev = event_of(event);
+    if (!ev) {
+        shim_unlock();
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    }
     cudaError_t e = shim_ensure();
     if (e == cudaSuccess) {
         if (!proto_put_EVENT_DESTROY(SHIM_BATCH, ev->id)) {
             e = shim_set_error(cudaErrorMemoryAllocation);
         } else {
+            shim_handle_del(ev);
             ev->magic = 0;
             free(ev);
             e = shim_op_done();
@@ -329,14 +362,13 @@ cudaError_t shim_impl_cudaEventDestroy(cudaEvent_t event)
 
 cudaError_t shim_impl_cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end)
 {
-    shim_event *a = event_of(start), *b = event_of(end);
-    if (!a || !b)
-        return shim_set_error(cudaErrorInvalidResourceHandle);
-    if ((a->flags | b->flags) & cudaEventDisableTiming)
-        return shim_set_error(cudaErrorInvalidResourceHandle);
-    if (!a->recorded || !b->recorded)
-        return shim_set_error(cudaErrorInvalidResourceHandle);
     shim_lock();
+    shim_event *a = event_of(start), *b = event_of(end);
+    if (!a || !b || ((a->flags | b->flags) & cudaEventDisableTiming) || !a->recorded ||
+        !b->recorded) {
+        shim_unlock();
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    }
     cudaError_t e = shim_ensure();
     if (e == cudaSuccess) {
         uint64_t v = 0;

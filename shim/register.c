@@ -7,6 +7,8 @@
 #define FATBIN_WRAPPER_MAGIC 0x466243b1u
 #define FATBIN_MAGIC 0xba55ed50u
 #define SHIM_MODULE_MAGIC 0x4d4f444cu
+/* CUDA 12.1+ allows 32764 bytes of kernel parameters; the executor counts up to 32768. */
+#define SHIM_MAX_PARAMS (64u << 10)
 
 typedef struct fatbin_wrapper {
     int magic;
@@ -257,18 +259,26 @@ static int prep_cb(void *ud, const proto_rec *r)
         if (proto_get_R_FUNC(r, &fr) || fr.layout_len < (size_t)fr.nparams * 8)
             return GENIE_EPROTO;
         shim_func *f = pr->f;
-        uint32_t *v = malloc(2 * (fr.nparams + 1) * sizeof *v);
+        uint32_t *v = malloc(2 * ((size_t)fr.nparams + 1) * sizeof *v);
         if (!v)
             return GENIE_ENOMEM;
+        /* the end of each parameter in 64 bits: a wrapped u32 sum would give a short
+         * params_size, and launch() would copy the arguments past the record it reserved */
+        uint64_t need = 0;
+        for (uint32_t i = 0; i < fr.nparams; i++) {
+            memcpy(&v[i], fr.layout + 8 * i, 4);
+            memcpy(&v[fr.nparams + 1 + i], fr.layout + 8 * i + 4, 4);
+            if ((uint64_t)v[i] + v[fr.nparams + 1 + i] > need)
+                need = (uint64_t)v[i] + v[fr.nparams + 1 + i];
+        }
+        if (need > SHIM_MAX_PARAMS) {
+            free(v);
+            return GENIE_EPROTO;
+        }
+        free(f->offsets); /* a layout fetched before (a retried prepare) */
         f->offsets = v;
         f->sizes = v + fr.nparams + 1;
-        f->params_size = 0;
-        for (uint32_t i = 0; i < fr.nparams; i++) {
-            memcpy(&f->offsets[i], fr.layout + 8 * i, 4);
-            memcpy(&f->sizes[i], fr.layout + 8 * i + 4, 4);
-            if (f->offsets[i] + f->sizes[i] > f->params_size)
-                f->params_size = f->offsets[i] + f->sizes[i];
-        }
+        f->params_size = (uint32_t)need;
         f->nparams = fr.nparams;
         pr->func_ok = 1;
     } else if (r->op == PROTO_OP_R_ERROR) {

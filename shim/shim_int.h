@@ -165,6 +165,14 @@ extern __thread cudaError_t shim_last_error;
 /* Streams: 0 for the default streams, the ID of a created stream, or UINT32_MAX when the
  * handle is not one of ours. */
 uint32_t shim_stream_id(cudaStream_t s);
+
+/* Live client handles (streams, events, cuBLAS and cuBLASLt handles), keyed by pointer with
+ * their magic as the kind. A handle the program passes is validated by looking it up here,
+ * never by reading through it: a destroyed or made-up handle is then an invalid handle, not
+ * a read of freed or unmapped memory. Lock held. */
+int shim_handle_add(const void *p, uint32_t kind); /* 0 or GENIE_ENOMEM */
+void shim_handle_del(const void *p);
+int shim_handle_is(const void *p, uint32_t kind);
 int shim_host_is_pinned(const void *p, size_t n);
 
 /* Generated wrappers' helpers. */
