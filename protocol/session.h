@@ -3,7 +3,9 @@
  * A request frame is a batch of op records (protocol/gen/ops.h); the executor runs them in
  * order and answers with one reply frame holding, in order, the result records the ops
  * asked for (R_DATA for each MEMCPY_D2H, R_VALUE for queries, R_MODULE, R_FUNC, R_HELLO)
- * and, if an op failed, one R_ERROR for the first failure: the ops after it did not run.
+ * and one R_ERROR for each op that failed, in order. A failed op does not cancel the ops
+ * after it (as a failed call does not in the runtime); after 16 failures the executor
+ * abandons the rest of the batch. The client reports the first failure at its sync.
  * The reply's seq echoes the request's. */
 #ifndef GENIE_PROTO_SESSION_H
 #define GENIE_PROTO_SESSION_H

@@ -194,6 +194,9 @@ const struct exec_lib_fns *exec_lib_table(exec_session *s);
 void exec_lib_session_close(exec_session *s);
 void exec_lt_session_close(exec_session *s);
 
+/* Failed ops a batch may have before the executor abandons the rest of it. */
+#define EXEC_MAX_ERRORS 16
+
 /* Appends R_ERROR for the op at index and returns GENIE_EDRIVER (or GENIE_ENOMEM when even
  * that could not be appended). */
 int exec_fail(exec_session *s, uint32_t index, int cuda_err, int cu_result, const char *fmt, ...)

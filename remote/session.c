@@ -213,7 +213,7 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
     /* Sessions share the primary context but each runs on its own thread. */
     CUresult r = d->CtxSetCurrent(s->ctx->primary);
     proto_iter_init(&it, &f);
-    int end = 0;
+    int end = 0, nerr = 0;
     for (uint32_t i = 0; i < nrec && proto_iter_next(&it, &rec) == 1; i++) {
         if (!s->hello && rec.op != PROTO_OP_HELLO) {
             e = exec_fail(s, i, EXEC_cudaErrorInitializationError, 0,
@@ -228,9 +228,17 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
         }
         e = exec_dispatch(s, i, &rec);
         if (e) {
-            if (!s->hello) /* HELLO refused: the stream ends */
+            if (!s->hello) { /* HELLO refused: the stream ends */
                 end = 1;
-            break;
+                break;
+            }
+            /* As in the runtime, a failed call does not cancel the calls after it (a
+             * rejected GEMM must not drop the MEM_MAP or STREAM_CREATE that follow, or the
+             * client's view of its memory and handles would no longer be true). Each
+             * failure gets its R_ERROR; past EXEC_MAX_ERRORS the batch is abandoned. */
+            if (e == GENIE_ENOMEM || ++nerr >= EXEC_MAX_ERRORS)
+                break;
+            e = 0;
         }
     }
     if (e == GENIE_ENOMEM) {

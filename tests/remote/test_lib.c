@@ -148,9 +148,10 @@ Test(lib, bad_calls_are_errors_not_crashes)
     a = sgemm_args(5, 2, 1, 3, base + 4 * MiB, base + 64, base + 128);
     begin();
     put_call(GENIE_API_cublasSgemm_v2, &a);
-    proto_put_PING(&req, 1); /* must not run */
+    proto_put_PING(&req, 1); /* still runs */
     run(s, &r);
-    cr_assert_eq(r.n, 1);
+    cr_assert_eq(r.n, 2);
+    cr_assert_eq(r.recs[1].op, PROTO_OP_R_PONG);
     e = error_at(&r, 0);
     cr_assert_eq(e.cuda_err, 1);
     cr_assert(msg_has(&e, "not in this session"));
