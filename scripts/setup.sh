@@ -21,7 +21,8 @@ while [ $# -gt 0 ]; do
 done
 
 PACKAGES=(build-essential cmake ninja-build pkg-config libgrpc-dev libcriterion-dev
-          libunwind-14-dev libopenblas-dev libxxhash-dev libisal-dev)
+          libunwind-14-dev libopenblas-dev libxxhash-dev libisal-dev
+          patchelf) # patchelf: scripts/bundle.sh
 if [ $install = 1 ]; then
     missing=()
     for p in "${PACKAGES[@]}"; do

@@ -2,7 +2,8 @@
 # run.sh — runs the microbenchmark over a unix socket and over TCP loopback; prints ratios.
 #
 #   bench/micro/run.sh [BUILD_DIR] [-- MICRO_ARGS...]
-# genie-remote runs on the fake GPU unless GENIE_CUDA_LIB names a real driver.
+# genie-remote runs on the fake GPU unless GENIE_CUDA_LIB names a real driver or GENIE_REAL_GPU=1
+# (then libcuda.so.1). BUILD_DIR may be a bundle made by scripts/bundle.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=build
@@ -11,7 +12,12 @@ if [ $# -gt 0 ] && [ "$1" != "--" ]; then build=$1; shift; fi
 for f in "$build/shim/libgenie.so" "$build/remote/genie-remote" "$build/bench/micro/micro"; do
     [ -e "$f" ] || { echo "run.sh: missing $f (build first: scripts/setup.sh)" >&2; exit 2; }
 done
-export GENIE_CUDA_LIB=${GENIE_CUDA_LIB:-$PWD/$build/tests/fakegpu/libgenie_fakecuda.so}
+case "$build" in /*) ;; *) build=$PWD/$build ;; esac
+if [ "${GENIE_REAL_GPU:-0}" = 1 ]; then
+    export GENIE_CUDA_LIB=${GENIE_CUDA_LIB:-libcuda.so.1}
+else
+    export GENIE_CUDA_LIB=${GENIE_CUDA_LIB:-$build/tests/fakegpu/libgenie_fakecuda.so}
+fi
 tmp=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -24,7 +30,7 @@ for kind in unix tcp; do
     pids+=($!)
     for _ in $(seq 100); do [ -s "$tmp/port.$kind" ] && break; sleep 0.05; done
     if [ $kind = unix ]; then target=$listen; else target="127.0.0.1:$(cat "$tmp/port.$kind")"; fi
-    GENIE_REMOTE=$target GENIE_BATCH_BYTES=$((1 << 30)) LD_PRELOAD="$PWD/$build/shim/libgenie.so" \
+    GENIE_REMOTE=$target GENIE_BATCH_BYTES=$((1 << 30)) LD_PRELOAD="$build/shim/libgenie.so" \
         "$build/bench/micro/micro" --raw "$raw" "$@"
     echo
 done

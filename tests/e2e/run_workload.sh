@@ -7,11 +7,12 @@
 #     EXPECT_RT_SYNC=N      the program made exactly N round trips for recorded work
 #     EXPECT_RT_QUERY=N     the program made exactly N query round trips (e.g. Lt heuristics)
 #     EXPECT_OUTPUT=REGEX   the output must match (grep -E), one regex per line
-#   Paths come from GENIE_BUILD (the build directory). GENIE_REAL_GPU=1 runs the executor on
-#   the real driver instead of the fake GPU.
+#   Paths come from GENIE_BUILD (the build directory, or a bundle made by scripts/bundle.sh:
+#   same layout). GENIE_REAL_GPU=1 runs the executor on the real driver instead of the fake GPU.
+#   GENIE_RUN_TIMEOUT: seconds the program may run (120).
 set -euo pipefail
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 [ "${1:-}" = "--help" ] && { usage; exit 0; }
 [ $# -ge 2 ] || { usage >&2; exit 2; }
 mode=$1; shift
@@ -21,9 +22,10 @@ build=${GENIE_BUILD:?set GENIE_BUILD to the build directory}
 shim="$build/shim/libgenie.so"
 remote="$build/remote/genie-remote"
 fake="$build/tests/fakegpu/libgenie_fakecuda.so"
-for f in "$shim" "$remote" "$fake" "$prog"; do
+for f in "$shim" "$remote" "$prog"; do
     [ -e "$f" ] || { echo "run_workload: missing $f" >&2; exit 2; }
 done
+[ "${GENIE_REAL_GPU:-0}" = 1 ] || [ -e "$fake" ] || { echo "run_workload: missing $fake" >&2; exit 2; }
 
 tmp=$(mktemp -d)
 server_pid=
@@ -79,7 +81,7 @@ esac
 
 set +e
 GENIE_REMOTE="$target" GENIE_STATS_FILE="$tmp/stats.json" GENIE_TIMEOUT_MS=20000 \
-    LD_PRELOAD="$preload" timeout 120 "$prog" "$@" >"$tmp/out.txt" 2>&1
+    LD_PRELOAD="$preload" timeout "${GENIE_RUN_TIMEOUT:-120}" "$prog" "$@" >"$tmp/out.txt" 2>&1
 rc=$?
 set -e
 cat "$tmp/out.txt"

@@ -1,0 +1,477 @@
+#!/usr/bin/env bash
+# device-validate.sh — validates Genie on a GPU host from a bundle made by scripts/bundle.sh.
+#
+#   scripts/device-validate.sh [--dry-run] [--bundle DIR] [--budget SECONDS] OUTDIR
+#     OUTDIR      gets report.md, results.tsv and logs/ (raw output of every check)
+#     --bundle    the bundle (default: the bundle this script sits in, else bundle/ of the repo)
+#     --budget    seconds for the whole run (default 450: fits in 8 minutes with margin)
+#     --dry-run   only the preflight (bundle, GPU, driver, CUDA libraries) and the plan
+#
+# Needs no network, no packages and no build: the bundle carries genie-remote, libgenie.so,
+# the workloads, the microbenchmark and their non-glibc, non-CUDA libraries. The CUDA driver
+# and libraries (libcuda.so.1, libcudart.so.13, libcublas.so.13, libcublasLt.so.13) are the
+# host's. Steps, each with its own time cap (the whole run stops at --budget):
+#   0 preflight  the bundle loads here (ldd, glibc), a GPU and driver exist, CUDA libs found
+#   a gpu        nvidia-smi -L, driver version
+#   b workloads  each program natively, through the shim in local mode and against
+#                genie-remote on a unix socket, on the real driver (GENIE_REAL_GPU=1)
+#   c minigpt    default and gpt2-small: prefill ms, decode ms/step, tokens/s, native vs shim;
+#                per-step wire counters (GENIE_STATS=1)
+#   d micro      bench/micro/run.sh against the real driver
+#   e torch      native smoke check (cuda available, a matmul) if python3 can import torch
+# Exit status: 0 every check passed (skips and informational rows aside), 1 a check failed,
+# 3 the preflight failed (no GPU, no driver, or a bundle that cannot load here), 2 usage.
+set -uo pipefail # not -e: every check records its own result
+
+here=$(cd "$(dirname "$0")" && pwd)
+dry=0 bundle='' budget=450 out=''
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --dry-run) dry=1 ;;
+    --bundle) bundle=${2:?--bundle needs a directory}; shift ;;
+    --budget) budget=${2:?--budget needs seconds}; shift ;;
+    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "device-validate.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+    *) [ -z "$out" ] || { echo "device-validate.sh: one OUTDIR only" >&2; exit 2; }; out=$1 ;;
+    esac
+    shift
+done
+[ -n "$out" ] || { echo "usage: device-validate.sh [--dry-run] [--bundle DIR] [--budget S] OUTDIR" >&2; exit 2; }
+if [ -z "$bundle" ]; then
+    if [ -e "$here/../.genie-bundle" ]; then bundle=$here/..; else bundle=$here/../bundle; fi
+fi
+mkdir -p "$out/logs" || exit 2
+out=$(cd "$out" && pwd)
+bundle=$(cd "$bundle" 2>/dev/null && pwd || echo "$bundle")
+L=$out/logs
+R=$out/results.tsv
+: >"$R"
+rm -f "$out"/section-*.md
+T0=$(date +%s)
+DEADLINE=$((T0 + budget))
+started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+preflight_ok=1
+current_step=
+exec 3>&1 # the terminal; check output goes to logs
+
+# ---------------------------------------------------------------- results and report
+# add STEP CHECK STATUS SECONDS NOTE [LOG]; STATUS: PASS FAIL SKIP INFO
+add() {
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "${6:+logs/${6##*/}}" >>"$R"
+    printf '  %-5s %-34s %5ss  %s\n' "$3" "$2" "$4" "$5" >&3
+}
+section() { cat >"$out/section-$1.md"; } # section KEY < markdown
+count() { awk -F'\t' -v s="$1" '$3 == s' "$R" | wc -l; }
+
+write_report() {
+    local f="$out/report.md.tmp"
+    {
+        echo "# Genie device validation"
+        echo
+        echo "- started: $started; elapsed $(($(date +%s) - T0)) s of a $budget s budget$([ $dry = 1 ] && echo ' (DRY RUN: preflight and plan only)')"
+        echo "- host: $(hostname), $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"), $(ldd --version 2>/dev/null | head -1 | awk '{print "glibc " $NF}'), $(nproc) CPUs, kernel $(uname -r)"
+        echo "- bundle: \`$bundle\` — $(sed -n 's/^source: *//p' "$bundle/MANIFEST.txt" 2>/dev/null | head -1) ($(sed -n 's/^made: *//p' "$bundle/MANIFEST.txt" 2>/dev/null | head -1))"
+        echo "- totals: $(count PASS) pass, $(count FAIL) fail, $(count SKIP) skipped, $(count INFO) informational"
+        echo
+        for s in "$out"/section-0*.md; do [ -e "$s" ] && { cat "$s"; echo; }; done
+        echo "## Checks"
+        echo
+        echo "| step | check | result | s | note | log |"
+        echo "|---|---|---|---|---|---|"
+        awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, ($3 == "FAIL" ? "**FAIL**" : $3), $4, $5, ($6 == "" ? "" : "`" $6 "`") }' "$R"
+        echo
+        for s in "$out"/section-[a-z]*.md; do [ -e "$s" ] && { cat "$s"; echo; }; done
+    } >"$f" 2>/dev/null
+    mv -f "$f" "$out/report.md"
+}
+
+summary() {
+    echo "================================================================ device-validate" >&3
+    [ $dry = 1 ] && echo "DRY RUN (preflight and plan only)" >&3
+    grep -h '^GPU: ' "$out/section-0-pre.md" 2>/dev/null >&3
+    printf 'checks: %s pass, %s fail, %s skipped, %s informational; %s s of %s s\n' \
+        "$(count PASS)" "$(count FAIL)" "$(count SKIP)" "$(count INFO)" "$(($(date +%s) - T0))" "$budget" >&3
+    awk -F'\t' '$3 == "FAIL" { if (++n <= 12) printf "  FAIL  %-2s %-32s %s\n", $1, $2, substr($5, 1, 70) }
+                END { if (n > 12) printf "  ... and %d more failures in the report\n", n - 12 }' "$R" >&3
+    [ -s "$out/minigpt.tsv" ] && {
+        echo "minigpt (prefill ms / decode ms per step / tokens/s):" >&3
+        awk -F'\t' '{ w = $6; i = index(w, "later steps: "); w = (i ? substr(w, i + 13) : w)
+                      printf "  %-10s %-6s %9s %9s %8s  per step: %s\n", $1, $2, $3, $4, $5, substr(w, 1, 45) }' "$out/minigpt.tsv" >&3
+    }
+    grep -h '^CSV,' "$L/micro.log" 2>/dev/null | sed 's/^/  micro /' >&3
+    grep -h '^torch-summary: ' "$out/section-e-torch.md" 2>/dev/null | sed 's/^torch-summary: /torch: /' >&3
+    echo "report: $out/report.md" >&3
+}
+
+finish() {
+    local rc=$?
+    trap - EXIT INT TERM
+    [ -n "$current_step" ] && add "$current_step" "(interrupted)" FAIL 0 "the run stopped during this step (exit $rc)"
+    write_report
+    summary
+    if [ $preflight_ok = 0 ]; then exit 3; fi
+    if [ "$(count FAIL)" -gt 0 ]; then exit 1; fi
+    exit 0
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+# run_capped CAP LOG CMD... : runs CMD with output to LOG under min(CAP, step and overall
+# deadlines); sets RC, SECS, TIMED_OUT; RC=125 and no run when under 3 s remain.
+step_deadline=$DEADLINE
+run_capped() {
+    local cap=$1 log=$2; shift 2
+    local now left
+    now=$(date +%s)
+    left=$((step_deadline < DEADLINE ? step_deadline - now : DEADLINE - now))
+    [ "$cap" -lt "$left" ] && left=$cap
+    TIMED_OUT=0 SECS=0
+    if [ "$left" -lt 3 ]; then RC=125; echo "not run: out of time" >"$log"; return; fi
+    local t1 t2
+    t1=$(date +%s.%N)
+    # run_workload.sh's own limit on the program: inside ours, so its cleanup still runs
+    GENIE_RUN_TIMEOUT=$((left > 10 ? left - 5 : left)) timeout -k 5 "$left" "$@" >"$log" 2>&1 </dev/null
+    RC=$?
+    t2=$(date +%s.%N)
+    SECS=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.1f", b - a }')
+    if [ $RC = 124 ] || [ $RC = 137 ]; then TIMED_OUT=1; echo "[device-validate: killed after ${left} s]" >>"$log"; fi
+}
+begin_step() { # begin_step KEY CAP TITLE
+    current_step=$1
+    local now
+    now=$(date +%s)
+    step_deadline=$((now + $2))
+    [ $step_deadline -gt $DEADLINE ] && step_deadline=$DEADLINE
+    echo "== step $1: $3 (cap $2 s, $((DEADLINE - now)) s left overall)" >&3
+}
+end_step() { current_step=; write_report; }
+verdict() { # verdict LOG -> PASS/FAIL note for a workload run (rc 0 and RESULT OK)
+    if [ $RC = 125 ]; then V=SKIP N="not run: out of time"
+    elif [ $TIMED_OUT = 1 ]; then V=FAIL N="timed out"
+    elif [ $RC != 0 ]; then V=FAIL N="exit $RC: $(grep -v '^---' "$1" | grep -iE 'error|fail|missing|not found|died' | head -1 | cut -c1-100)"
+    elif grep -q '^RESULT OK' "$1"; then V=PASS N="RESULT OK"
+    else V=FAIL N="no RESULT OK"
+    fi
+}
+
+# ---------------------------------------------------------------- 0: preflight
+begin_step 0 30 "preflight"
+pre=()
+for v in GENIE_CUDA_LIB GENIE_CUBLAS_LIB GENIE_CUBLASLT_LIB GENIE_REMOTE LD_PRELOAD; do
+    if [ -n "${!v:-}" ]; then pre+=("- \`$v\` was set to \`${!v}\`; unset for this run"); unset "$v"; fi
+done
+ORIG_LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
+# the bundle
+bundle_ok=1 note=
+need=(shim/libgenie.so remote/genie-remote bench/micro/micro tests/e2e/run_workload.sh bench/micro/run.sh MANIFEST.txt)
+WORKLOADS=(saxpy reduce mlp streams errors blascheck ltcheck minicnn minigpt twobranch)
+for w in "${WORKLOADS[@]}"; do need+=("tests/workloads/$w"); done
+miss=()
+for f in "${need[@]}"; do [ -e "$bundle/$f" ] || miss+=("$f"); done
+if [ ${#miss[@]} -gt 0 ]; then
+    bundle_ok=0 note="missing: ${miss[*]} (make it with scripts/bundle.sh and carry it)"
+else
+    # carried files may lose their x bits
+    chmod u+x "$bundle"/remote/genie-remote "$bundle"/bench/micro/micro "$bundle"/tests/workloads/* 2>/dev/null
+    for f in shim/libgenie.so remote/genie-remote; do
+        env -u LD_LIBRARY_PATH ldd "$bundle/$f" >"$L/ldd-${f##*/}.log" 2>&1
+        if grep -q 'not found' "$L/ldd-${f##*/}.log"; then
+            bundle_ok=0 note="$f: $(grep 'not found' "$L/ldd-${f##*/}.log" | awk '{print $1}' | tr '\n' ' ')not found"
+        elif grep -qi 'version .GLIBC.* not found\|No such file' "$L/ldd-${f##*/}.log"; then
+            bundle_ok=0 note="$f: $(grep -i 'not found\|No such' "$L/ldd-${f##*/}.log" | head -1)"
+        fi
+    done
+fi
+need_glibc=$(sed -n 's/^requires: *GLIBC_\([0-9.]*\).*/\1/p' "$bundle/MANIFEST.txt" 2>/dev/null)
+host_glibc=$(ldd --version 2>/dev/null | head -1 | awk '{print $NF}')
+if [ -n "$need_glibc" ] && [ -n "$host_glibc" ] &&
+    [ "$(printf '%s\n%s\n' "$need_glibc" "$host_glibc" | sort -V | tail -1)" != "$host_glibc" ]; then
+    bundle_ok=0 note="the bundle needs GLIBC_$need_glibc, this host has glibc $host_glibc"
+fi
+if [ $bundle_ok = 1 ]; then add 0 "bundle loads here" PASS 0 "ldd resolves; needs GLIBC_${need_glibc:-?}, host has $host_glibc" ldd-genie-remote.log
+else add 0 "bundle loads here" FAIL 0 "$note" ldd-genie-remote.log; preflight_ok=0; fi
+
+# the GPU and the driver
+gpu_ok=1 gpu_note=
+if ! command -v nvidia-smi >/dev/null; then
+    gpu_ok=0 gpu_note="no GPU: nvidia-smi not found"
+else
+    run_capped 15 "$L/nvidia-smi-L.log" nvidia-smi -L
+    if [ $RC != 0 ] || ! grep -q '^GPU ' "$L/nvidia-smi-L.log"; then
+        gpu_ok=0 gpu_note="no GPU: nvidia-smi -L failed (exit $RC): $(head -1 "$L/nvidia-smi-L.log")"
+    fi
+fi
+libcuda=$( (ldconfig -p 2>/dev/null | grep -m1 'libcuda\.so\.1 ' | sed 's/.*=> //') || true)
+if [ -z "$libcuda" ]; then
+    for d in ${ORIG_LD_LIBRARY_PATH//:/ } /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib /usr/local/nvidia/lib64 /usr/lib/wsl/lib; do
+        [ -e "$d/libcuda.so.1" ] && { libcuda=$d/libcuda.so.1; break; }
+    done
+fi
+if [ -z "$libcuda" ]; then
+    gpu_ok=0 gpu_note="${gpu_note:+$gpu_note; }no driver: libcuda.so.1 not found"
+fi
+if [ $gpu_ok = 1 ]; then add 0 "GPU and driver" PASS 0 "$(grep -c '^GPU ' "$L/nvidia-smi-L.log") GPU(s); libcuda.so.1 at $libcuda" nvidia-smi-L.log
+else add 0 "GPU and driver" FAIL 0 "$gpu_note"; preflight_ok=0; fi
+
+# the CUDA libraries the workloads (libcudart, libcublas, libcublasLt) and the executor need
+cuda_dirs=()
+for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13; do
+    ldconfig -p 2>/dev/null | grep "$lib " >/dev/null && continue # not -q: SIGPIPE under pipefail
+    found=
+    for d in ${CUDA_HOME:+$CUDA_HOME/lib64} /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+        /usr/local/cuda-13*/lib64 /usr/local/cuda-13*/targets/x86_64-linux/lib /usr/local/cuda/lib \
+        ${ORIG_LD_LIBRARY_PATH//:/ }; do
+        [ -e "$d/$lib" ] && { found=$d; break; }
+    done
+    if [ -z "$found" ]; then # a CUDA 13 wheel of the Python environment (torch cu130)
+        for py in python3 ${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}; do
+            sp=$(timeout 10 "$py" -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null) || continue
+            for s in $sp; do
+                for d in "$s"/nvidia/cu13/lib "$s"/nvidia/cublas/lib "$s"/nvidia/cuda_runtime/lib; do
+                    [ -e "$d/$lib" ] && { found=$d; break 3; }
+                done
+            done
+        done
+    fi
+    if [ -n "$found" ]; then
+        case " ${cuda_dirs[*]:-} " in *" $found "*) ;; *) cuda_dirs+=("$found") ;; esac
+    else
+        cuda_missing="${cuda_missing:-}$lib "
+    fi
+done
+if [ ${#cuda_dirs[@]} -gt 0 ]; then
+    LD_LIBRARY_PATH=$(IFS=:; echo "${cuda_dirs[*]}")${ORIG_LD_LIBRARY_PATH:+:$ORIG_LD_LIBRARY_PATH}
+    export LD_LIBRARY_PATH
+fi
+if [ -n "${cuda_missing:-}" ]; then
+    add 0 "CUDA 13 libraries" FAIL 0 "not found: ${cuda_missing}(looked in ldconfig, /usr/local/cuda*, LD_LIBRARY_PATH, Python wheels)"
+    preflight_ok=0
+else
+    add 0 "CUDA 13 libraries" PASS 0 "${cuda_dirs[*]:+LD_LIBRARY_PATH += ${cuda_dirs[*]}}${cuda_dirs[*]:-all in the ldconfig cache}"
+fi
+{
+    echo "## Preflight"
+    echo
+    if [ $gpu_ok = 1 ]; then echo "GPU: $(head -1 "$L/nvidia-smi-L.log")"; else echo "GPU: NONE (${gpu_note#no GPU: })"; fi
+    echo
+    echo "- bundle: $([ $bundle_ok = 1 ] && echo "loads here (ldd: every library found)" || echo "**cannot be used here**: $note")"
+    echo "- glibc: the bundle needs GLIBC_${need_glibc:-?}; this host has $host_glibc"
+    echo "- libcuda.so.1: ${libcuda:-not found}"
+    echo "- CUDA libraries: ${cuda_dirs[*]:+added to LD_LIBRARY_PATH: ${cuda_dirs[*]}}${cuda_dirs[*]:-found through the ldconfig cache}${cuda_missing:+; missing: $cuda_missing}"
+    echo "- nvcc: $(command -v nvcc >/dev/null && nvcc --version | tail -2 | head -1 || echo 'not on PATH (not needed)')"
+    for p in "${pre[@]}"; do echo "$p"; done
+} | section 0-pre
+end_step
+
+plan() {
+    cat <<EOF
+## Plan
+
+| step | what | cap |
+|---|---|---|
+| a | \`nvidia-smi -L\`, driver version, \`nvidia-smi\` | 20 s |
+| b | ${WORKLOADS[*]}: native, shim \`local\`, shim \`unix\` (genie-remote, real driver: \`GENIE_REAL_GPU=1\`); saxpy one round trip; ltcheck one query round trip | 180 s |
+| c | minigpt default and \`--config gpt2-small --no-check\`: native, shim local, shim unix with \`GENIE_STATS=1\` | 100 s |
+| d | \`GENIE_REAL_GPU=1 bench/micro/run.sh BUNDLE\` | 70 s |
+| e | torch smoke check (native) if \`python3 -c "import torch"\` works | 50 s |
+EOF
+}
+if [ $preflight_ok = 0 ] || [ $dry = 1 ]; then
+    plan | section x-plan
+    if [ $preflight_ok = 0 ]; then
+        echo "device-validate.sh: preflight failed: nothing was run on a GPU (see $out/report.md)" >&3
+    fi
+    exit # the EXIT trap writes the report and sets the status
+fi
+
+# ---------------------------------------------------------------- a: GPU
+begin_step a 20 "GPU and driver"
+run_capped 15 "$L/nvidia-smi.log" nvidia-smi
+run_capped 10 "$L/nvidia-smi-query.log" nvidia-smi --query-gpu=index,name,driver_version,memory.total,compute_cap --format=csv,noheader
+drv=$(head -1 "$L/nvidia-smi-query.log" | awk -F', ' '{print $3}')
+if [ $RC = 0 ] && [ -n "$drv" ]; then add a "driver version" PASS "$SECS" "driver $drv" nvidia-smi-query.log
+else add a "driver version" FAIL "$SECS" "nvidia-smi --query-gpu failed (exit $RC)" nvidia-smi-query.log; fi
+{
+    echo "## GPU"
+    echo
+    echo '```'
+    cat "$L/nvidia-smi-L.log"
+    echo "index, name, driver, memory, compute capability:"
+    cat "$L/nvidia-smi-query.log"
+    echo '```'
+} | section a-gpu
+end_step
+
+# ---------------------------------------------------------------- b: workloads
+RW="$bundle/tests/e2e/run_workload.sh"
+WL="$bundle/tests/workloads"
+export GENIE_BUILD="$bundle"
+shim_run() { # shim_run MODE LOG PROG [ARGS...] (through run_workload.sh, real driver)
+    local mode=$1 log=$2; shift 2
+    GENIE_REAL_GPU=1 run_capped 60 "$log" bash "$RW" "$mode" "$@"
+}
+begin_step b 180 "workloads: native, shim local, shim unix"
+for p in "${WORKLOADS[@]}"; do
+    run_capped 50 "$L/wl-$p-native.log" "$WL/$p"
+    verdict "$L/wl-$p-native.log"
+    if [ "$p" = errors ]; then # Genie's range checks: the real runtime may answer differently
+        add b "$p native" INFO "$SECS" "exit $RC, $(grep -q '^RESULT OK' "$L/wl-$p-native.log" && echo 'RESULT OK' || echo 'no RESULT OK') (recorded, not judged)" "wl-$p-native.log"
+    else
+        add b "$p native" "$V" "$SECS" "$N" "wl-$p-native.log"
+    fi
+    for mode in local unix; do
+        shim_run $mode "$L/wl-$p-$mode.log" "$WL/$p"
+        verdict "$L/wl-$p-$mode.log"
+        add b "$p shim $mode" "$V" "$SECS" "$N" "wl-$p-$mode.log"
+    done
+done
+# the wire properties the e2e tests check on the fake GPU
+EXPECT_RT_SYNC=1 shim_run unix "$L/wl-saxpy-one-rt.log" "$WL/saxpy" 65536 50
+verdict "$L/wl-saxpy-one-rt.log"
+add b "saxpy 50 launches: 1 round trip" "$V" "$SECS" "$( [ $V = PASS ] && echo 'EXPECT_RT_SYNC=1 holds' || echo "$N")" wl-saxpy-one-rt.log
+EXPECT_RT_QUERY=1 shim_run unix "$L/wl-ltcheck-one-query.log" "$WL/ltcheck"
+verdict "$L/wl-ltcheck-one-query.log"
+add b "ltcheck: 1 heuristic query" "$V" "$SECS" "$( [ $V = PASS ] && echo 'EXPECT_RT_QUERY=1 holds' || echo "$N")" wl-ltcheck-one-query.log
+# errors.cu natively vs through the shim (informational)
+if [ -s "$L/wl-errors-native.log" ] && [ -s "$L/wl-errors-unix.log" ]; then
+    grep '^case ' "$L/wl-errors-native.log" >"$L/errors-native.cases" || true
+    grep '^case ' "$L/wl-errors-unix.log" >"$L/errors-shim.cases" || true
+    {
+        echo "## errors.cu: the real runtime vs Genie"
+        echo
+        if [ ! -s "$L/errors-native.cases" ]; then
+            echo "The native run printed no \`case\` lines (exit status in the table)."
+        elif cmp -s "$L/errors-native.cases" "$L/errors-shim.cases"; then
+            echo "Every case answers the same natively and through the shim (unix)."
+        else
+            echo "Cases that differ (native → through the shim over unix); Genie's range checks are documented in errors.cu:"
+            echo
+            echo '```'
+            diff "$L/errors-native.cases" "$L/errors-shim.cases" | grep '^[<>]' || true
+            echo '```'
+        fi
+    } | section b-errors
+fi
+end_step
+
+# ---------------------------------------------------------------- c: minigpt timing
+begin_step c 100 "minigpt timing and per-step counters"
+: >"$out/minigpt.tsv"
+mg_row() { # mg_row CONFIG MODE LOG
+    local pre dec tps steps
+    pre=$(sed -n 's/^prefill_ms \([0-9.]*\) decode_ms_per_step \([0-9.]*\).*/\1/p' "$3" | head -1)
+    dec=$(sed -n 's/^prefill_ms \([0-9.]*\) decode_ms_per_step \([0-9.]*\).*/\2/p' "$3" | head -1)
+    tps=$(awk -v d="$dec" 'BEGIN { if (d > 0) printf "%.1f", 1000 / d; else print "-" }')
+    # per-step counters: step 1 (pays first-use module loads) and the rest
+    steps=$(awk '/^step [0-9]+: round_trips/ {
+                v = sprintf("rt %s batches %s sent %s recv %s", $4, $6, $8, $10)
+                if ($2 == "1:") first = v; else { n++; c[v]++ } }
+            END { if (first == "") exit
+                  s = "step 1: " first
+                  for (v in c) s = s "; " c[v] " of " n " later steps: " v
+                  print s }' "$3")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "${pre:--}" "${dec:--}" "$tps" "$steps" >>"$out/minigpt.tsv"
+}
+for conf in default gpt2-small; do
+    args=()
+    [ $conf = gpt2-small ] && args=(--config gpt2-small --no-check)
+    run_capped 45 "$L/mg-$conf-native.log" "$WL/minigpt" "${args[@]}"
+    verdict "$L/mg-$conf-native.log"
+    add c "minigpt $conf native" "$V" "$SECS" "$N" "mg-$conf-native.log"
+    [ $V = PASS ] && mg_row $conf native "$L/mg-$conf-native.log"
+    for mode in local unix; do
+        GENIE_STATS=1 shim_run $mode "$L/mg-$conf-$mode.log" "$WL/minigpt" "${args[@]}"
+        verdict "$L/mg-$conf-$mode.log"
+        add c "minigpt $conf shim $mode" "$V" "$SECS" "$N" "mg-$conf-$mode.log"
+        [ $V = PASS ] && mg_row $conf "$mode" "$L/mg-$conf-$mode.log"
+    done
+done
+{
+    echo "## minigpt: native vs through the shim (real GPU)"
+    echo
+    echo "One run each; decode ms per step is the mean over the run's decode steps (default: 8, gpt2-small: 32);"
+    echo "tokens/s = 1000 / decode ms per step. Shim runs have GENIE_STATS=1 (per-step wire counters)."
+    echo
+    echo "| config | mode | prefill ms | decode ms/step | tokens/s | per-step wire counters |"
+    echo "|---|---|---|---|---|---|"
+    awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }' "$out/minigpt.tsv"
+} | section c-minigpt
+end_step
+
+# ---------------------------------------------------------------- d: microbenchmark
+begin_step d 70 "bench/micro/run.sh on the real driver"
+GENIE_REAL_GPU=1 run_capped 65 "$L/micro.log" bash "$bundle/bench/micro/run.sh" "$bundle"
+ncsv=$(grep -c '^CSV,' "$L/micro.log")
+if [ $RC = 0 ] && [ "$ncsv" -ge 2 ]; then add d "micro unix + tcp" PASS "$SECS" "$(grep -m1 '^machine:' "$L/micro.log" | cut -c1-90)" micro.log
+elif [ $RC = 125 ]; then add d "micro unix + tcp" SKIP 0 "not run: out of time" micro.log
+else add d "micro unix + tcp" FAIL "$SECS" "exit $RC$([ $TIMED_OUT = 1 ] && echo ' (timed out)'), $ncsv of 2 CSV lines" micro.log; fi
+{
+    echo "## Microbenchmark (real driver)"
+    echo
+    echo '```'
+    grep -v '^$' "$L/micro.log" | tail -20
+    echo '```'
+} | section d-micro
+end_step
+
+# ---------------------------------------------------------------- e: torch
+begin_step e 50 "torch smoke check (native)"
+PY=${GENIE_PYTHON:-python3}
+(LD_LIBRARY_PATH=$ORIG_LD_LIBRARY_PATH run_capped 30 "$L/torch-import.log" "$PY" -c "import torch; print(torch.__version__)"
+ echo "$RC" >"$L/torch-import.rc")
+trc=$(cat "$L/torch-import.rc" 2>/dev/null || echo 1)
+if [ "$trc" != 0 ]; then
+    why=$(tail -1 "$L/torch-import.log" | cut -c1-100)
+    add e "torch" SKIP 0 "skipped: \`$PY -c 'import torch'\` failed: $why" torch-import.log
+    printf '## torch\n\ntorch-summary: skipped (%s cannot import torch: %s)\n' "$PY" "$why" | section e-torch
+else
+    cat >"$out/torch_smoke.py" <<'EOF'
+import time, torch
+print("torch", torch.__version__, "built for CUDA", torch.version.cuda)
+ok = torch.cuda.is_available()
+print("cuda available:", ok)
+if not ok:
+    raise SystemExit("TORCH FAIL: torch.cuda.is_available() is False")
+print("device:", torch.cuda.get_device_name(0), "count", torch.cuda.device_count(),
+      "capability", torch.cuda.get_device_capability(0))
+torch.manual_seed(0)
+a = torch.randn(1024, 1024, device="cuda")
+b = torch.randn(1024, 1024, device="cuda")
+c = a @ b
+torch.cuda.synchronize()
+ref = a.cpu().double() @ b.cpu().double()
+err = (c.cpu().double() - ref).abs().max().item() / ref.abs().max().item()
+print("fp32 matmul 1024^3: max rel err vs CPU fp64 %.2e" % err)
+x = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+y = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+for _ in range(3):
+    x @ y
+torch.cuda.synchronize()
+n = 20
+t = time.perf_counter()
+for _ in range(n):
+    z = x @ y
+torch.cuda.synchronize()
+dt = (time.perf_counter() - t) / n
+print("bf16 matmul 8192^3: %.3f ms, %.0f TFLOP/s" % (dt * 1e3, 2 * 8192**3 / dt / 1e12))
+print("TORCH OK" if err < 1e-3 else "TORCH FAIL: fp32 matmul error %.2e" % err)
+EOF
+    (LD_LIBRARY_PATH=$ORIG_LD_LIBRARY_PATH run_capped 45 "$L/torch.log" "$PY" "$out/torch_smoke.py"
+     printf '%s %s %s\n' "$RC" "$SECS" "$TIMED_OUT" >"$L/torch.rc")
+    read -r RC SECS TIMED_OUT <"$L/torch.rc"
+    if [ "$RC" = 0 ] && grep -q '^TORCH OK' "$L/torch.log"; then
+        add e "torch native" PASS "$SECS" "$(grep -m1 '^bf16' "$L/torch.log")" torch.log
+    elif [ "$RC" = 125 ]; then add e "torch native" SKIP 0 "not run: out of time" torch.log
+    else add e "torch native" FAIL "$SECS" "exit $RC$([ "$TIMED_OUT" = 1 ] && echo ' (timed out)'): $(grep -m1 'FAIL\|Error' "$L/torch.log" | cut -c1-90)" torch.log; fi
+    {
+        echo "## torch (native only; torch through the shim is a later step)"
+        echo
+        echo "torch-summary: $(grep -m1 '^device:' "$L/torch.log" | cut -c1-60); $(grep -m1 '^bf16' "$L/torch.log")"
+        echo
+        echo '```'
+        tail -12 "$L/torch.log"
+        echo '```'
+    } | section e-torch
+fi
+end_step
+exit # the EXIT trap writes the report and the summary

@@ -1,0 +1,12 @@
+# shellcheck shell=bash disable=SC2034
+# common.sh — sourced by the tests in tests/scripts: skip (77) unless the build and patchelf are there.
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=${GENIE_BUILD:?set GENIE_BUILD to the build directory}
+for f in shim/libgenie.so remote/genie-remote bench/micro/micro \
+    tests/workloads/{saxpy,reduce,mlp,streams,errors,blascheck,ltcheck,minicnn,minigpt,twobranch}; do
+    [ -e "$build/$f" ] || { echo "SKIP: $build/$f is not built (scripts/setup.sh)"; exit 77; }
+done
+command -v patchelf >/dev/null || { echo "SKIP: patchelf is not installed (scripts/setup.sh installs it)"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
