@@ -5,16 +5,20 @@
 #     --no-install   skip apt-get (the packages are already there)
 #     --asan         also build an ASan+UBSan tree in build-asan/
 #     --build-dir    where the normal build goes (default build)
+#     --torch        also install the stock torch wheel (2.11.0, CUDA 13.0, ~530 MB; downloaded
+#                    once into ~/.cache/genie/wheels, --no-deps: cudart/cuBLAS come from Genie)
+#                    for tests/torch (CTest label torch); CI does not use it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-install=1 asan=0 build=build
+install=1 asan=0 torch=0 build=build
 while [ $# -gt 0 ]; do
     case "$1" in
     --no-install) install=0 ;;
     --asan) asan=1 ;;
+    --torch) torch=1 ;;
     --build-dir) build=$2; shift ;;
-    -h | --help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -41,6 +45,23 @@ fi
 if ! command -v nvcc >/dev/null; then
     echo "setup.sh: nvcc not found: the CUDA 13 toolkit is needed to build the test programs" >&2
     exit 1
+fi
+
+if [ $torch = 1 ]; then
+    TORCH_VERSION=2.11.0
+    wheels=${GENIE_WHEEL_CACHE:-$HOME/.cache/genie/wheels}
+    py=${PYTHON:-python3}
+    tag=cp$("$py" -c 'import sys; print("%d%d" % sys.version_info[:2])')
+    mkdir -p "$wheels"
+    whl=$(ls "$wheels"/torch-"$TORCH_VERSION"-"$tag"-"$tag"-manylinux*_x86_64.whl 2>/dev/null | head -1 || true)
+    if [ -z "$whl" ]; then
+        echo "setup.sh: downloading torch $TORCH_VERSION for $tag into $wheels"
+        "$py" -m pip download --no-deps -q -d "$wheels" "torch==$TORCH_VERSION"
+        whl=$(ls "$wheels"/torch-"$TORCH_VERSION"-"$tag"-"$tag"-manylinux*_x86_64.whl | head -1)
+    fi
+    # --no-deps: no nvidia-* wheels; tests/torch/run.sh puts Genie's look-alikes first
+    "$py" -m pip install --no-deps -q "$whl"
+    echo "setup.sh: installed $(basename "$whl")"
 fi
 
 jobs=$(nproc)

@@ -24,9 +24,12 @@ typedef struct shim_lt_handle {
 } shim_lt_handle;
 #define SHIM_LT_MAGIC 0x4c544c54u /* "TLTL" */
 
+void *shim_lt_companion(const void *blas); /* shim/lt_companion.c */
 static shim_lt_handle *lt_handle_of(cublasLtHandle_t h)
 {
     /* lock held by every caller; looked up, not read through */
+    if (shim_handle_is(h, SHIM_BLAS_MAGIC)) /* PyTorch's cuBLAS handle as an Lt handle */
+        h = shim_lt_companion(h);
     return shim_handle_is(h, SHIM_LT_MAGIC) ? (shim_lt_handle *)h : NULL;
 }
 

@@ -58,8 +58,10 @@ cudaError_t shim_impl_cudaMemcpyAsync(void *dst, const void *src, size_t count, 
 cudaError_t shim_impl_cudaMemset(void *devPtr, int value, size_t count);
 cudaError_t shim_impl_cudaMemsetAsync(void *devPtr, int value, size_t count, cudaStream_t stream);
 cudaError_t shim_impl_cudaPointerGetAttributes(struct cudaPointerAttributes *attributes, const void *ptr);
+cudaError_t shim_impl_cudaDeviceCanAccessPeer(int *canAccessPeer, int device, int peerDevice);
 cudaError_t shim_impl_cudaDriverGetVersion(int *driverVersion);
 cudaError_t shim_impl_cudaRuntimeGetVersion(int *runtimeVersion);
+cudaError_t shim_impl_cudaGetDriverEntryPointByVersion(const char *symbol, void **funcPtr, unsigned int cudaVersion, unsigned long long flags, enum cudaDriverEntryPointQueryResult *driverStatus);
 
 GENIE_EXPORT cudaError_t cudaDeviceReset(void)
 {
@@ -1449,10 +1451,10 @@ GENIE_EXPORT cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *
 
 GENIE_EXPORT cudaError_t cudaDeviceCanAccessPeer(int *canAccessPeer, int device, int peerDevice)
 {
-    (void)canAccessPeer;
-    (void)device;
-    (void)peerDevice;
-    return shim_deny_cudart(GENIE_APIX_cudaDeviceCanAccessPeer);
+    shim_count(GENIE_APIX_cudaDeviceCanAccessPeer);
+    if (!canAccessPeer)
+        return shim_bad_arg(GENIE_APIX_cudaDeviceCanAccessPeer, "canAccessPeer");
+    return shim_impl_cudaDeviceCanAccessPeer(canAccessPeer, device, peerDevice);
 }
 
 GENIE_EXPORT cudaError_t cudaDeviceEnablePeerAccess(int peerDevice, unsigned int flags)
@@ -2394,12 +2396,10 @@ GENIE_EXPORT cudaError_t cudaGraphConditionalHandleCreate(cudaGraphConditionalHa
 
 GENIE_EXPORT cudaError_t cudaGetDriverEntryPointByVersion(const char *symbol, void **funcPtr, unsigned int cudaVersion, unsigned long long flags, enum cudaDriverEntryPointQueryResult *driverStatus)
 {
-    (void)symbol;
-    (void)funcPtr;
-    (void)cudaVersion;
-    (void)flags;
-    (void)driverStatus;
-    return shim_deny_cudart(GENIE_APIX_cudaGetDriverEntryPointByVersion);
+    shim_count(GENIE_APIX_cudaGetDriverEntryPointByVersion);
+    if (!funcPtr)
+        return shim_bad_arg(GENIE_APIX_cudaGetDriverEntryPointByVersion, "funcPtr");
+    return shim_impl_cudaGetDriverEntryPointByVersion(symbol, funcPtr, cudaVersion, flags, driverStatus);
 }
 
 GENIE_EXPORT cudaError_t cudaLibraryLoadData(cudaLibrary_t *library, const void *code, enum cudaJitOption *jitOptions, void **jitOptionsValues, unsigned int numJitOptions, enum cudaLibraryOption *libraryOptions, void** libraryOptionValues, unsigned int numLibraryOptions)
@@ -2534,12 +2534,10 @@ GENIE_EXPORT cudaError_t cudaFreeAsync_ptsz(void *devPtr, cudaStream_t hStream)
 
 GENIE_EXPORT cudaError_t cudaGetDriverEntryPointByVersion_ptsz(const char *symbol, void **funcPtr, unsigned int cudaVersion, unsigned long long flags, enum cudaDriverEntryPointQueryResult *driverStatus)
 {
-    (void)symbol;
-    (void)funcPtr;
-    (void)cudaVersion;
-    (void)flags;
-    (void)driverStatus;
-    return shim_deny_cudart(GENIE_APIX_cudaGetDriverEntryPointByVersion_ptsz);
+    shim_count(GENIE_APIX_cudaGetDriverEntryPointByVersion_ptsz);
+    if (!funcPtr)
+        return shim_bad_arg(GENIE_APIX_cudaGetDriverEntryPointByVersion_ptsz, "funcPtr");
+    return shim_impl_cudaGetDriverEntryPointByVersion(symbol, funcPtr, cudaVersion, flags, driverStatus);
 }
 
 GENIE_EXPORT cudaError_t cudaGraphInstantiateWithParams_ptsz(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, cudaGraphInstantiateParams *instantiateParams)

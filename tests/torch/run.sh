@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# run.sh — stock PyTorch through libgenie.so on the fake GPU (GENIE_REMOTE=local).
+#
+#   GENIE_BUILD=build tests/torch/run.sh
+#
+# Prints "SKIPPED: torch not installed" and exits 0 when `python3 -c 'import torch'` fails
+# (CI installs no torch; scripts/setup.sh --torch does). Otherwise runs test_torch_fake.py with
+# the shim preloaded and the look-alikes (libcudart/libcublas/libcublasLt.so.13, libcuda.so.1,
+# libnvidia-ml.so.1) first on LD_LIBRARY_PATH, the other CUDA libraries from the toolkit, and
+# stand-ins for the three the toolkit lacks (tests/torch/make_stubs.sh). No nvidia-* wheel.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=${GENIE_BUILD:?set GENIE_BUILD to the build directory}
+py=${PYTHON:-python3}
+if ! "$py" -c 'import torch' >/dev/null 2>&1; then
+    # without the CUDA libraries on the path a CUDA wheel does not import either: only a
+    # missing module counts as "not installed"
+    if ! "$py" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("torch") is None)'; then
+        echo "SKIPPED: torch not installed (scripts/setup.sh --torch installs it)"
+        exit 0
+    fi
+fi
+cuda_lib=${GENIE_CUDA_ROOT:-/usr/local/cuda}/lib64
+torch_lib=$("$py" -c 'import importlib.util, os; print(os.path.join(os.path.dirname(importlib.util.find_spec("torch").origin), "lib"))')
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$here/make_stubs.sh" "$torch_lib" "$tmp/stubs"
+
+shim=$build/shim/libgenie.so
+fake=$build/tests/fakegpu/libgenie_fakecuda.so
+fakeblas=$build/tests/fakegpu/blas/libgenie_fakecublas.so
+for f in "$shim" "$fake" "$fakeblas" "$build/shim/lookalike/libcuda.so.1"; do
+    [ -e "$f" ] || { echo "run.sh: missing $f" >&2; exit 2; }
+done
+set +e
+LD_PRELOAD=$shim \
+    LD_LIBRARY_PATH=$build/shim/lookalike:$tmp/stubs:$cuda_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+    GENIE_REMOTE=local GENIE_CUDA_LIB=$fake GENIE_CUBLAS_LIB=$fakeblas GENIE_CUBLASLT_LIB=$fakeblas \
+    GENIE_STATS_FILE=$tmp/stats.json \
+    timeout "${GENIE_RUN_TIMEOUT:-300}" "$py" -W ignore "$here/test_torch_fake.py" >"$tmp/out.txt" 2>&1
+rc=$?
+set -e
+cat "$tmp/out.txt"
+[ $rc -eq 0 ] || { echo "run.sh: test_torch_fake.py exited with $rc" >&2; exit 1; }
+# the elementwise kernel's failure must name the kernel (the fake GPU's log line)
+grep -Eq 'no CPU twin for kernel .*(CUDAFunctor_add|AddFunctor|FillFunctor|elementwise)' "$tmp/out.txt" ||
+    { echo "run.sh: no log line names the kernel the fake GPU lacks" >&2; exit 1; }
+echo "run.sh: torch on the fake GPU OK"
