@@ -7,7 +7,7 @@
 #     --build-dir    where the normal build goes (default build)
 #     --torch        also install the stock torch wheel (2.11.0, CUDA 13.0, ~530 MB; downloaded
 #                    once into ~/.cache/genie/wheels, --no-deps: cudart/cuBLAS come from Genie)
-#                    for tests/torch (CTest label torch); CI does not use it
+#                    for tests/torch (CTest label torch); .ci/run uses it when it can
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

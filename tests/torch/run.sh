@@ -32,8 +32,13 @@ fakeblas=$build/tests/fakegpu/blas/libgenie_fakecublas.so
 for f in "$shim" "$fake" "$fakeblas" "$build/shim/lookalike/libcuda.so.1"; do
     [ -e "$f" ] || { echo "run.sh: missing $f" >&2; exit 2; }
 done
+preload=$shim
+if ldd "$shim" | grep libasan >/dev/null; then
+    preload="$(gcc -print-file-name=libasan.so):$shim" # a sanitizer build: its runtime first
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}
+fi
 set +e
-LD_PRELOAD=$shim \
+LD_PRELOAD=$preload \
     LD_LIBRARY_PATH=$build/shim/lookalike:$tmp/stubs:$cuda_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
     GENIE_REMOTE=local GENIE_CUDA_LIB=$fake GENIE_CUBLAS_LIB=$fakeblas GENIE_CUBLASLT_LIB=$fakeblas \
     GENIE_STATS_FILE=$tmp/stats.json \
