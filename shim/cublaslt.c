@@ -39,6 +39,8 @@ const char *shim_impl_cublasGetStatusString(cublasStatus_t status);
 
 /* ------------------------------------------------------------- local answers ---- */
 
+cublasStatus_t shim_impl_cublasGetProperty(libraryPropertyType type, int *value);
+
 const char *shim_impl_cublasLtGetStatusName(cublasStatus_t status)
 {
     return shim_impl_cublasGetStatusName(status);
@@ -64,19 +66,7 @@ cublasStatus_t shim_impl_cublasLtGetProperty(libraryPropertyType type, int *valu
 {
     if (!value)
         return CUBLAS_STATUS_INVALID_VALUE;
-    switch (type) {
-    case MAJOR_VERSION:
-        *value = CUBLAS_VER_MAJOR;
-        return CUBLAS_STATUS_SUCCESS;
-    case MINOR_VERSION:
-        *value = CUBLAS_VER_MINOR;
-        return CUBLAS_STATUS_SUCCESS;
-    case PATCH_LEVEL:
-        *value = CUBLAS_VER_PATCH;
-        return CUBLAS_STATUS_SUCCESS;
-    default:
-        return CUBLAS_STATUS_INVALID_VALUE;
-    }
+    return shim_impl_cublasGetProperty(type, value); /* one library, one version */
 }
 
 /* ------------------------------------------------------------------- handles ---- */
