@@ -1,7 +1,9 @@
 """test_torch_fake.py — stock PyTorch through libgenie.so on the fake GPU (tests/torch/run.sh).
 
 Checks what needs only the runtime, copies, memsets and cuBLAS/cuBLASLt: device queries,
-byte-exact round trips, matmul, nn.Linear with bias; and that an elementwise kernel of
+byte-exact round trips, matmul, nn.Linear with bias, synchronize, events for timing,
+streams, pinned non-blocking copies, device-to-device copies, the caching allocator under
+churn; and that an elementwise kernel of
 PyTorch's own fatbins (no CPU twin on the fake GPU) fails with an error naming the kernel.
 Prints one line per check and "N passed, N failed".
 """
@@ -87,6 +89,69 @@ def _():
     ref = lin(x)
     got = lin.cuda()(x.cuda()).cpu()
     assert torch.allclose(got, ref, rtol=1e-4, atol=1e-4), (got - ref).abs().max()
+
+
+@check("synchronize_and_events")
+def _():
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+    a = torch.randn(64, 64)
+    start.record()
+    c = torch.matmul(a.cuda(), a.cuda())
+    end.record()
+    torch.cuda.synchronize()
+    assert end.query()
+    ms = start.elapsed_time(end)
+    assert ms >= 0.0, ms
+    assert torch.allclose(c.cpu(), a @ a, rtol=1e-4, atol=1e-4)
+
+
+@check("streams_and_pinned_copies")
+def _():
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(4096, generator=g).pin_memory()
+    assert x.is_pinned()
+    s = torch.cuda.Stream()
+    with torch.cuda.stream(s):
+        y = x.cuda(non_blocking=True)
+        back = torch.empty_like(x).pin_memory()
+        back.copy_(y, non_blocking=True)
+    s.synchronize()
+    assert bytes(back.untyped_storage()) == bytes(x.untyped_storage())
+    ev = torch.cuda.Event()
+    ev.record(s)
+    torch.cuda.current_stream().wait_event(ev)
+    torch.cuda.synchronize()
+
+
+@check("device_to_device_copy")
+def _():
+    g = torch.Generator().manual_seed(5)
+    x = torch.randint(0, 1 << 30, (777,), generator=g, dtype=torch.int32)
+    y = x.cuda()
+    z = torch.empty_like(y)
+    z.copy_(y)  # a contiguous same-dtype copy: cudaMemcpyAsync device to device
+    assert torch.equal(z.cpu(), x)
+
+
+@check("caching_allocator_churn")
+def _():
+    g = torch.Generator().manual_seed(6)
+    live = []
+    for i in range(300):
+        n = int(torch.randint(1, 1 << 16, (1,), generator=g))
+        t = torch.full((n,), i % 251, dtype=torch.uint8).cuda()
+        live.append((i % 251, t))
+        if len(live) > 20:
+            v, old = live.pop(int(torch.randint(0, len(live), (1,), generator=g)))
+            assert bool((old.cpu() == v).all()), "a live block was overwritten"
+            del old
+    for v, t in live:
+        assert bool((t.cpu() == v).all())
+    assert torch.cuda.memory_allocated() > 0
+    live.clear()
+    torch.cuda.empty_cache()
+    assert torch.cuda.memory_reserved() >= torch.cuda.memory_allocated()
 
 
 @check("kernel_without_twin_fails_clearly")
