@@ -1,11 +1,15 @@
 /* driver.c — the CUDA driver API surface the client answers (shim/driver_api.h): device,
  * context and version queries from the session's device description, address ranges from the
- * shim's allocator, entry-point lookup; everything else a logged CUDA_ERROR_NOT_SUPPORTED. */
+ * shim's allocator, entry-point lookup, modules/functions/launches of code the program hands
+ * over (through shim/register.c's machinery); everything else a logged
+ * CUDA_ERROR_NOT_SUPPORTED. */
 #include "shim/driver_api.h"
 #include "shim/shim_int.h"
 
+#include <elf.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* every row's genie_drv_<name> has exactly the prototype cuda.h gives <name> */
@@ -365,4 +369,440 @@ GENIE_EXPORT CUresult genie_drv_cuMemGetAllocationGranularity(
     if (r == CUDA_SUCCESS)
         *granularity = (size_t)shim_g.granularity;
     return r;
+}
+
+/* ------------------------------------------------------- modules, launches ---- */
+/* Code the program hands over (jiterator and lazy NVRTC in PyTorch): a CUmodule is a
+ * shim_module, a CUfunction a shim_func (shim/register.c), both validated through the handle
+ * table, never read through. The module is loaded remotely with its first cuModuleGetFunction
+ * (hash first, the image only if the executor lacks it, and the FUNC_GET in the same frame), so
+ * an image the remote driver refuses (no code for its GPU, bad PTX) is reported there; images
+ * whose size cannot be known are refused by cuModuleLoadData itself. A driver call leaves the
+ * runtime's last error as it found it, as the real driver does. */
+
+#define DRV_FATBIN_MAGIC 0xba55ed50u
+#define DRV_FATBIN_WRAPPER_MAGIC 0x466243b1u
+/* no module image of this size is plausible; larger ones are refused before copying */
+#define DRV_MAX_IMAGE ((uint64_t)1 << 31)
+
+/* Runtime error (with the executor's CUresult when it gave one) -> CUresult. Most runtime
+ * codes share the driver's values (200 invalid image, 400 invalid handle, 700 illegal
+ * address, 801 not supported...). */
+static CUresult drv_result(cudaError_t e, int32_t cu)
+{
+    if (e == cudaSuccess)
+        return CUDA_SUCCESS;
+    if (cu)
+        return (CUresult)cu;
+    switch (e) {
+    case cudaErrorInvalidConfiguration:
+        return CUDA_ERROR_INVALID_VALUE;
+    case cudaErrorInvalidDeviceFunction:
+        return CUDA_ERROR_NOT_FOUND;
+    case cudaErrorMemoryAllocation:
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    default: {
+        const char *name;
+        return genie_drv_cuGetErrorName((CUresult)e, &name) == CUDA_SUCCESS ? (CUresult)e
+                                                                            : CUDA_ERROR_UNKNOWN;
+    }
+    }
+}
+
+/* The runtime's last error is the runtime's: kept across each call below. */
+#define DRV_KEEP_LAST_ERROR(expr)                                                              \
+    do {                                                                                       \
+        cudaError_t saved_ = shim_last_error;                                                  \
+        expr;                                                                                  \
+        shim_last_error = saved_;                                                              \
+    } while (0)
+
+/* the runtime calls behind some driver calls (protocol/gen/cudart_api.c calls them too) */
+cudaError_t shim_impl_cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr,
+                                           int value);
+cudaError_t shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks,
+                                                                    const void *func,
+                                                                    int blockSize,
+                                                                    size_t dynamicSMemSize);
+cudaError_t shim_impl_cudaDeviceSynchronize(void);
+
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+/* Where an ELF image ends: the furthest of its header tables and of the sections and
+ * segments they describe (a cubin ends with its section header table). 0 and *why when that
+ * cannot be known. */
+static uint64_t drv_elf_size(const uint8_t *p, uint64_t avail, const char **why)
+{
+    Elf64_Ehdr eh;
+    if (avail < sizeof eh) {
+        *why = "ELF image shorter than its header";
+        return 0;
+    }
+    if (p[EI_CLASS] != ELFCLASS64 || p[EI_DATA] != ELFDATA2LSB) {
+        *why = "not a 64-bit little-endian ELF image";
+        return 0;
+    }
+    memcpy(&eh, p, sizeof eh);
+    uint64_t end = sizeof eh;
+    uint64_t shnum = eh.e_shnum;
+    if (eh.e_shoff) {
+        if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > DRV_MAX_IMAGE ||
+            eh.e_shoff + sizeof(Elf64_Shdr) > avail) {
+            *why = "ELF section header table unreadable";
+            return 0;
+        }
+        Elf64_Shdr sh;
+        if (shnum == 0) { /* extended numbering: the count is in section 0 */
+            memcpy(&sh, p + eh.e_shoff, sizeof sh);
+            shnum = sh.sh_size;
+        }
+        if (shnum > 65536 || eh.e_shoff + shnum * sizeof sh > avail) {
+            *why = "ELF section header table implausible or past the image";
+            return 0;
+        }
+        end = max_u64(end, eh.e_shoff + shnum * sizeof sh);
+        for (uint64_t i = 0; i < shnum; i++) {
+            memcpy(&sh, p + eh.e_shoff + i * sizeof sh, sizeof sh);
+            if (sh.sh_type != SHT_NOBITS && sh.sh_type != SHT_NULL) {
+                if (sh.sh_offset > DRV_MAX_IMAGE || sh.sh_size > DRV_MAX_IMAGE) {
+                    *why = "ELF section past any plausible image size";
+                    return 0;
+                }
+                end = max_u64(end, sh.sh_offset + sh.sh_size);
+            }
+        }
+    }
+    if (eh.e_phoff && eh.e_phnum) {
+        if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > DRV_MAX_IMAGE ||
+            eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > avail) {
+            *why = "ELF program header table unreadable";
+            return 0;
+        }
+        end = max_u64(end, eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr));
+        for (unsigned i = 0; i < eh.e_phnum; i++) {
+            Elf64_Phdr ph;
+            memcpy(&ph, p + eh.e_phoff + i * sizeof ph, sizeof ph);
+            if (ph.p_offset > DRV_MAX_IMAGE || ph.p_filesz > DRV_MAX_IMAGE) {
+                *why = "ELF segment past any plausible image size";
+                return 0;
+            }
+            end = max_u64(end, ph.p_offset + ph.p_filesz);
+        }
+    }
+    if (!eh.e_shoff && !(eh.e_phoff && eh.e_phnum)) {
+        *why = "ELF image without section or program headers: its size cannot be known";
+        return 0;
+    }
+    return end;
+}
+
+/* What cuModuleLoadData is given: a fatbin (its header says its size), a fatbin wrapper as
+ * nvcc emits for __cudaRegisterFatBinary (its fatbin), a cubin (ELF) or NUL-terminated PTX.
+ * Sets *start to the bytes to load and returns their size; 0 and *why when refused. avail:
+ * how many bytes may be read at image (UINT64_MAX for memory the program vouches for, as
+ * the driver trusts it). */
+static uint64_t drv_image_size(const void *image, uint64_t avail, const uint8_t **start,
+                               const char **why)
+{
+    const uint8_t *p = image;
+    uint32_t magic;
+    /* neither magic holds a NUL byte: a shorter string is text, and is not read past */
+    if (strnlen((const char *)p, 4) == 4)
+        memcpy(&magic, p, sizeof magic);
+    else
+        magic = 0;
+    if (magic == DRV_FATBIN_WRAPPER_MAGIC) {
+        if (avail != UINT64_MAX) {
+            *why = "a fatbin wrapper points into its program's memory";
+            return 0;
+        }
+        const void *data;
+        memcpy(&data, p + 8, sizeof data); /* {int magic, version; const u64 *data; ...} */
+        if (!data) {
+            *why = "fatbin wrapper without a fatbin";
+            return 0;
+        }
+        p = data;
+        memcpy(&magic, p, sizeof magic);
+        if (magic != DRV_FATBIN_MAGIC) {
+            *why = "fatbin wrapper whose fatbin has no fatbin magic";
+            return 0;
+        }
+    }
+    *start = p;
+    if (magic == DRV_FATBIN_MAGIC) {
+        if (avail < 16) {
+            *why = "fatbin shorter than its header";
+            return 0;
+        }
+        uint16_t header_size;
+        uint64_t fat_size;
+        memcpy(&header_size, p + 6, sizeof header_size);
+        memcpy(&fat_size, p + 8, sizeof fat_size);
+        if (header_size < 16 || fat_size == 0 || fat_size > DRV_MAX_IMAGE) {
+            *why = "fatbin header with an implausible size";
+            return 0;
+        }
+        return header_size + fat_size;
+    }
+    if (!memcmp(p, ELFMAG, SELFMAG))
+        return drv_elf_size(p, avail, why);
+    /* anything else must be PTX: text up to its NUL, with a .version or .target directive */
+    size_t n = avail == UINT64_MAX ? strlen((const char *)p) : strnlen((const char *)p, avail);
+    if (n == avail) {
+        *why = "PTX text without its terminating NUL";
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r' && p[i] != '\f' &&
+            p[i] != '\v') {
+            *why = "neither a fatbin (magic 0xba55ed50), a cubin (ELF) nor PTX text";
+            return 0;
+        }
+    if (!strstr((const char *)p, ".version") && !strstr((const char *)p, ".target")) {
+        *why = "text without a PTX .version or .target directive";
+        return 0;
+    }
+    return (uint64_t)n + 1;
+}
+
+static CUresult drv_module_load(CUmodule *module, const void *image, const char *who)
+{
+    if (!module || !image)
+        return CUDA_ERROR_INVALID_VALUE;
+    const uint8_t *start = NULL;
+    const char *why = "unknown image";
+    uint64_t len = drv_image_size(image, UINT64_MAX, &start, &why);
+    if (!len) {
+        GENIE_ERROR("%s: %s; returning CUDA_ERROR_INVALID_IMAGE", who, why);
+        return CUDA_ERROR_INVALID_IMAGE;
+    }
+    shim_module *m;
+    if (shim_module_create(start, (size_t)len, &m) != cudaSuccess)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    GENIE_DEBUG("%s: module of %llu bytes", who, (unsigned long long)len);
+    *module = (CUmodule)(void *)m;
+    return CUDA_SUCCESS;
+}
+
+GENIE_EXPORT CUresult genie_drv_cuModuleLoadData(CUmodule *module, const void *image)
+{
+    return drv_module_load(module, image, "cuModuleLoadData");
+}
+
+GENIE_EXPORT CUresult genie_drv_cuModuleLoadDataEx(CUmodule *module, const void *image,
+                                                   unsigned int numOptions,
+                                                   CUjit_option *options, void **optionValues)
+{
+    if (numOptions && (!options || !optionValues))
+        return CUDA_ERROR_INVALID_VALUE;
+    /* JIT options concern the remote driver and are ignored; the outputs say "nothing logged,
+     * no time spent" rather than keep what the caller left in them. A log size is in: the
+     * buffer's size, out: the bytes written. */
+    size_t info_cap = 0, error_cap = 0;
+    for (unsigned i = 0; i < numOptions; i++) {
+        if (options[i] == CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES)
+            info_cap = (size_t)(uintptr_t)optionValues[i];
+        else if (options[i] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES)
+            error_cap = (size_t)(uintptr_t)optionValues[i];
+    }
+    for (unsigned i = 0; i < numOptions; i++) {
+        switch (options[i]) {
+        case CU_JIT_INFO_LOG_BUFFER:
+        case CU_JIT_ERROR_LOG_BUFFER:
+            if (optionValues[i] &&
+                (options[i] == CU_JIT_INFO_LOG_BUFFER ? info_cap : error_cap) > 0)
+                *(char *)optionValues[i] = 0;
+            break;
+        case CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES:
+        case CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES:
+            optionValues[i] = NULL;
+            break;
+        case CU_JIT_WALL_TIME: {
+            float zero = 0;
+            optionValues[i] = NULL;
+            memcpy(&optionValues[i], &zero, sizeof zero);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    return drv_module_load(module, image, "cuModuleLoadDataEx");
+}
+
+GENIE_EXPORT CUresult genie_drv_cuModuleLoad(CUmodule *module, const char *fname)
+{
+    if (!module || !fname)
+        return CUDA_ERROR_INVALID_VALUE;
+    FILE *fp = fopen(fname, "rb");
+    if (!fp)
+        return CUDA_ERROR_FILE_NOT_FOUND;
+    uint8_t *buf = NULL;
+    long n = -1;
+    CUresult r = CUDA_ERROR_FILE_NOT_FOUND;
+    if (!fseek(fp, 0, SEEK_END) && (n = ftell(fp)) >= 0 && !fseek(fp, 0, SEEK_SET)) {
+        if ((uint64_t)n >= DRV_MAX_IMAGE || !(buf = calloc((size_t)n + 1, 1)))
+            r = CUDA_ERROR_OUT_OF_MEMORY;
+        else if (fread(buf, 1, (size_t)n, fp) == (size_t)n)
+            r = CUDA_SUCCESS;
+    }
+    fclose(fp);
+    if (r == CUDA_SUCCESS) {
+        /* a PTX file gets its NUL from the extra byte */
+        const uint8_t *start = NULL;
+        const char *why = "unknown image";
+        uint64_t len = drv_image_size(buf, (uint64_t)n + 1, &start, &why);
+        if (len > (uint64_t)n + 1)
+            len = 0, why = "image larger than its file";
+        if (!len) {
+            GENIE_ERROR("cuModuleLoad %s: %s; returning CUDA_ERROR_INVALID_IMAGE", fname, why);
+            r = CUDA_ERROR_INVALID_IMAGE;
+        } else {
+            shim_module *m;
+            if (shim_module_create(start, (size_t)len, &m) == cudaSuccess)
+                *module = (CUmodule)(void *)m;
+            else
+                r = CUDA_ERROR_OUT_OF_MEMORY;
+        }
+    }
+    free(buf);
+    return r;
+}
+
+GENIE_EXPORT CUresult genie_drv_cuModuleUnload(CUmodule hmod)
+{
+    shim_lock();
+    int ok = shim_handle_is(hmod, SHIM_MODULE_MAGIC);
+    if (ok)
+        shim_module_destroy((shim_module *)(void *)hmod);
+    shim_unlock();
+    return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+GENIE_EXPORT CUresult genie_drv_cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod,
+                                                    const char *name)
+{
+    if (!hfunc || !name)
+        return CUDA_ERROR_INVALID_VALUE;
+    CUresult r;
+    shim_lock();
+    if (!shim_handle_is(hmod, SHIM_MODULE_MAGIC)) {
+        r = CUDA_ERROR_INVALID_HANDLE;
+    } else {
+        shim_func *f = NULL;
+        int32_t cu = 0;
+        cudaError_t e;
+        DRV_KEEP_LAST_ERROR(e = shim_module_function((shim_module *)(void *)hmod, name, &f, &cu));
+        r = drv_result(e, cu);
+        if (r == CUDA_SUCCESS)
+            *hfunc = (CUfunction)(void *)f;
+    }
+    shim_unlock();
+    return r;
+}
+
+/* Lock held. */
+static shim_func *drv_func(CUfunction f)
+{
+    return shim_handle_is(f, SHIM_FUNC_MAGIC) ? (shim_func *)(void *)f : NULL;
+}
+
+GENIE_EXPORT CUresult genie_drv_cuLaunchKernel(CUfunction f, unsigned int gridDimX,
+                                               unsigned int gridDimY, unsigned int gridDimZ,
+                                               unsigned int blockDimX, unsigned int blockDimY,
+                                               unsigned int blockDimZ, unsigned int sharedMemBytes,
+                                               CUstream hStream, void **kernelParams, void **extra)
+{
+    /* extra: NULL or an empty list. Parameter buffers (CU_LAUNCH_PARAM_BUFFER_POINTER) are
+     * not supported yet. */
+    if (extra && extra[0] != CU_LAUNCH_PARAM_END) {
+        static _Atomic unsigned char logged;
+        if (!atomic_exchange(&logged, 1))
+            GENIE_WARN("cuLaunchKernel: launch parameters through `extra` are not supported "
+                       "by Genie (pass kernelParams); returning CUDA_ERROR_NOT_SUPPORTED");
+        return CUDA_ERROR_NOT_SUPPORTED;
+    }
+    CUresult r;
+    shim_lock();
+    shim_func *fn = drv_func(f);
+    if (!fn) {
+        r = CUDA_ERROR_INVALID_HANDLE;
+    } else {
+        cudaError_t e;
+        DRV_KEEP_LAST_ERROR(e = shim_launch(fn, (dim3){gridDimX, gridDimY, gridDimZ},
+                                            (dim3){blockDimX, blockDimY, blockDimZ},
+                                            kernelParams, sharedMemBytes,
+                                            (cudaStream_t)(void *)hStream));
+        r = drv_result(e, 0);
+    }
+    shim_unlock();
+    return r;
+}
+
+GENIE_EXPORT CUresult genie_drv_cuFuncGetAttribute(int *pi, CUfunction_attribute attrib,
+                                                   CUfunction hfunc)
+{
+    if (!pi)
+        return CUDA_ERROR_INVALID_VALUE;
+    CUresult r;
+    shim_lock();
+    shim_func *fn = drv_func(hfunc);
+    if (!fn) {
+        r = CUDA_ERROR_INVALID_HANDLE;
+    } else {
+        cudaError_t e;
+        int32_t cu = 0;
+        DRV_KEEP_LAST_ERROR(e = shim_func_attribute(fn, (int)attrib, pi, &cu));
+        r = drv_result(e, cu);
+    }
+    shim_unlock();
+    return r;
+}
+
+GENIE_EXPORT CUresult genie_drv_cuFuncSetAttribute(CUfunction hfunc,
+                                                   CUfunction_attribute attrib, int value)
+{
+    CUresult r;
+    shim_lock();
+    shim_func *fn = drv_func(hfunc);
+    if (!fn) {
+        r = CUDA_ERROR_INVALID_HANDLE;
+    } else {
+        /* recorded like cudaFuncSetAttribute (the settable CUfunction_attribute values are
+         * the cudaFuncAttribute values); the executor reports a refusal at the next sync */
+        cudaError_t e;
+        DRV_KEEP_LAST_ERROR(e = shim_impl_cudaFuncSetAttribute(
+                                (const void *)fn, (enum cudaFuncAttribute)attrib, value));
+        r = drv_result(e, 0);
+    }
+    shim_unlock();
+    return r;
+}
+
+GENIE_EXPORT CUresult genie_drv_cuOccupancyMaxActiveBlocksPerMultiprocessor(
+    int *numBlocks, CUfunction func, int blockSize, size_t dynamicSMemSize)
+{
+    if (!numBlocks)
+        return CUDA_ERROR_INVALID_VALUE;
+    CUresult r;
+    shim_lock();
+    shim_func *fn = drv_func(func);
+    if (!fn) {
+        r = CUDA_ERROR_INVALID_HANDLE;
+    } else {
+        cudaError_t e;
+        DRV_KEEP_LAST_ERROR(e = shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+                                numBlocks, (const void *)fn, blockSize, dynamicSMemSize));
+        r = drv_result(e, 0);
+    }
+    shim_unlock();
+    return r;
+}
+
+GENIE_EXPORT CUresult genie_drv_cuCtxSynchronize(void)
+{
+    cudaError_t e;
+    DRV_KEEP_LAST_ERROR(e = shim_impl_cudaDeviceSynchronize());
+    return drv_result(e, 0);
 }

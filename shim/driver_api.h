@@ -13,11 +13,13 @@
  *     shim of the process (libgenie.so preloaded, else the look-alike libcudart.so.13 it needs).
  *
  * _(kind, name, (params), (args))
- *   IMPL  written by hand in shim/driver.c, answered locally from the session's device
- *         description or the shim's allocator
+ *   IMPL  written by hand in shim/driver.c: answered locally from the session's device
+ *         description or the shim's allocator; modules, functions and launches of code the
+ *         program hands over (NVRTC output: fatbin, cubin or PTX) go through the same wire
+ *         as the runtime's (MODULE_LOAD, FUNC_GET, LAUNCH; shim/register.c)
  *   DENY  returns CUDA_ERROR_NOT_SUPPORTED and logs its name once (generated in driver.c):
- *         VMM (Genie's allocator owns the device VA range), modules/links/launches of
- *         NVRTC-compiled code, green contexts, multicast, stream memory operations.
+ *         VMM (Genie's allocator owns the device VA range), links (cuLink*), cooperative
+ *         launches, green contexts, multicast, stream memory operations.
  * Prototypes are CUDA 13.0's cuda.h (driver.c checks each against it); names are the
  * exported symbols (the _v2 that cuda.h's macros select). */
 #ifndef GENIE_SHIM_DRIVER_API_H
@@ -47,7 +49,7 @@
     _(IMPL, cuGetProcAddress_v2, (const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags, CUdriverProcAddressQueryResult *symbolStatus), (symbol, pfn, cudaVersion, flags, symbolStatus)) \
     _(DENY, cuCtxPushCurrent_v2, (CUcontext ctx), (ctx)) \
     _(DENY, cuCtxPopCurrent_v2, (CUcontext *pctx), (pctx)) \
-    _(DENY, cuCtxSynchronize, (void), ()) \
+    _(IMPL, cuCtxSynchronize, (void), ()) \
     _(DENY, cuPointerGetAttribute, (void *data, CUpointer_attribute attribute, CUdeviceptr ptr), (data, attribute, ptr)) \
     _(DENY, cuMemGetInfo_v2, (size_t *free, size_t *total), (free, total)) \
     _(DENY, cuMemAddressReserve, (CUdeviceptr *ptr, size_t size, size_t alignment, CUdeviceptr addr, unsigned long long flags), (ptr, size, alignment, addr, flags)) \
@@ -63,21 +65,21 @@
     _(DENY, cuMemGetAllocationPropertiesFromHandle, (CUmemAllocationProp *prop, CUmemGenericAllocationHandle handle), (prop, handle)) \
     _(DENY, cuMemsetD32Async, (CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream), (dstDevice, ui, N, hStream)) \
     _(DENY, cuStreamWriteValue32_v2, (CUstream stream, CUdeviceptr addr, cuuint32_t value, unsigned int flags), (stream, addr, value, flags)) \
-    _(DENY, cuModuleLoad, (CUmodule *module, const char *fname), (module, fname)) \
-    _(DENY, cuModuleLoadData, (CUmodule *module, const void *image), (module, image)) \
-    _(DENY, cuModuleLoadDataEx, (CUmodule *module, const void *image, unsigned int numOptions, CUjit_option *options, void **optionValues), (module, image, numOptions, options, optionValues)) \
-    _(DENY, cuModuleUnload, (CUmodule hmod), (hmod)) \
-    _(DENY, cuModuleGetFunction, (CUfunction *hfunc, CUmodule hmod, const char *name), (hfunc, hmod, name)) \
-    _(DENY, cuLaunchKernel, (CUfunction f, unsigned int gridDimX, unsigned int gridDimY, unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream, void **kernelParams, void **extra), (f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream, kernelParams, extra)) \
+    _(IMPL, cuModuleLoad, (CUmodule *module, const char *fname), (module, fname)) \
+    _(IMPL, cuModuleLoadData, (CUmodule *module, const void *image), (module, image)) \
+    _(IMPL, cuModuleLoadDataEx, (CUmodule *module, const void *image, unsigned int numOptions, CUjit_option *options, void **optionValues), (module, image, numOptions, options, optionValues)) \
+    _(IMPL, cuModuleUnload, (CUmodule hmod), (hmod)) \
+    _(IMPL, cuModuleGetFunction, (CUfunction *hfunc, CUmodule hmod, const char *name), (hfunc, hmod, name)) \
+    _(IMPL, cuLaunchKernel, (CUfunction f, unsigned int gridDimX, unsigned int gridDimY, unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream, void **kernelParams, void **extra), (f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream, kernelParams, extra)) \
     _(DENY, cuLaunchCooperativeKernel, (CUfunction f, unsigned int gridDimX, unsigned int gridDimY, unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream, void **kernelParams), (f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream, kernelParams)) \
     _(DENY, cuLinkCreate_v2, (unsigned int numOptions, CUjit_option *options, void **optionValues, CUlinkState *stateOut), (numOptions, options, optionValues, stateOut)) \
     _(DENY, cuLinkAddData_v2, (CUlinkState state, CUjitInputType type, void *data, size_t size, const char *name, unsigned int numOptions, CUjit_option *options, void **optionValues), (state, type, data, size, name, numOptions, options, optionValues)) \
     _(DENY, cuLinkComplete, (CUlinkState state, void **cubinOut, size_t *sizeOut), (state, cubinOut, sizeOut)) \
     _(DENY, cuLinkDestroy, (CUlinkState state), (state)) \
     _(DENY, cuFuncSetCacheConfig, (CUfunction hfunc, CUfunc_cache config), (hfunc, config)) \
-    _(DENY, cuFuncSetAttribute, (CUfunction hfunc, CUfunction_attribute attrib, int value), (hfunc, attrib, value)) \
-    _(DENY, cuFuncGetAttribute, (int *pi, CUfunction_attribute attrib, CUfunction hfunc), (pi, attrib, hfunc)) \
-    _(DENY, cuOccupancyMaxActiveBlocksPerMultiprocessor, (int *numBlocks, CUfunction func, int blockSize, size_t dynamicSMemSize), (numBlocks, func, blockSize, dynamicSMemSize)) \
+    _(IMPL, cuFuncSetAttribute, (CUfunction hfunc, CUfunction_attribute attrib, int value), (hfunc, attrib, value)) \
+    _(IMPL, cuFuncGetAttribute, (int *pi, CUfunction_attribute attrib, CUfunction hfunc), (pi, attrib, hfunc)) \
+    _(IMPL, cuOccupancyMaxActiveBlocksPerMultiprocessor, (int *numBlocks, CUfunction func, int blockSize, size_t dynamicSMemSize), (numBlocks, func, blockSize, dynamicSMemSize)) \
     _(DENY, cuTensorMapEncodeTiled, (CUtensorMap *tensorMap, CUtensorMapDataType tensorDataType, cuuint32_t tensorRank, void *globalAddress, const cuuint64_t *globalDim, const cuuint64_t *globalStrides, const cuuint32_t *boxDim, const cuuint32_t *elementStrides, CUtensorMapInterleave interleave, CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2Promotion, CUtensorMapFloatOOBfill oobFill), (tensorMap, tensorDataType, tensorRank, globalAddress, globalDim, globalStrides, boxDim, elementStrides, interleave, swizzle, l2Promotion, oobFill)) \
     _(DENY, cuCtxFromGreenCtx, (CUcontext *pContext, CUgreenCtx hCtx), (pContext, hCtx)) \
     _(DENY, cuGreenCtxCreate, (CUgreenCtx* phCtx, CUdevResourceDesc desc, CUdevice dev, unsigned int flags), (phCtx, desc, dev, flags)) \

@@ -6,7 +6,6 @@
 
 #define FATBIN_WRAPPER_MAGIC 0x466243b1u
 #define FATBIN_MAGIC 0xba55ed50u
-#define SHIM_MODULE_MAGIC 0x4d4f444cu
 /* CUDA 12.1+ allows 32764 bytes of kernel parameters; the executor counts up to 32768. */
 #define SHIM_MAX_PARAMS (64u << 10)
 
@@ -27,11 +26,15 @@ typedef struct fatbin_header {
 struct shim_module {
     uint32_t magic;
     uint32_t id;
-    const uint8_t *image; /* borrowed: the program's static fatbin */
+    const uint8_t *image; /* borrowed: the program's static fatbin; or owned (below) */
     size_t len;
     genie_hash128 hash;
     int hashed;
     int loaded; /* the executor bound our ID to the module */
+    /* driver-API modules only: the image is a private copy (freed once loaded) and the
+     * module owns its functions */
+    uint8_t *owned;
+    shim_func *funcs;
 };
 
 /* host function (or our own kernel handle) -> shim_func: open addressing on pointers */
@@ -242,7 +245,8 @@ GENIE_EXPORT cudaError_t __cudaPopCallConfiguration(dim3 *gridDim, dim3 *blockDi
 typedef struct prep_reply {
     shim_func *f;
     int module_seen, module_loaded, func_ok;
-    cudaError_t err;
+    cudaError_t err; /* the first failure: a failed load, not the FUNC_GET it dooms */
+    int32_t cu_err;
 } prep_reply;
 
 static int prep_cb(void *ud, const proto_rec *r)
@@ -290,7 +294,10 @@ static int prep_cb(void *ud, const proto_rec *r)
         if (!(pr->module_seen && !pr->module_loaded)) {
             GENIE_ERROR("cannot prepare kernel %s: %.*s", pr->f->device_name, (int)e.msg_len,
                         (const char *)e.msg);
-            pr->err = (cudaError_t)e.cuda_err;
+            if (pr->err == cudaSuccess) {
+                pr->err = (cudaError_t)e.cuda_err;
+                pr->cu_err = e.cu_result;
+            }
         }
     }
     return 0;
@@ -329,7 +336,8 @@ oom:
 cudaError_t shim_func_prepare(shim_func *f)
 {
     shim_module *m = f->module;
-    if (!m->image) {
+    f->cu_err = 0;
+    if (!m->image && !m->loaded) {
         GENIE_ERROR("kernel %s: its module has no fatbin Genie understands", f->device_name);
         return shim_set_error(cudaErrorInvalidKernelImage);
     }
@@ -347,33 +355,129 @@ cudaError_t shim_func_prepare(shim_func *f)
             if ((e = prep_round(f, 1, 1, &pr)) != cudaSuccess)
                 return e;
         }
-        if (pr.module_seen && pr.module_loaded)
+        if (pr.module_seen && pr.module_loaded) {
             m->loaded = 1;
+            if (m->owned) { /* the executor has it for the session's life */
+                free(m->owned);
+                m->owned = NULL;
+                m->image = NULL;
+            }
+        }
     } else if ((e = prep_round(f, 0, 0, &pr)) != cudaSuccess) {
         return e;
     }
-    if (pr.err != cudaSuccess)
+    if (pr.err != cudaSuccess) {
+        f->cu_err = pr.cu_err;
         return shim_set_error(pr.err);
+    }
     if (!pr.func_ok)
         return shim_set_error(cudaErrorInvalidDeviceFunction);
     f->ready = 1;
     return cudaSuccess;
 }
 
+/* ------------------------------------------------------ driver-API modules ---- */
+/* cuModuleLoadData & co. (shim/driver.c): the same lazy loading as a registered fatbin; the
+ * module keeps a copy of the image until the executor has it, and owns its functions. */
+
+cudaError_t shim_module_create(const void *image, size_t len, shim_module **out)
+{
+    shim_module *m = calloc(1, sizeof *m);
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!m || !copy) {
+        free(m);
+        free(copy);
+        return cudaErrorMemoryAllocation;
+    }
+    memcpy(copy, image, len);
+    m->magic = SHIM_MODULE_MAGIC;
+    m->image = m->owned = copy;
+    m->len = len;
+    m->hash = genie_hash_content(copy, len);
+    m->hashed = 1;
+    shim_lock();
+    int bad = shim_handle_add(m, SHIM_MODULE_MAGIC);
+    if (!bad)
+        m->id = shim_g.next_module++;
+    shim_unlock();
+    if (bad) {
+        free(copy);
+        free(m);
+        return cudaErrorMemoryAllocation;
+    }
+    *out = m;
+    return cudaSuccess;
+}
+
+cudaError_t shim_module_function(shim_module *m, const char *name, shim_func **out,
+                                 int32_t *cu_err)
+{
+    cudaError_t e = cudaSuccess;
+    *cu_err = 0;
+    shim_lock();
+    shim_func *f;
+    for (f = m->funcs; f; f = f->next)
+        if (!strcmp(f->device_name, name))
+            goto done;
+    if ((e = shim_ensure()) != cudaSuccess)
+        goto done;
+    size_t nl = strlen(name);
+    if (!(f = calloc(1, sizeof *f + nl + 1))) {
+        e = cudaErrorMemoryAllocation;
+        goto done;
+    }
+    char *copy = (char *)(f + 1); /* the name lives with the function */
+    memcpy(copy, name, nl + 1);
+    f->magic = SHIM_FUNC_MAGIC;
+    f->module = m;
+    f->device_name = copy;
+    f->id = shim_g.next_func++;
+    if ((e = shim_func_prepare(f)) == cudaSuccess && shim_handle_add(f, SHIM_FUNC_MAGIC))
+        e = cudaErrorMemoryAllocation;
+    if (e != cudaSuccess) {
+        *cu_err = f->cu_err;
+        free(f->offsets);
+        free(f);
+        f = NULL;
+        goto done;
+    }
+    f->next = m->funcs;
+    m->funcs = f;
+done:
+    shim_unlock();
+    if (e == cudaSuccess)
+        *out = f;
+    return e;
+}
+
+void shim_module_destroy(shim_module *m)
+{
+    shim_lock();
+    for (shim_func *f = m->funcs, *n; f; f = n) {
+        n = f->next;
+        shim_handle_del(f);
+        f->magic = 0;
+        free(f->offsets);
+        free(f);
+    }
+    shim_handle_del(m);
+    shim_unlock();
+    /* the executor keeps the session's binding (there is no unload op); launches recorded
+     * before this still run */
+    free(m->owned);
+    m->magic = 0;
+    free(m);
+}
+
 /* ------------------------------------------------------------------ launch ---- */
 
 static int attr(int a) { return shim_g.dev[0].attrs[a]; }
 
-static cudaError_t launch(const void *fn, dim3 g, dim3 b, void **args, size_t shmem,
-                          cudaStream_t stream)
+cudaError_t shim_launch(shim_func *f, dim3 g, dim3 b, void **args, size_t shmem,
+                        cudaStream_t stream)
 {
     shim_lock();
-    shim_func *f = lookup_locked(fn);
     cudaError_t e;
-    if (!f) {
-        e = shim_set_error(cudaErrorInvalidDeviceFunction);
-        goto out;
-    }
     if ((e = shim_ensure()) != cudaSuccess)
         goto out;
     /* configuration errors are reported by the launch itself, as the runtime does */
@@ -413,6 +517,17 @@ static cudaError_t launch(const void *fn, dim3 g, dim3 b, void **args, size_t sh
     shim_g.stats.launches++;
     e = shim_op_done();
 out:
+    shim_unlock();
+    return e;
+}
+
+static cudaError_t launch(const void *fn, dim3 g, dim3 b, void **args, size_t shmem,
+                          cudaStream_t stream)
+{
+    shim_lock();
+    shim_func *f = lookup_locked(fn);
+    cudaError_t e = f ? shim_launch(f, g, b, args, shmem, stream)
+                      : shim_set_error(cudaErrorInvalidDeviceFunction);
     shim_unlock();
     return e;
 }
@@ -458,6 +573,7 @@ typedef struct query {
     int n;
     uint64_t values[16];
     int got;
+    int32_t cu_err; /* the executor's CUresult for a failed query */
 } query;
 
 static int query_cb(void *ud, const proto_rec *r)
@@ -470,6 +586,9 @@ static int query_cb(void *ud, const proto_rec *r)
         q->values[v.index] = v.value;
         q->got++;
     } else if (r->op == PROTO_OP_R_ERROR) {
+        proto_R_ERROR e;
+        if (q->got >= 0 && !proto_get_R_ERROR(r, &e))
+            q->cu_err = e.cu_result;
         q->got = -1;
     }
     return 0;
@@ -504,7 +623,7 @@ cudaError_t shim_impl_cudaFuncGetAttributes(struct cudaFuncAttributes *attr_,
     cudaError_t e = prepared(func, &f);
     if (e == cudaSuccess) {
         genie_buf b = {0};
-        query q = {f, 10, {0}, 0};
+        query q = {f, 10, {0}, 0, 0};
         proto_frame_begin(&b, PROTO_KIND_REQUEST, 0);
         for (int a = 0; a < q.n; a++)
             if (!proto_put_FUNC_ATTR(&b, f->id, a))
@@ -525,6 +644,30 @@ cudaError_t shim_impl_cudaFuncGetAttributes(struct cudaFuncAttributes *attr_,
                 (int)q.values[CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES];
             attr_->preferredShmemCarveout =
                 (int)q.values[CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT];
+        }
+    }
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_func_attribute(shim_func *f, int attr_, int *value, int32_t *cu_err)
+{
+    *cu_err = 0;
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess && !f->ready)
+        e = shim_func_prepare(f);
+    if (e == cudaSuccess) {
+        genie_buf b = {0};
+        query q = {f, 1, {0}, 0, 0};
+        if (proto_frame_begin(&b, PROTO_KIND_REQUEST, 0) ||
+            !proto_put_FUNC_ATTR(&b, f->id, attr_)) {
+            genie_buf_free(&b);
+            e = shim_set_error(cudaErrorMemoryAllocation);
+        } else if ((e = run_query(&b, &q)) == cudaSuccess) {
+            *value = (int)(int64_t)q.values[0];
+        } else {
+            *cu_err = q.cu_err;
         }
     }
     shim_unlock();
@@ -559,7 +702,7 @@ static cudaError_t occupancy(int *numBlocks, const void *func, int blockSize, si
             e = shim_set_error(cudaErrorInvalidValue);
         } else {
             genie_buf b = {0};
-            query q = {f, 1, {0}, 0};
+            query q = {f, 1, {0}, 0, 0};
             proto_frame_begin(&b, PROTO_KIND_REQUEST, 0);
             if (!proto_put_OCCUPANCY(&b, smem, f->id, (uint32_t)blockSize, flags)) {
                 genie_buf_free(&b);

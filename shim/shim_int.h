@@ -67,17 +67,36 @@ typedef struct shim_func {
     uint32_t magic;
     uint32_t id; /* client function ID */
     shim_module *module;
-    const void *host_fun;
-    const char *device_name; /* borrowed from the program's static data */
+    const void *host_fun;    /* NULL for a driver-API function */
+    const char *device_name; /* borrowed from the program's static data (driver API: owned) */
     int ready;               /* layout fetched */
     uint32_t nparams;
     uint32_t *offsets, *sizes;
     uint32_t params_size;
+    int32_t cu_err;          /* the executor's CUresult when the last prepare failed, or 0 */
+    struct shim_func *next;  /* driver API: the module's next function */
 } shim_func;
 #define SHIM_FUNC_MAGIC 0x47464e43u
+#define SHIM_MODULE_MAGIC 0x4d4f444cu
 shim_func *shim_func_lookup(const void *host_fun_or_kernel);
 /* Loads the module remotely if needed and fetches the layout (round trips, first use only). */
 cudaError_t shim_func_prepare(shim_func *f);
+/* Records a LAUNCH of f on stream (cudaLaunchKernel's checks and packing). */
+cudaError_t shim_launch(shim_func *f, dim3 grid, dim3 block, void **args, size_t shmem,
+                        cudaStream_t stream);
+
+/* Driver-API modules and functions (cuModuleLoadData, cuModuleGetFunction): the CUmodule and
+ * CUfunction handles are these objects, live in the handle table under SHIM_MODULE_MAGIC and
+ * SHIM_FUNC_MAGIC. The module copies image[0, len) and is loaded remotely (hash first, bytes
+ * if needed) with its first function; each function is prepared (FUNC_GET) when first asked
+ * for and then reused. On a failure the executor answered, *cu_err is its CUresult (else 0). */
+cudaError_t shim_module_create(const void *image, size_t len, shim_module **out);
+cudaError_t shim_module_function(shim_module *m, const char *name, shim_func **out,
+                                 int32_t *cu_err);
+/* Frees the module and its functions; their handles stop being valid. */
+void shim_module_destroy(shim_module *m);
+/* One FUNC_ATTR query (CUfunction_attribute attr): a round trip. */
+cudaError_t shim_func_attribute(shim_func *f, int attr, int *value, int32_t *cu_err);
 
 /* ---- streams and events: client objects whose pointers are the CUDA handles ---- */
 typedef struct shim_stream {

@@ -10,9 +10,11 @@
 #   Paths come from GENIE_BUILD (the build directory, or a bundle made by scripts/bundle.sh:
 #   same layout). GENIE_REAL_GPU=1 runs the executor on the real driver instead of the fake GPU.
 #   GENIE_RUN_TIMEOUT: seconds the program may run (120).
+#   EXTRA_LD_LIBRARY_PATH: prepended to the program's LD_LIBRARY_PATH (e.g. build/shim/lookalike,
+#   so that its dlopen("libcuda.so.1") finds the look-alike).
 set -euo pipefail
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 [ "${1:-}" = "--help" ] && { usage; exit 0; }
 [ $# -ge 2 ] || { usage >&2; exit 2; }
 mode=$1; shift
@@ -81,7 +83,9 @@ esac
 
 set +e
 GENIE_REMOTE="$target" GENIE_STATS_FILE="$tmp/stats.json" GENIE_TIMEOUT_MS=20000 \
-    LD_PRELOAD="$preload" timeout "${GENIE_RUN_TIMEOUT:-120}" "$prog" "$@" >"$tmp/out.txt" 2>&1
+    LD_PRELOAD="$preload" \
+    LD_LIBRARY_PATH="${EXTRA_LD_LIBRARY_PATH:+$EXTRA_LD_LIBRARY_PATH${LD_LIBRARY_PATH:+:}}${LD_LIBRARY_PATH:-}" \
+    timeout "${GENIE_RUN_TIMEOUT:-120}" "$prog" "$@" >"$tmp/out.txt" 2>&1
 rc=$?
 set -e
 cat "$tmp/out.txt"
