@@ -28,7 +28,7 @@ for kind in unix tcp; do
     else listen="127.0.0.1:0"; raw="127.0.0.1:0"; fi
     "$build/remote/genie-remote" --listen "$listen" --port-file "$tmp/port.$kind" 2>"$tmp/server.$kind.log" &
     pids+=($!)
-    for _ in $(seq 100); do [ -s "$tmp/port.$kind" ] && break; sleep 0.05; done
+    for _ in $(seq 400); do [ -s "$tmp/port.$kind" ] && break; sleep 0.05; done
     if [ $kind = unix ]; then target=$listen; else target="127.0.0.1:$(cat "$tmp/port.$kind")"; fi
     GENIE_REMOTE=$target GENIE_BATCH_BYTES=$((1 << 30)) LD_PRELOAD="$build/shim/libgenie.so" \
         "$build/bench/micro/micro" --raw "$raw" "$@"

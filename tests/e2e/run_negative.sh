@@ -25,7 +25,7 @@ trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' E
 start_server() {
     "$remote" --listen "unix:$tmp/g.sock" --port-file "$tmp/port" "$@" >"$tmp/server.log" 2>&1 &
     pid=$!
-    for _ in $(seq 100); do [ -s "$tmp/port" ] && return 0; sleep 0.05; done
+    for _ in $(seq 400); do [ -s "$tmp/port" ] && return 0; sleep 0.05; done # 20 s: a loaded CI machine
     echo "genie-remote did not start" >&2; cat "$tmp/server.log" >&2; exit 1
 }
 

@@ -67,7 +67,7 @@ unix | tcp)
     fi
     "$remote" --listen "$listen" --port-file "$tmp/port" >"$tmp/server.log" 2>&1 &
     server_pid=$!
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 400); do # up to 20 s: genie-remote starts slowly on a loaded machine
         [ -s "$tmp/port" ] && break
         kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.log" >&2; exit 1; }
         sleep 0.05
