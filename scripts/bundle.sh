@@ -13,6 +13,7 @@
 #   lib/               every shared library those need that is neither glibc, libstdc++/libgcc_s
 #                      nor CUDA (gRPC, absl, re2, c-ares, upb, OpenSSL, zlib, ISA-L, xxHash, ...)
 #   tests/e2e/run_workload.sh  bench/micro/run.sh  scripts/device-validate.sh  MANIFEST.txt
+#   tests/torch/torch_checks.py  tests/torch/compare.py (device-validate's torch step)
 # ELF files that need lib/ get RUNPATH $ORIGIN/<relative path to lib> (patchelf), the libraries
 # in lib/ get $ORIGIN. CUDA libraries (libcuda, libcudart, libcublas, ...) are never packed:
 # they come from the GPU host. Checks: the size, that ldd resolves every non-CUDA library of
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --build-dir) build=${2:?--build-dir needs a directory}; shift ;;
     --max-mib) max_mib=${2:?--max-mib needs a number}; shift ;;
-    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "bundle.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     *) out=$1 ;;
     esac
@@ -55,7 +56,8 @@ optional=(tests/workloads/fault tests/workloads/queries tests/fakegpu/libgenie_f
 for f in "$build"/shim/lookalike/*.so*; do [ -f "$f" ] && optional+=("shim/lookalike/${f##*/}"); done
 files=("${required[@]}")
 for f in "${optional[@]}"; do [ -f "$build/$f" ] && files+=("$f"); done
-SCRIPTS=(tests/e2e/run_workload.sh bench/micro/run.sh scripts/device-validate.sh)
+SCRIPTS=(tests/e2e/run_workload.sh bench/micro/run.sh scripts/device-validate.sh
+    tests/torch/torch_checks.py tests/torch/compare.py)
 
 # ---- a fresh OUTDIR (never delete a directory that is not a bundle)
 mkdir -p "$out"

@@ -18,7 +18,9 @@
 #   c minigpt    default and gpt2-small: prefill ms, decode ms/step, tokens/s, native vs shim;
 #                per-step wire counters (GENIE_STATS=1)
 #   d micro      bench/micro/run.sh against the real driver
-#   e torch      native smoke check (cuda available, a matmul) if python3 can import torch
+#   e torch      if python3 imports torch: tests/torch/torch_checks.py natively and through the
+#                shim (LD_PRELOAD, look-alikes, its own genie-remote on a unix socket), then
+#                tests/torch/compare.py: pass/fail per check, GPT-2 tokens/s native vs shim
 # Exit status: 0 every check passed (skips and informational rows aside), 1 a check failed,
 # 3 the preflight failed (no GPU, no driver, or a bundle that cannot load here), 2 usage.
 set -uo pipefail # not -e: every check records its own result
@@ -52,6 +54,7 @@ DEADLINE=$((T0 + budget))
 started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 preflight_ok=1
 current_step=
+torch_remote_pid= # step e's genie-remote, stopped by the EXIT trap if the run is cut short
 exec 3>&1 # the terminal; check output goes to logs
 
 # ---------------------------------------------------------------- results and report
@@ -106,6 +109,7 @@ summary() {
 finish() {
     local rc=$?
     trap - EXIT INT TERM
+    [ -n "$torch_remote_pid" ] && kill "$torch_remote_pid" 2>/dev/null
     [ -n "$current_step" ] && add "$current_step" "(interrupted)" FAIL 0 "the run stopped during this step (exit $rc)"
     write_report
     summary
@@ -270,10 +274,10 @@ plan() {
 | step | what | cap |
 |---|---|---|
 | a | \`nvidia-smi -L\`, driver version, \`nvidia-smi\` | 20 s |
-| b | ${WORKLOADS[*]}: native, shim \`local\`, shim \`unix\` (genie-remote, real driver: \`GENIE_REAL_GPU=1\`); saxpy one round trip; ltcheck one query round trip | 180 s |
-| c | minigpt default and \`--config gpt2-small --no-check\`: native, shim local, shim unix with \`GENIE_STATS=1\` | 100 s |
-| d | \`GENIE_REAL_GPU=1 bench/micro/run.sh BUNDLE\` | 70 s |
-| e | torch smoke check (native) if \`python3 -c "import torch"\` works | 50 s |
+| b | ${WORKLOADS[*]}: native, shim \`local\`, shim \`unix\` (genie-remote, real driver: \`GENIE_REAL_GPU=1\`); saxpy one round trip; ltcheck one query round trip | 150 s |
+| c | minigpt default and \`--config gpt2-small --no-check\`: native, shim local, shim unix with \`GENIE_STATS=1\` | 80 s |
+| d | \`GENIE_REAL_GPU=1 bench/micro/run.sh BUNDLE\` | 50 s |
+| e | if \`python3 -c "import torch"\` works: \`tests/torch/torch_checks.py\` natively and through the shim (genie-remote on the real driver), \`compare.py\`: per-check table, GPT-2 tokens/s | 120 s |
 EOF
 }
 if [ $preflight_ok = 0 ] || [ $dry = 1 ]; then
@@ -310,7 +314,7 @@ shim_run() { # shim_run MODE LOG PROG [ARGS...] (through run_workload.sh, real d
     local mode=$1 log=$2; shift 2
     GENIE_REAL_GPU=1 run_capped 60 "$log" bash "$RW" "$mode" "$@"
 }
-begin_step b 180 "workloads: native, shim local, shim unix"
+begin_step b 150 "workloads: native, shim local, shim unix"
 for p in "${WORKLOADS[@]}"; do
     run_capped 50 "$L/wl-$p-native.log" "$WL/$p"
     verdict "$L/wl-$p-native.log"
@@ -355,7 +359,7 @@ fi
 end_step
 
 # ---------------------------------------------------------------- c: minigpt timing
-begin_step c 100 "minigpt timing and per-step counters"
+begin_step c 80 "minigpt timing and per-step counters"
 : >"$out/minigpt.tsv"
 mg_row() { # mg_row CONFIG MODE LOG
     local pre dec tps steps
@@ -399,8 +403,8 @@ done
 end_step
 
 # ---------------------------------------------------------------- d: microbenchmark
-begin_step d 70 "bench/micro/run.sh on the real driver"
-GENIE_REAL_GPU=1 run_capped 65 "$L/micro.log" bash "$bundle/bench/micro/run.sh" "$bundle"
+begin_step d 50 "bench/micro/run.sh on the real driver"
+GENIE_REAL_GPU=1 run_capped 45 "$L/micro.log" bash "$bundle/bench/micro/run.sh" "$bundle"
 ncsv=$(grep -c '^CSV,' "$L/micro.log")
 if [ $RC = 0 ] && [ "$ncsv" -ge 2 ]; then add d "micro unix + tcp" PASS "$SECS" "$(grep -m1 '^machine:' "$L/micro.log" | cut -c1-90)" micro.log
 elif [ $RC = 125 ]; then add d "micro unix + tcp" SKIP 0 "not run: out of time" micro.log
@@ -415,62 +419,141 @@ else add d "micro unix + tcp" FAIL "$SECS" "exit $RC$([ $TIMED_OUT = 1 ] && echo
 end_step
 
 # ---------------------------------------------------------------- e: torch
-begin_step e 50 "torch smoke check (native)"
+# tests/torch/torch_checks.py natively, then under the shim against a genie-remote of its own on
+# the real driver, then tests/torch/compare.py on the two JSON files (docs/operations.md)
+begin_step e 120 "torch checks: native, through the shim, compared"
 PY=${GENIE_PYTHON:-python3}
-(LD_LIBRARY_PATH=$ORIG_LD_LIBRARY_PATH run_capped 30 "$L/torch-import.log" "$PY" -c "import torch; print(torch.__version__)"
- echo "$RC" >"$L/torch-import.rc")
-trc=$(cat "$L/torch-import.rc" 2>/dev/null || echo 1)
-if [ "$trc" != 0 ]; then
+TC=
+for d in "$bundle/tests/torch" "$here/../tests/torch"; do
+    [ -e "$d/torch_checks.py" ] && [ -e "$d/compare.py" ] && { TC=$(cd "$d" && pwd); break; }
+done
+tc_rows() { # tc_rows JSON -> "N pass, N fail, N skip[; died in X][: failed ...][; GPT-2 N tokens/s]"
+    "$PY" - "$1" <<'EOF' 2>/dev/null || echo "no readable result file"
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = d["checks"]
+n = {s: [x["name"] for x in c if x["status"] == s] for s in ("pass", "fail", "skip", "running")}
+s = f"{len(n['pass'])} pass, {len(n['fail'])} fail, {len(n['skip'])} skip"
+if n["running"]:
+    s += f"; died in {n['running'][0]}"
+if n["fail"]:
+    s += ": failed " + " ".join(n["fail"])[:70]
+t = d.get("metrics", {}).get("gpt2_tokens_per_s", {}).get("value")
+s += f"; GPT-2 {t} tokens/s" if t is not None else ""
+s += "" if d.get("complete") else " (partial file)"
+print(s)
+EOF
+}
+run_capped 30 "$L/torch-import.log" env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" "$PY" -c \
+    "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda)
+try:
+    import transformers; print('transformers', transformers.__version__)
+except Exception as e:
+    print('transformers not importable (GPT-2 skipped):', type(e).__name__, str(e).splitlines()[0][:80])"
+if [ $RC != 0 ]; then
     why=$(tail -1 "$L/torch-import.log" | cut -c1-100)
     add e "torch" SKIP 0 "skipped: \`$PY -c 'import torch'\` failed: $why" torch-import.log
     printf '## torch\n\ntorch-summary: skipped (%s cannot import torch: %s)\n' "$PY" "$why" | section e-torch
+elif [ -z "$TC" ]; then
+    add e "torch checks" FAIL 0 "tests/torch/torch_checks.py and compare.py are not in the bundle (make it again: scripts/bundle.sh)"
+    printf '## torch\n\ntorch-summary: not run (torch_checks.py missing from the bundle)\n' | section e-torch
 else
-    cat >"$out/torch_smoke.py" <<'EOF'
-import time, torch
-print("torch", torch.__version__, "built for CUDA", torch.version.cuda)
-ok = torch.cuda.is_available()
-print("cuda available:", ok)
-if not ok:
-    raise SystemExit("TORCH FAIL: torch.cuda.is_available() is False")
-print("device:", torch.cuda.get_device_name(0), "count", torch.cuda.device_count(),
-      "capability", torch.cuda.get_device_capability(0))
-torch.manual_seed(0)
-a = torch.randn(1024, 1024, device="cuda")
-b = torch.randn(1024, 1024, device="cuda")
-c = a @ b
-torch.cuda.synchronize()
-ref = a.cpu().double() @ b.cpu().double()
-err = (c.cpu().double() - ref).abs().max().item() / ref.abs().max().item()
-print("fp32 matmul 1024^3: max rel err vs CPU fp64 %.2e" % err)
-x = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
-y = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
-for _ in range(3):
-    x @ y
-torch.cuda.synchronize()
-n = 20
-t = time.perf_counter()
-for _ in range(n):
-    z = x @ y
-torch.cuda.synchronize()
-dt = (time.perf_counter() - t) / n
-print("bf16 matmul 8192^3: %.3f ms, %.0f TFLOP/s" % (dt * 1e3, 2 * 8192**3 / dt / 1e12))
-print("TORCH OK" if err < 1e-3 else "TORCH FAIL: fp32 matmul error %.2e" % err)
-EOF
-    (LD_LIBRARY_PATH=$ORIG_LD_LIBRARY_PATH run_capped 45 "$L/torch.log" "$PY" "$out/torch_smoke.py"
-     printf '%s %s %s\n' "$RC" "$SECS" "$TIMED_OUT" >"$L/torch.rc")
-    read -r RC SECS TIMED_OUT <"$L/torch.rc"
-    if [ "$RC" = 0 ] && grep -q '^TORCH OK' "$L/torch.log"; then
-        add e "torch native" PASS "$SECS" "$(grep -m1 '^bf16' "$L/torch.log")" torch.log
-    elif [ "$RC" = 125 ]; then add e "torch native" SKIP 0 "not run: out of time" torch.log
-    else add e "torch native" FAIL "$SECS" "exit $RC$([ "$TIMED_OUT" = 1 ] && echo ' (timed out)'): $(grep -m1 'FAIL\|Error' "$L/torch.log" | cut -c1-90)" torch.log; fi
+    tver=$(grep -m1 '^torch ' "$L/torch-import.log")
+    trf=$(grep -m1 '^transformers' "$L/torch-import.log")
+    rm -f "$out/torch-native.json" "$out/torch-shim.json" "$out/torch-compare.md"
+    # 1. natively: the host's own libraries, as python3 finds them
+    run_capped 45 "$L/torch-native.log" env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" \
+        "$PY" -W ignore "$TC/torch_checks.py" --mode native --out "$out/torch-native.json"
+    if [ $RC = 125 ]; then add e "torch checks native" SKIP 0 "not run: out of time" torch-native.log
+    else
+        note=$(tc_rows "$out/torch-native.json")
+        [ $TIMED_OUT = 1 ] && note="timed out; $note"
+        add e "torch checks native" "$([ $RC = 0 ] && echo PASS || echo FAIL)" "$SECS" "$note" torch-native.log
+    fi
+    # 2. through the shim: the look-alikes first on the path, a genie-remote on the real driver
+    missing=
+    for f in libgenie.so lookalike/libcudart.so.13 lookalike/libcublas.so.13 lookalike/libcublasLt.so.13 \
+        lookalike/libcuda.so.1 lookalike/libnvidia-ml.so.1; do
+        [ -e "$bundle/shim/$f" ] || missing="$missing shim/$f"
+    done
+    shim_llp=$bundle/shim/lookalike${cuda_dirs[*]:+:$(IFS=:; echo "${cuda_dirs[*]}")}${ORIG_LD_LIBRARY_PATH:+:$ORIG_LD_LIBRARY_PATH}
+    sockdir=$(mktemp -d /tmp/genie-dv.XXXXXX) # a short path: unix socket names are limited
+    if [ -n "$missing" ]; then
+        add e "torch checks shim" FAIL 0 "the bundle lacks$missing (make it again: scripts/bundle.sh)"
+    else
+        # the executor's libraries by name: libcuda.so.1, libcublas.so.13, libcublasLt.so.13
+        "$bundle/remote/genie-remote" --listen "unix:$sockdir/g.sock" --port-file "$sockdir/port" \
+            >"$L/torch-remote.log" 2>&1 </dev/null &
+        torch_remote_pid=$!
+        for _ in $(seq 1 100); do
+            [ -s "$sockdir/port" ] && break
+            kill -0 "$torch_remote_pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        if [ ! -s "$sockdir/port" ]; then
+            add e "torch checks shim" FAIL 0 "genie-remote did not start: $(tail -1 "$L/torch-remote.log" | cut -c1-80)" torch-remote.log
+        else
+            preload=$bundle/shim/libgenie.so
+            asan=$(env -u LD_LIBRARY_PATH ldd "$preload" 2>/dev/null | awk '/libasan/ { print $3; exit }')
+            [ -n "$asan" ] && preload=$asan:$preload # a sanitizer build: its runtime first
+            run_capped 65 "$L/torch-shim.log" env LD_PRELOAD="$preload" LD_LIBRARY_PATH="$shim_llp" \
+                ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}" \
+                GENIE_REMOTE="unix:$sockdir/g.sock" GENIE_TIMEOUT_MS=20000 GENIE_STATS_FILE="$L/torch-shim-stats.json" \
+                "$PY" -W ignore "$TC/torch_checks.py" --mode shim --out "$out/torch-shim.json"
+            alive=1
+            kill -0 "$torch_remote_pid" 2>/dev/null || alive=0
+            if [ $RC = 125 ]; then add e "torch checks shim" SKIP 0 "not run: out of time" torch-shim.log
+            else
+                note=$(tc_rows "$out/torch-shim.json")
+                [ $TIMED_OUT = 1 ] && note="timed out; $note"
+                [ $alive = 0 ] && note="genie-remote died; $note"
+                add e "torch checks shim" "$([ $RC = 0 ] && [ $alive = 1 ] && echo PASS || echo FAIL)" "$SECS" "$note" torch-shim.log
+            fi
+        fi
+        kill "$torch_remote_pid" 2>/dev/null
+        wait "$torch_remote_pid" 2>/dev/null
+        torch_remote_pid=
+    fi
+    rm -rf "$sockdir"
+    # 3. compared, check by check
+    if [ -s "$out/torch-native.json" ] && [ -s "$out/torch-shim.json" ]; then
+        run_capped 20 "$L/torch-compare.log" "$PY" "$TC/compare.py" "$out/torch-native.json" "$out/torch-shim.json" \
+            --md "$out/torch-compare.md"
+        csum=$(sed -n 's/^summary: //p' "$L/torch-compare.log" | tail -1)
+        if [ $RC = 0 ]; then add e "torch native vs shim" PASS "$SECS" "${csum:-?}" torch-compare.log
+        else add e "torch native vs shim" FAIL "$SECS" "exit $RC: ${csum:-$(tail -1 "$L/torch-compare.log" | cut -c1-90)}" torch-compare.log; fi
+    else
+        csum="not compared: a result file is missing"
+        add e "torch native vs shim" FAIL 0 "$csum"
+    fi
     {
-        echo "## torch (native only; torch through the shim is a later step)"
+        echo "## torch: native vs through the shim (genie-remote on the real driver, unix socket)"
         echo
-        echo "torch-summary: $(grep -m1 '^device:' "$L/torch.log" | cut -c1-60); $(grep -m1 '^bf16' "$L/torch.log")"
+        echo "torch-summary: $csum"
         echo
-        echo '```'
-        tail -12 "$L/torch.log"
-        echo '```'
+        echo "- ${tver:-torch ?}; ${trf:-transformers ?}; \`$PY\`"
+        echo "- through the shim: \`LD_PRELOAD=$bundle/shim/libgenie.so\`, \`LD_LIBRARY_PATH=$shim_llp\`, a genie-remote of its own"
+        "$PY" - "$out/torch-shim.json" <<'EOF' 2>/dev/null
+import json, sys
+d = json.load(open(sys.argv[1]))
+libs = d.get("env", {}).get("cuda_libs_mapped") or []
+if libs:
+    print("- CUDA libraries mapped in the shim run: " + ", ".join(f"`{p}`" for p in libs))
+EOF
+        echo "- result files \`torch-native.json\`, \`torch-shim.json\`; logs \`logs/torch-{native,shim,compare,remote}.log\`"
+        echo
+        if [ -s "$out/torch-compare.md" ]; then
+            sed '1{/^### /d}' "$out/torch-compare.md"
+        else
+            for w in native shim; do
+                [ -s "$L/torch-$w.log" ] || continue
+                echo "$w (last lines):"
+                echo
+                echo '```'
+                tail -8 "$L/torch-$w.log"
+                echo '```'
+            done
+        fi
     } | section e-torch
 fi
 end_step
