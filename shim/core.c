@@ -390,6 +390,7 @@ cudaError_t shim_flush(int kind)
     cudaError_t ce = shim_call_frame(&shim_g.batch, kind, batch_cb, &br);
     shim_g.batch_ops = 0;
     shim_g.nslots = 0;
+    shim_g.reply_bytes = 0;
     shim_g.clean = ce == cudaSuccess ? shim_g.clean_after : SHIM_CLEAN_NONE;
     shim_g.clean_after = SHIM_CLEAN_NONE;
     if (proto_frame_begin(&shim_g.batch, PROTO_KIND_REQUEST, 0))

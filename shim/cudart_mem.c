@@ -223,24 +223,40 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
             return e;
         if (is_dev(src))
             return shim_set_error(cudaErrorInvalidValue);
-        uint8_t *p = proto_put_MEMCPY_H2D(SHIM_BATCH, (uint64_t)(uintptr_t)dst, sid, n);
-        if (!p)
-            return shim_set_error(cudaErrorMemoryAllocation);
-        memcpy(p, src, n); /* the bytes are captured now: the caller may reuse src at once */
-        shim_g.stats.h2d_bytes += n;
-        return shim_op_done();
+        /* in pieces: a record's length is 32 bits, and a bounded piece lets the size
+         * threshold flush a huge copy as it goes instead of growing one giant batch */
+        for (size_t off = 0; off < n; off += SHIM_COPY_PIECE) {
+            size_t k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
+            uint8_t *p =
+                proto_put_MEMCPY_H2D(SHIM_BATCH, (uint64_t)(uintptr_t)dst + off, sid, k);
+            if (!p)
+                return shim_set_error(cudaErrorMemoryAllocation);
+            memcpy(p, (const uint8_t *)src + off, k); /* captured now: src is free at once */
+            shim_g.stats.h2d_bytes += k;
+            if ((e = shim_op_done()) != cudaSuccess)
+                return e;
+        }
+        return cudaSuccess;
     }
     case cudaMemcpyDeviceToHost: {
         if ((e = check_dev(src, n)) != cudaSuccess)
             return e;
         if (is_dev(dst))
             return shim_set_error(cudaErrorInvalidValue);
-        if (!proto_put_MEMCPY_D2H(SHIM_BATCH, (uint64_t)(uintptr_t)src, n, sid))
-            return shim_set_error(cudaErrorMemoryAllocation);
-        shim_g.batch_ops++;
-        shim_g.stats.ops_recorded++;
-        if (!shim_slot_add(dst, n))
-            return shim_set_error(cudaErrorMemoryAllocation);
+        for (size_t off = 0; off < n; off += SHIM_COPY_PIECE) {
+            size_t k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
+            /* one reply carries at most SHIM_REPLY_BUDGET bytes of copies */
+            if (shim_g.reply_bytes + k > SHIM_REPLY_BUDGET &&
+                (e = shim_flush(SHIM_RT_SYNC)) != cudaSuccess)
+                return e;
+            if (!proto_put_MEMCPY_D2H(SHIM_BATCH, (uint64_t)(uintptr_t)src + off, k, sid))
+                return shim_set_error(cudaErrorMemoryAllocation);
+            shim_g.batch_ops++;
+            shim_g.stats.ops_recorded++;
+            if (!shim_slot_add((uint8_t *)dst + off, k))
+                return shim_set_error(cudaErrorMemoryAllocation);
+            shim_g.reply_bytes += k;
+        }
         /* an async copy into pinned memory is only visible after a sync, so it rides along
          * with the next flush; anything else must land before we return */
         if (async && shim_host_is_pinned(dst, n))

@@ -148,6 +148,7 @@ typedef struct shim_state {
      * stream needs no round trip (a decode step's D2H copy then costs the only one).
      * clean_after is what the flush being prepared will leave clean. */
     int64_t clean, clean_after;
+    uint64_t reply_bytes; /* D2H bytes the current batch's reply will carry */
     shim_stats stats;
 } shim_state;
 
@@ -170,6 +171,10 @@ shim_slot *shim_slot_add(void *dst, uint64_t size);
  * round trip goes to. Returns the first async error of the batch, or cudaSuccess. */
 enum { SHIM_RT_SYNC, SHIM_RT_SETUP, SHIM_RT_MODULE, SHIM_RT_QUERY };
 enum { SHIM_CLEAN_NONE = -1, SHIM_CLEAN_ALL = -2 };
+/* Copies travel in pieces of at most this many bytes (records have 32-bit lengths), and one
+ * reply carries at most SHIM_REPLY_BUDGET bytes of device-to-host data. */
+#define SHIM_COPY_PIECE ((size_t)64 << 20)
+#define SHIM_REPLY_BUDGET ((uint64_t)1 << 30)
 cudaError_t shim_flush(int kind);
 /* Sends a separate frame built by the caller in b (e.g. module loads) and walks its
  * reply with cb; pending work in the batch is left alone. */
