@@ -257,9 +257,12 @@ static void gen_ops_h(void)
                 P(", %s %s", ctype(f[j].type), f[j].name);
         }
         P(")\n{\n");
-            if (bytes >= 0)
+            if (bytes >= 0) {
+            /* a length near SIZE_MAX must not wrap into a small record */
+            P("    if (%s_len > UINT32_MAX - %d)\n        return NULL;\n", f[bytes].name, fixed);
             P("    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_%s, %d + %s_len);\n", o->name, fixed,
               f[bytes].name);
+        }
         else
             P("    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_%s, %d);\n", o->name, fixed);
         P("    if (!rec_)\n        return NULL;\n");

@@ -91,6 +91,8 @@ typedef struct proto_HELLO {
 /* Appends the record; returns a pointer to the token bytes to fill (or the body), NULL on allocation failure. */
 static inline uint8_t *proto_put_HELLO(genie_buf *buf_, uint64_t pid, uint32_t version, uint32_t flags, size_t token_len)
 {
+    if (token_len > UINT32_MAX - 16)
+        return NULL;
     uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_HELLO, 16 + token_len);
     if (!rec_)
         return NULL;
@@ -194,6 +196,8 @@ typedef struct proto_MEMCPY_H2D {
 /* Appends the record; returns a pointer to the data bytes to fill (or the body), NULL on allocation failure. */
 static inline uint8_t *proto_put_MEMCPY_H2D(genie_buf *buf_, uint64_t dst, uint32_t stream, size_t data_len)
 {
+    if (data_len > UINT32_MAX - 12)
+        return NULL;
     uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_MEMCPY_H2D, 12 + data_len);
     if (!rec_)
         return NULL;
@@ -599,6 +603,8 @@ typedef struct proto_MODULE_LOAD {
 /* Appends the record; returns a pointer to the image bytes to fill (or the body), NULL on allocation failure. */
 static inline uint8_t *proto_put_MODULE_LOAD(genie_buf *buf_, uint64_t hash_lo, uint64_t hash_hi, uint32_t module, size_t image_len)
 {
+    if (image_len > UINT32_MAX - 20)
+        return NULL;
     uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_MODULE_LOAD, 20 + image_len);
     if (!rec_)
         return NULL;
@@ -630,6 +636,8 @@ typedef struct proto_FUNC_GET {
 /* Appends the record; returns a pointer to the name bytes to fill (or the body), NULL on allocation failure. */
 static inline uint8_t *proto_put_FUNC_GET(genie_buf *buf_, uint32_t func, uint32_t module, size_t name_len)
 {
+    if (name_len > UINT32_MAX - 8)
+        return NULL;
     uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_FUNC_GET, 8 + name_len);
     if (!rec_)
         return NULL;
@@ -666,6 +674,8 @@ typedef struct proto_LAUNCH {
 /* Appends the record; returns a pointer to the params bytes to fill (or the body), NULL on allocation failure. */
 static inline uint8_t *proto_put_LAUNCH(genie_buf *buf_, uint32_t func, uint32_t stream, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t bx, uint32_t by, uint32_t bz, uint32_t shmem, size_t params_len)
 {
+    if (params_len > UINT32_MAX - 36)
+        return NULL;
     uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_LAUNCH, 36 + params_len);
     if (!rec_)
         return NULL;
@@ -796,6 +806,8 @@ typedef struct proto_R_HELLO {
 /* Appends the record; returns a pointer to the devinfo bytes to fill (or the body), NULL on allocation failure. */
 static inline uint8_t *proto_put_R_HELLO(genie_buf *buf_, uint64_t va_base, uint64_t va_size, uint64_t granularity, uint32_t session, uint32_t ndevices, size_t devinfo_len)
 {
+    if (devinfo_len > UINT32_MAX - 32)
+        return NULL;
     uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_R_HELLO, 32 + devinfo_len);
     if (!rec_)
         return NULL;
@@ -832,6 +844,8 @@ typedef struct proto_R_ERROR {
 /* Appends the record; returns a pointer to the msg bytes to fill (or the body), NULL on allocation failure. */
 static inline uint8_t *proto_put_R_ERROR(genie_buf *buf_, uint32_t index, int32_t cuda_err, int32_t cu_result, size_t msg_len)
 {
+    if (msg_len > UINT32_MAX - 12)
+        return NULL;
     uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_R_ERROR, 12 + msg_len);
     if (!rec_)
         return NULL;
@@ -862,6 +876,8 @@ typedef struct proto_R_DATA {
 /* Appends the record; returns a pointer to the data bytes to fill (or the body), NULL on allocation failure. */
 static inline uint8_t *proto_put_R_DATA(genie_buf *buf_, uint32_t index, size_t data_len)
 {
+    if (data_len > UINT32_MAX - 4)
+        return NULL;
     uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_R_DATA, 4 + data_len);
     if (!rec_)
         return NULL;
@@ -946,6 +962,8 @@ typedef struct proto_R_FUNC {
 /* Appends the record; returns a pointer to the layout bytes to fill (or the body), NULL on allocation failure. */
 static inline uint8_t *proto_put_R_FUNC(genie_buf *buf_, uint32_t index, uint32_t func, uint32_t nparams, size_t layout_len)
 {
+    if (layout_len > UINT32_MAX - 12)
+        return NULL;
     uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_R_FUNC, 12 + layout_len);
     if (!rec_)
         return NULL;
@@ -1001,6 +1019,8 @@ typedef struct proto_LIB_CALL {
 /* Appends the record; returns a pointer to the args bytes to fill (or the body), NULL on allocation failure. */
 static inline uint8_t *proto_put_LIB_CALL(genie_buf *buf_, uint32_t api, size_t args_len)
 {
+    if (args_len > UINT32_MAX - 4)
+        return NULL;
     uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_LIB_CALL, 4 + args_len);
     if (!rec_)
         return NULL;
@@ -1072,6 +1092,8 @@ typedef struct proto_LT_HEURISTIC {
 /* Appends the record; returns a pointer to the problem bytes to fill (or the body), NULL on allocation failure. */
 static inline uint8_t *proto_put_LT_HEURISTIC(genie_buf *buf_, uint32_t handle, uint32_t requested, size_t problem_len)
 {
+    if (problem_len > UINT32_MAX - 8)
+        return NULL;
     uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_LT_HEURISTIC, 8 + problem_len);
     if (!rec_)
         return NULL;
@@ -1107,6 +1129,8 @@ typedef struct proto_LT_MATMUL {
 /* Appends the record; returns a pointer to the problem bytes to fill (or the body), NULL on allocation failure. */
 static inline uint8_t *proto_put_LT_MATMUL(genie_buf *buf_, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t workspace, uint64_t workspace_size, uint32_t handle, uint32_t stream, size_t problem_len)
 {
+    if (problem_len > UINT32_MAX - 56)
+        return NULL;
     uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_LT_MATMUL, 56 + problem_len);
     if (!rec_)
         return NULL;

@@ -140,3 +140,14 @@ Test(codec, op_table)
     cr_assert_null(proto_op_lookup(0x7777));
     cr_assert_eq(proto_op_lookup(PROTO_OP_R_DATA)->is_request, 0);
 }
+
+Test(codec, huge_bytes_length_is_refused_not_wrapped)
+{
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 1);
+    size_t before = b.len;
+    cr_assert_null(proto_put_MEMCPY_H2D(&b, 0, 0, SIZE_MAX - 4));
+    cr_assert_null(proto_put_MEMCPY_H2D(&b, 0, 0, (size_t)UINT32_MAX));
+    cr_assert_eq(b.len, before, "nothing was appended");
+    genie_buf_free(&b);
+}
