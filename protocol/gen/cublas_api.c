@@ -28,17 +28,33 @@ cublasStatus_t shim_rec_cublasSetMathMode(cublasHandle_t handle, cublasMath_t mo
 const char* shim_impl_cublasGetStatusName(cublasStatus_t status);
 const char* shim_impl_cublasGetStatusString(cublasStatus_t status);
 cublasStatus_t shim_rec_cublasSnrm2_v2(cublasHandle_t handle, int n, const float* x, int incx, float* result);
+cublasStatus_t shim_rec_cublasDnrm2_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result);
 cublasStatus_t shim_rec_cublasSdot_v2(cublasHandle_t handle, int n, const float* x, int incx, const float* y, int incy, float* result);
+cublasStatus_t shim_rec_cublasDdot_v2(cublasHandle_t handle, int n, const double* x, int incx, const double* y, int incy, double* result);
 cublasStatus_t shim_rec_cublasSscal_v2(cublasHandle_t handle, int n, const float* alpha, float* x, int incx);
+cublasStatus_t shim_rec_cublasDscal_v2(cublasHandle_t handle, int n, const double* alpha, double* x, int incx);
 cublasStatus_t shim_rec_cublasSaxpy_v2(cublasHandle_t handle, int n, const float* alpha, const float* x, int incx, float* y, int incy);
+cublasStatus_t shim_rec_cublasDaxpy_v2(cublasHandle_t handle, int n, const double* alpha, const double* x, int incx, double* y, int incy);
 cublasStatus_t shim_rec_cublasScopy_v2(cublasHandle_t handle, int n, const float* x, int incx, float* y, int incy);
+cublasStatus_t shim_rec_cublasDcopy_v2(cublasHandle_t handle, int n, const double* x, int incx, double* y, int incy);
+cublasStatus_t shim_rec_cublasSswap_v2(cublasHandle_t handle, int n, float* x, int incx, float* y, int incy);
+cublasStatus_t shim_rec_cublasDswap_v2(cublasHandle_t handle, int n, double* x, int incx, double* y, int incy);
+cublasStatus_t shim_rec_cublasIsamax_v2(cublasHandle_t handle, int n, const float* x, int incx, int* result);
+cublasStatus_t shim_rec_cublasIdamax_v2(cublasHandle_t handle, int n, const double* x, int incx, int* result);
+cublasStatus_t shim_rec_cublasIsamin_v2(cublasHandle_t handle, int n, const float* x, int incx, int* result);
+cublasStatus_t shim_rec_cublasIdamin_v2(cublasHandle_t handle, int n, const double* x, int incx, int* result);
+cublasStatus_t shim_rec_cublasSasum_v2(cublasHandle_t handle, int n, const float* x, int incx, float* result);
+cublasStatus_t shim_rec_cublasDasum_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result);
 cublasStatus_t shim_rec_cublasSgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy);
 cublasStatus_t shim_rec_cublasDgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy);
+cublasStatus_t shim_rec_cublasSger_v2(cublasHandle_t handle, int m, int n, const float* alpha, const float* x, int incx, const float* y, int incy, float* A, int lda);
+cublasStatus_t shim_rec_cublasDger_v2(cublasHandle_t handle, int m, int n, const double* alpha, const double* x, int incx, const double* y, int incy, double* A, int lda);
 cublasStatus_t shim_rec_cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc);
 cublasStatus_t shim_rec_cublasDgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc);
 cublasStatus_t shim_rec_cublasSgemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const float* beta, void* C, cudaDataType Ctype, int ldc);
 cublasStatus_t shim_rec_cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const void* beta, void* C, cudaDataType Ctype, int ldc, cublasComputeType_t computeType, cublasGemmAlgo_t algo);
 cublasStatus_t shim_rec_cublasSgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* const Aarray[], int lda, const float* const Barray[], int ldb, const float* beta, float* const Carray[], int ldc, int batchCount);
+cublasStatus_t shim_rec_cublasDgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* const Aarray[], int lda, const double* const Barray[], int ldb, const double* beta, double* const Carray[], int ldc, int batchCount);
 cublasStatus_t shim_rec_cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* A, int lda, long long int strideA, const float* B, int ldb, long long int strideB, const float* beta, float* C, int ldc, long long int strideC, int batchCount);
 cublasStatus_t shim_rec_cublasDgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, long long int strideA, const double* B, int ldb, long long int strideB, const double* beta, double* C, int ldc, long long int strideC, int batchCount);
 cublasStatus_t shim_rec_cublasGemmBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* const Aarray[], cudaDataType Atype, int lda, const void* const Barray[], cudaDataType Btype, int ldb, const void* beta, void* const Carray[], cudaDataType Ctype, int ldc, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo);
@@ -129,6 +145,19 @@ cublasStatus_t shim_rec_cublasSnrm2_v2(cublasHandle_t handle, int n, const float
     return (cublasStatus_t)shim_lib_end(&c);
 }
 
+cublasStatus_t shim_rec_cublasDnrm2_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasDnrm2_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_dev(&c, x);
+    shim_lib_val(&c, &incx, sizeof incx);
+    shim_lib_result(&c, result, 8);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
 cublasStatus_t shim_rec_cublasSdot_v2(cublasHandle_t handle, int n, const float* x, int incx, const float* y, int incy, float* result)
 {
     shim_lib_call c;
@@ -144,6 +173,21 @@ cublasStatus_t shim_rec_cublasSdot_v2(cublasHandle_t handle, int n, const float*
     return (cublasStatus_t)shim_lib_end(&c);
 }
 
+cublasStatus_t shim_rec_cublasDdot_v2(cublasHandle_t handle, int n, const double* x, int incx, const double* y, int incy, double* result)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasDdot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_dev(&c, x);
+    shim_lib_val(&c, &incx, sizeof incx);
+    shim_lib_dev(&c, y);
+    shim_lib_val(&c, &incy, sizeof incy);
+    shim_lib_result(&c, result, 8);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
 cublasStatus_t shim_rec_cublasSscal_v2(cublasHandle_t handle, int n, const float* alpha, float* x, int incx)
 {
     shim_lib_call c;
@@ -152,6 +196,19 @@ cublasStatus_t shim_rec_cublasSscal_v2(cublasHandle_t handle, int n, const float
     shim_lib_handle(&c, handle);
     shim_lib_val(&c, &n, sizeof n);
     shim_lib_scalar(&c, alpha, 4);
+    shim_lib_dev(&c, x);
+    shim_lib_val(&c, &incx, sizeof incx);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
+cublasStatus_t shim_rec_cublasDscal_v2(cublasHandle_t handle, int n, const double* alpha, double* x, int incx)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasDscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_scalar(&c, alpha, 8);
     shim_lib_dev(&c, x);
     shim_lib_val(&c, &incx, sizeof incx);
     return (cublasStatus_t)shim_lib_end(&c);
@@ -172,6 +229,21 @@ cublasStatus_t shim_rec_cublasSaxpy_v2(cublasHandle_t handle, int n, const float
     return (cublasStatus_t)shim_lib_end(&c);
 }
 
+cublasStatus_t shim_rec_cublasDaxpy_v2(cublasHandle_t handle, int n, const double* alpha, const double* x, int incx, double* y, int incy)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasDaxpy_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_scalar(&c, alpha, 8);
+    shim_lib_dev(&c, x);
+    shim_lib_val(&c, &incx, sizeof incx);
+    shim_lib_dev(&c, y);
+    shim_lib_val(&c, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
 cublasStatus_t shim_rec_cublasScopy_v2(cublasHandle_t handle, int n, const float* x, int incx, float* y, int incy)
 {
     shim_lib_call c;
@@ -183,6 +255,126 @@ cublasStatus_t shim_rec_cublasScopy_v2(cublasHandle_t handle, int n, const float
     shim_lib_val(&c, &incx, sizeof incx);
     shim_lib_dev(&c, y);
     shim_lib_val(&c, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
+cublasStatus_t shim_rec_cublasDcopy_v2(cublasHandle_t handle, int n, const double* x, int incx, double* y, int incy)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasDcopy_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_dev(&c, x);
+    shim_lib_val(&c, &incx, sizeof incx);
+    shim_lib_dev(&c, y);
+    shim_lib_val(&c, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
+cublasStatus_t shim_rec_cublasSswap_v2(cublasHandle_t handle, int n, float* x, int incx, float* y, int incy)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasSswap_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_dev(&c, x);
+    shim_lib_val(&c, &incx, sizeof incx);
+    shim_lib_dev(&c, y);
+    shim_lib_val(&c, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
+cublasStatus_t shim_rec_cublasDswap_v2(cublasHandle_t handle, int n, double* x, int incx, double* y, int incy)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasDswap_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_dev(&c, x);
+    shim_lib_val(&c, &incx, sizeof incx);
+    shim_lib_dev(&c, y);
+    shim_lib_val(&c, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
+cublasStatus_t shim_rec_cublasIsamax_v2(cublasHandle_t handle, int n, const float* x, int incx, int* result)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasIsamax_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_dev(&c, x);
+    shim_lib_val(&c, &incx, sizeof incx);
+    shim_lib_result(&c, result, 4);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
+cublasStatus_t shim_rec_cublasIdamax_v2(cublasHandle_t handle, int n, const double* x, int incx, int* result)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasIdamax_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_dev(&c, x);
+    shim_lib_val(&c, &incx, sizeof incx);
+    shim_lib_result(&c, result, 4);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
+cublasStatus_t shim_rec_cublasIsamin_v2(cublasHandle_t handle, int n, const float* x, int incx, int* result)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasIsamin_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_dev(&c, x);
+    shim_lib_val(&c, &incx, sizeof incx);
+    shim_lib_result(&c, result, 4);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
+cublasStatus_t shim_rec_cublasIdamin_v2(cublasHandle_t handle, int n, const double* x, int incx, int* result)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasIdamin_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_dev(&c, x);
+    shim_lib_val(&c, &incx, sizeof incx);
+    shim_lib_result(&c, result, 4);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
+cublasStatus_t shim_rec_cublasSasum_v2(cublasHandle_t handle, int n, const float* x, int incx, float* result)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasSasum_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_dev(&c, x);
+    shim_lib_val(&c, &incx, sizeof incx);
+    shim_lib_result(&c, result, 4);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
+cublasStatus_t shim_rec_cublasDasum_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasDasum_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_dev(&c, x);
+    shim_lib_val(&c, &incx, sizeof incx);
+    shim_lib_result(&c, result, 8);
     return (cublasStatus_t)shim_lib_end(&c);
 }
 
@@ -223,6 +415,42 @@ cublasStatus_t shim_rec_cublasDgemv_v2(cublasHandle_t handle, cublasOperation_t 
     shim_lib_scalar(&c, beta, 8);
     shim_lib_dev(&c, y);
     shim_lib_val(&c, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
+cublasStatus_t shim_rec_cublasSger_v2(cublasHandle_t handle, int m, int n, const float* alpha, const float* x, int incx, const float* y, int incy, float* A, int lda)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasSger_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &m, sizeof m);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_scalar(&c, alpha, 4);
+    shim_lib_dev(&c, x);
+    shim_lib_val(&c, &incx, sizeof incx);
+    shim_lib_dev(&c, y);
+    shim_lib_val(&c, &incy, sizeof incy);
+    shim_lib_dev(&c, A);
+    shim_lib_val(&c, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
+cublasStatus_t shim_rec_cublasDger_v2(cublasHandle_t handle, int m, int n, const double* alpha, const double* x, int incx, const double* y, int incy, double* A, int lda)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasDger_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &m, sizeof m);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_scalar(&c, alpha, 8);
+    shim_lib_dev(&c, x);
+    shim_lib_val(&c, &incx, sizeof incx);
+    shim_lib_dev(&c, y);
+    shim_lib_val(&c, &incy, sizeof incy);
+    shim_lib_dev(&c, A);
+    shim_lib_val(&c, &lda, sizeof lda);
     return (cublasStatus_t)shim_lib_end(&c);
 }
 
@@ -339,6 +567,29 @@ cublasStatus_t shim_rec_cublasSgemmBatched(cublasHandle_t handle, cublasOperatio
     shim_lib_dev(&c, Barray);
     shim_lib_val(&c, &ldb, sizeof ldb);
     shim_lib_scalar(&c, beta, 4);
+    shim_lib_dev(&c, Carray);
+    shim_lib_val(&c, &ldc, sizeof ldc);
+    shim_lib_val(&c, &batchCount, sizeof batchCount);
+    return (cublasStatus_t)shim_lib_end(&c);
+}
+
+cublasStatus_t shim_rec_cublasDgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* const Aarray[], int lda, const double* const Barray[], int ldb, const double* beta, double* const Carray[], int ldc, int batchCount)
+{
+    shim_lib_call c;
+    if (shim_lib_begin(&c, GENIE_API_cublasDgemmBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
+        return (cublasStatus_t)c.status;
+    shim_lib_handle(&c, handle);
+    shim_lib_val(&c, &transa, sizeof transa);
+    shim_lib_val(&c, &transb, sizeof transb);
+    shim_lib_val(&c, &m, sizeof m);
+    shim_lib_val(&c, &n, sizeof n);
+    shim_lib_val(&c, &k, sizeof k);
+    shim_lib_scalar(&c, alpha, 8);
+    shim_lib_dev(&c, Aarray);
+    shim_lib_val(&c, &lda, sizeof lda);
+    shim_lib_dev(&c, Barray);
+    shim_lib_val(&c, &ldb, sizeof ldb);
+    shim_lib_scalar(&c, beta, 8);
     shim_lib_dev(&c, Carray);
     shim_lib_val(&c, &ldc, sizeof ldc);
     shim_lib_val(&c, &batchCount, sizeof batchCount);
@@ -997,12 +1248,8 @@ GENIE_EXPORT cublasStatus_t cublasSnrm2_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasDnrm2_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasDnrm2_v2);
+    shim_count(GENIE_APIX_cublasDnrm2_v2);
+    return shim_rec_cublasDnrm2_v2(handle, n, x, incx, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDnrm2_v2_64(cublasHandle_t handle, int64_t n, const double* x, int64_t incx, double* result)
@@ -1139,14 +1386,8 @@ GENIE_EXPORT cublasStatus_t cublasSdot_v2_64(cublasHandle_t handle, int64_t n, c
 
 GENIE_EXPORT cublasStatus_t cublasDdot_v2(cublasHandle_t handle, int n, const double* x, int incx, const double* y, int incy, double* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasDdot_v2);
+    shim_count(GENIE_APIX_cublasDdot_v2);
+    return shim_rec_cublasDdot_v2(handle, n, x, incx, y, incy, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDdot_v2_64(cublasHandle_t handle, int64_t n, const double* x, int64_t incx, const double* y, int64_t incy, double* result)
@@ -1301,12 +1542,8 @@ GENIE_EXPORT cublasStatus_t cublasSscal_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasDscal_v2(cublasHandle_t handle, int n, const double* alpha, double* x, int incx)
 {
-    (void)handle;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    return shim_deny_blas(GENIE_APIX_cublasDscal_v2);
+    shim_count(GENIE_APIX_cublasDscal_v2);
+    return shim_rec_cublasDscal_v2(handle, n, alpha, x, incx);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDscal_v2_64(cublasHandle_t handle, int64_t n, const double* alpha, double* x, int64_t incx)
@@ -1451,14 +1688,8 @@ GENIE_EXPORT cublasStatus_t cublasSaxpy_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasDaxpy_v2(cublasHandle_t handle, int n, const double* alpha, const double* x, int incx, double* y, int incy)
 {
-    (void)handle;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasDaxpy_v2);
+    shim_count(GENIE_APIX_cublasDaxpy_v2);
+    return shim_rec_cublasDaxpy_v2(handle, n, alpha, x, incx, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDaxpy_v2_64(cublasHandle_t handle, int64_t n, const double* alpha, const double* x, int64_t incx, double* y, int64_t incy)
@@ -1566,13 +1797,8 @@ GENIE_EXPORT cublasStatus_t cublasScopy_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasDcopy_v2(cublasHandle_t handle, int n, const double* x, int incx, double* y, int incy)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasDcopy_v2);
+    shim_count(GENIE_APIX_cublasDcopy_v2);
+    return shim_rec_cublasDcopy_v2(handle, n, x, incx, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDcopy_v2_64(cublasHandle_t handle, int64_t n, const double* x, int64_t incx, double* y, int64_t incy)
@@ -1632,13 +1858,8 @@ GENIE_EXPORT cublasStatus_t cublasZcopy_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasSswap_v2(cublasHandle_t handle, int n, float* x, int incx, float* y, int incy)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasSswap_v2);
+    shim_count(GENIE_APIX_cublasSswap_v2);
+    return shim_rec_cublasSswap_v2(handle, n, x, incx, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasSswap_v2_64(cublasHandle_t handle, int64_t n, float* x, int64_t incx, float* y, int64_t incy)
@@ -1654,13 +1875,8 @@ GENIE_EXPORT cublasStatus_t cublasSswap_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasDswap_v2(cublasHandle_t handle, int n, double* x, int incx, double* y, int incy)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasDswap_v2);
+    shim_count(GENIE_APIX_cublasDswap_v2);
+    return shim_rec_cublasDswap_v2(handle, n, x, incx, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDswap_v2_64(cublasHandle_t handle, int64_t n, double* x, int64_t incx, double* y, int64_t incy)
@@ -1746,12 +1962,8 @@ GENIE_EXPORT cublasStatus_t cublasSwapEx_64(cublasHandle_t handle, int64_t n, vo
 
 GENIE_EXPORT cublasStatus_t cublasIsamax_v2(cublasHandle_t handle, int n, const float* x, int incx, int* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasIsamax_v2);
+    shim_count(GENIE_APIX_cublasIsamax_v2);
+    return shim_rec_cublasIsamax_v2(handle, n, x, incx, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasIsamax_v2_64(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, int64_t* result)
@@ -1766,12 +1978,8 @@ GENIE_EXPORT cublasStatus_t cublasIsamax_v2_64(cublasHandle_t handle, int64_t n,
 
 GENIE_EXPORT cublasStatus_t cublasIdamax_v2(cublasHandle_t handle, int n, const double* x, int incx, int* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasIdamax_v2);
+    shim_count(GENIE_APIX_cublasIdamax_v2);
+    return shim_rec_cublasIdamax_v2(handle, n, x, incx, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasIdamax_v2_64(cublasHandle_t handle, int64_t n, const double* x, int64_t incx, int64_t* result)
@@ -1848,12 +2056,8 @@ GENIE_EXPORT cublasStatus_t cublasIamaxEx_64(cublasHandle_t handle, int64_t n, c
 
 GENIE_EXPORT cublasStatus_t cublasIsamin_v2(cublasHandle_t handle, int n, const float* x, int incx, int* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasIsamin_v2);
+    shim_count(GENIE_APIX_cublasIsamin_v2);
+    return shim_rec_cublasIsamin_v2(handle, n, x, incx, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasIsamin_v2_64(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, int64_t* result)
@@ -1868,12 +2072,8 @@ GENIE_EXPORT cublasStatus_t cublasIsamin_v2_64(cublasHandle_t handle, int64_t n,
 
 GENIE_EXPORT cublasStatus_t cublasIdamin_v2(cublasHandle_t handle, int n, const double* x, int incx, int* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasIdamin_v2);
+    shim_count(GENIE_APIX_cublasIdamin_v2);
+    return shim_rec_cublasIdamin_v2(handle, n, x, incx, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasIdamin_v2_64(cublasHandle_t handle, int64_t n, const double* x, int64_t incx, int64_t* result)
@@ -1976,12 +2176,8 @@ GENIE_EXPORT cublasStatus_t cublasAsumEx_64(cublasHandle_t handle, int64_t n, co
 
 GENIE_EXPORT cublasStatus_t cublasSasum_v2(cublasHandle_t handle, int n, const float* x, int incx, float* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasSasum_v2);
+    shim_count(GENIE_APIX_cublasSasum_v2);
+    return shim_rec_cublasSasum_v2(handle, n, x, incx, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasSasum_v2_64(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, float* result)
@@ -1996,12 +2192,8 @@ GENIE_EXPORT cublasStatus_t cublasSasum_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasDasum_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasDasum_v2);
+    shim_count(GENIE_APIX_cublasDasum_v2);
+    return shim_rec_cublasDasum_v2(handle, n, x, incx, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDasum_v2_64(cublasHandle_t handle, int64_t n, const double* x, int64_t incx, double* result)
@@ -3804,17 +3996,8 @@ GENIE_EXPORT cublasStatus_t cublasZhpmv_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasSger_v2(cublasHandle_t handle, int m, int n, const float* alpha, const float* x, int incx, const float* y, int incy, float* A, int lda)
 {
-    (void)handle;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasSger_v2);
+    shim_count(GENIE_APIX_cublasSger_v2);
+    return shim_rec_cublasSger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasSger_v2_64(cublasHandle_t handle, int64_t m, int64_t n, const float* alpha, const float* x, int64_t incx, const float* y, int64_t incy, float* A, int64_t lda)
@@ -3834,17 +4017,8 @@ GENIE_EXPORT cublasStatus_t cublasSger_v2_64(cublasHandle_t handle, int64_t m, i
 
 GENIE_EXPORT cublasStatus_t cublasDger_v2(cublasHandle_t handle, int m, int n, const double* alpha, const double* x, int incx, const double* y, int incy, double* A, int lda)
 {
-    (void)handle;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasDger_v2);
+    shim_count(GENIE_APIX_cublasDger_v2);
+    return shim_rec_cublasDger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDger_v2_64(cublasHandle_t handle, int64_t m, int64_t n, const double* alpha, const double* x, int64_t incx, const double* y, int64_t incy, double* A, int64_t lda)
@@ -6486,22 +6660,8 @@ GENIE_EXPORT cublasStatus_t cublasSgemmBatched_64(cublasHandle_t handle, cublasO
 
 GENIE_EXPORT cublasStatus_t cublasDgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* const Aarray[], int lda, const double* const Barray[], int ldb, const double* beta, double* const Carray[], int ldc, int batchCount)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)Aarray;
-    (void)lda;
-    (void)Barray;
-    (void)ldb;
-    (void)beta;
-    (void)Carray;
-    (void)ldc;
-    (void)batchCount;
-    return shim_deny_blas(GENIE_APIX_cublasDgemmBatched);
+    shim_count(GENIE_APIX_cublasDgemmBatched);
+    return shim_rec_cublasDgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgemmBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const double* alpha, const double* const Aarray[], int64_t lda, const double* const Barray[], int64_t ldb, const double* beta, double* const Carray[], int64_t ldc, int64_t batchCount)

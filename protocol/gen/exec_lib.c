@@ -27,17 +27,47 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
         n++;
     if (cublas && (f->cublasSnrm2_v2 = (__typeof__(f->cublasSnrm2_v2))dlsym(cublas, "cublasSnrm2_v2")))
         n++;
+    if (cublas && (f->cublasDnrm2_v2 = (__typeof__(f->cublasDnrm2_v2))dlsym(cublas, "cublasDnrm2_v2")))
+        n++;
     if (cublas && (f->cublasSdot_v2 = (__typeof__(f->cublasSdot_v2))dlsym(cublas, "cublasSdot_v2")))
+        n++;
+    if (cublas && (f->cublasDdot_v2 = (__typeof__(f->cublasDdot_v2))dlsym(cublas, "cublasDdot_v2")))
         n++;
     if (cublas && (f->cublasSscal_v2 = (__typeof__(f->cublasSscal_v2))dlsym(cublas, "cublasSscal_v2")))
         n++;
+    if (cublas && (f->cublasDscal_v2 = (__typeof__(f->cublasDscal_v2))dlsym(cublas, "cublasDscal_v2")))
+        n++;
     if (cublas && (f->cublasSaxpy_v2 = (__typeof__(f->cublasSaxpy_v2))dlsym(cublas, "cublasSaxpy_v2")))
         n++;
+    if (cublas && (f->cublasDaxpy_v2 = (__typeof__(f->cublasDaxpy_v2))dlsym(cublas, "cublasDaxpy_v2")))
+        n++;
     if (cublas && (f->cublasScopy_v2 = (__typeof__(f->cublasScopy_v2))dlsym(cublas, "cublasScopy_v2")))
+        n++;
+    if (cublas && (f->cublasDcopy_v2 = (__typeof__(f->cublasDcopy_v2))dlsym(cublas, "cublasDcopy_v2")))
+        n++;
+    if (cublas && (f->cublasSswap_v2 = (__typeof__(f->cublasSswap_v2))dlsym(cublas, "cublasSswap_v2")))
+        n++;
+    if (cublas && (f->cublasDswap_v2 = (__typeof__(f->cublasDswap_v2))dlsym(cublas, "cublasDswap_v2")))
+        n++;
+    if (cublas && (f->cublasIsamax_v2 = (__typeof__(f->cublasIsamax_v2))dlsym(cublas, "cublasIsamax_v2")))
+        n++;
+    if (cublas && (f->cublasIdamax_v2 = (__typeof__(f->cublasIdamax_v2))dlsym(cublas, "cublasIdamax_v2")))
+        n++;
+    if (cublas && (f->cublasIsamin_v2 = (__typeof__(f->cublasIsamin_v2))dlsym(cublas, "cublasIsamin_v2")))
+        n++;
+    if (cublas && (f->cublasIdamin_v2 = (__typeof__(f->cublasIdamin_v2))dlsym(cublas, "cublasIdamin_v2")))
+        n++;
+    if (cublas && (f->cublasSasum_v2 = (__typeof__(f->cublasSasum_v2))dlsym(cublas, "cublasSasum_v2")))
+        n++;
+    if (cublas && (f->cublasDasum_v2 = (__typeof__(f->cublasDasum_v2))dlsym(cublas, "cublasDasum_v2")))
         n++;
     if (cublas && (f->cublasSgemv_v2 = (__typeof__(f->cublasSgemv_v2))dlsym(cublas, "cublasSgemv_v2")))
         n++;
     if (cublas && (f->cublasDgemv_v2 = (__typeof__(f->cublasDgemv_v2))dlsym(cublas, "cublasDgemv_v2")))
+        n++;
+    if (cublas && (f->cublasSger_v2 = (__typeof__(f->cublasSger_v2))dlsym(cublas, "cublasSger_v2")))
+        n++;
+    if (cublas && (f->cublasDger_v2 = (__typeof__(f->cublasDger_v2))dlsym(cublas, "cublasDger_v2")))
         n++;
     if (cublas && (f->cublasSgemm_v2 = (__typeof__(f->cublasSgemm_v2))dlsym(cublas, "cublasSgemm_v2")))
         n++;
@@ -48,6 +78,8 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
     if (cublas && (f->cublasGemmEx = (__typeof__(f->cublasGemmEx))dlsym(cublas, "cublasGemmEx")))
         n++;
     if (cublas && (f->cublasSgemmBatched = (__typeof__(f->cublasSgemmBatched))dlsym(cublas, "cublasSgemmBatched")))
+        n++;
+    if (cublas && (f->cublasDgemmBatched = (__typeof__(f->cublasDgemmBatched))dlsym(cublas, "cublasDgemmBatched")))
         n++;
     if (cublas && (f->cublasSgemmStridedBatched = (__typeof__(f->cublasSgemmStridedBatched))dlsym(cublas, "cublasSgemmStridedBatched")))
         n++;
@@ -182,6 +214,26 @@ static int dec_cublasSnrm2_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     return exec_lib_done(s, index, r, st, "cublasSnrm2_v2");
 }
 
+static int dec_cublasDnrm2_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    int n;
+    const double* x;
+    int incx;
+    double* result;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(s, r);
+    exec_lib_val(r, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(s, r);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasDnrm2_v2");
+    if (!exec_lib_table(s)->cublasDnrm2_v2)
+        return exec_lib_missing(s, index, "cublasDnrm2_v2");
+    int st = (int)exec_lib_table(s)->cublasDnrm2_v2(handle, n, x, incx, result);
+    return exec_lib_done(s, index, r, st, "cublasDnrm2_v2");
+}
+
 static int dec_cublasSdot_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
 {
     cublasHandle_t handle;
@@ -206,6 +258,30 @@ static int dec_cublasSdot_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     return exec_lib_done(s, index, r, st, "cublasSdot_v2");
 }
 
+static int dec_cublasDdot_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    int n;
+    const double* x;
+    int incx;
+    const double* y;
+    int incy;
+    double* result;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(s, r);
+    exec_lib_val(r, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(s, r);
+    exec_lib_val(r, &incy, sizeof incy);
+    result = (__typeof__(result))exec_lib_result(s, r);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasDdot_v2");
+    if (!exec_lib_table(s)->cublasDdot_v2)
+        return exec_lib_missing(s, index, "cublasDdot_v2");
+    int st = (int)exec_lib_table(s)->cublasDdot_v2(handle, n, x, incx, y, incy, result);
+    return exec_lib_done(s, index, r, st, "cublasDdot_v2");
+}
+
 static int dec_cublasSscal_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
 {
     cublasHandle_t handle;
@@ -224,6 +300,26 @@ static int dec_cublasSscal_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
         return exec_lib_missing(s, index, "cublasSscal_v2");
     int st = (int)exec_lib_table(s)->cublasSscal_v2(handle, n, alpha, x, incx);
     return exec_lib_done(s, index, r, st, "cublasSscal_v2");
+}
+
+static int dec_cublasDscal_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    int n;
+    const double* alpha;
+    double* x;
+    int incx;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
+    x = (__typeof__(x))exec_lib_dev(s, r);
+    exec_lib_val(r, &incx, sizeof incx);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasDscal_v2");
+    if (!exec_lib_table(s)->cublasDscal_v2)
+        return exec_lib_missing(s, index, "cublasDscal_v2");
+    int st = (int)exec_lib_table(s)->cublasDscal_v2(handle, n, alpha, x, incx);
+    return exec_lib_done(s, index, r, st, "cublasDscal_v2");
 }
 
 static int dec_cublasSaxpy_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
@@ -250,6 +346,30 @@ static int dec_cublasSaxpy_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     return exec_lib_done(s, index, r, st, "cublasSaxpy_v2");
 }
 
+static int dec_cublasDaxpy_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    int n;
+    const double* alpha;
+    const double* x;
+    int incx;
+    double* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
+    x = (__typeof__(x))exec_lib_dev(s, r);
+    exec_lib_val(r, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(s, r);
+    exec_lib_val(r, &incy, sizeof incy);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasDaxpy_v2");
+    if (!exec_lib_table(s)->cublasDaxpy_v2)
+        return exec_lib_missing(s, index, "cublasDaxpy_v2");
+    int st = (int)exec_lib_table(s)->cublasDaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    return exec_lib_done(s, index, r, st, "cublasDaxpy_v2");
+}
+
 static int dec_cublasScopy_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
 {
     cublasHandle_t handle;
@@ -270,6 +390,192 @@ static int dec_cublasScopy_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
         return exec_lib_missing(s, index, "cublasScopy_v2");
     int st = (int)exec_lib_table(s)->cublasScopy_v2(handle, n, x, incx, y, incy);
     return exec_lib_done(s, index, r, st, "cublasScopy_v2");
+}
+
+static int dec_cublasDcopy_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    int n;
+    const double* x;
+    int incx;
+    double* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(s, r);
+    exec_lib_val(r, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(s, r);
+    exec_lib_val(r, &incy, sizeof incy);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasDcopy_v2");
+    if (!exec_lib_table(s)->cublasDcopy_v2)
+        return exec_lib_missing(s, index, "cublasDcopy_v2");
+    int st = (int)exec_lib_table(s)->cublasDcopy_v2(handle, n, x, incx, y, incy);
+    return exec_lib_done(s, index, r, st, "cublasDcopy_v2");
+}
+
+static int dec_cublasSswap_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    int n;
+    float* x;
+    int incx;
+    float* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(s, r);
+    exec_lib_val(r, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(s, r);
+    exec_lib_val(r, &incy, sizeof incy);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasSswap_v2");
+    if (!exec_lib_table(s)->cublasSswap_v2)
+        return exec_lib_missing(s, index, "cublasSswap_v2");
+    int st = (int)exec_lib_table(s)->cublasSswap_v2(handle, n, x, incx, y, incy);
+    return exec_lib_done(s, index, r, st, "cublasSswap_v2");
+}
+
+static int dec_cublasDswap_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    int n;
+    double* x;
+    int incx;
+    double* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(s, r);
+    exec_lib_val(r, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(s, r);
+    exec_lib_val(r, &incy, sizeof incy);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasDswap_v2");
+    if (!exec_lib_table(s)->cublasDswap_v2)
+        return exec_lib_missing(s, index, "cublasDswap_v2");
+    int st = (int)exec_lib_table(s)->cublasDswap_v2(handle, n, x, incx, y, incy);
+    return exec_lib_done(s, index, r, st, "cublasDswap_v2");
+}
+
+static int dec_cublasIsamax_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    int n;
+    const float* x;
+    int incx;
+    int* result;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(s, r);
+    exec_lib_val(r, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(s, r);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasIsamax_v2");
+    if (!exec_lib_table(s)->cublasIsamax_v2)
+        return exec_lib_missing(s, index, "cublasIsamax_v2");
+    int st = (int)exec_lib_table(s)->cublasIsamax_v2(handle, n, x, incx, result);
+    return exec_lib_done(s, index, r, st, "cublasIsamax_v2");
+}
+
+static int dec_cublasIdamax_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    int n;
+    const double* x;
+    int incx;
+    int* result;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(s, r);
+    exec_lib_val(r, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(s, r);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasIdamax_v2");
+    if (!exec_lib_table(s)->cublasIdamax_v2)
+        return exec_lib_missing(s, index, "cublasIdamax_v2");
+    int st = (int)exec_lib_table(s)->cublasIdamax_v2(handle, n, x, incx, result);
+    return exec_lib_done(s, index, r, st, "cublasIdamax_v2");
+}
+
+static int dec_cublasIsamin_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    int n;
+    const float* x;
+    int incx;
+    int* result;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(s, r);
+    exec_lib_val(r, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(s, r);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasIsamin_v2");
+    if (!exec_lib_table(s)->cublasIsamin_v2)
+        return exec_lib_missing(s, index, "cublasIsamin_v2");
+    int st = (int)exec_lib_table(s)->cublasIsamin_v2(handle, n, x, incx, result);
+    return exec_lib_done(s, index, r, st, "cublasIsamin_v2");
+}
+
+static int dec_cublasIdamin_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    int n;
+    const double* x;
+    int incx;
+    int* result;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(s, r);
+    exec_lib_val(r, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(s, r);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasIdamin_v2");
+    if (!exec_lib_table(s)->cublasIdamin_v2)
+        return exec_lib_missing(s, index, "cublasIdamin_v2");
+    int st = (int)exec_lib_table(s)->cublasIdamin_v2(handle, n, x, incx, result);
+    return exec_lib_done(s, index, r, st, "cublasIdamin_v2");
+}
+
+static int dec_cublasSasum_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    int n;
+    const float* x;
+    int incx;
+    float* result;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(s, r);
+    exec_lib_val(r, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(s, r);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasSasum_v2");
+    if (!exec_lib_table(s)->cublasSasum_v2)
+        return exec_lib_missing(s, index, "cublasSasum_v2");
+    int st = (int)exec_lib_table(s)->cublasSasum_v2(handle, n, x, incx, result);
+    return exec_lib_done(s, index, r, st, "cublasSasum_v2");
+}
+
+static int dec_cublasDasum_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    int n;
+    const double* x;
+    int incx;
+    double* result;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(s, r);
+    exec_lib_val(r, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(s, r);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasDasum_v2");
+    if (!exec_lib_table(s)->cublasDasum_v2)
+        return exec_lib_missing(s, index, "cublasDasum_v2");
+    int st = (int)exec_lib_table(s)->cublasDasum_v2(handle, n, x, incx, result);
+    return exec_lib_done(s, index, r, st, "cublasDasum_v2");
 }
 
 static int dec_cublasSgemv_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
@@ -338,6 +644,66 @@ static int dec_cublasDgemv_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
         return exec_lib_missing(s, index, "cublasDgemv_v2");
     int st = (int)exec_lib_table(s)->cublasDgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
     return exec_lib_done(s, index, r, st, "cublasDgemv_v2");
+}
+
+static int dec_cublasSger_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    int m;
+    int n;
+    const float* alpha;
+    const float* x;
+    int incx;
+    const float* y;
+    int incy;
+    float* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &m, sizeof m);
+    exec_lib_val(r, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
+    x = (__typeof__(x))exec_lib_dev(s, r);
+    exec_lib_val(r, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(s, r);
+    exec_lib_val(r, &incy, sizeof incy);
+    A = (__typeof__(A))exec_lib_dev(s, r);
+    exec_lib_val(r, &lda, sizeof lda);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasSger_v2");
+    if (!exec_lib_table(s)->cublasSger_v2)
+        return exec_lib_missing(s, index, "cublasSger_v2");
+    int st = (int)exec_lib_table(s)->cublasSger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    return exec_lib_done(s, index, r, st, "cublasSger_v2");
+}
+
+static int dec_cublasDger_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    int m;
+    int n;
+    const double* alpha;
+    const double* x;
+    int incx;
+    const double* y;
+    int incy;
+    double* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &m, sizeof m);
+    exec_lib_val(r, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
+    x = (__typeof__(x))exec_lib_dev(s, r);
+    exec_lib_val(r, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(s, r);
+    exec_lib_val(r, &incy, sizeof incy);
+    A = (__typeof__(A))exec_lib_dev(s, r);
+    exec_lib_val(r, &lda, sizeof lda);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasDger_v2");
+    if (!exec_lib_table(s)->cublasDger_v2)
+        return exec_lib_missing(s, index, "cublasDger_v2");
+    int st = (int)exec_lib_table(s)->cublasDger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    return exec_lib_done(s, index, r, st, "cublasDger_v2");
 }
 
 static int dec_cublasSgemm_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
@@ -546,6 +912,46 @@ static int dec_cublasSgemmBatched(exec_session *s, uint32_t index, exec_lib_rd *
         return exec_lib_missing(s, index, "cublasSgemmBatched");
     int st = (int)exec_lib_table(s)->cublasSgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
     return exec_lib_done(s, index, r, st, "cublasSgemmBatched");
+}
+
+static int dec_cublasDgemmBatched(exec_session *s, uint32_t index, exec_lib_rd *r)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int m;
+    int n;
+    int k;
+    const double* alpha;
+    const double* const *Aarray;
+    int lda;
+    const double* const *Barray;
+    int ldb;
+    const double* beta;
+    double* const *Carray;
+    int ldc;
+    int batchCount;
+    handle = (__typeof__(handle))exec_lib_handle(s, r);
+    exec_lib_val(r, &transa, sizeof transa);
+    exec_lib_val(r, &transb, sizeof transb);
+    exec_lib_val(r, &m, sizeof m);
+    exec_lib_val(r, &n, sizeof n);
+    exec_lib_val(r, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(s, r);
+    exec_lib_val(r, &lda, sizeof lda);
+    Barray = (__typeof__(Barray))exec_lib_dev(s, r);
+    exec_lib_val(r, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(s, r);
+    Carray = (__typeof__(Carray))exec_lib_dev(s, r);
+    exec_lib_val(r, &ldc, sizeof ldc);
+    exec_lib_val(r, &batchCount, sizeof batchCount);
+    if (r->err)
+        return exec_lib_bad(s, index, r, "cublasDgemmBatched");
+    if (!exec_lib_table(s)->cublasDgemmBatched)
+        return exec_lib_missing(s, index, "cublasDgemmBatched");
+    int st = (int)exec_lib_table(s)->cublasDgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    return exec_lib_done(s, index, r, st, "cublasDgemmBatched");
 }
 
 static int dec_cublasSgemmStridedBatched(exec_session *s, uint32_t index, exec_lib_rd *r)
@@ -888,18 +1294,48 @@ int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8
         return dec_cublasSetMathMode(s, index, &r);
     case GENIE_API_cublasSnrm2_v2:
         return dec_cublasSnrm2_v2(s, index, &r);
+    case GENIE_API_cublasDnrm2_v2:
+        return dec_cublasDnrm2_v2(s, index, &r);
     case GENIE_API_cublasSdot_v2:
         return dec_cublasSdot_v2(s, index, &r);
+    case GENIE_API_cublasDdot_v2:
+        return dec_cublasDdot_v2(s, index, &r);
     case GENIE_API_cublasSscal_v2:
         return dec_cublasSscal_v2(s, index, &r);
+    case GENIE_API_cublasDscal_v2:
+        return dec_cublasDscal_v2(s, index, &r);
     case GENIE_API_cublasSaxpy_v2:
         return dec_cublasSaxpy_v2(s, index, &r);
+    case GENIE_API_cublasDaxpy_v2:
+        return dec_cublasDaxpy_v2(s, index, &r);
     case GENIE_API_cublasScopy_v2:
         return dec_cublasScopy_v2(s, index, &r);
+    case GENIE_API_cublasDcopy_v2:
+        return dec_cublasDcopy_v2(s, index, &r);
+    case GENIE_API_cublasSswap_v2:
+        return dec_cublasSswap_v2(s, index, &r);
+    case GENIE_API_cublasDswap_v2:
+        return dec_cublasDswap_v2(s, index, &r);
+    case GENIE_API_cublasIsamax_v2:
+        return dec_cublasIsamax_v2(s, index, &r);
+    case GENIE_API_cublasIdamax_v2:
+        return dec_cublasIdamax_v2(s, index, &r);
+    case GENIE_API_cublasIsamin_v2:
+        return dec_cublasIsamin_v2(s, index, &r);
+    case GENIE_API_cublasIdamin_v2:
+        return dec_cublasIdamin_v2(s, index, &r);
+    case GENIE_API_cublasSasum_v2:
+        return dec_cublasSasum_v2(s, index, &r);
+    case GENIE_API_cublasDasum_v2:
+        return dec_cublasDasum_v2(s, index, &r);
     case GENIE_API_cublasSgemv_v2:
         return dec_cublasSgemv_v2(s, index, &r);
     case GENIE_API_cublasDgemv_v2:
         return dec_cublasDgemv_v2(s, index, &r);
+    case GENIE_API_cublasSger_v2:
+        return dec_cublasSger_v2(s, index, &r);
+    case GENIE_API_cublasDger_v2:
+        return dec_cublasDger_v2(s, index, &r);
     case GENIE_API_cublasSgemm_v2:
         return dec_cublasSgemm_v2(s, index, &r);
     case GENIE_API_cublasDgemm_v2:
@@ -910,6 +1346,8 @@ int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8
         return dec_cublasGemmEx(s, index, &r);
     case GENIE_API_cublasSgemmBatched:
         return dec_cublasSgemmBatched(s, index, &r);
+    case GENIE_API_cublasDgemmBatched:
+        return dec_cublasDgemmBatched(s, index, &r);
     case GENIE_API_cublasSgemmStridedBatched:
         return dec_cublasSgemmStridedBatched(s, index, &r);
     case GENIE_API_cublasDgemmStridedBatched:

@@ -3,7 +3,9 @@
 //   blascheck [M=37] [N=29] [K=23]
 // Sgemm in all four transpose combinations, GemmEx (FP32), SgemmStridedBatched, Sgemv,
 // Saxpy, Sscal, Sdot with a host result (a sync) and with a device result (pointer mode
-// device), handle state getters, and a call on a NULL handle. Prints RESULT OK.
+// device), handle state getters, then (pointer mode host) Daxpy, Dscal, Dcopy, S/Dswap, Ddot,
+// Dnrm2, S/Dasum, I[sd]amax, I[sd]amin, S/Dger and DgemmBatched, and a call on a NULL handle.
+// Prints RESULT OK.
 #include "wl_common.h"
 
 #include <cmath>
@@ -50,6 +52,38 @@ static void check(const char *what, const float *got, const float *want, size_t 
     bool ok = worst < 1e-4;
     std::printf("%-28s max rel err %.2e %s\n", what, worst, ok ? "ok" : "WRONG");
     failures += !ok;
+}
+
+static void checkd(const char *what, const double *got, const double *want, size_t n)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = std::fabs(got[i] - want[i]) / (1.0 + std::fabs(want[i]));
+        if (!(d <= worst))
+            worst = d;
+    }
+    bool ok = worst < 1e-12;
+    std::printf("%-28s max rel err %.2e %s\n", what, worst, ok ? "ok" : "WRONG");
+    failures += !ok;
+}
+
+static void checki(const char *what, int got, int want)
+{
+    bool ok = got == want;
+    std::printf("%-28s got %d want %d %s\n", what, got, want, ok ? "ok" : "WRONG");
+    failures += !ok;
+}
+
+// 1-based index of the first largest (or smallest) |x[i]|, as cuBLAS I?amax/I?amin.
+template <typename T> static int ref_iamax(const T *x, int n, bool want_max)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++) {
+        double v = std::fabs((double)x[i]), b = std::fabs((double)x[best]);
+        if (want_max ? v > b : v < b)
+            best = i;
+    }
+    return best + 1;
 }
 
 static std::vector<float> fill(size_t n, wl_lcg &g)
@@ -219,6 +253,164 @@ int main(int argc, char **argv)
     if (pm != CUBLAS_POINTER_MODE_DEVICE) {
         std::printf("pointer mode not mirrored\n");
         failures++;
+    }
+
+    // Double precision level 1, swap, asum, i?amax/i?amin, ger and DgemmBatched: each new
+    // forwarded call once, results in host memory.
+    CB(cublasSetPointerMode(h, CUBLAS_POINTER_MODE_HOST));
+    {
+        const int nv = k;
+        std::vector<double> hx(nv), hy(nv), got(nv), want(nv);
+        for (int i = 0; i < nv; i++) {
+            hx[i] = hA[i] + hA[nv + i] * (1.0 / 4096); // not representable as float
+            hy[i] = hB[i];
+        }
+        double *dx, *dy;
+        CK(cudaMalloc(&dx, nv * 8));
+        CK(cudaMalloc(&dy, nv * 8));
+        CK(cudaMemcpy(dx, hx.data(), nv * 8, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(dy, hy.data(), nv * 8, cudaMemcpyHostToDevice));
+        const double dal = -0.75, dtwo = 2.0;
+        CB(cublasDaxpy(h, nv, &dal, dx, 1, dy, 1));
+        CB(cublasDscal(h, nv, &dtwo, dy, 1));
+        CK(cudaMemcpy(got.data(), dy, nv * 8, cudaMemcpyDeviceToHost));
+        for (int i = 0; i < nv; i++)
+            want[i] = 2.0 * (dal * hx[i] + hy[i]);
+        checkd("Daxpy+Dscal", got.data(), want.data(), nv);
+        CB(cublasDcopy(h, nv, dx, 1, dy, 1));
+        CK(cudaMemcpy(got.data(), dy, nv * 8, cudaMemcpyDeviceToHost));
+        checkd("Dcopy", got.data(), hx.data(), nv);
+        CK(cudaMemcpy(dy, hy.data(), nv * 8, cudaMemcpyHostToDevice));
+        CB(cublasDswap(h, nv, dx, 1, dy, 1)); // now dx = hy, dy = hx
+        CK(cudaMemcpy(got.data(), dx, nv * 8, cudaMemcpyDeviceToHost));
+        checkd("Dswap x", got.data(), hy.data(), nv);
+        CK(cudaMemcpy(got.data(), dy, nv * 8, cudaMemcpyDeviceToHost));
+        checkd("Dswap y", got.data(), hx.data(), nv);
+        double r = 0, wr = 0;
+        CB(cublasDdot(h, nv, dx, 1, dy, 1, &r));
+        for (int i = 0; i < nv; i++)
+            wr += hx[i] * hy[i];
+        checkd("Ddot (host result)", &r, &wr, 1);
+        CB(cublasDnrm2(h, nv, dy, 1, &r));
+        wr = 0;
+        for (int i = 0; i < nv; i++)
+            wr += hx[i] * hx[i];
+        wr = std::sqrt(wr);
+        checkd("Dnrm2", &r, &wr, 1);
+        CB(cublasDasum(h, nv, dy, 1, &r));
+        wr = 0;
+        for (int i = 0; i < nv; i++)
+            wr += std::fabs(hx[i]);
+        checkd("Dasum", &r, &wr, 1);
+        int idx = -1;
+        CB(cublasIdamax(h, nv, dy, 1, &idx));
+        checki("Idamax", idx, ref_iamax(hx.data(), nv, true));
+        CB(cublasIdamin(h, nv, dy, 1, &idx));
+        checki("Idamin", idx, ref_iamax(hx.data(), nv, false));
+
+        // Single precision: Sswap, Sasum, Isamax, Isamin on two fresh vectors.
+        float *fx, *fy;
+        CK(cudaMalloc(&fx, nv * 4));
+        CK(cudaMalloc(&fy, nv * 4));
+        CK(cudaMemcpy(fx, hA.data(), nv * 4, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(fy, hB.data(), nv * 4, cudaMemcpyHostToDevice));
+        CB(cublasSswap(h, nv, fx, 1, fy, 1)); // now fx = hB, fy = hA
+        CK(cudaMemcpy(out.data(), fx, nv * 4, cudaMemcpyDeviceToHost));
+        check("Sswap x", out.data(), hB.data(), nv);
+        CK(cudaMemcpy(out.data(), fy, nv * 4, cudaMemcpyDeviceToHost));
+        check("Sswap y", out.data(), hA.data(), nv);
+        float fr = 0;
+        CB(cublasSasum(h, nv, fy, 1, &fr));
+        double wa = 0;
+        for (int i = 0; i < nv; i++)
+            wa += std::fabs((double)hA[i]);
+        float fwa = (float)wa;
+        check("Sasum", &fr, &fwa, 1);
+        CB(cublasIsamax(h, nv, fy, 1, &idx));
+        checki("Isamax", idx, ref_iamax(hA.data(), nv, true));
+        CB(cublasIsamin(h, nv, fy, 1, &idx));
+        checki("Isamin", idx, ref_iamax(hA.data(), nv, false));
+
+        // Sger: C(m x n, ld big) += alpha A[0..m) B[0..n)^T.
+        CK(cudaMemcpy(C, hC.data(), sz * 4, cudaMemcpyHostToDevice));
+        CB(cublasSger(h, m, n, &alpha, A, 1, B, 1, C, big));
+        CK(cudaMemcpy(out.data(), C, sz * 4, cudaMemcpyDeviceToHost));
+        {
+            std::vector<float> w = hC;
+            for (int j = 0; j < n; j++)
+                for (int i = 0; i < m; i++)
+                    w[i + (size_t)j * big] =
+                        (float)(hC[i + (size_t)j * big] + (double)alpha * hA[i] * hB[j]);
+            check("Sger", out.data(), w.data(), sz);
+        }
+
+        // Dger: G(nv x nv, ld nv) += dal hx hy^T.
+        std::vector<double> hg((size_t)nv * nv), gg((size_t)nv * nv), wg((size_t)nv * nv);
+        for (size_t i = 0; i < hg.size(); i++)
+            hg[i] = hC[i];
+        double *dg;
+        CK(cudaMalloc(&dg, hg.size() * 8));
+        CK(cudaMemcpy(dg, hg.data(), hg.size() * 8, cudaMemcpyHostToDevice));
+        CB(cublasDger(h, nv, nv, &dal, dy, 1, dx, 1, dg, nv)); // dy = hx, dx = hy
+        CK(cudaMemcpy(gg.data(), dg, hg.size() * 8, cudaMemcpyDeviceToHost));
+        for (int j = 0; j < nv; j++)
+            for (int i = 0; i < nv; i++)
+                wg[i + (size_t)j * nv] = hg[i + (size_t)j * nv] + dal * hx[i] * hy[j];
+        checkd("Dger", gg.data(), wg.data(), wg.size());
+
+        // DgemmBatched: two (bm x bk)(bk x bn) problems, A transposed, through a device
+        // array of device pointers.
+        const int nb = 2;
+        const size_t la = (size_t)bk * bm, lb = (size_t)bk * bn, lc = (size_t)bm * bn;
+        std::vector<double> ha(nb * la), hb(nb * lb), hc(nb * lc), gc(nb * lc), wc(nb * lc);
+        for (size_t i = 0; i < ha.size(); i++)
+            ha[i] = hA[i] + hA[ha.size() + i] * (1.0 / 4096);
+        for (size_t i = 0; i < hb.size(); i++)
+            hb[i] = hB[i];
+        for (size_t i = 0; i < hc.size(); i++)
+            hc[i] = hC[i];
+        double *ma, *mb, *mc;
+        CK(cudaMalloc(&ma, ha.size() * 8));
+        CK(cudaMalloc(&mb, hb.size() * 8));
+        CK(cudaMalloc(&mc, hc.size() * 8));
+        CK(cudaMemcpy(ma, ha.data(), ha.size() * 8, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(mb, hb.data(), hb.size() * 8, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(mc, hc.data(), hc.size() * 8, cudaMemcpyHostToDevice));
+        const double *pa[nb] = {ma, ma + la}, *pb[nb] = {mb, mb + lb};
+        double *pc[nb] = {mc, mc + lc};
+        const double **dpa, **dpb;
+        double **dpc;
+        CK(cudaMalloc(&dpa, sizeof pa));
+        CK(cudaMalloc(&dpb, sizeof pb));
+        CK(cudaMalloc(&dpc, sizeof pc));
+        CK(cudaMemcpy(dpa, pa, sizeof pa, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(dpb, pb, sizeof pb, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(dpc, pc, sizeof pc, cudaMemcpyHostToDevice));
+        const double gal = 1.25, gbe = -0.5;
+        CB(cublasDgemmBatched(h, CUBLAS_OP_T, CUBLAS_OP_N, bm, bn, bk, &gal, dpa, bk, dpb, bk,
+                              &gbe, dpc, bm, nb));
+        CK(cudaMemcpy(gc.data(), mc, gc.size() * 8, cudaMemcpyDeviceToHost));
+        for (int b = 0; b < nb; b++)
+            for (int j = 0; j < bn; j++)
+                for (int i = 0; i < bm; i++) {
+                    double acc = 0;
+                    for (int p = 0; p < bk; p++)
+                        acc += ha[b * la + p + (size_t)i * bk] * hb[b * lb + p + (size_t)j * bk];
+                    size_t o = b * lc + i + (size_t)j * bm;
+                    wc[o] = gal * acc + gbe * hc[o];
+                }
+        checkd("DgemmBatched", gc.data(), wc.data(), wc.size());
+        CK(cudaFree(dpa));
+        CK(cudaFree(dpb));
+        CK(cudaFree(dpc));
+        CK(cudaFree(ma));
+        CK(cudaFree(mb));
+        CK(cudaFree(mc));
+        CK(cudaFree(dg));
+        CK(cudaFree(fx));
+        CK(cudaFree(fy));
+        CK(cudaFree(dx));
+        CK(cudaFree(dy));
     }
 
     CB(cublasDestroy(h));

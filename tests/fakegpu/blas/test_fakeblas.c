@@ -819,6 +819,218 @@ Test(level12, vector_routines)
     OK(cublasDestroy_v2(h));
 }
 
+/* Naive references for the routines below: element i of a vector with stride inc (BLAS
+ * convention: a negative stride walks the vector backwards). */
+static int64_t vi(int64_t n, int64_t inc, int64_t i)
+{
+    return inc >= 0 ? i * inc : (n - 1 - i) * -inc;
+}
+
+Test(level12, double_vector_routines)
+{
+    cublasHandle_t h = handle();
+    enum { N = 11 };
+    double x[3 * N], y[3 * N], x0[3 * N], y0[3 * N], r;
+    for (int i = 0; i < 3 * N; i++) {
+        x0[i] = rnd() * 4 - 2;
+        y0[i] = rnd() * 4 - 2;
+    }
+    const int incs[][2] = {{1, 1}, {2, 3}, {-2, 1}, {3, -1}};
+    for (size_t c = 0; c < sizeof incs / sizeof *incs; c++) {
+        int ix = incs[c][0], iy = incs[c][1];
+        /* Daxpy */
+        double al = -1.25;
+        memcpy(x, x0, sizeof x);
+        memcpy(y, y0, sizeof y);
+        OK(cublasDaxpy_v2(h, N, &al, x, ix, y, iy));
+        for (int i = 0; i < 3 * N; i++) {
+            double want = y0[i];
+            for (int j = 0; j < N; j++)
+                if (vi(N, iy, j) == i)
+                    want = y0[i] + al * x0[vi(N, ix, j)];
+            cr_assert(fabs(y[i] - want) <= 1e-15 * (1 + fabs(want)), "Daxpy c=%zu i=%d", c, i);
+        }
+        /* Dcopy */
+        memcpy(y, y0, sizeof y);
+        OK(cublasDcopy_v2(h, N, x, ix, y, iy));
+        for (int j = 0; j < N; j++)
+            cr_assert_eq(y[vi(N, iy, j)], x0[vi(N, ix, j)], "Dcopy c=%zu j=%d", c, j);
+        /* Dswap and Sswap */
+        memcpy(x, x0, sizeof x);
+        memcpy(y, y0, sizeof y);
+        OK(cublasDswap_v2(h, N, x, ix, y, iy));
+        double xw[3 * N], yw[3 * N];
+        memcpy(xw, x0, sizeof xw);
+        memcpy(yw, y0, sizeof yw);
+        for (int j = 0; j < N; j++) {
+            xw[vi(N, ix, j)] = y0[vi(N, iy, j)];
+            yw[vi(N, iy, j)] = x0[vi(N, ix, j)];
+        }
+        cr_assert(memcmp(x, xw, sizeof x) == 0 && memcmp(y, yw, sizeof y) == 0, "Dswap c=%zu", c);
+        float fx[3 * N], fy[3 * N];
+        for (int i = 0; i < 3 * N; i++) {
+            fx[i] = (float)x0[i];
+            fy[i] = (float)y0[i];
+        }
+        OK(cublasSswap_v2(h, N, fx, ix, fy, iy));
+        for (int i = 0; i < 3 * N; i++)
+            cr_assert(fx[i] == (float)xw[i] && fy[i] == (float)yw[i], "Sswap c=%zu i=%d", c, i);
+        /* Ddot */
+        double want = 0;
+        for (int j = 0; j < N; j++)
+            want += x0[vi(N, ix, j)] * y0[vi(N, iy, j)];
+        OK(cublasDdot_v2(h, N, x0, ix, y0, iy, &r));
+        cr_assert(fabs(r - want) <= 1e-14 * (1 + fabs(want)), "Ddot c=%zu %g vs %g", c, r, want);
+    }
+    /* Dscal, Dnrm2, asum, amax/amin: positive strides (the others read nothing) */
+    for (int inc = 1; inc <= 3; inc++) {
+        double al = 3.0;
+        memcpy(x, x0, sizeof x);
+        OK(cublasDscal_v2(h, N, &al, x, inc));
+        for (int i = 0; i < 3 * N; i++)
+            cr_assert_eq(x[i], i % inc == 0 && i / inc < N ? 3.0 * x0[i] : x0[i], "Dscal %d", i);
+        double ss = 0, sa = 0, big = -1, small = INFINITY;
+        int imax = 0, imin = 0;
+        float fx[3 * N];
+        for (int i = 0; i < 3 * N; i++)
+            fx[i] = (float)x0[i];
+        for (int j = 0; j < N; j++) {
+            double v = x0[j * inc];
+            ss += v * v;
+            sa += fabs((double)fx[j * inc]);
+            if (fabs((double)fx[j * inc]) > big) {
+                big = fabs((double)fx[j * inc]);
+                imax = j + 1;
+            }
+            if (fabs((double)fx[j * inc]) < small) {
+                small = fabs((double)fx[j * inc]);
+                imin = j + 1;
+            }
+        }
+        OK(cublasDnrm2_v2(h, N, x0, inc, &r));
+        cr_assert(fabs(r - sqrt(ss)) <= 1e-14 * sqrt(ss), "Dnrm2 %g vs %g", r, sqrt(ss));
+        float fr;
+        OK(cublasSasum_v2(h, N, fx, inc, &fr));
+        cr_assert(fabs(fr - sa) <= 1e-6 * sa, "Sasum %g vs %g", fr, sa);
+        double dsa = 0;
+        for (int j = 0; j < N; j++)
+            dsa += fabs(x0[j * inc]);
+        OK(cublasDasum_v2(h, N, x0, inc, &r));
+        cr_assert(fabs(r - dsa) <= 1e-14 * dsa, "Dasum %g vs %g", r, dsa);
+        int ir;
+        OK(cublasIsamax_v2(h, N, fx, inc, &ir));
+        cr_assert_eq(ir, imax, "Isamax inc=%d", inc);
+        OK(cublasIsamin_v2(h, N, fx, inc, &ir));
+        cr_assert_eq(ir, imin, "Isamin inc=%d", inc);
+        /* the double forms on the same values, as doubles */
+        double dx[3 * N];
+        for (int i = 0; i < 3 * N; i++)
+            dx[i] = fx[i];
+        OK(cublasIdamax_v2(h, N, dx, inc, &ir));
+        cr_assert_eq(ir, imax, "Idamax inc=%d", inc);
+        OK(cublasIdamin_v2(h, N, dx, inc, &ir));
+        cr_assert_eq(ir, imin, "Idamin inc=%d", inc);
+    }
+    /* ties: the first index wins; n <= 0: 0 */
+    double t[4] = {1, -3, 3, -3};
+    int ir = -1;
+    OK(cublasIdamax_v2(h, 4, t, 1, &ir));
+    cr_assert_eq(ir, 2);
+    OK(cublasIdamin_v2(h, 0, t, 1, &ir));
+    cr_assert_eq(ir, 0);
+    int64_t ir64 = -1;
+    OK(cublasIdamin_v2_64(h, 4, t, 1, &ir64));
+    cr_assert_eq(ir64, 1);
+    /* Dnrm2 does not overflow where the squares would */
+    double huge[2] = {3e300, 4e300};
+    OK(cublasDnrm2_v2(h, 2, huge, 1, &r));
+    cr_assert(fabs(r - 5e300) <= 1e-14 * 5e300, "Dnrm2 huge %g", r);
+    IS(CUBLAS_STATUS_INVALID_VALUE, cublasDdot_v2(h, 2, x, 1, x, 1, NULL));
+    IS(CUBLAS_STATUS_INVALID_VALUE, cublasIsamax_v2(h, 2, (float *)x, 1, NULL));
+    OK(cublasDestroy_v2(h));
+    IS(CUBLAS_STATUS_NOT_INITIALIZED, cublasDasum_v2(h, 1, x, 1, &r));
+}
+
+Test(level12, ger_single_and_double)
+{
+    cublasHandle_t h = handle();
+    enum { M = 6, N = 4, LDA = 8 };
+    const int incs[][2] = {{1, 1}, {2, -3}};
+    for (size_t c = 0; c < 2; c++) {
+        int ix = incs[c][0], iy = incs[c][1];
+        double x[3 * M], y[3 * N], A[LDA * N], A0[LDA * N];
+        float fx[3 * M], fy[3 * N], fA[LDA * N];
+        for (int i = 0; i < 3 * M; i++)
+            fx[i] = (float)(x[i] = (float)rnd());
+        for (int i = 0; i < 3 * N; i++)
+            fy[i] = (float)(y[i] = (float)rnd());
+        for (int i = 0; i < LDA * N; i++)
+            fA[i] = (float)(A[i] = A0[i] = (float)rnd());
+        double al = 0.75;
+        float fal = 0.75f;
+        OK(cublasDger_v2(h, M, N, &al, x, ix, y, iy, A, LDA));
+        OK(cublasSger_v2(h, M, N, &fal, fx, ix, fy, iy, fA, LDA));
+        for (int j = 0; j < N; j++)
+            for (int i = 0; i < LDA; i++) {
+                double want = A0[i + j * LDA];
+                if (i < M)
+                    want += al * x[vi(M, ix, i)] * y[vi(N, iy, j)];
+                cr_assert(fabs(A[i + j * LDA] - want) <= 1e-15 * (1 + fabs(want)),
+                          "Dger c=%zu i=%d j=%d", c, i, j);
+                cr_assert(fabs(fA[i + j * LDA] - want) <= 1e-6 * (1 + fabs(want)),
+                          "Sger c=%zu i=%d j=%d", c, i, j);
+            }
+    }
+    double d[4] = {0};
+    IS(CUBLAS_STATUS_INVALID_VALUE, cublasDger_v2(h, 2, 2, &(double){1}, d, 1, d, 1, d, 1));
+    IS(CUBLAS_STATUS_INVALID_VALUE, cublasDger_v2(h, 2, 2, &(double){1}, d, 0, d, 1, d, 2));
+    OK(cublasDestroy_v2(h));
+}
+
+Test(gemm_typed, dgemm_batched)
+{
+    cublasHandle_t h = handle();
+    enum { M = 5, N = 3, K = 4, B = 3 };
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            int lda = (ta ? K : M) + 1, ldb = (tb ? N : K) + 2, ldc = M + 1;
+            double a[B][(M + 1) * (K + 1)], b[B][(K + 2) * (N + 2)], c[B][(M + 1) * N],
+                c0[B][(M + 1) * N];
+            const double *pa[B], *pb[B];
+            double *pc[B];
+            for (int q = 0; q < B; q++) {
+                for (size_t i = 0; i < sizeof a[q] / sizeof **a; i++)
+                    a[q][i] = rnd();
+                for (size_t i = 0; i < sizeof b[q] / sizeof **b; i++)
+                    b[q][i] = rnd();
+                for (size_t i = 0; i < sizeof c[q] / sizeof **c; i++)
+                    c[q][i] = c0[q][i] = rnd();
+                pa[q] = a[q];
+                pb[q] = b[q];
+                pc[q] = c[q];
+            }
+            double al = 1.5, be = -0.25;
+            OK(cublasDgemmBatched(h, OPS[ta], OPS[tb], M, N, K, &al, pa, lda, pb, ldb, &be, pc,
+                                  ldc, B));
+            for (int q = 0; q < B; q++)
+                for (int j = 0; j < N; j++)
+                    for (int i = 0; i < ldc; i++) {
+                        double want = c0[q][i + j * ldc];
+                        if (i < M) {
+                            double acc = 0;
+                            for (int p = 0; p < K; p++)
+                                acc += (ta ? a[q][p + i * lda] : a[q][i + p * lda]) *
+                                       (tb ? b[q][j + p * ldb] : b[q][p + j * ldb]);
+                            want = al * acc + be * want;
+                        }
+                        cr_assert(fabs(c[q][i + j * ldc] - want) <= 1e-13 * (1 + fabs(want)),
+                                  "ta=%d tb=%d q=%d i=%d j=%d: %g vs %g", ta, tb, q, i, j,
+                                  c[q][i + j * ldc], want);
+                    }
+        }
+    OK(cublasDestroy_v2(h));
+}
+
 /* ---- cuBLASLt ---------------------------------------------------------------------------------
  */
 
