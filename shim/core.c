@@ -53,84 +53,22 @@ void shim_unlock(void) { pthread_mutex_unlock(&shim_g.mu); }
 
 /* ----------------------------------------------------------------- handles ---- */
 
-/* Open addressing on the pointer, backward-shift deletion (no tombstones). */
-typedef struct handle_slot {
-    const void *p;
-    uint32_t kind;
-} handle_slot;
-static handle_slot *htab;
-static size_t htab_cap, htab_n;
-
-static size_t handle_hash(const void *p)
-{
-    uint64_t x = (uint64_t)(uintptr_t)p;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return (size_t)x;
-}
-
-static void handle_insert(handle_slot *t, size_t cap, const void *p, uint32_t kind)
-{
-    size_t j = handle_hash(p) & (cap - 1);
-    while (t[j].p && t[j].p != p)
-        j = (j + 1) & (cap - 1);
-    t[j] = (handle_slot){p, kind};
-}
+/* pointer -> its kind (the magic, never 0), as the map's value */
+static shim_ptrmap handles;
 
 int shim_handle_add(const void *p, uint32_t kind)
 {
-    if ((htab_n + 1) * 2 > htab_cap) {
-        size_t cap = htab_cap ? htab_cap * 2 : 64;
-        handle_slot *t = calloc(cap, sizeof *t);
-        if (!t)
-            return GENIE_ENOMEM;
-        for (size_t i = 0; i < htab_cap; i++)
-            if (htab[i].p)
-                handle_insert(t, cap, htab[i].p, htab[i].kind);
-        free(htab);
-        htab = t;
-        htab_cap = cap;
-    }
-    if (!shim_handle_is(p, 0))
-        htab_n++;
-    handle_insert(htab, htab_cap, p, kind);
-    return 0;
-}
-
-static long handle_find(const void *p)
-{
-    if (!htab_cap || !p)
-        return -1;
-    for (size_t j = handle_hash(p) & (htab_cap - 1); htab[j].p; j = (j + 1) & (htab_cap - 1))
-        if (htab[j].p == p)
-            return (long)j;
-    return -1;
+    return shim_ptrmap_put(&handles, p, (void *)(uintptr_t)kind);
 }
 
 /* kind 0: any kind */
 int shim_handle_is(const void *p, uint32_t kind)
 {
-    long j = handle_find(p);
-    return j >= 0 && (!kind || htab[j].kind == kind);
+    uintptr_t k = (uintptr_t)shim_ptrmap_get(&handles, p);
+    return k && (!kind || k == kind);
 }
 
-void shim_handle_del(const void *p)
-{
-    long f = handle_find(p);
-    if (f < 0)
-        return;
-    size_t mask = htab_cap - 1, i = (size_t)f;
-    for (size_t j = (i + 1) & mask; htab[j].p; j = (j + 1) & mask) {
-        size_t home = handle_hash(htab[j].p) & mask;
-        if (((j - home) & mask) >= ((j - i) & mask)) {
-            htab[i] = htab[j];
-            i = j;
-        }
-    }
-    htab[i] = (handle_slot){NULL, 0};
-    htab_n--;
-}
+void shim_handle_del(const void *p) { shim_ptrmap_del(&handles, p); }
 
 /* ------------------------------------------------------------------ errors ---- */
 

@@ -37,67 +37,17 @@ struct shim_module {
     shim_func *funcs;
 };
 
-/* host function (or our own kernel handle) -> shim_func: open addressing on pointers */
-static shim_func **ftab;
-static size_t ftab_cap, ftab_n;
-
-static size_t ptr_hash(const void *p)
-{
-    uint64_t x = (uint64_t)(uintptr_t)p;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return (size_t)x;
-}
-
-static int ftab_put(shim_func *f)
-{
-    if ((ftab_n + 1) * 2 > ftab_cap) {
-        size_t cap = ftab_cap ? ftab_cap * 2 : 256;
-        shim_func **t = calloc(cap, sizeof *t);
-        if (!t)
-            return GENIE_ENOMEM;
-        for (size_t i = 0; i < ftab_cap; i++)
-            if (ftab[i]) {
-                size_t j = ptr_hash(ftab[i]->host_fun) & (cap - 1);
-                while (t[j])
-                    j = (j + 1) & (cap - 1);
-                t[j] = ftab[i];
-            }
-        free(ftab);
-        ftab = t;
-        ftab_cap = cap;
-    }
-    size_t j = ptr_hash(f->host_fun) & (ftab_cap - 1);
-    while (ftab[j]) {
-        if (ftab[j]->host_fun == f->host_fun) {
-            ftab[j] = f; /* re-registration (a module loaded twice): the newest wins */
-            return 0;
-        }
-        j = (j + 1) & (ftab_cap - 1);
-    }
-    ftab[j] = f;
-    ftab_n++;
-    return 0;
-}
+/* host function -> shim_func */
+static shim_ptrmap ftab;
 
 /* Lock held. */
 static shim_func *lookup_locked(const void *p)
 {
-    if (!p)
-        return NULL;
-    if (ftab_cap) {
-        size_t j = ptr_hash(p) & (ftab_cap - 1);
-        while (ftab[j]) {
-            if (ftab[j]->host_fun == p)
-                return ftab[j];
-            j = (j + 1) & (ftab_cap - 1);
-        }
-    }
-    /* a cudaKernel_t from __cudaGetKernel is our shim_func itself; anything else that
-     * reaches here is a host function pointer, whose first bytes are readable code */
-    shim_func *f = (shim_func *)p;
-    return f->magic == SHIM_FUNC_MAGIC ? f : NULL;
+    shim_func *f = shim_ptrmap_get(&ftab, p);
+    if (f)
+        return f;
+    /* a cudaKernel_t from __cudaGetKernel is our shim_func itself: a live handle */
+    return shim_handle_is(p, SHIM_FUNC_MAGIC) ? (shim_func *)p : NULL;
 }
 
 shim_func *shim_func_lookup(const void *p)
@@ -168,8 +118,13 @@ GENIE_EXPORT void __cudaRegisterFunction(void **fatCubinHandle, const char *host
     f->device_name = deviceName;
     shim_lock();
     f->id = shim_g.next_func++;
-    if (ftab_put(f))
+    /* re-registration (a module loaded twice): the newest wins the host function */
+    if (shim_handle_add(f, SHIM_FUNC_MAGIC)) {
         free(f);
+    } else if (shim_ptrmap_put(&ftab, hostFun, f)) {
+        shim_handle_del(f);
+        free(f);
+    }
     shim_unlock();
 }
 

@@ -190,7 +190,17 @@ extern __thread cudaError_t shim_last_error;
  * handle is not one of ours. */
 uint32_t shim_stream_id(cudaStream_t s);
 
-/* Live client handles (streams, events, cuBLAS and cuBLASLt handles), keyed by pointer with
+/* A hash map from pointers to non-NULL values (shim/ptrmap.c). Lock held. */
+typedef struct shim_ptrmap {
+    const void **keys; /* NULL marks an empty slot */
+    void **vals;
+    size_t cap, n;
+} shim_ptrmap;
+void *shim_ptrmap_get(const shim_ptrmap *m, const void *key); /* NULL when absent */
+int shim_ptrmap_put(shim_ptrmap *m, const void *key, void *val); /* insert or replace */
+void shim_ptrmap_del(shim_ptrmap *m, const void *key);
+
+/* Live client handles (streams, events, modules, functions, cuBLAS and cuBLASLt handles), keyed by pointer with
  * their magic as the kind. A handle the program passes is validated by looking it up here,
  * never by reading through it: a destroyed or made-up handle is then an invalid handle, not
  * a read of freed or unmapped memory. Lock held. */
