@@ -1,7 +1,6 @@
 /* blas.c — cuBLAS on the client: handles mirrored locally, calls recorded as LIB_CALL records. */
 #include "shim/shim_blas.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,11 +15,7 @@ shim_blas_handle *shim_blas_handle_of(cublasHandle_t h)
 
 cublasStatus_t shim_deny_blas(unsigned apix)
 {
-    static _Atomic unsigned char logged[GENIE_APIX__COUNT];
-    shim_count(apix);
-    if (!atomic_exchange(&logged[apix], 1))
-        GENIE_WARN("%s is not supported by Genie; returning CUBLAS_STATUS_NOT_SUPPORTED",
-                   genie_api_table[apix].name);
+    shim_deny_note(apix, "CUBLAS_STATUS_NOT_SUPPORTED");
     return CUBLAS_STATUS_NOT_SUPPORTED;
 }
 

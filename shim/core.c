@@ -133,13 +133,18 @@ cudaError_t shim_bad_arg(unsigned apix, const char *arg)
     return shim_set_error(cudaErrorInvalidValue);
 }
 
-cudaError_t shim_deny_cudart(unsigned apix)
+void shim_deny_note(unsigned apix, const char *status)
 {
     static _Atomic unsigned char logged[GENIE_APIX__COUNT];
     shim_count(apix);
     if (!atomic_exchange(&logged[apix], 1))
-        GENIE_WARN("%s is not supported by Genie; returning cudaErrorNotSupported",
-                   genie_api_table[apix].name);
+        GENIE_WARN("%s is not supported by Genie; returning %s", genie_api_table[apix].name,
+                   status);
+}
+
+cudaError_t shim_deny_cudart(unsigned apix)
+{
+    shim_deny_note(apix, "cudaErrorNotSupported");
     return shim_set_error(cudaErrorNotSupported);
 }
 

@@ -213,5 +213,7 @@ int shim_host_is_pinned(const void *p, size_t n);
 void shim_count(unsigned apix);
 cudaError_t shim_bad_arg(unsigned apix, const char *arg);
 cudaError_t shim_deny_cudart(unsigned apix);
+/* Counts a denied call and logs its name once (any library of the API table). */
+void shim_deny_note(unsigned apix, const char *status);
 
 #endif
