@@ -416,13 +416,13 @@ static int parse_params(const char *name, const char *s, param *p, int max)
 typedef struct argd {
     char dir[8];
     char name[64];
-    char size[128]; /* SCALAR/RESULT size expression */
+    char size[128]; /* SCALAR/RESULT/HOUT size expression */
 } argd;
 
 static int parse_args(const char *name, const char *s, argd *a, int max)
 {
     static const char *dirs[] = {"IN",  "OUT", "INOUT",  "HANDLE", "HNEW",  "HDEL",
-                                 "STREAM", "VAL", "DEV", "SCALAR", "RESULT"};
+                                 "STREAM", "VAL", "DEV", "SCALAR", "RESULT", "HOUT"};
     int n = 0;
     while (*s) {
         while (*s && (isspace((unsigned char)*s) || *s == '(' || *s == ')'))
@@ -467,7 +467,9 @@ static int parse_args(const char *name, const char *s, argd *a, int max)
             ok |= !strcmp(a[n].dir, dirs[d]);
         if (!ok)
             die("%s: unknown argument descriptor %s", name, a[n].dir);
-        if ((!strcmp(a[n].dir, "SCALAR") || !strcmp(a[n].dir, "RESULT")) && !a[n].size[0])
+        if ((!strcmp(a[n].dir, "SCALAR") || !strcmp(a[n].dir, "RESULT") ||
+             !strcmp(a[n].dir, "HOUT")) &&
+            !a[n].size[0])
             die("%s: %s(%s) needs a size", name, a[n].dir, a[n].name);
         n++;
     }
@@ -508,6 +510,12 @@ static void check_api(void)
         if (na != np)
             die("%s: %d params but %d arg descriptors", r->name, np, na);
         for (int k = 0; k < np; k++) {
+            /* the generated recorder's and decoder's own locals */
+            if (!strcmp(p[k].name, "ses") || !strcmp(p[k].name, "rd") ||
+                !strcmp(p[k].name, "index") || !strcmp(p[k].name, "st") ||
+                !strcmp(p[k].name, "lc"))
+                die("%s: parameter name %s is taken by the recorder or the decoder", r->name,
+                    p[k].name);
             if (strcmp(p[k].name, a[k].name))
                 die("%s: descriptor %d names %s, parameter is %s", r->name, k, a[k].name,
                     p[k].name);
@@ -585,8 +593,8 @@ static void fwd_size(const argd *a, char *out, size_t n)
         snprintf(out, n, "8");
     else if (!strcmp(a->dir, "SCALAR"))
         snprintf(out, n, "SHIM_LIB_SCALAR_BYTES");
-    else if (!strcmp(a->dir, "RESULT"))
-        snprintf(out, n, "SHIM_LIB_RESULT_BYTES");
+    else if (!strcmp(a->dir, "RESULT") || !strcmp(a->dir, "HOUT"))
+        snprintf(out, n, "SHIM_LIB_RESULT_BYTES"); /* HOUT: a RESULT whose kind is always host */
     else
         snprintf(out, n, "4"); /* HANDLE, HNEW, HDEL, STREAM: a client ID */
 }
@@ -597,34 +605,36 @@ static void gen_fwd_recorder(const api_row *r)
     argd a[32];
     int np = parse_params(r->name, r->params, p, 32);
     parse_args(r->name, r->args, a, 32);
-    P("%s shim_rec_%s%s\n{\n    shim_lib_call c;\n", r->ret, r->name, r->params);
-    P("    if (shim_lib_begin(&c, GENIE_API_%s, 0", r->name);
+    P("%s shim_rec_%s%s\n{\n    shim_lib_call lc;\n", r->ret, r->name, r->params);
+    P("    if (shim_lib_begin(&lc, GENIE_API_%s, 0", r->name);
     for (int k = 0; k < np; k++) {
         char sz[160];
         fwd_size(&a[k], sz, sizeof sz);
         P(" + %s", sz);
     }
-    P("))\n        return (%s)c.status;\n", r->ret);
+    P("))\n        return (%s)lc.status;\n", r->ret);
     for (int k = 0; k < np; k++) {
         const argd *d = &a[k];
         if (!strcmp(d->dir, "HANDLE"))
-            P("    shim_lib_handle(&c, %s);\n", d->name);
+            P("    shim_lib_handle(&lc, %s);\n", d->name);
         else if (!strcmp(d->dir, "HNEW"))
-            P("    shim_lib_hnew(&c, %s);\n", d->name);
+            P("    shim_lib_hnew(&lc, %s);\n", d->name);
         else if (!strcmp(d->dir, "HDEL"))
-            P("    shim_lib_hdel(&c, %s);\n", d->name);
+            P("    shim_lib_hdel(&lc, %s);\n", d->name);
         else if (!strcmp(d->dir, "STREAM"))
-            P("    shim_lib_stream(&c, %s);\n", d->name);
+            P("    shim_lib_stream(&lc, %s);\n", d->name);
         else if (!strcmp(d->dir, "VAL"))
-            P("    shim_lib_val(&c, &%s, sizeof %s);\n", d->name, d->name);
+            P("    shim_lib_val(&lc, &%s, sizeof %s);\n", d->name, d->name);
         else if (!strcmp(d->dir, "DEV"))
-            P("    shim_lib_dev(&c, %s);\n", d->name);
+            P("    shim_lib_dev(&lc, %s);\n", d->name);
         else if (!strcmp(d->dir, "SCALAR"))
-            P("    shim_lib_scalar(&c, %s, %s);\n", d->name, d->size);
+            P("    shim_lib_scalar(&lc, %s, %s);\n", d->name, d->size);
         else if (!strcmp(d->dir, "RESULT"))
-            P("    shim_lib_result(&c, %s, %s);\n", d->name, d->size);
+            P("    shim_lib_result(&lc, %s, %s);\n", d->name, d->size);
+        else if (!strcmp(d->dir, "HOUT"))
+            P("    shim_lib_hout(&lc, %s, %s);\n", d->name, d->size);
     }
-    P("    return (%s)shim_lib_end(&c);\n}\n\n", r->ret);
+    P("    return (%s)shim_lib_end(&lc);\n}\n\n", r->ret);
 }
 
 static void gen_lib_c(const char *lib, const char *file)
@@ -637,6 +647,10 @@ static void gen_lib_c(const char *lib, const char *file)
     if (strcmp(lib, "cudart"))
         P("#include \"shim/shim_blas.h\"\n");
     P("\n");
+    if (!strcmp(lib, "cublas")) /* HOUT's recorder, defined in shim/blas.c */
+        P("/* An output that is a host pointer whatever the pointer mode (int *info of the batched\n"
+          " * solvers): RESULT's layout with the host kind; the call flushes for it. */\n"
+          "void shim_lib_hout(shim_lib_call *c, void *p, size_t n);\n\n");
     /* prototypes of the hand-written implementations and of the recorders */
     for (size_t i = 0; i < N(cudart); i++) {
         const api_row *r = &cudart[i];
@@ -725,6 +739,9 @@ static void gen_exec_lib(void)
     open_out("exec_lib.c");
     P("#include <dlfcn.h>\n#include <string.h>\n\n#include \"protocol/gen/api.h\"\n"
       "#include \"protocol/gen/exec_lib.h\"\n#include \"remote/exec_lib_int.h\"\n\n");
+    P("/* HOUT (remote/ops_lib.c): a RESULT that must be of the host kind; the callee writes\n"
+      " * the host buffer that goes back as R_DATA. */\n"
+      "void *exec_lib_hout(exec_session *s, exec_lib_rd *r);\n\n");
     P("int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)\n{\n    int n = 0;\n");
     P("    memset(f, 0, sizeof *f);\n    (void)cublas, (void)cublaslt;\n");
     for (size_t i = 0; i < N(cudart); i++) {
@@ -744,7 +761,7 @@ static void gen_exec_lib(void)
         argd a[32];
         int np = parse_params(r->name, r->params, p, 32);
         parse_args(r->name, r->args, a, 32);
-        P("static int dec_%s(exec_session *s, uint32_t index, exec_lib_rd *r)\n{\n", r->name);
+        P("static int dec_%s(exec_session *ses, uint32_t index, exec_lib_rd *rd)\n{\n", r->name);
         for (int k = 0; k < np; k++) {
             char d[300];
             exec_decl(&p[k], d, sizeof d);
@@ -753,24 +770,25 @@ static void gen_exec_lib(void)
         for (int k = 0; k < np; k++) {
             const argd *x = &a[k];
             if (!strcmp(x->dir, "VAL"))
-                P("    exec_lib_val(r, &%s, sizeof %s);\n", x->name, x->name);
+                P("    exec_lib_val(rd, &%s, sizeof %s);\n", x->name, x->name);
             else
-                P("    %s = (__typeof__(%s))exec_lib_%s(s, r);\n", x->name, x->name,
+                P("    %s = (__typeof__(%s))exec_lib_%s(ses, rd);\n", x->name, x->name,
                   !strcmp(x->dir, "HANDLE")   ? "handle"
                   : !strcmp(x->dir, "HNEW")   ? "hnew"
                   : !strcmp(x->dir, "HDEL")   ? "hdel"
                   : !strcmp(x->dir, "STREAM") ? "stream"
                   : !strcmp(x->dir, "DEV")    ? "dev"
                   : !strcmp(x->dir, "SCALAR") ? "scalar"
+                  : !strcmp(x->dir, "HOUT")   ? "hout"
                                               : "result");
         }
-        P("    if (r->err)\n        return exec_lib_bad(s, index, r, \"%s\");\n", r->name);
-        P("    if (!exec_lib_table(s)->%s)\n        return exec_lib_missing(s, index, \"%s\");\n",
+        P("    if (rd->err)\n        return exec_lib_bad(ses, index, rd, \"%s\");\n", r->name);
+        P("    if (!exec_lib_table(ses)->%s)\n        return exec_lib_missing(ses, index, \"%s\");\n",
           r->name, r->name);
-        P("    int st = (int)exec_lib_table(s)->%s(", r->name);
+        P("    int st = (int)exec_lib_table(ses)->%s(", r->name);
         for (int k = 0; k < np; k++)
             P("%s%s", k ? ", " : "", p[k].name);
-        P(");\n    return exec_lib_done(s, index, r, st, \"%s\");\n}\n\n", r->name);
+        P(");\n    return exec_lib_done(ses, index, rd, st, \"%s\");\n}\n\n", r->name);
     }
     P("int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8_t *args,\n"
       "                      size_t n)\n{\n    exec_lib_rd r;\n    exec_lib_rd_init(&r, args, n);\n"

@@ -196,6 +196,10 @@ void *exec_lib_result(exec_session *s, exec_lib_rd *r)
         return NULL;
     }
     if (kind == 0) {
+        if (r->result_host) { /* one buffer: a second host output cannot come back */
+            bad(r, GENIE_EPROTO, "a second host result");
+            return NULL;
+        }
         r->result_host = 1;
         r->result_size = size;
         return r->result_buf;
@@ -204,6 +208,24 @@ void *exec_lib_result(exec_session *s, exec_lib_rd *r)
         bad(r, GENIE_ERANGE, "result pointer %#llx is not in this session's memory",
             (unsigned long long)p);
     return (void *)(uintptr_t)p;
+}
+
+/* Declared in the generated protocol/gen/exec_lib.c, its only caller. */
+void *exec_lib_hout(exec_session *s, exec_lib_rd *r);
+
+/* HOUT: the callee takes a host pointer whatever its pointer mode, so a device kind here
+ * would hand it an address it must not write through. */
+void *exec_lib_hout(exec_session *s, exec_lib_rd *r)
+{
+    uint32_t kind;
+    if (!r->err && (size_t)(r->end - r->p) >= 4) {
+        memcpy(&kind, r->p, 4);
+        if (kind != 0) {
+            bad(r, GENIE_EPROTO, "host output of kind %u", kind);
+            return NULL;
+        }
+    }
+    return exec_lib_result(s, r);
 }
 
 int exec_blas_cuda_err(int status)

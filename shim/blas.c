@@ -187,6 +187,27 @@ void shim_lib_result(shim_lib_call *c, void *p, size_t n)
     put(c, &a, 8);
 }
 
+/* Declared in the generated protocol/gen/cublas_api.c, its only caller. */
+void shim_lib_hout(shim_lib_call *c, void *p, size_t n);
+
+/* A host output in either pointer mode (int *info of the batched solvers): RESULT's layout with
+ * the host kind. A call has one host output at most: the executor has one buffer for it. */
+void shim_lib_hout(shim_lib_call *c, void *p, size_t n)
+{
+    uint32_t kind = SHIM_LIB_HOST, size = (uint32_t)n;
+    uint64_t a = 0;
+    if (!p || n > 16 || c->result) {
+        if (!c->status)
+            c->status = p ? CUBLAS_STATUS_INTERNAL_ERROR : CUBLAS_STATUS_INVALID_VALUE;
+        return;
+    }
+    c->result = p;
+    c->result_size = n;
+    put(c, &kind, 4);
+    put(c, &size, 4);
+    put(c, &a, 8);
+}
+
 int shim_lib_end(shim_lib_call *c)
 {
     if (c->status) {

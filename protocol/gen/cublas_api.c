@@ -7,6 +7,10 @@
 #include "shim/shim_int.h"
 #include "shim/shim_blas.h"
 
+/* An output that is a host pointer whatever the pointer mode (int *info of the batched
+ * solvers): RESULT's layout with the host kind; the call flushes for it. */
+void shim_lib_hout(shim_lib_call *c, void *p, size_t n);
+
 cublasStatus_t shim_rec_cublasCreate_v2(cublasHandle_t* handle);
 cublasStatus_t shim_rec_cublasDestroy_v2(cublasHandle_t handle);
 cublasStatus_t shim_impl_cublasGetVersion_v2(cublasHandle_t handle, int* version);
@@ -29,751 +33,2867 @@ const char* shim_impl_cublasGetStatusName(cublasStatus_t status);
 const char* shim_impl_cublasGetStatusString(cublasStatus_t status);
 cublasStatus_t shim_rec_cublasSnrm2_v2(cublasHandle_t handle, int n, const float* x, int incx, float* result);
 cublasStatus_t shim_rec_cublasDnrm2_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result);
+cublasStatus_t shim_rec_cublasScnrm2_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, float* result);
+cublasStatus_t shim_rec_cublasDznrm2_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, double* result);
 cublasStatus_t shim_rec_cublasSdot_v2(cublasHandle_t handle, int n, const float* x, int incx, const float* y, int incy, float* result);
 cublasStatus_t shim_rec_cublasDdot_v2(cublasHandle_t handle, int n, const double* x, int incx, const double* y, int incy, double* result);
+cublasStatus_t shim_rec_cublasCdotu_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* result);
+cublasStatus_t shim_rec_cublasCdotc_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* result);
+cublasStatus_t shim_rec_cublasZdotu_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* result);
+cublasStatus_t shim_rec_cublasZdotc_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* result);
 cublasStatus_t shim_rec_cublasSscal_v2(cublasHandle_t handle, int n, const float* alpha, float* x, int incx);
 cublasStatus_t shim_rec_cublasDscal_v2(cublasHandle_t handle, int n, const double* alpha, double* x, int incx);
+cublasStatus_t shim_rec_cublasCscal_v2(cublasHandle_t handle, int n, const cuComplex* alpha, cuComplex* x, int incx);
+cublasStatus_t shim_rec_cublasCsscal_v2(cublasHandle_t handle, int n, const float* alpha, cuComplex* x, int incx);
+cublasStatus_t shim_rec_cublasZscal_v2(cublasHandle_t handle, int n, const cuDoubleComplex* alpha, cuDoubleComplex* x, int incx);
+cublasStatus_t shim_rec_cublasZdscal_v2(cublasHandle_t handle, int n, const double* alpha, cuDoubleComplex* x, int incx);
 cublasStatus_t shim_rec_cublasSaxpy_v2(cublasHandle_t handle, int n, const float* alpha, const float* x, int incx, float* y, int incy);
 cublasStatus_t shim_rec_cublasDaxpy_v2(cublasHandle_t handle, int n, const double* alpha, const double* x, int incx, double* y, int incy);
+cublasStatus_t shim_rec_cublasCaxpy_v2(cublasHandle_t handle, int n, const cuComplex* alpha, const cuComplex* x, int incx, cuComplex* y, int incy);
+cublasStatus_t shim_rec_cublasZaxpy_v2(cublasHandle_t handle, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy);
 cublasStatus_t shim_rec_cublasScopy_v2(cublasHandle_t handle, int n, const float* x, int incx, float* y, int incy);
 cublasStatus_t shim_rec_cublasDcopy_v2(cublasHandle_t handle, int n, const double* x, int incx, double* y, int incy);
+cublasStatus_t shim_rec_cublasCcopy_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, cuComplex* y, int incy);
+cublasStatus_t shim_rec_cublasZcopy_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy);
 cublasStatus_t shim_rec_cublasSswap_v2(cublasHandle_t handle, int n, float* x, int incx, float* y, int incy);
 cublasStatus_t shim_rec_cublasDswap_v2(cublasHandle_t handle, int n, double* x, int incx, double* y, int incy);
+cublasStatus_t shim_rec_cublasCswap_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy);
+cublasStatus_t shim_rec_cublasZswap_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy);
 cublasStatus_t shim_rec_cublasIsamax_v2(cublasHandle_t handle, int n, const float* x, int incx, int* result);
 cublasStatus_t shim_rec_cublasIdamax_v2(cublasHandle_t handle, int n, const double* x, int incx, int* result);
+cublasStatus_t shim_rec_cublasIcamax_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, int* result);
+cublasStatus_t shim_rec_cublasIzamax_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, int* result);
 cublasStatus_t shim_rec_cublasIsamin_v2(cublasHandle_t handle, int n, const float* x, int incx, int* result);
 cublasStatus_t shim_rec_cublasIdamin_v2(cublasHandle_t handle, int n, const double* x, int incx, int* result);
+cublasStatus_t shim_rec_cublasIcamin_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, int* result);
+cublasStatus_t shim_rec_cublasIzamin_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, int* result);
 cublasStatus_t shim_rec_cublasSasum_v2(cublasHandle_t handle, int n, const float* x, int incx, float* result);
 cublasStatus_t shim_rec_cublasDasum_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result);
+cublasStatus_t shim_rec_cublasScasum_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, float* result);
+cublasStatus_t shim_rec_cublasDzasum_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, double* result);
+cublasStatus_t shim_rec_cublasSrot_v2(cublasHandle_t handle, int n, float* x, int incx, float* y, int incy, const float* c, const float* s);
+cublasStatus_t shim_rec_cublasDrot_v2(cublasHandle_t handle, int n, double* x, int incx, double* y, int incy, const double* c, const double* s);
+cublasStatus_t shim_rec_cublasCrot_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy, const float* c, const cuComplex* s);
+cublasStatus_t shim_rec_cublasCsrot_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy, const float* c, const float* s);
+cublasStatus_t shim_rec_cublasZrot_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy, const double* c, const cuDoubleComplex* s);
+cublasStatus_t shim_rec_cublasZdrot_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy, const double* c, const double* s);
 cublasStatus_t shim_rec_cublasSgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy);
 cublasStatus_t shim_rec_cublasDgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy);
+cublasStatus_t shim_rec_cublasCgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy);
+cublasStatus_t shim_rec_cublasZgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy);
+cublasStatus_t shim_rec_cublasStrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const float* A, int lda, float* x, int incx);
+cublasStatus_t shim_rec_cublasDtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const double* A, int lda, double* x, int incx);
+cublasStatus_t shim_rec_cublasCtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuComplex* A, int lda, cuComplex* x, int incx);
+cublasStatus_t shim_rec_cublasZtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuDoubleComplex* A, int lda, cuDoubleComplex* x, int incx);
+cublasStatus_t shim_rec_cublasStrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const float* A, int lda, float* x, int incx);
+cublasStatus_t shim_rec_cublasDtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const double* A, int lda, double* x, int incx);
+cublasStatus_t shim_rec_cublasCtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuComplex* A, int lda, cuComplex* x, int incx);
+cublasStatus_t shim_rec_cublasZtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuDoubleComplex* A, int lda, cuDoubleComplex* x, int incx);
+cublasStatus_t shim_rec_cublasSsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy);
+cublasStatus_t shim_rec_cublasDsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy);
+cublasStatus_t shim_rec_cublasCsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy);
+cublasStatus_t shim_rec_cublasZsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy);
+cublasStatus_t shim_rec_cublasChemv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy);
+cublasStatus_t shim_rec_cublasZhemv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy);
 cublasStatus_t shim_rec_cublasSger_v2(cublasHandle_t handle, int m, int n, const float* alpha, const float* x, int incx, const float* y, int incy, float* A, int lda);
 cublasStatus_t shim_rec_cublasDger_v2(cublasHandle_t handle, int m, int n, const double* alpha, const double* x, int incx, const double* y, int incy, double* A, int lda);
+cublasStatus_t shim_rec_cublasCgeru_v2(cublasHandle_t handle, int m, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda);
+cublasStatus_t shim_rec_cublasCgerc_v2(cublasHandle_t handle, int m, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda);
+cublasStatus_t shim_rec_cublasZgeru_v2(cublasHandle_t handle, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda);
+cublasStatus_t shim_rec_cublasZgerc_v2(cublasHandle_t handle, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda);
+cublasStatus_t shim_rec_cublasSsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* x, int incx, float* A, int lda);
+cublasStatus_t shim_rec_cublasDsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* x, int incx, double* A, int lda);
+cublasStatus_t shim_rec_cublasCsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, cuComplex* A, int lda);
+cublasStatus_t shim_rec_cublasZsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* A, int lda);
+cublasStatus_t shim_rec_cublasCher_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const cuComplex* x, int incx, cuComplex* A, int lda);
+cublasStatus_t shim_rec_cublasZher_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* A, int lda);
+cublasStatus_t shim_rec_cublasSsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* x, int incx, const float* y, int incy, float* A, int lda);
+cublasStatus_t shim_rec_cublasDsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* x, int incx, const double* y, int incy, double* A, int lda);
+cublasStatus_t shim_rec_cublasCsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda);
+cublasStatus_t shim_rec_cublasZsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda);
+cublasStatus_t shim_rec_cublasCher2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda);
+cublasStatus_t shim_rec_cublasZher2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda);
 cublasStatus_t shim_rec_cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc);
 cublasStatus_t shim_rec_cublasDgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc);
+cublasStatus_t shim_rec_cublasCgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc);
+cublasStatus_t shim_rec_cublasZgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc);
 cublasStatus_t shim_rec_cublasSgemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const float* beta, void* C, cudaDataType Ctype, int ldc);
 cublasStatus_t shim_rec_cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const void* beta, void* C, cudaDataType Ctype, int ldc, cublasComputeType_t computeType, cublasGemmAlgo_t algo);
+cublasStatus_t shim_rec_cublasSsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const float* A, int lda, const float* beta, float* C, int ldc);
+cublasStatus_t shim_rec_cublasDsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const double* A, int lda, const double* beta, double* C, int ldc);
+cublasStatus_t shim_rec_cublasCsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* beta, cuComplex* C, int ldc);
+cublasStatus_t shim_rec_cublasZsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc);
+cublasStatus_t shim_rec_cublasCherk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const cuComplex* A, int lda, const float* beta, cuComplex* C, int ldc);
+cublasStatus_t shim_rec_cublasZherk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const cuDoubleComplex* A, int lda, const double* beta, cuDoubleComplex* C, int ldc);
+cublasStatus_t shim_rec_cublasSsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc);
+cublasStatus_t shim_rec_cublasDsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc);
+cublasStatus_t shim_rec_cublasCsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc);
+cublasStatus_t shim_rec_cublasZsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc);
+cublasStatus_t shim_rec_cublasCher2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const float* beta, cuComplex* C, int ldc);
+cublasStatus_t shim_rec_cublasZher2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const double* beta, cuDoubleComplex* C, int ldc);
+cublasStatus_t shim_rec_cublasSsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc);
+cublasStatus_t shim_rec_cublasDsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc);
+cublasStatus_t shim_rec_cublasCsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc);
+cublasStatus_t shim_rec_cublasZsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc);
+cublasStatus_t shim_rec_cublasChemm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc);
+cublasStatus_t shim_rec_cublasZhemm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc);
+cublasStatus_t shim_rec_cublasStrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* A, int lda, float* B, int ldb);
+cublasStatus_t shim_rec_cublasDtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* A, int lda, double* B, int ldb);
+cublasStatus_t shim_rec_cublasCtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, cuComplex* B, int ldb);
+cublasStatus_t shim_rec_cublasZtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, cuDoubleComplex* B, int ldb);
+cublasStatus_t shim_rec_cublasStrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* A, int lda, const float* B, int ldb, float* C, int ldc);
+cublasStatus_t shim_rec_cublasDtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* A, int lda, const double* B, int ldb, double* C, int ldc);
+cublasStatus_t shim_rec_cublasCtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, cuComplex* C, int ldc);
+cublasStatus_t shim_rec_cublasZtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, cuDoubleComplex* C, int ldc);
 cublasStatus_t shim_rec_cublasSgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* const Aarray[], int lda, const float* const Barray[], int ldb, const float* beta, float* const Carray[], int ldc, int batchCount);
 cublasStatus_t shim_rec_cublasDgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* const Aarray[], int lda, const double* const Barray[], int ldb, const double* beta, double* const Carray[], int ldc, int batchCount);
+cublasStatus_t shim_rec_cublasCgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* const Aarray[], int lda, const cuComplex* const Barray[], int ldb, const cuComplex* beta, cuComplex* const Carray[], int ldc, int batchCount);
+cublasStatus_t shim_rec_cublasZgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* const Aarray[], int lda, const cuDoubleComplex* const Barray[], int ldb, const cuDoubleComplex* beta, cuDoubleComplex* const Carray[], int ldc, int batchCount);
 cublasStatus_t shim_rec_cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* A, int lda, long long int strideA, const float* B, int ldb, long long int strideB, const float* beta, float* C, int ldc, long long int strideC, int batchCount);
 cublasStatus_t shim_rec_cublasDgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, long long int strideA, const double* B, int ldb, long long int strideB, const double* beta, double* C, int ldc, long long int strideC, int batchCount);
+cublasStatus_t shim_rec_cublasCgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, long long int strideA, const cuComplex* B, int ldb, long long int strideB, const cuComplex* beta, cuComplex* C, int ldc, long long int strideC, int batchCount);
+cublasStatus_t shim_rec_cublasZgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, long long int strideA, const cuDoubleComplex* B, int ldb, long long int strideB, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc, long long int strideC, int batchCount);
 cublasStatus_t shim_rec_cublasGemmBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* const Aarray[], cudaDataType Atype, int lda, const void* const Barray[], cudaDataType Btype, int ldb, const void* beta, void* const Carray[], cudaDataType Ctype, int ldc, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo);
 cublasStatus_t shim_rec_cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, long long int strideA, const void* B, cudaDataType Btype, int ldb, long long int strideB, const void* beta, void* C, cudaDataType Ctype, int ldc, long long int strideC, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo);
 cublasStatus_t shim_rec_cublasSgeam(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, const float* alpha, const float* A, int lda, const float* beta, const float* B, int ldb, float* C, int ldc);
+cublasStatus_t shim_rec_cublasStrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* const A[], int lda, float* const B[], int ldb, int batchCount);
+cublasStatus_t shim_rec_cublasDtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* const A[], int lda, double* const B[], int ldb, int batchCount);
+cublasStatus_t shim_rec_cublasCtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* const A[], int lda, cuComplex* const B[], int ldb, int batchCount);
+cublasStatus_t shim_rec_cublasZtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* const A[], int lda, cuDoubleComplex* const B[], int ldb, int batchCount);
+cublasStatus_t shim_rec_cublasSgeqrfBatched(cublasHandle_t handle, int m, int n, float* const Aarray[], int lda, float* const TauArray[], int* info, int batchSize);
+cublasStatus_t shim_rec_cublasDgeqrfBatched(cublasHandle_t handle, int m, int n, double* const Aarray[], int lda, double* const TauArray[], int* info, int batchSize);
+cublasStatus_t shim_rec_cublasCgeqrfBatched(cublasHandle_t handle, int m, int n, cuComplex* const Aarray[], int lda, cuComplex* const TauArray[], int* info, int batchSize);
+cublasStatus_t shim_rec_cublasZgeqrfBatched(cublasHandle_t handle, int m, int n, cuDoubleComplex* const Aarray[], int lda, cuDoubleComplex* const TauArray[], int* info, int batchSize);
+cublasStatus_t shim_rec_cublasSgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, float* const Aarray[], int lda, float* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize);
+cublasStatus_t shim_rec_cublasDgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, double* const Aarray[], int lda, double* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize);
+cublasStatus_t shim_rec_cublasCgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, cuComplex* const Aarray[], int lda, cuComplex* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize);
+cublasStatus_t shim_rec_cublasZgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, cuDoubleComplex* const Aarray[], int lda, cuDoubleComplex* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize);
+cublasStatus_t shim_rec_cublasSgetrfBatched(cublasHandle_t handle, int n, float* const A[], int lda, int* P, int* info, int batchSize);
+cublasStatus_t shim_rec_cublasDgetrfBatched(cublasHandle_t handle, int n, double* const A[], int lda, int* P, int* info, int batchSize);
+cublasStatus_t shim_rec_cublasCgetrfBatched(cublasHandle_t handle, int n, cuComplex* const A[], int lda, int* P, int* info, int batchSize);
+cublasStatus_t shim_rec_cublasZgetrfBatched(cublasHandle_t handle, int n, cuDoubleComplex* const A[], int lda, int* P, int* info, int batchSize);
+cublasStatus_t shim_rec_cublasSgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const float* const Aarray[], int lda, const int* devIpiv, float* const Barray[], int ldb, int* info, int batchSize);
+cublasStatus_t shim_rec_cublasDgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const double* const Aarray[], int lda, const int* devIpiv, double* const Barray[], int ldb, int* info, int batchSize);
+cublasStatus_t shim_rec_cublasCgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const cuComplex* const Aarray[], int lda, const int* devIpiv, cuComplex* const Barray[], int ldb, int* info, int batchSize);
+cublasStatus_t shim_rec_cublasZgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const cuDoubleComplex* const Aarray[], int lda, const int* devIpiv, cuDoubleComplex* const Barray[], int ldb, int* info, int batchSize);
 cublasStatus_t shim_rec_cublasHgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, const void* B, int ldb, const void* beta, void* C, int ldc);
 cublasStatus_t shim_rec_cublasHgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, long long int strideA, const void* B, int ldb, long long int strideB, const void* beta, void* C, int ldc, long long int strideC, int batchCount);
 
 cublasStatus_t shim_rec_cublasCreate_v2(cublasHandle_t* handle)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasCreate_v2, 0 + 4))
-        return (cublasStatus_t)c.status;
-    shim_lib_hnew(&c, handle);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCreate_v2, 0 + 4))
+        return (cublasStatus_t)lc.status;
+    shim_lib_hnew(&lc, handle);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasDestroy_v2(cublasHandle_t handle)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasDestroy_v2, 0 + 4))
-        return (cublasStatus_t)c.status;
-    shim_lib_hdel(&c, handle);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDestroy_v2, 0 + 4))
+        return (cublasStatus_t)lc.status;
+    shim_lib_hdel(&lc, handle);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSetWorkspace_v2(cublasHandle_t handle, void* workspace, size_t workspaceSizeInBytes)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSetWorkspace_v2, 0 + 4 + 8 + sizeof workspaceSizeInBytes))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_dev(&c, workspace);
-    shim_lib_val(&c, &workspaceSizeInBytes, sizeof workspaceSizeInBytes);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSetWorkspace_v2, 0 + 4 + 8 + sizeof workspaceSizeInBytes))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_dev(&lc, workspace);
+    shim_lib_val(&lc, &workspaceSizeInBytes, sizeof workspaceSizeInBytes);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSetStream_v2, 0 + 4 + 4))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_stream(&c, streamId);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSetStream_v2, 0 + 4 + 4))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_stream(&lc, streamId);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t mode)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSetPointerMode_v2, 0 + 4 + sizeof mode))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &mode, sizeof mode);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSetPointerMode_v2, 0 + 4 + sizeof mode))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &mode, sizeof mode);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t mode)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSetAtomicsMode, 0 + 4 + sizeof mode))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &mode, sizeof mode);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSetAtomicsMode, 0 + 4 + sizeof mode))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &mode, sizeof mode);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSetMathMode, 0 + 4 + sizeof mode))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &mode, sizeof mode);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSetMathMode, 0 + 4 + sizeof mode))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &mode, sizeof mode);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSnrm2_v2(cublasHandle_t handle, int n, const float* x, int incx, float* result)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSnrm2_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_result(&c, result, 4);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSnrm2_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 4);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasDnrm2_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasDnrm2_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_result(&c, result, 8);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDnrm2_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 8);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasScnrm2_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, float* result)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasScnrm2_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 4);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDznrm2_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, double* result)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDznrm2_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 8);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSdot_v2(cublasHandle_t handle, int n, const float* x, int incx, const float* y, int incy, float* result)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSdot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_dev(&c, y);
-    shim_lib_val(&c, &incy, sizeof incy);
-    shim_lib_result(&c, result, 4);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSdot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_result(&lc, result, 4);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasDdot_v2(cublasHandle_t handle, int n, const double* x, int incx, const double* y, int incy, double* result)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasDdot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_dev(&c, y);
-    shim_lib_val(&c, &incy, sizeof incy);
-    shim_lib_result(&c, result, 8);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDdot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_result(&lc, result, 8);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCdotu_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* result)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCdotu_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_result(&lc, result, 8);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCdotc_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* result)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCdotc_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_result(&lc, result, 8);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZdotu_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* result)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZdotu_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_result(&lc, result, 16);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZdotc_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* result)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZdotc_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_result(&lc, result, 16);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSscal_v2(cublasHandle_t handle, int n, const float* alpha, float* x, int incx)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_scalar(&c, alpha, 4);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasDscal_v2(cublasHandle_t handle, int n, const double* alpha, double* x, int incx)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasDscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_scalar(&c, alpha, 8);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCscal_v2(cublasHandle_t handle, int n, const cuComplex* alpha, cuComplex* x, int incx)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCsscal_v2(cublasHandle_t handle, int n, const float* alpha, cuComplex* x, int incx)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCsscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZscal_v2(cublasHandle_t handle, int n, const cuDoubleComplex* alpha, cuDoubleComplex* x, int incx)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZdscal_v2(cublasHandle_t handle, int n, const double* alpha, cuDoubleComplex* x, int incx)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZdscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSaxpy_v2(cublasHandle_t handle, int n, const float* alpha, const float* x, int incx, float* y, int incy)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSaxpy_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_scalar(&c, alpha, 4);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_dev(&c, y);
-    shim_lib_val(&c, &incy, sizeof incy);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSaxpy_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasDaxpy_v2(cublasHandle_t handle, int n, const double* alpha, const double* x, int incx, double* y, int incy)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasDaxpy_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_scalar(&c, alpha, 8);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_dev(&c, y);
-    shim_lib_val(&c, &incy, sizeof incy);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDaxpy_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCaxpy_v2(cublasHandle_t handle, int n, const cuComplex* alpha, const cuComplex* x, int incx, cuComplex* y, int incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCaxpy_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZaxpy_v2(cublasHandle_t handle, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZaxpy_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasScopy_v2(cublasHandle_t handle, int n, const float* x, int incx, float* y, int incy)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasScopy_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_dev(&c, y);
-    shim_lib_val(&c, &incy, sizeof incy);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasScopy_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasDcopy_v2(cublasHandle_t handle, int n, const double* x, int incx, double* y, int incy)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasDcopy_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_dev(&c, y);
-    shim_lib_val(&c, &incy, sizeof incy);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDcopy_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCcopy_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, cuComplex* y, int incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCcopy_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZcopy_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZcopy_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSswap_v2(cublasHandle_t handle, int n, float* x, int incx, float* y, int incy)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSswap_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_dev(&c, y);
-    shim_lib_val(&c, &incy, sizeof incy);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSswap_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasDswap_v2(cublasHandle_t handle, int n, double* x, int incx, double* y, int incy)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasDswap_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_dev(&c, y);
-    shim_lib_val(&c, &incy, sizeof incy);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDswap_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCswap_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCswap_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZswap_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZswap_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasIsamax_v2(cublasHandle_t handle, int n, const float* x, int incx, int* result)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasIsamax_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_result(&c, result, 4);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasIsamax_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 4);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasIdamax_v2(cublasHandle_t handle, int n, const double* x, int incx, int* result)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasIdamax_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_result(&c, result, 4);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasIdamax_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 4);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasIcamax_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, int* result)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasIcamax_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 4);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasIzamax_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, int* result)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasIzamax_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 4);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasIsamin_v2(cublasHandle_t handle, int n, const float* x, int incx, int* result)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasIsamin_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_result(&c, result, 4);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasIsamin_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 4);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasIdamin_v2(cublasHandle_t handle, int n, const double* x, int incx, int* result)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasIdamin_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_result(&c, result, 4);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasIdamin_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 4);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasIcamin_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, int* result)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasIcamin_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 4);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasIzamin_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, int* result)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasIzamin_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 4);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSasum_v2(cublasHandle_t handle, int n, const float* x, int incx, float* result)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSasum_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_result(&c, result, 4);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSasum_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 4);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasDasum_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasDasum_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_result(&c, result, 8);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDasum_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 8);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasScasum_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, float* result)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasScasum_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 4);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDzasum_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, double* result)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDzasum_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 8);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasSrot_v2(cublasHandle_t handle, int n, float* x, int incx, float* y, int incy, const float* c, const float* s)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_scalar(&lc, c, 4);
+    shim_lib_scalar(&lc, s, 4);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDrot_v2(cublasHandle_t handle, int n, double* x, int incx, double* y, int incy, const double* c, const double* s)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_scalar(&lc, c, 8);
+    shim_lib_scalar(&lc, s, 8);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCrot_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy, const float* c, const cuComplex* s)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_scalar(&lc, c, 4);
+    shim_lib_scalar(&lc, s, 8);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCsrot_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy, const float* c, const float* s)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCsrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_scalar(&lc, c, 4);
+    shim_lib_scalar(&lc, s, 4);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZrot_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy, const double* c, const cuDoubleComplex* s)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_scalar(&lc, c, 8);
+    shim_lib_scalar(&lc, s, 16);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZdrot_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy, const double* c, const double* s)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZdrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_scalar(&lc, c, 8);
+    shim_lib_scalar(&lc, s, 8);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSgemv_v2, 0 + 4 + sizeof trans + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &trans, sizeof trans);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_scalar(&c, alpha, 4);
-    shim_lib_dev(&c, A);
-    shim_lib_val(&c, &lda, sizeof lda);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_scalar(&c, beta, 4);
-    shim_lib_dev(&c, y);
-    shim_lib_val(&c, &incy, sizeof incy);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSgemv_v2, 0 + 4 + sizeof trans + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_scalar(&lc, beta, 4);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasDgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasDgemv_v2, 0 + 4 + sizeof trans + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &trans, sizeof trans);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_scalar(&c, alpha, 8);
-    shim_lib_dev(&c, A);
-    shim_lib_val(&c, &lda, sizeof lda);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_scalar(&c, beta, 8);
-    shim_lib_dev(&c, y);
-    shim_lib_val(&c, &incy, sizeof incy);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDgemv_v2, 0 + 4 + sizeof trans + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCgemv_v2, 0 + 4 + sizeof trans + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZgemv_v2, 0 + 4 + sizeof trans + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_scalar(&lc, beta, 16);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasStrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const float* A, int lda, float* x, int incx)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasStrmv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const double* A, int lda, double* x, int incx)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDtrmv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuComplex* A, int lda, cuComplex* x, int incx)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCtrmv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuDoubleComplex* A, int lda, cuDoubleComplex* x, int incx)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZtrmv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasStrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const float* A, int lda, float* x, int incx)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasStrsv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const double* A, int lda, double* x, int incx)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDtrsv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuComplex* A, int lda, cuComplex* x, int incx)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCtrsv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuDoubleComplex* A, int lda, cuDoubleComplex* x, int incx)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZtrsv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasSsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSsymv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_scalar(&lc, beta, 4);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDsymv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCsymv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZsymv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_scalar(&lc, beta, 16);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasChemv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasChemv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZhemv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZhemv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_scalar(&lc, beta, 16);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSger_v2(cublasHandle_t handle, int m, int n, const float* alpha, const float* x, int incx, const float* y, int incy, float* A, int lda)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSger_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_scalar(&c, alpha, 4);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_dev(&c, y);
-    shim_lib_val(&c, &incy, sizeof incy);
-    shim_lib_dev(&c, A);
-    shim_lib_val(&c, &lda, sizeof lda);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSger_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasDger_v2(cublasHandle_t handle, int m, int n, const double* alpha, const double* x, int incx, const double* y, int incy, double* A, int lda)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasDger_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_scalar(&c, alpha, 8);
-    shim_lib_dev(&c, x);
-    shim_lib_val(&c, &incx, sizeof incx);
-    shim_lib_dev(&c, y);
-    shim_lib_val(&c, &incy, sizeof incy);
-    shim_lib_dev(&c, A);
-    shim_lib_val(&c, &lda, sizeof lda);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDger_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCgeru_v2(cublasHandle_t handle, int m, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCgeru_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCgerc_v2(cublasHandle_t handle, int m, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCgerc_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZgeru_v2(cublasHandle_t handle, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZgeru_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZgerc_v2(cublasHandle_t handle, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZgerc_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasSsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* x, int incx, float* A, int lda)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSsyr_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* x, int incx, double* A, int lda)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDsyr_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, cuComplex* A, int lda)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCsyr_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* A, int lda)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZsyr_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCher_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const cuComplex* x, int incx, cuComplex* A, int lda)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCher_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZher_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* A, int lda)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZher_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasSsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* x, int incx, const float* y, int incy, float* A, int lda)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSsyr2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* x, int incx, const double* y, int incy, double* A, int lda)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDsyr2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCsyr2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZsyr2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCher2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCher2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZher2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZher2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSgemm_v2, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &transa, sizeof transa);
-    shim_lib_val(&c, &transb, sizeof transb);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_val(&c, &k, sizeof k);
-    shim_lib_scalar(&c, alpha, 4);
-    shim_lib_dev(&c, A);
-    shim_lib_val(&c, &lda, sizeof lda);
-    shim_lib_dev(&c, B);
-    shim_lib_val(&c, &ldb, sizeof ldb);
-    shim_lib_scalar(&c, beta, 4);
-    shim_lib_dev(&c, C);
-    shim_lib_val(&c, &ldc, sizeof ldc);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSgemm_v2, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 4);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasDgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasDgemm_v2, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &transa, sizeof transa);
-    shim_lib_val(&c, &transb, sizeof transb);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_val(&c, &k, sizeof k);
-    shim_lib_scalar(&c, alpha, 8);
-    shim_lib_dev(&c, A);
-    shim_lib_val(&c, &lda, sizeof lda);
-    shim_lib_dev(&c, B);
-    shim_lib_val(&c, &ldb, sizeof ldb);
-    shim_lib_scalar(&c, beta, 8);
-    shim_lib_dev(&c, C);
-    shim_lib_val(&c, &ldc, sizeof ldc);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDgemm_v2, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCgemm_v2, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZgemm_v2, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 16);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSgemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const float* beta, void* C, cudaDataType Ctype, int ldc)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSgemmEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + 8 + sizeof Btype + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &transa, sizeof transa);
-    shim_lib_val(&c, &transb, sizeof transb);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_val(&c, &k, sizeof k);
-    shim_lib_scalar(&c, alpha, 4);
-    shim_lib_dev(&c, A);
-    shim_lib_val(&c, &Atype, sizeof Atype);
-    shim_lib_val(&c, &lda, sizeof lda);
-    shim_lib_dev(&c, B);
-    shim_lib_val(&c, &Btype, sizeof Btype);
-    shim_lib_val(&c, &ldb, sizeof ldb);
-    shim_lib_scalar(&c, beta, 4);
-    shim_lib_dev(&c, C);
-    shim_lib_val(&c, &Ctype, sizeof Ctype);
-    shim_lib_val(&c, &ldc, sizeof ldc);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSgemmEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + 8 + sizeof Btype + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &Atype, sizeof Atype);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &Btype, sizeof Btype);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 4);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &Ctype, sizeof Ctype);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const void* beta, void* C, cudaDataType Ctype, int ldc, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasGemmEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + 8 + sizeof Btype + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc + sizeof computeType + sizeof algo))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &transa, sizeof transa);
-    shim_lib_val(&c, &transb, sizeof transb);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_val(&c, &k, sizeof k);
-    shim_lib_scalar(&c, alpha, shim_blas_scalar_size(computeType));
-    shim_lib_dev(&c, A);
-    shim_lib_val(&c, &Atype, sizeof Atype);
-    shim_lib_val(&c, &lda, sizeof lda);
-    shim_lib_dev(&c, B);
-    shim_lib_val(&c, &Btype, sizeof Btype);
-    shim_lib_val(&c, &ldb, sizeof ldb);
-    shim_lib_scalar(&c, beta, shim_blas_scalar_size(computeType));
-    shim_lib_dev(&c, C);
-    shim_lib_val(&c, &Ctype, sizeof Ctype);
-    shim_lib_val(&c, &ldc, sizeof ldc);
-    shim_lib_val(&c, &computeType, sizeof computeType);
-    shim_lib_val(&c, &algo, sizeof algo);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasGemmEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + 8 + sizeof Btype + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc + sizeof computeType + sizeof algo))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, shim_blas_scalar_size(computeType));
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &Atype, sizeof Atype);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &Btype, sizeof Btype);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, shim_blas_scalar_size(computeType));
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &Ctype, sizeof Ctype);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &computeType, sizeof computeType);
+    shim_lib_val(&lc, &algo, sizeof algo);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasSsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const float* A, int lda, const float* beta, float* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSsyrk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_scalar(&lc, beta, 4);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const double* A, int lda, const double* beta, double* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDsyrk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* beta, cuComplex* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCsyrk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZsyrk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_scalar(&lc, beta, 16);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCherk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const cuComplex* A, int lda, const float* beta, cuComplex* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCherk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_scalar(&lc, beta, 4);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZherk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const cuDoubleComplex* A, int lda, const double* beta, cuDoubleComplex* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZherk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasSsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSsyr2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 4);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDsyr2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCsyr2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZsyr2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 16);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCher2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const float* beta, cuComplex* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCher2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 4);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZher2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const double* beta, cuDoubleComplex* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZher2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasSsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSsymm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 4);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDsymm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCsymm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZsymm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 16);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasChemm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasChemm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZhemm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZhemm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 16);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasStrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* A, int lda, float* B, int ldb)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasStrsm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* A, int lda, double* B, int ldb)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDtrsm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, cuComplex* B, int ldb)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCtrsm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, cuDoubleComplex* B, int ldb)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZtrsm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasStrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* A, int lda, const float* B, int ldb, float* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasStrmm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* A, int lda, const double* B, int ldb, double* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDtrmm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, cuComplex* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCtrmm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, cuDoubleComplex* C, int ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZtrmm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* const Aarray[], int lda, const float* const Barray[], int ldb, const float* beta, float* const Carray[], int ldc, int batchCount)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSgemmBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &transa, sizeof transa);
-    shim_lib_val(&c, &transb, sizeof transb);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_val(&c, &k, sizeof k);
-    shim_lib_scalar(&c, alpha, 4);
-    shim_lib_dev(&c, Aarray);
-    shim_lib_val(&c, &lda, sizeof lda);
-    shim_lib_dev(&c, Barray);
-    shim_lib_val(&c, &ldb, sizeof ldb);
-    shim_lib_scalar(&c, beta, 4);
-    shim_lib_dev(&c, Carray);
-    shim_lib_val(&c, &ldc, sizeof ldc);
-    shim_lib_val(&c, &batchCount, sizeof batchCount);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSgemmBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, Barray);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 4);
+    shim_lib_dev(&lc, Carray);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasDgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* const Aarray[], int lda, const double* const Barray[], int ldb, const double* beta, double* const Carray[], int ldc, int batchCount)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasDgemmBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &transa, sizeof transa);
-    shim_lib_val(&c, &transb, sizeof transb);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_val(&c, &k, sizeof k);
-    shim_lib_scalar(&c, alpha, 8);
-    shim_lib_dev(&c, Aarray);
-    shim_lib_val(&c, &lda, sizeof lda);
-    shim_lib_dev(&c, Barray);
-    shim_lib_val(&c, &ldb, sizeof ldb);
-    shim_lib_scalar(&c, beta, 8);
-    shim_lib_dev(&c, Carray);
-    shim_lib_val(&c, &ldc, sizeof ldc);
-    shim_lib_val(&c, &batchCount, sizeof batchCount);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDgemmBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, Barray);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, Carray);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* const Aarray[], int lda, const cuComplex* const Barray[], int ldb, const cuComplex* beta, cuComplex* const Carray[], int ldc, int batchCount)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCgemmBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, Barray);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, Carray);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* const Aarray[], int lda, const cuDoubleComplex* const Barray[], int ldb, const cuDoubleComplex* beta, cuDoubleComplex* const Carray[], int ldc, int batchCount)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZgemmBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, Barray);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 16);
+    shim_lib_dev(&lc, Carray);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* A, int lda, long long int strideA, const float* B, int ldb, long long int strideB, const float* beta, float* C, int ldc, long long int strideC, int batchCount)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &transa, sizeof transa);
-    shim_lib_val(&c, &transb, sizeof transb);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_val(&c, &k, sizeof k);
-    shim_lib_scalar(&c, alpha, 4);
-    shim_lib_dev(&c, A);
-    shim_lib_val(&c, &lda, sizeof lda);
-    shim_lib_val(&c, &strideA, sizeof strideA);
-    shim_lib_dev(&c, B);
-    shim_lib_val(&c, &ldb, sizeof ldb);
-    shim_lib_val(&c, &strideB, sizeof strideB);
-    shim_lib_scalar(&c, beta, 4);
-    shim_lib_dev(&c, C);
-    shim_lib_val(&c, &ldc, sizeof ldc);
-    shim_lib_val(&c, &strideC, sizeof strideC);
-    shim_lib_val(&c, &batchCount, sizeof batchCount);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_val(&lc, &strideA, sizeof strideA);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_val(&lc, &strideB, sizeof strideB);
+    shim_lib_scalar(&lc, beta, 4);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &strideC, sizeof strideC);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasDgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, long long int strideA, const double* B, int ldb, long long int strideB, const double* beta, double* C, int ldc, long long int strideC, int batchCount)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasDgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &transa, sizeof transa);
-    shim_lib_val(&c, &transb, sizeof transb);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_val(&c, &k, sizeof k);
-    shim_lib_scalar(&c, alpha, 8);
-    shim_lib_dev(&c, A);
-    shim_lib_val(&c, &lda, sizeof lda);
-    shim_lib_val(&c, &strideA, sizeof strideA);
-    shim_lib_dev(&c, B);
-    shim_lib_val(&c, &ldb, sizeof ldb);
-    shim_lib_val(&c, &strideB, sizeof strideB);
-    shim_lib_scalar(&c, beta, 8);
-    shim_lib_dev(&c, C);
-    shim_lib_val(&c, &ldc, sizeof ldc);
-    shim_lib_val(&c, &strideC, sizeof strideC);
-    shim_lib_val(&c, &batchCount, sizeof batchCount);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_val(&lc, &strideA, sizeof strideA);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_val(&lc, &strideB, sizeof strideB);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &strideC, sizeof strideC);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, long long int strideA, const cuComplex* B, int ldb, long long int strideB, const cuComplex* beta, cuComplex* C, int ldc, long long int strideC, int batchCount)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_val(&lc, &strideA, sizeof strideA);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_val(&lc, &strideB, sizeof strideB);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &strideC, sizeof strideC);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, long long int strideA, const cuDoubleComplex* B, int ldb, long long int strideB, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc, long long int strideC, int batchCount)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_val(&lc, &strideA, sizeof strideA);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_val(&lc, &strideB, sizeof strideB);
+    shim_lib_scalar(&lc, beta, 16);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &strideC, sizeof strideC);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasGemmBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* const Aarray[], cudaDataType Atype, int lda, const void* const Barray[], cudaDataType Btype, int ldb, const void* beta, void* const Carray[], cudaDataType Ctype, int ldc, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasGemmBatchedEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + 8 + sizeof Btype + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc + sizeof batchCount + sizeof computeType + sizeof algo))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &transa, sizeof transa);
-    shim_lib_val(&c, &transb, sizeof transb);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_val(&c, &k, sizeof k);
-    shim_lib_scalar(&c, alpha, shim_blas_scalar_size(computeType));
-    shim_lib_dev(&c, Aarray);
-    shim_lib_val(&c, &Atype, sizeof Atype);
-    shim_lib_val(&c, &lda, sizeof lda);
-    shim_lib_dev(&c, Barray);
-    shim_lib_val(&c, &Btype, sizeof Btype);
-    shim_lib_val(&c, &ldb, sizeof ldb);
-    shim_lib_scalar(&c, beta, shim_blas_scalar_size(computeType));
-    shim_lib_dev(&c, Carray);
-    shim_lib_val(&c, &Ctype, sizeof Ctype);
-    shim_lib_val(&c, &ldc, sizeof ldc);
-    shim_lib_val(&c, &batchCount, sizeof batchCount);
-    shim_lib_val(&c, &computeType, sizeof computeType);
-    shim_lib_val(&c, &algo, sizeof algo);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasGemmBatchedEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + 8 + sizeof Btype + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc + sizeof batchCount + sizeof computeType + sizeof algo))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, shim_blas_scalar_size(computeType));
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &Atype, sizeof Atype);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, Barray);
+    shim_lib_val(&lc, &Btype, sizeof Btype);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, shim_blas_scalar_size(computeType));
+    shim_lib_dev(&lc, Carray);
+    shim_lib_val(&lc, &Ctype, sizeof Ctype);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    shim_lib_val(&lc, &computeType, sizeof computeType);
+    shim_lib_val(&lc, &algo, sizeof algo);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, long long int strideA, const void* B, cudaDataType Btype, int ldb, long long int strideB, const void* beta, void* C, cudaDataType Ctype, int ldc, long long int strideC, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasGemmStridedBatchedEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + sizeof strideA + 8 + sizeof Btype + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc + sizeof strideC + sizeof batchCount + sizeof computeType + sizeof algo))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &transa, sizeof transa);
-    shim_lib_val(&c, &transb, sizeof transb);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_val(&c, &k, sizeof k);
-    shim_lib_scalar(&c, alpha, shim_blas_scalar_size(computeType));
-    shim_lib_dev(&c, A);
-    shim_lib_val(&c, &Atype, sizeof Atype);
-    shim_lib_val(&c, &lda, sizeof lda);
-    shim_lib_val(&c, &strideA, sizeof strideA);
-    shim_lib_dev(&c, B);
-    shim_lib_val(&c, &Btype, sizeof Btype);
-    shim_lib_val(&c, &ldb, sizeof ldb);
-    shim_lib_val(&c, &strideB, sizeof strideB);
-    shim_lib_scalar(&c, beta, shim_blas_scalar_size(computeType));
-    shim_lib_dev(&c, C);
-    shim_lib_val(&c, &Ctype, sizeof Ctype);
-    shim_lib_val(&c, &ldc, sizeof ldc);
-    shim_lib_val(&c, &strideC, sizeof strideC);
-    shim_lib_val(&c, &batchCount, sizeof batchCount);
-    shim_lib_val(&c, &computeType, sizeof computeType);
-    shim_lib_val(&c, &algo, sizeof algo);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasGemmStridedBatchedEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + sizeof strideA + 8 + sizeof Btype + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc + sizeof strideC + sizeof batchCount + sizeof computeType + sizeof algo))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, shim_blas_scalar_size(computeType));
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &Atype, sizeof Atype);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_val(&lc, &strideA, sizeof strideA);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &Btype, sizeof Btype);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_val(&lc, &strideB, sizeof strideB);
+    shim_lib_scalar(&lc, beta, shim_blas_scalar_size(computeType));
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &Ctype, sizeof Ctype);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &strideC, sizeof strideC);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    shim_lib_val(&lc, &computeType, sizeof computeType);
+    shim_lib_val(&lc, &algo, sizeof algo);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasSgeam(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, const float* alpha, const float* A, int lda, const float* beta, const float* B, int ldb, float* C, int ldc)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasSgeam, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldb + 8 + sizeof ldc))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &transa, sizeof transa);
-    shim_lib_val(&c, &transb, sizeof transb);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_scalar(&c, alpha, 4);
-    shim_lib_dev(&c, A);
-    shim_lib_val(&c, &lda, sizeof lda);
-    shim_lib_scalar(&c, beta, 4);
-    shim_lib_dev(&c, B);
-    shim_lib_val(&c, &ldb, sizeof ldb);
-    shim_lib_dev(&c, C);
-    shim_lib_val(&c, &ldc, sizeof ldc);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSgeam, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldb + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_scalar(&lc, beta, 4);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasStrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* const A[], int lda, float* const B[], int ldb, int batchCount)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasStrsmBatched, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* const A[], int lda, double* const B[], int ldb, int batchCount)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDtrsmBatched, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* const A[], int lda, cuComplex* const B[], int ldb, int batchCount)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCtrsmBatched, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* const A[], int lda, cuDoubleComplex* const B[], int ldb, int batchCount)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZtrsmBatched, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &side, sizeof side);
+    shim_lib_val(&lc, &uplo, sizeof uplo);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &diag, sizeof diag);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 16);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasSgeqrfBatched(cublasHandle_t handle, int m, int n, float* const Aarray[], int lda, float* const TauArray[], int* info, int batchSize)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSgeqrfBatched, 0 + 4 + sizeof m + sizeof n + 8 + sizeof lda + 8 + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, TauArray);
+    shim_lib_hout(&lc, info, 4);
+    shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDgeqrfBatched(cublasHandle_t handle, int m, int n, double* const Aarray[], int lda, double* const TauArray[], int* info, int batchSize)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDgeqrfBatched, 0 + 4 + sizeof m + sizeof n + 8 + sizeof lda + 8 + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, TauArray);
+    shim_lib_hout(&lc, info, 4);
+    shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCgeqrfBatched(cublasHandle_t handle, int m, int n, cuComplex* const Aarray[], int lda, cuComplex* const TauArray[], int* info, int batchSize)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCgeqrfBatched, 0 + 4 + sizeof m + sizeof n + 8 + sizeof lda + 8 + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, TauArray);
+    shim_lib_hout(&lc, info, 4);
+    shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZgeqrfBatched(cublasHandle_t handle, int m, int n, cuDoubleComplex* const Aarray[], int lda, cuDoubleComplex* const TauArray[], int* info, int batchSize)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZgeqrfBatched, 0 + 4 + sizeof m + sizeof n + 8 + sizeof lda + 8 + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, TauArray);
+    shim_lib_hout(&lc, info, 4);
+    shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasSgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, float* const Aarray[], int lda, float* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSgelsBatched, 0 + 4 + sizeof trans + sizeof m + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + sizeof ldc + SHIM_LIB_RESULT_BYTES + 8 + sizeof batchSize))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &nrhs, sizeof nrhs);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, Carray);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_hout(&lc, info, 4);
+    shim_lib_dev(&lc, devInfoArray);
+    shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, double* const Aarray[], int lda, double* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDgelsBatched, 0 + 4 + sizeof trans + sizeof m + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + sizeof ldc + SHIM_LIB_RESULT_BYTES + 8 + sizeof batchSize))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &nrhs, sizeof nrhs);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, Carray);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_hout(&lc, info, 4);
+    shim_lib_dev(&lc, devInfoArray);
+    shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, cuComplex* const Aarray[], int lda, cuComplex* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCgelsBatched, 0 + 4 + sizeof trans + sizeof m + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + sizeof ldc + SHIM_LIB_RESULT_BYTES + 8 + sizeof batchSize))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &nrhs, sizeof nrhs);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, Carray);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_hout(&lc, info, 4);
+    shim_lib_dev(&lc, devInfoArray);
+    shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, cuDoubleComplex* const Aarray[], int lda, cuDoubleComplex* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZgelsBatched, 0 + 4 + sizeof trans + sizeof m + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + sizeof ldc + SHIM_LIB_RESULT_BYTES + 8 + sizeof batchSize))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &nrhs, sizeof nrhs);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, Carray);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_hout(&lc, info, 4);
+    shim_lib_dev(&lc, devInfoArray);
+    shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasSgetrfBatched(cublasHandle_t handle, int n, float* const A[], int lda, int* P, int* info, int batchSize)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSgetrfBatched, 0 + 4 + sizeof n + 8 + sizeof lda + 8 + 8 + sizeof batchSize))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, P);
+    shim_lib_dev(&lc, info);
+    shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDgetrfBatched(cublasHandle_t handle, int n, double* const A[], int lda, int* P, int* info, int batchSize)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDgetrfBatched, 0 + 4 + sizeof n + 8 + sizeof lda + 8 + 8 + sizeof batchSize))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, P);
+    shim_lib_dev(&lc, info);
+    shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCgetrfBatched(cublasHandle_t handle, int n, cuComplex* const A[], int lda, int* P, int* info, int batchSize)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCgetrfBatched, 0 + 4 + sizeof n + 8 + sizeof lda + 8 + 8 + sizeof batchSize))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, P);
+    shim_lib_dev(&lc, info);
+    shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZgetrfBatched(cublasHandle_t handle, int n, cuDoubleComplex* const A[], int lda, int* P, int* info, int batchSize)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZgetrfBatched, 0 + 4 + sizeof n + 8 + sizeof lda + 8 + 8 + sizeof batchSize))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, P);
+    shim_lib_dev(&lc, info);
+    shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasSgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const float* const Aarray[], int lda, const int* devIpiv, float* const Barray[], int ldb, int* info, int batchSize)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasSgetrsBatched, 0 + 4 + sizeof trans + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + 8 + sizeof ldb + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &nrhs, sizeof nrhs);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, devIpiv);
+    shim_lib_dev(&lc, Barray);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_hout(&lc, info, 4);
+    shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const double* const Aarray[], int lda, const int* devIpiv, double* const Barray[], int ldb, int* info, int batchSize)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasDgetrsBatched, 0 + 4 + sizeof trans + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + 8 + sizeof ldb + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &nrhs, sizeof nrhs);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, devIpiv);
+    shim_lib_dev(&lc, Barray);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_hout(&lc, info, 4);
+    shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasCgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const cuComplex* const Aarray[], int lda, const int* devIpiv, cuComplex* const Barray[], int ldb, int* info, int batchSize)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasCgetrsBatched, 0 + 4 + sizeof trans + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + 8 + sizeof ldb + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &nrhs, sizeof nrhs);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, devIpiv);
+    shim_lib_dev(&lc, Barray);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_hout(&lc, info, 4);
+    shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasZgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const cuDoubleComplex* const Aarray[], int lda, const int* devIpiv, cuDoubleComplex* const Barray[], int ldb, int* info, int batchSize)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasZgetrsBatched, 0 + 4 + sizeof trans + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + 8 + sizeof ldb + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &nrhs, sizeof nrhs);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, devIpiv);
+    shim_lib_dev(&lc, Barray);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_hout(&lc, info, 4);
+    shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasHgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, const void* B, int ldb, const void* beta, void* C, int ldc)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasHgemm, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &transa, sizeof transa);
-    shim_lib_val(&c, &transb, sizeof transb);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_val(&c, &k, sizeof k);
-    shim_lib_scalar(&c, alpha, 2);
-    shim_lib_dev(&c, A);
-    shim_lib_val(&c, &lda, sizeof lda);
-    shim_lib_dev(&c, B);
-    shim_lib_val(&c, &ldb, sizeof ldb);
-    shim_lib_scalar(&c, beta, 2);
-    shim_lib_dev(&c, C);
-    shim_lib_val(&c, &ldc, sizeof ldc);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasHgemm, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 2);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 2);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 cublasStatus_t shim_rec_cublasHgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, long long int strideA, const void* B, int ldb, long long int strideB, const void* beta, void* C, int ldc, long long int strideC, int batchCount)
 {
-    shim_lib_call c;
-    if (shim_lib_begin(&c, GENIE_API_cublasHgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
-        return (cublasStatus_t)c.status;
-    shim_lib_handle(&c, handle);
-    shim_lib_val(&c, &transa, sizeof transa);
-    shim_lib_val(&c, &transb, sizeof transb);
-    shim_lib_val(&c, &m, sizeof m);
-    shim_lib_val(&c, &n, sizeof n);
-    shim_lib_val(&c, &k, sizeof k);
-    shim_lib_scalar(&c, alpha, 2);
-    shim_lib_dev(&c, A);
-    shim_lib_val(&c, &lda, sizeof lda);
-    shim_lib_val(&c, &strideA, sizeof strideA);
-    shim_lib_dev(&c, B);
-    shim_lib_val(&c, &ldb, sizeof ldb);
-    shim_lib_val(&c, &strideB, sizeof strideB);
-    shim_lib_scalar(&c, beta, 2);
-    shim_lib_dev(&c, C);
-    shim_lib_val(&c, &ldc, sizeof ldc);
-    shim_lib_val(&c, &strideC, sizeof strideC);
-    shim_lib_val(&c, &batchCount, sizeof batchCount);
-    return (cublasStatus_t)shim_lib_end(&c);
+    shim_lib_call lc;
+    if (shim_lib_begin(&lc, GENIE_API_cublasHgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 2);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_val(&lc, &strideA, sizeof strideA);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_val(&lc, &strideB, sizeof strideB);
+    shim_lib_scalar(&lc, beta, 2);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &strideC, sizeof strideC);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    return (cublasStatus_t)shim_lib_end(&lc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCreate_v2(cublasHandle_t* handle)
@@ -1264,12 +3384,8 @@ GENIE_EXPORT cublasStatus_t cublasDnrm2_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasScnrm2_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, float* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasScnrm2_v2);
+    shim_count(GENIE_APIX_cublasScnrm2_v2);
+    return shim_rec_cublasScnrm2_v2(handle, n, x, incx, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasScnrm2_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* x, int64_t incx, float* result)
@@ -1284,12 +3400,8 @@ GENIE_EXPORT cublasStatus_t cublasScnrm2_v2_64(cublasHandle_t handle, int64_t n,
 
 GENIE_EXPORT cublasStatus_t cublasDznrm2_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, double* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasDznrm2_v2);
+    shim_count(GENIE_APIX_cublasDznrm2_v2);
+    return shim_rec_cublasDznrm2_v2(handle, n, x, incx, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDznrm2_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* x, int64_t incx, double* result)
@@ -1404,14 +3516,8 @@ GENIE_EXPORT cublasStatus_t cublasDdot_v2_64(cublasHandle_t handle, int64_t n, c
 
 GENIE_EXPORT cublasStatus_t cublasCdotu_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasCdotu_v2);
+    shim_count(GENIE_APIX_cublasCdotu_v2);
+    return shim_rec_cublasCdotu_v2(handle, n, x, incx, y, incy, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCdotu_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* x, int64_t incx, const cuComplex* y, int64_t incy, cuComplex* result)
@@ -1428,14 +3534,8 @@ GENIE_EXPORT cublasStatus_t cublasCdotu_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasCdotc_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasCdotc_v2);
+    shim_count(GENIE_APIX_cublasCdotc_v2);
+    return shim_rec_cublasCdotc_v2(handle, n, x, incx, y, incy, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCdotc_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* x, int64_t incx, const cuComplex* y, int64_t incy, cuComplex* result)
@@ -1452,14 +3552,8 @@ GENIE_EXPORT cublasStatus_t cublasCdotc_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasZdotu_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasZdotu_v2);
+    shim_count(GENIE_APIX_cublasZdotu_v2);
+    return shim_rec_cublasZdotu_v2(handle, n, x, incx, y, incy, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZdotu_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* y, int64_t incy, cuDoubleComplex* result)
@@ -1476,14 +3570,8 @@ GENIE_EXPORT cublasStatus_t cublasZdotu_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasZdotc_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasZdotc_v2);
+    shim_count(GENIE_APIX_cublasZdotc_v2);
+    return shim_rec_cublasZdotc_v2(handle, n, x, incx, y, incy, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZdotc_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* y, int64_t incy, cuDoubleComplex* result)
@@ -1558,12 +3646,8 @@ GENIE_EXPORT cublasStatus_t cublasDscal_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasCscal_v2(cublasHandle_t handle, int n, const cuComplex* alpha, cuComplex* x, int incx)
 {
-    (void)handle;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    return shim_deny_blas(GENIE_APIX_cublasCscal_v2);
+    shim_count(GENIE_APIX_cublasCscal_v2);
+    return shim_rec_cublasCscal_v2(handle, n, alpha, x, incx);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCscal_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* alpha, cuComplex* x, int64_t incx)
@@ -1578,12 +3662,8 @@ GENIE_EXPORT cublasStatus_t cublasCscal_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasCsscal_v2(cublasHandle_t handle, int n, const float* alpha, cuComplex* x, int incx)
 {
-    (void)handle;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    return shim_deny_blas(GENIE_APIX_cublasCsscal_v2);
+    shim_count(GENIE_APIX_cublasCsscal_v2);
+    return shim_rec_cublasCsscal_v2(handle, n, alpha, x, incx);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCsscal_v2_64(cublasHandle_t handle, int64_t n, const float* alpha, cuComplex* x, int64_t incx)
@@ -1598,12 +3678,8 @@ GENIE_EXPORT cublasStatus_t cublasCsscal_v2_64(cublasHandle_t handle, int64_t n,
 
 GENIE_EXPORT cublasStatus_t cublasZscal_v2(cublasHandle_t handle, int n, const cuDoubleComplex* alpha, cuDoubleComplex* x, int incx)
 {
-    (void)handle;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    return shim_deny_blas(GENIE_APIX_cublasZscal_v2);
+    shim_count(GENIE_APIX_cublasZscal_v2);
+    return shim_rec_cublasZscal_v2(handle, n, alpha, x, incx);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZscal_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* alpha, cuDoubleComplex* x, int64_t incx)
@@ -1618,12 +3694,8 @@ GENIE_EXPORT cublasStatus_t cublasZscal_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasZdscal_v2(cublasHandle_t handle, int n, const double* alpha, cuDoubleComplex* x, int incx)
 {
-    (void)handle;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    return shim_deny_blas(GENIE_APIX_cublasZdscal_v2);
+    shim_count(GENIE_APIX_cublasZdscal_v2);
+    return shim_rec_cublasZdscal_v2(handle, n, alpha, x, incx);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZdscal_v2_64(cublasHandle_t handle, int64_t n, const double* alpha, cuDoubleComplex* x, int64_t incx)
@@ -1706,14 +3778,8 @@ GENIE_EXPORT cublasStatus_t cublasDaxpy_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasCaxpy_v2(cublasHandle_t handle, int n, const cuComplex* alpha, const cuComplex* x, int incx, cuComplex* y, int incy)
 {
-    (void)handle;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasCaxpy_v2);
+    shim_count(GENIE_APIX_cublasCaxpy_v2);
+    return shim_rec_cublasCaxpy_v2(handle, n, alpha, x, incx, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCaxpy_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* alpha, const cuComplex* x, int64_t incx, cuComplex* y, int64_t incy)
@@ -1730,14 +3796,8 @@ GENIE_EXPORT cublasStatus_t cublasCaxpy_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasZaxpy_v2(cublasHandle_t handle, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy)
 {
-    (void)handle;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasZaxpy_v2);
+    shim_count(GENIE_APIX_cublasZaxpy_v2);
+    return shim_rec_cublasZaxpy_v2(handle, n, alpha, x, incx, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZaxpy_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int64_t incx, cuDoubleComplex* y, int64_t incy)
@@ -1814,13 +3874,8 @@ GENIE_EXPORT cublasStatus_t cublasDcopy_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasCcopy_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, cuComplex* y, int incy)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasCcopy_v2);
+    shim_count(GENIE_APIX_cublasCcopy_v2);
+    return shim_rec_cublasCcopy_v2(handle, n, x, incx, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCcopy_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* x, int64_t incx, cuComplex* y, int64_t incy)
@@ -1836,13 +3891,8 @@ GENIE_EXPORT cublasStatus_t cublasCcopy_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasZcopy_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasZcopy_v2);
+    shim_count(GENIE_APIX_cublasZcopy_v2);
+    return shim_rec_cublasZcopy_v2(handle, n, x, incx, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZcopy_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* x, int64_t incx, cuDoubleComplex* y, int64_t incy)
@@ -1892,13 +3942,8 @@ GENIE_EXPORT cublasStatus_t cublasDswap_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasCswap_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasCswap_v2);
+    shim_count(GENIE_APIX_cublasCswap_v2);
+    return shim_rec_cublasCswap_v2(handle, n, x, incx, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCswap_v2_64(cublasHandle_t handle, int64_t n, cuComplex* x, int64_t incx, cuComplex* y, int64_t incy)
@@ -1914,13 +3959,8 @@ GENIE_EXPORT cublasStatus_t cublasCswap_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasZswap_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasZswap_v2);
+    shim_count(GENIE_APIX_cublasZswap_v2);
+    return shim_rec_cublasZswap_v2(handle, n, x, incx, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZswap_v2_64(cublasHandle_t handle, int64_t n, cuDoubleComplex* x, int64_t incx, cuDoubleComplex* y, int64_t incy)
@@ -1994,12 +4034,8 @@ GENIE_EXPORT cublasStatus_t cublasIdamax_v2_64(cublasHandle_t handle, int64_t n,
 
 GENIE_EXPORT cublasStatus_t cublasIcamax_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, int* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasIcamax_v2);
+    shim_count(GENIE_APIX_cublasIcamax_v2);
+    return shim_rec_cublasIcamax_v2(handle, n, x, incx, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasIcamax_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* x, int64_t incx, int64_t* result)
@@ -2014,12 +4050,8 @@ GENIE_EXPORT cublasStatus_t cublasIcamax_v2_64(cublasHandle_t handle, int64_t n,
 
 GENIE_EXPORT cublasStatus_t cublasIzamax_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, int* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasIzamax_v2);
+    shim_count(GENIE_APIX_cublasIzamax_v2);
+    return shim_rec_cublasIzamax_v2(handle, n, x, incx, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasIzamax_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* x, int64_t incx, int64_t* result)
@@ -2088,12 +4120,8 @@ GENIE_EXPORT cublasStatus_t cublasIdamin_v2_64(cublasHandle_t handle, int64_t n,
 
 GENIE_EXPORT cublasStatus_t cublasIcamin_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, int* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasIcamin_v2);
+    shim_count(GENIE_APIX_cublasIcamin_v2);
+    return shim_rec_cublasIcamin_v2(handle, n, x, incx, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasIcamin_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* x, int64_t incx, int64_t* result)
@@ -2108,12 +4136,8 @@ GENIE_EXPORT cublasStatus_t cublasIcamin_v2_64(cublasHandle_t handle, int64_t n,
 
 GENIE_EXPORT cublasStatus_t cublasIzamin_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, int* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasIzamin_v2);
+    shim_count(GENIE_APIX_cublasIzamin_v2);
+    return shim_rec_cublasIzamin_v2(handle, n, x, incx, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasIzamin_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* x, int64_t incx, int64_t* result)
@@ -2208,12 +4232,8 @@ GENIE_EXPORT cublasStatus_t cublasDasum_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasScasum_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, float* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasScasum_v2);
+    shim_count(GENIE_APIX_cublasScasum_v2);
+    return shim_rec_cublasScasum_v2(handle, n, x, incx, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasScasum_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* x, int64_t incx, float* result)
@@ -2228,12 +4248,8 @@ GENIE_EXPORT cublasStatus_t cublasScasum_v2_64(cublasHandle_t handle, int64_t n,
 
 GENIE_EXPORT cublasStatus_t cublasDzasum_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, double* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasDzasum_v2);
+    shim_count(GENIE_APIX_cublasDzasum_v2);
+    return shim_rec_cublasDzasum_v2(handle, n, x, incx, result);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDzasum_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* x, int64_t incx, double* result)
@@ -2248,15 +4264,8 @@ GENIE_EXPORT cublasStatus_t cublasDzasum_v2_64(cublasHandle_t handle, int64_t n,
 
 GENIE_EXPORT cublasStatus_t cublasSrot_v2(cublasHandle_t handle, int n, float* x, int incx, float* y, int incy, const float* c, const float* s)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)c;
-    (void)s;
-    return shim_deny_blas(GENIE_APIX_cublasSrot_v2);
+    shim_count(GENIE_APIX_cublasSrot_v2);
+    return shim_rec_cublasSrot_v2(handle, n, x, incx, y, incy, c, s);
 }
 
 GENIE_EXPORT cublasStatus_t cublasSrot_v2_64(cublasHandle_t handle, int64_t n, float* x, int64_t incx, float* y, int64_t incy, const float* c, const float* s)
@@ -2274,15 +4283,8 @@ GENIE_EXPORT cublasStatus_t cublasSrot_v2_64(cublasHandle_t handle, int64_t n, f
 
 GENIE_EXPORT cublasStatus_t cublasDrot_v2(cublasHandle_t handle, int n, double* x, int incx, double* y, int incy, const double* c, const double* s)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)c;
-    (void)s;
-    return shim_deny_blas(GENIE_APIX_cublasDrot_v2);
+    shim_count(GENIE_APIX_cublasDrot_v2);
+    return shim_rec_cublasDrot_v2(handle, n, x, incx, y, incy, c, s);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDrot_v2_64(cublasHandle_t handle, int64_t n, double* x, int64_t incx, double* y, int64_t incy, const double* c, const double* s)
@@ -2300,15 +4302,8 @@ GENIE_EXPORT cublasStatus_t cublasDrot_v2_64(cublasHandle_t handle, int64_t n, d
 
 GENIE_EXPORT cublasStatus_t cublasCrot_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy, const float* c, const cuComplex* s)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)c;
-    (void)s;
-    return shim_deny_blas(GENIE_APIX_cublasCrot_v2);
+    shim_count(GENIE_APIX_cublasCrot_v2);
+    return shim_rec_cublasCrot_v2(handle, n, x, incx, y, incy, c, s);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCrot_v2_64(cublasHandle_t handle, int64_t n, cuComplex* x, int64_t incx, cuComplex* y, int64_t incy, const float* c, const cuComplex* s)
@@ -2326,15 +4321,8 @@ GENIE_EXPORT cublasStatus_t cublasCrot_v2_64(cublasHandle_t handle, int64_t n, c
 
 GENIE_EXPORT cublasStatus_t cublasCsrot_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy, const float* c, const float* s)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)c;
-    (void)s;
-    return shim_deny_blas(GENIE_APIX_cublasCsrot_v2);
+    shim_count(GENIE_APIX_cublasCsrot_v2);
+    return shim_rec_cublasCsrot_v2(handle, n, x, incx, y, incy, c, s);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCsrot_v2_64(cublasHandle_t handle, int64_t n, cuComplex* x, int64_t incx, cuComplex* y, int64_t incy, const float* c, const float* s)
@@ -2352,15 +4340,8 @@ GENIE_EXPORT cublasStatus_t cublasCsrot_v2_64(cublasHandle_t handle, int64_t n, 
 
 GENIE_EXPORT cublasStatus_t cublasZrot_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy, const double* c, const cuDoubleComplex* s)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)c;
-    (void)s;
-    return shim_deny_blas(GENIE_APIX_cublasZrot_v2);
+    shim_count(GENIE_APIX_cublasZrot_v2);
+    return shim_rec_cublasZrot_v2(handle, n, x, incx, y, incy, c, s);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZrot_v2_64(cublasHandle_t handle, int64_t n, cuDoubleComplex* x, int64_t incx, cuDoubleComplex* y, int64_t incy, const double* c, const cuDoubleComplex* s)
@@ -2378,15 +4359,8 @@ GENIE_EXPORT cublasStatus_t cublasZrot_v2_64(cublasHandle_t handle, int64_t n, c
 
 GENIE_EXPORT cublasStatus_t cublasZdrot_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy, const double* c, const double* s)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)c;
-    (void)s;
-    return shim_deny_blas(GENIE_APIX_cublasZdrot_v2);
+    shim_count(GENIE_APIX_cublasZdrot_v2);
+    return shim_rec_cublasZdrot_v2(handle, n, x, incx, y, incy, c, s);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZdrot_v2_64(cublasHandle_t handle, int64_t n, cuDoubleComplex* x, int64_t incx, cuDoubleComplex* y, int64_t incy, const double* c, const double* s)
@@ -2656,19 +4630,8 @@ GENIE_EXPORT cublasStatus_t cublasDgemv_v2_64(cublasHandle_t handle, cublasOpera
 
 GENIE_EXPORT cublasStatus_t cublasCgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy)
 {
-    (void)handle;
-    (void)trans;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    (void)beta;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasCgemv_v2);
+    shim_count(GENIE_APIX_cublasCgemv_v2);
+    return shim_rec_cublasCgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgemv_v2_64(cublasHandle_t handle, cublasOperation_t trans, int64_t m, int64_t n, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* x, int64_t incx, const cuComplex* beta, cuComplex* y, int64_t incy)
@@ -2690,19 +4653,8 @@ GENIE_EXPORT cublasStatus_t cublasCgemv_v2_64(cublasHandle_t handle, cublasOpera
 
 GENIE_EXPORT cublasStatus_t cublasZgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy)
 {
-    (void)handle;
-    (void)trans;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    (void)beta;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasZgemv_v2);
+    shim_count(GENIE_APIX_cublasZgemv_v2);
+    return shim_rec_cublasZgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgemv_v2_64(cublasHandle_t handle, cublasOperation_t trans, int64_t m, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int64_t incy)
@@ -2876,16 +4828,8 @@ GENIE_EXPORT cublasStatus_t cublasZgbmv_v2_64(cublasHandle_t handle, cublasOpera
 
 GENIE_EXPORT cublasStatus_t cublasStrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const float* A, int lda, float* x, int incx)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)n;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    return shim_deny_blas(GENIE_APIX_cublasStrmv_v2);
+    shim_count(GENIE_APIX_cublasStrmv_v2);
+    return shim_rec_cublasStrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
 }
 
 GENIE_EXPORT cublasStatus_t cublasStrmv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t n, const float* A, int64_t lda, float* x, int64_t incx)
@@ -2904,16 +4848,8 @@ GENIE_EXPORT cublasStatus_t cublasStrmv_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasDtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const double* A, int lda, double* x, int incx)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)n;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    return shim_deny_blas(GENIE_APIX_cublasDtrmv_v2);
+    shim_count(GENIE_APIX_cublasDtrmv_v2);
+    return shim_rec_cublasDtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDtrmv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t n, const double* A, int64_t lda, double* x, int64_t incx)
@@ -2932,16 +4868,8 @@ GENIE_EXPORT cublasStatus_t cublasDtrmv_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasCtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuComplex* A, int lda, cuComplex* x, int incx)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)n;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    return shim_deny_blas(GENIE_APIX_cublasCtrmv_v2);
+    shim_count(GENIE_APIX_cublasCtrmv_v2);
+    return shim_rec_cublasCtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCtrmv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t n, const cuComplex* A, int64_t lda, cuComplex* x, int64_t incx)
@@ -2960,16 +4888,8 @@ GENIE_EXPORT cublasStatus_t cublasCtrmv_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasZtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuDoubleComplex* A, int lda, cuDoubleComplex* x, int incx)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)n;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    return shim_deny_blas(GENIE_APIX_cublasZtrmv_v2);
+    shim_count(GENIE_APIX_cublasZtrmv_v2);
+    return shim_rec_cublasZtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZtrmv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t n, const cuDoubleComplex* A, int64_t lda, cuDoubleComplex* x, int64_t incx)
@@ -3212,16 +5132,8 @@ GENIE_EXPORT cublasStatus_t cublasZtpmv_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasStrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const float* A, int lda, float* x, int incx)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)n;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    return shim_deny_blas(GENIE_APIX_cublasStrsv_v2);
+    shim_count(GENIE_APIX_cublasStrsv_v2);
+    return shim_rec_cublasStrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
 }
 
 GENIE_EXPORT cublasStatus_t cublasStrsv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t n, const float* A, int64_t lda, float* x, int64_t incx)
@@ -3240,16 +5152,8 @@ GENIE_EXPORT cublasStatus_t cublasStrsv_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasDtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const double* A, int lda, double* x, int incx)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)n;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    return shim_deny_blas(GENIE_APIX_cublasDtrsv_v2);
+    shim_count(GENIE_APIX_cublasDtrsv_v2);
+    return shim_rec_cublasDtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDtrsv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t n, const double* A, int64_t lda, double* x, int64_t incx)
@@ -3268,16 +5172,8 @@ GENIE_EXPORT cublasStatus_t cublasDtrsv_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasCtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuComplex* A, int lda, cuComplex* x, int incx)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)n;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    return shim_deny_blas(GENIE_APIX_cublasCtrsv_v2);
+    shim_count(GENIE_APIX_cublasCtrsv_v2);
+    return shim_rec_cublasCtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCtrsv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t n, const cuComplex* A, int64_t lda, cuComplex* x, int64_t incx)
@@ -3296,16 +5192,8 @@ GENIE_EXPORT cublasStatus_t cublasCtrsv_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasZtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuDoubleComplex* A, int lda, cuDoubleComplex* x, int incx)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)n;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    return shim_deny_blas(GENIE_APIX_cublasZtrsv_v2);
+    shim_count(GENIE_APIX_cublasZtrsv_v2);
+    return shim_rec_cublasZtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZtrsv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t n, const cuDoubleComplex* A, int64_t lda, cuDoubleComplex* x, int64_t incx)
@@ -3548,18 +5436,8 @@ GENIE_EXPORT cublasStatus_t cublasZtbsv_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasSsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    (void)beta;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasSsymv_v2);
+    shim_count(GENIE_APIX_cublasSsymv_v2);
+    return shim_rec_cublasSsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasSsymv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const float* alpha, const float* A, int64_t lda, const float* x, int64_t incx, const float* beta, float* y, int64_t incy)
@@ -3580,18 +5458,8 @@ GENIE_EXPORT cublasStatus_t cublasSsymv_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasDsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    (void)beta;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasDsymv_v2);
+    shim_count(GENIE_APIX_cublasDsymv_v2);
+    return shim_rec_cublasDsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDsymv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const double* alpha, const double* A, int64_t lda, const double* x, int64_t incx, const double* beta, double* y, int64_t incy)
@@ -3612,18 +5480,8 @@ GENIE_EXPORT cublasStatus_t cublasDsymv_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasCsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    (void)beta;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasCsymv_v2);
+    shim_count(GENIE_APIX_cublasCsymv_v2);
+    return shim_rec_cublasCsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCsymv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* x, int64_t incx, const cuComplex* beta, cuComplex* y, int64_t incy)
@@ -3644,18 +5502,8 @@ GENIE_EXPORT cublasStatus_t cublasCsymv_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasZsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    (void)beta;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasZsymv_v2);
+    shim_count(GENIE_APIX_cublasZsymv_v2);
+    return shim_rec_cublasZsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZsymv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int64_t incy)
@@ -3676,18 +5524,8 @@ GENIE_EXPORT cublasStatus_t cublasZsymv_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasChemv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    (void)beta;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasChemv_v2);
+    shim_count(GENIE_APIX_cublasChemv_v2);
+    return shim_rec_cublasChemv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasChemv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* x, int64_t incx, const cuComplex* beta, cuComplex* y, int64_t incy)
@@ -3708,18 +5546,8 @@ GENIE_EXPORT cublasStatus_t cublasChemv_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasZhemv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    (void)beta;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasZhemv_v2);
+    shim_count(GENIE_APIX_cublasZhemv_v2);
+    return shim_rec_cublasZhemv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZhemv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int64_t incy)
@@ -4038,17 +5866,8 @@ GENIE_EXPORT cublasStatus_t cublasDger_v2_64(cublasHandle_t handle, int64_t m, i
 
 GENIE_EXPORT cublasStatus_t cublasCgeru_v2(cublasHandle_t handle, int m, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda)
 {
-    (void)handle;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasCgeru_v2);
+    shim_count(GENIE_APIX_cublasCgeru_v2);
+    return shim_rec_cublasCgeru_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgeru_v2_64(cublasHandle_t handle, int64_t m, int64_t n, const cuComplex* alpha, const cuComplex* x, int64_t incx, const cuComplex* y, int64_t incy, cuComplex* A, int64_t lda)
@@ -4068,17 +5887,8 @@ GENIE_EXPORT cublasStatus_t cublasCgeru_v2_64(cublasHandle_t handle, int64_t m, 
 
 GENIE_EXPORT cublasStatus_t cublasCgerc_v2(cublasHandle_t handle, int m, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda)
 {
-    (void)handle;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasCgerc_v2);
+    shim_count(GENIE_APIX_cublasCgerc_v2);
+    return shim_rec_cublasCgerc_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgerc_v2_64(cublasHandle_t handle, int64_t m, int64_t n, const cuComplex* alpha, const cuComplex* x, int64_t incx, const cuComplex* y, int64_t incy, cuComplex* A, int64_t lda)
@@ -4098,17 +5908,8 @@ GENIE_EXPORT cublasStatus_t cublasCgerc_v2_64(cublasHandle_t handle, int64_t m, 
 
 GENIE_EXPORT cublasStatus_t cublasZgeru_v2(cublasHandle_t handle, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda)
 {
-    (void)handle;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasZgeru_v2);
+    shim_count(GENIE_APIX_cublasZgeru_v2);
+    return shim_rec_cublasZgeru_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgeru_v2_64(cublasHandle_t handle, int64_t m, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* y, int64_t incy, cuDoubleComplex* A, int64_t lda)
@@ -4128,17 +5929,8 @@ GENIE_EXPORT cublasStatus_t cublasZgeru_v2_64(cublasHandle_t handle, int64_t m, 
 
 GENIE_EXPORT cublasStatus_t cublasZgerc_v2(cublasHandle_t handle, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda)
 {
-    (void)handle;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasZgerc_v2);
+    shim_count(GENIE_APIX_cublasZgerc_v2);
+    return shim_rec_cublasZgerc_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgerc_v2_64(cublasHandle_t handle, int64_t m, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* y, int64_t incy, cuDoubleComplex* A, int64_t lda)
@@ -4158,15 +5950,8 @@ GENIE_EXPORT cublasStatus_t cublasZgerc_v2_64(cublasHandle_t handle, int64_t m, 
 
 GENIE_EXPORT cublasStatus_t cublasSsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* x, int incx, float* A, int lda)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasSsyr_v2);
+    shim_count(GENIE_APIX_cublasSsyr_v2);
+    return shim_rec_cublasSsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasSsyr_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const float* alpha, const float* x, int64_t incx, float* A, int64_t lda)
@@ -4184,15 +5969,8 @@ GENIE_EXPORT cublasStatus_t cublasSsyr_v2_64(cublasHandle_t handle, cublasFillMo
 
 GENIE_EXPORT cublasStatus_t cublasDsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* x, int incx, double* A, int lda)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasDsyr_v2);
+    shim_count(GENIE_APIX_cublasDsyr_v2);
+    return shim_rec_cublasDsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDsyr_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const double* alpha, const double* x, int64_t incx, double* A, int64_t lda)
@@ -4210,15 +5988,8 @@ GENIE_EXPORT cublasStatus_t cublasDsyr_v2_64(cublasHandle_t handle, cublasFillMo
 
 GENIE_EXPORT cublasStatus_t cublasCsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, cuComplex* A, int lda)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasCsyr_v2);
+    shim_count(GENIE_APIX_cublasCsyr_v2);
+    return shim_rec_cublasCsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCsyr_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuComplex* alpha, const cuComplex* x, int64_t incx, cuComplex* A, int64_t lda)
@@ -4236,15 +6007,8 @@ GENIE_EXPORT cublasStatus_t cublasCsyr_v2_64(cublasHandle_t handle, cublasFillMo
 
 GENIE_EXPORT cublasStatus_t cublasZsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* A, int lda)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasZsyr_v2);
+    shim_count(GENIE_APIX_cublasZsyr_v2);
+    return shim_rec_cublasZsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZsyr_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int64_t incx, cuDoubleComplex* A, int64_t lda)
@@ -4262,15 +6026,8 @@ GENIE_EXPORT cublasStatus_t cublasZsyr_v2_64(cublasHandle_t handle, cublasFillMo
 
 GENIE_EXPORT cublasStatus_t cublasCher_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const cuComplex* x, int incx, cuComplex* A, int lda)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasCher_v2);
+    shim_count(GENIE_APIX_cublasCher_v2);
+    return shim_rec_cublasCher_v2(handle, uplo, n, alpha, x, incx, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCher_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const float* alpha, const cuComplex* x, int64_t incx, cuComplex* A, int64_t lda)
@@ -4288,15 +6045,8 @@ GENIE_EXPORT cublasStatus_t cublasCher_v2_64(cublasHandle_t handle, cublasFillMo
 
 GENIE_EXPORT cublasStatus_t cublasZher_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* A, int lda)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasZher_v2);
+    shim_count(GENIE_APIX_cublasZher_v2);
+    return shim_rec_cublasZher_v2(handle, uplo, n, alpha, x, incx, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZher_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const double* alpha, const cuDoubleComplex* x, int64_t incx, cuDoubleComplex* A, int64_t lda)
@@ -4410,17 +6160,8 @@ GENIE_EXPORT cublasStatus_t cublasZhpr_v2_64(cublasHandle_t handle, cublasFillMo
 
 GENIE_EXPORT cublasStatus_t cublasSsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* x, int incx, const float* y, int incy, float* A, int lda)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasSsyr2_v2);
+    shim_count(GENIE_APIX_cublasSsyr2_v2);
+    return shim_rec_cublasSsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasSsyr2_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const float* alpha, const float* x, int64_t incx, const float* y, int64_t incy, float* A, int64_t lda)
@@ -4440,17 +6181,8 @@ GENIE_EXPORT cublasStatus_t cublasSsyr2_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasDsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* x, int incx, const double* y, int incy, double* A, int lda)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasDsyr2_v2);
+    shim_count(GENIE_APIX_cublasDsyr2_v2);
+    return shim_rec_cublasDsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDsyr2_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const double* alpha, const double* x, int64_t incx, const double* y, int64_t incy, double* A, int64_t lda)
@@ -4470,17 +6202,8 @@ GENIE_EXPORT cublasStatus_t cublasDsyr2_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasCsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasCsyr2_v2);
+    shim_count(GENIE_APIX_cublasCsyr2_v2);
+    return shim_rec_cublasCsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCsyr2_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuComplex* alpha, const cuComplex* x, int64_t incx, const cuComplex* y, int64_t incy, cuComplex* A, int64_t lda)
@@ -4500,17 +6223,8 @@ GENIE_EXPORT cublasStatus_t cublasCsyr2_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasZsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasZsyr2_v2);
+    shim_count(GENIE_APIX_cublasZsyr2_v2);
+    return shim_rec_cublasZsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZsyr2_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* y, int64_t incy, cuDoubleComplex* A, int64_t lda)
@@ -4530,17 +6244,8 @@ GENIE_EXPORT cublasStatus_t cublasZsyr2_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasCher2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasCher2_v2);
+    shim_count(GENIE_APIX_cublasCher2_v2);
+    return shim_rec_cublasCher2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCher2_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuComplex* alpha, const cuComplex* x, int64_t incx, const cuComplex* y, int64_t incy, cuComplex* A, int64_t lda)
@@ -4560,17 +6265,8 @@ GENIE_EXPORT cublasStatus_t cublasCher2_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasZher2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda)
 {
-    (void)handle;
-    (void)uplo;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)A;
-    (void)lda;
-    return shim_deny_blas(GENIE_APIX_cublasZher2_v2);
+    shim_count(GENIE_APIX_cublasZher2_v2);
+    return shim_rec_cublasZher2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZher2_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* y, int64_t incy, cuDoubleComplex* A, int64_t lda)
@@ -5064,21 +6760,8 @@ GENIE_EXPORT cublasStatus_t cublasDgemm_v2_64(cublasHandle_t handle, cublasOpera
 
 GENIE_EXPORT cublasStatus_t cublasCgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasCgemm_v2);
+    shim_count(GENIE_APIX_cublasCgemm_v2);
+    return shim_rec_cublasCgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgemm_v2_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* B, int64_t ldb, const cuComplex* beta, cuComplex* C, int64_t ldc)
@@ -5184,21 +6867,8 @@ GENIE_EXPORT cublasStatus_t cublasCgemm3mEx_64(cublasHandle_t handle, cublasOper
 
 GENIE_EXPORT cublasStatus_t cublasZgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasZgemm_v2);
+    shim_count(GENIE_APIX_cublasZgemm_v2);
+    return shim_rec_cublasZgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgemm_v2_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* B, int64_t ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int64_t ldc)
@@ -5362,18 +7032,8 @@ GENIE_EXPORT cublasStatus_t cublasCgemmEx_64(cublasHandle_t handle, cublasOperat
 
 GENIE_EXPORT cublasStatus_t cublasSsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const float* A, int lda, const float* beta, float* C, int ldc)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasSsyrk_v2);
+    shim_count(GENIE_APIX_cublasSsyrk_v2);
+    return shim_rec_cublasSsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasSsyrk_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const float* alpha, const float* A, int64_t lda, const float* beta, float* C, int64_t ldc)
@@ -5394,18 +7054,8 @@ GENIE_EXPORT cublasStatus_t cublasSsyrk_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasDsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const double* A, int lda, const double* beta, double* C, int ldc)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasDsyrk_v2);
+    shim_count(GENIE_APIX_cublasDsyrk_v2);
+    return shim_rec_cublasDsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDsyrk_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const double* alpha, const double* A, int64_t lda, const double* beta, double* C, int64_t ldc)
@@ -5426,18 +7076,8 @@ GENIE_EXPORT cublasStatus_t cublasDsyrk_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasCsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* beta, cuComplex* C, int ldc)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasCsyrk_v2);
+    shim_count(GENIE_APIX_cublasCsyrk_v2);
+    return shim_rec_cublasCsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCsyrk_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* beta, cuComplex* C, int64_t ldc)
@@ -5458,18 +7098,8 @@ GENIE_EXPORT cublasStatus_t cublasCsyrk_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasZsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasZsyrk_v2);
+    shim_count(GENIE_APIX_cublasZsyrk_v2);
+    return shim_rec_cublasZsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZsyrk_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* beta, cuDoubleComplex* C, int64_t ldc)
@@ -5562,18 +7192,8 @@ GENIE_EXPORT cublasStatus_t cublasCsyrk3mEx_64(cublasHandle_t handle, cublasFill
 
 GENIE_EXPORT cublasStatus_t cublasCherk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const cuComplex* A, int lda, const float* beta, cuComplex* C, int ldc)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasCherk_v2);
+    shim_count(GENIE_APIX_cublasCherk_v2);
+    return shim_rec_cublasCherk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCherk_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const float* alpha, const cuComplex* A, int64_t lda, const float* beta, cuComplex* C, int64_t ldc)
@@ -5594,18 +7214,8 @@ GENIE_EXPORT cublasStatus_t cublasCherk_v2_64(cublasHandle_t handle, cublasFillM
 
 GENIE_EXPORT cublasStatus_t cublasZherk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const cuDoubleComplex* A, int lda, const double* beta, cuDoubleComplex* C, int ldc)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasZherk_v2);
+    shim_count(GENIE_APIX_cublasZherk_v2);
+    return shim_rec_cublasZherk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZherk_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const double* alpha, const cuDoubleComplex* A, int64_t lda, const double* beta, cuDoubleComplex* C, int64_t ldc)
@@ -5698,20 +7308,8 @@ GENIE_EXPORT cublasStatus_t cublasCherk3mEx_64(cublasHandle_t handle, cublasFill
 
 GENIE_EXPORT cublasStatus_t cublasSsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasSsyr2k_v2);
+    shim_count(GENIE_APIX_cublasSsyr2k_v2);
+    return shim_rec_cublasSsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasSsyr2k_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const float* alpha, const float* A, int64_t lda, const float* B, int64_t ldb, const float* beta, float* C, int64_t ldc)
@@ -5734,20 +7332,8 @@ GENIE_EXPORT cublasStatus_t cublasSsyr2k_v2_64(cublasHandle_t handle, cublasFill
 
 GENIE_EXPORT cublasStatus_t cublasDsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasDsyr2k_v2);
+    shim_count(GENIE_APIX_cublasDsyr2k_v2);
+    return shim_rec_cublasDsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDsyr2k_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const double* alpha, const double* A, int64_t lda, const double* B, int64_t ldb, const double* beta, double* C, int64_t ldc)
@@ -5770,20 +7356,8 @@ GENIE_EXPORT cublasStatus_t cublasDsyr2k_v2_64(cublasHandle_t handle, cublasFill
 
 GENIE_EXPORT cublasStatus_t cublasCsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasCsyr2k_v2);
+    shim_count(GENIE_APIX_cublasCsyr2k_v2);
+    return shim_rec_cublasCsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCsyr2k_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* B, int64_t ldb, const cuComplex* beta, cuComplex* C, int64_t ldc)
@@ -5806,20 +7380,8 @@ GENIE_EXPORT cublasStatus_t cublasCsyr2k_v2_64(cublasHandle_t handle, cublasFill
 
 GENIE_EXPORT cublasStatus_t cublasZsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasZsyr2k_v2);
+    shim_count(GENIE_APIX_cublasZsyr2k_v2);
+    return shim_rec_cublasZsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZsyr2k_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* B, int64_t ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int64_t ldc)
@@ -5842,20 +7404,8 @@ GENIE_EXPORT cublasStatus_t cublasZsyr2k_v2_64(cublasHandle_t handle, cublasFill
 
 GENIE_EXPORT cublasStatus_t cublasCher2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const float* beta, cuComplex* C, int ldc)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasCher2k_v2);
+    shim_count(GENIE_APIX_cublasCher2k_v2);
+    return shim_rec_cublasCher2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCher2k_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* B, int64_t ldb, const float* beta, cuComplex* C, int64_t ldc)
@@ -5878,20 +7428,8 @@ GENIE_EXPORT cublasStatus_t cublasCher2k_v2_64(cublasHandle_t handle, cublasFill
 
 GENIE_EXPORT cublasStatus_t cublasZher2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const double* beta, cuDoubleComplex* C, int ldc)
 {
-    (void)handle;
-    (void)uplo;
-    (void)trans;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasZher2k_v2);
+    shim_count(GENIE_APIX_cublasZher2k_v2);
+    return shim_rec_cublasZher2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZher2k_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* B, int64_t ldb, const double* beta, cuDoubleComplex* C, int64_t ldc)
@@ -6130,20 +7668,8 @@ GENIE_EXPORT cublasStatus_t cublasZherkx_64(cublasHandle_t handle, cublasFillMod
 
 GENIE_EXPORT cublasStatus_t cublasSsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasSsymm_v2);
+    shim_count(GENIE_APIX_cublasSsymm_v2);
+    return shim_rec_cublasSsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasSsymm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int64_t m, int64_t n, const float* alpha, const float* A, int64_t lda, const float* B, int64_t ldb, const float* beta, float* C, int64_t ldc)
@@ -6166,20 +7692,8 @@ GENIE_EXPORT cublasStatus_t cublasSsymm_v2_64(cublasHandle_t handle, cublasSideM
 
 GENIE_EXPORT cublasStatus_t cublasDsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasDsymm_v2);
+    shim_count(GENIE_APIX_cublasDsymm_v2);
+    return shim_rec_cublasDsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDsymm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int64_t m, int64_t n, const double* alpha, const double* A, int64_t lda, const double* B, int64_t ldb, const double* beta, double* C, int64_t ldc)
@@ -6202,20 +7716,8 @@ GENIE_EXPORT cublasStatus_t cublasDsymm_v2_64(cublasHandle_t handle, cublasSideM
 
 GENIE_EXPORT cublasStatus_t cublasCsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasCsymm_v2);
+    shim_count(GENIE_APIX_cublasCsymm_v2);
+    return shim_rec_cublasCsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCsymm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int64_t m, int64_t n, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* B, int64_t ldb, const cuComplex* beta, cuComplex* C, int64_t ldc)
@@ -6238,20 +7740,8 @@ GENIE_EXPORT cublasStatus_t cublasCsymm_v2_64(cublasHandle_t handle, cublasSideM
 
 GENIE_EXPORT cublasStatus_t cublasZsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasZsymm_v2);
+    shim_count(GENIE_APIX_cublasZsymm_v2);
+    return shim_rec_cublasZsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZsymm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int64_t m, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* B, int64_t ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int64_t ldc)
@@ -6274,20 +7764,8 @@ GENIE_EXPORT cublasStatus_t cublasZsymm_v2_64(cublasHandle_t handle, cublasSideM
 
 GENIE_EXPORT cublasStatus_t cublasChemm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasChemm_v2);
+    shim_count(GENIE_APIX_cublasChemm_v2);
+    return shim_rec_cublasChemm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasChemm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int64_t m, int64_t n, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* B, int64_t ldb, const cuComplex* beta, cuComplex* C, int64_t ldc)
@@ -6310,20 +7788,8 @@ GENIE_EXPORT cublasStatus_t cublasChemm_v2_64(cublasHandle_t handle, cublasSideM
 
 GENIE_EXPORT cublasStatus_t cublasZhemm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasZhemm_v2);
+    shim_count(GENIE_APIX_cublasZhemm_v2);
+    return shim_rec_cublasZhemm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZhemm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int64_t m, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* B, int64_t ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int64_t ldc)
@@ -6346,19 +7812,8 @@ GENIE_EXPORT cublasStatus_t cublasZhemm_v2_64(cublasHandle_t handle, cublasSideM
 
 GENIE_EXPORT cublasStatus_t cublasStrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* A, int lda, float* B, int ldb)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    return shim_deny_blas(GENIE_APIX_cublasStrsm_v2);
+    shim_count(GENIE_APIX_cublasStrsm_v2);
+    return shim_rec_cublasStrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
 }
 
 GENIE_EXPORT cublasStatus_t cublasStrsm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const float* alpha, const float* A, int64_t lda, float* B, int64_t ldb)
@@ -6380,19 +7835,8 @@ GENIE_EXPORT cublasStatus_t cublasStrsm_v2_64(cublasHandle_t handle, cublasSideM
 
 GENIE_EXPORT cublasStatus_t cublasDtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* A, int lda, double* B, int ldb)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    return shim_deny_blas(GENIE_APIX_cublasDtrsm_v2);
+    shim_count(GENIE_APIX_cublasDtrsm_v2);
+    return shim_rec_cublasDtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDtrsm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const double* alpha, const double* A, int64_t lda, double* B, int64_t ldb)
@@ -6414,19 +7858,8 @@ GENIE_EXPORT cublasStatus_t cublasDtrsm_v2_64(cublasHandle_t handle, cublasSideM
 
 GENIE_EXPORT cublasStatus_t cublasCtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, cuComplex* B, int ldb)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    return shim_deny_blas(GENIE_APIX_cublasCtrsm_v2);
+    shim_count(GENIE_APIX_cublasCtrsm_v2);
+    return shim_rec_cublasCtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCtrsm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const cuComplex* alpha, const cuComplex* A, int64_t lda, cuComplex* B, int64_t ldb)
@@ -6448,19 +7881,8 @@ GENIE_EXPORT cublasStatus_t cublasCtrsm_v2_64(cublasHandle_t handle, cublasSideM
 
 GENIE_EXPORT cublasStatus_t cublasZtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, cuDoubleComplex* B, int ldb)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    return shim_deny_blas(GENIE_APIX_cublasZtrsm_v2);
+    shim_count(GENIE_APIX_cublasZtrsm_v2);
+    return shim_rec_cublasZtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZtrsm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, cuDoubleComplex* B, int64_t ldb)
@@ -6482,21 +7904,8 @@ GENIE_EXPORT cublasStatus_t cublasZtrsm_v2_64(cublasHandle_t handle, cublasSideM
 
 GENIE_EXPORT cublasStatus_t cublasStrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* A, int lda, const float* B, int ldb, float* C, int ldc)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasStrmm_v2);
+    shim_count(GENIE_APIX_cublasStrmm_v2);
+    return shim_rec_cublasStrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasStrmm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const float* alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc)
@@ -6520,21 +7929,8 @@ GENIE_EXPORT cublasStatus_t cublasStrmm_v2_64(cublasHandle_t handle, cublasSideM
 
 GENIE_EXPORT cublasStatus_t cublasDtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* A, int lda, const double* B, int ldb, double* C, int ldc)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasDtrmm_v2);
+    shim_count(GENIE_APIX_cublasDtrmm_v2);
+    return shim_rec_cublasDtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDtrmm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const double* alpha, const double* A, int64_t lda, const double* B, int64_t ldb, double* C, int64_t ldc)
@@ -6558,21 +7954,8 @@ GENIE_EXPORT cublasStatus_t cublasDtrmm_v2_64(cublasHandle_t handle, cublasSideM
 
 GENIE_EXPORT cublasStatus_t cublasCtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, cuComplex* C, int ldc)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasCtrmm_v2);
+    shim_count(GENIE_APIX_cublasCtrmm_v2);
+    return shim_rec_cublasCtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCtrmm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* B, int64_t ldb, cuComplex* C, int64_t ldc)
@@ -6596,21 +7979,8 @@ GENIE_EXPORT cublasStatus_t cublasCtrmm_v2_64(cublasHandle_t handle, cublasSideM
 
 GENIE_EXPORT cublasStatus_t cublasZtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, cuDoubleComplex* C, int ldc)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasZtrmm_v2);
+    shim_count(GENIE_APIX_cublasZtrmm_v2);
+    return shim_rec_cublasZtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZtrmm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* B, int64_t ldb, cuDoubleComplex* C, int64_t ldc)
@@ -6686,22 +8056,8 @@ GENIE_EXPORT cublasStatus_t cublasDgemmBatched_64(cublasHandle_t handle, cublasO
 
 GENIE_EXPORT cublasStatus_t cublasCgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* const Aarray[], int lda, const cuComplex* const Barray[], int ldb, const cuComplex* beta, cuComplex* const Carray[], int ldc, int batchCount)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)Aarray;
-    (void)lda;
-    (void)Barray;
-    (void)ldb;
-    (void)beta;
-    (void)Carray;
-    (void)ldc;
-    (void)batchCount;
-    return shim_deny_blas(GENIE_APIX_cublasCgemmBatched);
+    shim_count(GENIE_APIX_cublasCgemmBatched);
+    return shim_rec_cublasCgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgemmBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const cuComplex* alpha, const cuComplex* const Aarray[], int64_t lda, const cuComplex* const Barray[], int64_t ldb, const cuComplex* beta, cuComplex* const Carray[], int64_t ldc, int64_t batchCount)
@@ -6766,22 +8122,8 @@ GENIE_EXPORT cublasStatus_t cublasCgemm3mBatched_64(cublasHandle_t handle, cubla
 
 GENIE_EXPORT cublasStatus_t cublasZgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* const Aarray[], int lda, const cuDoubleComplex* const Barray[], int ldb, const cuDoubleComplex* beta, cuDoubleComplex* const Carray[], int ldc, int batchCount)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)Aarray;
-    (void)lda;
-    (void)Barray;
-    (void)ldb;
-    (void)beta;
-    (void)Carray;
-    (void)ldc;
-    (void)batchCount;
-    return shim_deny_blas(GENIE_APIX_cublasZgemmBatched);
+    shim_count(GENIE_APIX_cublasZgemmBatched);
+    return shim_rec_cublasZgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgemmBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const cuDoubleComplex* alpha, const cuDoubleComplex* const Aarray[], int64_t lda, const cuDoubleComplex* const Barray[], int64_t ldb, const cuDoubleComplex* beta, cuDoubleComplex* const Carray[], int64_t ldc, int64_t batchCount)
@@ -6864,25 +8206,8 @@ GENIE_EXPORT cublasStatus_t cublasDgemmStridedBatched_64(cublasHandle_t handle, 
 
 GENIE_EXPORT cublasStatus_t cublasCgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, long long int strideA, const cuComplex* B, int ldb, long long int strideB, const cuComplex* beta, cuComplex* C, int ldc, long long int strideC, int batchCount)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)strideA;
-    (void)B;
-    (void)ldb;
-    (void)strideB;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    (void)strideC;
-    (void)batchCount;
-    return shim_deny_blas(GENIE_APIX_cublasCgemmStridedBatched);
+    shim_count(GENIE_APIX_cublasCgemmStridedBatched);
+    return shim_rec_cublasCgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgemmStridedBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const cuComplex* alpha, const cuComplex* A, int64_t lda, long long int strideA, const cuComplex* B, int64_t ldb, long long int strideB, const cuComplex* beta, cuComplex* C, int64_t ldc, long long int strideC, int64_t batchCount)
@@ -6956,25 +8281,8 @@ GENIE_EXPORT cublasStatus_t cublasCgemm3mStridedBatched_64(cublasHandle_t handle
 
 GENIE_EXPORT cublasStatus_t cublasZgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, long long int strideA, const cuDoubleComplex* B, int ldb, long long int strideB, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc, long long int strideC, int batchCount)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)strideA;
-    (void)B;
-    (void)ldb;
-    (void)strideB;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    (void)strideC;
-    (void)batchCount;
-    return shim_deny_blas(GENIE_APIX_cublasZgemmStridedBatched);
+    shim_count(GENIE_APIX_cublasZgemmStridedBatched);
+    return shim_rec_cublasZgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgemmStridedBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, long long int strideA, const cuDoubleComplex* B, int64_t ldb, long long int strideB, const cuDoubleComplex* beta, cuDoubleComplex* C, int64_t ldc, long long int strideC, int64_t batchCount)
@@ -7333,20 +8641,8 @@ GENIE_EXPORT cublasStatus_t cublasZgeam_64(cublasHandle_t handle, cublasOperatio
 
 GENIE_EXPORT cublasStatus_t cublasStrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* const A[], int lda, float* const B[], int ldb, int batchCount)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)batchCount;
-    return shim_deny_blas(GENIE_APIX_cublasStrsmBatched);
+    shim_count(GENIE_APIX_cublasStrsmBatched);
+    return shim_rec_cublasStrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
 }
 
 GENIE_EXPORT cublasStatus_t cublasStrsmBatched_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const float* alpha, const float* const A[], int64_t lda, float* const B[], int64_t ldb, int64_t batchCount)
@@ -7369,20 +8665,8 @@ GENIE_EXPORT cublasStatus_t cublasStrsmBatched_64(cublasHandle_t handle, cublasS
 
 GENIE_EXPORT cublasStatus_t cublasDtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* const A[], int lda, double* const B[], int ldb, int batchCount)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)batchCount;
-    return shim_deny_blas(GENIE_APIX_cublasDtrsmBatched);
+    shim_count(GENIE_APIX_cublasDtrsmBatched);
+    return shim_rec_cublasDtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDtrsmBatched_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const double* alpha, const double* const A[], int64_t lda, double* const B[], int64_t ldb, int64_t batchCount)
@@ -7405,20 +8689,8 @@ GENIE_EXPORT cublasStatus_t cublasDtrsmBatched_64(cublasHandle_t handle, cublasS
 
 GENIE_EXPORT cublasStatus_t cublasCtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* const A[], int lda, cuComplex* const B[], int ldb, int batchCount)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)batchCount;
-    return shim_deny_blas(GENIE_APIX_cublasCtrsmBatched);
+    shim_count(GENIE_APIX_cublasCtrsmBatched);
+    return shim_rec_cublasCtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCtrsmBatched_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const cuComplex* alpha, const cuComplex* const A[], int64_t lda, cuComplex* const B[], int64_t ldb, int64_t batchCount)
@@ -7441,20 +8713,8 @@ GENIE_EXPORT cublasStatus_t cublasCtrsmBatched_64(cublasHandle_t handle, cublasS
 
 GENIE_EXPORT cublasStatus_t cublasZtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* const A[], int lda, cuDoubleComplex* const B[], int ldb, int batchCount)
 {
-    (void)handle;
-    (void)side;
-    (void)uplo;
-    (void)trans;
-    (void)diag;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)batchCount;
-    return shim_deny_blas(GENIE_APIX_cublasZtrsmBatched);
+    shim_count(GENIE_APIX_cublasZtrsmBatched);
+    return shim_rec_cublasZtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZtrsmBatched_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* const A[], int64_t lda, cuDoubleComplex* const B[], int64_t ldb, int64_t batchCount)
@@ -7649,122 +8909,50 @@ GENIE_EXPORT cublasStatus_t cublasZmatinvBatched(cublasHandle_t handle, int n, c
 
 GENIE_EXPORT cublasStatus_t cublasSgeqrfBatched(cublasHandle_t handle, int m, int n, float* const Aarray[], int lda, float* const TauArray[], int* info, int batchSize)
 {
-    (void)handle;
-    (void)m;
-    (void)n;
-    (void)Aarray;
-    (void)lda;
-    (void)TauArray;
-    (void)info;
-    (void)batchSize;
-    return shim_deny_blas(GENIE_APIX_cublasSgeqrfBatched);
+    shim_count(GENIE_APIX_cublasSgeqrfBatched);
+    return shim_rec_cublasSgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgeqrfBatched(cublasHandle_t handle, int m, int n, double* const Aarray[], int lda, double* const TauArray[], int* info, int batchSize)
 {
-    (void)handle;
-    (void)m;
-    (void)n;
-    (void)Aarray;
-    (void)lda;
-    (void)TauArray;
-    (void)info;
-    (void)batchSize;
-    return shim_deny_blas(GENIE_APIX_cublasDgeqrfBatched);
+    shim_count(GENIE_APIX_cublasDgeqrfBatched);
+    return shim_rec_cublasDgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgeqrfBatched(cublasHandle_t handle, int m, int n, cuComplex* const Aarray[], int lda, cuComplex* const TauArray[], int* info, int batchSize)
 {
-    (void)handle;
-    (void)m;
-    (void)n;
-    (void)Aarray;
-    (void)lda;
-    (void)TauArray;
-    (void)info;
-    (void)batchSize;
-    return shim_deny_blas(GENIE_APIX_cublasCgeqrfBatched);
+    shim_count(GENIE_APIX_cublasCgeqrfBatched);
+    return shim_rec_cublasCgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgeqrfBatched(cublasHandle_t handle, int m, int n, cuDoubleComplex* const Aarray[], int lda, cuDoubleComplex* const TauArray[], int* info, int batchSize)
 {
-    (void)handle;
-    (void)m;
-    (void)n;
-    (void)Aarray;
-    (void)lda;
-    (void)TauArray;
-    (void)info;
-    (void)batchSize;
-    return shim_deny_blas(GENIE_APIX_cublasZgeqrfBatched);
+    shim_count(GENIE_APIX_cublasZgeqrfBatched);
+    return shim_rec_cublasZgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
 }
 
 GENIE_EXPORT cublasStatus_t cublasSgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, float* const Aarray[], int lda, float* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize)
 {
-    (void)handle;
-    (void)trans;
-    (void)m;
-    (void)n;
-    (void)nrhs;
-    (void)Aarray;
-    (void)lda;
-    (void)Carray;
-    (void)ldc;
-    (void)info;
-    (void)devInfoArray;
-    (void)batchSize;
-    return shim_deny_blas(GENIE_APIX_cublasSgelsBatched);
+    shim_count(GENIE_APIX_cublasSgelsBatched);
+    return shim_rec_cublasSgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, double* const Aarray[], int lda, double* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize)
 {
-    (void)handle;
-    (void)trans;
-    (void)m;
-    (void)n;
-    (void)nrhs;
-    (void)Aarray;
-    (void)lda;
-    (void)Carray;
-    (void)ldc;
-    (void)info;
-    (void)devInfoArray;
-    (void)batchSize;
-    return shim_deny_blas(GENIE_APIX_cublasDgelsBatched);
+    shim_count(GENIE_APIX_cublasDgelsBatched);
+    return shim_rec_cublasDgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, cuComplex* const Aarray[], int lda, cuComplex* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize)
 {
-    (void)handle;
-    (void)trans;
-    (void)m;
-    (void)n;
-    (void)nrhs;
-    (void)Aarray;
-    (void)lda;
-    (void)Carray;
-    (void)ldc;
-    (void)info;
-    (void)devInfoArray;
-    (void)batchSize;
-    return shim_deny_blas(GENIE_APIX_cublasCgelsBatched);
+    shim_count(GENIE_APIX_cublasCgelsBatched);
+    return shim_rec_cublasCgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, cuDoubleComplex* const Aarray[], int lda, cuDoubleComplex* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize)
 {
-    (void)handle;
-    (void)trans;
-    (void)m;
-    (void)n;
-    (void)nrhs;
-    (void)Aarray;
-    (void)lda;
-    (void)Carray;
-    (void)ldc;
-    (void)info;
-    (void)devInfoArray;
-    (void)batchSize;
-    return shim_deny_blas(GENIE_APIX_cublasZgelsBatched);
+    shim_count(GENIE_APIX_cublasZgelsBatched);
+    return shim_rec_cublasZgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
 }
 
 GENIE_EXPORT cublasStatus_t cublasStpttr(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* AP, float* A, int lda)
@@ -7857,50 +9045,26 @@ GENIE_EXPORT cublasStatus_t cublasZtrttp(cublasHandle_t handle, cublasFillMode_t
 
 GENIE_EXPORT cublasStatus_t cublasSgetrfBatched(cublasHandle_t handle, int n, float* const A[], int lda, int* P, int* info, int batchSize)
 {
-    (void)handle;
-    (void)n;
-    (void)A;
-    (void)lda;
-    (void)P;
-    (void)info;
-    (void)batchSize;
-    return shim_deny_blas(GENIE_APIX_cublasSgetrfBatched);
+    shim_count(GENIE_APIX_cublasSgetrfBatched);
+    return shim_rec_cublasSgetrfBatched(handle, n, A, lda, P, info, batchSize);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgetrfBatched(cublasHandle_t handle, int n, double* const A[], int lda, int* P, int* info, int batchSize)
 {
-    (void)handle;
-    (void)n;
-    (void)A;
-    (void)lda;
-    (void)P;
-    (void)info;
-    (void)batchSize;
-    return shim_deny_blas(GENIE_APIX_cublasDgetrfBatched);
+    shim_count(GENIE_APIX_cublasDgetrfBatched);
+    return shim_rec_cublasDgetrfBatched(handle, n, A, lda, P, info, batchSize);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgetrfBatched(cublasHandle_t handle, int n, cuComplex* const A[], int lda, int* P, int* info, int batchSize)
 {
-    (void)handle;
-    (void)n;
-    (void)A;
-    (void)lda;
-    (void)P;
-    (void)info;
-    (void)batchSize;
-    return shim_deny_blas(GENIE_APIX_cublasCgetrfBatched);
+    shim_count(GENIE_APIX_cublasCgetrfBatched);
+    return shim_rec_cublasCgetrfBatched(handle, n, A, lda, P, info, batchSize);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgetrfBatched(cublasHandle_t handle, int n, cuDoubleComplex* const A[], int lda, int* P, int* info, int batchSize)
 {
-    (void)handle;
-    (void)n;
-    (void)A;
-    (void)lda;
-    (void)P;
-    (void)info;
-    (void)batchSize;
-    return shim_deny_blas(GENIE_APIX_cublasZgetrfBatched);
+    shim_count(GENIE_APIX_cublasZgetrfBatched);
+    return shim_rec_cublasZgetrfBatched(handle, n, A, lda, P, info, batchSize);
 }
 
 GENIE_EXPORT cublasStatus_t cublasSgetriBatched(cublasHandle_t handle, int n, const float* const A[], int lda, const int* P, float* const C[], int ldc, int* info, int batchSize)
@@ -7961,66 +9125,26 @@ GENIE_EXPORT cublasStatus_t cublasZgetriBatched(cublasHandle_t handle, int n, co
 
 GENIE_EXPORT cublasStatus_t cublasSgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const float* const Aarray[], int lda, const int* devIpiv, float* const Barray[], int ldb, int* info, int batchSize)
 {
-    (void)handle;
-    (void)trans;
-    (void)n;
-    (void)nrhs;
-    (void)Aarray;
-    (void)lda;
-    (void)devIpiv;
-    (void)Barray;
-    (void)ldb;
-    (void)info;
-    (void)batchSize;
-    return shim_deny_blas(GENIE_APIX_cublasSgetrsBatched);
+    shim_count(GENIE_APIX_cublasSgetrsBatched);
+    return shim_rec_cublasSgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const double* const Aarray[], int lda, const int* devIpiv, double* const Barray[], int ldb, int* info, int batchSize)
 {
-    (void)handle;
-    (void)trans;
-    (void)n;
-    (void)nrhs;
-    (void)Aarray;
-    (void)lda;
-    (void)devIpiv;
-    (void)Barray;
-    (void)ldb;
-    (void)info;
-    (void)batchSize;
-    return shim_deny_blas(GENIE_APIX_cublasDgetrsBatched);
+    shim_count(GENIE_APIX_cublasDgetrsBatched);
+    return shim_rec_cublasDgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const cuComplex* const Aarray[], int lda, const int* devIpiv, cuComplex* const Barray[], int ldb, int* info, int batchSize)
 {
-    (void)handle;
-    (void)trans;
-    (void)n;
-    (void)nrhs;
-    (void)Aarray;
-    (void)lda;
-    (void)devIpiv;
-    (void)Barray;
-    (void)ldb;
-    (void)info;
-    (void)batchSize;
-    return shim_deny_blas(GENIE_APIX_cublasCgetrsBatched);
+    shim_count(GENIE_APIX_cublasCgetrsBatched);
+    return shim_rec_cublasCgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const cuDoubleComplex* const Aarray[], int lda, const int* devIpiv, cuDoubleComplex* const Barray[], int ldb, int* info, int batchSize)
 {
-    (void)handle;
-    (void)trans;
-    (void)n;
-    (void)nrhs;
-    (void)Aarray;
-    (void)lda;
-    (void)devIpiv;
-    (void)Barray;
-    (void)ldb;
-    (void)info;
-    (void)batchSize;
-    return shim_deny_blas(GENIE_APIX_cublasZgetrsBatched);
+    shim_count(GENIE_APIX_cublasZgetrsBatched);
+    return shim_rec_cublasZgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
 }
 
 GENIE_EXPORT cublasStatus_t cublasUint8gemmBias(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, cublasOperation_t transc, int m, int n, int k, const unsigned char* A, int A_bias, int lda, const unsigned char* B, int B_bias, int ldb, unsigned char* C, int C_bias, int ldc, int C_mult, int C_shift)
@@ -8056,5 +9180,11 @@ GENIE_EXPORT cublasStatus_t cublasHgemmStridedBatched(cublasHandle_t handle, cub
 {
     shim_count(GENIE_APIX_cublasHgemmStridedBatched);
     return shim_rec_cublasHgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+}
+
+GENIE_EXPORT cublasStatus_t cublasSetEnvironmentMode(int mode)
+{
+    (void)mode;
+    return shim_deny_blas(GENIE_APIX_cublasSetEnvironmentMode);
 }
 

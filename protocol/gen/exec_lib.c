@@ -6,6 +6,10 @@
 #include "protocol/gen/exec_lib.h"
 #include "remote/exec_lib_int.h"
 
+/* HOUT (remote/ops_lib.c): a RESULT that must be of the host kind; the callee writes
+ * the host buffer that goes back as R_DATA. */
+void *exec_lib_hout(exec_session *s, exec_lib_rd *r);
+
 int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
 {
     int n = 0;
@@ -29,67 +33,291 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
         n++;
     if (cublas && (f->cublasDnrm2_v2 = (__typeof__(f->cublasDnrm2_v2))dlsym(cublas, "cublasDnrm2_v2")))
         n++;
+    if (cublas && (f->cublasScnrm2_v2 = (__typeof__(f->cublasScnrm2_v2))dlsym(cublas, "cublasScnrm2_v2")))
+        n++;
+    if (cublas && (f->cublasDznrm2_v2 = (__typeof__(f->cublasDznrm2_v2))dlsym(cublas, "cublasDznrm2_v2")))
+        n++;
     if (cublas && (f->cublasSdot_v2 = (__typeof__(f->cublasSdot_v2))dlsym(cublas, "cublasSdot_v2")))
         n++;
     if (cublas && (f->cublasDdot_v2 = (__typeof__(f->cublasDdot_v2))dlsym(cublas, "cublasDdot_v2")))
+        n++;
+    if (cublas && (f->cublasCdotu_v2 = (__typeof__(f->cublasCdotu_v2))dlsym(cublas, "cublasCdotu_v2")))
+        n++;
+    if (cublas && (f->cublasCdotc_v2 = (__typeof__(f->cublasCdotc_v2))dlsym(cublas, "cublasCdotc_v2")))
+        n++;
+    if (cublas && (f->cublasZdotu_v2 = (__typeof__(f->cublasZdotu_v2))dlsym(cublas, "cublasZdotu_v2")))
+        n++;
+    if (cublas && (f->cublasZdotc_v2 = (__typeof__(f->cublasZdotc_v2))dlsym(cublas, "cublasZdotc_v2")))
         n++;
     if (cublas && (f->cublasSscal_v2 = (__typeof__(f->cublasSscal_v2))dlsym(cublas, "cublasSscal_v2")))
         n++;
     if (cublas && (f->cublasDscal_v2 = (__typeof__(f->cublasDscal_v2))dlsym(cublas, "cublasDscal_v2")))
         n++;
+    if (cublas && (f->cublasCscal_v2 = (__typeof__(f->cublasCscal_v2))dlsym(cublas, "cublasCscal_v2")))
+        n++;
+    if (cublas && (f->cublasCsscal_v2 = (__typeof__(f->cublasCsscal_v2))dlsym(cublas, "cublasCsscal_v2")))
+        n++;
+    if (cublas && (f->cublasZscal_v2 = (__typeof__(f->cublasZscal_v2))dlsym(cublas, "cublasZscal_v2")))
+        n++;
+    if (cublas && (f->cublasZdscal_v2 = (__typeof__(f->cublasZdscal_v2))dlsym(cublas, "cublasZdscal_v2")))
+        n++;
     if (cublas && (f->cublasSaxpy_v2 = (__typeof__(f->cublasSaxpy_v2))dlsym(cublas, "cublasSaxpy_v2")))
         n++;
     if (cublas && (f->cublasDaxpy_v2 = (__typeof__(f->cublasDaxpy_v2))dlsym(cublas, "cublasDaxpy_v2")))
+        n++;
+    if (cublas && (f->cublasCaxpy_v2 = (__typeof__(f->cublasCaxpy_v2))dlsym(cublas, "cublasCaxpy_v2")))
+        n++;
+    if (cublas && (f->cublasZaxpy_v2 = (__typeof__(f->cublasZaxpy_v2))dlsym(cublas, "cublasZaxpy_v2")))
         n++;
     if (cublas && (f->cublasScopy_v2 = (__typeof__(f->cublasScopy_v2))dlsym(cublas, "cublasScopy_v2")))
         n++;
     if (cublas && (f->cublasDcopy_v2 = (__typeof__(f->cublasDcopy_v2))dlsym(cublas, "cublasDcopy_v2")))
         n++;
+    if (cublas && (f->cublasCcopy_v2 = (__typeof__(f->cublasCcopy_v2))dlsym(cublas, "cublasCcopy_v2")))
+        n++;
+    if (cublas && (f->cublasZcopy_v2 = (__typeof__(f->cublasZcopy_v2))dlsym(cublas, "cublasZcopy_v2")))
+        n++;
     if (cublas && (f->cublasSswap_v2 = (__typeof__(f->cublasSswap_v2))dlsym(cublas, "cublasSswap_v2")))
         n++;
     if (cublas && (f->cublasDswap_v2 = (__typeof__(f->cublasDswap_v2))dlsym(cublas, "cublasDswap_v2")))
+        n++;
+    if (cublas && (f->cublasCswap_v2 = (__typeof__(f->cublasCswap_v2))dlsym(cublas, "cublasCswap_v2")))
+        n++;
+    if (cublas && (f->cublasZswap_v2 = (__typeof__(f->cublasZswap_v2))dlsym(cublas, "cublasZswap_v2")))
         n++;
     if (cublas && (f->cublasIsamax_v2 = (__typeof__(f->cublasIsamax_v2))dlsym(cublas, "cublasIsamax_v2")))
         n++;
     if (cublas && (f->cublasIdamax_v2 = (__typeof__(f->cublasIdamax_v2))dlsym(cublas, "cublasIdamax_v2")))
         n++;
+    if (cublas && (f->cublasIcamax_v2 = (__typeof__(f->cublasIcamax_v2))dlsym(cublas, "cublasIcamax_v2")))
+        n++;
+    if (cublas && (f->cublasIzamax_v2 = (__typeof__(f->cublasIzamax_v2))dlsym(cublas, "cublasIzamax_v2")))
+        n++;
     if (cublas && (f->cublasIsamin_v2 = (__typeof__(f->cublasIsamin_v2))dlsym(cublas, "cublasIsamin_v2")))
         n++;
     if (cublas && (f->cublasIdamin_v2 = (__typeof__(f->cublasIdamin_v2))dlsym(cublas, "cublasIdamin_v2")))
+        n++;
+    if (cublas && (f->cublasIcamin_v2 = (__typeof__(f->cublasIcamin_v2))dlsym(cublas, "cublasIcamin_v2")))
+        n++;
+    if (cublas && (f->cublasIzamin_v2 = (__typeof__(f->cublasIzamin_v2))dlsym(cublas, "cublasIzamin_v2")))
         n++;
     if (cublas && (f->cublasSasum_v2 = (__typeof__(f->cublasSasum_v2))dlsym(cublas, "cublasSasum_v2")))
         n++;
     if (cublas && (f->cublasDasum_v2 = (__typeof__(f->cublasDasum_v2))dlsym(cublas, "cublasDasum_v2")))
         n++;
+    if (cublas && (f->cublasScasum_v2 = (__typeof__(f->cublasScasum_v2))dlsym(cublas, "cublasScasum_v2")))
+        n++;
+    if (cublas && (f->cublasDzasum_v2 = (__typeof__(f->cublasDzasum_v2))dlsym(cublas, "cublasDzasum_v2")))
+        n++;
+    if (cublas && (f->cublasSrot_v2 = (__typeof__(f->cublasSrot_v2))dlsym(cublas, "cublasSrot_v2")))
+        n++;
+    if (cublas && (f->cublasDrot_v2 = (__typeof__(f->cublasDrot_v2))dlsym(cublas, "cublasDrot_v2")))
+        n++;
+    if (cublas && (f->cublasCrot_v2 = (__typeof__(f->cublasCrot_v2))dlsym(cublas, "cublasCrot_v2")))
+        n++;
+    if (cublas && (f->cublasCsrot_v2 = (__typeof__(f->cublasCsrot_v2))dlsym(cublas, "cublasCsrot_v2")))
+        n++;
+    if (cublas && (f->cublasZrot_v2 = (__typeof__(f->cublasZrot_v2))dlsym(cublas, "cublasZrot_v2")))
+        n++;
+    if (cublas && (f->cublasZdrot_v2 = (__typeof__(f->cublasZdrot_v2))dlsym(cublas, "cublasZdrot_v2")))
+        n++;
     if (cublas && (f->cublasSgemv_v2 = (__typeof__(f->cublasSgemv_v2))dlsym(cublas, "cublasSgemv_v2")))
         n++;
     if (cublas && (f->cublasDgemv_v2 = (__typeof__(f->cublasDgemv_v2))dlsym(cublas, "cublasDgemv_v2")))
+        n++;
+    if (cublas && (f->cublasCgemv_v2 = (__typeof__(f->cublasCgemv_v2))dlsym(cublas, "cublasCgemv_v2")))
+        n++;
+    if (cublas && (f->cublasZgemv_v2 = (__typeof__(f->cublasZgemv_v2))dlsym(cublas, "cublasZgemv_v2")))
+        n++;
+    if (cublas && (f->cublasStrmv_v2 = (__typeof__(f->cublasStrmv_v2))dlsym(cublas, "cublasStrmv_v2")))
+        n++;
+    if (cublas && (f->cublasDtrmv_v2 = (__typeof__(f->cublasDtrmv_v2))dlsym(cublas, "cublasDtrmv_v2")))
+        n++;
+    if (cublas && (f->cublasCtrmv_v2 = (__typeof__(f->cublasCtrmv_v2))dlsym(cublas, "cublasCtrmv_v2")))
+        n++;
+    if (cublas && (f->cublasZtrmv_v2 = (__typeof__(f->cublasZtrmv_v2))dlsym(cublas, "cublasZtrmv_v2")))
+        n++;
+    if (cublas && (f->cublasStrsv_v2 = (__typeof__(f->cublasStrsv_v2))dlsym(cublas, "cublasStrsv_v2")))
+        n++;
+    if (cublas && (f->cublasDtrsv_v2 = (__typeof__(f->cublasDtrsv_v2))dlsym(cublas, "cublasDtrsv_v2")))
+        n++;
+    if (cublas && (f->cublasCtrsv_v2 = (__typeof__(f->cublasCtrsv_v2))dlsym(cublas, "cublasCtrsv_v2")))
+        n++;
+    if (cublas && (f->cublasZtrsv_v2 = (__typeof__(f->cublasZtrsv_v2))dlsym(cublas, "cublasZtrsv_v2")))
+        n++;
+    if (cublas && (f->cublasSsymv_v2 = (__typeof__(f->cublasSsymv_v2))dlsym(cublas, "cublasSsymv_v2")))
+        n++;
+    if (cublas && (f->cublasDsymv_v2 = (__typeof__(f->cublasDsymv_v2))dlsym(cublas, "cublasDsymv_v2")))
+        n++;
+    if (cublas && (f->cublasCsymv_v2 = (__typeof__(f->cublasCsymv_v2))dlsym(cublas, "cublasCsymv_v2")))
+        n++;
+    if (cublas && (f->cublasZsymv_v2 = (__typeof__(f->cublasZsymv_v2))dlsym(cublas, "cublasZsymv_v2")))
+        n++;
+    if (cublas && (f->cublasChemv_v2 = (__typeof__(f->cublasChemv_v2))dlsym(cublas, "cublasChemv_v2")))
+        n++;
+    if (cublas && (f->cublasZhemv_v2 = (__typeof__(f->cublasZhemv_v2))dlsym(cublas, "cublasZhemv_v2")))
         n++;
     if (cublas && (f->cublasSger_v2 = (__typeof__(f->cublasSger_v2))dlsym(cublas, "cublasSger_v2")))
         n++;
     if (cublas && (f->cublasDger_v2 = (__typeof__(f->cublasDger_v2))dlsym(cublas, "cublasDger_v2")))
         n++;
+    if (cublas && (f->cublasCgeru_v2 = (__typeof__(f->cublasCgeru_v2))dlsym(cublas, "cublasCgeru_v2")))
+        n++;
+    if (cublas && (f->cublasCgerc_v2 = (__typeof__(f->cublasCgerc_v2))dlsym(cublas, "cublasCgerc_v2")))
+        n++;
+    if (cublas && (f->cublasZgeru_v2 = (__typeof__(f->cublasZgeru_v2))dlsym(cublas, "cublasZgeru_v2")))
+        n++;
+    if (cublas && (f->cublasZgerc_v2 = (__typeof__(f->cublasZgerc_v2))dlsym(cublas, "cublasZgerc_v2")))
+        n++;
+    if (cublas && (f->cublasSsyr_v2 = (__typeof__(f->cublasSsyr_v2))dlsym(cublas, "cublasSsyr_v2")))
+        n++;
+    if (cublas && (f->cublasDsyr_v2 = (__typeof__(f->cublasDsyr_v2))dlsym(cublas, "cublasDsyr_v2")))
+        n++;
+    if (cublas && (f->cublasCsyr_v2 = (__typeof__(f->cublasCsyr_v2))dlsym(cublas, "cublasCsyr_v2")))
+        n++;
+    if (cublas && (f->cublasZsyr_v2 = (__typeof__(f->cublasZsyr_v2))dlsym(cublas, "cublasZsyr_v2")))
+        n++;
+    if (cublas && (f->cublasCher_v2 = (__typeof__(f->cublasCher_v2))dlsym(cublas, "cublasCher_v2")))
+        n++;
+    if (cublas && (f->cublasZher_v2 = (__typeof__(f->cublasZher_v2))dlsym(cublas, "cublasZher_v2")))
+        n++;
+    if (cublas && (f->cublasSsyr2_v2 = (__typeof__(f->cublasSsyr2_v2))dlsym(cublas, "cublasSsyr2_v2")))
+        n++;
+    if (cublas && (f->cublasDsyr2_v2 = (__typeof__(f->cublasDsyr2_v2))dlsym(cublas, "cublasDsyr2_v2")))
+        n++;
+    if (cublas && (f->cublasCsyr2_v2 = (__typeof__(f->cublasCsyr2_v2))dlsym(cublas, "cublasCsyr2_v2")))
+        n++;
+    if (cublas && (f->cublasZsyr2_v2 = (__typeof__(f->cublasZsyr2_v2))dlsym(cublas, "cublasZsyr2_v2")))
+        n++;
+    if (cublas && (f->cublasCher2_v2 = (__typeof__(f->cublasCher2_v2))dlsym(cublas, "cublasCher2_v2")))
+        n++;
+    if (cublas && (f->cublasZher2_v2 = (__typeof__(f->cublasZher2_v2))dlsym(cublas, "cublasZher2_v2")))
+        n++;
     if (cublas && (f->cublasSgemm_v2 = (__typeof__(f->cublasSgemm_v2))dlsym(cublas, "cublasSgemm_v2")))
         n++;
     if (cublas && (f->cublasDgemm_v2 = (__typeof__(f->cublasDgemm_v2))dlsym(cublas, "cublasDgemm_v2")))
+        n++;
+    if (cublas && (f->cublasCgemm_v2 = (__typeof__(f->cublasCgemm_v2))dlsym(cublas, "cublasCgemm_v2")))
+        n++;
+    if (cublas && (f->cublasZgemm_v2 = (__typeof__(f->cublasZgemm_v2))dlsym(cublas, "cublasZgemm_v2")))
         n++;
     if (cublas && (f->cublasSgemmEx = (__typeof__(f->cublasSgemmEx))dlsym(cublas, "cublasSgemmEx")))
         n++;
     if (cublas && (f->cublasGemmEx = (__typeof__(f->cublasGemmEx))dlsym(cublas, "cublasGemmEx")))
         n++;
+    if (cublas && (f->cublasSsyrk_v2 = (__typeof__(f->cublasSsyrk_v2))dlsym(cublas, "cublasSsyrk_v2")))
+        n++;
+    if (cublas && (f->cublasDsyrk_v2 = (__typeof__(f->cublasDsyrk_v2))dlsym(cublas, "cublasDsyrk_v2")))
+        n++;
+    if (cublas && (f->cublasCsyrk_v2 = (__typeof__(f->cublasCsyrk_v2))dlsym(cublas, "cublasCsyrk_v2")))
+        n++;
+    if (cublas && (f->cublasZsyrk_v2 = (__typeof__(f->cublasZsyrk_v2))dlsym(cublas, "cublasZsyrk_v2")))
+        n++;
+    if (cublas && (f->cublasCherk_v2 = (__typeof__(f->cublasCherk_v2))dlsym(cublas, "cublasCherk_v2")))
+        n++;
+    if (cublas && (f->cublasZherk_v2 = (__typeof__(f->cublasZherk_v2))dlsym(cublas, "cublasZherk_v2")))
+        n++;
+    if (cublas && (f->cublasSsyr2k_v2 = (__typeof__(f->cublasSsyr2k_v2))dlsym(cublas, "cublasSsyr2k_v2")))
+        n++;
+    if (cublas && (f->cublasDsyr2k_v2 = (__typeof__(f->cublasDsyr2k_v2))dlsym(cublas, "cublasDsyr2k_v2")))
+        n++;
+    if (cublas && (f->cublasCsyr2k_v2 = (__typeof__(f->cublasCsyr2k_v2))dlsym(cublas, "cublasCsyr2k_v2")))
+        n++;
+    if (cublas && (f->cublasZsyr2k_v2 = (__typeof__(f->cublasZsyr2k_v2))dlsym(cublas, "cublasZsyr2k_v2")))
+        n++;
+    if (cublas && (f->cublasCher2k_v2 = (__typeof__(f->cublasCher2k_v2))dlsym(cublas, "cublasCher2k_v2")))
+        n++;
+    if (cublas && (f->cublasZher2k_v2 = (__typeof__(f->cublasZher2k_v2))dlsym(cublas, "cublasZher2k_v2")))
+        n++;
+    if (cublas && (f->cublasSsymm_v2 = (__typeof__(f->cublasSsymm_v2))dlsym(cublas, "cublasSsymm_v2")))
+        n++;
+    if (cublas && (f->cublasDsymm_v2 = (__typeof__(f->cublasDsymm_v2))dlsym(cublas, "cublasDsymm_v2")))
+        n++;
+    if (cublas && (f->cublasCsymm_v2 = (__typeof__(f->cublasCsymm_v2))dlsym(cublas, "cublasCsymm_v2")))
+        n++;
+    if (cublas && (f->cublasZsymm_v2 = (__typeof__(f->cublasZsymm_v2))dlsym(cublas, "cublasZsymm_v2")))
+        n++;
+    if (cublas && (f->cublasChemm_v2 = (__typeof__(f->cublasChemm_v2))dlsym(cublas, "cublasChemm_v2")))
+        n++;
+    if (cublas && (f->cublasZhemm_v2 = (__typeof__(f->cublasZhemm_v2))dlsym(cublas, "cublasZhemm_v2")))
+        n++;
+    if (cublas && (f->cublasStrsm_v2 = (__typeof__(f->cublasStrsm_v2))dlsym(cublas, "cublasStrsm_v2")))
+        n++;
+    if (cublas && (f->cublasDtrsm_v2 = (__typeof__(f->cublasDtrsm_v2))dlsym(cublas, "cublasDtrsm_v2")))
+        n++;
+    if (cublas && (f->cublasCtrsm_v2 = (__typeof__(f->cublasCtrsm_v2))dlsym(cublas, "cublasCtrsm_v2")))
+        n++;
+    if (cublas && (f->cublasZtrsm_v2 = (__typeof__(f->cublasZtrsm_v2))dlsym(cublas, "cublasZtrsm_v2")))
+        n++;
+    if (cublas && (f->cublasStrmm_v2 = (__typeof__(f->cublasStrmm_v2))dlsym(cublas, "cublasStrmm_v2")))
+        n++;
+    if (cublas && (f->cublasDtrmm_v2 = (__typeof__(f->cublasDtrmm_v2))dlsym(cublas, "cublasDtrmm_v2")))
+        n++;
+    if (cublas && (f->cublasCtrmm_v2 = (__typeof__(f->cublasCtrmm_v2))dlsym(cublas, "cublasCtrmm_v2")))
+        n++;
+    if (cublas && (f->cublasZtrmm_v2 = (__typeof__(f->cublasZtrmm_v2))dlsym(cublas, "cublasZtrmm_v2")))
+        n++;
     if (cublas && (f->cublasSgemmBatched = (__typeof__(f->cublasSgemmBatched))dlsym(cublas, "cublasSgemmBatched")))
         n++;
     if (cublas && (f->cublasDgemmBatched = (__typeof__(f->cublasDgemmBatched))dlsym(cublas, "cublasDgemmBatched")))
         n++;
+    if (cublas && (f->cublasCgemmBatched = (__typeof__(f->cublasCgemmBatched))dlsym(cublas, "cublasCgemmBatched")))
+        n++;
+    if (cublas && (f->cublasZgemmBatched = (__typeof__(f->cublasZgemmBatched))dlsym(cublas, "cublasZgemmBatched")))
+        n++;
     if (cublas && (f->cublasSgemmStridedBatched = (__typeof__(f->cublasSgemmStridedBatched))dlsym(cublas, "cublasSgemmStridedBatched")))
         n++;
     if (cublas && (f->cublasDgemmStridedBatched = (__typeof__(f->cublasDgemmStridedBatched))dlsym(cublas, "cublasDgemmStridedBatched")))
+        n++;
+    if (cublas && (f->cublasCgemmStridedBatched = (__typeof__(f->cublasCgemmStridedBatched))dlsym(cublas, "cublasCgemmStridedBatched")))
+        n++;
+    if (cublas && (f->cublasZgemmStridedBatched = (__typeof__(f->cublasZgemmStridedBatched))dlsym(cublas, "cublasZgemmStridedBatched")))
         n++;
     if (cublas && (f->cublasGemmBatchedEx = (__typeof__(f->cublasGemmBatchedEx))dlsym(cublas, "cublasGemmBatchedEx")))
         n++;
     if (cublas && (f->cublasGemmStridedBatchedEx = (__typeof__(f->cublasGemmStridedBatchedEx))dlsym(cublas, "cublasGemmStridedBatchedEx")))
         n++;
     if (cublas && (f->cublasSgeam = (__typeof__(f->cublasSgeam))dlsym(cublas, "cublasSgeam")))
+        n++;
+    if (cublas && (f->cublasStrsmBatched = (__typeof__(f->cublasStrsmBatched))dlsym(cublas, "cublasStrsmBatched")))
+        n++;
+    if (cublas && (f->cublasDtrsmBatched = (__typeof__(f->cublasDtrsmBatched))dlsym(cublas, "cublasDtrsmBatched")))
+        n++;
+    if (cublas && (f->cublasCtrsmBatched = (__typeof__(f->cublasCtrsmBatched))dlsym(cublas, "cublasCtrsmBatched")))
+        n++;
+    if (cublas && (f->cublasZtrsmBatched = (__typeof__(f->cublasZtrsmBatched))dlsym(cublas, "cublasZtrsmBatched")))
+        n++;
+    if (cublas && (f->cublasSgeqrfBatched = (__typeof__(f->cublasSgeqrfBatched))dlsym(cublas, "cublasSgeqrfBatched")))
+        n++;
+    if (cublas && (f->cublasDgeqrfBatched = (__typeof__(f->cublasDgeqrfBatched))dlsym(cublas, "cublasDgeqrfBatched")))
+        n++;
+    if (cublas && (f->cublasCgeqrfBatched = (__typeof__(f->cublasCgeqrfBatched))dlsym(cublas, "cublasCgeqrfBatched")))
+        n++;
+    if (cublas && (f->cublasZgeqrfBatched = (__typeof__(f->cublasZgeqrfBatched))dlsym(cublas, "cublasZgeqrfBatched")))
+        n++;
+    if (cublas && (f->cublasSgelsBatched = (__typeof__(f->cublasSgelsBatched))dlsym(cublas, "cublasSgelsBatched")))
+        n++;
+    if (cublas && (f->cublasDgelsBatched = (__typeof__(f->cublasDgelsBatched))dlsym(cublas, "cublasDgelsBatched")))
+        n++;
+    if (cublas && (f->cublasCgelsBatched = (__typeof__(f->cublasCgelsBatched))dlsym(cublas, "cublasCgelsBatched")))
+        n++;
+    if (cublas && (f->cublasZgelsBatched = (__typeof__(f->cublasZgelsBatched))dlsym(cublas, "cublasZgelsBatched")))
+        n++;
+    if (cublas && (f->cublasSgetrfBatched = (__typeof__(f->cublasSgetrfBatched))dlsym(cublas, "cublasSgetrfBatched")))
+        n++;
+    if (cublas && (f->cublasDgetrfBatched = (__typeof__(f->cublasDgetrfBatched))dlsym(cublas, "cublasDgetrfBatched")))
+        n++;
+    if (cublas && (f->cublasCgetrfBatched = (__typeof__(f->cublasCgetrfBatched))dlsym(cublas, "cublasCgetrfBatched")))
+        n++;
+    if (cublas && (f->cublasZgetrfBatched = (__typeof__(f->cublasZgetrfBatched))dlsym(cublas, "cublasZgetrfBatched")))
+        n++;
+    if (cublas && (f->cublasSgetrsBatched = (__typeof__(f->cublasSgetrsBatched))dlsym(cublas, "cublasSgetrsBatched")))
+        n++;
+    if (cublas && (f->cublasDgetrsBatched = (__typeof__(f->cublasDgetrsBatched))dlsym(cublas, "cublasDgetrsBatched")))
+        n++;
+    if (cublas && (f->cublasCgetrsBatched = (__typeof__(f->cublasCgetrsBatched))dlsym(cublas, "cublasCgetrsBatched")))
+        n++;
+    if (cublas && (f->cublasZgetrsBatched = (__typeof__(f->cublasZgetrsBatched))dlsym(cublas, "cublasZgetrsBatched")))
         n++;
     if (cublas && (f->cublasHgemm = (__typeof__(f->cublasHgemm))dlsym(cublas, "cublasHgemm")))
         n++;
@@ -98,143 +326,183 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
     return n;
 }
 
-static int dec_cublasCreate_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasCreate_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t* handle;
-    handle = (__typeof__(handle))exec_lib_hnew(s, r);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasCreate_v2");
-    if (!exec_lib_table(s)->cublasCreate_v2)
-        return exec_lib_missing(s, index, "cublasCreate_v2");
-    int st = (int)exec_lib_table(s)->cublasCreate_v2(handle);
-    return exec_lib_done(s, index, r, st, "cublasCreate_v2");
+    handle = (__typeof__(handle))exec_lib_hnew(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCreate_v2");
+    if (!exec_lib_table(ses)->cublasCreate_v2)
+        return exec_lib_missing(ses, index, "cublasCreate_v2");
+    int st = (int)exec_lib_table(ses)->cublasCreate_v2(handle);
+    return exec_lib_done(ses, index, rd, st, "cublasCreate_v2");
 }
 
-static int dec_cublasDestroy_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasDestroy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
-    handle = (__typeof__(handle))exec_lib_hdel(s, r);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasDestroy_v2");
-    if (!exec_lib_table(s)->cublasDestroy_v2)
-        return exec_lib_missing(s, index, "cublasDestroy_v2");
-    int st = (int)exec_lib_table(s)->cublasDestroy_v2(handle);
-    return exec_lib_done(s, index, r, st, "cublasDestroy_v2");
+    handle = (__typeof__(handle))exec_lib_hdel(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDestroy_v2");
+    if (!exec_lib_table(ses)->cublasDestroy_v2)
+        return exec_lib_missing(ses, index, "cublasDestroy_v2");
+    int st = (int)exec_lib_table(ses)->cublasDestroy_v2(handle);
+    return exec_lib_done(ses, index, rd, st, "cublasDestroy_v2");
 }
 
-static int dec_cublasSetWorkspace_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasSetWorkspace_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     void* workspace;
     size_t workspaceSizeInBytes;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    workspace = (__typeof__(workspace))exec_lib_dev(s, r);
-    exec_lib_val(r, &workspaceSizeInBytes, sizeof workspaceSizeInBytes);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSetWorkspace_v2");
-    if (!exec_lib_table(s)->cublasSetWorkspace_v2)
-        return exec_lib_missing(s, index, "cublasSetWorkspace_v2");
-    int st = (int)exec_lib_table(s)->cublasSetWorkspace_v2(handle, workspace, workspaceSizeInBytes);
-    return exec_lib_done(s, index, r, st, "cublasSetWorkspace_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    workspace = (__typeof__(workspace))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &workspaceSizeInBytes, sizeof workspaceSizeInBytes);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSetWorkspace_v2");
+    if (!exec_lib_table(ses)->cublasSetWorkspace_v2)
+        return exec_lib_missing(ses, index, "cublasSetWorkspace_v2");
+    int st = (int)exec_lib_table(ses)->cublasSetWorkspace_v2(handle, workspace, workspaceSizeInBytes);
+    return exec_lib_done(ses, index, rd, st, "cublasSetWorkspace_v2");
 }
 
-static int dec_cublasSetStream_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasSetStream_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cudaStream_t streamId;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    streamId = (__typeof__(streamId))exec_lib_stream(s, r);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSetStream_v2");
-    if (!exec_lib_table(s)->cublasSetStream_v2)
-        return exec_lib_missing(s, index, "cublasSetStream_v2");
-    int st = (int)exec_lib_table(s)->cublasSetStream_v2(handle, streamId);
-    return exec_lib_done(s, index, r, st, "cublasSetStream_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    streamId = (__typeof__(streamId))exec_lib_stream(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSetStream_v2");
+    if (!exec_lib_table(ses)->cublasSetStream_v2)
+        return exec_lib_missing(ses, index, "cublasSetStream_v2");
+    int st = (int)exec_lib_table(ses)->cublasSetStream_v2(handle, streamId);
+    return exec_lib_done(ses, index, rd, st, "cublasSetStream_v2");
 }
 
-static int dec_cublasSetPointerMode_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasSetPointerMode_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasPointerMode_t mode;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &mode, sizeof mode);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSetPointerMode_v2");
-    if (!exec_lib_table(s)->cublasSetPointerMode_v2)
-        return exec_lib_missing(s, index, "cublasSetPointerMode_v2");
-    int st = (int)exec_lib_table(s)->cublasSetPointerMode_v2(handle, mode);
-    return exec_lib_done(s, index, r, st, "cublasSetPointerMode_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &mode, sizeof mode);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSetPointerMode_v2");
+    if (!exec_lib_table(ses)->cublasSetPointerMode_v2)
+        return exec_lib_missing(ses, index, "cublasSetPointerMode_v2");
+    int st = (int)exec_lib_table(ses)->cublasSetPointerMode_v2(handle, mode);
+    return exec_lib_done(ses, index, rd, st, "cublasSetPointerMode_v2");
 }
 
-static int dec_cublasSetAtomicsMode(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasSetAtomicsMode(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasAtomicsMode_t mode;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &mode, sizeof mode);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSetAtomicsMode");
-    if (!exec_lib_table(s)->cublasSetAtomicsMode)
-        return exec_lib_missing(s, index, "cublasSetAtomicsMode");
-    int st = (int)exec_lib_table(s)->cublasSetAtomicsMode(handle, mode);
-    return exec_lib_done(s, index, r, st, "cublasSetAtomicsMode");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &mode, sizeof mode);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSetAtomicsMode");
+    if (!exec_lib_table(ses)->cublasSetAtomicsMode)
+        return exec_lib_missing(ses, index, "cublasSetAtomicsMode");
+    int st = (int)exec_lib_table(ses)->cublasSetAtomicsMode(handle, mode);
+    return exec_lib_done(ses, index, rd, st, "cublasSetAtomicsMode");
 }
 
-static int dec_cublasSetMathMode(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasSetMathMode(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasMath_t mode;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &mode, sizeof mode);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSetMathMode");
-    if (!exec_lib_table(s)->cublasSetMathMode)
-        return exec_lib_missing(s, index, "cublasSetMathMode");
-    int st = (int)exec_lib_table(s)->cublasSetMathMode(handle, mode);
-    return exec_lib_done(s, index, r, st, "cublasSetMathMode");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &mode, sizeof mode);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSetMathMode");
+    if (!exec_lib_table(ses)->cublasSetMathMode)
+        return exec_lib_missing(ses, index, "cublasSetMathMode");
+    int st = (int)exec_lib_table(ses)->cublasSetMathMode(handle, mode);
+    return exec_lib_done(ses, index, rd, st, "cublasSetMathMode");
 }
 
-static int dec_cublasSnrm2_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasSnrm2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
     const float* x;
     int incx;
     float* result;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    result = (__typeof__(result))exec_lib_result(s, r);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSnrm2_v2");
-    if (!exec_lib_table(s)->cublasSnrm2_v2)
-        return exec_lib_missing(s, index, "cublasSnrm2_v2");
-    int st = (int)exec_lib_table(s)->cublasSnrm2_v2(handle, n, x, incx, result);
-    return exec_lib_done(s, index, r, st, "cublasSnrm2_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSnrm2_v2");
+    if (!exec_lib_table(ses)->cublasSnrm2_v2)
+        return exec_lib_missing(ses, index, "cublasSnrm2_v2");
+    int st = (int)exec_lib_table(ses)->cublasSnrm2_v2(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasSnrm2_v2");
 }
 
-static int dec_cublasDnrm2_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasDnrm2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
     const double* x;
     int incx;
     double* result;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    result = (__typeof__(result))exec_lib_result(s, r);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasDnrm2_v2");
-    if (!exec_lib_table(s)->cublasDnrm2_v2)
-        return exec_lib_missing(s, index, "cublasDnrm2_v2");
-    int st = (int)exec_lib_table(s)->cublasDnrm2_v2(handle, n, x, incx, result);
-    return exec_lib_done(s, index, r, st, "cublasDnrm2_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDnrm2_v2");
+    if (!exec_lib_table(ses)->cublasDnrm2_v2)
+        return exec_lib_missing(ses, index, "cublasDnrm2_v2");
+    int st = (int)exec_lib_table(ses)->cublasDnrm2_v2(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasDnrm2_v2");
 }
 
-static int dec_cublasSdot_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasScnrm2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuComplex* x;
+    int incx;
+    float* result;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasScnrm2_v2");
+    if (!exec_lib_table(ses)->cublasScnrm2_v2)
+        return exec_lib_missing(ses, index, "cublasScnrm2_v2");
+    int st = (int)exec_lib_table(ses)->cublasScnrm2_v2(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasScnrm2_v2");
+}
+
+static int dec_cublasDznrm2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuDoubleComplex* x;
+    int incx;
+    double* result;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDznrm2_v2");
+    if (!exec_lib_table(ses)->cublasDznrm2_v2)
+        return exec_lib_missing(ses, index, "cublasDznrm2_v2");
+    int st = (int)exec_lib_table(ses)->cublasDznrm2_v2(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasDznrm2_v2");
+}
+
+static int dec_cublasSdot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
@@ -243,22 +511,22 @@ static int dec_cublasSdot_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     const float* y;
     int incy;
     float* result;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    y = (__typeof__(y))exec_lib_dev(s, r);
-    exec_lib_val(r, &incy, sizeof incy);
-    result = (__typeof__(result))exec_lib_result(s, r);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSdot_v2");
-    if (!exec_lib_table(s)->cublasSdot_v2)
-        return exec_lib_missing(s, index, "cublasSdot_v2");
-    int st = (int)exec_lib_table(s)->cublasSdot_v2(handle, n, x, incx, y, incy, result);
-    return exec_lib_done(s, index, r, st, "cublasSdot_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSdot_v2");
+    if (!exec_lib_table(ses)->cublasSdot_v2)
+        return exec_lib_missing(ses, index, "cublasSdot_v2");
+    int st = (int)exec_lib_table(ses)->cublasSdot_v2(handle, n, x, incx, y, incy, result);
+    return exec_lib_done(ses, index, rd, st, "cublasSdot_v2");
 }
 
-static int dec_cublasDdot_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasDdot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
@@ -267,62 +535,238 @@ static int dec_cublasDdot_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     const double* y;
     int incy;
     double* result;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    y = (__typeof__(y))exec_lib_dev(s, r);
-    exec_lib_val(r, &incy, sizeof incy);
-    result = (__typeof__(result))exec_lib_result(s, r);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasDdot_v2");
-    if (!exec_lib_table(s)->cublasDdot_v2)
-        return exec_lib_missing(s, index, "cublasDdot_v2");
-    int st = (int)exec_lib_table(s)->cublasDdot_v2(handle, n, x, incx, y, incy, result);
-    return exec_lib_done(s, index, r, st, "cublasDdot_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDdot_v2");
+    if (!exec_lib_table(ses)->cublasDdot_v2)
+        return exec_lib_missing(ses, index, "cublasDdot_v2");
+    int st = (int)exec_lib_table(ses)->cublasDdot_v2(handle, n, x, incx, y, incy, result);
+    return exec_lib_done(ses, index, rd, st, "cublasDdot_v2");
 }
 
-static int dec_cublasSscal_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasCdotu_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuComplex* x;
+    int incx;
+    const cuComplex* y;
+    int incy;
+    cuComplex* result;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCdotu_v2");
+    if (!exec_lib_table(ses)->cublasCdotu_v2)
+        return exec_lib_missing(ses, index, "cublasCdotu_v2");
+    int st = (int)exec_lib_table(ses)->cublasCdotu_v2(handle, n, x, incx, y, incy, result);
+    return exec_lib_done(ses, index, rd, st, "cublasCdotu_v2");
+}
+
+static int dec_cublasCdotc_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuComplex* x;
+    int incx;
+    const cuComplex* y;
+    int incy;
+    cuComplex* result;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCdotc_v2");
+    if (!exec_lib_table(ses)->cublasCdotc_v2)
+        return exec_lib_missing(ses, index, "cublasCdotc_v2");
+    int st = (int)exec_lib_table(ses)->cublasCdotc_v2(handle, n, x, incx, y, incy, result);
+    return exec_lib_done(ses, index, rd, st, "cublasCdotc_v2");
+}
+
+static int dec_cublasZdotu_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuDoubleComplex* x;
+    int incx;
+    const cuDoubleComplex* y;
+    int incy;
+    cuDoubleComplex* result;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZdotu_v2");
+    if (!exec_lib_table(ses)->cublasZdotu_v2)
+        return exec_lib_missing(ses, index, "cublasZdotu_v2");
+    int st = (int)exec_lib_table(ses)->cublasZdotu_v2(handle, n, x, incx, y, incy, result);
+    return exec_lib_done(ses, index, rd, st, "cublasZdotu_v2");
+}
+
+static int dec_cublasZdotc_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuDoubleComplex* x;
+    int incx;
+    const cuDoubleComplex* y;
+    int incy;
+    cuDoubleComplex* result;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZdotc_v2");
+    if (!exec_lib_table(ses)->cublasZdotc_v2)
+        return exec_lib_missing(ses, index, "cublasZdotc_v2");
+    int st = (int)exec_lib_table(ses)->cublasZdotc_v2(handle, n, x, incx, y, incy, result);
+    return exec_lib_done(ses, index, rd, st, "cublasZdotc_v2");
+}
+
+static int dec_cublasSscal_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
     const float* alpha;
     float* x;
     int incx;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSscal_v2");
-    if (!exec_lib_table(s)->cublasSscal_v2)
-        return exec_lib_missing(s, index, "cublasSscal_v2");
-    int st = (int)exec_lib_table(s)->cublasSscal_v2(handle, n, alpha, x, incx);
-    return exec_lib_done(s, index, r, st, "cublasSscal_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSscal_v2");
+    if (!exec_lib_table(ses)->cublasSscal_v2)
+        return exec_lib_missing(ses, index, "cublasSscal_v2");
+    int st = (int)exec_lib_table(ses)->cublasSscal_v2(handle, n, alpha, x, incx);
+    return exec_lib_done(ses, index, rd, st, "cublasSscal_v2");
 }
 
-static int dec_cublasDscal_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasDscal_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
     const double* alpha;
     double* x;
     int incx;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasDscal_v2");
-    if (!exec_lib_table(s)->cublasDscal_v2)
-        return exec_lib_missing(s, index, "cublasDscal_v2");
-    int st = (int)exec_lib_table(s)->cublasDscal_v2(handle, n, alpha, x, incx);
-    return exec_lib_done(s, index, r, st, "cublasDscal_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDscal_v2");
+    if (!exec_lib_table(ses)->cublasDscal_v2)
+        return exec_lib_missing(ses, index, "cublasDscal_v2");
+    int st = (int)exec_lib_table(ses)->cublasDscal_v2(handle, n, alpha, x, incx);
+    return exec_lib_done(ses, index, rd, st, "cublasDscal_v2");
 }
 
-static int dec_cublasSaxpy_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasCscal_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuComplex* alpha;
+    cuComplex* x;
+    int incx;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCscal_v2");
+    if (!exec_lib_table(ses)->cublasCscal_v2)
+        return exec_lib_missing(ses, index, "cublasCscal_v2");
+    int st = (int)exec_lib_table(ses)->cublasCscal_v2(handle, n, alpha, x, incx);
+    return exec_lib_done(ses, index, rd, st, "cublasCscal_v2");
+}
+
+static int dec_cublasCsscal_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const float* alpha;
+    cuComplex* x;
+    int incx;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCsscal_v2");
+    if (!exec_lib_table(ses)->cublasCsscal_v2)
+        return exec_lib_missing(ses, index, "cublasCsscal_v2");
+    int st = (int)exec_lib_table(ses)->cublasCsscal_v2(handle, n, alpha, x, incx);
+    return exec_lib_done(ses, index, rd, st, "cublasCsscal_v2");
+}
+
+static int dec_cublasZscal_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuDoubleComplex* alpha;
+    cuDoubleComplex* x;
+    int incx;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZscal_v2");
+    if (!exec_lib_table(ses)->cublasZscal_v2)
+        return exec_lib_missing(ses, index, "cublasZscal_v2");
+    int st = (int)exec_lib_table(ses)->cublasZscal_v2(handle, n, alpha, x, incx);
+    return exec_lib_done(ses, index, rd, st, "cublasZscal_v2");
+}
+
+static int dec_cublasZdscal_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const double* alpha;
+    cuDoubleComplex* x;
+    int incx;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZdscal_v2");
+    if (!exec_lib_table(ses)->cublasZdscal_v2)
+        return exec_lib_missing(ses, index, "cublasZdscal_v2");
+    int st = (int)exec_lib_table(ses)->cublasZdscal_v2(handle, n, alpha, x, incx);
+    return exec_lib_done(ses, index, rd, st, "cublasZdscal_v2");
+}
+
+static int dec_cublasSaxpy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
@@ -331,22 +775,22 @@ static int dec_cublasSaxpy_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     int incx;
     float* y;
     int incy;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    y = (__typeof__(y))exec_lib_dev(s, r);
-    exec_lib_val(r, &incy, sizeof incy);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSaxpy_v2");
-    if (!exec_lib_table(s)->cublasSaxpy_v2)
-        return exec_lib_missing(s, index, "cublasSaxpy_v2");
-    int st = (int)exec_lib_table(s)->cublasSaxpy_v2(handle, n, alpha, x, incx, y, incy);
-    return exec_lib_done(s, index, r, st, "cublasSaxpy_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSaxpy_v2");
+    if (!exec_lib_table(ses)->cublasSaxpy_v2)
+        return exec_lib_missing(ses, index, "cublasSaxpy_v2");
+    int st = (int)exec_lib_table(ses)->cublasSaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasSaxpy_v2");
 }
 
-static int dec_cublasDaxpy_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasDaxpy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
@@ -355,22 +799,70 @@ static int dec_cublasDaxpy_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     int incx;
     double* y;
     int incy;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    y = (__typeof__(y))exec_lib_dev(s, r);
-    exec_lib_val(r, &incy, sizeof incy);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasDaxpy_v2");
-    if (!exec_lib_table(s)->cublasDaxpy_v2)
-        return exec_lib_missing(s, index, "cublasDaxpy_v2");
-    int st = (int)exec_lib_table(s)->cublasDaxpy_v2(handle, n, alpha, x, incx, y, incy);
-    return exec_lib_done(s, index, r, st, "cublasDaxpy_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDaxpy_v2");
+    if (!exec_lib_table(ses)->cublasDaxpy_v2)
+        return exec_lib_missing(ses, index, "cublasDaxpy_v2");
+    int st = (int)exec_lib_table(ses)->cublasDaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasDaxpy_v2");
 }
 
-static int dec_cublasScopy_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasCaxpy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuComplex* alpha;
+    const cuComplex* x;
+    int incx;
+    cuComplex* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCaxpy_v2");
+    if (!exec_lib_table(ses)->cublasCaxpy_v2)
+        return exec_lib_missing(ses, index, "cublasCaxpy_v2");
+    int st = (int)exec_lib_table(ses)->cublasCaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasCaxpy_v2");
+}
+
+static int dec_cublasZaxpy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* x;
+    int incx;
+    cuDoubleComplex* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZaxpy_v2");
+    if (!exec_lib_table(ses)->cublasZaxpy_v2)
+        return exec_lib_missing(ses, index, "cublasZaxpy_v2");
+    int st = (int)exec_lib_table(ses)->cublasZaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasZaxpy_v2");
+}
+
+static int dec_cublasScopy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
@@ -378,21 +870,21 @@ static int dec_cublasScopy_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     int incx;
     float* y;
     int incy;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    y = (__typeof__(y))exec_lib_dev(s, r);
-    exec_lib_val(r, &incy, sizeof incy);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasScopy_v2");
-    if (!exec_lib_table(s)->cublasScopy_v2)
-        return exec_lib_missing(s, index, "cublasScopy_v2");
-    int st = (int)exec_lib_table(s)->cublasScopy_v2(handle, n, x, incx, y, incy);
-    return exec_lib_done(s, index, r, st, "cublasScopy_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasScopy_v2");
+    if (!exec_lib_table(ses)->cublasScopy_v2)
+        return exec_lib_missing(ses, index, "cublasScopy_v2");
+    int st = (int)exec_lib_table(ses)->cublasScopy_v2(handle, n, x, incx, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasScopy_v2");
 }
 
-static int dec_cublasDcopy_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasDcopy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
@@ -400,21 +892,65 @@ static int dec_cublasDcopy_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     int incx;
     double* y;
     int incy;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    y = (__typeof__(y))exec_lib_dev(s, r);
-    exec_lib_val(r, &incy, sizeof incy);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasDcopy_v2");
-    if (!exec_lib_table(s)->cublasDcopy_v2)
-        return exec_lib_missing(s, index, "cublasDcopy_v2");
-    int st = (int)exec_lib_table(s)->cublasDcopy_v2(handle, n, x, incx, y, incy);
-    return exec_lib_done(s, index, r, st, "cublasDcopy_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDcopy_v2");
+    if (!exec_lib_table(ses)->cublasDcopy_v2)
+        return exec_lib_missing(ses, index, "cublasDcopy_v2");
+    int st = (int)exec_lib_table(ses)->cublasDcopy_v2(handle, n, x, incx, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasDcopy_v2");
 }
 
-static int dec_cublasSswap_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasCcopy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuComplex* x;
+    int incx;
+    cuComplex* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCcopy_v2");
+    if (!exec_lib_table(ses)->cublasCcopy_v2)
+        return exec_lib_missing(ses, index, "cublasCcopy_v2");
+    int st = (int)exec_lib_table(ses)->cublasCcopy_v2(handle, n, x, incx, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasCcopy_v2");
+}
+
+static int dec_cublasZcopy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuDoubleComplex* x;
+    int incx;
+    cuDoubleComplex* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZcopy_v2");
+    if (!exec_lib_table(ses)->cublasZcopy_v2)
+        return exec_lib_missing(ses, index, "cublasZcopy_v2");
+    int st = (int)exec_lib_table(ses)->cublasZcopy_v2(handle, n, x, incx, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasZcopy_v2");
+}
+
+static int dec_cublasSswap_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
@@ -422,21 +958,21 @@ static int dec_cublasSswap_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     int incx;
     float* y;
     int incy;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    y = (__typeof__(y))exec_lib_dev(s, r);
-    exec_lib_val(r, &incy, sizeof incy);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSswap_v2");
-    if (!exec_lib_table(s)->cublasSswap_v2)
-        return exec_lib_missing(s, index, "cublasSswap_v2");
-    int st = (int)exec_lib_table(s)->cublasSswap_v2(handle, n, x, incx, y, incy);
-    return exec_lib_done(s, index, r, st, "cublasSswap_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSswap_v2");
+    if (!exec_lib_table(ses)->cublasSswap_v2)
+        return exec_lib_missing(ses, index, "cublasSswap_v2");
+    int st = (int)exec_lib_table(ses)->cublasSswap_v2(handle, n, x, incx, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasSswap_v2");
 }
 
-static int dec_cublasDswap_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasDswap_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
@@ -444,141 +980,461 @@ static int dec_cublasDswap_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     int incx;
     double* y;
     int incy;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    y = (__typeof__(y))exec_lib_dev(s, r);
-    exec_lib_val(r, &incy, sizeof incy);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasDswap_v2");
-    if (!exec_lib_table(s)->cublasDswap_v2)
-        return exec_lib_missing(s, index, "cublasDswap_v2");
-    int st = (int)exec_lib_table(s)->cublasDswap_v2(handle, n, x, incx, y, incy);
-    return exec_lib_done(s, index, r, st, "cublasDswap_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDswap_v2");
+    if (!exec_lib_table(ses)->cublasDswap_v2)
+        return exec_lib_missing(ses, index, "cublasDswap_v2");
+    int st = (int)exec_lib_table(ses)->cublasDswap_v2(handle, n, x, incx, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasDswap_v2");
 }
 
-static int dec_cublasIsamax_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasCswap_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    cuComplex* x;
+    int incx;
+    cuComplex* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCswap_v2");
+    if (!exec_lib_table(ses)->cublasCswap_v2)
+        return exec_lib_missing(ses, index, "cublasCswap_v2");
+    int st = (int)exec_lib_table(ses)->cublasCswap_v2(handle, n, x, incx, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasCswap_v2");
+}
+
+static int dec_cublasZswap_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    cuDoubleComplex* x;
+    int incx;
+    cuDoubleComplex* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZswap_v2");
+    if (!exec_lib_table(ses)->cublasZswap_v2)
+        return exec_lib_missing(ses, index, "cublasZswap_v2");
+    int st = (int)exec_lib_table(ses)->cublasZswap_v2(handle, n, x, incx, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasZswap_v2");
+}
+
+static int dec_cublasIsamax_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
     const float* x;
     int incx;
     int* result;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    result = (__typeof__(result))exec_lib_result(s, r);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasIsamax_v2");
-    if (!exec_lib_table(s)->cublasIsamax_v2)
-        return exec_lib_missing(s, index, "cublasIsamax_v2");
-    int st = (int)exec_lib_table(s)->cublasIsamax_v2(handle, n, x, incx, result);
-    return exec_lib_done(s, index, r, st, "cublasIsamax_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasIsamax_v2");
+    if (!exec_lib_table(ses)->cublasIsamax_v2)
+        return exec_lib_missing(ses, index, "cublasIsamax_v2");
+    int st = (int)exec_lib_table(ses)->cublasIsamax_v2(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasIsamax_v2");
 }
 
-static int dec_cublasIdamax_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasIdamax_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
     const double* x;
     int incx;
     int* result;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    result = (__typeof__(result))exec_lib_result(s, r);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasIdamax_v2");
-    if (!exec_lib_table(s)->cublasIdamax_v2)
-        return exec_lib_missing(s, index, "cublasIdamax_v2");
-    int st = (int)exec_lib_table(s)->cublasIdamax_v2(handle, n, x, incx, result);
-    return exec_lib_done(s, index, r, st, "cublasIdamax_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasIdamax_v2");
+    if (!exec_lib_table(ses)->cublasIdamax_v2)
+        return exec_lib_missing(ses, index, "cublasIdamax_v2");
+    int st = (int)exec_lib_table(ses)->cublasIdamax_v2(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasIdamax_v2");
 }
 
-static int dec_cublasIsamin_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasIcamax_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuComplex* x;
+    int incx;
+    int* result;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasIcamax_v2");
+    if (!exec_lib_table(ses)->cublasIcamax_v2)
+        return exec_lib_missing(ses, index, "cublasIcamax_v2");
+    int st = (int)exec_lib_table(ses)->cublasIcamax_v2(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasIcamax_v2");
+}
+
+static int dec_cublasIzamax_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuDoubleComplex* x;
+    int incx;
+    int* result;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasIzamax_v2");
+    if (!exec_lib_table(ses)->cublasIzamax_v2)
+        return exec_lib_missing(ses, index, "cublasIzamax_v2");
+    int st = (int)exec_lib_table(ses)->cublasIzamax_v2(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasIzamax_v2");
+}
+
+static int dec_cublasIsamin_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
     const float* x;
     int incx;
     int* result;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    result = (__typeof__(result))exec_lib_result(s, r);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasIsamin_v2");
-    if (!exec_lib_table(s)->cublasIsamin_v2)
-        return exec_lib_missing(s, index, "cublasIsamin_v2");
-    int st = (int)exec_lib_table(s)->cublasIsamin_v2(handle, n, x, incx, result);
-    return exec_lib_done(s, index, r, st, "cublasIsamin_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasIsamin_v2");
+    if (!exec_lib_table(ses)->cublasIsamin_v2)
+        return exec_lib_missing(ses, index, "cublasIsamin_v2");
+    int st = (int)exec_lib_table(ses)->cublasIsamin_v2(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasIsamin_v2");
 }
 
-static int dec_cublasIdamin_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasIdamin_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
     const double* x;
     int incx;
     int* result;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    result = (__typeof__(result))exec_lib_result(s, r);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasIdamin_v2");
-    if (!exec_lib_table(s)->cublasIdamin_v2)
-        return exec_lib_missing(s, index, "cublasIdamin_v2");
-    int st = (int)exec_lib_table(s)->cublasIdamin_v2(handle, n, x, incx, result);
-    return exec_lib_done(s, index, r, st, "cublasIdamin_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasIdamin_v2");
+    if (!exec_lib_table(ses)->cublasIdamin_v2)
+        return exec_lib_missing(ses, index, "cublasIdamin_v2");
+    int st = (int)exec_lib_table(ses)->cublasIdamin_v2(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasIdamin_v2");
 }
 
-static int dec_cublasSasum_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasIcamin_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuComplex* x;
+    int incx;
+    int* result;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasIcamin_v2");
+    if (!exec_lib_table(ses)->cublasIcamin_v2)
+        return exec_lib_missing(ses, index, "cublasIcamin_v2");
+    int st = (int)exec_lib_table(ses)->cublasIcamin_v2(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasIcamin_v2");
+}
+
+static int dec_cublasIzamin_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuDoubleComplex* x;
+    int incx;
+    int* result;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasIzamin_v2");
+    if (!exec_lib_table(ses)->cublasIzamin_v2)
+        return exec_lib_missing(ses, index, "cublasIzamin_v2");
+    int st = (int)exec_lib_table(ses)->cublasIzamin_v2(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasIzamin_v2");
+}
+
+static int dec_cublasSasum_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
     const float* x;
     int incx;
     float* result;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    result = (__typeof__(result))exec_lib_result(s, r);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSasum_v2");
-    if (!exec_lib_table(s)->cublasSasum_v2)
-        return exec_lib_missing(s, index, "cublasSasum_v2");
-    int st = (int)exec_lib_table(s)->cublasSasum_v2(handle, n, x, incx, result);
-    return exec_lib_done(s, index, r, st, "cublasSasum_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSasum_v2");
+    if (!exec_lib_table(ses)->cublasSasum_v2)
+        return exec_lib_missing(ses, index, "cublasSasum_v2");
+    int st = (int)exec_lib_table(ses)->cublasSasum_v2(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasSasum_v2");
 }
 
-static int dec_cublasDasum_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasDasum_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int n;
     const double* x;
     int incx;
     double* result;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &n, sizeof n);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    result = (__typeof__(result))exec_lib_result(s, r);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasDasum_v2");
-    if (!exec_lib_table(s)->cublasDasum_v2)
-        return exec_lib_missing(s, index, "cublasDasum_v2");
-    int st = (int)exec_lib_table(s)->cublasDasum_v2(handle, n, x, incx, result);
-    return exec_lib_done(s, index, r, st, "cublasDasum_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDasum_v2");
+    if (!exec_lib_table(ses)->cublasDasum_v2)
+        return exec_lib_missing(ses, index, "cublasDasum_v2");
+    int st = (int)exec_lib_table(ses)->cublasDasum_v2(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasDasum_v2");
 }
 
-static int dec_cublasSgemv_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasScasum_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuComplex* x;
+    int incx;
+    float* result;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasScasum_v2");
+    if (!exec_lib_table(ses)->cublasScasum_v2)
+        return exec_lib_missing(ses, index, "cublasScasum_v2");
+    int st = (int)exec_lib_table(ses)->cublasScasum_v2(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasScasum_v2");
+}
+
+static int dec_cublasDzasum_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const cuDoubleComplex* x;
+    int incx;
+    double* result;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDzasum_v2");
+    if (!exec_lib_table(ses)->cublasDzasum_v2)
+        return exec_lib_missing(ses, index, "cublasDzasum_v2");
+    int st = (int)exec_lib_table(ses)->cublasDzasum_v2(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasDzasum_v2");
+}
+
+static int dec_cublasSrot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    float* x;
+    int incx;
+    float* y;
+    int incy;
+    const float* c;
+    const float* s;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    c = (__typeof__(c))exec_lib_scalar(ses, rd);
+    s = (__typeof__(s))exec_lib_scalar(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSrot_v2");
+    if (!exec_lib_table(ses)->cublasSrot_v2)
+        return exec_lib_missing(ses, index, "cublasSrot_v2");
+    int st = (int)exec_lib_table(ses)->cublasSrot_v2(handle, n, x, incx, y, incy, c, s);
+    return exec_lib_done(ses, index, rd, st, "cublasSrot_v2");
+}
+
+static int dec_cublasDrot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    double* x;
+    int incx;
+    double* y;
+    int incy;
+    const double* c;
+    const double* s;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    c = (__typeof__(c))exec_lib_scalar(ses, rd);
+    s = (__typeof__(s))exec_lib_scalar(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDrot_v2");
+    if (!exec_lib_table(ses)->cublasDrot_v2)
+        return exec_lib_missing(ses, index, "cublasDrot_v2");
+    int st = (int)exec_lib_table(ses)->cublasDrot_v2(handle, n, x, incx, y, incy, c, s);
+    return exec_lib_done(ses, index, rd, st, "cublasDrot_v2");
+}
+
+static int dec_cublasCrot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    cuComplex* x;
+    int incx;
+    cuComplex* y;
+    int incy;
+    const float* c;
+    const cuComplex* s;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    c = (__typeof__(c))exec_lib_scalar(ses, rd);
+    s = (__typeof__(s))exec_lib_scalar(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCrot_v2");
+    if (!exec_lib_table(ses)->cublasCrot_v2)
+        return exec_lib_missing(ses, index, "cublasCrot_v2");
+    int st = (int)exec_lib_table(ses)->cublasCrot_v2(handle, n, x, incx, y, incy, c, s);
+    return exec_lib_done(ses, index, rd, st, "cublasCrot_v2");
+}
+
+static int dec_cublasCsrot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    cuComplex* x;
+    int incx;
+    cuComplex* y;
+    int incy;
+    const float* c;
+    const float* s;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    c = (__typeof__(c))exec_lib_scalar(ses, rd);
+    s = (__typeof__(s))exec_lib_scalar(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCsrot_v2");
+    if (!exec_lib_table(ses)->cublasCsrot_v2)
+        return exec_lib_missing(ses, index, "cublasCsrot_v2");
+    int st = (int)exec_lib_table(ses)->cublasCsrot_v2(handle, n, x, incx, y, incy, c, s);
+    return exec_lib_done(ses, index, rd, st, "cublasCsrot_v2");
+}
+
+static int dec_cublasZrot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    cuDoubleComplex* x;
+    int incx;
+    cuDoubleComplex* y;
+    int incy;
+    const double* c;
+    const cuDoubleComplex* s;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    c = (__typeof__(c))exec_lib_scalar(ses, rd);
+    s = (__typeof__(s))exec_lib_scalar(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZrot_v2");
+    if (!exec_lib_table(ses)->cublasZrot_v2)
+        return exec_lib_missing(ses, index, "cublasZrot_v2");
+    int st = (int)exec_lib_table(ses)->cublasZrot_v2(handle, n, x, incx, y, incy, c, s);
+    return exec_lib_done(ses, index, rd, st, "cublasZrot_v2");
+}
+
+static int dec_cublasZdrot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    cuDoubleComplex* x;
+    int incx;
+    cuDoubleComplex* y;
+    int incy;
+    const double* c;
+    const double* s;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    c = (__typeof__(c))exec_lib_scalar(ses, rd);
+    s = (__typeof__(s))exec_lib_scalar(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZdrot_v2");
+    if (!exec_lib_table(ses)->cublasZdrot_v2)
+        return exec_lib_missing(ses, index, "cublasZdrot_v2");
+    int st = (int)exec_lib_table(ses)->cublasZdrot_v2(handle, n, x, incx, y, incy, c, s);
+    return exec_lib_done(ses, index, rd, st, "cublasZdrot_v2");
+}
+
+static int dec_cublasSgemv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasOperation_t trans;
@@ -592,27 +1448,27 @@ static int dec_cublasSgemv_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     const float* beta;
     float* y;
     int incy;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &trans, sizeof trans);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    A = (__typeof__(A))exec_lib_dev(s, r);
-    exec_lib_val(r, &lda, sizeof lda);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    beta = (__typeof__(beta))exec_lib_scalar(s, r);
-    y = (__typeof__(y))exec_lib_dev(s, r);
-    exec_lib_val(r, &incy, sizeof incy);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSgemv_v2");
-    if (!exec_lib_table(s)->cublasSgemv_v2)
-        return exec_lib_missing(s, index, "cublasSgemv_v2");
-    int st = (int)exec_lib_table(s)->cublasSgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
-    return exec_lib_done(s, index, r, st, "cublasSgemv_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgemv_v2");
+    if (!exec_lib_table(ses)->cublasSgemv_v2)
+        return exec_lib_missing(ses, index, "cublasSgemv_v2");
+    int st = (int)exec_lib_table(ses)->cublasSgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasSgemv_v2");
 }
 
-static int dec_cublasDgemv_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasDgemv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasOperation_t trans;
@@ -626,27 +1482,511 @@ static int dec_cublasDgemv_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     const double* beta;
     double* y;
     int incy;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &trans, sizeof trans);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    A = (__typeof__(A))exec_lib_dev(s, r);
-    exec_lib_val(r, &lda, sizeof lda);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    beta = (__typeof__(beta))exec_lib_scalar(s, r);
-    y = (__typeof__(y))exec_lib_dev(s, r);
-    exec_lib_val(r, &incy, sizeof incy);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasDgemv_v2");
-    if (!exec_lib_table(s)->cublasDgemv_v2)
-        return exec_lib_missing(s, index, "cublasDgemv_v2");
-    int st = (int)exec_lib_table(s)->cublasDgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
-    return exec_lib_done(s, index, r, st, "cublasDgemv_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgemv_v2");
+    if (!exec_lib_table(ses)->cublasDgemv_v2)
+        return exec_lib_missing(ses, index, "cublasDgemv_v2");
+    int st = (int)exec_lib_table(ses)->cublasDgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasDgemv_v2");
 }
 
-static int dec_cublasSger_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasCgemv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t trans;
+    int m;
+    int n;
+    const cuComplex* alpha;
+    const cuComplex* A;
+    int lda;
+    const cuComplex* x;
+    int incx;
+    const cuComplex* beta;
+    cuComplex* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCgemv_v2");
+    if (!exec_lib_table(ses)->cublasCgemv_v2)
+        return exec_lib_missing(ses, index, "cublasCgemv_v2");
+    int st = (int)exec_lib_table(ses)->cublasCgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasCgemv_v2");
+}
+
+static int dec_cublasZgemv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t trans;
+    int m;
+    int n;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* A;
+    int lda;
+    const cuDoubleComplex* x;
+    int incx;
+    const cuDoubleComplex* beta;
+    cuDoubleComplex* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgemv_v2");
+    if (!exec_lib_table(ses)->cublasZgemv_v2)
+        return exec_lib_missing(ses, index, "cublasZgemv_v2");
+    int st = (int)exec_lib_table(ses)->cublasZgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasZgemv_v2");
+}
+
+static int dec_cublasStrmv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int n;
+    const float* A;
+    int lda;
+    float* x;
+    int incx;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &n, sizeof n);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasStrmv_v2");
+    if (!exec_lib_table(ses)->cublasStrmv_v2)
+        return exec_lib_missing(ses, index, "cublasStrmv_v2");
+    int st = (int)exec_lib_table(ses)->cublasStrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    return exec_lib_done(ses, index, rd, st, "cublasStrmv_v2");
+}
+
+static int dec_cublasDtrmv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int n;
+    const double* A;
+    int lda;
+    double* x;
+    int incx;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &n, sizeof n);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDtrmv_v2");
+    if (!exec_lib_table(ses)->cublasDtrmv_v2)
+        return exec_lib_missing(ses, index, "cublasDtrmv_v2");
+    int st = (int)exec_lib_table(ses)->cublasDtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    return exec_lib_done(ses, index, rd, st, "cublasDtrmv_v2");
+}
+
+static int dec_cublasCtrmv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int n;
+    const cuComplex* A;
+    int lda;
+    cuComplex* x;
+    int incx;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &n, sizeof n);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCtrmv_v2");
+    if (!exec_lib_table(ses)->cublasCtrmv_v2)
+        return exec_lib_missing(ses, index, "cublasCtrmv_v2");
+    int st = (int)exec_lib_table(ses)->cublasCtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    return exec_lib_done(ses, index, rd, st, "cublasCtrmv_v2");
+}
+
+static int dec_cublasZtrmv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int n;
+    const cuDoubleComplex* A;
+    int lda;
+    cuDoubleComplex* x;
+    int incx;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &n, sizeof n);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZtrmv_v2");
+    if (!exec_lib_table(ses)->cublasZtrmv_v2)
+        return exec_lib_missing(ses, index, "cublasZtrmv_v2");
+    int st = (int)exec_lib_table(ses)->cublasZtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    return exec_lib_done(ses, index, rd, st, "cublasZtrmv_v2");
+}
+
+static int dec_cublasStrsv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int n;
+    const float* A;
+    int lda;
+    float* x;
+    int incx;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &n, sizeof n);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasStrsv_v2");
+    if (!exec_lib_table(ses)->cublasStrsv_v2)
+        return exec_lib_missing(ses, index, "cublasStrsv_v2");
+    int st = (int)exec_lib_table(ses)->cublasStrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    return exec_lib_done(ses, index, rd, st, "cublasStrsv_v2");
+}
+
+static int dec_cublasDtrsv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int n;
+    const double* A;
+    int lda;
+    double* x;
+    int incx;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &n, sizeof n);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDtrsv_v2");
+    if (!exec_lib_table(ses)->cublasDtrsv_v2)
+        return exec_lib_missing(ses, index, "cublasDtrsv_v2");
+    int st = (int)exec_lib_table(ses)->cublasDtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    return exec_lib_done(ses, index, rd, st, "cublasDtrsv_v2");
+}
+
+static int dec_cublasCtrsv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int n;
+    const cuComplex* A;
+    int lda;
+    cuComplex* x;
+    int incx;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &n, sizeof n);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCtrsv_v2");
+    if (!exec_lib_table(ses)->cublasCtrsv_v2)
+        return exec_lib_missing(ses, index, "cublasCtrsv_v2");
+    int st = (int)exec_lib_table(ses)->cublasCtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    return exec_lib_done(ses, index, rd, st, "cublasCtrsv_v2");
+}
+
+static int dec_cublasZtrsv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int n;
+    const cuDoubleComplex* A;
+    int lda;
+    cuDoubleComplex* x;
+    int incx;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &n, sizeof n);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZtrsv_v2");
+    if (!exec_lib_table(ses)->cublasZtrsv_v2)
+        return exec_lib_missing(ses, index, "cublasZtrsv_v2");
+    int st = (int)exec_lib_table(ses)->cublasZtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    return exec_lib_done(ses, index, rd, st, "cublasZtrsv_v2");
+}
+
+static int dec_cublasSsymv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const float* alpha;
+    const float* A;
+    int lda;
+    const float* x;
+    int incx;
+    const float* beta;
+    float* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSsymv_v2");
+    if (!exec_lib_table(ses)->cublasSsymv_v2)
+        return exec_lib_missing(ses, index, "cublasSsymv_v2");
+    int st = (int)exec_lib_table(ses)->cublasSsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasSsymv_v2");
+}
+
+static int dec_cublasDsymv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const double* alpha;
+    const double* A;
+    int lda;
+    const double* x;
+    int incx;
+    const double* beta;
+    double* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDsymv_v2");
+    if (!exec_lib_table(ses)->cublasDsymv_v2)
+        return exec_lib_missing(ses, index, "cublasDsymv_v2");
+    int st = (int)exec_lib_table(ses)->cublasDsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasDsymv_v2");
+}
+
+static int dec_cublasCsymv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const cuComplex* alpha;
+    const cuComplex* A;
+    int lda;
+    const cuComplex* x;
+    int incx;
+    const cuComplex* beta;
+    cuComplex* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCsymv_v2");
+    if (!exec_lib_table(ses)->cublasCsymv_v2)
+        return exec_lib_missing(ses, index, "cublasCsymv_v2");
+    int st = (int)exec_lib_table(ses)->cublasCsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasCsymv_v2");
+}
+
+static int dec_cublasZsymv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* A;
+    int lda;
+    const cuDoubleComplex* x;
+    int incx;
+    const cuDoubleComplex* beta;
+    cuDoubleComplex* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZsymv_v2");
+    if (!exec_lib_table(ses)->cublasZsymv_v2)
+        return exec_lib_missing(ses, index, "cublasZsymv_v2");
+    int st = (int)exec_lib_table(ses)->cublasZsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasZsymv_v2");
+}
+
+static int dec_cublasChemv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const cuComplex* alpha;
+    const cuComplex* A;
+    int lda;
+    const cuComplex* x;
+    int incx;
+    const cuComplex* beta;
+    cuComplex* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasChemv_v2");
+    if (!exec_lib_table(ses)->cublasChemv_v2)
+        return exec_lib_missing(ses, index, "cublasChemv_v2");
+    int st = (int)exec_lib_table(ses)->cublasChemv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasChemv_v2");
+}
+
+static int dec_cublasZhemv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* A;
+    int lda;
+    const cuDoubleComplex* x;
+    int incx;
+    const cuDoubleComplex* beta;
+    cuDoubleComplex* y;
+    int incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZhemv_v2");
+    if (!exec_lib_table(ses)->cublasZhemv_v2)
+        return exec_lib_missing(ses, index, "cublasZhemv_v2");
+    int st = (int)exec_lib_table(ses)->cublasZhemv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasZhemv_v2");
+}
+
+static int dec_cublasSger_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int m;
@@ -658,25 +1998,25 @@ static int dec_cublasSger_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     int incy;
     float* A;
     int lda;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    y = (__typeof__(y))exec_lib_dev(s, r);
-    exec_lib_val(r, &incy, sizeof incy);
-    A = (__typeof__(A))exec_lib_dev(s, r);
-    exec_lib_val(r, &lda, sizeof lda);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSger_v2");
-    if (!exec_lib_table(s)->cublasSger_v2)
-        return exec_lib_missing(s, index, "cublasSger_v2");
-    int st = (int)exec_lib_table(s)->cublasSger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
-    return exec_lib_done(s, index, r, st, "cublasSger_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSger_v2");
+    if (!exec_lib_table(ses)->cublasSger_v2)
+        return exec_lib_missing(ses, index, "cublasSger_v2");
+    int st = (int)exec_lib_table(ses)->cublasSger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasSger_v2");
 }
 
-static int dec_cublasDger_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasDger_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     int m;
@@ -688,25 +2028,481 @@ static int dec_cublasDger_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     int incy;
     double* A;
     int lda;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    x = (__typeof__(x))exec_lib_dev(s, r);
-    exec_lib_val(r, &incx, sizeof incx);
-    y = (__typeof__(y))exec_lib_dev(s, r);
-    exec_lib_val(r, &incy, sizeof incy);
-    A = (__typeof__(A))exec_lib_dev(s, r);
-    exec_lib_val(r, &lda, sizeof lda);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasDger_v2");
-    if (!exec_lib_table(s)->cublasDger_v2)
-        return exec_lib_missing(s, index, "cublasDger_v2");
-    int st = (int)exec_lib_table(s)->cublasDger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
-    return exec_lib_done(s, index, r, st, "cublasDger_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDger_v2");
+    if (!exec_lib_table(ses)->cublasDger_v2)
+        return exec_lib_missing(ses, index, "cublasDger_v2");
+    int st = (int)exec_lib_table(ses)->cublasDger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasDger_v2");
 }
 
-static int dec_cublasSgemm_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasCgeru_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int m;
+    int n;
+    const cuComplex* alpha;
+    const cuComplex* x;
+    int incx;
+    const cuComplex* y;
+    int incy;
+    cuComplex* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCgeru_v2");
+    if (!exec_lib_table(ses)->cublasCgeru_v2)
+        return exec_lib_missing(ses, index, "cublasCgeru_v2");
+    int st = (int)exec_lib_table(ses)->cublasCgeru_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasCgeru_v2");
+}
+
+static int dec_cublasCgerc_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int m;
+    int n;
+    const cuComplex* alpha;
+    const cuComplex* x;
+    int incx;
+    const cuComplex* y;
+    int incy;
+    cuComplex* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCgerc_v2");
+    if (!exec_lib_table(ses)->cublasCgerc_v2)
+        return exec_lib_missing(ses, index, "cublasCgerc_v2");
+    int st = (int)exec_lib_table(ses)->cublasCgerc_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasCgerc_v2");
+}
+
+static int dec_cublasZgeru_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int m;
+    int n;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* x;
+    int incx;
+    const cuDoubleComplex* y;
+    int incy;
+    cuDoubleComplex* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgeru_v2");
+    if (!exec_lib_table(ses)->cublasZgeru_v2)
+        return exec_lib_missing(ses, index, "cublasZgeru_v2");
+    int st = (int)exec_lib_table(ses)->cublasZgeru_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasZgeru_v2");
+}
+
+static int dec_cublasZgerc_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int m;
+    int n;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* x;
+    int incx;
+    const cuDoubleComplex* y;
+    int incy;
+    cuDoubleComplex* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgerc_v2");
+    if (!exec_lib_table(ses)->cublasZgerc_v2)
+        return exec_lib_missing(ses, index, "cublasZgerc_v2");
+    int st = (int)exec_lib_table(ses)->cublasZgerc_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasZgerc_v2");
+}
+
+static int dec_cublasSsyr_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const float* alpha;
+    const float* x;
+    int incx;
+    float* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSsyr_v2");
+    if (!exec_lib_table(ses)->cublasSsyr_v2)
+        return exec_lib_missing(ses, index, "cublasSsyr_v2");
+    int st = (int)exec_lib_table(ses)->cublasSsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasSsyr_v2");
+}
+
+static int dec_cublasDsyr_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const double* alpha;
+    const double* x;
+    int incx;
+    double* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDsyr_v2");
+    if (!exec_lib_table(ses)->cublasDsyr_v2)
+        return exec_lib_missing(ses, index, "cublasDsyr_v2");
+    int st = (int)exec_lib_table(ses)->cublasDsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasDsyr_v2");
+}
+
+static int dec_cublasCsyr_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const cuComplex* alpha;
+    const cuComplex* x;
+    int incx;
+    cuComplex* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCsyr_v2");
+    if (!exec_lib_table(ses)->cublasCsyr_v2)
+        return exec_lib_missing(ses, index, "cublasCsyr_v2");
+    int st = (int)exec_lib_table(ses)->cublasCsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasCsyr_v2");
+}
+
+static int dec_cublasZsyr_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* x;
+    int incx;
+    cuDoubleComplex* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZsyr_v2");
+    if (!exec_lib_table(ses)->cublasZsyr_v2)
+        return exec_lib_missing(ses, index, "cublasZsyr_v2");
+    int st = (int)exec_lib_table(ses)->cublasZsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasZsyr_v2");
+}
+
+static int dec_cublasCher_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const float* alpha;
+    const cuComplex* x;
+    int incx;
+    cuComplex* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCher_v2");
+    if (!exec_lib_table(ses)->cublasCher_v2)
+        return exec_lib_missing(ses, index, "cublasCher_v2");
+    int st = (int)exec_lib_table(ses)->cublasCher_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasCher_v2");
+}
+
+static int dec_cublasZher_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const double* alpha;
+    const cuDoubleComplex* x;
+    int incx;
+    cuDoubleComplex* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZher_v2");
+    if (!exec_lib_table(ses)->cublasZher_v2)
+        return exec_lib_missing(ses, index, "cublasZher_v2");
+    int st = (int)exec_lib_table(ses)->cublasZher_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasZher_v2");
+}
+
+static int dec_cublasSsyr2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const float* alpha;
+    const float* x;
+    int incx;
+    const float* y;
+    int incy;
+    float* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSsyr2_v2");
+    if (!exec_lib_table(ses)->cublasSsyr2_v2)
+        return exec_lib_missing(ses, index, "cublasSsyr2_v2");
+    int st = (int)exec_lib_table(ses)->cublasSsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasSsyr2_v2");
+}
+
+static int dec_cublasDsyr2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const double* alpha;
+    const double* x;
+    int incx;
+    const double* y;
+    int incy;
+    double* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDsyr2_v2");
+    if (!exec_lib_table(ses)->cublasDsyr2_v2)
+        return exec_lib_missing(ses, index, "cublasDsyr2_v2");
+    int st = (int)exec_lib_table(ses)->cublasDsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasDsyr2_v2");
+}
+
+static int dec_cublasCsyr2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const cuComplex* alpha;
+    const cuComplex* x;
+    int incx;
+    const cuComplex* y;
+    int incy;
+    cuComplex* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCsyr2_v2");
+    if (!exec_lib_table(ses)->cublasCsyr2_v2)
+        return exec_lib_missing(ses, index, "cublasCsyr2_v2");
+    int st = (int)exec_lib_table(ses)->cublasCsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasCsyr2_v2");
+}
+
+static int dec_cublasZsyr2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* x;
+    int incx;
+    const cuDoubleComplex* y;
+    int incy;
+    cuDoubleComplex* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZsyr2_v2");
+    if (!exec_lib_table(ses)->cublasZsyr2_v2)
+        return exec_lib_missing(ses, index, "cublasZsyr2_v2");
+    int st = (int)exec_lib_table(ses)->cublasZsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasZsyr2_v2");
+}
+
+static int dec_cublasCher2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const cuComplex* alpha;
+    const cuComplex* x;
+    int incx;
+    const cuComplex* y;
+    int incy;
+    cuComplex* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCher2_v2");
+    if (!exec_lib_table(ses)->cublasCher2_v2)
+        return exec_lib_missing(ses, index, "cublasCher2_v2");
+    int st = (int)exec_lib_table(ses)->cublasCher2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasCher2_v2");
+}
+
+static int dec_cublasZher2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    int n;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* x;
+    int incx;
+    const cuDoubleComplex* y;
+    int incy;
+    cuDoubleComplex* A;
+    int lda;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZher2_v2");
+    if (!exec_lib_table(ses)->cublasZher2_v2)
+        return exec_lib_missing(ses, index, "cublasZher2_v2");
+    int st = (int)exec_lib_table(ses)->cublasZher2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    return exec_lib_done(ses, index, rd, st, "cublasZher2_v2");
+}
+
+static int dec_cublasSgemm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasOperation_t transa;
@@ -722,29 +2518,29 @@ static int dec_cublasSgemm_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     const float* beta;
     float* C;
     int ldc;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &transa, sizeof transa);
-    exec_lib_val(r, &transb, sizeof transb);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    exec_lib_val(r, &k, sizeof k);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    A = (__typeof__(A))exec_lib_dev(s, r);
-    exec_lib_val(r, &lda, sizeof lda);
-    B = (__typeof__(B))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldb, sizeof ldb);
-    beta = (__typeof__(beta))exec_lib_scalar(s, r);
-    C = (__typeof__(C))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldc, sizeof ldc);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSgemm_v2");
-    if (!exec_lib_table(s)->cublasSgemm_v2)
-        return exec_lib_missing(s, index, "cublasSgemm_v2");
-    int st = (int)exec_lib_table(s)->cublasSgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-    return exec_lib_done(s, index, r, st, "cublasSgemm_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgemm_v2");
+    if (!exec_lib_table(ses)->cublasSgemm_v2)
+        return exec_lib_missing(ses, index, "cublasSgemm_v2");
+    int st = (int)exec_lib_table(ses)->cublasSgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasSgemm_v2");
 }
 
-static int dec_cublasDgemm_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasDgemm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasOperation_t transa;
@@ -760,29 +2556,105 @@ static int dec_cublasDgemm_v2(exec_session *s, uint32_t index, exec_lib_rd *r)
     const double* beta;
     double* C;
     int ldc;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &transa, sizeof transa);
-    exec_lib_val(r, &transb, sizeof transb);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    exec_lib_val(r, &k, sizeof k);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    A = (__typeof__(A))exec_lib_dev(s, r);
-    exec_lib_val(r, &lda, sizeof lda);
-    B = (__typeof__(B))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldb, sizeof ldb);
-    beta = (__typeof__(beta))exec_lib_scalar(s, r);
-    C = (__typeof__(C))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldc, sizeof ldc);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasDgemm_v2");
-    if (!exec_lib_table(s)->cublasDgemm_v2)
-        return exec_lib_missing(s, index, "cublasDgemm_v2");
-    int st = (int)exec_lib_table(s)->cublasDgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-    return exec_lib_done(s, index, r, st, "cublasDgemm_v2");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgemm_v2");
+    if (!exec_lib_table(ses)->cublasDgemm_v2)
+        return exec_lib_missing(ses, index, "cublasDgemm_v2");
+    int st = (int)exec_lib_table(ses)->cublasDgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasDgemm_v2");
 }
 
-static int dec_cublasSgemmEx(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasCgemm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int m;
+    int n;
+    int k;
+    const cuComplex* alpha;
+    const cuComplex* A;
+    int lda;
+    const cuComplex* B;
+    int ldb;
+    const cuComplex* beta;
+    cuComplex* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCgemm_v2");
+    if (!exec_lib_table(ses)->cublasCgemm_v2)
+        return exec_lib_missing(ses, index, "cublasCgemm_v2");
+    int st = (int)exec_lib_table(ses)->cublasCgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasCgemm_v2");
+}
+
+static int dec_cublasZgemm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int m;
+    int n;
+    int k;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* A;
+    int lda;
+    const cuDoubleComplex* B;
+    int ldb;
+    const cuDoubleComplex* beta;
+    cuDoubleComplex* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgemm_v2");
+    if (!exec_lib_table(ses)->cublasZgemm_v2)
+        return exec_lib_missing(ses, index, "cublasZgemm_v2");
+    int st = (int)exec_lib_table(ses)->cublasZgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasZgemm_v2");
+}
+
+static int dec_cublasSgemmEx(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasOperation_t transa;
@@ -801,32 +2673,32 @@ static int dec_cublasSgemmEx(exec_session *s, uint32_t index, exec_lib_rd *r)
     void* C;
     cudaDataType Ctype;
     int ldc;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &transa, sizeof transa);
-    exec_lib_val(r, &transb, sizeof transb);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    exec_lib_val(r, &k, sizeof k);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    A = (__typeof__(A))exec_lib_dev(s, r);
-    exec_lib_val(r, &Atype, sizeof Atype);
-    exec_lib_val(r, &lda, sizeof lda);
-    B = (__typeof__(B))exec_lib_dev(s, r);
-    exec_lib_val(r, &Btype, sizeof Btype);
-    exec_lib_val(r, &ldb, sizeof ldb);
-    beta = (__typeof__(beta))exec_lib_scalar(s, r);
-    C = (__typeof__(C))exec_lib_dev(s, r);
-    exec_lib_val(r, &Ctype, sizeof Ctype);
-    exec_lib_val(r, &ldc, sizeof ldc);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSgemmEx");
-    if (!exec_lib_table(s)->cublasSgemmEx)
-        return exec_lib_missing(s, index, "cublasSgemmEx");
-    int st = (int)exec_lib_table(s)->cublasSgemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc);
-    return exec_lib_done(s, index, r, st, "cublasSgemmEx");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Atype, sizeof Atype);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Btype, sizeof Btype);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Ctype, sizeof Ctype);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgemmEx");
+    if (!exec_lib_table(ses)->cublasSgemmEx)
+        return exec_lib_missing(ses, index, "cublasSgemmEx");
+    int st = (int)exec_lib_table(ses)->cublasSgemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasSgemmEx");
 }
 
-static int dec_cublasGemmEx(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasGemmEx(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasOperation_t transa;
@@ -847,34 +2719,946 @@ static int dec_cublasGemmEx(exec_session *s, uint32_t index, exec_lib_rd *r)
     int ldc;
     cublasComputeType_t computeType;
     cublasGemmAlgo_t algo;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &transa, sizeof transa);
-    exec_lib_val(r, &transb, sizeof transb);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    exec_lib_val(r, &k, sizeof k);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    A = (__typeof__(A))exec_lib_dev(s, r);
-    exec_lib_val(r, &Atype, sizeof Atype);
-    exec_lib_val(r, &lda, sizeof lda);
-    B = (__typeof__(B))exec_lib_dev(s, r);
-    exec_lib_val(r, &Btype, sizeof Btype);
-    exec_lib_val(r, &ldb, sizeof ldb);
-    beta = (__typeof__(beta))exec_lib_scalar(s, r);
-    C = (__typeof__(C))exec_lib_dev(s, r);
-    exec_lib_val(r, &Ctype, sizeof Ctype);
-    exec_lib_val(r, &ldc, sizeof ldc);
-    exec_lib_val(r, &computeType, sizeof computeType);
-    exec_lib_val(r, &algo, sizeof algo);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasGemmEx");
-    if (!exec_lib_table(s)->cublasGemmEx)
-        return exec_lib_missing(s, index, "cublasGemmEx");
-    int st = (int)exec_lib_table(s)->cublasGemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo);
-    return exec_lib_done(s, index, r, st, "cublasGemmEx");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Atype, sizeof Atype);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Btype, sizeof Btype);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Ctype, sizeof Ctype);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &computeType, sizeof computeType);
+    exec_lib_val(rd, &algo, sizeof algo);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasGemmEx");
+    if (!exec_lib_table(ses)->cublasGemmEx)
+        return exec_lib_missing(ses, index, "cublasGemmEx");
+    int st = (int)exec_lib_table(ses)->cublasGemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo);
+    return exec_lib_done(ses, index, rd, st, "cublasGemmEx");
 }
 
-static int dec_cublasSgemmBatched(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasSsyrk_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    int n;
+    int k;
+    const float* alpha;
+    const float* A;
+    int lda;
+    const float* beta;
+    float* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSsyrk_v2");
+    if (!exec_lib_table(ses)->cublasSsyrk_v2)
+        return exec_lib_missing(ses, index, "cublasSsyrk_v2");
+    int st = (int)exec_lib_table(ses)->cublasSsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasSsyrk_v2");
+}
+
+static int dec_cublasDsyrk_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    int n;
+    int k;
+    const double* alpha;
+    const double* A;
+    int lda;
+    const double* beta;
+    double* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDsyrk_v2");
+    if (!exec_lib_table(ses)->cublasDsyrk_v2)
+        return exec_lib_missing(ses, index, "cublasDsyrk_v2");
+    int st = (int)exec_lib_table(ses)->cublasDsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasDsyrk_v2");
+}
+
+static int dec_cublasCsyrk_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    int n;
+    int k;
+    const cuComplex* alpha;
+    const cuComplex* A;
+    int lda;
+    const cuComplex* beta;
+    cuComplex* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCsyrk_v2");
+    if (!exec_lib_table(ses)->cublasCsyrk_v2)
+        return exec_lib_missing(ses, index, "cublasCsyrk_v2");
+    int st = (int)exec_lib_table(ses)->cublasCsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasCsyrk_v2");
+}
+
+static int dec_cublasZsyrk_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    int n;
+    int k;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* A;
+    int lda;
+    const cuDoubleComplex* beta;
+    cuDoubleComplex* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZsyrk_v2");
+    if (!exec_lib_table(ses)->cublasZsyrk_v2)
+        return exec_lib_missing(ses, index, "cublasZsyrk_v2");
+    int st = (int)exec_lib_table(ses)->cublasZsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasZsyrk_v2");
+}
+
+static int dec_cublasCherk_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    int n;
+    int k;
+    const float* alpha;
+    const cuComplex* A;
+    int lda;
+    const float* beta;
+    cuComplex* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCherk_v2");
+    if (!exec_lib_table(ses)->cublasCherk_v2)
+        return exec_lib_missing(ses, index, "cublasCherk_v2");
+    int st = (int)exec_lib_table(ses)->cublasCherk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasCherk_v2");
+}
+
+static int dec_cublasZherk_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    int n;
+    int k;
+    const double* alpha;
+    const cuDoubleComplex* A;
+    int lda;
+    const double* beta;
+    cuDoubleComplex* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZherk_v2");
+    if (!exec_lib_table(ses)->cublasZherk_v2)
+        return exec_lib_missing(ses, index, "cublasZherk_v2");
+    int st = (int)exec_lib_table(ses)->cublasZherk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasZherk_v2");
+}
+
+static int dec_cublasSsyr2k_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    int n;
+    int k;
+    const float* alpha;
+    const float* A;
+    int lda;
+    const float* B;
+    int ldb;
+    const float* beta;
+    float* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSsyr2k_v2");
+    if (!exec_lib_table(ses)->cublasSsyr2k_v2)
+        return exec_lib_missing(ses, index, "cublasSsyr2k_v2");
+    int st = (int)exec_lib_table(ses)->cublasSsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasSsyr2k_v2");
+}
+
+static int dec_cublasDsyr2k_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    int n;
+    int k;
+    const double* alpha;
+    const double* A;
+    int lda;
+    const double* B;
+    int ldb;
+    const double* beta;
+    double* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDsyr2k_v2");
+    if (!exec_lib_table(ses)->cublasDsyr2k_v2)
+        return exec_lib_missing(ses, index, "cublasDsyr2k_v2");
+    int st = (int)exec_lib_table(ses)->cublasDsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasDsyr2k_v2");
+}
+
+static int dec_cublasCsyr2k_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    int n;
+    int k;
+    const cuComplex* alpha;
+    const cuComplex* A;
+    int lda;
+    const cuComplex* B;
+    int ldb;
+    const cuComplex* beta;
+    cuComplex* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCsyr2k_v2");
+    if (!exec_lib_table(ses)->cublasCsyr2k_v2)
+        return exec_lib_missing(ses, index, "cublasCsyr2k_v2");
+    int st = (int)exec_lib_table(ses)->cublasCsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasCsyr2k_v2");
+}
+
+static int dec_cublasZsyr2k_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    int n;
+    int k;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* A;
+    int lda;
+    const cuDoubleComplex* B;
+    int ldb;
+    const cuDoubleComplex* beta;
+    cuDoubleComplex* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZsyr2k_v2");
+    if (!exec_lib_table(ses)->cublasZsyr2k_v2)
+        return exec_lib_missing(ses, index, "cublasZsyr2k_v2");
+    int st = (int)exec_lib_table(ses)->cublasZsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasZsyr2k_v2");
+}
+
+static int dec_cublasCher2k_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    int n;
+    int k;
+    const cuComplex* alpha;
+    const cuComplex* A;
+    int lda;
+    const cuComplex* B;
+    int ldb;
+    const float* beta;
+    cuComplex* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCher2k_v2");
+    if (!exec_lib_table(ses)->cublasCher2k_v2)
+        return exec_lib_missing(ses, index, "cublasCher2k_v2");
+    int st = (int)exec_lib_table(ses)->cublasCher2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasCher2k_v2");
+}
+
+static int dec_cublasZher2k_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    int n;
+    int k;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* A;
+    int lda;
+    const cuDoubleComplex* B;
+    int ldb;
+    const double* beta;
+    cuDoubleComplex* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZher2k_v2");
+    if (!exec_lib_table(ses)->cublasZher2k_v2)
+        return exec_lib_missing(ses, index, "cublasZher2k_v2");
+    int st = (int)exec_lib_table(ses)->cublasZher2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasZher2k_v2");
+}
+
+static int dec_cublasSsymm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    int m;
+    int n;
+    const float* alpha;
+    const float* A;
+    int lda;
+    const float* B;
+    int ldb;
+    const float* beta;
+    float* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSsymm_v2");
+    if (!exec_lib_table(ses)->cublasSsymm_v2)
+        return exec_lib_missing(ses, index, "cublasSsymm_v2");
+    int st = (int)exec_lib_table(ses)->cublasSsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasSsymm_v2");
+}
+
+static int dec_cublasDsymm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    int m;
+    int n;
+    const double* alpha;
+    const double* A;
+    int lda;
+    const double* B;
+    int ldb;
+    const double* beta;
+    double* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDsymm_v2");
+    if (!exec_lib_table(ses)->cublasDsymm_v2)
+        return exec_lib_missing(ses, index, "cublasDsymm_v2");
+    int st = (int)exec_lib_table(ses)->cublasDsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasDsymm_v2");
+}
+
+static int dec_cublasCsymm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    int m;
+    int n;
+    const cuComplex* alpha;
+    const cuComplex* A;
+    int lda;
+    const cuComplex* B;
+    int ldb;
+    const cuComplex* beta;
+    cuComplex* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCsymm_v2");
+    if (!exec_lib_table(ses)->cublasCsymm_v2)
+        return exec_lib_missing(ses, index, "cublasCsymm_v2");
+    int st = (int)exec_lib_table(ses)->cublasCsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasCsymm_v2");
+}
+
+static int dec_cublasZsymm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    int m;
+    int n;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* A;
+    int lda;
+    const cuDoubleComplex* B;
+    int ldb;
+    const cuDoubleComplex* beta;
+    cuDoubleComplex* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZsymm_v2");
+    if (!exec_lib_table(ses)->cublasZsymm_v2)
+        return exec_lib_missing(ses, index, "cublasZsymm_v2");
+    int st = (int)exec_lib_table(ses)->cublasZsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasZsymm_v2");
+}
+
+static int dec_cublasChemm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    int m;
+    int n;
+    const cuComplex* alpha;
+    const cuComplex* A;
+    int lda;
+    const cuComplex* B;
+    int ldb;
+    const cuComplex* beta;
+    cuComplex* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasChemm_v2");
+    if (!exec_lib_table(ses)->cublasChemm_v2)
+        return exec_lib_missing(ses, index, "cublasChemm_v2");
+    int st = (int)exec_lib_table(ses)->cublasChemm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasChemm_v2");
+}
+
+static int dec_cublasZhemm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    int m;
+    int n;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* A;
+    int lda;
+    const cuDoubleComplex* B;
+    int ldb;
+    const cuDoubleComplex* beta;
+    cuDoubleComplex* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZhemm_v2");
+    if (!exec_lib_table(ses)->cublasZhemm_v2)
+        return exec_lib_missing(ses, index, "cublasZhemm_v2");
+    int st = (int)exec_lib_table(ses)->cublasZhemm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasZhemm_v2");
+}
+
+static int dec_cublasStrsm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int m;
+    int n;
+    const float* alpha;
+    const float* A;
+    int lda;
+    float* B;
+    int ldb;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasStrsm_v2");
+    if (!exec_lib_table(ses)->cublasStrsm_v2)
+        return exec_lib_missing(ses, index, "cublasStrsm_v2");
+    int st = (int)exec_lib_table(ses)->cublasStrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    return exec_lib_done(ses, index, rd, st, "cublasStrsm_v2");
+}
+
+static int dec_cublasDtrsm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int m;
+    int n;
+    const double* alpha;
+    const double* A;
+    int lda;
+    double* B;
+    int ldb;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDtrsm_v2");
+    if (!exec_lib_table(ses)->cublasDtrsm_v2)
+        return exec_lib_missing(ses, index, "cublasDtrsm_v2");
+    int st = (int)exec_lib_table(ses)->cublasDtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    return exec_lib_done(ses, index, rd, st, "cublasDtrsm_v2");
+}
+
+static int dec_cublasCtrsm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int m;
+    int n;
+    const cuComplex* alpha;
+    const cuComplex* A;
+    int lda;
+    cuComplex* B;
+    int ldb;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCtrsm_v2");
+    if (!exec_lib_table(ses)->cublasCtrsm_v2)
+        return exec_lib_missing(ses, index, "cublasCtrsm_v2");
+    int st = (int)exec_lib_table(ses)->cublasCtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    return exec_lib_done(ses, index, rd, st, "cublasCtrsm_v2");
+}
+
+static int dec_cublasZtrsm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int m;
+    int n;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* A;
+    int lda;
+    cuDoubleComplex* B;
+    int ldb;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZtrsm_v2");
+    if (!exec_lib_table(ses)->cublasZtrsm_v2)
+        return exec_lib_missing(ses, index, "cublasZtrsm_v2");
+    int st = (int)exec_lib_table(ses)->cublasZtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    return exec_lib_done(ses, index, rd, st, "cublasZtrsm_v2");
+}
+
+static int dec_cublasStrmm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int m;
+    int n;
+    const float* alpha;
+    const float* A;
+    int lda;
+    const float* B;
+    int ldb;
+    float* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasStrmm_v2");
+    if (!exec_lib_table(ses)->cublasStrmm_v2)
+        return exec_lib_missing(ses, index, "cublasStrmm_v2");
+    int st = (int)exec_lib_table(ses)->cublasStrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasStrmm_v2");
+}
+
+static int dec_cublasDtrmm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int m;
+    int n;
+    const double* alpha;
+    const double* A;
+    int lda;
+    const double* B;
+    int ldb;
+    double* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDtrmm_v2");
+    if (!exec_lib_table(ses)->cublasDtrmm_v2)
+        return exec_lib_missing(ses, index, "cublasDtrmm_v2");
+    int st = (int)exec_lib_table(ses)->cublasDtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasDtrmm_v2");
+}
+
+static int dec_cublasCtrmm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int m;
+    int n;
+    const cuComplex* alpha;
+    const cuComplex* A;
+    int lda;
+    const cuComplex* B;
+    int ldb;
+    cuComplex* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCtrmm_v2");
+    if (!exec_lib_table(ses)->cublasCtrmm_v2)
+        return exec_lib_missing(ses, index, "cublasCtrmm_v2");
+    int st = (int)exec_lib_table(ses)->cublasCtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasCtrmm_v2");
+}
+
+static int dec_cublasZtrmm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int m;
+    int n;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* A;
+    int lda;
+    const cuDoubleComplex* B;
+    int ldb;
+    cuDoubleComplex* C;
+    int ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZtrmm_v2");
+    if (!exec_lib_table(ses)->cublasZtrmm_v2)
+        return exec_lib_missing(ses, index, "cublasZtrmm_v2");
+    int st = (int)exec_lib_table(ses)->cublasZtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasZtrmm_v2");
+}
+
+static int dec_cublasSgemmBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasOperation_t transa;
@@ -891,30 +3675,30 @@ static int dec_cublasSgemmBatched(exec_session *s, uint32_t index, exec_lib_rd *
     float* const *Carray;
     int ldc;
     int batchCount;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &transa, sizeof transa);
-    exec_lib_val(r, &transb, sizeof transb);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    exec_lib_val(r, &k, sizeof k);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    Aarray = (__typeof__(Aarray))exec_lib_dev(s, r);
-    exec_lib_val(r, &lda, sizeof lda);
-    Barray = (__typeof__(Barray))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldb, sizeof ldb);
-    beta = (__typeof__(beta))exec_lib_scalar(s, r);
-    Carray = (__typeof__(Carray))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldc, sizeof ldc);
-    exec_lib_val(r, &batchCount, sizeof batchCount);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSgemmBatched");
-    if (!exec_lib_table(s)->cublasSgemmBatched)
-        return exec_lib_missing(s, index, "cublasSgemmBatched");
-    int st = (int)exec_lib_table(s)->cublasSgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
-    return exec_lib_done(s, index, r, st, "cublasSgemmBatched");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    Barray = (__typeof__(Barray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    Carray = (__typeof__(Carray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgemmBatched");
+    if (!exec_lib_table(ses)->cublasSgemmBatched)
+        return exec_lib_missing(ses, index, "cublasSgemmBatched");
+    int st = (int)exec_lib_table(ses)->cublasSgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasSgemmBatched");
 }
 
-static int dec_cublasDgemmBatched(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasDgemmBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasOperation_t transa;
@@ -931,30 +3715,110 @@ static int dec_cublasDgemmBatched(exec_session *s, uint32_t index, exec_lib_rd *
     double* const *Carray;
     int ldc;
     int batchCount;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &transa, sizeof transa);
-    exec_lib_val(r, &transb, sizeof transb);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    exec_lib_val(r, &k, sizeof k);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    Aarray = (__typeof__(Aarray))exec_lib_dev(s, r);
-    exec_lib_val(r, &lda, sizeof lda);
-    Barray = (__typeof__(Barray))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldb, sizeof ldb);
-    beta = (__typeof__(beta))exec_lib_scalar(s, r);
-    Carray = (__typeof__(Carray))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldc, sizeof ldc);
-    exec_lib_val(r, &batchCount, sizeof batchCount);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasDgemmBatched");
-    if (!exec_lib_table(s)->cublasDgemmBatched)
-        return exec_lib_missing(s, index, "cublasDgemmBatched");
-    int st = (int)exec_lib_table(s)->cublasDgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
-    return exec_lib_done(s, index, r, st, "cublasDgemmBatched");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    Barray = (__typeof__(Barray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    Carray = (__typeof__(Carray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgemmBatched");
+    if (!exec_lib_table(ses)->cublasDgemmBatched)
+        return exec_lib_missing(ses, index, "cublasDgemmBatched");
+    int st = (int)exec_lib_table(ses)->cublasDgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasDgemmBatched");
 }
 
-static int dec_cublasSgemmStridedBatched(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasCgemmBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int m;
+    int n;
+    int k;
+    const cuComplex* alpha;
+    const cuComplex* const *Aarray;
+    int lda;
+    const cuComplex* const *Barray;
+    int ldb;
+    const cuComplex* beta;
+    cuComplex* const *Carray;
+    int ldc;
+    int batchCount;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    Barray = (__typeof__(Barray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    Carray = (__typeof__(Carray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCgemmBatched");
+    if (!exec_lib_table(ses)->cublasCgemmBatched)
+        return exec_lib_missing(ses, index, "cublasCgemmBatched");
+    int st = (int)exec_lib_table(ses)->cublasCgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasCgemmBatched");
+}
+
+static int dec_cublasZgemmBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int m;
+    int n;
+    int k;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* const *Aarray;
+    int lda;
+    const cuDoubleComplex* const *Barray;
+    int ldb;
+    const cuDoubleComplex* beta;
+    cuDoubleComplex* const *Carray;
+    int ldc;
+    int batchCount;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    Barray = (__typeof__(Barray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    Carray = (__typeof__(Carray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgemmBatched");
+    if (!exec_lib_table(ses)->cublasZgemmBatched)
+        return exec_lib_missing(ses, index, "cublasZgemmBatched");
+    int st = (int)exec_lib_table(ses)->cublasZgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasZgemmBatched");
+}
+
+static int dec_cublasSgemmStridedBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasOperation_t transa;
@@ -974,33 +3838,33 @@ static int dec_cublasSgemmStridedBatched(exec_session *s, uint32_t index, exec_l
     int ldc;
     long long int strideC;
     int batchCount;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &transa, sizeof transa);
-    exec_lib_val(r, &transb, sizeof transb);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    exec_lib_val(r, &k, sizeof k);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    A = (__typeof__(A))exec_lib_dev(s, r);
-    exec_lib_val(r, &lda, sizeof lda);
-    exec_lib_val(r, &strideA, sizeof strideA);
-    B = (__typeof__(B))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldb, sizeof ldb);
-    exec_lib_val(r, &strideB, sizeof strideB);
-    beta = (__typeof__(beta))exec_lib_scalar(s, r);
-    C = (__typeof__(C))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldc, sizeof ldc);
-    exec_lib_val(r, &strideC, sizeof strideC);
-    exec_lib_val(r, &batchCount, sizeof batchCount);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSgemmStridedBatched");
-    if (!exec_lib_table(s)->cublasSgemmStridedBatched)
-        return exec_lib_missing(s, index, "cublasSgemmStridedBatched");
-    int st = (int)exec_lib_table(s)->cublasSgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
-    return exec_lib_done(s, index, r, st, "cublasSgemmStridedBatched");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    exec_lib_val(rd, &strideA, sizeof strideA);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    exec_lib_val(rd, &strideB, sizeof strideB);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &strideC, sizeof strideC);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgemmStridedBatched");
+    if (!exec_lib_table(ses)->cublasSgemmStridedBatched)
+        return exec_lib_missing(ses, index, "cublasSgemmStridedBatched");
+    int st = (int)exec_lib_table(ses)->cublasSgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasSgemmStridedBatched");
 }
 
-static int dec_cublasDgemmStridedBatched(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasDgemmStridedBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasOperation_t transa;
@@ -1020,33 +3884,125 @@ static int dec_cublasDgemmStridedBatched(exec_session *s, uint32_t index, exec_l
     int ldc;
     long long int strideC;
     int batchCount;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &transa, sizeof transa);
-    exec_lib_val(r, &transb, sizeof transb);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    exec_lib_val(r, &k, sizeof k);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    A = (__typeof__(A))exec_lib_dev(s, r);
-    exec_lib_val(r, &lda, sizeof lda);
-    exec_lib_val(r, &strideA, sizeof strideA);
-    B = (__typeof__(B))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldb, sizeof ldb);
-    exec_lib_val(r, &strideB, sizeof strideB);
-    beta = (__typeof__(beta))exec_lib_scalar(s, r);
-    C = (__typeof__(C))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldc, sizeof ldc);
-    exec_lib_val(r, &strideC, sizeof strideC);
-    exec_lib_val(r, &batchCount, sizeof batchCount);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasDgemmStridedBatched");
-    if (!exec_lib_table(s)->cublasDgemmStridedBatched)
-        return exec_lib_missing(s, index, "cublasDgemmStridedBatched");
-    int st = (int)exec_lib_table(s)->cublasDgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
-    return exec_lib_done(s, index, r, st, "cublasDgemmStridedBatched");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    exec_lib_val(rd, &strideA, sizeof strideA);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    exec_lib_val(rd, &strideB, sizeof strideB);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &strideC, sizeof strideC);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgemmStridedBatched");
+    if (!exec_lib_table(ses)->cublasDgemmStridedBatched)
+        return exec_lib_missing(ses, index, "cublasDgemmStridedBatched");
+    int st = (int)exec_lib_table(ses)->cublasDgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasDgemmStridedBatched");
 }
 
-static int dec_cublasGemmBatchedEx(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasCgemmStridedBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int m;
+    int n;
+    int k;
+    const cuComplex* alpha;
+    const cuComplex* A;
+    int lda;
+    long long int strideA;
+    const cuComplex* B;
+    int ldb;
+    long long int strideB;
+    const cuComplex* beta;
+    cuComplex* C;
+    int ldc;
+    long long int strideC;
+    int batchCount;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    exec_lib_val(rd, &strideA, sizeof strideA);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    exec_lib_val(rd, &strideB, sizeof strideB);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &strideC, sizeof strideC);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCgemmStridedBatched");
+    if (!exec_lib_table(ses)->cublasCgemmStridedBatched)
+        return exec_lib_missing(ses, index, "cublasCgemmStridedBatched");
+    int st = (int)exec_lib_table(ses)->cublasCgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasCgemmStridedBatched");
+}
+
+static int dec_cublasZgemmStridedBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int m;
+    int n;
+    int k;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* A;
+    int lda;
+    long long int strideA;
+    const cuDoubleComplex* B;
+    int ldb;
+    long long int strideB;
+    const cuDoubleComplex* beta;
+    cuDoubleComplex* C;
+    int ldc;
+    long long int strideC;
+    int batchCount;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    exec_lib_val(rd, &strideA, sizeof strideA);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    exec_lib_val(rd, &strideB, sizeof strideB);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &strideC, sizeof strideC);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgemmStridedBatched");
+    if (!exec_lib_table(ses)->cublasZgemmStridedBatched)
+        return exec_lib_missing(ses, index, "cublasZgemmStridedBatched");
+    int st = (int)exec_lib_table(ses)->cublasZgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasZgemmStridedBatched");
+}
+
+static int dec_cublasGemmBatchedEx(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasOperation_t transa;
@@ -1068,35 +4024,35 @@ static int dec_cublasGemmBatchedEx(exec_session *s, uint32_t index, exec_lib_rd 
     int batchCount;
     cublasComputeType_t computeType;
     cublasGemmAlgo_t algo;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &transa, sizeof transa);
-    exec_lib_val(r, &transb, sizeof transb);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    exec_lib_val(r, &k, sizeof k);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    Aarray = (__typeof__(Aarray))exec_lib_dev(s, r);
-    exec_lib_val(r, &Atype, sizeof Atype);
-    exec_lib_val(r, &lda, sizeof lda);
-    Barray = (__typeof__(Barray))exec_lib_dev(s, r);
-    exec_lib_val(r, &Btype, sizeof Btype);
-    exec_lib_val(r, &ldb, sizeof ldb);
-    beta = (__typeof__(beta))exec_lib_scalar(s, r);
-    Carray = (__typeof__(Carray))exec_lib_dev(s, r);
-    exec_lib_val(r, &Ctype, sizeof Ctype);
-    exec_lib_val(r, &ldc, sizeof ldc);
-    exec_lib_val(r, &batchCount, sizeof batchCount);
-    exec_lib_val(r, &computeType, sizeof computeType);
-    exec_lib_val(r, &algo, sizeof algo);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasGemmBatchedEx");
-    if (!exec_lib_table(s)->cublasGemmBatchedEx)
-        return exec_lib_missing(s, index, "cublasGemmBatchedEx");
-    int st = (int)exec_lib_table(s)->cublasGemmBatchedEx(handle, transa, transb, m, n, k, alpha, Aarray, Atype, lda, Barray, Btype, ldb, beta, Carray, Ctype, ldc, batchCount, computeType, algo);
-    return exec_lib_done(s, index, r, st, "cublasGemmBatchedEx");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Atype, sizeof Atype);
+    exec_lib_val(rd, &lda, sizeof lda);
+    Barray = (__typeof__(Barray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Btype, sizeof Btype);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    Carray = (__typeof__(Carray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Ctype, sizeof Ctype);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    exec_lib_val(rd, &computeType, sizeof computeType);
+    exec_lib_val(rd, &algo, sizeof algo);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasGemmBatchedEx");
+    if (!exec_lib_table(ses)->cublasGemmBatchedEx)
+        return exec_lib_missing(ses, index, "cublasGemmBatchedEx");
+    int st = (int)exec_lib_table(ses)->cublasGemmBatchedEx(handle, transa, transb, m, n, k, alpha, Aarray, Atype, lda, Barray, Btype, ldb, beta, Carray, Ctype, ldc, batchCount, computeType, algo);
+    return exec_lib_done(ses, index, rd, st, "cublasGemmBatchedEx");
 }
 
-static int dec_cublasGemmStridedBatchedEx(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasGemmStridedBatchedEx(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasOperation_t transa;
@@ -1121,38 +4077,38 @@ static int dec_cublasGemmStridedBatchedEx(exec_session *s, uint32_t index, exec_
     int batchCount;
     cublasComputeType_t computeType;
     cublasGemmAlgo_t algo;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &transa, sizeof transa);
-    exec_lib_val(r, &transb, sizeof transb);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    exec_lib_val(r, &k, sizeof k);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    A = (__typeof__(A))exec_lib_dev(s, r);
-    exec_lib_val(r, &Atype, sizeof Atype);
-    exec_lib_val(r, &lda, sizeof lda);
-    exec_lib_val(r, &strideA, sizeof strideA);
-    B = (__typeof__(B))exec_lib_dev(s, r);
-    exec_lib_val(r, &Btype, sizeof Btype);
-    exec_lib_val(r, &ldb, sizeof ldb);
-    exec_lib_val(r, &strideB, sizeof strideB);
-    beta = (__typeof__(beta))exec_lib_scalar(s, r);
-    C = (__typeof__(C))exec_lib_dev(s, r);
-    exec_lib_val(r, &Ctype, sizeof Ctype);
-    exec_lib_val(r, &ldc, sizeof ldc);
-    exec_lib_val(r, &strideC, sizeof strideC);
-    exec_lib_val(r, &batchCount, sizeof batchCount);
-    exec_lib_val(r, &computeType, sizeof computeType);
-    exec_lib_val(r, &algo, sizeof algo);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasGemmStridedBatchedEx");
-    if (!exec_lib_table(s)->cublasGemmStridedBatchedEx)
-        return exec_lib_missing(s, index, "cublasGemmStridedBatchedEx");
-    int st = (int)exec_lib_table(s)->cublasGemmStridedBatchedEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo);
-    return exec_lib_done(s, index, r, st, "cublasGemmStridedBatchedEx");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Atype, sizeof Atype);
+    exec_lib_val(rd, &lda, sizeof lda);
+    exec_lib_val(rd, &strideA, sizeof strideA);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Btype, sizeof Btype);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    exec_lib_val(rd, &strideB, sizeof strideB);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Ctype, sizeof Ctype);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &strideC, sizeof strideC);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    exec_lib_val(rd, &computeType, sizeof computeType);
+    exec_lib_val(rd, &algo, sizeof algo);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasGemmStridedBatchedEx");
+    if (!exec_lib_table(ses)->cublasGemmStridedBatchedEx)
+        return exec_lib_missing(ses, index, "cublasGemmStridedBatchedEx");
+    int st = (int)exec_lib_table(ses)->cublasGemmStridedBatchedEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo);
+    return exec_lib_done(ses, index, rd, st, "cublasGemmStridedBatchedEx");
 }
 
-static int dec_cublasSgeam(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasSgeam(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasOperation_t transa;
@@ -1167,28 +4123,636 @@ static int dec_cublasSgeam(exec_session *s, uint32_t index, exec_lib_rd *r)
     int ldb;
     float* C;
     int ldc;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &transa, sizeof transa);
-    exec_lib_val(r, &transb, sizeof transb);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    A = (__typeof__(A))exec_lib_dev(s, r);
-    exec_lib_val(r, &lda, sizeof lda);
-    beta = (__typeof__(beta))exec_lib_scalar(s, r);
-    B = (__typeof__(B))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldb, sizeof ldb);
-    C = (__typeof__(C))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldc, sizeof ldc);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasSgeam");
-    if (!exec_lib_table(s)->cublasSgeam)
-        return exec_lib_missing(s, index, "cublasSgeam");
-    int st = (int)exec_lib_table(s)->cublasSgeam(handle, transa, transb, m, n, alpha, A, lda, beta, B, ldb, C, ldc);
-    return exec_lib_done(s, index, r, st, "cublasSgeam");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgeam");
+    if (!exec_lib_table(ses)->cublasSgeam)
+        return exec_lib_missing(ses, index, "cublasSgeam");
+    int st = (int)exec_lib_table(ses)->cublasSgeam(handle, transa, transb, m, n, alpha, A, lda, beta, B, ldb, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasSgeam");
 }
 
-static int dec_cublasHgemm(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasStrsmBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int m;
+    int n;
+    const float* alpha;
+    const float* const *A;
+    int lda;
+    float* const *B;
+    int ldb;
+    int batchCount;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasStrsmBatched");
+    if (!exec_lib_table(ses)->cublasStrsmBatched)
+        return exec_lib_missing(ses, index, "cublasStrsmBatched");
+    int st = (int)exec_lib_table(ses)->cublasStrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasStrsmBatched");
+}
+
+static int dec_cublasDtrsmBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int m;
+    int n;
+    const double* alpha;
+    const double* const *A;
+    int lda;
+    double* const *B;
+    int ldb;
+    int batchCount;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDtrsmBatched");
+    if (!exec_lib_table(ses)->cublasDtrsmBatched)
+        return exec_lib_missing(ses, index, "cublasDtrsmBatched");
+    int st = (int)exec_lib_table(ses)->cublasDtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasDtrsmBatched");
+}
+
+static int dec_cublasCtrsmBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int m;
+    int n;
+    const cuComplex* alpha;
+    const cuComplex* const *A;
+    int lda;
+    cuComplex* const *B;
+    int ldb;
+    int batchCount;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCtrsmBatched");
+    if (!exec_lib_table(ses)->cublasCtrsmBatched)
+        return exec_lib_missing(ses, index, "cublasCtrsmBatched");
+    int st = (int)exec_lib_table(ses)->cublasCtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasCtrsmBatched");
+}
+
+static int dec_cublasZtrsmBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasSideMode_t side;
+    cublasFillMode_t uplo;
+    cublasOperation_t trans;
+    cublasDiagType_t diag;
+    int m;
+    int n;
+    const cuDoubleComplex* alpha;
+    const cuDoubleComplex* const *A;
+    int lda;
+    cuDoubleComplex* const *B;
+    int ldb;
+    int batchCount;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &side, sizeof side);
+    exec_lib_val(rd, &uplo, sizeof uplo);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &diag, sizeof diag);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZtrsmBatched");
+    if (!exec_lib_table(ses)->cublasZtrsmBatched)
+        return exec_lib_missing(ses, index, "cublasZtrsmBatched");
+    int st = (int)exec_lib_table(ses)->cublasZtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasZtrsmBatched");
+}
+
+static int dec_cublasSgeqrfBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int m;
+    int n;
+    float* const *Aarray;
+    int lda;
+    float* const *TauArray;
+    int* info;
+    int batchSize;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    TauArray = (__typeof__(TauArray))exec_lib_dev(ses, rd);
+    info = (__typeof__(info))exec_lib_hout(ses, rd);
+    exec_lib_val(rd, &batchSize, sizeof batchSize);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgeqrfBatched");
+    if (!exec_lib_table(ses)->cublasSgeqrfBatched)
+        return exec_lib_missing(ses, index, "cublasSgeqrfBatched");
+    int st = (int)exec_lib_table(ses)->cublasSgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    return exec_lib_done(ses, index, rd, st, "cublasSgeqrfBatched");
+}
+
+static int dec_cublasDgeqrfBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int m;
+    int n;
+    double* const *Aarray;
+    int lda;
+    double* const *TauArray;
+    int* info;
+    int batchSize;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    TauArray = (__typeof__(TauArray))exec_lib_dev(ses, rd);
+    info = (__typeof__(info))exec_lib_hout(ses, rd);
+    exec_lib_val(rd, &batchSize, sizeof batchSize);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgeqrfBatched");
+    if (!exec_lib_table(ses)->cublasDgeqrfBatched)
+        return exec_lib_missing(ses, index, "cublasDgeqrfBatched");
+    int st = (int)exec_lib_table(ses)->cublasDgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    return exec_lib_done(ses, index, rd, st, "cublasDgeqrfBatched");
+}
+
+static int dec_cublasCgeqrfBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int m;
+    int n;
+    cuComplex* const *Aarray;
+    int lda;
+    cuComplex* const *TauArray;
+    int* info;
+    int batchSize;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    TauArray = (__typeof__(TauArray))exec_lib_dev(ses, rd);
+    info = (__typeof__(info))exec_lib_hout(ses, rd);
+    exec_lib_val(rd, &batchSize, sizeof batchSize);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCgeqrfBatched");
+    if (!exec_lib_table(ses)->cublasCgeqrfBatched)
+        return exec_lib_missing(ses, index, "cublasCgeqrfBatched");
+    int st = (int)exec_lib_table(ses)->cublasCgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    return exec_lib_done(ses, index, rd, st, "cublasCgeqrfBatched");
+}
+
+static int dec_cublasZgeqrfBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int m;
+    int n;
+    cuDoubleComplex* const *Aarray;
+    int lda;
+    cuDoubleComplex* const *TauArray;
+    int* info;
+    int batchSize;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    TauArray = (__typeof__(TauArray))exec_lib_dev(ses, rd);
+    info = (__typeof__(info))exec_lib_hout(ses, rd);
+    exec_lib_val(rd, &batchSize, sizeof batchSize);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgeqrfBatched");
+    if (!exec_lib_table(ses)->cublasZgeqrfBatched)
+        return exec_lib_missing(ses, index, "cublasZgeqrfBatched");
+    int st = (int)exec_lib_table(ses)->cublasZgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    return exec_lib_done(ses, index, rd, st, "cublasZgeqrfBatched");
+}
+
+static int dec_cublasSgelsBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t trans;
+    int m;
+    int n;
+    int nrhs;
+    float* const *Aarray;
+    int lda;
+    float* const *Carray;
+    int ldc;
+    int* info;
+    int* devInfoArray;
+    int batchSize;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &nrhs, sizeof nrhs);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    Carray = (__typeof__(Carray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    info = (__typeof__(info))exec_lib_hout(ses, rd);
+    devInfoArray = (__typeof__(devInfoArray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &batchSize, sizeof batchSize);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgelsBatched");
+    if (!exec_lib_table(ses)->cublasSgelsBatched)
+        return exec_lib_missing(ses, index, "cublasSgelsBatched");
+    int st = (int)exec_lib_table(ses)->cublasSgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    return exec_lib_done(ses, index, rd, st, "cublasSgelsBatched");
+}
+
+static int dec_cublasDgelsBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t trans;
+    int m;
+    int n;
+    int nrhs;
+    double* const *Aarray;
+    int lda;
+    double* const *Carray;
+    int ldc;
+    int* info;
+    int* devInfoArray;
+    int batchSize;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &nrhs, sizeof nrhs);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    Carray = (__typeof__(Carray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    info = (__typeof__(info))exec_lib_hout(ses, rd);
+    devInfoArray = (__typeof__(devInfoArray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &batchSize, sizeof batchSize);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgelsBatched");
+    if (!exec_lib_table(ses)->cublasDgelsBatched)
+        return exec_lib_missing(ses, index, "cublasDgelsBatched");
+    int st = (int)exec_lib_table(ses)->cublasDgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    return exec_lib_done(ses, index, rd, st, "cublasDgelsBatched");
+}
+
+static int dec_cublasCgelsBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t trans;
+    int m;
+    int n;
+    int nrhs;
+    cuComplex* const *Aarray;
+    int lda;
+    cuComplex* const *Carray;
+    int ldc;
+    int* info;
+    int* devInfoArray;
+    int batchSize;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &nrhs, sizeof nrhs);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    Carray = (__typeof__(Carray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    info = (__typeof__(info))exec_lib_hout(ses, rd);
+    devInfoArray = (__typeof__(devInfoArray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &batchSize, sizeof batchSize);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCgelsBatched");
+    if (!exec_lib_table(ses)->cublasCgelsBatched)
+        return exec_lib_missing(ses, index, "cublasCgelsBatched");
+    int st = (int)exec_lib_table(ses)->cublasCgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    return exec_lib_done(ses, index, rd, st, "cublasCgelsBatched");
+}
+
+static int dec_cublasZgelsBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t trans;
+    int m;
+    int n;
+    int nrhs;
+    cuDoubleComplex* const *Aarray;
+    int lda;
+    cuDoubleComplex* const *Carray;
+    int ldc;
+    int* info;
+    int* devInfoArray;
+    int batchSize;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &nrhs, sizeof nrhs);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    Carray = (__typeof__(Carray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    info = (__typeof__(info))exec_lib_hout(ses, rd);
+    devInfoArray = (__typeof__(devInfoArray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &batchSize, sizeof batchSize);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgelsBatched");
+    if (!exec_lib_table(ses)->cublasZgelsBatched)
+        return exec_lib_missing(ses, index, "cublasZgelsBatched");
+    int st = (int)exec_lib_table(ses)->cublasZgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    return exec_lib_done(ses, index, rd, st, "cublasZgelsBatched");
+}
+
+static int dec_cublasSgetrfBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    float* const *A;
+    int lda;
+    int* P;
+    int* info;
+    int batchSize;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    P = (__typeof__(P))exec_lib_dev(ses, rd);
+    info = (__typeof__(info))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &batchSize, sizeof batchSize);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgetrfBatched");
+    if (!exec_lib_table(ses)->cublasSgetrfBatched)
+        return exec_lib_missing(ses, index, "cublasSgetrfBatched");
+    int st = (int)exec_lib_table(ses)->cublasSgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    return exec_lib_done(ses, index, rd, st, "cublasSgetrfBatched");
+}
+
+static int dec_cublasDgetrfBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    double* const *A;
+    int lda;
+    int* P;
+    int* info;
+    int batchSize;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    P = (__typeof__(P))exec_lib_dev(ses, rd);
+    info = (__typeof__(info))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &batchSize, sizeof batchSize);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgetrfBatched");
+    if (!exec_lib_table(ses)->cublasDgetrfBatched)
+        return exec_lib_missing(ses, index, "cublasDgetrfBatched");
+    int st = (int)exec_lib_table(ses)->cublasDgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    return exec_lib_done(ses, index, rd, st, "cublasDgetrfBatched");
+}
+
+static int dec_cublasCgetrfBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    cuComplex* const *A;
+    int lda;
+    int* P;
+    int* info;
+    int batchSize;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    P = (__typeof__(P))exec_lib_dev(ses, rd);
+    info = (__typeof__(info))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &batchSize, sizeof batchSize);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCgetrfBatched");
+    if (!exec_lib_table(ses)->cublasCgetrfBatched)
+        return exec_lib_missing(ses, index, "cublasCgetrfBatched");
+    int st = (int)exec_lib_table(ses)->cublasCgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    return exec_lib_done(ses, index, rd, st, "cublasCgetrfBatched");
+}
+
+static int dec_cublasZgetrfBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    cuDoubleComplex* const *A;
+    int lda;
+    int* P;
+    int* info;
+    int batchSize;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    P = (__typeof__(P))exec_lib_dev(ses, rd);
+    info = (__typeof__(info))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &batchSize, sizeof batchSize);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgetrfBatched");
+    if (!exec_lib_table(ses)->cublasZgetrfBatched)
+        return exec_lib_missing(ses, index, "cublasZgetrfBatched");
+    int st = (int)exec_lib_table(ses)->cublasZgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    return exec_lib_done(ses, index, rd, st, "cublasZgetrfBatched");
+}
+
+static int dec_cublasSgetrsBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t trans;
+    int n;
+    int nrhs;
+    const float* const *Aarray;
+    int lda;
+    const int* devIpiv;
+    float* const *Barray;
+    int ldb;
+    int* info;
+    int batchSize;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &nrhs, sizeof nrhs);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    devIpiv = (__typeof__(devIpiv))exec_lib_dev(ses, rd);
+    Barray = (__typeof__(Barray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    info = (__typeof__(info))exec_lib_hout(ses, rd);
+    exec_lib_val(rd, &batchSize, sizeof batchSize);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgetrsBatched");
+    if (!exec_lib_table(ses)->cublasSgetrsBatched)
+        return exec_lib_missing(ses, index, "cublasSgetrsBatched");
+    int st = (int)exec_lib_table(ses)->cublasSgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    return exec_lib_done(ses, index, rd, st, "cublasSgetrsBatched");
+}
+
+static int dec_cublasDgetrsBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t trans;
+    int n;
+    int nrhs;
+    const double* const *Aarray;
+    int lda;
+    const int* devIpiv;
+    double* const *Barray;
+    int ldb;
+    int* info;
+    int batchSize;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &nrhs, sizeof nrhs);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    devIpiv = (__typeof__(devIpiv))exec_lib_dev(ses, rd);
+    Barray = (__typeof__(Barray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    info = (__typeof__(info))exec_lib_hout(ses, rd);
+    exec_lib_val(rd, &batchSize, sizeof batchSize);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgetrsBatched");
+    if (!exec_lib_table(ses)->cublasDgetrsBatched)
+        return exec_lib_missing(ses, index, "cublasDgetrsBatched");
+    int st = (int)exec_lib_table(ses)->cublasDgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    return exec_lib_done(ses, index, rd, st, "cublasDgetrsBatched");
+}
+
+static int dec_cublasCgetrsBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t trans;
+    int n;
+    int nrhs;
+    const cuComplex* const *Aarray;
+    int lda;
+    const int* devIpiv;
+    cuComplex* const *Barray;
+    int ldb;
+    int* info;
+    int batchSize;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &nrhs, sizeof nrhs);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    devIpiv = (__typeof__(devIpiv))exec_lib_dev(ses, rd);
+    Barray = (__typeof__(Barray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    info = (__typeof__(info))exec_lib_hout(ses, rd);
+    exec_lib_val(rd, &batchSize, sizeof batchSize);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCgetrsBatched");
+    if (!exec_lib_table(ses)->cublasCgetrsBatched)
+        return exec_lib_missing(ses, index, "cublasCgetrsBatched");
+    int st = (int)exec_lib_table(ses)->cublasCgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    return exec_lib_done(ses, index, rd, st, "cublasCgetrsBatched");
+}
+
+static int dec_cublasZgetrsBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t trans;
+    int n;
+    int nrhs;
+    const cuDoubleComplex* const *Aarray;
+    int lda;
+    const int* devIpiv;
+    cuDoubleComplex* const *Barray;
+    int ldb;
+    int* info;
+    int batchSize;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &nrhs, sizeof nrhs);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    devIpiv = (__typeof__(devIpiv))exec_lib_dev(ses, rd);
+    Barray = (__typeof__(Barray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    info = (__typeof__(info))exec_lib_hout(ses, rd);
+    exec_lib_val(rd, &batchSize, sizeof batchSize);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgetrsBatched");
+    if (!exec_lib_table(ses)->cublasZgetrsBatched)
+        return exec_lib_missing(ses, index, "cublasZgetrsBatched");
+    int st = (int)exec_lib_table(ses)->cublasZgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    return exec_lib_done(ses, index, rd, st, "cublasZgetrsBatched");
+}
+
+static int dec_cublasHgemm(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasOperation_t transa;
@@ -1204,29 +4768,29 @@ static int dec_cublasHgemm(exec_session *s, uint32_t index, exec_lib_rd *r)
     const void* beta;
     void* C;
     int ldc;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &transa, sizeof transa);
-    exec_lib_val(r, &transb, sizeof transb);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    exec_lib_val(r, &k, sizeof k);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    A = (__typeof__(A))exec_lib_dev(s, r);
-    exec_lib_val(r, &lda, sizeof lda);
-    B = (__typeof__(B))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldb, sizeof ldb);
-    beta = (__typeof__(beta))exec_lib_scalar(s, r);
-    C = (__typeof__(C))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldc, sizeof ldc);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasHgemm");
-    if (!exec_lib_table(s)->cublasHgemm)
-        return exec_lib_missing(s, index, "cublasHgemm");
-    int st = (int)exec_lib_table(s)->cublasHgemm(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-    return exec_lib_done(s, index, r, st, "cublasHgemm");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasHgemm");
+    if (!exec_lib_table(ses)->cublasHgemm)
+        return exec_lib_missing(ses, index, "cublasHgemm");
+    int st = (int)exec_lib_table(ses)->cublasHgemm(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasHgemm");
 }
 
-static int dec_cublasHgemmStridedBatched(exec_session *s, uint32_t index, exec_lib_rd *r)
+static int dec_cublasHgemmStridedBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
     cublasOperation_t transa;
@@ -1246,30 +4810,30 @@ static int dec_cublasHgemmStridedBatched(exec_session *s, uint32_t index, exec_l
     int ldc;
     long long int strideC;
     int batchCount;
-    handle = (__typeof__(handle))exec_lib_handle(s, r);
-    exec_lib_val(r, &transa, sizeof transa);
-    exec_lib_val(r, &transb, sizeof transb);
-    exec_lib_val(r, &m, sizeof m);
-    exec_lib_val(r, &n, sizeof n);
-    exec_lib_val(r, &k, sizeof k);
-    alpha = (__typeof__(alpha))exec_lib_scalar(s, r);
-    A = (__typeof__(A))exec_lib_dev(s, r);
-    exec_lib_val(r, &lda, sizeof lda);
-    exec_lib_val(r, &strideA, sizeof strideA);
-    B = (__typeof__(B))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldb, sizeof ldb);
-    exec_lib_val(r, &strideB, sizeof strideB);
-    beta = (__typeof__(beta))exec_lib_scalar(s, r);
-    C = (__typeof__(C))exec_lib_dev(s, r);
-    exec_lib_val(r, &ldc, sizeof ldc);
-    exec_lib_val(r, &strideC, sizeof strideC);
-    exec_lib_val(r, &batchCount, sizeof batchCount);
-    if (r->err)
-        return exec_lib_bad(s, index, r, "cublasHgemmStridedBatched");
-    if (!exec_lib_table(s)->cublasHgemmStridedBatched)
-        return exec_lib_missing(s, index, "cublasHgemmStridedBatched");
-    int st = (int)exec_lib_table(s)->cublasHgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
-    return exec_lib_done(s, index, r, st, "cublasHgemmStridedBatched");
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    exec_lib_val(rd, &strideA, sizeof strideA);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    exec_lib_val(rd, &strideB, sizeof strideB);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &strideC, sizeof strideC);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasHgemmStridedBatched");
+    if (!exec_lib_table(ses)->cublasHgemmStridedBatched)
+        return exec_lib_missing(ses, index, "cublasHgemmStridedBatched");
+    int st = (int)exec_lib_table(ses)->cublasHgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasHgemmStridedBatched");
 }
 
 int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8_t *args,
@@ -1296,68 +4860,292 @@ int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8
         return dec_cublasSnrm2_v2(s, index, &r);
     case GENIE_API_cublasDnrm2_v2:
         return dec_cublasDnrm2_v2(s, index, &r);
+    case GENIE_API_cublasScnrm2_v2:
+        return dec_cublasScnrm2_v2(s, index, &r);
+    case GENIE_API_cublasDznrm2_v2:
+        return dec_cublasDznrm2_v2(s, index, &r);
     case GENIE_API_cublasSdot_v2:
         return dec_cublasSdot_v2(s, index, &r);
     case GENIE_API_cublasDdot_v2:
         return dec_cublasDdot_v2(s, index, &r);
+    case GENIE_API_cublasCdotu_v2:
+        return dec_cublasCdotu_v2(s, index, &r);
+    case GENIE_API_cublasCdotc_v2:
+        return dec_cublasCdotc_v2(s, index, &r);
+    case GENIE_API_cublasZdotu_v2:
+        return dec_cublasZdotu_v2(s, index, &r);
+    case GENIE_API_cublasZdotc_v2:
+        return dec_cublasZdotc_v2(s, index, &r);
     case GENIE_API_cublasSscal_v2:
         return dec_cublasSscal_v2(s, index, &r);
     case GENIE_API_cublasDscal_v2:
         return dec_cublasDscal_v2(s, index, &r);
+    case GENIE_API_cublasCscal_v2:
+        return dec_cublasCscal_v2(s, index, &r);
+    case GENIE_API_cublasCsscal_v2:
+        return dec_cublasCsscal_v2(s, index, &r);
+    case GENIE_API_cublasZscal_v2:
+        return dec_cublasZscal_v2(s, index, &r);
+    case GENIE_API_cublasZdscal_v2:
+        return dec_cublasZdscal_v2(s, index, &r);
     case GENIE_API_cublasSaxpy_v2:
         return dec_cublasSaxpy_v2(s, index, &r);
     case GENIE_API_cublasDaxpy_v2:
         return dec_cublasDaxpy_v2(s, index, &r);
+    case GENIE_API_cublasCaxpy_v2:
+        return dec_cublasCaxpy_v2(s, index, &r);
+    case GENIE_API_cublasZaxpy_v2:
+        return dec_cublasZaxpy_v2(s, index, &r);
     case GENIE_API_cublasScopy_v2:
         return dec_cublasScopy_v2(s, index, &r);
     case GENIE_API_cublasDcopy_v2:
         return dec_cublasDcopy_v2(s, index, &r);
+    case GENIE_API_cublasCcopy_v2:
+        return dec_cublasCcopy_v2(s, index, &r);
+    case GENIE_API_cublasZcopy_v2:
+        return dec_cublasZcopy_v2(s, index, &r);
     case GENIE_API_cublasSswap_v2:
         return dec_cublasSswap_v2(s, index, &r);
     case GENIE_API_cublasDswap_v2:
         return dec_cublasDswap_v2(s, index, &r);
+    case GENIE_API_cublasCswap_v2:
+        return dec_cublasCswap_v2(s, index, &r);
+    case GENIE_API_cublasZswap_v2:
+        return dec_cublasZswap_v2(s, index, &r);
     case GENIE_API_cublasIsamax_v2:
         return dec_cublasIsamax_v2(s, index, &r);
     case GENIE_API_cublasIdamax_v2:
         return dec_cublasIdamax_v2(s, index, &r);
+    case GENIE_API_cublasIcamax_v2:
+        return dec_cublasIcamax_v2(s, index, &r);
+    case GENIE_API_cublasIzamax_v2:
+        return dec_cublasIzamax_v2(s, index, &r);
     case GENIE_API_cublasIsamin_v2:
         return dec_cublasIsamin_v2(s, index, &r);
     case GENIE_API_cublasIdamin_v2:
         return dec_cublasIdamin_v2(s, index, &r);
+    case GENIE_API_cublasIcamin_v2:
+        return dec_cublasIcamin_v2(s, index, &r);
+    case GENIE_API_cublasIzamin_v2:
+        return dec_cublasIzamin_v2(s, index, &r);
     case GENIE_API_cublasSasum_v2:
         return dec_cublasSasum_v2(s, index, &r);
     case GENIE_API_cublasDasum_v2:
         return dec_cublasDasum_v2(s, index, &r);
+    case GENIE_API_cublasScasum_v2:
+        return dec_cublasScasum_v2(s, index, &r);
+    case GENIE_API_cublasDzasum_v2:
+        return dec_cublasDzasum_v2(s, index, &r);
+    case GENIE_API_cublasSrot_v2:
+        return dec_cublasSrot_v2(s, index, &r);
+    case GENIE_API_cublasDrot_v2:
+        return dec_cublasDrot_v2(s, index, &r);
+    case GENIE_API_cublasCrot_v2:
+        return dec_cublasCrot_v2(s, index, &r);
+    case GENIE_API_cublasCsrot_v2:
+        return dec_cublasCsrot_v2(s, index, &r);
+    case GENIE_API_cublasZrot_v2:
+        return dec_cublasZrot_v2(s, index, &r);
+    case GENIE_API_cublasZdrot_v2:
+        return dec_cublasZdrot_v2(s, index, &r);
     case GENIE_API_cublasSgemv_v2:
         return dec_cublasSgemv_v2(s, index, &r);
     case GENIE_API_cublasDgemv_v2:
         return dec_cublasDgemv_v2(s, index, &r);
+    case GENIE_API_cublasCgemv_v2:
+        return dec_cublasCgemv_v2(s, index, &r);
+    case GENIE_API_cublasZgemv_v2:
+        return dec_cublasZgemv_v2(s, index, &r);
+    case GENIE_API_cublasStrmv_v2:
+        return dec_cublasStrmv_v2(s, index, &r);
+    case GENIE_API_cublasDtrmv_v2:
+        return dec_cublasDtrmv_v2(s, index, &r);
+    case GENIE_API_cublasCtrmv_v2:
+        return dec_cublasCtrmv_v2(s, index, &r);
+    case GENIE_API_cublasZtrmv_v2:
+        return dec_cublasZtrmv_v2(s, index, &r);
+    case GENIE_API_cublasStrsv_v2:
+        return dec_cublasStrsv_v2(s, index, &r);
+    case GENIE_API_cublasDtrsv_v2:
+        return dec_cublasDtrsv_v2(s, index, &r);
+    case GENIE_API_cublasCtrsv_v2:
+        return dec_cublasCtrsv_v2(s, index, &r);
+    case GENIE_API_cublasZtrsv_v2:
+        return dec_cublasZtrsv_v2(s, index, &r);
+    case GENIE_API_cublasSsymv_v2:
+        return dec_cublasSsymv_v2(s, index, &r);
+    case GENIE_API_cublasDsymv_v2:
+        return dec_cublasDsymv_v2(s, index, &r);
+    case GENIE_API_cublasCsymv_v2:
+        return dec_cublasCsymv_v2(s, index, &r);
+    case GENIE_API_cublasZsymv_v2:
+        return dec_cublasZsymv_v2(s, index, &r);
+    case GENIE_API_cublasChemv_v2:
+        return dec_cublasChemv_v2(s, index, &r);
+    case GENIE_API_cublasZhemv_v2:
+        return dec_cublasZhemv_v2(s, index, &r);
     case GENIE_API_cublasSger_v2:
         return dec_cublasSger_v2(s, index, &r);
     case GENIE_API_cublasDger_v2:
         return dec_cublasDger_v2(s, index, &r);
+    case GENIE_API_cublasCgeru_v2:
+        return dec_cublasCgeru_v2(s, index, &r);
+    case GENIE_API_cublasCgerc_v2:
+        return dec_cublasCgerc_v2(s, index, &r);
+    case GENIE_API_cublasZgeru_v2:
+        return dec_cublasZgeru_v2(s, index, &r);
+    case GENIE_API_cublasZgerc_v2:
+        return dec_cublasZgerc_v2(s, index, &r);
+    case GENIE_API_cublasSsyr_v2:
+        return dec_cublasSsyr_v2(s, index, &r);
+    case GENIE_API_cublasDsyr_v2:
+        return dec_cublasDsyr_v2(s, index, &r);
+    case GENIE_API_cublasCsyr_v2:
+        return dec_cublasCsyr_v2(s, index, &r);
+    case GENIE_API_cublasZsyr_v2:
+        return dec_cublasZsyr_v2(s, index, &r);
+    case GENIE_API_cublasCher_v2:
+        return dec_cublasCher_v2(s, index, &r);
+    case GENIE_API_cublasZher_v2:
+        return dec_cublasZher_v2(s, index, &r);
+    case GENIE_API_cublasSsyr2_v2:
+        return dec_cublasSsyr2_v2(s, index, &r);
+    case GENIE_API_cublasDsyr2_v2:
+        return dec_cublasDsyr2_v2(s, index, &r);
+    case GENIE_API_cublasCsyr2_v2:
+        return dec_cublasCsyr2_v2(s, index, &r);
+    case GENIE_API_cublasZsyr2_v2:
+        return dec_cublasZsyr2_v2(s, index, &r);
+    case GENIE_API_cublasCher2_v2:
+        return dec_cublasCher2_v2(s, index, &r);
+    case GENIE_API_cublasZher2_v2:
+        return dec_cublasZher2_v2(s, index, &r);
     case GENIE_API_cublasSgemm_v2:
         return dec_cublasSgemm_v2(s, index, &r);
     case GENIE_API_cublasDgemm_v2:
         return dec_cublasDgemm_v2(s, index, &r);
+    case GENIE_API_cublasCgemm_v2:
+        return dec_cublasCgemm_v2(s, index, &r);
+    case GENIE_API_cublasZgemm_v2:
+        return dec_cublasZgemm_v2(s, index, &r);
     case GENIE_API_cublasSgemmEx:
         return dec_cublasSgemmEx(s, index, &r);
     case GENIE_API_cublasGemmEx:
         return dec_cublasGemmEx(s, index, &r);
+    case GENIE_API_cublasSsyrk_v2:
+        return dec_cublasSsyrk_v2(s, index, &r);
+    case GENIE_API_cublasDsyrk_v2:
+        return dec_cublasDsyrk_v2(s, index, &r);
+    case GENIE_API_cublasCsyrk_v2:
+        return dec_cublasCsyrk_v2(s, index, &r);
+    case GENIE_API_cublasZsyrk_v2:
+        return dec_cublasZsyrk_v2(s, index, &r);
+    case GENIE_API_cublasCherk_v2:
+        return dec_cublasCherk_v2(s, index, &r);
+    case GENIE_API_cublasZherk_v2:
+        return dec_cublasZherk_v2(s, index, &r);
+    case GENIE_API_cublasSsyr2k_v2:
+        return dec_cublasSsyr2k_v2(s, index, &r);
+    case GENIE_API_cublasDsyr2k_v2:
+        return dec_cublasDsyr2k_v2(s, index, &r);
+    case GENIE_API_cublasCsyr2k_v2:
+        return dec_cublasCsyr2k_v2(s, index, &r);
+    case GENIE_API_cublasZsyr2k_v2:
+        return dec_cublasZsyr2k_v2(s, index, &r);
+    case GENIE_API_cublasCher2k_v2:
+        return dec_cublasCher2k_v2(s, index, &r);
+    case GENIE_API_cublasZher2k_v2:
+        return dec_cublasZher2k_v2(s, index, &r);
+    case GENIE_API_cublasSsymm_v2:
+        return dec_cublasSsymm_v2(s, index, &r);
+    case GENIE_API_cublasDsymm_v2:
+        return dec_cublasDsymm_v2(s, index, &r);
+    case GENIE_API_cublasCsymm_v2:
+        return dec_cublasCsymm_v2(s, index, &r);
+    case GENIE_API_cublasZsymm_v2:
+        return dec_cublasZsymm_v2(s, index, &r);
+    case GENIE_API_cublasChemm_v2:
+        return dec_cublasChemm_v2(s, index, &r);
+    case GENIE_API_cublasZhemm_v2:
+        return dec_cublasZhemm_v2(s, index, &r);
+    case GENIE_API_cublasStrsm_v2:
+        return dec_cublasStrsm_v2(s, index, &r);
+    case GENIE_API_cublasDtrsm_v2:
+        return dec_cublasDtrsm_v2(s, index, &r);
+    case GENIE_API_cublasCtrsm_v2:
+        return dec_cublasCtrsm_v2(s, index, &r);
+    case GENIE_API_cublasZtrsm_v2:
+        return dec_cublasZtrsm_v2(s, index, &r);
+    case GENIE_API_cublasStrmm_v2:
+        return dec_cublasStrmm_v2(s, index, &r);
+    case GENIE_API_cublasDtrmm_v2:
+        return dec_cublasDtrmm_v2(s, index, &r);
+    case GENIE_API_cublasCtrmm_v2:
+        return dec_cublasCtrmm_v2(s, index, &r);
+    case GENIE_API_cublasZtrmm_v2:
+        return dec_cublasZtrmm_v2(s, index, &r);
     case GENIE_API_cublasSgemmBatched:
         return dec_cublasSgemmBatched(s, index, &r);
     case GENIE_API_cublasDgemmBatched:
         return dec_cublasDgemmBatched(s, index, &r);
+    case GENIE_API_cublasCgemmBatched:
+        return dec_cublasCgemmBatched(s, index, &r);
+    case GENIE_API_cublasZgemmBatched:
+        return dec_cublasZgemmBatched(s, index, &r);
     case GENIE_API_cublasSgemmStridedBatched:
         return dec_cublasSgemmStridedBatched(s, index, &r);
     case GENIE_API_cublasDgemmStridedBatched:
         return dec_cublasDgemmStridedBatched(s, index, &r);
+    case GENIE_API_cublasCgemmStridedBatched:
+        return dec_cublasCgemmStridedBatched(s, index, &r);
+    case GENIE_API_cublasZgemmStridedBatched:
+        return dec_cublasZgemmStridedBatched(s, index, &r);
     case GENIE_API_cublasGemmBatchedEx:
         return dec_cublasGemmBatchedEx(s, index, &r);
     case GENIE_API_cublasGemmStridedBatchedEx:
         return dec_cublasGemmStridedBatchedEx(s, index, &r);
     case GENIE_API_cublasSgeam:
         return dec_cublasSgeam(s, index, &r);
+    case GENIE_API_cublasStrsmBatched:
+        return dec_cublasStrsmBatched(s, index, &r);
+    case GENIE_API_cublasDtrsmBatched:
+        return dec_cublasDtrsmBatched(s, index, &r);
+    case GENIE_API_cublasCtrsmBatched:
+        return dec_cublasCtrsmBatched(s, index, &r);
+    case GENIE_API_cublasZtrsmBatched:
+        return dec_cublasZtrsmBatched(s, index, &r);
+    case GENIE_API_cublasSgeqrfBatched:
+        return dec_cublasSgeqrfBatched(s, index, &r);
+    case GENIE_API_cublasDgeqrfBatched:
+        return dec_cublasDgeqrfBatched(s, index, &r);
+    case GENIE_API_cublasCgeqrfBatched:
+        return dec_cublasCgeqrfBatched(s, index, &r);
+    case GENIE_API_cublasZgeqrfBatched:
+        return dec_cublasZgeqrfBatched(s, index, &r);
+    case GENIE_API_cublasSgelsBatched:
+        return dec_cublasSgelsBatched(s, index, &r);
+    case GENIE_API_cublasDgelsBatched:
+        return dec_cublasDgelsBatched(s, index, &r);
+    case GENIE_API_cublasCgelsBatched:
+        return dec_cublasCgelsBatched(s, index, &r);
+    case GENIE_API_cublasZgelsBatched:
+        return dec_cublasZgelsBatched(s, index, &r);
+    case GENIE_API_cublasSgetrfBatched:
+        return dec_cublasSgetrfBatched(s, index, &r);
+    case GENIE_API_cublasDgetrfBatched:
+        return dec_cublasDgetrfBatched(s, index, &r);
+    case GENIE_API_cublasCgetrfBatched:
+        return dec_cublasCgetrfBatched(s, index, &r);
+    case GENIE_API_cublasZgetrfBatched:
+        return dec_cublasZgetrfBatched(s, index, &r);
+    case GENIE_API_cublasSgetrsBatched:
+        return dec_cublasSgetrsBatched(s, index, &r);
+    case GENIE_API_cublasDgetrsBatched:
+        return dec_cublasDgetrsBatched(s, index, &r);
+    case GENIE_API_cublasCgetrsBatched:
+        return dec_cublasCgetrsBatched(s, index, &r);
+    case GENIE_API_cublasZgetrsBatched:
+        return dec_cublasZgetrsBatched(s, index, &r);
     case GENIE_API_cublasHgemm:
         return dec_cublasHgemm(s, index, &r);
     case GENIE_API_cublasHgemmStridedBatched:

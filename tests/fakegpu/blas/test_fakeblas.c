@@ -1623,3 +1623,590 @@ Test(threads, concurrent_handles_are_independent_and_deterministic)
     OK(cublasDestroy_v2(h));
     free(jobs);
 }
+
+/* ==== complex and solver routines (fb_blas_cz.c, fb_solve.c) ===============================
+ * Typed storage through fb_get/fb_put (fb_cz.h: storage only); the references are plain loops
+ * over double complex matrices written out below, or residual checks of the solution. */
+#include "fb_cz.h"
+
+static const cublasOperation_t OPS3[3] = {CUBLAS_OP_N, CUBLAS_OP_T, CUBLAS_OP_C};
+
+static fb_z zrnd(int t) { return fb_cplx(t) ? CMPLX(rnd(), rnd()) : rnd(); }
+static size_t esz(int t) { return t == FB_S ? 4 : t == FB_Z ? 16 : 8; }
+static double tol(int t) { return t == FB_S || t == FB_C ? 2e-4 : 1e-10; }
+
+/* n random elements in typed storage (caller frees) and, in *ref, the values it holds */
+static void *zmat(int t, int64_t n, fb_z **ref)
+{
+    void *p = calloc((size_t)n, esz(t));
+    *ref = calloc((size_t)n, sizeof **ref);
+    for (int64_t i = 0; i < n; i++) {
+        fb_put(p, t, i, zrnd(t));
+        (*ref)[i] = fb_get(p, t, i);
+    }
+    return p;
+}
+
+static void zclose(const void *got, int t, const fb_z *want, int64_t n, double scale,
+                   const char *what)
+{
+    for (int64_t i = 0; i < n; i++) {
+        fb_z g = fb_get(got, t, i);
+        cr_assert(cabs(g - want[i]) <= tol(t) * (scale + cabs(want[i])),
+                  "%s[%lld]: got %g%+gi, want %g%+gi", what, (long long)i, creal(g), cimag(g),
+                  creal(want[i]), cimag(want[i]));
+    }
+}
+
+static fb_z zop(const fb_z *A, int64_t ld, cublasOperation_t op, int64_t i, int64_t j)
+{
+    return op == CUBLAS_OP_N ? A[i + j * ld] : op == CUBLAS_OP_T ? A[j + i * ld] : conj(A[j + i * ld]);
+}
+
+Test(cz, complex_gemm_all_ops)
+{
+    cublasHandle_t h = handle();
+    const int m = 5, n = 4, k = 3, ld = 6;
+    for (int t = FB_C; t <= FB_Z; t++)
+        for (int ia = 0; ia < 3; ia++)
+            for (int ib = 0; ib < 3; ib++) {
+                fb_z *ra, *rb, *rc;
+                void *A = zmat(t, ld * 6, &ra), *B = zmat(t, ld * 6, &rb), *C = zmat(t, ld * n, &rc);
+                fb_z al = CMPLX(0.5, -1.25), be = CMPLX(-0.75, 0.5);
+                double alpha[2] = {creal(al), cimag(al)}, beta[2] = {creal(be), cimag(be)};
+                float af[2] = {(float)alpha[0], (float)alpha[1]}, bf[2] = {(float)beta[0], (float)beta[1]};
+                fb_z want[6 * 4];
+                for (int j = 0; j < n; j++)
+                    for (int i = 0; i < ld; i++) {
+                        fb_z acc = 0;
+                        for (int l = 0; l < k; l++)
+                            acc += zop(ra, ld, OPS3[ia], i, l) * zop(rb, ld, OPS3[ib], l, j);
+                        want[i + j * ld] = i < m ? al * acc + be * rc[i + j * ld] : rc[i + j * ld];
+                    }
+                if (t == FB_C)
+                    OK(cublasCgemm_v2(h, OPS3[ia], OPS3[ib], m, n, k, (cuComplex *)af, A, ld, B, ld,
+                                      (cuComplex *)bf, C, ld));
+                else
+                    OK(cublasZgemm_v2(h, OPS3[ia], OPS3[ib], m, n, k, (cuDoubleComplex *)alpha, A,
+                                      ld, B, ld, (cuDoubleComplex *)beta, C, ld));
+                zclose(C, t, want, ld * n, 4, "C");
+                free(A), free(B), free(C), free(ra), free(rb), free(rc);
+            }
+    OK(cublasDestroy_v2(h));
+}
+
+Test(cz, complex_gemm_strided_and_pointer_array_batches)
+{
+    cublasHandle_t h = handle();
+    enum { M = 3, N = 2, K = 4, NB = 3, SA = 20, SB = 12, SC = 9 };
+    fb_z *ra, *rb, *rc;
+    void *A = zmat(FB_Z, SA * NB, &ra), *B = zmat(FB_Z, SB * NB, &rb), *C = zmat(FB_Z, SC * NB, &rc);
+    double alpha[2] = {1, 0.5}, beta[2] = {0, 0};
+    fb_z want[SC * NB];
+    memcpy(want, rc, sizeof want);
+    for (int q = 0; q < NB; q++)
+        for (int j = 0; j < N; j++)
+            for (int i = 0; i < M; i++) {
+                fb_z acc = 0;
+                for (int l = 0; l < K; l++) /* A^H (K x M, ld K), B (K x N, ld K) */
+                    acc += conj(ra[q * SA + l + i * K]) * rb[q * SB + l + j * K];
+                want[q * SC + i + j * M] = CMPLX(1, 0.5) * acc;
+            }
+    OK(cublasZgemmStridedBatched(h, CUBLAS_OP_C, CUBLAS_OP_N, M, N, K, (cuDoubleComplex *)alpha, A,
+                                 K, SA, B, K, SB, (cuDoubleComplex *)beta, C, M, SC, NB));
+    zclose(C, FB_Z, want, SC * NB, 4, "strided C");
+
+    /* the same through pointer arrays, single precision */
+    fb_z *sa, *sb, *sc;
+    void *As = zmat(FB_C, SA * NB, &sa), *Bs = zmat(FB_C, SB * NB, &sb), *Cs = zmat(FB_C, SC * NB, &sc);
+    const cuComplex *pa[NB], *pb[NB];
+    cuComplex *pc[NB];
+    for (int q = 0; q < NB; q++) {
+        pa[q] = (const cuComplex *)As + q * SA;
+        pb[q] = (const cuComplex *)Bs + q * SB;
+        pc[q] = (cuComplex *)Cs + q * SC;
+    }
+    float af[2] = {-1, 2}, bf[2] = {0.5f, 0};
+    memcpy(want, sc, sizeof want);
+    for (int q = 0; q < NB; q++)
+        for (int j = 0; j < N; j++)
+            for (int i = 0; i < M; i++) {
+                fb_z acc = 0;
+                for (int l = 0; l < K; l++) /* A (M x K, ld M), B^T (N x K, ld N) */
+                    acc += sa[q * SA + i + l * M] * sb[q * SB + j + l * N];
+                want[q * SC + i + j * M] = CMPLX(-1, 2) * acc + 0.5 * sc[q * SC + i + j * M];
+            }
+    OK(cublasCgemmBatched(h, CUBLAS_OP_N, CUBLAS_OP_T, M, N, K, (cuComplex *)af, pa, M, pb, N,
+                          (cuComplex *)bf, pc, M, NB));
+    zclose(Cs, FB_C, want, SC * NB, 4, "batched C");
+    free(A), free(B), free(C), free(ra), free(rb), free(rc);
+    free(As), free(Bs), free(Cs), free(sa), free(sb), free(sc);
+    OK(cublasDestroy_v2(h));
+}
+
+Test(cz, complex_level1)
+{
+    cublasHandle_t h = handle();
+    enum { N = 7 };
+    fb_z *rx, *ry;
+    void *x = zmat(FB_C, N * 2, &rx), *y = zmat(FB_C, N, &ry);
+    fb_z dc = 0, du = 0;
+    double as = 0, n2 = 0;
+    int imax = 0;
+    for (int i = 0; i < N; i++) {
+        fb_z xi = rx[2 * i];
+        dc += conj(xi) * ry[i];
+        du += xi * ry[i];
+        as += fabs(creal(xi)) + fabs(cimag(xi));
+        n2 += creal(xi * conj(xi));
+        if (fabs(creal(xi)) + fabs(cimag(xi)) >
+            fabs(creal(rx[2 * imax])) + fabs(cimag(rx[2 * imax])))
+            imax = i;
+    }
+    float r[2], rs;
+    int ri;
+    OK(cublasCdotc_v2(h, N, x, 2, y, 1, (cuComplex *)r));
+    cr_assert(cabs(CMPLX(r[0], r[1]) - dc) < 1e-5);
+    OK(cublasCdotu_v2(h, N, x, 2, y, 1, (cuComplex *)r));
+    cr_assert(cabs(CMPLX(r[0], r[1]) - du) < 1e-5);
+    OK(cublasScasum_v2(h, N, x, 2, &rs));
+    cr_assert(fabs(rs - as) < 1e-5);
+    OK(cublasIcamax_v2(h, N, x, 2, &ri));
+    cr_assert_eq(ri, imax + 1);
+    double d;
+    fb_z *zx;
+    void *xz = zmat(FB_Z, N, &zx);
+    OK(cublasDznrm2_v2(h, N, xz, 1, &d));
+    double zn = 0;
+    for (int i = 0; i < N; i++)
+        zn += creal(zx[i] * conj(zx[i]));
+    cr_assert(fabs(d - sqrt(zn)) < 1e-12);
+
+    /* y = alpha x + y, then x *= real s, then a rotation with complex s */
+    float al[2] = {0.5f, -2};
+    fb_z want[N];
+    for (int i = 0; i < N; i++)
+        want[i] = ry[i] + CMPLX(0.5, -2) * rx[2 * i];
+    OK(cublasCaxpy_v2(h, N, (cuComplex *)al, x, 2, y, 1));
+    zclose(y, FB_C, want, N, 2, "axpy");
+    float ss = 3;
+    OK(cublasCsscal_v2(h, N, &ss, y, 1));
+    for (int i = 0; i < N; i++)
+        want[i] *= 3;
+    zclose(y, FB_C, want, N, 2, "csscal");
+    double c = 0.6, s[2] = {0, 0.8};
+    fb_z wx[N], wy[N];
+    for (int i = 0; i < N; i++) {
+        fb_z a = zx[i], b = 0.5 * i;
+        wx[i] = c * a + CMPLX(0, 0.8) * b;
+        wy[i] = c * b - conj(CMPLX(0, 0.8)) * a;
+    }
+    double yz[2 * N] = {0};
+    for (int i = 0; i < N; i++)
+        yz[2 * i] = 0.5 * i;
+    OK(cublasZrot_v2(h, N, xz, 1, (cuDoubleComplex *)yz, 1, &c, (cuDoubleComplex *)s));
+    zclose(xz, FB_Z, wx, N, 1, "rot x");
+    zclose(yz, FB_Z, wy, N, 1, "rot y");
+    free(x), free(y), free(rx), free(ry), free(xz), free(zx);
+    OK(cublasDestroy_v2(h));
+}
+
+/* the dense symmetric/Hermitian matrix an uplo triangle stands for */
+static void zsym_full(const fb_z *A, int64_t n, int64_t ld, cublasFillMode_t uplo, int herm,
+                      fb_z *F)
+{
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < n; i++) {
+            int stored = uplo == CUBLAS_FILL_MODE_LOWER ? i >= j : i <= j;
+            fb_z v = stored ? A[i + j * ld] : A[j + i * ld];
+            if (!stored && herm)
+                v = conj(v);
+            if (i == j && herm)
+                v = creal(v);
+            F[i + j * n] = v;
+        }
+}
+
+Test(cz, level2_gemv_hemv_gerc_her2)
+{
+    cublasHandle_t h = handle();
+    enum { N = 5, LD = 6 };
+    fb_z *ra, *rx, *ry;
+    void *A = zmat(FB_Z, LD * N, &ra), *x = zmat(FB_Z, N, &rx), *y = zmat(FB_Z, N, &ry);
+    double al[2] = {0.5, 1}, be[2] = {-1, 0.25};
+    fb_z a = CMPLX(0.5, 1), b = CMPLX(-1, 0.25), want[LD * N], F[N * N];
+    for (int i = 0; i < N; i++) { /* gemv, op C */
+        fb_z acc = 0;
+        for (int j = 0; j < N; j++)
+            acc += conj(ra[j + i * LD]) * rx[j];
+        want[i] = a * acc + b * ry[i];
+    }
+    OK(cublasZgemv_v2(h, CUBLAS_OP_C, N, N, (cuDoubleComplex *)al, A, LD, x, 1,
+                      (cuDoubleComplex *)be, y, 1));
+    zclose(y, FB_Z, want, N, 4, "gemv");
+    for (int u = 0; u < 2; u++) {
+        cublasFillMode_t uplo = u ? CUBLAS_FILL_MODE_UPPER : CUBLAS_FILL_MODE_LOWER;
+        zsym_full(ra, N, LD, uplo, 1, F);
+        fb_z y0[N];
+        for (int i = 0; i < N; i++)
+            y0[i] = fb_get(y, FB_Z, i);
+        for (int i = 0; i < N; i++) {
+            fb_z acc = 0;
+            for (int j = 0; j < N; j++)
+                acc += F[i + j * N] * rx[j];
+            want[i] = a * acc + b * y0[i];
+        }
+        OK(cublasZhemv_v2(h, uplo, N, (cuDoubleComplex *)al, A, LD, x, 1, (cuDoubleComplex *)be, y,
+                          1));
+        zclose(y, FB_Z, want, N, 4, "hemv");
+    }
+    /* gerc: A += a x y^H, everywhere */
+    for (int j = 0; j < N; j++)
+        for (int i = 0; i < LD; i++)
+            want[i + j * LD] = ra[i + j * LD] + (i < N ? a * rx[i] * conj(fb_get(y, FB_Z, j)) : 0);
+    OK(cublasZgerc_v2(h, N, N, (cuDoubleComplex *)al, x, 1, y, 1, A, LD));
+    zclose(A, FB_Z, want, LD * N, 4, "gerc");
+    /* her2 (upper): only the triangle changes, its diagonal stays real */
+    for (int i = 0; i < LD * N; i++)
+        ra[i] = fb_get(A, FB_Z, i);
+    memcpy(want, ra, sizeof want);
+    for (int j = 0; j < N; j++)
+        for (int i = 0; i <= j; i++) {
+            fb_z yi = fb_get(y, FB_Z, i), yj = fb_get(y, FB_Z, j);
+            fb_z v = ra[i + j * LD] + a * rx[i] * conj(yj) + conj(a) * yi * conj(rx[j]);
+            want[i + j * LD] = i == j ? creal(v) : v;
+        }
+    OK(cublasZher2_v2(h, CUBLAS_FILL_MODE_UPPER, N, (cuDoubleComplex *)al, x, 1, y, 1, A, LD));
+    zclose(A, FB_Z, want, LD * N, 4, "her2");
+    free(A), free(x), free(y), free(ra), free(rx), free(ry);
+    OK(cublasDestroy_v2(h));
+}
+
+/* dense op(T) for the triangle of A (reference side) */
+static void ztri_op(const fb_z *A, int64_t k, int64_t ld, cublasFillMode_t uplo,
+                    cublasOperation_t op, cublasDiagType_t diag, fb_z *M)
+{
+    fb_z T[64];
+    for (int64_t j = 0; j < k; j++)
+        for (int64_t i = 0; i < k; i++) {
+            int in = uplo == CUBLAS_FILL_MODE_LOWER ? i > j : i < j;
+            T[i + j * k] = i == j ? (diag == CUBLAS_DIAG_UNIT ? 1 : A[i + j * ld])
+                                  : in ? A[i + j * ld] : 0;
+        }
+    for (int64_t j = 0; j < k; j++)
+        for (int64_t i = 0; i < k; i++)
+            M[i + j * k] = zop(T, k, op, i, j);
+}
+
+/* trsm and trmm for every side/uplo/op/diag, S and Z: trmm against a dense product, trsm by
+ * checking op(T) X = alpha B (or X op(T) = alpha B) */
+Test(cz, trsm_trmm_all_modes)
+{
+    cublasHandle_t h = handle();
+    enum { M = 4, N = 3, LD = 5 };
+    for (int t = FB_S; t <= FB_Z; t += 3)
+        for (int sd = 0; sd < 2; sd++)
+            for (int u = 0; u < 2; u++)
+                for (int o = 0; o < 3; o++)
+                    for (int dg = 0; dg < 2; dg++) {
+                        cublasSideMode_t side = sd ? CUBLAS_SIDE_RIGHT : CUBLAS_SIDE_LEFT;
+                        cublasFillMode_t uplo = u ? CUBLAS_FILL_MODE_UPPER : CUBLAS_FILL_MODE_LOWER;
+                        cublasDiagType_t diag = dg ? CUBLAS_DIAG_UNIT : CUBLAS_DIAG_NON_UNIT;
+                        int k = sd ? N : M;
+                        fb_z *ra, *rb, *rc, Mx[64], want[LD * N];
+                        void *A = zmat(t, LD * k, &ra), *B = zmat(t, LD * N, &rb);
+                        void *C = zmat(t, LD * N, &rc);
+                        for (int i = 0; i < k; i++) /* well conditioned */
+                            fb_put(A, t, i + i * LD, ra[i + i * LD] = 4 + ra[i + i * LD]);
+                        ztri_op(ra, k, LD, uplo, OPS3[o], diag, Mx);
+                        double al[2] = {1.5, t == FB_Z ? -0.5 : 0};
+                        float af = 1.5f;
+                        fb_z a = CMPLX(al[0], al[1]);
+                        memcpy(want, rc, sizeof want);
+                        for (int j = 0; j < N; j++)
+                            for (int i = 0; i < M; i++) {
+                                fb_z acc = 0;
+                                for (int l = 0; l < k; l++)
+                                    acc += sd ? rb[i + l * LD] * Mx[l + j * k]
+                                              : Mx[i + l * k] * rb[l + j * LD];
+                                want[i + j * LD] = a * acc;
+                            }
+                        if (t == FB_S)
+                            OK(cublasStrmm_v2(h, side, uplo, OPS3[o], diag, M, N, &af, A, LD, B,
+                                              LD, C, LD));
+                        else
+                            OK(cublasZtrmm_v2(h, side, uplo, OPS3[o], diag, M, N,
+                                              (cuDoubleComplex *)al, A, LD, B, LD, C, LD));
+                        zclose(C, t, want, LD * N, 8, "trmm");
+                        if (t == FB_S)
+                            OK(cublasStrsm_v2(h, side, uplo, OPS3[o], diag, M, N, &af, A, LD, B,
+                                              LD));
+                        else
+                            OK(cublasZtrsm_v2(h, side, uplo, OPS3[o], diag, M, N,
+                                              (cuDoubleComplex *)al, A, LD, B, LD));
+                        for (int j = 0; j < N; j++)
+                            for (int i = 0; i < M; i++) {
+                                fb_z acc = 0;
+                                for (int l = 0; l < k; l++)
+                                    acc += sd ? fb_get(B, t, i + l * LD) * Mx[l + j * k]
+                                              : Mx[i + l * k] * fb_get(B, t, l + j * LD);
+                                cr_assert(cabs(acc - a * rb[i + j * LD]) < 50 * tol(t),
+                                          "trsm t%d side%d uplo%d op%d diag%d (%d,%d)", t, sd, u,
+                                          o, dg, i, j);
+                            }
+                        free(A), free(B), free(C), free(ra), free(rb), free(rc);
+                    }
+    OK(cublasDestroy_v2(h));
+}
+
+Test(cz, trsm_batched)
+{
+    cublasHandle_t h = handle();
+    enum { N = 3, NB = 2 };
+    double A[NB][N * N], B[NB][N * 2], B0[NB][N * 2];
+    for (int q = 0; q < NB; q++) {
+        for (int i = 0; i < N * N; i++)
+            A[q][i] = rnd() + (i % (N + 1) == 0 ? 3 : 0);
+        for (int i = 0; i < N * 2; i++)
+            B0[q][i] = B[q][i] = rnd();
+    }
+    const double *pa[NB] = {A[0], A[1]};
+    double *pb[NB] = {B[0], B[1]};
+    double one = 1;
+    OK(cublasDtrsmBatched(h, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N,
+                          CUBLAS_DIAG_NON_UNIT, N, 2, &one, pa, N, pb, N, NB));
+    for (int q = 0; q < NB; q++)
+        for (int j = 0; j < 2; j++)
+            for (int i = 0; i < N; i++) {
+                double acc = 0;
+                for (int l = i; l < N; l++)
+                    acc += A[q][i + l * N] * B[q][l + j * N];
+                cr_assert(fabs(acc - B0[q][i + j * N]) < 1e-12);
+            }
+    OK(cublasDestroy_v2(h));
+}
+
+Test(cz, syrk_herk_syr2k_her2k_symm_hemm)
+{
+    cublasHandle_t h = handle();
+    enum { N = 4, K = 3, LD = 5 };
+    for (int u = 0; u < 2; u++) {
+        cublasFillMode_t uplo = u ? CUBLAS_FILL_MODE_UPPER : CUBLAS_FILL_MODE_LOWER;
+        fb_z *ra, *rb, *rc, want[LD * LD], F[N * N];
+        /* Dsyrk, op T: C = a A^T A + b C, A K x N */
+        void *A = zmat(FB_D, LD * N, &ra), *C = zmat(FB_D, LD * N, &rc);
+        double a = 0.75, b = -0.5;
+        memcpy(want, rc, sizeof(fb_z) * LD * N);
+        for (int j = 0; j < N; j++)
+            for (int i = 0; i < N; i++) {
+                if (u ? i > j : i < j)
+                    continue;
+                fb_z acc = 0;
+                for (int l = 0; l < K; l++)
+                    acc += ra[l + i * LD] * ra[l + j * LD];
+                want[i + j * LD] = a * acc + b * rc[i + j * LD];
+            }
+        OK(cublasDsyrk_v2(h, uplo, CUBLAS_OP_T, N, K, &a, A, LD, &b, C, LD));
+        zclose(C, FB_D, want, LD * N, 4, "dsyrk");
+        free(A), free(C), free(ra), free(rc);
+
+        /* Zherk, op N, and Zher2k, op C */
+        void *Z = zmat(FB_Z, LD * N, &ra), *W = zmat(FB_Z, LD * N, &rb), *Cz = zmat(FB_Z, LD * N, &rc);
+        memcpy(want, rc, sizeof(fb_z) * LD * N);
+        for (int j = 0; j < N; j++)
+            for (int i = 0; i < N; i++) {
+                if (u ? i > j : i < j)
+                    continue;
+                fb_z acc = 0;
+                for (int l = 0; l < K; l++)
+                    acc += ra[i + l * LD] * conj(ra[j + l * LD]);
+                fb_z v = a * acc + b * rc[i + j * LD];
+                want[i + j * LD] = i == j ? creal(v) : v;
+            }
+        OK(cublasZherk_v2(h, uplo, CUBLAS_OP_N, N, K, &a, Z, LD, &b, Cz, LD));
+        zclose(Cz, FB_Z, want, LD * N, 4, "zherk");
+        for (int i = 0; i < LD * N; i++)
+            rc[i] = want[i];
+        double az[2] = {0.5, -1};
+        fb_z al = CMPLX(0.5, -1);
+        for (int j = 0; j < N; j++)
+            for (int i = 0; i < N; i++) {
+                if (u ? i > j : i < j)
+                    continue;
+                fb_z acc = 0; /* op C: op(A)(i,l) = conj(A(l,i)), A is K x N here (ld LD) */
+                for (int l = 0; l < K; l++)
+                    acc += al * conj(ra[l + i * LD]) * rb[l + j * LD] +
+                           conj(al) * conj(rb[l + i * LD]) * ra[l + j * LD];
+                fb_z v = acc + b * rc[i + j * LD];
+                want[i + j * LD] = i == j ? creal(v) : v;
+            }
+        OK(cublasZher2k_v2(h, uplo, CUBLAS_OP_C, N, K, (cuDoubleComplex *)az, Z, LD, W, LD, &b, Cz,
+                           LD));
+        zclose(Cz, FB_Z, want, LD * N, 4, "zher2k");
+        free(Z), free(W), free(Cz), free(ra), free(rb), free(rc);
+
+        /* Chemm, side right: C = a B S + b C, S N x N Hermitian; Csyr2k op N */
+        void *S = zmat(FB_C, LD * N, &ra), *Bm = zmat(FB_C, LD * N, &rb), *Cm = zmat(FB_C, LD * N, &rc);
+        zsym_full(ra, N, LD, uplo, 1, F);
+        float ac[2] = {1, 0.5f}, bc[2] = {0.25f, 0};
+        fb_z ca = CMPLX(1, 0.5);
+        memcpy(want, rc, sizeof(fb_z) * LD * N);
+        for (int j = 0; j < N; j++)
+            for (int i = 0; i < 3; i++) {
+                fb_z acc = 0;
+                for (int l = 0; l < N; l++)
+                    acc += rb[i + l * LD] * F[l + j * N];
+                want[i + j * LD] = ca * acc + 0.25 * rc[i + j * LD];
+            }
+        OK(cublasChemm_v2(h, CUBLAS_SIDE_RIGHT, uplo, 3, N, (cuComplex *)ac, S, LD, Bm, LD,
+                          (cuComplex *)bc, Cm, LD));
+        zclose(Cm, FB_C, want, LD * N, 4, "chemm");
+        for (int i = 0; i < LD * N; i++)
+            rc[i] = want[i];
+        for (int j = 0; j < N; j++)
+            for (int i = 0; i < N; i++) {
+                if (u ? i > j : i < j)
+                    continue;
+                fb_z acc = 0;
+                for (int l = 0; l < K; l++)
+                    acc += ra[i + l * LD] * rb[j + l * LD] + rb[i + l * LD] * ra[j + l * LD];
+                want[i + j * LD] = ca * acc + 0.25 * rc[i + j * LD];
+            }
+        OK(cublasCsyr2k_v2(h, uplo, CUBLAS_OP_N, N, K, (cuComplex *)ac, S, LD, Bm, LD,
+                           (cuComplex *)bc, Cm, LD));
+        zclose(Cm, FB_C, want, LD * N, 4, "csyr2k");
+        free(S), free(Bm), free(Cm), free(ra), free(rb), free(rc);
+    }
+    OK(cublasDestroy_v2(h));
+}
+
+/* getrf + getrs, S and Z, with and without pivots: the solution satisfies op(A) x = b */
+Test(solve, getrf_getrs_batched)
+{
+    cublasHandle_t h = handle();
+    enum { N = 5, NB = 2, NRHS = 2 };
+    for (int t = FB_S; t <= FB_Z; t += 3)
+        for (int o = 0; o < 3; o++) {
+            fb_z *ra[NB], *rb[NB];
+            void *A[NB], *B[NB];
+            for (int q = 0; q < NB; q++) {
+                A[q] = zmat(t, N * N, &ra[q]);
+                B[q] = zmat(t, N * NRHS, &rb[q]);
+                fb_put(A[q], t, 0, 0); /* forces a row exchange */
+                ra[q][0] = 0;
+            }
+            int piv[N * NB], info[NB], hinfo = 7;
+            if (t == FB_S) {
+                OK(cublasSgetrfBatched(h, N, (float *const *)A, N, piv, info, NB));
+                OK(cublasSgetrsBatched(h, OPS3[o], N, NRHS, (const float *const *)A, N, piv,
+                                       (float *const *)B, N, &hinfo, NB));
+            } else {
+                OK(cublasZgetrfBatched(h, N, (cuDoubleComplex *const *)A, N, piv, info, NB));
+                OK(cublasZgetrsBatched(h, OPS3[o], N, NRHS, (const cuDoubleComplex *const *)A, N,
+                                       piv, (cuDoubleComplex *const *)B, N, &hinfo, NB));
+            }
+            cr_assert_eq(hinfo, 0);
+            for (int q = 0; q < NB; q++) {
+                cr_assert_eq(info[q], 0);
+                cr_assert_neq(piv[q * N], 1, "no exchange for a zero pivot");
+                for (int j = 0; j < NRHS; j++)
+                    for (int i = 0; i < N; i++) {
+                        fb_z acc = 0;
+                        for (int l = 0; l < N; l++)
+                            acc += zop(ra[q], N, OPS3[o], i, l) * fb_get(B[q], t, l + j * N);
+                        cr_assert(cabs(acc - rb[q][i + j * N]) < 2e3 * tol(t),
+                                  "t%d op%d q%d (%d,%d): residual %g", t, o, q, i, j,
+                                  cabs(acc - rb[q][i + j * N]));
+                    }
+                free(A[q]), free(B[q]), free(ra[q]), free(rb[q]);
+            }
+        }
+    /* a singular matrix: info names the zero pivot; bad arguments: -i in the host info */
+    double S[4] = {1, 2, 2, 4}, Bv[2] = {1, 1};
+    double *ps[1] = {S}, *pb[1] = {Bv};
+    int piv[2], info[1], hinfo = 0;
+    OK(cublasDgetrfBatched(h, 2, ps, 2, piv, info, 1));
+    cr_assert_eq(info[0], 2);
+    IS(CUBLAS_STATUS_INVALID_VALUE, cublasDgetrsBatched(h, CUBLAS_OP_N, 2, 1, (const double *const *)ps,
+                                                        1, piv, pb, 2, &hinfo, 1));
+    cr_assert_eq(hinfo, -5);
+    OK(cublasDestroy_v2(h));
+}
+
+/* geqrf: Q (the product of the reflectors) times R gives A back; gels: the residual is
+ * orthogonal to A's columns */
+Test(solve, geqrf_and_gels_batched)
+{
+    cublasHandle_t h = handle();
+    enum { M = 5, N = 3 };
+    for (int t = FB_S; t <= FB_Z; t++) {
+        fb_z *ra, *rt, *rc;
+        void *A = zmat(t, M * N, &ra), *tau = zmat(t, N, &rt);
+        void *pa[1] = {A}, *pt[1] = {tau};
+        int info = 7;
+        switch (t) {
+        case FB_S: OK(cublasSgeqrfBatched(h, M, N, (float *const *)pa, M, (float *const *)pt, &info, 1)); break;
+        case FB_D: OK(cublasDgeqrfBatched(h, M, N, (double *const *)pa, M, (double *const *)pt, &info, 1)); break;
+        case FB_C: OK(cublasCgeqrfBatched(h, M, N, (cuComplex *const *)pa, M, (cuComplex *const *)pt, &info, 1)); break;
+        default: OK(cublasZgeqrfBatched(h, M, N, (cuDoubleComplex *const *)pa, M, (cuDoubleComplex *const *)pt, &info, 1));
+        }
+        cr_assert_eq(info, 0);
+        /* QR = H1 H2 H3 R: apply the reflectors to R from the last one */
+        fb_z X[M * N];
+        for (int j = 0; j < N; j++)
+            for (int i = 0; i < M; i++)
+                X[i + j * M] = i <= j ? fb_get(A, t, i + j * M) : 0;
+        for (int r = N - 1; r >= 0; r--) {
+            fb_z tv = fb_get(tau, t, r), v[M];
+            for (int i = 0; i < M; i++)
+                v[i] = i < r ? 0 : i == r ? 1 : fb_get(A, t, i + r * M);
+            for (int j = 0; j < N; j++) {
+                fb_z w = 0;
+                for (int i = 0; i < M; i++)
+                    w += conj(v[i]) * X[i + j * M];
+                for (int i = 0; i < M; i++)
+                    X[i + j * M] -= tv * v[i] * w;
+            }
+        }
+        for (int i = 0; i < M * N; i++)
+            cr_assert(cabs(X[i] - ra[i]) < 50 * tol(t), "t%d geqrf QR[%d] differs by %g", t, i,
+                      cabs(X[i] - ra[i]));
+        free(A), free(tau), free(ra), free(rt);
+
+        /* gels on a fresh A and two right-hand sides */
+        A = zmat(t, M * N, &ra);
+        void *C = zmat(t, M * 2, &rc), *pc[1] = {C};
+        pa[0] = A;
+        int dinfo = 7;
+        info = 7;
+        switch (t) {
+        case FB_S: OK(cublasSgelsBatched(h, CUBLAS_OP_N, M, N, 2, (float *const *)pa, M, (float *const *)pc, M, &info, &dinfo, 1)); break;
+        case FB_D: OK(cublasDgelsBatched(h, CUBLAS_OP_N, M, N, 2, (double *const *)pa, M, (double *const *)pc, M, &info, &dinfo, 1)); break;
+        case FB_C: OK(cublasCgelsBatched(h, CUBLAS_OP_N, M, N, 2, (cuComplex *const *)pa, M, (cuComplex *const *)pc, M, &info, &dinfo, 1)); break;
+        default: OK(cublasZgelsBatched(h, CUBLAS_OP_N, M, N, 2, (cuDoubleComplex *const *)pa, M, (cuDoubleComplex *const *)pc, M, &info, &dinfo, 1));
+        }
+        cr_assert_eq(info, 0);
+        cr_assert_eq(dinfo, 0);
+        for (int j = 0; j < 2; j++) {
+            fb_z res[M];
+            for (int i = 0; i < M; i++) {
+                fb_z acc = 0;
+                for (int l = 0; l < N; l++)
+                    acc += ra[i + l * M] * fb_get(C, t, l + j * M);
+                res[i] = acc - rc[i + j * M];
+            }
+            for (int l = 0; l < N; l++) {
+                fb_z g = 0;
+                for (int i = 0; i < M; i++)
+                    g += conj(ra[i + l * M]) * res[i];
+                cr_assert(cabs(g) < 100 * tol(t), "t%d gels: A^H r [%d] = %g", t, l, cabs(g));
+            }
+        }
+        IS(CUBLAS_STATUS_INVALID_VALUE,
+           cublasDgelsBatched(h, CUBLAS_OP_T, M, N, 2, (double *const *)pa, M, (double *const *)pc,
+                              M, &info, &dinfo, 1));
+        cr_assert_eq(info, -1);
+        free(A), free(C), free(ra), free(rc);
+    }
+    OK(cublasDestroy_v2(h));
+}
