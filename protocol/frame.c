@@ -49,9 +49,44 @@ void proto_frame_end(genie_buf *b)
     put32(h + 24, crc);
 }
 
+/* The last proto_frame_crc_note of this thread (buf NULL: none). */
+static __thread struct {
+    const void *buf;
+    size_t n;
+    uint32_t crc;
+} memo;
+
+void proto_frame_crc_note(const void *buf, size_t n, uint32_t crc)
+{
+    memo.buf = buf;
+    memo.n = n;
+    memo.crc = crc;
+}
+
+void proto_frame_crc_update(proto_crc_acc *a, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    if (a->off < PROTO_HDR_SIZE && n) { /* the header, with its crc field read as zero */
+        uint8_t hdr[PROTO_HDR_SIZE];
+        size_t k = PROTO_HDR_SIZE - (size_t)a->off < n ? PROTO_HDR_SIZE - (size_t)a->off : n;
+        memcpy(hdr, b, k);
+        for (size_t i = 0; i < k; i++)
+            if (a->off + i >= 24 && a->off + i < 28)
+                hdr[i] = 0;
+        a->crc = genie_crc32c(a->crc, hdr, k);
+        a->off += k;
+        b += k;
+        n -= k;
+    }
+    a->crc = genie_crc32c(a->crc, b, n);
+    a->off += n;
+}
+
 int proto_frame_parse(const void *buf, size_t n, uint64_t max, proto_frame *f)
 {
     const uint8_t *h = buf;
+    if (!buf || n < PROTO_HDR_SIZE || memo.buf != buf)
+        memo.buf = NULL; /* a note is good for the parse that follows it, of its buffer */
     if (!buf || n < PROTO_HDR_SIZE)
         return GENIE_ETRUNC;
     if (get32(h) != PROTO_MAGIC)
@@ -68,11 +103,17 @@ int proto_frame_parse(const void *buf, size_t n, uint64_t max, proto_frame *f)
         return GENIE_ETRUNC;
     if (n - PROTO_HDR_SIZE > length)
         return GENIE_EPROTO;
-    uint8_t hdr[PROTO_HDR_SIZE];
-    memcpy(hdr, h, PROTO_HDR_SIZE);
-    put32(hdr + 24, 0);
-    uint32_t crc = genie_crc32c(0, hdr, PROTO_HDR_SIZE);
-    crc = genie_crc32c(crc, h + PROTO_HDR_SIZE, (size_t)length);
+    uint32_t crc;
+    if (memo.buf == buf && memo.n == n) {
+        crc = memo.crc; /* computed while the frame was copied in (proto_frame_crc_note) */
+    } else {
+        uint8_t hdr[PROTO_HDR_SIZE];
+        memcpy(hdr, h, PROTO_HDR_SIZE);
+        put32(hdr + 24, 0);
+        crc = genie_crc32c(0, hdr, PROTO_HDR_SIZE);
+        crc = genie_crc32c(crc, h + PROTO_HDR_SIZE, (size_t)length);
+    }
+    memo.buf = NULL;
     if (crc != get32(h + 24))
         return GENIE_ECRC;
     f->kind = kind;
@@ -81,6 +122,61 @@ int proto_frame_parse(const void *buf, size_t n, uint64_t max, proto_frame *f)
     f->payload = h + PROTO_HDR_SIZE;
     f->length = length;
     return 0;
+}
+
+int proto_rec_splice(genie_buf *b, size_t rec_off, size_t ext_len, size_t *at)
+{
+    if (rec_off < PROTO_HDR_SIZE || rec_off > b->len || b->len - rec_off < PROTO_REC_HDR_SIZE)
+        return GENIE_EINVAL;
+    uint32_t len = get32(b->data + rec_off + 4);
+    size_t padded = ((size_t)len + 7) & ~(size_t)7;
+    if (b->len - rec_off - PROTO_REC_HDR_SIZE != padded || ext_len > UINT32_MAX - len)
+        return GENIE_EINVAL;
+    size_t total = (size_t)len + ext_len;
+    size_t pad = ((total + 7) & ~(size_t)7) - total;
+    size_t keep = rec_off + PROTO_REC_HDR_SIZE + len; /* header and fixed fields, no padding */
+    if (genie_buf_reserve(b, 8)) /* keep + pad <= b->len + 7 */
+        return GENIE_ENOMEM;
+    b->len = keep;
+    *at = keep;
+    uint8_t *p = genie_buf_grow(b, pad); /* reserved above: cannot fail */
+    memset(p, 0, pad);
+    put32(b->data + rec_off + 4, (uint32_t)total);
+    return 0;
+}
+
+void proto_frame_end_ext(genie_buf *b, const proto_ext *ext, size_t next)
+{
+    uint8_t *h = b->data;
+    uint64_t length = b->len - PROTO_HDR_SIZE;
+    for (size_t i = 0; i < next; i++)
+        length += ext[i].n;
+    put64(h + 16, length);
+    put32(h + 24, 0);
+    uint32_t crc = genie_crc32c(0, h, PROTO_HDR_SIZE);
+    size_t pos = PROTO_HDR_SIZE;
+    for (size_t i = 0; i < next; i++) {
+        crc = genie_crc32c(crc, h + pos, ext[i].at - pos);
+        crc = genie_crc32c(crc, ext[i].p, ext[i].n);
+        pos = ext[i].at;
+    }
+    crc = genie_crc32c(crc, h + pos, b->len - pos);
+    put32(h + 24, crc);
+}
+
+size_t proto_frame_iov(const genie_buf *b, const proto_ext *ext, size_t next, proto_iov *iov)
+{
+    size_t k = 0, pos = 0;
+    for (size_t i = 0; i < next; i++) {
+        if (ext[i].at > pos)
+            iov[k++] = (proto_iov){b->data + pos, ext[i].at - pos};
+        if (ext[i].n)
+            iov[k++] = (proto_iov){ext[i].p, ext[i].n};
+        pos = ext[i].at;
+    }
+    if (b->len > pos)
+        iov[k++] = (proto_iov){b->data + pos, b->len - pos};
+    return k;
 }
 
 uint8_t *proto_rec_add(genie_buf *b, uint16_t op, size_t body_len)

@@ -61,6 +61,53 @@ int proto_frame_parse(const void *buf, size_t n, uint64_t max, proto_frame *f);
  * returns the body pointer or NULL on allocation failure. */
 uint8_t *proto_rec_add(genie_buf *b, uint16_t op, size_t body_len);
 
+/* ---- frames in pieces (scatter-gather) ----
+ * A large record body can stay in the caller's memory: the frame is then the bytes of b
+ * with external segments spliced in at given offsets of b, and travels as a gather list
+ * (b's bytes before the segment, the segment, the rest), so a bulk payload is never copied
+ * into the batch. The wire sees one ordinary frame. */
+typedef struct proto_ext {
+    size_t at;     /* offset in b where the segment's bytes belong (ascending, <= b->len) */
+    const void *p; /* borrowed: must stay unchanged until the frame is sent */
+    size_t n;
+} proto_ext;
+
+/* Makes the body of the record starting at rec_off (the last record in b) ext_len bytes
+ * longer, those bytes to be spliced in from elsewhere: b keeps the record's header and its
+ * fixed fields, *at says where the spliced bytes go, and the record's padding follows.
+ * Returns 0, GENIE_EINVAL (no record ends b at rec_off, or the length would pass 32 bits)
+ * or GENIE_ENOMEM. */
+int proto_rec_splice(genie_buf *b, size_t rec_off, size_t ext_len, size_t *at);
+
+/* proto_frame_end for a frame in pieces: length and crc32c cover b with ext spliced in. */
+void proto_frame_end_ext(genie_buf *b, const proto_ext *ext, size_t next);
+
+/* A contiguous piece of a message to send. */
+typedef struct proto_iov {
+    const void *p; /* borrowed */
+    size_t n;
+} proto_iov;
+/* The gather list of a frame in pieces: at most 2 * next + 1 entries (empty pieces are
+ * left out); returns how many were written. */
+size_t proto_frame_iov(const genie_buf *b, const proto_ext *ext, size_t next, proto_iov *iov);
+
+/* ---- checksum computed while a frame is received ----
+ * A receiver that copies a frame into place anyway (the transport's reassembly) computes
+ * its crc32c in the same pass, block by block while the bytes are in cache, instead of
+ * leaving proto_frame_parse a second pass over a large frame. proto_frame_crc_update
+ * takes the frame's bytes in order (any split) and treats the crc field as zero;
+ * proto_frame_crc_note records, for this thread, that the n bytes at buf have that
+ * checksum; the next proto_frame_parse of exactly (buf, n) on this thread compares the
+ * header's crc field with it instead of recomputing, and any other parse forgets it. The
+ * noter must not change the bytes in between (the transport hands the buffer straight
+ * to the handler). */
+typedef struct proto_crc_acc {
+    uint64_t off;
+    uint32_t crc;
+} proto_crc_acc;
+void proto_frame_crc_update(proto_crc_acc *a, const void *p, size_t n);
+void proto_frame_crc_note(const void *buf, size_t n, uint32_t crc);
+
 /* Iterates records: returns 1 with *r filled, 0 at the end, GENIE_EPROTO / GENIE_ETRUNC
  * on a malformed record (a length running past the payload). */
 typedef struct proto_iter {

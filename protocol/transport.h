@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "protocol/frame.h" /* proto_iov */
+
 /* ---- client ---- */
 typedef struct proto_conn proto_conn;
 
@@ -26,6 +28,12 @@ int proto_conn_open(const char *target, int timeout_ms, proto_conn **out, char *
  * One thread at a time per connection: callers serialise their calls. */
 int proto_conn_call(proto_conn *c, const void *req, size_t n, void **reply, size_t *reply_n,
                     int timeout_ms);
+
+/* proto_conn_call with the request in pieces: the message is iov[0] .. iov[niov-1]
+ * concatenated, sent from the pieces' own memory (no copy for large pieces). The pieces are
+ * borrowed like req above: unchanged until, and the caller's again when, this returns. */
+int proto_conn_callv(proto_conn *c, const proto_iov *iov, size_t niov, void **reply,
+                     size_t *reply_n, int timeout_ms);
 
 /* Bytes moved by this connection's messages (payload bytes, both directions). */
 void proto_conn_bytes(const proto_conn *c, uint64_t *sent, uint64_t *received);

@@ -259,6 +259,28 @@ shim_slot *shim_slot_add(void *dst, uint64_t size)
     return s;
 }
 
+int shim_remote(void) { return shim_g.link && !shim_link_is_local(shim_g.link); }
+
+cudaError_t shim_batch_splice(size_t rec_off, const void *p, size_t n)
+{
+    if (shim_g.next == shim_g.cap_ext) {
+        uint32_t cap = shim_g.cap_ext ? shim_g.cap_ext * 2 : 8;
+        proto_ext *e = realloc(shim_g.ext, cap * sizeof *e);
+        if (!e)
+            return shim_set_error(cudaErrorMemoryAllocation);
+        shim_g.ext = e;
+        shim_g.cap_ext = cap;
+    }
+    size_t at;
+    int r = proto_rec_splice(&shim_g.batch, rec_off, n, &at);
+    if (r)
+        return shim_set_error(r == GENIE_ENOMEM ? cudaErrorMemoryAllocation
+                                                : cudaErrorInvalidValue);
+    shim_g.ext[shim_g.next++] = (proto_ext){at, p, n};
+    shim_g.ext_bytes += n;
+    return cudaSuccess;
+}
+
 cudaError_t shim_op_done(void)
 {
     shim_g.batch_ops++;
@@ -325,12 +347,17 @@ static int batch_cb(void *ud, const proto_rec *r)
     }
 }
 
+static cudaError_t call_frame(genie_buf *b, const proto_ext *ext, size_t next, int kind,
+                              shim_reply_cb cb, void *ud);
+
 cudaError_t shim_flush(int kind)
 {
     if (shim_g.batch_ops == 0)
         return cudaSuccess;
     batch_reply br = {cudaSuccess};
-    cudaError_t ce = shim_call_frame(&shim_g.batch, kind, batch_cb, &br);
+    cudaError_t ce = call_frame(&shim_g.batch, shim_g.ext, shim_g.next, kind, batch_cb, &br);
+    shim_g.next = 0; /* sent: the callers' buffers are theirs again */
+    shim_g.ext_bytes = 0;
     shim_g.batch_ops = 0;
     shim_g.nslots = 0;
     shim_g.reply_bytes = 0;
@@ -345,18 +372,38 @@ cudaError_t shim_flush(int kind)
 
 cudaError_t shim_call_frame(genie_buf *b, int kind, shim_reply_cb cb, void *ud)
 {
+    return call_frame(b, NULL, 0, kind, cb, ud);
+}
+
+/* Sends b with ext spliced in (see proto_ext) and walks the reply. */
+static cudaError_t call_frame(genie_buf *b, const proto_ext *ext, size_t next, int kind,
+                              shim_reply_cb cb, void *ud)
+{
     /* the seq goes in at send time so every frame, batch or not, is numbered in order */
     uint32_t seq = ++shim_g.seq;
     memcpy(b->data + 12, &seq, 4);
-    proto_frame_end(b);
     void *reply = NULL;
-    size_t reply_n = 0;
+    size_t reply_n = 0, sent = b->len;
     uint64_t t0 = genie_now_ns();
-    int e = shim_link_call(shim_g.link, b->data, b->len, &reply, &reply_n);
+    int e;
+    if (!next) {
+        proto_frame_end(b);
+        e = shim_link_call(shim_g.link, b->data, b->len, &reply, &reply_n);
+    } else {
+        proto_frame_end_ext(b, ext, next);
+        proto_iov *iov = malloc((2 * next + 1) * sizeof *iov);
+        if (!iov)
+            return lost("batch", GENIE_ENOMEM); /* the frame was built: cannot drop it */
+        size_t niov = proto_frame_iov(b, ext, next, iov);
+        for (size_t i = 0; i < next; i++)
+            sent += ext[i].n;
+        e = shim_link_callv(shim_g.link, iov, niov, &reply, &reply_n);
+        free(iov);
+    }
     shim_g.stats.wire_ns += genie_now_ns() - t0;
     shim_g.stats.batches++;
     shim_g.stats.round_trips++;
-    shim_g.stats.bytes_sent += b->len;
+    shim_g.stats.bytes_sent += sent;
     switch (kind) {
     case SHIM_RT_SETUP:
         shim_g.stats.rt_setup++;

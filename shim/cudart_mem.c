@@ -223,20 +223,37 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
             return e;
         if (is_dev(src))
             return shim_set_error(cudaErrorInvalidValue);
+        /* A large copy to a remote is sent from src itself (no copy into the batch) and
+         * flushed before we return, when src is the caller's again; a small one is
+         * captured into the batch and src is free at once. */
+        int direct = n >= SHIM_H2D_DIRECT_MIN && shim_remote();
         /* in pieces: a record's length is 32 bits, and a bounded piece lets the size
          * threshold flush a huge copy as it goes instead of growing one giant batch */
         for (size_t off = 0; off < n; off += SHIM_COPY_PIECE) {
             size_t k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
-            uint8_t *p =
-                proto_put_MEMCPY_H2D(SHIM_BATCH, (uint64_t)(uintptr_t)dst + off, sid, k);
-            if (!p)
-                return shim_set_error(cudaErrorMemoryAllocation);
-            memcpy(p, (const uint8_t *)src + off, k); /* captured now: src is free at once */
-            shim_g.stats.h2d_bytes += k;
-            if ((e = shim_op_done()) != cudaSuccess)
+            if (direct && shim_g.ext_bytes + shim_g.batch.len + k > SHIM_EXT_FRAME_MAX &&
+                (e = shim_flush(SHIM_RT_SYNC)) != cudaSuccess)
                 return e;
+            size_t rec = shim_g.batch.len;
+            uint8_t *p = proto_put_MEMCPY_H2D(SHIM_BATCH, (uint64_t)(uintptr_t)dst + off, sid,
+                                              direct ? 0 : k);
+            if (!p)
+                e = shim_set_error(cudaErrorMemoryAllocation);
+            else if (direct && (e = shim_batch_splice(rec, (const uint8_t *)src + off, k)))
+                shim_g.batch.len = rec; /* drop the record: it was not counted */
+            else if (!direct)
+                memcpy(p, (const uint8_t *)src + off, k); /* captured now */
+            if (e == cudaSuccess) {
+                shim_g.stats.h2d_bytes += k;
+                e = shim_op_done();
+            }
+            if (e != cudaSuccess) {
+                if (direct) /* never leave pointers into src behind in the batch */
+                    (void)shim_flush(SHIM_RT_SYNC);
+                return e;
+            }
         }
-        return cudaSuccess;
+        return direct ? shim_flush(SHIM_RT_SYNC) : cudaSuccess;
     }
     case cudaMemcpyDeviceToHost: {
         if ((e = check_dev(src, n)) != cudaSuccess)

@@ -39,6 +39,9 @@ typedef struct shim_link shim_link;
 int shim_link_open(const char *target, shim_link **out, char *err, size_t errlen);
 /* One frame out, one reply in (malloc'd; caller frees). */
 int shim_link_call(shim_link *l, const void *req, size_t n, void **reply, size_t *reply_n);
+/* The same with the request in pieces, sent from their own memory (borrowed until return). */
+int shim_link_callv(shim_link *l, const proto_iov *iov, size_t niov, void **reply,
+                    size_t *reply_n);
 int shim_link_is_local(const shim_link *l);
 void shim_link_close(shim_link *l);
 
@@ -141,6 +144,11 @@ typedef struct shim_state {
     size_t flush_bytes; /* size threshold */
     shim_slot *slots;
     uint32_t nslots, cap_slots;
+    /* Bulk H2D bytes the batch sends from the caller's memory (spliced in at flush, see
+     * shim_batch_splice); the caller does not return before they are sent. */
+    proto_ext *ext;
+    uint32_t next, cap_ext;
+    uint64_t ext_bytes;
 
     uint32_t next_stream, next_event, next_module, next_func, next_blas, next_lt;
     /* Which streams the executor has drained with nothing recorded since: the stream ID,
@@ -176,6 +184,18 @@ enum { SHIM_CLEAN_NONE = -1, SHIM_CLEAN_ALL = -2 };
 #define SHIM_COPY_PIECE ((size_t)64 << 20)
 #define SHIM_REPLY_BUDGET ((uint64_t)1 << 30)
 cudaError_t shim_flush(int kind);
+/* H2D copies of at least this many bytes to a remote are sent from the caller's memory:
+ * recorded with shim_batch_splice, then flushed before the call returns (a pageable H2D
+ * copy is synchronous with respect to its source; one round trip per large copy). */
+#define SHIM_H2D_DIRECT_MIN ((size_t)1 << 20)
+/* A frame holding spliced bytes is flushed before it would pass this size. */
+#define SHIM_EXT_FRAME_MAX ((uint64_t)1 << 30)
+/* Makes the record that starts at rec_off (the last one in the batch, its body up to the
+ * fixed fields) carry n more bytes sent from p at flush: p must stay unchanged until the
+ * next shim_flush, which the caller runs before returning. Lock held. */
+cudaError_t shim_batch_splice(size_t rec_off, const void *p, size_t n);
+/* 1 when the session talks to a remote (spliced sends are worth it only there). */
+int shim_remote(void);
 /* Sends a separate frame built by the caller in b (e.g. module loads) and walks its
  * reply with cb; pending work in the batch is left alone. */
 typedef int (*shim_reply_cb)(void *ud, const proto_rec *r);

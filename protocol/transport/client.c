@@ -202,10 +202,28 @@ fail:
 int proto_conn_call(proto_conn *c, const void *req, size_t n, void **reply, size_t *reply_n,
                     int timeout_ms)
 {
+    proto_iov one = {req, n};
+    if (!req && n) {
+        *reply = NULL;
+        *reply_n = 0;
+        return GENIE_EINVAL;
+    }
+    return proto_conn_callv(c, &one, 1, reply, reply_n, timeout_ms);
+}
+
+int proto_conn_callv(proto_conn *c, const proto_iov *iov, size_t niov, void **reply,
+                     size_t *reply_n, int timeout_ms)
+{
     *reply = NULL;
     *reply_n = 0;
-    if (!c || (!req && n))
+    if (!c || (!iov && niov))
         return GENIE_EINVAL;
+    size_t n = 0;
+    for (size_t i = 0; i < niov; i++) {
+        if ((!iov[i].p && iov[i].n) || iov[i].n > SIZE_MAX - n)
+            return GENIE_EINVAL;
+        n += iov[i].n;
+    }
     if (c->dead)
         return GENIE_ECLOSED;
     if ((uint64_t)n > c->s.max_msg) {
@@ -216,7 +234,7 @@ int proto_conn_call(proto_conn *c, const void *req, size_t n, void **reply, size
     }
     gpr_timespec dl = proto_deadline(timeout_ms);
     grpc_byte_buffer *first = NULL;
-    int rc = proto_send(&c->s, req, n, NULL, &first, dl);
+    int rc = proto_send(&c->s, iov, niov, NULL, &first, dl);
     if (!rc && !first)
         rc = GENIE_ECLOSED; /* the stream ended where the reply should start */
     if (!rc)
@@ -226,8 +244,9 @@ int proto_conn_call(proto_conn *c, const void *req, size_t n, void **reply, size
 
     c->dead = 1;
     if (atomic_load(&c->s.borrow.refs) > 0) {
-        /* A failed send can leave gRPC holding slices that point into req until the call
-         * is destroyed: end the call now so req is the caller's again when we return. */
+        /* A failed send can leave gRPC holding slices that point into the request until
+         * the call is destroyed: end the call now so it is the caller's again when we
+         * return. */
         grpc_call_cancel(c->s.call, NULL);
         wait_status(c, gpr_inf_future(GPR_CLOCK_MONOTONIC));
         grpc_call_unref(c->s.call);

@@ -208,7 +208,8 @@ static void *session_main(void *arg)
         hold->owned = rep; /* freed once gRPC has written the last chunk */
         hold->heap_self = 1;
         /* Send the reply and post the read of the next request with its last chunk. */
-        if (proto_send(s, rep, rn, hold, hr ? NULL : &next, inf))
+        proto_iov one = {rep, rn};
+        if (proto_send(s, &one, 1, hold, hr ? NULL : &next, inf))
             break;
         if (hr)
             break;

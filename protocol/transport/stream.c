@@ -123,9 +123,19 @@ static uint64_t get_le(const uint8_t *p, int n)
     return v;
 }
 
-int proto_send(proto_stream *s, const void *p, size_t n, proto_hold *hold,
+/* Most slices in one chunk; a chunk whose pieces would need more ends early (a chunk may
+ * be shorter than PROTO_CHUNK). */
+#define CHUNK_SLICES 16
+/* Pieces shorter than this inside a big message are copied into a slice of their own
+ * rather than referenced (a record header between two payloads, say). */
+#define PIECE_COPY_MAX 4096u
+
+int proto_send(proto_stream *s, const proto_iov *iov, size_t niov, proto_hold *hold,
                grpc_byte_buffer **recv_out, gpr_timespec deadline)
 {
+    size_t n = 0;
+    for (size_t i = 0; i < niov; i++)
+        n += iov[i].n;
     uint8_t hdr[PROTO_HDR];
     put_le32(hdr, PROTO_CHUNK_MAGIC);
     put_le32(hdr + 4, 0);
@@ -140,30 +150,52 @@ int proto_send(proto_stream *s, const void *p, size_t n, proto_hold *hold,
     if (recv_out)
         *recv_out = NULL;
 
-    const uint8_t *src = p;
-    size_t off = 0;
+    size_t off = 0;     /* payload bytes sent */
+    size_t pi = 0, po = 0; /* the next byte to send: iov[pi].p + po */
     int rc = 0, first = 1;
     do {
-        size_t room = PROTO_CHUNK - (first ? PROTO_HDR : 0);
-        size_t len = n - off < room ? n - off : room;
-        int last = off + len == n;
-        grpc_slice sl[2];
-        size_t ns = 0;
+        grpc_slice sl[CHUNK_SLICES];
+        size_t ns = 0, room = PROTO_CHUNK;
         if (first && n <= PROTO_COPY_MAX) {
             /* Small: one copied slice; cheaper than a refcounted external slice. */
             sl[0] = grpc_slice_malloc(PROTO_HDR + n);
-            memcpy(GRPC_SLICE_START_PTR(sl[0]), hdr, PROTO_HDR);
-            if (n)
-                memcpy(GRPC_SLICE_START_PTR(sl[0]) + PROTO_HDR, src, n);
+            uint8_t *d = GRPC_SLICE_START_PTR(sl[0]);
+            memcpy(d, hdr, PROTO_HDR);
+            d += PROTO_HDR;
+            for (size_t i = 0; i < niov; i++) {
+                if (iov[i].n)
+                    memcpy(d, iov[i].p, iov[i].n);
+                d += iov[i].n;
+            }
             ns = 1;
+            off = n;
         } else {
-            if (first)
+            if (first) {
                 sl[ns++] = grpc_slice_from_copied_buffer((const char *)hdr, PROTO_HDR);
-            /* Zero copy: the slice points into the payload; hold keeps it alive. */
-            atomic_fetch_add_explicit(&hold->refs, 1, memory_order_relaxed);
-            sl[ns++] = grpc_slice_new_with_user_data((void *)(src + off), len,
-                                                     hold_slice_done, hold);
+                room -= PROTO_HDR;
+            }
+            while (off < n && room && ns < CHUNK_SLICES) {
+                if (po == iov[pi].n) {
+                    pi++;
+                    po = 0;
+                    continue;
+                }
+                size_t len = iov[pi].n - po < room ? iov[pi].n - po : room;
+                const uint8_t *src = (const uint8_t *)iov[pi].p + po;
+                if (len < PIECE_COPY_MAX) {
+                    sl[ns++] = grpc_slice_from_copied_buffer((const char *)src, len);
+                } else {
+                    /* Zero copy: the slice points into the payload; hold keeps it alive. */
+                    atomic_fetch_add_explicit(&hold->refs, 1, memory_order_relaxed);
+                    sl[ns++] = grpc_slice_new_with_user_data((void *)src, len, hold_slice_done,
+                                                             hold);
+                }
+                po += len;
+                off += len;
+                room -= len;
+            }
         }
+        int last = off == n;
         grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(sl, ns); /* takes refs */
         for (size_t i = 0; i < ns; i++)
             grpc_slice_unref(sl[i]);
@@ -189,7 +221,6 @@ int proto_send(proto_stream *s, const void *p, size_t n, proto_hold *hold,
             }
             break;
         }
-        off += len;
         first = 0;
     } while (off < n);
 
@@ -216,8 +247,13 @@ void proto_wait_borrowed(proto_stream *s)
     }
 }
 
-/* Copies bytes [skip, skip+n) of bb to dst. Returns 0 or -1 (unreadable buffer). */
-static int bb_copy(grpc_byte_buffer *bb, size_t skip, uint8_t *dst, size_t n)
+/* Copies in blocks that stay in cache between the copy and the checksum. */
+#define CRC_BLOCK (64u << 10)
+
+/* Copies bytes [skip, skip+n) of bb to dst, feeding them to acc (if not NULL) as they land.
+ * Returns 0 or -1 (unreadable buffer). */
+static int bb_copy(grpc_byte_buffer *bb, size_t skip, uint8_t *dst, size_t n,
+                   proto_crc_acc *acc)
 {
     grpc_byte_buffer_reader r;
     if (!grpc_byte_buffer_reader_init(&r, bb))
@@ -235,7 +271,15 @@ static int bb_copy(grpc_byte_buffer *bb, size_t skip, uint8_t *dst, size_t n)
         skip = 0;
         if (k > n)
             k = n;
-        memcpy(dst, p, k);
+        if (!acc) {
+            memcpy(dst, p, k);
+        } else {
+            for (size_t o = 0; o < k; o += CRC_BLOCK) {
+                size_t b = k - o < CRC_BLOCK ? k - o : CRC_BLOCK;
+                memcpy(dst + o, p + o, b);
+                proto_frame_crc_update(acc, dst + o, b);
+            }
+        }
         dst += k;
         n -= k;
     }
@@ -302,7 +346,7 @@ int proto_recv(proto_stream *s, grpc_byte_buffer *first, void **out, size_t *out
     uint8_t hdr[PROTO_HDR];
     size_t len = grpc_byte_buffer_length(bb);
     uint8_t *buf = NULL;
-    if (len < PROTO_HDR || len > PROTO_CHUNK || bb_copy(bb, 0, hdr, PROTO_HDR)) {
+    if (len < PROTO_HDR || len > PROTO_CHUNK || bb_copy(bb, 0, hdr, PROTO_HDR, NULL)) {
         snprintf(s->why, sizeof s->why, "malformed first chunk (%zu bytes)", len);
         rc = GENIE_EPROTO;
         goto fail;
@@ -334,8 +378,11 @@ int proto_recv(proto_stream *s, grpc_byte_buffer *first, void **out, size_t *out
         rc = GENIE_ENOMEM;
         goto fail;
     }
+    /* A message that may be a frame gets its frame checksum in the copying pass
+     * (proto_frame_crc_note): proto_frame_parse then need not read it all again. */
+    proto_crc_acc acc = {0, 0}, *accp = total >= PROTO_HDR_SIZE ? &acc : NULL;
     size_t got = len - PROTO_HDR;
-    if (got && bb_copy(bb, PROTO_HDR, buf, got))
+    if (got && bb_copy(bb, PROTO_HDR, buf, got, accp))
         goto unreadable;
     grpc_byte_buffer_destroy(bb);
     bb = NULL;
@@ -356,13 +403,15 @@ int proto_recv(proto_stream *s, grpc_byte_buffer *first, void **out, size_t *out
             rc = GENIE_EPROTO;
             goto fail;
         }
-        if (bb_copy(bb, 0, buf + got, len))
+        if (bb_copy(bb, 0, buf + got, len, accp))
             goto unreadable;
         got += len;
         grpc_byte_buffer_destroy(bb);
         bb = NULL;
     }
     s->received += total;
+    if (accp)
+        proto_frame_crc_note(buf, (size_t)total, acc.crc);
     *out = buf;
     *out_n = (size_t)total;
     return 0;
@@ -381,6 +430,7 @@ void proto_recycle(proto_stream *s, void *buf)
 {
     if (!buf)
         return;
+    proto_frame_crc_note(NULL, 0, 0); /* the buffer's bytes may change from here on */
     if (buf != s->lent) {
         free(buf);
         return;

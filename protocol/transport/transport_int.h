@@ -71,7 +71,9 @@ typedef struct proto_stream {
  * and the batch drained, so its buffers may be released by the caller). */
 int proto_batch(proto_stream *s, const grpc_op *ops, size_t nops, gpr_timespec deadline);
 
-/* Sends one logical message. If hold is NULL the payload is borrowed: on success this
+/* Sends one logical message, the concatenation of iov[0..niov) (gathered into gRPC slices
+ * that point into the pieces, without a copy, except for small ones). If hold is NULL the
+ * pieces are borrowed: on success this
  * returns only after gRPC has dropped every reference to it; on failure gRPC may still
  * hold some until the call is destroyed, so the caller must cancel the call, finish its
  * pending batches, unref it and then call proto_wait_borrowed before reusing the payload.
@@ -79,7 +81,7 @@ int proto_batch(proto_stream *s, const grpc_op *ops, size_t nops, gpr_timespec d
  * gives up its pointer.
  * If recv_out is non-NULL, a RECV_MESSAGE is batched with the last chunk and its result is
  * stored there (NULL: stream ended). Returns 0, GENIE_ECLOSED or GENIE_ETIMEOUT. */
-int proto_send(proto_stream *s, const void *p, size_t n, proto_hold *hold,
+int proto_send(proto_stream *s, const proto_iov *iov, size_t niov, proto_hold *hold,
                grpc_byte_buffer **recv_out, gpr_timespec deadline);
 
 /* Waits until gRPC holds no reference into a borrowed payload, polling s->cq meanwhile. */
