@@ -4,11 +4,13 @@
 // Sgemm in all four transpose combinations, GemmEx (FP32), SgemmStridedBatched, Sgemv,
 // Saxpy, Sscal, Sdot with a host result (a sync) and with a device result (pointer mode
 // device), handle state getters, then (pointer mode host) Daxpy, Dscal, Dcopy, S/Dswap, Ddot,
-// Dnrm2, S/Dasum, I[sd]amax, I[sd]amin, S/Dger and DgemmBatched, and a call on a NULL handle.
-// Prints RESULT OK.
+// Dnrm2, S/Dasum, I[sd]amax, I[sd]amin, S/Dger and DgemmBatched; Cgemm, Zgemm,
+// CgemmStridedBatched, Strsm, Dsyrk, Sgeam, SgetrfBatched + SgetrsBatched (device arrays of
+// device pointers, a host info); and a call on a NULL handle. Prints RESULT OK.
 #include "wl_common.h"
 
 #include <cmath>
+#include <complex>
 #include <cublas_v2.h>
 #include <cuda_fp16.h>
 #include <vector>
@@ -92,6 +94,265 @@ static std::vector<float> fill(size_t n, wl_lcg &g)
     for (auto &x : v)
         x = g.unit();
     return v;
+}
+
+typedef std::complex<double> zc;
+
+static void checkz(const char *what, const zc *got, const zc *want, size_t n, double tol)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = std::abs(got[i] - want[i]) / (1.0 + std::abs(want[i]));
+        if (!(d <= worst))
+            worst = d;
+    }
+    bool ok = worst < tol;
+    std::printf("%-28s max rel err %.2e %s\n", what, worst, ok ? "ok" : "WRONG");
+    failures += !ok;
+}
+
+// element (i, j) of op(X), X column-major with leading dimension ld
+static zc zop(const std::vector<zc> &X, int ld, cublasOperation_t op, int i, int j)
+{
+    if (op == CUBLAS_OP_N)
+        return X[i + (size_t)j * ld];
+    zc v = X[j + (size_t)i * ld];
+    return op == CUBLAS_OP_C ? std::conj(v) : v;
+}
+
+template <typename T> static T *dev_copy(const std::vector<T> &h)
+{
+    T *d;
+    CK(cudaMalloc(&d, h.size() * sizeof(T)));
+    CK(cudaMemcpy(d, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice));
+    return d;
+}
+
+template <typename T> static std::vector<T> host_copy(const T *d, size_t n)
+{
+    std::vector<T> h(n);
+    CK(cudaMemcpy(h.data(), d, n * sizeof(T), cudaMemcpyDeviceToHost));
+    return h;
+}
+
+// The complex GEMMs, trsm, syrk, geam and the batched LU solve (pointer mode host).
+static void more_checks(cublasHandle_t h, wl_lcg &g)
+{
+    const int m = 7, n = 5, k = 6, ld = 8;
+    std::vector<zc> za(ld * 8), zb(ld * 8), zcm(ld * 8);
+    for (auto *v : {&za, &zb, &zcm})
+        for (auto &x : *v)
+            x = zc(g.unit(), g.unit()); // exact in float: C and Z share the inputs
+
+    // Cgemm (N, C) and Zgemm (T, N): C = alpha op(A) op(B) + beta C
+    struct {
+        cublasOperation_t ta, tb;
+        bool dbl;
+    } cases[2] = {{CUBLAS_OP_N, CUBLAS_OP_C, false}, {CUBLAS_OP_T, CUBLAS_OP_N, true}};
+    const zc al(0.75, -0.5), be(-0.25, 1);
+    for (auto &c : cases) {
+        std::vector<zc> want = zcm;
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < m; i++) {
+                zc acc = 0;
+                for (int p = 0; p < k; p++)
+                    acc += zop(za, ld, c.ta, i, p) * zop(zb, ld, c.tb, p, j);
+                want[i + (size_t)j * ld] = al * acc + be * zcm[i + (size_t)j * ld];
+            }
+        std::vector<zc> got(zcm.size());
+        if (c.dbl) {
+            std::vector<cuDoubleComplex> a(za.size()), b(zb.size()), cc(zcm.size());
+            for (size_t i = 0; i < za.size(); i++) {
+                a[i] = make_cuDoubleComplex(za[i].real(), za[i].imag());
+                b[i] = make_cuDoubleComplex(zb[i].real(), zb[i].imag());
+                cc[i] = make_cuDoubleComplex(zcm[i].real(), zcm[i].imag());
+            }
+            cuDoubleComplex *da = dev_copy(a), *db = dev_copy(b), *dc = dev_copy(cc);
+            cuDoubleComplex alz = make_cuDoubleComplex(al.real(), al.imag());
+            cuDoubleComplex bez = make_cuDoubleComplex(be.real(), be.imag());
+            CB(cublasZgemm(h, c.ta, c.tb, m, n, k, &alz, da, ld, db, ld, &bez, dc, ld));
+            std::vector<cuDoubleComplex> r = host_copy(dc, cc.size());
+            for (size_t i = 0; i < r.size(); i++)
+                got[i] = zc(cuCreal(r[i]), cuCimag(r[i]));
+            checkz("Zgemm (T, N)", got.data(), want.data(), got.size(), 1e-12);
+            CK(cudaFree(da));
+            CK(cudaFree(db));
+            CK(cudaFree(dc));
+        } else {
+            std::vector<cuComplex> a(za.size()), b(zb.size()), cc(zcm.size());
+            for (size_t i = 0; i < za.size(); i++) {
+                a[i] = make_cuComplex((float)za[i].real(), (float)za[i].imag());
+                b[i] = make_cuComplex((float)zb[i].real(), (float)zb[i].imag());
+                cc[i] = make_cuComplex((float)zcm[i].real(), (float)zcm[i].imag());
+            }
+            cuComplex *da = dev_copy(a), *db = dev_copy(b), *dc = dev_copy(cc);
+            cuComplex alc = make_cuComplex((float)al.real(), (float)al.imag());
+            cuComplex bec = make_cuComplex((float)be.real(), (float)be.imag());
+            CB(cublasCgemm(h, c.ta, c.tb, m, n, k, &alc, da, ld, db, ld, &bec, dc, ld));
+            std::vector<cuComplex> r = host_copy(dc, cc.size());
+            for (size_t i = 0; i < r.size(); i++)
+                got[i] = zc(cuCrealf(r[i]), cuCimagf(r[i]));
+            checkz("Cgemm (N, C)", got.data(), want.data(), got.size(), 1e-5);
+
+            // CgemmStridedBatched: two (m x k)(k x n) problems packed one after the other
+            const int nb = 2;
+            const long long sa = (long long)m * k, sb = (long long)k * n, sc = (long long)m * n;
+            std::vector<cuComplex> ba(nb * sa), bb(nb * sb), bc(nb * sc);
+            for (size_t i = 0; i < ba.size(); i++)
+                ba[i] = a[i % a.size()];
+            for (size_t i = 0; i < bb.size(); i++)
+                bb[i] = b[(i * 3) % b.size()];
+            for (size_t i = 0; i < bc.size(); i++)
+                bc[i] = cc[i];
+            cuComplex *dba = dev_copy(ba), *dbb = dev_copy(bb), *dbc = dev_copy(bc);
+            CB(cublasCgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alc, dba, m, sa,
+                                         dbb, k, sb, &bec, dbc, m, sc, nb));
+            std::vector<cuComplex> rb = host_copy(dbc, bc.size());
+            std::vector<zc> gotb(bc.size()), wantb(bc.size());
+            for (int q = 0; q < nb; q++)
+                for (int j = 0; j < n; j++)
+                    for (int i = 0; i < m; i++) {
+                        zc acc = 0;
+                        for (int p = 0; p < k; p++) {
+                            cuComplex x = ba[q * sa + i + (size_t)p * m],
+                                      y = bb[q * sb + p + (size_t)j * k];
+                            acc += zc(cuCrealf(x), cuCimagf(x)) * zc(cuCrealf(y), cuCimagf(y));
+                        }
+                        size_t o = q * sc + i + (size_t)j * m;
+                        wantb[o] = al * acc + be * zc(cuCrealf(bc[o]), cuCimagf(bc[o]));
+                        gotb[o] = zc(cuCrealf(rb[o]), cuCimagf(rb[o]));
+                    }
+            checkz("CgemmStridedBatched", gotb.data(), wantb.data(), gotb.size(), 1e-5);
+            CK(cudaFree(da));
+            CK(cudaFree(db));
+            CK(cudaFree(dc));
+            CK(cudaFree(dba));
+            CK(cudaFree(dbb));
+            CK(cudaFree(dbc));
+        }
+    }
+
+    // Strsm, left, lower, N, non-unit: X = alpha L^-1 B; checked by L X == alpha B
+    {
+        const int tm = 6, tn = 4;
+        std::vector<float> L(tm * tm), Bm(tm * tn);
+        for (int j = 0; j < tm; j++)
+            for (int i = 0; i < tm; i++)
+                L[i + j * tm] = i == j ? 2 + g.unit() * 0.5f : g.unit();
+        for (auto &x : Bm)
+            x = g.unit();
+        float *dL = dev_copy(L), *dB = dev_copy(Bm);
+        const float ta = 1.5f;
+        CB(cublasStrsm(h, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N,
+                       CUBLAS_DIAG_NON_UNIT, tm, tn, &ta, dL, tm, dB, tm));
+        std::vector<float> X = host_copy(dB, Bm.size()), LX(Bm.size()), want(Bm.size());
+        for (int j = 0; j < tn; j++)
+            for (int i = 0; i < tm; i++) {
+                double acc = 0;
+                for (int p = 0; p <= i; p++)
+                    acc += (double)L[i + p * tm] * X[p + j * tm];
+                LX[i + j * tm] = (float)acc;
+                want[i + j * tm] = ta * Bm[i + j * tm];
+            }
+        check("Strsm (L X = alpha B)", LX.data(), want.data(), LX.size());
+        CK(cudaFree(dL));
+        CK(cudaFree(dB));
+    }
+
+    // Dsyrk, upper, N: C = alpha A A^T + beta C on the upper triangle only
+    {
+        const int sn = 5, sk = 3;
+        std::vector<double> A(sn * sk), C(sn * sn);
+        for (auto &x : A)
+            x = g.unit();
+        for (auto &x : C)
+            x = g.unit();
+        double *dA = dev_copy(A), *dC = dev_copy(C);
+        const double sa = 0.5, sb = 2;
+        CB(cublasDsyrk(h, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N, sn, sk, &sa, dA, sn, &sb, dC, sn));
+        std::vector<double> got = host_copy(dC, C.size()), want = C;
+        for (int j = 0; j < sn; j++)
+            for (int i = 0; i <= j; i++) {
+                double acc = 0;
+                for (int p = 0; p < sk; p++)
+                    acc += A[i + p * sn] * A[j + p * sn];
+                want[i + j * sn] = sa * acc + sb * C[i + j * sn];
+            }
+        checkd("Dsyrk (upper)", got.data(), want.data(), got.size());
+        CK(cudaFree(dA));
+        CK(cudaFree(dC));
+    }
+
+    // Sgeam: C = alpha A^T + beta B, C m x n
+    {
+        std::vector<float> A(n * m), Bm(m * n);
+        for (auto &x : A)
+            x = g.unit();
+        for (auto &x : Bm)
+            x = g.unit();
+        float *dA = dev_copy(A), *dB = dev_copy(Bm), *dC;
+        CK(cudaMalloc(&dC, (size_t)m * n * 4));
+        const float ga = 2, gb = -0.5f;
+        CB(cublasSgeam(h, CUBLAS_OP_T, CUBLAS_OP_N, m, n, &ga, dA, n, &gb, dB, m, dC, m));
+        std::vector<float> got = host_copy(dC, (size_t)m * n), want(got.size());
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < m; i++)
+                want[i + j * m] = ga * A[j + i * n] + gb * Bm[i + j * m];
+        check("Sgeam (T, N)", got.data(), want.data(), got.size());
+        CK(cudaFree(dA));
+        CK(cudaFree(dB));
+        CK(cudaFree(dC));
+    }
+
+    // SgetrfBatched + SgetrsBatched: two 6 x 6 systems, device arrays of device pointers,
+    // pivots and per-matrix info on the device, getrs's info on the host
+    {
+        const int ln = 6, nb = 2, nrhs = 2;
+        std::vector<float> A(nb * ln * ln), Bm(nb * ln * nrhs);
+        for (auto &x : A)
+            x = g.unit();
+        for (auto &x : Bm)
+            x = g.unit();
+        A[0] = 0; // the first pivot must come from another row
+        float *dA = dev_copy(A), *dB = dev_copy(Bm);
+        float *pa[nb] = {dA, dA + ln * ln}, *pb[nb] = {dB, dB + ln * nrhs};
+        std::vector<float *> vpa(pa, pa + nb), vpb(pb, pb + nb);
+        float **dpa = dev_copy(vpa), **dpb = dev_copy(vpb);
+        int *dpiv, *dinfo;
+        CK(cudaMalloc(&dpiv, nb * ln * sizeof(int)));
+        CK(cudaMalloc(&dinfo, nb * sizeof(int)));
+        CB(cublasSgetrfBatched(h, ln, dpa, ln, dpiv, dinfo, nb));
+        int hinfo = -99;
+        CB(cublasSgetrsBatched(h, CUBLAS_OP_N, ln, nrhs, (const float *const *)dpa, ln, dpiv, dpb,
+                               ln, &hinfo, nb));
+        checki("SgetrsBatched host info", hinfo, 0);
+        std::vector<int> info = host_copy(dinfo, nb), piv = host_copy(dpiv, (size_t)nb * ln);
+        checki("SgetrfBatched info[0]", info[0], 0);
+        checki("SgetrfBatched info[1]", info[1], 0);
+        failures += piv[0] == 1; // A[0] = 0 cannot be the first pivot
+        std::vector<float> X = host_copy(dB, Bm.size()), AX(Bm.size());
+        for (int q = 0; q < nb; q++)
+            for (int j = 0; j < nrhs; j++)
+                for (int i = 0; i < ln; i++) {
+                    double acc = 0;
+                    for (int p = 0; p < ln; p++)
+                        acc += (double)A[q * ln * ln + i + p * ln] * X[q * ln * nrhs + p + j * ln];
+                    AX[q * ln * nrhs + i + j * ln] = (float)acc;
+                }
+        double worst = 0;
+        for (size_t i = 0; i < AX.size(); i++)
+            worst = std::fmax(worst, std::fabs((double)AX[i] - Bm[i]));
+        bool ok = worst < 1e-3;
+        std::printf("%-28s max residual %.2e %s\n", "Sgetr{f,s}Batched A X = B", worst,
+                    ok ? "ok" : "WRONG");
+        failures += !ok;
+        CK(cudaFree(dA));
+        CK(cudaFree(dB));
+        CK(cudaFree(dpa));
+        CK(cudaFree(dpb));
+        CK(cudaFree(dpiv));
+        CK(cudaFree(dinfo));
+    }
 }
 
 int main(int argc, char **argv)
@@ -412,6 +673,8 @@ int main(int argc, char **argv)
         CK(cudaFree(dx));
         CK(cudaFree(dy));
     }
+
+    more_checks(h, g);
 
     CB(cublasDestroy(h));
     cublasStatus_t st = cublasSgemm(nullptr, CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, 1, &alpha, A, 1, B, 1,

@@ -1,6 +1,6 @@
 /* fb_blas_cz.c — cuBLAS routines PyTorch imports beyond the real GEMMs: the complex level 1-3,
  * and the S/D/C/Z rot, trmv/trsv, symv/hemv, syr/her(2), syrk/herk, syr2k/her2k, symm/hemm,
- * trsm/trmm and trsmBatched. */
+ * trsm/trmm and trsmBatched; Dgemv and Sgeam. */
 #include "fb_cz.h"
 
 #include <stdlib.h>
@@ -498,6 +498,7 @@ static cublasStatus_t syr(cublasHandle_t h, cublasFillMode_t uplo, int64_t n, co
     }
 GEMV(cublasCgemv_v2, cuComplex, FB_C)
 GEMV(cublasZgemv_v2, cuDoubleComplex, FB_Z)
+GEMV(cublasDgemv_v2, double, FB_D)
 
 #define TRXV(NAME, T, TC, SOLVE)                                                                   \
     cublasStatus_t NAME(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans,     \
@@ -856,3 +857,35 @@ TRSM_BATCHED(cublasStrsmBatched, float, FB_S)
 TRSM_BATCHED(cublasDtrsmBatched, double, FB_D)
 TRSM_BATCHED(cublasCtrsmBatched, cuComplex, FB_C)
 TRSM_BATCHED(cublasZtrsmBatched, cuDoubleComplex, FB_Z)
+
+/* C = alpha op(A) + beta op(B), m x n; an operand whose scalar is zero is not read. In place
+ * (C == A or C == B, op N, same ld) works element by element. */
+static cublasStatus_t geam(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int64_t m,
+                           int64_t n, const void *alpha, const void *A, int64_t lda,
+                           const void *beta, const void *B, int64_t ldb, void *C, int64_t ldc,
+                           int t)
+{
+    cublasStatus_t s = check(h);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return s;
+    if (!fb_valid_op(ta) || !fb_valid_op(tb) || m < 0 || n < 0 ||
+        lda < max1(ta == CUBLAS_OP_N ? m : n) || ldb < max1(tb == CUBLAS_OP_N ? m : n) ||
+        ldc < max1(m) || !alpha || !beta)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    fb_z a = fb_get(alpha, t, 0), b = fb_get(beta, t, 0);
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < m; i++) {
+            fb_z v = (a != 0 ? a * opel(A, t, lda, ta, i, j) : 0) +
+                     (b != 0 ? b * opel(B, t, ldb, tb, i, j) : 0);
+            SET(C, t, ldc, i, j, v);
+        }
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSgeam(cublasHandle_t handle, cublasOperation_t transa,
+                           cublasOperation_t transb, int m, int n, const float *alpha,
+                           const float *A, int lda, const float *beta, const float *B, int ldb,
+                           float *C, int ldc)
+{
+    return geam(handle, transa, transb, m, n, alpha, A, lda, beta, B, ldb, C, ldc, FB_S);
+}

@@ -1631,9 +1631,18 @@ Test(threads, concurrent_handles_are_independent_and_deterministic)
 
 static const cublasOperation_t OPS3[3] = {CUBLAS_OP_N, CUBLAS_OP_T, CUBLAS_OP_C};
 
-static fb_z zrnd(int t) { return fb_cplx(t) ? CMPLX(rnd(), rnd()) : rnd(); }
-static size_t esz(int t) { return t == FB_S ? 4 : t == FB_Z ? 16 : 8; }
-static double tol(int t) { return t == FB_S || t == FB_C ? 2e-4 : 1e-10; }
+static fb_z zrnd(int t)
+{
+    return fb_cplx(t) ? CMPLX(rnd(), rnd()) : rnd();
+}
+static size_t esz(int t)
+{
+    return t == FB_S ? 4 : t == FB_Z ? 16 : 8;
+}
+static double tol(int t)
+{
+    return t == FB_S || t == FB_C ? 2e-4 : 1e-10;
+}
 
 /* n random elements in typed storage (caller frees) and, in *ref, the values it holds */
 static void *zmat(int t, int64_t n, fb_z **ref)
@@ -1660,7 +1669,9 @@ static void zclose(const void *got, int t, const fb_z *want, int64_t n, double s
 
 static fb_z zop(const fb_z *A, int64_t ld, cublasOperation_t op, int64_t i, int64_t j)
 {
-    return op == CUBLAS_OP_N ? A[i + j * ld] : op == CUBLAS_OP_T ? A[j + i * ld] : conj(A[j + i * ld]);
+    return op == CUBLAS_OP_N   ? A[i + j * ld]
+           : op == CUBLAS_OP_T ? A[j + i * ld]
+                               : conj(A[j + i * ld]);
 }
 
 Test(cz, complex_gemm_all_ops)
@@ -1671,10 +1682,12 @@ Test(cz, complex_gemm_all_ops)
         for (int ia = 0; ia < 3; ia++)
             for (int ib = 0; ib < 3; ib++) {
                 fb_z *ra, *rb, *rc;
-                void *A = zmat(t, ld * 6, &ra), *B = zmat(t, ld * 6, &rb), *C = zmat(t, ld * n, &rc);
+                void *A = zmat(t, ld * 6, &ra), *B = zmat(t, ld * 6, &rb),
+                     *C = zmat(t, ld * n, &rc);
                 fb_z al = CMPLX(0.5, -1.25), be = CMPLX(-0.75, 0.5);
                 double alpha[2] = {creal(al), cimag(al)}, beta[2] = {creal(be), cimag(be)};
-                float af[2] = {(float)alpha[0], (float)alpha[1]}, bf[2] = {(float)beta[0], (float)beta[1]};
+                float af[2] = {(float)alpha[0], (float)alpha[1]},
+                      bf[2] = {(float)beta[0], (float)beta[1]};
                 fb_z want[6 * 4];
                 for (int j = 0; j < n; j++)
                     for (int i = 0; i < ld; i++) {
@@ -1700,7 +1713,8 @@ Test(cz, complex_gemm_strided_and_pointer_array_batches)
     cublasHandle_t h = handle();
     enum { M = 3, N = 2, K = 4, NB = 3, SA = 20, SB = 12, SC = 9 };
     fb_z *ra, *rb, *rc;
-    void *A = zmat(FB_Z, SA * NB, &ra), *B = zmat(FB_Z, SB * NB, &rb), *C = zmat(FB_Z, SC * NB, &rc);
+    void *A = zmat(FB_Z, SA * NB, &ra), *B = zmat(FB_Z, SB * NB, &rb),
+         *C = zmat(FB_Z, SC * NB, &rc);
     double alpha[2] = {1, 0.5}, beta[2] = {0, 0};
     fb_z want[SC * NB];
     memcpy(want, rc, sizeof want);
@@ -1718,7 +1732,8 @@ Test(cz, complex_gemm_strided_and_pointer_array_batches)
 
     /* the same through pointer arrays, single precision */
     fb_z *sa, *sb, *sc;
-    void *As = zmat(FB_C, SA * NB, &sa), *Bs = zmat(FB_C, SB * NB, &sb), *Cs = zmat(FB_C, SC * NB, &sc);
+    void *As = zmat(FB_C, SA * NB, &sa), *Bs = zmat(FB_C, SB * NB, &sb),
+         *Cs = zmat(FB_C, SC * NB, &sc);
     const cuComplex *pa[NB], *pb[NB];
     cuComplex *pc[NB];
     for (int q = 0; q < NB; q++) {
@@ -1891,7 +1906,8 @@ static void ztri_op(const fb_z *A, int64_t k, int64_t ld, cublasFillMode_t uplo,
         for (int64_t i = 0; i < k; i++) {
             int in = uplo == CUBLAS_FILL_MODE_LOWER ? i > j : i < j;
             T[i + j * k] = i == j ? (diag == CUBLAS_DIAG_UNIT ? 1 : A[i + j * ld])
-                                  : in ? A[i + j * ld] : 0;
+                           : in   ? A[i + j * ld]
+                                  : 0;
         }
     for (int64_t j = 0; j < k; j++)
         for (int64_t i = 0; i < k; i++)
@@ -1932,8 +1948,8 @@ Test(cz, trsm_trmm_all_modes)
                                 want[i + j * LD] = a * acc;
                             }
                         if (t == FB_S)
-                            OK(cublasStrmm_v2(h, side, uplo, OPS3[o], diag, M, N, &af, A, LD, B,
-                                              LD, C, LD));
+                            OK(cublasStrmm_v2(h, side, uplo, OPS3[o], diag, M, N, &af, A, LD, B, LD,
+                                              C, LD));
                         else
                             OK(cublasZtrmm_v2(h, side, uplo, OPS3[o], diag, M, N,
                                               (cuDoubleComplex *)al, A, LD, B, LD, C, LD));
@@ -1951,8 +1967,8 @@ Test(cz, trsm_trmm_all_modes)
                                     acc += sd ? fb_get(B, t, i + l * LD) * Mx[l + j * k]
                                               : Mx[i + l * k] * fb_get(B, t, l + j * LD);
                                 cr_assert(cabs(acc - a * rb[i + j * LD]) < 50 * tol(t),
-                                          "trsm t%d side%d uplo%d op%d diag%d (%d,%d)", t, sd, u,
-                                          o, dg, i, j);
+                                          "trsm t%d side%d uplo%d op%d diag%d (%d,%d)", t, sd, u, o,
+                                          dg, i, j);
                             }
                         free(A), free(B), free(C), free(ra), free(rb), free(rc);
                     }
@@ -2011,7 +2027,8 @@ Test(cz, syrk_herk_syr2k_her2k_symm_hemm)
         free(A), free(C), free(ra), free(rc);
 
         /* Zherk, op N, and Zher2k, op C */
-        void *Z = zmat(FB_Z, LD * N, &ra), *W = zmat(FB_Z, LD * N, &rb), *Cz = zmat(FB_Z, LD * N, &rc);
+        void *Z = zmat(FB_Z, LD * N, &ra), *W = zmat(FB_Z, LD * N, &rb),
+             *Cz = zmat(FB_Z, LD * N, &rc);
         memcpy(want, rc, sizeof(fb_z) * LD * N);
         for (int j = 0; j < N; j++)
             for (int i = 0; i < N; i++) {
@@ -2046,7 +2063,8 @@ Test(cz, syrk_herk_syr2k_her2k_symm_hemm)
         free(Z), free(W), free(Cz), free(ra), free(rb), free(rc);
 
         /* Chemm, side right: C = a B S + b C, S N x N Hermitian; Csyr2k op N */
-        void *S = zmat(FB_C, LD * N, &ra), *Bm = zmat(FB_C, LD * N, &rb), *Cm = zmat(FB_C, LD * N, &rc);
+        void *S = zmat(FB_C, LD * N, &ra), *Bm = zmat(FB_C, LD * N, &rb),
+             *Cm = zmat(FB_C, LD * N, &rc);
         zsym_full(ra, N, LD, uplo, 1, F);
         float ac[2] = {1, 0.5f}, bc[2] = {0.25f, 0};
         fb_z ca = CMPLX(1, 0.5);
@@ -2127,8 +2145,9 @@ Test(solve, getrf_getrs_batched)
     int piv[2], info[1], hinfo = 0;
     OK(cublasDgetrfBatched(h, 2, ps, 2, piv, info, 1));
     cr_assert_eq(info[0], 2);
-    IS(CUBLAS_STATUS_INVALID_VALUE, cublasDgetrsBatched(h, CUBLAS_OP_N, 2, 1, (const double *const *)ps,
-                                                        1, piv, pb, 2, &hinfo, 1));
+    IS(CUBLAS_STATUS_INVALID_VALUE,
+       cublasDgetrsBatched(h, CUBLAS_OP_N, 2, 1, (const double *const *)ps, 1, piv, pb, 2, &hinfo,
+                           1));
     cr_assert_eq(hinfo, -5);
     OK(cublasDestroy_v2(h));
 }
@@ -2145,10 +2164,19 @@ Test(solve, geqrf_and_gels_batched)
         void *pa[1] = {A}, *pt[1] = {tau};
         int info = 7;
         switch (t) {
-        case FB_S: OK(cublasSgeqrfBatched(h, M, N, (float *const *)pa, M, (float *const *)pt, &info, 1)); break;
-        case FB_D: OK(cublasDgeqrfBatched(h, M, N, (double *const *)pa, M, (double *const *)pt, &info, 1)); break;
-        case FB_C: OK(cublasCgeqrfBatched(h, M, N, (cuComplex *const *)pa, M, (cuComplex *const *)pt, &info, 1)); break;
-        default: OK(cublasZgeqrfBatched(h, M, N, (cuDoubleComplex *const *)pa, M, (cuDoubleComplex *const *)pt, &info, 1));
+        case FB_S:
+            OK(cublasSgeqrfBatched(h, M, N, (float *const *)pa, M, (float *const *)pt, &info, 1));
+            break;
+        case FB_D:
+            OK(cublasDgeqrfBatched(h, M, N, (double *const *)pa, M, (double *const *)pt, &info, 1));
+            break;
+        case FB_C:
+            OK(cublasCgeqrfBatched(h, M, N, (cuComplex *const *)pa, M, (cuComplex *const *)pt,
+                                   &info, 1));
+            break;
+        default:
+            OK(cublasZgeqrfBatched(h, M, N, (cuDoubleComplex *const *)pa, M,
+                                   (cuDoubleComplex *const *)pt, &info, 1));
         }
         cr_assert_eq(info, 0);
         /* QR = H1 H2 H3 R: apply the reflectors to R from the last one */
@@ -2180,10 +2208,21 @@ Test(solve, geqrf_and_gels_batched)
         int dinfo = 7;
         info = 7;
         switch (t) {
-        case FB_S: OK(cublasSgelsBatched(h, CUBLAS_OP_N, M, N, 2, (float *const *)pa, M, (float *const *)pc, M, &info, &dinfo, 1)); break;
-        case FB_D: OK(cublasDgelsBatched(h, CUBLAS_OP_N, M, N, 2, (double *const *)pa, M, (double *const *)pc, M, &info, &dinfo, 1)); break;
-        case FB_C: OK(cublasCgelsBatched(h, CUBLAS_OP_N, M, N, 2, (cuComplex *const *)pa, M, (cuComplex *const *)pc, M, &info, &dinfo, 1)); break;
-        default: OK(cublasZgelsBatched(h, CUBLAS_OP_N, M, N, 2, (cuDoubleComplex *const *)pa, M, (cuDoubleComplex *const *)pc, M, &info, &dinfo, 1));
+        case FB_S:
+            OK(cublasSgelsBatched(h, CUBLAS_OP_N, M, N, 2, (float *const *)pa, M,
+                                  (float *const *)pc, M, &info, &dinfo, 1));
+            break;
+        case FB_D:
+            OK(cublasDgelsBatched(h, CUBLAS_OP_N, M, N, 2, (double *const *)pa, M,
+                                  (double *const *)pc, M, &info, &dinfo, 1));
+            break;
+        case FB_C:
+            OK(cublasCgelsBatched(h, CUBLAS_OP_N, M, N, 2, (cuComplex *const *)pa, M,
+                                  (cuComplex *const *)pc, M, &info, &dinfo, 1));
+            break;
+        default:
+            OK(cublasZgelsBatched(h, CUBLAS_OP_N, M, N, 2, (cuDoubleComplex *const *)pa, M,
+                                  (cuDoubleComplex *const *)pc, M, &info, &dinfo, 1));
         }
         cr_assert_eq(info, 0);
         cr_assert_eq(dinfo, 0);
@@ -2208,5 +2247,40 @@ Test(solve, geqrf_and_gels_batched)
         cr_assert_eq(info, -1);
         free(A), free(C), free(ra), free(rc);
     }
+    OK(cublasDestroy_v2(h));
+}
+
+Test(cz, dgemv_and_sgeam)
+{
+    cublasHandle_t h = handle();
+    enum { M = 4, N = 3 };
+    double A[M * N], x[M], y[N], y0[N], al = 0.5, be = 2;
+    for (int i = 0; i < M * N; i++)
+        A[i] = rnd();
+    for (int i = 0; i < M; i++)
+        x[i] = rnd();
+    for (int i = 0; i < N; i++)
+        y0[i] = y[i] = rnd();
+    OK(cublasDgemv_v2(h, CUBLAS_OP_T, M, N, &al, A, M, x, 1, &be, y, 1));
+    for (int j = 0; j < N; j++) {
+        double acc = 0;
+        for (int i = 0; i < M; i++)
+            acc += A[i + j * M] * x[i];
+        cr_assert(fabs(y[j] - (al * acc + be * y0[j])) < 1e-12);
+    }
+    float fa[N * M], fb[M * N], fc[M * N], ga = 2, gb = -0.5f, zero = 0;
+    for (int i = 0; i < M * N; i++) {
+        fa[i] = (float)rnd();
+        fb[i] = (float)rnd();
+    }
+    OK(cublasSgeam(h, CUBLAS_OP_T, CUBLAS_OP_N, M, N, &ga, fa, N, &gb, fb, M, fc, M));
+    for (int j = 0; j < N; j++)
+        for (int i = 0; i < M; i++)
+            cr_assert(fabsf(fc[i + j * M] - (ga * fa[j + i * N] + gb * fb[i + j * M])) < 1e-6f);
+    /* in place, B unread when beta is 0 */
+    OK(cublasSgeam(h, CUBLAS_OP_N, CUBLAS_OP_N, M, N, &ga, fc, M, &zero, NULL, M, fc, M));
+    for (int j = 0; j < N; j++)
+        for (int i = 0; i < M; i++)
+            cr_assert(fabsf(fc[i + j * M] - 2 * (ga * fa[j + i * N] + gb * fb[i + j * M])) < 1e-5f);
     OK(cublasDestroy_v2(h));
 }
