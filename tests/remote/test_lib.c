@@ -206,3 +206,86 @@ Test(lib, destroy_unbinds_the_handle)
     done(&r);
     exec_session_close(s);
 }
+
+/* A host output (HOUT, cublas?getrsBatched's int *info): its value comes back as R_DATA in
+ * order; one of the device kind is refused before cuBLAS could write through it. */
+static args getrs_args(uint64_t base, int lda, uint32_t hout_kind)
+{
+    args a = {.n = 0};
+    a_u32(&a, 5);
+    a_u32(&a, CUBLAS_OP_N);
+    a_u32(&a, 2);         /* n */
+    a_u32(&a, 1);         /* nrhs */
+    a_u64(&a, base + 64); /* Aarray */
+    a_u32(&a, (uint32_t)lda);
+    a_u64(&a, base + 256); /* devIpiv */
+    a_u64(&a, base + 192); /* Barray */
+    a_u32(&a, 2);
+    a_u32(&a, hout_kind); /* info: kind, size, address */
+    a_u32(&a, 4);
+    a_u64(&a, hout_kind ? base + 320 : 0);
+    a_u32(&a, 1); /* batchSize */
+    return a;
+}
+
+Test(lib, getrs_host_info_comes_back)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 2 * MiB);
+    create(s, 5);
+    float A[4] = {4, 2, 1, 3}, B[2] = {1, 2}; /* 4x + y = 1, 2x + 3y = 2 */
+    uint64_t pa = base, pb = base + 128;
+    begin();
+    memcpy(proto_put_MEMCPY_H2D(&req, base, 0, sizeof A), A, sizeof A);
+    memcpy(proto_put_MEMCPY_H2D(&req, base + 64, 0, 8), &pa, 8);
+    memcpy(proto_put_MEMCPY_H2D(&req, base + 128, 0, sizeof B), B, sizeof B);
+    memcpy(proto_put_MEMCPY_H2D(&req, base + 192, 0, 8), &pb, 8);
+    args a = {.n = 0}; /* getrf: handle, n, A[], lda, P, info (device), batch */
+    a_u32(&a, 5);
+    a_u32(&a, 2);
+    a_u64(&a, base + 64);
+    a_u32(&a, 2);
+    a_u64(&a, base + 256);
+    a_u64(&a, base + 320);
+    a_u32(&a, 1);
+    put_call(GENIE_API_cublasSgetrfBatched, &a);
+    a = getrs_args(base, 2, 0);
+    put_call(GENIE_API_cublasSgetrsBatched, &a);
+    proto_put_MEMCPY_D2H(&req, base + 128, 8, 0);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.n, 2, "expected two R_DATA, got %d records", r.n);
+    proto_R_DATA d;
+    cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+    cr_assert_eq(d.data_len, 4);
+    int info;
+    memcpy(&info, d.data, 4);
+    cr_assert_eq(info, 0);
+    cr_assert_eq(proto_get_R_DATA(&r.recs[1], &d), 0);
+    float x[2];
+    memcpy(x, d.data, 8);
+    cr_assert_float_eq(x[0], 0.1f, 1e-6);
+    cr_assert_float_eq(x[1], 0.6f, 1e-6);
+    done(&r);
+
+    /* a bad argument: cuBLAS's status in R_ERROR (info is set, but no R_DATA follows) */
+    a = getrs_args(base, 1, 0);
+    begin();
+    put_call(GENIE_API_cublasSgetrsBatched, &a);
+    run(s, &r);
+    proto_R_ERROR e = error_at(&r, 0);
+    cr_assert_eq(e.cu_result, CUBLAS_STATUS_INVALID_VALUE);
+    done(&r);
+
+    /* the device kind for a host output */
+    a = getrs_args(base, 2, 1);
+    begin();
+    put_call(GENIE_API_cublasSgetrsBatched, &a);
+    run(s, &r);
+    e = error_at(&r, 0);
+    cr_assert_eq(e.cuda_err, 1);
+    cr_assert(msg_has(&e, "host output"));
+    done(&r);
+    exec_session_close(s);
+}
