@@ -151,3 +151,126 @@ Test(codec, huge_bytes_length_is_refused_not_wrapped)
     cr_assert_eq(b.len, before, "nothing was appended");
     genie_buf_free(&b);
 }
+
+/* ---- frames in pieces and the checksum computed while copying ---- */
+
+/* b: a frame with two records whose data (5 and 70000 bytes) stays outside b, then a third
+ * record; flat: the same frame built contiguously. */
+static void make_spliced(genie_buf *b, genie_buf *flat, uint8_t *big, proto_ext ext[2])
+{
+    for (size_t i = 0; i < 70000; i++)
+        big[i] = (uint8_t)(i * 31 + 7);
+    cr_assert_eq(proto_frame_begin(b, PROTO_KIND_REQUEST, 9), 0);
+    cr_assert_eq(proto_frame_begin(flat, PROTO_KIND_REQUEST, 9), 0);
+    size_t rec = b->len;
+    cr_assert_not_null(proto_put_MEMCPY_H2D(b, 0x1000, 16, 0));
+    cr_assert_eq(proto_rec_splice(b, rec, 5, &ext[0].at), 0);
+    ext[0].p = "hello";
+    ext[0].n = 5;
+    rec = b->len;
+    cr_assert_not_null(proto_put_MEMCPY_H2D(b, 0x2000, 0, 0));
+    cr_assert_eq(proto_rec_splice(b, rec, 70000, &ext[1].at), 0);
+    ext[1].p = big;
+    ext[1].n = 70000;
+    cr_assert_not_null(proto_put_DEVICE_SYNC(b, 0));
+    proto_frame_end_ext(b, ext, 2);
+
+    memcpy(proto_put_MEMCPY_H2D(flat, 0x1000, 16, 5), "hello", 5);
+    memcpy(proto_put_MEMCPY_H2D(flat, 0x2000, 0, 70000), big, 70000);
+    cr_assert_not_null(proto_put_DEVICE_SYNC(flat, 0));
+    proto_frame_end(flat);
+}
+
+static genie_buf gather(const genie_buf *b, const proto_ext *ext, size_t next)
+{
+    proto_iov iov[5];
+    size_t n = proto_frame_iov(b, ext, next, iov);
+    cr_assert_leq(n, 2 * next + 1);
+    genie_buf g = {0};
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(genie_buf_append(&g, iov[i].p, iov[i].n), 0);
+    return g;
+}
+
+Test(frame, spliced_frame_equals_the_contiguous_one)
+{
+    genie_buf b = {0}, flat = {0};
+    uint8_t *big = malloc(70000);
+    proto_ext ext[2];
+    make_spliced(&b, &flat, big, ext);
+    genie_buf g = gather(&b, ext, 2);
+    cr_assert_eq(g.len, flat.len);
+    cr_assert_eq(memcmp(g.data, flat.data, g.len), 0, "same bytes, same length and crc");
+    proto_frame f;
+    cr_assert_eq(proto_frame_parse(g.data, g.len, 1 << 20, &f), 0);
+    genie_buf_free(&g);
+    genie_buf_free(&b);
+    genie_buf_free(&flat);
+    free(big);
+}
+
+Test(frame, splice_needs_the_last_record)
+{
+    genie_buf b = {0};
+    size_t at;
+    cr_assert_eq(proto_frame_begin(&b, PROTO_KIND_REQUEST, 1), 0);
+    size_t rec = b.len;
+    cr_assert_not_null(proto_put_MEMCPY_H2D(&b, 0x1000, 0, 0));
+    cr_assert_not_null(proto_put_DEVICE_SYNC(&b, 0));
+    cr_assert_eq(proto_rec_splice(&b, rec, 8, &at), GENIE_EINVAL);
+    cr_assert_eq(proto_rec_splice(&b, 3, 8, &at), GENIE_EINVAL);
+    genie_buf_free(&b);
+}
+
+/* A bit flipped in the spliced payload after the checksum was taken (as on the wire). */
+Test(frame, flipped_bit_in_a_spliced_payload_is_caught)
+{
+    genie_buf b = {0}, flat = {0};
+    uint8_t *big = malloc(70000);
+    proto_ext ext[2];
+    make_spliced(&b, &flat, big, ext);
+    const size_t at[] = {0, 4095, 69999};
+    for (size_t i = 0; i < 3; i++) {
+        big[at[i]] ^= 0x10;
+        genie_buf g = gather(&b, ext, 2);
+        proto_frame f;
+        cr_assert_eq(proto_frame_parse(g.data, g.len, 1 << 20, &f), GENIE_ECRC);
+        genie_buf_free(&g);
+        big[at[i]] ^= 0x10;
+    }
+    genie_buf_free(&b);
+    genie_buf_free(&flat);
+    free(big);
+}
+
+Test(frame, crc_fed_in_any_split_equals_the_frame_crc)
+{
+    genie_buf b = make_frame();
+    uint32_t want;
+    memcpy(&want, b.data + 24, 4);
+    for (size_t step = 1; step <= 40; step++) {
+        proto_crc_acc a = {0, 0};
+        for (size_t o = 0; o < b.len; o += step)
+            proto_frame_crc_update(&a, b.data + o, b.len - o < step ? b.len - o : step);
+        cr_assert_eq(a.crc, want, "split every %zu bytes", step);
+    }
+    genie_buf_free(&b);
+}
+
+Test(frame, noted_crc_serves_one_parse_of_its_buffer)
+{
+    genie_buf b = make_frame();
+    uint32_t good;
+    memcpy(&good, b.data + 24, 4);
+    proto_frame f;
+    /* a wrong note proves the parse used it; the note is then gone */
+    proto_frame_crc_note(b.data, b.len, good ^ 1);
+    cr_assert_eq(proto_frame_parse(b.data, b.len, 1 << 20, &f), GENIE_ECRC);
+    cr_assert_eq(proto_frame_parse(b.data, b.len, 1 << 20, &f), 0);
+    /* a note for another length or buffer is not used, and is dropped */
+    proto_frame_crc_note(b.data, b.len - 8, good ^ 1);
+    cr_assert_eq(proto_frame_parse(b.data, b.len, 1 << 20, &f), 0);
+    proto_frame_crc_note(b.data, b.len, good);
+    cr_assert_eq(proto_frame_parse(b.data, b.len, 1 << 20, &f), 0);
+    genie_buf_free(&b);
+}
