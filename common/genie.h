@@ -54,6 +54,18 @@ void genie_log(int level, const char *fmt, ...) __attribute__((format(printf, 2,
     } while (0)
 void genie_log_init(void);
 
+/* Call-site traces for error reports (common/trace.c, LLVM libunwind). Frames inside the
+ * object that holds Genie are left out. genie_callers: up to max return addresses, innermost
+ * first; genie_pc_name: "symbol+0xoff (object)" or "object+0xoff"; genie_callers_str: up to
+ * depth of them joined by " <- ", returns how many. genie_warn_once_at logs fmt at warn level,
+ * once per *once flag (NULL: every time), followed by "(called from ...)" with
+ * GENIE_TRACE_DEPTH frames (3; 0 leaves the trace out). */
+int genie_callers(uintptr_t *pcs, int max);
+void genie_pc_name(uintptr_t pc, char *buf, size_t n);
+int genie_callers_str(char *buf, size_t n, int depth);
+void genie_warn_once_at(_Atomic unsigned char *once, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Environment configuration. */
 const char *genie_env_str(const char *name, const char *dflt);
 long long genie_env_int(const char *name, long long dflt);

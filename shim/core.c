@@ -137,9 +137,8 @@ void shim_deny_note(unsigned apix, const char *status)
 {
     static _Atomic unsigned char logged[GENIE_APIX__COUNT];
     shim_count(apix);
-    if (!atomic_exchange(&logged[apix], 1))
-        GENIE_WARN("%s is not supported by Genie; returning %s", genie_api_table[apix].name,
-                   status);
+    genie_warn_once_at(&logged[apix], "%s is not supported by Genie; returning %s",
+                       genie_api_table[apix].name, status);
 }
 
 cudaError_t shim_deny_cudart(unsigned apix)

@@ -31,10 +31,10 @@ enum {
 static CUresult drv_deny(unsigned idx, const char *name)
 {
     static _Atomic unsigned char logged[DRV_COUNT];
-    if (!atomic_exchange(&logged[idx], 1))
-        GENIE_WARN("driver API %s is not supported by Genie; returning "
-                   "CUDA_ERROR_NOT_SUPPORTED",
-                   name);
+    genie_warn_once_at(&logged[idx],
+                       "driver API %s is not supported by Genie; returning "
+                       "CUDA_ERROR_NOT_SUPPORTED",
+                       name);
     return CUDA_ERROR_NOT_SUPPORTED;
 }
 

@@ -16,9 +16,9 @@ enum {
 static nvmlReturn_t nvml_deny(unsigned idx, const char *name)
 {
     static _Atomic unsigned char logged[NVML_COUNT];
-    if (!atomic_exchange(&logged[idx], 1))
-        GENIE_WARN("NVML %s is not supported by Genie; returning NVML_ERROR_NOT_SUPPORTED",
-                   name);
+    genie_warn_once_at(&logged[idx],
+                       "NVML %s is not supported by Genie; returning NVML_ERROR_NOT_SUPPORTED",
+                       name);
     return NVML_ERROR_NOT_SUPPORTED;
 }
 
