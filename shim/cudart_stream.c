@@ -209,6 +209,31 @@ cudaError_t shim_impl_cudaStreamIsCapturing(cudaStream_t stream,
     return cudaSuccess;
 }
 
+/* cudaStreamBeginCapture is refused, so no stream is ever capturing: the status is None and
+ * the optional outputs are cleared (the runtime leaves them undefined in that case). */
+cudaError_t shim_impl_cudaStreamGetCaptureInfo(cudaStream_t stream,
+                                               enum cudaStreamCaptureStatus *captureStatus_out,
+                                               unsigned long long *id_out, cudaGraph_t *graph_out,
+                                               const cudaGraphNode_t **dependencies_out,
+                                               const cudaGraphEdgeData **edgeData_out,
+                                               size_t *numDependencies_out)
+{
+    cudaError_t e = shim_impl_cudaStreamIsCapturing(stream, captureStatus_out);
+    if (e != cudaSuccess)
+        return e;
+    if (id_out)
+        *id_out = 0;
+    if (graph_out)
+        *graph_out = NULL;
+    if (dependencies_out)
+        *dependencies_out = NULL;
+    if (edgeData_out)
+        *edgeData_out = NULL;
+    if (numDependencies_out)
+        *numDependencies_out = 0;
+    return cudaSuccess;
+}
+
 cudaError_t shim_impl_cudaDeviceSynchronize(void)
 {
     shim_lock();

@@ -520,6 +520,68 @@ cudaError_t shim_impl_cudaLaunchKernel(const void *func, dim3 gridDim, dim3 bloc
     return launch(func, gridDim, blockDim, args, sharedMem, stream);
 }
 
+/* cudaLaunchKernelExC (and the cudaLaunchKernelEx template over it): a launch with attributes.
+ * Attributes that only give the GPU more freedom or a hint (L2 access policy, priority,
+ * programmatic serialization, memory sync domains, cluster scheduling preferences, shared
+ * memory carveout) are dropped: the launch then runs as an ordinary, fully ordered one, which
+ * is always a correct schedule. Attributes that change what the kernel may do or what the
+ * launch produces (a cooperative grid, a cluster shape other than 1x1x1, programmatic or
+ * completion events, device-updatable graph nodes) are refused with cudaErrorNotSupported,
+ * logged once per attribute with the caller: silently dropping them would run the kernel
+ * wrong or leave an event never recorded. */
+static const char *launch_attr_refused(const cudaLaunchAttribute *a)
+{
+    switch ((int)a->id) {
+    case cudaLaunchAttributeIgnore:
+    case cudaLaunchAttributeAccessPolicyWindow:
+    case cudaLaunchAttributeSynchronizationPolicy:
+    case cudaLaunchAttributeClusterSchedulingPolicyPreference:
+    case cudaLaunchAttributeProgrammaticStreamSerialization:
+    case cudaLaunchAttributePriority:
+    case cudaLaunchAttributeMemSyncDomainMap:
+    case cudaLaunchAttributeMemSyncDomain:
+    case cudaLaunchAttributePreferredClusterDimension:
+    case cudaLaunchAttributePreferredSharedMemoryCarveout:
+    case cudaLaunchAttributeNvlinkUtilCentricScheduling:
+        return NULL;
+    case cudaLaunchAttributeCooperative:
+        return a->val.cooperative ? "cudaLaunchAttributeCooperative" : NULL;
+    case cudaLaunchAttributeClusterDimension:
+        return a->val.clusterDim.x * a->val.clusterDim.y * a->val.clusterDim.z > 1
+                   ? "cudaLaunchAttributeClusterDimension (a cluster larger than 1x1x1)"
+                   : NULL;
+    case cudaLaunchAttributeProgrammaticEvent:
+        return "cudaLaunchAttributeProgrammaticEvent";
+    case cudaLaunchAttributeLaunchCompletionEvent:
+        return "cudaLaunchAttributeLaunchCompletionEvent";
+    case cudaLaunchAttributeDeviceUpdatableKernelNode:
+        return "cudaLaunchAttributeDeviceUpdatableKernelNode";
+    default:
+        return "an unknown launch attribute";
+    }
+}
+
+cudaError_t shim_impl_cudaLaunchKernelExC(const cudaLaunchConfig_t *config, const void *func,
+                                          void **args)
+{
+    static _Atomic unsigned char logged[32];
+    if (!config || (config->numAttrs && !config->attrs))
+        return shim_set_error(cudaErrorInvalidValue);
+    for (unsigned i = 0; i < config->numAttrs; i++) {
+        const char *why = launch_attr_refused(&config->attrs[i]);
+        if (why) {
+            unsigned id = (unsigned)config->attrs[i].id;
+            genie_warn_once_at(&logged[id < 32 ? id : 31],
+                               "cudaLaunchKernelExC with %s (attribute %u) is not supported by "
+                               "Genie; returning cudaErrorNotSupported",
+                               why, id);
+            return shim_set_error(cudaErrorNotSupported);
+        }
+    }
+    return launch(func, config->gridDim, config->blockDim, args, config->dynamicSmemBytes,
+                  config->stream);
+}
+
 /* ------------------------------------------------------ function queries ---- */
 
 /* One round trip for several FUNC_ATTR/OCCUPANCY queries. */

@@ -33,6 +33,7 @@ cudaError_t shim_impl_cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event
 cudaError_t shim_impl_cudaStreamSynchronize(cudaStream_t stream);
 cudaError_t shim_impl_cudaStreamQuery(cudaStream_t stream);
 cudaError_t shim_impl_cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus);
+cudaError_t shim_impl_cudaStreamGetCaptureInfo(cudaStream_t stream, enum cudaStreamCaptureStatus *captureStatus_out, unsigned long long *id_out , cudaGraph_t *graph_out , const cudaGraphNode_t **dependencies_out , const cudaGraphEdgeData **edgeData_out , size_t *numDependencies_out);
 cudaError_t shim_impl_cudaEventCreate(cudaEvent_t *event);
 cudaError_t shim_impl_cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int flags);
 cudaError_t shim_impl_cudaEventRecord(cudaEvent_t event, cudaStream_t stream);
@@ -42,6 +43,7 @@ cudaError_t shim_impl_cudaEventSynchronize(cudaEvent_t event);
 cudaError_t shim_impl_cudaEventDestroy(cudaEvent_t event);
 cudaError_t shim_impl_cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
 cudaError_t shim_impl_cudaLaunchKernel(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream);
+cudaError_t shim_impl_cudaLaunchKernelExC(const cudaLaunchConfig_t *config, const void *func, void **args);
 cudaError_t shim_impl_cudaFuncGetAttributes(struct cudaFuncAttributes *attr, const void *func);
 cudaError_t shim_impl_cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr, int value);
 cudaError_t shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, const void *func, int blockSize, size_t dynamicSMemSize);
@@ -511,14 +513,10 @@ GENIE_EXPORT cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStr
 
 GENIE_EXPORT cudaError_t cudaStreamGetCaptureInfo(cudaStream_t stream, enum cudaStreamCaptureStatus *captureStatus_out, unsigned long long *id_out , cudaGraph_t *graph_out , const cudaGraphNode_t **dependencies_out , const cudaGraphEdgeData **edgeData_out , size_t *numDependencies_out)
 {
-    (void)stream;
-    (void)captureStatus_out;
-    (void)id_out;
-    (void)graph_out;
-    (void)dependencies_out;
-    (void)edgeData_out;
-    (void)numDependencies_out;
-    return shim_deny_cudart(GENIE_APIX_cudaStreamGetCaptureInfo);
+    shim_count(GENIE_APIX_cudaStreamGetCaptureInfo);
+    if (!captureStatus_out)
+        return shim_bad_arg(GENIE_APIX_cudaStreamGetCaptureInfo, "captureStatus_out");
+    return shim_impl_cudaStreamGetCaptureInfo(stream, captureStatus_out, id_out, graph_out, dependencies_out, edgeData_out, numDependencies_out);
 }
 
 GENIE_EXPORT cudaError_t cudaStreamUpdateCaptureDependencies(cudaStream_t stream, cudaGraphNode_t *dependencies, const cudaGraphEdgeData *dependencyData, size_t numDependencies, unsigned int flags)
@@ -653,10 +651,8 @@ GENIE_EXPORT cudaError_t cudaLaunchKernel(const void *func, dim3 gridDim, dim3 b
 
 GENIE_EXPORT cudaError_t cudaLaunchKernelExC(const cudaLaunchConfig_t *config, const void *func, void **args)
 {
-    (void)config;
-    (void)func;
-    (void)args;
-    return shim_deny_cudart(GENIE_APIX_cudaLaunchKernelExC);
+    shim_count(GENIE_APIX_cudaLaunchKernelExC);
+    return shim_impl_cudaLaunchKernelExC(config, func, args);
 }
 
 GENIE_EXPORT cudaError_t cudaLaunchCooperativeKernel(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream)
@@ -2583,10 +2579,8 @@ GENIE_EXPORT cudaError_t cudaLaunchHostFunc_ptsz(cudaStream_t stream, cudaHostFn
 
 GENIE_EXPORT cudaError_t cudaLaunchKernelExC_ptsz(const cudaLaunchConfig_t *config, const void *func, void **args)
 {
-    (void)config;
-    (void)func;
-    (void)args;
-    return shim_deny_cudart(GENIE_APIX_cudaLaunchKernelExC_ptsz);
+    shim_count(GENIE_APIX_cudaLaunchKernelExC_ptsz);
+    return shim_impl_cudaLaunchKernelExC(config, func, args);
 }
 
 GENIE_EXPORT cudaError_t cudaLaunchKernel_ptsz(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream)
@@ -2972,14 +2966,10 @@ GENIE_EXPORT cudaError_t cudaStreamGetAttribute_ptsz(cudaStream_t hStream, cudaL
 
 GENIE_EXPORT cudaError_t cudaStreamGetCaptureInfo_ptsz(cudaStream_t stream, enum cudaStreamCaptureStatus *captureStatus_out, unsigned long long *id_out , cudaGraph_t *graph_out , const cudaGraphNode_t **dependencies_out , const cudaGraphEdgeData **edgeData_out , size_t *numDependencies_out)
 {
-    (void)stream;
-    (void)captureStatus_out;
-    (void)id_out;
-    (void)graph_out;
-    (void)dependencies_out;
-    (void)edgeData_out;
-    (void)numDependencies_out;
-    return shim_deny_cudart(GENIE_APIX_cudaStreamGetCaptureInfo_ptsz);
+    shim_count(GENIE_APIX_cudaStreamGetCaptureInfo_ptsz);
+    if (!captureStatus_out)
+        return shim_bad_arg(GENIE_APIX_cudaStreamGetCaptureInfo_ptsz, "captureStatus_out");
+    return shim_impl_cudaStreamGetCaptureInfo(stream, captureStatus_out, id_out, graph_out, dependencies_out, edgeData_out, numDependencies_out);
 }
 
 GENIE_EXPORT cudaError_t cudaStreamGetDevice_ptsz(cudaStream_t hStream, int *device)

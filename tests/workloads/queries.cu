@@ -3,7 +3,8 @@
 // Device count/properties/attributes, versions, memory info, pointer attributes (device,
 // pinned host, unregistered), stream capture status, function attributes, occupancy,
 // opting a kernel into more than 48 KiB of dynamic shared memory, and a call Genie does
-// not support (cudaMallocManaged: cudaErrorNotSupported). Prints RESULT OK.
+// not support (cudaMallocManaged: cudaErrorNotSupported); cudaLaunchKernelExC with hint
+// attributes (dropped) and a cluster (refused through Genie). Prints RESULT OK.
 #include "wl_common.h"
 
 __global__ void fill_shared(int *out, int n)
@@ -93,6 +94,46 @@ int main(int argc, char **argv)
         CK(cudaMemcpyAsync(out, d, sizeof out, cudaMemcpyDeviceToHost, s));
         CK(cudaStreamSynchronize(s));
         EXPECT(out[0] == n - 1 && out[3] == n - 1);
+    }
+
+    {
+        // cudaLaunchKernelExC with hint attributes: runs (Genie drops the hints); with a
+        // 2x1x1 cluster: runs natively on a GPU with clusters, refused through Genie (the e2e
+        // test checks the printed name)
+        cudaLaunchAttribute at[2];
+        at[0].id = cudaLaunchAttributePriority;
+        at[0].val.priority = 0;
+        at[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        at[1].val.programmaticStreamSerializationAllowed = 1;
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3(4);
+        cfg.blockDim = dim3(128);
+        cfg.dynamicSmemBytes = 1024 * sizeof(int);
+        cfg.stream = s;
+        cfg.attrs = at;
+        cfg.numAttrs = 2;
+        int n = 1024;
+        void *kargs[] = {&d, &n};
+        CK(cudaMemsetAsync(d, 0, 4 * sizeof(int), s));
+        CK(cudaLaunchKernelExC(&cfg, (const void *)fill_shared, kargs));
+        int out[4] = {0};
+        CK(cudaMemcpyAsync(out, d, sizeof out, cudaMemcpyDeviceToHost, s));
+        CK(cudaStreamSynchronize(s));
+        EXPECT(out[0] == n - 1 && out[3] == n - 1);
+        at[0].id = cudaLaunchAttributeClusterDimension;
+        at[0].val.clusterDim.x = 2;
+        at[0].val.clusterDim.y = 1;
+        at[0].val.clusterDim.z = 1;
+        cfg.numAttrs = 1;
+        cudaError_t ce = cudaLaunchKernelExC(&cfg, (const void *)fill_shared, kargs);
+        std::printf("cluster launch: %s\n", cudaGetErrorName(ce));
+        EXPECT(ce == cudaSuccess || ce == cudaErrorNotSupported);
+        (void)cudaGetLastError();
+        CK(cudaStreamSynchronize(s));
+        cudaStreamCaptureStatus cs = cudaStreamCaptureStatusActive;
+        unsigned long long cid = 1;
+        CK(cudaStreamGetCaptureInfo(s, &cs, &cid, nullptr, nullptr, nullptr, nullptr));
+        EXPECT(cs == cudaStreamCaptureStatusNone);
     }
 
     void *managed = nullptr;
