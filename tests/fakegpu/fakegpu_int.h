@@ -36,12 +36,19 @@ int fg_handle_is(const void *h, enum fg_kind k);  /* caller holds fg_lock */
 #define FG_SHMEM_OPTIN 232448
 extern size_t fg_total_mem;            /* GENIE_FAKE_MEM, fixed at cuInit */
 CUresult fg_check_init(void);          /* CUDA_ERROR_NOT_INITIALIZED before cuInit */
-CUresult fg_check_ctx(void);           /* also CUDA_ERROR_INVALID_CONTEXT with no current context */
+CUresult fg_check_ctx(void); /* also CUDA_ERROR_INVALID_CONTEXT with no current context, and
+                                the sticky error of a corrupted context */
+CUresult fg_check_sticky(void); /* the context's sticky error (GENIE_FAKE_STICKY=1), or 0 */
+void fg_fault(CUresult r);      /* a kernel faulted with r: sticky when GENIE_FAKE_STICKY=1 */
 int fg_dev_attr(CUdevice_attribute a); /* value of a valid attribute */
 
 /* Streams (fg_stream.c): NULL, CU_STREAM_LEGACY and CU_STREAM_PER_THREAD are valid too.
  * Caller holds fg_lock. */
 int fg_stream_ok(CUstream s);
+/* The NULL stream (and CU_STREAM_LEGACY / CU_STREAM_PER_THREAD) is the current context's:
+ * an op on it needs a context current on the calling thread (CUDA_ERROR_INVALID_CONTEXT),
+ * an op on a created stream only cuInit. Takes no lock. */
+CUresult fg_check_stream_ctx(CUstream s);
 
 /* Memory (fg_mem.c): does [p, p+n) lie in device memory (cuMemAlloc or cuMemMap ranges,
  * adjacent ranges allowed)? Takes fg_lock itself. */

@@ -10,6 +10,12 @@ pthread_mutex_t fg_lock = PTHREAD_MUTEX_INITIALIZER;
 size_t fg_total_mem = (size_t)16 << 30;
 
 static atomic_int fg_inited;
+/* GENIE_FAKE_STICKY=1: a kernel fault corrupts the context as on the GPU ("the context cannot
+ * be used ... must be destroyed"): every later context-bound call returns the fault's code
+ * until the primary context is released by everyone. Off by default, so a test that faults
+ * on purpose can go on. */
+static atomic_int fg_sticky_on;
+static atomic_int fg_sticky;
 static pthread_once_t fg_init_once = PTHREAD_ONCE_INIT;
 
 /* The one device has one primary context; its address is the CUcontext. */
@@ -63,7 +69,21 @@ CUresult fg_check_ctx(void)
 {
     if (!atomic_load(&fg_inited))
         return CUDA_ERROR_NOT_INITIALIZED;
-    return fg_current ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+    if (!fg_current)
+        return CUDA_ERROR_INVALID_CONTEXT;
+    return fg_check_sticky();
+}
+
+CUresult fg_check_sticky(void)
+{
+    return (CUresult)atomic_load(&fg_sticky);
+}
+
+void fg_fault(CUresult r)
+{
+    int none = 0;
+    if (atomic_load(&fg_sticky_on))
+        atomic_compare_exchange_strong(&fg_sticky, &none, (int)r);
 }
 
 CUresult cuInit(unsigned int Flags)
@@ -71,6 +91,8 @@ CUresult cuInit(unsigned int Flags)
     if (Flags != 0)
         return CUDA_ERROR_INVALID_VALUE;
     pthread_once(&fg_init_once, fg_read_env);
+    const char *st = getenv("GENIE_FAKE_STICKY"); /* read at every cuInit: tests toggle it */
+    atomic_store(&fg_sticky_on, st && *st == '1');
     atomic_store(&fg_inited, 1);
     return CUDA_SUCCESS;
 }
@@ -328,8 +350,8 @@ CUresult cuDevicePrimaryCtxRelease(CUdevice dev)
     if (dev != 0)
         return CUDA_ERROR_INVALID_DEVICE;
     FG_LOCK();
-    if (fg_primary.refs > 0)
-        fg_primary.refs--;
+    if (fg_primary.refs > 0 && --fg_primary.refs == 0)
+        atomic_store(&fg_sticky, 0); /* the context is gone, and its corruption with it */
     FG_UNLOCK();
     return CUDA_SUCCESS;
 }

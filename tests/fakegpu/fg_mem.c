@@ -267,8 +267,10 @@ CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment, CU
     return CUDA_SUCCESS;
 }
 
-/* Mappings still inside the range are dropped with it (the real driver leaves that
- * undefined; a test double should not make cleanup order matter). */
+/* ptr and size must be exactly what cuMemAddressReserve gave. A range that still holds
+ * mappings is refused: the documented order is cuMemUnmap, then cuMemAddressFree (the real
+ * driver leaves the other order undefined; the fake makes it an error so the executor's
+ * cleanup order is checked). */
 CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
 {
     CUresult r = fg_check_init();
@@ -279,14 +281,11 @@ CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
     for (k = 0; k < fg_nresvs; k++)
         if (fg_resvs[k].base == (uintptr_t)ptr && fg_resvs[k].size == size)
             break;
-    if (k == fg_nresvs) {
+    if (k == fg_nresvs || fg_overlaps((uintptr_t)ptr, size)) {
         FG_UNLOCK();
         return CUDA_ERROR_INVALID_VALUE;
     }
     fg_resvs[k] = fg_resvs[--fg_nresvs];
-    size_t i = fg_upper((uintptr_t)ptr - 1); /* first range with base >= ptr */
-    while (i < fg_nranges && fg_ranges[i].base < (uintptr_t)ptr + size)
-        fg_range_remove(i);
     munmap((void *)(uintptr_t)ptr, size);
     FG_UNLOCK();
     return CUDA_SUCCESS;
@@ -365,9 +364,10 @@ CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAlloc
         FG_UNLOCK();
         return CUDA_ERROR_INVALID_VALUE;
     }
-    /* MAP_FIXED is safe here: the range is ours (reserved) and nothing is mapped in it. */
-    void *q =
-        mmap((void *)p, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, m->fd, (off_t)offset);
+    /* MAP_FIXED is safe here: the range is ours (reserved) and nothing is mapped in it.
+     * PROT_NONE: "all mappings start with no accessibility setup" until cuMemSetAccess, so
+     * a copy or kernel touching the range before then fails as on the GPU. */
+    void *q = mmap((void *)p, size, PROT_NONE, MAP_SHARED | MAP_FIXED, m->fd, (off_t)offset);
     if (q == MAP_FAILED || fg_range_insert(p, size, FG_R_MAP)) {
         if (q != MAP_FAILED)
             mmap((void *)p, size, PROT_NONE,

@@ -86,6 +86,9 @@ CUresult cuModuleUnload(CUmodule hmod)
     return CUDA_SUCCESS;
 }
 
+/* A name lookup in the module's host-side table: under lazy loading (CUDA's default since
+ * 12.2) it loads nothing, so a corrupted context does not fail it; the first call that
+ * needs the kernel on the device (cuFuncGetParamInfo, a launch) does. */
 CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
 {
     CUresult r = fg_check_init();
@@ -147,6 +150,8 @@ CUresult cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, cons
 static CUresult fg_func_get(CUfunction hf, fg_func *out)
 {
     CUresult r = fg_check_init();
+    if (!r)
+        r = fg_check_sticky();
     if (r)
         return r;
     FG_LOCK();
@@ -338,6 +343,8 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDi
 {
     fg_func fn;
     CUresult r = fg_func_get(f, &fn);
+    if (!r)
+        r = fg_check_stream_ctx(hStream);
     if (r)
         return r;
     FG_LOCK();
@@ -365,13 +372,16 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDi
         {gridDimX, gridDimY, gridDimZ}, {blockDimX, blockDimY, blockDimZ}, sharedMemBytes};
     fg_run run = {fn.twin, &l, kernelParams, 0};
     int sig = fg_guarded(fg_run_twin, &run);
+    r = (CUresult)run.ret;
     if (sig == SIGSEGV || sig == SIGBUS)
-        return CUDA_ERROR_ILLEGAL_ADDRESS;
-    if (sig == SIGILL)
-        return CUDA_ERROR_ILLEGAL_INSTRUCTION;
+        r = CUDA_ERROR_ILLEGAL_ADDRESS;
+    else if (sig == SIGILL)
+        r = CUDA_ERROR_ILLEGAL_INSTRUCTION;
+    else if (sig)
+        r = CUDA_ERROR_LAUNCH_FAILED;
     if (sig)
-        return CUDA_ERROR_LAUNCH_FAILED;
-    return (CUresult)run.ret;
+        fg_fault(r);
+    return r;
 }
 
 /* Threads per SM 2048, at most 32 blocks per SM, and the SM's shared memory. */

@@ -21,6 +21,14 @@ int fg_stream_ok(CUstream s)
            fg_handle_is(s, FG_H_STREAM);
 }
 
+CUresult fg_check_stream_ctx(CUstream s)
+{
+    if (s == NULL || s == CU_STREAM_LEGACY || s == CU_STREAM_PER_THREAD)
+        return fg_check_ctx();
+    CUresult r = fg_check_init();
+    return r ? r : fg_check_sticky();
+}
+
 static CUresult fg_stream_new(CUstream *ph, unsigned flags, int prio)
 {
     CUresult r = fg_check_ctx();
@@ -73,7 +81,7 @@ CUresult cuStreamDestroy(CUstream hStream)
 
 static CUresult fg_stream_check(CUstream s)
 {
-    CUresult r = fg_check_init();
+    CUresult r = fg_check_stream_ctx(s);
     if (r)
         return r;
     FG_LOCK();
@@ -107,7 +115,7 @@ CUresult cuStreamGetPriority(CUstream hStream, int *priority)
 
 CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags)
 {
-    CUresult r = fg_check_init();
+    CUresult r = fg_check_stream_ctx(hStream);
     if (r)
         return r;
     if (Flags & ~(unsigned)CU_EVENT_WAIT_EXTERNAL)
@@ -144,7 +152,7 @@ CUresult cuEventCreate(CUevent *phEvent, unsigned int Flags)
 
 CUresult cuEventRecord(CUevent hEvent, CUstream hStream)
 {
-    CUresult r = fg_check_init();
+    CUresult r = fg_check_stream_ctx(hStream);
     if (r)
         return r;
     struct timespec ts;
@@ -164,6 +172,8 @@ CUresult cuEventRecord(CUevent hEvent, CUstream hStream)
 static CUresult fg_event_check(CUevent e)
 {
     CUresult r = fg_check_init();
+    if (!r)
+        r = fg_check_sticky();
     if (r)
         return r;
     FG_LOCK();

@@ -201,6 +201,7 @@ Test(fakegpu, vmm_round_trip, .init = setup)
     OK(cuMemUnmap(va, 2 * MiB));
     cr_assert_eq(cuMemcpyDtoH(out, va, 4), CUDA_ERROR_INVALID_VALUE);
     OK(cuMemMap(va + 6 * MiB, 2 * MiB, 0, h0, 0));
+    OK(cuMemSetAccess(va + 6 * MiB, 2 * MiB, &acc, 1)); /* a new mapping starts inaccessible */
     OK(cuMemcpyDtoH(out, va + 6 * MiB, 4));
     cr_assert_eq(out[0], 0xdeadbeef);
 
@@ -255,6 +256,8 @@ Test(fakegpu, vmm_rejects, .init = setup)
     OK(cuMemMap(va, 2 * MiB, 0, h, 0));
     cr_assert_eq(cuMemMap(va, 2 * MiB, 2 * MiB, h, 0),
                  CUDA_ERROR_INVALID_VALUE); /* already mapped */
+    CUmemAccessDesc acc = {{CU_MEM_LOCATION_TYPE_DEVICE, 0}, CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
+    OK(cuMemSetAccess(va, 2 * MiB, &acc, 1));
     OK(cuMemcpyHtoD(va, &x, sizeof x));
     /* A copy running off the end of the mapping, unmapping a partial range. */
     cr_assert_eq(cuMemcpyHtoD(va + 2 * MiB - 2, &x, sizeof x), CUDA_ERROR_INVALID_VALUE);
@@ -269,6 +272,133 @@ Test(fakegpu, vmm_rejects, .init = setup)
     OK(cuMemRelease(h));
     OK(cuMemAddressFree(va, 4 * MiB));
     munmap(raw, 8 * MiB);
+}
+
+/* "All mappings start with no accessibility setup" (cuMemUnmap/cuMemMap docs): until
+ * cuMemSetAccess, copies and kernels touching a mapping fail; access is per mapping and a
+ * remap starts without it again. */
+Test(fakegpu, vmm_access_required, .init = setup)
+{
+    CUmemAllocationProp prop = dev_prop();
+    CUdeviceptr va;
+    CUmemGenericAllocationHandle h;
+    OK(cuMemAddressReserve(&va, 4 * MiB, 0, 0, 0));
+    OK(cuMemCreate(&h, 2 * MiB, &prop, 0));
+    OK(cuMemMap(va, 2 * MiB, 0, h, 0));
+    int x = 7, y = 0;
+    cr_assert_neq(cuMemcpyHtoD(va, &x, sizeof x), CUDA_SUCCESS);
+    cr_assert_neq(cuMemcpyDtoH(&y, va, sizeof y), CUDA_SUCCESS);
+    cr_assert_neq(cuMemsetD8(va, 0, 16), CUDA_SUCCESS);
+    CUmodule m;
+    CUfunction f = get_func(&m, "_Z4pokePi");
+    void *args[] = {&va};
+    cr_assert_eq(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL),
+                 CUDA_ERROR_ILLEGAL_ADDRESS);
+    /* Read-only: reads work, writes do not. */
+    CUmemAccessDesc ro = {{CU_MEM_LOCATION_TYPE_DEVICE, 0}, CU_MEM_ACCESS_FLAGS_PROT_READ};
+    OK(cuMemSetAccess(va, 2 * MiB, &ro, 1));
+    OK(cuMemcpyDtoH(&y, va, sizeof y));
+    cr_assert_eq(y, 0);
+    cr_assert_neq(cuMemcpyHtoD(va, &x, sizeof x), CUDA_SUCCESS);
+    cr_assert_eq(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL),
+                 CUDA_ERROR_ILLEGAL_ADDRESS);
+    CUmemAccessDesc rw = {{CU_MEM_LOCATION_TYPE_DEVICE, 0}, CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
+    OK(cuMemSetAccess(va, 2 * MiB, &rw, 1));
+    OK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL));
+    OK(cuMemcpyDtoH(&y, va, sizeof y));
+    cr_assert_eq(y, 42);
+    /* Access cannot be set on a range that is not wholly mapped, nor for another device. */
+    cr_assert_eq(cuMemSetAccess(va, 4 * MiB, &rw, 1), CUDA_ERROR_INVALID_VALUE);
+    CUmemAccessDesc dev1 = {{CU_MEM_LOCATION_TYPE_DEVICE, 1}, CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
+    cr_assert_eq(cuMemSetAccess(va, 2 * MiB, &dev1, 1), CUDA_ERROR_INVALID_DEVICE);
+    /* Unmap and map again: the data is still there, the access is not. */
+    OK(cuMemUnmap(va, 2 * MiB));
+    OK(cuMemMap(va + 2 * MiB, 2 * MiB, 0, h, 0));
+    cr_assert_neq(cuMemcpyDtoH(&y, va + 2 * MiB, sizeof y), CUDA_SUCCESS);
+    OK(cuMemSetAccess(va + 2 * MiB, 2 * MiB, &rw, 1));
+    OK(cuMemcpyDtoH(&y, va + 2 * MiB, sizeof y));
+    cr_assert_eq(y, 42);
+    OK(cuMemUnmap(va + 2 * MiB, 2 * MiB));
+    OK(cuMemRelease(h));
+    OK(cuMemAddressFree(va, 4 * MiB));
+    OK(cuModuleUnload(m));
+}
+
+/* The documented teardown order is unmap, release, then free the reservation; the fake
+ * refuses to free a reservation that still holds a mapping, and a size other than the
+ * reserved one. */
+Test(fakegpu, vmm_address_free_needs_unmap, .init = setup)
+{
+    CUmemAllocationProp prop = dev_prop();
+    CUdeviceptr va;
+    CUmemGenericAllocationHandle h;
+    OK(cuMemAddressReserve(&va, 4 * MiB, 0, 0, 0));
+    OK(cuMemCreate(&h, 2 * MiB, &prop, 0));
+    OK(cuMemMap(va + 2 * MiB, 2 * MiB, 0, h, 0));
+    OK(cuMemRelease(h)); /* legal while mapped: the mapping keeps the memory */
+    cr_assert_eq(cuMemAddressFree(va, 4 * MiB), CUDA_ERROR_INVALID_VALUE);
+    cr_assert_eq(cuMemAddressFree(va, 2 * MiB), CUDA_ERROR_INVALID_VALUE);
+    OK(cuMemUnmap(va + 2 * MiB, 2 * MiB));
+    OK(cuMemAddressFree(va, 4 * MiB));
+}
+
+/* The NULL stream belongs to the calling thread's current context: without one, ops on it
+ * fail with CUDA_ERROR_INVALID_CONTEXT; ops on a created stream need only cuInit. */
+typedef struct noctx_args {
+    CUfunction f;
+    CUstream s;
+    CUevent e;
+    CUdeviceptr p;
+} noctx_args;
+
+static void *noctx_thread(void *arg)
+{
+    noctx_args *a = arg;
+    CUcontext cur = (CUcontext)1;
+    OK(cuCtxGetCurrent(&cur));
+    cr_assert_null(cur, "a new thread has no current context");
+    void *args[] = {&a->p};
+    cr_assert_eq(cuStreamSynchronize(NULL), CUDA_ERROR_INVALID_CONTEXT);
+    cr_assert_eq(cuStreamQuery(NULL), CUDA_ERROR_INVALID_CONTEXT);
+    cr_assert_eq(cuStreamSynchronize(CU_STREAM_LEGACY), CUDA_ERROR_INVALID_CONTEXT);
+    cr_assert_eq(cuEventRecord(a->e, NULL), CUDA_ERROR_INVALID_CONTEXT);
+    cr_assert_eq(cuStreamWaitEvent(NULL, a->e, 0), CUDA_ERROR_INVALID_CONTEXT);
+    cr_assert_eq(cuLaunchKernel(a->f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL),
+                 CUDA_ERROR_INVALID_CONTEXT);
+    int x = 1;
+    cr_assert_eq(cuMemcpyHtoD(a->p, &x, sizeof x), CUDA_ERROR_INVALID_CONTEXT);
+    CUstream s2;
+    cr_assert_eq(cuStreamCreate(&s2, 0), CUDA_ERROR_INVALID_CONTEXT);
+    OK(cuStreamSynchronize(a->s));
+    OK(cuEventRecord(a->e, a->s));
+    OK(cuStreamWaitEvent(a->s, a->e, 0));
+    OK(cuEventSynchronize(a->e));
+    /* Once the context is current, everything works. */
+    OK(cuCtxSetCurrent(ctx));
+    OK(cuStreamSynchronize(NULL));
+    OK(cuLaunchKernel(a->f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL));
+    OK(cuEventRecord(a->e, NULL));
+    return NULL;
+}
+
+Test(fakegpu, null_stream_needs_current_context, .init = setup)
+{
+    noctx_args a;
+    CUmodule m;
+    a.f = get_func(&m, "_Z4pokePi");
+    OK(cuStreamCreate(&a.s, 0));
+    OK(cuEventCreate(&a.e, 0));
+    OK(cuMemAlloc(&a.p, 4));
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, noctx_thread, &a), 0);
+    pthread_join(t, NULL);
+    int v = 0;
+    OK(cuMemcpyDtoH(&v, a.p, sizeof v));
+    cr_assert_eq(v, 42);
+    OK(cuMemFree(a.p));
+    OK(cuEventDestroy(a.e));
+    OK(cuStreamDestroy(a.s));
+    OK(cuModuleUnload(m));
 }
 
 /* ---- modules and launches ---- */
@@ -421,6 +551,57 @@ Test(fakegpu, faulting_twin_survives, .init = setup)
     cr_assert_eq(v, 42);
     OK(cuMemFree(ok));
     OK(cuModuleUnload(m));
+}
+
+/* GENIE_FAKE_STICKY=1: a kernel fault corrupts the context as on the GPU: every later
+ * context-bound call returns the fault's code, device queries still answer, and the
+ * context is usable again only once every reference to it was released. */
+static void setup_sticky(void)
+{
+    setenv("GENIE_FAKE_STICKY", "1", 1);
+    setup();
+}
+
+Test(fakegpu, sticky_fault_poisons_the_context, .init = setup_sticky)
+{
+    CUmodule m;
+    CUfunction f = get_func(&m, "_Z4pokePi");
+    CUstream s;
+    OK(cuStreamCreate(&s, 0));
+    CUevent e;
+    OK(cuEventCreate(&e, 0));
+    CUdeviceptr bad = 0x10, p, q;
+    OK(cuMemAlloc(&p, 4));
+    void *args[] = {&bad};
+    const CUresult ia = CUDA_ERROR_ILLEGAL_ADDRESS;
+    cr_assert_eq(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, s, args, NULL), ia);
+    cr_assert_eq(cuCtxSynchronize(), ia);
+    cr_assert_eq(cuStreamSynchronize(s), ia);
+    cr_assert_eq(cuStreamSynchronize(NULL), ia);
+    cr_assert_eq(cuEventRecord(e, s), ia);
+    cr_assert_eq(cuEventSynchronize(e), ia);
+    cr_assert_eq(cuMemAlloc(&q, 4), ia);
+    int x = 0;
+    cr_assert_eq(cuMemcpyDtoH(&x, p, sizeof x), ia);
+    size_t off, sz;
+    cr_assert_eq(cuFuncGetParamInfo(f, 0, &off, &sz), ia);
+    CUfunction f2; /* a host-side lookup (lazy loading) still answers; using it does not */
+    OK(cuModuleGetFunction(&f2, m, "_Z4vaddPKfS0_Pfi"));
+    cr_assert_eq(cuFuncGetParamInfo(f2, 0, &off, &sz), ia);
+    args[0] = &p;
+    cr_assert_eq(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL), ia);
+    int v;
+    OK(cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_WARP_SIZE, 0));
+    /* Handles can still be destroyed. */
+    OK(cuEventDestroy(e));
+    OK(cuStreamDestroy(s));
+    OK(cuModuleUnload(m));
+    /* Releasing the last reference ends the context; a new one is healthy. */
+    OK(cuDevicePrimaryCtxRelease(0));
+    OK(cuDevicePrimaryCtxRetain(&ctx, 0));
+    OK(cuCtxSetCurrent(ctx));
+    OK(cuCtxSynchronize());
+    OK(cuMemcpyDtoH(&x, p, sizeof x));
 }
 
 /* A fault outside any guard still reaches the handler that was there before ours. */
