@@ -99,11 +99,20 @@ int exec_op_FUNC_GET(exec_session *s, uint32_t index, const proto_FUNC_GET *a)
     if (!d->FuncGetParamInfo)
         return exec_fail(s, index, EXEC_cudaErrorNotSupported, CUDA_ERROR_NOT_SUPPORTED,
                          "FUNC_GET: the driver lacks cuFuncGetParamInfo (CUDA >= 12.4 needed)");
-    /* Parameters are counted by asking until the driver says there is no such index. */
+    /* Parameters are counted by asking until the driver says there is no such index
+     * (CUDA_ERROR_INVALID_VALUE, documented for paramIndex >= the count). Any other answer
+     * (an unloadable lazy module, a sticky context error) fails the lookup: taking it for
+     * "no more parameters" would record a short layout, and every launch of the kernel
+     * would then pass too few parameters. */
     uint32_t np = 0;
     size_t off, sz;
-    while (np < EXEC_MAX_PARAMS && d->FuncGetParamInfo(f, np, &off, &sz) == CUDA_SUCCESS)
-        np++;
+    for (; np < EXEC_MAX_PARAMS; np++) {
+        r = d->FuncGetParamInfo(f, np, &off, &sz);
+        if (r == CUDA_ERROR_INVALID_VALUE)
+            break;
+        if (r)
+            return exec_cufail(s, index, r, "FUNC_GET: cuFuncGetParamInfo");
+    }
     exec_func *fn = malloc(sizeof *fn + (size_t)np * 2 * sizeof(uint32_t));
     if (!fn)
         return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "FUNC_GET: %s",

@@ -567,6 +567,56 @@ Test(exec, func_get_layout_and_launch)
     exec_session_close(s);
 }
 
+/* On a real GPU a kernel fault corrupts the context: every later call, cuFuncGetParamInfo
+ * included, returns the fault's code. FUNC_GET must then fail with that code, not take the
+ * first refused parameter index for the end of the list and record a kernel with no
+ * parameters (every launch of it would then pass none). */
+static void setup_sticky(void)
+{
+    setenv("GENIE_FAKE_STICKY", "1", 1);
+    setup();
+}
+
+Test(exec, func_get_after_a_sticky_fault_fails, .init = setup_sticky)
+{
+    make_image();
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 2 * MiB);
+    int st;
+    cr_assert_eq(load_module(s, 1, 1, &st), 1);
+    static const char name[] = "genie_test_axpb";
+    reply r;
+    begin();
+    memcpy(proto_put_FUNC_GET(&req, 5, 1, sizeof name - 1), name, sizeof name - 1);
+    uint8_t *p = proto_put_LAUNCH(&req, 5, 0, 1, 1, 1, 32, 1, 1, 0, 20);
+    uint64_t bad = 0x10; /* outside any mapping: the kernel faults */
+    float a = 2, b = 1;
+    int n = 32;
+    memcpy(p + 0, &bad, 8);
+    memcpy(p + 8, &a, 4);
+    memcpy(p + 12, &b, 4);
+    memcpy(p + 16, &n, 4);
+    proto_put_STREAM_SYNC(&req, 0);
+    run(s, &r);
+    cr_assert_eq(r.n, 3, "got %d records", r.n);
+    proto_R_FUNC f;
+    cr_assert_eq(proto_get_R_FUNC(&r.recs[0], &f), 0);
+    cr_assert_eq(f.nparams, 4);
+    cr_assert_eq(error_at(&r, 1).cuda_err, CUDA_ERROR_ILLEGAL_ADDRESS);
+    cr_assert_eq(error_at(&r, 2).cuda_err, CUDA_ERROR_ILLEGAL_ADDRESS);
+    done(&r);
+    begin();
+    memcpy(proto_put_FUNC_GET(&req, 6, 1, sizeof name - 1), name, sizeof name - 1);
+    run(s, &r);
+    cr_assert_eq(r.n, 1);
+    proto_R_ERROR e = error_at(&r, 0);
+    cr_assert_eq(e.cuda_err, CUDA_ERROR_ILLEGAL_ADDRESS);
+    cr_assert_eq(e.cu_result, CUDA_ERROR_ILLEGAL_ADDRESS);
+    done(&r);
+    exec_session_close(s);
+}
+
 Test(exec, missing_kernel_is_98)
 {
     make_image();
