@@ -57,6 +57,7 @@
     XX(ModuleLoadData, cuModuleLoadData, "cuModuleLoadData", 0)                                    \
     XX(ModuleUnload, cuModuleUnload, "cuModuleUnload", 0)                                          \
     XX(ModuleGetFunction, cuModuleGetFunction, "cuModuleGetFunction", 0)                           \
+    XX(ModuleGetGlobal, cuModuleGetGlobal, "cuModuleGetGlobal_v2", 0)                              \
     XX(FuncGetParamInfo, cuFuncGetParamInfo, "cuFuncGetParamInfo", 0)                              \
     XX(FuncGetAttribute, cuFuncGetAttribute, "cuFuncGetAttribute", 0)                              \
     XX(FuncSetAttribute, cuFuncSetAttribute, "cuFuncSetAttribute", 0)                              \
@@ -87,6 +88,7 @@ enum {
     EXEC_cudaErrorMemoryAllocation = 2,
     EXEC_cudaErrorInitializationError = 3,
     EXEC_cudaErrorInvalidConfiguration = 9,
+    EXEC_cudaErrorInvalidSymbol = 13,
     EXEC_cudaErrorInsufficientDriver = 35,
     EXEC_cudaErrorDevicesUnavailable = 46,
     EXEC_cudaErrorInvalidDeviceFunction = 98,
@@ -100,9 +102,9 @@ enum {
 
 /* ---- the module cache (process-wide, under ctx->lock) ---- */
 typedef struct exec_module {
-    struct exec_module *next;
+    struct exec_module *next; /* the cache's list; a private module: the session's list */
     genie_hash128 hash;
-    CUmodule mod; /* loaded once, unloaded at exec_ctx_close */
+    CUmodule mod; /* loaded once, unloaded at exec_ctx_close (private: at session close) */
 } exec_module;
 
 struct exec_ctx {
@@ -137,6 +139,11 @@ typedef struct exec_map {
     CUmemGenericAllocationHandle h;
 } exec_map;
 
+/* A device variable of one of the session's private modules (GLOBAL_GET). */
+typedef struct exec_global {
+    uint64_t ptr, size;
+} exec_global;
+
 /* A kernel bound to a client function ID, with its parameter layout. */
 typedef struct exec_func {
     CUfunction f;
@@ -154,7 +161,10 @@ struct exec_session {
     size_t nmaps, capmaps;
     exec_idmap streams; /* client ID -> CUstream */
     exec_idmap events;  /* client ID -> CUevent */
-    exec_idmap modules; /* client ID -> exec_module (borrowed from ctx cache) */
+    exec_idmap modules; /* client ID -> exec_module (borrowed from ctx cache, or private) */
+    exec_module *private_modules; /* MODULE_LOAD_PRIVATE: owned, unloaded at close */
+    exec_global *globals;         /* the variables GLOBAL_GET handed out: valid ranges */
+    size_t nglobals, capglobals;
     exec_idmap funcs;   /* client ID -> exec_func (owned) */
     genie_buf reply;    /* the reply being built; handed to the caller at the end */
     size_t reply_hint;  /* length of the last reply: the next one starts that big */
@@ -193,6 +203,8 @@ const struct exec_lib_fns *exec_lib_table(exec_session *s);
 /* Frees what the session holds in the libraries: cuBLAS handles, then cuBLASLt state. */
 void exec_lib_session_close(exec_session *s);
 void exec_lt_session_close(exec_session *s);
+/* Unloads the session's private modules and forgets its device variables (remote/ops_module.c). */
+void exec_module_session_close(exec_session *s);
 
 /* Failed ops a batch may have before the executor abandons the rest of it. */
 #define EXEC_MAX_ERRORS 16

@@ -72,6 +72,101 @@ int exec_op_MODULE_LOAD(exec_session *s, uint32_t index, const proto_MODULE_LOAD
     return proto_put_R_MODULE(&s->reply, index, a->module, m != NULL) ? 0 : GENIE_ENOMEM;
 }
 
+/* A module with device variables, for this session alone: its variables must not be shared
+ * with (or written by) other sessions, so it never enters the cache. */
+int exec_op_MODULE_LOAD_PRIVATE(exec_session *s, uint32_t index,
+                                const proto_MODULE_LOAD_PRIVATE *a)
+{
+    exec_driver *d = &s->ctx->drv;
+    if (!a->image_len)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0,
+                         "MODULE_LOAD_PRIVATE: module %u has no image", a->module);
+    genie_buf_reset(&s->scratch);
+    CUmodule mod;
+    CUresult r = CUDA_ERROR_OUT_OF_MEMORY;
+    if (!genie_buf_append(&s->scratch, a->image, a->image_len) &&
+        !genie_buf_append(&s->scratch, "", 1))
+        r = EXEC_CU(d, ModuleLoadData, &mod, s->scratch.data);
+    if (s->scratch.cap > (16u << 20))
+        genie_buf_free(&s->scratch);
+    if (r)
+        return exec_cufail(s, index, r, "MODULE_LOAD_PRIVATE: cuModuleLoadData");
+    exec_module *m = calloc(1, sizeof *m);
+    if (!m || bind(&s->modules, a->module, m)) {
+        (void)EXEC_CU(d, ModuleUnload, mod);
+        free(m);
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "MODULE_LOAD_PRIVATE: %s",
+                         genie_strerror(GENIE_ENOMEM));
+    }
+    m->mod = mod;
+    m->next = s->private_modules;
+    s->private_modules = m;
+    return proto_put_R_MODULE(&s->reply, index, a->module, 1) ? 0 : GENIE_ENOMEM;
+}
+
+int exec_op_GLOBAL_GET(exec_session *s, uint32_t index, const proto_GLOBAL_GET *a)
+{
+    exec_driver *d = &s->ctx->drv;
+    exec_module *m = exec_idmap_get(&s->modules, a->module), *p;
+    for (p = s->private_modules; p && p != m; p = p->next)
+        ;
+    if (!m)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidResourceHandle, CUDA_ERROR_INVALID_HANDLE,
+                         "GLOBAL_GET: unknown module %u", a->module);
+    if (!p) /* a shared module's variables would be every session's */
+        return exec_fail(s, index, EXEC_cudaErrorInvalidSymbol, 0,
+                         "GLOBAL_GET: module %u was not loaded privately", a->module);
+    size_t len = a->name_len;
+    if (len && a->name[len - 1] == 0)
+        len--;
+    if (!len || memchr(a->name, 0, len))
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0, "GLOBAL_GET: bad name");
+    genie_buf_reset(&s->scratch);
+    if (genie_buf_append(&s->scratch, a->name, len) || genie_buf_append(&s->scratch, "", 1))
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "GLOBAL_GET: %s",
+                         genie_strerror(GENIE_ENOMEM));
+    const char *name = (const char *)s->scratch.data;
+    CUdeviceptr ptr;
+    size_t size;
+    CUresult r = EXEC_CU(d, ModuleGetGlobal, &ptr, &size, m->mod, name);
+    if (r == CUDA_ERROR_NOT_FOUND)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidSymbol, r,
+                         "GLOBAL_GET: no device variable %s in module %u", name, a->module);
+    if (r)
+        return exec_cufail(s, index, r, "GLOBAL_GET: cuModuleGetGlobal");
+    size_t k;
+    for (k = 0; k < s->nglobals; k++)
+        if (s->globals[k].ptr == ptr)
+            break;
+    if (k == s->nglobals) {
+        if (s->nglobals == s->capglobals) {
+            size_t cap = s->capglobals ? 2 * s->capglobals : 8;
+            exec_global *g = realloc(s->globals, cap * sizeof *g);
+            if (!g)
+                return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "GLOBAL_GET: %s",
+                                 genie_strerror(GENIE_ENOMEM));
+            s->globals = g;
+            s->capglobals = cap;
+        }
+        s->globals[s->nglobals++] = (exec_global){ptr, size};
+    }
+    return proto_put_R_GLOBAL(&s->reply, ptr, size, index) ? 0 : GENIE_ENOMEM;
+}
+
+void exec_module_session_close(exec_session *s)
+{
+    exec_driver *d = &s->ctx->drv;
+    for (exec_module *m = s->private_modules, *n; m; m = n) {
+        n = m->next;
+        (void)EXEC_CU(d, ModuleUnload, m->mod);
+        free(m);
+    }
+    s->private_modules = NULL;
+    free(s->globals);
+    s->globals = NULL;
+    s->nglobals = s->capglobals = 0;
+}
+
 int exec_op_FUNC_GET(exec_session *s, uint32_t index, const proto_FUNC_GET *a)
 {
     exec_driver *d = &s->ctx->drv;

@@ -4,7 +4,9 @@
  * and mapped remotely by a MEM_MAP record in the batch; small ones are carved from 2 MiB
  * slabs by power-of-two size class, so most cudaMalloc calls cost no record at all. The
  * live allocations sit in an array sorted by address, for exact frees and for the range
- * checks of copies (interior pointers included). */
+ * checks of copies (interior pointers included). Device variables of modules (cudaGetSymbolAddress)
+ * live outside the range, where the driver put them: they join the array as external
+ * allocations, valid for copies and never freed. */
 #include "shim/shim_int.h"
 
 #include <stdlib.h>
@@ -21,8 +23,10 @@ typedef struct range {
 typedef struct live {
     uint64_t ptr, size; /* size as requested */
     uint64_t block;     /* bytes actually reserved (class size or mapped size) */
-    int small;
+    int small;          /* 1: carved from a slab; EXTERNAL: a module's device variable */
 } live;
+
+#define EXTERNAL 2
 
 typedef struct freeblk {
     uint64_t *v;
@@ -38,6 +42,7 @@ struct shim_alloc {
     size_t nlive, caplive;
     freeblk cls[NCLASSES];
     uint64_t mapped;
+    size_t nexternal;
 };
 
 static int push_u64(freeblk *f, uint64_t x)
@@ -219,7 +224,7 @@ int shim_alloc_put(shim_alloc *a, uint64_t ptr, uint64_t *unmap_ptr, uint64_t *u
 {
     *unmap_ptr = *unmap_size = 0;
     long i = find_le(a, ptr);
-    if (i < 0 || a->lv[i].ptr != ptr)
+    if (i < 0 || a->lv[i].ptr != ptr || a->lv[i].small == EXTERNAL)
         return GENIE_EINVAL;
     live l = a->lv[i];
     memmove(&a->lv[i], &a->lv[i + 1], (a->nlive - (size_t)i - 1) * sizeof(live));
@@ -252,7 +257,29 @@ int shim_alloc_contains(const shim_alloc *a, uint64_t ptr, uint64_t len)
 
 int shim_alloc_in_range(const shim_alloc *a, uint64_t ptr)
 {
-    return ptr >= a->base && ptr - a->base < a->size;
+    if (ptr >= a->base && ptr - a->base < a->size)
+        return 1;
+    uint64_t s, n; /* outside the range only external allocations live */
+    return a->nexternal && shim_alloc_find(a, ptr, &s, &n);
+}
+
+int shim_alloc_add_external(shim_alloc *a, uint64_t ptr, uint64_t size)
+{
+    if (!size || size > UINT64_MAX - ptr)
+        return GENIE_EINVAL;
+    if (ptr < a->base + a->size && a->base < ptr + size)
+        return GENIE_EINVAL; /* inside the VA range: not the driver's address for a variable */
+    long i = find_le(a, ptr + size - 1);
+    if (i >= 0 && a->lv[i].ptr + a->lv[i].size > ptr) {
+        /* the same variable again (another host shadow of it) is fine */
+        return a->lv[i].ptr == ptr && a->lv[i].size == size && a->lv[i].small == EXTERNAL
+                   ? 0
+                   : GENIE_EINVAL;
+    }
+    int r = add_live(a, (live){ptr, size, size, EXTERNAL});
+    if (!r)
+        a->nexternal++;
+    return r;
 }
 
 uint64_t shim_alloc_mapped_bytes(const shim_alloc *a) { return a->mapped; }

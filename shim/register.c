@@ -35,10 +35,23 @@ struct shim_module {
      * module owns its functions */
     uint8_t *owned;
     shim_func *funcs;
+    /* the fatbin registered device variables: the executor loads it for this session alone
+     * (MODULE_LOAD_PRIVATE), so that its variables are not shared with other sessions */
+    int has_vars;
 };
+
+/* A device variable (__device__, __constant__) of a registered fatbin, by its host shadow. */
+typedef struct shim_var {
+    shim_module *module;
+    const char *name; /* borrowed from the program's static data */
+    size_t size;
+    uint64_t dptr; /* 0 until GLOBAL_GET told us */
+} shim_var;
 
 /* host function -> shim_func */
 static shim_ptrmap ftab;
+/* host shadow variable -> shim_var */
+static shim_ptrmap vtab;
 
 /* Lock held. */
 static shim_func *lookup_locked(const void *p)
@@ -132,13 +145,22 @@ GENIE_EXPORT void __cudaRegisterVar(void **fatCubinHandle, char *hostVar, char *
                                     const char *deviceName, int ext, size_t size, int constant,
                                     int global)
 {
-    /* Device globals need cudaMemcpyToSymbol & co., which Genie denies for now; the
-     * registration itself is harmless. */
-    (void)fatCubinHandle, (void)hostVar, (void)deviceAddress, (void)ext, (void)size,
-        (void)constant, (void)global;
+    (void)deviceAddress, (void)ext, (void)constant, (void)global;
     shim_count(GENIE_APIX___cudaRegisterVar);
-    GENIE_DEBUG("device variable %s registered (symbol copies are not supported)",
-                deviceName ? deviceName : "?");
+    shim_module *m = (shim_module *)fatCubinHandle;
+    if (!m || m->magic != SHIM_MODULE_MAGIC || !deviceName || !hostVar)
+        return;
+    shim_var *v = calloc(1, sizeof *v);
+    if (!v)
+        return;
+    v->module = m;
+    v->name = deviceName;
+    v->size = size;
+    shim_lock();
+    m->has_vars = 1;
+    if (shim_ptrmap_put(&vtab, hostVar, v))
+        free(v);
+    shim_unlock();
 }
 
 GENIE_EXPORT void __cudaRegisterManagedVar(void **fatCubinHandle, void **hostVarPtrAddress,
@@ -215,7 +237,7 @@ static int prep_cb(void *ud, const proto_rec *r)
         pr->module_loaded = m.loaded != 0;
     } else if (r->op == PROTO_OP_R_FUNC) {
         proto_R_FUNC fr;
-        if (proto_get_R_FUNC(r, &fr) || fr.layout_len < (size_t)fr.nparams * 8)
+        if (!pr->f || proto_get_R_FUNC(r, &fr) || fr.layout_len < (size_t)fr.nparams * 8)
             return GENIE_EPROTO;
         shim_func *f = pr->f;
         uint32_t *v = malloc(2 * ((size_t)fr.nparams + 1) * sizeof *v);
@@ -247,8 +269,8 @@ static int prep_cb(void *ud, const proto_rec *r)
         /* a FUNC_GET behind a by-hash load the executor could not satisfy fails too:
          * that one is expected and answered by sending the image */
         if (!(pr->module_seen && !pr->module_loaded)) {
-            GENIE_ERROR("cannot prepare kernel %s: %.*s", pr->f->device_name, (int)e.msg_len,
-                        (const char *)e.msg);
+            GENIE_ERROR("cannot prepare %s%s: %.*s", pr->f ? "kernel " : "a module",
+                        pr->f ? pr->f->device_name : "", (int)e.msg_len, (const char *)e.msg);
             if (pr->err == cudaSuccess) {
                 pr->err = (cudaError_t)e.cuda_err;
                 pr->cu_err = e.cu_result;
@@ -258,26 +280,31 @@ static int prep_cb(void *ud, const proto_rec *r)
     return 0;
 }
 
-static cudaError_t prep_round(shim_func *f, int with_module, int with_image, prep_reply *pr)
+/* One round trip: the module m (by hash, or its image; privately when it has device
+ * variables) when with_module, then FUNC_GET for f when f is not NULL. */
+static cudaError_t prep_round(shim_module *m, shim_func *f, int with_module, int with_image,
+                              prep_reply *pr)
 {
-    shim_module *m = f->module;
     genie_buf b = {0};
     cudaError_t e = cudaSuccess;
     if (proto_frame_begin(&b, PROTO_KIND_REQUEST, 0))
         return shim_set_error(cudaErrorMemoryAllocation);
     if (with_module) {
-        size_t n = with_image ? m->len : 0;
-        uint8_t *p = proto_put_MODULE_LOAD(&b, m->hash.lo, m->hash.hi, m->id, n);
+        size_t n = with_image || m->has_vars ? m->len : 0;
+        uint8_t *p = m->has_vars ? proto_put_MODULE_LOAD_PRIVATE(&b, m->id, n)
+                                 : proto_put_MODULE_LOAD(&b, m->hash.lo, m->hash.hi, m->id, n);
         if (!p)
             goto oom;
         if (n)
             memcpy(p, m->image, n);
     }
-    size_t nl = strlen(f->device_name);
-    uint8_t *p = proto_put_FUNC_GET(&b, f->id, m->id, nl);
-    if (!p)
-        goto oom;
-    memcpy(p, f->device_name, nl);
+    if (f) {
+        size_t nl = strlen(f->device_name);
+        uint8_t *p = proto_put_FUNC_GET(&b, f->id, m->id, nl);
+        if (!p)
+            goto oom;
+        memcpy(p, f->device_name, nl);
+    }
     memset(pr, 0, sizeof *pr);
     pr->f = f;
     e = shim_call_frame(&b, SHIM_RT_MODULE, prep_cb, pr);
@@ -288,39 +315,52 @@ oom:
     return shim_set_error(cudaErrorMemoryAllocation);
 }
 
-cudaError_t shim_func_prepare(shim_func *f)
+/* Loads m remotely if it is not yet, and fetches f's layout (f may be NULL): one round trip,
+ * or two when the executor does not have a shared module by hash. Lock held. */
+static cudaError_t module_prepare(shim_module *m, shim_func *f, prep_reply *pr)
 {
-    shim_module *m = f->module;
-    f->cu_err = 0;
     if (!m->image && !m->loaded) {
-        GENIE_ERROR("kernel %s: its module has no fatbin Genie understands", f->device_name);
+        GENIE_ERROR("%s%s: its module has no fatbin Genie understands", f ? "kernel " : "module",
+                    f ? f->device_name : "");
         return shim_set_error(cudaErrorInvalidKernelImage);
     }
     if (!m->hashed) {
         m->hash = genie_hash_content(m->image, m->len);
         m->hashed = 1;
     }
-    prep_reply pr;
     cudaError_t e;
-    if (!m->loaded) {
-        /* hash first: the executor may have the module from an earlier process */
-        if ((e = prep_round(f, 1, 0, &pr)) != cudaSuccess)
-            return e;
-        if (pr.module_seen && !pr.module_loaded) {
-            if ((e = prep_round(f, 1, 1, &pr)) != cudaSuccess)
-                return e;
-        }
-        if (pr.module_seen && pr.module_loaded) {
-            m->loaded = 1;
-            if (m->owned) { /* the executor has it for the session's life */
-                free(m->owned);
-                m->owned = NULL;
-                m->image = NULL;
-            }
-        }
-    } else if ((e = prep_round(f, 0, 0, &pr)) != cudaSuccess) {
-        return e;
+    if (m->loaded) {
+        if (f)
+            return prep_round(m, f, 0, 0, pr);
+        memset(pr, 0, sizeof *pr);
+        return cudaSuccess;
     }
+    /* hash first: the executor may have the module from an earlier process (a private
+     * module always goes with its image) */
+    if ((e = prep_round(m, f, 1, 0, pr)) != cudaSuccess)
+        return e;
+    if (pr->module_seen && !pr->module_loaded && !m->has_vars) {
+        if ((e = prep_round(m, f, 1, 1, pr)) != cudaSuccess)
+            return e;
+    }
+    if (pr->module_seen && pr->module_loaded) {
+        m->loaded = 1;
+        if (m->owned) { /* the executor has it for the session's life */
+            free(m->owned);
+            m->owned = NULL;
+            m->image = NULL;
+        }
+    }
+    return cudaSuccess;
+}
+
+cudaError_t shim_func_prepare(shim_func *f)
+{
+    f->cu_err = 0;
+    prep_reply pr;
+    cudaError_t e = module_prepare(f->module, f, &pr);
+    if (e != cudaSuccess)
+        return e;
     if (pr.err != cudaSuccess) {
         f->cu_err = pr.cu_err;
         return shim_set_error(pr.err);
@@ -422,6 +462,184 @@ void shim_module_destroy(shim_module *m)
     free(m->owned);
     m->magic = 0;
     free(m);
+}
+
+/* -------------------------------------------------------- device variables ---- */
+/* cudaGetSymbolAddress & co.: the variable's module is loaded (privately: it has variables),
+ * GLOBAL_GET gives its address once (one round trip, then cached), and the address joins the
+ * allocator as an external allocation so that the ordinary copy paths accept it. */
+
+typedef struct global_reply {
+    uint64_t ptr, size;
+    int got;
+    cudaError_t err;
+} global_reply;
+
+static int global_cb(void *ud, const proto_rec *r)
+{
+    global_reply *g = ud;
+    if (r->op == PROTO_OP_R_GLOBAL) {
+        proto_R_GLOBAL v;
+        if (proto_get_R_GLOBAL(r, &v))
+            return GENIE_EPROTO;
+        g->ptr = v.ptr;
+        g->size = v.size;
+        g->got = 1;
+    } else if (r->op == PROTO_OP_R_ERROR) {
+        proto_R_ERROR e;
+        if (proto_get_R_ERROR(r, &e))
+            return GENIE_EPROTO;
+        GENIE_ERROR("device variable: %.*s", (int)e.msg_len, (const char *)e.msg);
+        g->err = (cudaError_t)e.cuda_err;
+    }
+    return 0;
+}
+
+/* The variable behind a host shadow, its address known. Lock held. */
+static cudaError_t var_resolve(const void *symbol, shim_var **out)
+{
+    shim_var *v = symbol ? shim_ptrmap_get(&vtab, symbol) : NULL;
+    if (!v)
+        return shim_set_error(cudaErrorInvalidSymbol);
+    cudaError_t e;
+    if (v->dptr) {
+        *out = v;
+        return cudaSuccess;
+    }
+    if ((e = shim_ensure()) != cudaSuccess)
+        return e;
+    prep_reply pr;
+    shim_module *m = v->module;
+    if ((e = module_prepare(m, NULL, &pr)) != cudaSuccess)
+        return e;
+    if (pr.err != cudaSuccess)
+        return shim_set_error(pr.err);
+    if (!m->loaded)
+        return shim_set_error(cudaErrorInvalidKernelImage);
+    genie_buf b = {0};
+    size_t nl = strlen(v->name);
+    uint8_t *p;
+    if (proto_frame_begin(&b, PROTO_KIND_REQUEST, 0) ||
+        !(p = proto_put_GLOBAL_GET(&b, m->id, nl))) {
+        genie_buf_free(&b);
+        return shim_set_error(cudaErrorMemoryAllocation);
+    }
+    memcpy(p, v->name, nl);
+    global_reply g = {0};
+    e = shim_call_frame(&b, SHIM_RT_MODULE, global_cb, &g);
+    genie_buf_free(&b);
+    if (e != cudaSuccess)
+        return e;
+    if (g.err != cudaSuccess)
+        return shim_set_error(g.err);
+    if (!g.got || !g.ptr || g.size != v->size) {
+        GENIE_ERROR("device variable %s: the executor reports %llu bytes, the program %zu",
+                    v->name, (unsigned long long)g.size, v->size);
+        return shim_set_error(cudaErrorInvalidSymbol);
+    }
+    if (shim_alloc_add_external(shim_g.alloc, g.ptr, g.size)) {
+        GENIE_ERROR("device variable %s at 0x%llx + %llu overlaps device memory Genie manages",
+                    v->name, (unsigned long long)g.ptr, (unsigned long long)g.size);
+        return shim_set_error(cudaErrorInvalidSymbol);
+    }
+    v->dptr = g.ptr;
+    *out = v;
+    return cudaSuccess;
+}
+
+/* [offset, offset+count) of the variable: its device address, or an error. */
+static cudaError_t var_span(const void *symbol, size_t count, size_t offset, void **dptr)
+{
+    shim_lock();
+    shim_var *v = NULL;
+    cudaError_t e = var_resolve(symbol, &v);
+    if (e == cudaSuccess && (offset > v->size || count > v->size - offset))
+        e = shim_set_error(cudaErrorInvalidValue);
+    if (e == cudaSuccess)
+        *dptr = (void *)(uintptr_t)(v->dptr + offset);
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaGetSymbolAddress(void **devPtr, const void *symbol)
+{
+    return var_span(symbol, 0, 0, devPtr);
+}
+
+cudaError_t shim_impl_cudaGetSymbolSize(size_t *size, const void *symbol)
+{
+    shim_lock();
+    shim_var *v = symbol ? shim_ptrmap_get(&vtab, symbol) : NULL;
+    if (v)
+        *size = v->size;
+    shim_unlock();
+    return v ? cudaSuccess : shim_set_error(cudaErrorInvalidSymbol);
+}
+
+/* shim/cudart_mem.c (the generated cudart_api.c declares every shim_impl_) */
+cudaError_t shim_impl_cudaMemcpy(void *dst, const void *src, size_t count,
+                                 enum cudaMemcpyKind kind);
+cudaError_t shim_impl_cudaMemcpyAsync(void *dst, const void *src, size_t count,
+                                      enum cudaMemcpyKind kind, cudaStream_t stream);
+
+static int to_symbol_kind(enum cudaMemcpyKind k)
+{
+    return k == cudaMemcpyHostToDevice || k == cudaMemcpyDeviceToDevice || k == cudaMemcpyDefault;
+}
+
+static int from_symbol_kind(enum cudaMemcpyKind k)
+{
+    return k == cudaMemcpyDeviceToHost || k == cudaMemcpyDeviceToDevice || k == cudaMemcpyDefault;
+}
+
+cudaError_t shim_impl_cudaMemcpyToSymbol(const void *symbol, const void *src, size_t count,
+                                         size_t offset, enum cudaMemcpyKind kind)
+{
+    if (!to_symbol_kind(kind))
+        return shim_set_error(cudaErrorInvalidMemcpyDirection);
+    void *d;
+    cudaError_t e = var_span(symbol, count, offset, &d);
+    if (e != cudaSuccess)
+        return e;
+    return shim_impl_cudaMemcpy(d, src, count, kind);
+}
+
+cudaError_t shim_impl_cudaMemcpyToSymbolAsync(const void *symbol, const void *src, size_t count,
+                                              size_t offset, enum cudaMemcpyKind kind,
+                                              cudaStream_t stream)
+{
+    if (!to_symbol_kind(kind))
+        return shim_set_error(cudaErrorInvalidMemcpyDirection);
+    void *d;
+    cudaError_t e = var_span(symbol, count, offset, &d);
+    if (e != cudaSuccess)
+        return e;
+    return shim_impl_cudaMemcpyAsync(d, src, count, kind, stream);
+}
+
+cudaError_t shim_impl_cudaMemcpyFromSymbol(void *dst, const void *symbol, size_t count,
+                                           size_t offset, enum cudaMemcpyKind kind)
+{
+    if (!from_symbol_kind(kind))
+        return shim_set_error(cudaErrorInvalidMemcpyDirection);
+    void *s;
+    cudaError_t e = var_span(symbol, count, offset, &s);
+    if (e != cudaSuccess)
+        return e;
+    return shim_impl_cudaMemcpy(dst, s, count, kind);
+}
+
+cudaError_t shim_impl_cudaMemcpyFromSymbolAsync(void *dst, const void *symbol, size_t count,
+                                                size_t offset, enum cudaMemcpyKind kind,
+                                                cudaStream_t stream)
+{
+    if (!from_symbol_kind(kind))
+        return shim_set_error(cudaErrorInvalidMemcpyDirection);
+    void *s;
+    cudaError_t e = var_span(symbol, count, offset, &s);
+    if (e != cudaSuccess)
+        return e;
+    return shim_impl_cudaMemcpyAsync(dst, s, count, kind, stream);
 }
 
 /* ------------------------------------------------------------------ launch ---- */

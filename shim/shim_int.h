@@ -57,8 +57,11 @@ int shim_alloc_get(shim_alloc *a, uint64_t size, uint64_t *ptr, uint64_t *map_pt
 int shim_alloc_put(shim_alloc *a, uint64_t ptr, uint64_t *unmap_ptr, uint64_t *unmap_size);
 /* 1 when [ptr, ptr+len) lies inside one live allocation. */
 int shim_alloc_contains(const shim_alloc *a, uint64_t ptr, uint64_t len);
-/* 1 when ptr is inside the session's VA range at all. */
+/* 1 when ptr is inside the session's VA range at all, or inside an external allocation. */
 int shim_alloc_in_range(const shim_alloc *a, uint64_t ptr);
+/* A module's device variable at [ptr, ptr+size), outside the range: valid for copies, never
+ * freed. 0, or GENIE_EINVAL when it overlaps the range or another allocation. */
+int shim_alloc_add_external(shim_alloc *a, uint64_t ptr, uint64_t size);
 /* Start and size of the live allocation holding ptr; 0 when none. */
 int shim_alloc_find(const shim_alloc *a, uint64_t ptr, uint64_t *start, uint64_t *size);
 uint64_t shim_alloc_mapped_bytes(const shim_alloc *a);

@@ -56,9 +56,15 @@ cudaError_t shim_impl_cudaHostAlloc(void **pHost, size_t size, unsigned int flag
 cudaError_t shim_impl_cudaHostGetFlags(unsigned int *pFlags, void *pHost);
 cudaError_t shim_impl_cudaMemGetInfo(size_t *free, size_t *total);
 cudaError_t shim_impl_cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind);
+cudaError_t shim_impl_cudaMemcpyToSymbol(const void *symbol, const void *src, size_t count, size_t offset , enum cudaMemcpyKind kind);
+cudaError_t shim_impl_cudaMemcpyFromSymbol(void *dst, const void *symbol, size_t count, size_t offset , enum cudaMemcpyKind kind);
 cudaError_t shim_impl_cudaMemcpyAsync(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind, cudaStream_t stream);
+cudaError_t shim_impl_cudaMemcpyToSymbolAsync(const void *symbol, const void *src, size_t count, size_t offset, enum cudaMemcpyKind kind, cudaStream_t stream);
+cudaError_t shim_impl_cudaMemcpyFromSymbolAsync(void *dst, const void *symbol, size_t count, size_t offset, enum cudaMemcpyKind kind, cudaStream_t stream);
 cudaError_t shim_impl_cudaMemset(void *devPtr, int value, size_t count);
 cudaError_t shim_impl_cudaMemsetAsync(void *devPtr, int value, size_t count, cudaStream_t stream);
+cudaError_t shim_impl_cudaGetSymbolAddress(void **devPtr, const void *symbol);
+cudaError_t shim_impl_cudaGetSymbolSize(size_t *size, const void *symbol);
 cudaError_t shim_impl_cudaPointerGetAttributes(struct cudaPointerAttributes *attributes, const void *ptr);
 cudaError_t shim_impl_cudaDeviceCanAccessPeer(int *canAccessPeer, int device, int peerDevice);
 cudaError_t shim_impl_cudaDriverGetVersion(int *driverVersion);
@@ -1044,22 +1050,14 @@ GENIE_EXPORT cudaError_t cudaMemcpy2DArrayToArray(cudaArray_t dst, size_t wOffse
 
 GENIE_EXPORT cudaError_t cudaMemcpyToSymbol(const void *symbol, const void *src, size_t count, size_t offset , enum cudaMemcpyKind kind)
 {
-    (void)symbol;
-    (void)src;
-    (void)count;
-    (void)offset;
-    (void)kind;
-    return shim_deny_cudart(GENIE_APIX_cudaMemcpyToSymbol);
+    shim_count(GENIE_APIX_cudaMemcpyToSymbol);
+    return shim_impl_cudaMemcpyToSymbol(symbol, src, count, offset, kind);
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyFromSymbol(void *dst, const void *symbol, size_t count, size_t offset , enum cudaMemcpyKind kind)
 {
-    (void)dst;
-    (void)symbol;
-    (void)count;
-    (void)offset;
-    (void)kind;
-    return shim_deny_cudart(GENIE_APIX_cudaMemcpyFromSymbol);
+    shim_count(GENIE_APIX_cudaMemcpyFromSymbol);
+    return shim_impl_cudaMemcpyFromSymbol(dst, symbol, count, offset, kind);
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind, cudaStream_t stream)
@@ -1144,24 +1142,14 @@ GENIE_EXPORT cudaError_t cudaMemcpy2DFromArrayAsync(void *dst, size_t dpitch, cu
 
 GENIE_EXPORT cudaError_t cudaMemcpyToSymbolAsync(const void *symbol, const void *src, size_t count, size_t offset, enum cudaMemcpyKind kind, cudaStream_t stream)
 {
-    (void)symbol;
-    (void)src;
-    (void)count;
-    (void)offset;
-    (void)kind;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaMemcpyToSymbolAsync);
+    shim_count(GENIE_APIX_cudaMemcpyToSymbolAsync);
+    return shim_impl_cudaMemcpyToSymbolAsync(symbol, src, count, offset, kind, stream);
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyFromSymbolAsync(void *dst, const void *symbol, size_t count, size_t offset, enum cudaMemcpyKind kind, cudaStream_t stream)
 {
-    (void)dst;
-    (void)symbol;
-    (void)count;
-    (void)offset;
-    (void)kind;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaMemcpyFromSymbolAsync);
+    shim_count(GENIE_APIX_cudaMemcpyFromSymbolAsync);
+    return shim_impl_cudaMemcpyFromSymbolAsync(dst, symbol, count, offset, kind, stream);
 }
 
 GENIE_EXPORT cudaError_t cudaMemset(void *devPtr, int value, size_t count)
@@ -1216,16 +1204,18 @@ GENIE_EXPORT cudaError_t cudaMemset3DAsync(struct cudaPitchedPtr pitchedDevPtr, 
 
 GENIE_EXPORT cudaError_t cudaGetSymbolAddress(void **devPtr, const void *symbol)
 {
-    (void)devPtr;
-    (void)symbol;
-    return shim_deny_cudart(GENIE_APIX_cudaGetSymbolAddress);
+    shim_count(GENIE_APIX_cudaGetSymbolAddress);
+    if (!devPtr)
+        return shim_bad_arg(GENIE_APIX_cudaGetSymbolAddress, "devPtr");
+    return shim_impl_cudaGetSymbolAddress(devPtr, symbol);
 }
 
 GENIE_EXPORT cudaError_t cudaGetSymbolSize(size_t *size, const void *symbol)
 {
-    (void)size;
-    (void)symbol;
-    return shim_deny_cudart(GENIE_APIX_cudaGetSymbolSize);
+    shim_count(GENIE_APIX_cudaGetSymbolSize);
+    if (!size)
+        return shim_bad_arg(GENIE_APIX_cudaGetSymbolSize, "size");
+    return shim_impl_cudaGetSymbolSize(size, symbol);
 }
 
 GENIE_EXPORT cudaError_t cudaMemPrefetchAsync(const void *devPtr, size_t count, struct cudaMemLocation location, unsigned int flags, cudaStream_t stream)
@@ -2801,44 +2791,26 @@ GENIE_EXPORT cudaError_t cudaMemcpyBatchAsync_ptsz(void *const *dsts, const void
 
 GENIE_EXPORT cudaError_t cudaMemcpyFromSymbolAsync_ptsz(void *dst, const void *symbol, size_t count, size_t offset, enum cudaMemcpyKind kind, cudaStream_t stream)
 {
-    (void)dst;
-    (void)symbol;
-    (void)count;
-    (void)offset;
-    (void)kind;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaMemcpyFromSymbolAsync_ptsz);
+    shim_count(GENIE_APIX_cudaMemcpyFromSymbolAsync_ptsz);
+    return shim_impl_cudaMemcpyFromSymbolAsync(dst, symbol, count, offset, kind, stream);
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyFromSymbol_ptds(void *dst, const void *symbol, size_t count, size_t offset , enum cudaMemcpyKind kind)
 {
-    (void)dst;
-    (void)symbol;
-    (void)count;
-    (void)offset;
-    (void)kind;
-    return shim_deny_cudart(GENIE_APIX_cudaMemcpyFromSymbol_ptds);
+    shim_count(GENIE_APIX_cudaMemcpyFromSymbol_ptds);
+    return shim_impl_cudaMemcpyFromSymbol(dst, symbol, count, offset, kind);
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyToSymbolAsync_ptsz(const void *symbol, const void *src, size_t count, size_t offset, enum cudaMemcpyKind kind, cudaStream_t stream)
 {
-    (void)symbol;
-    (void)src;
-    (void)count;
-    (void)offset;
-    (void)kind;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaMemcpyToSymbolAsync_ptsz);
+    shim_count(GENIE_APIX_cudaMemcpyToSymbolAsync_ptsz);
+    return shim_impl_cudaMemcpyToSymbolAsync(symbol, src, count, offset, kind, stream);
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyToSymbol_ptds(const void *symbol, const void *src, size_t count, size_t offset , enum cudaMemcpyKind kind)
 {
-    (void)symbol;
-    (void)src;
-    (void)count;
-    (void)offset;
-    (void)kind;
-    return shim_deny_cudart(GENIE_APIX_cudaMemcpyToSymbol_ptds);
+    shim_count(GENIE_APIX_cudaMemcpyToSymbol_ptds);
+    return shim_impl_cudaMemcpyToSymbol(symbol, src, count, offset, kind);
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpy_ptds(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind)

@@ -161,6 +161,18 @@ int exec_dispatch(exec_session *s, uint32_t index, const proto_rec *r)
             return exec_bad_record(s, index, r, e);
         return exec_op_FUNC_SET_ATTR(s, index, &a);
     }
+    case PROTO_OP_MODULE_LOAD_PRIVATE: {
+        proto_MODULE_LOAD_PRIVATE a;
+        if ((e = proto_get_MODULE_LOAD_PRIVATE(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_MODULE_LOAD_PRIVATE(s, index, &a);
+    }
+    case PROTO_OP_GLOBAL_GET: {
+        proto_GLOBAL_GET a;
+        if ((e = proto_get_GLOBAL_GET(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_GLOBAL_GET(s, index, &a);
+    }
     case PROTO_OP_LIB_CALL: {
         proto_LIB_CALL a;
         if ((e = proto_get_LIB_CALL(r, &a)))

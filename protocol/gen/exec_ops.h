@@ -39,6 +39,8 @@ int exec_op_LAUNCH(exec_session *s, uint32_t index, const proto_LAUNCH *a);
 int exec_op_FUNC_ATTR(exec_session *s, uint32_t index, const proto_FUNC_ATTR *a);
 int exec_op_OCCUPANCY(exec_session *s, uint32_t index, const proto_OCCUPANCY *a);
 int exec_op_FUNC_SET_ATTR(exec_session *s, uint32_t index, const proto_FUNC_SET_ATTR *a);
+int exec_op_MODULE_LOAD_PRIVATE(exec_session *s, uint32_t index, const proto_MODULE_LOAD_PRIVATE *a);
+int exec_op_GLOBAL_GET(exec_session *s, uint32_t index, const proto_GLOBAL_GET *a);
 int exec_op_LIB_CALL(exec_session *s, uint32_t index, const proto_LIB_CALL *a);
 int exec_op_LT_CREATE(exec_session *s, uint32_t index, const proto_LT_CREATE *a);
 int exec_op_LT_DESTROY(exec_session *s, uint32_t index, const proto_LT_DESTROY *a);

@@ -28,6 +28,8 @@ static const proto_op_info infos[] = {
     {0x0053, 1, PROTO_F_MODULE | PROTO_F_QUERY, 8, 0, "FUNC_ATTR"},
     {0x0054, 1, PROTO_F_MODULE | PROTO_F_QUERY, 20, 0, "OCCUPANCY"},
     {0x0055, 1, PROTO_F_MODULE, 12, 0, "FUNC_SET_ATTR"},
+    {0x0056, 1, PROTO_F_MODULE | PROTO_F_QUERY, 4, 1, "MODULE_LOAD_PRIVATE"},
+    {0x0057, 1, PROTO_F_MODULE | PROTO_F_QUERY, 4, 1, "GLOBAL_GET"},
     {0x8001, 0, PROTO_F_SESSION, 32, 1, "R_HELLO"},
     {0x8002, 0, 0, 12, 1, "R_ERROR"},
     {0x8003, 0, PROTO_F_D2H, 4, 1, "R_DATA"},
@@ -35,6 +37,7 @@ static const proto_op_info infos[] = {
     {0x8005, 0, PROTO_F_MODULE, 12, 0, "R_MODULE"},
     {0x8006, 0, PROTO_F_MODULE, 12, 1, "R_FUNC"},
     {0x8007, 0, 0, 16, 0, "R_PONG"},
+    {0x8008, 0, PROTO_F_MODULE, 20, 0, "R_GLOBAL"},
     {0x0060, 1, 0, 4, 1, "LIB_CALL"},
     {0x0061, 1, 0, 4, 0, "LT_CREATE"},
     {0x0062, 1, 0, 4, 0, "LT_DESTROY"},
@@ -97,30 +100,36 @@ const proto_op_info *proto_op_lookup(uint16_t op)
         return &infos[24];
     case 0x0055:
         return &infos[25];
-    case 0x8001:
+    case 0x0056:
         return &infos[26];
-    case 0x8002:
+    case 0x0057:
         return &infos[27];
-    case 0x8003:
+    case 0x8001:
         return &infos[28];
-    case 0x8004:
+    case 0x8002:
         return &infos[29];
-    case 0x8005:
+    case 0x8003:
         return &infos[30];
-    case 0x8006:
+    case 0x8004:
         return &infos[31];
-    case 0x8007:
+    case 0x8005:
         return &infos[32];
-    case 0x0060:
+    case 0x8006:
         return &infos[33];
-    case 0x0061:
+    case 0x8007:
         return &infos[34];
-    case 0x0062:
+    case 0x8008:
         return &infos[35];
-    case 0x0063:
+    case 0x0060:
         return &infos[36];
-    case 0x0064:
+    case 0x0061:
         return &infos[37];
+    case 0x0062:
+        return &infos[38];
+    case 0x0063:
+        return &infos[39];
+    case 0x0064:
+        return &infos[40];
     default:
         return NULL;
     }

@@ -52,6 +52,8 @@ enum proto_op {
     PROTO_OP_FUNC_ATTR = 0x0053,
     PROTO_OP_OCCUPANCY = 0x0054,
     PROTO_OP_FUNC_SET_ATTR = 0x0055,
+    PROTO_OP_MODULE_LOAD_PRIVATE = 0x0056,
+    PROTO_OP_GLOBAL_GET = 0x0057,
     PROTO_OP_R_HELLO = 0x8001,
     PROTO_OP_R_ERROR = 0x8002,
     PROTO_OP_R_DATA = 0x8003,
@@ -59,6 +61,7 @@ enum proto_op {
     PROTO_OP_R_MODULE = 0x8005,
     PROTO_OP_R_FUNC = 0x8006,
     PROTO_OP_R_PONG = 0x8007,
+    PROTO_OP_R_GLOBAL = 0x8008,
     PROTO_OP_LIB_CALL = 0x0060,
     PROTO_OP_LT_CREATE = 0x0061,
     PROTO_OP_LT_DESTROY = 0x0062,
@@ -792,6 +795,62 @@ static inline int proto_get_FUNC_SET_ATTR(const proto_rec *r, proto_FUNC_SET_ATT
     return 0;
 }
 
+/* REQ MODULE_LOAD_PRIVATE (0x0056) */
+typedef struct proto_MODULE_LOAD_PRIVATE {
+    uint32_t module;
+    const uint8_t *image; /* borrowed from the frame */
+    size_t image_len;
+} proto_MODULE_LOAD_PRIVATE;
+#define PROTO_MODULE_LOAD_PRIVATE_FIXED 4
+/* Appends the record; returns a pointer to the image bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_MODULE_LOAD_PRIVATE(genie_buf *buf_, uint32_t module, size_t image_len)
+{
+    if (image_len > UINT32_MAX - 4)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_MODULE_LOAD_PRIVATE, 4 + image_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &module, 4);
+    return rec_ + 4;
+}
+static inline int proto_get_MODULE_LOAD_PRIVATE(const proto_rec *r, proto_MODULE_LOAD_PRIVATE *out)
+{
+    if (r->len < 4)
+        return GENIE_EPROTO;
+    memcpy(&out->module, r->body + 0, 4);
+    out->image = r->body + 4;
+    out->image_len = r->len - 4;
+    return 0;
+}
+
+/* REQ GLOBAL_GET (0x0057) */
+typedef struct proto_GLOBAL_GET {
+    uint32_t module;
+    const uint8_t *name; /* borrowed from the frame */
+    size_t name_len;
+} proto_GLOBAL_GET;
+#define PROTO_GLOBAL_GET_FIXED 4
+/* Appends the record; returns a pointer to the name bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_GLOBAL_GET(genie_buf *buf_, uint32_t module, size_t name_len)
+{
+    if (name_len > UINT32_MAX - 4)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_GLOBAL_GET, 4 + name_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &module, 4);
+    return rec_ + 4;
+}
+static inline int proto_get_GLOBAL_GET(const proto_rec *r, proto_GLOBAL_GET *out)
+{
+    if (r->len < 4)
+        return GENIE_EPROTO;
+    memcpy(&out->module, r->body + 0, 4);
+    out->name = r->body + 4;
+    out->name_len = r->len - 4;
+    return 0;
+}
+
 /* REP R_HELLO (0x8001) */
 typedef struct proto_R_HELLO {
     uint64_t va_base;
@@ -1006,6 +1065,34 @@ static inline int proto_get_R_PONG(const proto_rec *r, proto_R_PONG *out)
         return GENIE_EPROTO;
     memcpy(&out->nonce, r->body + 0, 8);
     memcpy(&out->server_ns, r->body + 8, 8);
+    return 0;
+}
+
+/* REP R_GLOBAL (0x8008) */
+typedef struct proto_R_GLOBAL {
+    uint64_t ptr;
+    uint64_t size;
+    uint32_t index;
+} proto_R_GLOBAL;
+#define PROTO_R_GLOBAL_FIXED 20
+/* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_R_GLOBAL(genie_buf *buf_, uint64_t ptr, uint64_t size, uint32_t index)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_R_GLOBAL, 20);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &ptr, 8);
+    memcpy(rec_ + 8, &size, 8);
+    memcpy(rec_ + 16, &index, 4);
+    return rec_ + 20;
+}
+static inline int proto_get_R_GLOBAL(const proto_rec *r, proto_R_GLOBAL *out)
+{
+    if (r->len != 20)
+        return GENIE_EPROTO;
+    memcpy(&out->ptr, r->body + 0, 8);
+    memcpy(&out->size, r->body + 8, 8);
+    memcpy(&out->index, r->body + 16, 4);
     return 0;
 }
 

@@ -53,6 +53,10 @@ CUresult fg_check_stream_ctx(CUstream s);
 /* Memory (fg_mem.c): does [p, p+n) lie in device memory (cuMemAlloc or cuMemMap ranges,
  * adjacent ranges allowed)? Takes fg_lock itself. */
 int fg_dev_range_ok(CUdeviceptr p, size_t n);
+/* A module's device variable (fg_module.c): its own zeroed pages, a valid device range.
+ * Takes fg_lock itself. */
+CUresult fg_global_alloc(size_t bytes, CUdeviceptr *out);
+void fg_global_release(CUdeviceptr ptr);
 
 /* Fault guard (fg_guard.c): runs fn(arg) so that SIGSEGV/SIGBUS/SIGFPE/SIGILL raised in
  * this thread while it runs unwind back here. Returns 0, or the signal number. Whatever

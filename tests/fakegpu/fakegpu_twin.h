@@ -18,7 +18,8 @@ typedef struct fg_dim3 {
 
 typedef struct fg_launch {
     fg_dim3 grid, block;
-    unsigned shmem; /* dynamic shared memory bytes */
+    unsigned shmem;     /* dynamic shared memory bytes */
+    const void *module; /* the module of the running kernel: for fg_global_ptr */
 } fg_launch;
 
 /* args[i] points to the bytes of parameter i (as cuLaunchKernel's kernelParams).
@@ -41,6 +42,26 @@ typedef struct fg_twin {
 FG_TWIN_API void fg_twin_register(const fg_twin *t);
 /* NULL when no twin has that name. The entry lives as long as the process. */
 FG_TWIN_API const fg_twin *fg_twin_find(const char *name);
+
+/* Device variables (__device__, __constant__) the fake GPU knows by name: every module
+ * loaded gets its own zero-filled copy of each, created on first use (cuModuleGetGlobal, or
+ * a twin's fg_global_ptr). Register with FG_GLOBAL(ident, "name", size). */
+typedef struct fg_global {
+    const char *name; /* the name __cudaRegisterVar gives: unmangled at global scope */
+    size_t size;
+} fg_global;
+FG_TWIN_API void fg_global_register(const fg_global *g);
+FG_TWIN_API const fg_global *fg_global_find(const char *name);
+/* For twins: the running kernel's module's copy of variable name, or NULL (unknown name,
+ * out of memory). */
+FG_TWIN_API void *fg_global_ptr(const fg_launch *l, const char *name);
+
+#define FG_GLOBAL(ident, name, size)                                                               \
+    __attribute__((constructor)) static void fg_global_ctor_##ident(void)                          \
+    {                                                                                              \
+        fg_global g = {name, size};                                                                \
+        fg_global_register(&g);                                                                    \
+    }
 
 /* FG_TWIN(ident, "mangled", fn, nparams, size0, size1, ...) registers at load time. */
 #define FG_TWIN(ident, mangled, fnp, np, ...)                                                      \

@@ -10,7 +10,7 @@
 
 /* Accessible device ranges (cuMemAlloc blocks and cuMemMap mappings), sorted by base and
  * disjoint, so a copy's range check is a binary search. */
-enum { FG_R_ALLOC = 1, FG_R_MAP };
+enum { FG_R_ALLOC = 1, FG_R_MAP, FG_R_GLOBAL };
 typedef struct fg_range {
     uintptr_t base;
     size_t size;
@@ -161,6 +161,45 @@ CUresult cuMemAlloc(CUdeviceptr *dptr, size_t bytesize)
     FG_UNLOCK();
     *dptr = (CUdeviceptr)(uintptr_t)p;
     return CUDA_SUCCESS;
+}
+
+/* A module's device variable: zero-filled pages of its own, a valid device range, not
+ * cuMemFree'able; the module frees it when it is unloaded. Counted as used memory. */
+CUresult fg_global_alloc(size_t bytes, CUdeviceptr *out)
+{
+    size_t pg = fg_page();
+    if (!bytes || bytes > SIZE_MAX - pg)
+        return CUDA_ERROR_INVALID_VALUE;
+    size_t size = (bytes + pg - 1) & ~(pg - 1);
+    FG_LOCK();
+    if (size > fg_total_mem - fg_used) {
+        FG_UNLOCK();
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || fg_range_insert((uintptr_t)p, size, FG_R_GLOBAL)) {
+        if (p != MAP_FAILED)
+            munmap(p, size);
+        FG_UNLOCK();
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    fg_used += size;
+    FG_UNLOCK();
+    *out = (CUdeviceptr)(uintptr_t)p;
+    return CUDA_SUCCESS;
+}
+
+void fg_global_release(CUdeviceptr ptr)
+{
+    FG_LOCK();
+    size_t i = fg_upper((uintptr_t)ptr);
+    if (i > 0 && fg_ranges[i - 1].base == (uintptr_t)ptr && fg_ranges[i - 1].kind == FG_R_GLOBAL) {
+        fg_range g = fg_ranges[i - 1];
+        fg_range_remove(i - 1);
+        fg_used -= g.size;
+        munmap((void *)g.base, g.size);
+    }
+    FG_UNLOCK();
 }
 
 CUresult cuMemFree(CUdeviceptr dptr)

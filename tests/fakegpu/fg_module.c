@@ -10,8 +10,11 @@
 #define FG_FATBIN_WRAPPER                                                                          \
     0x466243b1u /* __fatBinC_Wrapper_t, as passed to __cudaRegisterFatBinary */
 
+struct fg_module;
+
 typedef struct fg_func {
     struct fg_func *next;
+    struct fg_module *module;
     const fg_twin *twin; /* borrowed: twin entries live for the whole process */
     int max_dyn_shmem;   /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
     int carveout;
@@ -22,8 +25,16 @@ typedef struct fg_func {
 
 /* Functions belong to their module and die with it, so a CUfunction kept past
  * cuModuleUnload is reported as an invalid handle. */
+/* A device variable's copy in one module. */
+typedef struct fg_gvar {
+    struct fg_gvar *next;
+    const fg_global *decl; /* borrowed: registry entries live for the whole process */
+    CUdeviceptr ptr;
+} fg_gvar;
+
 typedef struct fg_module {
     fg_func *funcs;
+    fg_gvar *globals;
 } fg_module;
 
 /* Kernels are not read out of the image: the twin table says what exists. */
@@ -81,7 +92,13 @@ CUresult cuModuleUnload(CUmodule hmod)
         fg_handle_del(f);
         free(f);
     }
+    fg_gvar *g = m->globals;
     FG_UNLOCK();
+    for (fg_gvar *n; g; g = n) {
+        n = g->next;
+        fg_global_release(g->ptr);
+        free(g);
+    }
     free(m);
     return CUDA_SUCCESS;
 }
@@ -120,6 +137,7 @@ CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
             return CUDA_ERROR_OUT_OF_MEMORY;
         }
         f->twin = t;
+        f->module = m;
         f->max_dyn_shmem = FG_SHMEM_PER_BLOCK;
         f->carveout = -1;
         f->next = m->funcs;
@@ -128,22 +146,6 @@ CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
     FG_UNLOCK();
     *hfunc = (CUfunction)f;
     return CUDA_SUCCESS;
-}
-
-/* Globals (__device__ variables) are not modelled. */
-CUresult cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, const char *name)
-{
-    CUresult r = fg_check_init();
-    if (r)
-        return r;
-    (void)dptr;
-    (void)bytes;
-    if (!name)
-        return CUDA_ERROR_INVALID_VALUE;
-    FG_LOCK();
-    int ok = fg_handle_is(hmod, FG_H_MODULE);
-    FG_UNLOCK();
-    return ok ? CUDA_ERROR_NOT_FOUND : CUDA_ERROR_INVALID_HANDLE;
 }
 
 /* Locks and copies out what the caller needs of a function, or fails. */
@@ -368,8 +370,10 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDi
         return CUDA_ERROR_INVALID_VALUE;
     if (fn.twin->nparams > 0 && !kernelParams)
         return CUDA_ERROR_INVALID_VALUE;
-    fg_launch l = {
-        {gridDimX, gridDimY, gridDimZ}, {blockDimX, blockDimY, blockDimZ}, sharedMemBytes};
+    fg_launch l = {{gridDimX, gridDimY, gridDimZ},
+                   {blockDimX, blockDimY, blockDimZ},
+                   sharedMemBytes,
+                   fn.module};
     fg_run run = {fn.twin, &l, kernelParams, 0};
     int sig = fg_guarded(fg_run_twin, &run);
     r = (CUresult)run.ret;
@@ -426,4 +430,88 @@ CUresult cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int *numBlocks, CU
     if (flags & ~(unsigned)CU_OCCUPANCY_DISABLE_CACHING_OVERRIDE)
         return CUDA_ERROR_INVALID_VALUE;
     return fg_occupancy(numBlocks, func, blockSize, dynamicSMemSize);
+}
+
+/* ---- device variables ---- */
+
+/* Module m's copy of variable decl, made on first use. Takes fg_lock; m must be live. */
+static CUresult fg_gvar_get(fg_module *m, const fg_global *decl, CUdeviceptr *out)
+{
+    FG_LOCK();
+    if (!fg_handle_is(m, FG_H_MODULE)) {
+        FG_UNLOCK();
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    for (fg_gvar *g = m->globals; g; g = g->next)
+        if (g->decl == decl) {
+            *out = g->ptr;
+            FG_UNLOCK();
+            return CUDA_SUCCESS;
+        }
+    FG_UNLOCK();
+    /* allocated outside the lock (fg_global_alloc takes it); a racing second creator's
+     * copy is dropped below */
+    fg_gvar *g = calloc(1, sizeof *g);
+    if (!g)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    CUresult r = fg_global_alloc(decl->size, &g->ptr);
+    if (r) {
+        free(g);
+        return r;
+    }
+    g->decl = decl;
+    FG_LOCK();
+    fg_gvar *have = NULL;
+    int live = fg_handle_is(m, FG_H_MODULE);
+    if (live)
+        for (have = m->globals; have && have->decl != decl; have = have->next)
+            ;
+    if (live && !have) {
+        g->next = m->globals;
+        m->globals = g;
+        *out = g->ptr;
+    } else if (have) {
+        *out = have->ptr;
+    }
+    FG_UNLOCK();
+    if (!live || have) {
+        fg_global_release(g->ptr);
+        free(g);
+        if (!live)
+            return CUDA_ERROR_INVALID_HANDLE;
+    }
+    return CUDA_SUCCESS;
+}
+
+CUresult cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, const char *name)
+{
+    CUresult r = fg_check_ctx();
+    if (r)
+        return r;
+    if (!name)
+        return CUDA_ERROR_INVALID_VALUE;
+    const fg_global *decl = fg_global_find(name);
+    if (!decl) {
+        FG_LOCK();
+        int ok = fg_handle_is(hmod, FG_H_MODULE);
+        FG_UNLOCK();
+        return ok ? CUDA_ERROR_NOT_FOUND : CUDA_ERROR_INVALID_HANDLE;
+    }
+    CUdeviceptr p;
+    if ((r = fg_gvar_get((fg_module *)hmod, decl, &p)))
+        return r;
+    if (dptr)
+        *dptr = p;
+    if (bytes)
+        *bytes = decl->size;
+    return CUDA_SUCCESS;
+}
+
+void *fg_global_ptr(const fg_launch *l, const char *name)
+{
+    const fg_global *decl = fg_global_find(name);
+    CUdeviceptr p;
+    if (!l || !decl || fg_gvar_get((fg_module *)(uintptr_t)l->module, decl, &p))
+        return NULL;
+    return (void *)(uintptr_t)p;
 }

@@ -67,3 +67,62 @@ const fg_twin *fg_twin_find(const char *name)
     pthread_mutex_unlock(&fg_twin_lock);
     return e;
 }
+
+/* ---- device variables: a registry like the twins' (entries never freed) ---- */
+static fg_global **fg_globals;
+static size_t fg_nglobals, fg_capglobals;
+
+static fg_global *fg_global_lookup(const char *name)
+{
+    for (size_t i = 0; i < fg_nglobals; i++)
+        if (strcmp(fg_globals[i]->name, name) == 0)
+            return fg_globals[i];
+    return NULL;
+}
+
+void fg_global_register(const fg_global *g)
+{
+    if (!g || !g->name || !g->size) {
+        fprintf(stderr, "fakegpu: bad device variable registration for %s\n",
+                g && g->name ? g->name : "(null)");
+        return;
+    }
+    pthread_mutex_lock(&fg_twin_lock);
+    fg_global *e = fg_global_lookup(g->name);
+    if (e) {
+        e->size = g->size;
+        pthread_mutex_unlock(&fg_twin_lock);
+        return;
+    }
+    char *name = strdup(g->name);
+    e = malloc(sizeof *e);
+    if (fg_nglobals == fg_capglobals) {
+        size_t cap = fg_capglobals ? 2 * fg_capglobals : 16;
+        fg_global **ng = realloc(fg_globals, cap * sizeof *ng);
+        if (ng) {
+            fg_globals = ng;
+            fg_capglobals = cap;
+        }
+    }
+    if (!name || !e || fg_nglobals == fg_capglobals) {
+        free(name);
+        free(e);
+        pthread_mutex_unlock(&fg_twin_lock);
+        fprintf(stderr, "fakegpu: out of memory registering device variable %s\n", g->name);
+        return;
+    }
+    e->name = name;
+    e->size = g->size;
+    fg_globals[fg_nglobals++] = e;
+    pthread_mutex_unlock(&fg_twin_lock);
+}
+
+const fg_global *fg_global_find(const char *name)
+{
+    if (!name)
+        return NULL;
+    pthread_mutex_lock(&fg_twin_lock);
+    const fg_global *e = fg_global_lookup(name);
+    pthread_mutex_unlock(&fg_twin_lock);
+    return e;
+}

@@ -486,6 +486,86 @@ Test(exec, module_cache_by_hash)
     exec_session_close(b);
 }
 
+/* MODULE_LOAD_PRIVATE then GLOBAL_GET: returns the R_GLOBAL (or the error's cuda_err). */
+static int get_global(exec_session *s, uint32_t module, const char *name, proto_R_GLOBAL *g)
+{
+    begin();
+    memcpy(proto_put_GLOBAL_GET(&req, module, strlen(name)), name, strlen(name));
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.n, 1);
+    int st = r.recs[0].op == PROTO_OP_R_ERROR ? error_at(&r, 0).cuda_err : 0;
+    if (!st)
+        cr_assert_eq(proto_get_R_GLOBAL(&r.recs[0], g), 0);
+    done(&r);
+    return st;
+}
+
+static void load_private(exec_session *s, uint32_t id)
+{
+    begin();
+    memcpy(proto_put_MODULE_LOAD_PRIVATE(&req, id, sizeof image), image, sizeof image);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.n, 1);
+    proto_R_MODULE m;
+    cr_assert_eq(r.recs[0].op, PROTO_OP_R_MODULE);
+    cr_assert_eq(proto_get_R_MODULE(&r.recs[0], &m), 0);
+    cr_assert(m.loaded && m.module == id);
+    done(&r);
+}
+
+Test(exec, private_modules_give_each_session_its_own_variables)
+{
+    make_image();
+    fg_global decl = {"genie_test_var", 64};
+    fg_global_register(&decl);
+    exec_session *a = open_hello(), *b = open_hello();
+    load_private(a, 1);
+    load_private(b, 1);
+    proto_R_GLOBAL ga, gb, ga2;
+    cr_assert_eq(get_global(a, 1, "genie_test_var", &ga), 0);
+    cr_assert_eq(get_global(b, 1, "genie_test_var", &gb), 0);
+    cr_assert_eq(ga.size, 64);
+    cr_assert_neq(ga.ptr, gb.ptr, "two sessions share one variable");
+    cr_assert_eq(get_global(a, 1, "genie_test_var", &ga2), 0);
+    cr_assert_eq(ga2.ptr, ga.ptr, "the same variable twice");
+
+    /* the variable's range is valid for the session that asked, not for the other one */
+    uint8_t in[64], out[64];
+    fill(in, sizeof in, 7);
+    begin();
+    memcpy(proto_put_MEMCPY_H2D(&req, ga.ptr, 0, sizeof in), in, sizeof in);
+    proto_put_MEMCPY_D2H(&req, ga.ptr + 32, 32, 0);
+    proto_put_MEMSET(&req, ga.ptr + 60, 8, 0, 0); /* runs past the variable's end */
+    reply r;
+    run(a, &r);
+    cr_assert_eq(r.n, 2, "got %d records", r.n);
+    proto_R_DATA d;
+    cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+    cr_assert_eq(d.data_len, 32);
+    memcpy(out, d.data, 32);
+    cr_assert(memcmp(out, in + 32, 32) == 0);
+    proto_R_ERROR e = error_at(&r, 1);
+    cr_assert_eq(e.cuda_err, 1);
+    done(&r);
+    begin();
+    proto_put_MEMCPY_D2H(&req, ga.ptr, 8, 0);
+    run(b, &r);
+    e = error_at(&r, 0);
+    cr_assert(msg_has(&e, "not inside a mapping"), "session b read session a's variable");
+    done(&r);
+
+    /* unknown names; modules loaded through the shared cache have no variables to hand out */
+    cr_assert_eq(get_global(a, 1, "genie_no_such_var", &ga2), 13);
+    int st;
+    cr_assert_eq(load_module(a, 2, 1, &st), 1);
+    cr_assert_eq(get_global(a, 2, "genie_test_var", &ga2), 13);
+    cr_assert_eq(get_global(a, 99, "genie_test_var", &ga2), 400);
+    exec_session_close(a);
+    exec_session_close(b);
+}
+
 Test(exec, func_get_layout_and_launch)
 {
     make_image();

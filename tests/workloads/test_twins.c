@@ -13,7 +13,7 @@
 
 static fg_launch launch1(unsigned grid, unsigned block, unsigned shmem)
 {
-    fg_launch l = {{grid, 1, 1}, {block, 1, 1}, shmem};
+    fg_launch l = {{grid, 1, 1}, {block, 1, 1}, shmem, NULL};
     return l;
 }
 
@@ -176,11 +176,11 @@ Test(workload_twins, matmul_tiled_partial_tiles)
     int32_t m = M, n = N, k = K;
     uint64_t pa = DP(A), pb = DP(B), pc = DP(C);
     void *args[] = {&pa, &pb, &pc, &m, &n, &k};
-    fg_launch l = {{(N + 15) / 16, (M + 15) / 16, 1}, {16, 16, 1}, 0};
+    fg_launch l = {{(N + 15) / 16, (M + 15) / 16, 1}, {16, 16, 1}, 0, NULL};
     cr_assert_eq(run("_Z12matmul_tiledPKfS0_Pfiii", &l, args), 0);
     cr_expect_eq(memcmp(C, want, sizeof C), 0, "matmul twin is not bit-exact");
 
-    fg_launch bad = {{5, 5, 1}, {8, 8, 1}, 0}; /* not the kernel's 16x16 tile */
+    fg_launch bad = {{5, 5, 1}, {8, 8, 1}, 0, NULL}; /* not the kernel's 16x16 tile */
     cr_expect_eq(run("_Z12matmul_tiledPKfS0_Pfiii", &bad, args), 1);
 }
 
@@ -197,7 +197,7 @@ Test(workload_twins, matmul_tiled_grid_too_small_leaves_rest)
     int32_t m = M, n = N, k = K;
     uint64_t pa = DP(A), pb = DP(B), pc = DP(C);
     void *args[] = {&pa, &pb, &pc, &m, &n, &k};
-    fg_launch l = {{1, 1, 1}, {16, 16, 1}, 0}; /* covers rows/cols 0..15 only */
+    fg_launch l = {{1, 1, 1}, {16, 16, 1}, 0, NULL}; /* covers rows/cols 0..15 only */
     cr_assert_eq(run("_Z12matmul_tiledPKfS0_Pfiii", &l, args), 0);
     cr_expect_eq(C[0], 6.0f);
     cr_expect_eq(C[15 * N + 15], 6.0f);
