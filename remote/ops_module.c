@@ -23,6 +23,19 @@ static int bind(exec_idmap *m, uint32_t id, void *val)
     return exec_idmap_put(m, id, val);
 }
 
+/* cuModuleLoadData from an aligned, NUL-terminated copy: record bodies are only 4-byte aligned
+ * and PTX must end in a NUL (the scratch buffer, reused; the driver keeps no pointer). */
+static CUresult load_image(exec_session *s, const uint8_t *image, size_t len, CUmodule *mod)
+{
+    genie_buf_reset(&s->scratch);
+    CUresult r = CUDA_ERROR_OUT_OF_MEMORY;
+    if (!genie_buf_append(&s->scratch, image, len) && !genie_buf_append(&s->scratch, "", 1))
+        r = EXEC_CU(&s->ctx->drv, ModuleLoadData, mod, s->scratch.data);
+    if (s->scratch.cap > (16u << 20)) /* do not keep a big image's copy for the session's life */
+        genie_buf_free(&s->scratch);
+    return r;
+}
+
 int exec_op_MODULE_LOAD(exec_session *s, uint32_t index, const proto_MODULE_LOAD *a)
 {
     exec_ctx *c = s->ctx;
@@ -39,17 +52,8 @@ int exec_op_MODULE_LOAD(exec_session *s, uint32_t index, const proto_MODULE_LOAD
     pthread_mutex_lock(&c->lock);
     exec_module *m = module_find(c, a->hash_lo, a->hash_hi);
     if (!m && a->image_len) {
-        /* Record bodies are only 4-byte aligned here and PTX must end in a NUL: load from an
-         * aligned, terminated copy (the scratch buffer, reused; the driver keeps no pointer). */
-        genie_buf_reset(&s->scratch);
         CUmodule mod;
-        CUresult r = CUDA_ERROR_OUT_OF_MEMORY;
-        if (!genie_buf_append(&s->scratch, a->image, a->image_len) &&
-            !genie_buf_append(&s->scratch, "", 1))
-            r = EXEC_CU(&c->drv, ModuleLoadData, &mod, s->scratch.data);
-        if (s->scratch.cap >
-            (16u << 20)) /* do not keep a big image's copy for the session's life */
-            genie_buf_free(&s->scratch);
+        CUresult r = load_image(s, a->image, a->image_len, &mod);
         if (!r && !(m = calloc(1, sizeof *m))) {
             (void)EXEC_CU(&c->drv, ModuleUnload, mod);
             r = CUDA_ERROR_OUT_OF_MEMORY;
@@ -81,14 +85,8 @@ int exec_op_MODULE_LOAD_PRIVATE(exec_session *s, uint32_t index,
     if (!a->image_len)
         return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0,
                          "MODULE_LOAD_PRIVATE: module %u has no image", a->module);
-    genie_buf_reset(&s->scratch);
     CUmodule mod;
-    CUresult r = CUDA_ERROR_OUT_OF_MEMORY;
-    if (!genie_buf_append(&s->scratch, a->image, a->image_len) &&
-        !genie_buf_append(&s->scratch, "", 1))
-        r = EXEC_CU(d, ModuleLoadData, &mod, s->scratch.data);
-    if (s->scratch.cap > (16u << 20))
-        genie_buf_free(&s->scratch);
+    CUresult r = load_image(s, a->image, a->image_len, &mod);
     if (r)
         return exec_cufail(s, index, r, "MODULE_LOAD_PRIVATE: cuModuleLoadData");
     exec_module *m = calloc(1, sizeof *m);

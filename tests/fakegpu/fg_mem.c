@@ -134,42 +134,12 @@ static size_t fg_page(void)
 
 /* ---- cuMemAlloc / cuMemFree / cuMemGetInfo ---- */
 
-CUresult cuMemAlloc(CUdeviceptr *dptr, size_t bytesize)
-{
-    CUresult r = fg_check_ctx();
-    if (r)
-        return r;
-    if (!dptr || bytesize == 0)
-        return CUDA_ERROR_INVALID_VALUE;
-    size_t pg = fg_page();
-    if (bytesize > SIZE_MAX - pg)
-        return CUDA_ERROR_OUT_OF_MEMORY;
-    size_t size = (bytesize + pg - 1) & ~(pg - 1);
-    FG_LOCK();
-    if (size > fg_total_mem - fg_used) {
-        FG_UNLOCK();
-        return CUDA_ERROR_OUT_OF_MEMORY;
-    }
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED || fg_range_insert((uintptr_t)p, size, FG_R_ALLOC)) {
-        if (p != MAP_FAILED)
-            munmap(p, size);
-        FG_UNLOCK();
-        return CUDA_ERROR_OUT_OF_MEMORY;
-    }
-    fg_used += size;
-    FG_UNLOCK();
-    *dptr = (CUdeviceptr)(uintptr_t)p;
-    return CUDA_SUCCESS;
-}
-
-/* A module's device variable: zero-filled pages of its own, a valid device range, not
- * cuMemFree'able; the module frees it when it is unloaded. Counted as used memory. */
-CUresult fg_global_alloc(size_t bytes, CUdeviceptr *out)
+/* Zero-filled pages of their own, counted as used memory, as a device range of kind. */
+static CUresult fg_anon_alloc(size_t bytes, int kind, CUdeviceptr *out)
 {
     size_t pg = fg_page();
-    if (!bytes || bytes > SIZE_MAX - pg)
-        return CUDA_ERROR_INVALID_VALUE;
+    if (bytes > SIZE_MAX - pg)
+        return CUDA_ERROR_OUT_OF_MEMORY;
     size_t size = (bytes + pg - 1) & ~(pg - 1);
     FG_LOCK();
     if (size > fg_total_mem - fg_used) {
@@ -177,7 +147,7 @@ CUresult fg_global_alloc(size_t bytes, CUdeviceptr *out)
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED || fg_range_insert((uintptr_t)p, size, FG_R_GLOBAL)) {
+    if (p == MAP_FAILED || fg_range_insert((uintptr_t)p, size, kind)) {
         if (p != MAP_FAILED)
             munmap(p, size);
         FG_UNLOCK();
@@ -189,16 +159,39 @@ CUresult fg_global_alloc(size_t bytes, CUdeviceptr *out)
     return CUDA_SUCCESS;
 }
 
+/* Removes the range of kind starting exactly at p and frees its pages. Caller holds fg_lock. */
+static int fg_anon_free_locked(uintptr_t p, int kind)
+{
+    size_t i = fg_upper(p);
+    if (i == 0 || fg_ranges[i - 1].base != p || fg_ranges[i - 1].kind != kind)
+        return -1;
+    fg_range g = fg_ranges[i - 1];
+    fg_range_remove(i - 1);
+    fg_used -= g.size;
+    munmap((void *)g.base, g.size);
+    return 0;
+}
+
+CUresult cuMemAlloc(CUdeviceptr *dptr, size_t bytesize)
+{
+    CUresult r = fg_check_ctx();
+    if (r)
+        return r;
+    if (!dptr || bytesize == 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    return fg_anon_alloc(bytesize, FG_R_ALLOC, dptr);
+}
+
+/* A module's device variable: not cuMemFree'able; the module frees it when it is unloaded. */
+CUresult fg_global_alloc(size_t bytes, CUdeviceptr *out)
+{
+    return bytes ? fg_anon_alloc(bytes, FG_R_GLOBAL, out) : CUDA_ERROR_INVALID_VALUE;
+}
+
 void fg_global_release(CUdeviceptr ptr)
 {
     FG_LOCK();
-    size_t i = fg_upper((uintptr_t)ptr);
-    if (i > 0 && fg_ranges[i - 1].base == (uintptr_t)ptr && fg_ranges[i - 1].kind == FG_R_GLOBAL) {
-        fg_range g = fg_ranges[i - 1];
-        fg_range_remove(i - 1);
-        fg_used -= g.size;
-        munmap((void *)g.base, g.size);
-    }
+    (void)fg_anon_free_locked((uintptr_t)ptr, FG_R_GLOBAL);
     FG_UNLOCK();
 }
 
@@ -208,17 +201,9 @@ CUresult cuMemFree(CUdeviceptr dptr)
     if (r)
         return r;
     FG_LOCK();
-    size_t i = fg_upper((uintptr_t)dptr);
-    if (i == 0 || fg_ranges[i - 1].base != (uintptr_t)dptr || fg_ranges[i - 1].kind != FG_R_ALLOC) {
-        FG_UNLOCK();
-        return CUDA_ERROR_INVALID_VALUE;
-    }
-    fg_range g = fg_ranges[i - 1];
-    fg_range_remove(i - 1);
-    fg_used -= g.size;
-    munmap((void *)g.base, g.size);
+    int bad = fg_anon_free_locked((uintptr_t)dptr, FG_R_ALLOC);
     FG_UNLOCK();
-    return CUDA_SUCCESS;
+    return bad ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
 }
 
 CUresult cuMemGetInfo(size_t *free, size_t *total)

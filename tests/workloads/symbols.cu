@@ -20,14 +20,6 @@ __global__ void poly(float *y, const float *x, int n)
     }
 }
 
-static int failures;
-#define EXPECT(cond)                                                                       \
-    do {                                                                                   \
-        bool ok_ = (cond);                                                                 \
-        std::printf("%-70s %s\n", #cond, ok_ ? "ok" : "WRONG");                            \
-        failures += !ok_;                                                                  \
-    } while (0)
-
 static int check_poly(const float *y, const float *x, int n, const float *c)
 {
     int bad = 0;
@@ -126,10 +118,5 @@ int main(int argc, char **argv)
     CK(cudaFree(dy));
     delete[] hx;
     delete[] hy;
-    if (failures) {
-        std::printf("RESULT FAIL %d check(s)\n", failures);
-        return 1;
-    }
-    std::printf("RESULT OK\n");
-    return 0;
+    return wl_result();
 }

@@ -58,4 +58,24 @@ struct wl_lcg {
     float unit() { return (float)(next() >> 8) * (1.0f / 8388608.0f) - 1.0f; }
 };
 
+// EXPECT(cond): a checked property, printed with its verdict; wl_result() ends main with
+// "RESULT OK" (0) or "RESULT FAIL n check(s)" (1) for the e2e harness.
+static int wl_failures;
+#define EXPECT(cond)                                                                       \
+    do {                                                                                   \
+        bool ok_ = (cond);                                                                 \
+        std::printf("%-70s %s\n", #cond, ok_ ? "ok" : "WRONG");                            \
+        wl_failures += !ok_;                                                               \
+    } while (0)
+
+static inline int wl_result(void)
+{
+    if (wl_failures) {
+        std::printf("RESULT FAIL %d check(s)\n", wl_failures);
+        return 1;
+    }
+    std::printf("RESULT OK\n");
+    return 0;
+}
+
 #endif
