@@ -568,6 +568,31 @@ static void gen_api_h(void)
 
 static int is_fwd(const api_row *r) { return !strcmp(r->kind, "FWD") || !strcmp(r->kind, "FWDI"); }
 
+/* Whether a flags field names flag (flags are "0" or names joined by '|'). */
+static int has_flag(const char *flags, const char *flag)
+{
+    size_t n = strlen(flag);
+    for (const char *s = flags; (s = strstr(s, flag)); s += n)
+        if ((s == flags || s[-1] == '|' || s[-1] == ' ') &&
+            (s[n] == 0 || s[n] == '|' || s[n] == ' '))
+            return 1;
+    return 0;
+}
+
+/* In the executor's table of real functions: every forwarded row, and the rows flagged EXEC
+ * that the executor calls for its own bookkeeping (cublasGetStream_v2). */
+static int in_exec_table(const api_row *r)
+{
+    return !r->alias_of && (is_fwd(r) || has_flag(r->flags, "EXEC"));
+}
+
+/* A forwarded cuBLAS call whose handle's deferred state (shim/blas.c) must reach the executor
+ * before it: FWD rows that take a live handle first. FWDI rows manage the state themselves. */
+static int syncs_handle(const api_row *r, const argd *a0)
+{
+    return !strcmp(r->kind, "FWD") && !strcmp(r->lib, "cublas") && !strcmp(a0->dir, "HANDLE");
+}
+
 static void deny_body(const api_row *r, const param *p, int np, const char *idx)
 {
     const char *fn = !strcmp(r->lib, "cudart") ? "shim_deny_cudart" : "shim_deny_blas";
@@ -606,7 +631,10 @@ static void gen_fwd_recorder(const api_row *r)
     int np = parse_params(r->name, r->params, p, 32);
     parse_args(r->name, r->args, a, 32);
     P("%s shim_rec_%s%s\n{\n    shim_lib_call lc;\n", r->ret, r->name, r->params);
-    P("    if (shim_lib_begin(&lc, GENIE_API_%s, 0", r->name);
+    if (syncs_handle(r, &a[0]))
+        P("    if (shim_lib_begin_on(&lc, %s, GENIE_API_%s, 0", a[0].name, r->name);
+    else
+        P("    if (shim_lib_begin(&lc, GENIE_API_%s, 0", r->name);
     for (int k = 0; k < np; k++) {
         char sz[160];
         fwd_size(&a[k], sz, sizeof sz);
@@ -647,10 +675,6 @@ static void gen_lib_c(const char *lib, const char *file)
     if (strcmp(lib, "cudart"))
         P("#include \"shim/shim_blas.h\"\n");
     P("\n");
-    if (!strcmp(lib, "cublas")) /* HOUT's recorder, defined in shim/blas.c */
-        P("/* An output that is a host pointer whatever the pointer mode (int *info of the batched\n"
-          " * solvers): RESULT's layout with the host kind; the call flushes for it. */\n"
-          "void shim_lib_hout(shim_lib_call *c, void *p, size_t n);\n\n");
     /* prototypes of the hand-written implementations and of the recorders */
     for (size_t i = 0; i < N(cudart); i++) {
         const api_row *r = &cudart[i];
@@ -724,7 +748,7 @@ static void gen_exec_lib(void)
     P("#include <cublasLt.h>\n#include <cublas_v2.h>\n\n#include \"protocol/gen/exec_ops.h\"\n\n");
     P("typedef struct exec_lib_fns {\n");
     for (size_t i = 0; i < N(cudart); i++)
-        if (!cudart[i].alias_of && is_fwd(&cudart[i]))
+        if (in_exec_table(&cudart[i]))
             /* the row's own prototype: some (cublasHgemm) are declared for C++ only */
             P("    %s (*%s)%s;\n", cudart[i].ret, cudart[i].name, cudart[i].params);
     P("} exec_lib_fns;\n\n");
@@ -739,14 +763,11 @@ static void gen_exec_lib(void)
     open_out("exec_lib.c");
     P("#include <dlfcn.h>\n#include <string.h>\n\n#include \"protocol/gen/api.h\"\n"
       "#include \"protocol/gen/exec_lib.h\"\n#include \"remote/exec_lib_int.h\"\n\n");
-    P("/* HOUT (remote/ops_lib.c): a RESULT that must be of the host kind; the callee writes\n"
-      " * the host buffer that goes back as R_DATA. */\n"
-      "void *exec_lib_hout(exec_session *s, exec_lib_rd *r);\n\n");
     P("int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)\n{\n    int n = 0;\n");
     P("    memset(f, 0, sizeof *f);\n    (void)cublas, (void)cublaslt;\n");
     for (size_t i = 0; i < N(cudart); i++) {
         const api_row *r = &cudart[i];
-        if (r->alias_of || !is_fwd(r))
+        if (!in_exec_table(r))
             continue;
         const char *h = !strcmp(r->lib, "cublasLt") ? "cublaslt" : "cublas";
         P("    if (%s && (f->%s = (__typeof__(f->%s))dlsym(%s, \"%s\")))\n        n++;\n", h,

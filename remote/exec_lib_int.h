@@ -16,6 +16,7 @@ typedef struct exec_lib_rd {
     uint32_t new_id, del_id;
     void *new_handle;          /* HNEW: the real handle is written here */
     int result_host;           /* RESULT in host mode: result_buf goes back as R_DATA */
+    int result_hout;           /* ... and it is a HOUT: it goes back even if the call fails */
     size_t result_size;
     uint8_t scalars[4][16];    /* host SCALAR values, aligned */
     int nscalars;
@@ -31,12 +32,18 @@ void exec_lib_val(exec_lib_rd *r, void *dst, size_t n);
 void *exec_lib_dev(exec_session *s, exec_lib_rd *r);
 const void *exec_lib_scalar(exec_session *s, exec_lib_rd *r);
 void *exec_lib_result(exec_session *s, exec_lib_rd *r);
+/* HOUT: a RESULT that must be of the host kind; the callee writes the host buffer that goes
+ * back as R_DATA, even when the call fails (cuBLAS sets info = -i for a bad argument i). */
+void *exec_lib_hout(exec_session *s, exec_lib_rd *r);
 /* After the call: binds/unbinds handles, appends R_DATA for a host result, or R_ERROR for
  * a failed status. */
 int exec_lib_done(exec_session *s, uint32_t index, exec_lib_rd *r, int status, const char *name);
 int exec_lib_bad(exec_session *s, uint32_t index, exec_lib_rd *r, const char *name);
 int exec_lib_missing(exec_session *s, uint32_t index, const char *name);
 int exec_lib_unknown(exec_session *s, uint32_t index, uint32_t api);
+/* STREAM_DESTROY (remote/ops_stream.c) is about to destroy stream: every cuBLAS handle of the
+ * session bound to it goes back to the NULL stream (the shim's mirror does the same). */
+void exec_lib_stream_gone(exec_session *s, void *stream);
 /* The cudaError_t a cuBLAS status surfaces as at the next sync. */
 int exec_blas_cuda_err(int status);
 

@@ -202,6 +202,7 @@ void *exec_lib_result(exec_session *s, exec_lib_rd *r)
         }
         r->result_host = 1;
         r->result_size = size;
+        memset(r->result_buf, 0, sizeof r->result_buf); /* nothing of this stack goes back */
         return r->result_buf;
     }
     if (!exec_range_ok(s, p, size))
@@ -209,9 +210,6 @@ void *exec_lib_result(exec_session *s, exec_lib_rd *r)
             (unsigned long long)p);
     return (void *)(uintptr_t)p;
 }
-
-/* Declared in the generated protocol/gen/exec_lib.c, its only caller. */
-void *exec_lib_hout(exec_session *s, exec_lib_rd *r);
 
 /* HOUT: the callee takes a host pointer whatever its pointer mode, so a device kind here
  * would hand it an address it must not write through. */
@@ -225,7 +223,34 @@ void *exec_lib_hout(exec_session *s, exec_lib_rd *r)
             return NULL;
         }
     }
-    return exec_lib_result(s, r);
+    void *p = exec_lib_result(s, r);
+    if (p)
+        r->result_hout = 1;
+    return p;
+}
+
+/* Real cuBLAS keeps whatever stream a handle was given, dead or not: a call after the stream
+ * is destroyed is the program's bug, and here it would reach a CUstream that the driver may
+ * have handed to another session since. So the handles bound to a dying stream go back to the
+ * NULL stream (which also resets their workspace to the default pool), and the shim's mirror
+ * says the same: cublasGetStream_v2 answers NULL after the destroy (shim/blas.c). */
+void exec_lib_stream_gone(exec_session *s, void *stream)
+{
+    const exec_lib_fns *f = s->ctx->lib;
+    if (!stream || !s->blas.cap || !f || !f->cublasGetStream_v2 || !f->cublasSetStream_v2)
+        return;
+    for (uint32_t i = 0; i < s->blas.cap; i++) {
+        cudaStream_t cur = NULL;
+        cublasHandle_t h = (cublasHandle_t)s->blas.vals[i];
+        if (h && f->cublasGetStream_v2(h, &cur) == CUBLAS_STATUS_SUCCESS &&
+            cur == (cudaStream_t)stream) {
+            int st = (int)f->cublasSetStream_v2(h, NULL);
+            if (st != CUBLAS_STATUS_SUCCESS)
+                GENIE_ERROR("session %u: cublasSetStream_v2(NULL) on a handle of a destroyed "
+                            "stream: status %d",
+                            s->id, st);
+        }
+    }
 }
 
 int exec_blas_cuda_err(int status)
@@ -250,6 +275,14 @@ int exec_blas_cuda_err(int status)
 int exec_lib_done(exec_session *s, uint32_t index, exec_lib_rd *r, int status, const char *name)
 {
     if (status != CUBLAS_STATUS_SUCCESS) {
+        /* A host output (HOUT: int *info) is written by a failing call too (info = -i for a
+         * bad argument i): it goes back ahead of the error, into the client's slot. */
+        if (r->result_hout) {
+            uint8_t *p = proto_put_R_DATA(&s->reply, index, r->result_size);
+            if (!p)
+                return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "%s: reply", name);
+            memcpy(p, r->result_buf, r->result_size);
+        }
         /* the cuBLAS status rides in cu_result; the client turns it back into a status */
         return exec_fail(s, index, exec_blas_cuda_err(status), status, "%s: cuBLAS status %d",
                          name, status);

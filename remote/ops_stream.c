@@ -1,6 +1,7 @@
 /* ops_stream.c — stream and event ops: client IDs bound to the session's real streams and events.
  */
 #include "remote/exec_int.h"
+#include "remote/exec_lib_int.h"
 
 #include <string.h>
 
@@ -46,6 +47,7 @@ int exec_op_STREAM_DESTROY(exec_session *s, uint32_t index, const proto_STREAM_D
     if (!st)
         return exec_fail(s, index, EXEC_cudaErrorInvalidResourceHandle, CUDA_ERROR_INVALID_HANDLE,
                          "STREAM_DESTROY: unknown stream %u", a->stream);
+    exec_lib_stream_gone(s, st); /* no cuBLAS handle keeps a dead stream */
     CUresult r = s->ctx->drv.StreamDestroy(st);
     return r ? exec_cufail(s, index, r, "STREAM_DESTROY: cuStreamDestroy") : 0;
 }

@@ -82,6 +82,46 @@ int shim_lib_begin(shim_lib_call *c, unsigned api, size_t args_len)
     return 0;
 }
 
+/* Caller holds the lock. A stream destroyed since it was set is no longer live under its ID
+ * (or its address now belongs to another stream): the executor has put the handle back on
+ * the NULL stream when it destroyed the stream (remote/ops_lib.c, exec_lib_stream_gone), and
+ * the mirror follows. Real cuBLAS would keep the dead stream; the decision is explained there. */
+static void mirror_check_stream(shim_blas_handle *b)
+{
+    if (b->stream && shim_stream_id(b->stream) != b->stream_id) {
+        b->stream = NULL;
+        b->stream_id = 0;
+        b->workspace_user = 0; /* cublasSetStream resets the workspace to the default pool */
+        b->workspace_reset_due = 0;
+    }
+}
+
+cublasStatus_t shim_rec_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId);
+
+int shim_lib_begin_on(shim_lib_call *c, cublasHandle_t h, unsigned api, size_t args_len)
+{
+    shim_lock();
+    shim_blas_handle *b = shim_blas_handle_of(h);
+    if (b) {
+        mirror_check_stream(b);
+        if (b->workspace_reset_due) {
+            /* the SetStream that was elided: its workspace reset is due before this call */
+            cublasStatus_t st = shim_rec_cublasSetStream_v2(h, b->stream);
+            if (st != CUBLAS_STATUS_SUCCESS) {
+                memset(c, 0, sizeof *c);
+                c->status = st;
+                shim_unlock();
+                return 1;
+            }
+            b->workspace_user = 0;
+            b->workspace_reset_due = 0;
+        }
+    }
+    int r = shim_lib_begin(c, api, args_len); /* holds the lock again when it returns 0 */
+    shim_unlock();
+    return r;
+}
+
 static void put(shim_lib_call *c, const void *v, size_t n)
 {
     if (c->status || (size_t)(c->end - c->p) < n) {
@@ -112,6 +152,9 @@ void shim_lib_hnew(shim_lib_call *c, cublasHandle_t *out)
     }
     b->magic = SHIM_BLAS_MAGIC;
     b->id = shim_g.next_blas++;
+    /* cuBLAS's defaults for a new handle: the NULL stream, the default workspace pool
+     * (workspace_user 0), host pointer mode, default math, no atomics */
+    b->stream = NULL;
     b->pointer_mode = CUBLAS_POINTER_MODE_HOST;
     b->math_mode = CUBLAS_DEFAULT_MATH;
     b->atomics_mode = CUBLAS_ATOMICS_NOT_ALLOWED;
@@ -187,11 +230,8 @@ void shim_lib_result(shim_lib_call *c, void *p, size_t n)
     put(c, &a, 8);
 }
 
-/* Declared in the generated protocol/gen/cublas_api.c, its only caller. */
-void shim_lib_hout(shim_lib_call *c, void *p, size_t n);
-
-/* A host output in either pointer mode (int *info of the batched solvers): RESULT's layout with
- * the host kind. A call has one host output at most: the executor has one buffer for it. */
+/* RESULT's layout with the host kind. The executor sends it back also when the call fails
+ * (ahead of the error), so *info says which argument was bad as real cuBLAS's does. */
 void shim_lib_hout(shim_lib_call *c, void *p, size_t n)
 {
     uint32_t kind = SHIM_LIB_HOST, size = (uint32_t)n;
@@ -331,9 +371,14 @@ const char *shim_impl_cublasGetStatusString(cublasStatus_t status)
 
 cublasStatus_t shim_impl_cublasGetStream_v2(cublasHandle_t handle, cudaStream_t *streamId)
 {
-    WITH_HANDLE(handle, b);
-    *streamId = b->stream;
-    return CUBLAS_STATUS_SUCCESS;
+    shim_lock(); /* one hold: the handle and its stream cannot go away in between */
+    shim_blas_handle *b = shim_blas_handle_of(handle);
+    if (b) {
+        mirror_check_stream(b);
+        *streamId = b->stream;
+    }
+    shim_unlock();
+    return b ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_NOT_INITIALIZED;
 }
 
 cublasStatus_t shim_impl_cublasGetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t *mode)
@@ -357,20 +402,67 @@ cublasStatus_t shim_impl_cublasGetAtomicsMode(cublasHandle_t handle, cublasAtomi
     return CUBLAS_STATUS_SUCCESS;
 }
 
-/* The setters update the mirror once the executor's copy of the state is recorded. */
-cublasStatus_t shim_rec_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId);
+/* The setters validate what real cuBLAS validates, record only a change (the mirror is the
+ * executor's state: a value it already has needs no record), and update the mirror once the
+ * record is made. Each holds the (recursive) lock throughout: the handle cannot be destroyed
+ * in between. A record that still fails remotely (the handle's create failed there) reports
+ * its error at the next sync, like any recorded call. */
 cublasStatus_t shim_rec_cublasSetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t mode);
 cublasStatus_t shim_rec_cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode);
 cublasStatus_t shim_rec_cublasSetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t mode);
+cublasStatus_t shim_rec_cublasSetWorkspace_v2(cublasHandle_t handle, void *workspace,
+                                              size_t workspaceSizeInBytes);
 
 cublasStatus_t shim_impl_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId)
 {
-    /* one hold of the (recursive) lock: the handle cannot be destroyed in between */
     shim_lock();
-    cublasStatus_t st = shim_rec_cublasSetStream_v2(handle, streamId);
     shim_blas_handle *b = shim_blas_handle_of(handle);
-    if (st == CUBLAS_STATUS_SUCCESS && b)
-        b->stream = streamId;
+    uint32_t id = shim_stream_id(streamId);
+    cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+    if (!b) {
+        st = CUBLAS_STATUS_NOT_INITIALIZED;
+    } else if (id == UINT32_MAX) {
+        st = CUBLAS_STATUS_INVALID_VALUE; /* not a live stream: nothing changes */
+    } else {
+        mirror_check_stream(b);
+        if (b->stream == streamId) {
+            /* Same stream: only the workspace reset is left of the call; deferred, so that
+             * PyTorch's SetStream + SetWorkspace(same buffer) before a GEMM records nothing. */
+            b->workspace_reset_due = b->workspace_user;
+        } else if ((st = shim_rec_cublasSetStream_v2(handle, streamId)) == CUBLAS_STATUS_SUCCESS) {
+            b->stream = streamId;
+            b->stream_id = id;
+            b->workspace_user = 0;
+            b->workspace_reset_due = 0;
+        }
+    }
+    shim_unlock();
+    return st;
+}
+
+cublasStatus_t shim_impl_cublasSetWorkspace_v2(cublasHandle_t handle, void *workspace,
+                                               size_t workspaceSizeInBytes)
+{
+    shim_lock();
+    shim_blas_handle *b = shim_blas_handle_of(handle);
+    cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+    if (!b) {
+        st = CUBLAS_STATUS_NOT_INITIALIZED;
+    } else if ((uintptr_t)workspace % 256) {
+        st = CUBLAS_STATUS_INVALID_VALUE; /* cuBLAS wants it aligned to 256 bytes at least */
+    } else {
+        mirror_check_stream(b);
+        if (b->workspace_user && b->workspace == workspace &&
+            b->workspace_size == workspaceSizeInBytes) {
+            b->workspace_reset_due = 0; /* the executor's handle has just this buffer */
+        } else if ((st = shim_rec_cublasSetWorkspace_v2(handle, workspace, workspaceSizeInBytes)) ==
+                   CUBLAS_STATUS_SUCCESS) {
+            b->workspace_user = 1;
+            b->workspace_reset_due = 0;
+            b->workspace = workspace;
+            b->workspace_size = workspaceSizeInBytes;
+        }
+    }
     shim_unlock();
     return st;
 }
@@ -380,9 +472,12 @@ cublasStatus_t shim_impl_cublasSetPointerMode_v2(cublasHandle_t handle, cublasPo
     if (mode != CUBLAS_POINTER_MODE_HOST && mode != CUBLAS_POINTER_MODE_DEVICE)
         return CUBLAS_STATUS_INVALID_VALUE;
     shim_lock();
-    cublasStatus_t st = shim_rec_cublasSetPointerMode_v2(handle, mode);
     shim_blas_handle *b = shim_blas_handle_of(handle);
-    if (st == CUBLAS_STATUS_SUCCESS && b)
+    cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+    if (!b)
+        st = CUBLAS_STATUS_NOT_INITIALIZED;
+    else if (b->pointer_mode != mode &&
+             (st = shim_rec_cublasSetPointerMode_v2(handle, mode)) == CUBLAS_STATUS_SUCCESS)
         b->pointer_mode = mode;
     shim_unlock();
     return st;
@@ -390,11 +485,25 @@ cublasStatus_t shim_impl_cublasSetPointerMode_v2(cublasHandle_t handle, cublasPo
 
 cublasStatus_t shim_impl_cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode)
 {
-    /* one hold of the (recursive) lock: the handle cannot be destroyed in between */
+    /* the modes cuBLAS 13 knows, with or without the reduction flag */
+    switch ((unsigned)mode & ~(unsigned)CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION) {
+    case CUBLAS_DEFAULT_MATH:
+    case CUBLAS_TENSOR_OP_MATH:
+    case CUBLAS_PEDANTIC_MATH:
+    case CUBLAS_TF32_TENSOR_OP_MATH:
+    case CUBLAS_FP32_EMULATED_BF16X9_MATH:
+    case CUBLAS_FP64_EMULATED_FIXEDPOINT_MATH:
+        break;
+    default:
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
     shim_lock();
-    cublasStatus_t st = shim_rec_cublasSetMathMode(handle, mode);
     shim_blas_handle *b = shim_blas_handle_of(handle);
-    if (st == CUBLAS_STATUS_SUCCESS && b)
+    cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+    if (!b)
+        st = CUBLAS_STATUS_NOT_INITIALIZED;
+    else if (b->math_mode != mode &&
+             (st = shim_rec_cublasSetMathMode(handle, mode)) == CUBLAS_STATUS_SUCCESS)
         b->math_mode = mode;
     shim_unlock();
     return st;
@@ -402,11 +511,15 @@ cublasStatus_t shim_impl_cublasSetMathMode(cublasHandle_t handle, cublasMath_t m
 
 cublasStatus_t shim_impl_cublasSetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t mode)
 {
-    /* one hold of the (recursive) lock: the handle cannot be destroyed in between */
+    if (mode != CUBLAS_ATOMICS_NOT_ALLOWED && mode != CUBLAS_ATOMICS_ALLOWED)
+        return CUBLAS_STATUS_INVALID_VALUE;
     shim_lock();
-    cublasStatus_t st = shim_rec_cublasSetAtomicsMode(handle, mode);
     shim_blas_handle *b = shim_blas_handle_of(handle);
-    if (st == CUBLAS_STATUS_SUCCESS && b)
+    cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+    if (!b)
+        st = CUBLAS_STATUS_NOT_INITIALIZED;
+    else if (b->atomics_mode != mode &&
+             (st = shim_rec_cublasSetAtomicsMode(handle, mode)) == CUBLAS_STATUS_SUCCESS)
         b->atomics_mode = mode;
     shim_unlock();
     return st;

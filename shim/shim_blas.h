@@ -9,6 +9,9 @@
  *                                16 bytes: the value (host) or the u64 address (device)
  *   RESULT                       u32 kind (0 host: the value comes back as R_DATA; 1 device),
  *                                u32 size, u64 device address (0 for host)
+ *   HOUT                         RESULT's layout, kind always 0: a host output whatever the
+ *                                pointer mode (int *info); it comes back as R_DATA, also
+ *                                ahead of the error when the call fails
  * The generated recorder (protocol/gen/cublas_api.c) calls these helpers in parameter order. */
 #ifndef GENIE_SHIM_BLAS_H
 #define GENIE_SHIM_BLAS_H
@@ -23,14 +26,28 @@
 enum { SHIM_LIB_HOST = 0, SHIM_LIB_DEVICE = 1 };
 
 /* A cuBLAS handle as the client sees it: the mirror of the state the executor's real handle
- * has, so getters need no round trip. The cublasHandle_t is a pointer to this. */
+ * has, so getters need no round trip and a setter asked for the value the handle already has
+ * records nothing (PyTorch sets stream, workspace and math mode before every GEMM). It starts
+ * from cuBLAS's defaults when the create is recorded. The cublasHandle_t is a pointer to this.
+ *
+ * One deferral: cublasSetStream resets the workspace to cuBLAS's default pool even when the
+ * stream does not change. An elided SetStream on a handle with a user workspace sets
+ * workspace_reset_due instead of recording: a SetWorkspace with the same buffer then cancels
+ * it (PyTorch's pattern), and any other call on the handle records the SetStream first
+ * (shim_lib_begin_on), so the executor's handle never works with a workspace the client
+ * believes it has given up. */
 typedef struct shim_blas_handle {
     uint32_t magic;
     uint32_t id;
     cudaStream_t stream;
+    uint32_t stream_id; /* stream's client ID when set: a destroyed stream no longer has it */
     cublasPointerMode_t pointer_mode;
     cublasMath_t math_mode;
     cublasAtomicsMode_t atomics_mode;
+    int workspace_user;       /* 0: cuBLAS's default pool; 1: workspace/workspace_size */
+    int workspace_reset_due;  /* see above */
+    void *workspace;          /* borrowed: the program's device memory */
+    size_t workspace_size;
 } shim_blas_handle;
 #define SHIM_BLAS_MAGIC 0x424c4153u
 
@@ -50,6 +67,9 @@ typedef struct shim_lib_call {
 /* Takes the lock and starts the record; nonzero (with c->status set, lock released) when
  * the call cannot be recorded. Every helper below records its argument or sets c->status. */
 int shim_lib_begin(shim_lib_call *c, unsigned api, size_t args_len);
+/* shim_lib_begin for a call on handle h that may use its workspace: first records what the
+ * executor's handle state lacks (a deferred workspace reset). */
+int shim_lib_begin_on(shim_lib_call *c, cublasHandle_t h, unsigned api, size_t args_len);
 void shim_lib_handle(shim_lib_call *c, cublasHandle_t h);
 void shim_lib_hnew(shim_lib_call *c, cublasHandle_t *out);
 void shim_lib_hdel(shim_lib_call *c, cublasHandle_t h);
@@ -58,6 +78,9 @@ void shim_lib_val(shim_lib_call *c, const void *v, size_t n);
 void shim_lib_dev(shim_lib_call *c, const void *p);
 void shim_lib_scalar(shim_lib_call *c, const void *p, size_t n);
 void shim_lib_result(shim_lib_call *c, void *p, size_t n);
+/* HOUT: a host output in either pointer mode (int *info of the batched solvers). A call has
+ * one host output at most: the executor has one buffer for it. */
+void shim_lib_hout(shim_lib_call *c, void *p, size_t n);
 /* Finishes the record (or rolls it back), flushes when a host result is due, unlocks and
  * returns the cublasStatus_t. */
 int shim_lib_end(shim_lib_call *c);

@@ -7,15 +7,12 @@
 #include "shim/shim_int.h"
 #include "shim/shim_blas.h"
 
-/* An output that is a host pointer whatever the pointer mode (int *info of the batched
- * solvers): RESULT's layout with the host kind; the call flushes for it. */
-void shim_lib_hout(shim_lib_call *c, void *p, size_t n);
-
 cublasStatus_t shim_rec_cublasCreate_v2(cublasHandle_t* handle);
 cublasStatus_t shim_rec_cublasDestroy_v2(cublasHandle_t handle);
 cublasStatus_t shim_impl_cublasGetVersion_v2(cublasHandle_t handle, int* version);
 cublasStatus_t shim_impl_cublasGetProperty(libraryPropertyType type, int* value);
 size_t shim_impl_cublasGetCudartVersion(void);
+cublasStatus_t shim_impl_cublasSetWorkspace_v2(cublasHandle_t handle, void* workspace, size_t workspaceSizeInBytes);
 cublasStatus_t shim_rec_cublasSetWorkspace_v2(cublasHandle_t handle, void* workspace, size_t workspaceSizeInBytes);
 cublasStatus_t shim_impl_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId);
 cublasStatus_t shim_rec_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId);
@@ -251,7 +248,7 @@ cublasStatus_t shim_rec_cublasSetMathMode(cublasHandle_t handle, cublasMath_t mo
 cublasStatus_t shim_rec_cublasSnrm2_v2(cublasHandle_t handle, int n, const float* x, int incx, float* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSnrm2_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSnrm2_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -264,7 +261,7 @@ cublasStatus_t shim_rec_cublasSnrm2_v2(cublasHandle_t handle, int n, const float
 cublasStatus_t shim_rec_cublasDnrm2_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDnrm2_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDnrm2_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -277,7 +274,7 @@ cublasStatus_t shim_rec_cublasDnrm2_v2(cublasHandle_t handle, int n, const doubl
 cublasStatus_t shim_rec_cublasScnrm2_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, float* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasScnrm2_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasScnrm2_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -290,7 +287,7 @@ cublasStatus_t shim_rec_cublasScnrm2_v2(cublasHandle_t handle, int n, const cuCo
 cublasStatus_t shim_rec_cublasDznrm2_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, double* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDznrm2_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDznrm2_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -303,7 +300,7 @@ cublasStatus_t shim_rec_cublasDznrm2_v2(cublasHandle_t handle, int n, const cuDo
 cublasStatus_t shim_rec_cublasSdot_v2(cublasHandle_t handle, int n, const float* x, int incx, const float* y, int incy, float* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSdot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSdot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -318,7 +315,7 @@ cublasStatus_t shim_rec_cublasSdot_v2(cublasHandle_t handle, int n, const float*
 cublasStatus_t shim_rec_cublasDdot_v2(cublasHandle_t handle, int n, const double* x, int incx, const double* y, int incy, double* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDdot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDdot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -333,7 +330,7 @@ cublasStatus_t shim_rec_cublasDdot_v2(cublasHandle_t handle, int n, const double
 cublasStatus_t shim_rec_cublasCdotu_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCdotu_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCdotu_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -348,7 +345,7 @@ cublasStatus_t shim_rec_cublasCdotu_v2(cublasHandle_t handle, int n, const cuCom
 cublasStatus_t shim_rec_cublasCdotc_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCdotc_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCdotc_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -363,7 +360,7 @@ cublasStatus_t shim_rec_cublasCdotc_v2(cublasHandle_t handle, int n, const cuCom
 cublasStatus_t shim_rec_cublasZdotu_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZdotu_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZdotu_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -378,7 +375,7 @@ cublasStatus_t shim_rec_cublasZdotu_v2(cublasHandle_t handle, int n, const cuDou
 cublasStatus_t shim_rec_cublasZdotc_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZdotc_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZdotc_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -393,7 +390,7 @@ cublasStatus_t shim_rec_cublasZdotc_v2(cublasHandle_t handle, int n, const cuDou
 cublasStatus_t shim_rec_cublasSscal_v2(cublasHandle_t handle, int n, const float* alpha, float* x, int incx)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -406,7 +403,7 @@ cublasStatus_t shim_rec_cublasSscal_v2(cublasHandle_t handle, int n, const float
 cublasStatus_t shim_rec_cublasDscal_v2(cublasHandle_t handle, int n, const double* alpha, double* x, int incx)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -419,7 +416,7 @@ cublasStatus_t shim_rec_cublasDscal_v2(cublasHandle_t handle, int n, const doubl
 cublasStatus_t shim_rec_cublasCscal_v2(cublasHandle_t handle, int n, const cuComplex* alpha, cuComplex* x, int incx)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -432,7 +429,7 @@ cublasStatus_t shim_rec_cublasCscal_v2(cublasHandle_t handle, int n, const cuCom
 cublasStatus_t shim_rec_cublasCsscal_v2(cublasHandle_t handle, int n, const float* alpha, cuComplex* x, int incx)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCsscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCsscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -445,7 +442,7 @@ cublasStatus_t shim_rec_cublasCsscal_v2(cublasHandle_t handle, int n, const floa
 cublasStatus_t shim_rec_cublasZscal_v2(cublasHandle_t handle, int n, const cuDoubleComplex* alpha, cuDoubleComplex* x, int incx)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -458,7 +455,7 @@ cublasStatus_t shim_rec_cublasZscal_v2(cublasHandle_t handle, int n, const cuDou
 cublasStatus_t shim_rec_cublasZdscal_v2(cublasHandle_t handle, int n, const double* alpha, cuDoubleComplex* x, int incx)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZdscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZdscal_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -471,7 +468,7 @@ cublasStatus_t shim_rec_cublasZdscal_v2(cublasHandle_t handle, int n, const doub
 cublasStatus_t shim_rec_cublasSaxpy_v2(cublasHandle_t handle, int n, const float* alpha, const float* x, int incx, float* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSaxpy_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSaxpy_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -486,7 +483,7 @@ cublasStatus_t shim_rec_cublasSaxpy_v2(cublasHandle_t handle, int n, const float
 cublasStatus_t shim_rec_cublasDaxpy_v2(cublasHandle_t handle, int n, const double* alpha, const double* x, int incx, double* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDaxpy_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDaxpy_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -501,7 +498,7 @@ cublasStatus_t shim_rec_cublasDaxpy_v2(cublasHandle_t handle, int n, const doubl
 cublasStatus_t shim_rec_cublasCaxpy_v2(cublasHandle_t handle, int n, const cuComplex* alpha, const cuComplex* x, int incx, cuComplex* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCaxpy_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCaxpy_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -516,7 +513,7 @@ cublasStatus_t shim_rec_cublasCaxpy_v2(cublasHandle_t handle, int n, const cuCom
 cublasStatus_t shim_rec_cublasZaxpy_v2(cublasHandle_t handle, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZaxpy_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZaxpy_v2, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -531,7 +528,7 @@ cublasStatus_t shim_rec_cublasZaxpy_v2(cublasHandle_t handle, int n, const cuDou
 cublasStatus_t shim_rec_cublasScopy_v2(cublasHandle_t handle, int n, const float* x, int incx, float* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasScopy_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasScopy_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -545,7 +542,7 @@ cublasStatus_t shim_rec_cublasScopy_v2(cublasHandle_t handle, int n, const float
 cublasStatus_t shim_rec_cublasDcopy_v2(cublasHandle_t handle, int n, const double* x, int incx, double* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDcopy_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDcopy_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -559,7 +556,7 @@ cublasStatus_t shim_rec_cublasDcopy_v2(cublasHandle_t handle, int n, const doubl
 cublasStatus_t shim_rec_cublasCcopy_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, cuComplex* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCcopy_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCcopy_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -573,7 +570,7 @@ cublasStatus_t shim_rec_cublasCcopy_v2(cublasHandle_t handle, int n, const cuCom
 cublasStatus_t shim_rec_cublasZcopy_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZcopy_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZcopy_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -587,7 +584,7 @@ cublasStatus_t shim_rec_cublasZcopy_v2(cublasHandle_t handle, int n, const cuDou
 cublasStatus_t shim_rec_cublasSswap_v2(cublasHandle_t handle, int n, float* x, int incx, float* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSswap_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSswap_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -601,7 +598,7 @@ cublasStatus_t shim_rec_cublasSswap_v2(cublasHandle_t handle, int n, float* x, i
 cublasStatus_t shim_rec_cublasDswap_v2(cublasHandle_t handle, int n, double* x, int incx, double* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDswap_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDswap_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -615,7 +612,7 @@ cublasStatus_t shim_rec_cublasDswap_v2(cublasHandle_t handle, int n, double* x, 
 cublasStatus_t shim_rec_cublasCswap_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCswap_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCswap_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -629,7 +626,7 @@ cublasStatus_t shim_rec_cublasCswap_v2(cublasHandle_t handle, int n, cuComplex* 
 cublasStatus_t shim_rec_cublasZswap_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZswap_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZswap_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -643,7 +640,7 @@ cublasStatus_t shim_rec_cublasZswap_v2(cublasHandle_t handle, int n, cuDoubleCom
 cublasStatus_t shim_rec_cublasIsamax_v2(cublasHandle_t handle, int n, const float* x, int incx, int* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasIsamax_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasIsamax_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -656,7 +653,7 @@ cublasStatus_t shim_rec_cublasIsamax_v2(cublasHandle_t handle, int n, const floa
 cublasStatus_t shim_rec_cublasIdamax_v2(cublasHandle_t handle, int n, const double* x, int incx, int* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasIdamax_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasIdamax_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -669,7 +666,7 @@ cublasStatus_t shim_rec_cublasIdamax_v2(cublasHandle_t handle, int n, const doub
 cublasStatus_t shim_rec_cublasIcamax_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, int* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasIcamax_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasIcamax_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -682,7 +679,7 @@ cublasStatus_t shim_rec_cublasIcamax_v2(cublasHandle_t handle, int n, const cuCo
 cublasStatus_t shim_rec_cublasIzamax_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, int* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasIzamax_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasIzamax_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -695,7 +692,7 @@ cublasStatus_t shim_rec_cublasIzamax_v2(cublasHandle_t handle, int n, const cuDo
 cublasStatus_t shim_rec_cublasIsamin_v2(cublasHandle_t handle, int n, const float* x, int incx, int* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasIsamin_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasIsamin_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -708,7 +705,7 @@ cublasStatus_t shim_rec_cublasIsamin_v2(cublasHandle_t handle, int n, const floa
 cublasStatus_t shim_rec_cublasIdamin_v2(cublasHandle_t handle, int n, const double* x, int incx, int* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasIdamin_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasIdamin_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -721,7 +718,7 @@ cublasStatus_t shim_rec_cublasIdamin_v2(cublasHandle_t handle, int n, const doub
 cublasStatus_t shim_rec_cublasIcamin_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, int* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasIcamin_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasIcamin_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -734,7 +731,7 @@ cublasStatus_t shim_rec_cublasIcamin_v2(cublasHandle_t handle, int n, const cuCo
 cublasStatus_t shim_rec_cublasIzamin_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, int* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasIzamin_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasIzamin_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -747,7 +744,7 @@ cublasStatus_t shim_rec_cublasIzamin_v2(cublasHandle_t handle, int n, const cuDo
 cublasStatus_t shim_rec_cublasSasum_v2(cublasHandle_t handle, int n, const float* x, int incx, float* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSasum_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSasum_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -760,7 +757,7 @@ cublasStatus_t shim_rec_cublasSasum_v2(cublasHandle_t handle, int n, const float
 cublasStatus_t shim_rec_cublasDasum_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDasum_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDasum_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -773,7 +770,7 @@ cublasStatus_t shim_rec_cublasDasum_v2(cublasHandle_t handle, int n, const doubl
 cublasStatus_t shim_rec_cublasScasum_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, float* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasScasum_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasScasum_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -786,7 +783,7 @@ cublasStatus_t shim_rec_cublasScasum_v2(cublasHandle_t handle, int n, const cuCo
 cublasStatus_t shim_rec_cublasDzasum_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, double* result)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDzasum_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDzasum_v2, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -799,7 +796,7 @@ cublasStatus_t shim_rec_cublasDzasum_v2(cublasHandle_t handle, int n, const cuDo
 cublasStatus_t shim_rec_cublasSrot_v2(cublasHandle_t handle, int n, float* x, int incx, float* y, int incy, const float* c, const float* s)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -815,7 +812,7 @@ cublasStatus_t shim_rec_cublasSrot_v2(cublasHandle_t handle, int n, float* x, in
 cublasStatus_t shim_rec_cublasDrot_v2(cublasHandle_t handle, int n, double* x, int incx, double* y, int incy, const double* c, const double* s)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -831,7 +828,7 @@ cublasStatus_t shim_rec_cublasDrot_v2(cublasHandle_t handle, int n, double* x, i
 cublasStatus_t shim_rec_cublasCrot_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy, const float* c, const cuComplex* s)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -847,7 +844,7 @@ cublasStatus_t shim_rec_cublasCrot_v2(cublasHandle_t handle, int n, cuComplex* x
 cublasStatus_t shim_rec_cublasCsrot_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy, const float* c, const float* s)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCsrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCsrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -863,7 +860,7 @@ cublasStatus_t shim_rec_cublasCsrot_v2(cublasHandle_t handle, int n, cuComplex* 
 cublasStatus_t shim_rec_cublasZrot_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy, const double* c, const cuDoubleComplex* s)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -879,7 +876,7 @@ cublasStatus_t shim_rec_cublasZrot_v2(cublasHandle_t handle, int n, cuDoubleComp
 cublasStatus_t shim_rec_cublasZdrot_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy, const double* c, const double* s)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZdrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZdrot_v2, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_SCALAR_BYTES + SHIM_LIB_SCALAR_BYTES))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -895,7 +892,7 @@ cublasStatus_t shim_rec_cublasZdrot_v2(cublasHandle_t handle, int n, cuDoubleCom
 cublasStatus_t shim_rec_cublasSgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSgemv_v2, 0 + 4 + sizeof trans + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSgemv_v2, 0 + 4 + sizeof trans + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &trans, sizeof trans);
@@ -915,7 +912,7 @@ cublasStatus_t shim_rec_cublasSgemv_v2(cublasHandle_t handle, cublasOperation_t 
 cublasStatus_t shim_rec_cublasDgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDgemv_v2, 0 + 4 + sizeof trans + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDgemv_v2, 0 + 4 + sizeof trans + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &trans, sizeof trans);
@@ -935,7 +932,7 @@ cublasStatus_t shim_rec_cublasDgemv_v2(cublasHandle_t handle, cublasOperation_t 
 cublasStatus_t shim_rec_cublasCgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCgemv_v2, 0 + 4 + sizeof trans + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCgemv_v2, 0 + 4 + sizeof trans + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &trans, sizeof trans);
@@ -955,7 +952,7 @@ cublasStatus_t shim_rec_cublasCgemv_v2(cublasHandle_t handle, cublasOperation_t 
 cublasStatus_t shim_rec_cublasZgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZgemv_v2, 0 + 4 + sizeof trans + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZgemv_v2, 0 + 4 + sizeof trans + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &trans, sizeof trans);
@@ -975,7 +972,7 @@ cublasStatus_t shim_rec_cublasZgemv_v2(cublasHandle_t handle, cublasOperation_t 
 cublasStatus_t shim_rec_cublasStrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const float* A, int lda, float* x, int incx)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasStrmv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasStrmv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -992,7 +989,7 @@ cublasStatus_t shim_rec_cublasStrmv_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasDtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const double* A, int lda, double* x, int incx)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDtrmv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDtrmv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1009,7 +1006,7 @@ cublasStatus_t shim_rec_cublasDtrmv_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasCtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuComplex* A, int lda, cuComplex* x, int incx)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCtrmv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCtrmv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1026,7 +1023,7 @@ cublasStatus_t shim_rec_cublasCtrmv_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasZtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuDoubleComplex* A, int lda, cuDoubleComplex* x, int incx)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZtrmv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZtrmv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1043,7 +1040,7 @@ cublasStatus_t shim_rec_cublasZtrmv_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasStrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const float* A, int lda, float* x, int incx)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasStrsv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasStrsv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1060,7 +1057,7 @@ cublasStatus_t shim_rec_cublasStrsv_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasDtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const double* A, int lda, double* x, int incx)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDtrsv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDtrsv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1077,7 +1074,7 @@ cublasStatus_t shim_rec_cublasDtrsv_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasCtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuComplex* A, int lda, cuComplex* x, int incx)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCtrsv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCtrsv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1094,7 +1091,7 @@ cublasStatus_t shim_rec_cublasCtrsv_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasZtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuDoubleComplex* A, int lda, cuDoubleComplex* x, int incx)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZtrsv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZtrsv_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof diag + sizeof n + 8 + sizeof lda + 8 + sizeof incx))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1111,7 +1108,7 @@ cublasStatus_t shim_rec_cublasZtrsv_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasSsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSsymv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSsymv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1130,7 +1127,7 @@ cublasStatus_t shim_rec_cublasSsymv_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasDsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDsymv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDsymv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1149,7 +1146,7 @@ cublasStatus_t shim_rec_cublasDsymv_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasCsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCsymv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCsymv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1168,7 +1165,7 @@ cublasStatus_t shim_rec_cublasCsymv_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasZsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZsymv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZsymv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1187,7 +1184,7 @@ cublasStatus_t shim_rec_cublasZsymv_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasChemv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasChemv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasChemv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1206,7 +1203,7 @@ cublasStatus_t shim_rec_cublasChemv_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasZhemv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZhemv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZhemv_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1225,7 +1222,7 @@ cublasStatus_t shim_rec_cublasZhemv_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasSger_v2(cublasHandle_t handle, int m, int n, const float* alpha, const float* x, int incx, const float* y, int incy, float* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSger_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSger_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &m, sizeof m);
@@ -1243,7 +1240,7 @@ cublasStatus_t shim_rec_cublasSger_v2(cublasHandle_t handle, int m, int n, const
 cublasStatus_t shim_rec_cublasDger_v2(cublasHandle_t handle, int m, int n, const double* alpha, const double* x, int incx, const double* y, int incy, double* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDger_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDger_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &m, sizeof m);
@@ -1261,7 +1258,7 @@ cublasStatus_t shim_rec_cublasDger_v2(cublasHandle_t handle, int m, int n, const
 cublasStatus_t shim_rec_cublasCgeru_v2(cublasHandle_t handle, int m, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCgeru_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCgeru_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &m, sizeof m);
@@ -1279,7 +1276,7 @@ cublasStatus_t shim_rec_cublasCgeru_v2(cublasHandle_t handle, int m, int n, cons
 cublasStatus_t shim_rec_cublasCgerc_v2(cublasHandle_t handle, int m, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCgerc_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCgerc_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &m, sizeof m);
@@ -1297,7 +1294,7 @@ cublasStatus_t shim_rec_cublasCgerc_v2(cublasHandle_t handle, int m, int n, cons
 cublasStatus_t shim_rec_cublasZgeru_v2(cublasHandle_t handle, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZgeru_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZgeru_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &m, sizeof m);
@@ -1315,7 +1312,7 @@ cublasStatus_t shim_rec_cublasZgeru_v2(cublasHandle_t handle, int m, int n, cons
 cublasStatus_t shim_rec_cublasZgerc_v2(cublasHandle_t handle, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZgerc_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZgerc_v2, 0 + 4 + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &m, sizeof m);
@@ -1333,7 +1330,7 @@ cublasStatus_t shim_rec_cublasZgerc_v2(cublasHandle_t handle, int m, int n, cons
 cublasStatus_t shim_rec_cublasSsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* x, int incx, float* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSsyr_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSsyr_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1349,7 +1346,7 @@ cublasStatus_t shim_rec_cublasSsyr_v2(cublasHandle_t handle, cublasFillMode_t up
 cublasStatus_t shim_rec_cublasDsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* x, int incx, double* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDsyr_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDsyr_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1365,7 +1362,7 @@ cublasStatus_t shim_rec_cublasDsyr_v2(cublasHandle_t handle, cublasFillMode_t up
 cublasStatus_t shim_rec_cublasCsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, cuComplex* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCsyr_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCsyr_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1381,7 +1378,7 @@ cublasStatus_t shim_rec_cublasCsyr_v2(cublasHandle_t handle, cublasFillMode_t up
 cublasStatus_t shim_rec_cublasZsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZsyr_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZsyr_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1397,7 +1394,7 @@ cublasStatus_t shim_rec_cublasZsyr_v2(cublasHandle_t handle, cublasFillMode_t up
 cublasStatus_t shim_rec_cublasCher_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const cuComplex* x, int incx, cuComplex* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCher_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCher_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1413,7 +1410,7 @@ cublasStatus_t shim_rec_cublasCher_v2(cublasHandle_t handle, cublasFillMode_t up
 cublasStatus_t shim_rec_cublasZher_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZher_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZher_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1429,7 +1426,7 @@ cublasStatus_t shim_rec_cublasZher_v2(cublasHandle_t handle, cublasFillMode_t up
 cublasStatus_t shim_rec_cublasSsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* x, int incx, const float* y, int incy, float* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSsyr2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSsyr2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1447,7 +1444,7 @@ cublasStatus_t shim_rec_cublasSsyr2_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasDsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* x, int incx, const double* y, int incy, double* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDsyr2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDsyr2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1465,7 +1462,7 @@ cublasStatus_t shim_rec_cublasDsyr2_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasCsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCsyr2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCsyr2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1483,7 +1480,7 @@ cublasStatus_t shim_rec_cublasCsyr2_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasZsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZsyr2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZsyr2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1501,7 +1498,7 @@ cublasStatus_t shim_rec_cublasZsyr2_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasCher2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCher2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCher2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1519,7 +1516,7 @@ cublasStatus_t shim_rec_cublasCher2_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasZher2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZher2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZher2_v2, 0 + 4 + sizeof uplo + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy + 8 + sizeof lda))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1537,7 +1534,7 @@ cublasStatus_t shim_rec_cublasZher2_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSgemm_v2, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSgemm_v2, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -1559,7 +1556,7 @@ cublasStatus_t shim_rec_cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t 
 cublasStatus_t shim_rec_cublasDgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDgemm_v2, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDgemm_v2, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -1581,7 +1578,7 @@ cublasStatus_t shim_rec_cublasDgemm_v2(cublasHandle_t handle, cublasOperation_t 
 cublasStatus_t shim_rec_cublasCgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCgemm_v2, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCgemm_v2, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -1603,7 +1600,7 @@ cublasStatus_t shim_rec_cublasCgemm_v2(cublasHandle_t handle, cublasOperation_t 
 cublasStatus_t shim_rec_cublasZgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZgemm_v2, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZgemm_v2, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -1625,7 +1622,7 @@ cublasStatus_t shim_rec_cublasZgemm_v2(cublasHandle_t handle, cublasOperation_t 
 cublasStatus_t shim_rec_cublasSgemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const float* beta, void* C, cudaDataType Ctype, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSgemmEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + 8 + sizeof Btype + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSgemmEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + 8 + sizeof Btype + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -1650,7 +1647,7 @@ cublasStatus_t shim_rec_cublasSgemmEx(cublasHandle_t handle, cublasOperation_t t
 cublasStatus_t shim_rec_cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const void* beta, void* C, cudaDataType Ctype, int ldc, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasGemmEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + 8 + sizeof Btype + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc + sizeof computeType + sizeof algo))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasGemmEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + 8 + sizeof Btype + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc + sizeof computeType + sizeof algo))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -1677,7 +1674,7 @@ cublasStatus_t shim_rec_cublasGemmEx(cublasHandle_t handle, cublasOperation_t tr
 cublasStatus_t shim_rec_cublasSsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const float* A, int lda, const float* beta, float* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSsyrk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSsyrk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1696,7 +1693,7 @@ cublasStatus_t shim_rec_cublasSsyrk_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasDsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const double* A, int lda, const double* beta, double* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDsyrk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDsyrk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1715,7 +1712,7 @@ cublasStatus_t shim_rec_cublasDsyrk_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasCsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* beta, cuComplex* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCsyrk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCsyrk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1734,7 +1731,7 @@ cublasStatus_t shim_rec_cublasCsyrk_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasZsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZsyrk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZsyrk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1753,7 +1750,7 @@ cublasStatus_t shim_rec_cublasZsyrk_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasCherk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const cuComplex* A, int lda, const float* beta, cuComplex* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCherk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCherk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1772,7 +1769,7 @@ cublasStatus_t shim_rec_cublasCherk_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasZherk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const cuDoubleComplex* A, int lda, const double* beta, cuDoubleComplex* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZherk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZherk_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1791,7 +1788,7 @@ cublasStatus_t shim_rec_cublasZherk_v2(cublasHandle_t handle, cublasFillMode_t u
 cublasStatus_t shim_rec_cublasSsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSsyr2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSsyr2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1812,7 +1809,7 @@ cublasStatus_t shim_rec_cublasSsyr2k_v2(cublasHandle_t handle, cublasFillMode_t 
 cublasStatus_t shim_rec_cublasDsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDsyr2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDsyr2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1833,7 +1830,7 @@ cublasStatus_t shim_rec_cublasDsyr2k_v2(cublasHandle_t handle, cublasFillMode_t 
 cublasStatus_t shim_rec_cublasCsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCsyr2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCsyr2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1854,7 +1851,7 @@ cublasStatus_t shim_rec_cublasCsyr2k_v2(cublasHandle_t handle, cublasFillMode_t 
 cublasStatus_t shim_rec_cublasZsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZsyr2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZsyr2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1875,7 +1872,7 @@ cublasStatus_t shim_rec_cublasZsyr2k_v2(cublasHandle_t handle, cublasFillMode_t 
 cublasStatus_t shim_rec_cublasCher2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const float* beta, cuComplex* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCher2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCher2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1896,7 +1893,7 @@ cublasStatus_t shim_rec_cublasCher2k_v2(cublasHandle_t handle, cublasFillMode_t 
 cublasStatus_t shim_rec_cublasZher2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const double* beta, cuDoubleComplex* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZher2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZher2k_v2, 0 + 4 + sizeof uplo + sizeof trans + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &uplo, sizeof uplo);
@@ -1917,7 +1914,7 @@ cublasStatus_t shim_rec_cublasZher2k_v2(cublasHandle_t handle, cublasFillMode_t 
 cublasStatus_t shim_rec_cublasSsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSsymm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSsymm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -1938,7 +1935,7 @@ cublasStatus_t shim_rec_cublasSsymm_v2(cublasHandle_t handle, cublasSideMode_t s
 cublasStatus_t shim_rec_cublasDsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDsymm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDsymm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -1959,7 +1956,7 @@ cublasStatus_t shim_rec_cublasDsymm_v2(cublasHandle_t handle, cublasSideMode_t s
 cublasStatus_t shim_rec_cublasCsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCsymm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCsymm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -1980,7 +1977,7 @@ cublasStatus_t shim_rec_cublasCsymm_v2(cublasHandle_t handle, cublasSideMode_t s
 cublasStatus_t shim_rec_cublasZsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZsymm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZsymm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -2001,7 +1998,7 @@ cublasStatus_t shim_rec_cublasZsymm_v2(cublasHandle_t handle, cublasSideMode_t s
 cublasStatus_t shim_rec_cublasChemm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasChemm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasChemm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -2022,7 +2019,7 @@ cublasStatus_t shim_rec_cublasChemm_v2(cublasHandle_t handle, cublasSideMode_t s
 cublasStatus_t shim_rec_cublasZhemm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZhemm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZhemm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -2043,7 +2040,7 @@ cublasStatus_t shim_rec_cublasZhemm_v2(cublasHandle_t handle, cublasSideMode_t s
 cublasStatus_t shim_rec_cublasStrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* A, int lda, float* B, int ldb)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasStrsm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasStrsm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -2063,7 +2060,7 @@ cublasStatus_t shim_rec_cublasStrsm_v2(cublasHandle_t handle, cublasSideMode_t s
 cublasStatus_t shim_rec_cublasDtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* A, int lda, double* B, int ldb)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDtrsm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDtrsm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -2083,7 +2080,7 @@ cublasStatus_t shim_rec_cublasDtrsm_v2(cublasHandle_t handle, cublasSideMode_t s
 cublasStatus_t shim_rec_cublasCtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, cuComplex* B, int ldb)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCtrsm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCtrsm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -2103,7 +2100,7 @@ cublasStatus_t shim_rec_cublasCtrsm_v2(cublasHandle_t handle, cublasSideMode_t s
 cublasStatus_t shim_rec_cublasZtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, cuDoubleComplex* B, int ldb)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZtrsm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZtrsm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -2123,7 +2120,7 @@ cublasStatus_t shim_rec_cublasZtrsm_v2(cublasHandle_t handle, cublasSideMode_t s
 cublasStatus_t shim_rec_cublasStrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* A, int lda, const float* B, int ldb, float* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasStrmm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasStrmm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -2145,7 +2142,7 @@ cublasStatus_t shim_rec_cublasStrmm_v2(cublasHandle_t handle, cublasSideMode_t s
 cublasStatus_t shim_rec_cublasDtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* A, int lda, const double* B, int ldb, double* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDtrmm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDtrmm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -2167,7 +2164,7 @@ cublasStatus_t shim_rec_cublasDtrmm_v2(cublasHandle_t handle, cublasSideMode_t s
 cublasStatus_t shim_rec_cublasCtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, cuComplex* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCtrmm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCtrmm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -2189,7 +2186,7 @@ cublasStatus_t shim_rec_cublasCtrmm_v2(cublasHandle_t handle, cublasSideMode_t s
 cublasStatus_t shim_rec_cublasZtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, cuDoubleComplex* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZtrmm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZtrmm_v2, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -2211,7 +2208,7 @@ cublasStatus_t shim_rec_cublasZtrmm_v2(cublasHandle_t handle, cublasSideMode_t s
 cublasStatus_t shim_rec_cublasSgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* const Aarray[], int lda, const float* const Barray[], int ldb, const float* beta, float* const Carray[], int ldc, int batchCount)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSgemmBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSgemmBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -2234,7 +2231,7 @@ cublasStatus_t shim_rec_cublasSgemmBatched(cublasHandle_t handle, cublasOperatio
 cublasStatus_t shim_rec_cublasDgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* const Aarray[], int lda, const double* const Barray[], int ldb, const double* beta, double* const Carray[], int ldc, int batchCount)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDgemmBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDgemmBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -2257,7 +2254,7 @@ cublasStatus_t shim_rec_cublasDgemmBatched(cublasHandle_t handle, cublasOperatio
 cublasStatus_t shim_rec_cublasCgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* const Aarray[], int lda, const cuComplex* const Barray[], int ldb, const cuComplex* beta, cuComplex* const Carray[], int ldc, int batchCount)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCgemmBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCgemmBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -2280,7 +2277,7 @@ cublasStatus_t shim_rec_cublasCgemmBatched(cublasHandle_t handle, cublasOperatio
 cublasStatus_t shim_rec_cublasZgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* const Aarray[], int lda, const cuDoubleComplex* const Barray[], int ldb, const cuDoubleComplex* beta, cuDoubleComplex* const Carray[], int ldc, int batchCount)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZgemmBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZgemmBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -2303,7 +2300,7 @@ cublasStatus_t shim_rec_cublasZgemmBatched(cublasHandle_t handle, cublasOperatio
 cublasStatus_t shim_rec_cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* A, int lda, long long int strideA, const float* B, int ldb, long long int strideB, const float* beta, float* C, int ldc, long long int strideC, int batchCount)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -2329,7 +2326,7 @@ cublasStatus_t shim_rec_cublasSgemmStridedBatched(cublasHandle_t handle, cublasO
 cublasStatus_t shim_rec_cublasDgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, long long int strideA, const double* B, int ldb, long long int strideB, const double* beta, double* C, int ldc, long long int strideC, int batchCount)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -2355,7 +2352,7 @@ cublasStatus_t shim_rec_cublasDgemmStridedBatched(cublasHandle_t handle, cublasO
 cublasStatus_t shim_rec_cublasCgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, long long int strideA, const cuComplex* B, int ldb, long long int strideB, const cuComplex* beta, cuComplex* C, int ldc, long long int strideC, int batchCount)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -2381,7 +2378,7 @@ cublasStatus_t shim_rec_cublasCgemmStridedBatched(cublasHandle_t handle, cublasO
 cublasStatus_t shim_rec_cublasZgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, long long int strideA, const cuDoubleComplex* B, int ldb, long long int strideB, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc, long long int strideC, int batchCount)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -2407,7 +2404,7 @@ cublasStatus_t shim_rec_cublasZgemmStridedBatched(cublasHandle_t handle, cublasO
 cublasStatus_t shim_rec_cublasGemmBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* const Aarray[], cudaDataType Atype, int lda, const void* const Barray[], cudaDataType Btype, int ldb, const void* beta, void* const Carray[], cudaDataType Ctype, int ldc, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasGemmBatchedEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + 8 + sizeof Btype + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc + sizeof batchCount + sizeof computeType + sizeof algo))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasGemmBatchedEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + 8 + sizeof Btype + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc + sizeof batchCount + sizeof computeType + sizeof algo))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -2435,7 +2432,7 @@ cublasStatus_t shim_rec_cublasGemmBatchedEx(cublasHandle_t handle, cublasOperati
 cublasStatus_t shim_rec_cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, long long int strideA, const void* B, cudaDataType Btype, int ldb, long long int strideB, const void* beta, void* C, cudaDataType Ctype, int ldc, long long int strideC, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasGemmStridedBatchedEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + sizeof strideA + 8 + sizeof Btype + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc + sizeof strideC + sizeof batchCount + sizeof computeType + sizeof algo))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasGemmStridedBatchedEx, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + sizeof strideA + 8 + sizeof Btype + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc + sizeof strideC + sizeof batchCount + sizeof computeType + sizeof algo))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -2466,7 +2463,7 @@ cublasStatus_t shim_rec_cublasGemmStridedBatchedEx(cublasHandle_t handle, cublas
 cublasStatus_t shim_rec_cublasSgeam(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, const float* alpha, const float* A, int lda, const float* beta, const float* B, int ldb, float* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSgeam, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldb + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSgeam, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldb + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -2487,7 +2484,7 @@ cublasStatus_t shim_rec_cublasSgeam(cublasHandle_t handle, cublasOperation_t tra
 cublasStatus_t shim_rec_cublasStrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* const A[], int lda, float* const B[], int ldb, int batchCount)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasStrsmBatched, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + sizeof batchCount))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasStrsmBatched, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + sizeof batchCount))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -2508,7 +2505,7 @@ cublasStatus_t shim_rec_cublasStrsmBatched(cublasHandle_t handle, cublasSideMode
 cublasStatus_t shim_rec_cublasDtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* const A[], int lda, double* const B[], int ldb, int batchCount)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDtrsmBatched, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + sizeof batchCount))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDtrsmBatched, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + sizeof batchCount))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -2529,7 +2526,7 @@ cublasStatus_t shim_rec_cublasDtrsmBatched(cublasHandle_t handle, cublasSideMode
 cublasStatus_t shim_rec_cublasCtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* const A[], int lda, cuComplex* const B[], int ldb, int batchCount)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCtrsmBatched, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + sizeof batchCount))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCtrsmBatched, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + sizeof batchCount))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -2550,7 +2547,7 @@ cublasStatus_t shim_rec_cublasCtrsmBatched(cublasHandle_t handle, cublasSideMode
 cublasStatus_t shim_rec_cublasZtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* const A[], int lda, cuDoubleComplex* const B[], int ldb, int batchCount)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZtrsmBatched, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + sizeof batchCount))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZtrsmBatched, 0 + 4 + sizeof side + sizeof uplo + sizeof trans + sizeof diag + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + sizeof batchCount))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &side, sizeof side);
@@ -2571,7 +2568,7 @@ cublasStatus_t shim_rec_cublasZtrsmBatched(cublasHandle_t handle, cublasSideMode
 cublasStatus_t shim_rec_cublasSgeqrfBatched(cublasHandle_t handle, int m, int n, float* const Aarray[], int lda, float* const TauArray[], int* info, int batchSize)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSgeqrfBatched, 0 + 4 + sizeof m + sizeof n + 8 + sizeof lda + 8 + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSgeqrfBatched, 0 + 4 + sizeof m + sizeof n + 8 + sizeof lda + 8 + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &m, sizeof m);
@@ -2587,7 +2584,7 @@ cublasStatus_t shim_rec_cublasSgeqrfBatched(cublasHandle_t handle, int m, int n,
 cublasStatus_t shim_rec_cublasDgeqrfBatched(cublasHandle_t handle, int m, int n, double* const Aarray[], int lda, double* const TauArray[], int* info, int batchSize)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDgeqrfBatched, 0 + 4 + sizeof m + sizeof n + 8 + sizeof lda + 8 + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDgeqrfBatched, 0 + 4 + sizeof m + sizeof n + 8 + sizeof lda + 8 + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &m, sizeof m);
@@ -2603,7 +2600,7 @@ cublasStatus_t shim_rec_cublasDgeqrfBatched(cublasHandle_t handle, int m, int n,
 cublasStatus_t shim_rec_cublasCgeqrfBatched(cublasHandle_t handle, int m, int n, cuComplex* const Aarray[], int lda, cuComplex* const TauArray[], int* info, int batchSize)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCgeqrfBatched, 0 + 4 + sizeof m + sizeof n + 8 + sizeof lda + 8 + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCgeqrfBatched, 0 + 4 + sizeof m + sizeof n + 8 + sizeof lda + 8 + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &m, sizeof m);
@@ -2619,7 +2616,7 @@ cublasStatus_t shim_rec_cublasCgeqrfBatched(cublasHandle_t handle, int m, int n,
 cublasStatus_t shim_rec_cublasZgeqrfBatched(cublasHandle_t handle, int m, int n, cuDoubleComplex* const Aarray[], int lda, cuDoubleComplex* const TauArray[], int* info, int batchSize)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZgeqrfBatched, 0 + 4 + sizeof m + sizeof n + 8 + sizeof lda + 8 + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZgeqrfBatched, 0 + 4 + sizeof m + sizeof n + 8 + sizeof lda + 8 + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &m, sizeof m);
@@ -2635,7 +2632,7 @@ cublasStatus_t shim_rec_cublasZgeqrfBatched(cublasHandle_t handle, int m, int n,
 cublasStatus_t shim_rec_cublasSgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, float* const Aarray[], int lda, float* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSgelsBatched, 0 + 4 + sizeof trans + sizeof m + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + sizeof ldc + SHIM_LIB_RESULT_BYTES + 8 + sizeof batchSize))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSgelsBatched, 0 + 4 + sizeof trans + sizeof m + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + sizeof ldc + SHIM_LIB_RESULT_BYTES + 8 + sizeof batchSize))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &trans, sizeof trans);
@@ -2655,7 +2652,7 @@ cublasStatus_t shim_rec_cublasSgelsBatched(cublasHandle_t handle, cublasOperatio
 cublasStatus_t shim_rec_cublasDgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, double* const Aarray[], int lda, double* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDgelsBatched, 0 + 4 + sizeof trans + sizeof m + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + sizeof ldc + SHIM_LIB_RESULT_BYTES + 8 + sizeof batchSize))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDgelsBatched, 0 + 4 + sizeof trans + sizeof m + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + sizeof ldc + SHIM_LIB_RESULT_BYTES + 8 + sizeof batchSize))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &trans, sizeof trans);
@@ -2675,7 +2672,7 @@ cublasStatus_t shim_rec_cublasDgelsBatched(cublasHandle_t handle, cublasOperatio
 cublasStatus_t shim_rec_cublasCgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, cuComplex* const Aarray[], int lda, cuComplex* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCgelsBatched, 0 + 4 + sizeof trans + sizeof m + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + sizeof ldc + SHIM_LIB_RESULT_BYTES + 8 + sizeof batchSize))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCgelsBatched, 0 + 4 + sizeof trans + sizeof m + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + sizeof ldc + SHIM_LIB_RESULT_BYTES + 8 + sizeof batchSize))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &trans, sizeof trans);
@@ -2695,7 +2692,7 @@ cublasStatus_t shim_rec_cublasCgelsBatched(cublasHandle_t handle, cublasOperatio
 cublasStatus_t shim_rec_cublasZgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, cuDoubleComplex* const Aarray[], int lda, cuDoubleComplex* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZgelsBatched, 0 + 4 + sizeof trans + sizeof m + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + sizeof ldc + SHIM_LIB_RESULT_BYTES + 8 + sizeof batchSize))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZgelsBatched, 0 + 4 + sizeof trans + sizeof m + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + sizeof ldc + SHIM_LIB_RESULT_BYTES + 8 + sizeof batchSize))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &trans, sizeof trans);
@@ -2715,7 +2712,7 @@ cublasStatus_t shim_rec_cublasZgelsBatched(cublasHandle_t handle, cublasOperatio
 cublasStatus_t shim_rec_cublasSgetrfBatched(cublasHandle_t handle, int n, float* const A[], int lda, int* P, int* info, int batchSize)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSgetrfBatched, 0 + 4 + sizeof n + 8 + sizeof lda + 8 + 8 + sizeof batchSize))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSgetrfBatched, 0 + 4 + sizeof n + 8 + sizeof lda + 8 + 8 + sizeof batchSize))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -2730,7 +2727,7 @@ cublasStatus_t shim_rec_cublasSgetrfBatched(cublasHandle_t handle, int n, float*
 cublasStatus_t shim_rec_cublasDgetrfBatched(cublasHandle_t handle, int n, double* const A[], int lda, int* P, int* info, int batchSize)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDgetrfBatched, 0 + 4 + sizeof n + 8 + sizeof lda + 8 + 8 + sizeof batchSize))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDgetrfBatched, 0 + 4 + sizeof n + 8 + sizeof lda + 8 + 8 + sizeof batchSize))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -2745,7 +2742,7 @@ cublasStatus_t shim_rec_cublasDgetrfBatched(cublasHandle_t handle, int n, double
 cublasStatus_t shim_rec_cublasCgetrfBatched(cublasHandle_t handle, int n, cuComplex* const A[], int lda, int* P, int* info, int batchSize)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCgetrfBatched, 0 + 4 + sizeof n + 8 + sizeof lda + 8 + 8 + sizeof batchSize))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCgetrfBatched, 0 + 4 + sizeof n + 8 + sizeof lda + 8 + 8 + sizeof batchSize))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -2760,7 +2757,7 @@ cublasStatus_t shim_rec_cublasCgetrfBatched(cublasHandle_t handle, int n, cuComp
 cublasStatus_t shim_rec_cublasZgetrfBatched(cublasHandle_t handle, int n, cuDoubleComplex* const A[], int lda, int* P, int* info, int batchSize)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZgetrfBatched, 0 + 4 + sizeof n + 8 + sizeof lda + 8 + 8 + sizeof batchSize))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZgetrfBatched, 0 + 4 + sizeof n + 8 + sizeof lda + 8 + 8 + sizeof batchSize))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &n, sizeof n);
@@ -2775,7 +2772,7 @@ cublasStatus_t shim_rec_cublasZgetrfBatched(cublasHandle_t handle, int n, cuDoub
 cublasStatus_t shim_rec_cublasSgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const float* const Aarray[], int lda, const int* devIpiv, float* const Barray[], int ldb, int* info, int batchSize)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasSgetrsBatched, 0 + 4 + sizeof trans + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + 8 + sizeof ldb + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSgetrsBatched, 0 + 4 + sizeof trans + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + 8 + sizeof ldb + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &trans, sizeof trans);
@@ -2794,7 +2791,7 @@ cublasStatus_t shim_rec_cublasSgetrsBatched(cublasHandle_t handle, cublasOperati
 cublasStatus_t shim_rec_cublasDgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const double* const Aarray[], int lda, const int* devIpiv, double* const Barray[], int ldb, int* info, int batchSize)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasDgetrsBatched, 0 + 4 + sizeof trans + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + 8 + sizeof ldb + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDgetrsBatched, 0 + 4 + sizeof trans + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + 8 + sizeof ldb + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &trans, sizeof trans);
@@ -2813,7 +2810,7 @@ cublasStatus_t shim_rec_cublasDgetrsBatched(cublasHandle_t handle, cublasOperati
 cublasStatus_t shim_rec_cublasCgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const cuComplex* const Aarray[], int lda, const int* devIpiv, cuComplex* const Barray[], int ldb, int* info, int batchSize)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasCgetrsBatched, 0 + 4 + sizeof trans + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + 8 + sizeof ldb + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasCgetrsBatched, 0 + 4 + sizeof trans + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + 8 + sizeof ldb + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &trans, sizeof trans);
@@ -2832,7 +2829,7 @@ cublasStatus_t shim_rec_cublasCgetrsBatched(cublasHandle_t handle, cublasOperati
 cublasStatus_t shim_rec_cublasZgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const cuDoubleComplex* const Aarray[], int lda, const int* devIpiv, cuDoubleComplex* const Barray[], int ldb, int* info, int batchSize)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasZgetrsBatched, 0 + 4 + sizeof trans + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + 8 + sizeof ldb + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasZgetrsBatched, 0 + 4 + sizeof trans + sizeof n + sizeof nrhs + 8 + sizeof lda + 8 + 8 + sizeof ldb + SHIM_LIB_RESULT_BYTES + sizeof batchSize))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &trans, sizeof trans);
@@ -2851,7 +2848,7 @@ cublasStatus_t shim_rec_cublasZgetrsBatched(cublasHandle_t handle, cublasOperati
 cublasStatus_t shim_rec_cublasHgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, const void* B, int ldb, const void* beta, void* C, int ldc)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasHgemm, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasHgemm, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -2873,7 +2870,7 @@ cublasStatus_t shim_rec_cublasHgemm(cublasHandle_t handle, cublasOperation_t tra
 cublasStatus_t shim_rec_cublasHgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, long long int strideA, const void* B, int ldb, long long int strideB, const void* beta, void* C, int ldc, long long int strideC, int batchCount)
 {
     shim_lib_call lc;
-    if (shim_lib_begin(&lc, GENIE_API_cublasHgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasHgemmStridedBatched, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
         return (cublasStatus_t)lc.status;
     shim_lib_handle(&lc, handle);
     shim_lib_val(&lc, &transa, sizeof transa);
@@ -2935,7 +2932,7 @@ GENIE_EXPORT size_t cublasGetCudartVersion(void)
 GENIE_EXPORT cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t handle, void* workspace, size_t workspaceSizeInBytes)
 {
     shim_count(GENIE_APIX_cublasSetWorkspace_v2);
-    return shim_rec_cublasSetWorkspace_v2(handle, workspace, workspaceSizeInBytes);
+    return shim_impl_cublasSetWorkspace_v2(handle, workspace, workspaceSizeInBytes);
 }
 
 GENIE_EXPORT cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId)

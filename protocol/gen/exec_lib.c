@@ -6,10 +6,6 @@
 #include "protocol/gen/exec_lib.h"
 #include "remote/exec_lib_int.h"
 
-/* HOUT (remote/ops_lib.c): a RESULT that must be of the host kind; the callee writes
- * the host buffer that goes back as R_DATA. */
-void *exec_lib_hout(exec_session *s, exec_lib_rd *r);
-
 int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
 {
     int n = 0;
@@ -22,6 +18,8 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
     if (cublas && (f->cublasSetWorkspace_v2 = (__typeof__(f->cublasSetWorkspace_v2))dlsym(cublas, "cublasSetWorkspace_v2")))
         n++;
     if (cublas && (f->cublasSetStream_v2 = (__typeof__(f->cublasSetStream_v2))dlsym(cublas, "cublasSetStream_v2")))
+        n++;
+    if (cublas && (f->cublasGetStream_v2 = (__typeof__(f->cublasGetStream_v2))dlsym(cublas, "cublasGetStream_v2")))
         n++;
     if (cublas && (f->cublasSetPointerMode_v2 = (__typeof__(f->cublasSetPointerMode_v2))dlsym(cublas, "cublasSetPointerMode_v2")))
         n++;

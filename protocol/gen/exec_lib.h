@@ -14,6 +14,7 @@ typedef struct exec_lib_fns {
     cublasStatus_t (*cublasDestroy_v2)(cublasHandle_t handle);
     cublasStatus_t (*cublasSetWorkspace_v2)(cublasHandle_t handle, void* workspace, size_t workspaceSizeInBytes);
     cublasStatus_t (*cublasSetStream_v2)(cublasHandle_t handle, cudaStream_t streamId);
+    cublasStatus_t (*cublasGetStream_v2)(cublasHandle_t handle, cudaStream_t* streamId);
     cublasStatus_t (*cublasSetPointerMode_v2)(cublasHandle_t handle, cublasPointerMode_t mode);
     cublasStatus_t (*cublasSetAtomicsMode)(cublasHandle_t handle, cublasAtomicsMode_t mode);
     cublasStatus_t (*cublasSetMathMode)(cublasHandle_t handle, cublasMath_t mode);

@@ -2,6 +2,8 @@
 #include <cublas_v2.h>
 
 #include "protocol/gen/api.h"
+#include "protocol/gen/exec_lib.h"
+#include "remote/exec_int.h"
 #include "tests/remote/harness.h"
 
 static void setup_blas(void)
@@ -269,13 +271,31 @@ Test(lib, getrs_host_info_comes_back)
     cr_assert_float_eq(x[1], 0.6f, 1e-6);
     done(&r);
 
-    /* a bad argument: cuBLAS's status in R_ERROR (info is set, but no R_DATA follows) */
+    /* a bad argument (lda, the 5th): info = -5 comes back as R_DATA, then cuBLAS's status
+     * in R_ERROR, both for the same op */
     a = getrs_args(base, 1, 0);
     begin();
     put_call(GENIE_API_cublasSgetrsBatched, &a);
     run(s, &r);
-    proto_R_ERROR e = error_at(&r, 0);
+    cr_assert_eq(r.n, 2, "expected R_DATA and R_ERROR, got %d records", r.n);
+    cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+    cr_assert_eq(d.index, 0);
+    cr_assert_eq(d.data_len, 4);
+    memcpy(&info, d.data, 4);
+    cr_assert_eq(info, -5);
+    proto_R_ERROR e = error_at(&r, 1);
+    cr_assert_eq(e.index, 0);
     cr_assert_eq(e.cu_result, CUBLAS_STATUS_INVALID_VALUE);
+    done(&r);
+
+    /* a call refused before cuBLAS runs (a handle nobody created) writes no info: error only */
+    a = getrs_args(base, 2, 0);
+    memcpy(a.b, &(uint32_t){77}, 4);
+    begin();
+    put_call(GENIE_API_cublasSgetrsBatched, &a);
+    run(s, &r);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 400);
     done(&r);
 
     /* the device kind for a host output */
@@ -286,6 +306,84 @@ Test(lib, getrs_host_info_comes_back)
     e = error_at(&r, 0);
     cr_assert_eq(e.cuda_err, 1);
     cr_assert(msg_has(&e, "host output"));
+    done(&r);
+    exec_session_close(s);
+}
+
+/* A stream destroyed while a cuBLAS handle uses it: the executor puts every handle of the
+ * session on that stream back on the NULL stream before the stream goes, and leaves the
+ * others alone; the handle keeps working. */
+static void set_stream(exec_session *s, uint32_t h, uint32_t stream)
+{
+    args a = {.n = 0};
+    a_u32(&a, h);
+    a_u32(&a, stream);
+    reply r;
+    begin();
+    put_call(GENIE_API_cublasSetStream_v2, &a);
+    run(s, &r);
+    cr_assert_eq(r.n, 0, "cublasSetStream failed");
+    done(&r);
+}
+
+static cudaStream_t stream_of(exec_session *s, uint32_t h)
+{
+    cudaStream_t st = (cudaStream_t)1;
+    cr_assert_not_null(s->ctx->lib->cublasGetStream_v2, "cublasGetStream_v2 not resolved");
+    cr_assert_eq(s->ctx->lib->cublasGetStream_v2((cublasHandle_t)exec_idmap_get(&s->blas, h), &st),
+                 CUBLAS_STATUS_SUCCESS);
+    return st;
+}
+
+Test(lib, stream_destroy_puts_its_handles_on_the_null_stream)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 2 * MiB);
+    create(s, 5);
+    create(s, 6);
+    create(s, 7);
+    uint32_t s1 = PROTO_STREAM_FIRST, s2 = PROTO_STREAM_FIRST + 1;
+    reply r;
+    begin();
+    proto_put_STREAM_CREATE(&req, s1, 0, 0);
+    proto_put_STREAM_CREATE(&req, s2, 0, 0);
+    run(s, &r);
+    cr_assert_eq(r.n, 0);
+    done(&r);
+    set_stream(s, 5, s1);
+    set_stream(s, 6, s1);
+    set_stream(s, 7, s2);
+    void *real1 = exec_idmap_get(&s->streams, s1), *real2 = exec_idmap_get(&s->streams, s2);
+    cr_assert(real1 && real2);
+    cr_assert_eq(stream_of(s, 5), real1);
+    cr_assert_eq(stream_of(s, 7), real2);
+
+    begin();
+    proto_put_STREAM_DESTROY(&req, s1);
+    run(s, &r);
+    cr_assert_eq(r.n, 0);
+    done(&r);
+    cr_assert_null(stream_of(s, 5), "a handle still holds the destroyed stream");
+    cr_assert_null(stream_of(s, 6), "a handle still holds the destroyed stream");
+    cr_assert_eq(stream_of(s, 7), real2, "a handle on another stream was touched");
+
+    /* the handle works on the NULL stream */
+    float A[2] = {2, 3}, B[1] = {4};
+    begin();
+    memcpy(proto_put_MEMCPY_H2D(&req, base, 0, sizeof A), A, sizeof A);
+    memcpy(proto_put_MEMCPY_H2D(&req, base + 64, 0, sizeof B), B, sizeof B);
+    args a = sgemm_args(5, 2, 1, 1, base, base + 64, base + 128);
+    put_call(GENIE_API_cublasSgemm_v2, &a);
+    proto_put_MEMCPY_D2H(&req, base + 128, 8, 0);
+    run(s, &r);
+    cr_assert_eq(r.n, 1, "expected one R_DATA, got %d records", r.n);
+    proto_R_DATA d;
+    cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+    float C[2];
+    memcpy(C, d.data, 8);
+    cr_assert_float_eq(C[0], 8, 1e-6);
+    cr_assert_float_eq(C[1], 12, 1e-6);
     done(&r);
     exec_session_close(s);
 }

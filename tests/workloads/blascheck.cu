@@ -6,8 +6,11 @@
 // device), handle state getters, then (pointer mode host) Daxpy, Dscal, Dcopy, S/Dswap, Ddot,
 // Dnrm2, S/Dasum, I[sd]amax, I[sd]amin, S/Dger and DgemmBatched; Cgemm, Zgemm,
 // CgemmStridedBatched, Strsm, Dsyrk, Sgeam, SgetrfBatched + SgetrsBatched (device arrays of
-// device pointers, a host info); and a call on a NULL handle. Prints RESULT OK.
+// device pointers, a host info); handle state set again and again with the same values
+// around GEMMs, as PyTorch does before every GEMM (under Genie with GENIE_STATS=1 it prints
+// "state dedup: ..." with the records those made); and a call on a NULL handle. Prints RESULT OK.
 #include "wl_common.h"
+#include "wl_models.h"
 
 #include <cmath>
 #include <complex>
@@ -355,6 +358,90 @@ static void more_checks(cublasHandle_t h, wl_lcg &g)
     }
 }
 
+static unsigned long long ops_recorded(wl_stats_fn fn)
+{
+    static char js[1 << 16];
+    return fn && fn(js, sizeof js) == 0 ? wl_json_u64(js, "ops_recorded") : 0ull;
+}
+
+// PyTorch sets stream, workspace and math mode before every GEMM, nearly always to what the
+// handle already has: Genie records none of those (only the GEMMs), but still records a
+// change, the workspace reset a same-stream cublasSetStream implies, and puts a handle whose
+// stream was destroyed back on the NULL stream. Results are checked either way.
+static void state_checks(int m, int n, int k, const float *A, const float *B, float *C,
+                         const std::vector<float> &hA, const std::vector<float> &hB,
+                         const std::vector<float> &hC, int big)
+{
+    wl_stats_fn fn = wl_stats_lookup();
+    size_t sz = (size_t)big * big;
+    cublasHandle_t h;
+    CB(cublasCreate(&h));
+    cudaStream_t s;
+    CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    void *ws;
+    const size_t wsz = 1 << 20;
+    CK(cudaMalloc(&ws, wsz));
+    const float alpha = 0.75f, beta = 0.25f;
+    CK(cudaMemcpy(C, hC.data(), sz * 4, cudaMemcpyHostToDevice));
+    CB(cublasSetStream(h, s));
+    CB(cublasSetWorkspace(h, ws, wsz));
+    CB(cublasSetMathMode(h, CUBLAS_TF32_TENSOR_OP_MATH));
+    const int gemms = 8;
+    unsigned long long r0 = ops_recorded(fn);
+    for (int i = 0; i < gemms; i++) {
+        CB(cublasSetStream(h, s));
+        CB(cublasSetWorkspace(h, ws, wsz));
+        CB(cublasSetMathMode(h, CUBLAS_TF32_TENSOR_OP_MATH));
+        CB(cublasSetPointerMode(h, CUBLAS_POINTER_MODE_HOST));
+        CB(cublasSetAtomicsMode(h, CUBLAS_ATOMICS_NOT_ALLOWED));
+        CB(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, A, big, B, big, &beta, C,
+                       big));
+    }
+    unsigned long long r1 = ops_recorded(fn);
+    // the same stream again, no workspace after it: cuBLAS is back on its default pool, so
+    // the reset reaches the executor before the GEMM
+    CB(cublasSetStream(h, s));
+    CB(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, A, big, B, big, &beta, C, big));
+    unsigned long long r2 = ops_recorded(fn);
+    std::vector<float> out(sz), want = hC;
+    CK(cudaMemcpyAsync(out.data(), C, sz * 4, cudaMemcpyDeviceToHost, s));
+    CK(cudaStreamSynchronize(s));
+    for (int i = 0; i < gemms + 1; i++)
+        ref_gemm(false, false, m, n, k, alpha, hA.data(), big, hB.data(), big, beta, want.data(),
+                 big);
+    check("Sgemm, state set each time", out.data(), want.data(), sz);
+
+    // changes still take effect
+    cublasMath_t mm;
+    CB(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
+    CB(cublasGetMathMode(h, &mm));
+    failures += mm != CUBLAS_DEFAULT_MATH;
+
+    // a stream destroyed under the handle: Genie's handle is back on the NULL stream (real
+    // cuBLAS keeps the dead one), and the handle still computes
+    cudaStream_t s2, got;
+    CK(cudaStreamCreate(&s2));
+    CB(cublasSetStream(h, s2));
+    CK(cudaStreamDestroy(s2));
+    CB(cublasGetStream(h, &got));
+    const char *after = got == nullptr ? "NULL" : got == s2 ? "the destroyed one" : "another";
+    CK(cudaMemcpy(C, hC.data(), sz * 4, cudaMemcpyHostToDevice));
+    CB(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, A, big, B, big, &beta, C, big));
+    CK(cudaMemcpy(out.data(), C, sz * 4, cudaMemcpyDeviceToHost));
+    want = hC;
+    ref_gemm(false, false, m, n, k, alpha, hA.data(), big, hB.data(), big, beta, want.data(), big);
+    check("Sgemm, stream destroyed", out.data(), want.data(), sz);
+    if (fn) {
+        std::printf("state dedup: %d gemms, %llu records, workspace reset %llu records, "
+                    "destroyed stream %s\n",
+                    gemms, r1 - r0, r2 - r1, after);
+        failures += r1 - r0 != (unsigned long long)gemms || r2 - r1 != 2 || got != nullptr;
+    }
+    CB(cublasDestroy(h));
+    CK(cudaStreamDestroy(s));
+    CK(cudaFree(ws));
+}
+
 int main(int argc, char **argv)
 {
     wl_help(argc, argv, "[M=37] [N=29] [K=23]");
@@ -675,6 +762,7 @@ int main(int argc, char **argv)
     }
 
     more_checks(h, g);
+    state_checks(m, n, k, A, B, C, hA, hB, hC, big);
 
     CB(cublasDestroy(h));
     cublasStatus_t st = cublasSgemm(nullptr, CUBLAS_OP_N, CUBLAS_OP_N, 1, 1, 1, &alpha, A, 1, B, 1,
