@@ -329,6 +329,14 @@ static void more_checks(cublasHandle_t h, wl_lcg &g)
         CB(cublasSgetrsBatched(h, CUBLAS_OP_N, ln, nrhs, (const float *const *)dpa, ln, dpiv, dpb,
                                ln, &hinfo, nb));
         checki("SgetrsBatched host info", hinfo, 0);
+        // a bad argument (ldb under n: the 8th after the handle): the status and info say so
+        hinfo = -99;
+        cublasStatus_t bad = cublasSgetrsBatched(h, CUBLAS_OP_N, ln, nrhs,
+                                                 (const float *const *)dpa, ln, dpiv, dpb, 1,
+                                                 &hinfo, nb);
+        checki("SgetrsBatched bad ldb status", (int)bad, (int)CUBLAS_STATUS_INVALID_VALUE);
+        checki("SgetrsBatched bad ldb info", hinfo, -8);
+        (void)cudaGetLastError();
         std::vector<int> info = host_copy(dinfo, nb), piv = host_copy(dpiv, (size_t)nb * ln);
         checki("SgetrfBatched info[0]", info[0], 0);
         checki("SgetrfBatched info[1]", info[1], 0);
