@@ -129,8 +129,13 @@ int exec_op_HELLO(exec_session *s, uint32_t index, const proto_HELLO *a)
                          "session version %u not supported (genie-remote speaks %u)", a->version,
                          PROTO_SESSION_VERSION);
     uint64_t g = c->granularity;
-    long long want = genie_env_int("GENIE_VA_SIZE", (long long)EXEC_VA_DEFAULT);
-    uint64_t size = want > 0 ? (uint64_t)want : EXEC_VA_DEFAULT;
+    /* Address space only (no memory until MEM_MAP): twice the device's memory, at least
+     * 64 GiB, so that one client can use all of an 80 GiB H100 or a 141 GiB H200 and the
+     * allocator's slabs and rounding never run it short first. */
+    uint64_t dflt = 2 * c->devinfo.total_mem > EXEC_VA_DEFAULT ? 2 * c->devinfo.total_mem
+                                                                : EXEC_VA_DEFAULT;
+    long long want = genie_env_int("GENIE_VA_SIZE", (long long)dflt);
+    uint64_t size = want > 0 ? (uint64_t)want : dflt;
     if (size > EXEC_VA_HINT_SPAN)
         size = EXEC_VA_HINT_SPAN;
     size = (size + g - 1) & ~(g - 1);

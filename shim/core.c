@@ -9,6 +9,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* remote op failures logged as warnings; later ones go to the debug log */
+#define SHIM_REMOTE_ERRORS_LOGGED 8u
+
 shim_state shim_g;
 __thread cudaError_t shim_last_error;
 
@@ -335,8 +338,17 @@ static int batch_cb(void *ud, const proto_rec *r)
         proto_R_ERROR e;
         if (proto_get_R_ERROR(r, &e))
             return GENIE_EPROTO;
-        GENIE_DEBUG("remote error at op %u: %d (%.*s)", e.index, e.cuda_err, (int)e.msg_len,
-                    (const char *)e.msg);
+        /* The program sees only the error code, at this sync: the executor's words say
+         * which op failed and why. The first few are warnings, the rest debug lines. */
+        static _Atomic unsigned warned;
+        unsigned n = atomic_fetch_add(&warned, 1);
+        if (n < SHIM_REMOTE_ERRORS_LOGGED || genie_log_level >= GENIE_LOG_DEBUG)
+            genie_log(n < SHIM_REMOTE_ERRORS_LOGGED ? GENIE_LOG_WARN : GENIE_LOG_DEBUG,
+                      "genie-remote: op %u of the batch failed with %s (%d): %.*s%s", e.index,
+                      cudaGetErrorName((cudaError_t)e.cuda_err), e.cuda_err, (int)e.msg_len,
+                      (const char *)e.msg,
+                      n + 1 == SHIM_REMOTE_ERRORS_LOGGED ? " (further remote errors: GENIE_LOG=debug)"
+                                                         : "");
         if (br->err == cudaSuccess)
             br->err = (cudaError_t)e.cuda_err;
         return 0;
