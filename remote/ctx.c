@@ -104,6 +104,81 @@ fail:
     return rc;
 }
 
+/* The errors after which "the process is in an inconsistent state and any further CUDA work
+ * will return the same error" (CUDA driver API, error types). */
+static int sticky(CUresult r)
+{
+    switch ((int)r) {
+    case CUDA_ERROR_ECC_UNCORRECTABLE:
+    case CUDA_ERROR_ILLEGAL_ADDRESS:
+    case CUDA_ERROR_LAUNCH_TIMEOUT:
+    case CUDA_ERROR_HARDWARE_STACK_ERROR:
+    case CUDA_ERROR_ILLEGAL_INSTRUCTION:
+    case CUDA_ERROR_MISALIGNED_ADDRESS:
+    case CUDA_ERROR_INVALID_ADDRESS_SPACE:
+    case CUDA_ERROR_INVALID_PC:
+    case CUDA_ERROR_LAUNCH_FAILED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void exec_ctx_poison(exec_ctx *c, CUresult r)
+{
+    if (!sticky(r))
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (!c->poison) {
+        char nb[32];
+        c->poison = r;
+        GENIE_ERROR("%s corrupted the GPU context all sessions share: every session's calls fail "
+                    "from now on; new sessions are refused until the %u open one(s) have ended, "
+                    "then the context is reset",
+                    exec_cu_name(&c->drv, r, nb, sizeof nb), c->nsessions);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void exec_ctx_session_gone(exec_ctx *c)
+{
+    if (--c->nsessions || !c->poison)
+        return;
+    exec_driver *d = &c->drv;
+    /* Nothing of the old context survives a reset: the cached modules go with it. */
+    (void)d->CtxSetCurrent(c->primary);
+    for (exec_module *m = c->modules, *next; m; m = next) {
+        next = m->next;
+        (void)EXEC_CU(d, ModuleUnload, m->mod);
+        free(m);
+    }
+    c->modules = NULL;
+    /* cuBLAS's own runtime holds a reference too, so releasing ours would not destroy the
+     * context: reset it explicitly, then take a reference to the new one. */
+    CUresult r = EXEC_CU(d, PrimaryCtxReset, c->dev);
+    if (r == CUDA_ERROR_NOT_SUPPORTED) { /* no reset in this driver: release and retain */
+        (void)d->PrimaryCtxRelease(c->dev);
+        r = CUDA_SUCCESS;
+    } else if (!r) {
+        (void)d->PrimaryCtxRelease(c->dev);
+    }
+    CUcontext ctx = NULL;
+    if (!r)
+        r = d->PrimaryCtxRetain(&ctx, c->dev);
+    if (!r)
+        r = d->CtxSetCurrent(ctx);
+    char nb[32];
+    if (r) {
+        GENIE_ERROR("resetting the GPU context failed (%s): genie-remote must be restarted",
+                    exec_cu_name(d, r, nb, sizeof nb));
+        return; /* stays poisoned: new sessions are refused with a clear error */
+    }
+    c->primary = ctx;
+    GENIE_ERROR("GPU context reset after %s: new sessions are accepted again",
+                exec_cu_name(d, c->poison, nb, sizeof nb));
+    c->poison = CUDA_SUCCESS;
+}
+
 const proto_devinfo *exec_ctx_devinfo(const exec_ctx *ctx)
 {
     return &ctx->devinfo;

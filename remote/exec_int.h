@@ -26,6 +26,7 @@
     XX(DeviceGetUuid, cuDeviceGetUuid, "cuDeviceGetUuid_v2", 0)                                    \
     XX(PrimaryCtxRetain, cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", 1)                  \
     XX(PrimaryCtxRelease, cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2", 1)            \
+    XX(PrimaryCtxReset, cuDevicePrimaryCtxReset, "cuDevicePrimaryCtxReset_v2", 0)                  \
     XX(CtxSetCurrent, cuCtxSetCurrent, "cuCtxSetCurrent", 1)                                       \
     XX(GetErrorName, cuGetErrorName, "cuGetErrorName", 0)                                          \
     XX(GetErrorString, cuGetErrorString, "cuGetErrorString", 0)                                    \
@@ -114,9 +115,14 @@ struct exec_ctx {
     size_t granularity; /* minimum VMM granularity of device 0 */
     char *token;        /* owned; NULL: any client accepted */
     proto_devinfo devinfo;
-    pthread_mutex_t lock; /* guards modules and next_session */
+    pthread_mutex_t lock; /* guards modules, next_session, nsessions and poison */
     exec_module *modules;
     uint32_t next_session;
+    uint32_t nsessions; /* open sessions */
+    /* A kernel fault corrupts the primary context every session shares: from then on every
+     * call fails with it. New sessions are refused until the open ones have closed; the
+     * last to close resets the context (exec_ctx_poison, remote/ctx.c). 0: healthy. */
+    CUresult poison;
     int lib_loaded;          /* the libraries below are loaded on first use (under lock) */
     void *cublas, *cublaslt; /* dlopen handles, never closed */
     struct exec_lib_fns *lib;
@@ -211,6 +217,10 @@ void exec_module_session_close(exec_session *s);
 
 /* Appends R_ERROR for the op at index and returns GENIE_EDRIVER (or GENIE_ENOMEM when even
  * that could not be appended). */
+/* Notes a driver result: a sticky one (a kernel fault) poisons the context (remote/ctx.c). */
+void exec_ctx_poison(exec_ctx *c, CUresult r);
+/* Called as a session closes, ctx->lock held: the last one out resets a poisoned context. */
+void exec_ctx_session_gone(exec_ctx *c);
 int exec_fail(exec_session *s, uint32_t index, int cuda_err, int cu_result, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /* R_ERROR for a failed driver call: msg "what: CUDA_ERROR_X", cuda_err = exec_cuda_err(r). */

@@ -22,6 +22,7 @@ exec_session *exec_session_open(exec_ctx *ctx, const char *peer)
     s->ctx = ctx;
     pthread_mutex_lock(&ctx->lock);
     s->id = ++ctx->next_session;
+    ctx->nsessions++;
     pthread_mutex_unlock(&ctx->lock);
     GENIE_INFO("session %u opened (%s)", s->id, peer ? peer : "local");
     return s;
@@ -38,6 +39,8 @@ int exec_fail(exec_session *s, uint32_t index, int cuda_err, int cu_result, cons
     va_end(ap);
     size_t len = n < 0 ? 0 : (size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n;
     GENIE_DEBUG("session %u op %u: %s", s->id, index, msg);
+    if (cu_result)
+        exec_ctx_poison(s->ctx, (CUresult)cu_result);
     uint8_t *p = proto_put_R_ERROR(&s->reply, index, cuda_err, cu_result, len);
     if (!p)
         return GENIE_ENOMEM;
@@ -128,6 +131,16 @@ int exec_op_HELLO(exec_session *s, uint32_t index, const proto_HELLO *a)
         return exec_fail(s, index, EXEC_cudaErrorInsufficientDriver, 0,
                          "session version %u not supported (genie-remote speaks %u)", a->version,
                          PROTO_SESSION_VERSION);
+    pthread_mutex_lock(&c->lock);
+    CUresult poison = c->poison;
+    pthread_mutex_unlock(&c->lock);
+    if (poison) {
+        char nb[32];
+        return exec_fail(s, index, EXEC_cudaErrorDevicesUnavailable, (int)poison,
+                         "HELLO: another session's %s corrupted the GPU context; it is reset once "
+                         "the open sessions have ended: retry then",
+                         exec_cu_name(d, poison, nb, sizeof nb));
+    }
     uint64_t g = c->granularity;
     /* Address space only (no memory until MEM_MAP): twice the device's memory, at least
      * 64 GiB, so that one client can use all of an 80 GiB H100 or a 141 GiB H200 and the
@@ -291,5 +304,9 @@ void exec_session_close(exec_session *s)
     genie_buf_free(&s->reply);
     genie_buf_free(&s->scratch);
     GENIE_INFO("session %u closed", s->id);
+    exec_ctx *c = s->ctx;
     free(s);
+    pthread_mutex_lock(&c->lock);
+    exec_ctx_session_gone(c);
+    pthread_mutex_unlock(&c->lock);
 }

@@ -356,6 +356,19 @@ CUresult cuDevicePrimaryCtxRelease(CUdevice dev)
     return CUDA_SUCCESS;
 }
 
+/* A reset ends the context's corruption; the fake keeps its other resources (the real driver
+ * destroys them: the executor drops every handle of the old context before resetting). */
+CUresult cuDevicePrimaryCtxReset(CUdevice dev)
+{
+    CUresult r = fg_check_init();
+    if (r)
+        return r;
+    if (dev != 0)
+        return CUDA_ERROR_INVALID_DEVICE;
+    atomic_store(&fg_sticky, 0);
+    return CUDA_SUCCESS;
+}
+
 CUresult cuCtxSetCurrent(CUcontext ctx)
 {
     CUresult r = fg_check_init();

@@ -697,6 +697,82 @@ Test(exec, func_get_after_a_sticky_fault_fails, .init = setup_sticky)
     exec_session_close(s);
 }
 
+/* One session's kernel fault corrupts the context all share: other sessions are refused with
+ * a clear error until every open session has ended; then the context is reset and a new
+ * session works again. */
+Test(exec, a_fault_poisons_the_context_until_the_last_session_ends, .init = setup_sticky)
+{
+    make_image();
+    exec_session *a = open_hello();
+    map(a, hello_rep.va_base, 2 * MiB);
+    exec_session *quiet = open_hello();
+    int st;
+    cr_assert_eq(load_module(a, 1, 1, &st), 1);
+    static const char name[] = "genie_test_axpb";
+    reply r;
+    begin();
+    memcpy(proto_put_FUNC_GET(&req, 5, 1, sizeof name - 1), name, sizeof name - 1);
+    uint8_t *p = proto_put_LAUNCH(&req, 5, 0, 1, 1, 1, 32, 1, 1, 0, 20);
+    uint64_t bad = 0x10;
+    float fa = 2, fb = 1;
+    int n = 32;
+    memcpy(p + 0, &bad, 8);
+    memcpy(p + 8, &fa, 4);
+    memcpy(p + 12, &fb, 4);
+    memcpy(p + 16, &n, 4);
+    run(a, &r);
+    cr_assert_eq(error_at(&r, 1).cuda_err, CUDA_ERROR_ILLEGAL_ADDRESS);
+    done(&r);
+
+    /* a newcomer is refused, saying why */
+    exec_session *b = exec_session_open(ctx, "test");
+    begin();
+    put_hello(NULL);
+    run(b, &r);
+    proto_R_ERROR e = error_at(&r, 0);
+    cr_assert_eq(e.cuda_err, 46);
+    cr_assert(msg_has(&e, "corrupted the GPU context"));
+    cr_assert(msg_has(&e, "retry"));
+    done(&r);
+    exec_session_close(b);
+    exec_session_close(a);
+    begin();
+    put_hello(NULL);
+    exec_session *c = exec_session_open(ctx, "test");
+    run(c, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 46, "one session (quiet) is still open");
+    done(&r);
+    exec_session_close(c);
+    exec_session_close(quiet); /* the last one out: the context is reset */
+
+    exec_session *d = open_hello();
+    map(d, hello_rep.va_base, 2 * MiB);
+    cr_assert_eq(load_module(d, 1, 1, &st), 1, "the module cache was emptied by the reset");
+    float x[32];
+    for (int i = 0; i < 32; i++)
+        x[i] = (float)i;
+    begin();
+    memcpy(proto_put_FUNC_GET(&req, 5, 1, sizeof name - 1), name, sizeof name - 1);
+    memcpy(proto_put_MEMCPY_H2D(&req, hello_rep.va_base, 0, sizeof x), x, sizeof x);
+    p = proto_put_LAUNCH(&req, 5, 0, 1, 1, 1, 32, 1, 1, 0, 20);
+    uint64_t good = hello_rep.va_base;
+    memcpy(p + 0, &good, 8);
+    memcpy(p + 8, &fa, 4);
+    memcpy(p + 12, &fb, 4);
+    memcpy(p + 16, &n, 4);
+    proto_put_MEMCPY_D2H(&req, hello_rep.va_base, sizeof x, 0);
+    run(d, &r);
+    cr_assert_eq(r.n, 2, "got %d records", r.n);
+    proto_R_DATA dd;
+    cr_assert_eq(proto_get_R_DATA(&r.recs[1], &dd), 0);
+    float y[32];
+    memcpy(y, dd.data, sizeof y);
+    for (int i = 0; i < 32; i++)
+        cr_assert_eq(y[i], 2 * (float)i + 1);
+    done(&r);
+    exec_session_close(d);
+}
+
 Test(exec, missing_kernel_is_98)
 {
     make_image();
