@@ -1,7 +1,8 @@
 """test_torch_fake.py — stock PyTorch through libgenie.so on the fake GPU (tests/torch/run.sh).
 
 Checks what needs only the runtime, copies, memsets and cuBLAS/cuBLASLt: device queries,
-byte-exact round trips, matmul, nn.Linear with bias, synchronize, events for timing,
+byte-exact round trips, matmul (float32/64, complex64/128, float16, bfloat16), bmm and
+baddbmm, mv and dot, nn.Linear with bias, synchronize, events for timing,
 streams, pinned non-blocking copies, device-to-device copies, the caching allocator under
 churn; and that an elementwise kernel of
 PyTorch's own fatbins (no CPU twin on the fake GPU) fails with an error naming the kernel.
@@ -79,6 +80,50 @@ def _():
     a, b = torch.randn(33, 17, generator=g), torch.randn(17, 29, generator=g)
     c = torch.matmul(a.cuda(), b.cuda()).cpu()
     assert torch.allclose(c, a @ b, rtol=1e-4, atol=1e-4), (c - a @ b).abs().max()
+
+
+def close(got, want, atol, rtol=1e-5):
+    got = got.cpu()
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    assert torch.allclose(got.to(want.dtype), want, atol=atol, rtol=rtol), (got - want).abs().max()
+
+
+@check("bmm_and_baddbmm_f32")  # cublasSgemmStridedBatched
+def _():
+    g = torch.Generator().manual_seed(4)
+    a, b = torch.randn(3, 5, 7, generator=g), torch.randn(3, 7, 4, generator=g)
+    close(torch.bmm(a.cuda(), b.cuda()), torch.bmm(a, b), 1e-4)
+    c = torch.randn(3, 5, 4, generator=g)
+    close(torch.baddbmm(c.cuda(), a.cuda(), b.cuda(), beta=0.5, alpha=2.0),
+          torch.baddbmm(c, a, b, beta=0.5, alpha=2.0), 1e-4)
+
+
+@check("matmul_f64_c64_c128")  # cublasDgemm, cublasCgemm, cublasZgemm
+def _():
+    g = torch.Generator().manual_seed(5)
+    for dt, tol in ((torch.float64, 1e-9), (torch.complex64, 1e-4), (torch.complex128, 1e-9)):
+        x = torch.randn(6, 5, generator=g, dtype=dt)
+        y = torch.randn(5, 3, generator=g, dtype=dt)
+        close(x.cuda() @ y.cuda(), x @ y, tol)
+
+
+@check("matmul_f16_bf16")  # cublasGemmEx / cuBLASLt in reduced precision
+def _():
+    g = torch.Generator().manual_seed(6)
+    for dt, atol in ((torch.float16, 2e-2), (torch.bfloat16, 1e-1)):
+        x = torch.randn(16, 32, generator=g).to(dt)
+        y = torch.randn(32, 8, generator=g).to(dt)
+        got = (x.cuda() @ y.cuda()).cpu().float()
+        want = x.float() @ y.float()
+        assert torch.allclose(got, want, atol=atol, rtol=2e-2), (dt, (got - want).abs().max())
+
+
+@check("mv_and_dot_f32")  # cublasSgemv, cublasSdot
+def _():
+    g = torch.Generator().manual_seed(7)
+    m, v = torch.randn(5, 7, generator=g), torch.randn(7, generator=g)
+    close(m.cuda() @ v.cuda(), m @ v, 1e-4)
+    close(torch.dot(v.cuda(), v.cuda()), torch.dot(v, v), 1e-4)
 
 
 @check("linear_bias")
