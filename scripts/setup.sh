@@ -7,7 +7,8 @@
 #     --build-dir    where the normal build goes (default build)
 #     --torch        also install the stock torch wheel (2.11.0, CUDA 13.0, ~530 MB; downloaded
 #                    once into ~/.cache/genie/wheels, --no-deps: cudart/cuBLAS come from Genie)
-#                    for tests/torch (CTest label torch); .ci/run uses it when it can
+#                    for tests/torch (CTest label torch), and transformers for the GPT-2
+#                    trace; .ci/run uses it when it can
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +50,7 @@ fi
 
 if [ $torch = 1 ]; then
     TORCH_VERSION=2.11.0
+    TRANSFORMERS_VERSION=5.24.0
     wheels=${GENIE_WHEEL_CACHE:-$HOME/.cache/genie/wheels}
     py=${PYTHON:-python3}
     tag=cp$("$py" -c 'import sys; print("%d%d" % sys.version_info[:2])')
@@ -62,6 +64,12 @@ if [ $torch = 1 ]; then
     # --no-deps: no nvidia-* wheels; tests/torch/run.sh puts Genie's look-alikes first
     "$py" -m pip install --no-deps -q "$whl"
     echo "setup.sh: installed $(basename "$whl")"
+    # Hugging Face transformers for the GPT-2 trace (tests/torch/trace_decode.py); the torch
+    # tests that need it say SKIPPED without it, so a failed install is not fatal
+    if ! "$py" -c 'import transformers' >/dev/null 2>&1; then
+        "$py" -m pip install -q "transformers==$TRANSFORMERS_VERSION" ||
+            echo "setup.sh: warning: transformers $TRANSFORMERS_VERSION not installed" >&2
+    fi
 fi
 
 jobs=$(nproc)

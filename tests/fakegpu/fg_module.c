@@ -37,6 +37,29 @@ typedef struct fg_module {
     fg_gvar *globals;
 } fg_module;
 
+/* GENIE_FAKE_UNKNOWN_KERNELS=noop: a kernel without a twin "runs" as a no-op taking no
+ * parameters, so that a program whose kernels the fake GPU cannot compute (stock PyTorch's)
+ * still goes through its whole sequence of API calls. Its results are garbage: the mode is
+ * for counting calls, round trips and bytes (tests/torch/trace_calls.py), never for
+ * checking values. */
+static int fg_noop_run(const fg_launch *l, void **args)
+{
+    (void)l, (void)args;
+    return 0;
+}
+
+static const fg_twin fg_noop_twin = {"(no-op stand-in)", fg_noop_run, 0, {0}};
+
+static int fg_noop_unknown(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *v = getenv("GENIE_FAKE_UNKNOWN_KERNELS");
+        on = v && !strcmp(v, "noop");
+    }
+    return on;
+}
+
 /* Kernels are not read out of the image: the twin table says what exists. */
 static CUresult fg_module_load(CUmodule *module, const void *image)
 {
@@ -114,6 +137,8 @@ CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
     if (!hfunc || !name)
         return CUDA_ERROR_INVALID_VALUE;
     const fg_twin *t = fg_twin_find(name);
+    if (!t && fg_noop_unknown())
+        t = &fg_noop_twin;
     fg_module *m = (fg_module *)hmod;
     FG_LOCK();
     if (!fg_handle_is(m, FG_H_MODULE)) {

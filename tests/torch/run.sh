@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # run.sh — stock PyTorch through libgenie.so on the fake GPU (GENIE_REMOTE=local).
 #
-#   GENIE_BUILD=build tests/torch/run.sh
+#   GENIE_BUILD=build tests/torch/run.sh [SCRIPT [ARGS...]]
+#
+# SCRIPT defaults to test_torch_fake.py; with trace_decode.py the fake GPU runs PyTorch's
+# kernels as no-ops (GENIE_FAKE_UNKNOWN_KERNELS=noop: values garbage, call counts real) and
+# the script's exit status is the verdict (77: skipped). Any call Genie refuses fails the run.
 #
 # Prints "SKIPPED: torch not installed" and exits 0 when `python3 -c 'import torch'` fails
 # (CI installs no torch; scripts/setup.sh --torch does). Otherwise runs test_torch_fake.py with
@@ -10,7 +14,13 @@
 # stand-ins for the three the toolkit lacks (tests/torch/make_stubs.sh). No nvidia-* wheel.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+script=${1:-test_torch_fake.py}
+[ $# -gt 0 ] && shift
+[ -f "$here/$script" ] || { echo "run.sh: no script $here/$script" >&2; exit 2; }
+noop=
+[ "$script" = trace_decode.py ] && noop=noop
 build=${GENIE_BUILD:?set GENIE_BUILD to the build directory}
+build=$(cd "$build" && pwd) # absolute: LD_PRELOAD must hold in every child process
 py=${PYTHON:-python3}
 if ! "$py" -c 'import torch' >/dev/null 2>&1; then
     # without the CUDA libraries on the path a CUDA wheel does not import either: only a
@@ -41,11 +51,21 @@ set +e
 LD_PRELOAD=$preload \
     LD_LIBRARY_PATH=$build/shim/lookalike:$tmp/stubs:$cuda_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
     GENIE_REMOTE=local GENIE_CUDA_LIB=$fake GENIE_CUBLAS_LIB=$fakeblas GENIE_CUBLASLT_LIB=$fakeblas \
-    GENIE_STATS_FILE=$tmp/stats.json \
-    timeout "${GENIE_RUN_TIMEOUT:-300}" "$py" -W ignore "$here/test_torch_fake.py" >"$tmp/out.txt" 2>&1
+    GENIE_STATS_FILE=$tmp/stats.json GENIE_FAKE_UNKNOWN_KERNELS=$noop \
+    timeout "${GENIE_RUN_TIMEOUT:-300}" "$py" -W ignore "$here/$script" "$@" >"$tmp/out.txt" 2>&1
 rc=$?
 set -e
 cat "$tmp/out.txt"
+if [ "$script" != test_torch_fake.py ]; then
+    [ $rc -eq 77 ] && exit 0 # the script printed SKIPPED
+    if grep -q 'is not supported by Genie' "$tmp/out.txt"; then
+        echo "run.sh: $script made calls Genie refuses (see the log lines above)" >&2
+        exit 1
+    fi
+    [ $rc -eq 0 ] || { echo "run.sh: $script exited with $rc" >&2; exit 1; }
+    echo "run.sh: $script OK"
+    exit 0
+fi
 [ $rc -eq 0 ] || { echo "run.sh: test_torch_fake.py exited with $rc" >&2; exit 1; }
 # the elementwise kernel's failure must name the kernel (the fake GPU's log line)
 grep -Eq 'no CPU twin for kernel .*(CUDAFunctor_add|AddFunctor|FillFunctor|elementwise)' "$tmp/out.txt" ||
