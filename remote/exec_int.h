@@ -179,6 +179,11 @@ struct exec_session {
     size_t capkparams;
     exec_idmap blas;    /* client ID -> cublasHandle_t (remote/ops_lib.c) */
     void *lt;           /* cuBLASLt state of the session (remote/ops_lt.c) */
+    exec_idmap graphs;  /* client graph ID -> exec_graph (owned; remote/ops_graph.c) */
+    /* While a GRAPH_LAUNCH replays: exec_stream maps the graph's origin stream to the launch
+     * stream, and exec_fail names the graph and record. */
+    int replaying;
+    uint32_t replay_graph, replay_rec, remap_from, remap_to;
 };
 
 /* dlopen flags for the GPU libraries. In the in-process ("local") mode libgenie.so is
@@ -211,6 +216,8 @@ void exec_lib_session_close(exec_session *s);
 void exec_lt_session_close(exec_session *s);
 /* Unloads the session's private modules and forgets its device variables (remote/ops_module.c). */
 void exec_module_session_close(exec_session *s);
+/* Frees the session's graphs (remote/ops_graph.c). */
+void exec_graph_session_close(exec_session *s);
 
 /* Failed ops a batch may have before the executor abandons the rest of it. */
 #define EXEC_MAX_ERRORS 16

@@ -35,8 +35,13 @@ int exec_fail(exec_session *s, uint32_t index, int cuda_err, int cu_result, cons
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    int pre = s->replaying ? snprintf(msg, sizeof msg, "graph %u record %u: ", s->replay_graph,
+                                      s->replay_rec)
+                           : 0;
+    int n = vsnprintf(msg + pre, sizeof msg - (size_t)pre, fmt, ap);
     va_end(ap);
+    if (n >= 0)
+        n += pre;
     size_t len = n < 0 ? 0 : (size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n;
     GENIE_DEBUG("session %u op %u: %s", s->id, index, msg);
     if (cu_result)
@@ -74,6 +79,8 @@ int exec_stream(exec_session *s, uint32_t index, uint32_t id, const char *op, CU
     /* 0 and the runtime's special handles cudaStreamLegacy (1) and cudaStreamPerThread (2)
      * all run on the legacy NULL stream: one thread drives a session, and the legacy stream
      * orders at least as strictly as per-thread would. */
+    if (s->replaying && id == s->remap_from)
+        id = s->remap_to; /* a graph's origin stream is the stream it is launched on */
     if (id < 3) {
         *out = NULL;
         return 0;
@@ -278,6 +285,7 @@ void exec_session_close(exec_session *s)
     d->CtxSetCurrent(s->ctx->primary);
     /* Nothing may still run on memory we are about to unmap. */
     (void)exec_sync_all(s);
+    exec_graph_session_close(s);
     exec_lt_session_close(s);
     exec_lib_session_close(s);
     for (uint32_t i = 0; i < s->events.cap; i++)

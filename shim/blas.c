@@ -1,6 +1,8 @@
 /* blas.c — cuBLAS on the client: handles mirrored locally, calls recorded as LIB_CALL records. */
 #include "shim/shim_blas.h"
 
+#include "protocol/graph.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +65,7 @@ size_t shim_blas_scalar_size(cublasComputeType_t t)
 int shim_lib_begin(shim_lib_call *c, unsigned api, size_t args_len)
 {
     memset(c, 0, sizeof *c);
+    c->api = api;
     shim_lock();
     cudaError_t e = shim_ensure();
     if (e != cudaSuccess) {
@@ -258,7 +261,24 @@ int shim_lib_end(shim_lib_call *c)
         return c->status;
     }
     cudaError_t e;
-    if (c->result) {
+    /* During a capture, work on a handle whose stream captures goes into the graph; calls
+     * that change the handle run at once (protocol/graph.h). */
+    uint32_t sid = shim_g.ncaptures && c->h && !proto_graph_lib_state(c->api)
+                       ? shim_stream_id(c->h->stream)
+                       : UINT32_MAX;
+    if (sid != UINT32_MAX && c->result && (sid == 0 || shim_capturing(sid))) {
+        /* a host result needs a sync, which a capture forbids */
+        e = shim_capture_forbid(sid, "a cuBLAS call returning a host value");
+        if (e != cudaSuccess) {
+            shim_g.batch.len = c->mark;
+            free(c->created);
+            shim_unlock();
+            return shim_blas_status(e);
+        }
+    }
+    if (sid != UINT32_MAX && !c->result) {
+        e = shim_op_done_on(sid, c->mark);
+    } else if (c->result) {
         /* a host result: the value must be here before the call returns */
         shim_g.batch_ops++;
         shim_g.stats.ops_recorded++;

@@ -578,6 +578,7 @@ cublasStatus_t shim_impl_cublasLtMatmul(cublasLtHandle_t lightHandle,
     }
     size_t n =
         proto_lt_problem_encode(NULL, 0, PROTO_LT_FORM_MATMUL, computeDesc, lay, NULL, &sc, algo);
+    size_t mark = shim_g.batch.len;
     uint8_t *p =
         proto_put_LT_MATMUL(SHIM_BATCH, (uint64_t)(uintptr_t)A, (uint64_t)(uintptr_t)B,
                             (uint64_t)(uintptr_t)C, (uint64_t)(uintptr_t)D,
@@ -589,7 +590,7 @@ cublasStatus_t shim_impl_cublasLtMatmul(cublasLtHandle_t lightHandle,
     proto_lt_problem_encode(p, n, PROTO_LT_FORM_MATMUL, computeDesc, lay, NULL, &sc, algo);
     /* errors of the matmul itself surface at the next sync, as a kernel's would; what this
      * returns is an earlier batch's error brought back by a threshold flush */
-    st = shim_blas_status(shim_op_done());
+    st = shim_blas_status(shim_op_done_on(sid, mark));
 out:
     shim_unlock();
     return st;

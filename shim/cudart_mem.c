@@ -223,6 +223,13 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
             return e;
         if (is_dev(src))
             return shim_set_error(cudaErrorInvalidValue);
+        if (shim_g.ncaptures) {
+            if (shim_capturing(sid)) /* a copy node: src is read at each graph launch */
+                return shim_capture_h2d(sid, (uint64_t)(uintptr_t)dst, src, n);
+            if ((e = shim_capture_forbid(sid, "a host-to-device copy on the legacy stream")) !=
+                cudaSuccess)
+                return e;
+        }
         /* A large copy to a remote is sent from src itself (no copy into the batch) and
          * flushed before we return, when src is the caller's again; a small one is
          * captured into the batch and src is free at once. */
@@ -260,6 +267,11 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
             return e;
         if (is_dev(dst))
             return shim_set_error(cudaErrorInvalidValue);
+        /* the reply of a replayed graph carries no data: Genie refuses D2H copies in a
+         * capture (and the runtime refuses a synchronous one on the legacy stream then) */
+        if (shim_g.ncaptures &&
+            (e = shim_capture_forbid(sid, "a device-to-host copy")) != cudaSuccess)
+            return e;
         for (size_t off = 0; off < n; off += SHIM_COPY_PIECE) {
             size_t k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
             /* one reply carries at most SHIM_REPLY_BUDGET bytes of copies */
@@ -284,10 +296,13 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
     case cudaMemcpyDeviceToDevice:
         if ((e = check_dev(dst, n)) != cudaSuccess || (e = check_dev(src, n)) != cudaSuccess)
             return e;
+    {
+        size_t mark = shim_g.batch.len;
         if (!proto_put_MEMCPY_D2D(SHIM_BATCH, (uint64_t)(uintptr_t)dst, (uint64_t)(uintptr_t)src,
                                   n, sid))
             return shim_set_error(cudaErrorMemoryAllocation);
-        return shim_op_done();
+        return shim_op_done_on(sid, mark);
+    }
     default:
         return shim_set_error(cudaErrorInvalidMemcpyDirection);
     }
@@ -323,9 +338,10 @@ static cudaError_t memset_locked(void *p, int value, size_t n, cudaStream_t stre
         return cudaSuccess;
     if ((e = check_dev(p, n)) != cudaSuccess)
         return e;
+    size_t mark = shim_g.batch.len;
     if (!proto_put_MEMSET(SHIM_BATCH, (uint64_t)(uintptr_t)p, n, (uint32_t)value & 0xffu, sid))
         return shim_set_error(cudaErrorMemoryAllocation);
-    return shim_op_done();
+    return shim_op_done_on(sid, mark);
 }
 
 cudaError_t shim_impl_cudaMemset(void *devPtr, int value, size_t count)

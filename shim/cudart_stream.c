@@ -113,6 +113,7 @@ cudaError_t shim_impl_cudaStreamDestroy(cudaStream_t stream)
         if (!proto_put_STREAM_DESTROY(SHIM_BATCH, id)) {
             e = shim_set_error(cudaErrorMemoryAllocation);
         } else {
+            shim_capture_stream_gone(id); /* its capture, if any, ends with it */
             shim_handle_del(stream); /* later use is an invalid handle */
             ((shim_stream *)stream)->magic = 0;
             free(stream);
@@ -134,11 +135,15 @@ cudaError_t shim_impl_cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event
         return shim_set_error(cudaErrorInvalidResourceHandle);
     }
     cudaError_t e = shim_ensure();
-    if (e == cudaSuccess) {
+    if (e == cudaSuccess && (ev->capture || shim_capturing(id))) {
+        /* inside a capture, or another stream joining one (shim/graph.c) */
+        e = shim_capture_wait(id, ev);
+    } else if (e == cudaSuccess) {
+        size_t mark = shim_g.batch.len;
         if (!proto_put_STREAM_WAIT_EVENT(SHIM_BATCH, id, ev->id, flags))
             e = shim_set_error(cudaErrorMemoryAllocation);
         else
-            e = shim_op_done();
+            e = shim_op_done_on(id, mark);
     }
     shim_unlock();
     return e;
@@ -172,6 +177,8 @@ cudaError_t shim_impl_cudaStreamSynchronize(cudaStream_t stream)
         return shim_set_error(cudaErrorInvalidResourceHandle);
     shim_lock();
     cudaError_t e = shim_ensure();
+    if (e == cudaSuccess)
+        e = shim_capture_forbid(id, "cudaStreamSynchronize");
     if (e == cudaSuccess && shim_g.batch_ops == 0 &&
         (shim_g.clean == SHIM_CLEAN_ALL || shim_g.clean == (int64_t)id)) {
         shim_unlock();
@@ -192,6 +199,8 @@ cudaError_t shim_impl_cudaStreamQuery(cudaStream_t stream)
         return shim_set_error(cudaErrorInvalidResourceHandle);
     shim_lock();
     cudaError_t e = shim_ensure();
+    if (e == cudaSuccess)
+        e = shim_capture_forbid(id, "cudaStreamQuery");
     if (e == cudaSuccess) {
         uint64_t v;
         e = sync_op(&v, proto_put_STREAM_QUERY(SHIM_BATCH, id));
@@ -200,44 +209,12 @@ cudaError_t shim_impl_cudaStreamQuery(cudaStream_t stream)
     return e; /* cudaErrorNotReady is not recorded as the last error, as in the runtime */
 }
 
-cudaError_t shim_impl_cudaStreamIsCapturing(cudaStream_t stream,
-                                            enum cudaStreamCaptureStatus *pCaptureStatus)
-{
-    if (shim_stream_id(stream) == UINT32_MAX)
-        return shim_set_error(cudaErrorInvalidResourceHandle);
-    *pCaptureStatus = cudaStreamCaptureStatusNone; /* Genie does not capture graphs (yet) */
-    return cudaSuccess;
-}
-
-/* cudaStreamBeginCapture is refused, so no stream is ever capturing: the status is None and
- * the optional outputs are cleared (the runtime leaves them undefined in that case). */
-cudaError_t shim_impl_cudaStreamGetCaptureInfo(cudaStream_t stream,
-                                               enum cudaStreamCaptureStatus *captureStatus_out,
-                                               unsigned long long *id_out, cudaGraph_t *graph_out,
-                                               const cudaGraphNode_t **dependencies_out,
-                                               const cudaGraphEdgeData **edgeData_out,
-                                               size_t *numDependencies_out)
-{
-    cudaError_t e = shim_impl_cudaStreamIsCapturing(stream, captureStatus_out);
-    if (e != cudaSuccess)
-        return e;
-    if (id_out)
-        *id_out = 0;
-    if (graph_out)
-        *graph_out = NULL;
-    if (dependencies_out)
-        *dependencies_out = NULL;
-    if (edgeData_out)
-        *edgeData_out = NULL;
-    if (numDependencies_out)
-        *numDependencies_out = 0;
-    return cudaSuccess;
-}
-
 cudaError_t shim_impl_cudaDeviceSynchronize(void)
 {
     shim_lock();
     cudaError_t e = shim_ensure();
+    if (e == cudaSuccess)
+        e = shim_capture_forbid(SHIM_CAPTURE_ANY, "cudaDeviceSynchronize");
     if (e == cudaSuccess && shim_g.batch_ops == 0 && shim_g.clean == SHIM_CLEAN_ALL) {
         shim_unlock();
         return cudaSuccess;
@@ -300,12 +277,18 @@ static cudaError_t event_record(cudaEvent_t event, cudaStream_t stream)
         return shim_set_error(cudaErrorInvalidResourceHandle);
     }
     cudaError_t e = shim_ensure();
-    if (e == cudaSuccess) {
+    if (e == cudaSuccess && shim_capturing(sid)) {
+        /* in a capture an event record is no work, only a point other streams could wait
+         * for (shim/graph.c) */
+        e = shim_capture_event(sid, ev);
+    } else if (e == cudaSuccess) {
+        size_t mark = shim_g.batch.len;
         if (!proto_put_EVENT_RECORD(SHIM_BATCH, ev->id, sid)) {
             e = shim_set_error(cudaErrorMemoryAllocation);
-        } else {
+        } else if ((e = shim_op_done_on(sid, mark)) == cudaSuccess ||
+                   e == cudaErrorMemoryAllocation) {
             ev->recorded = 1;
-            e = shim_op_done();
+            ev->capture = 0;
         }
     }
     shim_unlock();
@@ -334,6 +317,8 @@ cudaError_t shim_impl_cudaEventQuery(cudaEvent_t event)
         return shim_set_error(cudaErrorInvalidResourceHandle);
     }
     cudaError_t e = shim_ensure();
+    if (e == cudaSuccess)
+        e = shim_capture_event_use(ev, "cudaEventQuery");
     if (e == cudaSuccess) {
         if (!ev->recorded && shim_g.batch_ops == 0)
             e = cudaSuccess; /* a never-recorded event is complete */
@@ -356,6 +341,8 @@ cudaError_t shim_impl_cudaEventSynchronize(cudaEvent_t event)
         return shim_set_error(cudaErrorInvalidResourceHandle);
     }
     cudaError_t e = shim_ensure();
+    if (e == cudaSuccess)
+        e = shim_capture_event_use(ev, "cudaEventSynchronize");
     if (e == cudaSuccess)
         e = sync_op(NULL, proto_put_EVENT_SYNC(SHIM_BATCH, ev->id));
     shim_unlock();

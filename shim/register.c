@@ -678,6 +678,7 @@ cudaError_t shim_launch(shim_func *f, dim3 g, dim3 b, void **args, size_t shmem,
         e = shim_set_error(cudaErrorInvalidValue);
         goto out;
     }
+    size_t mark = shim_g.batch.len;
     uint8_t *p = proto_put_LAUNCH(SHIM_BATCH, f->id, sid, g.x, g.y, g.z, b.x, b.y, b.z,
                                   (uint32_t)shmem, f->params_size);
     if (!p) {
@@ -688,7 +689,7 @@ cudaError_t shim_launch(shim_func *f, dim3 g, dim3 b, void **args, size_t shmem,
     for (uint32_t i = 0; i < f->nparams; i++)
         memcpy(p + f->offsets[i], args[i], f->sizes[i]);
     shim_g.stats.launches++;
-    e = shim_op_done();
+    e = shim_op_done_on(sid, mark);
 out:
     shim_unlock();
     return e;

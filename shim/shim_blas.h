@@ -58,6 +58,7 @@ typedef struct shim_lib_call {
     uint8_t *p, *end;     /* the args area of the record being written */
     size_t mark;          /* batch length before the record: rolled back on error */
     int status;           /* cublasStatus_t to return */
+    unsigned api;         /* GENIE_API_ ID of the call */
     shim_blas_handle *h;  /* the call's handle (pointer mode) */
     shim_blas_handle *created, *destroyed;
     void *result;         /* host RESULT destination */

@@ -117,6 +117,7 @@ typedef struct shim_event {
     uint32_t id;
     unsigned flags;
     int recorded;
+    unsigned long long capture; /* recorded in this capture (its id), or 0 */
 } shim_event;
 #define SHIM_EVENT_MAGIC 0x45564e54u
 
@@ -160,6 +161,11 @@ typedef struct shim_state {
      * clean_after is what the flush being prepared will leave clean. */
     int64_t clean, clean_after;
     uint64_t reply_bytes; /* D2H bytes the current batch's reply will carry */
+    /* Streams capturing a CUDA graph (shim/graph.c); ncaptures 0 keeps the recorders' check
+     * to one compare. */
+    struct shim_capture *captures;
+    uint32_t ncaptures, next_graph;
+    unsigned long long next_capture_id;
     shim_stats stats;
 } shim_state;
 
@@ -203,6 +209,32 @@ int shim_remote(void);
  * reply with cb; pending work in the batch is left alone. */
 typedef int (*shim_reply_cb)(void *ud, const proto_rec *r);
 cudaError_t shim_call_frame(genie_buf *b, int kind, shim_reply_cb cb, void *ud);
+
+/* ---- stream capture (shim/graph.c) ----
+ * While a stream captures, the records of its work go into the capture instead of the batch.
+ * A recorder appends its record to the batch as usual, starting at mark, then calls
+ * shim_op_done_on: for a capturing stream the record moves into the capture (nothing is
+ * sent); work on the legacy stream while a capture runs fails as in the runtime
+ * (cudaErrorStreamCaptureImplicit, the capture invalidated); otherwise it is shim_op_done.
+ * Lock held. */
+cudaError_t shim_op_done_on(uint32_t sid, size_t mark);
+/* 1 when stream sid is capturing (lock held). */
+int shim_capturing(uint32_t sid);
+/* A call that the runtime forbids while sid captures (a sync, a D2H copy): when sid is
+ * capturing (or sid is the legacy stream and a capture runs, or sid is SHIM_CAPTURE_ANY and a
+ * capture runs), logs why, invalidates the capture and returns the error; else cudaSuccess. */
+#define SHIM_CAPTURE_ANY UINT32_MAX
+cudaError_t shim_capture_forbid(uint32_t sid, const char *what);
+/* A captured host-to-device copy: its bytes are read from src at each cudaGraphLaunch. */
+cudaError_t shim_capture_h2d(uint32_t sid, uint64_t dst, const void *src, size_t n);
+/* cudaEventRecord on capturing stream sid: notes the event as a point of the capture. */
+cudaError_t shim_capture_event(uint32_t sid, shim_event *ev);
+/* cudaStreamWaitEvent(sid, ev) where sid captures or ev was recorded in a capture. */
+cudaError_t shim_capture_wait(uint32_t sid, shim_event *ev);
+/* A sync or query of ev: refused while ev belongs to a running capture. */
+cudaError_t shim_capture_event_use(shim_event *ev, const char *what);
+/* Called when a stream is destroyed: its capture, if any, ends. */
+void shim_capture_stream_gone(uint32_t sid);
 
 /* Errors: the runtime's last-error and sticky semantics. */
 cudaError_t shim_set_error(cudaError_t e);       /* records as last error, returns e */

@@ -32,6 +32,9 @@ cudaError_t shim_impl_cudaStreamDestroy(cudaStream_t stream);
 cudaError_t shim_impl_cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int flags);
 cudaError_t shim_impl_cudaStreamSynchronize(cudaStream_t stream);
 cudaError_t shim_impl_cudaStreamQuery(cudaStream_t stream);
+cudaError_t shim_impl_cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode);
+cudaError_t shim_impl_cudaThreadExchangeStreamCaptureMode(enum cudaStreamCaptureMode *mode);
+cudaError_t shim_impl_cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *pGraph);
 cudaError_t shim_impl_cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus);
 cudaError_t shim_impl_cudaStreamGetCaptureInfo(cudaStream_t stream, enum cudaStreamCaptureStatus *captureStatus_out, unsigned long long *id_out , cudaGraph_t *graph_out , const cudaGraphNode_t **dependencies_out , const cudaGraphEdgeData **edgeData_out , size_t *numDependencies_out);
 cudaError_t shim_impl_cudaEventCreate(cudaEvent_t *event);
@@ -69,6 +72,13 @@ cudaError_t shim_impl_cudaPointerGetAttributes(struct cudaPointerAttributes *att
 cudaError_t shim_impl_cudaDeviceCanAccessPeer(int *canAccessPeer, int device, int peerDevice);
 cudaError_t shim_impl_cudaDriverGetVersion(int *driverVersion);
 cudaError_t shim_impl_cudaRuntimeGetVersion(int *runtimeVersion);
+cudaError_t shim_impl_cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *nodes, size_t *numNodes);
+cudaError_t shim_impl_cudaGraphInstantiate(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, unsigned long long flags);
+cudaError_t shim_impl_cudaGraphInstantiateWithFlags(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, unsigned long long flags);
+cudaError_t shim_impl_cudaGraphUpload(cudaGraphExec_t graphExec, cudaStream_t stream);
+cudaError_t shim_impl_cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t stream);
+cudaError_t shim_impl_cudaGraphExecDestroy(cudaGraphExec_t graphExec);
+cudaError_t shim_impl_cudaGraphDestroy(cudaGraph_t graph);
 cudaError_t shim_impl_cudaGetDriverEntryPointByVersion(const char *symbol, void **funcPtr, unsigned int cudaVersion, unsigned long long flags, enum cudaDriverEntryPointQueryResult *driverStatus);
 
 GENIE_EXPORT cudaError_t cudaDeviceReset(void)
@@ -480,9 +490,8 @@ GENIE_EXPORT cudaError_t cudaStreamAttachMemAsync(cudaStream_t stream, void *dev
 
 GENIE_EXPORT cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode)
 {
-    (void)stream;
-    (void)mode;
-    return shim_deny_cudart(GENIE_APIX_cudaStreamBeginCapture);
+    shim_count(GENIE_APIX_cudaStreamBeginCapture);
+    return shim_impl_cudaStreamBeginCapture(stream, mode);
 }
 
 GENIE_EXPORT cudaError_t cudaStreamBeginCaptureToGraph(cudaStream_t stream, cudaGraph_t graph, const cudaGraphNode_t *dependencies, const cudaGraphEdgeData *dependencyData, size_t numDependencies, enum cudaStreamCaptureMode mode)
@@ -498,15 +507,18 @@ GENIE_EXPORT cudaError_t cudaStreamBeginCaptureToGraph(cudaStream_t stream, cuda
 
 GENIE_EXPORT cudaError_t cudaThreadExchangeStreamCaptureMode(enum cudaStreamCaptureMode *mode)
 {
-    (void)mode;
-    return shim_deny_cudart(GENIE_APIX_cudaThreadExchangeStreamCaptureMode);
+    shim_count(GENIE_APIX_cudaThreadExchangeStreamCaptureMode);
+    if (!mode)
+        return shim_bad_arg(GENIE_APIX_cudaThreadExchangeStreamCaptureMode, "mode");
+    return shim_impl_cudaThreadExchangeStreamCaptureMode(mode);
 }
 
 GENIE_EXPORT cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *pGraph)
 {
-    (void)stream;
-    (void)pGraph;
-    return shim_deny_cudart(GENIE_APIX_cudaStreamEndCapture);
+    shim_count(GENIE_APIX_cudaStreamEndCapture);
+    if (!pGraph)
+        return shim_bad_arg(GENIE_APIX_cudaStreamEndCapture, "pGraph");
+    return shim_impl_cudaStreamEndCapture(stream, pGraph);
 }
 
 GENIE_EXPORT cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
@@ -2040,10 +2052,10 @@ GENIE_EXPORT cudaError_t cudaGraphNodeGetType(cudaGraphNode_t node, enum cudaGra
 
 GENIE_EXPORT cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *nodes, size_t *numNodes)
 {
-    (void)graph;
-    (void)nodes;
-    (void)numNodes;
-    return shim_deny_cudart(GENIE_APIX_cudaGraphGetNodes);
+    shim_count(GENIE_APIX_cudaGraphGetNodes);
+    if (!numNodes)
+        return shim_bad_arg(GENIE_APIX_cudaGraphGetNodes, "numNodes");
+    return shim_impl_cudaGraphGetNodes(graph, nodes, numNodes);
 }
 
 GENIE_EXPORT cudaError_t cudaGraphGetRootNodes(cudaGraph_t graph, cudaGraphNode_t *pRootNodes, size_t *pNumRootNodes)
@@ -2110,18 +2122,18 @@ GENIE_EXPORT cudaError_t cudaGraphDestroyNode(cudaGraphNode_t node)
 
 GENIE_EXPORT cudaError_t cudaGraphInstantiate(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, unsigned long long flags)
 {
-    (void)pGraphExec;
-    (void)graph;
-    (void)flags;
-    return shim_deny_cudart(GENIE_APIX_cudaGraphInstantiate);
+    shim_count(GENIE_APIX_cudaGraphInstantiate);
+    if (!pGraphExec)
+        return shim_bad_arg(GENIE_APIX_cudaGraphInstantiate, "pGraphExec");
+    return shim_impl_cudaGraphInstantiate(pGraphExec, graph, flags);
 }
 
 GENIE_EXPORT cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, unsigned long long flags)
 {
-    (void)pGraphExec;
-    (void)graph;
-    (void)flags;
-    return shim_deny_cudart(GENIE_APIX_cudaGraphInstantiateWithFlags);
+    shim_count(GENIE_APIX_cudaGraphInstantiateWithFlags);
+    if (!pGraphExec)
+        return shim_bad_arg(GENIE_APIX_cudaGraphInstantiateWithFlags, "pGraphExec");
+    return shim_impl_cudaGraphInstantiateWithFlags(pGraphExec, graph, flags);
 }
 
 GENIE_EXPORT cudaError_t cudaGraphInstantiateWithParams(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, cudaGraphInstantiateParams *instantiateParams)
@@ -2272,28 +2284,26 @@ GENIE_EXPORT cudaError_t cudaGraphExecUpdate(cudaGraphExec_t hGraphExec, cudaGra
 
 GENIE_EXPORT cudaError_t cudaGraphUpload(cudaGraphExec_t graphExec, cudaStream_t stream)
 {
-    (void)graphExec;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaGraphUpload);
+    shim_count(GENIE_APIX_cudaGraphUpload);
+    return shim_impl_cudaGraphUpload(graphExec, stream);
 }
 
 GENIE_EXPORT cudaError_t cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t stream)
 {
-    (void)graphExec;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaGraphLaunch);
+    shim_count(GENIE_APIX_cudaGraphLaunch);
+    return shim_impl_cudaGraphLaunch(graphExec, stream);
 }
 
 GENIE_EXPORT cudaError_t cudaGraphExecDestroy(cudaGraphExec_t graphExec)
 {
-    (void)graphExec;
-    return shim_deny_cudart(GENIE_APIX_cudaGraphExecDestroy);
+    shim_count(GENIE_APIX_cudaGraphExecDestroy);
+    return shim_impl_cudaGraphExecDestroy(graphExec);
 }
 
 GENIE_EXPORT cudaError_t cudaGraphDestroy(cudaGraph_t graph)
 {
-    (void)graph;
-    return shim_deny_cudart(GENIE_APIX_cudaGraphDestroy);
+    shim_count(GENIE_APIX_cudaGraphDestroy);
+    return shim_impl_cudaGraphDestroy(graph);
 }
 
 GENIE_EXPORT cudaError_t cudaGraphDebugDotPrint(cudaGraph_t graph, const char *path, unsigned int flags)
@@ -2536,16 +2546,14 @@ GENIE_EXPORT cudaError_t cudaGraphInstantiateWithParams_ptsz(cudaGraphExec_t *pG
 
 GENIE_EXPORT cudaError_t cudaGraphLaunch_ptsz(cudaGraphExec_t graphExec, cudaStream_t stream)
 {
-    (void)graphExec;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaGraphLaunch_ptsz);
+    shim_count(GENIE_APIX_cudaGraphLaunch_ptsz);
+    return shim_impl_cudaGraphLaunch(graphExec, stream);
 }
 
 GENIE_EXPORT cudaError_t cudaGraphUpload_ptsz(cudaGraphExec_t graphExec, cudaStream_t stream)
 {
-    (void)graphExec;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaGraphUpload_ptsz);
+    shim_count(GENIE_APIX_cudaGraphUpload_ptsz);
+    return shim_impl_cudaGraphUpload(graphExec, stream);
 }
 
 GENIE_EXPORT cudaError_t cudaLaunchCooperativeKernel_ptsz(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream)
@@ -2909,9 +2917,8 @@ GENIE_EXPORT cudaError_t cudaStreamBeginCaptureToGraph_ptsz(cudaStream_t stream,
 
 GENIE_EXPORT cudaError_t cudaStreamBeginCapture_ptsz(cudaStream_t stream, enum cudaStreamCaptureMode mode)
 {
-    (void)stream;
-    (void)mode;
-    return shim_deny_cudart(GENIE_APIX_cudaStreamBeginCapture_ptsz);
+    shim_count(GENIE_APIX_cudaStreamBeginCapture_ptsz);
+    return shim_impl_cudaStreamBeginCapture(stream, mode);
 }
 
 GENIE_EXPORT cudaError_t cudaStreamCopyAttributes_ptsz(cudaStream_t dst, cudaStream_t src)
@@ -2923,9 +2930,10 @@ GENIE_EXPORT cudaError_t cudaStreamCopyAttributes_ptsz(cudaStream_t dst, cudaStr
 
 GENIE_EXPORT cudaError_t cudaStreamEndCapture_ptsz(cudaStream_t stream, cudaGraph_t *pGraph)
 {
-    (void)stream;
-    (void)pGraph;
-    return shim_deny_cudart(GENIE_APIX_cudaStreamEndCapture_ptsz);
+    shim_count(GENIE_APIX_cudaStreamEndCapture_ptsz);
+    if (!pGraph)
+        return shim_bad_arg(GENIE_APIX_cudaStreamEndCapture_ptsz, "pGraph");
+    return shim_impl_cudaStreamEndCapture(stream, pGraph);
 }
 
 GENIE_EXPORT cudaError_t cudaStreamGetAttribute_ptsz(cudaStream_t hStream, cudaLaunchAttributeID attr, cudaLaunchAttributeValue *value_out)

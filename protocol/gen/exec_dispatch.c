@@ -203,6 +203,30 @@ int exec_dispatch(exec_session *s, uint32_t index, const proto_rec *r)
             return exec_bad_record(s, index, r, e);
         return exec_op_LT_MATMUL(s, index, &a);
     }
+    case PROTO_OP_GRAPH_DEFINE: {
+        proto_GRAPH_DEFINE a;
+        if ((e = proto_get_GRAPH_DEFINE(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_GRAPH_DEFINE(s, index, &a);
+    }
+    case PROTO_OP_GRAPH_LAUNCH: {
+        proto_GRAPH_LAUNCH a;
+        if ((e = proto_get_GRAPH_LAUNCH(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_GRAPH_LAUNCH(s, index, &a);
+    }
+    case PROTO_OP_GRAPH_DESTROY: {
+        proto_GRAPH_DESTROY a;
+        if ((e = proto_get_GRAPH_DESTROY(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_GRAPH_DESTROY(s, index, &a);
+    }
+    case PROTO_OP_GRAPH_H2D: {
+        proto_GRAPH_H2D a;
+        if ((e = proto_get_GRAPH_H2D(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_GRAPH_H2D(s, index, &a);
+    }
     default:
         return exec_bad_record(s, index, r, GENIE_EPROTO);
     }

@@ -46,5 +46,9 @@ int exec_op_LT_CREATE(exec_session *s, uint32_t index, const proto_LT_CREATE *a)
 int exec_op_LT_DESTROY(exec_session *s, uint32_t index, const proto_LT_DESTROY *a);
 int exec_op_LT_HEURISTIC(exec_session *s, uint32_t index, const proto_LT_HEURISTIC *a);
 int exec_op_LT_MATMUL(exec_session *s, uint32_t index, const proto_LT_MATMUL *a);
+int exec_op_GRAPH_DEFINE(exec_session *s, uint32_t index, const proto_GRAPH_DEFINE *a);
+int exec_op_GRAPH_LAUNCH(exec_session *s, uint32_t index, const proto_GRAPH_LAUNCH *a);
+int exec_op_GRAPH_DESTROY(exec_session *s, uint32_t index, const proto_GRAPH_DESTROY *a);
+int exec_op_GRAPH_H2D(exec_session *s, uint32_t index, const proto_GRAPH_H2D *a);
 
 #endif

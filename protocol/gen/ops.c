@@ -43,6 +43,10 @@ static const proto_op_info infos[] = {
     {0x0062, 1, 0, 4, 0, "LT_DESTROY"},
     {0x0063, 1, PROTO_F_QUERY, 8, 1, "LT_HEURISTIC"},
     {0x0064, 1, PROTO_F_LAUNCH, 56, 1, "LT_MATMUL"},
+    {0x0070, 1, 0, 8, 1, "GRAPH_DEFINE"},
+    {0x0071, 1, PROTO_F_LAUNCH, 8, 1, "GRAPH_LAUNCH"},
+    {0x0072, 1, 0, 4, 0, "GRAPH_DESTROY"},
+    {0x0073, 1, PROTO_F_H2D, 20, 0, "GRAPH_H2D"},
 };
 
 const proto_op_info *proto_op_lookup(uint16_t op)
@@ -130,6 +134,14 @@ const proto_op_info *proto_op_lookup(uint16_t op)
         return &infos[39];
     case 0x0064:
         return &infos[40];
+    case 0x0070:
+        return &infos[41];
+    case 0x0071:
+        return &infos[42];
+    case 0x0072:
+        return &infos[43];
+    case 0x0073:
+        return &infos[44];
     default:
         return NULL;
     }

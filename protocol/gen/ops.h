@@ -67,6 +67,10 @@ enum proto_op {
     PROTO_OP_LT_DESTROY = 0x0062,
     PROTO_OP_LT_HEURISTIC = 0x0063,
     PROTO_OP_LT_MATMUL = 0x0064,
+    PROTO_OP_GRAPH_DEFINE = 0x0070,
+    PROTO_OP_GRAPH_LAUNCH = 0x0071,
+    PROTO_OP_GRAPH_DESTROY = 0x0072,
+    PROTO_OP_GRAPH_H2D = 0x0073,
 };
 
 typedef struct proto_op_info {
@@ -1245,6 +1249,118 @@ static inline int proto_get_LT_MATMUL(const proto_rec *r, proto_LT_MATMUL *out)
     memcpy(&out->stream, r->body + 52, 4);
     out->problem = r->body + 56;
     out->problem_len = r->len - 56;
+    return 0;
+}
+
+/* REQ GRAPH_DEFINE (0x0070) */
+typedef struct proto_GRAPH_DEFINE {
+    uint32_t graph;
+    uint32_t origin;
+    const uint8_t *records; /* borrowed from the frame */
+    size_t records_len;
+} proto_GRAPH_DEFINE;
+#define PROTO_GRAPH_DEFINE_FIXED 8
+/* Appends the record; returns a pointer to the records bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_GRAPH_DEFINE(genie_buf *buf_, uint32_t graph, uint32_t origin, size_t records_len)
+{
+    if (records_len > UINT32_MAX - 8)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_GRAPH_DEFINE, 8 + records_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &graph, 4);
+    memcpy(rec_ + 4, &origin, 4);
+    return rec_ + 8;
+}
+static inline int proto_get_GRAPH_DEFINE(const proto_rec *r, proto_GRAPH_DEFINE *out)
+{
+    if (r->len < 8)
+        return GENIE_EPROTO;
+    memcpy(&out->graph, r->body + 0, 4);
+    memcpy(&out->origin, r->body + 4, 4);
+    out->records = r->body + 8;
+    out->records_len = r->len - 8;
+    return 0;
+}
+
+/* REQ GRAPH_LAUNCH (0x0071) */
+typedef struct proto_GRAPH_LAUNCH {
+    uint32_t graph;
+    uint32_t stream;
+    const uint8_t *h2d; /* borrowed from the frame */
+    size_t h2d_len;
+} proto_GRAPH_LAUNCH;
+#define PROTO_GRAPH_LAUNCH_FIXED 8
+/* Appends the record; returns a pointer to the h2d bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_GRAPH_LAUNCH(genie_buf *buf_, uint32_t graph, uint32_t stream, size_t h2d_len)
+{
+    if (h2d_len > UINT32_MAX - 8)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_GRAPH_LAUNCH, 8 + h2d_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &graph, 4);
+    memcpy(rec_ + 4, &stream, 4);
+    return rec_ + 8;
+}
+static inline int proto_get_GRAPH_LAUNCH(const proto_rec *r, proto_GRAPH_LAUNCH *out)
+{
+    if (r->len < 8)
+        return GENIE_EPROTO;
+    memcpy(&out->graph, r->body + 0, 4);
+    memcpy(&out->stream, r->body + 4, 4);
+    out->h2d = r->body + 8;
+    out->h2d_len = r->len - 8;
+    return 0;
+}
+
+/* REQ GRAPH_DESTROY (0x0072) */
+typedef struct proto_GRAPH_DESTROY {
+    uint32_t graph;
+} proto_GRAPH_DESTROY;
+#define PROTO_GRAPH_DESTROY_FIXED 4
+/* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_GRAPH_DESTROY(genie_buf *buf_, uint32_t graph)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_GRAPH_DESTROY, 4);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &graph, 4);
+    return rec_ + 4;
+}
+static inline int proto_get_GRAPH_DESTROY(const proto_rec *r, proto_GRAPH_DESTROY *out)
+{
+    if (r->len != 4)
+        return GENIE_EPROTO;
+    memcpy(&out->graph, r->body + 0, 4);
+    return 0;
+}
+
+/* REQ GRAPH_H2D (0x0073) */
+typedef struct proto_GRAPH_H2D {
+    uint64_t dst;
+    uint64_t size;
+    uint32_t stream;
+} proto_GRAPH_H2D;
+#define PROTO_GRAPH_H2D_FIXED 20
+/* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_GRAPH_H2D(genie_buf *buf_, uint64_t dst, uint64_t size, uint32_t stream)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_GRAPH_H2D, 20);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &dst, 8);
+    memcpy(rec_ + 8, &size, 8);
+    memcpy(rec_ + 16, &stream, 4);
+    return rec_ + 20;
+}
+static inline int proto_get_GRAPH_H2D(const proto_rec *r, proto_GRAPH_H2D *out)
+{
+    if (r->len != 20)
+        return GENIE_EPROTO;
+    memcpy(&out->dst, r->body + 0, 8);
+    memcpy(&out->size, r->body + 8, 8);
+    memcpy(&out->stream, r->body + 16, 4);
     return 0;
 }
 
