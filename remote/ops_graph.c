@@ -185,8 +185,8 @@ int exec_op_GRAPH_DEFINE(exec_session *s, uint32_t index, const proto_GRAPH_DEFI
         g->nrec++;
     }
     if (!e && k < 0)
-        e = exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0,
-                      "GRAPH_DEFINE %u: record %u: %s", a->graph, g->nrec, genie_strerror(k));
+        e = exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0, "GRAPH_DEFINE %u: record %u: %s",
+                      a->graph, g->nrec, genie_strerror(k));
     if (!e && exec_idmap_put(&s->graphs, a->graph, g))
         e = exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "GRAPH_DEFINE: %s",
                       genie_strerror(GENIE_ENOMEM));
@@ -267,8 +267,8 @@ int exec_op_GRAPH_LAUNCH(exec_session *s, uint32_t index, const proto_GRAPH_LAUN
         if (r.op == PROTO_OP_GRAPH_H2D) {
             proto_GRAPH_H2D c = {0};
             (void)proto_get_GRAPH_H2D(&r, &c);
-            proto_MEMCPY_H2D m = {.dst = c.dst, .stream = c.stream, .data = a->h2d + off,
-                                  .data_len = (size_t)c.size};
+            proto_MEMCPY_H2D m = {
+                .dst = c.dst, .stream = c.stream, .data = a->h2d + off, .data_len = (size_t)c.size};
             off += (size_t)c.size;
             e = exec_op_MEMCPY_H2D(s, index, &m);
         } else if (r.op == PROTO_OP_LIB_CALL) {

@@ -30,7 +30,7 @@ typedef struct shim_capture {
     unsigned long long id;
     enum cudaStreamCaptureMode mode;
     pthread_t thread;
-    int blocking; /* the origin synchronises with the legacy stream */
+    int blocking;        /* the origin synchronises with the legacy stream */
     cudaError_t invalid; /* why the capture was invalidated, or cudaSuccess */
     genie_buf recs;
     uint32_t nrec;
@@ -74,7 +74,10 @@ static shim_capture *capture_of(uint32_t sid)
     return NULL;
 }
 
-int shim_capturing(uint32_t sid) { return shim_g.ncaptures && capture_of(sid) != NULL; }
+int shim_capturing(uint32_t sid)
+{
+    return shim_g.ncaptures && capture_of(sid) != NULL;
+}
 
 static void capture_free(shim_capture *c)
 {
@@ -289,7 +292,7 @@ cudaError_t shim_impl_cudaStreamIsCapturing(cudaStream_t stream,
         e = shim_set_error(cudaErrorInvalidResourceHandle);
     } else {
         shim_capture *c = shim_g.ncaptures ? capture_of(sid) : NULL;
-        *pCaptureStatus = !c                        ? cudaStreamCaptureStatusNone
+        *pCaptureStatus = !c                          ? cudaStreamCaptureStatusNone
                           : c->invalid != cudaSuccess ? cudaStreamCaptureStatusInvalidated
                                                       : cudaStreamCaptureStatusActive;
     }
@@ -351,8 +354,7 @@ static shim_graph_exec *gexec_of(cudaGraphExec_t x)
     return shim_handle_is(x, SHIM_GEXEC_MAGIC) ? (shim_graph_exec *)x : NULL;
 }
 
-cudaError_t shim_impl_cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *nodes,
-                                        size_t *numNodes)
+cudaError_t shim_impl_cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *nodes, size_t *numNodes)
 {
     shim_lock();
     shim_graph *g = graph_of(graph);
@@ -446,8 +448,8 @@ cudaError_t shim_impl_cudaGraphInstantiate(cudaGraphExec_t *pGraphExec, cudaGrap
     return instantiate(pGraphExec, graph, flags);
 }
 
-cudaError_t shim_impl_cudaGraphInstantiateWithFlags(cudaGraphExec_t *pGraphExec,
-                                                    cudaGraph_t graph, unsigned long long flags)
+cudaError_t shim_impl_cudaGraphInstantiateWithFlags(cudaGraphExec_t *pGraphExec, cudaGraph_t graph,
+                                                    unsigned long long flags)
 {
     return instantiate(pGraphExec, graph, flags);
 }

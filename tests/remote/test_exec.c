@@ -647,6 +647,178 @@ Test(exec, func_get_layout_and_launch)
     exec_session_close(s);
 }
 
+/* ---- CUDA graphs: GRAPH_DEFINE / GRAPH_LAUNCH / GRAPH_DESTROY ---- */
+
+/* y = a * x + b over n floats at p, on stream */
+static void put_axpb(genie_buf *b, uint32_t stream, uint64_t p, float a, float c, int n)
+{
+    uint8_t *q = proto_put_LAUNCH(b, 5, stream, 2, 1, 1, 64, 1, 1, 0, 20);
+    memcpy(q + 0, &p, 8);
+    memcpy(q + 8, &a, 4);
+    memcpy(q + 12, &c, 4);
+    memcpy(q + 16, &n, 4);
+}
+
+static void define_graph(exec_session *s, uint32_t id, uint32_t origin, const genie_buf *g,
+                         reply *r)
+{
+    begin();
+    uint8_t *p = proto_put_GRAPH_DEFINE(&req, id, origin, g->len);
+    if (g->len)
+        memcpy(p, g->data, g->len);
+    run(s, r);
+}
+
+Test(exec, graph_define_launch_destroy)
+{
+    make_image();
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 2 * MiB);
+    int st;
+    cr_assert_eq(load_module(s, 1, 1, &st), 1);
+    reply r;
+    begin();
+    static const char name[] = "genie_test_axpb";
+    memcpy(proto_put_FUNC_GET(&req, 5, 1, sizeof name - 1), name, sizeof name - 1);
+    proto_put_STREAM_CREATE(&req, 16, 0, 0);
+    proto_put_STREAM_CREATE(&req, 17, CU_STREAM_NON_BLOCKING, 0);
+    run(s, &r);
+    cr_assert_eq(r.n, 1, "got %d records", r.n); /* R_FUNC */
+    done(&r);
+
+    /* the graph: x <- host bytes; x = 2x + 1; [4096, +400) = 0x07; [8192, +400) = x */
+    genie_buf g = {0};
+    proto_put_GRAPH_H2D(&g, base + 256, 400, 16);
+    put_axpb(&g, 16, base + 256, 2, 1, 100);
+    proto_put_MEMSET(&g, base + 4096, 400, 7, 16);
+    proto_put_MEMCPY_D2D(&g, base + 8192, base + 256, 400, 16);
+    define_graph(s, 1, 16, &g, &r);
+    cr_assert_eq(r.n, 0, "GRAPH_DEFINE: %d records", r.n);
+    done(&r);
+
+    /* launched twice on another stream, with other bytes each time */
+    for (int round = 0; round < 2; round++) {
+        float x[100];
+        for (int i = 0; i < 100; i++)
+            x[i] = (float)(i + 1000 * round);
+        begin();
+        proto_put_MEMSET(&req, base + 8192, 400, 0, 17);
+        memcpy(proto_put_GRAPH_LAUNCH(&req, 1, 17, sizeof x), x, sizeof x);
+        proto_put_MEMCPY_D2H(&req, base + 8192, sizeof x, 17);
+        proto_put_MEMCPY_D2H(&req, base + 4096, 4, 0);
+        run(s, &r);
+        cr_assert_eq(r.n, 2, "round %d: %d records", round, r.n);
+        proto_R_DATA d;
+        cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+        float y[100];
+        memcpy(y, d.data, sizeof y);
+        for (int i = 0; i < 100; i++)
+            cr_assert_float_eq(y[i], 2.0f * x[i] + 1.0f, 0, "round %d: y[%d] = %f", round, i, y[i]);
+        cr_assert_eq(proto_get_R_DATA(&r.recs[1], &d), 0);
+        cr_assert(memcmp(d.data, "\x07\x07\x07\x07", 4) == 0);
+        done(&r);
+    }
+
+    /* records a graph cannot hold, or that do not check out, are refused at definition */
+    struct {
+        const char *what, *msg;
+        int err;
+    } bad[] = {
+        {"D2H copy", "cannot hold", 1},  {"other stream", "not the origin", 1},
+        {"unknown function", "unknown function", 400}, {"truncated", "GRAPH_DEFINE 2", 1},
+        {"nested graph op", "cannot hold", 1}, {"state call", "changes a handle", 1},
+    };
+    for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        genie_buf_reset(&g);
+        proto_put_MEMSET(&g, base + 4096, 4, 1, 16); /* a good record first */
+        switch (i) {
+        case 0: proto_put_MEMCPY_D2H(&g, base, 4, 16); break;
+        case 1: proto_put_MEMSET(&g, base, 4, 1, 17); break;
+        case 2: {
+            uint8_t *q = proto_put_LAUNCH(&g, 9, 16, 1, 1, 1, 1, 1, 1, 0, 0);
+            (void)q;
+            break;
+        }
+        case 3: g.len -= 8; break; /* the MEMSET's last 8 bytes are gone */
+        case 4: proto_put_GRAPH_DESTROY(&g, 1); break;
+        case 5: {
+            uint32_t api = 0x2007 /* cublasSetStream_v2 */;
+            uint8_t *q = proto_put_LIB_CALL(&g, api, 8);
+            memset(q, 0, 8);
+            break;
+        }
+        }
+        define_graph(s, 2, 16, &g, &r);
+        cr_assert_eq(r.n, 1, "%s: %d records", bad[i].what, r.n);
+        proto_R_ERROR e = error_at(&r, 0);
+        cr_assert_eq(e.cuda_err, bad[i].err, "%s: error %d", bad[i].what, e.cuda_err);
+        cr_assert(msg_has(&e, bad[i].msg), "%s: %.*s", bad[i].what, (int)e.msg_len, e.msg);
+        done(&r);
+    }
+    /* graph ID in use, origin a default stream, GRAPH_H2D outside a graph */
+    genie_buf_reset(&g);
+    define_graph(s, 1, 16, &g, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 1);
+    done(&r);
+    define_graph(s, 3, 0, &g, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 1);
+    done(&r);
+    begin();
+    proto_put_GRAPH_H2D(&req, base, 4, 16);
+    run(s, &r);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 1);
+    done(&r);
+
+    /* launches: unknown graph, wrong number of copy bytes, unknown stream */
+    begin();
+    proto_put_GRAPH_LAUNCH(&req, 42, 16, 0);
+    proto_put_GRAPH_LAUNCH(&req, 1, 16, 399);
+    proto_put_GRAPH_LAUNCH(&req, 1, 99, 400);
+    run(s, &r);
+    cr_assert_eq(r.n, 3, "got %d records", r.n);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 400);
+    cr_assert_eq(error_at(&r, 1).cuda_err, 1);
+    cr_assert_eq(error_at(&r, 2).cuda_err, 400);
+    done(&r);
+
+    /* a record that fails at replay (its memory was never mapped) ends the replay and names
+     * the graph and record; the op after the launch still runs */
+    genie_buf_reset(&g);
+    proto_put_MEMSET(&g, base + 4096, 4, 9, 16);
+    proto_put_MEMSET(&g, base + 64 * MiB, 4, 1, 16);
+    proto_put_MEMSET(&g, base + 4096, 4, 3, 16);
+    define_graph(s, 4, 16, &g, &r);
+    cr_assert_eq(r.n, 0);
+    done(&r);
+    begin();
+    proto_put_GRAPH_LAUNCH(&req, 4, 0, 0);
+    proto_put_MEMCPY_D2H(&req, base + 4096, 1, 0);
+    run(s, &r);
+    cr_assert_eq(r.n, 2, "got %d records", r.n);
+    proto_R_ERROR e = error_at(&r, 0);
+    cr_assert_eq(e.index, 0);
+    cr_assert(msg_has(&e, "graph 4 record 1: MEMSET"), "%.*s", (int)e.msg_len, e.msg);
+    proto_R_DATA d;
+    cr_assert_eq(proto_get_R_DATA(&r.recs[1], &d), 0);
+    cr_assert_eq(d.data[0], 9, "the record after the failed one ran");
+    done(&r);
+
+    /* destroyed: launches and a second destroy fail */
+    begin();
+    proto_put_GRAPH_DESTROY(&req, 1);
+    proto_put_GRAPH_LAUNCH(&req, 1, 16, 400);
+    proto_put_GRAPH_DESTROY(&req, 1);
+    run(s, &r);
+    cr_assert_eq(r.n, 2, "got %d records", r.n);
+    cr_assert_eq(error_at(&r, 0).index, 1);
+    cr_assert_eq(error_at(&r, 0).cuda_err, 400);
+    cr_assert_eq(error_at(&r, 1).index, 2);
+    done(&r);
+    genie_buf_free(&g);
+    exec_session_close(s); /* graph 4 is freed with the session */
+}
+
 /* On a real GPU a kernel fault corrupts the context: every later call, cuFuncGetParamInfo
  * included, returns the fault's code. FUNC_GET must then fail with that code, not take the
  * first refused parameter index for the end of the list and record a kernel with no
