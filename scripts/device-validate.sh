@@ -168,7 +168,7 @@ ORIG_LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
 # the bundle
 bundle_ok=1 note=
 need=(shim/libgenie.so remote/genie-remote bench/micro/micro tests/e2e/run_workload.sh bench/micro/run.sh MANIFEST.txt)
-WORKLOADS=(saxpy reduce mlp streams errors queries symbols blascheck ltcheck minicnn minigpt twobranch)
+WORKLOADS=(saxpy reduce mlp streams errors queries symbols blascheck ltcheck minicnn minigpt twobranch graphs)
 for w in "${WORKLOADS[@]}"; do need+=("tests/workloads/$w"); done
 miss=()
 for f in "${need[@]}"; do [ -e "$bundle/$f" ] || miss+=("$f"); done
@@ -274,7 +274,7 @@ plan() {
 | step | what | cap |
 |---|---|---|
 | a | \`nvidia-smi -L\`, driver version, \`nvidia-smi\` | 20 s |
-| b | ${WORKLOADS[*]}: native, shim \`local\`, shim \`unix\` (genie-remote, real driver: \`GENIE_REAL_GPU=1\`); saxpy one round trip; ltcheck one query round trip | 150 s |
+| b | ${WORKLOADS[*]}: native, shim \`local\`, shim \`unix\` (genie-remote, real driver: \`GENIE_REAL_GPU=1\`); saxpy one round trip; ltcheck one query round trip; graphs one round trip per phase | 150 s |
 | c | minigpt default and \`--config gpt2-small --no-check\`: native, shim local, shim unix with \`GENIE_STATS=1\` | 80 s |
 | d | \`GENIE_REAL_GPU=1 bench/micro/run.sh BUNDLE\` | 50 s |
 | e | if \`python3 -c "import torch"\` works: \`tests/torch/torch_checks.py\` natively and through the shim (genie-remote on the real driver), \`compare.py\`: per-check table, GPT-2 tokens/s | 120 s |
@@ -336,6 +336,9 @@ add b "saxpy 50 launches: 1 round trip" "$V" "$SECS" "$( [ $V = PASS ] && echo '
 EXPECT_RT_QUERY=1 shim_run unix "$L/wl-ltcheck-one-query.log" "$WL/ltcheck"
 verdict "$L/wl-ltcheck-one-query.log"
 add b "ltcheck: 1 heuristic query" "$V" "$SECS" "$( [ $V = PASS ] && echo 'EXPECT_RT_QUERY=1 holds' || echo "$N")" wl-ltcheck-one-query.log
+GENIE_STATS=1 EXPECT_RT_SYNC=4 shim_run unix "$L/wl-graphs-rt.log" "$WL/graphs" 20
+verdict "$L/wl-graphs-rt.log"
+add b "graphs: 20 launches, 1 round trip per phase" "$V" "$SECS" "$( [ $V = PASS ] && echo 'EXPECT_RT_SYNC=4 holds' || echo "$N")" wl-graphs-rt.log
 # errors.cu natively vs through the shim (informational)
 if [ -s "$L/wl-errors-native.log" ] && [ -s "$L/wl-errors-unix.log" ]; then
     grep '^case ' "$L/wl-errors-native.log" >"$L/errors-native.cases" || true

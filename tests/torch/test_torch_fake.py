@@ -4,7 +4,7 @@ Checks what needs only the runtime, copies, memsets and cuBLAS/cuBLASLt: device 
 byte-exact round trips, matmul (float32/64, complex64/128, float16, bfloat16), bmm and
 baddbmm, mv and dot, nn.Linear with bias, synchronize, events for timing,
 streams, pinned non-blocking copies, device-to-device copies, the caching allocator under
-churn; and that an elementwise kernel of
+churn, torch.cuda.CUDAGraph capturing matmuls and replaying them; and that an elementwise kernel of
 PyTorch's own fatbins (no CPU twin on the fake GPU) fails with an error naming the kernel.
 Prints one line per check and "N passed, N failed".
 """
@@ -197,6 +197,47 @@ def _():
     live.clear()
     torch.cuda.empty_cache()
     assert torch.cuda.memory_reserved() >= torch.cuda.memory_allocated()
+
+
+@check("cuda_graph_matmul")  # stream capture, cudaGraphInstantiate, cudaGraphLaunch replays
+def _():
+    # the PyTorch docs' recipe: static input, warmup on a side stream, capture, then copy_ new
+    # data into the static input (a D2D copy) and replay. Only copies and cuBLAS: PyTorch's
+    # elementwise kernels have no twins on the fake GPU, so nothing else is captured here.
+    g = torch.Generator().manual_seed(9)
+    w = torch.randn(16, 24, generator=g)
+    wd = w.cuda()
+    static_x = torch.randn(8, 16, generator=g).cuda()
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for _ in range(2):
+            static_y = static_x @ wd
+    torch.cuda.current_stream().wait_stream(s)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        assert torch.cuda.is_current_stream_capturing()
+        static_y = static_x @ wd
+    assert not torch.cuda.is_current_stream_capturing()
+    for _ in range(3):
+        x = torch.randn(8, 16, generator=g)
+        static_x.copy_(x.cuda())
+        graph.replay()
+        close(static_y, x @ w, 1e-4)
+    # nn.Linear without bias (addmm with a bias adds an elementwise kernel on some paths)
+    lin = torch.nn.Linear(16, 12, bias=False).cuda()
+    with torch.no_grad():
+        with torch.cuda.stream(s):
+            lin(static_x)
+        torch.cuda.current_stream().wait_stream(s)
+        g2 = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g2):
+            out = lin(static_x)
+        x = torch.randn(8, 16, generator=g)
+        static_x.copy_(x.cuda())
+        g2.replay()
+        close(out, x @ lin.weight.detach().cpu().t(), 1e-4)
+    del graph, g2
 
 
 @check("kernel_without_twin_fails_clearly")
