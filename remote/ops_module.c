@@ -76,6 +76,26 @@ int exec_op_MODULE_LOAD(exec_session *s, uint32_t index, const proto_MODULE_LOAD
     return proto_put_R_MODULE(&s->reply, index, a->module, m != NULL) ? 0 : GENIE_ENOMEM;
 }
 
+/* A name field (a kernel's, a variable's) as a C string in the scratch buffer: at most one
+ * trailing NUL, none inside, not empty. NULL after an R_ERROR, with *rc to return. */
+static const char *op_name(exec_session *s, uint32_t index, const char *op, const uint8_t *name,
+                           size_t len, int *rc)
+{
+    if (len && name[len - 1] == 0)
+        len--;
+    if (!len || memchr(name, 0, len)) {
+        *rc = exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0, "%s: bad name", op);
+        return NULL;
+    }
+    genie_buf_reset(&s->scratch);
+    if (genie_buf_append(&s->scratch, name, len) || genie_buf_append(&s->scratch, "", 1)) {
+        *rc = exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "%s: %s", op,
+                        genie_strerror(GENIE_ENOMEM));
+        return NULL;
+    }
+    return (const char *)s->scratch.data;
+}
+
 /* A module with device variables, for this session alone: its variables must not be shared
  * with (or written by) other sessions, so it never enters the cache. */
 int exec_op_MODULE_LOAD_PRIVATE(exec_session *s, uint32_t index,
@@ -114,16 +134,10 @@ int exec_op_GLOBAL_GET(exec_session *s, uint32_t index, const proto_GLOBAL_GET *
     if (!p) /* a shared module's variables would be every session's */
         return exec_fail(s, index, EXEC_cudaErrorInvalidSymbol, 0,
                          "GLOBAL_GET: module %u was not loaded privately", a->module);
-    size_t len = a->name_len;
-    if (len && a->name[len - 1] == 0)
-        len--;
-    if (!len || memchr(a->name, 0, len))
-        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0, "GLOBAL_GET: bad name");
-    genie_buf_reset(&s->scratch);
-    if (genie_buf_append(&s->scratch, a->name, len) || genie_buf_append(&s->scratch, "", 1))
-        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "GLOBAL_GET: %s",
-                         genie_strerror(GENIE_ENOMEM));
-    const char *name = (const char *)s->scratch.data;
+    int rc;
+    const char *name = op_name(s, index, "GLOBAL_GET", a->name, a->name_len, &rc);
+    if (!name)
+        return rc;
     CUdeviceptr ptr;
     size_t size;
     CUresult r = EXEC_CU(d, ModuleGetGlobal, &ptr, &size, m->mod, name);
@@ -172,16 +186,10 @@ int exec_op_FUNC_GET(exec_session *s, uint32_t index, const proto_FUNC_GET *a)
     if (!m)
         return exec_fail(s, index, EXEC_cudaErrorInvalidResourceHandle, CUDA_ERROR_INVALID_HANDLE,
                          "FUNC_GET: unknown module %u", a->module);
-    size_t len = a->name_len;
-    if (len && a->name[len - 1] == 0)
-        len--;
-    if (!len || memchr(a->name, 0, len))
-        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0, "FUNC_GET: bad kernel name");
-    genie_buf_reset(&s->scratch);
-    if (genie_buf_append(&s->scratch, a->name, len) || genie_buf_append(&s->scratch, "", 1))
-        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0, "FUNC_GET: %s",
-                         genie_strerror(GENIE_ENOMEM));
-    const char *name = (const char *)s->scratch.data;
+    int rc;
+    const char *name = op_name(s, index, "FUNC_GET", a->name, a->name_len, &rc);
+    if (!name)
+        return rc;
     CUfunction f;
     CUresult r = EXEC_CU(d, ModuleGetFunction, &f, m->mod, name);
     if (r == CUDA_ERROR_NOT_FOUND)
