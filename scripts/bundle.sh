@@ -40,7 +40,7 @@ glibc_ok=2.35 # Ubuntu 22.04
 # ---- what to pack
 [ -d "$build" ] || { echo "bundle.sh: no build directory $build (build first: scripts/setup.sh)" >&2; exit 2; }
 build=$(cd "$build" && pwd)
-WORKLOADS=(saxpy reduce mlp streams errors queries symbols blascheck ltcheck minicnn minigpt twobranch graphs)
+WORKLOADS=(saxpy reduce mlp streams errors queries symbols blascheck ltcheck minicnn minigpt twobranch graphs copies2d)
 required=(shim/libgenie.so remote/genie-remote bench/micro/micro)
 for w in "${WORKLOADS[@]}"; do required+=("tests/workloads/$w"); done
 missing=()

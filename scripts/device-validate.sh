@@ -168,7 +168,7 @@ ORIG_LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
 # the bundle
 bundle_ok=1 note=
 need=(shim/libgenie.so remote/genie-remote bench/micro/micro tests/e2e/run_workload.sh bench/micro/run.sh MANIFEST.txt)
-WORKLOADS=(saxpy reduce mlp streams errors queries symbols blascheck ltcheck minicnn minigpt twobranch graphs)
+WORKLOADS=(saxpy reduce mlp streams errors queries symbols blascheck ltcheck minicnn minigpt twobranch graphs copies2d)
 for w in "${WORKLOADS[@]}"; do need+=("tests/workloads/$w"); done
 miss=()
 for f in "${need[@]}"; do [ -e "$bundle/$f" ] || miss+=("$f"); done

@@ -294,12 +294,19 @@ cudaError_t shim_op_done(void)
     return cudaSuccess;
 }
 
+/* Slots are added in op order, so their indices ascend: a binary search (a pitched D2H copy
+ * adds one slot per row, thousands in one batch). */
 static shim_slot *slot_for(uint32_t index)
 {
-    for (uint32_t i = 0; i < shim_g.nslots; i++)
-        if (shim_g.slots[i].index == index)
-            return &shim_g.slots[i];
-    return NULL;
+    uint32_t lo = 0, hi = shim_g.nslots;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (shim_g.slots[mid].index < index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < shim_g.nslots && shim_g.slots[lo].index == index ? &shim_g.slots[lo] : NULL;
 }
 
 typedef struct batch_reply {

@@ -5,11 +5,13 @@
 #include <string.h>
 
 /* ---- pinned host memory: plain page-aligned memory we remember, so that async D2H into
- * it needs no flush (the data arrives with the next sync, as on a real GPU). ---- */
+ * it needs no flush (the data arrives with the next sync, as on a real GPU). cudaHostRegister
+ * adds the program's own ranges to the same set (registered: freed by the program, not us). */
 typedef struct pinned {
     uintptr_t ptr;
     size_t size;
     unsigned flags;
+    int registered; /* cudaHostRegister'ed (cudaHostUnregister), else ours (cudaFreeHost) */
 } pinned;
 static pinned *pins;
 static size_t npins, cappins;
@@ -22,10 +24,47 @@ static long pin_find(uintptr_t p)
     return -1;
 }
 
+/* 1 when [p, p+n) overlaps a pinned range. Lock held. */
+static int pin_overlaps(uintptr_t p, size_t n)
+{
+    for (size_t i = 0; i < npins; i++)
+        if (p < pins[i].ptr + pins[i].size && pins[i].ptr < p + n)
+            return 1;
+    return 0;
+}
+
 int shim_host_is_pinned(const void *p, size_t n)
 {
     long i = pin_find((uintptr_t)p);
     return i >= 0 && n <= pins[i].size - ((uintptr_t)p - pins[i].ptr);
+}
+
+/* Lock held. 0, or -1 when out of memory. */
+static int pin_add(uintptr_t p, size_t size, unsigned flags, int registered)
+{
+    if (npins == cappins) {
+        size_t cap = cappins ? cappins * 2 : 16;
+        pinned *v = realloc(pins, cap * sizeof *v);
+        if (!v)
+            return -1;
+        pins = v;
+        cappins = cap;
+    }
+    pins[npins++] = (pinned){p, size, flags, registered};
+    return 0;
+}
+
+/* Before pinned memory stops being ours to write: an async D2H copy recorded into it still
+ * waits in the batch (it rides along with the next flush), so flush it now rather than
+ * write into memory the program is about to free. Lock held. */
+static cudaError_t pin_drain(uintptr_t p, size_t n)
+{
+    for (uint32_t i = 0; i < shim_g.nslots; i++) {
+        uintptr_t d = (uintptr_t)shim_g.slots[i].dst;
+        if (d && d < p + n && p < d + shim_g.slots[i].size)
+            return shim_flush(SHIM_RT_SYNC);
+    }
+    return cudaSuccess;
 }
 
 static cudaError_t host_alloc(void **out, size_t size, unsigned flags)
@@ -34,18 +73,11 @@ static cudaError_t host_alloc(void **out, size_t size, unsigned flags)
     if (posix_memalign(&p, 4096, size ? size : 1))
         return shim_set_error(cudaErrorMemoryAllocation);
     shim_lock();
-    if (npins == cappins) {
-        size_t cap = cappins ? cappins * 2 : 16;
-        pinned *v = realloc(pins, cap * sizeof *v);
-        if (!v) {
-            shim_unlock();
-            free(p);
-            return shim_set_error(cudaErrorMemoryAllocation);
-        }
-        pins = v;
-        cappins = cap;
+    if (pin_add((uintptr_t)p, size ? size : 1, flags, 0)) {
+        shim_unlock();
+        free(p);
+        return shim_set_error(cudaErrorMemoryAllocation);
     }
-    pins[npins++] = (pinned){(uintptr_t)p, size ? size : 1, flags};
     shim_unlock();
     *out = p;
     return cudaSuccess;
@@ -69,14 +101,67 @@ cudaError_t shim_impl_cudaFreeHost(void *ptr)
         return cudaSuccess;
     shim_lock();
     long i = pin_find((uintptr_t)ptr);
-    if (i < 0 || pins[i].ptr != (uintptr_t)ptr) {
+    if (i < 0 || pins[i].ptr != (uintptr_t)ptr || pins[i].registered) {
         shim_unlock();
         return shim_set_error(cudaErrorInvalidValue);
     }
-    pins[i] = pins[--npins];
+    /* the real cudaFreeHost synchronises; here only a pending copy into it must land first */
+    cudaError_t e = pin_drain(pins[i].ptr, pins[i].size);
+    i = pin_find((uintptr_t)ptr); /* the flush ran no program code, but look again anyway */
+    if (i >= 0)
+        pins[i] = pins[--npins];
     shim_unlock();
     free(ptr);
-    return cudaSuccess;
+    return e;
+}
+
+/* The program's own memory joins the pinned set: async D2H copies into it then ride along
+ * with the next flush, and cudaPointerGetAttributes says host, as for cudaHostAlloc. No page
+ * is locked (there is no device here to DMA into it). Mapped and I/O memory need a device
+ * view of host memory, which cannot exist across the network. */
+cudaError_t shim_impl_cudaHostRegister(void *ptr, size_t size, unsigned int flags)
+{
+    const unsigned known = cudaHostRegisterPortable | cudaHostRegisterMapped |
+                           cudaHostRegisterIoMemory | cudaHostRegisterReadOnly;
+    if (!ptr || !size || (flags & ~known) || (uintptr_t)ptr + size < (uintptr_t)ptr)
+        return shim_set_error(cudaErrorInvalidValue);
+    if (flags & (cudaHostRegisterMapped | cudaHostRegisterIoMemory)) {
+        GENIE_WARN("cudaHostRegister(%s) is not supported by Genie (mapped host memory)",
+                   flags & cudaHostRegisterMapped ? "cudaHostRegisterMapped"
+                                                  : "cudaHostRegisterIoMemory");
+        return shim_set_error(cudaErrorNotSupported);
+    }
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e != cudaSuccess) {
+    } else if (shim_alloc_in_range(shim_g.alloc, (uint64_t)(uintptr_t)ptr) ||
+               shim_alloc_in_range(shim_g.alloc, (uint64_t)(uintptr_t)ptr + size - 1)) {
+        e = shim_set_error(cudaErrorInvalidValue); /* device memory is not host memory */
+    } else if (pin_overlaps((uintptr_t)ptr, size)) {
+        e = shim_set_error(cudaErrorHostMemoryAlreadyRegistered);
+    } else if (pin_add((uintptr_t)ptr, size, flags, 1)) {
+        e = shim_set_error(cudaErrorMemoryAllocation);
+    }
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaHostUnregister(void *ptr)
+{
+    if (!ptr)
+        return shim_set_error(cudaErrorInvalidValue);
+    shim_lock();
+    long i = pin_find((uintptr_t)ptr);
+    cudaError_t e = cudaSuccess;
+    if (i < 0 || pins[i].ptr != (uintptr_t)ptr || !pins[i].registered) {
+        e = shim_set_error(cudaErrorHostMemoryNotRegistered);
+    } else {
+        e = pin_drain(pins[i].ptr, pins[i].size); /* the program may free it next */
+        if ((i = pin_find((uintptr_t)ptr)) >= 0)
+            pins[i] = pins[--npins];
+    }
+    shim_unlock();
+    return e;
 }
 
 cudaError_t shim_impl_cudaHostGetFlags(unsigned int *pFlags, void *pHost)
@@ -191,6 +276,28 @@ static cudaError_t check_dev(const void *p, size_t n)
     return cudaSuccess;
 }
 
+/* Records the D2H copy of [src, +n) into dst (its R_DATA lands there at the flush), in
+ * pieces; flushes first when the reply would carry too much. Lock held. */
+static cudaError_t d2h_record(void *dst, const void *src, size_t n, uint32_t sid)
+{
+    cudaError_t e;
+    for (size_t off = 0; off < n; off += SHIM_COPY_PIECE) {
+        size_t k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
+        /* one reply carries at most SHIM_REPLY_BUDGET bytes of copies */
+        if (shim_g.reply_bytes + k > SHIM_REPLY_BUDGET &&
+            (e = shim_flush(SHIM_RT_SYNC)) != cudaSuccess)
+            return e;
+        if (!proto_put_MEMCPY_D2H(SHIM_BATCH, (uint64_t)(uintptr_t)src + off, k, sid))
+            return shim_set_error(cudaErrorMemoryAllocation);
+        shim_g.batch_ops++;
+        shim_g.stats.ops_recorded++;
+        if (!shim_slot_add((uint8_t *)dst + off, k))
+            return shim_set_error(cudaErrorMemoryAllocation);
+        shim_g.reply_bytes += k;
+    }
+    return cudaSuccess;
+}
+
 static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind,
                                  cudaStream_t stream, int async)
 {
@@ -272,20 +379,8 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
         if (shim_g.ncaptures &&
             (e = shim_capture_forbid(sid, "a device-to-host copy")) != cudaSuccess)
             return e;
-        for (size_t off = 0; off < n; off += SHIM_COPY_PIECE) {
-            size_t k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
-            /* one reply carries at most SHIM_REPLY_BUDGET bytes of copies */
-            if (shim_g.reply_bytes + k > SHIM_REPLY_BUDGET &&
-                (e = shim_flush(SHIM_RT_SYNC)) != cudaSuccess)
-                return e;
-            if (!proto_put_MEMCPY_D2H(SHIM_BATCH, (uint64_t)(uintptr_t)src + off, k, sid))
-                return shim_set_error(cudaErrorMemoryAllocation);
-            shim_g.batch_ops++;
-            shim_g.stats.ops_recorded++;
-            if (!shim_slot_add((uint8_t *)dst + off, k))
-                return shim_set_error(cudaErrorMemoryAllocation);
-            shim_g.reply_bytes += k;
-        }
+        if ((e = d2h_record(dst, src, n, sid)) != cudaSuccess)
+            return e;
         /* an async copy into pinned memory is only visible after a sync, so it rides along
          * with the next flush; anything else must land before we return */
         if (async && shim_host_is_pinned(dst, n))
@@ -358,4 +453,198 @@ cudaError_t shim_impl_cudaMemsetAsync(void *devPtr, int value, size_t count, cud
     cudaError_t e = memset_locked(devPtr, value, count, stream);
     shim_unlock();
     return e;
+}
+
+/* ---- pitched (2D) copies and memsets ----
+ * A pitched copy is height rows of width bytes, row r at dst + r*dpitch and src + r*spitch.
+ * When both pitches equal the width the rows are contiguous and it is one plain copy. Else
+ * H2D and D2D rows are recorded one copy record each (captured like any copy during a
+ * capture), and D2H rows are one MEMCPY_D2H record each whose R_DATA lands at its row: the
+ * rows come back in the one reply of the one flush, scattered into place by the reply walk,
+ * so a pageable D2H of any number of rows is one round trip. Every device row must lie in
+ * one live allocation: the span [p, p + (height-1)*pitch + width) is checked as a whole. */
+
+/* (height-1)*pitch + width, or 0 when it overflows (callers rule out width or height 0). */
+static size_t span_2d(size_t pitch, size_t width, size_t height)
+{
+    if (height - 1 > (SIZE_MAX - width) / (pitch ? pitch : 1))
+        return 0;
+    return (height - 1) * pitch + width;
+}
+
+/* The largest pitch the device takes (cudaDevAttrMaxPitch), 0 when the device says none. */
+static size_t max_pitch(void)
+{
+    int32_t m = shim_g.dev[0].attrs[CU_DEVICE_ATTRIBUTE_MAX_PITCH];
+    return m > 0 ? (size_t)m : 0;
+}
+
+static cudaError_t memcpy2d_locked(void *dst, size_t dpitch, const void *src, size_t spitch,
+                                   size_t width, size_t height, enum cudaMemcpyKind kind,
+                                   cudaStream_t stream, int async)
+{
+    cudaError_t e = shim_ensure();
+    if (e != cudaSuccess)
+        return e;
+    uint32_t sid = shim_stream_id(stream);
+    if (sid == UINT32_MAX)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    if (kind < cudaMemcpyHostToHost || kind > cudaMemcpyDefault)
+        return shim_set_error(cudaErrorInvalidMemcpyDirection);
+    if (width == 0 || height == 0)
+        return cudaSuccess;
+    /* "width must not exceed either dpitch or spitch"; nor may a pitch exceed the device's
+     * limit */
+    size_t mp = max_pitch();
+    if (width > dpitch || width > spitch || (mp && (dpitch > mp || spitch > mp)))
+        return shim_set_error(cudaErrorInvalidPitchValue);
+    if (!dst || !src)
+        return shim_set_error(cudaErrorInvalidValue);
+    if (height == 1 || (dpitch == width && spitch == width)) {
+        size_t n = span_2d(width, width, height);
+        if (!n)
+            return shim_set_error(cudaErrorInvalidValue);
+        return memcpy_locked(dst, src, n, kind, stream, async);
+    }
+    if (kind == cudaMemcpyDefault)
+        kind = is_dev(dst) ? (is_dev(src) ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
+                           : (is_dev(src) ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
+    size_t dspan = span_2d(dpitch, width, height), sspan = span_2d(spitch, width, height);
+    if (!dspan || !sspan)
+        return shim_set_error(cudaErrorInvalidValue);
+    int ddev = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
+    int sdev = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
+    if ((ddev && (e = check_dev(dst, dspan)) != cudaSuccess) ||
+        (sdev && (e = check_dev(src, sspan)) != cudaSuccess))
+        return e;
+    if ((!ddev && is_dev(dst)) || (!sdev && is_dev(src)))
+        return shim_set_error(cudaErrorInvalidValue);
+    const uint8_t *s = src;
+    uint8_t *d = dst;
+    switch (kind) {
+    case cudaMemcpyHostToHost:
+        if (!async && (e = shim_flush(SHIM_RT_SYNC)) != cudaSuccess)
+            return e;
+        for (size_t r = 0; r < height; r++)
+            memmove(d + r * dpitch, s + r * spitch, width);
+        return cudaSuccess;
+    case cudaMemcpyDeviceToHost:
+        if (shim_g.ncaptures &&
+            (e = shim_capture_forbid(sid, "a device-to-host copy")) != cudaSuccess)
+            return e;
+        for (size_t r = 0; r < height; r++)
+            if ((e = d2h_record(d + r * dpitch, s + r * spitch, width, sid)) != cudaSuccess)
+                return e;
+        if (async && shim_host_is_pinned(dst, dspan))
+            return cudaSuccess; /* rides along with the next flush, as a 1D copy does */
+        shim_g.clean_after = sid;
+        return shim_flush(SHIM_RT_SYNC);
+    default: /* H2D (captured, direct or not, per row as a 1D copy) and D2D */
+        for (size_t r = 0; r < height; r++)
+            if ((e = memcpy_locked(d + r * dpitch, s + r * spitch, width, kind, stream, async)) !=
+                cudaSuccess)
+                return e;
+        return cudaSuccess;
+    }
+}
+
+cudaError_t shim_impl_cudaMemcpy2D(void *dst, size_t dpitch, const void *src, size_t spitch,
+                                   size_t width, size_t height, enum cudaMemcpyKind kind)
+{
+    shim_lock();
+    cudaError_t e = memcpy2d_locked(dst, dpitch, src, spitch, width, height, kind, NULL, 0);
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch,
+                                        size_t width, size_t height, enum cudaMemcpyKind kind,
+                                        cudaStream_t stream)
+{
+    shim_lock();
+    cudaError_t e = memcpy2d_locked(dst, dpitch, src, spitch, width, height, kind, stream, 1);
+    shim_unlock();
+    return e;
+}
+
+static cudaError_t memset2d_locked(void *p, size_t pitch, int value, size_t width, size_t height,
+                                   cudaStream_t stream)
+{
+    cudaError_t e = shim_ensure();
+    if (e != cudaSuccess)
+        return e;
+    if (shim_stream_id(stream) == UINT32_MAX)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    if (width == 0 || height == 0)
+        return cudaSuccess;
+    if (width > pitch) /* rows would overlap: the driver refuses it */
+        return shim_set_error(cudaErrorInvalidValue);
+    size_t span = span_2d(pitch, width, height);
+    if (!span)
+        return shim_set_error(cudaErrorInvalidValue);
+    if ((e = check_dev(p, span)) != cudaSuccess)
+        return e;
+    if (height == 1 || pitch == width)
+        return memset_locked(p, value, span, stream);
+    for (size_t r = 0; r < height; r++)
+        if ((e = memset_locked((uint8_t *)p + r * pitch, value, width, stream)) != cudaSuccess)
+            return e;
+    return cudaSuccess;
+}
+
+cudaError_t shim_impl_cudaMemset2D(void *devPtr, size_t pitch, int value, size_t width,
+                                   size_t height)
+{
+    shim_lock();
+    cudaError_t e = memset2d_locked(devPtr, pitch, value, width, height, NULL);
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaMemset2DAsync(void *devPtr, size_t pitch, int value, size_t width,
+                                        size_t height, cudaStream_t stream)
+{
+    shim_lock();
+    cudaError_t e = memset2d_locked(devPtr, pitch, value, width, height, stream);
+    shim_unlock();
+    return e;
+}
+
+/* Rows padded to a multiple of 512 bytes (the texture pitch alignment of current GPUs is
+ * smaller; any pitch >= width is valid, and callers must use the one returned). */
+cudaError_t shim_impl_cudaMallocPitch(void **devPtr, size_t *pitch, size_t width, size_t height)
+{
+    size_t pp = width ? (width + 511) & ~(size_t)511 : 512;
+    if (pp < width || (height && pp > SIZE_MAX / height))
+        return shim_set_error(cudaErrorMemoryAllocation);
+    cudaError_t e = shim_impl_cudaMalloc(devPtr, pp * height);
+    if (e == cudaSuccess)
+        *pitch = pp;
+    return e;
+}
+
+/* ---- peer copies: Genie shows one device, so a peer copy is a copy inside device 0 ---- */
+
+static cudaError_t peer_copy(void *dst, int dstDevice, const void *src, int srcDevice,
+                             size_t count, cudaStream_t stream)
+{
+    if (dstDevice != 0 || srcDevice != 0)
+        return shim_set_error(cudaErrorInvalidDevice);
+    shim_lock();
+    /* "asynchronous with respect to the host", ordered with the device's other work */
+    cudaError_t e = memcpy_locked(dst, src, count, cudaMemcpyDeviceToDevice, stream, 1);
+    shim_unlock();
+    return e;
+}
+
+cudaError_t shim_impl_cudaMemcpyPeer(void *dst, int dstDevice, const void *src, int srcDevice,
+                                     size_t count)
+{
+    return peer_copy(dst, dstDevice, src, srcDevice, count, NULL);
+}
+
+cudaError_t shim_impl_cudaMemcpyPeerAsync(void *dst, int dstDevice, const void *src,
+                                          int srcDevice, size_t count, cudaStream_t stream)
+{
+    return peer_copy(dst, dstDevice, src, srcDevice, count, stream);
 }

@@ -395,3 +395,74 @@ cudaError_t shim_impl_cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEve
     shim_unlock();
     return e;
 }
+
+/* ---- host functions ----
+ * A host function must run after all work enqueued on its stream before it has completed,
+ * and before any work enqueued after it starts. Genie drains the stream (a STREAM_SYNC: one
+ * round trip, none when the stream is already drained) and then calls the function on the
+ * calling thread, before the enqueueing call returns: later work cannot have been enqueued
+ * yet, so both orderings hold. The shim's lock is not held during the call, so a function
+ * that (against the documentation) calls CUDA does not deadlock on it. What differs from the
+ * runtime, which runs host functions on a thread of its own: the function has run when the
+ * enqueueing call returns (the program blocks for it), and a function that waits for
+ * something the enqueueing thread does only after enqueueing it deadlocks. */
+
+/* Drains stream sid for a host function of what; lock held. */
+static cudaError_t host_fn_drain(cudaStream_t stream, uint32_t sid, const char *what)
+{
+    cudaError_t e = shim_ensure();
+    if (e == cudaSuccess)
+        e = shim_capture_forbid(sid, what); /* the legacy stream during a blocking capture */
+    if (e == cudaSuccess)
+        e = shim_impl_cudaStreamSynchronize(stream);
+    return e;
+}
+
+cudaError_t shim_impl_cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void *userData)
+{
+    uint32_t sid = shim_stream_id(stream);
+    if (sid == UINT32_MAX)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    if (!fn)
+        return shim_set_error(cudaErrorInvalidValue);
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    /* in a capture this is a host node, which the executor's replay cannot call back into
+     * the client for: refused (and the capture invalidated) rather than run once now */
+    if (e == cudaSuccess)
+        e = shim_capture_unsupported(sid, "a host function node (cudaLaunchHostFunc)");
+    if (e == cudaSuccess)
+        e = host_fn_drain(stream, sid, "cudaLaunchHostFunc");
+    shim_unlock();
+    /* "the function will not be called in the event of an error in the CUDA context" */
+    if (e == cudaSuccess)
+        fn(userData);
+    return e;
+}
+
+cudaError_t shim_impl_cudaStreamAddCallback(cudaStream_t stream, cudaStreamCallback_t callback,
+                                            void *userData, unsigned int flags)
+{
+    uint32_t sid = shim_stream_id(stream);
+    if (sid == UINT32_MAX)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    if (!callback || flags != 0) /* "flags: reserved for future use, must be 0" */
+        return shim_set_error(cudaErrorInvalidValue);
+    shim_lock();
+    cudaError_t e = shim_ensure();
+    if (e != cudaSuccess) {
+        shim_unlock();
+        return e;
+    }
+    /* stream callbacks cannot be captured (cudaLaunchHostFunc can): refused as the runtime
+     * refuses them, invalidating the capture */
+    if ((e = shim_capture_forbid(sid, "cudaStreamAddCallback")) != cudaSuccess) {
+        shim_unlock();
+        return e;
+    }
+    e = host_fn_drain(stream, sid, "cudaStreamAddCallback");
+    shim_unlock();
+    /* a callback runs even after an error and is told it: the status of the stream's work */
+    callback(stream, e, userData);
+    return e;
+}

@@ -133,6 +133,14 @@ cudaError_t shim_capture_forbid(uint32_t sid, const char *what)
     return cudaSuccess;
 }
 
+cudaError_t shim_capture_unsupported(uint32_t sid, const char *what)
+{
+    shim_capture *c = shim_g.ncaptures ? capture_of(sid) : NULL;
+    if (!c)
+        return cudaSuccess;
+    return invalidate(c, cudaErrorNotSupported, what);
+}
+
 cudaError_t shim_op_done_on(uint32_t sid, size_t mark)
 {
     if (__builtin_expect(!shim_g.ncaptures, 1))

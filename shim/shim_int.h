@@ -225,6 +225,10 @@ int shim_capturing(uint32_t sid);
  * capture runs), logs why, invalidates the capture and returns the error; else cudaSuccess. */
 #define SHIM_CAPTURE_ANY UINT32_MAX
 cudaError_t shim_capture_forbid(uint32_t sid, const char *what);
+/* Work the runtime would capture but Genie cannot replay (a host function node): when sid is
+ * capturing, logs what, invalidates the capture and returns cudaErrorNotSupported; else
+ * cudaSuccess. */
+cudaError_t shim_capture_unsupported(uint32_t sid, const char *what);
 /* A captured host-to-device copy: its bytes are read from src at each cudaGraphLaunch. */
 cudaError_t shim_capture_h2d(uint32_t sid, uint64_t dst, const void *src, size_t n);
 /* cudaEventRecord on capturing stream sid: notes the event as a point of the capture. */

@@ -30,6 +30,7 @@ cudaError_t shim_impl_cudaStreamGetPriority(cudaStream_t hStream, int *priority)
 cudaError_t shim_impl_cudaStreamGetFlags(cudaStream_t hStream, unsigned int *flags);
 cudaError_t shim_impl_cudaStreamDestroy(cudaStream_t stream);
 cudaError_t shim_impl_cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int flags);
+cudaError_t shim_impl_cudaStreamAddCallback(cudaStream_t stream, cudaStreamCallback_t callback, void *userData, unsigned int flags);
 cudaError_t shim_impl_cudaStreamSynchronize(cudaStream_t stream);
 cudaError_t shim_impl_cudaStreamQuery(cudaStream_t stream);
 cudaError_t shim_impl_cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode);
@@ -49,23 +50,33 @@ cudaError_t shim_impl_cudaLaunchKernel(const void *func, dim3 gridDim, dim3 bloc
 cudaError_t shim_impl_cudaLaunchKernelExC(const cudaLaunchConfig_t *config, const void *func, void **args);
 cudaError_t shim_impl_cudaFuncGetAttributes(struct cudaFuncAttributes *attr, const void *func);
 cudaError_t shim_impl_cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr, int value);
+cudaError_t shim_impl_cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void *userData);
 cudaError_t shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, const void *func, int blockSize, size_t dynamicSMemSize);
 cudaError_t shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int *numBlocks, const void *func, int blockSize, size_t dynamicSMemSize, unsigned int flags);
 cudaError_t shim_impl_cudaMalloc(void **devPtr, size_t size);
 cudaError_t shim_impl_cudaMallocHost(void **ptr, size_t size);
+cudaError_t shim_impl_cudaMallocPitch(void **devPtr, size_t *pitch, size_t width, size_t height);
 cudaError_t shim_impl_cudaFree(void *devPtr);
 cudaError_t shim_impl_cudaFreeHost(void *ptr);
 cudaError_t shim_impl_cudaHostAlloc(void **pHost, size_t size, unsigned int flags);
+cudaError_t shim_impl_cudaHostRegister(void *ptr, size_t size, unsigned int flags);
+cudaError_t shim_impl_cudaHostUnregister(void *ptr);
 cudaError_t shim_impl_cudaHostGetFlags(unsigned int *pFlags, void *pHost);
 cudaError_t shim_impl_cudaMemGetInfo(size_t *free, size_t *total);
 cudaError_t shim_impl_cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind);
+cudaError_t shim_impl_cudaMemcpyPeer(void *dst, int dstDevice, const void *src, int srcDevice, size_t count);
+cudaError_t shim_impl_cudaMemcpy2D(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind);
 cudaError_t shim_impl_cudaMemcpyToSymbol(const void *symbol, const void *src, size_t count, size_t offset , enum cudaMemcpyKind kind);
 cudaError_t shim_impl_cudaMemcpyFromSymbol(void *dst, const void *symbol, size_t count, size_t offset , enum cudaMemcpyKind kind);
 cudaError_t shim_impl_cudaMemcpyAsync(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind, cudaStream_t stream);
+cudaError_t shim_impl_cudaMemcpyPeerAsync(void *dst, int dstDevice, const void *src, int srcDevice, size_t count, cudaStream_t stream);
+cudaError_t shim_impl_cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind, cudaStream_t stream);
 cudaError_t shim_impl_cudaMemcpyToSymbolAsync(const void *symbol, const void *src, size_t count, size_t offset, enum cudaMemcpyKind kind, cudaStream_t stream);
 cudaError_t shim_impl_cudaMemcpyFromSymbolAsync(void *dst, const void *symbol, size_t count, size_t offset, enum cudaMemcpyKind kind, cudaStream_t stream);
 cudaError_t shim_impl_cudaMemset(void *devPtr, int value, size_t count);
+cudaError_t shim_impl_cudaMemset2D(void *devPtr, size_t pitch, int value, size_t width, size_t height);
 cudaError_t shim_impl_cudaMemsetAsync(void *devPtr, int value, size_t count, cudaStream_t stream);
+cudaError_t shim_impl_cudaMemset2DAsync(void *devPtr, size_t pitch, int value, size_t width, size_t height, cudaStream_t stream);
 cudaError_t shim_impl_cudaGetSymbolAddress(void **devPtr, const void *symbol);
 cudaError_t shim_impl_cudaGetSymbolSize(size_t *size, const void *symbol);
 cudaError_t shim_impl_cudaPointerGetAttributes(struct cudaPointerAttributes *attributes, const void *ptr);
@@ -460,11 +471,8 @@ GENIE_EXPORT cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t ev
 
 GENIE_EXPORT cudaError_t cudaStreamAddCallback(cudaStream_t stream, cudaStreamCallback_t callback, void *userData, unsigned int flags)
 {
-    (void)stream;
-    (void)callback;
-    (void)userData;
-    (void)flags;
-    return shim_deny_cudart(GENIE_APIX_cudaStreamAddCallback);
+    shim_count(GENIE_APIX_cudaStreamAddCallback);
+    return shim_impl_cudaStreamAddCallback(stream, callback, userData, flags);
 }
 
 GENIE_EXPORT cudaError_t cudaStreamSynchronize(cudaStream_t stream)
@@ -723,10 +731,8 @@ GENIE_EXPORT cudaError_t cudaFuncGetParamInfo(const void *func, size_t paramInde
 
 GENIE_EXPORT cudaError_t cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void *userData)
 {
-    (void)stream;
-    (void)fn;
-    (void)userData;
-    return shim_deny_cudart(GENIE_APIX_cudaLaunchHostFunc);
+    shim_count(GENIE_APIX_cudaLaunchHostFunc);
+    return shim_impl_cudaLaunchHostFunc(stream, fn, userData);
 }
 
 GENIE_EXPORT cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, const void *func, int blockSize, size_t dynamicSMemSize)
@@ -796,11 +802,12 @@ GENIE_EXPORT cudaError_t cudaMallocHost(void **ptr, size_t size)
 
 GENIE_EXPORT cudaError_t cudaMallocPitch(void **devPtr, size_t *pitch, size_t width, size_t height)
 {
-    (void)devPtr;
-    (void)pitch;
-    (void)width;
-    (void)height;
-    return shim_deny_cudart(GENIE_APIX_cudaMallocPitch);
+    shim_count(GENIE_APIX_cudaMallocPitch);
+    if (!devPtr)
+        return shim_bad_arg(GENIE_APIX_cudaMallocPitch, "devPtr");
+    if (!pitch)
+        return shim_bad_arg(GENIE_APIX_cudaMallocPitch, "pitch");
+    return shim_impl_cudaMallocPitch(devPtr, pitch, width, height);
 }
 
 GENIE_EXPORT cudaError_t cudaMallocArray(cudaArray_t *array, const struct cudaChannelFormatDesc *desc, size_t width, size_t height , unsigned int flags)
@@ -847,16 +854,14 @@ GENIE_EXPORT cudaError_t cudaHostAlloc(void **pHost, size_t size, unsigned int f
 
 GENIE_EXPORT cudaError_t cudaHostRegister(void *ptr, size_t size, unsigned int flags)
 {
-    (void)ptr;
-    (void)size;
-    (void)flags;
-    return shim_deny_cudart(GENIE_APIX_cudaHostRegister);
+    shim_count(GENIE_APIX_cudaHostRegister);
+    return shim_impl_cudaHostRegister(ptr, size, flags);
 }
 
 GENIE_EXPORT cudaError_t cudaHostUnregister(void *ptr)
 {
-    (void)ptr;
-    return shim_deny_cudart(GENIE_APIX_cudaHostUnregister);
+    shim_count(GENIE_APIX_cudaHostUnregister);
+    return shim_impl_cudaHostUnregister(ptr);
 }
 
 GENIE_EXPORT cudaError_t cudaHostGetDevicePointer(void **pDevice, void *pHost, unsigned int flags)
@@ -1000,24 +1005,14 @@ GENIE_EXPORT cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, en
 
 GENIE_EXPORT cudaError_t cudaMemcpyPeer(void *dst, int dstDevice, const void *src, int srcDevice, size_t count)
 {
-    (void)dst;
-    (void)dstDevice;
-    (void)src;
-    (void)srcDevice;
-    (void)count;
-    return shim_deny_cudart(GENIE_APIX_cudaMemcpyPeer);
+    shim_count(GENIE_APIX_cudaMemcpyPeer);
+    return shim_impl_cudaMemcpyPeer(dst, dstDevice, src, srcDevice, count);
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpy2D(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind)
 {
-    (void)dst;
-    (void)dpitch;
-    (void)src;
-    (void)spitch;
-    (void)width;
-    (void)height;
-    (void)kind;
-    return shim_deny_cudart(GENIE_APIX_cudaMemcpy2D);
+    shim_count(GENIE_APIX_cudaMemcpy2D);
+    return shim_impl_cudaMemcpy2D(dst, dpitch, src, spitch, width, height, kind);
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpy2DToArray(cudaArray_t dst, size_t wOffset, size_t hOffset, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind)
@@ -1080,13 +1075,8 @@ GENIE_EXPORT cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t coun
 
 GENIE_EXPORT cudaError_t cudaMemcpyPeerAsync(void *dst, int dstDevice, const void *src, int srcDevice, size_t count, cudaStream_t stream)
 {
-    (void)dst;
-    (void)dstDevice;
-    (void)src;
-    (void)srcDevice;
-    (void)count;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaMemcpyPeerAsync);
+    shim_count(GENIE_APIX_cudaMemcpyPeerAsync);
+    return shim_impl_cudaMemcpyPeerAsync(dst, dstDevice, src, srcDevice, count, stream);
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyBatchAsync(void *const *dsts, const void *const *srcs, const size_t *sizes, size_t count, struct cudaMemcpyAttributes *attrs, size_t *attrsIdxs, size_t numAttrs, cudaStream_t stream)
@@ -1113,15 +1103,8 @@ GENIE_EXPORT cudaError_t cudaMemcpy3DBatchAsync(size_t numOps, struct cudaMemcpy
 
 GENIE_EXPORT cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind, cudaStream_t stream)
 {
-    (void)dst;
-    (void)dpitch;
-    (void)src;
-    (void)spitch;
-    (void)width;
-    (void)height;
-    (void)kind;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaMemcpy2DAsync);
+    shim_count(GENIE_APIX_cudaMemcpy2DAsync);
+    return shim_impl_cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, height, kind, stream);
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpy2DToArrayAsync(cudaArray_t dst, size_t wOffset, size_t hOffset, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind, cudaStream_t stream)
@@ -1172,12 +1155,8 @@ GENIE_EXPORT cudaError_t cudaMemset(void *devPtr, int value, size_t count)
 
 GENIE_EXPORT cudaError_t cudaMemset2D(void *devPtr, size_t pitch, int value, size_t width, size_t height)
 {
-    (void)devPtr;
-    (void)pitch;
-    (void)value;
-    (void)width;
-    (void)height;
-    return shim_deny_cudart(GENIE_APIX_cudaMemset2D);
+    shim_count(GENIE_APIX_cudaMemset2D);
+    return shim_impl_cudaMemset2D(devPtr, pitch, value, width, height);
 }
 
 GENIE_EXPORT cudaError_t cudaMemset3D(struct cudaPitchedPtr pitchedDevPtr, int value, struct cudaExtent extent)
@@ -1196,13 +1175,8 @@ GENIE_EXPORT cudaError_t cudaMemsetAsync(void *devPtr, int value, size_t count, 
 
 GENIE_EXPORT cudaError_t cudaMemset2DAsync(void *devPtr, size_t pitch, int value, size_t width, size_t height, cudaStream_t stream)
 {
-    (void)devPtr;
-    (void)pitch;
-    (void)value;
-    (void)width;
-    (void)height;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaMemset2DAsync);
+    shim_count(GENIE_APIX_cudaMemset2DAsync);
+    return shim_impl_cudaMemset2DAsync(devPtr, pitch, value, width, height, stream);
 }
 
 GENIE_EXPORT cudaError_t cudaMemset3DAsync(struct cudaPitchedPtr pitchedDevPtr, int value, struct cudaExtent extent, cudaStream_t stream)
@@ -2569,10 +2543,8 @@ GENIE_EXPORT cudaError_t cudaLaunchCooperativeKernel_ptsz(const void *func, dim3
 
 GENIE_EXPORT cudaError_t cudaLaunchHostFunc_ptsz(cudaStream_t stream, cudaHostFn_t fn, void *userData)
 {
-    (void)stream;
-    (void)fn;
-    (void)userData;
-    return shim_deny_cudart(GENIE_APIX_cudaLaunchHostFunc_ptsz);
+    shim_count(GENIE_APIX_cudaLaunchHostFunc_ptsz);
+    return shim_impl_cudaLaunchHostFunc(stream, fn, userData);
 }
 
 GENIE_EXPORT cudaError_t cudaLaunchKernelExC_ptsz(const cudaLaunchConfig_t *config, const void *func, void **args)
@@ -2666,15 +2638,8 @@ GENIE_EXPORT cudaError_t cudaMemcpy2DArrayToArray_ptds(cudaArray_t dst, size_t w
 
 GENIE_EXPORT cudaError_t cudaMemcpy2DAsync_ptsz(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind, cudaStream_t stream)
 {
-    (void)dst;
-    (void)dpitch;
-    (void)src;
-    (void)spitch;
-    (void)width;
-    (void)height;
-    (void)kind;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaMemcpy2DAsync_ptsz);
+    shim_count(GENIE_APIX_cudaMemcpy2DAsync_ptsz);
+    return shim_impl_cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, height, kind, stream);
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpy2DFromArrayAsync_ptsz(void *dst, size_t dpitch, cudaArray_const_t src, size_t wOffset, size_t hOffset, size_t width, size_t height, enum cudaMemcpyKind kind, cudaStream_t stream)
@@ -2733,14 +2698,8 @@ GENIE_EXPORT cudaError_t cudaMemcpy2DToArray_ptds(cudaArray_t dst, size_t wOffse
 
 GENIE_EXPORT cudaError_t cudaMemcpy2D_ptds(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind)
 {
-    (void)dst;
-    (void)dpitch;
-    (void)src;
-    (void)spitch;
-    (void)width;
-    (void)height;
-    (void)kind;
-    return shim_deny_cudart(GENIE_APIX_cudaMemcpy2D_ptds);
+    shim_count(GENIE_APIX_cudaMemcpy2D_ptds);
+    return shim_impl_cudaMemcpy2D(dst, dpitch, src, spitch, width, height, kind);
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpy3DAsync_ptsz(const struct cudaMemcpy3DParms *p, cudaStream_t stream)
@@ -2829,23 +2788,14 @@ GENIE_EXPORT cudaError_t cudaMemcpy_ptds(void *dst, const void *src, size_t coun
 
 GENIE_EXPORT cudaError_t cudaMemset2DAsync_ptsz(void *devPtr, size_t pitch, int value, size_t width, size_t height, cudaStream_t stream)
 {
-    (void)devPtr;
-    (void)pitch;
-    (void)value;
-    (void)width;
-    (void)height;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaMemset2DAsync_ptsz);
+    shim_count(GENIE_APIX_cudaMemset2DAsync_ptsz);
+    return shim_impl_cudaMemset2DAsync(devPtr, pitch, value, width, height, stream);
 }
 
 GENIE_EXPORT cudaError_t cudaMemset2D_ptds(void *devPtr, size_t pitch, int value, size_t width, size_t height)
 {
-    (void)devPtr;
-    (void)pitch;
-    (void)value;
-    (void)width;
-    (void)height;
-    return shim_deny_cudart(GENIE_APIX_cudaMemset2D_ptds);
+    shim_count(GENIE_APIX_cudaMemset2D_ptds);
+    return shim_impl_cudaMemset2D(devPtr, pitch, value, width, height);
 }
 
 GENIE_EXPORT cudaError_t cudaMemset3DAsync_ptsz(struct cudaPitchedPtr pitchedDevPtr, int value, struct cudaExtent extent, cudaStream_t stream)
@@ -2888,11 +2838,8 @@ GENIE_EXPORT cudaError_t cudaSignalExternalSemaphoresAsync_ptsz(const cudaExtern
 
 GENIE_EXPORT cudaError_t cudaStreamAddCallback_ptsz(cudaStream_t stream, cudaStreamCallback_t callback, void *userData, unsigned int flags)
 {
-    (void)stream;
-    (void)callback;
-    (void)userData;
-    (void)flags;
-    return shim_deny_cudart(GENIE_APIX_cudaStreamAddCallback_ptsz);
+    shim_count(GENIE_APIX_cudaStreamAddCallback_ptsz);
+    return shim_impl_cudaStreamAddCallback(stream, callback, userData, flags);
 }
 
 GENIE_EXPORT cudaError_t cudaStreamAttachMemAsync_ptsz(cudaStream_t stream, void *devPtr, size_t length , unsigned int flags)

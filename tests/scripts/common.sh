@@ -3,7 +3,7 @@
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${GENIE_BUILD:?set GENIE_BUILD to the build directory}
 for f in shim/libgenie.so remote/genie-remote bench/micro/micro \
-    tests/workloads/{saxpy,reduce,mlp,streams,errors,queries,symbols,blascheck,ltcheck,minicnn,minigpt,twobranch,graphs}; do
+    tests/workloads/{saxpy,reduce,mlp,streams,errors,queries,symbols,blascheck,ltcheck,minicnn,minigpt,twobranch,graphs,copies2d}; do
     [ -e "$build/$f" ] || { echo "SKIP: $build/$f is not built (scripts/setup.sh)"; exit 77; }
 done
 command -v patchelf >/dev/null || { echo "SKIP: patchelf is not installed (scripts/setup.sh installs it)"; exit 77; }
