@@ -95,6 +95,8 @@ int exec_ctx_open(const char *token, exec_ctx **out, char *err, size_t errlen)
         goto fail_ctx;
     }
     pthread_mutex_init(&c->lock, NULL);
+    long long wc = genie_env_int("GENIE_WEIGHT_CACHE_BYTES", 4ll << 30);
+    exec_wcache_init(&c->wcache, wc > 0 ? (uint64_t)wc : 0);
     *out = c;
     return 0;
 fail_ctx:
@@ -197,6 +199,7 @@ void exec_ctx_close(exec_ctx *c)
     }
     d->PrimaryCtxRelease(c->dev);
     pthread_mutex_destroy(&c->lock);
+    exec_wcache_free(&c->wcache);
     free(c->lib);
     free(c->token);
     free(c);

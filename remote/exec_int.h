@@ -108,6 +108,23 @@ typedef struct exec_module {
     CUmodule mod; /* loaded once, unloaded at exec_ctx_close (private: at session close) */
 } exec_module;
 
+/* ---- the weight cache (process-wide, under its own lock; remote/wcache.c) ---- */
+#define EXEC_WCACHE_BUCKETS 1024
+typedef struct exec_wentry exec_wentry;
+typedef struct exec_wcache {
+    pthread_mutex_t lock;
+    uint64_t limit; /* GENIE_WEIGHT_CACHE_BYTES; 0: no cache */
+    uint64_t bytes; /* held by the entries */
+    size_t n;
+    exec_wentry *buckets[EXEC_WCACHE_BUCKETS]; /* by hash */
+    exec_wentry *head, *tail;                  /* LRU order, head most recently used */
+    uint64_t hits, misses, stored, evicted, bytes_served;
+} exec_wcache;
+void exec_wcache_init(exec_wcache *w, uint64_t limit);
+void exec_wcache_free(exec_wcache *w);
+/* Logs the cache's size and counters at info level (a session closing). */
+void exec_wcache_log(exec_wcache *w);
+
 struct exec_ctx {
     exec_driver drv;
     CUdevice dev;
@@ -126,6 +143,7 @@ struct exec_ctx {
     int lib_loaded;          /* the libraries below are loaded on first use (under lock) */
     void *cublas, *cublaslt; /* dlopen handles, never closed */
     struct exec_lib_fns *lib;
+    exec_wcache wcache; /* host copies of uploads by content hash */
 };
 
 /* ---- u32 client ID -> non-NULL pointer (open addressing, backward-shift delete) ---- */

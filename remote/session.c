@@ -303,6 +303,7 @@ void exec_session_close(exec_session *s)
     for (uint32_t i = 0; i < s->funcs.cap; i++)
         free(s->funcs.vals[i]);
     exec_module_session_close(s); /* after the sync above: no kernel of theirs still runs */
+    exec_wcache_log(&s->ctx->wcache);
     exec_idmap_free(&s->streams);
     exec_idmap_free(&s->events);
     exec_idmap_free(&s->modules);

@@ -34,6 +34,7 @@ static void shim_init(void)
     shim_g.next_blas = 1;
     shim_g.clean = shim_g.clean_after = SHIM_CLEAN_NONE;
     shim_g.next_lt = 1;
+    shim_g.wcache = genie_env_bool("GENIE_SEMANTICS", 1) && genie_env_bool("GENIE_WEIGHT_CACHE", 1);
     atexit(shim_stats_atexit);
 }
 
@@ -480,7 +481,9 @@ static void print_stats(FILE *f, int json)
                 "\"batches\": %llu, \"round_trips\": %llu, \"rt_setup\": %llu, "
                 "\"rt_module\": %llu, \"rt_sync\": %llu, \"rt_query\": %llu, "
                 "\"flush_threshold\": %llu, \"bytes_sent\": %llu, \"bytes_received\": %llu, "
-                "\"h2d_bytes\": %llu, \"d2h_bytes\": %llu, \"wire_ns\": %llu, \"per_api\": {",
+                "\"h2d_bytes\": %llu, \"d2h_bytes\": %llu, \"h2d_cache_hits\": %llu, "
+                "\"h2d_cache_misses\": %llu, \"h2d_bytes_saved\": %llu, \"wire_ns\": %llu, "
+                "\"per_api\": {",
                 (unsigned long long)s->calls_total, (unsigned long long)s->ops_recorded,
                 (unsigned long long)s->launches, (unsigned long long)s->batches,
                 (unsigned long long)s->round_trips, (unsigned long long)s->rt_setup,
@@ -488,7 +491,8 @@ static void print_stats(FILE *f, int json)
                 (unsigned long long)s->rt_query, (unsigned long long)s->flush_threshold,
                 (unsigned long long)s->bytes_sent, (unsigned long long)s->bytes_received,
                 (unsigned long long)s->h2d_bytes, (unsigned long long)s->d2h_bytes,
-                (unsigned long long)s->wire_ns);
+                (unsigned long long)s->h2d_cache_hits, (unsigned long long)s->h2d_cache_misses,
+                (unsigned long long)s->h2d_bytes_saved, (unsigned long long)s->wire_ns);
         int first = 1;
         for (unsigned i = 0; i < GENIE_APIX__COUNT; i++)
             if (s->calls[i]) {
@@ -502,13 +506,16 @@ static void print_stats(FILE *f, int json)
     fprintf(f,
             "genie stats: %llu calls, %llu ops recorded (%llu launches), %llu batches, "
             "%llu round trips (setup %llu, module %llu, sync %llu, query %llu), "
-            "%llu bytes sent, %llu bytes received, %.3f ms waiting\n",
+            "%llu bytes sent, %llu bytes received, %.3f ms waiting; weight cache %llu hits "
+            "(%llu bytes not sent), %llu misses\n",
             (unsigned long long)s->calls_total, (unsigned long long)s->ops_recorded,
             (unsigned long long)s->launches, (unsigned long long)s->batches,
             (unsigned long long)s->round_trips, (unsigned long long)s->rt_setup,
             (unsigned long long)s->rt_module, (unsigned long long)s->rt_sync,
             (unsigned long long)s->rt_query, (unsigned long long)s->bytes_sent,
-            (unsigned long long)s->bytes_received, s->wire_ns / 1e6);
+            (unsigned long long)s->bytes_received, s->wire_ns / 1e6,
+            (unsigned long long)s->h2d_cache_hits, (unsigned long long)s->h2d_bytes_saved,
+            (unsigned long long)s->h2d_cache_misses);
 }
 
 GENIE_EXPORT int genie_stats_json(char *buf, size_t n)

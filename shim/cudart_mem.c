@@ -298,6 +298,121 @@ static cudaError_t d2h_record(void *dst, const void *src, size_t n, uint32_t sid
     return cudaSuccess;
 }
 
+/* One piece of a large upload, sent from src at the next flush (see shim_batch_splice):
+ * MEMCPY_H2D, or MEMCPY_H2D_STORE when hash is given (the executor keeps the bytes). On an
+ * error the caller flushes before returning: no pointer into src may stay in the batch. */
+static cudaError_t put_direct(uint64_t dst, const uint8_t *src, size_t k, uint32_t sid,
+                              const genie_hash128 *hash)
+{
+    cudaError_t e;
+    if (shim_g.ext_bytes + shim_g.batch.len + k > SHIM_EXT_FRAME_MAX &&
+        (e = shim_flush(SHIM_RT_SYNC)) != cudaSuccess)
+        return e;
+    size_t rec = shim_g.batch.len;
+    uint8_t *p = hash ? proto_put_MEMCPY_H2D_STORE(SHIM_BATCH, dst, hash->lo, hash->hi, sid, 0)
+                      : proto_put_MEMCPY_H2D(SHIM_BATCH, dst, sid, 0);
+    if (!p)
+        return shim_set_error(cudaErrorMemoryAllocation);
+    if ((e = shim_batch_splice(rec, src, k)) != cudaSuccess) {
+        shim_g.batch.len = rec; /* drop the record: it was not counted */
+        return e;
+    }
+    shim_g.stats.h2d_bytes += k;
+    return shim_op_done();
+}
+
+/* The weight cache (GENIE_WEIGHT_CACHE): each piece of the upload is first asked for by the
+ * XXH3-128 hash of its bytes (MEMCPY_H2D_CACHED), as the last records of a flushed frame:
+ * one round trip, and on a hit nothing else. The pieces the executor lacked follow in a
+ * second frame as MEMCPY_H2D_STORE, sent from src, which the executor keeps for any later
+ * session: a second run of the same model sends hashes instead of its weights. Stream order
+ * holds: every piece is queued on sid in one of two consecutive frames. */
+static cudaError_t h2d_cached(uint64_t dst, const uint8_t *src, size_t n, uint32_t sid)
+{
+    size_t npieces = (n + SHIM_COPY_PIECE - 1) / SHIM_COPY_PIECE;
+    genie_hash128 small[4], *h = npieces <= 4 ? small : malloc(npieces * sizeof *h);
+    if (!h)
+        return shim_set_error(cudaErrorMemoryAllocation);
+    uint32_t first = shim_g.nslots; /* the pieces' answers: slots first .. first+npieces-1 */
+    cudaError_t e = cudaSuccess;
+    for (size_t i = 0; i < npieces; i++) {
+        size_t off = i * SHIM_COPY_PIECE, k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
+        h[i] = genie_hash_content(src + off, k);
+        size_t mark = shim_g.batch.len;
+        if (!proto_put_MEMCPY_H2D_CACHED(SHIM_BATCH, dst + off, k, h[i].lo, h[i].hi, sid)) {
+            e = shim_set_error(cudaErrorMemoryAllocation);
+            break;
+        }
+        shim_g.batch_ops++;
+        if (!shim_slot_add(NULL, 0)) { /* a record never goes out without its R_VALUE slot */
+            shim_g.batch_ops--;
+            shim_g.batch.len = mark;
+            e = shim_set_error(cudaErrorMemoryAllocation);
+            break;
+        }
+        shim_g.stats.ops_recorded++;
+    }
+    cudaError_t fe = shim_flush(SHIM_RT_SYNC);
+    if (e == cudaSuccess)
+        e = fe;
+    if (e != cudaSuccess) {
+        if (h != small)
+            free(h);
+        return e;
+    }
+    /* The flush reset nslots, but the slots' memory holds the answers; read them all before
+     * recording anything that could add a slot. */
+    uint8_t small_ans[4], *ans = npieces <= 4 ? small_ans : malloc(npieces);
+    if (!ans) {
+        if (h != small)
+            free(h);
+        return shim_set_error(cudaErrorMemoryAllocation);
+    }
+    for (size_t i = 0; i < npieces; i++) {
+        const shim_slot *sl = &shim_g.slots[first + i];
+        ans[i] = sl->filled && sl->status == 0 && sl->value <= 2 ? (uint8_t)sl->value : 0;
+    }
+    for (size_t i = 0; i < npieces && e == cudaSuccess; i++) {
+        size_t off = i * SHIM_COPY_PIECE, k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
+        if (ans[i] == 1) {
+            shim_g.stats.h2d_bytes += k;
+            shim_g.stats.h2d_cache_hits++;
+            shim_g.stats.h2d_bytes_saved += k;
+            continue;
+        }
+        if (ans[i] == 2 && shim_g.wcache) {
+            GENIE_INFO("genie-remote keeps no weight cache (GENIE_WEIGHT_CACHE_BYTES=0 there): "
+                       "large uploads are sent as they are from now on");
+            shim_g.wcache = 0;
+        }
+        if (ans[i] == 0)
+            shim_g.stats.h2d_cache_misses++;
+        e = put_direct(dst + off, src + off, k, sid, ans[i] == 0 ? &h[i] : NULL);
+    }
+    if (h != small)
+        free(h);
+    if (ans != small_ans)
+        free(ans);
+    fe = shim_flush(SHIM_RT_SYNC); /* on an error too: no pointer into src stays behind */
+    return e != cudaSuccess ? e : fe;
+}
+
+/* A large upload to a remote: sent from src itself, flushed before we return (then src is
+ * the caller's again). In pieces: a record's length is 32 bits, and a bounded piece lets
+ * the size threshold flush a huge copy as it goes instead of growing one giant batch. */
+static cudaError_t h2d_direct(uint64_t dst, const void *src, size_t n, uint32_t sid)
+{
+    if (shim_g.wcache)
+        return h2d_cached(dst, src, n, sid);
+    cudaError_t e = cudaSuccess;
+    for (size_t off = 0; off < n && e == cudaSuccess; off += SHIM_COPY_PIECE) {
+        size_t k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
+        e = put_direct(dst + off, (const uint8_t *)src + off, k, sid, NULL);
+    }
+    cudaError_t fe = shim_flush(SHIM_RT_SYNC);
+    return e != cudaSuccess ? e : fe;
+}
+
 static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind,
                                  cudaStream_t stream, int async)
 {
@@ -340,34 +455,21 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
         /* A large copy to a remote is sent from src itself (no copy into the batch) and
          * flushed before we return, when src is the caller's again; a small one is
          * captured into the batch and src is free at once. */
-        int direct = n >= SHIM_H2D_DIRECT_MIN && shim_remote();
+        if (n >= SHIM_H2D_DIRECT_MIN && shim_remote())
+            return h2d_direct((uint64_t)(uintptr_t)dst, src, n, sid);
         /* in pieces: a record's length is 32 bits, and a bounded piece lets the size
          * threshold flush a huge copy as it goes instead of growing one giant batch */
         for (size_t off = 0; off < n; off += SHIM_COPY_PIECE) {
             size_t k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
-            if (direct && shim_g.ext_bytes + shim_g.batch.len + k > SHIM_EXT_FRAME_MAX &&
-                (e = shim_flush(SHIM_RT_SYNC)) != cudaSuccess)
-                return e;
-            size_t rec = shim_g.batch.len;
-            uint8_t *p = proto_put_MEMCPY_H2D(SHIM_BATCH, (uint64_t)(uintptr_t)dst + off, sid,
-                                              direct ? 0 : k);
+            uint8_t *p = proto_put_MEMCPY_H2D(SHIM_BATCH, (uint64_t)(uintptr_t)dst + off, sid, k);
             if (!p)
-                e = shim_set_error(cudaErrorMemoryAllocation);
-            else if (direct && (e = shim_batch_splice(rec, (const uint8_t *)src + off, k)))
-                shim_g.batch.len = rec; /* drop the record: it was not counted */
-            else if (!direct)
-                memcpy(p, (const uint8_t *)src + off, k); /* captured now */
-            if (e == cudaSuccess) {
-                shim_g.stats.h2d_bytes += k;
-                e = shim_op_done();
-            }
-            if (e != cudaSuccess) {
-                if (direct) /* never leave pointers into src behind in the batch */
-                    (void)shim_flush(SHIM_RT_SYNC);
+                return shim_set_error(cudaErrorMemoryAllocation);
+            memcpy(p, (const uint8_t *)src + off, k); /* captured now */
+            shim_g.stats.h2d_bytes += k;
+            if ((e = shim_op_done()) != cudaSuccess)
                 return e;
-            }
         }
-        return direct ? shim_flush(SHIM_RT_SYNC) : cudaSuccess;
+        return cudaSuccess;
     }
     case cudaMemcpyDeviceToHost: {
         if ((e = check_dev(src, n)) != cudaSuccess)

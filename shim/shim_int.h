@@ -30,6 +30,9 @@ typedef struct shim_stats {
     uint64_t flush_threshold;  /* flushes forced by the size threshold */
     uint64_t bytes_sent, bytes_received;
     uint64_t h2d_bytes, d2h_bytes;
+    /* the weight cache (GENIE_WEIGHT_CACHE): pieces of large uploads the executor had
+     * (nothing sent) or had not (sent with MEMCPY_H2D_STORE), and the bytes not sent */
+    uint64_t h2d_cache_hits, h2d_cache_misses, h2d_bytes_saved;
     uint64_t wire_ns; /* time spent waiting for replies */
 } shim_stats;
 
@@ -166,6 +169,9 @@ typedef struct shim_state {
     struct shim_capture *captures;
     uint32_t ncaptures, next_graph;
     unsigned long long next_capture_id;
+    /* GENIE_WEIGHT_CACHE (and GENIE_SEMANTICS): large uploads to a remote are asked for by
+     * content hash first (shim/cudart_mem.c); cleared when the executor keeps no cache */
+    int wcache;
     shim_stats stats;
 } shim_state;
 

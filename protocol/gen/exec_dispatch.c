@@ -53,6 +53,18 @@ int exec_dispatch(exec_session *s, uint32_t index, const proto_rec *r)
             return exec_bad_record(s, index, r, e);
         return exec_op_MEMSET(s, index, &a);
     }
+    case PROTO_OP_MEMCPY_H2D_CACHED: {
+        proto_MEMCPY_H2D_CACHED a;
+        if ((e = proto_get_MEMCPY_H2D_CACHED(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_MEMCPY_H2D_CACHED(s, index, &a);
+    }
+    case PROTO_OP_MEMCPY_H2D_STORE: {
+        proto_MEMCPY_H2D_STORE a;
+        if ((e = proto_get_MEMCPY_H2D_STORE(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_MEMCPY_H2D_STORE(s, index, &a);
+    }
     case PROTO_OP_STREAM_CREATE: {
         proto_STREAM_CREATE a;
         if ((e = proto_get_STREAM_CREATE(r, &a)))

@@ -21,6 +21,8 @@ int exec_op_MEMCPY_H2D(exec_session *s, uint32_t index, const proto_MEMCPY_H2D *
 int exec_op_MEMCPY_D2H(exec_session *s, uint32_t index, const proto_MEMCPY_D2H *a);
 int exec_op_MEMCPY_D2D(exec_session *s, uint32_t index, const proto_MEMCPY_D2D *a);
 int exec_op_MEMSET(exec_session *s, uint32_t index, const proto_MEMSET *a);
+int exec_op_MEMCPY_H2D_CACHED(exec_session *s, uint32_t index, const proto_MEMCPY_H2D_CACHED *a);
+int exec_op_MEMCPY_H2D_STORE(exec_session *s, uint32_t index, const proto_MEMCPY_H2D_STORE *a);
 int exec_op_STREAM_CREATE(exec_session *s, uint32_t index, const proto_STREAM_CREATE *a);
 int exec_op_STREAM_DESTROY(exec_session *s, uint32_t index, const proto_STREAM_DESTROY *a);
 int exec_op_STREAM_SYNC(exec_session *s, uint32_t index, const proto_STREAM_SYNC *a);

@@ -34,6 +34,8 @@ enum proto_op {
     PROTO_OP_MEMCPY_D2H = 0x0021,
     PROTO_OP_MEMCPY_D2D = 0x0022,
     PROTO_OP_MEMSET = 0x0023,
+    PROTO_OP_MEMCPY_H2D_CACHED = 0x0024,
+    PROTO_OP_MEMCPY_H2D_STORE = 0x0025,
     PROTO_OP_STREAM_CREATE = 0x0030,
     PROTO_OP_STREAM_DESTROY = 0x0031,
     PROTO_OP_STREAM_SYNC = 0x0032,
@@ -310,6 +312,77 @@ static inline int proto_get_MEMSET(const proto_rec *r, proto_MEMSET *out)
     memcpy(&out->size, r->body + 8, 8);
     memcpy(&out->value, r->body + 16, 4);
     memcpy(&out->stream, r->body + 20, 4);
+    return 0;
+}
+
+/* REQ MEMCPY_H2D_CACHED (0x0024) */
+typedef struct proto_MEMCPY_H2D_CACHED {
+    uint64_t dst;
+    uint64_t size;
+    uint64_t hash_lo;
+    uint64_t hash_hi;
+    uint32_t stream;
+} proto_MEMCPY_H2D_CACHED;
+#define PROTO_MEMCPY_H2D_CACHED_FIXED 36
+/* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_MEMCPY_H2D_CACHED(genie_buf *buf_, uint64_t dst, uint64_t size, uint64_t hash_lo, uint64_t hash_hi, uint32_t stream)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_MEMCPY_H2D_CACHED, 36);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &dst, 8);
+    memcpy(rec_ + 8, &size, 8);
+    memcpy(rec_ + 16, &hash_lo, 8);
+    memcpy(rec_ + 24, &hash_hi, 8);
+    memcpy(rec_ + 32, &stream, 4);
+    return rec_ + 36;
+}
+static inline int proto_get_MEMCPY_H2D_CACHED(const proto_rec *r, proto_MEMCPY_H2D_CACHED *out)
+{
+    if (r->len != 36)
+        return GENIE_EPROTO;
+    memcpy(&out->dst, r->body + 0, 8);
+    memcpy(&out->size, r->body + 8, 8);
+    memcpy(&out->hash_lo, r->body + 16, 8);
+    memcpy(&out->hash_hi, r->body + 24, 8);
+    memcpy(&out->stream, r->body + 32, 4);
+    return 0;
+}
+
+/* REQ MEMCPY_H2D_STORE (0x0025) */
+typedef struct proto_MEMCPY_H2D_STORE {
+    uint64_t dst;
+    uint64_t hash_lo;
+    uint64_t hash_hi;
+    uint32_t stream;
+    const uint8_t *data; /* borrowed from the frame */
+    size_t data_len;
+} proto_MEMCPY_H2D_STORE;
+#define PROTO_MEMCPY_H2D_STORE_FIXED 28
+/* Appends the record; returns a pointer to the data bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_MEMCPY_H2D_STORE(genie_buf *buf_, uint64_t dst, uint64_t hash_lo, uint64_t hash_hi, uint32_t stream, size_t data_len)
+{
+    if (data_len > UINT32_MAX - 28)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_MEMCPY_H2D_STORE, 28 + data_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &dst, 8);
+    memcpy(rec_ + 8, &hash_lo, 8);
+    memcpy(rec_ + 16, &hash_hi, 8);
+    memcpy(rec_ + 24, &stream, 4);
+    return rec_ + 28;
+}
+static inline int proto_get_MEMCPY_H2D_STORE(const proto_rec *r, proto_MEMCPY_H2D_STORE *out)
+{
+    if (r->len < 28)
+        return GENIE_EPROTO;
+    memcpy(&out->dst, r->body + 0, 8);
+    memcpy(&out->hash_lo, r->body + 8, 8);
+    memcpy(&out->hash_hi, r->body + 16, 8);
+    memcpy(&out->stream, r->body + 24, 4);
+    out->data = r->body + 28;
+    out->data_len = r->len - 28;
     return 0;
 }
 

@@ -48,7 +48,7 @@ static void setup(void)
 {
     setup_token(NULL);
 }
-static void setup_secret(void)
+__attribute__((unused)) static void setup_secret(void)
 {
     setup_token("secret");
 }
