@@ -352,13 +352,13 @@ static cudaError_t h2d_cached(uint64_t dst, const uint8_t *src, size_t n, uint32
         }
         shim_g.stats.ops_recorded++;
     }
+    /* An error of earlier work in the batch does not stop the copy (it would have run in
+     * the same frame without the cache); the first error is returned at the end. */
     cudaError_t fe = shim_flush(SHIM_RT_SYNC);
-    if (e == cudaSuccess)
-        e = fe;
-    if (e != cudaSuccess) {
+    if (e != cudaSuccess || shim_g.fatal != cudaSuccess) {
         if (h != small)
             free(h);
-        return e;
+        return e != cudaSuccess ? e : fe;
     }
     /* The flush reset nslots, but the slots' memory holds the answers; read them all before
      * recording anything that could add a slot. */
@@ -393,8 +393,8 @@ static cudaError_t h2d_cached(uint64_t dst, const uint8_t *src, size_t n, uint32
         free(h);
     if (ans != small_ans)
         free(ans);
-    fe = shim_flush(SHIM_RT_SYNC); /* on an error too: no pointer into src stays behind */
-    return e != cudaSuccess ? e : fe;
+    cudaError_t se = shim_flush(SHIM_RT_SYNC); /* on an error too: no pointer into src stays */
+    return fe != cudaSuccess ? fe : e != cudaSuccess ? e : se;
 }
 
 /* A large upload to a remote: sent from src itself, flushed before we return (then src is

@@ -7,6 +7,7 @@
 #                       hits none; run 2 hits PIECES, misses none, and sends under 1/20 of the
 #                       bytes it uploads
 #            off        GENIE_WEIGHT_CACHE=0 on the client: no hits, no misses, every byte sent
+#            semantics_off  GENIE_SEMANTICS=0 on the client: the same
 #            server_off GENIE_WEIGHT_CACHE_BYTES=0 on genie-remote: the client learns there is
 #                       no cache at its first large upload; no hits, no misses, every byte sent
 #     PIECES large-upload pieces (of at most 64 MiB) the program makes; env COPIES: the
@@ -47,6 +48,7 @@ client_env=()
 case "$case" in
 cache) ;;
 off) client_env=(GENIE_WEIGHT_CACHE=0) ;;
+semantics_off) client_env=(GENIE_SEMANTICS=0) ;;
 server_off) server_env=(GENIE_WEIGHT_CACHE_BYTES=0) ;;
 *) echo "run_twice: unknown case $case" >&2; exit 2 ;;
 esac

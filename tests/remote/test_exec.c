@@ -1111,6 +1111,8 @@ Test(exec, random_batches_do_not_crash, .timeout = 120)
                             PROTO_OP_MEMCPY_D2H,
                             PROTO_OP_MEMCPY_D2D,
                             PROTO_OP_MEMSET,
+                            PROTO_OP_MEMCPY_H2D_CACHED,
+                            PROTO_OP_MEMCPY_H2D_STORE,
                             PROTO_OP_STREAM_CREATE,
                             PROTO_OP_STREAM_DESTROY,
                             PROTO_OP_STREAM_SYNC,
@@ -1152,6 +1154,28 @@ Test(exec, random_batches_do_not_crash, .timeout = 120)
             case PROTO_OP_MEMCPY_H2D: {
                 size_t n = (size_t)(rnd() % 64);
                 memset(proto_put_MEMCPY_H2D(&req, PICK(addrs), PICK(ids), n), 3, n);
+                break;
+            }
+            case PROTO_OP_MEMCPY_H2D_CACHED: { /* some hit what a STORE below kept */
+                uint8_t b[64];
+                size_t n = (size_t)(rnd() % 64);
+                memset(b, 3, n);
+                genie_hash128 h = genie_hash_content(b, n);
+                if (rnd() % 2)
+                    h.lo ^= rnd();
+                proto_put_MEMCPY_H2D_CACHED(&req, PICK(addrs), rnd() % 2 ? n : PICK(sizes), h.lo,
+                                            h.hi, PICK(ids));
+                break;
+            }
+            case PROTO_OP_MEMCPY_H2D_STORE: {
+                uint8_t b[64];
+                size_t n = (size_t)(rnd() % 64);
+                memset(b, 3, n);
+                genie_hash128 h = genie_hash_content(b, n);
+                if (rnd() % 4 == 0)
+                    h.hi ^= 1; /* wrong bytes for the hash: refused */
+                memcpy(proto_put_MEMCPY_H2D_STORE(&req, PICK(addrs), h.lo, h.hi, PICK(ids), n), b,
+                       n);
                 break;
             }
             case PROTO_OP_MEMCPY_D2H:

@@ -1,6 +1,8 @@
 /* test_wcache.c — the weight cache (remote/wcache.c): MEMCPY_H2D_CACHED and MEMCPY_H2D_STORE
  * frame by frame against the fake GPU. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,4 +220,122 @@ Test(wcache, no_cache_says_so_and_store_still_copies, .init = setup_off)
     cr_assert_eq(cached(s, base, n, h, 0), 2);
     exec_session_close(s);
     free(src);
+}
+
+/* ---- sessions on their own threads share the cache: hits, stores and evictions at once ---- */
+
+enum { NBLOB = 6, BLOB = 256 << 10, NTHREAD = 4, ROUNDS = 30 };
+static uint8_t *blobs[NBLOB];
+static genie_hash128 blob_hash[NBLOB];
+
+typedef struct wworker {
+    int id, failures, hits;
+    char why[160];
+} wworker;
+
+/* One frame through s on this thread; the reply's records (pointing into *raw, caller frees). */
+static int wcall(exec_session *s, genie_buf *b, void **raw, proto_rec *recs, int max)
+{
+    proto_frame_end(b);
+    size_t rn = 0;
+    *raw = NULL;
+    if (exec_session_handle(s, b->data, b->len, raw, &rn) || !*raw)
+        return -1;
+    proto_frame f;
+    if (proto_frame_parse(*raw, rn, proto_max_message(), &f))
+        return -1;
+    proto_iter it;
+    proto_iter_init(&it, &f);
+    int n = 0;
+    while (n < max && proto_iter_next(&it, &recs[n]) == 1)
+        n++;
+    return n;
+}
+
+static void *wworker_main(void *arg)
+{
+    wworker *w = arg;
+    genie_buf b = {0};
+    proto_rec recs[4];
+    void *raw = NULL;
+    exec_session *s = exec_session_open(ctx, "thread");
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 1);
+    proto_put_HELLO(&b, 1, PROTO_SESSION_VERSION, 0, 0);
+    proto_R_HELLO h;
+    if (wcall(s, &b, &raw, recs, 4) != 1 || proto_get_R_HELLO(&recs[0], &h)) {
+        snprintf(w->why, sizeof w->why, "HELLO");
+        w->failures++;
+        goto out;
+    }
+    free(raw);
+    raw = NULL;
+    for (int it = 0; it < ROUNDS && !w->failures; it++) {
+        int j = (w->id * 5 + it * (w->id + 1)) % NBLOB;
+        uint64_t dst = h.va_base + (uint64_t)(it % 4) * 4096;
+        proto_frame_begin(&b, PROTO_KIND_REQUEST, 2);
+        if (it == 0)
+            proto_put_MEM_MAP(&b, h.va_base, 2 * MiB);
+        proto_put_MEMCPY_H2D_CACHED(&b, dst, BLOB, blob_hash[j].lo, blob_hash[j].hi, 0);
+        proto_R_VALUE v;
+        if (wcall(s, &b, &raw, recs, 4) != 1 || proto_get_R_VALUE(&recs[0], &v) || v.value > 1) {
+            snprintf(w->why, sizeof w->why, "round %d: no answer", it);
+            w->failures++;
+            break;
+        }
+        free(raw);
+        raw = NULL;
+        w->hits += (int)v.value;
+        proto_frame_begin(&b, PROTO_KIND_REQUEST, 3);
+        if (!v.value)
+            memcpy(proto_put_MEMCPY_H2D_STORE(&b, dst, blob_hash[j].lo, blob_hash[j].hi, 0, BLOB),
+                   blobs[j], BLOB);
+        proto_put_MEMCPY_D2H(&b, dst, BLOB, 0);
+        proto_R_DATA d;
+        int nr = wcall(s, &b, &raw, recs, 4);
+        if (nr != 1 || proto_get_R_DATA(&recs[0], &d) || d.data_len != BLOB ||
+            memcmp(d.data, blobs[j], BLOB)) {
+            snprintf(w->why, sizeof w->why, "round %d (blob %d, %s): wrong bytes", it, j,
+                     v.value ? "hit" : "miss");
+            w->failures++;
+        }
+        free(raw);
+        raw = NULL;
+    }
+out:
+    free(raw);
+    genie_buf_free(&b);
+    exec_session_close(s);
+    return NULL;
+}
+
+static void setup_threads(void)
+{
+    setenv("GENIE_WEIGHT_CACHE_BYTES", "786432", 1); /* three blobs of six */
+    setup();
+}
+
+Test(wcache, concurrent_sessions_share_it, .init = setup_threads, .timeout = 60)
+{
+    for (int i = 0; i < NBLOB; i++) {
+        blobs[i] = malloc(BLOB);
+        fill(blobs[i], BLOB, 100 + (unsigned)i);
+        blob_hash[i] = genie_hash_content(blobs[i], BLOB);
+    }
+    pthread_t t[NTHREAD];
+    wworker w[NTHREAD];
+    memset(w, 0, sizeof w);
+    for (int i = 0; i < NTHREAD; i++) {
+        w[i].id = i;
+        cr_assert_eq(pthread_create(&t[i], NULL, wworker_main, &w[i]), 0);
+    }
+    int hits = 0;
+    for (int i = 0; i < NTHREAD; i++) {
+        pthread_join(t[i], NULL);
+        hits += w[i].hits;
+    }
+    for (int i = 0; i < NTHREAD; i++)
+        cr_assert_eq(w[i].failures, 0, "thread %d: %s", i, w[i].why);
+    cr_assert_gt(hits, 0, "some lookups hit");
+    for (int i = 0; i < NBLOB; i++)
+        free(blobs[i]);
 }
