@@ -32,6 +32,14 @@ enum proto_kind {
     PROTO_KIND_REPLY = 2,   /* result records from the executor */
 };
 
+/* Header flags of a request frame. TEMPLATE: the executor keeps this frame's payload (at
+ * most PROTO_DELTA_TEMPLATE_MAX bytes) as the template a later BATCH_DELTA patches, if no
+ * record of it failed; otherwise it drops the template it had. */
+#define PROTO_FRAME_TEMPLATE 0x1u
+#define PROTO_DELTA_TEMPLATE_MAX ((size_t)8 << 20)
+/* R_ERROR index of a BATCH_DELTA whose template the executor does not have */
+#define PROTO_INDEX_DELTA 0xfffffffeu
+
 typedef struct proto_frame {
     uint16_t kind;
     uint32_t flags;

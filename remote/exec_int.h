@@ -202,6 +202,13 @@ struct exec_session {
      * stream, and exec_fail names the graph and record. */
     int replaying;
     uint32_t replay_graph, replay_rec, remap_from, remap_to;
+    /* BATCH_DELTA (GENIE_GRAPH_REPLAY): the payload of the last request frame flagged
+     * PROTO_FRAME_TEMPLATE that ran without an R_ERROR, and that frame's seq. */
+    genie_buf tmpl;
+    uint32_t tmpl_seq;
+    int tmpl_ok;
+    int in_delta;    /* running a reconstructed batch */
+    uint64_t nfail;  /* R_ERROR records written (exec_fail) */
 };
 
 /* dlopen flags for the GPU libraries. In the in-process ("local") mode libgenie.so is

@@ -46,6 +46,7 @@ int exec_fail(exec_session *s, uint32_t index, int cuda_err, int cu_result, cons
     GENIE_DEBUG("session %u op %u: %s", s->id, index, msg);
     if (cu_result)
         exec_ctx_poison(s->ctx, (CUresult)cu_result);
+    s->nfail++;
     uint8_t *p = proto_put_R_ERROR(&s->reply, index, cuda_err, cu_result, len);
     if (!p)
         return GENIE_ENOMEM;
@@ -199,6 +200,94 @@ static int take_reply(exec_session *s, void **reply, size_t *reply_n, int rc)
     return rc;
 }
 
+/* ---- delta-encoded batches (BATCH_DELTA) ---- */
+
+int exec_op_BATCH_DELTA(exec_session *s, uint32_t index, const proto_BATCH_DELTA *a)
+{
+    (void)a; /* a frame's only record is handled by run_delta, never dispatched */
+    return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0,
+                     "BATCH_DELTA must be the only record of its frame");
+}
+
+/* Applies a BATCH_DELTA to the template, into out (a whole frame: f's header with the
+ * TEMPLATE flag, then the patched payload). Returns NULL or why not. */
+static const char *delta_build(exec_session *s, const proto_frame *f, const proto_rec *rec,
+                               genie_buf *out)
+{
+    proto_BATCH_DELTA a;
+    if (proto_get_BATCH_DELTA(rec, &a))
+        return "malformed BATCH_DELTA record";
+    if (s->in_delta)
+        return "a template may not hold a BATCH_DELTA";
+    if (!s->tmpl_ok)
+        return "no template (no earlier template batch ran cleanly)";
+    if (a.base != s->tmpl_seq)
+        return "the template is another frame's";
+    if (proto_frame_begin(out, PROTO_KIND_REQUEST, f->seq) ||
+        genie_buf_append(out, s->tmpl.data, s->tmpl.len))
+        return "out of memory";
+    uint32_t fl = f->flags | PROTO_FRAME_TEMPLATE;
+    memcpy(out->data + 8, &fl, 4);
+    uint8_t *pay = out->data + PROTO_HDR_SIZE;
+    const uint8_t *p = a.patches, *end = a.patches + a.patches_len;
+    for (uint32_t i = 0; i < a.npatches; i++) {
+        uint32_t off, len;
+        if (end - p < 8)
+            return "patch list truncated";
+        memcpy(&off, p, 4);
+        memcpy(&len, p + 4, 4);
+        p += 8;
+        if ((size_t)(end - p) < len)
+            return "patch bytes truncated";
+        if ((uint64_t)off + len > s->tmpl.len)
+            return "patch outside the template";
+        memcpy(pay + off, p, len);
+        p += len;
+    }
+    if (p != end)
+        return "bytes after the last patch";
+    proto_frame_end(out);
+    return NULL;
+}
+
+static int take_reply(exec_session *s, void **reply, size_t *reply_n, int rc);
+
+/* A frame whose only record is a BATCH_DELTA: the reconstructed batch runs as if sent. */
+static int run_delta(exec_session *s, const proto_frame *f, const proto_rec *rec, void **reply,
+                     size_t *reply_n)
+{
+    genie_buf b = {0};
+    const char *why = delta_build(s, f, rec, &b);
+    if (why) {
+        s->tmpl_ok = 0; /* the client drops its own on this error: both start over */
+        genie_buf_free(&b);
+        int e = exec_fail(s, PROTO_INDEX_DELTA, EXEC_cudaErrorInvalidValue, 0, "BATCH_DELTA: %s",
+                          why);
+        if (e == GENIE_ENOMEM)
+            return -1;
+        return take_reply(s, reply, reply_n, 0);
+    }
+    s->in_delta = 1;
+    int rc = exec_session_handle(s, b.data, b.len, reply, reply_n);
+    s->in_delta = 0;
+    genie_buf_free(&b);
+    return rc;
+}
+
+/* After a frame flagged PROTO_FRAME_TEMPLATE: its payload is the template if it ran cleanly
+ * (no R_ERROR in its reply), else there is none. */
+static void keep_template(exec_session *s, const proto_frame *f, int clean)
+{
+    s->tmpl_ok = 0;
+    if (!clean || f->length > PROTO_DELTA_TEMPLATE_MAX)
+        return;
+    genie_buf_reset(&s->tmpl);
+    if (genie_buf_append(&s->tmpl, f->payload, (size_t)f->length))
+        return;
+    s->tmpl_seq = f->seq;
+    s->tmpl_ok = 1;
+}
+
 int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply, size_t *reply_n)
 {
     *reply = NULL;
@@ -230,11 +319,18 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
         proto_frame_begin(&s->reply, PROTO_KIND_REPLY, seq))
         return -1;
     if (e) {
+        s->tmpl_ok = 0; /* the flags of a malformed frame are not to be trusted */
         if (exec_fail(s, UINT32_MAX, EXEC_cudaErrorInvalidValue, 0, "malformed frame: %s",
                       genie_strerror(e)) == GENIE_ENOMEM)
             return -1;
         return take_reply(s, reply, reply_n, 0);
     }
+    if (nrec == 1 && s->hello) {
+        proto_iter_init(&it, &f);
+        if (proto_iter_next(&it, &rec) == 1 && rec.op == PROTO_OP_BATCH_DELTA)
+            return run_delta(s, &f, &rec, reply, reply_n);
+    }
+    uint64_t nfail0 = s->nfail;
     /* Sessions share the primary context but each runs on its own thread. */
     CUresult r = d->CtxSetCurrent(s->ctx->primary);
     proto_iter_init(&it, &f);
@@ -274,6 +370,8 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
                       genie_strerror(GENIE_ENOMEM)) == GENIE_ENOMEM)
             return -1;
     }
+    if (f.flags & PROTO_FRAME_TEMPLATE)
+        keep_template(s, &f, s->nfail == nfail0);
     return take_reply(s, reply, reply_n, end);
 }
 
@@ -312,6 +410,7 @@ void exec_session_close(exec_session *s)
     free(s->kparams);
     genie_buf_free(&s->reply);
     genie_buf_free(&s->scratch);
+    genie_buf_free(&s->tmpl);
     GENIE_INFO("session %u closed", s->id);
     exec_ctx *c = s->ctx;
     free(s);

@@ -35,6 +35,7 @@ static void shim_init(void)
     shim_g.clean = shim_g.clean_after = SHIM_CLEAN_NONE;
     shim_g.next_lt = 1;
     shim_g.wcache = genie_env_bool("GENIE_SEMANTICS", 1) && genie_env_bool("GENIE_WEIGHT_CACHE", 1);
+    shim_g.replay = genie_env_bool("GENIE_SEMANTICS", 1) && genie_env_bool("GENIE_GRAPH_REPLAY", 1);
     atexit(shim_stats_atexit);
 }
 
@@ -312,6 +313,8 @@ static shim_slot *slot_for(uint32_t index)
 
 typedef struct batch_reply {
     cudaError_t err;
+    uint32_t nerr;      /* R_ERROR records */
+    int delta_refused;  /* an R_ERROR at PROTO_INDEX_DELTA: the executor had no template */
 } batch_reply;
 
 static int batch_cb(void *ud, const proto_rec *r)
@@ -346,6 +349,13 @@ static int batch_cb(void *ud, const proto_rec *r)
         proto_R_ERROR e;
         if (proto_get_R_ERROR(r, &e))
             return GENIE_EPROTO;
+        br->nerr++;
+        if (e.index == PROTO_INDEX_DELTA) { /* not the program's error: the batch is resent */
+            GENIE_DEBUG("genie-remote refused a BATCH_DELTA: %.*s", (int)e.msg_len,
+                        (const char *)e.msg);
+            br->delta_refused = 1;
+            return 0;
+        }
         /* The program sees only the error code, at this sync: the executor's words say
          * which op failed and why. The first few are warnings, the rest debug lines. */
         static _Atomic unsigned warned;
@@ -369,12 +379,108 @@ static int batch_cb(void *ud, const proto_rec *r)
 static cudaError_t call_frame(genie_buf *b, const proto_ext *ext, size_t next, int kind,
                               shim_reply_cb cb, void *ud);
 
+/* Reads a u32 of the payload at off. */
+static uint32_t pay32(const uint8_t *p, size_t off)
+{
+    uint32_t v;
+    memcpy(&v, p + off, 4);
+    return v;
+}
+
+/* Builds shim_g.delta: the batch (payload cur, n bytes) as a BATCH_DELTA of the template,
+ * when the template has the same length and record headers and the delta frame is under
+ * half the batch's. Returns 1 if built. Runs closer than DELTA_GAP bytes merge (a patch
+ * header costs 8). */
+#define DELTA_GAP 16
+static int delta_build(const uint8_t *cur, size_t n)
+{
+    const uint8_t *old = shim_g.tmpl.data;
+    if (!shim_g.tmpl_ok || shim_g.tmpl.len != n)
+        return 0;
+    for (size_t off = 0; off < n;) { /* the same ops in the same order, the same lengths */
+        if (n - off < PROTO_REC_HDR_SIZE || memcmp(cur + off, old + off, PROTO_REC_HDR_SIZE))
+            return 0;
+        uint64_t len = pay32(cur, off + 4);
+        off += PROTO_REC_HDR_SIZE + ((len + 7) & ~(uint64_t)7);
+    }
+    size_t budget = n / 2, npatch = 0;
+    genie_buf *pb = &shim_g.patches;
+    genie_buf_reset(pb);
+    size_t i = 0;
+    while (i < n) {
+        while (i + 8 <= n && !memcmp(cur + i, old + i, 8)) /* skip equal words */
+            i += 8;
+        while (i < n && cur[i] == old[i])
+            i++;
+        if (i >= n)
+            break;
+        size_t last = i, j = i + 1;
+        for (; j < n && j - last <= DELTA_GAP; j++)
+            if (cur[j] != old[j])
+                last = j;
+        size_t len = last + 1 - i;
+        if (pb->len + 8 + len > budget)
+            return 0;
+        uint32_t h[2] = {(uint32_t)i, (uint32_t)len};
+        if (genie_buf_append(pb, h, sizeof h) || genie_buf_append(pb, cur + i, len))
+            return 0;
+        npatch++;
+        i = last + 1;
+    }
+    genie_buf *d = &shim_g.delta;
+    if (proto_frame_begin(d, PROTO_KIND_REQUEST, 0))
+        return 0;
+    uint32_t fl = PROTO_FRAME_TEMPLATE;
+    memcpy(d->data + 8, &fl, 4);
+    uint8_t *p = proto_put_BATCH_DELTA(d, shim_g.tmpl_seq, (uint32_t)npatch, pb->len);
+    if (!p)
+        return 0;
+    if (pb->len)
+        memcpy(p, pb->data, pb->len);
+    return d->len < PROTO_HDR_SIZE + n / 2;
+}
+
 cudaError_t shim_flush(int kind)
 {
     if (shim_g.batch_ops == 0)
         return cudaSuccess;
-    batch_reply br = {cudaSuccess};
-    cudaError_t ce = call_frame(&shim_g.batch, shim_g.ext, shim_g.next, kind, batch_cb, &br);
+    batch_reply br = {cudaSuccess, 0, 0};
+    cudaError_t ce;
+    /* GENIE_GRAPH_REPLAY: a plain batch (no spliced payload) is a template, sent as a delta
+     * of the last one when that is much smaller. Both sides keep a template only after a
+     * batch with no R_ERROR, so they hold the same bytes. */
+    size_t plen = shim_g.batch.len - PROTO_HDR_SIZE;
+    int tmpl = shim_g.replay && shim_g.next == 0 && plen <= PROTO_DELTA_TEMPLATE_MAX;
+    if (tmpl) {
+        const uint8_t *cur = shim_g.batch.data + PROTO_HDR_SIZE;
+        uint32_t fl = PROTO_FRAME_TEMPLATE;
+        memcpy(shim_g.batch.data + 8, &fl, 4);
+        genie_buf *sent = &shim_g.batch;
+        if (delta_build(cur, plen)) {
+            ce = call_frame(&shim_g.delta, NULL, 0, kind, batch_cb, &br);
+            if (ce == cudaSuccess && br.delta_refused) { /* resend in full */
+                GENIE_DEBUG("BATCH_DELTA refused: sending the batch in full");
+                br = (batch_reply){cudaSuccess, 0, 0};
+                ce = call_frame(&shim_g.batch, NULL, 0, kind, batch_cb, &br);
+            } else {
+                sent = &shim_g.delta;
+                shim_g.stats.batches_delta++;
+                shim_g.stats.delta_bytes_saved += shim_g.batch.len - shim_g.delta.len;
+            }
+        } else {
+            ce = call_frame(&shim_g.batch, NULL, 0, kind, batch_cb, &br);
+        }
+        shim_g.tmpl_ok = 0;
+        if (ce == cudaSuccess && br.nerr == 0) {
+            genie_buf_reset(&shim_g.tmpl);
+            if (!genie_buf_append(&shim_g.tmpl, cur, plen)) {
+                memcpy(&shim_g.tmpl_seq, sent->data + 12, 4);
+                shim_g.tmpl_ok = 1;
+            }
+        }
+    } else {
+        ce = call_frame(&shim_g.batch, shim_g.ext, shim_g.next, kind, batch_cb, &br);
+    }
     shim_g.next = 0; /* sent: the callers' buffers are theirs again */
     shim_g.ext_bytes = 0;
     shim_g.batch_ops = 0;
@@ -482,7 +588,8 @@ static void print_stats(FILE *f, int json)
                 "\"rt_module\": %llu, \"rt_sync\": %llu, \"rt_query\": %llu, "
                 "\"flush_threshold\": %llu, \"bytes_sent\": %llu, \"bytes_received\": %llu, "
                 "\"h2d_bytes\": %llu, \"d2h_bytes\": %llu, \"h2d_cache_hits\": %llu, "
-                "\"h2d_cache_misses\": %llu, \"h2d_bytes_saved\": %llu, \"wire_ns\": %llu, "
+                "\"h2d_cache_misses\": %llu, \"h2d_bytes_saved\": %llu, \"batches_delta\": %llu, "
+                "\"delta_bytes_saved\": %llu, \"wire_ns\": %llu, "
                 "\"per_api\": {",
                 (unsigned long long)s->calls_total, (unsigned long long)s->ops_recorded,
                 (unsigned long long)s->launches, (unsigned long long)s->batches,
@@ -492,7 +599,8 @@ static void print_stats(FILE *f, int json)
                 (unsigned long long)s->bytes_sent, (unsigned long long)s->bytes_received,
                 (unsigned long long)s->h2d_bytes, (unsigned long long)s->d2h_bytes,
                 (unsigned long long)s->h2d_cache_hits, (unsigned long long)s->h2d_cache_misses,
-                (unsigned long long)s->h2d_bytes_saved, (unsigned long long)s->wire_ns);
+                (unsigned long long)s->h2d_bytes_saved, (unsigned long long)s->batches_delta,
+                (unsigned long long)s->delta_bytes_saved, (unsigned long long)s->wire_ns);
         int first = 1;
         for (unsigned i = 0; i < GENIE_APIX__COUNT; i++)
             if (s->calls[i]) {
@@ -507,7 +615,8 @@ static void print_stats(FILE *f, int json)
             "genie stats: %llu calls, %llu ops recorded (%llu launches), %llu batches, "
             "%llu round trips (setup %llu, module %llu, sync %llu, query %llu), "
             "%llu bytes sent, %llu bytes received, %.3f ms waiting; weight cache %llu hits "
-            "(%llu bytes not sent), %llu misses\n",
+            "(%llu bytes not sent), %llu misses; %llu batches sent as deltas (%llu bytes not "
+            "sent)\n",
             (unsigned long long)s->calls_total, (unsigned long long)s->ops_recorded,
             (unsigned long long)s->launches, (unsigned long long)s->batches,
             (unsigned long long)s->round_trips, (unsigned long long)s->rt_setup,
@@ -515,7 +624,8 @@ static void print_stats(FILE *f, int json)
             (unsigned long long)s->rt_query, (unsigned long long)s->bytes_sent,
             (unsigned long long)s->bytes_received, s->wire_ns / 1e6,
             (unsigned long long)s->h2d_cache_hits, (unsigned long long)s->h2d_bytes_saved,
-            (unsigned long long)s->h2d_cache_misses);
+            (unsigned long long)s->h2d_cache_misses, (unsigned long long)s->batches_delta,
+            (unsigned long long)s->delta_bytes_saved);
 }
 
 GENIE_EXPORT int genie_stats_json(char *buf, size_t n)

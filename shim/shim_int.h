@@ -33,6 +33,9 @@ typedef struct shim_stats {
     /* the weight cache (GENIE_WEIGHT_CACHE): pieces of large uploads the executor had
      * (nothing sent) or had not (sent with MEMCPY_H2D_STORE), and the bytes not sent */
     uint64_t h2d_cache_hits, h2d_cache_misses, h2d_bytes_saved;
+    /* GENIE_GRAPH_REPLAY: batches sent as a BATCH_DELTA of the one before, and the bytes
+     * that saved (full frame minus delta frame) */
+    uint64_t batches_delta, delta_bytes_saved;
     uint64_t wire_ns; /* time spent waiting for replies */
 } shim_stats;
 
@@ -172,6 +175,14 @@ typedef struct shim_state {
     /* GENIE_WEIGHT_CACHE (and GENIE_SEMANTICS): large uploads to a remote are asked for by
      * content hash first (shim/cudart_mem.c); cleared when the executor keeps no cache */
     int wcache;
+    /* GENIE_GRAPH_REPLAY (and GENIE_SEMANTICS): plain batches are flagged
+     * PROTO_FRAME_TEMPLATE; the payload of the last one that ran cleanly (tmpl, sent as frame
+     * tmpl_seq) is what the executor keeps too, and a next batch of the same shape goes as
+     * a BATCH_DELTA of it (shim/core.c) */
+    int replay;
+    int tmpl_ok;
+    uint32_t tmpl_seq;
+    genie_buf tmpl, delta, patches;
     shim_stats stats;
 } shim_state;
 

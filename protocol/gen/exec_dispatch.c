@@ -239,6 +239,12 @@ int exec_dispatch(exec_session *s, uint32_t index, const proto_rec *r)
             return exec_bad_record(s, index, r, e);
         return exec_op_GRAPH_H2D(s, index, &a);
     }
+    case PROTO_OP_BATCH_DELTA: {
+        proto_BATCH_DELTA a;
+        if ((e = proto_get_BATCH_DELTA(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_BATCH_DELTA(s, index, &a);
+    }
     default:
         return exec_bad_record(s, index, r, GENIE_EPROTO);
     }

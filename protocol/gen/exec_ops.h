@@ -52,5 +52,6 @@ int exec_op_GRAPH_DEFINE(exec_session *s, uint32_t index, const proto_GRAPH_DEFI
 int exec_op_GRAPH_LAUNCH(exec_session *s, uint32_t index, const proto_GRAPH_LAUNCH *a);
 int exec_op_GRAPH_DESTROY(exec_session *s, uint32_t index, const proto_GRAPH_DESTROY *a);
 int exec_op_GRAPH_H2D(exec_session *s, uint32_t index, const proto_GRAPH_H2D *a);
+int exec_op_BATCH_DELTA(exec_session *s, uint32_t index, const proto_BATCH_DELTA *a);
 
 #endif

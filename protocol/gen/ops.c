@@ -49,6 +49,7 @@ static const proto_op_info infos[] = {
     {0x0071, 1, PROTO_F_LAUNCH, 8, 1, "GRAPH_LAUNCH"},
     {0x0072, 1, 0, 4, 0, "GRAPH_DESTROY"},
     {0x0073, 1, PROTO_F_H2D, 20, 0, "GRAPH_H2D"},
+    {0x0080, 1, 0, 8, 1, "BATCH_DELTA"},
 };
 
 const proto_op_info *proto_op_lookup(uint16_t op)
@@ -148,6 +149,8 @@ const proto_op_info *proto_op_lookup(uint16_t op)
         return &infos[45];
     case 0x0073:
         return &infos[46];
+    case 0x0080:
+        return &infos[47];
     default:
         return NULL;
     }

@@ -73,6 +73,7 @@ enum proto_op {
     PROTO_OP_GRAPH_LAUNCH = 0x0071,
     PROTO_OP_GRAPH_DESTROY = 0x0072,
     PROTO_OP_GRAPH_H2D = 0x0073,
+    PROTO_OP_BATCH_DELTA = 0x0080,
 };
 
 typedef struct proto_op_info {
@@ -1434,6 +1435,37 @@ static inline int proto_get_GRAPH_H2D(const proto_rec *r, proto_GRAPH_H2D *out)
     memcpy(&out->dst, r->body + 0, 8);
     memcpy(&out->size, r->body + 8, 8);
     memcpy(&out->stream, r->body + 16, 4);
+    return 0;
+}
+
+/* REQ BATCH_DELTA (0x0080) */
+typedef struct proto_BATCH_DELTA {
+    uint32_t base;
+    uint32_t npatches;
+    const uint8_t *patches; /* borrowed from the frame */
+    size_t patches_len;
+} proto_BATCH_DELTA;
+#define PROTO_BATCH_DELTA_FIXED 8
+/* Appends the record; returns a pointer to the patches bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_BATCH_DELTA(genie_buf *buf_, uint32_t base, uint32_t npatches, size_t patches_len)
+{
+    if (patches_len > UINT32_MAX - 8)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_BATCH_DELTA, 8 + patches_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &base, 4);
+    memcpy(rec_ + 4, &npatches, 4);
+    return rec_ + 8;
+}
+static inline int proto_get_BATCH_DELTA(const proto_rec *r, proto_BATCH_DELTA *out)
+{
+    if (r->len < 8)
+        return GENIE_EPROTO;
+    memcpy(&out->base, r->body + 0, 4);
+    memcpy(&out->npatches, r->body + 4, 4);
+    out->patches = r->body + 8;
+    out->patches_len = r->len - 8;
     return 0;
 }
 

@@ -1132,6 +1132,7 @@ Test(exec, random_batches_do_not_crash, .timeout = 120)
                             PROTO_OP_OCCUPANCY,
                             PROTO_OP_FUNC_SET_ATTR,
                             PROTO_OP_HELLO,
+                            PROTO_OP_BATCH_DELTA,
                             PROTO_OP_R_DATA,
                             0x4242};
     reply r;
@@ -1261,6 +1262,14 @@ Test(exec, random_batches_do_not_crash, .timeout = 120)
             case PROTO_OP_HELLO:
                 proto_put_HELLO(&req, 1, 1, 0, 0);
                 break;
+            case PROTO_OP_BATCH_DELTA: { /* alone in its frame: no template, or stale */
+                size_t n = (size_t)(rnd() % 24);
+                uint8_t *p = proto_put_BATCH_DELTA(&req, next_seq - 1 - (uint32_t)(rnd() % 3),
+                                                   (uint32_t)(rnd() % 3), n);
+                for (size_t k = 0; k < n; k++)
+                    p[k] = (uint8_t)(rnd() % 48);
+                break;
+            }
             default: {
                 size_t n = (size_t)(rnd() % 40);
                 memset(proto_rec_add(&req, op, n), 0, n);
@@ -1397,4 +1406,146 @@ Test(exec, concurrent_sessions, .timeout = 60)
         pthread_join(t[i], NULL);
     for (int i = 0; i < N; i++)
         cr_assert_eq(w[i].failures, 0, "thread %d: %s", i, w[i].why);
+}
+
+/* ---- BATCH_DELTA (GENIE_GRAPH_REPLAY) ---- */
+
+/* A template batch: MEMSET [base, +64) to v, then D2H 8 bytes of it. The MEMSET value sits at
+ * payload offset 8 (record header) + 16 (dst, size). */
+#define DELTA_VALUE_OFF 24
+static uint32_t put_template(uint64_t base, uint32_t v)
+{
+    begin();
+    uint32_t fl = PROTO_FRAME_TEMPLATE;
+    memcpy(req.data + 8, &fl, 4);
+    cr_assert_not_null(proto_put_MEMSET(&req, base, 64, v, 0));
+    cr_assert_not_null(proto_put_MEMCPY_D2H(&req, base, 8, 0));
+    return next_seq - 1;
+}
+
+/* A delta of template frame tmpl_seq writing one byte at off (count patches, all alike). */
+static uint32_t put_delta(uint32_t tmpl_seq, uint32_t off, uint32_t len, uint8_t byte)
+{
+    begin();
+    uint32_t fl = PROTO_FRAME_TEMPLATE;
+    memcpy(req.data + 8, &fl, 4);
+    uint8_t *p = proto_put_BATCH_DELTA(&req, tmpl_seq, 1, 8 + len);
+    cr_assert_not_null(p);
+    memcpy(p, &off, 4);
+    memcpy(p + 4, &len, 4);
+    memset(p + 8, byte, len);
+    return next_seq - 1;
+}
+
+static void expect_data(exec_session *s, uint8_t want)
+{
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.n, 1, "%d records, first %s", r.n, proto_op_name(r.recs[0].op));
+    proto_R_DATA d;
+    cr_assert_eq(r.recs[0].op, PROTO_OP_R_DATA);
+    cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+    cr_assert_eq(d.index, 1);
+    cr_assert_eq(d.data_len, 8);
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(d.data[i], want);
+    done(&r);
+}
+
+static void expect_refused(exec_session *s, const char *why)
+{
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.n, 1);
+    proto_R_ERROR e = error_at(&r, 0);
+    cr_assert_eq(e.index, PROTO_INDEX_DELTA);
+    cr_assert(msg_has(&e, why), "%.*s", (int)e.msg_len, (const char *)e.msg);
+    done(&r);
+}
+
+Test(exec, batch_delta_applied_and_template_replaced)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 2 * MiB);
+    uint32_t t0 = put_template(base, 0x11);
+    expect_data(s, 0x11);
+    uint32_t t1 = put_delta(t0, DELTA_VALUE_OFF, 1, 0x22);
+    expect_data(s, 0x22);
+    /* the reconstructed batch is the template now: a delta of it, not of t0 */
+    uint32_t t2 = put_delta(t1, DELTA_VALUE_OFF, 1, 0x33);
+    expect_data(s, 0x33);
+    put_delta(t0, DELTA_VALUE_OFF, 1, 0x44);
+    expect_refused(s, "another frame's");
+    /* a refused delta drops the template: the client starts over with a full batch */
+    put_delta(t2, DELTA_VALUE_OFF, 1, 0x44);
+    expect_refused(s, "no template");
+    uint32_t t3 = put_template(base, 0x55);
+    expect_data(s, 0x55);
+    /* an unflagged frame (a query, a module load) leaves the template as it was */
+    begin();
+    proto_put_PING(&req, 1);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.n, 1);
+    done(&r);
+    put_delta(t3, DELTA_VALUE_OFF, 1, 0x66);
+    expect_data(s, 0x66);
+    exec_session_close(s);
+}
+
+Test(exec, batch_delta_refused)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 2 * MiB);
+    /* no template yet (the MEM_MAP frame was not flagged) */
+    put_delta(1, DELTA_VALUE_OFF, 1, 0x22);
+    expect_refused(s, "no template");
+    /* a patch running past the template's end; then one starting past it */
+    uint32_t t = put_template(base, 0x11);
+    expect_data(s, 0x11);
+    put_delta(t, 64 - 1, 2, 0); /* the template: two 32-byte records */
+    expect_refused(s, "outside the template");
+    t = put_template(base, 0x11);
+    expect_data(s, 0x11);
+    put_delta(t, UINT32_MAX, 1, 0);
+    expect_refused(s, "outside the template");
+    /* a truncated patch list */
+    t = put_template(base, 0x11);
+    expect_data(s, 0x11);
+    begin();
+    uint8_t *p = proto_put_BATCH_DELTA(&req, t, 1, 6);
+    memset(p, 0, 6);
+    expect_refused(s, "truncated");
+    /* a template batch with a failed op is no template */
+    t = put_template(0, 0x11);
+    reply r;
+    run(s, &r);
+    cr_assert_geq(r.n, 1);
+    error_at(&r, 0);
+    done(&r);
+    put_delta(t, DELTA_VALUE_OFF, 1, 0x22);
+    expect_refused(s, "no template");
+    /* BATCH_DELTA with other records is refused like a bad op; nothing else is lost */
+    t = put_template(base, 0x11);
+    expect_data(s, 0x11);
+    begin();
+    proto_put_BATCH_DELTA(&req, t, 0, 0);
+    proto_put_PING(&req, 3);
+    run(s, &r);
+    cr_assert_eq(r.n, 2);
+    proto_R_ERROR e = error_at(&r, 0);
+    cr_assert(msg_has(&e, "only record"));
+    cr_assert_eq(r.recs[1].op, PROTO_OP_R_PONG);
+    done(&r);
+    /* an empty delta replays the template as is */
+    t = put_template(base, 0x77);
+    expect_data(s, 0x77);
+    begin();
+    proto_put_BATCH_DELTA(&req, t, 0, 0);
+    expect_data(s, 0x77);
+    exec_session_close(s);
 }

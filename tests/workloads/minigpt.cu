@@ -527,9 +527,11 @@ int main(int argc, char **argv)
         if (stats) {
             wl_stats after = wl_stats_read(stats);
             std::printf(
-                "step %ld: round_trips %llu batches %llu bytes_sent %llu bytes_received %llu\n", s,
-                after.round_trips - before.round_trips, after.batches - before.batches,
-                after.bytes_sent - before.bytes_sent, after.bytes_received - before.bytes_received);
+                "step %ld: round_trips %llu batches %llu bytes_sent %llu bytes_received %llu "
+                "batches_delta %llu\n",
+                s, after.round_trips - before.round_trips, after.batches - before.batches,
+                after.bytes_sent - before.bytes_sent, after.bytes_received - before.bytes_received,
+                after.batches_delta - before.batches_delta);
         }
     }
     double t2 = wl_now_ms();

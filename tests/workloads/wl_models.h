@@ -234,7 +234,7 @@ static inline void wl_lt_matmul(wl_lt *lt, cudaStream_t s, void *ws, cublasOpera
 typedef int (*wl_stats_fn)(char *buf, size_t n);
 
 struct wl_stats {
-    unsigned long long round_trips, batches, bytes_sent, bytes_received;
+    unsigned long long round_trips, batches, bytes_sent, bytes_received, batches_delta;
 };
 
 static inline wl_stats_fn wl_stats_lookup(void)
@@ -256,13 +256,14 @@ static inline unsigned long long wl_json_u64(const char *js, const char *key)
 static inline wl_stats wl_stats_read(wl_stats_fn fn)
 {
     static char js[1 << 16]; // the JSON carries per-API call counts after the totals
-    wl_stats s = {0, 0, 0, 0};
+    wl_stats s = {0, 0, 0, 0, 0};
     if (!fn || fn(js, sizeof js) != 0)
         return s;
     s.round_trips = wl_json_u64(js, "round_trips");
     s.batches = wl_json_u64(js, "batches");
     s.bytes_sent = wl_json_u64(js, "bytes_sent");
     s.bytes_received = wl_json_u64(js, "bytes_received");
+    s.batches_delta = wl_json_u64(js, "batches_delta");
     return s;
 }
 
