@@ -413,15 +413,24 @@ static cudaError_t h2d_direct(uint64_t dst, const void *src, size_t n, uint32_t 
     return e != cudaSuccess ? e : fe;
 }
 
-static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind,
-                                 cudaStream_t stream, int async)
+/* What every copy and memset does first: a session, and the client ID of a valid stream.
+ * Lock held. */
+static cudaError_t op_prologue(cudaStream_t stream, uint32_t *sid)
 {
     cudaError_t e = shim_ensure();
     if (e != cudaSuccess)
         return e;
-    uint32_t sid = shim_stream_id(stream);
-    if (sid == UINT32_MAX)
-        return shim_set_error(cudaErrorInvalidResourceHandle);
+    *sid = shim_stream_id(stream);
+    return *sid == UINT32_MAX ? shim_set_error(cudaErrorInvalidResourceHandle) : cudaSuccess;
+}
+
+static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind,
+                                 cudaStream_t stream, int async)
+{
+    uint32_t sid;
+    cudaError_t e = op_prologue(stream, &sid);
+    if (e != cudaSuccess)
+        return e;
     if (kind == cudaMemcpyDefault)
         kind = is_dev(dst) ? (is_dev(src) ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
                            : (is_dev(src) ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
@@ -525,12 +534,10 @@ cudaError_t shim_impl_cudaMemcpyAsync(void *dst, const void *src, size_t count,
 
 static cudaError_t memset_locked(void *p, int value, size_t n, cudaStream_t stream)
 {
-    cudaError_t e = shim_ensure();
+    uint32_t sid;
+    cudaError_t e = op_prologue(stream, &sid);
     if (e != cudaSuccess)
         return e;
-    uint32_t sid = shim_stream_id(stream);
-    if (sid == UINT32_MAX)
-        return shim_set_error(cudaErrorInvalidResourceHandle);
     if (n == 0)
         return cudaSuccess;
     if ((e = check_dev(p, n)) != cudaSuccess)
@@ -585,12 +592,10 @@ static cudaError_t memcpy2d_locked(void *dst, size_t dpitch, const void *src, si
                                    size_t width, size_t height, enum cudaMemcpyKind kind,
                                    cudaStream_t stream, int async)
 {
-    cudaError_t e = shim_ensure();
+    uint32_t sid;
+    cudaError_t e = op_prologue(stream, &sid);
     if (e != cudaSuccess)
         return e;
-    uint32_t sid = shim_stream_id(stream);
-    if (sid == UINT32_MAX)
-        return shim_set_error(cudaErrorInvalidResourceHandle);
     if (kind < cudaMemcpyHostToHost || kind > cudaMemcpyDefault)
         return shim_set_error(cudaErrorInvalidMemcpyDirection);
     if (width == 0 || height == 0)
@@ -672,11 +677,10 @@ cudaError_t shim_impl_cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *sr
 static cudaError_t memset2d_locked(void *p, size_t pitch, int value, size_t width, size_t height,
                                    cudaStream_t stream)
 {
-    cudaError_t e = shim_ensure();
+    uint32_t sid;
+    cudaError_t e = op_prologue(stream, &sid);
     if (e != cudaSuccess)
         return e;
-    if (shim_stream_id(stream) == UINT32_MAX)
-        return shim_set_error(cudaErrorInvalidResourceHandle);
     if (width == 0 || height == 0)
         return cudaSuccess;
     if (width > pitch) /* rows would overlap: the driver refuses it */
