@@ -140,7 +140,7 @@ struct exec_ctx {
      * call fails with it. New sessions are refused until the open ones have closed; the
      * last to close resets the context (exec_ctx_poison, remote/ctx.c). 0: healthy. */
     CUresult poison;
-    int lib_loaded;          /* the libraries below are loaded on first use (under lock) */
+    int lib_loaded; /* libraries below loaded on first use (set under lock, read atomically) */
     void *cublas, *cublaslt; /* dlopen handles, never closed */
     struct exec_lib_fns *lib;
     exec_wcache wcache; /* host copies of uploads by content hash */

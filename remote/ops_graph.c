@@ -15,7 +15,6 @@
  * captured; and the fake GPU has no graphs to test it on. */
 #include "remote/exec_lib_int.h"
 
-#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,8 +211,6 @@ int exec_op_GRAPH_H2D(exec_session *s, uint32_t index, const proto_GRAPH_H2D *a)
                      "GRAPH_H2D outside a GRAPH_DEFINE: it has no bytes of its own");
 }
 
-typedef cublasStatus_t (*stream_fn)(cublasHandle_t, cudaStream_t);
-typedef cublasStatus_t (*get_stream_fn)(cublasHandle_t, cudaStream_t *);
 
 /* A LIB_CALL of a graph runs on the launch stream: its handle is switched to it for the call
  * (cublasGetStream/SetStream) and back after, so the handle the client mirrors is unchanged. */
@@ -223,14 +220,10 @@ static int replay_lib(exec_session *s, uint32_t index, const proto_rec *r, CUstr
     (void)proto_get_LIB_CALL(r, &a); /* checked at GRAPH_DEFINE */
     cublasHandle_t h = exec_idmap_get(&s->blas, lib_handle_id(&a));
     const exec_lib_fns *t = exec_lib_table(s);
-    get_stream_fn get = NULL;
-    void *lib = exec_lib_cublas(s->ctx);
-    if (lib)
-        *(void **)&get = dlsym(lib, "cublasGetStream_v2");
     cudaStream_t old = NULL;
     int switched = 0;
-    if (h && get && t->cublasSetStream_v2 && get(h, &old) == CUBLAS_STATUS_SUCCESS &&
-        old != (cudaStream_t)launch) {
+    if (h && t->cublasGetStream_v2 && t->cublasSetStream_v2 &&
+        t->cublasGetStream_v2(h, &old) == CUBLAS_STATUS_SUCCESS && old != (cudaStream_t)launch) {
         if (t->cublasSetStream_v2(h, (cudaStream_t)launch) != CUBLAS_STATUS_SUCCESS)
             return exec_fail(s, index, EXEC_cudaErrorInvalidResourceHandle, 0,
                              "LIB_CALL: cublasSetStream to the launch stream failed");

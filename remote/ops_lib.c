@@ -10,6 +10,10 @@
 
 static void load_libs(exec_ctx *ctx)
 {
+    /* every forwarded call comes here: once loaded, no lock (ctx->lock is also held across
+     * module loads) */
+    if (__atomic_load_n(&ctx->lib_loaded, __ATOMIC_ACQUIRE))
+        return;
     pthread_mutex_lock(&ctx->lock);
     if (!ctx->lib_loaded) {
         const char *pb = genie_env_str("GENIE_CUBLAS_LIB", "libcublas.so.13");
@@ -24,7 +28,7 @@ static void load_libs(exec_ctx *ctx)
         ctx->lib = calloc(1, sizeof *ctx->lib);
         if (ctx->lib)
             exec_lib_resolve(ctx->cublas, ctx->cublaslt, ctx->lib);
-        ctx->lib_loaded = 1;
+        __atomic_store_n(&ctx->lib_loaded, 1, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&ctx->lock);
 }

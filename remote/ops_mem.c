@@ -26,7 +26,7 @@ int exec_range_ok(const exec_session *s, uint64_t p, uint64_t n)
     if (n > UINT64_MAX - p)
         return 0;
     /* a device variable the session asked for (GLOBAL_GET): few, outside the VA range */
-    for (size_t k = 0; k < s->nglobals; k++)
+    for (size_t k = 0; (p < s->va_base || p - s->va_base >= s->va_size) && k < s->nglobals; k++)
         if (p >= s->globals[k].ptr && p - s->globals[k].ptr <= s->globals[k].size &&
             n <= s->globals[k].size - (p - s->globals[k].ptr))
             return 1;

@@ -382,7 +382,8 @@ void exec_session_close(exec_session *s)
     exec_driver *d = &s->ctx->drv;
     d->CtxSetCurrent(s->ctx->primary);
     /* Nothing may still run on memory we are about to unmap. */
-    (void)exec_sync_all(s);
+    /* a fault the client never synced on shows here first: it poisons the context too */
+    exec_ctx_poison(s->ctx, exec_sync_all(s));
     exec_graph_session_close(s);
     exec_lt_session_close(s);
     exec_lib_session_close(s);
