@@ -462,7 +462,7 @@ cudaError_t shim_flush(int kind)
                 GENIE_DEBUG("BATCH_DELTA refused: sending the batch in full");
                 br = (batch_reply){cudaSuccess, 0, 0};
                 ce = call_frame(&shim_g.batch, NULL, 0, kind, batch_cb, &br);
-            } else {
+            } else if (ce == cudaSuccess) {
                 sent = &shim_g.delta;
                 shim_g.stats.batches_delta++;
                 shim_g.stats.delta_bytes_saved += shim_g.batch.len - shim_g.delta.len;

@@ -283,12 +283,17 @@ static cudaError_t event_record(cudaEvent_t event, cudaStream_t stream)
         e = shim_capture_event(sid, ev);
     } else if (e == cudaSuccess) {
         size_t mark = shim_g.batch.len;
+        uint64_t before = shim_g.stats.ops_recorded;
         if (!proto_put_EVENT_RECORD(SHIM_BATCH, ev->id, sid)) {
             e = shim_set_error(cudaErrorMemoryAllocation);
-        } else if ((e = shim_op_done_on(sid, mark)) == cudaSuccess ||
-                   e == cudaErrorMemoryAllocation) {
-            ev->recorded = 1;
-            ev->capture = 0;
+        } else {
+            /* recorded when the record stayed (and went out): an error here may be an
+             * earlier op's, returned by a flush the record rode along with */
+            e = shim_op_done_on(sid, mark);
+            if (shim_g.stats.ops_recorded != before) {
+                ev->recorded = 1;
+                ev->capture = 0;
+            }
         }
     }
     shim_unlock();

@@ -178,6 +178,8 @@ cudaError_t shim_capture_h2d(uint32_t sid, uint64_t dst, const void *src, size_t
     if (c->h2d_bytes + n > PROTO_GRAPH_MAX_H2D)
         return invalidate(c, cudaErrorNotSupported,
                           "host-to-device copies in one graph above Genie's 64 MiB");
+    if (c->recs.len + PROTO_REC_HDR_SIZE + 24 > PROTO_GRAPH_MAX_BYTES)
+        return invalidate(c, cudaErrorNotSupported, "graph larger than Genie's 1 GiB record limit");
     if (c->nh2d == c->caph2d) {
         uint32_t cap = c->caph2d ? 2 * c->caph2d : 8;
         shim_h2d_node *h = realloc(c->h2d, cap * sizeof *h);

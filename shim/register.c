@@ -324,7 +324,7 @@ static cudaError_t module_prepare(shim_module *m, shim_func *f, prep_reply *pr)
                     f ? f->device_name : "");
         return shim_set_error(cudaErrorInvalidKernelImage);
     }
-    if (!m->hashed) {
+    if (!m->hashed && !m->has_vars) { /* a private load sends the image, never the hash */
         m->hash = genie_hash_content(m->image, m->len);
         m->hashed = 1;
     }
