@@ -73,11 +73,11 @@ int shim_lib_begin(shim_lib_call *c, unsigned api, size_t args_len)
         shim_unlock();
         return 1;
     }
-    c->mark = shim_g.batch.len;
-    c->p = proto_put_LIB_CALL(SHIM_BATCH, api, args_len);
+    shim_batch_begin(&c->rec);
+    c->p = SHIM_PUT(&c->rec, LIB_CALL, api, args_len);
     if (!c->p) {
         c->status = CUBLAS_STATUS_ALLOC_FAILED;
-        shim_g.batch.len = c->mark;
+        shim_batch_rollback(&c->rec);
         shim_unlock();
         return 1;
     }
@@ -255,7 +255,7 @@ int shim_lib_end(shim_lib_call *c)
 {
     if (c->status) {
         /* nothing of a rejected call reaches the wire */
-        shim_g.batch.len = c->mark;
+        shim_batch_rollback(&c->rec);
         free(c->created);
         shim_unlock();
         return c->status;
@@ -270,33 +270,34 @@ int shim_lib_end(shim_lib_call *c)
         /* a host result needs a sync, which a capture forbids */
         e = shim_capture_forbid(sid, "a cuBLAS call returning a host value");
         if (e != cudaSuccess) {
-            shim_g.batch.len = c->mark;
+            shim_batch_rollback(&c->rec);
             free(c->created);
             shim_unlock();
             return shim_blas_status(e);
         }
     }
-    if (sid != UINT32_MAX && !c->result) {
-        e = shim_op_done_on(sid, c->mark);
-    } else if (c->result) {
-        /* a host result: the value must be here before the call returns */
-        shim_g.batch_ops++;
-        shim_g.stats.ops_recorded++;
-        if (!shim_slot_add(c->result, c->result_size)) {
-            /* roll the record back: an R_DATA with no slot would end the session */
-            shim_g.batch_ops--;
-            shim_g.stats.ops_recorded--;
-            shim_g.batch.len = c->mark;
-            free(c->created);
-            shim_unlock();
-            return CUBLAS_STATUS_ALLOC_FAILED;
-        }
-        e = shim_flush(SHIM_RT_SYNC);
-    } else {
-        e = shim_op_done();
+    /* a created handle is live before its record is committed, so that a failure of either
+     * leaves neither */
+    if (c->created && shim_handle_add(c->created, SHIM_BLAS_MAGIC)) {
+        shim_batch_rollback(&c->rec);
+        free(c->created);
+        shim_unlock();
+        return CUBLAS_STATUS_ALLOC_FAILED;
     }
-    if (c->created && shim_handle_add(c->created, SHIM_BLAS_MAGIC))
-        e = cudaErrorMemoryAllocation; /* recorded, but unusable here */
+    if (c->result) /* a host result: the value must be here before the call returns */
+        shim_batch_want_reply(&c->rec, c->result, c->result_size);
+    e = shim_batch_commit(&c->rec, sid != UINT32_MAX && !c->result ? sid : SHIM_NO_STREAM,
+                          c->result ? SHIM_COMMIT_HOLD : 0);
+    if (!c->rec.committed && !c->rec.captured) {
+        /* rolled back whole (e.g. no room for the reply slot): the call did not happen */
+        if (c->created)
+            shim_handle_del(c->created);
+        free(c->created);
+        shim_unlock();
+        return e == cudaErrorMemoryAllocation ? CUBLAS_STATUS_ALLOC_FAILED : shim_blas_status(e);
+    }
+    if (c->result && e == cudaSuccess)
+        e = shim_flush(SHIM_RT_SYNC);
     if (c->destroyed) {
         shim_handle_del(c->destroyed);
         c->destroyed->magic = 0;

@@ -9,9 +9,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* remote op failures logged as warnings; later ones go to the debug log */
-#define SHIM_REMOTE_ERRORS_LOGGED 8u
-
 shim_state shim_g;
 __thread cudaError_t shim_last_error;
 
@@ -26,7 +23,6 @@ static void shim_init(void)
     pthread_mutex_init(&shim_g.mu, &a);
     pthread_mutexattr_destroy(&a);
     genie_log_init();
-    shim_g.flush_bytes = (size_t)genie_env_int("GENIE_BATCH_BYTES", 8ll << 20);
     shim_g.next_stream = PROTO_STREAM_FIRST;
     shim_g.next_event = 1;
     shim_g.next_module = 1;
@@ -110,7 +106,7 @@ cudaError_t shim_async_error(cudaError_t e)
     return shim_set_error(e);
 }
 
-static cudaError_t lost(const char *what, int err)
+cudaError_t shim_lost(const char *what, int err)
 {
     GENIE_ERROR("%s: %s; CUDA calls now fail with cudaErrorDevicesUnavailable", what,
                 genie_strerror(err));
@@ -225,9 +221,9 @@ static cudaError_t connect_session(void)
         }
     }
     if (shim_alloc_init(&shim_g.alloc, shim_g.va_base, shim_g.va_size, shim_g.granularity))
-        return lost("allocator", GENIE_ENOMEM);
-    if (proto_frame_begin(&shim_g.batch, PROTO_KIND_REQUEST, 0))
-        return lost("batch", GENIE_ENOMEM);
+        return shim_lost("allocator", GENIE_ENOMEM);
+    if (shim_batch_init())
+        return shim_lost("batch", GENIE_ENOMEM);
     shim_g.connected = 1;
     GENIE_INFO("session open with %s: %s, VA [%#llx, +%#llx)", target, shim_g.dev[0].name,
                (unsigned long long)shim_g.va_base, (unsigned long long)shim_g.va_size);
@@ -243,270 +239,21 @@ cudaError_t shim_ensure(void)
     return connect_session();
 }
 
-/* ------------------------------------------------------------------- batch ---- */
-
-shim_slot *shim_slot_add(void *dst, uint64_t size)
-{
-    if (shim_g.nslots == shim_g.cap_slots) {
-        uint32_t cap = shim_g.cap_slots ? shim_g.cap_slots * 2 : 16;
-        shim_slot *s = realloc(shim_g.slots, cap * sizeof *s);
-        if (!s)
-            return NULL;
-        shim_g.slots = s;
-        shim_g.cap_slots = cap;
-    }
-    shim_slot *s = &shim_g.slots[shim_g.nslots++];
-    memset(s, 0, sizeof *s);
-    s->index = shim_g.batch_ops - 1;
-    s->dst = dst;
-    s->size = size;
-    return s;
-}
-
 int shim_remote(void) { return shim_g.link && !shim_link_is_local(shim_g.link); }
 
-cudaError_t shim_batch_splice(size_t rec_off, const void *p, size_t n)
-{
-    if (shim_g.next == shim_g.cap_ext) {
-        uint32_t cap = shim_g.cap_ext ? shim_g.cap_ext * 2 : 8;
-        proto_ext *e = realloc(shim_g.ext, cap * sizeof *e);
-        if (!e)
-            return shim_set_error(cudaErrorMemoryAllocation);
-        shim_g.ext = e;
-        shim_g.cap_ext = cap;
-    }
-    size_t at;
-    int r = proto_rec_splice(&shim_g.batch, rec_off, n, &at);
-    if (r)
-        return shim_set_error(r == GENIE_ENOMEM ? cudaErrorMemoryAllocation
-                                                : cudaErrorInvalidValue);
-    shim_g.ext[shim_g.next++] = (proto_ext){at, p, n};
-    shim_g.ext_bytes += n;
-    return cudaSuccess;
-}
-
-cudaError_t shim_op_done(void)
-{
-    shim_g.batch_ops++;
-    shim_g.stats.ops_recorded++;
-    if (shim_g.batch.len >= shim_g.flush_bytes) {
-        shim_g.stats.flush_threshold++;
-        return shim_flush(SHIM_RT_SYNC);
-    }
-    return cudaSuccess;
-}
-
-/* Slots are added in op order, so their indices ascend: a binary search (a pitched D2H copy
- * adds one slot per row, thousands in one batch). */
-static shim_slot *slot_for(uint32_t index)
-{
-    uint32_t lo = 0, hi = shim_g.nslots;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (shim_g.slots[mid].index < index)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < shim_g.nslots && shim_g.slots[lo].index == index ? &shim_g.slots[lo] : NULL;
-}
-
-typedef struct batch_reply {
-    cudaError_t err;
-    uint32_t nerr;      /* R_ERROR records */
-    int delta_refused;  /* an R_ERROR at PROTO_INDEX_DELTA: the executor had no template */
-} batch_reply;
-
-static int batch_cb(void *ud, const proto_rec *r)
-{
-    batch_reply *br = ud;
-    switch (r->op) {
-    case PROTO_OP_R_DATA: {
-        proto_R_DATA d;
-        if (proto_get_R_DATA(r, &d))
-            return GENIE_EPROTO;
-        shim_slot *s = slot_for(d.index);
-        if (!s || d.data_len != s->size)
-            return GENIE_EPROTO;
-        memcpy(s->dst, d.data, d.data_len);
-        s->filled = 1;
-        shim_g.stats.d2h_bytes += d.data_len;
-        return 0;
-    }
-    case PROTO_OP_R_VALUE: {
-        proto_R_VALUE v;
-        if (proto_get_R_VALUE(r, &v))
-            return GENIE_EPROTO;
-        shim_slot *s = slot_for(v.index);
-        if (!s)
-            return GENIE_EPROTO;
-        s->value = v.value;
-        s->status = v.status;
-        s->filled = 1;
-        return 0;
-    }
-    case PROTO_OP_R_ERROR: {
-        proto_R_ERROR e;
-        if (proto_get_R_ERROR(r, &e))
-            return GENIE_EPROTO;
-        br->nerr++;
-        if (e.index == PROTO_INDEX_DELTA) { /* not the program's error: the batch is resent */
-            GENIE_DEBUG("genie-remote refused a BATCH_DELTA: %.*s", (int)e.msg_len,
-                        (const char *)e.msg);
-            br->delta_refused = 1;
-            return 0;
-        }
-        /* The program sees only the error code, at this sync: the executor's words say
-         * which op failed and why. The first few are warnings, the rest debug lines. */
-        static _Atomic unsigned warned;
-        unsigned n = atomic_fetch_add(&warned, 1);
-        if (n < SHIM_REMOTE_ERRORS_LOGGED || genie_log_level >= GENIE_LOG_DEBUG)
-            genie_log(n < SHIM_REMOTE_ERRORS_LOGGED ? GENIE_LOG_WARN : GENIE_LOG_DEBUG,
-                      "genie-remote: op %u of the batch failed with %s (%d): %.*s%s", e.index,
-                      cudaGetErrorName((cudaError_t)e.cuda_err), e.cuda_err, (int)e.msg_len,
-                      (const char *)e.msg,
-                      n + 1 == SHIM_REMOTE_ERRORS_LOGGED ? " (further remote errors: GENIE_LOG=debug)"
-                                                         : "");
-        if (br->err == cudaSuccess)
-            br->err = (cudaError_t)e.cuda_err;
-        return 0;
-    }
-    default:
-        return 0;
-    }
-}
-
-static cudaError_t call_frame(genie_buf *b, const proto_ext *ext, size_t next, int kind,
-                              shim_reply_cb cb, void *ud);
-
-/* Reads a u32 of the payload at off. */
-static uint32_t pay32(const uint8_t *p, size_t off)
-{
-    uint32_t v;
-    memcpy(&v, p + off, 4);
-    return v;
-}
-
-/* Builds shim_g.delta: the batch (payload cur, n bytes) as a BATCH_DELTA of the template,
- * when the template has the same length and record headers and the delta frame is under
- * half the batch's. Returns 1 if built. Runs closer than DELTA_GAP bytes merge (a patch
- * header costs 8). */
-#define DELTA_GAP 16
-static int delta_build(const uint8_t *cur, size_t n)
-{
-    const uint8_t *old = shim_g.tmpl.data;
-    if (!shim_g.tmpl_ok || shim_g.tmpl.len != n)
-        return 0;
-    for (size_t off = 0; off < n;) { /* the same ops in the same order, the same lengths */
-        if (n - off < PROTO_REC_HDR_SIZE || memcmp(cur + off, old + off, PROTO_REC_HDR_SIZE))
-            return 0;
-        uint64_t len = pay32(cur, off + 4);
-        off += PROTO_REC_HDR_SIZE + ((len + 7) & ~(uint64_t)7);
-    }
-    size_t budget = n / 2, npatch = 0;
-    genie_buf *pb = &shim_g.patches;
-    genie_buf_reset(pb);
-    size_t i = 0;
-    while (i < n) {
-        while (i + 8 <= n && !memcmp(cur + i, old + i, 8)) /* skip equal words */
-            i += 8;
-        while (i < n && cur[i] == old[i])
-            i++;
-        if (i >= n)
-            break;
-        size_t last = i, j = i + 1;
-        for (; j < n && j - last <= DELTA_GAP; j++)
-            if (cur[j] != old[j])
-                last = j;
-        size_t len = last + 1 - i;
-        if (pb->len + 8 + len > budget)
-            return 0;
-        uint32_t h[2] = {(uint32_t)i, (uint32_t)len};
-        if (genie_buf_append(pb, h, sizeof h) || genie_buf_append(pb, cur + i, len))
-            return 0;
-        npatch++;
-        i = last + 1;
-    }
-    genie_buf *d = &shim_g.delta;
-    if (proto_frame_begin(d, PROTO_KIND_REQUEST, 0))
-        return 0;
-    uint32_t fl = PROTO_FRAME_TEMPLATE;
-    memcpy(d->data + 8, &fl, 4);
-    uint8_t *p = proto_put_BATCH_DELTA(d, shim_g.tmpl_seq, (uint32_t)npatch, pb->len);
-    if (!p)
-        return 0;
-    if (pb->len)
-        memcpy(p, pb->data, pb->len);
-    return d->len < PROTO_HDR_SIZE + n / 2;
-}
-
-cudaError_t shim_flush(int kind)
-{
-    if (shim_g.batch_ops == 0)
-        return cudaSuccess;
-    batch_reply br = {cudaSuccess, 0, 0};
-    cudaError_t ce;
-    /* GENIE_GRAPH_REPLAY: a plain batch (no spliced payload) is a template, sent as a delta
-     * of the last one when that is much smaller. Both sides keep a template only after a
-     * batch with no R_ERROR, so they hold the same bytes. */
-    size_t plen = shim_g.batch.len - PROTO_HDR_SIZE;
-    int tmpl = shim_g.replay && shim_g.next == 0 && plen <= PROTO_DELTA_TEMPLATE_MAX;
-    if (tmpl) {
-        const uint8_t *cur = shim_g.batch.data + PROTO_HDR_SIZE;
-        uint32_t fl = PROTO_FRAME_TEMPLATE;
-        memcpy(shim_g.batch.data + 8, &fl, 4);
-        genie_buf *sent = &shim_g.batch;
-        if (delta_build(cur, plen)) {
-            ce = call_frame(&shim_g.delta, NULL, 0, kind, batch_cb, &br);
-            if (ce == cudaSuccess && br.delta_refused) { /* resend in full */
-                GENIE_DEBUG("BATCH_DELTA refused: sending the batch in full");
-                br = (batch_reply){cudaSuccess, 0, 0};
-                ce = call_frame(&shim_g.batch, NULL, 0, kind, batch_cb, &br);
-            } else if (ce == cudaSuccess) {
-                sent = &shim_g.delta;
-                shim_g.stats.batches_delta++;
-                shim_g.stats.delta_bytes_saved += shim_g.batch.len - shim_g.delta.len;
-            }
-        } else {
-            ce = call_frame(&shim_g.batch, NULL, 0, kind, batch_cb, &br);
-        }
-        shim_g.tmpl_ok = 0;
-        if (ce == cudaSuccess && br.nerr == 0) {
-            genie_buf_reset(&shim_g.tmpl);
-            if (!genie_buf_append(&shim_g.tmpl, cur, plen)) {
-                memcpy(&shim_g.tmpl_seq, sent->data + 12, 4);
-                shim_g.tmpl_ok = 1;
-            }
-        }
-    } else {
-        ce = call_frame(&shim_g.batch, shim_g.ext, shim_g.next, kind, batch_cb, &br);
-    }
-    shim_g.next = 0; /* sent: the callers' buffers are theirs again */
-    shim_g.ext_bytes = 0;
-    shim_g.batch_ops = 0;
-    shim_g.nslots = 0;
-    shim_g.reply_bytes = 0;
-    shim_g.clean = ce == cudaSuccess ? shim_g.clean_after : SHIM_CLEAN_NONE;
-    shim_g.clean_after = SHIM_CLEAN_NONE;
-    if (proto_frame_begin(&shim_g.batch, PROTO_KIND_REQUEST, 0))
-        return lost("batch", GENIE_ENOMEM);
-    if (ce != cudaSuccess)
-        return ce;
-    return shim_async_error(br.err);
-}
+/* ---------------------------------------------------------------- wire call ---- */
 
 cudaError_t shim_call_frame(genie_buf *b, int kind, shim_reply_cb cb, void *ud)
 {
-    return call_frame(b, NULL, 0, kind, cb, ud);
+    return shim_call_framev(b, NULL, 0, kind, cb, ud);
 }
 
-/* Sends b with ext spliced in (see proto_ext) and walks the reply. */
-static cudaError_t call_frame(genie_buf *b, const proto_ext *ext, size_t next, int kind,
-                              shim_reply_cb cb, void *ud)
+cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, int kind,
+                             shim_reply_cb cb, void *ud)
 {
     /* the seq goes in at send time so every frame, batch or not, is numbered in order */
     uint32_t seq = ++shim_g.seq;
-    memcpy(b->data + 12, &seq, 4);
+    proto_frame_set_seq(b, seq);
     void *reply = NULL;
     size_t reply_n = 0, sent = b->len;
     uint64_t t0 = genie_now_ns();
@@ -518,7 +265,7 @@ static cudaError_t call_frame(genie_buf *b, const proto_ext *ext, size_t next, i
         proto_frame_end_ext(b, ext, next);
         proto_iov *iov = malloc((2 * next + 1) * sizeof *iov);
         if (!iov)
-            return lost("batch", GENIE_ENOMEM); /* the frame was built: cannot drop it */
+            return shim_lost("batch", GENIE_ENOMEM); /* the frame was built: cannot drop it */
         size_t niov = proto_frame_iov(b, ext, next, iov);
         for (size_t i = 0; i < next; i++)
             sent += ext[i].n;
@@ -543,7 +290,7 @@ static cudaError_t call_frame(genie_buf *b, const proto_ext *ext, size_t next, i
         shim_g.stats.rt_sync++;
     }
     if (e)
-        return lost("genie-remote", e);
+        return shim_lost("genie-remote", e);
     shim_g.stats.bytes_received += reply_n;
     proto_frame f;
     e = proto_frame_parse(reply, reply_n, proto_max_message(), &f);
@@ -572,7 +319,7 @@ static cudaError_t call_frame(genie_buf *b, const proto_ext *ext, size_t next, i
     }
     free(reply);
     if (e)
-        return lost("bad reply from genie-remote", e);
+        return shim_lost("bad reply from genie-remote", e);
     return cudaSuccess;
 }
 

@@ -678,18 +678,20 @@ cudaError_t shim_launch(shim_func *f, dim3 g, dim3 b, void **args, size_t shmem,
         e = shim_set_error(cudaErrorInvalidValue);
         goto out;
     }
-    size_t mark = shim_g.batch.len;
-    uint8_t *p = proto_put_LAUNCH(SHIM_BATCH, f->id, sid, g.x, g.y, g.z, b.x, b.y, b.z,
-                                  (uint32_t)shmem, f->params_size);
+    shim_rec r;
+    shim_batch_begin(&r);
+    uint8_t *p = SHIM_PUT(&r, LAUNCH, f->id, sid, g.x, g.y, g.z, b.x, b.y, b.z,
+                          (uint32_t)shmem, f->params_size);
     if (!p) {
-        e = shim_set_error(cudaErrorMemoryAllocation);
+        e = shim_batch_fail(&r);
         goto out;
     }
     memset(p, 0, f->params_size);
     for (uint32_t i = 0; i < f->nparams; i++)
         memcpy(p + f->offsets[i], args[i], f->sizes[i]);
-    shim_g.stats.launches++;
-    e = shim_op_done_on(sid, mark);
+    e = shim_batch_commit(&r, sid, 0);
+    if (r.committed || r.captured)
+        shim_g.stats.launches++;
 out:
     shim_unlock();
     return e;
@@ -918,10 +920,12 @@ cudaError_t shim_impl_cudaFuncSetAttribute(const void *func, enum cudaFuncAttrib
     cudaError_t e = prepared(func, &f);
     if (e == cudaSuccess) {
         /* cudaFuncAttribute values equal CUfunction_attribute values for the settable ones */
-        if (!proto_put_FUNC_SET_ATTR(SHIM_BATCH, f->id, (int32_t)attr_, value))
-            e = shim_set_error(cudaErrorMemoryAllocation);
+        shim_rec r;
+        shim_batch_begin(&r);
+        if (!SHIM_PUT(&r, FUNC_SET_ATTR, f->id, (int32_t)attr_, value))
+            e = shim_batch_fail(&r);
         else
-            e = shim_op_done();
+            e = shim_batch_commit(&r, SHIM_NO_STREAM, 0);
     }
     shim_unlock();
     return e;

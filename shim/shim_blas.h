@@ -56,7 +56,7 @@ shim_blas_handle *shim_blas_handle_of(cublasHandle_t h);
 
 typedef struct shim_lib_call {
     uint8_t *p, *end;     /* the args area of the record being written */
-    size_t mark;          /* batch length before the record: rolled back on error */
+    shim_rec rec;         /* the LIB_CALL being recorded: rolled back on error */
     int status;           /* cublasStatus_t to return */
     unsigned api;         /* GENIE_API_ ID of the call */
     shim_blas_handle *h;  /* the call's handle (pointer mode) */

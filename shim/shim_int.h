@@ -13,6 +13,7 @@
 #include "protocol/gen/api.h"
 #include "protocol/gen/ops.h"
 #include "protocol/session.h"
+#include "shim/batch.h"
 
 #define GENIE_EXPORT __attribute__((visibility("default")))
 
@@ -127,16 +128,6 @@ typedef struct shim_event {
 } shim_event;
 #define SHIM_EVENT_MAGIC 0x45564e54u
 
-/* ---- results of ops that need a reply ---- */
-typedef struct shim_slot {
-    uint32_t index;  /* op index in the batch */
-    void *dst;       /* R_DATA lands here (size bytes) */
-    uint64_t size;
-    uint64_t value;  /* R_VALUE */
-    int32_t status;
-    int filled;
-} shim_slot;
-
 /* ---- global state (shim/core.c) ---- */
 typedef struct shim_state {
     pthread_mutex_t mu; /* guards everything below; recursive */
@@ -148,17 +139,7 @@ typedef struct shim_state {
     proto_devinfo dev[PROTO_MAX_DEVICES];
     uint64_t va_base, va_size, granularity;
 
-    genie_buf batch; /* the current request frame */
-    uint32_t batch_ops;
-    uint32_t seq;
-    size_t flush_bytes; /* size threshold */
-    shim_slot *slots;
-    uint32_t nslots, cap_slots;
-    /* Bulk H2D bytes the batch sends from the caller's memory (spliced in at flush, see
-     * shim_batch_splice); the caller does not return before they are sent. */
-    proto_ext *ext;
-    uint32_t next, cap_ext;
-    uint64_t ext_bytes;
+    uint32_t seq; /* of the last frame sent */
 
     uint32_t next_stream, next_event, next_module, next_func, next_blas, next_lt;
     /* Which streams the executor has drained with nothing recorded since: the stream ID,
@@ -166,7 +147,6 @@ typedef struct shim_state {
      * stream needs no round trip (a decode step's D2H copy then costs the only one).
      * clean_after is what the flush being prepared will leave clean. */
     int64_t clean, clean_after;
-    uint64_t reply_bytes; /* D2H bytes the current batch's reply will carry */
     /* Streams capturing a CUDA graph (shim/graph.c); ncaptures 0 keeps the recorders' check
      * to one compare. */
     struct shim_capture *captures;
@@ -176,13 +156,9 @@ typedef struct shim_state {
      * content hash first (shim/cudart_mem.c); cleared when the executor keeps no cache */
     int wcache;
     /* GENIE_GRAPH_REPLAY (and GENIE_SEMANTICS): plain batches are flagged
-     * PROTO_FRAME_TEMPLATE; the payload of the last one that ran cleanly (tmpl, sent as frame
-     * tmpl_seq) is what the executor keeps too, and a next batch of the same shape goes as
-     * a BATCH_DELTA of it (shim/core.c) */
+     * PROTO_FRAME_TEMPLATE, and a next batch of the same shape as the last clean one goes as
+     * a BATCH_DELTA of it (shim/delta.c) */
     int replay;
-    int tmpl_ok;
-    uint32_t tmpl_seq;
-    genie_buf tmpl, delta, patches;
     shim_stats stats;
 } shim_state;
 
@@ -193,13 +169,6 @@ void shim_unlock(void);
 
 /* Connects on first use (HELLO). Returns cudaSuccess or the session error. Lock held. */
 cudaError_t shim_ensure(void);
-
-/* Recording: call with the lock held after shim_ensure; the op's record goes into the
- * current batch. shim_op_done counts it and flushes past the threshold. */
-#define SHIM_BATCH (&shim_g.batch)
-cudaError_t shim_op_done(void);
-/* Adds a result slot for the op just recorded (its index is batch_ops - 1). */
-shim_slot *shim_slot_add(void *dst, uint64_t size);
 
 /* Sends the batch (if it holds ops) and applies the reply. kind says which counter the
  * round trip goes to. Returns the first async error of the batch, or cudaSuccess. */
@@ -216,25 +185,36 @@ cudaError_t shim_flush(int kind);
 #define SHIM_H2D_DIRECT_MIN ((size_t)1 << 20)
 /* A frame holding spliced bytes is flushed before it would pass this size. */
 #define SHIM_EXT_FRAME_MAX ((uint64_t)1 << 30)
-/* Makes the record that starts at rec_off (the last one in the batch, its body up to the
- * fixed fields) carry n more bytes sent from p at flush: p must stay unchanged until the
- * next shim_flush, which the caller runs before returning. Lock held. */
-cudaError_t shim_batch_splice(size_t rec_off, const void *p, size_t n);
 /* 1 when the session talks to a remote (spliced sends are worth it only there). */
 int shim_remote(void);
 /* Sends a separate frame built by the caller in b (e.g. module loads) and walks its
  * reply with cb; pending work in the batch is left alone. */
 typedef int (*shim_reply_cb)(void *ud, const proto_rec *r);
 cudaError_t shim_call_frame(genie_buf *b, int kind, shim_reply_cb cb, void *ud);
+/* The same with ext spliced into b (see proto_ext). */
+cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, int kind,
+                             shim_reply_cb cb, void *ud);
+/* The session is lost (what failed, a GENIE_E* code): logs, makes every later call fail with
+ * cudaErrorDevicesUnavailable, and returns it. */
+cudaError_t shim_lost(const char *what, int err);
+
+/* GENIE_GRAPH_REPLAY (shim/delta.c): the batch payload cur (n bytes) as a BATCH_DELTA frame of
+ * the kept template, or NULL when there is no template of the same shape or the delta would
+ * be half the batch or more (borrowed until the next call); keep makes a payload that ran
+ * cleanly as frame seq the template, drop forgets it. Lock held. */
+genie_buf *shim_delta_build(const uint8_t *cur, size_t n);
+void shim_delta_keep(const uint8_t *cur, size_t n, uint32_t seq);
+void shim_delta_drop(void);
 
 /* ---- stream capture (shim/graph.c) ----
  * While a stream captures, the records of its work go into the capture instead of the batch.
- * A recorder appends its record to the batch as usual, starting at mark, then calls
- * shim_op_done_on: for a capturing stream the record moves into the capture (nothing is
+ * A recorder records into the batch as usual; shim_batch_commit asks shim_capture_take with
+ * the record's bytes: for a capturing stream they are copied into the capture (nothing is
  * sent); work on the legacy stream while a capture runs fails as in the runtime
- * (cudaErrorStreamCaptureImplicit, the capture invalidated); otherwise it is shim_op_done.
- * Lock held. */
-cudaError_t shim_op_done_on(uint32_t sid, size_t mark);
+ * (cudaErrorStreamCaptureImplicit, the capture invalidated). Returns 1 when the capture took
+ * (or refused) the record, which then leaves the batch, with *e the call's result; 0 when it
+ * goes into the batch. Lock held. */
+int shim_capture_take(uint32_t sid, const uint8_t *rec, size_t n, cudaError_t *e);
 /* 1 when stream sid is capturing (lock held). */
 int shim_capturing(uint32_t sid);
 /* A call that the runtime forbids while sid captures (a sync, a D2H copy): when sid is
