@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/gen/exec_lib.h"
+#include "remote/gen/exec_lib.h"
 
 static void load_libs(exec_ctx *ctx)
 {

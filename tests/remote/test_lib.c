@@ -2,7 +2,7 @@
 #include <cublas_v2.h>
 
 #include "protocol/gen/api.h"
-#include "protocol/gen/exec_lib.h"
+#include "remote/gen/exec_lib.h"
 #include "remote/exec_int.h"
 #include "tests/remote/harness.h"
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "protocol/gen/api.h"
-#include "protocol/gen/exec_lib.h"
+#include "remote/gen/exec_lib.h"
 #include "remote/exec_lib_int.h"
 
 int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
