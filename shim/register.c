@@ -721,6 +721,7 @@ GENIE_EXPORT cudaError_t __cudaGetKernel(cudaKernel_t *kernelPtr, const void *en
 GENIE_EXPORT cudaError_t __cudaLaunchKernel(cudaKernel_t kernel, dim3 gridDim, dim3 blockDim,
                                             void **args, size_t sharedMem, cudaStream_t stream)
 {
+    shim_call_site = __builtin_return_address(0); /* RAW: what the generated wrappers do */
     shim_count(GENIE_APIX___cudaLaunchKernel);
     return launch(kernel, gridDim, blockDim, args, sharedMem, stream);
 }
@@ -729,6 +730,7 @@ GENIE_EXPORT cudaError_t __cudaLaunchKernel_ptsz(cudaKernel_t kernel, dim3 gridD
                                                  dim3 blockDim, void **args, size_t sharedMem,
                                                  cudaStream_t stream)
 {
+    shim_call_site = __builtin_return_address(0);
     shim_count(GENIE_APIX___cudaLaunchKernel_ptsz);
     return launch(kernel, gridDim, blockDim, args, sharedMem, stream);
 }
