@@ -28,7 +28,6 @@ static void shim_init(void)
     pthread_mutex_init(&shim_g.mu, &a);
     pthread_mutexattr_destroy(&a);
     genie_log_init();
-    shim_g.flush_bytes = (size_t)genie_env_int("GENIE_BATCH_BYTES", 8ll << 20);
     shim_g.next_stream = PROTO_STREAM_FIRST;
     shim_g.next_event = 1;
     shim_g.next_module = 1;
@@ -36,8 +35,16 @@ static void shim_init(void)
     shim_g.next_blas = 1;
     shim_g.clean = shim_g.clean_after = SHIM_CLEAN_NONE;
     shim_g.next_lt = 1;
-    shim_g.wcache = genie_env_bool("GENIE_SEMANTICS", 1) && genie_env_bool("GENIE_WEIGHT_CACHE", 1);
-    shim_g.replay = genie_env_bool("GENIE_SEMANTICS", 1) && genie_env_bool("GENIE_GRAPH_REPLAY", 1);
+    /* today's policies, the passes' first implementations (semantics/passes.c) */
+    int sem = genie_env_bool("GENIE_SEMANTICS", 1);
+    shim_g.pol = (sem_policy){
+        .remote = 0, /* known once connected */
+        .weight_cache = sem && genie_env_bool("GENIE_WEIGHT_CACHE", 1),
+        .repeat = sem && genie_env_bool("GENIE_GRAPH_REPLAY", 1),
+        .batch_bytes = (uint64_t)genie_env_int("GENIE_BATCH_BYTES", 8ll << 20),
+        .direct_min = SHIM_H2D_DIRECT_MIN,
+        .template_max = PROTO_DELTA_TEMPLATE_MAX,
+    };
     atexit(shim_stats_atexit);
 }
 
@@ -230,6 +237,8 @@ static cudaError_t connect_session(void)
         return lost("allocator", GENIE_ENOMEM);
     if (proto_frame_begin(&shim_g.batch, PROTO_KIND_REQUEST, 0))
         return lost("batch", GENIE_ENOMEM);
+    shim_g.ir_mark = shim_g.batch.len;
+    shim_g.pol.remote = shim_remote();
     shim_g.connected = 1;
     GENIE_INFO("session open with %s: %s, VA [%#llx, +%#llx)", target, shim_g.dev[0].name,
                (unsigned long long)shim_g.va_base, (unsigned long long)shim_g.va_size);
@@ -287,11 +296,27 @@ cudaError_t shim_batch_splice(size_t rec_off, const void *p, size_t n)
     return cudaSuccess;
 }
 
-cudaError_t shim_op_done(void)
+/* TODO(arch-shim): the IR commit below is the batch seam's commit hook. */
+void shim_op_count(void)
 {
     shim_g.batch_ops++;
     shim_g.stats.ops_recorded++;
-    if (shim_g.batch.len >= shim_g.flush_bytes) {
+    sem_ir_commit(&shim_g.ir, (uint32_t)(shim_g.batch.len - shim_g.ir_mark));
+    shim_g.ir_mark = shim_g.batch.len;
+}
+
+void shim_op_uncount(size_t mark)
+{
+    shim_g.batch_ops--;
+    shim_g.stats.ops_recorded--;
+    sem_ir_uncommit(&shim_g.ir);
+    shim_g.batch.len = shim_g.ir_mark = mark;
+}
+
+cudaError_t shim_op_done(void)
+{
+    shim_op_count();
+    if (sem_pass_flush_due(&shim_g.pol, &shim_g.ir, shim_g.batch.len)) {
         shim_g.stats.flush_threshold++;
         return shim_flush(SHIM_RT_SYNC);
     }
@@ -381,28 +406,14 @@ static int batch_cb(void *ud, const proto_rec *r)
 static cudaError_t call_frame(genie_buf *b, const proto_ext *ext, size_t next, int kind,
                               shim_reply_cb cb, void *ud);
 
-/* Reads a u32 of the payload at off. */
-static uint32_t pay32(const uint8_t *p, size_t off)
-{
-    uint32_t v;
-    memcpy(&v, p + off, 4);
-    return v;
-}
-
-/* Builds shim_g.delta: the batch (payload cur, n bytes) as a BATCH_DELTA of the template,
- * when the template has the same length and record headers and the delta frame is under
- * half the batch's (protocol/delta.h encodes the patches). Returns 1 if built. */
+/* Builds shim_g.delta: the batch (payload cur, n bytes) as a BATCH_DELTA of the template (the
+ * repeated-batch pass found the same ops), when the delta frame is under half the batch's
+ * (protocol/delta.h encodes the patches). Returns 1 if built. */
 static int delta_build(const uint8_t *cur, size_t n)
 {
     const uint8_t *old = shim_g.tmpl.data;
-    if (!shim_g.tmpl_ok || shim_g.tmpl.len != n)
+    if (!shim_g.rep.ok || shim_g.tmpl.len != n)
         return 0;
-    for (size_t off = 0; off < n;) { /* the same ops in the same order, the same lengths */
-        if (n - off < PROTO_REC_HDR_SIZE || memcmp(cur + off, old + off, PROTO_REC_HDR_SIZE))
-            return 0;
-        uint64_t len = pay32(cur, off + 4);
-        off += PROTO_REC_HDR_SIZE + ((len + 7) & ~(uint64_t)7);
-    }
     uint32_t npatch;
     genie_buf *pb = &shim_g.patches;
     if (proto_delta_encode(cur, old, n, n / 2, pb, &npatch))
@@ -426,17 +437,27 @@ cudaError_t shim_flush(int kind)
         return cudaSuccess;
     batch_reply br = {cudaSuccess, 0, 0};
     cudaError_t ce;
-    /* GENIE_GRAPH_REPLAY: a plain batch (no spliced payload) is a template, sent as a delta
-     * of the last one when that is much smaller. Both sides keep a template only after a
-     * batch with no R_ERROR, so they hold the same bytes. */
     size_t plen = shim_g.batch.len - PROTO_HDR_SIZE;
-    int tmpl = shim_g.replay && shim_g.next == 0 && plen <= PROTO_DELTA_TEMPLATE_MAX;
-    if (tmpl) {
+#ifndef NDEBUG
+    /* every record of the batch has its descriptor (no recorder bypasses the commit) */
+    if (!shim_g.ir.lost && (shim_g.ir.wire_bytes != plen || shim_g.ir.n != shim_g.batch_ops)) {
+        GENIE_ERROR("semantics IR out of step with the batch: %u ops / %llu bytes described, "
+                    "%u ops / %zu bytes recorded", shim_g.ir.n,
+                    (unsigned long long)shim_g.ir.wire_bytes, shim_g.batch_ops, plen);
+        abort();
+    }
+#endif
+    /* The repeated-batch pass (GENIE_GRAPH_REPLAY): a plain batch is a template, sent as a
+     * delta of the last one when it holds the same ops and the delta is much smaller. Both
+     * sides keep a template only after a batch with no R_ERROR, so they hold the same bytes. */
+    sem_batch_decision dec =
+        sem_pass_batch(&shim_g.pol, &shim_g.rep, &shim_g.ir, plen, shim_g.next != 0);
+    if (dec.form != SEM_BATCH_PLAIN) {
         const uint8_t *cur = shim_g.batch.data + PROTO_HDR_SIZE;
-        uint32_t fl = PROTO_FRAME_TEMPLATE;
+        uint32_t fl = dec.frame_flags & SEM_FRAME_TEMPLATE ? PROTO_FRAME_TEMPLATE : 0;
         memcpy(shim_g.batch.data + 8, &fl, 4);
         genie_buf *sent = &shim_g.batch;
-        if (delta_build(cur, plen)) {
+        if (dec.form == SEM_BATCH_DELTA && delta_build(cur, plen)) {
             ce = call_frame(&shim_g.delta, NULL, 0, kind, batch_cb, &br);
             if (ce == cudaSuccess && br.delta_refused) { /* resend in full */
                 GENIE_DEBUG("BATCH_DELTA refused: sending the batch in full");
@@ -450,13 +471,13 @@ cudaError_t shim_flush(int kind)
         } else {
             ce = call_frame(&shim_g.batch, NULL, 0, kind, batch_cb, &br);
         }
-        shim_g.tmpl_ok = 0;
-        if (ce == cudaSuccess && br.nerr == 0) {
+        int clean = ce == cudaSuccess && br.nerr == 0;
+        if (sem_repeat_after(&shim_g.rep, &shim_g.ir, plen, clean) == 0 && shim_g.rep.ok) {
             genie_buf_reset(&shim_g.tmpl);
-            if (!genie_buf_append(&shim_g.tmpl, cur, plen)) {
+            if (genie_buf_append(&shim_g.tmpl, cur, plen))
+                sem_repeat_drop(&shim_g.rep);
+            else
                 memcpy(&shim_g.tmpl_seq, sent->data + 12, 4);
-                shim_g.tmpl_ok = 1;
-            }
         }
     } else {
         ce = call_frame(&shim_g.batch, shim_g.ext, shim_g.next, kind, batch_cb, &br);
@@ -468,8 +489,10 @@ cudaError_t shim_flush(int kind)
     shim_g.reply_bytes = 0;
     shim_g.clean = ce == cudaSuccess ? shim_g.clean_after : SHIM_CLEAN_NONE;
     shim_g.clean_after = SHIM_CLEAN_NONE;
+    sem_ir_reset(&shim_g.ir);
     if (proto_frame_begin(&shim_g.batch, PROTO_KIND_REQUEST, 0))
         return lost("batch", GENIE_ENOMEM);
+    shim_g.ir_mark = shim_g.batch.len;
     if (ce != cudaSuccess)
         return ce;
     return shim_async_error(br.err);

@@ -189,10 +189,12 @@ cudaError_t shim_impl_cudaMalloc(void **devPtr, size_t size)
             e = shim_set_error(cudaErrorMemoryAllocation);
         } else {
             if (ms) {
-                if (!proto_put_MEM_MAP(SHIM_BATCH, mp, ms))
+                if (!proto_put_MEM_MAP(SHIM_BATCH, mp, ms)) {
                     e = shim_set_error(cudaErrorMemoryAllocation);
-                else
+                } else {
+                    shim_sem_range(shim_sem_op(SEM_OP_MEM, PROTO_OP_MEM_MAP, 0), mp, ms, SEM_RW);
                     e = shim_op_done();
+                }
             }
             *devPtr = (void *)(uintptr_t)p;
         }
@@ -214,10 +216,12 @@ cudaError_t shim_impl_cudaFree(void *devPtr)
         } else if (us) {
             /* cudaFree synchronises the device in the real runtime; here the unmap is ordered
              * after every op already recorded, which is what that synchronisation buys */
-            if (!proto_put_MEM_UNMAP(SHIM_BATCH, up, us))
+            if (!proto_put_MEM_UNMAP(SHIM_BATCH, up, us)) {
                 e = shim_set_error(cudaErrorMemoryAllocation);
-            else
+            } else {
+                shim_sem_range(shim_sem_op(SEM_OP_MEM, PROTO_OP_MEM_UNMAP, 0), up, us, SEM_RW);
                 e = shim_op_done();
+            }
         }
     }
     shim_unlock();
@@ -289,8 +293,9 @@ static cudaError_t d2h_record(void *dst, const void *src, size_t n, uint32_t sid
             return e;
         if (!proto_put_MEMCPY_D2H(SHIM_BATCH, (uint64_t)(uintptr_t)src + off, k, sid))
             return shim_set_error(cudaErrorMemoryAllocation);
-        shim_g.batch_ops++;
-        shim_g.stats.ops_recorded++;
+        shim_sem_range(shim_sem_op(SEM_OP_D2H, PROTO_OP_MEMCPY_D2H, sid),
+                       (uint64_t)(uintptr_t)src + off, k, SEM_R);
+        shim_op_count();
         if (!shim_slot_add((uint8_t *)dst + off, k))
             return shim_set_error(cudaErrorMemoryAllocation);
         shim_g.reply_bytes += k;
@@ -317,6 +322,10 @@ static cudaError_t put_direct(uint64_t dst, const uint8_t *src, size_t k, uint32
         shim_g.batch.len = rec; /* drop the record: it was not counted */
         return e;
     }
+    sem_op *o = shim_sem_op(SEM_OP_H2D, hash ? PROTO_OP_MEMCPY_H2D_STORE : PROTO_OP_MEMCPY_H2D,
+                            sid);
+    shim_sem_range(o, dst, k, SEM_W);
+    o->bulk_bytes = k;
     shim_g.stats.h2d_bytes += k;
     return shim_op_done();
 }
@@ -343,14 +352,14 @@ static cudaError_t h2d_cached(uint64_t dst, const uint8_t *src, size_t n, uint32
             e = shim_set_error(cudaErrorMemoryAllocation);
             break;
         }
-        shim_g.batch_ops++;
+        shim_sem_range(shim_sem_op(SEM_OP_H2D, PROTO_OP_MEMCPY_H2D_CACHED, sid), dst + off, k,
+                       SEM_W);
+        shim_op_count();
         if (!shim_slot_add(NULL, 0)) { /* a record never goes out without its R_VALUE slot */
-            shim_g.batch_ops--;
-            shim_g.batch.len = mark;
+            shim_op_uncount(mark);
             e = shim_set_error(cudaErrorMemoryAllocation);
             break;
         }
-        shim_g.stats.ops_recorded++;
     }
     /* An error of earlier work in the batch does not stop the copy (it would have run in
      * the same frame without the cache); the first error is returned at the end. */
@@ -380,10 +389,10 @@ static cudaError_t h2d_cached(uint64_t dst, const uint8_t *src, size_t n, uint32
             shim_g.stats.h2d_bytes_saved += k;
             continue;
         }
-        if (ans[i] == 2 && shim_g.wcache) {
+        if (ans[i] == 2 && shim_g.pol.weight_cache) {
             GENIE_INFO("genie-remote keeps no weight cache (GENIE_WEIGHT_CACHE_BYTES=0 there): "
                        "large uploads are sent as they are from now on");
-            shim_g.wcache = 0;
+            shim_g.pol.weight_cache = 0;
         }
         if (ans[i] == 0)
             shim_g.stats.h2d_cache_misses++;
@@ -402,8 +411,6 @@ static cudaError_t h2d_cached(uint64_t dst, const uint8_t *src, size_t n, uint32
  * the size threshold flush a huge copy as it goes instead of growing one giant batch. */
 static cudaError_t h2d_direct(uint64_t dst, const void *src, size_t n, uint32_t sid)
 {
-    if (shim_g.wcache)
-        return h2d_cached(dst, src, n, sid);
     cudaError_t e = cudaSuccess;
     for (size_t off = 0; off < n && e == cudaSuccess; off += SHIM_COPY_PIECE) {
         size_t k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
@@ -461,11 +468,21 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
                 cudaSuccess)
                 return e;
         }
-        /* A large copy to a remote is sent from src itself (no copy into the batch) and
-         * flushed before we return, when src is the caller's again; a small one is
-         * captured into the batch and src is free at once. */
-        if (n >= SHIM_H2D_DIRECT_MIN && shim_remote())
+        /* The H2D pass (semantics/passes.c) on the copy's descriptor: a large copy to a
+         * remote is sent from src itself (no copy into the batch) and flushed before we
+         * return, when src is the caller's again, by content hash first while the weight
+         * cache is on; a small one is captured into the batch and src is free at once. The
+         * descriptor staged here asks; each record below stages its own. */
+        sem_op *q = shim_sem_op(SEM_OP_H2D, PROTO_OP_MEMCPY_H2D, sid);
+        q->bulk_bytes = n;
+        switch (sem_pass_h2d(&shim_g.pol, q)) {
+        case SEM_H2D_CACHED:
+            return h2d_cached((uint64_t)(uintptr_t)dst, src, n, sid);
+        case SEM_H2D_DIRECT:
             return h2d_direct((uint64_t)(uintptr_t)dst, src, n, sid);
+        case SEM_H2D_INLINE:
+            break;
+        }
         /* in pieces: a record's length is 32 bits, and a bounded piece lets the size
          * threshold flush a huge copy as it goes instead of growing one giant batch */
         for (size_t off = 0; off < n; off += SHIM_COPY_PIECE) {
@@ -474,6 +491,8 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
             if (!p)
                 return shim_set_error(cudaErrorMemoryAllocation);
             memcpy(p, (const uint8_t *)src + off, k); /* captured now */
+            shim_sem_range(shim_sem_op(SEM_OP_H2D, PROTO_OP_MEMCPY_H2D, sid),
+                           (uint64_t)(uintptr_t)dst + off, k, SEM_W);
             shim_g.stats.h2d_bytes += k;
             if ((e = shim_op_done()) != cudaSuccess)
                 return e;
@@ -507,6 +526,9 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
         if (!proto_put_MEMCPY_D2D(SHIM_BATCH, (uint64_t)(uintptr_t)dst, (uint64_t)(uintptr_t)src,
                                   n, sid))
             return shim_set_error(cudaErrorMemoryAllocation);
+        sem_op *o = shim_sem_op(SEM_OP_D2D, PROTO_OP_MEMCPY_D2D, sid);
+        shim_sem_range(o, (uint64_t)(uintptr_t)src, n, SEM_R);
+        shim_sem_range(o, (uint64_t)(uintptr_t)dst, n, SEM_W);
         return shim_op_done_on(sid, mark);
     }
     default:
@@ -545,6 +567,8 @@ static cudaError_t memset_locked(void *p, int value, size_t n, cudaStream_t stre
     size_t mark = shim_g.batch.len;
     if (!proto_put_MEMSET(SHIM_BATCH, (uint64_t)(uintptr_t)p, n, (uint32_t)value & 0xffu, sid))
         return shim_set_error(cudaErrorMemoryAllocation);
+    shim_sem_range(shim_sem_op(SEM_OP_MEMSET, PROTO_OP_MEMSET, sid), (uint64_t)(uintptr_t)p, n,
+                   SEM_W);
     return shim_op_done_on(sid, mark);
 }
 

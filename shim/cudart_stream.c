@@ -50,6 +50,7 @@ static cudaError_t stream_create(cudaStream_t *out, unsigned flags, int priority
                 e = shim_set_error(cudaErrorMemoryAllocation);
             } else {
                 *out = (cudaStream_t)s;
+                shim_sem_op(SEM_OP_HANDLE, PROTO_OP_STREAM_CREATE, s->id);
                 e = shim_op_done();
             }
         }
@@ -113,6 +114,7 @@ cudaError_t shim_impl_cudaStreamDestroy(cudaStream_t stream)
         if (!proto_put_STREAM_DESTROY(SHIM_BATCH, id)) {
             e = shim_set_error(cudaErrorMemoryAllocation);
         } else {
+            shim_sem_op(SEM_OP_HANDLE, PROTO_OP_STREAM_DESTROY, id);
             shim_capture_stream_gone(id); /* its capture, if any, ends with it */
             shim_handle_del(stream); /* later use is an invalid handle */
             ((shim_stream *)stream)->magic = 0;
@@ -140,23 +142,26 @@ cudaError_t shim_impl_cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event
         e = shim_capture_wait(id, ev);
     } else if (e == cudaSuccess) {
         size_t mark = shim_g.batch.len;
-        if (!proto_put_STREAM_WAIT_EVENT(SHIM_BATCH, id, ev->id, flags))
+        if (!proto_put_STREAM_WAIT_EVENT(SHIM_BATCH, id, ev->id, flags)) {
             e = shim_set_error(cudaErrorMemoryAllocation);
-        else
+        } else {
+            shim_sem_op(SEM_OP_STREAM_WAIT, PROTO_OP_STREAM_WAIT_EVENT, id)->event = ev->id;
             e = shim_op_done_on(id, mark);
+        }
     }
     shim_unlock();
     return e;
 }
 
-/* Records a sync op and flushes. With value, the op's R_VALUE status is the result and
- * its value goes to *value. */
-static cudaError_t sync_op(uint64_t *value, uint8_t *rec)
+/* Records a sync op (wire op, on stream, of event) and flushes. With value, the op's R_VALUE
+ * status is the result and its value goes to *value. */
+static cudaError_t sync_op(uint64_t *value, uint8_t *rec, uint16_t op, uint32_t stream,
+                           uint32_t event)
 {
     if (!rec)
         return shim_set_error(cudaErrorMemoryAllocation);
-    shim_g.batch_ops++;
-    shim_g.stats.ops_recorded++;
+    shim_sem_op(SEM_OP_SYNC, op, stream)->event = event;
+    shim_op_count();
     uint32_t pos = shim_g.nslots;
     if (value && !shim_slot_add(NULL, 0))
         return shim_set_error(cudaErrorMemoryAllocation);
@@ -186,7 +191,7 @@ cudaError_t shim_impl_cudaStreamSynchronize(cudaStream_t stream)
     }
     if (e == cudaSuccess) {
         shim_g.clean_after = id;
-        e = sync_op(NULL, proto_put_STREAM_SYNC(SHIM_BATCH, id));
+        e = sync_op(NULL, proto_put_STREAM_SYNC(SHIM_BATCH, id), PROTO_OP_STREAM_SYNC, id, 0);
     }
     shim_unlock();
     return e;
@@ -203,7 +208,7 @@ cudaError_t shim_impl_cudaStreamQuery(cudaStream_t stream)
         e = shim_capture_forbid(id, "cudaStreamQuery");
     if (e == cudaSuccess) {
         uint64_t v;
-        e = sync_op(&v, proto_put_STREAM_QUERY(SHIM_BATCH, id));
+        e = sync_op(&v, proto_put_STREAM_QUERY(SHIM_BATCH, id), PROTO_OP_STREAM_QUERY, id, 0);
     }
     shim_unlock();
     return e; /* cudaErrorNotReady is not recorded as the last error, as in the runtime */
@@ -221,7 +226,7 @@ cudaError_t shim_impl_cudaDeviceSynchronize(void)
     }
     if (e == cudaSuccess) {
         shim_g.clean_after = SHIM_CLEAN_ALL;
-        e = sync_op(NULL, proto_put_DEVICE_SYNC(SHIM_BATCH, 0));
+        e = sync_op(NULL, proto_put_DEVICE_SYNC(SHIM_BATCH, 0), PROTO_OP_DEVICE_SYNC, 0, 0);
     }
     shim_unlock();
     return e;
@@ -252,6 +257,7 @@ static cudaError_t event_create(cudaEvent_t *out, unsigned flags)
                 e = shim_set_error(cudaErrorMemoryAllocation);
             } else {
                 *out = (cudaEvent_t)ev;
+                shim_sem_op(SEM_OP_HANDLE, PROTO_OP_EVENT_CREATE, 0)->event = ev->id;
                 e = shim_op_done();
             }
         }
@@ -287,6 +293,7 @@ static cudaError_t event_record(cudaEvent_t event, cudaStream_t stream)
         if (!proto_put_EVENT_RECORD(SHIM_BATCH, ev->id, sid)) {
             e = shim_set_error(cudaErrorMemoryAllocation);
         } else {
+            shim_sem_op(SEM_OP_EVENT_RECORD, PROTO_OP_EVENT_RECORD, sid)->event = ev->id;
             /* recorded when the record stayed (and went out): an error here may be an
              * earlier op's, returned by a flush the record rode along with */
             e = shim_op_done_on(sid, mark);
@@ -330,7 +337,8 @@ cudaError_t shim_impl_cudaEventQuery(cudaEvent_t event)
         else
         {
             uint64_t v;
-            e = sync_op(&v, proto_put_EVENT_QUERY(SHIM_BATCH, ev->id));
+            e = sync_op(&v, proto_put_EVENT_QUERY(SHIM_BATCH, ev->id), PROTO_OP_EVENT_QUERY, 0,
+                        ev->id);
         }
     }
     shim_unlock();
@@ -349,7 +357,7 @@ cudaError_t shim_impl_cudaEventSynchronize(cudaEvent_t event)
     if (e == cudaSuccess)
         e = shim_capture_event_use(ev, "cudaEventSynchronize");
     if (e == cudaSuccess)
-        e = sync_op(NULL, proto_put_EVENT_SYNC(SHIM_BATCH, ev->id));
+        e = sync_op(NULL, proto_put_EVENT_SYNC(SHIM_BATCH, ev->id), PROTO_OP_EVENT_SYNC, 0, ev->id);
     shim_unlock();
     return e;
 }
@@ -367,6 +375,7 @@ cudaError_t shim_impl_cudaEventDestroy(cudaEvent_t event)
         if (!proto_put_EVENT_DESTROY(SHIM_BATCH, ev->id)) {
             e = shim_set_error(cudaErrorMemoryAllocation);
         } else {
+            shim_sem_op(SEM_OP_HANDLE, PROTO_OP_EVENT_DESTROY, 0)->event = ev->id;
             shim_handle_del(ev);
             ev->magic = 0;
             free(ev);
@@ -389,7 +398,8 @@ cudaError_t shim_impl_cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEve
     cudaError_t e = shim_ensure();
     if (e == cudaSuccess) {
         uint64_t v = 0;
-        e = sync_op(&v, proto_put_EVENT_ELAPSED(SHIM_BATCH, a->id, b->id));
+        e = sync_op(&v, proto_put_EVENT_ELAPSED(SHIM_BATCH, a->id, b->id), PROTO_OP_EVENT_ELAPSED, 0,
+                    b->id);
         if (e == cudaSuccess) {
             uint32_t bits = (uint32_t)v;
             memcpy(ms, &bits, sizeof bits);

@@ -443,6 +443,7 @@ static cudaError_t instantiate(cudaGraphExec_t *out, cudaGraph_t graph, unsigned
             x->nh2d = g->nh2d;
             x->h2d_bytes = g->h2d_bytes;
             *out = (cudaGraphExec_t)x;
+            shim_sem_op(SEM_OP_GRAPH, PROTO_OP_GRAPH_DEFINE, g->origin);
             /* the executor checks the records when the batch runs: a refusal surfaces at the
              * next sync, and launches of the graph then fail as unknown */
             e = shim_op_done();
@@ -508,6 +509,7 @@ cudaError_t shim_impl_cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t st
             }
             shim_g.stats.h2d_bytes += x->h2d_bytes;
             shim_g.stats.launches++;
+            shim_sem_op(SEM_OP_GRAPH, PROTO_OP_GRAPH_LAUNCH, sid);
             e = shim_op_done_on(sid, mark);
         }
     }
@@ -526,6 +528,7 @@ cudaError_t shim_impl_cudaGraphExecDestroy(cudaGraphExec_t graphExec)
         if (!proto_put_GRAPH_DESTROY(SHIM_BATCH, x->id)) {
             e = shim_set_error(cudaErrorMemoryAllocation);
         } else {
+            shim_sem_op(SEM_OP_GRAPH, PROTO_OP_GRAPH_DESTROY, 0);
             shim_handle_del(x);
             x->magic = 0;
             free(x->h2d);

@@ -688,6 +688,10 @@ cudaError_t shim_launch(shim_func *f, dim3 g, dim3 b, void **args, size_t shmem,
     memset(p, 0, f->params_size);
     for (uint32_t i = 0; i < f->nparams; i++)
         memcpy(p + f->offsets[i], args[i], f->sizes[i]);
+    /* its IR descriptor: parameter words inside the session's VA range are its buffers */
+    sem_op *o = shim_sem_op(SEM_OP_LAUNCH, PROTO_OP_LAUNCH, sid);
+    o->func = f->id;
+    sem_ir_scan_params(&shim_g.ir, o, p, f->params_size, shim_g.va_base, shim_g.va_size);
     shim_g.stats.launches++;
     e = shim_op_done_on(sid, mark);
 out:
@@ -920,10 +924,12 @@ cudaError_t shim_impl_cudaFuncSetAttribute(const void *func, enum cudaFuncAttrib
     cudaError_t e = prepared(func, &f);
     if (e == cudaSuccess) {
         /* cudaFuncAttribute values equal CUfunction_attribute values for the settable ones */
-        if (!proto_put_FUNC_SET_ATTR(SHIM_BATCH, f->id, (int32_t)attr_, value))
+        if (!proto_put_FUNC_SET_ATTR(SHIM_BATCH, f->id, (int32_t)attr_, value)) {
             e = shim_set_error(cudaErrorMemoryAllocation);
-        else
+        } else {
+            shim_sem_op(SEM_OP_HANDLE, PROTO_OP_FUNC_SET_ATTR, 0)->func = f->id;
             e = shim_op_done();
+        }
     }
     shim_unlock();
     return e;

@@ -63,6 +63,9 @@ typedef struct shim_lib_call {
     shim_blas_handle *created, *destroyed;
     void *result;         /* host RESULT destination */
     size_t result_size;
+    sem_op *op;           /* its IR descriptor, staged by shim_lib_begin */
+    int64_t vals[16];     /* the first VAL arguments of up to 8 bytes, in order (GEMM shapes) */
+    uint32_t nvals;
 } shim_lib_call;
 
 /* Takes the lock and starts the record; nonzero (with c->status set, lock released) when

@@ -13,6 +13,7 @@
 #include "protocol/gen/api.h"
 #include "protocol/gen/ops.h"
 #include "protocol/session.h"
+#include "semantics/sem.h"
 #include "shim/gen/shim_api.h" /* every shim_impl_* with its row's prototype */
 
 #define GENIE_EXPORT __attribute__((visibility("default")))
@@ -152,7 +153,6 @@ typedef struct shim_state {
     genie_buf batch; /* the current request frame */
     uint32_t batch_ops;
     uint32_t seq;
-    size_t flush_bytes; /* size threshold */
     shim_slot *slots;
     uint32_t nslots, cap_slots;
     /* Bulk H2D bytes the batch sends from the caller's memory (spliced in at flush, see
@@ -173,15 +173,18 @@ typedef struct shim_state {
     struct shim_capture *captures;
     uint32_t ncaptures, next_graph;
     unsigned long long next_capture_id;
-    /* GENIE_WEIGHT_CACHE (and GENIE_SEMANTICS): large uploads to a remote are asked for by
-     * content hash first (shim/cudart_mem.c); cleared when the executor keeps no cache */
-    int wcache;
-    /* GENIE_GRAPH_REPLAY (and GENIE_SEMANTICS): plain batches are flagged
-     * PROTO_FRAME_TEMPLATE; the payload of the last one that ran cleanly (tmpl, sent as frame
-     * tmpl_seq) is what the executor keeps too, and a next batch of the same shape goes as
-     * a BATCH_DELTA of it (shim/core.c) */
-    int replay;
-    int tmpl_ok;
+    /* The semantics layer (semantics/sem.h): ir describes the batch, one descriptor per
+     * record (ir_mark: the batch length at the last commit); pol holds what the passes may do
+     * (GENIE_SEMANTICS, GENIE_WEIGHT_CACHE, GENIE_GRAPH_REPLAY, GENIE_BATCH_BYTES; the weight
+     * cache is switched off when the executor keeps none); rep is the repeated-batch pass's
+     * memory of the template. */
+    sem_ir ir;
+    size_t ir_mark;
+    sem_policy pol;
+    sem_repeat rep;
+    /* GENIE_GRAPH_REPLAY: the payload of the last template batch that ran cleanly (tmpl, sent
+     * as frame tmpl_seq; valid while rep.ok), which the executor keeps too: a next batch of
+     * the same ops goes as a BATCH_DELTA of it (shim/core.c, protocol/delta.h) */
     uint32_t tmpl_seq;
     genie_buf tmpl, delta, patches;
     shim_stats stats;
@@ -196,9 +199,31 @@ void shim_unlock(void);
 cudaError_t shim_ensure(void);
 
 /* Recording: call with the lock held after shim_ensure; the op's record goes into the
- * current batch. shim_op_done counts it and flushes past the threshold. */
+ * current batch. shim_op_done counts it, appends its descriptor to the IR and flushes when
+ * the flush pass says so (the size threshold). */
 #define SHIM_BATCH (&shim_g.batch)
 cudaError_t shim_op_done(void);
+/* TODO(arch-shim): these two become the batch seam's commit and rollback (shim/batch.c).
+ * shim_op_count: shim_op_done without the flush (an op whose reply slot follows at once).
+ * shim_op_uncount: takes back the op just counted and its record, which started at mark. */
+void shim_op_count(void);
+void shim_op_uncount(size_t mark);
+
+/* The IR descriptor of the op being recorded (semantics/sem.h): call right after the
+ * record's proto_put_* (after any flush the recorder makes first), fill in what the kind
+ * needs, then commit with the op-done. wire_op is the record's PROTO_OP_*. Lock held. */
+static inline sem_op *shim_sem_op(unsigned kind, uint16_t wire_op, uint32_t stream)
+{
+    sem_op *o = sem_ir_stage(&shim_g.ir, kind, stream);
+    o->wire_op = wire_op;
+    /* TODO(arch-gen): o->site = the thread-local return address the generated wrapper
+     * takes; 0 (unknown) until that lands */
+    return o;
+}
+static inline void shim_sem_range(sem_op *o, uint64_t ptr, uint64_t size, unsigned mode)
+{
+    sem_ir_range(&shim_g.ir, o, ptr, size, mode);
+}
 /* Adds a result slot for the op just recorded (its index is batch_ops - 1). */
 shim_slot *shim_slot_add(void *dst, uint64_t size);
 
