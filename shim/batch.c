@@ -14,7 +14,6 @@
 static struct {
     genie_buf buf;      /* the current request frame */
     uint32_t ops;       /* ops committed to it */
-    size_t flush_bytes; /* GENIE_BATCH_BYTES */
     shim_slot *slots;   /* the committed ops' reply slots, in op order */
     uint32_t nslots, cap_slots;
     /* Bulk H2D bytes the batch sends from the caller's memory (spliced in at flush); the
@@ -34,7 +33,6 @@ static int step_fails(int step)
 
 int shim_batch_init(void)
 {
-    B.flush_bytes = (size_t)genie_env_int("GENIE_BATCH_BYTES", 8ll << 20);
     B.ops = B.nslots = B.next = 0;
     B.ext_bytes = B.reply_bytes = 0;
     return proto_frame_begin(&B.buf, PROTO_KIND_REQUEST, 0) ? GENIE_ENOMEM : 0;
@@ -94,6 +92,7 @@ void shim_batch_want_reply(shim_rec *r, void *dst, uint64_t size)
 
 void shim_batch_rollback(shim_rec *r)
 {
+    shim_g.ir.staged = 0; /* the staged descriptor, if any, goes with the record */
     B.buf.len = r->mark;
     B.next = r->next0;
     B.ext_bytes = r->ext_bytes0;
@@ -122,17 +121,6 @@ static int slot_reserve(void)
     return 0;
 }
 
-/* The semantics IR's hook: each committed op's typed descriptor is appended here (kind,
- * stream, device ranges, bytes, call site), from the record at [rec, rec + n) and the op's
- * stream. A no-op until semantics/ lands; a failure (the IR's side array cannot grow) rolls
- * the op back like any other step. */
-static int ir_append(const uint8_t *rec, size_t n, uint32_t sid)
-{
-    (void)rec;
-    (void)n;
-    (void)sid;
-    return step_fails(SHIM_STEP_IR) ? -1 : 0;
-}
 
 cudaError_t shim_batch_commit(shim_rec *r, uint32_t sid, unsigned flags)
 {
@@ -147,9 +135,10 @@ cudaError_t shim_batch_commit(shim_rec *r, uint32_t sid, unsigned flags)
     }
     if (r->reply && slot_reserve())
         return shim_batch_fail(r);
-    if (ir_append(B.buf.data + r->mark, B.buf.len - r->mark, sid))
-        return shim_batch_fail(r);
-    /* nothing can fail from here on */
+    /* nothing can fail from here on. The semantics IR gets the op's descriptor (staged by the
+     * recorder with shim_sem_op; none staged: a barrier). The IR cannot fail the op: without
+     * room it marks itself lost and the passes fail safe (semantics/sem.h). */
+    sem_ir_commit(&shim_g.ir, (uint32_t)(B.buf.len - r->mark));
     if (r->reply) {
         shim_slot *s = &B.slots[B.nslots];
         memset(s, 0, sizeof *s);
@@ -161,7 +150,7 @@ cudaError_t shim_batch_commit(shim_rec *r, uint32_t sid, unsigned flags)
     B.ops++;
     shim_g.stats.ops_recorded++;
     r->committed = 1;
-    if (!(flags & SHIM_COMMIT_HOLD) && B.buf.len >= B.flush_bytes) {
+    if (!(flags & SHIM_COMMIT_HOLD) && sem_pass_flush_due(&shim_g.pol, &shim_g.ir, B.buf.len)) {
         shim_g.stats.flush_threshold++;
         return shim_flush(SHIM_RT_SYNC);
     }
@@ -277,15 +266,26 @@ cudaError_t shim_flush(int kind)
         return cudaSuccess;
     batch_reply br = {cudaSuccess, 0, 0};
     cudaError_t ce;
-    /* GENIE_GRAPH_REPLAY: a plain batch (no spliced payload) is a template, sent as a delta
-     * of the last one when that is much smaller (shim/delta.c). Both sides keep a template
-     * only after a batch with no R_ERROR, so they hold the same bytes. */
     size_t plen = B.buf.len - PROTO_HDR_SIZE;
-    int tmpl = shim_g.replay && B.next == 0 && plen <= PROTO_DELTA_TEMPLATE_MAX;
-    if (tmpl) {
+#ifndef NDEBUG
+    /* every record of the batch has its descriptor (the commit appends them) */
+    if (!shim_g.ir.lost && (shim_g.ir.wire_bytes != plen || shim_g.ir.n != B.ops)) {
+        GENIE_ERROR("semantics IR out of step with the batch: %u ops / %llu bytes described, "
+                    "%u ops / %zu bytes recorded", shim_g.ir.n,
+                    (unsigned long long)shim_g.ir.wire_bytes, B.ops, plen);
+        abort();
+    }
+#endif
+    /* The repeated-batch pass (GENIE_GRAPH_REPLAY): a plain batch is a template, sent as a
+     * delta of the last one when it holds the same ops and the delta is much smaller
+     * (shim/delta.c). Both sides keep a template only after a batch with no R_ERROR, so they
+     * hold the same bytes. */
+    sem_batch_decision dec = sem_pass_batch(&shim_g.pol, &shim_g.rep, &shim_g.ir, plen, B.next != 0);
+    if (dec.form != SEM_BATCH_PLAIN) {
         const uint8_t *cur = B.buf.data + PROTO_HDR_SIZE;
-        proto_frame_set_flags(&B.buf, PROTO_FRAME_TEMPLATE);
-        genie_buf *sent = &B.buf, *delta = shim_delta_build(cur, plen);
+        proto_frame_set_flags(&B.buf, dec.frame_flags & SEM_FRAME_TEMPLATE ? PROTO_FRAME_TEMPLATE : 0);
+        genie_buf *sent = &B.buf;
+        genie_buf *delta = dec.form == SEM_BATCH_DELTA ? shim_delta_build(cur, plen) : NULL;
         if (delta) {
             ce = shim_call_framev(delta, NULL, 0, kind, batch_cb, &br);
             if (ce == cudaSuccess && br.delta_refused) { /* resend in full */
@@ -300,10 +300,9 @@ cudaError_t shim_flush(int kind)
         } else {
             ce = shim_call_framev(&B.buf, NULL, 0, kind, batch_cb, &br);
         }
-        if (ce == cudaSuccess && br.nerr == 0)
+        int clean = ce == cudaSuccess && br.nerr == 0;
+        if (sem_repeat_after(&shim_g.rep, &shim_g.ir, plen, clean) == 0 && shim_g.rep.ok)
             shim_delta_keep(cur, plen, proto_frame_peek_seq(sent->data));
-        else
-            shim_delta_drop();
     } else {
         ce = shim_call_framev(&B.buf, B.ext, B.next, kind, batch_cb, &br);
     }
@@ -314,6 +313,7 @@ cudaError_t shim_flush(int kind)
     B.reply_bytes = 0;
     shim_g.clean = ce == cudaSuccess ? shim_g.clean_after : SHIM_CLEAN_NONE;
     shim_g.clean_after = SHIM_CLEAN_NONE;
+    sem_ir_reset(&shim_g.ir);
     if (proto_frame_begin(&B.buf, PROTO_KIND_REQUEST, 0))
         return shim_lost("batch", GENIE_ENOMEM);
     if (ce != cudaSuccess)

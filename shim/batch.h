@@ -9,10 +9,11 @@
  *     shim_batch_begin(&r);
  *     if (!SHIM_PUT(&r, MEMSET, dst, n, value, sid))   // the record's bytes (may fail: ENOMEM)
  *         return shim_batch_fail(&r);                  // rolls back, sets the last error
+ *     shim_sem_op(SEM_OP_MEMSET, PROTO_OP_MEMSET, sid); // its IR descriptor (shim_int.h)
  *     return shim_batch_commit(&r, sid, 0);            // slot, IR, count; or all rolled back
  *
  * An op is in the batch only once committed. A failure at any step (the record's bytes, a
- * spliced segment, the reply slot, the semantics descriptor) rolls the op back whole: no
+ * spliced segment, the reply slot) rolls the op back whole, its staged IR descriptor too: no
  * record ever goes out without its reply slot, nor a slot without its record, and the
  * session stays usable. Lock held throughout. */
 #ifndef GENIE_SHIM_BATCH_H
@@ -78,7 +79,7 @@ void shim_batch_want_reply(shim_rec *r, void *dst, uint64_t size);
 /* Commits the op: while a capture runs, stream work on sid goes into the capture instead (or
  * fails, as on the legacy stream; shim/graph.c decides); otherwise the op's reply slot is
  * added, its descriptor appended to the semantics IR and it is counted, then the batch is
- * flushed past GENIE_BATCH_BYTES unless SHIM_COMMIT_HOLD. If a step fails, everything of
+ * flushed when the flush pass says so (GENIE_BATCH_BYTES) unless SHIM_COMMIT_HOLD. If a step fails, everything of
  * the op is rolled back and cudaErrorMemoryAllocation returned. An error from the flush is
  * an earlier op's (or the session's): the op itself was committed (r->committed). */
 cudaError_t shim_batch_commit(shim_rec *r, uint32_t sid, unsigned flags);
@@ -108,7 +109,7 @@ int shim_batch_init(void);
 
 /* Test hook: when set, called at each step of the seam that may fail (the SHIM_STEP_*);
  * nonzero makes that step fail as an allocation failure would. NULL in production. */
-enum { SHIM_STEP_RECORD, SHIM_STEP_SPLICE, SHIM_STEP_SLOT, SHIM_STEP_IR, SHIM_STEP__COUNT };
+enum { SHIM_STEP_RECORD, SHIM_STEP_SPLICE, SHIM_STEP_SLOT, SHIM_STEP__COUNT };
 extern int (*shim_batch_fault)(int step);
 
 #endif

@@ -30,8 +30,16 @@ static void shim_init(void)
     shim_g.next_blas = 1;
     shim_g.clean = shim_g.clean_after = SHIM_CLEAN_NONE;
     shim_g.next_lt = 1;
-    shim_g.wcache = genie_env_bool("GENIE_SEMANTICS", 1) && genie_env_bool("GENIE_WEIGHT_CACHE", 1);
-    shim_g.replay = genie_env_bool("GENIE_SEMANTICS", 1) && genie_env_bool("GENIE_GRAPH_REPLAY", 1);
+    /* today's policies, the passes' first implementations (semantics/passes.c) */
+    int sem = genie_env_bool("GENIE_SEMANTICS", 1);
+    shim_g.pol = (sem_policy){
+        .remote = 0, /* known once connected */
+        .weight_cache = sem && genie_env_bool("GENIE_WEIGHT_CACHE", 1),
+        .repeat = sem && genie_env_bool("GENIE_GRAPH_REPLAY", 1),
+        .batch_bytes = (uint64_t)genie_env_int("GENIE_BATCH_BYTES", 8ll << 20),
+        .direct_min = SHIM_H2D_DIRECT_MIN,
+        .template_max = PROTO_DELTA_TEMPLATE_MAX,
+    };
     atexit(shim_stats_atexit);
 }
 
@@ -224,6 +232,7 @@ static cudaError_t connect_session(void)
         return shim_lost("allocator", GENIE_ENOMEM);
     if (shim_batch_init())
         return shim_lost("batch", GENIE_ENOMEM);
+    shim_g.pol.remote = shim_remote();
     shim_g.connected = 1;
     GENIE_INFO("session open with %s: %s, VA [%#llx, +%#llx)", target, shim_g.dev[0].name,
                (unsigned long long)shim_g.va_base, (unsigned long long)shim_g.va_size);

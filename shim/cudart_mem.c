@@ -186,10 +186,12 @@ cudaError_t shim_impl_cudaMalloc(void **devPtr, size_t size)
             shim_rec r;
             shim_batch_begin(&r);
             if (ms) {
-                if (!SHIM_PUT(&r, MEM_MAP, mp, ms))
+                if (!SHIM_PUT(&r, MEM_MAP, mp, ms)) {
                     e = shim_batch_fail(&r);
-                else
+                } else {
+                    shim_sem_range(shim_sem_op(SEM_OP_MEM, PROTO_OP_MEM_MAP, 0), mp, ms, SEM_RW);
                     e = shim_batch_commit(&r, SHIM_NO_STREAM, 0);
+                }
             }
             if (ms && !r.committed) { /* never mapped remotely: give the range back */
                 uint64_t up, us;
@@ -218,10 +220,12 @@ cudaError_t shim_impl_cudaFree(void *devPtr)
              * after every op already recorded, which is what that synchronisation buys */
             shim_rec r;
             shim_batch_begin(&r);
-            if (!SHIM_PUT(&r, MEM_UNMAP, up, us))
+            if (!SHIM_PUT(&r, MEM_UNMAP, up, us)) {
                 e = shim_batch_fail(&r);
-            else
+            } else {
+                shim_sem_range(shim_sem_op(SEM_OP_MEM, PROTO_OP_MEM_UNMAP, 0), up, us, SEM_RW);
                 e = shim_batch_commit(&r, SHIM_NO_STREAM, 0);
+            }
         }
     }
     shim_unlock();
@@ -295,6 +299,8 @@ static cudaError_t d2h_record(void *dst, const void *src, size_t n, uint32_t sid
         shim_batch_begin(&r);
         if (!SHIM_PUT(&r, MEMCPY_D2H, (uint64_t)(uintptr_t)src + off, k, sid))
             return shim_batch_fail(&r);
+        shim_sem_range(shim_sem_op(SEM_OP_D2H, PROTO_OP_MEMCPY_D2H, sid),
+                       (uint64_t)(uintptr_t)src + off, k, SEM_R);
         shim_batch_want_reply(&r, (uint8_t *)dst + off, k);
         /* held: the caller flushes (or lets an async copy ride along with the next flush) */
         if ((e = shim_batch_commit(&r, SHIM_NO_STREAM, SHIM_COMMIT_HOLD)) != cudaSuccess)
@@ -334,6 +340,10 @@ static cudaError_t put_direct(uint64_t dst, const uint8_t *src, size_t k, uint32
         shim_batch_rollback(&r);
         return e;
     }
+    sem_op *o = shim_sem_op(SEM_OP_H2D, hash ? PROTO_OP_MEMCPY_H2D_STORE : PROTO_OP_MEMCPY_H2D,
+                            sid);
+    shim_sem_range(o, dst, k, SEM_W);
+    o->bulk_bytes = k;
     e = shim_batch_commit(&r, SHIM_NO_STREAM, 0);
     if (r.committed)
         shim_g.stats.h2d_bytes += k;
@@ -363,6 +373,8 @@ static cudaError_t h2d_cached(uint64_t dst, const uint8_t *src, size_t n, uint32
             e = shim_batch_fail(&r);
             break;
         }
+        shim_sem_range(shim_sem_op(SEM_OP_H2D, PROTO_OP_MEMCPY_H2D_CACHED, sid), dst + off, k,
+                       SEM_W);
         shim_batch_want_reply(&r, NULL, 0); /* its R_VALUE */
         /* held: every piece's slot must come back in the one flush below */
         if ((e = shim_batch_commit(&r, SHIM_NO_STREAM, SHIM_COMMIT_HOLD)) != cudaSuccess)
@@ -398,10 +410,10 @@ static cudaError_t h2d_cached(uint64_t dst, const uint8_t *src, size_t n, uint32
             shim_g.stats.h2d_bytes_saved += k;
             continue;
         }
-        if (ans[i] == 2 && shim_g.wcache) {
+        if (ans[i] == 2 && shim_g.pol.weight_cache) {
             GENIE_INFO("genie-remote keeps no weight cache (GENIE_WEIGHT_CACHE_BYTES=0 there): "
                        "large uploads are sent as they are from now on");
-            shim_g.wcache = 0;
+            shim_g.pol.weight_cache = 0;
         }
         if (ans[i] == 0)
             shim_g.stats.h2d_cache_misses++;
@@ -420,8 +432,6 @@ static cudaError_t h2d_cached(uint64_t dst, const uint8_t *src, size_t n, uint32
  * the size threshold flush a huge copy as it goes instead of growing one giant batch. */
 static cudaError_t h2d_direct(uint64_t dst, const void *src, size_t n, uint32_t sid)
 {
-    if (shim_g.wcache)
-        return h2d_cached(dst, src, n, sid);
     cudaError_t e = cudaSuccess;
     for (size_t off = 0; off < n && e == cudaSuccess; off += SHIM_COPY_PIECE) {
         size_t k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
@@ -479,11 +489,21 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
                 cudaSuccess)
                 return e;
         }
-        /* A large copy to a remote is sent from src itself (no copy into the batch) and
-         * flushed before we return, when src is the caller's again; a small one is
-         * captured into the batch and src is free at once. */
-        if (n >= SHIM_H2D_DIRECT_MIN && shim_remote())
+        /* The H2D pass (semantics/passes.c) on the copy's descriptor: a large copy to a
+         * remote is sent from src itself (no copy into the batch) and flushed before we
+         * return, when src is the caller's again, by content hash first while the weight
+         * cache is on; a small one is captured into the batch and src is free at once. The
+         * descriptor staged here asks; each record below stages its own. */
+        sem_op *q = shim_sem_op(SEM_OP_H2D, PROTO_OP_MEMCPY_H2D, sid);
+        q->bulk_bytes = n;
+        switch (sem_pass_h2d(&shim_g.pol, q)) {
+        case SEM_H2D_CACHED:
+            return h2d_cached((uint64_t)(uintptr_t)dst, src, n, sid);
+        case SEM_H2D_DIRECT:
             return h2d_direct((uint64_t)(uintptr_t)dst, src, n, sid);
+        case SEM_H2D_INLINE:
+            break;
+        }
         /* in pieces: a record's length is 32 bits, and a bounded piece lets the size
          * threshold flush a huge copy as it goes instead of growing one giant batch */
         for (size_t off = 0; off < n; off += SHIM_COPY_PIECE) {
@@ -494,6 +514,8 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
             if (!p)
                 return shim_batch_fail(&r);
             memcpy(p, (const uint8_t *)src + off, k); /* captured now */
+            shim_sem_range(shim_sem_op(SEM_OP_H2D, PROTO_OP_MEMCPY_H2D, sid),
+                           (uint64_t)(uintptr_t)dst + off, k, SEM_W);
             e = shim_batch_commit(&r, SHIM_NO_STREAM, 0);
             if (r.committed)
                 shim_g.stats.h2d_bytes += k;
@@ -530,6 +552,9 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
         shim_batch_begin(&r);
         if (!SHIM_PUT(&r, MEMCPY_D2D, (uint64_t)(uintptr_t)dst, (uint64_t)(uintptr_t)src, n, sid))
             return shim_batch_fail(&r);
+        sem_op *o = shim_sem_op(SEM_OP_D2D, PROTO_OP_MEMCPY_D2D, sid);
+        shim_sem_range(o, (uint64_t)(uintptr_t)src, n, SEM_R);
+        shim_sem_range(o, (uint64_t)(uintptr_t)dst, n, SEM_W);
         return shim_batch_commit(&r, sid, 0);
     }
     default:
@@ -569,6 +594,8 @@ static cudaError_t memset_locked(void *p, int value, size_t n, cudaStream_t stre
     shim_batch_begin(&r);
     if (!SHIM_PUT(&r, MEMSET, (uint64_t)(uintptr_t)p, n, (uint32_t)value & 0xffu, sid))
         return shim_batch_fail(&r);
+    shim_sem_range(shim_sem_op(SEM_OP_MEMSET, PROTO_OP_MEMSET, sid), (uint64_t)(uintptr_t)p, n,
+                   SEM_W);
     return shim_batch_commit(&r, sid, 0);
 }
 

@@ -50,7 +50,8 @@ static cudaError_t stream_create(cudaStream_t *out, unsigned flags, int priority
                 shim_handle_del(s);
                 free(s);
                 e = shim_batch_fail(&r);
-            } else if ((e = shim_batch_commit(&r, SHIM_NO_STREAM, 0)), !r.committed) {
+            } else if (shim_sem_op(SEM_OP_HANDLE, PROTO_OP_STREAM_CREATE, s->id),
+                       (e = shim_batch_commit(&r, SHIM_NO_STREAM, 0)), !r.committed) {
                 shim_handle_del(s);
                 free(s);
             } else {
@@ -118,7 +119,8 @@ cudaError_t shim_impl_cudaStreamDestroy(cudaStream_t stream)
         shim_batch_begin(&r);
         if (!SHIM_PUT(&r, STREAM_DESTROY, id)) {
             e = shim_batch_fail(&r);
-        } else if ((e = shim_batch_commit(&r, SHIM_NO_STREAM, 0)), r.committed) {
+        } else if (shim_sem_op(SEM_OP_HANDLE, PROTO_OP_STREAM_DESTROY, id),
+                   (e = shim_batch_commit(&r, SHIM_NO_STREAM, 0)), r.committed) {
             shim_capture_stream_gone(id); /* its capture, if any, ends with it */
             shim_handle_del(stream); /* later use is an invalid handle */
             ((shim_stream *)stream)->magic = 0;
@@ -146,21 +148,26 @@ cudaError_t shim_impl_cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event
     } else if (e == cudaSuccess) {
         shim_rec r;
         shim_batch_begin(&r);
-        if (!SHIM_PUT(&r, STREAM_WAIT_EVENT, id, ev->id, flags))
+        if (!SHIM_PUT(&r, STREAM_WAIT_EVENT, id, ev->id, flags)) {
             e = shim_batch_fail(&r);
-        else
+        } else {
+            shim_sem_op(SEM_OP_STREAM_WAIT, PROTO_OP_STREAM_WAIT_EVENT, id)->event = ev->id;
             e = shim_batch_commit(&r, id, 0);
+        }
     }
     shim_unlock();
     return e;
 }
 
-/* Ends a sync op begun with r whose record put returned rec, and flushes. With value, the
- * op's R_VALUE status is the result and its value goes to *value. */
-static cudaError_t sync_op(shim_rec *r, uint64_t *value, uint8_t *rec)
+/* Ends a sync op begun with r whose record put returned rec (wire op, on stream, of event),
+ * and flushes. With value, the op's R_VALUE status is the result and its value goes to
+ * *value. */
+static cudaError_t sync_op(shim_rec *r, uint64_t *value, uint8_t *rec, uint16_t op,
+                           uint32_t stream, uint32_t event)
 {
     if (!rec)
         return shim_batch_fail(r);
+    shim_sem_op(SEM_OP_SYNC, op, stream)->event = event;
     if (value)
         shim_batch_want_reply(r, NULL, 0);
     cudaError_t e = shim_batch_commit(r, SHIM_NO_STREAM, SHIM_COMMIT_HOLD);
@@ -195,7 +202,7 @@ cudaError_t shim_impl_cudaStreamSynchronize(cudaStream_t stream)
         shim_g.clean_after = id;
         shim_rec r;
         shim_batch_begin(&r);
-        e = sync_op(&r, NULL, SHIM_PUT(&r, STREAM_SYNC, id));
+        e = sync_op(&r, NULL, SHIM_PUT(&r, STREAM_SYNC, id), PROTO_OP_STREAM_SYNC, id, 0);
     }
     shim_unlock();
     return e;
@@ -214,7 +221,7 @@ cudaError_t shim_impl_cudaStreamQuery(cudaStream_t stream)
         uint64_t v;
         shim_rec r;
         shim_batch_begin(&r);
-        e = sync_op(&r, &v, SHIM_PUT(&r, STREAM_QUERY, id));
+        e = sync_op(&r, &v, SHIM_PUT(&r, STREAM_QUERY, id), PROTO_OP_STREAM_QUERY, id, 0);
     }
     shim_unlock();
     return e; /* cudaErrorNotReady is not recorded as the last error, as in the runtime */
@@ -234,7 +241,7 @@ cudaError_t shim_impl_cudaDeviceSynchronize(void)
         shim_g.clean_after = SHIM_CLEAN_ALL;
         shim_rec r;
         shim_batch_begin(&r);
-        e = sync_op(&r, NULL, SHIM_PUT(&r, DEVICE_SYNC, 0));
+        e = sync_op(&r, NULL, SHIM_PUT(&r, DEVICE_SYNC, 0), PROTO_OP_DEVICE_SYNC, 0, 0);
     }
     shim_unlock();
     return e;
@@ -265,7 +272,8 @@ static cudaError_t event_create(cudaEvent_t *out, unsigned flags)
                 shim_handle_del(ev);
                 free(ev);
                 e = shim_batch_fail(&r);
-            } else if ((e = shim_batch_commit(&r, SHIM_NO_STREAM, 0)), !r.committed) {
+            } else if ((shim_sem_op(SEM_OP_HANDLE, PROTO_OP_EVENT_CREATE, 0)->event = ev->id),
+                       (e = shim_batch_commit(&r, SHIM_NO_STREAM, 0)), !r.committed) {
                 shim_handle_del(ev);
                 free(ev);
             } else {
@@ -304,6 +312,7 @@ static cudaError_t event_record(cudaEvent_t event, cudaStream_t stream)
         if (!SHIM_PUT(&r, EVENT_RECORD, ev->id, sid)) {
             e = shim_batch_fail(&r);
         } else {
+            shim_sem_op(SEM_OP_EVENT_RECORD, PROTO_OP_EVENT_RECORD, sid)->event = ev->id;
             /* recorded when the record was committed (and went out): an error here may be
              * an earlier op's, returned by a flush the record rode along with */
             e = shim_batch_commit(&r, sid, 0);
@@ -349,7 +358,8 @@ cudaError_t shim_impl_cudaEventQuery(cudaEvent_t event)
             uint64_t v;
             shim_rec r;
             shim_batch_begin(&r);
-            e = sync_op(&r, &v, SHIM_PUT(&r, EVENT_QUERY, ev->id));
+            e = sync_op(&r, &v, SHIM_PUT(&r, EVENT_QUERY, ev->id), PROTO_OP_EVENT_QUERY, 0,
+                        ev->id);
         }
     }
     shim_unlock();
@@ -370,7 +380,8 @@ cudaError_t shim_impl_cudaEventSynchronize(cudaEvent_t event)
     if (e == cudaSuccess) {
         shim_rec r;
         shim_batch_begin(&r);
-        e = sync_op(&r, NULL, SHIM_PUT(&r, EVENT_SYNC, ev->id));
+        e = sync_op(&r, NULL, SHIM_PUT(&r, EVENT_SYNC, ev->id), PROTO_OP_EVENT_SYNC, 0,
+                    ev->id);
     }
     shim_unlock();
     return e;
@@ -390,7 +401,8 @@ cudaError_t shim_impl_cudaEventDestroy(cudaEvent_t event)
         shim_batch_begin(&r);
         if (!SHIM_PUT(&r, EVENT_DESTROY, ev->id)) {
             e = shim_batch_fail(&r);
-        } else if ((e = shim_batch_commit(&r, SHIM_NO_STREAM, 0)), r.committed) {
+        } else if ((shim_sem_op(SEM_OP_HANDLE, PROTO_OP_EVENT_DESTROY, 0)->event = ev->id),
+                   (e = shim_batch_commit(&r, SHIM_NO_STREAM, 0)), r.committed) {
             shim_handle_del(ev);
             ev->magic = 0;
             free(ev);
@@ -414,7 +426,8 @@ cudaError_t shim_impl_cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEve
         uint64_t v = 0;
         shim_rec r;
         shim_batch_begin(&r);
-        e = sync_op(&r, &v, SHIM_PUT(&r, EVENT_ELAPSED, a->id, b->id));
+        e = sync_op(&r, &v, SHIM_PUT(&r, EVENT_ELAPSED, a->id, b->id),
+                    PROTO_OP_EVENT_ELAPSED, 0, b->id);
         if (e == cudaSuccess) {
             uint32_t bits = (uint32_t)v;
             memcpy(ms, &bits, sizeof bits);

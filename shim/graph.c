@@ -436,6 +436,7 @@ static cudaError_t instantiate(cudaGraphExec_t *out, cudaGraph_t graph, unsigned
         } else {
             if (g->recs.len)
                 memcpy(p, g->recs.data, g->recs.len);
+            shim_sem_op(SEM_OP_GRAPH, PROTO_OP_GRAPH_DEFINE, g->origin);
             /* the executor checks the records when the batch runs: a refusal surfaces at the
              * next sync, and launches of the graph then fail as unknown */
             e = shim_batch_commit(&r, SHIM_NO_STREAM, 0);
@@ -511,6 +512,7 @@ cudaError_t shim_impl_cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t st
                 memcpy(p, x->h2d[i].src, x->h2d[i].size);
                 p += x->h2d[i].size;
             }
+            shim_sem_op(SEM_OP_GRAPH, PROTO_OP_GRAPH_LAUNCH, sid);
             e = shim_batch_commit(&r, sid, 0);
             if (r.committed) {
                 shim_g.stats.h2d_bytes += x->h2d_bytes;
@@ -534,7 +536,8 @@ cudaError_t shim_impl_cudaGraphExecDestroy(cudaGraphExec_t graphExec)
         shim_batch_begin(&r);
         if (!SHIM_PUT(&r, GRAPH_DESTROY, x->id)) {
             e = shim_batch_fail(&r);
-        } else if ((e = shim_batch_commit(&r, SHIM_NO_STREAM, 0)), r.committed) {
+        } else if (shim_sem_op(SEM_OP_GRAPH, PROTO_OP_GRAPH_DESTROY, 0),
+                   (e = shim_batch_commit(&r, SHIM_NO_STREAM, 0)), r.committed) {
             shim_handle_del(x);
             x->magic = 0;
             free(x->h2d);

@@ -689,6 +689,10 @@ cudaError_t shim_launch(shim_func *f, dim3 g, dim3 b, void **args, size_t shmem,
     memset(p, 0, f->params_size);
     for (uint32_t i = 0; i < f->nparams; i++)
         memcpy(p + f->offsets[i], args[i], f->sizes[i]);
+    /* its IR descriptor: parameter words inside the session's VA range are its buffers */
+    sem_op *o = shim_sem_op(SEM_OP_LAUNCH, PROTO_OP_LAUNCH, sid);
+    o->func = f->id;
+    sem_ir_scan_params(&shim_g.ir, o, p, f->params_size, shim_g.va_base, shim_g.va_size);
     e = shim_batch_commit(&r, sid, 0);
     if (r.committed || r.captured)
         shim_g.stats.launches++;
@@ -723,6 +727,7 @@ GENIE_EXPORT cudaError_t __cudaGetKernel(cudaKernel_t *kernelPtr, const void *en
 GENIE_EXPORT cudaError_t __cudaLaunchKernel(cudaKernel_t kernel, dim3 gridDim, dim3 blockDim,
                                             void **args, size_t sharedMem, cudaStream_t stream)
 {
+    shim_call_site = __builtin_return_address(0); /* RAW: what the generated wrappers do */
     shim_count(GENIE_APIX___cudaLaunchKernel);
     return launch(kernel, gridDim, blockDim, args, sharedMem, stream);
 }
@@ -731,6 +736,7 @@ GENIE_EXPORT cudaError_t __cudaLaunchKernel_ptsz(cudaKernel_t kernel, dim3 gridD
                                                  dim3 blockDim, void **args, size_t sharedMem,
                                                  cudaStream_t stream)
 {
+    shim_call_site = __builtin_return_address(0);
     shim_count(GENIE_APIX___cudaLaunchKernel_ptsz);
     return launch(kernel, gridDim, blockDim, args, sharedMem, stream);
 }
@@ -835,12 +841,12 @@ static int query_cb(void *ud, const proto_rec *r)
 static cudaError_t prepared(const void *func, shim_func **out)
 {
     shim_func *f = lookup_locked(func);
+    *out = f; /* on every path: GCC at -O3 cannot see that shim_set_error never returns 0 */
     if (!f)
         return shim_set_error(cudaErrorInvalidDeviceFunction);
     cudaError_t e = shim_ensure();
     if (e == cudaSuccess && !f->ready)
         e = shim_func_prepare(f);
-    *out = f;
     return e;
 }
 
@@ -922,10 +928,12 @@ cudaError_t shim_impl_cudaFuncSetAttribute(const void *func, enum cudaFuncAttrib
         /* cudaFuncAttribute values equal CUfunction_attribute values for the settable ones */
         shim_rec r;
         shim_batch_begin(&r);
-        if (!SHIM_PUT(&r, FUNC_SET_ATTR, f->id, (int32_t)attr_, value))
+        if (!SHIM_PUT(&r, FUNC_SET_ATTR, f->id, (int32_t)attr_, value)) {
             e = shim_batch_fail(&r);
-        else
+        } else {
+            shim_sem_op(SEM_OP_HANDLE, PROTO_OP_FUNC_SET_ATTR, 0)->func = f->id;
             e = shim_batch_commit(&r, SHIM_NO_STREAM, 0);
+        }
     }
     shim_unlock();
     return e;

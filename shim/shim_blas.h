@@ -12,7 +12,7 @@
  *   HOUT                         RESULT's layout, kind always 0: a host output whatever the
  *                                pointer mode (int *info); it comes back as R_DATA, also
  *                                ahead of the error when the call fails
- * The generated recorder (protocol/gen/cublas_api.c) calls these helpers in parameter order. */
+ * The generated recorder (shim/gen/cublas_api.c) calls these helpers in parameter order. */
 #ifndef GENIE_SHIM_BLAS_H
 #define GENIE_SHIM_BLAS_H
 
@@ -63,6 +63,9 @@ typedef struct shim_lib_call {
     shim_blas_handle *created, *destroyed;
     void *result;         /* host RESULT destination */
     size_t result_size;
+    sem_op *op;           /* its IR descriptor, staged by shim_lib_begin */
+    int64_t vals[16];     /* the first VAL arguments of up to 8 bytes, in order (GEMM shapes) */
+    uint32_t nvals;
 } shim_lib_call;
 
 /* Takes the lock and starts the record; nonzero (with c->status set, lock released) when

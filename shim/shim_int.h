@@ -13,7 +13,9 @@
 #include "protocol/gen/api.h"
 #include "protocol/gen/ops.h"
 #include "protocol/session.h"
+#include "semantics/sem.h"
 #include "shim/batch.h"
+#include "shim/gen/shim_api.h" /* every shim_impl_* with its row's prototype */
 
 #define GENIE_EXPORT __attribute__((visibility("default")))
 
@@ -152,13 +154,14 @@ typedef struct shim_state {
     struct shim_capture *captures;
     uint32_t ncaptures, next_graph;
     unsigned long long next_capture_id;
-    /* GENIE_WEIGHT_CACHE (and GENIE_SEMANTICS): large uploads to a remote are asked for by
-     * content hash first (shim/cudart_mem.c); cleared when the executor keeps no cache */
-    int wcache;
-    /* GENIE_GRAPH_REPLAY (and GENIE_SEMANTICS): plain batches are flagged
-     * PROTO_FRAME_TEMPLATE, and a next batch of the same shape as the last clean one goes as
-     * a BATCH_DELTA of it (shim/delta.c) */
-    int replay;
+    /* The semantics layer (semantics/sem.h): ir describes the batch, one descriptor per
+     * committed record (shim/batch.c appends it at the commit); pol holds what the passes may
+     * do (GENIE_SEMANTICS, GENIE_WEIGHT_CACHE, GENIE_GRAPH_REPLAY, GENIE_BATCH_BYTES; the
+     * weight cache is switched off when the executor keeps none); rep is the repeated-batch
+     * pass's memory of the template (its bytes: shim/delta.c). */
+    sem_ir ir;
+    sem_policy pol;
+    sem_repeat rep;
     shim_stats stats;
 } shim_state;
 
@@ -169,6 +172,23 @@ void shim_unlock(void);
 
 /* Connects on first use (HELLO). Returns cudaSuccess or the session error. Lock held. */
 cudaError_t shim_ensure(void);
+
+/* The IR descriptor of the op being recorded (semantics/sem.h): call after the record's
+ * SHIM_PUT (after any flush the recorder makes first), fill in what the kind needs; the
+ * batch's commit appends it (shim_batch_commit), a rollback drops it. wire_op is the record's
+ * PROTO_OP_*. Lock held. */
+static inline sem_op *shim_sem_op(unsigned kind, uint16_t wire_op, uint32_t stream)
+{
+    sem_op *o = sem_ir_stage(&shim_g.ir, kind, stream);
+    o->wire_op = wire_op;
+    /* TODO(arch-gen): o->site = the thread-local return address the generated wrapper
+     * takes; 0 (unknown) until that lands */
+    return o;
+}
+static inline void shim_sem_range(sem_op *o, uint64_t ptr, uint64_t size, unsigned mode)
+{
+    sem_ir_range(&shim_g.ir, o, ptr, size, mode);
+}
 
 /* Sends the batch (if it holds ops) and applies the reply. kind says which counter the
  * round trip goes to. Returns the first async error of the batch, or cudaSuccess. */
@@ -199,12 +219,12 @@ cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, in
 cudaError_t shim_lost(const char *what, int err);
 
 /* GENIE_GRAPH_REPLAY (shim/delta.c): the batch payload cur (n bytes) as a BATCH_DELTA frame of
- * the kept template, or NULL when there is no template of the same shape or the delta would
- * be half the batch or more (borrowed until the next call); keep makes a payload that ran
- * cleanly as frame seq the template, drop forgets it. Lock held. */
+ * the kept template (the repeated-batch pass found the same ops), or NULL when the delta
+ * would be half the batch or more (borrowed until the next call); keep stores the payload of
+ * a template frame that ran cleanly as frame seq (the pass's shim_g.rep says whether it is
+ * valid). Lock held. */
 genie_buf *shim_delta_build(const uint8_t *cur, size_t n);
 void shim_delta_keep(const uint8_t *cur, size_t n, uint32_t seq);
-void shim_delta_drop(void);
 
 /* ---- stream capture (shim/graph.c) ----
  * While a stream captures, the records of its work go into the capture instead of the batch.
