@@ -10,56 +10,23 @@
 /* remote op failures logged as warnings; later ones go to the debug log */
 #define SHIM_REMOTE_ERRORS_LOGGED 8u
 
-/* The batch's state: nothing outside this file reads or writes it. Lock held. */
-static struct {
-    genie_buf buf;      /* the current request frame */
-    uint32_t ops;       /* ops committed to it */
-    shim_slot *slots;   /* the committed ops' reply slots, in op order */
-    uint32_t nslots, cap_slots;
-    /* Bulk H2D bytes the batch sends from the caller's memory (spliced in at flush); the
-     * caller does not return before they are sent. */
-    proto_ext *ext;
-    uint32_t next, cap_ext;
-    uint64_t ext_bytes;
-    uint64_t reply_bytes; /* D2H bytes the batch's reply will carry */
-} B;
+/* The batch (batch.h): nothing outside this file writes it. Lock held. */
+shim_batch_state shim_batch_g;
+#define B shim_batch_g
 
 int (*shim_batch_fault)(int step);
 
-static int step_fails(int step)
-{
-    return __builtin_expect(shim_batch_fault != NULL, 0) && shim_batch_fault(step);
-}
+#define step_fails shim_batch_step_fails
 
 int shim_batch_init(void)
 {
+    SHIM_HELD();
     B.ops = B.nslots = B.next = 0;
     B.ext_bytes = B.reply_bytes = 0;
     return proto_frame_begin(&B.buf, PROTO_KIND_REQUEST, 0) ? GENIE_ENOMEM : 0;
 }
 
 /* ------------------------------------------------------------------ the seam ---- */
-
-void shim_batch_begin(shim_rec *r)
-{
-    r->mark = B.buf.len;
-    r->next0 = B.next;
-    r->ext_bytes0 = B.ext_bytes;
-    r->reply = 0;
-    r->reply_dst = NULL;
-    r->reply_size = 0;
-    r->slot = UINT32_MAX;
-    r->committed = 0;
-    r->captured = 0;
-}
-
-genie_buf *shim_batch_arena(shim_rec *r)
-{
-    (void)r;
-    return step_fails(SHIM_STEP_RECORD) ? NULL : &B.buf;
-}
-
-genie_buf *shim_batch_arena_(void) { return &B.buf; }
 
 cudaError_t shim_batch_splice(shim_rec *r, const void *p, size_t n)
 {
@@ -124,6 +91,7 @@ static int slot_reserve(void)
 
 cudaError_t shim_batch_commit(shim_rec *r, uint32_t sid, unsigned flags)
 {
+    SHIM_HELD();
     if (__builtin_expect(shim_g.ncaptures != 0, 0) && sid != SHIM_NO_STREAM) {
         /* stream work while a capture runs: the capture takes it, or refuses it */
         cudaError_t ce;
@@ -262,6 +230,7 @@ static int batch_cb(void *ud, const proto_rec *r)
 
 cudaError_t shim_flush(int kind)
 {
+    SHIM_HELD();
     if (B.ops == 0)
         return cudaSuccess;
     batch_reply br = {cudaSuccess, 0, 0};

@@ -50,15 +50,51 @@ typedef struct shim_rec {
     int captured;        /* the op went into a stream capture instead */
 } shim_rec;
 
-/* Starts an op at the end of the batch. */
-void shim_batch_begin(shim_rec *r);
+/* The batch's own state. Its fields belong to shim/batch.c: the inline functions below are
+ * the only code elsewhere that reads them (they run on every recorded op), and nothing but
+ * batch.c writes them. */
+typedef struct shim_batch_state {
+    genie_buf buf;    /* the current request frame */
+    uint32_t ops;     /* ops committed to it */
+    uint32_t nslots, cap_slots;
+    shim_slot *slots; /* the committed ops' reply slots, in op order */
+    /* Bulk H2D bytes the batch sends from the caller's memory (spliced in at flush); the
+     * caller does not return before they are sent. */
+    proto_ext *ext;
+    uint32_t next, cap_ext;
+    uint64_t ext_bytes;
+    uint64_t reply_bytes; /* D2H bytes the batch's reply will carry */
+} shim_batch_state;
+extern shim_batch_state shim_batch_g;
 
-/* The arena the record's bytes go into, or NULL when the step fails (out of memory, or an
- * injected failure). Use through SHIM_PUT with the op name of protocol/gen/ops.h. */
-genie_buf *shim_batch_arena(shim_rec *r);
+/* Test hook: when set, called at each step of the seam that may fail (the SHIM_STEP_*);
+ * nonzero makes that step fail as an allocation failure would. NULL in production. */
+enum { SHIM_STEP_RECORD, SHIM_STEP_SPLICE, SHIM_STEP_SLOT, SHIM_STEP__COUNT };
+extern int (*shim_batch_fault)(int step);
+static inline int shim_batch_step_fails(int step)
+{
+    return __builtin_expect(shim_batch_fault != NULL, 0) && shim_batch_fault(step);
+}
+
+/* Starts an op at the end of the batch. */
+static inline void shim_batch_begin(shim_rec *r)
+{
+    *r = (shim_rec){.mark = shim_batch_g.buf.len,
+                    .next0 = shim_batch_g.next,
+                    .ext_bytes0 = shim_batch_g.ext_bytes,
+                    .slot = UINT32_MAX};
+}
+
+/* The arena the record's bytes go into, or NULL when the step fails (an injected failure;
+ * the put itself returns NULL when out of memory). Use through SHIM_PUT with the op name of
+ * protocol/gen/ops.h. */
+static inline genie_buf *shim_batch_arena(shim_rec *r)
+{
+    (void)r;
+    return shim_batch_step_fails(SHIM_STEP_RECORD) ? NULL : &shim_batch_g.buf;
+}
 #define SHIM_PUT(r, OP, ...)                                                                   \
-    (shim_batch_arena(r) ? proto_put_##OP(shim_batch_arena_(), __VA_ARGS__) : NULL)
-genie_buf *shim_batch_arena_(void); /* SHIM_PUT's second half: the arena, no checks */
+    (shim_batch_arena(r) ? proto_put_##OP(&shim_batch_g.buf, __VA_ARGS__) : NULL)
 
 /* Makes the op's record (the last one, its body up to the fixed fields) carry n more bytes
  * sent from p at flush: p must stay unchanged until the next shim_flush, which the caller
@@ -106,10 +142,5 @@ int shim_batch_writes_into(const void *p, size_t n);
 
 /* Sets up the batch for a new session (lock held): 0 or GENIE_ENOMEM. */
 int shim_batch_init(void);
-
-/* Test hook: when set, called at each step of the seam that may fail (the SHIM_STEP_*);
- * nonzero makes that step fail as an allocation failure would. NULL in production. */
-enum { SHIM_STEP_RECORD, SHIM_STEP_SPLICE, SHIM_STEP_SLOT, SHIM_STEP__COUNT };
-extern int (*shim_batch_fault)(int step);
 
 #endif

@@ -66,11 +66,10 @@ int shim_lib_begin(shim_lib_call *c, unsigned api, size_t args_len)
 {
     memset(c, 0, sizeof *c);
     c->api = api;
-    shim_lock();
+    SHIM_HELD(); /* the generated wrapper holds the lock */
     cudaError_t e = shim_ensure();
     if (e != cudaSuccess) {
         c->status = CUBLAS_STATUS_NOT_INITIALIZED;
-        shim_unlock();
         return 1;
     }
     shim_batch_begin(&c->rec);
@@ -78,7 +77,6 @@ int shim_lib_begin(shim_lib_call *c, unsigned api, size_t args_len)
     if (!c->p) {
         c->status = CUBLAS_STATUS_ALLOC_FAILED;
         shim_batch_rollback(&c->rec);
-        shim_unlock();
         return 1;
     }
     c->end = c->p + args_len;
@@ -103,7 +101,7 @@ static void mirror_check_stream(shim_blas_handle *b)
 
 int shim_lib_begin_on(shim_lib_call *c, cublasHandle_t h, unsigned api, size_t args_len)
 {
-    shim_lock();
+    SHIM_HELD(); /* the generated wrapper holds the lock */
     shim_blas_handle *b = shim_blas_handle_of(h);
     if (b) {
         mirror_check_stream(b);
@@ -113,16 +111,13 @@ int shim_lib_begin_on(shim_lib_call *c, cublasHandle_t h, unsigned api, size_t a
             if (st != CUBLAS_STATUS_SUCCESS) {
                 memset(c, 0, sizeof *c);
                 c->status = st;
-                shim_unlock();
                 return 1;
             }
             b->workspace_user = 0;
             b->workspace_reset_due = 0;
         }
     }
-    int r = shim_lib_begin(c, api, args_len); /* holds the lock again when it returns 0 */
-    shim_unlock();
-    return r;
+    return shim_lib_begin(c, api, args_len);
 }
 
 static void put(shim_lib_call *c, const void *v, size_t n)
@@ -322,7 +317,6 @@ int shim_lib_end(shim_lib_call *c)
         /* nothing of a rejected call reaches the wire */
         shim_batch_rollback(&c->rec);
         free(c->created);
-        shim_unlock();
         return c->status;
     }
     cudaError_t e;
@@ -344,7 +338,6 @@ int shim_lib_end(shim_lib_call *c)
         if (e != cudaSuccess) {
             shim_batch_rollback(&c->rec);
             free(c->created);
-            shim_unlock();
             return shim_blas_status(e);
         }
     }
@@ -353,7 +346,6 @@ int shim_lib_end(shim_lib_call *c)
     if (c->created && shim_handle_add(c->created, SHIM_BLAS_MAGIC)) {
         shim_batch_rollback(&c->rec);
         free(c->created);
-        shim_unlock();
         return CUBLAS_STATUS_ALLOC_FAILED;
     }
     if (c->result) /* a host result: the value must be here before the call returns */
@@ -365,7 +357,6 @@ int shim_lib_end(shim_lib_call *c)
         if (c->created)
             shim_handle_del(c->created);
         free(c->created);
-        shim_unlock();
         return e == cudaErrorMemoryAllocation ? CUBLAS_STATUS_ALLOC_FAILED : shim_blas_status(e);
     }
     if (c->result && e == cudaSuccess)
@@ -375,7 +366,6 @@ int shim_lib_end(shim_lib_call *c)
         c->destroyed->magic = 0;
         free(c->destroyed);
     }
-    shim_unlock();
     return shim_blas_status(e);
 }
 

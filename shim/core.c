@@ -2,6 +2,8 @@
 #include "shim/shim_int.h"
 
 #include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -17,11 +19,6 @@ static void shim_stats_atexit(void);
 
 static void shim_init(void)
 {
-    pthread_mutexattr_t a;
-    pthread_mutexattr_init(&a);
-    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&shim_g.mu, &a);
-    pthread_mutexattr_destroy(&a);
     genie_log_init();
     shim_g.next_stream = PROTO_STREAM_FIRST;
     shim_g.next_event = 1;
@@ -43,22 +40,66 @@ static void shim_init(void)
     atexit(shim_stats_atexit);
 }
 
-static int inited; /* set once shim_init has run; read without the lock on the fast path */
+int shim_inited; /* set once shim_init has run; read without the lock on the fast path */
 
 static void shim_init_once(void)
 {
     shim_init();
-    __atomic_store_n(&inited, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&shim_inited, 1, __ATOMIC_RELEASE);
 }
 
-void shim_lock(void)
+/* The shim's one lock: a plain (non-recursive) mutex, taken once per API call by the
+ * generated wrapper (or by a hand-written entry point: RAW rows, the driver and NVML
+ * look-alikes); shim_depth counts this thread's holds, so a call made while the thread is
+ * inside the shim goes straight through and internal functions only check it. */
+int shim_lockword; /* 0 free, 1 held, 2 held and someone may wait (Drepper, "Futexes Are Tricky") */
+__thread unsigned shim_depth __attribute__((tls_model("initial-exec")));
+
+static void lockword_wait(void)
 {
-    if (__builtin_expect(!__atomic_load_n(&inited, __ATOMIC_ACQUIRE), 0))
-        pthread_once(&init_once, shim_init_once);
-    pthread_mutex_lock(&shim_g.mu);
+    syscall(SYS_futex, &shim_lockword, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
 }
 
-void shim_unlock(void) { pthread_mutex_unlock(&shim_g.mu); }
+/* The contended (or first) path of shim_lock: seen is the word the inline CAS found. */
+void shim_lock_slow(int seen)
+{
+    if (__builtin_expect(!__atomic_load_n(&shim_inited, __ATOMIC_ACQUIRE), 0)) {
+        pthread_once(&init_once, shim_init_once);
+        seen = 0;
+        if (__atomic_compare_exchange_n(&shim_lockword, &seen, 1, 0, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            return;
+    }
+    if (seen != 2)
+        seen = __atomic_exchange_n(&shim_lockword, 2, __ATOMIC_ACQUIRE);
+    while (seen != 0) {
+        lockword_wait();
+        seen = __atomic_exchange_n(&shim_lockword, 2, __ATOMIC_ACQUIRE);
+    }
+}
+
+void shim_unlock_slow(void)
+{
+    syscall(SYS_futex, &shim_lockword, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+unsigned shim_release(void)
+{
+    unsigned d = shim_depth;
+    if (d) {
+        shim_depth = 1;
+        shim_unlock();
+    }
+    return d;
+}
+
+void shim_reacquire(unsigned depth)
+{
+    if (depth) {
+        shim_lock();
+        shim_depth = depth;
+    }
+}
 
 /* ----------------------------------------------------------------- handles ---- */
 

@@ -478,8 +478,11 @@ cudaError_t shim_impl_cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, v
         e = host_fn_drain(stream, sid, "cudaLaunchHostFunc");
     shim_unlock();
     /* "the function will not be called in the event of an error in the CUDA context" */
-    if (e == cudaSuccess)
+    if (e == cudaSuccess) {
+        unsigned held = shim_release(); /* the wrapper's hold too: the program runs unlocked */
         fn(userData);
+        shim_reacquire(held);
+    }
     return e;
 }
 
@@ -506,6 +509,8 @@ cudaError_t shim_impl_cudaStreamAddCallback(cudaStream_t stream, cudaStreamCallb
     e = host_fn_drain(stream, sid, "cudaStreamAddCallback");
     shim_unlock();
     /* a callback runs even after an error and is told it: the status of the stream's work */
+    unsigned held = shim_release(); /* the wrapper's hold too: the program runs unlocked */
     callback(stream, e, userData);
+    shim_reacquire(held);
     return e;
 }

@@ -68,7 +68,7 @@ typedef struct shim_lib_call {
     uint32_t nvals;
 } shim_lib_call;
 
-/* Takes the lock and starts the record; nonzero (with c->status set, lock released) when
+/* Starts the record (the generated wrapper holds the lock); nonzero (with c->status set) when
  * the call cannot be recorded. Every helper below records its argument or sets c->status. */
 int shim_lib_begin(shim_lib_call *c, unsigned api, size_t args_len);
 /* shim_lib_begin for a call on handle h that may use its workspace: first records what the
@@ -85,8 +85,8 @@ void shim_lib_result(shim_lib_call *c, void *p, size_t n);
 /* HOUT: a host output in either pointer mode (int *info of the batched solvers). A call has
  * one host output at most: the executor has one buffer for it. */
 void shim_lib_hout(shim_lib_call *c, void *p, size_t n);
-/* Finishes the record (or rolls it back), flushes when a host result is due, unlocks and
- * returns the cublasStatus_t. */
+/* Finishes the record (or rolls it back), flushes when a host result is due and returns the
+ * cublasStatus_t. */
 int shim_lib_end(shim_lib_call *c);
 
 /* Bytes of alpha/beta for a compute type (the scale type follows it). */

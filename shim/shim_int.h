@@ -2,6 +2,7 @@
 #ifndef GENIE_SHIM_INT_H
 #define GENIE_SHIM_INT_H
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -132,7 +133,7 @@ typedef struct shim_event {
 
 /* ---- global state (shim/core.c) ---- */
 typedef struct shim_state {
-    pthread_mutex_t mu; /* guards everything below; recursive */
+    /* everything below is guarded by the shim's lock (shim_lock) */
     int connected;
     cudaError_t fatal; /* session lost or unusable: every call returns it */
     shim_link *link;
@@ -167,8 +168,38 @@ typedef struct shim_state {
 
 extern shim_state shim_g;
 
-void shim_lock(void);
-void shim_unlock(void);
+/* The shim's lock: one plain mutex, taken once per API call by the generated wrapper (and by
+ * the hand-written entry points that have no wrapper). shim_depth is this thread's count of
+ * holds: a nested shim_lock (an internal function, a call made from inside the shim) only
+ * counts, so the mutex is never taken twice and never recursively. */
+extern __thread unsigned shim_depth __attribute__((tls_model("initial-exec")));
+/* The mutex itself: a futex word (0 free, 1 held, 2 held with waiters), so that an
+ * uncontended call costs one compare-and-swap in and one exchange out, inline (about half a
+ * pthread mutex pair on the launch path); shim_inited says the process state is set up. */
+extern int shim_lockword, shim_inited;
+void shim_lock_slow(int seen);
+void shim_unlock_slow(void);
+static inline void shim_lock(void)
+{
+    if (shim_depth++ == 0) {
+        int c = 0;
+        if (__builtin_expect(!__atomic_load_n(&shim_inited, __ATOMIC_ACQUIRE), 0) ||
+            !__atomic_compare_exchange_n(&shim_lockword, &c, 1, 0, __ATOMIC_ACQUIRE,
+                                         __ATOMIC_RELAXED))
+            shim_lock_slow(c);
+    }
+}
+static inline void shim_unlock(void)
+{
+    if (--shim_depth == 0 && __atomic_exchange_n(&shim_lockword, 0, __ATOMIC_RELEASE) == 2)
+        shim_unlock_slow();
+}
+/* Internal functions that run inside an API call: the caller holds the lock. */
+#define SHIM_HELD() assert(shim_depth > 0)
+/* Around a call out to the program (a host function): drops every hold of this thread and
+ * takes them back after. */
+unsigned shim_release(void);
+void shim_reacquire(unsigned depth);
 
 /* Connects on first use (HELLO). Returns cudaSuccess or the session error. Lock held. */
 cudaError_t shim_ensure(void);
