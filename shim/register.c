@@ -372,7 +372,7 @@ cudaError_t shim_func_prepare(shim_func *f)
 }
 
 /* ------------------------------------------------------ driver-API modules ---- */
-/* cuModuleLoadData & co. (shim/driver.c): the same lazy loading as a registered fatbin; the
+/* cuModuleLoadData & co. (shim/cuda_driver_api.c): the same lazy loading as a registered fatbin; the
  * module keeps a copy of the image until the executor has it, and owns its functions. */
 
 cudaError_t shim_module_create(const void *image, size_t len, shim_module **out)
