@@ -19,8 +19,7 @@
 
 /* A cuBLASLt handle as the client sees it; the cublasLtHandle_t is a pointer to this. */
 typedef struct shim_lt_handle {
-    uint32_t magic;
-    uint32_t id;
+    SHIM_HANDLE_FIELDS
 } shim_lt_handle;
 #define SHIM_LT_MAGIC 0x4c544c54u /* "TLTL" */
 

@@ -41,7 +41,7 @@ typedef struct shim_capture {
 
 /* cudaGraph_t */
 typedef struct shim_graph {
-    uint32_t magic;
+    SHIM_HANDLE_FIELDS /* id: unused (a graph has no wire ID until instantiated) */
     uint32_t origin;
     genie_buf recs;
     uint32_t nrec;
@@ -54,8 +54,7 @@ typedef struct shim_graph {
 
 /* cudaGraphExec_t: independent of its graph once made, as in the runtime */
 typedef struct shim_graph_exec {
-    uint32_t magic;
-    uint32_t id; /* the executor's graph ID */
+    SHIM_HANDLE_FIELDS /* id: the executor's graph ID */
     shim_h2d_node *h2d;
     uint32_t nh2d;
     uint64_t h2d_bytes;

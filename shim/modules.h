@@ -13,8 +13,7 @@
 #define SHIM_MAX_PARAMS (64u << 10)
 
 struct shim_module {
-    uint32_t magic;
-    uint32_t id;
+    SHIM_HANDLE_FIELDS /* magic, id, generation: shim_int.h */
     const uint8_t *image; /* borrowed: the program's static fatbin; or owned (below) */
     size_t len;
     genie_hash128 hash;

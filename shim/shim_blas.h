@@ -37,8 +37,7 @@ enum { SHIM_LIB_HOST = 0, SHIM_LIB_DEVICE = 1 };
  * (shim_lib_begin_on), so the executor's handle never works with a workspace the client
  * believes it has given up. */
 typedef struct shim_blas_handle {
-    uint32_t magic;
-    uint32_t id;
+    SHIM_HANDLE_FIELDS /* magic, id, generation: shim_int.h */
     cudaStream_t stream;
     uint32_t stream_id; /* stream's client ID when set: a destroyed stream no longer has it */
     cublasPointerMode_t pointer_mode;

@@ -77,11 +77,26 @@ int shim_alloc_find(const shim_alloc *a, uint64_t ptr, uint64_t *start, uint64_t
 uint64_t shim_alloc_mapped_bytes(const shim_alloc *a);
 void shim_alloc_free_all(shim_alloc *a);
 
-/* ---- modules and functions (shim/register.c) ---- */
+/* ---- client handles ----
+ * Every client object whose pointer the program holds as a CUDA handle (streams, events,
+ * modules, functions, graphs, cuBLAS and cuBLASLt handles) starts with these fields, as
+ * libuv's handles start with UV_HANDLE_FIELDS: magic is its kind (a SHIM_*_MAGIC, 0 once
+ * destroyed), id its client ID on the wire (0 for kinds that have none), generation the
+ * registry's count at its registration (a later object at a reused address has another). One
+ * registry (shim/handles.c) holds the live ones: a handle the program passes is validated by
+ * looking it up there, never by reading through it. */
+#define SHIM_HANDLE_FIELDS                                                                     \
+    uint32_t magic;                                                                            \
+    uint32_t id;                                                                               \
+    uint32_t generation;
+typedef struct shim_handle {
+    SHIM_HANDLE_FIELDS
+} shim_handle;
+
+/* ---- modules and functions (shim/modules.h) ---- */
 typedef struct shim_module shim_module;
 typedef struct shim_func {
-    uint32_t magic;
-    uint32_t id; /* client function ID */
+    SHIM_HANDLE_FIELDS /* magic, id, generation: shim_int.h */
     shim_module *module;
     const void *host_fun;    /* NULL for a driver-API function */
     const char *device_name; /* borrowed from the program's static data (driver API: owned) */
@@ -116,15 +131,13 @@ cudaError_t shim_func_attribute(shim_func *f, int attr, int *value, int32_t *cu_
 
 /* ---- streams and events: client objects whose pointers are the CUDA handles ---- */
 typedef struct shim_stream {
-    uint32_t magic;
-    uint32_t id;
+    SHIM_HANDLE_FIELDS /* magic, id, generation: shim_int.h */
     unsigned flags;
     int priority;
 } shim_stream;
 #define SHIM_STREAM_MAGIC 0x5354524du
 typedef struct shim_event {
-    uint32_t magic;
-    uint32_t id;
+    SHIM_HANDLE_FIELDS /* magic, id, generation: shim_int.h */
     unsigned flags;
     int recorded;
     unsigned long long capture; /* recorded in this capture (its id), or 0 */
@@ -200,6 +213,10 @@ static inline void shim_unlock(void)
  * takes them back after. */
 unsigned shim_release(void);
 void shim_reacquire(unsigned depth);
+/* Process setup, once (shim/session.c; run by the first shim_lock) and the counters' report
+ * at exit (shim/stats.c). */
+void shim_init_once(void);
+void shim_stats_atexit(void);
 
 /* Connects on first use (HELLO). Returns cudaSuccess or the session error. Lock held. */
 cudaError_t shim_ensure(void);
@@ -307,13 +324,18 @@ void *shim_ptrmap_get(const shim_ptrmap *m, const void *key); /* NULL when absen
 int shim_ptrmap_put(shim_ptrmap *m, const void *key, void *val); /* insert or replace */
 void shim_ptrmap_del(shim_ptrmap *m, const void *key);
 
-/* Live client handles (streams, events, modules, functions, cuBLAS and cuBLASLt handles), keyed by pointer with
- * their magic as the kind. A handle the program passes is validated by looking it up here,
- * never by reading through it: a destroyed or made-up handle is then an invalid handle, not
- * a read of freed or unmapped memory. Lock held. */
-int shim_handle_add(const void *p, uint32_t kind); /* 0 or GENIE_ENOMEM */
-void shim_handle_del(const void *p);
+/* The registry of live client handles (shim/handles.c), keyed by pointer with their magic as
+ * the kind. A destroyed or made-up handle is then an invalid handle, not a read of freed or
+ * unmapped memory. Lock held. */
+/* Registers h (an object starting with SHIM_HANDLE_FIELDS) as a live handle of kind: sets its
+ * magic and generation. 0 or GENIE_ENOMEM (then h is not registered). */
+int shim_handle_add(void *h, uint32_t kind);
+/* Unregisters h and clears its magic; the caller frees it. */
+void shim_handle_del(void *h);
+/* 1 when p is a live handle of kind (kind 0: of any kind). */
 int shim_handle_is(const void *p, uint32_t kind);
+/* p as a live handle of kind, or NULL. */
+void *shim_handle_of(const void *p, uint32_t kind);
 int shim_host_is_pinned(const void *p, size_t n);
 
 /* Generated wrappers' helpers. */
