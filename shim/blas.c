@@ -487,7 +487,7 @@ cublasStatus_t shim_impl_cublasGetAtomicsMode(cublasHandle_t handle, cublasAtomi
 
 /* The setters validate what real cuBLAS validates, record only a change (the mirror is the
  * executor's state: a value it already has needs no record), and update the mirror once the
- * record is made. Each holds the (recursive) lock throughout: the handle cannot be destroyed
+ * record is made. Each holds the lock throughout (nested holds only count): the handle cannot be destroyed
  * in between. A record that still fails remotely (the handle's create failed there) reports
  * its error at the next sync, like any recorded call. */
 cublasStatus_t shim_impl_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId)

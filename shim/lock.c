@@ -8,7 +8,7 @@
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
-/* The shim's one lock: a plain (non-recursive) mutex, taken once per API call by the
+/* The shim's one lock: a futex word (never taken recursively), taken once per API call by the
  * generated wrapper (or by a hand-written entry point: RAW rows, the driver and NVML
  * look-alikes); shim_depth counts this thread's holds, so a call made while the thread is
  * inside the shim goes straight through and internal functions only check it. */
