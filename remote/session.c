@@ -2,6 +2,8 @@
  * errors. */
 #include "remote/exec_int.h"
 
+#include "protocol/delta.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,24 +230,10 @@ static const char *delta_build(exec_session *s, const proto_frame *f, const prot
         return "out of memory";
     uint32_t fl = f->flags | PROTO_FRAME_TEMPLATE;
     memcpy(out->data + 8, &fl, 4);
-    uint8_t *pay = out->data + PROTO_HDR_SIZE;
-    const uint8_t *p = a.patches, *end = a.patches + a.patches_len;
-    for (uint32_t i = 0; i < a.npatches; i++) {
-        uint32_t off, len;
-        if (end - p < 8)
-            return "patch list truncated";
-        memcpy(&off, p, 4);
-        memcpy(&len, p + 4, 4);
-        p += 8;
-        if ((size_t)(end - p) < len)
-            return "patch bytes truncated";
-        if ((uint64_t)off + len > s->tmpl.len)
-            return "patch outside the template";
-        memcpy(pay + off, p, len);
-        p += len;
-    }
-    if (p != end)
-        return "bytes after the last patch";
+    const char *why = proto_delta_apply(out->data + PROTO_HDR_SIZE, s->tmpl.len, a.patches,
+                                        a.patches_len, a.npatches);
+    if (why)
+        return why;
     proto_frame_end(out);
     return NULL;
 }

@@ -1,6 +1,8 @@
 /* core.c — the shim's session: connect and HELLO, the batch, flushing, errors, deny. */
 #include "shim/shim_int.h"
 
+#include "protocol/delta.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -389,9 +391,7 @@ static uint32_t pay32(const uint8_t *p, size_t off)
 
 /* Builds shim_g.delta: the batch (payload cur, n bytes) as a BATCH_DELTA of the template,
  * when the template has the same length and record headers and the delta frame is under
- * half the batch's. Returns 1 if built. Runs closer than DELTA_GAP bytes merge (a patch
- * header costs 8). */
-#define DELTA_GAP 16
+ * half the batch's (protocol/delta.h encodes the patches). Returns 1 if built. */
 static int delta_build(const uint8_t *cur, size_t n)
 {
     const uint8_t *old = shim_g.tmpl.data;
@@ -403,36 +403,16 @@ static int delta_build(const uint8_t *cur, size_t n)
         uint64_t len = pay32(cur, off + 4);
         off += PROTO_REC_HDR_SIZE + ((len + 7) & ~(uint64_t)7);
     }
-    size_t budget = n / 2, npatch = 0;
+    uint32_t npatch;
     genie_buf *pb = &shim_g.patches;
-    genie_buf_reset(pb);
-    size_t i = 0;
-    while (i < n) {
-        while (i + 8 <= n && !memcmp(cur + i, old + i, 8)) /* skip equal words */
-            i += 8;
-        while (i < n && cur[i] == old[i])
-            i++;
-        if (i >= n)
-            break;
-        size_t last = i, j = i + 1;
-        for (; j < n && j - last <= DELTA_GAP; j++)
-            if (cur[j] != old[j])
-                last = j;
-        size_t len = last + 1 - i;
-        if (pb->len + 8 + len > budget)
-            return 0;
-        uint32_t h[2] = {(uint32_t)i, (uint32_t)len};
-        if (genie_buf_append(pb, h, sizeof h) || genie_buf_append(pb, cur + i, len))
-            return 0;
-        npatch++;
-        i = last + 1;
-    }
+    if (proto_delta_encode(cur, old, n, n / 2, pb, &npatch))
+        return 0;
     genie_buf *d = &shim_g.delta;
     if (proto_frame_begin(d, PROTO_KIND_REQUEST, 0))
         return 0;
     uint32_t fl = PROTO_FRAME_TEMPLATE;
     memcpy(d->data + 8, &fl, 4);
-    uint8_t *p = proto_put_BATCH_DELTA(d, shim_g.tmpl_seq, (uint32_t)npatch, pb->len);
+    uint8_t *p = proto_put_BATCH_DELTA(d, shim_g.tmpl_seq, npatch, pb->len);
     if (!p)
         return 0;
     if (pb->len)
