@@ -4,8 +4,8 @@
  * The expected times are computed here from the data file itself (models/h100.model, read by
  * this test with its own parser), by the formulas docs/fakegpu.md gives, so a wrong formula or
  * a wrong unit in fg_model.c fails the test. Sizes are chosen so that each modeled time is
- * several milliseconds: the fixed costs of queuing and waking (tens of microseconds on a loaded
- * machine) stay inside the bounds. */
+ * tens of milliseconds or more: the fixed costs of queuing and waking, and a loaded machine's
+ * scheduling delays, stay inside the bounds. */
 #include <criterion/criterion.h>
 
 #include <cuda.h>
@@ -94,9 +94,9 @@ Test(model, gemms_take_the_modeled_time)
         const char *peak;
         double esz;
     } cases[] = {
-        {8192, 8192, 8192, FG_DT_F32, "peak_f32", 4},
-        {16384, 16384, 16384, FG_DT_F16, "peak_f16", 2},
-        {8192, 8192, 16384, FG_DT_TF32, "peak_tf32", 4},
+        {16384, 16384, 8192, FG_DT_F32, "peak_f32", 4},
+        {32768, 32768, 16384, FG_DT_F16, "peak_f16", 2},
+        {16384, 16384, 32768, FG_DT_TF32, "peak_tf32", 4},
     };
     cr_assert_eq(fg_work_compute(), 0, "a model must run timing-only by default");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -120,7 +120,7 @@ Test(model, gemms_take_the_modeled_time)
 
 Test(model, copies_take_the_modeled_time)
 {
-    const size_t n = (size_t)1 << 30; /* timing-only: never touched */
+    const size_t n = (size_t)4 << 30; /* timing-only: never touched */
     CUdeviceptr a, b;
     OK(cuMemAlloc(&a, n));
     OK(cuMemAlloc(&b, n));
@@ -129,16 +129,16 @@ Test(model, copies_take_the_modeled_time)
     double t0 = now_ms();
     OK(cuMemcpyHtoDAsync(a, host, n, NULL));
     OK(cuStreamSynchronize(NULL));
-    within(now_ms() - t0, lat + (double)n / param("h2d_bandwidth") * 1e3, "H2D 1 GiB");
+    within(now_ms() - t0, lat + (double)n / param("h2d_bandwidth") * 1e3, "H2D 4 GiB");
     t0 = now_ms();
     OK(cuMemcpyDtoDAsync(b, a, n, NULL));
     OK(cuStreamSynchronize(NULL));
     within(now_ms() - t0,
            lat + 2.0 * (double)n / (param("hbm_bandwidth") * param("hbm_efficiency")) * 1e3,
-           "D2D 1 GiB");
+           "D2D 4 GiB");
     t0 = now_ms();
     OK(cuMemcpyDtoH(host, a, n / 4)); /* pageable: returns once done */
-    within(now_ms() - t0, lat + (double)(n / 4) / param("d2h_bandwidth") * 1e3, "D2H 256 MiB");
+    within(now_ms() - t0, lat + (double)(n / 4) / param("d2h_bandwidth") * 1e3, "D2H 1 GiB");
     free(host);
     OK(cuMemFree(a));
     OK(cuMemFree(b));
@@ -152,14 +152,14 @@ Test(model, kernels_take_the_table_time)
     OK(cuModuleLoadData(&m, fake_fatbin));
     OK(cuModuleGetFunction(&f, m, "_ZN2at6native29vectorized_elementwise_kernelILi4EEEvi"));
     const unsigned blocks = 200000;
-    const int launches = 50;
+    const int launches = 200;
     double per = param("launch_us") * 1e-3 + 1.0e-3 /* its base_us */ +
                  blocks * 1.5e-6; /* its per_block_ns */
     double t0 = now_ms();
     for (int i = 0; i < launches; i++)
         OK(cuLaunchKernel(f, blocks, 1, 1, 128, 1, 1, 0, NULL, NULL, NULL));
     OK(cuStreamSynchronize(NULL));
-    within(now_ms() - t0, launches * per, "50 elementwise kernels of 200000 blocks");
+    within(now_ms() - t0, launches * per, "200 elementwise kernels of 200000 blocks");
     OK(cuModuleUnload(m));
 }
 
@@ -170,8 +170,8 @@ Test(model, streams_overlap_in_modeled_time)
     CUstream a, b;
     OK(cuStreamCreate(&a, CU_STREAM_NON_BLOCKING));
     OK(cuStreamCreate(&b, CU_STREAM_NON_BLOCKING));
-    fg_cost c = {.kind = FG_COST_GEMM, .dtype = FG_DT_F32, .flops = 2.0 * 8192 * 8192 * 8192};
-    double one = gemm_ms(8192, 8192, 8192, "peak_f32", 0);
+    fg_cost c = {.kind = FG_COST_GEMM, .dtype = FG_DT_F32, .flops = 2.0 * 16384 * 16384 * 8192};
+    double one = gemm_ms(16384, 16384, 8192, "peak_f32", 0);
     double t0 = now_ms();
     cr_assert_eq(fg_work_submit(a, must_not_run, NULL, NULL, &c), 0);
     cr_assert_eq(fg_work_submit(b, must_not_run, NULL, NULL, &c), 0);
