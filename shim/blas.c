@@ -117,7 +117,9 @@ int shim_lib_begin_on(shim_lib_call *c, cublasHandle_t h, unsigned api, size_t a
             b->workspace_reset_due = 0;
         }
     }
-    return shim_lib_begin(c, api, args_len);
+    int r = shim_lib_begin(c, api, args_len);
+    c->checked = b; /* looked up under this hold: shim_lib_handle need not look again */
+    return r;
 }
 
 static void put(shim_lib_call *c, const void *v, size_t n)
@@ -133,7 +135,7 @@ static void put(shim_lib_call *c, const void *v, size_t n)
 
 void shim_lib_handle(shim_lib_call *c, cublasHandle_t h)
 {
-    c->h = shim_blas_handle_of(h);
+    c->h = c->checked && (cublasHandle_t)c->checked == h ? c->checked : shim_blas_handle_of(h);
     if (!c->h) {
         c->status = CUBLAS_STATUS_NOT_INITIALIZED;
         return;

@@ -60,6 +60,7 @@ typedef struct shim_lib_call {
     int status;           /* cublasStatus_t to return */
     unsigned api;         /* GENIE_API_ ID of the call */
     shim_blas_handle *h;  /* the call's handle (pointer mode) */
+    shim_blas_handle *checked; /* the handle shim_lib_begin_on found live, or NULL */
     shim_blas_handle *created, *destroyed;
     void *result;         /* host RESULT destination */
     size_t result_size;
