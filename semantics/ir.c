@@ -1,6 +1,7 @@
 /* ir.c — the semantics IR's side arrays: staging, committing and rewinding op descriptors. */
 #include "semantics/sem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,4 +97,26 @@ const char *sem_kind_name(unsigned kind)
         [SEM_OP_HANDLE] = "handle", [SEM_OP_GRAPH] = "graph",
     };
     return kind < SEM_OP__COUNT ? names[kind] : "?";
+}
+
+void sem_ir_print(void *fp, const sem_ir *ir)
+{
+    FILE *f = fp;
+    for (uint32_t i = 0; i < ir->n; i++) {
+        const sem_op *o = &ir->ops[i];
+        fprintf(f, "%s stream=%u op=0x%04x bytes=%u bulk=%llu ranges=%u", sem_kind_name(o->kind),
+                o->stream, o->wire_op, o->wire_bytes, (unsigned long long)o->bulk_bytes,
+                o->nranges);
+        if (o->kind == SEM_OP_LAUNCH)
+            fprintf(f, " func=%u", o->func);
+        else if (o->event)
+            fprintf(f, " event=%u", o->event);
+        if (o->api)
+            fprintf(f, " api=0x%04x", o->api);
+        if (o->kind == SEM_OP_GEMM)
+            fprintf(f, " gemm=%dx%dx%d batch=%d dtype=%d trans=%c%c", o->gemm.m, o->gemm.n,
+                    o->gemm.k, o->gemm.batch, o->gemm.dtype, "NTC?"[o->gemm.transa & 3],
+                    "NTC?"[o->gemm.transb & 3]);
+        fputc('\n', f);
+    }
 }

@@ -53,25 +53,29 @@ typedef struct sem_range {
  * over batch products. dtype is the cudaDataType of A (CUDA_R_32F = 0, ...), or -1. */
 typedef struct sem_gemm {
     int32_t m, n, k, batch;
-    int32_t dtype;
+    int8_t dtype;
     uint8_t transa, transb; /* 0: N, 1: T, 2: C (cublasOperation_t) */
-    uint8_t pad_[2];
+    uint8_t pad_;
 } sem_gemm;
 
+/* One op: 64 bytes, a cache line (the launch path writes one per call). */
 typedef struct sem_op {
     uint16_t kind;        /* sem_kind */
     uint16_t wire_op;     /* the record's op in the wire protocol (protocol/gen/ops.h) */
-    uint32_t api;         /* the intercepted call (protocol/gen/api.h index), 0 when unknown */
+    uint32_t api;         /* the intercepted call (protocol/gen/api.h ID), 0 when unknown */
     uint32_t stream;      /* client stream ID (0-2: the legacy/per-thread streams) */
-    uint32_t event;       /* EVENT_RECORD, STREAM_WAIT: the client event ID */
-    uint32_t func;        /* LAUNCH: the client function ID */
     uint32_t wire_bytes;  /* the record's bytes in the batch: header, body, padding */
-    uint64_t bulk_bytes;  /* payload sent from the caller's memory (not in wire_bytes) */
-    uint64_t site;        /* the intercepted call's return address, 0 when unknown */
     uint32_t first_range; /* ranges[first_range, + nranges) of the IR */
     uint32_t nranges;
+    uint64_t bulk_bytes;  /* payload sent from the caller's memory (not in wire_bytes) */
+    uint64_t site;        /* the intercepted call's return address, 0 when unknown */
+    union {
+        uint32_t event;   /* EVENT_RECORD, STREAM_WAIT, event syncs: the client event ID */
+        uint32_t func;    /* LAUNCH, FUNC_SET_ATTR: the client function ID */
+    };
     sem_gemm gemm;        /* kind SEM_OP_GEMM */
 } sem_op;
+_Static_assert(sizeof(sem_op) == 64, "sem_op is one cache line");
 
 typedef struct sem_ir {
     sem_op *ops;
@@ -137,6 +141,12 @@ static inline const sem_range *sem_op_ranges(const sem_ir *ir, const sem_op *o)
 }
 
 const char *sem_kind_name(unsigned kind);
+
+/* Writes the IR as text, one line per op (GENIE_SEM_DUMP; docs/semantics.md has the format):
+ *   KIND stream=S op=0xOP bytes=B bulk=N ranges=R [func=F | event=E] [api=0xA]
+ *        [gemm=MxNxK batch=C dtype=D trans=TATB]
+ * f is a FILE * (void * keeps stdio out of this header). */
+void sem_ir_print(void *f, const sem_ir *ir);
 
 /* ------------------------------------------------------- the dependency graph ---- */
 

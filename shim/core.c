@@ -45,6 +45,9 @@ static void shim_init(void)
         .direct_min = SHIM_H2D_DIRECT_MIN,
         .template_max = PROTO_DELTA_TEMPLATE_MAX,
     };
+    const char *dump = genie_env_str("GENIE_SEM_DUMP", NULL);
+    if (dump && !(shim_g.sem_dump = fopen(dump, "w")))
+        GENIE_ERROR("cannot write GENIE_SEM_DUMP=%s: %s", dump, strerror(errno));
     atexit(shim_stats_atexit);
 }
 
@@ -431,6 +434,19 @@ static int delta_build(const uint8_t *cur, size_t n)
     return d->len < PROTO_HDR_SIZE + n / 2;
 }
 
+/* GENIE_SEM_DUMP: the batch about to go, as the passes saw it. */
+static void sem_dump(const sem_batch_decision *dec, size_t plen)
+{
+    static const char *const forms[] = {"plain", "template", "delta"};
+    FILE *f = shim_g.sem_dump;
+    fprintf(f, "batch %u form=%s ops=%u ir_bytes=%llu payload=%zu bulk=%llu lost=%d\n",
+            shim_g.seq + 1, forms[dec->form], shim_g.ir.n,
+            (unsigned long long)shim_g.ir.wire_bytes, plen, (unsigned long long)shim_g.ext_bytes,
+            shim_g.ir.lost);
+    sem_ir_print(f, &shim_g.ir);
+    fflush(f);
+}
+
 cudaError_t shim_flush(int kind)
 {
     if (shim_g.batch_ops == 0)
@@ -452,6 +468,8 @@ cudaError_t shim_flush(int kind)
      * sides keep a template only after a batch with no R_ERROR, so they hold the same bytes. */
     sem_batch_decision dec =
         sem_pass_batch(&shim_g.pol, &shim_g.rep, &shim_g.ir, plen, shim_g.next != 0);
+    if (shim_g.sem_dump)
+        sem_dump(&dec, plen);
     if (dec.form != SEM_BATCH_PLAIN) {
         const uint8_t *cur = shim_g.batch.data + PROTO_HDR_SIZE;
         uint32_t fl = dec.frame_flags & SEM_FRAME_TEMPLATE ? PROTO_FRAME_TEMPLATE : 0;

@@ -181,6 +181,7 @@ typedef struct shim_state {
     size_t ir_mark;
     sem_policy pol;
     sem_repeat rep;
+    void *sem_dump; /* GENIE_SEM_DUMP: a FILE * that gets each flushed batch's IR, or NULL */
     /* GENIE_GRAPH_REPLAY: the payload of the last template batch that ran cleanly (tmpl, sent
      * as frame tmpl_seq; valid while rep.ok), which the executor keeps too: a next batch of
      * the same ops goes as a BATCH_DELTA of it (shim/core.c, protocol/delta.h) */
