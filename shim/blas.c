@@ -101,8 +101,6 @@ static void mirror_check_stream(shim_blas_handle *b)
     }
 }
 
-cublasStatus_t shim_rec_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId);
-
 int shim_lib_begin_on(shim_lib_call *c, cublasHandle_t h, unsigned api, size_t args_len)
 {
     shim_lock();
@@ -506,12 +504,6 @@ cublasStatus_t shim_impl_cublasGetAtomicsMode(cublasHandle_t handle, cublasAtomi
  * record is made. Each holds the (recursive) lock throughout: the handle cannot be destroyed
  * in between. A record that still fails remotely (the handle's create failed there) reports
  * its error at the next sync, like any recorded call. */
-cublasStatus_t shim_rec_cublasSetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t mode);
-cublasStatus_t shim_rec_cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode);
-cublasStatus_t shim_rec_cublasSetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t mode);
-cublasStatus_t shim_rec_cublasSetWorkspace_v2(cublasHandle_t handle, void *workspace,
-                                              size_t workspaceSizeInBytes);
-
 cublasStatus_t shim_impl_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId)
 {
     shim_lock();

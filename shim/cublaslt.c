@@ -33,13 +33,7 @@ static shim_lt_handle *lt_handle_of(cublasLtHandle_t h)
     return shim_handle_is(h, SHIM_LT_MAGIC) ? (shim_lt_handle *)h : NULL;
 }
 
-/* cuBLAS names and strings are the same for Lt (blas.c). */
-const char *shim_impl_cublasGetStatusName(cublasStatus_t status);
-const char *shim_impl_cublasGetStatusString(cublasStatus_t status);
-
 /* ------------------------------------------------------------- local answers ---- */
-
-cublasStatus_t shim_impl_cublasGetProperty(libraryPropertyType type, int *value);
 
 const char *shim_impl_cublasLtGetStatusName(cublasStatus_t status)
 {

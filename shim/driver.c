@@ -417,15 +417,6 @@ static CUresult drv_result(cudaError_t e, int32_t cu)
         shim_last_error = saved_;                                                              \
     } while (0)
 
-/* the runtime calls behind some driver calls (protocol/gen/cudart_api.c calls them too) */
-cudaError_t shim_impl_cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr,
-                                           int value);
-cudaError_t shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks,
-                                                                    const void *func,
-                                                                    int blockSize,
-                                                                    size_t dynamicSMemSize);
-cudaError_t shim_impl_cudaDeviceSynchronize(void);
-
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
 /* Where an ELF image ends: the furthest of its header tables and of the sections and

@@ -12,7 +12,7 @@
  *   HOUT                         RESULT's layout, kind always 0: a host output whatever the
  *                                pointer mode (int *info); it comes back as R_DATA, also
  *                                ahead of the error when the call fails
- * The generated recorder (protocol/gen/cublas_api.c) calls these helpers in parameter order. */
+ * The generated recorder (shim/gen/cublas_api.c) calls these helpers in parameter order. */
 #ifndef GENIE_SHIM_BLAS_H
 #define GENIE_SHIM_BLAS_H
 

@@ -14,6 +14,7 @@
 #include "protocol/gen/ops.h"
 #include "protocol/session.h"
 #include "semantics/sem.h"
+#include "shim/gen/shim_api.h" /* every shim_impl_* with its row's prototype */
 
 #define GENIE_EXPORT __attribute__((visibility("default")))
 
