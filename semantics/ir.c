@@ -113,6 +113,17 @@ void sem_ir_print(void *fp, const sem_ir *ir)
             fprintf(f, " event=%u", o->event);
         if (o->api)
             fprintf(f, " api=0x%04x", o->api);
+        for (uint32_t k = 0; k < o->nranges; k++) {
+            const sem_range *r = &ir->ranges[o->first_range + k];
+            static const char *const m[4] = {"-", "R", "W", "RW"};
+            fprintf(f, "%s%s", k ? "," : " use=", m[r->mode & 3]);
+            if (r->size == SEM_SIZE_UNKNOWN)
+                fputc('?', f);
+            else
+                fprintf(f, "%llu", (unsigned long long)r->size);
+        }
+        if (o->site)
+            fprintf(f, " site=%#llx", (unsigned long long)o->site);
         if (o->kind == SEM_OP_GEMM)
             fprintf(f, " gemm=%dx%dx%d batch=%d dtype=%d trans=%c%c", o->gemm.m, o->gemm.n,
                     o->gemm.k, o->gemm.batch, o->gemm.dtype, "NTC?"[o->gemm.transa & 3],

@@ -144,6 +144,7 @@ const char *sem_kind_name(unsigned kind);
 
 /* Writes the IR as text, one line per op (GENIE_SEM_DUMP; docs/semantics.md has the format):
  *   KIND stream=S op=0xOP bytes=B bulk=N ranges=R [func=F | event=E] [api=0xA]
+ *        [use=MODE SIZE,...] [site=0xS]     (MODE R, W or RW; SIZE ? when unknown)
  *        [gemm=MxNxK batch=C dtype=D trans=TATB]
  * f is a FILE * (void * keeps stdio out of this header). */
 void sem_ir_print(void *f, const sem_ir *ir);

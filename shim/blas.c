@@ -203,10 +203,21 @@ void shim_lib_dev(shim_lib_call *c, const void *p)
 {
     uint64_t v = (uint64_t)(uintptr_t)p;
     put(c, &v, 8);
-    /* TODO(arch-gen): the role (DEV_IN/OUT/INOUT) and size from the generated buffer table;
-     * until then every device argument is read-write, of unknown size */
-    if (v)
-        shim_sem_range(c->op, v, SEM_SIZE_UNKNOWN, SEM_RW);
+}
+
+void shim_lib_bufs(shim_lib_call *c, const proto_buf *b, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!b[i].ptr || !b[i].bytes)
+            continue; /* touches nothing through it (n <= 0) */
+        unsigned mode = (b[i].role & PROTO_BUF_IN ? SEM_R : 0) |
+                        (b[i].role & PROTO_BUF_OUT ? SEM_W : 0);
+        uint64_t size = b[i].bytes == PROTO_EXT_UNKNOWN ? SEM_SIZE_UNKNOWN : b[i].bytes;
+        shim_sem_range(c->op, b[i].ptr, size, mode);
+        if (b[i].flags & PROTO_BUF_PTRS) /* an array of pointers: the memory they name is
+                                          * anywhere, as far as the IR can tell */
+            shim_sem_range(c->op, 0, SEM_SIZE_UNKNOWN, SEM_RW);
+    }
 }
 
 /* For the GEMM family: the shape from the VAL arguments in order (transa, transb, m, n, k,

@@ -19,6 +19,7 @@
 #include <cublasLt.h>
 #include <cublas_v2.h>
 
+#include "protocol/gen/roles.h"
 #include "shim/shim_int.h"
 
 #define SHIM_LIB_SCALAR_BYTES 24
@@ -80,6 +81,9 @@ void shim_lib_hdel(shim_lib_call *c, cublasHandle_t h);
 void shim_lib_stream(shim_lib_call *c, cudaStream_t s);
 void shim_lib_val(shim_lib_call *c, const void *v, size_t n);
 void shim_lib_dev(shim_lib_call *c, const void *p);
+/* The call's device buffers (n of them in b, from the generated proto_bufs_<api>, the
+ * table's roles and extents) as the ranges of its IR descriptor. */
+void shim_lib_bufs(shim_lib_call *c, const proto_buf *b, int n);
 void shim_lib_scalar(shim_lib_call *c, const void *p, size_t n);
 void shim_lib_result(shim_lib_call *c, void *p, size_t n);
 /* HOUT: a host output in either pointer mode (int *info of the batched solvers). A call has

@@ -32,6 +32,15 @@ done
 grep -q 'gemm=24x1x32 batch=4 ' <<<"$step" || fail "decode step: attention GEMM not batched over 4 heads"
 grep '^launch ' <<<"$step" | grep -q 'ranges=0' && fail "decode step: a launch with no buffer"
 grep -q '^d2h ' <<<"$step" || fail "decode step: no D2H copy"
+grep -v ' site=0x' <<<"$step" | grep -q . && fail "decode step: an op without its call site"
+# buffers and extents: the logits GEMM (cublasSgemm, the table's roles: wte 512x128 and the
+# hidden state read, the logits read and written), the QKV matmul (cuBLASLt layouts: weights
+# 384x128, input, output in place), launches' pointer parameters (unknown size, read-write)
+grep -q 'gemm .*use=R262144,R512,RW2048 .*gemm=512x1x128 ' <<<"$step" ||
+    fail "decode step: the logits GEMM's buffers are not A 262144 R, B 512 R, C 2048 RW"
+grep -q 'gemm .*use=R196608,R512,RW1536,.*gemm=384x1x128 ' <<<"$step" ||
+    fail "decode step: the QKV matmul's buffers are not A 196608 R, B 512 R, C=D 1536 RW"
+grep '^launch ' <<<"$step" | grep -v 'use=RW?' | grep -q . && fail "decode step: a launch buffer not RW?"
 # 3. the prefill: GEMMs over the 16 prompt tokens
 grep -q 'gemm=384x16x128 ' "$d" || fail "no prefill GEMM over 16 tokens"
 echo "check_semdump: OK ($(grep -c '^batch' "$d") batches)"
