@@ -693,14 +693,26 @@ static void gen_fwd_recorder(const api_row *r)
 /* The exported wrapper's work around the call it makes: the prologue runs after the argument
  * checks (which return early), the epilogue after the call, so the two always pair. What every
  * intercepted call does on its way in or out (a per-call lock, say) goes here, once. */
+/* A LOCAL row is answered from thread-local or constant state (cudaGetLastError after every
+ * launch): it takes no lock, or takes it itself for the state it reads. Every other call holds
+ * the shim's lock once, for its whole length; what it calls inside only checks it. */
+static int wrapper_locks(const api_row *t) { return !has_flag(t->flags, "LOCAL"); }
+
 static void wrapper_prologue(const api_row *t, const char *idx)
 {
-    (void)t, (void)idx;
+    (void)idx;
     /* one instruction: the semantics layer records where the program called from */
     P("    shim_call_site = __builtin_return_address(0);\n");
+    if (wrapper_locks(t))
+        P("    shim_lock();\n");
 }
 
-static void wrapper_epilogue(const api_row *t, const char *idx) { (void)t, (void)idx; }
+static void wrapper_epilogue(const api_row *t, const char *idx)
+{
+    (void)idx;
+    if (wrapper_locks(t))
+        P("    shim_unlock();\n");
+}
 
 /* Emits the prologue, the call of callee with the row's parameters, the epilogue, the return. */
 static void wrapper_call(const api_row *t, const char *idx, const char *callee, const param *p,

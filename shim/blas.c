@@ -66,19 +66,17 @@ int shim_lib_begin(shim_lib_call *c, unsigned api, size_t args_len)
 {
     memset(c, 0, sizeof *c);
     c->api = api;
-    shim_lock();
+    SHIM_HELD(); /* the generated wrapper holds the lock */
     cudaError_t e = shim_ensure();
     if (e != cudaSuccess) {
         c->status = CUBLAS_STATUS_NOT_INITIALIZED;
-        shim_unlock();
         return 1;
     }
-    c->mark = shim_g.batch.len;
-    c->p = proto_put_LIB_CALL(SHIM_BATCH, api, args_len);
+    shim_batch_begin(&c->rec);
+    c->p = SHIM_PUT(&c->rec, LIB_CALL, api, args_len);
     if (!c->p) {
         c->status = CUBLAS_STATUS_ALLOC_FAILED;
-        shim_g.batch.len = c->mark;
-        shim_unlock();
+        shim_batch_rollback(&c->rec);
         return 1;
     }
     c->end = c->p + args_len;
@@ -103,7 +101,7 @@ static void mirror_check_stream(shim_blas_handle *b)
 
 int shim_lib_begin_on(shim_lib_call *c, cublasHandle_t h, unsigned api, size_t args_len)
 {
-    shim_lock();
+    SHIM_HELD(); /* the generated wrapper holds the lock */
     shim_blas_handle *b = shim_blas_handle_of(h);
     if (b) {
         mirror_check_stream(b);
@@ -113,16 +111,13 @@ int shim_lib_begin_on(shim_lib_call *c, cublasHandle_t h, unsigned api, size_t a
             if (st != CUBLAS_STATUS_SUCCESS) {
                 memset(c, 0, sizeof *c);
                 c->status = st;
-                shim_unlock();
                 return 1;
             }
             b->workspace_user = 0;
             b->workspace_reset_due = 0;
         }
     }
-    int r = shim_lib_begin(c, api, args_len); /* holds the lock again when it returns 0 */
-    shim_unlock();
-    return r;
+    return shim_lib_begin(c, api, args_len);
 }
 
 static void put(shim_lib_call *c, const void *v, size_t n)
@@ -339,9 +334,8 @@ int shim_lib_end(shim_lib_call *c)
 {
     if (c->status) {
         /* nothing of a rejected call reaches the wire */
-        shim_g.batch.len = c->mark;
+        shim_batch_rollback(&c->rec);
         free(c->created);
-        shim_unlock();
         return c->status;
     }
     cudaError_t e;
@@ -361,36 +355,36 @@ int shim_lib_end(shim_lib_call *c)
         /* a host result needs a sync, which a capture forbids */
         e = shim_capture_forbid(sid, "a cuBLAS call returning a host value");
         if (e != cudaSuccess) {
-            shim_g.batch.len = c->mark;
+            shim_batch_rollback(&c->rec);
             free(c->created);
-            shim_unlock();
             return shim_blas_status(e);
         }
     }
-    if (sid != UINT32_MAX && !c->result) {
-        e = shim_op_done_on(sid, c->mark);
-    } else if (c->result) {
-        /* a host result: the value must be here before the call returns */
-        shim_op_count();
-        if (!shim_slot_add(c->result, c->result_size)) {
-            /* roll the record back: an R_DATA with no slot would end the session */
-            shim_op_uncount(c->mark);
-            free(c->created);
-            shim_unlock();
-            return CUBLAS_STATUS_ALLOC_FAILED;
-        }
-        e = shim_flush(SHIM_RT_SYNC);
-    } else {
-        e = shim_op_done();
+    /* a created handle is live before its record is committed, so that a failure of either
+     * leaves neither */
+    if (c->created && shim_handle_add(c->created, SHIM_BLAS_MAGIC)) {
+        shim_batch_rollback(&c->rec);
+        free(c->created);
+        return CUBLAS_STATUS_ALLOC_FAILED;
     }
-    if (c->created && shim_handle_add(c->created, SHIM_BLAS_MAGIC))
-        e = cudaErrorMemoryAllocation; /* recorded, but unusable here */
+    if (c->result) /* a host result: the value must be here before the call returns */
+        shim_batch_want_reply(&c->rec, c->result, c->result_size);
+    e = shim_batch_commit(&c->rec, sid != UINT32_MAX && !c->result ? sid : SHIM_NO_STREAM,
+                          c->result ? SHIM_COMMIT_HOLD : 0);
+    if (!c->rec.committed && !c->rec.captured) {
+        /* rolled back whole (e.g. no room for the reply slot): the call did not happen */
+        if (c->created)
+            shim_handle_del(c->created);
+        free(c->created);
+        return e == cudaErrorMemoryAllocation ? CUBLAS_STATUS_ALLOC_FAILED : shim_blas_status(e);
+    }
+    if (c->result && e == cudaSuccess)
+        e = shim_flush(SHIM_RT_SYNC);
     if (c->destroyed) {
         shim_handle_del(c->destroyed);
         c->destroyed->magic = 0;
         free(c->destroyed);
     }
-    shim_unlock();
     return shim_blas_status(e);
 }
 
@@ -512,7 +506,7 @@ cublasStatus_t shim_impl_cublasGetAtomicsMode(cublasHandle_t handle, cublasAtomi
 
 /* The setters validate what real cuBLAS validates, record only a change (the mirror is the
  * executor's state: a value it already has needs no record), and update the mirror once the
- * record is made. Each holds the (recursive) lock throughout: the handle cannot be destroyed
+ * record is made. Each holds the lock throughout (nested holds only count): the handle cannot be destroyed
  * in between. A record that still fails remotely (the handle's create failed there) reports
  * its error at the next sync, like any recorded call. */
 cublasStatus_t shim_impl_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId)

@@ -19,8 +19,7 @@
 
 /* A cuBLASLt handle as the client sees it; the cublasLtHandle_t is a pointer to this. */
 typedef struct shim_lt_handle {
-    uint32_t magic;
-    uint32_t id;
+    SHIM_HANDLE_FIELDS
 } shim_lt_handle;
 #define SHIM_LT_MAGIC 0x4c544c54u /* "TLTL" */
 
@@ -86,14 +85,23 @@ cublasStatus_t shim_impl_cublasLtCreate(cublasLtHandle_t *lightHandle)
         free(h);
         return CUBLAS_STATUS_ALLOC_FAILED;
     }
-    if (!proto_put_LT_CREATE(SHIM_BATCH, h->id)) {
+    shim_rec r;
+    shim_batch_begin(&r);
+    if (!SHIM_PUT(&r, LT_CREATE, h->id)) {
+        shim_batch_rollback(&r);
         shim_handle_del(h);
         shim_unlock();
         free(h);
         return CUBLAS_STATUS_ALLOC_FAILED;
     }
     shim_sem_op(SEM_OP_HANDLE, PROTO_OP_LT_CREATE, 0);
-    e = shim_op_done();
+    e = shim_batch_commit(&r, SHIM_NO_STREAM, 0);
+    if (!r.committed) {
+        shim_handle_del(h);
+        shim_unlock();
+        free(h);
+        return CUBLAS_STATUS_ALLOC_FAILED;
+    }
     shim_unlock();
     /* the handle exists whatever an earlier op's async error says; that error surfaces at
      * the next sync as the runtime's would */
@@ -113,10 +121,14 @@ cublasStatus_t shim_impl_cublasLtDestroy(cublasLtHandle_t lightHandle)
     cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
     /* a lost session has nothing left to destroy remotely */
     if (shim_ensure() == cudaSuccess) {
-        if (proto_put_LT_DESTROY(SHIM_BATCH, h->id)) {
+        shim_rec r;
+        shim_batch_begin(&r);
+        if (SHIM_PUT(&r, LT_DESTROY, h->id)) {
             shim_sem_op(SEM_OP_HANDLE, PROTO_OP_LT_DESTROY, 0);
-            (void)shim_op_done();
+            (void)shim_batch_commit(&r, SHIM_NO_STREAM, 0);
         } else
+            shim_batch_rollback(&r);
+        if (!r.committed)
             st = CUBLAS_STATUS_ALLOC_FAILED;
     }
     shim_handle_del(h);
@@ -614,12 +626,13 @@ cublasStatus_t shim_impl_cublasLtMatmul(cublasLtHandle_t lightHandle,
     }
     size_t n =
         proto_lt_problem_encode(NULL, 0, PROTO_LT_FORM_MATMUL, computeDesc, lay, NULL, &sc, algo);
-    size_t mark = shim_g.batch.len;
-    uint8_t *p =
-        proto_put_LT_MATMUL(SHIM_BATCH, (uint64_t)(uintptr_t)A, (uint64_t)(uintptr_t)B,
-                            (uint64_t)(uintptr_t)C, (uint64_t)(uintptr_t)D,
-                            (uint64_t)(uintptr_t)workspace, workspaceSizeInBytes, h->id, sid, n);
+    shim_rec r;
+    shim_batch_begin(&r);
+    uint8_t *p = SHIM_PUT(&r, LT_MATMUL, (uint64_t)(uintptr_t)A, (uint64_t)(uintptr_t)B,
+                          (uint64_t)(uintptr_t)C, (uint64_t)(uintptr_t)D,
+                          (uint64_t)(uintptr_t)workspace, workspaceSizeInBytes, h->id, sid, n);
     if (!p) {
+        shim_batch_rollback(&r);
         st = CUBLAS_STATUS_ALLOC_FAILED;
         goto out;
     }
@@ -627,7 +640,7 @@ cublasStatus_t shim_impl_cublasLtMatmul(cublasLtHandle_t lightHandle,
     lt_describe(computeDesc, lay, A, B, C, D, workspace, workspaceSizeInBytes, sid);
     /* errors of the matmul itself surface at the next sync, as a kernel's would; what this
      * returns is an earlier batch's error brought back by a threshold flush */
-    st = shim_blas_status(shim_op_done_on(sid, mark));
+    st = shim_blas_status(shim_batch_commit(&r, sid, 0));
 out:
     shim_unlock();
     return st;

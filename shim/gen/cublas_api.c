@@ -3027,7 +3027,9 @@ GENIE_EXPORT cublasStatus_t cublasCreate_v2(cublasHandle_t* handle)
     if (!handle)
         return shim_bad_blas_arg(GENIE_APIX_cublasCreate_v2, "handle");
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCreate_v2(handle);
+    shim_unlock();
     return ret_;
 }
 
@@ -3035,7 +3037,9 @@ GENIE_EXPORT cublasStatus_t cublasDestroy_v2(cublasHandle_t handle)
 {
     shim_count(GENIE_APIX_cublasDestroy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDestroy_v2(handle);
+    shim_unlock();
     return ret_;
 }
 
@@ -3071,7 +3075,9 @@ GENIE_EXPORT cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t handle, void* w
 {
     shim_count(GENIE_APIX_cublasSetWorkspace_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_impl_cublasSetWorkspace_v2(handle, workspace, workspaceSizeInBytes);
+    shim_unlock();
     return ret_;
 }
 
@@ -3079,7 +3085,9 @@ GENIE_EXPORT cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream
 {
     shim_count(GENIE_APIX_cublasSetStream_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_impl_cublasSetStream_v2(handle, streamId);
+    shim_unlock();
     return ret_;
 }
 
@@ -3107,7 +3115,9 @@ GENIE_EXPORT cublasStatus_t cublasSetPointerMode_v2(cublasHandle_t handle, cubla
 {
     shim_count(GENIE_APIX_cublasSetPointerMode_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_impl_cublasSetPointerMode_v2(handle, mode);
+    shim_unlock();
     return ret_;
 }
 
@@ -3125,7 +3135,9 @@ GENIE_EXPORT cublasStatus_t cublasSetAtomicsMode(cublasHandle_t handle, cublasAt
 {
     shim_count(GENIE_APIX_cublasSetAtomicsMode);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_impl_cublasSetAtomicsMode(handle, mode);
+    shim_unlock();
     return ret_;
 }
 
@@ -3143,7 +3155,9 @@ GENIE_EXPORT cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_
 {
     shim_count(GENIE_APIX_cublasSetMathMode);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_impl_cublasSetMathMode(handle, mode);
+    shim_unlock();
     return ret_;
 }
 
@@ -3511,7 +3525,9 @@ GENIE_EXPORT cublasStatus_t cublasSnrm2_v2(cublasHandle_t handle, int n, const f
 {
     shim_count(GENIE_APIX_cublasSnrm2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSnrm2_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3529,7 +3545,9 @@ GENIE_EXPORT cublasStatus_t cublasDnrm2_v2(cublasHandle_t handle, int n, const d
 {
     shim_count(GENIE_APIX_cublasDnrm2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDnrm2_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3547,7 +3565,9 @@ GENIE_EXPORT cublasStatus_t cublasScnrm2_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasScnrm2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasScnrm2_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3565,7 +3585,9 @@ GENIE_EXPORT cublasStatus_t cublasDznrm2_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasDznrm2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDznrm2_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3647,7 +3669,9 @@ GENIE_EXPORT cublasStatus_t cublasSdot_v2(cublasHandle_t handle, int n, const fl
 {
     shim_count(GENIE_APIX_cublasSdot_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSdot_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3667,7 +3691,9 @@ GENIE_EXPORT cublasStatus_t cublasDdot_v2(cublasHandle_t handle, int n, const do
 {
     shim_count(GENIE_APIX_cublasDdot_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDdot_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3687,7 +3713,9 @@ GENIE_EXPORT cublasStatus_t cublasCdotu_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasCdotu_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCdotu_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3707,7 +3735,9 @@ GENIE_EXPORT cublasStatus_t cublasCdotc_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasCdotc_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCdotc_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3727,7 +3757,9 @@ GENIE_EXPORT cublasStatus_t cublasZdotu_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasZdotu_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZdotu_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3747,7 +3779,9 @@ GENIE_EXPORT cublasStatus_t cublasZdotc_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasZdotc_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZdotc_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3793,7 +3827,9 @@ GENIE_EXPORT cublasStatus_t cublasSscal_v2(cublasHandle_t handle, int n, const f
 {
     shim_count(GENIE_APIX_cublasSscal_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -3811,7 +3847,9 @@ GENIE_EXPORT cublasStatus_t cublasDscal_v2(cublasHandle_t handle, int n, const d
 {
     shim_count(GENIE_APIX_cublasDscal_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -3829,7 +3867,9 @@ GENIE_EXPORT cublasStatus_t cublasCscal_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasCscal_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -3847,7 +3887,9 @@ GENIE_EXPORT cublasStatus_t cublasCsscal_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasCsscal_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCsscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -3865,7 +3907,9 @@ GENIE_EXPORT cublasStatus_t cublasZscal_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasZscal_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -3883,7 +3927,9 @@ GENIE_EXPORT cublasStatus_t cublasZdscal_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasZdscal_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZdscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -3933,7 +3979,9 @@ GENIE_EXPORT cublasStatus_t cublasSaxpy_v2(cublasHandle_t handle, int n, const f
 {
     shim_count(GENIE_APIX_cublasSaxpy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -3953,7 +4001,9 @@ GENIE_EXPORT cublasStatus_t cublasDaxpy_v2(cublasHandle_t handle, int n, const d
 {
     shim_count(GENIE_APIX_cublasDaxpy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -3973,7 +4023,9 @@ GENIE_EXPORT cublasStatus_t cublasCaxpy_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasCaxpy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -3993,7 +4045,9 @@ GENIE_EXPORT cublasStatus_t cublasZaxpy_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasZaxpy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -4039,7 +4093,9 @@ GENIE_EXPORT cublasStatus_t cublasScopy_v2(cublasHandle_t handle, int n, const f
 {
     shim_count(GENIE_APIX_cublasScopy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasScopy_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -4058,7 +4114,9 @@ GENIE_EXPORT cublasStatus_t cublasDcopy_v2(cublasHandle_t handle, int n, const d
 {
     shim_count(GENIE_APIX_cublasDcopy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDcopy_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -4077,7 +4135,9 @@ GENIE_EXPORT cublasStatus_t cublasCcopy_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasCcopy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCcopy_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -4096,7 +4156,9 @@ GENIE_EXPORT cublasStatus_t cublasZcopy_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasZcopy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZcopy_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -4115,7 +4177,9 @@ GENIE_EXPORT cublasStatus_t cublasSswap_v2(cublasHandle_t handle, int n, float* 
 {
     shim_count(GENIE_APIX_cublasSswap_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSswap_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -4134,7 +4198,9 @@ GENIE_EXPORT cublasStatus_t cublasDswap_v2(cublasHandle_t handle, int n, double*
 {
     shim_count(GENIE_APIX_cublasDswap_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDswap_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -4153,7 +4219,9 @@ GENIE_EXPORT cublasStatus_t cublasCswap_v2(cublasHandle_t handle, int n, cuCompl
 {
     shim_count(GENIE_APIX_cublasCswap_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCswap_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -4172,7 +4240,9 @@ GENIE_EXPORT cublasStatus_t cublasZswap_v2(cublasHandle_t handle, int n, cuDoubl
 {
     shim_count(GENIE_APIX_cublasZswap_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZswap_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -4217,7 +4287,9 @@ GENIE_EXPORT cublasStatus_t cublasIsamax_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasIsamax_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasIsamax_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4235,7 +4307,9 @@ GENIE_EXPORT cublasStatus_t cublasIdamax_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasIdamax_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasIdamax_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4253,7 +4327,9 @@ GENIE_EXPORT cublasStatus_t cublasIcamax_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasIcamax_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasIcamax_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4271,7 +4347,9 @@ GENIE_EXPORT cublasStatus_t cublasIzamax_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasIzamax_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasIzamax_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4311,7 +4389,9 @@ GENIE_EXPORT cublasStatus_t cublasIsamin_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasIsamin_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasIsamin_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4329,7 +4409,9 @@ GENIE_EXPORT cublasStatus_t cublasIdamin_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasIdamin_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasIdamin_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4347,7 +4429,9 @@ GENIE_EXPORT cublasStatus_t cublasIcamin_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasIcamin_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasIcamin_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4365,7 +4449,9 @@ GENIE_EXPORT cublasStatus_t cublasIzamin_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasIzamin_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasIzamin_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4431,7 +4517,9 @@ GENIE_EXPORT cublasStatus_t cublasSasum_v2(cublasHandle_t handle, int n, const f
 {
     shim_count(GENIE_APIX_cublasSasum_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSasum_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4449,7 +4537,9 @@ GENIE_EXPORT cublasStatus_t cublasDasum_v2(cublasHandle_t handle, int n, const d
 {
     shim_count(GENIE_APIX_cublasDasum_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDasum_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4467,7 +4557,9 @@ GENIE_EXPORT cublasStatus_t cublasScasum_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasScasum_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasScasum_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4485,7 +4577,9 @@ GENIE_EXPORT cublasStatus_t cublasDzasum_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasDzasum_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDzasum_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4503,7 +4597,9 @@ GENIE_EXPORT cublasStatus_t cublasSrot_v2(cublasHandle_t handle, int n, float* x
 {
     shim_count(GENIE_APIX_cublasSrot_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
     return ret_;
 }
 
@@ -4524,7 +4620,9 @@ GENIE_EXPORT cublasStatus_t cublasDrot_v2(cublasHandle_t handle, int n, double* 
 {
     shim_count(GENIE_APIX_cublasDrot_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
     return ret_;
 }
 
@@ -4545,7 +4643,9 @@ GENIE_EXPORT cublasStatus_t cublasCrot_v2(cublasHandle_t handle, int n, cuComple
 {
     shim_count(GENIE_APIX_cublasCrot_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
     return ret_;
 }
 
@@ -4566,7 +4666,9 @@ GENIE_EXPORT cublasStatus_t cublasCsrot_v2(cublasHandle_t handle, int n, cuCompl
 {
     shim_count(GENIE_APIX_cublasCsrot_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCsrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
     return ret_;
 }
 
@@ -4587,7 +4689,9 @@ GENIE_EXPORT cublasStatus_t cublasZrot_v2(cublasHandle_t handle, int n, cuDouble
 {
     shim_count(GENIE_APIX_cublasZrot_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
     return ret_;
 }
 
@@ -4608,7 +4712,9 @@ GENIE_EXPORT cublasStatus_t cublasZdrot_v2(cublasHandle_t handle, int n, cuDoubl
 {
     shim_count(GENIE_APIX_cublasZdrot_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZdrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
     return ret_;
 }
 
@@ -4835,7 +4941,9 @@ GENIE_EXPORT cublasStatus_t cublasSgemv_v2(cublasHandle_t handle, cublasOperatio
 {
     shim_count(GENIE_APIX_cublasSgemv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -4860,7 +4968,9 @@ GENIE_EXPORT cublasStatus_t cublasDgemv_v2(cublasHandle_t handle, cublasOperatio
 {
     shim_count(GENIE_APIX_cublasDgemv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -4885,7 +4995,9 @@ GENIE_EXPORT cublasStatus_t cublasCgemv_v2(cublasHandle_t handle, cublasOperatio
 {
     shim_count(GENIE_APIX_cublasCgemv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -4910,7 +5022,9 @@ GENIE_EXPORT cublasStatus_t cublasZgemv_v2(cublasHandle_t handle, cublasOperatio
 {
     shim_count(GENIE_APIX_cublasZgemv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -5087,7 +5201,9 @@ GENIE_EXPORT cublasStatus_t cublasStrmv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasStrmv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasStrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -5109,7 +5225,9 @@ GENIE_EXPORT cublasStatus_t cublasDtrmv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasDtrmv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -5131,7 +5249,9 @@ GENIE_EXPORT cublasStatus_t cublasCtrmv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasCtrmv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -5153,7 +5273,9 @@ GENIE_EXPORT cublasStatus_t cublasZtrmv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasZtrmv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -5399,7 +5521,9 @@ GENIE_EXPORT cublasStatus_t cublasStrsv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasStrsv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasStrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -5421,7 +5545,9 @@ GENIE_EXPORT cublasStatus_t cublasDtrsv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasDtrsv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -5443,7 +5569,9 @@ GENIE_EXPORT cublasStatus_t cublasCtrsv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasCtrsv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -5465,7 +5593,9 @@ GENIE_EXPORT cublasStatus_t cublasZtrsv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasZtrsv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -5711,7 +5841,9 @@ GENIE_EXPORT cublasStatus_t cublasSsymv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasSsymv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -5735,7 +5867,9 @@ GENIE_EXPORT cublasStatus_t cublasDsymv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasDsymv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -5759,7 +5893,9 @@ GENIE_EXPORT cublasStatus_t cublasCsymv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasCsymv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -5783,7 +5919,9 @@ GENIE_EXPORT cublasStatus_t cublasZsymv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasZsymv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -5807,7 +5945,9 @@ GENIE_EXPORT cublasStatus_t cublasChemv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasChemv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasChemv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -5831,7 +5971,9 @@ GENIE_EXPORT cublasStatus_t cublasZhemv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasZhemv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZhemv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -6111,7 +6253,9 @@ GENIE_EXPORT cublasStatus_t cublasSger_v2(cublasHandle_t handle, int m, int n, c
 {
     shim_count(GENIE_APIX_cublasSger_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6134,7 +6278,9 @@ GENIE_EXPORT cublasStatus_t cublasDger_v2(cublasHandle_t handle, int m, int n, c
 {
     shim_count(GENIE_APIX_cublasDger_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6157,7 +6303,9 @@ GENIE_EXPORT cublasStatus_t cublasCgeru_v2(cublasHandle_t handle, int m, int n, 
 {
     shim_count(GENIE_APIX_cublasCgeru_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgeru_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6180,7 +6328,9 @@ GENIE_EXPORT cublasStatus_t cublasCgerc_v2(cublasHandle_t handle, int m, int n, 
 {
     shim_count(GENIE_APIX_cublasCgerc_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgerc_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6203,7 +6353,9 @@ GENIE_EXPORT cublasStatus_t cublasZgeru_v2(cublasHandle_t handle, int m, int n, 
 {
     shim_count(GENIE_APIX_cublasZgeru_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgeru_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6226,7 +6378,9 @@ GENIE_EXPORT cublasStatus_t cublasZgerc_v2(cublasHandle_t handle, int m, int n, 
 {
     shim_count(GENIE_APIX_cublasZgerc_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgerc_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6249,7 +6403,9 @@ GENIE_EXPORT cublasStatus_t cublasSsyr_v2(cublasHandle_t handle, cublasFillMode_
 {
     shim_count(GENIE_APIX_cublasSsyr_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6270,7 +6426,9 @@ GENIE_EXPORT cublasStatus_t cublasDsyr_v2(cublasHandle_t handle, cublasFillMode_
 {
     shim_count(GENIE_APIX_cublasDsyr_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6291,7 +6449,9 @@ GENIE_EXPORT cublasStatus_t cublasCsyr_v2(cublasHandle_t handle, cublasFillMode_
 {
     shim_count(GENIE_APIX_cublasCsyr_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6312,7 +6472,9 @@ GENIE_EXPORT cublasStatus_t cublasZsyr_v2(cublasHandle_t handle, cublasFillMode_
 {
     shim_count(GENIE_APIX_cublasZsyr_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6333,7 +6495,9 @@ GENIE_EXPORT cublasStatus_t cublasCher_v2(cublasHandle_t handle, cublasFillMode_
 {
     shim_count(GENIE_APIX_cublasCher_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCher_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6354,7 +6518,9 @@ GENIE_EXPORT cublasStatus_t cublasZher_v2(cublasHandle_t handle, cublasFillMode_
 {
     shim_count(GENIE_APIX_cublasZher_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZher_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6471,7 +6637,9 @@ GENIE_EXPORT cublasStatus_t cublasSsyr2_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasSsyr2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6494,7 +6662,9 @@ GENIE_EXPORT cublasStatus_t cublasDsyr2_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasDsyr2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6517,7 +6687,9 @@ GENIE_EXPORT cublasStatus_t cublasCsyr2_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasCsyr2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6540,7 +6712,9 @@ GENIE_EXPORT cublasStatus_t cublasZsyr2_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasZsyr2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6563,7 +6737,9 @@ GENIE_EXPORT cublasStatus_t cublasCher2_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasCher2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCher2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6586,7 +6762,9 @@ GENIE_EXPORT cublasStatus_t cublasZher2_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasZher2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZher2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -7033,7 +7211,9 @@ GENIE_EXPORT cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperatio
 {
     shim_count(GENIE_APIX_cublasSgemm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7060,7 +7240,9 @@ GENIE_EXPORT cublasStatus_t cublasDgemm_v2(cublasHandle_t handle, cublasOperatio
 {
     shim_count(GENIE_APIX_cublasDgemm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7087,7 +7269,9 @@ GENIE_EXPORT cublasStatus_t cublasCgemm_v2(cublasHandle_t handle, cublasOperatio
 {
     shim_count(GENIE_APIX_cublasCgemm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7196,7 +7380,9 @@ GENIE_EXPORT cublasStatus_t cublasZgemm_v2(cublasHandle_t handle, cublasOperatio
 {
     shim_count(GENIE_APIX_cublasZgemm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7261,7 +7447,9 @@ GENIE_EXPORT cublasStatus_t cublasSgemmEx(cublasHandle_t handle, cublasOperation
 {
     shim_count(GENIE_APIX_cublasSgemmEx);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7291,7 +7479,9 @@ GENIE_EXPORT cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_
 {
     shim_count(GENIE_APIX_cublasGemmEx);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasGemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo);
+    shim_unlock();
     return ret_;
 }
 
@@ -7367,7 +7557,9 @@ GENIE_EXPORT cublasStatus_t cublasSsyrk_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasSsyrk_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7391,7 +7583,9 @@ GENIE_EXPORT cublasStatus_t cublasDsyrk_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasDsyrk_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7415,7 +7609,9 @@ GENIE_EXPORT cublasStatus_t cublasCsyrk_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasCsyrk_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7439,7 +7635,9 @@ GENIE_EXPORT cublasStatus_t cublasZsyrk_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasZsyrk_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7535,7 +7733,9 @@ GENIE_EXPORT cublasStatus_t cublasCherk_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasCherk_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCherk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7559,7 +7759,9 @@ GENIE_EXPORT cublasStatus_t cublasZherk_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasZherk_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZherk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7655,7 +7857,9 @@ GENIE_EXPORT cublasStatus_t cublasSsyr2k_v2(cublasHandle_t handle, cublasFillMod
 {
     shim_count(GENIE_APIX_cublasSsyr2k_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7681,7 +7885,9 @@ GENIE_EXPORT cublasStatus_t cublasDsyr2k_v2(cublasHandle_t handle, cublasFillMod
 {
     shim_count(GENIE_APIX_cublasDsyr2k_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7707,7 +7913,9 @@ GENIE_EXPORT cublasStatus_t cublasCsyr2k_v2(cublasHandle_t handle, cublasFillMod
 {
     shim_count(GENIE_APIX_cublasCsyr2k_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7733,7 +7941,9 @@ GENIE_EXPORT cublasStatus_t cublasZsyr2k_v2(cublasHandle_t handle, cublasFillMod
 {
     shim_count(GENIE_APIX_cublasZsyr2k_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7759,7 +7969,9 @@ GENIE_EXPORT cublasStatus_t cublasCher2k_v2(cublasHandle_t handle, cublasFillMod
 {
     shim_count(GENIE_APIX_cublasCher2k_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCher2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7785,7 +7997,9 @@ GENIE_EXPORT cublasStatus_t cublasZher2k_v2(cublasHandle_t handle, cublasFillMod
 {
     shim_count(GENIE_APIX_cublasZher2k_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZher2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -8027,7 +8241,9 @@ GENIE_EXPORT cublasStatus_t cublasSsymm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasSsymm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -8053,7 +8269,9 @@ GENIE_EXPORT cublasStatus_t cublasDsymm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasDsymm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -8079,7 +8297,9 @@ GENIE_EXPORT cublasStatus_t cublasCsymm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasCsymm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -8105,7 +8325,9 @@ GENIE_EXPORT cublasStatus_t cublasZsymm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasZsymm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -8131,7 +8353,9 @@ GENIE_EXPORT cublasStatus_t cublasChemm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasChemm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasChemm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -8157,7 +8381,9 @@ GENIE_EXPORT cublasStatus_t cublasZhemm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasZhemm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZhemm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -8183,7 +8409,9 @@ GENIE_EXPORT cublasStatus_t cublasStrsm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasStrsm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasStrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    shim_unlock();
     return ret_;
 }
 
@@ -8208,7 +8436,9 @@ GENIE_EXPORT cublasStatus_t cublasDtrsm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasDtrsm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    shim_unlock();
     return ret_;
 }
 
@@ -8233,7 +8463,9 @@ GENIE_EXPORT cublasStatus_t cublasCtrsm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasCtrsm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    shim_unlock();
     return ret_;
 }
 
@@ -8258,7 +8490,9 @@ GENIE_EXPORT cublasStatus_t cublasZtrsm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasZtrsm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    shim_unlock();
     return ret_;
 }
 
@@ -8283,7 +8517,9 @@ GENIE_EXPORT cublasStatus_t cublasStrmm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasStrmm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasStrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -8310,7 +8546,9 @@ GENIE_EXPORT cublasStatus_t cublasDtrmm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasDtrmm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -8337,7 +8575,9 @@ GENIE_EXPORT cublasStatus_t cublasCtrmm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasCtrmm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -8364,7 +8604,9 @@ GENIE_EXPORT cublasStatus_t cublasZtrmm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasZtrmm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -8391,7 +8633,9 @@ GENIE_EXPORT cublasStatus_t cublasSgemmBatched(cublasHandle_t handle, cublasOper
 {
     shim_count(GENIE_APIX_cublasSgemmBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8419,7 +8663,9 @@ GENIE_EXPORT cublasStatus_t cublasDgemmBatched(cublasHandle_t handle, cublasOper
 {
     shim_count(GENIE_APIX_cublasDgemmBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8447,7 +8693,9 @@ GENIE_EXPORT cublasStatus_t cublasCgemmBatched(cublasHandle_t handle, cublasOper
 {
     shim_count(GENIE_APIX_cublasCgemmBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8515,7 +8763,9 @@ GENIE_EXPORT cublasStatus_t cublasZgemmBatched(cublasHandle_t handle, cublasOper
 {
     shim_count(GENIE_APIX_cublasZgemmBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8543,7 +8793,9 @@ GENIE_EXPORT cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cub
 {
     shim_count(GENIE_APIX_cublasSgemmStridedBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8574,7 +8826,9 @@ GENIE_EXPORT cublasStatus_t cublasDgemmStridedBatched(cublasHandle_t handle, cub
 {
     shim_count(GENIE_APIX_cublasDgemmStridedBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8605,7 +8859,9 @@ GENIE_EXPORT cublasStatus_t cublasCgemmStridedBatched(cublasHandle_t handle, cub
 {
     shim_count(GENIE_APIX_cublasCgemmStridedBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8682,7 +8938,9 @@ GENIE_EXPORT cublasStatus_t cublasZgemmStridedBatched(cublasHandle_t handle, cub
 {
     shim_count(GENIE_APIX_cublasZgemmStridedBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8713,7 +8971,9 @@ GENIE_EXPORT cublasStatus_t cublasGemmBatchedEx(cublasHandle_t handle, cublasOpe
 {
     shim_count(GENIE_APIX_cublasGemmBatchedEx);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasGemmBatchedEx(handle, transa, transb, m, n, k, alpha, Aarray, Atype, lda, Barray, Btype, ldb, beta, Carray, Ctype, ldc, batchCount, computeType, algo);
+    shim_unlock();
     return ret_;
 }
 
@@ -8746,7 +9006,9 @@ GENIE_EXPORT cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cu
 {
     shim_count(GENIE_APIX_cublasGemmStridedBatchedEx);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasGemmStridedBatchedEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo);
+    shim_unlock();
     return ret_;
 }
 
@@ -8916,7 +9178,9 @@ GENIE_EXPORT cublasStatus_t cublasSgeam(cublasHandle_t handle, cublasOperation_t
 {
     shim_count(GENIE_APIX_cublasSgeam);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgeam(handle, transa, transb, m, n, alpha, A, lda, beta, B, ldb, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -9050,7 +9314,9 @@ GENIE_EXPORT cublasStatus_t cublasStrsmBatched(cublasHandle_t handle, cublasSide
 {
     shim_count(GENIE_APIX_cublasStrsmBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasStrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -9076,7 +9342,9 @@ GENIE_EXPORT cublasStatus_t cublasDtrsmBatched(cublasHandle_t handle, cublasSide
 {
     shim_count(GENIE_APIX_cublasDtrsmBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -9102,7 +9370,9 @@ GENIE_EXPORT cublasStatus_t cublasCtrsmBatched(cublasHandle_t handle, cublasSide
 {
     shim_count(GENIE_APIX_cublasCtrsmBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -9128,7 +9398,9 @@ GENIE_EXPORT cublasStatus_t cublasZtrsmBatched(cublasHandle_t handle, cublasSide
 {
     shim_count(GENIE_APIX_cublasZtrsmBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -9326,7 +9598,9 @@ GENIE_EXPORT cublasStatus_t cublasSgeqrfBatched(cublasHandle_t handle, int m, in
 {
     shim_count(GENIE_APIX_cublasSgeqrfBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9334,7 +9608,9 @@ GENIE_EXPORT cublasStatus_t cublasDgeqrfBatched(cublasHandle_t handle, int m, in
 {
     shim_count(GENIE_APIX_cublasDgeqrfBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9342,7 +9618,9 @@ GENIE_EXPORT cublasStatus_t cublasCgeqrfBatched(cublasHandle_t handle, int m, in
 {
     shim_count(GENIE_APIX_cublasCgeqrfBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9350,7 +9628,9 @@ GENIE_EXPORT cublasStatus_t cublasZgeqrfBatched(cublasHandle_t handle, int m, in
 {
     shim_count(GENIE_APIX_cublasZgeqrfBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9358,7 +9638,9 @@ GENIE_EXPORT cublasStatus_t cublasSgelsBatched(cublasHandle_t handle, cublasOper
 {
     shim_count(GENIE_APIX_cublasSgelsBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9366,7 +9648,9 @@ GENIE_EXPORT cublasStatus_t cublasDgelsBatched(cublasHandle_t handle, cublasOper
 {
     shim_count(GENIE_APIX_cublasDgelsBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9374,7 +9658,9 @@ GENIE_EXPORT cublasStatus_t cublasCgelsBatched(cublasHandle_t handle, cublasOper
 {
     shim_count(GENIE_APIX_cublasCgelsBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9382,7 +9668,9 @@ GENIE_EXPORT cublasStatus_t cublasZgelsBatched(cublasHandle_t handle, cublasOper
 {
     shim_count(GENIE_APIX_cublasZgelsBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9478,7 +9766,9 @@ GENIE_EXPORT cublasStatus_t cublasSgetrfBatched(cublasHandle_t handle, int n, fl
 {
     shim_count(GENIE_APIX_cublasSgetrfBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9486,7 +9776,9 @@ GENIE_EXPORT cublasStatus_t cublasDgetrfBatched(cublasHandle_t handle, int n, do
 {
     shim_count(GENIE_APIX_cublasDgetrfBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9494,7 +9786,9 @@ GENIE_EXPORT cublasStatus_t cublasCgetrfBatched(cublasHandle_t handle, int n, cu
 {
     shim_count(GENIE_APIX_cublasCgetrfBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9502,7 +9796,9 @@ GENIE_EXPORT cublasStatus_t cublasZgetrfBatched(cublasHandle_t handle, int n, cu
 {
     shim_count(GENIE_APIX_cublasZgetrfBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9566,7 +9862,9 @@ GENIE_EXPORT cublasStatus_t cublasSgetrsBatched(cublasHandle_t handle, cublasOpe
 {
     shim_count(GENIE_APIX_cublasSgetrsBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9574,7 +9872,9 @@ GENIE_EXPORT cublasStatus_t cublasDgetrsBatched(cublasHandle_t handle, cublasOpe
 {
     shim_count(GENIE_APIX_cublasDgetrsBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9582,7 +9882,9 @@ GENIE_EXPORT cublasStatus_t cublasCgetrsBatched(cublasHandle_t handle, cublasOpe
 {
     shim_count(GENIE_APIX_cublasCgetrsBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9590,7 +9892,9 @@ GENIE_EXPORT cublasStatus_t cublasZgetrsBatched(cublasHandle_t handle, cublasOpe
 {
     shim_count(GENIE_APIX_cublasZgetrsBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9621,7 +9925,9 @@ GENIE_EXPORT cublasStatus_t cublasHgemm(cublasHandle_t handle, cublasOperation_t
 {
     shim_count(GENIE_APIX_cublasHgemm);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasHgemm(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -9629,7 +9935,9 @@ GENIE_EXPORT cublasStatus_t cublasHgemmStridedBatched(cublasHandle_t handle, cub
 {
     shim_count(GENIE_APIX_cublasHgemmStridedBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasHgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
     return ret_;
 }
 
