@@ -21,11 +21,25 @@ void sem_ir_free(sem_ir *ir)
     memset(ir, 0, sizeof *ir);
 }
 
+/* A copy of n bytes of old in a new block aligned to a cache line (an op is one line), or NULL. */
+static void *grow_aligned(void *old, size_t n_old, size_t n_new)
+{
+    void *p = aligned_alloc(64, (n_new + 63) & ~(size_t)63);
+    if (!p)
+        return NULL;
+    if (n_old)
+        memcpy(p, old, n_old);
+    free(old);
+    return p;
+}
+
 int sem_ir_grow_(sem_ir *ir, int what)
 {
     if (what == 1) {
         uint32_t cap = ir->cap ? ir->cap * 2 : 256;
-        sem_op *o = cap > ir->cap ? realloc(ir->ops, (size_t)cap * sizeof *o) : NULL;
+        sem_op *o = cap > ir->cap ? grow_aligned(ir->ops, (size_t)ir->n * sizeof *o,
+                                                 (size_t)cap * sizeof *o)
+                                  : NULL;
         if (!o) {
             ir->lost = 1;
             return -1;
@@ -45,7 +59,7 @@ int sem_ir_grow_(sem_ir *ir, int what)
     return 0;
 }
 
-void sem_ir_commit(sem_ir *ir, uint32_t wire_bytes)
+void sem_ir_commit_slow_(sem_ir *ir, uint32_t wire_bytes)
 {
     if (!ir->staged)
         sem_ir_stage(ir, SEM_OP_OTHER, 0);
@@ -68,21 +82,6 @@ void sem_ir_uncommit(sem_ir *ir)
     sem_op *o = &ir->ops[--ir->n];
     ir->wire_bytes -= o->wire_bytes;
     ir->nranges = o->first_range;
-}
-
-uint32_t sem_ir_scan_params(sem_ir *ir, sem_op *o, const uint8_t *params, size_t n,
-                            uint64_t va_base, uint64_t va_size)
-{
-    uint32_t added = 0;
-    for (size_t off = 0; off + 8 <= n; off += 8) {
-        uint64_t w;
-        memcpy(&w, params + off, 8);
-        if (w - va_base < va_size) { /* unsigned: below va_base wraps past va_size */
-            sem_ir_range(ir, o, w, SEM_SIZE_UNKNOWN, SEM_RW);
-            added++;
-        }
-    }
-    return added;
 }
 
 const char *sem_kind_name(unsigned kind)
