@@ -107,7 +107,9 @@ cudaError_t shim_batch_commit(shim_rec *r, uint32_t sid, unsigned flags)
     /* nothing can fail from here on. The semantics IR gets the op's descriptor (staged by the
      * recorder with shim_sem_op; none staged: a barrier). The IR cannot fail the op: without
      * room it marks itself lost and the passes fail safe (semantics/sem.h). */
+#ifndef GENIE_BENCH_NO_IR /* bench/micro/ab.sh's IR-off build: no delta, no checks */
     sem_ir_commit(&shim_g.ir, (uint32_t)(B.buf.len - r->mark));
+#endif
     if (r->reply) {
         shim_slot *s = &B.slots[B.nslots];
         memset(s, 0, sizeof *s);
@@ -250,7 +252,7 @@ cudaError_t shim_flush(int kind)
     batch_reply br = {cudaSuccess, 0, 0};
     cudaError_t ce;
     size_t plen = B.buf.len - PROTO_HDR_SIZE;
-#ifndef NDEBUG
+#if !defined NDEBUG && !defined GENIE_BENCH_NO_IR
     /* every record of the batch has its descriptor (the commit appends them) */
     if (!shim_g.ir.lost && (shim_g.ir.wire_bytes != plen || shim_g.ir.n != B.ops)) {
         GENIE_ERROR("semantics IR out of step with the batch: %u ops / %llu bytes described, "
