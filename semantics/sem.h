@@ -146,8 +146,8 @@ void sem_ir_uncommit(sem_ir *ir);
 
 /* A launch's parameter block (n bytes as packed for the wire): every 8-byte-aligned word that
  * falls inside [va_base, va_base + va_size) becomes a range of unknown size, read-write (a
- * kernel may do either with any pointer it gets), except a repeat of the word before it.
- * Returns how many were added. Defined below the range helpers. */
+ * kernel may do either with any pointer it gets), except a repeat of the last pointer found
+ * (the same buffer passed twice). Returns how many were added. */
 static inline uint32_t sem_ir_scan_params(sem_ir *ir, sem_op *o, const uint8_t *params,
                                           size_t n, uint64_t va_base, uint64_t va_size)
 {
@@ -156,8 +156,7 @@ static inline uint32_t sem_ir_scan_params(sem_ir *ir, sem_op *o, const uint8_t *
     for (size_t off = 0; off + 8 <= n; off += 8) {
         uint64_t w;
         __builtin_memcpy(&w, params + off, 8);
-        /* unsigned: below va_base wraps past va_size; a repeat of the word before (the same
-         * buffer passed twice) adds nothing */
+        /* unsigned: below va_base wraps past va_size */
         if (w - va_base < va_size && w != last) {
             sem_ir_range(ir, o, w, SEM_SIZE_UNKNOWN, SEM_RW);
             added++;
