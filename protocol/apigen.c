@@ -680,7 +680,7 @@ static void gen_fwd_recorder(const api_row *r)
             P("    shim_lib_hout(&lc, %s, %s);\n", d->name, d->size);
     }
     if (row_bufs(r)) {
-        /* the semantics IR: each device buffer with its role and whole extent */
+        /* the IR descriptor's ranges: role and whole extent of each device buffer */
         P("    proto_buf bufs_[PROTO_MAX_BUFS];\n    shim_lib_bufs(&lc, bufs_, proto_bufs_%s(bufs_",
           r->name);
         for (int k = 0; k < np; k++)
