@@ -2,6 +2,7 @@
 #include "shim/shim_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -30,6 +31,9 @@ static void shim_init(void)
         .direct_min = SHIM_H2D_DIRECT_MIN,
         .template_max = PROTO_DELTA_TEMPLATE_MAX,
     };
+    const char *dump = genie_env_str("GENIE_SEM_DUMP", NULL);
+    if (dump && !(shim_g.sem_dump = fopen(dump, "w")))
+        GENIE_ERROR("cannot write GENIE_SEM_DUMP=%s: %s", dump, strerror(errno));
     atexit(shim_stats_atexit);
 }
 

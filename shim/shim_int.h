@@ -176,6 +176,7 @@ typedef struct shim_state {
     sem_ir ir;
     sem_policy pol;
     sem_repeat rep;
+    void *sem_dump; /* GENIE_SEM_DUMP: a FILE * that gets each flushed batch's IR, or NULL */
     shim_stats stats;
 } shim_state;
 
