@@ -36,6 +36,9 @@ static void shim_init(void)
     shim_g.next_lt = 1;
     shim_g.wcache = genie_env_bool("GENIE_SEMANTICS", 1) && genie_env_bool("GENIE_WEIGHT_CACHE", 1);
     shim_g.replay = genie_env_bool("GENIE_SEMANTICS", 1) && genie_env_bool("GENIE_GRAPH_REPLAY", 1);
+    /* the baseline of API remoting with one RPC per call (bench's naive-remote): lazy
+     * batching off, each recorded op goes out alone and the caller waits for its reply */
+    shim_g.naive = genie_env_bool("GENIE_NAIVE", 0);
     atexit(shim_stats_atexit);
 }
 
@@ -293,6 +296,8 @@ cudaError_t shim_op_done(void)
         shim_g.stats.flush_threshold++;
         return shim_flush(SHIM_RT_SYNC);
     }
+    if (shim_g.naive)
+        return shim_flush(SHIM_RT_SYNC);
     return cudaSuccess;
 }
 
@@ -561,6 +566,11 @@ static cudaError_t call_frame(genie_buf *b, const proto_ext *ext, size_t next, i
                     GENIE_ERROR("genie-remote refused the session: %.*s", (int)er.msg_len,
                                 (const char *)er.msg);
             }
+            if (r.op == PROTO_OP_R_EXEC) {
+                proto_R_EXEC x;
+                if (!proto_get_R_EXEC(&r, &x))
+                    shim_g.stats.exec_ns += x.exec_ns;
+            }
             int c = cb ? cb(ud, &r) : 0;
             if (c < 0) {
                 k = c;
@@ -589,7 +599,7 @@ static void print_stats(FILE *f, int json)
                 "\"flush_threshold\": %llu, \"bytes_sent\": %llu, \"bytes_received\": %llu, "
                 "\"h2d_bytes\": %llu, \"d2h_bytes\": %llu, \"h2d_cache_hits\": %llu, "
                 "\"h2d_cache_misses\": %llu, \"h2d_bytes_saved\": %llu, \"batches_delta\": %llu, "
-                "\"delta_bytes_saved\": %llu, \"wire_ns\": %llu, "
+                "\"delta_bytes_saved\": %llu, \"wire_ns\": %llu, \"exec_ns\": %llu, "
                 "\"per_api\": {",
                 (unsigned long long)s->calls_total, (unsigned long long)s->ops_recorded,
                 (unsigned long long)s->launches, (unsigned long long)s->batches,
@@ -600,7 +610,8 @@ static void print_stats(FILE *f, int json)
                 (unsigned long long)s->h2d_bytes, (unsigned long long)s->d2h_bytes,
                 (unsigned long long)s->h2d_cache_hits, (unsigned long long)s->h2d_cache_misses,
                 (unsigned long long)s->h2d_bytes_saved, (unsigned long long)s->batches_delta,
-                (unsigned long long)s->delta_bytes_saved, (unsigned long long)s->wire_ns);
+                (unsigned long long)s->delta_bytes_saved, (unsigned long long)s->wire_ns,
+                (unsigned long long)s->exec_ns);
         int first = 1;
         for (unsigned i = 0; i < GENIE_APIX__COUNT; i++)
             if (s->calls[i]) {

@@ -37,6 +37,7 @@ typedef struct shim_stats {
      * that saved (full frame minus delta frame) */
     uint64_t batches_delta, delta_bytes_saved;
     uint64_t wire_ns; /* time spent waiting for replies */
+    uint64_t exec_ns; /* the executor's own time for those frames (R_EXEC of each reply) */
 } shim_stats;
 
 /* ---- the link to the executor (shim/link.c) ---- */
@@ -180,6 +181,7 @@ typedef struct shim_state {
      * tmpl_seq) is what the executor keeps too, and a next batch of the same shape goes as
      * a BATCH_DELTA of it (shim/core.c) */
     int replay;
+    int naive; /* GENIE_NAIVE=1: every recorded op is flushed and waited for on its own */
     int tmpl_ok;
     uint32_t tmpl_seq;
     genie_buf tmpl, delta, patches;
