@@ -14,6 +14,8 @@ from genie_bench.runner import NotRun, Runner
 
 QUICK_WORKLOADS = "decode,prefill,cnn-b1,cnn-b8,vqa,micro"
 QUICK_BACKENDS = {"cuda-c": None, "torch": {"decode", "micro"}}
+# --quick runs the microbenchmark's sweep under these only
+QUICK_MICRO = {"local", "capture-only", "local-remote", "torch-rpc-stateless", "ray-stateless"}
 
 
 def parse(argv):
@@ -24,7 +26,9 @@ def parse(argv):
                     "torch-rpc, ray), with statistics, CSV, LaTeX tables, figures and report.md.")
     ap.add_argument("--quick", action="store_true",
                     help="CI-sized matrix: small models, 3 timed runs, 1 warm-up; torch back "
-                         "ends only for decode and micro (under 5 minutes on a 2-core machine)")
+                         "ends only for decode and micro (micro under local, capture-only, "
+                         "local-remote and the stateless RPC/Ray); under 5 minutes on a 2-core "
+                         "machine")
     ap.add_argument("--baselines", default="all",
                     help="comma list of " + ", ".join(M.BASELINES) +
                          "; groups: torch-rpc, ray, genie, all (default all)")
@@ -70,6 +74,8 @@ def plan(a):
         if a.quick and QUICK_BACKENDS[w.backend] is not None and w.name not in QUICK_BACKENDS[w.backend]:
             continue
         for b in bl:
+            if a.quick and w.name == "micro" and b not in QUICK_MICRO:
+                continue
             cells.append((w, b))
     return cells
 

@@ -116,3 +116,130 @@ def try_netns():
         return Netns(), None
     except Exception as e:  # noqa: BLE001 - the reason goes into the tables
         return None, f"no netns ({str(e)[:80]})"
+
+
+# ------------------------------------------------------------ accuracy ----
+
+def _echo_server():
+    """A TCP server on 127.0.0.1 in a thread: 'P' then 64-byte pings echoed; 'B' then a u64
+    size, that many bytes, one byte back. Returns (port, closer)."""
+    import socket
+    import struct
+    import threading
+
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+
+    def serve(c):
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            mode = c.recv(1)
+            if mode == b"P":
+                while True:
+                    buf = b""
+                    while len(buf) < 64:
+                        d = c.recv(64 - len(buf))
+                        if not d:
+                            return
+                        buf += d
+                    c.sendall(buf)
+            elif mode == b"B":
+                hdr = b""
+                while len(hdr) < 8:
+                    hdr += c.recv(8 - len(hdr))
+                n = struct.unpack("<Q", hdr)[0]
+                while n > 0:
+                    d = c.recv(min(n, 1 << 20))
+                    if not d:
+                        return
+                    n -= len(d)
+                c.sendall(b"k")
+        finally:
+            c.close()
+
+    def accept():
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return ls.getsockname()[1], ls.close
+
+
+def probe(target, pings=50, bulk=4 << 20):
+    """(median RTT in s, achieved rate in bit/s) through target ('host:port')."""
+    import socket
+    import statistics
+    import struct
+
+    host, port = target.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.sendall(b"P")
+    rtts = []
+    msg = b"x" * 64
+    for _ in range(pings):
+        t = time.perf_counter()
+        s.sendall(msg)
+        got = 0
+        while got < 64:
+            got += len(s.recv(64 - got))
+        rtts.append(time.perf_counter() - t)
+    s.close()
+    rtt = statistics.median(rtts)
+    s = socket.create_connection((host, int(port)))
+    s.sendall(b"B" + struct.pack("<Q", bulk))
+    data = b"\0" * (1 << 20)
+    t = time.perf_counter()
+    left = bulk
+    while left:
+        left -= s.send(data[:min(left, len(data))])
+    s.recv(1)
+    el = time.perf_counter() - t
+    s.close()
+    # the bulk transfer's time less one round trip (the size header's and the reply's delay)
+    return rtt, bulk * 8 / max(el - rtt, 1e-9)
+
+
+def accuracy(relay_bin, profiles=("dc", "lan", "wan")):
+    """Configured vs achieved one-way delay and rate of the relay for each profile, against a
+    direct loopback baseline measured in the same minute."""
+    import tempfile
+
+    port, close = _echo_server()
+    out = []
+    try:
+        base_rtt, base_rate = probe(f"127.0.0.1:{port}")
+        out.append({"profile": "loopback (no relay)", "delay_us": None, "rate_mbit": None,
+                    "rtt_us": base_rtt * 1e6, "achieved_delay_us": None,
+                    "achieved_rate_mbit": base_rate / 1e6})
+        for p in profiles:
+            delay, rate = PROFILES[p]
+            d = tempfile.mkdtemp(prefix="genie-relay-")
+            pf = os.path.join(d, "port")
+            proc = subprocess.Popen([relay_bin, "--listen", "127.0.0.1:0", "--port-file", pf,
+                                     "--connect", f"127.0.0.1:{port}", "--delay-us",
+                                     str(delay * 1e6), "--rate-mbit", str(rate / 1e6)],
+                                    stderr=subprocess.DEVNULL)
+            try:
+                for _ in range(100):
+                    if os.path.exists(pf):
+                        break
+                    time.sleep(0.05)
+                rport = int(open(pf).read())
+                bulk = (4 << 20) if p != "wan" else (2 << 20)
+                rtt, r = probe(f"127.0.0.1:{rport}", pings=20 if p == "wan" else 50, bulk=bulk)
+                out.append({"profile": p, "delay_us": delay * 1e6, "rate_mbit": rate / 1e6,
+                            "rtt_us": rtt * 1e6,
+                            "achieved_delay_us": max(rtt - base_rtt, 0) / 2 * 1e6,
+                            "achieved_rate_mbit": r / 1e6})
+            finally:
+                proc.terminate()
+                proc.wait(5)
+    finally:
+        close()
+    return out

@@ -225,7 +225,7 @@ def figures(out, summary, spd, trf, raw, results):
     # 1. latency breakdown of the Genie baselines: client / waiting (network) / executor
     bars = []
     for (w, be, b, m), rows in g.items():
-        if b not in GENIE or m == "ms" or not rows or rows[0].get("shim_wire_ns", "") == "":
+        if b not in GENIE or w == "micro" or not rows or rows[0].get("shim_wire_ns", "") == "":
             continue
         val = np.mean([float(x["value_ms"]) for x in rows])
         wire = np.mean([float(x["shim_wire_ns"]) for x in rows]) / 1e6
@@ -264,11 +264,11 @@ def figures(out, summary, spd, trf, raw, results):
          "workload, 95% bootstrap CI")
 
     # 3. heatmap baseline x workload (median ms; empty where not run)
-    cols = sorted({(s["workload"], s["backend"]) for s in summary if s["metric"] != "ms"})
+    cols = sorted({(s["workload"], s["backend"]) for s in summary if s["workload"] != "micro"})
     rowsb = [b for b in BASELINES if any(s["baseline"] == b for s in summary)]
     mat = np.full((len(rowsb), len(cols)), np.nan)
     for s in summary:
-        if s["status"] == "ran" and s["metric"] != "ms":
+        if s["status"] == "ran" and s["workload"] != "micro":
             mat[rowsb.index(s["baseline"]), cols.index((s["workload"], s["backend"]))] = s["median"]
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(cols)), max(3, 0.4 * len(rowsb))))
     if np.isfinite(mat).any():
@@ -382,7 +382,7 @@ def write_all(out, results, meta, a):
                "bw_gbs", "peak_gflops"], cmrows)
 
     # LaTeX
-    st = {(s["workload"], s["backend"], s["baseline"]): s for s in summary if s["metric"] != "ms"}
+    st = {(s["workload"], s["backend"], s["baseline"]): s for s in summary if s["workload"] != "micro"}
     wcols = [(w.name, w.backend) for w in WORKLOADS
              if any(k[:2] == (w.name, w.backend) for k in st)]
     bl = [b for b in BASELINES if any(k[2] == b for k in st)]
@@ -395,7 +395,7 @@ def write_all(out, results, meta, a):
               ["workload", "back end", "baseline", "reference", "speedup", "CI", "p"],
               [[s["workload"], s["backend"], s["baseline"], s["reference"], S.fmt(s["ratio"]),
                 f"[{S.fmt(s['ci_lo'])}, {S.fmt(s['ci_hi'])}]", S.fmt(s["p_value"])]
-               for s in spd if s["metric"] != "ms"])
+               for s in spd if s["workload"] != "micro"])
     tex_table(os.path.join(out, "table_traffic.tex"),
               "Bytes per timed run from the shim's counters; per process: shim and veth",
               ["workload", "back end", "baseline", "shim up/run", "shim down/run", "RT/run",
@@ -442,7 +442,7 @@ def md(out, results, summary, spd, trf, cm, meta, a, made):
                  "with cuDNN disabled (`torch.backends.cudnn.enabled = False`, no cuDNN "
                  "attention) in every baseline alike.\n")
     L.append("## Performance (median ms [95% bootstrap CI of the mean])\n")
-    st = {(s["workload"], s["backend"], s["baseline"]): s for s in summary if s["metric"] != "ms"}
+    st = {(s["workload"], s["backend"], s["baseline"]): s for s in summary if s["workload"] != "micro"}
     bl = [b for b in BASELINES if any(k[2] == b for k in st)]
     wcols = [(w.name, w.backend, w.metric) for w in WORKLOADS
              if any(k[:2] == (w.name, w.backend) for k in st)]
@@ -478,13 +478,29 @@ def md(out, results, summary, spd, trf, cm, meta, a, made):
         for s in notrun:
             L.append(f"- {s['workload']}/{s['backend']} {s['baseline']}: {s['status']}")
         L.append("")
+    mic = [s for s in summary if s["workload"] == "micro" and s["status"] == "ran"]
+    if mic:
+        mb = [b for b in BASELINES if any(s["baseline"] == b for s in mic)]
+        pts = sorted({(s["backend"], s["metric"]) for s in mic},
+                     key=lambda k: (k[0], k[1].split("_")[0], int(k[1].split("_")[1])))
+        ms = {(s["backend"], s["metric"], s["baseline"]): s for s in mic}
+        L.append("## Microbenchmark (median ms per point [95% CI of the mean])\n")
+        L.append("GEMM n: n x n x n fp32; elementwise n: an add of n floats; h2d n: a copy of n "
+                 "bytes to the device; each followed by a one-element copy back.\n")
+        L.append("| back end | point | " + " | ".join(mb) + " |")
+        L.append("|---|---|" + "---|" * len(mb))
+        for be, m in pts:
+            L.append(f"| {be} | {m} | " + " | ".join(
+                cell_text(ms.get((be, m, b))) + (f" ({ms[(be, m, b)]['device']})"
+                                                 if (be, m, b) in ms else "") for b in mb) + " |")
+        L.append("")
     L.append("## Speedups\n")
     L.append("Speedup = reference mean / cell mean (above 1: the cell is faster); added = cell "
              "mean - reference mean; 95% bootstrap CI; two-sided Mann-Whitney U p.\n")
     L.append("| workload | back end | baseline | reference | speedup [CI] | added ms | p |")
     L.append("|---|---|---|---|---|---|---|")
     for s in spd:
-        if s["metric"] == "ms":
+        if s["workload"] == "micro":
             continue
         L.append(f"| {s['workload']} | {s['backend']} | {s['baseline']} | {s['reference']} | "
                  f"{S.fmt(s['ratio'])} [{S.fmt(s['ci_lo'])}, {S.fmt(s['ci_hi'])}] | "

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 from genie_bench import env as benv
@@ -277,14 +278,20 @@ class Runner:
             cmd += ["--device", "cuda" if self.gpu else "cpu", "--serve", kind.replace("torch-", ""),
                     "--variant", variant, "--logdir", self.logdir]
             if self.netns:
-                cmd += ["--netns", self.netns.name, "--netns-ip", self.netns.remote_ip]
+                cmd += ["--netns", self.netns.name, "--netns-ip", self.netns.remote_ip,
+                        "--netns-ifs", f"{self.netns.host_if},{self.netns.ns_if}"]
         rows = []
-        lt0 = self.netns.counters() if self.netns and (remote or baseline not in GENIE) else None
+        # link bytes: the Genie baselines with a genie-remote, RPC and Ray (not local)
+        lt0 = self.netns.counters() if self.netns and (remote or baseline in RPC + RAY) else None
+        proc = subprocess.Popen(cmd, env={**os.environ, **envx}, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        # a worker silent past its time is killed (with what it started: its own group)
+        watchdog = threading.Timer(self.o.timeout * (nruns + nwarm) + 120,
+                                   lambda: os.killpg(proc.pid, signal.SIGKILL))
+        watchdog.daemon = True
+        watchdog.start()
         try:
-            proc = subprocess.Popen(cmd, env={**os.environ, **envx}, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)
             out = []
-            deadline = time.time() + self.o.timeout * (nruns + nwarm)
             for line in proc.stdout:
                 out.append(line)
                 if line.startswith("genie-bench-run "):
@@ -293,9 +300,6 @@ class Runner:
                     if r.pop("warm"):
                         continue
                     rows.append(r)
-                if time.time() > deadline:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    break
             rc = proc.wait()
             lt1 = self.netns.counters() if lt0 else None
             with open(log, "w") as f:
@@ -315,6 +319,13 @@ class Runner:
                 for r in rows:
                     r.update(blink.counter_delta(lt0, lt1))
         finally:
+            watchdog.cancel()
+            if proc.poll() is None:  # interrupted or past its deadline: the whole group
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
             if remote:
                 remote.stop()
         return rows, {}

@@ -318,11 +318,17 @@ class Client:
         self.a = a
         self.kind = a.serve
         self.procs = []
-        if self.kind == "rpc":
-            self._rpc_start()
-        else:
-            self._ray_start()
-        self.call("build", a.workload, a.quick, a.device)
+        try:
+            if self.kind == "rpc":
+                self._rpc_start()
+            else:
+                self._ray_start()
+            self.call("build", a.workload, a.quick, a.device)
+        except BaseException:
+            for p in self.procs:  # never leave the serving process behind
+                p.kill()
+                p.wait()
+            raise
 
     def _rpc_start(self):
         import socket
@@ -334,8 +340,12 @@ class Client:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         s.close()
+        # Gloo and TensorPipe pick an interface by the host name; name ours (with a netns:
+        # the veth on each side, else loopback)
+        host_if, ns_if = (self.a.netns_ifs.split(",") if self.a.netns_ifs else ("lo", "lo"))
         env = {**os.environ, "MASTER_ADDR": host if not self.a.netns_ip else "10.213.0.1",
-               "MASTER_PORT": str(port)}
+               "MASTER_PORT": str(port), "GLOO_SOCKET_IFNAME": ns_if, "TP_SOCKET_IFNAME": ns_if}
+        os.environ["GLOO_SOCKET_IFNAME"] = os.environ["TP_SOCKET_IFNAME"] = host_if
         # the client (rank 0) hosts the store; with a netns the worker reaches it at the host
         # side's address
         cmd = [sys.executable, "-W", "ignore", "-m", "genie_bench.torch_worker", "--rpc-server",
@@ -476,6 +486,7 @@ def main():
     ap.add_argument("--logdir")
     ap.add_argument("--netns")
     ap.add_argument("--netns-ip")
+    ap.add_argument("--netns-ifs", help="host-side,namespace-side veth names")
     ap.add_argument("--rpc-server", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
