@@ -15,7 +15,7 @@ from genie_bench.runner import NotRun, Runner
 QUICK_WORKLOADS = "decode,prefill,cnn-b1,cnn-b8,vqa,micro"
 QUICK_BACKENDS = {"cuda-c": None, "torch": {"decode", "micro"}}
 # --quick runs the microbenchmark's sweep under these only
-QUICK_MICRO = {"local", "capture-only", "local-remote", "torch-rpc-stateless", "ray-stateless"}
+QUICK_MICRO = {"local", "capture-only", "torch-rpc-stateless", "ray-stateless"}
 
 
 def parse(argv):
@@ -26,9 +26,8 @@ def parse(argv):
                     "torch-rpc, ray), with statistics, CSV, LaTeX tables, figures and report.md.")
     ap.add_argument("--quick", action="store_true",
                     help="CI-sized matrix: small models, 3 timed runs, 1 warm-up; torch back "
-                         "ends only for decode and micro (micro under local, capture-only, "
-                         "local-remote and the stateless RPC/Ray); under 5 minutes on a 2-core "
-                         "machine")
+                         "ends only for decode and micro (micro under local, capture-only and "
+                         "stateless RPC), no Ray; under 5 minutes on a 2-core machine")
     ap.add_argument("--baselines", default="all",
                     help="comma list of " + ", ".join(M.BASELINES) +
                          "; groups: torch-rpc, ray, genie, all (default all)")
@@ -163,6 +162,15 @@ def main(argv=None):
             bar.close()
         if netns:
             netns.close()
+    if a.link != "none" and not meta.get("interrupted"):
+        # how close the relay comes to its profile, measured now on this machine
+        if os.path.exists(paths.relay):
+            try:
+                meta["link_accuracy"] = blink.accuracy(paths.relay, (a.link,))
+            except Exception as e:  # noqa: BLE001 - reported, not fatal
+                meta["link_accuracy_error"] = f"{type(e).__name__}: {e}"
+        else:
+            meta["link_accuracy_error"] = f"relay not built ({paths.relay})"
     meta["seconds"] = time.time() - t_start
     with open(os.path.join(out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)

@@ -116,6 +116,8 @@ def speedups(summary, raw, gpu):
                 continue
             # full under --link none is local-remote's run
             cb_eff = "local-remote" if s["status"].startswith("same run as local-remote") else b
+            if cb_eff != b and ref != "no-semantics":
+                continue  # shown once, as local-remote's
             c = g.get((w, be, cb_eff, m))
             rr = g.get((w, be, ref, m))
             rs = st.get((w, be, ref, m))
@@ -441,6 +443,21 @@ def md(out, results, summary, spd, trf, cm, meta, a, made):
         L.append("cuDNN does not pass through the shim yet: the torch cnn and vqa cells ran "
                  "with cuDNN disabled (`torch.backends.cudnn.enabled = False`, no cuDNN "
                  "attention) in every baseline alike.\n")
+    if meta.get("link_accuracy"):
+        L.append(f"## Emulated link ({meta['link']}): configured vs achieved\n")
+        L.append("genie-relay between client and genie-remote (bench/relay), measured after the "
+                 "matrix with 64-byte ping-pongs (median) and a bulk transfer, against loopback "
+                 "without the relay; achieved one-way delay = (RTT with relay - RTT without) / 2.\n")
+        L.append("| profile | one-way delay µs: configured | achieved | rate Mbit/s: configured "
+                 "| achieved | RTT µs |")
+        L.append("|---|---|---|---|---|---|")
+        for r in meta["link_accuracy"]:
+            L.append(f"| {r['profile']} | {S.fmt(r['delay_us'])} | {S.fmt(r['achieved_delay_us'])} "
+                     f"| {S.fmt(r['rate_mbit'])} | {S.fmt(r['achieved_rate_mbit'])} | "
+                     f"{S.fmt(r['rtt_us'])} |")
+        L.append("")
+    elif meta.get("link_accuracy_error"):
+        L.append(f"Link accuracy not measured: {meta['link_accuracy_error']}\n")
     L.append("## Performance (median ms [95% bootstrap CI of the mean])\n")
     st = {(s["workload"], s["backend"], s["baseline"]): s for s in summary if s["workload"] != "micro"}
     bl = [b for b in BASELINES if any(k[2] == b for k in st)]

@@ -104,6 +104,7 @@ class Runner:
         self.gpu = benv.has_gpu()
         self.progress = progress
         self.netns = None
+        self._torch_plain = None
 
     # ---- what a cell runs on and whether it can run ----
 
@@ -139,6 +140,9 @@ class Runner:
                 return "torchvision not installed"
             if baseline in RAY and not have("ray"):
                 return "Ray not installed"
+            if baseline in RAY and self.o.quick:
+                return "not in the --quick matrix (ray.init and an actor importing torch take " \
+                       "~20 s per cell on a 2-core machine: run --baselines ray)"
             if baseline.endswith("-stateful") and wl.name not in STATEFUL_WORKLOADS:
                 return "one variant only (no state between steps): see the stateless row"
         if baseline in GENIE and baseline != "local-remote" and self.o.link != "none" \
@@ -161,8 +165,16 @@ class Runner:
         return e
 
     def torch_libpath(self, shim):
-        stubs = benv.torch_stubs(self.out)
-        parts = ([self.paths.lookalike] if shim else []) + [stubs, benv.cuda_lib_dir()]
+        # where torch imports as it is (a GPU host's wheel with its nvidia-* libraries), the
+        # stand-ins would only shadow real libraries: add them only where it does not
+        if self._torch_plain is None:  # do torch's CUDA libraries all resolve? (ldd: fast)
+            lib = benv.torch_lib_dir()
+            so = os.path.join(lib or "", "libtorch_cuda.so")
+            self._torch_plain = bool(lib) and os.path.exists(so) and "not found" not in \
+                subprocess.run(["ldd", so], capture_output=True, text=True, timeout=60).stdout
+        parts = [self.paths.lookalike] if shim else []
+        if not self._torch_plain:
+            parts += [benv.torch_stubs(self.out), benv.cuda_lib_dir()]
         old = os.environ.get("LD_LIBRARY_PATH")
         return ":".join(parts + ([old] if old else []))
 
