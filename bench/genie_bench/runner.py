@@ -294,7 +294,8 @@ class Runner:
                         "--netns-ifs", f"{self.netns.host_if},{self.netns.ns_if}"]
         rows = []
         # link bytes: the Genie baselines with a genie-remote, RPC and Ray (not local)
-        lt0 = self.netns.counters() if self.netns and (remote or baseline in RPC + RAY) else None
+        # (a Ray actor runs on Ray's own node, outside the namespace: its bytes are not on it)
+        lt0 = self.netns.counters() if self.netns and (remote or baseline in RPC) else None
         proc = subprocess.Popen(cmd, env={**os.environ, **envx}, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
         # a worker silent past its time is killed (with what it started: its own group)

@@ -373,7 +373,10 @@ class Client:
         @ray.remote
         class Server:
             def call(self, name, *args):
-                return globals()["srv_" + name](*args)
+                # by module, not by this closure's globals: Ray ships the class by value
+                import genie_bench.torch_worker as tw
+
+                return getattr(tw, "srv_" + name)(*args)
 
         self.ray = ray
         self.actor = Server.remote()
