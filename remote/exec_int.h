@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "common/genie.h"
-#include "protocol/gen/exec_ops.h"
+#include "remote/gen/exec_ops.h"
 #include "remote/exec.h"
 
 /* ---- the driver, loaded with dlopen ----

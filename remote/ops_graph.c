@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "protocol/frame.h"
-#include "protocol/gen/exec_lib.h"
+#include "remote/gen/exec_lib.h"
 #include "protocol/graph.h"
 
 typedef struct exec_graph {

@@ -30,10 +30,13 @@ start_server() {
 }
 
 run() { # expected-rc regex
-    local want=$1 re=$2 t0 t1 rc
+    # The failing cases must fail fast (a 3 s deadline, done within 10 s); the good case only
+    # must not hang: on a loaded 2-core machine its run may take longer than 3 s per reply.
+    local want=$1 re=$2 t0 t1 rc tmo=3000 bound=10
+    [ "$want" -eq 0 ] && tmo=30000 bound=60
     t0=$(date +%s)
     set +e
-    GENIE_REMOTE=$target GENIE_TIMEOUT_MS=3000 LD_PRELOAD="$preload" timeout 30 "$prog" >"$tmp/out" 2>&1
+    GENIE_REMOTE=$target GENIE_TIMEOUT_MS=$tmo LD_PRELOAD="$preload" timeout 90 "$prog" >"$tmp/out" 2>&1
     rc=$?
     set -e
     t1=$(date +%s)
@@ -41,7 +44,7 @@ run() { # expected-rc regex
     [ $rc -ne 124 ] || { echo "run_negative: the program hung" >&2; exit 1; }
     [ $rc -eq "$want" ] || { echo "run_negative: exit status $rc, expected $want" >&2; exit 1; }
     grep -Eq -- "$re" "$tmp/out" || { echo "run_negative: output lacks /$re/" >&2; exit 1; }
-    [ $((t1 - t0)) -le 10 ] || { echo "run_negative: took $((t1 - t0)) s" >&2; exit 1; }
+    [ $((t1 - t0)) -le $bound ] || { echo "run_negative: took $((t1 - t0)) s" >&2; exit 1; }
 }
 
 case "$case_" in

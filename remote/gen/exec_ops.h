@@ -2,8 +2,8 @@
 /* The executor's handlers, one per request op; exec_dispatch (exec_dispatch.c) decodes
  * a record and calls its handler. Each returns 0 or a negative GENIE_E* code after
  * recording the failure in the reply (the batch stops there). */
-#ifndef GENIE_GEN_EXEC_OPS_H
-#define GENIE_GEN_EXEC_OPS_H
+#ifndef GENIE_REMOTE_GEN_EXEC_OPS_H
+#define GENIE_REMOTE_GEN_EXEC_OPS_H
 
 #include "protocol/gen/ops.h"
 

@@ -4,177 +4,9 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "shim/gen/shim_api.h"
 #include "shim/shim_int.h"
 #include "shim/shim_blas.h"
-
-cublasStatus_t shim_rec_cublasCreate_v2(cublasHandle_t* handle);
-cublasStatus_t shim_rec_cublasDestroy_v2(cublasHandle_t handle);
-cublasStatus_t shim_impl_cublasGetVersion_v2(cublasHandle_t handle, int* version);
-cublasStatus_t shim_impl_cublasGetProperty(libraryPropertyType type, int* value);
-size_t shim_impl_cublasGetCudartVersion(void);
-cublasStatus_t shim_impl_cublasSetWorkspace_v2(cublasHandle_t handle, void* workspace, size_t workspaceSizeInBytes);
-cublasStatus_t shim_rec_cublasSetWorkspace_v2(cublasHandle_t handle, void* workspace, size_t workspaceSizeInBytes);
-cublasStatus_t shim_impl_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId);
-cublasStatus_t shim_rec_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId);
-cublasStatus_t shim_impl_cublasGetStream_v2(cublasHandle_t handle, cudaStream_t* streamId);
-cublasStatus_t shim_impl_cublasGetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t* mode);
-cublasStatus_t shim_impl_cublasSetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t mode);
-cublasStatus_t shim_rec_cublasSetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t mode);
-cublasStatus_t shim_impl_cublasGetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t* mode);
-cublasStatus_t shim_impl_cublasSetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t mode);
-cublasStatus_t shim_rec_cublasSetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t mode);
-cublasStatus_t shim_impl_cublasGetMathMode(cublasHandle_t handle, cublasMath_t* mode);
-cublasStatus_t shim_impl_cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode);
-cublasStatus_t shim_rec_cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode);
-const char* shim_impl_cublasGetStatusName(cublasStatus_t status);
-const char* shim_impl_cublasGetStatusString(cublasStatus_t status);
-cublasStatus_t shim_rec_cublasSnrm2_v2(cublasHandle_t handle, int n, const float* x, int incx, float* result);
-cublasStatus_t shim_rec_cublasDnrm2_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result);
-cublasStatus_t shim_rec_cublasScnrm2_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, float* result);
-cublasStatus_t shim_rec_cublasDznrm2_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, double* result);
-cublasStatus_t shim_rec_cublasSdot_v2(cublasHandle_t handle, int n, const float* x, int incx, const float* y, int incy, float* result);
-cublasStatus_t shim_rec_cublasDdot_v2(cublasHandle_t handle, int n, const double* x, int incx, const double* y, int incy, double* result);
-cublasStatus_t shim_rec_cublasCdotu_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* result);
-cublasStatus_t shim_rec_cublasCdotc_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* result);
-cublasStatus_t shim_rec_cublasZdotu_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* result);
-cublasStatus_t shim_rec_cublasZdotc_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* result);
-cublasStatus_t shim_rec_cublasSscal_v2(cublasHandle_t handle, int n, const float* alpha, float* x, int incx);
-cublasStatus_t shim_rec_cublasDscal_v2(cublasHandle_t handle, int n, const double* alpha, double* x, int incx);
-cublasStatus_t shim_rec_cublasCscal_v2(cublasHandle_t handle, int n, const cuComplex* alpha, cuComplex* x, int incx);
-cublasStatus_t shim_rec_cublasCsscal_v2(cublasHandle_t handle, int n, const float* alpha, cuComplex* x, int incx);
-cublasStatus_t shim_rec_cublasZscal_v2(cublasHandle_t handle, int n, const cuDoubleComplex* alpha, cuDoubleComplex* x, int incx);
-cublasStatus_t shim_rec_cublasZdscal_v2(cublasHandle_t handle, int n, const double* alpha, cuDoubleComplex* x, int incx);
-cublasStatus_t shim_rec_cublasSaxpy_v2(cublasHandle_t handle, int n, const float* alpha, const float* x, int incx, float* y, int incy);
-cublasStatus_t shim_rec_cublasDaxpy_v2(cublasHandle_t handle, int n, const double* alpha, const double* x, int incx, double* y, int incy);
-cublasStatus_t shim_rec_cublasCaxpy_v2(cublasHandle_t handle, int n, const cuComplex* alpha, const cuComplex* x, int incx, cuComplex* y, int incy);
-cublasStatus_t shim_rec_cublasZaxpy_v2(cublasHandle_t handle, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy);
-cublasStatus_t shim_rec_cublasScopy_v2(cublasHandle_t handle, int n, const float* x, int incx, float* y, int incy);
-cublasStatus_t shim_rec_cublasDcopy_v2(cublasHandle_t handle, int n, const double* x, int incx, double* y, int incy);
-cublasStatus_t shim_rec_cublasCcopy_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, cuComplex* y, int incy);
-cublasStatus_t shim_rec_cublasZcopy_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy);
-cublasStatus_t shim_rec_cublasSswap_v2(cublasHandle_t handle, int n, float* x, int incx, float* y, int incy);
-cublasStatus_t shim_rec_cublasDswap_v2(cublasHandle_t handle, int n, double* x, int incx, double* y, int incy);
-cublasStatus_t shim_rec_cublasCswap_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy);
-cublasStatus_t shim_rec_cublasZswap_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy);
-cublasStatus_t shim_rec_cublasIsamax_v2(cublasHandle_t handle, int n, const float* x, int incx, int* result);
-cublasStatus_t shim_rec_cublasIdamax_v2(cublasHandle_t handle, int n, const double* x, int incx, int* result);
-cublasStatus_t shim_rec_cublasIcamax_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, int* result);
-cublasStatus_t shim_rec_cublasIzamax_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, int* result);
-cublasStatus_t shim_rec_cublasIsamin_v2(cublasHandle_t handle, int n, const float* x, int incx, int* result);
-cublasStatus_t shim_rec_cublasIdamin_v2(cublasHandle_t handle, int n, const double* x, int incx, int* result);
-cublasStatus_t shim_rec_cublasIcamin_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, int* result);
-cublasStatus_t shim_rec_cublasIzamin_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, int* result);
-cublasStatus_t shim_rec_cublasSasum_v2(cublasHandle_t handle, int n, const float* x, int incx, float* result);
-cublasStatus_t shim_rec_cublasDasum_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result);
-cublasStatus_t shim_rec_cublasScasum_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, float* result);
-cublasStatus_t shim_rec_cublasDzasum_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, double* result);
-cublasStatus_t shim_rec_cublasSrot_v2(cublasHandle_t handle, int n, float* x, int incx, float* y, int incy, const float* c, const float* s);
-cublasStatus_t shim_rec_cublasDrot_v2(cublasHandle_t handle, int n, double* x, int incx, double* y, int incy, const double* c, const double* s);
-cublasStatus_t shim_rec_cublasCrot_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy, const float* c, const cuComplex* s);
-cublasStatus_t shim_rec_cublasCsrot_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy, const float* c, const float* s);
-cublasStatus_t shim_rec_cublasZrot_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy, const double* c, const cuDoubleComplex* s);
-cublasStatus_t shim_rec_cublasZdrot_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy, const double* c, const double* s);
-cublasStatus_t shim_rec_cublasSgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy);
-cublasStatus_t shim_rec_cublasDgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy);
-cublasStatus_t shim_rec_cublasCgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy);
-cublasStatus_t shim_rec_cublasZgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy);
-cublasStatus_t shim_rec_cublasStrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const float* A, int lda, float* x, int incx);
-cublasStatus_t shim_rec_cublasDtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const double* A, int lda, double* x, int incx);
-cublasStatus_t shim_rec_cublasCtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuComplex* A, int lda, cuComplex* x, int incx);
-cublasStatus_t shim_rec_cublasZtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuDoubleComplex* A, int lda, cuDoubleComplex* x, int incx);
-cublasStatus_t shim_rec_cublasStrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const float* A, int lda, float* x, int incx);
-cublasStatus_t shim_rec_cublasDtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const double* A, int lda, double* x, int incx);
-cublasStatus_t shim_rec_cublasCtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuComplex* A, int lda, cuComplex* x, int incx);
-cublasStatus_t shim_rec_cublasZtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuDoubleComplex* A, int lda, cuDoubleComplex* x, int incx);
-cublasStatus_t shim_rec_cublasSsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy);
-cublasStatus_t shim_rec_cublasDsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy);
-cublasStatus_t shim_rec_cublasCsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy);
-cublasStatus_t shim_rec_cublasZsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy);
-cublasStatus_t shim_rec_cublasChemv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy);
-cublasStatus_t shim_rec_cublasZhemv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy);
-cublasStatus_t shim_rec_cublasSger_v2(cublasHandle_t handle, int m, int n, const float* alpha, const float* x, int incx, const float* y, int incy, float* A, int lda);
-cublasStatus_t shim_rec_cublasDger_v2(cublasHandle_t handle, int m, int n, const double* alpha, const double* x, int incx, const double* y, int incy, double* A, int lda);
-cublasStatus_t shim_rec_cublasCgeru_v2(cublasHandle_t handle, int m, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda);
-cublasStatus_t shim_rec_cublasCgerc_v2(cublasHandle_t handle, int m, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda);
-cublasStatus_t shim_rec_cublasZgeru_v2(cublasHandle_t handle, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda);
-cublasStatus_t shim_rec_cublasZgerc_v2(cublasHandle_t handle, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda);
-cublasStatus_t shim_rec_cublasSsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* x, int incx, float* A, int lda);
-cublasStatus_t shim_rec_cublasDsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* x, int incx, double* A, int lda);
-cublasStatus_t shim_rec_cublasCsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, cuComplex* A, int lda);
-cublasStatus_t shim_rec_cublasZsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* A, int lda);
-cublasStatus_t shim_rec_cublasCher_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const cuComplex* x, int incx, cuComplex* A, int lda);
-cublasStatus_t shim_rec_cublasZher_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* A, int lda);
-cublasStatus_t shim_rec_cublasSsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* x, int incx, const float* y, int incy, float* A, int lda);
-cublasStatus_t shim_rec_cublasDsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* x, int incx, const double* y, int incy, double* A, int lda);
-cublasStatus_t shim_rec_cublasCsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda);
-cublasStatus_t shim_rec_cublasZsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda);
-cublasStatus_t shim_rec_cublasCher2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda);
-cublasStatus_t shim_rec_cublasZher2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda);
-cublasStatus_t shim_rec_cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc);
-cublasStatus_t shim_rec_cublasDgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc);
-cublasStatus_t shim_rec_cublasCgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc);
-cublasStatus_t shim_rec_cublasZgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc);
-cublasStatus_t shim_rec_cublasSgemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const float* beta, void* C, cudaDataType Ctype, int ldc);
-cublasStatus_t shim_rec_cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const void* beta, void* C, cudaDataType Ctype, int ldc, cublasComputeType_t computeType, cublasGemmAlgo_t algo);
-cublasStatus_t shim_rec_cublasSsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const float* A, int lda, const float* beta, float* C, int ldc);
-cublasStatus_t shim_rec_cublasDsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const double* A, int lda, const double* beta, double* C, int ldc);
-cublasStatus_t shim_rec_cublasCsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* beta, cuComplex* C, int ldc);
-cublasStatus_t shim_rec_cublasZsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc);
-cublasStatus_t shim_rec_cublasCherk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const cuComplex* A, int lda, const float* beta, cuComplex* C, int ldc);
-cublasStatus_t shim_rec_cublasZherk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const cuDoubleComplex* A, int lda, const double* beta, cuDoubleComplex* C, int ldc);
-cublasStatus_t shim_rec_cublasSsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc);
-cublasStatus_t shim_rec_cublasDsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc);
-cublasStatus_t shim_rec_cublasCsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc);
-cublasStatus_t shim_rec_cublasZsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc);
-cublasStatus_t shim_rec_cublasCher2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const float* beta, cuComplex* C, int ldc);
-cublasStatus_t shim_rec_cublasZher2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const double* beta, cuDoubleComplex* C, int ldc);
-cublasStatus_t shim_rec_cublasSsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc);
-cublasStatus_t shim_rec_cublasDsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc);
-cublasStatus_t shim_rec_cublasCsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc);
-cublasStatus_t shim_rec_cublasZsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc);
-cublasStatus_t shim_rec_cublasChemm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc);
-cublasStatus_t shim_rec_cublasZhemm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc);
-cublasStatus_t shim_rec_cublasStrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* A, int lda, float* B, int ldb);
-cublasStatus_t shim_rec_cublasDtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* A, int lda, double* B, int ldb);
-cublasStatus_t shim_rec_cublasCtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, cuComplex* B, int ldb);
-cublasStatus_t shim_rec_cublasZtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, cuDoubleComplex* B, int ldb);
-cublasStatus_t shim_rec_cublasStrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* A, int lda, const float* B, int ldb, float* C, int ldc);
-cublasStatus_t shim_rec_cublasDtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* A, int lda, const double* B, int ldb, double* C, int ldc);
-cublasStatus_t shim_rec_cublasCtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, cuComplex* C, int ldc);
-cublasStatus_t shim_rec_cublasZtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, cuDoubleComplex* C, int ldc);
-cublasStatus_t shim_rec_cublasSgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* const Aarray[], int lda, const float* const Barray[], int ldb, const float* beta, float* const Carray[], int ldc, int batchCount);
-cublasStatus_t shim_rec_cublasDgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* const Aarray[], int lda, const double* const Barray[], int ldb, const double* beta, double* const Carray[], int ldc, int batchCount);
-cublasStatus_t shim_rec_cublasCgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* const Aarray[], int lda, const cuComplex* const Barray[], int ldb, const cuComplex* beta, cuComplex* const Carray[], int ldc, int batchCount);
-cublasStatus_t shim_rec_cublasZgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* const Aarray[], int lda, const cuDoubleComplex* const Barray[], int ldb, const cuDoubleComplex* beta, cuDoubleComplex* const Carray[], int ldc, int batchCount);
-cublasStatus_t shim_rec_cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* A, int lda, long long int strideA, const float* B, int ldb, long long int strideB, const float* beta, float* C, int ldc, long long int strideC, int batchCount);
-cublasStatus_t shim_rec_cublasDgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, long long int strideA, const double* B, int ldb, long long int strideB, const double* beta, double* C, int ldc, long long int strideC, int batchCount);
-cublasStatus_t shim_rec_cublasCgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, long long int strideA, const cuComplex* B, int ldb, long long int strideB, const cuComplex* beta, cuComplex* C, int ldc, long long int strideC, int batchCount);
-cublasStatus_t shim_rec_cublasZgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, long long int strideA, const cuDoubleComplex* B, int ldb, long long int strideB, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc, long long int strideC, int batchCount);
-cublasStatus_t shim_rec_cublasGemmBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* const Aarray[], cudaDataType Atype, int lda, const void* const Barray[], cudaDataType Btype, int ldb, const void* beta, void* const Carray[], cudaDataType Ctype, int ldc, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo);
-cublasStatus_t shim_rec_cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, long long int strideA, const void* B, cudaDataType Btype, int ldb, long long int strideB, const void* beta, void* C, cudaDataType Ctype, int ldc, long long int strideC, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo);
-cublasStatus_t shim_rec_cublasSgeam(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, const float* alpha, const float* A, int lda, const float* beta, const float* B, int ldb, float* C, int ldc);
-cublasStatus_t shim_rec_cublasStrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* const A[], int lda, float* const B[], int ldb, int batchCount);
-cublasStatus_t shim_rec_cublasDtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* const A[], int lda, double* const B[], int ldb, int batchCount);
-cublasStatus_t shim_rec_cublasCtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* const A[], int lda, cuComplex* const B[], int ldb, int batchCount);
-cublasStatus_t shim_rec_cublasZtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* const A[], int lda, cuDoubleComplex* const B[], int ldb, int batchCount);
-cublasStatus_t shim_rec_cublasSgeqrfBatched(cublasHandle_t handle, int m, int n, float* const Aarray[], int lda, float* const TauArray[], int* info, int batchSize);
-cublasStatus_t shim_rec_cublasDgeqrfBatched(cublasHandle_t handle, int m, int n, double* const Aarray[], int lda, double* const TauArray[], int* info, int batchSize);
-cublasStatus_t shim_rec_cublasCgeqrfBatched(cublasHandle_t handle, int m, int n, cuComplex* const Aarray[], int lda, cuComplex* const TauArray[], int* info, int batchSize);
-cublasStatus_t shim_rec_cublasZgeqrfBatched(cublasHandle_t handle, int m, int n, cuDoubleComplex* const Aarray[], int lda, cuDoubleComplex* const TauArray[], int* info, int batchSize);
-cublasStatus_t shim_rec_cublasSgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, float* const Aarray[], int lda, float* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize);
-cublasStatus_t shim_rec_cublasDgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, double* const Aarray[], int lda, double* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize);
-cublasStatus_t shim_rec_cublasCgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, cuComplex* const Aarray[], int lda, cuComplex* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize);
-cublasStatus_t shim_rec_cublasZgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, cuDoubleComplex* const Aarray[], int lda, cuDoubleComplex* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize);
-cublasStatus_t shim_rec_cublasSgetrfBatched(cublasHandle_t handle, int n, float* const A[], int lda, int* P, int* info, int batchSize);
-cublasStatus_t shim_rec_cublasDgetrfBatched(cublasHandle_t handle, int n, double* const A[], int lda, int* P, int* info, int batchSize);
-cublasStatus_t shim_rec_cublasCgetrfBatched(cublasHandle_t handle, int n, cuComplex* const A[], int lda, int* P, int* info, int batchSize);
-cublasStatus_t shim_rec_cublasZgetrfBatched(cublasHandle_t handle, int n, cuDoubleComplex* const A[], int lda, int* P, int* info, int batchSize);
-cublasStatus_t shim_rec_cublasSgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const float* const Aarray[], int lda, const int* devIpiv, float* const Barray[], int ldb, int* info, int batchSize);
-cublasStatus_t shim_rec_cublasDgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const double* const Aarray[], int lda, const int* devIpiv, double* const Barray[], int ldb, int* info, int batchSize);
-cublasStatus_t shim_rec_cublasCgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const cuComplex* const Aarray[], int lda, const int* devIpiv, cuComplex* const Barray[], int ldb, int* info, int batchSize);
-cublasStatus_t shim_rec_cublasZgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const cuDoubleComplex* const Aarray[], int lda, const int* devIpiv, cuDoubleComplex* const Barray[], int ldb, int* info, int batchSize);
-cublasStatus_t shim_rec_cublasHgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, const void* B, int ldb, const void* beta, void* C, int ldc);
-cublasStatus_t shim_rec_cublasHgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, long long int strideA, const void* B, int ldb, long long int strideB, const void* beta, void* C, int ldc, long long int strideC, int batchCount);
 
 cublasStatus_t shim_rec_cublasCreate_v2(cublasHandle_t* handle)
 {
@@ -2898,13 +2730,21 @@ GENIE_EXPORT cublasStatus_t cublasCreate_v2(cublasHandle_t* handle)
     shim_count(GENIE_APIX_cublasCreate_v2);
     if (!handle)
         return shim_bad_blas_arg(GENIE_APIX_cublasCreate_v2, "handle");
-    return shim_rec_cublasCreate_v2(handle);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCreate_v2(handle);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDestroy_v2(cublasHandle_t handle)
 {
     shim_count(GENIE_APIX_cublasDestroy_v2);
-    return shim_rec_cublasDestroy_v2(handle);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDestroy_v2(handle);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGetVersion_v2(cublasHandle_t handle, int* version)
@@ -2912,7 +2752,9 @@ GENIE_EXPORT cublasStatus_t cublasGetVersion_v2(cublasHandle_t handle, int* vers
     shim_count(GENIE_APIX_cublasGetVersion_v2);
     if (!version)
         return shim_bad_blas_arg(GENIE_APIX_cublasGetVersion_v2, "version");
-    return shim_impl_cublasGetVersion_v2(handle, version);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasGetVersion_v2(handle, version);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGetProperty(libraryPropertyType type, int* value)
@@ -2920,25 +2762,37 @@ GENIE_EXPORT cublasStatus_t cublasGetProperty(libraryPropertyType type, int* val
     shim_count(GENIE_APIX_cublasGetProperty);
     if (!value)
         return shim_bad_blas_arg(GENIE_APIX_cublasGetProperty, "value");
-    return shim_impl_cublasGetProperty(type, value);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasGetProperty(type, value);
+    return ret_;
 }
 
 GENIE_EXPORT size_t cublasGetCudartVersion(void)
 {
     shim_count(GENIE_APIX_cublasGetCudartVersion);
-    return shim_impl_cublasGetCudartVersion();
+    shim_call_site = __builtin_return_address(0);
+    size_t ret_ = shim_impl_cublasGetCudartVersion();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t handle, void* workspace, size_t workspaceSizeInBytes)
 {
     shim_count(GENIE_APIX_cublasSetWorkspace_v2);
-    return shim_impl_cublasSetWorkspace_v2(handle, workspace, workspaceSizeInBytes);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasSetWorkspace_v2(handle, workspace, workspaceSizeInBytes);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId)
 {
     shim_count(GENIE_APIX_cublasSetStream_v2);
-    return shim_impl_cublasSetStream_v2(handle, streamId);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasSetStream_v2(handle, streamId);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGetStream_v2(cublasHandle_t handle, cudaStream_t* streamId)
@@ -2946,7 +2800,9 @@ GENIE_EXPORT cublasStatus_t cublasGetStream_v2(cublasHandle_t handle, cudaStream
     shim_count(GENIE_APIX_cublasGetStream_v2);
     if (!streamId)
         return shim_bad_blas_arg(GENIE_APIX_cublasGetStream_v2, "streamId");
-    return shim_impl_cublasGetStream_v2(handle, streamId);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasGetStream_v2(handle, streamId);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t* mode)
@@ -2954,13 +2810,19 @@ GENIE_EXPORT cublasStatus_t cublasGetPointerMode_v2(cublasHandle_t handle, cubla
     shim_count(GENIE_APIX_cublasGetPointerMode_v2);
     if (!mode)
         return shim_bad_blas_arg(GENIE_APIX_cublasGetPointerMode_v2, "mode");
-    return shim_impl_cublasGetPointerMode_v2(handle, mode);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasGetPointerMode_v2(handle, mode);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t mode)
 {
     shim_count(GENIE_APIX_cublasSetPointerMode_v2);
-    return shim_impl_cublasSetPointerMode_v2(handle, mode);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasSetPointerMode_v2(handle, mode);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t* mode)
@@ -2968,13 +2830,19 @@ GENIE_EXPORT cublasStatus_t cublasGetAtomicsMode(cublasHandle_t handle, cublasAt
     shim_count(GENIE_APIX_cublasGetAtomicsMode);
     if (!mode)
         return shim_bad_blas_arg(GENIE_APIX_cublasGetAtomicsMode, "mode");
-    return shim_impl_cublasGetAtomicsMode(handle, mode);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasGetAtomicsMode(handle, mode);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t mode)
 {
     shim_count(GENIE_APIX_cublasSetAtomicsMode);
-    return shim_impl_cublasSetAtomicsMode(handle, mode);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasSetAtomicsMode(handle, mode);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGetMathMode(cublasHandle_t handle, cublasMath_t* mode)
@@ -2982,13 +2850,19 @@ GENIE_EXPORT cublasStatus_t cublasGetMathMode(cublasHandle_t handle, cublasMath_
     shim_count(GENIE_APIX_cublasGetMathMode);
     if (!mode)
         return shim_bad_blas_arg(GENIE_APIX_cublasGetMathMode, "mode");
-    return shim_impl_cublasGetMathMode(handle, mode);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasGetMathMode(handle, mode);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode)
 {
     shim_count(GENIE_APIX_cublasSetMathMode);
-    return shim_impl_cublasSetMathMode(handle, mode);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasSetMathMode(handle, mode);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGetSmCountTarget(cublasHandle_t handle, int* smCountTarget)
@@ -3092,13 +2966,17 @@ GENIE_EXPORT cublasStatus_t cublasSetFixedPointEmulationMantissaBitCountPointer(
 GENIE_EXPORT const char* cublasGetStatusName(cublasStatus_t status)
 {
     shim_count(GENIE_APIX_cublasGetStatusName);
-    return shim_impl_cublasGetStatusName(status);
+    shim_call_site = __builtin_return_address(0);
+    const char* ret_ = shim_impl_cublasGetStatusName(status);
+    return ret_;
 }
 
 GENIE_EXPORT const char* cublasGetStatusString(cublasStatus_t status)
 {
     shim_count(GENIE_APIX_cublasGetStatusString);
-    return shim_impl_cublasGetStatusString(status);
+    shim_call_site = __builtin_return_address(0);
+    const char* ret_ = shim_impl_cublasGetStatusString(status);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLoggerConfigure(int logIsOn, int logToStdOut, int logToStdErr, const char* logFileName)
@@ -3350,7 +3228,11 @@ GENIE_EXPORT cublasStatus_t cublasNrm2Ex_64(cublasHandle_t handle, int64_t n, co
 GENIE_EXPORT cublasStatus_t cublasSnrm2_v2(cublasHandle_t handle, int n, const float* x, int incx, float* result)
 {
     shim_count(GENIE_APIX_cublasSnrm2_v2);
-    return shim_rec_cublasSnrm2_v2(handle, n, x, incx, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSnrm2_v2(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSnrm2_v2_64(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, float* result)
@@ -3366,7 +3248,11 @@ GENIE_EXPORT cublasStatus_t cublasSnrm2_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasDnrm2_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result)
 {
     shim_count(GENIE_APIX_cublasDnrm2_v2);
-    return shim_rec_cublasDnrm2_v2(handle, n, x, incx, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDnrm2_v2(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDnrm2_v2_64(cublasHandle_t handle, int64_t n, const double* x, int64_t incx, double* result)
@@ -3382,7 +3268,11 @@ GENIE_EXPORT cublasStatus_t cublasDnrm2_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasScnrm2_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, float* result)
 {
     shim_count(GENIE_APIX_cublasScnrm2_v2);
-    return shim_rec_cublasScnrm2_v2(handle, n, x, incx, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasScnrm2_v2(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasScnrm2_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* x, int64_t incx, float* result)
@@ -3398,7 +3288,11 @@ GENIE_EXPORT cublasStatus_t cublasScnrm2_v2_64(cublasHandle_t handle, int64_t n,
 GENIE_EXPORT cublasStatus_t cublasDznrm2_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, double* result)
 {
     shim_count(GENIE_APIX_cublasDznrm2_v2);
-    return shim_rec_cublasDznrm2_v2(handle, n, x, incx, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDznrm2_v2(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDznrm2_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* x, int64_t incx, double* result)
@@ -3478,7 +3372,11 @@ GENIE_EXPORT cublasStatus_t cublasDotcEx_64(cublasHandle_t handle, int64_t n, co
 GENIE_EXPORT cublasStatus_t cublasSdot_v2(cublasHandle_t handle, int n, const float* x, int incx, const float* y, int incy, float* result)
 {
     shim_count(GENIE_APIX_cublasSdot_v2);
-    return shim_rec_cublasSdot_v2(handle, n, x, incx, y, incy, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSdot_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSdot_v2_64(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, const float* y, int64_t incy, float* result)
@@ -3496,7 +3394,11 @@ GENIE_EXPORT cublasStatus_t cublasSdot_v2_64(cublasHandle_t handle, int64_t n, c
 GENIE_EXPORT cublasStatus_t cublasDdot_v2(cublasHandle_t handle, int n, const double* x, int incx, const double* y, int incy, double* result)
 {
     shim_count(GENIE_APIX_cublasDdot_v2);
-    return shim_rec_cublasDdot_v2(handle, n, x, incx, y, incy, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDdot_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDdot_v2_64(cublasHandle_t handle, int64_t n, const double* x, int64_t incx, const double* y, int64_t incy, double* result)
@@ -3514,7 +3416,11 @@ GENIE_EXPORT cublasStatus_t cublasDdot_v2_64(cublasHandle_t handle, int64_t n, c
 GENIE_EXPORT cublasStatus_t cublasCdotu_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* result)
 {
     shim_count(GENIE_APIX_cublasCdotu_v2);
-    return shim_rec_cublasCdotu_v2(handle, n, x, incx, y, incy, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCdotu_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCdotu_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* x, int64_t incx, const cuComplex* y, int64_t incy, cuComplex* result)
@@ -3532,7 +3438,11 @@ GENIE_EXPORT cublasStatus_t cublasCdotu_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasCdotc_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* result)
 {
     shim_count(GENIE_APIX_cublasCdotc_v2);
-    return shim_rec_cublasCdotc_v2(handle, n, x, incx, y, incy, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCdotc_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCdotc_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* x, int64_t incx, const cuComplex* y, int64_t incy, cuComplex* result)
@@ -3550,7 +3460,11 @@ GENIE_EXPORT cublasStatus_t cublasCdotc_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasZdotu_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* result)
 {
     shim_count(GENIE_APIX_cublasZdotu_v2);
-    return shim_rec_cublasZdotu_v2(handle, n, x, incx, y, incy, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZdotu_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZdotu_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* y, int64_t incy, cuDoubleComplex* result)
@@ -3568,7 +3482,11 @@ GENIE_EXPORT cublasStatus_t cublasZdotu_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasZdotc_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* result)
 {
     shim_count(GENIE_APIX_cublasZdotc_v2);
-    return shim_rec_cublasZdotc_v2(handle, n, x, incx, y, incy, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZdotc_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZdotc_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* y, int64_t incy, cuDoubleComplex* result)
@@ -3612,7 +3530,11 @@ GENIE_EXPORT cublasStatus_t cublasScalEx_64(cublasHandle_t handle, int64_t n, co
 GENIE_EXPORT cublasStatus_t cublasSscal_v2(cublasHandle_t handle, int n, const float* alpha, float* x, int incx)
 {
     shim_count(GENIE_APIX_cublasSscal_v2);
-    return shim_rec_cublasSscal_v2(handle, n, alpha, x, incx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSscal_v2_64(cublasHandle_t handle, int64_t n, const float* alpha, float* x, int64_t incx)
@@ -3628,7 +3550,11 @@ GENIE_EXPORT cublasStatus_t cublasSscal_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasDscal_v2(cublasHandle_t handle, int n, const double* alpha, double* x, int incx)
 {
     shim_count(GENIE_APIX_cublasDscal_v2);
-    return shim_rec_cublasDscal_v2(handle, n, alpha, x, incx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDscal_v2_64(cublasHandle_t handle, int64_t n, const double* alpha, double* x, int64_t incx)
@@ -3644,7 +3570,11 @@ GENIE_EXPORT cublasStatus_t cublasDscal_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasCscal_v2(cublasHandle_t handle, int n, const cuComplex* alpha, cuComplex* x, int incx)
 {
     shim_count(GENIE_APIX_cublasCscal_v2);
-    return shim_rec_cublasCscal_v2(handle, n, alpha, x, incx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCscal_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* alpha, cuComplex* x, int64_t incx)
@@ -3660,7 +3590,11 @@ GENIE_EXPORT cublasStatus_t cublasCscal_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasCsscal_v2(cublasHandle_t handle, int n, const float* alpha, cuComplex* x, int incx)
 {
     shim_count(GENIE_APIX_cublasCsscal_v2);
-    return shim_rec_cublasCsscal_v2(handle, n, alpha, x, incx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCsscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCsscal_v2_64(cublasHandle_t handle, int64_t n, const float* alpha, cuComplex* x, int64_t incx)
@@ -3676,7 +3610,11 @@ GENIE_EXPORT cublasStatus_t cublasCsscal_v2_64(cublasHandle_t handle, int64_t n,
 GENIE_EXPORT cublasStatus_t cublasZscal_v2(cublasHandle_t handle, int n, const cuDoubleComplex* alpha, cuDoubleComplex* x, int incx)
 {
     shim_count(GENIE_APIX_cublasZscal_v2);
-    return shim_rec_cublasZscal_v2(handle, n, alpha, x, incx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZscal_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* alpha, cuDoubleComplex* x, int64_t incx)
@@ -3692,7 +3630,11 @@ GENIE_EXPORT cublasStatus_t cublasZscal_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasZdscal_v2(cublasHandle_t handle, int n, const double* alpha, cuDoubleComplex* x, int incx)
 {
     shim_count(GENIE_APIX_cublasZdscal_v2);
-    return shim_rec_cublasZdscal_v2(handle, n, alpha, x, incx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZdscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZdscal_v2_64(cublasHandle_t handle, int64_t n, const double* alpha, cuDoubleComplex* x, int64_t incx)
@@ -3740,7 +3682,11 @@ GENIE_EXPORT cublasStatus_t cublasAxpyEx_64(cublasHandle_t handle, int64_t n, co
 GENIE_EXPORT cublasStatus_t cublasSaxpy_v2(cublasHandle_t handle, int n, const float* alpha, const float* x, int incx, float* y, int incy)
 {
     shim_count(GENIE_APIX_cublasSaxpy_v2);
-    return shim_rec_cublasSaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSaxpy_v2_64(cublasHandle_t handle, int64_t n, const float* alpha, const float* x, int64_t incx, float* y, int64_t incy)
@@ -3758,7 +3704,11 @@ GENIE_EXPORT cublasStatus_t cublasSaxpy_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasDaxpy_v2(cublasHandle_t handle, int n, const double* alpha, const double* x, int incx, double* y, int incy)
 {
     shim_count(GENIE_APIX_cublasDaxpy_v2);
-    return shim_rec_cublasDaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDaxpy_v2_64(cublasHandle_t handle, int64_t n, const double* alpha, const double* x, int64_t incx, double* y, int64_t incy)
@@ -3776,7 +3726,11 @@ GENIE_EXPORT cublasStatus_t cublasDaxpy_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasCaxpy_v2(cublasHandle_t handle, int n, const cuComplex* alpha, const cuComplex* x, int incx, cuComplex* y, int incy)
 {
     shim_count(GENIE_APIX_cublasCaxpy_v2);
-    return shim_rec_cublasCaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCaxpy_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* alpha, const cuComplex* x, int64_t incx, cuComplex* y, int64_t incy)
@@ -3794,7 +3748,11 @@ GENIE_EXPORT cublasStatus_t cublasCaxpy_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasZaxpy_v2(cublasHandle_t handle, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy)
 {
     shim_count(GENIE_APIX_cublasZaxpy_v2);
-    return shim_rec_cublasZaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZaxpy_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int64_t incx, cuDoubleComplex* y, int64_t incy)
@@ -3838,7 +3796,11 @@ GENIE_EXPORT cublasStatus_t cublasCopyEx_64(cublasHandle_t handle, int64_t n, co
 GENIE_EXPORT cublasStatus_t cublasScopy_v2(cublasHandle_t handle, int n, const float* x, int incx, float* y, int incy)
 {
     shim_count(GENIE_APIX_cublasScopy_v2);
-    return shim_rec_cublasScopy_v2(handle, n, x, incx, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasScopy_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasScopy_v2_64(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, float* y, int64_t incy)
@@ -3855,7 +3817,11 @@ GENIE_EXPORT cublasStatus_t cublasScopy_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasDcopy_v2(cublasHandle_t handle, int n, const double* x, int incx, double* y, int incy)
 {
     shim_count(GENIE_APIX_cublasDcopy_v2);
-    return shim_rec_cublasDcopy_v2(handle, n, x, incx, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDcopy_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDcopy_v2_64(cublasHandle_t handle, int64_t n, const double* x, int64_t incx, double* y, int64_t incy)
@@ -3872,7 +3838,11 @@ GENIE_EXPORT cublasStatus_t cublasDcopy_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasCcopy_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, cuComplex* y, int incy)
 {
     shim_count(GENIE_APIX_cublasCcopy_v2);
-    return shim_rec_cublasCcopy_v2(handle, n, x, incx, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCcopy_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCcopy_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* x, int64_t incx, cuComplex* y, int64_t incy)
@@ -3889,7 +3859,11 @@ GENIE_EXPORT cublasStatus_t cublasCcopy_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasZcopy_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy)
 {
     shim_count(GENIE_APIX_cublasZcopy_v2);
-    return shim_rec_cublasZcopy_v2(handle, n, x, incx, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZcopy_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZcopy_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* x, int64_t incx, cuDoubleComplex* y, int64_t incy)
@@ -3906,7 +3880,11 @@ GENIE_EXPORT cublasStatus_t cublasZcopy_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasSswap_v2(cublasHandle_t handle, int n, float* x, int incx, float* y, int incy)
 {
     shim_count(GENIE_APIX_cublasSswap_v2);
-    return shim_rec_cublasSswap_v2(handle, n, x, incx, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSswap_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSswap_v2_64(cublasHandle_t handle, int64_t n, float* x, int64_t incx, float* y, int64_t incy)
@@ -3923,7 +3901,11 @@ GENIE_EXPORT cublasStatus_t cublasSswap_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasDswap_v2(cublasHandle_t handle, int n, double* x, int incx, double* y, int incy)
 {
     shim_count(GENIE_APIX_cublasDswap_v2);
-    return shim_rec_cublasDswap_v2(handle, n, x, incx, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDswap_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDswap_v2_64(cublasHandle_t handle, int64_t n, double* x, int64_t incx, double* y, int64_t incy)
@@ -3940,7 +3922,11 @@ GENIE_EXPORT cublasStatus_t cublasDswap_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasCswap_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy)
 {
     shim_count(GENIE_APIX_cublasCswap_v2);
-    return shim_rec_cublasCswap_v2(handle, n, x, incx, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCswap_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCswap_v2_64(cublasHandle_t handle, int64_t n, cuComplex* x, int64_t incx, cuComplex* y, int64_t incy)
@@ -3957,7 +3943,11 @@ GENIE_EXPORT cublasStatus_t cublasCswap_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasZswap_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy)
 {
     shim_count(GENIE_APIX_cublasZswap_v2);
-    return shim_rec_cublasZswap_v2(handle, n, x, incx, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZswap_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZswap_v2_64(cublasHandle_t handle, int64_t n, cuDoubleComplex* x, int64_t incx, cuDoubleComplex* y, int64_t incy)
@@ -4000,7 +3990,11 @@ GENIE_EXPORT cublasStatus_t cublasSwapEx_64(cublasHandle_t handle, int64_t n, vo
 GENIE_EXPORT cublasStatus_t cublasIsamax_v2(cublasHandle_t handle, int n, const float* x, int incx, int* result)
 {
     shim_count(GENIE_APIX_cublasIsamax_v2);
-    return shim_rec_cublasIsamax_v2(handle, n, x, incx, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasIsamax_v2(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasIsamax_v2_64(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, int64_t* result)
@@ -4016,7 +4010,11 @@ GENIE_EXPORT cublasStatus_t cublasIsamax_v2_64(cublasHandle_t handle, int64_t n,
 GENIE_EXPORT cublasStatus_t cublasIdamax_v2(cublasHandle_t handle, int n, const double* x, int incx, int* result)
 {
     shim_count(GENIE_APIX_cublasIdamax_v2);
-    return shim_rec_cublasIdamax_v2(handle, n, x, incx, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasIdamax_v2(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasIdamax_v2_64(cublasHandle_t handle, int64_t n, const double* x, int64_t incx, int64_t* result)
@@ -4032,7 +4030,11 @@ GENIE_EXPORT cublasStatus_t cublasIdamax_v2_64(cublasHandle_t handle, int64_t n,
 GENIE_EXPORT cublasStatus_t cublasIcamax_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, int* result)
 {
     shim_count(GENIE_APIX_cublasIcamax_v2);
-    return shim_rec_cublasIcamax_v2(handle, n, x, incx, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasIcamax_v2(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasIcamax_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* x, int64_t incx, int64_t* result)
@@ -4048,7 +4050,11 @@ GENIE_EXPORT cublasStatus_t cublasIcamax_v2_64(cublasHandle_t handle, int64_t n,
 GENIE_EXPORT cublasStatus_t cublasIzamax_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, int* result)
 {
     shim_count(GENIE_APIX_cublasIzamax_v2);
-    return shim_rec_cublasIzamax_v2(handle, n, x, incx, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasIzamax_v2(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasIzamax_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* x, int64_t incx, int64_t* result)
@@ -4086,7 +4092,11 @@ GENIE_EXPORT cublasStatus_t cublasIamaxEx_64(cublasHandle_t handle, int64_t n, c
 GENIE_EXPORT cublasStatus_t cublasIsamin_v2(cublasHandle_t handle, int n, const float* x, int incx, int* result)
 {
     shim_count(GENIE_APIX_cublasIsamin_v2);
-    return shim_rec_cublasIsamin_v2(handle, n, x, incx, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasIsamin_v2(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasIsamin_v2_64(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, int64_t* result)
@@ -4102,7 +4112,11 @@ GENIE_EXPORT cublasStatus_t cublasIsamin_v2_64(cublasHandle_t handle, int64_t n,
 GENIE_EXPORT cublasStatus_t cublasIdamin_v2(cublasHandle_t handle, int n, const double* x, int incx, int* result)
 {
     shim_count(GENIE_APIX_cublasIdamin_v2);
-    return shim_rec_cublasIdamin_v2(handle, n, x, incx, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasIdamin_v2(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasIdamin_v2_64(cublasHandle_t handle, int64_t n, const double* x, int64_t incx, int64_t* result)
@@ -4118,7 +4132,11 @@ GENIE_EXPORT cublasStatus_t cublasIdamin_v2_64(cublasHandle_t handle, int64_t n,
 GENIE_EXPORT cublasStatus_t cublasIcamin_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, int* result)
 {
     shim_count(GENIE_APIX_cublasIcamin_v2);
-    return shim_rec_cublasIcamin_v2(handle, n, x, incx, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasIcamin_v2(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasIcamin_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* x, int64_t incx, int64_t* result)
@@ -4134,7 +4152,11 @@ GENIE_EXPORT cublasStatus_t cublasIcamin_v2_64(cublasHandle_t handle, int64_t n,
 GENIE_EXPORT cublasStatus_t cublasIzamin_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, int* result)
 {
     shim_count(GENIE_APIX_cublasIzamin_v2);
-    return shim_rec_cublasIzamin_v2(handle, n, x, incx, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasIzamin_v2(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasIzamin_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* x, int64_t incx, int64_t* result)
@@ -4198,7 +4220,11 @@ GENIE_EXPORT cublasStatus_t cublasAsumEx_64(cublasHandle_t handle, int64_t n, co
 GENIE_EXPORT cublasStatus_t cublasSasum_v2(cublasHandle_t handle, int n, const float* x, int incx, float* result)
 {
     shim_count(GENIE_APIX_cublasSasum_v2);
-    return shim_rec_cublasSasum_v2(handle, n, x, incx, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSasum_v2(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSasum_v2_64(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, float* result)
@@ -4214,7 +4240,11 @@ GENIE_EXPORT cublasStatus_t cublasSasum_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasDasum_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result)
 {
     shim_count(GENIE_APIX_cublasDasum_v2);
-    return shim_rec_cublasDasum_v2(handle, n, x, incx, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDasum_v2(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDasum_v2_64(cublasHandle_t handle, int64_t n, const double* x, int64_t incx, double* result)
@@ -4230,7 +4260,11 @@ GENIE_EXPORT cublasStatus_t cublasDasum_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasScasum_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, float* result)
 {
     shim_count(GENIE_APIX_cublasScasum_v2);
-    return shim_rec_cublasScasum_v2(handle, n, x, incx, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasScasum_v2(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasScasum_v2_64(cublasHandle_t handle, int64_t n, const cuComplex* x, int64_t incx, float* result)
@@ -4246,7 +4280,11 @@ GENIE_EXPORT cublasStatus_t cublasScasum_v2_64(cublasHandle_t handle, int64_t n,
 GENIE_EXPORT cublasStatus_t cublasDzasum_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, double* result)
 {
     shim_count(GENIE_APIX_cublasDzasum_v2);
-    return shim_rec_cublasDzasum_v2(handle, n, x, incx, result);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDzasum_v2(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDzasum_v2_64(cublasHandle_t handle, int64_t n, const cuDoubleComplex* x, int64_t incx, double* result)
@@ -4262,7 +4300,11 @@ GENIE_EXPORT cublasStatus_t cublasDzasum_v2_64(cublasHandle_t handle, int64_t n,
 GENIE_EXPORT cublasStatus_t cublasSrot_v2(cublasHandle_t handle, int n, float* x, int incx, float* y, int incy, const float* c, const float* s)
 {
     shim_count(GENIE_APIX_cublasSrot_v2);
-    return shim_rec_cublasSrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSrot_v2_64(cublasHandle_t handle, int64_t n, float* x, int64_t incx, float* y, int64_t incy, const float* c, const float* s)
@@ -4281,7 +4323,11 @@ GENIE_EXPORT cublasStatus_t cublasSrot_v2_64(cublasHandle_t handle, int64_t n, f
 GENIE_EXPORT cublasStatus_t cublasDrot_v2(cublasHandle_t handle, int n, double* x, int incx, double* y, int incy, const double* c, const double* s)
 {
     shim_count(GENIE_APIX_cublasDrot_v2);
-    return shim_rec_cublasDrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDrot_v2_64(cublasHandle_t handle, int64_t n, double* x, int64_t incx, double* y, int64_t incy, const double* c, const double* s)
@@ -4300,7 +4346,11 @@ GENIE_EXPORT cublasStatus_t cublasDrot_v2_64(cublasHandle_t handle, int64_t n, d
 GENIE_EXPORT cublasStatus_t cublasCrot_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy, const float* c, const cuComplex* s)
 {
     shim_count(GENIE_APIX_cublasCrot_v2);
-    return shim_rec_cublasCrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCrot_v2_64(cublasHandle_t handle, int64_t n, cuComplex* x, int64_t incx, cuComplex* y, int64_t incy, const float* c, const cuComplex* s)
@@ -4319,7 +4369,11 @@ GENIE_EXPORT cublasStatus_t cublasCrot_v2_64(cublasHandle_t handle, int64_t n, c
 GENIE_EXPORT cublasStatus_t cublasCsrot_v2(cublasHandle_t handle, int n, cuComplex* x, int incx, cuComplex* y, int incy, const float* c, const float* s)
 {
     shim_count(GENIE_APIX_cublasCsrot_v2);
-    return shim_rec_cublasCsrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCsrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCsrot_v2_64(cublasHandle_t handle, int64_t n, cuComplex* x, int64_t incx, cuComplex* y, int64_t incy, const float* c, const float* s)
@@ -4338,7 +4392,11 @@ GENIE_EXPORT cublasStatus_t cublasCsrot_v2_64(cublasHandle_t handle, int64_t n, 
 GENIE_EXPORT cublasStatus_t cublasZrot_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy, const double* c, const cuDoubleComplex* s)
 {
     shim_count(GENIE_APIX_cublasZrot_v2);
-    return shim_rec_cublasZrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZrot_v2_64(cublasHandle_t handle, int64_t n, cuDoubleComplex* x, int64_t incx, cuDoubleComplex* y, int64_t incy, const double* c, const cuDoubleComplex* s)
@@ -4357,7 +4415,11 @@ GENIE_EXPORT cublasStatus_t cublasZrot_v2_64(cublasHandle_t handle, int64_t n, c
 GENIE_EXPORT cublasStatus_t cublasZdrot_v2(cublasHandle_t handle, int n, cuDoubleComplex* x, int incx, cuDoubleComplex* y, int incy, const double* c, const double* s)
 {
     shim_count(GENIE_APIX_cublasZdrot_v2);
-    return shim_rec_cublasZdrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZdrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZdrot_v2_64(cublasHandle_t handle, int64_t n, cuDoubleComplex* x, int64_t incx, cuDoubleComplex* y, int64_t incy, const double* c, const double* s)
@@ -4582,7 +4644,11 @@ GENIE_EXPORT cublasStatus_t cublasRotmgEx(cublasHandle_t handle, void* d1, cudaD
 GENIE_EXPORT cublasStatus_t cublasSgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy)
 {
     shim_count(GENIE_APIX_cublasSgemv_v2);
-    return shim_rec_cublasSgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSgemv_v2_64(cublasHandle_t handle, cublasOperation_t trans, int64_t m, int64_t n, const float* alpha, const float* A, int64_t lda, const float* x, int64_t incx, const float* beta, float* y, int64_t incy)
@@ -4605,7 +4671,11 @@ GENIE_EXPORT cublasStatus_t cublasSgemv_v2_64(cublasHandle_t handle, cublasOpera
 GENIE_EXPORT cublasStatus_t cublasDgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy)
 {
     shim_count(GENIE_APIX_cublasDgemv_v2);
-    return shim_rec_cublasDgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgemv_v2_64(cublasHandle_t handle, cublasOperation_t trans, int64_t m, int64_t n, const double* alpha, const double* A, int64_t lda, const double* x, int64_t incx, const double* beta, double* y, int64_t incy)
@@ -4628,7 +4698,11 @@ GENIE_EXPORT cublasStatus_t cublasDgemv_v2_64(cublasHandle_t handle, cublasOpera
 GENIE_EXPORT cublasStatus_t cublasCgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy)
 {
     shim_count(GENIE_APIX_cublasCgemv_v2);
-    return shim_rec_cublasCgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgemv_v2_64(cublasHandle_t handle, cublasOperation_t trans, int64_t m, int64_t n, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* x, int64_t incx, const cuComplex* beta, cuComplex* y, int64_t incy)
@@ -4651,7 +4725,11 @@ GENIE_EXPORT cublasStatus_t cublasCgemv_v2_64(cublasHandle_t handle, cublasOpera
 GENIE_EXPORT cublasStatus_t cublasZgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy)
 {
     shim_count(GENIE_APIX_cublasZgemv_v2);
-    return shim_rec_cublasZgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgemv_v2_64(cublasHandle_t handle, cublasOperation_t trans, int64_t m, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int64_t incy)
@@ -4826,7 +4904,11 @@ GENIE_EXPORT cublasStatus_t cublasZgbmv_v2_64(cublasHandle_t handle, cublasOpera
 GENIE_EXPORT cublasStatus_t cublasStrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const float* A, int lda, float* x, int incx)
 {
     shim_count(GENIE_APIX_cublasStrmv_v2);
-    return shim_rec_cublasStrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasStrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasStrmv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t n, const float* A, int64_t lda, float* x, int64_t incx)
@@ -4846,7 +4928,11 @@ GENIE_EXPORT cublasStatus_t cublasStrmv_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasDtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const double* A, int lda, double* x, int incx)
 {
     shim_count(GENIE_APIX_cublasDtrmv_v2);
-    return shim_rec_cublasDtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDtrmv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t n, const double* A, int64_t lda, double* x, int64_t incx)
@@ -4866,7 +4952,11 @@ GENIE_EXPORT cublasStatus_t cublasDtrmv_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasCtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuComplex* A, int lda, cuComplex* x, int incx)
 {
     shim_count(GENIE_APIX_cublasCtrmv_v2);
-    return shim_rec_cublasCtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCtrmv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t n, const cuComplex* A, int64_t lda, cuComplex* x, int64_t incx)
@@ -4886,7 +4976,11 @@ GENIE_EXPORT cublasStatus_t cublasCtrmv_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasZtrmv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuDoubleComplex* A, int lda, cuDoubleComplex* x, int incx)
 {
     shim_count(GENIE_APIX_cublasZtrmv_v2);
-    return shim_rec_cublasZtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZtrmv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t n, const cuDoubleComplex* A, int64_t lda, cuDoubleComplex* x, int64_t incx)
@@ -5130,7 +5224,11 @@ GENIE_EXPORT cublasStatus_t cublasZtpmv_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasStrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const float* A, int lda, float* x, int incx)
 {
     shim_count(GENIE_APIX_cublasStrsv_v2);
-    return shim_rec_cublasStrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasStrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasStrsv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t n, const float* A, int64_t lda, float* x, int64_t incx)
@@ -5150,7 +5248,11 @@ GENIE_EXPORT cublasStatus_t cublasStrsv_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasDtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const double* A, int lda, double* x, int incx)
 {
     shim_count(GENIE_APIX_cublasDtrsv_v2);
-    return shim_rec_cublasDtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDtrsv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t n, const double* A, int64_t lda, double* x, int64_t incx)
@@ -5170,7 +5272,11 @@ GENIE_EXPORT cublasStatus_t cublasDtrsv_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasCtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuComplex* A, int lda, cuComplex* x, int incx)
 {
     shim_count(GENIE_APIX_cublasCtrsv_v2);
-    return shim_rec_cublasCtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCtrsv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t n, const cuComplex* A, int64_t lda, cuComplex* x, int64_t incx)
@@ -5190,7 +5296,11 @@ GENIE_EXPORT cublasStatus_t cublasCtrsv_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasZtrsv_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int n, const cuDoubleComplex* A, int lda, cuDoubleComplex* x, int incx)
 {
     shim_count(GENIE_APIX_cublasZtrsv_v2);
-    return shim_rec_cublasZtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZtrsv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t n, const cuDoubleComplex* A, int64_t lda, cuDoubleComplex* x, int64_t incx)
@@ -5434,7 +5544,11 @@ GENIE_EXPORT cublasStatus_t cublasZtbsv_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasSsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy)
 {
     shim_count(GENIE_APIX_cublasSsymv_v2);
-    return shim_rec_cublasSsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSsymv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const float* alpha, const float* A, int64_t lda, const float* x, int64_t incx, const float* beta, float* y, int64_t incy)
@@ -5456,7 +5570,11 @@ GENIE_EXPORT cublasStatus_t cublasSsymv_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasDsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy)
 {
     shim_count(GENIE_APIX_cublasDsymv_v2);
-    return shim_rec_cublasDsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDsymv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const double* alpha, const double* A, int64_t lda, const double* x, int64_t incx, const double* beta, double* y, int64_t incy)
@@ -5478,7 +5596,11 @@ GENIE_EXPORT cublasStatus_t cublasDsymv_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasCsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy)
 {
     shim_count(GENIE_APIX_cublasCsymv_v2);
-    return shim_rec_cublasCsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCsymv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* x, int64_t incx, const cuComplex* beta, cuComplex* y, int64_t incy)
@@ -5500,7 +5622,11 @@ GENIE_EXPORT cublasStatus_t cublasCsymv_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasZsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy)
 {
     shim_count(GENIE_APIX_cublasZsymv_v2);
-    return shim_rec_cublasZsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZsymv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int64_t incy)
@@ -5522,7 +5648,11 @@ GENIE_EXPORT cublasStatus_t cublasZsymv_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasChemv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* x, int incx, const cuComplex* beta, cuComplex* y, int incy)
 {
     shim_count(GENIE_APIX_cublasChemv_v2);
-    return shim_rec_cublasChemv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasChemv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasChemv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* x, int64_t incx, const cuComplex* beta, cuComplex* y, int64_t incy)
@@ -5544,7 +5674,11 @@ GENIE_EXPORT cublasStatus_t cublasChemv_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasZhemv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* x, int incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int incy)
 {
     shim_count(GENIE_APIX_cublasZhemv_v2);
-    return shim_rec_cublasZhemv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZhemv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZhemv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* beta, cuDoubleComplex* y, int64_t incy)
@@ -5822,7 +5956,11 @@ GENIE_EXPORT cublasStatus_t cublasZhpmv_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasSger_v2(cublasHandle_t handle, int m, int n, const float* alpha, const float* x, int incx, const float* y, int incy, float* A, int lda)
 {
     shim_count(GENIE_APIX_cublasSger_v2);
-    return shim_rec_cublasSger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSger_v2_64(cublasHandle_t handle, int64_t m, int64_t n, const float* alpha, const float* x, int64_t incx, const float* y, int64_t incy, float* A, int64_t lda)
@@ -5843,7 +5981,11 @@ GENIE_EXPORT cublasStatus_t cublasSger_v2_64(cublasHandle_t handle, int64_t m, i
 GENIE_EXPORT cublasStatus_t cublasDger_v2(cublasHandle_t handle, int m, int n, const double* alpha, const double* x, int incx, const double* y, int incy, double* A, int lda)
 {
     shim_count(GENIE_APIX_cublasDger_v2);
-    return shim_rec_cublasDger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDger_v2_64(cublasHandle_t handle, int64_t m, int64_t n, const double* alpha, const double* x, int64_t incx, const double* y, int64_t incy, double* A, int64_t lda)
@@ -5864,7 +6006,11 @@ GENIE_EXPORT cublasStatus_t cublasDger_v2_64(cublasHandle_t handle, int64_t m, i
 GENIE_EXPORT cublasStatus_t cublasCgeru_v2(cublasHandle_t handle, int m, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda)
 {
     shim_count(GENIE_APIX_cublasCgeru_v2);
-    return shim_rec_cublasCgeru_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCgeru_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgeru_v2_64(cublasHandle_t handle, int64_t m, int64_t n, const cuComplex* alpha, const cuComplex* x, int64_t incx, const cuComplex* y, int64_t incy, cuComplex* A, int64_t lda)
@@ -5885,7 +6031,11 @@ GENIE_EXPORT cublasStatus_t cublasCgeru_v2_64(cublasHandle_t handle, int64_t m, 
 GENIE_EXPORT cublasStatus_t cublasCgerc_v2(cublasHandle_t handle, int m, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda)
 {
     shim_count(GENIE_APIX_cublasCgerc_v2);
-    return shim_rec_cublasCgerc_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCgerc_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgerc_v2_64(cublasHandle_t handle, int64_t m, int64_t n, const cuComplex* alpha, const cuComplex* x, int64_t incx, const cuComplex* y, int64_t incy, cuComplex* A, int64_t lda)
@@ -5906,7 +6056,11 @@ GENIE_EXPORT cublasStatus_t cublasCgerc_v2_64(cublasHandle_t handle, int64_t m, 
 GENIE_EXPORT cublasStatus_t cublasZgeru_v2(cublasHandle_t handle, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda)
 {
     shim_count(GENIE_APIX_cublasZgeru_v2);
-    return shim_rec_cublasZgeru_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZgeru_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgeru_v2_64(cublasHandle_t handle, int64_t m, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* y, int64_t incy, cuDoubleComplex* A, int64_t lda)
@@ -5927,7 +6081,11 @@ GENIE_EXPORT cublasStatus_t cublasZgeru_v2_64(cublasHandle_t handle, int64_t m, 
 GENIE_EXPORT cublasStatus_t cublasZgerc_v2(cublasHandle_t handle, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda)
 {
     shim_count(GENIE_APIX_cublasZgerc_v2);
-    return shim_rec_cublasZgerc_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZgerc_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgerc_v2_64(cublasHandle_t handle, int64_t m, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* y, int64_t incy, cuDoubleComplex* A, int64_t lda)
@@ -5948,7 +6106,11 @@ GENIE_EXPORT cublasStatus_t cublasZgerc_v2_64(cublasHandle_t handle, int64_t m, 
 GENIE_EXPORT cublasStatus_t cublasSsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* x, int incx, float* A, int lda)
 {
     shim_count(GENIE_APIX_cublasSsyr_v2);
-    return shim_rec_cublasSsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSsyr_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const float* alpha, const float* x, int64_t incx, float* A, int64_t lda)
@@ -5967,7 +6129,11 @@ GENIE_EXPORT cublasStatus_t cublasSsyr_v2_64(cublasHandle_t handle, cublasFillMo
 GENIE_EXPORT cublasStatus_t cublasDsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* x, int incx, double* A, int lda)
 {
     shim_count(GENIE_APIX_cublasDsyr_v2);
-    return shim_rec_cublasDsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDsyr_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const double* alpha, const double* x, int64_t incx, double* A, int64_t lda)
@@ -5986,7 +6152,11 @@ GENIE_EXPORT cublasStatus_t cublasDsyr_v2_64(cublasHandle_t handle, cublasFillMo
 GENIE_EXPORT cublasStatus_t cublasCsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, cuComplex* A, int lda)
 {
     shim_count(GENIE_APIX_cublasCsyr_v2);
-    return shim_rec_cublasCsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCsyr_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuComplex* alpha, const cuComplex* x, int64_t incx, cuComplex* A, int64_t lda)
@@ -6005,7 +6175,11 @@ GENIE_EXPORT cublasStatus_t cublasCsyr_v2_64(cublasHandle_t handle, cublasFillMo
 GENIE_EXPORT cublasStatus_t cublasZsyr_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* A, int lda)
 {
     shim_count(GENIE_APIX_cublasZsyr_v2);
-    return shim_rec_cublasZsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZsyr_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int64_t incx, cuDoubleComplex* A, int64_t lda)
@@ -6024,7 +6198,11 @@ GENIE_EXPORT cublasStatus_t cublasZsyr_v2_64(cublasHandle_t handle, cublasFillMo
 GENIE_EXPORT cublasStatus_t cublasCher_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const cuComplex* x, int incx, cuComplex* A, int lda)
 {
     shim_count(GENIE_APIX_cublasCher_v2);
-    return shim_rec_cublasCher_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCher_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCher_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const float* alpha, const cuComplex* x, int64_t incx, cuComplex* A, int64_t lda)
@@ -6043,7 +6221,11 @@ GENIE_EXPORT cublasStatus_t cublasCher_v2_64(cublasHandle_t handle, cublasFillMo
 GENIE_EXPORT cublasStatus_t cublasZher_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const cuDoubleComplex* x, int incx, cuDoubleComplex* A, int lda)
 {
     shim_count(GENIE_APIX_cublasZher_v2);
-    return shim_rec_cublasZher_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZher_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZher_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const double* alpha, const cuDoubleComplex* x, int64_t incx, cuDoubleComplex* A, int64_t lda)
@@ -6158,7 +6340,11 @@ GENIE_EXPORT cublasStatus_t cublasZhpr_v2_64(cublasHandle_t handle, cublasFillMo
 GENIE_EXPORT cublasStatus_t cublasSsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* alpha, const float* x, int incx, const float* y, int incy, float* A, int lda)
 {
     shim_count(GENIE_APIX_cublasSsyr2_v2);
-    return shim_rec_cublasSsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSsyr2_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const float* alpha, const float* x, int64_t incx, const float* y, int64_t incy, float* A, int64_t lda)
@@ -6179,7 +6365,11 @@ GENIE_EXPORT cublasStatus_t cublasSsyr2_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasDsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const double* alpha, const double* x, int incx, const double* y, int incy, double* A, int lda)
 {
     shim_count(GENIE_APIX_cublasDsyr2_v2);
-    return shim_rec_cublasDsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDsyr2_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const double* alpha, const double* x, int64_t incx, const double* y, int64_t incy, double* A, int64_t lda)
@@ -6200,7 +6390,11 @@ GENIE_EXPORT cublasStatus_t cublasDsyr2_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasCsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda)
 {
     shim_count(GENIE_APIX_cublasCsyr2_v2);
-    return shim_rec_cublasCsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCsyr2_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuComplex* alpha, const cuComplex* x, int64_t incx, const cuComplex* y, int64_t incy, cuComplex* A, int64_t lda)
@@ -6221,7 +6415,11 @@ GENIE_EXPORT cublasStatus_t cublasCsyr2_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasZsyr2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda)
 {
     shim_count(GENIE_APIX_cublasZsyr2_v2);
-    return shim_rec_cublasZsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZsyr2_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* y, int64_t incy, cuDoubleComplex* A, int64_t lda)
@@ -6242,7 +6440,11 @@ GENIE_EXPORT cublasStatus_t cublasZsyr2_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasCher2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuComplex* alpha, const cuComplex* x, int incx, const cuComplex* y, int incy, cuComplex* A, int lda)
 {
     shim_count(GENIE_APIX_cublasCher2_v2);
-    return shim_rec_cublasCher2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCher2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCher2_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuComplex* alpha, const cuComplex* x, int64_t incx, const cuComplex* y, int64_t incy, cuComplex* A, int64_t lda)
@@ -6263,7 +6465,11 @@ GENIE_EXPORT cublasStatus_t cublasCher2_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasZher2_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int incx, const cuDoubleComplex* y, int incy, cuDoubleComplex* A, int lda)
 {
     shim_count(GENIE_APIX_cublasZher2_v2);
-    return shim_rec_cublasZher2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZher2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZher2_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* x, int64_t incx, const cuDoubleComplex* y, int64_t incy, cuDoubleComplex* A, int64_t lda)
@@ -6708,7 +6914,11 @@ GENIE_EXPORT cublasStatus_t cublasZgemvStridedBatched_64(cublasHandle_t handle, 
 GENIE_EXPORT cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasSgemm_v2);
-    return shim_rec_cublasSgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSgemm_v2_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const float* alpha, const float* A, int64_t lda, const float* B, int64_t ldb, const float* beta, float* C, int64_t ldc)
@@ -6733,7 +6943,11 @@ GENIE_EXPORT cublasStatus_t cublasSgemm_v2_64(cublasHandle_t handle, cublasOpera
 GENIE_EXPORT cublasStatus_t cublasDgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasDgemm_v2);
-    return shim_rec_cublasDgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgemm_v2_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const double* alpha, const double* A, int64_t lda, const double* B, int64_t ldb, const double* beta, double* C, int64_t ldc)
@@ -6758,7 +6972,11 @@ GENIE_EXPORT cublasStatus_t cublasDgemm_v2_64(cublasHandle_t handle, cublasOpera
 GENIE_EXPORT cublasStatus_t cublasCgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasCgemm_v2);
-    return shim_rec_cublasCgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgemm_v2_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* B, int64_t ldb, const cuComplex* beta, cuComplex* C, int64_t ldc)
@@ -6865,7 +7083,11 @@ GENIE_EXPORT cublasStatus_t cublasCgemm3mEx_64(cublasHandle_t handle, cublasOper
 GENIE_EXPORT cublasStatus_t cublasZgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasZgemm_v2);
-    return shim_rec_cublasZgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgemm_v2_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* B, int64_t ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int64_t ldc)
@@ -6928,7 +7150,11 @@ GENIE_EXPORT cublasStatus_t cublasZgemm3m_64(cublasHandle_t handle, cublasOperat
 GENIE_EXPORT cublasStatus_t cublasSgemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const float* beta, void* C, cudaDataType Ctype, int ldc)
 {
     shim_count(GENIE_APIX_cublasSgemmEx);
-    return shim_rec_cublasSgemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSgemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSgemmEx_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const float* alpha, const void* A, cudaDataType Atype, int64_t lda, const void* B, cudaDataType Btype, int64_t ldb, const float* beta, void* C, cudaDataType Ctype, int64_t ldc)
@@ -6956,7 +7182,11 @@ GENIE_EXPORT cublasStatus_t cublasSgemmEx_64(cublasHandle_t handle, cublasOperat
 GENIE_EXPORT cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const void* beta, void* C, cudaDataType Ctype, int ldc, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
 {
     shim_count(GENIE_APIX_cublasGemmEx);
-    return shim_rec_cublasGemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasGemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGemmEx_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const void* alpha, const void* A, cudaDataType Atype, int64_t lda, const void* B, cudaDataType Btype, int64_t ldb, const void* beta, void* C, cudaDataType Ctype, int64_t ldc, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
@@ -7030,7 +7260,11 @@ GENIE_EXPORT cublasStatus_t cublasCgemmEx_64(cublasHandle_t handle, cublasOperat
 GENIE_EXPORT cublasStatus_t cublasSsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const float* A, int lda, const float* beta, float* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasSsyrk_v2);
-    return shim_rec_cublasSsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSsyrk_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const float* alpha, const float* A, int64_t lda, const float* beta, float* C, int64_t ldc)
@@ -7052,7 +7286,11 @@ GENIE_EXPORT cublasStatus_t cublasSsyrk_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasDsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const double* A, int lda, const double* beta, double* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasDsyrk_v2);
-    return shim_rec_cublasDsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDsyrk_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const double* alpha, const double* A, int64_t lda, const double* beta, double* C, int64_t ldc)
@@ -7074,7 +7312,11 @@ GENIE_EXPORT cublasStatus_t cublasDsyrk_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasCsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* beta, cuComplex* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasCsyrk_v2);
-    return shim_rec_cublasCsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCsyrk_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* beta, cuComplex* C, int64_t ldc)
@@ -7096,7 +7338,11 @@ GENIE_EXPORT cublasStatus_t cublasCsyrk_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasZsyrk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasZsyrk_v2);
-    return shim_rec_cublasZsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZsyrk_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* beta, cuDoubleComplex* C, int64_t ldc)
@@ -7190,7 +7436,11 @@ GENIE_EXPORT cublasStatus_t cublasCsyrk3mEx_64(cublasHandle_t handle, cublasFill
 GENIE_EXPORT cublasStatus_t cublasCherk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const cuComplex* A, int lda, const float* beta, cuComplex* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasCherk_v2);
-    return shim_rec_cublasCherk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCherk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCherk_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const float* alpha, const cuComplex* A, int64_t lda, const float* beta, cuComplex* C, int64_t ldc)
@@ -7212,7 +7462,11 @@ GENIE_EXPORT cublasStatus_t cublasCherk_v2_64(cublasHandle_t handle, cublasFillM
 GENIE_EXPORT cublasStatus_t cublasZherk_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const cuDoubleComplex* A, int lda, const double* beta, cuDoubleComplex* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasZherk_v2);
-    return shim_rec_cublasZherk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZherk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZherk_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const double* alpha, const cuDoubleComplex* A, int64_t lda, const double* beta, cuDoubleComplex* C, int64_t ldc)
@@ -7306,7 +7560,11 @@ GENIE_EXPORT cublasStatus_t cublasCherk3mEx_64(cublasHandle_t handle, cublasFill
 GENIE_EXPORT cublasStatus_t cublasSsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasSsyr2k_v2);
-    return shim_rec_cublasSsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSsyr2k_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const float* alpha, const float* A, int64_t lda, const float* B, int64_t ldb, const float* beta, float* C, int64_t ldc)
@@ -7330,7 +7588,11 @@ GENIE_EXPORT cublasStatus_t cublasSsyr2k_v2_64(cublasHandle_t handle, cublasFill
 GENIE_EXPORT cublasStatus_t cublasDsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasDsyr2k_v2);
-    return shim_rec_cublasDsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDsyr2k_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const double* alpha, const double* A, int64_t lda, const double* B, int64_t ldb, const double* beta, double* C, int64_t ldc)
@@ -7354,7 +7616,11 @@ GENIE_EXPORT cublasStatus_t cublasDsyr2k_v2_64(cublasHandle_t handle, cublasFill
 GENIE_EXPORT cublasStatus_t cublasCsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasCsyr2k_v2);
-    return shim_rec_cublasCsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCsyr2k_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* B, int64_t ldb, const cuComplex* beta, cuComplex* C, int64_t ldc)
@@ -7378,7 +7644,11 @@ GENIE_EXPORT cublasStatus_t cublasCsyr2k_v2_64(cublasHandle_t handle, cublasFill
 GENIE_EXPORT cublasStatus_t cublasZsyr2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasZsyr2k_v2);
-    return shim_rec_cublasZsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZsyr2k_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* B, int64_t ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int64_t ldc)
@@ -7402,7 +7672,11 @@ GENIE_EXPORT cublasStatus_t cublasZsyr2k_v2_64(cublasHandle_t handle, cublasFill
 GENIE_EXPORT cublasStatus_t cublasCher2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const float* beta, cuComplex* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasCher2k_v2);
-    return shim_rec_cublasCher2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCher2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCher2k_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* B, int64_t ldb, const float* beta, cuComplex* C, int64_t ldc)
@@ -7426,7 +7700,11 @@ GENIE_EXPORT cublasStatus_t cublasCher2k_v2_64(cublasHandle_t handle, cublasFill
 GENIE_EXPORT cublasStatus_t cublasZher2k_v2(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const double* beta, cuDoubleComplex* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasZher2k_v2);
-    return shim_rec_cublasZher2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZher2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZher2k_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n, int64_t k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* B, int64_t ldb, const double* beta, cuDoubleComplex* C, int64_t ldc)
@@ -7666,7 +7944,11 @@ GENIE_EXPORT cublasStatus_t cublasZherkx_64(cublasHandle_t handle, cublasFillMod
 GENIE_EXPORT cublasStatus_t cublasSsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const float* alpha, const float* A, int lda, const float* B, int ldb, const float* beta, float* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasSsymm_v2);
-    return shim_rec_cublasSsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSsymm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int64_t m, int64_t n, const float* alpha, const float* A, int64_t lda, const float* B, int64_t ldb, const float* beta, float* C, int64_t ldc)
@@ -7690,7 +7972,11 @@ GENIE_EXPORT cublasStatus_t cublasSsymm_v2_64(cublasHandle_t handle, cublasSideM
 GENIE_EXPORT cublasStatus_t cublasDsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasDsymm_v2);
-    return shim_rec_cublasDsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDsymm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int64_t m, int64_t n, const double* alpha, const double* A, int64_t lda, const double* B, int64_t ldb, const double* beta, double* C, int64_t ldc)
@@ -7714,7 +8000,11 @@ GENIE_EXPORT cublasStatus_t cublasDsymm_v2_64(cublasHandle_t handle, cublasSideM
 GENIE_EXPORT cublasStatus_t cublasCsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasCsymm_v2);
-    return shim_rec_cublasCsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCsymm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int64_t m, int64_t n, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* B, int64_t ldb, const cuComplex* beta, cuComplex* C, int64_t ldc)
@@ -7738,7 +8028,11 @@ GENIE_EXPORT cublasStatus_t cublasCsymm_v2_64(cublasHandle_t handle, cublasSideM
 GENIE_EXPORT cublasStatus_t cublasZsymm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasZsymm_v2);
-    return shim_rec_cublasZsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZsymm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int64_t m, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* B, int64_t ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int64_t ldc)
@@ -7762,7 +8056,11 @@ GENIE_EXPORT cublasStatus_t cublasZsymm_v2_64(cublasHandle_t handle, cublasSideM
 GENIE_EXPORT cublasStatus_t cublasChemm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasChemm_v2);
-    return shim_rec_cublasChemm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasChemm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasChemm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int64_t m, int64_t n, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* B, int64_t ldb, const cuComplex* beta, cuComplex* C, int64_t ldc)
@@ -7786,7 +8084,11 @@ GENIE_EXPORT cublasStatus_t cublasChemm_v2_64(cublasHandle_t handle, cublasSideM
 GENIE_EXPORT cublasStatus_t cublasZhemm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasZhemm_v2);
-    return shim_rec_cublasZhemm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZhemm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZhemm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, int64_t m, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* B, int64_t ldb, const cuDoubleComplex* beta, cuDoubleComplex* C, int64_t ldc)
@@ -7810,7 +8112,11 @@ GENIE_EXPORT cublasStatus_t cublasZhemm_v2_64(cublasHandle_t handle, cublasSideM
 GENIE_EXPORT cublasStatus_t cublasStrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* A, int lda, float* B, int ldb)
 {
     shim_count(GENIE_APIX_cublasStrsm_v2);
-    return shim_rec_cublasStrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasStrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasStrsm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const float* alpha, const float* A, int64_t lda, float* B, int64_t ldb)
@@ -7833,7 +8139,11 @@ GENIE_EXPORT cublasStatus_t cublasStrsm_v2_64(cublasHandle_t handle, cublasSideM
 GENIE_EXPORT cublasStatus_t cublasDtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* A, int lda, double* B, int ldb)
 {
     shim_count(GENIE_APIX_cublasDtrsm_v2);
-    return shim_rec_cublasDtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDtrsm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const double* alpha, const double* A, int64_t lda, double* B, int64_t ldb)
@@ -7856,7 +8166,11 @@ GENIE_EXPORT cublasStatus_t cublasDtrsm_v2_64(cublasHandle_t handle, cublasSideM
 GENIE_EXPORT cublasStatus_t cublasCtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, cuComplex* B, int ldb)
 {
     shim_count(GENIE_APIX_cublasCtrsm_v2);
-    return shim_rec_cublasCtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCtrsm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const cuComplex* alpha, const cuComplex* A, int64_t lda, cuComplex* B, int64_t ldb)
@@ -7879,7 +8193,11 @@ GENIE_EXPORT cublasStatus_t cublasCtrsm_v2_64(cublasHandle_t handle, cublasSideM
 GENIE_EXPORT cublasStatus_t cublasZtrsm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, cuDoubleComplex* B, int ldb)
 {
     shim_count(GENIE_APIX_cublasZtrsm_v2);
-    return shim_rec_cublasZtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZtrsm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, cuDoubleComplex* B, int64_t ldb)
@@ -7902,7 +8220,11 @@ GENIE_EXPORT cublasStatus_t cublasZtrsm_v2_64(cublasHandle_t handle, cublasSideM
 GENIE_EXPORT cublasStatus_t cublasStrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* A, int lda, const float* B, int ldb, float* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasStrmm_v2);
-    return shim_rec_cublasStrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasStrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasStrmm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const float* alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc)
@@ -7927,7 +8249,11 @@ GENIE_EXPORT cublasStatus_t cublasStrmm_v2_64(cublasHandle_t handle, cublasSideM
 GENIE_EXPORT cublasStatus_t cublasDtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* A, int lda, const double* B, int ldb, double* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasDtrmm_v2);
-    return shim_rec_cublasDtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDtrmm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const double* alpha, const double* A, int64_t lda, const double* B, int64_t ldb, double* C, int64_t ldc)
@@ -7952,7 +8278,11 @@ GENIE_EXPORT cublasStatus_t cublasDtrmm_v2_64(cublasHandle_t handle, cublasSideM
 GENIE_EXPORT cublasStatus_t cublasCtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, cuComplex* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasCtrmm_v2);
-    return shim_rec_cublasCtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCtrmm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const cuComplex* alpha, const cuComplex* A, int64_t lda, const cuComplex* B, int64_t ldb, cuComplex* C, int64_t ldc)
@@ -7977,7 +8307,11 @@ GENIE_EXPORT cublasStatus_t cublasCtrmm_v2_64(cublasHandle_t handle, cublasSideM
 GENIE_EXPORT cublasStatus_t cublasZtrmm_v2(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, const cuDoubleComplex* B, int ldb, cuDoubleComplex* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasZtrmm_v2);
-    return shim_rec_cublasZtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZtrmm_v2_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, const cuDoubleComplex* B, int64_t ldb, cuDoubleComplex* C, int64_t ldc)
@@ -8002,7 +8336,11 @@ GENIE_EXPORT cublasStatus_t cublasZtrmm_v2_64(cublasHandle_t handle, cublasSideM
 GENIE_EXPORT cublasStatus_t cublasSgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* const Aarray[], int lda, const float* const Barray[], int ldb, const float* beta, float* const Carray[], int ldc, int batchCount)
 {
     shim_count(GENIE_APIX_cublasSgemmBatched);
-    return shim_rec_cublasSgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSgemmBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const float* alpha, const float* const Aarray[], int64_t lda, const float* const Barray[], int64_t ldb, const float* beta, float* const Carray[], int64_t ldc, int64_t batchCount)
@@ -8028,7 +8366,11 @@ GENIE_EXPORT cublasStatus_t cublasSgemmBatched_64(cublasHandle_t handle, cublasO
 GENIE_EXPORT cublasStatus_t cublasDgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* const Aarray[], int lda, const double* const Barray[], int ldb, const double* beta, double* const Carray[], int ldc, int batchCount)
 {
     shim_count(GENIE_APIX_cublasDgemmBatched);
-    return shim_rec_cublasDgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgemmBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const double* alpha, const double* const Aarray[], int64_t lda, const double* const Barray[], int64_t ldb, const double* beta, double* const Carray[], int64_t ldc, int64_t batchCount)
@@ -8054,7 +8396,11 @@ GENIE_EXPORT cublasStatus_t cublasDgemmBatched_64(cublasHandle_t handle, cublasO
 GENIE_EXPORT cublasStatus_t cublasCgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* const Aarray[], int lda, const cuComplex* const Barray[], int ldb, const cuComplex* beta, cuComplex* const Carray[], int ldc, int batchCount)
 {
     shim_count(GENIE_APIX_cublasCgemmBatched);
-    return shim_rec_cublasCgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgemmBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const cuComplex* alpha, const cuComplex* const Aarray[], int64_t lda, const cuComplex* const Barray[], int64_t ldb, const cuComplex* beta, cuComplex* const Carray[], int64_t ldc, int64_t batchCount)
@@ -8120,7 +8466,11 @@ GENIE_EXPORT cublasStatus_t cublasCgemm3mBatched_64(cublasHandle_t handle, cubla
 GENIE_EXPORT cublasStatus_t cublasZgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* const Aarray[], int lda, const cuDoubleComplex* const Barray[], int ldb, const cuDoubleComplex* beta, cuDoubleComplex* const Carray[], int ldc, int batchCount)
 {
     shim_count(GENIE_APIX_cublasZgemmBatched);
-    return shim_rec_cublasZgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgemmBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const cuDoubleComplex* alpha, const cuDoubleComplex* const Aarray[], int64_t lda, const cuDoubleComplex* const Barray[], int64_t ldb, const cuDoubleComplex* beta, cuDoubleComplex* const Carray[], int64_t ldc, int64_t batchCount)
@@ -8146,7 +8496,11 @@ GENIE_EXPORT cublasStatus_t cublasZgemmBatched_64(cublasHandle_t handle, cublasO
 GENIE_EXPORT cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const float* alpha, const float* A, int lda, long long int strideA, const float* B, int ldb, long long int strideB, const float* beta, float* C, int ldc, long long int strideC, int batchCount)
 {
     shim_count(GENIE_APIX_cublasSgemmStridedBatched);
-    return shim_rec_cublasSgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSgemmStridedBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const float* alpha, const float* A, int64_t lda, long long int strideA, const float* B, int64_t ldb, long long int strideB, const float* beta, float* C, int64_t ldc, long long int strideC, int64_t batchCount)
@@ -8175,7 +8529,11 @@ GENIE_EXPORT cublasStatus_t cublasSgemmStridedBatched_64(cublasHandle_t handle, 
 GENIE_EXPORT cublasStatus_t cublasDgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, long long int strideA, const double* B, int ldb, long long int strideB, const double* beta, double* C, int ldc, long long int strideC, int batchCount)
 {
     shim_count(GENIE_APIX_cublasDgemmStridedBatched);
-    return shim_rec_cublasDgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgemmStridedBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const double* alpha, const double* A, int64_t lda, long long int strideA, const double* B, int64_t ldb, long long int strideB, const double* beta, double* C, int64_t ldc, long long int strideC, int64_t batchCount)
@@ -8204,7 +8562,11 @@ GENIE_EXPORT cublasStatus_t cublasDgemmStridedBatched_64(cublasHandle_t handle, 
 GENIE_EXPORT cublasStatus_t cublasCgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, long long int strideA, const cuComplex* B, int ldb, long long int strideB, const cuComplex* beta, cuComplex* C, int ldc, long long int strideC, int batchCount)
 {
     shim_count(GENIE_APIX_cublasCgemmStridedBatched);
-    return shim_rec_cublasCgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgemmStridedBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const cuComplex* alpha, const cuComplex* A, int64_t lda, long long int strideA, const cuComplex* B, int64_t ldb, long long int strideB, const cuComplex* beta, cuComplex* C, int64_t ldc, long long int strideC, int64_t batchCount)
@@ -8279,7 +8641,11 @@ GENIE_EXPORT cublasStatus_t cublasCgemm3mStridedBatched_64(cublasHandle_t handle
 GENIE_EXPORT cublasStatus_t cublasZgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int lda, long long int strideA, const cuDoubleComplex* B, int ldb, long long int strideB, const cuDoubleComplex* beta, cuDoubleComplex* C, int ldc, long long int strideC, int batchCount)
 {
     shim_count(GENIE_APIX_cublasZgemmStridedBatched);
-    return shim_rec_cublasZgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgemmStridedBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const cuDoubleComplex* alpha, const cuDoubleComplex* A, int64_t lda, long long int strideA, const cuDoubleComplex* B, int64_t ldb, long long int strideB, const cuDoubleComplex* beta, cuDoubleComplex* C, int64_t ldc, long long int strideC, int64_t batchCount)
@@ -8308,7 +8674,11 @@ GENIE_EXPORT cublasStatus_t cublasZgemmStridedBatched_64(cublasHandle_t handle, 
 GENIE_EXPORT cublasStatus_t cublasGemmBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* const Aarray[], cudaDataType Atype, int lda, const void* const Barray[], cudaDataType Btype, int ldb, const void* beta, void* const Carray[], cudaDataType Ctype, int ldc, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
 {
     shim_count(GENIE_APIX_cublasGemmBatchedEx);
-    return shim_rec_cublasGemmBatchedEx(handle, transa, transb, m, n, k, alpha, Aarray, Atype, lda, Barray, Btype, ldb, beta, Carray, Ctype, ldc, batchCount, computeType, algo);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasGemmBatchedEx(handle, transa, transb, m, n, k, alpha, Aarray, Atype, lda, Barray, Btype, ldb, beta, Carray, Ctype, ldc, batchCount, computeType, algo);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGemmBatchedEx_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const void* alpha, const void* const Aarray[], cudaDataType Atype, int64_t lda, const void* const Barray[], cudaDataType Btype, int64_t ldb, const void* beta, void* const Carray[], cudaDataType Ctype, int64_t ldc, int64_t batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
@@ -8339,7 +8709,11 @@ GENIE_EXPORT cublasStatus_t cublasGemmBatchedEx_64(cublasHandle_t handle, cublas
 GENIE_EXPORT cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, long long int strideA, const void* B, cudaDataType Btype, int ldb, long long int strideB, const void* beta, void* C, cudaDataType Ctype, int ldc, long long int strideC, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
 {
     shim_count(GENIE_APIX_cublasGemmStridedBatchedEx);
-    return shim_rec_cublasGemmStridedBatchedEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasGemmStridedBatchedEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGemmStridedBatchedEx_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const void* alpha, const void* A, cudaDataType Atype, int64_t lda, long long int strideA, const void* B, cudaDataType Btype, int64_t ldb, long long int strideB, const void* beta, void* C, cudaDataType Ctype, int64_t ldc, long long int strideC, int64_t batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
@@ -8507,7 +8881,11 @@ GENIE_EXPORT cublasStatus_t cublasGemmGroupedBatchedEx_64(cublasHandle_t handle,
 GENIE_EXPORT cublasStatus_t cublasSgeam(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, const float* alpha, const float* A, int lda, const float* beta, const float* B, int ldb, float* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasSgeam);
-    return shim_rec_cublasSgeam(handle, transa, transb, m, n, alpha, A, lda, beta, B, ldb, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSgeam(handle, transa, transb, m, n, alpha, A, lda, beta, B, ldb, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSgeam_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, const float* alpha, const float* A, int64_t lda, const float* beta, const float* B, int64_t ldb, float* C, int64_t ldc)
@@ -8639,7 +9017,11 @@ GENIE_EXPORT cublasStatus_t cublasZgeam_64(cublasHandle_t handle, cublasOperatio
 GENIE_EXPORT cublasStatus_t cublasStrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const float* alpha, const float* const A[], int lda, float* const B[], int ldb, int batchCount)
 {
     shim_count(GENIE_APIX_cublasStrsmBatched);
-    return shim_rec_cublasStrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasStrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasStrsmBatched_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const float* alpha, const float* const A[], int64_t lda, float* const B[], int64_t ldb, int64_t batchCount)
@@ -8663,7 +9045,11 @@ GENIE_EXPORT cublasStatus_t cublasStrsmBatched_64(cublasHandle_t handle, cublasS
 GENIE_EXPORT cublasStatus_t cublasDtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const double* alpha, const double* const A[], int lda, double* const B[], int ldb, int batchCount)
 {
     shim_count(GENIE_APIX_cublasDtrsmBatched);
-    return shim_rec_cublasDtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDtrsmBatched_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const double* alpha, const double* const A[], int64_t lda, double* const B[], int64_t ldb, int64_t batchCount)
@@ -8687,7 +9073,11 @@ GENIE_EXPORT cublasStatus_t cublasDtrsmBatched_64(cublasHandle_t handle, cublasS
 GENIE_EXPORT cublasStatus_t cublasCtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuComplex* alpha, const cuComplex* const A[], int lda, cuComplex* const B[], int ldb, int batchCount)
 {
     shim_count(GENIE_APIX_cublasCtrsmBatched);
-    return shim_rec_cublasCtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCtrsmBatched_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const cuComplex* alpha, const cuComplex* const A[], int64_t lda, cuComplex* const B[], int64_t ldb, int64_t batchCount)
@@ -8711,7 +9101,11 @@ GENIE_EXPORT cublasStatus_t cublasCtrsmBatched_64(cublasHandle_t handle, cublasS
 GENIE_EXPORT cublasStatus_t cublasZtrsmBatched(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int m, int n, const cuDoubleComplex* alpha, const cuDoubleComplex* const A[], int lda, cuDoubleComplex* const B[], int ldb, int batchCount)
 {
     shim_count(GENIE_APIX_cublasZtrsmBatched);
-    return shim_rec_cublasZtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZtrsmBatched_64(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo, cublasOperation_t trans, cublasDiagType_t diag, int64_t m, int64_t n, const cuDoubleComplex* alpha, const cuDoubleComplex* const A[], int64_t lda, cuDoubleComplex* const B[], int64_t ldb, int64_t batchCount)
@@ -8907,49 +9301,81 @@ GENIE_EXPORT cublasStatus_t cublasZmatinvBatched(cublasHandle_t handle, int n, c
 GENIE_EXPORT cublasStatus_t cublasSgeqrfBatched(cublasHandle_t handle, int m, int n, float* const Aarray[], int lda, float* const TauArray[], int* info, int batchSize)
 {
     shim_count(GENIE_APIX_cublasSgeqrfBatched);
-    return shim_rec_cublasSgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgeqrfBatched(cublasHandle_t handle, int m, int n, double* const Aarray[], int lda, double* const TauArray[], int* info, int batchSize)
 {
     shim_count(GENIE_APIX_cublasDgeqrfBatched);
-    return shim_rec_cublasDgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgeqrfBatched(cublasHandle_t handle, int m, int n, cuComplex* const Aarray[], int lda, cuComplex* const TauArray[], int* info, int batchSize)
 {
     shim_count(GENIE_APIX_cublasCgeqrfBatched);
-    return shim_rec_cublasCgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgeqrfBatched(cublasHandle_t handle, int m, int n, cuDoubleComplex* const Aarray[], int lda, cuDoubleComplex* const TauArray[], int* info, int batchSize)
 {
     shim_count(GENIE_APIX_cublasZgeqrfBatched);
-    return shim_rec_cublasZgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, float* const Aarray[], int lda, float* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize)
 {
     shim_count(GENIE_APIX_cublasSgelsBatched);
-    return shim_rec_cublasSgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, double* const Aarray[], int lda, double* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize)
 {
     shim_count(GENIE_APIX_cublasDgelsBatched);
-    return shim_rec_cublasDgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, cuComplex* const Aarray[], int lda, cuComplex* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize)
 {
     shim_count(GENIE_APIX_cublasCgelsBatched);
-    return shim_rec_cublasCgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgelsBatched(cublasHandle_t handle, cublasOperation_t trans, int m, int n, int nrhs, cuDoubleComplex* const Aarray[], int lda, cuDoubleComplex* const Carray[], int ldc, int* info, int* devInfoArray, int batchSize)
 {
     shim_count(GENIE_APIX_cublasZgelsBatched);
-    return shim_rec_cublasZgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasStpttr(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float* AP, float* A, int lda)
@@ -9043,25 +9469,41 @@ GENIE_EXPORT cublasStatus_t cublasZtrttp(cublasHandle_t handle, cublasFillMode_t
 GENIE_EXPORT cublasStatus_t cublasSgetrfBatched(cublasHandle_t handle, int n, float* const A[], int lda, int* P, int* info, int batchSize)
 {
     shim_count(GENIE_APIX_cublasSgetrfBatched);
-    return shim_rec_cublasSgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgetrfBatched(cublasHandle_t handle, int n, double* const A[], int lda, int* P, int* info, int batchSize)
 {
     shim_count(GENIE_APIX_cublasDgetrfBatched);
-    return shim_rec_cublasDgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgetrfBatched(cublasHandle_t handle, int n, cuComplex* const A[], int lda, int* P, int* info, int batchSize)
 {
     shim_count(GENIE_APIX_cublasCgetrfBatched);
-    return shim_rec_cublasCgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgetrfBatched(cublasHandle_t handle, int n, cuDoubleComplex* const A[], int lda, int* P, int* info, int batchSize)
 {
     shim_count(GENIE_APIX_cublasZgetrfBatched);
-    return shim_rec_cublasZgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSgetriBatched(cublasHandle_t handle, int n, const float* const A[], int lda, const int* P, float* const C[], int ldc, int* info, int batchSize)
@@ -9123,25 +9565,41 @@ GENIE_EXPORT cublasStatus_t cublasZgetriBatched(cublasHandle_t handle, int n, co
 GENIE_EXPORT cublasStatus_t cublasSgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const float* const Aarray[], int lda, const int* devIpiv, float* const Barray[], int ldb, int* info, int batchSize)
 {
     shim_count(GENIE_APIX_cublasSgetrsBatched);
-    return shim_rec_cublasSgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const double* const Aarray[], int lda, const int* devIpiv, double* const Barray[], int ldb, int* info, int batchSize)
 {
     shim_count(GENIE_APIX_cublasDgetrsBatched);
-    return shim_rec_cublasDgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const cuComplex* const Aarray[], int lda, const int* devIpiv, cuComplex* const Barray[], int ldb, int* info, int batchSize)
 {
     shim_count(GENIE_APIX_cublasCgetrsBatched);
-    return shim_rec_cublasCgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasCgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasZgetrsBatched(cublasHandle_t handle, cublasOperation_t trans, int n, int nrhs, const cuDoubleComplex* const Aarray[], int lda, const int* devIpiv, cuDoubleComplex* const Barray[], int ldb, int* info, int batchSize)
 {
     shim_count(GENIE_APIX_cublasZgetrsBatched);
-    return shim_rec_cublasZgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasZgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasUint8gemmBias(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, cublasOperation_t transc, int m, int n, int k, const unsigned char* A, int A_bias, int lda, const unsigned char* B, int B_bias, int ldb, unsigned char* C, int C_bias, int ldc, int C_mult, int C_shift)
@@ -9170,13 +9628,21 @@ GENIE_EXPORT cublasStatus_t cublasUint8gemmBias(cublasHandle_t handle, cublasOpe
 GENIE_EXPORT cublasStatus_t cublasHgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, const void* B, int ldb, const void* beta, void* C, int ldc)
 {
     shim_count(GENIE_APIX_cublasHgemm);
-    return shim_rec_cublasHgemm(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasHgemm(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasHgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, int lda, long long int strideA, const void* B, int ldb, long long int strideB, const void* beta, void* C, int ldc, long long int strideC, int batchCount)
 {
     shim_count(GENIE_APIX_cublasHgemmStridedBatched);
-    return shim_rec_cublasHgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasHgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSetEnvironmentMode(int mode)

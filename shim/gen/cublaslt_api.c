@@ -4,74 +4,64 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "shim/gen/shim_api.h"
 #include "shim/shim_int.h"
 #include "shim/shim_blas.h"
-
-cublasStatus_t shim_impl_cublasLtCreate(cublasLtHandle_t* lightHandle);
-cublasStatus_t shim_impl_cublasLtDestroy(cublasLtHandle_t lightHandle);
-const char* shim_impl_cublasLtGetStatusName(cublasStatus_t status);
-const char* shim_impl_cublasLtGetStatusString(cublasStatus_t status);
-size_t shim_impl_cublasLtGetVersion(void);
-size_t shim_impl_cublasLtGetCudartVersion(void);
-cublasStatus_t shim_impl_cublasLtGetProperty(libraryPropertyType type, int* value);
-cublasStatus_t shim_impl_cublasLtMatmul(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t computeDesc, const void* alpha, const void* A, cublasLtMatrixLayout_t Adesc, const void* B, cublasLtMatrixLayout_t Bdesc, const void* beta, const void* C, cublasLtMatrixLayout_t Cdesc, void* D, cublasLtMatrixLayout_t Ddesc, const cublasLtMatmulAlgo_t* algo, void* workspace, size_t workspaceSizeInBytes, cudaStream_t stream);
-cublasStatus_t shim_impl_cublasLtMatrixLayoutInit_internal(cublasLtMatrixLayout_t matLayout, size_t size, cudaDataType type, uint64_t rows, uint64_t cols, int64_t ld);
-cublasStatus_t shim_impl_cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t* matLayout, cudaDataType type, uint64_t rows, uint64_t cols, int64_t ld);
-cublasStatus_t shim_impl_cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t matLayout);
-cublasStatus_t shim_impl_cublasLtMatrixLayoutSetAttribute(cublasLtMatrixLayout_t matLayout, cublasLtMatrixLayoutAttribute_t attr, const void* buf, size_t sizeInBytes);
-cublasStatus_t shim_impl_cublasLtMatrixLayoutGetAttribute(cublasLtMatrixLayout_t matLayout, cublasLtMatrixLayoutAttribute_t attr, void* buf, size_t sizeInBytes, size_t* sizeWritten);
-cublasStatus_t shim_impl_cublasLtMatmulDescInit_internal(cublasLtMatmulDesc_t matmulDesc, size_t size, cublasComputeType_t computeType, cudaDataType_t scaleType);
-cublasStatus_t shim_impl_cublasLtMatmulDescCreate(cublasLtMatmulDesc_t* matmulDesc, cublasComputeType_t computeType, cudaDataType_t scaleType);
-cublasStatus_t shim_impl_cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t matmulDesc);
-cublasStatus_t shim_impl_cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t matmulDesc, cublasLtMatmulDescAttributes_t attr, const void* buf, size_t sizeInBytes);
-cublasStatus_t shim_impl_cublasLtMatmulDescGetAttribute(cublasLtMatmulDesc_t matmulDesc, cublasLtMatmulDescAttributes_t attr, void* buf, size_t sizeInBytes, size_t* sizeWritten);
-cublasStatus_t shim_impl_cublasLtMatmulPreferenceInit_internal(cublasLtMatmulPreference_t pref, size_t size);
-cublasStatus_t shim_impl_cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t* pref);
-cublasStatus_t shim_impl_cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t pref);
-cublasStatus_t shim_impl_cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t pref, cublasLtMatmulPreferenceAttributes_t attr, const void* buf, size_t sizeInBytes);
-cublasStatus_t shim_impl_cublasLtMatmulPreferenceGetAttribute(cublasLtMatmulPreference_t pref, cublasLtMatmulPreferenceAttributes_t attr, void* buf, size_t sizeInBytes, size_t* sizeWritten);
-cublasStatus_t shim_impl_cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t operationDesc, cublasLtMatrixLayout_t Adesc, cublasLtMatrixLayout_t Bdesc, cublasLtMatrixLayout_t Cdesc, cublasLtMatrixLayout_t Ddesc, cublasLtMatmulPreference_t preference, int requestedAlgoCount, cublasLtMatmulHeuristicResult_t heuristicResultsArray[], int* returnAlgoCount);
 
 GENIE_EXPORT cublasStatus_t cublasLtCreate(cublasLtHandle_t* lightHandle)
 {
     shim_count(GENIE_APIX_cublasLtCreate);
-    return shim_impl_cublasLtCreate(lightHandle);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtCreate(lightHandle);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtDestroy(cublasLtHandle_t lightHandle)
 {
     shim_count(GENIE_APIX_cublasLtDestroy);
-    return shim_impl_cublasLtDestroy(lightHandle);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtDestroy(lightHandle);
+    return ret_;
 }
 
 GENIE_EXPORT const char* cublasLtGetStatusName(cublasStatus_t status)
 {
     shim_count(GENIE_APIX_cublasLtGetStatusName);
-    return shim_impl_cublasLtGetStatusName(status);
+    shim_call_site = __builtin_return_address(0);
+    const char* ret_ = shim_impl_cublasLtGetStatusName(status);
+    return ret_;
 }
 
 GENIE_EXPORT const char* cublasLtGetStatusString(cublasStatus_t status)
 {
     shim_count(GENIE_APIX_cublasLtGetStatusString);
-    return shim_impl_cublasLtGetStatusString(status);
+    shim_call_site = __builtin_return_address(0);
+    const char* ret_ = shim_impl_cublasLtGetStatusString(status);
+    return ret_;
 }
 
 GENIE_EXPORT size_t cublasLtGetVersion(void)
 {
     shim_count(GENIE_APIX_cublasLtGetVersion);
-    return shim_impl_cublasLtGetVersion();
+    shim_call_site = __builtin_return_address(0);
+    size_t ret_ = shim_impl_cublasLtGetVersion();
+    return ret_;
 }
 
 GENIE_EXPORT size_t cublasLtGetCudartVersion(void)
 {
     shim_count(GENIE_APIX_cublasLtGetCudartVersion);
-    return shim_impl_cublasLtGetCudartVersion();
+    shim_call_site = __builtin_return_address(0);
+    size_t ret_ = shim_impl_cublasLtGetCudartVersion();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtGetProperty(libraryPropertyType type, int* value)
 {
     shim_count(GENIE_APIX_cublasLtGetProperty);
-    return shim_impl_cublasLtGetProperty(type, value);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtGetProperty(type, value);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtHeuristicsCacheGetCapacity(size_t* capacity)
@@ -89,7 +79,11 @@ GENIE_EXPORT cublasStatus_t cublasLtHeuristicsCacheSetCapacity(size_t capacity)
 GENIE_EXPORT cublasStatus_t cublasLtMatmul(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t computeDesc, const void* alpha, const void* A, cublasLtMatrixLayout_t Adesc, const void* B, cublasLtMatrixLayout_t Bdesc, const void* beta, const void* C, cublasLtMatrixLayout_t Cdesc, void* D, cublasLtMatrixLayout_t Ddesc, const cublasLtMatmulAlgo_t* algo, void* workspace, size_t workspaceSizeInBytes, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cublasLtMatmul);
-    return shim_impl_cublasLtMatmul(lightHandle, computeDesc, alpha, A, Adesc, B, Bdesc, beta, C, Cdesc, D, Ddesc, algo, workspace, workspaceSizeInBytes, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasLtMatmul(lightHandle, computeDesc, alpha, A, Adesc, B, Bdesc, beta, C, Cdesc, D, Ddesc, algo, workspace, workspaceSizeInBytes, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatrixTransform(cublasLtHandle_t lightHandle, cublasLtMatrixTransformDesc_t transformDesc, const void* alpha, const void* A, cublasLtMatrixLayout_t Adesc, const void* beta, const void* B, cublasLtMatrixLayout_t Bdesc, void* C, cublasLtMatrixLayout_t Cdesc, cudaStream_t stream)
@@ -111,61 +105,81 @@ GENIE_EXPORT cublasStatus_t cublasLtMatrixTransform(cublasLtHandle_t lightHandle
 GENIE_EXPORT cublasStatus_t cublasLtMatrixLayoutInit_internal(cublasLtMatrixLayout_t matLayout, size_t size, cudaDataType type, uint64_t rows, uint64_t cols, int64_t ld)
 {
     shim_count(GENIE_APIX_cublasLtMatrixLayoutInit_internal);
-    return shim_impl_cublasLtMatrixLayoutInit_internal(matLayout, size, type, rows, cols, ld);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtMatrixLayoutInit_internal(matLayout, size, type, rows, cols, ld);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t* matLayout, cudaDataType type, uint64_t rows, uint64_t cols, int64_t ld)
 {
     shim_count(GENIE_APIX_cublasLtMatrixLayoutCreate);
-    return shim_impl_cublasLtMatrixLayoutCreate(matLayout, type, rows, cols, ld);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtMatrixLayoutCreate(matLayout, type, rows, cols, ld);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t matLayout)
 {
     shim_count(GENIE_APIX_cublasLtMatrixLayoutDestroy);
-    return shim_impl_cublasLtMatrixLayoutDestroy(matLayout);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtMatrixLayoutDestroy(matLayout);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatrixLayoutSetAttribute(cublasLtMatrixLayout_t matLayout, cublasLtMatrixLayoutAttribute_t attr, const void* buf, size_t sizeInBytes)
 {
     shim_count(GENIE_APIX_cublasLtMatrixLayoutSetAttribute);
-    return shim_impl_cublasLtMatrixLayoutSetAttribute(matLayout, attr, buf, sizeInBytes);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtMatrixLayoutSetAttribute(matLayout, attr, buf, sizeInBytes);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatrixLayoutGetAttribute(cublasLtMatrixLayout_t matLayout, cublasLtMatrixLayoutAttribute_t attr, void* buf, size_t sizeInBytes, size_t* sizeWritten)
 {
     shim_count(GENIE_APIX_cublasLtMatrixLayoutGetAttribute);
-    return shim_impl_cublasLtMatrixLayoutGetAttribute(matLayout, attr, buf, sizeInBytes, sizeWritten);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtMatrixLayoutGetAttribute(matLayout, attr, buf, sizeInBytes, sizeWritten);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatmulDescInit_internal(cublasLtMatmulDesc_t matmulDesc, size_t size, cublasComputeType_t computeType, cudaDataType_t scaleType)
 {
     shim_count(GENIE_APIX_cublasLtMatmulDescInit_internal);
-    return shim_impl_cublasLtMatmulDescInit_internal(matmulDesc, size, computeType, scaleType);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtMatmulDescInit_internal(matmulDesc, size, computeType, scaleType);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t* matmulDesc, cublasComputeType_t computeType, cudaDataType_t scaleType)
 {
     shim_count(GENIE_APIX_cublasLtMatmulDescCreate);
-    return shim_impl_cublasLtMatmulDescCreate(matmulDesc, computeType, scaleType);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtMatmulDescCreate(matmulDesc, computeType, scaleType);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t matmulDesc)
 {
     shim_count(GENIE_APIX_cublasLtMatmulDescDestroy);
-    return shim_impl_cublasLtMatmulDescDestroy(matmulDesc);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtMatmulDescDestroy(matmulDesc);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t matmulDesc, cublasLtMatmulDescAttributes_t attr, const void* buf, size_t sizeInBytes)
 {
     shim_count(GENIE_APIX_cublasLtMatmulDescSetAttribute);
-    return shim_impl_cublasLtMatmulDescSetAttribute(matmulDesc, attr, buf, sizeInBytes);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtMatmulDescSetAttribute(matmulDesc, attr, buf, sizeInBytes);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatmulDescGetAttribute(cublasLtMatmulDesc_t matmulDesc, cublasLtMatmulDescAttributes_t attr, void* buf, size_t sizeInBytes, size_t* sizeWritten)
 {
     shim_count(GENIE_APIX_cublasLtMatmulDescGetAttribute);
-    return shim_impl_cublasLtMatmulDescGetAttribute(matmulDesc, attr, buf, sizeInBytes, sizeWritten);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtMatmulDescGetAttribute(matmulDesc, attr, buf, sizeInBytes, sizeWritten);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatrixTransformDescInit_internal(cublasLtMatrixTransformDesc_t transformDesc, size_t size, cudaDataType scaleType)
@@ -249,37 +263,49 @@ GENIE_EXPORT cublasStatus_t cublasLtEmulationDescGetAttribute(cublasLtEmulationD
 GENIE_EXPORT cublasStatus_t cublasLtMatmulPreferenceInit_internal(cublasLtMatmulPreference_t pref, size_t size)
 {
     shim_count(GENIE_APIX_cublasLtMatmulPreferenceInit_internal);
-    return shim_impl_cublasLtMatmulPreferenceInit_internal(pref, size);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtMatmulPreferenceInit_internal(pref, size);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t* pref)
 {
     shim_count(GENIE_APIX_cublasLtMatmulPreferenceCreate);
-    return shim_impl_cublasLtMatmulPreferenceCreate(pref);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtMatmulPreferenceCreate(pref);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t pref)
 {
     shim_count(GENIE_APIX_cublasLtMatmulPreferenceDestroy);
-    return shim_impl_cublasLtMatmulPreferenceDestroy(pref);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtMatmulPreferenceDestroy(pref);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t pref, cublasLtMatmulPreferenceAttributes_t attr, const void* buf, size_t sizeInBytes)
 {
     shim_count(GENIE_APIX_cublasLtMatmulPreferenceSetAttribute);
-    return shim_impl_cublasLtMatmulPreferenceSetAttribute(pref, attr, buf, sizeInBytes);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtMatmulPreferenceSetAttribute(pref, attr, buf, sizeInBytes);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatmulPreferenceGetAttribute(cublasLtMatmulPreference_t pref, cublasLtMatmulPreferenceAttributes_t attr, void* buf, size_t sizeInBytes, size_t* sizeWritten)
 {
     shim_count(GENIE_APIX_cublasLtMatmulPreferenceGetAttribute);
-    return shim_impl_cublasLtMatmulPreferenceGetAttribute(pref, attr, buf, sizeInBytes, sizeWritten);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtMatmulPreferenceGetAttribute(pref, attr, buf, sizeInBytes, sizeWritten);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t operationDesc, cublasLtMatrixLayout_t Adesc, cublasLtMatrixLayout_t Bdesc, cublasLtMatrixLayout_t Cdesc, cublasLtMatrixLayout_t Ddesc, cublasLtMatmulPreference_t preference, int requestedAlgoCount, cublasLtMatmulHeuristicResult_t heuristicResultsArray[], int* returnAlgoCount)
 {
     shim_count(GENIE_APIX_cublasLtMatmulAlgoGetHeuristic);
-    return shim_impl_cublasLtMatmulAlgoGetHeuristic(lightHandle, operationDesc, Adesc, Bdesc, Cdesc, Ddesc, preference, requestedAlgoCount, heuristicResultsArray, returnAlgoCount);
+    shim_call_site = __builtin_return_address(0);
+    cublasStatus_t ret_ = shim_impl_cublasLtMatmulAlgoGetHeuristic(lightHandle, operationDesc, Adesc, Bdesc, Cdesc, Ddesc, preference, requestedAlgoCount, heuristicResultsArray, returnAlgoCount);
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasLtMatmulAlgoGetIds(cublasLtHandle_t lightHandle, cublasComputeType_t computeType, cudaDataType_t scaleType, cudaDataType_t Atype, cudaDataType_t Btype, cudaDataType_t Ctype, cudaDataType_t Dtype, int requestedAlgoCount, int algoIdsArray[], int* returnAlgoCount)

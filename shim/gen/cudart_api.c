@@ -4,93 +4,10 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "shim/gen/shim_api.h"
 #include "shim/shim_int.h"
 
-cudaError_t shim_impl_cudaDeviceSynchronize(void);
-cudaError_t shim_impl_cudaDeviceGetLimit(size_t *pValue, enum cudaLimit limit);
-cudaError_t shim_impl_cudaDeviceGetStreamPriorityRange(int *leastPriority, int *greatestPriority);
-cudaError_t shim_impl_cudaDeviceGetByPCIBusId(int *device, const char *pciBusId);
-cudaError_t shim_impl_cudaDeviceGetPCIBusId(char *pciBusId, int len, int device);
-cudaError_t shim_impl_cudaGetLastError(void);
-cudaError_t shim_impl_cudaPeekAtLastError(void);
-const char * shim_impl_cudaGetErrorName(cudaError_t error);
-const char * shim_impl_cudaGetErrorString(cudaError_t error);
-cudaError_t shim_impl_cudaGetDeviceCount(int *count);
-cudaError_t shim_impl_cudaGetDeviceProperties(struct cudaDeviceProp *prop, int device);
-cudaError_t shim_impl_cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int device);
-cudaError_t shim_impl_cudaInitDevice(int device, unsigned int deviceFlags, unsigned int flags);
-cudaError_t shim_impl_cudaSetDevice(int device);
-cudaError_t shim_impl_cudaGetDevice(int *device);
-cudaError_t shim_impl_cudaSetDeviceFlags(unsigned int flags);
-cudaError_t shim_impl_cudaGetDeviceFlags(unsigned int *flags);
-cudaError_t shim_impl_cudaStreamCreate(cudaStream_t *pStream);
-cudaError_t shim_impl_cudaStreamCreateWithFlags(cudaStream_t *pStream, unsigned int flags);
-cudaError_t shim_impl_cudaStreamCreateWithPriority(cudaStream_t *pStream, unsigned int flags, int priority);
-cudaError_t shim_impl_cudaStreamGetPriority(cudaStream_t hStream, int *priority);
-cudaError_t shim_impl_cudaStreamGetFlags(cudaStream_t hStream, unsigned int *flags);
-cudaError_t shim_impl_cudaStreamDestroy(cudaStream_t stream);
-cudaError_t shim_impl_cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int flags);
-cudaError_t shim_impl_cudaStreamAddCallback(cudaStream_t stream, cudaStreamCallback_t callback, void *userData, unsigned int flags);
-cudaError_t shim_impl_cudaStreamSynchronize(cudaStream_t stream);
-cudaError_t shim_impl_cudaStreamQuery(cudaStream_t stream);
-cudaError_t shim_impl_cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode);
-cudaError_t shim_impl_cudaThreadExchangeStreamCaptureMode(enum cudaStreamCaptureMode *mode);
-cudaError_t shim_impl_cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *pGraph);
-cudaError_t shim_impl_cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus);
-cudaError_t shim_impl_cudaStreamGetCaptureInfo(cudaStream_t stream, enum cudaStreamCaptureStatus *captureStatus_out, unsigned long long *id_out , cudaGraph_t *graph_out , const cudaGraphNode_t **dependencies_out , const cudaGraphEdgeData **edgeData_out , size_t *numDependencies_out);
-cudaError_t shim_impl_cudaEventCreate(cudaEvent_t *event);
-cudaError_t shim_impl_cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int flags);
-cudaError_t shim_impl_cudaEventRecord(cudaEvent_t event, cudaStream_t stream);
-cudaError_t shim_impl_cudaEventRecordWithFlags(cudaEvent_t event, cudaStream_t stream , unsigned int flags);
-cudaError_t shim_impl_cudaEventQuery(cudaEvent_t event);
-cudaError_t shim_impl_cudaEventSynchronize(cudaEvent_t event);
-cudaError_t shim_impl_cudaEventDestroy(cudaEvent_t event);
-cudaError_t shim_impl_cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
-cudaError_t shim_impl_cudaLaunchKernel(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream);
-cudaError_t shim_impl_cudaLaunchKernelExC(const cudaLaunchConfig_t *config, const void *func, void **args);
-cudaError_t shim_impl_cudaFuncGetAttributes(struct cudaFuncAttributes *attr, const void *func);
-cudaError_t shim_impl_cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr, int value);
-cudaError_t shim_impl_cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void *userData);
-cudaError_t shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, const void *func, int blockSize, size_t dynamicSMemSize);
-cudaError_t shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int *numBlocks, const void *func, int blockSize, size_t dynamicSMemSize, unsigned int flags);
-cudaError_t shim_impl_cudaMalloc(void **devPtr, size_t size);
-cudaError_t shim_impl_cudaMallocHost(void **ptr, size_t size);
-cudaError_t shim_impl_cudaMallocPitch(void **devPtr, size_t *pitch, size_t width, size_t height);
-cudaError_t shim_impl_cudaFree(void *devPtr);
-cudaError_t shim_impl_cudaFreeHost(void *ptr);
-cudaError_t shim_impl_cudaHostAlloc(void **pHost, size_t size, unsigned int flags);
-cudaError_t shim_impl_cudaHostRegister(void *ptr, size_t size, unsigned int flags);
-cudaError_t shim_impl_cudaHostUnregister(void *ptr);
-cudaError_t shim_impl_cudaHostGetFlags(unsigned int *pFlags, void *pHost);
-cudaError_t shim_impl_cudaMemGetInfo(size_t *free, size_t *total);
-cudaError_t shim_impl_cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind);
-cudaError_t shim_impl_cudaMemcpyPeer(void *dst, int dstDevice, const void *src, int srcDevice, size_t count);
-cudaError_t shim_impl_cudaMemcpy2D(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind);
-cudaError_t shim_impl_cudaMemcpyToSymbol(const void *symbol, const void *src, size_t count, size_t offset , enum cudaMemcpyKind kind);
-cudaError_t shim_impl_cudaMemcpyFromSymbol(void *dst, const void *symbol, size_t count, size_t offset , enum cudaMemcpyKind kind);
-cudaError_t shim_impl_cudaMemcpyAsync(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind, cudaStream_t stream);
-cudaError_t shim_impl_cudaMemcpyPeerAsync(void *dst, int dstDevice, const void *src, int srcDevice, size_t count, cudaStream_t stream);
-cudaError_t shim_impl_cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind, cudaStream_t stream);
-cudaError_t shim_impl_cudaMemcpyToSymbolAsync(const void *symbol, const void *src, size_t count, size_t offset, enum cudaMemcpyKind kind, cudaStream_t stream);
-cudaError_t shim_impl_cudaMemcpyFromSymbolAsync(void *dst, const void *symbol, size_t count, size_t offset, enum cudaMemcpyKind kind, cudaStream_t stream);
-cudaError_t shim_impl_cudaMemset(void *devPtr, int value, size_t count);
-cudaError_t shim_impl_cudaMemset2D(void *devPtr, size_t pitch, int value, size_t width, size_t height);
-cudaError_t shim_impl_cudaMemsetAsync(void *devPtr, int value, size_t count, cudaStream_t stream);
-cudaError_t shim_impl_cudaMemset2DAsync(void *devPtr, size_t pitch, int value, size_t width, size_t height, cudaStream_t stream);
-cudaError_t shim_impl_cudaGetSymbolAddress(void **devPtr, const void *symbol);
-cudaError_t shim_impl_cudaGetSymbolSize(size_t *size, const void *symbol);
-cudaError_t shim_impl_cudaPointerGetAttributes(struct cudaPointerAttributes *attributes, const void *ptr);
-cudaError_t shim_impl_cudaDeviceCanAccessPeer(int *canAccessPeer, int device, int peerDevice);
-cudaError_t shim_impl_cudaDriverGetVersion(int *driverVersion);
-cudaError_t shim_impl_cudaRuntimeGetVersion(int *runtimeVersion);
-cudaError_t shim_impl_cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *nodes, size_t *numNodes);
-cudaError_t shim_impl_cudaGraphInstantiate(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, unsigned long long flags);
-cudaError_t shim_impl_cudaGraphInstantiateWithFlags(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, unsigned long long flags);
-cudaError_t shim_impl_cudaGraphUpload(cudaGraphExec_t graphExec, cudaStream_t stream);
-cudaError_t shim_impl_cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t stream);
-cudaError_t shim_impl_cudaGraphExecDestroy(cudaGraphExec_t graphExec);
-cudaError_t shim_impl_cudaGraphDestroy(cudaGraph_t graph);
-cudaError_t shim_impl_cudaGetDriverEntryPointByVersion(const char *symbol, void **funcPtr, unsigned int cudaVersion, unsigned long long flags, enum cudaDriverEntryPointQueryResult *driverStatus);
+__thread const void *shim_call_site __attribute__((tls_model("initial-exec")));
 
 GENIE_EXPORT cudaError_t cudaDeviceReset(void)
 {
@@ -100,7 +17,11 @@ GENIE_EXPORT cudaError_t cudaDeviceReset(void)
 GENIE_EXPORT cudaError_t cudaDeviceSynchronize(void)
 {
     shim_count(GENIE_APIX_cudaDeviceSynchronize);
-    return shim_impl_cudaDeviceSynchronize();
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaDeviceSynchronize();
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaDeviceSetLimit(enum cudaLimit limit, size_t value)
@@ -115,7 +36,9 @@ GENIE_EXPORT cudaError_t cudaDeviceGetLimit(size_t *pValue, enum cudaLimit limit
     shim_count(GENIE_APIX_cudaDeviceGetLimit);
     if (!pValue)
         return shim_bad_arg(GENIE_APIX_cudaDeviceGetLimit, "pValue");
-    return shim_impl_cudaDeviceGetLimit(pValue, limit);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaDeviceGetLimit(pValue, limit);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaDeviceGetTexture1DLinearMaxWidth(size_t *maxWidthInElements, const struct cudaChannelFormatDesc *fmtDesc, int device)
@@ -139,7 +62,9 @@ GENIE_EXPORT cudaError_t cudaDeviceGetStreamPriorityRange(int *leastPriority, in
         return shim_bad_arg(GENIE_APIX_cudaDeviceGetStreamPriorityRange, "leastPriority");
     if (!greatestPriority)
         return shim_bad_arg(GENIE_APIX_cudaDeviceGetStreamPriorityRange, "greatestPriority");
-    return shim_impl_cudaDeviceGetStreamPriorityRange(leastPriority, greatestPriority);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaDeviceGetStreamPriorityRange(leastPriority, greatestPriority);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaDeviceSetCacheConfig(enum cudaFuncCache cacheConfig)
@@ -153,7 +78,9 @@ GENIE_EXPORT cudaError_t cudaDeviceGetByPCIBusId(int *device, const char *pciBus
     shim_count(GENIE_APIX_cudaDeviceGetByPCIBusId);
     if (!device)
         return shim_bad_arg(GENIE_APIX_cudaDeviceGetByPCIBusId, "device");
-    return shim_impl_cudaDeviceGetByPCIBusId(device, pciBusId);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaDeviceGetByPCIBusId(device, pciBusId);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaDeviceGetPCIBusId(char *pciBusId, int len, int device)
@@ -161,7 +88,9 @@ GENIE_EXPORT cudaError_t cudaDeviceGetPCIBusId(char *pciBusId, int len, int devi
     shim_count(GENIE_APIX_cudaDeviceGetPCIBusId);
     if (!pciBusId)
         return shim_bad_arg(GENIE_APIX_cudaDeviceGetPCIBusId, "pciBusId");
-    return shim_impl_cudaDeviceGetPCIBusId(pciBusId, len, device);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaDeviceGetPCIBusId(pciBusId, len, device);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaIpcGetEventHandle(cudaIpcEventHandle_t *handle, cudaEvent_t event)
@@ -225,25 +154,33 @@ GENIE_EXPORT cudaError_t cudaDeviceUnregisterAsyncNotification(int device, cudaA
 GENIE_EXPORT cudaError_t cudaGetLastError(void)
 {
     shim_count(GENIE_APIX_cudaGetLastError);
-    return shim_impl_cudaGetLastError();
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaGetLastError();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaPeekAtLastError(void)
 {
     shim_count(GENIE_APIX_cudaPeekAtLastError);
-    return shim_impl_cudaPeekAtLastError();
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaPeekAtLastError();
+    return ret_;
 }
 
 GENIE_EXPORT const char * cudaGetErrorName(cudaError_t error)
 {
     shim_count(GENIE_APIX_cudaGetErrorName);
-    return shim_impl_cudaGetErrorName(error);
+    shim_call_site = __builtin_return_address(0);
+    const char * ret_ = shim_impl_cudaGetErrorName(error);
+    return ret_;
 }
 
 GENIE_EXPORT const char * cudaGetErrorString(cudaError_t error)
 {
     shim_count(GENIE_APIX_cudaGetErrorString);
-    return shim_impl_cudaGetErrorString(error);
+    shim_call_site = __builtin_return_address(0);
+    const char * ret_ = shim_impl_cudaGetErrorString(error);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaGetDeviceCount(int *count)
@@ -251,7 +188,9 @@ GENIE_EXPORT cudaError_t cudaGetDeviceCount(int *count)
     shim_count(GENIE_APIX_cudaGetDeviceCount);
     if (!count)
         return shim_bad_arg(GENIE_APIX_cudaGetDeviceCount, "count");
-    return shim_impl_cudaGetDeviceCount(count);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaGetDeviceCount(count);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int device)
@@ -259,7 +198,9 @@ GENIE_EXPORT cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, in
     shim_count(GENIE_APIX_cudaGetDeviceProperties);
     if (!prop)
         return shim_bad_arg(GENIE_APIX_cudaGetDeviceProperties, "prop");
-    return shim_impl_cudaGetDeviceProperties(prop, device);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaGetDeviceProperties(prop, device);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int device)
@@ -267,7 +208,9 @@ GENIE_EXPORT cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr 
     shim_count(GENIE_APIX_cudaDeviceGetAttribute);
     if (!value)
         return shim_bad_arg(GENIE_APIX_cudaDeviceGetAttribute, "value");
-    return shim_impl_cudaDeviceGetAttribute(value, attr, device);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaDeviceGetAttribute(value, attr, device);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaDeviceGetHostAtomicCapabilities(unsigned int *capabilities, const enum cudaAtomicOperation* operations, unsigned int count, int device)
@@ -337,13 +280,17 @@ GENIE_EXPORT cudaError_t cudaChooseDevice(int *device, const struct cudaDevicePr
 GENIE_EXPORT cudaError_t cudaInitDevice(int device, unsigned int deviceFlags, unsigned int flags)
 {
     shim_count(GENIE_APIX_cudaInitDevice);
-    return shim_impl_cudaInitDevice(device, deviceFlags, flags);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaInitDevice(device, deviceFlags, flags);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaSetDevice(int device)
 {
     shim_count(GENIE_APIX_cudaSetDevice);
-    return shim_impl_cudaSetDevice(device);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaSetDevice(device);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaGetDevice(int *device)
@@ -351,7 +298,9 @@ GENIE_EXPORT cudaError_t cudaGetDevice(int *device)
     shim_count(GENIE_APIX_cudaGetDevice);
     if (!device)
         return shim_bad_arg(GENIE_APIX_cudaGetDevice, "device");
-    return shim_impl_cudaGetDevice(device);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaGetDevice(device);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaSetValidDevices(int *device_arr, int len)
@@ -364,7 +313,9 @@ GENIE_EXPORT cudaError_t cudaSetValidDevices(int *device_arr, int len)
 GENIE_EXPORT cudaError_t cudaSetDeviceFlags(unsigned int flags)
 {
     shim_count(GENIE_APIX_cudaSetDeviceFlags);
-    return shim_impl_cudaSetDeviceFlags(flags);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaSetDeviceFlags(flags);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaGetDeviceFlags(unsigned int *flags)
@@ -372,7 +323,9 @@ GENIE_EXPORT cudaError_t cudaGetDeviceFlags(unsigned int *flags)
     shim_count(GENIE_APIX_cudaGetDeviceFlags);
     if (!flags)
         return shim_bad_arg(GENIE_APIX_cudaGetDeviceFlags, "flags");
-    return shim_impl_cudaGetDeviceFlags(flags);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaGetDeviceFlags(flags);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamCreate(cudaStream_t *pStream)
@@ -380,7 +333,11 @@ GENIE_EXPORT cudaError_t cudaStreamCreate(cudaStream_t *pStream)
     shim_count(GENIE_APIX_cudaStreamCreate);
     if (!pStream)
         return shim_bad_arg(GENIE_APIX_cudaStreamCreate, "pStream");
-    return shim_impl_cudaStreamCreate(pStream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaStreamCreate(pStream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamCreateWithFlags(cudaStream_t *pStream, unsigned int flags)
@@ -388,7 +345,11 @@ GENIE_EXPORT cudaError_t cudaStreamCreateWithFlags(cudaStream_t *pStream, unsign
     shim_count(GENIE_APIX_cudaStreamCreateWithFlags);
     if (!pStream)
         return shim_bad_arg(GENIE_APIX_cudaStreamCreateWithFlags, "pStream");
-    return shim_impl_cudaStreamCreateWithFlags(pStream, flags);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaStreamCreateWithFlags(pStream, flags);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamCreateWithPriority(cudaStream_t *pStream, unsigned int flags, int priority)
@@ -396,7 +357,11 @@ GENIE_EXPORT cudaError_t cudaStreamCreateWithPriority(cudaStream_t *pStream, uns
     shim_count(GENIE_APIX_cudaStreamCreateWithPriority);
     if (!pStream)
         return shim_bad_arg(GENIE_APIX_cudaStreamCreateWithPriority, "pStream");
-    return shim_impl_cudaStreamCreateWithPriority(pStream, flags, priority);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaStreamCreateWithPriority(pStream, flags, priority);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamGetPriority(cudaStream_t hStream, int *priority)
@@ -404,7 +369,9 @@ GENIE_EXPORT cudaError_t cudaStreamGetPriority(cudaStream_t hStream, int *priori
     shim_count(GENIE_APIX_cudaStreamGetPriority);
     if (!priority)
         return shim_bad_arg(GENIE_APIX_cudaStreamGetPriority, "priority");
-    return shim_impl_cudaStreamGetPriority(hStream, priority);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaStreamGetPriority(hStream, priority);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamGetFlags(cudaStream_t hStream, unsigned int *flags)
@@ -412,7 +379,9 @@ GENIE_EXPORT cudaError_t cudaStreamGetFlags(cudaStream_t hStream, unsigned int *
     shim_count(GENIE_APIX_cudaStreamGetFlags);
     if (!flags)
         return shim_bad_arg(GENIE_APIX_cudaStreamGetFlags, "flags");
-    return shim_impl_cudaStreamGetFlags(hStream, flags);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaStreamGetFlags(hStream, flags);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamGetId(cudaStream_t hStream, unsigned long long *streamId)
@@ -460,31 +429,51 @@ GENIE_EXPORT cudaError_t cudaStreamSetAttribute(cudaStream_t hStream, cudaLaunch
 GENIE_EXPORT cudaError_t cudaStreamDestroy(cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaStreamDestroy);
-    return shim_impl_cudaStreamDestroy(stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaStreamDestroy(stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int flags)
 {
     shim_count(GENIE_APIX_cudaStreamWaitEvent);
-    return shim_impl_cudaStreamWaitEvent(stream, event, flags);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaStreamWaitEvent(stream, event, flags);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamAddCallback(cudaStream_t stream, cudaStreamCallback_t callback, void *userData, unsigned int flags)
 {
     shim_count(GENIE_APIX_cudaStreamAddCallback);
-    return shim_impl_cudaStreamAddCallback(stream, callback, userData, flags);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaStreamAddCallback(stream, callback, userData, flags);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamSynchronize(cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaStreamSynchronize);
-    return shim_impl_cudaStreamSynchronize(stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaStreamSynchronize(stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamQuery(cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaStreamQuery);
-    return shim_impl_cudaStreamQuery(stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaStreamQuery(stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamAttachMemAsync(cudaStream_t stream, void *devPtr, size_t length , unsigned int flags)
@@ -499,7 +488,9 @@ GENIE_EXPORT cudaError_t cudaStreamAttachMemAsync(cudaStream_t stream, void *dev
 GENIE_EXPORT cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode)
 {
     shim_count(GENIE_APIX_cudaStreamBeginCapture);
-    return shim_impl_cudaStreamBeginCapture(stream, mode);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaStreamBeginCapture(stream, mode);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamBeginCaptureToGraph(cudaStream_t stream, cudaGraph_t graph, const cudaGraphNode_t *dependencies, const cudaGraphEdgeData *dependencyData, size_t numDependencies, enum cudaStreamCaptureMode mode)
@@ -518,7 +509,9 @@ GENIE_EXPORT cudaError_t cudaThreadExchangeStreamCaptureMode(enum cudaStreamCapt
     shim_count(GENIE_APIX_cudaThreadExchangeStreamCaptureMode);
     if (!mode)
         return shim_bad_arg(GENIE_APIX_cudaThreadExchangeStreamCaptureMode, "mode");
-    return shim_impl_cudaThreadExchangeStreamCaptureMode(mode);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaThreadExchangeStreamCaptureMode(mode);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *pGraph)
@@ -526,7 +519,9 @@ GENIE_EXPORT cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *
     shim_count(GENIE_APIX_cudaStreamEndCapture);
     if (!pGraph)
         return shim_bad_arg(GENIE_APIX_cudaStreamEndCapture, "pGraph");
-    return shim_impl_cudaStreamEndCapture(stream, pGraph);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaStreamEndCapture(stream, pGraph);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
@@ -534,7 +529,9 @@ GENIE_EXPORT cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStr
     shim_count(GENIE_APIX_cudaStreamIsCapturing);
     if (!pCaptureStatus)
         return shim_bad_arg(GENIE_APIX_cudaStreamIsCapturing, "pCaptureStatus");
-    return shim_impl_cudaStreamIsCapturing(stream, pCaptureStatus);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaStreamIsCapturing(stream, pCaptureStatus);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamGetCaptureInfo(cudaStream_t stream, enum cudaStreamCaptureStatus *captureStatus_out, unsigned long long *id_out , cudaGraph_t *graph_out , const cudaGraphNode_t **dependencies_out , const cudaGraphEdgeData **edgeData_out , size_t *numDependencies_out)
@@ -542,7 +539,9 @@ GENIE_EXPORT cudaError_t cudaStreamGetCaptureInfo(cudaStream_t stream, enum cuda
     shim_count(GENIE_APIX_cudaStreamGetCaptureInfo);
     if (!captureStatus_out)
         return shim_bad_arg(GENIE_APIX_cudaStreamGetCaptureInfo, "captureStatus_out");
-    return shim_impl_cudaStreamGetCaptureInfo(stream, captureStatus_out, id_out, graph_out, dependencies_out, edgeData_out, numDependencies_out);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaStreamGetCaptureInfo(stream, captureStatus_out, id_out, graph_out, dependencies_out, edgeData_out, numDependencies_out);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamUpdateCaptureDependencies(cudaStream_t stream, cudaGraphNode_t *dependencies, const cudaGraphEdgeData *dependencyData, size_t numDependencies, unsigned int flags)
@@ -560,7 +559,11 @@ GENIE_EXPORT cudaError_t cudaEventCreate(cudaEvent_t *event)
     shim_count(GENIE_APIX_cudaEventCreate);
     if (!event)
         return shim_bad_arg(GENIE_APIX_cudaEventCreate, "event");
-    return shim_impl_cudaEventCreate(event);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaEventCreate(event);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int flags)
@@ -568,37 +571,61 @@ GENIE_EXPORT cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned i
     shim_count(GENIE_APIX_cudaEventCreateWithFlags);
     if (!event)
         return shim_bad_arg(GENIE_APIX_cudaEventCreateWithFlags, "event");
-    return shim_impl_cudaEventCreateWithFlags(event, flags);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaEventCreateWithFlags(event, flags);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaEventRecord);
-    return shim_impl_cudaEventRecord(event, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaEventRecord(event, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaEventRecordWithFlags(cudaEvent_t event, cudaStream_t stream , unsigned int flags)
 {
     shim_count(GENIE_APIX_cudaEventRecordWithFlags);
-    return shim_impl_cudaEventRecordWithFlags(event, stream, flags);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaEventRecordWithFlags(event, stream, flags);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaEventQuery(cudaEvent_t event)
 {
     shim_count(GENIE_APIX_cudaEventQuery);
-    return shim_impl_cudaEventQuery(event);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaEventQuery(event);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaEventSynchronize(cudaEvent_t event)
 {
     shim_count(GENIE_APIX_cudaEventSynchronize);
-    return shim_impl_cudaEventSynchronize(event);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaEventSynchronize(event);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaEventDestroy(cudaEvent_t event)
 {
     shim_count(GENIE_APIX_cudaEventDestroy);
-    return shim_impl_cudaEventDestroy(event);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaEventDestroy(event);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end)
@@ -606,7 +633,11 @@ GENIE_EXPORT cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cuda
     shim_count(GENIE_APIX_cudaEventElapsedTime);
     if (!ms)
         return shim_bad_arg(GENIE_APIX_cudaEventElapsedTime, "ms");
-    return shim_impl_cudaEventElapsedTime(ms, start, end);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaEventElapsedTime(ms, start, end);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaImportExternalMemory(cudaExternalMemory_t *extMem_out, const struct cudaExternalMemoryHandleDesc *memHandleDesc)
@@ -672,13 +703,21 @@ GENIE_EXPORT cudaError_t cudaDestroyExternalSemaphore(cudaExternalSemaphore_t ex
 GENIE_EXPORT cudaError_t cudaLaunchKernel(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaLaunchKernel);
-    return shim_impl_cudaLaunchKernel(func, gridDim, blockDim, args, sharedMem, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaLaunchKernel(func, gridDim, blockDim, args, sharedMem, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaLaunchKernelExC(const cudaLaunchConfig_t *config, const void *func, void **args)
 {
     shim_count(GENIE_APIX_cudaLaunchKernelExC);
-    return shim_impl_cudaLaunchKernelExC(config, func, args);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaLaunchKernelExC(config, func, args);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaLaunchCooperativeKernel(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream)
@@ -704,13 +743,21 @@ GENIE_EXPORT cudaError_t cudaFuncGetAttributes(struct cudaFuncAttributes *attr, 
     shim_count(GENIE_APIX_cudaFuncGetAttributes);
     if (!attr)
         return shim_bad_arg(GENIE_APIX_cudaFuncGetAttributes, "attr");
-    return shim_impl_cudaFuncGetAttributes(attr, func);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaFuncGetAttributes(attr, func);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr, int value)
 {
     shim_count(GENIE_APIX_cudaFuncSetAttribute);
-    return shim_impl_cudaFuncSetAttribute(func, attr, value);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaFuncSetAttribute(func, attr, value);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaFuncGetName(const char **name, const void *func)
@@ -732,7 +779,11 @@ GENIE_EXPORT cudaError_t cudaFuncGetParamInfo(const void *func, size_t paramInde
 GENIE_EXPORT cudaError_t cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void *userData)
 {
     shim_count(GENIE_APIX_cudaLaunchHostFunc);
-    return shim_impl_cudaLaunchHostFunc(stream, fn, userData);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaLaunchHostFunc(stream, fn, userData);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, const void *func, int blockSize, size_t dynamicSMemSize)
@@ -740,7 +791,11 @@ GENIE_EXPORT cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *numB
     shim_count(GENIE_APIX_cudaOccupancyMaxActiveBlocksPerMultiprocessor);
     if (!numBlocks)
         return shim_bad_arg(GENIE_APIX_cudaOccupancyMaxActiveBlocksPerMultiprocessor, "numBlocks");
-    return shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessor(numBlocks, func, blockSize, dynamicSMemSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessor(numBlocks, func, blockSize, dynamicSMemSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaOccupancyAvailableDynamicSMemPerBlock(size_t *dynamicSmemSize, const void *func, int numBlocks, int blockSize)
@@ -757,7 +812,11 @@ GENIE_EXPORT cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(
     shim_count(GENIE_APIX_cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags);
     if (!numBlocks)
         return shim_bad_arg(GENIE_APIX_cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags, "numBlocks");
-    return shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(numBlocks, func, blockSize, dynamicSMemSize, flags);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(numBlocks, func, blockSize, dynamicSMemSize, flags);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaOccupancyMaxPotentialClusterSize(int *clusterSize, const void *func, const cudaLaunchConfig_t *launchConfig)
@@ -789,7 +848,9 @@ GENIE_EXPORT cudaError_t cudaMalloc(void **devPtr, size_t size)
     shim_count(GENIE_APIX_cudaMalloc);
     if (!devPtr)
         return shim_bad_arg(GENIE_APIX_cudaMalloc, "devPtr");
-    return shim_impl_cudaMalloc(devPtr, size);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaMalloc(devPtr, size);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMallocHost(void **ptr, size_t size)
@@ -797,7 +858,9 @@ GENIE_EXPORT cudaError_t cudaMallocHost(void **ptr, size_t size)
     shim_count(GENIE_APIX_cudaMallocHost);
     if (!ptr)
         return shim_bad_arg(GENIE_APIX_cudaMallocHost, "ptr");
-    return shim_impl_cudaMallocHost(ptr, size);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaMallocHost(ptr, size);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMallocPitch(void **devPtr, size_t *pitch, size_t width, size_t height)
@@ -807,7 +870,11 @@ GENIE_EXPORT cudaError_t cudaMallocPitch(void **devPtr, size_t *pitch, size_t wi
         return shim_bad_arg(GENIE_APIX_cudaMallocPitch, "devPtr");
     if (!pitch)
         return shim_bad_arg(GENIE_APIX_cudaMallocPitch, "pitch");
-    return shim_impl_cudaMallocPitch(devPtr, pitch, width, height);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMallocPitch(devPtr, pitch, width, height);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMallocArray(cudaArray_t *array, const struct cudaChannelFormatDesc *desc, size_t width, size_t height , unsigned int flags)
@@ -823,13 +890,19 @@ GENIE_EXPORT cudaError_t cudaMallocArray(cudaArray_t *array, const struct cudaCh
 GENIE_EXPORT cudaError_t cudaFree(void *devPtr)
 {
     shim_count(GENIE_APIX_cudaFree);
-    return shim_impl_cudaFree(devPtr);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaFree(devPtr);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaFreeHost(void *ptr)
 {
     shim_count(GENIE_APIX_cudaFreeHost);
-    return shim_impl_cudaFreeHost(ptr);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaFreeHost(ptr);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaFreeArray(cudaArray_t array)
@@ -849,19 +922,25 @@ GENIE_EXPORT cudaError_t cudaHostAlloc(void **pHost, size_t size, unsigned int f
     shim_count(GENIE_APIX_cudaHostAlloc);
     if (!pHost)
         return shim_bad_arg(GENIE_APIX_cudaHostAlloc, "pHost");
-    return shim_impl_cudaHostAlloc(pHost, size, flags);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaHostAlloc(pHost, size, flags);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaHostRegister(void *ptr, size_t size, unsigned int flags)
 {
     shim_count(GENIE_APIX_cudaHostRegister);
-    return shim_impl_cudaHostRegister(ptr, size, flags);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaHostRegister(ptr, size, flags);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaHostUnregister(void *ptr)
 {
     shim_count(GENIE_APIX_cudaHostUnregister);
-    return shim_impl_cudaHostUnregister(ptr);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaHostUnregister(ptr);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaHostGetDevicePointer(void **pDevice, void *pHost, unsigned int flags)
@@ -877,7 +956,9 @@ GENIE_EXPORT cudaError_t cudaHostGetFlags(unsigned int *pFlags, void *pHost)
     shim_count(GENIE_APIX_cudaHostGetFlags);
     if (!pFlags)
         return shim_bad_arg(GENIE_APIX_cudaHostGetFlags, "pFlags");
-    return shim_impl_cudaHostGetFlags(pFlags, pHost);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaHostGetFlags(pFlags, pHost);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMalloc3D(struct cudaPitchedPtr* pitchedDevPtr, struct cudaExtent extent)
@@ -947,7 +1028,9 @@ GENIE_EXPORT cudaError_t cudaMemGetInfo(size_t *free, size_t *total)
         return shim_bad_arg(GENIE_APIX_cudaMemGetInfo, "free");
     if (!total)
         return shim_bad_arg(GENIE_APIX_cudaMemGetInfo, "total");
-    return shim_impl_cudaMemGetInfo(free, total);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaMemGetInfo(free, total);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaArrayGetInfo(struct cudaChannelFormatDesc *desc, struct cudaExtent *extent, unsigned int *flags, cudaArray_t array)
@@ -1000,19 +1083,31 @@ GENIE_EXPORT cudaError_t cudaMipmappedArrayGetSparseProperties(struct cudaArrayS
 GENIE_EXPORT cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind)
 {
     shim_count(GENIE_APIX_cudaMemcpy);
-    return shim_impl_cudaMemcpy(dst, src, count, kind);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpy(dst, src, count, kind);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyPeer(void *dst, int dstDevice, const void *src, int srcDevice, size_t count)
 {
     shim_count(GENIE_APIX_cudaMemcpyPeer);
-    return shim_impl_cudaMemcpyPeer(dst, dstDevice, src, srcDevice, count);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpyPeer(dst, dstDevice, src, srcDevice, count);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpy2D(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind)
 {
     shim_count(GENIE_APIX_cudaMemcpy2D);
-    return shim_impl_cudaMemcpy2D(dst, dpitch, src, spitch, width, height, kind);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpy2D(dst, dpitch, src, spitch, width, height, kind);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpy2DToArray(cudaArray_t dst, size_t wOffset, size_t hOffset, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind)
@@ -1058,25 +1153,41 @@ GENIE_EXPORT cudaError_t cudaMemcpy2DArrayToArray(cudaArray_t dst, size_t wOffse
 GENIE_EXPORT cudaError_t cudaMemcpyToSymbol(const void *symbol, const void *src, size_t count, size_t offset , enum cudaMemcpyKind kind)
 {
     shim_count(GENIE_APIX_cudaMemcpyToSymbol);
-    return shim_impl_cudaMemcpyToSymbol(symbol, src, count, offset, kind);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpyToSymbol(symbol, src, count, offset, kind);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyFromSymbol(void *dst, const void *symbol, size_t count, size_t offset , enum cudaMemcpyKind kind)
 {
     shim_count(GENIE_APIX_cudaMemcpyFromSymbol);
-    return shim_impl_cudaMemcpyFromSymbol(dst, symbol, count, offset, kind);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpyFromSymbol(dst, symbol, count, offset, kind);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaMemcpyAsync);
-    return shim_impl_cudaMemcpyAsync(dst, src, count, kind, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpyAsync(dst, src, count, kind, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyPeerAsync(void *dst, int dstDevice, const void *src, int srcDevice, size_t count, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaMemcpyPeerAsync);
-    return shim_impl_cudaMemcpyPeerAsync(dst, dstDevice, src, srcDevice, count, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpyPeerAsync(dst, dstDevice, src, srcDevice, count, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyBatchAsync(void *const *dsts, const void *const *srcs, const size_t *sizes, size_t count, struct cudaMemcpyAttributes *attrs, size_t *attrsIdxs, size_t numAttrs, cudaStream_t stream)
@@ -1104,7 +1215,11 @@ GENIE_EXPORT cudaError_t cudaMemcpy3DBatchAsync(size_t numOps, struct cudaMemcpy
 GENIE_EXPORT cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaMemcpy2DAsync);
-    return shim_impl_cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, height, kind, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, height, kind, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpy2DToArrayAsync(cudaArray_t dst, size_t wOffset, size_t hOffset, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind, cudaStream_t stream)
@@ -1138,25 +1253,41 @@ GENIE_EXPORT cudaError_t cudaMemcpy2DFromArrayAsync(void *dst, size_t dpitch, cu
 GENIE_EXPORT cudaError_t cudaMemcpyToSymbolAsync(const void *symbol, const void *src, size_t count, size_t offset, enum cudaMemcpyKind kind, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaMemcpyToSymbolAsync);
-    return shim_impl_cudaMemcpyToSymbolAsync(symbol, src, count, offset, kind, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpyToSymbolAsync(symbol, src, count, offset, kind, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyFromSymbolAsync(void *dst, const void *symbol, size_t count, size_t offset, enum cudaMemcpyKind kind, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaMemcpyFromSymbolAsync);
-    return shim_impl_cudaMemcpyFromSymbolAsync(dst, symbol, count, offset, kind, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpyFromSymbolAsync(dst, symbol, count, offset, kind, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemset(void *devPtr, int value, size_t count)
 {
     shim_count(GENIE_APIX_cudaMemset);
-    return shim_impl_cudaMemset(devPtr, value, count);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemset(devPtr, value, count);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemset2D(void *devPtr, size_t pitch, int value, size_t width, size_t height)
 {
     shim_count(GENIE_APIX_cudaMemset2D);
-    return shim_impl_cudaMemset2D(devPtr, pitch, value, width, height);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemset2D(devPtr, pitch, value, width, height);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemset3D(struct cudaPitchedPtr pitchedDevPtr, int value, struct cudaExtent extent)
@@ -1170,13 +1301,21 @@ GENIE_EXPORT cudaError_t cudaMemset3D(struct cudaPitchedPtr pitchedDevPtr, int v
 GENIE_EXPORT cudaError_t cudaMemsetAsync(void *devPtr, int value, size_t count, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaMemsetAsync);
-    return shim_impl_cudaMemsetAsync(devPtr, value, count, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemsetAsync(devPtr, value, count, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemset2DAsync(void *devPtr, size_t pitch, int value, size_t width, size_t height, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaMemset2DAsync);
-    return shim_impl_cudaMemset2DAsync(devPtr, pitch, value, width, height, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemset2DAsync(devPtr, pitch, value, width, height, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemset3DAsync(struct cudaPitchedPtr pitchedDevPtr, int value, struct cudaExtent extent, cudaStream_t stream)
@@ -1193,7 +1332,11 @@ GENIE_EXPORT cudaError_t cudaGetSymbolAddress(void **devPtr, const void *symbol)
     shim_count(GENIE_APIX_cudaGetSymbolAddress);
     if (!devPtr)
         return shim_bad_arg(GENIE_APIX_cudaGetSymbolAddress, "devPtr");
-    return shim_impl_cudaGetSymbolAddress(devPtr, symbol);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaGetSymbolAddress(devPtr, symbol);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaGetSymbolSize(size_t *size, const void *symbol)
@@ -1201,7 +1344,9 @@ GENIE_EXPORT cudaError_t cudaGetSymbolSize(size_t *size, const void *symbol)
     shim_count(GENIE_APIX_cudaGetSymbolSize);
     if (!size)
         return shim_bad_arg(GENIE_APIX_cudaGetSymbolSize, "size");
-    return shim_impl_cudaGetSymbolSize(size, symbol);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaGetSymbolSize(size, symbol);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemPrefetchAsync(const void *devPtr, size_t count, struct cudaMemLocation location, unsigned int flags, cudaStream_t stream)
@@ -1418,7 +1563,9 @@ GENIE_EXPORT cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *
     shim_count(GENIE_APIX_cudaPointerGetAttributes);
     if (!attributes)
         return shim_bad_arg(GENIE_APIX_cudaPointerGetAttributes, "attributes");
-    return shim_impl_cudaPointerGetAttributes(attributes, ptr);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaPointerGetAttributes(attributes, ptr);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaDeviceCanAccessPeer(int *canAccessPeer, int device, int peerDevice)
@@ -1426,7 +1573,9 @@ GENIE_EXPORT cudaError_t cudaDeviceCanAccessPeer(int *canAccessPeer, int device,
     shim_count(GENIE_APIX_cudaDeviceCanAccessPeer);
     if (!canAccessPeer)
         return shim_bad_arg(GENIE_APIX_cudaDeviceCanAccessPeer, "canAccessPeer");
-    return shim_impl_cudaDeviceCanAccessPeer(canAccessPeer, device, peerDevice);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaDeviceCanAccessPeer(canAccessPeer, device, peerDevice);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaDeviceEnablePeerAccess(int peerDevice, unsigned int flags)
@@ -1576,7 +1725,9 @@ GENIE_EXPORT cudaError_t cudaDriverGetVersion(int *driverVersion)
     shim_count(GENIE_APIX_cudaDriverGetVersion);
     if (!driverVersion)
         return shim_bad_arg(GENIE_APIX_cudaDriverGetVersion, "driverVersion");
-    return shim_impl_cudaDriverGetVersion(driverVersion);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaDriverGetVersion(driverVersion);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaRuntimeGetVersion(int *runtimeVersion)
@@ -1584,7 +1735,9 @@ GENIE_EXPORT cudaError_t cudaRuntimeGetVersion(int *runtimeVersion)
     shim_count(GENIE_APIX_cudaRuntimeGetVersion);
     if (!runtimeVersion)
         return shim_bad_arg(GENIE_APIX_cudaRuntimeGetVersion, "runtimeVersion");
-    return shim_impl_cudaRuntimeGetVersion(runtimeVersion);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaRuntimeGetVersion(runtimeVersion);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaLogsRegisterCallback(cudaLogsCallback_t callbackFunc, void *userData, cudaLogsCallbackHandle *callback_out)
@@ -2029,7 +2182,9 @@ GENIE_EXPORT cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t *n
     shim_count(GENIE_APIX_cudaGraphGetNodes);
     if (!numNodes)
         return shim_bad_arg(GENIE_APIX_cudaGraphGetNodes, "numNodes");
-    return shim_impl_cudaGraphGetNodes(graph, nodes, numNodes);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaGraphGetNodes(graph, nodes, numNodes);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaGraphGetRootNodes(cudaGraph_t graph, cudaGraphNode_t *pRootNodes, size_t *pNumRootNodes)
@@ -2099,7 +2254,11 @@ GENIE_EXPORT cudaError_t cudaGraphInstantiate(cudaGraphExec_t *pGraphExec, cudaG
     shim_count(GENIE_APIX_cudaGraphInstantiate);
     if (!pGraphExec)
         return shim_bad_arg(GENIE_APIX_cudaGraphInstantiate, "pGraphExec");
-    return shim_impl_cudaGraphInstantiate(pGraphExec, graph, flags);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaGraphInstantiate(pGraphExec, graph, flags);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, unsigned long long flags)
@@ -2107,7 +2266,11 @@ GENIE_EXPORT cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t *pGraphEx
     shim_count(GENIE_APIX_cudaGraphInstantiateWithFlags);
     if (!pGraphExec)
         return shim_bad_arg(GENIE_APIX_cudaGraphInstantiateWithFlags, "pGraphExec");
-    return shim_impl_cudaGraphInstantiateWithFlags(pGraphExec, graph, flags);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaGraphInstantiateWithFlags(pGraphExec, graph, flags);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaGraphInstantiateWithParams(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, cudaGraphInstantiateParams *instantiateParams)
@@ -2259,25 +2422,37 @@ GENIE_EXPORT cudaError_t cudaGraphExecUpdate(cudaGraphExec_t hGraphExec, cudaGra
 GENIE_EXPORT cudaError_t cudaGraphUpload(cudaGraphExec_t graphExec, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaGraphUpload);
-    return shim_impl_cudaGraphUpload(graphExec, stream);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaGraphUpload(graphExec, stream);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaGraphLaunch);
-    return shim_impl_cudaGraphLaunch(graphExec, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaGraphLaunch(graphExec, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaGraphExecDestroy(cudaGraphExec_t graphExec)
 {
     shim_count(GENIE_APIX_cudaGraphExecDestroy);
-    return shim_impl_cudaGraphExecDestroy(graphExec);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaGraphExecDestroy(graphExec);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaGraphDestroy(cudaGraph_t graph)
 {
     shim_count(GENIE_APIX_cudaGraphDestroy);
-    return shim_impl_cudaGraphDestroy(graph);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaGraphDestroy(graph);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaGraphDebugDotPrint(cudaGraph_t graph, const char *path, unsigned int flags)
@@ -2369,7 +2544,9 @@ GENIE_EXPORT cudaError_t cudaGetDriverEntryPointByVersion(const char *symbol, vo
     shim_count(GENIE_APIX_cudaGetDriverEntryPointByVersion);
     if (!funcPtr)
         return shim_bad_arg(GENIE_APIX_cudaGetDriverEntryPointByVersion, "funcPtr");
-    return shim_impl_cudaGetDriverEntryPointByVersion(symbol, funcPtr, cudaVersion, flags, driverStatus);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaGetDriverEntryPointByVersion(symbol, funcPtr, cudaVersion, flags, driverStatus);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaLibraryLoadData(cudaLibrary_t *library, const void *code, enum cudaJitOption *jitOptions, void **jitOptionsValues, unsigned int numJitOptions, enum cudaLibraryOption *libraryOptions, void** libraryOptionValues, unsigned int numLibraryOptions)
@@ -2486,13 +2663,21 @@ GENIE_EXPORT cudaError_t cudaGetKernel(cudaKernel_t *kernelPtr, const void *entr
 GENIE_EXPORT cudaError_t cudaEventRecordWithFlags_ptsz(cudaEvent_t event, cudaStream_t stream , unsigned int flags)
 {
     shim_count(GENIE_APIX_cudaEventRecordWithFlags_ptsz);
-    return shim_impl_cudaEventRecordWithFlags(event, stream, flags);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaEventRecordWithFlags(event, stream, flags);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaEventRecord_ptsz(cudaEvent_t event, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaEventRecord_ptsz);
-    return shim_impl_cudaEventRecord(event, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaEventRecord(event, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaFreeAsync_ptsz(void *devPtr, cudaStream_t hStream)
@@ -2507,7 +2692,9 @@ GENIE_EXPORT cudaError_t cudaGetDriverEntryPointByVersion_ptsz(const char *symbo
     shim_count(GENIE_APIX_cudaGetDriverEntryPointByVersion_ptsz);
     if (!funcPtr)
         return shim_bad_arg(GENIE_APIX_cudaGetDriverEntryPointByVersion_ptsz, "funcPtr");
-    return shim_impl_cudaGetDriverEntryPointByVersion(symbol, funcPtr, cudaVersion, flags, driverStatus);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaGetDriverEntryPointByVersion(symbol, funcPtr, cudaVersion, flags, driverStatus);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaGraphInstantiateWithParams_ptsz(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, cudaGraphInstantiateParams *instantiateParams)
@@ -2521,13 +2708,19 @@ GENIE_EXPORT cudaError_t cudaGraphInstantiateWithParams_ptsz(cudaGraphExec_t *pG
 GENIE_EXPORT cudaError_t cudaGraphLaunch_ptsz(cudaGraphExec_t graphExec, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaGraphLaunch_ptsz);
-    return shim_impl_cudaGraphLaunch(graphExec, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaGraphLaunch(graphExec, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaGraphUpload_ptsz(cudaGraphExec_t graphExec, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaGraphUpload_ptsz);
-    return shim_impl_cudaGraphUpload(graphExec, stream);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaGraphUpload(graphExec, stream);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaLaunchCooperativeKernel_ptsz(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream)
@@ -2544,19 +2737,31 @@ GENIE_EXPORT cudaError_t cudaLaunchCooperativeKernel_ptsz(const void *func, dim3
 GENIE_EXPORT cudaError_t cudaLaunchHostFunc_ptsz(cudaStream_t stream, cudaHostFn_t fn, void *userData)
 {
     shim_count(GENIE_APIX_cudaLaunchHostFunc_ptsz);
-    return shim_impl_cudaLaunchHostFunc(stream, fn, userData);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaLaunchHostFunc(stream, fn, userData);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaLaunchKernelExC_ptsz(const cudaLaunchConfig_t *config, const void *func, void **args)
 {
     shim_count(GENIE_APIX_cudaLaunchKernelExC_ptsz);
-    return shim_impl_cudaLaunchKernelExC(config, func, args);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaLaunchKernelExC(config, func, args);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaLaunchKernel_ptsz(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaLaunchKernel_ptsz);
-    return shim_impl_cudaLaunchKernel(func, gridDim, blockDim, args, sharedMem, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaLaunchKernel(func, gridDim, blockDim, args, sharedMem, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMallocAsync_ptsz(void **devPtr, size_t size, cudaStream_t hStream)
@@ -2639,7 +2844,11 @@ GENIE_EXPORT cudaError_t cudaMemcpy2DArrayToArray_ptds(cudaArray_t dst, size_t w
 GENIE_EXPORT cudaError_t cudaMemcpy2DAsync_ptsz(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaMemcpy2DAsync_ptsz);
-    return shim_impl_cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, height, kind, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, height, kind, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpy2DFromArrayAsync_ptsz(void *dst, size_t dpitch, cudaArray_const_t src, size_t wOffset, size_t hOffset, size_t width, size_t height, enum cudaMemcpyKind kind, cudaStream_t stream)
@@ -2699,7 +2908,11 @@ GENIE_EXPORT cudaError_t cudaMemcpy2DToArray_ptds(cudaArray_t dst, size_t wOffse
 GENIE_EXPORT cudaError_t cudaMemcpy2D_ptds(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, enum cudaMemcpyKind kind)
 {
     shim_count(GENIE_APIX_cudaMemcpy2D_ptds);
-    return shim_impl_cudaMemcpy2D(dst, dpitch, src, spitch, width, height, kind);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpy2D(dst, dpitch, src, spitch, width, height, kind);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpy3DAsync_ptsz(const struct cudaMemcpy3DParms *p, cudaStream_t stream)
@@ -2740,7 +2953,11 @@ GENIE_EXPORT cudaError_t cudaMemcpy3D_ptds(const struct cudaMemcpy3DParms *p)
 GENIE_EXPORT cudaError_t cudaMemcpyAsync_ptsz(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaMemcpyAsync_ptsz);
-    return shim_impl_cudaMemcpyAsync(dst, src, count, kind, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpyAsync(dst, src, count, kind, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyBatchAsync_ptsz(void *const *dsts, const void *const *srcs, const size_t *sizes, size_t count, struct cudaMemcpyAttributes *attrs, size_t *attrsIdxs, size_t numAttrs, cudaStream_t stream)
@@ -2759,43 +2976,71 @@ GENIE_EXPORT cudaError_t cudaMemcpyBatchAsync_ptsz(void *const *dsts, const void
 GENIE_EXPORT cudaError_t cudaMemcpyFromSymbolAsync_ptsz(void *dst, const void *symbol, size_t count, size_t offset, enum cudaMemcpyKind kind, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaMemcpyFromSymbolAsync_ptsz);
-    return shim_impl_cudaMemcpyFromSymbolAsync(dst, symbol, count, offset, kind, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpyFromSymbolAsync(dst, symbol, count, offset, kind, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyFromSymbol_ptds(void *dst, const void *symbol, size_t count, size_t offset , enum cudaMemcpyKind kind)
 {
     shim_count(GENIE_APIX_cudaMemcpyFromSymbol_ptds);
-    return shim_impl_cudaMemcpyFromSymbol(dst, symbol, count, offset, kind);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpyFromSymbol(dst, symbol, count, offset, kind);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyToSymbolAsync_ptsz(const void *symbol, const void *src, size_t count, size_t offset, enum cudaMemcpyKind kind, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaMemcpyToSymbolAsync_ptsz);
-    return shim_impl_cudaMemcpyToSymbolAsync(symbol, src, count, offset, kind, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpyToSymbolAsync(symbol, src, count, offset, kind, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpyToSymbol_ptds(const void *symbol, const void *src, size_t count, size_t offset , enum cudaMemcpyKind kind)
 {
     shim_count(GENIE_APIX_cudaMemcpyToSymbol_ptds);
-    return shim_impl_cudaMemcpyToSymbol(symbol, src, count, offset, kind);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpyToSymbol(symbol, src, count, offset, kind);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemcpy_ptds(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind)
 {
     shim_count(GENIE_APIX_cudaMemcpy_ptds);
-    return shim_impl_cudaMemcpy(dst, src, count, kind);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemcpy(dst, src, count, kind);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemset2DAsync_ptsz(void *devPtr, size_t pitch, int value, size_t width, size_t height, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaMemset2DAsync_ptsz);
-    return shim_impl_cudaMemset2DAsync(devPtr, pitch, value, width, height, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemset2DAsync(devPtr, pitch, value, width, height, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemset2D_ptds(void *devPtr, size_t pitch, int value, size_t width, size_t height)
 {
     shim_count(GENIE_APIX_cudaMemset2D_ptds);
-    return shim_impl_cudaMemset2D(devPtr, pitch, value, width, height);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemset2D(devPtr, pitch, value, width, height);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemset3DAsync_ptsz(struct cudaPitchedPtr pitchedDevPtr, int value, struct cudaExtent extent, cudaStream_t stream)
@@ -2818,13 +3063,21 @@ GENIE_EXPORT cudaError_t cudaMemset3D_ptds(struct cudaPitchedPtr pitchedDevPtr, 
 GENIE_EXPORT cudaError_t cudaMemsetAsync_ptsz(void *devPtr, int value, size_t count, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaMemsetAsync_ptsz);
-    return shim_impl_cudaMemsetAsync(devPtr, value, count, stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemsetAsync(devPtr, value, count, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaMemset_ptds(void *devPtr, int value, size_t count)
 {
     shim_count(GENIE_APIX_cudaMemset_ptds);
-    return shim_impl_cudaMemset(devPtr, value, count);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaMemset(devPtr, value, count);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaSignalExternalSemaphoresAsync_ptsz(const cudaExternalSemaphore_t *extSemArray, const struct cudaExternalSemaphoreSignalParams *paramsArray, unsigned int numExtSems, cudaStream_t stream)
@@ -2839,7 +3092,11 @@ GENIE_EXPORT cudaError_t cudaSignalExternalSemaphoresAsync_ptsz(const cudaExtern
 GENIE_EXPORT cudaError_t cudaStreamAddCallback_ptsz(cudaStream_t stream, cudaStreamCallback_t callback, void *userData, unsigned int flags)
 {
     shim_count(GENIE_APIX_cudaStreamAddCallback_ptsz);
-    return shim_impl_cudaStreamAddCallback(stream, callback, userData, flags);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaStreamAddCallback(stream, callback, userData, flags);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamAttachMemAsync_ptsz(cudaStream_t stream, void *devPtr, size_t length , unsigned int flags)
@@ -2865,7 +3122,9 @@ GENIE_EXPORT cudaError_t cudaStreamBeginCaptureToGraph_ptsz(cudaStream_t stream,
 GENIE_EXPORT cudaError_t cudaStreamBeginCapture_ptsz(cudaStream_t stream, enum cudaStreamCaptureMode mode)
 {
     shim_count(GENIE_APIX_cudaStreamBeginCapture_ptsz);
-    return shim_impl_cudaStreamBeginCapture(stream, mode);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaStreamBeginCapture(stream, mode);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamCopyAttributes_ptsz(cudaStream_t dst, cudaStream_t src)
@@ -2880,7 +3139,9 @@ GENIE_EXPORT cudaError_t cudaStreamEndCapture_ptsz(cudaStream_t stream, cudaGrap
     shim_count(GENIE_APIX_cudaStreamEndCapture_ptsz);
     if (!pGraph)
         return shim_bad_arg(GENIE_APIX_cudaStreamEndCapture_ptsz, "pGraph");
-    return shim_impl_cudaStreamEndCapture(stream, pGraph);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaStreamEndCapture(stream, pGraph);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamGetAttribute_ptsz(cudaStream_t hStream, cudaLaunchAttributeID attr, cudaLaunchAttributeValue *value_out)
@@ -2896,7 +3157,9 @@ GENIE_EXPORT cudaError_t cudaStreamGetCaptureInfo_ptsz(cudaStream_t stream, enum
     shim_count(GENIE_APIX_cudaStreamGetCaptureInfo_ptsz);
     if (!captureStatus_out)
         return shim_bad_arg(GENIE_APIX_cudaStreamGetCaptureInfo_ptsz, "captureStatus_out");
-    return shim_impl_cudaStreamGetCaptureInfo(stream, captureStatus_out, id_out, graph_out, dependencies_out, edgeData_out, numDependencies_out);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaStreamGetCaptureInfo(stream, captureStatus_out, id_out, graph_out, dependencies_out, edgeData_out, numDependencies_out);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamGetDevice_ptsz(cudaStream_t hStream, int *device)
@@ -2911,7 +3174,9 @@ GENIE_EXPORT cudaError_t cudaStreamGetFlags_ptsz(cudaStream_t hStream, unsigned 
     shim_count(GENIE_APIX_cudaStreamGetFlags_ptsz);
     if (!flags)
         return shim_bad_arg(GENIE_APIX_cudaStreamGetFlags_ptsz, "flags");
-    return shim_impl_cudaStreamGetFlags(hStream, flags);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaStreamGetFlags(hStream, flags);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamGetId_ptsz(cudaStream_t hStream, unsigned long long *streamId)
@@ -2926,7 +3191,9 @@ GENIE_EXPORT cudaError_t cudaStreamGetPriority_ptsz(cudaStream_t hStream, int *p
     shim_count(GENIE_APIX_cudaStreamGetPriority_ptsz);
     if (!priority)
         return shim_bad_arg(GENIE_APIX_cudaStreamGetPriority_ptsz, "priority");
-    return shim_impl_cudaStreamGetPriority(hStream, priority);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaStreamGetPriority(hStream, priority);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamIsCapturing_ptsz(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
@@ -2934,13 +3201,19 @@ GENIE_EXPORT cudaError_t cudaStreamIsCapturing_ptsz(cudaStream_t stream, enum cu
     shim_count(GENIE_APIX_cudaStreamIsCapturing_ptsz);
     if (!pCaptureStatus)
         return shim_bad_arg(GENIE_APIX_cudaStreamIsCapturing_ptsz, "pCaptureStatus");
-    return shim_impl_cudaStreamIsCapturing(stream, pCaptureStatus);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaStreamIsCapturing(stream, pCaptureStatus);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamQuery_ptsz(cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaStreamQuery_ptsz);
-    return shim_impl_cudaStreamQuery(stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaStreamQuery(stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamSetAttribute_ptsz(cudaStream_t hStream, cudaLaunchAttributeID attr, const cudaLaunchAttributeValue *value)
@@ -2954,7 +3227,11 @@ GENIE_EXPORT cudaError_t cudaStreamSetAttribute_ptsz(cudaStream_t hStream, cudaL
 GENIE_EXPORT cudaError_t cudaStreamSynchronize_ptsz(cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaStreamSynchronize_ptsz);
-    return shim_impl_cudaStreamSynchronize(stream);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaStreamSynchronize(stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamUpdateCaptureDependencies_ptsz(cudaStream_t stream, cudaGraphNode_t *dependencies, const cudaGraphEdgeData *dependencyData, size_t numDependencies, unsigned int flags)
@@ -2970,7 +3247,11 @@ GENIE_EXPORT cudaError_t cudaStreamUpdateCaptureDependencies_ptsz(cudaStream_t s
 GENIE_EXPORT cudaError_t cudaStreamWaitEvent_ptsz(cudaStream_t stream, cudaEvent_t event, unsigned int flags)
 {
     shim_count(GENIE_APIX_cudaStreamWaitEvent_ptsz);
-    return shim_impl_cudaStreamWaitEvent(stream, event, flags);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaStreamWaitEvent(stream, event, flags);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaWaitExternalSemaphoresAsync_ptsz(const cudaExternalSemaphore_t *extSemArray, const struct cudaExternalSemaphoreWaitParams *paramsArray, unsigned int numExtSems, cudaStream_t stream)

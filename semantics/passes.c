@@ -1,0 +1,90 @@
+/* passes.c — today's passes over the IR: the flush threshold, the H2D (weight-cache) policy and
+ * the repeated-batch (delta/template) decision. */
+#include "semantics/sem.h"
+
+#include <stdlib.h>
+
+/* ---- flush decisions ---- */
+
+int sem_pass_flush_due(const sem_policy *p, const sem_ir *ir, uint64_t batch_len)
+{
+    (void)ir; /* the first policy looks at size alone; later ones (pipelining) at the ops */
+    return batch_len >= p->batch_bytes;
+}
+
+/* ---- the H2D policy ---- */
+
+sem_h2d sem_pass_h2d(const sem_policy *p, const sem_op *o)
+{
+    /* Small copies are captured into the batch: the bytes are cheap and the caller's buffer
+     * is free at once. Large ones to a remote go from the caller's memory (no copy into the
+     * batch), and while the weight cache is on, by content hash first. In-process, the
+     * executor reads the batch directly: nothing to gain. */
+    if (o->kind != SEM_OP_H2D || !p->remote || o->bulk_bytes < p->direct_min)
+        return SEM_H2D_INLINE;
+    return p->weight_cache ? SEM_H2D_CACHED : SEM_H2D_DIRECT;
+}
+
+/* ---- the repeated-batch pass ---- */
+
+/* An op's signature: what must match for two batches to be the same ops in the same order
+ * with the same record lengths (the records' headers then match too, up to the padding). */
+static uint64_t sig_of(const sem_op *o) { return (uint64_t)o->wire_op << 32 | o->wire_bytes; }
+
+static int same_ops(const sem_repeat *r, const sem_ir *ir)
+{
+    if (r->n != ir->n)
+        return 0;
+    for (uint32_t i = 0; i < ir->n; i++)
+        if (r->sig[i] != sig_of(&ir->ops[i]))
+            return 0;
+    return 1;
+}
+
+sem_batch_decision sem_pass_batch(const sem_policy *p, const sem_repeat *r, const sem_ir *ir,
+                                  uint64_t payload_len, int has_bulk)
+{
+    sem_batch_decision d = {SEM_BATCH_PLAIN, 0};
+    /* Bulk payload is the caller's memory, gone after the call: never a template. */
+    if (!p->repeat || has_bulk || payload_len > p->template_max)
+        return d;
+    d.form = SEM_BATCH_TEMPLATE;
+    d.frame_flags = SEM_FRAME_TEMPLATE;
+    /* A delta only when the IR describes the whole payload (a lost IR, or a recorder that
+     * wrote bytes it did not describe, fails safe: sent in full) and matches the template. */
+    if (r->ok && !ir->lost && ir->wire_bytes == payload_len && r->len == payload_len &&
+        same_ops(r, ir))
+        d.form = SEM_BATCH_DELTA;
+    return d;
+}
+
+int sem_repeat_after(sem_repeat *r, const sem_ir *ir, uint64_t payload_len, int clean)
+{
+    r->ok = 0;
+    if (!clean || ir->lost || ir->wire_bytes != payload_len)
+        return 0;
+    if (ir->n > r->cap) {
+        uint32_t cap = r->cap ? r->cap : 256;
+        while (cap < ir->n)
+            cap *= 2;
+        uint64_t *s = realloc(r->sig, (size_t)cap * sizeof *s);
+        if (!s)
+            return -1;
+        r->sig = s;
+        r->cap = cap;
+    }
+    for (uint32_t i = 0; i < ir->n; i++)
+        r->sig[i] = sig_of(&ir->ops[i]);
+    r->n = ir->n;
+    r->len = payload_len;
+    r->ok = 1;
+    return 0;
+}
+
+void sem_repeat_drop(sem_repeat *r) { r->ok = 0; }
+
+void sem_repeat_free(sem_repeat *r)
+{
+    free(r->sig);
+    *r = (sem_repeat){0};
+}

@@ -1,0 +1,248 @@
+/* sem.h — the semantics IR (one typed descriptor per committed op of a batch) and its passes.
+ *
+ * The recorder (shim/) appends a descriptor to a side array for every record it commits to the
+ * batch, filled from the values it has in hand: no second parse of the batch bytes. The passes
+ * read the IR (and a dependency graph built from it on demand) and answer through a narrow
+ * interface: when to flush, how to send a host-to-device copy, whether a batch goes in full,
+ * as a template or as a delta of the last one, and the frame flags that carry that choice.
+ *
+ * Pure: nothing here includes shim/ or remote/, nothing calls the transport or the driver, and
+ * everything is testable with data alone (tests/semantics). Memory: an IR keeps its arrays
+ * from batch to batch (a reset only rewinds), so recording costs no malloc once warm. */
+#ifndef GENIE_SEMANTICS_SEM_H
+#define GENIE_SEMANTICS_SEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------- the IR ---- */
+
+typedef enum sem_kind {
+    SEM_OP_OTHER = 0,   /* anything below does not describe: treated as a barrier */
+    SEM_OP_LAUNCH,      /* a kernel launch (function, stream, pointer-valued parameters) */
+    SEM_OP_H2D,         /* host-to-device copy (bytes in the record, or bulk sent from the caller) */
+    SEM_OP_D2H,         /* device-to-host copy (its bytes come back in the reply) */
+    SEM_OP_D2D,
+    SEM_OP_MEMSET,
+    SEM_OP_GEMM,        /* a cuBLAS/cuBLASLt matrix product: gemm holds its shape */
+    SEM_OP_LIB,         /* another library call */
+    SEM_OP_EVENT_RECORD,
+    SEM_OP_STREAM_WAIT, /* a stream waits for an event */
+    SEM_OP_SYNC,        /* stream/device/event sync or query: the host observes the device */
+    SEM_OP_MEM,         /* mapping or unmapping device memory */
+    SEM_OP_HANDLE,      /* creating or destroying a stream, event or library handle */
+    SEM_OP_GRAPH,       /* defining, launching or destroying a captured graph */
+    SEM_OP__COUNT
+} sem_kind;
+
+/* How an op uses a device range. */
+enum { SEM_R = 1, SEM_W = 2, SEM_RW = 3 };
+/* A range whose extent the recorder does not know (a pointer-valued kernel parameter, a
+ * library argument): from ptr to the end of the allocation holding it, as far as a graph's
+ * extent function can tell, else anywhere. */
+#define SEM_SIZE_UNKNOWN 0
+
+typedef struct sem_range {
+    uint64_t ptr;
+    uint64_t size; /* bytes, or SEM_SIZE_UNKNOWN */
+    uint32_t mode; /* SEM_R, SEM_W or SEM_RW */
+    uint32_t pad_;
+} sem_range;
+
+/* The shape of a matrix product, as the library was asked: C[m x n] = op(A)[m x k] op(B)[k x n]
+ * over batch products. dtype is the cudaDataType of A (CUDA_R_32F = 0, ...), or -1. */
+typedef struct sem_gemm {
+    int32_t m, n, k, batch;
+    int32_t dtype;
+    uint8_t transa, transb; /* 0: N, 1: T, 2: C (cublasOperation_t) */
+    uint8_t pad_[2];
+} sem_gemm;
+
+typedef struct sem_op {
+    uint16_t kind;        /* sem_kind */
+    uint16_t wire_op;     /* the record's op in the wire protocol (protocol/gen/ops.h) */
+    uint32_t api;         /* the intercepted call (protocol/gen/api.h index), 0 when unknown */
+    uint32_t stream;      /* client stream ID (0-2: the legacy/per-thread streams) */
+    uint32_t event;       /* EVENT_RECORD, STREAM_WAIT: the client event ID */
+    uint32_t func;        /* LAUNCH: the client function ID */
+    uint32_t wire_bytes;  /* the record's bytes in the batch: header, body, padding */
+    uint64_t bulk_bytes;  /* payload sent from the caller's memory (not in wire_bytes) */
+    uint64_t site;        /* the intercepted call's return address, 0 when unknown */
+    uint32_t first_range; /* ranges[first_range, + nranges) of the IR */
+    uint32_t nranges;
+    sem_gemm gemm;        /* kind SEM_OP_GEMM */
+} sem_op;
+
+typedef struct sem_ir {
+    sem_op *ops;
+    uint32_t n, cap;
+    sem_range *ranges;
+    uint32_t nranges, cap_ranges;
+    uint64_t wire_bytes; /* sum over the committed ops */
+    /* An allocation failed: ops are missing and the IR no longer describes the batch. Every
+     * pass that needs it whole fails safe (the behaviour with the pass off). */
+    int lost;
+    int staged; /* a descriptor was staged since the last commit */
+    sem_op scratch; /* where a descriptor goes when there is no room (lost) */
+} sem_ir;
+
+/* Rewinds to an empty IR, keeping the arrays (after a flush). */
+void sem_ir_reset(sem_ir *ir);
+void sem_ir_free(sem_ir *ir);
+
+/* Out of line: grows ops (what 1) or ranges (what 2); 0 or -1 (the IR is then lost). */
+int sem_ir_grow_(sem_ir *ir, int what);
+
+/* Stages the descriptor of the op being recorded: zeroed, with kind and stream set, ranges to
+ * follow. The recorder fills the rest, then the batch commits it (sem_ir_commit) or drops it
+ * by staging the next one. Never NULL: without room it returns scratch space and marks the IR
+ * lost. */
+static inline sem_op *sem_ir_stage(sem_ir *ir, unsigned kind, uint32_t stream)
+{
+    sem_op *o;
+    if (__builtin_expect(ir->n == ir->cap, 0) && sem_ir_grow_(ir, 1))
+        o = &ir->scratch;
+    else
+        o = &ir->ops[ir->n];
+    *o = (sem_op){.kind = (uint16_t)kind, .stream = stream, .first_range = ir->nranges};
+    ir->staged = 1;
+    return o;
+}
+
+/* Adds a device range to the staged op o. */
+static inline void sem_ir_range(sem_ir *ir, sem_op *o, uint64_t ptr, uint64_t size, unsigned mode)
+{
+    uint32_t at = o->first_range + o->nranges;
+    if (__builtin_expect(at >= ir->cap_ranges, 0) && sem_ir_grow_(ir, 2))
+        return; /* lost */
+    ir->ranges[at] = (sem_range){ptr, size, mode, 0};
+    o->nranges++;
+}
+
+/* The staged op went into the batch as wire_bytes of records. A commit with nothing staged
+ * (a recorder that does not describe its op) appends an SEM_OP_OTHER barrier. */
+void sem_ir_commit(sem_ir *ir, uint32_t wire_bytes);
+/* Takes back the last committed op (its record was rolled back). */
+void sem_ir_uncommit(sem_ir *ir);
+
+/* A launch's parameter block (n bytes as packed for the wire): every 8-byte-aligned word that
+ * falls inside [va_base, va_base + va_size) becomes a range of unknown size, read-write (a
+ * kernel may do either with any pointer it gets). Returns how many were added. */
+uint32_t sem_ir_scan_params(sem_ir *ir, sem_op *o, const uint8_t *params, size_t n,
+                            uint64_t va_base, uint64_t va_size);
+
+static inline const sem_range *sem_op_ranges(const sem_ir *ir, const sem_op *o)
+{
+    return ir->ranges + o->first_range;
+}
+
+const char *sem_kind_name(unsigned kind);
+
+/* ------------------------------------------------------- the dependency graph ---- */
+
+/* Why op `to` must follow op `from` (bits). */
+enum {
+    SEM_DEP_STREAM = 1,  /* program order on one stream (or the legacy stream's implicit sync) */
+    SEM_DEP_DATA = 2,    /* overlapping ranges, at least one written */
+    SEM_DEP_EVENT = 4,   /* a wait for an event recorded earlier in the batch */
+    SEM_DEP_BARRIER = 8, /* one of them orders against everything (sync, mapping, handle, graph,
+                          * other) */
+};
+
+/* Where the allocation holding ptr starts and how long it is; 1 when known. */
+typedef int (*sem_extent_fn)(void *ud, uint64_t ptr, uint64_t *start, uint64_t *size);
+
+/* Predecessors of each op (compressed rows): preds[first[i], first[i+1]) with their why. */
+typedef struct sem_graph {
+    uint32_t nops;
+    uint32_t *first; /* nops + 1 */
+    uint32_t *preds;
+    uint8_t *why;
+    uint32_t nedges;
+} sem_graph;
+
+/* The most ops a graph is built for: the pairwise build is quadratic. */
+#define SEM_GRAPH_MAX_OPS 8192u
+
+/* Builds the graph of ir: 0, GENIE_ETOOBIG (more than SEM_GRAPH_MAX_OPS ops), GENIE_EINVAL
+ * (a lost IR) or GENIE_ENOMEM. extent (may be NULL) bounds the ranges of unknown size;
+ * without it, or when it does not know a pointer, such a range overlaps every other. An op's
+ * predecessors are the last op of its stream (of every stream, for the legacy stream), the
+ * latest record of an event it waits for, and every earlier op back to the nearest barrier
+ * whose ranges conflict with its own; a barrier follows every op back to the one before it.
+ * No transitive reduction. Nearest predecessors come first in each row. */
+int sem_graph_build(sem_graph *g, const sem_ir *ir, sem_extent_fn extent, void *ud);
+void sem_graph_free(sem_graph *g);
+/* 1 when op `to` has op `from` among its direct predecessors, with any of the bits in why. */
+int sem_graph_depends(const sem_graph *g, uint32_t to, uint32_t from, unsigned why);
+/* Labels each op with its branch: ops joined by data, event or barrier edges share a label,
+ * stream order alone does not (two independent towers recorded on one stream are two
+ * branches). label has nops entries; returns the number of branches. */
+uint32_t sem_graph_branches(const sem_graph *g, uint32_t *label);
+
+/* --------------------------------------------------------------- the passes ---- */
+
+/* What the passes are allowed to do and today's fixed parameters (the shim fills it from the
+ * environment once). */
+typedef struct sem_policy {
+    int remote;             /* the executor is another process: bulk copies are worth sending
+                             * from the caller's memory */
+    int weight_cache;       /* GENIE_WEIGHT_CACHE (and GENIE_SEMANTICS) */
+    int repeat;             /* GENIE_GRAPH_REPLAY (and GENIE_SEMANTICS) */
+    uint64_t batch_bytes;   /* GENIE_BATCH_BYTES: flush a batch that reaches it */
+    uint64_t direct_min;    /* an H2D copy this large to a remote goes from the caller's memory */
+    uint64_t template_max;  /* the largest payload kept as a template */
+} sem_policy;
+
+/* ---- flush decisions ---- */
+/* 1 when the batch (batch_len bytes, ir its ops) should be flushed now. Today: the size
+ * threshold. */
+int sem_pass_flush_due(const sem_policy *p, const sem_ir *ir, uint64_t batch_len);
+
+/* ---- the H2D policy (the weight-cache pass) ---- */
+typedef enum sem_h2d {
+    SEM_H2D_INLINE = 0, /* the bytes go into the batch (captured now) */
+    SEM_H2D_DIRECT,     /* sent from the caller's memory, flushed before the call returns */
+    SEM_H2D_CACHED,     /* asked for by content hash first; only missing pieces are sent */
+} sem_h2d;
+/* The decision for the H2D copy described by o (kind SEM_OP_H2D, its destination range
+ * staged, bulk_bytes the copy's size): large copies to a remote go direct, and through the
+ * weight cache while it is on. */
+sem_h2d sem_pass_h2d(const sem_policy *p, const sem_op *o);
+
+/* ---- the repeated-batch pass (delta or template) ---- */
+/* The pass's memory: the signature of the last template batch (wire op and bytes of each op)
+ * and its payload length. The shim keeps the template's bytes for the encoder. */
+typedef struct sem_repeat {
+    uint64_t *sig;
+    uint32_t n, cap;
+    uint64_t len;
+    int ok;
+} sem_repeat;
+
+typedef enum sem_form {
+    SEM_BATCH_PLAIN = 0, /* sent as it is; the executor's template is left alone */
+    SEM_BATCH_TEMPLATE,  /* sent in full and flagged: it becomes the template if it runs cleanly */
+    SEM_BATCH_DELTA,     /* the same ops as the template: try a BATCH_DELTA of it (the encoder may
+                          * still find it too large and send it as SEM_BATCH_TEMPLATE) */
+} sem_form;
+
+/* Frame annotations a decision asks for (the shim maps them to protocol header flags). */
+enum { SEM_FRAME_TEMPLATE = 1 };
+
+typedef struct sem_batch_decision {
+    sem_form form;
+    uint32_t frame_flags; /* SEM_FRAME_* */
+} sem_batch_decision;
+
+/* The form of the batch about to be flushed: payload_len bytes described by ir, has_bulk when
+ * it carries payload spliced from the caller's memory (never a template). */
+sem_batch_decision sem_pass_batch(const sem_policy *p, const sem_repeat *r, const sem_ir *ir,
+                                  uint64_t payload_len, int has_bulk);
+/* After a flagged batch: clean (no R_ERROR in its reply) keeps ir as the template's signature,
+ * anything else drops it. Returns 0, or -1 when the signature could not be kept (then none). */
+int sem_repeat_after(sem_repeat *r, const sem_ir *ir, uint64_t payload_len, int clean);
+void sem_repeat_drop(sem_repeat *r);
+void sem_repeat_free(sem_repeat *r);
+
+#endif

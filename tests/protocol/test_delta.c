@@ -1,0 +1,169 @@
+/* test_delta.c — tests protocol/delta.c: round trips, random inputs, refused patch lists. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/delta.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)rng;
+}
+
+/* Encodes cur against old, applies the list to a copy of old, and checks the copy is cur. */
+static uint32_t round_trip(const uint8_t *cur, const uint8_t *old, size_t n)
+{
+    genie_buf pb = {0};
+    uint32_t np = 0;
+    cr_assert_eq(proto_delta_encode(cur, old, n, SIZE_MAX, &pb, &np), 0);
+    uint8_t *t = malloc(n ? n : 1);
+    memcpy(t, old, n);
+    const char *why = proto_delta_apply(t, n, pb.data, pb.len, np);
+    cr_assert_null(why, "%s", why);
+    cr_assert_eq(memcmp(t, cur, n), 0);
+    free(t);
+    genie_buf_free(&pb);
+    return np;
+}
+
+Test(delta, equal_payloads_give_no_patches)
+{
+    uint8_t a[64] = {1, 2, 3};
+    cr_assert_eq(round_trip(a, a, sizeof a), 0);
+    cr_assert_eq(round_trip(a, a, 0), 0);
+}
+
+Test(delta, close_runs_merge_far_runs_do_not)
+{
+    uint8_t old[256] = {0}, cur[256] = {0};
+    cur[10] = 1;
+    cur[10 + PROTO_DELTA_GAP] = 1; /* within the gap: one run */
+    cr_assert_eq(round_trip(cur, old, sizeof cur), 1);
+    cur[100] = 1; /* far: a second run */
+    cr_assert_eq(round_trip(cur, old, sizeof cur), 2);
+    cur[255] = 1; /* the last byte */
+    cr_assert_eq(round_trip(cur, old, sizeof cur), 3);
+    genie_buf pb = {0};
+    uint32_t np;
+    cr_assert_eq(proto_delta_encode(cur, old, sizeof cur, SIZE_MAX, &pb, &np), 0);
+    uint32_t h[2];
+    memcpy(h, pb.data, 8);
+    cr_assert_eq(h[0], 10);
+    cr_assert_eq(h[1], PROTO_DELTA_GAP + 1);
+    genie_buf_free(&pb);
+}
+
+Test(delta, random_payloads_round_trip)
+{
+    for (int round = 0; round < 500; round++) {
+        size_t n = rnd() % 4096;
+        uint8_t *old = malloc(n + 1), *cur = malloc(n + 1);
+        for (size_t i = 0; i < n; i++)
+            old[i] = cur[i] = (uint8_t)rnd();
+        int nchg = (int)(rnd() % 40);
+        for (int c = 0; c < nchg && n; c++) {
+            size_t at = rnd() % n, len = 1 + rnd() % 24;
+            for (size_t i = at; i < n && i < at + len; i++)
+                cur[i] = (uint8_t)rnd();
+        }
+        round_trip(cur, old, n);
+        free(old);
+        free(cur);
+    }
+}
+
+Test(delta, budget_refuses_a_large_list)
+{
+    uint8_t old[512] = {0}, cur[512];
+    memset(cur, 0xff, sizeof cur);
+    genie_buf pb = {0};
+    uint32_t np = 7;
+    cr_assert_eq(proto_delta_encode(cur, old, sizeof cur, sizeof cur / 2, &pb, &np),
+                 GENIE_ETOOBIG);
+    cr_assert_eq(np, 0);
+    cr_assert_eq(proto_delta_encode(cur, old, sizeof cur, sizeof cur + 8, &pb, &np), 0);
+    cr_assert_eq(np, 1);
+    genie_buf_free(&pb);
+}
+
+/* A list of runs, each (off, len) filled with byte v; len_claim overrides the header's len. */
+static size_t put_run(uint8_t *p, uint32_t off, uint32_t len, uint32_t len_claim, uint8_t v)
+{
+    memcpy(p, &off, 4);
+    memcpy(p + 4, &len_claim, 4);
+    memset(p + 8, v, len);
+    return 8 + len;
+}
+
+static void expect_refused(const uint8_t *list, size_t len, uint32_t np, const char *why)
+{
+    uint8_t buf[64], keep[64];
+    for (int i = 0; i < 64; i++)
+        buf[i] = keep[i] = (uint8_t)i;
+    const char *got = proto_delta_apply(buf, sizeof buf, list, len, np);
+    cr_assert_not_null(got, "expected a refusal (%s)", why);
+    cr_assert(strstr(got, why), "got \"%s\", expected \"%s\"", got, why);
+    cr_assert_eq(memcmp(buf, keep, sizeof buf), 0, "a refused list changed the template");
+}
+
+Test(delta, malformed_lists_refused_untouched)
+{
+    uint8_t l[256];
+    size_t n;
+    /* out of range: past the end, starting past it, offset + len wrapping 32 bits */
+    n = put_run(l, 60, 8, 8, 1);
+    expect_refused(l, n, 1, "outside");
+    n = put_run(l, 64, 1, 1, 1);
+    expect_refused(l, n, 1, "outside");
+    n = put_run(l, UINT32_MAX, 2, 2, 1);
+    expect_refused(l, n, 1, "outside");
+    /* overlapping runs, and runs out of order (a valid first run is not applied either) */
+    n = put_run(l, 0, 8, 8, 1);
+    n += put_run(l + n, 4, 8, 8, 2);
+    expect_refused(l, n, 2, "overlap");
+    n = put_run(l, 20, 4, 4, 1);
+    n += put_run(l + n, 10, 4, 4, 2);
+    expect_refused(l, n, 2, "out of order");
+    /* truncated: a header cut short, bytes cut short, fewer runs than announced */
+    n = put_run(l, 0, 4, 4, 1);
+    expect_refused(l, 6, 1, "list truncated");
+    expect_refused(l, n - 1, 1, "bytes truncated");
+    expect_refused(l, n, 2, "list truncated");
+    /* a run claiming more bytes than the list holds */
+    n = put_run(l, 0, 4, 40, 1);
+    expect_refused(l, n, 1, "bytes truncated");
+    /* bytes after the last run, and an empty run */
+    n = put_run(l, 0, 4, 4, 1);
+    expect_refused(l, n + 3, 1, "after the last");
+    n = put_run(l, 0, 0, 0, 1);
+    expect_refused(l, n, 1, "empty");
+    /* adjacent runs are fine */
+    n = put_run(l, 0, 4, 4, 1);
+    n += put_run(l + n, 4, 4, 4, 2);
+    uint8_t buf[64] = {0};
+    cr_assert_null(proto_delta_apply(buf, sizeof buf, l, n, 2));
+    cr_assert_eq(buf[3], 1);
+    cr_assert_eq(buf[4], 2);
+}
+
+Test(delta, random_garbage_never_writes_outside)
+{
+    /* Random lists against a buffer with guard bytes: refused or applied, never out of bounds
+     * (ASan would see it) and never a partial write when refused. */
+    uint8_t list[96];
+    for (int round = 0; round < 5000; round++) {
+        size_t len = rnd() % sizeof list;
+        for (size_t i = 0; i < len; i++)
+            list[i] = (uint8_t)(rnd() % 4 ? rnd() % 48 : rnd());
+        uint8_t buf[48], keep[48];
+        for (int i = 0; i < 48; i++)
+            buf[i] = keep[i] = (uint8_t)rnd();
+        const char *why = proto_delta_apply(buf, sizeof buf, list, len, rnd() % 4);
+        if (why)
+            cr_assert_eq(memcmp(buf, keep, sizeof buf), 0);
+    }
+}
