@@ -422,9 +422,14 @@ static int call_then_ping(exec_session *s, uint32_t api, const args *a, proto_R_
     run(s, &r);
     cr_assert_eq(r.recs[r.n - 1].op, PROTO_OP_R_PONG, "the session did not answer the PING");
     int failed = r.n == 2;
-    if (failed)
+    if (failed) {
+        /* the message lives in the reply, freed below: keep a copy (ASan: use after free) */
+        static uint8_t msg[600];
         *err = error_at(&r, 0);
-    else
+        err->msg_len = err->msg_len < sizeof msg ? err->msg_len : sizeof msg;
+        memcpy(msg, err->msg, err->msg_len);
+        err->msg = msg;
+    } else
         cr_assert_eq(r.n, 1);
     done(&r);
     return failed;
