@@ -28,6 +28,8 @@ def parse(argv):
                     help="CI-sized matrix: small models, 3 timed runs, 1 warm-up; torch back "
                          "ends only for decode and micro (micro under local, capture-only and "
                          "stateless RPC), no Ray; under 5 minutes on a 2-core machine")
+    ap.add_argument("--small", action="store_true",
+                    help="--quick's model sizes with the matrix you choose (implied by --quick)")
     ap.add_argument("--baselines", default="all",
                     help="comma list of " + ", ".join(M.BASELINES) +
                          "; groups: torch-rpc, ray, genie, all (default all)")
@@ -54,6 +56,7 @@ def parse(argv):
                     help="seconds one run may take before its cell fails (default 600)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = ap.parse_args(argv)
+    a.small = a.small or a.quick
     a.runs = a.runs or (3 if a.quick else 10)
     a.warmup = a.warmup if a.warmup is not None else (1 if a.quick else 2)
     if a.runs < 1 or a.warmup < 0:
@@ -110,7 +113,7 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, stop)
     meta = {"command": "genie-bench " + " ".join(sys.argv[1:] if argv is None else argv),
-            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "quick": a.quick,
+            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "quick": a.quick, "small": a.small,
             "runs": a.runs, "warmup": a.warmup, "link": a.link, "remote": a.remote,
             "netns": netns.name if netns else netns_why, "machine": benv.machine_info(),
             "build": paths.build}

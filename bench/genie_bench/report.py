@@ -438,7 +438,7 @@ def md(out, results, summary, spd, trf, cm, meta, a, made):
                  "(each Genie baseline against capture-only, RPC/Ray against local on the CPU). "
                  "Times on the fake GPU are not GPU times.\n")
     L.append("Model sizes used: " + "; ".join(
-        f"{w.name}/{w.backend}: {w.sizes[a.quick]}" for w in WORKLOADS
+        f"{w.name}/{w.backend}: {w.sizes[a.small]}" for w in WORKLOADS
         if any(r['wl'] is w for r in results)) + ".\n")
     if any(r["wl"].name in CUDNN_OFF and r["wl"].backend == "torch" for r in results):
         L.append("cuDNN does not pass through the shim yet: the torch cnn and vqa cells ran "

@@ -211,7 +211,7 @@ class Runner:
 
     def run_c(self, wl, baseline, name, nruns, nwarm):
         prog = os.path.join(self.paths.workloads, wl.prog)
-        cmd = [prog] + wl.args(self.o.quick)
+        cmd = [prog] + wl.args(self.o.small)
         log = os.path.join(self.logdir, f"{name}.log")
         rows = []
         remote, target = (None, None)
@@ -255,7 +255,7 @@ class Runner:
                     row["proc_bytes_received"] = tot["bytes_received"]
                     row["counters_file"] = os.path.relpath(sf, self.out)
                     if wl.name == "decode":  # per token, as the value
-                        steps = int(wl.args(self.o.quick)[wl.args(self.o.quick).index("--gen") + 1])
+                        steps = int(wl.args(self.o.small)[wl.args(self.o.small).index("--gen") + 1])
                         for k in SHIM_KEYS:
                             row[f"shim_{k}"] = row[f"shim_{k}"] / steps
                 if lt0 and lt1:  # the whole process, as proc_bytes_*
@@ -271,7 +271,7 @@ class Runner:
         sf = os.path.join(self.cdir, f"{name}.json")
         cmd = [sys.executable, "-W", "ignore", "-m", "genie_bench.torch_worker",
                "--workload", wl.name, "--runs", str(nruns), "--warmup", str(nwarm)]
-        if self.o.quick:
+        if self.o.small:
             cmd.append("--quick")
         envx = {"PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                 "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
