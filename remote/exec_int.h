@@ -209,6 +209,7 @@ struct exec_session {
     int tmpl_ok;
     int in_delta;    /* running a reconstructed batch */
     uint64_t nfail;  /* R_ERROR records written (exec_fail) */
+    uint64_t t_handle; /* genie_now_ns() when the frame being handled arrived (R_EXEC) */
 };
 
 /* dlopen flags for the GPU libraries. In the in-process ("local") mode libgenie.so is

@@ -194,6 +194,8 @@ int exec_op_PING(exec_session *s, uint32_t index, const proto_PING *a)
 /* Takes the finished reply out of s (the caller frees it). */
 static int take_reply(exec_session *s, void **reply, size_t *reply_n, int rc)
 {
+    /* R_EXEC closes every reply; without memory for it the reply goes out without it */
+    proto_put_R_EXEC(&s->reply, genie_now_ns() - s->t_handle);
     proto_frame_end(&s->reply);
     *reply = s->reply.data;
     *reply_n = s->reply.len;
@@ -279,6 +281,7 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
 {
     *reply = NULL;
     *reply_n = 0;
+    s->t_handle = genie_now_ns();
     exec_driver *d = &s->ctx->drv;
     proto_frame f;
     int e = proto_frame_parse(req, n, proto_max_message(), &f);

@@ -34,6 +34,9 @@ static void shim_init(void)
     const char *dump = genie_env_str("GENIE_SEM_DUMP", NULL);
     if (dump && !(shim_g.sem_dump = fopen(dump, "w")))
         GENIE_ERROR("cannot write GENIE_SEM_DUMP=%s: %s", dump, strerror(errno));
+    /* the baseline of API remoting with one RPC per call (bench's naive-remote): lazy
+     * batching off, each recorded op goes out alone and the caller waits for its reply */
+    shim_g.naive = genie_env_bool("GENIE_NAIVE", 0);
     atexit(shim_stats_atexit);
 }
 

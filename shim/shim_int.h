@@ -41,6 +41,7 @@ typedef struct shim_stats {
      * that saved (full frame minus delta frame) */
     uint64_t batches_delta, delta_bytes_saved;
     uint64_t wire_ns; /* time spent waiting for replies */
+    uint64_t exec_ns; /* the executor's own time for those frames (R_EXEC of each reply) */
 } shim_stats;
 
 /* ---- the link to the executor (shim/link.c) ---- */
@@ -177,6 +178,7 @@ typedef struct shim_state {
     sem_policy pol;
     sem_repeat rep;
     void *sem_dump; /* GENIE_SEM_DUMP: a FILE * that gets each flushed batch's IR, or NULL */
+    int naive; /* GENIE_NAIVE=1: every recorded op is flushed and waited for on its own */
     shim_stats stats;
 } shim_state;
 

@@ -69,6 +69,11 @@ cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, in
                     GENIE_ERROR("genie-remote refused the session: %.*s", (int)er.msg_len,
                                 (const char *)er.msg);
             }
+            if (r.op == PROTO_OP_R_EXEC) {
+                proto_R_EXEC x;
+                if (!proto_get_R_EXEC(&r, &x))
+                    shim_g.stats.exec_ns += x.exec_ns;
+            }
             int c = cb ? cb(ud, &r) : 0;
             if (c < 0) {
                 k = c;
