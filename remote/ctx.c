@@ -95,6 +95,7 @@ int exec_ctx_open(const char *token, exec_ctx **out, char *err, size_t errlen)
         goto fail_ctx;
     }
     pthread_mutex_init(&c->lock, NULL);
+    c->limits = exec_limits_default();
     long long wc = genie_env_int("GENIE_WEIGHT_CACHE_BYTES", 4ll << 30);
     exec_wcache_init(&c->wcache, wc > 0 ? (uint64_t)wc : 0);
     *out = c;
@@ -179,6 +180,22 @@ void exec_ctx_session_gone(exec_ctx *c)
     GENIE_ERROR("GPU context reset after %s: new sessions are accepted again",
                 exec_cu_name(d, c->poison, nb, sizeof nb));
     c->poison = CUDA_SUCCESS;
+}
+
+exec_limits exec_limits_default(void)
+{
+    return (exec_limits){.max_sessions = 64,
+                         .mem_quota = 0,
+                         .max_reply = 1ull << 30,
+                         .login_fails = 5,
+                         .login_window_s = 60};
+}
+
+void exec_ctx_set_limits(exec_ctx *ctx, const exec_limits *l)
+{
+    pthread_mutex_lock(&ctx->lock);
+    ctx->limits = *l;
+    pthread_mutex_unlock(&ctx->lock);
 }
 
 const proto_devinfo *exec_ctx_devinfo(const exec_ctx *ctx)

@@ -135,7 +135,7 @@ struct exec_ctx {
     pthread_mutex_t lock; /* guards modules, next_session, nsessions and poison */
     exec_module *modules;
     uint32_t next_session;
-    uint32_t nsessions; /* open sessions */
+    uint32_t nsessions; /* sessions past HELLO and not yet closed (an idle connection is none) */
     /* A kernel fault corrupts the primary context every session shares: from then on every
      * call fails with it. New sessions are refused until the open ones have closed; the
      * last to close resets the context (exec_ctx_poison, remote/ctx.c). 0: healthy. */
@@ -144,6 +144,13 @@ struct exec_ctx {
     void *cublas, *cublaslt; /* dlopen handles, never closed */
     struct exec_lib_fns *lib;
     exec_wcache wcache; /* host copies of uploads by content hash */
+    exec_limits limits;
+    /* Failed HELLOs by peer address (under lock): a small table, the oldest entry reused. */
+    struct exec_login_fail {
+        char addr[64];
+        unsigned count;
+        uint64_t first_ns;
+    } fails[32];
 };
 
 /* ---- u32 client ID -> non-NULL pointer (open addressing, backward-shift delete) ---- */
@@ -209,6 +216,8 @@ struct exec_session {
     int tmpl_ok;
     int in_delta;    /* running a reconstructed batch */
     uint64_t nfail;  /* R_ERROR records written (exec_fail) */
+    uint64_t mapped; /* bytes mapped by MEM_MAP: held against limits.mem_quota */
+    char peer[64];   /* the client's address without its port ("local" in-process) */
 };
 
 /* dlopen flags for the GPU libraries. In the in-process ("local") mode libgenie.so is

@@ -1,5 +1,6 @@
 /* genie_remote.c — the genie-remote program: serves executor sessions over the gRPC transport until
  * SIGINT/SIGTERM. */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,10 +19,22 @@ static void usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: genie-remote [--listen ADDR] [--token T] [--port-file PATH]\n"
-        "  --listen ADDR     host:port or unix:/path to listen on (default 127.0.0.1:7070)\n"
-        "  --token T         token clients must present (default $GENIE_TOKEN; empty: none)\n"
-        "  --port-file PATH  write the bound TCP port there once listening (for --listen host:0)\n"
+        "usage: genie-remote [--listen ADDR] [--token-file PATH] [--port-file PATH] [limits]\n"
+        "  --listen ADDR         host:port or unix:/path to listen on (default 127.0.0.1:7070)\n"
+        "  --token-file PATH     file whose first line is the token clients must present\n"
+        "                        (default $GENIE_TOKEN_FILE, else $GENIE_TOKEN; none: no token)\n"
+        "  --token T             the same on the command line (visible in ps: avoid)\n"
+        "  --tls-cert PEM --tls-key PEM   serve TLS with this certificate chain and key\n"
+        "  --tls-client-ca PEM   mutual TLS: require client certificates signed by this CA\n"
+        "  --port-file PATH      write the bound TCP port there once listening (for host:0)\n"
+        "  --max-sessions N      sessions past HELLO (default 64; 0: no limit)\n"
+        "  --max-unauth N        connections that have not completed HELLO (default 16)\n"
+        "  --handshake-ms MS     time to complete HELLO (default 5000)\n"
+        "  --pre-auth-bytes N    largest message before HELLO (default 16384)\n"
+        "  --idle-seconds S      close a session silent this long (default 3600; 0: never)\n"
+        "  --mem-quota BYTES     device memory per session (default 0: the whole GPU)\n"
+        "  --max-reply-bytes N   D2H bytes in one reply (default 1 GiB)\n"
+        "  --login-fails N       failed logins per address a minute before it is refused (5)\n"
         "  --help, --version\n"
         "Environment: GENIE_CUDA_LIB (driver library, default libcuda.so.1), GENIE_VA_SIZE,\n"
         "GENIE_LOG, GENIE_MAX_MESSAGE_BYTES.\n");
@@ -39,6 +52,56 @@ static int on_handle(void *s, const void *req, size_t n, void **reply, size_t *r
 static void on_close(void *s)
 {
     exec_session_close(s);
+}
+static int on_authenticated(void *s)
+{
+    return exec_session_authenticated(s);
+}
+
+/* The token from a file: its first line, without the line end. NULL (reason printed) when the
+ * file cannot be read or holds no token. Caller frees. */
+static char *read_token_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "genie-remote: cannot read the token file %s: %s\n", path,
+                strerror(errno));
+        return NULL;
+    }
+    char buf[4096];
+    char *line = fgets(buf, sizeof buf, f);
+    fclose(f);
+    size_t n = line ? strcspn(buf, "\r\n") : 0;
+    if (!n) {
+        fprintf(stderr, "genie-remote: the token file %s holds no token on its first line\n",
+                path);
+        return NULL;
+    }
+    buf[n] = 0;
+    char *t = strdup(buf);
+    memset(buf, 0, sizeof buf);
+    return t;
+}
+
+/* Loopback or a unix socket: only this machine can connect. */
+static int local_only(const char *listen)
+{
+    return !strncmp(listen, "unix:", 5) || !strncmp(listen, "127.", 4) ||
+           !strncmp(listen, "localhost:", 10) || !strncmp(listen, "[::1]:", 6) ||
+           !strncmp(listen, "ipv4:127.", 9);
+}
+
+/* A non-negative number option, or exit 2 with a message. */
+static unsigned long long num_opt(const char *name, const char *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 0);
+    if (errno || end == v || *end || *v == '-') {
+        fprintf(stderr, "genie-remote: %s needs a non-negative number, not \"%s\"\n", name, v);
+        exit(2);
+    }
+    return x;
 }
 
 /* Written whole and renamed into place, so a test polling the file never reads half a number. */
@@ -64,11 +127,32 @@ int main(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:7070";
     const char *token = genie_env_str("GENIE_TOKEN", NULL);
+    const char *token_file = genie_env_str("GENIE_TOKEN_FILE", NULL);
     const char *port_file = NULL;
+    exec_limits lim = exec_limits_default();
+    proto_server_opts so = {.pre_auth_bytes = 16384,
+                            .handshake_ms = 5000,
+                            .max_unauth = 16,
+                            .idle_ms = 3600 * 1000};
     static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'},    {"token", required_argument, NULL, 't'},
-        {"port-file", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
+        {"listen", required_argument, NULL, 'l'},
+        {"token", required_argument, NULL, 't'},
+        {"token-file", required_argument, NULL, 'T'},
+        {"port-file", required_argument, NULL, 'p'},
+        {"tls-cert", required_argument, NULL, 1},
+        {"tls-key", required_argument, NULL, 2},
+        {"tls-client-ca", required_argument, NULL, 3},
+        {"max-sessions", required_argument, NULL, 4},
+        {"max-unauth", required_argument, NULL, 5},
+        {"handshake-ms", required_argument, NULL, 6},
+        {"pre-auth-bytes", required_argument, NULL, 7},
+        {"idle-seconds", required_argument, NULL, 8},
+        {"mem-quota", required_argument, NULL, 9},
+        {"max-reply-bytes", required_argument, NULL, 10},
+        {"login-fails", required_argument, NULL, 11},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     opterr = 0;
@@ -79,6 +163,43 @@ int main(int argc, char **argv)
             break;
         case 't':
             token = optarg;
+            token_file = NULL;
+            break;
+        case 'T':
+            token_file = optarg;
+            break;
+        case 1:
+            so.tls_cert = optarg;
+            break;
+        case 2:
+            so.tls_key = optarg;
+            break;
+        case 3:
+            so.tls_client_ca = optarg;
+            break;
+        case 4:
+            lim.max_sessions = (unsigned)num_opt("--max-sessions", optarg);
+            break;
+        case 5:
+            so.max_unauth = (unsigned)num_opt("--max-unauth", optarg);
+            break;
+        case 6:
+            so.handshake_ms = (int)num_opt("--handshake-ms", optarg);
+            break;
+        case 7:
+            so.pre_auth_bytes = num_opt("--pre-auth-bytes", optarg);
+            break;
+        case 8:
+            so.idle_ms = (int)num_opt("--idle-seconds", optarg) * 1000;
+            break;
+        case 9:
+            lim.mem_quota = num_opt("--mem-quota", optarg);
+            break;
+        case 10:
+            lim.max_reply = num_opt("--max-reply-bytes", optarg);
+            break;
+        case 11:
+            lim.login_fails = (unsigned)num_opt("--login-fails", optarg);
             break;
         case 'p':
             port_file = optarg;
@@ -108,7 +229,31 @@ int main(int argc, char **argv)
         fprintf(stderr, "genie-remote: --listen needs an address (host:port or unix:/path)\n");
         return 2;
     }
+    if (!so.tls_cert != !so.tls_key) {
+        fprintf(stderr, "genie-remote: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    if (so.tls_client_ca && !so.tls_cert) {
+        fprintf(stderr, "genie-remote: --tls-client-ca needs --tls-cert and --tls-key\n");
+        return 2;
+    }
     genie_log_init();
+    char *token_owned = NULL;
+    if (token_file && *token_file) {
+        if (!(token_owned = read_token_file(token_file)))
+            return 2;
+        token = token_owned;
+    }
+    if (!local_only(listen)) {
+        if (!token || !*token)
+            fprintf(stderr, "genie-remote: WARNING: listening on %s, beyond this machine, "
+                            "without a token: anyone who can reach it may use the GPU "
+                            "(--token-file)\n", listen);
+        if (!so.tls_cert)
+            fprintf(stderr, "genie-remote: WARNING: listening on %s without TLS: the token and "
+                            "every byte cross the network in plaintext (--tls-cert, --tls-key)\n",
+                    listen);
+    }
 
     /* Block the stop signals before any thread exists: every transport and driver thread
      * inherits the mask, so sigwait below is the only place they are delivered. */
@@ -122,13 +267,21 @@ int main(int argc, char **argv)
     char err[512] = "";
     exec_ctx *ctx;
     int rc = exec_ctx_open(token, &ctx, err, sizeof err);
+    if (token_owned) /* exec_ctx keeps its own copy */
+        memset(token_owned, 0, strlen(token_owned));
+    free(token_owned);
     if (rc) {
         fprintf(stderr, "genie-remote: cannot open the GPU: %s\n", err);
         return 1;
     }
-    proto_handler h = {.ud = ctx, .open = on_open, .handle = on_handle, .close = on_close};
+    exec_ctx_set_limits(ctx, &lim);
+    proto_handler h = {.ud = ctx,
+                       .open = on_open,
+                       .handle = on_handle,
+                       .close = on_close,
+                       .authenticated = on_authenticated};
     proto_server *srv;
-    if ((rc = proto_server_start(listen, &h, &srv, err, sizeof err))) {
+    if ((rc = proto_server_start_opts(listen, &h, &so, &srv, err, sizeof err))) {
         if (*err)
             fprintf(stderr, "genie-remote: %s\n", err);
         else

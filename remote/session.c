@@ -16,18 +16,35 @@
 #define EXEC_VA_HINT_SPAN 0x400000000000ull
 #define EXEC_VA_DEFAULT (64ull << 30)
 
+/* "ipv4:10.0.0.1:5123" -> "ipv4:10.0.0.1", "ipv6:[::1]:5123" -> "ipv6:[::1]"; a unix
+ * socket's peer has no port and is kept whole (every local client shares that address). */
+static void peer_addr(const char *peer, char *out, size_t n)
+{
+    snprintf(out, n, "%s", peer ? peer : "local");
+    if (strncmp(out, "ipv4:", 5) && strncmp(out, "ipv6:", 5))
+        return;
+    char *colon = strrchr(out, ':');
+    if (colon && colon > out + 4 && (out[3] == '4' || colon[-1] == ']'))
+        *colon = 0;
+}
+
 exec_session *exec_session_open(exec_ctx *ctx, const char *peer)
 {
     exec_session *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->ctx = ctx;
+    peer_addr(peer, s->peer, sizeof s->peer);
     pthread_mutex_lock(&ctx->lock);
     s->id = ++ctx->next_session;
-    ctx->nsessions++;
     pthread_mutex_unlock(&ctx->lock);
     GENIE_INFO("session %u opened (%s)", s->id, peer ? peer : "local");
     return s;
+}
+
+int exec_session_authenticated(const exec_session *s)
+{
+    return s && s->hello;
 }
 
 /* ---- errors ---- */
@@ -111,20 +128,76 @@ CUresult exec_sync_all(exec_session *s)
 
 /* ---- session ops ---- */
 
+/* Constant time in the token: the loop runs over the bytes the client sent (its own length,
+ * which it knows), compares each with the token's byte at that place (or its first byte past
+ * its end) and folds the length difference in, so neither the matching prefix nor the
+ * token's length shows in the time taken. */
 static int token_ok(const char *want, const uint8_t *got, size_t got_len)
 {
     if (!want)
         return 1;
     size_t n = strlen(want);
     /* A trailing NUL sent by a C client is not part of the token. */
-    if (got_len == n + 1 && got[n] == 0)
-        got_len = n;
-    if (got_len != n)
-        return 0;
-    unsigned diff = 0; /* constant time: do not leak the matching prefix length */
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned)(want[i] ^ (char)got[i]);
-    return diff == 0;
+    if (got_len && got[got_len - 1] == 0)
+        got_len--;
+    volatile unsigned diff = (unsigned)(got_len ^ n) | (unsigned)((uint64_t)(got_len ^ n) >> 32);
+    for (size_t i = 0; i < got_len; i++) {
+        size_t in = (size_t)(i < n); /* 1 inside the token: no branch on the token's length */
+        diff |= (unsigned)((uint8_t)want[i * in] ^ got[i]);
+    }
+    return n > 0 && diff == 0;
+}
+
+/* Failed-login throttle: the entry of addr, or a reused one (the oldest). Under ctx->lock. */
+static struct exec_login_fail *fail_entry(exec_ctx *c, const char *addr, int create)
+{
+    struct exec_login_fail *old = NULL;
+    for (size_t i = 0; i < sizeof c->fails / sizeof c->fails[0]; i++) {
+        struct exec_login_fail *f = &c->fails[i];
+        if (f->count && !strcmp(f->addr, addr))
+            return f;
+        /* an empty slot first, else the one whose window began first */
+        if (!old || (old->count && (!f->count || f->first_ns < old->first_ns)))
+            old = f;
+    }
+    if (!create)
+        return NULL;
+    memset(old, 0, sizeof *old);
+    snprintf(old->addr, sizeof old->addr, "%s", addr);
+    return old;
+}
+
+/* Seconds addr must still wait, or 0 if it may try a token. */
+static unsigned login_blocked(exec_ctx *c, const char *addr)
+{
+    unsigned wait = 0;
+    pthread_mutex_lock(&c->lock);
+    uint64_t win = (uint64_t)c->limits.login_window_s * 1000000000ull, now = genie_now_ns();
+    struct exec_login_fail *f = c->limits.login_fails ? fail_entry(c, addr, 0) : NULL;
+    if (f && now - f->first_ns >= win)
+        memset(f, 0, sizeof *f); /* the window has passed: start over */
+    else if (f && f->count >= c->limits.login_fails)
+        wait = (unsigned)((win - (now - f->first_ns)) / 1000000000ull) + 1;
+    pthread_mutex_unlock(&c->lock);
+    return wait;
+}
+
+static void login_failed(exec_session *s)
+{
+    exec_ctx *c = s->ctx;
+    pthread_mutex_lock(&c->lock);
+    unsigned count = 0;
+    if (c->limits.login_fails) {
+        struct exec_login_fail *f = fail_entry(c, s->peer, 1);
+        if (!f->count)
+            f->first_ns = genie_now_ns();
+        count = ++f->count;
+    }
+    pthread_mutex_unlock(&c->lock);
+    /* never the token it sent: a near miss would give the real one away in the log */
+    GENIE_WARN("session %u: failed login from %s (%u in this window%s)", s->id, s->peer, count,
+               count && count >= c->limits.login_fails ? "; refusing it for the rest of the window"
+                                                      : "");
 }
 
 int exec_op_HELLO(exec_session *s, uint32_t index, const proto_HELLO *a)
@@ -134,16 +207,31 @@ int exec_op_HELLO(exec_session *s, uint32_t index, const proto_HELLO *a)
     if (s->hello)
         return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0, "HELLO repeated in session %u",
                          s->id);
-    if (!token_ok(c->token, a->token, a->token_len))
+    unsigned wait = login_blocked(c, s->peer);
+    if (wait)
+        return exec_fail(s, index, EXEC_cudaErrorDevicesUnavailable, 0,
+                         "%s: too many failed logins from %s; retry in %u s",
+                         genie_strerror(GENIE_EAUTH), s->peer, wait);
+    if (!token_ok(c->token, a->token, a->token_len)) {
+        login_failed(s);
         return exec_fail(s, index, EXEC_cudaErrorDevicesUnavailable, 0, "%s",
                          genie_strerror(GENIE_EAUTH));
+    }
     if (a->version != PROTO_SESSION_VERSION)
         return exec_fail(s, index, EXEC_cudaErrorInsufficientDriver, 0,
                          "session version %u not supported (genie-remote speaks %u)", a->version,
                          PROTO_SESSION_VERSION);
     pthread_mutex_lock(&c->lock);
     CUresult poison = c->poison;
+    unsigned max = c->limits.max_sessions, open = c->nsessions;
+    if (!poison && !(max && open >= max))
+        c->nsessions++; /* counted from here: given back below if the range cannot be had */
     pthread_mutex_unlock(&c->lock);
+    if (!poison && max && open >= max)
+        return exec_fail(s, index, EXEC_cudaErrorDevicesUnavailable, 0,
+                         "HELLO: genie-remote serves its maximum of %u sessions "
+                         "(--max-sessions); retry later",
+                         max);
     if (poison) {
         char nb[32];
         return exec_fail(s, index, EXEC_cudaErrorDevicesUnavailable, (int)poison,
@@ -168,8 +256,12 @@ int exec_op_HELLO(exec_session *s, uint32_t index, const proto_HELLO *a)
     CUresult r = d->MemAddressReserve(&base, size, g, hint, 0);
     if (r) /* a driver that refuses an unavailable hint instead of ignoring it */
         r = d->MemAddressReserve(&base, size, g, 0, 0);
-    if (r)
+    if (r) {
+        pthread_mutex_lock(&c->lock);
+        exec_ctx_session_gone(c);
+        pthread_mutex_unlock(&c->lock);
         return exec_cufail(s, index, r, "HELLO: cuMemAddressReserve");
+    }
     s->va_base = base;
     s->va_size = size;
     s->hello = 1;
@@ -177,7 +269,11 @@ int exec_op_HELLO(exec_session *s, uint32_t index, const proto_HELLO *a)
         proto_put_R_HELLO(&s->reply, s->va_base, s->va_size, g, s->id, 1, sizeof c->devinfo);
     if (!p)
         return GENIE_ENOMEM;
-    memcpy(p, &c->devinfo, sizeof c->devinfo);
+    proto_devinfo di = c->devinfo;
+    /* The quota is this session's GPU: the client's cudaMalloc and cudaMemGetInfo see it. */
+    if (c->limits.mem_quota && c->limits.mem_quota < di.total_mem)
+        di.total_mem = c->limits.mem_quota;
+    memcpy(p, &di, sizeof di);
     GENIE_INFO("session %u: pid %llu, VA 0x%llx + %llu MiB", s->id, (unsigned long long)a->pid,
                (unsigned long long)base, (unsigned long long)(size >> 20));
     return 0;
@@ -402,7 +498,10 @@ void exec_session_close(exec_session *s)
     genie_buf_free(&s->tmpl);
     GENIE_INFO("session %u closed", s->id);
     exec_ctx *c = s->ctx;
+    int counted = s->hello;
     free(s);
+    if (!counted) /* never past HELLO: never counted */
+        return;
     pthread_mutex_lock(&c->lock);
     exec_ctx_session_gone(c);
     pthread_mutex_unlock(&c->lock);

@@ -228,6 +228,8 @@ static cudaError_t connect_session(void)
     }
     if (shim_alloc_init(&shim_g.alloc, shim_g.va_base, shim_g.va_size, shim_g.granularity))
         return lost("allocator", GENIE_ENOMEM);
+    /* genie-remote reports a session's memory quota as the device's total memory */
+    shim_alloc_set_limit(shim_g.alloc, shim_g.dev[0].total_mem);
     if (proto_frame_begin(&shim_g.batch, PROTO_KIND_REQUEST, 0))
         return lost("batch", GENIE_ENOMEM);
     shim_g.connected = 1;
