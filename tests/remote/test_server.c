@@ -17,6 +17,7 @@
 
 static pid_t server = -1;
 static char sock_path[108], target[128], port_file[128];
+static const char *server_log; /* where a spawned genie-remote writes (NULL: inherited) */
 
 static void sleep_ms(int ms)
 {
@@ -33,6 +34,8 @@ static pid_t spawn_q(char *const argv[], int quiet)
         if (quiet) {
             freopen("/dev/null", "w", stdout);
             freopen("/dev/null", "w", stderr);
+        } else if (server_log) {
+            freopen(server_log, "w", stderr);
         }
         setenv("GENIE_CUDA_LIB", FAKEGPU_LIB, 1);
         setenv("GENIE_VA_SIZE", "1073741824", 1);
@@ -60,14 +63,19 @@ static int wait_exit(pid_t pid, int ms)
     return -1;
 }
 
-static void start_server(void)
+/* genie-remote on a unix socket with token "secret" and the extra arguments (NULL-ended). */
+static void start_server_with(char *const *extra)
 {
     snprintf(sock_path, sizeof sock_path, "/tmp/genie-rmt-%d.sock", (int)getpid());
     snprintf(target, sizeof target, "unix:%s", sock_path);
     snprintf(port_file, sizeof port_file, "/tmp/genie-rmt-%d.port", (int)getpid());
     unlink(port_file);
-    char *argv[] = {"genie-remote", "--listen",    target,    "--token",
-                    "secret",       "--port-file", port_file, NULL};
+    char *argv[32] = {"genie-remote", "--listen",    target,    "--token",
+                      "secret",       "--port-file", port_file};
+    int n = 7;
+    for (; extra && *extra && n < 31; extra++)
+        argv[n++] = *extra;
+    argv[n] = NULL;
     server = spawn(argv);
     struct stat st;
     for (int t = 0; t < 10000 && stat(port_file, &st) != 0; t += 10) {
@@ -75,6 +83,11 @@ static void start_server(void)
         sleep_ms(10);
     }
     cr_assert_eq(stat(port_file, &st), 0, "genie-remote did not come up");
+}
+
+static void start_server(void)
+{
+    start_server_with(NULL);
 }
 
 static void stop_server(void)
@@ -293,4 +306,231 @@ Test(server, tcp_port_zero_and_port_file, .timeout = 60)
     ping(c, 9);
     proto_conn_close(c);
     stop_server();
+}
+
+/* ---- limits (issue 12; docs/operations.md "Limits and authentication") ---- */
+
+/* The text of the first R_ERROR of a reply, or "" when it has none. */
+static const char *error_text(const call *r, int *cuda_err)
+{
+    static char msg[512];
+    msg[0] = 0;
+    for (int i = 0; i < r->n; i++) {
+        proto_R_ERROR e;
+        if (r->recs[i].op == PROTO_OP_R_ERROR && !proto_get_R_ERROR(&r->recs[i], &e)) {
+            memcpy(msg, e.msg, e.msg_len < sizeof msg - 1 ? e.msg_len : sizeof msg - 1);
+            msg[e.msg_len < sizeof msg - 1 ? e.msg_len : sizeof msg - 1] = 0;
+            if (cuda_err)
+                *cuda_err = e.cuda_err;
+            break;
+        }
+    }
+    return msg;
+}
+
+static int is_hello_ok(const call *r)
+{
+    return !r->rc && r->n == 1 && r->recs[0].op == PROTO_OP_R_HELLO;
+}
+
+Test(limits, before_hello, .fini = stop_server, .timeout = 60)
+{
+    char *extra[] = {"--handshake-ms", "1500", "--max-unauth", "2", "--max-sessions", "1",
+                     "--pre-auth-bytes", "4096", NULL};
+    start_server_with(extra);
+    call r;
+    /* Two connections that never send a byte fill --max-unauth: a third is refused at once. */
+    proto_conn *idle1 = connect_to(), *idle2 = connect_to();
+    sleep_ms(200);
+    proto_conn *c3 = NULL;
+    char err[256] = "";
+    cr_assert_neq(proto_conn_open(target, 5000, &c3, err, sizeof err), 0,
+                  "a third unauthenticated connection was served (--max-unauth 2)");
+    cr_assert(strstr(err, "--max-unauth"), "the refusal does not name the limit: %s", err);
+    /* The handshake deadline closes the idle ones; they never counted as sessions, so a
+     * session opens afterwards although --max-sessions is 1. */
+    sleep_ms(2000);
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 9);
+    proto_put_PING(&b, 1);
+    send_frame(idle1, &b, &r);
+    cr_assert_neq(r.rc, 0, "an idle connection outlived --handshake-ms");
+    genie_buf_free(&b);
+    proto_conn_close(idle1);
+    proto_conn_close(idle2);
+    proto_conn *c = connect_to();
+    hello(c, "secret", &r);
+    cr_assert(is_hello_ok(&r), "HELLO after the idle connections were closed failed");
+    free(r.raw);
+    ping(c, 5);
+    /* --max-sessions 1: a second session is refused with a message naming the flag. */
+    proto_conn *c2 = connect_to();
+    hello(c2, "secret", &r);
+    cr_assert_eq(r.rc, 0);
+    cr_assert(strstr(error_text(&r, NULL), "--max-sessions"), "reply: %s", error_text(&r, NULL));
+    free(r.raw);
+    proto_conn_close(c2);
+    /* A message above --pre-auth-bytes before HELLO ends that stream, whatever it holds. */
+    proto_conn *big = connect_to();
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 1);
+    memset(proto_put_MEMCPY_H2D(&b, 0, 0, 8192), 7, 8192);
+    send_frame(big, &b, &r);
+    genie_buf_free(&b);
+    cr_assert_neq(r.rc, 0, "an 8 KiB message before HELLO was accepted (--pre-auth-bytes 4096)");
+    proto_conn_close(big);
+    /* After HELLO the same message is fine (it fails in the executor, not the transport). */
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 3);
+    memset(proto_put_MEMCPY_H2D(&b, 0, 0, 8192), 7, 8192);
+    send_frame(c, &b, &r);
+    genie_buf_free(&b);
+    cr_assert_eq(r.rc, 0, "an 8 KiB message after HELLO was refused");
+    free(r.raw);
+    ping(c, 6);
+    proto_conn_close(c);
+}
+
+Test(limits, idle_session_closed, .fini = stop_server, .timeout = 60)
+{
+    char *extra[] = {"--idle-seconds", "1", NULL};
+    start_server_with(extra);
+    proto_conn *c = connect_to();
+    call r;
+    hello(c, "secret", &r);
+    cr_assert(is_hello_ok(&r));
+    free(r.raw);
+    ping(c, 1);
+    sleep_ms(600);
+    ping(c, 2); /* activity restarts the clock */
+    sleep_ms(2000);
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 4);
+    proto_put_PING(&b, 3);
+    send_frame(c, &b, &r);
+    genie_buf_free(&b);
+    cr_assert_neq(r.rc, 0, "a session silent for 2 s outlived --idle-seconds 1");
+    proto_conn_close(c);
+}
+
+Test(limits, memory_quota_and_reply_cap, .fini = stop_server, .timeout = 60)
+{
+    char *extra[] = {"--mem-quota", "8388608", "--max-reply-bytes", "65536", NULL};
+    start_server_with(extra);
+    proto_conn *c = connect_to();
+    call r;
+    proto_R_HELLO h = hello(c, "secret", &r);
+    cr_assert(is_hello_ok(&r));
+    proto_devinfo di;
+    cr_assert_eq(h.devinfo_len, sizeof di);
+    memcpy(&di, h.devinfo, sizeof di);
+    cr_assert_eq(di.total_mem, 8u << 20, "HELLO reports %llu bytes, not the 8 MiB quota",
+                 (unsigned long long)di.total_mem);
+    uint64_t base = h.va_base;
+    free(r.raw);
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 2);
+    proto_put_MEM_MAP(&b, base, 4u << 20);
+    proto_put_MEM_MAP(&b, base + (4u << 20), 4u << 20);
+    proto_put_MEM_MAP(&b, base + (8u << 20), 2u << 20); /* 10 MiB: past the quota */
+    proto_put_MEMCPY_D2H(&b, base, 4096, 0);             /* within the reply cap */
+    proto_put_MEMCPY_D2H(&b, base, 128u << 10, 0);       /* past it */
+    send_frame(c, &b, &r);
+    genie_buf_free(&b);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.n, 3, "%d records", r.n);
+    proto_R_ERROR e;
+    cr_assert_eq(r.recs[0].op, PROTO_OP_R_ERROR);
+    cr_assert_eq(proto_get_R_ERROR(&r.recs[0], &e), 0);
+    cr_assert_eq(e.index, 2);
+    cr_assert_eq(e.cuda_err, 2 /* cudaErrorMemoryAllocation */);
+    char msg[512] = "";
+    memcpy(msg, e.msg, e.msg_len < sizeof msg - 1 ? e.msg_len : sizeof msg - 1);
+    cr_assert(strstr(msg, "--mem-quota"), "%s", msg);
+    cr_assert_eq(r.recs[1].op, PROTO_OP_R_DATA);
+    cr_assert_eq(r.recs[2].op, PROTO_OP_R_ERROR);
+    cr_assert_eq(proto_get_R_ERROR(&r.recs[2], &e), 0);
+    cr_assert_eq(e.index, 4);
+    memcpy(msg, e.msg, e.msg_len < sizeof msg - 1 ? e.msg_len : sizeof msg - 1);
+    msg[e.msg_len < sizeof msg - 1 ? e.msg_len : sizeof msg - 1] = 0;
+    cr_assert(strstr(msg, "--max-reply-bytes"), "%s", msg);
+    free(r.raw);
+    /* Unmapping gives the quota back. */
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 3);
+    proto_put_MEM_UNMAP(&b, base + (4u << 20), 4u << 20);
+    proto_put_MEM_MAP(&b, base + (8u << 20), 2u << 20);
+    send_frame(c, &b, &r);
+    genie_buf_free(&b);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.n, 0, "remapping within the quota after an unmap failed: %s",
+                 error_text(&r, NULL));
+    free(r.raw);
+    proto_conn_close(c);
+}
+
+Test(limits, failed_logins_throttled_and_logged, .fini = stop_server, .timeout = 60)
+{
+    char logp[128];
+    snprintf(logp, sizeof logp, "/tmp/genie-rmt-%d.log", (int)getpid());
+    server_log = logp;
+    char *extra[] = {"--login-fails", "2", NULL};
+    start_server_with(extra);
+    server_log = NULL;
+    call r;
+    /* A prefix, a longer string and a wrong one: all refused (and counted). */
+    const char *bad[] = {"secre", "secretX"};
+    for (int i = 0; i < 2; i++) {
+        proto_conn *c = connect_to();
+        hello(c, bad[i], &r);
+        cr_assert_eq(r.rc, 0);
+        cr_assert(strstr(error_text(&r, NULL), "authentication"), "%s", error_text(&r, NULL));
+        free(r.raw);
+        proto_conn_close(c);
+    }
+    /* The third try from the same address is refused unchecked, even with the right token. */
+    proto_conn *c = connect_to();
+    hello(c, "secret", &r);
+    cr_assert_eq(r.rc, 0);
+    cr_assert(strstr(error_text(&r, NULL), "too many failed logins"), "%s",
+              error_text(&r, NULL));
+    free(r.raw);
+    proto_conn_close(c);
+    stop_server();
+    FILE *f = fopen(logp, "r");
+    cr_assert_not_null(f);
+    char line[512];
+    int warned = 0, leaked = 0;
+    while (fgets(line, sizeof line, f)) {
+        warned += strstr(line, "failed login from unix:") != NULL;
+        leaked += strstr(line, "secre") != NULL;
+    }
+    fclose(f);
+    unlink(logp);
+    cr_assert_eq(warned, 2, "%d failed-login warnings with the peer, expected 2", warned);
+    cr_assert_eq(leaked, 0, "a token appears in the log");
+}
+
+Test(limits, token_file, .fini = stop_server, .timeout = 60)
+{
+    char tf[128];
+    snprintf(tf, sizeof tf, "/tmp/genie-rmt-%d.token", (int)getpid());
+    FILE *f = fopen(tf, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "from-a-file\n");
+    fclose(f);
+    /* --token-file wins over the --token that start_server_with puts first */
+    char *extra[] = {"--token-file", tf, NULL};
+    start_server_with(extra);
+    call r;
+    proto_conn *c = connect_to();
+    hello(c, "secret", &r);
+    cr_assert(strstr(error_text(&r, NULL), "authentication"), "%s", error_text(&r, NULL));
+    free(r.raw);
+    proto_conn_close(c);
+    c = connect_to();
+    hello(c, "from-a-file", &r);
+    cr_assert(is_hello_ok(&r), "the token from the file was refused: %s", error_text(&r, NULL));
+    free(r.raw);
+    proto_conn_close(c);
+    unlink(tf);
+    char *missing[] = {"genie-remote", "--token-file", "/nonexistent/token", NULL};
+    cr_assert_eq(wait_exit(spawn_q(missing, 1), 5000), 2);
 }
