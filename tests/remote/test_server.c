@@ -534,3 +534,32 @@ Test(limits, token_file, .fini = stop_server, .timeout = 60)
     char *missing[] = {"genie-remote", "--token-file", "/nonexistent/token", NULL};
     cr_assert_eq(wait_exit(spawn_q(missing, 1), 5000), 2);
 }
+
+Test(limits, warns_beyond_loopback, .timeout = 30)
+{
+    /* 0.0.0.0 without a token or TLS: two warnings at start; the token is never printed. */
+    char logp[128];
+    snprintf(logp, sizeof logp, "/tmp/genie-rmt-%d.wlog", (int)getpid());
+    snprintf(port_file, sizeof port_file, "/tmp/genie-rmt-%d.port", (int)getpid());
+    unlink(port_file);
+    server_log = logp;
+    char *argv[] = {"genie-remote", "--listen", "0.0.0.0:0", "--port-file", port_file, NULL};
+    server = spawn(argv);
+    server_log = NULL;
+    struct stat st;
+    for (int t = 0; t < 10000 && stat(port_file, &st) != 0; t += 10)
+        sleep_ms(10);
+    stop_server();
+    FILE *f = fopen(logp, "r");
+    cr_assert_not_null(f);
+    char line[512];
+    int no_token = 0, no_tls = 0;
+    while (fgets(line, sizeof line, f)) {
+        no_token += strstr(line, "WARNING") && strstr(line, "without a token");
+        no_tls += strstr(line, "WARNING") && strstr(line, "without TLS");
+    }
+    fclose(f);
+    unlink(logp);
+    cr_assert_eq(no_token, 1);
+    cr_assert_eq(no_tls, 1);
+}
