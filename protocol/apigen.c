@@ -187,7 +187,7 @@ static void flags_expr(const char *flags)
 
 static const char *op_flag_names[] = {"ALLOC",  "FREE",  "H2D",    "D2H",   "D2D",
                                       "LAUNCH", "SYNC",  "STREAM", "EVENT", "MODULE",
-                                      "QUERY",  "SESSION"};
+                                      "QUERY",  "SESSION", "GRAPH"};
 
 static void check_ops(void)
 {
@@ -425,15 +425,19 @@ static int parse_params(const char *name, const char *s, param *p, int max)
 }
 
 typedef struct argd {
-    char dir[8];
+    char dir[16];
     char name[64];
-    char size[128]; /* SCALAR/RESULT/HOUT size expression */
+    char size[256]; /* SCALAR/RESULT/HOUT size; DEV_* extent (protocol/extent.h) */
 } argd;
+
+/* DEV_IN, DEV_OUT, DEV_INOUT: a device buffer with its role and extent. */
+static int is_dev(const argd *a) { return !strncmp(a->dir, "DEV_", 4); }
 
 static int parse_args(const char *name, const char *s, argd *a, int max)
 {
     static const char *dirs[] = {"IN",  "OUT", "INOUT",  "HANDLE", "HNEW",  "HDEL",
-                                 "STREAM", "VAL", "DEV", "SCALAR", "RESULT", "HOUT"};
+                                 "STREAM", "VAL", "DEV_IN", "DEV_OUT", "DEV_INOUT",
+                                 "SCALAR", "RESULT", "HOUT"};
     int n = 0;
     while (*s) {
         while (*s && (isspace((unsigned char)*s) || *s == '(' || *s == ')'))
@@ -443,7 +447,7 @@ static int parse_args(const char *name, const char *s, argd *a, int max)
         if (n == max)
             die("%s: too many arg descriptors", name);
         int k = 0;
-        while (isalpha((unsigned char)*s) && k < 7)
+        while ((isalpha((unsigned char)*s) || *s == '_') && k < 15)
             a[n].dir[k++] = *s++;
         a[n].dir[k] = 0;
         if (*s++ != '(')
@@ -462,7 +466,7 @@ static int parse_args(const char *name, const char *s, argd *a, int max)
                 s++;
             int depth = 0;
             k = 0;
-            while (*s && (depth > 0 || *s != ')') && k < 127) {
+            while (*s && (depth > 0 || *s != ')') && k < 255) {
                 depth += *s == '(';
                 depth -= *s == ')';
                 a[n].size[k++] = *s++;
@@ -479,7 +483,7 @@ static int parse_args(const char *name, const char *s, argd *a, int max)
         if (!ok)
             die("%s: unknown argument descriptor %s", name, a[n].dir);
         if ((!strcmp(a[n].dir, "SCALAR") || !strcmp(a[n].dir, "RESULT") ||
-             !strcmp(a[n].dir, "HOUT")) &&
+             !strcmp(a[n].dir, "HOUT") || is_dev(&a[n])) &&
             !a[n].size[0])
             die("%s: %s(%s) needs a size", name, a[n].dir, a[n].name);
         n++;
@@ -625,7 +629,7 @@ static void fwd_size(const argd *a, char *out, size_t n)
 {
     if (!strcmp(a->dir, "VAL"))
         snprintf(out, n, "sizeof %s", a->name);
-    else if (!strcmp(a->dir, "DEV"))
+    else if (is_dev(a))
         snprintf(out, n, "8");
     else if (!strcmp(a->dir, "SCALAR"))
         snprintf(out, n, "SHIM_LIB_SCALAR_BYTES");
@@ -664,7 +668,7 @@ static void gen_fwd_recorder(const api_row *r)
             P("    shim_lib_stream(&lc, %s);\n", d->name);
         else if (!strcmp(d->dir, "VAL"))
             P("    shim_lib_val(&lc, &%s, sizeof %s);\n", d->name, d->name);
-        else if (!strcmp(d->dir, "DEV"))
+        else if (is_dev(d))
             P("    shim_lib_dev(&lc, %s);\n", d->name);
         else if (!strcmp(d->dir, "SCALAR"))
             P("    shim_lib_scalar(&lc, %s, %s);\n", d->name, d->size);
@@ -679,14 +683,26 @@ static void gen_fwd_recorder(const api_row *r)
 /* The exported wrapper's work around the call it makes: the prologue runs after the argument
  * checks (which return early), the epilogue after the call, so the two always pair. What every
  * intercepted call does on its way in or out (a per-call lock, say) goes here, once. */
+/* A LOCAL row is answered from thread-local or constant state (cudaGetLastError after every
+ * launch): it takes no lock, or takes it itself for the state it reads. Every other call holds
+ * the shim's lock once, for its whole length; what it calls inside only checks it. */
+static int wrapper_locks(const api_row *t) { return !has_flag(t->flags, "LOCAL"); }
+
 static void wrapper_prologue(const api_row *t, const char *idx)
 {
-    (void)t, (void)idx;
+    (void)idx;
     /* one instruction: the semantics layer records where the program called from */
     P("    shim_call_site = __builtin_return_address(0);\n");
+    if (wrapper_locks(t))
+        P("    shim_lock();\n");
 }
 
-static void wrapper_epilogue(const api_row *t, const char *idx) { (void)t, (void)idx; }
+static void wrapper_epilogue(const api_row *t, const char *idx)
+{
+    (void)idx;
+    if (wrapper_locks(t))
+        P("    shim_unlock();\n");
+}
 
 /* Emits the prologue, the call of callee with the row's parameters, the epilogue, the return. */
 static void wrapper_call(const api_row *t, const char *idx, const char *callee, const param *p,
@@ -823,6 +839,225 @@ static void gen_version_scripts(void)
     }
 }
 
+
+/* ---------------------------------------------------------- buffer roles ---- */
+
+static const char *ext_forms[] = {"VEC",  "MAT",   "OPMAT", "OP",    "SIDE",  "BATCH",
+                                  "PTRS", "COUNT", "COUNT2", "BYTES", "EX"};
+
+/* Translates a row's extent expression into C over the call's parameters: each form becomes
+ * its proto_ext_* function (protocol/extent.h); any other name must be a parameter or a
+ * CUDA_/CUBLAS_ constant. Sets *bytes when the expression is in bytes (EX, BYTES). */
+static void ext_expr(const api_row *r, const argd *d, const param *p, int np, char *out,
+                     size_t n, int *bytes)
+{
+    const char *s = d->size;
+    size_t o = 0;
+    *bytes = !strncmp(s, "EX(", 3) || !strncmp(s, "BYTES(", 6);
+    int top = 1;
+    while (*s) {
+        if (isalpha((unsigned char)*s) || *s == '_') {
+            char id[64];
+            int k = 0;
+            while ((isalnum((unsigned char)*s) || *s == '_') && k < 63)
+                id[k++] = *s++;
+            id[k] = 0;
+            int form = 0;
+            for (size_t f = 0; f < N(ext_forms); f++)
+                form |= !strcmp(id, ext_forms[f]);
+            if (form && *s == '(') {
+                char low[64];
+                for (int j = 0; j <= k; j++)
+                    low[j] = (char)tolower((unsigned char)id[j]);
+                o += (size_t)snprintf(out + o, n - o, "proto_ext_%s", low);
+            } else {
+                int ok = !strncmp(id, "CUDA_", 5) || !strncmp(id, "CUBLAS_", 7);
+                for (int j = 0; j < np; j++)
+                    ok |= !strcmp(id, p[j].name);
+                if (!ok)
+                    die("%s: %s(%s, %s): %s is neither a form nor a parameter", r->name, d->dir,
+                        d->name, d->size, id);
+                o += (size_t)snprintf(out + o, n - o, "%s", id);
+            }
+            if (top && !form)
+                die("%s: the extent of %s must start with a form (VEC, MAT, ...)", r->name,
+                    d->name);
+            top = 0;
+        } else {
+            if (o + 1 < n)
+                out[o++] = *s;
+            s++;
+            top = 0;
+        }
+        if (o >= n)
+            die("%s: extent of %s too long", r->name, d->name);
+    }
+    out[o] = 0;
+}
+
+/* The parameter declaration of a descriptor (for its element type). */
+static const param *param_of(const param *p, int np, const char *name)
+{
+    for (int k = 0; k < np; k++)
+        if (!strcmp(p[k].name, name))
+            return &p[k];
+    return NULL;
+}
+
+/* Whether a parameter points to void (no element size: its extent must be in bytes). */
+static int is_void_ptr(const param *p)
+{
+    const char *v = strstr(p->decl, "void");
+    size_t l = strlen(p->decl);
+    if (l > 2 && !strcmp(p->decl + l - 2, "[]")) /* T *x[]: an array of pointers */
+        return 0;
+    return v && strchr(v, '*') && strchr(v, '*') == strrchr(v, '*');
+}
+
+static int row_bufs(const api_row *r)
+{
+    if (r->alias_of || !is_fwd(r))
+        return 0;
+    argd a[32];
+    int na = parse_args(r->name, r->args, a, 32), nb = 0;
+    for (int k = 0; k < na; k++)
+        nb += is_dev(&a[k]);
+    return nb;
+}
+
+static const char *role_of(const argd *d)
+{
+    return !strcmp(d->dir, "DEV_IN") ? "PROTO_BUF_IN" : !strcmp(d->dir, "DEV_OUT") ? "PROTO_BUF_OUT"
+                                                                                    : "PROTO_BUF_INOUT";
+}
+
+/* protocol/gen/roles.{h,c}: per forwarded API, its device buffers with role and extent, and
+ * the STATE rule of graph capture. Shared: the executor range-checks with it, the semantics
+ * layer builds dependencies with it. */
+static void gen_roles(void)
+{
+    int maxb = 0;
+    for (size_t i = 0; i < N(cudart); i++)
+        if (row_bufs(&cudart[i]) > maxb)
+            maxb = row_bufs(&cudart[i]);
+    open_out("protocol/gen/roles.h");
+    P("/* Buffer roles of forwarded library calls (DEV_IN/DEV_OUT/DEV_INOUT in the rows) and the\n"
+      " * STATE rule of graph capture: for the executor's range checks and the semantics layer. */\n");
+    P("#ifndef GENIE_GEN_ROLES_H\n#define GENIE_GEN_ROLES_H\n\n");
+    P("#include <stdint.h>\n\n#include <cublas_v2.h>\n\n#include \"protocol/extent.h\"\n\n");
+    P("enum proto_buf_role { PROTO_BUF_IN = 1, PROTO_BUF_OUT = 2, PROTO_BUF_INOUT = 3 };\n");
+    P("/* The buffer is an array of device pointers (PTRS): the array is checked, the memory its\n"
+      " * pointers name is not, and a dependency graph must assume the call touches any memory. */\n");
+    P("#define PROTO_BUF_PTRS 1u\n");
+    P("/* Most device buffers any forwarded call has. */\n#define PROTO_MAX_BUFS %d\n\n", maxb);
+    P("/* One device buffer of one call: bytes from ptr (PROTO_EXT_UNKNOWN: overflows or cannot be\n"
+      " * computed, refuse the call). name is the parameter's (static). */\n");
+    P("typedef struct proto_buf {\n    uint64_t ptr, bytes;\n    const char *name;\n"
+      "    uint8_t role, arg, flags;\n} proto_buf;\n\n");
+    P("/* What the table says about one buffer argument: the row's extent expression verbatim. */\n");
+    P("typedef struct proto_buf_desc {\n    const char *name, *extent;\n    uint8_t role, arg, flags;\n"
+      "} proto_buf_desc;\n\n");
+    P("typedef struct proto_api_bufs {\n    uint32_t api;\n    int n;\n"
+      "    proto_buf_desc bufs[PROTO_MAX_BUFS];\n} proto_api_bufs;\n\n");
+    P("/* The buffer arguments of a forwarded API (n == 0: none); NULL if api is not forwarded. */\n");
+    P("const proto_api_bufs *proto_api_bufs_of(uint32_t api);\n");
+    P("/* cuBLAS calls flagged STATE: they change a handle instead of enqueueing work, so during a\n"
+      " * capture they run at once and a graph never holds them. */\n");
+    P("int proto_api_is_state(uint32_t api);\n\n");
+    P("/* proto_bufs_<api>(b, the call's own arguments): fills b[] (PROTO_MAX_BUFS entries) with\n"
+      " * each device buffer's pointer, role and whole extent; returns how many. */\n");
+    for (size_t i = 0; i < N(cudart); i++) {
+        const api_row *r = &cudart[i];
+        if (!row_bufs(r))
+            continue;
+        char prm[2048];
+        snprintf(prm, sizeof prm, "%s", r->params + 1);
+        P("int proto_bufs_%s(proto_buf *b, %s;\n", r->name, prm);
+    }
+    P("\n#endif\n");
+    close_out();
+
+    open_out("protocol/gen/roles.c");
+    P("#include <stddef.h>\n\n#include \"protocol/gen/api.h\"\n#include \"protocol/gen/roles.h\"\n\n");
+    P("static const proto_api_bufs tab[] = {\n");
+    for (size_t i = 0; i < N(cudart); i++) {
+        const api_row *r = &cudart[i];
+        if (r->alias_of || !is_fwd(r))
+            continue;
+        argd a[32];
+        int na = parse_args(r->name, r->args, a, 32);
+        P("    {GENIE_API_%s, %d, {", r->name, row_bufs(r));
+        int first = 1;
+        for (int k = 0; k < na; k++)
+            if (is_dev(&a[k])) {
+                P("%s{\"%s\", \"%s\", %s, %d, %s}", first ? "" : ", ", a[k].name, a[k].size,
+                  role_of(&a[k]), k, !strncmp(a[k].size, "PTRS(", 5) ? "PROTO_BUF_PTRS" : "0");
+                first = 0;
+            }
+        P("}},\n");
+    }
+    P("};\n\n");
+    P("const proto_api_bufs *proto_api_bufs_of(uint32_t api)\n{\n"
+      "    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)\n"
+      "        if (tab[i].api == api)\n            return &tab[i];\n    return NULL;\n}\n\n");
+    P("int proto_api_is_state(uint32_t api)\n{\n    switch (api) {\n");
+    for (size_t i = 0; i < N(cudart); i++)
+        if (!cudart[i].alias_of && has_flag(cudart[i].flags, "STATE"))
+            P("    case GENIE_API_%s:\n", cudart[i].name);
+    P("        return 1;\n    default:\n        return 0;\n    }\n}\n");
+    for (size_t i = 0; i < N(cudart); i++) {
+        const api_row *r = &cudart[i];
+        if (!row_bufs(r))
+            continue;
+        param p[32];
+        argd a[32];
+        int np = parse_params(r->name, r->params, p, 32);
+        parse_args(r->name, r->args, a, 32);
+        char prm[2048];
+        snprintf(prm, sizeof prm, "%s", r->params + 1);
+        P("\nint proto_bufs_%s(proto_buf *b, %s\n{\n", r->name, prm);
+        for (int k = 0; k < np; k++) {
+            int used = is_dev(&a[k]);
+            for (int j = 0; j < np && !used; j++)
+                if (is_dev(&a[j])) {
+                    /* a parameter named in some extent (a whole-word match) */
+                    const char *e = a[j].size;
+                    size_t l = strlen(p[k].name);
+                    for (const char *q = e; (q = strstr(q, p[k].name)); q += l)
+                        if ((q == e || !(isalnum((unsigned char)q[-1]) || q[-1] == '_')) &&
+                            !(isalnum((unsigned char)q[l]) || q[l] == '_'))
+                            used = 1;
+                }
+            if (!used)
+                P("    (void)%s;\n", p[k].name);
+        }
+        int nb = 0;
+        for (int k = 0; k < np; k++) {
+            if (!is_dev(&a[k]))
+                continue;
+            char ex[1024];
+            int bytes;
+            ext_expr(r, &a[k], p, np, ex, sizeof ex, &bytes);
+            const param *pp = param_of(p, np, a[k].name);
+            if (!bytes && is_void_ptr(pp))
+                die("%s: %s points to void: give its extent in bytes (EX or BYTES)", r->name,
+                    a[k].name);
+            P("    b[%d].ptr = (uint64_t)(uintptr_t)%s;\n", nb, a[k].name);
+            if (bytes)
+                P("    b[%d].bytes = %s;\n", nb, ex);
+            else
+                P("    b[%d].bytes = proto_ext_mul(%s, sizeof *%s);\n", nb, ex, a[k].name);
+            P("    b[%d].name = \"%s\";\n    b[%d].role = %s;\n    b[%d].arg = %d;\n"
+              "    b[%d].flags = %s;\n",
+              nb, a[k].name, nb, role_of(&a[k]), nb, k, nb,
+              !strncmp(a[k].size, "PTRS(", 5) ? "PROTO_BUF_PTRS" : "0");
+            nb++;
+        }
+        P("    return %d;\n}\n", nb);
+    }
+    close_out();
+}
+
 /* The executor's side of forwarded calls: the function table and the decoders. */
 static void exec_decl(const param *p, char *out, size_t n)
 {
@@ -859,7 +1094,8 @@ static void gen_exec_lib(void)
 
     open_out("remote/gen/exec_lib.c");
     P("#include <dlfcn.h>\n#include <string.h>\n\n#include \"protocol/gen/api.h\"\n"
-      "#include \"remote/gen/exec_lib.h\"\n#include \"remote/exec_lib_int.h\"\n\n");
+      "#include \"protocol/gen/roles.h\"\n#include \"remote/gen/exec_lib.h\"\n"
+      "#include \"remote/exec_lib_int.h\"\n\n");
     P("int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)\n{\n    int n = 0;\n");
     P("    memset(f, 0, sizeof *f);\n    (void)cublas, (void)cublaslt;\n");
     for (size_t i = 0; i < N(cudart); i++) {
@@ -895,12 +1131,20 @@ static void gen_exec_lib(void)
                   : !strcmp(x->dir, "HNEW")   ? "hnew"
                   : !strcmp(x->dir, "HDEL")   ? "hdel"
                   : !strcmp(x->dir, "STREAM") ? "stream"
-                  : !strcmp(x->dir, "DEV")    ? "dev"
+                  : is_dev(x)                 ? "dev"
                   : !strcmp(x->dir, "SCALAR") ? "scalar"
                   : !strcmp(x->dir, "HOUT")   ? "hout"
                                               : "result");
         }
         P("    if (rd->err)\n        return exec_lib_bad(ses, index, rd, \"%s\");\n", r->name);
+        if (row_bufs(r)) {
+            /* every device buffer over its whole extent, before the real function runs */
+            P("    proto_buf bufs_[PROTO_MAX_BUFS];\n    int nbufs_ = proto_bufs_%s(bufs_", r->name);
+            for (int k = 0; k < np; k++)
+                P(", %s", p[k].name);
+            P(");\n    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))\n"
+              "        return exec_lib_bad(ses, index, rd, \"%s\");\n", r->name);
+        }
         P("    if (!exec_lib_table(ses)->%s)\n        return exec_lib_missing(ses, index, \"%s\");\n",
           r->name, r->name);
         P("    int st = (int)exec_lib_table(ses)->%s(", r->name);
@@ -942,6 +1186,7 @@ int main(int argc, char **argv)
     gen_ops_c();
     gen_exec();
     gen_api_h();
+    gen_roles();
     gen_shim_api_h();
     gen_lib_c("cudart", "shim/gen/cudart_api.c");
     gen_lib_c("cublas", "shim/gen/cublas_api.c");

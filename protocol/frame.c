@@ -39,6 +39,13 @@ int proto_frame_begin(genie_buf *b, uint16_t kind, uint32_t seq)
     return 0;
 }
 
+/* header offsets: magic 0, version 4, kind 6, flags 8, seq 12, length 16, crc 24 */
+void proto_frame_set_flags(genie_buf *b, uint32_t flags) { put32(b->data + 8, flags); }
+
+void proto_frame_set_seq(genie_buf *b, uint32_t seq) { put32(b->data + 12, seq); }
+
+uint32_t proto_frame_peek_seq(const void *p) { return get32((const uint8_t *)p + 12); }
+
 void proto_frame_end(genie_buf *b)
 {
     uint8_t *h = b->data;

@@ -59,6 +59,12 @@ typedef struct proto_rec {
 int proto_frame_begin(genie_buf *b, uint16_t kind, uint32_t seq);
 /* Fills in length and crc32c. */
 void proto_frame_end(genie_buf *b);
+/* Header fields of a frame being built in b (begun with proto_frame_begin): the only way
+ * code outside frame.c writes or reads them, never by offset. */
+void proto_frame_set_flags(genie_buf *b, uint32_t flags);
+void proto_frame_set_seq(genie_buf *b, uint32_t seq);
+/* The seq of a frame's header at p (at least PROTO_HDR_SIZE bytes; not validated). */
+uint32_t proto_frame_peek_seq(const void *p);
 
 /* Validates a whole frame: GENIE_ETRUNC (shorter than header or than its length),
  * GENIE_ETOOBIG (length over max), GENIE_EPROTO (bad magic or kind, trailing bytes),

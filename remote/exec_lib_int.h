@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "protocol/gen/roles.h"
 #include "remote/exec_int.h"
 
 /* Reads the args of one LIB_CALL record (layout: shim/shim_blas.h). */
@@ -30,6 +31,10 @@ void *exec_lib_hdel(exec_session *s, exec_lib_rd *r);
 void *exec_lib_stream(exec_session *s, exec_lib_rd *r);
 void exec_lib_val(exec_lib_rd *r, void *dst, size_t n);
 void *exec_lib_dev(exec_session *s, exec_lib_rd *r);
+/* After decoding, before the call: every device buffer of the call (proto_bufs_<api>) must lie
+ * in this session's memory over its whole extent; a NULL one passes (cuBLAS reports it, and
+ * some are optional). Returns nonzero, with why set, if one does not. */
+int exec_lib_ranges(exec_session *s, exec_lib_rd *r, const proto_buf *b, int n);
 const void *exec_lib_scalar(exec_session *s, exec_lib_rd *r);
 void *exec_lib_result(exec_session *s, exec_lib_rd *r);
 /* HOUT: a RESULT that must be of the host kind; the callee writes the host buffer that goes

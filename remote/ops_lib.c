@@ -157,14 +157,26 @@ void exec_lib_val(exec_lib_rd *r, void *dst, size_t n)
 void *exec_lib_dev(exec_session *s, exec_lib_rd *r)
 {
     uint64_t p;
+    (void)s; /* checked over its whole extent by exec_lib_ranges, once all arguments are in */
     if (take(r, &p, 8))
         return NULL;
-    /* The extent a library call touches depends on its other arguments; at least the start
-     * must be memory of this session (NULL passes: some arguments are optional). */
-    if (p && !exec_range_ok(s, p, 1))
-        bad(r, GENIE_ERANGE, "device pointer %#llx is not in this session's memory",
-            (unsigned long long)p);
     return (void *)(uintptr_t)p;
+}
+
+int exec_lib_ranges(exec_session *s, exec_lib_rd *r, const proto_buf *b, int n)
+{
+    for (int i = 0; i < n && !r->err; i++) {
+        if (!b[i].ptr)
+            continue;
+        if (b[i].bytes == PROTO_EXT_UNKNOWN)
+            bad(r, GENIE_ERANGE, "%s (%#llx): its extent overflows or cannot be computed",
+                b[i].name, (unsigned long long)b[i].ptr);
+        /* a call that touches nothing (n = 0) still names memory of this session */
+        else if (!exec_range_ok(s, b[i].ptr, b[i].bytes ? b[i].bytes : 1))
+            bad(r, GENIE_ERANGE, "%s (%#llx, %llu bytes) is not in this session's memory",
+                b[i].name, (unsigned long long)b[i].ptr, (unsigned long long)b[i].bytes);
+    }
+    return r->err;
 }
 
 const void *exec_lib_scalar(exec_session *s, exec_lib_rd *r)

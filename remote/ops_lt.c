@@ -77,6 +77,8 @@ typedef struct exec_lt {
 
 static int lt_state(exec_session *s, uint32_t index, const char *op, exec_lt **out)
 {
+    /* set on every path: GCC at -O3 cannot see that exec_fail never returns 0 */
+    *out = s->lt;
     if (s->lt) {
         *out = s->lt;
         return 0;

@@ -324,8 +324,7 @@ static const char *delta_build(exec_session *s, const proto_frame *f, const prot
     if (proto_frame_begin(out, PROTO_KIND_REQUEST, f->seq) ||
         genie_buf_append(out, s->tmpl.data, s->tmpl.len))
         return "out of memory";
-    uint32_t fl = f->flags | PROTO_FRAME_TEMPLATE;
-    memcpy(out->data + 8, &fl, 4);
+    proto_frame_set_flags(out, f->flags | PROTO_FRAME_TEMPLATE);
     const char *why = proto_delta_apply(out->data + PROTO_HDR_SIZE, s->tmpl.len, a.patches,
                                         a.patches_len, a.npatches);
     if (why)
@@ -396,7 +395,7 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
     if (!e)
         seq = f.seq;
     else if (req && n >= PROTO_HDR_SIZE) /* echo what the header claims: the client can match it */
-        memcpy(&seq, (const uint8_t *)req + 12, 4);
+        seq = proto_frame_peek_seq(req);
     /* The reply buffer goes to the caller, so each batch starts a new one: sized like the
      * last reply, a batch usually costs one malloc however many ops it holds. */
     if (genie_buf_reserve(&s->reply, s->reply_hint < (1u << 20) ? s->reply_hint : (1u << 20)) ||

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # setup.sh — installs what Genie needs from Debian's packages and builds it into build/.
 #
-#   scripts/setup.sh [--no-install] [--asan] [--build-dir DIR]
+#   scripts/setup.sh [--no-install] [--asan] [--release] [--build-dir DIR]
 #     --no-install   skip apt-get (the packages are already there)
 #     --asan         also build an ASan+UBSan tree in build-asan/
+#     --release      also build a Release tree (-O3, NDEBUG) in build-release/: what a user's
+#                    default build is; no benchmarks, no CUDA test programs (CI's check that
+#                    every standard build compiles)
 #     --build-dir    where the normal build goes (default build)
 #     --torch        also install the stock torch wheel (2.11.0, CUDA 13.0, ~530 MB; downloaded
 #                    once into ~/.cache/genie/wheels, --no-deps: cudart/cuBLAS come from Genie)
@@ -12,14 +15,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-install=1 asan=0 torch=0 build=build
+install=1 asan=0 release=0 torch=0 build=build
 while [ $# -gt 0 ]; do
     case "$1" in
     --no-install) install=0 ;;
     --asan) asan=1 ;;
+    --release) release=1 ;;
     --torch) torch=1 ;;
     --build-dir) build=$2; shift ;;
-    -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -73,10 +77,15 @@ if [ $torch = 1 ]; then
 fi
 
 jobs=$(nproc)
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGENIE_WERROR=ON >/dev/null
 cmake --build "$build" -j "$jobs"
 if [ $asan = 1 ]; then
-    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGENIE_SANITIZE=ON >/dev/null
+    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DGENIE_SANITIZE=ON -DGENIE_WERROR=ON >/dev/null
     cmake --build build-asan -j "$jobs"
+fi
+if [ $release = 1 ]; then
+    cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DGENIE_WERROR=ON \
+        -DGENIE_WITH_BENCH=OFF -DGENIE_WITH_CUDA_WORKLOADS=OFF >/dev/null
+    cmake --build build-release -j "$jobs"
 fi
 echo "setup.sh: built into $build/"

@@ -37,6 +37,7 @@ static int is_barrier(unsigned kind)
     case SEM_OP_SYNC:
     case SEM_OP_MEM:
     case SEM_OP_GRAPH:
+    case SEM_OP_HANDLE: /* later ops may use the stream, event or handle it makes or changes */
     case SEM_OP_OTHER:
         return 1;
     default:

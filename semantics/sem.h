@@ -145,7 +145,8 @@ enum {
     SEM_DEP_STREAM = 1,  /* program order on one stream (or the legacy stream's implicit sync) */
     SEM_DEP_DATA = 2,    /* overlapping ranges, at least one written */
     SEM_DEP_EVENT = 4,   /* a wait for an event recorded earlier in the batch */
-    SEM_DEP_BARRIER = 8, /* one of them orders against everything (sync, mapping, graph, other) */
+    SEM_DEP_BARRIER = 8, /* one of them orders against everything (sync, mapping, handle, graph,
+                          * other) */
 };
 
 /* Where the allocation holding ptr starts and how long it is; 1 when known. */

@@ -66,22 +66,22 @@ int shim_lib_begin(shim_lib_call *c, unsigned api, size_t args_len)
 {
     memset(c, 0, sizeof *c);
     c->api = api;
-    shim_lock();
+    SHIM_HELD(); /* the generated wrapper holds the lock */
     cudaError_t e = shim_ensure();
     if (e != cudaSuccess) {
         c->status = CUBLAS_STATUS_NOT_INITIALIZED;
-        shim_unlock();
         return 1;
     }
-    c->mark = shim_g.batch.len;
-    c->p = proto_put_LIB_CALL(SHIM_BATCH, api, args_len);
+    shim_batch_begin(&c->rec);
+    c->p = SHIM_PUT(&c->rec, LIB_CALL, api, args_len);
     if (!c->p) {
         c->status = CUBLAS_STATUS_ALLOC_FAILED;
-        shim_g.batch.len = c->mark;
-        shim_unlock();
+        shim_batch_rollback(&c->rec);
         return 1;
     }
     c->end = c->p + args_len;
+    c->op = shim_sem_op(SEM_OP_LIB, PROTO_OP_LIB_CALL, 0);
+    c->op->api = api;
     return 0;
 }
 
@@ -101,7 +101,7 @@ static void mirror_check_stream(shim_blas_handle *b)
 
 int shim_lib_begin_on(shim_lib_call *c, cublasHandle_t h, unsigned api, size_t args_len)
 {
-    shim_lock();
+    SHIM_HELD(); /* the generated wrapper holds the lock */
     shim_blas_handle *b = shim_blas_handle_of(h);
     if (b) {
         mirror_check_stream(b);
@@ -111,16 +111,13 @@ int shim_lib_begin_on(shim_lib_call *c, cublasHandle_t h, unsigned api, size_t a
             if (st != CUBLAS_STATUS_SUCCESS) {
                 memset(c, 0, sizeof *c);
                 c->status = st;
-                shim_unlock();
                 return 1;
             }
             b->workspace_user = 0;
             b->workspace_reset_due = 0;
         }
     }
-    int r = shim_lib_begin(c, api, args_len); /* holds the lock again when it returns 0 */
-    shim_unlock();
-    return r;
+    return shim_lib_begin(c, api, args_len);
 }
 
 static void put(shim_lib_call *c, const void *v, size_t n)
@@ -181,12 +178,77 @@ void shim_lib_stream(shim_lib_call *c, cudaStream_t s)
     put(c, &id, 4);
 }
 
-void shim_lib_val(shim_lib_call *c, const void *v, size_t n) { put(c, v, n); }
+void shim_lib_val(shim_lib_call *c, const void *v, size_t n)
+{
+    if ((n == 4 || n == 8) && c->nvals < sizeof c->vals / sizeof c->vals[0]) {
+        int32_t i4;
+        int64_t i8;
+        if (n == 4)
+            memcpy(&i4, v, 4), i8 = i4;
+        else
+            memcpy(&i8, v, 8);
+        c->vals[c->nvals++] = i8;
+    }
+    put(c, v, n);
+}
 
 void shim_lib_dev(shim_lib_call *c, const void *p)
 {
     uint64_t v = (uint64_t)(uintptr_t)p;
     put(c, &v, 8);
+    /* TODO(arch-gen): the role (DEV_IN/OUT/INOUT) and size from the generated buffer table;
+     * until then every device argument is read-write, of unknown size */
+    if (v)
+        shim_sem_range(c->op, v, SEM_SIZE_UNKNOWN, SEM_RW);
+}
+
+/* For the GEMM family: the shape from the VAL arguments in order (transa, transb, m, n, k,
+ * then for the Ex forms Atype), the element type from the name or Atype, the batch count
+ * from its place (last VAL of the typed batched forms, third from last of the Ex ones). */
+static void lib_gemm(shim_lib_call *c)
+{
+    enum { EX = 1, BATCHED = 2 };
+    int dtype, f;
+    switch (c->api) {
+#define G(name, dt, fl)                                                                            case GENIE_API_cublas##name:                                                                   case GENIE_API_cublas##name##_64:                                                                  dtype = dt;                                                                                    f = fl;                                                                                        break;
+        G(Sgemm_v2, CUDA_R_32F, 0)
+        G(Dgemm_v2, CUDA_R_64F, 0)
+        G(Cgemm_v2, CUDA_C_32F, 0)
+        G(Zgemm_v2, CUDA_C_64F, 0)
+        G(SgemmEx, -1, EX)
+        G(GemmEx, -1, EX)
+        G(CgemmEx, -1, EX)
+        G(SgemmBatched, CUDA_R_32F, BATCHED)
+        G(DgemmBatched, CUDA_R_64F, BATCHED)
+        G(SgemmStridedBatched, CUDA_R_32F, BATCHED)
+        G(DgemmStridedBatched, CUDA_R_64F, BATCHED)
+        G(GemmBatchedEx, -1, EX | BATCHED)
+        G(GemmStridedBatchedEx, -1, EX | BATCHED)
+#undef G
+    case GENIE_API_cublasHgemm:
+        dtype = CUDA_R_16F;
+        f = 0;
+        break;
+    case GENIE_API_cublasHgemmStridedBatched:
+        dtype = CUDA_R_16F;
+        f = BATCHED;
+        break;
+    default:
+        return;
+    }
+    const int64_t *v = c->vals;
+    if (c->nvals < ((f & EX) ? 6u : 5u) + ((f & BATCHED) ? 1u : 0u))
+        return;
+    c->op->kind = SEM_OP_GEMM;
+    c->op->gemm = (sem_gemm){
+        .m = (int32_t)v[2],
+        .n = (int32_t)v[3],
+        .k = (int32_t)v[4],
+        .batch = !(f & BATCHED) ? 1 : (int32_t)v[c->nvals - ((f & EX) ? 3 : 1)],
+        .dtype = (f & EX) ? (int32_t)v[5] : dtype,
+        .transa = (uint8_t)v[0],
+        .transb = (uint8_t)v[1],
+    };
 }
 
 void shim_lib_scalar(shim_lib_call *c, const void *p, size_t n)
@@ -253,12 +315,18 @@ int shim_lib_end(shim_lib_call *c)
 {
     if (c->status) {
         /* nothing of a rejected call reaches the wire */
-        shim_g.batch.len = c->mark;
+        shim_batch_rollback(&c->rec);
         free(c->created);
-        shim_unlock();
         return c->status;
     }
     cudaError_t e;
+    /* the descriptor: the handle's stream; state setters are handle ops, not device work */
+    if (c->h)
+        c->op->stream = c->h->stream_id;
+    if (proto_graph_lib_state(c->api))
+        c->op->kind = SEM_OP_HANDLE;
+    else
+        lib_gemm(c);
     /* During a capture, work on a handle whose stream captures goes into the graph; calls
      * that change the handle run at once (protocol/graph.h). */
     uint32_t sid = shim_g.ncaptures && c->h && !proto_graph_lib_state(c->api)
@@ -268,39 +336,36 @@ int shim_lib_end(shim_lib_call *c)
         /* a host result needs a sync, which a capture forbids */
         e = shim_capture_forbid(sid, "a cuBLAS call returning a host value");
         if (e != cudaSuccess) {
-            shim_g.batch.len = c->mark;
+            shim_batch_rollback(&c->rec);
             free(c->created);
-            shim_unlock();
             return shim_blas_status(e);
         }
     }
-    if (sid != UINT32_MAX && !c->result) {
-        e = shim_op_done_on(sid, c->mark);
-    } else if (c->result) {
-        /* a host result: the value must be here before the call returns */
-        shim_g.batch_ops++;
-        shim_g.stats.ops_recorded++;
-        if (!shim_slot_add(c->result, c->result_size)) {
-            /* roll the record back: an R_DATA with no slot would end the session */
-            shim_g.batch_ops--;
-            shim_g.stats.ops_recorded--;
-            shim_g.batch.len = c->mark;
-            free(c->created);
-            shim_unlock();
-            return CUBLAS_STATUS_ALLOC_FAILED;
-        }
-        e = shim_flush(SHIM_RT_SYNC);
-    } else {
-        e = shim_op_done();
+    /* a created handle is live before its record is committed, so that a failure of either
+     * leaves neither */
+    if (c->created && shim_handle_add(c->created, SHIM_BLAS_MAGIC)) {
+        shim_batch_rollback(&c->rec);
+        free(c->created);
+        return CUBLAS_STATUS_ALLOC_FAILED;
     }
-    if (c->created && shim_handle_add(c->created, SHIM_BLAS_MAGIC))
-        e = cudaErrorMemoryAllocation; /* recorded, but unusable here */
+    if (c->result) /* a host result: the value must be here before the call returns */
+        shim_batch_want_reply(&c->rec, c->result, c->result_size);
+    e = shim_batch_commit(&c->rec, sid != UINT32_MAX && !c->result ? sid : SHIM_NO_STREAM,
+                          c->result ? SHIM_COMMIT_HOLD : 0);
+    if (!c->rec.committed && !c->rec.captured) {
+        /* rolled back whole (e.g. no room for the reply slot): the call did not happen */
+        if (c->created)
+            shim_handle_del(c->created);
+        free(c->created);
+        return e == cudaErrorMemoryAllocation ? CUBLAS_STATUS_ALLOC_FAILED : shim_blas_status(e);
+    }
+    if (c->result && e == cudaSuccess)
+        e = shim_flush(SHIM_RT_SYNC);
     if (c->destroyed) {
         shim_handle_del(c->destroyed);
         c->destroyed->magic = 0;
         free(c->destroyed);
     }
-    shim_unlock();
     return shim_blas_status(e);
 }
 
@@ -422,7 +487,7 @@ cublasStatus_t shim_impl_cublasGetAtomicsMode(cublasHandle_t handle, cublasAtomi
 
 /* The setters validate what real cuBLAS validates, record only a change (the mirror is the
  * executor's state: a value it already has needs no record), and update the mirror once the
- * record is made. Each holds the (recursive) lock throughout: the handle cannot be destroyed
+ * record is made. Each holds the lock throughout (nested holds only count): the handle cannot be destroyed
  * in between. A record that still fails remotely (the handle's create failed there) reports
  * its error at the next sync, like any recorded call. */
 cublasStatus_t shim_impl_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId)

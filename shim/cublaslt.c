@@ -19,8 +19,7 @@
 
 /* A cuBLASLt handle as the client sees it; the cublasLtHandle_t is a pointer to this. */
 typedef struct shim_lt_handle {
-    uint32_t magic;
-    uint32_t id;
+    SHIM_HANDLE_FIELDS
 } shim_lt_handle;
 #define SHIM_LT_MAGIC 0x4c544c54u /* "TLTL" */
 
@@ -86,13 +85,23 @@ cublasStatus_t shim_impl_cublasLtCreate(cublasLtHandle_t *lightHandle)
         free(h);
         return CUBLAS_STATUS_ALLOC_FAILED;
     }
-    if (!proto_put_LT_CREATE(SHIM_BATCH, h->id)) {
+    shim_rec r;
+    shim_batch_begin(&r);
+    if (!SHIM_PUT(&r, LT_CREATE, h->id)) {
+        shim_batch_rollback(&r);
         shim_handle_del(h);
         shim_unlock();
         free(h);
         return CUBLAS_STATUS_ALLOC_FAILED;
     }
-    e = shim_op_done();
+    shim_sem_op(SEM_OP_HANDLE, PROTO_OP_LT_CREATE, 0);
+    e = shim_batch_commit(&r, SHIM_NO_STREAM, 0);
+    if (!r.committed) {
+        shim_handle_del(h);
+        shim_unlock();
+        free(h);
+        return CUBLAS_STATUS_ALLOC_FAILED;
+    }
     shim_unlock();
     /* the handle exists whatever an earlier op's async error says; that error surfaces at
      * the next sync as the runtime's would */
@@ -112,9 +121,14 @@ cublasStatus_t shim_impl_cublasLtDestroy(cublasLtHandle_t lightHandle)
     cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
     /* a lost session has nothing left to destroy remotely */
     if (shim_ensure() == cudaSuccess) {
-        if (proto_put_LT_DESTROY(SHIM_BATCH, h->id))
-            (void)shim_op_done();
-        else
+        shim_rec r;
+        shim_batch_begin(&r);
+        if (SHIM_PUT(&r, LT_DESTROY, h->id)) {
+            shim_sem_op(SEM_OP_HANDLE, PROTO_OP_LT_DESTROY, 0);
+            (void)shim_batch_commit(&r, SHIM_NO_STREAM, 0);
+        } else
+            shim_batch_rollback(&r);
+        if (!r.committed)
             st = CUBLAS_STATUS_ALLOC_FAILED;
     }
     shim_handle_del(h);
@@ -541,6 +555,46 @@ static cublasStatus_t scalars(const void *desc, const void *alpha, const void *b
     return CUBLAS_STATUS_SUCCESS;
 }
 
+/* The matmul's IR descriptor: shape and type from the layouts, ranges from their extents
+ * (unknown when a layout's extent is not computable), pointer-valued descriptor attributes
+ * (bias, epilogue buffers, scale pointers) as read-write ranges of unknown size. */
+static void lt_describe(const void *desc, const void *const lay[4], const void *A, const void *B,
+                        const void *C, void *D, void *ws, size_t ws_size, uint32_t sid)
+{
+    sem_op *o = shim_sem_op(SEM_OP_GEMM, PROTO_OP_LT_MATMUL, sid);
+    int ta = (int)proto_lt_obj_geti(desc, CUBLASLT_MATMUL_DESC_TRANSA);
+    int tb = (int)proto_lt_obj_geti(desc, CUBLASLT_MATMUL_DESC_TRANSB);
+    int64_t arows = proto_lt_obj_geti(lay[0], CUBLASLT_MATRIX_LAYOUT_ROWS);
+    int64_t acols = proto_lt_obj_geti(lay[0], CUBLASLT_MATRIX_LAYOUT_COLS);
+    o->gemm = (sem_gemm){
+        .m = (int32_t)proto_lt_obj_geti(lay[3], CUBLASLT_MATRIX_LAYOUT_ROWS),
+        .n = (int32_t)proto_lt_obj_geti(lay[3], CUBLASLT_MATRIX_LAYOUT_COLS),
+        .k = (int32_t)(ta == CUBLAS_OP_N ? acols : arows),
+        .batch = (int32_t)proto_lt_obj_geti(lay[3], CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT),
+        .dtype = (int32_t)proto_lt_obj_geti(lay[0], CUBLASLT_MATRIX_LAYOUT_TYPE),
+        .transa = (uint8_t)ta,
+        .transb = (uint8_t)tb,
+    };
+    const void *ptr[4] = {A, B, C, D};
+    for (int i = 0; i < 4; i++) { /* C in place of D: D is read and written */
+        uint64_t ext;
+        if (!ptr[i] || (i == 2 && C == D))
+            continue;
+        if (proto_lt_layout_extent(lay[i], &ext))
+            ext = SEM_SIZE_UNKNOWN;
+        unsigned mode = i < 3 ? SEM_R : C == D ? SEM_RW : SEM_W;
+        shim_sem_range(o, (uint64_t)(uintptr_t)ptr[i], ext, mode);
+    }
+    if (ws && ws_size)
+        shim_sem_range(o, (uint64_t)(uintptr_t)ws, ws_size, SEM_RW);
+    for (int a = proto_lt_obj_next_set(desc, -1); a >= 0; a = proto_lt_obj_next_set(desc, a))
+        if (proto_lt_attr_is_ptr(PROTO_LT_DESC, (uint32_t)a)) {
+            uint64_t v = (uint64_t)proto_lt_obj_geti(desc, (uint32_t)a);
+            if (v)
+                shim_sem_range(o, v, SEM_SIZE_UNKNOWN, SEM_RW);
+        }
+}
+
 cublasStatus_t shim_impl_cublasLtMatmul(cublasLtHandle_t lightHandle,
                                         cublasLtMatmulDesc_t computeDesc, const void *alpha,
                                         const void *A, cublasLtMatrixLayout_t Adesc, const void *B,
@@ -572,19 +626,21 @@ cublasStatus_t shim_impl_cublasLtMatmul(cublasLtHandle_t lightHandle,
     }
     size_t n =
         proto_lt_problem_encode(NULL, 0, PROTO_LT_FORM_MATMUL, computeDesc, lay, NULL, &sc, algo);
-    size_t mark = shim_g.batch.len;
-    uint8_t *p =
-        proto_put_LT_MATMUL(SHIM_BATCH, (uint64_t)(uintptr_t)A, (uint64_t)(uintptr_t)B,
-                            (uint64_t)(uintptr_t)C, (uint64_t)(uintptr_t)D,
-                            (uint64_t)(uintptr_t)workspace, workspaceSizeInBytes, h->id, sid, n);
+    shim_rec r;
+    shim_batch_begin(&r);
+    uint8_t *p = SHIM_PUT(&r, LT_MATMUL, (uint64_t)(uintptr_t)A, (uint64_t)(uintptr_t)B,
+                          (uint64_t)(uintptr_t)C, (uint64_t)(uintptr_t)D,
+                          (uint64_t)(uintptr_t)workspace, workspaceSizeInBytes, h->id, sid, n);
     if (!p) {
+        shim_batch_rollback(&r);
         st = CUBLAS_STATUS_ALLOC_FAILED;
         goto out;
     }
     proto_lt_problem_encode(p, n, PROTO_LT_FORM_MATMUL, computeDesc, lay, NULL, &sc, algo);
+    lt_describe(computeDesc, lay, A, B, C, D, workspace, workspaceSizeInBytes, sid);
     /* errors of the matmul itself surface at the next sync, as a kernel's would; what this
      * returns is an earlier batch's error brought back by a threshold flush */
-    st = shim_blas_status(shim_op_done_on(sid, mark));
+    st = shim_blas_status(shim_batch_commit(&r, sid, 0));
 out:
     shim_unlock();
     return st;

@@ -1,10 +1,10 @@
 /* cudart_extra.c — runtime calls stock PyTorch needs at initialisation, answered locally:
- * driver entry points (c10's DriverAPI table; served by shim/driver.c), peer access. */
+ * driver entry points (c10's DriverAPI table; served by shim/cuda_driver_api.c), peer access. */
 #include "shim/shim_int.h"
 
 #include <string.h>
 
-void (*shim_driver_proc(const char *name))(void); /* shim/driver.c */
+void (*shim_driver_proc(const char *name))(void); /* shim/cuda_driver_api.c */
 
 cudaError_t shim_impl_cudaGetDriverEntryPointByVersion(
     const char *symbol, void **funcPtr, unsigned int cudaVersion, unsigned long long flags,

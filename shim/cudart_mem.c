@@ -59,12 +59,7 @@ static int pin_add(uintptr_t p, size_t size, unsigned flags, int registered)
  * write into memory the program is about to free. Lock held. */
 static cudaError_t pin_drain(uintptr_t p, size_t n)
 {
-    for (uint32_t i = 0; i < shim_g.nslots; i++) {
-        uintptr_t d = (uintptr_t)shim_g.slots[i].dst;
-        if (d && d < p + n && p < d + shim_g.slots[i].size)
-            return shim_flush(SHIM_RT_SYNC);
-    }
-    return cudaSuccess;
+    return shim_batch_writes_into((const void *)p, n) ? shim_flush(SHIM_RT_SYNC) : cudaSuccess;
 }
 
 static cudaError_t host_alloc(void **out, size_t size, unsigned flags)
@@ -188,13 +183,22 @@ cudaError_t shim_impl_cudaMalloc(void **devPtr, size_t size)
         if (shim_alloc_get(shim_g.alloc, size, &p, &mp, &ms)) {
             e = shim_set_error(cudaErrorMemoryAllocation);
         } else {
+            shim_rec r;
+            shim_batch_begin(&r);
             if (ms) {
-                if (!proto_put_MEM_MAP(SHIM_BATCH, mp, ms))
-                    e = shim_set_error(cudaErrorMemoryAllocation);
-                else
-                    e = shim_op_done();
+                if (!SHIM_PUT(&r, MEM_MAP, mp, ms)) {
+                    e = shim_batch_fail(&r);
+                } else {
+                    shim_sem_range(shim_sem_op(SEM_OP_MEM, PROTO_OP_MEM_MAP, 0), mp, ms, SEM_RW);
+                    e = shim_batch_commit(&r, SHIM_NO_STREAM, 0);
+                }
             }
-            *devPtr = (void *)(uintptr_t)p;
+            if (ms && !r.committed) { /* never mapped remotely: give the range back */
+                uint64_t up, us;
+                (void)shim_alloc_put(shim_g.alloc, p, &up, &us);
+            } else {
+                *devPtr = (void *)(uintptr_t)p;
+            }
         }
     }
     shim_unlock();
@@ -214,10 +218,14 @@ cudaError_t shim_impl_cudaFree(void *devPtr)
         } else if (us) {
             /* cudaFree synchronises the device in the real runtime; here the unmap is ordered
              * after every op already recorded, which is what that synchronisation buys */
-            if (!proto_put_MEM_UNMAP(SHIM_BATCH, up, us))
-                e = shim_set_error(cudaErrorMemoryAllocation);
-            else
-                e = shim_op_done();
+            shim_rec r;
+            shim_batch_begin(&r);
+            if (!SHIM_PUT(&r, MEM_UNMAP, up, us)) {
+                e = shim_batch_fail(&r);
+            } else {
+                shim_sem_range(shim_sem_op(SEM_OP_MEM, PROTO_OP_MEM_UNMAP, 0), up, us, SEM_RW);
+                e = shim_batch_commit(&r, SHIM_NO_STREAM, 0);
+            }
         }
     }
     shim_unlock();
@@ -284,18 +292,32 @@ static cudaError_t d2h_record(void *dst, const void *src, size_t n, uint32_t sid
     for (size_t off = 0; off < n; off += SHIM_COPY_PIECE) {
         size_t k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
         /* one reply carries at most SHIM_REPLY_BUDGET bytes of copies */
-        if (shim_g.reply_bytes + k > SHIM_REPLY_BUDGET &&
+        if (shim_batch_reply_bytes() + k > SHIM_REPLY_BUDGET &&
             (e = shim_flush(SHIM_RT_SYNC)) != cudaSuccess)
             return e;
-        if (!proto_put_MEMCPY_D2H(SHIM_BATCH, (uint64_t)(uintptr_t)src + off, k, sid))
-            return shim_set_error(cudaErrorMemoryAllocation);
-        shim_g.batch_ops++;
-        shim_g.stats.ops_recorded++;
-        if (!shim_slot_add((uint8_t *)dst + off, k))
-            return shim_set_error(cudaErrorMemoryAllocation);
-        shim_g.reply_bytes += k;
+        shim_rec r;
+        shim_batch_begin(&r);
+        if (!SHIM_PUT(&r, MEMCPY_D2H, (uint64_t)(uintptr_t)src + off, k, sid))
+            return shim_batch_fail(&r);
+        shim_sem_range(shim_sem_op(SEM_OP_D2H, PROTO_OP_MEMCPY_D2H, sid),
+                       (uint64_t)(uintptr_t)src + off, k, SEM_R);
+        shim_batch_want_reply(&r, (uint8_t *)dst + off, k);
+        /* held: the caller flushes (or lets an async copy ride along with the next flush) */
+        if ((e = shim_batch_commit(&r, SHIM_NO_STREAM, SHIM_COMMIT_HOLD)) != cudaSuccess)
+            return e;
+        shim_batch_note_reply_bytes(k);
     }
     return cudaSuccess;
+}
+
+/* A D2H copy failed part way (a piece or a row could not be recorded): the pieces already
+ * committed are flushed now, so nothing writes into the caller's memory after the call has
+ * returned its error. */
+static cudaError_t d2h_abandon(cudaError_t e, uint64_t reply_before)
+{
+    if (shim_g.fatal == cudaSuccess && shim_batch_reply_bytes() != reply_before)
+        (void)shim_flush(SHIM_RT_SYNC);
+    return shim_set_error(e);
 }
 
 /* One piece of a large upload, sent from src at the next flush (see shim_batch_splice):
@@ -305,20 +327,27 @@ static cudaError_t put_direct(uint64_t dst, const uint8_t *src, size_t k, uint32
                               const genie_hash128 *hash)
 {
     cudaError_t e;
-    if (shim_g.ext_bytes + shim_g.batch.len + k > SHIM_EXT_FRAME_MAX &&
+    if (shim_batch_wire_bytes() + k > SHIM_EXT_FRAME_MAX &&
         (e = shim_flush(SHIM_RT_SYNC)) != cudaSuccess)
         return e;
-    size_t rec = shim_g.batch.len;
-    uint8_t *p = hash ? proto_put_MEMCPY_H2D_STORE(SHIM_BATCH, dst, hash->lo, hash->hi, sid, 0)
-                      : proto_put_MEMCPY_H2D(SHIM_BATCH, dst, sid, 0);
+    shim_rec r;
+    shim_batch_begin(&r);
+    uint8_t *p = hash ? SHIM_PUT(&r, MEMCPY_H2D_STORE, dst, hash->lo, hash->hi, sid, 0)
+                      : SHIM_PUT(&r, MEMCPY_H2D, dst, sid, 0);
     if (!p)
-        return shim_set_error(cudaErrorMemoryAllocation);
-    if ((e = shim_batch_splice(rec, src, k)) != cudaSuccess) {
-        shim_g.batch.len = rec; /* drop the record: it was not counted */
+        return shim_batch_fail(&r);
+    if ((e = shim_batch_splice(&r, src, k)) != cudaSuccess) {
+        shim_batch_rollback(&r);
         return e;
     }
-    shim_g.stats.h2d_bytes += k;
-    return shim_op_done();
+    sem_op *o = shim_sem_op(SEM_OP_H2D, hash ? PROTO_OP_MEMCPY_H2D_STORE : PROTO_OP_MEMCPY_H2D,
+                            sid);
+    shim_sem_range(o, dst, k, SEM_W);
+    o->bulk_bytes = k;
+    e = shim_batch_commit(&r, SHIM_NO_STREAM, 0);
+    if (r.committed)
+        shim_g.stats.h2d_bytes += k;
+    return e;
 }
 
 /* The weight cache (GENIE_WEIGHT_CACHE): each piece of the upload is first asked for by the
@@ -333,24 +362,25 @@ static cudaError_t h2d_cached(uint64_t dst, const uint8_t *src, size_t n, uint32
     genie_hash128 small[4], *h = npieces <= 4 ? small : malloc(npieces * sizeof *h);
     if (!h)
         return shim_set_error(cudaErrorMemoryAllocation);
-    uint32_t first = shim_g.nslots; /* the pieces' answers: slots first .. first+npieces-1 */
+    uint32_t first = UINT32_MAX; /* the pieces' answers: slots first .. first+npieces-1 */
     cudaError_t e = cudaSuccess;
     for (size_t i = 0; i < npieces; i++) {
         size_t off = i * SHIM_COPY_PIECE, k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
         h[i] = genie_hash_content(src + off, k);
-        size_t mark = shim_g.batch.len;
-        if (!proto_put_MEMCPY_H2D_CACHED(SHIM_BATCH, dst + off, k, h[i].lo, h[i].hi, sid)) {
-            e = shim_set_error(cudaErrorMemoryAllocation);
+        shim_rec r;
+        shim_batch_begin(&r);
+        if (!SHIM_PUT(&r, MEMCPY_H2D_CACHED, dst + off, k, h[i].lo, h[i].hi, sid)) {
+            e = shim_batch_fail(&r);
             break;
         }
-        shim_g.batch_ops++;
-        if (!shim_slot_add(NULL, 0)) { /* a record never goes out without its R_VALUE slot */
-            shim_g.batch_ops--;
-            shim_g.batch.len = mark;
-            e = shim_set_error(cudaErrorMemoryAllocation);
+        shim_sem_range(shim_sem_op(SEM_OP_H2D, PROTO_OP_MEMCPY_H2D_CACHED, sid), dst + off, k,
+                       SEM_W);
+        shim_batch_want_reply(&r, NULL, 0); /* its R_VALUE */
+        /* held: every piece's slot must come back in the one flush below */
+        if ((e = shim_batch_commit(&r, SHIM_NO_STREAM, SHIM_COMMIT_HOLD)) != cudaSuccess)
             break;
-        }
-        shim_g.stats.ops_recorded++;
+        if (i == 0)
+            first = r.slot;
     }
     /* An error of earlier work in the batch does not stop the copy (it would have run in
      * the same frame without the cache); the first error is returned at the end. */
@@ -369,7 +399,7 @@ static cudaError_t h2d_cached(uint64_t dst, const uint8_t *src, size_t n, uint32
         return shim_set_error(cudaErrorMemoryAllocation);
     }
     for (size_t i = 0; i < npieces; i++) {
-        const shim_slot *sl = &shim_g.slots[first + i];
+        const shim_slot *sl = shim_batch_result(first + (uint32_t)i);
         ans[i] = sl->filled && sl->status == 0 && sl->value <= 2 ? (uint8_t)sl->value : 0;
     }
     for (size_t i = 0; i < npieces && e == cudaSuccess; i++) {
@@ -380,10 +410,10 @@ static cudaError_t h2d_cached(uint64_t dst, const uint8_t *src, size_t n, uint32
             shim_g.stats.h2d_bytes_saved += k;
             continue;
         }
-        if (ans[i] == 2 && shim_g.wcache) {
+        if (ans[i] == 2 && shim_g.pol.weight_cache) {
             GENIE_INFO("genie-remote keeps no weight cache (GENIE_WEIGHT_CACHE_BYTES=0 there): "
                        "large uploads are sent as they are from now on");
-            shim_g.wcache = 0;
+            shim_g.pol.weight_cache = 0;
         }
         if (ans[i] == 0)
             shim_g.stats.h2d_cache_misses++;
@@ -402,8 +432,6 @@ static cudaError_t h2d_cached(uint64_t dst, const uint8_t *src, size_t n, uint32
  * the size threshold flush a huge copy as it goes instead of growing one giant batch. */
 static cudaError_t h2d_direct(uint64_t dst, const void *src, size_t n, uint32_t sid)
 {
-    if (shim_g.wcache)
-        return h2d_cached(dst, src, n, sid);
     cudaError_t e = cudaSuccess;
     for (size_t off = 0; off < n && e == cudaSuccess; off += SHIM_COPY_PIECE) {
         size_t k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
@@ -461,21 +489,37 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
                 cudaSuccess)
                 return e;
         }
-        /* A large copy to a remote is sent from src itself (no copy into the batch) and
-         * flushed before we return, when src is the caller's again; a small one is
-         * captured into the batch and src is free at once. */
-        if (n >= SHIM_H2D_DIRECT_MIN && shim_remote())
+        /* The H2D pass (semantics/passes.c) on the copy's descriptor: a large copy to a
+         * remote is sent from src itself (no copy into the batch) and flushed before we
+         * return, when src is the caller's again, by content hash first while the weight
+         * cache is on; a small one is captured into the batch and src is free at once. The
+         * descriptor staged here asks; each record below stages its own. */
+        sem_op *q = shim_sem_op(SEM_OP_H2D, PROTO_OP_MEMCPY_H2D, sid);
+        q->bulk_bytes = n;
+        switch (sem_pass_h2d(&shim_g.pol, q)) {
+        case SEM_H2D_CACHED:
+            return h2d_cached((uint64_t)(uintptr_t)dst, src, n, sid);
+        case SEM_H2D_DIRECT:
             return h2d_direct((uint64_t)(uintptr_t)dst, src, n, sid);
+        case SEM_H2D_INLINE:
+            break;
+        }
         /* in pieces: a record's length is 32 bits, and a bounded piece lets the size
          * threshold flush a huge copy as it goes instead of growing one giant batch */
         for (size_t off = 0; off < n; off += SHIM_COPY_PIECE) {
             size_t k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
-            uint8_t *p = proto_put_MEMCPY_H2D(SHIM_BATCH, (uint64_t)(uintptr_t)dst + off, sid, k);
+            shim_rec r;
+            shim_batch_begin(&r);
+            uint8_t *p = SHIM_PUT(&r, MEMCPY_H2D, (uint64_t)(uintptr_t)dst + off, sid, k);
             if (!p)
-                return shim_set_error(cudaErrorMemoryAllocation);
+                return shim_batch_fail(&r);
             memcpy(p, (const uint8_t *)src + off, k); /* captured now */
-            shim_g.stats.h2d_bytes += k;
-            if ((e = shim_op_done()) != cudaSuccess)
+            shim_sem_range(shim_sem_op(SEM_OP_H2D, PROTO_OP_MEMCPY_H2D, sid),
+                           (uint64_t)(uintptr_t)dst + off, k, SEM_W);
+            e = shim_batch_commit(&r, SHIM_NO_STREAM, 0);
+            if (r.committed)
+                shim_g.stats.h2d_bytes += k;
+            if (e != cudaSuccess)
                 return e;
         }
         return cudaSuccess;
@@ -490,8 +534,9 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
         if (shim_g.ncaptures &&
             (e = shim_capture_forbid(sid, "a device-to-host copy")) != cudaSuccess)
             return e;
+        uint64_t rb = shim_batch_reply_bytes();
         if ((e = d2h_record(dst, src, n, sid)) != cudaSuccess)
-            return e;
+            return d2h_abandon(e, rb);
         /* an async copy into pinned memory is only visible after a sync, so it rides along
          * with the next flush; anything else must land before we return */
         if (async && shim_host_is_pinned(dst, n))
@@ -503,11 +548,14 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
         if ((e = check_dev(dst, n)) != cudaSuccess || (e = check_dev(src, n)) != cudaSuccess)
             return e;
     {
-        size_t mark = shim_g.batch.len;
-        if (!proto_put_MEMCPY_D2D(SHIM_BATCH, (uint64_t)(uintptr_t)dst, (uint64_t)(uintptr_t)src,
-                                  n, sid))
-            return shim_set_error(cudaErrorMemoryAllocation);
-        return shim_op_done_on(sid, mark);
+        shim_rec r;
+        shim_batch_begin(&r);
+        if (!SHIM_PUT(&r, MEMCPY_D2D, (uint64_t)(uintptr_t)dst, (uint64_t)(uintptr_t)src, n, sid))
+            return shim_batch_fail(&r);
+        sem_op *o = shim_sem_op(SEM_OP_D2D, PROTO_OP_MEMCPY_D2D, sid);
+        shim_sem_range(o, (uint64_t)(uintptr_t)src, n, SEM_R);
+        shim_sem_range(o, (uint64_t)(uintptr_t)dst, n, SEM_W);
+        return shim_batch_commit(&r, sid, 0);
     }
     default:
         return shim_set_error(cudaErrorInvalidMemcpyDirection);
@@ -542,10 +590,13 @@ static cudaError_t memset_locked(void *p, int value, size_t n, cudaStream_t stre
         return cudaSuccess;
     if ((e = check_dev(p, n)) != cudaSuccess)
         return e;
-    size_t mark = shim_g.batch.len;
-    if (!proto_put_MEMSET(SHIM_BATCH, (uint64_t)(uintptr_t)p, n, (uint32_t)value & 0xffu, sid))
-        return shim_set_error(cudaErrorMemoryAllocation);
-    return shim_op_done_on(sid, mark);
+    shim_rec r;
+    shim_batch_begin(&r);
+    if (!SHIM_PUT(&r, MEMSET, (uint64_t)(uintptr_t)p, n, (uint32_t)value & 0xffu, sid))
+        return shim_batch_fail(&r);
+    shim_sem_range(shim_sem_op(SEM_OP_MEMSET, PROTO_OP_MEMSET, sid), (uint64_t)(uintptr_t)p, n,
+                   SEM_W);
+    return shim_batch_commit(&r, sid, 0);
 }
 
 cudaError_t shim_impl_cudaMemset(void *devPtr, int value, size_t count)
@@ -639,9 +690,10 @@ static cudaError_t memcpy2d_locked(void *dst, size_t dpitch, const void *src, si
         if (shim_g.ncaptures &&
             (e = shim_capture_forbid(sid, "a device-to-host copy")) != cudaSuccess)
             return e;
+        uint64_t rb = shim_batch_reply_bytes();
         for (size_t r = 0; r < height; r++)
             if ((e = d2h_record(d + r * dpitch, s + r * spitch, width, sid)) != cudaSuccess)
-                return e;
+                return d2h_abandon(e, rb);
         if (async && shim_host_is_pinned(dst, dspan))
             return cudaSuccess; /* rides along with the next flush, as a 1D copy does */
         shim_g.clean_after = sid;

@@ -41,16 +41,21 @@ static cudaError_t stream_create(cudaStream_t *out, unsigned flags, int priority
             s->flags = flags;
             /* clamp like the runtime: [greatest, least] = [-5, 0] on current GPUs */
             s->priority = priority > 0 ? 0 : priority < -5 ? -5 : priority;
+            shim_rec r;
+            shim_batch_begin(&r);
             if (shim_handle_add(s, SHIM_STREAM_MAGIC)) {
                 free(s);
                 e = shim_set_error(cudaErrorMemoryAllocation);
-            } else if (!proto_put_STREAM_CREATE(SHIM_BATCH, s->id, flags, s->priority)) {
+            } else if (!SHIM_PUT(&r, STREAM_CREATE, s->id, flags, s->priority)) {
                 shim_handle_del(s);
                 free(s);
-                e = shim_set_error(cudaErrorMemoryAllocation);
+                e = shim_batch_fail(&r);
+            } else if (shim_sem_op(SEM_OP_HANDLE, PROTO_OP_STREAM_CREATE, s->id),
+                       (e = shim_batch_commit(&r, SHIM_NO_STREAM, 0)), !r.committed) {
+                shim_handle_del(s);
+                free(s);
             } else {
                 *out = (cudaStream_t)s;
-                e = shim_op_done();
             }
         }
     }
@@ -110,14 +115,16 @@ cudaError_t shim_impl_cudaStreamDestroy(cudaStream_t stream)
     if (id == UINT32_MAX || id == 0) {
         e = shim_set_error(cudaErrorInvalidResourceHandle);
     } else if ((e = shim_ensure()) == cudaSuccess) {
-        if (!proto_put_STREAM_DESTROY(SHIM_BATCH, id)) {
-            e = shim_set_error(cudaErrorMemoryAllocation);
-        } else {
+        shim_rec r;
+        shim_batch_begin(&r);
+        if (!SHIM_PUT(&r, STREAM_DESTROY, id)) {
+            e = shim_batch_fail(&r);
+        } else if (shim_sem_op(SEM_OP_HANDLE, PROTO_OP_STREAM_DESTROY, id),
+                   (e = shim_batch_commit(&r, SHIM_NO_STREAM, 0)), r.committed) {
             shim_capture_stream_gone(id); /* its capture, if any, ends with it */
             shim_handle_del(stream); /* later use is an invalid handle */
             ((shim_stream *)stream)->magic = 0;
             free(stream);
-            e = shim_op_done();
         }
     }
     shim_unlock();
@@ -139,35 +146,42 @@ cudaError_t shim_impl_cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event
         /* inside a capture, or another stream joining one (shim/graph.c) */
         e = shim_capture_wait(id, ev);
     } else if (e == cudaSuccess) {
-        size_t mark = shim_g.batch.len;
-        if (!proto_put_STREAM_WAIT_EVENT(SHIM_BATCH, id, ev->id, flags))
-            e = shim_set_error(cudaErrorMemoryAllocation);
-        else
-            e = shim_op_done_on(id, mark);
+        shim_rec r;
+        shim_batch_begin(&r);
+        if (!SHIM_PUT(&r, STREAM_WAIT_EVENT, id, ev->id, flags)) {
+            e = shim_batch_fail(&r);
+        } else {
+            shim_sem_op(SEM_OP_STREAM_WAIT, PROTO_OP_STREAM_WAIT_EVENT, id)->event = ev->id;
+            e = shim_batch_commit(&r, id, 0);
+        }
     }
     shim_unlock();
     return e;
 }
 
-/* Records a sync op and flushes. With value, the op's R_VALUE status is the result and
- * its value goes to *value. */
-static cudaError_t sync_op(uint64_t *value, uint8_t *rec)
+/* Ends a sync op begun with r whose record put returned rec (wire op, on stream, of event),
+ * and flushes. With value, the op's R_VALUE status is the result and its value goes to
+ * *value. */
+static cudaError_t sync_op(shim_rec *r, uint64_t *value, uint8_t *rec, uint16_t op,
+                           uint32_t stream, uint32_t event)
 {
     if (!rec)
-        return shim_set_error(cudaErrorMemoryAllocation);
-    shim_g.batch_ops++;
-    shim_g.stats.ops_recorded++;
-    uint32_t pos = shim_g.nslots;
-    if (value && !shim_slot_add(NULL, 0))
-        return shim_set_error(cudaErrorMemoryAllocation);
-    cudaError_t e = shim_flush(SHIM_RT_SYNC);
+        return shim_batch_fail(r);
+    shim_sem_op(SEM_OP_SYNC, op, stream)->event = event;
+    if (value)
+        shim_batch_want_reply(r, NULL, 0);
+    cudaError_t e = shim_batch_commit(r, SHIM_NO_STREAM, SHIM_COMMIT_HOLD);
+    if (e != cudaSuccess)
+        return e; /* rolled back whole: the batch is as it was */
+    e = shim_flush(SHIM_RT_SYNC);
     if (e != cudaSuccess || !value)
         return e;
-    /* the flush reset nslots but the slot's memory holds the reply */
-    if (!shim_g.slots[pos].filled)
+    /* the flush reset the batch but the slot's memory holds the reply */
+    const shim_slot *sl = shim_batch_result(r->slot);
+    if (!sl->filled)
         return shim_set_error(cudaErrorUnknown);
-    *value = shim_g.slots[pos].value;
-    return (cudaError_t)shim_g.slots[pos].status;
+    *value = sl->value;
+    return (cudaError_t)sl->status;
 }
 
 cudaError_t shim_impl_cudaStreamSynchronize(cudaStream_t stream)
@@ -179,14 +193,16 @@ cudaError_t shim_impl_cudaStreamSynchronize(cudaStream_t stream)
     cudaError_t e = shim_ensure();
     if (e == cudaSuccess)
         e = shim_capture_forbid(id, "cudaStreamSynchronize");
-    if (e == cudaSuccess && shim_g.batch_ops == 0 &&
+    if (e == cudaSuccess && shim_batch_empty() &&
         (shim_g.clean == SHIM_CLEAN_ALL || shim_g.clean == (int64_t)id)) {
         shim_unlock();
         return cudaSuccess; /* drained by the last flush, nothing recorded since */
     }
     if (e == cudaSuccess) {
         shim_g.clean_after = id;
-        e = sync_op(NULL, proto_put_STREAM_SYNC(SHIM_BATCH, id));
+        shim_rec r;
+        shim_batch_begin(&r);
+        e = sync_op(&r, NULL, SHIM_PUT(&r, STREAM_SYNC, id), PROTO_OP_STREAM_SYNC, id, 0);
     }
     shim_unlock();
     return e;
@@ -203,7 +219,9 @@ cudaError_t shim_impl_cudaStreamQuery(cudaStream_t stream)
         e = shim_capture_forbid(id, "cudaStreamQuery");
     if (e == cudaSuccess) {
         uint64_t v;
-        e = sync_op(&v, proto_put_STREAM_QUERY(SHIM_BATCH, id));
+        shim_rec r;
+        shim_batch_begin(&r);
+        e = sync_op(&r, &v, SHIM_PUT(&r, STREAM_QUERY, id), PROTO_OP_STREAM_QUERY, id, 0);
     }
     shim_unlock();
     return e; /* cudaErrorNotReady is not recorded as the last error, as in the runtime */
@@ -215,13 +233,15 @@ cudaError_t shim_impl_cudaDeviceSynchronize(void)
     cudaError_t e = shim_ensure();
     if (e == cudaSuccess)
         e = shim_capture_forbid(SHIM_CAPTURE_ANY, "cudaDeviceSynchronize");
-    if (e == cudaSuccess && shim_g.batch_ops == 0 && shim_g.clean == SHIM_CLEAN_ALL) {
+    if (e == cudaSuccess && shim_batch_empty() && shim_g.clean == SHIM_CLEAN_ALL) {
         shim_unlock();
         return cudaSuccess;
     }
     if (e == cudaSuccess) {
         shim_g.clean_after = SHIM_CLEAN_ALL;
-        e = sync_op(NULL, proto_put_DEVICE_SYNC(SHIM_BATCH, 0));
+        shim_rec r;
+        shim_batch_begin(&r);
+        e = sync_op(&r, NULL, SHIM_PUT(&r, DEVICE_SYNC, 0), PROTO_OP_DEVICE_SYNC, 0, 0);
     }
     shim_unlock();
     return e;
@@ -243,16 +263,21 @@ static cudaError_t event_create(cudaEvent_t *out, unsigned flags)
             ev->magic = SHIM_EVENT_MAGIC;
             ev->id = shim_g.next_event++;
             ev->flags = flags;
+            shim_rec r;
+            shim_batch_begin(&r);
             if (shim_handle_add(ev, SHIM_EVENT_MAGIC)) {
                 free(ev);
                 e = shim_set_error(cudaErrorMemoryAllocation);
-            } else if (!proto_put_EVENT_CREATE(SHIM_BATCH, ev->id, flags)) {
+            } else if (!SHIM_PUT(&r, EVENT_CREATE, ev->id, flags)) {
                 shim_handle_del(ev);
                 free(ev);
-                e = shim_set_error(cudaErrorMemoryAllocation);
+                e = shim_batch_fail(&r);
+            } else if ((shim_sem_op(SEM_OP_HANDLE, PROTO_OP_EVENT_CREATE, 0)->event = ev->id),
+                       (e = shim_batch_commit(&r, SHIM_NO_STREAM, 0)), !r.committed) {
+                shim_handle_del(ev);
+                free(ev);
             } else {
                 *out = (cudaEvent_t)ev;
-                e = shim_op_done();
             }
         }
     }
@@ -282,15 +307,16 @@ static cudaError_t event_record(cudaEvent_t event, cudaStream_t stream)
          * for (shim/graph.c) */
         e = shim_capture_event(sid, ev);
     } else if (e == cudaSuccess) {
-        size_t mark = shim_g.batch.len;
-        uint64_t before = shim_g.stats.ops_recorded;
-        if (!proto_put_EVENT_RECORD(SHIM_BATCH, ev->id, sid)) {
-            e = shim_set_error(cudaErrorMemoryAllocation);
+        shim_rec r;
+        shim_batch_begin(&r);
+        if (!SHIM_PUT(&r, EVENT_RECORD, ev->id, sid)) {
+            e = shim_batch_fail(&r);
         } else {
-            /* recorded when the record stayed (and went out): an error here may be an
-             * earlier op's, returned by a flush the record rode along with */
-            e = shim_op_done_on(sid, mark);
-            if (shim_g.stats.ops_recorded != before) {
+            shim_sem_op(SEM_OP_EVENT_RECORD, PROTO_OP_EVENT_RECORD, sid)->event = ev->id;
+            /* recorded when the record was committed (and went out): an error here may be
+             * an earlier op's, returned by a flush the record rode along with */
+            e = shim_batch_commit(&r, sid, 0);
+            if (r.committed) {
                 ev->recorded = 1;
                 ev->capture = 0;
             }
@@ -325,12 +351,15 @@ cudaError_t shim_impl_cudaEventQuery(cudaEvent_t event)
     if (e == cudaSuccess)
         e = shim_capture_event_use(ev, "cudaEventQuery");
     if (e == cudaSuccess) {
-        if (!ev->recorded && shim_g.batch_ops == 0)
+        if (!ev->recorded && shim_batch_empty())
             e = cudaSuccess; /* a never-recorded event is complete */
         else
         {
             uint64_t v;
-            e = sync_op(&v, proto_put_EVENT_QUERY(SHIM_BATCH, ev->id));
+            shim_rec r;
+            shim_batch_begin(&r);
+            e = sync_op(&r, &v, SHIM_PUT(&r, EVENT_QUERY, ev->id), PROTO_OP_EVENT_QUERY, 0,
+                        ev->id);
         }
     }
     shim_unlock();
@@ -348,8 +377,12 @@ cudaError_t shim_impl_cudaEventSynchronize(cudaEvent_t event)
     cudaError_t e = shim_ensure();
     if (e == cudaSuccess)
         e = shim_capture_event_use(ev, "cudaEventSynchronize");
-    if (e == cudaSuccess)
-        e = sync_op(NULL, proto_put_EVENT_SYNC(SHIM_BATCH, ev->id));
+    if (e == cudaSuccess) {
+        shim_rec r;
+        shim_batch_begin(&r);
+        e = sync_op(&r, NULL, SHIM_PUT(&r, EVENT_SYNC, ev->id), PROTO_OP_EVENT_SYNC, 0,
+                    ev->id);
+    }
     shim_unlock();
     return e;
 }
@@ -364,13 +397,15 @@ cudaError_t shim_impl_cudaEventDestroy(cudaEvent_t event)
     }
     cudaError_t e = shim_ensure();
     if (e == cudaSuccess) {
-        if (!proto_put_EVENT_DESTROY(SHIM_BATCH, ev->id)) {
-            e = shim_set_error(cudaErrorMemoryAllocation);
-        } else {
+        shim_rec r;
+        shim_batch_begin(&r);
+        if (!SHIM_PUT(&r, EVENT_DESTROY, ev->id)) {
+            e = shim_batch_fail(&r);
+        } else if ((shim_sem_op(SEM_OP_HANDLE, PROTO_OP_EVENT_DESTROY, 0)->event = ev->id),
+                   (e = shim_batch_commit(&r, SHIM_NO_STREAM, 0)), r.committed) {
             shim_handle_del(ev);
             ev->magic = 0;
             free(ev);
-            e = shim_op_done();
         }
     }
     shim_unlock();
@@ -389,7 +424,10 @@ cudaError_t shim_impl_cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEve
     cudaError_t e = shim_ensure();
     if (e == cudaSuccess) {
         uint64_t v = 0;
-        e = sync_op(&v, proto_put_EVENT_ELAPSED(SHIM_BATCH, a->id, b->id));
+        shim_rec r;
+        shim_batch_begin(&r);
+        e = sync_op(&r, &v, SHIM_PUT(&r, EVENT_ELAPSED, a->id, b->id),
+                    PROTO_OP_EVENT_ELAPSED, 0, b->id);
         if (e == cudaSuccess) {
             uint32_t bits = (uint32_t)v;
             memcpy(ms, &bits, sizeof bits);
@@ -440,8 +478,11 @@ cudaError_t shim_impl_cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, v
         e = host_fn_drain(stream, sid, "cudaLaunchHostFunc");
     shim_unlock();
     /* "the function will not be called in the event of an error in the CUDA context" */
-    if (e == cudaSuccess)
+    if (e == cudaSuccess) {
+        unsigned held = shim_release(); /* the wrapper's hold too: the program runs unlocked */
         fn(userData);
+        shim_reacquire(held);
+    }
     return e;
 }
 
@@ -468,6 +509,8 @@ cudaError_t shim_impl_cudaStreamAddCallback(cudaStream_t stream, cudaStreamCallb
     e = host_fn_drain(stream, sid, "cudaStreamAddCallback");
     shim_unlock();
     /* a callback runs even after an error and is told it: the status of the stream's work */
+    unsigned held = shim_release(); /* the wrapper's hold too: the program runs unlocked */
     callback(stream, e, userData);
+    shim_reacquire(held);
     return e;
 }

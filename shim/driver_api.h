@@ -1,4 +1,4 @@
-/* driver_api.h — the CUDA driver API surface Genie serves on the client (shim/driver.c).
+/* driver_api.h — the CUDA driver API surface Genie serves on the client (shim/cuda_driver_api.c).
  *
  * PyTorch reaches the driver two ways: c10's DriverAPI table through
  * cudaGetDriverEntryPointByVersion (it asserts non-null VMM entry points), and
@@ -13,14 +13,14 @@
  *     shim of the process (libgenie.so preloaded, else the look-alike libcudart.so.13 it needs).
  *
  * _(kind, name, (params), (args))
- *   IMPL  written by hand in shim/driver.c: answered locally from the session's device
+ *   IMPL  written by hand in shim/cuda_driver_api.c: answered locally from the session's device
  *         description or the shim's allocator; modules, functions and launches of code the
  *         program hands over (NVRTC output: fatbin, cubin or PTX) go through the same wire
  *         as the runtime's (MODULE_LOAD, FUNC_GET, LAUNCH; shim/register.c)
- *   DENY  returns CUDA_ERROR_NOT_SUPPORTED and logs its name once (generated in driver.c):
+ *   DENY  returns CUDA_ERROR_NOT_SUPPORTED and logs its name once (generated in cuda_driver_api.c):
  *         VMM (Genie's allocator owns the device VA range), links (cuLink*), cooperative
  *         launches, green contexts, multicast, stream memory operations.
- * Prototypes are CUDA 13.0's cuda.h (driver.c checks each against it); names are the
+ * Prototypes are CUDA 13.0's cuda.h (cuda_driver_api.c checks each against it); names are the
  * exported symbols (the _v2 that cuda.h's macros select). */
 #ifndef GENIE_SHIM_DRIVER_API_H
 #define GENIE_SHIM_DRIVER_API_H

@@ -41,7 +41,7 @@ typedef struct shim_capture {
 
 /* cudaGraph_t */
 typedef struct shim_graph {
-    uint32_t magic;
+    SHIM_HANDLE_FIELDS /* id: unused (a graph has no wire ID until instantiated) */
     uint32_t origin;
     genie_buf recs;
     uint32_t nrec;
@@ -54,8 +54,7 @@ typedef struct shim_graph {
 
 /* cudaGraphExec_t: independent of its graph once made, as in the runtime */
 typedef struct shim_graph_exec {
-    uint32_t magic;
-    uint32_t id; /* the executor's graph ID */
+    SHIM_HANDLE_FIELDS /* id: the executor's graph ID */
     shim_h2d_node *h2d;
     uint32_t nh2d;
     uint64_t h2d_bytes;
@@ -141,31 +140,27 @@ cudaError_t shim_capture_unsupported(uint32_t sid, const char *what)
     return invalidate(c, cudaErrorNotSupported, what);
 }
 
-cudaError_t shim_op_done_on(uint32_t sid, size_t mark)
+int shim_capture_take(uint32_t sid, const uint8_t *rec, size_t n, cudaError_t *e)
 {
-    if (__builtin_expect(!shim_g.ncaptures, 1))
-        return shim_op_done();
     shim_capture *c = capture_of(sid);
     if (!c) {
-        if (sid == 0 && (c = legacy_conflict())) {
-            shim_g.batch.len = mark; /* the call fails: nothing of it stays */
-            return invalidate(c, cudaErrorStreamCaptureImplicit,
-                              "work on the legacy default stream during the capture");
+        if (sid == 0 && (c = legacy_conflict())) { /* the call fails: nothing of it stays */
+            *e = invalidate(c, cudaErrorStreamCaptureImplicit,
+                            "work on the legacy default stream during the capture");
+            return 1;
         }
-        return shim_op_done();
+        return 0;
     }
-    size_t n = shim_g.batch.len - mark;
-    cudaError_t e = cudaSuccess;
+    *e = cudaSuccess;
     if (c->invalid != cudaSuccess)
-        e = shim_set_error(cudaErrorStreamCaptureInvalidated);
+        *e = shim_set_error(cudaErrorStreamCaptureInvalidated);
     else if (c->recs.len + n > PROTO_GRAPH_MAX_BYTES)
-        e = invalidate(c, cudaErrorNotSupported, "graph larger than Genie's 1 GiB record limit");
-    else if (genie_buf_append(&c->recs, shim_g.batch.data + mark, n))
-        e = invalidate(c, cudaErrorMemoryAllocation, "out of memory");
+        *e = invalidate(c, cudaErrorNotSupported, "graph larger than Genie's 1 GiB record limit");
+    else if (genie_buf_append(&c->recs, rec, n))
+        *e = invalidate(c, cudaErrorMemoryAllocation, "out of memory");
     else
         c->nrec++;
-    shim_g.batch.len = mark; /* moved (or dropped): never sent with the batch */
-    return e;
+    return 1;
 }
 
 cudaError_t shim_capture_h2d(uint32_t sid, uint64_t dst, const void *src, size_t n)
@@ -424,28 +419,37 @@ static cudaError_t instantiate(cudaGraphExec_t *out, cudaGraph_t graph, unsigned
         if (x && g->nh2d && (x->h2d = malloc(g->nh2d * sizeof *x->h2d)))
             memcpy(x->h2d, g->h2d, g->nh2d * sizeof *x->h2d);
         uint8_t *p;
+        shim_rec r;
+        shim_batch_begin(&r);
         if (!x || (g->nh2d && !x->h2d) || shim_handle_add(x, SHIM_GEXEC_MAGIC)) {
             if (x)
                 free(x->h2d);
             free(x);
             e = shim_set_error(cudaErrorMemoryAllocation);
-        } else if (!(p = proto_put_GRAPH_DEFINE(SHIM_BATCH, shim_g.next_graph + 1, g->origin,
-                                                g->recs.len))) {
+        } else if (!(p = SHIM_PUT(&r, GRAPH_DEFINE, shim_g.next_graph + 1, g->origin,
+                                  g->recs.len))) {
             shim_handle_del(x);
             free(x->h2d);
             free(x);
-            e = shim_set_error(cudaErrorMemoryAllocation);
+            e = shim_batch_fail(&r);
         } else {
             if (g->recs.len)
                 memcpy(p, g->recs.data, g->recs.len);
-            x->magic = SHIM_GEXEC_MAGIC;
-            x->id = ++shim_g.next_graph;
-            x->nh2d = g->nh2d;
-            x->h2d_bytes = g->h2d_bytes;
-            *out = (cudaGraphExec_t)x;
+            shim_sem_op(SEM_OP_GRAPH, PROTO_OP_GRAPH_DEFINE, g->origin);
             /* the executor checks the records when the batch runs: a refusal surfaces at the
              * next sync, and launches of the graph then fail as unknown */
-            e = shim_op_done();
+            e = shim_batch_commit(&r, SHIM_NO_STREAM, 0);
+            if (r.committed) {
+                x->magic = SHIM_GEXEC_MAGIC;
+                x->id = ++shim_g.next_graph;
+                x->nh2d = g->nh2d;
+                x->h2d_bytes = g->h2d_bytes;
+                *out = (cudaGraphExec_t)x;
+            } else {
+                shim_handle_del(x);
+                free(x->h2d);
+                free(x);
+            }
         }
     }
     shim_unlock();
@@ -495,10 +499,11 @@ cudaError_t shim_impl_cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t st
         (void)invalidate(capture_of(sid), cudaErrorNotSupported, "cudaGraphLaunch into it");
         e = shim_set_error(cudaErrorNotSupported);
     } else {
-        size_t mark = shim_g.batch.len;
-        uint8_t *p = proto_put_GRAPH_LAUNCH(SHIM_BATCH, x->id, sid, x->h2d_bytes);
+        shim_rec r;
+        shim_batch_begin(&r);
+        uint8_t *p = SHIM_PUT(&r, GRAPH_LAUNCH, x->id, sid, x->h2d_bytes);
         if (!p) {
-            e = shim_set_error(cudaErrorMemoryAllocation);
+            e = shim_batch_fail(&r);
         } else {
             /* the copy nodes' sources, read now: the graph runs after what is already
              * recorded, and the program may reuse its buffers once this returns */
@@ -506,9 +511,12 @@ cudaError_t shim_impl_cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t st
                 memcpy(p, x->h2d[i].src, x->h2d[i].size);
                 p += x->h2d[i].size;
             }
-            shim_g.stats.h2d_bytes += x->h2d_bytes;
-            shim_g.stats.launches++;
-            e = shim_op_done_on(sid, mark);
+            shim_sem_op(SEM_OP_GRAPH, PROTO_OP_GRAPH_LAUNCH, sid);
+            e = shim_batch_commit(&r, sid, 0);
+            if (r.committed) {
+                shim_g.stats.h2d_bytes += x->h2d_bytes;
+                shim_g.stats.launches++;
+            }
         }
     }
     shim_unlock();
@@ -523,14 +531,16 @@ cudaError_t shim_impl_cudaGraphExecDestroy(cudaGraphExec_t graphExec)
     if (!x) {
         e = shim_set_error(cudaErrorInvalidValue);
     } else if ((e = shim_ensure()) == cudaSuccess) {
-        if (!proto_put_GRAPH_DESTROY(SHIM_BATCH, x->id)) {
-            e = shim_set_error(cudaErrorMemoryAllocation);
-        } else {
+        shim_rec r;
+        shim_batch_begin(&r);
+        if (!SHIM_PUT(&r, GRAPH_DESTROY, x->id)) {
+            e = shim_batch_fail(&r);
+        } else if (shim_sem_op(SEM_OP_GRAPH, PROTO_OP_GRAPH_DESTROY, 0),
+                   (e = shim_batch_commit(&r, SHIM_NO_STREAM, 0)), r.committed) {
             shim_handle_del(x);
             x->magic = 0;
             free(x->h2d);
             free(x);
-            e = shim_op_done();
         }
     }
     shim_unlock();

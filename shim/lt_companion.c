@@ -17,7 +17,7 @@ static struct {
 } companions[LT_COMPANIONS];
 static int ncompanions;
 
-/* Lock held (the shim's mutex is recursive: cublasLtCreate takes it again). NULL when no
+/* Lock held (cublasLtCreate takes it again: a nested hold only counts). NULL when no
  * companion can be made. */
 void *shim_lt_companion(const void *blas)
 {

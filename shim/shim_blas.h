@@ -37,8 +37,7 @@ enum { SHIM_LIB_HOST = 0, SHIM_LIB_DEVICE = 1 };
  * (shim_lib_begin_on), so the executor's handle never works with a workspace the client
  * believes it has given up. */
 typedef struct shim_blas_handle {
-    uint32_t magic;
-    uint32_t id;
+    SHIM_HANDLE_FIELDS /* magic, id, generation: shim_int.h */
     cudaStream_t stream;
     uint32_t stream_id; /* stream's client ID when set: a destroyed stream no longer has it */
     cublasPointerMode_t pointer_mode;
@@ -56,16 +55,19 @@ shim_blas_handle *shim_blas_handle_of(cublasHandle_t h);
 
 typedef struct shim_lib_call {
     uint8_t *p, *end;     /* the args area of the record being written */
-    size_t mark;          /* batch length before the record: rolled back on error */
+    shim_rec rec;         /* the LIB_CALL being recorded: rolled back on error */
     int status;           /* cublasStatus_t to return */
     unsigned api;         /* GENIE_API_ ID of the call */
     shim_blas_handle *h;  /* the call's handle (pointer mode) */
     shim_blas_handle *created, *destroyed;
     void *result;         /* host RESULT destination */
     size_t result_size;
+    sem_op *op;           /* its IR descriptor, staged by shim_lib_begin */
+    int64_t vals[16];     /* the first VAL arguments of up to 8 bytes, in order (GEMM shapes) */
+    uint32_t nvals;
 } shim_lib_call;
 
-/* Takes the lock and starts the record; nonzero (with c->status set, lock released) when
+/* Starts the record (the generated wrapper holds the lock); nonzero (with c->status set) when
  * the call cannot be recorded. Every helper below records its argument or sets c->status. */
 int shim_lib_begin(shim_lib_call *c, unsigned api, size_t args_len);
 /* shim_lib_begin for a call on handle h that may use its workspace: first records what the
@@ -82,8 +84,8 @@ void shim_lib_result(shim_lib_call *c, void *p, size_t n);
 /* HOUT: a host output in either pointer mode (int *info of the batched solvers). A call has
  * one host output at most: the executor has one buffer for it. */
 void shim_lib_hout(shim_lib_call *c, void *p, size_t n);
-/* Finishes the record (or rolls it back), flushes when a host result is due, unlocks and
- * returns the cublasStatus_t. */
+/* Finishes the record (or rolls it back), flushes when a host result is due and returns the
+ * cublasStatus_t. */
 int shim_lib_end(shim_lib_call *c);
 
 /* Bytes of alpha/beta for a compute type (the scale type follows it). */

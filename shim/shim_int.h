@@ -2,6 +2,7 @@
 #ifndef GENIE_SHIM_INT_H
 #define GENIE_SHIM_INT_H
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -13,6 +14,8 @@
 #include "protocol/gen/api.h"
 #include "protocol/gen/ops.h"
 #include "protocol/session.h"
+#include "semantics/sem.h"
+#include "shim/batch.h"
 #include "shim/gen/shim_api.h" /* every shim_impl_* with its row's prototype */
 
 #define GENIE_EXPORT __attribute__((visibility("default")))
@@ -76,11 +79,26 @@ uint64_t shim_alloc_mapped_bytes(const shim_alloc *a);
 void shim_alloc_set_limit(shim_alloc *a, uint64_t bytes);
 void shim_alloc_free_all(shim_alloc *a);
 
-/* ---- modules and functions (shim/register.c) ---- */
+/* ---- client handles ----
+ * Every client object whose pointer the program holds as a CUDA handle (streams, events,
+ * modules, functions, graphs, cuBLAS and cuBLASLt handles) starts with these fields, as
+ * libuv's handles start with UV_HANDLE_FIELDS: magic is its kind (a SHIM_*_MAGIC, 0 once
+ * destroyed), id its client ID on the wire (0 for kinds that have none), generation the
+ * registry's count at its registration (a later object at a reused address has another). One
+ * registry (shim/handles.c) holds the live ones: a handle the program passes is validated by
+ * looking it up there, never by reading through it. */
+#define SHIM_HANDLE_FIELDS                                                                     \
+    uint32_t magic;                                                                            \
+    uint32_t id;                                                                               \
+    uint32_t generation;
+typedef struct shim_handle {
+    SHIM_HANDLE_FIELDS
+} shim_handle;
+
+/* ---- modules and functions (shim/modules.h) ---- */
 typedef struct shim_module shim_module;
 typedef struct shim_func {
-    uint32_t magic;
-    uint32_t id; /* client function ID */
+    SHIM_HANDLE_FIELDS /* magic, id, generation: shim_int.h */
     shim_module *module;
     const void *host_fun;    /* NULL for a driver-API function */
     const char *device_name; /* borrowed from the program's static data (driver API: owned) */
@@ -115,34 +133,22 @@ cudaError_t shim_func_attribute(shim_func *f, int attr, int *value, int32_t *cu_
 
 /* ---- streams and events: client objects whose pointers are the CUDA handles ---- */
 typedef struct shim_stream {
-    uint32_t magic;
-    uint32_t id;
+    SHIM_HANDLE_FIELDS /* magic, id, generation: shim_int.h */
     unsigned flags;
     int priority;
 } shim_stream;
 #define SHIM_STREAM_MAGIC 0x5354524du
 typedef struct shim_event {
-    uint32_t magic;
-    uint32_t id;
+    SHIM_HANDLE_FIELDS /* magic, id, generation: shim_int.h */
     unsigned flags;
     int recorded;
     unsigned long long capture; /* recorded in this capture (its id), or 0 */
 } shim_event;
 #define SHIM_EVENT_MAGIC 0x45564e54u
 
-/* ---- results of ops that need a reply ---- */
-typedef struct shim_slot {
-    uint32_t index;  /* op index in the batch */
-    void *dst;       /* R_DATA lands here (size bytes) */
-    uint64_t size;
-    uint64_t value;  /* R_VALUE */
-    int32_t status;
-    int filled;
-} shim_slot;
-
 /* ---- global state (shim/core.c) ---- */
 typedef struct shim_state {
-    pthread_mutex_t mu; /* guards everything below; recursive */
+    /* everything below is guarded by the shim's lock (shim_lock) */
     int connected;
     cudaError_t fatal; /* session lost or unusable: every call returns it */
     shim_link *link;
@@ -151,17 +157,7 @@ typedef struct shim_state {
     proto_devinfo dev[PROTO_MAX_DEVICES];
     uint64_t va_base, va_size, granularity;
 
-    genie_buf batch; /* the current request frame */
-    uint32_t batch_ops;
-    uint32_t seq;
-    size_t flush_bytes; /* size threshold */
-    shim_slot *slots;
-    uint32_t nslots, cap_slots;
-    /* Bulk H2D bytes the batch sends from the caller's memory (spliced in at flush, see
-     * shim_batch_splice); the caller does not return before they are sent. */
-    proto_ext *ext;
-    uint32_t next, cap_ext;
-    uint64_t ext_bytes;
+    uint32_t seq; /* of the last frame sent */
 
     uint32_t next_stream, next_event, next_module, next_func, next_blas, next_lt;
     /* Which streams the executor has drained with nothing recorded since: the stream ID,
@@ -169,40 +165,80 @@ typedef struct shim_state {
      * stream needs no round trip (a decode step's D2H copy then costs the only one).
      * clean_after is what the flush being prepared will leave clean. */
     int64_t clean, clean_after;
-    uint64_t reply_bytes; /* D2H bytes the current batch's reply will carry */
     /* Streams capturing a CUDA graph (shim/graph.c); ncaptures 0 keeps the recorders' check
      * to one compare. */
     struct shim_capture *captures;
     uint32_t ncaptures, next_graph;
     unsigned long long next_capture_id;
-    /* GENIE_WEIGHT_CACHE (and GENIE_SEMANTICS): large uploads to a remote are asked for by
-     * content hash first (shim/cudart_mem.c); cleared when the executor keeps no cache */
-    int wcache;
-    /* GENIE_GRAPH_REPLAY (and GENIE_SEMANTICS): plain batches are flagged
-     * PROTO_FRAME_TEMPLATE; the payload of the last one that ran cleanly (tmpl, sent as frame
-     * tmpl_seq) is what the executor keeps too, and a next batch of the same shape goes as
-     * a BATCH_DELTA of it (shim/core.c) */
-    int replay;
-    int tmpl_ok;
-    uint32_t tmpl_seq;
-    genie_buf tmpl, delta, patches;
+    /* The semantics layer (semantics/sem.h): ir describes the batch, one descriptor per
+     * committed record (shim/batch.c appends it at the commit); pol holds what the passes may
+     * do (GENIE_SEMANTICS, GENIE_WEIGHT_CACHE, GENIE_GRAPH_REPLAY, GENIE_BATCH_BYTES; the
+     * weight cache is switched off when the executor keeps none); rep is the repeated-batch
+     * pass's memory of the template (its bytes: shim/delta.c). */
+    sem_ir ir;
+    sem_policy pol;
+    sem_repeat rep;
     shim_stats stats;
 } shim_state;
 
 extern shim_state shim_g;
 
-void shim_lock(void);
-void shim_unlock(void);
+/* The shim's lock: one plain mutex, taken once per API call by the generated wrapper (and by
+ * the hand-written entry points that have no wrapper). shim_depth is this thread's count of
+ * holds: a nested shim_lock (an internal function, a call made from inside the shim) only
+ * counts, so the mutex is never taken twice and never recursively. */
+extern __thread unsigned shim_depth __attribute__((tls_model("initial-exec")));
+/* The mutex itself: a futex word (0 free, 1 held, 2 held with waiters), so that an
+ * uncontended call costs one compare-and-swap in and one exchange out, inline (about half a
+ * pthread mutex pair on the launch path); shim_inited says the process state is set up. */
+extern int shim_lockword, shim_inited;
+void shim_lock_slow(int seen);
+void shim_unlock_slow(void);
+static inline void shim_lock(void)
+{
+    if (shim_depth++ == 0) {
+        int c = 0;
+        if (__builtin_expect(!__atomic_load_n(&shim_inited, __ATOMIC_ACQUIRE), 0) ||
+            !__atomic_compare_exchange_n(&shim_lockword, &c, 1, 0, __ATOMIC_ACQUIRE,
+                                         __ATOMIC_RELAXED))
+            shim_lock_slow(c);
+    }
+}
+static inline void shim_unlock(void)
+{
+    if (--shim_depth == 0 && __atomic_exchange_n(&shim_lockword, 0, __ATOMIC_RELEASE) == 2)
+        shim_unlock_slow();
+}
+/* Internal functions that run inside an API call: the caller holds the lock. */
+#define SHIM_HELD() assert(shim_depth > 0)
+/* Around a call out to the program (a host function): drops every hold of this thread and
+ * takes them back after. */
+unsigned shim_release(void);
+void shim_reacquire(unsigned depth);
+/* Process setup, once (shim/session.c; run by the first shim_lock) and the counters' report
+ * at exit (shim/stats.c). */
+void shim_init_once(void);
+void shim_stats_atexit(void);
 
 /* Connects on first use (HELLO). Returns cudaSuccess or the session error. Lock held. */
 cudaError_t shim_ensure(void);
 
-/* Recording: call with the lock held after shim_ensure; the op's record goes into the
- * current batch. shim_op_done counts it and flushes past the threshold. */
-#define SHIM_BATCH (&shim_g.batch)
-cudaError_t shim_op_done(void);
-/* Adds a result slot for the op just recorded (its index is batch_ops - 1). */
-shim_slot *shim_slot_add(void *dst, uint64_t size);
+/* The IR descriptor of the op being recorded (semantics/sem.h): call after the record's
+ * SHIM_PUT (after any flush the recorder makes first), fill in what the kind needs; the
+ * batch's commit appends it (shim_batch_commit), a rollback drops it. wire_op is the record's
+ * PROTO_OP_*. Lock held. */
+static inline sem_op *shim_sem_op(unsigned kind, uint16_t wire_op, uint32_t stream)
+{
+    sem_op *o = sem_ir_stage(&shim_g.ir, kind, stream);
+    o->wire_op = wire_op;
+    /* TODO(arch-gen): o->site = the thread-local return address the generated wrapper
+     * takes; 0 (unknown) until that lands */
+    return o;
+}
+static inline void shim_sem_range(sem_op *o, uint64_t ptr, uint64_t size, unsigned mode)
+{
+    sem_ir_range(&shim_g.ir, o, ptr, size, mode);
+}
 
 /* Sends the batch (if it holds ops) and applies the reply. kind says which counter the
  * round trip goes to. Returns the first async error of the batch, or cudaSuccess. */
@@ -219,25 +255,36 @@ cudaError_t shim_flush(int kind);
 #define SHIM_H2D_DIRECT_MIN ((size_t)1 << 20)
 /* A frame holding spliced bytes is flushed before it would pass this size. */
 #define SHIM_EXT_FRAME_MAX ((uint64_t)1 << 30)
-/* Makes the record that starts at rec_off (the last one in the batch, its body up to the
- * fixed fields) carry n more bytes sent from p at flush: p must stay unchanged until the
- * next shim_flush, which the caller runs before returning. Lock held. */
-cudaError_t shim_batch_splice(size_t rec_off, const void *p, size_t n);
 /* 1 when the session talks to a remote (spliced sends are worth it only there). */
 int shim_remote(void);
 /* Sends a separate frame built by the caller in b (e.g. module loads) and walks its
  * reply with cb; pending work in the batch is left alone. */
 typedef int (*shim_reply_cb)(void *ud, const proto_rec *r);
 cudaError_t shim_call_frame(genie_buf *b, int kind, shim_reply_cb cb, void *ud);
+/* The same with ext spliced into b (see proto_ext). */
+cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, int kind,
+                             shim_reply_cb cb, void *ud);
+/* The session is lost (what failed, a GENIE_E* code): logs, makes every later call fail with
+ * cudaErrorDevicesUnavailable, and returns it. */
+cudaError_t shim_lost(const char *what, int err);
+
+/* GENIE_GRAPH_REPLAY (shim/delta.c): the batch payload cur (n bytes) as a BATCH_DELTA frame of
+ * the kept template (the repeated-batch pass found the same ops), or NULL when the delta
+ * would be half the batch or more (borrowed until the next call); keep stores the payload of
+ * a template frame that ran cleanly as frame seq (the pass's shim_g.rep says whether it is
+ * valid). Lock held. */
+genie_buf *shim_delta_build(const uint8_t *cur, size_t n);
+void shim_delta_keep(const uint8_t *cur, size_t n, uint32_t seq);
 
 /* ---- stream capture (shim/graph.c) ----
  * While a stream captures, the records of its work go into the capture instead of the batch.
- * A recorder appends its record to the batch as usual, starting at mark, then calls
- * shim_op_done_on: for a capturing stream the record moves into the capture (nothing is
+ * A recorder records into the batch as usual; shim_batch_commit asks shim_capture_take with
+ * the record's bytes: for a capturing stream they are copied into the capture (nothing is
  * sent); work on the legacy stream while a capture runs fails as in the runtime
- * (cudaErrorStreamCaptureImplicit, the capture invalidated); otherwise it is shim_op_done.
- * Lock held. */
-cudaError_t shim_op_done_on(uint32_t sid, size_t mark);
+ * (cudaErrorStreamCaptureImplicit, the capture invalidated). Returns 1 when the capture took
+ * (or refused) the record, which then leaves the batch, with *e the call's result; 0 when it
+ * goes into the batch. Lock held. */
+int shim_capture_take(uint32_t sid, const uint8_t *rec, size_t n, cudaError_t *e);
 /* 1 when stream sid is capturing (lock held). */
 int shim_capturing(uint32_t sid);
 /* A call that the runtime forbids while sid captures (a sync, a D2H copy): when sid is
@@ -279,13 +326,18 @@ void *shim_ptrmap_get(const shim_ptrmap *m, const void *key); /* NULL when absen
 int shim_ptrmap_put(shim_ptrmap *m, const void *key, void *val); /* insert or replace */
 void shim_ptrmap_del(shim_ptrmap *m, const void *key);
 
-/* Live client handles (streams, events, modules, functions, cuBLAS and cuBLASLt handles), keyed by pointer with
- * their magic as the kind. A handle the program passes is validated by looking it up here,
- * never by reading through it: a destroyed or made-up handle is then an invalid handle, not
- * a read of freed or unmapped memory. Lock held. */
-int shim_handle_add(const void *p, uint32_t kind); /* 0 or GENIE_ENOMEM */
-void shim_handle_del(const void *p);
+/* The registry of live client handles (shim/handles.c), keyed by pointer with their magic as
+ * the kind. A destroyed or made-up handle is then an invalid handle, not a read of freed or
+ * unmapped memory. Lock held. */
+/* Registers h (an object starting with SHIM_HANDLE_FIELDS) as a live handle of kind: sets its
+ * magic and generation. 0 or GENIE_ENOMEM (then h is not registered). */
+int shim_handle_add(void *h, uint32_t kind);
+/* Unregisters h and clears its magic; the caller frees it. */
+void shim_handle_del(void *h);
+/* 1 when p is a live handle of kind (kind 0: of any kind). */
 int shim_handle_is(const void *p, uint32_t kind);
+/* p as a live handle of kind, or NULL. */
+void *shim_handle_of(const void *p, uint32_t kind);
 int shim_host_is_pinned(const void *p, size_t n);
 
 /* Generated wrappers' helpers. */

@@ -5,15 +5,19 @@
  * Run under LD_PRELOAD=libgenie.so with GENIE_REMOTE pointing at a genie-remote on the
  * same kind of transport as TARGET (bench/micro/run.sh does this). It measures:
  *   1. the shim's cost to record one asynchronous launch vs a plain function call with
- *      the same arguments (GENIE_BATCH_BYTES should be large enough to hold them all);
+ *      the same arguments (GENIE_BATCH_BYTES should be large enough to hold them all), and
+ *      to record one cublasSgemm_v2, bare and as PyTorch issues it (cublasSetStream,
+ *      cublasSetWorkspace and cublasSetMathMode with unchanged values before each GEMM);
  *   2. the smallest data-dependent sync, a 4-byte D2H copy (one round trip; an empty
  *      cudaDeviceSynchronize costs none when nothing was recorded since the last sync) vs
  *      a 64-byte ping-pong on a raw socket of the same kind, served by a child process as
  *      genie-remote is;
  *   3. H2D bulk throughput (cudaMemcpy + sync) vs sending the same bytes on the raw socket.
  * Written in C style; nvcc builds it because it launches a kernel. */
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +92,7 @@ int main(int argc, char **argv)
         return 1;
     pid_t child = fork();
     if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive a parent that failed */
         char err[256];
         rawsock_server *s = rawsock_server_start_opts(raw, 64, err, sizeof err);
         char port[32];
@@ -141,6 +146,53 @@ int main(int argc, char **argv)
     double t4 = now_s();
     double rec_ns = (t1 - t0) / launches * 1e9, call_ns = (t4 - t3) / launches * 1e9;
     double e2e_ns = (t2 - t0) / launches * 1e9, cold_ns = (c1 - c0) / launches * 1e9;
+
+    /* ---- 1b. recording cost of one cublasSgemm_v2 ---- */
+    cublasHandle_t blas;
+    if (cublasCreate(&blas) != CUBLAS_STATUS_SUCCESS) {
+        fprintf(stderr, "micro: cublasCreate failed\n");
+        return 1;
+    }
+    cudaStream_t bs;
+    CK(cudaStreamCreate(&bs));
+    float *ws;
+    size_t wsz = 1 << 20;
+    CK(cudaMalloc(&ws, wsz));
+    const int gm = 8; /* tiny: the executor's work is not what is measured */
+    const float one = 1.0f, zero = 0.0f;
+    long gemms = launches / 4 > 0 ? launches / 4 : 1;
+    int gerr = 0;
+    /* a first round grows the batch (not timed) */
+    for (long i = 0; i < gemms; i++)
+        gerr |= cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, gm, gm, gm, &one, d, gm, d + 64, gm,
+                            &zero, d + 128, gm);
+    CK(cudaDeviceSynchronize());
+    double g0 = now_s();
+    for (long i = 0; i < gemms; i++)
+        gerr |= cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, gm, gm, gm, &one, d, gm, d + 64, gm,
+                            &zero, d + 128, gm);
+    double g1 = now_s();
+    CK(cudaDeviceSynchronize());
+    gerr |= cublasSetStream(blas, bs);
+    gerr |= cublasSetWorkspace(blas, ws, wsz);
+    gerr |= cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH);
+    CK(cudaDeviceSynchronize());
+    double g2 = now_s();
+    for (long i = 0; i < gemms; i++) {
+        gerr |= cublasSetStream(blas, bs);
+        gerr |= cublasSetWorkspace(blas, ws, wsz);
+        gerr |= cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH);
+        gerr |= cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, gm, gm, gm, &one, d, gm, d + 64, gm,
+                            &zero, d + 128, gm);
+    }
+    double g3 = now_s();
+    CK(cudaDeviceSynchronize());
+    if (gerr) {
+        fprintf(stderr, "micro: a cuBLAS call failed\n");
+        return 1;
+    }
+    cublasDestroy(blas);
+    double sgemm_ns = (g1 - g0) / gemms * 1e9, torch_gemm_ns = (g3 - g2) / gemms * 1e9;
 
     /* ---- 2. empty sync vs raw ping-pong ---- */
     double *gs = (double *)malloc(pings * sizeof(double));
@@ -198,6 +250,8 @@ int main(int argc, char **argv)
     printf("launch record:   %8.1f ns/launch   plain call %6.1f ns   ratio %6.1fx   (aim: < 200 ns)\n",
            rec_ns, call_ns, rec_ns / call_ns);
     printf("launch record, first batch (buffer growing): %.1f ns/launch\n", cold_ns);
+    printf("sgemm record:    %8.1f ns/call     as PyTorch issues it (3 setters + sgemm) %.1f ns\n",
+           sgemm_ns, torch_gemm_ns);
     printf("launch e2e:      %8.1f ns/launch   (record + ship + execute on this executor)\n", e2e_ns);
     printf("4-byte D2H sync: %8.1f us median   raw ping-pong %6.1f us   ratio %5.2fx   (aim: <= 1.5x)\n",
            g_us, r_us, g_us / r_us);
@@ -205,6 +259,7 @@ int main(int argc, char **argv)
            bulk_mib, g_gbs, r_gbs, 100 * g_gbs / r_gbs);
     printf("CSV,%s,%.1f,%.1f,%.1f,%.2f,%.2f,%.3f,%.3f\n", kind, rec_ns, call_ns, e2e_ns, g_us, r_us,
            g_gbs, r_gbs);
+    printf("CSV-gemm,%s,%.1f,%.1f\n", kind, sgemm_ns, torch_gemm_ns);
     rawsock_close(rc);
     kill(child, SIGTERM);
     waitpid(child, NULL, 0);

@@ -17,6 +17,11 @@ if [ "${GENIE_REAL_GPU:-0}" = 1 ]; then
     export GENIE_CUDA_LIB=${GENIE_CUDA_LIB:-libcuda.so.1}
 else
     export GENIE_CUDA_LIB=${GENIE_CUDA_LIB:-$build/tests/fakegpu/libgenie_fakecuda.so}
+    # one fake library serves as cuBLAS and cuBLASLt (the GEMM recording measurement)
+    fakeblas=$build/tests/fakegpu/blas/libgenie_fakecublas.so
+    if [ -e "$fakeblas" ]; then
+        export GENIE_CUBLAS_LIB=${GENIE_CUBLAS_LIB:-$fakeblas} GENIE_CUBLASLT_LIB=${GENIE_CUBLASLT_LIB:-$fakeblas}
+    fi
 fi
 tmp=$(mktemp -d)
 pids=()

@@ -23,6 +23,7 @@ enum proto_op_flag {
     PROTO_F_MODULE = 1u << 9,
     PROTO_F_QUERY = 1u << 10,
     PROTO_F_SESSION = 1u << 11,
+    PROTO_F_GRAPH = 1u << 12,
 };
 
 enum proto_op {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "protocol/gen/api.h"
+#include "protocol/gen/roles.h"
 #include "remote/gen/exec_lib.h"
 #include "remote/exec_lib_int.h"
 
@@ -358,6 +359,10 @@ static int dec_cublasSetWorkspace_v2(exec_session *ses, uint32_t index, exec_lib
     exec_lib_val(rd, &workspaceSizeInBytes, sizeof workspaceSizeInBytes);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasSetWorkspace_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSetWorkspace_v2(bufs_, handle, workspace, workspaceSizeInBytes);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSetWorkspace_v2");
     if (!exec_lib_table(ses)->cublasSetWorkspace_v2)
         return exec_lib_missing(ses, index, "cublasSetWorkspace_v2");
     int st = (int)exec_lib_table(ses)->cublasSetWorkspace_v2(handle, workspace, workspaceSizeInBytes);
@@ -434,6 +439,10 @@ static int dec_cublasSnrm2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasSnrm2_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSnrm2_v2(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSnrm2_v2");
     if (!exec_lib_table(ses)->cublasSnrm2_v2)
         return exec_lib_missing(ses, index, "cublasSnrm2_v2");
     int st = (int)exec_lib_table(ses)->cublasSnrm2_v2(handle, n, x, incx, result);
@@ -453,6 +462,10 @@ static int dec_cublasDnrm2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incx, sizeof incx);
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDnrm2_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDnrm2_v2(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDnrm2_v2");
     if (!exec_lib_table(ses)->cublasDnrm2_v2)
         return exec_lib_missing(ses, index, "cublasDnrm2_v2");
@@ -474,6 +487,10 @@ static int dec_cublasScnrm2_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasScnrm2_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasScnrm2_v2(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasScnrm2_v2");
     if (!exec_lib_table(ses)->cublasScnrm2_v2)
         return exec_lib_missing(ses, index, "cublasScnrm2_v2");
     int st = (int)exec_lib_table(ses)->cublasScnrm2_v2(handle, n, x, incx, result);
@@ -493,6 +510,10 @@ static int dec_cublasDznrm2_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     exec_lib_val(rd, &incx, sizeof incx);
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDznrm2_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDznrm2_v2(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDznrm2_v2");
     if (!exec_lib_table(ses)->cublasDznrm2_v2)
         return exec_lib_missing(ses, index, "cublasDznrm2_v2");
@@ -518,6 +539,10 @@ static int dec_cublasSdot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasSdot_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSdot_v2(bufs_, handle, n, x, incx, y, incy, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSdot_v2");
     if (!exec_lib_table(ses)->cublasSdot_v2)
         return exec_lib_missing(ses, index, "cublasSdot_v2");
     int st = (int)exec_lib_table(ses)->cublasSdot_v2(handle, n, x, incx, y, incy, result);
@@ -541,6 +566,10 @@ static int dec_cublasDdot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     exec_lib_val(rd, &incy, sizeof incy);
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDdot_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDdot_v2(bufs_, handle, n, x, incx, y, incy, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDdot_v2");
     if (!exec_lib_table(ses)->cublasDdot_v2)
         return exec_lib_missing(ses, index, "cublasDdot_v2");
@@ -566,6 +595,10 @@ static int dec_cublasCdotu_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCdotu_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCdotu_v2(bufs_, handle, n, x, incx, y, incy, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCdotu_v2");
     if (!exec_lib_table(ses)->cublasCdotu_v2)
         return exec_lib_missing(ses, index, "cublasCdotu_v2");
     int st = (int)exec_lib_table(ses)->cublasCdotu_v2(handle, n, x, incx, y, incy, result);
@@ -589,6 +622,10 @@ static int dec_cublasCdotc_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incy, sizeof incy);
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCdotc_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCdotc_v2(bufs_, handle, n, x, incx, y, incy, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasCdotc_v2");
     if (!exec_lib_table(ses)->cublasCdotc_v2)
         return exec_lib_missing(ses, index, "cublasCdotc_v2");
@@ -614,6 +651,10 @@ static int dec_cublasZdotu_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasZdotu_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZdotu_v2(bufs_, handle, n, x, incx, y, incy, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasZdotu_v2");
     if (!exec_lib_table(ses)->cublasZdotu_v2)
         return exec_lib_missing(ses, index, "cublasZdotu_v2");
     int st = (int)exec_lib_table(ses)->cublasZdotu_v2(handle, n, x, incx, y, incy, result);
@@ -638,6 +679,10 @@ static int dec_cublasZdotc_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasZdotc_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZdotc_v2(bufs_, handle, n, x, incx, y, incy, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasZdotc_v2");
     if (!exec_lib_table(ses)->cublasZdotc_v2)
         return exec_lib_missing(ses, index, "cublasZdotc_v2");
     int st = (int)exec_lib_table(ses)->cublasZdotc_v2(handle, n, x, incx, y, incy, result);
@@ -657,6 +702,10 @@ static int dec_cublasSscal_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     x = (__typeof__(x))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &incx, sizeof incx);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSscal_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSscal_v2(bufs_, handle, n, alpha, x, incx);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasSscal_v2");
     if (!exec_lib_table(ses)->cublasSscal_v2)
         return exec_lib_missing(ses, index, "cublasSscal_v2");
@@ -678,6 +727,10 @@ static int dec_cublasDscal_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incx, sizeof incx);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasDscal_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDscal_v2(bufs_, handle, n, alpha, x, incx);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDscal_v2");
     if (!exec_lib_table(ses)->cublasDscal_v2)
         return exec_lib_missing(ses, index, "cublasDscal_v2");
     int st = (int)exec_lib_table(ses)->cublasDscal_v2(handle, n, alpha, x, incx);
@@ -697,6 +750,10 @@ static int dec_cublasCscal_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     x = (__typeof__(x))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &incx, sizeof incx);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCscal_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCscal_v2(bufs_, handle, n, alpha, x, incx);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasCscal_v2");
     if (!exec_lib_table(ses)->cublasCscal_v2)
         return exec_lib_missing(ses, index, "cublasCscal_v2");
@@ -718,6 +775,10 @@ static int dec_cublasCsscal_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     exec_lib_val(rd, &incx, sizeof incx);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCsscal_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCsscal_v2(bufs_, handle, n, alpha, x, incx);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCsscal_v2");
     if (!exec_lib_table(ses)->cublasCsscal_v2)
         return exec_lib_missing(ses, index, "cublasCsscal_v2");
     int st = (int)exec_lib_table(ses)->cublasCsscal_v2(handle, n, alpha, x, incx);
@@ -738,6 +799,10 @@ static int dec_cublasZscal_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incx, sizeof incx);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasZscal_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZscal_v2(bufs_, handle, n, alpha, x, incx);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasZscal_v2");
     if (!exec_lib_table(ses)->cublasZscal_v2)
         return exec_lib_missing(ses, index, "cublasZscal_v2");
     int st = (int)exec_lib_table(ses)->cublasZscal_v2(handle, n, alpha, x, incx);
@@ -757,6 +822,10 @@ static int dec_cublasZdscal_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     x = (__typeof__(x))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &incx, sizeof incx);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZdscal_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZdscal_v2(bufs_, handle, n, alpha, x, incx);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZdscal_v2");
     if (!exec_lib_table(ses)->cublasZdscal_v2)
         return exec_lib_missing(ses, index, "cublasZdscal_v2");
@@ -782,6 +851,10 @@ static int dec_cublasSaxpy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasSaxpy_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSaxpy_v2(bufs_, handle, n, alpha, x, incx, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSaxpy_v2");
     if (!exec_lib_table(ses)->cublasSaxpy_v2)
         return exec_lib_missing(ses, index, "cublasSaxpy_v2");
     int st = (int)exec_lib_table(ses)->cublasSaxpy_v2(handle, n, alpha, x, incx, y, incy);
@@ -805,6 +878,10 @@ static int dec_cublasDaxpy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     y = (__typeof__(y))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDaxpy_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDaxpy_v2(bufs_, handle, n, alpha, x, incx, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDaxpy_v2");
     if (!exec_lib_table(ses)->cublasDaxpy_v2)
         return exec_lib_missing(ses, index, "cublasDaxpy_v2");
@@ -830,6 +907,10 @@ static int dec_cublasCaxpy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCaxpy_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCaxpy_v2(bufs_, handle, n, alpha, x, incx, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCaxpy_v2");
     if (!exec_lib_table(ses)->cublasCaxpy_v2)
         return exec_lib_missing(ses, index, "cublasCaxpy_v2");
     int st = (int)exec_lib_table(ses)->cublasCaxpy_v2(handle, n, alpha, x, incx, y, incy);
@@ -854,6 +935,10 @@ static int dec_cublasZaxpy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasZaxpy_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZaxpy_v2(bufs_, handle, n, alpha, x, incx, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasZaxpy_v2");
     if (!exec_lib_table(ses)->cublasZaxpy_v2)
         return exec_lib_missing(ses, index, "cublasZaxpy_v2");
     int st = (int)exec_lib_table(ses)->cublasZaxpy_v2(handle, n, alpha, x, incx, y, incy);
@@ -875,6 +960,10 @@ static int dec_cublasScopy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     y = (__typeof__(y))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasScopy_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasScopy_v2(bufs_, handle, n, x, incx, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasScopy_v2");
     if (!exec_lib_table(ses)->cublasScopy_v2)
         return exec_lib_missing(ses, index, "cublasScopy_v2");
@@ -898,6 +987,10 @@ static int dec_cublasDcopy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasDcopy_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDcopy_v2(bufs_, handle, n, x, incx, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDcopy_v2");
     if (!exec_lib_table(ses)->cublasDcopy_v2)
         return exec_lib_missing(ses, index, "cublasDcopy_v2");
     int st = (int)exec_lib_table(ses)->cublasDcopy_v2(handle, n, x, incx, y, incy);
@@ -919,6 +1012,10 @@ static int dec_cublasCcopy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     y = (__typeof__(y))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCcopy_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCcopy_v2(bufs_, handle, n, x, incx, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasCcopy_v2");
     if (!exec_lib_table(ses)->cublasCcopy_v2)
         return exec_lib_missing(ses, index, "cublasCcopy_v2");
@@ -942,6 +1039,10 @@ static int dec_cublasZcopy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasZcopy_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZcopy_v2(bufs_, handle, n, x, incx, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasZcopy_v2");
     if (!exec_lib_table(ses)->cublasZcopy_v2)
         return exec_lib_missing(ses, index, "cublasZcopy_v2");
     int st = (int)exec_lib_table(ses)->cublasZcopy_v2(handle, n, x, incx, y, incy);
@@ -963,6 +1064,10 @@ static int dec_cublasSswap_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     y = (__typeof__(y))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSswap_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSswap_v2(bufs_, handle, n, x, incx, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasSswap_v2");
     if (!exec_lib_table(ses)->cublasSswap_v2)
         return exec_lib_missing(ses, index, "cublasSswap_v2");
@@ -986,6 +1091,10 @@ static int dec_cublasDswap_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasDswap_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDswap_v2(bufs_, handle, n, x, incx, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDswap_v2");
     if (!exec_lib_table(ses)->cublasDswap_v2)
         return exec_lib_missing(ses, index, "cublasDswap_v2");
     int st = (int)exec_lib_table(ses)->cublasDswap_v2(handle, n, x, incx, y, incy);
@@ -1007,6 +1116,10 @@ static int dec_cublasCswap_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     y = (__typeof__(y))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCswap_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCswap_v2(bufs_, handle, n, x, incx, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasCswap_v2");
     if (!exec_lib_table(ses)->cublasCswap_v2)
         return exec_lib_missing(ses, index, "cublasCswap_v2");
@@ -1030,6 +1143,10 @@ static int dec_cublasZswap_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasZswap_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZswap_v2(bufs_, handle, n, x, incx, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasZswap_v2");
     if (!exec_lib_table(ses)->cublasZswap_v2)
         return exec_lib_missing(ses, index, "cublasZswap_v2");
     int st = (int)exec_lib_table(ses)->cublasZswap_v2(handle, n, x, incx, y, incy);
@@ -1049,6 +1166,10 @@ static int dec_cublasIsamax_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     exec_lib_val(rd, &incx, sizeof incx);
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasIsamax_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasIsamax_v2(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasIsamax_v2");
     if (!exec_lib_table(ses)->cublasIsamax_v2)
         return exec_lib_missing(ses, index, "cublasIsamax_v2");
@@ -1070,6 +1191,10 @@ static int dec_cublasIdamax_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasIdamax_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasIdamax_v2(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasIdamax_v2");
     if (!exec_lib_table(ses)->cublasIdamax_v2)
         return exec_lib_missing(ses, index, "cublasIdamax_v2");
     int st = (int)exec_lib_table(ses)->cublasIdamax_v2(handle, n, x, incx, result);
@@ -1089,6 +1214,10 @@ static int dec_cublasIcamax_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     exec_lib_val(rd, &incx, sizeof incx);
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasIcamax_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasIcamax_v2(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasIcamax_v2");
     if (!exec_lib_table(ses)->cublasIcamax_v2)
         return exec_lib_missing(ses, index, "cublasIcamax_v2");
@@ -1110,6 +1239,10 @@ static int dec_cublasIzamax_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasIzamax_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasIzamax_v2(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasIzamax_v2");
     if (!exec_lib_table(ses)->cublasIzamax_v2)
         return exec_lib_missing(ses, index, "cublasIzamax_v2");
     int st = (int)exec_lib_table(ses)->cublasIzamax_v2(handle, n, x, incx, result);
@@ -1129,6 +1262,10 @@ static int dec_cublasIsamin_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     exec_lib_val(rd, &incx, sizeof incx);
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasIsamin_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasIsamin_v2(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasIsamin_v2");
     if (!exec_lib_table(ses)->cublasIsamin_v2)
         return exec_lib_missing(ses, index, "cublasIsamin_v2");
@@ -1150,6 +1287,10 @@ static int dec_cublasIdamin_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasIdamin_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasIdamin_v2(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasIdamin_v2");
     if (!exec_lib_table(ses)->cublasIdamin_v2)
         return exec_lib_missing(ses, index, "cublasIdamin_v2");
     int st = (int)exec_lib_table(ses)->cublasIdamin_v2(handle, n, x, incx, result);
@@ -1169,6 +1310,10 @@ static int dec_cublasIcamin_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     exec_lib_val(rd, &incx, sizeof incx);
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasIcamin_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasIcamin_v2(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasIcamin_v2");
     if (!exec_lib_table(ses)->cublasIcamin_v2)
         return exec_lib_missing(ses, index, "cublasIcamin_v2");
@@ -1190,6 +1335,10 @@ static int dec_cublasIzamin_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasIzamin_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasIzamin_v2(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasIzamin_v2");
     if (!exec_lib_table(ses)->cublasIzamin_v2)
         return exec_lib_missing(ses, index, "cublasIzamin_v2");
     int st = (int)exec_lib_table(ses)->cublasIzamin_v2(handle, n, x, incx, result);
@@ -1209,6 +1358,10 @@ static int dec_cublasSasum_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incx, sizeof incx);
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSasum_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSasum_v2(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasSasum_v2");
     if (!exec_lib_table(ses)->cublasSasum_v2)
         return exec_lib_missing(ses, index, "cublasSasum_v2");
@@ -1230,6 +1383,10 @@ static int dec_cublasDasum_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasDasum_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDasum_v2(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDasum_v2");
     if (!exec_lib_table(ses)->cublasDasum_v2)
         return exec_lib_missing(ses, index, "cublasDasum_v2");
     int st = (int)exec_lib_table(ses)->cublasDasum_v2(handle, n, x, incx, result);
@@ -1250,6 +1407,10 @@ static int dec_cublasScasum_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasScasum_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasScasum_v2(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasScasum_v2");
     if (!exec_lib_table(ses)->cublasScasum_v2)
         return exec_lib_missing(ses, index, "cublasScasum_v2");
     int st = (int)exec_lib_table(ses)->cublasScasum_v2(handle, n, x, incx, result);
@@ -1269,6 +1430,10 @@ static int dec_cublasDzasum_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     exec_lib_val(rd, &incx, sizeof incx);
     result = (__typeof__(result))exec_lib_result(ses, rd);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDzasum_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDzasum_v2(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDzasum_v2");
     if (!exec_lib_table(ses)->cublasDzasum_v2)
         return exec_lib_missing(ses, index, "cublasDzasum_v2");
@@ -1296,6 +1461,10 @@ static int dec_cublasSrot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     s = (__typeof__(s))exec_lib_scalar(ses, rd);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasSrot_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSrot_v2(bufs_, handle, n, x, incx, y, incy, c, s);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSrot_v2");
     if (!exec_lib_table(ses)->cublasSrot_v2)
         return exec_lib_missing(ses, index, "cublasSrot_v2");
     int st = (int)exec_lib_table(ses)->cublasSrot_v2(handle, n, x, incx, y, incy, c, s);
@@ -1321,6 +1490,10 @@ static int dec_cublasDrot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     c = (__typeof__(c))exec_lib_scalar(ses, rd);
     s = (__typeof__(s))exec_lib_scalar(ses, rd);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDrot_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDrot_v2(bufs_, handle, n, x, incx, y, incy, c, s);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDrot_v2");
     if (!exec_lib_table(ses)->cublasDrot_v2)
         return exec_lib_missing(ses, index, "cublasDrot_v2");
@@ -1348,6 +1521,10 @@ static int dec_cublasCrot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     s = (__typeof__(s))exec_lib_scalar(ses, rd);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCrot_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCrot_v2(bufs_, handle, n, x, incx, y, incy, c, s);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCrot_v2");
     if (!exec_lib_table(ses)->cublasCrot_v2)
         return exec_lib_missing(ses, index, "cublasCrot_v2");
     int st = (int)exec_lib_table(ses)->cublasCrot_v2(handle, n, x, incx, y, incy, c, s);
@@ -1373,6 +1550,10 @@ static int dec_cublasCsrot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     c = (__typeof__(c))exec_lib_scalar(ses, rd);
     s = (__typeof__(s))exec_lib_scalar(ses, rd);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCsrot_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCsrot_v2(bufs_, handle, n, x, incx, y, incy, c, s);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasCsrot_v2");
     if (!exec_lib_table(ses)->cublasCsrot_v2)
         return exec_lib_missing(ses, index, "cublasCsrot_v2");
@@ -1400,6 +1581,10 @@ static int dec_cublasZrot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     s = (__typeof__(s))exec_lib_scalar(ses, rd);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasZrot_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZrot_v2(bufs_, handle, n, x, incx, y, incy, c, s);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasZrot_v2");
     if (!exec_lib_table(ses)->cublasZrot_v2)
         return exec_lib_missing(ses, index, "cublasZrot_v2");
     int st = (int)exec_lib_table(ses)->cublasZrot_v2(handle, n, x, incx, y, incy, c, s);
@@ -1425,6 +1610,10 @@ static int dec_cublasZdrot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     c = (__typeof__(c))exec_lib_scalar(ses, rd);
     s = (__typeof__(s))exec_lib_scalar(ses, rd);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZdrot_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZdrot_v2(bufs_, handle, n, x, incx, y, incy, c, s);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZdrot_v2");
     if (!exec_lib_table(ses)->cublasZdrot_v2)
         return exec_lib_missing(ses, index, "cublasZdrot_v2");
@@ -1460,6 +1649,10 @@ static int dec_cublasSgemv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasSgemv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSgemv_v2(bufs_, handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSgemv_v2");
     if (!exec_lib_table(ses)->cublasSgemv_v2)
         return exec_lib_missing(ses, index, "cublasSgemv_v2");
     int st = (int)exec_lib_table(ses)->cublasSgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
@@ -1493,6 +1686,10 @@ static int dec_cublasDgemv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     y = (__typeof__(y))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgemv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDgemv_v2(bufs_, handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDgemv_v2");
     if (!exec_lib_table(ses)->cublasDgemv_v2)
         return exec_lib_missing(ses, index, "cublasDgemv_v2");
@@ -1528,6 +1725,10 @@ static int dec_cublasCgemv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCgemv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCgemv_v2(bufs_, handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCgemv_v2");
     if (!exec_lib_table(ses)->cublasCgemv_v2)
         return exec_lib_missing(ses, index, "cublasCgemv_v2");
     int st = (int)exec_lib_table(ses)->cublasCgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
@@ -1562,6 +1763,10 @@ static int dec_cublasZgemv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasZgemv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZgemv_v2(bufs_, handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasZgemv_v2");
     if (!exec_lib_table(ses)->cublasZgemv_v2)
         return exec_lib_missing(ses, index, "cublasZgemv_v2");
     int st = (int)exec_lib_table(ses)->cublasZgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
@@ -1589,6 +1794,10 @@ static int dec_cublasStrmv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     x = (__typeof__(x))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &incx, sizeof incx);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasStrmv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasStrmv_v2(bufs_, handle, uplo, trans, diag, n, A, lda, x, incx);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasStrmv_v2");
     if (!exec_lib_table(ses)->cublasStrmv_v2)
         return exec_lib_missing(ses, index, "cublasStrmv_v2");
@@ -1618,6 +1827,10 @@ static int dec_cublasDtrmv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incx, sizeof incx);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasDtrmv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDtrmv_v2(bufs_, handle, uplo, trans, diag, n, A, lda, x, incx);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDtrmv_v2");
     if (!exec_lib_table(ses)->cublasDtrmv_v2)
         return exec_lib_missing(ses, index, "cublasDtrmv_v2");
     int st = (int)exec_lib_table(ses)->cublasDtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
@@ -1645,6 +1858,10 @@ static int dec_cublasCtrmv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     x = (__typeof__(x))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &incx, sizeof incx);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCtrmv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCtrmv_v2(bufs_, handle, uplo, trans, diag, n, A, lda, x, incx);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasCtrmv_v2");
     if (!exec_lib_table(ses)->cublasCtrmv_v2)
         return exec_lib_missing(ses, index, "cublasCtrmv_v2");
@@ -1674,6 +1891,10 @@ static int dec_cublasZtrmv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incx, sizeof incx);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasZtrmv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZtrmv_v2(bufs_, handle, uplo, trans, diag, n, A, lda, x, incx);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasZtrmv_v2");
     if (!exec_lib_table(ses)->cublasZtrmv_v2)
         return exec_lib_missing(ses, index, "cublasZtrmv_v2");
     int st = (int)exec_lib_table(ses)->cublasZtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
@@ -1701,6 +1922,10 @@ static int dec_cublasStrsv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     x = (__typeof__(x))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &incx, sizeof incx);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasStrsv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasStrsv_v2(bufs_, handle, uplo, trans, diag, n, A, lda, x, incx);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasStrsv_v2");
     if (!exec_lib_table(ses)->cublasStrsv_v2)
         return exec_lib_missing(ses, index, "cublasStrsv_v2");
@@ -1730,6 +1955,10 @@ static int dec_cublasDtrsv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incx, sizeof incx);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasDtrsv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDtrsv_v2(bufs_, handle, uplo, trans, diag, n, A, lda, x, incx);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDtrsv_v2");
     if (!exec_lib_table(ses)->cublasDtrsv_v2)
         return exec_lib_missing(ses, index, "cublasDtrsv_v2");
     int st = (int)exec_lib_table(ses)->cublasDtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
@@ -1758,6 +1987,10 @@ static int dec_cublasCtrsv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incx, sizeof incx);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCtrsv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCtrsv_v2(bufs_, handle, uplo, trans, diag, n, A, lda, x, incx);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCtrsv_v2");
     if (!exec_lib_table(ses)->cublasCtrsv_v2)
         return exec_lib_missing(ses, index, "cublasCtrsv_v2");
     int st = (int)exec_lib_table(ses)->cublasCtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
@@ -1785,6 +2018,10 @@ static int dec_cublasZtrsv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     x = (__typeof__(x))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &incx, sizeof incx);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZtrsv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZtrsv_v2(bufs_, handle, uplo, trans, diag, n, A, lda, x, incx);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZtrsv_v2");
     if (!exec_lib_table(ses)->cublasZtrsv_v2)
         return exec_lib_missing(ses, index, "cublasZtrsv_v2");
@@ -1818,6 +2055,10 @@ static int dec_cublasSsymv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasSsymv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSsymv_v2(bufs_, handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSsymv_v2");
     if (!exec_lib_table(ses)->cublasSsymv_v2)
         return exec_lib_missing(ses, index, "cublasSsymv_v2");
     int st = (int)exec_lib_table(ses)->cublasSsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
@@ -1849,6 +2090,10 @@ static int dec_cublasDsymv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     y = (__typeof__(y))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDsymv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDsymv_v2(bufs_, handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDsymv_v2");
     if (!exec_lib_table(ses)->cublasDsymv_v2)
         return exec_lib_missing(ses, index, "cublasDsymv_v2");
@@ -1882,6 +2127,10 @@ static int dec_cublasCsymv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCsymv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCsymv_v2(bufs_, handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCsymv_v2");
     if (!exec_lib_table(ses)->cublasCsymv_v2)
         return exec_lib_missing(ses, index, "cublasCsymv_v2");
     int st = (int)exec_lib_table(ses)->cublasCsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
@@ -1913,6 +2162,10 @@ static int dec_cublasZsymv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     y = (__typeof__(y))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZsymv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZsymv_v2(bufs_, handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZsymv_v2");
     if (!exec_lib_table(ses)->cublasZsymv_v2)
         return exec_lib_missing(ses, index, "cublasZsymv_v2");
@@ -1946,6 +2199,10 @@ static int dec_cublasChemv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasChemv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasChemv_v2(bufs_, handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasChemv_v2");
     if (!exec_lib_table(ses)->cublasChemv_v2)
         return exec_lib_missing(ses, index, "cublasChemv_v2");
     int st = (int)exec_lib_table(ses)->cublasChemv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
@@ -1978,6 +2235,10 @@ static int dec_cublasZhemv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &incy, sizeof incy);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasZhemv_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZhemv_v2(bufs_, handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasZhemv_v2");
     if (!exec_lib_table(ses)->cublasZhemv_v2)
         return exec_lib_missing(ses, index, "cublasZhemv_v2");
     int st = (int)exec_lib_table(ses)->cublasZhemv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
@@ -2007,6 +2268,10 @@ static int dec_cublasSger_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     A = (__typeof__(A))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSger_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSger_v2(bufs_, handle, m, n, alpha, x, incx, y, incy, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasSger_v2");
     if (!exec_lib_table(ses)->cublasSger_v2)
         return exec_lib_missing(ses, index, "cublasSger_v2");
@@ -2038,6 +2303,10 @@ static int dec_cublasDger_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasDger_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDger_v2(bufs_, handle, m, n, alpha, x, incx, y, incy, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDger_v2");
     if (!exec_lib_table(ses)->cublasDger_v2)
         return exec_lib_missing(ses, index, "cublasDger_v2");
     int st = (int)exec_lib_table(ses)->cublasDger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
@@ -2067,6 +2336,10 @@ static int dec_cublasCgeru_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     A = (__typeof__(A))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCgeru_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCgeru_v2(bufs_, handle, m, n, alpha, x, incx, y, incy, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasCgeru_v2");
     if (!exec_lib_table(ses)->cublasCgeru_v2)
         return exec_lib_missing(ses, index, "cublasCgeru_v2");
@@ -2098,6 +2371,10 @@ static int dec_cublasCgerc_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCgerc_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCgerc_v2(bufs_, handle, m, n, alpha, x, incx, y, incy, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCgerc_v2");
     if (!exec_lib_table(ses)->cublasCgerc_v2)
         return exec_lib_missing(ses, index, "cublasCgerc_v2");
     int st = (int)exec_lib_table(ses)->cublasCgerc_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
@@ -2127,6 +2404,10 @@ static int dec_cublasZgeru_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     A = (__typeof__(A))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgeru_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZgeru_v2(bufs_, handle, m, n, alpha, x, incx, y, incy, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZgeru_v2");
     if (!exec_lib_table(ses)->cublasZgeru_v2)
         return exec_lib_missing(ses, index, "cublasZgeru_v2");
@@ -2158,6 +2439,10 @@ static int dec_cublasZgerc_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasZgerc_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZgerc_v2(bufs_, handle, m, n, alpha, x, incx, y, incy, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasZgerc_v2");
     if (!exec_lib_table(ses)->cublasZgerc_v2)
         return exec_lib_missing(ses, index, "cublasZgerc_v2");
     int st = (int)exec_lib_table(ses)->cublasZgerc_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
@@ -2183,6 +2468,10 @@ static int dec_cublasSsyr_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     A = (__typeof__(A))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSsyr_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSsyr_v2(bufs_, handle, uplo, n, alpha, x, incx, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasSsyr_v2");
     if (!exec_lib_table(ses)->cublasSsyr_v2)
         return exec_lib_missing(ses, index, "cublasSsyr_v2");
@@ -2210,6 +2499,10 @@ static int dec_cublasDsyr_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasDsyr_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDsyr_v2(bufs_, handle, uplo, n, alpha, x, incx, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDsyr_v2");
     if (!exec_lib_table(ses)->cublasDsyr_v2)
         return exec_lib_missing(ses, index, "cublasDsyr_v2");
     int st = (int)exec_lib_table(ses)->cublasDsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
@@ -2235,6 +2528,10 @@ static int dec_cublasCsyr_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     A = (__typeof__(A))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCsyr_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCsyr_v2(bufs_, handle, uplo, n, alpha, x, incx, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasCsyr_v2");
     if (!exec_lib_table(ses)->cublasCsyr_v2)
         return exec_lib_missing(ses, index, "cublasCsyr_v2");
@@ -2262,6 +2559,10 @@ static int dec_cublasZsyr_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasZsyr_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZsyr_v2(bufs_, handle, uplo, n, alpha, x, incx, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasZsyr_v2");
     if (!exec_lib_table(ses)->cublasZsyr_v2)
         return exec_lib_missing(ses, index, "cublasZsyr_v2");
     int st = (int)exec_lib_table(ses)->cublasZsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
@@ -2288,6 +2589,10 @@ static int dec_cublasCher_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCher_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCher_v2(bufs_, handle, uplo, n, alpha, x, incx, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCher_v2");
     if (!exec_lib_table(ses)->cublasCher_v2)
         return exec_lib_missing(ses, index, "cublasCher_v2");
     int st = (int)exec_lib_table(ses)->cublasCher_v2(handle, uplo, n, alpha, x, incx, A, lda);
@@ -2313,6 +2618,10 @@ static int dec_cublasZher_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     A = (__typeof__(A))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZher_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZher_v2(bufs_, handle, uplo, n, alpha, x, incx, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZher_v2");
     if (!exec_lib_table(ses)->cublasZher_v2)
         return exec_lib_missing(ses, index, "cublasZher_v2");
@@ -2344,6 +2653,10 @@ static int dec_cublasSsyr2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasSsyr2_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSsyr2_v2(bufs_, handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSsyr2_v2");
     if (!exec_lib_table(ses)->cublasSsyr2_v2)
         return exec_lib_missing(ses, index, "cublasSsyr2_v2");
     int st = (int)exec_lib_table(ses)->cublasSsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
@@ -2373,6 +2686,10 @@ static int dec_cublasDsyr2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     A = (__typeof__(A))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDsyr2_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDsyr2_v2(bufs_, handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDsyr2_v2");
     if (!exec_lib_table(ses)->cublasDsyr2_v2)
         return exec_lib_missing(ses, index, "cublasDsyr2_v2");
@@ -2404,6 +2721,10 @@ static int dec_cublasCsyr2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCsyr2_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCsyr2_v2(bufs_, handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCsyr2_v2");
     if (!exec_lib_table(ses)->cublasCsyr2_v2)
         return exec_lib_missing(ses, index, "cublasCsyr2_v2");
     int st = (int)exec_lib_table(ses)->cublasCsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
@@ -2433,6 +2754,10 @@ static int dec_cublasZsyr2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     A = (__typeof__(A))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZsyr2_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZsyr2_v2(bufs_, handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZsyr2_v2");
     if (!exec_lib_table(ses)->cublasZsyr2_v2)
         return exec_lib_missing(ses, index, "cublasZsyr2_v2");
@@ -2464,6 +2789,10 @@ static int dec_cublasCher2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCher2_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCher2_v2(bufs_, handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCher2_v2");
     if (!exec_lib_table(ses)->cublasCher2_v2)
         return exec_lib_missing(ses, index, "cublasCher2_v2");
     int st = (int)exec_lib_table(ses)->cublasCher2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
@@ -2493,6 +2822,10 @@ static int dec_cublasZher2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     A = (__typeof__(A))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &lda, sizeof lda);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZher2_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZher2_v2(bufs_, handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZher2_v2");
     if (!exec_lib_table(ses)->cublasZher2_v2)
         return exec_lib_missing(ses, index, "cublasZher2_v2");
@@ -2532,6 +2865,10 @@ static int dec_cublasSgemm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasSgemm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSgemm_v2(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSgemm_v2");
     if (!exec_lib_table(ses)->cublasSgemm_v2)
         return exec_lib_missing(ses, index, "cublasSgemm_v2");
     int st = (int)exec_lib_table(ses)->cublasSgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -2569,6 +2906,10 @@ static int dec_cublasDgemm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     C = (__typeof__(C))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgemm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDgemm_v2(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDgemm_v2");
     if (!exec_lib_table(ses)->cublasDgemm_v2)
         return exec_lib_missing(ses, index, "cublasDgemm_v2");
@@ -2608,6 +2949,10 @@ static int dec_cublasCgemm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCgemm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCgemm_v2(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCgemm_v2");
     if (!exec_lib_table(ses)->cublasCgemm_v2)
         return exec_lib_missing(ses, index, "cublasCgemm_v2");
     int st = (int)exec_lib_table(ses)->cublasCgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -2645,6 +2990,10 @@ static int dec_cublasZgemm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     C = (__typeof__(C))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgemm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZgemm_v2(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZgemm_v2");
     if (!exec_lib_table(ses)->cublasZgemm_v2)
         return exec_lib_missing(ses, index, "cublasZgemm_v2");
@@ -2689,6 +3038,10 @@ static int dec_cublasSgemmEx(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     exec_lib_val(rd, &Ctype, sizeof Ctype);
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgemmEx");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSgemmEx(bufs_, handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasSgemmEx");
     if (!exec_lib_table(ses)->cublasSgemmEx)
         return exec_lib_missing(ses, index, "cublasSgemmEx");
@@ -2738,6 +3091,10 @@ static int dec_cublasGemmEx(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     exec_lib_val(rd, &algo, sizeof algo);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasGemmEx");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasGemmEx(bufs_, handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasGemmEx");
     if (!exec_lib_table(ses)->cublasGemmEx)
         return exec_lib_missing(ses, index, "cublasGemmEx");
     int st = (int)exec_lib_table(ses)->cublasGemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo);
@@ -2769,6 +3126,10 @@ static int dec_cublasSsyrk_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     C = (__typeof__(C))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSsyrk_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSsyrk_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasSsyrk_v2");
     if (!exec_lib_table(ses)->cublasSsyrk_v2)
         return exec_lib_missing(ses, index, "cublasSsyrk_v2");
@@ -2802,6 +3163,10 @@ static int dec_cublasDsyrk_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasDsyrk_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDsyrk_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDsyrk_v2");
     if (!exec_lib_table(ses)->cublasDsyrk_v2)
         return exec_lib_missing(ses, index, "cublasDsyrk_v2");
     int st = (int)exec_lib_table(ses)->cublasDsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
@@ -2833,6 +3198,10 @@ static int dec_cublasCsyrk_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     C = (__typeof__(C))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasCsyrk_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCsyrk_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasCsyrk_v2");
     if (!exec_lib_table(ses)->cublasCsyrk_v2)
         return exec_lib_missing(ses, index, "cublasCsyrk_v2");
@@ -2866,6 +3235,10 @@ static int dec_cublasZsyrk_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasZsyrk_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZsyrk_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasZsyrk_v2");
     if (!exec_lib_table(ses)->cublasZsyrk_v2)
         return exec_lib_missing(ses, index, "cublasZsyrk_v2");
     int st = (int)exec_lib_table(ses)->cublasZsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
@@ -2898,6 +3271,10 @@ static int dec_cublasCherk_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCherk_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCherk_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCherk_v2");
     if (!exec_lib_table(ses)->cublasCherk_v2)
         return exec_lib_missing(ses, index, "cublasCherk_v2");
     int st = (int)exec_lib_table(ses)->cublasCherk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
@@ -2929,6 +3306,10 @@ static int dec_cublasZherk_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     C = (__typeof__(C))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZherk_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZherk_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZherk_v2");
     if (!exec_lib_table(ses)->cublasZherk_v2)
         return exec_lib_missing(ses, index, "cublasZherk_v2");
@@ -2966,6 +3347,10 @@ static int dec_cublasSsyr2k_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasSsyr2k_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSsyr2k_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSsyr2k_v2");
     if (!exec_lib_table(ses)->cublasSsyr2k_v2)
         return exec_lib_missing(ses, index, "cublasSsyr2k_v2");
     int st = (int)exec_lib_table(ses)->cublasSsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -3001,6 +3386,10 @@ static int dec_cublasDsyr2k_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     C = (__typeof__(C))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDsyr2k_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDsyr2k_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDsyr2k_v2");
     if (!exec_lib_table(ses)->cublasDsyr2k_v2)
         return exec_lib_missing(ses, index, "cublasDsyr2k_v2");
@@ -3038,6 +3427,10 @@ static int dec_cublasCsyr2k_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCsyr2k_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCsyr2k_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCsyr2k_v2");
     if (!exec_lib_table(ses)->cublasCsyr2k_v2)
         return exec_lib_missing(ses, index, "cublasCsyr2k_v2");
     int st = (int)exec_lib_table(ses)->cublasCsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -3073,6 +3466,10 @@ static int dec_cublasZsyr2k_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     C = (__typeof__(C))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZsyr2k_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZsyr2k_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZsyr2k_v2");
     if (!exec_lib_table(ses)->cublasZsyr2k_v2)
         return exec_lib_missing(ses, index, "cublasZsyr2k_v2");
@@ -3110,6 +3507,10 @@ static int dec_cublasCher2k_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCher2k_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCher2k_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCher2k_v2");
     if (!exec_lib_table(ses)->cublasCher2k_v2)
         return exec_lib_missing(ses, index, "cublasCher2k_v2");
     int st = (int)exec_lib_table(ses)->cublasCher2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -3145,6 +3546,10 @@ static int dec_cublasZher2k_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     C = (__typeof__(C))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZher2k_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZher2k_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZher2k_v2");
     if (!exec_lib_table(ses)->cublasZher2k_v2)
         return exec_lib_missing(ses, index, "cublasZher2k_v2");
@@ -3182,6 +3587,10 @@ static int dec_cublasSsymm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasSsymm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSsymm_v2(bufs_, handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSsymm_v2");
     if (!exec_lib_table(ses)->cublasSsymm_v2)
         return exec_lib_missing(ses, index, "cublasSsymm_v2");
     int st = (int)exec_lib_table(ses)->cublasSsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -3217,6 +3626,10 @@ static int dec_cublasDsymm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     C = (__typeof__(C))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDsymm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDsymm_v2(bufs_, handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDsymm_v2");
     if (!exec_lib_table(ses)->cublasDsymm_v2)
         return exec_lib_missing(ses, index, "cublasDsymm_v2");
@@ -3254,6 +3667,10 @@ static int dec_cublasCsymm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCsymm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCsymm_v2(bufs_, handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCsymm_v2");
     if (!exec_lib_table(ses)->cublasCsymm_v2)
         return exec_lib_missing(ses, index, "cublasCsymm_v2");
     int st = (int)exec_lib_table(ses)->cublasCsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -3289,6 +3706,10 @@ static int dec_cublasZsymm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     C = (__typeof__(C))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZsymm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZsymm_v2(bufs_, handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZsymm_v2");
     if (!exec_lib_table(ses)->cublasZsymm_v2)
         return exec_lib_missing(ses, index, "cublasZsymm_v2");
@@ -3326,6 +3747,10 @@ static int dec_cublasChemm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasChemm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasChemm_v2(bufs_, handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasChemm_v2");
     if (!exec_lib_table(ses)->cublasChemm_v2)
         return exec_lib_missing(ses, index, "cublasChemm_v2");
     int st = (int)exec_lib_table(ses)->cublasChemm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -3362,6 +3787,10 @@ static int dec_cublasZhemm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasZhemm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZhemm_v2(bufs_, handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasZhemm_v2");
     if (!exec_lib_table(ses)->cublasZhemm_v2)
         return exec_lib_missing(ses, index, "cublasZhemm_v2");
     int st = (int)exec_lib_table(ses)->cublasZhemm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -3395,6 +3824,10 @@ static int dec_cublasStrsm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     B = (__typeof__(B))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &ldb, sizeof ldb);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasStrsm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasStrsm_v2(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasStrsm_v2");
     if (!exec_lib_table(ses)->cublasStrsm_v2)
         return exec_lib_missing(ses, index, "cublasStrsm_v2");
@@ -3430,6 +3863,10 @@ static int dec_cublasDtrsm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &ldb, sizeof ldb);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasDtrsm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDtrsm_v2(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDtrsm_v2");
     if (!exec_lib_table(ses)->cublasDtrsm_v2)
         return exec_lib_missing(ses, index, "cublasDtrsm_v2");
     int st = (int)exec_lib_table(ses)->cublasDtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
@@ -3464,6 +3901,10 @@ static int dec_cublasCtrsm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &ldb, sizeof ldb);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCtrsm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCtrsm_v2(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCtrsm_v2");
     if (!exec_lib_table(ses)->cublasCtrsm_v2)
         return exec_lib_missing(ses, index, "cublasCtrsm_v2");
     int st = (int)exec_lib_table(ses)->cublasCtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
@@ -3497,6 +3938,10 @@ static int dec_cublasZtrsm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     B = (__typeof__(B))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &ldb, sizeof ldb);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZtrsm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZtrsm_v2(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZtrsm_v2");
     if (!exec_lib_table(ses)->cublasZtrsm_v2)
         return exec_lib_missing(ses, index, "cublasZtrsm_v2");
@@ -3536,6 +3981,10 @@ static int dec_cublasStrmm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasStrmm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasStrmm_v2(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasStrmm_v2");
     if (!exec_lib_table(ses)->cublasStrmm_v2)
         return exec_lib_missing(ses, index, "cublasStrmm_v2");
     int st = (int)exec_lib_table(ses)->cublasStrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
@@ -3573,6 +4022,10 @@ static int dec_cublasDtrmm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     C = (__typeof__(C))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDtrmm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDtrmm_v2(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDtrmm_v2");
     if (!exec_lib_table(ses)->cublasDtrmm_v2)
         return exec_lib_missing(ses, index, "cublasDtrmm_v2");
@@ -3612,6 +4065,10 @@ static int dec_cublasCtrmm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCtrmm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCtrmm_v2(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCtrmm_v2");
     if (!exec_lib_table(ses)->cublasCtrmm_v2)
         return exec_lib_missing(ses, index, "cublasCtrmm_v2");
     int st = (int)exec_lib_table(ses)->cublasCtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
@@ -3649,6 +4106,10 @@ static int dec_cublasZtrmm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     C = (__typeof__(C))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZtrmm_v2");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZtrmm_v2(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZtrmm_v2");
     if (!exec_lib_table(ses)->cublasZtrmm_v2)
         return exec_lib_missing(ses, index, "cublasZtrmm_v2");
@@ -3690,6 +4151,10 @@ static int dec_cublasSgemmBatched(exec_session *ses, uint32_t index, exec_lib_rd
     exec_lib_val(rd, &batchCount, sizeof batchCount);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasSgemmBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSgemmBatched(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSgemmBatched");
     if (!exec_lib_table(ses)->cublasSgemmBatched)
         return exec_lib_missing(ses, index, "cublasSgemmBatched");
     int st = (int)exec_lib_table(ses)->cublasSgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
@@ -3729,6 +4194,10 @@ static int dec_cublasDgemmBatched(exec_session *ses, uint32_t index, exec_lib_rd
     exec_lib_val(rd, &ldc, sizeof ldc);
     exec_lib_val(rd, &batchCount, sizeof batchCount);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgemmBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDgemmBatched(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDgemmBatched");
     if (!exec_lib_table(ses)->cublasDgemmBatched)
         return exec_lib_missing(ses, index, "cublasDgemmBatched");
@@ -3770,6 +4239,10 @@ static int dec_cublasCgemmBatched(exec_session *ses, uint32_t index, exec_lib_rd
     exec_lib_val(rd, &batchCount, sizeof batchCount);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCgemmBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCgemmBatched(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCgemmBatched");
     if (!exec_lib_table(ses)->cublasCgemmBatched)
         return exec_lib_missing(ses, index, "cublasCgemmBatched");
     int st = (int)exec_lib_table(ses)->cublasCgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
@@ -3809,6 +4282,10 @@ static int dec_cublasZgemmBatched(exec_session *ses, uint32_t index, exec_lib_rd
     exec_lib_val(rd, &ldc, sizeof ldc);
     exec_lib_val(rd, &batchCount, sizeof batchCount);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgemmBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZgemmBatched(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZgemmBatched");
     if (!exec_lib_table(ses)->cublasZgemmBatched)
         return exec_lib_missing(ses, index, "cublasZgemmBatched");
@@ -3856,6 +4333,10 @@ static int dec_cublasSgemmStridedBatched(exec_session *ses, uint32_t index, exec
     exec_lib_val(rd, &batchCount, sizeof batchCount);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasSgemmStridedBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSgemmStridedBatched(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSgemmStridedBatched");
     if (!exec_lib_table(ses)->cublasSgemmStridedBatched)
         return exec_lib_missing(ses, index, "cublasSgemmStridedBatched");
     int st = (int)exec_lib_table(ses)->cublasSgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
@@ -3901,6 +4382,10 @@ static int dec_cublasDgemmStridedBatched(exec_session *ses, uint32_t index, exec
     exec_lib_val(rd, &strideC, sizeof strideC);
     exec_lib_val(rd, &batchCount, sizeof batchCount);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgemmStridedBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDgemmStridedBatched(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDgemmStridedBatched");
     if (!exec_lib_table(ses)->cublasDgemmStridedBatched)
         return exec_lib_missing(ses, index, "cublasDgemmStridedBatched");
@@ -3948,6 +4433,10 @@ static int dec_cublasCgemmStridedBatched(exec_session *ses, uint32_t index, exec
     exec_lib_val(rd, &batchCount, sizeof batchCount);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCgemmStridedBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCgemmStridedBatched(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCgemmStridedBatched");
     if (!exec_lib_table(ses)->cublasCgemmStridedBatched)
         return exec_lib_missing(ses, index, "cublasCgemmStridedBatched");
     int st = (int)exec_lib_table(ses)->cublasCgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
@@ -3993,6 +4482,10 @@ static int dec_cublasZgemmStridedBatched(exec_session *ses, uint32_t index, exec
     exec_lib_val(rd, &strideC, sizeof strideC);
     exec_lib_val(rd, &batchCount, sizeof batchCount);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgemmStridedBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZgemmStridedBatched(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZgemmStridedBatched");
     if (!exec_lib_table(ses)->cublasZgemmStridedBatched)
         return exec_lib_missing(ses, index, "cublasZgemmStridedBatched");
@@ -4043,6 +4536,10 @@ static int dec_cublasGemmBatchedEx(exec_session *ses, uint32_t index, exec_lib_r
     exec_lib_val(rd, &computeType, sizeof computeType);
     exec_lib_val(rd, &algo, sizeof algo);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasGemmBatchedEx");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasGemmBatchedEx(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, Atype, lda, Barray, Btype, ldb, beta, Carray, Ctype, ldc, batchCount, computeType, algo);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasGemmBatchedEx");
     if (!exec_lib_table(ses)->cublasGemmBatchedEx)
         return exec_lib_missing(ses, index, "cublasGemmBatchedEx");
@@ -4100,6 +4597,10 @@ static int dec_cublasGemmStridedBatchedEx(exec_session *ses, uint32_t index, exe
     exec_lib_val(rd, &algo, sizeof algo);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasGemmStridedBatchedEx");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasGemmStridedBatchedEx(bufs_, handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasGemmStridedBatchedEx");
     if (!exec_lib_table(ses)->cublasGemmStridedBatchedEx)
         return exec_lib_missing(ses, index, "cublasGemmStridedBatchedEx");
     int st = (int)exec_lib_table(ses)->cublasGemmStridedBatchedEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo);
@@ -4135,6 +4636,10 @@ static int dec_cublasSgeam(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     C = (__typeof__(C))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgeam");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSgeam(bufs_, handle, transa, transb, m, n, alpha, A, lda, beta, B, ldb, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasSgeam");
     if (!exec_lib_table(ses)->cublasSgeam)
         return exec_lib_missing(ses, index, "cublasSgeam");
@@ -4172,6 +4677,10 @@ static int dec_cublasStrsmBatched(exec_session *ses, uint32_t index, exec_lib_rd
     exec_lib_val(rd, &batchCount, sizeof batchCount);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasStrsmBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasStrsmBatched(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasStrsmBatched");
     if (!exec_lib_table(ses)->cublasStrsmBatched)
         return exec_lib_missing(ses, index, "cublasStrsmBatched");
     int st = (int)exec_lib_table(ses)->cublasStrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
@@ -4207,6 +4716,10 @@ static int dec_cublasDtrsmBatched(exec_session *ses, uint32_t index, exec_lib_rd
     exec_lib_val(rd, &ldb, sizeof ldb);
     exec_lib_val(rd, &batchCount, sizeof batchCount);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDtrsmBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDtrsmBatched(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDtrsmBatched");
     if (!exec_lib_table(ses)->cublasDtrsmBatched)
         return exec_lib_missing(ses, index, "cublasDtrsmBatched");
@@ -4244,6 +4757,10 @@ static int dec_cublasCtrsmBatched(exec_session *ses, uint32_t index, exec_lib_rd
     exec_lib_val(rd, &batchCount, sizeof batchCount);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCtrsmBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCtrsmBatched(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCtrsmBatched");
     if (!exec_lib_table(ses)->cublasCtrsmBatched)
         return exec_lib_missing(ses, index, "cublasCtrsmBatched");
     int st = (int)exec_lib_table(ses)->cublasCtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
@@ -4280,6 +4797,10 @@ static int dec_cublasZtrsmBatched(exec_session *ses, uint32_t index, exec_lib_rd
     exec_lib_val(rd, &batchCount, sizeof batchCount);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasZtrsmBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZtrsmBatched(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasZtrsmBatched");
     if (!exec_lib_table(ses)->cublasZtrsmBatched)
         return exec_lib_missing(ses, index, "cublasZtrsmBatched");
     int st = (int)exec_lib_table(ses)->cublasZtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
@@ -4305,6 +4826,10 @@ static int dec_cublasSgeqrfBatched(exec_session *ses, uint32_t index, exec_lib_r
     info = (__typeof__(info))exec_lib_hout(ses, rd);
     exec_lib_val(rd, &batchSize, sizeof batchSize);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgeqrfBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSgeqrfBatched(bufs_, handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasSgeqrfBatched");
     if (!exec_lib_table(ses)->cublasSgeqrfBatched)
         return exec_lib_missing(ses, index, "cublasSgeqrfBatched");
@@ -4332,6 +4857,10 @@ static int dec_cublasDgeqrfBatched(exec_session *ses, uint32_t index, exec_lib_r
     exec_lib_val(rd, &batchSize, sizeof batchSize);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasDgeqrfBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDgeqrfBatched(bufs_, handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDgeqrfBatched");
     if (!exec_lib_table(ses)->cublasDgeqrfBatched)
         return exec_lib_missing(ses, index, "cublasDgeqrfBatched");
     int st = (int)exec_lib_table(ses)->cublasDgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
@@ -4358,6 +4887,10 @@ static int dec_cublasCgeqrfBatched(exec_session *ses, uint32_t index, exec_lib_r
     exec_lib_val(rd, &batchSize, sizeof batchSize);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCgeqrfBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCgeqrfBatched(bufs_, handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCgeqrfBatched");
     if (!exec_lib_table(ses)->cublasCgeqrfBatched)
         return exec_lib_missing(ses, index, "cublasCgeqrfBatched");
     int st = (int)exec_lib_table(ses)->cublasCgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
@@ -4383,6 +4916,10 @@ static int dec_cublasZgeqrfBatched(exec_session *ses, uint32_t index, exec_lib_r
     info = (__typeof__(info))exec_lib_hout(ses, rd);
     exec_lib_val(rd, &batchSize, sizeof batchSize);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgeqrfBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZgeqrfBatched(bufs_, handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZgeqrfBatched");
     if (!exec_lib_table(ses)->cublasZgeqrfBatched)
         return exec_lib_missing(ses, index, "cublasZgeqrfBatched");
@@ -4418,6 +4955,10 @@ static int dec_cublasSgelsBatched(exec_session *ses, uint32_t index, exec_lib_rd
     exec_lib_val(rd, &batchSize, sizeof batchSize);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasSgelsBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSgelsBatched(bufs_, handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSgelsBatched");
     if (!exec_lib_table(ses)->cublasSgelsBatched)
         return exec_lib_missing(ses, index, "cublasSgelsBatched");
     int st = (int)exec_lib_table(ses)->cublasSgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
@@ -4451,6 +4992,10 @@ static int dec_cublasDgelsBatched(exec_session *ses, uint32_t index, exec_lib_rd
     devInfoArray = (__typeof__(devInfoArray))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &batchSize, sizeof batchSize);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgelsBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDgelsBatched(bufs_, handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDgelsBatched");
     if (!exec_lib_table(ses)->cublasDgelsBatched)
         return exec_lib_missing(ses, index, "cublasDgelsBatched");
@@ -4486,6 +5031,10 @@ static int dec_cublasCgelsBatched(exec_session *ses, uint32_t index, exec_lib_rd
     exec_lib_val(rd, &batchSize, sizeof batchSize);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCgelsBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCgelsBatched(bufs_, handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCgelsBatched");
     if (!exec_lib_table(ses)->cublasCgelsBatched)
         return exec_lib_missing(ses, index, "cublasCgelsBatched");
     int st = (int)exec_lib_table(ses)->cublasCgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
@@ -4520,6 +5069,10 @@ static int dec_cublasZgelsBatched(exec_session *ses, uint32_t index, exec_lib_rd
     exec_lib_val(rd, &batchSize, sizeof batchSize);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasZgelsBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZgelsBatched(bufs_, handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasZgelsBatched");
     if (!exec_lib_table(ses)->cublasZgelsBatched)
         return exec_lib_missing(ses, index, "cublasZgelsBatched");
     int st = (int)exec_lib_table(ses)->cublasZgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
@@ -4543,6 +5096,10 @@ static int dec_cublasSgetrfBatched(exec_session *ses, uint32_t index, exec_lib_r
     info = (__typeof__(info))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &batchSize, sizeof batchSize);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgetrfBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSgetrfBatched(bufs_, handle, n, A, lda, P, info, batchSize);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasSgetrfBatched");
     if (!exec_lib_table(ses)->cublasSgetrfBatched)
         return exec_lib_missing(ses, index, "cublasSgetrfBatched");
@@ -4568,6 +5125,10 @@ static int dec_cublasDgetrfBatched(exec_session *ses, uint32_t index, exec_lib_r
     exec_lib_val(rd, &batchSize, sizeof batchSize);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasDgetrfBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDgetrfBatched(bufs_, handle, n, A, lda, P, info, batchSize);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDgetrfBatched");
     if (!exec_lib_table(ses)->cublasDgetrfBatched)
         return exec_lib_missing(ses, index, "cublasDgetrfBatched");
     int st = (int)exec_lib_table(ses)->cublasDgetrfBatched(handle, n, A, lda, P, info, batchSize);
@@ -4592,6 +5153,10 @@ static int dec_cublasCgetrfBatched(exec_session *ses, uint32_t index, exec_lib_r
     exec_lib_val(rd, &batchSize, sizeof batchSize);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCgetrfBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCgetrfBatched(bufs_, handle, n, A, lda, P, info, batchSize);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCgetrfBatched");
     if (!exec_lib_table(ses)->cublasCgetrfBatched)
         return exec_lib_missing(ses, index, "cublasCgetrfBatched");
     int st = (int)exec_lib_table(ses)->cublasCgetrfBatched(handle, n, A, lda, P, info, batchSize);
@@ -4615,6 +5180,10 @@ static int dec_cublasZgetrfBatched(exec_session *ses, uint32_t index, exec_lib_r
     info = (__typeof__(info))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &batchSize, sizeof batchSize);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgetrfBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZgetrfBatched(bufs_, handle, n, A, lda, P, info, batchSize);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZgetrfBatched");
     if (!exec_lib_table(ses)->cublasZgetrfBatched)
         return exec_lib_missing(ses, index, "cublasZgetrfBatched");
@@ -4648,6 +5217,10 @@ static int dec_cublasSgetrsBatched(exec_session *ses, uint32_t index, exec_lib_r
     exec_lib_val(rd, &batchSize, sizeof batchSize);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasSgetrsBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSgetrsBatched(bufs_, handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSgetrsBatched");
     if (!exec_lib_table(ses)->cublasSgetrsBatched)
         return exec_lib_missing(ses, index, "cublasSgetrsBatched");
     int st = (int)exec_lib_table(ses)->cublasSgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
@@ -4679,6 +5252,10 @@ static int dec_cublasDgetrsBatched(exec_session *ses, uint32_t index, exec_lib_r
     info = (__typeof__(info))exec_lib_hout(ses, rd);
     exec_lib_val(rd, &batchSize, sizeof batchSize);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgetrsBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDgetrsBatched(bufs_, handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDgetrsBatched");
     if (!exec_lib_table(ses)->cublasDgetrsBatched)
         return exec_lib_missing(ses, index, "cublasDgetrsBatched");
@@ -4712,6 +5289,10 @@ static int dec_cublasCgetrsBatched(exec_session *ses, uint32_t index, exec_lib_r
     exec_lib_val(rd, &batchSize, sizeof batchSize);
     if (rd->err)
         return exec_lib_bad(ses, index, rd, "cublasCgetrsBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasCgetrsBatched(bufs_, handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasCgetrsBatched");
     if (!exec_lib_table(ses)->cublasCgetrsBatched)
         return exec_lib_missing(ses, index, "cublasCgetrsBatched");
     int st = (int)exec_lib_table(ses)->cublasCgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
@@ -4743,6 +5324,10 @@ static int dec_cublasZgetrsBatched(exec_session *ses, uint32_t index, exec_lib_r
     info = (__typeof__(info))exec_lib_hout(ses, rd);
     exec_lib_val(rd, &batchSize, sizeof batchSize);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasZgetrsBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasZgetrsBatched(bufs_, handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZgetrsBatched");
     if (!exec_lib_table(ses)->cublasZgetrsBatched)
         return exec_lib_missing(ses, index, "cublasZgetrsBatched");
@@ -4781,6 +5366,10 @@ static int dec_cublasHgemm(exec_session *ses, uint32_t index, exec_lib_rd *rd)
     C = (__typeof__(C))exec_lib_dev(ses, rd);
     exec_lib_val(rd, &ldc, sizeof ldc);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasHgemm");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasHgemm(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasHgemm");
     if (!exec_lib_table(ses)->cublasHgemm)
         return exec_lib_missing(ses, index, "cublasHgemm");
@@ -4827,6 +5416,10 @@ static int dec_cublasHgemmStridedBatched(exec_session *ses, uint32_t index, exec
     exec_lib_val(rd, &strideC, sizeof strideC);
     exec_lib_val(rd, &batchCount, sizeof batchCount);
     if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasHgemmStridedBatched");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasHgemmStridedBatched(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasHgemmStridedBatched");
     if (!exec_lib_table(ses)->cublasHgemmStridedBatched)
         return exec_lib_missing(ses, index, "cublasHgemmStridedBatched");

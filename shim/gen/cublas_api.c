@@ -2731,7 +2731,9 @@ GENIE_EXPORT cublasStatus_t cublasCreate_v2(cublasHandle_t* handle)
     if (!handle)
         return shim_bad_blas_arg(GENIE_APIX_cublasCreate_v2, "handle");
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCreate_v2(handle);
+    shim_unlock();
     return ret_;
 }
 
@@ -2739,7 +2741,9 @@ GENIE_EXPORT cublasStatus_t cublasDestroy_v2(cublasHandle_t handle)
 {
     shim_count(GENIE_APIX_cublasDestroy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDestroy_v2(handle);
+    shim_unlock();
     return ret_;
 }
 
@@ -2775,7 +2779,9 @@ GENIE_EXPORT cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t handle, void* w
 {
     shim_count(GENIE_APIX_cublasSetWorkspace_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_impl_cublasSetWorkspace_v2(handle, workspace, workspaceSizeInBytes);
+    shim_unlock();
     return ret_;
 }
 
@@ -2783,7 +2789,9 @@ GENIE_EXPORT cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream
 {
     shim_count(GENIE_APIX_cublasSetStream_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_impl_cublasSetStream_v2(handle, streamId);
+    shim_unlock();
     return ret_;
 }
 
@@ -2811,7 +2819,9 @@ GENIE_EXPORT cublasStatus_t cublasSetPointerMode_v2(cublasHandle_t handle, cubla
 {
     shim_count(GENIE_APIX_cublasSetPointerMode_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_impl_cublasSetPointerMode_v2(handle, mode);
+    shim_unlock();
     return ret_;
 }
 
@@ -2829,7 +2839,9 @@ GENIE_EXPORT cublasStatus_t cublasSetAtomicsMode(cublasHandle_t handle, cublasAt
 {
     shim_count(GENIE_APIX_cublasSetAtomicsMode);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_impl_cublasSetAtomicsMode(handle, mode);
+    shim_unlock();
     return ret_;
 }
 
@@ -2847,7 +2859,9 @@ GENIE_EXPORT cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_
 {
     shim_count(GENIE_APIX_cublasSetMathMode);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_impl_cublasSetMathMode(handle, mode);
+    shim_unlock();
     return ret_;
 }
 
@@ -3215,7 +3229,9 @@ GENIE_EXPORT cublasStatus_t cublasSnrm2_v2(cublasHandle_t handle, int n, const f
 {
     shim_count(GENIE_APIX_cublasSnrm2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSnrm2_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3233,7 +3249,9 @@ GENIE_EXPORT cublasStatus_t cublasDnrm2_v2(cublasHandle_t handle, int n, const d
 {
     shim_count(GENIE_APIX_cublasDnrm2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDnrm2_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3251,7 +3269,9 @@ GENIE_EXPORT cublasStatus_t cublasScnrm2_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasScnrm2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasScnrm2_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3269,7 +3289,9 @@ GENIE_EXPORT cublasStatus_t cublasDznrm2_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasDznrm2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDznrm2_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3351,7 +3373,9 @@ GENIE_EXPORT cublasStatus_t cublasSdot_v2(cublasHandle_t handle, int n, const fl
 {
     shim_count(GENIE_APIX_cublasSdot_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSdot_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3371,7 +3395,9 @@ GENIE_EXPORT cublasStatus_t cublasDdot_v2(cublasHandle_t handle, int n, const do
 {
     shim_count(GENIE_APIX_cublasDdot_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDdot_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3391,7 +3417,9 @@ GENIE_EXPORT cublasStatus_t cublasCdotu_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasCdotu_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCdotu_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3411,7 +3439,9 @@ GENIE_EXPORT cublasStatus_t cublasCdotc_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasCdotc_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCdotc_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3431,7 +3461,9 @@ GENIE_EXPORT cublasStatus_t cublasZdotu_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasZdotu_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZdotu_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3451,7 +3483,9 @@ GENIE_EXPORT cublasStatus_t cublasZdotc_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasZdotc_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZdotc_v2(handle, n, x, incx, y, incy, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3497,7 +3531,9 @@ GENIE_EXPORT cublasStatus_t cublasSscal_v2(cublasHandle_t handle, int n, const f
 {
     shim_count(GENIE_APIX_cublasSscal_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -3515,7 +3551,9 @@ GENIE_EXPORT cublasStatus_t cublasDscal_v2(cublasHandle_t handle, int n, const d
 {
     shim_count(GENIE_APIX_cublasDscal_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -3533,7 +3571,9 @@ GENIE_EXPORT cublasStatus_t cublasCscal_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasCscal_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -3551,7 +3591,9 @@ GENIE_EXPORT cublasStatus_t cublasCsscal_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasCsscal_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCsscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -3569,7 +3611,9 @@ GENIE_EXPORT cublasStatus_t cublasZscal_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasZscal_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -3587,7 +3631,9 @@ GENIE_EXPORT cublasStatus_t cublasZdscal_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasZdscal_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZdscal_v2(handle, n, alpha, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -3637,7 +3683,9 @@ GENIE_EXPORT cublasStatus_t cublasSaxpy_v2(cublasHandle_t handle, int n, const f
 {
     shim_count(GENIE_APIX_cublasSaxpy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -3657,7 +3705,9 @@ GENIE_EXPORT cublasStatus_t cublasDaxpy_v2(cublasHandle_t handle, int n, const d
 {
     shim_count(GENIE_APIX_cublasDaxpy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -3677,7 +3727,9 @@ GENIE_EXPORT cublasStatus_t cublasCaxpy_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasCaxpy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -3697,7 +3749,9 @@ GENIE_EXPORT cublasStatus_t cublasZaxpy_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasZaxpy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZaxpy_v2(handle, n, alpha, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -3743,7 +3797,9 @@ GENIE_EXPORT cublasStatus_t cublasScopy_v2(cublasHandle_t handle, int n, const f
 {
     shim_count(GENIE_APIX_cublasScopy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasScopy_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -3762,7 +3818,9 @@ GENIE_EXPORT cublasStatus_t cublasDcopy_v2(cublasHandle_t handle, int n, const d
 {
     shim_count(GENIE_APIX_cublasDcopy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDcopy_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -3781,7 +3839,9 @@ GENIE_EXPORT cublasStatus_t cublasCcopy_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasCcopy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCcopy_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -3800,7 +3860,9 @@ GENIE_EXPORT cublasStatus_t cublasZcopy_v2(cublasHandle_t handle, int n, const c
 {
     shim_count(GENIE_APIX_cublasZcopy_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZcopy_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -3819,7 +3881,9 @@ GENIE_EXPORT cublasStatus_t cublasSswap_v2(cublasHandle_t handle, int n, float* 
 {
     shim_count(GENIE_APIX_cublasSswap_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSswap_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -3838,7 +3902,9 @@ GENIE_EXPORT cublasStatus_t cublasDswap_v2(cublasHandle_t handle, int n, double*
 {
     shim_count(GENIE_APIX_cublasDswap_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDswap_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -3857,7 +3923,9 @@ GENIE_EXPORT cublasStatus_t cublasCswap_v2(cublasHandle_t handle, int n, cuCompl
 {
     shim_count(GENIE_APIX_cublasCswap_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCswap_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -3876,7 +3944,9 @@ GENIE_EXPORT cublasStatus_t cublasZswap_v2(cublasHandle_t handle, int n, cuDoubl
 {
     shim_count(GENIE_APIX_cublasZswap_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZswap_v2(handle, n, x, incx, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -3921,7 +3991,9 @@ GENIE_EXPORT cublasStatus_t cublasIsamax_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasIsamax_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasIsamax_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3939,7 +4011,9 @@ GENIE_EXPORT cublasStatus_t cublasIdamax_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasIdamax_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasIdamax_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3957,7 +4031,9 @@ GENIE_EXPORT cublasStatus_t cublasIcamax_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasIcamax_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasIcamax_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -3975,7 +4051,9 @@ GENIE_EXPORT cublasStatus_t cublasIzamax_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasIzamax_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasIzamax_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4015,7 +4093,9 @@ GENIE_EXPORT cublasStatus_t cublasIsamin_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasIsamin_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasIsamin_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4033,7 +4113,9 @@ GENIE_EXPORT cublasStatus_t cublasIdamin_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasIdamin_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasIdamin_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4051,7 +4133,9 @@ GENIE_EXPORT cublasStatus_t cublasIcamin_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasIcamin_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasIcamin_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4069,7 +4153,9 @@ GENIE_EXPORT cublasStatus_t cublasIzamin_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasIzamin_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasIzamin_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4135,7 +4221,9 @@ GENIE_EXPORT cublasStatus_t cublasSasum_v2(cublasHandle_t handle, int n, const f
 {
     shim_count(GENIE_APIX_cublasSasum_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSasum_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4153,7 +4241,9 @@ GENIE_EXPORT cublasStatus_t cublasDasum_v2(cublasHandle_t handle, int n, const d
 {
     shim_count(GENIE_APIX_cublasDasum_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDasum_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4171,7 +4261,9 @@ GENIE_EXPORT cublasStatus_t cublasScasum_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasScasum_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasScasum_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4189,7 +4281,9 @@ GENIE_EXPORT cublasStatus_t cublasDzasum_v2(cublasHandle_t handle, int n, const 
 {
     shim_count(GENIE_APIX_cublasDzasum_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDzasum_v2(handle, n, x, incx, result);
+    shim_unlock();
     return ret_;
 }
 
@@ -4207,7 +4301,9 @@ GENIE_EXPORT cublasStatus_t cublasSrot_v2(cublasHandle_t handle, int n, float* x
 {
     shim_count(GENIE_APIX_cublasSrot_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
     return ret_;
 }
 
@@ -4228,7 +4324,9 @@ GENIE_EXPORT cublasStatus_t cublasDrot_v2(cublasHandle_t handle, int n, double* 
 {
     shim_count(GENIE_APIX_cublasDrot_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
     return ret_;
 }
 
@@ -4249,7 +4347,9 @@ GENIE_EXPORT cublasStatus_t cublasCrot_v2(cublasHandle_t handle, int n, cuComple
 {
     shim_count(GENIE_APIX_cublasCrot_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
     return ret_;
 }
 
@@ -4270,7 +4370,9 @@ GENIE_EXPORT cublasStatus_t cublasCsrot_v2(cublasHandle_t handle, int n, cuCompl
 {
     shim_count(GENIE_APIX_cublasCsrot_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCsrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
     return ret_;
 }
 
@@ -4291,7 +4393,9 @@ GENIE_EXPORT cublasStatus_t cublasZrot_v2(cublasHandle_t handle, int n, cuDouble
 {
     shim_count(GENIE_APIX_cublasZrot_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
     return ret_;
 }
 
@@ -4312,7 +4416,9 @@ GENIE_EXPORT cublasStatus_t cublasZdrot_v2(cublasHandle_t handle, int n, cuDoubl
 {
     shim_count(GENIE_APIX_cublasZdrot_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZdrot_v2(handle, n, x, incx, y, incy, c, s);
+    shim_unlock();
     return ret_;
 }
 
@@ -4539,7 +4645,9 @@ GENIE_EXPORT cublasStatus_t cublasSgemv_v2(cublasHandle_t handle, cublasOperatio
 {
     shim_count(GENIE_APIX_cublasSgemv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -4564,7 +4672,9 @@ GENIE_EXPORT cublasStatus_t cublasDgemv_v2(cublasHandle_t handle, cublasOperatio
 {
     shim_count(GENIE_APIX_cublasDgemv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -4589,7 +4699,9 @@ GENIE_EXPORT cublasStatus_t cublasCgemv_v2(cublasHandle_t handle, cublasOperatio
 {
     shim_count(GENIE_APIX_cublasCgemv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -4614,7 +4726,9 @@ GENIE_EXPORT cublasStatus_t cublasZgemv_v2(cublasHandle_t handle, cublasOperatio
 {
     shim_count(GENIE_APIX_cublasZgemv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -4791,7 +4905,9 @@ GENIE_EXPORT cublasStatus_t cublasStrmv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasStrmv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasStrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -4813,7 +4929,9 @@ GENIE_EXPORT cublasStatus_t cublasDtrmv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasDtrmv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -4835,7 +4953,9 @@ GENIE_EXPORT cublasStatus_t cublasCtrmv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasCtrmv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -4857,7 +4977,9 @@ GENIE_EXPORT cublasStatus_t cublasZtrmv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasZtrmv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZtrmv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -5103,7 +5225,9 @@ GENIE_EXPORT cublasStatus_t cublasStrsv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasStrsv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasStrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -5125,7 +5249,9 @@ GENIE_EXPORT cublasStatus_t cublasDtrsv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasDtrsv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -5147,7 +5273,9 @@ GENIE_EXPORT cublasStatus_t cublasCtrsv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasCtrsv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -5169,7 +5297,9 @@ GENIE_EXPORT cublasStatus_t cublasZtrsv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasZtrsv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZtrsv_v2(handle, uplo, trans, diag, n, A, lda, x, incx);
+    shim_unlock();
     return ret_;
 }
 
@@ -5415,7 +5545,9 @@ GENIE_EXPORT cublasStatus_t cublasSsymv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasSsymv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -5439,7 +5571,9 @@ GENIE_EXPORT cublasStatus_t cublasDsymv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasDsymv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -5463,7 +5597,9 @@ GENIE_EXPORT cublasStatus_t cublasCsymv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasCsymv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -5487,7 +5623,9 @@ GENIE_EXPORT cublasStatus_t cublasZsymv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasZsymv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZsymv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -5511,7 +5649,9 @@ GENIE_EXPORT cublasStatus_t cublasChemv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasChemv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasChemv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -5535,7 +5675,9 @@ GENIE_EXPORT cublasStatus_t cublasZhemv_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasZhemv_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZhemv_v2(handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
     return ret_;
 }
 
@@ -5815,7 +5957,9 @@ GENIE_EXPORT cublasStatus_t cublasSger_v2(cublasHandle_t handle, int m, int n, c
 {
     shim_count(GENIE_APIX_cublasSger_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -5838,7 +5982,9 @@ GENIE_EXPORT cublasStatus_t cublasDger_v2(cublasHandle_t handle, int m, int n, c
 {
     shim_count(GENIE_APIX_cublasDger_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDger_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -5861,7 +6007,9 @@ GENIE_EXPORT cublasStatus_t cublasCgeru_v2(cublasHandle_t handle, int m, int n, 
 {
     shim_count(GENIE_APIX_cublasCgeru_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgeru_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -5884,7 +6032,9 @@ GENIE_EXPORT cublasStatus_t cublasCgerc_v2(cublasHandle_t handle, int m, int n, 
 {
     shim_count(GENIE_APIX_cublasCgerc_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgerc_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -5907,7 +6057,9 @@ GENIE_EXPORT cublasStatus_t cublasZgeru_v2(cublasHandle_t handle, int m, int n, 
 {
     shim_count(GENIE_APIX_cublasZgeru_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgeru_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -5930,7 +6082,9 @@ GENIE_EXPORT cublasStatus_t cublasZgerc_v2(cublasHandle_t handle, int m, int n, 
 {
     shim_count(GENIE_APIX_cublasZgerc_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgerc_v2(handle, m, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -5953,7 +6107,9 @@ GENIE_EXPORT cublasStatus_t cublasSsyr_v2(cublasHandle_t handle, cublasFillMode_
 {
     shim_count(GENIE_APIX_cublasSsyr_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -5974,7 +6130,9 @@ GENIE_EXPORT cublasStatus_t cublasDsyr_v2(cublasHandle_t handle, cublasFillMode_
 {
     shim_count(GENIE_APIX_cublasDsyr_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -5995,7 +6153,9 @@ GENIE_EXPORT cublasStatus_t cublasCsyr_v2(cublasHandle_t handle, cublasFillMode_
 {
     shim_count(GENIE_APIX_cublasCsyr_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6016,7 +6176,9 @@ GENIE_EXPORT cublasStatus_t cublasZsyr_v2(cublasHandle_t handle, cublasFillMode_
 {
     shim_count(GENIE_APIX_cublasZsyr_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZsyr_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6037,7 +6199,9 @@ GENIE_EXPORT cublasStatus_t cublasCher_v2(cublasHandle_t handle, cublasFillMode_
 {
     shim_count(GENIE_APIX_cublasCher_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCher_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6058,7 +6222,9 @@ GENIE_EXPORT cublasStatus_t cublasZher_v2(cublasHandle_t handle, cublasFillMode_
 {
     shim_count(GENIE_APIX_cublasZher_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZher_v2(handle, uplo, n, alpha, x, incx, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6175,7 +6341,9 @@ GENIE_EXPORT cublasStatus_t cublasSsyr2_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasSsyr2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6198,7 +6366,9 @@ GENIE_EXPORT cublasStatus_t cublasDsyr2_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasDsyr2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6221,7 +6391,9 @@ GENIE_EXPORT cublasStatus_t cublasCsyr2_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasCsyr2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6244,7 +6416,9 @@ GENIE_EXPORT cublasStatus_t cublasZsyr2_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasZsyr2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZsyr2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6267,7 +6441,9 @@ GENIE_EXPORT cublasStatus_t cublasCher2_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasCher2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCher2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6290,7 +6466,9 @@ GENIE_EXPORT cublasStatus_t cublasZher2_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasZher2_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZher2_v2(handle, uplo, n, alpha, x, incx, y, incy, A, lda);
+    shim_unlock();
     return ret_;
 }
 
@@ -6737,7 +6915,9 @@ GENIE_EXPORT cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperatio
 {
     shim_count(GENIE_APIX_cublasSgemm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -6764,7 +6944,9 @@ GENIE_EXPORT cublasStatus_t cublasDgemm_v2(cublasHandle_t handle, cublasOperatio
 {
     shim_count(GENIE_APIX_cublasDgemm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -6791,7 +6973,9 @@ GENIE_EXPORT cublasStatus_t cublasCgemm_v2(cublasHandle_t handle, cublasOperatio
 {
     shim_count(GENIE_APIX_cublasCgemm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -6900,7 +7084,9 @@ GENIE_EXPORT cublasStatus_t cublasZgemm_v2(cublasHandle_t handle, cublasOperatio
 {
     shim_count(GENIE_APIX_cublasZgemm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -6965,7 +7151,9 @@ GENIE_EXPORT cublasStatus_t cublasSgemmEx(cublasHandle_t handle, cublasOperation
 {
     shim_count(GENIE_APIX_cublasSgemmEx);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -6995,7 +7183,9 @@ GENIE_EXPORT cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_
 {
     shim_count(GENIE_APIX_cublasGemmEx);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasGemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo);
+    shim_unlock();
     return ret_;
 }
 
@@ -7071,7 +7261,9 @@ GENIE_EXPORT cublasStatus_t cublasSsyrk_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasSsyrk_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7095,7 +7287,9 @@ GENIE_EXPORT cublasStatus_t cublasDsyrk_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasDsyrk_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7119,7 +7313,9 @@ GENIE_EXPORT cublasStatus_t cublasCsyrk_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasCsyrk_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7143,7 +7339,9 @@ GENIE_EXPORT cublasStatus_t cublasZsyrk_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasZsyrk_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZsyrk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7239,7 +7437,9 @@ GENIE_EXPORT cublasStatus_t cublasCherk_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasCherk_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCherk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7263,7 +7463,9 @@ GENIE_EXPORT cublasStatus_t cublasZherk_v2(cublasHandle_t handle, cublasFillMode
 {
     shim_count(GENIE_APIX_cublasZherk_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZherk_v2(handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7359,7 +7561,9 @@ GENIE_EXPORT cublasStatus_t cublasSsyr2k_v2(cublasHandle_t handle, cublasFillMod
 {
     shim_count(GENIE_APIX_cublasSsyr2k_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7385,7 +7589,9 @@ GENIE_EXPORT cublasStatus_t cublasDsyr2k_v2(cublasHandle_t handle, cublasFillMod
 {
     shim_count(GENIE_APIX_cublasDsyr2k_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7411,7 +7617,9 @@ GENIE_EXPORT cublasStatus_t cublasCsyr2k_v2(cublasHandle_t handle, cublasFillMod
 {
     shim_count(GENIE_APIX_cublasCsyr2k_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7437,7 +7645,9 @@ GENIE_EXPORT cublasStatus_t cublasZsyr2k_v2(cublasHandle_t handle, cublasFillMod
 {
     shim_count(GENIE_APIX_cublasZsyr2k_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZsyr2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7463,7 +7673,9 @@ GENIE_EXPORT cublasStatus_t cublasCher2k_v2(cublasHandle_t handle, cublasFillMod
 {
     shim_count(GENIE_APIX_cublasCher2k_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCher2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7489,7 +7701,9 @@ GENIE_EXPORT cublasStatus_t cublasZher2k_v2(cublasHandle_t handle, cublasFillMod
 {
     shim_count(GENIE_APIX_cublasZher2k_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZher2k_v2(handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7731,7 +7945,9 @@ GENIE_EXPORT cublasStatus_t cublasSsymm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasSsymm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7757,7 +7973,9 @@ GENIE_EXPORT cublasStatus_t cublasDsymm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasDsymm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7783,7 +8001,9 @@ GENIE_EXPORT cublasStatus_t cublasCsymm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasCsymm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7809,7 +8029,9 @@ GENIE_EXPORT cublasStatus_t cublasZsymm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasZsymm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZsymm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7835,7 +8057,9 @@ GENIE_EXPORT cublasStatus_t cublasChemm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasChemm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasChemm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7861,7 +8085,9 @@ GENIE_EXPORT cublasStatus_t cublasZhemm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasZhemm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZhemm_v2(handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -7887,7 +8113,9 @@ GENIE_EXPORT cublasStatus_t cublasStrsm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasStrsm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasStrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    shim_unlock();
     return ret_;
 }
 
@@ -7912,7 +8140,9 @@ GENIE_EXPORT cublasStatus_t cublasDtrsm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasDtrsm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    shim_unlock();
     return ret_;
 }
 
@@ -7937,7 +8167,9 @@ GENIE_EXPORT cublasStatus_t cublasCtrsm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasCtrsm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    shim_unlock();
     return ret_;
 }
 
@@ -7962,7 +8194,9 @@ GENIE_EXPORT cublasStatus_t cublasZtrsm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasZtrsm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZtrsm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb);
+    shim_unlock();
     return ret_;
 }
 
@@ -7987,7 +8221,9 @@ GENIE_EXPORT cublasStatus_t cublasStrmm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasStrmm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasStrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -8014,7 +8250,9 @@ GENIE_EXPORT cublasStatus_t cublasDtrmm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasDtrmm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -8041,7 +8279,9 @@ GENIE_EXPORT cublasStatus_t cublasCtrmm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasCtrmm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -8068,7 +8308,9 @@ GENIE_EXPORT cublasStatus_t cublasZtrmm_v2(cublasHandle_t handle, cublasSideMode
 {
     shim_count(GENIE_APIX_cublasZtrmm_v2);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZtrmm_v2(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -8095,7 +8337,9 @@ GENIE_EXPORT cublasStatus_t cublasSgemmBatched(cublasHandle_t handle, cublasOper
 {
     shim_count(GENIE_APIX_cublasSgemmBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8123,7 +8367,9 @@ GENIE_EXPORT cublasStatus_t cublasDgemmBatched(cublasHandle_t handle, cublasOper
 {
     shim_count(GENIE_APIX_cublasDgemmBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8151,7 +8397,9 @@ GENIE_EXPORT cublasStatus_t cublasCgemmBatched(cublasHandle_t handle, cublasOper
 {
     shim_count(GENIE_APIX_cublasCgemmBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8219,7 +8467,9 @@ GENIE_EXPORT cublasStatus_t cublasZgemmBatched(cublasHandle_t handle, cublasOper
 {
     shim_count(GENIE_APIX_cublasZgemmBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8247,7 +8497,9 @@ GENIE_EXPORT cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cub
 {
     shim_count(GENIE_APIX_cublasSgemmStridedBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8278,7 +8530,9 @@ GENIE_EXPORT cublasStatus_t cublasDgemmStridedBatched(cublasHandle_t handle, cub
 {
     shim_count(GENIE_APIX_cublasDgemmStridedBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8309,7 +8563,9 @@ GENIE_EXPORT cublasStatus_t cublasCgemmStridedBatched(cublasHandle_t handle, cub
 {
     shim_count(GENIE_APIX_cublasCgemmStridedBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8386,7 +8642,9 @@ GENIE_EXPORT cublasStatus_t cublasZgemmStridedBatched(cublasHandle_t handle, cub
 {
     shim_count(GENIE_APIX_cublasZgemmStridedBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8417,7 +8675,9 @@ GENIE_EXPORT cublasStatus_t cublasGemmBatchedEx(cublasHandle_t handle, cublasOpe
 {
     shim_count(GENIE_APIX_cublasGemmBatchedEx);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasGemmBatchedEx(handle, transa, transb, m, n, k, alpha, Aarray, Atype, lda, Barray, Btype, ldb, beta, Carray, Ctype, ldc, batchCount, computeType, algo);
+    shim_unlock();
     return ret_;
 }
 
@@ -8450,7 +8710,9 @@ GENIE_EXPORT cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cu
 {
     shim_count(GENIE_APIX_cublasGemmStridedBatchedEx);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasGemmStridedBatchedEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo);
+    shim_unlock();
     return ret_;
 }
 
@@ -8620,7 +8882,9 @@ GENIE_EXPORT cublasStatus_t cublasSgeam(cublasHandle_t handle, cublasOperation_t
 {
     shim_count(GENIE_APIX_cublasSgeam);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgeam(handle, transa, transb, m, n, alpha, A, lda, beta, B, ldb, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -8754,7 +9018,9 @@ GENIE_EXPORT cublasStatus_t cublasStrsmBatched(cublasHandle_t handle, cublasSide
 {
     shim_count(GENIE_APIX_cublasStrsmBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasStrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8780,7 +9046,9 @@ GENIE_EXPORT cublasStatus_t cublasDtrsmBatched(cublasHandle_t handle, cublasSide
 {
     shim_count(GENIE_APIX_cublasDtrsmBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8806,7 +9074,9 @@ GENIE_EXPORT cublasStatus_t cublasCtrsmBatched(cublasHandle_t handle, cublasSide
 {
     shim_count(GENIE_APIX_cublasCtrsmBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -8832,7 +9102,9 @@ GENIE_EXPORT cublasStatus_t cublasZtrsmBatched(cublasHandle_t handle, cublasSide
 {
     shim_count(GENIE_APIX_cublasZtrsmBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZtrsmBatched(handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
+    shim_unlock();
     return ret_;
 }
 
@@ -9030,7 +9302,9 @@ GENIE_EXPORT cublasStatus_t cublasSgeqrfBatched(cublasHandle_t handle, int m, in
 {
     shim_count(GENIE_APIX_cublasSgeqrfBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9038,7 +9312,9 @@ GENIE_EXPORT cublasStatus_t cublasDgeqrfBatched(cublasHandle_t handle, int m, in
 {
     shim_count(GENIE_APIX_cublasDgeqrfBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9046,7 +9322,9 @@ GENIE_EXPORT cublasStatus_t cublasCgeqrfBatched(cublasHandle_t handle, int m, in
 {
     shim_count(GENIE_APIX_cublasCgeqrfBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9054,7 +9332,9 @@ GENIE_EXPORT cublasStatus_t cublasZgeqrfBatched(cublasHandle_t handle, int m, in
 {
     shim_count(GENIE_APIX_cublasZgeqrfBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgeqrfBatched(handle, m, n, Aarray, lda, TauArray, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9062,7 +9342,9 @@ GENIE_EXPORT cublasStatus_t cublasSgelsBatched(cublasHandle_t handle, cublasOper
 {
     shim_count(GENIE_APIX_cublasSgelsBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9070,7 +9352,9 @@ GENIE_EXPORT cublasStatus_t cublasDgelsBatched(cublasHandle_t handle, cublasOper
 {
     shim_count(GENIE_APIX_cublasDgelsBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9078,7 +9362,9 @@ GENIE_EXPORT cublasStatus_t cublasCgelsBatched(cublasHandle_t handle, cublasOper
 {
     shim_count(GENIE_APIX_cublasCgelsBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9086,7 +9372,9 @@ GENIE_EXPORT cublasStatus_t cublasZgelsBatched(cublasHandle_t handle, cublasOper
 {
     shim_count(GENIE_APIX_cublasZgelsBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgelsBatched(handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9182,7 +9470,9 @@ GENIE_EXPORT cublasStatus_t cublasSgetrfBatched(cublasHandle_t handle, int n, fl
 {
     shim_count(GENIE_APIX_cublasSgetrfBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9190,7 +9480,9 @@ GENIE_EXPORT cublasStatus_t cublasDgetrfBatched(cublasHandle_t handle, int n, do
 {
     shim_count(GENIE_APIX_cublasDgetrfBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9198,7 +9490,9 @@ GENIE_EXPORT cublasStatus_t cublasCgetrfBatched(cublasHandle_t handle, int n, cu
 {
     shim_count(GENIE_APIX_cublasCgetrfBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9206,7 +9500,9 @@ GENIE_EXPORT cublasStatus_t cublasZgetrfBatched(cublasHandle_t handle, int n, cu
 {
     shim_count(GENIE_APIX_cublasZgetrfBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgetrfBatched(handle, n, A, lda, P, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9270,7 +9566,9 @@ GENIE_EXPORT cublasStatus_t cublasSgetrsBatched(cublasHandle_t handle, cublasOpe
 {
     shim_count(GENIE_APIX_cublasSgetrsBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasSgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9278,7 +9576,9 @@ GENIE_EXPORT cublasStatus_t cublasDgetrsBatched(cublasHandle_t handle, cublasOpe
 {
     shim_count(GENIE_APIX_cublasDgetrsBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasDgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9286,7 +9586,9 @@ GENIE_EXPORT cublasStatus_t cublasCgetrsBatched(cublasHandle_t handle, cublasOpe
 {
     shim_count(GENIE_APIX_cublasCgetrsBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasCgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9294,7 +9596,9 @@ GENIE_EXPORT cublasStatus_t cublasZgetrsBatched(cublasHandle_t handle, cublasOpe
 {
     shim_count(GENIE_APIX_cublasZgetrsBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasZgetrsBatched(handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -9325,7 +9629,9 @@ GENIE_EXPORT cublasStatus_t cublasHgemm(cublasHandle_t handle, cublasOperation_t
 {
     shim_count(GENIE_APIX_cublasHgemm);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasHgemm(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
     return ret_;
 }
 
@@ -9333,7 +9639,9 @@ GENIE_EXPORT cublasStatus_t cublasHgemmStridedBatched(cublasHandle_t handle, cub
 {
     shim_count(GENIE_APIX_cublasHgemmStridedBatched);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_rec_cublasHgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
     return ret_;
 }
 

@@ -80,7 +80,9 @@ GENIE_EXPORT cublasStatus_t cublasLtMatmul(cublasLtHandle_t lightHandle, cublasL
 {
     shim_count(GENIE_APIX_cublasLtMatmul);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cublasStatus_t ret_ = shim_impl_cublasLtMatmul(lightHandle, computeDesc, alpha, A, Adesc, B, Bdesc, beta, C, Cdesc, D, Ddesc, algo, workspace, workspaceSizeInBytes, stream);
+    shim_unlock();
     return ret_;
 }
 

@@ -18,7 +18,9 @@ GENIE_EXPORT cudaError_t cudaDeviceSynchronize(void)
 {
     shim_count(GENIE_APIX_cudaDeviceSynchronize);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaDeviceSynchronize();
+    shim_unlock();
     return ret_;
 }
 
@@ -332,7 +334,9 @@ GENIE_EXPORT cudaError_t cudaStreamCreate(cudaStream_t *pStream)
     if (!pStream)
         return shim_bad_arg(GENIE_APIX_cudaStreamCreate, "pStream");
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaStreamCreate(pStream);
+    shim_unlock();
     return ret_;
 }
 
@@ -342,7 +346,9 @@ GENIE_EXPORT cudaError_t cudaStreamCreateWithFlags(cudaStream_t *pStream, unsign
     if (!pStream)
         return shim_bad_arg(GENIE_APIX_cudaStreamCreateWithFlags, "pStream");
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaStreamCreateWithFlags(pStream, flags);
+    shim_unlock();
     return ret_;
 }
 
@@ -352,7 +358,9 @@ GENIE_EXPORT cudaError_t cudaStreamCreateWithPriority(cudaStream_t *pStream, uns
     if (!pStream)
         return shim_bad_arg(GENIE_APIX_cudaStreamCreateWithPriority, "pStream");
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaStreamCreateWithPriority(pStream, flags, priority);
+    shim_unlock();
     return ret_;
 }
 
@@ -422,7 +430,9 @@ GENIE_EXPORT cudaError_t cudaStreamDestroy(cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaStreamDestroy);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaStreamDestroy(stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -430,7 +440,9 @@ GENIE_EXPORT cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t ev
 {
     shim_count(GENIE_APIX_cudaStreamWaitEvent);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaStreamWaitEvent(stream, event, flags);
+    shim_unlock();
     return ret_;
 }
 
@@ -438,7 +450,9 @@ GENIE_EXPORT cudaError_t cudaStreamAddCallback(cudaStream_t stream, cudaStreamCa
 {
     shim_count(GENIE_APIX_cudaStreamAddCallback);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaStreamAddCallback(stream, callback, userData, flags);
+    shim_unlock();
     return ret_;
 }
 
@@ -446,7 +460,9 @@ GENIE_EXPORT cudaError_t cudaStreamSynchronize(cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaStreamSynchronize);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaStreamSynchronize(stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -454,7 +470,9 @@ GENIE_EXPORT cudaError_t cudaStreamQuery(cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaStreamQuery);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaStreamQuery(stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -542,7 +560,9 @@ GENIE_EXPORT cudaError_t cudaEventCreate(cudaEvent_t *event)
     if (!event)
         return shim_bad_arg(GENIE_APIX_cudaEventCreate, "event");
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaEventCreate(event);
+    shim_unlock();
     return ret_;
 }
 
@@ -552,7 +572,9 @@ GENIE_EXPORT cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned i
     if (!event)
         return shim_bad_arg(GENIE_APIX_cudaEventCreateWithFlags, "event");
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaEventCreateWithFlags(event, flags);
+    shim_unlock();
     return ret_;
 }
 
@@ -560,7 +582,9 @@ GENIE_EXPORT cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaEventRecord);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaEventRecord(event, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -568,7 +592,9 @@ GENIE_EXPORT cudaError_t cudaEventRecordWithFlags(cudaEvent_t event, cudaStream_
 {
     shim_count(GENIE_APIX_cudaEventRecordWithFlags);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaEventRecordWithFlags(event, stream, flags);
+    shim_unlock();
     return ret_;
 }
 
@@ -576,7 +602,9 @@ GENIE_EXPORT cudaError_t cudaEventQuery(cudaEvent_t event)
 {
     shim_count(GENIE_APIX_cudaEventQuery);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaEventQuery(event);
+    shim_unlock();
     return ret_;
 }
 
@@ -584,7 +612,9 @@ GENIE_EXPORT cudaError_t cudaEventSynchronize(cudaEvent_t event)
 {
     shim_count(GENIE_APIX_cudaEventSynchronize);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaEventSynchronize(event);
+    shim_unlock();
     return ret_;
 }
 
@@ -592,7 +622,9 @@ GENIE_EXPORT cudaError_t cudaEventDestroy(cudaEvent_t event)
 {
     shim_count(GENIE_APIX_cudaEventDestroy);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaEventDestroy(event);
+    shim_unlock();
     return ret_;
 }
 
@@ -602,7 +634,9 @@ GENIE_EXPORT cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cuda
     if (!ms)
         return shim_bad_arg(GENIE_APIX_cudaEventElapsedTime, "ms");
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaEventElapsedTime(ms, start, end);
+    shim_unlock();
     return ret_;
 }
 
@@ -670,7 +704,9 @@ GENIE_EXPORT cudaError_t cudaLaunchKernel(const void *func, dim3 gridDim, dim3 b
 {
     shim_count(GENIE_APIX_cudaLaunchKernel);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaLaunchKernel(func, gridDim, blockDim, args, sharedMem, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -678,7 +714,9 @@ GENIE_EXPORT cudaError_t cudaLaunchKernelExC(const cudaLaunchConfig_t *config, c
 {
     shim_count(GENIE_APIX_cudaLaunchKernelExC);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaLaunchKernelExC(config, func, args);
+    shim_unlock();
     return ret_;
 }
 
@@ -706,7 +744,9 @@ GENIE_EXPORT cudaError_t cudaFuncGetAttributes(struct cudaFuncAttributes *attr, 
     if (!attr)
         return shim_bad_arg(GENIE_APIX_cudaFuncGetAttributes, "attr");
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaFuncGetAttributes(attr, func);
+    shim_unlock();
     return ret_;
 }
 
@@ -714,7 +754,9 @@ GENIE_EXPORT cudaError_t cudaFuncSetAttribute(const void *func, enum cudaFuncAtt
 {
     shim_count(GENIE_APIX_cudaFuncSetAttribute);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaFuncSetAttribute(func, attr, value);
+    shim_unlock();
     return ret_;
 }
 
@@ -738,7 +780,9 @@ GENIE_EXPORT cudaError_t cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn
 {
     shim_count(GENIE_APIX_cudaLaunchHostFunc);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaLaunchHostFunc(stream, fn, userData);
+    shim_unlock();
     return ret_;
 }
 
@@ -748,7 +792,9 @@ GENIE_EXPORT cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int *numB
     if (!numBlocks)
         return shim_bad_arg(GENIE_APIX_cudaOccupancyMaxActiveBlocksPerMultiprocessor, "numBlocks");
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessor(numBlocks, func, blockSize, dynamicSMemSize);
+    shim_unlock();
     return ret_;
 }
 
@@ -767,7 +813,9 @@ GENIE_EXPORT cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(
     if (!numBlocks)
         return shim_bad_arg(GENIE_APIX_cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags, "numBlocks");
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(numBlocks, func, blockSize, dynamicSMemSize, flags);
+    shim_unlock();
     return ret_;
 }
 
@@ -823,7 +871,9 @@ GENIE_EXPORT cudaError_t cudaMallocPitch(void **devPtr, size_t *pitch, size_t wi
     if (!pitch)
         return shim_bad_arg(GENIE_APIX_cudaMallocPitch, "pitch");
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMallocPitch(devPtr, pitch, width, height);
+    shim_unlock();
     return ret_;
 }
 
@@ -841,7 +891,9 @@ GENIE_EXPORT cudaError_t cudaFree(void *devPtr)
 {
     shim_count(GENIE_APIX_cudaFree);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaFree(devPtr);
+    shim_unlock();
     return ret_;
 }
 
@@ -1032,7 +1084,9 @@ GENIE_EXPORT cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, en
 {
     shim_count(GENIE_APIX_cudaMemcpy);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpy(dst, src, count, kind);
+    shim_unlock();
     return ret_;
 }
 
@@ -1040,7 +1094,9 @@ GENIE_EXPORT cudaError_t cudaMemcpyPeer(void *dst, int dstDevice, const void *sr
 {
     shim_count(GENIE_APIX_cudaMemcpyPeer);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpyPeer(dst, dstDevice, src, srcDevice, count);
+    shim_unlock();
     return ret_;
 }
 
@@ -1048,7 +1104,9 @@ GENIE_EXPORT cudaError_t cudaMemcpy2D(void *dst, size_t dpitch, const void *src,
 {
     shim_count(GENIE_APIX_cudaMemcpy2D);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpy2D(dst, dpitch, src, spitch, width, height, kind);
+    shim_unlock();
     return ret_;
 }
 
@@ -1096,7 +1154,9 @@ GENIE_EXPORT cudaError_t cudaMemcpyToSymbol(const void *symbol, const void *src,
 {
     shim_count(GENIE_APIX_cudaMemcpyToSymbol);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpyToSymbol(symbol, src, count, offset, kind);
+    shim_unlock();
     return ret_;
 }
 
@@ -1104,7 +1164,9 @@ GENIE_EXPORT cudaError_t cudaMemcpyFromSymbol(void *dst, const void *symbol, siz
 {
     shim_count(GENIE_APIX_cudaMemcpyFromSymbol);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpyFromSymbol(dst, symbol, count, offset, kind);
+    shim_unlock();
     return ret_;
 }
 
@@ -1112,7 +1174,9 @@ GENIE_EXPORT cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t coun
 {
     shim_count(GENIE_APIX_cudaMemcpyAsync);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpyAsync(dst, src, count, kind, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -1120,7 +1184,9 @@ GENIE_EXPORT cudaError_t cudaMemcpyPeerAsync(void *dst, int dstDevice, const voi
 {
     shim_count(GENIE_APIX_cudaMemcpyPeerAsync);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpyPeerAsync(dst, dstDevice, src, srcDevice, count, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -1150,7 +1216,9 @@ GENIE_EXPORT cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void 
 {
     shim_count(GENIE_APIX_cudaMemcpy2DAsync);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, height, kind, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -1186,7 +1254,9 @@ GENIE_EXPORT cudaError_t cudaMemcpyToSymbolAsync(const void *symbol, const void 
 {
     shim_count(GENIE_APIX_cudaMemcpyToSymbolAsync);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpyToSymbolAsync(symbol, src, count, offset, kind, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -1194,7 +1264,9 @@ GENIE_EXPORT cudaError_t cudaMemcpyFromSymbolAsync(void *dst, const void *symbol
 {
     shim_count(GENIE_APIX_cudaMemcpyFromSymbolAsync);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpyFromSymbolAsync(dst, symbol, count, offset, kind, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -1202,7 +1274,9 @@ GENIE_EXPORT cudaError_t cudaMemset(void *devPtr, int value, size_t count)
 {
     shim_count(GENIE_APIX_cudaMemset);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemset(devPtr, value, count);
+    shim_unlock();
     return ret_;
 }
 
@@ -1210,7 +1284,9 @@ GENIE_EXPORT cudaError_t cudaMemset2D(void *devPtr, size_t pitch, int value, siz
 {
     shim_count(GENIE_APIX_cudaMemset2D);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemset2D(devPtr, pitch, value, width, height);
+    shim_unlock();
     return ret_;
 }
 
@@ -1226,7 +1302,9 @@ GENIE_EXPORT cudaError_t cudaMemsetAsync(void *devPtr, int value, size_t count, 
 {
     shim_count(GENIE_APIX_cudaMemsetAsync);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemsetAsync(devPtr, value, count, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -1234,7 +1312,9 @@ GENIE_EXPORT cudaError_t cudaMemset2DAsync(void *devPtr, size_t pitch, int value
 {
     shim_count(GENIE_APIX_cudaMemset2DAsync);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemset2DAsync(devPtr, pitch, value, width, height, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -1253,7 +1333,9 @@ GENIE_EXPORT cudaError_t cudaGetSymbolAddress(void **devPtr, const void *symbol)
     if (!devPtr)
         return shim_bad_arg(GENIE_APIX_cudaGetSymbolAddress, "devPtr");
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaGetSymbolAddress(devPtr, symbol);
+    shim_unlock();
     return ret_;
 }
 
@@ -2173,7 +2255,9 @@ GENIE_EXPORT cudaError_t cudaGraphInstantiate(cudaGraphExec_t *pGraphExec, cudaG
     if (!pGraphExec)
         return shim_bad_arg(GENIE_APIX_cudaGraphInstantiate, "pGraphExec");
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaGraphInstantiate(pGraphExec, graph, flags);
+    shim_unlock();
     return ret_;
 }
 
@@ -2183,7 +2267,9 @@ GENIE_EXPORT cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t *pGraphEx
     if (!pGraphExec)
         return shim_bad_arg(GENIE_APIX_cudaGraphInstantiateWithFlags, "pGraphExec");
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaGraphInstantiateWithFlags(pGraphExec, graph, flags);
+    shim_unlock();
     return ret_;
 }
 
@@ -2345,7 +2431,9 @@ GENIE_EXPORT cudaError_t cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t
 {
     shim_count(GENIE_APIX_cudaGraphLaunch);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaGraphLaunch(graphExec, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -2353,7 +2441,9 @@ GENIE_EXPORT cudaError_t cudaGraphExecDestroy(cudaGraphExec_t graphExec)
 {
     shim_count(GENIE_APIX_cudaGraphExecDestroy);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaGraphExecDestroy(graphExec);
+    shim_unlock();
     return ret_;
 }
 
@@ -2574,7 +2664,9 @@ GENIE_EXPORT cudaError_t cudaEventRecordWithFlags_ptsz(cudaEvent_t event, cudaSt
 {
     shim_count(GENIE_APIX_cudaEventRecordWithFlags_ptsz);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaEventRecordWithFlags(event, stream, flags);
+    shim_unlock();
     return ret_;
 }
 
@@ -2582,7 +2674,9 @@ GENIE_EXPORT cudaError_t cudaEventRecord_ptsz(cudaEvent_t event, cudaStream_t st
 {
     shim_count(GENIE_APIX_cudaEventRecord_ptsz);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaEventRecord(event, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -2615,7 +2709,9 @@ GENIE_EXPORT cudaError_t cudaGraphLaunch_ptsz(cudaGraphExec_t graphExec, cudaStr
 {
     shim_count(GENIE_APIX_cudaGraphLaunch_ptsz);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaGraphLaunch(graphExec, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -2642,7 +2738,9 @@ GENIE_EXPORT cudaError_t cudaLaunchHostFunc_ptsz(cudaStream_t stream, cudaHostFn
 {
     shim_count(GENIE_APIX_cudaLaunchHostFunc_ptsz);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaLaunchHostFunc(stream, fn, userData);
+    shim_unlock();
     return ret_;
 }
 
@@ -2650,7 +2748,9 @@ GENIE_EXPORT cudaError_t cudaLaunchKernelExC_ptsz(const cudaLaunchConfig_t *conf
 {
     shim_count(GENIE_APIX_cudaLaunchKernelExC_ptsz);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaLaunchKernelExC(config, func, args);
+    shim_unlock();
     return ret_;
 }
 
@@ -2658,7 +2758,9 @@ GENIE_EXPORT cudaError_t cudaLaunchKernel_ptsz(const void *func, dim3 gridDim, d
 {
     shim_count(GENIE_APIX_cudaLaunchKernel_ptsz);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaLaunchKernel(func, gridDim, blockDim, args, sharedMem, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -2743,7 +2845,9 @@ GENIE_EXPORT cudaError_t cudaMemcpy2DAsync_ptsz(void *dst, size_t dpitch, const 
 {
     shim_count(GENIE_APIX_cudaMemcpy2DAsync_ptsz);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, height, kind, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -2805,7 +2909,9 @@ GENIE_EXPORT cudaError_t cudaMemcpy2D_ptds(void *dst, size_t dpitch, const void 
 {
     shim_count(GENIE_APIX_cudaMemcpy2D_ptds);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpy2D(dst, dpitch, src, spitch, width, height, kind);
+    shim_unlock();
     return ret_;
 }
 
@@ -2848,7 +2954,9 @@ GENIE_EXPORT cudaError_t cudaMemcpyAsync_ptsz(void *dst, const void *src, size_t
 {
     shim_count(GENIE_APIX_cudaMemcpyAsync_ptsz);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpyAsync(dst, src, count, kind, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -2869,7 +2977,9 @@ GENIE_EXPORT cudaError_t cudaMemcpyFromSymbolAsync_ptsz(void *dst, const void *s
 {
     shim_count(GENIE_APIX_cudaMemcpyFromSymbolAsync_ptsz);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpyFromSymbolAsync(dst, symbol, count, offset, kind, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -2877,7 +2987,9 @@ GENIE_EXPORT cudaError_t cudaMemcpyFromSymbol_ptds(void *dst, const void *symbol
 {
     shim_count(GENIE_APIX_cudaMemcpyFromSymbol_ptds);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpyFromSymbol(dst, symbol, count, offset, kind);
+    shim_unlock();
     return ret_;
 }
 
@@ -2885,7 +2997,9 @@ GENIE_EXPORT cudaError_t cudaMemcpyToSymbolAsync_ptsz(const void *symbol, const 
 {
     shim_count(GENIE_APIX_cudaMemcpyToSymbolAsync_ptsz);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpyToSymbolAsync(symbol, src, count, offset, kind, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -2893,7 +3007,9 @@ GENIE_EXPORT cudaError_t cudaMemcpyToSymbol_ptds(const void *symbol, const void 
 {
     shim_count(GENIE_APIX_cudaMemcpyToSymbol_ptds);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpyToSymbol(symbol, src, count, offset, kind);
+    shim_unlock();
     return ret_;
 }
 
@@ -2901,7 +3017,9 @@ GENIE_EXPORT cudaError_t cudaMemcpy_ptds(void *dst, const void *src, size_t coun
 {
     shim_count(GENIE_APIX_cudaMemcpy_ptds);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemcpy(dst, src, count, kind);
+    shim_unlock();
     return ret_;
 }
 
@@ -2909,7 +3027,9 @@ GENIE_EXPORT cudaError_t cudaMemset2DAsync_ptsz(void *devPtr, size_t pitch, int 
 {
     shim_count(GENIE_APIX_cudaMemset2DAsync_ptsz);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemset2DAsync(devPtr, pitch, value, width, height, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -2917,7 +3037,9 @@ GENIE_EXPORT cudaError_t cudaMemset2D_ptds(void *devPtr, size_t pitch, int value
 {
     shim_count(GENIE_APIX_cudaMemset2D_ptds);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemset2D(devPtr, pitch, value, width, height);
+    shim_unlock();
     return ret_;
 }
 
@@ -2942,7 +3064,9 @@ GENIE_EXPORT cudaError_t cudaMemsetAsync_ptsz(void *devPtr, int value, size_t co
 {
     shim_count(GENIE_APIX_cudaMemsetAsync_ptsz);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemsetAsync(devPtr, value, count, stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -2950,7 +3074,9 @@ GENIE_EXPORT cudaError_t cudaMemset_ptds(void *devPtr, int value, size_t count)
 {
     shim_count(GENIE_APIX_cudaMemset_ptds);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaMemset(devPtr, value, count);
+    shim_unlock();
     return ret_;
 }
 
@@ -2967,7 +3093,9 @@ GENIE_EXPORT cudaError_t cudaStreamAddCallback_ptsz(cudaStream_t stream, cudaStr
 {
     shim_count(GENIE_APIX_cudaStreamAddCallback_ptsz);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaStreamAddCallback(stream, callback, userData, flags);
+    shim_unlock();
     return ret_;
 }
 
@@ -3082,7 +3210,9 @@ GENIE_EXPORT cudaError_t cudaStreamQuery_ptsz(cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaStreamQuery_ptsz);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaStreamQuery(stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -3098,7 +3228,9 @@ GENIE_EXPORT cudaError_t cudaStreamSynchronize_ptsz(cudaStream_t stream)
 {
     shim_count(GENIE_APIX_cudaStreamSynchronize_ptsz);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaStreamSynchronize(stream);
+    shim_unlock();
     return ret_;
 }
 
@@ -3116,7 +3248,9 @@ GENIE_EXPORT cudaError_t cudaStreamWaitEvent_ptsz(cudaStream_t stream, cudaEvent
 {
     shim_count(GENIE_APIX_cudaStreamWaitEvent_ptsz);
     shim_call_site = __builtin_return_address(0);
+    shim_lock();
     cudaError_t ret_ = shim_impl_cudaStreamWaitEvent(stream, event, flags);
+    shim_unlock();
     return ret_;
 }
 

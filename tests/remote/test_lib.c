@@ -387,3 +387,95 @@ Test(lib, stream_destroy_puts_its_handles_on_the_null_stream)
     done(&r);
     exec_session_close(s);
 }
+
+/* cublas?scal/copy arguments: (handle, n, [alpha,] x, incx[, y, incy]). */
+static args sscal_args(uint32_t h, int n, uint64_t x, int incx)
+{
+    args a = {.n = 0};
+    a_u32(&a, h);
+    a_u32(&a, (uint32_t)n);
+    a_scalar_host(&a, 2.0f);
+    a_u64(&a, x);
+    a_u32(&a, (uint32_t)incx);
+    return a;
+}
+
+static args scopy_args(uint32_t h, int n, uint64_t x, int incx, uint64_t y, int incy)
+{
+    args a = {.n = 0};
+    a_u32(&a, h);
+    a_u32(&a, (uint32_t)n);
+    a_u64(&a, x);
+    a_u32(&a, (uint32_t)incx);
+    a_u64(&a, y);
+    a_u32(&a, (uint32_t)incy);
+    return a;
+}
+
+/* One call, then a PING: the call's R_ERROR (if any) and the PONG that shows the session lives. */
+static int call_then_ping(exec_session *s, uint32_t api, const args *a, proto_R_ERROR *err)
+{
+    reply r;
+    begin();
+    put_call(api, a);
+    proto_put_PING(&req, 3);
+    run(s, &r);
+    cr_assert_eq(r.recs[r.n - 1].op, PROTO_OP_R_PONG, "the session did not answer the PING");
+    int failed = r.n == 2;
+    if (failed)
+        *err = error_at(&r, 0);
+    else
+        cr_assert_eq(r.n, 1);
+    done(&r);
+    return failed;
+}
+
+/* Issue 12: every device buffer of a forwarded call is checked over its whole extent, computed
+ * from the call's arguments by the table's size expressions, before cuBLAS runs. Before, only
+ * the first byte was checked: a cublasSscal of 2^30 floats on a 2 MiB mapping wrote 4 GiB
+ * through the fake GPU's memory and killed the executor. */
+Test(lib, whole_extents_are_checked_before_the_call)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base, end = base + 2 * MiB;
+    map(s, base, 2 * MiB);
+    create(s, 5);
+    proto_R_ERROR e;
+
+    args a = sscal_args(5, 1 << 30, base, 1);
+    cr_assert(call_then_ping(s, GENIE_API_cublasSscal_v2, &a, &e), "sscal of 4 GiB on 2 MiB ran");
+    cr_assert_eq(e.cuda_err, 1);
+    cr_assert(msg_has(&e, "cublasSscal_v2: x (0x"), "message: %.*s", (int)e.msg_len, e.msg);
+    cr_assert(msg_has(&e, ", 4294967296 bytes) is not in this session's memory"));
+
+    /* a strided copy whose last element lies past the mapping: y spans (1 + 1023 * 1024) * 4 */
+    a = scopy_args(5, 1024, base, 1, base + MiB, 1024);
+    cr_assert(call_then_ping(s, GENIE_API_cublasScopy_v2, &a, &e), "strided scopy past the end ran");
+    cr_assert(msg_has(&e, ": y (0x"), "message: %.*s", (int)e.msg_len, e.msg);
+    /* the same with the increment negative: BLAS walks the same span from the far end */
+    a = scopy_args(5, 1024, base, 1, base + MiB, -1024);
+    cr_assert(call_then_ping(s, GENIE_API_cublasScopy_v2, &a, &e));
+
+    /* exactly up to the end is fine, one element further is not */
+    a = scopy_args(5, 4, base, 1, end - 4 * 4 * 3 - 4, 4); /* y: (1 + 3 * 4) floats */
+    cr_assert_not(call_then_ping(s, GENIE_API_cublasScopy_v2, &a, &e), "an in-range scopy failed");
+    a = scopy_args(5, 4, base, 1, end - 4 * 4 * 3, 4);
+    cr_assert(call_then_ping(s, GENIE_API_cublasScopy_v2, &a, &e));
+
+    /* the extent of A follows its transpose: op(A) = A^T is 2 x 3 (m x k), stored 3 x 2 with
+     * lda 4: 4 + 3 = 7 floats; untransposed, 2 x 3 with lda 4 would be 2 * 4 + 2 = 10 */
+    a = sgemm_args(5, 2, 1, 3, end - 7 * 4, base, base + 64);
+    memcpy(a.b + 4, &(uint32_t){CUBLAS_OP_T}, 4); /* transa */
+    memcpy(a.b + 4 + 4 + 4 + 4 + 4 + 4 + 24 + 8, &(int){4}, 4); /* lda */
+    cr_assert_not(call_then_ping(s, GENIE_API_cublasSgemm_v2, &a, &e), "A^T at the end failed");
+    memcpy(a.b + 4, &(uint32_t){CUBLAS_OP_N}, 4);
+    cr_assert(call_then_ping(s, GENIE_API_cublasSgemm_v2, &a, &e), "A at the end ran");
+    cr_assert(msg_has(&e, ": A (0x"), "message: %.*s", (int)e.msg_len, e.msg);
+
+    /* n = 0 touches nothing, but the pointer must still be this session's; NULL passes */
+    a = sscal_args(5, 0, base, 1);
+    cr_assert_not(call_then_ping(s, GENIE_API_cublasSscal_v2, &a, &e));
+    a = sscal_args(5, 0, base + 64 * MiB, 1);
+    cr_assert(call_then_ping(s, GENIE_API_cublasSscal_v2, &a, &e));
+    exec_session_close(s);
+}

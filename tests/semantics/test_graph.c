@@ -173,3 +173,14 @@ Test(sem_graph, refuses_a_lost_or_huge_ir)
     }
     cr_assert_eq(sem_graph_build(&g, &ir, NULL, NULL), GENIE_ETOOBIG);
 }
+
+Test(sem_graph, handle_ops_are_barriers)
+{
+    /* a stream created in the batch, then work on it: the work follows the creation */
+    uint32_t mk = op(SEM_OP_HANDLE, 9); commit();
+    uint32_t a = op(SEM_OP_MEMSET, 5); rg(0, 64, SEM_W); commit();
+    sem_graph g;
+    build(&g);
+    cr_assert(sem_graph_depends(&g, a, mk, SEM_DEP_BARRIER));
+    sem_graph_free(&g);
+}

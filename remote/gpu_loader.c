@@ -1,5 +1,6 @@
-/* driver.c — loads the CUDA driver with dlopen, resolves its entry points, maps CUresult to
- * cudaError_t. */
+/* gpu_loader.c — the executor's loader of the real CUDA driver (or the fake GPU): dlopen, entry
+ * points, CUresult to cudaError_t. Not to be confused with shim/cuda_driver_api.c, the driver
+ * API the client program calls. */
 #include "remote/exec_int.h"
 
 #include <dlfcn.h>

@@ -1,12 +1,14 @@
-/* driver.c — the CUDA driver API surface the client answers (shim/driver_api.h): device,
- * context and version queries from the session's device description, address ranges from the
- * shim's allocator, entry-point lookup, modules/functions/launches of code the program hands
- * over (through shim/register.c's machinery); everything else a logged
- * CUDA_ERROR_NOT_SUPPORTED. */
+/* cuda_driver_api.c — the CUDA driver API the program calls (libcuda.so.1 look-alike), answered by the shim.
+ *
+ * Device, context and version queries come from the session's device description, address
+ * ranges from the shim's allocator, entry-point lookup from the table; modules, functions and
+ * launches of code the program hands over go through shim/register.c's machinery (image sizes:
+ * shim/module_image.c); everything else is a logged CUDA_ERROR_NOT_SUPPORTED. Not to be
+ * confused with remote/gpu_loader.c, the executor's loader of the real driver. */
 #include "shim/driver_api.h"
+#include "shim/module_image.h"
 #include "shim/shim_int.h"
 
-#include <elf.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,11 +382,6 @@ GENIE_EXPORT CUresult genie_drv_cuMemGetAllocationGranularity(
  * whose size cannot be known are refused by cuModuleLoadData itself. A driver call leaves the
  * runtime's last error as it found it, as the real driver does. */
 
-#define DRV_FATBIN_MAGIC 0xba55ed50u
-#define DRV_FATBIN_WRAPPER_MAGIC 0x466243b1u
-/* no module image of this size is plausible; larger ones are refused before copying */
-#define DRV_MAX_IMAGE ((uint64_t)1 << 31)
-
 /* Runtime error (with the executor's CUresult when it gave one) -> CUresult. Most runtime
  * codes share the driver's values (200 invalid image, 400 invalid handle, 700 illegal
  * address, 801 not supported...). */
@@ -417,153 +414,13 @@ static CUresult drv_result(cudaError_t e, int32_t cu)
         shim_last_error = saved_;                                                              \
     } while (0)
 
-static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
-
-/* Where an ELF image ends: the furthest of its header tables and of the sections and
- * segments they describe (a cubin ends with its section header table). 0 and *why when that
- * cannot be known. */
-static uint64_t drv_elf_size(const uint8_t *p, uint64_t avail, const char **why)
-{
-    Elf64_Ehdr eh;
-    if (avail < sizeof eh) {
-        *why = "ELF image shorter than its header";
-        return 0;
-    }
-    if (p[EI_CLASS] != ELFCLASS64 || p[EI_DATA] != ELFDATA2LSB) {
-        *why = "not a 64-bit little-endian ELF image";
-        return 0;
-    }
-    memcpy(&eh, p, sizeof eh);
-    uint64_t end = sizeof eh;
-    uint64_t shnum = eh.e_shnum;
-    if (eh.e_shoff) {
-        if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > DRV_MAX_IMAGE ||
-            eh.e_shoff + sizeof(Elf64_Shdr) > avail) {
-            *why = "ELF section header table unreadable";
-            return 0;
-        }
-        Elf64_Shdr sh;
-        if (shnum == 0) { /* extended numbering: the count is in section 0 */
-            memcpy(&sh, p + eh.e_shoff, sizeof sh);
-            shnum = sh.sh_size;
-        }
-        if (shnum > 65536 || eh.e_shoff + shnum * sizeof sh > avail) {
-            *why = "ELF section header table implausible or past the image";
-            return 0;
-        }
-        end = max_u64(end, eh.e_shoff + shnum * sizeof sh);
-        for (uint64_t i = 0; i < shnum; i++) {
-            memcpy(&sh, p + eh.e_shoff + i * sizeof sh, sizeof sh);
-            if (sh.sh_type != SHT_NOBITS && sh.sh_type != SHT_NULL) {
-                if (sh.sh_offset > DRV_MAX_IMAGE || sh.sh_size > DRV_MAX_IMAGE) {
-                    *why = "ELF section past any plausible image size";
-                    return 0;
-                }
-                end = max_u64(end, sh.sh_offset + sh.sh_size);
-            }
-        }
-    }
-    if (eh.e_phoff && eh.e_phnum) {
-        if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > DRV_MAX_IMAGE ||
-            eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > avail) {
-            *why = "ELF program header table unreadable";
-            return 0;
-        }
-        end = max_u64(end, eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr));
-        for (unsigned i = 0; i < eh.e_phnum; i++) {
-            Elf64_Phdr ph;
-            memcpy(&ph, p + eh.e_phoff + i * sizeof ph, sizeof ph);
-            if (ph.p_offset > DRV_MAX_IMAGE || ph.p_filesz > DRV_MAX_IMAGE) {
-                *why = "ELF segment past any plausible image size";
-                return 0;
-            }
-            end = max_u64(end, ph.p_offset + ph.p_filesz);
-        }
-    }
-    if (!eh.e_shoff && !(eh.e_phoff && eh.e_phnum)) {
-        *why = "ELF image without section or program headers: its size cannot be known";
-        return 0;
-    }
-    return end;
-}
-
-/* What cuModuleLoadData is given: a fatbin (its header says its size), a fatbin wrapper as
- * nvcc emits for __cudaRegisterFatBinary (its fatbin), a cubin (ELF) or NUL-terminated PTX.
- * Sets *start to the bytes to load and returns their size; 0 and *why when refused. avail:
- * how many bytes may be read at image (UINT64_MAX for memory the program vouches for, as
- * the driver trusts it). */
-static uint64_t drv_image_size(const void *image, uint64_t avail, const uint8_t **start,
-                               const char **why)
-{
-    const uint8_t *p = image;
-    uint32_t magic;
-    /* neither magic holds a NUL byte: a shorter string is text, and is not read past */
-    if (strnlen((const char *)p, 4) == 4)
-        memcpy(&magic, p, sizeof magic);
-    else
-        magic = 0;
-    if (magic == DRV_FATBIN_WRAPPER_MAGIC) {
-        if (avail != UINT64_MAX) {
-            *why = "a fatbin wrapper points into its program's memory";
-            return 0;
-        }
-        const void *data;
-        memcpy(&data, p + 8, sizeof data); /* {int magic, version; const u64 *data; ...} */
-        if (!data) {
-            *why = "fatbin wrapper without a fatbin";
-            return 0;
-        }
-        p = data;
-        memcpy(&magic, p, sizeof magic);
-        if (magic != DRV_FATBIN_MAGIC) {
-            *why = "fatbin wrapper whose fatbin has no fatbin magic";
-            return 0;
-        }
-    }
-    *start = p;
-    if (magic == DRV_FATBIN_MAGIC) {
-        if (avail < 16) {
-            *why = "fatbin shorter than its header";
-            return 0;
-        }
-        uint16_t header_size;
-        uint64_t fat_size;
-        memcpy(&header_size, p + 6, sizeof header_size);
-        memcpy(&fat_size, p + 8, sizeof fat_size);
-        if (header_size < 16 || fat_size == 0 || fat_size > DRV_MAX_IMAGE) {
-            *why = "fatbin header with an implausible size";
-            return 0;
-        }
-        return header_size + fat_size;
-    }
-    if (!memcmp(p, ELFMAG, SELFMAG))
-        return drv_elf_size(p, avail, why);
-    /* anything else must be PTX: text up to its NUL, with a .version or .target directive */
-    size_t n = avail == UINT64_MAX ? strlen((const char *)p) : strnlen((const char *)p, avail);
-    if (n == avail) {
-        *why = "PTX text without its terminating NUL";
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r' && p[i] != '\f' &&
-            p[i] != '\v') {
-            *why = "neither a fatbin (magic 0xba55ed50), a cubin (ELF) nor PTX text";
-            return 0;
-        }
-    if (!strstr((const char *)p, ".version") && !strstr((const char *)p, ".target")) {
-        *why = "text without a PTX .version or .target directive";
-        return 0;
-    }
-    return (uint64_t)n + 1;
-}
-
 static CUresult drv_module_load(CUmodule *module, const void *image, const char *who)
 {
     if (!module || !image)
         return CUDA_ERROR_INVALID_VALUE;
     const uint8_t *start = NULL;
     const char *why = "unknown image";
-    uint64_t len = drv_image_size(image, UINT64_MAX, &start, &why);
+    uint64_t len = shim_image_size(image, UINT64_MAX, &start, &why);
     if (!len) {
         GENIE_ERROR("%s: %s; returning CUDA_ERROR_INVALID_IMAGE", who, why);
         return CUDA_ERROR_INVALID_IMAGE;
@@ -633,7 +490,7 @@ GENIE_EXPORT CUresult genie_drv_cuModuleLoad(CUmodule *module, const char *fname
     long n = -1;
     CUresult r = CUDA_ERROR_FILE_NOT_FOUND;
     if (!fseek(fp, 0, SEEK_END) && (n = ftell(fp)) >= 0 && !fseek(fp, 0, SEEK_SET)) {
-        if ((uint64_t)n >= DRV_MAX_IMAGE || !(buf = calloc((size_t)n + 1, 1)))
+        if ((uint64_t)n >= SHIM_MAX_IMAGE || !(buf = calloc((size_t)n + 1, 1)))
             r = CUDA_ERROR_OUT_OF_MEMORY;
         else if (fread(buf, 1, (size_t)n, fp) == (size_t)n)
             r = CUDA_SUCCESS;
@@ -643,7 +500,7 @@ GENIE_EXPORT CUresult genie_drv_cuModuleLoad(CUmodule *module, const char *fname
         /* a PTX file gets its NUL from the extra byte */
         const uint8_t *start = NULL;
         const char *why = "unknown image";
-        uint64_t len = drv_image_size(buf, (uint64_t)n + 1, &start, &why);
+        uint64_t len = shim_image_size(buf, (uint64_t)n + 1, &start, &why);
         if (len > (uint64_t)n + 1)
             len = 0, why = "image larger than its file";
         if (!len) {

@@ -1,0 +1,137 @@
+/* session.c — the shim's process state and its session with the executor: init, connect, HELLO, the VA range. */
+#include "shim/shim_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+shim_state shim_g;
+
+
+static void shim_init(void)
+{
+    genie_log_init();
+    shim_g.next_stream = PROTO_STREAM_FIRST;
+    shim_g.next_event = 1;
+    shim_g.next_module = 1;
+    shim_g.next_func = 1;
+    shim_g.next_blas = 1;
+    shim_g.clean = shim_g.clean_after = SHIM_CLEAN_NONE;
+    shim_g.next_lt = 1;
+    /* today's policies, the passes' first implementations (semantics/passes.c) */
+    int sem = genie_env_bool("GENIE_SEMANTICS", 1);
+    shim_g.pol = (sem_policy){
+        .remote = 0, /* known once connected */
+        .weight_cache = sem && genie_env_bool("GENIE_WEIGHT_CACHE", 1),
+        .repeat = sem && genie_env_bool("GENIE_GRAPH_REPLAY", 1),
+        .batch_bytes = (uint64_t)genie_env_int("GENIE_BATCH_BYTES", 8ll << 20),
+        .direct_min = SHIM_H2D_DIRECT_MIN,
+        .template_max = PROTO_DELTA_TEMPLATE_MAX,
+    };
+    atexit(shim_stats_atexit);
+}
+
+int shim_inited; /* set once shim_init has run; read without the lock on the fast path */
+
+void shim_init_once(void)
+{
+    shim_init();
+    __atomic_store_n(&shim_inited, 1, __ATOMIC_RELEASE);
+}
+
+static int hello_cb(void *ud, const proto_rec *r)
+{
+    (void)ud;
+    if (r->op != PROTO_OP_R_HELLO)
+        return 0;
+    proto_R_HELLO h;
+    if (proto_get_R_HELLO(r, &h))
+        return GENIE_EPROTO;
+    if (h.ndevices < 1 || h.ndevices > PROTO_MAX_DEVICES ||
+        h.devinfo_len < (size_t)h.ndevices * sizeof(proto_devinfo))
+        return GENIE_EPROTO;
+    shim_g.ndevices = (int)h.ndevices;
+    memcpy(shim_g.dev, h.devinfo, h.ndevices * sizeof(proto_devinfo));
+    for (uint32_t i = 0; i < h.ndevices; i++) { /* wire data: terminate what is used as a string */
+        shim_g.dev[i].name[sizeof shim_g.dev[i].name - 1] = 0;
+        if (shim_g.dev[i].nattrs > PROTO_MAX_ATTRS)
+            shim_g.dev[i].nattrs = PROTO_MAX_ATTRS;
+    }
+    shim_g.va_base = h.va_base;
+    shim_g.va_size = h.va_size;
+    shim_g.granularity = h.granularity;
+    return 1;
+}
+
+static cudaError_t connect_session(void)
+{
+    const char *target = genie_env_str("GENIE_REMOTE", "local");
+    char err[512];
+    int e = shim_link_open(target, &shim_g.link, err, sizeof err);
+    if (e) {
+        GENIE_ERROR("%s", err);
+        shim_g.fatal = cudaErrorDevicesUnavailable;
+        return shim_set_error(cudaErrorDevicesUnavailable);
+    }
+    genie_buf b = {0};
+    const char *token = genie_env_str("GENIE_TOKEN", "");
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, ++shim_g.seq);
+    uint8_t *p = proto_put_HELLO(&b, (uint64_t)getpid(), PROTO_SESSION_VERSION, 0, strlen(token));
+    if (!p) {
+        genie_buf_free(&b);
+        return shim_set_error(cudaErrorMemoryAllocation);
+    }
+    memcpy(p, token, strlen(token));
+    shim_g.ndevices = 0;
+    cudaError_t ce = shim_call_frame(&b, SHIM_RT_SETUP, hello_cb, NULL);
+    genie_buf_free(&b);
+    if (ce != cudaSuccess || shim_g.ndevices == 0) {
+        GENIE_ERROR("session with genie-remote at %s refused (%s)", target,
+                    ce != cudaSuccess ? cudaGetErrorName(ce) : "no R_HELLO");
+        shim_g.fatal = cudaErrorDevicesUnavailable;
+        return shim_set_error(cudaErrorDevicesUnavailable);
+    }
+    /* Reserve the device VA range locally so no host allocation can ever take an address
+     * the executor may hand out: host and device pointers never collide. In local mode
+     * the executor in this process already owns the range. */
+    if (!shim_link_is_local(shim_g.link)) {
+        void *want = (void *)(uintptr_t)shim_g.va_base;
+        void *got = mmap(want, shim_g.va_size, PROT_NONE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+        if (got != want) {
+            if (got != MAP_FAILED)
+                munmap(got, shim_g.va_size);
+            GENIE_ERROR("cannot reserve the device address range [%#llx, +%#llx) in this "
+                        "process (%s); set GENIE_VA_SIZE smaller on genie-remote",
+                        (unsigned long long)shim_g.va_base, (unsigned long long)shim_g.va_size,
+                        strerror(errno));
+            shim_g.fatal = cudaErrorDevicesUnavailable;
+            return shim_set_error(cudaErrorDevicesUnavailable);
+        }
+    }
+    if (shim_alloc_init(&shim_g.alloc, shim_g.va_base, shim_g.va_size, shim_g.granularity))
+        return shim_lost("allocator", GENIE_ENOMEM);
+    /* genie-remote reports a session's memory quota as the device's total memory */
+    shim_alloc_set_limit(shim_g.alloc, shim_g.dev[0].total_mem);
+    if (shim_batch_init())
+        return shim_lost("batch", GENIE_ENOMEM);
+    shim_g.pol.remote = shim_remote();
+    shim_g.connected = 1;
+    GENIE_INFO("session open with %s: %s, VA [%#llx, +%#llx)", target, shim_g.dev[0].name,
+               (unsigned long long)shim_g.va_base, (unsigned long long)shim_g.va_size);
+    return cudaSuccess;
+}
+
+cudaError_t shim_ensure(void)
+{
+    if (shim_g.fatal != cudaSuccess)
+        return shim_set_error(shim_g.fatal);
+    if (shim_g.connected)
+        return cudaSuccess;
+    return connect_session();
+}
+
+int shim_remote(void) { return shim_g.link && !shim_link_is_local(shim_g.link); }
+
