@@ -5,13 +5,15 @@
 #include "protocol/delta.h"
 
 #include <stdarg.h>
+#include <sys/random.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Where sessions ask for their VA range: a hint only, chosen so a client process (which
- * mmaps the same range PROT_NONE) usually finds it free too. Session n gets slot n % slots
- * of a 64 TiB window starting at 32 TiB. */
+ * mmaps the same range PROT_NONE) usually finds it free too: a random granularity-aligned
+ * place in a 64 TiB window starting at 32 TiB, so that no client can tell where another
+ * session's memory lies (a session id says nothing about it). */
 #define EXEC_VA_HINT_BASE 0x200000000000ull
 #define EXEC_VA_HINT_SPAN 0x400000000000ull
 #define EXEC_VA_DEFAULT (64ull << 30)
@@ -250,8 +252,14 @@ int exec_op_HELLO(exec_session *s, uint32_t index, const proto_HELLO *a)
     if (size > EXEC_VA_HINT_SPAN)
         size = EXEC_VA_HINT_SPAN;
     size = (size + g - 1) & ~(g - 1);
-    uint64_t slots = EXEC_VA_HINT_SPAN / size;
-    CUdeviceptr hint = (CUdeviceptr)(EXEC_VA_HINT_BASE + (s->id % slots) * size);
+    uint64_t places = (EXEC_VA_HINT_SPAN - size) / g + 1, rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        rnd = genie_now_ns() * 0x9e3779b97f4a7c15ull; /* no entropy source: still varies */
+    CUdeviceptr hint = (CUdeviceptr)(EXEC_VA_HINT_BASE + (rnd % places) * g);
+    /* Tests only: the first session's hint, to make a client's range collide on purpose. */
+    long long test_hint = genie_env_int("GENIE_TEST_VA_HINT", 0);
+    if (test_hint > 0 && s->id == 1)
+        hint = (CUdeviceptr)test_hint & ~(CUdeviceptr)(g - 1);
     CUdeviceptr base = 0;
     CUresult r = d->MemAddressReserve(&base, size, g, hint, 0);
     if (r) /* a driver that refuses an unavailable hint instead of ignoring it */

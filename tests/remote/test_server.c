@@ -563,3 +563,24 @@ Test(limits, warns_beyond_loopback, .timeout = 30)
     cr_assert_eq(no_token, 1);
     cr_assert_eq(no_tls, 1);
 }
+
+Test(limits, session_ranges_are_unpredictable, .fini = stop_server, .timeout = 60)
+{
+    /* Not derived from the session id: ranges off a grid of their own size, all different. */
+    start_server();
+    uint64_t base[6];
+    int off_grid = 0;
+    for (int i = 0; i < 6; i++) {
+        proto_conn *c = connect_to();
+        call r;
+        proto_R_HELLO h = hello(c, "secret", &r);
+        cr_assert(is_hello_ok(&r));
+        base[i] = h.va_base;
+        off_grid += (h.va_base - 0x200000000000ull) % h.va_size != 0;
+        for (int j = 0; j < i; j++)
+            cr_assert_neq(base[j], base[i], "sessions %d and %d got the same range", j, i);
+        free(r.raw);
+        proto_conn_close(c);
+    }
+    cr_assert_gt(off_grid, 0, "every range sits at base + k * size: predictable");
+}
