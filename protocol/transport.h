@@ -80,6 +80,11 @@ int proto_server_start_opts(const char *listen, const proto_handler *h,
                             size_t errlen);
 /* The TCP port the server listens on (useful with port 0); 0 for a unix socket. */
 int proto_server_port(const proto_server *s);
+/* Graceful stop, first half: new streams are refused; streams waiting for a request end at
+ * once, a stream whose request is running ends after its reply; each gets the status text
+ * "genie-remote is shutting down ...". Waits at most ms for them all; returns how many
+ * remain (proto_server_stop then cancels them). */
+int proto_server_drain(proto_server *s, int ms);
 /* Stops accepting, ends every stream (calling close for each) and frees the server. */
 void proto_server_stop(proto_server *s);
 

@@ -35,6 +35,7 @@ static void usage(FILE *f)
         "  --mem-quota BYTES     device memory per session (default 0: the whole GPU)\n"
         "  --max-reply-bytes N   D2H bytes in one reply (default 1 GiB)\n"
         "  --login-fails N       failed logins per address a minute before it is refused (5)\n"
+        "  --drain-seconds S     on SIGTERM, let running batches finish this long (default 30)\n"
         "  --help, --version\n"
         "Environment: GENIE_CUDA_LIB (driver library, default libcuda.so.1), GENIE_VA_SIZE,\n"
         "GENIE_LOG, GENIE_MAX_MESSAGE_BYTES.\n");
@@ -129,6 +130,7 @@ int main(int argc, char **argv)
     const char *token = genie_env_str("GENIE_TOKEN", NULL);
     const char *token_file = genie_env_str("GENIE_TOKEN_FILE", NULL);
     const char *port_file = NULL;
+    int drain_s = 30;
     exec_limits lim = exec_limits_default();
     proto_server_opts so = {.pre_auth_bytes = 16384,
                             .handshake_ms = 5000,
@@ -150,6 +152,7 @@ int main(int argc, char **argv)
         {"mem-quota", required_argument, NULL, 9},
         {"max-reply-bytes", required_argument, NULL, 10},
         {"login-fails", required_argument, NULL, 11},
+        {"drain-seconds", required_argument, NULL, 12},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -200,6 +203,9 @@ int main(int argc, char **argv)
             break;
         case 11:
             lim.login_fails = (unsigned)num_opt("--login-fails", optarg);
+            break;
+        case 12:
+            drain_s = (int)num_opt("--drain-seconds", optarg);
             break;
         case 'p':
             port_file = optarg;
@@ -308,6 +314,15 @@ int main(int argc, char **argv)
     int sig = 0;
     while (sigwait(&stop, &sig) != 0)
         ;
+    if (sig == SIGTERM && drain_s > 0) {
+        fprintf(stderr, "genie-remote: SIGTERM, draining: no new sessions; running batches "
+                        "have %d s to finish\n", drain_s);
+        fflush(stderr);
+        int left = proto_server_drain(srv, drain_s * 1000);
+        if (left)
+            fprintf(stderr, "genie-remote: %d session(s) still running after %d s: ending them\n",
+                    left, drain_s);
+    }
     fprintf(stderr, "genie-remote: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     proto_server_stop(srv); /* ends every stream; each session's close runs first */
     exec_ctx_close(ctx);

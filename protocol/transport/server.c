@@ -41,7 +41,13 @@ typedef struct proto_session {
     proto_stream s;             /* call and its pluck queue: owned */
     gpr_timespec deadline;
     grpc_metadata_array md;
+    /* Under srv->mu: the list of running sessions (for a drain), and whether the handler is
+     * running a request now (a drain lets that batch finish). */
+    struct proto_session *prev, *next;
+    int linked, busy;
 } proto_session;
+
+#define DRAIN_MSG "genie-remote is shutting down: session closed (retry with another server)"
 
 struct proto_server {
     grpc_server *srv;
@@ -50,6 +56,8 @@ struct proto_server {
     proto_handler h;
     proto_server_opts o;       /* limits (the TLS paths are not kept) */
     int nunauth;               /* streams not yet authenticated, under mu */
+    proto_session *live;       /* running sessions, under mu */
+    int draining;              /* under mu: proto_server_drain began */
     char handshake_msg[128];   /* status texts of the two deadlines (set at start) */
     char idle_msg[128];
     pthread_t cq_thread;
@@ -164,6 +172,20 @@ static void *session_main(void *arg)
 
     /* Until the handler says the session authenticated: a small message limit, a deadline
      * for the whole handshake, and a bound on how many such streams exist at once. */
+    pthread_mutex_lock(&srv->mu);
+    int drain_now = srv->draining;
+    if (!drain_now) {
+        ss->next = srv->live;
+        if (srv->live)
+            srv->live->prev = ss;
+        srv->live = ss;
+        ss->linked = 1;
+    }
+    pthread_mutex_unlock(&srv->mu);
+    if (drain_now) {
+        grpc_call_cancel_with_status(s->call, GRPC_STATUS_UNAVAILABLE, DRAIN_MSG, NULL);
+        goto done;
+    }
     authed = srv->h.authenticated == NULL;
     hs_end = srv->o.handshake_ms > 0 ? proto_deadline(srv->o.handshake_ms) : inf;
     if (!authed) {
@@ -243,7 +265,18 @@ static void *session_main(void *arg)
         }
         void *rep = NULL;
         size_t rn = 0;
+        pthread_mutex_lock(&srv->mu);
+        ss->busy = 1;
+        pthread_mutex_unlock(&srv->mu);
         int hr = srv->h.handle(sess, req, n, &rep, &rn);
+        pthread_mutex_lock(&srv->mu);
+        ss->busy = 0;
+        if (srv->draining && !hr) { /* this batch's reply goes out, then the stream ends */
+            hr = 1;
+            code = GRPC_STATUS_UNAVAILABLE;
+            details = DRAIN_MSG;
+        }
+        pthread_mutex_unlock(&srv->mu);
         proto_recycle(s, req); /* a big buffer is kept for the next big request */
         if (!authed && srv->h.authenticated(sess)) {
             authed = 1;
@@ -257,8 +290,11 @@ static void *session_main(void *arg)
         }
         if (!rep)
             rn = 0;
-        if (hr && !rep)
+        if (hr && !rep) {
+            code = GRPC_STATUS_OK;
+            details = "";
             break; /* end without a reply */
+        }
         proto_hold *hold = malloc(sizeof *hold);
         if (!hold) {
             free(rep);
@@ -276,6 +312,10 @@ static void *session_main(void *arg)
             GENIE_WARN("transport: session from %s: %s", peer, s->timeout_msg);
         if (sr)
             break;
+        if (hr && code != GRPC_STATUS_OK) {
+            GENIE_INFO("transport: session from %s closed by the drain after its batch", peer);
+            break;
+        }
         if (hr)
             break;
     }
@@ -295,6 +335,16 @@ done:
         GENIE_DEBUG("transport: session from %s closed%s", peer,
                     cancelled ? " (cancelled)" : "");
     }
+    pthread_mutex_lock(&srv->mu);
+    if (ss->linked) {
+        if (ss->prev)
+            ss->prev->next = ss->next;
+        else
+            srv->live = ss->next;
+        if (ss->next)
+            ss->next->prev = ss->prev;
+    }
+    pthread_mutex_unlock(&srv->mu);
     session_free(ss);
     /* Last touch of srv: stop() may free it as soon as nsessions reaches 0. */
     pthread_mutex_lock(&srv->mu);
@@ -606,6 +656,32 @@ int proto_server_start_opts(const char *listen, const proto_handler *h,
 int proto_server_port(const proto_server *s)
 {
     return s ? s->port : 0;
+}
+
+int proto_server_drain(proto_server *srv, int ms)
+{
+    if (!srv)
+        return 0;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&srv->mu);
+    srv->draining = 1;
+    /* Sessions waiting for their next request end now; busy ones after their batch. */
+    for (proto_session *ss = srv->live; ss; ss = ss->next)
+        if (!ss->busy)
+            grpc_call_cancel_with_status(ss->s.call, GRPC_STATUS_UNAVAILABLE, DRAIN_MSG, NULL);
+    while (srv->nsessions > 0)
+        if (pthread_cond_timedwait(&srv->cv, &srv->mu, &until) == ETIMEDOUT)
+            break;
+    int left = srv->nsessions;
+    pthread_mutex_unlock(&srv->mu);
+    return left;
 }
 
 void proto_server_stop(proto_server *srv)

@@ -2,6 +2,7 @@
  * real transport. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -583,4 +584,81 @@ Test(limits, session_ranges_are_unpredictable, .fini = stop_server, .timeout = 6
         proto_conn_close(c);
     }
     cr_assert_gt(off_grid, 0, "every range sits at base + k * size: predictable");
+}
+
+/* ---- SIGTERM drains ---- */
+
+static proto_conn *busy_conn;
+static uint64_t busy_base;
+static call busy_reply;
+static uint64_t busy_ms;
+
+/* One batch of 24 memsets of 512 MiB and a 4-byte read back: long on the fake GPU. */
+static void *busy_batch(void *arg)
+{
+    (void)arg;
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 7);
+    for (int i = 0; i < 24; i++)
+        proto_put_MEMSET(&b, busy_base, 512u << 20, (uint32_t)i, 0);
+    proto_put_MEMCPY_D2H(&b, busy_base, 4, 0);
+    uint64_t t0 = genie_now_ns();
+    send_frame(busy_conn, &b, &busy_reply);
+    busy_ms = (genie_now_ns() - t0) / 1000000;
+    genie_buf_free(&b);
+    return NULL;
+}
+
+Test(limits, sigterm_drains, .timeout = 90)
+{
+    char *extra[] = {"--drain-seconds", "20", NULL};
+    start_server_with(extra);
+    call r;
+    proto_conn *idle = connect_to();
+    hello(idle, "secret", &r);
+    cr_assert(is_hello_ok(&r));
+    free(r.raw);
+    busy_conn = connect_to();
+    proto_R_HELLO h = hello(busy_conn, "secret", &r);
+    cr_assert(is_hello_ok(&r));
+    free(r.raw);
+    busy_base = h.va_base;
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 2);
+    proto_put_MEM_MAP(&b, busy_base, 512u << 20);
+    send_frame(busy_conn, &b, &r);
+    genie_buf_free(&b);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.n, 0);
+    free(r.raw);
+    pthread_t t;
+    uint64_t t0 = genie_now_ns();
+    cr_assert_eq(pthread_create(&t, NULL, busy_batch, NULL), 0);
+    sleep_ms(300);
+    kill(server, SIGTERM);
+    pthread_join(t, NULL);
+    /* The running batch finished and its reply came back whole. */
+    cr_assert_eq(busy_reply.rc, 0, "the batch running at SIGTERM was cut off: %s",
+                 genie_strerror(busy_reply.rc));
+    cr_assert_gt(busy_ms, 400, "the batch took %llu ms: too short to be running at SIGTERM",
+                 (unsigned long long)busy_ms);
+    cr_assert_eq(busy_reply.n, 1);
+    cr_assert_eq(busy_reply.recs[0].op, PROTO_OP_R_DATA);
+    proto_R_DATA d;
+    cr_assert_eq(proto_get_R_DATA(&busy_reply.recs[0], &d), 0);
+    cr_assert_eq(((const uint8_t *)d.data)[0], 23, "not the last memset's byte");
+    free(busy_reply.raw);
+    /* Then every session is closed and the server exits cleanly, well inside the 20 s. */
+    int rc = wait_exit(server, 15000);
+    uint64_t ms = (genie_now_ns() - t0) / 1000000;
+    server = -1;
+    cr_assert_eq(rc, 0, "exit status %d", rc);
+    cr_assert_lt(ms, busy_ms + 5000, "the drain waited %llu ms for nothing", (unsigned long long)ms);
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 8);
+    proto_put_PING(&b, 1);
+    send_frame(idle, &b, &r);
+    genie_buf_free(&b);
+    cr_assert_neq(r.rc, 0);
+    proto_conn_close(idle);
+    proto_conn_close(busy_conn);
 }
