@@ -221,8 +221,9 @@ int exec_op_HELLO(exec_session *s, uint32_t index, const proto_HELLO *a)
     }
     if (a->version != PROTO_SESSION_VERSION)
         return exec_fail(s, index, EXEC_cudaErrorInsufficientDriver, 0,
-                         "session version %u not supported (genie-remote speaks %u)", a->version,
-                         PROTO_SESSION_VERSION);
+                         "the client speaks session version %u, genie-remote %s speaks session "
+                         "version %u: use a libgenie.so and genie-remote of one release",
+                         a->version, GENIE_BUILD_ID, PROTO_SESSION_VERSION);
     pthread_mutex_lock(&c->lock);
     CUresult poison = c->poison;
     unsigned max = c->limits.max_sessions, open = c->nsessions;
@@ -411,8 +412,17 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
         return -1;
     if (e) {
         s->tmpl_ok = 0; /* the flags of a malformed frame are not to be trusted */
-        if (exec_fail(s, UINT32_MAX, EXEC_cudaErrorInvalidValue, 0, "malformed frame: %s",
-                      genie_strerror(e)) == GENIE_ENOMEM)
+        int fe = e == GENIE_EVERSION
+                     ? exec_fail(s, UINT32_MAX, EXEC_cudaErrorInsufficientDriver, 0,
+                                 "the client sent frame version %u, genie-remote %s speaks "
+                                 "frame version %u: use a libgenie.so and genie-remote of one "
+                                 "release",
+                                 (unsigned)((const uint8_t *)req)[4] |
+                                     (unsigned)((const uint8_t *)req)[5] << 8,
+                                 GENIE_BUILD_ID, (unsigned)PROTO_VERSION)
+                     : exec_fail(s, UINT32_MAX, EXEC_cudaErrorInvalidValue, 0,
+                                 "malformed frame: %s", genie_strerror(e));
+        if (fe == GENIE_ENOMEM)
             return -1;
         return take_reply(s, reply, reply_n, 0);
     }

@@ -66,8 +66,10 @@ cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, in
             if (r.op == PROTO_OP_R_ERROR && kind == SHIM_RT_SETUP) {
                 proto_R_ERROR er;
                 if (!proto_get_R_ERROR(&r, &er))
-                    GENIE_ERROR("genie-remote refused the session: %.*s", (int)er.msg_len,
-                                (const char *)er.msg);
+                    GENIE_ERROR("genie-remote refused the session: %.*s (this client: "
+                                "libgenie %s, session version %d, frame version %d)",
+                                (int)er.msg_len, (const char *)er.msg, GENIE_BUILD_ID,
+                                PROTO_SESSION_VERSION, PROTO_VERSION);
             }
             int c = cb ? cb(ud, &r) : 0;
             if (c < 0) {

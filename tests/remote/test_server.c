@@ -662,3 +662,46 @@ Test(limits, sigterm_drains, .timeout = 90)
     proto_conn_close(idle);
     proto_conn_close(busy_conn);
 }
+
+Test(limits, versions_named_at_connect, .fini = stop_server, .timeout = 60)
+{
+    start_server();
+    call r;
+    /* A client of another session version: refused, both versions and the build named. */
+    proto_conn *c = connect_to();
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 1);
+    memcpy(proto_put_HELLO(&b, 1, PROTO_SESSION_VERSION + 98, 0, 6), "secret", 6);
+    send_frame(c, &b, &r);
+    genie_buf_free(&b);
+    cr_assert_eq(r.rc, 0);
+    char want[128];
+    snprintf(want, sizeof want, "session version %d, genie-remote %s speaks session version %d",
+             PROTO_SESSION_VERSION + 98, GENIE_BUILD_ID, PROTO_SESSION_VERSION);
+    cr_assert(strstr(error_text(&r, NULL), want), "%s", error_text(&r, NULL));
+    free(r.raw);
+    proto_conn_close(c);
+    /* A frame of another frame version: the same, for the frame header. */
+    c = connect_to();
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 1);
+    memcpy(proto_put_HELLO(&b, 1, PROTO_SESSION_VERSION, 0, 6), "secret", 6);
+    proto_frame_end(&b);
+    b.data[4] = (uint8_t)(PROTO_VERSION + 7);
+    b.data[5] = 0;
+    void *raw = NULL;
+    size_t rn = 0;
+    cr_assert_eq(proto_conn_call(c, b.data, b.len, &raw, &rn, 10000), 0);
+    genie_buf_free(&b);
+    proto_frame f;
+    cr_assert_eq(proto_frame_parse(raw, rn, proto_max_message(), &f), 0);
+    proto_iter it;
+    proto_iter_init(&it, &f);
+    memset(&r, 0, sizeof r);
+    while (r.n < 16 && proto_iter_next(&it, &r.recs[r.n]) == 1)
+        r.n++;
+    snprintf(want, sizeof want, "frame version %d, genie-remote %s speaks frame version %d",
+             PROTO_VERSION + 7, GENIE_BUILD_ID, PROTO_VERSION);
+    cr_assert(strstr(error_text(&r, NULL), want), "%s", error_text(&r, NULL));
+    free(raw);
+    proto_conn_close(c);
+}
