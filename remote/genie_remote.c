@@ -10,6 +10,7 @@
 
 #include "common/genie.h"
 #include "protocol/frame.h"
+#include "protocol/gen/ops.h"
 #include "protocol/transport.h"
 #include "remote/exec.h"
 
@@ -36,6 +37,8 @@ static void usage(FILE *f)
         "  --max-reply-bytes N   D2H bytes in one reply (default 1 GiB)\n"
         "  --login-fails N       failed logins per address a minute before it is refused (5)\n"
         "  --drain-seconds S     on SIGTERM, let running batches finish this long (default 30)\n"
+        "  --status ADDR         ask the genie-remote at ADDR for its sessions (with the token\n"
+        "                        of --token-file, $GENIE_TOKEN_FILE or $GENIE_TOKEN) and exit\n"
         "  --help, --version\n"
         "Environment: GENIE_CUDA_LIB (driver library, default libcuda.so.1), GENIE_VA_SIZE,\n"
         "GENIE_LOG, GENIE_MAX_MESSAGE_BYTES.\n");
@@ -92,6 +95,58 @@ static int local_only(const char *listen)
            !strncmp(listen, "ipv4:127.", 9);
 }
 
+/* genie-remote --status ADDR: one STATUS request; prints the table. 0, or 1 with the reason. */
+static int status_client(const char *addr, const char *token)
+{
+    char err[512] = "";
+    proto_conn *c;
+    if (proto_conn_open(addr, 5000, &c, err, sizeof err)) {
+        fprintf(stderr, "genie-remote --status: %s\n", err);
+        return 1;
+    }
+    genie_buf b = {0};
+    size_t tn = token ? strlen(token) : 0;
+    int rc = 1;
+    void *raw = NULL;
+    size_t rn = 0;
+    uint8_t *p;
+    if (proto_frame_begin(&b, PROTO_KIND_REQUEST, 1) || !(p = proto_put_STATUS(&b, tn))) {
+        fprintf(stderr, "genie-remote --status: out of memory\n");
+        goto out;
+    }
+    if (tn)
+        memcpy(p, token, tn);
+    proto_frame_end(&b);
+    if (proto_conn_call(c, b.data, b.len, &raw, &rn, 10000)) {
+        fprintf(stderr, "genie-remote --status: no answer from %s\n", addr);
+        goto out;
+    }
+    proto_frame f;
+    proto_iter it;
+    proto_rec r;
+    if (proto_frame_parse(raw, rn, proto_max_message(), &f)) {
+        fprintf(stderr, "genie-remote --status: malformed reply\n");
+        goto out;
+    }
+    proto_iter_init(&it, &f);
+    while (proto_iter_next(&it, &r) == 1) {
+        proto_R_DATA d;
+        proto_R_ERROR e;
+        if (r.op == PROTO_OP_R_DATA && !proto_get_R_DATA(&r, &d)) {
+            fwrite(d.data, 1, d.data_len, stdout);
+            rc = 0;
+        } else if (r.op == PROTO_OP_R_ERROR && !proto_get_R_ERROR(&r, &e)) {
+            fprintf(stderr, "genie-remote --status: %.*s\n", (int)e.msg_len,
+                    (const char *)e.msg);
+        }
+    }
+out:
+    free(raw);
+    genie_buf_free(&b);
+    proto_conn_close(c);
+    return rc;
+}
+
 /* A non-negative number option, or exit 2 with a message. */
 static unsigned long long num_opt(const char *name, const char *v)
 {
@@ -131,6 +186,7 @@ int main(int argc, char **argv)
     const char *token_file = genie_env_str("GENIE_TOKEN_FILE", NULL);
     const char *port_file = NULL;
     int drain_s = 30;
+    const char *status_addr = NULL;
     exec_limits lim = exec_limits_default();
     proto_server_opts so = {.pre_auth_bytes = 16384,
                             .handshake_ms = 5000,
@@ -153,6 +209,7 @@ int main(int argc, char **argv)
         {"max-reply-bytes", required_argument, NULL, 10},
         {"login-fails", required_argument, NULL, 11},
         {"drain-seconds", required_argument, NULL, 12},
+        {"status", required_argument, NULL, 13},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -207,6 +264,9 @@ int main(int argc, char **argv)
         case 12:
             drain_s = (int)num_opt("--drain-seconds", optarg);
             break;
+        case 13:
+            status_addr = optarg;
+            break;
         case 'p':
             port_file = optarg;
             break;
@@ -249,6 +309,11 @@ int main(int argc, char **argv)
         if (!(token_owned = read_token_file(token_file)))
             return 2;
         token = token_owned;
+    }
+    if (status_addr) {
+        int rc = status_client(status_addr, token);
+        free(token_owned);
+        return rc;
     }
     if (!local_only(listen)) {
         if (!token || !*token)

@@ -110,7 +110,7 @@ int exec_op_MEM_MAP(exec_session *s, uint32_t index, const proto_MEM_MAP *a)
     memmove(&s->maps[at + 1], &s->maps[at], (s->nmaps - at) * sizeof *s->maps);
     s->maps[at] = (exec_map){p, n, h};
     s->nmaps++;
-    s->mapped += n;
+    __atomic_fetch_add(&s->mapped, n, __ATOMIC_RELAXED); /* STATUS reads it */
     return 0;
 }
 
@@ -129,7 +129,7 @@ int exec_op_MEM_UNMAP(exec_session *s, uint32_t index, const proto_MEM_UNMAP *a)
     if ((r = d->MemUnmap((CUdeviceptr)a->ptr, a->size)))
         return exec_cufail(s, index, r, "MEM_UNMAP: cuMemUnmap");
     d->MemRelease(s->maps[i].h);
-    s->mapped -= s->maps[i].size;
+    __atomic_fetch_sub(&s->mapped, s->maps[i].size, __ATOMIC_RELAXED);
     memmove(&s->maps[i], &s->maps[i + 1], (s->nmaps - (size_t)i - 1) * sizeof *s->maps);
     s->nmaps--;
     return 0;

@@ -37,8 +37,13 @@ exec_session *exec_session_open(exec_ctx *ctx, const char *peer)
         return NULL;
     s->ctx = ctx;
     peer_addr(peer, s->peer, sizeof s->peer);
+    s->opened_ns = genie_now_ns();
     pthread_mutex_lock(&ctx->lock);
     s->id = ++ctx->next_session;
+    s->next = ctx->live;
+    if (ctx->live)
+        ctx->live->prev = s;
+    ctx->live = s;
     pthread_mutex_unlock(&ctx->lock);
     GENIE_INFO("session %u opened (%s)", s->id, peer ? peer : "local");
     return s;
@@ -67,7 +72,7 @@ int exec_fail(exec_session *s, uint32_t index, int cuda_err, int cu_result, cons
     GENIE_DEBUG("session %u op %u: %s", s->id, index, msg);
     if (cu_result)
         exec_ctx_poison(s->ctx, (CUresult)cu_result);
-    s->nfail++;
+    __atomic_fetch_add(&s->nfail, 1, __ATOMIC_RELAXED); /* STATUS reads it */
     uint8_t *p = proto_put_R_ERROR(&s->reply, index, cuda_err, cu_result, len);
     if (!p)
         return GENIE_ENOMEM;
@@ -288,6 +293,58 @@ int exec_op_HELLO(exec_session *s, uint32_t index, const proto_HELLO *a)
     return 0;
 }
 
+/* The operator's table: one line per session. Written into out (a text, NUL-ended). */
+static void status_text(exec_ctx *c, genie_buf *out)
+{
+    char line[256];
+    pthread_mutex_lock(&c->lock);
+    int n = snprintf(line, sizeof line,
+                     "genie-remote %s: %u session(s) past HELLO, max %u, quota %llu bytes, "
+                     "context %s\n"
+                     "%-8s %-24s %-6s %10s %14s %10s %8s\n",
+                     GENIE_BUILD_ID, c->nsessions, c->limits.max_sessions,
+                     (unsigned long long)c->limits.mem_quota, c->poison ? "POISONED" : "healthy",
+                     "session", "peer", "hello", "age_s", "mapped_bytes", "batches", "errors");
+    genie_buf_append(out, line, (size_t)n);
+    uint64_t now = genie_now_ns();
+    for (exec_session *s = c->live; s; s = s->next) {
+        n = snprintf(line, sizeof line, "%-8u %-24s %-6s %10llu %14llu %10llu %8llu\n", s->id,
+                     s->peer, __atomic_load_n(&s->hello, __ATOMIC_RELAXED) ? "yes" : "no",
+                     (unsigned long long)((now - s->opened_ns) / 1000000000ull),
+                     (unsigned long long)__atomic_load_n(&s->mapped, __ATOMIC_RELAXED),
+                     (unsigned long long)__atomic_load_n(&s->nbatches, __ATOMIC_RELAXED),
+                     (unsigned long long)__atomic_load_n(&s->nfail, __ATOMIC_RELAXED));
+        genie_buf_append(out, line, (size_t)n);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+int exec_op_STATUS(exec_session *s, uint32_t index, const proto_STATUS *a)
+{
+    exec_ctx *c = s->ctx;
+    if (s->hello)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0,
+                         "STATUS is the operator's request, not a session's");
+    unsigned wait = login_blocked(c, s->peer);
+    if (wait)
+        return exec_fail(s, index, EXEC_cudaErrorDevicesUnavailable, 0,
+                         "%s: too many failed logins from %s; retry in %u s",
+                         genie_strerror(GENIE_EAUTH), s->peer, wait);
+    if (!token_ok(c->token, a->token, a->token_len)) {
+        login_failed(s);
+        return exec_fail(s, index, EXEC_cudaErrorDevicesUnavailable, 0, "%s",
+                         genie_strerror(GENIE_EAUTH));
+    }
+    genie_buf t = {0};
+    status_text(c, &t);
+    uint8_t *p = proto_put_R_DATA(&s->reply, index, t.len);
+    if (p)
+        memcpy(p, t.data, t.len);
+    genie_buf_free(&t);
+    GENIE_INFO("session %u: status requested from %s", s->id, s->peer);
+    return p ? 0 : GENIE_ENOMEM;
+}
+
 int exec_op_PING(exec_session *s, uint32_t index, const proto_PING *a)
 {
     (void)index;
@@ -432,11 +489,17 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
             return run_delta(s, &f, &rec, reply, reply_n);
     }
     uint64_t nfail0 = s->nfail;
+    __atomic_fetch_add(&s->nbatches, 1, __ATOMIC_RELAXED);
     /* Sessions share the primary context but each runs on its own thread. */
     CUresult r = d->CtxSetCurrent(s->ctx->primary);
     proto_iter_init(&it, &f);
     int end = 0, nerr = 0;
     for (uint32_t i = 0; i < nrec && proto_iter_next(&it, &rec) == 1; i++) {
+        if (!s->hello && rec.op == PROTO_OP_STATUS) { /* answered, then the stream ends */
+            e = exec_dispatch(s, i, &rec);
+            end = 1;
+            break;
+        }
         if (!s->hello && rec.op != PROTO_OP_HELLO) {
             e = exec_fail(s, i, EXEC_cudaErrorInitializationError, 0,
                           "%s before HELLO: HELLO must open the session",
@@ -516,10 +579,15 @@ void exec_session_close(exec_session *s)
     GENIE_INFO("session %u closed", s->id);
     exec_ctx *c = s->ctx;
     int counted = s->hello;
-    free(s);
-    if (!counted) /* never past HELLO: never counted */
-        return;
     pthread_mutex_lock(&c->lock);
-    exec_ctx_session_gone(c);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        c->live = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    if (counted) /* never past HELLO: never counted */
+        exec_ctx_session_gone(c);
     pthread_mutex_unlock(&c->lock);
+    free(s);
 }

@@ -29,6 +29,7 @@ enum proto_op_flag {
 enum proto_op {
     PROTO_OP_HELLO = 0x0001,
     PROTO_OP_PING = 0x0002,
+    PROTO_OP_STATUS = 0x0003,
     PROTO_OP_MEM_MAP = 0x0010,
     PROTO_OP_MEM_UNMAP = 0x0011,
     PROTO_OP_MEMCPY_H2D = 0x0020,
@@ -143,6 +144,31 @@ static inline int proto_get_PING(const proto_rec *r, proto_PING *out)
     if (r->len != 8)
         return GENIE_EPROTO;
     memcpy(&out->nonce, r->body + 0, 8);
+    return 0;
+}
+
+/* REQ STATUS (0x0003) */
+typedef struct proto_STATUS {
+    const uint8_t *token; /* borrowed from the frame */
+    size_t token_len;
+} proto_STATUS;
+#define PROTO_STATUS_FIXED 0
+/* Appends the record; returns a pointer to the token bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_STATUS(genie_buf *buf_, size_t token_len)
+{
+    if (token_len > UINT32_MAX - 0)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_STATUS, 0 + token_len);
+    if (!rec_)
+        return NULL;
+    return rec_ + 0;
+}
+static inline int proto_get_STATUS(const proto_rec *r, proto_STATUS *out)
+{
+    if (r->len < 0)
+        return GENIE_EPROTO;
+    out->token = r->body + 0;
+    out->token_len = r->len - 0;
     return 0;
 }
 

@@ -705,3 +705,58 @@ Test(limits, versions_named_at_connect, .fini = stop_server, .timeout = 60)
     free(raw);
     proto_conn_close(c);
 }
+
+/* Runs genie-remote --status against the test server; its stdout into out. Exit status. */
+static int run_status(const char *token, char *out, size_t n)
+{
+    char outp[128];
+    snprintf(outp, sizeof outp, "/tmp/genie-rmt-%d.status", (int)getpid());
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        freopen(outp, "w", stdout);
+        freopen("/dev/null", "w", stderr);
+        setenv("GENIE_TOKEN", token, 1);
+        unsetenv("GENIE_TOKEN_FILE");
+        char *argv[] = {"genie-remote", "--status", target, NULL};
+        execv(GENIE_REMOTE_BIN, argv);
+        _exit(127);
+    }
+    int rc = wait_exit(pid, 20000);
+    FILE *f = fopen(outp, "r");
+    size_t got = f ? fread(out, 1, n - 1, f) : 0;
+    out[got] = 0;
+    if (f)
+        fclose(f);
+    unlink(outp);
+    return rc;
+}
+
+Test(limits, status_lists_sessions, .fini = stop_server, .timeout = 60)
+{
+    start_server();
+    proto_conn *c = connect_to();
+    call r;
+    proto_R_HELLO h = hello(c, "secret", &r);
+    cr_assert(is_hello_ok(&r));
+    free(r.raw);
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 2);
+    proto_put_MEM_MAP(&b, h.va_base, 6u << 20);
+    proto_put_MEM_UNMAP(&b, h.va_base + 4096, 1); /* one error */
+    send_frame(c, &b, &r);
+    genie_buf_free(&b);
+    free(r.raw);
+    char out[4096];
+    cr_assert_eq(run_status("secret", out, sizeof out), 0, "%s", out);
+    char want[128];
+    /* session id, peer, hello, age, 6 MiB mapped, 2 batches, 1 error */
+    snprintf(want, sizeof want, "%-8u %-24s %-6s", h.session, "unix:", "yes");
+    cr_assert(strstr(out, want), "no line for session %u in:\n%s", h.session, out);
+    cr_assert(strstr(out, " 6291456          2        1\n"), "memory/batches/errors wrong:\n%s", out);
+    cr_assert(strstr(out, "1 session(s) past HELLO"), "%s", out);
+    /* The operator's token is needed. */
+    cr_assert_eq(run_status("wrong", out, sizeof out), 1);
+    cr_assert_eq(out[0], 0, "a table without the token:\n%s", out);
+    proto_conn_close(c);
+}
