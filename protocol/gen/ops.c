@@ -4,7 +4,7 @@
 static const proto_op_info infos[] = {
     {0x0001, 1, PROTO_F_SESSION | PROTO_F_QUERY, 16, 1, "HELLO"},
     {0x0002, 1, PROTO_F_QUERY, 8, 0, "PING"},
-    {0x0003, 1, PROTO_F_SESSION | PROTO_F_QUERY, 0, 1, "STATUS"},
+    {0x0003, 1, PROTO_F_SESSION | PROTO_F_QUERY, 4, 1, "STATUS"},
     {0x0010, 1, PROTO_F_ALLOC, 16, 0, "MEM_MAP"},
     {0x0011, 1, PROTO_F_FREE, 16, 0, "MEM_UNMAP"},
     {0x0020, 1, PROTO_F_H2D, 12, 1, "MEMCPY_H2D"},
