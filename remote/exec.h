@@ -14,6 +14,7 @@ typedef struct exec_ctx
     exec_ctx; /* one per process: the dlopen'ed driver, device info, module cache */
 typedef struct exec_session exec_session; /* one per client stream */
 
+/* token: NULL or "" accepts any client; several tokens (tenants) are separated by newlines. */
 /* Loads GENIE_CUDA_LIB (default "libcuda.so.1"), cuInit, retains the primary context of device 0.
  * token: required client token or NULL (copied). Returns 0 or a negative GENIE_E* code with a
  * reason in err. */
@@ -31,6 +32,8 @@ typedef struct exec_limits {
     unsigned long long max_reply;  /* D2H bytes in one reply (always <= the message limit) */
     unsigned login_fails;          /* failed HELLOs per peer address per window ... */
     unsigned login_window_s;       /* ... after which that address is refused for the window */
+    int weight_cache_global;       /* 0 (default): a weight-cache entry serves only sessions
+                                      that presented the same token; 1: every session */
 } exec_limits;
 /* Defaults of the flags: 64 sessions, no quota, 1 GiB replies, 5 failures a minute. */
 exec_limits exec_limits_default(void);

@@ -145,6 +145,7 @@ struct exec_ctx {
     struct exec_lib_fns *lib;
     exec_wcache wcache; /* host copies of uploads by content hash */
     exec_limits limits;
+    uint64_t wc_salt[2]; /* random per process: mixed with a tenant into weight-cache keys */
     exec_session *live; /* sessions past open, for the status table (under lock) */
     /* Failed HELLOs by peer address (under lock): a small table, the oldest entry reused. */
     struct exec_login_fail {
@@ -219,6 +220,7 @@ struct exec_session {
     uint64_t nfail;  /* R_ERROR records written (exec_fail) */
     uint64_t mapped; /* bytes mapped by MEM_MAP: held against limits.mem_quota */
     char peer[64];   /* the client's address without its port ("local" in-process) */
+    unsigned tenant; /* which of the server's tokens it presented (0: the first, or none) */
     exec_session *prev, *next; /* ctx->live, under ctx->lock */
     uint64_t opened_ns;
     uint64_t nbatches; /* frames handled; with mapped and nfail read by STATUS (atomics) */

@@ -38,6 +38,8 @@ static void usage(FILE *f)
         "  --max-reply-bytes N   D2H bytes in one reply (default 1 GiB)\n"
         "  --login-fails N       failed logins per address a minute before it is refused (5)\n"
         "  --drain-seconds S     on SIGTERM, let running batches finish this long (default 30)\n"
+        "  --weight-cache-scope token|global  share cached uploads only among sessions of one\n"
+        "                        token (default; each line of the token file is a tenant) or all\n"
         "  --status ADDR         ask the genie-remote at ADDR for its sessions (with the token\n"
         "                        of --token-file, $GENIE_TOKEN_FILE or $GENIE_TOKEN) and exit\n"
         "  --help, --version\n"
@@ -63,8 +65,9 @@ static int on_authenticated(void *s)
     return exec_session_authenticated(s);
 }
 
-/* The token from a file: its first line, without the line end. NULL (reason printed) when the
- * file cannot be read or holds no token. Caller frees. */
+/* The tokens from a file: each non-empty line is one tenant's token; returned joined by
+ * newlines. NULL (reason printed) when the file cannot be read or holds no token. Caller
+ * frees. */
 static char *read_token_file(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -74,18 +77,20 @@ static char *read_token_file(const char *path)
         return NULL;
     }
     char buf[4096];
-    char *line = fgets(buf, sizeof buf, f);
+    genie_buf all = {0};
+    while (fgets(buf, sizeof buf, f)) {
+        size_t n = strcspn(buf, "\r\n");
+        if (n && ((all.len && genie_buf_append(&all, "\n", 1)) || genie_buf_append(&all, buf, n)))
+            break;
+    }
     fclose(f);
-    size_t n = line ? strcspn(buf, "\r\n") : 0;
-    if (!n) {
-        fprintf(stderr, "genie-remote: the token file %s holds no token on its first line\n",
-                path);
+    memset(buf, 0, sizeof buf);
+    if (!all.len || genie_buf_append(&all, "", 1)) {
+        fprintf(stderr, "genie-remote: the token file %s holds no token\n", path);
+        genie_buf_free(&all);
         return NULL;
     }
-    buf[n] = 0;
-    char *t = strdup(buf);
-    memset(buf, 0, sizeof buf);
-    return t;
+    return (char *)all.data; /* NUL-ended above */
 }
 
 /* Loopback or a unix socket: only this machine can connect. */
@@ -211,6 +216,7 @@ int main(int argc, char **argv)
         {"login-fails", required_argument, NULL, 11},
         {"drain-seconds", required_argument, NULL, 12},
         {"status", required_argument, NULL, 13},
+        {"weight-cache-scope", required_argument, NULL, 14},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -267,6 +273,13 @@ int main(int argc, char **argv)
             break;
         case 13:
             status_addr = optarg;
+            break;
+        case 14:
+            if (strcmp(optarg, "token") && strcmp(optarg, "global")) {
+                fprintf(stderr, "genie-remote: --weight-cache-scope is token or global\n");
+                return 2;
+            }
+            lim.weight_cache_global = !strcmp(optarg, "global");
             break;
         case 'p':
             port_file = optarg;

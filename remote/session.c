@@ -140,20 +140,35 @@ CUresult exec_sync_all(exec_session *s)
  * which it knows), compares each with the token's byte at that place (or its first byte past
  * its end) and folds the length difference in, so neither the matching prefix nor the
  * token's length shows in the time taken. */
-static int token_ok(const char *want, const uint8_t *got, size_t got_len)
+static int token_eq(const char *want, size_t n, const uint8_t *got, size_t got_len)
 {
-    if (!want)
-        return 1;
-    size_t n = strlen(want);
-    /* A trailing NUL sent by a C client is not part of the token. */
-    if (got_len && got[got_len - 1] == 0)
-        got_len--;
     volatile unsigned diff = (unsigned)(got_len ^ n) | (unsigned)((uint64_t)(got_len ^ n) >> 32);
     for (size_t i = 0; i < got_len; i++) {
         size_t in = (size_t)(i < n); /* 1 inside the token: no branch on the token's length */
         diff |= (unsigned)((uint8_t)want[i * in] ^ got[i]);
     }
     return n > 0 && diff == 0;
+}
+
+/* want: the server's tokens, one per line (tenants). Returns 1 + the index of the token got
+ * equals, or 0. Every token is compared, whichever matches. */
+static unsigned token_ok(const char *want, const uint8_t *got, size_t got_len)
+{
+    if (!want)
+        return 1;
+    /* A trailing NUL sent by a C client is not part of the token. */
+    if (got_len && got[got_len - 1] == 0)
+        got_len--;
+    unsigned match = 0, k = 0;
+    for (const char *t = want;; k++) {
+        size_t n = strcspn(t, "\n");
+        unsigned eq = (unsigned)token_eq(t, n, got, got_len);
+        match |= (k + 1) & (0u - eq); /* tokens differ, so at most one is equal */
+        if (!t[n])
+            break;
+        t += n + 1;
+    }
+    return match;
 }
 
 /* Failed-login throttle: the entry of addr, or a reused one (the oldest). Under ctx->lock. */
@@ -220,11 +235,13 @@ int exec_op_HELLO(exec_session *s, uint32_t index, const proto_HELLO *a)
         return exec_fail(s, index, EXEC_cudaErrorDevicesUnavailable, 0,
                          "%s: too many failed logins from %s; retry in %u s",
                          genie_strerror(GENIE_EAUTH), s->peer, wait);
-    if (!token_ok(c->token, a->token, a->token_len)) {
+    unsigned tenant = token_ok(c->token, a->token, a->token_len);
+    if (!tenant) {
         login_failed(s);
         return exec_fail(s, index, EXEC_cudaErrorDevicesUnavailable, 0, "%s",
                          genie_strerror(GENIE_EAUTH));
     }
+    s->tenant = tenant - 1;
     if (a->version != PROTO_SESSION_VERSION)
         return exec_fail(s, index, EXEC_cudaErrorInsufficientDriver, 0,
                          "the client speaks session version %u, genie-remote %s speaks session "
