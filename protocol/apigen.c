@@ -639,6 +639,8 @@ static void fwd_size(const argd *a, char *out, size_t n)
         snprintf(out, n, "4"); /* HANDLE, HNEW, HDEL, STREAM: a client ID */
 }
 
+static int row_bufs(const api_row *r);
+
 static void gen_fwd_recorder(const api_row *r)
 {
     param p[32];
@@ -676,6 +678,14 @@ static void gen_fwd_recorder(const api_row *r)
             P("    shim_lib_result(&lc, %s, %s);\n", d->name, d->size);
         else if (!strcmp(d->dir, "HOUT"))
             P("    shim_lib_hout(&lc, %s, %s);\n", d->name, d->size);
+    }
+    if (row_bufs(r)) {
+        /* the IR descriptor's ranges: role and whole extent of each device buffer */
+        P("    proto_buf bufs_[PROTO_MAX_BUFS];\n    shim_lib_bufs(&lc, bufs_, proto_bufs_%s(bufs_",
+          r->name);
+        for (int k = 0; k < np; k++)
+            P(", %s", p[k].name);
+        P("));\n");
     }
     P("    return (%s)shim_lib_end(&lc);\n}\n\n", r->ret);
 }

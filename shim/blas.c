@@ -117,7 +117,9 @@ int shim_lib_begin_on(shim_lib_call *c, cublasHandle_t h, unsigned api, size_t a
             b->workspace_reset_due = 0;
         }
     }
-    return shim_lib_begin(c, api, args_len);
+    int r = shim_lib_begin(c, api, args_len);
+    c->checked = b; /* looked up under this hold: shim_lib_handle need not look again */
+    return r;
 }
 
 static void put(shim_lib_call *c, const void *v, size_t n)
@@ -133,7 +135,7 @@ static void put(shim_lib_call *c, const void *v, size_t n)
 
 void shim_lib_handle(shim_lib_call *c, cublasHandle_t h)
 {
-    c->h = shim_blas_handle_of(h);
+    c->h = c->checked && (cublasHandle_t)c->checked == h ? c->checked : shim_blas_handle_of(h);
     if (!c->h) {
         c->status = CUBLAS_STATUS_NOT_INITIALIZED;
         return;
@@ -195,11 +197,30 @@ void shim_lib_val(shim_lib_call *c, const void *v, size_t n)
 void shim_lib_dev(shim_lib_call *c, const void *p)
 {
     uint64_t v = (uint64_t)(uintptr_t)p;
-    put(c, &v, 8);
-    /* TODO(arch-gen): the role (DEV_IN/OUT/INOUT) and size from the generated buffer table;
-     * until then every device argument is read-write, of unknown size */
-    if (v)
-        shim_sem_range(c->op, v, SEM_SIZE_UNKNOWN, SEM_RW);
+    put(c, &v, 8); /* its range comes with the others from shim_lib_bufs */
+}
+
+void shim_lib_bufs(shim_lib_call *c, const proto_buf *b, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!b[i].ptr)
+            continue;
+        if (b[i].flags & PROTO_BUF_PTRS) {
+            /* an array of device pointers: read; the matrices it names may be anywhere, and
+             * an unknown range at an address no allocation holds overlaps everything */
+            if (b[i].bytes && b[i].bytes != PROTO_EXT_UNKNOWN)
+                shim_sem_range(c->op, b[i].ptr, b[i].bytes, SEM_R);
+            shim_sem_range(c->op, 0, SEM_SIZE_UNKNOWN, SEM_RW);
+            continue;
+        }
+        if (b[i].bytes == 0)
+            continue; /* the call touches nothing through it (n = 0) */
+        unsigned mode = b[i].role == PROTO_BUF_IN ? SEM_R : b[i].role == PROTO_BUF_OUT ? SEM_W
+                                                                                      : SEM_RW;
+        /* an extent that overflows is refused by the executor; here it is merely unknown */
+        shim_sem_range(c->op, b[i].ptr,
+                       b[i].bytes == PROTO_EXT_UNKNOWN ? SEM_SIZE_UNKNOWN : b[i].bytes, mode);
+    }
 }
 
 /* For the GEMM family: the shape from the VAL arguments in order (transa, transb, m, n, k,

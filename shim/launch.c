@@ -100,11 +100,16 @@ out:
     return e;
 }
 
+/* fn: a host stub (cudaLaunchKernel), or, from __cudaLaunchKernel, the cudaKernel_t that
+ * __cudaGetKernel handed out (our shim_func, a live handle): that one is looked up in the
+ * handle registry first, one hash lookup instead of two on nvcc's launch path. */
 static cudaError_t launch(const void *fn, dim3 g, dim3 b, void **args, size_t shmem,
-                          cudaStream_t stream)
+                          cudaStream_t stream, int kernel_handle)
 {
     shim_lock();
-    shim_func *f = shim_func_lookup_locked(fn);
+    shim_func *f = kernel_handle ? shim_handle_of(fn, SHIM_FUNC_MAGIC) : NULL;
+    if (!f)
+        f = shim_func_lookup_locked(fn);
     cudaError_t e = f ? shim_launch(f, g, b, args, shmem, stream)
                       : shim_set_error(cudaErrorInvalidDeviceFunction);
     shim_unlock();
@@ -128,7 +133,7 @@ GENIE_EXPORT cudaError_t __cudaLaunchKernel(cudaKernel_t kernel, dim3 gridDim, d
 {
     shim_call_site = __builtin_return_address(0); /* RAW: what the generated wrappers do */
     shim_count(GENIE_APIX___cudaLaunchKernel);
-    return launch(kernel, gridDim, blockDim, args, sharedMem, stream);
+    return launch(kernel, gridDim, blockDim, args, sharedMem, stream, 1);
 }
 
 GENIE_EXPORT cudaError_t __cudaLaunchKernel_ptsz(cudaKernel_t kernel, dim3 gridDim,
@@ -137,13 +142,13 @@ GENIE_EXPORT cudaError_t __cudaLaunchKernel_ptsz(cudaKernel_t kernel, dim3 gridD
 {
     shim_call_site = __builtin_return_address(0);
     shim_count(GENIE_APIX___cudaLaunchKernel_ptsz);
-    return launch(kernel, gridDim, blockDim, args, sharedMem, stream);
+    return launch(kernel, gridDim, blockDim, args, sharedMem, stream, 1);
 }
 
 cudaError_t shim_impl_cudaLaunchKernel(const void *func, dim3 gridDim, dim3 blockDim,
                                        void **args, size_t sharedMem, cudaStream_t stream)
 {
-    return launch(func, gridDim, blockDim, args, sharedMem, stream);
+    return launch(func, gridDim, blockDim, args, sharedMem, stream, 0);
 }
 
 /* cudaLaunchKernelExC (and the cudaLaunchKernelEx template over it): a launch with attributes.
@@ -205,6 +210,6 @@ cudaError_t shim_impl_cudaLaunchKernelExC(const cudaLaunchConfig_t *config, cons
         }
     }
     return launch(func, config->gridDim, config->blockDim, args, config->dynamicSmemBytes,
-                  config->stream);
+                  config->stream, 0);
 }
 

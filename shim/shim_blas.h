@@ -19,6 +19,7 @@
 #include <cublasLt.h>
 #include <cublas_v2.h>
 
+#include "protocol/gen/roles.h"
 #include "shim/shim_int.h"
 
 #define SHIM_LIB_SCALAR_BYTES 24
@@ -59,6 +60,7 @@ typedef struct shim_lib_call {
     int status;           /* cublasStatus_t to return */
     unsigned api;         /* GENIE_API_ ID of the call */
     shim_blas_handle *h;  /* the call's handle (pointer mode) */
+    shim_blas_handle *checked; /* the handle shim_lib_begin_on found live, or NULL */
     shim_blas_handle *created, *destroyed;
     void *result;         /* host RESULT destination */
     size_t result_size;
@@ -79,6 +81,9 @@ void shim_lib_hdel(shim_lib_call *c, cublasHandle_t h);
 void shim_lib_stream(shim_lib_call *c, cudaStream_t s);
 void shim_lib_val(shim_lib_call *c, const void *v, size_t n);
 void shim_lib_dev(shim_lib_call *c, const void *p);
+/* The call's device buffers with their roles and extents (proto_bufs_<api>, from the table's
+ * DEV_IN/DEV_OUT/DEV_INOUT): the ranges of its IR descriptor. After the last argument. */
+void shim_lib_bufs(shim_lib_call *c, const proto_buf *b, int n);
 void shim_lib_scalar(shim_lib_call *c, const void *p, size_t n);
 void shim_lib_result(shim_lib_call *c, void *p, size_t n);
 /* HOUT: a host output in either pointer mode (int *info of the batched solvers). A call has

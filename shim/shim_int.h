@@ -231,8 +231,7 @@ static inline sem_op *shim_sem_op(unsigned kind, uint16_t wire_op, uint32_t stre
 {
     sem_op *o = sem_ir_stage(&shim_g.ir, kind, stream);
     o->wire_op = wire_op;
-    /* TODO(arch-gen): o->site = the thread-local return address the generated wrapper
-     * takes; 0 (unknown) until that lands */
+    o->site = (uint64_t)(uintptr_t)shim_call_site; /* the call being served on this thread */
     return o;
 }
 static inline void shim_sem_range(sem_op *o, uint64_t ptr, uint64_t size, unsigned mode)

@@ -1,6 +1,6 @@
 /* micro.cu — Genie's first microbenchmark: ratios measured in one run on one machine.
  *
- *   micro --raw TARGET [--launches N] [--pings N] [--bulk MIB]
+ *   micro --raw TARGET [--launches N] [--gemms N] [--pings N] [--bulk MIB]
  *
  * Run under LD_PRELOAD=libgenie.so with GENIE_REMOTE pointing at a genie-remote on the
  * same kind of transport as TARGET (bench/micro/run.sh does this). It measures:
@@ -63,18 +63,20 @@ static int cmp_double(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     const char *raw = NULL;
-    long launches = 200000, pings = 2000, bulk_mib = 256;
+    long launches = 200000, pings = 2000, bulk_mib = 256, gemms = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--raw") && i + 1 < argc)
             raw = argv[++i];
         else if (!strcmp(argv[i], "--launches") && i + 1 < argc)
             launches = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--gemms") && i + 1 < argc)
+            gemms = atol(argv[++i]);
         else if (!strcmp(argv[i], "--pings") && i + 1 < argc)
             pings = atol(argv[++i]);
         else if (!strcmp(argv[i], "--bulk") && i + 1 < argc)
             bulk_mib = atol(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s --raw TARGET [--launches N] [--pings N] [--bulk MIB]\n"
+            fprintf(stderr, "usage: %s --raw TARGET [--launches N] [--gemms N] [--pings N] [--bulk MIB]\n"
                             "Run under LD_PRELOAD=libgenie.so; see bench/micro/run.sh.\n",
                     argv[0]);
             return strcmp(argv[i], "--help") ? 2 : 0;
@@ -160,7 +162,8 @@ int main(int argc, char **argv)
     CK(cudaMalloc(&ws, wsz));
     const int gm = 8; /* tiny: the executor's work is not what is measured */
     const float one = 1.0f, zero = 0.0f;
-    long gemms = launches / 4 > 0 ? launches / 4 : 1;
+    if (gemms < 1) /* default: a quarter of the launches */
+        gemms = launches / 4 > 0 ? launches / 4 : 1;
     int gerr = 0;
     /* a first round grows the batch (not timed) */
     for (long i = 0; i < gemms; i++)

@@ -34,6 +34,8 @@ cublasStatus_t shim_rec_cublasSetWorkspace_v2(cublasHandle_t handle, void* works
     shim_lib_handle(&lc, handle);
     shim_lib_dev(&lc, workspace);
     shim_lib_val(&lc, &workspaceSizeInBytes, sizeof workspaceSizeInBytes);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSetWorkspace_v2(bufs_, handle, workspace, workspaceSizeInBytes));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -87,6 +89,8 @@ cublasStatus_t shim_rec_cublasSnrm2_v2(cublasHandle_t handle, int n, const float
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_result(&lc, result, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSnrm2_v2(bufs_, handle, n, x, incx, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -100,6 +104,8 @@ cublasStatus_t shim_rec_cublasDnrm2_v2(cublasHandle_t handle, int n, const doubl
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_result(&lc, result, 8);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDnrm2_v2(bufs_, handle, n, x, incx, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -113,6 +119,8 @@ cublasStatus_t shim_rec_cublasScnrm2_v2(cublasHandle_t handle, int n, const cuCo
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_result(&lc, result, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasScnrm2_v2(bufs_, handle, n, x, incx, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -126,6 +134,8 @@ cublasStatus_t shim_rec_cublasDznrm2_v2(cublasHandle_t handle, int n, const cuDo
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_result(&lc, result, 8);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDznrm2_v2(bufs_, handle, n, x, incx, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -141,6 +151,8 @@ cublasStatus_t shim_rec_cublasSdot_v2(cublasHandle_t handle, int n, const float*
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_result(&lc, result, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSdot_v2(bufs_, handle, n, x, incx, y, incy, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -156,6 +168,8 @@ cublasStatus_t shim_rec_cublasDdot_v2(cublasHandle_t handle, int n, const double
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_result(&lc, result, 8);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDdot_v2(bufs_, handle, n, x, incx, y, incy, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -171,6 +185,8 @@ cublasStatus_t shim_rec_cublasCdotu_v2(cublasHandle_t handle, int n, const cuCom
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_result(&lc, result, 8);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCdotu_v2(bufs_, handle, n, x, incx, y, incy, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -186,6 +202,8 @@ cublasStatus_t shim_rec_cublasCdotc_v2(cublasHandle_t handle, int n, const cuCom
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_result(&lc, result, 8);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCdotc_v2(bufs_, handle, n, x, incx, y, incy, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -201,6 +219,8 @@ cublasStatus_t shim_rec_cublasZdotu_v2(cublasHandle_t handle, int n, const cuDou
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_result(&lc, result, 16);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZdotu_v2(bufs_, handle, n, x, incx, y, incy, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -216,6 +236,8 @@ cublasStatus_t shim_rec_cublasZdotc_v2(cublasHandle_t handle, int n, const cuDou
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_result(&lc, result, 16);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZdotc_v2(bufs_, handle, n, x, incx, y, incy, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -229,6 +251,8 @@ cublasStatus_t shim_rec_cublasSscal_v2(cublasHandle_t handle, int n, const float
     shim_lib_scalar(&lc, alpha, 4);
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSscal_v2(bufs_, handle, n, alpha, x, incx));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -242,6 +266,8 @@ cublasStatus_t shim_rec_cublasDscal_v2(cublasHandle_t handle, int n, const doubl
     shim_lib_scalar(&lc, alpha, 8);
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDscal_v2(bufs_, handle, n, alpha, x, incx));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -255,6 +281,8 @@ cublasStatus_t shim_rec_cublasCscal_v2(cublasHandle_t handle, int n, const cuCom
     shim_lib_scalar(&lc, alpha, 8);
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCscal_v2(bufs_, handle, n, alpha, x, incx));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -268,6 +296,8 @@ cublasStatus_t shim_rec_cublasCsscal_v2(cublasHandle_t handle, int n, const floa
     shim_lib_scalar(&lc, alpha, 4);
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCsscal_v2(bufs_, handle, n, alpha, x, incx));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -281,6 +311,8 @@ cublasStatus_t shim_rec_cublasZscal_v2(cublasHandle_t handle, int n, const cuDou
     shim_lib_scalar(&lc, alpha, 16);
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZscal_v2(bufs_, handle, n, alpha, x, incx));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -294,6 +326,8 @@ cublasStatus_t shim_rec_cublasZdscal_v2(cublasHandle_t handle, int n, const doub
     shim_lib_scalar(&lc, alpha, 8);
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZdscal_v2(bufs_, handle, n, alpha, x, incx));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -309,6 +343,8 @@ cublasStatus_t shim_rec_cublasSaxpy_v2(cublasHandle_t handle, int n, const float
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSaxpy_v2(bufs_, handle, n, alpha, x, incx, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -324,6 +360,8 @@ cublasStatus_t shim_rec_cublasDaxpy_v2(cublasHandle_t handle, int n, const doubl
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDaxpy_v2(bufs_, handle, n, alpha, x, incx, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -339,6 +377,8 @@ cublasStatus_t shim_rec_cublasCaxpy_v2(cublasHandle_t handle, int n, const cuCom
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCaxpy_v2(bufs_, handle, n, alpha, x, incx, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -354,6 +394,8 @@ cublasStatus_t shim_rec_cublasZaxpy_v2(cublasHandle_t handle, int n, const cuDou
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZaxpy_v2(bufs_, handle, n, alpha, x, incx, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -368,6 +410,8 @@ cublasStatus_t shim_rec_cublasScopy_v2(cublasHandle_t handle, int n, const float
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasScopy_v2(bufs_, handle, n, x, incx, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -382,6 +426,8 @@ cublasStatus_t shim_rec_cublasDcopy_v2(cublasHandle_t handle, int n, const doubl
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDcopy_v2(bufs_, handle, n, x, incx, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -396,6 +442,8 @@ cublasStatus_t shim_rec_cublasCcopy_v2(cublasHandle_t handle, int n, const cuCom
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCcopy_v2(bufs_, handle, n, x, incx, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -410,6 +458,8 @@ cublasStatus_t shim_rec_cublasZcopy_v2(cublasHandle_t handle, int n, const cuDou
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZcopy_v2(bufs_, handle, n, x, incx, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -424,6 +474,8 @@ cublasStatus_t shim_rec_cublasSswap_v2(cublasHandle_t handle, int n, float* x, i
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSswap_v2(bufs_, handle, n, x, incx, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -438,6 +490,8 @@ cublasStatus_t shim_rec_cublasDswap_v2(cublasHandle_t handle, int n, double* x, 
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDswap_v2(bufs_, handle, n, x, incx, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -452,6 +506,8 @@ cublasStatus_t shim_rec_cublasCswap_v2(cublasHandle_t handle, int n, cuComplex* 
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCswap_v2(bufs_, handle, n, x, incx, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -466,6 +522,8 @@ cublasStatus_t shim_rec_cublasZswap_v2(cublasHandle_t handle, int n, cuDoubleCom
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZswap_v2(bufs_, handle, n, x, incx, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -479,6 +537,8 @@ cublasStatus_t shim_rec_cublasIsamax_v2(cublasHandle_t handle, int n, const floa
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_result(&lc, result, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasIsamax_v2(bufs_, handle, n, x, incx, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -492,6 +552,8 @@ cublasStatus_t shim_rec_cublasIdamax_v2(cublasHandle_t handle, int n, const doub
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_result(&lc, result, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasIdamax_v2(bufs_, handle, n, x, incx, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -505,6 +567,8 @@ cublasStatus_t shim_rec_cublasIcamax_v2(cublasHandle_t handle, int n, const cuCo
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_result(&lc, result, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasIcamax_v2(bufs_, handle, n, x, incx, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -518,6 +582,8 @@ cublasStatus_t shim_rec_cublasIzamax_v2(cublasHandle_t handle, int n, const cuDo
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_result(&lc, result, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasIzamax_v2(bufs_, handle, n, x, incx, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -531,6 +597,8 @@ cublasStatus_t shim_rec_cublasIsamin_v2(cublasHandle_t handle, int n, const floa
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_result(&lc, result, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasIsamin_v2(bufs_, handle, n, x, incx, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -544,6 +612,8 @@ cublasStatus_t shim_rec_cublasIdamin_v2(cublasHandle_t handle, int n, const doub
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_result(&lc, result, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasIdamin_v2(bufs_, handle, n, x, incx, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -557,6 +627,8 @@ cublasStatus_t shim_rec_cublasIcamin_v2(cublasHandle_t handle, int n, const cuCo
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_result(&lc, result, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasIcamin_v2(bufs_, handle, n, x, incx, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -570,6 +642,8 @@ cublasStatus_t shim_rec_cublasIzamin_v2(cublasHandle_t handle, int n, const cuDo
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_result(&lc, result, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasIzamin_v2(bufs_, handle, n, x, incx, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -583,6 +657,8 @@ cublasStatus_t shim_rec_cublasSasum_v2(cublasHandle_t handle, int n, const float
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_result(&lc, result, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSasum_v2(bufs_, handle, n, x, incx, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -596,6 +672,8 @@ cublasStatus_t shim_rec_cublasDasum_v2(cublasHandle_t handle, int n, const doubl
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_result(&lc, result, 8);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDasum_v2(bufs_, handle, n, x, incx, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -609,6 +687,8 @@ cublasStatus_t shim_rec_cublasScasum_v2(cublasHandle_t handle, int n, const cuCo
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_result(&lc, result, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasScasum_v2(bufs_, handle, n, x, incx, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -622,6 +702,8 @@ cublasStatus_t shim_rec_cublasDzasum_v2(cublasHandle_t handle, int n, const cuDo
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_result(&lc, result, 8);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDzasum_v2(bufs_, handle, n, x, incx, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -638,6 +720,8 @@ cublasStatus_t shim_rec_cublasSrot_v2(cublasHandle_t handle, int n, float* x, in
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_scalar(&lc, c, 4);
     shim_lib_scalar(&lc, s, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSrot_v2(bufs_, handle, n, x, incx, y, incy, c, s));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -654,6 +738,8 @@ cublasStatus_t shim_rec_cublasDrot_v2(cublasHandle_t handle, int n, double* x, i
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_scalar(&lc, c, 8);
     shim_lib_scalar(&lc, s, 8);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDrot_v2(bufs_, handle, n, x, incx, y, incy, c, s));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -670,6 +756,8 @@ cublasStatus_t shim_rec_cublasCrot_v2(cublasHandle_t handle, int n, cuComplex* x
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_scalar(&lc, c, 4);
     shim_lib_scalar(&lc, s, 8);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCrot_v2(bufs_, handle, n, x, incx, y, incy, c, s));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -686,6 +774,8 @@ cublasStatus_t shim_rec_cublasCsrot_v2(cublasHandle_t handle, int n, cuComplex* 
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_scalar(&lc, c, 4);
     shim_lib_scalar(&lc, s, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCsrot_v2(bufs_, handle, n, x, incx, y, incy, c, s));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -702,6 +792,8 @@ cublasStatus_t shim_rec_cublasZrot_v2(cublasHandle_t handle, int n, cuDoubleComp
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_scalar(&lc, c, 8);
     shim_lib_scalar(&lc, s, 16);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZrot_v2(bufs_, handle, n, x, incx, y, incy, c, s));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -718,6 +810,8 @@ cublasStatus_t shim_rec_cublasZdrot_v2(cublasHandle_t handle, int n, cuDoubleCom
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_scalar(&lc, c, 8);
     shim_lib_scalar(&lc, s, 8);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZdrot_v2(bufs_, handle, n, x, incx, y, incy, c, s));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -738,6 +832,8 @@ cublasStatus_t shim_rec_cublasSgemv_v2(cublasHandle_t handle, cublasOperation_t 
     shim_lib_scalar(&lc, beta, 4);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSgemv_v2(bufs_, handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -758,6 +854,8 @@ cublasStatus_t shim_rec_cublasDgemv_v2(cublasHandle_t handle, cublasOperation_t 
     shim_lib_scalar(&lc, beta, 8);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDgemv_v2(bufs_, handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -778,6 +876,8 @@ cublasStatus_t shim_rec_cublasCgemv_v2(cublasHandle_t handle, cublasOperation_t 
     shim_lib_scalar(&lc, beta, 8);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCgemv_v2(bufs_, handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -798,6 +898,8 @@ cublasStatus_t shim_rec_cublasZgemv_v2(cublasHandle_t handle, cublasOperation_t 
     shim_lib_scalar(&lc, beta, 16);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZgemv_v2(bufs_, handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -815,6 +917,8 @@ cublasStatus_t shim_rec_cublasStrmv_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_val(&lc, &lda, sizeof lda);
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasStrmv_v2(bufs_, handle, uplo, trans, diag, n, A, lda, x, incx));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -832,6 +936,8 @@ cublasStatus_t shim_rec_cublasDtrmv_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_val(&lc, &lda, sizeof lda);
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDtrmv_v2(bufs_, handle, uplo, trans, diag, n, A, lda, x, incx));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -849,6 +955,8 @@ cublasStatus_t shim_rec_cublasCtrmv_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_val(&lc, &lda, sizeof lda);
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCtrmv_v2(bufs_, handle, uplo, trans, diag, n, A, lda, x, incx));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -866,6 +974,8 @@ cublasStatus_t shim_rec_cublasZtrmv_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_val(&lc, &lda, sizeof lda);
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZtrmv_v2(bufs_, handle, uplo, trans, diag, n, A, lda, x, incx));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -883,6 +993,8 @@ cublasStatus_t shim_rec_cublasStrsv_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_val(&lc, &lda, sizeof lda);
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasStrsv_v2(bufs_, handle, uplo, trans, diag, n, A, lda, x, incx));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -900,6 +1012,8 @@ cublasStatus_t shim_rec_cublasDtrsv_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_val(&lc, &lda, sizeof lda);
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDtrsv_v2(bufs_, handle, uplo, trans, diag, n, A, lda, x, incx));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -917,6 +1031,8 @@ cublasStatus_t shim_rec_cublasCtrsv_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_val(&lc, &lda, sizeof lda);
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCtrsv_v2(bufs_, handle, uplo, trans, diag, n, A, lda, x, incx));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -934,6 +1050,8 @@ cublasStatus_t shim_rec_cublasZtrsv_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_val(&lc, &lda, sizeof lda);
     shim_lib_dev(&lc, x);
     shim_lib_val(&lc, &incx, sizeof incx);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZtrsv_v2(bufs_, handle, uplo, trans, diag, n, A, lda, x, incx));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -953,6 +1071,8 @@ cublasStatus_t shim_rec_cublasSsymv_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_scalar(&lc, beta, 4);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSsymv_v2(bufs_, handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -972,6 +1092,8 @@ cublasStatus_t shim_rec_cublasDsymv_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_scalar(&lc, beta, 8);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDsymv_v2(bufs_, handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -991,6 +1113,8 @@ cublasStatus_t shim_rec_cublasCsymv_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_scalar(&lc, beta, 8);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCsymv_v2(bufs_, handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1010,6 +1134,8 @@ cublasStatus_t shim_rec_cublasZsymv_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_scalar(&lc, beta, 16);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZsymv_v2(bufs_, handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1029,6 +1155,8 @@ cublasStatus_t shim_rec_cublasChemv_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_scalar(&lc, beta, 8);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasChemv_v2(bufs_, handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1048,6 +1176,8 @@ cublasStatus_t shim_rec_cublasZhemv_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_scalar(&lc, beta, 16);
     shim_lib_dev(&lc, y);
     shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZhemv_v2(bufs_, handle, uplo, n, alpha, A, lda, x, incx, beta, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1066,6 +1196,8 @@ cublasStatus_t shim_rec_cublasSger_v2(cublasHandle_t handle, int m, int n, const
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSger_v2(bufs_, handle, m, n, alpha, x, incx, y, incy, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1084,6 +1216,8 @@ cublasStatus_t shim_rec_cublasDger_v2(cublasHandle_t handle, int m, int n, const
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDger_v2(bufs_, handle, m, n, alpha, x, incx, y, incy, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1102,6 +1236,8 @@ cublasStatus_t shim_rec_cublasCgeru_v2(cublasHandle_t handle, int m, int n, cons
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCgeru_v2(bufs_, handle, m, n, alpha, x, incx, y, incy, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1120,6 +1256,8 @@ cublasStatus_t shim_rec_cublasCgerc_v2(cublasHandle_t handle, int m, int n, cons
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCgerc_v2(bufs_, handle, m, n, alpha, x, incx, y, incy, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1138,6 +1276,8 @@ cublasStatus_t shim_rec_cublasZgeru_v2(cublasHandle_t handle, int m, int n, cons
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZgeru_v2(bufs_, handle, m, n, alpha, x, incx, y, incy, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1156,6 +1296,8 @@ cublasStatus_t shim_rec_cublasZgerc_v2(cublasHandle_t handle, int m, int n, cons
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZgerc_v2(bufs_, handle, m, n, alpha, x, incx, y, incy, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1172,6 +1314,8 @@ cublasStatus_t shim_rec_cublasSsyr_v2(cublasHandle_t handle, cublasFillMode_t up
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSsyr_v2(bufs_, handle, uplo, n, alpha, x, incx, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1188,6 +1332,8 @@ cublasStatus_t shim_rec_cublasDsyr_v2(cublasHandle_t handle, cublasFillMode_t up
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDsyr_v2(bufs_, handle, uplo, n, alpha, x, incx, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1204,6 +1350,8 @@ cublasStatus_t shim_rec_cublasCsyr_v2(cublasHandle_t handle, cublasFillMode_t up
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCsyr_v2(bufs_, handle, uplo, n, alpha, x, incx, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1220,6 +1368,8 @@ cublasStatus_t shim_rec_cublasZsyr_v2(cublasHandle_t handle, cublasFillMode_t up
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZsyr_v2(bufs_, handle, uplo, n, alpha, x, incx, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1236,6 +1386,8 @@ cublasStatus_t shim_rec_cublasCher_v2(cublasHandle_t handle, cublasFillMode_t up
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCher_v2(bufs_, handle, uplo, n, alpha, x, incx, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1252,6 +1404,8 @@ cublasStatus_t shim_rec_cublasZher_v2(cublasHandle_t handle, cublasFillMode_t up
     shim_lib_val(&lc, &incx, sizeof incx);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZher_v2(bufs_, handle, uplo, n, alpha, x, incx, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1270,6 +1424,8 @@ cublasStatus_t shim_rec_cublasSsyr2_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSsyr2_v2(bufs_, handle, uplo, n, alpha, x, incx, y, incy, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1288,6 +1444,8 @@ cublasStatus_t shim_rec_cublasDsyr2_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDsyr2_v2(bufs_, handle, uplo, n, alpha, x, incx, y, incy, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1306,6 +1464,8 @@ cublasStatus_t shim_rec_cublasCsyr2_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCsyr2_v2(bufs_, handle, uplo, n, alpha, x, incx, y, incy, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1324,6 +1484,8 @@ cublasStatus_t shim_rec_cublasZsyr2_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZsyr2_v2(bufs_, handle, uplo, n, alpha, x, incx, y, incy, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1342,6 +1504,8 @@ cublasStatus_t shim_rec_cublasCher2_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCher2_v2(bufs_, handle, uplo, n, alpha, x, incx, y, incy, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1360,6 +1524,8 @@ cublasStatus_t shim_rec_cublasZher2_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_val(&lc, &incy, sizeof incy);
     shim_lib_dev(&lc, A);
     shim_lib_val(&lc, &lda, sizeof lda);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZher2_v2(bufs_, handle, uplo, n, alpha, x, incx, y, incy, A, lda));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1382,6 +1548,8 @@ cublasStatus_t shim_rec_cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t 
     shim_lib_scalar(&lc, beta, 4);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSgemm_v2(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1404,6 +1572,8 @@ cublasStatus_t shim_rec_cublasDgemm_v2(cublasHandle_t handle, cublasOperation_t 
     shim_lib_scalar(&lc, beta, 8);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDgemm_v2(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1426,6 +1596,8 @@ cublasStatus_t shim_rec_cublasCgemm_v2(cublasHandle_t handle, cublasOperation_t 
     shim_lib_scalar(&lc, beta, 8);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCgemm_v2(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1448,6 +1620,8 @@ cublasStatus_t shim_rec_cublasZgemm_v2(cublasHandle_t handle, cublasOperation_t 
     shim_lib_scalar(&lc, beta, 16);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZgemm_v2(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1473,6 +1647,8 @@ cublasStatus_t shim_rec_cublasSgemmEx(cublasHandle_t handle, cublasOperation_t t
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &Ctype, sizeof Ctype);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSgemmEx(bufs_, handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1500,6 +1676,8 @@ cublasStatus_t shim_rec_cublasGemmEx(cublasHandle_t handle, cublasOperation_t tr
     shim_lib_val(&lc, &ldc, sizeof ldc);
     shim_lib_val(&lc, &computeType, sizeof computeType);
     shim_lib_val(&lc, &algo, sizeof algo);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasGemmEx(bufs_, handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1519,6 +1697,8 @@ cublasStatus_t shim_rec_cublasSsyrk_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_scalar(&lc, beta, 4);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSsyrk_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1538,6 +1718,8 @@ cublasStatus_t shim_rec_cublasDsyrk_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_scalar(&lc, beta, 8);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDsyrk_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1557,6 +1739,8 @@ cublasStatus_t shim_rec_cublasCsyrk_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_scalar(&lc, beta, 8);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCsyrk_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1576,6 +1760,8 @@ cublasStatus_t shim_rec_cublasZsyrk_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_scalar(&lc, beta, 16);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZsyrk_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1595,6 +1781,8 @@ cublasStatus_t shim_rec_cublasCherk_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_scalar(&lc, beta, 4);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCherk_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1614,6 +1802,8 @@ cublasStatus_t shim_rec_cublasZherk_v2(cublasHandle_t handle, cublasFillMode_t u
     shim_lib_scalar(&lc, beta, 8);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZherk_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1635,6 +1825,8 @@ cublasStatus_t shim_rec_cublasSsyr2k_v2(cublasHandle_t handle, cublasFillMode_t 
     shim_lib_scalar(&lc, beta, 4);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSsyr2k_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1656,6 +1848,8 @@ cublasStatus_t shim_rec_cublasDsyr2k_v2(cublasHandle_t handle, cublasFillMode_t 
     shim_lib_scalar(&lc, beta, 8);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDsyr2k_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1677,6 +1871,8 @@ cublasStatus_t shim_rec_cublasCsyr2k_v2(cublasHandle_t handle, cublasFillMode_t 
     shim_lib_scalar(&lc, beta, 8);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCsyr2k_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1698,6 +1894,8 @@ cublasStatus_t shim_rec_cublasZsyr2k_v2(cublasHandle_t handle, cublasFillMode_t 
     shim_lib_scalar(&lc, beta, 16);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZsyr2k_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1719,6 +1917,8 @@ cublasStatus_t shim_rec_cublasCher2k_v2(cublasHandle_t handle, cublasFillMode_t 
     shim_lib_scalar(&lc, beta, 4);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCher2k_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1740,6 +1940,8 @@ cublasStatus_t shim_rec_cublasZher2k_v2(cublasHandle_t handle, cublasFillMode_t 
     shim_lib_scalar(&lc, beta, 8);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZher2k_v2(bufs_, handle, uplo, trans, n, k, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1761,6 +1963,8 @@ cublasStatus_t shim_rec_cublasSsymm_v2(cublasHandle_t handle, cublasSideMode_t s
     shim_lib_scalar(&lc, beta, 4);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSsymm_v2(bufs_, handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1782,6 +1986,8 @@ cublasStatus_t shim_rec_cublasDsymm_v2(cublasHandle_t handle, cublasSideMode_t s
     shim_lib_scalar(&lc, beta, 8);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDsymm_v2(bufs_, handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1803,6 +2009,8 @@ cublasStatus_t shim_rec_cublasCsymm_v2(cublasHandle_t handle, cublasSideMode_t s
     shim_lib_scalar(&lc, beta, 8);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCsymm_v2(bufs_, handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1824,6 +2032,8 @@ cublasStatus_t shim_rec_cublasZsymm_v2(cublasHandle_t handle, cublasSideMode_t s
     shim_lib_scalar(&lc, beta, 16);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZsymm_v2(bufs_, handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1845,6 +2055,8 @@ cublasStatus_t shim_rec_cublasChemm_v2(cublasHandle_t handle, cublasSideMode_t s
     shim_lib_scalar(&lc, beta, 8);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasChemm_v2(bufs_, handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1866,6 +2078,8 @@ cublasStatus_t shim_rec_cublasZhemm_v2(cublasHandle_t handle, cublasSideMode_t s
     shim_lib_scalar(&lc, beta, 16);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZhemm_v2(bufs_, handle, side, uplo, m, n, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1886,6 +2100,8 @@ cublasStatus_t shim_rec_cublasStrsm_v2(cublasHandle_t handle, cublasSideMode_t s
     shim_lib_val(&lc, &lda, sizeof lda);
     shim_lib_dev(&lc, B);
     shim_lib_val(&lc, &ldb, sizeof ldb);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasStrsm_v2(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1906,6 +2122,8 @@ cublasStatus_t shim_rec_cublasDtrsm_v2(cublasHandle_t handle, cublasSideMode_t s
     shim_lib_val(&lc, &lda, sizeof lda);
     shim_lib_dev(&lc, B);
     shim_lib_val(&lc, &ldb, sizeof ldb);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDtrsm_v2(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1926,6 +2144,8 @@ cublasStatus_t shim_rec_cublasCtrsm_v2(cublasHandle_t handle, cublasSideMode_t s
     shim_lib_val(&lc, &lda, sizeof lda);
     shim_lib_dev(&lc, B);
     shim_lib_val(&lc, &ldb, sizeof ldb);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCtrsm_v2(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1946,6 +2166,8 @@ cublasStatus_t shim_rec_cublasZtrsm_v2(cublasHandle_t handle, cublasSideMode_t s
     shim_lib_val(&lc, &lda, sizeof lda);
     shim_lib_dev(&lc, B);
     shim_lib_val(&lc, &ldb, sizeof ldb);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZtrsm_v2(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1968,6 +2190,8 @@ cublasStatus_t shim_rec_cublasStrmm_v2(cublasHandle_t handle, cublasSideMode_t s
     shim_lib_val(&lc, &ldb, sizeof ldb);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasStrmm_v2(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1990,6 +2214,8 @@ cublasStatus_t shim_rec_cublasDtrmm_v2(cublasHandle_t handle, cublasSideMode_t s
     shim_lib_val(&lc, &ldb, sizeof ldb);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDtrmm_v2(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2012,6 +2238,8 @@ cublasStatus_t shim_rec_cublasCtrmm_v2(cublasHandle_t handle, cublasSideMode_t s
     shim_lib_val(&lc, &ldb, sizeof ldb);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCtrmm_v2(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2034,6 +2262,8 @@ cublasStatus_t shim_rec_cublasZtrmm_v2(cublasHandle_t handle, cublasSideMode_t s
     shim_lib_val(&lc, &ldb, sizeof ldb);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZtrmm_v2(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2057,6 +2287,8 @@ cublasStatus_t shim_rec_cublasSgemmBatched(cublasHandle_t handle, cublasOperatio
     shim_lib_dev(&lc, Carray);
     shim_lib_val(&lc, &ldc, sizeof ldc);
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSgemmBatched(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2080,6 +2312,8 @@ cublasStatus_t shim_rec_cublasDgemmBatched(cublasHandle_t handle, cublasOperatio
     shim_lib_dev(&lc, Carray);
     shim_lib_val(&lc, &ldc, sizeof ldc);
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDgemmBatched(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2103,6 +2337,8 @@ cublasStatus_t shim_rec_cublasCgemmBatched(cublasHandle_t handle, cublasOperatio
     shim_lib_dev(&lc, Carray);
     shim_lib_val(&lc, &ldc, sizeof ldc);
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCgemmBatched(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2126,6 +2362,8 @@ cublasStatus_t shim_rec_cublasZgemmBatched(cublasHandle_t handle, cublasOperatio
     shim_lib_dev(&lc, Carray);
     shim_lib_val(&lc, &ldc, sizeof ldc);
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZgemmBatched(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2152,6 +2390,8 @@ cublasStatus_t shim_rec_cublasSgemmStridedBatched(cublasHandle_t handle, cublasO
     shim_lib_val(&lc, &ldc, sizeof ldc);
     shim_lib_val(&lc, &strideC, sizeof strideC);
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSgemmStridedBatched(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2178,6 +2418,8 @@ cublasStatus_t shim_rec_cublasDgemmStridedBatched(cublasHandle_t handle, cublasO
     shim_lib_val(&lc, &ldc, sizeof ldc);
     shim_lib_val(&lc, &strideC, sizeof strideC);
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDgemmStridedBatched(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2204,6 +2446,8 @@ cublasStatus_t shim_rec_cublasCgemmStridedBatched(cublasHandle_t handle, cublasO
     shim_lib_val(&lc, &ldc, sizeof ldc);
     shim_lib_val(&lc, &strideC, sizeof strideC);
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCgemmStridedBatched(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2230,6 +2474,8 @@ cublasStatus_t shim_rec_cublasZgemmStridedBatched(cublasHandle_t handle, cublasO
     shim_lib_val(&lc, &ldc, sizeof ldc);
     shim_lib_val(&lc, &strideC, sizeof strideC);
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZgemmStridedBatched(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2258,6 +2504,8 @@ cublasStatus_t shim_rec_cublasGemmBatchedEx(cublasHandle_t handle, cublasOperati
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
     shim_lib_val(&lc, &computeType, sizeof computeType);
     shim_lib_val(&lc, &algo, sizeof algo);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasGemmBatchedEx(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, Atype, lda, Barray, Btype, ldb, beta, Carray, Ctype, ldc, batchCount, computeType, algo));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2289,6 +2537,8 @@ cublasStatus_t shim_rec_cublasGemmStridedBatchedEx(cublasHandle_t handle, cublas
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
     shim_lib_val(&lc, &computeType, sizeof computeType);
     shim_lib_val(&lc, &algo, sizeof algo);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasGemmStridedBatchedEx(bufs_, handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2310,6 +2560,8 @@ cublasStatus_t shim_rec_cublasSgeam(cublasHandle_t handle, cublasOperation_t tra
     shim_lib_val(&lc, &ldb, sizeof ldb);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSgeam(bufs_, handle, transa, transb, m, n, alpha, A, lda, beta, B, ldb, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2331,6 +2583,8 @@ cublasStatus_t shim_rec_cublasStrsmBatched(cublasHandle_t handle, cublasSideMode
     shim_lib_dev(&lc, B);
     shim_lib_val(&lc, &ldb, sizeof ldb);
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasStrsmBatched(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2352,6 +2606,8 @@ cublasStatus_t shim_rec_cublasDtrsmBatched(cublasHandle_t handle, cublasSideMode
     shim_lib_dev(&lc, B);
     shim_lib_val(&lc, &ldb, sizeof ldb);
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDtrsmBatched(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2373,6 +2629,8 @@ cublasStatus_t shim_rec_cublasCtrsmBatched(cublasHandle_t handle, cublasSideMode
     shim_lib_dev(&lc, B);
     shim_lib_val(&lc, &ldb, sizeof ldb);
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCtrsmBatched(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2394,6 +2652,8 @@ cublasStatus_t shim_rec_cublasZtrsmBatched(cublasHandle_t handle, cublasSideMode
     shim_lib_dev(&lc, B);
     shim_lib_val(&lc, &ldb, sizeof ldb);
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZtrsmBatched(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2410,6 +2670,8 @@ cublasStatus_t shim_rec_cublasSgeqrfBatched(cublasHandle_t handle, int m, int n,
     shim_lib_dev(&lc, TauArray);
     shim_lib_hout(&lc, info, 4);
     shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSgeqrfBatched(bufs_, handle, m, n, Aarray, lda, TauArray, info, batchSize));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2426,6 +2688,8 @@ cublasStatus_t shim_rec_cublasDgeqrfBatched(cublasHandle_t handle, int m, int n,
     shim_lib_dev(&lc, TauArray);
     shim_lib_hout(&lc, info, 4);
     shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDgeqrfBatched(bufs_, handle, m, n, Aarray, lda, TauArray, info, batchSize));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2442,6 +2706,8 @@ cublasStatus_t shim_rec_cublasCgeqrfBatched(cublasHandle_t handle, int m, int n,
     shim_lib_dev(&lc, TauArray);
     shim_lib_hout(&lc, info, 4);
     shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCgeqrfBatched(bufs_, handle, m, n, Aarray, lda, TauArray, info, batchSize));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2458,6 +2724,8 @@ cublasStatus_t shim_rec_cublasZgeqrfBatched(cublasHandle_t handle, int m, int n,
     shim_lib_dev(&lc, TauArray);
     shim_lib_hout(&lc, info, 4);
     shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZgeqrfBatched(bufs_, handle, m, n, Aarray, lda, TauArray, info, batchSize));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2478,6 +2746,8 @@ cublasStatus_t shim_rec_cublasSgelsBatched(cublasHandle_t handle, cublasOperatio
     shim_lib_hout(&lc, info, 4);
     shim_lib_dev(&lc, devInfoArray);
     shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSgelsBatched(bufs_, handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2498,6 +2768,8 @@ cublasStatus_t shim_rec_cublasDgelsBatched(cublasHandle_t handle, cublasOperatio
     shim_lib_hout(&lc, info, 4);
     shim_lib_dev(&lc, devInfoArray);
     shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDgelsBatched(bufs_, handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2518,6 +2790,8 @@ cublasStatus_t shim_rec_cublasCgelsBatched(cublasHandle_t handle, cublasOperatio
     shim_lib_hout(&lc, info, 4);
     shim_lib_dev(&lc, devInfoArray);
     shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCgelsBatched(bufs_, handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2538,6 +2812,8 @@ cublasStatus_t shim_rec_cublasZgelsBatched(cublasHandle_t handle, cublasOperatio
     shim_lib_hout(&lc, info, 4);
     shim_lib_dev(&lc, devInfoArray);
     shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZgelsBatched(bufs_, handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2553,6 +2829,8 @@ cublasStatus_t shim_rec_cublasSgetrfBatched(cublasHandle_t handle, int n, float*
     shim_lib_dev(&lc, P);
     shim_lib_dev(&lc, info);
     shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSgetrfBatched(bufs_, handle, n, A, lda, P, info, batchSize));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2568,6 +2846,8 @@ cublasStatus_t shim_rec_cublasDgetrfBatched(cublasHandle_t handle, int n, double
     shim_lib_dev(&lc, P);
     shim_lib_dev(&lc, info);
     shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDgetrfBatched(bufs_, handle, n, A, lda, P, info, batchSize));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2583,6 +2863,8 @@ cublasStatus_t shim_rec_cublasCgetrfBatched(cublasHandle_t handle, int n, cuComp
     shim_lib_dev(&lc, P);
     shim_lib_dev(&lc, info);
     shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCgetrfBatched(bufs_, handle, n, A, lda, P, info, batchSize));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2598,6 +2880,8 @@ cublasStatus_t shim_rec_cublasZgetrfBatched(cublasHandle_t handle, int n, cuDoub
     shim_lib_dev(&lc, P);
     shim_lib_dev(&lc, info);
     shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZgetrfBatched(bufs_, handle, n, A, lda, P, info, batchSize));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2617,6 +2901,8 @@ cublasStatus_t shim_rec_cublasSgetrsBatched(cublasHandle_t handle, cublasOperati
     shim_lib_val(&lc, &ldb, sizeof ldb);
     shim_lib_hout(&lc, info, 4);
     shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSgetrsBatched(bufs_, handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2636,6 +2922,8 @@ cublasStatus_t shim_rec_cublasDgetrsBatched(cublasHandle_t handle, cublasOperati
     shim_lib_val(&lc, &ldb, sizeof ldb);
     shim_lib_hout(&lc, info, 4);
     shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDgetrsBatched(bufs_, handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2655,6 +2943,8 @@ cublasStatus_t shim_rec_cublasCgetrsBatched(cublasHandle_t handle, cublasOperati
     shim_lib_val(&lc, &ldb, sizeof ldb);
     shim_lib_hout(&lc, info, 4);
     shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasCgetrsBatched(bufs_, handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2674,6 +2964,8 @@ cublasStatus_t shim_rec_cublasZgetrsBatched(cublasHandle_t handle, cublasOperati
     shim_lib_val(&lc, &ldb, sizeof ldb);
     shim_lib_hout(&lc, info, 4);
     shim_lib_val(&lc, &batchSize, sizeof batchSize);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasZgetrsBatched(bufs_, handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2696,6 +2988,8 @@ cublasStatus_t shim_rec_cublasHgemm(cublasHandle_t handle, cublasOperation_t tra
     shim_lib_scalar(&lc, beta, 2);
     shim_lib_dev(&lc, C);
     shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasHgemm(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2722,6 +3016,8 @@ cublasStatus_t shim_rec_cublasHgemmStridedBatched(cublasHandle_t handle, cublasO
     shim_lib_val(&lc, &ldc, sizeof ldc);
     shim_lib_val(&lc, &strideC, sizeof strideC);
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasHgemmStridedBatched(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 

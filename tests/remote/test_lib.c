@@ -412,9 +412,11 @@ static args scopy_args(uint32_t h, int n, uint64_t x, int incx, uint64_t y, int 
     return a;
 }
 
-/* One call, then a PING: the call's R_ERROR (if any) and the PONG that shows the session lives. */
+/* One call, then a PING: the call's R_ERROR (if any) and the PONG that shows the session lives.
+ * err->msg is copied out of the reply (freed here) into a buffer of this function. */
 static int call_then_ping(exec_session *s, uint32_t api, const args *a, proto_R_ERROR *err)
 {
+    static uint8_t msg[600];
     reply r;
     begin();
     put_call(api, a);
@@ -422,8 +424,12 @@ static int call_then_ping(exec_session *s, uint32_t api, const args *a, proto_R_
     run(s, &r);
     cr_assert_eq(r.recs[r.n - 1].op, PROTO_OP_R_PONG, "the session did not answer the PING");
     int failed = r.n == 2;
-    if (failed)
+    if (failed) {
         *err = error_at(&r, 0);
+        err->msg_len = err->msg_len < sizeof msg ? err->msg_len : sizeof msg;
+        memcpy(msg, err->msg, err->msg_len);
+        err->msg = msg;
+    }
     else
         cr_assert_eq(r.n, 1);
     done(&r);

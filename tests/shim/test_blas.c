@@ -74,3 +74,56 @@ Test(blas, a_destroyed_stream_leaves_the_handle_on_the_null_stream)
     cr_assert_eq(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
     cr_assert_eq(cublasSetStream(h, NULL), CUBLAS_STATUS_NOT_INITIALIZED, "a destroyed handle");
 }
+
+/* The last committed IR descriptor and its ranges. */
+static const sem_op *last_op(const sem_range **r)
+{
+    cr_assert_gt(shim_g.ir.n, 0, "nothing in the IR");
+    const sem_op *o = &shim_g.ir.ops[shim_g.ir.n - 1];
+    *r = sem_op_ranges(&shim_g.ir, o);
+    return o;
+}
+
+/* A forwarded call's IR descriptor takes its ranges from the table's buffer roles (read,
+ * written, both) and whole extents, and the call site from the generated wrapper. */
+Test(blas, the_ir_gets_roles_extents_and_the_call_site)
+{
+    cublasHandle_t h;
+    float *d;
+    cr_assert_eq(cudaMalloc((void **)&d, 1 << 20), cudaSuccess);
+    cr_assert_eq(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
+    const float one = 1, zero = 0;
+    const sem_range *r;
+
+    cr_assert_eq(cublasScopy(h, 8, d, 2, d + 1024, 3), CUBLAS_STATUS_SUCCESS);
+    const sem_op *o = last_op(&r);
+    cr_assert_eq(o->nranges, 2);
+    cr_assert_eq(r[0].ptr, (uint64_t)(uintptr_t)d);
+    cr_assert_eq(r[0].size, (1 + 7 * 2) * 4);
+    cr_assert_eq(r[0].mode, SEM_R);
+    cr_assert_eq(r[1].ptr, (uint64_t)(uintptr_t)(d + 1024));
+    cr_assert_eq(r[1].size, (1 + 7 * 3) * 4);
+    cr_assert_eq(r[1].mode, SEM_W);
+    cr_assert_neq(o->site, 0, "no call site");
+    uint64_t site = o->site;
+
+    /* C(4x2) = A^T (A stored 3x4, lda 5) B(3x2, ldb 3): A spans 3 * 5 + 3 floats */
+    cr_assert_eq(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, 4, 2, 3, &one, d, 5, d + 64, 3, &zero,
+                             d + 128, 4),
+                 CUBLAS_STATUS_SUCCESS);
+    o = last_op(&r);
+    cr_assert_eq(o->nranges, 3);
+    cr_assert_eq(r[0].size, (3 * 5 + 3) * 4);
+    cr_assert_eq(r[0].mode, SEM_R);
+    cr_assert_eq(r[1].size, 6 * 4);
+    cr_assert_eq(r[2].size, 8 * 4);
+    cr_assert_eq(r[2].mode, SEM_RW);
+    cr_assert_neq(o->site, site, "two calls from two places, one call site");
+
+    /* n = 0 touches nothing: no range */
+    cr_assert_eq(cublasSscal(h, 0, &one, d, 1), CUBLAS_STATUS_SUCCESS);
+    o = last_op(&r);
+    cr_assert_eq(o->nranges, 0);
+    cr_assert_eq(cudaDeviceSynchronize(), cudaSuccess);
+    cr_assert_eq(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
+}
