@@ -76,6 +76,8 @@ int shim_alloc_add_external(shim_alloc *a, uint64_t ptr, uint64_t size);
 /* Start and size of the live allocation holding ptr; 0 when none. */
 int shim_alloc_find(const shim_alloc *a, uint64_t ptr, uint64_t *start, uint64_t *size);
 uint64_t shim_alloc_mapped_bytes(const shim_alloc *a);
+/* Allocations that would map more than bytes in all fail (0: no limit). */
+void shim_alloc_set_limit(shim_alloc *a, uint64_t bytes);
 void shim_alloc_free_all(shim_alloc *a);
 
 /* ---- client handles ----
