@@ -65,7 +65,12 @@ class Netns:
         pid = os.getpid() % 100000
         self.name = f"genie-bench-{pid}"
         self.host_if, self.ns_if = f"gbh{pid}", f"gbn{pid}"
-        self.host_ip, self.remote_ip = "10.213.0.1", "10.213.0.2"
+        # a /30 of its own per process: two runs at once (two checkouts on one machine) must
+        # not give their host-side veths the same address (one run's sessions then failed)
+        blk = pid % 16384
+        net = f"10.213.{blk // 64}.{(blk % 64) * 4}"
+        self.host_ip = net.rsplit(".", 1)[0] + f".{(blk % 64) * 4 + 1}"
+        self.remote_ip = net.rsplit(".", 1)[0] + f".{(blk % 64) * 4 + 2}"
         self.made = []
         try:
             self._ip("netns", "add", self.name)
