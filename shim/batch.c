@@ -125,6 +125,8 @@ cudaError_t shim_batch_commit(shim_rec *r, uint32_t sid, unsigned flags)
         shim_g.stats.flush_threshold++;
         return shim_flush(SHIM_RT_SYNC);
     }
+    if (shim_g.naive && !(flags & SHIM_COMMIT_HOLD)) /* GENIE_NAIVE: one round trip per op */
+        return shim_flush(SHIM_RT_SYNC);
     return cudaSuccess;
 }
 
