@@ -53,13 +53,38 @@ typedef struct proto_handler {
     int (*handle)(void *session, const void *req, size_t n, void **reply, size_t *reply_n);
     /* The stream ended (client closed, vanished or the server stops). */
     void (*close)(void *session);
+    /* Optional: 1 once the session has authenticated (after a handle); the limits that
+     * proto_server_opts sets for unauthenticated streams stop applying to it. NULL: every
+     * stream counts as authenticated from the start. */
+    int (*authenticated)(void *session);
 } proto_handler;
+
+/* Limits the server applies before and after authentication, and its credentials. 0 or
+ * NULL in a field: no limit / no TLS. */
+typedef struct proto_server_opts {
+    uint64_t pre_auth_bytes;    /* largest message before authentication (a few KiB) */
+    int handshake_ms;           /* a stream not authenticated this long after it opened ends */
+    unsigned max_unauth;        /* streams not yet authenticated; more are refused at once */
+    int idle_ms;                /* an authenticated stream silent this long ends */
+    const char *tls_cert;       /* PEM paths: certificate chain and key (TLS when set) */
+    const char *tls_key;
+    const char *tls_client_ca;  /* mutual TLS: clients must present a certificate from this CA */
+} proto_server_opts;
 
 /* Listens on "host:port" or "unix:/path". Returns 0 or a negative GENIE_E* code. */
 int proto_server_start(const char *listen, const proto_handler *h, proto_server **out,
                        char *err, size_t errlen);
+/* The same with limits and credentials (opts NULL: none). */
+int proto_server_start_opts(const char *listen, const proto_handler *h,
+                            const proto_server_opts *opts, proto_server **out, char *err,
+                            size_t errlen);
 /* The TCP port the server listens on (useful with port 0); 0 for a unix socket. */
 int proto_server_port(const proto_server *s);
+/* Graceful stop, first half: new streams are refused; streams waiting for a request end at
+ * once, a stream whose request is running ends after its reply; each gets the status text
+ * "genie-remote is shutting down ...". Waits at most ms for them all; returns how many
+ * remain (proto_server_stop then cancels them). */
+int proto_server_drain(proto_server *s, int ms);
 /* Stops accepting, ends every stream (calling close for each) and frees the server. */
 void proto_server_stop(proto_server *s);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 static int ctx_fail(exec_ctx *c, CUresult r, const char *what, char *err, size_t errlen)
 {
@@ -95,6 +96,11 @@ int exec_ctx_open(const char *token, exec_ctx **out, char *err, size_t errlen)
         goto fail_ctx;
     }
     pthread_mutex_init(&c->lock, NULL);
+    c->limits = exec_limits_default();
+    if (getrandom(c->wc_salt, sizeof c->wc_salt, 0) != (ssize_t)sizeof c->wc_salt) {
+        c->wc_salt[0] = genie_now_ns() * 0x9e3779b97f4a7c15ull;
+        c->wc_salt[1] = (uint64_t)(uintptr_t)c * 0xc2b2ae3d27d4eb4full;
+    }
     long long wc = genie_env_int("GENIE_WEIGHT_CACHE_BYTES", 4ll << 30);
     exec_wcache_init(&c->wcache, wc > 0 ? (uint64_t)wc : 0);
     *out = c;
@@ -179,6 +185,22 @@ void exec_ctx_session_gone(exec_ctx *c)
     GENIE_ERROR("GPU context reset after %s: new sessions are accepted again",
                 exec_cu_name(d, c->poison, nb, sizeof nb));
     c->poison = CUDA_SUCCESS;
+}
+
+exec_limits exec_limits_default(void)
+{
+    return (exec_limits){.max_sessions = 64,
+                         .mem_quota = 0,
+                         .max_reply = 1ull << 30,
+                         .login_fails = 5,
+                         .login_window_s = 60};
+}
+
+void exec_ctx_set_limits(exec_ctx *ctx, const exec_limits *l)
+{
+    pthread_mutex_lock(&ctx->lock);
+    ctx->limits = *l;
+    pthread_mutex_unlock(&ctx->lock);
 }
 
 const proto_devinfo *exec_ctx_devinfo(const exec_ctx *ctx)

@@ -14,6 +14,7 @@ typedef struct exec_ctx
     exec_ctx; /* one per process: the dlopen'ed driver, device info, module cache */
 typedef struct exec_session exec_session; /* one per client stream */
 
+/* token: NULL or "" accepts any client; several tokens (tenants) are separated by newlines. */
 /* Loads GENIE_CUDA_LIB (default "libcuda.so.1"), cuInit, retains the primary context of device 0.
  * token: required client token or NULL (copied). Returns 0 or a negative GENIE_E* code with a
  * reason in err. */
@@ -23,7 +24,24 @@ void exec_ctx_close(exec_ctx *ctx);
 /* Device 0 as HELLO describes it (borrowed; lives as long as ctx). */
 const proto_devinfo *exec_ctx_devinfo(const exec_ctx *ctx);
 
-/* NULL on allocation failure. peer is only logged (may be NULL). */
+/* What one client may use (genie-remote's flags; docs/operations.md). 0 in a field: no limit. */
+typedef struct exec_limits {
+    unsigned max_sessions;         /* sessions past HELLO */
+    unsigned long long mem_quota;  /* device bytes a session may map; HELLO reports it as the
+                                      device's total memory, so the client fails cudaMalloc */
+    unsigned long long max_reply;  /* D2H bytes in one reply (always <= the message limit) */
+    unsigned login_fails;          /* failed HELLOs per peer address per window ... */
+    unsigned login_window_s;       /* ... after which that address is refused for the window */
+    int weight_cache_global;       /* 0 (default): a weight-cache entry serves only sessions
+                                      that presented the same token; 1: every session */
+} exec_limits;
+/* Defaults of the flags: 64 sessions, no quota, 1 GiB replies, 5 failures a minute. */
+exec_limits exec_limits_default(void);
+/* Before the first session opens. */
+void exec_ctx_set_limits(exec_ctx *ctx, const exec_limits *l);
+
+/* NULL on allocation failure. peer (gRPC's "ipv4:a.b.c.d:port", ...) names the client in logs
+ * and keys the failed-login throttle (may be NULL). */
 exec_session *exec_session_open(exec_ctx *ctx, const char *peer);
 /* One request frame in, one reply frame out (*reply malloc'd, caller frees). Returns 0, or nonzero
  * when the stream must end after this reply (bad token, HELLO missing). Never returns without a
@@ -32,5 +50,7 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
 /* Ends the session: destroys its streams/events, unmaps and releases everything it mapped, frees
  * its VA range. */
 void exec_session_close(exec_session *s);
+/* 1 once HELLO has succeeded: the transport then lifts its pre-authentication limits. */
+int exec_session_authenticated(const exec_session *s);
 
 #endif

@@ -135,7 +135,7 @@ struct exec_ctx {
     pthread_mutex_t lock; /* guards modules, next_session, nsessions and poison */
     exec_module *modules;
     uint32_t next_session;
-    uint32_t nsessions; /* open sessions */
+    uint32_t nsessions; /* sessions past HELLO and not yet closed (an idle connection is none) */
     /* A kernel fault corrupts the primary context every session shares: from then on every
      * call fails with it. New sessions are refused until the open ones have closed; the
      * last to close resets the context (exec_ctx_poison, remote/ctx.c). 0: healthy. */
@@ -144,6 +144,15 @@ struct exec_ctx {
     void *cublas, *cublaslt; /* dlopen handles, never closed */
     struct exec_lib_fns *lib;
     exec_wcache wcache; /* host copies of uploads by content hash */
+    exec_limits limits;
+    uint64_t wc_salt[2]; /* random per process: mixed with a tenant into weight-cache keys */
+    exec_session *live; /* sessions past open, for the status table (under lock) */
+    /* Failed HELLOs by peer address (under lock): a small table, the oldest entry reused. */
+    struct exec_login_fail {
+        char addr[64];
+        unsigned count;
+        uint64_t first_ns;
+    } fails[32];
 };
 
 /* ---- u32 client ID -> non-NULL pointer (open addressing, backward-shift delete) ---- */
@@ -209,6 +218,13 @@ struct exec_session {
     int tmpl_ok;
     int in_delta;    /* running a reconstructed batch */
     uint64_t nfail;  /* R_ERROR records written (exec_fail) */
+    uint64_t t_handle; /* genie_now_ns() when the frame being handled arrived (R_EXEC) */
+    uint64_t mapped; /* bytes mapped by MEM_MAP: held against limits.mem_quota */
+    char peer[64];   /* the client's address without its port ("local" in-process) */
+    unsigned tenant; /* which of the server's tokens it presented (0: the first, or none) */
+    exec_session *prev, *next; /* ctx->live, under ctx->lock */
+    uint64_t opened_ns;
+    uint64_t nbatches; /* frames handled; with mapped and nfail read by STATUS (atomics) */
 };
 
 /* dlopen flags for the GPU libraries. In the in-process ("local") mode libgenie.so is

@@ -67,6 +67,13 @@ int exec_op_MEM_MAP(exec_session *s, uint32_t index, const proto_MEM_MAP *a)
             "0x%llx + %llu",
             (unsigned long long)p, (unsigned long long)n, (unsigned long long)s->va_base,
             (unsigned long long)s->va_size);
+    uint64_t quota = s->ctx->limits.mem_quota;
+    if (quota && (n > quota || s->mapped > quota - n))
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0,
+                         "MEM_MAP: %llu more bytes would pass session %u's device memory quota "
+                         "of %llu (--mem-quota; %llu mapped)",
+                         (unsigned long long)n, s->id, (unsigned long long)quota,
+                         (unsigned long long)s->mapped);
     long i = map_find(s, p);
     if ((i >= 0 && s->maps[i].ptr + s->maps[i].size > p) ||
         ((size_t)(i + 1) < s->nmaps && s->maps[i + 1].ptr < p + n))
@@ -103,6 +110,7 @@ int exec_op_MEM_MAP(exec_session *s, uint32_t index, const proto_MEM_MAP *a)
     memmove(&s->maps[at + 1], &s->maps[at], (s->nmaps - at) * sizeof *s->maps);
     s->maps[at] = (exec_map){p, n, h};
     s->nmaps++;
+    __atomic_fetch_add(&s->mapped, n, __ATOMIC_RELAXED); /* STATUS reads it */
     return 0;
 }
 
@@ -121,6 +129,7 @@ int exec_op_MEM_UNMAP(exec_session *s, uint32_t index, const proto_MEM_UNMAP *a)
     if ((r = d->MemUnmap((CUdeviceptr)a->ptr, a->size)))
         return exec_cufail(s, index, r, "MEM_UNMAP: cuMemUnmap");
     d->MemRelease(s->maps[i].h);
+    __atomic_fetch_sub(&s->mapped, s->maps[i].size, __ATOMIC_RELAXED);
     memmove(&s->maps[i], &s->maps[i + 1], (s->nmaps - (size_t)i - 1) * sizeof *s->maps);
     s->nmaps--;
     return 0;
@@ -146,12 +155,15 @@ int exec_op_MEMCPY_D2H(exec_session *s, uint32_t index, const proto_MEMCPY_D2H *
     if (e || (a->size && (e = check_range(s, index, "MEMCPY_D2H", a->src, a->size))))
         return e;
     /* The bytes go straight into the reply; it must stay within what the client accepts. */
-    uint64_t room = proto_max_message();
+    uint64_t room = proto_max_message(), cap = s->ctx->limits.max_reply;
+    if (cap && cap < room)
+        room = cap;
     if (a->size > UINT32_MAX - PROTO_R_DATA_FIXED || s->reply.len + a->size + 64 > room)
         return exec_fail(
             s, index, EXEC_cudaErrorInvalidValue, 0,
-            "MEMCPY_D2H: %llu bytes from 0x%llx do not fit in one reply; split the copy",
-            (unsigned long long)a->size, (unsigned long long)a->src);
+            "MEMCPY_D2H: %llu bytes from 0x%llx do not fit in one reply of at most %llu bytes "
+            "(--max-reply-bytes); split the copy",
+            (unsigned long long)a->size, (unsigned long long)a->src, (unsigned long long)room);
     uint8_t *dst = proto_put_R_DATA(&s->reply, index, (size_t)a->size);
     if (!dst)
         return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0,

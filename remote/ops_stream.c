@@ -3,6 +3,7 @@
 #include "remote/exec_int.h"
 #include "remote/exec_lib_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int event_of(exec_session *s, uint32_t index, uint32_t id, const char *op, CUevent *out)
@@ -62,6 +63,19 @@ int exec_op_STREAM_SYNC(exec_session *s, uint32_t index, const proto_STREAM_SYNC
     return r ? exec_cufail(s, index, r, "STREAM_SYNC: cuStreamSynchronize") : 0;
 }
 
+/* GENIE_TEST_DROP_WAITS=1, for tests only: the executor checks a STREAM_WAIT_EVENT and then
+ * drops it, as an executor that lost an ordering edge would. tests/remote/test_order.c runs its
+ * ordering tests with it to show that they catch the loss. Read once per process. */
+static int drop_waits(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *v = getenv("GENIE_TEST_DROP_WAITS");
+        on = v && *v == '1';
+    }
+    return on;
+}
+
 int exec_op_STREAM_WAIT_EVENT(exec_session *s, uint32_t index, const proto_STREAM_WAIT_EVENT *a)
 {
     CUstream st;
@@ -70,6 +84,8 @@ int exec_op_STREAM_WAIT_EVENT(exec_session *s, uint32_t index, const proto_STREA
     if ((e = exec_stream(s, index, a->stream, "STREAM_WAIT_EVENT", &st)) ||
         (e = event_of(s, index, a->event, "STREAM_WAIT_EVENT", &ev)))
         return e;
+    if (drop_waits())
+        return 0;
     CUresult r = s->ctx->drv.StreamWaitEvent(st, ev, a->flags);
     return r ? exec_cufail(s, index, r, "STREAM_WAIT_EVENT: cuStreamWaitEvent") : 0;
 }

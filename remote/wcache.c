@@ -142,6 +142,20 @@ static int check_copy(exec_session *s, uint32_t index, const char *op, uint32_t 
     return 0;
 }
 
+/* The cache key of content hash h for session s: unless the cache is global, mixed with the
+ * session's tenant (its token) and a per-process secret, so a session can hit only entries
+ * that a session of the same tenant stored: no tenant learns what another uploaded. */
+static genie_hash128 scoped(const exec_session *s, genie_hash128 h)
+{
+    const exec_ctx *c = s->ctx;
+    if (c->limits.weight_cache_global)
+        return h;
+    uint64_t t = (uint64_t)s->tenant + 1;
+    h.lo ^= c->wc_salt[0] * t;
+    h.hi ^= c->wc_salt[1] + t * 0x9e3779b97f4a7c15ull;
+    return h;
+}
+
 int exec_op_MEMCPY_H2D_CACHED(exec_session *s, uint32_t index, const proto_MEMCPY_H2D_CACHED *a)
 {
     exec_wcache *w = &s->ctx->wcache;
@@ -149,7 +163,7 @@ int exec_op_MEMCPY_H2D_CACHED(exec_session *s, uint32_t index, const proto_MEMCP
     int e = check_copy(s, index, "MEMCPY_H2D_CACHED", a->stream, a->dst, a->size, &st);
     if (e)
         return e;
-    genie_hash128 h = {a->hash_lo, a->hash_hi};
+    genie_hash128 h = scoped(s, (genie_hash128){a->hash_lo, a->hash_hi});
     uint64_t answer = 0;
     pthread_mutex_lock(&w->lock);
     exec_wentry *ent = w->limit ? find(w, h, a->size) : NULL;
@@ -210,6 +224,7 @@ int exec_op_MEMCPY_H2D_STORE(exec_session *s, uint32_t index, const proto_MEMCPY
         return 0;
     }
     memset(ent, 0, sizeof *ent);
+    h = scoped(s, h); /* verified above unscoped; kept under the tenant's key */
     ent->hash = h;
     ent->size = a->data_len;
     memcpy(ent->data, a->data, a->data_len);

@@ -14,6 +14,8 @@
 #                      nor CUDA (gRPC, absl, re2, c-ares, upb, OpenSSL, zlib, ISA-L, xxHash, ...)
 #   tests/e2e/run_workload.sh  bench/micro/run.sh  scripts/device-validate.sh  MANIFEST.txt
 #   tests/torch/torch_checks.py  tests/torch/compare.py (device-validate's torch step)
+#   bench/genie_bench/*.py  tests/bench/check_results.py  tests/torch/make_stubs.sh
+#   bench/relay/genie-relay (device-validate's genie-bench step)
 # ELF files that need lib/ get RUNPATH $ORIGIN/<relative path to lib> (patchelf), the libraries
 # in lib/ get $ORIGIN. CUDA libraries (libcuda, libcudart, libcublas, ...) are never packed:
 # they come from the GPU host. Checks: the size, that ldd resolves every non-CUDA library of
@@ -52,12 +54,16 @@ fi
 command -v patchelf >/dev/null || die "patchelf not found (scripts/setup.sh installs it: apt-get install patchelf)"
 for t in ldd objdump readelf; do command -v $t >/dev/null || die "$t not found"; done
 
-optional=(tests/workloads/fault tests/workloads/queries tests/fakegpu/libgenie_fakecuda.so)
+optional=(tests/workloads/fault tests/workloads/queries tests/fakegpu/libgenie_fakecuda.so
+    bench/relay/genie-relay)
 for f in "$build"/shim/lookalike/*.so*; do [ -f "$f" ] && optional+=("shim/lookalike/${f##*/}"); done
 files=("${required[@]}")
 for f in "${optional[@]}"; do [ -f "$build/$f" ] && files+=("$f"); done
 SCRIPTS=(tests/e2e/run_workload.sh bench/micro/run.sh scripts/device-validate.sh
-    tests/torch/torch_checks.py tests/torch/compare.py)
+    tests/torch/torch_checks.py tests/torch/compare.py tests/torch/make_stubs.sh
+    tests/bench/check_results.py)
+# genie-bench (device-validate's step f runs genie-bench --quick from the bundle)
+for f in "$src"/bench/genie_bench/*.py; do SCRIPTS+=("bench/genie_bench/${f##*/}"); done
 
 # ---- a fresh OUTDIR (never delete a directory that is not a bundle)
 mkdir -p "$out"

@@ -4,7 +4,7 @@
 #   scripts/device-validate.sh [--dry-run] [--bundle DIR] [--budget SECONDS] OUTDIR
 #     OUTDIR      gets report.md, results.tsv and logs/ (raw output of every check)
 #     --bundle    the bundle (default: the bundle this script sits in, else bundle/ of the repo)
-#     --budget    seconds for the whole run (default 450: fits in 8 minutes with margin)
+#     --budget    seconds for the whole run (default 600: fits in 10 minutes with margin)
 #     --dry-run   only the preflight (bundle, GPU, driver, CUDA libraries) and the plan
 #
 # Needs no network, no packages and no build: the bundle carries genie-remote, libgenie.so,
@@ -21,18 +21,20 @@
 #   e torch      if python3 imports torch: tests/torch/torch_checks.py natively and through the
 #                shim (LD_PRELOAD, look-alikes, its own genie-remote on a unix socket), then
 #                tests/torch/compare.py: pass/fail per check, GPT-2 tokens/s native vs shim
+#   f bench      genie-bench --quick on the GPU (results kept in OUTDIR/bench/), then
+#                tests/bench/check_results.py over them
 # Exit status: 0 every check passed (skips and informational rows aside), 1 a check failed,
 # 3 the preflight failed (no GPU, no driver, or a bundle that cannot load here), 2 usage.
 set -uo pipefail # not -e: every check records its own result
 
 here=$(cd "$(dirname "$0")" && pwd)
-dry=0 bundle='' budget=450 out=''
+dry=0 bundle='' budget=600 out=''
 while [ $# -gt 0 ]; do
     case "$1" in
     --dry-run) dry=1 ;;
     --bundle) bundle=${2:?--bundle needs a directory}; shift ;;
     --budget) budget=${2:?--budget needs seconds}; shift ;;
-    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "device-validate.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     *) [ -z "$out" ] || { echo "device-validate.sh: one OUTDIR only" >&2; exit 2; }; out=$1 ;;
     esac
@@ -278,6 +280,7 @@ plan() {
 | c | minigpt default and \`--config gpt2-small --no-check\`: native, shim local, shim unix with \`GENIE_STATS=1\` | 80 s |
 | d | \`GENIE_REAL_GPU=1 bench/micro/run.sh BUNDLE\` | 50 s |
 | e | if \`python3 -c "import torch"\` works: \`tests/torch/torch_checks.py\` natively and through the shim (genie-remote on the real driver), \`compare.py\`: per-check table, GPT-2 tokens/s | 120 s |
+| f | \`genie-bench --quick\` on the GPU (results in \`bench/\`), then \`tests/bench/check_results.py\` | 170 s |
 EOF
 }
 if [ $preflight_ok = 0 ] || [ $dry = 1 ]; then
@@ -558,6 +561,46 @@ EOF
             done
         fi
     } | section e-torch
+fi
+end_step
+
+# ---------------------------------------------------------------- f: genie-bench --quick
+# the benchmark suite's CI-sized matrix on the GPU: every baseline on the GPU (Ray stays "not
+# run: not installed" unless it is there); its results directory is kept in OUTDIR/bench/ and
+# checked by tests/bench/check_results.py (every summary number recomputed from raw.csv)
+begin_step f 170 "genie-bench --quick on the GPU"
+PY=${GENIE_PYTHON:-python3}
+if [ ! -e "$bundle/bench/genie_bench/cli.py" ]; then
+    add f "genie-bench --quick" SKIP 0 "bench/genie_bench is not in the bundle (make it again: scripts/bundle.sh)"
+elif ! "$PY" -c 'import numpy, scipy, matplotlib' >"$L/bench-import.log" 2>&1; then
+    add f "genie-bench --quick" SKIP 0 "skipped: numpy/scipy/matplotlib do not import" bench-import.log
+else
+    rm -rf "$out/bench"
+    run_capped 160 "$L/bench.log" env PYTHONPATH="$bundle/bench" LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" \
+        "$PY" -m genie_bench --quick --no-progress --build "$bundle" --out "$out/bench" --timeout 60
+    if [ $RC = 125 ]; then add f "genie-bench --quick" SKIP 0 "not run: out of time" bench.log
+    elif [ -s "$out/bench/report.md" ]; then
+        note="$(grep -c ',ran,' "$out/bench/summary.csv") cells ran$([ $TIMED_OUT = 1 ] && echo ', timed out (partial)')"
+        add f "genie-bench --quick" "$([ $RC = 0 ] && echo PASS || echo FAIL)" "$SECS" "$note; results in bench/" bench.log
+        if [ -e "$bundle/tests/bench/check_results.py" ]; then
+            run_capped 30 "$L/bench-check.log" "$PY" "$bundle/tests/bench/check_results.py" "$out/bench"
+            add f "genie-bench honesty checks" "$([ $RC = 0 ] && echo PASS || echo FAIL)" "$SECS" \
+                "$(tail -1 "$L/bench-check.log" | cut -c1-90)" bench-check.log
+        fi
+    else
+        add f "genie-bench --quick" FAIL "$SECS" "exit $RC$([ $TIMED_OUT = 1 ] && echo ' (timed out)'), no report.md" bench.log
+    fi
+    {
+        echo "## genie-bench --quick (results directory: \`bench/\`, report \`bench/report.md\`)"
+        echo
+        if [ -s "$out/bench/report.md" ]; then
+            sed -n '/^## Performance/,/^## Cells that did not run/p' "$out/bench/report.md" | sed '$d'
+        else
+            echo '```'
+            tail -8 "$L/bench.log"
+            echo '```'
+        fi
+    } | section f-bench
 fi
 end_step
 exit # the EXIT trap writes the report and the summary

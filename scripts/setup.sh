@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh — installs what Genie needs from Debian's packages and builds it into build/.
 #
-#   scripts/setup.sh [--no-install] [--asan] [--release] [--build-dir DIR]
+#   scripts/setup.sh [--no-install] [--asan] [--release] [--torch] [--bench] [--build-dir DIR]
 #     --no-install   skip apt-get (the packages are already there)
 #     --asan         also build an ASan+UBSan tree in build-asan/
 #     --release      also build a Release tree (-O3, NDEBUG) in build-release/: what a user's
@@ -12,18 +12,23 @@
 #                    once into ~/.cache/genie/wheels, --no-deps: cudart/cuBLAS come from Genie)
 #                    for tests/torch (CTest label torch), and transformers for the GPT-2
 #                    trace; .ci/run uses it when it can
+#     --bench        also install genie-bench (bench/, editable: the genie-bench command and
+#                    python -m genie_bench) and what it needs from PyPI: numpy, scipy,
+#                    matplotlib, tqdm, ray, and torchvision matching torch 2.11 (--no-deps: no
+#                    nvidia-* wheels); a package that cannot be had is reported, not fatal
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-install=1 asan=0 release=0 torch=0 build=build
+install=1 asan=0 release=0 torch=0 bench=0 build=build
 while [ $# -gt 0 ]; do
     case "$1" in
     --no-install) install=0 ;;
     --asan) asan=1 ;;
     --release) release=1 ;;
     --torch) torch=1 ;;
+    --bench) bench=1 ;;
     --build-dir) build=$2; shift ;;
-    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -74,6 +79,24 @@ if [ $torch = 1 ]; then
         "$py" -m pip install -q "transformers==$TRANSFORMERS_VERSION" ||
             echo "setup.sh: warning: transformers $TRANSFORMERS_VERSION not installed" >&2
     fi
+fi
+
+if [ $bench = 1 ]; then
+    py=${PYTHON:-python3}
+    TORCHVISION_VERSION=0.26.0 # the release made for torch 2.11
+    for spec in numpy scipy matplotlib tqdm; do
+        "$py" -c "import $spec" >/dev/null 2>&1 || "$py" -m pip install -q "$spec" ||
+            echo "setup.sh: warning: $spec not installed (genie-bench needs it)" >&2
+    done
+    if ! "$py" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("torchvision") is None)'; then
+        "$py" -m pip install -q --no-deps "torchvision==$TORCHVISION_VERSION" ||
+            echo "setup.sh: warning: torchvision not installed (the torch cnn cells will say so)" >&2
+    fi
+    if ! "$py" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("ray") is None)'; then
+        "$py" -m pip install -q "ray==2.60.0" ||
+            echo "setup.sh: warning: ray not installed (the ray cells will say so)" >&2
+    fi
+    "$py" -m pip install -q --no-deps -e bench || echo "setup.sh: warning: genie-bench not installed" >&2
 fi
 
 jobs=$(nproc)

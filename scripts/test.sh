@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test.sh — runs every test: the normal build, a Release build's smoke tests, then the ASan+UBSan build.
+# test.sh — runs every test: the normal build, a Release build's smoke tests, the ASan+UBSan
+# build, then the fake GPU's workers under ThreadSanitizer (build-tsan/).
 #
 #   scripts/test.sh [--no-asan]   (--no-asan: the normal build only)
 # Builds what is missing first (scripts/setup.sh --no-install).
@@ -30,4 +31,12 @@ if [ $asan = 1 ]; then
     echo "== ASan+UBSan build"
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=0 \
         ctest --test-dir build-asan --output-on-failure -j 2 -LE gpu --repeat until-pass:2
+fi
+if [ $asan = 1 ]; then
+    # ThreadSanitizer cannot share a tree with ASan: a tree of its own that builds only the fake
+    # GPU's stress test (several host threads against its workers; about a minute to build)
+    echo "== ThreadSanitizer: the fake GPU's workers"
+    cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGENIE_TSAN=ON -DGENIE_WERROR=ON >/dev/null
+    cmake --build build-tsan -j 2 --target stress_fakegpu
+    TSAN_OPTIONS=halt_on_error=1:exitcode=66 timeout 300 build-tsan/tests/fakegpu/stress_fakegpu
 fi

@@ -42,36 +42,42 @@ enum { SEM_R = 1, SEM_W = 2, SEM_RW = 3 };
  * extent function can tell, else anywhere. */
 #define SEM_SIZE_UNKNOWN 0
 
+/* 16 bytes: a launch with two pointer parameters adds 32 to the IR. */
 typedef struct sem_range {
     uint64_t ptr;
-    uint64_t size; /* bytes, or SEM_SIZE_UNKNOWN */
-    uint32_t mode; /* SEM_R, SEM_W or SEM_RW */
-    uint32_t pad_;
+    uint64_t size : 62; /* bytes (saturated at 2^62 - 1), or SEM_SIZE_UNKNOWN */
+    uint64_t mode : 2;  /* SEM_R, SEM_W or SEM_RW */
 } sem_range;
+_Static_assert(sizeof(sem_range) == 16, "sem_range is 16 bytes");
+#define SEM_SIZE_MAX ((1ull << 62) - 1)
 
 /* The shape of a matrix product, as the library was asked: C[m x n] = op(A)[m x k] op(B)[k x n]
  * over batch products. dtype is the cudaDataType of A (CUDA_R_32F = 0, ...), or -1. */
 typedef struct sem_gemm {
     int32_t m, n, k, batch;
-    int32_t dtype;
+    int8_t dtype;
     uint8_t transa, transb; /* 0: N, 1: T, 2: C (cublasOperation_t) */
-    uint8_t pad_[2];
+    uint8_t pad_;
 } sem_gemm;
 
+/* One op: 64 bytes, a cache line (the launch path writes one per call). */
 typedef struct sem_op {
     uint16_t kind;        /* sem_kind */
     uint16_t wire_op;     /* the record's op in the wire protocol (protocol/gen/ops.h) */
-    uint32_t api;         /* the intercepted call (protocol/gen/api.h index), 0 when unknown */
+    uint32_t api;         /* the intercepted call (protocol/gen/api.h ID), 0 when unknown */
     uint32_t stream;      /* client stream ID (0-2: the legacy/per-thread streams) */
-    uint32_t event;       /* EVENT_RECORD, STREAM_WAIT: the client event ID */
-    uint32_t func;        /* LAUNCH: the client function ID */
     uint32_t wire_bytes;  /* the record's bytes in the batch: header, body, padding */
-    uint64_t bulk_bytes;  /* payload sent from the caller's memory (not in wire_bytes) */
-    uint64_t site;        /* the intercepted call's return address, 0 when unknown */
     uint32_t first_range; /* ranges[first_range, + nranges) of the IR */
     uint32_t nranges;
+    uint64_t bulk_bytes;  /* payload sent from the caller's memory (not in wire_bytes) */
+    uint64_t site;        /* the intercepted call's return address, 0 when unknown */
+    union {
+        uint32_t event;   /* EVENT_RECORD, STREAM_WAIT, event syncs: the client event ID */
+        uint32_t func;    /* LAUNCH, FUNC_SET_ATTR: the client function ID */
+    };
     sem_gemm gemm;        /* kind SEM_OP_GEMM */
 } sem_op;
+_Static_assert(sizeof(sem_op) == 64, "sem_op is one cache line");
 
 typedef struct sem_ir {
     sem_op *ops;
@@ -115,21 +121,50 @@ static inline void sem_ir_range(sem_ir *ir, sem_op *o, uint64_t ptr, uint64_t si
     uint32_t at = o->first_range + o->nranges;
     if (__builtin_expect(at >= ir->cap_ranges, 0) && sem_ir_grow_(ir, 2))
         return; /* lost */
-    ir->ranges[at] = (sem_range){ptr, size, mode, 0};
+    ir->ranges[at] = (sem_range){.ptr = ptr, .size = size < SEM_SIZE_MAX ? size : SEM_SIZE_MAX,
+                                 .mode = mode};
     o->nranges++;
 }
 
 /* The staged op went into the batch as wire_bytes of records. A commit with nothing staged
  * (a recorder that does not describe its op) appends an SEM_OP_OTHER barrier. */
-void sem_ir_commit(sem_ir *ir, uint32_t wire_bytes);
+void sem_ir_commit_slow_(sem_ir *ir, uint32_t wire_bytes);
+static inline void sem_ir_commit(sem_ir *ir, uint32_t wire_bytes)
+{
+    if (__builtin_expect(!ir->staged || ir->lost || ir->n == ir->cap, 0)) {
+        sem_ir_commit_slow_(ir, wire_bytes);
+        return;
+    }
+    ir->staged = 0;
+    ir->wire_bytes += wire_bytes;
+    sem_op *o = &ir->ops[ir->n++];
+    o->wire_bytes = wire_bytes;
+    ir->nranges = o->first_range + o->nranges;
+}
 /* Takes back the last committed op (its record was rolled back). */
 void sem_ir_uncommit(sem_ir *ir);
 
 /* A launch's parameter block (n bytes as packed for the wire): every 8-byte-aligned word that
  * falls inside [va_base, va_base + va_size) becomes a range of unknown size, read-write (a
- * kernel may do either with any pointer it gets). Returns how many were added. */
-uint32_t sem_ir_scan_params(sem_ir *ir, sem_op *o, const uint8_t *params, size_t n,
-                            uint64_t va_base, uint64_t va_size);
+ * kernel may do either with any pointer it gets), except a repeat of the last pointer found
+ * (the same buffer passed twice). Returns how many were added. */
+static inline uint32_t sem_ir_scan_params(sem_ir *ir, sem_op *o, const uint8_t *params,
+                                          size_t n, uint64_t va_base, uint64_t va_size)
+{
+    uint32_t added = 0;
+    uint64_t last = 0;
+    for (size_t off = 0; off + 8 <= n; off += 8) {
+        uint64_t w;
+        __builtin_memcpy(&w, params + off, 8);
+        /* unsigned: below va_base wraps past va_size */
+        if (w - va_base < va_size && w != last) {
+            sem_ir_range(ir, o, w, SEM_SIZE_UNKNOWN, SEM_RW);
+            added++;
+            last = w;
+        }
+    }
+    return added;
+}
 
 static inline const sem_range *sem_op_ranges(const sem_ir *ir, const sem_op *o)
 {
@@ -137,6 +172,13 @@ static inline const sem_range *sem_op_ranges(const sem_ir *ir, const sem_op *o)
 }
 
 const char *sem_kind_name(unsigned kind);
+
+/* Writes the IR as text, one line per op (GENIE_SEM_DUMP; docs/semantics.md has the format):
+ *   KIND stream=S op=0xOP bytes=B bulk=N ranges=R [func=F | event=E] [api=0xA]
+ *        [use=MODE SIZE,...] [site=0xS]     (MODE R, W or RW; SIZE ? when unknown)
+ *        [gemm=MxNxK batch=C dtype=D trans=TATB]
+ * f is a FILE * (void * keeps stdio out of this header). */
+void sem_ir_print(void *f, const sem_ir *ir);
 
 /* ------------------------------------------------------- the dependency graph ---- */
 

@@ -42,6 +42,7 @@ struct shim_alloc {
     size_t nlive, caplive;
     freeblk cls[NCLASSES];
     uint64_t mapped;
+    uint64_t limit; /* most bytes mapped at once (the device's memory or the session's quota); 0: none */
     size_t nexternal;
 };
 
@@ -193,6 +194,8 @@ int shim_alloc_get(shim_alloc *a, uint64_t size, uint64_t *ptr, uint64_t *map_pt
         if (f->n == 0) {
             /* a fresh slab, mapped remotely and split into blocks of this class */
             uint64_t slab;
+            if (a->limit && a->mapped + a->slab > a->limit)
+                return GENIE_ENOMEM;
             if (take_va(a, a->slab, &slab))
                 return GENIE_ENOMEM;
             for (uint64_t off = a->slab; off >= bs; off -= bs)
@@ -207,6 +210,8 @@ int shim_alloc_get(shim_alloc *a, uint64_t size, uint64_t *ptr, uint64_t *map_pt
         l.small = 1;
     } else {
         uint64_t sz = round_up(size, a->gran);
+        if (a->limit && (sz > a->limit || a->mapped > a->limit - sz))
+            return GENIE_ENOMEM; /* as a full GPU answers: at the call, not at a later sync */
         if (take_va(a, sz, &l.ptr))
             return GENIE_ENOMEM;
         l.block = sz;
@@ -283,6 +288,8 @@ int shim_alloc_add_external(shim_alloc *a, uint64_t ptr, uint64_t size)
 }
 
 uint64_t shim_alloc_mapped_bytes(const shim_alloc *a) { return a->mapped; }
+
+void shim_alloc_set_limit(shim_alloc *a, uint64_t bytes) { a->limit = bytes; }
 
 void shim_alloc_free_all(shim_alloc *a)
 {

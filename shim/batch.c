@@ -4,6 +4,7 @@
 #include "shim/shim_int.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,7 +107,9 @@ cudaError_t shim_batch_commit(shim_rec *r, uint32_t sid, unsigned flags)
     /* nothing can fail from here on. The semantics IR gets the op's descriptor (staged by the
      * recorder with shim_sem_op; none staged: a barrier). The IR cannot fail the op: without
      * room it marks itself lost and the passes fail safe (semantics/sem.h). */
+#ifndef GENIE_BENCH_NO_IR /* bench/micro/ab.sh's IR-off build: no delta, no checks */
     sem_ir_commit(&shim_g.ir, (uint32_t)(B.buf.len - r->mark));
+#endif
     if (r->reply) {
         shim_slot *s = &B.slots[B.nslots];
         memset(s, 0, sizeof *s);
@@ -122,6 +125,8 @@ cudaError_t shim_batch_commit(shim_rec *r, uint32_t sid, unsigned flags)
         shim_g.stats.flush_threshold++;
         return shim_flush(SHIM_RT_SYNC);
     }
+    if (shim_g.naive && !(flags & SHIM_COMMIT_HOLD)) /* GENIE_NAIVE: one round trip per op */
+        return shim_flush(SHIM_RT_SYNC);
     return cudaSuccess;
 }
 
@@ -228,6 +233,19 @@ static int batch_cb(void *ud, const proto_rec *r)
     }
 }
 
+/* GENIE_SEM_DUMP: the batch about to go, as the passes saw it (docs/semantics.md). */
+static void sem_dump(const sem_batch_decision *dec, size_t plen)
+{
+    static const char *const forms[] = {"plain", "template", "delta"};
+    FILE *f = shim_g.sem_dump;
+    fprintf(f, "batch %u form=%s ops=%u ir_bytes=%llu payload=%zu bulk=%llu lost=%d\n",
+            shim_g.seq + 1, forms[dec->form], shim_g.ir.n,
+            (unsigned long long)shim_g.ir.wire_bytes, plen, (unsigned long long)B.ext_bytes,
+            shim_g.ir.lost);
+    sem_ir_print(f, &shim_g.ir);
+    fflush(f);
+}
+
 cudaError_t shim_flush(int kind)
 {
     SHIM_HELD();
@@ -236,7 +254,7 @@ cudaError_t shim_flush(int kind)
     batch_reply br = {cudaSuccess, 0, 0};
     cudaError_t ce;
     size_t plen = B.buf.len - PROTO_HDR_SIZE;
-#ifndef NDEBUG
+#if !defined NDEBUG && !defined GENIE_BENCH_NO_IR
     /* every record of the batch has its descriptor (the commit appends them) */
     if (!shim_g.ir.lost && (shim_g.ir.wire_bytes != plen || shim_g.ir.n != B.ops)) {
         GENIE_ERROR("semantics IR out of step with the batch: %u ops / %llu bytes described, "
@@ -250,6 +268,8 @@ cudaError_t shim_flush(int kind)
      * (shim/delta.c). Both sides keep a template only after a batch with no R_ERROR, so they
      * hold the same bytes. */
     sem_batch_decision dec = sem_pass_batch(&shim_g.pol, &shim_g.rep, &shim_g.ir, plen, B.next != 0);
+    if (shim_g.sem_dump)
+        sem_dump(&dec, plen);
     if (dec.form != SEM_BATCH_PLAIN) {
         const uint8_t *cur = B.buf.data + PROTO_HDR_SIZE;
         proto_frame_set_flags(&B.buf, dec.frame_flags & SEM_FRAME_TEMPLATE ? PROTO_FRAME_TEMPLATE : 0);

@@ -182,14 +182,16 @@ void shim_lib_stream(shim_lib_call *c, cudaStream_t s)
 
 void shim_lib_val(shim_lib_call *c, const void *v, size_t n)
 {
-    if ((n == 4 || n == 8) && c->nvals < sizeof c->vals / sizeof c->vals[0]) {
+    if (n == 4 || n == 8) {
         int32_t i4;
         int64_t i8;
         if (n == 4)
             memcpy(&i4, v, 4), i8 = i4;
         else
             memcpy(&i8, v, 8);
-        c->vals[c->nvals++] = i8;
+        if (c->nvals < sizeof c->vals / sizeof c->vals[0])
+            c->vals[c->nvals] = i8;
+        c->nvals++;
     }
     put(c, v, n);
 }
@@ -231,7 +233,12 @@ static void lib_gemm(shim_lib_call *c)
     enum { EX = 1, BATCHED = 2 };
     int dtype, f;
     switch (c->api) {
-#define G(name, dt, fl)                                                                            case GENIE_API_cublas##name:                                                                   case GENIE_API_cublas##name##_64:                                                                  dtype = dt;                                                                                    f = fl;                                                                                        break;
+#define G(name, dt, fl)                                                                        \
+    case GENIE_API_cublas##name:                                                               \
+    case GENIE_API_cublas##name##_64:                                                          \
+        dtype = dt;                                                                            \
+        f = fl;                                                                                \
+        break;
         G(Sgemm_v2, CUDA_R_32F, 0)
         G(Dgemm_v2, CUDA_R_64F, 0)
         G(Cgemm_v2, CUDA_C_32F, 0)
@@ -258,7 +265,8 @@ static void lib_gemm(shim_lib_call *c)
         return;
     }
     const int64_t *v = c->vals;
-    if (c->nvals < ((f & EX) ? 6u : 5u) + ((f & BATCHED) ? 1u : 0u))
+    const uint32_t cap = sizeof c->vals / sizeof c->vals[0];
+    if (c->nvals < ((f & EX) ? 6u : 5u) + ((f & BATCHED) ? 1u : 0u) || c->nvals > cap)
         return;
     c->op->kind = SEM_OP_GEMM;
     c->op->gemm = (sem_gemm){
@@ -266,7 +274,7 @@ static void lib_gemm(shim_lib_call *c)
         .n = (int32_t)v[3],
         .k = (int32_t)v[4],
         .batch = !(f & BATCHED) ? 1 : (int32_t)v[c->nvals - ((f & EX) ? 3 : 1)],
-        .dtype = (f & EX) ? (int32_t)v[5] : dtype,
+        .dtype = (int8_t)((f & EX) ? v[5] : dtype),
         .transa = (uint8_t)v[0],
         .transb = (uint8_t)v[1],
     };

@@ -571,7 +571,7 @@ static void lt_describe(const void *desc, const void *const lay[4], const void *
         .n = (int32_t)proto_lt_obj_geti(lay[3], CUBLASLT_MATRIX_LAYOUT_COLS),
         .k = (int32_t)(ta == CUBLAS_OP_N ? acols : arows),
         .batch = (int32_t)proto_lt_obj_geti(lay[3], CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT),
-        .dtype = (int32_t)proto_lt_obj_geti(lay[0], CUBLASLT_MATRIX_LAYOUT_TYPE),
+        .dtype = (int8_t)proto_lt_obj_geti(lay[0], CUBLASLT_MATRIX_LAYOUT_TYPE),
         .transa = (uint8_t)ta,
         .transb = (uint8_t)tb,
     };

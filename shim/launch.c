@@ -88,10 +88,13 @@ cudaError_t shim_launch(shim_func *f, dim3 g, dim3 b, void **args, size_t shmem,
     memset(p, 0, f->params_size);
     for (uint32_t i = 0; i < f->nparams; i++)
         memcpy(p + f->offsets[i], args[i], f->sizes[i]);
-    /* its IR descriptor: parameter words inside the session's VA range are its buffers */
+    /* its IR descriptor: parameter words inside the session's VA range are its buffers
+     * (GENIE_BENCH_NO_IR: a build for bench/micro/ab.sh that measures what the IR costs) */
+#ifndef GENIE_BENCH_NO_IR
     sem_op *o = shim_sem_op(SEM_OP_LAUNCH, PROTO_OP_LAUNCH, sid);
     o->func = f->id;
     sem_ir_scan_params(&shim_g.ir, o, p, f->params_size, shim_g.va_base, shim_g.va_size);
+#endif
     e = shim_batch_commit(&r, sid, 0);
     if (r.committed || r.captured)
         shim_g.stats.launches++;

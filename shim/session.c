@@ -2,6 +2,7 @@
 #include "shim/shim_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -30,6 +31,12 @@ static void shim_init(void)
         .direct_min = SHIM_H2D_DIRECT_MIN,
         .template_max = PROTO_DELTA_TEMPLATE_MAX,
     };
+    const char *dump = genie_env_str("GENIE_SEM_DUMP", NULL);
+    if (dump && !(shim_g.sem_dump = fopen(dump, "w")))
+        GENIE_ERROR("cannot write GENIE_SEM_DUMP=%s: %s", dump, strerror(errno));
+    /* the baseline of API remoting with one RPC per call (bench's naive-remote): lazy
+     * batching off, each recorded op goes out alone and the caller waits for its reply */
+    shim_g.naive = genie_env_bool("GENIE_NAIVE", 0);
     atexit(shim_stats_atexit);
 }
 
@@ -65,10 +72,48 @@ static int hello_cb(void *ud, const proto_rec *r)
     return 1;
 }
 
+/* The token: GENIE_TOKEN_FILE's first line, else GENIE_TOKEN, else none. Written into buf. */
+static const char *client_token(char *buf, size_t n)
+{
+    const char *path = genie_env_str("GENIE_TOKEN_FILE", NULL);
+    if (path && *path) {
+        FILE *f = fopen(path, "r");
+        buf[0] = 0;
+        if (!f || !fgets(buf, (int)n, f))
+            GENIE_ERROR("cannot read the token file %s (GENIE_TOKEN_FILE): %s", path,
+                        f ? "empty" : strerror(errno));
+        if (f)
+            fclose(f);
+        buf[strcspn(buf, "\r\n")] = 0;
+        return buf;
+    }
+    return genie_env_str("GENIE_TOKEN", "");
+}
+
+/* A session whose device range the client cannot reserve (its own program image or a
+ * library sits there) is given up and a new one asked for: genie-remote places each
+ * session's range at random, so the next one lands elsewhere. */
+#define SHIM_VA_TRIES 4
+
+static cudaError_t connect_once(int try_, int *again);
+
 static cudaError_t connect_session(void)
 {
+    int again = 0;
+    cudaError_t e = cudaSuccess;
+    for (int t = 1; t <= SHIM_VA_TRIES; t++) {
+        e = connect_once(t, &again);
+        if (!again)
+            break;
+    }
+    return e;
+}
+
+static cudaError_t connect_once(int try_, int *again)
+{
+    *again = 0;
     const char *target = genie_env_str("GENIE_REMOTE", "local");
-    char err[512];
+    char err[512], tokbuf[4096];
     int e = shim_link_open(target, &shim_g.link, err, sizeof err);
     if (e) {
         GENIE_ERROR("%s", err);
@@ -76,7 +121,7 @@ static cudaError_t connect_session(void)
         return shim_set_error(cudaErrorDevicesUnavailable);
     }
     genie_buf b = {0};
-    const char *token = genie_env_str("GENIE_TOKEN", "");
+    const char *token = client_token(tokbuf, sizeof tokbuf);
     proto_frame_begin(&b, PROTO_KIND_REQUEST, ++shim_g.seq);
     uint8_t *p = proto_put_HELLO(&b, (uint64_t)getpid(), PROTO_SESSION_VERSION, 0, strlen(token));
     if (!p) {
@@ -101,8 +146,21 @@ static cudaError_t connect_session(void)
         void *got = mmap(want, shim_g.va_size, PROT_NONE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
         if (got != want) {
+            int why = got == MAP_FAILED ? errno : EEXIST;
             if (got != MAP_FAILED)
                 munmap(got, shim_g.va_size);
+            if (try_ < SHIM_VA_TRIES) {
+                GENIE_WARN("the device address range [%#llx, +%#llx) is taken in this process "
+                           "(%s): asking genie-remote for another session (try %d of %d)",
+                           (unsigned long long)shim_g.va_base,
+                           (unsigned long long)shim_g.va_size, strerror(why), try_ + 1,
+                           SHIM_VA_TRIES);
+                shim_link_close(shim_g.link);
+                shim_g.link = NULL;
+                *again = 1;
+                return cudaErrorDevicesUnavailable;
+            }
+            errno = why;
             GENIE_ERROR("cannot reserve the device address range [%#llx, +%#llx) in this "
                         "process (%s); set GENIE_VA_SIZE smaller on genie-remote",
                         (unsigned long long)shim_g.va_base, (unsigned long long)shim_g.va_size,
@@ -113,6 +171,8 @@ static cudaError_t connect_session(void)
     }
     if (shim_alloc_init(&shim_g.alloc, shim_g.va_base, shim_g.va_size, shim_g.granularity))
         return shim_lost("allocator", GENIE_ENOMEM);
+    /* genie-remote reports a session's memory quota as the device's total memory */
+    shim_alloc_set_limit(shim_g.alloc, shim_g.dev[0].total_mem);
     if (shim_batch_init())
         return shim_lost("batch", GENIE_ENOMEM);
     shim_g.pol.remote = shim_remote();

@@ -65,8 +65,8 @@ typedef struct shim_lib_call {
     void *result;         /* host RESULT destination */
     size_t result_size;
     sem_op *op;           /* its IR descriptor, staged by shim_lib_begin */
-    int64_t vals[16];     /* the first VAL arguments of up to 8 bytes, in order (GEMM shapes) */
-    uint32_t nvals;
+    int64_t vals[24];     /* the VAL arguments of up to 8 bytes, in order (GEMM shapes) */
+    uint32_t nvals;       /* how many there were (more than vals holds: the rest unknown) */
 } shim_lib_call;
 
 /* Starts the record (the generated wrapper holds the lock); nonzero (with c->status set) when

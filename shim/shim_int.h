@@ -41,6 +41,7 @@ typedef struct shim_stats {
      * that saved (full frame minus delta frame) */
     uint64_t batches_delta, delta_bytes_saved;
     uint64_t wire_ns; /* time spent waiting for replies */
+    uint64_t exec_ns; /* the executor's own time for those frames (R_EXEC of each reply) */
 } shim_stats;
 
 /* ---- the link to the executor (shim/link.c) ---- */
@@ -75,6 +76,8 @@ int shim_alloc_add_external(shim_alloc *a, uint64_t ptr, uint64_t size);
 /* Start and size of the live allocation holding ptr; 0 when none. */
 int shim_alloc_find(const shim_alloc *a, uint64_t ptr, uint64_t *start, uint64_t *size);
 uint64_t shim_alloc_mapped_bytes(const shim_alloc *a);
+/* Allocations that would map more than bytes in all fail (0: no limit). */
+void shim_alloc_set_limit(shim_alloc *a, uint64_t bytes);
 void shim_alloc_free_all(shim_alloc *a);
 
 /* ---- client handles ----
@@ -176,6 +179,8 @@ typedef struct shim_state {
     sem_ir ir;
     sem_policy pol;
     sem_repeat rep;
+    void *sem_dump; /* GENIE_SEM_DUMP: a FILE * that gets each flushed batch's IR, or NULL */
+    int naive; /* GENIE_NAIVE=1: every recorded op is flushed and waited for on its own */
     shim_stats stats;
 } shim_state;
 

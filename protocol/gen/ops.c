@@ -4,6 +4,7 @@
 static const proto_op_info infos[] = {
     {0x0001, 1, PROTO_F_SESSION | PROTO_F_QUERY, 16, 1, "HELLO"},
     {0x0002, 1, PROTO_F_QUERY, 8, 0, "PING"},
+    {0x0003, 1, PROTO_F_SESSION | PROTO_F_QUERY, 4, 1, "STATUS"},
     {0x0010, 1, PROTO_F_ALLOC, 16, 0, "MEM_MAP"},
     {0x0011, 1, PROTO_F_FREE, 16, 0, "MEM_UNMAP"},
     {0x0020, 1, PROTO_F_H2D, 12, 1, "MEMCPY_H2D"},
@@ -40,6 +41,7 @@ static const proto_op_info infos[] = {
     {0x8006, 0, PROTO_F_MODULE, 12, 1, "R_FUNC"},
     {0x8007, 0, 0, 16, 0, "R_PONG"},
     {0x8008, 0, PROTO_F_MODULE, 20, 0, "R_GLOBAL"},
+    {0x8009, 0, 0, 8, 0, "R_EXEC"},
     {0x0060, 1, PROTO_F_GRAPH, 4, 1, "LIB_CALL"},
     {0x0061, 1, 0, 4, 0, "LT_CREATE"},
     {0x0062, 1, 0, 4, 0, "LT_DESTROY"},
@@ -59,98 +61,102 @@ const proto_op_info *proto_op_lookup(uint16_t op)
         return &infos[0];
     case 0x0002:
         return &infos[1];
-    case 0x0010:
+    case 0x0003:
         return &infos[2];
-    case 0x0011:
+    case 0x0010:
         return &infos[3];
-    case 0x0020:
+    case 0x0011:
         return &infos[4];
-    case 0x0021:
+    case 0x0020:
         return &infos[5];
-    case 0x0022:
+    case 0x0021:
         return &infos[6];
-    case 0x0023:
+    case 0x0022:
         return &infos[7];
-    case 0x0024:
+    case 0x0023:
         return &infos[8];
-    case 0x0025:
+    case 0x0024:
         return &infos[9];
-    case 0x0030:
+    case 0x0025:
         return &infos[10];
-    case 0x0031:
+    case 0x0030:
         return &infos[11];
-    case 0x0032:
+    case 0x0031:
         return &infos[12];
-    case 0x0033:
+    case 0x0032:
         return &infos[13];
-    case 0x0034:
+    case 0x0033:
         return &infos[14];
-    case 0x0035:
+    case 0x0034:
         return &infos[15];
-    case 0x0040:
+    case 0x0035:
         return &infos[16];
-    case 0x0041:
+    case 0x0040:
         return &infos[17];
-    case 0x0042:
+    case 0x0041:
         return &infos[18];
-    case 0x0043:
+    case 0x0042:
         return &infos[19];
-    case 0x0044:
+    case 0x0043:
         return &infos[20];
-    case 0x0045:
+    case 0x0044:
         return &infos[21];
-    case 0x0050:
+    case 0x0045:
         return &infos[22];
-    case 0x0051:
+    case 0x0050:
         return &infos[23];
-    case 0x0052:
+    case 0x0051:
         return &infos[24];
-    case 0x0053:
+    case 0x0052:
         return &infos[25];
-    case 0x0054:
+    case 0x0053:
         return &infos[26];
-    case 0x0055:
+    case 0x0054:
         return &infos[27];
-    case 0x0056:
+    case 0x0055:
         return &infos[28];
-    case 0x0057:
+    case 0x0056:
         return &infos[29];
-    case 0x8001:
+    case 0x0057:
         return &infos[30];
-    case 0x8002:
+    case 0x8001:
         return &infos[31];
-    case 0x8003:
+    case 0x8002:
         return &infos[32];
-    case 0x8004:
+    case 0x8003:
         return &infos[33];
-    case 0x8005:
+    case 0x8004:
         return &infos[34];
-    case 0x8006:
+    case 0x8005:
         return &infos[35];
-    case 0x8007:
+    case 0x8006:
         return &infos[36];
-    case 0x8008:
+    case 0x8007:
         return &infos[37];
-    case 0x0060:
+    case 0x8008:
         return &infos[38];
-    case 0x0061:
+    case 0x8009:
         return &infos[39];
-    case 0x0062:
+    case 0x0060:
         return &infos[40];
-    case 0x0063:
+    case 0x0061:
         return &infos[41];
-    case 0x0064:
+    case 0x0062:
         return &infos[42];
-    case 0x0070:
+    case 0x0063:
         return &infos[43];
-    case 0x0071:
+    case 0x0064:
         return &infos[44];
-    case 0x0072:
+    case 0x0070:
         return &infos[45];
-    case 0x0073:
+    case 0x0071:
         return &infos[46];
-    case 0x0080:
+    case 0x0072:
         return &infos[47];
+    case 0x0073:
+        return &infos[48];
+    case 0x0080:
+        return &infos[49];
     default:
         return NULL;
     }

@@ -29,6 +29,7 @@ enum proto_op_flag {
 enum proto_op {
     PROTO_OP_HELLO = 0x0001,
     PROTO_OP_PING = 0x0002,
+    PROTO_OP_STATUS = 0x0003,
     PROTO_OP_MEM_MAP = 0x0010,
     PROTO_OP_MEM_UNMAP = 0x0011,
     PROTO_OP_MEMCPY_H2D = 0x0020,
@@ -65,6 +66,7 @@ enum proto_op {
     PROTO_OP_R_FUNC = 0x8006,
     PROTO_OP_R_PONG = 0x8007,
     PROTO_OP_R_GLOBAL = 0x8008,
+    PROTO_OP_R_EXEC = 0x8009,
     PROTO_OP_LIB_CALL = 0x0060,
     PROTO_OP_LT_CREATE = 0x0061,
     PROTO_OP_LT_DESTROY = 0x0062,
@@ -143,6 +145,34 @@ static inline int proto_get_PING(const proto_rec *r, proto_PING *out)
     if (r->len != 8)
         return GENIE_EPROTO;
     memcpy(&out->nonce, r->body + 0, 8);
+    return 0;
+}
+
+/* REQ STATUS (0x0003) */
+typedef struct proto_STATUS {
+    uint32_t flags;
+    const uint8_t *token; /* borrowed from the frame */
+    size_t token_len;
+} proto_STATUS;
+#define PROTO_STATUS_FIXED 4
+/* Appends the record; returns a pointer to the token bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_STATUS(genie_buf *buf_, uint32_t flags, size_t token_len)
+{
+    if (token_len > UINT32_MAX - 4)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_STATUS, 4 + token_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &flags, 4);
+    return rec_ + 4;
+}
+static inline int proto_get_STATUS(const proto_rec *r, proto_STATUS *out)
+{
+    if (r->len < 4)
+        return GENIE_EPROTO;
+    memcpy(&out->flags, r->body + 0, 4);
+    out->token = r->body + 4;
+    out->token_len = r->len - 4;
     return 0;
 }
 
@@ -1172,6 +1202,28 @@ static inline int proto_get_R_GLOBAL(const proto_rec *r, proto_R_GLOBAL *out)
     memcpy(&out->ptr, r->body + 0, 8);
     memcpy(&out->size, r->body + 8, 8);
     memcpy(&out->index, r->body + 16, 4);
+    return 0;
+}
+
+/* REP R_EXEC (0x8009) */
+typedef struct proto_R_EXEC {
+    uint64_t exec_ns;
+} proto_R_EXEC;
+#define PROTO_R_EXEC_FIXED 8
+/* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_R_EXEC(genie_buf *buf_, uint64_t exec_ns)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_R_EXEC, 8);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &exec_ns, 8);
+    return rec_ + 8;
+}
+static inline int proto_get_R_EXEC(const proto_rec *r, proto_R_EXEC *out)
+{
+    if (r->len != 8)
+        return GENIE_EPROTO;
+    memcpy(&out->exec_ns, r->body + 0, 8);
     return 0;
 }
 

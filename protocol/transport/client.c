@@ -89,7 +89,7 @@ static void connect_reason(proto_conn *c, gpr_timespec deadline, char *buf, size
 int proto_conn_open(const char *target, int timeout_ms, proto_conn **out, char *err,
                     size_t errlen)
 {
-    char why[200];
+    char why[200] = "";
     int rc;
     *out = NULL;
     if (err && errlen)
@@ -113,7 +113,40 @@ int proto_conn_open(const char *target, int timeout_ms, proto_conn **out, char *
     c->status_details = grpc_empty_slice();
     grpc_metadata_array_init(&c->initial);
     grpc_metadata_array_init(&c->trailing);
-    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    /* TLS when GENIE_TLS_CA names the CA that signed the server's certificate; a client
+     * certificate (mutual TLS) when GENIE_TLS_CERT and GENIE_TLS_KEY are set too. */
+    const char *ca_path = genie_env_str("GENIE_TLS_CA", NULL);
+    const char *cert_path = genie_env_str("GENIE_TLS_CERT", NULL);
+    const char *key_path = genie_env_str("GENIE_TLS_KEY", NULL);
+    grpc_channel_credentials *creds = NULL;
+    if (ca_path && *ca_path) {
+        char *ca = proto_read_pem(ca_path, "CA (GENIE_TLS_CA)", why, sizeof why);
+        char *cert = ca && cert_path && *cert_path
+                         ? proto_read_pem(cert_path, "certificate (GENIE_TLS_CERT)", why, sizeof why)
+                         : NULL;
+        char *key = cert && key_path && *key_path
+                        ? proto_read_pem(key_path, "key (GENIE_TLS_KEY)", why, sizeof why)
+                        : NULL;
+        if (ca && cert && !key && !*why)
+            snprintf(why, sizeof why, "GENIE_TLS_CERT is set without GENIE_TLS_KEY");
+        if (ca && (!cert_path || !*cert_path || key)) {
+            grpc_ssl_pem_key_cert_pair pair = {key, cert};
+            creds = grpc_ssl_credentials_create(ca, key ? &pair : NULL, NULL, NULL);
+        }
+        free(ca);
+        free(cert);
+        if (key)
+            memset(key, 0, strlen(key));
+        free(key);
+        if (!creds) {
+            rc = GENIE_EINVAL;
+            if (!*why)
+                snprintf(why, sizeof why, "gRPC refused the TLS credentials");
+            goto fail;
+        }
+    } else {
+        creds = grpc_insecure_credentials_create();
+    }
     c->ch = grpc_channel_create(target, creds, proto_channel_args(0));
     grpc_channel_credentials_release(creds);
     if (!c->target || !c->ch) {

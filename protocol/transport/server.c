@@ -41,13 +41,25 @@ typedef struct proto_session {
     proto_stream s;             /* call and its pluck queue: owned */
     gpr_timespec deadline;
     grpc_metadata_array md;
+    /* Under srv->mu: the list of running sessions (for a drain), and whether the handler is
+     * running a request now (a drain lets that batch finish). */
+    struct proto_session *prev, *next;
+    int linked, busy;
 } proto_session;
+
+#define DRAIN_MSG "genie-remote is shutting down: session closed (retry with another server)"
 
 struct proto_server {
     grpc_server *srv;
     grpc_completion_queue *cq; /* notification queue: new calls, shutdown */
     void *method;              /* registered "/genie.Remote/Session" */
     proto_handler h;
+    proto_server_opts o;       /* limits (the TLS paths are not kept) */
+    int nunauth;               /* streams not yet authenticated, under mu */
+    proto_session *live;       /* running sessions, under mu */
+    int draining;              /* under mu: proto_server_drain began */
+    char handshake_msg[128];   /* status texts of the two deadlines (set at start) */
+    char idle_msg[128];
     pthread_t cq_thread;
     int port;                  /* bound TCP port; 0 for unix sockets */
     char *unix_path;           /* socket file we created; unlinked at stop */
@@ -124,6 +136,16 @@ static void send_status(proto_stream *s, grpc_status_code code, const char *deta
     grpc_slice_unref(d);
 }
 
+/* The deadline of the next wait for a request: the handshake's end before authentication,
+ * the idle timeout after it. */
+static gpr_timespec next_deadline(const proto_server *srv, int authed, gpr_timespec handshake_end)
+{
+    if (!authed)
+        return handshake_end;
+    return srv->o.idle_ms > 0 ? proto_deadline(srv->o.idle_ms)
+                              : gpr_inf_future(GPR_CLOCK_MONOTONIC);
+}
+
 static void *session_main(void *arg)
 {
     proto_session *ss = arg;
@@ -135,6 +157,10 @@ static void *session_main(void *arg)
     snprintf(peer, sizeof peer, "%s", gpeer ? gpeer : "?");
     gpr_free(gpeer);
 
+    int authed = 1, counted = 0;
+    gpr_timespec hs_end = inf;
+    void *sess = NULL;
+
     /* Learn of the end of the call (cancel, client gone) whatever we are doing. */
     int cancelled = 0;
     char close_tag;
@@ -144,7 +170,49 @@ static void *session_main(void *arg)
     ops[0].data.recv_close_on_server.cancelled = &cancelled;
     int close_started = grpc_call_start_batch(s->call, ops, 1, &close_tag, NULL) == GRPC_CALL_OK;
 
-    void *sess = srv->h.open(srv->h.ud, peer);
+    /* Until the handler says the session authenticated: a small message limit, a deadline
+     * for the whole handshake, and a bound on how many such streams exist at once. */
+    pthread_mutex_lock(&srv->mu);
+    int drain_now = srv->draining;
+    if (!drain_now) {
+        ss->next = srv->live;
+        if (srv->live)
+            srv->live->prev = ss;
+        srv->live = ss;
+        ss->linked = 1;
+    }
+    pthread_mutex_unlock(&srv->mu);
+    if (drain_now) {
+        grpc_call_cancel_with_status(s->call, GRPC_STATUS_UNAVAILABLE, DRAIN_MSG, NULL);
+        goto done;
+    }
+    authed = srv->h.authenticated == NULL;
+    hs_end = srv->o.handshake_ms > 0 ? proto_deadline(srv->o.handshake_ms) : inf;
+    if (!authed) {
+        pthread_mutex_lock(&srv->mu);
+        int full = srv->o.max_unauth && srv->nunauth >= (int)srv->o.max_unauth;
+        if (!full) {
+            srv->nunauth++;
+            counted = 1;
+        }
+        pthread_mutex_unlock(&srv->mu);
+        if (full) {
+            GENIE_WARN("transport: refusing %s: %u connections have not completed HELLO "
+                       "(--max-unauth)", peer, srv->o.max_unauth);
+            grpc_call_cancel_with_status(s->call, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                                         "genie-remote: too many connections that have not "
+                                         "completed HELLO (--max-unauth); retry later",
+                                         NULL);
+            goto done;
+        }
+        if (srv->o.pre_auth_bytes) {
+            s->max_msg = srv->o.pre_auth_bytes;
+            s->max_name = "--pre-auth-bytes: the limit before HELLO";
+        }
+        s->timeout_msg = srv->handshake_msg;
+    }
+
+    sess = srv->h.open(srv->h.ud, peer);
     if (!sess) {
         GENIE_INFO("transport: session from %s refused by the handler", peer);
         send_status(s, GRPC_STATUS_UNAVAILABLE, "session refused by genie-remote");
@@ -164,7 +232,9 @@ static void *session_main(void *arg)
     ops[0].data.send_initial_metadata.metadata = &md;
     ops[1].op = GRPC_OP_RECV_MESSAGE;
     ops[1].data.recv_message.recv_message = &next;
-    int ok = proto_batch(s, ops, 2, inf) == 1;
+    int ok = proto_batch(s, ops, 2, next_deadline(srv, authed, hs_end)) == 1;
+    if (!ok && s->cancelled && s->timeout_msg)
+        GENIE_WARN("transport: %s: %s", peer, s->timeout_msg);
     if (!ok && next) {
         grpc_byte_buffer_destroy(next);
         next = NULL;
@@ -175,8 +245,12 @@ static void *session_main(void *arg)
     while (ok && next) {
         void *req;
         size_t n;
-        int rc = proto_recv(s, next, &req, &n, inf); /* consumes next */
-        next = NULL;
+        int rc = proto_recv(s, next, &req, &n, next_deadline(srv, authed, hs_end));
+        next = NULL; /* consumed */
+        if (rc == GENIE_ETIMEOUT) {
+            GENIE_WARN("transport: session from %s: %s", peer, s->timeout_msg);
+            break; /* proto_batch cancelled the call with that status */
+        }
         if (rc == GENIE_ECLOSED) {
             if (s->why[0])
                 GENIE_WARN("transport: session from %s: %s", peer, s->why);
@@ -191,12 +265,36 @@ static void *session_main(void *arg)
         }
         void *rep = NULL;
         size_t rn = 0;
+        pthread_mutex_lock(&srv->mu);
+        ss->busy = 1;
+        pthread_mutex_unlock(&srv->mu);
         int hr = srv->h.handle(sess, req, n, &rep, &rn);
+        pthread_mutex_lock(&srv->mu);
+        ss->busy = 0;
+        if (srv->draining && !hr) { /* this batch's reply goes out, then the stream ends */
+            hr = 1;
+            code = GRPC_STATUS_UNAVAILABLE;
+            details = DRAIN_MSG;
+        }
+        pthread_mutex_unlock(&srv->mu);
         proto_recycle(s, req); /* a big buffer is kept for the next big request */
+        if (!authed && srv->h.authenticated(sess)) {
+            authed = 1;
+            pthread_mutex_lock(&srv->mu);
+            srv->nunauth--;
+            counted = 0;
+            pthread_mutex_unlock(&srv->mu);
+            s->max_msg = proto_max_message();
+            s->max_name = NULL;
+            s->timeout_msg = srv->o.idle_ms > 0 ? srv->idle_msg : NULL;
+        }
         if (!rep)
             rn = 0;
-        if (hr && !rep)
+        if (hr && !rep) {
+            code = GRPC_STATUS_OK;
+            details = "";
             break; /* end without a reply */
+        }
         proto_hold *hold = malloc(sizeof *hold);
         if (!hold) {
             free(rep);
@@ -209,8 +307,15 @@ static void *session_main(void *arg)
         hold->heap_self = 1;
         /* Send the reply and post the read of the next request with its last chunk. */
         proto_iov one = {rep, rn};
-        if (proto_send(s, &one, 1, hold, hr ? NULL : &next, inf))
+        int sr = proto_send(s, &one, 1, hold, hr ? NULL : &next, next_deadline(srv, authed, hs_end));
+        if (sr == GENIE_ETIMEOUT && s->timeout_msg)
+            GENIE_WARN("transport: session from %s: %s", peer, s->timeout_msg);
+        if (sr)
             break;
+        if (hr && code != GRPC_STATUS_OK) {
+            GENIE_INFO("transport: session from %s closed by the drain after its batch", peer);
+            break;
+        }
         if (hr)
             break;
     }
@@ -220,11 +325,26 @@ static void *session_main(void *arg)
 done:
     if (close_started)
         proto_pluck(s, &close_tag, inf);
+    if (counted) {
+        pthread_mutex_lock(&srv->mu);
+        srv->nunauth--;
+        pthread_mutex_unlock(&srv->mu);
+    }
     if (sess) {
         srv->h.close(sess);
         GENIE_DEBUG("transport: session from %s closed%s", peer,
                     cancelled ? " (cancelled)" : "");
     }
+    pthread_mutex_lock(&srv->mu);
+    if (ss->linked) {
+        if (ss->prev)
+            ss->prev->next = ss->next;
+        else
+            srv->live = ss->next;
+        if (ss->next)
+            ss->next->prev = ss->prev;
+    }
+    pthread_mutex_unlock(&srv->mu);
     session_free(ss);
     /* Last touch of srv: stop() may free it as soon as nsessions reaches 0. */
     pthread_mutex_lock(&srv->mu);
@@ -374,6 +494,40 @@ static const char *unix_path_of(const char *listen)
 int proto_server_start(const char *listen, const proto_handler *h, proto_server **out,
                        char *err, size_t errlen)
 {
+    return proto_server_start_opts(listen, h, NULL, out, err, errlen);
+}
+
+/* gRPC's TLS server credentials from PEM files; mutual TLS when ca is set. */
+static grpc_server_credentials *tls_creds(const proto_server_opts *o, char *err, size_t errlen)
+{
+    char *cert = proto_read_pem(o->tls_cert, "TLS certificate", err, errlen);
+    char *key = cert ? proto_read_pem(o->tls_key, "TLS key", err, errlen) : NULL;
+    char *ca = key && o->tls_client_ca ? proto_read_pem(o->tls_client_ca, "client CA", err, errlen)
+                                        : NULL;
+    grpc_server_credentials *c = NULL;
+    if (key && (!o->tls_client_ca || ca)) {
+        grpc_ssl_pem_key_cert_pair pair = {key, cert};
+        c = grpc_ssl_server_credentials_create_ex(
+            ca, &pair, 1,
+            ca ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+               : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+            NULL);
+        if (!c && err)
+            snprintf(err, errlen, "gRPC refused the TLS certificate or key (%s, %s)",
+                     o->tls_cert, o->tls_key);
+    }
+    free(cert);
+    if (key) /* the private key's bytes do not outlive this call in our memory */
+        memset(key, 0, strlen(key));
+    free(key);
+    free(ca);
+    return c;
+}
+
+int proto_server_start_opts(const char *listen, const proto_handler *h,
+                            const proto_server_opts *opts, proto_server **out, char *err,
+                            size_t errlen)
+{
     *out = NULL;
     if (err && errlen)
         err[0] = 0;
@@ -409,6 +563,16 @@ int proto_server_start(const char *listen, const proto_handler *h, proto_server 
         return GENIE_ENOMEM;
     }
     srv->h = *h;
+    if (opts) {
+        srv->o = *opts;
+        srv->o.tls_cert = srv->o.tls_key = srv->o.tls_client_ca = NULL; /* not kept */
+    }
+    snprintf(srv->handshake_msg, sizeof srv->handshake_msg,
+             "genie-remote: no HELLO within %d ms (--handshake-ms): connection closed",
+             srv->o.handshake_ms);
+    snprintf(srv->idle_msg, sizeof srv->idle_msg,
+             "genie-remote: session idle for %d s (--idle-seconds): closed",
+             srv->o.idle_ms / 1000);
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->cv, NULL);
     pthread_condattr_t ca;
@@ -431,11 +595,14 @@ int proto_server_start(const char *listen, const proto_handler *h, proto_server 
     grpc_server_register_completion_queue(srv->srv, srv->cq, NULL);
     srv->method = grpc_server_register_method(srv->srv, PROTO_METHOD, NULL,
                                               GRPC_SRM_PAYLOAD_NONE, 0);
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-    int port = grpc_server_add_http2_port(srv->srv, listen, creds);
-    grpc_server_credentials_release(creds);
+    int tls = opts && opts->tls_cert;
+    grpc_server_credentials *creds =
+        tls ? tls_creds(opts, err, errlen) : grpc_insecure_server_credentials_create();
+    int port = creds ? grpc_server_add_http2_port(srv->srv, listen, creds) : 0;
+    if (creds)
+        grpc_server_credentials_release(creds);
     if (port <= 0 || !srv->method) {
-        if (err)
+        if (err && creds)
             snprintf(err, errlen, "cannot listen on %s: %s", listen,
                      path ? "cannot bind the unix socket (directory missing or not writable?)"
                           : "cannot bind (address in use or invalid)");
@@ -489,6 +656,32 @@ int proto_server_start(const char *listen, const proto_handler *h, proto_server 
 int proto_server_port(const proto_server *s)
 {
     return s ? s->port : 0;
+}
+
+int proto_server_drain(proto_server *srv, int ms)
+{
+    if (!srv)
+        return 0;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&srv->mu);
+    srv->draining = 1;
+    /* Sessions waiting for their next request end now; busy ones after their batch. */
+    for (proto_session *ss = srv->live; ss; ss = ss->next)
+        if (!ss->busy)
+            grpc_call_cancel_with_status(ss->s.call, GRPC_STATUS_UNAVAILABLE, DRAIN_MSG, NULL);
+    while (srv->nsessions > 0)
+        if (pthread_cond_timedwait(&srv->cv, &srv->mu, &until) == ETIMEDOUT)
+            break;
+    int left = srv->nsessions;
+    pthread_mutex_unlock(&srv->mu);
+    return left;
 }
 
 void proto_server_stop(proto_server *srv)

@@ -2,6 +2,7 @@
 #include "protocol/transport/transport_int.h"
 
 #include <grpc/byte_buffer_reader.h>
+#include <errno.h>
 #include <grpc/slice.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +89,11 @@ int proto_batch(proto_stream *s, const grpc_op *ops, size_t nops, gpr_timespec d
     grpc_event ev = proto_pluck(s, &tag, deadline);
     if (ev.type == GRPC_QUEUE_TIMEOUT) {
         /* Cancel so the batch completes (failed) at once; its buffers are then ours. */
-        grpc_call_cancel(s->call, NULL);
+        if (s->timeout_msg)
+            grpc_call_cancel_with_status(s->call, GRPC_STATUS_DEADLINE_EXCEEDED, s->timeout_msg,
+                                         NULL);
+        else
+            grpc_call_cancel(s->call, NULL);
         s->cancelled = 1;
         proto_pluck(s, &tag, gpr_inf_future(GPR_CLOCK_MONOTONIC));
         return GENIE_ETIMEOUT;
@@ -366,8 +371,9 @@ int proto_recv(proto_stream *s, grpc_byte_buffer *first, void **out, size_t *out
     if (total > s->max_msg || total > SIZE_MAX - 1) {
         snprintf(s->why, sizeof s->why,
                  "message of %llu bytes announced, above the limit of %llu "
-                 "(GENIE_MAX_MESSAGE_BYTES)",
-                 (unsigned long long)total, (unsigned long long)s->max_msg);
+                 "(%s)",
+                 (unsigned long long)total, (unsigned long long)s->max_msg,
+                 s->max_name ? s->max_name : "GENIE_MAX_MESSAGE_BYTES");
         rc = GENIE_ETOOBIG;
         goto fail;
     }
@@ -452,4 +458,26 @@ void proto_stream_release(proto_stream *s)
     free(s->spare);
     s->spare = NULL;
     s->spare_cap = 0;
+}
+
+/* Reads a whole PEM file into a NUL-terminated string (caller frees); NULL with err set. */
+char *proto_read_pem(const char *path, const char *what, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n < (16l << 20) &&
+        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
+        fread(buf, 1, (size_t)n, f) == (size_t)n) {
+        buf[n] = 0;
+        fclose(f);
+        return buf;
+    }
+    if (err)
+        snprintf(err, errlen, "cannot read the %s %s: %s", what, path,
+                 f ? "read error or too big" : strerror(errno));
+    free(buf);
+    if (f)
+        fclose(f);
+    return NULL;
 }

@@ -51,6 +51,9 @@ typedef struct proto_stream {
     grpc_call *call;            /* owned: unref'd by the owner of the stream */
     grpc_completion_queue *cq;  /* owned: pluck queue, only this call's ops land here */
     uint64_t max_msg;           /* largest logical message accepted */
+    const char *max_name;       /* what sets max_msg, for the error (static; NULL: the env) */
+    const char *timeout_msg;    /* static text sent as the status when a deadline ends the
+                                   call (server); NULL: a plain cancel */
     uint64_t sent, received;    /* logical payload bytes */
     int cancelled;              /* we cancelled the call (deadline or protocol error) */
     proto_hold borrow;          /* references into a borrowed payload being sent */
@@ -107,5 +110,7 @@ grpc_event proto_pluck(proto_stream *s, void *tag, gpr_timespec deadline);
 const grpc_channel_args *proto_channel_args(int server);
 /* proto_max_message() comes from protocol/frame.h: one bound for frames and messages. */
 gpr_timespec proto_deadline(int timeout_ms);
+/* A whole PEM file as a NUL-terminated string (caller frees); NULL with the reason in err. */
+char *proto_read_pem(const char *path, const char *what, char *err, size_t errlen);
 
 #endif

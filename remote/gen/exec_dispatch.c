@@ -17,6 +17,12 @@ int exec_dispatch(exec_session *s, uint32_t index, const proto_rec *r)
             return exec_bad_record(s, index, r, e);
         return exec_op_PING(s, index, &a);
     }
+    case PROTO_OP_STATUS: {
+        proto_STATUS a;
+        if ((e = proto_get_STATUS(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_STATUS(s, index, &a);
+    }
     case PROTO_OP_MEM_MAP: {
         proto_MEM_MAP a;
         if ((e = proto_get_MEM_MAP(r, &a)))

@@ -15,6 +15,7 @@ int exec_bad_record(exec_session *s, uint32_t index, const proto_rec *r, int err
 
 int exec_op_HELLO(exec_session *s, uint32_t index, const proto_HELLO *a);
 int exec_op_PING(exec_session *s, uint32_t index, const proto_PING *a);
+int exec_op_STATUS(exec_session *s, uint32_t index, const proto_STATUS *a);
 int exec_op_MEM_MAP(exec_session *s, uint32_t index, const proto_MEM_MAP *a);
 int exec_op_MEM_UNMAP(exec_session *s, uint32_t index, const proto_MEM_UNMAP *a);
 int exec_op_MEMCPY_H2D(exec_session *s, uint32_t index, const proto_MEMCPY_H2D *a);

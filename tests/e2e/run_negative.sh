@@ -5,9 +5,12 @@
 #     unreachable   GENIE_REMOTE names a socket nobody listens on
 #     bad_token     genie-remote --token is set and the client presents another token
 #     good_token    the same server with the right token: the program runs
+#     token_file    the same, the token read from GENIE_TOKEN_FILE on the client
+#     va_taken      the first session's device range lies on the client's own program image
+#                   (setarch -R, GENIE_TEST_VA_HINT): the shim asks for another session and runs
 #   Paths come from GENIE_BUILD (the build directory).
 set -euo pipefail
-[ "${1:-}" = "--help" ] && { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+[ "${1:-}" = "--help" ] && { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 [ $# -eq 2 ] || { echo "usage: run_negative.sh CASE PROGRAM" >&2; exit 2; }
 case_=$1 prog=$2
 build=${GENIE_BUILD:?set GENIE_BUILD}
@@ -36,7 +39,7 @@ run() { # expected-rc regex
     [ "$want" -eq 0 ] && tmo=30000 bound=60
     t0=$(date +%s)
     set +e
-    GENIE_REMOTE=$target GENIE_TIMEOUT_MS=$tmo LD_PRELOAD="$preload" timeout 90 "$prog" >"$tmp/out" 2>&1
+    GENIE_REMOTE=$target GENIE_TIMEOUT_MS=$tmo LD_PRELOAD="$preload" timeout 90 $wrap "$prog" >"$tmp/out" 2>&1
     rc=$?
     set -e
     t1=$(date +%s)
@@ -47,6 +50,7 @@ run() { # expected-rc regex
     [ $((t1 - t0)) -le $bound ] || { echo "run_negative: took $((t1 - t0)) s" >&2; exit 1; }
 }
 
+wrap=
 case "$case_" in
 unreachable)
     target="unix:$tmp/nobody.sock"
@@ -62,6 +66,22 @@ good_token)
     start_server --token right-secret
     target="unix:$tmp/g.sock"
     GENIE_TOKEN=right-secret run 0 "^RESULT OK"
+    ;;
+token_file)
+    start_server --token right-secret
+    target="unix:$tmp/g.sock"
+    printf 'right-secret\n' >"$tmp/token"
+    GENIE_TOKEN=wrong-secret GENIE_TOKEN_FILE="$tmp/token" run 0 "^RESULT OK"
+    ;;
+va_taken)
+    # Without ASLR a PIE program's image starts at 0x555555554000: a 1 GiB range hinted at
+    # 0x555555400000 covers it, so the client cannot reserve the first session's range.
+    setarch "$(uname -m)" -R true 2>/dev/null || { echo "run_negative: setarch -R unavailable: SKIPPED"; exit 0; }
+    GENIE_TEST_VA_HINT=0x555555400000 GENIE_VA_SIZE=1073741824 start_server
+    target="unix:$tmp/g.sock"
+    wrap="setarch $(uname -m) -R"
+    GENIE_LOG=warn run 0 "is taken in this process .*asking genie-remote for another session"
+    grep -q "^RESULT OK" "$tmp/out" || { echo "run_negative: the retried session did not run" >&2; exit 1; }
     ;;
 *)
     echo "run_negative: unknown case $case_" >&2

@@ -10,12 +10,16 @@
 #            semantics_off  GENIE_SEMANTICS=0 on the client: the same
 #            server_off GENIE_WEIGHT_CACHE_BYTES=0 on genie-remote: the client learns there is
 #                       no cache at its first large upload; no hits, no misses, every byte sent
+#            tenants    genie-remote's token file holds two tokens; run 1 presents one, run 2
+#                       the other: run 2 misses every piece (the cache is scoped by token)
+#            tenants_global  the same with --weight-cache-scope global: run 2 hits, as in cache
+#            same_tenant     both runs present the second token: run 2 hits, as in cache
 #     PIECES large-upload pieces (of at most 64 MiB) the program makes; env COPIES: the
 #            large copies they come in (default PIECES), which is how many round trips run 2 saves
 #   Both runs must exit 0 with "RESULT OK" (the program checks its bytes). Paths come from
 #   GENIE_BUILD, as for run_workload.sh.
 set -euo pipefail
-[ $# -ge 3 ] || { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -ge 3 ] || { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 case=$1 pieces=$2 prog=$3
 shift 3
 build=${GENIE_BUILD:?set GENIE_BUILD to the build directory}
@@ -45,8 +49,17 @@ fi
 export GENIE_CUDA_LIB="$fake"
 server_env=()
 client_env=()
+server_args=()
+tokens=()
 case "$case" in
 cache) ;;
+tenants | tenants_global | same_tenant)
+    printf 'tenant-one\ntenant-two\n' >"$tmp/tokens"
+    server_args=(--token-file "$tmp/tokens")
+    [ "$case" = tenants_global ] && server_args+=(--weight-cache-scope global)
+    tokens=(tenant-one tenant-two)
+    [ "$case" = same_tenant ] && tokens=(tenant-two tenant-two)
+    ;;
 off) client_env=(GENIE_WEIGHT_CACHE=0) ;;
 semantics_off) client_env=(GENIE_SEMANTICS=0) ;;
 server_off) server_env=(GENIE_WEIGHT_CACHE_BYTES=0) ;;
@@ -54,7 +67,7 @@ server_off) server_env=(GENIE_WEIGHT_CACHE_BYTES=0) ;;
 esac
 
 env "${server_env[@]}" GENIE_LOG=info "$remote" --listen "unix:$tmp/genie.sock" --port-file "$tmp/port" \
-    >"$tmp/server.log" 2>&1 &
+    "${server_args[@]}" >"$tmp/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 400); do
     [ -s "$tmp/port" ] && break
@@ -68,6 +81,7 @@ fail() { echo "run_twice: $*" >&2; echo "--- server log" >&2; cat "$tmp/server.l
 
 for run in 1 2; do
     set +e
+    [ ${#tokens[@]} -gt 0 ] && client_env=(GENIE_TOKEN="${tokens[$((run - 1))]}")
     env "${client_env[@]}" GENIE_REMOTE="unix:$tmp/genie.sock" GENIE_STATS_FILE="$tmp/stats$run.json" \
         GENIE_TIMEOUT_MS=20000 LD_PRELOAD="$preload" timeout "${GENIE_RUN_TIMEOUT:-120}" \
         "$prog" "$@" >"$tmp/out$run.txt" 2>&1
@@ -86,7 +100,11 @@ expect() { # run stat value
     got=$(stat "$1" "$2")
     [ "$got" = "$3" ] || fail "run $1: $2 is ${got:-missing}, expected $3"
 }
-if [ "$case" = cache ]; then
+if [ "$case" = tenants ]; then
+    expect 1 h2d_cache_misses "$pieces"
+    expect 2 h2d_cache_hits 0
+    expect 2 h2d_cache_misses "$pieces"
+elif [ "$case" = cache ] || [ "$case" = tenants_global ] || [ "$case" = same_tenant ]; then
     expect 1 h2d_cache_hits 0
     expect 1 h2d_cache_misses "$pieces"
     expect 2 h2d_cache_hits "$pieces"

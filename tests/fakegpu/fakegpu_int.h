@@ -50,6 +50,82 @@ int fg_stream_ok(CUstream s);
  * an op on a created stream only cuInit. Takes no lock. */
 CUresult fg_check_stream_ctx(CUstream s);
 
+/* ---- the fake GPU in time (fg_sched.c) ----
+ * A mark is a position in a stream; done once the work before it is, at modeled time t. Its
+ * fields are guarded by the scheduler's own lock. */
+typedef struct fg_mark {
+    int refs;
+    int done;
+    uint64_t t; /* CLOCK_MONOTONIC ns: the modeled end of the work before it */
+} fg_mark;
+
+/* One unit of stream work. fn NULL: a marker or a wait, which only completes (its mark). */
+typedef struct fg_item {
+    struct fg_item *next;
+    int (*fn)(void *arg); /* 0 or a CUresult, reported at the next sync */
+    void *arg;
+    void (*release)(void *arg);
+    fg_mark *mark;   /* completed with the item (a reference), or NULL */
+    fg_mark **deps;  /* must be done before it starts (references) */
+    unsigned ndeps;
+    int host;        /* a host function: runs when the real clock reaches its start */
+    int computed;    /* real CPU work: its end is at least when the CPU finished it */
+    uint64_t t_issue; /* when it was queued */
+    uint64_t cost_ns; /* modeled device time */
+} fg_item;
+#define FG_ITEM_HOST 1u
+#define FG_ITEM_COMPUTED 2u
+
+typedef struct fg_stream {
+    unsigned flags; /* CU_STREAM_NON_BLOCKING */
+    int prio;
+    int legacy; /* the NULL stream */
+    int dead;   /* destroyed by its owner; freed once drained */
+    fg_item *head, *tail;
+    unsigned pending;  /* queued and running items */
+    int running;       /* a worker is running its head */
+    uint64_t t;        /* modeled end of its last finished item */
+    fg_mark *tail_mark; /* a mark at the end of the queue, while nothing was queued after it */
+    struct fg_stream *next;
+} fg_stream;
+
+typedef struct fg_event {
+    unsigned flags;
+    fg_mark *last; /* the latest record, or NULL (under the scheduler's lock) */
+} fg_event;
+
+uint64_t fg_now(void);
+void fg_sleep_until(uint64_t t);
+int fg_sched_workers(void);
+fg_stream *fg_sched_stream(CUstream s); /* NULL, LEGACY and PER_THREAD: the legacy stream */
+fg_stream *fg_sched_stream_new(unsigned flags, int prio);
+void fg_sched_stream_destroy(fg_stream *s);
+/* Queues fn(arg) (NULL fn: nothing to compute, cost_ns still spent) on s; *done, when asked,
+ * gets a mark completed with it. 0 or CUDA_ERROR_OUT_OF_MEMORY (release(arg) has run). */
+int fg_sched_submit(fg_stream *s, int (*fn)(void *), void *arg, void (*release)(void *),
+                    uint64_t cost_ns, unsigned flags, fg_mark **done);
+fg_mark *fg_sched_tail(fg_stream *s); /* a referenced mark at the end of s's queue */
+void fg_sched_wait(fg_mark *m);       /* until done and its modeled time reached */
+int fg_sched_mark_ready(const fg_mark *m);
+int fg_sched_mark_time(const fg_mark *m, uint64_t *t); /* done? and its time */
+void fg_mark_put(fg_mark *m);
+CUresult fg_sched_take_err(void);   /* the pending async error, cleared */
+CUresult fg_sched_sync_result(void); /* sticky error, else the pending async one (cleared) */
+CUresult fg_sched_sync_stream(fg_stream *s);
+CUresult fg_sched_query_stream(fg_stream *s);
+CUresult fg_sched_sync_all(void);
+CUresult fg_sched_wait_all(void); /* as sync_all, leaving a pending error for the next sync */
+CUresult fg_sched_record(fg_event *e, fg_stream *s);
+CUresult fg_sched_wait_event(fg_stream *s, fg_event *e);
+fg_mark *fg_sched_event_mark(fg_event *e); /* referenced, or NULL if never recorded */
+void fg_sched_event_free(fg_event *e);
+
+/* ---- the device-time model (fg_model.c) ---- */
+struct fg_cost;
+uint64_t fg_model_ns(const struct fg_cost *c); /* 0 without a model */
+int fg_model_compute(void); /* 0 in timing-only mode */
+const char *fg_model_name(void); /* the modeled GPU's name, or NULL without a model */
+
 /* Memory (fg_mem.c): does [p, p+n) lie in device memory (cuMemAlloc or cuMemMap ranges,
  * adjacent ranges allowed)? Takes fg_lock itself. */
 int fg_dev_range_ok(CUdeviceptr p, size_t n);

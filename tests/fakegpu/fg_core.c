@@ -138,7 +138,11 @@ CUresult cuDeviceGetName(char *name, int len, CUdevice dev)
         return CUDA_ERROR_INVALID_DEVICE;
     if (!name || len <= 0)
         return CUDA_ERROR_INVALID_VALUE;
-    snprintf(name, (size_t)len, "%s", fg_dev_name);
+    const char *model = fg_model_name(); /* its numbers are a simulation: the name says so */
+    if (model)
+        snprintf(name, (size_t)len, "%s (simulated %s)", fg_dev_name, model);
+    else
+        snprintf(name, (size_t)len, "%s", fg_dev_name);
     return CUDA_SUCCESS;
 }
 
@@ -350,8 +354,10 @@ CUresult cuDevicePrimaryCtxRelease(CUdevice dev)
     if (dev != 0)
         return CUDA_ERROR_INVALID_DEVICE;
     FG_LOCK();
-    if (fg_primary.refs > 0 && --fg_primary.refs == 0)
+    if (fg_primary.refs > 0 && --fg_primary.refs == 0) {
         atomic_store(&fg_sticky, 0); /* the context is gone, and its corruption with it */
+        (void)fg_sched_take_err();   /* and any asynchronous error not yet reported */
+    }
     FG_UNLOCK();
     return CUDA_SUCCESS;
 }
@@ -366,6 +372,7 @@ CUresult cuDevicePrimaryCtxReset(CUdevice dev)
     if (dev != 0)
         return CUDA_ERROR_INVALID_DEVICE;
     atomic_store(&fg_sticky, 0);
+    (void)fg_sched_take_err();
     return CUDA_SUCCESS;
 }
 
@@ -418,10 +425,4 @@ CUresult cuCtxGetStreamPriorityRange(int *leastPriority, int *greatestPriority)
     if (greatestPriority)
         *greatestPriority = -5;
     return CUDA_SUCCESS;
-}
-
-/* Every operation already ran to completion when it was issued. */
-CUresult cuCtxSynchronize(void)
-{
-    return fg_check_ctx();
 }

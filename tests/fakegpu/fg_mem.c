@@ -1,6 +1,7 @@
 /* fg_mem.c — fake device memory in host memory: cuMemAlloc, VMM, copies and memsets. */
 #define _GNU_SOURCE /* memfd_create, MAP_FIXED_NOREPLACE */
 #include "fakegpu_int.h"
+#include "fakegpu_work.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@ typedef struct fg_range {
     uintptr_t base;
     size_t size;
     int kind;
+    int prot; /* PROT_* the device has: a mapping starts with none (cuMemSetAccess) */
 } fg_range;
 static fg_range *fg_ranges;
 static size_t fg_nranges, fg_capranges;
@@ -78,7 +80,7 @@ static int fg_range_insert(uintptr_t base, size_t size, int kind)
         return -1;
     size_t i = fg_upper(base);
     memmove(&fg_ranges[i + 1], &fg_ranges[i], (fg_nranges - i) * sizeof *fg_ranges);
-    fg_ranges[i] = (fg_range){base, size, kind};
+    fg_ranges[i] = (fg_range){base, size, kind, kind == FG_R_MAP ? PROT_NONE : PROT_READ | PROT_WRITE};
     fg_nranges++;
     return 0;
 }
@@ -115,6 +117,20 @@ int fg_dev_range_ok(CUdeviceptr p, size_t n)
 {
     FG_LOCK();
     int ok = fg_covered((uintptr_t)p, n, 0) >= 0;
+    FG_UNLOCK();
+    return ok;
+}
+
+/* Does [p, p+n) lie in device memory the device may access with prot? Copies check this at
+ * the call, as the driver validates a copy's range, so a copy into a mapping without access
+ * fails there rather than on a worker. */
+static int fg_dev_access_ok(uintptr_t p, size_t n, int prot)
+{
+    FG_LOCK();
+    long i = fg_covered(p, n, 0);
+    int ok = i >= 0;
+    for (size_t k = (size_t)i; ok && k < fg_nranges && fg_ranges[k].base < p + n; k++)
+        ok = (fg_ranges[k].prot & prot) == prot;
     FG_UNLOCK();
     return ok;
 }
@@ -195,10 +211,11 @@ void fg_global_release(CUdeviceptr ptr)
     FG_UNLOCK();
 }
 
+/* Like the driver's, it waits for the work already queued (which may still use the memory). */
 CUresult cuMemFree(CUdeviceptr dptr)
 {
     CUresult r = fg_check_ctx();
-    if (r)
+    if (r || (r = fg_sched_wait_all()))
         return r;
     FG_LOCK();
     int bad = fg_anon_free_locked((uintptr_t)dptr, FG_R_ALLOC);
@@ -458,14 +475,23 @@ CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc *des
         }
     }
     FG_LOCK();
-    int ok = fg_covered((uintptr_t)ptr, size, FG_R_MAP) >= 0;
+    long i = fg_covered((uintptr_t)ptr, size, FG_R_MAP);
+    int ok = i >= 0;
     if (ok && mprotect((void *)(uintptr_t)ptr, size, prot) != 0)
         ok = 0;
+    for (size_t k = (size_t)i; ok && k < fg_nranges && fg_ranges[k].base < ptr + size; k++)
+        fg_ranges[k].prot = prot;
     FG_UNLOCK();
     return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
-/* ---- Copies and memsets: synchronous, range-checked, and guarded ---- */
+/* ---- Copies and memsets: queued on their stream, range-checked at the call, guarded ----
+ *
+ * What the driver documents ("API synchronization behavior"): an async copy from pageable
+ * memory to the device stages the source before it returns; a copy from the device to pageable
+ * memory returns once done (the fake has no pinned host memory, so every D2H is that one); the
+ * synchronous cuMemcpyHtoD synchronises the NULL stream first and returns once the source is
+ * staged; cuMemcpyDtoD and the memsets are asynchronous to the host. */
 
 typedef struct fg_xfer {
     void *dst;
@@ -473,6 +499,7 @@ typedef struct fg_xfer {
     size_t n;
     int op; /* 0 memmove, 1 memset8, 2 memset32 */
     unsigned val;
+    void *staged; /* owned copy of a host source */
 } fg_xfer;
 
 static void fg_xfer_run(void *a)
@@ -493,14 +520,31 @@ static void fg_xfer_run(void *a)
     }
 }
 
-/* devs/devd: which sides are device pointers and must lie in device memory. A host side
- * is plain host memory; the guard still turns a bad one into an error. */
-static CUresult fg_xfer_do(fg_xfer *x, size_t bytes, int devd, int devs, CUstream s, int async)
+/* The device side was checked at the call: a fault here is a bad host pointer. */
+static int fg_xfer_item(void *a)
 {
-    CUresult r = fg_check_ctx();
+    return fg_guarded(fg_xfer_run, a) ? CUDA_ERROR_INVALID_VALUE : 0;
+}
+
+static void fg_xfer_free(void *a)
+{
+    fg_xfer *x = a;
+    free(x->staged);
+    free(x);
+}
+
+enum { FG_X_ASYNC = 0, FG_X_SYNC_API = 1 };
+
+/* devs/devd: which sides are device pointers and must lie in accessible device memory. A host
+ * side is plain host memory; the guard still turns a bad one into an error. kind: the model's
+ * FG_COST_* of the transfer. */
+static CUresult fg_xfer_do(const fg_xfer *in, size_t bytes, int devd, int devs, CUstream s,
+                           int mode, enum fg_cost_kind kind)
+{
+    CUresult r = fg_check_ctx(); /* copies need a current context on any stream */
     if (r)
         return r;
-    if (async) {
+    if (mode != FG_X_SYNC_API) {
         FG_LOCK();
         int ok = fg_stream_ok(s);
         FG_UNLOCK();
@@ -509,65 +553,95 @@ static CUresult fg_xfer_do(fg_xfer *x, size_t bytes, int devd, int devs, CUstrea
     }
     if (bytes == 0)
         return CUDA_SUCCESS;
-    if (!x->dst || (x->op == 0 && !x->src))
+    if (!in->dst || (in->op == 0 && !in->src))
         return CUDA_ERROR_INVALID_VALUE;
-    if (devd && !fg_dev_range_ok((CUdeviceptr)(uintptr_t)x->dst, bytes))
+    if (devd && !fg_dev_access_ok((uintptr_t)in->dst, bytes, PROT_WRITE))
         return CUDA_ERROR_INVALID_VALUE;
-    if (devs && !fg_dev_range_ok((CUdeviceptr)(uintptr_t)x->src, bytes))
+    if (devs && !fg_dev_access_ok((uintptr_t)in->src, bytes, PROT_READ))
         return CUDA_ERROR_INVALID_VALUE;
-    return fg_guarded(fg_xfer_run, x) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+    fg_stream *st = fg_sched_stream(s);
+    int h2d = in->op == 0 && devd && !devs, d2h = in->op == 0 && devs && !devd;
+    if (h2d && mode == FG_X_SYNC_API && (r = fg_sched_sync_stream(st)))
+        return r;
+    int compute = fg_model_compute();
+    fg_xfer *x = malloc(sizeof *x);
+    if (!x)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    *x = *in;
+    x->staged = NULL;
+    if (h2d && compute) { /* the caller may reuse its buffer as soon as we return */
+        if (!(x->staged = malloc(bytes))) {
+            free(x);
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        }
+        if (fg_guarded(fg_xfer_run, &(fg_xfer){x->staged, in->src, bytes, 0, 0, NULL})) {
+            fg_xfer_free(x);
+            return CUDA_ERROR_INVALID_VALUE;
+        }
+        x->src = x->staged;
+    }
+    fg_cost c = {.kind = kind, .bytes = (double)bytes};
+    fg_mark *done = NULL;
+    r = (CUresult)fg_sched_submit(st, compute ? fg_xfer_item : NULL, x, fg_xfer_free,
+                                  fg_model_ns(&c), compute ? FG_ITEM_COMPUTED : 0,
+                                  d2h ? &done : NULL);
+    if (r || !d2h)
+        return r;
+    fg_sched_wait(done);
+    fg_mark_put(done);
+    return fg_sched_sync_result();
 }
 
 #define FG_DP(d) ((void *)(uintptr_t)(d))
 
 CUresult cuMemcpyHtoD(CUdeviceptr dstDevice, const void *srcHost, size_t ByteCount)
 {
-    fg_xfer x = {FG_DP(dstDevice), srcHost, ByteCount, 0, 0};
-    return fg_xfer_do(&x, ByteCount, 1, 0, NULL, 0);
+    fg_xfer x = {FG_DP(dstDevice), srcHost, ByteCount, 0, 0, NULL};
+    return fg_xfer_do(&x, ByteCount, 1, 0, NULL, FG_X_SYNC_API, FG_COST_H2D);
 }
 
 CUresult cuMemcpyDtoH(void *dstHost, CUdeviceptr srcDevice, size_t ByteCount)
 {
-    fg_xfer x = {dstHost, FG_DP(srcDevice), ByteCount, 0, 0};
-    return fg_xfer_do(&x, ByteCount, 0, 1, NULL, 0);
+    fg_xfer x = {dstHost, FG_DP(srcDevice), ByteCount, 0, 0, NULL};
+    return fg_xfer_do(&x, ByteCount, 0, 1, NULL, FG_X_SYNC_API, FG_COST_D2H);
 }
 
 CUresult cuMemcpyDtoD(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount)
 {
-    fg_xfer x = {FG_DP(dstDevice), FG_DP(srcDevice), ByteCount, 0, 0};
-    return fg_xfer_do(&x, ByteCount, 1, 1, NULL, 0);
+    fg_xfer x = {FG_DP(dstDevice), FG_DP(srcDevice), ByteCount, 0, 0, NULL};
+    return fg_xfer_do(&x, ByteCount, 1, 1, NULL, FG_X_SYNC_API, FG_COST_D2D);
 }
 
 CUresult cuMemcpyHtoDAsync(CUdeviceptr dstDevice, const void *srcHost, size_t ByteCount,
                            CUstream hStream)
 {
-    fg_xfer x = {FG_DP(dstDevice), srcHost, ByteCount, 0, 0};
-    return fg_xfer_do(&x, ByteCount, 1, 0, hStream, 1);
+    fg_xfer x = {FG_DP(dstDevice), srcHost, ByteCount, 0, 0, NULL};
+    return fg_xfer_do(&x, ByteCount, 1, 0, hStream, FG_X_ASYNC, FG_COST_H2D);
 }
 
 CUresult cuMemcpyDtoHAsync(void *dstHost, CUdeviceptr srcDevice, size_t ByteCount, CUstream hStream)
 {
-    fg_xfer x = {dstHost, FG_DP(srcDevice), ByteCount, 0, 0};
-    return fg_xfer_do(&x, ByteCount, 0, 1, hStream, 1);
+    fg_xfer x = {dstHost, FG_DP(srcDevice), ByteCount, 0, 0, NULL};
+    return fg_xfer_do(&x, ByteCount, 0, 1, hStream, FG_X_ASYNC, FG_COST_D2H);
 }
 
 CUresult cuMemcpyDtoDAsync(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount,
                            CUstream hStream)
 {
-    fg_xfer x = {FG_DP(dstDevice), FG_DP(srcDevice), ByteCount, 0, 0};
-    return fg_xfer_do(&x, ByteCount, 1, 1, hStream, 1);
+    fg_xfer x = {FG_DP(dstDevice), FG_DP(srcDevice), ByteCount, 0, 0, NULL};
+    return fg_xfer_do(&x, ByteCount, 1, 1, hStream, FG_X_ASYNC, FG_COST_D2D);
 }
 
 CUresult cuMemsetD8(CUdeviceptr dstDevice, unsigned char uc, size_t N)
 {
-    fg_xfer x = {FG_DP(dstDevice), NULL, N, 1, uc};
-    return fg_xfer_do(&x, N, 1, 0, NULL, 0);
+    fg_xfer x = {FG_DP(dstDevice), NULL, N, 1, uc, NULL};
+    return fg_xfer_do(&x, N, 1, 0, NULL, FG_X_SYNC_API, FG_COST_MEMSET);
 }
 
 CUresult cuMemsetD8Async(CUdeviceptr dstDevice, unsigned char uc, size_t N, CUstream hStream)
 {
-    fg_xfer x = {FG_DP(dstDevice), NULL, N, 1, uc};
-    return fg_xfer_do(&x, N, 1, 0, hStream, 1);
+    fg_xfer x = {FG_DP(dstDevice), NULL, N, 1, uc, NULL};
+    return fg_xfer_do(&x, N, 1, 0, hStream, FG_X_ASYNC, FG_COST_MEMSET);
 }
 
 CUresult cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream)
@@ -577,6 +651,6 @@ CUresult cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUst
         return r;
     if (dstDevice % 4 || N > SIZE_MAX / 4)
         return CUDA_ERROR_INVALID_VALUE;
-    fg_xfer x = {FG_DP(dstDevice), NULL, N, 2, ui};
-    return fg_xfer_do(&x, N * 4, 1, 0, hStream, 1);
+    fg_xfer x = {FG_DP(dstDevice), NULL, N, 2, ui, NULL};
+    return fg_xfer_do(&x, N * 4, 1, 0, hStream, FG_X_ASYNC, FG_COST_MEMSET);
 }

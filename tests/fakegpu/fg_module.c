@@ -1,5 +1,6 @@
 /* fg_module.c — fake modules and functions: images, twin lookup, param layout, launch. */
 #include "fakegpu_int.h"
+#include "fakegpu_work.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@ typedef struct fg_func {
     struct fg_func *next;
     struct fg_module *module;
     const fg_twin *twin; /* borrowed: twin entries live for the whole process */
+    const char *name;    /* the kernel's name: the twin's, or owned for a no-op stand-in */
     int max_dyn_shmem;   /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
     int carveout;
     int nonportable_cluster;
@@ -113,6 +115,8 @@ CUresult cuModuleUnload(CUmodule hmod)
     for (fg_func *f = m->funcs, *n; f; f = n) {
         n = f->next;
         fg_handle_del(f);
+        if (f->twin == &fg_noop_twin)
+            free((char *)f->name);
         free(f);
     }
     fg_gvar *g = m->globals;
@@ -151,17 +155,22 @@ CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
         return CUDA_ERROR_NOT_FOUND;
     }
     fg_func *f;
+    /* every no-op stand-in is a function of its own, under its own name (the model's table of
+     * PyTorch's kernels is keyed by it) */
     for (f = m->funcs; f; f = f->next)
-        if (f->twin == t)
+        if (f->twin == t && (t != &fg_noop_twin || !strcmp(f->name, name)))
             break;
     if (!f) {
         f = calloc(1, sizeof *f);
-        if (!f || fg_handle_add(f, FG_H_FUNC)) {
+        char *own = t == &fg_noop_twin ? strdup(name) : NULL;
+        if (!f || (t == &fg_noop_twin && !own) || fg_handle_add(f, FG_H_FUNC)) {
             FG_UNLOCK();
             free(f);
+            free(own);
             return CUDA_ERROR_OUT_OF_MEMORY;
         }
         f->twin = t;
+        f->name = own ? own : t->name;
         f->module = m;
         f->max_dyn_shmem = FG_SHMEM_PER_BLOCK;
         f->carveout = -1;
@@ -232,7 +241,7 @@ CUresult cuFuncGetName(const char **name, CUfunction hfunc)
         return r;
     if (!name)
         return CUDA_ERROR_INVALID_VALUE;
-    *name = f.twin->name;
+    *name = f.name;
     return CUDA_SUCCESS;
 }
 
@@ -349,20 +358,41 @@ CUresult cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute attrib, int v
     return r;
 }
 
+/* A launch as queued: the twin, the configuration and a copy of the parameters (the driver
+ * copies them at the launch; the caller may reuse its buffers at once). */
 typedef struct fg_run {
     const fg_twin *twin;
-    const fg_launch *l;
-    void **args;
+    fg_launch l;
     int ret;
+    void *args[FG_MAX_PARAMS];
+    unsigned char bytes[]; /* the parameters' values, each 16-aligned */
 } fg_run;
 
 static void fg_run_twin(void *a)
 {
     fg_run *x = a;
-    x->ret = x->twin->fn(x->l, x->args);
+    x->ret = x->twin->fn(&x->l, x->args);
 }
 
-/* Runs the whole grid now, in this thread: a stream's work completes at issue time. */
+/* On a worker: the kernel's fault becomes the error the next synchronising call reports. */
+static int fg_run_item(void *a)
+{
+    fg_run *x = a;
+    int sig = fg_guarded(fg_run_twin, x);
+    CUresult r = (CUresult)x->ret;
+    if (sig == SIGSEGV || sig == SIGBUS)
+        r = CUDA_ERROR_ILLEGAL_ADDRESS;
+    else if (sig == SIGILL)
+        r = CUDA_ERROR_ILLEGAL_INSTRUCTION;
+    else if (sig)
+        r = CUDA_ERROR_LAUNCH_FAILED;
+    if (sig)
+        fg_fault(r);
+    return (int)r;
+}
+
+/* Queues the whole grid on the stream; a worker runs the twin after this returns. Launch
+ * configuration errors are reported here, faults inside the kernel at the next sync. */
 CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
                         unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY,
                         unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
@@ -393,24 +423,32 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDi
     /* Above 48 KiB a kernel must have opted in (cuFuncSetAttribute), as on the GPU. */
     if (sharedMemBytes > (unsigned)fn.max_dyn_shmem)
         return CUDA_ERROR_INVALID_VALUE;
-    if (fn.twin->nparams > 0 && !kernelParams)
+    const fg_twin *t = fn.twin;
+    if (t->nparams > 0 && !kernelParams)
         return CUDA_ERROR_INVALID_VALUE;
-    fg_launch l = {{gridDimX, gridDimY, gridDimZ},
-                   {blockDimX, blockDimY, blockDimZ},
-                   sharedMemBytes,
-                   fn.module};
-    fg_run run = {fn.twin, &l, kernelParams, 0};
-    int sig = fg_guarded(fg_run_twin, &run);
-    r = (CUresult)run.ret;
-    if (sig == SIGSEGV || sig == SIGBUS)
-        r = CUDA_ERROR_ILLEGAL_ADDRESS;
-    else if (sig == SIGILL)
-        r = CUDA_ERROR_ILLEGAL_INSTRUCTION;
-    else if (sig)
-        r = CUDA_ERROR_LAUNCH_FAILED;
-    if (sig)
-        fg_fault(r);
-    return r;
+    size_t total = 0;
+    for (unsigned i = 0; i < t->nparams; i++)
+        total += (t->sizes[i] + 15) & ~(size_t)15;
+    fg_run *run = calloc(1, sizeof *run + total);
+    if (!run)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    run->twin = t;
+    run->l = (fg_launch){{gridDimX, gridDimY, gridDimZ},
+                         {blockDimX, blockDimY, blockDimZ},
+                         sharedMemBytes,
+                         fn.module};
+    size_t off = 0;
+    for (unsigned i = 0; i < t->nparams; i++) {
+        run->args[i] = run->bytes + off;
+        memcpy(run->args[i], kernelParams[i], t->sizes[i]);
+        off += (t->sizes[i] + 15) & ~(size_t)15;
+    }
+    fg_cost c = {.kind = FG_COST_KERNEL,
+                 .name = fn.name,
+                 .blocks = (unsigned long long)gridDimX * gridDimY * gridDimZ};
+    int compute = fg_model_compute() && t != &fg_noop_twin; /* a no-op has nothing to run */
+    return (CUresult)fg_sched_submit(fg_sched_stream(hStream), compute ? fg_run_item : NULL, run,
+                                     free, fg_model_ns(&c), compute ? FG_ITEM_COMPUTED : 0, NULL);
 }
 
 /* Threads per SM 2048, at most 32 blocks per SM, and the SM's shared memory. */

@@ -1,19 +1,7 @@
-/* fg_stream.c — fake streams and events: work completes at issue, so they validate and stamp. */
+/* fg_stream.c — fake streams, events and host functions: handles over the scheduler's queues. */
 #include "fakegpu_int.h"
 
 #include <stdlib.h>
-#include <time.h>
-
-typedef struct fg_stream {
-    unsigned flags;
-    int prio;
-} fg_stream;
-
-typedef struct fg_event {
-    unsigned flags;
-    int recorded;
-    uint64_t ns; /* CLOCK_MONOTONIC at the last record */
-} fg_event;
 
 int fg_stream_ok(CUstream s)
 {
@@ -36,17 +24,15 @@ static CUresult fg_stream_new(CUstream *ph, unsigned flags, int prio)
         return r;
     if (!ph || (flags & ~(unsigned)CU_STREAM_NON_BLOCKING))
         return CUDA_ERROR_INVALID_VALUE;
-    fg_stream *s = malloc(sizeof *s);
+    /* Out-of-range priorities are clamped, as the driver documents. */
+    fg_stream *s = fg_sched_stream_new(flags, prio > 0 ? 0 : prio < -5 ? -5 : prio);
     if (!s)
         return CUDA_ERROR_OUT_OF_MEMORY;
-    /* Out-of-range priorities are clamped, as the driver documents. */
-    s->flags = flags;
-    s->prio = prio > 0 ? 0 : prio < -5 ? -5 : prio;
     FG_LOCK();
     int bad = fg_handle_add(s, FG_H_STREAM);
     FG_UNLOCK();
     if (bad) {
-        free(s);
+        fg_sched_stream_destroy(s);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
     *ph = (CUstream)s;
@@ -63,6 +49,8 @@ CUresult cuStreamCreateWithPriority(CUstream *phStream, unsigned int flags, int 
     return fg_stream_new(phStream, flags, priority);
 }
 
+/* Returns at once; work still queued runs to completion and the stream is freed after it,
+ * as the driver documents. The handle is dead from now on. */
 CUresult cuStreamDestroy(CUstream hStream)
 {
     CUresult r = fg_check_init();
@@ -75,7 +63,7 @@ CUresult cuStreamDestroy(CUstream hStream)
     }
     fg_handle_del(hStream);
     FG_UNLOCK();
-    free(hStream);
+    fg_sched_stream_destroy((fg_stream *)hStream);
     return CUDA_SUCCESS;
 }
 
@@ -92,12 +80,14 @@ static CUresult fg_stream_check(CUstream s)
 
 CUresult cuStreamSynchronize(CUstream hStream)
 {
-    return fg_stream_check(hStream);
+    CUresult r = fg_stream_check(hStream);
+    return r ? r : fg_sched_sync_stream(fg_sched_stream(hStream));
 }
 
 CUresult cuStreamQuery(CUstream hStream)
 {
-    return fg_stream_check(hStream);
+    CUresult r = fg_stream_check(hStream);
+    return r ? r : fg_sched_query_stream(fg_sched_stream(hStream));
 }
 
 CUresult cuStreamGetPriority(CUstream hStream, int *priority)
@@ -113,6 +103,40 @@ CUresult cuStreamGetPriority(CUstream hStream, int *priority)
     return CUDA_SUCCESS;
 }
 
+CUresult cuStreamGetFlags(CUstream hStream, unsigned int *flags)
+{
+    CUresult r = fg_stream_check(hStream);
+    if (r)
+        return r;
+    if (!flags)
+        return CUDA_ERROR_INVALID_VALUE;
+    FG_LOCK();
+    *flags = fg_handle_is(hStream, FG_H_STREAM) ? ((fg_stream *)hStream)->flags : 0;
+    FG_UNLOCK();
+    return CUDA_SUCCESS;
+}
+
+CUresult cuCtxSynchronize(void)
+{
+    CUresult r = fg_check_ctx();
+    return r ? r : fg_sched_sync_all();
+}
+
+/* Event handles are checked under fg_lock, then used without it: an event destroyed by
+ * another thread meanwhile is the caller's race, as on the GPU. */
+static CUresult fg_event_check(CUevent e)
+{
+    CUresult r = fg_check_init();
+    if (!r)
+        r = fg_check_sticky();
+    if (r)
+        return r;
+    FG_LOCK();
+    int ok = fg_handle_is(e, FG_H_EVENT);
+    FG_UNLOCK();
+    return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
 CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags)
 {
     CUresult r = fg_check_stream_ctx(hStream);
@@ -123,7 +147,9 @@ CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags)
     FG_LOCK();
     int ok = fg_stream_ok(hStream) && fg_handle_is(hEvent, FG_H_EVENT);
     FG_UNLOCK();
-    return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+    if (!ok)
+        return CUDA_ERROR_INVALID_HANDLE;
+    return fg_sched_wait_event(fg_sched_stream(hStream), (fg_event *)hEvent);
 }
 
 CUresult cuEventCreate(CUevent *phEvent, unsigned int Flags)
@@ -150,48 +176,47 @@ CUresult cuEventCreate(CUevent *phEvent, unsigned int Flags)
     return CUDA_SUCCESS;
 }
 
+/* The event completes when the stream reaches this point; until then cuEventQuery says
+ * CUDA_ERROR_NOT_READY. */
 CUresult cuEventRecord(CUevent hEvent, CUstream hStream)
 {
     CUresult r = fg_check_stream_ctx(hStream);
     if (r)
         return r;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     FG_LOCK();
-    if (!fg_handle_is(hEvent, FG_H_EVENT) || !fg_stream_ok(hStream)) {
-        FG_UNLOCK();
+    int ok = fg_handle_is(hEvent, FG_H_EVENT) && fg_stream_ok(hStream);
+    FG_UNLOCK();
+    if (!ok)
         return CUDA_ERROR_INVALID_HANDLE;
-    }
-    fg_event *e = (fg_event *)hEvent;
-    e->recorded = 1;
-    e->ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    FG_UNLOCK();
-    return CUDA_SUCCESS;
+    return fg_sched_record((fg_event *)hEvent, fg_sched_stream(hStream));
 }
 
-static CUresult fg_event_check(CUevent e)
-{
-    CUresult r = fg_check_init();
-    if (!r)
-        r = fg_check_sticky();
-    if (r)
-        return r;
-    FG_LOCK();
-    int ok = fg_handle_is(e, FG_H_EVENT);
-    FG_UNLOCK();
-    return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
-}
-
+/* An event never recorded counts as complete, as on the GPU. */
 CUresult cuEventQuery(CUevent hEvent)
 {
-    return fg_event_check(hEvent);
+    CUresult r = fg_event_check(hEvent);
+    if (r)
+        return r;
+    fg_mark *m = fg_sched_event_mark((fg_event *)hEvent);
+    int ready = !m || fg_sched_mark_ready(m);
+    fg_mark_put(m);
+    return ready ? fg_sched_sync_result() : CUDA_ERROR_NOT_READY;
 }
 
 CUresult cuEventSynchronize(CUevent hEvent)
 {
-    return fg_event_check(hEvent);
+    CUresult r = fg_event_check(hEvent);
+    if (r)
+        return r;
+    fg_mark *m = fg_sched_event_mark((fg_event *)hEvent);
+    if (m) {
+        fg_sched_wait(m);
+        fg_mark_put(m);
+    }
+    return fg_sched_sync_result();
 }
 
+/* The modeled times of the two records (the device clock of the fake GPU). */
 CUresult cuEventElapsedTime(float *pMilliseconds, CUevent hStart, CUevent hEnd)
 {
     CUresult r = fg_check_init();
@@ -200,18 +225,27 @@ CUresult cuEventElapsedTime(float *pMilliseconds, CUevent hStart, CUevent hEnd)
     if (!pMilliseconds)
         return CUDA_ERROR_INVALID_VALUE;
     FG_LOCK();
-    if (!fg_handle_is(hStart, FG_H_EVENT) || !fg_handle_is(hEnd, FG_H_EVENT)) {
-        FG_UNLOCK();
-        return CUDA_ERROR_INVALID_HANDLE;
-    }
-    const fg_event *a = (const fg_event *)hStart, *b = (const fg_event *)hEnd;
-    /* Unrecorded or timing-disabled events: INVALID_HANDLE, as the driver answers. */
-    if (!a->recorded || !b->recorded || ((a->flags | b->flags) & CU_EVENT_DISABLE_TIMING)) {
-        FG_UNLOCK();
-        return CUDA_ERROR_INVALID_HANDLE;
-    }
-    *pMilliseconds = (float)((double)((int64_t)(b->ns - a->ns)) / 1e6);
+    int ok = fg_handle_is(hStart, FG_H_EVENT) && fg_handle_is(hEnd, FG_H_EVENT);
     FG_UNLOCK();
+    if (!ok)
+        return CUDA_ERROR_INVALID_HANDLE;
+    fg_event *a = (fg_event *)hStart, *b = (fg_event *)hEnd;
+    fg_mark *ma = fg_sched_event_mark(a), *mb = fg_sched_event_mark(b);
+    /* Unrecorded or timing-disabled events: INVALID_HANDLE, as the driver answers. */
+    if (!ma || !mb || ((a->flags | b->flags) & CU_EVENT_DISABLE_TIMING)) {
+        fg_mark_put(ma);
+        fg_mark_put(mb);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    uint64_t ta, tb;
+    int ready = fg_sched_mark_ready(ma) && fg_sched_mark_ready(mb);
+    fg_sched_mark_time(ma, &ta);
+    fg_sched_mark_time(mb, &tb);
+    fg_mark_put(ma);
+    fg_mark_put(mb);
+    if (!ready)
+        return CUDA_ERROR_NOT_READY;
+    *pMilliseconds = (float)((double)((int64_t)(tb - ta)) / 1e6);
     return CUDA_SUCCESS;
 }
 
@@ -227,6 +261,65 @@ CUresult cuEventDestroy(CUevent hEvent)
     }
     fg_handle_del(hEvent);
     FG_UNLOCK();
-    free(hEvent);
+    fg_sched_event_free((fg_event *)hEvent); /* queued records hold their own marks */
     return CUDA_SUCCESS;
+}
+
+/* ---- host functions: run by a worker in stream order, at their modeled time ---- */
+
+typedef struct fg_hostfn {
+    CUhostFn fn;
+    void *user;
+} fg_hostfn;
+
+static int fg_hostfn_run(void *a)
+{
+    fg_hostfn *h = a;
+    h->fn(h->user);
+    return 0;
+}
+
+CUresult cuLaunchHostFunc(CUstream hStream, CUhostFn fn, void *userData)
+{
+    CUresult r = fg_stream_check(hStream);
+    if (r)
+        return r;
+    if (!fn)
+        return CUDA_ERROR_INVALID_VALUE;
+    fg_hostfn *h = malloc(sizeof *h);
+    if (!h)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    h->fn = fn;
+    h->user = userData;
+    return (CUresult)fg_sched_submit(fg_sched_stream(hStream), fg_hostfn_run, h, free, 0,
+                                     FG_ITEM_HOST, NULL);
+}
+
+typedef struct fg_callback {
+    CUstream stream;
+    CUstreamCallback cb;
+    void *user;
+} fg_callback;
+
+static int fg_callback_run(void *a)
+{
+    fg_callback *c = a;
+    c->cb(c->stream, fg_check_sticky(), c->user);
+    return 0;
+}
+
+CUresult cuStreamAddCallback(CUstream hStream, CUstreamCallback callback, void *userData,
+                             unsigned int flags)
+{
+    CUresult r = fg_stream_check(hStream);
+    if (r)
+        return r;
+    if (!callback || flags != 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    fg_callback *c = malloc(sizeof *c);
+    if (!c)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    *c = (fg_callback){hStream, callback, userData};
+    return (CUresult)fg_sched_submit(fg_sched_stream(hStream), fg_callback_run, c, free, 0,
+                                     FG_ITEM_HOST, NULL);
 }

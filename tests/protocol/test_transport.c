@@ -90,7 +90,7 @@ static void h_close(void *session)
     free(session);
 }
 
-static const proto_handler handler = {NULL, h_open, h_handle, h_close};
+static const proto_handler handler = {.open = h_open, .handle = h_handle, .close = h_close};
 
 /* ---- helpers ---- */
 static char sock_path[108];

@@ -63,7 +63,8 @@ static void teardown(void)
 typedef struct reply {
     int rc;
     uint32_t seq;
-    int n;
+    int n;               /* records before R_EXEC */
+    uint64_t exec_ns;    /* R_EXEC's */
     proto_rec recs[64];
     void *raw; /* owns the records' bodies */
 } reply;
@@ -90,6 +91,16 @@ static void run_raw(exec_session *s, const void *buf, size_t len, reply *r)
     proto_iter_init(&it, &f);
     while (r->n < 64 && proto_iter_next(&it, &r->recs[r->n]) == 1)
         r->n++;
+    /* every reply ends with R_EXEC, the executor's time for the frame; the tests count the
+     * records before it */
+    cr_assert_gt(r->n, 0, "reply without R_EXEC");
+    proto_R_EXEC x;
+    cr_assert_eq(r->recs[r->n - 1].op, PROTO_OP_R_EXEC, "the last record is %s, not R_EXEC",
+                 proto_op_name(r->recs[r->n - 1].op));
+    cr_assert_eq(proto_get_R_EXEC(&r->recs[r->n - 1], &x), 0);
+    cr_assert_gt(x.exec_ns, 0);
+    r->exec_ns = x.exec_ns;
+    r->n--;
 }
 
 static void run(exec_session *s, reply *r)

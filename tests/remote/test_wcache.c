@@ -249,7 +249,9 @@ static int wcall(exec_session *s, genie_buf *b, void **raw, proto_rec *recs, int
     int n = 0;
     while (n < max && proto_iter_next(&it, &recs[n]) == 1)
         n++;
-    return n;
+    if (n < 1 || recs[n - 1].op != PROTO_OP_R_EXEC) /* every reply ends with R_EXEC */
+        return -1;
+    return n - 1;
 }
 
 static void *wworker_main(void *arg)

@@ -114,3 +114,26 @@ Test(sem_ir, parameter_words_inside_the_range_are_buffers)
     cr_assert_eq(sem_ir_scan_params(&ir, o, (const uint8_t *)params, 7, VA, VA_SIZE), 0);
     sem_ir_free(&ir);
 }
+
+Test(sem_ir, a_pointer_passed_twice_in_a_row_is_one_range)
+{
+    sem_ir ir = {0};
+    uint64_t params[4] = {VA + 64, VA + 64, VA + 128, VA + 64};
+    sem_op *o = sem_ir_stage(&ir, SEM_OP_LAUNCH, 0);
+    cr_assert_eq(sem_ir_scan_params(&ir, o, (const uint8_t *)params, sizeof params, VA, VA_SIZE),
+                 3);
+    sem_ir_commit(&ir, 64);
+    const sem_range *r = sem_op_ranges(&ir, &ir.ops[0]);
+    cr_assert_eq(r[0].ptr, VA + 64);
+    cr_assert_eq(r[1].ptr, VA + 128);
+    cr_assert_eq(r[2].ptr, VA + 64);
+    /* sizes past 62 bits saturate instead of wrapping into the mode */
+    o = sem_ir_stage(&ir, SEM_OP_D2D, 0);
+    sem_ir_range(&ir, o, VA, UINT64_MAX - 1, SEM_R);
+    sem_ir_commit(&ir, 40);
+    r = sem_op_ranges(&ir, &ir.ops[1]);
+    cr_assert_eq(r->size, SEM_SIZE_MAX);
+    cr_assert_eq(r->mode, SEM_R);
+    cr_assert_eq((uintptr_t)ir.ops % 64, 0, "ops are cache-line aligned");
+    sem_ir_free(&ir);
+}

@@ -77,3 +77,19 @@ Test(alloc, external_ranges_are_device_memory_but_never_freed)
     cr_assert(shim_alloc_contains(a, p, 64));
     cr_assert_eq(shim_alloc_put(a, p, &up, &us), 0);
 }
+
+Test(alloc, the_limit_fails_allocations_at_the_call)
+{
+    /* HELLO reports a session's memory quota as the device's total; the allocator refuses
+     * what would map past it, with nothing left mapped or handed out. */
+    shim_alloc_set_limit(a, 8 * MiB);
+    uint64_t p, q, mp, ms, up, us;
+    cr_assert_eq(shim_alloc_get(a, 6 * MiB, &p, &mp, &ms), 0);
+    cr_assert_eq(shim_alloc_get(a, 4 * MiB, &q, &mp, &ms), GENIE_ENOMEM, "10 MiB > 8 MiB");
+    cr_assert_eq(shim_alloc_mapped_bytes(a), 6 * MiB);
+    cr_assert_eq(shim_alloc_get(a, 100, &q, &mp, &ms), 0, "a slab (2 MiB) still fits");
+    cr_assert_eq(shim_alloc_get(a, 300000, &q, &mp, &ms), GENIE_ENOMEM,
+                 "a second slab does not");
+    cr_assert_eq(shim_alloc_put(a, p, &up, &us), 0);
+    cr_assert_eq(shim_alloc_get(a, 4 * MiB, &q, &mp, &ms), 0, "freed memory counts again");
+}

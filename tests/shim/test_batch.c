@@ -275,6 +275,8 @@ Test(batch, event_record_survives_a_failure_at_every_step)
     cr_assert_geq(nf, 1);
     float ms = -1;
     cr_assert_eq(cudaEventRecord(c.ev, c.stream), cudaSuccess);
+    /* an event not yet reached is cudaErrorNotReady, on the asynchronous fake GPU as on a GPU */
+    cr_assert_eq(cudaEventSynchronize(c.ev), cudaSuccess);
     cr_assert_eq(cudaEventElapsedTime(&ms, c.ev, c.ev), cudaSuccess);
     cr_assert_eq(cudaEventDestroy(c.ev), cudaSuccess);
 }

@@ -84,7 +84,8 @@ Test(graph, a_sync_invalidates_the_capture)
     cr_assert_eq(cudaStreamEndCapture(s, &g), cudaErrorStreamCaptureInvalidated);
     cr_assert_null(g);
     /* the session goes on: the stream works, nothing of the capture ran */
-    cr_assert_eq(cudaMemset(a, 0, N), cudaSuccess);
+    /* on s: a plain cudaMemset (legacy stream) would race with the non-blocking stream */
+    cr_assert_eq(cudaMemsetAsync(a, 0, N, s), cudaSuccess);
     cr_assert_eq(cudaMemsetAsync(a, 5, N, s), cudaSuccess);
     cr_assert_eq(cudaStreamSynchronize(s), cudaSuccess);
     holds(a, 5, "after the invalidated capture");

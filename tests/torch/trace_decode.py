@@ -16,6 +16,7 @@ import argparse
 import ctypes
 import json
 import sys
+import time
 
 import torch
 
@@ -69,13 +70,17 @@ def main():
         for _ in range(a.warm):
             step()
         s0 = stats()
+        t0 = time.perf_counter()
         for _ in range(a.steps):
             step()
+        wall_ms = (time.perf_counter() - t0) * 1e3 / a.steps
         s1 = stats()
     per = {k: (s1[k] - s0[k]) / a.steps for k in KEYS}
     per_api = {k: (v - s0["per_api"].get(k, 0)) / a.steps for k, v in s1["per_api"].items()
                if v != s0["per_api"].get(k, 0)}
     print(f"GPT-2 {a.layers} layers x {a.embd}, one decode step (mean of {a.steps}):")
+    # wall time through shim, executor and fake GPU: "simulated <gpu>" under GENIE_FAKE_GPU_MODEL
+    print(f"  wall ms per step {wall_ms:.3f}")
     for k in KEYS:
         print(f"  {k:15s} {per[k]:10.1f}")
     print("  calls per step: " + ", ".join(f"{k} {v:g}" for k, v in

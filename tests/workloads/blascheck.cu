@@ -385,7 +385,9 @@ static void state_checks(int m, int n, int k, const float *A, const float *B, fl
     cublasHandle_t h;
     CB(cublasCreate(&h));
     cudaStream_t s;
-    CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    // a blocking stream: the plain cudaMemcpy calls (legacy stream) around the GEMMs must be
+    // ordered with them; a non-blocking stream would race with them, as on a GPU
+    CK(cudaStreamCreate(&s));
     void *ws;
     const size_t wsz = 1 << 20;
     CK(cudaMalloc(&ws, wsz));
@@ -470,7 +472,9 @@ int main(int argc, char **argv)
     cublasHandle_t h;
     CB(cublasCreate(&h));
     cudaStream_t s;
-    CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    // blocking: the checks below copy with plain cudaMemcpy (the legacy stream), which waits
+    // for a blocking stream's GEMMs but not for a non-blocking one's (a race on a GPU too)
+    CK(cudaStreamCreate(&s));
     CB(cublasSetStream(h, s));
     CB(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
     cudaStream_t got_s;

@@ -87,7 +87,9 @@ static void axpb(decltype(&::cuLaunchKernel) launch, CUfunction f, CUstream stre
 {
     int n = N;
     void *params[] = {&dy, &dx, &a, &b, &n};
-    CK(cudaMemset(dy, 0, N * sizeof(float)));
+    // on the launch's stream: a plain cudaMemset goes to the legacy stream, which a
+    // non-blocking stream does not wait for (the kernel could run before it)
+    CK(cudaMemsetAsync(dy, 0, N * sizeof(float), (cudaStream_t)stream));
     CU(launch(f, (N + 255) / 256, 1, 1, 256, 1, 1, 0, stream, params, nullptr));
     CK(cudaStreamSynchronize((cudaStream_t)stream));
     std::vector<float> y(N);
@@ -154,6 +156,9 @@ int main(int argc, char **argv)
     CK(cudaMalloc(&dx, N * sizeof(float)));
     CK(cudaMalloc(&dy, N * sizeof(float)));
     CK(cudaMemcpy(dx, x.data(), N * sizeof(float), cudaMemcpyHostToDevice));
+    // a pageable cudaMemcpy returns once the source is staged, and the non-blocking stream
+    // below does not wait for the legacy stream: make the upload complete first
+    CK(cudaDeviceSynchronize());
     cudaStream_t s;
     CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
 

@@ -454,12 +454,14 @@ int main(int argc, char **argv)
     float *dx = wl_upload(hx, nin, g.s);
     CK(cudaStreamSynchronize(g.s));
 
+    wl_stats_mark("start");
     double t0 = wl_now_ms();
     float *dout = forward_gpu(&g, &n, dx);
     float *out = wl_alloc_f((size_t)NC * B); // [NC][B]
     CK(cudaMemcpyAsync(out, dout, (size_t)NC * B * sizeof(float), cudaMemcpyDeviceToHost, g.s));
     CK(cudaStreamSynchronize(g.s));
     double t1 = wl_now_ms();
+    wl_stats_mark("forward");
 
     int *cls = (int *)std::malloc(B * sizeof(int));
     for (int b = 0; b < B; b++) {

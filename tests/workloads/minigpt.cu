@@ -516,10 +516,12 @@ int main(int argc, char **argv)
     CK(cudaStreamSynchronize(g.s)); // weights resident before timing starts
 
     wl_stats_fn stats = wl_stats_lookup();
+    wl_stats_mark("start");
     double t0 = wl_now_ms();
     forward(&g, (int)P, 0, 0);
     htok[P] = read_token(&g, (int)P);
     double t1 = wl_now_ms();
+    wl_stats_mark("prefill");
     for (long s = 1; s <= NG; s++) {
         wl_stats before = wl_stats_read(stats);
         forward(&g, 1, (int)(P + s - 1), (int)s);
@@ -535,6 +537,7 @@ int main(int argc, char **argv)
         }
     }
     double t2 = wl_now_ms();
+    wl_stats_mark("decode");
     float *hist = wl_alloc_f((NG + 1) * V);
     CK(cudaMemcpyAsync(hist, g.hist, (size_t)(NG + 1) * V * sizeof(float), cudaMemcpyDeviceToHost,
                        g.s));

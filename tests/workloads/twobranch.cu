@@ -375,6 +375,7 @@ int main(int argc, char **argv)
 
     const cublasOperation_t N_ = CUBLAS_OP_N, T_ = CUBLAS_OP_T;
     const float one = 1.0f, zero = 0.0f;
+    wl_stats_mark("start");
     double t0 = wl_now_ms();
 
     // ---- vision tower, on sv. Y[rows][out] = X[rows][in] W^T + b is the column-major
@@ -433,6 +434,7 @@ int main(int argc, char **argv)
     CK(cudaMemcpyAsync(prob, dprob, (size_t)B * K * sizeof(float), cudaMemcpyDeviceToHost, sm));
     CK(cudaStreamSynchronize(sm));
     double t1 = wl_now_ms();
+    wl_stats_mark("forward");
 
     int *ans = (int *)std::malloc(B * sizeof(int));
     std::printf("answers:");

@@ -9,9 +9,11 @@
  * alpha/beta are read through their pointers in either pointer mode ("device" memory is host
  * memory here). Argument checks follow the reference BLAS; an invalid one is INVALID_VALUE. */
 
+/* These routines compute on the calling thread, after the work queued on the handle's stream
+ * (results such as dot's may go straight to the host): host-synchronous, in stream order. */
 static cublasStatus_t check(cublasHandle_t h)
 {
-    return fb_handle_get(h, FB_BLAS, NULL);
+    return fb_handle_drain(h);
 }
 
 /* BLAS convention for a negative stride: element i lives at (n-1-i)*|inc|. */

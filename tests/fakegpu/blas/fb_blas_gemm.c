@@ -40,7 +40,6 @@ static cublasStatus_t run(const struct call *c)
     cublasStatus_t s = fb_handle_get(c->h, FB_BLAS, &st);
     if (s != CUBLAS_STATUS_SUCCESS)
         return s;
-    (void)st; /* stream and modes change nothing here: alpha/beta are readable either way */
     if (!fb_valid_op(c->ta) || !fb_valid_op(c->tb) || c->m < 0 || c->n < 0 || c->k < 0 ||
         c->batch < 0)
         return CUBLAS_STATUS_INVALID_VALUE;
@@ -87,7 +86,8 @@ static cublasStatus_t run(const struct call *c)
         .alpha = c->alpha,
         .beta = c->beta,
     };
-    return fb_gemm_run(&g);
+    unsigned host = st.pointer_mode == CUBLAS_POINTER_MODE_HOST ? FB_HOST_ALPHA | FB_HOST_BETA : 0;
+    return fb_gemm_submit(st.stream, &g, host, fb_gemm_dtype(c->comp, st.math, c->at));
 }
 
 /* ---- typed forms ---- */

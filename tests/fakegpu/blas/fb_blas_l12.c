@@ -14,9 +14,11 @@ static int64_t first(int64_t n, int64_t inc)
     return inc >= 0 ? 0 : (1 - n) * inc;
 }
 
+/* These routines compute on the calling thread, after the work queued on the handle's stream
+ * (results such as dot's may go straight to the host): host-synchronous, in stream order. */
 static cublasStatus_t check(cublasHandle_t h)
 {
-    return fb_handle_get(h, FB_BLAS, NULL);
+    return fb_handle_drain(h);
 }
 
 #define GEMV(NAME, IDX)                                                                            \

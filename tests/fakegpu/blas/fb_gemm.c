@@ -298,3 +298,103 @@ cublasStatus_t fb_gemm_run(const struct fb_gemm *g)
     free(t);
     return CUBLAS_STATUS_SUCCESS;
 }
+
+/* ---- on the fake GPU's streams ---- */
+
+/* One thread of OpenBLAS per fake-GPU worker: the workers are sized to the cores, and
+ * OpenBLAS's own pool on top of them spins in sched_yield on a loaded machine (a GPT-2 run
+ * took minutes per token). GENIE_FAKE_BLAS_THREADS overrides it. */
+__attribute__((constructor)) static void fb_threads(void)
+{
+    const char *v = getenv("GENIE_FAKE_BLAS_THREADS");
+    int n = v && *v ? atoi(v) : 1;
+    openblas_set_num_threads(n > 0 ? n : 1);
+}
+
+enum fg_dtype fb_gemm_dtype(cublasComputeType_t ct, cublasMath_t math, cudaDataType ab)
+{
+    switch (ct) {
+    case CUBLAS_COMPUTE_64F:
+    case CUBLAS_COMPUTE_64F_PEDANTIC:
+    case CUBLAS_COMPUTE_64F_EMULATED_FIXEDPOINT:
+        return FG_DT_F64;
+    case CUBLAS_COMPUTE_32F_FAST_TF32:
+        return FG_DT_TF32;
+    case CUBLAS_COMPUTE_32F_FAST_16F:
+    case CUBLAS_COMPUTE_32F_FAST_16BF:
+    case CUBLAS_COMPUTE_16F:
+    case CUBLAS_COMPUTE_16F_PEDANTIC:
+        return FG_DT_F16;
+    case CUBLAS_COMPUTE_32I:
+    case CUBLAS_COMPUTE_32I_PEDANTIC:
+        return FG_DT_I8;
+    default:
+        break;
+    }
+    switch (ab) {
+    case CUDA_R_16F:
+    case CUDA_R_16BF:
+        return FG_DT_F16;
+    case CUDA_R_8F_E4M3:
+    case CUDA_R_8F_E5M2:
+        return FG_DT_F8;
+    case CUDA_R_8I:
+        return FG_DT_I8;
+    case CUDA_R_64F:
+        return FG_DT_F64;
+    default:
+        return (math & CUBLAS_TF32_TENSOR_OP_MATH) ? FG_DT_TF32 : FG_DT_F32;
+    }
+}
+
+struct fb_job {
+    struct fb_gemm g;
+    unsigned char alpha[16], beta[16]; /* host-mode scalars, copied at the call */
+};
+
+static int fb_job_run(void *a)
+{
+    struct fb_job *j = a;
+    /* CUDA_ERROR_OUT_OF_MEMORY (2) for ALLOC_FAILED: reported at the next sync */
+    return fb_gemm_run(&j->g) == CUBLAS_STATUS_SUCCESS ? 0 : 2;
+}
+
+static size_t fb_tsz(cudaDataType t)
+{
+    size_t z = fb_type_size(t);
+    return z ? z : 4;
+}
+
+cublasStatus_t fb_gemm_submit(cudaStream_t stream, const struct fb_gemm *g, unsigned host_scalars,
+                              enum fg_dtype dt)
+{
+    if (g->m == 0 || g->n == 0 || g->batch == 0)
+        return CUBLAS_STATUS_SUCCESS;
+    if (g->m > INT_MAX || g->n > INT_MAX || g->k > INT_MAX || g->a.ld > INT_MAX ||
+        g->b.ld > INT_MAX || g->c.ld > INT_MAX || g->d.ld > INT_MAX)
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    struct fb_job *j = malloc(sizeof *j);
+    if (!j)
+        return CUBLAS_STATUS_ALLOC_FAILED;
+    j->g = *g;
+    size_t sz = fb_type_size(g->scale_t);
+    if ((host_scalars & FB_HOST_ALPHA) && g->alpha && sz <= sizeof j->alpha) {
+        memcpy(j->alpha, g->alpha, sz);
+        j->g.alpha = j->alpha;
+    }
+    if ((host_scalars & FB_HOST_BETA) && g->beta && sz <= sizeof j->beta) {
+        memcpy(j->beta, g->beta, sz);
+        j->g.beta = j->beta;
+    }
+    double mnk = (double)g->m * (double)g->n * (double)g->k * (double)g->batch;
+    fg_cost c = {.kind = FG_COST_GEMM,
+                 .dtype = dt,
+                 .flops = 2 * mnk,
+                 .bytes = (double)g->batch * ((double)g->m * (double)g->k * fb_tsz(g->a.t) +
+                                              (double)g->k * (double)g->n * fb_tsz(g->b.t) +
+                                              (double)g->m * (double)g->n * fb_tsz(g->d.t))};
+    int r = fg_work_submit(stream, fb_job_run, j, free, &c);
+    if (r == 0)
+        return CUBLAS_STATUS_SUCCESS;
+    return r == 2 ? CUBLAS_STATUS_ALLOC_FAILED : CUBLAS_STATUS_EXECUTION_FAILED;
+}

@@ -90,3 +90,12 @@ cublasStatus_t fb_handle_update(const void *h, void (*set)(struct fb_state *, co
     pthread_mutex_unlock(&fb_lock);
     return p ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_NOT_INITIALIZED;
 }
+
+cublasStatus_t fb_handle_drain(const void *h)
+{
+    struct fb_state st;
+    cublasStatus_t s = fb_handle_get(h, FB_BLAS, &st);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return s;
+    return fg_work_drain(st.stream) ? CUBLAS_STATUS_EXECUTION_FAILED : CUBLAS_STATUS_SUCCESS;
+}

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fakegpu_work.h" /* the fake GPU's streams, where the GEMMs run */
+
 /* ---- handles (fb_handle.c) --------------------------------------------------------------- */
 
 /* One registry holds cuBLAS and cuBLASLt handles. cuBLAS documents that a cublasHandle_t may be
@@ -34,6 +36,9 @@ cublasStatus_t fb_handle_new(enum fb_kind kind, void **out);
 cublasStatus_t fb_handle_free(const void *h, enum fb_kind kind);
 /* SUCCESS and *st filled (st may be NULL), or NOT_INITIALIZED. kinds: a mask of fb_kind. */
 cublasStatus_t fb_handle_get(const void *h, unsigned kinds, struct fb_state *st);
+/* fb_handle_get for a cuBLAS handle, then waits for the work queued on its stream: for the
+ * routines that compute on the calling thread. */
+cublasStatus_t fb_handle_drain(const void *h);
 /* Runs set(state, arg) under the lock on a live cuBLAS handle. */
 cublasStatus_t fb_handle_update(const void *h, void (*set)(struct fb_state *, const void *),
                                 const void *arg);
@@ -83,6 +88,16 @@ struct fb_gemm {
 
 /* SUCCESS, ALLOC_FAILED, or NOT_SUPPORTED (a dimension beyond what OpenBLAS's int takes). */
 cublasStatus_t fb_gemm_run(const struct fb_gemm *g);
+/* Queues the GEMM on the fake GPU's stream: it runs after the call returns, in stream order,
+ * and takes the model's time (fakegpu_work.h). host_scalars: which of *alpha, *beta are host
+ * memory, read now (cuBLAS reads host-mode scalars at the call); the rest is read when the
+ * GEMM runs, as on the GPU. NOT_SUPPORTED for a dimension OpenBLAS cannot take. */
+#define FB_HOST_ALPHA 1u
+#define FB_HOST_BETA 2u
+cublasStatus_t fb_gemm_submit(cudaStream_t stream, const struct fb_gemm *g, unsigned host_scalars,
+                              enum fg_dtype dt);
+/* Which peak the device-time model uses for a GEMM of these types. */
+enum fg_dtype fb_gemm_dtype(cublasComputeType_t ct, cublasMath_t math, cudaDataType ab);
 
 /* ---- cuBLASLt descriptors (fb_lt_desc.c) ------------------------------------------------- */
 

@@ -221,11 +221,10 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t
                               void *workspace, size_t workspaceSizeInBytes, cudaStream_t stream)
 {
     /* algo: any content runs (there is one algorithm), so an algo a client picked elsewhere
-     * still works. workspace: not needed. stream: the fake GPU is synchronous. */
+     * still works. workspace: not needed. */
     (void)algo;
     (void)workspace;
     (void)workspaceSizeInBytes;
-    (void)stream;
     cublasStatus_t s = fb_handle_get(lightHandle, FB_BLAS | FB_LT, NULL);
     if (s != CUBLAS_STATUS_SUCCESS)
         return s;
@@ -276,5 +275,11 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t
         g.c.p = C;
         g.d.p = D;
     }
-    return fb_gemm_run(&g);
+    unsigned host = op->pointer_mode == CUBLASLT_POINTER_MODE_HOST ? FB_HOST_ALPHA | FB_HOST_BETA
+                    : op->pointer_mode == CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST
+                        ? FB_HOST_BETA
+                        : 0;
+    return fb_gemm_submit(stream, &g, host,
+                          fb_gemm_dtype((cublasComputeType_t)op->compute, CUBLAS_DEFAULT_MATH,
+                                        g.a.t));
 }

@@ -64,7 +64,7 @@ static void getf2(void *A, int t, int64_t n, int64_t lda, int *piv, int *info)
 static cublasStatus_t getrf(cublasHandle_t h, int n, void *const *A, int lda, int *P, int *info,
                             int batch, int t)
 {
-    cublasStatus_t s = fb_handle_get(h, FB_BLAS, NULL);
+    cublasStatus_t s = fb_handle_drain(h); /* computes on this thread, in stream order */
     if (s != CUBLAS_STATUS_SUCCESS)
         return s;
     if (n < 0 || lda < max1(n) || batch < 0 || (batch > 0 && (!A || !info)))
@@ -138,7 +138,7 @@ static cublasStatus_t getrs(cublasHandle_t h, cublasOperation_t trans, int n, in
                             const void *const *A, int lda, const int *piv, void *const *B, int ldb,
                             int *info, int batch, int t)
 {
-    cublasStatus_t s = fb_handle_get(h, FB_BLAS, NULL);
+    cublasStatus_t s = fb_handle_drain(h); /* computes on this thread, in stream order */
     if (s != CUBLAS_STATUS_SUCCESS)
         return s;
     if (!info)
@@ -205,7 +205,7 @@ static void geqr2(void *A, int t, int64_t m, int64_t n, int64_t lda, void *tau, 
 static cublasStatus_t geqrf(cublasHandle_t h, int m, int n, void *const *A, int lda,
                             void *const *tau, int *info, int batch, int t)
 {
-    cublasStatus_t s = fb_handle_get(h, FB_BLAS, NULL);
+    cublasStatus_t s = fb_handle_drain(h); /* computes on this thread, in stream order */
     if (s != CUBLAS_STATUS_SUCCESS)
         return s;
     if (!info)
@@ -234,7 +234,7 @@ static cublasStatus_t gels(cublasHandle_t h, cublasOperation_t trans, int m, int
                            void *const *A, int lda, void *const *C, int ldc, int *info,
                            int *dev_info, int batch, int t)
 {
-    cublasStatus_t s = fb_handle_get(h, FB_BLAS, NULL);
+    cublasStatus_t s = fb_handle_drain(h); /* computes on this thread, in stream order */
     if (s != CUBLAS_STATUS_SUCCESS)
         return s;
     if (!info)

@@ -9,9 +9,7 @@
 #include <string.h>
 
 #include "fakeblas.h"
-
-#define OK(call) cr_assert_eq((call), CUBLAS_STATUS_SUCCESS, "%s", #call)
-#define IS(st, call) cr_assert_eq((call), (st), "%s: want %s", #call, #st)
+#include "fakegpu_work.h"
 
 static const cublasOperation_t OPS[2] = {CUBLAS_OP_N, CUBLAS_OP_T};
 
@@ -119,8 +117,18 @@ static double at(const struct mat *x, int64_t b, int64_t i, int64_t j)
 }
 
 /* Every element outside the matrices still holds its initial bytes. */
+/* The fake cuBLAS queues GEMMs on the fake GPU's streams, to run after the call returns:
+ * every checked call waits for all queued work before the test looks at memory. */
+static cublasStatus_t synced(cublasStatus_t s)
+{
+    cr_assert_eq(fg_work_sync_all(), 0, "queued work failed");
+    return s;
+}
+#define OK(call) cr_assert_eq(synced(call), CUBLAS_STATUS_SUCCESS, "%s", #call)
+#define IS(st, call) cr_assert_eq(synced(call), (st), "%s: want %s", #call, #st)
 static void check_padding(const struct mat *x)
 {
+    synced(CUBLAS_STATUS_SUCCESS);
     size_t es = tsize(x->t);
     char *in = calloc(x->bytes / es, 1);
     for (int64_t b = 0; b < x->batch; b++)
@@ -171,6 +179,7 @@ static double eps_of(cudaDataType t)
 /* Compares every element of D with the reference; then D's padding. */
 static void check(const struct ref *r, const struct mat *d)
 {
+    synced(CUBLAS_STATUS_SUCCESS);
     double eout = eps_of(d->t);
     for (int64_t b = 0; b < r->batch; b++)
         for (int64_t j = 0; j < r->n; j++)
@@ -449,6 +458,7 @@ static void ex_case(enum ex_form form, const struct ex_types *ty, int ta, int tb
         s = cublasGemmBatchedEx(h, OPS[ta], OPS[tb], (int)m, (int)n, (int)k, al, pa, ty->ab,
                                 (int)a.ld, pb, ty->ab, (int)b.ld, be, (void *const *)pc, ty->c,
                                 (int)c.ld, (int)batch, ty->comp, CUBLAS_GEMM_ALGO3);
+        synced(s); /* the GEMM reads the arrays when it runs: cudaFree would wait for it too */
         free(pa);
         free(pb);
         free(pc);

@@ -1,0 +1,245 @@
+"""link.py — emulated links (the user-space delay relay, bench/relay) and the network namespace
+joined by a veth pair whose kernel counters give each run's bytes on the link."""
+import os
+import signal
+import subprocess
+import time
+
+# one-way delay (s) and rate (bit/s) of each --link profile
+PROFILES = {
+    "dc": (25e-6, 25e9),
+    "lan": (250e-6, 1e9),
+    "wan": (10e-3, 100e6),
+}
+
+
+class Relay:
+    """genie-relay between the client and genie-remote: holds each chunk for the profile's
+    one-way delay per direction and paces to its rate."""
+
+    def __init__(self, paths, link, host, port, logdir, name):
+        from genie_bench.runner import NotRun
+
+        if not os.path.exists(paths.relay):
+            raise NotRun("relay not built (bench/relay)")
+        delay, rate = PROFILES[link]
+        pf = os.path.join(logdir, f"{name}.relay.port")
+        if os.path.exists(pf):
+            os.unlink(pf)
+        self.log = open(os.path.join(logdir, f"{name}.relay.log"), "w")
+        self.proc = subprocess.Popen(
+            [paths.relay, "--listen", "127.0.0.1:0", "--port-file", pf, "--connect",
+             f"{host}:{port}", "--delay-us", str(int(delay * 1e6)), "--rate-mbit",
+             str(rate / 1e6)], stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(200):
+            if os.path.exists(pf) and os.path.getsize(pf):
+                break
+            if self.proc.poll() is not None:
+                raise NotRun(f"failed: relay exited {self.proc.returncode}")
+            time.sleep(0.05)
+        self.target = f"127.0.0.1:{int(open(pf).read().strip())}"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def counter_delta(a, b):
+    """Bytes on the link between two readings: the client side's tx is the client's upload."""
+    return {"link_bytes_up": b["tx"] - a["tx"], "link_bytes_down": b["rx"] - a["rx"]}
+
+
+class Netns:
+    """A network namespace joined to this one by a veth pair (needs root). The remote side
+    (genie-remote, the RPC worker, the Ray actor) runs inside it at remote_ip; the kernel's
+    counters of the host-side veth are read before and after each run. close() undoes it
+    all; the CLI calls it on exit, on Ctrl-C and on SIGTERM."""
+
+    def __init__(self):
+        pid = os.getpid() % 100000
+        self.name = f"genie-bench-{pid}"
+        self.host_if, self.ns_if = f"gbh{pid}", f"gbn{pid}"
+        self.host_ip, self.remote_ip = "10.213.0.1", "10.213.0.2"
+        self.made = []
+        try:
+            self._ip("netns", "add", self.name)
+            self.made.append("netns")
+            self._ip("link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if)
+            self.made.append("link")
+            self._ip("link", "set", self.ns_if, "netns", self.name)
+            self._ip("addr", "add", f"{self.host_ip}/30", "dev", self.host_if)
+            self._ip("link", "set", self.host_if, "up")
+            self._ipns("addr", "add", f"{self.remote_ip}/30", "dev", self.ns_if)
+            self._ipns("link", "set", self.ns_if, "up")
+            self._ipns("link", "set", "lo", "up")
+        except Exception:
+            self.close()
+            raise
+
+    def _ip(self, *a):
+        subprocess.run(["ip", *a], check=True, capture_output=True, timeout=20)
+
+    def _ipns(self, *a):
+        subprocess.run(["ip", "netns", "exec", self.name, "ip", *a], check=True,
+                       capture_output=True, timeout=20)
+
+    def wrap(self, cmd):
+        return ["ip", "netns", "exec", self.name] + list(cmd)
+
+    def counters(self):
+        base = f"/sys/class/net/{self.host_if}/statistics"
+        with open(f"{base}/tx_bytes") as f:
+            tx = int(f.read())
+        with open(f"{base}/rx_bytes") as f:
+            rx = int(f.read())
+        return {"tx": tx, "rx": rx}
+
+    def close(self):
+        if "link" in self.made:
+            subprocess.run(["ip", "link", "del", self.host_if], capture_output=True, timeout=20)
+        if "netns" in self.made:
+            subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=20)
+        self.made = []
+
+
+def try_netns():
+    """(Netns, None) or (None, reason)."""
+    if os.geteuid() != 0:
+        return None, "no netns (not root)"
+    try:
+        return Netns(), None
+    except Exception as e:  # noqa: BLE001 - the reason goes into the tables
+        return None, f"no netns ({str(e)[:80]})"
+
+
+# ------------------------------------------------------------ accuracy ----
+
+def _echo_server():
+    """A TCP server on 127.0.0.1 in a thread: 'P' then 64-byte pings echoed; 'B' then a u64
+    size, that many bytes, one byte back. Returns (port, closer)."""
+    import socket
+    import struct
+    import threading
+
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+
+    def serve(c):
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            mode = c.recv(1)
+            if mode == b"P":
+                while True:
+                    buf = b""
+                    while len(buf) < 64:
+                        d = c.recv(64 - len(buf))
+                        if not d:
+                            return
+                        buf += d
+                    c.sendall(buf)
+            elif mode == b"B":
+                hdr = b""
+                while len(hdr) < 8:
+                    hdr += c.recv(8 - len(hdr))
+                n = struct.unpack("<Q", hdr)[0]
+                while n > 0:
+                    d = c.recv(min(n, 1 << 20))
+                    if not d:
+                        return
+                    n -= len(d)
+                c.sendall(b"k")
+        finally:
+            c.close()
+
+    def accept():
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return ls.getsockname()[1], ls.close
+
+
+def probe(target, pings=50, bulk=4 << 20):
+    """(median RTT in s, achieved rate in bit/s) through target ('host:port')."""
+    import socket
+    import statistics
+    import struct
+
+    host, port = target.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.sendall(b"P")
+    rtts = []
+    msg = b"x" * 64
+    for _ in range(pings):
+        t = time.perf_counter()
+        s.sendall(msg)
+        got = 0
+        while got < 64:
+            got += len(s.recv(64 - got))
+        rtts.append(time.perf_counter() - t)
+    s.close()
+    rtt = statistics.median(rtts)
+    s = socket.create_connection((host, int(port)))
+    s.sendall(b"B" + struct.pack("<Q", bulk))
+    data = b"\0" * (1 << 20)
+    t = time.perf_counter()
+    left = bulk
+    while left:
+        left -= s.send(data[:min(left, len(data))])
+    s.recv(1)
+    el = time.perf_counter() - t
+    s.close()
+    # the bulk transfer's time less one round trip (the size header's and the reply's delay)
+    return rtt, bulk * 8 / max(el - rtt, 1e-9)
+
+
+def accuracy(relay_bin, profiles=("dc", "lan", "wan")):
+    """Configured vs achieved one-way delay and rate of the relay for each profile, against a
+    direct loopback baseline measured in the same minute."""
+    import tempfile
+
+    port, close = _echo_server()
+    out = []
+    try:
+        base_rtt, base_rate = probe(f"127.0.0.1:{port}")
+        out.append({"profile": "loopback (no relay)", "delay_us": None, "rate_mbit": None,
+                    "rtt_us": base_rtt * 1e6, "achieved_delay_us": None,
+                    "achieved_rate_mbit": base_rate / 1e6})
+        for p in profiles:
+            delay, rate = PROFILES[p]
+            d = tempfile.mkdtemp(prefix="genie-relay-")
+            pf = os.path.join(d, "port")
+            proc = subprocess.Popen([relay_bin, "--listen", "127.0.0.1:0", "--port-file", pf,
+                                     "--connect", f"127.0.0.1:{port}", "--delay-us",
+                                     str(delay * 1e6), "--rate-mbit", str(rate / 1e6)],
+                                    stderr=subprocess.DEVNULL)
+            try:
+                for _ in range(100):
+                    if os.path.exists(pf):
+                        break
+                    time.sleep(0.05)
+                rport = int(open(pf).read())
+                bulk = (4 << 20) if p != "wan" else (2 << 20)
+                rtt, r = probe(f"127.0.0.1:{rport}", pings=20 if p == "wan" else 50, bulk=bulk)
+                out.append({"profile": p, "delay_us": delay * 1e6, "rate_mbit": rate / 1e6,
+                            "rtt_us": rtt * 1e6,
+                            "achieved_delay_us": max(rtt - base_rtt, 0) / 2 * 1e6,
+                            "achieved_rate_mbit": r / 1e6})
+            finally:
+                proc.terminate()
+                proc.wait(5)
+    finally:
+        close()
+    return out
