@@ -3298,194 +3298,162 @@ GENIE_EXPORT cublasStatus_t cublasGetLoggerCallback(cublasLogCallback* userCallb
 
 GENIE_EXPORT cublasStatus_t cublasSetVector(int n, int elemSize, const void* x, int incx, void* devicePtr, int incy)
 {
-    (void)n;
-    (void)elemSize;
-    (void)x;
-    (void)incx;
-    (void)devicePtr;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasSetVector);
+    shim_count(GENIE_APIX_cublasSetVector);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasSetVector(n, elemSize, x, incx, devicePtr, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSetVector_64(int64_t n, int64_t elemSize, const void* x, int64_t incx, void* devicePtr, int64_t incy)
 {
-    (void)n;
-    (void)elemSize;
-    (void)x;
-    (void)incx;
-    (void)devicePtr;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasSetVector_64);
+    shim_count(GENIE_APIX_cublasSetVector_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasSetVector_64(n, elemSize, x, incx, devicePtr, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGetVector(int n, int elemSize, const void* x, int incx, void* y, int incy)
 {
-    (void)n;
-    (void)elemSize;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasGetVector);
+    shim_count(GENIE_APIX_cublasGetVector);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasGetVector(n, elemSize, x, incx, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGetVector_64(int64_t n, int64_t elemSize, const void* x, int64_t incx, void* y, int64_t incy)
 {
-    (void)n;
-    (void)elemSize;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasGetVector_64);
+    shim_count(GENIE_APIX_cublasGetVector_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasGetVector_64(n, elemSize, x, incx, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSetMatrix(int rows, int cols, int elemSize, const void* A, int lda, void* B, int ldb)
 {
-    (void)rows;
-    (void)cols;
-    (void)elemSize;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    return shim_deny_blas(GENIE_APIX_cublasSetMatrix);
+    shim_count(GENIE_APIX_cublasSetMatrix);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasSetMatrix(rows, cols, elemSize, A, lda, B, ldb);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSetMatrix_64(int64_t rows, int64_t cols, int64_t elemSize, const void* A, int64_t lda, void* B, int64_t ldb)
 {
-    (void)rows;
-    (void)cols;
-    (void)elemSize;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    return shim_deny_blas(GENIE_APIX_cublasSetMatrix_64);
+    shim_count(GENIE_APIX_cublasSetMatrix_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasSetMatrix_64(rows, cols, elemSize, A, lda, B, ldb);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGetMatrix(int rows, int cols, int elemSize, const void* A, int lda, void* B, int ldb)
 {
-    (void)rows;
-    (void)cols;
-    (void)elemSize;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    return shim_deny_blas(GENIE_APIX_cublasGetMatrix);
+    shim_count(GENIE_APIX_cublasGetMatrix);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasGetMatrix(rows, cols, elemSize, A, lda, B, ldb);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGetMatrix_64(int64_t rows, int64_t cols, int64_t elemSize, const void* A, int64_t lda, void* B, int64_t ldb)
 {
-    (void)rows;
-    (void)cols;
-    (void)elemSize;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    return shim_deny_blas(GENIE_APIX_cublasGetMatrix_64);
+    shim_count(GENIE_APIX_cublasGetMatrix_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasGetMatrix_64(rows, cols, elemSize, A, lda, B, ldb);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSetVectorAsync(int n, int elemSize, const void* hostPtr, int incx, void* devicePtr, int incy, cudaStream_t stream)
 {
-    (void)n;
-    (void)elemSize;
-    (void)hostPtr;
-    (void)incx;
-    (void)devicePtr;
-    (void)incy;
-    (void)stream;
-    return shim_deny_blas(GENIE_APIX_cublasSetVectorAsync);
+    shim_count(GENIE_APIX_cublasSetVectorAsync);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasSetVectorAsync(n, elemSize, hostPtr, incx, devicePtr, incy, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSetVectorAsync_64(int64_t n, int64_t elemSize, const void* hostPtr, int64_t incx, void* devicePtr, int64_t incy, cudaStream_t stream)
 {
-    (void)n;
-    (void)elemSize;
-    (void)hostPtr;
-    (void)incx;
-    (void)devicePtr;
-    (void)incy;
-    (void)stream;
-    return shim_deny_blas(GENIE_APIX_cublasSetVectorAsync_64);
+    shim_count(GENIE_APIX_cublasSetVectorAsync_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasSetVectorAsync_64(n, elemSize, hostPtr, incx, devicePtr, incy, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGetVectorAsync(int n, int elemSize, const void* devicePtr, int incx, void* hostPtr, int incy, cudaStream_t stream)
 {
-    (void)n;
-    (void)elemSize;
-    (void)devicePtr;
-    (void)incx;
-    (void)hostPtr;
-    (void)incy;
-    (void)stream;
-    return shim_deny_blas(GENIE_APIX_cublasGetVectorAsync);
+    shim_count(GENIE_APIX_cublasGetVectorAsync);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasGetVectorAsync(n, elemSize, devicePtr, incx, hostPtr, incy, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGetVectorAsync_64(int64_t n, int64_t elemSize, const void* devicePtr, int64_t incx, void* hostPtr, int64_t incy, cudaStream_t stream)
 {
-    (void)n;
-    (void)elemSize;
-    (void)devicePtr;
-    (void)incx;
-    (void)hostPtr;
-    (void)incy;
-    (void)stream;
-    return shim_deny_blas(GENIE_APIX_cublasGetVectorAsync_64);
+    shim_count(GENIE_APIX_cublasGetVectorAsync_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasGetVectorAsync_64(n, elemSize, devicePtr, incx, hostPtr, incy, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSetMatrixAsync(int rows, int cols, int elemSize, const void* A, int lda, void* B, int ldb, cudaStream_t stream)
 {
-    (void)rows;
-    (void)cols;
-    (void)elemSize;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)stream;
-    return shim_deny_blas(GENIE_APIX_cublasSetMatrixAsync);
+    shim_count(GENIE_APIX_cublasSetMatrixAsync);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasSetMatrixAsync(rows, cols, elemSize, A, lda, B, ldb, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSetMatrixAsync_64(int64_t rows, int64_t cols, int64_t elemSize, const void* A, int64_t lda, void* B, int64_t ldb, cudaStream_t stream)
 {
-    (void)rows;
-    (void)cols;
-    (void)elemSize;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)stream;
-    return shim_deny_blas(GENIE_APIX_cublasSetMatrixAsync_64);
+    shim_count(GENIE_APIX_cublasSetMatrixAsync_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasSetMatrixAsync_64(rows, cols, elemSize, A, lda, B, ldb, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGetMatrixAsync(int rows, int cols, int elemSize, const void* A, int lda, void* B, int ldb, cudaStream_t stream)
 {
-    (void)rows;
-    (void)cols;
-    (void)elemSize;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)stream;
-    return shim_deny_blas(GENIE_APIX_cublasGetMatrixAsync);
+    shim_count(GENIE_APIX_cublasGetMatrixAsync);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasGetMatrixAsync(rows, cols, elemSize, A, lda, B, ldb, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGetMatrixAsync_64(int64_t rows, int64_t cols, int64_t elemSize, const void* A, int64_t lda, void* B, int64_t ldb, cudaStream_t stream)
 {
-    (void)rows;
-    (void)cols;
-    (void)elemSize;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)stream;
-    return shim_deny_blas(GENIE_APIX_cublasGetMatrixAsync_64);
+    shim_count(GENIE_APIX_cublasGetMatrixAsync_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_impl_cublasGetMatrixAsync_64(rows, cols, elemSize, A, lda, B, ldb, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT void cublasXerbla(const char* srName, int info)
