@@ -187,8 +187,9 @@ Test(fakegpu, vmm_round_trip, .init = setup)
     OK(cuMemsetD32Async(va, 0xdeadbeef, 16, s));
     OK(cuMemsetD8Async(va + 64, 0x11, 4, s));
     OK(cuMemcpyHtoDAsync(va + 68, in, 4, s));
-    OK(cuMemcpyDtoD(va + 72, va + 68, 4));
+    /* s is non-blocking: the legacy NULL stream's copy below does not wait for it */
     OK(cuStreamSynchronize(s));
+    OK(cuMemcpyDtoD(va + 72, va + 68, 4));
     OK(cuMemcpyDtoH(out, va, 80));
     cr_assert_eq(out[0], 0xdeadbeef);
     cr_assert_eq(out[15], 0xdeadbeef);

@@ -95,12 +95,26 @@ static void put_sleep_write(uint32_t stream)
     memcpy(p + 12, &ms, 4);
 }
 
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 /* Sends the request begun by the caller, whose last record is a 4-byte D2H of base, and
  * returns the int it read. */
 static int run_and_read(exec_session *s)
 {
     reply r;
     run(s, &r);
+    /* A broken sync (GENIE_FAKE_GPU_BREAK) returns before the copy into the reply has landed
+     * and before the kernel has ended: give the copy (which nothing orders after the kernel)
+     * time to land, read, and keep the reply until the kernel is over, or their late writes go
+     * to freed memory (ASan: heap-use-after-free) and to unmapped memory (a fault that poisons
+     * the context for the next scenario's set-up). */
+    int broken = getenv("GENIE_FAKE_GPU_BREAK") != NULL;
+    if (broken)
+        nap_ms(SLEEP_MS / 3);
     cr_assert_gt(r.n, 0);
     proto_R_DATA d;
     cr_assert_eq(r.recs[r.n - 1].op, PROTO_OP_R_DATA, "last reply record is %s",
@@ -109,6 +123,8 @@ static int run_and_read(exec_session *s)
     cr_assert_eq(d.data_len, 4);
     int v;
     memcpy(&v, d.data, 4);
+    if (broken)
+        nap_ms(2 * SLEEP_MS);
     done(&r);
     return v;
 }
@@ -158,13 +174,6 @@ static int sync_scenario(int k)
     }
     proto_put_MEMCPY_D2H(&req, hello_rep.va_base, 4, B);
     int v = run_and_read(s);
-    if (getenv("GENIE_FAKE_GPU_BREAK")) {
-        /* A broken sync left the kernel running: let it end before the session's memory is
-         * unmapped, or its late write is a fault that poisons the context for the next
-         * scenario's set-up (seen as "set-up record 2 failed", now and then) */
-        struct timespec ts = {0, 2L * SLEEP_MS * 1000000L};
-        nanosleep(&ts, NULL);
-    }
     exec_session_close(s);
     return v;
 }
