@@ -90,7 +90,7 @@ int exec_ctx_open(const char *token, exec_ctx **out, char *err, size_t errlen)
     }
     if ((rc = ctx_devinfo(c, err, errlen)))
         goto fail_ctx;
-    if (token && *token && !(c->token = strdup(token))) {
+    if (rmt_auth_init(&c->auth, token)) {
         snprintf(err, errlen, "%s", genie_strerror(GENIE_ENOMEM));
         rc = GENIE_ENOMEM;
         goto fail_ctx;
@@ -137,7 +137,13 @@ void exec_ctx_poison(exec_ctx *c, CUresult r)
     if (!sticky(r))
         return;
     pthread_mutex_lock(&c->lock);
-    if (!c->poison) {
+    if (!c->poison && c->worker_session) {
+        char nb[32];
+        c->poison = r;
+        GENIE_ERROR("%s corrupted the GPU context of session %u: its calls fail from now on; "
+                    "the context is its worker process's own, no other session is affected",
+                    exec_cu_name(&c->drv, r, nb, sizeof nb), c->worker_session);
+    } else if (!c->poison) {
         char nb[32];
         c->poison = r;
         GENIE_ERROR("%s corrupted the GPU context all sessions share: every session's calls fail "
@@ -201,6 +207,16 @@ void exec_ctx_set_limits(exec_ctx *ctx, const exec_limits *l)
     pthread_mutex_lock(&ctx->lock);
     ctx->limits = *l;
     pthread_mutex_unlock(&ctx->lock);
+    rmt_auth_limits(&ctx->auth, l->login_fails, l->login_window_s);
+}
+
+void exec_ctx_worker(exec_ctx *ctx, uint32_t session, unsigned tenant)
+{
+    pthread_mutex_lock(&ctx->lock);
+    ctx->worker_session = session;
+    ctx->worker_tenant = tenant;
+    ctx->next_session = session - 1; /* the one session this process opens gets that id */
+    pthread_mutex_unlock(&ctx->lock);
 }
 
 const proto_devinfo *exec_ctx_devinfo(const exec_ctx *ctx)
@@ -223,6 +239,6 @@ void exec_ctx_close(exec_ctx *c)
     pthread_mutex_destroy(&c->lock);
     exec_wcache_free(&c->wcache);
     free(c->lib);
-    free(c->token);
+    rmt_auth_free(&c->auth);
     free(c);
 }

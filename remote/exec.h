@@ -40,6 +40,11 @@ exec_limits exec_limits_default(void);
 /* Before the first session opens. */
 void exec_ctx_set_limits(exec_ctx *ctx, const exec_limits *l);
 
+/* Makes ctx a worker process's (remote/worker.c): it will serve one session, with this id
+ * (nonzero), whose token genie-remote's front has checked and found to be tenant's. Before
+ * the session opens; ctx was opened without a token. */
+void exec_ctx_worker(exec_ctx *ctx, uint32_t session, unsigned tenant);
+
 /* NULL on allocation failure. peer (gRPC's "ipv4:a.b.c.d:port", ...) names the client in logs
  * and keys the failed-login throttle (may be NULL). */
 exec_session *exec_session_open(exec_ctx *ctx, const char *peer);

@@ -8,6 +8,7 @@
 
 #include "common/genie.h"
 #include "remote/gen/exec_ops.h"
+#include "remote/auth.h"
 #include "remote/exec.h"
 
 /* ---- the driver, loaded with dlopen ----
@@ -130,7 +131,7 @@ struct exec_ctx {
     CUdevice dev;
     CUcontext primary;
     size_t granularity; /* minimum VMM granularity of device 0 */
-    char *token;        /* owned; NULL: any client accepted */
+    rmt_auth auth;      /* the tokens and the failed-login throttle */
     proto_devinfo devinfo;
     pthread_mutex_t lock; /* guards modules, next_session, nsessions and poison */
     exec_module *modules;
@@ -147,12 +148,11 @@ struct exec_ctx {
     exec_limits limits;
     uint64_t wc_salt[2]; /* random per process: mixed with a tenant into weight-cache keys */
     exec_session *live; /* sessions past open, for the status table (under lock) */
-    /* Failed HELLOs by peer address (under lock): a small table, the oldest entry reused. */
-    struct exec_login_fail {
-        char addr[64];
-        unsigned count;
-        uint64_t first_ns;
-    } fails[32];
+    /* Nonzero in a worker process of genie-remote's front (remote/worker.c): this process
+     * serves one session, whose id this is; the front checked its token and says which
+     * tenant presented it. */
+    uint32_t worker_session;
+    unsigned worker_tenant;
 };
 
 /* ---- u32 client ID -> non-NULL pointer (open addressing, backward-shift delete) ---- */

@@ -14,6 +14,7 @@
 #include "protocol/gen/ops.h"
 #include "protocol/transport.h"
 #include "remote/exec.h"
+#include "remote/worker.h"
 
 #define GENIE_REMOTE_VERSION "0.1"
 
@@ -40,6 +41,9 @@ static void usage(FILE *f)
         "  --drain-seconds S     on SIGTERM, let running batches finish this long (default 30)\n"
         "  --weight-cache-scope token|global  share cached uploads only among sessions of one\n"
         "                        token (default; each line of the token file is a tenant) or all\n"
+        "  --sessions process|threads  a worker process per session (default: a kernel fault\n"
+        "                        or a crash ends only its session), or every session in this\n"
+        "                        process (sessions share one GPU context and address space)\n"
         "  --status ADDR         ask the genie-remote at ADDR for its sessions (with the token\n"
         "                        of --token-file, $GENIE_TOKEN_FILE or $GENIE_TOKEN) and exit\n"
         "  --help, --version\n"
@@ -198,6 +202,8 @@ int main(int argc, char **argv)
                             .handshake_ms = 5000,
                             .max_unauth = 16,
                             .idle_ms = 3600 * 1000};
+    int threads = 0, worker = 0;
+    rmt_worker_args wk = {.fd = -1};
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"token", required_argument, NULL, 't'},
@@ -217,6 +223,12 @@ int main(int argc, char **argv)
         {"drain-seconds", required_argument, NULL, 12},
         {"status", required_argument, NULL, 13},
         {"weight-cache-scope", required_argument, NULL, 14},
+        {"sessions", required_argument, NULL, 15},
+        /* internal: how the front starts a worker (remote/worker.h) */
+        {"worker", required_argument, NULL, 16},
+        {"session-id", required_argument, NULL, 17},
+        {"tenant", required_argument, NULL, 18},
+        {"peer", required_argument, NULL, 19},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -281,6 +293,26 @@ int main(int argc, char **argv)
             }
             lim.weight_cache_global = !strcmp(optarg, "global");
             break;
+        case 15:
+            if (strcmp(optarg, "process") && strcmp(optarg, "threads")) {
+                fprintf(stderr, "genie-remote: --sessions is process or threads\n");
+                return 2;
+            }
+            threads = !strcmp(optarg, "threads");
+            break;
+        case 16:
+            wk.fd = (int)num_opt("--worker", optarg);
+            worker = 1;
+            break;
+        case 17:
+            wk.session = (uint32_t)num_opt("--session-id", optarg);
+            break;
+        case 18:
+            wk.tenant = (unsigned)num_opt("--tenant", optarg);
+            break;
+        case 19:
+            wk.peer = optarg;
+            break;
         case 'p':
             port_file = optarg;
             break;
@@ -318,6 +350,10 @@ int main(int argc, char **argv)
         return 2;
     }
     genie_log_init();
+    if (worker) { /* a session's worker process, started by the front (remote/worker.h) */
+        wk.lim = lim;
+        return rmt_worker_main(&wk);
+    }
     char *token_owned = NULL;
     if (token_file && *token_file) {
         if (!(token_owned = read_token_file(token_file)))
@@ -350,21 +386,39 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     char err[512] = "";
-    exec_ctx *ctx;
-    int rc = exec_ctx_open(token, &ctx, err, sizeof err);
-    if (token_owned) /* exec_ctx keeps its own copy */
+    exec_ctx *ctx = NULL;
+    rmt_front *front = NULL;
+    int rc;
+    proto_handler h;
+    char device[320] = "";
+    if (threads) {
+        rc = exec_ctx_open(token, &ctx, err, sizeof err);
+        if (!rc) {
+            exec_ctx_set_limits(ctx, &lim);
+            h = (proto_handler){.ud = ctx,
+                                .open = on_open,
+                                .handle = on_handle,
+                                .close = on_close,
+                                .authenticated = on_authenticated};
+            const proto_devinfo *di = exec_ctx_devinfo(ctx);
+            snprintf(device, sizeof device, "%s, driver %d; sessions share this process",
+                     di->name, di->driver_version);
+        }
+    } else {
+        rc = rmt_front_open(token, &lim, &front, err, sizeof err);
+        if (!rc) {
+            h = rmt_front_handler(front);
+            snprintf(device, sizeof device, "%s; a worker process per session",
+                     rmt_front_device(front));
+        }
+    }
+    if (token_owned) /* the executor or the front keeps its own copy */
         memset(token_owned, 0, strlen(token_owned));
     free(token_owned);
     if (rc) {
         fprintf(stderr, "genie-remote: cannot open the GPU: %s\n", err);
         return 1;
     }
-    exec_ctx_set_limits(ctx, &lim);
-    proto_handler h = {.ud = ctx,
-                       .open = on_open,
-                       .handle = on_handle,
-                       .close = on_close,
-                       .authenticated = on_authenticated};
     proto_server *srv;
     if ((rc = proto_server_start_opts(listen, &h, &so, &srv, err, sizeof err))) {
         if (*err)
@@ -372,6 +426,7 @@ int main(int argc, char **argv)
         else
             fprintf(stderr, "genie-remote: cannot listen on %s: %s\n", listen, genie_strerror(rc));
         exec_ctx_close(ctx);
+        rmt_front_close(front);
         return 2;
     }
     int port = proto_server_port(srv);
@@ -379,15 +434,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "genie-remote: cannot write the port file %s\n", port_file);
         proto_server_stop(srv);
         exec_ctx_close(ctx);
+        rmt_front_close(front);
         return 1;
     }
-    const proto_devinfo *di = exec_ctx_devinfo(ctx);
     if (port > 0)
-        fprintf(stderr, "genie-remote: listening on %s (port %d), device %s, driver %d\n", listen,
-                port, di->name, di->driver_version);
+        fprintf(stderr, "genie-remote: listening on %s (port %d), device %s\n", listen, port,
+                device);
     else
-        fprintf(stderr, "genie-remote: listening on %s, device %s, driver %d\n", listen, di->name,
-                di->driver_version);
+        fprintf(stderr, "genie-remote: listening on %s, device %s\n", listen, device);
     fflush(stderr);
 
     int sig = 0;
@@ -405,5 +459,6 @@ int main(int argc, char **argv)
     fprintf(stderr, "genie-remote: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     proto_server_stop(srv); /* ends every stream; each session's close runs first */
     exec_ctx_close(ctx);
+    rmt_front_close(front);
     return 0;
 }

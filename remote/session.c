@@ -19,25 +19,13 @@
 #define EXEC_VA_HINT_SPAN 0x400000000000ull
 #define EXEC_VA_DEFAULT (64ull << 30)
 
-/* "ipv4:10.0.0.1:5123" -> "ipv4:10.0.0.1", "ipv6:[::1]:5123" -> "ipv6:[::1]"; a unix
- * socket's peer has no port and is kept whole (every local client shares that address). */
-static void peer_addr(const char *peer, char *out, size_t n)
-{
-    snprintf(out, n, "%s", peer ? peer : "local");
-    if (strncmp(out, "ipv4:", 5) && strncmp(out, "ipv6:", 5))
-        return;
-    char *colon = strrchr(out, ':');
-    if (colon && colon > out + 4 && (out[3] == '4' || colon[-1] == ']'))
-        *colon = 0;
-}
-
 exec_session *exec_session_open(exec_ctx *ctx, const char *peer)
 {
     exec_session *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->ctx = ctx;
-    peer_addr(peer, s->peer, sizeof s->peer);
+    rmt_peer_addr(peer, s->peer, sizeof s->peer);
     s->opened_ns = genie_now_ns();
     pthread_mutex_lock(&ctx->lock);
     s->id = ++ctx->next_session;
@@ -136,93 +124,6 @@ CUresult exec_sync_all(exec_session *s)
 
 /* ---- session ops ---- */
 
-/* Constant time in the token: the loop runs over the bytes the client sent (its own length,
- * which it knows), compares each with the token's byte at that place (or its first byte past
- * its end) and folds the length difference in, so neither the matching prefix nor the
- * token's length shows in the time taken. */
-static int token_eq(const char *want, size_t n, const uint8_t *got, size_t got_len)
-{
-    volatile unsigned diff = (unsigned)(got_len ^ n) | (unsigned)((uint64_t)(got_len ^ n) >> 32);
-    for (size_t i = 0; i < got_len; i++) {
-        size_t in = (size_t)(i < n); /* 1 inside the token: no branch on the token's length */
-        diff |= (unsigned)((uint8_t)want[i * in] ^ got[i]);
-    }
-    return n > 0 && diff == 0;
-}
-
-/* want: the server's tokens, one per line (tenants). Returns 1 + the index of the token got
- * equals, or 0. Every token is compared, whichever matches. */
-static unsigned token_ok(const char *want, const uint8_t *got, size_t got_len)
-{
-    if (!want)
-        return 1;
-    /* A trailing NUL sent by a C client is not part of the token. */
-    if (got_len && got[got_len - 1] == 0)
-        got_len--;
-    unsigned match = 0, k = 0;
-    for (const char *t = want;; k++) {
-        size_t n = strcspn(t, "\n");
-        unsigned eq = (unsigned)token_eq(t, n, got, got_len);
-        match |= (k + 1) & (0u - eq); /* tokens differ, so at most one is equal */
-        if (!t[n])
-            break;
-        t += n + 1;
-    }
-    return match;
-}
-
-/* Failed-login throttle: the entry of addr, or a reused one (the oldest). Under ctx->lock. */
-static struct exec_login_fail *fail_entry(exec_ctx *c, const char *addr, int create)
-{
-    struct exec_login_fail *old = NULL;
-    for (size_t i = 0; i < sizeof c->fails / sizeof c->fails[0]; i++) {
-        struct exec_login_fail *f = &c->fails[i];
-        if (f->count && !strcmp(f->addr, addr))
-            return f;
-        /* an empty slot first, else the one whose window began first */
-        if (!old || (old->count && (!f->count || f->first_ns < old->first_ns)))
-            old = f;
-    }
-    if (!create)
-        return NULL;
-    memset(old, 0, sizeof *old);
-    snprintf(old->addr, sizeof old->addr, "%s", addr);
-    return old;
-}
-
-/* Seconds addr must still wait, or 0 if it may try a token. */
-static unsigned login_blocked(exec_ctx *c, const char *addr)
-{
-    unsigned wait = 0;
-    pthread_mutex_lock(&c->lock);
-    uint64_t win = (uint64_t)c->limits.login_window_s * 1000000000ull, now = genie_now_ns();
-    struct exec_login_fail *f = c->limits.login_fails ? fail_entry(c, addr, 0) : NULL;
-    if (f && now - f->first_ns >= win)
-        memset(f, 0, sizeof *f); /* the window has passed: start over */
-    else if (f && f->count >= c->limits.login_fails)
-        wait = (unsigned)((win - (now - f->first_ns)) / 1000000000ull) + 1;
-    pthread_mutex_unlock(&c->lock);
-    return wait;
-}
-
-static void login_failed(exec_session *s)
-{
-    exec_ctx *c = s->ctx;
-    pthread_mutex_lock(&c->lock);
-    unsigned count = 0;
-    if (c->limits.login_fails) {
-        struct exec_login_fail *f = fail_entry(c, s->peer, 1);
-        if (!f->count)
-            f->first_ns = genie_now_ns();
-        count = ++f->count;
-    }
-    pthread_mutex_unlock(&c->lock);
-    /* never the token it sent: a near miss would give the real one away in the log */
-    GENIE_WARN("session %u: failed login from %s (%u in this window%s)", s->id, s->peer, count,
-               count && count >= c->limits.login_fails ? "; refusing it for the rest of the window"
-                                                      : "");
-}
-
 int exec_op_HELLO(exec_session *s, uint32_t index, const proto_HELLO *a)
 {
     exec_ctx *c = s->ctx;
@@ -230,18 +131,12 @@ int exec_op_HELLO(exec_session *s, uint32_t index, const proto_HELLO *a)
     if (s->hello)
         return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0, "HELLO repeated in session %u",
                          s->id);
-    unsigned wait = login_blocked(c, s->peer);
-    if (wait)
-        return exec_fail(s, index, EXEC_cudaErrorDevicesUnavailable, 0,
-                         "%s: too many failed logins from %s; retry in %u s",
-                         genie_strerror(GENIE_EAUTH), s->peer, wait);
-    unsigned tenant = token_ok(c->token, a->token, a->token_len);
-    if (!tenant) {
-        login_failed(s);
-        return exec_fail(s, index, EXEC_cudaErrorDevicesUnavailable, 0, "%s",
-                         genie_strerror(GENIE_EAUTH));
-    }
-    s->tenant = tenant - 1;
+    char msg[256];
+    unsigned tenant;
+    if (rmt_auth_login(&c->auth, s->peer, s->id, a->token, a->token_len, &tenant, msg, sizeof msg))
+        return exec_fail(s, index, EXEC_cudaErrorDevicesUnavailable, 0, "%s", msg);
+    /* a worker process is told its session's tenant: the front checked the token */
+    s->tenant = c->worker_session ? c->worker_tenant : tenant;
     if (a->version != PROTO_SESSION_VERSION)
         return exec_fail(s, index, EXEC_cudaErrorInsufficientDriver, 0,
                          "the client speaks session version %u, genie-remote %s speaks session "
@@ -343,16 +238,10 @@ int exec_op_STATUS(exec_session *s, uint32_t index, const proto_STATUS *a)
     if (s->hello)
         return exec_fail(s, index, EXEC_cudaErrorInvalidValue, 0,
                          "STATUS is the operator's request, not a session's");
-    unsigned wait = login_blocked(c, s->peer);
-    if (wait)
-        return exec_fail(s, index, EXEC_cudaErrorDevicesUnavailable, 0,
-                         "%s: too many failed logins from %s; retry in %u s",
-                         genie_strerror(GENIE_EAUTH), s->peer, wait);
-    if (!token_ok(c->token, a->token, a->token_len)) {
-        login_failed(s);
-        return exec_fail(s, index, EXEC_cudaErrorDevicesUnavailable, 0, "%s",
-                         genie_strerror(GENIE_EAUTH));
-    }
+    char msg[256];
+    unsigned tenant;
+    if (rmt_auth_login(&c->auth, s->peer, s->id, a->token, a->token_len, &tenant, msg, sizeof msg))
+        return exec_fail(s, index, EXEC_cudaErrorDevicesUnavailable, 0, "%s", msg);
     genie_buf t = {0};
     status_text(c, &t);
     uint8_t *p = proto_put_R_DATA(&s->reply, index, t.len);

@@ -49,13 +49,15 @@ fi
 export GENIE_CUDA_LIB="$fake"
 server_env=()
 client_env=()
-server_args=()
+# The weight cache lives in each worker process until the front shares it: cross-run hits
+# need every session in one process for now.
+server_args=(--sessions threads)
 tokens=()
 case "$case" in
 cache) ;;
 tenants | tenants_global | same_tenant)
     printf 'tenant-one\ntenant-two\n' >"$tmp/tokens"
-    server_args=(--token-file "$tmp/tokens")
+    server_args+=(--token-file "$tmp/tokens")
     [ "$case" = tenants_global ] && server_args+=(--weight-cache-scope global)
     tokens=(tenant-one tenant-two)
     [ "$case" = same_tenant ] && tokens=(tenant-two tenant-two)

@@ -1,0 +1,66 @@
+/* worker.h — genie-remote's process per session: the front (remote/front.c) accepts, checks
+ * tokens and hands each session to a worker process of its own (remote/worker.c: an executor
+ * with one session), and the messages the two exchange over a socketpair.
+ *
+ * Why a process per session: docs/operations.md ("The session model"). gRPC stays in the
+ * front; a worker is `genie-remote --worker 3 ...` started with posix_spawn (no fork of a
+ * process whose gRPC threads run), its end of the socketpair as fd 3. Each request frame the
+ * front receives after HELLO goes to the worker whole and its reply comes back whole; the
+ * front never parses them past HELLO. */
+#ifndef GENIE_REMOTE_WORKER_H
+#define GENIE_REMOTE_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "protocol/transport.h"
+#include "remote/exec.h"
+
+/* One message: this header, then len bytes (host byte order: both ends are one binary). */
+enum {
+    RMT_W_READY = 0x52454459, /* worker -> front once, after opening the GPU: rc 0 and
+                                 "device\tdriver", or rc < 0 and the reason */
+    RMT_W_FRAME = 0x46524d45, /* front -> worker: one request frame */
+    RMT_W_REPLY = 0x52504c59, /* worker -> front: its reply frame; rc nonzero: end the stream */
+};
+typedef struct rmt_wmsg {
+    uint32_t type;
+    int32_t rc;
+    uint64_t len;
+    /* REPLY: the session's counters after the frame, for the front's status table */
+    uint64_t mapped, nbatches, nfail;
+    uint32_t poisoned, pad;
+} rmt_wmsg;
+
+/* Sends h and body (h->len bytes), whole. 0 or GENIE_ECLOSED. */
+int rmt_wmsg_send(int fd, const rmt_wmsg *h, const void *body);
+/* Receives one message: *body malloc'd (never NULL on success; caller frees). 0,
+ * GENIE_ECLOSED (the other end is gone), GENIE_EPROTO or GENIE_ETOOBIG (above max). */
+int rmt_wmsg_recv(int fd, rmt_wmsg *h, void **body, uint64_t max);
+
+/* What a worker is told on its command line. */
+typedef struct rmt_worker_args {
+    int fd;            /* its end of the socketpair */
+    uint32_t session;  /* the session's id; 0: a probe that only reports READY */
+    unsigned tenant;   /* which of the front's tokens the client presented */
+    const char *peer;  /* the client's address, for logs */
+    exec_limits lim;   /* quota, reply cap, cache scope (the front enforces the others) */
+} rmt_worker_args;
+/* The worker's main: serves frames until the front closes the socket. Exit status. */
+int rmt_worker_main(const rmt_worker_args *a);
+
+/* ---- the front ---- */
+typedef struct rmt_front rmt_front;
+/* token: as exec_ctx_open's. Starts one probe worker to check that the GPU opens (its
+ * reason in err otherwise: GENIE_EDRIVER). */
+int rmt_front_open(const char *token, const exec_limits *lim, rmt_front **out, char *err,
+                   size_t errlen);
+/* The device the probe worker saw ("name, driver N"; borrowed). */
+const char *rmt_front_device(const rmt_front *f);
+/* The transport callbacks of the front. */
+proto_handler rmt_front_handler(rmt_front *f);
+/* After proto_server_stop (every session closed, every worker reaped). */
+void rmt_front_close(rmt_front *f);
+
+#endif
