@@ -75,8 +75,15 @@ static void start_server_with(char *const *extra)
     char *argv[32] = {"genie-remote", "--listen",    target,    "--token",
                       "secret",       "--port-file", port_file};
     int n = 7;
-    for (; extra && *extra && n < 31; extra++)
+    for (; extra && *extra && n < 29; extra++)
         argv[n++] = *extra;
+    /* GENIE_TEST_SESSIONS=threads: every session in one process, to see the isolation tests
+     * below fail without the worker processes */
+    const char *model = getenv("GENIE_TEST_SESSIONS");
+    if (model && *model) {
+        argv[n++] = "--sessions";
+        argv[n++] = (char *)model;
+    }
     argv[n] = NULL;
     server = spawn(argv);
     struct stat st;
@@ -765,4 +772,171 @@ Test(limits, status_lists_sessions, .fini = stop_server, .timeout = 60)
     cr_assert_eq(run_status("wrong", out, sizeof out), 1);
     cr_assert_eq(out[0], 0, "a table without the token:\n%s", out);
     proto_conn_close(c);
+}
+
+/* ---- isolation: a worker process per session (issue 12 items 1-2) ---- */
+
+/* A session with 4 MiB mapped at its base, holding a known pattern in its first 4 KiB. */
+typedef struct victim {
+    proto_conn *c;
+    uint64_t base;
+    uint8_t pattern[4096];
+} victim;
+
+static void victim_open(victim *v)
+{
+    v->c = connect_to();
+    call r;
+    proto_R_HELLO h = hello(v->c, "secret", &r);
+    cr_assert(is_hello_ok(&r), "victim HELLO: %s", error_text(&r, NULL));
+    free(r.raw);
+    v->base = h.va_base;
+    for (size_t i = 0; i < sizeof v->pattern; i++)
+        v->pattern[i] = (uint8_t)(i * 7 + 3);
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 2);
+    proto_put_MEM_MAP(&b, v->base, 4u << 20);
+    memcpy(proto_put_MEMCPY_H2D(&b, v->base, 0, sizeof v->pattern), v->pattern,
+           sizeof v->pattern);
+    send_frame(v->c, &b, &r);
+    genie_buf_free(&b);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.n, 0, "victim set-up: %s", error_text(&r, NULL));
+    free(r.raw);
+}
+
+/* The victim's bytes read back: still its pattern; and the session still works. */
+static void victim_check(victim *v, uint32_t seq)
+{
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, seq);
+    proto_put_MEMCPY_D2H(&b, v->base, sizeof v->pattern, 0);
+    proto_put_DEVICE_SYNC(&b, 0);
+    call r;
+    send_frame(v->c, &b, &r);
+    genie_buf_free(&b);
+    cr_assert_eq(r.rc, 0, "the victim's session ended: %s", genie_strerror(r.rc));
+    cr_assert_eq(r.n, 1, "victim read-back: %s", error_text(&r, NULL));
+    proto_R_DATA d;
+    cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+    cr_assert_eq(d.data_len, sizeof v->pattern);
+    cr_assert(memcmp(d.data, v->pattern, sizeof v->pattern) == 0,
+              "another session changed the victim's memory");
+    free(r.raw);
+    ping(v->c, seq);
+}
+
+/* In session c (HELLO done, base mapped): load a module, bind func 5 to kernel name and
+ * launch it with params, then DEVICE_SYNC; the reply in r. */
+static void launch_and_sync(proto_conn *c, const char *name, const void *params, size_t np,
+                            call *r)
+{
+    uint8_t image[256] = {0};
+    uint32_t magic = 0xba55ed50u; /* a fatbin's: the fake GPU takes any such image */
+    memcpy(image, &magic, 4);
+    genie_hash128 hh = genie_hash_content(image, sizeof image);
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 5);
+    memcpy(proto_put_MODULE_LOAD(&b, hh.lo, hh.hi, 1, sizeof image), image, sizeof image);
+    memcpy(proto_put_FUNC_GET(&b, 5, 1, strlen(name)), name, strlen(name));
+    send_frame(c, &b, r);
+    cr_assert_eq(r->rc, 0);
+    cr_assert_eq(r->n, 2, "module and function: %s", error_text(r, NULL));
+    cr_assert_eq(r->recs[1].op, PROTO_OP_R_FUNC, "FUNC_GET %s: %s", name, error_text(r, NULL));
+    free(r->raw);
+    genie_buf_reset(&b);
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 6);
+    memcpy(proto_put_LAUNCH(&b, 5, 0, 1, 1, 1, 32, 1, 1, 0, np), params, np);
+    proto_put_DEVICE_SYNC(&b, 0);
+    send_frame(c, &b, r);
+    genie_buf_free(&b);
+}
+
+/* A kernel given another session's pointer cannot reach it: in its own worker process the
+ * address is not mapped, so the kernel faults (cudaErrorIllegalAddress at the sync), that
+ * session's context stays faulted, and the other session's bytes are unchanged; new sessions
+ * still open. With every session in one process (GENIE_TEST_SESSIONS=threads) the kernel
+ * writes into the victim's memory and the test fails. */
+Test(isolation, kernel_cannot_reach_another_session, .fini = stop_server, .timeout = 60)
+{
+    start_server();
+    victim v;
+    victim_open(&v);
+    proto_conn *a = connect_to();
+    call r;
+    proto_R_HELLO h = hello(a, "secret", &r);
+    cr_assert(is_hello_ok(&r));
+    free(r.raw);
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 2);
+    proto_put_MEM_MAP(&b, h.va_base, 2u << 20);
+    send_frame(a, &b, &r);
+    genie_buf_free(&b);
+    cr_assert_eq(r.n, 0);
+    free(r.raw);
+    /* poke(int *p, int v): p[threadIdx.x] = v, with the victim's base */
+    uint8_t params[12];
+    int value = 0x41414141;
+    memcpy(params, &v.base, 8);
+    memcpy(params + 8, &value, 4);
+    launch_and_sync(a, "_Z4pokePii", params, sizeof params, &r);
+    cr_assert_eq(r.rc, 0, "the attacker's stream ended: %s", genie_strerror(r.rc));
+    int err = 0;
+    const char *msg = error_text(&r, &err);
+    cr_assert_eq(err, 700, "the kernel with another session's pointer did not fault (%d: %s)",
+                 err, msg);
+    free(r.raw);
+    victim_check(&v, 10);
+    /* The fault poisoned only the attacker's own context: a new session is served. */
+    proto_conn *c = connect_to();
+    hello(c, "secret", &r);
+    cr_assert(is_hello_ok(&r), "a new session after the fault: %s", error_text(&r, NULL));
+    free(r.raw);
+    ping(c, 3);
+    proto_conn_close(c);
+    proto_conn_close(a);
+    victim_check(&v, 11);
+    proto_conn_close(v.c);
+}
+
+/* A crash on the host side (a library call that aborts, test-only kernel
+ * genie_test_host_crash) ends its own session with an error naming the worker and the
+ * signal; the other session goes on with its data intact, and genie-remote serves new ones.
+ * With GENIE_TEST_SESSIONS=threads the whole server dies and the test fails. */
+Test(isolation, host_crash_ends_only_its_session, .fini = stop_server, .timeout = 60)
+{
+    start_server();
+    victim v;
+    victim_open(&v);
+    proto_conn *a = connect_to();
+    call r;
+    hello(a, "secret", &r);
+    cr_assert(is_hello_ok(&r));
+    free(r.raw);
+    int zero = 0;
+    launch_and_sync(a, "genie_test_host_crash", &zero, sizeof zero, &r);
+    cr_assert_eq(r.rc, 0, "no reply to the crashed batch: %s", genie_strerror(r.rc));
+    int err = 0;
+    const char *msg = error_text(&r, &err);
+    cr_assert_eq(err, 46, "cudaErrorDevicesUnavailable expected, got %d: %s", err, msg);
+    cr_assert(strstr(msg, "worker process") && strstr(msg, "signal 6"),
+              "the error does not say what happened: %s", msg);
+    free(r.raw);
+    /* that session is over */
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 7);
+    proto_put_PING(&b, 1);
+    send_frame(a, &b, &r);
+    genie_buf_free(&b);
+    cr_assert_neq(r.rc, 0, "the crashed session's stream is still open");
+    proto_conn_close(a);
+    cr_assert_eq(waitpid(server, NULL, WNOHANG), 0, "genie-remote died with its worker");
+    victim_check(&v, 10);
+    proto_conn *c = connect_to();
+    hello(c, "secret", &r);
+    cr_assert(is_hello_ok(&r), "a new session after the crash: %s", error_text(&r, NULL));
+    free(r.raw);
+    ping(c, 4);
+    proto_conn_close(c);
+    proto_conn_close(v.c);
 }

@@ -1,6 +1,7 @@
 /* fault_twin.c — CPU twin of fault.cu's poke kernel: writes p[tid] = v for every thread. */
 #include "tests/fakegpu/fakegpu_twin.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int poke(const fg_launch *l, void **args)
@@ -16,3 +17,15 @@ static int poke(const fg_launch *l, void **args)
 
 /* __global__ void poke(int *p, int v) */
 FG_TWIN(poke, "_Z4pokePii", poke, 2, 8, 4)
+
+/* Test-only: a host-side crash inside a library call of the executor's process, as a vendor
+ * library that segfaults would be (no CUDA program launches a kernel of this name). The fake
+ * GPU's guard turns SIGSEGV in a twin into CUDA_ERROR_ILLEGAL_ADDRESS, so it aborts instead:
+ * genie-remote's worker process for that session dies (tests/remote/test_server.c,
+ * isolation::host_crash_ends_only_its_session). */
+static int host_crash(const fg_launch *l, void **args)
+{
+    (void)l, (void)args;
+    abort();
+}
+FG_TWIN(host_crash, "genie_test_host_crash", host_crash, 1, 4)
