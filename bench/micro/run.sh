@@ -3,7 +3,8 @@
 #
 #   bench/micro/run.sh [BUILD_DIR] [-- MICRO_ARGS...]
 # genie-remote runs on the fake GPU unless GENIE_CUDA_LIB names a real driver or GENIE_REAL_GPU=1
-# (then libcuda.so.1). BUILD_DIR may be a bundle made by scripts/bundle.sh.
+# (then libcuda.so.1). BUILD_DIR may be a bundle made by scripts/bundle.sh. GENIE_REMOTE_ARGS adds
+# arguments to genie-remote (e.g. "--sessions threads" to compare with the worker processes).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=build
@@ -31,7 +32,9 @@ echo "machine: $(nproc) cores, $(uname -m), executor driver: $(basename "$GENIE_
 for kind in unix tcp; do
     if [ $kind = unix ]; then listen="unix:$tmp/g.sock"; raw="unix:$tmp/raw.sock"
     else listen="127.0.0.1:0"; raw="127.0.0.1:0"; fi
-    "$build/remote/genie-remote" --listen "$listen" --port-file "$tmp/port.$kind" 2>"$tmp/server.$kind.log" &
+    # shellcheck disable=SC2086 # GENIE_REMOTE_ARGS is a list of words
+    "$build/remote/genie-remote" --listen "$listen" --port-file "$tmp/port.$kind" ${GENIE_REMOTE_ARGS:-} \
+        2>"$tmp/server.$kind.log" &
     pids+=($!)
     for _ in $(seq 400); do [ -s "$tmp/port.$kind" ] && break; sleep 0.05; done
     if [ $kind = unix ]; then target=$listen; else target="127.0.0.1:$(cat "$tmp/port.$kind")"; fi
