@@ -126,6 +126,17 @@ void exec_wcache_free(exec_wcache *w);
 /* Logs the cache's size and counters at info level (a session closing). */
 void exec_wcache_log(exec_wcache *w);
 
+/* In a worker process the weight cache is the front's, shared by the sessions of one tenant
+ * (remote/worker.c, remote/wshare.c); ctx->wc_remote is then set and ctx->wcache unused. */
+typedef struct exec_wcache_remote {
+    void *ud;
+    /* 1: a hit, *data holds size bytes until release; 0: a miss; 2: no cache there */
+    int (*get)(void *ud, genie_hash128 h, uint64_t size, const void **data);
+    void (*release)(void *ud, const void *data, uint64_t size);
+    /* bytes whose hash was checked: offered to the cache, which checks them again */
+    void (*store)(void *ud, genie_hash128 h, const void *data, uint64_t size);
+} exec_wcache_remote;
+
 struct exec_ctx {
     exec_driver drv;
     CUdevice dev;
@@ -145,6 +156,7 @@ struct exec_ctx {
     void *cublas, *cublaslt; /* dlopen handles, never closed */
     struct exec_lib_fns *lib;
     exec_wcache wcache; /* host copies of uploads by content hash */
+    const exec_wcache_remote *wc_remote; /* a worker's: the front's cache (borrowed) */
     exec_limits limits;
     uint64_t wc_salt[2]; /* random per process: mixed with a tenant into weight-cache keys */
     exec_session *live; /* sessions past open, for the status table (under lock) */

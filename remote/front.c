@@ -36,6 +36,7 @@ typedef struct front_sess {
     uint32_t id;
     char peer[64]; /* address without the port (rmt_peer_addr) */
     int authed;    /* the worker answered HELLO with R_HELLO */
+    unsigned tenant; /* which token it presented: scopes the weight cache */
     int counted;   /* holds one of --max-sessions' places */
     int fd;        /* the socketpair to the worker; -1: none */
     pid_t pid;     /* the worker; 0: none */
@@ -54,6 +55,7 @@ struct rmt_front {
     uint32_t next_id;
     unsigned nsessions; /* sessions past HELLO (or starting their worker) */
     front_sess *live;
+    rmt_wshare *wshare; /* the weight cache the workers share (NULL: none) */
 };
 
 /* ---- workers ---- */
@@ -134,7 +136,7 @@ static int spawn_worker(rmt_front *f, uint32_t id, unsigned tenant, const char *
     }
     rmt_wmsg h;
     void *body = NULL;
-    int rc = rmt_wmsg_recv(sv[0], &h, &body, 4096);
+    int rc = rmt_wmsg_recv(sv[0], &h, &body, 4096, NULL);
     if (rc || h.type != RMT_W_READY || h.rc) {
         int told = !rc && h.type == RMT_W_READY; /* it could not open the GPU, and said why */
         close(sv[0]);
@@ -241,9 +243,32 @@ static int relay(front_sess *s, const void *req, size_t n, void **reply, size_t 
 {
     rmt_wmsg h = {.type = RMT_W_FRAME, .len = n}, r;
     void *body = NULL;
-    int rc = rmt_wmsg_send(s->fd, &h, req);
-    if (!rc)
-        rc = rmt_wmsg_recv(s->fd, &r, &body, proto_max_message());
+    int rc = rmt_wmsg_send(s->fd, &h, req, -1);
+    /* While the frame runs, the worker may ask for and offer weight-cache entries. */
+    while (!rc) {
+        int mfd = -1;
+        rc = rmt_wmsg_recv(s->fd, &r, &body, proto_max_message(), &mfd);
+        if (rc || (r.type != RMT_W_WC_GET && r.type != RMT_W_WC_PUT)) {
+            if (mfd >= 0)
+                close(mfd);
+            break;
+        }
+        free(body);
+        body = NULL;
+        if (r.type == RMT_W_WC_PUT) {
+            if (mfd >= 0)
+                rmt_wshare_put(s->f->wshare, s->tenant, r.hash_lo, r.hash_hi, r.size, mfd);
+            continue;
+        }
+        if (mfd >= 0)
+            close(mfd);
+        int efd = -1;
+        rmt_wmsg a = {.type = RMT_W_WC_ANS};
+        a.rc = rmt_wshare_get(s->f->wshare, s->tenant, r.hash_lo, r.hash_hi, r.size, &efd);
+        rc = rmt_wmsg_send(s->fd, &a, NULL, efd);
+        if (efd >= 0)
+            close(efd);
+    }
     if (!rc && r.type == RMT_W_REPLY && r.rc >= 0) {
         __atomic_store_n(&s->mapped, r.mapped, __ATOMIC_RELAXED);
         __atomic_store_n(&s->nbatches, r.nbatches, __ATOMIC_RELAXED);
@@ -359,6 +384,7 @@ static int pre_auth(front_sess *s, const void *req, size_t n, void **reply, size
                            "(--max-sessions); retry later",
                            max) ? -1 : 1;
     s->counted = 1;
+    s->tenant = tenant;
     char err[512];
     pid_t pid = 0;
     if (spawn_worker(f, s->id, tenant, s->peer, &pid, &s->fd, NULL, 0, err, sizeof err)) {
@@ -423,6 +449,8 @@ static void f_close(void *sp)
     if (s->counted)
         f->nsessions--;
     pthread_mutex_unlock(&f->lock);
+    if (s->authed)
+        rmt_wshare_log(f->wshare);
     GENIE_INFO("session %u closed", s->id);
     free(s);
 }
@@ -454,6 +482,12 @@ int rmt_front_open(const char *token, const exec_limits *lim, rmt_front **out, c
     f->lim = *lim;
     rmt_auth_limits(&f->auth, lim->login_fails, lim->login_window_s);
     pthread_mutex_init(&f->lock, NULL);
+    long long wc = genie_env_int("GENIE_WEIGHT_CACHE_BYTES", 4ll << 30);
+    if (wc > 0 && !(f->wshare = rmt_wshare_new((uint64_t)wc, lim->weight_cache_global))) {
+        rmt_front_close(f);
+        snprintf(err, errlen, "%s", genie_strerror(GENIE_ENOMEM));
+        return GENIE_ENOMEM;
+    }
     /* One worker at start, so a host whose GPU cannot be opened fails now, not at HELLO. */
     pid_t pid = 0;
     int fd = -1;
@@ -480,5 +514,6 @@ void rmt_front_close(rmt_front *f)
         return;
     rmt_auth_free(&f->auth);
     pthread_mutex_destroy(&f->lock);
+    rmt_wshare_free(f->wshare);
     free(f);
 }

@@ -163,6 +163,18 @@ int exec_op_MEMCPY_H2D_CACHED(exec_session *s, uint32_t index, const proto_MEMCP
     int e = check_copy(s, index, "MEMCPY_H2D_CACHED", a->stream, a->dst, a->size, &st);
     if (e)
         return e;
+    const exec_wcache_remote *wr = s->ctx->wc_remote;
+    if (wr) { /* a worker: the front holds the cache and scopes it by tenant */
+        const void *data = NULL;
+        int answer = wr->get(wr->ud, (genie_hash128){a->hash_lo, a->hash_hi}, a->size, &data);
+        if (answer == 1) {
+            CUresult r = s->ctx->drv.MemcpyHtoDAsync((CUdeviceptr)a->dst, data, (size_t)a->size, st);
+            wr->release(wr->ud, data, a->size); /* staged by the driver (top of the file) */
+            if (r)
+                return exec_cufail(s, index, r, "MEMCPY_H2D_CACHED: cuMemcpyHtoDAsync");
+        }
+        return proto_put_R_VALUE(&s->reply, (uint64_t)answer, index, 0) ? 0 : GENIE_ENOMEM;
+    }
     genie_hash128 h = scoped(s, (genie_hash128){a->hash_lo, a->hash_hi});
     uint64_t answer = 0;
     pthread_mutex_lock(&w->lock);
@@ -215,6 +227,10 @@ int exec_op_MEMCPY_H2D_STORE(exec_session *s, uint32_t index, const proto_MEMCPY
     CUresult r = s->ctx->drv.MemcpyHtoDAsync((CUdeviceptr)a->dst, a->data, a->data_len, st);
     if (r)
         return exec_cufail(s, index, r, "MEMCPY_H2D_STORE: cuMemcpyHtoDAsync");
+    if (s->ctx->wc_remote) {
+        s->ctx->wc_remote->store(s->ctx->wc_remote->ud, h, a->data, a->data_len);
+        return 0;
+    }
     if (!w->limit || a->data_len > w->limit) /* limit is set once, at exec_ctx_open */
         return 0;
     /* The copy is made before taking the lock; dropped again if another session won. */

@@ -23,6 +23,12 @@ enum {
                                  "device\tdriver", or rc < 0 and the reason */
     RMT_W_FRAME = 0x46524d45, /* front -> worker: one request frame */
     RMT_W_REPLY = 0x52504c59, /* worker -> front: its reply frame; rc nonzero: end the stream */
+    /* The weight cache, held by the front (remote/wshare.c), while a FRAME runs: */
+    RMT_W_WC_GET = 0x57434745, /* worker -> front: hash, size; answered by WC_ANS */
+    RMT_W_WC_ANS = 0x57434153, /* front -> worker: rc 1 (a hit: a sealed memfd of the bytes
+                                  comes with it), 0 (a miss) or 2 (no cache) */
+    RMT_W_WC_PUT = 0x57435055, /* worker -> front: hash, size and a memfd of the bytes (the
+                                  front seals and checks it); no answer */
 };
 typedef struct rmt_wmsg {
     uint32_t type;
@@ -31,13 +37,31 @@ typedef struct rmt_wmsg {
     /* REPLY: the session's counters after the frame, for the front's status table */
     uint64_t mapped, nbatches, nfail;
     uint32_t poisoned, pad;
+    /* WC_*: the upload's content hash and size */
+    uint64_t hash_lo, hash_hi, size;
 } rmt_wmsg;
 
-/* Sends h and body (h->len bytes), whole. 0 or GENIE_ECLOSED. */
-int rmt_wmsg_send(int fd, const rmt_wmsg *h, const void *body);
-/* Receives one message: *body malloc'd (never NULL on success; caller frees). 0,
- * GENIE_ECLOSED (the other end is gone), GENIE_EPROTO or GENIE_ETOOBIG (above max). */
-int rmt_wmsg_recv(int fd, rmt_wmsg *h, void **body, uint64_t max);
+/* Sends h and body (h->len bytes), whole, and pass_fd (>= 0) with it. 0 or GENIE_ECLOSED. */
+int rmt_wmsg_send(int fd, const rmt_wmsg *h, const void *body, int pass_fd);
+/* Receives one message: *body malloc'd (never NULL on success; caller frees); a descriptor
+ * passed with it into *got_fd (-1: none; NULL: closed). 0, GENIE_ECLOSED (the other end is
+ * gone), GENIE_EPROTO or GENIE_ETOOBIG (above max). */
+int rmt_wmsg_recv(int fd, rmt_wmsg *h, void **body, uint64_t max, int *got_fd);
+
+/* ---- the front's weight cache (remote/wshare.c) ---- */
+typedef struct rmt_wshare rmt_wshare;
+/* limit: bytes (0: no cache); global: one scope for every tenant. NULL without memory. */
+rmt_wshare *rmt_wshare_new(uint64_t limit, int global);
+void rmt_wshare_free(rmt_wshare *w);
+/* Answers a worker's WC_GET for tenant: 1 with a descriptor of the bytes in *fd (the
+ * cache's own: not to be closed), 0 a miss, 2 no cache. */
+int rmt_wshare_get(rmt_wshare *w, unsigned tenant, uint64_t lo, uint64_t hi, uint64_t size,
+                   int *fd);
+/* A worker's WC_PUT: takes fd (kept or closed), seals it and keeps it if its bytes match. */
+void rmt_wshare_put(rmt_wshare *w, unsigned tenant, uint64_t lo, uint64_t hi, uint64_t size,
+                    int fd);
+/* The cache's counters at info level (a session closing). */
+void rmt_wshare_log(rmt_wshare *w);
 
 /* What a worker is told on its command line. */
 typedef struct rmt_worker_args {

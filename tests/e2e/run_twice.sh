@@ -49,9 +49,9 @@ fi
 export GENIE_CUDA_LIB="$fake"
 server_env=()
 client_env=()
-# The weight cache lives in each worker process until the front shares it: cross-run hits
-# need every session in one process for now.
-server_args=(--sessions threads)
+# GENIE_TEST_SESSIONS=threads: every session in genie-remote's process (the cache in
+# remote/wcache.c) instead of a worker per session (the front's, remote/wshare.c)
+server_args=(--sessions "${GENIE_TEST_SESSIONS:-process}")
 tokens=()
 case "$case" in
 cache) ;;
