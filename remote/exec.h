@@ -34,6 +34,7 @@ typedef struct exec_limits {
     unsigned login_window_s;       /* ... after which that address is refused for the window */
     int weight_cache_global;       /* 0 (default): a weight-cache entry serves only sessions
                                       that presented the same token; 1: every session */
+    int module_cache_global;       /* the same for the module cache (sessions in one process) */
 } exec_limits;
 /* Defaults of the flags: 64 sessions, no quota, 1 GiB replies, 5 failures a minute. */
 exec_limits exec_limits_default(void);

@@ -167,6 +167,12 @@ struct exec_ctx {
     unsigned worker_tenant;
 };
 
+/* The key under which session s finds content hash h in a cache this process's sessions
+ * share (weights, modules): unless global, h mixed with the session's tenant (the token it
+ * presented) and a per-process secret, so a tenant hits only what its own sessions put
+ * there and cannot learn what another tenant uploaded or loaded. */
+genie_hash128 exec_cache_key(const exec_session *s, genie_hash128 h, int global);
+
 /* ---- u32 client ID -> non-NULL pointer (open addressing, backward-shift delete) ---- */
 typedef struct exec_idmap {
     uint32_t *keys;

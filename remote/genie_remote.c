@@ -44,6 +44,8 @@ static void usage(FILE *f)
         "  --sessions process|threads  a worker process per session (default: a kernel fault\n"
         "                        or a crash ends only its session), or every session in this\n"
         "                        process (sessions share one GPU context and address space)\n"
+        "  --module-cache-scope token|global  the same for loaded modules (with --sessions\n"
+        "                        threads; a worker process loads only its own session's)\n"
         "  --status ADDR         ask the genie-remote at ADDR for its sessions (with the token\n"
         "                        of --token-file, $GENIE_TOKEN_FILE or $GENIE_TOKEN) and exit\n"
         "  --help, --version\n"
@@ -224,6 +226,7 @@ int main(int argc, char **argv)
         {"status", required_argument, NULL, 13},
         {"weight-cache-scope", required_argument, NULL, 14},
         {"sessions", required_argument, NULL, 15},
+        {"module-cache-scope", required_argument, NULL, 20},
         /* internal: how the front starts a worker (remote/worker.h) */
         {"worker", required_argument, NULL, 16},
         {"session-id", required_argument, NULL, 17},
@@ -292,6 +295,13 @@ int main(int argc, char **argv)
                 return 2;
             }
             lim.weight_cache_global = !strcmp(optarg, "global");
+            break;
+        case 20:
+            if (strcmp(optarg, "token") && strcmp(optarg, "global")) {
+                fprintf(stderr, "genie-remote: --module-cache-scope is token or global\n");
+                return 2;
+            }
+            lim.module_cache_global = !strcmp(optarg, "global");
             break;
         case 15:
             if (strcmp(optarg, "process") && strcmp(optarg, "threads")) {

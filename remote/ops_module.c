@@ -49,8 +49,12 @@ int exec_op_MODULE_LOAD(exec_session *s, uint32_t index, const proto_MODULE_LOAD
                 a->module, a->image_len, (unsigned long long)a->hash_hi,
                 (unsigned long long)a->hash_lo);
     }
+    /* Scoped by tenant like the weight cache: a module another tenant loaded is not found
+     * (it would load faster and tell that someone runs the same kernels). */
+    genie_hash128 key = exec_cache_key(s, (genie_hash128){a->hash_lo, a->hash_hi},
+                                       c->limits.module_cache_global);
     pthread_mutex_lock(&c->lock);
-    exec_module *m = module_find(c, a->hash_lo, a->hash_hi);
+    exec_module *m = module_find(c, key.lo, key.hi);
     if (!m && a->image_len) {
         CUmodule mod;
         CUresult r = load_image(s, a->image, a->image_len, &mod);
@@ -62,7 +66,7 @@ int exec_op_MODULE_LOAD(exec_session *s, uint32_t index, const proto_MODULE_LOAD
             pthread_mutex_unlock(&c->lock);
             return exec_cufail(s, index, r, "MODULE_LOAD: cuModuleLoadData");
         }
-        m->hash = (genie_hash128){a->hash_lo, a->hash_hi};
+        m->hash = key;
         m->mod = mod;
         m->next = c->modules;
         c->modules = m;

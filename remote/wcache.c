@@ -142,18 +142,20 @@ static int check_copy(exec_session *s, uint32_t index, const char *op, uint32_t 
     return 0;
 }
 
-/* The cache key of content hash h for session s: unless the cache is global, mixed with the
- * session's tenant (its token) and a per-process secret, so a session can hit only entries
- * that a session of the same tenant stored: no tenant learns what another uploaded. */
-static genie_hash128 scoped(const exec_session *s, genie_hash128 h)
+genie_hash128 exec_cache_key(const exec_session *s, genie_hash128 h, int global)
 {
     const exec_ctx *c = s->ctx;
-    if (c->limits.weight_cache_global)
+    if (global)
         return h;
     uint64_t t = (uint64_t)s->tenant + 1;
     h.lo ^= c->wc_salt[0] * t;
     h.hi ^= c->wc_salt[1] + t * 0x9e3779b97f4a7c15ull;
     return h;
+}
+
+static genie_hash128 scoped(const exec_session *s, genie_hash128 h)
+{
+    return exec_cache_key(s, h, s->ctx->limits.weight_cache_global);
 }
 
 int exec_op_MEMCPY_H2D_CACHED(exec_session *s, uint32_t index, const proto_MEMCPY_H2D_CACHED *a)

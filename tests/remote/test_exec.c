@@ -487,6 +487,54 @@ Test(exec, module_cache_by_hash)
     exec_session_close(b);
 }
 
+/* A session that presented token (HELLO done). */
+static exec_session *open_as(const char *token)
+{
+    exec_session *s = exec_session_open(ctx, "test");
+    cr_assert_not_null(s);
+    begin();
+    put_hello(token);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(r.recs[0].op, PROTO_OP_R_HELLO);
+    done(&r);
+    return s;
+}
+
+/* Issue 12 item 9: the module cache is scoped by tenant like the weight cache: a module one
+ * tenant loaded is not found by another's hash (it would load faster and tell that someone
+ * runs those kernels); with --module-cache-scope global it is. */
+static void module_scope(int global)
+{
+    setup_token("tenant-one\ntenant-two");
+    exec_limits l = exec_limits_default();
+    l.module_cache_global = global;
+    exec_ctx_set_limits(ctx, &l);
+    make_image();
+    exec_session *a = open_as("tenant-one");
+    int st;
+    cr_assert_eq(load_module(a, 3, 1, &st), 1);
+    exec_session *b = open_as("tenant-two");
+    cr_assert_eq(load_module(b, 3, 0, &st), global, "tenant two %s tenant one's module by hash",
+                 global ? "did not find" : "found");
+    exec_session *a2 = open_as("tenant-one");
+    cr_assert_eq(load_module(a2, 3, 0, &st), 1, "the same tenant's next session missed");
+    exec_session_close(a);
+    exec_session_close(b);
+    exec_session_close(a2);
+}
+
+Test(exec, module_cache_scoped_by_tenant)
+{
+    module_scope(0);
+}
+
+Test(exec, module_cache_global_scope)
+{
+    module_scope(1);
+}
+
 /* MODULE_LOAD_PRIVATE then GLOBAL_GET: returns the R_GLOBAL (or the error's cuda_err). */
 static int get_global(exec_session *s, uint32_t module, const char *name, proto_R_GLOBAL *g)
 {
