@@ -346,10 +346,35 @@ static void keep_template(exec_session *s, const proto_frame *f, int clean)
     s->tmpl_ok = 1;
 }
 
+/* GENIE_RECORD_FRAMES=FILE (tests, fuzzing seeds): each request frame of the session is
+ * appended to FILE.<session id> as {u8 0x80, u32 length, the frame}, the input format of
+ * tests/fuzz/fuzz_batch.c. A developer's switch: not for production (it writes every byte). */
+static void record_frame(const exec_session *s, const void *req, size_t n)
+{
+    static const char *dir;
+    static int looked;
+    if (!__atomic_load_n(&looked, __ATOMIC_ACQUIRE)) {
+        dir = getenv("GENIE_RECORD_FRAMES");
+        __atomic_store_n(&looked, 1, __ATOMIC_RELEASE);
+    }
+    if (!dir || !*dir || s->in_delta || n > UINT32_MAX)
+        return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s.%u", dir, s->id);
+    FILE *f = fopen(path, "ab");
+    if (!f)
+        return;
+    uint8_t hdr[5] = {0x80, (uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24)};
+    fwrite(hdr, 1, sizeof hdr, f);
+    fwrite(req, 1, n, f);
+    fclose(f);
+}
+
 int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply, size_t *reply_n)
 {
     *reply = NULL;
     *reply_n = 0;
+    record_frame(s, req, n);
     s->t_handle = genie_now_ns();
     exec_driver *d = &s->ctx->drv;
     proto_frame f;
