@@ -36,7 +36,7 @@ done
 
 PACKAGES=(build-essential cmake ninja-build pkg-config libgrpc-dev libcriterion-dev
           libunwind-14-dev libopenblas-dev libxxhash-dev libisal-dev
-          patchelf) # patchelf: scripts/bundle.sh
+          patchelf clang) # patchelf: scripts/bundle.sh; clang: libFuzzer (tests/fuzz)
 if [ $install = 1 ]; then
     missing=()
     for p in "${PACKAGES[@]}"; do

@@ -40,6 +40,22 @@ if [ $asan = 1 ]; then
         -E '^(torch_checks_cpu|torch_trace_gpt2_decode)$'
 fi
 if [ $asan = 1 ]; then
+    # libFuzzer needs clang and a tree of its own (coverage instrumentation everywhere): only
+    # the fuzz target and the fake GPU are built. A fixed seed, a bounded time; a crash, a leak
+    # or a timeout (an input one session may not take minutes over) fails CI. libFuzzer writes
+    # the input that failed as build-fuzz/crash-*: copy it to tests/fuzz/regress, fix, commit.
+    echo "== libFuzzer: frame decoder + executor batch validation (60 s, ASan+UBSan)"
+    cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+        -DCMAKE_CXX_COMPILER=clang++ -DGENIE_FUZZ=ON -DGENIE_WITH_CUDA_WORKLOADS=OFF \
+        -DGENIE_WITH_BENCH=OFF >/dev/null
+    cmake --build build-fuzz -j 2 --target fuzz_batch
+    rm -rf build-fuzz/corpus && mkdir -p build-fuzz/corpus
+    (cd build-fuzz && UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 timeout 300 \
+        tests/fuzz/fuzz_batch -seed=1 -max_total_time=60 -timeout=30 -rss_limit_mb=4096 \
+        -max_len=262144 -print_final_stats=1 corpus ../tests/fuzz/corpus ../tests/fuzz/regress)
+fi
+if [ $asan = 1 ]; then
     # ThreadSanitizer cannot share a tree with ASan: a tree of its own that builds only the fake
     # GPU's stress test (several host threads against its workers; about a minute to build)
     echo "== ThreadSanitizer: the fake GPU's workers"

@@ -128,7 +128,7 @@ static void send_frame(proto_conn *c, genie_buf *b, call *out)
     proto_frame_end(b);
     size_t rn = 0;
     memset(out, 0, sizeof *out);
-    out->rc = proto_conn_call(c, b->data, b->len, &out->raw, &rn, 10000);
+    out->rc = proto_conn_call(c, b->data, b->len, &out->raw, &rn, 60000); /* liveness only */
     if (out->rc)
         return;
     proto_frame f;
