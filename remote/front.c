@@ -239,6 +239,17 @@ static void *f_open(void *ud, const char *peer)
     return s;
 }
 
+/* Takes the worker's pid out of s before it is reaped: rmt_front_kill_workers (under the
+ * same lock) then only ever signals a process not yet reaped, never a reused pid. */
+static pid_t take_pid(front_sess *s)
+{
+    pthread_mutex_lock(&s->f->lock);
+    pid_t pid = s->pid;
+    __atomic_store_n(&s->pid, 0, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&s->f->lock);
+    return pid;
+}
+
 /* The worker's reply to one frame, relayed; its death becomes the client's error. */
 static int relay(front_sess *s, const void *req, size_t n, void **reply, size_t *reply_n)
 {
@@ -284,13 +295,12 @@ static int relay(front_sess *s, const void *req, size_t n, void **reply, size_t 
     close(s->fd);
     s->fd = -1;
     char how[96];
-    describe_exit(reap(s->pid, WORKER_EXIT_MS), how, sizeof how);
+    int pid = (int)take_pid(s);
+    describe_exit(reap(pid, WORKER_EXIT_MS), how, sizeof how);
     GENIE_ERROR("session %u (%s): its worker process %d %s; the session is ended, other sessions "
                 "go on",
-                s->id, s->peer, (int)s->pid, how);
+                s->id, s->peer, pid, how);
     uint32_t seq = n >= PROTO_HDR_SIZE ? proto_frame_peek_seq(req) : 0;
-    int pid = (int)s->pid;
-    __atomic_store_n(&s->pid, 0, __ATOMIC_RELAXED);
     if (reply_error(seq, UINT32_MAX, F_cudaErrorDevicesUnavailable, reply, reply_n,
                     "genie-remote: the worker process of session %u (pid %d) %s while running "
                     "this batch: the session is lost (other sessions are unaffected)",
@@ -393,7 +403,9 @@ static int pre_auth(front_sess *s, const void *req, size_t n, void **reply, size
         return reply_error(seq, 0, F_cudaErrorDevicesUnavailable, reply, reply_n,
                            "HELLO: genie-remote cannot start the session: %s", err) ? -1 : 1;
     }
+    pthread_mutex_lock(&f->lock);
     __atomic_store_n(&s->pid, pid, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&f->lock);
     GENIE_INFO("session %u: worker process %d", s->id, (int)pid);
     /* The worker runs the HELLO (version, address range) with the token already checked. */
     int rc = relay(s, req, n, reply, reply_n);
@@ -432,12 +444,13 @@ static void f_close(void *sp)
         close(s->fd); /* the worker cleans up and exits */
         s->fd = -1;
     }
-    if (s->pid > 0) {
-        int st = reap(s->pid, WORKER_EXIT_MS);
+    pid_t pid = take_pid(s);
+    if (pid > 0) {
+        int st = reap(pid, WORKER_EXIT_MS);
         if (!WIFEXITED(st) || WEXITSTATUS(st)) {
             char how[96];
             describe_exit(st, how, sizeof how);
-            GENIE_WARN("session %u: its worker process %d %s", s->id, (int)s->pid, how);
+            GENIE_WARN("session %u: its worker process %d %s", s->id, (int)pid, how);
         }
     }
     pthread_mutex_lock(&f->lock);
@@ -505,6 +518,19 @@ int rmt_front_open(const char *token, const exec_limits *lim, rmt_front **out, c
     }
     *out = f;
     return 0;
+}
+
+int rmt_front_kill_workers(rmt_front *f)
+{
+    int n = 0;
+    pthread_mutex_lock(&f->lock);
+    for (front_sess *s = f->live; s; s = s->next) {
+        pid_t pid = __atomic_load_n(&s->pid, __ATOMIC_RELAXED);
+        if (pid > 0 && !kill(pid, SIGKILL)) /* reaped by the session's own thread */
+            n++;
+    }
+    pthread_mutex_unlock(&f->lock);
+    return n;
 }
 
 const char *rmt_front_device(const rmt_front *f)

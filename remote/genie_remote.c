@@ -467,6 +467,11 @@ int main(int argc, char **argv)
                     left, drain_s);
     }
     fprintf(stderr, "genie-remote: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    /* Workers still running a batch now (SIGINT, or past the drain) are killed, so that no
+     * endless batch keeps the front from stopping; with --sessions threads such a batch
+     * still holds its thread. */
+    if (front && rmt_front_kill_workers(front))
+        fprintf(stderr, "genie-remote: killed the worker processes still running\n");
     proto_server_stop(srv); /* ends every stream; each session's close runs first */
     exec_ctx_close(ctx);
     rmt_front_close(front);

@@ -84,6 +84,10 @@ int rmt_front_open(const char *token, const exec_limits *lim, rmt_front **out, c
 const char *rmt_front_device(const rmt_front *f);
 /* The transport callbacks of the front. */
 proto_handler rmt_front_handler(rmt_front *f);
+/* Kills every worker still running (a batch that never ends, e.g. a kernel in an endless
+ * loop, would otherwise hold its session's thread and so proto_server_stop); their clients
+ * get the error of a worker that died. Returns how many. */
+int rmt_front_kill_workers(rmt_front *f);
 /* After proto_server_stop (every session closed, every worker reaped). */
 void rmt_front_close(rmt_front *f);
 
