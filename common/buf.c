@@ -24,7 +24,9 @@ int genie_buf_reserve(genie_buf *b, size_t extra)
 
 void *genie_buf_grow(genie_buf *b, size_t n)
 {
-    if (genie_buf_reserve(b, n))
+    /* An empty buffer gets memory even for 0 bytes: NULL means "no memory" to every caller,
+     * and NULL + 0 is undefined (fuzz_batch found a 0-byte template appended to one). */
+    if (genie_buf_reserve(b, n ? n : !b->data))
         return NULL;
     void *p = b->data + b->len;
     b->len += n;

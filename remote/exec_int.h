@@ -250,6 +250,11 @@ struct exec_session {
  * real libcublas would bind its calls into libcublasLt to the shim's cublasLt* and recurse
  * into Genie. DEEPBIND is incompatible with the sanitizer runtimes, so sanitizer builds go
  * without it (the fake libraries are linked -Bsymbolic for that case). */
+#if defined(__has_feature) /* clang says so here; gcc defines __SANITIZE_ADDRESS__ */
+#if __has_feature(address_sanitizer) && !defined(__SANITIZE_ADDRESS__)
+#define __SANITIZE_ADDRESS__ 1
+#endif
+#endif
 #if defined(__SANITIZE_ADDRESS__)
 #define EXEC_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL)
 #else

@@ -41,6 +41,17 @@ Test(buf, grows_and_keeps_bytes)
     cr_assert_null(b.data);
 }
 
+/* Found by fuzz_batch: a 0-byte append to an empty buffer reported "no memory" (and computed
+ * NULL + 0). */
+Test(buf, empty_append_to_empty_buffer)
+{
+    genie_buf b = {0};
+    cr_assert_eq(genie_buf_append(&b, "", 0), 0);
+    cr_assert_eq(b.len, 0);
+    cr_assert_not_null(genie_buf_grow(&b, 0));
+    genie_buf_free(&b);
+}
+
 Test(err, every_code_has_a_message)
 {
     for (int e = GENIE_E__BASE + 1; e < GENIE_E__END; e++)

@@ -9,6 +9,20 @@
 
 #include "fb_int.h"
 
+/* clang 14 (the libFuzzer tree, tests/fuzz) has no __builtin_complex, so glibc's complex.h
+ * leaves CMPLX undefined; the union builds the same value (signed zeros and NaNs kept). */
+#ifndef CMPLX
+static inline double complex fb_cmplx(double re, double im)
+{
+    union {
+        double complex z;
+        double d[2];
+    } u = {.d = {re, im}};
+    return u.z;
+}
+#define CMPLX(x, y) fb_cmplx((x), (y))
+#endif
+
 /* Every element is read into a double complex and written back rounded to its type: the
  * arithmetic is plain loops in double precision, as the reference BLAS/LAPACK order them. */
 typedef double complex fb_z;
