@@ -106,7 +106,13 @@ int main(int argc, char **argv)
     CUdeviceptr a, b;
     CK(cuMemAlloc(&a, (size_t)1 << 30));
     CK(cuMemAlloc(&b, (size_t)1 << 30));
-    static char host[1];
+    static char host[1]; /* H2D timing-only: never read */
+    /* a D2H writes its destination (zeros, timing-only: docs/fakegpu.md), so it gets a real one,
+     * touched before the runs */
+    char *dhost = malloc((size_t)1 << 30);
+    if (!dhost)
+        return 2;
+    memset(dhost, 1, (size_t)1 << 30);
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         size_t n = sizes[i];
         int reps = n < ((size_t)64 << 20) ? 100 : 1;
@@ -124,7 +130,7 @@ int main(int argc, char **argv)
                     else if (k[j].kind == FG_COST_D2D)
                         CK(cuMemcpyDtoDAsync(b, a, n, NULL));
                     else
-                        CK(cuMemcpyDtoHAsync(host, a, n, NULL)); /* pageable: waits */
+                        CK(cuMemcpyDtoHAsync(dhost, a, n, NULL)); /* pageable: waits */
                 }
                 CK(cuStreamSynchronize(NULL));
                 got[r] = now_ms() - t0;
@@ -136,6 +142,8 @@ int main(int argc, char **argv)
             row(what, reps * fg_work_model_ns(&c) / 1e6, got);
         }
     }
+
+    free(dhost);
 
     CUmodule m;
     CUfunction f;
