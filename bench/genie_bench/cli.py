@@ -55,6 +55,11 @@ def parse(argv):
     ap.add_argument("--timeout", type=float, default=600,
                     help="seconds one run may take before its cell fails (default 600)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ap.add_argument("--fake-gpu-model", default=os.environ.get("GENIE_FAKE_GPU_MODEL", "none"),
+                    metavar="none|h100|h200|a100|FILE",
+                    help="with no GPU, the fake GPU's device-time model for the Genie cells "
+                         "(default: GENIE_FAKE_GPU_MODEL, else none); their numbers are then "
+                         "labelled 'simulated <GPU>' everywhere")
     a = ap.parse_args(argv)
     a.small = a.small or a.quick
     a.runs = a.runs or (3 if a.quick else 10)
@@ -116,6 +121,8 @@ def main(argv=None):
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "quick": a.quick, "small": a.small,
             "runs": a.runs, "warmup": a.warmup, "link": a.link, "remote": a.remote,
             "netns": netns.name if netns else netns_why, "machine": benv.machine_info(),
+            "simulated": None if benv.has_gpu() or a.remote else
+            benv.fake_model_label(a.fake_gpu_model),
             "build": paths.build}
     total = len(cells) * (a.runs + a.warmup)
     try:

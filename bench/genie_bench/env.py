@@ -44,6 +44,25 @@ def has_gpu():
     return shutil.which("nvidia-smi") is not None
 
 
+def fake_model_label(model):
+    """'simulated <GPU name>' for a fake GPU device-time model (h100, h200, a100 or a model
+    file's path, as GENIE_FAKE_GPU_MODEL takes), None for none. The name is the model file's
+    own (tests/fakegpu/models/*.model), as the fake GPU prints it."""
+    if not model or model == "none":
+        return None
+    path = model if os.sep in model else os.path.join(REPO, "tests", "fakegpu", "models",
+                                                          f"{model}.model")
+    try:
+        with open(path) as f:
+            for line in f:
+                k, _, v = line.partition("=")
+                if k.strip() == "name":
+                    return "simulated " + v.split("#", 1)[0].strip()
+    except OSError:
+        pass
+    return f"simulated {model}"
+
+
 def gpu_info():
     if not has_gpu():
         return {"gpu": "none", "driver": "none"}
