@@ -6,7 +6,9 @@ latencies, the minimum GEMM time, two kernel rows, the default kernel time); tim
 synthesized from it (SIMULATED: the model's own formulas, with 2% multiplicative noise), and
 the fit, started from h100.model, must land within 4% of each moved value (exactly, without
 noise). The fitted file must also read back through the fake GPU's own model parser
-(bench/micro/fakegpu_model --formula-only, when built) with the fitted values' times.
+(bench/micro/fakegpu_model --formula-only, when built) with the fitted values' times. And
+bench/micro/devtimes, run through the shim on the simulated H100, gives GEMM timings from which
+the fit recovers h100.model's GEMM efficiency.
 
     test_fit_model.py [BUILD_DIR]"""
 import os
@@ -30,6 +32,45 @@ def check(cond, what):
     if not cond:
         fails.append(what)
         print("FAIL:", what)
+
+
+def devtimes_through_the_fake(tmp, start):
+    """bench/micro/devtimes (what device-validate runs on a GPU host) through libgenie.so on
+    the fake GPU's simulated H100, then the fit from the moved model: GEMM efficiency must come
+    back to h100.model's. Only the GEMM rows: copies and small kernels through the shim include
+    the stack's own time (their events time the modeled stream, which waits for the host), and a
+    loaded machine only makes a row slower, hence the loose lower bound."""
+    build = sys.argv[1] if len(sys.argv) > 1 else ""
+    tool = os.path.join(build, "bench", "micro", "devtimes")
+    if not build or not os.path.exists(tool):
+        print("devtimes not built: its check skipped")
+        return
+    b = os.path.abspath(build)
+    env = {**os.environ, "GENIE_FAKE_GPU_MODEL": "h100", "GENIE_FAKE_UNKNOWN_KERNELS": "noop",
+           "OPENBLAS_NUM_THREADS": "1", "GENIE_REMOTE": "local",
+           "GENIE_CUDA_LIB": f"{b}/tests/fakegpu/libgenie_fakecuda.so",
+           "GENIE_CUBLAS_LIB": f"{b}/tests/fakegpu/blas/libgenie_fakecublas.so",
+           "GENIE_CUBLASLT_LIB": f"{b}/tests/fakegpu/blas/libgenie_fakecublas.so",
+           "LD_PRELOAD": f"{b}/shim/libgenie.so"}
+    env.pop("GENIE_FAKE_GPU_COMPUTE", None)
+    r = subprocess.run([tool, "--quick"], env=env, capture_output=True, text=True, timeout=300)
+    check(r.returncode == 0, f"devtimes under the shim: exit {r.returncode}: {r.stderr[-500:]}")
+    tsv = os.path.join(tmp, "devtimes.tsv")
+    with open(tsv, "w") as f:
+        f.write(r.stdout)
+    ops, _ = F.read_timings(tsv)
+    kinds = {o["kind"] for o in ops}
+    check(kinds == {"gemm", "h2d", "d2h", "d2d", "memset", "kernel"}, f"devtimes kinds {kinds}")
+    gemms = os.path.join(tmp, "devtimes-gemm.tsv")
+    F.write_timings(gemms, [o for o in ops if o["kind"] == "gemm"], "devtimes' GEMM rows")
+    out = os.path.join(tmp, "devtimes.model")
+    F.main(["fit", start, gemms, "--out", out])
+    pf, _, _ = F.read_model(out)
+    p0, _, _ = F.read_model(F.model_path("h100"))
+    eff, want = pf["gemm_efficiency"], p0["gemm_efficiency"]
+    check(want * 0.85 <= eff <= want * 1.02,
+          f"devtimes on simulated H100: gemm_efficiency fitted {eff:.4g}, h100.model {want} "
+          f"(started from {TRUTH['gemm_efficiency']})")
 
 
 def main():
@@ -90,6 +131,7 @@ def main():
                 n += 1
             check(n >= 10, f"fakegpu_model --formula-only printed {n} FORMULA lines")
             check("simulated" in r.stdout, "fakegpu_model --formula-only: no 'simulated' label")
+        devtimes_through_the_fake(tmp, truth)
     print("test_fit_model:", "FAILED" if fails else "OK")
     return 1 if fails else 0
 
