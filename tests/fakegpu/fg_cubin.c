@@ -244,29 +244,35 @@ static int fg_better_sm(uint32_t sm, uint32_t best)
     return best > 90 && sm < best;
 }
 
-fg_layout *fg_image_layouts(const void *image)
+/* The parse itself; fg_image_layouts runs it under the fault guard. */
+typedef struct fg_parse {
+    const void *image;
+    fg_layout *list;
+    uint8_t *owned; /* a decompressed cubin, freed by the caller even after a fault */
+} fg_parse;
+
+static void fg_image_parse(void *arg)
 {
-    if (!image || fg_layouts_off())
-        return NULL;
-    const uint8_t *p = image;
+    fg_parse *x = arg;
+    const uint8_t *p = x->image;
     uint32_t magic;
     memcpy(&magic, p, 4);
     if (magic == FG_FATBIN_WRAPPER) {
         const void *inner;
         memcpy(&inner, p + 8, sizeof inner);
         if (!inner)
-            return NULL;
+            return;
         p = inner;
         memcpy(&magic, p, 4);
     }
     if (magic != FG_FATBIN_MAGIC)
-        return NULL;
+        return;
     uint16_t hsize;
     uint64_t total;
     memcpy(&hsize, p + 6, 2);
     memcpy(&total, p + 8, 8);
     if (hsize < 16 || total > FG_MAX_IMAGE)
-        return NULL;
+        return;
     const uint8_t *best = NULL;
     uint32_t best_sm = 0;
     uint64_t best_len = 0, best_flags = 0, best_dsize = 0;
@@ -296,18 +302,34 @@ fg_layout *fg_image_layouts(const void *image)
         at += ehs + psize;
     }
     if (!best)
-        return NULL;
-    uint8_t *owned;
+        return;
     uint64_t elf_len;
     const uint8_t *elf =
-        fg_entry_elf(best, best_len, best_flags, best_csize, best_dsize, &elf_len, &owned);
-    fg_layout *list = NULL;
-    if (elf && fg_elf_layouts(elf, elf_len, &list)) {
+        fg_entry_elf(best, best_len, best_flags, best_csize, best_dsize, &elf_len, &x->owned);
+    if (elf && fg_elf_layouts(elf, elf_len, &x->list)) {
         static int said;
         fg_warn_once(&said, "a module's cubin is unreadable: no parameter layouts from it");
     }
-    free(owned);
-    return list;
+}
+
+/* The image comes with no length (cuModuleLoadData), and through genie-remote from a client:
+ * a header that claims more than there is, or a wrapper's pointer to nowhere, must not take
+ * the server down. The parse runs under the fault guard (fg_guard.c); a fault means no
+ * layouts (what was built before it is dropped, its memory leaked: rare and small). */
+fg_layout *fg_image_layouts(const void *image)
+{
+    if (!image || fg_layouts_off())
+        return NULL;
+    fg_parse x = {image, NULL, NULL};
+    int sig = fg_guarded(fg_image_parse, &x);
+    free(x.owned);
+    if (sig) {
+        static int said;
+        fg_warn_once(&said, "reading a module image's cubin faulted (an image shorter than its "
+                            "headers say?): no parameter layouts from it");
+        return NULL;
+    }
+    return x.list;
 }
 
 const fg_layout *fg_layout_find(const fg_layout *list, const char *name)

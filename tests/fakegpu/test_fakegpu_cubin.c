@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "fg_params_images.h"
@@ -213,6 +214,45 @@ Test(fakegpu_cubin, corrupted_nvinfo_is_ignored)
         }
     }
     free(copy);
+}
+
+/* An image shorter than its headers say (it has no length: cuModuleLoadData), and a fatbin
+ * wrapper pointing nowhere: the reader faults, under the guard, and the module loads with no
+ * layouts; the server would otherwise die of a client's image. The image ends right before a
+ * PROT_NONE page, so the read past it faults every time. */
+Test(fakegpu_cubin, an_image_shorter_than_its_headers_loads_without_layouts)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    /* the guard spans more than the whole image's claimed size: the walk from entry to entry
+     * jumps, and must land in it, not in some other mapping */
+    size_t guard = ((fg_params_plain_len + 4 * (size_t)pg) / (size_t)pg) * (size_t)pg;
+    size_t total = 2 * (size_t)pg + guard;
+    unsigned char *map =
+        mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(map, MAP_FAILED);
+    cr_assert_eq(mprotect(map + 2 * pg, guard, PROT_NONE), 0);
+    /* the first 1.5 pages of the fatbin (its header says ~20 KiB), ending at the guard page */
+    size_t keep = (size_t)pg + (size_t)pg / 2;
+    cr_assert_gt(fg_params_plain_len, keep + 4096);
+    unsigned char *img = map + 2 * pg - keep;
+    memcpy(img, fg_params_plain, keep);
+    CUmodule m;
+    OK(cuModuleLoadData(&m, img));
+    CUfunction f;
+    OK(cuModuleGetFunction(&f, m, "fg_params_saxpy"));
+    size_t off;
+    cr_expect_eq(cuFuncGetParamInfo(f, 0, &off, NULL), CUDA_ERROR_INVALID_VALUE,
+                 "a layout read out of a truncated image");
+    OK(cuModuleUnload(m));
+    /* a wrapper whose fatbin pointer leads into the guard page */
+    struct {
+        uint32_t magic, version;
+        const void *data;
+        void *unused;
+    } wrapper = {0x466243b1u, 1, map + 2 * pg, NULL};
+    OK(cuModuleLoadFatBinary(&m, &wrapper));
+    OK(cuModuleUnload(m));
+    munmap(map, total);
 }
 
 /* ---- one of PyTorch's kernels ---- */
