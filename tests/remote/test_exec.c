@@ -441,6 +441,12 @@ static void make_image(void)
     uint32_t magic = 0xba55ed50u;
     fill(image, sizeof image, (unsigned)getpid());
     memcpy(image, &magic, 4);
+    /* a fatbin header that holds the image: 16 bytes of header, the rest its entries (the
+     * executor refuses one claiming more than arrived) */
+    uint16_t hsize = 16;
+    uint64_t size = sizeof image - 16;
+    memcpy(image + 6, &hsize, 2);
+    memcpy(image + 8, &size, 8);
     image_hash = genie_hash_content(image, sizeof image);
 }
 
@@ -485,6 +491,32 @@ Test(exec, module_cache_by_hash)
     load_module(b, 11, 1, &st);
     cr_assert_eq(st, 1);
     exec_session_close(b);
+}
+
+/* The driver is given no length: an image whose fatbin header claims more bytes than arrived,
+ * and a fatbin wrapper (a pointer into the server), are refused before it sees them; the
+ * well-formed image loads. Seen failing with the check in load_image left out (the fake GPU
+ * then loaded both). */
+Test(exec, images_claiming_more_than_arrived_are_refused)
+{
+    exec_session *s = open_hello();
+    int st;
+    make_image();
+    uint64_t size = sizeof image; /* 16 bytes too many */
+    memcpy(image + 8, &size, 8);
+    image_hash = genie_hash_content(image, sizeof image);
+    cr_assert_eq(load_module(s, 1, 1, &st), 0);
+    cr_assert_neq(st, 0, "a fatbin claiming %zu bytes of %zu was loaded", sizeof image + 16,
+                  sizeof image);
+    uint32_t wrapper = 0x466243b1u;
+    memcpy(image, &wrapper, 4);
+    image_hash = genie_hash_content(image, sizeof image);
+    cr_assert_eq(load_module(s, 2, 1, &st), 0);
+    cr_assert_neq(st, 0, "a fatbin wrapper was loaded");
+    make_image();
+    cr_assert_eq(load_module(s, 3, 1, &st), 1);
+    cr_assert_eq(st, 0);
+    exec_session_close(s);
 }
 
 /* MODULE_LOAD_PRIVATE then GLOBAL_GET: returns the R_GLOBAL (or the error's cuda_err). */
