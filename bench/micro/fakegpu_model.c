@@ -65,19 +65,25 @@ static void formula_only(void)
     for (int d = 0; d < 3; d++)
         for (int i = 0; i < 4; i++) {
             double m = sizes[i];
-            fg_cost c = {.kind = FG_COST_GEMM, .dtype = (enum fg_dtype)d, .flops = 2 * m * m * m,
+            fg_cost c = {.kind = FG_COST_GEMM,
+                         .dtype = (enum fg_dtype)d,
+                         .flops = 2 * m * m * m,
                          .bytes = 3 * m * m * esz[d]};
             printf("FORMULA\tgemm\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t0\t-\t%.9g\n", dt[d], m, m, m,
                    c.bytes, fg_work_model_ns(&c) / 1e6);
         }
-    fg_cost g = {.kind = FG_COST_GEMM, .dtype = FG_DT_F16, .flops = 2.0 * 50257 * 768,
+    fg_cost g = {.kind = FG_COST_GEMM,
+                 .dtype = FG_DT_F16,
+                 .flops = 2.0 * 50257 * 768,
                  .bytes = (768 + 768.0 * 50257 + 50257) * 2};
     printf("FORMULA\tgemm\tf16\t1\t50257\t768\t%.0f\t0\t-\t%.9g\n", g.bytes,
            fg_work_model_ns(&g) / 1e6);
     static const struct {
         const char *name;
         enum fg_cost_kind kind;
-    } cp[] = {{"h2d", FG_COST_H2D}, {"d2h", FG_COST_D2H}, {"d2d", FG_COST_D2D},
+    } cp[] = {{"h2d", FG_COST_H2D},
+              {"d2h", FG_COST_D2H},
+              {"d2d", FG_COST_D2D},
               {"memset", FG_COST_MEMSET}};
     for (int k = 0; k < 4; k++)
         for (int sh = 12; sh <= 30; sh += 9) {
@@ -85,8 +91,8 @@ static void formula_only(void)
             printf("FORMULA\t%s\t-\t0\t0\t0\t%llu\t0\t-\t%.9g\n", cp[k].name, 1ull << sh,
                    fg_work_model_ns(&c) / 1e6);
         }
-    static const char *kn[] = {"devt_vectorized_elementwise_kernel_probe", "devt_reduce_kernel_probe",
-                               "devt_empty"};
+    static const char *kn[] = {"devt_vectorized_elementwise_kernel_probe",
+                               "devt_reduce_kernel_probe", "devt_empty"};
     for (int k = 0; k < 3; k++)
         for (unsigned b = 1; b <= 1000000; b *= 1000) {
             fg_cost c = {.kind = FG_COST_KERNEL, .name = kn[k], .blocks = b};

@@ -15,8 +15,9 @@
  *             large cubins and PyTorch's), 0x2000: LZ4 (older CUDA), not read here.
  *   .nv.info attribute {u8 format, u8 attribute, value}: formats 1 (none), 2 (a byte) and
  *             3 (a u16) take 2 bytes of value (4-byte records; seen with format 2 in torch's
- *             cubins), format 4 a u16 length then that many bytes. EIATTR_KPARAM_INFO (0x17), format 4, 12 bytes:
- *             u32 index, u16 ordinal, u16 offset, u32 bits (size in bytes = bits >> 18).
+ *             cubins), format 4 a u16 length then that many bytes. EIATTR_KPARAM_INFO (0x17),
+ *             format 4, 12 bytes: u32 index, u16 ordinal, u16 offset, u32 bits (size in
+ *             bytes = bits >> 18).
  *
  * Every read is bounded by the sizes the headers declare; an image whose cubin cannot be read
  * loads as before, with no layouts (twins still give theirs). zstd is dlopen'ed
@@ -70,9 +71,8 @@ static void fg_zstd_load(void)
 }
 
 /* The ELF payload of one entry: borrowed (*owned NULL) or decompressed (*owned, caller frees). */
-static const uint8_t *fg_entry_elf(const uint8_t *pay, uint64_t len, uint64_t flags,
-                                   uint32_t csize, uint64_t dsize, uint64_t *elf_len,
-                                   uint8_t **owned)
+static const uint8_t *fg_entry_elf(const uint8_t *pay, uint64_t len, uint64_t flags, uint32_t csize,
+                                   uint64_t dsize, uint64_t *elf_len, uint8_t **owned)
 {
     static int said_lz4, said_zstd;
     *owned = NULL;

@@ -21,7 +21,7 @@ typedef struct fg_func {
     /* the cubin's layout (borrowed from the module), or NULL: then a twin's sizes at natural
      * alignment, and no parameters for a no-op stand-in */
     const fg_layout *layout;
-    int max_dyn_shmem;   /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
+    int max_dyn_shmem; /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
     int carveout;
     int nonportable_cluster;
     int cluster[3];
@@ -44,10 +44,10 @@ typedef struct fg_module {
 } fg_module;
 
 /* GENIE_FAKE_UNKNOWN_KERNELS=noop: a kernel without a twin "runs" as a no-op (with the
- * parameter layout its cubin gives, else none), so that a program whose kernels the fake GPU cannot compute (stock PyTorch's)
- * still goes through its whole sequence of API calls. Its results are garbage: the mode is
- * for counting calls, round trips and bytes (tests/torch/trace_calls.py), never for
- * checking values. */
+ * parameter layout its cubin gives, else none), so that a program whose kernels the fake GPU cannot
+ * compute (stock PyTorch's) still goes through its whole sequence of API calls. Its results are
+ * garbage: the mode is for counting calls, round trips and bytes (tests/torch/trace_calls.py),
+ * never for checking values. */
 static int fg_noop_run(const fg_launch *l, void **args)
 {
     (void)l, (void)args;

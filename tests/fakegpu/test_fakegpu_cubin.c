@@ -82,7 +82,10 @@ struct tmpl_args {
 typedef struct {
     size_t off, size;
 } want;
-#define W(type, member) {offsetof(type, member), sizeof(((type *)0)->member)}
+#define W(type, member)                                                                            \
+    {                                                                                              \
+        offsetof(type, member), sizeof(((type *)0)->member)                                        \
+    }
 
 static void check_layout(CUmodule m, const char *name, const want *w, size_t n)
 {
@@ -90,10 +93,10 @@ static void check_layout(CUmodule m, const char *name, const want *w, size_t n)
     OK(cuModuleGetFunction(&f, m, name));
     for (size_t i = 0; i < n; i++) {
         size_t off = 99999, sz = 99999;
-        cr_assert_eq(cuFuncGetParamInfo(f, i, &off, &sz), CUDA_SUCCESS, "%s: parameter %zu",
-                     name, i);
-        cr_expect_eq(off, w[i].off, "%s: parameter %zu at %zu, the C layout says %zu", name, i,
-                     off, w[i].off);
+        cr_assert_eq(cuFuncGetParamInfo(f, i, &off, &sz), CUDA_SUCCESS, "%s: parameter %zu", name,
+                     i);
+        cr_expect_eq(off, w[i].off, "%s: parameter %zu at %zu, the C layout says %zu", name, i, off,
+                     w[i].off);
         cr_expect_eq(sz, w[i].size, "%s: parameter %zu of %zu bytes, the C layout says %zu", name,
                      i, sz, w[i].size);
     }
@@ -110,12 +113,11 @@ static void check_image(const unsigned char *image, unsigned long len)
     memcpy(copy, image, len);
     CUmodule m;
     OK(cuModuleLoadData(&m, copy));
-    const want saxpy[] = {W(struct saxpy_args, n), W(struct saxpy_args, a),
-                          W(struct saxpy_args, x), W(struct saxpy_args, y)};
+    const want saxpy[] = {W(struct saxpy_args, n), W(struct saxpy_args, a), W(struct saxpy_args, x),
+                          W(struct saxpy_args, y)};
     check_layout(m, "fg_params_saxpy", saxpy, 4);
-    const want mixed[] = {W(struct mixed_args, c), W(struct mixed_args, d),
-                          W(struct mixed_args, s), W(struct mixed_args, t),
-                          W(struct mixed_args, h), W(struct mixed_args, f),
+    const want mixed[] = {W(struct mixed_args, c), W(struct mixed_args, d), W(struct mixed_args, s),
+                          W(struct mixed_args, t), W(struct mixed_args, h), W(struct mixed_args, f),
                           W(struct mixed_args, p)};
     check_layout(m, "fg_params_mixed", mixed, 7);
     check_layout(m, "fg_params_none", NULL, 0);
@@ -126,8 +128,7 @@ static void check_image(const unsigned char *image, unsigned long len)
         many[i] = (want){4 * (size_t)i, 4};
     many[40] = (want){160, 8};
     check_layout(m, "fg_params_many", many, 41);
-    const want tmpl[] = {W(struct tmpl_args, out), W(struct tmpl_args, v),
-                         W(struct tmpl_args, n)};
+    const want tmpl[] = {W(struct tmpl_args, out), W(struct tmpl_args, v), W(struct tmpl_args, n)};
     check_layout(m, "_Z14fg_params_tmplIdEvPT_S0_i", tmpl, 3);
 
     /* a launch of a kernel with parameters needs them; a no-op still runs in stream order */
@@ -168,8 +169,8 @@ Test(fakegpu_cubin, layouts_through_a_fatbin_wrapper)
     } wrapper = {0x466243b1u, 1, copy, NULL};
     CUmodule m;
     OK(cuModuleLoadFatBinary(&m, &wrapper));
-    const want saxpy[] = {W(struct saxpy_args, n), W(struct saxpy_args, a),
-                          W(struct saxpy_args, x), W(struct saxpy_args, y)};
+    const want saxpy[] = {W(struct saxpy_args, n), W(struct saxpy_args, a), W(struct saxpy_args, x),
+                          W(struct saxpy_args, y)};
     check_layout(m, "fg_params_saxpy", saxpy, 4);
     OK(cuModuleUnload(m));
     free(copy);
@@ -298,8 +299,7 @@ Test(fakegpu_cubin, a_kernel_of_libtorch_cuda)
         } h;
         /* fatbins follow each other, each 8-aligned, with padding between some */
         for (int pad = 0;; pad++, at += 8) {
-            cr_assert_eq(pread(fd, &h, sizeof h, (off_t)(fat->sh_offset + at)),
-                         (ssize_t)sizeof h);
+            cr_assert_eq(pread(fd, &h, sizeof h, (off_t)(fat->sh_offset + at)), (ssize_t)sizeof h);
             if (h.magic == 0xba55ed50u)
                 break;
             cr_assert_lt(pad, 512, "fatbin %d of %s: no fatbin header", k, path);
