@@ -5,6 +5,11 @@ import signal
 import subprocess
 import time
 
+from genie_bench.bounds import wait_port
+
+# seconds a relay may take to start listening (a loaded 2-core machine)
+START_S = 60
+
 # one-way delay (s) and rate (bit/s) of each --link profile
 PROFILES = {
     "dc": (25e-6, 25e9),
@@ -31,13 +36,12 @@ class Relay:
             [paths.relay, "--listen", "127.0.0.1:0", "--port-file", pf, "--connect",
              f"{host}:{port}", "--delay-us", str(int(delay * 1e6)), "--rate-mbit",
              str(rate / 1e6)], stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(200):
-            if os.path.exists(pf) and os.path.getsize(pf):
-                break
-            if self.proc.poll() is not None:
-                raise NotRun(f"failed: relay exited {self.proc.returncode}")
-            time.sleep(0.05)
-        self.target = f"127.0.0.1:{int(open(pf).read().strip())}"
+        try:
+            port = wait_port(pf, self.proc, "relay", START_S)
+        except RuntimeError as e:
+            self.stop()
+            raise NotRun(f"failed: {e}") from None
+        self.target = f"127.0.0.1:{port}"
 
     def stop(self):
         if self.proc.poll() is None:
@@ -113,10 +117,38 @@ class Netns:
         self.made = []
 
 
+def reap_stale():
+    """Deletes the namespaces (and so their veths) that earlier genie-bench processes left
+    behind when killed outright (SIGKILL: a test's timeout): genie-bench-<pid> whose pid is
+    gone and in which nothing runs. Returns their names."""
+    try:
+        names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                               timeout=20).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gone = []
+    for line in names:
+        name = line.split(" ")[0]
+        if not name.startswith("genie-bench-") or not name[12:].isdigit():
+            continue
+        if os.path.exists(f"/proc/{int(name[12:])}"):
+            continue  # its genie-bench may still run
+        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True,
+                              timeout=20).stdout.strip()
+        if pids:
+            continue
+        pid = int(name[12:])
+        subprocess.run(["ip", "link", "del", f"gbh{pid}"], capture_output=True, timeout=20)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=20)
+        gone.append(name)
+    return gone
+
+
 def try_netns():
     """(Netns, None) or (None, reason)."""
     if os.geteuid() != 0:
         return None, "no netns (not root)"
+    reap_stale()
     try:
         return Netns(), None
     except Exception as e:  # noqa: BLE001 - the reason goes into the tables
@@ -138,6 +170,7 @@ def _echo_server():
 
     def serve(c):
         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        c.settimeout(120)
         try:
             mode = c.recv(1)
             if mode == b"P":
@@ -152,7 +185,10 @@ def _echo_server():
             elif mode == b"B":
                 hdr = b""
                 while len(hdr) < 8:
-                    hdr += c.recv(8 - len(hdr))
+                    d = c.recv(8 - len(hdr))
+                    if not d:
+                        return
+                    hdr += d
                 n = struct.unpack("<Q", hdr)[0]
                 while n > 0:
                     d = c.recv(min(n, 1 << 20))
@@ -160,6 +196,8 @@ def _echo_server():
                         return
                     n -= len(d)
                 c.sendall(b"k")
+        except OSError:  # a probe gone or timed out: this connection only
+            pass
         finally:
             c.close()
 
@@ -175,14 +213,15 @@ def _echo_server():
     return ls.getsockname()[1], ls.close
 
 
-def probe(target, pings=50, bulk=4 << 20):
+def probe(target, pings=50, bulk=4 << 20, timeout=60):
     """(median RTT in s, achieved rate in bit/s) through target ('host:port')."""
     import socket
     import statistics
     import struct
 
     host, port = target.rsplit(":", 1)
-    s = socket.create_connection((host, int(port)))
+    # every socket wait is bounded: a relay that stops forwarding is an error, not a hang
+    s = socket.create_connection((host, int(port)), timeout=timeout)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.sendall(b"P")
     rtts = []
@@ -192,18 +231,22 @@ def probe(target, pings=50, bulk=4 << 20):
         s.sendall(msg)
         got = 0
         while got < 64:
-            got += len(s.recv(64 - got))
+            d = s.recv(64 - got)
+            if not d:
+                raise RuntimeError(f"probe: {target} closed the connection")
+            got += len(d)
         rtts.append(time.perf_counter() - t)
     s.close()
     rtt = statistics.median(rtts)
-    s = socket.create_connection((host, int(port)))
+    s = socket.create_connection((host, int(port)), timeout=timeout)
     s.sendall(b"B" + struct.pack("<Q", bulk))
     data = b"\0" * (1 << 20)
     t = time.perf_counter()
     left = bulk
     while left:
         left -= s.send(data[:min(left, len(data))])
-    s.recv(1)
+    if s.recv(1) != b"k":
+        raise RuntimeError(f"probe: {target} closed the connection during the bulk transfer")
     el = time.perf_counter() - t
     s.close()
     # the bulk transfer's time less one round trip (the size header's and the reply's delay)
@@ -231,11 +274,7 @@ def accuracy(relay_bin, profiles=("dc", "lan", "wan")):
                                      str(delay * 1e6), "--rate-mbit", str(rate / 1e6)],
                                     stderr=subprocess.DEVNULL)
             try:
-                for _ in range(100):
-                    if os.path.exists(pf):
-                        break
-                    time.sleep(0.05)
-                rport = int(open(pf).read())
+                rport = wait_port(pf, proc, "relay")
                 bulk = (4 << 20) if p != "wan" else (2 << 20)
                 rtt, r = probe(f"127.0.0.1:{rport}", pings=20 if p == "wan" else 50, bulk=bulk)
                 out.append({"profile": p, "delay_us": delay * 1e6, "rate_mbit": rate / 1e6,

@@ -21,6 +21,8 @@ import time
 
 import torch
 
+from genie_bench.bounds import deadline
+
 SHIM_KEYS = ("bytes_sent", "bytes_received", "round_trips", "rt_sync", "batches",
              "batches_delta", "ops_recorded", "launches", "wire_ns", "exec_ns")
 
@@ -335,7 +337,12 @@ class Client:
 
         from torch.distributed import rpc
 
-        host = self.a.netns_ip or "127.0.0.1"
+        if bool(self.a.netns) != bool(self.a.netns_host_ip):
+            raise SystemExit("torch_worker: --netns needs --netns-host-ip (the host side's "
+                             "address, where the worker finds the store)")
+        # the client (rank 0) hosts the store; with a netns the worker reaches it at the host
+        # side's address of the veth pair, which differs per run (genie_bench.link.Netns)
+        store_host = self.a.netns_host_ip or "127.0.0.1"
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -343,22 +350,25 @@ class Client:
         # Gloo and TensorPipe pick an interface by the host name; name ours (with a netns:
         # the veth on each side, else loopback)
         host_if, ns_if = (self.a.netns_ifs.split(",") if self.a.netns_ifs else ("lo", "lo"))
-        env = {**os.environ, "MASTER_ADDR": host if not self.a.netns_ip else "10.213.0.1",
-               "MASTER_PORT": str(port), "GLOO_SOCKET_IFNAME": ns_if, "TP_SOCKET_IFNAME": ns_if}
+        env = {**os.environ, "MASTER_ADDR": store_host, "MASTER_PORT": str(port),
+               "GLOO_SOCKET_IFNAME": ns_if, "TP_SOCKET_IFNAME": ns_if}
         os.environ["GLOO_SOCKET_IFNAME"] = os.environ["TP_SOCKET_IFNAME"] = host_if
-        # the client (rank 0) hosts the store; with a netns the worker reaches it at the host
-        # side's address
         cmd = [sys.executable, "-W", "ignore", "-m", "genie_bench.torch_worker", "--rpc-server",
-               "--workload", self.a.workload]
+               "--workload", self.a.workload, "--call-timeout", str(self.a.call_timeout)]
         if self.a.netns:
             cmd = ["ip", "netns", "exec", self.a.netns] + cmd
         log = open(os.path.join(self.a.logdir or ".", f"rpc-server.{self.a.workload}.log"), "a")
         self.procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
-        os.environ["MASTER_ADDR"] = "10.213.0.1" if self.a.netns_ip else "127.0.0.1"
+        os.environ["MASTER_ADDR"] = store_host
         os.environ["MASTER_PORT"] = str(port)
-        opts = rpc.TensorPipeRpcBackendOptions(num_worker_threads=4, rpc_timeout=600,
+        opts = rpc.TensorPipeRpcBackendOptions(num_worker_threads=4,
+                                               rpc_timeout=self.a.call_timeout,
                                                _transports=["uv"], _channels=["basic"])
-        rpc.init_rpc("client", rank=0, world_size=2, rpc_backend_options=opts)
+        # the rendezvous waits up to 30 min for the worker (torch's default_pg_timeout): a
+        # worker that cannot reach the store must end this cell in bounded time, not hang it
+        with deadline(self.a.call_timeout, "init_rpc (the worker did not join; see "
+                      f"rpc-server.{self.a.workload}.log)", self.procs):
+            rpc.init_rpc("client", rank=0, world_size=2, rpc_backend_options=opts)
         self.rpc = rpc
 
     def _ray_start(self):
@@ -367,8 +377,9 @@ class Client:
         import ray
 
         tmp = tempfile.mkdtemp(prefix="genie-ray-")
-        ray.init(num_cpus=2, include_dashboard=False, _temp_dir=tmp, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}})
+        with deadline(self.a.call_timeout, "ray.init"):
+            ray.init(num_cpus=2, include_dashboard=False, _temp_dir=tmp, log_to_driver=False,
+                     runtime_env={"env_vars": {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}})
 
         @ray.remote
         class Server:
@@ -384,24 +395,32 @@ class Client:
     def call(self, name, *args):
         if self.kind == "rpc":
             return self.rpc.rpc_sync("server", globals()["srv_" + name], args=args)
-        return self.ray.get(self.actor.call.remote(name, *args))
+        return self.ray.get(self.actor.call.remote(name, *args), timeout=self.a.call_timeout)
 
     def close(self):
-        if self.kind == "rpc":
-            self.rpc.shutdown()
-            for p in self.procs:
-                p.wait(60)
-        else:
-            self.ray.shutdown()
+        with deadline(self.a.call_timeout, f"{self.kind} shutdown", self.procs):
+            if self.kind == "rpc":
+                self.rpc.shutdown()
+                for p in self.procs:
+                    try:
+                        p.wait(60)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+                        p.wait()
+            else:
+                self.ray.shutdown()
 
 
 def rpc_server(a):
     from torch.distributed import rpc
 
-    opts = rpc.TensorPipeRpcBackendOptions(num_worker_threads=4, rpc_timeout=600,
+    opts = rpc.TensorPipeRpcBackendOptions(num_worker_threads=4, rpc_timeout=a.call_timeout,
                                            _transports=["uv"], _channels=["basic"])
-    rpc.init_rpc("server", rank=1, world_size=2, rpc_backend_options=opts)
-    rpc.shutdown()  # waits until the client is done
+    with deadline(a.call_timeout, "init_rpc (the store at "
+                  f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')} did not "
+                  "answer)"):
+        rpc.init_rpc("server", rank=1, world_size=2, rpc_backend_options=opts)
+    rpc.shutdown()  # waits until the client is done (the client kills this process if it dies)
 
 
 def run_served(a):
@@ -489,7 +508,10 @@ def main():
     ap.add_argument("--logdir")
     ap.add_argument("--netns")
     ap.add_argument("--netns-ip")
+    ap.add_argument("--netns-host-ip", help="the host side's address of the veth pair")
     ap.add_argument("--netns-ifs", help="host-side,namespace-side veth names")
+    ap.add_argument("--call-timeout", type=float, default=600,
+                    help="seconds an RPC/Ray call or start-up may take (default 600)")
     ap.add_argument("--rpc-server", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
@@ -507,5 +529,14 @@ def main():
     return 0
 
 
+def quick_exit(rc):
+    """Ends the process without Python's own teardown of torch and transformers (3-5 s per
+    process on a loaded 2-core machine, for nothing the results need). C exit() still runs
+    the C atexit handlers: the shim's writes GENIE_STATS_FILE and closes its session."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    ctypes.CDLL(None).exit(rc)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    quick_exit(main() or 0)
