@@ -37,7 +37,7 @@ class Remote:
     """A genie-remote on this host (TCP loopback), started for one cell; optionally behind
     the link relay (--link), and optionally in a network namespace (traffic)."""
 
-    def __init__(self, paths, logdir, name, fake_env, link, netns):
+    def __init__(self, paths, logdir, name, fake_env, link, netns, hold_us=None):
         self.paths, self.proc, self.relay = paths, None, None
         self.log = open(os.path.join(logdir, f"{name}.remote.log"), "w")
         portfile = os.path.join(logdir, f"{name}.port")
@@ -64,7 +64,7 @@ class Remote:
         host = netns.remote_ip if netns else "127.0.0.1"
         self.target = f"{host}:{port}"
         if link and link != "none":
-            self.relay = blink.Relay(paths, link, host, port, logdir, name)
+            self.relay = blink.Relay(paths, link, host, port, logdir, name, hold_us)
             self.target = self.relay.target
 
     def stop(self):
@@ -193,7 +193,8 @@ class Runner:
         if self.o.remote and baseline != "local-remote":
             return None, self.o.remote
         link = "none" if baseline == "local-remote" else self.o.link
-        r = Remote(self.paths, self.logdir, name, self.fake_env(), link, self.netns)
+        r = Remote(self.paths, self.logdir, name, self.fake_env(), link, self.netns,
+                   getattr(self.o, "link_hold_us", None))
         return r, r.target
 
     # ---- one cell ----
