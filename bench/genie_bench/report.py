@@ -162,8 +162,7 @@ def traffic(results, raw):
             else:
                 d["link_status"] = "not run: " + (
                     "capture-only has no link" if r["baseline"] == "capture-only"
-                    else "the Ray actor runs on Ray's own node, outside the netns"
-                    if r["baseline"] in RAY else r.get("link_counters") or "no netns")
+                    else r.get("link_counters") or "no netns")
         out.append(d)
     return out
 

@@ -311,9 +311,10 @@ class Runner:
                         "--netns-host-ip", self.netns.host_ip,
                         "--netns-ifs", f"{self.netns.host_if},{self.netns.ns_if}"]
         rows = []
-        # link bytes: the Genie baselines with a genie-remote, RPC and Ray (not local)
-        # (a Ray actor runs on Ray's own node, outside the namespace: its bytes are not on it)
-        lt0 = self.netns.counters() if self.netns and (remote or baseline in RPC) else None
+        # link bytes: the Genie baselines with a genie-remote, RPC and Ray (not local); the
+        # Ray actor runs on a node of its own in the namespace (torch_worker._ray_cluster)
+        lt0 = self.netns.counters() if self.netns and (remote or baseline in RPC + RAY) \
+            else None
         proc = subprocess.Popen(cmd, env={**os.environ, **envx}, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
         # a worker silent for --timeout s (no run line, no output at all) is killed with what it

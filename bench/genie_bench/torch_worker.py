@@ -327,9 +327,12 @@ class Client:
                 self._ray_start()
             self.call("build", a.workload, a.quick, a.device)
         except BaseException:
+            if self.kind == "ray":
+                self._stop_nodes()
             for p in self.procs:  # never leave the serving process behind
-                p.kill()
-                p.wait()
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
             raise
 
     def _rpc_start(self):
@@ -374,12 +377,31 @@ class Client:
     def _ray_start(self):
         import tempfile
 
+        tmp = tempfile.mkdtemp(prefix="genie-ray-")
+        opts = {}
+        if self.a.netns:
+            # token authentication, as Ray does by default, with a token of this run's own;
+            # set before Ray first reads it (the driver caches it)
+            import secrets
+
+            os.environ["RAY_AUTH_MODE"] = "token"
+            os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(16)
         import ray
 
-        tmp = tempfile.mkdtemp(prefix="genie-ray-")
-        with deadline(self.a.call_timeout, "ray.init"):
-            ray.init(num_cpus=2, include_dashboard=False, _temp_dir=tmp, log_to_driver=False,
-                     runtime_env={"env_vars": {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}})
+        with deadline(self.a.call_timeout, "ray.init", self.procs):
+            if self.a.netns:
+                # a cluster of two nodes: the head (no CPUs) here with this driver, the actor's
+                # node in the namespace; driver <-> actor calls and object transfers cross the
+                # veth pair, whose counters give Ray's bytes as they give genie-remote's
+                addr = self._ray_cluster(tmp)
+                ray.init(address=addr, _node_ip_address=self.a.netns_host_ip,
+                         log_to_driver=False)
+                opts = {"resources": {"genie_remote": 1}}
+            else:
+                ray.init(num_cpus=2, include_dashboard=False, _temp_dir=tmp,
+                         log_to_driver=False,
+                         runtime_env={"env_vars": {"PYTHONPATH": os.environ.get("PYTHONPATH",
+                                                                                "")}})
 
         @ray.remote
         class Server:
@@ -390,7 +412,43 @@ class Client:
                 return getattr(tw, "srv_" + name)(*args)
 
         self.ray = ray
-        self.actor = Server.remote()
+        self.actor = Server.options(**opts).remote()
+
+    def _ray_cluster(self, tmp):
+        """Starts `ray start --block` twice (the head here, a node of 2 CPUs and the resource
+        genie_remote in the namespace), which close() ends; returns the head's address. Every port is named: a raylet otherwise waits for port
+        files its agents write, which timed out on a loaded machine."""
+        import socket
+
+        def ports(ip, n):
+            socks = [socket.socket() for _ in range(n)]
+            for so in socks:
+                so.bind((ip, 0))
+            out = [so.getsockname()[1] for so in socks]
+            for so in socks:
+                so.close()
+            return out
+
+        names = ("metrics-export-port", "dashboard-agent-listen-port",
+                 "dashboard-agent-grpc-port", "runtime-env-agent-port")
+        host = self.a.netns_host_ip
+        gcs, *hp = ports(host, 5)
+        common = ["--block", "--disable-usage-stats"]
+        head = ["ray", "start", "--head", f"--node-ip-address={host}", f"--port={gcs}",
+                "--num-cpus=0", "--include-dashboard=false", f"--temp-dir={tmp}/head"] + \
+            common + [f"--{k}={v}" for k, v in zip(names, hp)]
+        # the namespace is fresh: fixed ports are free there
+        node = ["ip", "netns", "exec", self.a.netns, "ray", "start", f"--address={host}:{gcs}",
+                f"--node-ip-address={self.a.netns_ip}", "--num-cpus=2",
+                '--resources={"genie_remote": 1}', f"--temp-dir={tmp}/node"] + common + \
+            [f"--{k}={52001 + i}" for i, k in enumerate(names)]
+        logdir = self.a.logdir or tmp
+        for what, cmd in (("head", head), ("node", node)):
+            log = open(os.path.join(logdir, f"ray-{what}.{self.a.workload}.log"), "a")
+            # in this worker's process group: genie-bench's watchdog, killing the group,
+            # reaches them (their raylets and GCS die with them: Ray's fate sharing)
+            self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
+        return f"{host}:{gcs}"
 
     def call(self, name, *args):
         if self.kind == "rpc":
@@ -409,6 +467,20 @@ class Client:
                         p.wait()
             else:
                 self.ray.shutdown()
+                self._stop_nodes()
+
+    def _stop_nodes(self):
+        """Ends the Ray nodes: SIGTERM (ray start --block stops what it started), then
+        SIGKILL for one still there after 30 s."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
 
 def rpc_server(a):

@@ -35,10 +35,12 @@ echo "run_quick: genie-bench --quick took ${took} s (exit $rc)"
 if [ -f "$out/meta.json" ]; then
     "$py" -c 'import json, sys
 for c in json.load(open(sys.argv[1])).get("cells", []):
-    print("run_quick: %6.1f s  %s  %s" % (c["seconds"], c["cell"], c["status"]))' "$out/meta.json"
+    if c["seconds"] or c["status"] == "ran" or "failed" in c["status"]:
+        print("run_quick: %6.1f s  %s  %s" % (c["seconds"], c["cell"], c["status"]))' \
+        "$out/meta.json"
 fi
 if [ $rc -ne 0 ]; then
-    echo "run_quick: genie-bench --quick failed (exit $rc; 124/130: over its time limit)"
+    echo "run_quick: genie-bench --quick failed (exit $rc; 124: over its time limit, 130: interrupted)"
     exit 1
 fi
 expect=()
