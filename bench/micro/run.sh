@@ -38,7 +38,9 @@ for kind in unix tcp; do
     pids+=($!)
     for _ in $(seq 400); do [ -s "$tmp/port.$kind" ] && break; sleep 0.05; done
     if [ $kind = unix ]; then target=$listen; else target="127.0.0.1:$(cat "$tmp/port.$kind")"; fi
-    GENIE_REMOTE=$target GENIE_BATCH_BYTES=$((1 << 30)) LD_PRELOAD="$build/shim/libgenie.so" \
+    # the weight cache off: micro uploads the same bytes each round, and cache hits would
+    # measure the executor's copy, not the wire
+    GENIE_REMOTE=$target GENIE_BATCH_BYTES=$((1 << 30)) GENIE_WEIGHT_CACHE=0 LD_PRELOAD="$build/shim/libgenie.so" \
         "$build/bench/micro/micro" --raw "$raw" "$@"
     if [ -x "$build/bench/micro/wireref" ]; then
         if [ $kind = unix ]; then ref="unix:$tmp/ref.sock"; gref="unix:$tmp/gref.sock"

@@ -320,6 +320,9 @@ static uint8_t *take_buffer(proto_stream *s, size_t n)
 {
     if (s->spare && genie_now_ns() - s->spare_used_ns > PROTO_REUSE_IDLE_NS)
         proto_stream_release(s); /* big messages stopped coming: give the memory back */
+    /* Only the latest buffer handed out can come back into the cache: an older one still
+     * held (or one the caller freed itself) is never mistaken for it. */
+    s->lent = NULL;
     if (!s->reuse || n < PROTO_REUSE_MIN)
         return malloc(n ? n : 1);
     if (s->spare && s->spare_cap < n)

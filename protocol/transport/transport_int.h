@@ -57,8 +57,9 @@ typedef struct proto_stream {
     uint64_t sent, received;    /* logical payload bytes */
     int cancelled;              /* we cancelled the call (deadline or protocol error) */
     proto_hold borrow;          /* references into a borrowed payload being sent */
-    /* Receive-buffer reuse (only where proto_recycle is called: the server). lent is the
-     * buffer proto_recv last handed out from the cache, spare the idle cached one. */
+    /* Receive-buffer reuse (the server's requests, the client's replies given back with
+     * proto_conn_reply_free). lent is the buffer proto_recv last handed out from the cache,
+     * spare the idle cached one. */
     int reuse;
     uint8_t *spare, *lent;
     size_t spare_cap, lent_cap;
