@@ -78,7 +78,8 @@ int proto_batch(proto_stream *s, const grpc_op *ops, size_t nops, gpr_timespec d
 /* Sends one logical message, the concatenation of iov[0..niov) (gathered into gRPC slices
  * that point into the pieces, without a copy, except for small ones). If hold is NULL the
  * pieces are borrowed: on success this
- * returns only after gRPC has dropped every reference to it; on failure gRPC may still
+ * returns only after gRPC has dropped every reference to it (if the deadline passes first, the
+ * call is cancelled and this fails with GENIE_ETIMEOUT); on failure gRPC may still
  * hold some until the call is destroyed, so the caller must cancel the call, finish its
  * pending batches, unref it and then call proto_wait_borrowed before reusing the payload.
  * Otherwise hold owns the payload (freed when the last chunk is written) and the caller
