@@ -21,6 +21,7 @@
  * Written in C style; nvcc builds it because it launches a kernel. */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdio.h>
@@ -49,6 +50,26 @@ __attribute__((noinline)) static int plain_call(int a, float b, const float *p, 
     return 0;
 }
 
+/* The shim's counter key (e.g. "exec_ns") in ns, from genie_stats_json; -1 without the shim.
+ * exec_ns sums R_EXEC, genie-remote's own time per request (executor and session work, from
+ * the request parsed to the reply built), so a round trip less it is the wire's share. */
+static double shim_counter(const char *key)
+{
+    static int (*fn)(char *, size_t);
+    static int looked;
+    if (!looked) {
+        looked = 1;
+        fn = (int (*)(char *, size_t))dlsym(RTLD_DEFAULT, "genie_stats_json");
+    }
+    static char buf[16384];
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p;
+    if (!fn || fn(buf, sizeof buf) || !(p = strstr(buf, pat)))
+        return -1;
+    return strtod(p + strlen(pat), NULL);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -68,7 +89,8 @@ static int cmp_double(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     const char *raw = NULL;
-    long launches = 200000, pings = 2000, bulk_mib = 256, gemms = -1, reps = 3, raw_buf = 8;
+    long launches = 200000, pings = 2000, bulk_mib = 256, gemms = -1, reps = 3, raw_buf = 8,
+         raw_chunk = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--raw") && i + 1 < argc)
             raw = argv[++i];
@@ -84,9 +106,11 @@ int main(int argc, char **argv)
             reps = atol(argv[++i]);
         else if (!strcmp(argv[i], "--raw-buf") && i + 1 < argc)
             raw_buf = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--raw-chunk") && i + 1 < argc)
+            raw_chunk = atol(argv[++i]);
         else {
             fprintf(stderr, "usage: %s --raw TARGET [--launches N] [--gemms N] [--pings N] [--bulk MIB]\n"
-                            "          [--reps N] [--raw-buf MIB (0: kernel defaults)]\n"
+                            "          [--reps N] [--raw-buf MIB (0: kernel defaults)] [--raw-chunk KIB]\n"
                             "Run under LD_PRELOAD=libgenie.so; see bench/micro/run.sh.\n",
                     argv[0]);
             return strcmp(argv[i], "--help") ? 2 : 0;
@@ -100,6 +124,7 @@ int main(int argc, char **argv)
     /* The raw reference server runs in a child process, as genie-remote does. It starts
      * before the first CUDA call, so the child holds no session. */
     rawsock_set_buffers((int)(raw_buf << 20));
+    rawsock_set_chunk((size_t)raw_chunk << 10);
     int pfd[2];
     if (pipe(pfd))
         return 1;
@@ -213,10 +238,14 @@ int main(int argc, char **argv)
     double *rs = (double *)malloc(pings * sizeof(double));
     char msg[64] = {0};
     int word = 0;
+    double *ws_ = (double *)malloc(pings * sizeof(double)); /* the round trip less R_EXEC */
+    int have_ex = shim_counter("exec_ns") >= 0;
     for (long i = 0; i < pings; i++) {
+        double x0 = have_ex ? shim_counter("exec_ns") : 0;
         double a = now_s();
         CK(cudaMemcpy(&word, d, sizeof word, cudaMemcpyDeviceToHost));
         double b = now_s();
+        ws_[i] = b - a - (have_ex ? (shim_counter("exec_ns") - x0) * 1e-9 : 0);
         void *rep;
         size_t rn;
         if (rawsock_call(rc, msg, sizeof msg, &rep, &rn)) {
@@ -228,6 +257,8 @@ int main(int argc, char **argv)
         gs[i] = b - a;
         rs[i] = c - b;
     }
+    qsort(ws_, pings, sizeof(double), cmp_double);
+    double w_us = have_ex ? ws_[pings / 2] * 1e6 : -1;
     qsort(gs, pings, sizeof(double), cmp_double);
     qsort(rs, pings, sizeof(double), cmp_double);
     double g_us = gs[pings / 2] * 1e6, r_us = rs[pings / 2] * 1e6;
@@ -239,12 +270,14 @@ int main(int argc, char **argv)
     memset(back, 0, bulk); /* faulted in before timing, like the program's own buffers */
     char *dev;
     CK(cudaMalloc(&dev, bulk));
-    double gbest = 1e30, rbest = 1e30, gdbest = 1e30, rdbest = 1e30;
+    double gbest = 1e30, rbest = 1e30, gdbest = 1e30, rdbest = 1e30, gex = 0, gdex = 0;
     for (long rep = 0; rep <= reps; rep++) { /* round 0 warms both sides up: not counted */
+        double x0 = shim_counter("exec_ns");
         double a = now_s();
         CK(cudaMemcpy(dev, host, bulk, cudaMemcpyHostToDevice));
         CK(cudaDeviceSynchronize());
         double b = now_s();
+        double x1 = shim_counter("exec_ns");
         void *r;
         size_t rn;
         if (rawsock_call(rc, host, bulk, &r, &rn)) {
@@ -253,8 +286,10 @@ int main(int argc, char **argv)
         }
         double c = now_s();
         free(r);
+        double x2 = shim_counter("exec_ns");
         CK(cudaMemcpy(back, dev, bulk, cudaMemcpyDeviceToHost));
         double d2 = now_s();
+        double x3 = shim_counter("exec_ns");
         if (back[0] != 0x5a || back[bulk - 1] != 0x5a) {
             fprintf(stderr, "micro: D2H returned wrong bytes\n");
             return 1;
@@ -266,12 +301,16 @@ int main(int argc, char **argv)
         double e = now_s();
         if (!rep)
             continue;
-        if (b - a < gbest)
+        if (b - a < gbest) {
             gbest = b - a;
+            gex = (x1 - x0) * 1e-9;
+        }
         if (c - b < rbest)
             rbest = c - b;
-        if (d2 - c < gdbest)
+        if (d2 - c < gdbest) {
             gdbest = d2 - c;
+            gdex = (x3 - x2) * 1e-9;
+        }
         if (e - d2 < rdbest)
             rdbest = e - d2;
     }
@@ -291,10 +330,20 @@ int main(int argc, char **argv)
     printf("launch e2e:      %8.1f ns/launch   (record + ship + execute on this executor)\n", e2e_ns);
     printf("4-byte D2H sync: %8.1f us median   raw ping-pong %6.1f us   ratio %5.2fx   (aim: <= 1.5x)\n",
            g_us, r_us, g_us / r_us);
+    if (w_us >= 0)
+        printf("  less genie-remote's own time (R_EXEC) per sync: %6.1f us median, %.2fx the raw ping-pong\n",
+               w_us, w_us / r_us);
     printf("H2D %4ld MiB:    %8.2f GB/s         raw socket   %6.2f GB/s   ratio %5.0f%%   (aim: >= 80%%; best of %ld)\n",
            bulk_mib, g_gbs, r_gbs, 100 * g_gbs / r_gbs, reps);
+    if (gex > 0)
+        printf("  of which genie-remote's own time %.0f ms of %.0f ms: the wire alone would move %.2f GB/s, %.0f%%\n",
+               gex * 1e3, gbest * 1e3, bulk / (gbest - gex) / 1e9, 100 * bulk / (gbest - gex) / 1e9 / r_gbs);
     printf("D2H %4ld MiB:    %8.2f GB/s         raw socket   %6.2f GB/s   ratio %5.0f%%   (aim: >= 80%%; best of %ld)\n",
            bulk_mib, gd_gbs, rd_gbs, 100 * gd_gbs / rd_gbs, reps);
+    if (gdex > 0)
+        printf("  of which genie-remote's own time %.0f ms of %.0f ms: the wire alone would move %.2f GB/s, %.0f%%\n",
+               gdex * 1e3, gdbest * 1e3, bulk / (gdbest - gdex) / 1e9, 100 * bulk / (gdbest - gdex) / 1e9 / rd_gbs);
+    printf("CSV-exec,%s,%.1f,%.4f,%.4f\n", kind, w_us, gex, gdex);
     printf("CSV,%s,%.1f,%.1f,%.1f,%.2f,%.2f,%.3f,%.3f,%.3f,%.3f\n", kind, rec_ns, call_ns, e2e_ns,
            g_us, r_us, g_gbs, r_gbs, gd_gbs, rd_gbs);
     printf("CSV-gemm,%s,%.1f,%.1f\n", kind, sgemm_ns, torch_gemm_ns);

@@ -23,15 +23,22 @@
 #define FETCH_BIT (1ull << 63)
 
 static int g_bufsize = 8 << 20;
+static size_t g_chunk; /* largest send or recv; 0: unbounded */
 
 void rawsock_set_buffers(int bytes)
 {
     g_bufsize = bytes;
 }
 
+void rawsock_set_chunk(size_t bytes)
+{
+    g_chunk = bytes;
+}
+
 /* A buffered reader: small messages cost one recv, big ones are read in place. */
 typedef struct rd {
     int fd;
+    size_t chunk; /* largest recv (and send on this socket); 0: unbounded */
     size_t off, len;
     uint8_t buf[RD_BUF];
 } rd;
@@ -48,6 +55,7 @@ struct rawsock_server {
     pthread_t threads[MAX_CONNS];
     int used[MAX_CONNS];        /* slot has a thread to join */
     uint64_t reply_max;         /* bytes echoed back at most */
+    size_t chunk;               /* g_chunk when it started */
 };
 
 struct rawsock_conn {
@@ -74,7 +82,7 @@ static int read_full(rd *r, void *p, size_t n)
         }
         ssize_t got;
         if (n >= RD_BUF) { /* big: straight into the destination */
-            got = recv(r->fd, b, n, 0);
+            got = recv(r->fd, b, r->chunk && n > r->chunk ? r->chunk : n, 0);
             if (got > 0) {
                 b += got;
                 n -= (size_t)got;
@@ -94,14 +102,22 @@ static int read_full(rd *r, void *p, size_t n)
     return 0;
 }
 
-/* Writes the header and the body with one writev (sendmsg), as many times as it takes. */
-static int write_msg(int fd, const uint8_t *h, size_t hn, const void *p, size_t n)
+/* Writes the header and the body with one writev (sendmsg), as many times as it takes; at
+ * most chunk bytes per call when chunk is set. */
+static int write_msg(int fd, size_t chunk, const uint8_t *h, size_t hn, const void *p, size_t n)
 {
     struct iovec v[2] = {{(void *)h, hn}, {(void *)p, n}};
     struct iovec *iv = v;
     int cnt = n ? 2 : 1;
     while (cnt) {
-        struct msghdr m = {.msg_iov = iv, .msg_iovlen = (size_t)cnt};
+        struct iovec lim[2] = {iv[0], cnt > 1 ? iv[1] : (struct iovec){0}};
+        if (chunk) { /* trim the pair to chunk bytes */
+            if (lim[0].iov_len >= chunk)
+                lim[0].iov_len = chunk, lim[1].iov_len = 0;
+            else if (cnt > 1 && lim[0].iov_len + lim[1].iov_len > chunk)
+                lim[1].iov_len = chunk - lim[0].iov_len;
+        }
+        struct msghdr m = {.msg_iov = lim, .msg_iovlen = (size_t)cnt};
         ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
@@ -202,6 +218,7 @@ static void *echo_main(void *arg)
     }
     r->fd = s->fds[a->slot];
     r->off = r->len = 0;
+    r->chunk = s->chunk;
     free(a);
     uint8_t *buf = NULL;
     size_t cap = 0;
@@ -222,7 +239,7 @@ static void *echo_main(void *arg)
         uint8_t rh[8];
         if (n & FETCH_BIT) { /* a download: the bytes asked for, from the kept buffer */
             put_len(rh, want);
-            if (write_msg(r->fd, rh, 8, buf, want))
+            if (write_msg(r->fd, r->chunk, rh, 8, buf, want))
                 break;
             continue;
         }
@@ -230,7 +247,7 @@ static void *echo_main(void *arg)
          * a batch, with a short reply */
         uint64_t rn = n < s->reply_max ? n : s->reply_max;
         put_len(rh, rn);
-        if (read_full(r, buf, n) || write_msg(r->fd, rh, 8, buf, rn))
+        if (read_full(r, buf, n) || write_msg(r->fd, r->chunk, rh, 8, buf, rn))
             break;
     }
     free(buf);
@@ -299,6 +316,7 @@ rawsock_server *rawsock_server_start_opts(const char *target, uint64_t reply_max
     }
     pthread_mutex_init(&s->mu, NULL);
     s->reply_max = reply_max;
+    s->chunk = g_chunk;
     for (int i = 0; i < MAX_CONNS; i++)
         s->fds[i] = -1;
     if (ss.ss_family == AF_UNIX) {
@@ -392,6 +410,7 @@ rawsock_conn *rawsock_connect(const char *target, char *err, size_t errlen)
     }
     c->r.fd = fd;
     c->r.off = c->r.len = 0;
+    c->r.chunk = g_chunk;
     c->bufsize = g_bufsize;
     return c;
 }
@@ -402,7 +421,7 @@ int rawsock_call(rawsock_conn *c, const void *req, size_t n, void **reply, size_
     *reply_n = 0;
     uint8_t h[8];
     put_len(h, n);
-    if (write_msg(c->r.fd, h, 8, req, n) || read_full(&c->r, h, 8))
+    if (write_msg(c->r.fd, c->r.chunk, h, 8, req, n) || read_full(&c->r, h, 8))
         return -1;
     uint64_t rn = get_len(h);
     uint8_t *b = malloc(rn ? rn : 1);
@@ -419,7 +438,7 @@ int rawsock_fetch(rawsock_conn *c, void *dst, size_t n)
 {
     uint8_t h[8];
     put_len(h, (uint64_t)n | FETCH_BIT);
-    if (write_msg(c->r.fd, h, 8, NULL, 0) || read_full(&c->r, h, 8) || get_len(h) != n)
+    if (write_msg(c->r.fd, c->r.chunk, h, 8, NULL, 0) || read_full(&c->r, h, 8) || get_len(h) != n)
         return -1;
     return read_full(&c->r, dst, n);
 }
@@ -438,12 +457,13 @@ void rawsock_describe(const rawsock_conn *c, char *buf, size_t n)
     l = sizeof nd;
     if (tcp)
         getsockopt(c->r.fd, IPPROTO_TCP, TCP_NODELAY, &nd, &l);
-    snprintf(buf, n,
-             "%s, SO_SNDBUF %d KiB, SO_RCVBUF %d KiB (%s)%s, one writev per message, "
-             "whole-message reads and writes",
+    char how[64] = "whole-message reads and writes";
+    if (c->r.chunk)
+        snprintf(how, sizeof how, "reads and writes of at most %zu KiB", c->r.chunk >> 10);
+    snprintf(buf, n, "%s, SO_SNDBUF %d KiB, SO_RCVBUF %d KiB (%s)%s, one writev per message, %s",
              tcp ? "TCP" : "unix", snd >> 10, rcv >> 10,
              c->bufsize > 0 ? "forced" : "kernel defaults",
-             tcp ? (nd ? ", TCP_NODELAY" : ", Nagle on") : "");
+             tcp ? (nd ? ", TCP_NODELAY" : ", Nagle on") : "", how);
 }
 
 void rawsock_close(rawsock_conn *c)

@@ -27,6 +27,10 @@ typedef struct rawsock_conn rawsock_conn;
  * (TCP autotuning). Default 8 MiB. */
 void rawsock_set_buffers(int bytes);
 
+/* Largest single send or recv on sockets made after this call (0, the default: a whole
+ * message in one call). */
+void rawsock_set_chunk(size_t bytes);
+
 /* Starts the echo server on its own thread. Returns NULL (and a reason in err) on failure. */
 rawsock_server *rawsock_server_start(const char *target, char *err, size_t errlen);
 /* Same, but each reply carries only the first reply_max bytes of the request (the length

@@ -1,9 +1,11 @@
 /* wireref.c — the references the wire is measured against: raw sockets and a minimal gRPC stream.
  *
- *   wireref --raw TARGET --grpc TARGET [--pings N] [--bulk MIB] [--reps N] [--raw-bufs LIST]
+ *   wireref --raw TARGET --grpc TARGET [--pings N] [--bulk MIB] [--reps N] [--raw-variants LIST]
  *
- * A child process serves (as genie-remote does) a raw-socket echo per socket-buffer setting in
- * LIST (MiB, comma-separated; 0 = the kernel's defaults, TCP autotuning; default "0,8") and a
+ * A child process serves (as genie-remote does) a raw-socket echo per variant in LIST
+ * (comma-separated BUF:CHUNK, BUF the socket buffers in MiB, 0 = the kernel's defaults and TCP
+ * autotuning, CHUNK the largest send/recv in KiB, 0 = whole messages; default
+ * "0:0,8:0,8:4096"; the best variant of each measure is the reference) and a
  * minimal gRPC C-core server: one thread, one completion queue, no framing of its own beyond
  * an 8-byte length in the first message of a request. The parent measures, interleaved:
  *   - a 64-byte ping-pong (median of N) on each raw variant and on one gRPC bidi stream;
@@ -352,7 +354,7 @@ static void client_target(char *out, size_t n, const char *target, int port)
 
 int main(int argc, char **argv)
 {
-    const char *raw = NULL, *grpc = NULL, *bufs = "0,8";
+    const char *raw = NULL, *grpc = NULL, *bufs = "0:0,8:0,8:4096";
     long pings = 2000, bulk_mib = 256, reps = 3;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--raw") && i + 1 < argc)
@@ -365,11 +367,11 @@ int main(int argc, char **argv)
             bulk_mib = atol(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--raw-bufs") && i + 1 < argc)
+        else if (!strcmp(argv[i], "--raw-variants") && i + 1 < argc)
             bufs = argv[++i];
         else {
             fprintf(stderr, "usage: %s --raw TARGET --grpc TARGET [--pings N] [--bulk MIB] "
-                            "[--reps N] [--raw-bufs MIB,MIB,...]\n", argv[0]);
+                            "[--reps N] [--raw-variants MIB:KIB,...]\n", argv[0]);
             return strcmp(argv[i], "--help") ? 2 : 0;
         }
     }
@@ -378,8 +380,12 @@ int main(int argc, char **argv)
         return 2;
     }
     int bufv[MAXV], nv = 0;
+    size_t chunkv[MAXV];
     for (const char *p = bufs; *p && nv < MAXV;) {
-        bufv[nv++] = atoi(p) << 20;
+        char *e;
+        bufv[nv] = (int)strtol(p, &e, 10) << 20;
+        chunkv[nv] = *e == ':' ? (size_t)strtoul(e + 1, &e, 10) << 10 : 0;
+        nv++;
         p = strchr(p, ',');
         if (!p)
             break;
@@ -388,7 +394,7 @@ int main(int argc, char **argv)
     char rt[MAXV][300];
     for (int v = 0; v < nv; v++) {
         char suf[16];
-        snprintf(suf, sizeof suf, "b%d", bufv[v] >> 20);
+        snprintf(suf, sizeof suf, "v%d", v);
         variant_target(rt[v], sizeof rt[v], raw, suf);
     }
 
@@ -402,6 +408,7 @@ int main(int argc, char **argv)
         int off = 0;
         for (int v = 0; v < nv; v++) {
             rawsock_set_buffers(bufv[v]);
+            rawsock_set_chunk(chunkv[v]);
             rawsock_server *s = rawsock_server_start_opts(rt[v], 64, err, sizeof err);
             if (!s) {
                 fprintf(stderr, "wireref: %s\n", err);
@@ -434,6 +441,7 @@ int main(int argc, char **argv)
     char err[256], tgt[300];
     for (int v = 0; v < nv; v++) {
         rawsock_set_buffers(bufv[v]);
+        rawsock_set_chunk(chunkv[v]);
         client_target(tgt, sizeof tgt, rt[v], ports[v]);
         rc[v] = rawsock_connect(tgt, err, sizeof err);
         if (!rc[v]) {
