@@ -308,7 +308,8 @@ static void *session_main(void *arg)
                 unsent = rep;
                 break;
             }
-            srv->h.reply_done(sess, rep);
+            if (rep)
+                srv->h.reply_done(sess, rep);
             if (hr && code != GRPC_STATUS_OK)
                 GENIE_INFO("transport: session from %s closed by the drain after its batch",
                            peer);
@@ -347,10 +348,14 @@ done:
         proto_pluck(s, &close_tag, inf);
     if (unsent) {
         /* A failed send may leave gRPC holding slices into the reply until the call is
-         * destroyed: destroy it now, wait for them, then give the reply back. */
-        grpc_call_cancel(s->call, NULL);
-        grpc_call_unref(s->call);
+         * destroyed: destroy it now, wait for them, then give the reply back. The call
+         * leaves the session under mu: a drain cancels the calls of listed sessions. */
+        pthread_mutex_lock(&srv->mu);
+        grpc_call *call = s->call;
         s->call = NULL;
+        pthread_mutex_unlock(&srv->mu);
+        grpc_call_cancel(call, NULL);
+        grpc_call_unref(call);
         proto_wait_borrowed(s);
         srv->h.reply_done(sess, unsent);
     }
@@ -703,7 +708,7 @@ int proto_server_drain(proto_server *srv, int ms)
     srv->draining = 1;
     /* Sessions waiting for their next request end now; busy ones after their batch. */
     for (proto_session *ss = srv->live; ss; ss = ss->next)
-        if (!ss->busy)
+        if (!ss->busy && ss->s.call) /* NULL: its call already ended (a failed send) */
             grpc_call_cancel_with_status(ss->s.call, GRPC_STATUS_UNAVAILABLE, DRAIN_MSG, NULL);
     while (srv->nsessions > 0)
         if (pthread_cond_timedwait(&srv->cv, &srv->mu, &until) == ETIMEDOUT)
