@@ -36,8 +36,8 @@ int proto_conn_callv(proto_conn *c, const proto_iov *iov, size_t niov, void **re
                      size_t *reply_n, int timeout_ms);
 
 /* Gives back a reply of this connection's most recent call: a big one (>= 1 MiB) is kept for
- * the next big reply, so a large D2H does not fault in fresh pages each time (released when
- * big replies stop coming for 2 s, or at close); anything else is freed. free() on a reply
+ * the next big reply, so a large D2H does not fault in fresh pages each time (released by the
+ * first reply that finds it idle for 2 s, or at close); anything else is freed. free() on a reply
  * is fine too: it just keeps nothing. c NULL: free(). */
 void proto_conn_reply_free(proto_conn *c, void *reply);
 

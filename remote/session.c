@@ -387,8 +387,9 @@ static int take_reply(exec_session *s, void **reply, size_t *reply_n, int rc)
     return rc;
 }
 
-/* Replies at least this big keep their buffer; kept, it serves every later reply until no
- * reply has needed it for EXEC_KEEP_IDLE_NS (then it is freed: big replies stopped). */
+/* Replies at least this big keep their buffer; kept, it serves every later reply until a
+ * reply comes back EXEC_KEEP_IDLE_NS after the last big one (then it is freed: big replies
+ * stopped), or the session closes. */
 #define EXEC_KEEP_MIN (1u << 20)
 #define EXEC_KEEP_IDLE_NS 2000000000ull
 
