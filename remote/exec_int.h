@@ -200,6 +200,14 @@ struct exec_session {
     size_t nglobals, capglobals;
     exec_idmap funcs;   /* client ID -> exec_func (owned) */
     genie_buf reply;    /* the reply being built; handed to the caller at the end */
+    /* A big reply's buffer, given back by the transport (exec_session_reply_done) and kept
+     * for the next replies: a large D2H writes into pages faulted in once, not afresh. */
+    uint8_t *out;       /* the last reply handed out (borrowed by the transport) */
+    size_t out_cap, out_len;
+    uint8_t *keep;      /* owned; NULL when none (handed out in s->reply) */
+    const uint8_t *keep_last; /* the kept buffer's address, even while handed out */
+    size_t keep_cap;
+    uint64_t keep_big_ns; /* when a reply last needed it (big replies stopped: freed) */
     size_t reply_hint;  /* length of the last reply: the next one starts that big */
     genie_buf scratch;  /* reused per batch: aligned kernel params, module images, names */
     void **kparams;     /* reused kernelParams array */

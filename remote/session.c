@@ -380,8 +380,38 @@ static int take_reply(exec_session *s, void **reply, size_t *reply_n, int rc)
     *reply = s->reply.data;
     *reply_n = s->reply.len;
     s->reply_hint = s->reply.len;
+    s->out = s->reply.data;
+    s->out_cap = s->reply.cap;
+    s->out_len = s->reply.len;
     s->reply = (genie_buf){0};
     return rc;
+}
+
+/* Replies at least this big keep their buffer; kept, it serves every later reply until a
+ * reply comes back EXEC_KEEP_IDLE_NS after the last big one (then it is freed: big replies
+ * stopped), or the session closes. */
+#define EXEC_KEEP_MIN (1u << 20)
+#define EXEC_KEEP_IDLE_NS 2000000000ull
+
+void exec_session_reply_done(exec_session *s, void *reply)
+{
+    if (!reply || reply != s->out || s->out_cap < EXEC_KEEP_MIN) {
+        free(reply);
+        return;
+    }
+    uint64_t now = genie_now_ns();
+    if (s->out_len >= EXEC_KEEP_MIN || reply != s->keep_last)
+        s->keep_big_ns = now;
+    s->out = NULL;
+    if (now - s->keep_big_ns > EXEC_KEEP_IDLE_NS) {
+        free(reply);
+        s->keep_last = NULL;
+        return;
+    }
+    free(s->keep); /* NULL: it is this one, handed out and back */
+    s->keep = reply;
+    s->keep_last = reply;
+    s->keep_cap = s->out_cap;
 }
 
 /* ---- delta-encoded batches (BATCH_DELTA) ---- */
@@ -483,8 +513,13 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
         seq = f.seq;
     else if (req && n >= PROTO_HDR_SIZE) /* echo what the header claims: the client can match it */
         seq = proto_frame_peek_seq(req);
-    /* The reply buffer goes to the caller, so each batch starts a new one: sized like the
-     * last reply, a batch usually costs one malloc however many ops it holds. */
+    /* The reply buffer goes to the caller, so each batch starts a new one: the kept one if a
+     * big reply left one (exec_session_reply_done), else sized like the last reply, so a
+     * batch usually costs one malloc however many ops it holds. */
+    if (s->keep && !s->reply.data) {
+        s->reply = (genie_buf){.data = s->keep, .len = 0, .cap = s->keep_cap};
+        s->keep = NULL;
+    }
     if (genie_buf_reserve(&s->reply, s->reply_hint < (1u << 20) ? s->reply_hint : (1u << 20)) ||
         proto_frame_begin(&s->reply, PROTO_KIND_REPLY, seq))
         return -1;
@@ -597,6 +632,7 @@ void exec_session_close(exec_session *s)
     genie_buf_free(&s->reply);
     genie_buf_free(&s->scratch);
     genie_buf_free(&s->tmpl);
+    free(s->keep);
     GENIE_INFO("session %u closed", s->id);
     exec_ctx *c = s->ctx;
     int counted = s->hello;

@@ -53,6 +53,8 @@ int shim_link_call(shim_link *l, const void *req, size_t n, void **reply, size_t
 /* The same with the request in pieces, sent from their own memory (borrowed until return). */
 int shim_link_callv(shim_link *l, const proto_iov *iov, size_t niov, void **reply,
                     size_t *reply_n);
+/* Gives a reply of the latest call back (kept for the next big reply, or freed). */
+void shim_link_reply_free(shim_link *l, void *reply);
 int shim_link_is_local(const shim_link *l);
 void shim_link_close(shim_link *l);
 

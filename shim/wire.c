@@ -86,7 +86,7 @@ cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, in
         if (k < 0)
             e = k;
     }
-    free(reply);
+    shim_link_reply_free(shim_g.link, reply);
     if (e)
         return shim_lost("bad reply from genie-remote", e);
     return cudaSuccess;

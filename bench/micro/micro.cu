@@ -1,6 +1,7 @@
 /* micro.cu — Genie's first microbenchmark: ratios measured in one run on one machine.
  *
- *   micro --raw TARGET [--launches N] [--gemms N] [--pings N] [--bulk MIB]
+ *   micro --raw TARGET [--launches N] [--gemms N] [--pings N] [--bulk MIB] [--reps N]
+ *         [--raw-buf MIB]
  *
  * Run under LD_PRELOAD=libgenie.so with GENIE_REMOTE pointing at a genie-remote on the
  * same kind of transport as TARGET (bench/micro/run.sh does this). It measures:
@@ -12,10 +13,15 @@
  *      cudaDeviceSynchronize costs none when nothing was recorded since the last sync) vs
  *      a 64-byte ping-pong on a raw socket of the same kind, served by a child process as
  *      genie-remote is;
- *   3. H2D bulk throughput (cudaMemcpy + sync) vs sending the same bytes on the raw socket.
+ *   3. H2D bulk throughput (cudaMemcpy + sync) vs sending the same bytes on the raw socket,
+ *      and D2H (cudaMemcpy of MIB bytes device-to-host) vs downloading them on it.
+ * The raw socket is the limit (bench/micro/rawsock.h: forced large buffers, whole-message
+ * writes); it prints its settings. bench/micro/wireref measures raw-socket variants and a
+ * minimal gRPC stream in the same run.sh run.
  * Written in C style; nvcc builds it because it launches a kernel. */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdio.h>
@@ -44,6 +50,26 @@ __attribute__((noinline)) static int plain_call(int a, float b, const float *p, 
     return 0;
 }
 
+/* The shim's counter key (e.g. "exec_ns") in ns, from genie_stats_json; -1 without the shim.
+ * exec_ns sums R_EXEC, genie-remote's own time per request (executor and session work, from
+ * the request parsed to the reply built), so a round trip less it is the wire's share. */
+static double shim_counter(const char *key)
+{
+    static int (*fn)(char *, size_t);
+    static int looked;
+    if (!looked) {
+        looked = 1;
+        fn = (int (*)(char *, size_t))dlsym(RTLD_DEFAULT, "genie_stats_json");
+    }
+    static char buf[16384];
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p;
+    if (!fn || fn(buf, sizeof buf) || !(p = strstr(buf, pat)))
+        return -1;
+    return strtod(p + strlen(pat), NULL);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -63,7 +89,8 @@ static int cmp_double(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     const char *raw = NULL;
-    long launches = 200000, pings = 2000, bulk_mib = 256, gemms = -1;
+    long launches = 200000, pings = 2000, bulk_mib = 256, gemms = -1, reps = 3, raw_buf = 8,
+         raw_chunk = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--raw") && i + 1 < argc)
             raw = argv[++i];
@@ -75,20 +102,29 @@ int main(int argc, char **argv)
             pings = atol(argv[++i]);
         else if (!strcmp(argv[i], "--bulk") && i + 1 < argc)
             bulk_mib = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--raw-buf") && i + 1 < argc)
+            raw_buf = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--raw-chunk") && i + 1 < argc)
+            raw_chunk = atol(argv[++i]);
         else {
             fprintf(stderr, "usage: %s --raw TARGET [--launches N] [--gemms N] [--pings N] [--bulk MIB]\n"
+                            "          [--reps N] [--raw-buf MIB (0: kernel defaults)] [--raw-chunk KIB]\n"
                             "Run under LD_PRELOAD=libgenie.so; see bench/micro/run.sh.\n",
                     argv[0]);
             return strcmp(argv[i], "--help") ? 2 : 0;
         }
     }
-    if (!raw || launches < 1 || pings < 1 || bulk_mib < 1) {
+    if (!raw || launches < 1 || pings < 1 || bulk_mib < 1 || reps < 1) {
         fprintf(stderr, "micro: --raw TARGET is required (try --help)\n");
         return 2;
     }
 
     /* The raw reference server runs in a child process, as genie-remote does. It starts
      * before the first CUDA call, so the child holds no session. */
+    rawsock_set_buffers((int)(raw_buf << 20));
+    rawsock_set_chunk((size_t)raw_chunk << 10);
     int pfd[2];
     if (pipe(pfd))
         return 1;
@@ -202,10 +238,14 @@ int main(int argc, char **argv)
     double *rs = (double *)malloc(pings * sizeof(double));
     char msg[64] = {0};
     int word = 0;
+    double *ws_ = (double *)malloc(pings * sizeof(double)); /* the round trip less R_EXEC */
+    int have_ex = shim_counter("exec_ns") >= 0;
     for (long i = 0; i < pings; i++) {
+        double x0 = have_ex ? shim_counter("exec_ns") : 0;
         double a = now_s();
         CK(cudaMemcpy(&word, d, sizeof word, cudaMemcpyDeviceToHost));
         double b = now_s();
+        ws_[i] = b - a - (have_ex ? (shim_counter("exec_ns") - x0) * 1e-9 : 0);
         void *rep;
         size_t rn;
         if (rawsock_call(rc, msg, sizeof msg, &rep, &rn)) {
@@ -217,22 +257,27 @@ int main(int argc, char **argv)
         gs[i] = b - a;
         rs[i] = c - b;
     }
+    qsort(ws_, pings, sizeof(double), cmp_double);
+    double w_us = have_ex ? ws_[pings / 2] * 1e6 : -1;
     qsort(gs, pings, sizeof(double), cmp_double);
     qsort(rs, pings, sizeof(double), cmp_double);
     double g_us = gs[pings / 2] * 1e6, r_us = rs[pings / 2] * 1e6;
 
-    /* ---- 3. H2D bulk ---- */
+    /* ---- 3. bulk, both ways ---- */
     size_t bulk = (size_t)bulk_mib << 20;
-    char *host = (char *)malloc(bulk);
+    char *host = (char *)malloc(bulk), *back = (char *)malloc(bulk);
     memset(host, 0x5a, bulk);
+    memset(back, 0, bulk); /* faulted in before timing, like the program's own buffers */
     char *dev;
     CK(cudaMalloc(&dev, bulk));
-    double gbest = 1e30, rbest = 1e30;
-    for (int rep = 0; rep < 3; rep++) {
+    double gbest = 1e30, rbest = 1e30, gdbest = 1e30, rdbest = 1e30, gex = 0, gdex = 0;
+    for (long rep = 0; rep <= reps; rep++) { /* round 0 warms both sides up: not counted */
+        double x0 = shim_counter("exec_ns");
         double a = now_s();
         CK(cudaMemcpy(dev, host, bulk, cudaMemcpyHostToDevice));
         CK(cudaDeviceSynchronize());
         double b = now_s();
+        double x1 = shim_counter("exec_ns");
         void *r;
         size_t rn;
         if (rawsock_call(rc, host, bulk, &r, &rn)) {
@@ -241,15 +286,42 @@ int main(int argc, char **argv)
         }
         double c = now_s();
         free(r);
-        if (b - a < gbest)
+        double x2 = shim_counter("exec_ns");
+        CK(cudaMemcpy(back, dev, bulk, cudaMemcpyDeviceToHost));
+        double d2 = now_s();
+        double x3 = shim_counter("exec_ns");
+        if (back[0] != 0x5a || back[bulk - 1] != 0x5a) {
+            fprintf(stderr, "micro: D2H returned wrong bytes\n");
+            return 1;
+        }
+        if (rawsock_fetch(rc, back, bulk)) {
+            fprintf(stderr, "micro: raw download failed\n");
+            return 1;
+        }
+        double e = now_s();
+        if (!rep)
+            continue;
+        if (b - a < gbest) {
             gbest = b - a;
+            gex = (x1 - x0) * 1e-9;
+        }
         if (c - b < rbest)
             rbest = c - b;
+        if (d2 - c < gdbest) {
+            gdbest = d2 - c;
+            gdex = (x3 - x2) * 1e-9;
+        }
+        if (e - d2 < rdbest)
+            rdbest = e - d2;
     }
     double g_gbs = bulk / gbest / 1e9, r_gbs = bulk / rbest / 1e9;
+    double gd_gbs = bulk / gdbest / 1e9, rd_gbs = bulk / rdbest / 1e9;
+    char rawdesc[256];
+    rawsock_describe(rc, rawdesc, sizeof rawdesc);
 
     const char *kind = strncmp(raw, "unix:", 5) ? "tcp" : "unix";
     printf("transport: %s\n", kind);
+    printf("raw socket: %s\n", rawdesc);
     printf("launch record:   %8.1f ns/launch   plain call %6.1f ns   ratio %6.1fx   (aim: < 200 ns)\n",
            rec_ns, call_ns, rec_ns / call_ns);
     printf("launch record, first batch (buffer growing): %.1f ns/launch\n", cold_ns);
@@ -258,15 +330,29 @@ int main(int argc, char **argv)
     printf("launch e2e:      %8.1f ns/launch   (record + ship + execute on this executor)\n", e2e_ns);
     printf("4-byte D2H sync: %8.1f us median   raw ping-pong %6.1f us   ratio %5.2fx   (aim: <= 1.5x)\n",
            g_us, r_us, g_us / r_us);
-    printf("H2D %4ld MiB:    %8.2f GB/s         raw socket   %6.2f GB/s   ratio %5.0f%%   (aim: >= 70%%)\n",
-           bulk_mib, g_gbs, r_gbs, 100 * g_gbs / r_gbs);
-    printf("CSV,%s,%.1f,%.1f,%.1f,%.2f,%.2f,%.3f,%.3f\n", kind, rec_ns, call_ns, e2e_ns, g_us, r_us,
-           g_gbs, r_gbs);
+    if (w_us >= 0)
+        printf("  less genie-remote's own time (R_EXEC) per sync: %6.1f us median, %.2fx the raw ping-pong\n",
+               w_us, w_us / r_us);
+    printf("H2D %4ld MiB:    %8.2f GB/s         raw socket   %6.2f GB/s   ratio %5.0f%%   (aim: >= 80%%; best of %ld)\n",
+           bulk_mib, g_gbs, r_gbs, 100 * g_gbs / r_gbs, reps);
+    if (gex > 0)
+        printf("  of which genie-remote's own time %.0f ms of %.0f ms: the wire alone would move %.2f GB/s, %.0f%%\n",
+               gex * 1e3, gbest * 1e3, bulk / (gbest - gex) / 1e9, 100 * bulk / (gbest - gex) / 1e9 / r_gbs);
+    printf("D2H %4ld MiB:    %8.2f GB/s         raw socket   %6.2f GB/s   ratio %5.0f%%   (aim: >= 80%%; best of %ld)\n",
+           bulk_mib, gd_gbs, rd_gbs, 100 * gd_gbs / rd_gbs, reps);
+    if (gdex > 0)
+        printf("  of which genie-remote's own time %.0f ms of %.0f ms: the wire alone would move %.2f GB/s, %.0f%%\n",
+               gdex * 1e3, gdbest * 1e3, bulk / (gdbest - gdex) / 1e9, 100 * bulk / (gdbest - gdex) / 1e9 / rd_gbs);
+    printf("CSV-exec,%s,%.1f,%.4f,%.4f\n", kind, w_us, gex, gdex);
+    printf("CSV,%s,%.1f,%.1f,%.1f,%.2f,%.2f,%.3f,%.3f,%.3f,%.3f\n", kind, rec_ns, call_ns, e2e_ns,
+           g_us, r_us, g_gbs, r_gbs, gd_gbs, rd_gbs);
     printf("CSV-gemm,%s,%.1f,%.1f\n", kind, sgemm_ns, torch_gemm_ns);
     rawsock_close(rc);
     kill(child, SIGTERM);
     waitpid(child, NULL, 0);
     CK(cudaFree(dev));
+    free(host);
+    free(back);
     CK(cudaFree(d));
     return 0;
 }
