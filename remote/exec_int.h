@@ -225,6 +225,14 @@ struct exec_session {
     exec_session *prev, *next; /* ctx->live, under ctx->lock */
     uint64_t opened_ns;
     uint64_t nbatches; /* frames handled; with mapped and nfail read by STATUS (atomics) */
+    /* GENIE_TRACE_FILE (remote/trace.c): created by the first frame flagged
+     * PROTO_FRAME_TRACE. trace_op: the op being run is timed (its wire op), else 0. */
+    struct exec_trace *trace;
+    uint16_t trace_op;
+    uint32_t trace_seq, trace_index;
+    /* tests only (GENIE_TEST_CLOCK_SKEW_NS): added to every server time the client sees (PING,
+     * R_TRACE), as if genie-remote's clock were another machine's */
+    int64_t clock_skew;
 };
 
 /* dlopen flags for the GPU libraries. In the in-process ("local") mode libgenie.so is
@@ -259,6 +267,20 @@ void exec_lt_session_close(exec_session *s);
 void exec_module_session_close(exec_session *s);
 /* Frees the session's graphs (remote/ops_graph.c). */
 void exec_graph_session_close(exec_session *s);
+
+/* ---- GENIE_TRACE_FILE (remote/trace.c) ---- */
+typedef struct exec_trace exec_trace;
+/* 1 for the ops whose stream work a traced frame times. */
+int exec_trace_wanted(uint16_t op);
+/* A traced frame begins: the first one creates the session's base event. 0 or GENIE_ENOMEM. */
+int exec_trace_frame_begin(exec_session *s);
+/* exec_stream resolved the stream of the op being run (trace_op set): its start event. */
+void exec_trace_arm(exec_session *s, uint32_t id, CUstream st);
+/* After the op ran: its end event, and the pair waits for completion. */
+void exec_trace_op_done(exec_session *s);
+/* Appends R_TRACE with every pending pair that completed by now. 0 or GENIE_ENOMEM. */
+int exec_trace_reply(exec_session *s, uint64_t recv_ns);
+void exec_trace_session_close(exec_session *s);
 
 /* Failed ops a batch may have before the executor abandons the rest of it. */
 #define EXEC_MAX_ERRORS 16

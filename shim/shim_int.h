@@ -186,6 +186,22 @@ typedef struct shim_state {
 
 extern shim_state shim_g;
 
+/* ---- GENIE_TRACE_FILE (shim/trace.c); lock held ---- */
+extern int shim_trace_enabled; /* set once at init: the recorders' one check */
+void shim_trace_init(void);
+/* After HELLO: names the executor's track and measures the clock offset (PINGs). */
+void shim_trace_clock(uint32_t session);
+/* The first op of a batch was committed / the batch is being flushed. */
+void shim_trace_batch_first(void);
+void shim_trace_recording(uint32_t ops, uint64_t bytes);
+/* PROTO_FRAME_TRACE once the clocks are aligned, else 0. */
+uint32_t shim_trace_frame_flags(void);
+/* An R_TRACE record of the reply being read: 0 or GENIE_EPROTO. */
+int shim_trace_reply(const proto_rec *r);
+/* A frame's round trip: sent at a, reply in at z, unpacked at done (client ns). */
+void shim_trace_frame(uint32_t seq, int kind, uint64_t a, uint64_t z, uint64_t done,
+                      uint64_t sent, uint64_t received);
+
 /* The shim's lock: one plain mutex, taken once per API call by the generated wrapper (and by
  * the hand-written entry points that have no wrapper). shim_depth is this thread's count of
  * holds: a nested shim_lock (an internal function, a call made from inside the shim) only

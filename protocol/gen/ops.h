@@ -67,6 +67,7 @@ enum proto_op {
     PROTO_OP_R_PONG = 0x8007,
     PROTO_OP_R_GLOBAL = 0x8008,
     PROTO_OP_R_EXEC = 0x8009,
+    PROTO_OP_R_TRACE = 0x8010,
     PROTO_OP_LIB_CALL = 0x0060,
     PROTO_OP_LT_CREATE = 0x0061,
     PROTO_OP_LT_DESTROY = 0x0062,
@@ -1224,6 +1225,40 @@ static inline int proto_get_R_EXEC(const proto_rec *r, proto_R_EXEC *out)
     if (r->len != 8)
         return GENIE_EPROTO;
     memcpy(&out->exec_ns, r->body + 0, 8);
+    return 0;
+}
+
+/* REP R_TRACE (0x8010) */
+typedef struct proto_R_TRACE {
+    uint64_t recv_ns;
+    uint64_t done_ns;
+    uint32_t nspans;
+    const uint8_t *spans; /* borrowed from the frame */
+    size_t spans_len;
+} proto_R_TRACE;
+#define PROTO_R_TRACE_FIXED 20
+/* Appends the record; returns a pointer to the spans bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_R_TRACE(genie_buf *buf_, uint64_t recv_ns, uint64_t done_ns, uint32_t nspans, size_t spans_len)
+{
+    if (spans_len > UINT32_MAX - 20)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_R_TRACE, 20 + spans_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &recv_ns, 8);
+    memcpy(rec_ + 8, &done_ns, 8);
+    memcpy(rec_ + 16, &nspans, 4);
+    return rec_ + 20;
+}
+static inline int proto_get_R_TRACE(const proto_rec *r, proto_R_TRACE *out)
+{
+    if (r->len < 20)
+        return GENIE_EPROTO;
+    memcpy(&out->recv_ns, r->body + 0, 8);
+    memcpy(&out->done_ns, r->body + 8, 8);
+    memcpy(&out->nspans, r->body + 16, 4);
+    out->spans = r->body + 20;
+    out->spans_len = r->len - 20;
     return 0;
 }
 
