@@ -110,6 +110,12 @@ int exec_stream(exec_session *s, uint32_t index, uint32_t id, const char *op, CU
      * orders at least as strictly as per-thread would. */
     if (s->replaying && id == s->remap_from)
         id = s->remap_to; /* a graph's origin stream is the stream it is launched on */
+    if (s->lane && id == s->lane_origin) { /* GENIE_PARALLEL_BRANCHES: the op's lane */
+        *out = s->aux[s->lane];
+        if (s->trace_op)
+            exec_trace_arm(s, id | s->lane << 24, *out);
+        return 0;
+    }
     if (id < 3) {
         *out = NULL;
         if (s->trace_op)
@@ -476,12 +482,14 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
     /* Check every record's framing before running any: a malformed frame runs nothing. */
     uint32_t nrec = 0;
     proto_iter it;
-    proto_rec rec;
+    proto_rec rec, last = {0};
     if (!e) {
         int k;
         proto_iter_init(&it, &f);
-        while ((k = proto_iter_next(&it, &rec)) == 1)
+        while ((k = proto_iter_next(&it, &rec)) == 1) {
             nrec++;
+            last = rec;
+        }
         e = k;
     }
     uint32_t seq = 0;
@@ -524,6 +532,8 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
     /* GENIE_TRACE_FILE: this frame's stream work is timed (remote/trace.c) */
     int traced = s->hello && (f.flags & PROTO_FRAME_TRACE) && !exec_trace_frame_begin(s);
     s->trace_seq = f.seq;
+    /* GENIE_PARALLEL_BRANCHES: the lanes the client's graph found (remote/branches.c) */
+    int lanes = s->hello && !r && nrec > 1 && exec_lanes_begin(s, &last, nrec);
     for (uint32_t i = 0; i < nrec && proto_iter_next(&it, &rec) == 1; i++) {
         if (!s->hello && rec.op == PROTO_OP_STATUS) { /* answered, then the stream ends */
             e = exec_dispatch(s, i, &rec);
@@ -545,7 +555,11 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
             s->trace_op = rec.op;
             s->trace_index = i;
         }
+        if (lanes && i + 1 < nrec)
+            exec_lanes_before(s, i);
         e = exec_dispatch(s, i, &rec);
+        if (lanes && i + 1 < nrec)
+            exec_lanes_after(s, i);
         if (s->trace_op) {
             exec_trace_op_done(s);
             s->trace_op = 0;
@@ -572,6 +586,8 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
                       genie_strerror(GENIE_ENOMEM)) == GENIE_ENOMEM)
             return -1;
     }
+    if (lanes)
+        exec_lanes_end(s);
     if (traced && exec_trace_reply(s, s->t_handle))
         GENIE_DEBUG("session %u: no memory for R_TRACE", s->id);
     if (f.flags & PROTO_FRAME_TEMPLATE)
@@ -589,6 +605,7 @@ void exec_session_close(exec_session *s)
     /* a fault the client never synced on shows here first: it poisons the context too */
     exec_ctx_poison(s->ctx, exec_sync_all(s));
     exec_trace_session_close(s);
+    exec_lanes_session_close(s);
     exec_graph_session_close(s);
     exec_lt_session_close(s);
     exec_lib_session_close(s);

@@ -253,6 +253,8 @@ cudaError_t shim_flush(int kind)
     SHIM_HELD();
     if (B.ops == 0)
         return cudaSuccess;
+    if (shim_g.pol.branches) /* GENIE_PARALLEL_BRANCHES: its BRANCHES record goes last */
+        shim_branches_annotate();
     batch_reply br = {cudaSuccess, 0, 0};
     cudaError_t ce;
     size_t plen = B.buf.len - PROTO_HDR_SIZE;

@@ -27,6 +27,7 @@ static void shim_init(void)
         .remote = 0, /* known once connected */
         .weight_cache = sem && genie_env_bool("GENIE_WEIGHT_CACHE", 1),
         .repeat = sem && genie_env_bool("GENIE_GRAPH_REPLAY", 1),
+        .branches = sem && genie_env_bool("GENIE_PARALLEL_BRANCHES", 1),
         .batch_bytes = (uint64_t)genie_env_int("GENIE_BATCH_BYTES", 8ll << 20),
         .direct_min = SHIM_H2D_DIRECT_MIN,
         .template_max = PROTO_DELTA_TEMPLATE_MAX,

@@ -40,6 +40,8 @@ typedef struct shim_stats {
     /* GENIE_GRAPH_REPLAY: batches sent as a BATCH_DELTA of the one before, and the bytes
      * that saved (full frame minus delta frame) */
     uint64_t batches_delta, delta_bytes_saved;
+    uint64_t batches_branched; /* sent with a BRANCHES record (GENIE_PARALLEL_BRANCHES) */
+    uint64_t branches_ns;      /* time the pass took at flushes (its graph and lanes) */
     uint64_t wire_ns; /* time spent waiting for replies */
     uint64_t exec_ns; /* the executor's own time for those frames (R_EXEC of each reply) */
 } shim_stats;
@@ -185,6 +187,10 @@ typedef struct shim_state {
 } shim_state;
 
 extern shim_state shim_g;
+
+/* GENIE_PARALLEL_BRANCHES (shim/branches.c): at a flush, before the batch's form is decided,
+ * appends a BRANCHES record when the batch's graph has independent branches. Lock held. */
+void shim_branches_annotate(void);
 
 /* ---- GENIE_TRACE_FILE (shim/trace.c); lock held ---- */
 extern int shim_trace_enabled; /* set once at init: the recorders' one check */

@@ -53,6 +53,7 @@ static const proto_op_info infos[] = {
     {0x0072, 1, 0, 4, 0, "GRAPH_DESTROY"},
     {0x0073, 1, PROTO_F_H2D | PROTO_F_GRAPH, 20, 0, "GRAPH_H2D"},
     {0x0080, 1, 0, 8, 1, "BATCH_DELTA"},
+    {0x0090, 1, 0, 8, 1, "BRANCHES"},
 };
 
 const proto_op_info *proto_op_lookup(uint16_t op)
@@ -160,6 +161,8 @@ const proto_op_info *proto_op_lookup(uint16_t op)
         return &infos[49];
     case 0x0080:
         return &infos[50];
+    case 0x0090:
+        return &infos[51];
     default:
         return NULL;
     }

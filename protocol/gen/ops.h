@@ -78,6 +78,7 @@ enum proto_op {
     PROTO_OP_GRAPH_DESTROY = 0x0072,
     PROTO_OP_GRAPH_H2D = 0x0073,
     PROTO_OP_BATCH_DELTA = 0x0080,
+    PROTO_OP_BRANCHES = 0x0090,
 };
 
 typedef struct proto_op_info {
@@ -1554,6 +1555,37 @@ static inline int proto_get_BATCH_DELTA(const proto_rec *r, proto_BATCH_DELTA *o
     memcpy(&out->npatches, r->body + 4, 4);
     out->patches = r->body + 8;
     out->patches_len = r->len - 8;
+    return 0;
+}
+
+/* REQ BRANCHES (0x0090) */
+typedef struct proto_BRANCHES {
+    uint32_t origin;
+    uint32_t nops;
+    const uint8_t *lanes; /* borrowed from the frame */
+    size_t lanes_len;
+} proto_BRANCHES;
+#define PROTO_BRANCHES_FIXED 8
+/* Appends the record; returns a pointer to the lanes bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_BRANCHES(genie_buf *buf_, uint32_t origin, uint32_t nops, size_t lanes_len)
+{
+    if (lanes_len > UINT32_MAX - 8)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_BRANCHES, 8 + lanes_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &origin, 4);
+    memcpy(rec_ + 4, &nops, 4);
+    return rec_ + 8;
+}
+static inline int proto_get_BRANCHES(const proto_rec *r, proto_BRANCHES *out)
+{
+    if (r->len < 8)
+        return GENIE_EPROTO;
+    memcpy(&out->origin, r->body + 0, 4);
+    memcpy(&out->nops, r->body + 4, 4);
+    out->lanes = r->body + 8;
+    out->lanes_len = r->len - 8;
     return 0;
 }
 

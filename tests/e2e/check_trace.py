@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """check_trace.py — checks a GENIE_TRACE_FILE (Chrome trace-event JSON) written by a workload run.
 
-    check_trace.py TRACE.json [--min-streams N] [--skew-ns NS]
+    check_trace.py TRACE.json [--min-streams N] [--skew-ns NS] [--overlap]
 
 What must hold (docs/semantics.md, "A trace users can open"):
   - the file is JSON with traceEvents; the clock offset was measured (clock_synced 1);
@@ -27,6 +27,7 @@ def main():
     skew = None
     if "--min-streams" in args:
         min_streams = int(args[args.index("--min-streams") + 1])
+    overlap = "--overlap" in args
     if "--skew-ns" in args:
         skew = int(args[args.index("--skew-ns") + 1])
     with open(path) as f:
@@ -73,7 +74,26 @@ def main():
             bad.append("frame %d: executor span [%.3f, %.3f] outside the round trip [%.3f, %.3f] "
                        "(tolerance %.3f us)" % (s, b["ts"], b["ts"] + b["dur"], a, z, tol))
     dev = [e for e in spans if e["pid"] == 2 and e["tid"] >= 100]
-    streams = {e["args"]["stream"] for e in dev}
+    streams = {e["args"]["stream"] & 0xffffff for e in dev}
+    if overlap:
+        found = None
+        by = {}
+        for e in dev:
+            by.setdefault(e["args"]["stream"] & 0xffffff, []).append(e)
+        for st, es in by.items():
+            for a in es:
+                for b in es:
+                    if (a["args"]["stream"] >> 24) < (b["args"]["stream"] >> 24) and \
+                            a["ts"] < b["ts"] + b["dur"] and b["ts"] < a["ts"] + a["dur"]:
+                        found = found or (a, b)
+        if not found:
+            bad.append("no two lanes of one stream overlap (lanes seen: %s)"
+                       % sorted({e["args"]["stream"] >> 24 for e in dev}))
+        else:
+            a, b = found
+            print("overlap: %s (lane %d, %.1f us) and %s (lane %d, %.1f us) of stream %d"
+                  % (a["name"], a["args"]["stream"] >> 24, a["dur"], b["name"],
+                     b["args"]["stream"] >> 24, b["dur"], a["args"]["stream"] & 0xffffff))
     if len(streams) < min_streams:
         bad.append("device spans on %d streams (%s), want %d" % (len(streams), sorted(streams),
                                                                  min_streams))
