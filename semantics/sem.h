@@ -311,4 +311,25 @@ typedef struct sem_lane {
 uint32_t sem_pass_branches(const sem_policy *p, const sem_ir *ir, const sem_graph *g,
                            sem_lane *out, uint32_t *origin);
 
+/* ---- the cost model (semantics/cost.c) ---- */
+/* The remote's parameters, measured by a calibration against it (bench/micro's "cost model"
+ * section), never taken from the fake GPU's data file. Times in ns, rates per second. */
+typedef struct sem_cost_params {
+    double rtt_ns;  /* a round trip with nothing to run (an empty sync) */
+    double wire_bps; /* bytes per second on the wire, both ways */
+    double op_ns;   /* the fixed cost of one op: decode, checks, launch, device latency */
+    double flops;   /* achieved GEMM FLOP/s */
+    double mem_bps; /* device memory bandwidth: GEMM operands, copies, memsets */
+} sem_cost_params;
+/* One op's predicted time (ns): op_ns, plus for a GEMM the larger of its FLOPs over flops and
+ * its operands' bytes over mem_bps (a roofline), plus for a copy or memset its bytes over
+ * mem_bps. */
+double sem_cost_op(const sem_cost_params *p, const sem_op *o, const sem_ir *ir);
+/* A batch's predicted remote time (ns) from the program's flush to its reply: rtt_ns, plus
+ * sent + received bytes over wire_bps, plus every op of ir (run one after the other). */
+double sem_cost_batch(const sem_cost_params *p, const sem_ir *ir, uint64_t sent,
+                      uint64_t received);
+/* Pearson's correlation of x and y (n values), 0 when undefined. */
+double sem_pearson(const double *x, const double *y, uint32_t n);
+
 #endif
