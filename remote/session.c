@@ -110,7 +110,8 @@ int exec_stream(exec_session *s, uint32_t index, uint32_t id, const char *op, CU
      * orders at least as strictly as per-thread would. */
     if (s->replaying && id == s->remap_from)
         id = s->remap_to; /* a graph's origin stream is the stream it is launched on */
-    if (s->lane && id == s->lane_origin) { /* GENIE_PARALLEL_BRANCHES: the op's lane */
+    /* GENIE_PARALLEL_BRANCHES: the op's lane (0-2 are one stream here, as below) */
+    if (s->lane && (id == s->lane_origin || (id < 3 && s->lane_origin < 3))) {
         *out = s->aux[s->lane];
         if (s->trace_op)
             exec_trace_arm(s, id | s->lane << 24, *out);
