@@ -277,6 +277,7 @@ cudaError_t shim_flush(int kind)
     if (shim_g.sem_dump)
         sem_dump(&dec, plen);
     if (dec.form != SEM_BATCH_PLAIN) {
+        shim_g.stats.batches_template++;
         const uint8_t *cur = B.buf.data + PROTO_HDR_SIZE;
         proto_frame_set_flags(&B.buf, dec.frame_flags & SEM_FRAME_TEMPLATE ? PROTO_FRAME_TEMPLATE : 0);
         genie_buf *sent = &B.buf;

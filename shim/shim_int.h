@@ -40,6 +40,7 @@ typedef struct shim_stats {
     /* GENIE_GRAPH_REPLAY: batches sent as a BATCH_DELTA of the one before, and the bytes
      * that saved (full frame minus delta frame) */
     uint64_t batches_delta, delta_bytes_saved;
+    uint64_t batches_template; /* flagged as templates or sent as deltas (GENIE_GRAPH_REPLAY) */
     uint64_t batches_branched; /* sent with a BRANCHES record (GENIE_PARALLEL_BRANCHES) */
     uint64_t branches_ns;      /* time the pass took at flushes (its graph and lanes) */
     uint64_t wire_ns; /* time spent waiting for replies */

@@ -7,9 +7,9 @@
 # Runs micro ROUNDS times each way (default 11; LAUNCHES per batch, default 200000) on the fake
 # GPU over a unix socket and prints min and median ns per recorded launch, per cublasSgemm_v2 and
 # per PyTorch-style GEMM (3 setters + GEMM), the on/off difference and the aim (< 200 ns per
-# launch with the passes on). Each run's stats file must show its setting acting (the micro's
-# repeated 4-byte syncs go as deltas with the passes on, never with them off): a run whose
-# stats contradict its setting fails the script.
+# launch with the passes on). Each run's stats file must show its setting acting (with the
+# passes on the repeated-batch pass flags the micro's small batches, its syncs, as templates;
+# with them off never): a run whose stats contradict its setting fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build} rounds=${2:-11} launches=${3:-200000}
@@ -39,7 +39,7 @@ for i in $(seq "$rounds"); do
         }
         echo "$which launch $(grep '^launch record:' <<<"$out" | awk '{print $3}')"
         grep '^CSV-gemm' <<<"$out" | awk -F, -v w=$which '{print w, "sgemm", $3; print w, "torch_gemm", $4}'
-        echo "$which deltas $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["batches_delta"])' "$tmp/stats.$which.$i")"
+        echo "$which templates $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["batches_template"])' "$tmp/stats.$which.$i")"
     done
 done | python3 -c '
 import statistics, sys
@@ -47,11 +47,11 @@ d = {}
 for line in sys.stdin:
     w, what, ns = line.split()
     d.setdefault((what, w), []).append(float(ns))
-bad = [w for w in ("off", "on") for n in d.get(("deltas", w), [])
+bad = [w for w in ("off", "on") for n in d.get(("templates", w), [])
        if (n > 0) != (w == "on")]
-if bad or not d.get(("deltas", "on")):
-    sys.exit("passes.sh: a run did not act as its setting says (batches sent as deltas: on %s, "
-             "off %s)" % (d.get(("deltas", "on")), d.get(("deltas", "off"))))
+if bad or not d.get(("templates", "on")):
+    sys.exit("passes.sh: a run did not act as its setting says (batches sent as templates: on "
+             "%s, off %s)" % (d.get(("templates", "on")), d.get(("templates", "off"))))
 print("machine: %s; GENIE_SEMANTICS=0 (off) vs every pass on (on), %s rounds alternated, "
       "ns per recorded call" % (sys.argv[1], sys.argv[2]))
 for what in ("launch", "sgemm", "torch_gemm"):
@@ -64,6 +64,6 @@ off = d[("launch", "off")]
 print("launch: passes on cost %+.1f ns (medians), %+.1f ns (minima); aim < 200 ns with the "
       "passes on: %s (median %.1f ns)" % (statistics.median(on) - statistics.median(off),
       min(on) - min(off), "met" if statistics.median(on) < 200 else "NOT met", statistics.median(on)))
-print("deltas per run (the setting acting): on %s, off %s" %
-      ([int(x) for x in d[("deltas", "on")]], [int(x) for x in d[("deltas", "off")]]))
+print("template batches per run (the setting acting): on %s, off %s" %
+      ([int(x) for x in d[("templates", "on")]], [int(x) for x in d[("templates", "off")]]))
 ' "$(nproc) cores, load $(cut -d" " -f1-3 /proc/loadavg)" "$rounds"
