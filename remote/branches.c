@@ -1,4 +1,5 @@
-/* branches.c — GENIE_PARALLEL_BRANCHES on the executor: a batch's ops moved onto lane streams forked from its stream and joined by events, as its BRANCHES record says.
+/* branches.c — GENIE_PARALLEL_BRANCHES on the executor: a batch's ops moved onto lane streams
+ * forked from its stream and joined by events, as its BRANCHES record says.
  *
  * Lane 0 is the batch's own stream (origin); lanes 1-3 are non-blocking streams of the session,
  * created at the first annotated batch. At the batch's start (and after each barrier) the
@@ -19,7 +20,10 @@ int exec_op_BRANCHES(exec_session *s, uint32_t index, const proto_BRANCHES *a)
     return 0;
 }
 
-static CUstream lane_stream(exec_session *s, uint32_t l) { return l ? s->aux[l] : s->lane_st; }
+static CUstream lane_stream(exec_session *s, uint32_t l)
+{
+    return l ? s->aux[l] : s->lane_st;
+}
 
 /* Lane l's work so far, waited for by lane to. */
 static void join(exec_session *s, uint32_t l, uint32_t to)

@@ -1,4 +1,5 @@
-/* trace.c — the executor's side of GENIE_TRACE_FILE: stream work of flagged frames timed with events, sent back as R_TRACE.
+/* trace.c — the executor's side of GENIE_TRACE_FILE: stream work of flagged frames timed with
+ * events, sent back as R_TRACE.
  *
  * For a frame flagged PROTO_FRAME_TRACE, every op that puts work on a stream (launches, copies,
  * memsets, Lt matmuls, graph launches) is bracketed by two timing events on the stream it
@@ -131,8 +132,12 @@ void exec_trace_arm(exec_session *s, uint32_t id, CUstream st)
         broke(s, r, "cuEventRecord");
         return;
     }
-    t->cur = (trace_pair){.a = a, .b = b, .seq = s->trace_seq, .index = s->trace_index,
-                          .stream = id, .op = s->trace_op};
+    t->cur = (trace_pair){.a = a,
+                          .b = b,
+                          .seq = s->trace_seq,
+                          .index = s->trace_index,
+                          .stream = id,
+                          .op = s->trace_op};
     t->cur_stream = st;
     t->armed = 1;
 }
@@ -197,15 +202,19 @@ int exec_trace_reply(exec_session *s, uint64_t recv_ns)
             continue;
         }
         if (tb >= 0 && ta >= 0)
-            sp[n++] = (proto_trace_span){.seq = p->seq, .index = p->index, .stream = p->stream,
-                                         .op = p->op, .t0 = t->base_ns + skew + (uint64_t)ta,
+            sp[n++] = (proto_trace_span){.seq = p->seq,
+                                         .index = p->index,
+                                         .stream = p->stream,
+                                         .op = p->op,
+                                         .t0 = t->base_ns + skew + (uint64_t)ta,
                                          .t1 = t->base_ns + skew + (uint64_t)tb};
         ev_put(s, p->a); /* given up (broken, no memory) or reported */
         ev_put(s, p->b);
     }
     if (t)
         t->npend = keep;
-    uint8_t *out = proto_put_R_TRACE(&s->reply, recv_ns + skew, done + skew, (uint32_t)n, n * sizeof *sp);
+    uint8_t *out =
+        proto_put_R_TRACE(&s->reply, recv_ns + skew, done + skew, (uint32_t)n, n * sizeof *sp);
     if (out && n)
         memcpy(out, sp, n * sizeof *sp);
     free(sp);

@@ -1,4 +1,5 @@
-/* branches.c — the parallel-branches pass: independent subgraphs of a one-stream batch get lanes (executor streams) and joins. */
+/* branches.c — the parallel-branches pass: independent subgraphs of a one-stream batch get lanes
+ * (executor streams) and joins. */
 #include "semantics/sem.h"
 
 #include <string.h>
@@ -23,8 +24,8 @@ static int placement(const sem_op *o)
     }
 }
 
-uint32_t sem_pass_branches(const sem_policy *p, const sem_ir *ir, const sem_graph *g,
-                           sem_lane *out, uint32_t *origin)
+uint32_t sem_pass_branches(const sem_policy *p, const sem_ir *ir, const sem_graph *g, sem_lane *out,
+                           uint32_t *origin)
 {
     if (!p->branches || ir->lost || ir->n < 2 || g->nops != ir->n)
         return 1;
@@ -41,9 +42,9 @@ uint32_t sem_pass_branches(const sem_policy *p, const sem_ir *ir, const sem_grap
     }
     if (st == UINT32_MAX)
         return 1;
-    uint32_t used = 1;      /* lanes in use since the last barrier (lane 0 always) */
-    uint32_t any = 0;       /* ops placed since the last barrier */
-    uint32_t last_bar = 0;  /* ops before this index are ordered by a barrier or the fork */
+    uint32_t used = 1;     /* lanes in use since the last barrier (lane 0 always) */
+    uint32_t any = 0;      /* ops placed since the last barrier */
+    uint32_t last_bar = 0; /* ops before this index are ordered by a barrier or the fork */
     uint32_t most = 1;
     for (uint32_t j = 0; j < ir->n; j++) {
         const sem_op *o = &ir->ops[j];

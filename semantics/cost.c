@@ -1,4 +1,5 @@
-/* cost.c — the cost model: a batch's remote time from the round trip, its bytes on the wire and a per-op roofline, with calibrated parameters. */
+/* cost.c — the cost model: a batch's remote time from the round trip, its bytes on the wire and a
+ * per-op roofline, with calibrated parameters. */
 #include "semantics/sem.h"
 
 /* Bytes per element of a cudaDataType (CUDA_R_32F 0, R_64F 1, R_16F 2, R_8I 3, C_32F 4, C_64F 5,
@@ -6,15 +7,15 @@
 static double elt_bytes(int dtype)
 {
     switch (dtype) {
-    case 1:  /* CUDA_R_64F */
-    case 4:  /* CUDA_C_32F */
+    case 1: /* CUDA_R_64F */
+    case 4: /* CUDA_C_32F */
         return 8;
-    case 5:  /* CUDA_C_64F */
+    case 5: /* CUDA_C_64F */
         return 16;
     case 2:  /* CUDA_R_16F */
     case 14: /* CUDA_R_16BF */
         return 2;
-    case 3:  /* CUDA_R_8I */
+    case 3: /* CUDA_R_8I */
         return 1;
     default:
         return 4;

@@ -1,4 +1,5 @@
-/* branches.c — GENIE_PARALLEL_BRANCHES in the shim: at a flush, the batch's lanes from its dependency graph, sent as a BRANCHES record. */
+/* branches.c — GENIE_PARALLEL_BRANCHES in the shim: at a flush, the batch's lanes from its
+ * dependency graph, sent as a BRANCHES record. */
 #include "shim/shim_int.h"
 
 #include <stdio.h>

@@ -1,4 +1,5 @@
-/* trace.c — GENIE_TRACE_FILE: a Chrome trace-event JSON (Perfetto opens it) of the client's recording, each frame on the wire and the executor's stream work, on one clock.
+/* trace.c — GENIE_TRACE_FILE: a Chrome trace-event JSON (Perfetto opens it) of the client's
+ * recording, each frame on the wire and the executor's stream work, on one clock.
  *
  * Tracks (docs/semantics.md, "A trace users can open"): process 1 is this client, with thread
  * 1 "recording" (one span per batch, from its first recorded op to its flush) and thread 2
@@ -22,13 +23,13 @@
 
 typedef struct shim_trace {
     char *path;
-    genie_buf ev;      /* events, each ending in ",\n" */
-    uint64_t t0;       /* client ns of ts 0 */
-    int64_t offset;    /* server ns - client ns */
-    uint64_t rtt;      /* round trip of the PING that set offset */
+    genie_buf ev;   /* events, each ending in ",\n" */
+    uint64_t t0;    /* client ns of ts 0 */
+    int64_t offset; /* server ns - client ns */
+    uint64_t rtt;   /* round trip of the PING that set offset */
     int synced;
-    int clock_done; /* the PINGs are over: frames are traced from then on, all converted
-                     * with the one offset */
+    int clock_done;     /* the PINGs are over: frames are traced from then on, all converted
+                         * with the one offset */
     uint64_t rec_first; /* the batch's first op (0: none yet) */
     uint64_t srv_recv, srv_done; /* of the frame being received (R_TRACE), or 0 */
     uint64_t nspans;
@@ -51,8 +52,14 @@ static void ev(const char *fmt, ...)
 }
 
 /* µs since t0, from client ns (may be before t0: negative) */
-static double us(uint64_t ns) { return (double)(int64_t)(ns - T->t0) / 1e3; }
-static uint64_t from_server(uint64_t ns) { return (uint64_t)((int64_t)ns - T->offset); }
+static double us(uint64_t ns)
+{
+    return (double)(int64_t)(ns - T->t0) / 1e3;
+}
+static uint64_t from_server(uint64_t ns)
+{
+    return (uint64_t)((int64_t)ns - T->offset);
+}
 
 static void span(int pid, int tid, const char *cat, const char *name, uint64_t a, uint64_t b,
                  const char *args)
@@ -70,15 +77,17 @@ static void write_file(void)
         if (!f) {
             GENIE_ERROR("cannot write GENIE_TRACE_FILE=%s: %s", T->path, strerror(errno));
         } else {
-            fprintf(f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"clock_offset_ns\":%lld,"
-                       "\"clock_rtt_ns\":%llu,\"clock_synced\":%d,\"device_spans\":%llu},\n"
-                       "\"traceEvents\":[\n",
+            fprintf(f,
+                    "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"clock_offset_ns\":%lld,"
+                    "\"clock_rtt_ns\":%llu,\"clock_synced\":%d,\"device_spans\":%llu},\n"
+                    "\"traceEvents\":[\n",
                     (long long)T->offset, (unsigned long long)T->rtt, T->synced,
                     (unsigned long long)T->nspans);
             fwrite(T->ev.data, 1, T->ev.len, f);
             /* the last event's ",\n" is followed by one closing metadata event */
-            fprintf(f, "{\"ph\":\"M\",\"pid\":1,\"tid\":0,\"name\":\"process_name\","
-                       "\"args\":{\"name\":\"genie client (pid %d)\"}}\n]}\n",
+            fprintf(f,
+                    "{\"ph\":\"M\",\"pid\":1,\"tid\":0,\"name\":\"process_name\","
+                    "\"args\":{\"name\":\"genie client (pid %d)\"}}\n]}\n",
                     (int)getpid());
             if (fclose(f))
                 GENIE_ERROR("cannot write GENIE_TRACE_FILE=%s: %s", T->path, strerror(errno));
@@ -100,9 +109,12 @@ void shim_trace_init(void)
         return;
     }
     T->t0 = genie_now_ns();
-    ev("{\"ph\":\"M\",\"pid\":1,\"tid\":1,\"name\":\"thread_name\",\"args\":{\"name\":\"recording\"}},\n");
-    ev("{\"ph\":\"M\",\"pid\":1,\"tid\":2,\"name\":\"thread_name\",\"args\":{\"name\":\"wire\"}},\n");
-    ev("{\"ph\":\"M\",\"pid\":2,\"tid\":1,\"name\":\"thread_name\",\"args\":{\"name\":\"executor\"}},\n");
+    ev("{\"ph\":\"M\",\"pid\":1,\"tid\":1,\"name\":\"thread_name\",\"args\":{\"name\":"
+       "\"recording\"}},\n");
+    ev("{\"ph\":\"M\",\"pid\":1,\"tid\":2,\"name\":\"thread_name\",\"args\":{\"name\":\"wire\"}},"
+       "\n");
+    ev("{\"ph\":\"M\",\"pid\":2,\"tid\":1,\"name\":\"thread_name\",\"args\":{\"name\":\"executor\"}"
+       "},\n");
     atexit(write_file);
     shim_trace_enabled = 1;
 }
@@ -123,7 +135,8 @@ void shim_trace_clock(uint32_t session)
     if (!T)
         return;
     ev("{\"ph\":\"M\",\"pid\":2,\"tid\":0,\"name\":\"process_name\","
-       "\"args\":{\"name\":\"genie-remote session %u\"}},\n", session);
+       "\"args\":{\"name\":\"genie-remote session %u\"}},\n",
+       session);
     genie_buf b = {0};
     for (int i = 0; i < SHIM_TRACE_PINGS; i++) {
         uint64_t srv = 0;
@@ -145,7 +158,10 @@ void shim_trace_clock(uint32_t session)
         GENIE_WARN("GENIE_TRACE_FILE: no clock offset measured; executor times are the server's");
 }
 
-void shim_trace_batch_first(void) { T->rec_first = genie_now_ns(); }
+void shim_trace_batch_first(void)
+{
+    T->rec_first = genie_now_ns();
+}
 
 void shim_trace_recording(uint32_t ops, uint64_t bytes)
 {
@@ -158,7 +174,10 @@ void shim_trace_recording(uint32_t ops, uint64_t bytes)
     T->rec_first = 0;
 }
 
-uint32_t shim_trace_frame_flags(void) { return T && T->clock_done ? PROTO_FRAME_TRACE : 0; }
+uint32_t shim_trace_frame_flags(void)
+{
+    return T && T->clock_done ? PROTO_FRAME_TRACE : 0;
+}
 
 int shim_trace_reply(const proto_rec *r)
 {
@@ -178,7 +197,8 @@ int shim_trace_reply(const proto_rec *r)
         if (!seen && T->nnamed < sizeof T->named / sizeof T->named[0]) {
             T->named[T->nnamed++] = st;
             ev("{\"ph\":\"M\",\"pid\":2,\"tid\":%d,\"name\":\"thread_name\","
-               "\"args\":{\"name\":\"stream %u\"}},\n", tid, st);
+               "\"args\":{\"name\":\"stream %u\"}},\n",
+               tid, st);
         }
         char args[96];
         snprintf(args, sizeof args, "\"seq\":%u,\"index\":%u,\"stream\":%u", sp.seq, sp.index,
@@ -189,14 +209,16 @@ int shim_trace_reply(const proto_rec *r)
     return 0;
 }
 
-void shim_trace_frame(uint32_t seq, int kind, uint64_t a, uint64_t z, uint64_t done,
-                      uint64_t sent, uint64_t received)
+void shim_trace_frame(uint32_t seq, int kind, uint64_t a, uint64_t z, uint64_t done, uint64_t sent,
+                      uint64_t received)
 {
     static const char *const kinds[] = {"sync", "setup", "module", "query"};
     char args[160];
-    snprintf(args, sizeof args, "\"seq\":%u,\"kind\":\"%s\",\"bytes_sent\":%llu,"
-             "\"bytes_received\":%llu", seq, kind >= 0 && kind < 4 ? kinds[kind] : "?",
-             (unsigned long long)sent, (unsigned long long)received);
+    snprintf(args, sizeof args,
+             "\"seq\":%u,\"kind\":\"%s\",\"bytes_sent\":%llu,"
+             "\"bytes_received\":%llu",
+             seq, kind >= 0 && kind < 4 ? kinds[kind] : "?", (unsigned long long)sent,
+             (unsigned long long)received);
     if (T->srv_recv && T->srv_done) {
         /* the executor's receipt and dispatch on the client's clock, clamped into the
          * round trip (the offset is off by up to half the PING's round trip) */
@@ -206,8 +228,7 @@ void shim_trace_frame(uint32_t seq, int kind, uint64_t a, uint64_t z, uint64_t d
         span(1, 2, "wire", "send", a, r, args);
         span(1, 2, "wire", "wait", r, d, args);
         span(1, 2, "wire", "reply", d, z, args);
-        span(2, 1, "executor", "batch", from_server(T->srv_recv), from_server(T->srv_done),
-             args);
+        span(2, 1, "executor", "batch", from_server(T->srv_recv), from_server(T->srv_done), args);
     } else {
         span(1, 2, "wire", "round trip", a, z, args);
     }

@@ -3,8 +3,8 @@
 
 #include "semantics/sem.h"
 
-double micro_predict(const micro_cost *c, long nlaunch, long ngemm, int m, int n, int k,
-                     long sent, long received)
+double micro_predict(const micro_cost *c, long nlaunch, long ngemm, int m, int n, int k, long sent,
+                     long received)
 {
     sem_cost_params p = {c->rtt_ns, c->wire_bps, c->op_ns, c->flops, c->mem_bps};
     sem_ir ir = {0};
@@ -26,4 +26,7 @@ double micro_predict(const micro_cost *c, long nlaunch, long ngemm, int m, int n
     return t;
 }
 
-double micro_pearson(const double *x, const double *y, unsigned n) { return sem_pearson(x, y, n); }
+double micro_pearson(const double *x, const double *y, unsigned n)
+{
+    return sem_pearson(x, y, n);
+}
