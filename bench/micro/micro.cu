@@ -1,7 +1,7 @@
 /* micro.cu — Genie's first microbenchmark: ratios measured in one run on one machine.
  *
  *   micro --raw TARGET [--launches N] [--gemms N] [--pings N] [--bulk MIB] [--reps N]
- *         [--raw-buf MIB]
+ *         [--raw-buf MIB] [--cost]
  *
  * Run under LD_PRELOAD=libgenie.so with GENIE_REMOTE pointing at a genie-remote on the
  * same kind of transport as TARGET (bench/micro/run.sh does this). It measures:
@@ -18,6 +18,10 @@
  * The raw socket is the limit (bench/micro/rawsock.h: forced large buffers, whole-message
  * writes); it prints its settings. bench/micro/wireref measures raw-socket variants and a
  * minimal gRPC stream in the same run.sh run.
+ *   4. with --cost, the cost model (semantics/cost.c): its parameters calibrated against this
+ *      remote (round trip, wire bandwidth, per-op cost, GEMM FLOP/s, device bandwidth, each
+ *      from its own timed batch), then its prediction vs the measured time of a set of
+ *      batches mixing launches and GEMMs of several sizes, and Pearson's r over them.
  * Written in C style; nvcc builds it because it launches a kernel. */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -32,6 +36,7 @@
 #include <unistd.h>
 
 extern "C" {
+#include "cost_bridge.h"
 #include "rawsock.h"
 }
 
@@ -86,11 +91,133 @@ static int cmp_double(const void *a, const void *b)
         }                                                                                      \
     } while (0)
 
+/* One timed batch: nlaunch empty launches, ngemm n x n x n SGEMMs (the host's pointers: A, B
+ * and C of n*n floats), a 4-byte copy back. Wall time from the first call to the copy's
+ * return, ns. */
+static double timed_batch(float *d, cublasHandle_t h, const float *a, const float *b, float *c,
+                          long nlaunch, long ngemm, int n)
+{
+    const float one = 1.0f, zero = 0.0f;
+    int word;
+    double t0 = now_s();
+    for (long i = 0; i < nlaunch; i++)
+        empty_kernel<<<1, 32>>>((int)i, 1.0f, d, d);
+    for (long i = 0; i < ngemm; i++)
+        if (cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, n, b, n, &zero, c, n)) {
+            fprintf(stderr, "micro: cublasSgemm failed\n");
+            exit(2);
+        }
+    CK(cudaMemcpy(&word, d, sizeof word, cudaMemcpyDeviceToHost));
+    return (now_s() - t0) * 1e9;
+}
+
+static double median_of(double *v, int n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return v[n / 2];
+}
+
+/* The median of reps runs of timed_batch. */
+static double timed_median(float *d, cublasHandle_t h, const float *a, const float *b, float *c,
+                           long nlaunch, long ngemm, int n, int reps)
+{
+    double v[9];
+    reps = reps > 9 ? 9 : reps;
+    for (int r = 0; r < reps; r++)
+        v[r] = timed_batch(d, h, a, b, c, nlaunch, ngemm, n);
+    return median_of(v, reps);
+}
+
+/* Section 4 (--cost): calibrates the cost model against this remote, then checks it. rtt_ns:
+ * the 4-byte sync's median, wire_bps: the H2D bulk rate (sections 2 and 3). Record sizes: a
+ * launch of empty_kernel is 64 bytes on the wire, a cublasSgemm_v2 120 (GENIE_SEM_DUMP). */
+static int cost_model(float *d, double rtt_ns, double wire_bps)
+{
+    cublasHandle_t h;
+    if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) {
+        fprintf(stderr, "micro: cublasCreate failed\n");
+        return 1;
+    }
+    const int nmax = 384;
+    float *a, *b, *c, *big;
+    size_t mat = (size_t)nmax * nmax * sizeof(float), bigsz = (size_t)32 << 20;
+    CK(cudaMalloc(&a, mat));
+    CK(cudaMalloc(&b, mat));
+    CK(cudaMalloc(&c, mat));
+    CK(cudaMalloc(&big, 2 * bigsz));
+    CK(cudaMemset(a, 0, mat));
+    CK(cudaMemset(b, 0, mat));
+    CK(cudaMemset(big, 0, 2 * bigsz));
+    CK(cudaDeviceSynchronize());
+    timed_batch(d, h, a, b, c, 10, 2, 64); /* warm: module, handle, workspace */
+    micro_cost m = {rtt_ns, wire_bps, 0, 0, 0};
+    /* per op: the slope between batches of 200 and 1,000 empty launches (what a round trip
+     * adds cancels), less their bytes on the wire */
+    double tl0 = timed_median(d, h, a, b, c, 200, 0, 0, 5);
+    double tl1 = timed_median(d, h, a, b, c, 1000, 0, 0, 5);
+    m.op_ns = (tl1 - tl0) / 800 - 64 / wire_bps * 1e9;
+    if (m.op_ns < 0)
+        m.op_ns = 0;
+    /* device bandwidth: a 32 MiB device-to-device copy */
+    double v[5];
+    for (int r = 0; r < 5; r++) {
+        int word;
+        double t0 = now_s();
+        CK(cudaMemcpyAsync(big + bigsz / sizeof(float), big, bigsz, cudaMemcpyDeviceToDevice, 0));
+        CK(cudaMemcpy(&word, d, sizeof word, cudaMemcpyDeviceToHost));
+        v[r] = (now_s() - t0) * 1e9 - rtt_ns - m.op_ns;
+    }
+    double tc = median_of(v, 5);
+    m.mem_bps = tc > 0 ? 2.0 * bigsz / (tc * 1e-9) : 0; /* read and write */
+    /* GEMM rate: the slope between batches of 2 and 10 SGEMMs of 256 */
+    const int n = 256;
+    double tg0 = timed_median(d, h, a, b, c, 0, 2, n, 3);
+    double tg1 = timed_median(d, h, a, b, c, 0, 10, n, 3);
+    double per = (tg1 - tg0) / 8 - m.op_ns - 120 / wire_bps * 1e9;
+    m.flops = per > 0 ? 2.0 * n * n * n / (per * 1e-9) : 0;
+    printf("cost model, calibrated against this remote: rtt %.1f us, wire %.2f GB/s, op %.0f ns, "
+           "GEMM %.2f GFLOP/s, device memory %.2f GB/s\n",
+           m.rtt_ns / 1e3, m.wire_bps / 1e9, m.op_ns, m.flops / 1e9, m.mem_bps / 1e9);
+    /* the check: batches the calibration did not run */
+    static const long launches[] = {0, 100, 500, 1500};
+    static const long gemms[] = {0, 1, 4, 12};
+    static const int sizes[] = {96, 192, 320};
+    double pred[64], meas[64];
+    unsigned nb = 0;
+    for (int li = 0; li < 4; li++)
+        for (int gi = 0; gi < 4; gi++)
+            for (int si = 0; si < 3; si++) {
+                if (!gemms[gi] && si) /* the size matters only with GEMMs */
+                    continue;
+                if (!launches[li] && !gemms[gi])
+                    continue;
+                long nl = launches[li], ng = gemms[gi];
+                int sz = sizes[si];
+                meas[nb] = timed_median(d, h, a, b, c, nl, ng, sz, 3);
+                pred[nb] = micro_predict(&m, nl, ng, sz, sz, sz, nl * 64 + ng * 120 + 32 + 32,
+                                         64 + 32);
+                printf("CSV-cost,%ld,%ld,%d,%.1f,%.1f\n", nl, ng, sz, pred[nb] / 1e3,
+                       meas[nb] / 1e3);
+                nb++;
+            }
+    double r = micro_pearson(pred, meas, nb);
+    printf("cost model: predicted vs measured over %u batches (CSV-cost: launches, gemms, size, "
+           "predicted us, measured us): Pearson r = %.3f (aim: >= 0.9)\n",
+           nb, r);
+    CK(cudaFree(a));
+    CK(cudaFree(b));
+    CK(cudaFree(c));
+    CK(cudaFree(big));
+    cublasDestroy(h);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *raw = NULL;
     long launches = 200000, pings = 2000, bulk_mib = 256, gemms = -1, reps = 3, raw_buf = 8,
          raw_chunk = 0;
+    int cost = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--raw") && i + 1 < argc)
             raw = argv[++i];
@@ -108,9 +235,11 @@ int main(int argc, char **argv)
             raw_buf = atol(argv[++i]);
         else if (!strcmp(argv[i], "--raw-chunk") && i + 1 < argc)
             raw_chunk = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--cost"))
+            cost = 1;
         else {
             fprintf(stderr, "usage: %s --raw TARGET [--launches N] [--gemms N] [--pings N] [--bulk MIB]\n"
-                            "          [--reps N] [--raw-buf MIB (0: kernel defaults)] [--raw-chunk KIB]\n"
+                            "          [--reps N] [--raw-buf MIB (0: kernel defaults)] [--raw-chunk KIB] [--cost]\n"
                             "Run under LD_PRELOAD=libgenie.so; see bench/micro/run.sh.\n",
                     argv[0]);
             return strcmp(argv[i], "--help") ? 2 : 0;
@@ -347,6 +476,8 @@ int main(int argc, char **argv)
     printf("CSV,%s,%.1f,%.1f,%.1f,%.2f,%.2f,%.3f,%.3f,%.3f,%.3f\n", kind, rec_ns, call_ns, e2e_ns,
            g_us, r_us, g_gbs, r_gbs, gd_gbs, rd_gbs);
     printf("CSV-gemm,%s,%.1f,%.1f\n", kind, sgemm_ns, torch_gemm_ns);
+    if (cost && cost_model(d, g_us * 1e3, g_gbs * 1e9))
+        return 1;
     rawsock_close(rc);
     kill(child, SIGTERM);
     waitpid(child, NULL, 0);
