@@ -70,6 +70,10 @@ static int on_authenticated(void *s)
 {
     return exec_session_authenticated(s);
 }
+static void on_reply_done(void *s, void *reply)
+{
+    exec_session_reply_done(s, reply);
+}
 
 /* The tokens from a file: each non-empty line is one tenant's token; returned joined by
  * newlines. NULL (reason printed) when the file cannot be read or holds no token. Caller
@@ -409,7 +413,8 @@ int main(int argc, char **argv)
                                 .open = on_open,
                                 .handle = on_handle,
                                 .close = on_close,
-                                .authenticated = on_authenticated};
+                                .authenticated = on_authenticated,
+                                .reply_done = on_reply_done};
             const proto_devinfo *di = exec_ctx_devinfo(ctx);
             snprintf(device, sizeof device, "%s, driver %d; sessions share this process",
                      di->name, di->driver_version);

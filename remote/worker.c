@@ -231,7 +231,7 @@ int rmt_worker_main(const rmt_worker_args *a)
                         .nfail = s->nfail,
                         .poisoned = ctx->poison != CUDA_SUCCESS};
         int sent = rmt_wmsg_send(a->fd, &out, reply, -1);
-        free(reply);
+        exec_session_reply_done(s, reply); /* a big reply's buffer serves the next one */
         if (sent)
             break;
     }
