@@ -109,6 +109,8 @@ int exec_stream(exec_session *s, uint32_t index, uint32_t id, const char *op, CU
      * orders at least as strictly as per-thread would. */
     if (s->replaying && id == s->remap_from)
         id = s->remap_to; /* a graph's origin stream is the stream it is launched on */
+    if (s->replay && exec_replay_remap(s, id, out))
+        return 0; /* captured on the replay's private stream */
     if (id < 3) {
         *out = NULL;
         return 0;
@@ -437,7 +439,7 @@ static int run_delta(exec_session *s, const proto_frame *f, const proto_rec *rec
         return take_reply(s, reply, reply_n, 0);
     }
     s->in_delta = 1;
-    int rc = exec_session_handle(s, b.data, b.len, reply, reply_n);
+    int rc = exec_replay_run(s, &b, s->tmpl.data, s->tmpl.len, reply, reply_n);
     s->in_delta = 0;
     genie_buf_free(&b);
     return rc;
@@ -509,6 +511,10 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
         if (proto_iter_next(&it, &rec) == 1 && rec.op == PROTO_OP_BATCH_DELTA)
             return run_delta(s, &f, &rec, reply, reply_n);
     }
+    /* Anything but a rebuilt delta (memory mapped or unmapped, a module loaded, a full batch)
+     * ends a run of replayed steps; a PING does not. */
+    if (!s->in_delta && s->replay && !(nrec == 1 && rec.op == PROTO_OP_PING))
+        exec_replay_break(s);
     uint64_t nfail0 = s->nfail;
     __atomic_fetch_add(&s->nbatches, 1, __ATOMIC_RELAXED);
     /* Sessions share the primary context but each runs on its own thread. */
@@ -532,7 +538,7 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
             e = exec_cufail(s, i, r, "cuCtxSetCurrent");
             break;
         }
-        e = exec_dispatch(s, i, &rec);
+        e = exec_replay_walking(s) ? exec_replay_dispatch(s, i, &rec) : exec_dispatch(s, i, &rec);
         if (e) {
             if (!s->hello) { /* HELLO refused: the stream ends */
                 end = 1;
@@ -569,6 +575,7 @@ void exec_session_close(exec_session *s)
     /* Nothing may still run on memory we are about to unmap. */
     /* a fault the client never synced on shows here first: it poisons the context too */
     exec_ctx_poison(s->ctx, exec_sync_all(s));
+    exec_replay_session_close(s);
     exec_graph_session_close(s);
     exec_lt_session_close(s);
     exec_lib_session_close(s);
