@@ -17,6 +17,10 @@ static void print_stats(FILE *f, int json)
                 "\"h2d_bytes\": %llu, \"d2h_bytes\": %llu, \"h2d_cache_hits\": %llu, "
                 "\"h2d_cache_misses\": %llu, \"h2d_bytes_saved\": %llu, \"batches_delta\": %llu, "
                 "\"delta_bytes_saved\": %llu, \"wire_ns\": %llu, \"exec_ns\": %llu, "
+                "\"phase_other_batches\": %llu, \"phase_prefill_batches\": %llu, "
+                "\"phase_decode_batches\": %llu, \"phase_other_bytes\": %llu, "
+                "\"phase_prefill_bytes\": %llu, \"phase_decode_bytes\": %llu, "
+                "\"kv_buffers\": %llu, \"kv_h2d_bytes\": %llu, \"kv_d2h_bytes\": %llu, "
                 "\"per_api\": {",
                 (unsigned long long)s->calls_total, (unsigned long long)s->ops_recorded,
                 (unsigned long long)s->launches, (unsigned long long)s->batches,
@@ -28,7 +32,11 @@ static void print_stats(FILE *f, int json)
                 (unsigned long long)s->h2d_cache_hits, (unsigned long long)s->h2d_cache_misses,
                 (unsigned long long)s->h2d_bytes_saved, (unsigned long long)s->batches_delta,
                 (unsigned long long)s->delta_bytes_saved, (unsigned long long)s->wire_ns,
-                (unsigned long long)s->exec_ns);
+                (unsigned long long)s->exec_ns, (unsigned long long)s->phase_batches[0],
+                (unsigned long long)s->phase_batches[1], (unsigned long long)s->phase_batches[2],
+                (unsigned long long)s->phase_bytes[0], (unsigned long long)s->phase_bytes[1],
+                (unsigned long long)s->phase_bytes[2], (unsigned long long)s->kv_buffers,
+                (unsigned long long)s->kv_h2d_bytes, (unsigned long long)s->kv_d2h_bytes);
         int first = 1;
         for (unsigned i = 0; i < GENIE_APIX__COUNT; i++)
             if (s->calls[i]) {
