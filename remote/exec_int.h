@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common/genie.h"
+#include "protocol/delta.h"
 #include "remote/gen/exec_ops.h"
 #include "remote/exec.h"
 
@@ -230,6 +231,10 @@ struct exec_session {
     genie_buf tmpl;
     uint32_t tmpl_seq;
     int tmpl_ok;
+    /* the runs of the delta that made the template (PROTO_DELTA_SAME_LAYOUT reuses them), and
+     * those of the delta being run */
+    proto_delta_layout tmpl_layout, pend_layout;
+    int tmpl_layout_ok, pend_layout_ok;
     int in_delta;    /* running a reconstructed batch */
     struct exec_replay *replay; /* GENIE_GRAPH_REPLAY on the executor (remote/replay.c) */
     uint64_t nfail;  /* R_ERROR records written (exec_fail) */

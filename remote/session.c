@@ -413,8 +413,20 @@ static const char *delta_build(exec_session *s, const proto_frame *f, const prot
         genie_buf_append(out, s->tmpl.data, s->tmpl.len))
         return "out of memory";
     proto_frame_set_flags(out, f->flags | PROTO_FRAME_TEMPLATE);
-    const char *why = proto_delta_apply(out->data + PROTO_HDR_SIZE, s->tmpl.len, a.patches,
-                                        a.patches_len, a.npatches);
+    const char *why;
+    s->pend_layout_ok = 0;
+    if (a.npatches == PROTO_DELTA_SAME_LAYOUT) { /* the runs of the template's own delta */
+        if (!s->tmpl_layout_ok)
+            return "no layout to reuse (the template was not made by a delta)";
+        why = proto_delta_apply_same(out->data + PROTO_HDR_SIZE, s->tmpl.len, &s->tmpl_layout,
+                                     a.patches, a.patches_len);
+        s->pend_layout_ok = !why && !proto_delta_layout_copy(&s->pend_layout, &s->tmpl_layout);
+    } else {
+        why = proto_delta_apply(out->data + PROTO_HDR_SIZE, s->tmpl.len, a.patches,
+                                a.patches_len, a.npatches);
+        s->pend_layout_ok = !why && !proto_delta_layout_of(&s->pend_layout, a.patches,
+                                                           a.patches_len, a.npatches);
+    }
     if (why)
         return why;
     proto_frame_end(out);
@@ -441,6 +453,12 @@ static int run_delta(exec_session *s, const proto_frame *f, const proto_rec *rec
     s->in_delta = 1;
     int rc = exec_replay_run(s, &b, s->tmpl.data, s->tmpl.len, reply, reply_n);
     s->in_delta = 0;
+    if (s->tmpl_ok && s->tmpl_seq == f->seq && s->pend_layout_ok) { /* kept: so is its layout */
+        proto_delta_layout t = s->tmpl_layout;
+        s->tmpl_layout = s->pend_layout;
+        s->pend_layout = t;
+        s->tmpl_layout_ok = 1;
+    }
     genie_buf_free(&b);
     return rc;
 }
@@ -450,6 +468,7 @@ static int run_delta(exec_session *s, const proto_frame *f, const proto_rec *rec
 static void keep_template(exec_session *s, const proto_frame *f, int clean)
 {
     s->tmpl_ok = 0;
+    s->tmpl_layout_ok = 0; /* run_delta gives a template made by a delta its layout */
     if (!clean || f->length > PROTO_DELTA_TEMPLATE_MAX)
         return;
     genie_buf_reset(&s->tmpl);
@@ -604,6 +623,8 @@ void exec_session_close(exec_session *s)
     genie_buf_free(&s->reply);
     genie_buf_free(&s->scratch);
     genie_buf_free(&s->tmpl);
+    proto_delta_layout_free(&s->tmpl_layout);
+    proto_delta_layout_free(&s->pend_layout);
     GENIE_INFO("session %u closed", s->id);
     exec_ctx *c = s->ctx;
     int counted = s->hello;

@@ -293,7 +293,7 @@ cudaError_t shim_flush(int kind)
         }
         int clean = ce == cudaSuccess && br.nerr == 0;
         if (sem_repeat_after(&shim_g.rep, &shim_g.ir, plen, clean) == 0 && shim_g.rep.ok)
-            shim_delta_keep(cur, plen, proto_frame_peek_seq(sent->data));
+            shim_delta_keep(cur, plen, proto_frame_peek_seq(sent->data), sent != &B.buf);
     } else {
         ce = shim_call_framev(&B.buf, B.ext, B.next, kind, batch_cb, &br);
     }

@@ -288,9 +288,10 @@ cudaError_t shim_lost(const char *what, int err);
  * the kept template (the repeated-batch pass found the same ops), or NULL when the delta
  * would be half the batch or more (borrowed until the next call); keep stores the payload of
  * a template frame that ran cleanly as frame seq (the pass's shim_g.rep says whether it is
- * valid). Lock held. */
+ * valid; was_delta: that frame was the delta last built, whose runs the next delta may reuse).
+ * Lock held. */
 genie_buf *shim_delta_build(const uint8_t *cur, size_t n);
-void shim_delta_keep(const uint8_t *cur, size_t n, uint32_t seq);
+void shim_delta_keep(const uint8_t *cur, size_t n, uint32_t seq, int was_delta);
 
 /* ---- stream capture (shim/graph.c) ----
  * While a stream captures, the records of its work go into the capture instead of the batch.
