@@ -53,6 +53,9 @@ static void setup(void)
     OK(cuMemsetD8(p, 0, 64));
     OK(cuMemsetD8(q, 0, 64));
     OK(cuMemsetD8(r, 0, 64));
+    /* the memsets are queued on the legacy stream, which a non-blocking stream does not wait
+     * for: done before any test's work on st */
+    OK(cuCtxSynchronize());
 }
 
 static int peek(CUdeviceptr d) { return *(volatile int *)(uintptr_t)d; }
