@@ -102,8 +102,14 @@ static exec_replay *rp_of(exec_session *s)
 static void drop_graphs(exec_session *s, exec_replay *r)
 {
     exec_driver *d = &s->ctx->drv;
-    if (r->stage_busy && r->nseg) /* a launch may still read the staging buffer */
-        d->StreamSynchronize(r->cap);
+    if (r->stage_busy) { /* a launch on the batch's stream may still read the staging buffer */
+        CUstream target = NULL;
+        int e = r->stream < 3 ? 0 : !(target = exec_idmap_get(&s->streams, r->stream));
+        if (e) /* the stream is gone (destroyed after its launches): wait for everything */
+            exec_sync_all(s);
+        else
+            d->StreamSynchronize(target);
+    }
     for (uint32_t k = 0; k < r->nseg; k++) {
         if (r->segs[k].x)
             d->GraphExecDestroy(r->segs[k].x);
@@ -378,7 +384,11 @@ static int capture(exec_session *s, exec_replay *r, const uint8_t *p, const uint
             goto fail;
         int rs = record_stream(&rec, &st, &hid);
         if (rs == 1) { /* host state: runs now (as it would) and at every step, plainly */
-            if (exec_dispatch(s, i, &rec))
+            int cap = r->capturing;
+            r->capturing = 0; /* a cublasSetStream names the real stream, not the capture's */
+            int e = exec_dispatch(s, i, &rec);
+            r->capturing = cap;
+            if (e)
                 goto fail;
             continue;
         }
