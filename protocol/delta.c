@@ -2,7 +2,41 @@
  * check and apply a patch list. */
 #include "protocol/delta.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+static size_t put_varint(uint8_t *p, uint32_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Reads a varint of at most 5 bytes (32 bits); 0 when truncated or too long. */
+static size_t get_varint(const uint8_t *p, const uint8_t *end, uint32_t *v)
+{
+    uint64_t x = 0;
+    for (size_t i = 0; i < 5 && p + i < end; i++) {
+        x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if (!(p[i] & 0x80)) {
+            if (x > UINT32_MAX)
+                return 0;
+            *v = (uint32_t)x;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+size_t proto_delta_put_run(uint8_t *out, uint32_t gap, uint32_t len)
+{
+    size_t n = put_varint(out, gap);
+    return n + put_varint(out + n, len);
+}
 
 int proto_delta_encode(const uint8_t *cur, const uint8_t *old, size_t n, size_t budget,
                        genie_buf *out, uint32_t *npatches)
@@ -12,7 +46,7 @@ int proto_delta_encode(const uint8_t *cur, const uint8_t *old, size_t n, size_t 
     if (n > UINT32_MAX)
         return GENIE_EINVAL;
     uint32_t np = 0;
-    size_t i = 0;
+    size_t i = 0, prev_end = 0;
     while (i < n) {
         while (i + 8 <= n && !memcmp(cur + i, old + i, 8)) /* skip equal words */
             i += 8;
@@ -25,12 +59,14 @@ int proto_delta_encode(const uint8_t *cur, const uint8_t *old, size_t n, size_t 
             if (cur[j] != old[j])
                 last = j;
         size_t len = last + 1 - i;
-        if (out->len + PROTO_DELTA_RUN_HDR + len > budget)
+        uint8_t h[PROTO_DELTA_RUN_HDR_MAX];
+        size_t hl = proto_delta_put_run(h, (uint32_t)(i - prev_end), (uint32_t)len);
+        if (out->len + hl + len > budget)
             return GENIE_ETOOBIG;
-        uint32_t h[2] = {(uint32_t)i, (uint32_t)len};
-        if (genie_buf_append(out, h, sizeof h) || genie_buf_append(out, cur + i, len))
+        if (genie_buf_append(out, h, hl) || genie_buf_append(out, cur + i, len))
             return GENIE_ENOMEM;
         np++;
+        prev_end = last + 1;
         i = last + 1;
     }
     *npatches = np;
@@ -44,23 +80,24 @@ static const char *walk(uint8_t *buf, size_t n, const uint8_t *patches, size_t l
     const uint8_t *p = patches, *end = patches + len;
     uint64_t prev_end = 0;
     for (uint32_t i = 0; i < npatches; i++) {
-        uint32_t off, rl;
-        if (end - p < PROTO_DELTA_RUN_HDR)
+        uint32_t gap, rl;
+        size_t k = get_varint(p, end, &gap);
+        if (!k)
             return "patch list truncated";
-        memcpy(&off, p, 4);
-        memcpy(&rl, p + 4, 4);
-        p += PROTO_DELTA_RUN_HDR;
+        p += k;
+        if (!(k = get_varint(p, end, &rl)))
+            return "patch list truncated";
+        p += k;
         if ((size_t)(end - p) < rl)
             return "patch bytes truncated";
         if (rl == 0)
             return "empty patch";
-        if ((uint64_t)off + rl > n)
+        uint64_t off = prev_end + gap;
+        if (off + rl > n)
             return "patch outside the template";
-        if (i && off < prev_end)
-            return "patches overlap or are out of order";
         if (buf)
             memcpy(buf + off, p, rl);
-        prev_end = (uint64_t)off + rl;
+        prev_end = off + rl;
         p += rl;
     }
     if (p != end)
@@ -75,5 +112,115 @@ const char *proto_delta_apply(uint8_t *buf, size_t n, const uint8_t *patches, si
     if (why)
         return why;
     walk(buf, n, patches, len, npatches);
+    return NULL;
+}
+
+/* ---- layouts (PROTO_DELTA_SAME_LAYOUT) ---- */
+
+void proto_delta_layout_free(proto_delta_layout *l)
+{
+    free(l->run);
+    *l = (proto_delta_layout){0};
+}
+
+static int layout_add(proto_delta_layout *l, uint32_t off, uint32_t len)
+{
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? 2 * l->cap : 64;
+        uint32_t *r = realloc(l->run, (size_t)cap * 2 * sizeof *r);
+        if (!r)
+            return GENIE_ENOMEM;
+        l->run = r;
+        l->cap = cap;
+    }
+    l->run[2 * l->n] = off;
+    l->run[2 * l->n + 1] = len;
+    l->n++;
+    l->bytes += len;
+    return 0;
+}
+
+int proto_delta_layout_of(proto_delta_layout *l, const uint8_t *patches, size_t len,
+                          uint32_t npatches)
+{
+    l->n = 0;
+    l->bytes = 0;
+    const uint8_t *p = patches, *end = patches + len;
+    uint64_t prev_end = 0;
+    for (uint32_t i = 0; i < npatches; i++) {
+        uint32_t gap = 0, rl = 0;
+        size_t k = get_varint(p, end, &gap);
+        p += k;
+        k = k ? get_varint(p, end, &rl) : 0;
+        if (!k)
+            return GENIE_EINVAL; /* not a list apply accepted */
+        p += k + rl;
+        uint64_t off = prev_end + gap;
+        if (layout_add(l, (uint32_t)off, rl)) {
+            l->n = 0;
+            l->bytes = 0;
+            return GENIE_ENOMEM;
+        }
+        prev_end = off + rl;
+    }
+    return 0;
+}
+
+int proto_delta_layout_copy(proto_delta_layout *dst, const proto_delta_layout *src)
+{
+    dst->n = 0;
+    dst->bytes = 0;
+    for (uint32_t i = 0; i < src->n; i++)
+        if (layout_add(dst, src->run[2 * i], src->run[2 * i + 1])) {
+            dst->n = 0;
+            dst->bytes = 0;
+            return GENIE_ENOMEM;
+        }
+    return 0;
+}
+
+int proto_delta_covers(const proto_delta_layout *l, const uint8_t *cur, const uint8_t *old,
+                       size_t n)
+{
+    size_t at = 0;
+    for (uint32_t r = 0; r <= l->n; r++) {
+        /* the stretch before run r (or after the last) must be equal */
+        size_t stop = r < l->n ? l->run[2 * r] : n;
+        if (stop > n || stop < at)
+            return 0;
+        if (memcmp(cur + at, old + at, stop - at))
+            return 0;
+        if (r < l->n)
+            at = (size_t)l->run[2 * r] + l->run[2 * r + 1];
+    }
+    return 1;
+}
+
+int proto_delta_encode_same(const proto_delta_layout *l, const uint8_t *cur, size_t n,
+                            genie_buf *out)
+{
+    genie_buf_reset(out);
+    for (uint32_t r = 0; r < l->n; r++) {
+        size_t off = l->run[2 * r], len = l->run[2 * r + 1];
+        if (off + len > n)
+            return GENIE_EINVAL;
+        if (genie_buf_append(out, cur + off, len))
+            return GENIE_ENOMEM;
+    }
+    return 0;
+}
+
+const char *proto_delta_apply_same(uint8_t *buf, size_t n, const proto_delta_layout *l,
+                                   const uint8_t *bytes, size_t len)
+{
+    if (len != l->bytes)
+        return "patch bytes do not match the template's layout";
+    for (uint32_t r = 0; r < l->n; r++)
+        if ((uint64_t)l->run[2 * r] + l->run[2 * r + 1] > n)
+            return "patch outside the template";
+    for (uint32_t r = 0; r < l->n; r++) {
+        memcpy(buf + l->run[2 * r], bytes, l->run[2 * r + 1]);
+        bytes += l->run[2 * r + 1];
+    }
     return NULL;
 }

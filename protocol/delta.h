@@ -2,12 +2,15 @@
  *
  * A patch list rewrites a template payload into the next one: npatches runs, each
  *
- *   u32 offset | u32 len | len bytes        (packed, little-endian, no padding)
+ *   varint gap | varint len | len bytes       (unsigned LEB128, at most 5 bytes each)
  *
- * in ascending order of offset, none empty, none overlapping another, each inside the
- * template. The shim encodes a batch against its template (proto_delta_encode); the executor
- * applies the list to its copy of the same template (proto_delta_apply), which refuses any
- * list that breaks those rules before it writes a byte. */
+ * where gap is the run's offset minus the end of the run before it (the first run's offset),
+ * so runs are in ascending order and never overlap by construction; none is empty and each
+ * lies inside the template. A decode step changes a few bytes in each of a few dozen records
+ * (positions, lengths): a run costs its bytes plus 2 bytes of header. The shim encodes a batch
+ * against its template (proto_delta_encode); the executor applies the list to its copy of the
+ * same template (proto_delta_apply), which refuses any list that breaks those rules before it
+ * writes a byte. */
 #ifndef GENIE_PROTO_DELTA_H
 #define GENIE_PROTO_DELTA_H
 
@@ -16,10 +19,42 @@
 
 #include "common/genie.h"
 
-/* Bytes of a run's header (offset, len). */
-#define PROTO_DELTA_RUN_HDR 8
-/* Differing bytes closer than this merge into one run: a run header costs 8 bytes. */
-#define PROTO_DELTA_GAP 16
+/* The most bytes of a run's header (two 32-bit varints). */
+#define PROTO_DELTA_RUN_HDR_MAX 10
+/* Differing bytes at most this far apart merge into one run: a new run's header costs 2 bytes
+ * or more, the equal bytes between them as many as they are. */
+#define PROTO_DELTA_GAP 2
+
+/* The runs (offset, length) of a patch list: what a later delta may reuse. A decode step
+ * changes the same bytes every time, so a BATCH_DELTA whose npatches is
+ * PROTO_DELTA_SAME_LAYOUT carries only the new bytes of the runs of the delta that made its
+ * template (both sides keep that layout with the template), concatenated in order. */
+#define PROTO_DELTA_SAME_LAYOUT UINT32_MAX
+typedef struct proto_delta_layout {
+    uint32_t *run; /* n pairs: offset, length */
+    uint32_t n, cap;
+    uint64_t bytes; /* sum of the lengths */
+} proto_delta_layout;
+void proto_delta_layout_free(proto_delta_layout *l);
+/* The layout of a list proto_delta_apply accepted; 0 or GENIE_ENOMEM (l then empty). */
+int proto_delta_layout_of(proto_delta_layout *l, const uint8_t *patches, size_t len,
+                          uint32_t npatches);
+int proto_delta_layout_copy(proto_delta_layout *dst, const proto_delta_layout *src);
+/* 1 when every byte where cur and old differ lies inside one of l's runs (then the bytes of
+ * those runs say everything). */
+int proto_delta_covers(const proto_delta_layout *l, const uint8_t *cur, const uint8_t *old,
+                       size_t n);
+/* The bytes of cur at l's runs, into out (reset first); 0 or GENIE_ENOMEM. */
+int proto_delta_encode_same(const proto_delta_layout *l, const uint8_t *cur, size_t n,
+                            genie_buf *out);
+/* Writes bytes (len of them, l->bytes expected) into buf[0, n) at l's runs; NULL or why not
+ * (buf unchanged then). */
+const char *proto_delta_apply_same(uint8_t *buf, size_t n, const proto_delta_layout *l,
+                                   const uint8_t *bytes, size_t len);
+
+/* Writes a run header (gap, len) at out (PROTO_DELTA_RUN_HDR_MAX bytes of room); returns its
+ * length. For tests and tools that build lists by hand. */
+size_t proto_delta_put_run(uint8_t *out, uint32_t gap, uint32_t len);
 
 /* Encodes cur against old (both n bytes, n < 4 GiB) as a patch list in out (reset first).
  * Returns 0 with *npatches set, GENIE_ETOOBIG when the list would pass budget bytes (out then

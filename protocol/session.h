@@ -12,7 +12,9 @@
 
 #include <stdint.h>
 
-#define PROTO_SESSION_VERSION 1
+/* 2: BATCH_DELTA runs carry varint headers and may reuse the template delta's runs
+ * (protocol/delta.h) */
+#define PROTO_SESSION_VERSION 2
 #define PROTO_MAX_ATTRS 192 /* > CU_DEVICE_ATTRIBUTE_MAX of CUDA 13.0 (148) */
 #define PROTO_MAX_DEVICES 8
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common/genie.h"
+#include "protocol/delta.h"
 #include "remote/gen/exec_ops.h"
 #include "remote/auth.h"
 #include "remote/exec.h"
@@ -65,12 +66,26 @@
     XX(FuncSetAttribute, cuFuncSetAttribute, "cuFuncSetAttribute", 0)                              \
     XX(LaunchKernel, cuLaunchKernel, "cuLaunchKernel", 0)                                          \
     XX(OccupancyMaxActiveBlocks, cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags,             \
-       "cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags", 0)
+       "cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags", 0)                                   \
+    XX(StreamBeginCapture, cuStreamBeginCapture, "cuStreamBeginCapture_v2", 0)                     \
+    XX(StreamEndCapture, cuStreamEndCapture, "cuStreamEndCapture", 0)                              \
+    XX(StreamGetCaptureInfo, cuStreamGetCaptureInfo, "cuStreamGetCaptureInfo_v3", 0)               \
+    XX(GraphInstantiate, cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags", 0)            \
+    XX(GraphLaunch, cuGraphLaunch, "cuGraphLaunch", 0)                                             \
+    XX(GraphExecKernelNodeSetParams, cuGraphExecKernelNodeSetParams,                               \
+       "cuGraphExecKernelNodeSetParams_v2", 0)                                                     \
+    XX(GraphExecMemcpyNodeSetParams, cuGraphExecMemcpyNodeSetParams,                               \
+       "cuGraphExecMemcpyNodeSetParams", 0)                                                        \
+    XX(GraphDestroy, cuGraphDestroy, "cuGraphDestroy", 0)                                          \
+    XX(GraphExecDestroy, cuGraphExecDestroy, "cuGraphExecDestroy", 0)
 
 typedef struct exec_driver {
 #define EXEC_XX_(field, proto, sym, req) __typeof__(proto) *field;
     EXEC_DRIVER_MAP(EXEC_XX_)
 #undef EXEC_XX_
+    /* The fake GPU's count of API calls made by the calling thread (genie_fake_api_calls),
+     * NULL with a real driver: the replay's measurements read it (remote/replay.c). */
+    unsigned long long (*api_calls)(void);
 } exec_driver;
 
 /* Calls an entry that may be missing: CUDA_ERROR_NOT_SUPPORTED when the driver lacks it. */
@@ -242,7 +257,12 @@ struct exec_session {
     genie_buf tmpl;
     uint32_t tmpl_seq;
     int tmpl_ok;
+    /* the runs of the delta that made the template (PROTO_DELTA_SAME_LAYOUT reuses them), and
+     * those of the delta being run */
+    proto_delta_layout tmpl_layout, pend_layout;
+    int tmpl_layout_ok, pend_layout_ok;
     int in_delta;    /* running a reconstructed batch */
+    struct exec_replay *replay; /* GENIE_GRAPH_REPLAY on the executor (remote/replay.c) */
     uint64_t nfail;  /* R_ERROR records written (exec_fail) */
     uint64_t t_handle; /* genie_now_ns() when the frame being handled arrived (R_EXEC) */
     uint64_t mapped; /* bytes mapped by MEM_MAP: held against limits.mem_quota */
@@ -307,6 +327,23 @@ void exec_lib_session_close(exec_session *s);
 void exec_lt_session_close(exec_session *s);
 /* Unloads the session's private modules and forgets its device variables (remote/ops_module.c). */
 void exec_module_session_close(exec_session *s);
+/* ---- iteration replay (remote/replay.c) ----
+ * Runs the batch rebuilt from a BATCH_DELTA (frame f, whole; prev: the template it was built
+ * from): plainly, or, once its shape has repeated, through CUDA graphs captured from it and
+ * updated per delta. Returns as exec_session_handle. */
+typedef struct exec_replay exec_replay;
+int exec_replay_run(exec_session *s, const genie_buf *frame, const uint8_t *prev, size_t prev_len,
+                    void **reply, size_t *reply_n);
+/* Any frame that is not a BATCH_DELTA: the replay's repeat count starts over. */
+void exec_replay_break(exec_session *s);
+void exec_replay_session_close(exec_session *s);
+/* While exec_session_handle walks a batch through the graphs (exec_replay_walking), each
+ * record goes through exec_replay_dispatch instead of exec_dispatch. */
+int exec_replay_walking(const exec_session *s);
+int exec_replay_dispatch(exec_session *s, uint32_t index, const proto_rec *rec);
+/* 1 when exec_stream must map this client stream to the capture stream. */
+int exec_replay_remap(exec_session *s, uint32_t id, CUstream *out);
+
 /* Frees the session's graphs (remote/ops_graph.c). */
 void exec_graph_session_close(exec_session *s);
 

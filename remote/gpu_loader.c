@@ -42,6 +42,7 @@ int exec_driver_load(const char *path, exec_driver *d, char *err, size_t errlen)
     }
     EXEC_DRIVER_MAP(EXEC_XX_)
 #undef EXEC_XX_
+    *(void **)&d->api_calls = dlsym(h, "genie_fake_api_calls");
     return 0;
 }
 

@@ -98,6 +98,8 @@ int exec_stream(exec_session *s, uint32_t index, uint32_t id, const char *op, CU
      * orders at least as strictly as per-thread would. */
     if (s->replaying && id == s->remap_from)
         id = s->remap_to; /* a graph's origin stream is the stream it is launched on */
+    if (s->replay && exec_replay_remap(s, id, out))
+        return 0; /* captured on the replay's private stream */
     /* GENIE_PARALLEL_BRANCHES: the op's lane (0-2 are one stream here, as below) */
     if (s->lane && (id == s->lane_origin || (id < 3 && s->lane_origin < 3))) {
         *out = s->aux[s->lane];
@@ -343,8 +345,20 @@ static const char *delta_build(exec_session *s, const proto_frame *f, const prot
         genie_buf_append(out, s->tmpl.data, s->tmpl.len))
         return "out of memory";
     proto_frame_set_flags(out, f->flags | PROTO_FRAME_TEMPLATE);
-    const char *why = proto_delta_apply(out->data + PROTO_HDR_SIZE, s->tmpl.len, a.patches,
-                                        a.patches_len, a.npatches);
+    const char *why;
+    s->pend_layout_ok = 0;
+    if (a.npatches == PROTO_DELTA_SAME_LAYOUT) { /* the runs of the template's own delta */
+        if (!s->tmpl_layout_ok)
+            return "no layout to reuse (the template was not made by a delta)";
+        why = proto_delta_apply_same(out->data + PROTO_HDR_SIZE, s->tmpl.len, &s->tmpl_layout,
+                                     a.patches, a.patches_len);
+        s->pend_layout_ok = !why && !proto_delta_layout_copy(&s->pend_layout, &s->tmpl_layout);
+    } else {
+        why = proto_delta_apply(out->data + PROTO_HDR_SIZE, s->tmpl.len, a.patches,
+                                a.patches_len, a.npatches);
+        s->pend_layout_ok = !why && !proto_delta_layout_of(&s->pend_layout, a.patches,
+                                                           a.patches_len, a.npatches);
+    }
     if (why)
         return why;
     proto_frame_end(out);
@@ -369,8 +383,14 @@ static int run_delta(exec_session *s, const proto_frame *f, const proto_rec *rec
         return take_reply(s, reply, reply_n, 0);
     }
     s->in_delta = 1;
-    int rc = exec_session_handle(s, b.data, b.len, reply, reply_n);
+    int rc = exec_replay_run(s, &b, s->tmpl.data, s->tmpl.len, reply, reply_n);
     s->in_delta = 0;
+    if (s->tmpl_ok && s->tmpl_seq == f->seq && s->pend_layout_ok) { /* kept: so is its layout */
+        proto_delta_layout t = s->tmpl_layout;
+        s->tmpl_layout = s->pend_layout;
+        s->pend_layout = t;
+        s->tmpl_layout_ok = 1;
+    }
     genie_buf_free(&b);
     return rc;
 }
@@ -380,6 +400,7 @@ static int run_delta(exec_session *s, const proto_frame *f, const proto_rec *rec
 static void keep_template(exec_session *s, const proto_frame *f, int clean)
 {
     s->tmpl_ok = 0;
+    s->tmpl_layout_ok = 0; /* run_delta gives a template made by a delta its layout */
     if (!clean || f->length > PROTO_DELTA_TEMPLATE_MAX)
         return;
     genie_buf_reset(&s->tmpl);
@@ -473,6 +494,10 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
         if (proto_iter_next(&it, &rec) == 1 && rec.op == PROTO_OP_BATCH_DELTA)
             return run_delta(s, &f, &rec, reply, reply_n);
     }
+    /* Anything but a rebuilt delta (memory mapped or unmapped, a module loaded, a full batch)
+     * ends a run of replayed steps; a PING does not. */
+    if (!s->in_delta && s->replay && !(nrec == 1 && rec.op == PROTO_OP_PING))
+        exec_replay_break(s);
     uint64_t nfail0 = s->nfail;
     __atomic_fetch_add(&s->nbatches, 1, __ATOMIC_RELAXED);
     /* Sessions share the primary context but each runs on its own thread. */
@@ -483,7 +508,8 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
     int traced = s->hello && (f.flags & PROTO_FRAME_TRACE) && !exec_trace_frame_begin(s);
     s->trace_seq = f.seq;
     /* GENIE_PARALLEL_BRANCHES: the lanes the client's graph found (remote/branches.c) */
-    int lanes = s->hello && !r && nrec > 1 && exec_lanes_begin(s, &last, nrec);
+    int lanes = s->hello && !r && nrec > 1 && !exec_replay_walking(s) && /* graphs: no lanes */
+                exec_lanes_begin(s, &last, nrec);
     for (uint32_t i = 0; i < nrec && proto_iter_next(&it, &rec) == 1; i++) {
         if (!s->hello && rec.op == PROTO_OP_STATUS) { /* answered, then the stream ends */
             e = exec_dispatch(s, i, &rec);
@@ -507,7 +533,7 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
         }
         if (lanes && i + 1 < nrec)
             exec_lanes_before(s, i);
-        e = exec_dispatch(s, i, &rec);
+        e = exec_replay_walking(s) ? exec_replay_dispatch(s, i, &rec) : exec_dispatch(s, i, &rec);
         if (lanes && i + 1 < nrec)
             exec_lanes_after(s, i);
         if (s->trace_op) {
@@ -554,6 +580,7 @@ void exec_session_close(exec_session *s)
     /* Nothing may still run on memory we are about to unmap. */
     /* a fault the client never synced on shows here first: it poisons the context too */
     exec_ctx_poison(s->ctx, exec_sync_all(s));
+    exec_replay_session_close(s);
     exec_trace_session_close(s);
     exec_lanes_session_close(s);
     exec_graph_session_close(s);
@@ -584,6 +611,8 @@ void exec_session_close(exec_session *s)
     genie_buf_free(&s->reply);
     genie_buf_free(&s->scratch);
     genie_buf_free(&s->tmpl);
+    proto_delta_layout_free(&s->tmpl_layout);
+    proto_delta_layout_free(&s->pend_layout);
     free(s->keep);
     GENIE_INFO("session %u closed", s->id);
     exec_ctx *c = s->ctx;

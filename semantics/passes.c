@@ -25,6 +25,16 @@ sem_h2d sem_pass_h2d(const sem_policy *p, const sem_op *o)
     return p->weight_cache ? SEM_H2D_CACHED : SEM_H2D_DIRECT;
 }
 
+sem_h2d sem_pass_h2d_to(const sem_policy *p, const sem_op *o, uint64_t dst)
+{
+    sem_h2d h = sem_pass_h2d(p, o);
+    /* A KV cache shipped from the host changes every step: hashing it for the weight cache
+     * would only fill the cache with pieces never asked for again. */
+    if (h == SEM_H2D_CACHED && p->kv && sem_kv_contains(p->kv_bufs, dst, o->bulk_bytes))
+        return SEM_H2D_DIRECT;
+    return h;
+}
+
 /* ---- the repeated-batch pass ---- */
 
 /* An op's signature: what must match for two batches to be the same ops in the same order

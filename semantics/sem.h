@@ -224,6 +224,8 @@ uint32_t sem_graph_branches(const sem_graph *g, uint32_t *label);
 
 /* --------------------------------------------------------------- the passes ---- */
 
+struct sem_kv;
+
 /* What the passes are allowed to do and today's fixed parameters (the shim fills it from the
  * environment once). */
 typedef struct sem_policy {
@@ -235,6 +237,10 @@ typedef struct sem_policy {
     uint64_t batch_bytes;   /* GENIE_BATCH_BYTES: flush a batch that reaches it */
     uint64_t direct_min;    /* an H2D copy this large to a remote goes from the caller's memory */
     uint64_t template_max;  /* the largest payload kept as a template */
+    int phase;              /* GENIE_PHASE (and GENIE_SEMANTICS) */
+    int kv;                 /* GENIE_KV_COLOCATE (and GENIE_SEMANTICS) */
+    uint32_t decode_tokens; /* a batch of GEMMs over at most this many tokens is a decode step */
+    const struct sem_kv *kv_bufs; /* the KV pass's buffers (borrowed), or NULL */
 } sem_policy;
 
 /* ---- flush decisions ---- */
@@ -252,6 +258,9 @@ typedef enum sem_h2d {
  * staged, bulk_bytes the copy's size): large copies to a remote go direct, and through the
  * weight cache while it is on. */
 sem_h2d sem_pass_h2d(const sem_policy *p, const sem_op *o);
+/* The same for a copy to dst: never through the weight cache into a marked KV buffer (the KV
+ * pass, GENIE_KV_COLOCATE). */
+sem_h2d sem_pass_h2d_to(const sem_policy *p, const sem_op *o, uint64_t dst);
 
 /* ---- the repeated-batch pass (delta or template) ---- */
 /* The pass's memory: the signature of the last template batch (wire op and bytes of each op)
@@ -287,6 +296,47 @@ sem_batch_decision sem_pass_batch(const sem_policy *p, const sem_repeat *r, cons
 int sem_repeat_after(sem_repeat *r, const sem_ir *ir, uint64_t payload_len, int clean);
 void sem_repeat_drop(sem_repeat *r);
 void sem_repeat_free(sem_repeat *r);
+
+/* ---- the phase pass (GENIE_PHASE; semantics/phase.c) ---- */
+typedef enum sem_phase {
+    SEM_PHASE_OTHER = 0, /* no matrix products (uploads, set-up, a CNN's im2col alone) or off */
+    SEM_PHASE_PREFILL,   /* products over many tokens at once */
+    SEM_PHASE_DECODE,    /* products over one token (a few with batched decode), or a repeat */
+    SEM_PHASE__COUNT
+} sem_phase;
+/* The token count of a batch: the smallest N of its unbatched matrix products (a linear
+ * layer's N is the number of tokens; attention's batched products are left out), 0 with none. */
+uint32_t sem_batch_tokens(const sem_ir *ir);
+/* The phase of the batch about to be flushed; repeated: it goes as a delta of the last one. */
+sem_phase sem_pass_phase(const sem_policy *p, const sem_ir *ir, int repeated);
+const char *sem_phase_name(sem_phase ph);
+
+/* ---- KV cache identification (GENIE_KV_COLOCATE; semantics/kv.c) ----
+ * A KV cache is read by attention's batched products from the same start every step, over an
+ * extent that grows as tokens are appended, and never written by a product (a kernel appends
+ * to it). The pass follows every range a batched product reads across batches and marks the
+ * ones whose extent has grown in SEM_KV_GROWS successive batches. */
+#define SEM_KV_GROWS 2
+typedef struct sem_kv_buf {
+    uint64_t ptr, size; /* the read range's start and its latest extent */
+    uint32_t grew;      /* successive batches it grew in */
+    uint32_t marked;    /* 0, or the batch (sem_kv.batches) that marked it */
+} sem_kv_buf;
+typedef struct sem_kv {
+    sem_kv_buf *b;
+    uint32_t n, cap;
+    uint32_t nmarked;
+    uint32_t batches; /* batches observed */
+} sem_kv;
+/* Observes a flushed batch; returns how many buffers it newly marked (or -1: out of memory,
+ * the pass then sees nothing more). */
+int sem_pass_kv(const sem_policy *p, sem_kv *kv, const sem_ir *ir);
+/* 1 when [ptr, ptr + n) overlaps a marked buffer (its latest extent). */
+int sem_kv_contains(const sem_kv *kv, uint64_t ptr, uint64_t n);
+/* Bytes of the batch's host-to-device and device-to-host copies that touch marked buffers:
+ * KV cache on the wire (a stateless client ships it every step; Genie never should). */
+void sem_kv_wire(const sem_kv *kv, const sem_ir *ir, uint64_t *h2d, uint64_t *d2h);
+void sem_kv_free(sem_kv *kv);
 
 /* ---- parallel branches (GENIE_PARALLEL_BRANCHES) ---- */
 /* Where one op of a one-stream batch runs: lane 0 is the batch's stream, lanes 1.. are

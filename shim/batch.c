@@ -240,10 +240,10 @@ static void sem_dump(const sem_batch_decision *dec, size_t plen)
 {
     static const char *const forms[] = {"plain", "template", "delta"};
     FILE *f = shim_g.sem_dump;
-    fprintf(f, "batch %u form=%s ops=%u ir_bytes=%llu payload=%zu bulk=%llu lost=%d\n",
+    fprintf(f, "batch %u form=%s ops=%u ir_bytes=%llu payload=%zu bulk=%llu lost=%d phase=%s\n",
             shim_g.seq + 1, forms[dec->form], shim_g.ir.n,
             (unsigned long long)shim_g.ir.wire_bytes, plen, (unsigned long long)B.ext_bytes,
-            shim_g.ir.lost);
+            shim_g.ir.lost, sem_phase_name(shim_g.phase));
     sem_ir_print(f, &shim_g.ir);
     fflush(f);
 }
@@ -274,6 +274,8 @@ cudaError_t shim_flush(int kind)
      * (shim/delta.c). Both sides keep a template only after a batch with no R_ERROR, so they
      * hold the same bytes. */
     sem_batch_decision dec = sem_pass_batch(&shim_g.pol, &shim_g.rep, &shim_g.ir, plen, B.next != 0);
+    shim_phase_before(dec.form == SEM_BATCH_DELTA); /* GENIE_PHASE, GENIE_KV_COLOCATE */
+    uint64_t sent0 = shim_g.stats.bytes_sent;
     if (shim_g.sem_dump)
         sem_dump(&dec, plen);
     if (dec.form != SEM_BATCH_PLAIN) {
@@ -298,10 +300,11 @@ cudaError_t shim_flush(int kind)
         }
         int clean = ce == cudaSuccess && br.nerr == 0;
         if (sem_repeat_after(&shim_g.rep, &shim_g.ir, plen, clean) == 0 && shim_g.rep.ok)
-            shim_delta_keep(cur, plen, proto_frame_peek_seq(sent->data));
+            shim_delta_keep(cur, plen, proto_frame_peek_seq(sent->data), sent != &B.buf);
     } else {
         ce = shim_call_framev(&B.buf, B.ext, B.next, kind, batch_cb, &br);
     }
+    shim_phase_after(sent0);
     B.next = 0; /* sent: the callers' buffers are theirs again */
     B.ext_bytes = 0;
     B.ops = 0;

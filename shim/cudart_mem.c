@@ -496,7 +496,7 @@ static cudaError_t memcpy_locked(void *dst, const void *src, size_t n, enum cuda
          * descriptor staged here asks; each record below stages its own. */
         sem_op *q = shim_sem_op(SEM_OP_H2D, PROTO_OP_MEMCPY_H2D, sid);
         q->bulk_bytes = n;
-        switch (sem_pass_h2d(&shim_g.pol, q)) {
+        switch (sem_pass_h2d_to(&shim_g.pol, q, (uint64_t)(uintptr_t)dst)) {
         case SEM_H2D_CACHED:
             return h2d_cached((uint64_t)(uintptr_t)dst, src, n, sid);
         case SEM_H2D_DIRECT:

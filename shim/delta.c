@@ -6,19 +6,32 @@
 #include <string.h>
 
 /* The payload of the last template frame that ran cleanly (sent as frame seq), which the
- * executor keeps too; valid while the repeated-batch pass says so (shim_g.rep.ok). Lock held. */
+ * executor keeps too; valid while the repeated-batch pass says so (shim_g.rep.ok). With it,
+ * the runs of the delta that made it (layout_ok), which the executor keeps too: a delta whose
+ * changes all fall inside them goes as their bytes alone (PROTO_DELTA_SAME_LAYOUT). pend is
+ * the layout of the delta last built, the template's once that batch is kept. Lock held. */
 static struct {
     uint32_t seq;
-    genie_buf tmpl, delta, patches;
+    genie_buf tmpl, delta, patches, same;
+    proto_delta_layout layout, pend;
+    int layout_ok, pend_ok;
 } D;
 
-void shim_delta_keep(const uint8_t *cur, size_t n, uint32_t seq)
+void shim_delta_keep(const uint8_t *cur, size_t n, uint32_t seq, int was_delta)
 {
+    D.layout_ok = 0;
     genie_buf_reset(&D.tmpl);
-    if (genie_buf_append(&D.tmpl, cur, n))
+    if (genie_buf_append(&D.tmpl, cur, n)) {
         sem_repeat_drop(&shim_g.rep);
-    else
-        D.seq = seq;
+        return;
+    }
+    D.seq = seq;
+    if (was_delta && D.pend_ok) {
+        proto_delta_layout t = D.layout;
+        D.layout = D.pend;
+        D.pend = t;
+        D.layout_ok = 1;
+    }
 }
 
 genie_buf *shim_delta_build(const uint8_t *cur, size_t n)
@@ -27,8 +40,21 @@ genie_buf *shim_delta_build(const uint8_t *cur, size_t n)
         return NULL;
     uint32_t npatch;
     genie_buf *pb = &D.patches;
-    if (proto_delta_encode(cur, D.tmpl.data, n, n / 2, pb, &npatch))
+    D.pend_ok = 0;
+    /* the explicit runs, or the bytes of the template's runs when those say it in fewer bytes
+     * (a layout from an early step may span more than the later steps change) */
+    int e = proto_delta_encode(cur, D.tmpl.data, n, n / 2, pb, &npatch);
+    if (D.layout_ok && (e || D.layout.bytes < pb->len) &&
+        proto_delta_covers(&D.layout, cur, D.tmpl.data, n) &&
+        !proto_delta_encode_same(&D.layout, cur, n, &D.same)) {
+        pb = &D.same;
+        npatch = PROTO_DELTA_SAME_LAYOUT;
+        D.pend_ok = !proto_delta_layout_copy(&D.pend, &D.layout);
+    } else if (e) {
         return NULL;
+    } else {
+        D.pend_ok = !proto_delta_layout_of(&D.pend, pb->data, pb->len, npatch);
+    }
     genie_buf *d = &D.delta;
     if (proto_frame_begin(d, PROTO_KIND_REQUEST, 0))
         return NULL;

@@ -31,6 +31,10 @@ static void shim_init(void)
         .batch_bytes = (uint64_t)genie_env_int("GENIE_BATCH_BYTES", 8ll << 20),
         .direct_min = SHIM_H2D_DIRECT_MIN,
         .template_max = PROTO_DELTA_TEMPLATE_MAX,
+        .phase = sem && genie_env_bool("GENIE_PHASE", 1),
+        .kv = sem && genie_env_bool("GENIE_KV_COLOCATE", 1),
+        .decode_tokens = (uint32_t)genie_env_int("GENIE_PHASE_DECODE_TOKENS", 1),
+        .kv_bufs = &shim_g.kv,
     };
     const char *dump = genie_env_str("GENIE_SEM_DUMP", NULL);
     if (dump && !(shim_g.sem_dump = fopen(dump, "w")))

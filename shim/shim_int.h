@@ -45,7 +45,19 @@ typedef struct shim_stats {
     uint64_t branches_ns;      /* time the pass took at flushes (its graph and lanes) */
     uint64_t wire_ns; /* time spent waiting for replies */
     uint64_t exec_ns; /* the executor's own time for those frames (R_EXEC of each reply) */
+    /* GENIE_PHASE: flushed batches and bytes sent, per phase (sem_phase: other, prefill,
+     * decode); GENIE_KV_COLOCATE: buffers marked as KV cache and the bytes of copies into and
+     * out of them that went over the wire */
+    uint64_t phase_batches[3], phase_bytes[3];
+    uint64_t kv_buffers, kv_h2d_bytes, kv_d2h_bytes;
 } shim_stats;
+
+/* ---- the phase and KV passes around a flush (shim/phase.c) ----
+ * shim_phase_before: the batch about to go (repeated: as a delta) gets its phase (shim_g.phase,
+ * what a flush policy reads) and the KV pass sees it; shim_phase_after: the bytes it took on
+ * the wire (bytes_sent before the send) are counted under its phase. */
+void shim_phase_before(int repeated);
+void shim_phase_after(uint64_t bytes_sent_before);
 
 /* ---- the link to the executor (shim/link.c) ---- */
 typedef struct shim_link shim_link;
@@ -184,6 +196,8 @@ typedef struct shim_state {
     sem_ir ir;
     sem_policy pol;
     sem_repeat rep;
+    sem_kv kv;       /* the KV pass's buffers (pol.kv_bufs points here) */
+    sem_phase phase; /* the phase of the batch being flushed (or the last one flushed) */
     void *sem_dump; /* GENIE_SEM_DUMP: a FILE * that gets each flushed batch's IR, or NULL */
     int naive; /* GENIE_NAIVE=1: every recorded op is flushed and waited for on its own */
     shim_stats stats;
@@ -299,9 +313,10 @@ cudaError_t shim_lost(const char *what, int err);
  * the kept template (the repeated-batch pass found the same ops), or NULL when the delta
  * would be half the batch or more (borrowed until the next call); keep stores the payload of
  * a template frame that ran cleanly as frame seq (the pass's shim_g.rep says whether it is
- * valid). Lock held. */
+ * valid; was_delta: that frame was the delta last built, whose runs the next delta may reuse).
+ * Lock held. */
 genie_buf *shim_delta_build(const uint8_t *cur, size_t n);
-void shim_delta_keep(const uint8_t *cur, size_t n, uint32_t seq);
+void shim_delta_keep(const uint8_t *cur, size_t n, uint32_t seq, int was_delta);
 
 /* ---- stream capture (shim/graph.c) ----
  * While a stream captures, the records of its work go into the capture instead of the batch.

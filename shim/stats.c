@@ -20,6 +20,10 @@ static void print_stats(FILE *f, int json)
                 "\"branches_ns\": %llu, "
                 "\"wire_ns\": %llu, "
                 "\"exec_ns\": %llu, "
+                "\"phase_other_batches\": %llu, \"phase_prefill_batches\": %llu, "
+                "\"phase_decode_batches\": %llu, \"phase_other_bytes\": %llu, "
+                "\"phase_prefill_bytes\": %llu, \"phase_decode_bytes\": %llu, "
+                "\"kv_buffers\": %llu, \"kv_h2d_bytes\": %llu, \"kv_d2h_bytes\": %llu, "
                 "\"per_api\": {",
                 (unsigned long long)s->calls_total, (unsigned long long)s->ops_recorded,
                 (unsigned long long)s->launches, (unsigned long long)s->batches,
@@ -33,7 +37,11 @@ static void print_stats(FILE *f, int json)
                 (unsigned long long)s->delta_bytes_saved,
                 (unsigned long long)s->batches_template, (unsigned long long)s->batches_branched, (unsigned long long)s->branches_ns,
                 (unsigned long long)s->wire_ns,
-                (unsigned long long)s->exec_ns);
+                (unsigned long long)s->exec_ns, (unsigned long long)s->phase_batches[0],
+                (unsigned long long)s->phase_batches[1], (unsigned long long)s->phase_batches[2],
+                (unsigned long long)s->phase_bytes[0], (unsigned long long)s->phase_bytes[1],
+                (unsigned long long)s->phase_bytes[2], (unsigned long long)s->kv_buffers,
+                (unsigned long long)s->kv_h2d_bytes, (unsigned long long)s->kv_d2h_bytes);
         int first = 1;
         for (unsigned i = 0; i < GENIE_APIX__COUNT; i++)
             if (s->calls[i]) {

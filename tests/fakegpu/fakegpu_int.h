@@ -9,6 +9,7 @@
 #include <cuda.h>
 
 #include "fakegpu_twin.h"
+#include "fakegpu_work.h"
 #pragma GCC visibility pop
 
 #include <pthread.h>
@@ -24,7 +25,16 @@ extern pthread_mutex_t fg_lock;
 
 /* Handle table: every live handle we gave out, keyed by address, with its kind. A lookup
  * never dereferences the handle, so a bogus or freed handle is reported, not followed. */
-enum fg_kind { FG_H_CTX = 1, FG_H_STREAM, FG_H_EVENT, FG_H_MODULE, FG_H_FUNC, FG_H_MEM };
+enum fg_kind {
+    FG_H_CTX = 1,
+    FG_H_STREAM,
+    FG_H_EVENT,
+    FG_H_MODULE,
+    FG_H_FUNC,
+    FG_H_MEM,
+    FG_H_GRAPH,
+    FG_H_GEXEC
+};
 int fg_handle_add(const void *h, enum fg_kind k); /* caller holds fg_lock; 0 or -1 (ENOMEM) */
 void fg_handle_del(const void *h);                /* caller holds fg_lock */
 int fg_handle_is(const void *h, enum fg_kind k);  /* caller holds fg_lock */
@@ -101,6 +111,8 @@ typedef struct fg_stream {
     int running;       /* a worker is running its head */
     uint64_t t;        /* modeled end of its last finished item */
     fg_mark *tail_mark; /* a mark at the end of the queue, while nothing was queued after it */
+    struct CUgraph_st *cap; /* capturing into this graph (cuStreamBeginCapture), or NULL; only
+                             * the capturing thread changes it (atomic loads elsewhere) */
     struct fg_stream *next;
 } fg_stream;
 
@@ -134,6 +146,33 @@ CUresult fg_sched_record(fg_event *e, fg_stream *s);
 CUresult fg_sched_wait_event(fg_stream *s, fg_event *e);
 fg_mark *fg_sched_event_mark(fg_event *e); /* referenced, or NULL if never recorded */
 void fg_sched_event_free(fg_event *e);
+
+/* A unit of stream work as built by a call, before it is queued or captured as a graph node:
+ * fn(arg) runs on a worker (NULL: only the cost is spent), release(arg) frees it. */
+enum fg_node_kind { FG_NODE_OTHER = 0, FG_NODE_KERNEL, FG_NODE_MEMCPY };
+typedef struct fg_work {
+    int (*fn)(void *arg);
+    void *arg;
+    void (*release)(void *arg);
+    uint64_t cost_ns;
+    unsigned flags; /* FG_ITEM_* */
+    int kind;       /* fg_node_kind: what a graph node made of it may be updated as */
+} fg_work;
+/* Queues w on s, or adds it to the graph s is capturing (then done must be NULL: an op the
+ * host waits for cannot be captured; the capture is invalidated and
+ * CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED returned). release(arg) has run on failure. */
+int fg_sched_submit_work(fg_stream *s, const fg_work *w, fg_mark **done);
+/* Whether s is capturing (fg_graph.c); an op that cannot be captured calls
+ * fg_capture_refuse(s), which invalidates the capture and returns the error to report. */
+int fg_sched_capturing(const fg_stream *s);
+CUresult fg_capture_refuse(fg_stream *s);
+/* Adds w to the graph s captures (fg_graph.c); release(arg) has run on failure. */
+int fg_graph_capture(fg_stream *s, const fg_work *w);
+/* The kernel launch of cuLaunchKernel as work (fg_module.c), and a 1-D copy (fg_mem.c; devd,
+ * devs: which sides are device memory; a host source is read when the work runs). */
+CUresult fg_launch_work(CUfunction f, const unsigned grid[3], const unsigned block[3],
+                        unsigned sharedMemBytes, void **kernelParams, void **extra, fg_work *out);
+CUresult fg_copy_work(void *dst, const void *src, size_t n, int devd, int devs, fg_work *out);
 
 /* ---- the device-time model (fg_model.c) ---- */
 struct fg_cost;

@@ -62,5 +62,10 @@ FG_WORK_API unsigned long long fg_work_model_ns(const fg_cost *c);
 /* Waits for all work on every stream, as cuCtxSynchronize does, without needing a current
  * context; returns and clears a pending asynchronous error. For tests of the companions. */
 FG_WORK_API int fg_work_sync_all(void);
+/* Counts one API call of the calling thread (every exported cu*, cublas* and cublasLt* entry
+ * point calls it first); genie_fake_api_calls() returns the calling thread's count. The
+ * executor reads it, when its driver exports it, to report device-API calls per batch. */
+FG_WORK_API void fg_work_count_call(void);
+FG_WORK_API unsigned long long genie_fake_api_calls(void);
 
 #endif

@@ -88,6 +88,7 @@ void fg_fault(CUresult r)
 
 CUresult cuInit(unsigned int Flags)
 {
+    fg_work_count_call();
     if (Flags != 0)
         return CUDA_ERROR_INVALID_VALUE;
     pthread_once(&fg_init_once, fg_read_env);
@@ -99,6 +100,7 @@ CUresult cuInit(unsigned int Flags)
 
 CUresult cuDriverGetVersion(int *driverVersion)
 {
+    fg_work_count_call();
     if (!driverVersion)
         return CUDA_ERROR_INVALID_VALUE;
     *driverVersion = 13000;
@@ -107,6 +109,7 @@ CUresult cuDriverGetVersion(int *driverVersion)
 
 CUresult cuDeviceGetCount(int *count)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -118,6 +121,7 @@ CUresult cuDeviceGetCount(int *count)
 
 CUresult cuDeviceGet(CUdevice *device, int ordinal)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -131,6 +135,7 @@ CUresult cuDeviceGet(CUdevice *device, int ordinal)
 
 CUresult cuDeviceGetName(char *name, int len, CUdevice dev)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -148,6 +153,7 @@ CUresult cuDeviceGetName(char *name, int len, CUdevice dev)
 
 CUresult cuDeviceTotalMem(size_t *bytes, CUdevice dev)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -161,6 +167,7 @@ CUresult cuDeviceTotalMem(size_t *bytes, CUdevice dev)
 
 CUresult cuDeviceGetUuid(CUuuid *uuid, CUdevice dev)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -315,6 +322,7 @@ int fg_dev_attr(CUdevice_attribute a)
 
 CUresult cuDeviceGetAttribute(int *pi, CUdevice_attribute attrib, CUdevice dev)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -330,6 +338,7 @@ CUresult cuDeviceGetAttribute(int *pi, CUdevice_attribute attrib, CUdevice dev)
 
 CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -348,6 +357,7 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
  * driver would); nothing in Genie relies on that teardown. */
 CUresult cuDevicePrimaryCtxRelease(CUdevice dev)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -366,6 +376,7 @@ CUresult cuDevicePrimaryCtxRelease(CUdevice dev)
  * destroys them: the executor drops every handle of the old context before resetting). */
 CUresult cuDevicePrimaryCtxReset(CUdevice dev)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -378,6 +389,7 @@ CUresult cuDevicePrimaryCtxReset(CUdevice dev)
 
 CUresult cuCtxSetCurrent(CUcontext ctx)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -394,6 +406,7 @@ CUresult cuCtxSetCurrent(CUcontext ctx)
 
 CUresult cuCtxGetCurrent(CUcontext *pctx)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -405,6 +418,7 @@ CUresult cuCtxGetCurrent(CUcontext *pctx)
 
 CUresult cuCtxGetDevice(CUdevice *device)
 {
+    fg_work_count_call();
     CUresult r = fg_check_ctx();
     if (r)
         return r;
@@ -417,6 +431,7 @@ CUresult cuCtxGetDevice(CUdevice *device)
 /* Hopper's range: 0 (least) to -5 (greatest). */
 CUresult cuCtxGetStreamPriorityRange(int *leastPriority, int *greatestPriority)
 {
+    fg_work_count_call();
     CUresult r = fg_check_ctx();
     if (r)
         return r;

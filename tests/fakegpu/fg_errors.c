@@ -155,6 +155,7 @@ static const fg_err *fg_err_find(CUresult e)
 /* An unknown code: CUDA_ERROR_INVALID_VALUE and *pStr = NULL, as the driver does. */
 CUresult cuGetErrorName(CUresult error, const char **pStr)
 {
+    fg_work_count_call();
     if (!pStr)
         return CUDA_ERROR_INVALID_VALUE;
     const fg_err *e = fg_err_find(error);
@@ -164,6 +165,7 @@ CUresult cuGetErrorName(CUresult error, const char **pStr)
 
 CUresult cuGetErrorString(CUresult error, const char **pStr)
 {
+    fg_work_count_call();
     if (!pStr)
         return CUDA_ERROR_INVALID_VALUE;
     const fg_err *e = fg_err_find(error);

@@ -190,6 +190,7 @@ static int fg_anon_free_locked(uintptr_t p, int kind)
 
 CUresult cuMemAlloc(CUdeviceptr *dptr, size_t bytesize)
 {
+    fg_work_count_call();
     CUresult r = fg_check_ctx();
     if (r)
         return r;
@@ -214,6 +215,7 @@ void fg_global_release(CUdeviceptr ptr)
 /* Like the driver's, it waits for the work already queued (which may still use the memory). */
 CUresult cuMemFree(CUdeviceptr dptr)
 {
+    fg_work_count_call();
     CUresult r = fg_check_ctx();
     if (r || (r = fg_sched_wait_all()))
         return r;
@@ -225,6 +227,7 @@ CUresult cuMemFree(CUdeviceptr dptr)
 
 CUresult cuMemGetInfo(size_t *free, size_t *total)
 {
+    fg_work_count_call();
     CUresult r = fg_check_ctx();
     if (r)
         return r;
@@ -248,6 +251,7 @@ static int fg_prop_ok(const CUmemAllocationProp *prop)
 CUresult cuMemGetAllocationGranularity(size_t *granularity, const CUmemAllocationProp *prop,
                                        CUmemAllocationGranularity_flags option)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -264,6 +268,7 @@ CUresult cuMemGetAllocationGranularity(size_t *granularity, const CUmemAllocatio
 CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment, CUdeviceptr addr,
                              unsigned long long flags)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -314,6 +319,7 @@ CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment, CU
  * cleanup order is checked). */
 CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -335,6 +341,7 @@ CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
 CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
                      const CUmemAllocationProp *prop, unsigned long long flags)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -367,6 +374,7 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
 /* Legal while mapped, as on the GPU: the mappings keep the memfd's pages alive. */
 CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -387,6 +395,7 @@ CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
 CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
                   unsigned long long flags)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -423,6 +432,7 @@ CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAlloc
 /* The range must be exactly a run of whole mappings. */
 CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -451,6 +461,7 @@ CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
 
 CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc *desc, size_t count)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -569,7 +580,9 @@ static CUresult fg_xfer_do(const fg_xfer *in, size_t bytes, int devd, int devs, 
         return CUDA_ERROR_OUT_OF_MEMORY;
     *x = *in;
     x->staged = NULL;
-    if (h2d && compute) { /* the caller may reuse its buffer as soon as we return */
+    /* the caller may reuse its buffer as soon as we return; a captured copy (a graph's memcpy
+     * node) reads its source each time the graph runs, as on the GPU */
+    if (h2d && compute && !fg_sched_capturing(st)) {
         if (!(x->staged = malloc(bytes))) {
             free(x);
             return CUDA_ERROR_OUT_OF_MEMORY;
@@ -593,9 +606,9 @@ static CUresult fg_xfer_do(const fg_xfer *in, size_t bytes, int devd, int devs, 
     }
     fg_cost c = {.kind = kind, .bytes = (double)bytes};
     fg_mark *done = NULL;
-    r = (CUresult)fg_sched_submit(st, compute || zero_fill ? fg_xfer_item : NULL, x,
-                                  fg_xfer_free, fg_model_ns(&c),
-                                  compute ? FG_ITEM_COMPUTED : 0, d2h ? &done : NULL);
+    fg_work w = {compute || zero_fill ? fg_xfer_item : NULL, x, fg_xfer_free, fg_model_ns(&c),
+                 compute ? FG_ITEM_COMPUTED : 0u, in->op == 0 ? FG_NODE_MEMCPY : FG_NODE_OTHER};
+    r = (CUresult)fg_sched_submit_work(st, &w, d2h ? &done : NULL);
     if (r || !d2h)
         return r;
     fg_sched_wait(done);
@@ -603,22 +616,45 @@ static CUresult fg_xfer_do(const fg_xfer *in, size_t bytes, int devd, int devs, 
     return fg_sched_sync_result();
 }
 
+CUresult fg_copy_work(void *dst, const void *src, size_t n, int devd, int devs, fg_work *out)
+{
+    if (!n || !dst || !src)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (devd && !fg_dev_access_ok((uintptr_t)dst, n, PROT_WRITE))
+        return CUDA_ERROR_INVALID_VALUE;
+    if (devs && !fg_dev_access_ok((uintptr_t)src, n, PROT_READ))
+        return CUDA_ERROR_INVALID_VALUE;
+    fg_xfer *x = malloc(sizeof *x);
+    if (!x)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    *x = (fg_xfer){dst, src, n, 0, 0, NULL};
+    fg_cost c = {.kind = devd && devs ? FG_COST_D2D : devd ? FG_COST_H2D : FG_COST_D2H,
+                 .bytes = (double)n};
+    int compute = fg_model_compute();
+    *out = (fg_work){compute ? fg_xfer_item : NULL, x, fg_xfer_free, fg_model_ns(&c),
+                     compute ? FG_ITEM_COMPUTED : 0u, FG_NODE_MEMCPY};
+    return CUDA_SUCCESS;
+}
+
 #define FG_DP(d) ((void *)(uintptr_t)(d))
 
 CUresult cuMemcpyHtoD(CUdeviceptr dstDevice, const void *srcHost, size_t ByteCount)
 {
+    fg_work_count_call();
     fg_xfer x = {FG_DP(dstDevice), srcHost, ByteCount, 0, 0, NULL};
     return fg_xfer_do(&x, ByteCount, 1, 0, NULL, FG_X_SYNC_API, FG_COST_H2D);
 }
 
 CUresult cuMemcpyDtoH(void *dstHost, CUdeviceptr srcDevice, size_t ByteCount)
 {
+    fg_work_count_call();
     fg_xfer x = {dstHost, FG_DP(srcDevice), ByteCount, 0, 0, NULL};
     return fg_xfer_do(&x, ByteCount, 0, 1, NULL, FG_X_SYNC_API, FG_COST_D2H);
 }
 
 CUresult cuMemcpyDtoD(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount)
 {
+    fg_work_count_call();
     fg_xfer x = {FG_DP(dstDevice), FG_DP(srcDevice), ByteCount, 0, 0, NULL};
     return fg_xfer_do(&x, ByteCount, 1, 1, NULL, FG_X_SYNC_API, FG_COST_D2D);
 }
@@ -626,12 +662,14 @@ CUresult cuMemcpyDtoD(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteC
 CUresult cuMemcpyHtoDAsync(CUdeviceptr dstDevice, const void *srcHost, size_t ByteCount,
                            CUstream hStream)
 {
+    fg_work_count_call();
     fg_xfer x = {FG_DP(dstDevice), srcHost, ByteCount, 0, 0, NULL};
     return fg_xfer_do(&x, ByteCount, 1, 0, hStream, FG_X_ASYNC, FG_COST_H2D);
 }
 
 CUresult cuMemcpyDtoHAsync(void *dstHost, CUdeviceptr srcDevice, size_t ByteCount, CUstream hStream)
 {
+    fg_work_count_call();
     fg_xfer x = {dstHost, FG_DP(srcDevice), ByteCount, 0, 0, NULL};
     return fg_xfer_do(&x, ByteCount, 0, 1, hStream, FG_X_ASYNC, FG_COST_D2H);
 }
@@ -639,24 +677,28 @@ CUresult cuMemcpyDtoHAsync(void *dstHost, CUdeviceptr srcDevice, size_t ByteCoun
 CUresult cuMemcpyDtoDAsync(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount,
                            CUstream hStream)
 {
+    fg_work_count_call();
     fg_xfer x = {FG_DP(dstDevice), FG_DP(srcDevice), ByteCount, 0, 0, NULL};
     return fg_xfer_do(&x, ByteCount, 1, 1, hStream, FG_X_ASYNC, FG_COST_D2D);
 }
 
 CUresult cuMemsetD8(CUdeviceptr dstDevice, unsigned char uc, size_t N)
 {
+    fg_work_count_call();
     fg_xfer x = {FG_DP(dstDevice), NULL, N, 1, uc, NULL};
     return fg_xfer_do(&x, N, 1, 0, NULL, FG_X_SYNC_API, FG_COST_MEMSET);
 }
 
 CUresult cuMemsetD8Async(CUdeviceptr dstDevice, unsigned char uc, size_t N, CUstream hStream)
 {
+    fg_work_count_call();
     fg_xfer x = {FG_DP(dstDevice), NULL, N, 1, uc, NULL};
     return fg_xfer_do(&x, N, 1, 0, hStream, FG_X_ASYNC, FG_COST_MEMSET);
 }
 
 CUresult cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream)
 {
+    fg_work_count_call();
     CUresult r = fg_check_ctx();
     if (r)
         return r;

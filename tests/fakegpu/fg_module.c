@@ -98,16 +98,19 @@ static CUresult fg_module_load(CUmodule *module, const void *image)
 
 CUresult cuModuleLoadData(CUmodule *module, const void *image)
 {
+    fg_work_count_call();
     return fg_module_load(module, image);
 }
 
 CUresult cuModuleLoadFatBinary(CUmodule *module, const void *fatCubin)
 {
+    fg_work_count_call();
     return fg_module_load(module, fatCubin);
 }
 
 CUresult cuModuleUnload(CUmodule hmod)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -161,6 +164,7 @@ static const fg_layout *fg_func_layout(const fg_module *m, const fg_twin *t, con
  * needs the kernel on the device (cuFuncGetParamInfo, a launch) does. */
 CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -244,6 +248,7 @@ static unsigned fg_func_nparams(const fg_func *f)
 CUresult cuFuncGetParamInfo(CUfunction func, size_t paramIndex, size_t *paramOffset,
                             size_t *paramSize)
 {
+    fg_work_count_call();
     fg_func f;
     CUresult r = fg_func_get(func, &f);
     if (r)
@@ -274,6 +279,7 @@ CUresult cuFuncGetParamInfo(CUfunction func, size_t paramIndex, size_t *paramOff
 
 CUresult cuFuncGetName(const char **name, CUfunction hfunc)
 {
+    fg_work_count_call();
     fg_func f;
     CUresult r = fg_func_get(hfunc, &f);
     if (r)
@@ -286,6 +292,7 @@ CUresult cuFuncGetName(const char **name, CUfunction hfunc)
 
 CUresult cuFuncGetAttribute(int *pi, CUfunction_attribute attrib, CUfunction hfunc)
 {
+    fg_work_count_call();
     fg_func f;
     CUresult r = fg_func_get(hfunc, &f);
     if (r)
@@ -351,6 +358,7 @@ CUresult cuFuncGetAttribute(int *pi, CUfunction_attribute attrib, CUfunction hfu
  * too. */
 CUresult cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute attrib, int value)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -430,26 +438,19 @@ static int fg_run_item(void *a)
     return (int)r;
 }
 
-/* Queues the whole grid on the stream; a worker runs the twin after this returns. Launch
- * configuration errors are reported here, faults inside the kernel at the next sync. */
-CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
-                        unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY,
-                        unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
-                        void **kernelParams, void **extra)
+/* Checks a launch's configuration and builds its work (a copy of the parameters): shared by
+ * cuLaunchKernel and the kernel nodes of a graph (fg_graph.c). */
+CUresult fg_launch_work(CUfunction f, const unsigned grid[3], const unsigned block[3],
+                        unsigned sharedMemBytes, void **kernelParams, void **extra, fg_work *out)
 {
     fg_func fn;
     CUresult r = fg_func_get(f, &fn);
-    if (!r)
-        r = fg_check_stream_ctx(hStream);
     if (r)
         return r;
-    FG_LOCK();
-    int sok = fg_stream_ok(hStream);
-    FG_UNLOCK();
-    if (!sok)
-        return CUDA_ERROR_INVALID_HANDLE;
     if (extra)
         return CUDA_ERROR_NOT_SUPPORTED;
+    unsigned gridDimX = grid[0], gridDimY = grid[1], gridDimZ = grid[2];
+    unsigned blockDimX = block[0], blockDimY = block[1], blockDimZ = block[2];
     if (gridDimX < 1 || gridDimY < 1 || gridDimZ < 1 || blockDimX < 1 || blockDimY < 1 ||
         blockDimZ < 1 || gridDimX > (unsigned)fg_dev_attr(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X) ||
         gridDimY > (unsigned)fg_dev_attr(CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y) ||
@@ -486,8 +487,35 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDi
                  .name = fn.name,
                  .blocks = (unsigned long long)gridDimX * gridDimY * gridDimZ};
     int compute = fg_model_compute() && t != &fg_noop_twin; /* a no-op has nothing to run */
-    return (CUresult)fg_sched_submit(fg_sched_stream(hStream), compute ? fg_run_item : NULL, run,
-                                     free, fg_model_ns(&c), compute ? FG_ITEM_COMPUTED : 0, NULL);
+    *out = (fg_work){compute ? fg_run_item : NULL, run, free, fg_model_ns(&c),
+                     compute ? FG_ITEM_COMPUTED : 0u, FG_NODE_KERNEL};
+    return CUDA_SUCCESS;
+}
+
+/* Queues the whole grid on the stream; a worker runs the twin after this returns. Launch
+ * configuration errors are reported here, faults inside the kernel at the next sync. */
+CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
+                        unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY,
+                        unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
+                        void **kernelParams, void **extra)
+{
+    fg_work_count_call();
+    fg_func fn;
+    CUresult r = fg_func_get(f, &fn);
+    if (!r)
+        r = fg_check_stream_ctx(hStream);
+    if (r)
+        return r;
+    FG_LOCK();
+    int sok = fg_stream_ok(hStream);
+    FG_UNLOCK();
+    if (!sok)
+        return CUDA_ERROR_INVALID_HANDLE;
+    fg_work w;
+    unsigned grid[3] = {gridDimX, gridDimY, gridDimZ}, block[3] = {blockDimX, blockDimY, blockDimZ};
+    if ((r = fg_launch_work(f, grid, block, sharedMemBytes, kernelParams, extra, &w)))
+        return r;
+    return (CUresult)fg_sched_submit_work(fg_sched_stream(hStream), &w, NULL);
 }
 
 /* Threads per SM 2048, at most 32 blocks per SM, and the SM's shared memory. */
@@ -519,6 +547,7 @@ static CUresult fg_occupancy(int *numBlocks, CUfunction func, int blockSize, siz
 CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, CUfunction func, int blockSize,
                                                      size_t dynamicSMemSize)
 {
+    fg_work_count_call();
     return fg_occupancy(numBlocks, func, blockSize, dynamicSMemSize);
 }
 
@@ -526,6 +555,7 @@ CUresult cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int *numBlocks, CU
                                                               int blockSize, size_t dynamicSMemSize,
                                                               unsigned int flags)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -587,6 +617,7 @@ static CUresult fg_gvar_get(fg_module *m, const fg_global *decl, CUdeviceptr *ou
 
 CUresult cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, const char *name)
 {
+    fg_work_count_call();
     CUresult r = fg_check_ctx();
     if (r)
         return r;

@@ -410,6 +410,25 @@ int fg_sched_stream_prio(const fg_stream *s)
 int fg_sched_submit(fg_stream *s, int (*fn)(void *), void *arg, void (*release)(void *),
                     uint64_t cost_ns, unsigned flags, fg_mark **done)
 {
+    fg_work w = {fn, arg, release, cost_ns, flags, FG_NODE_OTHER};
+    return fg_sched_submit_work(s, &w, done);
+}
+
+int fg_sched_submit_work(fg_stream *s, const fg_work *w, fg_mark **done)
+{
+    if (fg_sched_capturing(s)) {
+        if (done) { /* the host waits for it: not an op a graph can hold */
+            if (w->release)
+                w->release(w->arg);
+            return (int)fg_capture_refuse(s);
+        }
+        return fg_graph_capture(s, w);
+    }
+    int (*fn)(void *) = w->fn;
+    void *arg = w->arg;
+    void (*release)(void *) = w->release;
+    uint64_t cost_ns = w->cost_ns;
+    unsigned flags = w->flags;
     fg_item *it = calloc(1, sizeof *it);
     fg_mark *m = done ? fg_mark_new() : NULL;
     if (!it || (done && !m)) {
@@ -512,6 +531,8 @@ CUresult fg_sched_sync_result(void)
 
 CUresult fg_sched_sync_stream(fg_stream *s)
 {
+    if (fg_sched_capturing(s))
+        return fg_capture_refuse(s);
     fg_mark *m = fg_sched_tail(s);
     if (!m)
         return CUDA_ERROR_OUT_OF_MEMORY;
@@ -591,6 +612,8 @@ CUresult fg_sched_record(fg_event *e, fg_stream *s)
  * stands now (a later record does not change what this wait waits for). */
 CUresult fg_sched_wait_event(fg_stream *s, fg_event *e)
 {
+    if (fg_sched_capturing(s)) /* cross-stream capture is not modelled */
+        return fg_capture_refuse(s);
     pthread_mutex_lock(&fg_q);
     fg_mark *m = e->last ? fg_mark_ref(e->last) : NULL;
     if (!m) { /* never recorded: nothing to wait for */
@@ -682,3 +705,11 @@ unsigned long long fg_work_model_ns(const fg_cost *c)
 {
     return fg_model_ns(c);
 }
+
+/* ---- API call counts (fakegpu_work.h) ---- */
+
+static __thread unsigned long long fg_api_calls;
+
+void fg_work_count_call(void) { fg_api_calls++; }
+
+unsigned long long genie_fake_api_calls(void) { return fg_api_calls; }

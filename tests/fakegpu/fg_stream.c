@@ -41,11 +41,13 @@ static CUresult fg_stream_new(CUstream *ph, unsigned flags, int prio)
 
 CUresult cuStreamCreate(CUstream *phStream, unsigned int Flags)
 {
+    fg_work_count_call();
     return fg_stream_new(phStream, Flags, 0);
 }
 
 CUresult cuStreamCreateWithPriority(CUstream *phStream, unsigned int flags, int priority)
 {
+    fg_work_count_call();
     return fg_stream_new(phStream, flags, priority);
 }
 
@@ -53,6 +55,7 @@ CUresult cuStreamCreateWithPriority(CUstream *phStream, unsigned int flags, int 
  * as the driver documents. The handle is dead from now on. */
 CUresult cuStreamDestroy(CUstream hStream)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -80,18 +83,21 @@ static CUresult fg_stream_check(CUstream s)
 
 CUresult cuStreamSynchronize(CUstream hStream)
 {
+    fg_work_count_call();
     CUresult r = fg_stream_check(hStream);
     return r ? r : fg_sched_sync_stream(fg_sched_stream(hStream));
 }
 
 CUresult cuStreamQuery(CUstream hStream)
 {
+    fg_work_count_call();
     CUresult r = fg_stream_check(hStream);
     return r ? r : fg_sched_query_stream(fg_sched_stream(hStream));
 }
 
 CUresult cuStreamGetPriority(CUstream hStream, int *priority)
 {
+    fg_work_count_call();
     CUresult r = fg_stream_check(hStream);
     if (r)
         return r;
@@ -105,6 +111,7 @@ CUresult cuStreamGetPriority(CUstream hStream, int *priority)
 
 CUresult cuStreamGetFlags(CUstream hStream, unsigned int *flags)
 {
+    fg_work_count_call();
     CUresult r = fg_stream_check(hStream);
     if (r)
         return r;
@@ -118,6 +125,7 @@ CUresult cuStreamGetFlags(CUstream hStream, unsigned int *flags)
 
 CUresult cuCtxSynchronize(void)
 {
+    fg_work_count_call();
     CUresult r = fg_check_ctx();
     return r ? r : fg_sched_sync_all();
 }
@@ -139,6 +147,7 @@ static CUresult fg_event_check(CUevent e)
 
 CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags)
 {
+    fg_work_count_call();
     CUresult r = fg_check_stream_ctx(hStream);
     if (r)
         return r;
@@ -154,6 +163,7 @@ CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags)
 
 CUresult cuEventCreate(CUevent *phEvent, unsigned int Flags)
 {
+    fg_work_count_call();
     CUresult r = fg_check_ctx();
     if (r)
         return r;
@@ -180,6 +190,7 @@ CUresult cuEventCreate(CUevent *phEvent, unsigned int Flags)
  * CUDA_ERROR_NOT_READY. */
 CUresult cuEventRecord(CUevent hEvent, CUstream hStream)
 {
+    fg_work_count_call();
     CUresult r = fg_check_stream_ctx(hStream);
     if (r)
         return r;
@@ -194,6 +205,7 @@ CUresult cuEventRecord(CUevent hEvent, CUstream hStream)
 /* An event never recorded counts as complete, as on the GPU. */
 CUresult cuEventQuery(CUevent hEvent)
 {
+    fg_work_count_call();
     CUresult r = fg_event_check(hEvent);
     if (r)
         return r;
@@ -205,6 +217,7 @@ CUresult cuEventQuery(CUevent hEvent)
 
 CUresult cuEventSynchronize(CUevent hEvent)
 {
+    fg_work_count_call();
     CUresult r = fg_event_check(hEvent);
     if (r)
         return r;
@@ -219,6 +232,7 @@ CUresult cuEventSynchronize(CUevent hEvent)
 /* The modeled times of the two records (the device clock of the fake GPU). */
 CUresult cuEventElapsedTime(float *pMilliseconds, CUevent hStart, CUevent hEnd)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -251,6 +265,7 @@ CUresult cuEventElapsedTime(float *pMilliseconds, CUevent hStart, CUevent hEnd)
 
 CUresult cuEventDestroy(CUevent hEvent)
 {
+    fg_work_count_call();
     CUresult r = fg_check_init();
     if (r)
         return r;
@@ -281,6 +296,7 @@ static int fg_hostfn_run(void *a)
 
 CUresult cuLaunchHostFunc(CUstream hStream, CUhostFn fn, void *userData)
 {
+    fg_work_count_call();
     CUresult r = fg_stream_check(hStream);
     if (r)
         return r;
@@ -311,6 +327,7 @@ static int fg_callback_run(void *a)
 CUresult cuStreamAddCallback(CUstream hStream, CUstreamCallback callback, void *userData,
                              unsigned int flags)
 {
+    fg_work_count_call();
     CUresult r = fg_stream_check(hStream);
     if (r)
         return r;

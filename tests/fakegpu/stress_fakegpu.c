@@ -1,6 +1,6 @@
 /* stress_fakegpu.c — drives the fake GPU's workers from several host threads at once: launches,
  * copies, events, cross-stream waits, host functions, legacy-stream work, stream destruction,
- * and GEMMs of the fake cuBLAS; checks every result. A plain program (no Criterion, whose
+ * graphs captured, updated and launched, and GEMMs of the fake cuBLAS; checks every result. A plain program (no Criterion, whose
  * forking runner does not start under ThreadSanitizer), built and run in the TSan tree
  * (cmake -DGENIE_TSAN=ON, scripts/test.sh), where it must finish with no report. */
 #include <cublas_v2.h>
@@ -86,6 +86,43 @@ static void *worker(void *arg)
     CK(cuMemcpyDtoHAsync(h, p, sizeof h, a));
     for (int i = 0; i < N; i++)
         CHECK(h[i] == 3 * ROUNDS, "thread %ld: p[%d] = %d, want %d", id, i, h[i], 3 * ROUNDS);
+    /* a graph captured on b, updated between launches on a (each launch keeps the parameters
+     * it was queued with), destroyed while launches are still queued */
+    CUdeviceptr q;
+    CK(cuMemAlloc(&q, N * sizeof(int)));
+    CK(cuMemsetD8Async(q, 0, N * sizeof(int), a));
+    CK(cuStreamBeginCapture(b, CU_STREAM_CAPTURE_MODE_RELAXED));
+    int v0 = 1;
+    void *ga[] = {&q, &n, &v0};
+    CK(cuLaunchKernel(fn, 1, 1, 1, 1, 1, 1, 0, b, ga, NULL));
+    CUstreamCaptureStatus cs;
+    const CUgraphNode *deps = NULL;
+    size_t nd = 0;
+    CK(cuStreamGetCaptureInfo(b, &cs, NULL, NULL, &deps, NULL, &nd));
+    CHECK(nd == 1, "thread %ld: %zu capture dependencies", id, nd);
+    CUgraphNode k = deps[0];
+    CUgraph g;
+    CUgraphExec x;
+    CK(cuStreamEndCapture(b, &g));
+    CK(cuGraphInstantiate(&x, g, 0));
+    CK(cuGraphDestroy(g));
+    int sum = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        int vr = r % 3 + 1;
+        void *ua[] = {&q, &n, &vr};
+        CUDA_KERNEL_NODE_PARAMS kp = {.func = fn, .gridDimX = 1, .gridDimY = 1, .gridDimZ = 1,
+                                      .blockDimX = 1, .blockDimY = 1, .blockDimZ = 1,
+                                      .kernelParams = ua};
+        CK(cuGraphExecKernelNodeSetParams(x, k, &kp));
+        CK(cuGraphLaunch(x, a));
+        sum += vr;
+    }
+    CK(cuGraphExecDestroy(x));
+    int hq[N];
+    CK(cuMemcpyDtoHAsync(hq, q, sizeof hq, a));
+    for (int i = 0; i < N; i++)
+        CHECK(hq[i] == sum, "thread %ld: graph q[%d] = %d, want %d", id, i, hq[i], sum);
+    CK(cuMemFree(q));
     /* a stream destroyed with work queued still runs it */
     CUstream d;
     CK(cuStreamCreate(&d, 0));

@@ -50,10 +50,9 @@ Test(delta, close_runs_merge_far_runs_do_not)
     genie_buf pb = {0};
     uint32_t np;
     cr_assert_eq(proto_delta_encode(cur, old, sizeof cur, SIZE_MAX, &pb, &np), 0);
-    uint32_t h[2];
-    memcpy(h, pb.data, 8);
-    cr_assert_eq(h[0], 10);
-    cr_assert_eq(h[1], PROTO_DELTA_GAP + 1);
+    /* the first run's header: gap 10 (from the start), length GAP + 1, one byte each */
+    cr_assert_eq(pb.data[0], 10);
+    cr_assert_eq(pb.data[1], PROTO_DELTA_GAP + 1);
     genie_buf_free(&pb);
 }
 
@@ -90,13 +89,13 @@ Test(delta, budget_refuses_a_large_list)
     genie_buf_free(&pb);
 }
 
-/* A list of runs, each (off, len) filled with byte v; len_claim overrides the header's len. */
-static size_t put_run(uint8_t *p, uint32_t off, uint32_t len, uint32_t len_claim, uint8_t v)
+/* A run: its header (gap from the last run's end, len_claim as its length) and len bytes of
+ * v. */
+static size_t put_run(uint8_t *p, uint32_t gap, uint32_t len, uint32_t len_claim, uint8_t v)
 {
-    memcpy(p, &off, 4);
-    memcpy(p + 4, &len_claim, 4);
-    memset(p + 8, v, len);
-    return 8 + len;
+    size_t h = proto_delta_put_run(p, gap, len_claim);
+    memset(p + h, v, len);
+    return h + len;
 }
 
 static void expect_refused(const uint8_t *list, size_t len, uint32_t np, const char *why)
@@ -114,25 +113,27 @@ Test(delta, malformed_lists_refused_untouched)
 {
     uint8_t l[256];
     size_t n;
-    /* out of range: past the end, starting past it, offset + len wrapping 32 bits */
+    /* out of range: past the end, starting past it, a gap of 32 bits */
     n = put_run(l, 60, 8, 8, 1);
     expect_refused(l, n, 1, "outside");
     n = put_run(l, 64, 1, 1, 1);
     expect_refused(l, n, 1, "outside");
     n = put_run(l, UINT32_MAX, 2, 2, 1);
     expect_refused(l, n, 1, "outside");
-    /* overlapping runs, and runs out of order (a valid first run is not applied either) */
+    /* a second run pushed past the end by the first (a valid first run is not applied either) */
     n = put_run(l, 0, 8, 8, 1);
-    n += put_run(l + n, 4, 8, 8, 2);
-    expect_refused(l, n, 2, "overlap");
-    n = put_run(l, 20, 4, 4, 1);
-    n += put_run(l + n, 10, 4, 4, 2);
-    expect_refused(l, n, 2, "out of order");
-    /* truncated: a header cut short, bytes cut short, fewer runs than announced */
+    n += put_run(l + n, 50, 8, 8, 2);
+    expect_refused(l, n, 2, "outside");
+    /* truncated: a header cut short, bytes cut short, fewer runs than announced, a varint
+     * whose continuation never ends or that passes 32 bits */
     n = put_run(l, 0, 4, 4, 1);
-    expect_refused(l, 6, 1, "list truncated");
+    expect_refused(l, 1, 1, "list truncated");
     expect_refused(l, n - 1, 1, "bytes truncated");
     expect_refused(l, n, 2, "list truncated");
+    memset(l, 0xff, 6);
+    expect_refused(l, 6, 1, "list truncated");
+    memcpy(l, "\xff\xff\xff\xff\x7f\x01\x00", 7); /* 35 bits */
+    expect_refused(l, 7, 1, "list truncated");
     /* a run claiming more bytes than the list holds */
     n = put_run(l, 0, 4, 40, 1);
     expect_refused(l, n, 1, "bytes truncated");
@@ -141,13 +142,56 @@ Test(delta, malformed_lists_refused_untouched)
     expect_refused(l, n + 3, 1, "after the last");
     n = put_run(l, 0, 0, 0, 1);
     expect_refused(l, n, 1, "empty");
-    /* adjacent runs are fine */
+    /* adjacent runs (gap 0) are fine, and gaps add up from each run's end */
     n = put_run(l, 0, 4, 4, 1);
-    n += put_run(l + n, 4, 4, 4, 2);
+    n += put_run(l + n, 0, 4, 4, 2);
+    n += put_run(l + n, 10, 2, 2, 3);
     uint8_t buf[64] = {0};
-    cr_assert_null(proto_delta_apply(buf, sizeof buf, l, n, 2));
+    cr_assert_null(proto_delta_apply(buf, sizeof buf, l, n, 3));
     cr_assert_eq(buf[3], 1);
     cr_assert_eq(buf[4], 2);
+    cr_assert_eq(buf[17], 0);
+    cr_assert_eq(buf[18], 3);
+    cr_assert_eq(buf[19], 3);
+    cr_assert_eq(buf[20], 0);
+}
+
+/* PROTO_DELTA_SAME_LAYOUT: the runs of one delta reused for the next step's bytes. */
+Test(delta, same_layout_round_trip_and_refusals)
+{
+    uint8_t t0[200], t1[200], t2[200];
+    for (int i = 0; i < 200; i++)
+        t0[i] = (uint8_t)i;
+    memcpy(t1, t0, sizeof t1);
+    t1[10] = 0xa0, t1[11] = 0xa1, t1[150] = 0xb0; /* step 1 changes two places */
+    genie_buf pb = {0}, same = {0};
+    uint32_t np;
+    cr_assert_eq(proto_delta_encode(t1, t0, 200, SIZE_MAX, &pb, &np), 0);
+    cr_assert_eq(np, 2);
+    proto_delta_layout l = {0};
+    cr_assert_eq(proto_delta_layout_of(&l, pb.data, pb.len, np), 0);
+    cr_assert_eq(l.n, 2);
+    cr_assert_eq(l.bytes, 3);
+    memcpy(t2, t1, sizeof t2);
+    t2[11] = 0xc1, t2[150] = 0xc0; /* step 2: inside the same runs */
+    cr_assert(proto_delta_covers(&l, t2, t1, 200));
+    cr_assert_eq(proto_delta_encode_same(&l, t2, 200, &same), 0);
+    cr_assert_eq(same.len, 3);
+    uint8_t buf[200];
+    memcpy(buf, t1, sizeof buf);
+    cr_assert_null(proto_delta_apply_same(buf, 200, &l, same.data, same.len));
+    cr_assert_eq(memcmp(buf, t2, 200), 0);
+    /* a change outside the runs is not covered; a wrong byte count or a short template is
+     * refused untouched */
+    t2[100] = 0;
+    cr_assert_not(proto_delta_covers(&l, t2, t1, 200));
+    memcpy(buf, t1, sizeof buf);
+    cr_assert_not_null(proto_delta_apply_same(buf, 200, &l, same.data, same.len - 1));
+    cr_assert_not_null(proto_delta_apply_same(buf, 150, &l, same.data, same.len));
+    cr_assert_eq(memcmp(buf, t1, 200), 0);
+    proto_delta_layout_free(&l);
+    genie_buf_free(&pb);
+    genie_buf_free(&same);
 }
 
 Test(delta, random_garbage_never_writes_outside)

@@ -10,6 +10,7 @@
 #include "protocol/gen/ops.h"
 #include "protocol/session.h"
 #include "remote/exec.h"
+#include "protocol/delta.h"
 #include "tests/fakegpu/fakegpu_twin.h"
 
 #include "tests/remote/harness.h"
@@ -1547,17 +1548,18 @@ static uint32_t put_template(uint64_t base, uint32_t v)
     return next_seq - 1;
 }
 
-/* A delta of template frame tmpl_seq writing one byte at off (count patches, all alike). */
+/* A delta of template frame tmpl_seq writing len bytes at off (one run). */
 static uint32_t put_delta(uint32_t tmpl_seq, uint32_t off, uint32_t len, uint8_t byte)
 {
     begin();
     uint32_t fl = PROTO_FRAME_TEMPLATE;
     memcpy(req.data + 8, &fl, 4);
-    uint8_t *p = proto_put_BATCH_DELTA(&req, tmpl_seq, 1, 8 + len);
+    uint8_t h[PROTO_DELTA_RUN_HDR_MAX];
+    size_t hl = proto_delta_put_run(h, off, len);
+    uint8_t *p = proto_put_BATCH_DELTA(&req, tmpl_seq, 1, hl + len);
     cr_assert_not_null(p);
-    memcpy(p, &off, 4);
-    memcpy(p + 4, &len, 4);
-    memset(p + 8, byte, len);
+    memcpy(p, h, hl);
+    memset(p + hl, byte, len);
     return next_seq - 1;
 }
 
@@ -1620,6 +1622,41 @@ Test(exec, batch_delta_applied_and_template_replaced)
     exec_session_close(s);
 }
 
+/* A delta that reuses the runs of the delta that made its template: its bytes alone. */
+static uint32_t put_same(uint32_t tmpl_seq, uint32_t len, uint8_t byte)
+{
+    begin();
+    uint32_t fl = PROTO_FRAME_TEMPLATE;
+    memcpy(req.data + 8, &fl, 4);
+    uint8_t *p = proto_put_BATCH_DELTA(&req, tmpl_seq, PROTO_DELTA_SAME_LAYOUT, len);
+    cr_assert_not_null(p);
+    memset(p, byte, len);
+    return next_seq - 1;
+}
+
+Test(exec, batch_delta_same_layout)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 2 * MiB);
+    uint32_t t = put_template(base, 0x11);
+    expect_data(s, 0x11);
+    /* a template sent in full has no layout to reuse */
+    put_same(t, 1, 0x22);
+    expect_refused(s, "no layout");
+    t = put_template(base, 0x11);
+    expect_data(s, 0x11);
+    t = put_delta(t, DELTA_VALUE_OFF, 1, 0x22);
+    expect_data(s, 0x22);
+    t = put_same(t, 1, 0x33); /* the same one-byte run: 1 byte on the wire */
+    expect_data(s, 0x33);
+    t = put_same(t, 1, 0x44); /* and again: the layout stays with each new template */
+    expect_data(s, 0x44);
+    put_same(t, 2, 0x55); /* more bytes than the layout's runs */
+    expect_refused(s, "layout");
+    exec_session_close(s);
+}
+
 Test(exec, batch_delta_refused)
 {
     exec_session *s = open_hello();
@@ -1642,7 +1679,7 @@ Test(exec, batch_delta_refused)
     expect_data(s, 0x11);
     begin();
     uint8_t *p = proto_put_BATCH_DELTA(&req, t, 1, 6);
-    memset(p, 0, 6);
+    memcpy(p, "\x00\x20\x11\x11\x11\x11", 6); /* 32 bytes announced, 4 there */
     expect_refused(s, "truncated");
     /* a template batch with a failed op is no template */
     t = put_template(0, 0x11);

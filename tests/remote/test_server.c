@@ -607,14 +607,19 @@ static uint64_t busy_base;
 static call busy_reply;
 static uint64_t busy_ms;
 
-/* One batch of 24 memsets of 512 MiB and a 4-byte read back: long on the fake GPU. */
+/* One batch of BUSY_OPS memsets of 64 KiB and a 4-byte read back: about 1 s on the fake GPU
+ * under a device-time model that charges 12 ms a memset (slow_model below). Modeled time is
+ * waited, not computed, so the batch's length does not depend on the machine's load (it was
+ * 24 memsets of 512 MiB: 12 GiB of real memsets, past the client's timeout under ASan on a
+ * loaded machine). */
+enum { BUSY_OPS = 80 };
 static void *busy_batch(void *arg)
 {
     (void)arg;
     genie_buf b = {0};
     proto_frame_begin(&b, PROTO_KIND_REQUEST, 7);
-    for (int i = 0; i < 24; i++)
-        proto_put_MEMSET(&b, busy_base, 512u << 20, (uint32_t)i, 0);
+    for (int i = 0; i < BUSY_OPS; i++)
+        proto_put_MEMSET(&b, busy_base, 64u << 10, (uint32_t)i, 0);
     proto_put_MEMCPY_D2H(&b, busy_base, 4, 0);
     uint64_t t0 = genie_now_ns();
     send_frame(busy_conn, &b, &busy_reply);
@@ -623,9 +628,31 @@ static void *busy_batch(void *arg)
     return NULL;
 }
 
+/* A device-time model file (tests/fakegpu/fg_model.c's format) that makes every memset take
+ * 12 ms of simulated device time; values are still computed (GENIE_FAKE_GPU_COMPUTE=1). */
+static char slow_model_path[] = "/tmp/genie-slow-model-XXXXXX";
+static void slow_model(void)
+{
+    char *path = slow_model_path;
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    static const char text[] = "name = slow memsets (simulated)\n"
+                               "peak_f64 = 1e12\npeak_f32 = 1e12\npeak_tf32 = 1e12\n"
+                               "peak_f16 = 1e12\npeak_f8 = 1e12\npeak_i8 = 1e12\n"
+                               "gemm_efficiency = 1.0\ngemm_min_us = 10\n"
+                               "hbm_bandwidth = 1e12\nhbm_efficiency = 1.0\n"
+                               "h2d_bandwidth = 1e12\nd2h_bandwidth = 1e12\n"
+                               "copy_latency_us = 12000\nlaunch_us = 10\nkernel_default_us = 10\n";
+    cr_assert_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    setenv("GENIE_FAKE_GPU_MODEL", path, 1);
+    setenv("GENIE_FAKE_GPU_COMPUTE", "1", 1);
+}
+
 Test(limits, sigterm_drains, .timeout = 90)
 {
     char *extra[] = {"--drain-seconds", "20", NULL};
+    slow_model();
     start_server_with(extra);
     call r;
     proto_conn *idle = connect_to();
@@ -660,12 +687,13 @@ Test(limits, sigterm_drains, .timeout = 90)
     cr_assert_eq(busy_reply.recs[0].op, PROTO_OP_R_DATA);
     proto_R_DATA d;
     cr_assert_eq(proto_get_R_DATA(&busy_reply.recs[0], &d), 0);
-    cr_assert_eq(((const uint8_t *)d.data)[0], 23, "not the last memset's byte");
+    cr_assert_eq(((const uint8_t *)d.data)[0], BUSY_OPS - 1, "not the last memset's byte");
     free(busy_reply.raw);
     /* Then every session is closed and the server exits cleanly, well inside the 20 s. */
     int rc = wait_exit(server, 15000);
     uint64_t ms = (genie_now_ns() - t0) / 1000000;
     server = -1;
+    unlink(slow_model_path);
     cr_assert_eq(rc, 0, "exit status %d", rc);
     cr_assert_lt(ms, busy_ms + 5000, "the drain waited %llu ms for nothing", (unsigned long long)ms);
     proto_frame_begin(&b, PROTO_KIND_REQUEST, 8);

@@ -9,19 +9,25 @@ hub download): prefill, a few warm-up steps, then N measured steps of forward wi
 cache, argmax and .item() (the one data-dependent sync a decode step needs).
 
 Checks, steady state: exactly one round trip per step (a sync), no module loads and no
-remote queries; prints the per-step figures and one JSON line. Exit 0 pass, 1 fail,
-77 skipped (no transformers).
+remote queries; the phase pass (GENIE_PHASE) finds a prefill in the prefill (flushed by a
+synchronize of its own) and exactly one decode batch, no prefill, in every step. Prints the
+per-step figures, how the executor ran each measured step (GENIE_REPLAY_STATS: plain, capture,
+graph or fallback), the KV buffers marked and KV bytes on the wire, and one JSON line. Exit 0
+pass, 1 fail, 77 skipped (no transformers).
 """
 import argparse
 import ctypes
 import json
+import os
 import sys
+import tempfile
 import time
 
 import torch
 
 KEYS = ("round_trips", "rt_sync", "rt_query", "rt_module", "batches", "launches",
-        "ops_recorded", "bytes_sent", "bytes_received", "h2d_bytes", "d2h_bytes")
+        "ops_recorded", "bytes_sent", "bytes_received", "h2d_bytes", "d2h_bytes",
+        "phase_prefill_batches", "phase_decode_batches", "kv_h2d_bytes", "kv_d2h_bytes")
 
 
 def main():
@@ -31,6 +37,8 @@ def main():
     ap.add_argument("--prompt", type=int, default=8)
     ap.add_argument("--warm", type=int, default=4, help="decode steps before measuring")
     ap.add_argument("--steps", type=int, default=8, help="measured decode steps")
+    ap.add_argument("--no-phase-each-step", dest="phase_each_step", action="store_false",
+                    help="do not read the counters around each step (wall time undisturbed)")
     a = ap.parse_args()
     try:
         from transformers import GPT2Config, GPT2LMHeadModel
@@ -43,6 +51,11 @@ def main():
         print("trace_decode.py: run it under LD_PRELOAD=libgenie.so (genie_stats_json missing)")
         return 2
     fn.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+    # the in-process executor logs how it ran each delta batch (remote/replay.c)
+    replay_log = os.environ.get("GENIE_REPLAY_STATS")
+    if not replay_log:
+        replay_log = os.path.join(tempfile.mkdtemp(), "replay.txt")
+        os.environ["GENIE_REPLAY_STATS"] = replay_log
 
     def stats():
         b = ctypes.create_string_buffer(1 << 20)
@@ -55,7 +68,10 @@ def main():
     model = GPT2LMHeadModel(cfg).cuda().eval()
     ids = torch.randint(0, cfg.vocab_size, (1, a.prompt)).cuda()
     with torch.no_grad():
+        p0 = stats()
         out = model(ids, use_cache=True)
+        torch.cuda.synchronize()  # the prefill's own batch, for the phase check
+        p1 = stats()
         past = out.past_key_values
         nxt = torch.zeros(1, 1, dtype=torch.long, device="cuda")
 
@@ -70,9 +86,15 @@ def main():
         for _ in range(a.warm):
             step()
         s0 = stats()
+        phases = []
         t0 = time.perf_counter()
         for _ in range(a.steps):
+            b = stats() if a.phase_each_step else None
             step()
+            if b is not None:
+                e = stats()
+                phases.append((e["phase_prefill_batches"] - b["phase_prefill_batches"],
+                               e["phase_decode_batches"] - b["phase_decode_batches"]))
         wall_ms = (time.perf_counter() - t0) * 1e3 / a.steps
         s1 = stats()
     per = {k: (s1[k] - s0[k]) / a.steps for k in KEYS}
@@ -87,7 +109,27 @@ def main():
                                            sorted(per_api.items(), key=lambda kv: -kv[1])))
     print("trace-json: " + json.dumps({"layers": a.layers, "embd": a.embd, "per_step": per,
                                        "per_api": per_api}))
+    forms = []
+    try:
+        with open(replay_log) as f:
+            forms = [ln.split("form=")[1].split()[0] for ln in f if "form=" in ln]
+    except OSError:
+        pass
+    measured = forms[-a.steps:]
+    print(f"  prefill: phase_prefill {p1['phase_prefill_batches'] - p0['phase_prefill_batches']}"
+          f" phase_decode {p1['phase_decode_batches'] - p0['phase_decode_batches']}")
+    print(f"  phases per measured step (prefill, decode): {phases}")
+    print(f"  replay: {len(forms)} delta batches, measured steps: "
+          + " ".join(measured) + f" ({measured.count('graph')} of {a.steps} through graphs)")
+    print(f"  kv buffers marked {s1['kv_buffers']}, KV bytes on the wire per step "
+          f"{per['kv_h2d_bytes'] + per['kv_d2h_bytes']:g}")
     bad = []
+    if p1["phase_prefill_batches"] - p0["phase_prefill_batches"] < 1 or \
+            p1["phase_decode_batches"] != p0["phase_decode_batches"]:
+        bad.append("the prefill was not detected as a prefill")
+    for i, (pf, dc) in enumerate(phases):
+        if pf != 0 or dc != 1:
+            bad.append(f"measured step {i}: {pf} prefill and {dc} decode batches, want 0 and 1")
     if per["round_trips"] != 1 or per["rt_sync"] != 1:
         bad.append(f"{per['round_trips']:g} round trips per step, want exactly 1 (the .item())")
     if per["rt_query"] or per["rt_module"]:

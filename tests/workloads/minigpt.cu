@@ -173,6 +173,7 @@ __global__ void argmax_row(const float *logits, int V, int *tok, int pos)
 
 struct cfg {
     long vocab, d, heads, layers, ctx, prompt, gen, seed;
+    bool static_kv; // attention always spans the whole cache (ctx keys, the unwritten masked)
 };
 
 struct layer_w { // PyTorch nn.Linear layout: weight [out][in] row-major
@@ -365,7 +366,10 @@ static void forward(gpu *g, int M, int pos0, int slot)
 {
     const cfg &c = g->c;
     int d = (int)c.d, H = (int)c.heads, dh = d / H, V = (int)c.vocab, ctx = (int)c.ctx;
-    int T = pos0 + M;
+    // --static-kv: every step attends over all ctx cache rows (keys past the causal limit get
+    // weight 0 from causal_softmax), as Hugging Face's static cache does, so the attention
+    // GEMMs have the same shape every step and a replayed step changes only kernel arguments.
+    int T = c.static_kv ? ctx : pos0 + M;
     cudaStream_t s = g->s;
     const cublasOperation_t N_ = CUBLAS_OP_N, T_ = CUBLAS_OP_T;
     // Row-major activations X[M][K] are column-major K x M, and nn.Linear weights W[N][K]
@@ -436,19 +440,20 @@ static int read_token(gpu *g, int pos)
 
 static const char USAGE[] =
     "[--config tiny|gpt2-small] [--vocab V] [--d D] [--heads H] [--layers L] [--ctx C]\n"
-    "       [--prompt P] [--gen N] [--seed S] [--no-check]\n"
+    "       [--prompt P] [--gen N] [--seed S] [--no-check] [--static-kv]\n"
     "  Greedy generation: prefill of P prompt tokens, then N decode steps with a KV cache.\n"
     "  tiny (default): V 512, D 128, H 4, L 2, C 64, P 16, N 8.\n"
     "  gpt2-small: V 50257, D 768, H 12, L 12, C 1024, P 64, N 32 (the CPU check takes a while;\n"
-    "  --no-check skips it). GENIE_STATS=1 under libgenie.so prints per-step counters.";
+    "  --no-check skips it). GENIE_STATS=1 under libgenie.so prints per-step counters.\n"
+    "  --static-kv: attention spans the whole cache every step (fixed GEMM shapes).";
 
 int main(int argc, char **argv)
 {
     wl_help(argc, argv, USAGE);
-    cfg c = {512, 128, 4, 2, 64, 16, 8, 7};
+    cfg c = {512, 128, 4, 2, 64, 16, 8, 7, false};
     const char *conf = wl_opt_str(argc, argv, "config");
     if (conf && !std::strcmp(conf, "gpt2-small"))
-        c = cfg{50257, 768, 12, 12, 1024, 64, 32, 7};
+        c = cfg{50257, 768, 12, 12, 1024, 64, 32, 7, false};
     else if (conf && std::strcmp(conf, "tiny")) {
         std::fprintf(stderr, "%s: unknown config '%s'\n", argv[0], conf);
         return 2;
@@ -456,9 +461,10 @@ int main(int argc, char **argv)
     const wl_opt opts[] = {{"vocab", &c.vocab},   {"d", &c.d},      {"heads", &c.heads},
                            {"layers", &c.layers}, {"ctx", &c.ctx},  {"prompt", &c.prompt},
                            {"gen", &c.gen},       {"seed", &c.seed}};
-    const char *flags[] = {"no-check", nullptr};
+    const char *flags[] = {"no-check", "static-kv", nullptr};
     wl_opt_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), flags);
     bool check = !wl_opt_flag(argc, argv, "no-check");
+    c.static_kv = wl_opt_flag(argc, argv, "static-kv");
     if (c.d % c.heads || c.prompt + c.gen > c.ctx || c.d > 1L << 16 || c.ctx > 1L << 16) {
         std::fprintf(stderr, "%s: need heads | d and prompt + gen <= ctx\n", argv[0]);
         return 2;
@@ -500,8 +506,14 @@ int main(int argc, char **argv)
         D->w_pr = wl_upload(L->w_pr, 4 * d * d, g.s), D->b_pr = wl_upload(L->b_pr, d, g.s);
         CK(cudaMalloc(&D->kc, (size_t)H * CT * (d / H) * sizeof(float)));
         CK(cudaMalloc(&D->vc, (size_t)H * CT * (d / H) * sizeof(float)));
+        if (c.static_kv) { // unwritten rows are read (with weight 0): no NaN may hide there
+            CK(cudaMemsetAsync(D->kc, 0, (size_t)H * CT * (d / H) * sizeof(float), g.s));
+            CK(cudaMemsetAsync(D->vc, 0, (size_t)H * CT * (d / H) * sizeof(float), g.s));
+        }
     }
     long att_rows = P * P > P + NG ? P * P : P + NG; // M*T per head: P*P in prefill, <= ctx after
+    if (c.static_kv)
+        att_rows = P * CT; // T = ctx in every step
     CK(cudaMalloc(&g.x, (size_t)P * d * sizeof(float)));
     CK(cudaMalloc(&g.h, (size_t)P * d * sizeof(float)));
     CK(cudaMalloc(&g.qkv, (size_t)P * 3 * d * sizeof(float)));
@@ -516,12 +528,25 @@ int main(int argc, char **argv)
     CK(cudaStreamSynchronize(g.s)); // weights resident before timing starts
 
     wl_stats_fn stats = wl_stats_lookup();
+    if (stats) { // the KV cache buffers, for the KV pass's check (check_phase_kv.sh)
+        std::printf("kv_cache:");
+        for (long i = 0; i < c.layers; i++)
+            std::printf(" %p %p", (void *)g.l[i].kc, (void *)g.l[i].vc);
+        std::printf("\n");
+    }
     wl_stats_mark("start");
+    wl_stats b0 = wl_stats_read(stats);
     double t0 = wl_now_ms();
     forward(&g, (int)P, 0, 0);
     htok[P] = read_token(&g, (int)P);
     double t1 = wl_now_ms();
     wl_stats_mark("prefill");
+    if (stats) {
+        wl_stats b1 = wl_stats_read(stats);
+        std::printf("prefill: round_trips %llu batches %llu phase_prefill %llu phase_decode %llu\n",
+                    b1.round_trips - b0.round_trips, b1.batches - b0.batches,
+                    b1.phase_prefill - b0.phase_prefill, b1.phase_decode - b0.phase_decode);
+    }
     for (long s = 1; s <= NG; s++) {
         wl_stats before = wl_stats_read(stats);
         forward(&g, 1, (int)(P + s - 1), (int)s);
@@ -530,10 +555,12 @@ int main(int argc, char **argv)
             wl_stats after = wl_stats_read(stats);
             std::printf(
                 "step %ld: round_trips %llu batches %llu bytes_sent %llu bytes_received %llu "
-                "batches_delta %llu\n",
+                "batches_delta %llu phase_prefill %llu phase_decode %llu kv_bytes %llu\n",
                 s, after.round_trips - before.round_trips, after.batches - before.batches,
                 after.bytes_sent - before.bytes_sent, after.bytes_received - before.bytes_received,
-                after.batches_delta - before.batches_delta);
+                after.batches_delta - before.batches_delta,
+                after.phase_prefill - before.phase_prefill,
+                after.phase_decode - before.phase_decode, after.kv_bytes - before.kv_bytes);
         }
     }
     double t2 = wl_now_ms();

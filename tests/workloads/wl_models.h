@@ -235,6 +235,7 @@ typedef int (*wl_stats_fn)(char *buf, size_t n);
 
 struct wl_stats {
     unsigned long long round_trips, batches, bytes_sent, bytes_received, batches_delta;
+    unsigned long long phase_prefill, phase_decode, kv_bytes; // GENIE_PHASE, GENIE_KV_COLOCATE
 };
 
 static inline wl_stats_fn wl_stats_lookup(void)
@@ -256,7 +257,7 @@ static inline unsigned long long wl_json_u64(const char *js, const char *key)
 static inline wl_stats wl_stats_read(wl_stats_fn fn)
 {
     static char js[1 << 16]; // the JSON carries per-API call counts after the totals
-    wl_stats s = {0, 0, 0, 0, 0};
+    wl_stats s = {0, 0, 0, 0, 0, 0, 0, 0};
     if (!fn || fn(js, sizeof js) != 0)
         return s;
     s.round_trips = wl_json_u64(js, "round_trips");
@@ -264,6 +265,9 @@ static inline wl_stats wl_stats_read(wl_stats_fn fn)
     s.bytes_sent = wl_json_u64(js, "bytes_sent");
     s.bytes_received = wl_json_u64(js, "bytes_received");
     s.batches_delta = wl_json_u64(js, "batches_delta");
+    s.phase_prefill = wl_json_u64(js, "phase_prefill_batches");
+    s.phase_decode = wl_json_u64(js, "phase_decode_batches");
+    s.kv_bytes = wl_json_u64(js, "kv_h2d_bytes") + wl_json_u64(js, "kv_d2h_bytes");
     return s;
 }
 

@@ -70,8 +70,11 @@ cublasStatus_t fb_handle_free(const void *h, enum fb_kind kind)
     return CUBLAS_STATUS_SUCCESS;
 }
 
+/* Every cuBLAS and cuBLASLt call that takes a handle checks it here once: the place where the
+ * fake counts them as API calls (fg_work_count_call). */
 cublasStatus_t fb_handle_get(const void *h, unsigned kinds, struct fb_state *st)
 {
+    fg_work_count_call();
     pthread_mutex_lock(&fb_lock);
     struct fb_handle *p = find(h, kinds);
     if (p && st)

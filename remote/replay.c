@@ -1,0 +1,638 @@
+/* replay.c — iteration replay on the executor (GENIE_GRAPH_REPLAY): a batch whose shape has
+ * repeated runs as CUDA graphs captured from it, updated per BATCH_DELTA and launched.
+ *
+ * A decode step travels as a BATCH_DELTA of the last step (remote/session.c rebuilds it). Once
+ * the same shape (the same records, in order, of the same ops and lengths) has arrived as
+ * REPLAY_AFTER deltas in a row, the executor captures the rebuilt batch: every record a graph
+ * can hold (kernel launches, host-to-device, device-to-device copies, memsets, GEMMs) on the
+ * batch's stream goes into a segment, captured on a private stream (stream capture, the remote
+ * stream remapped to it), one graph per run of such records; every other record (a
+ * device-to-host copy, a sync, an event, work on another stream, and any record that changed
+ * in the last delta and that a graph cannot update, such as a GEMM whose shape grows with the
+ * KV length) stays plain and runs in order between the segments. Capture runs nothing: the
+ * batch then runs as the walk below, so the step that captures already goes through graphs.
+ *
+ * Each later delta is compared record by record with the batch the graphs hold. A changed
+ * kernel launch (same function) becomes cuGraphExecKernelNodeSetParams, a changed copy
+ * destination cuGraphExecMemcpyNodeSetParams (range-checked first), changed host-to-device
+ * bytes a write into the staging buffer the captured copy reads. Then the session's usual loop
+ * walks the records (exec_session_handle): a plain record is dispatched, the last record of a
+ * segment launches it (cuGraphLaunch on the batch's stream), the others do nothing.
+ *
+ * Fails safe. Whatever a graph cannot absorb (another function, a changed GEMM, memset or
+ * state call inside a segment, a copy out of range, a failed update) drops the graphs before
+ * anything runs and the batch runs plainly, as without the pass, with the same checks and the
+ * same results; the count starts over. Any frame that is not a BATCH_DELTA (memory mapped or
+ * unmapped, a module loaded) drops them too, and so does an error in a batch run through them.
+ * A capture that fails (an op the driver refuses to capture) is discarded before anything runs
+ * and the shape is not tried again until it changes.
+ *
+ * TODO(real GPU): the staging buffer of captured host-to-device copies is pageable host memory;
+ * on a GPU it should be pinned (cuMemHostAlloc) so the copy nodes stay asynchronous. */
+#include "remote/exec_lib_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "protocol/frame.h"
+#include "protocol/graph.h"
+#include "remote/gen/exec_lib.h"
+
+#define REPLAY_AFTER 3 /* a shape is captured on its 3rd delta in a row */
+
+typedef struct rp_rec {
+    uint32_t off, len; /* in the payload */
+    uint16_t op;
+    int32_t seg;     /* -1: plain */
+    CUgraphNode node; /* its node, when a single one was captured for it (else NULL) */
+    uint32_t stage;  /* MEMCPY_H2D in a segment: its bytes' place in the staging buffer */
+} rp_rec;
+
+typedef struct rp_seg {
+    CUgraph g;
+    CUgraphExec x;
+    uint32_t last; /* the record that launches it */
+} rp_seg;
+
+struct exec_replay {
+    int on;          /* GENIE_GRAPH_REPLAY on this executor and the driver has graphs */
+    uint32_t repeats; /* deltas of this shape in a row */
+    int refused;     /* this shape failed to capture: not tried again */
+    int live;        /* graphs captured and valid */
+    int walking;     /* exec_session_handle is walking a batch through the graphs */
+    int capturing;   /* exec_stream maps `stream` to cap */
+    uint32_t stream; /* the client stream the segments run on */
+    CUstream cap;    /* private capture stream */
+    rp_rec *recs;
+    uint32_t nrec, caprec;
+    rp_seg *segs;
+    uint32_t nseg, capseg;
+    genie_buf cur;    /* the payload the graphs hold */
+    uint8_t *stage;   /* host-to-device sources of the segments (fixed while live) */
+    size_t stage_len;
+    int stage_busy;   /* a launch that reads stage may still run */
+    FILE *stats;      /* GENIE_REPLAY_STATS: one line per delta batch */
+    uint64_t n_graph, n_capture, n_fallback, n_plain, n_updates;
+};
+
+/* ---- set-up ---- */
+
+static exec_replay *rp_of(exec_session *s)
+{
+    if (s->replay)
+        return s->replay;
+    exec_replay *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    exec_driver *d = &s->ctx->drv;
+    r->on = genie_env_int("GENIE_SEMANTICS", 1) != 0 && genie_env_int("GENIE_GRAPH_REPLAY", 1) != 0 &&
+            genie_env_int("GENIE_REPLAY_GRAPHS", 1) != 0 && d->StreamBeginCapture &&
+            d->StreamEndCapture && d->StreamGetCaptureInfo && d->GraphInstantiate &&
+            d->GraphLaunch && d->GraphExecKernelNodeSetParams && d->GraphExecMemcpyNodeSetParams &&
+            d->GraphDestroy && d->GraphExecDestroy;
+    const char *path = genie_env_str("GENIE_REPLAY_STATS", NULL);
+    if (path && *path)
+        r->stats = fopen(path, "a");
+    s->replay = r;
+    return r;
+}
+
+static void drop_graphs(exec_session *s, exec_replay *r)
+{
+    exec_driver *d = &s->ctx->drv;
+    if (r->stage_busy) { /* a launch on the batch's stream may still read the staging buffer */
+        CUstream target = NULL;
+        int e = r->stream < 3 ? 0 : !(target = exec_idmap_get(&s->streams, r->stream));
+        if (e) /* the stream is gone (destroyed after its launches): wait for everything */
+            exec_sync_all(s);
+        else
+            d->StreamSynchronize(target);
+    }
+    for (uint32_t k = 0; k < r->nseg; k++) {
+        if (r->segs[k].x)
+            d->GraphExecDestroy(r->segs[k].x);
+        if (r->segs[k].g)
+            d->GraphDestroy(r->segs[k].g);
+    }
+    r->nseg = 0;
+    r->live = 0;
+    r->stage_busy = 0;
+    free(r->stage);
+    r->stage = NULL;
+    r->stage_len = 0;
+}
+
+void exec_replay_break(exec_session *s)
+{
+    exec_replay *r = s->replay;
+    if (!r || r->walking)
+        return;
+    if (r->live)
+        drop_graphs(s, r);
+    r->repeats = 0;
+    r->refused = 0;
+}
+
+void exec_replay_session_close(exec_session *s)
+{
+    exec_replay *r = s->replay;
+    if (!r)
+        return;
+    if (r->n_graph || r->n_capture || r->n_fallback)
+        GENIE_INFO("session %u: replay: %llu batches through graphs (%llu captures, %llu node "
+                   "updates), %llu fallbacks, %llu plain",
+                   s->id, (unsigned long long)r->n_graph, (unsigned long long)r->n_capture,
+                   (unsigned long long)r->n_updates, (unsigned long long)r->n_fallback,
+                   (unsigned long long)r->n_plain);
+    drop_graphs(s, r);
+    if (r->cap)
+        s->ctx->drv.StreamDestroy(r->cap);
+    if (r->stats)
+        fclose(r->stats);
+    free(r->recs);
+    free(r->segs);
+    genie_buf_free(&r->cur);
+    free(r);
+    s->replay = NULL;
+}
+
+int exec_replay_remap(exec_session *s, uint32_t id, CUstream *out)
+{
+    exec_replay *r = s->replay;
+    if (!r || !r->capturing || id != r->stream)
+        return 0;
+    *out = r->cap;
+    return 1;
+}
+
+/* ---- records ---- */
+
+/* The records of payload p[0, n) into r->recs; 0, or -1 when they do not parse. */
+static int parse(exec_replay *r, const uint8_t *p, size_t n, rp_rec **out, uint32_t *nout,
+                 uint32_t *cap)
+{
+    proto_iter it = {p, p + n};
+    proto_rec rec;
+    uint32_t k = 0;
+    int e;
+    while ((e = proto_iter_next(&it, &rec)) == 1) {
+        if (k == *cap) {
+            uint32_t c = *cap ? 2 * *cap : 256;
+            rp_rec *x = realloc(*out, c * sizeof *x);
+            if (!x)
+                return -1;
+            *out = x;
+            *cap = c;
+        }
+        uint32_t off = (uint32_t)((const uint8_t *)rec.body - PROTO_REC_HDR_SIZE - p);
+        uint32_t next = (uint32_t)(it.p - p);
+        (*out)[k++] = (rp_rec){.off = off, .len = next - off, .op = rec.op, .seg = -1};
+    }
+    (void)r;
+    *nout = k;
+    return e < 0 ? -1 : 0;
+}
+
+static int rec_at(const uint8_t *p, const rp_rec *x, proto_rec *out)
+{
+    proto_iter it = {p + x->off, p + x->off + x->len};
+    return proto_iter_next(&it, out) == 1 ? 0 : -1;
+}
+
+/* The stream a record runs on: its own field, a cuBLAS handle's current stream (LIB_CALL:
+ * UINT32_MAX with *lib the handle), or none. */
+static int record_stream(const proto_rec *rec, uint32_t *stream, uint32_t *lib_handle)
+{
+    *stream = UINT32_MAX;
+    *lib_handle = 0;
+    switch (rec->op) {
+    case PROTO_OP_LAUNCH: {
+        proto_LAUNCH a = {0};
+        if (proto_get_LAUNCH(rec, &a))
+            return -1;
+        *stream = a.stream;
+        return 0;
+    }
+    case PROTO_OP_MEMCPY_H2D: {
+        proto_MEMCPY_H2D a = {0};
+        if (proto_get_MEMCPY_H2D(rec, &a))
+            return -1;
+        *stream = a.stream;
+        return 0;
+    }
+    case PROTO_OP_MEMCPY_D2D: {
+        proto_MEMCPY_D2D a;
+        if (proto_get_MEMCPY_D2D(rec, &a))
+            return -1;
+        *stream = a.stream;
+        return 0;
+    }
+    case PROTO_OP_MEMSET: {
+        proto_MEMSET a;
+        if (proto_get_MEMSET(rec, &a))
+            return -1;
+        *stream = a.stream;
+        return 0;
+    }
+    case PROTO_OP_LT_MATMUL: {
+        proto_LT_MATMUL a;
+        if (proto_get_LT_MATMUL(rec, &a))
+            return -1;
+        *stream = a.stream;
+        return 0;
+    }
+    case PROTO_OP_LIB_CALL: {
+        proto_LIB_CALL a = {0};
+        if (proto_get_LIB_CALL(rec, &a) || a.args_len < 4)
+            return -1;
+        if (proto_graph_lib_state(a.api))
+            return 1; /* host state: runs plainly, never in a graph */
+        memcpy(lib_handle, a.args, 4);
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+/* Whether a change of this record can be absorbed by updating its node. */
+static int absorbable(uint16_t op)
+{
+    return op == PROTO_OP_LAUNCH || op == PROTO_OP_MEMCPY_H2D || op == PROTO_OP_MEMCPY_D2D;
+}
+
+static int same_func(const proto_rec *a, const proto_rec *b)
+{
+    proto_LAUNCH x = {0}, y = {0};
+    return !proto_get_LAUNCH(a, &x) && !proto_get_LAUNCH(b, &y) && x.func == y.func &&
+           x.params_len == y.params_len;
+}
+
+/* ---- capture ---- */
+
+/* Dispatches one record into the open capture. 0 or an error. */
+static int capture_one(exec_session *s, exec_replay *r, uint32_t i, rp_rec *x, const proto_rec *rec,
+                       CUstream target)
+{
+    exec_driver *d = &s->ctx->drv;
+    if (rec->op == PROTO_OP_MEMCPY_H2D) {
+        proto_MEMCPY_H2D a = {0};
+        (void)proto_get_MEMCPY_H2D(rec, &a);
+        memcpy(r->stage + x->stage, a.data, a.data_len);
+        a.data = r->stage + x->stage; /* the captured copy reads the staging buffer */
+        return exec_op_MEMCPY_H2D(s, i, &a);
+    }
+    if (rec->op != PROTO_OP_LIB_CALL)
+        return exec_dispatch(s, i, rec);
+    /* a GEMM is captured on the capture stream: its handle is switched to it and back */
+    proto_LIB_CALL a = {0};
+    (void)proto_get_LIB_CALL(rec, &a);
+    uint32_t hid;
+    memcpy(&hid, a.args, 4);
+    cublasHandle_t h = exec_idmap_get(&s->blas, hid);
+    const exec_lib_fns *t = exec_lib_table(s);
+    cudaStream_t old = NULL;
+    if (!h || !t->cublasGetStream_v2 || !t->cublasSetStream_v2 ||
+        t->cublasGetStream_v2(h, &old) || old != (cudaStream_t)target ||
+        t->cublasSetStream_v2(h, (cudaStream_t)r->cap))
+        return GENIE_EINVAL;
+    int e = exec_dispatch(s, i, rec);
+    (void)t->cublasSetStream_v2(h, old);
+    (void)d;
+    return e;
+}
+
+/* Closes the open segment: its graph instantiated. 0 or -1. */
+static int close_seg(exec_session *s, exec_replay *r, uint32_t last)
+{
+    exec_driver *d = &s->ctx->drv;
+    rp_seg *g = &r->segs[r->nseg - 1];
+    r->capturing = 0;
+    CUresult cr = d->StreamEndCapture(r->cap, &g->g);
+    if (cr || !g->g) {
+        g->g = NULL;
+        return -1;
+    }
+    if (d->GraphInstantiate(&g->x, g->g, 0)) {
+        g->x = NULL;
+        return -1;
+    }
+    g->last = last;
+    return 0;
+}
+
+static int open_seg(exec_session *s, exec_replay *r)
+{
+    exec_driver *d = &s->ctx->drv;
+    if (r->nseg == r->capseg) {
+        uint32_t c = r->capseg ? 2 * r->capseg : 16;
+        rp_seg *x = realloc(r->segs, c * sizeof *x);
+        if (!x)
+            return -1;
+        r->segs = x;
+        r->capseg = c;
+    }
+    r->segs[r->nseg++] = (rp_seg){0};
+    if (d->StreamBeginCapture(r->cap, CU_STREAM_CAPTURE_MODE_RELAXED))
+        return -1;
+    r->capturing = 1;
+    return 0;
+}
+
+/* Captures payload p (records r->recs) into segments; prev (the template it was a delta of)
+ * tells which records change from step to step. Runs nothing on the device. 0, or -1 with
+ * everything discarded and the reply as it was. */
+static int capture(exec_session *s, exec_replay *r, const uint8_t *p, const uint8_t *prev)
+{
+    exec_driver *d = &s->ctx->drv;
+    size_t reply_len = s->reply.len;
+    uint64_t nfail = s->nfail;
+    if (!r->cap && d->StreamCreateWithPriority(&r->cap, CU_STREAM_NON_BLOCKING, 0))
+        return -1;
+    /* the batch's stream: that of its first launch */
+    r->stream = UINT32_MAX;
+    for (uint32_t i = 0; i < r->nrec && r->stream == UINT32_MAX; i++) {
+        proto_rec rec;
+        uint32_t st, hid;
+        if (r->recs[i].op == PROTO_OP_LAUNCH && !rec_at(p, &r->recs[i], &rec) &&
+            !record_stream(&rec, &st, &hid))
+            r->stream = st;
+    }
+    CUstream target;
+    if (r->stream == UINT32_MAX || exec_stream(s, UINT32_MAX, r->stream, "replay", &target))
+        goto fail;
+    /* staging for the host-to-device copies */
+    size_t stage = 0;
+    for (uint32_t i = 0; i < r->nrec; i++)
+        if (r->recs[i].op == PROTO_OP_MEMCPY_H2D) {
+            r->recs[i].stage = (uint32_t)stage;
+            stage += r->recs[i].len; /* at least the data */
+        }
+    if (stage && !(r->stage = malloc(stage)))
+        goto fail;
+    r->stage_len = stage;
+    int open = 0;
+    for (uint32_t i = 0; i < r->nrec; i++) {
+        rp_rec *x = &r->recs[i];
+        x->seg = -1;
+        x->node = NULL;
+        proto_rec rec, old;
+        uint32_t st, hid;
+        if (rec_at(p, x, &rec))
+            goto fail;
+        int rs = record_stream(&rec, &st, &hid);
+        if (rs == 1) { /* host state: runs now (as it would) and at every step, plainly */
+            int cap = r->capturing;
+            r->capturing = 0; /* a cublasSetStream names the real stream, not the capture's */
+            int e = exec_dispatch(s, i, &rec);
+            r->capturing = cap;
+            if (e)
+                goto fail;
+            continue;
+        }
+        int changed = prev && memcmp(p + x->off, prev + x->off, x->len);
+        int ok = rs == 0 && proto_graph_op_ok(rec.op) | (rec.op == PROTO_OP_MEMCPY_H2D);
+        if (ok && st != UINT32_MAX && st != r->stream)
+            ok = 0;
+        if (ok && changed &&
+            (!absorbable(rec.op) ||
+             (rec.op == PROTO_OP_LAUNCH && (rec_at(prev, x, &old) || !same_func(&rec, &old)))))
+            ok = 0; /* it changes in a way no node update can follow: plain */
+        if (!ok) {
+            if (open && close_seg(s, r, i - 1))
+                goto fail;
+            open = 0;
+            continue;
+        }
+        if (!open && open_seg(s, r))
+            goto fail;
+        open = 1;
+        x->seg = (int32_t)(r->nseg - 1);
+        const CUgraphNode *deps = NULL;
+        size_t nd = 0;
+        CUstreamCaptureStatus cs;
+        CUgraphNode before = NULL;
+        if (!d->StreamGetCaptureInfo(r->cap, &cs, NULL, NULL, &deps, NULL, &nd) && nd == 1)
+            before = deps[0];
+        if (capture_one(s, r, i, x, &rec, target))
+            goto fail;
+        if (absorbable(rec.op) &&
+            !d->StreamGetCaptureInfo(r->cap, &cs, NULL, NULL, &deps, NULL, &nd) && nd == 1 &&
+            deps[0] != before)
+            x->node = deps[0];
+    }
+    if (open && close_seg(s, r, r->nrec - 1))
+        goto fail;
+    if (s->reply.len != reply_len || s->nfail != nfail)
+        goto fail; /* a record failed while captured: the plain run reports it */
+    r->live = 1;
+    r->n_capture++;
+    return 0;
+fail:
+    if (r->capturing) {
+        CUgraph g = NULL;
+        r->capturing = 0;
+        if (!d->StreamEndCapture(r->cap, &g) && g)
+            d->GraphDestroy(g);
+    }
+    drop_graphs(s, r);
+    s->reply.len = reply_len;
+    s->nfail = nfail;
+    r->refused = 1;
+    return -1;
+}
+
+/* ---- updates ---- */
+
+/* Applies the differences of payload p from r->cur to the graphs. 0, or -1 when a difference
+ * cannot be absorbed (the graphs must then be dropped: some may be updated already). */
+static int update(exec_session *s, exec_replay *r, const uint8_t *p, uint32_t *nupd)
+{
+    exec_driver *d = &s->ctx->drv;
+    const uint8_t *c = r->cur.data;
+    for (uint32_t i = 0; i < r->nrec; i++) {
+        rp_rec *x = &r->recs[i];
+        if (!memcmp(p + x->off, c + x->off, x->len) || x->seg < 0)
+            continue; /* unchanged, or plain: runs with its new bytes */
+        CUgraphExec gx = r->segs[x->seg].x;
+        proto_rec rec, old;
+        if (!x->node || rec_at(p, x, &rec) || rec_at(c, x, &old))
+            return -1;
+        if (rec.op == PROTO_OP_LAUNCH) {
+            proto_LAUNCH a = {0};
+            exec_func *fn;
+            if (!same_func(&rec, &old) || proto_get_LAUNCH(&rec, &a) ||
+                !(fn = exec_idmap_get(&s->funcs, a.func)) || a.params_len < fn->need)
+                return -1;
+            genie_buf_reset(&s->scratch);
+            if (genie_buf_append(&s->scratch, a.params, a.params_len))
+                return -1;
+            void *kp[256];
+            if (fn->nparams > 256)
+                return -1;
+            for (uint32_t k = 0; k < fn->nparams; k++)
+                kp[k] = s->scratch.data + fn->layout[2 * k];
+            CUDA_KERNEL_NODE_PARAMS kn = {.func = fn->f, .gridDimX = a.gx, .gridDimY = a.gy,
+                                          .gridDimZ = a.gz, .blockDimX = a.bx, .blockDimY = a.by,
+                                          .blockDimZ = a.bz, .sharedMemBytes = a.shmem,
+                                          .kernelParams = fn->nparams ? kp : NULL};
+            if (d->GraphExecKernelNodeSetParams(gx, x->node, &kn))
+                return -1;
+        } else if (rec.op == PROTO_OP_MEMCPY_H2D) {
+            proto_MEMCPY_H2D a = {0}, b = {0};
+            if (proto_get_MEMCPY_H2D(&rec, &a) || proto_get_MEMCPY_H2D(&old, &b) ||
+                a.data_len != b.data_len || !a.data_len || !exec_range_ok(s, a.dst, a.data_len))
+                return -1;
+            if (memcmp(a.data, b.data, a.data_len)) {
+                if (r->stage_busy) { /* the last launch may still read the bytes */
+                    CUstream target;
+                    if (exec_stream(s, UINT32_MAX, r->stream, "replay", &target) ||
+                        d->StreamSynchronize(target))
+                        return -1;
+                    r->stage_busy = 0;
+                }
+                memcpy(r->stage + x->stage, a.data, a.data_len);
+            }
+            if (a.dst != b.dst) {
+                CUDA_MEMCPY3D m = {.srcMemoryType = CU_MEMORYTYPE_HOST,
+                                   .srcHost = r->stage + x->stage,
+                                   .dstMemoryType = CU_MEMORYTYPE_DEVICE,
+                                   .dstDevice = (CUdeviceptr)a.dst,
+                                   .WidthInBytes = a.data_len, .Height = 1, .Depth = 1};
+                if (d->GraphExecMemcpyNodeSetParams(gx, x->node, &m, s->ctx->primary))
+                    return -1;
+            }
+        } else if (rec.op == PROTO_OP_MEMCPY_D2D) {
+            proto_MEMCPY_D2D a;
+            if (proto_get_MEMCPY_D2D(&rec, &a) || !a.size || !exec_range_ok(s, a.dst, a.size) ||
+                !exec_range_ok(s, a.src, a.size))
+                return -1;
+            CUDA_MEMCPY3D m = {.srcMemoryType = CU_MEMORYTYPE_DEVICE,
+                               .srcDevice = (CUdeviceptr)a.src,
+                               .dstMemoryType = CU_MEMORYTYPE_DEVICE,
+                               .dstDevice = (CUdeviceptr)a.dst,
+                               .WidthInBytes = a.size, .Height = 1, .Depth = 1};
+            if (d->GraphExecMemcpyNodeSetParams(gx, x->node, &m, s->ctx->primary))
+                return -1;
+        } else {
+            return -1;
+        }
+        ++*nupd;
+    }
+    return 0;
+}
+
+/* ---- the walk (exec_session_handle's loop, through exec_replay_dispatch) ---- */
+
+int exec_replay_dispatch(exec_session *s, uint32_t index, const proto_rec *rec)
+{
+    exec_replay *r = s->replay;
+    if (!r || !r->walking || index >= r->nrec || r->recs[index].seg < 0)
+        return exec_dispatch(s, index, rec);
+    rp_seg *g = &r->segs[r->recs[index].seg];
+    if (g->last != index)
+        return 0; /* in its graph */
+    CUstream target;
+    int e = exec_stream(s, index, r->stream, "replay", &target);
+    if (e)
+        return e;
+    CUresult cr = s->ctx->drv.GraphLaunch(g->x, target);
+    if (r->stage_len)
+        r->stage_busy = 1;
+    return cr ? exec_cufail(s, index, cr, "replay: cuGraphLaunch") : 0;
+}
+
+int exec_replay_walking(const exec_session *s)
+{
+    return s->replay && s->replay->walking;
+}
+
+static uint64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int exec_replay_run(exec_session *s, const genie_buf *frame, const uint8_t *prev, size_t prev_len,
+                    void **reply, size_t *reply_n)
+{
+    exec_replay *r = rp_of(s);
+    if (!r)
+        return exec_session_handle(s, frame->data, frame->len, reply, reply_n);
+    exec_driver *d = &s->ctx->drv;
+    uint64_t calls0 = d->api_calls ? d->api_calls() : 0, t0 = cpu_ns();
+    const uint8_t *p = frame->data + PROTO_HDR_SIZE;
+    size_t n = frame->len - PROTO_HDR_SIZE;
+    const char *form = "plain";
+    uint32_t nupd = 0;
+    /* the shape: the same records as the last delta batch? */
+    rp_rec *nr = NULL;
+    uint32_t nn = 0, ncap = 0;
+    int same = 0;
+    if (!parse(r, p, n, &nr, &nn, &ncap) && nn == r->nrec && r->cur.len == n) {
+        same = 1;
+        for (uint32_t i = 0; i < nn && same; i++)
+            same = nr[i].off == r->recs[i].off && nr[i].len == r->recs[i].len &&
+                   nr[i].op == r->recs[i].op;
+    }
+    if (!same) {
+        if (r->live)
+            drop_graphs(s, r);
+        r->refused = 0;
+        r->repeats = 1;
+        free(r->recs);
+        r->recs = nr;
+        r->nrec = nn;
+        r->caprec = ncap;
+        nr = NULL;
+    } else {
+        free(nr);
+        r->repeats++;
+    }
+    int use = 0;
+    if (!r->on) {
+        /* off: plain, counted and logged alike */
+    } else if (same && r->live) {
+        if (update(s, r, p, &nupd) == 0) {
+            use = 1;
+            form = "graph";
+        } else {
+            drop_graphs(s, r);
+            r->repeats = 1; /* captured again once the new shape of change has repeated */
+            r->n_fallback++;
+            form = "fallback";
+        }
+    } else if (same && !r->refused && r->repeats >= REPLAY_AFTER && prev_len == n) {
+        if (capture(s, r, p, prev) == 0) {
+            use = 1;
+            form = "capture";
+        }
+    }
+    r->n_updates += nupd;
+    r->walking = use;
+    uint64_t nfail = s->nfail;
+    int rc = exec_session_handle(s, frame->data, frame->len, reply, reply_n);
+    r->walking = 0;
+    if (use) {
+        r->n_graph++;
+        if (rc || !*reply || s->nfail != nfail)
+            drop_graphs(s, r); /* an error: start over from plain batches */
+    } else {
+        r->n_plain++;
+    }
+    /* what the graphs (or the next capture) compare against */
+    genie_buf_reset(&r->cur);
+    if (genie_buf_append(&r->cur, p, n) && r->live)
+        drop_graphs(s, r);
+    if (r->stats) {
+        uint64_t calls = d->api_calls ? d->api_calls() - calls0 : 0;
+        fprintf(r->stats, "seq=%u form=%s records=%u segments=%u updates=%u api_calls=%llu cpu_ns=%llu\n",
+                proto_frame_peek_seq(frame->data), form, r->nrec, r->live ? r->nseg : 0, nupd,
+                (unsigned long long)calls, (unsigned long long)(cpu_ns() - t0));
+        fflush(r->stats);
+    }
+    return rc;
+}
