@@ -570,6 +570,7 @@ void exec_session_close(exec_session *s)
     /* a fault the client never synced on shows here first: it poisons the context too */
     exec_ctx_poison(s->ctx, exec_sync_all(s));
     exec_graph_session_close(s);
+    exec_dnn_session_close(s);
     exec_lt_session_close(s);
     exec_lib_session_close(s);
     for (uint32_t i = 0; i < s->events.cap; i++)

@@ -39,7 +39,8 @@ trap 'rm -rf "$tmp"' EXIT
 shim=$build/shim/libgenie.so
 fake=$build/tests/fakegpu/libgenie_fakecuda.so
 fakeblas=$build/tests/fakegpu/blas/libgenie_fakecublas.so
-for f in "$shim" "$fake" "$fakeblas" "$build/shim/lookalike/libcuda.so.1"; do
+fakednn=$build/tests/fakegpu/dnn/libgenie_fakecudnn.so
+for f in "$shim" "$fake" "$fakeblas" "$fakednn" "$build/shim/lookalike/libcuda.so.1"; do
     [ -e "$f" ] || { echo "run.sh: missing $f" >&2; exit 2; }
 done
 preload=$shim
@@ -50,7 +51,7 @@ fi
 set +e
 LD_PRELOAD=$preload \
     LD_LIBRARY_PATH=$build/shim/lookalike:$tmp/stubs:$cuda_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
-    GENIE_REMOTE=local GENIE_CUDA_LIB=$fake GENIE_CUBLAS_LIB=$fakeblas GENIE_CUBLASLT_LIB=$fakeblas \
+    GENIE_REMOTE=local GENIE_CUDA_LIB=$fake GENIE_CUBLAS_LIB=$fakeblas GENIE_CUBLASLT_LIB=$fakeblas GENIE_CUDNN_LIB=$fakednn \
     GENIE_STATS_FILE=$tmp/stats.json GENIE_FAKE_UNKNOWN_KERNELS=$noop \
     timeout "${GENIE_RUN_TIMEOUT:-300}" "$py" -W ignore "$here/$script" "$@" >"$tmp/out.txt" 2>&1
 rc=$?
