@@ -3,7 +3,7 @@
 #
 #   GENIE_BUILD=build tests/torch/run.sh [SCRIPT [ARGS...]]
 #
-# SCRIPT defaults to test_torch_fake.py; with trace_decode.py the fake GPU runs PyTorch's
+# SCRIPT defaults to test_torch_fake.py; with a trace_*.py script the fake GPU runs PyTorch's
 # kernels as no-ops (GENIE_FAKE_UNKNOWN_KERNELS=noop: values garbage, call counts real) and
 # the script's exit status is the verdict (77: skipped). Any call Genie refuses fails the run.
 #
@@ -18,7 +18,7 @@ script=${1:-test_torch_fake.py}
 [ $# -gt 0 ] && shift
 [ -f "$here/$script" ] || { echo "run.sh: no script $here/$script" >&2; exit 2; }
 noop=
-[ "$script" = trace_decode.py ] && noop=noop
+case $script in trace_*.py) noop=noop ;; esac
 build=${GENIE_BUILD:?set GENIE_BUILD to the build directory}
 build=$(cd "$build" && pwd) # absolute: LD_PRELOAD must hold in every child process
 py=${PYTHON:-python3}

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
 #include <cudnn.h>
 
 #include "fakegpu_work.h"
@@ -550,10 +551,97 @@ static double scalar(fd_desc *op, int name, double def)
     return def;
 }
 
+/* The convolution as im2col and one SGEMM per image and group (fp32, fp16 and bf16 data:
+ * a float accumulator, as cuDNN's default math). The weights are gathered once. */
+static int conv_gemm(fd_conv *c)
+{
+    const fd_tensor *x = &c->x, *w = &c->w, *y = &c->y;
+    int64_t N = y->dims[0], K = y->dims[1], C = x->dims[1], Cg = w->dims[1];
+    int64_t G = Cg ? C / Cg : 1, Kg = G ? K / G : K;
+    int ns = c->nsp;
+    int64_t out_sp = 1, ker_sp = 1;
+    for (int i = 0; i < ns; i++) {
+        out_sp *= y->dims[2 + i];
+        ker_sp *= w->dims[2 + i];
+    }
+    int64_t crs = Cg * ker_sp;
+    float *wf = malloc((size_t)(K * crs) * sizeof(float));
+    float *col = malloc((size_t)(crs * out_sp) * sizeof(float));
+    float *yf = malloc((size_t)(Kg * out_sp) * sizeof(float));
+    int64_t *kp = malloc((size_t)(ker_sp * ns) * sizeof(int64_t)); /* kernel positions */
+    if (!wf || !col || !yf || !kp) {
+        free(wf), free(col), free(yf), free(kp);
+        return -1;
+    }
+    for (int64_t r = 0; r < ker_sp; r++) {
+        int64_t q = r;
+        for (int i = ns - 1; i >= 0; i--) {
+            kp[r * ns + i] = q % w->dims[2 + i];
+            q /= w->dims[2 + i];
+        }
+    }
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t cc = 0; cc < Cg; cc++)
+            for (int64_t r = 0; r < ker_sp; r++) {
+                int64_t off = k * w->strides[0] + cc * w->strides[1];
+                for (int i = 0; i < ns; i++) {
+                    int64_t p = kp[r * ns + i];
+                    off += (c->cross ? p : w->dims[2 + i] - 1 - p) * w->strides[2 + i];
+                }
+                wf[k * crs + cc * ker_sp + r] = (float)load(w->ptr, off, w->dt);
+            }
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t g = 0; g < G; g++) {
+            for (int64_t o = 0; o < out_sp; o++) {
+                int64_t opos[6], rem = o;
+                for (int i = ns - 1; i >= 0; i--) {
+                    opos[i] = rem % y->dims[2 + i];
+                    rem /= y->dims[2 + i];
+                }
+                for (int64_t cc = 0; cc < Cg; cc++) {
+                    int64_t base = n * x->strides[0] + (g * Cg + cc) * x->strides[1];
+                    for (int64_t r = 0; r < ker_sp; r++) {
+                        int64_t off = base;
+                        int inside = 1;
+                        for (int i = 0; i < ns; i++) {
+                            int64_t xi = opos[i] * c->stride[i] - c->pad[i] + kp[r * ns + i] * c->dil[i];
+                            if (xi < 0 || xi >= x->dims[2 + i]) {
+                                inside = 0;
+                                break;
+                            }
+                            off += xi * x->strides[2 + i];
+                        }
+                        col[(cc * ker_sp + r) * out_sp + o] =
+                            inside ? (float)load(x->ptr, off, x->dt) : 0.0f;
+                    }
+                }
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)Kg, (blasint)out_sp,
+                        (blasint)crs, 1.0f, wf + g * Kg * crs, (blasint)crs, col, (blasint)out_sp,
+                        0.0f, yf, (blasint)out_sp);
+            for (int64_t kk = 0; kk < Kg; kk++)
+                for (int64_t o = 0; o < out_sp; o++) {
+                    int64_t yoff = n * y->strides[0] + (g * Kg + kk) * y->strides[1], rem = o;
+                    for (int i = ns - 1; i >= 0; i--) {
+                        yoff += (rem % y->dims[2 + i]) * y->strides[2 + i];
+                        rem /= y->dims[2 + i];
+                    }
+                    double v = c->alpha * yf[kk * out_sp + o];
+                    if (c->beta != 0)
+                        v += c->beta * load(y->ptr, yoff, y->dt);
+                    store(y->ptr, yoff, y->dt, v);
+                }
+        }
+    free(wf), free(col), free(yf), free(kp);
+    return 0;
+}
+
 static int conv_run(void *arg)
 {
     fd_conv *c = arg;
     if (!fg_work_compute())
+        return 0;
+    if (c->x.dt != CUDNN_DATA_DOUBLE && !conv_gemm(c))
         return 0;
     const fd_tensor *x = &c->x, *w = &c->w, *y = &c->y;
     int64_t N = y->dims[0], K = y->dims[1], C = x->dims[1], Cg = w->dims[1];
