@@ -153,6 +153,7 @@ int exec_op_DNN_DESTROY(exec_session *s, uint32_t index, const proto_DNN_DESTROY
 static int handle_on(exec_session *s, exec_dnn *D, uint32_t index, uint32_t id, uint32_t sid,
                      const char *op, cudnnHandle_t *out)
 {
+    *out = NULL; /* on every path: GCC at -O3 cannot see that exec_fail never returns 0 */
     cudnnHandle_t h = exec_idmap_get(&D->handles, id);
     if (!h)
         return exec_fail(s, index, EXEC_cudaErrorInvalidResourceHandle, CUDNN_STATUS_BAD_PARAM,

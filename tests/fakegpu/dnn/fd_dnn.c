@@ -316,7 +316,7 @@ static cudnnStatus_t answer(int type, const void *v, int64_t n, int64_t req, int
     if (count)
         *count = n;
     int64_t k = req < n ? req : n;
-    if (k > 0)
+    if (k > 0 && v)
         memcpy(out, v, (size_t)k * elem_size(type));
     return CUDNN_STATUS_SUCCESS;
 }
