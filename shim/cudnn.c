@@ -612,6 +612,8 @@ cudnnStatus_t shim_impl_cudnnBackendExecute(cudnnHandle_t handle,
     if (shim_ensure() != cudaSuccess)
         return CUDNN_STATUS_NOT_INITIALIZED;
     uint32_t sid = handle_sid(h);
+    if (shim_g.ncaptures && shim_capture_unsupported(sid, "a cuDNN call (cudnnBackendExecute)"))
+        return CUDNN_STATUS_NOT_SUPPORTED; /* not replayable in a captured graph yet */
     shim_rec r;
     shim_batch_begin(&r);
     if (!SHIM_PUT(&r, DNN_BE_EXECUTE, h->id, sid, plan->id, pack->id)) {
@@ -761,6 +763,9 @@ cudnnStatus_t shim_impl_cudnnBatchNormalizationForwardInference(
     if (shim_ensure() != cudaSuccess)
         return CUDNN_STATUS_NOT_INITIALIZED;
     uint32_t sid = handle_sid(h);
+    if (shim_g.ncaptures &&
+        shim_capture_unsupported(sid, "a cuDNN call (cudnnBatchNormalizationForwardInference)"))
+        return CUDNN_STATUS_NOT_SUPPORTED; /* not replayable in a captured graph yet */
     uint64_t eps;
     memcpy(&eps, &epsilon, 8);
     shim_rec r;

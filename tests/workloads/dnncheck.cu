@@ -11,6 +11,7 @@
 #include "wl_common.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cudnn.h>
 #include <vector>
 
@@ -191,6 +192,28 @@ int main()
                                          hy[o], acc, hz[o], bnv);
                     }
                 }
+    if (std::getenv("DNNCHECK_CAPTURE_REFUSED")) {
+        // under Genie: cuDNN work in a stream capture is refused (the graph replay does not run
+        // it yet) and the capture invalidated, rather than recorded into a graph that fails later
+        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+        cudnnBackendDescriptor_t pack = make(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+        int64_t uids[3] = {'x', 'w', 'y'};
+        void *ptrs[3] = {x, w, y};
+        DN(cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids));
+        DN(cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs));
+        DN(cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &ws));
+        DN(cudnnBackendFinalize(pack));
+        cudnnStatus_t cs = cudnnBackendExecute(h, plan, pack);
+        cudaGraph_t graph = nullptr;
+        cudaError_t ce = cudaStreamEndCapture(st, &graph);
+        DN(cudnnBackendDestroyDescriptor(pack));
+        if (cs != CUDNN_STATUS_NOT_SUPPORTED || ce != cudaErrorStreamCaptureInvalidated || graph) {
+            std::printf("RESULT FAIL: cuDNN in a capture: status %d, end capture %d\n", (int)cs, (int)ce);
+            return 1;
+        }
+        (void)cudaGetLastError();
+        std::printf("capture refused\n");
+    }
     for (auto c : cfgs) DN(cudnnBackendDestroyDescriptor(c));
     cudnnBackendDescriptor_t all[] = {plan, heur, g, op, cv, X, Wt, Y};
     for (auto d : all) DN(cudnnBackendDestroyDescriptor(d));
