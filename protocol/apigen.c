@@ -48,6 +48,9 @@ static const api_row cudart[] = {
 #define GENIE_LIB "cublasLt"
 #include "protocol/api/cublaslt.def"
 #undef GENIE_LIB
+#define GENIE_LIB "cudnn"
+#include "protocol/api/cudnn.def"
+#undef GENIE_LIB
 #undef GENIE_API
 #undef GENIE_ALIAS
 };
@@ -610,10 +613,13 @@ static int syncs_handle(const api_row *r, const argd *a0)
 
 static void deny_body(const api_row *r, const param *p, int np, const char *idx)
 {
-    const char *fn = !strcmp(r->lib, "cudart") ? "shim_deny_cudart" : "shim_deny_blas";
+    const char *fn = !strcmp(r->lib, "cudart") ? "shim_deny_cudart"
+                     : !strcmp(r->lib, "cudnn") ? "shim_deny_cudnn"
+                                                : "shim_deny_blas";
     for (int k = 0; k < np; k++)
         P("    (void)%s;\n", p[k].name);
-    if (!strcmp(r->ret, "cudaError_t") || !strcmp(r->ret, "cublasStatus_t")) {
+    if (!strcmp(r->ret, "cudaError_t") || !strcmp(r->ret, "cublasStatus_t") ||
+        !strcmp(r->ret, "cudnnStatus_t")) {
         P("    return %s(%s);\n", fn, idx);
     } else if (!strcmp(r->ret, "void")) {
         P("    %s(%s);\n", fn, idx);
@@ -739,7 +745,9 @@ static void gen_lib_c(const char *lib, const char *file)
       lib);
     P("#include <stddef.h>\n#include <string.h>\n\n#include \"shim/gen/shim_api.h\"\n"
       "#include \"shim/shim_int.h\"\n");
-    if (strcmp(lib, "cudart"))
+    if (!strcmp(lib, "cudnn"))
+        P("#include \"shim/shim_dnn.h\"\n");
+    else if (strcmp(lib, "cudart"))
         P("#include \"shim/shim_blas.h\"\n");
     P("\n");
     if (!strcmp(lib, "cudart"))
@@ -767,11 +775,14 @@ static void gen_lib_c(const char *lib, const char *file)
         argd a[32];
         parse_args(t->name, t->args, a, 32);
         P("    shim_count(%s);\n", idx);
-        const char *bad = !strcmp(lib, "cudart") ? "shim_bad_arg" : "shim_bad_blas_arg";
+        const char *bad = !strcmp(lib, "cudart")  ? "shim_bad_arg"
+                          : !strcmp(lib, "cudnn") ? "shim_bad_dnn_arg"
+                                                  : "shim_bad_blas_arg";
         for (int k = 0; k < np; k++)
             if (!strcmp(a[k].dir, "OUT") || !strcmp(a[k].dir, "INOUT") ||
                 !strcmp(a[k].dir, "HNEW")) {
-                if (strcmp(t->ret, "cudaError_t") && strcmp(t->ret, "cublasStatus_t"))
+                if (strcmp(t->ret, "cudaError_t") && strcmp(t->ret, "cublasStatus_t") &&
+                    strcmp(t->ret, "cudnnStatus_t"))
                     die("%s: OUT arguments need a status return", t->name);
                 P("    if (!%s)\n        return %s(%s, \"%s\");\n", a[k].name, bad, idx,
                   a[k].name);
@@ -796,12 +807,12 @@ static void gen_shim_api_h(void)
       " * each definition against its row. */\n");
     P("#ifndef GENIE_SHIM_GEN_SHIM_API_H\n#define GENIE_SHIM_GEN_SHIM_API_H\n\n");
     P("#include <stddef.h>\n#include <stdint.h>\n#include <stdio.h>\n\n#include <cublasLt.h>\n"
-      "#include <cublas_v2.h>\n#include <cuda_runtime_api.h>\n\n");
+      "#include <cublas_v2.h>\n#include <cuda_runtime_api.h>\n#include <cudnn.h>\n\n");
     P("/* The return address of the intercepted call being served on this thread: every generated\n"
       " * entry point stores it before it calls in (shim/gen/cudart_api.c defines it). The\n"
       " * recorder copies it into the op's descriptor; never dereferenced. */\n");
     P("extern __thread const void *shim_call_site __attribute__((tls_model(\"initial-exec\")));\n");
-    static const char *libs[] = {"cudart", "cublas", "cublasLt"};
+    static const char *libs[] = {"cudart", "cublas", "cublasLt", "cudnn"};
     for (size_t l = 0; l < N(libs); l++) {
         P("\n/* ---- %s ---- */\n", libs[l]);
         for (size_t i = 0; i < N(cudart); i++) {
@@ -1201,6 +1212,7 @@ int main(int argc, char **argv)
     gen_lib_c("cudart", "shim/gen/cudart_api.c");
     gen_lib_c("cublas", "shim/gen/cublas_api.c");
     gen_lib_c("cublasLt", "shim/gen/cublaslt_api.c");
+    gen_lib_c("cudnn", "shim/gen/cudnn_api.c");
     gen_version_scripts();
     gen_exec_lib();
     return 0;

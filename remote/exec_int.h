@@ -247,6 +247,7 @@ struct exec_session {
     size_t capkparams;
     exec_idmap blas;    /* client ID -> cublasHandle_t (remote/ops_lib.c) */
     void *lt;           /* cuBLASLt state of the session (remote/ops_lt.c) */
+    void *dnn;          /* cuDNN state of the session (remote/ops_dnn.c) */
     exec_idmap graphs;  /* client graph ID -> exec_graph (owned; remote/ops_graph.c) */
     /* While a GRAPH_LAUNCH replays: exec_stream maps the graph's origin stream to the launch
      * stream, and exec_fail names the graph and record. */
@@ -325,6 +326,8 @@ const struct exec_lib_fns *exec_lib_table(exec_session *s);
 /* Frees what the session holds in the libraries: cuBLAS handles, then cuBLASLt state. */
 void exec_lib_session_close(exec_session *s);
 void exec_lt_session_close(exec_session *s);
+/* Frees the session's cuDNN descriptors and handles (remote/ops_dnn.c). */
+void exec_dnn_session_close(exec_session *s);
 /* Unloads the session's private modules and forgets its device variables (remote/ops_module.c). */
 void exec_module_session_close(exec_session *s);
 /* ---- iteration replay (remote/replay.c) ----

@@ -584,6 +584,7 @@ void exec_session_close(exec_session *s)
     exec_trace_session_close(s);
     exec_lanes_session_close(s);
     exec_graph_session_close(s);
+    exec_dnn_session_close(s);
     exec_lt_session_close(s);
     exec_lib_session_close(s);
     for (uint32_t i = 0; i < s->events.cap; i++)

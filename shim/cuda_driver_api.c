@@ -5,7 +5,10 @@
  * launches of code the program hands over go through shim/register.c's machinery (image sizes:
  * shim/module_image.c); everything else is a logged CUDA_ERROR_NOT_SUPPORTED. Not to be
  * confused with remote/gpu_loader.c, the executor's loader of the real driver. */
+#define _GNU_SOURCE /* dladdr */
 #include "shim/driver_api.h"
+
+#include <dlfcn.h>
 #include "shim/module_image.h"
 #include "shim/shim_int.h"
 
@@ -104,6 +107,70 @@ GENIE_EXPORT CUresult genie_drv_cuGetProcAddress_v2(const char *symbol, void **p
     if (symbolStatus)
         *symbolStatus = fn ? CU_GET_PROC_ADDRESS_SUCCESS : CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
     return fn ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
+}
+
+/* ------------------------------------------------------- export tables ---- */
+
+/* The first caller outside Genie's objects (the shim and the libcuda.so.1 look-alike whose
+ * trampoline called in): its object's file name, or "?". */
+static const char *foreign_caller(void)
+{
+    uintptr_t pcs[16];
+    int n = genie_callers(pcs, 16);
+    for (int i = 0; i < n; i++) {
+        Dl_info di;
+        if (!dladdr((void *)pcs[i], &di) || !di.dli_fname)
+            continue;
+        const char *base = strrchr(di.dli_fname, '/') ? strrchr(di.dli_fname, '/') + 1 : di.dli_fname;
+        if (strncmp(base, "libcuda.so", 10) != 0)
+            return base;
+    }
+    return "?";
+}
+
+/* A library that carries its own CUDA runtime (cuFFT, cuSPARSE, cuRAND, NCCL, ... linked with
+ * the static cudart) initialises through the driver's private export tables. Genie has none:
+ * such a library cannot work through it, and without this line it fails with its own
+ * unexplained status (cuFFT: CUFFT_INTERNAL_ERROR). Logged once, at the default level, with
+ * the library's name and the caller's frames. */
+GENIE_EXPORT CUresult genie_drv_cuGetExportTable(const void **ppExportTable,
+                                                 const CUuuid *pExportTableId)
+{
+    static _Atomic unsigned char logged;
+    (void)pExportTableId;
+    if (ppExportTable)
+        *ppExportTable = NULL;
+    genie_warn_once_at(&logged,
+                       "%s asked the CUDA driver for a private export table (cuGetExportTable): "
+                       "it is a library with its own CUDA runtime, which is not supported by "
+                       "Genie (Genie covers the CUDA runtime, cuBLAS, cuBLASLt and cuDNN); its "
+                       "calls will fail",
+                       foreign_caller());
+    return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+/* A driver function Genie does not serve, called through the libcuda.so.1 look-alike
+ * (shim/lookalike_cuda_deny.c): logged once per name, at the default level, with the library
+ * that called it and the caller's frames. */
+GENIE_EXPORT CUresult genie_drv_unsupported(const char *name)
+{
+    static const char *seen[64]; /* names logged so far (the look-alike's string literals) */
+    static unsigned nseen;
+    int first = 1;
+    shim_lock();
+    for (unsigned i = 0; i < nseen && first; i++)
+        first = seen[i] != name;
+    if (first && nseen < sizeof seen / sizeof seen[0])
+        seen[nseen++] = name;
+    else if (first)
+        first = 0; /* past 64 names: enough said */
+    shim_unlock();
+    if (first)
+        genie_warn_once_at(NULL,
+                           "driver API %s (called by %s) is not supported by Genie; returning "
+                           "CUDA_ERROR_NOT_SUPPORTED",
+                           name, foreign_caller());
+    return CUDA_ERROR_NOT_SUPPORTED;
 }
 
 /* ------------------------------------------------------- errors, version ---- */

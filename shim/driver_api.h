@@ -30,6 +30,7 @@
 #define GENIE_DRIVER_API(_) \
     _(IMPL, cuInit, (unsigned int Flags), (Flags)) \
     _(IMPL, cuDriverGetVersion, (int *driverVersion), (driverVersion)) \
+    _(IMPL, cuGetExportTable, (const void **ppExportTable, const CUuuid *pExportTableId), (ppExportTable, pExportTableId)) \
     _(IMPL, cuDeviceGet, (CUdevice *device, int ordinal), (device, ordinal)) \
     _(IMPL, cuDeviceGetCount, (int *count), (count)) \
     _(IMPL, cuDeviceGetName, (char *name, int len, CUdevice dev), (name, len, dev)) \

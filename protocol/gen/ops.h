@@ -73,6 +73,16 @@ enum proto_op {
     PROTO_OP_LT_DESTROY = 0x0062,
     PROTO_OP_LT_HEURISTIC = 0x0063,
     PROTO_OP_LT_MATMUL = 0x0064,
+    PROTO_OP_DNN_CREATE = 0x00a0,
+    PROTO_OP_DNN_DESTROY = 0x00a1,
+    PROTO_OP_DNN_BE_CREATE = 0x00a2,
+    PROTO_OP_DNN_BE_DESTROY = 0x00a3,
+    PROTO_OP_DNN_BE_SET = 0x00a4,
+    PROTO_OP_DNN_BE_FINALIZE = 0x00a5,
+    PROTO_OP_DNN_BE_FINALIZE_ASYNC = 0x00a6,
+    PROTO_OP_DNN_BE_GET = 0x00a7,
+    PROTO_OP_DNN_BE_EXECUTE = 0x00a8,
+    PROTO_OP_DNN_BN_INFER = 0x00a9,
     PROTO_OP_GRAPH_DEFINE = 0x0070,
     PROTO_OP_GRAPH_LAUNCH = 0x0071,
     PROTO_OP_GRAPH_DESTROY = 0x0072,
@@ -1412,6 +1422,307 @@ static inline int proto_get_LT_MATMUL(const proto_rec *r, proto_LT_MATMUL *out)
     memcpy(&out->stream, r->body + 52, 4);
     out->problem = r->body + 56;
     out->problem_len = r->len - 56;
+    return 0;
+}
+
+/* REQ DNN_CREATE (0x00a0) */
+typedef struct proto_DNN_CREATE {
+    uint32_t handle;
+} proto_DNN_CREATE;
+#define PROTO_DNN_CREATE_FIXED 4
+/* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_DNN_CREATE(genie_buf *buf_, uint32_t handle)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_DNN_CREATE, 4);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &handle, 4);
+    return rec_ + 4;
+}
+static inline int proto_get_DNN_CREATE(const proto_rec *r, proto_DNN_CREATE *out)
+{
+    if (r->len != 4)
+        return GENIE_EPROTO;
+    memcpy(&out->handle, r->body + 0, 4);
+    return 0;
+}
+
+/* REQ DNN_DESTROY (0x00a1) */
+typedef struct proto_DNN_DESTROY {
+    uint32_t handle;
+} proto_DNN_DESTROY;
+#define PROTO_DNN_DESTROY_FIXED 4
+/* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_DNN_DESTROY(genie_buf *buf_, uint32_t handle)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_DNN_DESTROY, 4);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &handle, 4);
+    return rec_ + 4;
+}
+static inline int proto_get_DNN_DESTROY(const proto_rec *r, proto_DNN_DESTROY *out)
+{
+    if (r->len != 4)
+        return GENIE_EPROTO;
+    memcpy(&out->handle, r->body + 0, 4);
+    return 0;
+}
+
+/* REQ DNN_BE_CREATE (0x00a2) */
+typedef struct proto_DNN_BE_CREATE {
+    uint32_t desc;
+    uint32_t type;
+} proto_DNN_BE_CREATE;
+#define PROTO_DNN_BE_CREATE_FIXED 8
+/* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_DNN_BE_CREATE(genie_buf *buf_, uint32_t desc, uint32_t type)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_DNN_BE_CREATE, 8);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &desc, 4);
+    memcpy(rec_ + 4, &type, 4);
+    return rec_ + 8;
+}
+static inline int proto_get_DNN_BE_CREATE(const proto_rec *r, proto_DNN_BE_CREATE *out)
+{
+    if (r->len != 8)
+        return GENIE_EPROTO;
+    memcpy(&out->desc, r->body + 0, 4);
+    memcpy(&out->type, r->body + 4, 4);
+    return 0;
+}
+
+/* REQ DNN_BE_DESTROY (0x00a3) */
+typedef struct proto_DNN_BE_DESTROY {
+    uint32_t desc;
+} proto_DNN_BE_DESTROY;
+#define PROTO_DNN_BE_DESTROY_FIXED 4
+/* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_DNN_BE_DESTROY(genie_buf *buf_, uint32_t desc)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_DNN_BE_DESTROY, 4);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &desc, 4);
+    return rec_ + 4;
+}
+static inline int proto_get_DNN_BE_DESTROY(const proto_rec *r, proto_DNN_BE_DESTROY *out)
+{
+    if (r->len != 4)
+        return GENIE_EPROTO;
+    memcpy(&out->desc, r->body + 0, 4);
+    return 0;
+}
+
+/* REQ DNN_BE_SET (0x00a4) */
+typedef struct proto_DNN_BE_SET {
+    uint32_t desc;
+    uint32_t attr;
+    uint32_t type;
+    uint32_t count;
+    const uint8_t *values; /* borrowed from the frame */
+    size_t values_len;
+} proto_DNN_BE_SET;
+#define PROTO_DNN_BE_SET_FIXED 16
+/* Appends the record; returns a pointer to the values bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_DNN_BE_SET(genie_buf *buf_, uint32_t desc, uint32_t attr, uint32_t type, uint32_t count, size_t values_len)
+{
+    if (values_len > UINT32_MAX - 16)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_DNN_BE_SET, 16 + values_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &desc, 4);
+    memcpy(rec_ + 4, &attr, 4);
+    memcpy(rec_ + 8, &type, 4);
+    memcpy(rec_ + 12, &count, 4);
+    return rec_ + 16;
+}
+static inline int proto_get_DNN_BE_SET(const proto_rec *r, proto_DNN_BE_SET *out)
+{
+    if (r->len < 16)
+        return GENIE_EPROTO;
+    memcpy(&out->desc, r->body + 0, 4);
+    memcpy(&out->attr, r->body + 4, 4);
+    memcpy(&out->type, r->body + 8, 4);
+    memcpy(&out->count, r->body + 12, 4);
+    out->values = r->body + 16;
+    out->values_len = r->len - 16;
+    return 0;
+}
+
+/* REQ DNN_BE_FINALIZE (0x00a5) */
+typedef struct proto_DNN_BE_FINALIZE {
+    uint32_t desc;
+} proto_DNN_BE_FINALIZE;
+#define PROTO_DNN_BE_FINALIZE_FIXED 4
+/* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_DNN_BE_FINALIZE(genie_buf *buf_, uint32_t desc)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_DNN_BE_FINALIZE, 4);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &desc, 4);
+    return rec_ + 4;
+}
+static inline int proto_get_DNN_BE_FINALIZE(const proto_rec *r, proto_DNN_BE_FINALIZE *out)
+{
+    if (r->len != 4)
+        return GENIE_EPROTO;
+    memcpy(&out->desc, r->body + 0, 4);
+    return 0;
+}
+
+/* REQ DNN_BE_FINALIZE_ASYNC (0x00a6) */
+typedef struct proto_DNN_BE_FINALIZE_ASYNC {
+    uint32_t desc;
+} proto_DNN_BE_FINALIZE_ASYNC;
+#define PROTO_DNN_BE_FINALIZE_ASYNC_FIXED 4
+/* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_DNN_BE_FINALIZE_ASYNC(genie_buf *buf_, uint32_t desc)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_DNN_BE_FINALIZE_ASYNC, 4);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &desc, 4);
+    return rec_ + 4;
+}
+static inline int proto_get_DNN_BE_FINALIZE_ASYNC(const proto_rec *r, proto_DNN_BE_FINALIZE_ASYNC *out)
+{
+    if (r->len != 4)
+        return GENIE_EPROTO;
+    memcpy(&out->desc, r->body + 0, 4);
+    return 0;
+}
+
+/* REQ DNN_BE_GET (0x00a7) */
+typedef struct proto_DNN_BE_GET {
+    uint32_t desc;
+    uint32_t attr;
+    uint32_t type;
+    uint32_t requested;
+    const uint8_t *outs; /* borrowed from the frame */
+    size_t outs_len;
+} proto_DNN_BE_GET;
+#define PROTO_DNN_BE_GET_FIXED 16
+/* Appends the record; returns a pointer to the outs bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_DNN_BE_GET(genie_buf *buf_, uint32_t desc, uint32_t attr, uint32_t type, uint32_t requested, size_t outs_len)
+{
+    if (outs_len > UINT32_MAX - 16)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_DNN_BE_GET, 16 + outs_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &desc, 4);
+    memcpy(rec_ + 4, &attr, 4);
+    memcpy(rec_ + 8, &type, 4);
+    memcpy(rec_ + 12, &requested, 4);
+    return rec_ + 16;
+}
+static inline int proto_get_DNN_BE_GET(const proto_rec *r, proto_DNN_BE_GET *out)
+{
+    if (r->len < 16)
+        return GENIE_EPROTO;
+    memcpy(&out->desc, r->body + 0, 4);
+    memcpy(&out->attr, r->body + 4, 4);
+    memcpy(&out->type, r->body + 8, 4);
+    memcpy(&out->requested, r->body + 12, 4);
+    out->outs = r->body + 16;
+    out->outs_len = r->len - 16;
+    return 0;
+}
+
+/* REQ DNN_BE_EXECUTE (0x00a8) */
+typedef struct proto_DNN_BE_EXECUTE {
+    uint32_t handle;
+    uint32_t stream;
+    uint32_t plan;
+    uint32_t pack;
+} proto_DNN_BE_EXECUTE;
+#define PROTO_DNN_BE_EXECUTE_FIXED 16
+/* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_DNN_BE_EXECUTE(genie_buf *buf_, uint32_t handle, uint32_t stream, uint32_t plan, uint32_t pack)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_DNN_BE_EXECUTE, 16);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &handle, 4);
+    memcpy(rec_ + 4, &stream, 4);
+    memcpy(rec_ + 8, &plan, 4);
+    memcpy(rec_ + 12, &pack, 4);
+    return rec_ + 16;
+}
+static inline int proto_get_DNN_BE_EXECUTE(const proto_rec *r, proto_DNN_BE_EXECUTE *out)
+{
+    if (r->len != 16)
+        return GENIE_EPROTO;
+    memcpy(&out->handle, r->body + 0, 4);
+    memcpy(&out->stream, r->body + 4, 4);
+    memcpy(&out->plan, r->body + 8, 4);
+    memcpy(&out->pack, r->body + 12, 4);
+    return 0;
+}
+
+/* REQ DNN_BN_INFER (0x00a9) */
+typedef struct proto_DNN_BN_INFER {
+    uint64_t x;
+    uint64_t y;
+    uint64_t scale;
+    uint64_t bias;
+    uint64_t mean;
+    uint64_t var;
+    uint64_t eps;
+    uint64_t alpha;
+    uint64_t beta;
+    uint32_t handle;
+    uint32_t stream;
+    uint32_t mode;
+    const uint8_t *descs; /* borrowed from the frame */
+    size_t descs_len;
+} proto_DNN_BN_INFER;
+#define PROTO_DNN_BN_INFER_FIXED 84
+/* Appends the record; returns a pointer to the descs bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_DNN_BN_INFER(genie_buf *buf_, uint64_t x, uint64_t y, uint64_t scale, uint64_t bias, uint64_t mean, uint64_t var, uint64_t eps, uint64_t alpha, uint64_t beta, uint32_t handle, uint32_t stream, uint32_t mode, size_t descs_len)
+{
+    if (descs_len > UINT32_MAX - 84)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_DNN_BN_INFER, 84 + descs_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &x, 8);
+    memcpy(rec_ + 8, &y, 8);
+    memcpy(rec_ + 16, &scale, 8);
+    memcpy(rec_ + 24, &bias, 8);
+    memcpy(rec_ + 32, &mean, 8);
+    memcpy(rec_ + 40, &var, 8);
+    memcpy(rec_ + 48, &eps, 8);
+    memcpy(rec_ + 56, &alpha, 8);
+    memcpy(rec_ + 64, &beta, 8);
+    memcpy(rec_ + 72, &handle, 4);
+    memcpy(rec_ + 76, &stream, 4);
+    memcpy(rec_ + 80, &mode, 4);
+    return rec_ + 84;
+}
+static inline int proto_get_DNN_BN_INFER(const proto_rec *r, proto_DNN_BN_INFER *out)
+{
+    if (r->len < 84)
+        return GENIE_EPROTO;
+    memcpy(&out->x, r->body + 0, 8);
+    memcpy(&out->y, r->body + 8, 8);
+    memcpy(&out->scale, r->body + 16, 8);
+    memcpy(&out->bias, r->body + 24, 8);
+    memcpy(&out->mean, r->body + 32, 8);
+    memcpy(&out->var, r->body + 40, 8);
+    memcpy(&out->eps, r->body + 48, 8);
+    memcpy(&out->alpha, r->body + 56, 8);
+    memcpy(&out->beta, r->body + 64, 8);
+    memcpy(&out->handle, r->body + 72, 4);
+    memcpy(&out->stream, r->body + 76, 4);
+    memcpy(&out->mode, r->body + 80, 4);
+    out->descs = r->body + 84;
+    out->descs_len = r->len - 84;
     return 0;
 }
 

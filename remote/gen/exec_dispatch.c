@@ -221,6 +221,66 @@ int exec_dispatch(exec_session *s, uint32_t index, const proto_rec *r)
             return exec_bad_record(s, index, r, e);
         return exec_op_LT_MATMUL(s, index, &a);
     }
+    case PROTO_OP_DNN_CREATE: {
+        proto_DNN_CREATE a;
+        if ((e = proto_get_DNN_CREATE(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_DNN_CREATE(s, index, &a);
+    }
+    case PROTO_OP_DNN_DESTROY: {
+        proto_DNN_DESTROY a;
+        if ((e = proto_get_DNN_DESTROY(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_DNN_DESTROY(s, index, &a);
+    }
+    case PROTO_OP_DNN_BE_CREATE: {
+        proto_DNN_BE_CREATE a;
+        if ((e = proto_get_DNN_BE_CREATE(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_DNN_BE_CREATE(s, index, &a);
+    }
+    case PROTO_OP_DNN_BE_DESTROY: {
+        proto_DNN_BE_DESTROY a;
+        if ((e = proto_get_DNN_BE_DESTROY(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_DNN_BE_DESTROY(s, index, &a);
+    }
+    case PROTO_OP_DNN_BE_SET: {
+        proto_DNN_BE_SET a;
+        if ((e = proto_get_DNN_BE_SET(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_DNN_BE_SET(s, index, &a);
+    }
+    case PROTO_OP_DNN_BE_FINALIZE: {
+        proto_DNN_BE_FINALIZE a;
+        if ((e = proto_get_DNN_BE_FINALIZE(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_DNN_BE_FINALIZE(s, index, &a);
+    }
+    case PROTO_OP_DNN_BE_FINALIZE_ASYNC: {
+        proto_DNN_BE_FINALIZE_ASYNC a;
+        if ((e = proto_get_DNN_BE_FINALIZE_ASYNC(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_DNN_BE_FINALIZE_ASYNC(s, index, &a);
+    }
+    case PROTO_OP_DNN_BE_GET: {
+        proto_DNN_BE_GET a;
+        if ((e = proto_get_DNN_BE_GET(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_DNN_BE_GET(s, index, &a);
+    }
+    case PROTO_OP_DNN_BE_EXECUTE: {
+        proto_DNN_BE_EXECUTE a;
+        if ((e = proto_get_DNN_BE_EXECUTE(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_DNN_BE_EXECUTE(s, index, &a);
+    }
+    case PROTO_OP_DNN_BN_INFER: {
+        proto_DNN_BN_INFER a;
+        if ((e = proto_get_DNN_BN_INFER(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_DNN_BN_INFER(s, index, &a);
+    }
     case PROTO_OP_GRAPH_DEFINE: {
         proto_GRAPH_DEFINE a;
         if ((e = proto_get_GRAPH_DEFINE(r, &a)))

@@ -49,6 +49,16 @@ int exec_op_LT_CREATE(exec_session *s, uint32_t index, const proto_LT_CREATE *a)
 int exec_op_LT_DESTROY(exec_session *s, uint32_t index, const proto_LT_DESTROY *a);
 int exec_op_LT_HEURISTIC(exec_session *s, uint32_t index, const proto_LT_HEURISTIC *a);
 int exec_op_LT_MATMUL(exec_session *s, uint32_t index, const proto_LT_MATMUL *a);
+int exec_op_DNN_CREATE(exec_session *s, uint32_t index, const proto_DNN_CREATE *a);
+int exec_op_DNN_DESTROY(exec_session *s, uint32_t index, const proto_DNN_DESTROY *a);
+int exec_op_DNN_BE_CREATE(exec_session *s, uint32_t index, const proto_DNN_BE_CREATE *a);
+int exec_op_DNN_BE_DESTROY(exec_session *s, uint32_t index, const proto_DNN_BE_DESTROY *a);
+int exec_op_DNN_BE_SET(exec_session *s, uint32_t index, const proto_DNN_BE_SET *a);
+int exec_op_DNN_BE_FINALIZE(exec_session *s, uint32_t index, const proto_DNN_BE_FINALIZE *a);
+int exec_op_DNN_BE_FINALIZE_ASYNC(exec_session *s, uint32_t index, const proto_DNN_BE_FINALIZE_ASYNC *a);
+int exec_op_DNN_BE_GET(exec_session *s, uint32_t index, const proto_DNN_BE_GET *a);
+int exec_op_DNN_BE_EXECUTE(exec_session *s, uint32_t index, const proto_DNN_BE_EXECUTE *a);
+int exec_op_DNN_BN_INFER(exec_session *s, uint32_t index, const proto_DNN_BN_INFER *a);
 int exec_op_GRAPH_DEFINE(exec_session *s, uint32_t index, const proto_GRAPH_DEFINE *a);
 int exec_op_GRAPH_LAUNCH(exec_session *s, uint32_t index, const proto_GRAPH_LAUNCH *a);
 int exec_op_GRAPH_DESTROY(exec_session *s, uint32_t index, const proto_GRAPH_DESTROY *a);

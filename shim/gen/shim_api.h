@@ -11,6 +11,7 @@
 #include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <cudnn.h>
 
 /* The return address of the intercepted call being served on this thread: every generated
  * entry point stores it before it calls in (shim/gen/cudart_api.c defines it). The
@@ -329,5 +330,35 @@ cublasStatus_t shim_impl_cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreferenc
 cublasStatus_t shim_impl_cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t pref, cublasLtMatmulPreferenceAttributes_t attr, const void* buf, size_t sizeInBytes);
 cublasStatus_t shim_impl_cublasLtMatmulPreferenceGetAttribute(cublasLtMatmulPreference_t pref, cublasLtMatmulPreferenceAttributes_t attr, void* buf, size_t sizeInBytes, size_t* sizeWritten);
 cublasStatus_t shim_impl_cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t operationDesc, cublasLtMatrixLayout_t Adesc, cublasLtMatrixLayout_t Bdesc, cublasLtMatrixLayout_t Cdesc, cublasLtMatrixLayout_t Ddesc, cublasLtMatmulPreference_t preference, int requestedAlgoCount, cublasLtMatmulHeuristicResult_t heuristicResultsArray[], int* returnAlgoCount);
+
+/* ---- cudnn ---- */
+cudnnStatus_t shim_impl_cudnnBackendCreateDescriptor(cudnnBackendDescriptorType_t descriptorType, cudnnBackendDescriptor_t *descriptor);
+cudnnStatus_t shim_impl_cudnnBackendDestroyDescriptor(cudnnBackendDescriptor_t descriptor);
+cudnnStatus_t shim_impl_cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDescriptor_t executionPlan, cudnnBackendDescriptor_t variantPack);
+cudnnStatus_t shim_impl_cudnnBackendFinalize(cudnnBackendDescriptor_t descriptor);
+cudnnStatus_t shim_impl_cudnnBackendGetAttribute(cudnnBackendDescriptor_t const descriptor, cudnnBackendAttributeName_t attributeName, cudnnBackendAttributeType_t attributeType, int64_t requestedElementCount, int64_t *elementCount, void *arrayOfElements);
+cudnnStatus_t shim_impl_cudnnBackendSetAttribute(cudnnBackendDescriptor_t descriptor, cudnnBackendAttributeName_t attributeName, cudnnBackendAttributeType_t attributeType, int64_t elementCount, const void *arrayOfElements);
+cudnnStatus_t shim_impl_cudnnBatchNormalizationForwardInference(cudnnHandle_t handle, cudnnBatchNormMode_t mode, const void *alpha, const void *beta, const cudnnTensorDescriptor_t xDesc, const void *x, const cudnnTensorDescriptor_t yDesc, void *y, const cudnnTensorDescriptor_t bnScaleBiasMeanVarDesc, const void *bnScale, const void *bnBias, const void *estimatedMean, const void *estimatedVariance, double epsilon);
+cudnnStatus_t shim_impl_cudnnCreate(cudnnHandle_t *handle);
+cudnnStatus_t shim_impl_cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t *tensorDesc);
+cudnnStatus_t shim_impl_cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t tensorDesc);
+size_t shim_impl_cudnnGetCudartVersion(void);
+const char * shim_impl_cudnnGetErrorString(cudnnStatus_t status);
+void shim_impl_cudnnGetLastErrorString(char *message, size_t max_size);
+cudnnStatus_t shim_impl_cudnnGetProperty(libraryPropertyType type, int *value);
+cudnnStatus_t shim_impl_cudnnGetStream(cudnnHandle_t handle, cudaStream_t *streamId);
+cudnnStatus_t shim_impl_cudnnGetTensorNdDescriptor(const cudnnTensorDescriptor_t tensorDesc, int nbDimsRequested, cudnnDataType_t *dataType, int *nbDims, int dimA[], int strideA[]);
+size_t shim_impl_cudnnGetVersion(void);
+cudnnStatus_t shim_impl_cudnnSetStream(cudnnHandle_t handle, cudaStream_t streamId);
+cudnnStatus_t shim_impl_cudnnSetTensorNdDescriptor(cudnnTensorDescriptor_t tensorDesc, cudnnDataType_t dataType, int nbDims, const int dimA[], const int strideA[]);
+cudnnStatus_t shim_impl_cudnnDestroy(cudnnHandle_t handle);
+size_t shim_impl_cudnnGetMaxDeviceVersion(void);
+cudnnStatus_t shim_impl_cudnnGraphVersionCheck(void);
+cudnnStatus_t shim_impl_cudnnOpsVersionCheck(void);
+cudnnStatus_t shim_impl_cudnnCnnVersionCheck(void);
+cudnnStatus_t shim_impl_cudnnAdvVersionCheck(void);
+cudnnStatus_t shim_impl_cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t tensorDesc, cudnnTensorFormat_t format, cudnnDataType_t dataType, int n, int c, int h, int w);
+cudnnStatus_t shim_impl_cudnnSetTensor4dDescriptorEx(cudnnTensorDescriptor_t tensorDesc, cudnnDataType_t dataType, int n, int c, int h, int w, int nStride, int cStride, int hStride, int wStride);
+cudnnStatus_t shim_impl_cudnnGetTensor4dDescriptor(const cudnnTensorDescriptor_t tensorDesc, cudnnDataType_t *dataType, int *n, int *c, int *h, int *w, int *nStride, int *cStride, int *hStride, int *wStride);
 
 #endif

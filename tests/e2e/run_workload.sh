@@ -54,6 +54,8 @@ if [ "${GENIE_REAL_GPU:-0}" != 1 ]; then
     if [ -e "$fakeblas" ]; then # one library serves as both cuBLAS and cuBLASLt
         export GENIE_CUBLAS_LIB="$fakeblas" GENIE_CUBLASLT_LIB="$fakeblas"
     fi
+    fakednn="$build/tests/fakegpu/dnn/libgenie_fakecudnn.so"
+    [ -e "$fakednn" ] && export GENIE_CUDNN_LIB="$fakednn"
 fi
 case "$mode" in
 local)

@@ -4,7 +4,7 @@
 #
 #   GENIE_BUILD=build tests/torch/run.sh [SCRIPT [ARGS...]]
 #
-# SCRIPT defaults to test_torch_fake.py; with trace_decode.py the fake GPU runs PyTorch's
+# SCRIPT defaults to test_torch_fake.py; with a trace_*.py script the fake GPU runs PyTorch's
 # kernels as no-ops (GENIE_FAKE_UNKNOWN_KERNELS=noop: values garbage, call counts real) and
 # the script's exit status is the verdict (77: skipped). Any call Genie refuses fails the run.
 #
@@ -19,8 +19,9 @@ script=${1:-test_torch_fake.py}
 [ $# -gt 0 ] && shift
 [ -f "$here/$script" ] || { echo "run.sh: no script $here/$script" >&2; exit 2; }
 noop=
-# habits.py checks copies, cuBLAS and torch.compile's failure, never a value of PyTorch's kernels
-case "$script" in trace_decode.py | habits.py) noop=noop ;; esac
+# habits.py checks copies, cuBLAS and torch.compile's failure, never a value of PyTorch's kernels;
+# a trace_*.py script counts calls and never reads a value of PyTorch's kernels either
+case "$script" in trace_*.py | habits.py) noop=noop ;; esac
 build=${GENIE_BUILD:?set GENIE_BUILD to the build directory}
 build=$(cd "$build" && pwd) # absolute: LD_PRELOAD must hold in every child process
 py=${PYTHON:-python3}
@@ -41,7 +42,8 @@ trap 'rm -rf "$tmp"' EXIT
 shim=$build/shim/libgenie.so
 fake=$build/tests/fakegpu/libgenie_fakecuda.so
 fakeblas=$build/tests/fakegpu/blas/libgenie_fakecublas.so
-for f in "$shim" "$fake" "$fakeblas" "$build/shim/lookalike/libcuda.so.1"; do
+fakednn=$build/tests/fakegpu/dnn/libgenie_fakecudnn.so
+for f in "$shim" "$fake" "$fakeblas" "$fakednn" "$build/shim/lookalike/libcuda.so.1"; do
     [ -e "$f" ] || { echo "run.sh: missing $f" >&2; exit 2; }
 done
 preload=$shim
@@ -54,7 +56,7 @@ fi
 target=local
 server_pid=
 if [ "${GENIE_TORCH_REMOTE:-local}" = unix ]; then
-    GENIE_CUDA_LIB=$fake GENIE_CUBLAS_LIB=$fakeblas GENIE_CUBLASLT_LIB=$fakeblas \
+    GENIE_CUDA_LIB=$fake GENIE_CUBLAS_LIB=$fakeblas GENIE_CUBLASLT_LIB=$fakeblas GENIE_CUDNN_LIB=$fakednn \
         GENIE_FAKE_UNKNOWN_KERNELS=$noop "$build/remote/genie-remote" --listen "unix:$tmp/g.sock" --port-file "$tmp/port" \
         >"$tmp/server.log" 2>&1 &
     server_pid=$!
@@ -66,12 +68,22 @@ fi
 set +e
 LD_PRELOAD=$preload \
     LD_LIBRARY_PATH=$build/shim/lookalike:$tmp/stubs:$cuda_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
-    GENIE_REMOTE=$target GENIE_CUDA_LIB=$fake GENIE_CUBLAS_LIB=$fakeblas GENIE_CUBLASLT_LIB=$fakeblas \
+    GENIE_REMOTE=$target GENIE_CUDA_LIB=$fake GENIE_CUBLAS_LIB=$fakeblas GENIE_CUBLASLT_LIB=$fakeblas GENIE_CUDNN_LIB=$fakednn \
     GENIE_STATS_FILE=$tmp/stats.json GENIE_FAKE_UNKNOWN_KERNELS=$noop \
     timeout "${GENIE_RUN_TIMEOUT:-300}" "$py" -W ignore "$here/$script" "$@" >"$tmp/out.txt" 2>&1
 rc=$?
 set -e
 cat "$tmp/out.txt"
+if [ "$script" = check_uncovered.py ]; then
+    # the refusals must be in the log, at the default level, each naming library, call, caller
+    [ $rc -eq 0 ] || { echo "run.sh: check_uncovered.py exited with $rc" >&2; exit 1; }
+    grep -Eq 'warn: libcufft[^ ]* asked the CUDA driver for a private export table \(cuGetExportTable\).*\(called from .*libcufft' "$tmp/out.txt" ||
+        { echo "run.sh: no log line names cuFFT and its call" >&2; exit 1; }
+    grep -Eq 'warn: cudnnCreateFilterDescriptor is not supported by Genie; returning CUDNN_STATUS_NOT_SUPPORTED \(cuDNN\) \(called from ' "$tmp/out.txt" ||
+        { echo "run.sh: no log line names the denied cuDNN call and its caller" >&2; exit 1; }
+    echo "run.sh: check_uncovered.py OK"
+    exit 0
+fi
 if [ "$script" != test_torch_fake.py ]; then
     [ $rc -eq 77 ] && exit 0 # the script printed SKIPPED
     if grep -q 'is not supported by Genie' "$tmp/out.txt"; then

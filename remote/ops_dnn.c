@@ -1,0 +1,477 @@
+/* ops_dnn.c — cuDNN on the executor: handles and backend descriptors by client ID, Execute and batch norm on the session's streams.
+ *
+ * The library is GENIE_CUDNN_LIB (default libcudnn.so.9), loaded on the first cuDNN op of
+ * the process; tests point it at tests/fakegpu/dnn. Per session (s->dnn, freed by
+ * exec_dnn_session_close): client handle ID -> cudnnHandle_t, client descriptor ID ->
+ * cudnnBackendDescriptor_t. A descriptor- or handle-valued attribute arrives as client IDs and
+ * is translated; a pointer-valued one (a variant pack's data pointers and workspace) must
+ * point into the session's memory (its extent is the plan's business and is not checked).
+ * The library's own status never becomes an R_ERROR for a Finalize or GetAttribute (it is the
+ * call's answer: R_VALUE, R_DATA); for Execute and batch norm it does, as a kernel's failure
+ * would. */
+#include "remote/exec_int.h"
+
+#include <cudnn.h>
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/dnn.h"
+
+#define DNN_FNS(X)                                                                                 \
+    X(Create, cudnnCreate)                                                                         \
+    X(Destroy, cudnnDestroy)                                                                       \
+    X(SetStream, cudnnSetStream)                                                                   \
+    X(BeCreate, cudnnBackendCreateDescriptor)                                                      \
+    X(BeDestroy, cudnnBackendDestroyDescriptor)                                                    \
+    X(BeSet, cudnnBackendSetAttribute)                                                             \
+    X(BeGet, cudnnBackendGetAttribute)                                                             \
+    X(BeFinalize, cudnnBackendFinalize)                                                            \
+    X(BeExecute, cudnnBackendExecute)                                                              \
+    X(TCreate, cudnnCreateTensorDescriptor)                                                        \
+    X(TDestroy, cudnnDestroyTensorDescriptor)                                                      \
+    X(TSet, cudnnSetTensorNdDescriptor)                                                            \
+    X(BnInfer, cudnnBatchNormalizationForwardInference)
+
+typedef struct dnn_fns {
+#define DNN_FIELD_(f, sym) __typeof__(sym) *f;
+    DNN_FNS(DNN_FIELD_)
+#undef DNN_FIELD_
+} dnn_fns;
+
+typedef struct exec_dnn {
+    dnn_fns f;
+    exec_idmap handles; /* client ID -> cudnnHandle_t */
+    exec_idmap descs;   /* client ID -> cudnnBackendDescriptor_t */
+} exec_dnn;
+
+static void *load(exec_ctx *ctx)
+{
+    static void *lib;
+    static int loaded;
+    if (__atomic_load_n(&loaded, __ATOMIC_ACQUIRE))
+        return lib;
+    pthread_mutex_lock(&ctx->lock);
+    if (!loaded) {
+        char err[512];
+        lib = exec_dlopen(genie_env_str("GENIE_CUDNN_LIB", "libcudnn.so.9"), err, sizeof err);
+        if (!lib)
+            GENIE_ERROR("cuDNN: %s; cuDNN calls will fail", err);
+        __atomic_store_n(&loaded, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    return lib;
+}
+
+/* The cudaError_t a failed cuDNN status surfaces as at the next sync. */
+static int dnn_cuda_err(int st)
+{
+    switch (st) {
+    case CUDNN_STATUS_BAD_PARAM:
+        return EXEC_cudaErrorInvalidValue;
+    case CUDNN_STATUS_NOT_SUPPORTED:
+        return EXEC_cudaErrorNotSupported;
+    case CUDNN_STATUS_ALLOC_FAILED:
+        return EXEC_cudaErrorMemoryAllocation;
+    default:
+        return EXEC_cudaErrorUnknown;
+    }
+}
+
+static int dnn_state(exec_session *s, uint32_t index, const char *op, exec_dnn **out)
+{
+    *out = s->dnn;
+    if (s->dnn)
+        return 0;
+    void *lib = load(s->ctx);
+    if (!lib)
+        return exec_fail(s, index, EXEC_cudaErrorNotSupported, CUDNN_STATUS_NOT_SUPPORTED,
+                         "%s: cuDNN is not available on this host", op);
+    exec_dnn *D = calloc(1, sizeof *D); /* freed by exec_dnn_session_close */
+    if (!D)
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, CUDNN_STATUS_ALLOC_FAILED,
+                         "%s: out of memory", op);
+#define DNN_SYM_(fld, sym) *(void **)&D->f.fld = dlsym(lib, #sym);
+    DNN_FNS(DNN_SYM_)
+#undef DNN_SYM_
+    s->dnn = D;
+    *out = D;
+    return 0;
+}
+
+static int missing(exec_session *s, uint32_t index, const char *sym)
+{
+    return exec_fail(s, index, EXEC_cudaErrorNotSupported, CUDNN_STATUS_NOT_SUPPORTED,
+                     "%s is missing from the cuDNN library", sym);
+}
+
+static int status_fail(exec_session *s, uint32_t index, int st, const char *what)
+{
+    return exec_fail(s, index, dnn_cuda_err(st), st, "%s: cuDNN status %d", what, st);
+}
+
+/* ------------------------------------------------------------------- handles ---- */
+
+int exec_op_DNN_CREATE(exec_session *s, uint32_t index, const proto_DNN_CREATE *a)
+{
+    exec_dnn *D;
+    int e;
+    if ((e = dnn_state(s, index, "DNN_CREATE", &D)))
+        return e;
+    if (!D->f.Create || !D->f.Destroy || !D->f.SetStream)
+        return missing(s, index, "cudnnCreate");
+    if (a->handle == 0 || exec_idmap_get(&D->handles, a->handle))
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
+                         "DNN_CREATE: cuDNN handle ID %u in use", a->handle);
+    cudnnHandle_t h = NULL;
+    int st = D->f.Create(&h);
+    if (st)
+        return status_fail(s, index, st, "cudnnCreate");
+    if (exec_idmap_put(&D->handles, a->handle, h)) {
+        D->f.Destroy(h);
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, CUDNN_STATUS_ALLOC_FAILED,
+                         "DNN_CREATE: out of memory");
+    }
+    return 0;
+}
+
+int exec_op_DNN_DESTROY(exec_session *s, uint32_t index, const proto_DNN_DESTROY *a)
+{
+    exec_dnn *D;
+    int e;
+    if ((e = dnn_state(s, index, "DNN_DESTROY", &D)))
+        return e;
+    cudnnHandle_t h = exec_idmap_del(&D->handles, a->handle);
+    if (!h)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidResourceHandle, CUDNN_STATUS_BAD_PARAM,
+                         "DNN_DESTROY: unknown cuDNN handle %u", a->handle);
+    int st = D->f.Destroy(h);
+    return st ? status_fail(s, index, st, "cudnnDestroy") : 0;
+}
+
+/* The handle of ID id, set to run on the session's stream sid; 0 or an R_ERROR. */
+static int handle_on(exec_session *s, exec_dnn *D, uint32_t index, uint32_t id, uint32_t sid,
+                     const char *op, cudnnHandle_t *out)
+{
+    *out = NULL; /* on every path: GCC at -O3 cannot see that exec_fail never returns 0 */
+    cudnnHandle_t h = exec_idmap_get(&D->handles, id);
+    if (!h)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidResourceHandle, CUDNN_STATUS_BAD_PARAM,
+                         "%s: unknown cuDNN handle %u", op, id);
+    CUstream stream;
+    int e;
+    if ((e = exec_stream(s, index, sid, op, &stream)))
+        return e;
+    int st = D->f.SetStream(h, (cudaStream_t)stream);
+    if (st)
+        return status_fail(s, index, st, "cudnnSetStream");
+    *out = h;
+    return 0;
+}
+
+/* ------------------------------------------------------- backend descriptors ---- */
+
+static int desc_get(exec_session *s, exec_dnn *D, uint32_t index, uint32_t id, const char *op,
+                    cudnnBackendDescriptor_t *out)
+{
+    *out = exec_idmap_get(&D->descs, id);
+    if (!*out)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidResourceHandle, CUDNN_STATUS_BAD_PARAM,
+                         "%s: unknown cuDNN descriptor %u", op, id);
+    return 0;
+}
+
+int exec_op_DNN_BE_CREATE(exec_session *s, uint32_t index, const proto_DNN_BE_CREATE *a)
+{
+    exec_dnn *D;
+    int e;
+    if ((e = dnn_state(s, index, "DNN_BE_CREATE", &D)))
+        return e;
+    if (!D->f.BeCreate || !D->f.BeDestroy)
+        return missing(s, index, "cudnnBackendCreateDescriptor");
+    if (a->desc == 0 || exec_idmap_get(&D->descs, a->desc))
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
+                         "DNN_BE_CREATE: descriptor ID %u in use", a->desc);
+    cudnnBackendDescriptor_t d = NULL;
+    int st = D->f.BeCreate((cudnnBackendDescriptorType_t)a->type, &d);
+    if (st)
+        return status_fail(s, index, st, "cudnnBackendCreateDescriptor");
+    if (exec_idmap_put(&D->descs, a->desc, d)) {
+        D->f.BeDestroy(d);
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, CUDNN_STATUS_ALLOC_FAILED,
+                         "DNN_BE_CREATE: out of memory");
+    }
+    return 0;
+}
+
+int exec_op_DNN_BE_DESTROY(exec_session *s, uint32_t index, const proto_DNN_BE_DESTROY *a)
+{
+    exec_dnn *D;
+    int e;
+    if ((e = dnn_state(s, index, "DNN_BE_DESTROY", &D)))
+        return e;
+    cudnnBackendDescriptor_t d = exec_idmap_del(&D->descs, a->desc);
+    if (!d)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidResourceHandle, CUDNN_STATUS_BAD_PARAM,
+                         "DNN_BE_DESTROY: unknown cuDNN descriptor %u", a->desc);
+    int st = D->f.BeDestroy(d);
+    return st ? status_fail(s, index, st, "cudnnBackendDestroyDescriptor") : 0;
+}
+
+/* Turns n wire elements of type at w into what the library takes, in out (n * 8 bytes for
+ * descriptors and handles): IDs become objects, pointers are checked. */
+static int from_wire(exec_session *s, exec_dnn *D, uint32_t index, const char *op, uint32_t type,
+                     uint32_t n, const uint8_t *w, size_t es, void *out)
+{
+    if (type == CUDNN_TYPE_BACKEND_DESCRIPTOR || type == CUDNN_TYPE_HANDLE) {
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t id;
+            memcpy(&id, w + (size_t)i * 8, 8);
+            void *o = id > UINT32_MAX ? NULL
+                      : type == CUDNN_TYPE_HANDLE ? exec_idmap_get(&D->handles, (uint32_t)id)
+                                                  : exec_idmap_get(&D->descs, (uint32_t)id);
+            if (!o)
+                return exec_fail(s, index, EXEC_cudaErrorInvalidResourceHandle,
+                                 CUDNN_STATUS_BAD_PARAM, "%s: unknown cuDNN %s %llu", op,
+                                 type == CUDNN_TYPE_HANDLE ? "handle" : "descriptor",
+                                 (unsigned long long)id);
+            memcpy((uint8_t *)out + (size_t)i * sizeof o, &o, sizeof o);
+        }
+        return 0;
+    }
+    if (type == CUDNN_TYPE_VOID_PTR) {
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t p;
+            memcpy(&p, w + (size_t)i * 8, 8);
+            if (p && !exec_range_ok(s, p, 1))
+                return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
+                                 "%s: pointer %#llx is not in this session's memory", op,
+                                 (unsigned long long)p);
+        }
+    }
+    memcpy(out, w, (size_t)n * es);
+    return 0;
+}
+
+int exec_op_DNN_BE_SET(exec_session *s, uint32_t index, const proto_DNN_BE_SET *a)
+{
+    exec_dnn *D;
+    int e;
+    if ((e = dnn_state(s, index, "DNN_BE_SET", &D)))
+        return e;
+    if (!D->f.BeSet)
+        return missing(s, index, "cudnnBackendSetAttribute");
+    size_t es = proto_dnn_elem_size((int)a->type);
+    if (!es || a->values_len != (size_t)a->count * es)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
+                         "DNN_BE_SET: %u elements of type %u in %zu bytes", a->count, a->type,
+                         (size_t)a->values_len);
+    cudnnBackendDescriptor_t d;
+    if ((e = desc_get(s, D, index, a->desc, "DNN_BE_SET", &d)))
+        return e;
+    void *v = malloc(a->values_len ? a->values_len : 1); /* freed below */
+    if (!v)
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, CUDNN_STATUS_ALLOC_FAILED,
+                         "DNN_BE_SET: out of memory");
+    if (!(e = from_wire(s, D, index, "DNN_BE_SET", a->type, a->count, a->values, es, v))) {
+        int st = D->f.BeSet(d, (cudnnBackendAttributeName_t)a->attr,
+                            (cudnnBackendAttributeType_t)a->type, (int64_t)a->count, v);
+        if (st)
+            GENIE_INFO("cudnnBackendSetAttribute(descriptor %u, attribute %u): status %d", a->desc,
+                       a->attr, st);
+    }
+    free(v);
+    return e;
+}
+
+int exec_op_DNN_BE_FINALIZE(exec_session *s, uint32_t index, const proto_DNN_BE_FINALIZE *a)
+{
+    exec_dnn *D;
+    int e;
+    if ((e = dnn_state(s, index, "DNN_BE_FINALIZE", &D)))
+        return e;
+    if (!D->f.BeFinalize)
+        return missing(s, index, "cudnnBackendFinalize");
+    cudnnBackendDescriptor_t d;
+    if ((e = desc_get(s, D, index, a->desc, "DNN_BE_FINALIZE", &d)))
+        return e;
+    int st = D->f.BeFinalize(d);
+    return proto_put_R_VALUE(&s->reply, 0, index, st) ? 0 : GENIE_ENOMEM;
+}
+
+int exec_op_DNN_BE_FINALIZE_ASYNC(exec_session *s, uint32_t index,
+                                  const proto_DNN_BE_FINALIZE_ASYNC *a)
+{
+    exec_dnn *D;
+    int e;
+    if ((e = dnn_state(s, index, "DNN_BE_FINALIZE_ASYNC", &D)))
+        return e;
+    if (!D->f.BeFinalize)
+        return missing(s, index, "cudnnBackendFinalize");
+    cudnnBackendDescriptor_t d;
+    if ((e = desc_get(s, D, index, a->desc, "DNN_BE_FINALIZE_ASYNC", &d)))
+        return e;
+    int st = D->f.BeFinalize(d);
+    if (st) /* shows when a descriptor built on this one is finalized (asked) */
+        GENIE_INFO("cudnnBackendFinalize(descriptor %u): status %d", a->desc, st);
+    return 0;
+}
+
+int exec_op_DNN_BE_GET(exec_session *s, uint32_t index, const proto_DNN_BE_GET *a)
+{
+    exec_dnn *D;
+    int e;
+    if ((e = dnn_state(s, index, "DNN_BE_GET", &D)))
+        return e;
+    if (!D->f.BeGet)
+        return missing(s, index, "cudnnBackendGetAttribute");
+    size_t es = proto_dnn_elem_size((int)a->type);
+    int isdesc = a->type == CUDNN_TYPE_BACKEND_DESCRIPTOR;
+    if (!es || a->type == CUDNN_TYPE_HANDLE || a->requested > PROTO_DNN_ATTR_MAX / es ||
+        a->outs_len != (isdesc ? (size_t)a->requested * 8 : 0))
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
+                         "DNN_BE_GET: %u elements of type %u, %zu bytes of descriptors",
+                         a->requested, a->type, (size_t)a->outs_len);
+    cudnnBackendDescriptor_t d;
+    if ((e = desc_get(s, D, index, a->desc, "DNN_BE_GET", &d)))
+        return e;
+    size_t vn = (size_t)a->requested * es;
+    void *v = malloc(vn ? vn : 1); /* freed below */
+    if (!v)
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, CUDNN_STATUS_ALLOC_FAILED,
+                         "DNN_BE_GET: out of memory");
+    if (isdesc && (e = from_wire(s, D, index, "DNN_BE_GET", a->type, a->requested, a->outs, es, v)))
+        goto out;
+    int64_t count = 0;
+    int32_t st = D->f.BeGet(d, (cudnnBackendAttributeName_t)a->attr,
+                            (cudnnBackendAttributeType_t)a->type, (int64_t)a->requested, &count,
+                            a->requested ? v : NULL);
+    if (st)
+        GENIE_DEBUG("cudnnBackendGetAttribute(descriptor %u, attribute %u): status %d", a->desc,
+                    a->attr, st);
+    size_t rn = PROTO_DNN_GET_HEAD + (isdesc ? 0 : vn);
+    uint8_t *p = proto_put_R_DATA(&s->reply, index, rn);
+    if (!p) {
+        e = GENIE_ENOMEM;
+        goto out;
+    }
+    memset(p, 0, rn);
+    memcpy(p, &count, 8);
+    memcpy(p + 8, &st, 4);
+    if (!isdesc && !st) {
+        int64_t k = count < (int64_t)a->requested ? count : (int64_t)a->requested;
+        if (k > 0)
+            memcpy(p + PROTO_DNN_GET_HEAD, v, (size_t)k * es);
+    }
+out:
+    free(v);
+    return e;
+}
+
+int exec_op_DNN_BE_EXECUTE(exec_session *s, uint32_t index, const proto_DNN_BE_EXECUTE *a)
+{
+    exec_dnn *D;
+    int e;
+    if ((e = dnn_state(s, index, "DNN_BE_EXECUTE", &D)))
+        return e;
+    if (!D->f.BeExecute)
+        return missing(s, index, "cudnnBackendExecute");
+    cudnnHandle_t h;
+    cudnnBackendDescriptor_t plan, pack;
+    if ((e = handle_on(s, D, index, a->handle, a->stream, "DNN_BE_EXECUTE", &h)) ||
+        (e = desc_get(s, D, index, a->plan, "DNN_BE_EXECUTE", &plan)) ||
+        (e = desc_get(s, D, index, a->pack, "DNN_BE_EXECUTE", &pack)))
+        return e;
+    int st = D->f.BeExecute(h, plan, pack);
+    return st ? status_fail(s, index, st, "cudnnBackendExecute") : 0;
+}
+
+/* ---------------------------------------------------------------- batch norm ---- */
+
+/* A real tensor descriptor from its wire form, after checking that [p, p + its span) lies in
+ * the session's memory. */
+static int tensor(exec_session *s, exec_dnn *D, uint32_t index, const char *name,
+                  const proto_dnn_tensor *t, uint64_t p, cudnnTensorDescriptor_t *out)
+{
+    uint64_t n = proto_dnn_tensor_bytes(t);
+    if (!n)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
+                         "DNN_BN_INFER: tensor %s is malformed", name);
+    if (!exec_range_ok(s, p, n))
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
+                         "DNN_BN_INFER: %s [%#llx, +%llu) is not in this session's memory", name,
+                         (unsigned long long)p, (unsigned long long)n);
+    if (!out)
+        return 0;
+    int st = D->f.TCreate(out);
+    if (!st && (st = D->f.TSet(*out, (cudnnDataType_t)t->dtype, t->nd, t->dims, t->strides))) {
+        D->f.TDestroy(*out);
+        *out = NULL;
+    }
+    return st ? status_fail(s, index, st, "cudnnSetTensorNdDescriptor") : 0;
+}
+
+int exec_op_DNN_BN_INFER(exec_session *s, uint32_t index, const proto_DNN_BN_INFER *a)
+{
+    exec_dnn *D;
+    int e;
+    if ((e = dnn_state(s, index, "DNN_BN_INFER", &D)))
+        return e;
+    if (!D->f.BnInfer || !D->f.TCreate || !D->f.TSet || !D->f.TDestroy)
+        return missing(s, index, "cudnnBatchNormalizationForwardInference");
+    proto_dnn_tensor t[3];
+    if (a->descs_len != sizeof t)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
+                         "DNN_BN_INFER: %zu bytes of descriptors", (size_t)a->descs_len);
+    memcpy(t, a->descs, sizeof t);
+    cudnnHandle_t h;
+    cudnnTensorDescriptor_t xd = NULL, yd = NULL, bd = NULL;
+    if ((e = handle_on(s, D, index, a->handle, a->stream, "DNN_BN_INFER", &h)) ||
+        (e = tensor(s, D, index, "x", &t[0], a->x, &xd)) ||
+        (e = tensor(s, D, index, "y", &t[1], a->y, &yd)) ||
+        (e = tensor(s, D, index, "scale", &t[2], a->scale, &bd)) ||
+        (e = tensor(s, D, index, "bias", &t[2], a->bias, NULL)) ||
+        (e = tensor(s, D, index, "mean", &t[2], a->mean, NULL)) ||
+        (e = tensor(s, D, index, "var", &t[2], a->var, NULL)))
+        goto out;
+    double eps, alpha, beta;
+    memcpy(&eps, &a->eps, 8);
+    memcpy(&alpha, &a->alpha, 8);
+    memcpy(&beta, &a->beta, 8);
+    float af = (float)alpha, bf = (float)beta;
+    int dbl = t[0].dtype == CUDNN_DATA_DOUBLE;
+    int st = D->f.BnInfer(h, (cudnnBatchNormMode_t)a->mode, dbl ? (void *)&alpha : (void *)&af,
+                          dbl ? (void *)&beta : (void *)&bf, xd, (const void *)(uintptr_t)a->x, yd,
+                          (void *)(uintptr_t)a->y, bd, (const void *)(uintptr_t)a->scale,
+                          (const void *)(uintptr_t)a->bias, (const void *)(uintptr_t)a->mean,
+                          (const void *)(uintptr_t)a->var, eps);
+    if (st)
+        e = status_fail(s, index, st, "cudnnBatchNormalizationForwardInference");
+out:
+    if (xd)
+        D->f.TDestroy(xd);
+    if (yd)
+        D->f.TDestroy(yd);
+    if (bd)
+        D->f.TDestroy(bd);
+    return e;
+}
+
+void exec_dnn_session_close(exec_session *s)
+{
+    exec_dnn *D = s->dnn;
+    if (!D)
+        return;
+    if (D->f.BeDestroy)
+        for (uint32_t i = 0; i < D->descs.cap; i++)
+            if (D->descs.vals[i])
+                D->f.BeDestroy((cudnnBackendDescriptor_t)D->descs.vals[i]);
+    if (D->f.Destroy)
+        for (uint32_t i = 0; i < D->handles.cap; i++)
+            if (D->handles.vals[i])
+                D->f.Destroy((cudnnHandle_t)D->handles.vals[i]);
+    exec_idmap_free(&D->descs);
+    exec_idmap_free(&D->handles);
+    free(D);
+    s->dnn = NULL;
+}

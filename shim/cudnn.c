@@ -1,0 +1,796 @@
+/* cudnn.c — cuDNN on the client: handles, backend descriptors mirrored here and on the executor, legacy tensor descriptors, async Execute and batch norm.
+ *
+ * Backend descriptors (what PyTorch's convolutions use, through cudnn-frontend) live twice:
+ * the client keeps each one's type, the attributes the program set and whether it is
+ * finalized; the executor keeps the real descriptor under the same client ID.
+ *   CreateDescriptor, SetAttribute, Destroy   recorded into the batch (no round trip)
+ *   Finalize                                  of a descriptor whose answer only the library
+ *                                             knows (operation graph, heuristics, engine,
+ *                                             engine config, execution plan, ...): one query
+ *                                             round trip; of a plain one (tensor, convolution,
+ *                                             operation, variant pack, ...): recorded
+ *   GetAttribute                              answered here when the program set the
+ *                                             attribute or asked it before of a finalized
+ *                                             descriptor (cached); else one round trip
+ *   Execute                                   recorded on the handle's stream (no round trip)
+ * So once PyTorch has its execution plan for a convolution (it caches plans per problem),
+ * each convolution costs a variant pack's create/set/finalize/destroy and one Execute, all
+ * recorded: no round trip. Legacy tensor descriptors live on the client only and travel
+ * inside the compute call (batch norm) that uses them. Errors of recorded calls surface at
+ * the next sync, as a kernel's would. Lock held in every shim_impl_* (the generated wrapper
+ * takes it). */
+#include "shim/shim_dnn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/dnn.h"
+#include "shim/shim_int.h"
+
+#define SHIM_DNN_MAGIC 0x444e4e48u        /* cudnnHandle_t */
+#define SHIM_DNN_DESC_MAGIC 0x444e4e44u   /* cudnnBackendDescriptor_t */
+#define SHIM_DNN_TENSOR_MAGIC 0x444e4e54u /* cudnnTensorDescriptor_t */
+
+typedef struct dnn_handle {
+    SHIM_HANDLE_FIELDS /* magic, id, generation: shim_int.h */
+    cudaStream_t stream;
+} dnn_handle;
+
+typedef struct dnn_attr {
+    uint32_t name, type;
+    int64_t count;
+    uint8_t *v; /* count elements as the program passed them (client pointers for descriptors
+                   and handles); owned */
+} dnn_attr;
+
+typedef struct dnn_desc {
+    SHIM_HANDLE_FIELDS
+    uint32_t type;
+    int finalized;
+    int filled; /* filled in by the executor (a heuristic's engine configs): its attributes
+                   are the library's, never set here */
+    dnn_attr *attrs; /* owned */
+    uint32_t nattrs, cap;
+} dnn_desc;
+
+typedef struct dnn_tensor {
+    SHIM_HANDLE_FIELDS
+    proto_dnn_tensor t;
+} dnn_tensor;
+
+static uint32_t next_handle = 1, next_desc = 1;
+
+cudnnStatus_t shim_deny_cudnn(unsigned apix)
+{
+    shim_deny_note(apix, "CUDNN_STATUS_NOT_SUPPORTED (cuDNN)");
+    return CUDNN_STATUS_NOT_SUPPORTED;
+}
+
+cudnnStatus_t shim_bad_dnn_arg(unsigned apix, const char *arg)
+{
+    GENIE_DEBUG("%s: %s is NULL", genie_api_table[apix].name, arg);
+    return CUDNN_STATUS_BAD_PARAM;
+}
+
+static dnn_handle *handle_of(const void *p)
+{
+    return shim_handle_of(p, SHIM_DNN_MAGIC);
+}
+static dnn_desc *desc_of(const void *p)
+{
+    return shim_handle_of(p, SHIM_DNN_DESC_MAGIC);
+}
+static dnn_tensor *tensor_of(const void *p)
+{
+    return shim_handle_of(p, SHIM_DNN_TENSOR_MAGIC);
+}
+
+/* Commits a recorded op with no reply; the status of the call. An earlier op's async error
+ * that a threshold flush brings back is not this call's: it surfaces at the next sync. */
+static cudnnStatus_t commit(shim_rec *r, uint32_t sid)
+{
+    (void)shim_batch_commit(r, sid, 0);
+    return r->committed || r->captured ? CUDNN_STATUS_SUCCESS : CUDNN_STATUS_ALLOC_FAILED;
+}
+
+/* Commits a query op (its reply slot asked for) and flushes: the slot, or NULL when the op
+ * could not be sent or the session is lost. */
+static const shim_slot *query(shim_rec *r)
+{
+    (void)shim_batch_commit(r, SHIM_NO_STREAM, SHIM_COMMIT_HOLD);
+    if (!r->committed)
+        return NULL;
+    (void)shim_flush(SHIM_RT_QUERY); /* an earlier op's error: surfaces at the next sync */
+    const shim_slot *s = shim_batch_result(r->slot);
+    return s->filled ? s : NULL;
+}
+
+/* ------------------------------------------------------------ versions, strings ---- */
+
+size_t shim_impl_cudnnGetVersion(void) { return CUDNN_VERSION; }
+size_t shim_impl_cudnnGetMaxDeviceVersion(void) { return 1200; /* sm_120: newer than any GPU lent */ }
+size_t shim_impl_cudnnGetCudartVersion(void) { return CUDART_VERSION; }
+
+cudnnStatus_t shim_impl_cudnnGetProperty(libraryPropertyType type, int *value)
+{
+    if (!value)
+        return CUDNN_STATUS_BAD_PARAM;
+    switch (type) {
+    case MAJOR_VERSION:
+        *value = CUDNN_MAJOR;
+        return CUDNN_STATUS_SUCCESS;
+    case MINOR_VERSION:
+        *value = CUDNN_MINOR;
+        return CUDNN_STATUS_SUCCESS;
+    case PATCH_LEVEL:
+        *value = CUDNN_PATCHLEVEL;
+        return CUDNN_STATUS_SUCCESS;
+    default:
+        return CUDNN_STATUS_BAD_PARAM;
+    }
+}
+
+cudnnStatus_t shim_impl_cudnnGraphVersionCheck(void) { return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t shim_impl_cudnnOpsVersionCheck(void) { return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t shim_impl_cudnnCnnVersionCheck(void) { return CUDNN_STATUS_SUCCESS; }
+cudnnStatus_t shim_impl_cudnnAdvVersionCheck(void) { return CUDNN_STATUS_SUCCESS; }
+
+const char *shim_impl_cudnnGetErrorString(cudnnStatus_t status)
+{
+    switch ((int)status) {
+#define S_(x)                                                                                      \
+    case x:                                                                                        \
+        return #x;
+        S_(CUDNN_STATUS_SUCCESS)
+        S_(CUDNN_STATUS_NOT_INITIALIZED)
+        S_(CUDNN_STATUS_BAD_PARAM)
+        S_(CUDNN_STATUS_NOT_SUPPORTED)
+        S_(CUDNN_STATUS_INTERNAL_ERROR)
+        S_(CUDNN_STATUS_EXECUTION_FAILED)
+        S_(CUDNN_STATUS_ALLOC_FAILED)
+        S_(CUDNN_STATUS_ARCH_MISMATCH)
+        S_(CUDNN_STATUS_MAPPING_ERROR)
+        S_(CUDNN_STATUS_INVALID_VALUE)
+        S_(CUDNN_STATUS_SUBLIBRARY_VERSION_MISMATCH)
+#undef S_
+    default:
+        return "CUDNN_STATUS_UNKNOWN (Genie)";
+    }
+}
+
+void shim_impl_cudnnGetLastErrorString(char *message, const size_t max_size)
+{
+    if (message && max_size)
+        message[0] = 0; /* the executor logs its library's words; none are kept here */
+}
+
+/* ------------------------------------------------------------------- handles ---- */
+
+cudnnStatus_t shim_impl_cudnnCreate(cudnnHandle_t *handle)
+{
+    if (!handle)
+        return CUDNN_STATUS_BAD_PARAM;
+    if (shim_ensure() != cudaSuccess)
+        return CUDNN_STATUS_NOT_INITIALIZED;
+    dnn_handle *h = calloc(1, sizeof *h); /* freed by cudnnDestroy */
+    if (!h)
+        return CUDNN_STATUS_ALLOC_FAILED;
+    h->id = next_handle++;
+    if (shim_handle_add(h, SHIM_DNN_MAGIC)) {
+        free(h);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    shim_rec r;
+    shim_batch_begin(&r);
+    if (!SHIM_PUT(&r, DNN_CREATE, h->id)) {
+        shim_batch_rollback(&r);
+        shim_handle_del(h);
+        free(h);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    shim_sem_op(SEM_OP_HANDLE, PROTO_OP_DNN_CREATE, 0);
+    if (commit(&r, SHIM_NO_STREAM)) {
+        shim_handle_del(h);
+        free(h);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    *handle = (cudnnHandle_t)h;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t shim_impl_cudnnDestroy(cudnnHandle_t handle)
+{
+    dnn_handle *h = handle_of(handle);
+    if (!h)
+        return CUDNN_STATUS_BAD_PARAM;
+    if (shim_ensure() == cudaSuccess) { /* a lost session has nothing left to destroy */
+        shim_rec r;
+        shim_batch_begin(&r);
+        if (SHIM_PUT(&r, DNN_DESTROY, h->id)) {
+            shim_sem_op(SEM_OP_HANDLE, PROTO_OP_DNN_DESTROY, 0);
+            (void)commit(&r, SHIM_NO_STREAM);
+        } else {
+            shim_batch_rollback(&r);
+        }
+    }
+    shim_handle_del(h);
+    free(h);
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t shim_impl_cudnnSetStream(cudnnHandle_t handle, cudaStream_t streamId)
+{
+    dnn_handle *h = handle_of(handle);
+    if (!h)
+        return CUDNN_STATUS_BAD_PARAM;
+    if (shim_stream_id(streamId) == UINT32_MAX)
+        return CUDNN_STATUS_BAD_PARAM;
+    h->stream = streamId; /* local: every recorded call carries its stream */
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t shim_impl_cudnnGetStream(cudnnHandle_t handle, cudaStream_t *streamId)
+{
+    dnn_handle *h = handle_of(handle);
+    if (!h || !streamId)
+        return CUDNN_STATUS_BAD_PARAM;
+    *streamId = h->stream;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+/* The handle's stream as a client ID: a stream destroyed since cudnnSetStream is the NULL
+ * stream's (as the executor treats it). */
+static uint32_t handle_sid(dnn_handle *h)
+{
+    uint32_t sid = shim_stream_id(h->stream);
+    if (sid == UINT32_MAX) {
+        h->stream = NULL;
+        sid = 0;
+    }
+    return sid;
+}
+
+/* ------------------------------------------------------- backend descriptors ---- */
+
+/* Descriptors whose finalize PyTorch's use needs no answer from the library for: their
+ * Finalize is recorded, not asked. A refusal by the library then shows when a descriptor
+ * built on them is finalized (that one is asked). */
+static int finalize_is_plain(uint32_t type)
+{
+    switch (type) {
+    case CUDNN_BACKEND_TENSOR_DESCRIPTOR:
+    case CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR:
+    case CUDNN_BACKEND_POINTWISE_DESCRIPTOR:
+    case CUDNN_BACKEND_MATMUL_DESCRIPTOR:
+    case CUDNN_BACKEND_REDUCTION_DESCRIPTOR:
+    case CUDNN_BACKEND_RESAMPLE_DESCRIPTOR:
+    case CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR:
+    case CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR:
+    case CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR:
+    case CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR:
+    case CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR:
+    case CUDNN_BACKEND_OPERATION_REDUCTION_DESCRIPTOR:
+    case CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR:
+    case CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static dnn_attr *attr_find(dnn_desc *d, uint32_t name)
+{
+    for (uint32_t i = 0; i < d->nattrs; i++)
+        if (d->attrs[i].name == name)
+            return &d->attrs[i];
+    return NULL;
+}
+
+static void attrs_clear(dnn_desc *d)
+{
+    for (uint32_t i = 0; i < d->nattrs; i++)
+        free(d->attrs[i].v);
+    d->nattrs = 0;
+}
+
+/* Keeps (name, type, count, v) in the mirror, replacing an earlier value: 0 or -1 (ENOMEM). */
+static int attr_keep(dnn_desc *d, uint32_t name, uint32_t type, int64_t count, const void *v,
+                     size_t n)
+{
+    uint8_t *copy = malloc(n ? n : 1); /* owned by the attribute */
+    if (!copy)
+        return -1;
+    if (n)
+        memcpy(copy, v, n);
+    dnn_attr *a = attr_find(d, name);
+    if (!a) {
+        if (d->nattrs == d->cap) {
+            uint32_t cap = d->cap ? d->cap * 2 : 8;
+            dnn_attr *na = realloc(d->attrs, cap * sizeof *na);
+            if (!na) {
+                free(copy);
+                return -1;
+            }
+            d->attrs = na;
+            d->cap = cap;
+        }
+        a = &d->attrs[d->nattrs++];
+        a->v = NULL;
+    }
+    free(a->v);
+    *a = (dnn_attr){name, type, count, copy};
+    return 0;
+}
+
+cudnnStatus_t shim_impl_cudnnBackendCreateDescriptor(cudnnBackendDescriptorType_t descriptorType,
+                                                      cudnnBackendDescriptor_t *descriptor)
+{
+    if (!descriptor)
+        return CUDNN_STATUS_BAD_PARAM;
+    if (shim_ensure() != cudaSuccess)
+        return CUDNN_STATUS_NOT_INITIALIZED;
+    dnn_desc *d = calloc(1, sizeof *d); /* freed by cudnnBackendDestroyDescriptor */
+    if (!d)
+        return CUDNN_STATUS_ALLOC_FAILED;
+    d->id = next_desc++;
+    d->type = (uint32_t)descriptorType;
+    if (shim_handle_add(d, SHIM_DNN_DESC_MAGIC)) {
+        free(d);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    shim_rec r;
+    shim_batch_begin(&r);
+    if (!SHIM_PUT(&r, DNN_BE_CREATE, d->id, d->type)) {
+        shim_batch_rollback(&r);
+        shim_handle_del(d);
+        free(d);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    shim_sem_op(SEM_OP_HANDLE, PROTO_OP_DNN_BE_CREATE, 0);
+    if (commit(&r, SHIM_NO_STREAM)) {
+        shim_handle_del(d);
+        free(d);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    *descriptor = (cudnnBackendDescriptor_t)d;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t shim_impl_cudnnBackendDestroyDescriptor(cudnnBackendDescriptor_t descriptor)
+{
+    dnn_desc *d = desc_of(descriptor);
+    if (!d)
+        return CUDNN_STATUS_BAD_PARAM;
+    if (shim_ensure() == cudaSuccess) {
+        shim_rec r;
+        shim_batch_begin(&r);
+        if (SHIM_PUT(&r, DNN_BE_DESTROY, d->id)) {
+            shim_sem_op(SEM_OP_HANDLE, PROTO_OP_DNN_BE_DESTROY, 0);
+            (void)commit(&r, SHIM_NO_STREAM);
+        } else {
+            shim_batch_rollback(&r);
+        }
+    }
+    shim_handle_del(d);
+    attrs_clear(d);
+    free(d->attrs);
+    free(d);
+    return CUDNN_STATUS_SUCCESS;
+}
+
+/* Writes count elements of type into w as the wire carries them (descriptors and handles as
+ * u64 client IDs). BAD_PARAM when an element names no live object of its kind. */
+static cudnnStatus_t to_wire(uint32_t type, int64_t count, const void *v, size_t es, uint8_t *w)
+{
+    if (type != CUDNN_TYPE_BACKEND_DESCRIPTOR && type != CUDNN_TYPE_HANDLE) {
+        memcpy(w, v, (size_t)count * es);
+        return CUDNN_STATUS_SUCCESS;
+    }
+    for (int64_t i = 0; i < count; i++) {
+        void *p;
+        memcpy(&p, (const uint8_t *)v + i * (int64_t)es, sizeof p);
+        const shim_handle *o = type == CUDNN_TYPE_HANDLE ? (const shim_handle *)handle_of(p)
+                                                         : (const shim_handle *)desc_of(p);
+        if (!o)
+            return CUDNN_STATUS_BAD_PARAM;
+        uint64_t id = o->id;
+        memcpy(w + i * 8, &id, 8);
+    }
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t shim_impl_cudnnBackendSetAttribute(cudnnBackendDescriptor_t descriptor,
+                                                  cudnnBackendAttributeName_t attributeName,
+                                                  cudnnBackendAttributeType_t attributeType,
+                                                  int64_t elementCount, const void *arrayOfElements)
+{
+    dnn_desc *d = desc_of(descriptor);
+    if (!d || elementCount < 0 || (elementCount && !arrayOfElements))
+        return CUDNN_STATUS_BAD_PARAM;
+    if (d->finalized)
+        return CUDNN_STATUS_NOT_SUPPORTED; /* what cuDNN answers: a finalized one is frozen */
+    size_t es = proto_dnn_elem_size(attributeType);
+    if (!es) {
+        GENIE_WARN("cudnnBackendSetAttribute: attribute type %d is not known to Genie",
+                   (int)attributeType);
+        return CUDNN_STATUS_NOT_SUPPORTED;
+    }
+    if ((uint64_t)elementCount > PROTO_DNN_ATTR_MAX / es)
+        return CUDNN_STATUS_BAD_PARAM;
+    if (shim_ensure() != cudaSuccess)
+        return CUDNN_STATUS_NOT_INITIALIZED;
+    size_t n = (size_t)elementCount * es;
+    shim_rec r;
+    shim_batch_begin(&r);
+    uint8_t *w = SHIM_PUT(&r, DNN_BE_SET, d->id, (uint32_t)attributeName, (uint32_t)attributeType,
+                          (uint32_t)elementCount, n);
+    if (!w) {
+        shim_batch_rollback(&r);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    cudnnStatus_t st = to_wire(attributeType, elementCount, arrayOfElements, es, w);
+    if (st) {
+        shim_batch_rollback(&r);
+        return st;
+    }
+    if (attr_keep(d, attributeName, attributeType, elementCount, arrayOfElements, n)) {
+        shim_batch_rollback(&r);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    sem_op *o = shim_sem_op(SEM_OP_OTHER, PROTO_OP_DNN_BE_SET, 0);
+    (void)o;
+    return commit(&r, SHIM_NO_STREAM);
+}
+
+cudnnStatus_t shim_impl_cudnnBackendFinalize(cudnnBackendDescriptor_t descriptor)
+{
+    dnn_desc *d = desc_of(descriptor);
+    if (!d)
+        return CUDNN_STATUS_BAD_PARAM;
+    if (d->finalized)
+        return CUDNN_STATUS_BAD_PARAM;
+    if (shim_ensure() != cudaSuccess)
+        return CUDNN_STATUS_NOT_INITIALIZED;
+    shim_rec r;
+    shim_batch_begin(&r);
+    if (finalize_is_plain(d->type)) {
+        if (!SHIM_PUT(&r, DNN_BE_FINALIZE_ASYNC, d->id)) {
+            shim_batch_rollback(&r);
+            return CUDNN_STATUS_ALLOC_FAILED;
+        }
+        shim_sem_op(SEM_OP_OTHER, PROTO_OP_DNN_BE_FINALIZE_ASYNC, 0);
+        cudnnStatus_t st = commit(&r, SHIM_NO_STREAM);
+        if (!st)
+            d->finalized = 1;
+        return st;
+    }
+    if (!SHIM_PUT(&r, DNN_BE_FINALIZE, d->id)) {
+        shim_batch_rollback(&r);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    shim_sem_op(SEM_OP_OTHER, PROTO_OP_DNN_BE_FINALIZE, 0);
+    shim_batch_want_reply(&r, NULL, 0);
+    const shim_slot *s = query(&r);
+    if (!s)
+        return CUDNN_STATUS_EXECUTION_FAILED;
+    if (s->status == CUDNN_STATUS_SUCCESS)
+        d->finalized = 1;
+    else
+        GENIE_DEBUG("cudnnBackendFinalize(descriptor %u of type %u): status %d", d->id, d->type,
+                    (int)s->status);
+    return (cudnnStatus_t)s->status;
+}
+
+cudnnStatus_t shim_impl_cudnnBackendGetAttribute(cudnnBackendDescriptor_t const descriptor,
+                                                  cudnnBackendAttributeName_t attributeName,
+                                                  cudnnBackendAttributeType_t attributeType,
+                                                  int64_t requestedElementCount,
+                                                  int64_t *elementCount, void *arrayOfElements)
+{
+    dnn_desc *d = desc_of(descriptor);
+    if (!d || requestedElementCount < 0)
+        return CUDNN_STATUS_BAD_PARAM;
+    if (!arrayOfElements) /* cudnn-frontend asks notes' count with a NULL array: a count query */
+        requestedElementCount = 0;
+    size_t es = proto_dnn_elem_size(attributeType);
+    if (!es) {
+        GENIE_WARN("cudnnBackendGetAttribute: attribute type %d is not known to Genie",
+                   (int)attributeType);
+        return CUDNN_STATUS_NOT_SUPPORTED;
+    }
+    if ((uint64_t)requestedElementCount > PROTO_DNN_ATTR_MAX / es)
+        return CUDNN_STATUS_BAD_PARAM;
+    int isdesc = attributeType == CUDNN_TYPE_BACKEND_DESCRIPTOR;
+    /* What the program set, or a finalized descriptor's earlier answer: no round trip. A
+     * descriptor-valued attribute is filled in by the library (copies into the caller's
+     * descriptors), except for its count. */
+    dnn_attr *a = attr_find(d, attributeName);
+    if (a && a->type == (uint32_t)attributeType && (!isdesc || requestedElementCount == 0)) {
+        if (elementCount)
+            *elementCount = a->count;
+        int64_t k = requestedElementCount < a->count ? requestedElementCount : a->count;
+        if (k)
+            memcpy(arrayOfElements, a->v, (size_t)k * es);
+        return CUDNN_STATUS_SUCCESS;
+    }
+    if (attributeType == CUDNN_TYPE_HANDLE)
+        return CUDNN_STATUS_BAD_PARAM; /* the program never set it: nothing to name here */
+    if (shim_ensure() != cudaSuccess)
+        return CUDNN_STATUS_NOT_INITIALIZED;
+    size_t outs = isdesc ? (size_t)requestedElementCount * 8 : 0;
+    size_t rn = PROTO_DNN_GET_HEAD + (isdesc ? 0 : (size_t)requestedElementCount * es);
+    uint8_t *reply = malloc(rn); /* freed below */
+    if (!reply)
+        return CUDNN_STATUS_ALLOC_FAILED;
+    shim_rec r;
+    shim_batch_begin(&r);
+    uint8_t *w = SHIM_PUT(&r, DNN_BE_GET, d->id, (uint32_t)attributeName, (uint32_t)attributeType,
+                          (uint32_t)requestedElementCount, outs);
+    cudnnStatus_t st = CUDNN_STATUS_ALLOC_FAILED;
+    if (!w)
+        goto fail;
+    if (isdesc && (st = to_wire(attributeType, requestedElementCount, arrayOfElements, es, w)))
+        goto fail;
+    shim_sem_op(SEM_OP_OTHER, PROTO_OP_DNN_BE_GET, 0);
+    shim_batch_want_reply(&r, reply, rn);
+    const shim_slot *s = query(&r);
+    if (!s) {
+        free(reply);
+        return CUDNN_STATUS_EXECUTION_FAILED;
+    }
+    int64_t count;
+    int32_t status;
+    memcpy(&count, reply, 8);
+    memcpy(&status, reply + 8, 4);
+    if (status == CUDNN_STATUS_SUCCESS) {
+        if (count < 0)
+            count = 0;
+        if (elementCount)
+            *elementCount = count;
+        int64_t k = requestedElementCount < count ? requestedElementCount : count;
+        if (!isdesc && k)
+            memcpy(arrayOfElements, reply + PROTO_DNN_GET_HEAD, (size_t)k * es);
+        if (isdesc) {
+            /* the library filled the descriptors in: their attributes are its own now */
+            for (int64_t i = 0; i < k; i++) {
+                void *p;
+                memcpy(&p, (uint8_t *)arrayOfElements + i * 8, sizeof p);
+                dnn_desc *o = desc_of(p);
+                if (o) {
+                    attrs_clear(o);
+                    o->filled = 1;
+                }
+            }
+        } else if ((d->finalized || d->filled) && k == count) {
+            /* a finalized descriptor's answers do not change: later asks cost nothing */
+            (void)attr_keep(d, attributeName, attributeType, count, reply + PROTO_DNN_GET_HEAD,
+                            (size_t)count * es);
+        }
+    }
+    else
+        GENIE_DEBUG("cudnnBackendGetAttribute(descriptor %u of type %u, attribute %d): status %d",
+                    d->id, d->type, (int)attributeName, (int)status);
+    free(reply);
+    return (cudnnStatus_t)status;
+fail:
+    shim_batch_rollback(&r);
+    free(reply);
+    return st;
+}
+
+/* The IR ranges of an Execute: every data pointer and the workspace of the variant pack, read
+ * and written, of unknown size. */
+static void execute_ranges(sem_op *o, dnn_desc *pack)
+{
+    dnn_attr *a = attr_find(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS);
+    for (int64_t i = 0; a && a->type == CUDNN_TYPE_VOID_PTR && i < a->count; i++) {
+        uint64_t p;
+        memcpy(&p, a->v + i * 8, 8);
+        if (p)
+            shim_sem_range(o, p, SEM_SIZE_UNKNOWN, SEM_RW);
+    }
+    a = attr_find(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE);
+    if (a && a->type == CUDNN_TYPE_VOID_PTR && a->count == 1) {
+        uint64_t p;
+        memcpy(&p, a->v, 8);
+        if (p)
+            shim_sem_range(o, p, SEM_SIZE_UNKNOWN, SEM_RW);
+    }
+}
+
+cudnnStatus_t shim_impl_cudnnBackendExecute(cudnnHandle_t handle,
+                                             cudnnBackendDescriptor_t executionPlan,
+                                             cudnnBackendDescriptor_t variantPack)
+{
+    dnn_handle *h = handle_of(handle);
+    dnn_desc *plan = desc_of(executionPlan), *pack = desc_of(variantPack);
+    if (!h || !plan || !pack || plan->type != CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR ||
+        pack->type != CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR)
+        return CUDNN_STATUS_BAD_PARAM;
+    if (!plan->finalized || !pack->finalized)
+        return CUDNN_STATUS_BAD_PARAM;
+    if (shim_ensure() != cudaSuccess)
+        return CUDNN_STATUS_NOT_INITIALIZED;
+    uint32_t sid = handle_sid(h);
+    if (shim_g.ncaptures && shim_capture_unsupported(sid, "a cuDNN call (cudnnBackendExecute)"))
+        return CUDNN_STATUS_NOT_SUPPORTED; /* not replayable in a captured graph yet */
+    shim_rec r;
+    shim_batch_begin(&r);
+    if (!SHIM_PUT(&r, DNN_BE_EXECUTE, h->id, sid, plan->id, pack->id)) {
+        shim_batch_rollback(&r);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    sem_op *o = shim_sem_op(SEM_OP_LIB, PROTO_OP_DNN_BE_EXECUTE, sid);
+    o->api = GENIE_API_cudnnBackendExecute;
+    execute_ranges(o, pack);
+    return commit(&r, sid);
+}
+
+/* ----------------------------------------------------- legacy tensor descriptors ---- */
+
+cudnnStatus_t shim_impl_cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t *tensorDesc)
+{
+    if (!tensorDesc)
+        return CUDNN_STATUS_BAD_PARAM;
+    dnn_tensor *t = calloc(1, sizeof *t); /* freed by cudnnDestroyTensorDescriptor */
+    if (!t)
+        return CUDNN_STATUS_ALLOC_FAILED;
+    if (shim_handle_add(t, SHIM_DNN_TENSOR_MAGIC)) {
+        free(t);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    *tensorDesc = (cudnnTensorDescriptor_t)t;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t shim_impl_cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t tensorDesc)
+{
+    dnn_tensor *t = tensor_of(tensorDesc);
+    if (!tensorDesc)
+        return CUDNN_STATUS_SUCCESS; /* as cuDNN: destroying NULL is fine */
+    if (!t)
+        return CUDNN_STATUS_BAD_PARAM;
+    shim_handle_del(t);
+    free(t);
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t shim_impl_cudnnSetTensorNdDescriptor(cudnnTensorDescriptor_t tensorDesc,
+                                                   cudnnDataType_t dataType, int nbDims,
+                                                   const int dimA[], const int strideA[])
+{
+    dnn_tensor *t = tensor_of(tensorDesc);
+    if (!t || !dimA || !strideA || nbDims <= 0 || nbDims > PROTO_DNN_MAX_DIMS ||
+        !proto_dnn_dtype_size(dataType))
+        return CUDNN_STATUS_BAD_PARAM;
+    for (int i = 0; i < nbDims; i++)
+        if (dimA[i] <= 0 || strideA[i] <= 0)
+            return CUDNN_STATUS_BAD_PARAM;
+    proto_dnn_tensor n = {.dtype = dataType, .nd = nbDims};
+    memcpy(n.dims, dimA, (size_t)nbDims * sizeof(int));
+    memcpy(n.strides, strideA, (size_t)nbDims * sizeof(int));
+    t->t = n;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t shim_impl_cudnnSetTensor4dDescriptorEx(cudnnTensorDescriptor_t tensorDesc,
+                                                     cudnnDataType_t dataType, int n, int c, int h,
+                                                     int w, int nStride, int cStride, int hStride,
+                                                     int wStride)
+{
+    int dims[4] = {n, c, h, w}, strides[4] = {nStride, cStride, hStride, wStride};
+    return shim_impl_cudnnSetTensorNdDescriptor(tensorDesc, dataType, 4, dims, strides);
+}
+
+cudnnStatus_t shim_impl_cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t tensorDesc,
+                                                   cudnnTensorFormat_t format,
+                                                   cudnnDataType_t dataType, int n, int c, int h,
+                                                   int w)
+{
+    if (format == CUDNN_TENSOR_NCHW)
+        return shim_impl_cudnnSetTensor4dDescriptorEx(tensorDesc, dataType, n, c, h, w, c * h * w,
+                                                      h * w, w, 1);
+    if (format == CUDNN_TENSOR_NHWC)
+        return shim_impl_cudnnSetTensor4dDescriptorEx(tensorDesc, dataType, n, c, h, w, h * w * c,
+                                                      1, w * c, c);
+    return CUDNN_STATUS_NOT_SUPPORTED;
+}
+
+cudnnStatus_t shim_impl_cudnnGetTensorNdDescriptor(const cudnnTensorDescriptor_t tensorDesc,
+                                                   int nbDimsRequested, cudnnDataType_t *dataType,
+                                                   int *nbDims, int dimA[], int strideA[])
+{
+    dnn_tensor *t = tensor_of(tensorDesc);
+    if (!t || nbDimsRequested < 0 || !dataType || !nbDims)
+        return CUDNN_STATUS_BAD_PARAM;
+    *dataType = (cudnnDataType_t)t->t.dtype;
+    *nbDims = t->t.nd;
+    for (int i = 0; i < nbDimsRequested && i < t->t.nd; i++) {
+        if (dimA)
+            dimA[i] = t->t.dims[i];
+        if (strideA)
+            strideA[i] = t->t.strides[i];
+    }
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t shim_impl_cudnnGetTensor4dDescriptor(const cudnnTensorDescriptor_t tensorDesc,
+                                                   cudnnDataType_t *dataType, int *n, int *c,
+                                                   int *h, int *w, int *nStride, int *cStride,
+                                                   int *hStride, int *wStride)
+{
+    dnn_tensor *t = tensor_of(tensorDesc);
+    if (!t || t->t.nd != 4 || !dataType || !n || !c || !h || !w || !nStride || !cStride ||
+        !hStride || !wStride)
+        return CUDNN_STATUS_BAD_PARAM;
+    *dataType = (cudnnDataType_t)t->t.dtype;
+    *n = t->t.dims[0], *c = t->t.dims[1], *h = t->t.dims[2], *w = t->t.dims[3];
+    *nStride = t->t.strides[0], *cStride = t->t.strides[1];
+    *hStride = t->t.strides[2], *wStride = t->t.strides[3];
+    return CUDNN_STATUS_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ batch norm ---- */
+
+/* A host scaling factor as a double: cuDNN reads alpha and beta as double for double data,
+ * as float otherwise. */
+static uint64_t host_scale(const void *p, int dtype)
+{
+    double v;
+    if (dtype == CUDNN_DATA_DOUBLE) {
+        memcpy(&v, p, 8);
+    } else {
+        float f;
+        memcpy(&f, p, 4);
+        v = f;
+    }
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    return bits;
+}
+
+cudnnStatus_t shim_impl_cudnnBatchNormalizationForwardInference(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, const void *alpha, const void *beta,
+    const cudnnTensorDescriptor_t xDesc, const void *x, const cudnnTensorDescriptor_t yDesc,
+    void *y, const cudnnTensorDescriptor_t bnScaleBiasMeanVarDesc, const void *bnScale,
+    const void *bnBias, const void *estimatedMean, const void *estimatedVariance, double epsilon)
+{
+    dnn_handle *h = handle_of(handle);
+    dnn_tensor *xd = tensor_of(xDesc), *yd = tensor_of(yDesc), *bd = tensor_of(bnScaleBiasMeanVarDesc);
+    if (!h || !xd || !yd || !bd || !alpha || !beta || !x || !y || !bnScale || !bnBias ||
+        !estimatedMean || !estimatedVariance || !xd->t.nd || !yd->t.nd || !bd->t.nd)
+        return CUDNN_STATUS_BAD_PARAM;
+    if (shim_ensure() != cudaSuccess)
+        return CUDNN_STATUS_NOT_INITIALIZED;
+    uint32_t sid = handle_sid(h);
+    if (shim_g.ncaptures &&
+        shim_capture_unsupported(sid, "a cuDNN call (cudnnBatchNormalizationForwardInference)"))
+        return CUDNN_STATUS_NOT_SUPPORTED; /* not replayable in a captured graph yet */
+    uint64_t eps;
+    memcpy(&eps, &epsilon, 8);
+    shim_rec r;
+    shim_batch_begin(&r);
+    uint8_t *w = SHIM_PUT(&r, DNN_BN_INFER, (uint64_t)(uintptr_t)x, (uint64_t)(uintptr_t)y,
+                          (uint64_t)(uintptr_t)bnScale, (uint64_t)(uintptr_t)bnBias,
+                          (uint64_t)(uintptr_t)estimatedMean,
+                          (uint64_t)(uintptr_t)estimatedVariance, eps,
+                          host_scale(alpha, xd->t.dtype), host_scale(beta, xd->t.dtype), h->id, sid,
+                          (uint32_t)mode, 3 * sizeof(proto_dnn_tensor));
+    if (!w) {
+        shim_batch_rollback(&r);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    memcpy(w, &xd->t, sizeof xd->t);
+    memcpy(w + sizeof xd->t, &yd->t, sizeof yd->t);
+    memcpy(w + 2 * sizeof xd->t, &bd->t, sizeof bd->t);
+    sem_op *o = shim_sem_op(SEM_OP_LIB, PROTO_OP_DNN_BN_INFER, sid);
+    o->api = GENIE_API_cudnnBatchNormalizationForwardInference;
+    uint64_t bn = proto_dnn_tensor_bytes(&bd->t);
+    shim_sem_range(o, (uint64_t)(uintptr_t)x, proto_dnn_tensor_bytes(&xd->t), SEM_R);
+    shim_sem_range(o, (uint64_t)(uintptr_t)y, proto_dnn_tensor_bytes(&yd->t), SEM_W);
+    shim_sem_range(o, (uint64_t)(uintptr_t)bnScale, bn, SEM_R);
+    shim_sem_range(o, (uint64_t)(uintptr_t)bnBias, bn, SEM_R);
+    shim_sem_range(o, (uint64_t)(uintptr_t)estimatedMean, bn, SEM_R);
+    shim_sem_range(o, (uint64_t)(uintptr_t)estimatedVariance, bn, SEM_R);
+    return commit(&r, sid);
+}

@@ -1,0 +1,310 @@
+/* test_fakednn.c — the fake cuDNN against a CPU reference: backend forward convolutions (NCHW, NHWC, fp32, fp16, groups, stride, padding, dilation, alpha/beta) and batch-norm inference. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cudnn.h>
+
+#include "fakegpu_work.h"
+
+#define OK(call) cr_assert_eq((call), CUDNN_STATUS_SUCCESS, "%s", #call)
+
+static cudnnBackendDescriptor_t make(cudnnBackendDescriptorType_t t)
+{
+    cudnnBackendDescriptor_t d;
+    OK(cudnnBackendCreateDescriptor(t, &d));
+    return d;
+}
+
+static void set(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t a,
+                cudnnBackendAttributeType_t t, int64_t n, const void *v)
+{
+    cr_assert_eq(cudnnBackendSetAttribute(d, a, t, n, v), CUDNN_STATUS_SUCCESS, "attribute %d",
+                 (int)a);
+}
+
+/* A 4-d tensor [n, c, h, w] in NCHW (nhwc 0) or NHWC (nhwc 1) memory order. */
+static cudnnBackendDescriptor_t tensor(int64_t uid, cudnnDataType_t dt, const int64_t dims[4],
+                                       int nhwc, int64_t strides[4])
+{
+    int64_t n = dims[0], c = dims[1], h = dims[2], w = dims[3];
+    (void)n;
+    if (nhwc) {
+        strides[0] = h * w * c, strides[1] = 1, strides[2] = w * c, strides[3] = c;
+    } else {
+        strides[0] = c * h * w, strides[1] = h * w, strides[2] = w, strides[3] = 1;
+    }
+    cudnnBackendDescriptor_t d = make(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
+    int64_t align = 16;
+    set(d, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dt);
+    set(d, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims);
+    set(d, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides);
+    set(d, CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid);
+    set(d, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &align);
+    OK(cudnnBackendFinalize(d));
+    return d;
+}
+
+static float h2f(uint16_t h)
+{
+    uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023;
+    float v = e ? ldexpf((float)(m | 1024), (int)e - 25) : ldexpf((float)m, -24);
+    return s ? -v : v;
+}
+
+static uint16_t f2h(float f) /* test inputs only: normal range, truncation is fine */
+{
+    uint32_t b;
+    memcpy(&b, &f, 4);
+    uint32_t s = (b >> 16) & 0x8000;
+    int e = (int)((b >> 23) & 255) - 112;
+    if (e <= 0)
+        return (uint16_t)s;
+    return (uint16_t)(s | ((uint32_t)e << 10) | ((b >> 13) & 1023));
+}
+
+typedef struct conv_case {
+    int64_t n, c, h, w, k, r, s, groups;
+    int64_t pad[2], stride[2], dil[2];
+    int nhwc, half;
+    float alpha, beta;
+} conv_case;
+
+static double rnd(unsigned *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return ((double)((*seed >> 8) & 0xffff) / 32768.0) - 1.0;
+}
+
+/* Runs one case through the backend API (as cudnn-frontend does: tensors, convolution,
+ * operation, graph, heuristics, engine config, plan, variant pack) and checks every output
+ * element against a direct reference. */
+static void run_case(const conv_case *cc)
+{
+    int64_t oh = (cc->h + 2 * cc->pad[0] - cc->dil[0] * (cc->r - 1) - 1) / cc->stride[0] + 1;
+    int64_t ow = (cc->w + 2 * cc->pad[1] - cc->dil[1] * (cc->s - 1) - 1) / cc->stride[1] + 1;
+    int64_t cg = cc->c / cc->groups;
+    int64_t xd[4] = {cc->n, cc->c, cc->h, cc->w}, wd[4] = {cc->k, cg, cc->r, cc->s},
+            yd[4] = {cc->n, cc->k, oh, ow};
+    int64_t xs[4], ws[4], ys[4];
+    cudnnDataType_t dt = cc->half ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
+    cudnnBackendDescriptor_t X = tensor('x', dt, xd, cc->nhwc, xs);
+    cudnnBackendDescriptor_t W = tensor('w', dt, wd, cc->nhwc, ws);
+    cudnnBackendDescriptor_t Y = tensor('y', dt, yd, cc->nhwc, ys);
+    size_t es = cc->half ? 2 : 4;
+    size_t nx = (size_t)(cc->n * cc->c * cc->h * cc->w), nw = (size_t)(cc->k * cg * cc->r * cc->s),
+           ny = (size_t)(cc->n * cc->k * oh * ow);
+    uint8_t *x = malloc(nx * es), *w = malloc(nw * es), *y = malloc(ny * es);
+    double *y0 = malloc(ny * sizeof *y0);
+    unsigned seed = 7;
+    /* values rounded to what the element type holds, so the reference sees the same inputs */
+#define PUT(buf, i, v)                                                                             \
+    (cc->half ? (void)(((uint16_t *)(buf))[i] = f2h((float)(v)))                                   \
+              : (void)(((float *)(buf))[i] = (float)(v)))
+#define GET(buf, i) (cc->half ? (double)h2f(((uint16_t *)(buf))[i]) : (double)((float *)(buf))[i])
+    for (size_t i = 0; i < nx; i++)
+        PUT(x, i, rnd(&seed));
+    for (size_t i = 0; i < nw; i++)
+        PUT(w, i, rnd(&seed));
+    for (size_t i = 0; i < ny; i++) {
+        PUT(y, i, rnd(&seed));
+        y0[i] = GET(y, i);
+    }
+
+    cudnnBackendDescriptor_t cv = make(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
+    int64_t sp = 2;
+    cudnnDataType_t comp = CUDNN_DATA_FLOAT;
+    cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
+    set(cv, CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &comp);
+    set(cv, CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode);
+    set(cv, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &sp);
+    set(cv, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, CUDNN_TYPE_INT64, 2, cc->pad);
+    set(cv, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, CUDNN_TYPE_INT64, 2, cc->pad);
+    set(cv, CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, CUDNN_TYPE_INT64, 2, cc->stride);
+    set(cv, CUDNN_ATTR_CONVOLUTION_DILATIONS, CUDNN_TYPE_INT64, 2, cc->dil);
+    OK(cudnnBackendFinalize(cv));
+
+    cudnnBackendDescriptor_t op = make(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR);
+    set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &X);
+    set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &W);
+    set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &Y);
+    set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+        &cv);
+    set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &cc->alpha);
+    set(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &cc->beta);
+    OK(cudnnBackendFinalize(op));
+    /* the tensors and convolution are referenced: destroying them now must not matter */
+    OK(cudnnBackendDestroyDescriptor(X));
+    OK(cudnnBackendDestroyDescriptor(W));
+    OK(cudnnBackendDestroyDescriptor(Y));
+    OK(cudnnBackendDestroyDescriptor(cv));
+
+    cudnnHandle_t h;
+    OK(cudnnCreate(&h));
+    cudnnBackendDescriptor_t g = make(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
+    set(g, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &h);
+    set(g, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &op);
+    OK(cudnnBackendFinalize(g));
+    int64_t count = -1;
+    OK(cudnnBackendGetAttribute(g, CUDNN_ATTR_OPERATIONGRAPH_ENGINE_GLOBAL_COUNT, CUDNN_TYPE_INT64,
+                                1, &count, &count));
+    cr_assert_geq(count, 1);
+
+    cudnnBackendDescriptor_t heur = make(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
+    cudnnBackendHeurMode_t hm = CUDNN_HEUR_MODE_A;
+    set(heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &g);
+    set(heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &hm);
+    OK(cudnnBackendFinalize(heur));
+    OK(cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                                0, &count, NULL));
+    cr_assert_eq(count, 1);
+    cudnnBackendDescriptor_t cfg = make(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
+    OK(cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                                1, &count, &cfg));
+    cudnnBackendDescriptor_t eng = make(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
+    OK(cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+                                &count, &eng));
+    int64_t gidx = -1;
+    OK(cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &count,
+                                &gidx));
+    cr_assert_eq(gidx, 0);
+
+    cudnnBackendDescriptor_t plan = make(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+    set(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &h);
+    set(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfg);
+    OK(cudnnBackendFinalize(plan));
+    int64_t ws_size = -1;
+    OK(cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
+                                &count, &ws_size));
+    cr_assert_eq(ws_size, 0);
+
+    cudnnBackendDescriptor_t pack = make(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+    int64_t uids[3] = {'x', 'w', 'y'};
+    void *ptrs[3] = {x, w, y}, *wsp = NULL;
+    set(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids);
+    set(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs);
+    set(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &wsp);
+    OK(cudnnBackendFinalize(pack));
+    OK(cudnnBackendExecute(h, plan, pack));
+    cr_assert_eq(fg_work_sync_all(), 0, "queued work failed");
+
+    /* the reference: direct loops over logical indices, element offsets from the strides */
+    double tol = cc->half ? 2e-2 : 1e-4;
+    for (int64_t n = 0; n < cc->n; n++)
+        for (int64_t k = 0; k < cc->k; k++)
+            for (int64_t i = 0; i < oh; i++)
+                for (int64_t j = 0; j < ow; j++) {
+                    int64_t gi = k / (cc->k / cc->groups);
+                    double acc = 0;
+                    for (int64_t c = 0; c < cg; c++)
+                        for (int64_t r = 0; r < cc->r; r++)
+                            for (int64_t s = 0; s < cc->s; s++) {
+                                int64_t hi = i * cc->stride[0] - cc->pad[0] + r * cc->dil[0];
+                                int64_t wi = j * cc->stride[1] - cc->pad[1] + s * cc->dil[1];
+                                if (hi < 0 || hi >= cc->h || wi < 0 || wi >= cc->w)
+                                    continue;
+                                int64_t xo = n * xs[0] + (gi * cg + c) * xs[1] + hi * xs[2] +
+                                             wi * xs[3];
+                                int64_t wo = k * ws[0] + c * ws[1] + r * ws[2] + s * ws[3];
+                                acc += GET(x, xo) * GET(w, wo);
+                            }
+                    int64_t yo = n * ys[0] + k * ys[1] + i * ys[2] + j * ys[3];
+                    double want = cc->alpha * acc + cc->beta * y0[yo];
+                    double got = GET(y, yo);
+                    cr_assert(fabs(got - want) <= tol * (1 + fabs(want)),
+                              "y[%lld,%lld,%lld,%lld] = %g, want %g", (long long)n, (long long)k,
+                              (long long)i, (long long)j, got, want);
+                }
+#undef PUT
+#undef GET
+    cudnnBackendDescriptor_t all[] = {pack, plan, eng, cfg, heur, g, op};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        OK(cudnnBackendDestroyDescriptor(all[i]));
+    OK(cudnnDestroy(h));
+    free(x), free(w), free(y), free(y0);
+}
+
+Test(fakednn, conv_nchw_f32_pad_stride)
+{
+    conv_case c = {2, 3, 9, 8, 4, 3, 3, 1, {1, 1}, {2, 1}, {1, 1}, 0, 0, 1.0f, 0.0f};
+    run_case(&c);
+}
+
+Test(fakednn, conv_nhwc_f32_dilation_alpha_beta)
+{
+    conv_case c = {1, 4, 7, 7, 6, 3, 2, 1, {2, 0}, {1, 2}, {2, 1}, 1, 0, 0.5f, 2.0f};
+    run_case(&c);
+}
+
+Test(fakednn, conv_nchw_f16_groups)
+{
+    conv_case c = {2, 6, 6, 5, 4, 3, 3, 2, {1, 1}, {1, 1}, {1, 1}, 0, 1, 1.0f, 0.0f};
+    run_case(&c);
+}
+
+Test(fakednn, conv_nhwc_f16_1x1_stride2)
+{
+    conv_case c = {1, 8, 8, 8, 16, 1, 1, 1, {0, 0}, {2, 2}, {1, 1}, 1, 1, 1.0f, 0.0f};
+    run_case(&c);
+}
+
+Test(fakednn, graph_of_unknown_op_is_not_supported)
+{
+    cudnnBackendDescriptor_t op = make(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR);
+    cudnnBackendDescriptor_t g = make(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
+    set(g, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &op);
+    cr_assert_eq(cudnnBackendFinalize(g), CUDNN_STATUS_NOT_SUPPORTED);
+    cr_assert_eq(cudnnBackendSetAttribute(g, CUDNN_ATTR_OPERATIONGRAPH_OPS,
+                                          CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, NULL),
+                 CUDNN_STATUS_BAD_PARAM);
+    OK(cudnnBackendDestroyDescriptor(g));
+    OK(cudnnBackendDestroyDescriptor(op));
+}
+
+Test(fakednn, batch_norm_inference_spatial_nchw_and_nhwc)
+{
+    for (int nhwc = 0; nhwc < 2; nhwc++) {
+        int n = 2, c = 3, hh = 4, ww = 5;
+        int dims[4] = {n, c, hh, ww}, st[4];
+        if (nhwc)
+            st[0] = hh * ww * c, st[1] = 1, st[2] = ww * c, st[3] = c;
+        else
+            st[0] = c * hh * ww, st[1] = hh * ww, st[2] = ww, st[3] = 1;
+        int bdims[4] = {1, c, 1, 1}, bst[4] = {c, 1, 1, 1};
+        cudnnTensorDescriptor_t xd, bd;
+        OK(cudnnCreateTensorDescriptor(&xd));
+        OK(cudnnCreateTensorDescriptor(&bd));
+        OK(cudnnSetTensorNdDescriptor(xd, CUDNN_DATA_FLOAT, 4, dims, st));
+        OK(cudnnSetTensorNdDescriptor(bd, CUDNN_DATA_FLOAT, 4, bdims, bst));
+        size_t total = (size_t)(n * c * hh * ww);
+        float *x = malloc(total * 4), *y = malloc(total * 4);
+        float scale[3] = {1.5f, -2.0f, 0.25f}, bias[3] = {0.1f, 0.2f, -0.3f},
+              mean[3] = {0.5f, -1.0f, 2.0f}, var[3] = {4.0f, 0.25f, 1.0f};
+        unsigned seed = 3;
+        for (size_t i = 0; i < total; i++)
+            x[i] = (float)rnd(&seed), y[i] = 99.0f;
+        cudnnHandle_t h;
+        OK(cudnnCreate(&h));
+        float one = 1.0f, zero = 0.0f;
+        double eps = 1e-5;
+        OK(cudnnBatchNormalizationForwardInference(h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, xd, x,
+                                                   xd, y, bd, scale, bias, mean, var, eps));
+        cr_assert_eq(fg_work_sync_all(), 0);
+        for (int a = 0; a < n; a++)
+            for (int ch = 0; ch < c; ch++)
+                for (int i = 0; i < hh; i++)
+                    for (int j = 0; j < ww; j++) {
+                        size_t o = (size_t)(a * st[0] + ch * st[1] + i * st[2] + j * st[3]);
+                        double want = scale[ch] * (x[o] - mean[ch]) / sqrt(var[ch] + eps) + bias[ch];
+                        cr_assert(fabs(y[o] - want) < 1e-5 * (1 + fabs(want)),
+                                  "nhwc %d: y[%d,%d,%d,%d] = %g, want %g", nhwc, a, ch, i, j,
+                                  y[o], want);
+                    }
+        OK(cudnnDestroy(h));
+        OK(cudnnDestroyTensorDescriptor(xd));
+        OK(cudnnDestroyTensorDescriptor(bd));
+        free(x), free(y);
+    }
+}
