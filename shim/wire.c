@@ -16,6 +16,8 @@ cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, in
     /* the seq goes in at send time so every frame, batch or not, is numbered in order */
     uint32_t seq = ++shim_g.seq;
     proto_frame_set_seq(b, seq);
+    if (shim_trace_enabled) /* GENIE_TRACE_FILE: the executor times this frame */
+        proto_frame_set_flags(b, proto_frame_peek_flags(b->data) | shim_trace_frame_flags());
     void *reply = NULL;
     size_t reply_n = 0, sent = b->len;
     uint64_t t0 = genie_now_ns();
@@ -34,7 +36,8 @@ cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, in
         e = shim_link_callv(shim_g.link, iov, niov, &reply, &reply_n);
         free(iov);
     }
-    shim_g.stats.wire_ns += genie_now_ns() - t0;
+    uint64_t t1 = genie_now_ns();
+    shim_g.stats.wire_ns += t1 - t0;
     shim_g.stats.batches++;
     shim_g.stats.round_trips++;
     shim_g.stats.bytes_sent += sent;
@@ -72,6 +75,8 @@ cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, in
                                 (int)er.msg_len, (const char *)er.msg, GENIE_BUILD_ID,
                                 PROTO_SESSION_VERSION, PROTO_VERSION);
             }
+            if (r.op == PROTO_OP_R_TRACE && shim_trace_enabled && (k = shim_trace_reply(&r)))
+                break;
             if (r.op == PROTO_OP_R_EXEC) {
                 proto_R_EXEC x;
                 if (!proto_get_R_EXEC(&r, &x))
@@ -86,7 +91,9 @@ cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, in
         if (k < 0)
             e = k;
     }
-    free(reply);
+    shim_link_reply_free(shim_g.link, reply);
+    if (shim_trace_enabled)
+        shim_trace_frame(seq, kind, t0, t1, genie_now_ns(), sent, reply_n);
     if (e)
         return shim_lost("bad reply from genie-remote", e);
     return cudaSuccess;

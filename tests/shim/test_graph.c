@@ -59,6 +59,9 @@ Test(graph, capture_records_nothing_and_replays)
     holds(b, 7, "the replay ran both records");
     /* a second launch runs them again */
     cr_assert_eq(cudaMemset(b, 1, N), cudaSuccess);
+    /* s is non-blocking: nothing orders it after the legacy stream's memset but a sync (it
+     * raced on the asynchronous fake GPU: 1 run in 6 saw the memset land after the replay) */
+    cr_assert_eq(cudaDeviceSynchronize(), cudaSuccess);
     cr_assert_eq(cudaGraphLaunch(x, s), cudaSuccess);
     cr_assert_eq(cudaStreamSynchronize(s), cudaSuccess);
     holds(b, 7, "the second replay");
