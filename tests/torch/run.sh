@@ -5,7 +5,9 @@
 #
 # SCRIPT defaults to test_torch_fake.py; with trace_decode.py the fake GPU runs PyTorch's
 # kernels as no-ops (GENIE_FAKE_UNKNOWN_KERNELS=noop: values garbage, call counts real) and
-# the script's exit status is the verdict (77: skipped). Any call Genie refuses fails the run.
+# the script's exit status is the verdict (77: skipped); resnet_flush.py likewise. Any call Genie
+# refuses fails the run. GENIE_TORCH_REMOTE=unix:/path (or host:port) runs against a
+# genie-remote started beforehand instead of the in-process executor.
 #
 # Prints "SKIPPED: torch not installed" and exits 0 when `python3 -c 'import torch'` fails
 # (CI installs no torch; scripts/setup.sh --torch does). Otherwise runs test_torch_fake.py with
@@ -18,7 +20,7 @@ script=${1:-test_torch_fake.py}
 [ $# -gt 0 ] && shift
 [ -f "$here/$script" ] || { echo "run.sh: no script $here/$script" >&2; exit 2; }
 noop=
-[ "$script" = trace_decode.py ] && noop=noop
+case "$script" in trace_decode.py | resnet_flush.py) noop=noop ;; esac
 build=${GENIE_BUILD:?set GENIE_BUILD to the build directory}
 build=$(cd "$build" && pwd) # absolute: LD_PRELOAD must hold in every child process
 py=${PYTHON:-python3}
@@ -50,7 +52,7 @@ fi
 set +e
 LD_PRELOAD=$preload \
     LD_LIBRARY_PATH=$build/shim/lookalike:$tmp/stubs:$cuda_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
-    GENIE_REMOTE=local GENIE_CUDA_LIB=$fake GENIE_CUBLAS_LIB=$fakeblas GENIE_CUBLASLT_LIB=$fakeblas \
+    GENIE_REMOTE=${GENIE_TORCH_REMOTE:-local} GENIE_CUDA_LIB=$fake GENIE_CUBLAS_LIB=$fakeblas GENIE_CUBLASLT_LIB=$fakeblas \
     GENIE_STATS_FILE=$tmp/stats.json GENIE_FAKE_UNKNOWN_KERNELS=$noop \
     timeout "${GENIE_RUN_TIMEOUT:-300}" "$py" -W ignore "$here/$script" "$@" >"$tmp/out.txt" 2>&1
 rc=$?
