@@ -43,7 +43,7 @@ static void shim_init(void)
     shim_g.naive = genie_env_bool("GENIE_NAIVE", 0);
     /* Non-blocking flushes (shim/inflight.c): frames in flight at most, and their request
      * bytes. 0 batches: every flush waits for its reply, as without semantics. */
-    long long nb = genie_env_int("GENIE_INFLIGHT_BATCHES", 128);
+    long long nb = genie_env_int("GENIE_INFLIGHT_BATCHES", 1024);
     shim_g.inflight_batches = sem && !shim_g.naive && nb > 0 ? (uint32_t)nb : 0;
     shim_g.inflight_bytes = (uint64_t)genie_env_int("GENIE_INFLIGHT_BYTES", 256ll << 20);
     if (!shim_g.inflight_batches || !shim_g.inflight_bytes) {

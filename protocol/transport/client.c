@@ -318,12 +318,39 @@ int proto_conn_callv(proto_conn *c, const proto_iov *iov, size_t niov, void **re
     return rc ? conn_fail(c, rc, timeout_ms) : 0;
 }
 
+/* A request this small is copied into a buffer gRPC owns and frees: the send then returns
+ * when the message is queued. A borrowed one must wait until gRPC has written every byte and
+ * dropped its slices (proto_wait_borrowed polls for that in 1 ms steps: about 1 ms per frame
+ * that is not followed by a read, as proto_conn_callv's are). */
+#define SEND_COPY_MAX ((size_t)16 << 20)
+
 int proto_conn_sendv(proto_conn *c, const proto_iov *iov, size_t niov, int timeout_ms)
 {
     int rc = check_request(c, iov, niov);
     if (rc)
         return rc;
-    rc = proto_send(&c->s, iov, niov, NULL, NULL, proto_deadline(timeout_ms));
+    size_t n = 0;
+    for (size_t i = 0; i < niov; i++)
+        n += iov[i].n;
+    proto_hold *hold = NULL;
+    proto_iov one;
+    if (n <= SEND_COPY_MAX && (hold = malloc(sizeof *hold)) && (hold->owned = malloc(n ? n : 1))) {
+        uint8_t *d = hold->owned;
+        for (size_t i = 0; i < niov; i++) {
+            if (iov[i].n)
+                memcpy(d, iov[i].p, iov[i].n);
+            d += iov[i].n;
+        }
+        atomic_init(&hold->refs, 1);
+        hold->heap_self = 1;
+        one = (proto_iov){hold->owned, n};
+        iov = &one;
+        niov = 1;
+    } else if (hold) {
+        free(hold); /* no memory for the copy: borrowed */
+        hold = NULL;
+    }
+    rc = proto_send(&c->s, iov, niov, hold, NULL, proto_deadline(timeout_ms));
     return rc ? conn_fail(c, rc, timeout_ms) : 0;
 }
 
