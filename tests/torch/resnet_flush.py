@@ -50,6 +50,7 @@ nparams = sum(1 for _ in model.parameters()) + sum(1 for _ in model.buffers())
 nbytes = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
 torch.cuda.init()
 torch.zeros(1, device="cuda")  # session and context set up before counting
+torch.cuda.synchronize()  # (a sync after a kernel: it waits)
 s0 = stats()
 t0 = time.perf_counter()
 model = model.cuda()
