@@ -60,6 +60,11 @@ for c in "${configs[@]}"; do
     vars=()
     [ "$c" = default ] || IFS=, read -r -a vars <<<"$c"
     echo "== $c"
-    env ${vars[@]+"${vars[@]}"} GENIE_TORCH_REMOTE="$target" GENIE_BUILD="$build" GENIE_RUN_TIMEOUT=900 \
-        "$here/tests/torch/run.sh" resnet_flush.py "$forwards" | grep -E '^(upload|check|forward|RESULT)'
+    if ! env ${vars[@]+"${vars[@]}"} GENIE_TORCH_REMOTE="$target" GENIE_BUILD="$build" \
+        GENIE_RUN_TIMEOUT=900 "$here/tests/torch/run.sh" resnet_flush.py "$forwards" >"$tmp/out" 2>&1; then
+        cat "$tmp/out" >&2
+        echo "flush.sh: the run failed" >&2
+        exit 1
+    fi
+    grep -E '^(upload|check|forward|RESULT)' "$tmp/out"
 done
