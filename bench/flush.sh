@@ -4,6 +4,7 @@
 # pipelining; docs/semantics.md has the numbers this printed).
 #
 #   bench/flush.sh [BUILD=build] [DELAY_US=0] [FORWARDS=0] [CONFIG...]
+#   (env BATCH: the forwards' batch size, 1)
 #
 # Each CONFIG is a space-free list of VAR=VALUE joined by commas, run as the client's
 # environment (default: "GENIE_SEMANTICS=0" "GENIE_SYNC_ELISION=0" "default"). One genie-remote
@@ -61,10 +62,15 @@ for c in "${configs[@]}"; do
     [ "$c" = default ] || IFS=, read -r -a vars <<<"$c"
     echo "== $c"
     if ! env ${vars[@]+"${vars[@]}"} GENIE_TORCH_REMOTE="$target" GENIE_BUILD="$build" \
-        GENIE_RUN_TIMEOUT=900 "$here/tests/torch/run.sh" resnet_flush.py "$forwards" >"$tmp/out" 2>&1; then
+        GENIE_RUN_TIMEOUT=900 "$here/tests/torch/run.sh" resnet_flush.py "$forwards" "${BATCH:-1}" >"$tmp/out" 2>&1; then
         cat "$tmp/out" >&2
         echo "flush.sh: the run failed" >&2
         exit 1
     fi
     grep -E '^(upload|check|forward|RESULT)' "$tmp/out"
+    # the tail: ms from the last op recorded to the result, median over the forwards after
+    # the first (which loads modules)
+    awk '/^forward [1-9]/ { printf "%.3f\n", $9 - $5 }' "$tmp/out" | sort -g >"$tmp/tails"
+    n=$(wc -l <"$tmp/tails")
+    [ "$n" -gt 0 ] && echo "tail after recording, median of $n: $(sed -n "$(((n + 1) / 2))p" "$tmp/tails") ms"
 done
