@@ -46,6 +46,8 @@ void proto_frame_set_seq(genie_buf *b, uint32_t seq) { put32(b->data + 12, seq);
 
 uint32_t proto_frame_peek_seq(const void *p) { return get32((const uint8_t *)p + 12); }
 
+uint32_t proto_frame_peek_flags(const void *p) { return get32((const uint8_t *)p + 8); }
+
 void proto_frame_end(genie_buf *b)
 {
     uint8_t *h = b->data;

@@ -36,6 +36,17 @@ enum proto_kind {
  * most PROTO_DELTA_TEMPLATE_MAX bytes) as the template a later BATCH_DELTA patches, if no
  * record of it failed; otherwise it drops the template it had. */
 #define PROTO_FRAME_TEMPLATE 0x1u
+/* TRACE (GENIE_TRACE_FILE): the executor times this frame's stream work with events and
+ * answers R_TRACE before R_EXEC. 0x10: clear of the flags other passes may take. */
+#define PROTO_FRAME_TRACE 0x10u
+/* One span of R_TRACE: the op at index of frame seq ran on client stream `stream` from t0 to
+ * t1 on the device (the server's clock, ns). 32 bytes, little-endian. */
+typedef struct proto_trace_span {
+    uint32_t seq, index, stream;
+    uint16_t op, pad_;
+    uint64_t t0, t1;
+} proto_trace_span;
+_Static_assert(sizeof(proto_trace_span) == 32, "proto_trace_span is 32 bytes");
 #define PROTO_DELTA_TEMPLATE_MAX ((size_t)8 << 20)
 /* R_ERROR index of a BATCH_DELTA whose template the executor does not have */
 #define PROTO_INDEX_DELTA 0xfffffffeu
@@ -65,6 +76,8 @@ void proto_frame_set_flags(genie_buf *b, uint32_t flags);
 void proto_frame_set_seq(genie_buf *b, uint32_t seq);
 /* The seq of a frame's header at p (at least PROTO_HDR_SIZE bytes; not validated). */
 uint32_t proto_frame_peek_seq(const void *p);
+/* The header's flags (of a frame being built, or any buffer of PROTO_HDR_SIZE bytes). */
+uint32_t proto_frame_peek_flags(const void *p);
 
 /* Validates a whole frame: GENIE_ETRUNC (shorter than header or than its length),
  * GENIE_ETOOBIG (length over max), GENIE_EPROTO (bad magic or kind, trailing bytes),

@@ -45,6 +45,12 @@ int proto_conn_callv(proto_conn *c, const proto_iov *iov, size_t niov, void **re
 int proto_conn_sendv(proto_conn *c, const proto_iov *iov, size_t niov, int timeout_ms);
 int proto_conn_recv(proto_conn *c, void **reply, size_t *reply_n, int timeout_ms);
 
+/* Gives back a reply of this connection's most recent call: a big one (>= 1 MiB) is kept for
+ * the next big reply, so a large D2H does not fault in fresh pages each time (released by the
+ * first reply that finds it idle for 2 s, or at close); anything else is freed. free() on a reply
+ * is fine too: it just keeps nothing. c NULL: free(). */
+void proto_conn_reply_free(proto_conn *c, void *reply);
+
 /* Bytes moved by this connection's messages (payload bytes, both directions). */
 void proto_conn_bytes(const proto_conn *c, uint64_t *sent, uint64_t *received);
 
@@ -67,6 +73,10 @@ typedef struct proto_handler {
      * proto_server_opts sets for unauthenticated streams stop applying to it. NULL: every
      * stream counts as authenticated from the start. */
     int (*authenticated)(void *session);
+    /* Optional: takes back a reply once gRPC no longer reads it (before the next handle, on
+     * the session's thread, and before close), so the session can build its next reply in
+     * the same memory. NULL: the transport frees replies itself. */
+    void (*reply_done)(void *session, void *reply);
 } proto_handler;
 
 /* Limits the server applies before and after authentication, and its credentials. 0 or

@@ -47,6 +47,9 @@ exec_session *exec_session_open(exec_ctx *ctx, const char *peer);
  * when the stream must end after this reply (bad token, HELLO missing). Never returns without a
  * reply unless memory ran out (then *reply is NULL and the return is nonzero). */
 int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply, size_t *reply_n);
+/* Takes a reply of exec_session_handle back (the transport's reply_done): a big one's buffer
+ * is kept for the next replies, others are freed. Optional: callers may free() replies. */
+void exec_session_reply_done(exec_session *s, void *reply);
 /* Ends the session: destroys its streams/events, unmaps and releases everything it mapped, frees
  * its VA range. */
 void exec_session_close(exec_session *s);

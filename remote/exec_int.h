@@ -200,6 +200,14 @@ struct exec_session {
     size_t nglobals, capglobals;
     exec_idmap funcs;   /* client ID -> exec_func (owned) */
     genie_buf reply;    /* the reply being built; handed to the caller at the end */
+    /* A big reply's buffer, given back by the transport (exec_session_reply_done) and kept
+     * for the next replies: a large D2H writes into pages faulted in once, not afresh. */
+    uint8_t *out;       /* the last reply handed out (borrowed by the transport) */
+    size_t out_cap, out_len;
+    uint8_t *keep;      /* owned; NULL when none (handed out in s->reply) */
+    const uint8_t *keep_last; /* the kept buffer's address, even while handed out */
+    size_t keep_cap;
+    uint64_t keep_big_ns; /* when a reply last needed it (big replies stopped: freed) */
     size_t reply_hint;  /* length of the last reply: the next one starts that big */
     genie_buf scratch;  /* reused per batch: aligned kernel params, module images, names */
     void **kparams;     /* reused kernelParams array */
@@ -225,6 +233,25 @@ struct exec_session {
     exec_session *prev, *next; /* ctx->live, under ctx->lock */
     uint64_t opened_ns;
     uint64_t nbatches; /* frames handled; with mapped and nfail read by STATUS (atomics) */
+    /* GENIE_TRACE_FILE (remote/trace.c): created by the first frame flagged
+     * PROTO_FRAME_TRACE. trace_op: the op being run is timed (its wire op), else 0. */
+    struct exec_trace *trace;
+    uint16_t trace_op;
+    uint32_t trace_seq, trace_index;
+    /* tests only (GENIE_TEST_CLOCK_SKEW_NS): added to every server time the client sees (PING,
+     * R_TRACE), as if genie-remote's clock were another machine's */
+    int64_t clock_skew;
+    /* GENIE_PARALLEL_BRANCHES (remote/branches.c): the BRANCHES annotation of the frame being
+     * run (borrowed from it; NULL: none), the lane of the op being run, the lanes' streams
+     * (aux[0] unused: lane 0 is lane_st, the batch's stream) and events; forked: lanes that
+     * waited for the fork point since the last barrier. */
+    const uint8_t *lanes;
+    uint32_t lane, lane_origin;
+    CUstream lane_st;
+    CUstream aux[4];
+    CUevent lane_ev[4], fork_ev;
+    uint8_t forked;
+    int lane_ok; /* the fork point is recorded on lane_st: lanes may be used */
 };
 
 /* dlopen flags for the GPU libraries. In the in-process ("local") mode libgenie.so is
@@ -259,6 +286,30 @@ void exec_lt_session_close(exec_session *s);
 void exec_module_session_close(exec_session *s);
 /* Frees the session's graphs (remote/ops_graph.c). */
 void exec_graph_session_close(exec_session *s);
+
+/* ---- GENIE_PARALLEL_BRANCHES (remote/branches.c) ---- */
+#define EXEC_LANES 4
+/* Before the batch: 1 when its last record (last, of nrec) is a well-formed BRANCHES whose
+ * lanes the session can run (s->lanes set), else 0 (the batch runs as recorded). */
+int exec_lanes_begin(exec_session *s, const proto_rec *last, uint32_t nrec);
+void exec_lanes_before(exec_session *s, uint32_t i); /* op i's forks and joins; s->lane */
+void exec_lanes_after(exec_session *s, uint32_t i);
+void exec_lanes_end(exec_session *s); /* every lane joins the batch's stream */
+void exec_lanes_session_close(exec_session *s);
+
+/* ---- GENIE_TRACE_FILE (remote/trace.c) ---- */
+typedef struct exec_trace exec_trace;
+/* 1 for the ops whose stream work a traced frame times. */
+int exec_trace_wanted(uint16_t op);
+/* A traced frame begins: the first one creates the session's base event. 0 or GENIE_ENOMEM. */
+int exec_trace_frame_begin(exec_session *s);
+/* exec_stream resolved the stream of the op being run (trace_op set): its start event. */
+void exec_trace_arm(exec_session *s, uint32_t id, CUstream st);
+/* After the op ran: its end event, and the pair waits for completion. */
+void exec_trace_op_done(exec_session *s);
+/* Appends R_TRACE with every pending pair that completed by now. 0 or GENIE_ENOMEM. */
+int exec_trace_reply(exec_session *s, uint64_t recv_ns);
+void exec_trace_session_close(exec_session *s);
 
 /* Failed ops a batch may have before the executor abandons the rest of it. */
 #define EXEC_MAX_ERRORS 16

@@ -64,6 +64,10 @@ static int on_authenticated(void *s)
 {
     return exec_session_authenticated(s);
 }
+static void on_reply_done(void *s, void *reply)
+{
+    exec_session_reply_done(s, reply);
+}
 
 /* The tokens from a file: each non-empty line is one tenant's token; returned joined by
  * newlines. NULL (reason printed) when the file cannot be read or holds no token. Caller
@@ -364,7 +368,8 @@ int main(int argc, char **argv)
                        .open = on_open,
                        .handle = on_handle,
                        .close = on_close,
-                       .authenticated = on_authenticated};
+                       .authenticated = on_authenticated,
+                       .reply_done = on_reply_done};
     proto_server *srv;
     if ((rc = proto_server_start_opts(listen, &h, &so, &srv, err, sizeof err))) {
         if (*err)

@@ -23,10 +23,38 @@ static int bind(exec_idmap *m, uint32_t id, void *val)
     return exec_idmap_put(m, id, val);
 }
 
+/* The driver gets an image without its length and trusts its headers: a fatbin whose header
+ * claims more bytes than arrived would have it (or the fake GPU, which reads the cubin's
+ * parameter layouts) read past the copy, and a fatbin wrapper holds a pointer into this
+ * process. Neither reaches it; the shim sends a wrapper's fatbin, never the wrapper. */
+static CUresult check_image(const uint8_t *image, size_t len)
+{
+    uint32_t magic;
+    if (len < 4)
+        return 0; /* the driver judges */
+    memcpy(&magic, image, 4);
+    if (magic == 0x466243b1u) /* __fatBinC_Wrapper_t */
+        return CUDA_ERROR_INVALID_IMAGE;
+    if (magic == 0xba55ed50u) { /* fatbin: u32 magic, u16 version, u16 header size, u64 size */
+        uint16_t hsize;
+        uint64_t size;
+        if (len < 16)
+            return CUDA_ERROR_INVALID_IMAGE;
+        memcpy(&hsize, image + 6, 2);
+        memcpy(&size, image + 8, 8);
+        if (hsize < 16 || hsize > len || size > len - hsize)
+            return CUDA_ERROR_INVALID_IMAGE;
+    }
+    return 0;
+}
+
 /* cuModuleLoadData from an aligned, NUL-terminated copy: record bodies are only 4-byte aligned
  * and PTX must end in a NUL (the scratch buffer, reused; the driver keeps no pointer). */
 static CUresult load_image(exec_session *s, const uint8_t *image, size_t len, CUmodule *mod)
 {
+    CUresult bad = check_image(image, len);
+    if (bad)
+        return bad;
     genie_buf_reset(&s->scratch);
     CUresult r = CUDA_ERROR_OUT_OF_MEMORY;
     if (!genie_buf_append(&s->scratch, image, len) && !genie_buf_append(&s->scratch, "", 1))

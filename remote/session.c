@@ -39,6 +39,7 @@ exec_session *exec_session_open(exec_ctx *ctx, const char *peer)
     s->ctx = ctx;
     peer_addr(peer, s->peer, sizeof s->peer);
     s->opened_ns = genie_now_ns();
+    s->clock_skew = genie_env_int("GENIE_TEST_CLOCK_SKEW_NS", 0);
     pthread_mutex_lock(&ctx->lock);
     s->id = ++ctx->next_session;
     s->next = ctx->live;
@@ -109,8 +110,17 @@ int exec_stream(exec_session *s, uint32_t index, uint32_t id, const char *op, CU
      * orders at least as strictly as per-thread would. */
     if (s->replaying && id == s->remap_from)
         id = s->remap_to; /* a graph's origin stream is the stream it is launched on */
+    /* GENIE_PARALLEL_BRANCHES: the op's lane (0-2 are one stream here, as below) */
+    if (s->lane && (id == s->lane_origin || (id < 3 && s->lane_origin < 3))) {
+        *out = s->aux[s->lane];
+        if (s->trace_op)
+            exec_trace_arm(s, id | s->lane << 24, *out);
+        return 0;
+    }
     if (id < 3) {
         *out = NULL;
+        if (s->trace_op)
+            exec_trace_arm(s, id, NULL);
         return 0;
     }
     CUstream st = exec_idmap_get(&s->streams, id);
@@ -118,6 +128,8 @@ int exec_stream(exec_session *s, uint32_t index, uint32_t id, const char *op, CU
         return exec_fail(s, index, EXEC_cudaErrorInvalidResourceHandle, CUDA_ERROR_INVALID_HANDLE,
                          "%s: unknown stream %u", op, id);
     *out = st;
+    if (s->trace_op)
+        exec_trace_arm(s, id, st);
     return 0;
 }
 
@@ -366,7 +378,8 @@ int exec_op_STATUS(exec_session *s, uint32_t index, const proto_STATUS *a)
 int exec_op_PING(exec_session *s, uint32_t index, const proto_PING *a)
 {
     (void)index;
-    return proto_put_R_PONG(&s->reply, a->nonce, genie_now_ns()) ? 0 : GENIE_ENOMEM;
+    return proto_put_R_PONG(&s->reply, a->nonce, genie_now_ns() + (uint64_t)s->clock_skew) ? 0
+                                                                                     : GENIE_ENOMEM;
 }
 
 /* ---- the batch ---- */
@@ -380,8 +393,38 @@ static int take_reply(exec_session *s, void **reply, size_t *reply_n, int rc)
     *reply = s->reply.data;
     *reply_n = s->reply.len;
     s->reply_hint = s->reply.len;
+    s->out = s->reply.data;
+    s->out_cap = s->reply.cap;
+    s->out_len = s->reply.len;
     s->reply = (genie_buf){0};
     return rc;
+}
+
+/* Replies at least this big keep their buffer; kept, it serves every later reply until a
+ * reply comes back EXEC_KEEP_IDLE_NS after the last big one (then it is freed: big replies
+ * stopped), or the session closes. */
+#define EXEC_KEEP_MIN (1u << 20)
+#define EXEC_KEEP_IDLE_NS 2000000000ull
+
+void exec_session_reply_done(exec_session *s, void *reply)
+{
+    if (!reply || reply != s->out || s->out_cap < EXEC_KEEP_MIN) {
+        free(reply);
+        return;
+    }
+    uint64_t now = genie_now_ns();
+    if (s->out_len >= EXEC_KEEP_MIN || reply != s->keep_last)
+        s->keep_big_ns = now;
+    s->out = NULL;
+    if (now - s->keep_big_ns > EXEC_KEEP_IDLE_NS) {
+        free(reply);
+        s->keep_last = NULL;
+        return;
+    }
+    free(s->keep); /* NULL: it is this one, handed out and back */
+    s->keep = reply;
+    s->keep_last = reply;
+    s->keep_cap = s->out_cap;
 }
 
 /* ---- delta-encoded batches (BATCH_DELTA) ---- */
@@ -470,12 +513,14 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
     /* Check every record's framing before running any: a malformed frame runs nothing. */
     uint32_t nrec = 0;
     proto_iter it;
-    proto_rec rec;
+    proto_rec rec, last = {0};
     if (!e) {
         int k;
         proto_iter_init(&it, &f);
-        while ((k = proto_iter_next(&it, &rec)) == 1)
+        while ((k = proto_iter_next(&it, &rec)) == 1) {
             nrec++;
+            last = rec;
+        }
         e = k;
     }
     uint32_t seq = 0;
@@ -483,8 +528,13 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
         seq = f.seq;
     else if (req && n >= PROTO_HDR_SIZE) /* echo what the header claims: the client can match it */
         seq = proto_frame_peek_seq(req);
-    /* The reply buffer goes to the caller, so each batch starts a new one: sized like the
-     * last reply, a batch usually costs one malloc however many ops it holds. */
+    /* The reply buffer goes to the caller, so each batch starts a new one: the kept one if a
+     * big reply left one (exec_session_reply_done), else sized like the last reply, so a
+     * batch usually costs one malloc however many ops it holds. */
+    if (s->keep && !s->reply.data) {
+        s->reply = (genie_buf){.data = s->keep, .len = 0, .cap = s->keep_cap};
+        s->keep = NULL;
+    }
     if (genie_buf_reserve(&s->reply, s->reply_hint < (1u << 20) ? s->reply_hint : (1u << 20)) ||
         proto_frame_begin(&s->reply, PROTO_KIND_REPLY, seq))
         return -1;
@@ -515,6 +565,11 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
     CUresult r = d->CtxSetCurrent(s->ctx->primary);
     proto_iter_init(&it, &f);
     int end = 0, nerr = 0;
+    /* GENIE_TRACE_FILE: this frame's stream work is timed (remote/trace.c) */
+    int traced = s->hello && (f.flags & PROTO_FRAME_TRACE) && !exec_trace_frame_begin(s);
+    s->trace_seq = f.seq;
+    /* GENIE_PARALLEL_BRANCHES: the lanes the client's graph found (remote/branches.c) */
+    int lanes = s->hello && !r && nrec > 1 && exec_lanes_begin(s, &last, nrec);
     for (uint32_t i = 0; i < nrec && proto_iter_next(&it, &rec) == 1; i++) {
         if (!s->hello && rec.op == PROTO_OP_STATUS) { /* answered, then the stream ends */
             e = exec_dispatch(s, i, &rec);
@@ -532,7 +587,19 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
             e = exec_cufail(s, i, r, "cuCtxSetCurrent");
             break;
         }
+        if (traced && exec_trace_wanted(rec.op)) {
+            s->trace_op = rec.op;
+            s->trace_index = i;
+        }
+        if (lanes && i + 1 < nrec)
+            exec_lanes_before(s, i);
         e = exec_dispatch(s, i, &rec);
+        if (lanes && i + 1 < nrec)
+            exec_lanes_after(s, i);
+        if (s->trace_op) {
+            exec_trace_op_done(s);
+            s->trace_op = 0;
+        }
         if (e) {
             if (!s->hello) { /* HELLO refused: the stream ends */
                 end = 1;
@@ -555,6 +622,10 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
                       genie_strerror(GENIE_ENOMEM)) == GENIE_ENOMEM)
             return -1;
     }
+    if (lanes)
+        exec_lanes_end(s);
+    if (traced && exec_trace_reply(s, s->t_handle))
+        GENIE_DEBUG("session %u: no memory for R_TRACE", s->id);
     if (f.flags & PROTO_FRAME_TEMPLATE)
         keep_template(s, &f, s->nfail == nfail0);
     return take_reply(s, reply, reply_n, end);
@@ -569,6 +640,8 @@ void exec_session_close(exec_session *s)
     /* Nothing may still run on memory we are about to unmap. */
     /* a fault the client never synced on shows here first: it poisons the context too */
     exec_ctx_poison(s->ctx, exec_sync_all(s));
+    exec_trace_session_close(s);
+    exec_lanes_session_close(s);
     exec_graph_session_close(s);
     exec_lt_session_close(s);
     exec_lib_session_close(s);
@@ -597,6 +670,7 @@ void exec_session_close(exec_session *s)
     genie_buf_free(&s->reply);
     genie_buf_free(&s->scratch);
     genie_buf_free(&s->tmpl);
+    free(s->keep);
     GENIE_INFO("session %u closed", s->id);
     exec_ctx *c = s->ctx;
     int counted = s->hello;

@@ -55,13 +55,15 @@ command -v patchelf >/dev/null || die "patchelf not found (scripts/setup.sh inst
 for t in ldd objdump readelf; do command -v $t >/dev/null || die "$t not found"; done
 
 optional=(tests/workloads/fault tests/workloads/queries tests/fakegpu/libgenie_fakecuda.so
-    bench/relay/genie-relay)
+    bench/relay/genie-relay bench/micro/devtimes)
 for f in "$build"/shim/lookalike/*.so*; do [ -f "$f" ] && optional+=("shim/lookalike/${f##*/}"); done
 files=("${required[@]}")
 for f in "${optional[@]}"; do [ -f "$build/$f" ] && files+=("$f"); done
 SCRIPTS=(tests/e2e/run_workload.sh bench/micro/run.sh scripts/device-validate.sh
     tests/torch/torch_checks.py tests/torch/compare.py tests/torch/make_stubs.sh
-    tests/bench/check_results.py)
+    tests/bench/check_results.py
+    bench/micro/fit_fakegpu_model.py tests/fakegpu/models/h100.model tests/fakegpu/models/h200.model
+    tests/fakegpu/models/a100.model)
 # genie-bench (device-validate's step f runs genie-bench --quick from the bundle)
 for f in "$src"/bench/genie_bench/*.py; do SCRIPTS+=("bench/genie_bench/${f##*/}"); done
 

@@ -278,7 +278,7 @@ plan() {
 | a | \`nvidia-smi -L\`, driver version, \`nvidia-smi\` | 20 s |
 | b | ${WORKLOADS[*]}: native, shim \`local\`, shim \`unix\` (genie-remote, real driver: \`GENIE_REAL_GPU=1\`); saxpy one round trip; ltcheck one query round trip; graphs one round trip per phase | 150 s |
 | c | minigpt default and \`--config gpt2-small --no-check\`: native, shim local, shim unix with \`GENIE_STATS=1\` | 80 s |
-| d | \`GENIE_REAL_GPU=1 bench/micro/run.sh BUNDLE\` | 50 s |
+| d | \`GENIE_REAL_GPU=1 bench/micro/run.sh BUNDLE\`; \`bench/micro/devtimes\` natively (device time per GEMM, copy, kernel: \`device-timings.tsv\`) and \`fit_fakegpu_model.py\` fitting the fake GPU's model file of this GPU to it (\`fitted.model\`) | 50 + 30 s |
 | e | if \`python3 -c "import torch"\` works: \`tests/torch/torch_checks.py\` natively and through the shim (genie-remote on the real driver), \`compare.py\`: per-check table, GPT-2 tokens/s | 120 s |
 | f | \`genie-bench --quick\` on the GPU (results in \`bench/\`), then \`tests/bench/check_results.py\` | 170 s |
 EOF
@@ -422,6 +422,27 @@ else add d "micro unix + tcp" FAIL "$SECS" "exit $RC$([ $TIMED_OUT = 1 ] && echo
     grep -v '^$' "$L/micro.log" | tail -20
     echo '```'
 } | section d-micro
+# device time per operation, natively, for the fake GPU's model files (docs/fakegpu.md)
+step_deadline=$((step_deadline + 30))
+[ $step_deadline -gt $DEADLINE ] && step_deadline=$DEADLINE
+if [ -x "$bundle/bench/micro/devtimes" ]; then
+    run_capped 25 "$L/devtimes.log" "$bundle/bench/micro/devtimes"
+    if [ $RC = 0 ] && [ "$(grep -c $'^[a-z0-9]*\t' "$L/devtimes.log")" -ge 20 ]; then
+        grep -v '^devtimes:' "$L/devtimes.log" >"$out/device-timings.tsv"
+        add d "devtimes (device-timings.tsv)" PASS "$SECS" "$(($(wc -l <"$out/device-timings.tsv") - 2)) timings" devtimes.log
+        gpuname=$(head -1 "$L/nvidia-smi-query.log" 2>/dev/null | awk -F', ' '{print $2}')
+        case "$gpuname" in *H200*) m=h200 ;; *A100*) m=a100 ;; *) m=h100 ;; esac
+        if command -v python3 >/dev/null; then
+            run_capped 10 "$L/fit.log" python3 "$bundle/bench/micro/fit_fakegpu_model.py" fit \
+                "$bundle/tests/fakegpu/models/$m.model" "$out/device-timings.tsv" --out "$out/fitted.model"
+            if [ $RC = 0 ]; then add d "fit $m.model to them (fitted.model)" INFO "$SECS" "$(tail -1 "$L/fit.log" | cut -c1-90)" fit.log
+            else add d "fit $m.model to them" FAIL "$SECS" "exit $RC" fit.log; fi
+        fi
+    elif [ $RC = 125 ]; then add d "devtimes" SKIP 0 "not run: out of time" devtimes.log
+    else add d "devtimes" FAIL "$SECS" "exit $RC$([ $TIMED_OUT = 1 ] && echo ' (timed out)')" devtimes.log; fi
+else
+    add d "devtimes" SKIP 0 "not in the bundle (built with nvcc: bench/micro)"
+fi
 end_step
 
 # ---------------------------------------------------------------- e: torch

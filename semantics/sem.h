@@ -231,6 +231,7 @@ typedef struct sem_policy {
                              * from the caller's memory */
     int weight_cache;       /* GENIE_WEIGHT_CACHE (and GENIE_SEMANTICS) */
     int repeat;             /* GENIE_GRAPH_REPLAY (and GENIE_SEMANTICS) */
+    int branches;           /* GENIE_PARALLEL_BRANCHES (and GENIE_SEMANTICS) */
     uint64_t batch_bytes;   /* GENIE_BATCH_BYTES: flush a batch that reaches it */
     uint64_t direct_min;    /* an H2D copy this large to a remote goes from the caller's memory */
     uint64_t template_max;  /* the largest payload kept as a template */
@@ -321,5 +322,49 @@ sem_batch_decision sem_pass_batch(const sem_policy *p, const sem_repeat *r, cons
 int sem_repeat_after(sem_repeat *r, const sem_ir *ir, uint64_t payload_len, int clean);
 void sem_repeat_drop(sem_repeat *r);
 void sem_repeat_free(sem_repeat *r);
+
+/* ---- parallel branches (GENIE_PARALLEL_BRANCHES) ---- */
+/* Where one op of a one-stream batch runs: lane 0 is the batch's stream, lanes 1.. are
+ * executor streams forked from it. join: bit L set: the op waits for lane L's work so far
+ * (its data predecessors there); SEM_LANE_BARRIER: the op is a barrier, every lane joins lane 0
+ * before it and lanes fork anew after it. After the batch's last op every lane joins lane 0. */
+#define SEM_LANES_MAX 4
+#define SEM_LANE_BARRIER 0x80u
+typedef struct sem_lane {
+    uint8_t lane, join;
+} sem_lane;
+/* The wire op of an Lt matmul (protocol/gen/ops.h's PROTO_OP_LT_MATMUL: semantics/ includes
+ * no protocol header; a test checks that they agree). */
+#define SEM_WIRE_LT_MATMUL 0x0064u
+/* Lanes for every op of ir (g its graph, built with the allocations' extents): an op that
+ * depends on nothing earlier in the batch (back to the last barrier) starts a new lane, an
+ * op goes on the lane of its data predecessors and joins the others when they are on several.
+ * Launches, in-batch H2D copies, D2D copies, memsets and Lt matmuls may take any lane; cuBLAS
+ * GEMMs stay on lane 0 (their handle's stream); every other op is a barrier. Only for a batch
+ * whose ops other than barriers are all on one stream (*origin). Returns the number of lanes (1: run it as
+ * recorded, out untouched beyond ir->n). */
+uint32_t sem_pass_branches(const sem_policy *p, const sem_ir *ir, const sem_graph *g,
+                           sem_lane *out, uint32_t *origin);
+
+/* ---- the cost model (semantics/cost.c) ---- */
+/* The remote's parameters, measured by a calibration against it (bench/micro's "cost model"
+ * section), never taken from the fake GPU's data file. Times in ns, rates per second. */
+typedef struct sem_cost_params {
+    double rtt_ns;  /* a round trip with nothing to run (an empty sync) */
+    double wire_bps; /* bytes per second on the wire, both ways */
+    double op_ns;   /* the fixed cost of one op: decode, checks, launch, device latency */
+    double flops;   /* achieved GEMM FLOP/s */
+    double mem_bps; /* device memory bandwidth: GEMM operands, copies, memsets */
+} sem_cost_params;
+/* One op's predicted time (ns): op_ns, plus for a GEMM the larger of its FLOPs over flops and
+ * its operands' bytes over mem_bps (a roofline), plus for a copy or memset its bytes over
+ * mem_bps. */
+double sem_cost_op(const sem_cost_params *p, const sem_op *o, const sem_ir *ir);
+/* A batch's predicted remote time (ns) from the program's flush to its reply: rtt_ns, plus
+ * sent + received bytes over wire_bps, plus every op of ir (run one after the other). */
+double sem_cost_batch(const sem_cost_params *p, const sem_ir *ir, uint64_t sent,
+                      uint64_t received);
+/* Pearson's correlation of x and y (n values), 0 when undefined. */
+double sem_pearson(const double *x, const double *y, uint32_t n);
 
 #endif

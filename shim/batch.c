@@ -112,6 +112,8 @@ cudaError_t shim_batch_commit(shim_rec *r, uint32_t sid, unsigned flags)
 #ifndef GENIE_BENCH_NO_IR /* bench/micro/ab.sh's IR-off build: no delta, no checks */
     sem_ir_commit(&shim_g.ir, (uint32_t)(B.buf.len - r->mark));
 #endif
+    if (__builtin_expect(shim_trace_enabled, 0) && B.ops == 0) /* GENIE_TRACE_FILE */
+        shim_trace_batch_first();
     if (r->reply) {
         shim_slot *s = &B.slots[B.nslots];
         memset(s, 0, sizeof *s);
@@ -298,7 +300,11 @@ cudaError_t shim_flush_nowait(void)
         return cudaSuccess;
     if (!may_go_nowait())
         return shim_flush(SHIM_RT_SYNC);
+    if (shim_g.pol.branches) /* GENIE_PARALLEL_BRANCHES: its BRANCHES record goes last */
+        shim_branches_annotate();
     size_t plen = B.buf.len - PROTO_HDR_SIZE;
+    if (shim_trace_enabled)
+        shim_trace_recording(B.ops, plen + B.ext_bytes);
     if (shim_g.sem_dump) {
         sem_batch_decision plain = {SEM_BATCH_PLAIN, 0};
         sem_dump(&plain, plen, 0);
@@ -322,9 +328,13 @@ cudaError_t shim_flush(int kind)
         cudaError_t ce = shim_inflight_drain();
         return ce != cudaSuccess ? ce : waited_error(cudaSuccess);
     }
+    if (shim_g.pol.branches) /* GENIE_PARALLEL_BRANCHES: its BRANCHES record goes last */
+        shim_branches_annotate();
     shim_batch_reply br = {cudaSuccess, 0, 0, B.slots, B.nslots};
     cudaError_t ce;
     size_t plen = B.buf.len - PROTO_HDR_SIZE;
+    if (shim_trace_enabled)
+        shim_trace_recording(B.ops, plen + B.ext_bytes);
 #if !defined NDEBUG && !defined GENIE_BENCH_NO_IR
     /* every record of the batch has its descriptor (the commit appends them) */
     if (!shim_g.ir.lost && (shim_g.ir.wire_bytes != plen || shim_g.ir.n != B.ops)) {
@@ -342,6 +352,7 @@ cudaError_t shim_flush(int kind)
     if (shim_g.sem_dump)
         sem_dump(&dec, plen, 1);
     if (dec.form != SEM_BATCH_PLAIN) {
+        shim_g.stats.batches_template++;
         const uint8_t *cur = B.buf.data + PROTO_HDR_SIZE;
         proto_frame_set_flags(&B.buf, dec.frame_flags & SEM_FRAME_TEMPLATE ? PROTO_FRAME_TEMPLATE : 0);
         genie_buf *sent = &B.buf;

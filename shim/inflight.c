@@ -21,6 +21,7 @@
 
 typedef struct inflight {
     uint32_t seq;
+    uint64_t sent_at;     /* genie_now_ns() when it went out (the trace) */
     uint64_t bytes;       /* request bytes sent */
     uint64_t reply_bytes; /* D2H bytes its reply carries */
     shim_slot *slots;     /* owned copy; NULL when none */
@@ -59,7 +60,8 @@ static cudaError_t take_one(void)
 {
     inflight *f = &F.q[F.head];
     shim_batch_reply br = {cudaSuccess, 0, 0, f->slots, f->nslots};
-    cudaError_t ce = shim_wire_recv(f->seq, SHIM_RT_SYNC, 0, shim_batch_reply_cb, &br);
+    cudaError_t ce = shim_wire_recv(f->seq, SHIM_RT_SYNC, 0, f->sent_at, f->bytes,
+                                    shim_batch_reply_cb, &br);
     F.bytes -= f->bytes;
     F.reply_bytes -= f->reply_bytes;
     if (f->slots)
@@ -134,14 +136,14 @@ cudaError_t shim_inflight_send(genie_buf *b, const proto_ext *ext, size_t next,
         memcpy(copy, slots, nslots * sizeof *copy);
     }
     uint32_t seq;
-    uint64_t sent = 0;
+    uint64_t sent = 0, at = genie_now_ns();
     cudaError_t ce = shim_wire_send(b, ext, next, &seq, &sent);
     if (ce != cudaSuccess) {
         free(copy);
         shim_inflight_reset();
         return ce;
     }
-    F.q[(F.head + F.n) % F.cap] = (inflight){seq, req, reply_bytes, copy, nslots};
+    F.q[(F.head + F.n) % F.cap] = (inflight){seq, at, req, reply_bytes, copy, nslots};
     F.n++;
     F.bytes += req;
     F.reply_bytes += reply_bytes;

@@ -144,6 +144,14 @@ int shim_link_recv(shim_link *l, void **reply, size_t *reply_n)
     return 0;
 }
 
+void shim_link_reply_free(shim_link *l, void *reply)
+{
+    if (l && !l->local)
+        proto_conn_reply_free(l->conn, reply); /* a big reply's buffer is kept for the next */
+    else
+        free(reply);
+}
+
 int shim_link_is_local(const shim_link *l) { return l->local; }
 
 void shim_link_close(shim_link *l)

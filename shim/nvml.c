@@ -145,6 +145,48 @@ GENIE_EXPORT nvmlReturn_t genie_nvml_nvmlDeviceGetName(nvmlDevice_t device, char
     return NVML_SUCCESS;
 }
 
+/* The session's view, as cudaMemGetInfo answers it (shim/cudart_mem.c): the device's total,
+ * and as used what this process mapped on device 0 (the allocator's range is device 0's). */
+static nvmlReturn_t nvml_mem(nvmlDevice_t device, unsigned long long *total,
+                             unsigned long long *free_, unsigned long long *used)
+{
+    nvmlReturn_t r = nvml_ready();
+    if (r != NVML_SUCCESS)
+        return r;
+    int i = nvml_index(device);
+    if (i < 0)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    shim_lock();
+    uint64_t t = shim_g.dev[i].total_mem;
+    uint64_t m = i == 0 && shim_g.alloc ? shim_alloc_mapped_bytes(shim_g.alloc) : 0;
+    shim_unlock();
+    if (m > t)
+        m = t;
+    *total = t;
+    *used = m;
+    *free_ = t - m;
+    return NVML_SUCCESS;
+}
+
+GENIE_EXPORT nvmlReturn_t genie_nvml_nvmlDeviceGetMemoryInfo(nvmlDevice_t device,
+                                                             nvmlMemory_t *memory)
+{
+    if (!memory)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    return nvml_mem(device, &memory->total, &memory->free, &memory->used);
+}
+
+GENIE_EXPORT nvmlReturn_t genie_nvml_nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device,
+                                                                nvmlMemory_v2_t *memory)
+{
+    if (!memory)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    if (memory->version != GENIE_NVML_MEMORY_V2)
+        return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    memory->reserved = 0;
+    return nvml_mem(device, &memory->total, &memory->free, &memory->used);
+}
+
 /* NVML's form of a UUID: "GPU-" and the 16 bytes as 8-4-4-4-12 hex digits */
 static void nvml_uuid_str(const proto_devinfo *d, char out[41])
 {

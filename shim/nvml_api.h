@@ -3,7 +3,9 @@
  * ctypes CDLL("libnvidia-ml.so.1"): nvmlInit, nvmlDeviceGetCount_v2, by-index handles and
  * UUIDs) and c10's DriverAPI dlsyms a fixed list from it (each must exist once the library
  * loads). Answers come from the session's device description; what NVML reports about the
- * GPU host itself (processes, NvLink, fabric, P2P) is NVML_ERROR_NOT_SUPPORTED.
+ * GPU host itself (processes, NvLink, fabric, P2P) is NVML_ERROR_NOT_SUPPORTED. Memory info is
+ * the session's view, as cudaMemGetInfo's: the device's total, and what this process mapped as
+ * used (other tenants of the GPU host are not seen).
  *
  * No nvml.h ships with the CUDA toolkit, so the few types are declared here, with NVML's
  * values and layouts. _(kind, name, (params), (args)); every row returns nvmlReturn_t.
@@ -23,6 +25,17 @@ enum {
     NVML_ERROR_UNKNOWN = 999,
 };
 typedef struct nvmlDevice_st *nvmlDevice_t;
+/* nvmlDeviceGetMemoryInfo's (bytes) */
+typedef struct {
+    unsigned long long total, free, used;
+} nvmlMemory_t;
+/* nvmlDeviceGetMemoryInfo_v2's: the caller sets version = nvmlMemory_v2 */
+typedef struct {
+    unsigned int version;
+    unsigned long long total, reserved, free, used;
+} nvmlMemory_v2_t;
+#define GENIE_NVML_MEMORY_V2 ((unsigned)(sizeof(nvmlMemory_v2_t) | (2u << 24)))
+enum { NVML_ERROR_ARGUMENT_VERSION_MISMATCH = 25 };
 
 #define GENIE_NVML_API(_) \
     _(IMPL, nvmlInit, (void), ()) \
@@ -44,7 +57,8 @@ typedef struct nvmlDevice_st *nvmlDevice_t;
     _(DENY, nvmlDeviceGetComputeRunningProcesses_v3, (nvmlDevice_t device, unsigned int *infoCount, void *infos), (device, infoCount, infos)) \
     _(DENY, nvmlDeviceGetGpuFabricInfoV, (nvmlDevice_t device, void *gpuFabricInfo), (device, gpuFabricInfo)) \
     _(DENY, nvmlDeviceGetP2PStatus, (nvmlDevice_t device1, nvmlDevice_t device2, int p2pIndex, int *p2pStatus), (device1, device2, p2pIndex, p2pStatus)) \
-    _(DENY, nvmlDeviceGetMemoryInfo, (nvmlDevice_t device, void *memory), (device, memory))
+    _(IMPL, nvmlDeviceGetMemoryInfo, (nvmlDevice_t device, nvmlMemory_t *memory), (device, memory)) \
+    _(IMPL, nvmlDeviceGetMemoryInfo_v2, (nvmlDevice_t device, nvmlMemory_v2_t *memory), (device, memory))
 
 #define GENIE_NVML_DECL_(kind, name, params, args) nvmlReturn_t genie_nvml_##name params;
 GENIE_NVML_API(GENIE_NVML_DECL_)

@@ -27,6 +27,7 @@ static void shim_init(void)
         .remote = 0, /* known once connected */
         .weight_cache = sem && genie_env_bool("GENIE_WEIGHT_CACHE", 1),
         .repeat = sem && genie_env_bool("GENIE_GRAPH_REPLAY", 1),
+        .branches = sem && genie_env_bool("GENIE_PARALLEL_BRANCHES", 1),
         .batch_bytes = (uint64_t)genie_env_int("GENIE_BATCH_BYTES", 8ll << 20),
         .direct_min = SHIM_H2D_DIRECT_MIN,
         .template_max = PROTO_DELTA_TEMPLATE_MAX,
@@ -53,6 +54,7 @@ static void shim_init(void)
     if (!shim_g.pol.pipe_first || shim_g.pol.pipe_max < shim_g.pol.pipe_first)
         shim_g.pol.pipeline = 0;
     atexit(shim_stats_atexit);
+    shim_trace_init(); /* its atexit runs before the stats' */
 }
 
 int shim_inited; /* set once shim_init has run; read without the lock on the fast path */
@@ -62,6 +64,8 @@ void shim_init_once(void)
     shim_init();
     __atomic_store_n(&shim_inited, 1, __ATOMIC_RELEASE);
 }
+
+static uint32_t hello_session; /* R_HELLO's session number (the trace names it) */
 
 static int hello_cb(void *ud, const proto_rec *r)
 {
@@ -84,6 +88,7 @@ static int hello_cb(void *ud, const proto_rec *r)
     shim_g.va_base = h.va_base;
     shim_g.va_size = h.va_size;
     shim_g.granularity = h.granularity;
+    hello_session = h.session;
     return 1;
 }
 
@@ -196,6 +201,8 @@ static cudaError_t connect_once(int try_, int *again)
     if (!shim_g.pol.remote)
         shim_g.inflight_bytes = UINT64_MAX;
     shim_g.connected = 1;
+    if (shim_trace_enabled)
+        shim_trace_clock(hello_session);
     GENIE_INFO("session open with %s: %s, VA [%#llx, +%#llx)", target, shim_g.dev[0].name,
                (unsigned long long)shim_g.va_base, (unsigned long long)shim_g.va_size);
     return cudaSuccess;

@@ -41,6 +41,9 @@ typedef struct shim_stats {
     /* GENIE_GRAPH_REPLAY: batches sent as a BATCH_DELTA of the one before, and the bytes
      * that saved (full frame minus delta frame) */
     uint64_t batches_delta, delta_bytes_saved;
+    uint64_t batches_template; /* flagged as templates or sent as deltas (GENIE_GRAPH_REPLAY) */
+    uint64_t batches_branched; /* sent with a BRANCHES record (GENIE_PARALLEL_BRANCHES) */
+    uint64_t branches_ns;      /* time the pass took at flushes (its graph and lanes) */
     /* Non-blocking flushes (shim/inflight.c): frames of recorded work sent without waiting
      * (size threshold, pipeline chunks, large uploads, elided syncs), the waits the in-flight
      * bound forced (GENIE_INFLIGHT_BATCHES / _BYTES: the oldest reply taken), the stream and
@@ -66,6 +69,8 @@ int shim_link_callv(shim_link *l, const proto_iov *iov, size_t niov, void **repl
  * send and its reply waits for recv. */
 int shim_link_send(shim_link *l, const proto_iov *iov, size_t niov);
 int shim_link_recv(shim_link *l, void **reply, size_t *reply_n);
+/* Gives a reply of the latest call back (kept for the next big reply, or freed). */
+void shim_link_reply_free(shim_link *l, void *reply);
 int shim_link_is_local(const shim_link *l);
 void shim_link_close(shim_link *l);
 
@@ -206,6 +211,26 @@ typedef struct shim_state {
 
 extern shim_state shim_g;
 
+/* GENIE_PARALLEL_BRANCHES (shim/branches.c): at a flush, before the batch's form is decided,
+ * appends a BRANCHES record when the batch's graph has independent branches. Lock held. */
+void shim_branches_annotate(void);
+
+/* ---- GENIE_TRACE_FILE (shim/trace.c); lock held ---- */
+extern int shim_trace_enabled; /* set once at init: the recorders' one check */
+void shim_trace_init(void);
+/* After HELLO: names the executor's track and measures the clock offset (PINGs). */
+void shim_trace_clock(uint32_t session);
+/* The first op of a batch was committed / the batch is being flushed. */
+void shim_trace_batch_first(void);
+void shim_trace_recording(uint32_t ops, uint64_t bytes);
+/* PROTO_FRAME_TRACE once the clocks are aligned, else 0. */
+uint32_t shim_trace_frame_flags(void);
+/* An R_TRACE record of the reply being read: 0 or GENIE_EPROTO. */
+int shim_trace_reply(const proto_rec *r);
+/* A frame's round trip: sent at a, reply in at z, unpacked at done (client ns). */
+void shim_trace_frame(uint32_t seq, int kind, uint64_t a, uint64_t z, uint64_t done,
+                      uint64_t sent, uint64_t received);
+
 /* The shim's lock: one plain mutex, taken once per API call by the generated wrapper (and by
  * the hand-written entry points that have no wrapper). shim_depth is this thread's count of
  * holds: a nested shim_lock (an internal function, a call made from inside the shim) only
@@ -329,10 +354,12 @@ cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, in
                              shim_reply_cb cb, void *ud);
 /* The halves, for frames kept in flight: send numbers frame b and sends it (*seq its number,
  * *sent_bytes what went out, may be NULL); recv takes the next reply, which must be frame
- * seq's, and walks it with cb (waited: counted as a round trip of kind). */
+ * seq's (sent at sent_at, sent_bytes: for the trace), and walks it with cb (waited: counted as
+ * a round trip of kind). */
 cudaError_t shim_wire_send(genie_buf *b, const proto_ext *ext, size_t next, uint32_t *seq,
                            uint64_t *sent_bytes);
-cudaError_t shim_wire_recv(uint32_t seq, int kind, int waited, shim_reply_cb cb, void *ud);
+cudaError_t shim_wire_recv(uint32_t seq, int kind, int waited, uint64_t sent_at,
+                           uint64_t sent_bytes, shim_reply_cb cb, void *ud);
 /* The session is lost (what failed, a GENIE_E* code): logs, makes every later call fail with
  * cudaErrorDevicesUnavailable, and returns it. */
 cudaError_t shim_lost(const char *what, int err);

@@ -16,7 +16,10 @@ static void print_stats(FILE *f, int json)
                 "\"flush_threshold\": %llu, \"bytes_sent\": %llu, \"bytes_received\": %llu, "
                 "\"h2d_bytes\": %llu, \"d2h_bytes\": %llu, \"h2d_cache_hits\": %llu, "
                 "\"h2d_cache_misses\": %llu, \"h2d_bytes_saved\": %llu, \"batches_delta\": %llu, "
-                "\"delta_bytes_saved\": %llu, \"wire_ns\": %llu, \"exec_ns\": %llu, "
+                "\"delta_bytes_saved\": %llu, \"batches_template\": %llu, \"batches_branched\": %llu, "
+                "\"branches_ns\": %llu, "
+                "\"wire_ns\": %llu, "
+                "\"exec_ns\": %llu, "
                 "\"batches_nowait\": %llu, \"inflight_stalls\": %llu, \"inflight_max\": %llu, "
                 "\"syncs_elided\": %llu, \"pipeline_chunks\": %llu, "
                 "\"per_api\": {",
@@ -29,7 +32,9 @@ static void print_stats(FILE *f, int json)
                 (unsigned long long)s->h2d_bytes, (unsigned long long)s->d2h_bytes,
                 (unsigned long long)s->h2d_cache_hits, (unsigned long long)s->h2d_cache_misses,
                 (unsigned long long)s->h2d_bytes_saved, (unsigned long long)s->batches_delta,
-                (unsigned long long)s->delta_bytes_saved, (unsigned long long)s->wire_ns,
+                (unsigned long long)s->delta_bytes_saved,
+                (unsigned long long)s->batches_template, (unsigned long long)s->batches_branched, (unsigned long long)s->branches_ns,
+                (unsigned long long)s->wire_ns,
                 (unsigned long long)s->exec_ns, (unsigned long long)s->batches_nowait,
                 (unsigned long long)s->inflight_stalls, (unsigned long long)s->inflight_max,
                 (unsigned long long)s->syncs_elided, (unsigned long long)s->pipeline_chunks);

@@ -19,6 +19,8 @@ static size_t frame_out(genie_buf *b, const proto_ext *ext, size_t next, proto_i
 {
     *seq = ++shim_g.seq;
     proto_frame_set_seq(b, *seq);
+    if (shim_trace_enabled) /* GENIE_TRACE_FILE: the executor times this frame */
+        proto_frame_set_flags(b, proto_frame_peek_flags(b->data) | shim_trace_frame_flags());
     size_t sent = b->len;
     if (!next) {
         proto_frame_end(b);
@@ -55,9 +57,10 @@ static void count_wait(int kind)
     }
 }
 
-/* Checks the reply to frame seq and walks its records through cb; frees it. 0 or GENIE_E*. */
+/* Checks the reply to frame seq (sent at t0, sent bytes; its reply in at t1) and walks its
+ * records through cb; gives the reply back. 0 or GENIE_E*. */
 static int walk_reply(void *reply, size_t reply_n, uint32_t seq, int kind, shim_reply_cb cb,
-                      void *ud)
+                      void *ud, uint64_t t0, uint64_t t1, uint64_t sent)
 {
     shim_g.stats.bytes_received += reply_n;
     proto_frame f;
@@ -78,6 +81,8 @@ static int walk_reply(void *reply, size_t reply_n, uint32_t seq, int kind, shim_
                                 (int)er.msg_len, (const char *)er.msg, GENIE_BUILD_ID,
                                 PROTO_SESSION_VERSION, PROTO_VERSION);
             }
+            if (r.op == PROTO_OP_R_TRACE && shim_trace_enabled && (k = shim_trace_reply(&r)))
+                break;
             if (r.op == PROTO_OP_R_EXEC) {
                 proto_R_EXEC x;
                 if (!proto_get_R_EXEC(&r, &x))
@@ -92,7 +97,9 @@ static int walk_reply(void *reply, size_t reply_n, uint32_t seq, int kind, shim_
         if (k < 0)
             e = k;
     }
-    free(reply);
+    shim_link_reply_free(shim_g.link, reply);
+    if (shim_trace_enabled)
+        shim_trace_frame(seq, kind, t0, t1, genie_now_ns(), sent, reply_n);
     return e;
 }
 
@@ -116,18 +123,20 @@ cudaError_t shim_wire_send(genie_buf *b, const proto_ext *ext, size_t next, uint
     return e ? shim_lost("genie-remote", e) : cudaSuccess;
 }
 
-cudaError_t shim_wire_recv(uint32_t seq, int kind, int waited, shim_reply_cb cb, void *ud)
+cudaError_t shim_wire_recv(uint32_t seq, int kind, int waited, uint64_t sent_at,
+                           uint64_t sent_bytes, shim_reply_cb cb, void *ud)
 {
     void *reply = NULL;
     size_t reply_n = 0;
     uint64_t t0 = genie_now_ns();
     int e = shim_link_recv(shim_g.link, &reply, &reply_n);
-    shim_g.stats.wire_ns += genie_now_ns() - t0;
+    uint64_t t1 = genie_now_ns();
+    shim_g.stats.wire_ns += t1 - t0;
     if (waited)
         count_wait(kind);
     if (e)
         return shim_lost("genie-remote", e);
-    e = walk_reply(reply, reply_n, seq, kind, cb, ud);
+    e = walk_reply(reply, reply_n, seq, kind, cb, ud, sent_at, t1, sent_bytes);
     return e ? shim_lost("bad reply from genie-remote", e) : cudaSuccess;
 }
 
@@ -138,11 +147,12 @@ cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, in
     if (shim_inflight_count()) {
         /* Frames sent without waiting are ahead of this one: their replies come first. Send
          * this one, take theirs (any error they carry waits for the next sync), then ours. */
-        cudaError_t ce = shim_wire_send(b, ext, next, &seq, NULL);
+        uint64_t at = genie_now_ns(), sent = 0;
+        cudaError_t ce = shim_wire_send(b, ext, next, &seq, &sent);
         if (ce == cudaSuccess)
             ce = shim_inflight_drain();
         if (ce == cudaSuccess)
-            ce = shim_wire_recv(seq, kind, 1, cb, ud);
+            ce = shim_wire_recv(seq, kind, 1, at, sent, cb, ud);
         return ce;
     }
     proto_iov one, *iov;
@@ -158,12 +168,13 @@ cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, in
                         : shim_link_callv(shim_g.link, iov, niov, &reply, &reply_n);
     if (iov != &one)
         free(iov);
-    shim_g.stats.wire_ns += genie_now_ns() - t0;
+    uint64_t t1 = genie_now_ns();
+    shim_g.stats.wire_ns += t1 - t0;
     shim_g.stats.batches++;
     shim_g.stats.bytes_sent += sent;
     count_wait(kind);
     if (e)
         return shim_lost("genie-remote", e);
-    e = walk_reply(reply, reply_n, seq, kind, cb, ud);
+    e = walk_reply(reply, reply_n, seq, kind, cb, ud, t0, t1, sent);
     return e ? shim_lost("bad reply from genie-remote", e) : cudaSuccess;
 }

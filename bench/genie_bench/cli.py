@@ -9,13 +9,18 @@ import time
 from genie_bench import env as benv
 from genie_bench import link as blink
 from genie_bench import matrix as M
+from genie_bench.matrix import BASELINES
 from genie_bench import report
 from genie_bench.runner import NotRun, Runner
 
 QUICK_WORKLOADS = "decode,prefill,cnn-b1,cnn-b8,vqa,micro"
 QUICK_BACKENDS = {"cuda-c": None, "torch": {"decode", "micro"}}
-# --quick runs the microbenchmark's sweep under these only
-QUICK_MICRO = {"local", "capture-only", "torch-rpc-stateless", "ray-stateless"}
+# --quick runs the torch back ends under these baselines only (a torch worker costs 15-25 s on a
+# loaded 2-core machine, most of it importing torch and transformers; the CUDA C rows cover
+# naive-remote and no-semantics)
+QUICK_TORCH = {"decode": {"local", "capture-only", "local-remote", "full", "torch-rpc-stateless",
+                          "torch-rpc-stateful", "ray-stateless", "ray-stateful"},
+               "micro": {"local", "capture-only"}}
 
 
 def parse(argv):
@@ -26,8 +31,9 @@ def parse(argv):
                     "torch-rpc, ray), with statistics, CSV, LaTeX tables, figures and report.md.")
     ap.add_argument("--quick", action="store_true",
                     help="CI-sized matrix: small models, 3 timed runs, 1 warm-up; torch back "
-                         "ends only for decode and micro (micro under local, capture-only and "
-                         "stateless RPC), no Ray; under 5 minutes on a 2-core machine")
+                         "ends only for decode (local, capture-only, local-remote, RPC) and "
+                         "micro (local, capture-only), no Ray; about 3 minutes "
+                         "on a 2-core machine")
     ap.add_argument("--small", action="store_true",
                     help="--quick's model sizes with the matrix you choose (implied by --quick)")
     ap.add_argument("--baselines", default="all",
@@ -52,13 +58,25 @@ def parse(argv):
                     help="run the remote side in a network namespace and read the veth's byte "
                          "counters (root; auto: when possible)")
     ap.add_argument("--build", help="Genie build directory (default: the repository's build/)")
-    ap.add_argument("--timeout", type=float, default=600,
-                    help="seconds one run may take before its cell fails (default 600)")
+    ap.add_argument("--timeout", type=float,
+                    help="seconds one run may take (a torch worker: may stay silent) before its "
+                         "cell fails (default 600; 120 with --quick)")
+    ap.add_argument("--budget", type=float,
+                    help="seconds for the whole matrix: cells not begun when it is spent are "
+                         "reported as not run (default none; 420 with --quick)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ap.add_argument("--fake-gpu-model", default=os.environ.get("GENIE_FAKE_GPU_MODEL", "none"),
+                    metavar="none|h100|h200|a100|FILE",
+                    help="with no GPU, the fake GPU's device-time model for the Genie cells "
+                         "(default: GENIE_FAKE_GPU_MODEL, else none); their numbers are then "
+                         "labelled 'simulated <GPU>' everywhere")
     a = ap.parse_args(argv)
     a.small = a.small or a.quick
     a.runs = a.runs or (3 if a.quick else 10)
     a.warmup = a.warmup if a.warmup is not None else (1 if a.quick else 2)
+    a.timeout = a.timeout or (120 if a.quick else 600)
+    if a.budget is None and a.quick:
+        a.budget = 420
     if a.runs < 1 or a.warmup < 0:
         ap.error("--runs must be at least 1 and --warmup at least 0")
     return a
@@ -76,7 +94,7 @@ def plan(a):
         if a.quick and QUICK_BACKENDS[w.backend] is not None and w.name not in QUICK_BACKENDS[w.backend]:
             continue
         for b in bl:
-            if a.quick and w.name == "micro" and b not in QUICK_MICRO:
+            if a.quick and w.backend == "torch" and b not in QUICK_TORCH.get(w.name, BASELINES):
                 continue
             cells.append((w, b))
     return cells
@@ -114,8 +132,11 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, stop)
     meta = {"command": "genie-bench " + " ".join(sys.argv[1:] if argv is None else argv),
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "quick": a.quick, "small": a.small,
-            "runs": a.runs, "warmup": a.warmup, "link": a.link, "remote": a.remote,
+            "runs": a.runs, "warmup": a.warmup, "timeout": a.timeout, "budget": a.budget,
+            "link": a.link, "remote": a.remote,
             "netns": netns.name if netns else netns_why, "machine": benv.machine_info(),
+            "simulated": None if benv.has_gpu() or a.remote else
+            benv.fake_model_label(a.fake_gpu_model),
             "build": paths.build}
     total = len(cells) * (a.runs + a.warmup)
     try:
@@ -130,6 +151,14 @@ def main(argv=None):
         if bar:
             bar.update(n)
 
+    a.link_hold_us = None
+    if a.link != "none" and not a.remote and os.path.exists(paths.relay):
+        # the relay's own cost is taken off its hold, measured now on this machine
+        try:
+            meta["link_calibration"] = blink.calibrate(paths.relay, a.link)
+            a.link_hold_us = meta["link_calibration"]["hold_us"]
+        except Exception as e:  # noqa: BLE001 - the configured delay is used, and said so
+            meta["link_calibration_error"] = f"{type(e).__name__}: {e}"
     runner = Runner(a, paths, out, progress)
     runner.netns = netns
     results = []
@@ -147,6 +176,9 @@ def main(argv=None):
                 continue
             t0 = time.time()
             try:
+                if a.budget is not None and t0 - t_start > a.budget:
+                    raise NotRun(f"over the time budget (--budget {a.budget:.0f} s spent before "
+                                 "this cell)")
                 rows, _ = runner.run_cell(w, b, a.runs, a.warmup)
                 status = "ran"
             except NotRun as e:
@@ -169,12 +201,17 @@ def main(argv=None):
         # how close the relay comes to its profile, measured now on this machine
         if os.path.exists(paths.relay):
             try:
-                meta["link_accuracy"] = blink.accuracy(paths.relay, (a.link,))
+                meta["link_accuracy"] = blink.accuracy(
+                    paths.relay, (a.link,),
+                    {a.link: a.link_hold_us} if a.link_hold_us is not None else None)
             except Exception as e:  # noqa: BLE001 - reported, not fatal
                 meta["link_accuracy_error"] = f"{type(e).__name__}: {e}"
         else:
             meta["link_accuracy_error"] = f"relay not built ({paths.relay})"
     meta["seconds"] = time.time() - t_start
+    # where the time went, cell by cell (CI's budget is set from this)
+    meta["cells"] = [{"cell": f"{r['wl'].key}/{r['baseline']}", "status": r["status"],
+                      "seconds": round(r.get("seconds", 0.0), 1)} for r in results]
     with open(os.path.join(out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
     report.write_all(out, results, meta, a)

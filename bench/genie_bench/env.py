@@ -1,11 +1,13 @@
 """env.py — where Genie's build products are, what this host has, and each process's environment."""
 import glob
+import hashlib
 import importlib.util
 import os
 import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -44,6 +46,25 @@ def has_gpu():
     return shutil.which("nvidia-smi") is not None
 
 
+def fake_model_label(model):
+    """'simulated <GPU name>' for a fake GPU device-time model (h100, h200, a100 or a model
+    file's path, as GENIE_FAKE_GPU_MODEL takes), None for none. The name is the model file's
+    own (tests/fakegpu/models/*.model), as the fake GPU prints it."""
+    if not model or model == "none":
+        return None
+    path = model if os.sep in model else os.path.join(REPO, "tests", "fakegpu", "models",
+                                                          f"{model}.model")
+    try:
+        with open(path) as f:
+            for line in f:
+                k, _, v = line.partition("=")
+                if k.strip() == "name":
+                    return "simulated " + v.split("#", 1)[0].strip()
+    except OSError:
+        pass
+    return f"simulated {model}"
+
+
 def gpu_info():
     if not has_gpu():
         return {"gpu": "none", "driver": "none"}
@@ -68,16 +89,29 @@ def torch_lib_dir():
     return os.path.join(os.path.dirname(spec.origin), "lib")
 
 
-def torch_stubs(tmp):
+def torch_stubs(cache):
     """Stand-ins for the CUDA libraries a stock torch wheel needs and no one provides here
-    (tests/torch/make_stubs.sh); made once per results directory. None: torch missing."""
+    (tests/torch/make_stubs.sh); None: torch missing. Made once per torch wheel under `cache`
+    (the build directory: reading torch's import lists takes 10-60 s on a loaded 2-core
+    machine), into a directory of their own that is renamed into place, so two runs at once
+    never see half of it."""
     lib = torch_lib_dir()
     if lib is None:
         return None
-    out = os.path.join(tmp, "torch-stubs")
+    key = hashlib.sha1(f"{lib} {module_version('torch')}".encode()).hexdigest()[:12]
+    out = os.path.join(cache, "torch-stubs", key)
     if not os.path.isdir(out):
-        subprocess.run([os.path.join(REPO, "tests/torch/make_stubs.sh"), lib, out], check=True,
-                       stdout=subprocess.DEVNULL)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=key + ".", dir=os.path.dirname(out))
+        try:
+            subprocess.run([os.path.join(REPO, "tests/torch/make_stubs.sh"), lib, tmp],
+                           check=True, stdout=subprocess.DEVNULL, timeout=300)
+            try:
+                os.rename(tmp, out)
+            except OSError:  # another run put its copy there first: use that one
+                pass
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

@@ -46,8 +46,10 @@ def flatten(results, warmup):
             d = {"workload": w.name, "backend": w.backend, "baseline": r["baseline"],
                  "device": r["device"], "metric": row.get("metric", w.metric),
                  "run": row["run"], "value_ms": row["value"], "checksum": row.get("checksum", "")}
-            # torch kernels run as no-ops on the fake GPU: their values are not results
-            d["checksum_valid"] = 0 if (w.backend == "torch" and r["device"] == "fake GPU") \
+            # torch kernels run as no-ops on the fake GPU, and nothing is computed on its
+            # device-time model (timing-only): those values are not results
+            d["checksum_valid"] = 0 if ("fake GPU" in r["device"] and (
+                w.backend == "torch" or r["device"].startswith("simulated"))) \
                 or not d["checksum"] else 1
             for k in RAW_COLS:
                 if k not in d:
@@ -162,8 +164,7 @@ def traffic(results, raw):
             else:
                 d["link_status"] = "not run: " + (
                     "capture-only has no link" if r["baseline"] == "capture-only"
-                    else "the Ray actor runs on Ray's own node, outside the netns"
-                    if r["baseline"] in RAY else r.get("link_counters") or "no netns")
+                    else r.get("link_counters") or "no netns")
         out.append(d)
     return out
 
@@ -203,7 +204,7 @@ def cell_text(s):
 
 # ---------------------------------------------------------------- figures ----
 
-def figures(out, summary, spd, trf, raw, results):
+def figures(out, summary, spd, trf, raw, results, sim=None):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -215,6 +216,10 @@ def figures(out, summary, spd, trf, raw, results):
     g = groups(raw)
 
     def save(fig, name, caption):
+        if sim:  # the figure itself says so, not only its caption
+            caption += f" (Genie cells: {sim})"
+            fig.text(0.99, 0.01, f"Genie cells: {sim}", ha="right", va="bottom", fontsize=7,
+                     color="firebrick")
         fig.tight_layout()
         for ext in ("pdf", "png"):
             fig.savefig(os.path.join(fd, f"{name}.{ext}"), dpi=120)
@@ -384,17 +389,21 @@ def write_all(out, results, meta, a):
               ["backend", "baseline", "metric", "meas", "pred", "pearson", "spearman", "rtt_ms",
                "bw_gbs", "peak_gflops"], cmrows)
 
-    # LaTeX
+    # LaTeX: on the fake GPU's device-time model, every caption says the Genie times are simulated
+    sim = meta.get("simulated")
+    simcap = f"; Genie cells: {sim} (fake GPU's device-time model, not a GPU measurement)" \
+        if sim else ""
     st = {(s["workload"], s["backend"], s["baseline"]): s for s in summary if s["workload"] != "micro"}
     wcols = [(w.name, w.backend) for w in WORKLOADS
              if any(k[:2] == (w.name, w.backend) for k in st)]
     bl = [b for b in BASELINES if any(k[2] == b for k in st)]
     tex_table(os.path.join(out, "table_performance.tex"),
-              "Median ms [95% bootstrap CI] per cell; cells that did not run say why",
+              "Median ms [95% bootstrap CI] per cell; cells that did not run say why" + simcap,
               ["workload", "back end"] + bl,
               [[w, be] + [cell_text(st.get((w, be, b))) for b in bl] for w, be in wcols])
     tex_table(os.path.join(out, "table_speedup.tex"),
-              "Speedup (reference mean / cell mean) with 95% bootstrap CI and Mann-Whitney U p",
+              "Speedup (reference mean / cell mean) with 95% bootstrap CI and Mann-Whitney U p"
+              + simcap,
               ["workload", "back end", "baseline", "reference", "speedup", "CI", "p"],
               [[s["workload"], s["backend"], s["baseline"], s["reference"], S.fmt(s["ratio"]),
                 f"[{S.fmt(s['ci_lo'])}, {S.fmt(s['ci_hi'])}]", S.fmt(s["p_value"])]
@@ -410,7 +419,7 @@ def write_all(out, results, meta, a):
                  S.fmt(t.get("link_over_shim"))] if t.get("link_bytes_up") is not None
                 else [t.get("link_status", ""), "", ""]) for t in trf])
 
-    made = figures(out, summary, spd, trf, raw, results)
+    made = figures(out, summary, spd, trf, raw, results, sim)
     md(out, results, summary, spd, trf, cm, meta, a, made)
 
 
@@ -429,6 +438,13 @@ def md(out, results, summary, spd, trf, cm, meta, a, made):
         L.append(f"| {k} | {m.get(k)} |")
     gpu = m.get("gpu", "none") != "none"
     L.append("")
+    sim = meta.get("simulated")
+    if sim:
+        L.append(f"**{sim[0].upper() + sim[1:]}.** The Genie cells ran on the fake GPU's device-time model "
+                 f"of that GPU (`GENIE_FAKE_GPU_MODEL`, docs/fakegpu.md): each of their device "
+                 f"times is a simulation, not a measurement of a GPU; every Genie cell below is "
+                 f"labelled `{sim}`; nothing was computed (timing-only), so their checksums are "
+                 f"excluded.\n")
     if not gpu:
         L.append("**No GPU on this host.** The Genie baselines ran on the fake GPU (a CPU double: "
                  "the CUDA C back ends compute real results; PyTorch's own kernels run as no-ops "
@@ -448,15 +464,26 @@ def md(out, results, summary, spd, trf, cm, meta, a, made):
         L.append(f"## Emulated link ({meta['link']}): configured vs achieved\n")
         L.append("genie-relay between client and genie-remote (bench/relay), measured after the "
                  "matrix with 64-byte ping-pongs (median) and a bulk transfer, against loopback "
-                 "without the relay; achieved one-way delay = (RTT with relay - RTT without) / 2.\n")
-        L.append("| profile | one-way delay µs: configured | achieved | rate Mbit/s: configured "
-                 "| achieved | RTT µs |")
-        L.append("|---|---|---|---|---|---|")
+                 "without the relay; achieved one-way delay = (RTT with relay - RTT without) / 2. "
+                 "Before the matrix the relay's own cost (its two loopback hops, late timer "
+                 "wake-ups) was measured and taken off the time it holds each chunk (hold).\n")
+        L.append("| profile | one-way delay µs: configured | hold | achieved | off by "
+                 "| rate Mbit/s: configured | achieved | off by | RTT µs |")
+        L.append("|---|---|---|---|---|---|---|---|---|")
+
+        def off(x, want):
+            return f"{(x - want) / want * 100:+.0f}%" if x is not None and want else "—"
+
         for r in meta["link_accuracy"]:
-            L.append(f"| {r['profile']} | {S.fmt(r['delay_us'])} | {S.fmt(r['achieved_delay_us'])} "
-                     f"| {S.fmt(r['rate_mbit'])} | {S.fmt(r['achieved_rate_mbit'])} | "
-                     f"{S.fmt(r['rtt_us'])} |")
+            L.append(f"| {r['profile']} | {S.fmt(r['delay_us'])} | {S.fmt(r.get('hold_us'))} "
+                     f"| {S.fmt(r['achieved_delay_us'])} "
+                     f"| {off(r['achieved_delay_us'], r['delay_us'])} "
+                     f"| {S.fmt(r['rate_mbit'])} | {S.fmt(r['achieved_rate_mbit'])} "
+                     f"| {off(r['achieved_rate_mbit'], r['rate_mbit'])} | {S.fmt(r['rtt_us'])} |")
         L.append("")
+        if meta.get("link_calibration_error"):
+            L.append(f"The relay was not calibrated ({meta['link_calibration_error']}): it held "
+                     "each chunk for the configured delay.\n")
     elif meta.get("link_accuracy_error"):
         L.append(f"Link accuracy not measured: {meta['link_accuracy_error']}\n")
     L.append("## Performance (median ms [95% bootstrap CI of the mean])\n")
@@ -513,6 +540,8 @@ def md(out, results, summary, spd, trf, cm, meta, a, made):
                                                  if (be, m, b) in ms else "") for b in mb) + " |")
         L.append("")
     L.append("## Speedups\n")
+    if sim:
+        L.append(f"Genie cells: {sim} (simulated).\n")
     L.append("Speedup = reference mean / cell mean (above 1: the cell is faster); added = cell "
              "mean - reference mean; 95% bootstrap CI; two-sided Mann-Whitney U p.\n")
     L.append("| workload | back end | baseline | reference | speedup [CI] | added ms | p |")

@@ -14,15 +14,19 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 from genie_bench import env as benv
+from genie_bench.bounds import Watchdog
 from genie_bench import link as blink
 from genie_bench.matrix import GENIE, RAY, RPC, STATEFUL_WORKLOADS, have
 
 SHIM_KEYS = ("bytes_sent", "bytes_received", "round_trips", "rt_sync", "batches",
              "batches_delta", "ops_recorded", "launches", "wire_ns", "exec_ns")
+
+
+# seconds a genie-remote or relay may take to start listening (a loaded 2-core machine)
+START_S = 60
 
 
 class NotRun(Exception):
@@ -33,7 +37,7 @@ class Remote:
     """A genie-remote on this host (TCP loopback), started for one cell; optionally behind
     the link relay (--link), and optionally in a network namespace (traffic)."""
 
-    def __init__(self, paths, logdir, name, fake_env, link, netns):
+    def __init__(self, paths, logdir, name, fake_env, link, netns, hold_us=None):
         self.paths, self.proc, self.relay = paths, None, None
         self.log = open(os.path.join(logdir, f"{name}.remote.log"), "w")
         portfile = os.path.join(logdir, f"{name}.port")
@@ -46,20 +50,21 @@ class Remote:
             cmd = netns.wrap(cmd)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      env={**os.environ, **fake_env}, start_new_session=True)
-        for _ in range(400):
-            if os.path.exists(portfile) and os.path.getsize(portfile):
-                break
+        t_end = time.monotonic() + START_S
+        while not (os.path.exists(portfile) and os.path.getsize(portfile)):
             if self.proc.poll() is not None:
-                raise NotRun(f"failed: genie-remote exited {self.proc.returncode}")
+                self.stop()
+                raise NotRun(f"failed: genie-remote exited {self.proc.returncode} (see "
+                             f"logs/{name}.remote.log)")
+            if time.monotonic() > t_end:
+                self.stop()
+                raise NotRun(f"failed: genie-remote wrote no port within {START_S} s")
             time.sleep(0.05)
-        else:
-            self.stop()
-            raise NotRun("failed: genie-remote did not start")
         port = int(open(portfile).read().strip())
         host = netns.remote_ip if netns else "127.0.0.1"
         self.target = f"{host}:{port}"
         if link and link != "none":
-            self.relay = blink.Relay(paths, link, host, port, logdir, name)
+            self.relay = blink.Relay(paths, link, host, port, logdir, name, hold_us)
             self.target = self.relay.target
 
     def stop(self):
@@ -112,15 +117,28 @@ class Runner:
         if baseline in GENIE:
             if self.o.remote:
                 return f"remote GPU at {self.o.remote}"
-            return "GPU" if self.gpu else "fake GPU"
+            if self.gpu:
+                return "GPU"
+            sim = self.simulated()
+            return f"{sim} (fake GPU)" if sim else "fake GPU"
         return "GPU" if self.gpu else "CPU"
+
+    def model(self):
+        return getattr(self.o, "fake_gpu_model", None) or "none"
+
+    def simulated(self):
+        """'simulated <GPU>' when the Genie cells run on the fake GPU's device-time model."""
+        if self.gpu or self.o.remote:
+            return None
+        return benv.fake_model_label(self.model())
 
     def fake_env(self):
         if self.gpu:
             return {}
         return {"GENIE_CUDA_LIB": self.paths.fake, "GENIE_CUBLAS_LIB": self.paths.fakeblas,
                 "GENIE_CUBLASLT_LIB": self.paths.fakeblas,
-                "GENIE_FAKE_UNKNOWN_KERNELS": "noop", "OPENBLAS_NUM_THREADS": "1"}
+                "GENIE_FAKE_UNKNOWN_KERNELS": "noop", "OPENBLAS_NUM_THREADS": "1",
+                "GENIE_FAKE_GPU_MODEL": self.model()}
 
     def why_not(self, wl, baseline):
         """None when the cell can run here, else the reason."""
@@ -174,7 +192,11 @@ class Runner:
                 subprocess.run(["ldd", so], capture_output=True, text=True, timeout=60).stdout
         parts = [self.paths.lookalike] if shim else []
         if not self._torch_plain:
-            parts += [benv.torch_stubs(self.out), benv.cuda_lib_dir()]
+            try:  # kept in the build directory for the next run; else in the results
+                stubs = benv.torch_stubs(os.path.join(self.paths.build, "bench"))
+            except OSError:
+                stubs = benv.torch_stubs(self.out)
+            parts += [stubs, benv.cuda_lib_dir()]
         old = os.environ.get("LD_LIBRARY_PATH")
         return ":".join(parts + ([old] if old else []))
 
@@ -184,7 +206,8 @@ class Runner:
         if self.o.remote and baseline != "local-remote":
             return None, self.o.remote
         link = "none" if baseline == "local-remote" else self.o.link
-        r = Remote(self.paths, self.logdir, name, self.fake_env(), link, self.netns)
+        r = Remote(self.paths, self.logdir, name, self.fake_env(), link, self.netns,
+                   getattr(self.o, "link_hold_us", None))
         return r, r.target
 
     # ---- one cell ----
@@ -202,8 +225,14 @@ class Runner:
     def _proc(self, cmd, envx, log, timeout):
         env = {**os.environ, **envx}
         t = time.time()
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
-                           start_new_session=True)
+        try:
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
+                               start_new_session=True)
+        except subprocess.TimeoutExpired:
+            with open(log, "a") as f:
+                f.write(f"$ {' '.join(cmd)}\n# env {json.dumps(envx)}\n# killed after "
+                        f"{timeout:.0f} s (--timeout)\n")
+            raise NotRun(f"failed: a run took more than {timeout:.0f} s (--timeout); killed")
         with open(log, "a") as f:
             f.write(f"$ {' '.join(cmd)}\n# env {json.dumps(envx)}\n# exit {p.returncode} "
                     f"after {time.time() - t:.1f} s\n{p.stdout}\n--- stderr\n{p.stderr}\n")
@@ -212,6 +241,10 @@ class Runner:
     def run_c(self, wl, baseline, name, nruns, nwarm):
         prog = os.path.join(self.paths.workloads, wl.prog)
         cmd = [prog] + wl.args(self.o.small)
+        # on a device-time model the fake GPU runs timing-only (nothing computed): the program's
+        # CPU check of its results cannot pass, and its checksum means nothing (report.py)
+        if baseline != "local" and self.simulated() and "--no-check" not in cmd:
+            cmd.append("--no-check")
         log = os.path.join(self.logdir, f"{name}.log")
         rows = []
         remote, target = (None, None)
@@ -270,7 +303,8 @@ class Runner:
         log = os.path.join(self.logdir, f"{name}.log")
         sf = os.path.join(self.cdir, f"{name}.json")
         cmd = [sys.executable, "-W", "ignore", "-m", "genie_bench.torch_worker",
-               "--workload", wl.name, "--runs", str(nruns), "--warmup", str(nwarm)]
+               "--workload", wl.name, "--runs", str(nruns), "--warmup", str(nwarm),
+               "--call-timeout", str(self.o.timeout)]
         if self.o.small:
             cmd.append("--quick")
         envx = {"PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -291,21 +325,22 @@ class Runner:
                     "--variant", variant, "--logdir", self.logdir]
             if self.netns:
                 cmd += ["--netns", self.netns.name, "--netns-ip", self.netns.remote_ip,
+                        "--netns-host-ip", self.netns.host_ip,
                         "--netns-ifs", f"{self.netns.host_if},{self.netns.ns_if}"]
         rows = []
-        # link bytes: the Genie baselines with a genie-remote, RPC and Ray (not local)
-        # (a Ray actor runs on Ray's own node, outside the namespace: its bytes are not on it)
-        lt0 = self.netns.counters() if self.netns and (remote or baseline in RPC) else None
+        # link bytes: the Genie baselines with a genie-remote, RPC and Ray (not local); the
+        # Ray actor runs on a node of its own in the namespace (torch_worker._ray_cluster)
+        lt0 = self.netns.counters() if self.netns and (remote or baseline in RPC + RAY) \
+            else None
         proc = subprocess.Popen(cmd, env={**os.environ, **envx}, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        # a worker silent past its time is killed (with what it started: its own group)
-        watchdog = threading.Timer(self.o.timeout * (nruns + nwarm) + 120,
-                                   lambda: os.killpg(proc.pid, signal.SIGKILL))
-        watchdog.daemon = True
-        watchdog.start()
+        # a worker silent for --timeout s (no run line, no output at all) is killed with what it
+        # started (its own process group), and so is one past its whole share of time
+        watchdog = Watchdog(proc, self.o.timeout, self.o.timeout * (nruns + nwarm + 1))
         try:
             out = []
             for line in proc.stdout:
+                watchdog.alive()
                 out.append(line)
                 if line.startswith("genie-bench-run "):
                     r = json.loads(line.split(" ", 1)[1])
@@ -318,6 +353,8 @@ class Runner:
             with open(log, "w") as f:
                 f.write(f"$ {' '.join(cmd)}\n# env {json.dumps(envx)}\n# exit {rc}\n")
                 f.writelines(out)
+            if watchdog.why:
+                raise NotRun(f"failed: {watchdog.why}")
             if rc != 0:
                 tail = [ln for ln in out if ln.strip()][-1:] or ["no output"]
                 raise NotRun(f"failed: exit {rc}: {tail[0].strip()[:120]}")
@@ -332,7 +369,7 @@ class Runner:
                 for r in rows:
                     r.update(blink.counter_delta(lt0, lt1))
         finally:
-            watchdog.cancel()
+            watchdog.stop()
             if proc.poll() is None:  # interrupted or past its deadline: the whole group
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)

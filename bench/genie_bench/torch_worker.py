@@ -21,6 +21,8 @@ import time
 
 import torch
 
+from genie_bench.bounds import deadline
+
 SHIM_KEYS = ("bytes_sent", "bytes_received", "round_trips", "rt_sync", "batches",
              "batches_delta", "ops_recorded", "launches", "wire_ns", "exec_ns")
 
@@ -325,9 +327,12 @@ class Client:
                 self._ray_start()
             self.call("build", a.workload, a.quick, a.device)
         except BaseException:
+            if self.kind == "ray":
+                self._stop_nodes()
             for p in self.procs:  # never leave the serving process behind
-                p.kill()
-                p.wait()
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
             raise
 
     def _rpc_start(self):
@@ -335,7 +340,12 @@ class Client:
 
         from torch.distributed import rpc
 
-        host = self.a.netns_ip or "127.0.0.1"
+        if bool(self.a.netns) != bool(self.a.netns_host_ip):
+            raise SystemExit("torch_worker: --netns needs --netns-host-ip (the host side's "
+                             "address, where the worker finds the store)")
+        # the client (rank 0) hosts the store; with a netns the worker reaches it at the host
+        # side's address of the veth pair, which differs per run (genie_bench.link.Netns)
+        store_host = self.a.netns_host_ip or "127.0.0.1"
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -343,32 +353,55 @@ class Client:
         # Gloo and TensorPipe pick an interface by the host name; name ours (with a netns:
         # the veth on each side, else loopback)
         host_if, ns_if = (self.a.netns_ifs.split(",") if self.a.netns_ifs else ("lo", "lo"))
-        env = {**os.environ, "MASTER_ADDR": host if not self.a.netns_ip else "10.213.0.1",
-               "MASTER_PORT": str(port), "GLOO_SOCKET_IFNAME": ns_if, "TP_SOCKET_IFNAME": ns_if}
+        env = {**os.environ, "MASTER_ADDR": store_host, "MASTER_PORT": str(port),
+               "GLOO_SOCKET_IFNAME": ns_if, "TP_SOCKET_IFNAME": ns_if}
         os.environ["GLOO_SOCKET_IFNAME"] = os.environ["TP_SOCKET_IFNAME"] = host_if
-        # the client (rank 0) hosts the store; with a netns the worker reaches it at the host
-        # side's address
         cmd = [sys.executable, "-W", "ignore", "-m", "genie_bench.torch_worker", "--rpc-server",
-               "--workload", self.a.workload]
+               "--workload", self.a.workload, "--call-timeout", str(self.a.call_timeout)]
         if self.a.netns:
             cmd = ["ip", "netns", "exec", self.a.netns] + cmd
         log = open(os.path.join(self.a.logdir or ".", f"rpc-server.{self.a.workload}.log"), "a")
         self.procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
-        os.environ["MASTER_ADDR"] = "10.213.0.1" if self.a.netns_ip else "127.0.0.1"
+        os.environ["MASTER_ADDR"] = store_host
         os.environ["MASTER_PORT"] = str(port)
-        opts = rpc.TensorPipeRpcBackendOptions(num_worker_threads=4, rpc_timeout=600,
+        opts = rpc.TensorPipeRpcBackendOptions(num_worker_threads=4,
+                                               rpc_timeout=self.a.call_timeout,
                                                _transports=["uv"], _channels=["basic"])
-        rpc.init_rpc("client", rank=0, world_size=2, rpc_backend_options=opts)
+        # the rendezvous waits up to 30 min for the worker (torch's default_pg_timeout): a
+        # worker that cannot reach the store must end this cell in bounded time, not hang it
+        with deadline(self.a.call_timeout, "init_rpc (the worker did not join; see "
+                      f"rpc-server.{self.a.workload}.log)", self.procs):
+            rpc.init_rpc("client", rank=0, world_size=2, rpc_backend_options=opts)
         self.rpc = rpc
 
     def _ray_start(self):
         import tempfile
 
+        tmp = tempfile.mkdtemp(prefix="genie-ray-")
+        opts = {}
+        if self.a.netns:
+            # token authentication, as Ray does by default, with a token of this run's own;
+            # set before Ray first reads it (the driver caches it)
+            import secrets
+
+            os.environ["RAY_AUTH_MODE"] = "token"
+            os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(16)
         import ray
 
-        tmp = tempfile.mkdtemp(prefix="genie-ray-")
-        ray.init(num_cpus=2, include_dashboard=False, _temp_dir=tmp, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}})
+        with deadline(self.a.call_timeout, "ray.init", self.procs):
+            if self.a.netns:
+                # a cluster of two nodes: the head (no CPUs) here with this driver, the actor's
+                # node in the namespace; driver <-> actor calls and object transfers cross the
+                # veth pair, whose counters give Ray's bytes as they give genie-remote's
+                addr = self._ray_cluster(tmp)
+                ray.init(address=addr, _node_ip_address=self.a.netns_host_ip,
+                         log_to_driver=False)
+                opts = {"resources": {"genie_remote": 1}}
+            else:
+                ray.init(num_cpus=2, include_dashboard=False, _temp_dir=tmp,
+                         log_to_driver=False,
+                         runtime_env={"env_vars": {"PYTHONPATH": os.environ.get("PYTHONPATH",
+                                                                                "")}})
 
         @ray.remote
         class Server:
@@ -379,29 +412,87 @@ class Client:
                 return getattr(tw, "srv_" + name)(*args)
 
         self.ray = ray
-        self.actor = Server.remote()
+        self.actor = Server.options(**opts).remote()
+
+    def _ray_cluster(self, tmp):
+        """Starts `ray start --block` twice (the head here, a node of 2 CPUs and the resource
+        genie_remote in the namespace), which close() ends; returns the head's address. Every port is named: a raylet otherwise waits for port
+        files its agents write, which timed out on a loaded machine."""
+        import socket
+
+        def ports(ip, n):
+            socks = [socket.socket() for _ in range(n)]
+            for so in socks:
+                so.bind((ip, 0))
+            out = [so.getsockname()[1] for so in socks]
+            for so in socks:
+                so.close()
+            return out
+
+        names = ("metrics-export-port", "dashboard-agent-listen-port",
+                 "dashboard-agent-grpc-port", "runtime-env-agent-port")
+        host = self.a.netns_host_ip
+        gcs, *hp = ports(host, 5)
+        common = ["--block", "--disable-usage-stats"]
+        head = ["ray", "start", "--head", f"--node-ip-address={host}", f"--port={gcs}",
+                "--num-cpus=0", "--include-dashboard=false", f"--temp-dir={tmp}/head"] + \
+            common + [f"--{k}={v}" for k, v in zip(names, hp)]
+        # the namespace is fresh: fixed ports are free there
+        node = ["ip", "netns", "exec", self.a.netns, "ray", "start", f"--address={host}:{gcs}",
+                f"--node-ip-address={self.a.netns_ip}", "--num-cpus=2",
+                '--resources={"genie_remote": 1}', f"--temp-dir={tmp}/node"] + common + \
+            [f"--{k}={52001 + i}" for i, k in enumerate(names)]
+        logdir = self.a.logdir or tmp
+        for what, cmd in (("head", head), ("node", node)):
+            log = open(os.path.join(logdir, f"ray-{what}.{self.a.workload}.log"), "a")
+            # in this worker's process group: genie-bench's watchdog, killing the group,
+            # reaches them (their raylets and GCS die with them: Ray's fate sharing)
+            self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
+        return f"{host}:{gcs}"
 
     def call(self, name, *args):
         if self.kind == "rpc":
             return self.rpc.rpc_sync("server", globals()["srv_" + name], args=args)
-        return self.ray.get(self.actor.call.remote(name, *args))
+        return self.ray.get(self.actor.call.remote(name, *args), timeout=self.a.call_timeout)
 
     def close(self):
-        if self.kind == "rpc":
-            self.rpc.shutdown()
-            for p in self.procs:
-                p.wait(60)
-        else:
-            self.ray.shutdown()
+        with deadline(self.a.call_timeout, f"{self.kind} shutdown", self.procs):
+            if self.kind == "rpc":
+                self.rpc.shutdown()
+                for p in self.procs:
+                    try:
+                        p.wait(60)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+                        p.wait()
+            else:
+                self.ray.shutdown()
+                self._stop_nodes()
+
+    def _stop_nodes(self):
+        """Ends the Ray nodes: SIGTERM (ray start --block stops what it started), then
+        SIGKILL for one still there after 30 s."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
 
 def rpc_server(a):
     from torch.distributed import rpc
 
-    opts = rpc.TensorPipeRpcBackendOptions(num_worker_threads=4, rpc_timeout=600,
+    opts = rpc.TensorPipeRpcBackendOptions(num_worker_threads=4, rpc_timeout=a.call_timeout,
                                            _transports=["uv"], _channels=["basic"])
-    rpc.init_rpc("server", rank=1, world_size=2, rpc_backend_options=opts)
-    rpc.shutdown()  # waits until the client is done
+    with deadline(a.call_timeout, "init_rpc (the store at "
+                  f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')} did not "
+                  "answer)"):
+        rpc.init_rpc("server", rank=1, world_size=2, rpc_backend_options=opts)
+    rpc.shutdown()  # waits until the client is done (the client kills this process if it dies)
 
 
 def run_served(a):
@@ -489,7 +580,10 @@ def main():
     ap.add_argument("--logdir")
     ap.add_argument("--netns")
     ap.add_argument("--netns-ip")
+    ap.add_argument("--netns-host-ip", help="the host side's address of the veth pair")
     ap.add_argument("--netns-ifs", help="host-side,namespace-side veth names")
+    ap.add_argument("--call-timeout", type=float, default=600,
+                    help="seconds an RPC/Ray call or start-up may take (default 600)")
     ap.add_argument("--rpc-server", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
@@ -507,5 +601,14 @@ def main():
     return 0
 
 
+def quick_exit(rc):
+    """Ends the process without Python's own teardown of torch and transformers (3-5 s per
+    process on a loaded 2-core machine, for nothing the results need). C exit() still runs
+    the C atexit handlers: the shim's writes GENIE_STATS_FILE and closes its session."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    ctypes.CDLL(None).exit(rc)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    quick_exit(main() or 0)

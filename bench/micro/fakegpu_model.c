@@ -1,7 +1,12 @@
 /* fakegpu_model.c — checks the fake GPU's device-time model against itself: GEMMs, copies and
  * kernel launches of several sizes in timing-only mode, measured wall time vs the formula.
  *
- *   build/bench/micro/fakegpu_model [h100|h200|a100]     (default h100)
+ *   build/bench/micro/fakegpu_model [h100|h200|a100|FILE] [--formula-only]   (default h100)
+ *
+ * --formula-only prints, without running anything, the model's time for a fixed set of
+ * operations as `FORMULA<TAB>kind<TAB>dtype<TAB>m<TAB>n<TAB>k<TAB>bytes<TAB>blocks<TAB>name<TAB>ms`
+ * lines (the columns of bench/micro/fit_fakegpu_model.py's timings), so a test can check the fit
+ * script's formulas against fg_model.c's and that a fitted file parses.
  *
  * Every number is a SIMULATION of the named GPU, not a measurement of one: this checks that the
  * fake GPU spends the time its model says (aim: within 15%), not that the model is right about
@@ -51,9 +56,57 @@ static void row(const char *what, double formula_ms, double got[5])
            r > 1.15 || r < 0.999 ? "  (outside the aim)" : "");
 }
 
+/* The model's times for the operations fit_fakegpu_model.py's synthetic timings use. */
+static void formula_only(void)
+{
+    static const char *dt[] = {"f32", "tf32", "f16"};
+    static const double esz[] = {4, 4, 2};
+    static const double sizes[] = {64, 1024, 4096, 16384};
+    for (int d = 0; d < 3; d++)
+        for (int i = 0; i < 4; i++) {
+            double m = sizes[i];
+            fg_cost c = {.kind = FG_COST_GEMM,
+                         .dtype = (enum fg_dtype)d,
+                         .flops = 2 * m * m * m,
+                         .bytes = 3 * m * m * esz[d]};
+            printf("FORMULA\tgemm\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t0\t-\t%.9g\n", dt[d], m, m, m,
+                   c.bytes, fg_work_model_ns(&c) / 1e6);
+        }
+    fg_cost g = {.kind = FG_COST_GEMM,
+                 .dtype = FG_DT_F16,
+                 .flops = 2.0 * 50257 * 768,
+                 .bytes = (768 + 768.0 * 50257 + 50257) * 2};
+    printf("FORMULA\tgemm\tf16\t1\t50257\t768\t%.0f\t0\t-\t%.9g\n", g.bytes,
+           fg_work_model_ns(&g) / 1e6);
+    static const struct {
+        const char *name;
+        enum fg_cost_kind kind;
+    } cp[] = {{"h2d", FG_COST_H2D},
+              {"d2h", FG_COST_D2H},
+              {"d2d", FG_COST_D2D},
+              {"memset", FG_COST_MEMSET}};
+    for (int k = 0; k < 4; k++)
+        for (int sh = 12; sh <= 30; sh += 9) {
+            fg_cost c = {.kind = cp[k].kind, .bytes = (double)(1ull << sh)};
+            printf("FORMULA\t%s\t-\t0\t0\t0\t%llu\t0\t-\t%.9g\n", cp[k].name, 1ull << sh,
+                   fg_work_model_ns(&c) / 1e6);
+        }
+    static const char *kn[] = {"devt_vectorized_elementwise_kernel_probe",
+                               "devt_reduce_kernel_probe", "devt_empty"};
+    for (int k = 0; k < 3; k++)
+        for (unsigned b = 1; b <= 1000000; b *= 1000) {
+            fg_cost c = {.kind = FG_COST_KERNEL, .name = kn[k], .blocks = b};
+            printf("FORMULA\tkernel\t-\t0\t0\t0\t0\t%u\t%s\t%.9g\n", b, kn[k],
+                   fg_work_model_ns(&c) / 1e6);
+        }
+}
+
 int main(int argc, char **argv)
 {
-    const char *gpu = argc > 1 ? argv[1] : "h100";
+    const char *gpu = argc > 1 && strcmp(argv[1], "--formula-only") ? argv[1] : "h100";
+    int only = 0;
+    for (int i = 1; i < argc; i++)
+        only |= !strcmp(argv[i], "--formula-only");
     setenv("GENIE_FAKE_GPU_MODEL", gpu, 1);
     setenv("GENIE_FAKE_UNKNOWN_KERNELS", "noop", 1);
     unsetenv("GENIE_FAKE_GPU_COMPUTE");
@@ -66,6 +119,10 @@ int main(int argc, char **argv)
     char name[128];
     CK(cuDeviceGetName(name, sizeof name, 0));
     printf("device: %s; timing-only; every time below is simulated\n", name);
+    if (only) {
+        formula_only();
+        return 0;
+    }
     printf("%-40s %12s %12s %8s\n", "work", "formula ms", "measured ms", "ratio");
 
     struct {
@@ -106,7 +163,13 @@ int main(int argc, char **argv)
     CUdeviceptr a, b;
     CK(cuMemAlloc(&a, (size_t)1 << 30));
     CK(cuMemAlloc(&b, (size_t)1 << 30));
-    static char host[1];
+    static char host[1]; /* H2D timing-only: never read */
+    /* a D2H writes its destination (zeros, timing-only: docs/fakegpu.md), so it gets a real one,
+     * touched before the runs */
+    char *dhost = malloc((size_t)1 << 30);
+    if (!dhost)
+        return 2;
+    memset(dhost, 1, (size_t)1 << 30);
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         size_t n = sizes[i];
         int reps = n < ((size_t)64 << 20) ? 100 : 1;
@@ -124,7 +187,7 @@ int main(int argc, char **argv)
                     else if (k[j].kind == FG_COST_D2D)
                         CK(cuMemcpyDtoDAsync(b, a, n, NULL));
                     else
-                        CK(cuMemcpyDtoHAsync(host, a, n, NULL)); /* pageable: waits */
+                        CK(cuMemcpyDtoHAsync(dhost, a, n, NULL)); /* pageable: waits */
                 }
                 CK(cuStreamSynchronize(NULL));
                 got[r] = now_ms() - t0;
@@ -136,6 +199,8 @@ int main(int argc, char **argv)
             row(what, reps * fg_work_model_ns(&c) / 1e6, got);
         }
     }
+
+    free(dhost);
 
     CUmodule m;
     CUfunction f;

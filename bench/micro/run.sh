@@ -2,6 +2,9 @@
 # run.sh — runs the microbenchmark over a unix socket and over TCP loopback; prints ratios.
 #
 #   bench/micro/run.sh [BUILD_DIR] [-- MICRO_ARGS...]
+# For each kind: micro (Genie against a raw socket in one process pair), then wireref (raw
+# socket variants and a minimal gRPC stream; skipped if BUILD_DIR has none), which gets the
+# --pings, --bulk and --reps of MICRO_ARGS.
 # genie-remote runs on the fake GPU unless GENIE_CUDA_LIB names a real driver or GENIE_REAL_GPU=1
 # (then libcuda.so.1). BUILD_DIR may be a bundle made by scripts/bundle.sh.
 set -euo pipefail
@@ -35,7 +38,18 @@ for kind in unix tcp; do
     pids+=($!)
     for _ in $(seq 400); do [ -s "$tmp/port.$kind" ] && break; sleep 0.05; done
     if [ $kind = unix ]; then target=$listen; else target="127.0.0.1:$(cat "$tmp/port.$kind")"; fi
-    GENIE_REMOTE=$target GENIE_BATCH_BYTES=$((1 << 30)) LD_PRELOAD="$build/shim/libgenie.so" \
+    # the weight cache off: micro uploads the same bytes each round, and cache hits would
+    # measure the executor's copy, not the wire
+    GENIE_REMOTE=$target GENIE_BATCH_BYTES=$((1 << 30)) GENIE_WEIGHT_CACHE=0 LD_PRELOAD="$build/shim/libgenie.so" \
         "$build/bench/micro/micro" --raw "$raw" "$@"
+    if [ -x "$build/bench/micro/wireref" ]; then
+        if [ $kind = unix ]; then ref="unix:$tmp/ref.sock"; gref="unix:$tmp/gref.sock"
+        else ref="127.0.0.1:0"; gref="127.0.0.1:0"; fi
+        refargs=()
+        for ((i = 1; i <= $#; i++)); do
+            case "${!i}" in --pings | --bulk | --reps) j=$((i + 1)); refargs+=("${!i}" "${!j}") ;; esac
+        done
+        "$build/bench/micro/wireref" --raw "$ref" --grpc "$gref" "${refargs[@]}"
+    fi
     echo
 done

@@ -42,6 +42,7 @@ static const proto_op_info infos[] = {
     {0x8007, 0, 0, 16, 0, "R_PONG"},
     {0x8008, 0, PROTO_F_MODULE, 20, 0, "R_GLOBAL"},
     {0x8009, 0, 0, 8, 0, "R_EXEC"},
+    {0x8010, 0, 0, 20, 1, "R_TRACE"},
     {0x0060, 1, PROTO_F_GRAPH, 4, 1, "LIB_CALL"},
     {0x0061, 1, 0, 4, 0, "LT_CREATE"},
     {0x0062, 1, 0, 4, 0, "LT_DESTROY"},
@@ -52,6 +53,7 @@ static const proto_op_info infos[] = {
     {0x0072, 1, 0, 4, 0, "GRAPH_DESTROY"},
     {0x0073, 1, PROTO_F_H2D | PROTO_F_GRAPH, 20, 0, "GRAPH_H2D"},
     {0x0080, 1, 0, 8, 1, "BATCH_DELTA"},
+    {0x0090, 1, 0, 8, 1, "BRANCHES"},
 };
 
 const proto_op_info *proto_op_lookup(uint16_t op)
@@ -137,26 +139,30 @@ const proto_op_info *proto_op_lookup(uint16_t op)
         return &infos[38];
     case 0x8009:
         return &infos[39];
-    case 0x0060:
+    case 0x8010:
         return &infos[40];
-    case 0x0061:
+    case 0x0060:
         return &infos[41];
-    case 0x0062:
+    case 0x0061:
         return &infos[42];
-    case 0x0063:
+    case 0x0062:
         return &infos[43];
-    case 0x0064:
+    case 0x0063:
         return &infos[44];
-    case 0x0070:
+    case 0x0064:
         return &infos[45];
-    case 0x0071:
+    case 0x0070:
         return &infos[46];
-    case 0x0072:
+    case 0x0071:
         return &infos[47];
-    case 0x0073:
+    case 0x0072:
         return &infos[48];
-    case 0x0080:
+    case 0x0073:
         return &infos[49];
+    case 0x0080:
+        return &infos[50];
+    case 0x0090:
+        return &infos[51];
     default:
         return NULL;
     }

@@ -67,6 +67,7 @@ enum proto_op {
     PROTO_OP_R_PONG = 0x8007,
     PROTO_OP_R_GLOBAL = 0x8008,
     PROTO_OP_R_EXEC = 0x8009,
+    PROTO_OP_R_TRACE = 0x8010,
     PROTO_OP_LIB_CALL = 0x0060,
     PROTO_OP_LT_CREATE = 0x0061,
     PROTO_OP_LT_DESTROY = 0x0062,
@@ -77,6 +78,7 @@ enum proto_op {
     PROTO_OP_GRAPH_DESTROY = 0x0072,
     PROTO_OP_GRAPH_H2D = 0x0073,
     PROTO_OP_BATCH_DELTA = 0x0080,
+    PROTO_OP_BRANCHES = 0x0090,
 };
 
 typedef struct proto_op_info {
@@ -1227,6 +1229,40 @@ static inline int proto_get_R_EXEC(const proto_rec *r, proto_R_EXEC *out)
     return 0;
 }
 
+/* REP R_TRACE (0x8010) */
+typedef struct proto_R_TRACE {
+    uint64_t recv_ns;
+    uint64_t done_ns;
+    uint32_t nspans;
+    const uint8_t *spans; /* borrowed from the frame */
+    size_t spans_len;
+} proto_R_TRACE;
+#define PROTO_R_TRACE_FIXED 20
+/* Appends the record; returns a pointer to the spans bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_R_TRACE(genie_buf *buf_, uint64_t recv_ns, uint64_t done_ns, uint32_t nspans, size_t spans_len)
+{
+    if (spans_len > UINT32_MAX - 20)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_R_TRACE, 20 + spans_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &recv_ns, 8);
+    memcpy(rec_ + 8, &done_ns, 8);
+    memcpy(rec_ + 16, &nspans, 4);
+    return rec_ + 20;
+}
+static inline int proto_get_R_TRACE(const proto_rec *r, proto_R_TRACE *out)
+{
+    if (r->len < 20)
+        return GENIE_EPROTO;
+    memcpy(&out->recv_ns, r->body + 0, 8);
+    memcpy(&out->done_ns, r->body + 8, 8);
+    memcpy(&out->nspans, r->body + 16, 4);
+    out->spans = r->body + 20;
+    out->spans_len = r->len - 20;
+    return 0;
+}
+
 /* REQ LIB_CALL (0x0060) */
 typedef struct proto_LIB_CALL {
     uint32_t api;
@@ -1519,6 +1555,37 @@ static inline int proto_get_BATCH_DELTA(const proto_rec *r, proto_BATCH_DELTA *o
     memcpy(&out->npatches, r->body + 4, 4);
     out->patches = r->body + 8;
     out->patches_len = r->len - 8;
+    return 0;
+}
+
+/* REQ BRANCHES (0x0090) */
+typedef struct proto_BRANCHES {
+    uint32_t origin;
+    uint32_t nops;
+    const uint8_t *lanes; /* borrowed from the frame */
+    size_t lanes_len;
+} proto_BRANCHES;
+#define PROTO_BRANCHES_FIXED 8
+/* Appends the record; returns a pointer to the lanes bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_BRANCHES(genie_buf *buf_, uint32_t origin, uint32_t nops, size_t lanes_len)
+{
+    if (lanes_len > UINT32_MAX - 8)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_BRANCHES, 8 + lanes_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &origin, 4);
+    memcpy(rec_ + 4, &nops, 4);
+    return rec_ + 8;
+}
+static inline int proto_get_BRANCHES(const proto_rec *r, proto_BRANCHES *out)
+{
+    if (r->len < 8)
+        return GENIE_EPROTO;
+    memcpy(&out->origin, r->body + 0, 4);
+    memcpy(&out->nops, r->body + 4, 4);
+    out->lanes = r->body + 8;
+    out->lanes_len = r->len - 8;
     return 0;
 }
 

@@ -110,6 +110,7 @@ int proto_conn_open(const char *target, int timeout_ms, proto_conn **out, char *
     c->target = strdup(target);
     c->s.cq = grpc_completion_queue_create_for_pluck(NULL);
     c->s.max_msg = proto_max_message();
+    c->s.reuse = 1; /* big replies land in a kept buffer (proto_conn_reply_free) */
     c->status_details = grpc_empty_slice();
     grpc_metadata_array_init(&c->initial);
     grpc_metadata_array_init(&c->trailing);
@@ -366,6 +367,15 @@ int proto_conn_recv(proto_conn *c, void **reply, size_t *reply_n, int timeout_ms
     return rc ? conn_fail(c, rc, timeout_ms) : 0;
 }
 
+void proto_conn_reply_free(proto_conn *c, void *reply)
+{
+    if (!c) {
+        free(reply);
+        return;
+    }
+    proto_recycle(&c->s, reply);
+}
+
 void proto_conn_bytes(const proto_conn *c, uint64_t *sent, uint64_t *received)
 {
     if (sent)
@@ -406,6 +416,7 @@ void proto_conn_close(proto_conn *c)
             ;
         grpc_completion_queue_destroy(c->s.cq);
     }
+    proto_stream_release(&c->s);
     free(c->target);
     free(c);
     grpc_shutdown();

@@ -160,6 +160,7 @@ static void *session_main(void *arg)
     int authed = 1, counted = 0;
     gpr_timespec hs_end = inf;
     void *sess = NULL;
+    void *unsent = NULL; /* a reply gRPC may still read: given back once the call is gone */
 
     /* Learn of the end of the call (cancel, client gone) whatever we are doing. */
     int cancelled = 0;
@@ -295,6 +296,27 @@ static void *session_main(void *arg)
             details = "";
             break; /* end without a reply */
         }
+        proto_iov one = {rep, rn};
+        if (srv->h.reply_done) {
+            /* Sent from the session's memory (borrowed): proto_send returns once gRPC holds
+             * no reference into it, and the session gets it back for its next reply. */
+            int sr = proto_send(s, &one, 1, NULL, hr ? NULL : &next,
+                                next_deadline(srv, authed, hs_end));
+            if (sr == GENIE_ETIMEOUT && s->timeout_msg)
+                GENIE_WARN("transport: session from %s: %s", peer, s->timeout_msg);
+            if (sr) {
+                unsent = rep;
+                break;
+            }
+            if (rep)
+                srv->h.reply_done(sess, rep);
+            if (hr && code != GRPC_STATUS_OK)
+                GENIE_INFO("transport: session from %s closed by the drain after its batch",
+                           peer);
+            if (hr)
+                break;
+            continue;
+        }
         proto_hold *hold = malloc(sizeof *hold);
         if (!hold) {
             free(rep);
@@ -306,7 +328,6 @@ static void *session_main(void *arg)
         hold->owned = rep; /* freed once gRPC has written the last chunk */
         hold->heap_self = 1;
         /* Send the reply and post the read of the next request with its last chunk. */
-        proto_iov one = {rep, rn};
         int sr = proto_send(s, &one, 1, hold, hr ? NULL : &next, next_deadline(srv, authed, hs_end));
         if (sr == GENIE_ETIMEOUT && s->timeout_msg)
             GENIE_WARN("transport: session from %s: %s", peer, s->timeout_msg);
@@ -325,6 +346,19 @@ static void *session_main(void *arg)
 done:
     if (close_started)
         proto_pluck(s, &close_tag, inf);
+    if (unsent) {
+        /* A failed send may leave gRPC holding slices into the reply until the call is
+         * destroyed: destroy it now, wait for them, then give the reply back. The call
+         * leaves the session under mu: a drain cancels the calls of listed sessions. */
+        pthread_mutex_lock(&srv->mu);
+        grpc_call *call = s->call;
+        s->call = NULL;
+        pthread_mutex_unlock(&srv->mu);
+        grpc_call_cancel(call, NULL);
+        grpc_call_unref(call);
+        proto_wait_borrowed(s);
+        srv->h.reply_done(sess, unsent);
+    }
     if (counted) {
         pthread_mutex_lock(&srv->mu);
         srv->nunauth--;
@@ -674,7 +708,7 @@ int proto_server_drain(proto_server *srv, int ms)
     srv->draining = 1;
     /* Sessions waiting for their next request end now; busy ones after their batch. */
     for (proto_session *ss = srv->live; ss; ss = ss->next)
-        if (!ss->busy)
+        if (!ss->busy && ss->s.call) /* NULL: its call already ended (a failed send) */
             grpc_call_cancel_with_status(ss->s.call, GRPC_STATUS_UNAVAILABLE, DRAIN_MSG, NULL);
     while (srv->nsessions > 0)
         if (pthread_cond_timedwait(&srv->cv, &srv->mu, &until) == ETIMEDOUT)

@@ -140,6 +140,8 @@ static uint64_t get_le(const uint8_t *p, int n)
  * rather than referenced (a record header between two payloads, say). */
 #define PIECE_COPY_MAX 4096u
 
+static int wait_borrowed_until(proto_stream *s, gpr_timespec deadline);
+
 int proto_send(proto_stream *s, const proto_iov *iov, size_t niov, proto_hold *hold,
                grpc_byte_buffer **recv_out, gpr_timespec deadline)
 {
@@ -235,11 +237,31 @@ int proto_send(proto_stream *s, const proto_iov *iov, size_t niov, proto_hold *h
     } while (off < n);
 
     proto_hold_unref(hold); /* the sender's own reference */
-    if (hold == &s->borrow && !rc)
-        proto_wait_borrowed(s);
+    if (hold == &s->borrow && !rc && (rc = wait_borrowed_until(s, deadline)) && recv_out &&
+        *recv_out) {
+        grpc_byte_buffer_destroy(*recv_out); /* the call is cancelled: this goes unread */
+        *recv_out = NULL;
+    }
     if (!rc)
         s->sent += n;
     return rc;
+}
+
+/* proto_wait_borrowed, bounded: once deadline passes with gRPC still holding a slice (a peer
+ * that stopped reading leaves it in flow control) the call is cancelled and GENIE_ETIMEOUT
+ * returned; the caller then ends the call and waits without a bound (the failure path of
+ * proto_send's contract). */
+static int wait_borrowed_until(proto_stream *s, gpr_timespec deadline)
+{
+    while (atomic_load_explicit(&s->borrow.refs, memory_order_acquire) > 0) {
+        if (gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), deadline) > 0) {
+            grpc_call_cancel(s->call, NULL);
+            s->cancelled = 1;
+            return GENIE_ETIMEOUT;
+        }
+        proto_pluck(s, &s->borrow, proto_deadline(1));
+    }
+    return 0;
 }
 
 void proto_wait_borrowed(proto_stream *s)
@@ -320,6 +342,9 @@ static uint8_t *take_buffer(proto_stream *s, size_t n)
 {
     if (s->spare && genie_now_ns() - s->spare_used_ns > PROTO_REUSE_IDLE_NS)
         proto_stream_release(s); /* big messages stopped coming: give the memory back */
+    /* Only the latest buffer handed out can come back into the cache: an older one still
+     * held (or one the caller freed itself) is never mistaken for it. */
+    s->lent = NULL;
     if (!s->reuse || n < PROTO_REUSE_MIN)
         return malloc(n ? n : 1);
     if (s->spare && s->spare_cap < n)

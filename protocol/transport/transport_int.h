@@ -57,8 +57,9 @@ typedef struct proto_stream {
     uint64_t sent, received;    /* logical payload bytes */
     int cancelled;              /* we cancelled the call (deadline or protocol error) */
     proto_hold borrow;          /* references into a borrowed payload being sent */
-    /* Receive-buffer reuse (only where proto_recycle is called: the server). lent is the
-     * buffer proto_recv last handed out from the cache, spare the idle cached one. */
+    /* Receive-buffer reuse (the server's requests, the client's replies given back with
+     * proto_conn_reply_free). lent is the buffer proto_recv last handed out from the cache,
+     * spare the idle cached one. */
     int reuse;
     uint8_t *spare, *lent;
     size_t spare_cap, lent_cap;
@@ -77,7 +78,8 @@ int proto_batch(proto_stream *s, const grpc_op *ops, size_t nops, gpr_timespec d
 /* Sends one logical message, the concatenation of iov[0..niov) (gathered into gRPC slices
  * that point into the pieces, without a copy, except for small ones). If hold is NULL the
  * pieces are borrowed: on success this
- * returns only after gRPC has dropped every reference to it; on failure gRPC may still
+ * returns only after gRPC has dropped every reference to it (if the deadline passes first, the
+ * call is cancelled and this fails with GENIE_ETIMEOUT); on failure gRPC may still
  * hold some until the call is destroyed, so the caller must cancel the call, finish its
  * pending batches, unref it and then call proto_wait_borrowed before reusing the payload.
  * Otherwise hold owns the payload (freed when the last chunk is written) and the caller

@@ -251,6 +251,12 @@ int exec_dispatch(exec_session *s, uint32_t index, const proto_rec *r)
             return exec_bad_record(s, index, r, e);
         return exec_op_BATCH_DELTA(s, index, &a);
     }
+    case PROTO_OP_BRANCHES: {
+        proto_BRANCHES a;
+        if ((e = proto_get_BRANCHES(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_BRANCHES(s, index, &a);
+    }
     default:
         return exec_bad_record(s, index, r, GENIE_EPROTO);
     }

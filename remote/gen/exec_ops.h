@@ -54,5 +54,6 @@ int exec_op_GRAPH_LAUNCH(exec_session *s, uint32_t index, const proto_GRAPH_LAUN
 int exec_op_GRAPH_DESTROY(exec_session *s, uint32_t index, const proto_GRAPH_DESTROY *a);
 int exec_op_GRAPH_H2D(exec_session *s, uint32_t index, const proto_GRAPH_H2D *a);
 int exec_op_BATCH_DELTA(exec_session *s, uint32_t index, const proto_BATCH_DELTA *a);
+int exec_op_BRANCHES(exec_session *s, uint32_t index, const proto_BRANCHES *a);
 
 #endif

@@ -23,10 +23,26 @@ if [ -z "$out" ]; then
     trap 'rm -rf "$out"' EXIT
 fi
 start=$(date +%s)
-PYTHONPATH="$repo/bench${PYTHONPATH:+:$PYTHONPATH}" "$py" -m genie_bench --quick --no-progress \
-    --build "$build" --out "$out"
+# bounded twice: genie-bench's own --budget (420 s with --quick: no cell begins after it) and
+# --timeout (120 s per run or silent worker), and this outer limit: SIGTERM makes genie-bench
+# write what ran and clean up (netns, genie-remote, workers); the checks then name the cells
+# that did not run, well before CTest's TIMEOUT would kill everything without a word
+rc=0
+PYTHONPATH="$repo/bench${PYTHONPATH:+:$PYTHONPATH}" timeout -k 30 "${GENIE_BENCH_LIMIT:-600}" \
+    "$py" -m genie_bench --quick --no-progress --build "$build" --out "$out" || rc=$?
 took=$(( $(date +%s) - start ))
-echo "run_quick: genie-bench --quick took ${took} s"
+echo "run_quick: genie-bench --quick took ${took} s (exit $rc)"
+if [ -f "$out/meta.json" ]; then
+    "$py" -c 'import json, sys
+for c in json.load(open(sys.argv[1])).get("cells", []):
+    if c["seconds"] or c["status"] == "ran" or "failed" in c["status"]:
+        print("run_quick: %6.1f s  %s  %s" % (c["seconds"], c["cell"], c["status"]))' \
+        "$out/meta.json"
+fi
+if [ $rc -ne 0 ]; then
+    echo "run_quick: genie-bench --quick failed (exit $rc; 124: over its time limit, 130: interrupted)"
+    exit 1
+fi
 expect=()
 for w in decode prefill cnn-b1 cnn-b8 vqa; do
     for b in capture-only local-remote naive-remote no-semantics; do

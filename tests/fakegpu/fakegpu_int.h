@@ -50,6 +50,21 @@ int fg_stream_ok(CUstream s);
  * an op on a created stream only cuInit. Takes no lock. */
 CUresult fg_check_stream_ctx(CUstream s);
 
+/* Kernels' parameter layouts read from a module image's cubin (fg_cubin.c). */
+typedef struct fg_layout {
+    struct fg_layout *next;
+    unsigned n;     /* parameters */
+    uint32_t *off;  /* n offsets, in the same allocation */
+    uint32_t *size; /* n sizes */
+    char *name;     /* the kernel's (mangled) name */
+} fg_layout;
+/* Every kernel layout the image's cubin (the ELF entry for sm_90, uncompressed when zstd'd)
+ * gives, or NULL (none, unreadable, or GENIE_FAKE_PARAM_LAYOUT=off). Caller frees with
+ * fg_layouts_free. image: a fatbin or fatbin wrapper, trusted as the driver trusts it. */
+fg_layout *fg_image_layouts(const void *image);
+const fg_layout *fg_layout_find(const fg_layout *list, const char *name); /* borrowed */
+void fg_layouts_free(fg_layout *list);
+
 /* ---- the fake GPU in time (fg_sched.c) ----
  * A mark is a position in a stream; done once the work before it is, at modeled time t. Its
  * fields are guarded by the scheduler's own lock. */

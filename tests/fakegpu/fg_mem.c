@@ -580,11 +580,22 @@ static CUresult fg_xfer_do(const fg_xfer *in, size_t bytes, int devd, int devs, 
         }
         x->src = x->staged;
     }
+    /* Timing-only, a D2H still writes its destination, with zeros: what a host reads back is
+     * then the same on every run (the executor's reply buffer held an earlier reply's bytes,
+     * and a program's control flow could follow them). The fill is not COMPUTED work: the
+     * stream's modeled clock ignores it, but the host sees the copy done only once the fill
+     * is, so a large D2H takes max(model, memset) (docs/fakegpu.md). */
+    int zero_fill = d2h && !compute;
+    if (zero_fill) {
+        x->op = 1;
+        x->val = 0;
+        x->src = NULL;
+    }
     fg_cost c = {.kind = kind, .bytes = (double)bytes};
     fg_mark *done = NULL;
-    r = (CUresult)fg_sched_submit(st, compute ? fg_xfer_item : NULL, x, fg_xfer_free,
-                                  fg_model_ns(&c), compute ? FG_ITEM_COMPUTED : 0,
-                                  d2h ? &done : NULL);
+    r = (CUresult)fg_sched_submit(st, compute || zero_fill ? fg_xfer_item : NULL, x,
+                                  fg_xfer_free, fg_model_ns(&c),
+                                  compute ? FG_ITEM_COMPUTED : 0, d2h ? &done : NULL);
     if (r || !d2h)
         return r;
     fg_sched_wait(done);

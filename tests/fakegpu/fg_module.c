@@ -18,7 +18,10 @@ typedef struct fg_func {
     struct fg_module *module;
     const fg_twin *twin; /* borrowed: twin entries live for the whole process */
     const char *name;    /* the kernel's name: the twin's, or owned for a no-op stand-in */
-    int max_dyn_shmem;   /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
+    /* the cubin's layout (borrowed from the module), or NULL: then a twin's sizes at natural
+     * alignment, and no parameters for a no-op stand-in */
+    const fg_layout *layout;
+    int max_dyn_shmem; /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
     int carveout;
     int nonportable_cluster;
     int cluster[3];
@@ -37,13 +40,14 @@ typedef struct fg_gvar {
 typedef struct fg_module {
     fg_func *funcs;
     fg_gvar *globals;
+    fg_layout *layouts; /* read from the image's cubin at load (fg_cubin.c) */
 } fg_module;
 
-/* GENIE_FAKE_UNKNOWN_KERNELS=noop: a kernel without a twin "runs" as a no-op taking no
- * parameters, so that a program whose kernels the fake GPU cannot compute (stock PyTorch's)
- * still goes through its whole sequence of API calls. Its results are garbage: the mode is
- * for counting calls, round trips and bytes (tests/torch/trace_calls.py), never for
- * checking values. */
+/* GENIE_FAKE_UNKNOWN_KERNELS=noop: a kernel without a twin "runs" as a no-op (with the
+ * parameter layout its cubin gives, else none), so that a program whose kernels the fake GPU cannot
+ * compute (stock PyTorch's) still goes through its whole sequence of API calls. Its results are
+ * garbage: the mode is for counting calls, round trips and bytes (tests/torch/trace_calls.py),
+ * never for checking values. */
 static int fg_noop_run(const fg_launch *l, void **args)
 {
     (void)l, (void)args;
@@ -62,7 +66,7 @@ static int fg_noop_unknown(void)
     return on;
 }
 
-/* Kernels are not read out of the image: the twin table says what exists. */
+/* The twin table says which kernels exist; the image's cubin gives their parameter layouts. */
 static CUresult fg_module_load(CUmodule *module, const void *image)
 {
     CUresult r = fg_check_ctx();
@@ -79,10 +83,12 @@ static CUresult fg_module_load(CUmodule *module, const void *image)
     fg_module *m = calloc(1, sizeof *m);
     if (!m)
         return CUDA_ERROR_OUT_OF_MEMORY;
+    m->layouts = fg_image_layouts(image);
     FG_LOCK();
     int bad = fg_handle_add(m, FG_H_MODULE);
     FG_UNLOCK();
     if (bad) {
+        fg_layouts_free(m->layouts);
         free(m);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
@@ -126,8 +132,28 @@ CUresult cuModuleUnload(CUmodule hmod)
         fg_global_release(g->ptr);
         free(g);
     }
+    fg_layouts_free(m->layouts);
     free(m);
     return CUDA_SUCCESS;
+}
+
+/* The cubin's layout of kernel `name` for a function run by twin t: a no-op stand-in takes it
+ * as it is; a twin only when it agrees with the twin's own sizes (the twin reads what it says
+ * it reads; a disagreement is the twin's bug, and is said). NULL when there is none. */
+static const fg_layout *fg_func_layout(const fg_module *m, const fg_twin *t, const char *name)
+{
+    const fg_layout *l = fg_layout_find(m->layouts, name);
+    if (!l || t == &fg_noop_twin)
+        return l;
+    int same = l->n == t->nparams;
+    for (unsigned i = 0; same && i < l->n; i++)
+        same = l->size[i] == t->sizes[i];
+    if (!same)
+        fprintf(stderr,
+                "fakegpu: the twin of %s takes %u parameters that differ from its cubin's %u; "
+                "the twin's layout is used\n",
+                name, t->nparams, l->n);
+    return same ? l : NULL;
 }
 
 /* A name lookup in the module's host-side table: under lazy loading (CUDA's default since
@@ -172,6 +198,7 @@ CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
         f->twin = t;
         f->name = own ? own : t->name;
         f->module = m;
+        f->layout = fg_func_layout(m, t, name);
         f->max_dyn_shmem = FG_SHMEM_PER_BLOCK;
         f->carveout = -1;
         f->next = m->funcs;
@@ -209,6 +236,11 @@ static size_t fg_param_align(size_t size)
     return a == 0 || a > 16 ? 16 : a;
 }
 
+static unsigned fg_func_nparams(const fg_func *f)
+{
+    return f->layout ? f->layout->n : f->twin->nparams;
+}
+
 CUresult cuFuncGetParamInfo(CUfunction func, size_t paramIndex, size_t *paramOffset,
                             size_t *paramSize)
 {
@@ -216,8 +248,15 @@ CUresult cuFuncGetParamInfo(CUfunction func, size_t paramIndex, size_t *paramOff
     CUresult r = fg_func_get(func, &f);
     if (r)
         return r;
-    if (paramIndex >= f.twin->nparams || (!paramOffset && !paramSize))
+    if (paramIndex >= fg_func_nparams(&f) || (!paramOffset && !paramSize))
         return CUDA_ERROR_INVALID_VALUE;
+    if (f.layout) {
+        if (paramOffset)
+            *paramOffset = f.layout->off[paramIndex];
+        if (paramSize)
+            *paramSize = f.layout->size[paramIndex];
+        return CUDA_SUCCESS;
+    }
     size_t off = 0;
     for (size_t i = 0;; i++) {
         size_t sz = f.twin->sizes[i], a = fg_param_align(sz);
@@ -424,7 +463,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDi
     if (sharedMemBytes > (unsigned)fn.max_dyn_shmem)
         return CUDA_ERROR_INVALID_VALUE;
     const fg_twin *t = fn.twin;
-    if (t->nparams > 0 && !kernelParams)
+    if (fg_func_nparams(&fn) > 0 && !kernelParams)
         return CUDA_ERROR_INVALID_VALUE;
     size_t total = 0;
     for (unsigned i = 0; i < t->nparams; i++)

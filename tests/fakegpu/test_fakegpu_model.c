@@ -136,12 +136,57 @@ Test(model, copies_take_the_modeled_time)
     within(now_ms() - t0,
            lat + 2.0 * (double)n / (param("hbm_bandwidth") * param("hbm_efficiency")) * 1e3,
            "D2D 4 GiB");
+    /* A D2H writes its destination (zeros, timing-only): the host sees it done no sooner than
+     * the model says, nor before the fill ends, which on a CPU is slower than an H100's host
+     * link: only the lower bound holds for a large one. */
+    const size_t nd = (size_t)64 << 20;
+    char *dst = malloc(nd);
+    cr_assert(dst);
+    memset(dst, 0x5a, nd);
     t0 = now_ms();
-    OK(cuMemcpyDtoH(host, a, n / 4)); /* pageable: returns once done */
-    within(now_ms() - t0, lat + (double)(n / 4) / param("d2h_bandwidth") * 1e3, "D2H 1 GiB");
+    OK(cuMemcpyDtoH(dst, a, nd)); /* pageable: returns once done */
+    double got = now_ms() - t0, want = lat + (double)nd / param("d2h_bandwidth") * 1e3;
+    cr_assert_geq(got, want * 0.999, "D2H 64 MiB: %.3f ms, faster than the model's %.3f ms", got,
+                  want);
+    free(dst);
     free(host);
     OK(cuMemFree(a));
     OK(cuMemFree(b));
+}
+
+/* Timing-only, a D2H gives zeros, every time, whatever the destination held before and
+ * whatever the device memory holds (nothing computed it); and never sooner than the model's
+ * time. */
+Test(model, timing_only_d2h_gives_zeros)
+{
+    const size_t n = 4096;
+    CUdeviceptr d;
+    OK(cuMemAlloc(&d, n));
+    OK(cuMemsetD8(d, 0x77, n)); /* not computed either: the device bytes are whatever */
+    unsigned char *host = malloc(n);
+    cr_assert(host);
+    CUstream s;
+    OK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    double lat = param("copy_latency_us") * 1e-3;
+    for (int round = 0; round < 3; round++) {
+        memset(host, 0xa5 + round, n); /* stale bytes, as a reused reply buffer holds */
+        if (round == 2) {
+            OK(cuMemcpyDtoHAsync(host, d, n, s));
+            OK(cuStreamSynchronize(s));
+        } else {
+            double t0 = now_ms();
+            OK(cuMemcpyDtoH(host, d, n));
+            double got = now_ms() - t0;
+            cr_assert_geq(got, (lat + (double)n / param("d2h_bandwidth") * 1e3) * 0.999,
+                          "D2H 4 KiB: %.4f ms, faster than the model", got);
+        }
+        for (size_t i = 0; i < n; i++)
+            cr_assert_eq(host[i], 0, "round %d: byte %zu of a timing-only D2H is 0x%02x, not 0",
+                         round, i, host[i]);
+    }
+    OK(cuStreamDestroy(s));
+    free(host);
+    OK(cuMemFree(d));
 }
 
 /* A PyTorch-style kernel (a no-op here) takes launch + the table row's base + blocks * per_block. */

@@ -534,6 +534,146 @@ Test(transport, timeout_mid_send_releases_buffer)
     proto_server_stop(s);
 }
 
+/* ---- replies kept for reuse: the client's (proto_conn_reply_free) and the server's
+ * (proto_handler.reply_done) ---- */
+
+/* Big replies given back land in one kept buffer: byte-exact whatever the size order, the
+ * same memory while it is big enough, and free() of a reply stays allowed. */
+Test(transport, big_replies_given_back_land_in_one_buffer)
+{
+    char target[160];
+    proto_server *s = start_unix(target, sizeof target);
+    proto_conn *c = connect_ok(target);
+    /* same: the reply must land in the buffer the last big reply given back left */
+    const struct {
+        size_t n;
+        int same, give_back;
+    } steps[] = {{3u << 20, 0, 1}, {2u << 20, 1, 1}, {5, 0, 1},  {(3u << 20) - 7, 1, 1},
+                 {(3u << 20) + 3, 0, 1}, {1u << 20, 1, 0}, {4u << 20, 0, 1}, {3u << 20, 1, 1}};
+    void *kept = NULL;
+    uint64_t t_back = 0; /* when kept was given back */
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        uint8_t *p = pattern(steps[i].n, (uint32_t)i + 5);
+        void *rep;
+        size_t rn;
+        cr_assert_eq(proto_conn_call(c, p, steps[i].n, &rep, &rn, 10000), 0);
+        cr_assert_eq(rn, steps[i].n);
+        cr_assert(memcmp(rep, p, rn) == 0, "reply %zu differs", i);
+        /* A kept buffer idle for 2 s is released (PROTO_REUSE_IDLE_NS): only a reply that
+         * came back sooner must be in it (a stalled, loaded machine may take longer). */
+        if (steps[i].same && genie_now_ns() - t_back < 2000000000ull)
+            cr_assert_eq(rep, kept, "reply %zu (%zu bytes) not in the kept buffer", i, rn);
+        free(p);
+        if (steps[i].give_back) {
+            if (rn >= 1u << 20) {
+                kept = rep;
+                t_back = genie_now_ns();
+            }
+            proto_conn_reply_free(c, rep);
+        } else {
+            free(rep); /* allowed: nothing is kept */
+            kept = NULL;
+        }
+    }
+    proto_conn_close(c); /* frees the kept buffer (LeakSanitizer checks) */
+    proto_server_stop(s);
+}
+
+/* The server side: a handler with reply_done gets each reply back before its next request,
+ * and before close even when the send failed (the client gave up mid-reply). */
+static atomic_int rd_out, rd_back, rd_bad;
+static void *_Atomic rd_last;
+
+static int rd_handle(void *session, const void *req, size_t n, void **reply, size_t *reply_n)
+{
+    if (atomic_load(&rd_out) != atomic_load(&rd_back))
+        atomic_fetch_add(&rd_bad, 1); /* the previous reply did not come back first */
+    int r = 0;
+    if (n == 3 && !memcmp(req, "BIG", 3)) {
+        *reply_n = 256u << 20;
+        *reply = malloc(*reply_n);
+        memset(*reply, 0x77, *reply_n);
+    } else {
+        r = h_handle(session, req, n, reply, reply_n);
+    }
+    atomic_store(&rd_last, *reply);
+    atomic_fetch_add(&rd_out, 1);
+    return r;
+}
+
+static void rd_done(void *session, void *reply)
+{
+    (void)session;
+    if (reply != atomic_load(&rd_last))
+        atomic_fetch_add(&rd_bad, 1);
+    /* gRPC must hold no reference into it now: ASan sees a read after this free */
+    memset(reply, 0, 1);
+    free(reply);
+    atomic_fetch_add(&rd_back, 1);
+}
+
+static void rd_close(void *session)
+{
+    if (atomic_load(&rd_out) != atomic_load(&rd_back))
+        atomic_fetch_add(&rd_bad, 1); /* a reply still out at close */
+    h_close(session);
+}
+
+static const proto_handler rd_handler = {
+    .open = h_open, .handle = rd_handle, .close = rd_close, .reply_done = rd_done};
+
+static proto_server *start_rd(char *target, size_t n)
+{
+    atomic_store(&rd_out, 0);
+    atomic_store(&rd_back, 0);
+    atomic_store(&rd_bad, 0);
+    proto_server *s;
+    char err[256];
+    cr_assert_eq(proto_server_start("127.0.0.1:0", &rd_handler, &s, err, sizeof err), 0, "%s",
+                 err);
+    snprintf(target, n, "127.0.0.1:%d", proto_server_port(s));
+    return s;
+}
+
+Test(transport, reply_done_gets_each_reply_back_in_order)
+{
+    char target[160];
+    proto_server *s = start_rd(target, sizeof target);
+    proto_conn *c = connect_ok(target);
+    const size_t sizes[] = {10, 3u << 20, 0, 70000, 9u << 20, 64};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        uint8_t *p = pattern(sizes[i], (uint32_t)i + 9);
+        echo_check(c, p, sizes[i]);
+        free(p);
+    }
+    echo_check(c, "BYE", 3); /* the last reply, after which the handler ends the stream */
+    proto_conn_close(c);
+    wait_closed(1);
+    cr_assert_eq(atomic_load(&rd_out), 7);
+    cr_assert_eq(atomic_load(&rd_back), 7);
+    cr_assert_eq(atomic_load(&rd_bad), 0);
+    proto_server_stop(s);
+}
+
+Test(transport, reply_done_after_a_failed_send)
+{
+    char target[160];
+    proto_server *s = start_rd(target, sizeof target);
+    proto_conn *c = connect_ok(target);
+    echo_check(c, "hi", 2);
+    void *rep;
+    size_t rn;
+    /* 20 ms is far too short for a 256 MiB reply: the client gives up and cancels */
+    int rc = proto_conn_call(c, "BIG", 3, &rep, &rn, 20);
+    cr_assert_eq(rc, GENIE_ETIMEOUT, "rc %d", rc);
+    proto_conn_close(c);
+    wait_closed(1);
+    cr_assert_eq(atomic_load(&rd_out), atomic_load(&rd_back), "%d replies out, %d back",
+                 atomic_load(&rd_out), atomic_load(&rd_back));
+    cr_assert_eq(atomic_load(&rd_bad), 0);
+    proto_server_stop(s);
+}
+
 Test(transport, sizes_tcp)
 {
     char target[160];

@@ -173,6 +173,44 @@ Test(exec, map_h2d_d2h_round_trip)
     exec_session_close(s);
 }
 
+/* A big reply's buffer comes back (exec_session_reply_done, what genie-remote's transport
+ * calls once gRPC has sent it) and the next replies are built in it: each byte-exact,
+ * whether smaller, small or big again. */
+Test(exec, big_reply_buffer_is_kept_for_the_next_replies)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 8 * MiB);
+    const size_t sizes[] = {3 * MiB, 2 * MiB, 8, 3 * MiB + 5, 1};
+    uint8_t *src = malloc(8 * MiB);
+    void *kept = NULL;
+    uint64_t t_big = 0; /* when the last big reply was given back */
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        fill(src, n, (unsigned)i + 40);
+        begin();
+        memcpy(proto_put_MEMCPY_H2D(&req, base, 0, n), src, n);
+        proto_put_MEMCPY_D2H(&req, base, n, 0);
+        reply r;
+        run(s, &r);
+        cr_assert_eq(r.n, 1, "reply %zu: %d records", i, r.n);
+        proto_R_DATA d;
+        cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+        cr_assert_eq(d.data_len, n);
+        cr_assert(memcmp(d.data, src, n) == 0, "reply %zu (%zu bytes) differs", i, n);
+        /* kept until no big reply came for 2 s (EXEC_KEEP_IDLE_NS): a loaded machine may
+         * stall that long, and then the buffer is rightly gone */
+        if (kept && genie_now_ns() - t_big < 2000000000ull)
+            cr_assert_eq(r.raw, kept, "reply %zu was not built in the kept buffer", i);
+        kept = r.raw;
+        if (n >= MiB)
+            t_big = genie_now_ns();
+        exec_session_reply_done(s, r.raw); /* given back, not freed */
+    }
+    free(src);
+    exec_session_close(s); /* frees the kept buffer (LeakSanitizer checks) */
+}
+
 Test(exec, out_of_range_copy_fails_alone)
 {
     exec_session *s = open_hello();
@@ -441,6 +479,12 @@ static void make_image(void)
     uint32_t magic = 0xba55ed50u;
     fill(image, sizeof image, (unsigned)getpid());
     memcpy(image, &magic, 4);
+    /* a fatbin header that holds the image: 16 bytes of header, the rest its entries (the
+     * executor refuses one claiming more than arrived) */
+    uint16_t hsize = 16;
+    uint64_t size = sizeof image - 16;
+    memcpy(image + 6, &hsize, 2);
+    memcpy(image + 8, &size, 8);
     image_hash = genie_hash_content(image, sizeof image);
 }
 
@@ -485,6 +529,32 @@ Test(exec, module_cache_by_hash)
     load_module(b, 11, 1, &st);
     cr_assert_eq(st, 1);
     exec_session_close(b);
+}
+
+/* The driver is given no length: an image whose fatbin header claims more bytes than arrived,
+ * and a fatbin wrapper (a pointer into the server), are refused before it sees them; the
+ * well-formed image loads. Seen failing with the check in load_image left out (the fake GPU
+ * then loaded both). */
+Test(exec, images_claiming_more_than_arrived_are_refused)
+{
+    exec_session *s = open_hello();
+    int st;
+    make_image();
+    uint64_t size = sizeof image; /* 16 bytes too many */
+    memcpy(image + 8, &size, 8);
+    image_hash = genie_hash_content(image, sizeof image);
+    cr_assert_eq(load_module(s, 1, 1, &st), 0);
+    cr_assert_neq(st, 0, "a fatbin claiming %zu bytes of %zu was loaded", sizeof image + 16,
+                  sizeof image);
+    uint32_t wrapper = 0x466243b1u;
+    memcpy(image, &wrapper, 4);
+    image_hash = genie_hash_content(image, sizeof image);
+    cr_assert_eq(load_module(s, 2, 1, &st), 0);
+    cr_assert_neq(st, 0, "a fatbin wrapper was loaded");
+    make_image();
+    cr_assert_eq(load_module(s, 3, 1, &st), 1);
+    cr_assert_eq(st, 0);
+    exec_session_close(s);
 }
 
 /* MODULE_LOAD_PRIVATE then GLOBAL_GET: returns the R_GLOBAL (or the error's cuda_err). */

@@ -64,6 +64,12 @@ static exec_session *prepare(uint32_t flags_a, uint32_t flags_b)
     uint32_t magic = 0xba55ed50u;
     fill(image, sizeof image, (unsigned)getpid());
     memcpy(image, &magic, 4);
+    /* a fatbin header that holds the image: 16 bytes of header, the rest its entries (the
+     * executor refuses one claiming more than arrived) */
+    uint16_t hsize = 16;
+    uint64_t size = sizeof image - 16;
+    memcpy(image + 6, &hsize, 2);
+    memcpy(image + 8, &size, 8);
     image_hash = genie_hash_content(image, sizeof image);
     static const char name[] = "genie_test_sleep_write";
     reply r;

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# run.sh — stock PyTorch through libgenie.so on the fake GPU (GENIE_REMOTE=local).
+# run.sh — stock PyTorch through libgenie.so on the fake GPU (GENIE_REMOTE=local, or a
+# genie-remote of its own on a unix socket with GENIE_TORCH_REMOTE=unix, or the genie-remote at
+# GENIE_TORCH_REMOTE=unix:/path or host:port, started beforehand).
 #
 #   GENIE_BUILD=build tests/torch/run.sh [SCRIPT [ARGS...]]
 #
 # SCRIPT defaults to test_torch_fake.py; with trace_decode.py the fake GPU runs PyTorch's
 # kernels as no-ops (GENIE_FAKE_UNKNOWN_KERNELS=noop: values garbage, call counts real) and
-# the script's exit status is the verdict (77: skipped); resnet_flush.py likewise. Any call Genie
-# refuses fails the run. GENIE_TORCH_REMOTE=unix:/path (or host:port) runs against a
-# genie-remote started beforehand instead of the in-process executor.
+# the script's exit status is the verdict (77: skipped); habits.py and resnet_flush.py likewise.
+# Any call Genie refuses fails the run.
 #
 # Prints "SKIPPED: torch not installed" and exits 0 when `python3 -c 'import torch'` fails
 # (CI installs no torch; scripts/setup.sh --torch does). Otherwise runs test_torch_fake.py with
@@ -20,7 +21,8 @@ script=${1:-test_torch_fake.py}
 [ $# -gt 0 ] && shift
 [ -f "$here/$script" ] || { echo "run.sh: no script $here/$script" >&2; exit 2; }
 noop=
-case "$script" in trace_decode.py | resnet_flush.py) noop=noop ;; esac
+# habits.py checks copies, cuBLAS and torch.compile's failure, never a value of PyTorch's kernels
+case "$script" in trace_decode.py | habits.py | resnet_flush.py) noop=noop ;; esac
 build=${GENIE_BUILD:?set GENIE_BUILD to the build directory}
 build=$(cd "$build" && pwd) # absolute: LD_PRELOAD must hold in every child process
 py=${PYTHON:-python3}
@@ -49,10 +51,26 @@ if ldd "$shim" | grep libasan >/dev/null; then
     preload="$(gcc -print-file-name=libasan.so):$shim" # a sanitizer build: its runtime first
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}
 fi
+# GENIE_TORCH_REMOTE=unix: against a genie-remote of its own on a unix socket (a gRPC connection
+# in the Python process, as a user's), instead of the in-process executor
+target=local
+server_pid=
+if [ "${GENIE_TORCH_REMOTE:-local}" = unix ]; then
+    GENIE_CUDA_LIB=$fake GENIE_CUBLAS_LIB=$fakeblas GENIE_CUBLASLT_LIB=$fakeblas \
+        GENIE_FAKE_UNKNOWN_KERNELS=$noop "$build/remote/genie-remote" --listen "unix:$tmp/g.sock" --port-file "$tmp/port" \
+        >"$tmp/server.log" 2>&1 &
+    server_pid=$!
+    trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+    for _ in $(seq 1 400); do [ -s "$tmp/port" ] && break; sleep 0.05; done
+    [ -s "$tmp/port" ] || { echo "run.sh: genie-remote did not start" >&2; cat "$tmp/server.log" >&2; exit 1; }
+    target=unix:$tmp/g.sock
+elif [ "${GENIE_TORCH_REMOTE:-local}" != local ]; then
+    target=$GENIE_TORCH_REMOTE # an address: a genie-remote started beforehand (bench/flush.sh)
+fi
 set +e
 LD_PRELOAD=$preload \
     LD_LIBRARY_PATH=$build/shim/lookalike:$tmp/stubs:$cuda_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
-    GENIE_REMOTE=${GENIE_TORCH_REMOTE:-local} GENIE_CUDA_LIB=$fake GENIE_CUBLAS_LIB=$fakeblas GENIE_CUBLASLT_LIB=$fakeblas \
+    GENIE_REMOTE=$target GENIE_CUDA_LIB=$fake GENIE_CUBLAS_LIB=$fakeblas GENIE_CUBLASLT_LIB=$fakeblas \
     GENIE_STATS_FILE=$tmp/stats.json GENIE_FAKE_UNKNOWN_KERNELS=$noop \
     timeout "${GENIE_RUN_TIMEOUT:-300}" "$py" -W ignore "$here/$script" "$@" >"$tmp/out.txt" 2>&1
 rc=$?

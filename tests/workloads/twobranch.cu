@@ -306,9 +306,12 @@ int main(int argc, char **argv)
                            {"dv", &c.dv},         {"vlayers", &c.vlayers}, {"vocab", &c.vocab},
                            {"seq", &c.seq},       {"dt", &c.dt},           {"tblocks", &c.tblocks},
                            {"hidden", &c.hidden}, {"answers", &c.answers}, {"seed", &c.seed}};
-    const char *flags[] = {"no-check", nullptr};
+    const char *flags[] = {"no-check", "single-stream", nullptr};
     wl_opt_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), flags);
     bool check = !wl_opt_flag(argc, argv, "no-check");
+    // --single-stream: both towers and the head recorded on one stream, no events (what a
+    // framework that knows one stream records): only GENIE_PARALLEL_BRANCHES can overlap them
+    bool single = wl_opt_flag(argc, argv, "single-stream");
     if (c.image % c.patch || c.image > 4096 || c.batch > 4096 || c.dv > 1 << 16 || c.dt > 1 << 16 ||
         c.seq > 1 << 16 || c.hidden > 1 << 16 || c.answers > 1 << 20) {
         std::fprintf(stderr, "%s: need patch | image, and sizes in range\n", argv[0]);
@@ -318,14 +321,18 @@ int main(int argc, char **argv)
     int PD = 3 * P * P, DV = (int)c.dv, DT = (int)c.dt, L = (int)c.seq, HID = (int)c.hidden;
     int K = (int)c.answers, DZ = DV + DT;
     std::printf("twobranch batch=%d image=%d patch=%d dv=%d vlayers=%ld vocab=%ld seq=%d dt=%d "
-                "tblocks=%ld hidden=%d answers=%d seed=%ld\n",
-                B, S, P, DV, c.vlayers, c.vocab, L, DT, c.tblocks, HID, K, c.seed);
+                "tblocks=%ld hidden=%d answers=%d seed=%ld streams=%d\n",
+                B, S, P, DV, c.vlayers, c.vocab, L, DT, c.tblocks, HID, K, c.seed, single ? 1 : 3);
 
     // Streams: sv (vision) and st (text) run the towers; sm (main) runs the head.
     cudaStream_t sv, st, sm;
-    CK(cudaStreamCreateWithFlags(&sv, cudaStreamNonBlocking));
-    CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
     CK(cudaStreamCreateWithFlags(&sm, cudaStreamNonBlocking));
+    if (single) {
+        sv = st = sm;
+    } else {
+        CK(cudaStreamCreateWithFlags(&sv, cudaStreamNonBlocking));
+        CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    }
     cudaEvent_t ev_weights, ev_v, ev_t;
     CK(cudaEventCreateWithFlags(&ev_weights, cudaEventDisableTiming));
     CK(cudaEventCreateWithFlags(&ev_v, cudaEventDisableTiming));
@@ -345,9 +352,13 @@ int main(int argc, char **argv)
     model m;
     model_init(c, &m, sm);
     // Weights were uploaded on sm: both towers wait for them through one event.
-    CK(cudaEventRecord(ev_weights, sm));
-    CK(cudaStreamWaitEvent(sv, ev_weights, 0));
-    CK(cudaStreamWaitEvent(st, ev_weights, 0));
+    if (!single) {
+        CK(cudaEventRecord(ev_weights, sm));
+        CK(cudaStreamWaitEvent(sv, ev_weights, 0));
+        CK(cudaStreamWaitEvent(st, ev_weights, 0));
+    } else {
+        CKB(cublasSetStream(cb, sm)); // once: in the towers it would change nothing
+    }
 
     wl_lcg irng((unsigned)c.seed * 2654435761u + 5u);
     float *img = wl_alloc_f((size_t)B * 3 * S * S);
@@ -393,11 +404,13 @@ int main(int argc, char **argv)
         vin = vout;
         vout = vout == dva ? dvb : dva;
     }
-    CKB(cublasSetStream(cb, sv));
+    if (!single)
+        CKB(cublasSetStream(cb, sv));
     CKB(cublasSgemm(cb, T_, N_, DV, B * NP, DV, &one, m.vproj.dw, DV, vin, DV, &zero, vout, DV));
     mean_tokens<<<grid_for((long long)B * DV), 256, 0, sv>>>(vout, m.vproj.db, dvfeat, B, NP, DV);
     CK_LAUNCH();
-    CK(cudaEventRecord(ev_v, sv));
+    if (!single)
+        CK(cudaEventRecord(ev_v, sv));
 
     // ---- text tower, on st
     CK(cudaMemcpyAsync(dtok, tok, (size_t)B * L * sizeof(int), cudaMemcpyHostToDevice, st));
@@ -416,16 +429,21 @@ int main(int argc, char **argv)
     }
     mean_tokens<<<grid_for((long long)B * DT), 256, 0, st>>>(dx, nullptr, dtfeat, B, L, DT);
     CK_LAUNCH();
-    CK(cudaEventRecord(ev_t, st));
+    if (!single) {
+        CK(cudaEventRecord(ev_t, st));
+    }
 
     // ---- join and fusion head, on sm
-    CK(cudaStreamWaitEvent(sm, ev_v, 0));
-    CK(cudaStreamWaitEvent(sm, ev_t, 0));
+    if (!single) {
+        CK(cudaStreamWaitEvent(sm, ev_v, 0));
+        CK(cudaStreamWaitEvent(sm, ev_t, 0));
+    }
     concat2<<<grid_for((long long)B * DZ), 256, 0, sm>>>(dvfeat, dtfeat, dz, B, DV, DT);
     CK_LAUNCH();
     wl_lt_matmul(&lt, sm, ws_m, T_, N_, HID, B, DZ, m.head.dw, DZ, dz, DZ, 0.0f, dhid, HID,
                  CUBLASLT_EPILOGUE_GELU_BIAS, m.head.db);
-    CKB(cublasSetStream(cb, sm));
+    if (!single)
+        CKB(cublasSetStream(cb, sm));
     CKB(cublasSgemm(cb, T_, N_, K, B, HID, &one, m.out.dw, HID, dhid, HID, &zero, dlog, K));
     softmax_bias<<<grid_for(B), 256, 0, sm>>>(dlog, m.out.db, dprob, B, K);
     CK_LAUNCH();
@@ -531,8 +549,10 @@ int main(int argc, char **argv)
     CK(cudaEventDestroy(ev_weights));
     CK(cudaEventDestroy(ev_v));
     CK(cudaEventDestroy(ev_t));
-    CK(cudaStreamDestroy(sv));
-    CK(cudaStreamDestroy(st));
+    if (!single) {
+        CK(cudaStreamDestroy(sv));
+        CK(cudaStreamDestroy(st));
+    }
     CK(cudaStreamDestroy(sm));
     std::free(img), std::free(tok), std::free(logits), std::free(prob), std::free(ans);
     return rc;
