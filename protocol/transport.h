@@ -35,6 +35,16 @@ int proto_conn_call(proto_conn *c, const void *req, size_t n, void **reply, size
 int proto_conn_callv(proto_conn *c, const proto_iov *iov, size_t niov, void **reply,
                      size_t *reply_n, int timeout_ms);
 
+/* The two halves of proto_conn_callv, for a caller that keeps several requests in flight
+ * (the shim's non-blocking flushes): sendv sends one request and returns once gRPC holds no
+ * reference into the pieces (they are the caller's again), without waiting for a reply;
+ * recv waits for the next reply, at most timeout_ms. Replies come in the order of the
+ * requests, one each. The caller bounds what it keeps in flight: replies not yet received
+ * wait in gRPC's flow-control window (8 MiB), and a request blocks once the server's is
+ * full. Same return codes and dead-connection rule as proto_conn_callv. */
+int proto_conn_sendv(proto_conn *c, const proto_iov *iov, size_t niov, int timeout_ms);
+int proto_conn_recv(proto_conn *c, void **reply, size_t *reply_n, int timeout_ms);
+
 /* Gives back a reply of this connection's most recent call: a big one (>= 1 MiB) is kept for
  * the next big reply, so a large D2H does not fault in fresh pages each time (released by the
  * first reply that finds it idle for 2 s, or at close); anything else is freed. free() on a reply

@@ -1,5 +1,5 @@
-/* passes.c — today's passes over the IR: the flush threshold, the H2D (weight-cache) policy and
- * the repeated-batch (delta/template) decision. */
+/* passes.c — the passes over the IR: the flush threshold, sync elision, the pipeline's chunks, the
+ * H2D (weight-cache) policy and the repeated-batch (delta/template) decision. */
 #include "semantics/sem.h"
 
 #include <stdlib.h>
@@ -10,6 +10,56 @@ int sem_pass_flush_due(const sem_policy *p, const sem_ir *ir, uint64_t batch_len
 {
     (void)ir; /* the first policy looks at size alone; later ones (pipelining) at the ops */
     return batch_len >= p->batch_bytes;
+}
+
+/* ---- sync elision ---- */
+
+int sem_pass_sync_elide(const sem_policy *p, const sem_ir *ir)
+{
+    if (!p->sync_elision || ir->lost)
+        return 0;
+    for (uint32_t i = 0; i < ir->n; i++)
+        switch (ir->ops[i].kind) {
+        case SEM_OP_D2H:
+        case SEM_OP_EVENT_RECORD:
+        case SEM_OP_SYNC:
+        case SEM_OP_OTHER:
+            return 0;
+        case SEM_OP_LAUNCH:
+        case SEM_OP_GEMM:
+        case SEM_OP_LIB:
+        case SEM_OP_GRAPH:
+            /* work that can fail on the device: the program's sync would report it */
+            if (p->sync_elision < SEM_ELIDE_ALL)
+                return 0;
+            break;
+        default:
+            break;
+        }
+    return 1;
+}
+
+/* ---- the pipeline pass ---- */
+
+int sem_pass_pipeline_due(const sem_policy *p, const sem_pipe *pp, const sem_ir *ir)
+{
+    if (!p->pipeline || ir->lost)
+        return 0;
+    uint64_t want = (uint64_t)p->pipe_first << (pp->chunks < 16 ? pp->chunks : 16);
+    if (want > p->pipe_max)
+        want = p->pipe_max;
+    if (ir->n < want)
+        return 0;
+    if (pp->chunks)
+        return 1;
+    /* the first chunk: is there a wide product? Looked for once per want ops, in the ops
+     * added since the last look, so a long batch without one costs linear time. */
+    if (ir->n % want)
+        return 0;
+    for (uint32_t i = ir->n - (uint32_t)want; i < ir->n; i++)
+        if (ir->ops[i].kind == SEM_OP_GEMM && ir->ops[i].gemm.n > 1)
+            return 1;
+    return 0;
 }
 
 /* ---- the H2D policy ---- */

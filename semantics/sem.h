@@ -241,12 +241,47 @@ typedef struct sem_policy {
     int kv;                 /* GENIE_KV_COLOCATE (and GENIE_SEMANTICS) */
     uint32_t decode_tokens; /* a batch of GEMMs over at most this many tokens is a decode step */
     const struct sem_kv *kv_bufs; /* the KV pass's buffers (borrowed), or NULL */
+    int sync_elision;       /* GENIE_SYNC_ELISION (and GENIE_SEMANTICS): SEM_ELIDE_* */
+    int pipeline;           /* GENIE_PIPELINE (and GENIE_SEMANTICS) */
+    uint32_t pipe_first;    /* ops in the pipeline's first chunk; each next one is twice as
+                             * long, up to pipe_max */
+    uint32_t pipe_max;
 } sem_policy;
 
 /* ---- flush decisions ---- */
 /* 1 when the batch (batch_len bytes, ir its ops) should be flushed now. Today: the size
  * threshold. */
 int sem_pass_flush_due(const sem_policy *p, const sem_ir *ir, uint64_t batch_len);
+
+/* ---- sync elision (GENIE_SYNC_ELISION) ---- */
+/* Levels: off; uploads (the default: a batch of copies to the device, device copies,
+ * memsets, mappings, handle ops and stream waits, as model.cuda() makes); all (kernels and
+ * library calls too: their faults then surface at the next sync that waits, not at this one,
+ * which breaks the `kernel; check(cudaDeviceSynchronize())` idiom, hence not the default). */
+enum { SEM_ELIDE_OFF = 0, SEM_ELIDE_UPLOADS = 1, SEM_ELIDE_ALL = 2 };
+/* 1 when a stream or device sync that ends the batch described by ir need not wait for its
+ * reply: no op of the batch lets the host observe the device afterwards. A D2H copy (its
+ * bytes land in host memory), an event record (the host may read the event), a sync or query
+ * and an undescribed op (SEM_OP_OTHER, whatever it is) each make the sync wait; so does a lost
+ * IR, and below SEM_ELIDE_ALL a launch, a library call or a graph launch. The caller adds what
+ * the IR does not hold: host functions wait on their own, and batches still in flight must
+ * bring nothing back either. */
+int sem_pass_sync_elide(const sem_policy *p, const sem_ir *ir);
+
+/* ---- the pipeline pass (GENIE_PIPELINE) ---- */
+/* Chunks cut since the last flush that waited. */
+typedef struct sem_pipe {
+    uint32_t chunks;
+} sem_pipe;
+/* 1 when the batch described by ir should go out now as a chunk, without waiting, so the
+ * executor runs it while the program records the next one. A chunk is pipe_first ops, the
+ * next twice that, ..., at most pipe_max: the executor starts early and later chunks cost
+ * fewer frames. Only batches that carry work worth overlapping are cut: the first chunk
+ * needs a matrix product over more than one column (n > 1: a prefill's tokens, a
+ * convolution's pixels); a one-token decode step (n = 1) stays one batch, which keeps it a
+ * repeated batch for the delta. Once a chunk is cut, the rest of the batch up to the next
+ * waiting flush is cut alike. */
+int sem_pass_pipeline_due(const sem_policy *p, const sem_pipe *pp, const sem_ir *ir);
 
 /* ---- the H2D policy (the weight-cache pass) ---- */
 typedef enum sem_h2d {

@@ -90,6 +90,8 @@ static int slot_reserve(void)
 }
 
 
+static int may_go_nowait(void);
+
 cudaError_t shim_batch_commit(shim_rec *r, uint32_t sid, unsigned flags)
 {
     SHIM_HELD();
@@ -123,12 +125,22 @@ cudaError_t shim_batch_commit(shim_rec *r, uint32_t sid, unsigned flags)
     B.ops++;
     shim_g.stats.ops_recorded++;
     r->committed = 1;
-    if (!(flags & SHIM_COMMIT_HOLD) && sem_pass_flush_due(&shim_g.pol, &shim_g.ir, B.buf.len)) {
+    if (flags & SHIM_COMMIT_HOLD)
+        return cudaSuccess;
+    if (sem_pass_flush_due(&shim_g.pol, &shim_g.ir, B.buf.len)) {
+        /* not a sync point: sent without waiting when non-blocking flushes are on */
         shim_g.stats.flush_threshold++;
-        return shim_flush(SHIM_RT_SYNC);
+        return shim_flush_nowait();
     }
-    if (shim_g.naive && !(flags & SHIM_COMMIT_HOLD)) /* GENIE_NAIVE: one round trip per op */
+    if (shim_g.naive) /* GENIE_NAIVE: one round trip per op */
         return shim_flush(SHIM_RT_SYNC);
+    if (__builtin_expect(shim_g.pol.pipeline, 0) &&
+        sem_pass_pipeline_due(&shim_g.pol, &shim_g.pipe, &shim_g.ir) && may_go_nowait()) {
+        /* GENIE_PIPELINE: this chunk runs on the executor while the program records the next */
+        shim_g.pipe.chunks++;
+        shim_g.stats.pipeline_chunks++;
+        return shim_flush_nowait();
+    }
     return cudaSuccess;
 }
 
@@ -144,6 +156,8 @@ void shim_batch_note_reply_bytes(uint64_t n) { B.reply_bytes += n; }
 
 int shim_batch_writes_into(const void *p, size_t n)
 {
+    if (shim_inflight_writes_into(p, n)) /* a batch sent before whose reply is still due */
+        return 1;
     uintptr_t a = (uintptr_t)p;
     for (uint32_t i = 0; i < B.nslots; i++) {
         uintptr_t d = (uintptr_t)B.slots[i].dst;
@@ -157,34 +171,28 @@ int shim_batch_writes_into(const void *p, size_t n)
 
 /* Slots are added in op order, so their indices ascend: a binary search (a pitched D2H copy
  * adds one slot per row, thousands in one batch). */
-static shim_slot *slot_for(uint32_t index)
+static shim_slot *slot_for(shim_batch_reply *br, uint32_t index)
 {
-    uint32_t lo = 0, hi = B.nslots;
+    uint32_t lo = 0, hi = br->nslots;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (B.slots[mid].index < index)
+        if (br->slots[mid].index < index)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < B.nslots && B.slots[lo].index == index ? &B.slots[lo] : NULL;
+    return lo < br->nslots && br->slots[lo].index == index ? &br->slots[lo] : NULL;
 }
 
-typedef struct batch_reply {
-    cudaError_t err;
-    uint32_t nerr;      /* R_ERROR records */
-    int delta_refused;  /* an R_ERROR at PROTO_INDEX_DELTA: the executor had no template */
-} batch_reply;
-
-static int batch_cb(void *ud, const proto_rec *r)
+int shim_batch_reply_cb(void *ud, const proto_rec *r)
 {
-    batch_reply *br = ud;
+    shim_batch_reply *br = ud;
     switch (r->op) {
     case PROTO_OP_R_DATA: {
         proto_R_DATA d;
         if (proto_get_R_DATA(r, &d))
             return GENIE_EPROTO;
-        shim_slot *s = slot_for(d.index);
+        shim_slot *s = slot_for(br, d.index);
         if (!s || d.data_len != s->size)
             return GENIE_EPROTO;
         memcpy(s->dst, d.data, d.data_len);
@@ -196,7 +204,7 @@ static int batch_cb(void *ud, const proto_rec *r)
         proto_R_VALUE v;
         if (proto_get_R_VALUE(r, &v))
             return GENIE_EPROTO;
-        shim_slot *s = slot_for(v.index);
+        shim_slot *s = slot_for(br, v.index);
         if (!s)
             return GENIE_EPROTO;
         s->value = v.value;
@@ -236,26 +244,96 @@ static int batch_cb(void *ud, const proto_rec *r)
 }
 
 /* GENIE_SEM_DUMP: the batch about to go, as the passes saw it (docs/semantics.md). */
-static void sem_dump(const sem_batch_decision *dec, size_t plen)
+static void sem_dump(const sem_batch_decision *dec, size_t plen, int wait)
 {
     static const char *const forms[] = {"plain", "template", "delta"};
     FILE *f = shim_g.sem_dump;
-    fprintf(f, "batch %u form=%s ops=%u ir_bytes=%llu payload=%zu bulk=%llu lost=%d phase=%s\n",
+    fprintf(f, "batch %u form=%s ops=%u ir_bytes=%llu payload=%zu bulk=%llu lost=%d phase=%s wait=%d\n",
             shim_g.seq + 1, forms[dec->form], shim_g.ir.n,
             (unsigned long long)shim_g.ir.wire_bytes, plen, (unsigned long long)B.ext_bytes,
-            shim_g.ir.lost, sem_phase_name(shim_g.phase));
+            shim_g.ir.lost, sem_phase_name(shim_g.phase), wait);
     sem_ir_print(f, &shim_g.ir);
     fflush(f);
+}
+
+/* The batch may go out without waiting for its reply: non-blocking flushes are on, every
+ * slot is an R_DATA into the program's memory (an R_VALUE is asked for because someone waits
+ * for it), and the reply is small enough to wait in the flow-control window. */
+static int may_go_nowait(void)
+{
+    if (!shim_g.inflight_batches || B.reply_bytes > SHIM_INFLIGHT_REPLY_MAX)
+        return 0;
+    for (uint32_t i = 0; i < B.nslots; i++)
+        if (!B.slots[i].dst)
+            return 0;
+    return 1;
+}
+
+/* The batch was sent (ce its fate): start the next one. */
+static cudaError_t batch_reset(cudaError_t ce)
+{
+    B.next = 0; /* sent: the callers' buffers are theirs again */
+    B.ext_bytes = 0;
+    B.ops = 0;
+    B.nslots = 0;
+    B.reply_bytes = 0;
+    shim_g.clean = ce == cudaSuccess ? shim_g.clean_after : SHIM_CLEAN_NONE;
+    shim_g.clean_after = SHIM_CLEAN_NONE;
+    sem_ir_reset(&shim_g.ir);
+    if (proto_frame_begin(&B.buf, PROTO_KIND_REQUEST, 0))
+        return shim_lost("batch", GENIE_ENOMEM);
+    return ce;
+}
+
+/* The error a waiting flush returns: the first one not yet returned of a batch sent before
+ * (in flight) comes first, then this batch's own. */
+static cudaError_t waited_error(cudaError_t own)
+{
+    cudaError_t early = shim_inflight_error();
+    return shim_async_error(early != cudaSuccess ? early : own);
+}
+
+cudaError_t shim_flush_nowait(void)
+{
+    SHIM_HELD();
+    if (B.ops == 0)
+        return cudaSuccess;
+    if (!may_go_nowait())
+        return shim_flush(SHIM_RT_SYNC);
+    if (shim_g.pol.branches) /* GENIE_PARALLEL_BRANCHES: its BRANCHES record goes last */
+        shim_branches_annotate();
+    size_t plen = B.buf.len - PROTO_HDR_SIZE;
+    if (shim_trace_enabled)
+        shim_trace_recording(B.ops, plen + B.ext_bytes);
+    if (shim_g.sem_dump) {
+        sem_batch_decision plain = {SEM_BATCH_PLAIN, 0};
+        sem_dump(&plain, plen, 0);
+    }
+    /* Plain, never a template: whether it ran cleanly is known only later, and both sides
+     * must agree on the template at each frame. An unflagged frame leaves the executor's
+     * template alone, so a delta after it still matches. */
+    proto_frame_set_flags(&B.buf, 0);
+    shim_phase_before(0); /* GENIE_PHASE, GENIE_KV_COLOCATE: a pipeline chunk has a phase too */
+    uint64_t sent0 = shim_g.stats.bytes_sent;
+    cudaError_t ce = shim_inflight_send(&B.buf, B.ext, B.next, B.slots, B.nslots, B.reply_bytes);
+    shim_phase_after(sent0);
+    return batch_reset(ce);
 }
 
 cudaError_t shim_flush(int kind)
 {
     SHIM_HELD();
-    if (B.ops == 0)
-        return cudaSuccess;
+    shim_g.pipe.chunks = 0; /* a flush that waits ends the pipeline's run of chunks */
+    if (B.ops == 0) {
+        /* nothing recorded, but batches in flight are waited for: a sync waits for them all */
+        if (!shim_inflight_count())
+            return waited_error(cudaSuccess);
+        cudaError_t ce = shim_inflight_drain();
+        return ce != cudaSuccess ? ce : waited_error(cudaSuccess);
+    }
     if (shim_g.pol.branches) /* GENIE_PARALLEL_BRANCHES: its BRANCHES record goes last */
         shim_branches_annotate();
-    batch_reply br = {cudaSuccess, 0, 0};
+    shim_batch_reply br = {cudaSuccess, 0, 0, B.slots, B.nslots};
     cudaError_t ce;
     size_t plen = B.buf.len - PROTO_HDR_SIZE;
     if (shim_trace_enabled)
@@ -277,7 +355,7 @@ cudaError_t shim_flush(int kind)
     shim_phase_before(dec.form == SEM_BATCH_DELTA); /* GENIE_PHASE, GENIE_KV_COLOCATE */
     uint64_t sent0 = shim_g.stats.bytes_sent;
     if (shim_g.sem_dump)
-        sem_dump(&dec, plen);
+        sem_dump(&dec, plen, 1);
     if (dec.form != SEM_BATCH_PLAIN) {
         shim_g.stats.batches_template++;
         const uint8_t *cur = B.buf.data + PROTO_HDR_SIZE;
@@ -285,37 +363,29 @@ cudaError_t shim_flush(int kind)
         genie_buf *sent = &B.buf;
         genie_buf *delta = dec.form == SEM_BATCH_DELTA ? shim_delta_build(cur, plen) : NULL;
         if (delta) {
-            ce = shim_call_framev(delta, NULL, 0, kind, batch_cb, &br);
+            ce = shim_call_framev(delta, NULL, 0, kind, shim_batch_reply_cb, &br);
             if (ce == cudaSuccess && br.delta_refused) { /* resend in full */
                 GENIE_DEBUG("BATCH_DELTA refused: sending the batch in full");
-                br = (batch_reply){cudaSuccess, 0, 0};
-                ce = shim_call_framev(&B.buf, NULL, 0, kind, batch_cb, &br);
+                br = (shim_batch_reply){cudaSuccess, 0, 0, B.slots, B.nslots};
+                ce = shim_call_framev(&B.buf, NULL, 0, kind, shim_batch_reply_cb, &br);
             } else if (ce == cudaSuccess) {
                 sent = delta;
                 shim_g.stats.batches_delta++;
                 shim_g.stats.delta_bytes_saved += B.buf.len - delta->len;
             }
         } else {
-            ce = shim_call_framev(&B.buf, NULL, 0, kind, batch_cb, &br);
+            ce = shim_call_framev(&B.buf, NULL, 0, kind, shim_batch_reply_cb, &br);
         }
         int clean = ce == cudaSuccess && br.nerr == 0;
         if (sem_repeat_after(&shim_g.rep, &shim_g.ir, plen, clean) == 0 && shim_g.rep.ok)
             shim_delta_keep(cur, plen, proto_frame_peek_seq(sent->data), sent != &B.buf);
     } else {
-        ce = shim_call_framev(&B.buf, B.ext, B.next, kind, batch_cb, &br);
+        proto_frame_set_flags(&B.buf, 0);
+        ce = shim_call_framev(&B.buf, B.ext, B.next, kind, shim_batch_reply_cb, &br);
     }
     shim_phase_after(sent0);
-    B.next = 0; /* sent: the callers' buffers are theirs again */
-    B.ext_bytes = 0;
-    B.ops = 0;
-    B.nslots = 0;
-    B.reply_bytes = 0;
-    shim_g.clean = ce == cudaSuccess ? shim_g.clean_after : SHIM_CLEAN_NONE;
-    shim_g.clean_after = SHIM_CLEAN_NONE;
-    sem_ir_reset(&shim_g.ir);
-    if (proto_frame_begin(&B.buf, PROTO_KIND_REQUEST, 0))
-        return shim_lost("batch", GENIE_ENOMEM);
+    ce = batch_reset(ce);
     if (ce != cudaSuccess)
         return ce;
-    return shim_async_error(br.err);
+    return waited_error(br.err);
 }

@@ -137,7 +137,8 @@ uint64_t shim_batch_wire_bytes(void);
 /* D2H bytes the reply to the batch will carry; an op that adds D2H data notes it. */
 uint64_t shim_batch_reply_bytes(void);
 void shim_batch_note_reply_bytes(uint64_t n);
-/* 1 when a committed op's R_DATA will land inside [p, p+n) (memory about to be freed). */
+/* 1 when a committed op's R_DATA will land inside [p, p+n) (memory about to be freed), in
+ * this batch or in one still in flight; shim_flush then lands them all. */
 int shim_batch_writes_into(const void *p, size_t n);
 
 /* Sets up the batch for a new session (lock held): 0 or GENIE_ENOMEM. */

@@ -423,13 +423,18 @@ static cudaError_t h2d_cached(uint64_t dst, const uint8_t *src, size_t n, uint32
         free(h);
     if (ans != small_ans)
         free(ans);
-    cudaError_t se = shim_flush(SHIM_RT_SYNC); /* on an error too: no pointer into src stays */
+    /* on an error too: no pointer into src stays. Not a sync point: the bytes are gRPC's (or
+     * the in-process executor's) when this returns; the reply is taken later. */
+    cudaError_t se = shim_flush_nowait();
     return fe != cudaSuccess ? fe : e != cudaSuccess ? e : se;
 }
 
 /* A large upload to a remote: sent from src itself, flushed before we return (then src is
  * the caller's again). In pieces: a record's length is 32 bits, and a bounded piece lets
- * the size threshold flush a huge copy as it goes instead of growing one giant batch. */
+ * the size threshold flush a huge copy as it goes instead of growing one giant batch. The
+ * flush does not wait for the reply when non-blocking flushes are on: a pageable copy need
+ * only have consumed its source when it returns, as the runtime's does; an error of the copy
+ * surfaces at the next sync. */
 static cudaError_t h2d_direct(uint64_t dst, const void *src, size_t n, uint32_t sid)
 {
     cudaError_t e = cudaSuccess;
@@ -437,7 +442,7 @@ static cudaError_t h2d_direct(uint64_t dst, const void *src, size_t n, uint32_t 
         size_t k = n - off < SHIM_COPY_PIECE ? n - off : SHIM_COPY_PIECE;
         e = put_direct(dst + off, (const uint8_t *)src + off, k, sid, NULL);
     }
-    cudaError_t fe = shim_flush(SHIM_RT_SYNC);
+    cudaError_t fe = shim_flush_nowait();
     return e != cudaSuccess ? e : fe;
 }
 

@@ -161,18 +161,30 @@ cudaError_t shim_impl_cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event
 
 /* Ends a sync op begun with r whose record put returned rec (wire op, on stream, of event),
  * and flushes. With value, the op's R_VALUE status is the result and its value goes to
- * *value. */
+ * *value. elidable (a stream or device sync): the sync pass may let it go without waiting. */
 static cudaError_t sync_op(shim_rec *r, uint64_t *value, uint8_t *rec, uint16_t op,
-                           uint32_t stream, uint32_t event)
+                           uint32_t stream, uint32_t event, int elidable)
 {
     if (!rec)
         return shim_batch_fail(r);
+    /* GENIE_SYNC_ELISION (semantics/passes.c), asked before the sync's own descriptor is
+     * staged: the IR then holds exactly the batch it ends. Nothing of it may come back to the
+     * host (no D2H copy, no event record, nothing undescribed), and nothing of a batch still
+     * in flight either. */
+    int elide = elidable && !value && shim_g.pol.sync_elision &&
+                shim_batch_reply_bytes() == 0 && !shim_inflight_observable() &&
+                sem_pass_sync_elide(&shim_g.pol, &shim_g.ir);
     shim_sem_op(SEM_OP_SYNC, op, stream)->event = event;
     if (value)
         shim_batch_want_reply(r, NULL, 0);
     cudaError_t e = shim_batch_commit(r, SHIM_NO_STREAM, SHIM_COMMIT_HOLD);
     if (e != cudaSuccess)
         return e; /* rolled back whole: the batch is as it was */
+    if (elide) {
+        /* sent, not waited for: an error of the batch surfaces at the next sync that waits */
+        shim_g.stats.syncs_elided++;
+        return shim_flush_nowait();
+    }
     e = shim_flush(SHIM_RT_SYNC);
     if (e != cudaSuccess || !value)
         return e;
@@ -184,7 +196,9 @@ static cudaError_t sync_op(shim_rec *r, uint64_t *value, uint8_t *rec, uint16_t 
     return (cudaError_t)sl->status;
 }
 
-cudaError_t shim_impl_cudaStreamSynchronize(cudaStream_t stream)
+/* A stream sync; elidable: the sync pass may send it without waiting (a host function's
+ * drain may not: the function may read what the stream computed). */
+static cudaError_t stream_sync(cudaStream_t stream, int elidable)
 {
     uint32_t id = shim_stream_id(stream);
     if (id == UINT32_MAX)
@@ -194,7 +208,8 @@ cudaError_t shim_impl_cudaStreamSynchronize(cudaStream_t stream)
     if (e == cudaSuccess)
         e = shim_capture_forbid(id, "cudaStreamSynchronize");
     if (e == cudaSuccess && shim_batch_empty() &&
-        (shim_g.clean == SHIM_CLEAN_ALL || shim_g.clean == (int64_t)id)) {
+        (shim_g.clean == SHIM_CLEAN_ALL || shim_g.clean == (int64_t)id) &&
+        (elidable || !shim_inflight_count())) {
         shim_unlock();
         return cudaSuccess; /* drained by the last flush, nothing recorded since */
     }
@@ -202,10 +217,16 @@ cudaError_t shim_impl_cudaStreamSynchronize(cudaStream_t stream)
         shim_g.clean_after = id;
         shim_rec r;
         shim_batch_begin(&r);
-        e = sync_op(&r, NULL, SHIM_PUT(&r, STREAM_SYNC, id), PROTO_OP_STREAM_SYNC, id, 0);
+        e = sync_op(&r, NULL, SHIM_PUT(&r, STREAM_SYNC, id), PROTO_OP_STREAM_SYNC, id, 0,
+                    elidable);
     }
     shim_unlock();
     return e;
+}
+
+cudaError_t shim_impl_cudaStreamSynchronize(cudaStream_t stream)
+{
+    return stream_sync(stream, 1);
 }
 
 cudaError_t shim_impl_cudaStreamQuery(cudaStream_t stream)
@@ -221,7 +242,7 @@ cudaError_t shim_impl_cudaStreamQuery(cudaStream_t stream)
         uint64_t v;
         shim_rec r;
         shim_batch_begin(&r);
-        e = sync_op(&r, &v, SHIM_PUT(&r, STREAM_QUERY, id), PROTO_OP_STREAM_QUERY, id, 0);
+        e = sync_op(&r, &v, SHIM_PUT(&r, STREAM_QUERY, id), PROTO_OP_STREAM_QUERY, id, 0, 0);
     }
     shim_unlock();
     return e; /* cudaErrorNotReady is not recorded as the last error, as in the runtime */
@@ -241,7 +262,7 @@ cudaError_t shim_impl_cudaDeviceSynchronize(void)
         shim_g.clean_after = SHIM_CLEAN_ALL;
         shim_rec r;
         shim_batch_begin(&r);
-        e = sync_op(&r, NULL, SHIM_PUT(&r, DEVICE_SYNC, 0), PROTO_OP_DEVICE_SYNC, 0, 0);
+        e = sync_op(&r, NULL, SHIM_PUT(&r, DEVICE_SYNC, 0), PROTO_OP_DEVICE_SYNC, 0, 0, 1);
     }
     shim_unlock();
     return e;
@@ -359,7 +380,7 @@ cudaError_t shim_impl_cudaEventQuery(cudaEvent_t event)
             shim_rec r;
             shim_batch_begin(&r);
             e = sync_op(&r, &v, SHIM_PUT(&r, EVENT_QUERY, ev->id), PROTO_OP_EVENT_QUERY, 0,
-                        ev->id);
+                        ev->id, 0);
         }
     }
     shim_unlock();
@@ -381,7 +402,7 @@ cudaError_t shim_impl_cudaEventSynchronize(cudaEvent_t event)
         shim_rec r;
         shim_batch_begin(&r);
         e = sync_op(&r, NULL, SHIM_PUT(&r, EVENT_SYNC, ev->id), PROTO_OP_EVENT_SYNC, 0,
-                    ev->id);
+                    ev->id, 0);
     }
     shim_unlock();
     return e;
@@ -427,7 +448,7 @@ cudaError_t shim_impl_cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEve
         shim_rec r;
         shim_batch_begin(&r);
         e = sync_op(&r, &v, SHIM_PUT(&r, EVENT_ELAPSED, a->id, b->id),
-                    PROTO_OP_EVENT_ELAPSED, 0, b->id);
+                    PROTO_OP_EVENT_ELAPSED, 0, b->id, 0);
         if (e == cudaSuccess) {
             uint32_t bits = (uint32_t)v;
             memcpy(ms, &bits, sizeof bits);
@@ -457,7 +478,7 @@ static cudaError_t host_fn_drain(cudaStream_t stream, uint32_t sid, const char *
     if (e == cudaSuccess)
         e = shim_capture_forbid(sid, what); /* the legacy stream during a blocking capture */
     if (e == cudaSuccess)
-        e = shim_impl_cudaStreamSynchronize(stream);
+        e = stream_sync(stream, 0);
     return e;
 }
 

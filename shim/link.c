@@ -14,6 +14,13 @@ struct shim_link {
     proto_conn *conn;    /* remote */
     exec_ctx *ctx;       /* local */
     exec_session *sess;  /* local */
+    /* local: replies of requests sent with shim_link_send and not yet taken by
+     * shim_link_recv, oldest first (the in-process executor answers at once) */
+    struct local_reply {
+        void *p;
+        size_t n;
+    } *q;
+    size_t qhead, qlen, qcap;
 };
 
 int shim_link_open(const char *target, shim_link **out, char *err, size_t errlen)
@@ -78,6 +85,65 @@ int shim_link_callv(shim_link *l, const proto_iov *iov, size_t niov, void **repl
     return e;
 }
 
+/* Local: runs the request now and keeps its reply for shim_link_recv. */
+static int local_send(shim_link *l, const void *req, size_t n)
+{
+    if (l->qhead + l->qlen == l->qcap) {
+        if (l->qhead) { /* slide the live ones to the front */
+            memmove(l->q, l->q + l->qhead, l->qlen * sizeof *l->q);
+            l->qhead = 0;
+        } else {
+            size_t cap = l->qcap ? l->qcap * 2 : 16;
+            struct local_reply *q = realloc(l->q, cap * sizeof *q);
+            if (!q)
+                return GENIE_ENOMEM;
+            l->q = q;
+            l->qcap = cap;
+        }
+    }
+    void *reply = NULL;
+    size_t reply_n = 0;
+    exec_session_handle(l->sess, req, n, &reply, &reply_n);
+    if (!reply)
+        return GENIE_EIO;
+    l->q[l->qhead + l->qlen++] = (struct local_reply){reply, reply_n};
+    return 0;
+}
+
+int shim_link_send(shim_link *l, const proto_iov *iov, size_t niov)
+{
+    if (!l->local)
+        return proto_conn_sendv(l->conn, iov, niov, l->timeout_ms);
+    if (niov == 1)
+        return local_send(l, iov[0].p, iov[0].n);
+    size_t n = 0;
+    for (size_t i = 0; i < niov; i++)
+        n += iov[i].n;
+    uint8_t *req = malloc(n ? n : 1);
+    if (!req)
+        return GENIE_ENOMEM;
+    for (size_t i = 0, o = 0; i < niov; o += iov[i].n, i++)
+        if (iov[i].n)
+            memcpy(req + o, iov[i].p, iov[i].n);
+    int e = local_send(l, req, n);
+    free(req);
+    return e;
+}
+
+int shim_link_recv(shim_link *l, void **reply, size_t *reply_n)
+{
+    if (!l->local)
+        return proto_conn_recv(l->conn, reply, reply_n, l->timeout_ms);
+    if (!l->qlen)
+        return GENIE_EPROTO; /* nothing in flight: the caller's bookkeeping is wrong */
+    *reply = l->q[l->qhead].p;
+    *reply_n = l->q[l->qhead].n;
+    l->qhead++;
+    if (!--l->qlen)
+        l->qhead = 0;
+    return 0;
+}
+
 void shim_link_reply_free(shim_link *l, void *reply)
 {
     if (l && !l->local)
@@ -93,6 +159,9 @@ void shim_link_close(shim_link *l)
     if (!l)
         return;
     if (l->local) {
+        for (size_t i = 0; i < l->qlen; i++)
+            free(l->q[l->qhead + i].p);
+        free(l->q);
         exec_session_close(l->sess);
         exec_ctx_close(l->ctx);
     } else {

@@ -35,6 +35,10 @@ static void shim_init(void)
         .kv = sem && genie_env_bool("GENIE_KV_COLOCATE", 1),
         .decode_tokens = (uint32_t)genie_env_int("GENIE_PHASE_DECODE_TOKENS", 1),
         .kv_bufs = &shim_g.kv,
+        .sync_elision = sem ? (int)genie_env_int("GENIE_SYNC_ELISION", SEM_ELIDE_UPLOADS) : 0,
+        .pipeline = sem && genie_env_bool("GENIE_PIPELINE", 1),
+        .pipe_first = (uint32_t)genie_env_int("GENIE_PIPELINE_FIRST", 32),
+        .pipe_max = (uint32_t)genie_env_int("GENIE_PIPELINE_MAX", 512),
     };
     const char *dump = genie_env_str("GENIE_SEM_DUMP", NULL);
     if (dump && !(shim_g.sem_dump = fopen(dump, "w")))
@@ -42,6 +46,17 @@ static void shim_init(void)
     /* the baseline of API remoting with one RPC per call (bench's naive-remote): lazy
      * batching off, each recorded op goes out alone and the caller waits for its reply */
     shim_g.naive = genie_env_bool("GENIE_NAIVE", 0);
+    /* Non-blocking flushes (shim/inflight.c): frames in flight at most, and their request
+     * bytes. 0 batches: every flush waits for its reply, as without semantics. */
+    long long nb = genie_env_int("GENIE_INFLIGHT_BATCHES", 1024);
+    shim_g.inflight_batches = sem && !shim_g.naive && nb > 0 ? (uint32_t)nb : 0;
+    shim_g.inflight_bytes = (uint64_t)genie_env_int("GENIE_INFLIGHT_BYTES", 256ll << 20);
+    if (!shim_g.inflight_batches || !shim_g.inflight_bytes) {
+        shim_g.inflight_batches = 0; /* sync elision and pipelining send without waiting */
+        shim_g.pol.sync_elision = shim_g.pol.pipeline = 0;
+    }
+    if (!shim_g.pol.pipe_first || shim_g.pol.pipe_max < shim_g.pol.pipe_first)
+        shim_g.pol.pipeline = 0;
     atexit(shim_stats_atexit);
     shim_trace_init(); /* its atexit runs before the stats' */
 }
@@ -185,6 +200,10 @@ static cudaError_t connect_once(int try_, int *again)
     if (shim_batch_init())
         return shim_lost("batch", GENIE_ENOMEM);
     shim_g.pol.remote = shim_remote();
+    /* In-process, a frame has run when its send returns and only its small reply waits: no
+     * request bytes are held anywhere, so the byte bound has nothing to bound. */
+    if (!shim_g.pol.remote)
+        shim_g.inflight_bytes = UINT64_MAX;
     shim_g.connected = 1;
     if (shim_trace_enabled)
         shim_trace_clock(hello_session);

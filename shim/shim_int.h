@@ -26,10 +26,11 @@ typedef struct shim_stats {
     uint64_t calls_total;
     uint64_t ops_recorded, launches;
     uint64_t batches;          /* frames sent, all kinds */
-    uint64_t round_trips;      /* = batches: every frame gets one reply */
+    uint64_t round_trips;      /* frames whose reply the caller waited for (the rt_* below):
+                                * batches minus batches_nowait */
     uint64_t rt_setup;         /* HELLO */
     uint64_t rt_module;        /* module loads and function lookups */
-    uint64_t rt_sync;          /* flushes of recorded work at sync points */
+    uint64_t rt_sync;          /* flushes of recorded work that waited for their reply */
     uint64_t rt_query;         /* queries answered remotely (attributes, occupancy) */
     uint64_t flush_threshold;  /* flushes forced by the size threshold */
     uint64_t bytes_sent, bytes_received;
@@ -43,7 +44,13 @@ typedef struct shim_stats {
     uint64_t batches_template; /* flagged as templates or sent as deltas (GENIE_GRAPH_REPLAY) */
     uint64_t batches_branched; /* sent with a BRANCHES record (GENIE_PARALLEL_BRANCHES) */
     uint64_t branches_ns;      /* time the pass took at flushes (its graph and lanes) */
-    uint64_t wire_ns; /* time spent waiting for replies */
+    /* Non-blocking flushes (shim/inflight.c): frames of recorded work sent without waiting
+     * (size threshold, pipeline chunks, large uploads, elided syncs), the waits the in-flight
+     * bound forced (GENIE_INFLIGHT_BATCHES / _BYTES: the oldest reply taken), the stream and
+     * device syncs that sent their batch without waiting (GENIE_SYNC_ELISION), the chunks the
+     * pipeline pass cut (GENIE_PIPELINE), and the most frames in flight at once. */
+    uint64_t batches_nowait, inflight_stalls, syncs_elided, pipeline_chunks, inflight_max;
+    uint64_t wire_ns; /* time spent on the wire: sending, and waiting for replies */
     uint64_t exec_ns; /* the executor's own time for those frames (R_EXEC of each reply) */
     /* GENIE_PHASE: flushed batches and bytes sent, per phase (sem_phase: other, prefill,
      * decode); GENIE_KV_COLOCATE: buffers marked as KV cache and the bytes of copies into and
@@ -68,6 +75,12 @@ int shim_link_call(shim_link *l, const void *req, size_t n, void **reply, size_t
 /* The same with the request in pieces, sent from their own memory (borrowed until return). */
 int shim_link_callv(shim_link *l, const proto_iov *iov, size_t niov, void **reply,
                     size_t *reply_n);
+/* The two halves of a call, for frames kept in flight (shim/inflight.c): send returns once
+ * the pieces are the caller's again, without waiting for the reply; recv takes the next
+ * reply, in the order the frames were sent. Local: the in-process executor runs the frame at
+ * send and its reply waits for recv. */
+int shim_link_send(shim_link *l, const proto_iov *iov, size_t niov);
+int shim_link_recv(shim_link *l, void **reply, size_t *reply_n);
 /* Gives a reply of the latest call back (kept for the next big reply, or freed). */
 void shim_link_reply_free(shim_link *l, void *reply);
 int shim_link_is_local(const shim_link *l);
@@ -200,6 +213,13 @@ typedef struct shim_state {
     sem_phase phase; /* the phase of the batch being flushed (or the last one flushed) */
     void *sem_dump; /* GENIE_SEM_DUMP: a FILE * that gets each flushed batch's IR, or NULL */
     int naive; /* GENIE_NAIVE=1: every recorded op is flushed and waited for on its own */
+    /* Non-blocking flushes: at most inflight_batches frames (0: every flush waits) and
+     * inflight_bytes request bytes in flight (GENIE_INFLIGHT_BATCHES, GENIE_INFLIGHT_BYTES);
+     * sync_elision: GENIE_SYNC_ELISION. All off with GENIE_SEMANTICS=0 or GENIE_NAIVE=1. */
+    uint32_t inflight_batches;
+    uint64_t inflight_bytes;
+    int sync_elision;
+    sem_pipe pipe; /* the pipeline pass's count of chunks since the last waiting flush */
     shim_stats stats;
 } shim_state;
 
@@ -290,6 +310,47 @@ enum { SHIM_CLEAN_NONE = -1, SHIM_CLEAN_ALL = -2 };
 #define SHIM_COPY_PIECE ((size_t)64 << 20)
 #define SHIM_REPLY_BUDGET ((uint64_t)1 << 30)
 cudaError_t shim_flush(int kind);
+/* A flush that is not a sync point (the size threshold, a pipeline chunk, a large upload whose
+ * bytes are sent before the call returns, an elided sync): the batch is sent and the call
+ * returns without its reply, when the batch allows (non-blocking flushes on, every reply slot
+ * an R_DATA into the program's memory, its reply small); else it waits like shim_flush. An
+ * error of the batch surfaces at the next flush that waits. */
+cudaError_t shim_flush_nowait(void);
+/* The most D2H bytes the replies of frames in flight may carry in all (they wait in gRPC's
+ * 8 MiB flow-control window until taken). */
+#define SHIM_INFLIGHT_REPLY_MAX ((uint64_t)4 << 20)
+
+/* ---- frames in flight (shim/inflight.c) ----
+ * Batches sent without waiting, oldest first, with what their replies must fill. Replies come
+ * in the order the frames went out; whatever waits for a reply takes the older ones first.
+ * Lock held. */
+/* Sends batch frame b (ext spliced in) without waiting; the reply's R_DATA go to slots
+ * (copied). First waits for the oldest replies while the bound would be passed. */
+cudaError_t shim_inflight_send(genie_buf *b, const proto_ext *ext, size_t next,
+                               const shim_slot *slots, uint32_t nslots, uint64_t reply_bytes);
+/* Takes every outstanding reply. cudaSuccess, or the session's loss; the executor's errors
+ * are kept for shim_inflight_error. */
+cudaError_t shim_inflight_drain(void);
+/* The first error an in-flight batch's reply reported and no call has returned yet (then
+ * cleared), or cudaSuccess. */
+cudaError_t shim_inflight_error(void);
+uint32_t shim_inflight_count(void);
+/* 1 when a batch in flight brings data back to the host (an async D2H into pinned memory). */
+int shim_inflight_observable(void);
+/* 1 when a batch in flight will write into [p, p+n). */
+int shim_inflight_writes_into(const void *p, size_t n);
+/* The session ends: forget what is in flight. */
+void shim_inflight_reset(void);
+
+/* The reply walk of a batch (shim/batch.c): fills slots from R_DATA/R_VALUE, notes errors. */
+typedef struct shim_batch_reply {
+    cudaError_t err;    /* the first R_ERROR's code */
+    uint32_t nerr;      /* R_ERROR records */
+    int delta_refused;  /* an R_ERROR at PROTO_INDEX_DELTA: the executor had no template */
+    shim_slot *slots;   /* the batch's reply slots, in op order */
+    uint32_t nslots;
+} shim_batch_reply;
+int shim_batch_reply_cb(void *ud, const proto_rec *r);
 /* H2D copies of at least this many bytes to a remote are sent from the caller's memory:
  * recorded with shim_batch_splice, then flushed before the call returns (a pageable H2D
  * copy is synchronous with respect to its source; one round trip per large copy). */
@@ -305,6 +366,14 @@ cudaError_t shim_call_frame(genie_buf *b, int kind, shim_reply_cb cb, void *ud);
 /* The same with ext spliced into b (see proto_ext). */
 cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, int kind,
                              shim_reply_cb cb, void *ud);
+/* The halves, for frames kept in flight: send numbers frame b and sends it (*seq its number,
+ * *sent_bytes what went out, may be NULL); recv takes the next reply, which must be frame
+ * seq's (sent at sent_at, sent_bytes: for the trace), and walks it with cb (waited: counted as
+ * a round trip of kind). */
+cudaError_t shim_wire_send(genie_buf *b, const proto_ext *ext, size_t next, uint32_t *seq,
+                           uint64_t *sent_bytes);
+cudaError_t shim_wire_recv(uint32_t seq, int kind, int waited, uint64_t sent_at,
+                           uint64_t sent_bytes, shim_reply_cb cb, void *ud);
 /* The session is lost (what failed, a GENIE_E* code): logs, makes every later call fail with
  * cudaErrorDevicesUnavailable, and returns it. */
 cudaError_t shim_lost(const char *what, int err);

@@ -24,6 +24,8 @@ static void print_stats(FILE *f, int json)
                 "\"phase_decode_batches\": %llu, \"phase_other_bytes\": %llu, "
                 "\"phase_prefill_bytes\": %llu, \"phase_decode_bytes\": %llu, "
                 "\"kv_buffers\": %llu, \"kv_h2d_bytes\": %llu, \"kv_d2h_bytes\": %llu, "
+                "\"batches_nowait\": %llu, \"inflight_stalls\": %llu, \"inflight_max\": %llu, "
+                "\"syncs_elided\": %llu, \"pipeline_chunks\": %llu, "
                 "\"per_api\": {",
                 (unsigned long long)s->calls_total, (unsigned long long)s->ops_recorded,
                 (unsigned long long)s->launches, (unsigned long long)s->batches,
@@ -41,7 +43,9 @@ static void print_stats(FILE *f, int json)
                 (unsigned long long)s->phase_batches[1], (unsigned long long)s->phase_batches[2],
                 (unsigned long long)s->phase_bytes[0], (unsigned long long)s->phase_bytes[1],
                 (unsigned long long)s->phase_bytes[2], (unsigned long long)s->kv_buffers,
-                (unsigned long long)s->kv_h2d_bytes, (unsigned long long)s->kv_d2h_bytes);
+                (unsigned long long)s->kv_h2d_bytes, (unsigned long long)s->kv_d2h_bytes, (unsigned long long)s->batches_nowait,
+                (unsigned long long)s->inflight_stalls, (unsigned long long)s->inflight_max,
+                (unsigned long long)s->syncs_elided, (unsigned long long)s->pipeline_chunks);
         int first = 1;
         for (unsigned i = 0; i < GENIE_APIX__COUNT; i++)
             if (s->calls[i]) {
@@ -57,7 +61,8 @@ static void print_stats(FILE *f, int json)
             "%llu round trips (setup %llu, module %llu, sync %llu, query %llu), "
             "%llu bytes sent, %llu bytes received, %.3f ms waiting; weight cache %llu hits "
             "(%llu bytes not sent), %llu misses; %llu batches sent as deltas (%llu bytes not "
-            "sent)\n",
+            "sent); %llu batches not waited for (%llu syncs elided, %llu pipeline chunks, "
+            "%llu waits for the in-flight bound)\n",
             (unsigned long long)s->calls_total, (unsigned long long)s->ops_recorded,
             (unsigned long long)s->launches, (unsigned long long)s->batches,
             (unsigned long long)s->round_trips, (unsigned long long)s->rt_setup,
@@ -66,7 +71,9 @@ static void print_stats(FILE *f, int json)
             (unsigned long long)s->bytes_received, s->wire_ns / 1e6,
             (unsigned long long)s->h2d_cache_hits, (unsigned long long)s->h2d_bytes_saved,
             (unsigned long long)s->h2d_cache_misses, (unsigned long long)s->batches_delta,
-            (unsigned long long)s->delta_bytes_saved);
+            (unsigned long long)s->delta_bytes_saved, (unsigned long long)s->batches_nowait,
+            (unsigned long long)s->syncs_elided, (unsigned long long)s->pipeline_chunks,
+            (unsigned long long)s->inflight_stalls);
 }
 
 GENIE_EXPORT int genie_stats_json(char *buf, size_t n)

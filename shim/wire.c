@@ -10,37 +10,38 @@ cudaError_t shim_call_frame(genie_buf *b, int kind, shim_reply_cb cb, void *ud)
     return shim_call_framev(b, NULL, 0, kind, cb, ud);
 }
 
-cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, int kind,
-                             shim_reply_cb cb, void *ud)
+/* Numbers and closes frame b (ext spliced in) and lays it out as pieces: *iov is malloc'd
+ * when ext is given (caller frees), else points at one. Returns the bytes it will send, or 0
+ * when out of memory. The seq goes in at send time so every frame, batch or not, is numbered
+ * in order. */
+static size_t frame_out(genie_buf *b, const proto_ext *ext, size_t next, proto_iov *one,
+                        proto_iov **iov, size_t *niov, uint32_t *seq)
 {
-    /* the seq goes in at send time so every frame, batch or not, is numbered in order */
-    uint32_t seq = ++shim_g.seq;
-    proto_frame_set_seq(b, seq);
+    *seq = ++shim_g.seq;
+    proto_frame_set_seq(b, *seq);
     if (shim_trace_enabled) /* GENIE_TRACE_FILE: the executor times this frame */
         proto_frame_set_flags(b, proto_frame_peek_flags(b->data) | shim_trace_frame_flags());
-    void *reply = NULL;
-    size_t reply_n = 0, sent = b->len;
-    uint64_t t0 = genie_now_ns();
-    int e;
+    size_t sent = b->len;
     if (!next) {
         proto_frame_end(b);
-        e = shim_link_call(shim_g.link, b->data, b->len, &reply, &reply_n);
-    } else {
-        proto_frame_end_ext(b, ext, next);
-        proto_iov *iov = malloc((2 * next + 1) * sizeof *iov);
-        if (!iov)
-            return shim_lost("batch", GENIE_ENOMEM); /* the frame was built: cannot drop it */
-        size_t niov = proto_frame_iov(b, ext, next, iov);
-        for (size_t i = 0; i < next; i++)
-            sent += ext[i].n;
-        e = shim_link_callv(shim_g.link, iov, niov, &reply, &reply_n);
-        free(iov);
+        *one = (proto_iov){b->data, b->len};
+        *iov = one;
+        *niov = 1;
+        return sent;
     }
-    uint64_t t1 = genie_now_ns();
-    shim_g.stats.wire_ns += t1 - t0;
-    shim_g.stats.batches++;
+    proto_frame_end_ext(b, ext, next);
+    *iov = malloc((2 * next + 1) * sizeof **iov);
+    if (!*iov)
+        return 0;
+    *niov = proto_frame_iov(b, ext, next, *iov);
+    for (size_t i = 0; i < next; i++)
+        sent += ext[i].n;
+    return sent;
+}
+
+static void count_wait(int kind)
+{
     shim_g.stats.round_trips++;
-    shim_g.stats.bytes_sent += sent;
     switch (kind) {
     case SHIM_RT_SETUP:
         shim_g.stats.rt_setup++;
@@ -54,11 +55,16 @@ cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, in
     default:
         shim_g.stats.rt_sync++;
     }
-    if (e)
-        return shim_lost("genie-remote", e);
+}
+
+/* Checks the reply to frame seq (sent at t0, sent bytes; its reply in at t1) and walks its
+ * records through cb; gives the reply back. 0 or GENIE_E*. */
+static int walk_reply(void *reply, size_t reply_n, uint32_t seq, int kind, shim_reply_cb cb,
+                      void *ud, uint64_t t0, uint64_t t1, uint64_t sent)
+{
     shim_g.stats.bytes_received += reply_n;
     proto_frame f;
-    e = proto_frame_parse(reply, reply_n, proto_max_message(), &f);
+    int e = proto_frame_parse(reply, reply_n, proto_max_message(), &f);
     if (!e && (f.kind != PROTO_KIND_REPLY || f.seq != seq))
         e = GENIE_EPROTO;
     proto_iter it;
@@ -94,8 +100,81 @@ cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, in
     shim_link_reply_free(shim_g.link, reply);
     if (shim_trace_enabled)
         shim_trace_frame(seq, kind, t0, t1, genie_now_ns(), sent, reply_n);
-    if (e)
-        return shim_lost("bad reply from genie-remote", e);
-    return cudaSuccess;
+    return e;
 }
 
+cudaError_t shim_wire_send(genie_buf *b, const proto_ext *ext, size_t next, uint32_t *seq,
+                           uint64_t *sent_bytes)
+{
+    proto_iov one, *iov;
+    size_t niov;
+    size_t sent = frame_out(b, ext, next, &one, &iov, &niov, seq);
+    if (!sent)
+        return shim_lost("batch", GENIE_ENOMEM); /* the frame was built: cannot drop it */
+    uint64_t t0 = genie_now_ns();
+    int e = shim_link_send(shim_g.link, iov, niov);
+    shim_g.stats.wire_ns += genie_now_ns() - t0;
+    if (iov != &one)
+        free(iov);
+    shim_g.stats.batches++;
+    shim_g.stats.bytes_sent += sent;
+    if (sent_bytes)
+        *sent_bytes = sent;
+    return e ? shim_lost("genie-remote", e) : cudaSuccess;
+}
+
+cudaError_t shim_wire_recv(uint32_t seq, int kind, int waited, uint64_t sent_at,
+                           uint64_t sent_bytes, shim_reply_cb cb, void *ud)
+{
+    void *reply = NULL;
+    size_t reply_n = 0;
+    uint64_t t0 = genie_now_ns();
+    int e = shim_link_recv(shim_g.link, &reply, &reply_n);
+    uint64_t t1 = genie_now_ns();
+    shim_g.stats.wire_ns += t1 - t0;
+    if (waited)
+        count_wait(kind);
+    if (e)
+        return shim_lost("genie-remote", e);
+    e = walk_reply(reply, reply_n, seq, kind, cb, ud, sent_at, t1, sent_bytes);
+    return e ? shim_lost("bad reply from genie-remote", e) : cudaSuccess;
+}
+
+cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, int kind,
+                             shim_reply_cb cb, void *ud)
+{
+    uint32_t seq;
+    if (shim_inflight_count()) {
+        /* Frames sent without waiting are ahead of this one: their replies come first. Send
+         * this one, take theirs (any error they carry waits for the next sync), then ours. */
+        uint64_t at = genie_now_ns(), sent = 0;
+        cudaError_t ce = shim_wire_send(b, ext, next, &seq, &sent);
+        if (ce == cudaSuccess)
+            ce = shim_inflight_drain();
+        if (ce == cudaSuccess)
+            ce = shim_wire_recv(seq, kind, 1, at, sent, cb, ud);
+        return ce;
+    }
+    proto_iov one, *iov;
+    size_t niov;
+    size_t sent = frame_out(b, ext, next, &one, &iov, &niov, &seq);
+    if (!sent)
+        return shim_lost("batch", GENIE_ENOMEM); /* the frame was built: cannot drop it */
+    void *reply = NULL;
+    size_t reply_n = 0;
+    uint64_t t0 = genie_now_ns();
+    /* one send and its reply in one go: one wake-up per round trip */
+    int e = iov == &one ? shim_link_call(shim_g.link, b->data, b->len, &reply, &reply_n)
+                        : shim_link_callv(shim_g.link, iov, niov, &reply, &reply_n);
+    if (iov != &one)
+        free(iov);
+    uint64_t t1 = genie_now_ns();
+    shim_g.stats.wire_ns += t1 - t0;
+    shim_g.stats.batches++;
+    shim_g.stats.bytes_sent += sent;
+    count_wait(kind);
+    if (e)
+        return shim_lost("genie-remote", e);
+    e = walk_reply(reply, reply_n, seq, kind, cb, ud, t0, t1, sent);
+    return e ? shim_lost("bad reply from genie-remote", e) : cudaSuccess;
+}

@@ -1,4 +1,4 @@
-/* client.c — the client side of the transport: one channel, one bidi call, blocking calls.
+/* client.c — the client side of the transport: one channel, one bidi call, blocking calls (or a send and its reply apart).
  *
  * Threading: a proto_conn is used by one thread at a time (the shim serialises its
  * flushes). Every gRPC operation completes on the connection's private pluck queue and
@@ -245,11 +245,9 @@ int proto_conn_call(proto_conn *c, const void *req, size_t n, void **reply, size
     return proto_conn_callv(c, &one, 1, reply, reply_n, timeout_ms);
 }
 
-int proto_conn_callv(proto_conn *c, const proto_iov *iov, size_t niov, void **reply,
-                     size_t *reply_n, int timeout_ms)
+/* Checks a request's pieces; 0 with *total its length, or the error (nothing sent). */
+static int check_request(proto_conn *c, const proto_iov *iov, size_t niov)
 {
-    *reply = NULL;
-    *reply_n = 0;
     if (!c || (!iov && niov))
         return GENIE_EINVAL;
     size_t n = 0;
@@ -266,16 +264,13 @@ int proto_conn_callv(proto_conn *c, const proto_iov *iov, size_t niov, void **re
                     "(GENIE_MAX_MESSAGE_BYTES)", n, (unsigned long long)c->s.max_msg);
         return GENIE_ETOOBIG;
     }
-    gpr_timespec dl = proto_deadline(timeout_ms);
-    grpc_byte_buffer *first = NULL;
-    int rc = proto_send(&c->s, iov, niov, NULL, &first, dl);
-    if (!rc && !first)
-        rc = GENIE_ECLOSED; /* the stream ended where the reply should start */
-    if (!rc)
-        rc = proto_recv(&c->s, first, reply, reply_n, dl);
-    if (!rc)
-        return 0;
+    return 0;
+}
 
+/* A send or receive failed with rc: the connection is dead from now on. Returns the code
+ * the caller reports. */
+static int conn_fail(proto_conn *c, int rc, int timeout_ms)
+{
     c->dead = 1;
     if (atomic_load(&c->s.borrow.refs) > 0) {
         /* A failed send can leave gRPC holding slices that point into the request until
@@ -297,12 +292,79 @@ int proto_conn_callv(proto_conn *c, const proto_iov *iov, size_t niov, void **re
         GENIE_ERROR("transport: genie-remote at %s ended the stream (%s)%s%s", c->target, st,
                     c->s.why[0] ? "; " : "", c->s.why);
     } else {
-        grpc_call_cancel(c->s.call, NULL);
+        if (c->s.call)
+            grpc_call_cancel(c->s.call, NULL);
         GENIE_ERROR("transport: bad reply from genie-remote at %s: %s", c->target, c->s.why);
         if (rc != GENIE_ENOMEM)
             rc = GENIE_EIO;
     }
     return rc;
+}
+
+int proto_conn_callv(proto_conn *c, const proto_iov *iov, size_t niov, void **reply,
+                     size_t *reply_n, int timeout_ms)
+{
+    *reply = NULL;
+    *reply_n = 0;
+    int rc = check_request(c, iov, niov);
+    if (rc)
+        return rc;
+    gpr_timespec dl = proto_deadline(timeout_ms);
+    grpc_byte_buffer *first = NULL;
+    rc = proto_send(&c->s, iov, niov, NULL, &first, dl);
+    if (!rc && !first)
+        rc = GENIE_ECLOSED; /* the stream ended where the reply should start */
+    if (!rc)
+        rc = proto_recv(&c->s, first, reply, reply_n, dl);
+    return rc ? conn_fail(c, rc, timeout_ms) : 0;
+}
+
+/* A request this small is copied into a buffer gRPC owns and frees: the send then returns
+ * when the message is queued. A borrowed one must wait until gRPC has written every byte and
+ * dropped its slices (proto_wait_borrowed polls for that in 1 ms steps: about 1 ms per frame
+ * that is not followed by a read, as proto_conn_callv's are). */
+#define SEND_COPY_MAX ((size_t)16 << 20)
+
+int proto_conn_sendv(proto_conn *c, const proto_iov *iov, size_t niov, int timeout_ms)
+{
+    int rc = check_request(c, iov, niov);
+    if (rc)
+        return rc;
+    size_t n = 0;
+    for (size_t i = 0; i < niov; i++)
+        n += iov[i].n;
+    proto_hold *hold = NULL;
+    proto_iov one;
+    if (n <= SEND_COPY_MAX && (hold = malloc(sizeof *hold)) && (hold->owned = malloc(n ? n : 1))) {
+        uint8_t *d = hold->owned;
+        for (size_t i = 0; i < niov; i++) {
+            if (iov[i].n)
+                memcpy(d, iov[i].p, iov[i].n);
+            d += iov[i].n;
+        }
+        atomic_init(&hold->refs, 1);
+        hold->heap_self = 1;
+        one = (proto_iov){hold->owned, n};
+        iov = &one;
+        niov = 1;
+    } else if (hold) {
+        free(hold); /* no memory for the copy: borrowed */
+        hold = NULL;
+    }
+    rc = proto_send(&c->s, iov, niov, hold, NULL, proto_deadline(timeout_ms));
+    return rc ? conn_fail(c, rc, timeout_ms) : 0;
+}
+
+int proto_conn_recv(proto_conn *c, void **reply, size_t *reply_n, int timeout_ms)
+{
+    *reply = NULL;
+    *reply_n = 0;
+    if (!c)
+        return GENIE_EINVAL;
+    if (c->dead)
+        return GENIE_ECLOSED;
+    int rc = proto_recv(&c->s, NULL, reply, reply_n, proto_deadline(timeout_ms));
+    return rc ? conn_fail(c, rc, timeout_ms) : 0;
 }
 
 void proto_conn_reply_free(proto_conn *c, void *reply)

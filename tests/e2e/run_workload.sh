@@ -7,6 +7,8 @@
 #     EXPECT_RT_SYNC=N      the program made exactly N round trips for recorded work
 #     EXPECT_RT_QUERY=N     the program made exactly N query round trips (e.g. Lt heuristics)
 #     EXPECT_OUTPUT=REGEX   the output must match (grep -E), one regex per line
+#     EXPECT_STAT="NAME OP N"  a counter of GENIE_STATS_FILE compared with N (OP: = >= <= > <),
+#                           one comparison per line
 #   Paths come from GENIE_BUILD (the build directory, or a bundle made by scripts/bundle.sh:
 #   same layout). GENIE_REAL_GPU=1 runs the executor on the real driver instead of the fake GPU.
 #   GENIE_RUN_TIMEOUT: seconds the program may run (120).
@@ -111,6 +113,20 @@ if [ -n "${EXPECT_RT_QUERY:-}" ]; then
         echo "run_workload: expected $EXPECT_RT_QUERY query round trips, got ${got:-none}" >&2
         exit 1
     fi
+fi
+if [ -n "${EXPECT_STAT:-}" ]; then
+    while read -r name op want; do
+        [ -z "$name" ] && continue
+        got=$(grep -o "\"$name\": [0-9]*" "$tmp/stats.json" | grep -o '[0-9]*$' || true)
+        case "$op" in
+        =) test "${got:-x}" = "$want" ;;
+        '>=') [ -n "$got" ] && [ "$got" -ge "$want" ] ;;
+        '<=') [ -n "$got" ] && [ "$got" -le "$want" ] ;;
+        '>') [ -n "$got" ] && [ "$got" -gt "$want" ] ;;
+        '<') [ -n "$got" ] && [ "$got" -lt "$want" ] ;;
+        *) echo "run_workload: bad EXPECT_STAT operator $op" >&2; exit 2 ;;
+        esac || { echo "run_workload: expected $name $op $want, got ${got:-none}" >&2; exit 1; }
+    done <<<"$EXPECT_STAT"
 fi
 if [ -n "${EXPECT_OUTPUT:-}" ]; then
     while IFS= read -r re; do

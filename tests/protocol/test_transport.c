@@ -257,6 +257,45 @@ Test(transport, round_trips_in_order)
     cr_assert_eq(atomic_load(&n_handle), 100);
 }
 
+/* Sends without reading (proto_conn_sendv), then reads the replies (proto_conn_recv): each
+ * comes back once, in order, byte for byte: small (copied), mid-size and 20 MiB (borrowed,
+ * above the copy limit) requests, and one in two pieces. The caller's buffer is changed at
+ * once after each send: what was sent must be what the server saw. */
+static uint8_t *pattern(size_t n, uint32_t seed);
+Test(transport, sends_ahead_of_their_replies)
+{
+    char target[160];
+    proto_server *s = start_unix(target, sizeof target);
+    proto_conn *c = connect_ok(target);
+    const size_t sizes[] = {16, 300u << 10, 20u << 20, 64, 5000};
+    enum { N = sizeof sizes / sizeof sizes[0] };
+    uint8_t *want[N];
+    for (int i = 0; i < N; i++) {
+        want[i] = pattern(sizes[i], (uint32_t)i + 7);
+        uint8_t *buf = malloc(sizes[i]);
+        memcpy(buf, want[i], sizes[i]);
+        proto_iov iov[2] = {{buf, sizes[i] / 2}, {buf + sizes[i] / 2, sizes[i] - sizes[i] / 2}};
+        if (i != 4) /* one piece */
+            iov[0].n = sizes[i];
+        cr_assert_eq(proto_conn_sendv(c, iov, i == 4 ? 2 : 1, 5000), 0, "send %d", i);
+        memset(buf, 0xee, sizes[i]); /* the caller's again */
+        free(buf);
+    }
+    for (int i = 0; i < N; i++) {
+        void *rep;
+        size_t rn;
+        cr_assert_eq(proto_conn_recv(c, &rep, &rn, 20000), 0, "reply %d", i);
+        cr_assert_eq(rn, sizes[i], "reply %d: %zu bytes", i, rn);
+        cr_assert_eq(memcmp(rep, want[i], rn), 0, "reply %d differs", i);
+        free(rep);
+        free(want[i]);
+    }
+    /* and a plain call after them */
+    echo_check(c, "after", 5);
+    proto_conn_close(c);
+    proto_server_stop(s);
+}
+
 /* ---- sizes ---- */
 static uint8_t *pattern(size_t n, uint32_t seed)
 {

@@ -1,5 +1,5 @@
-/* test_passes.c — tests semantics/passes.c: the flush threshold, the H2D policy and the
- * repeated-batch decision, from IR alone. */
+/* test_passes.c — tests semantics/passes.c: the flush threshold, sync elision, pipeline chunks,
+ * the H2D policy and the repeated-batch decision, from IR alone. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -123,5 +123,92 @@ Test(sem_passes, repeat_fails_safe)
     sem_repeat_drop(&r);
     cr_assert_eq(sem_pass_batch(&on, &r, &ir, len, 0).form, SEM_BATCH_TEMPLATE);
     sem_repeat_free(&r);
+    sem_ir_free(&ir);
+}
+
+/* Appends one committed op of kind (a GEMM of n columns when kind is SEM_OP_GEMM). */
+static void add(sem_ir *ir, unsigned kind, int32_t n)
+{
+    sem_op *o = sem_ir_stage(ir, kind, 0);
+    if (kind == SEM_OP_GEMM)
+        o->gemm = (sem_gemm){.m = 768, .n = n, .k = 768, .batch = 1};
+    sem_ir_commit(ir, 32);
+}
+
+Test(sem_passes, sync_elision_only_when_nothing_comes_back)
+{
+    sem_policy p = on;
+    p.sync_elision = SEM_ELIDE_UPLOADS;
+    sem_ir ir = {0};
+    cr_assert(sem_pass_sync_elide(&p, &ir), "an empty batch");
+    unsigned quiet[] = {SEM_OP_H2D, SEM_OP_D2D,    SEM_OP_MEMSET,
+                        SEM_OP_MEM, SEM_OP_HANDLE, SEM_OP_STREAM_WAIT};
+    for (size_t i = 0; i < sizeof quiet / sizeof *quiet; i++)
+        add(&ir, quiet[i], 4);
+    cr_assert(sem_pass_sync_elide(&p, &ir), "uploads: nothing the host can see");
+    /* work that can fault on the device: elided only at SEM_ELIDE_ALL */
+    unsigned device[] = {SEM_OP_LAUNCH, SEM_OP_GEMM, SEM_OP_LIB, SEM_OP_GRAPH};
+    for (size_t i = 0; i < sizeof device / sizeof *device; i++) {
+        sem_ir_reset(&ir);
+        add(&ir, SEM_OP_H2D, 0);
+        add(&ir, device[i], 4);
+        p.sync_elision = SEM_ELIDE_UPLOADS;
+        cr_assert_not(sem_pass_sync_elide(&p, &ir), "%s at the uploads level",
+                      sem_kind_name(device[i]));
+        p.sync_elision = SEM_ELIDE_ALL;
+        cr_assert(sem_pass_sync_elide(&p, &ir), "%s at the all level", sem_kind_name(device[i]));
+    }
+    unsigned loud[] = {SEM_OP_D2H, SEM_OP_EVENT_RECORD, SEM_OP_SYNC, SEM_OP_OTHER};
+    for (size_t i = 0; i < sizeof loud / sizeof *loud; i++) {
+        sem_ir_reset(&ir);
+        add(&ir, SEM_OP_LAUNCH, 0);
+        add(&ir, loud[i], 0);
+        add(&ir, SEM_OP_LAUNCH, 0);
+        cr_assert_not(sem_pass_sync_elide(&p, &ir), "%s in the batch", sem_kind_name(loud[i]));
+    }
+    sem_ir_reset(&ir);
+    add(&ir, SEM_OP_LAUNCH, 0);
+    cr_assert(sem_pass_sync_elide(&p, &ir));
+    p.sync_elision = SEM_ELIDE_OFF;
+    cr_assert_not(sem_pass_sync_elide(&p, &ir), "off");
+    p.sync_elision = SEM_ELIDE_ALL;
+    ir.lost = 1;
+    cr_assert_not(sem_pass_sync_elide(&p, &ir), "a lost IR fails safe");
+    sem_ir_free(&ir);
+}
+
+Test(sem_passes, pipeline_chunks_double_and_need_a_wide_product)
+{
+    sem_policy p = on;
+    p.pipeline = 1;
+    p.pipe_first = 4;
+    p.pipe_max = 16;
+    sem_pipe pp = {0};
+    sem_ir ir = {0};
+    /* no wide product: never cut, however long */
+    for (int i = 0; i < 64; i++) {
+        add(&ir, i % 4 ? SEM_OP_LAUNCH : SEM_OP_GEMM, 1);
+        cr_assert_not(sem_pass_pipeline_due(&p, &pp, &ir), "cut a decode step at op %d", i);
+    }
+    /* a wide product in the first chunk's ops: cut at 4, then 8, 16, 16 */
+    uint32_t want[] = {4, 8, 16, 16};
+    for (int c = 0; c < 4; c++) {
+        sem_ir_reset(&ir);
+        for (uint32_t i = 1; i <= want[c]; i++) {
+            add(&ir, i == 2 ? SEM_OP_GEMM : SEM_OP_LAUNCH, 16);
+            cr_assert_eq(sem_pass_pipeline_due(&p, &pp, &ir), i == want[c], "chunk %d op %u",
+                         c, i);
+        }
+        pp.chunks++;
+    }
+    /* a wide product found in a later block of a batch not yet cut */
+    pp.chunks = 0;
+    sem_ir_reset(&ir);
+    for (int i = 1; i <= 8; i++) {
+        add(&ir, i == 7 ? SEM_OP_GEMM : SEM_OP_LAUNCH, 512);
+        cr_assert_eq(sem_pass_pipeline_due(&p, &pp, &ir), i == 8, "op %d", i);
+    }
+    p.pipeline = 0;
+    cr_assert_not(sem_pass_pipeline_due(&p, &pp, &ir), "off");
     sem_ir_free(&ir);
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # run.sh — stock PyTorch through libgenie.so on the fake GPU (GENIE_REMOTE=local, or a
-# genie-remote of its own on a unix socket with GENIE_TORCH_REMOTE=unix).
+# genie-remote of its own on a unix socket with GENIE_TORCH_REMOTE=unix, or the genie-remote at
+# GENIE_TORCH_REMOTE=unix:/path or host:port, started beforehand).
 #
 #   GENIE_BUILD=build tests/torch/run.sh [SCRIPT [ARGS...]]
 #
 # SCRIPT defaults to test_torch_fake.py; with a trace_*.py script the fake GPU runs PyTorch's
 # kernels as no-ops (GENIE_FAKE_UNKNOWN_KERNELS=noop: values garbage, call counts real) and
-# the script's exit status is the verdict (77: skipped). Any call Genie refuses fails the run.
+# the script's exit status is the verdict (77: skipped); habits.py and resnet_flush.py likewise.
+# Any call Genie refuses fails the run.
 #
 # Prints "SKIPPED: torch not installed" and exits 0 when `python3 -c 'import torch'` fails
 # (CI installs no torch; scripts/setup.sh --torch does). Otherwise runs test_torch_fake.py with
@@ -21,7 +23,7 @@ script=${1:-test_torch_fake.py}
 noop=
 # habits.py checks copies, cuBLAS and torch.compile's failure, never a value of PyTorch's kernels;
 # a trace_*.py script counts calls and never reads a value of PyTorch's kernels either
-case "$script" in trace_*.py | habits.py) noop=noop ;; esac
+case "$script" in trace_*.py | habits.py | resnet_flush.py) noop=noop ;; esac
 build=${GENIE_BUILD:?set GENIE_BUILD to the build directory}
 build=$(cd "$build" && pwd) # absolute: LD_PRELOAD must hold in every child process
 py=${PYTHON:-python3}
@@ -64,6 +66,8 @@ if [ "${GENIE_TORCH_REMOTE:-local}" = unix ]; then
     for _ in $(seq 1 400); do [ -s "$tmp/port" ] && break; sleep 0.05; done
     [ -s "$tmp/port" ] || { echo "run.sh: genie-remote did not start" >&2; cat "$tmp/server.log" >&2; exit 1; }
     target=unix:$tmp/g.sock
+elif [ "${GENIE_TORCH_REMOTE:-local}" != local ]; then
+    target=$GENIE_TORCH_REMOTE # an address: a genie-remote started beforehand (bench/flush.sh)
 fi
 set +e
 LD_PRELOAD=$preload \

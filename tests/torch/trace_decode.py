@@ -65,7 +65,14 @@ def main():
     torch.manual_seed(0)
     cfg = GPT2Config(n_layer=a.layers, n_embd=a.embd, n_head=4, vocab_size=1024,
                      n_positions=a.prompt + a.warm + a.steps + 8)
-    model = GPT2LMHeadModel(cfg).cuda().eval()
+    model = GPT2LMHeadModel(cfg)
+    torch.zeros(1, device="cuda")
+    torch.cuda.synchronize()
+    s0 = stats()
+    model = model.cuda().eval()
+    s1 = stats()
+    print("load: " + " ".join(f"{k} {s1.get(k, 0) - s0.get(k, 0)}"
+                              for k in ("round_trips", "rt_sync", "batches", "h2d_bytes")))
     ids = torch.randint(0, cfg.vocab_size, (1, a.prompt)).cuda()
     with torch.no_grad():
         p0 = stats()
