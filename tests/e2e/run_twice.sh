@@ -130,6 +130,12 @@ elif [ "$case" = cache ] || [ "$case" = tenants_global ] || [ "$case" = same_ten
         [ $(( $(stat 1 batches_nowait) - $(stat 2 batches_nowait) )) -eq "$copies" ] ||
             fail "run 1 sent $(stat 1 batches_nowait) frames without waiting, run 2 $(stat 2 batches_nowait): expected $copies fewer"
     fi
+    # the server logs its cache at the session's close, which comes after the client has exited
+    # (the front learns of it from the worker): wait for the line, bounded
+    for _ in $(seq 1 200); do
+        grep -q "weight cache: .* $pieces hits" "$tmp/server.log" && break
+        sleep 0.05
+    done
     grep -q "weight cache: .* $pieces hits" "$tmp/server.log" || fail "the server did not log $pieces hits"
 else
     for run in 1 2; do
