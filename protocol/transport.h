@@ -56,6 +56,29 @@ void proto_conn_bytes(const proto_conn *c, uint64_t *sent, uint64_t *received);
 
 void proto_conn_close(proto_conn *c);
 
+/* The client half as a table: the shim reaches it through libgenie_grpc.so, which it dlopens
+ * (RTLD_LOCAL) when it first connects to a genie-remote, so that gRPC and its ~55 libraries
+ * never join the global scope of a process that preloads libgenie.so (every symbol lookup of
+ * every library loaded later, PyTorch's included, would search them: docs/architecture.md,
+ * start-up). The plugin exports PROTO_CLIENT_OPS_SYM, a function returning this table. */
+typedef struct proto_client_ops {
+    unsigned version; /* PROTO_CLIENT_OPS_VERSION */
+    int (*open)(const char *target, int timeout_ms, proto_conn **out, char *err, size_t errlen);
+    int (*call)(proto_conn *c, const void *req, size_t n, void **reply, size_t *reply_n,
+                int timeout_ms);
+    int (*callv)(proto_conn *c, const proto_iov *iov, size_t niov, void **reply,
+                 size_t *reply_n, int timeout_ms);
+    int (*sendv)(proto_conn *c, const proto_iov *iov, size_t niov, int timeout_ms);
+    int (*recv)(proto_conn *c, void **reply, size_t *reply_n, int timeout_ms);
+    void (*reply_free)(proto_conn *c, void *reply);
+    void (*bytes)(const proto_conn *c, uint64_t *sent, uint64_t *received);
+    void (*close)(proto_conn *c);
+} proto_client_ops;
+#define PROTO_CLIENT_OPS_VERSION 1u
+#define PROTO_CLIENT_OPS_SYM "genie_grpc_client_ops"
+/* The table over this file's functions (protocol/transport/client.c). */
+extern const proto_client_ops proto_grpc_client;
+
 /* ---- server ---- */
 typedef struct proto_server proto_server;
 

@@ -8,7 +8,7 @@
 #
 # Layout (mirrors the build tree, so GENIE_BUILD=OUTDIR works for tests/e2e/run_workload.sh and
 # OUTDIR is the BUILD_DIR of bench/micro/run.sh):
-#   shim/libgenie.so  shim/lookalike/*.so.13  remote/genie-remote  bench/micro/micro
+#   shim/libgenie.so  shim/libgenie_grpc.so  shim/lookalike/*.so.13  remote/genie-remote  bench/micro/micro
 #   tests/workloads/*  tests/fakegpu/libgenie_fakecuda.so (lets the bundle be tried without a GPU)
 #   lib/               every shared library those need that is neither glibc, libstdc++/libgcc_s
 #                      nor CUDA (gRPC, absl, re2, c-ares, upb, OpenSSL, zlib, ISA-L, xxHash, ...)
@@ -43,7 +43,7 @@ glibc_ok=2.35 # Ubuntu 22.04
 [ -d "$build" ] || { echo "bundle.sh: no build directory $build (build first: scripts/setup.sh)" >&2; exit 2; }
 build=$(cd "$build" && pwd)
 WORKLOADS=(saxpy reduce mlp streams errors queries symbols blascheck ltcheck minicnn minigpt twobranch graphs copies2d)
-required=(shim/libgenie.so remote/genie-remote bench/micro/micro)
+required=(shim/libgenie.so shim/libgenie_grpc.so remote/genie-remote bench/micro/micro)
 for w in "${WORKLOADS[@]}"; do required+=("tests/workloads/$w"); done
 missing=()
 for f in "${required[@]}"; do [ -f "$build/$f" ] || missing+=("$f"); done
@@ -248,7 +248,7 @@ arch=$(strings -a "$out/tests/workloads/saxpy" 2>/dev/null | grep -o 'sm_[0-9]*[
 # ---- summary
 echo "bundle.sh: $out"
 echo "  size:      $mib MiB (limit $max_mib MiB), $(find "$out" -type f | wc -l) files, $nelf ELF, ${#packed[@]} libraries in lib/"
-echo "  programs:  shim/libgenie.so remote/genie-remote bench/micro/micro tests/workloads/{$(cd "$out/tests/workloads" && ls | tr '\n' ',' | sed 's/,$//')}"
+echo "  programs:  shim/libgenie.so shim/libgenie_grpc.so remote/genie-remote bench/micro/micro tests/workloads/{$(cd "$out/tests/workloads" && ls | tr '\n' ',' | sed 's/,$//')}"
 echo "  glibc:     requires GLIBC_${glibc_v:-none} at most (e.g. ${glibc#* }; Ubuntu 22.04 has $glibc_ok); GLIBCXX_${glibcxx%% *}, CXXABI_${cxxabi%% *}"
 if [ -n "$glibc_warn" ]; then
     echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2

@@ -1,6 +1,9 @@
 /* link.c — the shim's way to the executor: the gRPC stream, or the in-process executor. */
+#define _GNU_SOURCE /* dladdr */
 #include "shim/shim_int.h"
 
+#include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +11,72 @@
 #include "protocol/transport.h"
 #include "remote/exec.h"
 
+/* The gRPC client, from libgenie_grpc.so (protocol/transport.h, proto_client_ops): loaded on
+ * the first connection to a genie-remote, never in local mode. Lock held (session start). */
+static const proto_client_ops *grpc_ops;
+
+static void *plugin_try(const char *path, char *why, size_t whylen)
+{
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *d = dlerror();
+        size_t o = strlen(why);
+        if (o < whylen)
+            snprintf(why + o, whylen - o, "%s%s", o ? "; " : "", d ? d : path);
+    }
+    return h;
+}
+
+/* GENIE_GRPC_LIB; else libgenie_grpc.so beside the object that holds the shim (libgenie.so in
+ * build/shim or lib/genie), or one folder up (the look-alike libcudart.so.13 in lookalike/);
+ * else by name (LD_LIBRARY_PATH). RTLD_LOCAL: gRPC's libraries stay out of the global scope. */
+static const proto_client_ops *grpc_client(char *err, size_t errlen)
+{
+    if (grpc_ops)
+        return grpc_ops;
+    char why[1024] = "";
+    void *h = NULL;
+    const char *env = genie_env_str("GENIE_GRPC_LIB", NULL);
+    if (env && *env) {
+        h = plugin_try(env, why, sizeof why);
+    } else {
+        Dl_info di;
+        if (dladdr((void *)&grpc_client, &di) && di.dli_fname && strchr(di.dli_fname, '/')) {
+            char dir[PATH_MAX], path[PATH_MAX + 32];
+            snprintf(dir, sizeof dir, "%s", di.dli_fname);
+            *strrchr(dir, '/') = 0;
+            snprintf(path, sizeof path, "%s/libgenie_grpc.so", dir);
+            h = plugin_try(path, why, sizeof why);
+            if (!h) {
+                snprintf(path, sizeof path, "%s/../libgenie_grpc.so", dir);
+                h = plugin_try(path, why, sizeof why);
+            }
+        }
+        if (!h)
+            h = plugin_try("libgenie_grpc.so", why, sizeof why);
+    }
+    if (!h) {
+        snprintf(err, errlen, "cannot load Genie's gRPC client libgenie_grpc.so (set GENIE_GRPC_LIB): %s",
+                 why);
+        return NULL;
+    }
+    const proto_client_ops *(*get)(void) =
+        (const proto_client_ops *(*)(void))dlsym(h, PROTO_CLIENT_OPS_SYM);
+    const proto_client_ops *ops = get ? get() : NULL;
+    if (!ops || ops->version != PROTO_CLIENT_OPS_VERSION) {
+        snprintf(err, errlen, "libgenie_grpc.so is not this libgenie.so's (no %s version %u)",
+                 PROTO_CLIENT_OPS_SYM, PROTO_CLIENT_OPS_VERSION);
+        dlclose(h);
+        return NULL;
+    }
+    /* never closed: gRPC's threads live until the process ends */
+    GENIE_DEBUG("gRPC client loaded (libgenie_grpc.so, RTLD_LOCAL)");
+    return grpc_ops = ops;
+}
+
 struct shim_link {
     int local;
+    const proto_client_ops *ops; /* remote */
     int timeout_ms;
     proto_conn *conn;    /* remote */
     exec_ctx *ctx;       /* local */
@@ -45,7 +112,8 @@ int shim_link_open(const char *target, shim_link **out, char *err, size_t errlen
             return GENIE_ENOMEM;
         }
     } else {
-        int e = proto_conn_open(target, l->timeout_ms, &l->conn, err, errlen);
+        l->ops = grpc_client(err, errlen);
+        int e = l->ops ? l->ops->open(target, l->timeout_ms, &l->conn, err, errlen) : GENIE_ECONNECT;
         if (e) {
             free(l);
             return e;
@@ -61,14 +129,14 @@ int shim_link_call(shim_link *l, const void *req, size_t n, void **reply, size_t
         exec_session_handle(l->sess, req, n, reply, reply_n);
         return *reply ? 0 : GENIE_EIO;
     }
-    return proto_conn_call(l->conn, req, n, reply, reply_n, l->timeout_ms);
+    return l->ops->call(l->conn, req, n, reply, reply_n, l->timeout_ms);
 }
 
 int shim_link_callv(shim_link *l, const proto_iov *iov, size_t niov, void **reply,
                     size_t *reply_n)
 {
     if (!l->local)
-        return proto_conn_callv(l->conn, iov, niov, reply, reply_n, l->timeout_ms);
+        return l->ops->callv(l->conn, iov, niov, reply, reply_n, l->timeout_ms);
     /* The in-process executor takes one buffer: gather (the shim sends pieces only to a
      * remote, so this is for completeness). */
     size_t n = 0;
@@ -113,7 +181,7 @@ static int local_send(shim_link *l, const void *req, size_t n)
 int shim_link_send(shim_link *l, const proto_iov *iov, size_t niov)
 {
     if (!l->local)
-        return proto_conn_sendv(l->conn, iov, niov, l->timeout_ms);
+        return l->ops->sendv(l->conn, iov, niov, l->timeout_ms);
     if (niov == 1)
         return local_send(l, iov[0].p, iov[0].n);
     size_t n = 0;
@@ -133,7 +201,7 @@ int shim_link_send(shim_link *l, const proto_iov *iov, size_t niov)
 int shim_link_recv(shim_link *l, void **reply, size_t *reply_n)
 {
     if (!l->local)
-        return proto_conn_recv(l->conn, reply, reply_n, l->timeout_ms);
+        return l->ops->recv(l->conn, reply, reply_n, l->timeout_ms);
     if (!l->qlen)
         return GENIE_EPROTO; /* nothing in flight: the caller's bookkeeping is wrong */
     *reply = l->q[l->qhead].p;
@@ -147,7 +215,7 @@ int shim_link_recv(shim_link *l, void **reply, size_t *reply_n)
 void shim_link_reply_free(shim_link *l, void *reply)
 {
     if (l && !l->local)
-        proto_conn_reply_free(l->conn, reply); /* a big reply's buffer is kept for the next */
+        l->ops->reply_free(l->conn, reply); /* a big reply's buffer is kept for the next */
     else
         free(reply);
 }
@@ -165,7 +233,7 @@ void shim_link_close(shim_link *l)
         exec_session_close(l->sess);
         exec_ctx_close(l->ctx);
     } else {
-        proto_conn_close(l->conn);
+        l->ops->close(l->conn);
     }
     free(l);
 }

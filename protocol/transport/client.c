@@ -421,3 +421,15 @@ void proto_conn_close(proto_conn *c)
     free(c);
     grpc_shutdown();
 }
+
+const proto_client_ops proto_grpc_client = {
+    .version = PROTO_CLIENT_OPS_VERSION,
+    .open = proto_conn_open,
+    .call = proto_conn_call,
+    .callv = proto_conn_callv,
+    .sendv = proto_conn_sendv,
+    .recv = proto_conn_recv,
+    .reply_free = proto_conn_reply_free,
+    .bytes = proto_conn_bytes,
+    .close = proto_conn_close,
+};

@@ -24,10 +24,12 @@ done
 # RUNPATH relative to the binaries, never an absolute path of this machine
 [ "$(patchelf --print-rpath "$b/remote/genie-remote")" = '$ORIGIN/../lib' ] || fail "genie-remote RUNPATH"
 [ "$(patchelf --print-rpath "$b/shim/libgenie.so")" = '$ORIGIN/../lib' ] || fail "libgenie.so RUNPATH"
+[ "$(patchelf --print-rpath "$b/shim/libgenie_grpc.so")" = '$ORIGIN/../lib' ] || fail "libgenie_grpc.so RUNPATH"
 [ -z "$(readelf -d "$b/remote/genie-remote" | grep '(RPATH)')" ] || fail "genie-remote has DT_RPATH, want DT_RUNPATH"
 
-# ldd: every library of genie-remote and libgenie.so but glibc/libstdc++ comes from the bundle
-for f in remote/genie-remote shim/libgenie.so; do
+# ldd: every library of genie-remote, libgenie.so and its gRPC client (dlopened beside it) but
+# glibc/libstdc++ comes from the bundle
+for f in remote/genie-remote shim/libgenie.so shim/libgenie_grpc.so; do
     env -u LD_LIBRARY_PATH ldd "$b/$f" >"$tmp/ldd"
     ! grep -q 'not found' "$tmp/ldd" || fail "$f: $(grep 'not found' "$tmp/ldd")"
     outside=$(awk '/=>/ && $3 !~ "^'"$b"'/" { print $1 }' "$tmp/ldd" |

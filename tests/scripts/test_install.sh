@@ -9,7 +9,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 DESTDIR=$tmp/dest cmake --install "$build" --prefix /usr >"$tmp/log" || { cat "$tmp/log"; fail "cmake --install failed"; }
 d=$tmp/dest/usr
-for f in lib/genie/libgenie.so bin/genie-remote \
+for f in lib/genie/libgenie.so lib/genie/libgenie_grpc.so bin/genie-remote \
     lib/genie/lookalike/libcudart.so.13 lib/genie/lookalike/libcublas.so.13 \
     lib/genie/lookalike/libcublasLt.so.13 lib/genie/lookalike/libcuda.so.1 \
     lib/genie/lookalike/libnvidia-ml.so.1 \
@@ -30,8 +30,15 @@ for l in libcublas.so.13 libcublasLt.so.13 libcuda.so.1; do
     dyn=$(readelf -d "$d/lib/genie/lookalike/$l")
     grep -q 'RUNPATH.*\$ORIGIN' <<<"$dyn" || fail "$l has no RUNPATH \$ORIGIN"
 done
+# gRPC stays out of what a preload brings into the global scope: the shim dlopens its client
+# (libgenie_grpc.so) RTLD_LOCAL on its first connection (docs/architecture.md, start-up)
+for l in libgenie.so lookalike/libcudart.so.13; do
+    dyn=$(readelf -d "$d/lib/genie/$l")
+    ! grep -E 'NEEDED.*(grpc|gpr|absl|ssl)' <<<"$dyn" || fail "$l needs gRPC's libraries directly"
+done
+grep -q 'NEEDED.*libgrpc' <<<"$(readelf -d "$d/lib/genie/libgenie_grpc.so")" || fail "libgenie_grpc.so does not need libgrpc"
 # no build-tree path survives in the installed binaries' RUNPATH
-dyn=$(readelf -d "$d"/lib/genie/libgenie.so "$d"/lib/genie/lookalike/* "$d/bin/genie-remote")
+dyn=$(readelf -d "$d"/lib/genie/libgenie*.so "$d"/lib/genie/lookalike/* "$d/bin/genie-remote")
 if grep -E 'R(UN)?PATH' <<<"$dyn" | grep -q "$build"; then
     fail "an installed binary keeps a RUNPATH into the build tree"
 fi
