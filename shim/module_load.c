@@ -75,8 +75,10 @@ static cudaError_t prep_round(shim_module *m, shim_func *f, int with_module, int
                                  : proto_put_MODULE_LOAD(&b, m->hash.lo, m->hash.hi, m->id, n);
         if (!p)
             goto oom;
-        if (n)
+        if (n) {
             memcpy(p, m->image, n);
+            shim_g.stats.module_bytes_sent += n;
+        }
     }
     if (f) {
         size_t nl = strlen(f->device_name);
@@ -107,6 +109,7 @@ cudaError_t shim_module_prepare(shim_module *m, shim_func *f, prep_reply *pr)
     if (!m->hashed && !m->has_vars) { /* a private load sends the image, never the hash */
         m->hash = genie_hash_content(m->image, m->len);
         m->hashed = 1;
+        shim_g.stats.modules_hashed++;
     }
     cudaError_t e;
     if (m->loaded) {
@@ -125,6 +128,7 @@ cudaError_t shim_module_prepare(shim_module *m, shim_func *f, prep_reply *pr)
     }
     if (pr->module_seen && pr->module_loaded) {
         m->loaded = 1;
+        shim_g.stats.modules_loaded++;
         if (m->owned) { /* the executor has it for the session's life */
             free(m->owned);
             m->owned = NULL;
@@ -148,6 +152,7 @@ cudaError_t shim_func_prepare(shim_func *f)
     if (!pr.func_ok)
         return shim_set_error(cudaErrorInvalidDeviceFunction);
     f->ready = 1;
+    shim_g.stats.funcs_prepared++;
     return cudaSuccess;
 }
 

@@ -61,6 +61,8 @@ GENIE_EXPORT void **__cudaRegisterFatBinary(void *fatCubin)
     }
     shim_lock();
     m->id = shim_g.next_module++;
+    shim_g.stats.fatbins_registered++;
+    shim_g.stats.fatbin_bytes_registered += m->len;
     shim_unlock();
     return (void **)m;
 }

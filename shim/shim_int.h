@@ -57,6 +57,12 @@ typedef struct shim_stats {
      * out of them that went over the wire */
     uint64_t phase_batches[3], phase_bytes[3];
     uint64_t kv_buffers, kv_h2d_bytes, kv_d2h_bytes;
+    /* Modules (shim/register.c, shim/module_load.c; lock held): fatbins nvcc's registration
+     * handed over and their bytes; modules hashed, loaded by the executor and the image bytes
+     * sent for them, kernels whose layout was fetched. Registration only records pointers:
+     * hashing and shipping wait for a kernel's first launch (docs/architecture.md, start-up). */
+    uint64_t fatbins_registered, fatbin_bytes_registered;
+    uint64_t modules_hashed, modules_loaded, module_bytes_sent, funcs_prepared;
 } shim_stats;
 
 /* ---- the phase and KV passes around a flush (shim/phase.c) ----

@@ -26,6 +26,9 @@ static void print_stats(FILE *f, int json)
                 "\"kv_buffers\": %llu, \"kv_h2d_bytes\": %llu, \"kv_d2h_bytes\": %llu, "
                 "\"batches_nowait\": %llu, \"inflight_stalls\": %llu, \"inflight_max\": %llu, "
                 "\"syncs_elided\": %llu, \"pipeline_chunks\": %llu, "
+                "\"fatbins_registered\": %llu, \"fatbin_bytes_registered\": %llu, "
+                "\"modules_hashed\": %llu, \"modules_loaded\": %llu, "
+                "\"module_bytes_sent\": %llu, \"funcs_prepared\": %llu, "
                 "\"per_api\": {",
                 (unsigned long long)s->calls_total, (unsigned long long)s->ops_recorded,
                 (unsigned long long)s->launches, (unsigned long long)s->batches,
@@ -45,7 +48,11 @@ static void print_stats(FILE *f, int json)
                 (unsigned long long)s->phase_bytes[2], (unsigned long long)s->kv_buffers,
                 (unsigned long long)s->kv_h2d_bytes, (unsigned long long)s->kv_d2h_bytes, (unsigned long long)s->batches_nowait,
                 (unsigned long long)s->inflight_stalls, (unsigned long long)s->inflight_max,
-                (unsigned long long)s->syncs_elided, (unsigned long long)s->pipeline_chunks);
+                (unsigned long long)s->syncs_elided, (unsigned long long)s->pipeline_chunks,
+                (unsigned long long)s->fatbins_registered,
+                (unsigned long long)s->fatbin_bytes_registered,
+                (unsigned long long)s->modules_hashed, (unsigned long long)s->modules_loaded,
+                (unsigned long long)s->module_bytes_sent, (unsigned long long)s->funcs_prepared);
         int first = 1;
         for (unsigned i = 0; i < GENIE_APIX__COUNT; i++)
             if (s->calls[i]) {
