@@ -169,7 +169,7 @@ done
 ORIG_LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
 # the bundle
 bundle_ok=1 note=
-need=(shim/libgenie.so remote/genie-remote bench/micro/micro tests/e2e/run_workload.sh bench/micro/run.sh MANIFEST.txt)
+need=(shim/libgenie.so shim/libgenie_grpc.so remote/genie-remote bench/micro/micro tests/e2e/run_workload.sh bench/micro/run.sh MANIFEST.txt)
 WORKLOADS=(saxpy reduce mlp streams errors queries symbols blascheck ltcheck minicnn minigpt twobranch graphs copies2d)
 for w in "${WORKLOADS[@]}"; do need+=("tests/workloads/$w"); done
 miss=()
@@ -179,7 +179,7 @@ if [ ${#miss[@]} -gt 0 ]; then
 else
     # carried files may lose their x bits
     chmod u+x "$bundle"/remote/genie-remote "$bundle"/bench/micro/micro "$bundle"/tests/workloads/* 2>/dev/null
-    for f in shim/libgenie.so remote/genie-remote; do
+    for f in shim/libgenie.so shim/libgenie_grpc.so remote/genie-remote; do
         env -u LD_LIBRARY_PATH ldd "$bundle/$f" >"$L/ldd-${f##*/}.log" 2>&1
         if grep -q 'not found' "$L/ldd-${f##*/}.log"; then
             bundle_ok=0 note="$f: $(grep 'not found' "$L/ldd-${f##*/}.log" | awk '{print $1}' | tr '\n' ' ')not found"
@@ -499,7 +499,7 @@ else
     fi
     # 2. through the shim: the look-alikes first on the path, a genie-remote on the real driver
     missing=
-    for f in libgenie.so lookalike/libcudart.so.13 lookalike/libcublas.so.13 lookalike/libcublasLt.so.13 \
+    for f in libgenie.so libgenie_grpc.so lookalike/libcudart.so.13 lookalike/libcublas.so.13 lookalike/libcublasLt.so.13 \
         lookalike/libcuda.so.1 lookalike/libnvidia-ml.so.1; do
         [ -e "$bundle/shim/$f" ] || missing="$missing shim/$f"
     done
