@@ -21,8 +21,8 @@ static void *plugin_try(const char *path, char *why, size_t whylen)
     if (!h) {
         const char *d = dlerror();
         size_t o = strlen(why);
-        if (o < whylen)
-            snprintf(why + o, whylen - o, "%s%s", o ? "; " : "", d ? d : path);
+        if (o + 2 < whylen) /* each reason cut at 300 bytes: three fit in why */
+            snprintf(why + o, whylen - o, "%s%.300s", o ? "; " : "", d ? d : path);
     }
     return h;
 }
