@@ -34,19 +34,16 @@ if [ $asan = 1 ]; then
     # ASan they cost minutes and check nothing ASan can see; torch_habits_unix checks behaviour
     # (counts, a fork, torch.compile's message), not memory, and torch_fake_local keeps torch
     # through the shim under ASan.
-    # LeakSanitizer is on for every test but PyTorch's (CPython and torch keep their own
-    # allocations to exit): the unit tests, genie-remote (its front, and its workers, whose
-    # reports tests/lib/wait.sh's stop_server reads from the server's log), and the CUDA programs
-    # preloaded with the shim. Suppressions: tests/lsan.supp (Criterion's own 48 bytes) and, for
-    # TLS clients only, tests/lsan_tls_client.supp (a gRPC handshake buffer); each line says why.
-    torch='^(torch_checks_cpu|torch_trace_gpt2_decode|torch_habits_unix|torch_trace_resnet50)$'
+    # LeakSanitizer is on for every test but PyTorch's (tests/torch/run.sh turns it off: CPython
+    # and torch keep their own allocations to exit): the unit tests, genie-remote (its front, and
+    # its workers, whose reports tests/lib/wait.sh's stop_server reads from the server's log), and
+    # the CUDA programs preloaded with the shim. Suppressions: tests/lsan.supp (Criterion's own
+    # 48 bytes) and, for TLS clients only, tests/lsan_tls_client.supp (a gRPC handshake buffer);
+    # each line says why.
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
         LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
         ctest --test-dir build-asan --output-on-failure -j 2 -LE gpu --repeat until-pass:2 \
-        -E "$torch|^torch_"
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=0 \
-        ctest --test-dir build-asan --output-on-failure -j 2 -LE gpu --repeat until-pass:2 \
-        -R '^torch_' -E "$torch"
+        -E '^(torch_checks_cpu|torch_trace_gpt2_decode|torch_habits_unix|torch_trace_resnet50)$'
 fi
 if [ $asan = 1 ]; then
     # libFuzzer needs clang and a tree of its own (coverage instrumentation everywhere): only
