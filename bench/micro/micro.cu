@@ -178,6 +178,9 @@ static int cost_model(float *d, double rtt_ns, double wire_bps)
     printf("cost model, calibrated against this remote: rtt %.1f us, wire %.2f GB/s, op %.0f ns, "
            "GEMM %.2f GFLOP/s, device memory %.2f GB/s\n",
            m.rtt_ns / 1e3, m.wire_bps / 1e9, m.op_ns, m.flops / 1e9, m.mem_bps / 1e9);
+    /* the same, as the shim reads it: its pipeline sizes chunks with them (docs/semantics.md) */
+    printf("GENIE_COST_PARAMS=rtt_ns=%.0f,wire_bps=%.4g,op_ns=%.0f,flops=%.4g,mem_bps=%.4g\n",
+           m.rtt_ns, m.wire_bps, m.op_ns, m.flops, m.mem_bps);
     /* the check: batches the calibration did not run */
     static const long launches[] = {0, 100, 500, 1500};
     static const long gemms[] = {0, 1, 4, 12};
