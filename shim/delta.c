@@ -14,6 +14,7 @@
 static struct {
     uint32_t seq;
     genie_buf tmpl, delta, patches, same;
+    genie_buf z, zscratch; /* the compressed patches (GENIE_DELTA_DEFLATE), igzip's memory */
     proto_delta_layout layout, pend;
     int layout_ok, pend_ok;
 } D;
@@ -94,10 +95,17 @@ genie_buf *shim_delta_build(const uint8_t *cur, size_t n)
     } else {
         D.pend_ok = !proto_delta_layout_of(&D.pend, pb->data, pb->len, npatch);
     }
+    /* GENIE_DELTA_DEFLATE: the patches compressed, when that is smaller (the layout kept
+     * above is the uncompressed list's: both sides keep that) */
+    uint32_t flags = PROTO_FRAME_TEMPLATE;
+    if (shim_g.delta_z && pb->len && !proto_delta_deflate(pb->data, pb->len, &D.z, &D.zscratch)) {
+        pb = &D.z;
+        flags |= PROTO_FRAME_DELTA_Z;
+    }
     genie_buf *d = &D.delta;
     if (proto_frame_begin(d, PROTO_KIND_REQUEST, 0))
         return NULL;
-    proto_frame_set_flags(d, PROTO_FRAME_TEMPLATE);
+    proto_frame_set_flags(d, flags);
     uint8_t *p = proto_put_BATCH_DELTA(d, D.seq, npatch, pb->len);
     if (!p)
         return NULL;
