@@ -360,11 +360,14 @@ static const char *delta_build(exec_session *s, const proto_frame *f, const prot
     }
     s->pend_layout_ok = 0;
     if (a.npatches == PROTO_DELTA_SAME_LAYOUT) { /* the runs of the template's own delta */
-        if (!s->tmpl_layout_ok)
-            return "no layout to reuse (the template was not made by a delta)";
-        why = proto_delta_apply_same(out->data + PROTO_HDR_SIZE, s->tmpl.len, &s->tmpl_layout,
-                                     a.patches, a.patches_len);
-        s->pend_layout_ok = !why && !proto_delta_layout_copy(&s->pend_layout, &s->tmpl_layout);
+        if (!s->tmpl_layout_ok) {
+            why = "no layout to reuse (the template was not made by a delta)";
+        } else {
+            why = proto_delta_apply_same(out->data + PROTO_HDR_SIZE, s->tmpl.len,
+                                         &s->tmpl_layout, a.patches, a.patches_len);
+            s->pend_layout_ok = !why && !proto_delta_layout_copy(&s->pend_layout,
+                                                                 &s->tmpl_layout);
+        }
     } else {
         why = proto_delta_apply(out->data + PROTO_HDR_SIZE, s->tmpl.len, a.patches,
                                 a.patches_len, a.npatches);

@@ -1697,6 +1697,20 @@ Test(exec, batch_delta_compressed)
     genie_buf_append(&g, "\xff\xfe\xfd\xfc\x00\x01", 6);
     put_delta_z(t, &g);
     expect_refused(s, "compressed");
+    /* compressed same-layout bytes against a template sent in full (no layout): refused,
+     * and the inflated bytes freed (LeakSanitizer runs this test) */
+    t = put_template(base, 0x11);
+    expect_data(s, 0x11);
+    uint8_t same[32];
+    memset(same, 0x33, sizeof same);
+    cr_assert_eq(proto_delta_deflate(same, sizeof same, &z, &scratch), 0);
+    begin();
+    uint32_t fl = PROTO_FRAME_TEMPLATE | PROTO_FRAME_DELTA_Z;
+    memcpy(req.data + 8, &fl, 4);
+    uint8_t *p = proto_put_BATCH_DELTA(&req, t, PROTO_DELTA_SAME_LAYOUT, z.len);
+    cr_assert_not_null(p);
+    memcpy(p, z.data, z.len);
+    expect_refused(s, "no layout");
     /* a stream that inflates past a template's bytes */
     t = put_template(base, 0x11);
     expect_data(s, 0x11);
