@@ -32,8 +32,9 @@ if [ $asan = 1 ]; then
     # torch_checks_cpu runs PyTorch on the CPU only (no shim) and the GPT-2 and ResNet-50 traces
     # repeat what torch_fake_local and torch_cudnn_fake already put through the shim: under
     # ASan they cost minutes and check nothing ASan can see; torch_habits_unix checks behaviour
-    # (counts, a fork, torch.compile's message), not memory, and torch_fake_local keeps torch
-    # through the shim under ASan.
+    # (counts, a fork, torch.compile's message), not memory, as do torch_startup_lazy_* (module
+    # counters after import torch; the gRPC client's dlopen runs in every e2e *_unix test), and
+    # torch_fake_local keeps torch through the shim under ASan.
     # LeakSanitizer is on for every test but PyTorch's (tests/torch/run.sh turns it off: CPython
     # and torch keep their own allocations to exit): the unit tests, genie-remote (its front, and
     # its workers, whose reports tests/lib/wait.sh's stop_server reads from the server's log), and
@@ -43,7 +44,7 @@ if [ $asan = 1 ]; then
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
         LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
         ctest --test-dir build-asan --output-on-failure -j 2 -LE gpu --repeat until-pass:2 \
-        -E '^(torch_checks_cpu|torch_trace_gpt2_decode|torch_habits_unix|torch_trace_resnet50)$'
+        -E '^(torch_checks_cpu|torch_trace_gpt2_decode|torch_habits_unix|torch_trace_resnet50|torch_startup_lazy_local|torch_startup_lazy_unix)$'
 fi
 if [ $asan = 1 ]; then
     # libFuzzer needs clang and a tree of its own (coverage instrumentation everywhere): only
