@@ -12,7 +12,11 @@
  *     stride, dilation and group count, NCHW or NHWC or any strides; fp32, fp16, bf16 in a
  *     float accumulator, fp64 in double) as out = alpha * result + beta * out on the handle's
  *     stream: im2col and one GEMM per image and group, col2im for backward data;
- *   - cudnnBatchNormalizationForwardInference (spatial and per activation).
+ *   - batch norm (spatial, spatial persistent, per activation; CUDNN_BATCHNORM_OPS_BN only):
+ *     inference, forward training (the batch's statistics, running mean and unbiased
+ *     variance, saved mean and inverse deviation) and backward (dx, dscale, dbias, from the
+ *     saved statistics or the reserve space); no workspace, a reserve space of two floats per
+ *     parameter (the saved statistics again).
  * A GetAttribute the double does not model prints its attribute and descriptor type on
  * stderr and answers NOT_SUPPORTED, so a new caller shows what it needs. */
 #include <math.h>
@@ -931,45 +935,222 @@ FD_API cudnnStatus_t cudnnSetTensorNdDescriptor(cudnnTensorDescriptor_t t, cudnn
     return CUDNN_STATUS_SUCCESS;
 }
 
+/* One batch-norm call's work: x (dx), y (dy) and the parameter tensor b; which pointers are set
+ * says what runs (inference, forward training or backward). */
 typedef struct fd_bn {
-    fd_ltensor x, y, b;
+    int kind; /* FD_BN_INFER, FD_BN_TRAIN, FD_BN_BACKWARD */
+    fd_ltensor x, y, b, dx;
     const void *px, *scale, *bias, *mean, *var;
-    void *py;
-    double alpha, beta, eps;
+    void *py, *pdx, *rmean, *rvar, *smean, *sinv, *dscale, *dbias, *reserve;
+    const void *dy;
+    double alpha, beta, alpha_p, beta_p, eps, factor;
     int per_activation;
 } fd_bn;
+
+enum { FD_BN_INFER, FD_BN_TRAIN, FD_BN_BACKWARD };
+
+/* Element e of x (row-major over its dims): its offset in a tensor of x's shape and strides
+ * st, and its parameter: dense index (channel, or channel and position per activation) and
+ * offset in b. */
+static int64_t bn_at(const fd_bn *b, const int *st, int64_t e, int64_t *pidx, int64_t *po)
+{
+    int nd = b->x.nd;
+    int64_t pos[8], off = 0;
+    for (int i = nd - 1; i >= 0; i--) {
+        pos[i] = e % b->x.dims[i];
+        e /= b->x.dims[i];
+    }
+    *pidx = 0, *po = 0;
+    for (int i = 0; i < nd; i++) {
+        off += pos[i] * st[i];
+        if (i == 1 || (b->per_activation && i >= 1)) {
+            *pidx = *pidx * b->x.dims[i] + pos[i];
+            *po += pos[i] * b->b.strides[i];
+        }
+    }
+    return off;
+}
+
+/* The fake's reserve space: each parameter's mean and inverse deviation as floats, written by
+ * forward training and read by a backward call given no saved statistics. */
+static size_t bn_reserve_size(const fd_ltensor *x, int per_activation)
+{
+    int64_t p = x->nd > 1 ? x->dims[1] : 1;
+    for (int i = 2; per_activation && i < x->nd; i++)
+        p *= x->dims[i];
+    return (size_t)p * 2 * sizeof(float);
+}
 
 static int bn_run(void *arg)
 {
     fd_bn *b = arg;
     if (!fg_work_compute())
         return 0;
-    int nd = b->x.nd;
-    int64_t total = 1;
-    for (int i = 0; i < nd; i++)
+    int64_t total = 1, P = 1;
+    for (int i = 0; i < b->x.nd; i++)
         total *= b->x.dims[i];
-    for (int64_t e = 0; e < total; e++) {
-        int64_t rem = e, xo = 0, yo = 0, po = 0, pos[8];
-        for (int i = nd - 1; i >= 0; i--) {
-            pos[i] = rem % b->x.dims[i];
-            rem /= b->x.dims[i];
-        }
-        for (int i = 0; i < nd; i++) {
-            xo += pos[i] * b->x.strides[i];
-            yo += pos[i] * b->y.strides[i];
-            /* the parameters: channel (spatial) or channel and position (per activation) */
-            if (i == 1 || (b->per_activation && i >= 1))
-                po += pos[i] * b->b.strides[i];
-        }
-        double m = load(b->mean, po, b->b.dt), v = load(b->var, po, b->b.dt);
-        double s = load(b->scale, po, b->b.dt), bi = load(b->bias, po, b->b.dt);
-        double r = s * (load(b->px, xo, b->x.dt) - m) / sqrt(v + b->eps) + bi;
-        double out = b->alpha * r;
-        if (b->beta != 0)
-            out += b->beta * load(b->py, yo, b->y.dt);
-        store(b->py, yo, b->y.dt, out);
+    for (int i = 1; i < b->x.nd; i++)
+        if (i == 1 || b->per_activation)
+            P *= b->x.dims[i];
+    int64_t M = total / P; /* elements per parameter */
+    /* per parameter: mean, inverse deviation, and (backward) sum dy, sum dy * xhat */
+    double *mean = calloc((size_t)P, sizeof *mean), *inv = calloc((size_t)P, sizeof *inv);
+    double *sdy = calloc((size_t)P, sizeof *sdy), *sdyx = calloc((size_t)P, sizeof *sdyx);
+    int64_t *po_of = malloc((size_t)P * sizeof *po_of);
+    int err = 0;
+    if (!mean || !inv || !sdy || !sdyx || !po_of) {
+        err = CUDA_ERROR_OUT_OF_MEMORY;
+        goto out;
     }
-    return 0;
+    int64_t pi, po;
+    float *res = b->reserve;
+    if (b->kind == FD_BN_INFER) {
+        for (int64_t e = 0; e < total; e++) {
+            (void)bn_at(b, b->x.strides, e, &pi, &po);
+            po_of[pi] = po;
+            mean[pi] = load(b->mean, po, b->b.dt);
+            inv[pi] = 1.0 / sqrt(load(b->var, po, b->b.dt) + b->eps);
+        }
+    } else if (b->kind == FD_BN_BACKWARD && b->smean && b->sinv) {
+        for (int64_t e = 0; e < total; e++) {
+            (void)bn_at(b, b->x.strides, e, &pi, &po);
+            po_of[pi] = po;
+            mean[pi] = load(b->smean, po, b->b.dt);
+            inv[pi] = load(b->sinv, po, b->b.dt);
+        }
+    } else if (b->kind == FD_BN_BACKWARD && res) {
+        for (int64_t e = 0; e < total; e++) {
+            (void)bn_at(b, b->x.strides, e, &pi, &po);
+            po_of[pi] = po;
+            mean[pi] = res[2 * pi];
+            inv[pi] = res[2 * pi + 1];
+        }
+    } else { /* the batch's statistics: mean, then the biased variance about it */
+        double *sq = sdyx; /* borrowed: backward sums start after */
+        for (int64_t e = 0; e < total; e++) {
+            int64_t xo = bn_at(b, b->x.strides, e, &pi, &po);
+            po_of[pi] = po;
+            mean[pi] += load(b->px, xo, b->x.dt);
+        }
+        for (int64_t p = 0; p < P; p++)
+            mean[p] /= (double)M;
+        for (int64_t e = 0; e < total; e++) {
+            int64_t xo = bn_at(b, b->x.strides, e, &pi, &po);
+            double d = load(b->px, xo, b->x.dt) - mean[pi];
+            sq[pi] += d * d;
+        }
+        for (int64_t p = 0; p < P; p++) {
+            double var = sq[p] / (double)M;
+            inv[p] = 1.0 / sqrt(var + b->eps);
+            if (b->kind != FD_BN_TRAIN)
+                continue;
+            /* running statistics take the unbiased variance, as cuDNN's */
+            double f = b->factor, unbiased = M > 1 ? sq[p] / (double)(M - 1) : sq[p];
+            if (b->rmean)
+                store(b->rmean, po_of[p], b->b.dt,
+                      (1 - f) * load(b->rmean, po_of[p], b->b.dt) + f * mean[p]);
+            if (b->rvar)
+                store(b->rvar, po_of[p], b->b.dt,
+                      (1 - f) * load(b->rvar, po_of[p], b->b.dt) + f * unbiased);
+            if (b->smean)
+                store(b->smean, po_of[p], b->b.dt, mean[p]);
+            if (b->sinv)
+                store(b->sinv, po_of[p], b->b.dt, inv[p]);
+            if (res)
+                res[2 * p] = (float)mean[p], res[2 * p + 1] = (float)inv[p];
+        }
+        memset(sq, 0, (size_t)P * sizeof *sq);
+    }
+    if (b->kind != FD_BN_BACKWARD) { /* y = alpha * (scale * xhat + bias) + beta * y */
+        for (int64_t e = 0; e < total; e++) {
+            int64_t xo = bn_at(b, b->x.strides, e, &pi, &po);
+            int64_t yo = bn_at(b, b->y.strides, e, &pi, &po);
+            double r = load(b->scale, po, b->b.dt) * (load(b->px, xo, b->x.dt) - mean[pi]) *
+                           inv[pi] +
+                       load(b->bias, po, b->b.dt);
+            double v = b->alpha * r;
+            if (b->beta != 0)
+                v += b->beta * load(b->py, yo, b->y.dt);
+            store(b->py, yo, b->y.dt, v);
+        }
+        goto out;
+    }
+    /* backward: dbias = sum dy, dscale = sum dy * xhat,
+     * dx = scale * inv / M * (M * dy - dbias - xhat * dscale) */
+    for (int64_t e = 0; e < total; e++) {
+        int64_t xo = bn_at(b, b->x.strides, e, &pi, &po);
+        int64_t yo = bn_at(b, b->y.strides, e, &pi, &po);
+        double dy = load(b->dy, yo, b->y.dt);
+        sdy[pi] += dy;
+        sdyx[pi] += dy * (load(b->px, xo, b->x.dt) - mean[pi]) * inv[pi];
+    }
+    for (int64_t e = 0; e < total; e++) {
+        int64_t xo = bn_at(b, b->x.strides, e, &pi, &po);
+        int64_t yo = bn_at(b, b->y.strides, e, &pi, &po);
+        int64_t dxo = bn_at(b, b->dx.strides, e, &pi, &po);
+        double xhat = (load(b->px, xo, b->x.dt) - mean[pi]) * inv[pi];
+        double g = load(b->scale, po, b->b.dt) * inv[pi] / (double)M *
+                   ((double)M * load(b->dy, yo, b->y.dt) - sdy[pi] - xhat * sdyx[pi]);
+        double v = b->alpha * g;
+        if (b->beta != 0)
+            v += b->beta * load(b->pdx, dxo, b->dx.dt);
+        store(b->pdx, dxo, b->dx.dt, v);
+    }
+    for (int64_t p = 0; p < P; p++) {
+        double ds = b->alpha_p * sdyx[p], db = b->alpha_p * sdy[p];
+        if (b->beta_p != 0) {
+            ds += b->beta_p * load(b->dscale, po_of[p], b->b.dt);
+            db += b->beta_p * load(b->dbias, po_of[p], b->b.dt);
+        }
+        store(b->dscale, po_of[p], b->b.dt, ds);
+        store(b->dbias, po_of[p], b->b.dt, db);
+    }
+out:
+    free(mean), free(inv), free(sdy), free(sdyx), free(po_of);
+    return err;
+}
+
+/* A host scaling factor: double for double data, float otherwise (as cuDNN reads them). */
+static double host_scale(const void *p, int dt)
+{
+    return dt == CUDNN_DATA_DOUBLE ? *(const double *)p : *(const float *)p;
+}
+
+static int bn_mode_ok(cudnnBatchNormMode_t mode)
+{
+    return mode == CUDNN_BATCHNORM_SPATIAL || mode == CUDNN_BATCHNORM_PER_ACTIVATION ||
+           mode == CUDNN_BATCHNORM_SPATIAL_PERSISTENT;
+}
+
+/* Queues b (freed after it ran) on the handle's stream. */
+static cudnnStatus_t bn_submit(fd_handle *hd, fd_bn *b, const char *name)
+{
+    double bytes = 1;
+    for (int i = 0; i < b->x.nd; i++)
+        bytes *= b->x.dims[i];
+    fg_cost cost = {.kind = FG_COST_KERNEL, .bytes = bytes * 8, .name = name};
+    int r = fg_work_submit(hd->stream, bn_run, b, free, &cost);
+    return r ? CUDNN_STATUS_EXECUTION_FAILED : CUDNN_STATUS_SUCCESS;
+}
+
+static fd_ltensor *ltensor(const void *p)
+{
+    fd_ltensor *l = (fd_ltensor *)p;
+    return l && l->magic == FD_MAGIC && l->nd > 0 ? l : NULL;
+}
+
+/* x, y and the parameters' descriptor agree: same rank and shape (y, and dy and dx), the
+ * parameters 1 x C x 1... (spatial) or 1 x C x H... (per activation). */
+static int bn_shapes_ok(const fd_ltensor *x, const fd_ltensor *y, const fd_ltensor *b, int per_act)
+{
+    if (!x || !y || !b || x->nd != y->nd || x->nd != b->nd || x->nd < 2)
+        return 0;
+    for (int i = 0; i < x->nd; i++) {
+        int want = i == 0 ? 1 : (i == 1 || per_act) ? x->dims[i] : 1;
+        if (x->dims[i] != y->dims[i] || b->dims[i] != want)
+            return 0;
+    }
+    return 1;
 }
 
 FD_API cudnnStatus_t cudnnBatchNormalizationForwardInference(
@@ -979,27 +1160,145 @@ FD_API cudnnStatus_t cudnnBatchNormalizationForwardInference(
     const void *var, double eps)
 {
     fd_handle *hd = (fd_handle *)h;
-    fd_ltensor *X = (fd_ltensor *)xd, *Y = (fd_ltensor *)yd, *B = (fd_ltensor *)bd;
-    if (!hd || hd->magic != FD_MAGIC || !X || !Y || !B || X->nd != Y->nd || X->nd != B->nd ||
-        !alpha || !beta)
+    fd_ltensor *X = ltensor(xd), *Y = ltensor(yd), *B = ltensor(bd);
+    if (!hd || hd->magic != FD_MAGIC || !alpha || !beta || !x || !y || !scale || !bias ||
+        !mean || !var)
         return CUDNN_STATUS_BAD_PARAM;
-    if (mode != CUDNN_BATCHNORM_SPATIAL && mode != CUDNN_BATCHNORM_PER_ACTIVATION &&
-        mode != CUDNN_BATCHNORM_SPATIAL_PERSISTENT)
+    if (!bn_mode_ok(mode))
         return CUDNN_STATUS_NOT_SUPPORTED;
+    if (!bn_shapes_ok(X, Y, B, mode == CUDNN_BATCHNORM_PER_ACTIVATION))
+        return CUDNN_STATUS_BAD_PARAM;
     fd_bn *b = calloc(1, sizeof *b); /* freed after the work ran */
     if (!b)
         return CUDNN_STATUS_ALLOC_FAILED;
+    b->kind = FD_BN_INFER;
     b->x = *X, b->y = *Y, b->b = *B;
     b->px = x, b->py = y, b->scale = scale, b->bias = bias, b->mean = mean, b->var = var;
-    int dbl = X->dt == CUDNN_DATA_DOUBLE;
-    b->alpha = dbl ? *(const double *)alpha : *(const float *)alpha;
-    b->beta = dbl ? *(const double *)beta : *(const float *)beta;
+    b->alpha = host_scale(alpha, X->dt);
+    b->beta = host_scale(beta, X->dt);
     b->eps = eps;
     b->per_activation = mode == CUDNN_BATCHNORM_PER_ACTIVATION;
-    double bytes = 1;
-    for (int i = 0; i < X->nd; i++)
-        bytes *= X->dims[i];
-    fg_cost cost = {.kind = FG_COST_KERNEL, .bytes = bytes * 8, .name = "fake_cudnn_bn_infer"};
-    int r = fg_work_submit(hd->stream, bn_run, b, free, &cost);
-    return r ? CUDNN_STATUS_EXECUTION_FAILED : CUDNN_STATUS_SUCCESS;
+    return bn_submit(hd, b, "fake_cudnn_bn_infer");
+}
+
+/* The three size queries of the Ex calls: no workspace; the reserve space holds two floats per
+ * parameter (bn_reserve_size). Only the plain batch norm (CUDNN_BATCHNORM_OPS_BN, no
+ * activation) is modeled. */
+FD_API cudnnStatus_t cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize(
+    cudnnHandle_t h, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t ops,
+    const cudnnTensorDescriptor_t xd, const cudnnTensorDescriptor_t zd,
+    const cudnnTensorDescriptor_t yd, const cudnnTensorDescriptor_t bd,
+    const cudnnActivationDescriptor_t act, size_t *size)
+{
+    (void)zd;
+    fd_handle *hd = (fd_handle *)h;
+    if (!hd || hd->magic != FD_MAGIC || !size || !ltensor(xd) || !ltensor(yd) || !ltensor(bd))
+        return CUDNN_STATUS_BAD_PARAM;
+    if (!bn_mode_ok(mode) || ops != CUDNN_BATCHNORM_OPS_BN || act)
+        return CUDNN_STATUS_NOT_SUPPORTED;
+    *size = 0;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+FD_API cudnnStatus_t cudnnGetBatchNormalizationBackwardExWorkspaceSize(
+    cudnnHandle_t h, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t ops,
+    const cudnnTensorDescriptor_t xd, const cudnnTensorDescriptor_t yd,
+    const cudnnTensorDescriptor_t dyd, const cudnnTensorDescriptor_t dzd,
+    const cudnnTensorDescriptor_t dxd, const cudnnTensorDescriptor_t dbd,
+    const cudnnActivationDescriptor_t act, size_t *size)
+{
+    (void)yd, (void)dzd;
+    fd_handle *hd = (fd_handle *)h;
+    if (!hd || hd->magic != FD_MAGIC || !size || !ltensor(xd) || !ltensor(dyd) ||
+        !ltensor(dxd) || !ltensor(dbd))
+        return CUDNN_STATUS_BAD_PARAM;
+    if (!bn_mode_ok(mode) || ops != CUDNN_BATCHNORM_OPS_BN || act)
+        return CUDNN_STATUS_NOT_SUPPORTED;
+    *size = 0;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+FD_API cudnnStatus_t cudnnGetBatchNormalizationTrainingExReserveSpaceSize(
+    cudnnHandle_t h, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t ops,
+    const cudnnActivationDescriptor_t act, const cudnnTensorDescriptor_t xd, size_t *size)
+{
+    fd_handle *hd = (fd_handle *)h;
+    fd_ltensor *X = ltensor(xd);
+    if (!hd || hd->magic != FD_MAGIC || !size || !X)
+        return CUDNN_STATUS_BAD_PARAM;
+    if (!bn_mode_ok(mode) || ops != CUDNN_BATCHNORM_OPS_BN || act)
+        return CUDNN_STATUS_NOT_SUPPORTED;
+    *size = bn_reserve_size(X, mode == CUDNN_BATCHNORM_PER_ACTIVATION);
+    return CUDNN_STATUS_SUCCESS;
+}
+
+FD_API cudnnStatus_t cudnnBatchNormalizationForwardTrainingEx(
+    cudnnHandle_t h, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t ops, const void *alpha,
+    const void *beta, const cudnnTensorDescriptor_t xd, const void *x,
+    const cudnnTensorDescriptor_t zd, const void *z, const cudnnTensorDescriptor_t yd, void *y,
+    const cudnnTensorDescriptor_t bd, const void *scale, const void *bias, double factor,
+    void *rmean, void *rvar, double eps, void *smean, void *sinv,
+    cudnnActivationDescriptor_t act, void *ws, size_t ws_size, void *reserve, size_t reserve_size)
+{
+    (void)ws, (void)ws_size;
+    fd_handle *hd = (fd_handle *)h;
+    fd_ltensor *X = ltensor(xd), *Y = ltensor(yd), *B = ltensor(bd);
+    if (!hd || hd->magic != FD_MAGIC || !alpha || !beta || !x || !y || !scale || !bias ||
+        (!rmean) != (!rvar) || (!smean) != (!sinv))
+        return CUDNN_STATUS_BAD_PARAM;
+    if (!bn_mode_ok(mode) || ops != CUDNN_BATCHNORM_OPS_BN || act || zd || z)
+        return CUDNN_STATUS_NOT_SUPPORTED;
+    int per_act = mode == CUDNN_BATCHNORM_PER_ACTIVATION;
+    if (!bn_shapes_ok(X, Y, B, per_act) || (reserve && reserve_size < bn_reserve_size(X, per_act)))
+        return CUDNN_STATUS_BAD_PARAM;
+    fd_bn *b = calloc(1, sizeof *b); /* freed after the work ran */
+    if (!b)
+        return CUDNN_STATUS_ALLOC_FAILED;
+    b->kind = FD_BN_TRAIN;
+    b->x = *X, b->y = *Y, b->b = *B;
+    b->px = x, b->py = y, b->scale = scale, b->bias = bias;
+    b->rmean = rmean, b->rvar = rvar, b->smean = smean, b->sinv = sinv, b->reserve = reserve;
+    b->alpha = host_scale(alpha, X->dt);
+    b->beta = host_scale(beta, X->dt);
+    b->eps = eps, b->factor = factor;
+    b->per_activation = per_act;
+    return bn_submit(hd, b, "fake_cudnn_bn_train");
+}
+
+FD_API cudnnStatus_t cudnnBatchNormalizationBackwardEx(
+    cudnnHandle_t h, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t ops, const void *alpha_d,
+    const void *beta_d, const void *alpha_p, const void *beta_p, const cudnnTensorDescriptor_t xd,
+    const void *x, const cudnnTensorDescriptor_t yd, const void *y,
+    const cudnnTensorDescriptor_t dyd, const void *dy, const cudnnTensorDescriptor_t dzd,
+    void *dz, const cudnnTensorDescriptor_t dxd, void *dx, const cudnnTensorDescriptor_t dbd,
+    const void *scale, const void *bias, void *dscale, void *dbias, double eps,
+    const void *smean, const void *sinv, cudnnActivationDescriptor_t act, void *ws,
+    size_t ws_size, void *reserve, size_t reserve_size)
+{
+    (void)ws, (void)ws_size, (void)bias;
+    fd_handle *hd = (fd_handle *)h;
+    fd_ltensor *X = ltensor(xd), *DY = ltensor(dyd), *DX = ltensor(dxd), *B = ltensor(dbd);
+    if (!hd || hd->magic != FD_MAGIC || !alpha_d || !beta_d || !alpha_p || !beta_p || !x ||
+        !dy || !dx || !scale || !dscale || !dbias || (!smean) != (!sinv))
+        return CUDNN_STATUS_BAD_PARAM;
+    if (!bn_mode_ok(mode) || ops != CUDNN_BATCHNORM_OPS_BN || act || yd || y || dzd || dz)
+        return CUDNN_STATUS_NOT_SUPPORTED;
+    int per_act = mode == CUDNN_BATCHNORM_PER_ACTIVATION;
+    if (!bn_shapes_ok(X, DY, B, per_act) || !bn_shapes_ok(X, DX, B, per_act) ||
+        (!smean && (!reserve || reserve_size < bn_reserve_size(X, per_act))))
+        return CUDNN_STATUS_BAD_PARAM;
+    fd_bn *b = calloc(1, sizeof *b); /* freed after the work ran */
+    if (!b)
+        return CUDNN_STATUS_ALLOC_FAILED;
+    b->kind = FD_BN_BACKWARD;
+    b->x = *X, b->y = *DY, b->dx = *DX, b->b = *B;
+    b->px = x, b->dy = dy, b->pdx = dx, b->scale = scale, b->dscale = dscale, b->dbias = dbias;
+    b->smean = (void *)smean, b->sinv = (void *)sinv, b->reserve = smean ? NULL : reserve;
+    b->alpha = host_scale(alpha_d, X->dt);
+    b->beta = host_scale(beta_d, X->dt);
+    b->alpha_p = host_scale(alpha_p, X->dt);
+    b->beta_p = host_scale(beta_p, X->dt);
+    b->eps = eps;
+    b->per_activation = per_act;
+    return bn_submit(hd, b, "fake_cudnn_bn_backward");
 }

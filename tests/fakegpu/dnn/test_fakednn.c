@@ -374,3 +374,129 @@ Test(fakednn, batch_norm_inference_spatial_nchw_and_nhwc)
         free(x), free(y);
     }
 }
+
+/* Batch-norm training, forward then backward, against the textbook formulas in double: the
+ * batch's mean and biased variance normalise x; the running mean and the running (unbiased)
+ * variance move by factor; backward gives dbias = sum dy, dscale = sum dy * xhat and
+ * dx = scale * inv / M * (M * dy - dbias - xhat * dscale). Then a second backward from the
+ * reserve space (no saved statistics) accumulates into dscale and dbias (beta 1). */
+static void bn_train_case(int nhwc, int per_act)
+{
+    int n = 3, c = 2, hh = 3, ww = 4;
+    int dims[4] = {n, c, hh, ww}, st[4];
+    if (nhwc)
+        st[0] = hh * ww * c, st[1] = 1, st[2] = ww * c, st[3] = c;
+    else
+        st[0] = c * hh * ww, st[1] = hh * ww, st[2] = ww, st[3] = 1;
+    int P = per_act ? c * hh * ww : c, M = n * c * hh * ww / P;
+    int bdims[4] = {1, c, per_act ? hh : 1, per_act ? ww : 1};
+    int bst[4] = {P, per_act ? hh * ww : 1, per_act ? ww : 1, 1};
+    cudnnBatchNormMode_t mode = per_act ? CUDNN_BATCHNORM_PER_ACTIVATION
+                                        : nhwc ? CUDNN_BATCHNORM_SPATIAL_PERSISTENT
+                                               : CUDNN_BATCHNORM_SPATIAL;
+    cudnnTensorDescriptor_t xd, bd;
+    OK(cudnnCreateTensorDescriptor(&xd));
+    OK(cudnnCreateTensorDescriptor(&bd));
+    OK(cudnnSetTensorNdDescriptor(xd, CUDNN_DATA_FLOAT, 4, dims, st));
+    OK(cudnnSetTensorNdDescriptor(bd, CUDNN_DATA_FLOAT, 4, bdims, bst));
+    size_t total = (size_t)(n * c * hh * ww);
+    float *x = malloc(total * 4), *y = malloc(total * 4), *dy = malloc(total * 4),
+          *dx = malloc(total * 4);
+    float *scale = malloc((size_t)P * 4), *bias = malloc((size_t)P * 4),
+          *rmean = malloc((size_t)P * 4), *rvar = malloc((size_t)P * 4),
+          *smean = malloc((size_t)P * 4), *sinv = malloc((size_t)P * 4),
+          *dscale = malloc((size_t)P * 4), *dbias = malloc((size_t)P * 4);
+    unsigned seed = 11;
+    for (size_t i = 0; i < total; i++)
+        x[i] = (float)(rnd(&seed) * 2 + 0.5), dy[i] = (float)rnd(&seed), y[i] = dx[i] = 99.0f;
+    for (int p = 0; p < P; p++)
+        scale[p] = (float)(1 + rnd(&seed)), bias[p] = (float)rnd(&seed), rmean[p] = 0.25f,
+        rvar[p] = 2.0f, smean[p] = sinv[p] = dscale[p] = dbias[p] = 99.0f;
+    /* the reference, per parameter p over its M elements (found by their offsets) */
+    double *mean = calloc((size_t)P, 8), *var = calloc((size_t)P, 8), *sdy = calloc((size_t)P, 8),
+           *sdyx = calloc((size_t)P, 8);
+    int *param = malloc(total * sizeof(int));
+    for (int a = 0; a < n; a++)
+        for (int ch = 0; ch < c; ch++)
+            for (int i = 0; i < hh; i++)
+                for (int j = 0; j < ww; j++)
+                    param[a * st[0] + ch * st[1] + i * st[2] + j * st[3]] =
+                        per_act ? (ch * hh + i) * ww + j : ch;
+    double eps = 1e-5, factor = 0.1;
+    for (size_t e = 0; e < total; e++)
+        mean[param[e]] += x[e] / M;
+    for (size_t e = 0; e < total; e++)
+        var[param[e]] += (x[e] - mean[param[e]]) * (x[e] - mean[param[e]]) / M;
+    size_t reserve_size = 0, ws_size = 1;
+    cudnnHandle_t h;
+    OK(cudnnCreate(&h));
+    OK(cudnnGetBatchNormalizationTrainingExReserveSpaceSize(h, mode, CUDNN_BATCHNORM_OPS_BN, NULL,
+                                                            xd, &reserve_size));
+    OK(cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize(
+        h, mode, CUDNN_BATCHNORM_OPS_BN, xd, NULL, xd, bd, NULL, &ws_size));
+    cr_assert_eq(ws_size, 0);
+    cr_assert_geq(reserve_size, (size_t)P * 8);
+    void *reserve = malloc(reserve_size);
+    float one = 1.0f, zero = 0.0f;
+    /* too small a reserve space is refused */
+    cr_assert_eq(cudnnBatchNormalizationForwardTrainingEx(
+                     h, mode, CUDNN_BATCHNORM_OPS_BN, &one, &zero, xd, x, NULL, NULL, xd, y, bd,
+                     scale, bias, factor, rmean, rvar, eps, smean, sinv, NULL, NULL, 0, reserve,
+                     reserve_size - 1),
+                 CUDNN_STATUS_BAD_PARAM);
+    OK(cudnnBatchNormalizationForwardTrainingEx(h, mode, CUDNN_BATCHNORM_OPS_BN, &one, &zero, xd,
+                                                x, NULL, NULL, xd, y, bd, scale, bias, factor,
+                                                rmean, rvar, eps, smean, sinv, NULL, NULL, 0,
+                                                reserve, reserve_size));
+    OK(cudnnBatchNormalizationBackwardEx(h, mode, CUDNN_BATCHNORM_OPS_BN, &one, &zero, &one, &zero,
+                                         xd, x, NULL, NULL, xd, dy, NULL, NULL, xd, dx, bd, scale,
+                                         NULL, dscale, dbias, eps, smean, sinv, NULL, NULL, 0,
+                                         reserve, reserve_size));
+    cr_assert_eq(fg_work_sync_all(), 0);
+#define NEAR(got, want, what, i)                                                                   \
+    cr_assert(fabs((got) - (want)) < 1e-4 * (1 + fabs(want)), "nhwc %d per_act %d: %s[%d] = %g, want %g", \
+              nhwc, per_act, what, (int)(i), (double)(got), (double)(want))
+    for (int p = 0; p < P; p++) {
+        double inv = 1 / sqrt(var[p] + eps);
+        NEAR(smean[p], mean[p], "saved mean", p);
+        NEAR(sinv[p], inv, "saved inverse deviation", p);
+        NEAR(rmean[p], 0.9 * 0.25 + 0.1 * mean[p], "running mean", p);
+        NEAR(rvar[p], 0.9 * 2.0 + 0.1 * var[p] * M / (M - 1), "running variance", p);
+    }
+    for (size_t e = 0; e < total; e++) {
+        int p = param[e];
+        double xhat = (x[e] - mean[p]) / sqrt(var[p] + eps);
+        NEAR(y[e], scale[p] * xhat + bias[p], "y", e);
+        sdy[p] += dy[e], sdyx[p] += dy[e] * xhat;
+    }
+    for (size_t e = 0; e < total; e++) {
+        int p = param[e];
+        double inv = 1 / sqrt(var[p] + eps), xhat = (x[e] - mean[p]) * inv;
+        NEAR(dx[e], scale[p] * inv / M * (M * dy[e] - sdy[p] - xhat * sdyx[p]), "dx", e);
+    }
+    for (int p = 0; p < P; p++) {
+        NEAR(dscale[p], sdyx[p], "dscale", p);
+        NEAR(dbias[p], sdy[p], "dbias", p);
+    }
+    /* from the reserve space, accumulating: the same gradients once more on top */
+    OK(cudnnBatchNormalizationBackwardEx(h, mode, CUDNN_BATCHNORM_OPS_BN, &one, &zero, &one, &one,
+                                         xd, x, NULL, NULL, xd, dy, NULL, NULL, xd, dx, bd, scale,
+                                         NULL, dscale, dbias, eps, NULL, NULL, NULL, NULL, 0,
+                                         reserve, reserve_size));
+    cr_assert_eq(fg_work_sync_all(), 0);
+    for (int p = 0; p < P; p++) {
+        NEAR(dscale[p], 2 * sdyx[p], "accumulated dscale", p);
+        NEAR(dbias[p], 2 * sdy[p], "accumulated dbias", p);
+    }
+#undef NEAR
+    OK(cudnnDestroy(h));
+    OK(cudnnDestroyTensorDescriptor(xd));
+    OK(cudnnDestroyTensorDescriptor(bd));
+    free(x), free(y), free(dy), free(dx), free(scale), free(bias), free(rmean), free(rvar);
+    free(smean), free(sinv), free(dscale), free(dbias), free(mean), free(var), free(sdy);
+    free(sdyx), free(param), free(reserve);
+}
+
+Test(fakednn, batch_norm_training_spatial_nchw) { bn_train_case(0, 0); }
+Test(fakednn, batch_norm_training_spatial_persistent_nhwc) { bn_train_case(1, 0); }
+Test(fakednn, batch_norm_training_per_activation) { bn_train_case(0, 1); }
