@@ -9,8 +9,9 @@
 // and cudnnBatchNormalizationBackwardEx after their three size queries (each asked twice).
 // Compares with a host reference. Under Genie the plan and the size queries cost query round
 // trips once (the e2e test counts them: EXPECT_RT_QUERY) and each run is recorded. Prints
-// RESULT OK. DNNCHECK_BN_RANGE=1: then a batch norm whose reserve space runs past its
-// allocation, which Genie's executor refuses (prints "bn range: refused").
+// RESULT OK. DNNCHECK_BN_RANGE=1: then a batch norm with a fused activation, which Genie
+// refuses on the client ("bn activation: refused"), and one whose reserve space runs past its
+// allocation, which Genie's executor refuses ("bn range: refused").
 #include "wl_common.h"
 
 #include <cmath>
@@ -265,9 +266,18 @@ int main()
         }
     }
     if (std::getenv("DNNCHECK_BN_RANGE")) {
-        // under Genie: a reserve space whose start is the program's but whose extent runs past
-        // its allocation is refused by the executor before cuDNN runs; the error surfaces at
-        // the next sync, as a kernel's fault would
+        // under Genie: a fused activation (it needs an activation descriptor, which Genie does
+        // not forward) is refused at once, on the client
+        cudnnStatus_t fs = cudnnBatchNormalizationForwardTrainingEx(
+            h, bm, CUDNN_BATCHNORM_OPS_BN_ACTIVATION, &alpha, &beta, td, y, nullptr, nullptr, td, z,
+            bd, bn, bn + 4, factor, stats, stats + 4, eps, stats + 8, stats + 12, nullptr, fwsp,
+            fws, reserve, rsv);
+        std::printf("bn activation: %s\n", fs == CUDNN_STATUS_NOT_SUPPORTED ? "refused" : "not refused");
+        if (fs != CUDNN_STATUS_NOT_SUPPORTED)
+            return 1;
+        // a reserve space whose start is the program's but whose extent runs past its
+        // allocation is refused by the executor before cuDNN runs; the error surfaces at the
+        // next sync, as a kernel's fault would
         DN(cudnnBatchNormalizationForwardTrainingEx(h, bm, bo, &alpha, &beta, td, y, nullptr, nullptr, td, z,
                                                     bd, bn, bn + 4, factor, stats, stats + 4, eps,
                                                     stats + 8, stats + 12, nullptr, fwsp, fws, dx,
