@@ -65,7 +65,7 @@ start_remote() { # BUILD NAME: a genie-remote on unix:$tmp/NAME.sock
 [[ ,$modes, == *,base-unix,* ]] && start_remote "$base" base
 cuda_lib=${GENIE_CUDA_ROOT:-/usr/local/cuda}/lib64
 LOOKUPS=$lookups BUILD=$build BASE=$base STUBS=$tmp/stubs CUDA_LIB=$cuda_lib TMP=$tmp RUNS=$runs MODES=$modes \
-    exec "$py" - <<'EOF'
+    "$py" - <<'EOF'
 import os, statistics, subprocess, sys, time
 
 env0 = dict(os.environ)
