@@ -82,7 +82,9 @@ def values_case(g, dt, causal, B=2, H=3, Sq=16, Skv=16, D=64, scale=None, bshd=F
         got, want, atol=tol, rtol=tol), f"max abs error {err:.3g}")
     check(f"sdpa {tag}: cuDNN computed it", choice == SDPBackend.CUDNN_ATTENTION and
           d.get("cudnnBackendExecute", 0) == 1 and d.get("__cudaLaunchKernel", 0) == 0,
-          f"executes {d.get('cudnnBackendExecute', 0)}, launches {d.get('__cudaLaunchKernel', 0)}")
+          f"executes {d.get('cudnnBackendExecute', 0)}, launches {d.get('__cudaLaunchKernel', 0)}, "
+          f"round trips {d['round_trips']} ({d.get('cudnnBackendFinalize', 0)} finalizes), "
+          f"{d['bytes_sent']} B sent, {d['bytes_received']} B received")
     return d
 
 
