@@ -12,7 +12,9 @@ cuDNN's work is computed by the fake cuDNN, tests/fakegpu/dnn/fd_sdpa.c):
      calls counted: cuDNN executes, kernel launches, cuBLAS GEMMs) or raises PyTorch's own
      RuntimeError; the outcome per case is what PyTorch 2.11 decides on sm_90, checked exactly;
      native kernels' values are not checked (no CPU twins);
-  3. round trips and bytes of the first cuDNN attention (its plan built: heuristics and
+  3. a backward through cuDNN attention either runs or raises PyTorch's cuDNN error (the fake
+     cuDNN runs no SDPA backward graph);
+  4. round trips and bytes of the first cuDNN attention (its plan built: heuristics and
      finalizes ask the executor) and of a later one (the plan cached by PyTorch).
 run.sh fails the test on any call Genie refuses. Exit 0 pass, 1 fail.
 """
@@ -172,6 +174,18 @@ def main():
     check("fp32 default picks the memory-efficient kernel (one launch, no cuDNN)",
           choice == SDPBackend.EFFICIENT_ATTENTION and d.get("__cudaLaunchKernel", 0) == 1 and
           not d.get("cudnnBackendExecute", 0), f"{choice.name}, {d}")
+    # training through cuDNN attention: the forward keeps its stats, the backward is a graph the
+    # fake cuDNN does not run (SDPA_BWD): PyTorch must raise, naming cuDNN, not crash
+    q, k, v = (rand(g, 1, 2, 8, 64, dt=torch.float16).cuda().requires_grad_() for _ in range(3))
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    try:
+        out.backward(torch.ones_like(out))
+        torch.cuda.synchronize()
+        check("backward through cuDNN attention runs", q.grad is not None)
+    except RuntimeError as e:
+        msg = str(e).splitlines()[0]
+        check("backward through cuDNN attention fails with PyTorch's cuDNN error",
+              "cudnn" in msg.lower(), msg[:120])
     for backend in (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
                     SDPBackend.CUDNN_ATTENTION, SDPBackend.MATH):
         for dt in (torch.float16, torch.float32):
