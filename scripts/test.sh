@@ -29,11 +29,11 @@ if [ $asan = 1 ]; then
     ctest --test-dir build-release --output-on-failure -j 2 -LE gpu --repeat until-pass:2 \
         -R '^(test_frame|test_gen_uptodate|test_exec|test_lib|test_exec_lt|test_shim_alloc|scripts_install)$'
     echo "== ASan+UBSan build"
-    # torch_checks_cpu runs PyTorch on the CPU only (no shim) and the GPT-2 and ResNet-50 traces
-    # repeat what torch_fake_local and torch_cudnn_fake already put through the shim: under
-    # ASan they cost minutes and check nothing ASan can see; torch_habits_unix checks behaviour
-    # (counts, a fork, torch.compile's message), not memory, and torch_fake_local keeps torch
-    # through the shim under ASan.
+    # torch_checks_cpu runs PyTorch on the CPU only (no shim) and the GPT-2, ResNet-50 and CLIP
+    # traces repeat what torch_fake_local, torch_cudnn_fake and torch_sdpa_fake already put
+    # through the shim: under ASan they cost minutes and check nothing ASan can see;
+    # torch_habits_unix checks behaviour (counts, a fork, torch.compile's message), not memory,
+    # and torch_fake_local keeps torch through the shim under ASan.
     # LeakSanitizer is on for the executor, genie-remote (front and workers), the transport and
     # the frame codec (tests/lsan.supp: narrow, each line justified); the other tests (CUDA
     # programs preloaded with the shim, which keep their own allocations to exit) still run
@@ -41,7 +41,7 @@ if [ $asan = 1 ]; then
     lsan='^(test_server|test_exec|test_wcache|test_lib|test_order|test_exec_lt|test_wshare|fuzz_batch_replay|test_common_hash|test_common_trace|test_frame|test_transport)$'
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=0 \
         ctest --test-dir build-asan --output-on-failure -j 2 -LE gpu --repeat until-pass:2 \
-        -E "^(torch_checks_cpu|torch_trace_gpt2_decode|torch_habits_unix|torch_trace_resnet50)\$|$lsan"
+        -E "^(torch_checks_cpu|torch_trace_gpt2_decode|torch_habits_unix|torch_trace_resnet50|torch_trace_clip)\$|$lsan"
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
         LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
         ctest --test-dir build-asan --output-on-failure -j 2 -LE gpu --repeat until-pass:2 -R "$lsan"
