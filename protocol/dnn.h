@@ -65,6 +65,12 @@ static inline size_t proto_dnn_elem_size(int t)
 /* DNN_BE_GET's reply starts with i64 count | i32 status | u32 0. */
 #define PROTO_DNN_GET_HEAD 16u
 
+/* A variant pack's data pointer that is a by-value scalar on the client's host, on the wire:
+ * the tag | the element's index (never a device address: those are user-space, below 2^47);
+ * see DNN_BE_VALUES in ops.def. Each slot holds at most 8 bytes (the widest by-value type). */
+#define PROTO_DNN_BYVALUE_TAG 0xffff000000000000ull
+#define PROTO_DNN_BYVALUE_SLOT 8u
+
 /* A legacy tensor descriptor (cudnnSetTensorNdDescriptor): little-endian, packed. */
 #define PROTO_DNN_MAX_DIMS 8
 typedef struct proto_dnn_tensor {

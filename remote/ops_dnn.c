@@ -5,7 +5,9 @@
  * exec_dnn_session_close): client handle ID -> cudnnHandle_t, client descriptor ID ->
  * cudnnBackendDescriptor_t. A descriptor- or handle-valued attribute arrives as client IDs and
  * is translated; a pointer-valued one (a variant pack's data pointers and workspace) must
- * point into the session's memory (its extent is the plan's business and is not checked).
+ * point into the session's memory (its extent is the plan's business and is not checked),
+ * except a variant pack's by-value scalars, which point at slots the executor keeps for that
+ * pack and DNN_BE_VALUES fills before each Execute.
  * Batch norm (inference, training, backward: CUDNN_BATCHNORM_OPS_BN) checks every buffer over
  * its whole extent: tensors by their descriptors' span, workspace and reserve by their sizes.
  * The library's own status never becomes an R_ERROR for a Finalize or GetAttribute (it is the
@@ -50,7 +52,15 @@ typedef struct exec_dnn {
     dnn_fns f;
     exec_idmap handles; /* client ID -> cudnnHandle_t */
     exec_idmap descs;   /* client ID -> cudnnBackendDescriptor_t */
+    exec_idmap values;  /* client ID of a variant pack -> its by-value slots (dnn_values) */
 } exec_dnn;
+
+/* A variant pack's by-value scalars: one PROTO_DNN_BYVALUE_SLOT-byte slot per element of its
+ * data pointer array, which the library reads at Execute (owned by exec_dnn.values). */
+typedef struct dnn_values {
+    uint32_t n;
+    uint8_t slot[];
+} dnn_values;
 
 static void *load(exec_ctx *ctx)
 {
@@ -221,14 +231,16 @@ int exec_op_DNN_BE_DESTROY(exec_session *s, uint32_t index, const proto_DNN_BE_D
     if (!d)
         return exec_fail(s, index, EXEC_cudaErrorInvalidResourceHandle, CUDNN_STATUS_BAD_PARAM,
                          "DNN_BE_DESTROY: unknown cuDNN descriptor %u", a->desc);
+    free(exec_idmap_del(&D->values, a->desc));
     int st = D->f.BeDestroy(d);
     return st ? status_fail(s, index, st, "cudnnBackendDestroyDescriptor") : 0;
 }
 
 /* Turns n wire elements of type at w into what the library takes, in out (n * 8 bytes for
- * descriptors and handles): IDs become objects, pointers are checked. */
+ * descriptors and handles): IDs become objects, pointers are checked; with slots (a variant
+ * pack's data pointers), a by-value tag becomes the address of its slot. */
 static int from_wire(exec_session *s, exec_dnn *D, uint32_t index, const char *op, uint32_t type,
-                     uint32_t n, const uint8_t *w, size_t es, void *out)
+                     uint32_t n, const uint8_t *w, size_t es, void *out, dnn_values *slots)
 {
     if (type == CUDNN_TYPE_BACKEND_DESCRIPTOR || type == CUDNN_TYPE_HANDLE) {
         for (uint32_t i = 0; i < n; i++) {
@@ -246,17 +258,53 @@ static int from_wire(exec_session *s, exec_dnn *D, uint32_t index, const char *o
         }
         return 0;
     }
+    memcpy(out, w, (size_t)n * es);
     if (type == CUDNN_TYPE_VOID_PTR) {
         for (uint32_t i = 0; i < n; i++) {
             uint64_t p;
             memcpy(&p, w + (size_t)i * 8, 8);
-            if (p && !exec_range_ok(s, p, 1))
+            if (slots && p == (PROTO_DNN_BYVALUE_TAG | i) && i < slots->n) {
+                void *v = slots->slot + (size_t)i * PROTO_DNN_BYVALUE_SLOT;
+                memcpy((uint8_t *)out + (size_t)i * sizeof v, &v, sizeof v);
+            } else if (p && !exec_range_ok(s, p, 1)) {
                 return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
                                  "%s: pointer %#llx is not in this session's memory", op,
                                  (unsigned long long)p);
+            }
         }
     }
-    memcpy(out, w, (size_t)n * es);
+    return 0;
+}
+
+/* The by-value slots of descriptor id, made (zeroed) for n elements: 0 or an R_ERROR. A pack
+ * whose pointers are set again gets fresh slots. */
+static int values_for(exec_session *s, exec_dnn *D, uint32_t index, uint32_t id, uint32_t n,
+                      dnn_values **out)
+{
+    free(exec_idmap_del(&D->values, id));
+    dnn_values *v = calloc(1, sizeof *v + (size_t)n * PROTO_DNN_BYVALUE_SLOT); /* D->values */
+    if (!v || exec_idmap_put(&D->values, id, v)) {
+        free(v);
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, CUDNN_STATUS_ALLOC_FAILED,
+                         "DNN_BE_SET: out of memory");
+    }
+    v->n = n;
+    *out = v;
+    return 0;
+}
+
+int exec_op_DNN_BE_VALUES(exec_session *s, uint32_t index, const proto_DNN_BE_VALUES *a)
+{
+    exec_dnn *D;
+    int e;
+    if ((e = dnn_state(s, index, "DNN_BE_VALUES", &D)))
+        return e;
+    dnn_values *v = exec_idmap_get(&D->values, a->desc);
+    if (!v || a->values_len != (size_t)v->n * PROTO_DNN_BYVALUE_SLOT)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
+                         "DNN_BE_VALUES: descriptor %u has no %zu bytes of by-value slots",
+                         a->desc, (size_t)a->values_len);
+    memcpy(v->slot, a->values, a->values_len);
     return 0;
 }
 
@@ -280,7 +328,13 @@ int exec_op_DNN_BE_SET(exec_session *s, uint32_t index, const proto_DNN_BE_SET *
     if (!v)
         return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, CUDNN_STATUS_ALLOC_FAILED,
                          "DNN_BE_SET: out of memory");
-    if (!(e = from_wire(s, D, index, "DNN_BE_SET", a->type, a->count, a->values, es, v))) {
+    dnn_values *slots = NULL;
+    if (a->type == CUDNN_TYPE_VOID_PTR && a->attr == CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS &&
+        (e = values_for(s, D, index, a->desc, a->count, &slots))) {
+        free(v);
+        return e;
+    }
+    if (!(e = from_wire(s, D, index, "DNN_BE_SET", a->type, a->count, a->values, es, v, slots))) {
         int st = D->f.BeSet(d, (cudnnBackendAttributeName_t)a->attr,
                             (cudnnBackendAttributeType_t)a->type, (int64_t)a->count, v);
         if (st)
@@ -347,7 +401,8 @@ int exec_op_DNN_BE_GET(exec_session *s, uint32_t index, const proto_DNN_BE_GET *
     if (!v)
         return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, CUDNN_STATUS_ALLOC_FAILED,
                          "DNN_BE_GET: out of memory");
-    if (isdesc && (e = from_wire(s, D, index, "DNN_BE_GET", a->type, a->requested, a->outs, es, v)))
+    if (isdesc &&
+        (e = from_wire(s, D, index, "DNN_BE_GET", a->type, a->requested, a->outs, es, v, NULL)))
         goto out;
     int64_t count = 0;
     int32_t st = D->f.BeGet(d, (cudnnBackendAttributeName_t)a->attr,
@@ -653,6 +708,9 @@ void exec_dnn_session_close(exec_session *s)
         for (uint32_t i = 0; i < D->handles.cap; i++)
             if (D->handles.vals[i])
                 D->f.Destroy((cudnnHandle_t)D->handles.vals[i]);
+    for (uint32_t i = 0; i < D->values.cap; i++)
+        free(D->values.vals[i]);
+    exec_idmap_free(&D->values);
     exec_idmap_free(&D->descs);
     exec_idmap_free(&D->handles);
     free(D);

@@ -29,12 +29,12 @@ if [ $asan = 1 ]; then
     ctest --test-dir build-release --output-on-failure -j 2 -LE gpu --repeat until-pass:2 \
         -R '^(test_frame|test_gen_uptodate|test_exec|test_lib|test_exec_lt|test_shim_alloc|scripts_install)$'
     echo "== ASan+UBSan build"
-    # torch_checks_cpu runs PyTorch on the CPU only (no shim) and the GPT-2 and ResNet-50 traces
-    # repeat what torch_fake_local and torch_cudnn_fake already put through the shim: under
-    # ASan they cost minutes and check nothing ASan can see; torch_habits_unix checks behaviour
-    # (counts, a fork, torch.compile's message), not memory, as do torch_startup_lazy_* (module
-    # counters after import torch; the gRPC client's dlopen runs in every e2e *_unix test), and
-    # torch_fake_local keeps torch through the shim under ASan.
+    # torch_checks_cpu runs PyTorch on the CPU only (no shim) and the GPT-2, ResNet-50 and CLIP
+    # traces repeat what torch_fake_local, torch_cudnn_fake and torch_sdpa_fake already put
+    # through the shim: under ASan they cost minutes and check nothing ASan can see;
+    # torch_habits_unix checks behaviour (counts, a fork, torch.compile's message), not memory,
+    # as do torch_startup_lazy_* (module counters after import torch; the gRPC client's dlopen
+    # runs in every e2e *_unix test), and torch_fake_local keeps torch through the shim under ASan.
     # LeakSanitizer is on for every test but PyTorch's (tests/torch/run.sh turns it off: CPython
     # and torch keep their own allocations to exit): the unit tests, genie-remote (its front, and
     # its workers, whose reports tests/lib/wait.sh's stop_server reads from the server's log), and
@@ -44,7 +44,7 @@ if [ $asan = 1 ]; then
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
         LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
         ctest --test-dir build-asan --output-on-failure -j 2 -LE gpu --repeat until-pass:2 \
-        -E '^(torch_checks_cpu|torch_trace_gpt2_decode|torch_habits_unix|torch_trace_resnet50|torch_startup_lazy_local|torch_startup_lazy_unix)$'
+        -E '^(torch_checks_cpu|torch_trace_gpt2_decode|torch_habits_unix|torch_trace_resnet50|torch_trace_clip|torch_startup_lazy_local|torch_startup_lazy_unix)$'
 fi
 if [ $asan = 1 ]; then
     # libFuzzer needs clang and a tree of its own (coverage instrumentation everywhere): only

@@ -51,6 +51,9 @@ typedef struct dnn_desc {
     int finalized;
     int filled; /* filled in by the executor (a heuristic's engine configs): its attributes
                    are the library's, never set here */
+    void *graph;       /* a filled descriptor: the operation graph it was made for (looked up */
+    uint32_t graph_id; /* in the registry and its ID checked at use), for an Execute's by-value
+                          scalars */
     dnn_attr *attrs; /* owned */
     uint32_t nattrs, cap;
 } dnn_desc;
@@ -401,6 +404,22 @@ static cudnnStatus_t to_wire(uint32_t type, int64_t count, const void *v, size_t
     return CUDNN_STATUS_SUCCESS;
 }
 
+/* A variant pack's data pointers outside the session's device memory are host pointers to
+ * by-value scalars (cudnn-frontend's attention scale and mask value): on the wire they become
+ * tags naming their element, which the executor points at slots of its own; the bytes follow
+ * at each Execute (DNN_BE_VALUES, execute_values). */
+static void byvalue_tags(uint8_t *w, int64_t count)
+{
+    for (int64_t i = 0; i < count; i++) {
+        uint64_t p;
+        memcpy(&p, w + i * 8, 8);
+        if (p && !shim_alloc_in_range(shim_g.alloc, p)) {
+            p = PROTO_DNN_BYVALUE_TAG | (uint64_t)i;
+            memcpy(w + i * 8, &p, 8);
+        }
+    }
+}
+
 cudnnStatus_t shim_impl_cudnnBackendSetAttribute(cudnnBackendDescriptor_t descriptor,
                                                   cudnnBackendAttributeName_t attributeName,
                                                   cudnnBackendAttributeType_t attributeType,
@@ -435,6 +454,10 @@ cudnnStatus_t shim_impl_cudnnBackendSetAttribute(cudnnBackendDescriptor_t descri
         shim_batch_rollback(&r);
         return st;
     }
+    if (d->type == CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR &&
+        attributeName == CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS &&
+        attributeType == CUDNN_TYPE_VOID_PTR)
+        byvalue_tags(w, elementCount);
     if (attr_keep(d, attributeName, attributeType, elementCount, arrayOfElements, n)) {
         shim_batch_rollback(&r);
         return CUDNN_STATUS_ALLOC_FAILED;
@@ -481,6 +504,40 @@ cudnnStatus_t shim_impl_cudnnBackendFinalize(cudnnBackendDescriptor_t descriptor
         GENIE_DEBUG("cudnnBackendFinalize(descriptor %u of type %u): status %d", d->id, d->type,
                     (int)s->status);
     return (cudnnStatus_t)s->status;
+}
+
+/* The descriptor-valued attribute name of d as the program set it (one element), or NULL. */
+static dnn_desc *attr_desc(dnn_desc *d, uint32_t name)
+{
+    dnn_attr *a = d ? attr_find(d, name) : NULL;
+    if (!a || a->type != CUDNN_TYPE_BACKEND_DESCRIPTOR || a->count != 1)
+        return NULL;
+    void *p;
+    memcpy(&p, a->v, sizeof p);
+    return desc_of(p);
+}
+
+/* The operation graph d (a heuristic, engine, engine config or plan) was made for, NULL when
+ * unknown or destroyed since. */
+static dnn_desc *graph_of(dnn_desc *d)
+{
+    for (int hops = 0; d && hops < 4; hops++) {
+        if (d->type == CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR)
+            return d;
+        if (d->filled) {
+            dnn_desc *g = desc_of(d->graph);
+            return g && g->id == d->graph_id ? g : NULL;
+        }
+        dnn_desc *g = attr_desc(d, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH);
+        if (!g)
+            g = attr_desc(d, CUDNN_ATTR_ENGINE_OPERATION_GRAPH);
+        if (!g)
+            g = attr_desc(d, CUDNN_ATTR_ENGINECFG_ENGINE);
+        if (!g)
+            g = attr_desc(d, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG);
+        d = g;
+    }
+    return NULL;
 }
 
 cudnnStatus_t shim_impl_cudnnBackendGetAttribute(cudnnBackendDescriptor_t const descriptor,
@@ -554,6 +611,7 @@ cudnnStatus_t shim_impl_cudnnBackendGetAttribute(cudnnBackendDescriptor_t const 
             memcpy(arrayOfElements, reply + PROTO_DNN_GET_HEAD, (size_t)k * es);
         if (isdesc) {
             /* the library filled the descriptors in: their attributes are its own now */
+            dnn_desc *gd = graph_of(d);
             for (int64_t i = 0; i < k; i++) {
                 void *p;
                 memcpy(&p, (uint8_t *)arrayOfElements + i * 8, sizeof p);
@@ -561,6 +619,8 @@ cudnnStatus_t shim_impl_cudnnBackendGetAttribute(cudnnBackendDescriptor_t const 
                 if (o) {
                     attrs_clear(o);
                     o->filled = 1;
+                    o->graph = gd;
+                    o->graph_id = gd ? gd->id : 0;
                 }
             }
         } else if ((d->finalized || d->filled) && k == count) {
@@ -588,7 +648,7 @@ static void execute_ranges(sem_op *o, dnn_desc *pack)
     for (int64_t i = 0; a && a->type == CUDNN_TYPE_VOID_PTR && i < a->count; i++) {
         uint64_t p;
         memcpy(&p, a->v + i * 8, 8);
-        if (p)
+        if (p && shim_alloc_in_range(shim_g.alloc, p))
             shim_sem_range(o, p, SEM_SIZE_UNKNOWN, SEM_RW);
     }
     a = attr_find(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE);
@@ -598,6 +658,90 @@ static void execute_ranges(sem_op *o, dnn_desc *pack)
         if (p)
             shim_sem_range(o, p, SEM_SIZE_UNKNOWN, SEM_RW);
     }
+}
+
+/* The bytes of the by-value tensor uid of the graph plan runs: its element size, 0 when the
+ * graph or the tensor is not known here. Walks the mirror: plan, engine config, engine (or
+ * the graph a filled config was made for), graph, its operations' tensors. */
+static size_t byvalue_size(dnn_desc *plan, int64_t uid)
+{
+    dnn_desc *g = graph_of(plan);
+    dnn_attr *ops = g ? attr_find(g, CUDNN_ATTR_OPERATIONGRAPH_OPS) : NULL;
+    for (int64_t i = 0; ops && ops->type == CUDNN_TYPE_BACKEND_DESCRIPTOR && i < ops->count; i++) {
+        void *p;
+        memcpy(&p, ops->v + i * 8, sizeof p);
+        dnn_desc *op = desc_of(p);
+        for (uint32_t j = 0; op && j < op->nattrs; j++) {
+            dnn_attr *a = &op->attrs[j];
+            if (a->type != CUDNN_TYPE_BACKEND_DESCRIPTOR || a->count != 1)
+                continue;
+            memcpy(&p, a->v, sizeof p);
+            dnn_desc *t = desc_of(p);
+            if (!t || t->type != CUDNN_BACKEND_TENSOR_DESCRIPTOR)
+                continue;
+            dnn_attr *u = attr_find(t, CUDNN_ATTR_TENSOR_UNIQUE_ID);
+            dnn_attr *dt = attr_find(t, CUDNN_ATTR_TENSOR_DATA_TYPE);
+            int64_t tu;
+            int32_t dtype;
+            if (!u || u->type != CUDNN_TYPE_INT64 || !dt || dt->type != CUDNN_TYPE_DATA_TYPE)
+                continue;
+            memcpy(&tu, u->v, 8);
+            memcpy(&dtype, dt->v, 4);
+            if (tu == uid)
+                return proto_dnn_dtype_size(dtype);
+        }
+    }
+    return 0;
+}
+
+/* Records the by-value scalars of pack (host pointers, read now: cuDNN reads them at Execute)
+ * for the executor's slots: DNN_BE_VALUES before the Execute. CUDNN_STATUS_SUCCESS when the
+ * pack has none; NOT_SUPPORTED (logged) when a scalar's type cannot be found. */
+static cudnnStatus_t execute_values(dnn_desc *plan, dnn_desc *pack)
+{
+    dnn_attr *a = attr_find(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS);
+    dnn_attr *u = attr_find(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS);
+    if (!a || a->type != CUDNN_TYPE_VOID_PTR)
+        return CUDNN_STATUS_SUCCESS;
+    int any = 0;
+    for (int64_t i = 0; i < a->count && !any; i++) {
+        uint64_t p;
+        memcpy(&p, a->v + i * 8, 8);
+        any = p && !shim_alloc_in_range(shim_g.alloc, p);
+    }
+    if (!any)
+        return CUDNN_STATUS_SUCCESS;
+    if (!u || u->type != CUDNN_TYPE_INT64 || u->count != a->count)
+        return CUDNN_STATUS_BAD_PARAM;
+    shim_rec r;
+    shim_batch_begin(&r);
+    size_t n = (size_t)a->count * PROTO_DNN_BYVALUE_SLOT;
+    uint8_t *w = SHIM_PUT(&r, DNN_BE_VALUES, pack->id, n);
+    if (!w) {
+        shim_batch_rollback(&r);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    memset(w, 0, n);
+    for (int64_t i = 0; i < a->count; i++) {
+        uint64_t p;
+        int64_t uid;
+        memcpy(&p, a->v + i * 8, 8);
+        memcpy(&uid, u->v + i * 8, 8);
+        if (!p || shim_alloc_in_range(shim_g.alloc, p))
+            continue;
+        size_t es = byvalue_size(plan, uid);
+        if (!es || es > PROTO_DNN_BYVALUE_SLOT) {
+            shim_batch_rollback(&r);
+            GENIE_WARN("cudnnBackendExecute: variant pack pointer %#llx (tensor %lld) is not "
+                       "device memory and no by-value tensor of the plan's graph has that UID; "
+                       "returning CUDNN_STATUS_NOT_SUPPORTED",
+                       (unsigned long long)p, (long long)uid);
+            return CUDNN_STATUS_NOT_SUPPORTED;
+        }
+        memcpy(w + i * PROTO_DNN_BYVALUE_SLOT, (const void *)(uintptr_t)p, es);
+    }
+    shim_sem_op(SEM_OP_OTHER, PROTO_OP_DNN_BE_VALUES, 0);
+    return commit(&r, SHIM_NO_STREAM);
 }
 
 cudnnStatus_t shim_impl_cudnnBackendExecute(cudnnHandle_t handle,
@@ -616,6 +760,9 @@ cudnnStatus_t shim_impl_cudnnBackendExecute(cudnnHandle_t handle,
     uint32_t sid = handle_sid(h);
     if (shim_g.ncaptures && shim_capture_unsupported(sid, "a cuDNN call (cudnnBackendExecute)"))
         return CUDNN_STATUS_NOT_SUPPORTED; /* not replayable in a captured graph yet */
+    cudnnStatus_t vst = execute_values(plan, pack);
+    if (vst)
+        return vst;
     shim_rec r;
     shim_batch_begin(&r);
     if (!SHIM_PUT(&r, DNN_BE_EXECUTE, h->id, sid, plan->id, pack->id)) {

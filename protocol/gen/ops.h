@@ -86,6 +86,7 @@ enum proto_op {
     PROTO_OP_DNN_BN_TRAIN = 0x00aa,
     PROTO_OP_DNN_BN_BACKWARD = 0x00ab,
     PROTO_OP_DNN_BN_SIZE = 0x00ac,
+    PROTO_OP_DNN_BE_VALUES = 0x00af,
     PROTO_OP_GRAPH_DEFINE = 0x0070,
     PROTO_OP_GRAPH_LAUNCH = 0x0071,
     PROTO_OP_GRAPH_DESTROY = 0x0072,
@@ -1927,6 +1928,34 @@ static inline int proto_get_DNN_BN_SIZE(const proto_rec *r, proto_DNN_BN_SIZE *o
     memcpy(&out->mode, r->body + 8, 4);
     out->descs = r->body + 12;
     out->descs_len = r->len - 12;
+    return 0;
+}
+
+/* REQ DNN_BE_VALUES (0x00af) */
+typedef struct proto_DNN_BE_VALUES {
+    uint32_t desc;
+    const uint8_t *values; /* borrowed from the frame */
+    size_t values_len;
+} proto_DNN_BE_VALUES;
+#define PROTO_DNN_BE_VALUES_FIXED 4
+/* Appends the record; returns a pointer to the values bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_DNN_BE_VALUES(genie_buf *buf_, uint32_t desc, size_t values_len)
+{
+    if (values_len > UINT32_MAX - 4)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_DNN_BE_VALUES, 4 + values_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &desc, 4);
+    return rec_ + 4;
+}
+static inline int proto_get_DNN_BE_VALUES(const proto_rec *r, proto_DNN_BE_VALUES *out)
+{
+    if (r->len < 4)
+        return GENIE_EPROTO;
+    memcpy(&out->desc, r->body + 0, 4);
+    out->values = r->body + 4;
+    out->values_len = r->len - 4;
     return 0;
 }
 

@@ -299,6 +299,12 @@ int exec_dispatch(exec_session *s, uint32_t index, const proto_rec *r)
             return exec_bad_record(s, index, r, e);
         return exec_op_DNN_BN_SIZE(s, index, &a);
     }
+    case PROTO_OP_DNN_BE_VALUES: {
+        proto_DNN_BE_VALUES a;
+        if ((e = proto_get_DNN_BE_VALUES(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_DNN_BE_VALUES(s, index, &a);
+    }
     case PROTO_OP_GRAPH_DEFINE: {
         proto_GRAPH_DEFINE a;
         if ((e = proto_get_GRAPH_DEFINE(r, &a)))

@@ -62,6 +62,7 @@ int exec_op_DNN_BN_INFER(exec_session *s, uint32_t index, const proto_DNN_BN_INF
 int exec_op_DNN_BN_TRAIN(exec_session *s, uint32_t index, const proto_DNN_BN_TRAIN *a);
 int exec_op_DNN_BN_BACKWARD(exec_session *s, uint32_t index, const proto_DNN_BN_BACKWARD *a);
 int exec_op_DNN_BN_SIZE(exec_session *s, uint32_t index, const proto_DNN_BN_SIZE *a);
+int exec_op_DNN_BE_VALUES(exec_session *s, uint32_t index, const proto_DNN_BE_VALUES *a);
 int exec_op_GRAPH_DEFINE(exec_session *s, uint32_t index, const proto_GRAPH_DEFINE *a);
 int exec_op_GRAPH_LAUNCH(exec_session *s, uint32_t index, const proto_GRAPH_LAUNCH *a);
 int exec_op_GRAPH_DESTROY(exec_session *s, uint32_t index, const proto_GRAPH_DESTROY *a);

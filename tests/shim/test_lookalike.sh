@@ -28,11 +28,13 @@ elf)
         [ -f "$f" ] || { echo "missing $f"; fail=1; continue; }
         soname=$(readelf -d "$f" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
         [ "$soname" = "$l" ] || { echo "$l: SONAME is '$soname'"; fail=1; }
-        # a non-BASE version definition named like the library (readelf -V, Flags: none)
-        readelf -V -W "$f" | grep -Eq "Flags: none +Index: [0-9]+ +Cnt: [0-9]+ +Name: $l\$" ||
+        # a non-BASE version definition named like the library (readelf -V, Flags: none); grep
+        # reads all of readelf's output (no -q): under pipefail, a grep that stops at the match
+        # can kill readelf with SIGPIPE (seen in the ASan tree, 2 runs of 3)
+        readelf -V -W "$f" | grep -E "Flags: none +Index: [0-9]+ +Cnt: [0-9]+ +Name: $l\$" >/dev/null ||
             { echo "$l: no version node $l"; fail=1; }
         if [ "$l" != libcudart.so.13 ]; then
-            readelf -d "$f" | grep -q 'NEEDED.*\[libcudart.so.13\]' ||
+            readelf -d "$f" | grep 'NEEDED.*\[libcudart.so.13\]' >/dev/null ||
                 { echo "$l: does not need libcudart.so.13"; fail=1; }
         fi
     done

@@ -3,11 +3,14 @@
 Run by tests/torch/run.sh habits.py, in-process (GENIE_REMOTE=local) and against genie-remote on
 a unix socket (GENIE_TORCH_REMOTE=unix: the case where a gRPC connection must survive a fork):
 - device_count: torch.cuda.device_count(), torch's own NVML count and NVML queried directly
-  through ctypes (libnvidia-ml.so.1, Genie's look-alike) agree, and so do the device's name and
-  memory size;
+  through ctypes (libnvidia-ml.so.1, Genie's look-alike) agree, and so do the device's name,
+  memory size and UUID (nvidia-smi's columns; the UUID leads back to the index) and NVML's
+  CUDA driver version with cudaDriverGetVersion;
 - dataloader_fork: a DataLoader with two worker processes forked after CUDA is initialised
   (the workers use no CUDA), three epochs; then the parent's CUDA work still computes and
   syncs (its connection to the executor intact), and again after the workers have exited;
+  then the same with pin_memory=True (the parent's pin-memory thread allocates page-locked
+  memory while the workers run; the batches go to the device with non_blocking copies);
 - compile: torch.compile of a function on a CUDA tensor either works or fails with a Python
   exception that says why (here: no Triton: TritonMissing), never a crash or a hang.
 Prints PASS/FAIL per check; exit 1 on any failure."""
@@ -61,6 +64,20 @@ def _():
         assert nv.nvmlDeviceGetMemoryInfo(h, ctypes.byref(m)) == 0
         total = torch.cuda.get_device_properties(i).total_memory
         assert m.total == total, f"NVML total {m.total}, torch {total}"
+        # what nvidia-smi prints beside name and memory: the UUID (torch's too) and the index
+        uuid = ctypes.create_string_buffer(96)
+        assert nv.nvmlDeviceGetUUID(h, uuid, 96) == 0
+        tu = str(torch.cuda.get_device_properties(i).uuid)
+        assert uuid.value.decode().removeprefix("GPU-") == tu.removeprefix("GPU-"), \
+            (uuid.value, tu)
+        h2, idx = ctypes.c_void_p(), ctypes.c_uint(99)
+        assert nv.nvmlDeviceGetHandleByUUID(uuid, ctypes.byref(h2)) == 0
+        assert nv.nvmlDeviceGetIndex(h2, ctypes.byref(idx)) == 0 and idx.value == i, idx.value
+    # nvidia-smi's "CUDA Version" is the driver's, as cudaDriverGetVersion reports it to torch
+    nvv, rtv = ctypes.c_int(0), ctypes.c_int(0)
+    assert nv.nvmlSystemGetCudaDriverVersion_v2(ctypes.byref(nvv)) == 0
+    assert ctypes.CDLL(None).cudaDriverGetVersion(ctypes.byref(rtv)) == 0
+    assert nvv.value == rtv.value and nvv.value >= 13000, (nvv.value, rtv.value)
     nv.nvmlShutdown()
 
 
@@ -97,6 +114,19 @@ def _():
         assert cuda_sum(100 + epoch) == 4 * sum(range(100 + epoch)), f"epoch {epoch}"
     del dl
     assert cuda_sum(1000) == 4 * sum(range(1000)), "after the workers exited"
+    # pin_memory=True: the parent's pin-memory thread copies each batch into page-locked memory
+    # (cudaHostAlloc from a thread of its own) while the forked workers produce them; the
+    # batches then go to the device without blocking
+    dl = torch.utils.data.DataLoader(Squares(), batch_size=8, num_workers=2,
+                                     multiprocessing_context="fork", pin_memory=True)
+    got = []
+    for b in dl:
+        assert b.is_pinned(), "pin_memory=True gave an unpinned batch"
+        got.append(b.cuda(non_blocking=True))
+    host = torch.cat([d.cpu() for d in got])  # copies only: PyTorch's kernels are no-ops here
+    assert float(host[:, 1].sum()) == sum(i * i for i in range(64)), "pinned batches' values"
+    del dl
+    assert cuda_sum(10) == 4 * sum(range(10)), "after the pinned loader"
 
 
 @check("compile")

@@ -30,6 +30,7 @@
 #include <cudnn.h>
 
 #include "fakegpu_work.h"
+#include "fd_dnn_int.h"
 
 #define FD_API __attribute__((visibility("default")))
 #define FD_MAGIC 0x46444e44u
@@ -280,10 +281,15 @@ FD_API cudnnStatus_t cudnnBackendFinalize(cudnnBackendDescriptor_t p)
         ok = one(d, an[0]) && one(d, an[1]) && one(d, an[2]) && one(d, an[3]);
         break;
     }
-    case CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR:
-        if (!graph_conv(d))
+    case CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR: {
+        const char *why = NULL;
+        if (!graph_conv(d) && !fd_graph_supported(d, &why)) { /* fd_sdpa.c: attention */
+            if (why)
+                fprintf(stderr, "fake cuDNN: operation graph not supported: %s\n", why);
             return CUDNN_STATUS_NOT_SUPPORTED;
+        }
         break;
+    }
     case CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR:
         ok = one(d, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH) != NULL;
         break;
@@ -411,6 +417,7 @@ FD_API cudnnStatus_t cudnnBackendGetAttribute(cudnnBackendDescriptor_t const p,
     case CUDNN_ATTR_EXECUTION_PLAN_RUN_ONLY_INTERMEDIATE_UIDS:
         return answer(type, NULL, 0, req, count, out);
     case CUDNN_ATTR_ENGINECFG_WORKSPACE_SIZE:
+    case CUDNN_ATTR_ENGINECFG_SHARED_MEMORY_USED: /* asked for attention plans */
     case CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE:
     case CUDNN_ATTR_ENGINE_SM_COUNT_TARGET:
         if (type == CUDNN_TYPE_INT32) {
@@ -854,7 +861,7 @@ FD_API cudnnStatus_t cudnnBackendExecute(cudnnHandle_t h, cudnnBackendDescriptor
     fd_desc *g = one(eng, CUDNN_ATTR_ENGINE_OPERATION_GRAPH);
     fd_desc *op = g ? graph_conv(g) : NULL;
     if (!op)
-        return CUDNN_STATUS_NOT_SUPPORTED;
+        return g ? fd_graph_execute(hd->stream, g, pack) : CUDNN_STATUS_NOT_SUPPORTED;
     int dir = conv_dir(op->type);
     const int *an = conv_attr[dir];
     fd_desc *cd = one(op, an[3]);
@@ -1301,4 +1308,23 @@ FD_API cudnnStatus_t cudnnBatchNormalizationBackwardEx(
     b->eps = eps;
     b->per_activation = per_act;
     return bn_submit(hd, b, "fake_cudnn_bn_backward");
+}
+
+/* ------------------------------------------- what fd_sdpa.c reads (fd_dnn_int.h) ---- */
+
+fd_desc *fd_desc_of(void *p) { return desc(p); }
+int fd_desc_type(const fd_desc *d) { return d->type; }
+fd_desc *fd_attr_desc(fd_desc *d, int name) { return one(d, name); }
+void *fd_pack_ptr(fd_desc *pack, int64_t uid) { return pack_ptr(pack, uid); }
+double fd_load(const void *base, int64_t i, int dt) { return load(base, i, dt); }
+void fd_store(void *base, int64_t i, int dt, double v) { store(base, i, dt, v); }
+
+const void *fd_attr_get(fd_desc *d, int name, int *type, int64_t *n)
+{
+    fd_attr *a = find(d, name);
+    if (!a)
+        return NULL;
+    *type = a->type;
+    *n = a->n;
+    return a->v;
 }
