@@ -24,6 +24,7 @@ typedef struct shim_lt_handle {
 #define SHIM_LT_MAGIC 0x4c544c54u /* "TLTL" */
 
 void *shim_lt_companion(const void *blas); /* shim/lt_companion.c */
+void shim_lt_companions_forget(void);     /* shim/lt_companion.c */
 static shim_lt_handle *lt_handle_of(cublasLtHandle_t h)
 {
     /* lock held by every caller; looked up, not read through */
@@ -644,4 +645,19 @@ cublasStatus_t shim_impl_cublasLtMatmul(cublasLtHandle_t lightHandle,
 out:
     shim_unlock();
     return st;
+}
+
+/* cudaDeviceReset: handles end with the session (the heuristic cache stays: its answers are
+ * the GPU's, not the session's). */
+static void lt_forget(void *h)
+{
+    shim_handle_del(h);
+    free(h);
+}
+
+void shim_lt_forget(void)
+{
+    SHIM_HELD();
+    shim_handles_each(SHIM_LT_MAGIC, lt_forget);
+    shim_lt_companions_forget();
 }

@@ -248,3 +248,10 @@ cudaError_t shim_impl_cudaRuntimeGetVersion(int *runtimeVersion)
     *runtimeVersion = CUDART_VERSION;
     return cudaSuccess;
 }
+
+/* cudaDeviceReset: the flags go back to the default (the current device stays: it is the
+ * thread's, not the context's). */
+void shim_device_forget(void)
+{
+    device_flags = 0;
+}

@@ -535,3 +535,18 @@ cudaError_t shim_impl_cudaStreamAddCallback(cudaStream_t stream, cudaStreamCallb
     shim_reacquire(held);
     return e;
 }
+
+/* ---- cudaDeviceReset ---- */
+
+static void forget_one(void *h)
+{
+    shim_handle_del(h);
+    free(h);
+}
+
+void shim_streams_forget(void)
+{
+    SHIM_HELD();
+    shim_handles_each(SHIM_STREAM_MAGIC, forget_one);
+    shim_handles_each(SHIM_EVENT_MAGIC, forget_one);
+}

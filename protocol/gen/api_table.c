@@ -14,7 +14,7 @@ const genie_api_info genie_api_table[GENIE_APIX__COUNT] = {
     {0x0f0a, "__cudaGetKernel", "RAW", "0", "cudart"},
     {0x0f0b, "__cudaLaunchKernel", "RAW", "LAUNCH", "cudart"},
     {0x0f0c, "__cudaLaunchKernel_ptsz", "RAW", "LAUNCH", "cudart"},
-    {0x1001, "cudaDeviceReset", "DENY", "0", "cudart"},
+    {0x1001, "cudaDeviceReset", "IMPL", "SYNC", "cudart"},
     {0x1002, "cudaDeviceSynchronize", "IMPL", "SYNC", "cudart"},
     {0x1003, "cudaDeviceSetLimit", "DENY", "0", "cudart"},
     {0x1004, "cudaDeviceGetLimit", "IMPL", "LOCAL", "cudart"},

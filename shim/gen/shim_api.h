@@ -31,6 +31,7 @@ cudaError_t __cudaPopCallConfiguration(dim3 *gridDim, dim3 *blockDim, size_t *sh
 cudaError_t __cudaGetKernel(cudaKernel_t *kernelPtr, const void *entryFuncAddr); /* RAW: written by hand */
 cudaError_t __cudaLaunchKernel(cudaKernel_t kernel, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream); /* RAW: written by hand */
 cudaError_t __cudaLaunchKernel_ptsz(cudaKernel_t kernel, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream); /* RAW: written by hand */
+cudaError_t shim_impl_cudaDeviceReset(void);
 cudaError_t shim_impl_cudaDeviceSynchronize(void);
 cudaError_t shim_impl_cudaDeviceGetLimit(size_t *pValue, enum cudaLimit limit);
 cudaError_t shim_impl_cudaDeviceGetStreamPriorityRange(int *leastPriority, int *greatestPriority);
