@@ -48,6 +48,7 @@ static const proto_op_info infos[] = {
     {0x0062, 1, 0, 4, 0, "LT_DESTROY"},
     {0x0063, 1, PROTO_F_QUERY, 8, 1, "LT_HEURISTIC"},
     {0x0064, 1, PROTO_F_LAUNCH | PROTO_F_GRAPH, 56, 1, "LT_MATMUL"},
+    {0x0065, 1, PROTO_F_QUERY, 8, 1, "LT_ALGO"},
     {0x00a0, 1, 0, 4, 0, "DNN_CREATE"},
     {0x00a1, 1, 0, 4, 0, "DNN_DESTROY"},
     {0x00a2, 1, 0, 8, 0, "DNN_BE_CREATE"},
@@ -161,38 +162,40 @@ const proto_op_info *proto_op_lookup(uint16_t op)
         return &infos[44];
     case 0x0064:
         return &infos[45];
-    case 0x00a0:
+    case 0x0065:
         return &infos[46];
-    case 0x00a1:
+    case 0x00a0:
         return &infos[47];
-    case 0x00a2:
+    case 0x00a1:
         return &infos[48];
-    case 0x00a3:
+    case 0x00a2:
         return &infos[49];
-    case 0x00a4:
+    case 0x00a3:
         return &infos[50];
-    case 0x00a5:
+    case 0x00a4:
         return &infos[51];
-    case 0x00a6:
+    case 0x00a5:
         return &infos[52];
-    case 0x00a7:
+    case 0x00a6:
         return &infos[53];
-    case 0x00a8:
+    case 0x00a7:
         return &infos[54];
-    case 0x00a9:
+    case 0x00a8:
         return &infos[55];
-    case 0x0070:
+    case 0x00a9:
         return &infos[56];
-    case 0x0071:
+    case 0x0070:
         return &infos[57];
-    case 0x0072:
+    case 0x0071:
         return &infos[58];
-    case 0x0073:
+    case 0x0072:
         return &infos[59];
-    case 0x0080:
+    case 0x0073:
         return &infos[60];
-    case 0x0090:
+    case 0x0080:
         return &infos[61];
+    case 0x0090:
+        return &infos[62];
     default:
         return NULL;
     }

@@ -73,6 +73,7 @@ enum proto_op {
     PROTO_OP_LT_DESTROY = 0x0062,
     PROTO_OP_LT_HEURISTIC = 0x0063,
     PROTO_OP_LT_MATMUL = 0x0064,
+    PROTO_OP_LT_ALGO = 0x0065,
     PROTO_OP_DNN_CREATE = 0x00a0,
     PROTO_OP_DNN_DESTROY = 0x00a1,
     PROTO_OP_DNN_BE_CREATE = 0x00a2,
@@ -1422,6 +1423,37 @@ static inline int proto_get_LT_MATMUL(const proto_rec *r, proto_LT_MATMUL *out)
     memcpy(&out->stream, r->body + 52, 4);
     out->problem = r->body + 56;
     out->problem_len = r->len - 56;
+    return 0;
+}
+
+/* REQ LT_ALGO (0x0065) */
+typedef struct proto_LT_ALGO {
+    uint32_t handle;
+    uint32_t call;
+    const uint8_t *args; /* borrowed from the frame */
+    size_t args_len;
+} proto_LT_ALGO;
+#define PROTO_LT_ALGO_FIXED 8
+/* Appends the record; returns a pointer to the args bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_LT_ALGO(genie_buf *buf_, uint32_t handle, uint32_t call, size_t args_len)
+{
+    if (args_len > UINT32_MAX - 8)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_LT_ALGO, 8 + args_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &handle, 4);
+    memcpy(rec_ + 4, &call, 4);
+    return rec_ + 8;
+}
+static inline int proto_get_LT_ALGO(const proto_rec *r, proto_LT_ALGO *out)
+{
+    if (r->len < 8)
+        return GENIE_EPROTO;
+    memcpy(&out->handle, r->body + 0, 4);
+    memcpy(&out->call, r->body + 4, 4);
+    out->args = r->body + 8;
+    out->args_len = r->len - 8;
     return 0;
 }
 

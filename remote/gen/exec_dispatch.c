@@ -221,6 +221,12 @@ int exec_dispatch(exec_session *s, uint32_t index, const proto_rec *r)
             return exec_bad_record(s, index, r, e);
         return exec_op_LT_MATMUL(s, index, &a);
     }
+    case PROTO_OP_LT_ALGO: {
+        proto_LT_ALGO a;
+        if ((e = proto_get_LT_ALGO(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_LT_ALGO(s, index, &a);
+    }
     case PROTO_OP_DNN_CREATE: {
         proto_DNN_CREATE a;
         if ((e = proto_get_DNN_CREATE(r, &a)))

@@ -49,6 +49,7 @@ int exec_op_LT_CREATE(exec_session *s, uint32_t index, const proto_LT_CREATE *a)
 int exec_op_LT_DESTROY(exec_session *s, uint32_t index, const proto_LT_DESTROY *a);
 int exec_op_LT_HEURISTIC(exec_session *s, uint32_t index, const proto_LT_HEURISTIC *a);
 int exec_op_LT_MATMUL(exec_session *s, uint32_t index, const proto_LT_MATMUL *a);
+int exec_op_LT_ALGO(exec_session *s, uint32_t index, const proto_LT_ALGO *a);
 int exec_op_DNN_CREATE(exec_session *s, uint32_t index, const proto_DNN_CREATE *a);
 int exec_op_DNN_DESTROY(exec_session *s, uint32_t index, const proto_DNN_DESTROY *a);
 int exec_op_DNN_BE_CREATE(exec_session *s, uint32_t index, const proto_DNN_BE_CREATE *a);
