@@ -95,7 +95,7 @@ const genie_api_info genie_api_table[GENIE_APIX__COUNT] = {
     {0x104f, "cudaDestroyExternalSemaphore", "DENY", "0", "cudart"},
     {0x1050, "cudaLaunchKernel", "IMPL", "LAUNCH", "cudart"},
     {0x1051, "cudaLaunchKernelExC", "IMPL", "LAUNCH", "cudart"},
-    {0x1052, "cudaLaunchCooperativeKernel", "DENY", "0", "cudart"},
+    {0x1052, "cudaLaunchCooperativeKernel", "IMPL", "LAUNCH", "cudart"},
     {0x1053, "cudaFuncSetCacheConfig", "DENY", "0", "cudart"},
     {0x1054, "cudaFuncGetAttributes", "IMPL", "0", "cudart"},
     {0x1055, "cudaFuncSetAttribute", "IMPL", "0", "cudart"},

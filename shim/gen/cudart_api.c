@@ -727,13 +727,12 @@ GENIE_EXPORT cudaError_t cudaLaunchKernelExC(const cudaLaunchConfig_t *config, c
 
 GENIE_EXPORT cudaError_t cudaLaunchCooperativeKernel(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream)
 {
-    (void)func;
-    (void)gridDim;
-    (void)blockDim;
-    (void)args;
-    (void)sharedMem;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaLaunchCooperativeKernel);
+    shim_count(GENIE_APIX_cudaLaunchCooperativeKernel);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaLaunchCooperativeKernel(func, gridDim, blockDim, args, sharedMem, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaFuncSetCacheConfig(const void *func, enum cudaFuncCache cacheConfig)
@@ -2730,13 +2729,12 @@ GENIE_EXPORT cudaError_t cudaGraphUpload_ptsz(cudaGraphExec_t graphExec, cudaStr
 
 GENIE_EXPORT cudaError_t cudaLaunchCooperativeKernel_ptsz(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream)
 {
-    (void)func;
-    (void)gridDim;
-    (void)blockDim;
-    (void)args;
-    (void)sharedMem;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaLaunchCooperativeKernel_ptsz);
+    shim_count(GENIE_APIX_cudaLaunchCooperativeKernel_ptsz);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaLaunchCooperativeKernel(func, gridDim, blockDim, args, sharedMem, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaLaunchHostFunc_ptsz(cudaStream_t stream, cudaHostFn_t fn, void *userData)

@@ -74,6 +74,7 @@ cudaError_t shim_impl_cudaEventDestroy(cudaEvent_t event);
 cudaError_t shim_impl_cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
 cudaError_t shim_impl_cudaLaunchKernel(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream);
 cudaError_t shim_impl_cudaLaunchKernelExC(const cudaLaunchConfig_t *config, const void *func, void **args);
+cudaError_t shim_impl_cudaLaunchCooperativeKernel(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream);
 cudaError_t shim_impl_cudaFuncGetAttributes(struct cudaFuncAttributes *attr, const void *func);
 cudaError_t shim_impl_cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr, int value);
 cudaError_t shim_impl_cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void *userData);
