@@ -12,7 +12,7 @@
 #   tests/workloads/*  tests/fakegpu/libgenie_fakecuda.so (lets the bundle be tried without a GPU)
 #   lib/               every shared library those need that is neither glibc, libstdc++/libgcc_s
 #                      nor CUDA (gRPC, absl, re2, c-ares, upb, OpenSSL, zlib, ISA-L, xxHash, ...)
-#   tests/e2e/run_workload.sh  bench/micro/run.sh  scripts/device-validate.sh  MANIFEST.txt
+#   tests/e2e/run_workload.sh tests/lib/wait.sh  bench/micro/run.sh  scripts/device-validate.sh  MANIFEST.txt
 #   tests/torch/torch_checks.py  tests/torch/compare.py (device-validate's torch step)
 #   bench/genie_bench/*.py  tests/bench/check_results.py  tests/torch/make_stubs.sh
 #   bench/relay/genie-relay (device-validate's genie-bench step)
@@ -59,7 +59,7 @@ optional=(tests/workloads/fault tests/workloads/queries tests/fakegpu/libgenie_f
 for f in "$build"/shim/lookalike/*.so*; do [ -f "$f" ] && optional+=("shim/lookalike/${f##*/}"); done
 files=("${required[@]}")
 for f in "${optional[@]}"; do [ -f "$build/$f" ] && files+=("$f"); done
-SCRIPTS=(tests/e2e/run_workload.sh bench/micro/run.sh scripts/device-validate.sh
+SCRIPTS=(tests/e2e/run_workload.sh tests/lib/wait.sh bench/micro/run.sh scripts/device-validate.sh
     tests/torch/torch_checks.py tests/torch/compare.py tests/torch/make_stubs.sh
     tests/bench/check_results.py
     bench/micro/fit_fakegpu_model.py tests/fakegpu/models/h100.model tests/fakegpu/models/h200.model

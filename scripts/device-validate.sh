@@ -410,7 +410,7 @@ end_step
 
 # ---------------------------------------------------------------- d: microbenchmark
 begin_step d 50 "bench/micro/run.sh on the real driver"
-GENIE_REAL_GPU=1 run_capped 45 "$L/micro.log" bash "$bundle/bench/micro/run.sh" "$bundle"
+GENIE_REAL_GPU=1 GENIE_MICRO_KINDS="unix tcp" run_capped 45 "$L/micro.log" bash "$bundle/bench/micro/run.sh" "$bundle"
 ncsv=$(grep -c '^CSV,' "$L/micro.log")
 if [ $RC = 0 ] && [ "$ncsv" -ge 2 ]; then add d "micro unix + tcp" PASS "$SECS" "$(grep -m1 '^machine:' "$L/micro.log" | cut -c1-90)" micro.log
 elif [ $RC = 125 ]; then add d "micro unix + tcp" SKIP 0 "not run: out of time" micro.log

@@ -37,6 +37,7 @@
 
 extern "C" {
 #include "cost_bridge.h"
+#include "opts.h"
 #include "rawsock.h"
 }
 
@@ -218,33 +219,19 @@ int main(int argc, char **argv)
     long launches = 200000, pings = 2000, bulk_mib = 256, gemms = -1, reps = 3, raw_buf = 8,
          raw_chunk = 0;
     int cost = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--raw") && i + 1 < argc)
-            raw = argv[++i];
-        else if (!strcmp(argv[i], "--launches") && i + 1 < argc)
-            launches = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--gemms") && i + 1 < argc)
-            gemms = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--pings") && i + 1 < argc)
-            pings = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--bulk") && i + 1 < argc)
-            bulk_mib = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-            reps = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--raw-buf") && i + 1 < argc)
-            raw_buf = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--raw-chunk") && i + 1 < argc)
-            raw_chunk = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--cost"))
-            cost = 1;
-        else {
-            fprintf(stderr, "usage: %s --raw TARGET [--launches N] [--gemms N] [--pings N] [--bulk MIB]\n"
-                            "          [--reps N] [--raw-buf MIB (0: kernel defaults)] [--raw-chunk KIB] [--cost]\n"
-                            "Run under LD_PRELOAD=libgenie.so; see bench/micro/run.sh.\n",
-                    argv[0]);
-            return strcmp(argv[i], "--help") ? 2 : 0;
-        }
-    }
+    const struct bench_opt opts[] = {
+        {"--raw", NULL, 0, &raw, NULL},         {"--launches", &launches, 1, NULL, NULL},
+        {"--gemms", &gemms, 0, NULL, NULL},     {"--pings", &pings, 1, NULL, NULL},
+        {"--bulk", &bulk_mib, 1, NULL, NULL},   {"--reps", &reps, 1, NULL, NULL},
+        {"--raw-buf", &raw_buf, 0, NULL, NULL}, {"--raw-chunk", &raw_chunk, 0, NULL, NULL},
+        {"--cost", NULL, 0, NULL, &cost},       {NULL, NULL, 0, NULL, NULL},
+    };
+    int pr = bench_opts_parse(argc, argv, opts,
+                              "--raw TARGET [--launches N] [--gemms N] [--pings N] [--bulk MIB]\n"
+                              "          [--reps N] [--raw-buf MIB (0: kernel defaults)] [--raw-chunk KIB] [--cost]\n"
+                              "Run under LD_PRELOAD=libgenie.so; see bench/micro/run.sh.\n");
+    if (pr)
+        return pr == 1 ? 0 : 2;
     if (!raw || launches < 1 || pings < 1 || bulk_mib < 1 || reps < 1) {
         fprintf(stderr, "micro: --raw TARGET is required (try --help)\n");
         return 2;
@@ -448,7 +435,10 @@ int main(int argc, char **argv)
     char rawdesc[256];
     rawsock_describe(rc, rawdesc, sizeof rawdesc);
 
-    const char *kind = strncmp(raw, "unix:", 5) ? "tcp" : "unix";
+    /* the CSV's kind: the socket's, or the label run.sh gives (tls: Genie's TCP with TLS on) */
+    const char *kind = getenv("GENIE_MICRO_KIND");
+    if (!kind || !*kind)
+        kind = strncmp(raw, "unix:", 5) ? "tcp" : "unix";
     printf("transport: %s\n", kind);
     printf("raw socket: %s\n", rawdesc);
     printf("launch record:   %8.1f ns/launch   plain call %6.1f ns   ratio %6.1fx   (aim: < 200 ns)\n",

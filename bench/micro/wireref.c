@@ -17,6 +17,7 @@
  * into the caller's buffer: what any program on gRPC must do at least. So gRPC / raw is gRPC's
  * own cost, and Genie / gRPC (bench/micro/micro, same run) Genie's. */
 #define _GNU_SOURCE
+#include "bench/micro/opts.h"
 #include "bench/micro/rawsock.h"
 #include "protocol/transport/transport_int.h"
 
@@ -356,25 +357,17 @@ int main(int argc, char **argv)
 {
     const char *raw = NULL, *grpc = NULL, *bufs = "0:0,8:0,8:4096";
     long pings = 2000, bulk_mib = 256, reps = 3;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--raw") && i + 1 < argc)
-            raw = argv[++i];
-        else if (!strcmp(argv[i], "--grpc") && i + 1 < argc)
-            grpc = argv[++i];
-        else if (!strcmp(argv[i], "--pings") && i + 1 < argc)
-            pings = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--bulk") && i + 1 < argc)
-            bulk_mib = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-            reps = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--raw-variants") && i + 1 < argc)
-            bufs = argv[++i];
-        else {
-            fprintf(stderr, "usage: %s --raw TARGET --grpc TARGET [--pings N] [--bulk MIB] "
-                            "[--reps N] [--raw-variants MIB:KIB,...]\n", argv[0]);
-            return strcmp(argv[i], "--help") ? 2 : 0;
-        }
-    }
+    const struct bench_opt opts[] = {
+        {"--raw", NULL, 0, &raw, NULL},        {"--grpc", NULL, 0, &grpc, NULL},
+        {"--pings", &pings, 1, NULL, NULL},    {"--bulk", &bulk_mib, 1, NULL, NULL},
+        {"--reps", &reps, 1, NULL, NULL},      {"--raw-variants", NULL, 0, &bufs, NULL},
+        {NULL, NULL, 0, NULL, NULL},
+    };
+    int pr = bench_opts_parse(argc, argv, opts,
+                              "--raw TARGET --grpc TARGET [--pings N] [--bulk MIB] [--reps N] "
+                              "[--raw-variants MIB:KIB,...]\n");
+    if (pr)
+        return pr == 1 ? 0 : 2;
     if (!raw || !grpc || pings < 1 || bulk_mib < 1 || reps < 1) {
         fprintf(stderr, "wireref: --raw and --grpc are required (try --help)\n");
         return 2;

@@ -7,6 +7,7 @@
 #   GENIE_BUILD=build tests/bench/test_remote.sh
 # Prints SKIPPED (exit 0) where numpy/scipy/matplotlib are missing.
 set -euo pipefail
+. "$(dirname "$0")/../lib/wait.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=$(cd "${GENIE_BUILD:?set GENIE_BUILD to the build directory}" && pwd)
@@ -30,8 +31,7 @@ GENIE_LOG=info GENIE_CUDA_LIB="$build/tests/fakegpu/libgenie_fakecuda.so" \
     "$build/remote/genie-remote" --listen 127.0.0.1:0 --port-file "$tmp/port" \
     --token-file "$tmp/token" >"$tmp/remote.log" 2>&1 &
 remote_pid=$!
-for _ in $(seq 600); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-[ -s "$tmp/port" ] || { echo "FAIL: genie-remote wrote no port"; cat "$tmp/remote.log"; exit 1; }
+wait_for_port "$tmp/port" "$remote_pid" 60 || { echo "FAIL: genie-remote wrote no port"; cat "$tmp/remote.log"; exit 1; }
 target=127.0.0.1:$(cat "$tmp/port")
 runs=2
 bench() { # OUT [env...]: the link-under-test baselines of one CUDA C workload against $target

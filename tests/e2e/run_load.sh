@@ -10,6 +10,7 @@
 #   genie-remote's RSS may stay (malloc keeps freed memory; a leak of every session's buffers
 #   grows past it). Paths from GENIE_BUILD, as for run_workload.sh.
 set -euo pipefail
+. "$(dirname "$0")/../lib/wait.sh"
 [ $# -ge 1 ] || { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 build=${GENIE_BUILD:?set GENIE_BUILD to the build directory}
 clients=${LOAD_CLIENTS:-32} secs=${LOAD_SECONDS:-20} slack=${LOAD_RSS_SLACK_KIB:-65536}
@@ -43,12 +44,7 @@ fail() { echo "run_load: $*" >&2; echo "--- server log (tail)" >&2; tail -30 "$t
     --max-unauth $((clients * 2)) --max-sessions $((clients * 2)) --handshake-ms 120000 \
     >"$tmp/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 400); do
-    [ -s "$tmp/port" ] && break
-    kill -0 "$server_pid" 2>/dev/null || fail "genie-remote did not start"
-    sleep 0.05
-done
-[ -s "$tmp/port" ] || fail "genie-remote did not start"
+wait_for_port "$tmp/port" "$server_pid" || fail "genie-remote did not start"
 
 run_one() { # "prog args" logfile: 0 when it exited 0 and printed RESULT OK
     # shellcheck disable=SC2086 # the program and its arguments

@@ -10,6 +10,7 @@
 #                   (setarch -R, GENIE_TEST_VA_HINT): the shim asks for another session and runs
 #   Paths come from GENIE_BUILD (the build directory).
 set -euo pipefail
+. "$(dirname "$0")/../lib/wait.sh"
 [ "${1:-}" = "--help" ] && { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 [ $# -eq 2 ] || { echo "usage: run_negative.sh CASE PROGRAM" >&2; exit 2; }
 case_=$1 prog=$2
@@ -28,7 +29,7 @@ trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' E
 start_server() {
     "$remote" --listen "unix:$tmp/g.sock" --port-file "$tmp/port" "$@" >"$tmp/server.log" 2>&1 &
     pid=$!
-    for _ in $(seq 400); do [ -s "$tmp/port" ] && return 0; sleep 0.05; done # 20 s: a loaded CI machine
+    wait_for_port "$tmp/port" "$pid" && return 0
     echo "genie-remote did not start" >&2; cat "$tmp/server.log" >&2; exit 1
 }
 

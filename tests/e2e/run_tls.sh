@@ -8,6 +8,7 @@
 #   another CA is refused, and one with a good certificate runs PROGRAM.
 #   Paths come from GENIE_BUILD (the build directory).
 set -euo pipefail
+. "$(dirname "$0")/../lib/wait.sh"
 [ "${1:-}" = "--help" ] && { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 [ $# -eq 1 ] || { echo "usage: run_tls.sh PROGRAM" >&2; exit 2; }
 prog=$1
@@ -47,8 +48,7 @@ start_server() {
     rm -f "$tmp/port"
     "$remote" --listen 127.0.0.1:0 --port-file "$tmp/port" "$@" >"$tmp/server.log" 2>&1 &
     pid=$!
-    for _ in $(seq 400); do [ -s "$tmp/port" ] && break; sleep 0.05; done
-    [ -s "$tmp/port" ] || { echo "genie-remote did not start" >&2; cat "$tmp/server.log" >&2; exit 1; }
+    wait_for_port "$tmp/port" "$pid" || { echo "genie-remote did not start" >&2; cat "$tmp/server.log" >&2; exit 1; }
     target=127.0.0.1:$(cat "$tmp/port")
 }
 

@@ -20,6 +20,7 @@
 #   Both runs must exit 0 with "RESULT OK" (the program checks its bytes). Paths come from
 #   GENIE_BUILD, as for run_workload.sh.
 set -euo pipefail
+. "$(dirname "$0")/../lib/wait.sh"
 [ $# -ge 3 ] || { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 case=$1 pieces=$2 prog=$3
 shift 3
@@ -72,12 +73,8 @@ esac
 env "${server_env[@]}" GENIE_LOG=info "$remote" --listen "unix:$tmp/genie.sock" --port-file "$tmp/port" \
     "${server_args[@]}" >"$tmp/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 400); do
-    [ -s "$tmp/port" ] && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.log" >&2; exit 1; }
-    sleep 0.05
-done
-[ -s "$tmp/port" ] || { echo "run_twice: genie-remote did not start" >&2; exit 1; }
+wait_for_port "$tmp/port" "$server_pid" ||
+    { echo "run_twice: genie-remote did not start" >&2; cat "$tmp/server.log" >&2; exit 1; }
 
 stat() { grep -o "\"$2\": [0-9]*" "$tmp/stats$1.json" | grep -o '[0-9]*$'; }
 fail() { echo "run_twice: $*" >&2; echo "--- server log" >&2; cat "$tmp/server.log" >&2; exit 1; }
@@ -132,11 +129,7 @@ elif [ "$case" = cache ] || [ "$case" = tenants_global ] || [ "$case" = same_ten
     fi
     # the server logs its cache at the session's close, which comes after the client has exited
     # (the front learns of it from the worker): wait for the line, bounded
-    for _ in $(seq 1 200); do
-        grep -q "weight cache: .* $pieces hits" "$tmp/server.log" && break
-        sleep 0.05
-    done
-    grep -q "weight cache: .* $pieces hits" "$tmp/server.log" || fail "the server did not log $pieces hits"
+    wait_for_line "weight cache: .* $pieces hits" "$tmp/server.log" || fail "the server did not log $pieces hits"
 else
     for run in 1 2; do
         expect $run h2d_cache_hits 0

@@ -15,6 +15,7 @@
 #   EXTRA_LD_LIBRARY_PATH: prepended to the program's LD_LIBRARY_PATH (e.g. build/shim/lookalike,
 #   so that its dlopen("libcuda.so.1") finds the look-alike).
 set -euo pipefail
+. "$(dirname "$0")/../lib/wait.sh"
 
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 [ "${1:-}" = "--help" ] && { usage; exit 0; }
@@ -71,12 +72,7 @@ unix | tcp)
     fi
     "$remote" --listen "$listen" --port-file "$tmp/port" >"$tmp/server.log" 2>&1 &
     server_pid=$!
-    for _ in $(seq 1 400); do # up to 20 s: genie-remote starts slowly on a loaded machine
-        [ -s "$tmp/port" ] && break
-        kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.log" >&2; exit 1; }
-        sleep 0.05
-    done
-    [ -s "$tmp/port" ] || { echo "run_workload: genie-remote did not start" >&2; cat "$tmp/server.log" >&2; exit 1; }
+    wait_for_port "$tmp/port" "$server_pid" || { echo "run_workload: genie-remote did not start" >&2; cat "$tmp/server.log" >&2; exit 1; }
     if [ "$mode" = unix ]; then target="unix:$tmp/genie.sock"; else target="127.0.0.1:$(cat "$tmp/port")"; fi
     ;;
 *)

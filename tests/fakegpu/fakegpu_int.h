@@ -38,6 +38,8 @@ enum fg_kind {
 int fg_handle_add(const void *h, enum fg_kind k); /* caller holds fg_lock; 0 or -1 (ENOMEM) */
 void fg_handle_del(const void *h);                /* caller holds fg_lock */
 int fg_handle_is(const void *h, enum fg_kind k);  /* caller holds fg_lock */
+/* Removes h if it is a live handle of kind k: 1 if it was (caller holds fg_lock). */
+int fg_handle_take(const void *h, enum fg_kind k);
 
 /* Device-wide state (fg_core.c). */
 #define FG_GRANULARITY ((size_t)2 << 20)

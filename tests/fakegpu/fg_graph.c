@@ -287,9 +287,7 @@ CUresult cuGraphDestroy(CUgraph hGraph)
 {
     fg_work_count_call();
     FG_LOCK();
-    int ok = hGraph && fg_handle_is(hGraph, FG_H_GRAPH);
-    if (ok)
-        fg_handle_del(hGraph);
+    int ok = fg_handle_take(hGraph, FG_H_GRAPH);
     FG_UNLOCK();
     if (!ok)
         return CUDA_ERROR_INVALID_VALUE;
@@ -353,9 +351,7 @@ CUresult cuGraphExecDestroy(CUgraphExec hGraphExec)
 {
     fg_work_count_call();
     FG_LOCK();
-    int ok = hGraphExec && fg_handle_is(hGraphExec, FG_H_GEXEC);
-    if (ok)
-        fg_handle_del(hGraphExec);
+    int ok = fg_handle_take(hGraphExec, FG_H_GEXEC);
     FG_UNLOCK();
     if (!ok)
         return CUDA_ERROR_INVALID_VALUE;

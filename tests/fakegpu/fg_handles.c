@@ -49,6 +49,23 @@ void fg_handle_del(const void *h)
     }
 }
 
+int fg_handle_take(const void *h, enum fg_kind k)
+{
+    if (!h)
+        return 0;
+    for (fg_hnode **pp = &fg_buckets[fg_hash(h)]; *pp; pp = &(*pp)->next) {
+        if ((*pp)->h == h) {
+            fg_hnode *n = *pp;
+            if (n->k != k)
+                return 0;
+            *pp = n->next;
+            free(n);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int fg_handle_is(const void *h, enum fg_kind k)
 {
     if (!h)

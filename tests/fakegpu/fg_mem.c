@@ -380,11 +380,10 @@ CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
         return r;
     fg_mem *m = (fg_mem *)(uintptr_t)handle;
     FG_LOCK();
-    if (!fg_handle_is(m, FG_H_MEM)) {
+    if (!fg_handle_take(m, FG_H_MEM)) {
         FG_UNLOCK();
         return CUDA_ERROR_INVALID_HANDLE;
     }
-    fg_handle_del(m);
     fg_used -= m->size;
     FG_UNLOCK();
     close(m->fd);

@@ -116,11 +116,10 @@ CUresult cuModuleUnload(CUmodule hmod)
         return r;
     fg_module *m = (fg_module *)hmod;
     FG_LOCK();
-    if (!fg_handle_is(m, FG_H_MODULE)) {
+    if (!fg_handle_take(m, FG_H_MODULE)) {
         FG_UNLOCK();
         return CUDA_ERROR_INVALID_HANDLE;
     }
-    fg_handle_del(m);
     for (fg_func *f = m->funcs, *n; f; f = n) {
         n = f->next;
         fg_handle_del(f);

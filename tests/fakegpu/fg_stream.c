@@ -60,11 +60,10 @@ CUresult cuStreamDestroy(CUstream hStream)
     if (r)
         return r;
     FG_LOCK();
-    if (!fg_handle_is(hStream, FG_H_STREAM)) {
+    if (!fg_handle_take(hStream, FG_H_STREAM)) {
         FG_UNLOCK();
         return CUDA_ERROR_INVALID_HANDLE;
     }
-    fg_handle_del(hStream);
     FG_UNLOCK();
     fg_sched_stream_destroy((fg_stream *)hStream);
     return CUDA_SUCCESS;

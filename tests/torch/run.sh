@@ -16,6 +16,7 @@
 # libnvidia-ml.so.1) first on LD_LIBRARY_PATH, the other CUDA libraries from the toolkit, and
 # stand-ins for the three the toolkit lacks (tests/torch/make_stubs.sh). No nvidia-* wheel.
 set -euo pipefail
+. "$(dirname "$0")/../lib/wait.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 script=${1:-test_torch_fake.py}
 [ $# -gt 0 ] && shift
@@ -63,8 +64,7 @@ if [ "${GENIE_TORCH_REMOTE:-local}" = unix ]; then
         >"$tmp/server.log" 2>&1 &
     server_pid=$!
     trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; rm -rf "$tmp"' EXIT
-    for _ in $(seq 1 400); do [ -s "$tmp/port" ] && break; sleep 0.05; done
-    [ -s "$tmp/port" ] || { echo "run.sh: genie-remote did not start" >&2; cat "$tmp/server.log" >&2; exit 1; }
+    wait_for_port "$tmp/port" "$server_pid" || { echo "run.sh: genie-remote did not start" >&2; cat "$tmp/server.log" >&2; exit 1; }
     target=unix:$tmp/g.sock
 elif [ "${GENIE_TORCH_REMOTE:-local}" != local ]; then
     target=$GENIE_TORCH_REMOTE # an address: a genie-remote started beforehand (bench/flush.sh)
