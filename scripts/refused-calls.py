@@ -141,12 +141,13 @@ RULES = [
      "Batched GEMV: no use by PyTorch (it batches through GEMM) and no test double."),
     ("cublas.def", r"cublas[SDCZ]\w*_64",
      "The 64-bit-integer (_64) forms of calls whose 32-bit form is served: PyTorch 2.11 and the "
-     "documentation examples call the 32-bit forms, and the fake cuBLAS has no _64 entry points "
-     "to test against (the host/device copy helpers' _64 forms are served: they run on the "
-     "client)."),
-    ("cublas.def", r"cublas\w+_64",
-     "The 64-bit-integer (_64) forms of the extension calls (GemmEx, GemmBatchedEx, "
-     "GemmStridedBatchedEx, SgemmEx): as above, the 32-bit forms are served."),
+     "documentation examples call the 32-bit forms, and the fake cuBLAS the tests run on has no "
+     "_64 form of these. The _64 forms it has are served (Sgemm, Dgemm, their batched and "
+     "strided-batched forms, Sgemv, Saxpy, Sscal, Scopy, Sdot, Snrm2; `blas64.cu`), and so are "
+     "those of the host/device copy helpers (they run on the client)."),
+    ("cublas.def", r"cublasI[sdcz]am(ax|in)_v2_64",
+     "The 64-bit-integer (_64) forms of the index searches (I?amax, I?amin): as above, their "
+     "32-bit forms are served and the fake cuBLAS has no _64 form of them."),
     ("cublas.def", r"cublas[SDCZ](herkx|syrkx)|cublas[CZ]herkx|cublas[DCZ]geam|cublas[SDCZ]dgmm|"
      r"cublas[SDCZ](matinv|getri)Batched|cublas[SDCZ](tpttr|trttp)",
      "BLAS-like extensions with no use by PyTorch and no test double (syrkx, herkx, geam "
