@@ -123,9 +123,9 @@ RULES = [
      "(rotm) have no argument descriptor in the table (SCALAR and RESULT hold one value of at "
      "most 16 bytes). PyTorch imports these names but calls none of them from its operators."),
     ("cublas.def", r"cublas(Nrm2|Dot|Dotc|Scal|Axpy|Copy|Swap|Iamax|Iamin|Asum|Rot)Ex(_64)?",
-     "Level-1 calls with run-time data types (the Ex forms): their result's size comes from a "
-     "type argument and the fake cuBLAS the tests run on has none of them. PyTorch imports "
-     "cublasDotEx (torch.dot on fp16/bf16 tensors); the fp32/fp64/complex dot is served."),
+     "Level-1 calls with run-time data types (the Ex forms) other than cublasDotEx, which is "
+     "served (torch.dot on fp16 and bf16 tensors; `blas64.cu`): no use by PyTorch and no test "
+     "double computes them; the typed forms (cublasSaxpy, cublasDnrm2, ...) are served."),
     ("cublas.def", r"cublasC(gemm3m\w*|syrk3mEx\w*|herk3mEx\w*)|cublasZgemm3m\w*|"
      r"cublasC(gemm|syrk|herk)Ex(_64)?",
      "Complex Gauss (3m) and complex mixed-precision (CgemmEx, CsyrkEx, CherkEx) variants: no "

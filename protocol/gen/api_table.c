@@ -439,7 +439,7 @@ const genie_api_info genie_api_table[GENIE_APIX__COUNT] = {
     {0x203a, "cublasScnrm2_v2_64", "DENY", "0", "cublas"},
     {0x203b, "cublasDznrm2_v2", "FWD", "SYNC", "cublas"},
     {0x203c, "cublasDznrm2_v2_64", "DENY", "0", "cublas"},
-    {0x203d, "cublasDotEx", "DENY", "0", "cublas"},
+    {0x203d, "cublasDotEx", "FWD", "SYNC", "cublas"},
     {0x203e, "cublasDotEx_64", "DENY", "0", "cublas"},
     {0x203f, "cublasDotcEx", "DENY", "0", "cublas"},
     {0x2040, "cublasDotcEx_64", "DENY", "0", "cublas"},

@@ -17,6 +17,7 @@ static const proto_api_bufs tab[] = {
     {GENIE_API_cublasDnrm2_v2, 1, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}}},
     {GENIE_API_cublasScnrm2_v2, 1, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}}},
     {GENIE_API_cublasDznrm2_v2, 1, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}}},
+    {GENIE_API_cublasDotEx, 2, {{"x", "EX(xType, VEC(n, incx))", PROTO_BUF_IN, 2, 0}, {"y", "EX(yType, VEC(n, incy))", PROTO_BUF_IN, 5, 0}}},
     {GENIE_API_cublasSdot_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_IN, 4, 0}}},
     {GENIE_API_cublasSdot_v2_64, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_IN, 4, 0}}},
     {GENIE_API_cublasDdot_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_IN, 4, 0}}},
@@ -275,6 +276,27 @@ int proto_bufs_cublasDznrm2_v2(proto_buf *b, cublasHandle_t handle, int n, const
     b[0].arg = 2;
     b[0].flags = 0;
     return 1;
+}
+
+int proto_bufs_cublasDotEx(proto_buf *b, cublasHandle_t handle, int n, const void* x, cudaDataType xType, int incx, const void* y, cudaDataType yType, int incy, void* result, cudaDataType resultType, cudaDataType executionType)
+{
+    (void)handle;
+    (void)result;
+    (void)resultType;
+    (void)executionType;
+    b[0].ptr = (uint64_t)(uintptr_t)x;
+    b[0].bytes = proto_ext_ex(xType, proto_ext_vec(n, incx));
+    b[0].name = "x";
+    b[0].role = PROTO_BUF_IN;
+    b[0].arg = 2;
+    b[0].flags = 0;
+    b[1].ptr = (uint64_t)(uintptr_t)y;
+    b[1].bytes = proto_ext_ex(yType, proto_ext_vec(n, incy));
+    b[1].name = "y";
+    b[1].role = PROTO_BUF_IN;
+    b[1].arg = 5;
+    b[1].flags = 0;
+    return 2;
 }
 
 int proto_bufs_cublasSdot_v2(proto_buf *b, cublasHandle_t handle, int n, const float* x, int incx, const float* y, int incy, float* result)

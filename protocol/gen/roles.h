@@ -51,6 +51,7 @@ int proto_bufs_cublasSnrm2_v2_64(proto_buf *b, cublasHandle_t handle, int64_t n,
 int proto_bufs_cublasDnrm2_v2(proto_buf *b, cublasHandle_t handle, int n, const double* x, int incx, double* result);
 int proto_bufs_cublasScnrm2_v2(proto_buf *b, cublasHandle_t handle, int n, const cuComplex* x, int incx, float* result);
 int proto_bufs_cublasDznrm2_v2(proto_buf *b, cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, double* result);
+int proto_bufs_cublasDotEx(proto_buf *b, cublasHandle_t handle, int n, const void* x, cudaDataType xType, int incx, const void* y, cudaDataType yType, int incy, void* result, cudaDataType resultType, cudaDataType executionType);
 int proto_bufs_cublasSdot_v2(proto_buf *b, cublasHandle_t handle, int n, const float* x, int incx, const float* y, int incy, float* result);
 int proto_bufs_cublasSdot_v2_64(proto_buf *b, cublasHandle_t handle, int64_t n, const float* x, int64_t incx, const float* y, int64_t incy, float* result);
 int proto_bufs_cublasDdot_v2(proto_buf *b, cublasHandle_t handle, int n, const double* x, int incx, const double* y, int incy, double* result);

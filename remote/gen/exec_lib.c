@@ -38,6 +38,8 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
         n++;
     if (cublas && (f->cublasDznrm2_v2 = (__typeof__(f->cublasDznrm2_v2))dlsym(cublas, "cublasDznrm2_v2")))
         n++;
+    if (cublas && (f->cublasDotEx = (__typeof__(f->cublasDotEx))dlsym(cublas, "cublasDotEx")))
+        n++;
     if (cublas && (f->cublasSdot_v2 = (__typeof__(f->cublasSdot_v2))dlsym(cublas, "cublasSdot_v2")))
         n++;
     if (cublas && (f->cublasSdot_v2_64 = (__typeof__(f->cublasSdot_v2_64))dlsym(cublas, "cublasSdot_v2_64")))
@@ -573,6 +575,42 @@ static int dec_cublasDznrm2_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
         return exec_lib_missing(ses, index, "cublasDznrm2_v2");
     int st = (int)exec_lib_table(ses)->cublasDznrm2_v2(handle, n, x, incx, result);
     return exec_lib_done(ses, index, rd, st, "cublasDznrm2_v2");
+}
+
+static int dec_cublasDotEx(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const void* x;
+    cudaDataType xType;
+    int incx;
+    const void* y;
+    cudaDataType yType;
+    int incy;
+    void* result;
+    cudaDataType resultType;
+    cudaDataType executionType;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &xType, sizeof xType);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &yType, sizeof yType);
+    exec_lib_val(rd, &incy, sizeof incy);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    exec_lib_val(rd, &resultType, sizeof resultType);
+    exec_lib_val(rd, &executionType, sizeof executionType);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDotEx");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDotEx(bufs_, handle, n, x, xType, incx, y, yType, incy, result, resultType, executionType);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDotEx");
+    if (!exec_lib_table(ses)->cublasDotEx)
+        return exec_lib_missing(ses, index, "cublasDotEx");
+    int st = (int)exec_lib_table(ses)->cublasDotEx(handle, n, x, xType, incx, y, yType, incy, result, resultType, executionType);
+    return exec_lib_done(ses, index, rd, st, "cublasDotEx");
 }
 
 static int dec_cublasSdot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
@@ -6093,6 +6131,8 @@ int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8
         return dec_cublasScnrm2_v2(s, index, &r);
     case GENIE_API_cublasDznrm2_v2:
         return dec_cublasDznrm2_v2(s, index, &r);
+    case GENIE_API_cublasDotEx:
+        return dec_cublasDotEx(s, index, &r);
     case GENIE_API_cublasSdot_v2:
         return dec_cublasSdot_v2(s, index, &r);
     case GENIE_API_cublasSdot_v2_64:

@@ -23,6 +23,7 @@ typedef struct exec_lib_fns {
     cublasStatus_t (*cublasDnrm2_v2)(cublasHandle_t handle, int n, const double* x, int incx, double* result);
     cublasStatus_t (*cublasScnrm2_v2)(cublasHandle_t handle, int n, const cuComplex* x, int incx, float* result);
     cublasStatus_t (*cublasDznrm2_v2)(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, double* result);
+    cublasStatus_t (*cublasDotEx)(cublasHandle_t handle, int n, const void* x, cudaDataType xType, int incx, const void* y, cudaDataType yType, int incy, void* result, cudaDataType resultType, cudaDataType executionType);
     cublasStatus_t (*cublasSdot_v2)(cublasHandle_t handle, int n, const float* x, int incx, const float* y, int incy, float* result);
     cublasStatus_t (*cublasSdot_v2_64)(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, const float* y, int64_t incy, float* result);
     cublasStatus_t (*cublasDdot_v2)(cublasHandle_t handle, int n, const double* x, int incx, const double* y, int incy, double* result);

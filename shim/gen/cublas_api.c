@@ -154,6 +154,27 @@ cublasStatus_t shim_rec_cublasDznrm2_v2(cublasHandle_t handle, int n, const cuDo
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
+cublasStatus_t shim_rec_cublasDotEx(cublasHandle_t handle, int n, const void* x, cudaDataType xType, int incx, const void* y, cudaDataType yType, int incy, void* result, cudaDataType resultType, cudaDataType executionType)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDotEx, 0 + 4 + sizeof n + 8 + sizeof xType + sizeof incx + 8 + sizeof yType + sizeof incy + SHIM_LIB_RESULT_BYTES + sizeof resultType + sizeof executionType))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &xType, sizeof xType);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &yType, sizeof yType);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_result(&lc, result, proto_dtype_size(resultType));
+    shim_lib_val(&lc, &resultType, sizeof resultType);
+    shim_lib_val(&lc, &executionType, sizeof executionType);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDotEx(bufs_, handle, n, x, xType, incx, y, yType, incy, result, resultType, executionType));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
 cublasStatus_t shim_rec_cublasSdot_v2(cublasHandle_t handle, int n, const float* x, int incx, const float* y, int incy, float* result)
 {
     shim_lib_call lc;
@@ -3919,18 +3940,12 @@ GENIE_EXPORT cublasStatus_t cublasDznrm2_v2_64(cublasHandle_t handle, int64_t n,
 
 GENIE_EXPORT cublasStatus_t cublasDotEx(cublasHandle_t handle, int n, const void* x, cudaDataType xType, int incx, const void* y, cudaDataType yType, int incy, void* result, cudaDataType resultType, cudaDataType executionType)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)xType;
-    (void)incx;
-    (void)y;
-    (void)yType;
-    (void)incy;
-    (void)result;
-    (void)resultType;
-    (void)executionType;
-    return shim_deny_blas(GENIE_APIX_cublasDotEx);
+    shim_count(GENIE_APIX_cublasDotEx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDotEx(handle, n, x, xType, incx, y, yType, incy, result, resultType, executionType);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDotEx_64(cublasHandle_t handle, int64_t n, const void* x, cudaDataType xType, int64_t incx, const void* y, cudaDataType yType, int64_t incy, void* result, cudaDataType resultType, cudaDataType executionType)

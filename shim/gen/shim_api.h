@@ -173,6 +173,7 @@ cublasStatus_t shim_rec_cublasSnrm2_v2_64(cublasHandle_t handle, int64_t n, cons
 cublasStatus_t shim_rec_cublasDnrm2_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result);
 cublasStatus_t shim_rec_cublasScnrm2_v2(cublasHandle_t handle, int n, const cuComplex* x, int incx, float* result);
 cublasStatus_t shim_rec_cublasDznrm2_v2(cublasHandle_t handle, int n, const cuDoubleComplex* x, int incx, double* result);
+cublasStatus_t shim_rec_cublasDotEx(cublasHandle_t handle, int n, const void* x, cudaDataType xType, int incx, const void* y, cudaDataType yType, int incy, void* result, cudaDataType resultType, cudaDataType executionType);
 cublasStatus_t shim_rec_cublasSdot_v2(cublasHandle_t handle, int n, const float* x, int incx, const float* y, int incy, float* result);
 cublasStatus_t shim_rec_cublasSdot_v2_64(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, const float* y, int64_t incy, float* result);
 cublasStatus_t shim_rec_cublasDdot_v2(cublasHandle_t handle, int n, const double* x, int incx, const double* y, int incy, double* result);

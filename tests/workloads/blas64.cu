@@ -1,15 +1,18 @@
-// blas64.cu — cuBLAS's 64-bit-integer API (the _64 forms, CUDA 12+) beside the 32-bit one, in
-// the style of the cuBLAS documentation examples: allocate, set, compute, get, check.
+// blas64.cu — cuBLAS calls beyond the common 32-bit ones: the 64-bit-integer API (the _64 forms,
+// CUDA 12+) beside the 32-bit one, and cublasDotEx (torch.dot on fp16), in the style of the
+// cuBLAS documentation examples: allocate, set, compute, get, check.
 //
 //   blas64 [M=48] [N=40] [K=56]
 // cublasSaxpy_64, Sscal_64, Scopy_64, Sdot_64, Snrm2_64, Sgemv_64, Sgemm_64, Dgemm_64,
 // SgemmStridedBatched_64, SgemmBatched_64, GemmEx_64 and GemmStridedBatchedEx_64, each
 // compared with its 32-bit form on the same inputs (the same library computes both: the
-// results must be identical) and with a CPU reference. Prints RESULT OK.
+// results must be identical) and with a CPU reference; cublasDotEx in fp16 and fp32 against
+// cublasSdot and the CPU. Prints RESULT OK.
 #include "wl_common.h"
 
 #include <cmath>
 #include <cublas_v2.h>
+#include <cuda_fp16.h>
 #include <vector>
 
 #define CB(call)                                                                           \
@@ -89,6 +92,27 @@ int main(int argc, char **argv)
         dref += (double)hx[i] * want[i], nref += want[i] * want[i];
     EXPECT(d32 == d64 && close(d64, dref));
     EXPECT(n32 == n64 && close(n64, std::sqrt(nref)));
+
+    // cublasDotEx: fp32 like cublasSdot; fp16 inputs (exact in half: multiples of 1/8 below 2)
+    float dex = 0;
+    CB(cublasDotEx(h, M, x, CUDA_R_32F, 1, z, CUDA_R_32F, 1, &dex, CUDA_R_32F, CUDA_R_32F));
+    EXPECT(dex == d32);
+    std::vector<__half> hh(M), hk(M);
+    double href = 0;
+    for (int i = 0; i < M; i++) {
+        float p = (float)((i % 32) - 16) / 8.0f, q = (float)((i * 7 % 24) - 12) / 8.0f;
+        hh[i] = __float2half(p);
+        hk[i] = __float2half(q);
+        href += (double)p * q;
+    }
+    __half *dh = put(hh), *dk = put(hk);
+    __half hres;
+    CB(cublasDotEx(h, M, dh, CUDA_R_16F, 1, dk, CUDA_R_16F, 1, &hres, CUDA_R_16F, CUDA_R_32F));
+    EXPECT(__half2float(hres) == __half2float(__float2half((float)href))); // one rounding
+    EXPECT(cublasDotEx(h, M, dh, CUDA_R_16F, 1, dk, CUDA_R_16F, 1, &hres, CUDA_R_16F,
+                       CUDA_R_8I) != CUBLAS_STATUS_SUCCESS);
+    CK(cudaFree(dh));
+    CK(cudaFree(dk));
 
     // level 2: y = A x (A M x N, column-major)
     std::vector<float> hA = vec((size_t)M * K), hB = vec((size_t)K * N), hv = vec(N);
