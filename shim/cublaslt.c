@@ -565,7 +565,8 @@ static int algo_cb(void *ud, const proto_rec *r)
         a->n = d.data_len - PROTO_LT_ALGO_REPLY_HEAD;
         if (a->n > a->cap)
             return GENIE_EPROTO;
-        memcpy(a->out, d.data + PROTO_LT_ALGO_REPLY_HEAD, a->n);
+        if (a->n) /* out may be NULL when nothing is asked for (a size query) */
+            memcpy(a->out, d.data + PROTO_LT_ALGO_REPLY_HEAD, a->n);
         a->status = st;
         a->got = 1;
     } else if (r->op == PROTO_OP_R_ERROR) {
@@ -594,7 +595,8 @@ static cublasStatus_t algo_call(uint32_t handle, uint32_t call, const uint8_t *a
     free(keyb);
     for (algo_cached *c = algo_cache[key.lo % ALGO_CACHE_BUCKETS]; c; c = c->next)
         if (c->key.lo == key.lo && c->key.hi == key.hi) {
-            memcpy(out, c->out, c->n < cap ? c->n : cap);
+            if (c->n && cap)
+                memcpy(out, c->out, c->n < cap ? c->n : cap);
             *written = c->written;
             return (cublasStatus_t)c->status;
         }
@@ -626,7 +628,8 @@ static cublasStatus_t algo_call(uint32_t handle, uint32_t call, const uint8_t *a
         c->status = ar.status;
         c->written = ar.written;
         c->n = ar.n;
-        memcpy(c->out, out, ar.n);
+        if (ar.n)
+            memcpy(c->out, out, ar.n);
         c->next = algo_cache[key.lo % ALGO_CACHE_BUCKETS];
         algo_cache[key.lo % ALGO_CACHE_BUCKETS] = c;
         algo_cache_n++;
