@@ -2,6 +2,7 @@
  * check and apply a patch list. */
 #include "protocol/delta.h"
 
+#include <isa-l/igzip_lib.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,5 +223,60 @@ const char *proto_delta_apply_same(uint8_t *buf, size_t n, const proto_delta_lay
         memcpy(buf + l->run[2 * r], bytes, l->run[2 * r + 1]);
         bytes += l->run[2 * r + 1];
     }
+    return NULL;
+}
+
+int proto_delta_deflate(const uint8_t *in, size_t n, genie_buf *out, genie_buf *scratch)
+{
+    genie_buf_reset(out);
+    if (n < 16 || n > UINT32_MAX) /* nothing to win below a few bytes */
+        return GENIE_ETOOBIG;
+    if (scratch->cap < ISAL_DEF_LVL1_DEFAULT && genie_buf_reserve(scratch, ISAL_DEF_LVL1_DEFAULT))
+        return GENIE_ENOMEM;
+    if (genie_buf_reserve(out, n))
+        return GENIE_ENOMEM;
+    struct isal_zstream z;
+    isal_deflate_stateless_init(&z);
+    z.level = 1;
+    z.level_buf = scratch->data;
+    z.level_buf_size = (uint32_t)(scratch->cap < UINT32_MAX ? scratch->cap : UINT32_MAX);
+    z.gzip_flag = IGZIP_DEFLATE;
+    z.end_of_stream = 1;
+    z.flush = NO_FLUSH;
+    z.next_in = (uint8_t *)in; /* igzip's API is not const; it only reads */
+    z.avail_in = (uint32_t)n;
+    z.next_out = out->data;
+    z.avail_out = (uint32_t)(n - 1); /* smaller than the input, or not worth it */
+    int rc = isal_deflate_stateless(&z);
+    if (rc == STATELESS_OVERFLOW)
+        return GENIE_ETOOBIG;
+    if (rc != COMP_OK)
+        return GENIE_EPROTO;
+    out->len = z.total_out;
+    return 0;
+}
+
+const char *proto_delta_inflate(const uint8_t *in, size_t n, size_t max, genie_buf *out)
+{
+    genie_buf_reset(out);
+    if (n > UINT32_MAX || max > UINT32_MAX)
+        return "compressed patches too large";
+    if (genie_buf_reserve(out, max ? max : 1))
+        return "out of memory";
+    struct inflate_state st;
+    isal_inflate_init(&st);
+    st.crc_flag = ISAL_DEFLATE;
+    st.next_in = (uint8_t *)in;
+    st.avail_in = (uint32_t)n;
+    st.next_out = out->data;
+    st.avail_out = (uint32_t)max;
+    int rc = isal_inflate_stateless(&st);
+    if (rc == ISAL_OUT_OVERFLOW)
+        return "compressed patches inflate past the bound";
+    if (rc != ISAL_DECOMP_OK)
+        return "malformed compressed patches";
+    if (st.avail_in) /* bytes after the stream's end: not what the encoder writes */
+        return "trailing bytes after the compressed patches";
+    out->len = st.total_out;
     return NULL;
 }

@@ -63,6 +63,19 @@ size_t proto_delta_put_run(uint8_t *out, uint32_t gap, uint32_t len);
 int proto_delta_encode(const uint8_t *cur, const uint8_t *old, size_t n, size_t budget,
                        genie_buf *out, uint32_t *npatches);
 
+/* Compressed patches (PROTO_FRAME_DELTA_Z on a BATCH_DELTA frame): the record's patches are
+ * the raw DEFLATE stream (RFC 1951, ISA-L's igzip at level 1) of the list or of the
+ * same-layout bytes. A decode step's list repeats itself (the same pointer written into
+ * several records, the same few bytes in every layer), so it shrinks about 2.3x.
+ * proto_delta_deflate: in[0, n) into out (reset first); scratch holds the compressor's
+ * working memory between calls. 0, GENIE_ETOOBIG when the stream would not be smaller than
+ * n (out then useless: send the bytes as they are), GENIE_ENOMEM, or GENIE_EPROTO. */
+int proto_delta_deflate(const uint8_t *in, size_t n, genie_buf *out, genie_buf *scratch);
+/* The inverse, into out (reset first), refusing a stream that is malformed, truncated, or
+ * would inflate past max bytes (untrusted input: never more memory than max). NULL or why
+ * not (a static string). */
+const char *proto_delta_inflate(const uint8_t *in, size_t n, size_t max, genie_buf *out);
+
 /* Applies a patch list (npatches runs in patches[0, len)) to buf[0, n) in place. The whole
  * list is checked first: on a refusal buf is unchanged and the answer says why (a static
  * string); NULL means applied. */

@@ -39,6 +39,9 @@ enum proto_kind {
 /* TRACE (GENIE_TRACE_FILE): the executor times this frame's stream work with events and
  * answers R_TRACE before R_EXEC. 0x10: clear of the flags other passes may take. */
 #define PROTO_FRAME_TRACE 0x10u
+/* DELTA_Z: on a BATCH_DELTA frame, the record's patches are compressed (protocol/delta.h,
+ * proto_delta_deflate; GENIE_DELTA_DEFLATE). Meaningless on any other frame. */
+#define PROTO_FRAME_DELTA_Z 0x20u
 /* One span of R_TRACE: the op at index of frame seq ran on client stream `stream` from t0 to
  * t1 on the device (the server's clock, ns). 32 bytes, little-endian. */
 typedef struct proto_trace_span {

@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 /* 2: BATCH_DELTA runs carry varint headers and may reuse the template delta's runs
- * (protocol/delta.h) */
-#define PROTO_SESSION_VERSION 2
+ * (protocol/delta.h); 3: a BATCH_DELTA's patches may be compressed (PROTO_FRAME_DELTA_Z) */
+#define PROTO_SESSION_VERSION 3
 #define PROTO_MAX_ATTRS 192 /* > CU_DEVICE_ATTRIBUTE_MAX of CUDA 13.0 (148) */
 #define PROTO_MAX_DEVICES 8
 

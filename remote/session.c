@@ -344,21 +344,37 @@ static const char *delta_build(exec_session *s, const proto_frame *f, const prot
     if (proto_frame_begin(out, PROTO_KIND_REQUEST, f->seq) ||
         genie_buf_append(out, s->tmpl.data, s->tmpl.len))
         return "out of memory";
-    proto_frame_set_flags(out, f->flags | PROTO_FRAME_TEMPLATE);
+    proto_frame_set_flags(out, (f->flags & ~PROTO_FRAME_DELTA_Z) | PROTO_FRAME_TEMPLATE);
     const char *why;
+    genie_buf z = {0};
+    if (f->flags & PROTO_FRAME_DELTA_Z) {
+        /* compressed patches: never more than a whole template's bytes (the client's explicit
+         * lists stay under half of it, same-layout bytes under all of it) */
+        why = proto_delta_inflate(a.patches, a.patches_len, s->tmpl.len + 64, &z);
+        if (why) {
+            genie_buf_free(&z);
+            return why;
+        }
+        a.patches = z.data;
+        a.patches_len = z.len;
+    }
     s->pend_layout_ok = 0;
     if (a.npatches == PROTO_DELTA_SAME_LAYOUT) { /* the runs of the template's own delta */
-        if (!s->tmpl_layout_ok)
-            return "no layout to reuse (the template was not made by a delta)";
-        why = proto_delta_apply_same(out->data + PROTO_HDR_SIZE, s->tmpl.len, &s->tmpl_layout,
-                                     a.patches, a.patches_len);
-        s->pend_layout_ok = !why && !proto_delta_layout_copy(&s->pend_layout, &s->tmpl_layout);
+        if (!s->tmpl_layout_ok) {
+            why = "no layout to reuse (the template was not made by a delta)";
+        } else {
+            why = proto_delta_apply_same(out->data + PROTO_HDR_SIZE, s->tmpl.len,
+                                         &s->tmpl_layout, a.patches, a.patches_len);
+            s->pend_layout_ok = !why && !proto_delta_layout_copy(&s->pend_layout,
+                                                                 &s->tmpl_layout);
+        }
     } else {
         why = proto_delta_apply(out->data + PROTO_HDR_SIZE, s->tmpl.len, a.patches,
                                 a.patches_len, a.npatches);
         s->pend_layout_ok = !why && !proto_delta_layout_of(&s->pend_layout, a.patches,
                                                            a.patches_len, a.npatches);
     }
+    genie_buf_free(&z);
     if (why)
         return why;
     proto_frame_end(out);

@@ -2,6 +2,10 @@
  * per-op roofline, with calibrated parameters. */
 #include "semantics/sem.h"
 
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
 /* Bytes per element of a cudaDataType (CUDA_R_32F 0, R_64F 1, R_16F 2, R_8I 3, C_32F 4, C_64F 5,
  * R_16BF 14, ...): 4 when unknown. */
 static double elt_bytes(int dtype)
@@ -47,14 +51,62 @@ double sem_cost_op(const sem_cost_params *p, const sem_op *o, const sem_ir *ir)
     return t;
 }
 
+double sem_cost_device(const sem_cost_params *p, const sem_ir *ir)
+{
+    double t = 0;
+    for (uint32_t i = 0; i < ir->n; i++)
+        t += sem_cost_op(p, &ir->ops[i], ir);
+    return t;
+}
+
+double sem_cost_wire(const sem_cost_params *p, uint64_t bytes)
+{
+    double t = p->rtt_ns / 2;
+    if (p->wire_bps > 0)
+        t += (double)bytes / p->wire_bps * 1e9;
+    return t;
+}
+
 double sem_cost_batch(const sem_cost_params *p, const sem_ir *ir, uint64_t sent, uint64_t received)
 {
     double t = p->rtt_ns;
     if (p->wire_bps > 0)
         t += (double)(sent + received) / p->wire_bps * 1e9;
-    for (uint32_t i = 0; i < ir->n; i++)
-        t += sem_cost_op(p, &ir->ops[i], ir);
-    return t;
+    return t + sem_cost_device(p, ir);
+}
+
+int sem_cost_parse(sem_cost_params *p, const char *s)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } keys[] = {
+        {"rtt_ns", offsetof(sem_cost_params, rtt_ns)},
+        {"wire_bps", offsetof(sem_cost_params, wire_bps)},
+        {"op_ns", offsetof(sem_cost_params, op_ns)},
+        {"flops", offsetof(sem_cost_params, flops)},
+        {"mem_bps", offsetof(sem_cost_params, mem_bps)},
+    };
+    sem_cost_params q = *p;
+    while (*s) {
+        const char *eq = strchr(s, '=');
+        if (!eq)
+            return -1;
+        size_t klen = (size_t)(eq - s), k;
+        for (k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            if (strlen(keys[k].key) == klen && !strncmp(keys[k].key, s, klen))
+                break;
+        if (k == sizeof keys / sizeof keys[0])
+            return -1;
+        char *end;
+        double v = strtod(eq + 1, &end);
+        if (end == eq + 1 || !(v >= 0) || v > 1e30 || (*end && *end != ','))
+            return -1;
+        *(double *)((char *)&q + keys[k].off) = v;
+        s = *end ? end + 1 : end;
+    }
+    *p = q;
+    return 0;
 }
 
 double sem_pearson(const double *x, const double *y, uint32_t n)

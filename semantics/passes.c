@@ -41,10 +41,20 @@ int sem_pass_sync_elide(const sem_policy *p, const sem_ir *ir)
 
 /* ---- the pipeline pass ---- */
 
-int sem_pass_pipeline_due(const sem_policy *p, const sem_pipe *pp, const sem_ir *ir)
+int sem_pass_pipeline_due(const sem_policy *p, const sem_pipe *pp, const sem_ir *ir,
+                          uint64_t batch_bytes, uint64_t now_ns)
 {
     if (!p->pipeline || ir->lost)
         return 0;
+    if (pp->chunks && p->cost) {
+        /* sized by the cost model: cut once waiting longer would leave the executor idle
+         * before this chunk arrives */
+        if (ir->n < p->pipe_first)
+            return 0;
+        if (ir->n >= p->pipe_max)
+            return 1;
+        return (double)now_ns + sem_cost_wire(p->cost, batch_bytes) >= pp->idle_ns;
+    }
     uint64_t want = (uint64_t)p->pipe_first << (pp->chunks < 16 ? pp->chunks : 16);
     if (want > p->pipe_max)
         want = p->pipe_max;
@@ -60,6 +70,16 @@ int sem_pass_pipeline_due(const sem_policy *p, const sem_pipe *pp, const sem_ir 
         if (ir->ops[i].kind == SEM_OP_GEMM && ir->ops[i].gemm.n > 1)
             return 1;
     return 0;
+}
+
+void sem_pipe_sent(const sem_policy *p, sem_pipe *pp, const sem_ir *ir, uint64_t bytes,
+                   uint64_t now_ns)
+{
+    if (!p->cost)
+        return;
+    double arrive = (double)now_ns + sem_cost_wire(p->cost, bytes);
+    double start = arrive > pp->idle_ns ? arrive : pp->idle_ns;
+    pp->idle_ns = start + sem_cost_device(p->cost, ir);
 }
 
 /* ---- the H2D policy ---- */

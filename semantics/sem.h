@@ -243,9 +243,12 @@ typedef struct sem_policy {
     const struct sem_kv *kv_bufs; /* the KV pass's buffers (borrowed), or NULL */
     int sync_elision;       /* GENIE_SYNC_ELISION (and GENIE_SEMANTICS): SEM_ELIDE_* */
     int pipeline;           /* GENIE_PIPELINE (and GENIE_SEMANTICS) */
-    uint32_t pipe_first;    /* ops in the pipeline's first chunk; each next one is twice as
-                             * long, up to pipe_max */
-    uint32_t pipe_max;
+    uint32_t pipe_first;    /* ops in the pipeline's first chunk (and the least in any chunk);
+                             * without the cost model each next one is twice as long */
+    uint32_t pipe_max;      /* the most ops in a chunk */
+    /* The cost model's parameters (borrowed) when it sizes the pipeline's chunks
+     * (GENIE_PIPELINE_COST); NULL: the fixed doubling above. */
+    const struct sem_cost_params *cost;
 } sem_policy;
 
 /* ---- flush decisions ---- */
@@ -269,19 +272,36 @@ enum { SEM_ELIDE_OFF = 0, SEM_ELIDE_UPLOADS = 1, SEM_ELIDE_ALL = 2 };
 int sem_pass_sync_elide(const sem_policy *p, const sem_ir *ir);
 
 /* ---- the pipeline pass (GENIE_PIPELINE) ---- */
-/* Chunks cut since the last flush that waited. */
+/* The run of chunks since the last flush that waited. */
 typedef struct sem_pipe {
     uint32_t chunks;
+    /* With the cost model: when the executor is estimated to have run every frame sent in this
+     * run (ns, on the caller's clock: each frame arrives its wire time after its send, starts
+     * once it has arrived and the frames before it are done, and runs its ops' estimated
+     * time). 0: nothing in flight. */
+    double idle_ns;
 } sem_pipe;
-/* 1 when the batch described by ir should go out now as a chunk, without waiting, so the
- * executor runs it while the program records the next one. A chunk is pipe_first ops, the
- * next twice that, ..., at most pipe_max: the executor starts early and later chunks cost
- * fewer frames. Only batches that carry work worth overlapping are cut: the first chunk
+/* 1 when the batch described by ir (batch_bytes on the wire so far) should go out now as a
+ * chunk, without waiting, so the executor runs it while the program records the next one.
+ * Only batches that carry work worth overlapping are cut: the first chunk, pipe_first ops,
  * needs a matrix product over more than one column (n > 1: a prefill's tokens, a
  * convolution's pixels); a one-token decode step (n = 1) stays one batch, which keeps it a
  * repeated batch for the delta. Once a chunk is cut, the rest of the batch up to the next
- * waiting flush is cut alike. */
-int sem_pass_pipeline_due(const sem_policy *p, const sem_pipe *pp, const sem_ir *ir);
+ * waiting flush is cut alike, each chunk between pipe_first and pipe_max ops:
+ *  - without the cost model (p->cost NULL), each twice as long as the one before;
+ *  - with it, at the latest moment at which the chunk's wire time (sem_cost_wire of its bytes)
+ *    is still covered by the work estimated to be in flight: when now_ns plus that wire time
+ *    reaches pp->idle_ns. Slow ops (or a fast wire) make long chunks and few frames; fast ops
+ *    behind a slow wire make short ones, so the executor starts on each as soon as it can.
+ * now_ns is read only by that last rule (the caller may pass 0 otherwise). */
+int sem_pass_pipeline_due(const sem_policy *p, const sem_pipe *pp, const sem_ir *ir,
+                          uint64_t batch_bytes, uint64_t now_ns);
+/* A frame of bytes described by ir went out without waiting at now_ns: the executor's
+ * estimated idle time moves on (with the cost model; nothing without it). */
+void sem_pipe_sent(const sem_policy *p, sem_pipe *pp, const sem_ir *ir, uint64_t bytes,
+                   uint64_t now_ns);
+/* A flush waited: nothing is in flight, the run of chunks ends. */
+static inline void sem_pipe_reset(sem_pipe *pp) { *pp = (sem_pipe){0}; }
 
 /* ---- the H2D policy (the weight-cache pass) ---- */
 typedef enum sem_h2d {
@@ -414,6 +434,20 @@ double sem_cost_op(const sem_cost_params *p, const sem_op *o, const sem_ir *ir);
  * sent + received bytes over wire_bps, plus every op of ir (run one after the other). */
 double sem_cost_batch(const sem_cost_params *p, const sem_ir *ir, uint64_t sent,
                       uint64_t received);
+/* The device side of a batch (ns): every op of ir, one after the other, with no round trip
+ * and no wire. */
+double sem_cost_device(const sem_cost_params *p, const sem_ir *ir);
+/* One way on the wire (ns): half the round trip plus bytes over wire_bps. */
+double sem_cost_wire(const sem_cost_params *p, uint64_t bytes);
+/* Parameters used until a calibration gives others: a 100 us round trip, 1.25 GB/s (10 GbE),
+ * 5 us per op, 50 TFLOP/s, 2 TB/s. Typical numbers for a GPU host on a LAN, not measured
+ * here and not taken from the fake GPU's model file. */
+#define SEM_COST_DEFAULTS ((sem_cost_params){100e3, 1.25e9, 5e3, 50e12, 2e12})
+/* Reads "key=value,key=value" (keys rtt_ns, wire_bps, op_ns, flops, mem_bps; values as strtod
+ * reads them, not negative) over the parameters in *p; keys not named keep their values.
+ * bench/micro --cost prints such a line from its calibration. 0, or -1 on a malformed string
+ * (*p then unchanged). */
+int sem_cost_parse(sem_cost_params *p, const char *s);
 /* Pearson's correlation of x and y (n values), 0 when undefined. */
 double sem_pearson(const double *x, const double *y, uint32_t n);
 

@@ -135,7 +135,9 @@ cudaError_t shim_batch_commit(shim_rec *r, uint32_t sid, unsigned flags)
     if (shim_g.naive) /* GENIE_NAIVE: one round trip per op */
         return shim_flush(SHIM_RT_SYNC);
     if (__builtin_expect(shim_g.pol.pipeline, 0) &&
-        sem_pass_pipeline_due(&shim_g.pol, &shim_g.pipe, &shim_g.ir) && may_go_nowait()) {
+        sem_pass_pipeline_due(&shim_g.pol, &shim_g.pipe, &shim_g.ir, B.buf.len + B.ext_bytes,
+                              shim_g.pipe.chunks && shim_g.pol.cost ? genie_now_ns() : 0) &&
+        may_go_nowait()) {
         /* GENIE_PIPELINE: this chunk runs on the executor while the program records the next */
         shim_g.pipe.chunks++;
         shim_g.stats.pipeline_chunks++;
@@ -315,6 +317,9 @@ cudaError_t shim_flush_nowait(void)
     proto_frame_set_flags(&B.buf, 0);
     shim_phase_before(0); /* GENIE_PHASE, GENIE_KV_COLOCATE: a pipeline chunk has a phase too */
     uint64_t sent0 = shim_g.stats.bytes_sent;
+    if (shim_g.pol.pipeline) /* GENIE_PIPELINE_COST: the executor's estimated work in flight */
+        sem_pipe_sent(&shim_g.pol, &shim_g.pipe, &shim_g.ir, B.buf.len + B.ext_bytes,
+                      genie_now_ns());
     cudaError_t ce = shim_inflight_send(&B.buf, B.ext, B.next, B.slots, B.nslots, B.reply_bytes);
     shim_phase_after(sent0);
     return batch_reset(ce);
@@ -323,7 +328,7 @@ cudaError_t shim_flush_nowait(void)
 cudaError_t shim_flush(int kind)
 {
     SHIM_HELD();
-    shim_g.pipe.chunks = 0; /* a flush that waits ends the pipeline's run of chunks */
+    sem_pipe_reset(&shim_g.pipe); /* a flush that waits ends the pipeline's run of chunks */
     if (B.ops == 0) {
         /* nothing recorded, but batches in flight are waited for: a sync waits for them all */
         if (!shim_inflight_count())

@@ -3,6 +3,7 @@
 
 #include "protocol/delta.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* The payload of the last template frame that ran cleanly (sent as frame seq), which the
@@ -13,6 +14,7 @@
 static struct {
     uint32_t seq;
     genie_buf tmpl, delta, patches, same;
+    genie_buf z, zscratch; /* the compressed patches (GENIE_DELTA_DEFLATE), igzip's memory */
     proto_delta_layout layout, pend;
     int layout_ok, pend_ok;
 } D;
@@ -34,10 +36,48 @@ void shim_delta_keep(const uint8_t *cur, size_t n, uint32_t seq, int was_delta)
     }
 }
 
+/* GENIE_SEM_DUMP: each run of bytes that differ from the template (merged as the encoder
+ * merges them), with the op it falls in and its offset in that op's record, old and new bytes:
+ * what a decode step's delta is made of. */
+static void dump_changes(FILE *f, const uint8_t *cur, const uint8_t *old, size_t n)
+{
+    const sem_ir *ir = &shim_g.ir;
+    uint32_t op = 0;
+    size_t op_at = 0; /* offset of ops[op]'s record */
+    for (size_t i = 0; i < n;) {
+        if (cur[i] == old[i]) {
+            i++;
+            continue;
+        }
+        size_t j = i + 1, last = i;
+        while (j < n && j <= last + PROTO_DELTA_GAP + 1) {
+            if (cur[j] != old[j])
+                last = j;
+            j++;
+        }
+        while (!ir->lost && op < ir->n && op_at + ir->ops[op].wire_bytes <= i)
+            op_at += ir->ops[op++].wire_bytes;
+        const sem_op *o = !ir->lost && op < ir->n ? &ir->ops[op] : NULL;
+        fprintf(f, "  changed op=%u kind=%s wire=0x%04x at=%zu len=%zu old=", op,
+                o ? sem_kind_name(o->kind) : "?", o ? o->wire_op : 0, i - op_at, last + 1 - i);
+        for (size_t k = i; k <= last; k++)
+            fprintf(f, "%02x", old[k]);
+        fprintf(f, " new=");
+        for (size_t k = i; k <= last; k++)
+            fprintf(f, "%02x", cur[k]);
+        fputc('\n', f);
+        i = last + 1;
+    }
+}
+
 genie_buf *shim_delta_build(const uint8_t *cur, size_t n)
 {
     if (!shim_g.rep.ok || D.tmpl.len != n)
         return NULL;
+    if (shim_g.sem_dump) {
+        dump_changes(shim_g.sem_dump, cur, D.tmpl.data, n);
+        fflush(shim_g.sem_dump);
+    }
     uint32_t npatch;
     genie_buf *pb = &D.patches;
     D.pend_ok = 0;
@@ -55,10 +95,17 @@ genie_buf *shim_delta_build(const uint8_t *cur, size_t n)
     } else {
         D.pend_ok = !proto_delta_layout_of(&D.pend, pb->data, pb->len, npatch);
     }
+    /* GENIE_DELTA_DEFLATE: the patches compressed, when that is smaller (the layout kept
+     * above is the uncompressed list's: both sides keep that) */
+    uint32_t flags = PROTO_FRAME_TEMPLATE;
+    if (shim_g.delta_z && pb->len && !proto_delta_deflate(pb->data, pb->len, &D.z, &D.zscratch)) {
+        pb = &D.z;
+        flags |= PROTO_FRAME_DELTA_Z;
+    }
     genie_buf *d = &D.delta;
     if (proto_frame_begin(d, PROTO_KIND_REQUEST, 0))
         return NULL;
-    proto_frame_set_flags(d, PROTO_FRAME_TEMPLATE);
+    proto_frame_set_flags(d, flags);
     uint8_t *p = proto_put_BATCH_DELTA(d, D.seq, npatch, pb->len);
     if (!p)
         return NULL;

@@ -40,6 +40,7 @@ static void shim_init(void)
         .pipe_first = (uint32_t)genie_env_int("GENIE_PIPELINE_FIRST", 32),
         .pipe_max = (uint32_t)genie_env_int("GENIE_PIPELINE_MAX", 512),
     };
+    shim_g.delta_z = genie_env_bool("GENIE_DELTA_DEFLATE", 1); /* only deltas use it */
     const char *dump = genie_env_str("GENIE_SEM_DUMP", NULL);
     if (dump && !(shim_g.sem_dump = fopen(dump, "w")))
         GENIE_ERROR("cannot write GENIE_SEM_DUMP=%s: %s", dump, strerror(errno));
@@ -57,6 +58,17 @@ static void shim_init(void)
     }
     if (!shim_g.pol.pipe_first || shim_g.pol.pipe_max < shim_g.pol.pipe_first)
         shim_g.pol.pipeline = 0;
+    /* GENIE_PIPELINE_COST=1: the cost model sizes the pipeline's chunks with the parameters of
+     * GENIE_COST_PARAMS (bench/micro --cost prints them from a calibration against the
+     * remote), else the defaults (semantics/sem.h). Off by default: on the simulated H100 it
+     * did not bring the result sooner than the fixed sizes (docs/semantics.md). */
+    shim_g.cost = SEM_COST_DEFAULTS;
+    const char *cp = genie_env_str("GENIE_COST_PARAMS", NULL);
+    if (cp && sem_cost_parse(&shim_g.cost, cp))
+        GENIE_ERROR("GENIE_COST_PARAMS=%s: not key=value,... of rtt_ns, wire_bps, op_ns, flops, "
+                    "mem_bps; the defaults stay", cp);
+    if (shim_g.pol.pipeline && genie_env_bool("GENIE_PIPELINE_COST", 0))
+        shim_g.pol.cost = &shim_g.cost;
     atexit(shim_stats_atexit);
     shim_trace_init(); /* its atexit runs before the stats' */
 }

@@ -219,7 +219,9 @@ typedef struct shim_state {
     uint32_t inflight_batches;
     uint64_t inflight_bytes;
     int sync_elision;
-    sem_pipe pipe; /* the pipeline pass's count of chunks since the last waiting flush */
+    sem_pipe pipe; /* the pipeline pass's run of chunks since the last waiting flush */
+    sem_cost_params cost; /* the cost model's parameters (GENIE_COST_PARAMS or defaults) */
+    int delta_z; /* GENIE_DELTA_DEFLATE: a BATCH_DELTA's patches go compressed when smaller */
     shim_stats stats;
 } shim_state;
 

@@ -23,6 +23,13 @@ bad=$(awk '/^batch/ { ir = substr($5, 10); pay = substr($6, 9)
 last=$(grep -n '^batch .* form=delta' "$d" | tail -1 | cut -d: -f1)
 [ -n "$last" ] || fail "no batch went as a delta"
 step=$(tail -n +"$((last + 1))" "$d" | awk '/^batch/{exit} {print}')
+# its delta's changed bytes, each inside one of its ops (the dump's "changed" lines)
+changed=$(grep '^  changed op=' <<<"$step" || true)
+[ -n "$changed" ] || fail "decode step: the delta's changed bytes are not listed"
+nops=$(sed -n "${last}p" "$d" | sed 's/.* ops=\([0-9]*\) .*/\1/')
+bad=$(awk -v n="$nops" '{ split($2, a, "="); if (a[2] + 0 >= n + 0 || $4 !~ /^wire=0x/) print }' <<<"$changed")
+[ -z "$bad" ] || fail "decode step: a changed run outside the batch's ops: $bad"
+step=$(grep -v '^  changed ' <<<"$step")
 ngemm=$(grep -c '^gemm ' <<<"$step" || true)
 [ "$ngemm" = 13 ] || fail "decode step: $ngemm GEMMs, expected 13"
 grep '^gemm ' <<<"$step" | grep -qv 'gemm=[0-9]*x1x' && fail "decode step: a GEMM not over one token"

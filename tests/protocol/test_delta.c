@@ -211,3 +211,46 @@ Test(delta, random_garbage_never_writes_outside)
             cr_assert_eq(memcmp(buf, keep, sizeof buf), 0);
     }
 }
+
+/* Compressed patches (PROTO_FRAME_DELTA_Z): a repetitive list shrinks and inflates back to
+ * itself; random bytes do not shrink (ETOOBIG: sent as they are); the inflater refuses
+ * garbage, a truncated stream, trailing bytes and a stream that inflates past its bound. */
+Test(delta, deflate_round_trip_and_refusals)
+{
+    uint8_t list[4096];
+    for (size_t i = 0; i < sizeof list; i++) /* the same few pointers over and over */
+        list[i] = (uint8_t)("\x02\x03\x8a\x1c\x00\x04\x90\x1c"[i % 8] + (i / 512));
+    genie_buf z = {0}, scratch = {0}, back = {0};
+    cr_assert_eq(proto_delta_deflate(list, sizeof list, &z, &scratch), 0);
+    cr_assert_lt(z.len, sizeof list / 4, "%zu bytes", z.len);
+    const char *why = proto_delta_inflate(z.data, z.len, sizeof list, &back);
+    cr_assert_null(why, "%s", why);
+    cr_assert_eq(back.len, sizeof list);
+    cr_assert_eq(memcmp(back.data, list, sizeof list), 0);
+    /* the bound: one byte short of the real size */
+    why = proto_delta_inflate(z.data, z.len, sizeof list - 1, &back);
+    cr_assert(why && strstr(why, "bound"), "%s", why ? why : "accepted");
+    /* truncated, trailing bytes, garbage */
+    why = proto_delta_inflate(z.data, z.len / 2, sizeof list, &back);
+    cr_assert_not_null(why, "a truncated stream accepted");
+    uint8_t more[8192];
+    memcpy(more, z.data, z.len);
+    memset(more + z.len, 0, 4);
+    why = proto_delta_inflate(more, z.len + 4, sizeof list, &back);
+    cr_assert_not_null(why, "trailing bytes accepted");
+    for (int k = 0; k < 200; k++) {
+        size_t n = 1 + rnd() % 64;
+        for (size_t i = 0; i < n; i++)
+            more[i] = (uint8_t)rnd();
+        (void)proto_delta_inflate(more, n, 256, &back); /* refused or bounded, never past */
+        cr_assert_leq(back.len, 256);
+    }
+    /* random bytes: nothing to win */
+    for (size_t i = 0; i < sizeof list; i++)
+        list[i] = (uint8_t)rnd();
+    cr_assert_eq(proto_delta_deflate(list, sizeof list, &z, &scratch), GENIE_ETOOBIG);
+    cr_assert_eq(proto_delta_deflate(list, 8, &z, &scratch), GENIE_ETOOBIG);
+    genie_buf_free(&z);
+    genie_buf_free(&scratch);
+    genie_buf_free(&back);
+}

@@ -1657,6 +1657,74 @@ Test(exec, batch_delta_same_layout)
     exec_session_close(s);
 }
 
+/* A BATCH_DELTA whose patches are compressed (PROTO_FRAME_DELTA_Z): the executor inflates
+ * them and runs the rebuilt batch; garbage or a stream inflating past a template's bytes is
+ * refused before anything runs. */
+static uint32_t put_delta_z(uint32_t tmpl_seq, const genie_buf *z)
+{
+    begin();
+    uint32_t fl = PROTO_FRAME_TEMPLATE | PROTO_FRAME_DELTA_Z;
+    memcpy(req.data + 8, &fl, 4);
+    uint8_t *p = proto_put_BATCH_DELTA(&req, tmpl_seq, 1, z->len);
+    cr_assert_not_null(p);
+    memcpy(p, z->data, z->len);
+    return next_seq - 1;
+}
+
+Test(exec, batch_delta_compressed)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 2 * MiB);
+    uint32_t t = put_template(base, 0x11);
+    size_t n = req.len - PROTO_HDR_SIZE;
+    uint8_t list[PROTO_DELTA_RUN_HDR_MAX + 256];
+    cr_assert_leq(n, 256);
+    /* one run over the whole template, its bytes with the memset's value changed */
+    size_t hl = proto_delta_put_run(list, 0, (uint32_t)n);
+    memcpy(list + hl, req.data + PROTO_HDR_SIZE, n);
+    list[hl + DELTA_VALUE_OFF] = 0x22;
+    expect_data(s, 0x11);
+    genie_buf z = {0}, scratch = {0};
+    cr_assert_eq(proto_delta_deflate(list, hl + n, &z, &scratch), 0);
+    t = put_delta_z(t, &z);
+    expect_data(s, 0x22);
+    /* the rebuilt batch is the template: a plain delta of it works */
+    t = put_delta(t, DELTA_VALUE_OFF, 1, 0x33);
+    expect_data(s, 0x33);
+    /* garbage */
+    genie_buf g = {0};
+    genie_buf_append(&g, "\xff\xfe\xfd\xfc\x00\x01", 6);
+    put_delta_z(t, &g);
+    expect_refused(s, "compressed");
+    /* compressed same-layout bytes against a template sent in full (no layout): refused
+     * (this refusal once returned before freeing the inflated bytes; LeakSanitizer did not
+     * report that leak here, so this checks the refusal, not the free) */
+    t = put_template(base, 0x11);
+    expect_data(s, 0x11);
+    uint8_t same[32];
+    memset(same, 0x33, sizeof same);
+    cr_assert_eq(proto_delta_deflate(same, sizeof same, &z, &scratch), 0);
+    begin();
+    uint32_t fl = PROTO_FRAME_TEMPLATE | PROTO_FRAME_DELTA_Z;
+    memcpy(req.data + 8, &fl, 4);
+    uint8_t *p = proto_put_BATCH_DELTA(&req, t, PROTO_DELTA_SAME_LAYOUT, z.len);
+    cr_assert_not_null(p);
+    memcpy(p, z.data, z.len);
+    expect_refused(s, "no layout");
+    /* a stream that inflates past a template's bytes */
+    t = put_template(base, 0x11);
+    expect_data(s, 0x11);
+    static uint8_t zeros[64 << 10];
+    cr_assert_eq(proto_delta_deflate(zeros, sizeof zeros, &z, &scratch), 0);
+    put_delta_z(t, &z);
+    expect_refused(s, "bound");
+    genie_buf_free(&z);
+    genie_buf_free(&scratch);
+    genie_buf_free(&g);
+    exec_session_close(s);
+}
+
 Test(exec, batch_delta_refused)
 {
     exec_session *s = open_hello();

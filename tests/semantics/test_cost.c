@@ -56,3 +56,38 @@ Test(sem_cost, pearson)
     cr_assert_float_eq(sem_pearson(x, w, 5), 0.8, 1e-9);
     cr_assert_float_eq(sem_pearson(x, x, 1), 0.0, 1e-12);
 }
+
+Test(sem_cost, device_and_wire_split_the_batch)
+{
+    sem_ir ir = {0};
+    sem_ir_stage(&ir, SEM_OP_LAUNCH, 16);
+    sem_ir_commit(&ir, 64);
+    *sem_ir_stage(&ir, SEM_OP_GEMM, 16) = gemm(1024, 1024, 1024, 0);
+    sem_ir_commit(&ir, 120);
+    double dev = 1000 + (1000 + 2.0 * 1024 * 1024 * 1024 / 1e3);
+    cr_assert_float_eq(sem_cost_device(&P, &ir), dev, 1);
+    cr_assert_float_eq(sem_cost_wire(&P, 1000), 25000 + 1000, 1e-6);
+    /* a batch is a round trip: both ways on the wire, and the ops */
+    cr_assert_float_eq(sem_cost_batch(&P, &ir, 1000, 0), sem_cost_wire(&P, 1000) +
+                       sem_cost_wire(&P, 0) + dev, 1);
+    sem_ir_free(&ir);
+}
+
+Test(sem_cost, parse_params)
+{
+    sem_cost_params p = SEM_COST_DEFAULTS;
+    cr_assert_eq(sem_cost_parse(&p, "rtt_ns=60000,op_ns=2.5e3,mem_bps=1e10"), 0);
+    cr_assert_float_eq(p.rtt_ns, 60000, 1e-9);
+    cr_assert_float_eq(p.op_ns, 2500, 1e-9);
+    cr_assert_float_eq(p.mem_bps, 1e10, 1);
+    cr_assert_float_eq(p.wire_bps, 1.25e9, 1); /* not named: kept */
+    cr_assert_float_eq(p.flops, 50e12, 1);
+    cr_assert_eq(sem_cost_parse(&p, ""), 0);
+    sem_cost_params before = p;
+    const char *bad[] = {"rtt_ns", "rtt=5", "op_ns=", "op_ns=-1", "op_ns=5x", "op_ns=5,,",
+                         "op_ns=nan", "flops=1e99"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(sem_cost_parse(&p, bad[i]), -1, "%s", bad[i]);
+        cr_assert(!memcmp(&p, &before, sizeof p), "%s changed the parameters", bad[i]);
+    }
+}

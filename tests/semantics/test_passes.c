@@ -188,7 +188,7 @@ Test(sem_passes, pipeline_chunks_double_and_need_a_wide_product)
     /* no wide product: never cut, however long */
     for (int i = 0; i < 64; i++) {
         add(&ir, i % 4 ? SEM_OP_LAUNCH : SEM_OP_GEMM, 1);
-        cr_assert_not(sem_pass_pipeline_due(&p, &pp, &ir), "cut a decode step at op %d", i);
+        cr_assert_not(sem_pass_pipeline_due(&p, &pp, &ir, 0, 0), "cut a decode step at op %d", i);
     }
     /* a wide product in the first chunk's ops: cut at 4, then 8, 16, 16 */
     uint32_t want[] = {4, 8, 16, 16};
@@ -196,7 +196,7 @@ Test(sem_passes, pipeline_chunks_double_and_need_a_wide_product)
         sem_ir_reset(&ir);
         for (uint32_t i = 1; i <= want[c]; i++) {
             add(&ir, i == 2 ? SEM_OP_GEMM : SEM_OP_LAUNCH, 16);
-            cr_assert_eq(sem_pass_pipeline_due(&p, &pp, &ir), i == want[c], "chunk %d op %u",
+            cr_assert_eq(sem_pass_pipeline_due(&p, &pp, &ir, 0, 0), i == want[c], "chunk %d op %u",
                          c, i);
         }
         pp.chunks++;
@@ -206,9 +206,93 @@ Test(sem_passes, pipeline_chunks_double_and_need_a_wide_product)
     sem_ir_reset(&ir);
     for (int i = 1; i <= 8; i++) {
         add(&ir, i == 7 ? SEM_OP_GEMM : SEM_OP_LAUNCH, 512);
-        cr_assert_eq(sem_pass_pipeline_due(&p, &pp, &ir), i == 8, "op %d", i);
+        cr_assert_eq(sem_pass_pipeline_due(&p, &pp, &ir, 0, 0), i == 8, "op %d", i);
     }
     p.pipeline = 0;
-    cr_assert_not(sem_pass_pipeline_due(&p, &pp, &ir), "off");
+    cr_assert_not(sem_pass_pipeline_due(&p, &pp, &ir, 0, 0), "off");
     sem_ir_free(&ir);
+}
+
+/* Records nops launches of 64 bytes (the 2nd a GEMM over 16 columns, so the first chunk may be
+ * cut), the host's clock advancing host_ns per op, and returns the sizes of the chunks the
+ * pipeline pass cuts (at most max), each sent as the shim sends it. */
+static uint32_t chunk_sizes(const sem_policy *p, uint32_t nops, double host_ns, uint32_t *out,
+                            uint32_t max)
+{
+    sem_pipe pp = {0};
+    sem_ir ir = {0};
+    uint32_t n = 0;
+    double now = 1e6;
+    for (uint32_t i = 1; i <= nops; i++) {
+        sem_op *o = sem_ir_stage(&ir, i == 2 ? SEM_OP_GEMM : SEM_OP_LAUNCH, 16);
+        if (i == 2)
+            o->gemm = (sem_gemm){.m = 64, .n = 16, .k = 64, .batch = 1};
+        sem_ir_commit(&ir, 64);
+        now += host_ns;
+        if (sem_pass_pipeline_due(p, &pp, &ir, ir.wire_bytes, (uint64_t)now)) {
+            if (n < max)
+                out[n] = ir.n;
+            n++;
+            sem_pipe_sent(p, &pp, &ir, ir.wire_bytes, (uint64_t)now);
+            pp.chunks++;
+            sem_ir_reset(&ir);
+        }
+    }
+    sem_ir_free(&ir);
+    return n;
+}
+
+/* With the cost model a chunk is cut when its wire time reaches the work still in flight:
+ * here 64 bytes take 500 ns on the wire (no round trip), so with the host infinitely fast
+ * each chunk is (op_ns + 500) / 500 times the one before; ops no slower than their wire
+ * keep every chunk at the least size, and a host that records as slowly as the executor runs
+ * keeps them there too. Without the model: the fixed doubling. */
+Test(sem_passes, pipeline_chunks_follow_the_cost_model)
+{
+    sem_cost_params c = {.rtt_ns = 0, .wire_bps = 128e6, .op_ns = 1000};
+    sem_policy p = on;
+    p.pipeline = 1;
+    p.pipe_first = 4;
+    p.pipe_max = 100;
+    p.cost = &c;
+    uint32_t got[16];
+    /* ops twice their wire time: 3x per chunk (4, 12, 36, 108 -> the cap) */
+    cr_assert_eq(chunk_sizes(&p, 4 + 12 + 36 + 100 + 100, 0, got, 16), 5);
+    uint32_t x3[] = {4, 12, 36, 100, 100};
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(got[i], x3[i], "x3 chunk %d: %u", i, got[i]);
+    /* slow ops (8x their wire time): 9x per chunk */
+    c.op_ns = 4000;
+    cr_assert_eq(chunk_sizes(&p, 4 + 36 + 100, 0, got, 16), 3);
+    cr_assert(got[0] == 4 && got[1] == 36 && got[2] == 100, "x9: %u %u %u", got[0], got[1],
+              got[2]);
+    /* ops as fast as nothing: the executor is idle once a chunk has arrived; the least size */
+    c.op_ns = 0;
+    cr_assert_eq(chunk_sizes(&p, 40, 0, got, 16), 10);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(got[i], 4, "fast chunk %d: %u", i, got[i]);
+    /* a round trip of 12 us changes nothing while the executor runs chunks back to back: each
+     * chunk's half round trip is in both its own arrival and the next one's */
+    c.rtt_ns = 12000;
+    c.op_ns = 1000;
+    cr_assert_eq(chunk_sizes(&p, 4 + 12 + 36 + 100, 0, got, 16), 4);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(got[i], x3[i], "rtt chunk %d: %u", i, got[i]);
+    /* the host records as slowly as the executor runs (1 us per op): the executor is never
+     * ahead by more than a chunk's wire time, the chunks stay at 4 */
+    c.rtt_ns = 0;
+    cr_assert_eq(chunk_sizes(&p, 40, 1000, got, 16), 10);
+    /* a host at 100 ns per op against the 3x case: 4, then n with 100n + 500n >= 6000 - 0 */
+    cr_assert_eq(chunk_sizes(&p, 4 + 10, 100, got, 16), 2);
+    cr_assert(got[0] == 4 && got[1] == 10, "host 100 ns: %u %u", got[0], got[1]);
+    /* without the model: 4, 8, 16, 32, 64, 100 */
+    p.cost = NULL;
+    cr_assert_eq(chunk_sizes(&p, 4 + 8 + 16 + 32 + 64 + 100, 0, got, 16), 6);
+    uint32_t x2[] = {4, 8, 16, 32, 64, 100};
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(got[i], x2[i], "fixed chunk %d: %u", i, got[i]);
+    /* off: nothing */
+    p.cost = &c;
+    p.pipeline = 0;
+    cr_assert_eq(chunk_sizes(&p, 400, 0, got, 16), 0);
 }

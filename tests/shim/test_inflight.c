@@ -30,6 +30,27 @@ static void env_no_pipeline(void)
     shim_test_env();
     setenv("GENIE_PIPELINE", "0", 1);
 }
+/* Cost-model parameters whose chunk sizes do not depend on how fast this machine records.
+ * Slow ops (a second each): the executor is busy far beyond any recording, every chunk after
+ * the first is as long as allowed. Free ops behind a free wire: the executor is idle again
+ * as soon as a chunk has gone, every chunk is the least size. */
+static void env_cost_slow(void)
+{
+    shim_test_env();
+    setenv("GENIE_PIPELINE_COST", "1", 1);
+    setenv("GENIE_COST_PARAMS", "rtt_ns=0,wire_bps=1e15,op_ns=1e9,flops=1e30,mem_bps=1e30", 1);
+}
+static void env_cost_free(void)
+{
+    shim_test_env();
+    setenv("GENIE_PIPELINE_COST", "1", 1);
+    setenv("GENIE_COST_PARAMS", "rtt_ns=0,wire_bps=1e15,op_ns=0,flops=1e30,mem_bps=1e30", 1);
+}
+static void env_cost_slow_fixed(void)
+{
+    env_cost_slow();
+    setenv("GENIE_PIPELINE_COST", "0", 1);
+}
 
 /* Records a MEMSET the client's checks would refuse, straight through the batch seam: the
  * executor refuses it (outside the session's memory) with an R_ERROR in the batch's reply. */
@@ -257,10 +278,32 @@ static int pipeline_chunks_for(int n)
     return (int)(s1.pipeline_chunks - s0.pipeline_chunks);
 }
 
-Test(inflight, a_prefill_is_pipelined_in_chunks, .init = shim_test_env)
+Test(inflight, a_prefill_is_pipelined_in_chunks, .init = shim_test_env) /* fixed by default */
 {
     int chunks = pipeline_chunks_for(16);
     /* 440 ops: chunks of 32, 64, 128, 256 ops */
+    cr_assert_eq(chunks, 3, "%d chunks", chunks);
+}
+
+/* GENIE_PIPELINE_COST=1: the cost model sizes the chunks after the first (32 ops). Slow ops:
+ * the next chunk may be as long as allowed (512), so the other 408 ops stay in the batch the
+ * copy sends: 1 chunk. Free ops: every chunk the least size, 32 ops: 13 chunks. */
+Test(inflight, chunks_follow_the_cost_model_slow_ops_long_chunks, .init = env_cost_slow)
+{
+    int chunks = pipeline_chunks_for(16);
+    cr_assert_eq(chunks, 1, "%d chunks", chunks);
+}
+
+Test(inflight, chunks_follow_the_cost_model_free_ops_short_chunks, .init = env_cost_free)
+{
+    int chunks = pipeline_chunks_for(16);
+    cr_assert_eq(chunks, 13, "%d chunks", chunks);
+}
+
+/* the twin: the same slow parameters with the model's sizing off cut the fixed 3 */
+Test(inflight, chunks_ignore_the_cost_model_when_it_is_off, .init = env_cost_slow_fixed)
+{
+    int chunks = pipeline_chunks_for(16);
     cr_assert_eq(chunks, 3, "%d chunks", chunks);
 }
 
