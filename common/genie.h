@@ -1,4 +1,4 @@
-/* genie.h — the common module's public header: errors, logging, env config, buffers, hashing. */
+/* genie.h — the common module's public header: errors, logging, env config, buffers, hashing, an LRU. */
 #ifndef GENIE_COMMON_H
 #define GENIE_COMMON_H
 
@@ -89,6 +89,33 @@ typedef struct genie_hash128 {
     uint64_t lo, hi;
 } genie_hash128;
 genie_hash128 genie_hash_content(const void *p, size_t n);
+
+/* An intrusive LRU list with a hash index over (128-bit content key, size): the weight caches
+ * of the executor (remote/wcache.c) and of the front (remote/wshare.c). An entry embeds a
+ * genie_lru_node (first member, so a node pointer casts back to it) and the caller frees it
+ * after genie_lru_remove; the list owns nothing and takes no lock (the caller's). */
+#define GENIE_LRU_BUCKETS 1024
+typedef struct genie_lru_node {
+    struct genie_lru_node *prev, *next; /* LRU order: head most recently used */
+    struct genie_lru_node *hnext;       /* bucket chain */
+    genie_hash128 key;
+    uint64_t size;
+} genie_lru_node;
+typedef struct genie_lru {
+    genie_lru_node *head, *tail;
+    genie_lru_node *buckets[GENIE_LRU_BUCKETS];
+    size_t n;       /* entries */
+    uint64_t bytes; /* sum of their sizes */
+} genie_lru;
+void genie_lru_init(genie_lru *l);
+/* The entry of (key, size), or NULL; its place in the order is unchanged. */
+genie_lru_node *genie_lru_find(const genie_lru *l, genie_hash128 key, uint64_t size);
+/* Adds e (key and size set, not in the list) as the most recently used. */
+void genie_lru_insert(genie_lru *l, genie_lru_node *e);
+/* Makes e the most recently used. */
+void genie_lru_touch(genie_lru *l, genie_lru_node *e);
+/* Takes e out of the order and the index (the caller then frees it). */
+void genie_lru_remove(genie_lru *l, genie_lru_node *e);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t genie_now_ns(void);

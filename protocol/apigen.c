@@ -863,8 +863,8 @@ static void gen_version_scripts(void)
 
 /* ---------------------------------------------------------- buffer roles ---- */
 
-static const char *ext_forms[] = {"VEC",  "MAT",   "OPMAT", "OP",    "SIDE",  "BATCH",
-                                  "PTRS", "COUNT", "COUNT2", "BYTES", "EX"};
+static const char *ext_forms[] = {"VEC",  "MAT",   "OPMAT",  "OP",    "SIDE", "BATCH",
+                                  "PTRS", "COUNT", "COUNT2", "BYTES", "EX",   "MIN"};
 
 /* Translates a row's extent expression into C over the call's parameters: each form becomes
  * its proto_ext_* function (protocol/extent.h); any other name must be a parameter or a
@@ -935,6 +935,36 @@ static int is_void_ptr(const param *p)
     return v && strchr(v, '*') && strchr(v, '*') == strrchr(v, '*');
 }
 
+static int is_ptrs(const argd *d) { return !strncmp(d->size, "PTRS(", 5); }
+
+/* PTRS(n, one): an array of n device pointers, each naming a matrix of extent one (in
+ * elements of **x, or bytes with EX/BYTES). Splits it into cnt ("PTRS(n)", the array) and
+ * each ("one", what every pointer must name); dies when one is missing, so no forwarded
+ * pointer array goes unchecked. */
+static void split_ptrs(const api_row *r, const argd *d, argd *cnt, argd *each)
+{
+    const char *s = d->size + 5, *c = NULL;
+    int depth = 0;
+    for (const char *q = s; *q && !c; q++) {
+        if (*q == '(')
+            depth++;
+        else if (*q == ')')
+            depth--;
+        else if (*q == ',' && depth == 0)
+            c = q;
+    }
+    size_t l = strlen(d->size);
+    if (!c || d->size[l - 1] != ')')
+        die("%s: %s: write PTRS(count, extent of each matrix), not %s", r->name, d->name,
+            d->size);
+    *cnt = *d;
+    *each = *d;
+    snprintf(cnt->size, sizeof cnt->size, "PTRS(%.*s)", (int)(c - s), s);
+    while (*++c == ' ')
+        ;
+    snprintf(each->size, sizeof each->size, "%.*s", (int)(d->size + l - 1 - c), c);
+}
+
 static int row_bufs(const api_row *r)
 {
     if (r->alias_of || !is_fwd(r))
@@ -973,8 +1003,9 @@ static void gen_roles(void)
     P("/* Most device buffers any forwarded call has. */\n#define PROTO_MAX_BUFS %d\n\n", maxb);
     P("/* One device buffer of one call: bytes from ptr (PROTO_EXT_UNKNOWN: overflows or cannot be\n"
       " * computed, refuse the call). name is the parameter's (static). */\n");
-    P("typedef struct proto_buf {\n    uint64_t ptr, bytes;\n    const char *name;\n"
-      "    uint8_t role, arg, flags;\n} proto_buf;\n\n");
+    P("typedef struct proto_buf {\n    uint64_t ptr, bytes;\n"
+      "    uint64_t each; /* PTRS: the bytes every pointer of the array must name */\n"
+      "    const char *name;\n    uint8_t role, arg, flags;\n} proto_buf;\n\n");
     P("/* What the table says about one buffer argument: the row's extent expression verbatim. */\n");
     P("typedef struct proto_buf_desc {\n    const char *name, *extent;\n    uint8_t role, arg, flags;\n"
       "} proto_buf_desc;\n\n");
@@ -1058,7 +1089,10 @@ static void gen_roles(void)
                 continue;
             char ex[1024];
             int bytes;
-            ext_expr(r, &a[k], p, np, ex, sizeof ex, &bytes);
+            argd whole = a[k], each = a[k];
+            if (is_ptrs(&a[k]))
+                split_ptrs(r, &a[k], &whole, &each);
+            ext_expr(r, &whole, p, np, ex, sizeof ex, &bytes);
             const param *pp = param_of(p, np, a[k].name);
             if (!bytes && is_void_ptr(pp))
                 die("%s: %s points to void: give its extent in bytes (EX or BYTES)", r->name,
@@ -1068,6 +1102,19 @@ static void gen_roles(void)
                 P("    b[%d].bytes = %s;\n", nb, ex);
             else
                 P("    b[%d].bytes = proto_ext_mul(%s, sizeof *%s);\n", nb, ex, a[k].name);
+            if (is_ptrs(&a[k])) {
+                int ebytes;
+                ext_expr(r, &each, p, np, ex, sizeof ex, &ebytes);
+                if (!ebytes && strstr(pp->decl, "void"))
+                    die("%s: the matrices of %s are void: give their extent in bytes (EX)",
+                        r->name, a[k].name);
+                if (ebytes)
+                    P("    b[%d].each = %s;\n", nb, ex);
+                else
+                    P("    b[%d].each = proto_ext_mul(%s, sizeof **%s);\n", nb, ex, a[k].name);
+            } else {
+                P("    b[%d].each = 0;\n", nb);
+            }
             P("    b[%d].name = \"%s\";\n    b[%d].role = %s;\n    b[%d].arg = %d;\n"
               "    b[%d].flags = %s;\n",
               nb, a[k].name, nb, role_of(&a[k]), nb, k, nb,
@@ -1163,8 +1210,19 @@ static void gen_exec_lib(void)
             P("    proto_buf bufs_[PROTO_MAX_BUFS];\n    int nbufs_ = proto_bufs_%s(bufs_", r->name);
             for (int k = 0; k < np; k++)
                 P(", %s", p[k].name);
-            P(");\n    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))\n"
-              "        return exec_lib_bad(ses, index, rd, \"%s\");\n", r->name);
+            const char *hname = NULL;
+            int ptrs = 0;
+            for (int k = 0; k < np; k++) {
+                ptrs |= is_dev(&a[k]) && is_ptrs(&a[k]);
+                if (!strcmp(a[k].dir, "HANDLE") && !hname)
+                    hname = a[k].name;
+            }
+            if (ptrs && !hname)
+                die("%s: a pointer array needs the call's handle (its stream is read)", r->name);
+            P(");\n    if (exec_lib_ranges(ses, rd, bufs_, nbufs_)");
+            if (ptrs) /* and every matrix the arrays name, read from the session's memory */
+                P(" ||\n        exec_lib_ptr_arrays(ses, rd, %s, bufs_, nbufs_)", hname);
+            P(")\n        return exec_lib_bad(ses, index, rd, \"%s\");\n", r->name);
         }
         P("    if (!exec_lib_table(ses)->%s)\n        return exec_lib_missing(ses, index, \"%s\");\n",
           r->name, r->name);

@@ -45,10 +45,15 @@ static inline uint64_t proto_ext_count2(int64_t a, int64_t b)
     return a <= 0 || b <= 0 ? 0 : proto_ext_mul((uint64_t)a, (uint64_t)b);
 }
 
-/* PTRS(n): an array of n device pointers. The array is checked; the matrices its pointers
- * name are not (they are in device memory, not in the call), so such a buffer is flagged
- * PROTO_BUF_PTRS and a dependency graph must treat the call as touching unknown memory. */
+/* PTRS(n, one): an array of n device pointers, each naming a matrix of extent one. This is
+ * the array's count; the generator evaluates one apart (proto_buf.each). The executor checks
+ * the array, then reads it and checks each matrix (remote/ops_lib.c); the addresses are in
+ * device memory, not in the call, so such a buffer is flagged PROTO_BUF_PTRS and a dependency
+ * graph must treat the call as touching unknown memory. */
 static inline uint64_t proto_ext_ptrs(int64_t n) { return proto_ext_count(n); }
+
+/* MIN(a, b): the smaller dimension (min(m, n) Householder scalars of geqrf). */
+static inline int64_t proto_ext_min(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* BYTES(n): n bytes (a workspace). */
 static inline uint64_t proto_ext_bytes(uint64_t n) { return n; }

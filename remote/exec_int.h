@@ -126,15 +126,10 @@ typedef struct exec_module {
 } exec_module;
 
 /* ---- the weight cache (process-wide, under its own lock; remote/wcache.c) ---- */
-#define EXEC_WCACHE_BUCKETS 1024
-typedef struct exec_wentry exec_wentry;
 typedef struct exec_wcache {
     pthread_mutex_t lock;
     uint64_t limit; /* GENIE_WEIGHT_CACHE_BYTES; 0: no cache */
-    uint64_t bytes; /* held by the entries */
-    size_t n;
-    exec_wentry *buckets[EXEC_WCACHE_BUCKETS]; /* by hash */
-    exec_wentry *head, *tail;                  /* LRU order, head most recently used */
+    genie_lru lru;  /* the entries by hash, in LRU order; lru.bytes: held by them */
     uint64_t hits, misses, stored, evicted, bytes_served;
 } exec_wcache;
 void exec_wcache_init(exec_wcache *w, uint64_t limit);

@@ -35,6 +35,12 @@ void *exec_lib_dev(exec_session *s, exec_lib_rd *r);
  * in this session's memory over its whole extent; a NULL one passes (cuBLAS reports it, and
  * some are optional). Returns nonzero, with why set, if one does not. */
 int exec_lib_ranges(exec_session *s, exec_lib_rd *r, const proto_buf *b, int n);
+/* After exec_lib_ranges, for calls with arrays of device pointers (PTRS: cublas?gemmBatched,
+ * getrfBatched, ...): drains the handle's stream, reads each array from the session's memory
+ * and checks that every pointer in it names memory of this session over the whole extent of
+ * its matrix (proto_buf.each). A NULL entry is refused (cuBLAS would dereference it). Returns
+ * nonzero, with why naming the array and the entry, if one does not. */
+int exec_lib_ptr_arrays(exec_session *s, exec_lib_rd *r, void *handle, const proto_buf *b, int n);
 const void *exec_lib_scalar(exec_session *s, exec_lib_rd *r);
 void *exec_lib_result(exec_session *s, exec_lib_rd *r);
 /* HOUT: a RESULT that must be of the host kind; the callee writes the host buffer that goes

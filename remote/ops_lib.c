@@ -179,6 +179,61 @@ int exec_lib_ranges(exec_session *s, exec_lib_rd *r, const proto_buf *b, int n)
     return r->err;
 }
 
+/* The matrices behind a pointer array are named in device memory, so the array is read
+ * here: after everything queued before the call on the handle's stream (the call's own order:
+ * a kernel or copy earlier in the batch may have written the array), by a copy on that stream.
+ * This costs a stream drain per such call; batched calls with pointer arrays are rare (PyTorch's
+ * bmm is strided). Between the read and the call another stream of the same session could
+ * rewrite the array; with a worker process per session that reaches only the session's own
+ * address space (docs/operations.md). */
+int exec_lib_ptr_arrays(exec_session *s, exec_lib_rd *r, void *handle, const proto_buf *b, int n)
+{
+    exec_driver *d = &s->ctx->drv;
+    for (int i = 0; i < n && !r->err; i++) {
+        if (!(b[i].flags & PROTO_BUF_PTRS) || !b[i].ptr || !b[i].bytes || !b[i].each)
+            continue; /* no array, no entry, or matrices of no extent (m = 0) */
+        if (b[i].each == PROTO_EXT_UNKNOWN) {
+            bad(r, GENIE_ERANGE, "%s: the extent of its matrices overflows or cannot be computed",
+                b[i].name);
+            break;
+        }
+        uint64_t count = b[i].bytes / sizeof(uint64_t);
+        uint64_t *v = malloc((size_t)b[i].bytes); /* the array lies in session memory: bounded */
+        cudaStream_t st = NULL;
+        const exec_lib_fns *f = exec_lib_table(s);
+        char nm[64];
+        CUresult cr = CUDA_SUCCESS;
+        if (!v) {
+            bad(r, GENIE_ENOMEM, "%s: no memory to read its %llu pointers", b[i].name,
+                (unsigned long long)count);
+        } else if (!f->cublasGetStream_v2 || f->cublasGetStream_v2(handle, &st)) {
+            bad(r, GENIE_EHANDLE, "%s: the handle's stream cannot be read", b[i].name);
+        } else if ((cr = d->MemcpyDtoHAsync(v, (CUdeviceptr)b[i].ptr, (size_t)b[i].bytes,
+                                            (CUstream)st)) ||
+                   (cr = d->StreamSynchronize((CUstream)st))) {
+            bad(r, GENIE_ERANGE, "%s (%#llx): reading its %llu pointers failed: %s", b[i].name,
+                (unsigned long long)b[i].ptr, (unsigned long long)count,
+                exec_cu_name(d, cr, nm, sizeof nm));
+        } else {
+            for (uint64_t j = 0; j < count; j++) {
+                if (!v[j]) {
+                    bad(r, GENIE_ERANGE, "%s[%llu] is NULL", b[i].name, (unsigned long long)j);
+                    break;
+                }
+                if (!exec_range_ok(s, v[j], b[i].each)) {
+                    bad(r, GENIE_ERANGE,
+                        "%s[%llu] (%#llx, %llu bytes) is not in this session's memory",
+                        b[i].name, (unsigned long long)j, (unsigned long long)v[j],
+                        (unsigned long long)b[i].each);
+                    break;
+                }
+            }
+        }
+        free(v);
+    }
+    return r->err;
+}
+
 const void *exec_lib_scalar(exec_session *s, exec_lib_rd *r)
 {
     uint32_t kind, size;

@@ -201,8 +201,21 @@ static int rec_at(const uint8_t *p, const rp_rec *x, proto_rec *out)
     return proto_iter_next(&it, out) == 1 ? 0 : -1;
 }
 
+/* A call with an array of device pointers (PTRS): the executor reads the array and checks the
+ * matrices it names before each call (exec_lib_ptr_arrays), after draining the handle's stream,
+ * which a capture cannot do and a graph launch would skip; so it is never captured. */
+static int has_ptr_array(uint32_t api)
+{
+    const proto_api_bufs *b = proto_api_bufs_of(api);
+    for (int i = 0; b && i < b->n; i++)
+        if (b->bufs[i].flags & PROTO_BUF_PTRS)
+            return 1;
+    return 0;
+}
+
 /* The stream a record runs on: its own field, a cuBLAS handle's current stream (LIB_CALL:
- * UINT32_MAX with *lib the handle), or none. */
+ * UINT32_MAX with *lib the handle), or none; 1: a cuBLAS state call, 2: a call never captured
+ * (a pointer array), -1: undecodable. */
 static int record_stream(const proto_rec *rec, uint32_t *stream, uint32_t *lib_handle)
 {
     *stream = UINT32_MAX;
@@ -249,6 +262,8 @@ static int record_stream(const proto_rec *rec, uint32_t *stream, uint32_t *lib_h
             return -1;
         if (proto_graph_lib_state(a.api))
             return 1; /* host state: runs plainly, never in a graph */
+        if (has_ptr_array(a.api))
+            return 2; /* plain: its matrices are checked at each run, which a graph skips */
         memcpy(lib_handle, a.args, 4);
         return 0;
     }

@@ -18,25 +18,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct exec_wentry {
-    exec_wentry *hnext;      /* bucket chain */
-    exec_wentry *prev, *next; /* LRU list: head most recently used */
-    genie_hash128 hash;
-    uint64_t size;
-    unsigned refs; /* copies running from data: not evictable */
+typedef struct exec_wentry {
+    genie_lru_node node; /* first: key (the scoped hash), size, order */
+    unsigned refs;       /* copies running from data: not evictable */
     uint8_t data[];
-};
+} exec_wentry;
 
 void exec_wcache_init(exec_wcache *w, uint64_t limit)
 {
     memset(w, 0, sizeof *w);
     pthread_mutex_init(&w->lock, NULL);
+    genie_lru_init(&w->lru);
     w->limit = limit;
 }
 
 void exec_wcache_free(exec_wcache *w)
 {
-    for (exec_wentry *e = w->head, *next; e; e = next) {
+    for (genie_lru_node *e = w->lru.head, *next; e; e = next) {
         next = e->next;
         free(e);
     }
@@ -44,54 +42,16 @@ void exec_wcache_free(exec_wcache *w)
     memset(w, 0, sizeof *w);
 }
 
-static exec_wentry **bucket(exec_wcache *w, genie_hash128 h)
-{
-    return &w->buckets[h.lo % EXEC_WCACHE_BUCKETS];
-}
-
 /* Lock held. The entry for (h, size), or NULL. */
 static exec_wentry *find(exec_wcache *w, genie_hash128 h, uint64_t size)
 {
-    for (exec_wentry *e = *bucket(w, h); e; e = e->hnext)
-        if (e->hash.lo == h.lo && e->hash.hi == h.hi && e->size == size)
-            return e;
-    return NULL;
-}
-
-static void lru_unlink(exec_wcache *w, exec_wentry *e)
-{
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        w->head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    else
-        w->tail = e->prev;
-    e->prev = e->next = NULL;
-}
-
-static void lru_push(exec_wcache *w, exec_wentry *e)
-{
-    e->prev = NULL;
-    e->next = w->head;
-    if (w->head)
-        w->head->prev = e;
-    w->head = e;
-    if (!w->tail)
-        w->tail = e;
+    return (exec_wentry *)genie_lru_find(&w->lru, h, size);
 }
 
 /* Lock held: frees e (unreferenced). */
 static void evict(exec_wcache *w, exec_wentry *e)
 {
-    exec_wentry **pp = bucket(w, e->hash);
-    while (*pp != e)
-        pp = &(*pp)->hnext;
-    *pp = e->hnext;
-    lru_unlink(w, e);
-    w->bytes -= e->size;
-    w->n--;
+    genie_lru_remove(&w->lru, &e->node);
     w->evicted++;
     free(e);
 }
@@ -100,18 +60,19 @@ static void evict(exec_wcache *w, exec_wentry *e)
  * entries; 0 when it cannot (then nothing was evicted needlessly: it checks first). */
 static int make_room(exec_wcache *w, uint64_t n)
 {
+    uint64_t bytes = w->lru.bytes;
     if (n > w->limit)
         return 0;
     uint64_t freeable = 0;
-    for (exec_wentry *e = w->tail; e && w->bytes - freeable + n > w->limit; e = e->prev)
-        if (!e->refs)
+    for (genie_lru_node *e = w->lru.tail; e && bytes - freeable + n > w->limit; e = e->prev)
+        if (!((exec_wentry *)e)->refs)
             freeable += e->size;
-    if (w->bytes - freeable + n > w->limit)
+    if (bytes - freeable + n > w->limit)
         return 0;
-    for (exec_wentry *e = w->tail, *prev; e && w->bytes + n > w->limit; e = prev) {
+    for (genie_lru_node *e = w->lru.tail, *prev; e && w->lru.bytes + n > w->limit; e = prev) {
         prev = e->prev;
-        if (!e->refs)
-            evict(w, e);
+        if (!((exec_wentry *)e)->refs)
+            evict(w, (exec_wentry *)e);
     }
     return 1;
 }
@@ -119,10 +80,10 @@ static int make_room(exec_wcache *w, uint64_t n)
 void exec_wcache_log(exec_wcache *w)
 {
     pthread_mutex_lock(&w->lock);
-    if (w->limit && (w->n || w->hits || w->misses))
+    if (w->limit && (w->lru.n || w->hits || w->misses))
         GENIE_INFO("weight cache: %zu entries, %.1f of %.1f MiB; %llu hits (%.1f MiB not sent), "
                    "%llu misses, %llu stored, %llu evicted",
-                   w->n, w->bytes / 1048576.0, w->limit / 1048576.0,
+                   w->lru.n, w->lru.bytes / 1048576.0, w->limit / 1048576.0,
                    (unsigned long long)w->hits, w->bytes_served / 1048576.0,
                    (unsigned long long)w->misses, (unsigned long long)w->stored,
                    (unsigned long long)w->evicted);
@@ -185,8 +146,7 @@ int exec_op_MEMCPY_H2D_CACHED(exec_session *s, uint32_t index, const proto_MEMCP
         answer = 2; /* no cache here: the client stops asking */
     } else if (ent) {
         ent->refs++;
-        lru_unlink(w, ent);
-        lru_push(w, ent);
+        genie_lru_touch(&w->lru, &ent->node);
         answer = 1;
     } else {
         w->misses++;
@@ -243,26 +203,20 @@ int exec_op_MEMCPY_H2D_STORE(exec_session *s, uint32_t index, const proto_MEMCPY
     }
     memset(ent, 0, sizeof *ent);
     h = scoped(s, h); /* verified above unscoped; kept under the tenant's key */
-    ent->hash = h;
-    ent->size = a->data_len;
+    ent->node.key = h;
+    ent->node.size = a->data_len;
     memcpy(ent->data, a->data, a->data_len);
     pthread_mutex_lock(&w->lock);
-    exec_wentry *old = find(w, h, ent->size);
-    int keep = !old && make_room(w, ent->size);
+    exec_wentry *old = find(w, h, a->data_len);
+    int keep = !old && make_room(w, a->data_len);
     if (old) {
-        lru_unlink(w, old);
-        lru_push(w, old);
+        genie_lru_touch(&w->lru, &old->node);
     } else if (keep) {
-        exec_wentry **b = bucket(w, h);
-        ent->hnext = *b;
-        *b = ent;
-        lru_push(w, ent);
-        w->bytes += ent->size;
-        w->n++;
+        genie_lru_insert(&w->lru, &ent->node);
         w->stored++;
     }
-    uint64_t bytes = w->bytes;
-    size_t n = w->n;
+    uint64_t bytes = w->lru.bytes;
+    size_t n = w->lru.n;
     pthread_mutex_unlock(&w->lock);
     if (!keep)
         free(ent);

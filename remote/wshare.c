@@ -24,19 +24,16 @@
 #include "common/genie.h"
 
 typedef struct ws_entry {
-    struct ws_entry *prev, *next; /* LRU: head most recently used */
-    genie_hash128 key;
-    uint64_t size;
-    int fd; /* sealed memfd */
+    genie_lru_node node; /* first: key (scoped), size, order */
+    int fd;              /* sealed memfd */
 } ws_entry;
 
 struct rmt_wshare {
     pthread_mutex_t lock;
-    uint64_t limit, bytes;
+    uint64_t limit;
     int global;
     uint64_t salt[2];
-    ws_entry *head, *tail;
-    size_t n;
+    genie_lru lru; /* the entries by key, in LRU order; lru.bytes: their sizes */
     uint64_t hits, misses, stored, evicted, bytes_served;
 };
 
@@ -46,6 +43,7 @@ rmt_wshare *rmt_wshare_new(uint64_t limit, int global)
     if (!w)
         return NULL;
     pthread_mutex_init(&w->lock, NULL);
+    genie_lru_init(&w->lru);
     w->limit = limit;
     w->global = global;
     if (getrandom(w->salt, sizeof w->salt, 0) != (ssize_t)sizeof w->salt) {
@@ -59,9 +57,9 @@ void rmt_wshare_free(rmt_wshare *w)
 {
     if (!w)
         return;
-    for (ws_entry *e = w->head, *next; e; e = next) {
+    for (genie_lru_node *e = w->lru.head, *next; e; e = next) {
         next = e->next;
-        close(e->fd);
+        close(((ws_entry *)e)->fd);
         free(e);
     }
     pthread_mutex_destroy(&w->lock);
@@ -82,33 +80,7 @@ static genie_hash128 key_of(const rmt_wshare *w, unsigned tenant, uint64_t lo, u
 /* Lock held. */
 static ws_entry *find(rmt_wshare *w, genie_hash128 k, uint64_t size)
 {
-    for (ws_entry *e = w->head; e; e = e->next)
-        if (e->key.lo == k.lo && e->key.hi == k.hi && e->size == size)
-            return e;
-    return NULL;
-}
-
-static void unlink_e(rmt_wshare *w, ws_entry *e)
-{
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        w->head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    else
-        w->tail = e->prev;
-    e->prev = e->next = NULL;
-}
-
-static void push(rmt_wshare *w, ws_entry *e)
-{
-    e->next = w->head;
-    if (w->head)
-        w->head->prev = e;
-    w->head = e;
-    if (!w->tail)
-        w->tail = e;
+    return (ws_entry *)genie_lru_find(&w->lru, k, size);
 }
 
 int rmt_wshare_get(rmt_wshare *w, unsigned tenant, uint64_t lo, uint64_t hi, uint64_t size,
@@ -121,8 +93,7 @@ int rmt_wshare_get(rmt_wshare *w, unsigned tenant, uint64_t lo, uint64_t hi, uin
     pthread_mutex_lock(&w->lock);
     ws_entry *e = find(w, k, size);
     if (e) {
-        unlink_e(w, e);
-        push(w, e);
+        genie_lru_touch(&w->lru, &e->node);
         w->hits++;
         w->bytes_served += size;
         /* A descriptor of its own: an eviction on another thread may close the entry's
@@ -166,28 +137,24 @@ void rmt_wshare_put(rmt_wshare *w, unsigned tenant, uint64_t lo, uint64_t hi, ui
         close(fd);
         return;
     }
-    ne->key = key_of(w, tenant, lo, hi);
-    ne->size = size;
+    ne->node.key = key_of(w, tenant, lo, hi);
+    ne->node.size = size;
     ne->fd = fd;
     pthread_mutex_lock(&w->lock);
-    if (find(w, ne->key, size)) { /* another session stored it first */
+    if (find(w, ne->node.key, size)) { /* another session stored it first */
         pthread_mutex_unlock(&w->lock);
         close(fd);
         free(ne);
         return;
     }
-    while (w->tail && w->bytes + size > w->limit) {
-        ws_entry *old = w->tail;
-        unlink_e(w, old);
-        w->bytes -= old->size;
-        w->n--;
+    while (w->lru.tail && w->lru.bytes + size > w->limit) {
+        ws_entry *old = (ws_entry *)w->lru.tail;
+        genie_lru_remove(&w->lru, &old->node);
         w->evicted++;
         close(old->fd); /* a worker that mapped it keeps its pages until it unmaps */
         free(old);
     }
-    push(w, ne);
-    w->bytes += size;
-    w->n++;
+    genie_lru_insert(&w->lru, &ne->node);
     w->stored++;
     pthread_mutex_unlock(&w->lock);
 }
@@ -197,10 +164,10 @@ void rmt_wshare_log(rmt_wshare *w)
     if (!w)
         return;
     pthread_mutex_lock(&w->lock);
-    if (w->limit && (w->n || w->hits || w->misses))
+    if (w->limit && (w->lru.n || w->hits || w->misses))
         GENIE_INFO("weight cache: %zu entries, %.1f of %.1f MiB; %llu hits (%.1f MiB not sent), "
                    "%llu misses, %llu stored, %llu evicted",
-                   w->n, w->bytes / 1048576.0, w->limit / 1048576.0,
+                   w->lru.n, w->lru.bytes / 1048576.0, w->limit / 1048576.0,
                    (unsigned long long)w->hits, w->bytes_served / 1048576.0,
                    (unsigned long long)w->misses, (unsigned long long)w->stored,
                    (unsigned long long)w->evicted);

@@ -21,6 +21,7 @@ enum proto_buf_role { PROTO_BUF_IN = 1, PROTO_BUF_OUT = 2, PROTO_BUF_INOUT = 3 }
  * computed, refuse the call). name is the parameter's (static). */
 typedef struct proto_buf {
     uint64_t ptr, bytes;
+    uint64_t each; /* PTRS: the bytes every pointer of the array must name */
     const char *name;
     uint8_t role, arg, flags;
 } proto_buf;

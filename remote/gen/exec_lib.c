@@ -4525,7 +4525,8 @@ static int dec_cublasSgemmBatched(exec_session *ses, uint32_t index, exec_lib_rd
         return exec_lib_bad(ses, index, rd, "cublasSgemmBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasSgemmBatched(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasSgemmBatched");
     if (!exec_lib_table(ses)->cublasSgemmBatched)
         return exec_lib_missing(ses, index, "cublasSgemmBatched");
@@ -4569,7 +4570,8 @@ static int dec_cublasSgemmBatched_64(exec_session *ses, uint32_t index, exec_lib
         return exec_lib_bad(ses, index, rd, "cublasSgemmBatched_64");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasSgemmBatched_64(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasSgemmBatched_64");
     if (!exec_lib_table(ses)->cublasSgemmBatched_64)
         return exec_lib_missing(ses, index, "cublasSgemmBatched_64");
@@ -4613,7 +4615,8 @@ static int dec_cublasDgemmBatched(exec_session *ses, uint32_t index, exec_lib_rd
         return exec_lib_bad(ses, index, rd, "cublasDgemmBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasDgemmBatched(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDgemmBatched");
     if (!exec_lib_table(ses)->cublasDgemmBatched)
         return exec_lib_missing(ses, index, "cublasDgemmBatched");
@@ -4657,7 +4660,8 @@ static int dec_cublasDgemmBatched_64(exec_session *ses, uint32_t index, exec_lib
         return exec_lib_bad(ses, index, rd, "cublasDgemmBatched_64");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasDgemmBatched_64(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDgemmBatched_64");
     if (!exec_lib_table(ses)->cublasDgemmBatched_64)
         return exec_lib_missing(ses, index, "cublasDgemmBatched_64");
@@ -4701,7 +4705,8 @@ static int dec_cublasCgemmBatched(exec_session *ses, uint32_t index, exec_lib_rd
         return exec_lib_bad(ses, index, rd, "cublasCgemmBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasCgemmBatched(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasCgemmBatched");
     if (!exec_lib_table(ses)->cublasCgemmBatched)
         return exec_lib_missing(ses, index, "cublasCgemmBatched");
@@ -4745,7 +4750,8 @@ static int dec_cublasZgemmBatched(exec_session *ses, uint32_t index, exec_lib_rd
         return exec_lib_bad(ses, index, rd, "cublasZgemmBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasZgemmBatched(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZgemmBatched");
     if (!exec_lib_table(ses)->cublasZgemmBatched)
         return exec_lib_missing(ses, index, "cublasZgemmBatched");
@@ -5099,7 +5105,8 @@ static int dec_cublasGemmBatchedEx(exec_session *ses, uint32_t index, exec_lib_r
         return exec_lib_bad(ses, index, rd, "cublasGemmBatchedEx");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasGemmBatchedEx(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, Atype, lda, Barray, Btype, ldb, beta, Carray, Ctype, ldc, batchCount, computeType, algo);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasGemmBatchedEx");
     if (!exec_lib_table(ses)->cublasGemmBatchedEx)
         return exec_lib_missing(ses, index, "cublasGemmBatchedEx");
@@ -5153,7 +5160,8 @@ static int dec_cublasGemmBatchedEx_64(exec_session *ses, uint32_t index, exec_li
         return exec_lib_bad(ses, index, rd, "cublasGemmBatchedEx_64");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasGemmBatchedEx_64(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, Atype, lda, Barray, Btype, ldb, beta, Carray, Ctype, ldc, batchCount, computeType, algo);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasGemmBatchedEx_64");
     if (!exec_lib_table(ses)->cublasGemmBatchedEx_64)
         return exec_lib_missing(ses, index, "cublasGemmBatchedEx_64");
@@ -5353,7 +5361,8 @@ static int dec_cublasStrsmBatched(exec_session *ses, uint32_t index, exec_lib_rd
         return exec_lib_bad(ses, index, rd, "cublasStrsmBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasStrsmBatched(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasStrsmBatched");
     if (!exec_lib_table(ses)->cublasStrsmBatched)
         return exec_lib_missing(ses, index, "cublasStrsmBatched");
@@ -5393,7 +5402,8 @@ static int dec_cublasDtrsmBatched(exec_session *ses, uint32_t index, exec_lib_rd
         return exec_lib_bad(ses, index, rd, "cublasDtrsmBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasDtrsmBatched(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDtrsmBatched");
     if (!exec_lib_table(ses)->cublasDtrsmBatched)
         return exec_lib_missing(ses, index, "cublasDtrsmBatched");
@@ -5433,7 +5443,8 @@ static int dec_cublasCtrsmBatched(exec_session *ses, uint32_t index, exec_lib_rd
         return exec_lib_bad(ses, index, rd, "cublasCtrsmBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasCtrsmBatched(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasCtrsmBatched");
     if (!exec_lib_table(ses)->cublasCtrsmBatched)
         return exec_lib_missing(ses, index, "cublasCtrsmBatched");
@@ -5473,7 +5484,8 @@ static int dec_cublasZtrsmBatched(exec_session *ses, uint32_t index, exec_lib_rd
         return exec_lib_bad(ses, index, rd, "cublasZtrsmBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasZtrsmBatched(bufs_, handle, side, uplo, trans, diag, m, n, alpha, A, lda, B, ldb, batchCount);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZtrsmBatched");
     if (!exec_lib_table(ses)->cublasZtrsmBatched)
         return exec_lib_missing(ses, index, "cublasZtrsmBatched");
@@ -5503,7 +5515,8 @@ static int dec_cublasSgeqrfBatched(exec_session *ses, uint32_t index, exec_lib_r
         return exec_lib_bad(ses, index, rd, "cublasSgeqrfBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasSgeqrfBatched(bufs_, handle, m, n, Aarray, lda, TauArray, info, batchSize);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasSgeqrfBatched");
     if (!exec_lib_table(ses)->cublasSgeqrfBatched)
         return exec_lib_missing(ses, index, "cublasSgeqrfBatched");
@@ -5533,7 +5546,8 @@ static int dec_cublasDgeqrfBatched(exec_session *ses, uint32_t index, exec_lib_r
         return exec_lib_bad(ses, index, rd, "cublasDgeqrfBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasDgeqrfBatched(bufs_, handle, m, n, Aarray, lda, TauArray, info, batchSize);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDgeqrfBatched");
     if (!exec_lib_table(ses)->cublasDgeqrfBatched)
         return exec_lib_missing(ses, index, "cublasDgeqrfBatched");
@@ -5563,7 +5577,8 @@ static int dec_cublasCgeqrfBatched(exec_session *ses, uint32_t index, exec_lib_r
         return exec_lib_bad(ses, index, rd, "cublasCgeqrfBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasCgeqrfBatched(bufs_, handle, m, n, Aarray, lda, TauArray, info, batchSize);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasCgeqrfBatched");
     if (!exec_lib_table(ses)->cublasCgeqrfBatched)
         return exec_lib_missing(ses, index, "cublasCgeqrfBatched");
@@ -5593,7 +5608,8 @@ static int dec_cublasZgeqrfBatched(exec_session *ses, uint32_t index, exec_lib_r
         return exec_lib_bad(ses, index, rd, "cublasZgeqrfBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasZgeqrfBatched(bufs_, handle, m, n, Aarray, lda, TauArray, info, batchSize);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZgeqrfBatched");
     if (!exec_lib_table(ses)->cublasZgeqrfBatched)
         return exec_lib_missing(ses, index, "cublasZgeqrfBatched");
@@ -5631,7 +5647,8 @@ static int dec_cublasSgelsBatched(exec_session *ses, uint32_t index, exec_lib_rd
         return exec_lib_bad(ses, index, rd, "cublasSgelsBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasSgelsBatched(bufs_, handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasSgelsBatched");
     if (!exec_lib_table(ses)->cublasSgelsBatched)
         return exec_lib_missing(ses, index, "cublasSgelsBatched");
@@ -5669,7 +5686,8 @@ static int dec_cublasDgelsBatched(exec_session *ses, uint32_t index, exec_lib_rd
         return exec_lib_bad(ses, index, rd, "cublasDgelsBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasDgelsBatched(bufs_, handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDgelsBatched");
     if (!exec_lib_table(ses)->cublasDgelsBatched)
         return exec_lib_missing(ses, index, "cublasDgelsBatched");
@@ -5707,7 +5725,8 @@ static int dec_cublasCgelsBatched(exec_session *ses, uint32_t index, exec_lib_rd
         return exec_lib_bad(ses, index, rd, "cublasCgelsBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasCgelsBatched(bufs_, handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasCgelsBatched");
     if (!exec_lib_table(ses)->cublasCgelsBatched)
         return exec_lib_missing(ses, index, "cublasCgelsBatched");
@@ -5745,7 +5764,8 @@ static int dec_cublasZgelsBatched(exec_session *ses, uint32_t index, exec_lib_rd
         return exec_lib_bad(ses, index, rd, "cublasZgelsBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasZgelsBatched(bufs_, handle, trans, m, n, nrhs, Aarray, lda, Carray, ldc, info, devInfoArray, batchSize);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZgelsBatched");
     if (!exec_lib_table(ses)->cublasZgelsBatched)
         return exec_lib_missing(ses, index, "cublasZgelsBatched");
@@ -5773,7 +5793,8 @@ static int dec_cublasSgetrfBatched(exec_session *ses, uint32_t index, exec_lib_r
         return exec_lib_bad(ses, index, rd, "cublasSgetrfBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasSgetrfBatched(bufs_, handle, n, A, lda, P, info, batchSize);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasSgetrfBatched");
     if (!exec_lib_table(ses)->cublasSgetrfBatched)
         return exec_lib_missing(ses, index, "cublasSgetrfBatched");
@@ -5801,7 +5822,8 @@ static int dec_cublasDgetrfBatched(exec_session *ses, uint32_t index, exec_lib_r
         return exec_lib_bad(ses, index, rd, "cublasDgetrfBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasDgetrfBatched(bufs_, handle, n, A, lda, P, info, batchSize);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDgetrfBatched");
     if (!exec_lib_table(ses)->cublasDgetrfBatched)
         return exec_lib_missing(ses, index, "cublasDgetrfBatched");
@@ -5829,7 +5851,8 @@ static int dec_cublasCgetrfBatched(exec_session *ses, uint32_t index, exec_lib_r
         return exec_lib_bad(ses, index, rd, "cublasCgetrfBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasCgetrfBatched(bufs_, handle, n, A, lda, P, info, batchSize);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasCgetrfBatched");
     if (!exec_lib_table(ses)->cublasCgetrfBatched)
         return exec_lib_missing(ses, index, "cublasCgetrfBatched");
@@ -5857,7 +5880,8 @@ static int dec_cublasZgetrfBatched(exec_session *ses, uint32_t index, exec_lib_r
         return exec_lib_bad(ses, index, rd, "cublasZgetrfBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasZgetrfBatched(bufs_, handle, n, A, lda, P, info, batchSize);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZgetrfBatched");
     if (!exec_lib_table(ses)->cublasZgetrfBatched)
         return exec_lib_missing(ses, index, "cublasZgetrfBatched");
@@ -5893,7 +5917,8 @@ static int dec_cublasSgetrsBatched(exec_session *ses, uint32_t index, exec_lib_r
         return exec_lib_bad(ses, index, rd, "cublasSgetrsBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasSgetrsBatched(bufs_, handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasSgetrsBatched");
     if (!exec_lib_table(ses)->cublasSgetrsBatched)
         return exec_lib_missing(ses, index, "cublasSgetrsBatched");
@@ -5929,7 +5954,8 @@ static int dec_cublasDgetrsBatched(exec_session *ses, uint32_t index, exec_lib_r
         return exec_lib_bad(ses, index, rd, "cublasDgetrsBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasDgetrsBatched(bufs_, handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasDgetrsBatched");
     if (!exec_lib_table(ses)->cublasDgetrsBatched)
         return exec_lib_missing(ses, index, "cublasDgetrsBatched");
@@ -5965,7 +5991,8 @@ static int dec_cublasCgetrsBatched(exec_session *ses, uint32_t index, exec_lib_r
         return exec_lib_bad(ses, index, rd, "cublasCgetrsBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasCgetrsBatched(bufs_, handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasCgetrsBatched");
     if (!exec_lib_table(ses)->cublasCgetrsBatched)
         return exec_lib_missing(ses, index, "cublasCgetrsBatched");
@@ -6001,7 +6028,8 @@ static int dec_cublasZgetrsBatched(exec_session *ses, uint32_t index, exec_lib_r
         return exec_lib_bad(ses, index, rd, "cublasZgetrsBatched");
     proto_buf bufs_[PROTO_MAX_BUFS];
     int nbufs_ = proto_bufs_cublasZgetrsBatched(bufs_, handle, trans, n, nrhs, Aarray, lda, devIpiv, Barray, ldb, info, batchSize);
-    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
         return exec_lib_bad(ses, index, rd, "cublasZgetrsBatched");
     if (!exec_lib_table(ses)->cublasZgetrsBatched)
         return exec_lib_missing(ses, index, "cublasZgetrsBatched");

@@ -20,6 +20,8 @@ if ldd "$shim" | grep libasan >/dev/null; then
     preload="$(gcc -print-file-name=libasan.so):$shim"
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}
 fi
+# a client's own LeakSanitizer suppressions (the file says why); genie-remote keeps the caller's
+tls_supp="$(cd "$(dirname "$0")/.." && pwd)/lsan_tls_client.supp"
 unset GENIE_TLS_CA GENIE_TLS_CERT GENIE_TLS_KEY GENIE_TOKEN GENIE_TOKEN_FILE
 tmp=$(mktemp -d)
 pid=
@@ -57,7 +59,7 @@ run() { # name expected-rc regex [VAR=value ...]
     shift 3
     set +e
     env "$@" GENIE_REMOTE=$target GENIE_TIMEOUT_MS=20000 LD_PRELOAD="$preload" \
-        timeout 90 "$prog" >"$tmp/out" 2>&1
+        ${LSAN_OPTIONS:+LSAN_OPTIONS=suppressions=$tls_supp} timeout 90 "$prog" >"$tmp/out" 2>&1
     rc=$?
     set -e
     [ $rc -ne 124 ] || { cat "$tmp/out"; echo "run_tls: $name: the program hung" >&2; exit 1; }

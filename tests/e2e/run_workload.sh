@@ -135,4 +135,9 @@ if [ -n "$server_pid" ] && ! kill -0 "$server_pid" 2>/dev/null; then
     cat "$tmp/server.log" >&2
     exit 1
 fi
+if [ -n "$server_pid" ]; then # its own exit and its workers' are checked too (stop_server)
+    pid=$server_pid
+    server_pid=
+    stop_server "$pid" "$tmp/server.log" || { echo "run_workload: genie-remote did not stop cleanly" >&2; exit 1; }
+fi
 echo "run_workload: $(basename "$prog") OK over $mode"

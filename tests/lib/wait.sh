@@ -24,3 +24,26 @@ wait_for_line() {
     done
     grep -qE -- "$re" "$file" 2>/dev/null
 }
+
+# stop_server PID LOG [SECONDS=60]: stops genie-remote as an operator does (SIGTERM: drain,
+# close every session, reap the workers) and waits for it; SIGKILL past SECONDS (liveness only).
+# 0 when it exited with status 0 and LOG (its stderr, which its workers share) holds no
+# sanitizer report: LeakSanitizer then covers the front and every worker too, whose reports
+# would otherwise go unread (a worker's exit status 23 is only logged). Else 1, with why.
+stop_server() {
+    local pid=$1 log=$2 n=$((${3:-60} * 20)) i rc
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < n; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid" 2>/dev/null; echo "genie-remote did not stop on SIGTERM" >&2; }
+    rc=0
+    wait "$pid" 2>/dev/null || rc=$?
+    if [ "$rc" -ne 0 ] || grep -Eq 'ERROR: (LeakSanitizer|AddressSanitizer)|runtime error:' "$log"; then
+        echo "genie-remote exited with status $rc or reported a sanitizer error:" >&2
+        cat "$log" >&2
+        return 1
+    fi
+    return 0
+}

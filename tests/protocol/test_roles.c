@@ -90,13 +90,31 @@ Test(roles, generated_extents_follow_the_rows)
     cr_assert_eq(b[1].bytes, 4 * 4);
     cr_assert_eq(b[2].bytes, (2 * 4 + 4) * 4);
 
-    /* arrays of pointers: the array is a buffer, flagged (what it points to is not checked) */
+    /* arrays of pointers: the array is a buffer, flagged, and each matrix it names has its
+     * extent in each (the executor reads the array and checks them) */
     const float *const *pa = (const float *const *)0x4000;
-    n = proto_bufs_cublasSgemmBatched(b, NULL, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 2, NULL, pa, 2, pa, 2,
-                                      NULL, (float *const *)pa, 2, 5);
+    n = proto_bufs_cublasSgemmBatched(b, NULL, CUBLAS_OP_T, CUBLAS_OP_N, 2, 3, 4, NULL, pa, 5, pa,
+                                      6, NULL, (float *const *)pa, 7, 5);
     cr_assert_eq(n, 3);
     cr_assert_eq(b[2].bytes, 5 * sizeof(void *));
     cr_assert_eq(b[2].flags & PROTO_BUF_PTRS, PROTO_BUF_PTRS);
+    cr_assert_eq(b[0].each, (1 * 5 + 4) * 4, "A^T: 4 x 2 stored, lda 5"); /* op(A) is m x k */
+    cr_assert_eq(b[1].each, (2 * 6 + 4) * 4, "B: 4 x 3, ldb 6");
+    cr_assert_eq(b[2].each, (2 * 7 + 2) * 4, "C: 2 x 3, ldc 7");
+    const void *const *pv = (const void *const *)0x4000;
+    proto_bufs_cublasGemmBatchedEx(b, NULL, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 2, NULL, pv,
+                                   CUDA_R_16F, 2, pv, CUDA_R_16F, 2, NULL, (void *const *)pv,
+                                   CUDA_R_32F, 2, 3, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    cr_assert_eq(b[0].each, 4 * 2);
+    cr_assert_eq(b[2].each, 4 * 4);
+    proto_bufs_cublasSgeqrfBatched(b, NULL, 5, 3, (float *const *)pa, 5, (float *const *)pa, NULL,
+                                   2);
+    cr_assert_eq(b[1].each, 3 * 4, "tau: min(m, n) elements");
+    /* other buffers name no matrices */
+    cr_assert_eq(b[0].flags & PROTO_BUF_PTRS, PROTO_BUF_PTRS);
+    proto_bufs_cublasSgemm_v2(b, NULL, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 2, NULL, f, 2, f, 2, NULL, f,
+                              2);
+    cr_assert_eq(b[0].each, 0);
 }
 
 /* Every forwarded row has its buffers in the table; every row's table entry matches what

@@ -485,3 +485,272 @@ Test(lib, whole_extents_are_checked_before_the_call)
     cr_assert(call_then_ping(s, GENIE_API_cublasSscal_v2, &a, &e));
     exec_session_close(s);
 }
+
+/* Issue 12: batched calls whose matrices are named by arrays of device pointers (PTRS). The
+ * executor reads each array (after the handle's stream has drained, so a copy earlier in the
+ * batch is seen) and checks every matrix it names over its whole extent before cuBLAS runs;
+ * before, only the array was checked, and the fake cuBLAS dereferenced a wild matrix pointer
+ * on the host (tests/fuzz/regress/getrf-batched-wild-matrix-pointer). */
+static args sgemm_batched_args(int m, int n, int k, uint64_t pa, uint64_t pb, uint64_t pc,
+                               int batch)
+{
+    args a = {.n = 0};
+    a_u32(&a, 5);
+    a_u32(&a, CUBLAS_OP_N);
+    a_u32(&a, CUBLAS_OP_N);
+    a_u32(&a, (uint32_t)m);
+    a_u32(&a, (uint32_t)n);
+    a_u32(&a, (uint32_t)k);
+    a_scalar_host(&a, 1.0f);
+    a_u64(&a, pa);
+    a_u32(&a, (uint32_t)m);
+    a_u64(&a, pb);
+    a_u32(&a, (uint32_t)k);
+    a_scalar_host(&a, 0.0f);
+    a_u64(&a, pc);
+    a_u32(&a, (uint32_t)m);
+    a_u32(&a, (uint32_t)batch);
+    return a;
+}
+
+static void put_h2d(uint64_t dst, const void *src, size_t n)
+{
+    memcpy(proto_put_MEMCPY_H2D(&req, dst, 0, n), src, n);
+}
+
+/* Writes the three pointer arrays, then runs the call and a PING in the same batch. */
+static int batched_call(exec_session *s, uint64_t arr, const uint64_t ptrs[3][2], uint32_t api,
+                        const args *a, proto_R_ERROR *err)
+{
+    begin();
+    for (int j = 0; j < 3; j++)
+        put_h2d(arr + 16 * j, ptrs[j], 16);
+    static uint8_t msg[600];
+    reply r;
+    put_call(api, a);
+    proto_put_PING(&req, 3);
+    run(s, &r);
+    cr_assert_eq(r.recs[r.n - 1].op, PROTO_OP_R_PONG, "the session did not answer the PING");
+    int failed = r.n == 2;
+    if (failed) {
+        *err = error_at(&r, 0);
+        err->msg_len = err->msg_len < sizeof msg ? err->msg_len : sizeof msg;
+        memcpy(msg, err->msg, err->msg_len);
+        err->msg = msg;
+    } else {
+        cr_assert_eq(r.n, 1);
+    }
+    done(&r);
+    return failed;
+}
+
+static void read_back(exec_session *s, uint64_t p, void *out, size_t n)
+{
+    reply r;
+    begin();
+    proto_put_MEMCPY_D2H(&req, p, n, 0);
+    run(s, &r);
+    cr_assert_eq(r.n, 1);
+    proto_R_DATA d;
+    cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+    cr_assert_eq(d.data_len, n);
+    memcpy(out, d.data, n);
+    done(&r);
+}
+
+Test(lib, batched_gemm_checks_every_matrix_its_arrays_name)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base, end = base + 2 * MiB;
+    map(s, base, 2 * MiB);
+    create(s, 5);
+    /* two 2x2 products; A_i at base + 64 i, B_i at base + 128 + 64 i, C_i at base + 256 + 16 i
+     * (the Cs side by side, read back and reset as one) */
+    float A[2][4] = {{1, 2, 3, 4}, {5, 6, 7, 8}}, B[2][4] = {{1, 0, 0, 1}, {2, 1, 1, 2}};
+    float sentinel[2][4] = {{-1, -1, -1, -1}, {-1, -1, -1, -1}}, C[2][4];
+    uint64_t arr = base + 1024, pa = arr, pb = arr + 16, pc = arr + 32;
+    uint64_t good[3][2] = {{base, base + 64}, {base + 128, base + 192}, {base + 256, base + 272}};
+    begin();
+    put_h2d(base, A, sizeof A[0]);
+    put_h2d(base + 64, A[1], sizeof A[1]);
+    put_h2d(base + 128, B[0], sizeof B[0]);
+    put_h2d(base + 192, B[1], sizeof B[1]);
+    put_h2d(base + 256, sentinel, sizeof sentinel);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.n, 0);
+    done(&r);
+    proto_R_ERROR e;
+    args a = sgemm_batched_args(2, 2, 2, pa, pb, pc, 2);
+
+    /* a correct batched GEMM computes both products (column-major) */
+    cr_assert_not(batched_call(s, arr, good, GENIE_API_cublasSgemmBatched, &a, &e),
+                  "a correct SgemmBatched failed: %.*s", (int)e.msg_len, e.msg);
+    read_back(s, base + 256, C, sizeof C);
+    float want[2][4] = {{1, 2, 3, 4}, {5 * 2 + 7, 6 * 2 + 8, 5 + 7 * 2, 6 + 8 * 2}};
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++)
+            cr_assert_float_eq(C[i][j], want[i][j], 1e-6, "C[%d][%d] = %g", i, j, C[i][j]);
+    begin();
+    put_h2d(base + 256, sentinel, sizeof sentinel);
+    run(s, &r);
+    done(&r);
+
+    /* A_1 reaching 4 bytes past the mapping (a 2x2 float matrix is 16 bytes): refused, and
+     * nothing written, C_0 included (the whole call is refused) */
+    uint64_t bad[3][2];
+    memcpy(bad, good, sizeof bad);
+    bad[0][1] = end - 12;
+    cr_assert(batched_call(s, arr, bad, GENIE_API_cublasSgemmBatched, &a, &e),
+              "A_1 past the mapping ran");
+    cr_assert_eq(e.cuda_err, 1);
+    cr_assert(msg_has(&e, "cublasSgemmBatched: Aarray[1] (0x"), "message: %.*s", (int)e.msg_len,
+              e.msg);
+    cr_assert(msg_has(&e, ", 16 bytes) is not in this session's memory"), "message: %.*s",
+              (int)e.msg_len, e.msg);
+    read_back(s, base + 256, C, sizeof C);
+    cr_assert_arr_eq(C, sentinel, sizeof C, "a refused call wrote C");
+    /* exactly up to the end is fine */
+    bad[0][1] = end - 16;
+    cr_assert_not(batched_call(s, arr, bad, GENIE_API_cublasSgemmBatched, &a, &e),
+                  "A_1 ending at the mapping's end failed: %.*s", (int)e.msg_len, e.msg);
+    begin();
+    put_h2d(base + 256, sentinel, sizeof sentinel);
+    run(s, &r);
+    done(&r);
+
+    /* C_0 in unmapped space of the session's range, and far outside it */
+    memcpy(bad, good, sizeof bad);
+    bad[2][0] = base + 64 * MiB;
+    cr_assert(batched_call(s, arr, bad, GENIE_API_cublasSgemmBatched, &a, &e), "wild C_0 ran");
+    cr_assert(msg_has(&e, ": Carray[0] (0x"), "message: %.*s", (int)e.msg_len, e.msg);
+    bad[2][0] = 0x1000;
+    cr_assert(batched_call(s, arr, bad, GENIE_API_cublasSgemmBatched, &a, &e), "wild C_0 ran");
+    /* a NULL entry */
+    memcpy(bad, good, sizeof bad);
+    bad[1][1] = 0;
+    cr_assert(batched_call(s, arr, bad, GENIE_API_cublasSgemmBatched, &a, &e), "NULL B_1 ran");
+    cr_assert(msg_has(&e, ": Barray[1] is NULL"), "message: %.*s", (int)e.msg_len, e.msg);
+    read_back(s, base + 256, C, sizeof C);
+    cr_assert_arr_eq(C, sentinel, sizeof C, "a refused call wrote C");
+
+    /* the matrices' extent follows the transpose: op(A) = A^T of 2 x 3 (m x k) is stored 3 x 2
+     * with lda 3: 6 floats; m = 2, n = 1, k = 3 */
+    a = sgemm_batched_args(2, 1, 3, pa, pb, pc, 2);
+    memcpy(a.b + 4, &(uint32_t){CUBLAS_OP_T}, 4);
+    memcpy(a.b + 24 + 24 + 8, &(int){3}, 4); /* lda */
+    memcpy(bad, good, sizeof bad);
+    bad[0][1] = end - 6 * 4;
+    cr_assert_not(batched_call(s, arr, bad, GENIE_API_cublasSgemmBatched, &a, &e),
+                  "A^T at the end failed: %.*s", (int)e.msg_len, e.msg);
+    bad[0][1] = end - 5 * 4;
+    cr_assert(batched_call(s, arr, bad, GENIE_API_cublasSgemmBatched, &a, &e), "A^T past ran");
+    cr_assert(msg_has(&e, ", 24 bytes) is not"), "message: %.*s", (int)e.msg_len, e.msg);
+
+    /* the array itself past the mapping: refused before it is read */
+    a = sgemm_batched_args(2, 2, 2, end - 8, pb, pc, 2);
+    cr_assert(batched_call(s, arr, good, GENIE_API_cublasSgemmBatched, &a, &e), "array past ran");
+    cr_assert(msg_has(&e, ": Aarray (0x"), "message: %.*s", (int)e.msg_len, e.msg);
+    exec_session_close(s);
+}
+
+/* GemmBatchedEx: the extent of each matrix is in bytes of its run-time data type. */
+Test(lib, batched_gemm_ex_extent_follows_the_data_type)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base, end = base + 2 * MiB;
+    map(s, base, 2 * MiB);
+    create(s, 5);
+    uint64_t arr = base + 1024;
+    uint64_t ptrs[3][2] = {{base, base + 64}, {base + 128, base + 192}, {base + 256, base + 320}};
+    args a = {.n = 0};
+    a_u32(&a, 5);
+    a_u32(&a, CUBLAS_OP_N);
+    a_u32(&a, CUBLAS_OP_N);
+    a_u32(&a, 2); /* m, n, k */
+    a_u32(&a, 2);
+    a_u32(&a, 2);
+    a_scalar_host(&a, 1.0f);
+    a_u64(&a, arr);
+    a_u32(&a, CUDA_R_32F);
+    a_u32(&a, 2);
+    a_u64(&a, arr + 16);
+    a_u32(&a, CUDA_R_32F);
+    a_u32(&a, 2);
+    a_scalar_host(&a, 0.0f);
+    a_u64(&a, arr + 32);
+    a_u32(&a, CUDA_R_32F);
+    a_u32(&a, 2);
+    a_u32(&a, 2); /* batchCount */
+    a_u32(&a, CUBLAS_COMPUTE_32F);
+    a_u32(&a, CUBLAS_GEMM_DEFAULT);
+    proto_R_ERROR e;
+    cr_assert_not(batched_call(s, arr, ptrs, GENIE_API_cublasGemmBatchedEx, &a, &e),
+                  "a correct GemmBatchedEx failed: %.*s", (int)e.msg_len, e.msg);
+    ptrs[1][0] = end - 12; /* 2x2 R_32F is 16 bytes */
+    cr_assert(batched_call(s, arr, ptrs, GENIE_API_cublasGemmBatchedEx, &a, &e), "B_0 past ran");
+    cr_assert(msg_has(&e, "cublasGemmBatchedEx: Barray[0] (0x"), "message: %.*s", (int)e.msg_len,
+              e.msg);
+    cr_assert(msg_has(&e, ", 16 bytes) is not"), "message: %.*s", (int)e.msg_len, e.msg);
+    exec_session_close(s);
+}
+
+/* The case fuzz_batch found: cublasSgetrfBatched with a wild matrix pointer in its array. And
+ * trsmBatched, whose triangular A is m x m or n x n by its side. */
+Test(lib, getrf_and_trsm_batched_check_their_matrices)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base, end = base + 2 * MiB;
+    map(s, base, 2 * MiB);
+    create(s, 5);
+    uint64_t arr = base + 1024;
+    uint64_t ptrs[3][2] = {{0x7f0000001000ull, 0}, {0, 0}, {0, 0}};
+    args a = {.n = 0}; /* getrf: handle, n, A[], lda, P, info (device), batch */
+    a_u32(&a, 5);
+    a_u32(&a, 2);
+    a_u64(&a, arr);
+    a_u32(&a, 2);
+    a_u64(&a, base + 256);
+    a_u64(&a, base + 320);
+    a_u32(&a, 1);
+    proto_R_ERROR e;
+    cr_assert(batched_call(s, arr, ptrs, GENIE_API_cublasSgetrfBatched, &a, &e), "wild A_0 ran");
+    cr_assert(msg_has(&e, "cublasSgetrfBatched: A[0] (0x7f0000001000, 16 bytes) is not"),
+              "message: %.*s", (int)e.msg_len, e.msg);
+    float I[4] = {1, 0, 0, 1};
+    ptrs[0][0] = end - 16;
+    begin();
+    put_h2d(end - 16, I, sizeof I);
+    reply r;
+    run(s, &r);
+    done(&r);
+    cr_assert_not(batched_call(s, arr, ptrs, GENIE_API_cublasSgetrfBatched, &a, &e),
+                  "getrf of I at the end failed: %.*s", (int)e.msg_len, e.msg);
+
+    /* trsm: side, uplo, trans, diag, m = 2, n = 3, alpha, A[], lda = 3, B[], ldb = 2, batch 1 */
+    a.n = 0;
+    a_u32(&a, 5);
+    a_u32(&a, CUBLAS_SIDE_LEFT);
+    a_u32(&a, CUBLAS_FILL_MODE_LOWER);
+    a_u32(&a, CUBLAS_OP_N);
+    a_u32(&a, CUBLAS_DIAG_UNIT);
+    a_u32(&a, 2);
+    a_u32(&a, 3);
+    a_scalar_host(&a, 1.0f);
+    a_u64(&a, arr);
+    a_u32(&a, 3);
+    a_u64(&a, arr + 16);
+    a_u32(&a, 2);
+    a_u32(&a, 1);
+    /* left: A is m x m with lda 3: 3 + 2 = 5 floats */
+    ptrs[0][0] = end - 5 * 4;
+    ptrs[1][0] = base;
+    cr_assert_not(batched_call(s, arr, ptrs, GENIE_API_cublasStrsmBatched, &a, &e),
+                  "trsm (left) failed: %.*s", (int)e.msg_len, e.msg);
+    /* right: A is n x n with lda 3: 9 floats, past the end */
+    memcpy(a.b + 4, &(uint32_t){CUBLAS_SIDE_RIGHT}, 4);
+    cr_assert(batched_call(s, arr, ptrs, GENIE_API_cublasStrsmBatched, &a, &e), "trsm right ran");
+    cr_assert(msg_has(&e, "cublasStrsmBatched: A[0] (0x"), "message: %.*s", (int)e.msg_len, e.msg);
+    cr_assert(msg_has(&e, ", 36 bytes) is not"), "message: %.*s", (int)e.msg_len, e.msg);
+    exec_session_close(s);
+}

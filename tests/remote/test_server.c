@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "protocol/gen/api.h"
 #include "protocol/gen/ops.h"
 #include "protocol/session.h"
 #include "protocol/transport.h"
@@ -42,6 +43,10 @@ static pid_t spawn_q(char *const argv[], int quiet)
         setenv("GENIE_CUDA_LIB", FAKEGPU_LIB, 1);
         setenv("GENIE_VA_SIZE", "1073741824", 1);
         setenv("GENIE_FAKE_ALLOW_CRASH", "1", 1); /* genie_test_host_crash aborts */
+#ifdef FAKEBLAS_LIB
+        setenv("GENIE_CUBLAS_LIB", FAKEBLAS_LIB, 1);
+        setenv("GENIE_CUBLASLT_LIB", FAKEBLAS_LIB, 1);
+#endif
         unsetenv("GENIE_TOKEN");
         execv(GENIE_REMOTE_BIN, argv);
         _exit(127);
@@ -975,3 +980,51 @@ Test(isolation, host_crash_ends_only_its_session, .fini = stop_server, .timeout 
     proto_conn_close(c);
     proto_conn_close(v.c);
 }
+
+#ifdef FAKEBLAS_LIB
+/* A batched cuBLAS call whose pointer array names another session's matrix (issue 12 item 1):
+ * the executor reads the array and refuses the call, naming the entry, before cuBLAS runs;
+ * the attacker's session goes on and the victim's bytes are unchanged. With the check off the
+ * fake cuBLAS dereferences the address in the attacker's worker, which dies (cudaError 46
+ * instead of 1); with GENIE_TEST_SESSIONS=threads and the check off, getrf factors the
+ * victim's bytes in place. */
+Test(isolation, batched_call_naming_another_session_is_refused, .fini = stop_server,
+     .timeout = 60)
+{
+    start_server();
+    victim v;
+    victim_open(&v);
+    proto_conn *a = connect_to();
+    call r;
+    proto_R_HELLO h = hello(a, "secret", &r);
+    cr_assert(is_hello_ok(&r));
+    free(r.raw);
+    genie_buf b = {0};
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 2);
+    proto_put_MEM_MAP(&b, h.va_base, 2u << 20);
+    memcpy(proto_put_MEMCPY_H2D(&b, h.va_base, 0, 8), &v.base, 8); /* the array: one pointer */
+    uint32_t id = 5;
+    memcpy(proto_put_LIB_CALL(&b, GENIE_API_cublasCreate_v2, 4), &id, 4);
+    /* getrf: handle, n = 2, A[] (the array), lda 2, pivots, infos (device), batch 1 */
+    uint8_t *p = proto_put_LIB_CALL(&b, GENIE_API_cublasSgetrfBatched, 40);
+    uint32_t n = 2, lda = 2, batch = 1;
+    uint64_t arr = h.va_base, piv = h.va_base + 256, info = h.va_base + 320;
+    memcpy(p, &id, 4), memcpy(p + 4, &n, 4), memcpy(p + 8, &arr, 8), memcpy(p + 16, &lda, 4);
+    memcpy(p + 20, &piv, 8), memcpy(p + 28, &info, 8), memcpy(p + 36, &batch, 4);
+    proto_put_DEVICE_SYNC(&b, 0);
+    send_frame(a, &b, &r);
+    genie_buf_free(&b);
+    cr_assert_eq(r.rc, 0, "the attacker's stream ended: %s", genie_strerror(r.rc));
+    int err = 0;
+    const char *msg = error_text(&r, &err);
+    cr_assert_eq(err, 1, "cudaErrorInvalidValue expected, got %d: %s", err, msg);
+    cr_assert(strstr(msg, "cublasSgetrfBatched: A[0] (0x") &&
+                  strstr(msg, ", 16 bytes) is not in this session's memory"),
+              "the error does not name the entry: %s", msg);
+    free(r.raw);
+    ping(a, 3); /* the attacker's session goes on */
+    victim_check(&v, 10);
+    proto_conn_close(a);
+    proto_conn_close(v.c);
+}
+#endif

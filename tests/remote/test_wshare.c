@@ -88,3 +88,33 @@ Test(wshare, refuses_false_or_still_writable_bytes)
     close(fd);
     rmt_wshare_free(w);
 }
+
+/* Bounded: a put past the limit evicts the least recently used entries, and a hit makes an
+ * entry recently used (common/lru.c keeps the order and the index). */
+Test(wshare, evicts_the_least_recently_used)
+{
+    enum { K = 4096 };
+    static uint8_t b[4][K];
+    genie_hash128 h[4];
+    for (int i = 0; i < 4; i++) {
+        memset(b[i], 'a' + i, K);
+        h[i] = genie_hash_content(b[i], K);
+    }
+    rmt_wshare *w = rmt_wshare_new(3 * K, 0);
+    int fd;
+    for (int i = 0; i < 3; i++)
+        rmt_wshare_put(w, 0, h[i].lo, h[i].hi, K, memfd_of(b[i], K));
+    cr_assert_eq(rmt_wshare_get(w, 0, h[0].lo, h[0].hi, K, &fd), 1); /* 0 used: 1 is oldest */
+    close(fd);
+    rmt_wshare_put(w, 0, h[3].lo, h[3].hi, K, memfd_of(b[3], K));
+    cr_assert_eq(rmt_wshare_get(w, 0, h[1].lo, h[1].hi, K, &fd), 0, "the oldest was kept");
+    int want[4] = {1, 0, 1, 1};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(rmt_wshare_get(w, 0, h[i].lo, h[i].hi, K, &fd), want[i], "entry %d", i);
+        if (want[i]) {
+            read_back(fd, b[i], K);
+            close(fd);
+        }
+    }
+    rmt_wshare_free(w);
+}

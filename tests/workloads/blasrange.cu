@@ -10,6 +10,12 @@
 //   scopy_strided_past   cublasScopy whose y (incy 4096) ends ~14 MiB past its allocation
 //                          -> cudaErrorInvalidValue at cudaDeviceSynchronize
 //   sscal_in_range       cublasSscal of 4 floats afterwards -> cudaSuccess, the values doubled
+//   gemm_batched         cublasSgemmBatched of two 2x2 products named by pointer arrays in
+//                          device memory -> cudaSuccess, both products right
+//   gemm_batched_wild    the same with A_1's pointer 1 GiB past x (unmapped): the executor
+//                          reads the array and checks each matrix -> cudaErrorInvalidValue at
+//                          cudaDeviceSynchronize, and C is not written
+//   gemm_batched_again   the correct call once more -> cudaSuccess (the session goes on)
 // Each case prints "case <name>: <result>"; a mismatch adds an "expected" line. Not for a real
 // GPU without Genie: there the first two cases are out-of-bounds accesses.
 #include <cublas_v2.h>
@@ -60,6 +66,36 @@ int main(int argc, char **argv)
         std::printf("  expected 2 4 6 8, got %g %g %g %g\n", v[0], v[1], v[2], v[3]);
         mismatches++;
     }
+
+    // batched GEMM: A_i at x + 4 i, B_i at x + 8 + 4 i, C_i at y + 4 i, named by arrays in
+    // device memory (A's, B's, C's pointers side by side)
+    float in[16] = {1, 2, 3, 4, 5, 6, 7, 8, 1, 0, 0, 1, 2, 1, 1, 2}, sentinel[8], c[8];
+    for (float &f : sentinel)
+        f = -1;
+    const float want[8] = {1, 2, 3, 4, 17, 20, 19, 22}, one = 1, zero = 0;
+    float **arr = nullptr;
+    CK(cudaMalloc(&arr, 6 * sizeof(float *)));
+    float *ptrs[6] = {x, x + 4, x + 8, x + 12, y, y + 4};
+    CK(cudaMemcpy(x, in, sizeof in, cudaMemcpyHostToDevice));
+    for (const char *name : {"gemm_batched", "gemm_batched_wild", "gemm_batched_again"}) {
+        int wild = name[12] == '_' && name[13] == 'w';
+        ptrs[1] = wild ? x + (1ull << 28) : x + 4;
+        CK(cudaMemcpy(arr, ptrs, sizeof ptrs, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(y, sentinel, sizeof sentinel, cudaMemcpyHostToDevice));
+        if (cublasSgemmBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 2, &one, (const float **)arr, 2,
+                               (const float **)arr + 2, 2, &zero, arr + 4, 2,
+                               2) != CUBLAS_STATUS_SUCCESS)
+            mismatches++, std::printf("  cublasSgemmBatched was not recorded\n");
+        expect(name, cudaDeviceSynchronize(), wild ? cudaErrorInvalidValue : cudaSuccess);
+        CK(cudaMemcpy(c, y, sizeof c, cudaMemcpyDeviceToHost));
+        const float *w = wild ? sentinel : want;
+        for (int i = 0; i < 8; i++)
+            if (c[i] != w[i]) {
+                std::printf("  C[%d] = %g, expected %g\n", i, c[i], w[i]);
+                mismatches++;
+            }
+    }
+    CK(cudaFree(arr));
     cublasDestroy(h);
     CK(cudaFree(x));
     CK(cudaFree(y));
