@@ -74,6 +74,13 @@ typedef struct proto_dnn_tensor {
     int32_t strides[PROTO_DNN_MAX_DIMS];
 } proto_dnn_tensor;
 
+/* DNN_BN_SIZE's which: the size query it stands for, and the tensors it carries. */
+enum {
+    PROTO_DNN_BN_SIZE_FWD_WS = 1, /* ...ForwardTrainingExWorkspaceSize: x, z, y, bn */
+    PROTO_DNN_BN_SIZE_RESERVE,    /* ...TrainingExReserveSpaceSize: x */
+    PROTO_DNN_BN_SIZE_BWD_WS,     /* ...BackwardExWorkspaceSize: x, y, dy, dz, dx, dbn */
+};
+
 /* Bytes of one element of a cudnnDataType_t, 0 for one Genie does not know. */
 static inline size_t proto_dnn_dtype_size(int dt)
 {

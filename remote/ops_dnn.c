@@ -1,4 +1,4 @@
-/* ops_dnn.c — cuDNN on the executor: handles and backend descriptors by client ID, Execute and batch norm on the session's streams.
+/* ops_dnn.c — cuDNN on the executor: handles and backend descriptors by client ID, Execute and batch norm (inference, training, backward, their size queries) on the session's streams.
  *
  * The library is GENIE_CUDNN_LIB (default libcudnn.so.9), loaded on the first cuDNN op of
  * the process; tests point it at tests/fakegpu/dnn. Per session (s->dnn, freed by
@@ -6,6 +6,8 @@
  * cudnnBackendDescriptor_t. A descriptor- or handle-valued attribute arrives as client IDs and
  * is translated; a pointer-valued one (a variant pack's data pointers and workspace) must
  * point into the session's memory (its extent is the plan's business and is not checked).
+ * Batch norm (inference, training, backward: CUDNN_BATCHNORM_OPS_BN) checks every buffer over
+ * its whole extent: tensors by their descriptors' span, workspace and reserve by their sizes.
  * The library's own status never becomes an R_ERROR for a Finalize or GetAttribute (it is the
  * call's answer: R_VALUE, R_DATA); for Execute and batch norm it does, as a kernel's failure
  * would. */
@@ -31,7 +33,12 @@
     X(TCreate, cudnnCreateTensorDescriptor)                                                        \
     X(TDestroy, cudnnDestroyTensorDescriptor)                                                      \
     X(TSet, cudnnSetTensorNdDescriptor)                                                            \
-    X(BnInfer, cudnnBatchNormalizationForwardInference)
+    X(BnInfer, cudnnBatchNormalizationForwardInference)                                            \
+    X(BnTrain, cudnnBatchNormalizationForwardTrainingEx)                                           \
+    X(BnBackward, cudnnBatchNormalizationBackwardEx)                                               \
+    X(BnFwdWs, cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize)                           \
+    X(BnBwdWs, cudnnGetBatchNormalizationBackwardExWorkspaceSize)                                  \
+    X(BnReserve, cudnnGetBatchNormalizationTrainingExReserveSpaceSize)
 
 typedef struct dnn_fns {
 #define DNN_FIELD_(f, sym) __typeof__(sym) *f;
@@ -388,19 +395,24 @@ int exec_op_DNN_BE_EXECUTE(exec_session *s, uint32_t index, const proto_DNN_BE_E
 
 /* ---------------------------------------------------------------- batch norm ---- */
 
-/* A real tensor descriptor from its wire form, after checking that [p, p + its span) lies in
- * the session's memory. */
-static int tensor(exec_session *s, exec_dnn *D, uint32_t index, const char *name,
-                  const proto_dnn_tensor *t, uint64_t p, cudnnTensorDescriptor_t *out)
+/* [p, p + n) lies in the session's memory: 0 or an R_ERROR naming op and the argument. */
+static int span(exec_session *s, uint32_t index, const char *op, const char *name, uint64_t p,
+                uint64_t n)
 {
-    uint64_t n = proto_dnn_tensor_bytes(t);
-    if (!n)
+    if (exec_range_ok(s, p, n))
+        return 0;
+    return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
+                     "%s: %s [%#llx, +%llu) is not in this session's memory", op, name,
+                     (unsigned long long)p, (unsigned long long)n);
+}
+
+/* A real tensor descriptor from its wire form (out), or only the check of its form. */
+static int tdesc(exec_session *s, exec_dnn *D, uint32_t index, const char *op, const char *name,
+                 const proto_dnn_tensor *t, cudnnTensorDescriptor_t *out)
+{
+    if (!proto_dnn_tensor_bytes(t))
         return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
-                         "DNN_BN_INFER: tensor %s is malformed", name);
-    if (!exec_range_ok(s, p, n))
-        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
-                         "DNN_BN_INFER: %s [%#llx, +%llu) is not in this session's memory", name,
-                         (unsigned long long)p, (unsigned long long)n);
+                         "%s: tensor %s is malformed", op, name);
     if (!out)
         return 0;
     int st = D->f.TCreate(out);
@@ -411,49 +423,220 @@ static int tensor(exec_session *s, exec_dnn *D, uint32_t index, const char *name
     return st ? status_fail(s, index, st, "cudnnSetTensorNdDescriptor") : 0;
 }
 
+/* tdesc, after checking that [p, p + the tensor's span) lies in the session's memory. */
+static int tensor(exec_session *s, exec_dnn *D, uint32_t index, const char *op, const char *name,
+                  const proto_dnn_tensor *t, uint64_t p, cudnnTensorDescriptor_t *out)
+{
+    int e;
+    if ((e = tdesc(s, D, index, op, name, t, NULL)) ||
+        (e = span(s, index, op, name, p, proto_dnn_tensor_bytes(t))))
+        return e;
+    return tdesc(s, D, index, op, name, t, out);
+}
+
+/* An optional statistic (p may be 0), a workspace or reserve space (n may be 0). */
+static int maybe(exec_session *s, uint32_t index, const char *op, const char *name, uint64_t p,
+                 uint64_t n)
+{
+    return p && n ? span(s, index, op, name, p, n) : 0;
+}
+
+static void tdestroy(exec_dnn *D, cudnnTensorDescriptor_t *t, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (t[i])
+            D->f.TDestroy(t[i]);
+}
+
+/* A host scaling factor from a double's bits: as double for double data, float otherwise. */
+typedef union dnn_scale {
+    double d;
+    float f;
+} dnn_scale;
+static dnn_scale scale_of(uint64_t bits, int dtype)
+{
+    double v;
+    memcpy(&v, &bits, 8);
+    dnn_scale u;
+    if (dtype == CUDNN_DATA_DOUBLE)
+        u.d = v;
+    else
+        u.f = (float)v;
+    return u;
+}
+
+static double dbl(uint64_t bits)
+{
+    double v;
+    memcpy(&v, &bits, 8);
+    return v;
+}
+
+#define P_(x) ((void *)(uintptr_t)(x))
+
 int exec_op_DNN_BN_INFER(exec_session *s, uint32_t index, const proto_DNN_BN_INFER *a)
 {
+    static const char op[] = "DNN_BN_INFER";
     exec_dnn *D;
     int e;
-    if ((e = dnn_state(s, index, "DNN_BN_INFER", &D)))
+    if ((e = dnn_state(s, index, op, &D)))
         return e;
     if (!D->f.BnInfer || !D->f.TCreate || !D->f.TSet || !D->f.TDestroy)
         return missing(s, index, "cudnnBatchNormalizationForwardInference");
     proto_dnn_tensor t[3];
     if (a->descs_len != sizeof t)
         return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
-                         "DNN_BN_INFER: %zu bytes of descriptors", (size_t)a->descs_len);
+                         "%s: %zu bytes of descriptors", op, (size_t)a->descs_len);
     memcpy(t, a->descs, sizeof t);
     cudnnHandle_t h;
-    cudnnTensorDescriptor_t xd = NULL, yd = NULL, bd = NULL;
-    if ((e = handle_on(s, D, index, a->handle, a->stream, "DNN_BN_INFER", &h)) ||
-        (e = tensor(s, D, index, "x", &t[0], a->x, &xd)) ||
-        (e = tensor(s, D, index, "y", &t[1], a->y, &yd)) ||
-        (e = tensor(s, D, index, "scale", &t[2], a->scale, &bd)) ||
-        (e = tensor(s, D, index, "bias", &t[2], a->bias, NULL)) ||
-        (e = tensor(s, D, index, "mean", &t[2], a->mean, NULL)) ||
-        (e = tensor(s, D, index, "var", &t[2], a->var, NULL)))
+    cudnnTensorDescriptor_t d[3] = {NULL, NULL, NULL};
+    if ((e = handle_on(s, D, index, a->handle, a->stream, op, &h)) ||
+        (e = tensor(s, D, index, op, "x", &t[0], a->x, &d[0])) ||
+        (e = tensor(s, D, index, op, "y", &t[1], a->y, &d[1])) ||
+        (e = tensor(s, D, index, op, "scale", &t[2], a->scale, &d[2])) ||
+        (e = tensor(s, D, index, op, "bias", &t[2], a->bias, NULL)) ||
+        (e = tensor(s, D, index, op, "mean", &t[2], a->mean, NULL)) ||
+        (e = tensor(s, D, index, op, "var", &t[2], a->var, NULL)))
         goto out;
-    double eps, alpha, beta;
-    memcpy(&eps, &a->eps, 8);
-    memcpy(&alpha, &a->alpha, 8);
-    memcpy(&beta, &a->beta, 8);
-    float af = (float)alpha, bf = (float)beta;
-    int dbl = t[0].dtype == CUDNN_DATA_DOUBLE;
-    int st = D->f.BnInfer(h, (cudnnBatchNormMode_t)a->mode, dbl ? (void *)&alpha : (void *)&af,
-                          dbl ? (void *)&beta : (void *)&bf, xd, (const void *)(uintptr_t)a->x, yd,
-                          (void *)(uintptr_t)a->y, bd, (const void *)(uintptr_t)a->scale,
-                          (const void *)(uintptr_t)a->bias, (const void *)(uintptr_t)a->mean,
-                          (const void *)(uintptr_t)a->var, eps);
+    dnn_scale alpha = scale_of(a->alpha, t[0].dtype), beta = scale_of(a->beta, t[0].dtype);
+    int st = D->f.BnInfer(h, (cudnnBatchNormMode_t)a->mode, &alpha, &beta, d[0], P_(a->x), d[1],
+                          P_(a->y), d[2], P_(a->scale), P_(a->bias), P_(a->mean), P_(a->var),
+                          dbl(a->eps));
     if (st)
         e = status_fail(s, index, st, "cudnnBatchNormalizationForwardInference");
 out:
-    if (xd)
-        D->f.TDestroy(xd);
-    if (yd)
-        D->f.TDestroy(yd);
-    if (bd)
-        D->f.TDestroy(bd);
+    tdestroy(D, d, 3);
+    return e;
+}
+
+int exec_op_DNN_BN_TRAIN(exec_session *s, uint32_t index, const proto_DNN_BN_TRAIN *a)
+{
+    static const char op[] = "DNN_BN_TRAIN";
+    exec_dnn *D;
+    int e;
+    if ((e = dnn_state(s, index, op, &D)))
+        return e;
+    if (!D->f.BnTrain || !D->f.TCreate || !D->f.TSet || !D->f.TDestroy)
+        return missing(s, index, "cudnnBatchNormalizationForwardTrainingEx");
+    proto_dnn_tensor t[3];
+    if (a->descs_len != sizeof t)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
+                         "%s: %zu bytes of descriptors", op, (size_t)a->descs_len);
+    memcpy(t, a->descs, sizeof t);
+    cudnnHandle_t h;
+    cudnnTensorDescriptor_t d[3] = {NULL, NULL, NULL};
+    uint64_t bn = proto_dnn_tensor_bytes(&t[2]);
+    if ((e = handle_on(s, D, index, a->handle, a->stream, op, &h)) ||
+        (e = tensor(s, D, index, op, "x", &t[0], a->x, &d[0])) ||
+        (e = tensor(s, D, index, op, "y", &t[1], a->y, &d[1])) ||
+        (e = tensor(s, D, index, op, "scale", &t[2], a->scale, &d[2])) ||
+        (e = span(s, index, op, "bias", a->bias, bn)) ||
+        (e = maybe(s, index, op, "running mean", a->rmean, bn)) ||
+        (e = maybe(s, index, op, "running variance", a->rvar, bn)) ||
+        (e = maybe(s, index, op, "saved mean", a->smean, bn)) ||
+        (e = maybe(s, index, op, "saved inverse variance", a->sinv, bn)) ||
+        (e = maybe(s, index, op, "workspace", a->ws, a->ws_size)) ||
+        (e = maybe(s, index, op, "reserve space", a->reserve, a->reserve_size)))
+        goto out;
+    dnn_scale alpha = scale_of(a->alpha, t[0].dtype), beta = scale_of(a->beta, t[0].dtype);
+    int st = D->f.BnTrain(h, (cudnnBatchNormMode_t)a->mode, CUDNN_BATCHNORM_OPS_BN, &alpha, &beta,
+                          d[0], P_(a->x), NULL, NULL, d[1], P_(a->y), d[2], P_(a->scale),
+                          P_(a->bias), dbl(a->factor), P_(a->rmean), P_(a->rvar), dbl(a->eps),
+                          P_(a->smean), P_(a->sinv), NULL, P_(a->ws), (size_t)a->ws_size,
+                          P_(a->reserve), (size_t)a->reserve_size);
+    if (st)
+        e = status_fail(s, index, st, "cudnnBatchNormalizationForwardTrainingEx");
+out:
+    tdestroy(D, d, 3);
+    return e;
+}
+
+int exec_op_DNN_BN_BACKWARD(exec_session *s, uint32_t index, const proto_DNN_BN_BACKWARD *a)
+{
+    static const char op[] = "DNN_BN_BACKWARD";
+    exec_dnn *D;
+    int e;
+    if ((e = dnn_state(s, index, op, &D)))
+        return e;
+    if (!D->f.BnBackward || !D->f.TCreate || !D->f.TSet || !D->f.TDestroy)
+        return missing(s, index, "cudnnBatchNormalizationBackwardEx");
+    proto_dnn_tensor t[4];
+    if (a->descs_len != sizeof t)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
+                         "%s: %zu bytes of descriptors", op, (size_t)a->descs_len);
+    memcpy(t, a->descs, sizeof t);
+    cudnnHandle_t h;
+    cudnnTensorDescriptor_t d[4] = {NULL, NULL, NULL, NULL};
+    uint64_t bn = proto_dnn_tensor_bytes(&t[3]);
+    if ((e = handle_on(s, D, index, a->handle, a->stream, op, &h)) ||
+        (e = tensor(s, D, index, op, "x", &t[0], a->x, &d[0])) ||
+        (e = tensor(s, D, index, op, "dy", &t[1], a->dy, &d[1])) ||
+        (e = tensor(s, D, index, op, "dx", &t[2], a->dx, &d[2])) ||
+        (e = tensor(s, D, index, op, "dscale", &t[3], a->dscale, &d[3])) ||
+        (e = span(s, index, op, "scale", a->scale, bn)) ||
+        (e = span(s, index, op, "dbias", a->dbias, bn)) ||
+        (e = maybe(s, index, op, "saved mean", a->smean, bn)) ||
+        (e = maybe(s, index, op, "saved inverse variance", a->sinv, bn)) ||
+        (e = maybe(s, index, op, "workspace", a->ws, a->ws_size)) ||
+        (e = maybe(s, index, op, "reserve space", a->reserve, a->reserve_size)))
+        goto out;
+    int dt = t[0].dtype;
+    dnn_scale ad = scale_of(a->alpha_data, dt), bd = scale_of(a->beta_data, dt);
+    dnn_scale ap = scale_of(a->alpha_param, dt), bp = scale_of(a->beta_param, dt);
+    int st = D->f.BnBackward(h, (cudnnBatchNormMode_t)a->mode, CUDNN_BATCHNORM_OPS_BN, &ad, &bd,
+                             &ap, &bp, d[0], P_(a->x), NULL, NULL, d[1], P_(a->dy), NULL, NULL,
+                             d[2], P_(a->dx), d[3], P_(a->scale), NULL, P_(a->dscale),
+                             P_(a->dbias), dbl(a->eps), P_(a->smean), P_(a->sinv), NULL,
+                             P_(a->ws), (size_t)a->ws_size, P_(a->reserve),
+                             (size_t)a->reserve_size);
+    if (st)
+        e = status_fail(s, index, st, "cudnnBatchNormalizationBackwardEx");
+out:
+    tdestroy(D, d, 4);
+    return e;
+}
+
+int exec_op_DNN_BN_SIZE(exec_session *s, uint32_t index, const proto_DNN_BN_SIZE *a)
+{
+    static const char op[] = "DNN_BN_SIZE";
+    exec_dnn *D;
+    int e;
+    if ((e = dnn_state(s, index, op, &D)))
+        return e;
+    if (!D->f.BnFwdWs || !D->f.BnBwdWs || !D->f.BnReserve || !D->f.TCreate || !D->f.TSet ||
+        !D->f.TDestroy)
+        return missing(s, index, "cudnnGetBatchNormalization*Size");
+    uint32_t n = a->which == PROTO_DNN_BN_SIZE_FWD_WS   ? 4
+                 : a->which == PROTO_DNN_BN_SIZE_RESERVE ? 1
+                 : a->which == PROTO_DNN_BN_SIZE_BWD_WS  ? 6
+                                                        : 0;
+    proto_dnn_tensor t[6];
+    if (!n || a->descs_len != n * sizeof t[0])
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
+                         "%s: query %u with %zu bytes of descriptors", op, a->which,
+                         (size_t)a->descs_len);
+    memcpy(t, a->descs, n * sizeof t[0]);
+    cudnnHandle_t h = exec_idmap_get(&D->handles, a->handle);
+    if (!h)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidResourceHandle, CUDNN_STATUS_BAD_PARAM,
+                         "%s: unknown cuDNN handle %u", op, a->handle);
+    cudnnTensorDescriptor_t d[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    for (uint32_t i = 0; i < n; i++)
+        if (t[i].nd && (e = tdesc(s, D, index, op, "descriptor", &t[i], &d[i])))
+            goto out;
+    size_t size = 0;
+    cudnnBatchNormMode_t mode = (cudnnBatchNormMode_t)a->mode;
+    int st = a->which == PROTO_DNN_BN_SIZE_FWD_WS
+                 ? D->f.BnFwdWs(h, mode, CUDNN_BATCHNORM_OPS_BN, d[0], d[1], d[2], d[3], NULL,
+                                &size)
+             : a->which == PROTO_DNN_BN_SIZE_RESERVE
+                 ? D->f.BnReserve(h, mode, CUDNN_BATCHNORM_OPS_BN, NULL, d[0], &size)
+                 : D->f.BnBwdWs(h, mode, CUDNN_BATCHNORM_OPS_BN, d[0], d[1], d[2], d[3], d[4],
+                                d[5], NULL, &size);
+    if (!proto_put_R_VALUE(&s->reply, st ? 0 : (uint64_t)size, index, st))
+        e = GENIE_ENOMEM;
+out:
+    tdestroy(D, d, 6);
     return e;
 }
 

@@ -1,4 +1,4 @@
-/* cudnn.c — cuDNN on the client: handles, backend descriptors mirrored here and on the executor, legacy tensor descriptors, async Execute and batch norm.
+/* cudnn.c — cuDNN on the client: handles, backend descriptors mirrored here and on the executor, legacy tensor descriptors, async Execute and batch norm (inference, training, backward).
  *
  * Backend descriptors (what PyTorch's convolutions use, through cudnn-frontend) live twice:
  * the client keeps each one's type, the attributes the program set and whether it is
@@ -16,8 +16,10 @@
  * So once PyTorch has its execution plan for a convolution (it caches plans per problem),
  * each convolution costs a variant pack's create/set/finalize/destroy and one Execute, all
  * recorded: no round trip. Legacy tensor descriptors live on the client only and travel
- * inside the compute call (batch norm) that uses them. Errors of recorded calls surface at
- * the next sync, as a kernel's would. Lock held in every shim_impl_* (the generated wrapper
+ * inside the compute call (batch norm) that uses them. Batch norm (inference, and training's
+ * ForwardTrainingEx and BackwardEx with CUDNN_BATCHNORM_OPS_BN) is recorded; training's three
+ * size queries are one round trip per distinct problem, answered from the client afterwards.
+ * Errors of recorded calls surface at the next sync, as a kernel's would. Lock held in every shim_impl_* (the generated wrapper
  * takes it). */
 #include "shim/shim_dnn.h"
 
@@ -792,6 +794,272 @@ cudnnStatus_t shim_impl_cudnnBatchNormalizationForwardInference(
     shim_sem_range(o, (uint64_t)(uintptr_t)bnBias, bn, SEM_R);
     shim_sem_range(o, (uint64_t)(uintptr_t)estimatedMean, bn, SEM_R);
     shim_sem_range(o, (uint64_t)(uintptr_t)estimatedVariance, bn, SEM_R);
+    return commit(&r, sid);
+}
+
+/* ----------------------------------------- batch-norm training (the Ex calls) ---- */
+
+/* What the Ex calls serve: the plain batch norm. Fused activations need an activation
+ * descriptor, which Genie does not forward (cudnnCreateActivationDescriptor is denied). */
+static cudnnStatus_t bn_ops_ok(unsigned apix, cudnnBatchNormOps_t ops, const void *act)
+{
+    static _Atomic unsigned char logged;
+    if (ops == CUDNN_BATCHNORM_OPS_BN && !act)
+        return CUDNN_STATUS_SUCCESS;
+    genie_warn_once_at(&logged, "%s with bnOps %d or an activation descriptor is not supported by "
+                       "Genie (only CUDNN_BATCHNORM_OPS_BN); returning CUDNN_STATUS_NOT_SUPPORTED",
+                       genie_api_table[apix].name, (int)ops);
+    return CUDNN_STATUS_NOT_SUPPORTED;
+}
+
+/* The wire form of a legacy descriptor argument: NULL as nd 0; BAD_PARAM for one that is not
+ * a set tensor descriptor. */
+static cudnnStatus_t bn_tensor(const void *desc, proto_dnn_tensor *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!desc)
+        return CUDNN_STATUS_SUCCESS;
+    dnn_tensor *t = tensor_of(desc);
+    if (!t || !t->t.nd)
+        return CUDNN_STATUS_BAD_PARAM;
+    *out = t->t;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+/* The session's answers to the size queries, by (which, mode, tensors): the same problem is
+ * asked by every batch norm of every step (PyTorch asks before each call). Never freed: a
+ * handful per model. */
+typedef struct bn_size {
+    struct bn_size *next;
+    uint32_t which, mode, n;
+    proto_dnn_tensor t[6];
+    uint64_t size;
+} bn_size;
+static bn_size *bn_sizes;
+
+static cudnnStatus_t bn_size_query(unsigned apix, cudnnHandle_t handle, uint32_t which,
+                                   cudnnBatchNormMode_t mode, cudnnBatchNormOps_t ops,
+                                   const void *act, const void *const *descs, uint32_t n,
+                                   size_t *size)
+{
+    dnn_handle *h = handle_of(handle);
+    if (!h || !size || !descs[0])
+        return CUDNN_STATUS_BAD_PARAM;
+    cudnnStatus_t st = bn_ops_ok(apix, ops, act);
+    if (st)
+        return st;
+    bn_size key = {.which = which, .mode = (uint32_t)mode, .n = n};
+    for (uint32_t i = 0; i < n; i++)
+        if ((st = bn_tensor(descs[i], &key.t[i])))
+            return st;
+    for (bn_size *b = bn_sizes; b; b = b->next)
+        if (b->which == which && b->mode == key.mode && b->n == n &&
+            !memcmp(b->t, key.t, n * sizeof key.t[0])) {
+            *size = (size_t)b->size;
+            return CUDNN_STATUS_SUCCESS;
+        }
+    if (shim_ensure() != cudaSuccess)
+        return CUDNN_STATUS_NOT_INITIALIZED;
+    shim_rec r;
+    shim_batch_begin(&r);
+    uint8_t *w = SHIM_PUT(&r, DNN_BN_SIZE, h->id, which, (uint32_t)mode, n * sizeof key.t[0]);
+    if (!w) {
+        shim_batch_rollback(&r);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    memcpy(w, key.t, n * sizeof key.t[0]);
+    shim_sem_op(SEM_OP_OTHER, PROTO_OP_DNN_BN_SIZE, 0);
+    shim_batch_want_reply(&r, NULL, 0);
+    const shim_slot *s = query(&r);
+    if (!s)
+        return CUDNN_STATUS_EXECUTION_FAILED;
+    if (s->status != CUDNN_STATUS_SUCCESS)
+        return (cudnnStatus_t)s->status;
+    key.size = s->value;
+    bn_size *keep = malloc(sizeof *keep); /* kept for the process (bn_sizes) */
+    if (keep) {
+        *keep = key;
+        keep->next = bn_sizes;
+        bn_sizes = keep;
+    }
+    *size = (size_t)s->value;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+cudnnStatus_t shim_impl_cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps,
+    const cudnnTensorDescriptor_t xDesc, const cudnnTensorDescriptor_t zDesc,
+    const cudnnTensorDescriptor_t yDesc, const cudnnTensorDescriptor_t bnScaleBiasMeanVarDesc,
+    const cudnnActivationDescriptor_t activationDesc, size_t *sizeInBytes)
+{
+    const void *d[4] = {xDesc, zDesc, yDesc, bnScaleBiasMeanVarDesc};
+    return bn_size_query(GENIE_APIX_cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize,
+                         handle, PROTO_DNN_BN_SIZE_FWD_WS, mode, bnOps, activationDesc, d, 4,
+                         sizeInBytes);
+}
+
+cudnnStatus_t shim_impl_cudnnGetBatchNormalizationTrainingExReserveSpaceSize(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps,
+    const cudnnActivationDescriptor_t activationDesc, const cudnnTensorDescriptor_t xDesc,
+    size_t *sizeInBytes)
+{
+    const void *d[1] = {xDesc};
+    return bn_size_query(GENIE_APIX_cudnnGetBatchNormalizationTrainingExReserveSpaceSize, handle,
+                         PROTO_DNN_BN_SIZE_RESERVE, mode, bnOps, activationDesc, d, 1, sizeInBytes);
+}
+
+cudnnStatus_t shim_impl_cudnnGetBatchNormalizationBackwardExWorkspaceSize(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps,
+    const cudnnTensorDescriptor_t xDesc, const cudnnTensorDescriptor_t yDesc,
+    const cudnnTensorDescriptor_t dyDesc, const cudnnTensorDescriptor_t dzDesc,
+    const cudnnTensorDescriptor_t dxDesc, const cudnnTensorDescriptor_t dBnScaleBiasDesc,
+    const cudnnActivationDescriptor_t activationDesc, size_t *sizeInBytes)
+{
+    const void *d[6] = {xDesc, yDesc, dyDesc, dzDesc, dxDesc, dBnScaleBiasDesc};
+    return bn_size_query(GENIE_APIX_cudnnGetBatchNormalizationBackwardExWorkspaceSize, handle,
+                         PROTO_DNN_BN_SIZE_BWD_WS, mode, bnOps, activationDesc, d, 6, sizeInBytes);
+}
+
+static uint64_t u64p(const void *p) { return (uint64_t)(uintptr_t)p; }
+
+cudnnStatus_t shim_impl_cudnnBatchNormalizationForwardTrainingEx(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps, const void *alpha,
+    const void *beta, const cudnnTensorDescriptor_t xDesc, const void *xData,
+    const cudnnTensorDescriptor_t zDesc, const void *zData, const cudnnTensorDescriptor_t yDesc,
+    void *yData, const cudnnTensorDescriptor_t bnScaleBiasMeanVarDesc, const void *bnScale,
+    const void *bnBias, double exponentialAverageFactor, void *resultRunningMean,
+    void *resultRunningVariance, double epsilon, void *resultSaveMean,
+    void *resultSaveInvVariance, cudnnActivationDescriptor_t activationDesc, void *workspace,
+    size_t workSpaceSizeInBytes, void *reserveSpace, size_t reserveSpaceSizeInBytes)
+{
+    dnn_handle *h = handle_of(handle);
+    dnn_tensor *xd = tensor_of(xDesc), *yd = tensor_of(yDesc), *bd = tensor_of(bnScaleBiasMeanVarDesc);
+    if (!h || !xd || !yd || !bd || !alpha || !beta || !xData || !yData || !bnScale || !bnBias ||
+        !xd->t.nd || !yd->t.nd || !bd->t.nd)
+        return CUDNN_STATUS_BAD_PARAM;
+    cudnnStatus_t st = bn_ops_ok(GENIE_APIX_cudnnBatchNormalizationForwardTrainingEx, bnOps,
+                                 activationDesc);
+    if (st)
+        return st;
+    if (zDesc || zData)
+        return CUDNN_STATUS_NOT_SUPPORTED; /* z is BN_ADD_ACTIVATION's */
+    if (shim_ensure() != cudaSuccess)
+        return CUDNN_STATUS_NOT_INITIALIZED;
+    uint32_t sid = handle_sid(h);
+    if (shim_g.ncaptures &&
+        shim_capture_unsupported(sid, "a cuDNN call (cudnnBatchNormalizationForwardTrainingEx)"))
+        return CUDNN_STATUS_NOT_SUPPORTED; /* not replayable in a captured graph yet */
+    uint64_t eps, factor;
+    memcpy(&eps, &epsilon, 8);
+    memcpy(&factor, &exponentialAverageFactor, 8);
+    shim_rec r;
+    shim_batch_begin(&r);
+    uint8_t *w = SHIM_PUT(&r, DNN_BN_TRAIN, u64p(xData), u64p(yData), u64p(bnScale), u64p(bnBias),
+                          u64p(resultRunningMean), u64p(resultRunningVariance),
+                          u64p(resultSaveMean), u64p(resultSaveInvVariance), u64p(workspace),
+                          (uint64_t)workSpaceSizeInBytes, u64p(reserveSpace),
+                          (uint64_t)reserveSpaceSizeInBytes, factor, eps,
+                          host_scale(alpha, xd->t.dtype), host_scale(beta, xd->t.dtype), h->id,
+                          sid, (uint32_t)mode, 3 * sizeof(proto_dnn_tensor));
+    if (!w) {
+        shim_batch_rollback(&r);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    memcpy(w, &xd->t, sizeof xd->t);
+    memcpy(w + sizeof xd->t, &yd->t, sizeof yd->t);
+    memcpy(w + 2 * sizeof xd->t, &bd->t, sizeof bd->t);
+    sem_op *o = shim_sem_op(SEM_OP_LIB, PROTO_OP_DNN_BN_TRAIN, sid);
+    o->api = GENIE_API_cudnnBatchNormalizationForwardTrainingEx;
+    uint64_t bn = proto_dnn_tensor_bytes(&bd->t);
+    shim_sem_range(o, u64p(xData), proto_dnn_tensor_bytes(&xd->t), SEM_R);
+    shim_sem_range(o, u64p(yData), proto_dnn_tensor_bytes(&yd->t), SEM_W);
+    shim_sem_range(o, u64p(bnScale), bn, SEM_R);
+    shim_sem_range(o, u64p(bnBias), bn, SEM_R);
+    const void *rw[2] = {resultRunningMean, resultRunningVariance};
+    const void *wo[2] = {resultSaveMean, resultSaveInvVariance};
+    for (int i = 0; i < 2; i++) {
+        if (rw[i])
+            shim_sem_range(o, u64p(rw[i]), bn, SEM_RW);
+        if (wo[i])
+            shim_sem_range(o, u64p(wo[i]), bn, SEM_W);
+    }
+    if (workspace && workSpaceSizeInBytes)
+        shim_sem_range(o, u64p(workspace), workSpaceSizeInBytes, SEM_RW);
+    if (reserveSpace && reserveSpaceSizeInBytes)
+        shim_sem_range(o, u64p(reserveSpace), reserveSpaceSizeInBytes, SEM_W);
+    return commit(&r, sid);
+}
+
+cudnnStatus_t shim_impl_cudnnBatchNormalizationBackwardEx(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps,
+    const void *alphaDataDiff, const void *betaDataDiff, const void *alphaParamDiff,
+    const void *betaParamDiff, const cudnnTensorDescriptor_t xDesc, const void *xData,
+    const cudnnTensorDescriptor_t yDesc, const void *yData, const cudnnTensorDescriptor_t dyDesc,
+    const void *dyData, const cudnnTensorDescriptor_t dzDesc, void *dzData,
+    const cudnnTensorDescriptor_t dxDesc, void *dxData,
+    const cudnnTensorDescriptor_t dBnScaleBiasDesc, const void *bnScaleData,
+    const void *bnBiasData, void *dBnScaleData, void *dBnBiasData, double epsilon,
+    const void *savedMean, const void *savedInvVariance, cudnnActivationDescriptor_t activationDesc,
+    void *workSpace, size_t workSpaceSizeInBytes, void *reserveSpace,
+    size_t reserveSpaceSizeInBytes)
+{
+    (void)bnBiasData; /* BN_ADD_ACTIVATION's, like y and dz */
+    dnn_handle *h = handle_of(handle);
+    dnn_tensor *xd = tensor_of(xDesc), *dyd = tensor_of(dyDesc), *dxd = tensor_of(dxDesc),
+               *bd = tensor_of(dBnScaleBiasDesc);
+    if (!h || !xd || !dyd || !dxd || !bd || !alphaDataDiff || !betaDataDiff || !alphaParamDiff ||
+        !betaParamDiff || !xData || !dyData || !dxData || !bnScaleData || !dBnScaleData ||
+        !dBnBiasData || !xd->t.nd || !dyd->t.nd || !dxd->t.nd || !bd->t.nd)
+        return CUDNN_STATUS_BAD_PARAM;
+    cudnnStatus_t st =
+        bn_ops_ok(GENIE_APIX_cudnnBatchNormalizationBackwardEx, bnOps, activationDesc);
+    if (st)
+        return st;
+    if (yDesc || yData || dzDesc || dzData)
+        return CUDNN_STATUS_NOT_SUPPORTED;
+    if (shim_ensure() != cudaSuccess)
+        return CUDNN_STATUS_NOT_INITIALIZED;
+    uint32_t sid = handle_sid(h);
+    if (shim_g.ncaptures &&
+        shim_capture_unsupported(sid, "a cuDNN call (cudnnBatchNormalizationBackwardEx)"))
+        return CUDNN_STATUS_NOT_SUPPORTED; /* not replayable in a captured graph yet */
+    uint64_t eps;
+    memcpy(&eps, &epsilon, 8);
+    int dt = xd->t.dtype;
+    shim_rec r;
+    shim_batch_begin(&r);
+    uint8_t *w = SHIM_PUT(&r, DNN_BN_BACKWARD, u64p(xData), u64p(dyData), u64p(dxData),
+                          u64p(bnScaleData), u64p(dBnScaleData), u64p(dBnBiasData),
+                          u64p(savedMean), u64p(savedInvVariance), u64p(workSpace),
+                          (uint64_t)workSpaceSizeInBytes, u64p(reserveSpace),
+                          (uint64_t)reserveSpaceSizeInBytes, eps, host_scale(alphaDataDiff, dt),
+                          host_scale(betaDataDiff, dt), host_scale(alphaParamDiff, dt),
+                          host_scale(betaParamDiff, dt), h->id, sid, (uint32_t)mode,
+                          4 * sizeof(proto_dnn_tensor));
+    if (!w) {
+        shim_batch_rollback(&r);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    const proto_dnn_tensor *t[4] = {&xd->t, &dyd->t, &dxd->t, &bd->t};
+    for (int i = 0; i < 4; i++)
+        memcpy(w + i * sizeof *t[i], t[i], sizeof *t[i]);
+    sem_op *o = shim_sem_op(SEM_OP_LIB, PROTO_OP_DNN_BN_BACKWARD, sid);
+    o->api = GENIE_API_cudnnBatchNormalizationBackwardEx;
+    uint64_t bn = proto_dnn_tensor_bytes(&bd->t);
+    shim_sem_range(o, u64p(xData), proto_dnn_tensor_bytes(&xd->t), SEM_R);
+    shim_sem_range(o, u64p(dyData), proto_dnn_tensor_bytes(&dyd->t), SEM_R);
+    shim_sem_range(o, u64p(dxData), proto_dnn_tensor_bytes(&dxd->t), SEM_RW);
+    shim_sem_range(o, u64p(bnScaleData), bn, SEM_R);
+    shim_sem_range(o, u64p(dBnScaleData), bn, SEM_RW);
+    shim_sem_range(o, u64p(dBnBiasData), bn, SEM_RW);
+    if (savedMean)
+        shim_sem_range(o, u64p(savedMean), bn, SEM_R);
+    if (savedInvVariance)
+        shim_sem_range(o, u64p(savedInvVariance), bn, SEM_R);
+    if (workSpace && workSpaceSizeInBytes)
+        shim_sem_range(o, u64p(workSpace), workSpaceSizeInBytes, SEM_RW);
+    if (reserveSpace && reserveSpaceSizeInBytes)
+        shim_sem_range(o, u64p(reserveSpace), reserveSpaceSizeInBytes, SEM_R);
     return commit(&r, sid);
 }
 

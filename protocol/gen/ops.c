@@ -60,6 +60,9 @@ static const proto_op_info infos[] = {
     {0x00a7, 1, PROTO_F_QUERY, 16, 1, "DNN_BE_GET"},
     {0x00a8, 1, PROTO_F_LAUNCH, 16, 0, "DNN_BE_EXECUTE"},
     {0x00a9, 1, PROTO_F_LAUNCH, 84, 1, "DNN_BN_INFER"},
+    {0x00aa, 1, PROTO_F_LAUNCH, 140, 1, "DNN_BN_TRAIN"},
+    {0x00ab, 1, PROTO_F_LAUNCH, 148, 1, "DNN_BN_BACKWARD"},
+    {0x00ac, 1, PROTO_F_QUERY, 12, 1, "DNN_BN_SIZE"},
     {0x0070, 1, 0, 8, 1, "GRAPH_DEFINE"},
     {0x0071, 1, PROTO_F_LAUNCH, 8, 1, "GRAPH_LAUNCH"},
     {0x0072, 1, 0, 4, 0, "GRAPH_DESTROY"},
@@ -187,18 +190,24 @@ const proto_op_info *proto_op_lookup(uint16_t op)
         return &infos[56];
     case 0x00a9:
         return &infos[57];
-    case 0x0070:
+    case 0x00aa:
         return &infos[58];
-    case 0x0071:
+    case 0x00ab:
         return &infos[59];
-    case 0x0072:
+    case 0x00ac:
         return &infos[60];
-    case 0x0073:
+    case 0x0070:
         return &infos[61];
-    case 0x0080:
+    case 0x0071:
         return &infos[62];
-    case 0x0090:
+    case 0x0072:
         return &infos[63];
+    case 0x0073:
+        return &infos[64];
+    case 0x0080:
+        return &infos[65];
+    case 0x0090:
+        return &infos[66];
     default:
         return NULL;
     }

@@ -85,6 +85,9 @@ enum proto_op {
     PROTO_OP_DNN_BE_GET = 0x00a7,
     PROTO_OP_DNN_BE_EXECUTE = 0x00a8,
     PROTO_OP_DNN_BN_INFER = 0x00a9,
+    PROTO_OP_DNN_BN_TRAIN = 0x00aa,
+    PROTO_OP_DNN_BN_BACKWARD = 0x00ab,
+    PROTO_OP_DNN_BN_SIZE = 0x00ac,
     PROTO_OP_GRAPH_DEFINE = 0x0070,
     PROTO_OP_GRAPH_LAUNCH = 0x0071,
     PROTO_OP_GRAPH_DESTROY = 0x0072,
@@ -1808,6 +1811,207 @@ static inline int proto_get_DNN_BN_INFER(const proto_rec *r, proto_DNN_BN_INFER 
     memcpy(&out->mode, r->body + 80, 4);
     out->descs = r->body + 84;
     out->descs_len = r->len - 84;
+    return 0;
+}
+
+/* REQ DNN_BN_TRAIN (0x00aa) */
+typedef struct proto_DNN_BN_TRAIN {
+    uint64_t x;
+    uint64_t y;
+    uint64_t scale;
+    uint64_t bias;
+    uint64_t rmean;
+    uint64_t rvar;
+    uint64_t smean;
+    uint64_t sinv;
+    uint64_t ws;
+    uint64_t ws_size;
+    uint64_t reserve;
+    uint64_t reserve_size;
+    uint64_t factor;
+    uint64_t eps;
+    uint64_t alpha;
+    uint64_t beta;
+    uint32_t handle;
+    uint32_t stream;
+    uint32_t mode;
+    const uint8_t *descs; /* borrowed from the frame */
+    size_t descs_len;
+} proto_DNN_BN_TRAIN;
+#define PROTO_DNN_BN_TRAIN_FIXED 140
+/* Appends the record; returns a pointer to the descs bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_DNN_BN_TRAIN(genie_buf *buf_, uint64_t x, uint64_t y, uint64_t scale, uint64_t bias, uint64_t rmean, uint64_t rvar, uint64_t smean, uint64_t sinv, uint64_t ws, uint64_t ws_size, uint64_t reserve, uint64_t reserve_size, uint64_t factor, uint64_t eps, uint64_t alpha, uint64_t beta, uint32_t handle, uint32_t stream, uint32_t mode, size_t descs_len)
+{
+    if (descs_len > UINT32_MAX - 140)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_DNN_BN_TRAIN, 140 + descs_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &x, 8);
+    memcpy(rec_ + 8, &y, 8);
+    memcpy(rec_ + 16, &scale, 8);
+    memcpy(rec_ + 24, &bias, 8);
+    memcpy(rec_ + 32, &rmean, 8);
+    memcpy(rec_ + 40, &rvar, 8);
+    memcpy(rec_ + 48, &smean, 8);
+    memcpy(rec_ + 56, &sinv, 8);
+    memcpy(rec_ + 64, &ws, 8);
+    memcpy(rec_ + 72, &ws_size, 8);
+    memcpy(rec_ + 80, &reserve, 8);
+    memcpy(rec_ + 88, &reserve_size, 8);
+    memcpy(rec_ + 96, &factor, 8);
+    memcpy(rec_ + 104, &eps, 8);
+    memcpy(rec_ + 112, &alpha, 8);
+    memcpy(rec_ + 120, &beta, 8);
+    memcpy(rec_ + 128, &handle, 4);
+    memcpy(rec_ + 132, &stream, 4);
+    memcpy(rec_ + 136, &mode, 4);
+    return rec_ + 140;
+}
+static inline int proto_get_DNN_BN_TRAIN(const proto_rec *r, proto_DNN_BN_TRAIN *out)
+{
+    if (r->len < 140)
+        return GENIE_EPROTO;
+    memcpy(&out->x, r->body + 0, 8);
+    memcpy(&out->y, r->body + 8, 8);
+    memcpy(&out->scale, r->body + 16, 8);
+    memcpy(&out->bias, r->body + 24, 8);
+    memcpy(&out->rmean, r->body + 32, 8);
+    memcpy(&out->rvar, r->body + 40, 8);
+    memcpy(&out->smean, r->body + 48, 8);
+    memcpy(&out->sinv, r->body + 56, 8);
+    memcpy(&out->ws, r->body + 64, 8);
+    memcpy(&out->ws_size, r->body + 72, 8);
+    memcpy(&out->reserve, r->body + 80, 8);
+    memcpy(&out->reserve_size, r->body + 88, 8);
+    memcpy(&out->factor, r->body + 96, 8);
+    memcpy(&out->eps, r->body + 104, 8);
+    memcpy(&out->alpha, r->body + 112, 8);
+    memcpy(&out->beta, r->body + 120, 8);
+    memcpy(&out->handle, r->body + 128, 4);
+    memcpy(&out->stream, r->body + 132, 4);
+    memcpy(&out->mode, r->body + 136, 4);
+    out->descs = r->body + 140;
+    out->descs_len = r->len - 140;
+    return 0;
+}
+
+/* REQ DNN_BN_BACKWARD (0x00ab) */
+typedef struct proto_DNN_BN_BACKWARD {
+    uint64_t x;
+    uint64_t dy;
+    uint64_t dx;
+    uint64_t scale;
+    uint64_t dscale;
+    uint64_t dbias;
+    uint64_t smean;
+    uint64_t sinv;
+    uint64_t ws;
+    uint64_t ws_size;
+    uint64_t reserve;
+    uint64_t reserve_size;
+    uint64_t eps;
+    uint64_t alpha_data;
+    uint64_t beta_data;
+    uint64_t alpha_param;
+    uint64_t beta_param;
+    uint32_t handle;
+    uint32_t stream;
+    uint32_t mode;
+    const uint8_t *descs; /* borrowed from the frame */
+    size_t descs_len;
+} proto_DNN_BN_BACKWARD;
+#define PROTO_DNN_BN_BACKWARD_FIXED 148
+/* Appends the record; returns a pointer to the descs bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_DNN_BN_BACKWARD(genie_buf *buf_, uint64_t x, uint64_t dy, uint64_t dx, uint64_t scale, uint64_t dscale, uint64_t dbias, uint64_t smean, uint64_t sinv, uint64_t ws, uint64_t ws_size, uint64_t reserve, uint64_t reserve_size, uint64_t eps, uint64_t alpha_data, uint64_t beta_data, uint64_t alpha_param, uint64_t beta_param, uint32_t handle, uint32_t stream, uint32_t mode, size_t descs_len)
+{
+    if (descs_len > UINT32_MAX - 148)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_DNN_BN_BACKWARD, 148 + descs_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &x, 8);
+    memcpy(rec_ + 8, &dy, 8);
+    memcpy(rec_ + 16, &dx, 8);
+    memcpy(rec_ + 24, &scale, 8);
+    memcpy(rec_ + 32, &dscale, 8);
+    memcpy(rec_ + 40, &dbias, 8);
+    memcpy(rec_ + 48, &smean, 8);
+    memcpy(rec_ + 56, &sinv, 8);
+    memcpy(rec_ + 64, &ws, 8);
+    memcpy(rec_ + 72, &ws_size, 8);
+    memcpy(rec_ + 80, &reserve, 8);
+    memcpy(rec_ + 88, &reserve_size, 8);
+    memcpy(rec_ + 96, &eps, 8);
+    memcpy(rec_ + 104, &alpha_data, 8);
+    memcpy(rec_ + 112, &beta_data, 8);
+    memcpy(rec_ + 120, &alpha_param, 8);
+    memcpy(rec_ + 128, &beta_param, 8);
+    memcpy(rec_ + 136, &handle, 4);
+    memcpy(rec_ + 140, &stream, 4);
+    memcpy(rec_ + 144, &mode, 4);
+    return rec_ + 148;
+}
+static inline int proto_get_DNN_BN_BACKWARD(const proto_rec *r, proto_DNN_BN_BACKWARD *out)
+{
+    if (r->len < 148)
+        return GENIE_EPROTO;
+    memcpy(&out->x, r->body + 0, 8);
+    memcpy(&out->dy, r->body + 8, 8);
+    memcpy(&out->dx, r->body + 16, 8);
+    memcpy(&out->scale, r->body + 24, 8);
+    memcpy(&out->dscale, r->body + 32, 8);
+    memcpy(&out->dbias, r->body + 40, 8);
+    memcpy(&out->smean, r->body + 48, 8);
+    memcpy(&out->sinv, r->body + 56, 8);
+    memcpy(&out->ws, r->body + 64, 8);
+    memcpy(&out->ws_size, r->body + 72, 8);
+    memcpy(&out->reserve, r->body + 80, 8);
+    memcpy(&out->reserve_size, r->body + 88, 8);
+    memcpy(&out->eps, r->body + 96, 8);
+    memcpy(&out->alpha_data, r->body + 104, 8);
+    memcpy(&out->beta_data, r->body + 112, 8);
+    memcpy(&out->alpha_param, r->body + 120, 8);
+    memcpy(&out->beta_param, r->body + 128, 8);
+    memcpy(&out->handle, r->body + 136, 4);
+    memcpy(&out->stream, r->body + 140, 4);
+    memcpy(&out->mode, r->body + 144, 4);
+    out->descs = r->body + 148;
+    out->descs_len = r->len - 148;
+    return 0;
+}
+
+/* REQ DNN_BN_SIZE (0x00ac) */
+typedef struct proto_DNN_BN_SIZE {
+    uint32_t handle;
+    uint32_t which;
+    uint32_t mode;
+    const uint8_t *descs; /* borrowed from the frame */
+    size_t descs_len;
+} proto_DNN_BN_SIZE;
+#define PROTO_DNN_BN_SIZE_FIXED 12
+/* Appends the record; returns a pointer to the descs bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_DNN_BN_SIZE(genie_buf *buf_, uint32_t handle, uint32_t which, uint32_t mode, size_t descs_len)
+{
+    if (descs_len > UINT32_MAX - 12)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_DNN_BN_SIZE, 12 + descs_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &handle, 4);
+    memcpy(rec_ + 4, &which, 4);
+    memcpy(rec_ + 8, &mode, 4);
+    return rec_ + 12;
+}
+static inline int proto_get_DNN_BN_SIZE(const proto_rec *r, proto_DNN_BN_SIZE *out)
+{
+    if (r->len < 12)
+        return GENIE_EPROTO;
+    memcpy(&out->handle, r->body + 0, 4);
+    memcpy(&out->which, r->body + 4, 4);
+    memcpy(&out->mode, r->body + 8, 4);
+    out->descs = r->body + 12;
+    out->descs_len = r->len - 12;
     return 0;
 }
 

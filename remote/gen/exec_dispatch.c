@@ -293,6 +293,24 @@ int exec_dispatch(exec_session *s, uint32_t index, const proto_rec *r)
             return exec_bad_record(s, index, r, e);
         return exec_op_DNN_BN_INFER(s, index, &a);
     }
+    case PROTO_OP_DNN_BN_TRAIN: {
+        proto_DNN_BN_TRAIN a;
+        if ((e = proto_get_DNN_BN_TRAIN(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_DNN_BN_TRAIN(s, index, &a);
+    }
+    case PROTO_OP_DNN_BN_BACKWARD: {
+        proto_DNN_BN_BACKWARD a;
+        if ((e = proto_get_DNN_BN_BACKWARD(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_DNN_BN_BACKWARD(s, index, &a);
+    }
+    case PROTO_OP_DNN_BN_SIZE: {
+        proto_DNN_BN_SIZE a;
+        if ((e = proto_get_DNN_BN_SIZE(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_DNN_BN_SIZE(s, index, &a);
+    }
     case PROTO_OP_GRAPH_DEFINE: {
         proto_GRAPH_DEFINE a;
         if ((e = proto_get_GRAPH_DEFINE(r, &a)))

@@ -61,6 +61,9 @@ int exec_op_DNN_BE_FINALIZE_ASYNC(exec_session *s, uint32_t index, const proto_D
 int exec_op_DNN_BE_GET(exec_session *s, uint32_t index, const proto_DNN_BE_GET *a);
 int exec_op_DNN_BE_EXECUTE(exec_session *s, uint32_t index, const proto_DNN_BE_EXECUTE *a);
 int exec_op_DNN_BN_INFER(exec_session *s, uint32_t index, const proto_DNN_BN_INFER *a);
+int exec_op_DNN_BN_TRAIN(exec_session *s, uint32_t index, const proto_DNN_BN_TRAIN *a);
+int exec_op_DNN_BN_BACKWARD(exec_session *s, uint32_t index, const proto_DNN_BN_BACKWARD *a);
+int exec_op_DNN_BN_SIZE(exec_session *s, uint32_t index, const proto_DNN_BN_SIZE *a);
 int exec_op_GRAPH_DEFINE(exec_session *s, uint32_t index, const proto_GRAPH_DEFINE *a);
 int exec_op_GRAPH_LAUNCH(exec_session *s, uint32_t index, const proto_GRAPH_LAUNCH *a);
 int exec_op_GRAPH_DESTROY(exec_session *s, uint32_t index, const proto_GRAPH_DESTROY *a);

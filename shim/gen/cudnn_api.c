@@ -70,37 +70,12 @@ GENIE_EXPORT cudnnStatus_t cudnnBackendSetAttribute(cudnnBackendDescriptor_t des
 
 GENIE_EXPORT cudnnStatus_t cudnnBatchNormalizationBackwardEx(cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps, const void *alphaDataDiff, const void *betaDataDiff, const void *alphaParamDiff, const void *betaParamDiff, const cudnnTensorDescriptor_t xDesc, const void *xData, const cudnnTensorDescriptor_t yDesc, const void *yData, const cudnnTensorDescriptor_t dyDesc, const void *dyData, const cudnnTensorDescriptor_t dzDesc, void *dzData, const cudnnTensorDescriptor_t dxDesc, void *dxData, const cudnnTensorDescriptor_t dBnScaleBiasDesc, const void *bnScaleData, const void *bnBiasData, void *dBnScaleData, void *dBnBiasData, double epsilon, const void *savedMean, const void *savedInvVariance, cudnnActivationDescriptor_t activationDesc, void *workSpace, size_t workSpaceSizeInBytes, void *reserveSpace, size_t reserveSpaceSizeInBytes)
 {
-    (void)handle;
-    (void)mode;
-    (void)bnOps;
-    (void)alphaDataDiff;
-    (void)betaDataDiff;
-    (void)alphaParamDiff;
-    (void)betaParamDiff;
-    (void)xDesc;
-    (void)xData;
-    (void)yDesc;
-    (void)yData;
-    (void)dyDesc;
-    (void)dyData;
-    (void)dzDesc;
-    (void)dzData;
-    (void)dxDesc;
-    (void)dxData;
-    (void)dBnScaleBiasDesc;
-    (void)bnScaleData;
-    (void)bnBiasData;
-    (void)dBnScaleData;
-    (void)dBnBiasData;
-    (void)epsilon;
-    (void)savedMean;
-    (void)savedInvVariance;
-    (void)activationDesc;
-    (void)workSpace;
-    (void)workSpaceSizeInBytes;
-    (void)reserveSpace;
-    (void)reserveSpaceSizeInBytes;
-    return shim_deny_cudnn(GENIE_APIX_cudnnBatchNormalizationBackwardEx);
+    shim_count(GENIE_APIX_cudnnBatchNormalizationBackwardEx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudnnStatus_t ret_ = shim_impl_cudnnBatchNormalizationBackwardEx(handle, mode, bnOps, alphaDataDiff, betaDataDiff, alphaParamDiff, betaParamDiff, xDesc, xData, yDesc, yData, dyDesc, dyData, dzDesc, dzData, dxDesc, dxData, dBnScaleBiasDesc, bnScaleData, bnBiasData, dBnScaleData, dBnBiasData, epsilon, savedMean, savedInvVariance, activationDesc, workSpace, workSpaceSizeInBytes, reserveSpace, reserveSpaceSizeInBytes);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudnnStatus_t cudnnBatchNormalizationForwardInference(cudnnHandle_t handle, cudnnBatchNormMode_t mode, const void *alpha, const void *beta, const cudnnTensorDescriptor_t xDesc, const void *x, const cudnnTensorDescriptor_t yDesc, void *y, const cudnnTensorDescriptor_t bnScaleBiasMeanVarDesc, const void *bnScale, const void *bnBias, const void *estimatedMean, const void *estimatedVariance, double epsilon)
@@ -115,32 +90,12 @@ GENIE_EXPORT cudnnStatus_t cudnnBatchNormalizationForwardInference(cudnnHandle_t
 
 GENIE_EXPORT cudnnStatus_t cudnnBatchNormalizationForwardTrainingEx(cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps, const void *alpha, const void *beta, const cudnnTensorDescriptor_t xDesc, const void *xData, const cudnnTensorDescriptor_t zDesc, const void *zData, const cudnnTensorDescriptor_t yDesc, void *yData, const cudnnTensorDescriptor_t bnScaleBiasMeanVarDesc, const void *bnScale, const void *bnBias, double exponentialAverageFactor, void *resultRunningMean, void *resultRunningVariance, double epsilon, void *resultSaveMean, void *resultSaveInvVariance, cudnnActivationDescriptor_t activationDesc, void *workspace, size_t workSpaceSizeInBytes, void *reserveSpace, size_t reserveSpaceSizeInBytes)
 {
-    (void)handle;
-    (void)mode;
-    (void)bnOps;
-    (void)alpha;
-    (void)beta;
-    (void)xDesc;
-    (void)xData;
-    (void)zDesc;
-    (void)zData;
-    (void)yDesc;
-    (void)yData;
-    (void)bnScaleBiasMeanVarDesc;
-    (void)bnScale;
-    (void)bnBias;
-    (void)exponentialAverageFactor;
-    (void)resultRunningMean;
-    (void)resultRunningVariance;
-    (void)epsilon;
-    (void)resultSaveMean;
-    (void)resultSaveInvVariance;
-    (void)activationDesc;
-    (void)workspace;
-    (void)workSpaceSizeInBytes;
-    (void)reserveSpace;
-    (void)reserveSpaceSizeInBytes;
-    return shim_deny_cudnn(GENIE_APIX_cudnnBatchNormalizationForwardTrainingEx);
+    shim_count(GENIE_APIX_cudnnBatchNormalizationForwardTrainingEx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudnnStatus_t ret_ = shim_impl_cudnnBatchNormalizationForwardTrainingEx(handle, mode, bnOps, alpha, beta, xDesc, xData, zDesc, zData, yDesc, yData, bnScaleBiasMeanVarDesc, bnScale, bnBias, exponentialAverageFactor, resultRunningMean, resultRunningVariance, epsilon, resultSaveMean, resultSaveInvVariance, activationDesc, workspace, workSpaceSizeInBytes, reserveSpace, reserveSpaceSizeInBytes);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudnnStatus_t cudnnCTCLoss(cudnnHandle_t handle, const cudnnTensorDescriptor_t probsDesc, const void *probs, const int hostLabels[], const int hostLabelLengths[], const int hostInputLengths[], void *costs, const cudnnTensorDescriptor_t gradientsDesc, void *gradients, cudnnCTCLossAlgo_t algo, cudnnCTCLossDescriptor_t ctcLossDesc, void *workspace, size_t workSpaceSizeInBytes)
@@ -451,43 +406,32 @@ GENIE_EXPORT cudnnStatus_t cudnnFindConvolutionForwardAlgorithmEx(cudnnHandle_t 
 
 GENIE_EXPORT cudnnStatus_t cudnnGetBatchNormalizationBackwardExWorkspaceSize(cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps, const cudnnTensorDescriptor_t xDesc, const cudnnTensorDescriptor_t yDesc, const cudnnTensorDescriptor_t dyDesc, const cudnnTensorDescriptor_t dzDesc, const cudnnTensorDescriptor_t dxDesc, const cudnnTensorDescriptor_t dBnScaleBiasDesc, const cudnnActivationDescriptor_t activationDesc, size_t *sizeInBytes)
 {
-    (void)handle;
-    (void)mode;
-    (void)bnOps;
-    (void)xDesc;
-    (void)yDesc;
-    (void)dyDesc;
-    (void)dzDesc;
-    (void)dxDesc;
-    (void)dBnScaleBiasDesc;
-    (void)activationDesc;
-    (void)sizeInBytes;
-    return shim_deny_cudnn(GENIE_APIX_cudnnGetBatchNormalizationBackwardExWorkspaceSize);
+    shim_count(GENIE_APIX_cudnnGetBatchNormalizationBackwardExWorkspaceSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudnnStatus_t ret_ = shim_impl_cudnnGetBatchNormalizationBackwardExWorkspaceSize(handle, mode, bnOps, xDesc, yDesc, dyDesc, dzDesc, dxDesc, dBnScaleBiasDesc, activationDesc, sizeInBytes);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudnnStatus_t cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize(cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps, const cudnnTensorDescriptor_t xDesc, const cudnnTensorDescriptor_t zDesc, const cudnnTensorDescriptor_t yDesc, const cudnnTensorDescriptor_t bnScaleBiasMeanVarDesc, const cudnnActivationDescriptor_t activationDesc, size_t *sizeInBytes)
 {
-    (void)handle;
-    (void)mode;
-    (void)bnOps;
-    (void)xDesc;
-    (void)zDesc;
-    (void)yDesc;
-    (void)bnScaleBiasMeanVarDesc;
-    (void)activationDesc;
-    (void)sizeInBytes;
-    return shim_deny_cudnn(GENIE_APIX_cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize);
+    shim_count(GENIE_APIX_cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudnnStatus_t ret_ = shim_impl_cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize(handle, mode, bnOps, xDesc, zDesc, yDesc, bnScaleBiasMeanVarDesc, activationDesc, sizeInBytes);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudnnStatus_t cudnnGetBatchNormalizationTrainingExReserveSpaceSize(cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps, const cudnnActivationDescriptor_t activationDesc, const cudnnTensorDescriptor_t xDesc, size_t *sizeInBytes)
 {
-    (void)handle;
-    (void)mode;
-    (void)bnOps;
-    (void)activationDesc;
-    (void)xDesc;
-    (void)sizeInBytes;
-    return shim_deny_cudnn(GENIE_APIX_cudnnGetBatchNormalizationTrainingExReserveSpaceSize);
+    shim_count(GENIE_APIX_cudnnGetBatchNormalizationTrainingExReserveSpaceSize);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudnnStatus_t ret_ = shim_impl_cudnnGetBatchNormalizationTrainingExReserveSpaceSize(handle, mode, bnOps, activationDesc, xDesc, sizeInBytes);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudnnStatus_t cudnnGetCTCLossWorkspaceSize(cudnnHandle_t handle, const cudnnTensorDescriptor_t probsDesc, const cudnnTensorDescriptor_t gradientsDesc, const int *labels, const int *labelLengths, const int *inputLengths, cudnnCTCLossAlgo_t algo, cudnnCTCLossDescriptor_t ctcLossDesc, size_t *sizeInBytes)

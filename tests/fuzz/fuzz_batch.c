@@ -21,6 +21,7 @@
 
 #include "protocol/frame.h"
 #include "protocol/gen/ops.h"
+#include "protocol/session.h"
 #include "remote/exec.h"
 
 /* Where the fuzzed session's range is reserved (GENIE_TEST_VA_HINT: session 1 of a ctx). */
@@ -29,6 +30,11 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Whether the last input's first segment was a HELLO the executor accepted: replay_main.c
+ * requires it of every seed, so a seed that stops at HELLO (as all did once, after a session
+ * version bump) fails the test instead of fuzzing nothing. */
+int fuzz_hello_accepted;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -44,6 +50,21 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     setenv("GENIE_WEIGHT_CACHE_BYTES", "16777216", 1);
     setenv("GENIE_LOG", "error", 0);
     return 0;
+}
+
+/* The reply to a HELLO holds its R_HELLO and no R_ERROR. */
+static int hello_accepted(const proto_frame *f)
+{
+    proto_iter it;
+    proto_rec r;
+    int hello = 0;
+    proto_iter_init(&it, f);
+    while (proto_iter_next(&it, &r) == 1) {
+        if (r.op == PROTO_OP_R_ERROR)
+            return 0;
+        hello |= r.op == PROTO_OP_R_HELLO;
+    }
+    return hello;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -69,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static int verbose = -1;
     if (verbose < 0)
         verbose = getenv("FUZZ_VERBOSE") != NULL;
+    fuzz_hello_accepted = 0;
     for (int k = 0; s && k < FUZZ_MAX_SEGMENTS && size >= 5; k++) {
         uint8_t mode = data[0];
         uint32_t len = (uint32_t)data[1] | (uint32_t)data[2] << 8 | (uint32_t)data[3] << 16 |
@@ -83,6 +105,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (proto_frame_begin(&frame, PROTO_KIND_REQUEST, seq++) ||
                 genie_buf_append(&frame, data, len))
                 break;
+            /* A first HELLO record (op, flags, length 16+: pid, version) speaks this build's
+             * session version, so recorded seeds outlive a version bump; a whole frame (mode
+             * 0x80) keeps whatever version it says. */
+            uint8_t *rec = frame.data + PROTO_HDR_SIZE;
+            if (k == 0 && len >= PROTO_REC_HDR_SIZE + 12 && rec[0] == (PROTO_OP_HELLO & 0xff) &&
+                rec[1] == (PROTO_OP_HELLO >> 8))
+                for (int b = 0; b < 4; b++)
+                    rec[PROTO_REC_HDR_SIZE + 8 + b] = (uint8_t)(PROTO_SESSION_VERSION >> (8 * b));
             proto_frame_set_flags(&frame, mode & 0x7f);
             proto_frame_end(&frame);
             req = frame.data;
@@ -98,6 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fprintf(stderr, "fuzz_batch: the executor's reply does not parse\n");
             abort();
         }
+        if (k == 0)
+            fuzz_hello_accepted = reply && !end && hello_accepted(&f);
         if (verbose && reply) { /* FUZZ_VERBOSE=1: how far a seed gets */
             proto_iter it;
             proto_rec r;

@@ -1,5 +1,9 @@
 /* replay_main.c — runs files through fuzz_batch.c's LLVMFuzzerTestOneInput without libFuzzer:
- * the seed corpus and every input that once crashed (tests/fuzz/regress) as a plain test. */
+ * the seed corpus and every input that once crashed (tests/fuzz/regress) as a plain test.
+ *
+ *   fuzz_batch_replay [[--seeds] PATH]... : each PATH a file or a folder of files; every input
+ *   of a PATH given after --seeds must open a session (its HELLO accepted), so seeds that stop
+ *   at their first frame fail the test instead of fuzzing nothing. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,6 +12,8 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+extern int fuzz_hello_accepted;
+static int seeds, refused;
 
 static int run_file(const char *path)
 {
@@ -28,6 +34,11 @@ static int run_file(const char *path)
     }
     LLVMFuzzerTestOneInput(buf, n);
     free(buf);
+    if (seeds && !fuzz_hello_accepted) {
+        fprintf(stderr, "replay: seed %s did not open a session (its HELLO was refused: re-record "
+                        "it, see tests/fuzz/fuzz_batch.c)\n", path);
+        refused++;
+    }
     return 0;
 }
 
@@ -35,6 +46,9 @@ int main(int argc, char **argv)
 {
     int files = 0;
     for (int i = 1; i < argc; i++) {
+        seeds = i > 1 && !strcmp(argv[i - 1], "--seeds");
+        if (!strcmp(argv[i], "--seeds"))
+            continue;
         DIR *d = opendir(argv[i]);
         if (!d) {
             if (run_file(argv[i])) {
@@ -59,6 +73,6 @@ int main(int argc, char **argv)
         }
         closedir(d);
     }
-    printf("replay: %d input(s) ran\n", files);
-    return files ? 0 : 1;
+    printf("replay: %d input(s) ran, %d seed(s) refused at HELLO\n", files, refused);
+    return files && !refused ? 0 : 1;
 }

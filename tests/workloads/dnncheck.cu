@@ -1,13 +1,17 @@
-// dnncheck.cu — a forward convolution through the cuDNN backend API and a batch-norm inference, as PyTorch issues them, checked on the host.
+// dnncheck.cu — a forward convolution through the cuDNN backend API, a batch-norm inference, and a batch-norm training step forward and backward, as PyTorch issues them, checked on the host.
 //
 //   dnncheck
 // Builds what cudnn-frontend builds for one convolution (tensors, convolution, operation,
 // operation graph, engine heuristics, engine config, execution plan, variant pack) on a
 // stream, runs it twice (the second time with a fresh variant pack, as PyTorch does for every
 // call once it holds the plan), then cudnnBatchNormalizationForwardInference on the result
-// (legacy tensor descriptors, NHWC-strided). Compares with a host reference. Under Genie the
-// plan costs query round trips once (the e2e test counts them: EXPECT_RT_QUERY) and each run
-// is recorded. Prints RESULT OK.
+// (legacy tensor descriptors, NHWC-strided), then cudnnBatchNormalizationForwardTrainingEx
+// and cudnnBatchNormalizationBackwardEx after their three size queries (each asked twice).
+// Compares with a host reference. Under Genie the plan and the size queries cost query round
+// trips once (the e2e test counts them: EXPECT_RT_QUERY) and each run is recorded. Prints
+// RESULT OK. DNNCHECK_BN_RANGE=1: then a batch norm with a fused activation, which Genie
+// refuses on the client ("bn activation: refused"), and one whose reserve space runs past its
+// allocation, which Genie's executor refuses ("bn range: refused").
 #include "wl_common.h"
 
 #include <cmath>
@@ -192,6 +196,99 @@ int main()
                                          hy[o], acc, hz[o], bnv);
                     }
                 }
+    // batch-norm training over y (NHWC: PyTorch's channels_last takes SPATIAL_PERSISTENT) into
+    // z, then its backward from an uploaded dy, as PyTorch's cudnn_batch_norm and its backward
+    // call them: the size queries first (each problem asked twice: answered once under Genie)
+    const cudnnBatchNormMode_t bm = CUDNN_BATCHNORM_SPATIAL_PERSISTENT;
+    const cudnnBatchNormOps_t bo = CUDNN_BATCHNORM_OPS_BN;
+    size_t fws = 1, bws = 1, rsv = 0;
+    for (int twice = 0; twice < 2; twice++) {
+        DN(cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize(h, bm, bo, td, nullptr, td, bd, nullptr, &fws));
+        DN(cudnnGetBatchNormalizationTrainingExReserveSpaceSize(h, bm, bo, nullptr, td, &rsv));
+        DN(cudnnGetBatchNormalizationBackwardExWorkspaceSize(h, bm, bo, td, nullptr, td, nullptr, td, bd, nullptr, &bws));
+    }
+    std::vector<float> hdy(hy.size());
+    for (auto &v : hdy) v = rnd();
+    float *dy, *dx, *stats, *fwsp = nullptr, *bwsp = nullptr;
+    void *reserve = nullptr;
+    CK(cudaMalloc(&dy, hdy.size() * 4));
+    CK(cudaMalloc(&dx, hdy.size() * 4));
+    CK(cudaMalloc(&stats, 24 * 4)); // running mean, running var, saved mean, saved inv, dscale, dbias
+    if (fws) CK(cudaMalloc(&fwsp, fws));
+    if (bws) CK(cudaMalloc(&bwsp, bws));
+    if (rsv) CK(cudaMalloc(&reserve, rsv));
+    CK(cudaMemcpy(dy, hdy.data(), hdy.size() * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(stats, hm_, 16, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(stats + 4, hv, 16, cudaMemcpyHostToDevice));
+    const double factor = 0.1;
+    DN(cudnnBatchNormalizationForwardTrainingEx(h, bm, bo, &alpha, &beta, td, y, nullptr, nullptr, td, z, bd,
+                                                bn, bn + 4, factor, stats, stats + 4, eps, stats + 8,
+                                                stats + 12, nullptr, fwsp, fws, reserve, rsv));
+    DN(cudnnBatchNormalizationBackwardEx(h, bm, bo, &alpha, &beta, &alpha, &beta, td, y, nullptr, nullptr, td,
+                                         dy, nullptr, nullptr, td, dx, bd, bn, nullptr, stats + 16,
+                                         stats + 20, eps, stats + 8, stats + 12, nullptr, bwsp, bws,
+                                         reserve, rsv));
+    std::vector<float> hst(24), hdx(hdy.size());
+    CK(cudaMemcpyAsync(hz.data(), z, hz.size() * 4, cudaMemcpyDeviceToHost, st));
+    CK(cudaMemcpyAsync(hdx.data(), dx, hdx.size() * 4, cudaMemcpyDeviceToHost, st));
+    CK(cudaMemcpyAsync(hst.data(), stats, 24 * 4, cudaMemcpyDeviceToHost, st));
+    CK(cudaStreamSynchronize(st));
+    {
+        const double M = (double)(N * H * W);
+        auto near = [&](double got, double want, const char *what, int64_t i) {
+            if (std::fabs(got - want) <= 1e-4 * (1 + std::fabs(want)))
+                return;
+            if (bad++ < 5)
+                std::fprintf(stderr, "bn training: %s[%lld] = %g, want %g\n", what, (long long)i, got, want);
+        };
+        for (int64_t k = 0; k < K; k++) {
+            double mean = 0, var = 0, sdy = 0, sdyx = 0;
+            for (int64_t o = k; o < (int64_t)hy.size(); o += K) // NHWC: channel k every K floats
+                mean += hy[o] / M;
+            for (int64_t o = k; o < (int64_t)hy.size(); o += K)
+                var += (hy[o] - mean) * (hy[o] - mean) / M;
+            double inv = 1 / std::sqrt(var + eps);
+            near(hst[k], (1 - factor) * hm_[k] + factor * mean, "running mean", k);
+            near(hst[4 + k], (1 - factor) * hv[k] + factor * var * M / (M - 1), "running var", k);
+            near(hst[8 + k], mean, "saved mean", k);
+            near(hst[12 + k], inv, "saved inverse deviation", k);
+            for (int64_t o = k; o < (int64_t)hy.size(); o += K) {
+                double xh = (hy[o] - mean) * inv;
+                near(hz[o], hs[k] * xh + hb[k], "y", o);
+                sdy += hdy[o], sdyx += hdy[o] * xh;
+            }
+            near(hst[16 + k], sdyx, "dscale", k);
+            near(hst[20 + k], sdy, "dbias", k);
+            for (int64_t o = k; o < (int64_t)hy.size(); o += K) {
+                double xh = (hy[o] - mean) * inv;
+                near(hdx[o], hs[k] * inv / M * (M * hdy[o] - sdy - xh * sdyx), "dx", o);
+            }
+        }
+    }
+    if (std::getenv("DNNCHECK_BN_RANGE")) {
+        // under Genie: a fused activation (it needs an activation descriptor, which Genie does
+        // not forward) is refused at once, on the client
+        cudnnStatus_t fs = cudnnBatchNormalizationForwardTrainingEx(
+            h, bm, CUDNN_BATCHNORM_OPS_BN_ACTIVATION, &alpha, &beta, td, y, nullptr, nullptr, td, z,
+            bd, bn, bn + 4, factor, stats, stats + 4, eps, stats + 8, stats + 12, nullptr, fwsp,
+            fws, reserve, rsv);
+        std::printf("bn activation: %s\n", fs == CUDNN_STATUS_NOT_SUPPORTED ? "refused" : "not refused");
+        if (fs != CUDNN_STATUS_NOT_SUPPORTED)
+            return 1;
+        // a reserve space whose start is the program's but whose extent runs past its
+        // allocation is refused by the executor before cuDNN runs; the error surfaces at the
+        // next sync, as a kernel's fault would
+        DN(cudnnBatchNormalizationForwardTrainingEx(h, bm, bo, &alpha, &beta, td, y, nullptr, nullptr, td, z,
+                                                    bd, bn, bn + 4, factor, stats, stats + 4, eps,
+                                                    stats + 8, stats + 12, nullptr, fwsp, fws, dx,
+                                                    (size_t)1 << 40));
+        cudaError_t e = cudaStreamSynchronize(st);
+        std::printf("bn range: %s\n", e == cudaSuccess ? "not refused" : "refused");
+        if (e == cudaSuccess || bad)
+            return 1;
+        std::printf("RESULT OK\n"); // the session's state after the fault is not looked at
+        return 0;
+    }
     if (std::getenv("DNNCHECK_CAPTURE_REFUSED")) {
         // under Genie: cuDNN work in a stream capture is refused (the graph replay does not run
         // it yet) and the capture invalidated, rather than recorded into a graph that fails later
