@@ -123,4 +123,33 @@ size_t proto_lt_type_size(int type);
  * planar complex or sub-byte types, GENIE_EINVAL for a negative or overflowing shape. */
 int proto_lt_layout_extent(const void *layout, uint64_t *bytes);
 
+/* ---- the algorithm calls (LT_ALGO) ----
+ * cublasLtMatmulAlgoGetIds, AlgoInit, AlgoCapGetAttribute, AlgoConfigSetAttribute,
+ * AlgoConfigGetAttribute and AlgoCheck, forwarded to the host's cuBLASLt: each is a function of
+ * its arguments and the GPU alone (cublasLtMatmulAlgo_t is a 64-byte value the caller holds;
+ * how the library lays out its configuration inside it is not documented, so even the
+ * configuration calls that only edit that value are the library's to answer). The args of
+ * LT_ALGO, by call (integers little-endian; algo: the 64 bytes as they are):
+ *   GET_IDS     i32 compute, scale, A, B, C, D types; i32 requested (1..PROTO_LT_ALGO_MAX_IDS)
+ *   INIT        the six types; i32 algo id
+ *   CAP_GET     algo; u32 attr; u64 sizeInBytes (<= PROTO_LT_ALGO_MAX_VALUE)
+ *   CONFIG_SET  algo; u32 attr; the value (sizeInBytes bytes, <= PROTO_LT_ALGO_MAX_VALUE)
+ *   CONFIG_GET  algo; u32 attr; u64 sizeInBytes (<= PROTO_LT_ALGO_MAX_VALUE)
+ *   CHECK       algo; a PROTO_LT_FORM_MATMUL problem (scalars of kind NONE, no algo in it)
+ * The reply is one R_DATA: i32 cublasStatus_t, u32 0, u64 sizeWritten, then the output: the
+ * ids (GET_IDS, sizeWritten = 4 x count), the algo (INIT, CONFIG_SET), the value (CAP_GET,
+ * CONFIG_GET: min(sizeInBytes, sizeWritten) bytes), the cublasLtMatmulHeuristicResult_t (CHECK);
+ * nothing when the status is not CUBLAS_STATUS_SUCCESS. */
+enum {
+    PROTO_LT_ALGO_GET_IDS = 1,
+    PROTO_LT_ALGO_INIT = 2,
+    PROTO_LT_ALGO_CAP_GET = 3,
+    PROTO_LT_ALGO_CONFIG_SET = 4,
+    PROTO_LT_ALGO_CONFIG_GET = 5,
+    PROTO_LT_ALGO_CHECK = 6,
+};
+#define PROTO_LT_ALGO_MAX_IDS 4096u
+#define PROTO_LT_ALGO_MAX_VALUE ((size_t)64 << 10)
+#define PROTO_LT_ALGO_REPLY_HEAD 16u
+
 #endif

@@ -65,6 +65,7 @@
     XX(FuncGetAttribute, cuFuncGetAttribute, "cuFuncGetAttribute", 0)                              \
     XX(FuncSetAttribute, cuFuncSetAttribute, "cuFuncSetAttribute", 0)                              \
     XX(LaunchKernel, cuLaunchKernel, "cuLaunchKernel", 0)                                          \
+    XX(LaunchCooperativeKernel, cuLaunchCooperativeKernel, "cuLaunchCooperativeKernel", 0)         \
     XX(OccupancyMaxActiveBlocks, cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags,             \
        "cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags", 0)                                   \
     XX(StreamBeginCapture, cuStreamBeginCapture, "cuStreamBeginCapture_v2", 0)                     \

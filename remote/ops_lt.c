@@ -39,6 +39,12 @@
     X(PrefDestroy, cublasLtMatmulPreferenceDestroy)                                                \
     X(PrefSet, cublasLtMatmulPreferenceSetAttribute)                                               \
     X(Heuristic, cublasLtMatmulAlgoGetHeuristic)                                                   \
+    X(GetIds, cublasLtMatmulAlgoGetIds)                                                            \
+    X(AlgoInit, cublasLtMatmulAlgoInit)                                                            \
+    X(CapGet, cublasLtMatmulAlgoCapGetAttribute)                                                   \
+    X(ConfigSet, cublasLtMatmulAlgoConfigSetAttribute)                                             \
+    X(ConfigGet, cublasLtMatmulAlgoConfigGetAttribute)                                             \
+    X(Check, cublasLtMatmulAlgoCheck)                                                              \
     X(Matmul, cublasLtMatmul)
 
 typedef struct lt_fns {
@@ -372,6 +378,28 @@ int exec_op_LT_DESTROY(exec_session *s, uint32_t index, const proto_LT_DESTROY *
     return st ? lt_status_fail(s, index, st, "cublasLtDestroy") : 0;
 }
 
+/* The handle a query runs with: the client's, or the session's own while the client's
+ * LT_CREATE is still in its unsent batch (a query frame overtakes it; any handle answers
+ * alike). */
+static int query_handle(exec_session *s, exec_lt *L, uint32_t index, uint32_t id,
+                        cublasLtHandle_t *out)
+{
+    *out = exec_idmap_get(&L->handles, id);
+    if (*out)
+        return 0;
+    if (!L->query) {
+        if (!L->f.Create)
+            return missing(s, index, "cublasLtCreate");
+        int st = L->f.Create(&L->query);
+        if (st) {
+            L->query = NULL;
+            return lt_status_fail(s, index, st, "cublasLtCreate");
+        }
+    }
+    *out = L->query;
+    return 0;
+}
+
 int exec_op_LT_HEURISTIC(exec_session *s, uint32_t index, const proto_LT_HEURISTIC *a)
 {
     exec_lt *L;
@@ -393,23 +421,9 @@ int exec_op_LT_HEURISTIC(exec_session *s, uint32_t index, const proto_LT_HEURIST
     if ((e = decode(s, index, "LT_HEURISTIC", a->problem, a->problem_len, PROTO_LT_FORM_HEURISTIC,
                     pb)))
         goto out;
-    cublasLtHandle_t h = exec_idmap_get(&L->handles, a->handle);
-    if (!h) {
-        /* the client's LT_CREATE is still in its unsent batch: any handle answers alike */
-        if (!L->query) {
-            if (!L->f.Create) {
-                e = missing(s, index, "cublasLtCreate");
-                goto out;
-            }
-            int st = L->f.Create(&L->query);
-            if (st) {
-                L->query = NULL;
-                e = lt_status_fail(s, index, st, "cublasLtCreate");
-                goto out;
-            }
-        }
-        h = L->query;
-    }
+    cublasLtHandle_t h;
+    if ((e = query_handle(s, L, index, a->handle, &h)))
+        goto out;
     void *desc, *lay[4], *pref;
     if ((e = lt_objs(s, L, index, pb, &desc, lay, &pref)))
         goto out;
@@ -600,6 +614,162 @@ int exec_op_LT_MATMUL(exec_session *s, uint32_t index, const proto_LT_MATMUL *a)
 out:
     free(pb);
     return e;
+}
+
+/* ------------------------------------------------------ the algorithm calls ---- */
+
+static int algo_bad(exec_session *s, uint32_t index, const char *why)
+{
+    return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUBLAS_STATUS_INVALID_VALUE,
+                     "LT_ALGO: %s", why);
+}
+
+/* cublasLtMatmulAlgoGetIds, Init, CapGetAttribute, ConfigSet/GetAttribute, Check (protocol/lt.h:
+ * args and reply by call). The library's status travels in the reply, not as an R_ERROR: the
+ * client returns it as the call's own, as cuBLASLt would. */
+int exec_op_LT_ALGO(exec_session *s, uint32_t index, const proto_LT_ALGO *a)
+{
+    exec_lt *L;
+    int e;
+    if ((e = lt_state(s, index, "LT_ALGO", &L)))
+        return e;
+    const uint8_t *p = a->args;
+    size_t n = a->args_len;
+    int32_t t[7];
+    cublasLtMatmulAlgo_t algo;
+    uint32_t attr = 0;
+    uint64_t size = 0;
+    size_t written = 0;
+    int st;
+    uint8_t *out = NULL;
+    size_t out_n = 0;
+    proto_lt_problem *pb = NULL;
+    cublasLtMatmulHeuristicResult_t res;
+    int32_t *ids = NULL;
+    cublasLtHandle_t h = NULL;
+    switch (a->call) {
+    case PROTO_LT_ALGO_GET_IDS:
+    case PROTO_LT_ALGO_INIT:
+        if (n != sizeof t)
+            return algo_bad(s, index, "types and count: wrong length");
+        memcpy(t, p, sizeof t);
+        if ((e = query_handle(s, L, index, a->handle, &h)))
+            return e;
+        if (a->call == PROTO_LT_ALGO_INIT) {
+            if (!L->f.AlgoInit)
+                return missing(s, index, "cublasLtMatmulAlgoInit");
+            memset(&algo, 0, sizeof algo);
+            st = L->f.AlgoInit(h, (cublasComputeType_t)t[0], (cudaDataType_t)t[1],
+                               (cudaDataType_t)t[2], (cudaDataType_t)t[3], (cudaDataType_t)t[4],
+                               (cudaDataType_t)t[5], t[6], &algo);
+            out = (uint8_t *)&algo;
+            out_n = written = sizeof algo;
+            break;
+        }
+        if (!L->f.GetIds)
+            return missing(s, index, "cublasLtMatmulAlgoGetIds");
+        if (t[6] < 1 || (uint32_t)t[6] > PROTO_LT_ALGO_MAX_IDS)
+            return algo_bad(s, index, "GetIds: requested count out of range");
+        if (!(ids = calloc((size_t)t[6], sizeof *ids))) /* freed below */
+            return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, CUBLAS_STATUS_ALLOC_FAILED,
+                             "LT_ALGO: out of memory");
+        int count = 0;
+        st = L->f.GetIds(h, (cublasComputeType_t)t[0], (cudaDataType_t)t[1], (cudaDataType_t)t[2],
+                         (cudaDataType_t)t[3], (cudaDataType_t)t[4], (cudaDataType_t)t[5], t[6],
+                         ids, &count);
+        if (count < 0 || count > t[6])
+            count = 0;
+        out = (uint8_t *)ids;
+        out_n = written = (size_t)count * sizeof *ids;
+        break;
+    case PROTO_LT_ALGO_CAP_GET:
+    case PROTO_LT_ALGO_CONFIG_GET:
+        if (n != sizeof algo + 4 + 8)
+            return algo_bad(s, index, "attribute query: wrong length");
+        memcpy(&algo, p, sizeof algo);
+        memcpy(&attr, p + sizeof algo, 4);
+        memcpy(&size, p + sizeof algo + 4, 8);
+        if (size > PROTO_LT_ALGO_MAX_VALUE)
+            return algo_bad(s, index, "attribute query: value too large");
+        if (size && !(out = calloc(1, (size_t)size))) /* freed below */
+            return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, CUBLAS_STATUS_ALLOC_FAILED,
+                             "LT_ALGO: out of memory");
+        if (a->call == PROTO_LT_ALGO_CAP_GET) {
+            if (!L->f.CapGet) {
+                free(out);
+                return missing(s, index, "cublasLtMatmulAlgoCapGetAttribute");
+            }
+            st = L->f.CapGet(&algo, (cublasLtMatmulAlgoCapAttributes_t)attr, out, (size_t)size,
+                             &written);
+        } else {
+            if (!L->f.ConfigGet) {
+                free(out);
+                return missing(s, index, "cublasLtMatmulAlgoConfigGetAttribute");
+            }
+            st = L->f.ConfigGet(&algo, (cublasLtMatmulAlgoConfigAttributes_t)attr, out,
+                                (size_t)size, &written);
+        }
+        out_n = written < size ? written : (size_t)size;
+        break;
+    case PROTO_LT_ALGO_CONFIG_SET:
+        if (n < sizeof algo + 4 || n - sizeof algo - 4 > PROTO_LT_ALGO_MAX_VALUE)
+            return algo_bad(s, index, "ConfigSetAttribute: wrong length");
+        if (!L->f.ConfigSet)
+            return missing(s, index, "cublasLtMatmulAlgoConfigSetAttribute");
+        memcpy(&algo, p, sizeof algo);
+        memcpy(&attr, p + sizeof algo, 4);
+        st = L->f.ConfigSet(&algo, (cublasLtMatmulAlgoConfigAttributes_t)attr, p + sizeof algo + 4,
+                            n - sizeof algo - 4);
+        out = (uint8_t *)&algo;
+        out_n = written = sizeof algo;
+        break;
+    case PROTO_LT_ALGO_CHECK:
+        if (n < sizeof algo)
+            return algo_bad(s, index, "Check: no algo");
+        if (!L->f.Check)
+            return missing(s, index, "cublasLtMatmulAlgoCheck");
+        memcpy(&algo, p, sizeof algo);
+        if (!(pb = malloc(sizeof *pb))) /* freed below */
+            return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, CUBLAS_STATUS_ALLOC_FAILED,
+                             "LT_ALGO: out of memory");
+        void *desc, *lay[4];
+        if ((e = decode(s, index, "LT_ALGO", p + sizeof algo, n - sizeof algo, PROTO_LT_FORM_MATMUL,
+                        pb)) ||
+            (e = query_handle(s, L, index, a->handle, &h)) ||
+            (e = lt_objs(s, L, index, pb, &desc, lay, NULL))) {
+            free(pb);
+            return e;
+        }
+        memset(&res, 0, sizeof res);
+        st = L->f.Check(h, desc, lay[0], lay[1], lay[2], lay[3], &algo, &res);
+        free(pb);
+        out = (uint8_t *)&res;
+        out_n = written = sizeof res;
+        break;
+    default:
+        return algo_bad(s, index, "unknown call");
+    }
+    if (st)
+        out_n = 0; /* a failed call writes nothing the caller may read */
+    uint8_t *r = proto_put_R_DATA(&s->reply, index, PROTO_LT_ALGO_REPLY_HEAD + out_n);
+    if (r) {
+        int32_t st32 = st;
+        uint32_t zero = 0;
+        uint64_t w64 = st ? 0 : written;
+        memcpy(r, &st32, 4);
+        memcpy(r + 4, &zero, 4);
+        memcpy(r + 8, &w64, 8);
+        if (out_n)
+            memcpy(r + PROTO_LT_ALGO_REPLY_HEAD, out, out_n);
+    }
+    if (a->call == PROTO_LT_ALGO_GET_IDS)
+        free(ids);
+    else if (a->call == PROTO_LT_ALGO_CAP_GET || a->call == PROTO_LT_ALGO_CONFIG_GET)
+        free(out);
+    if (!r)
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, CUBLAS_STATUS_ALLOC_FAILED,
+                         "LT_ALGO: reply");
+    return 0;
 }
 
 void exec_lt_session_close(exec_session *s)

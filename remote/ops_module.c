@@ -289,7 +289,22 @@ static int func_of(exec_session *s, uint32_t index, uint32_t id, const char *op,
                      op, id);
 }
 
+/* LAUNCH and LAUNCH_COOP (the same fields: the generator gives each its own struct). */
+static int launch(exec_session *s, uint32_t index, const proto_LAUNCH *a, int coop);
+
 int exec_op_LAUNCH(exec_session *s, uint32_t index, const proto_LAUNCH *a)
+{
+    return launch(s, index, a, 0);
+}
+
+int exec_op_LAUNCH_COOP(exec_session *s, uint32_t index, const proto_LAUNCH_COOP *c)
+{
+    proto_LAUNCH a = {c->func, c->stream, c->gx, c->gy, c->gz, c->bx, c->by, c->bz, c->shmem,
+                      c->params, c->params_len};
+    return launch(s, index, &a, 1);
+}
+
+static int launch(exec_session *s, uint32_t index, const proto_LAUNCH *a, int coop)
 {
     exec_func *fn;
     CUstream st;
@@ -317,8 +332,18 @@ int exec_op_LAUNCH(exec_session *s, uint32_t index, const proto_LAUNCH *a)
     }
     for (uint32_t i = 0; i < fn->nparams; i++)
         s->kparams[i] = s->scratch.data + fn->layout[2 * i];
-    CUresult r = EXEC_CU(&s->ctx->drv, LaunchKernel, fn->f, a->gx, a->gy, a->gz, a->bx, a->by,
-                         a->bz, a->shmem, st, fn->nparams ? s->kparams : NULL, NULL);
+    CUresult r;
+    if (!coop) {
+        r = EXEC_CU(&s->ctx->drv, LaunchKernel, fn->f, a->gx, a->gy, a->gz, a->bx, a->by, a->bz,
+                    a->shmem, st, fn->nparams ? s->kparams : NULL, NULL);
+    } else {
+        /* the driver checks the device's support and that the grid fits on it at once */
+        r = EXEC_CU(&s->ctx->drv, LaunchCooperativeKernel, fn->f, a->gx, a->gy, a->gz, a->bx,
+                    a->by, a->bz, a->shmem, st, fn->nparams ? s->kparams : NULL);
+        if (r)
+            return exec_cufail(s, index, r, "LAUNCH_COOP: cuLaunchCooperativeKernel");
+        return 0;
+    }
     if (r == CUDA_ERROR_INVALID_VALUE) /* what cudaLaunchKernel reports for a bad grid or block */
         return exec_fail(s, index, EXEC_cudaErrorInvalidConfiguration, r,
                          "LAUNCH: invalid configuration grid (%u,%u,%u) block (%u,%u,%u) shmem %u",

@@ -630,3 +630,16 @@ cublasStatus_t shim_impl_cublasSetAtomicsMode(cublasHandle_t handle, cublasAtomi
     shim_unlock();
     return st;
 }
+
+/* cudaDeviceReset: the executor's handles end with the session; ours with them. */
+static void blas_forget(void *h)
+{
+    shim_handle_del(h);
+    free(h);
+}
+
+void shim_blas_forget(void)
+{
+    SHIM_HELD();
+    shim_handles_each(SHIM_BLAS_MAGIC, blas_forget);
+}

@@ -7,6 +7,9 @@
  *   cublasLtMatmulAlgoGetHeuristic  one LT_HEURISTIC frame per distinct problem (a query round
  *                                   trip), then answered from a process-wide cache
  *   cublasLtMatmul                  one LT_MATMUL record in the batch (async, like a launch)
+ *   cublasLtMatmulAlgoGetIds, Init,  one LT_ALGO frame per distinct call (a query round trip),
+ *   Cap/ConfigGet/SetAttribute,     then answered from a process-wide cache (below)
+ *   Check
  * The heuristic frame travels on its own, ahead of the batch, so the executor may not have seen
  * the handle's LT_CREATE yet; it answers with a handle of its own then (heuristics do not depend
  * on the handle's state). */
@@ -24,6 +27,7 @@ typedef struct shim_lt_handle {
 #define SHIM_LT_MAGIC 0x4c544c54u /* "TLTL" */
 
 void *shim_lt_companion(const void *blas); /* shim/lt_companion.c */
+void shim_lt_companions_forget(void);     /* shim/lt_companion.c */
 static shim_lt_handle *lt_handle_of(cublasLtHandle_t h)
 {
     /* lock held by every caller; looked up, not read through */
@@ -507,6 +511,297 @@ out:
     return st;
 }
 
+/* ------------------------------------------------------ the algorithm calls ---- */
+
+/* cublasLtMatmulAlgoGetIds, Init, CapGetAttribute, ConfigSet/GetAttribute and Check go to the
+ * host's cuBLASLt as one LT_ALGO query each (protocol/lt.h). Each answer is a function of the
+ * call's arguments and the GPU alone, so it is kept for the process, keyed by (call, args): an
+ * autotuning program that asks again (or a second run of its loop) costs no round trip. The
+ * algo is the caller's 64-byte value; the configuration calls go to the library too, because
+ * where it keeps a configuration inside that value is not documented. */
+typedef struct algo_cached {
+    struct algo_cached *next;
+    genie_hash128 key;
+    int status;
+    uint64_t written;
+    size_t n;
+    uint8_t out[]; /* n bytes */
+} algo_cached;
+
+#define ALGO_CACHE_BUCKETS 256u
+#define ALGO_CACHE_MAX 4096u
+static algo_cached *algo_cache[ALGO_CACHE_BUCKETS];
+static unsigned algo_cache_n;
+
+static void algo_cache_clear(void)
+{
+    for (unsigned b = 0; b < ALGO_CACHE_BUCKETS; b++)
+        while (algo_cache[b]) {
+            algo_cached *c = algo_cache[b];
+            algo_cache[b] = c->next;
+            free(c);
+        }
+    algo_cache_n = 0;
+}
+
+typedef struct algo_reply {
+    uint8_t *out; /* the caller's buffer (borrowed) */
+    size_t cap;
+    int got, status;
+    uint64_t written;
+    size_t n; /* bytes of output that came */
+} algo_reply;
+
+static int algo_cb(void *ud, const proto_rec *r)
+{
+    algo_reply *a = ud;
+    if (r->op == PROTO_OP_R_DATA) {
+        proto_R_DATA d;
+        int32_t st;
+        if (proto_get_R_DATA(r, &d) || d.data_len < PROTO_LT_ALGO_REPLY_HEAD)
+            return GENIE_EPROTO;
+        memcpy(&st, d.data, 4);
+        memcpy(&a->written, d.data + 8, 8);
+        a->n = d.data_len - PROTO_LT_ALGO_REPLY_HEAD;
+        if (a->n > a->cap)
+            return GENIE_EPROTO;
+        if (a->n) /* out may be NULL when nothing is asked for (a size query) */
+            memcpy(a->out, d.data + PROTO_LT_ALGO_REPLY_HEAD, a->n);
+        a->status = st;
+        a->got = 1;
+    } else if (r->op == PROTO_OP_R_ERROR) {
+        proto_R_ERROR e;
+        if (proto_get_R_ERROR(r, &e))
+            return GENIE_EPROTO;
+        GENIE_DEBUG("cuBLASLt algorithm call: %.*s", (int)e.msg_len, (const char *)e.msg);
+        a->status = e.cu_result > 0 && e.cu_result <= CUBLAS_STATUS_LICENSE_ERROR
+                        ? (cublasStatus_t)e.cu_result
+                        : shim_blas_status((cudaError_t)e.cuda_err);
+    }
+    return 0;
+}
+
+/* One LT_ALGO call (lock held): out gets at most cap bytes of output, *written the library's
+ * sizeWritten. handle: the Lt handle's client ID (0: none needed). */
+static cublasStatus_t algo_call(uint32_t handle, uint32_t call, const uint8_t *args, size_t n,
+                                void *out, size_t cap, uint64_t *written)
+{
+    uint8_t *keyb = malloc(4 + n); /* freed below */
+    if (!keyb)
+        return CUBLAS_STATUS_ALLOC_FAILED;
+    memcpy(keyb, &call, 4);
+    memcpy(keyb + 4, args, n);
+    genie_hash128 key = genie_hash_content(keyb, 4 + n);
+    free(keyb);
+    for (algo_cached *c = algo_cache[key.lo % ALGO_CACHE_BUCKETS]; c; c = c->next)
+        if (c->key.lo == key.lo && c->key.hi == key.hi) {
+            if (c->n && cap)
+                memcpy(out, c->out, c->n < cap ? c->n : cap);
+            *written = c->written;
+            return (cublasStatus_t)c->status;
+        }
+    if (shim_ensure() != cudaSuccess)
+        return CUBLAS_STATUS_NOT_INITIALIZED;
+    genie_buf b = {0};
+    uint8_t *p;
+    if (proto_frame_begin(&b, PROTO_KIND_REQUEST, 0) ||
+        !(p = proto_put_LT_ALGO(&b, handle, call, n))) {
+        genie_buf_free(&b);
+        return CUBLAS_STATUS_ALLOC_FAILED;
+    }
+    memcpy(p, args, n);
+    /* a frame of its own, like the heuristic: the batch keeps recording */
+    algo_reply ar = {out, cap, 0, CUBLAS_STATUS_SUCCESS, 0, 0};
+    cudaError_t e = shim_call_frame(&b, SHIM_RT_QUERY, algo_cb, &ar);
+    genie_buf_free(&b);
+    if (e != cudaSuccess)
+        return shim_blas_status(e);
+    if (!ar.got)
+        return ar.status != CUBLAS_STATUS_SUCCESS ? (cublasStatus_t)ar.status
+                                                  : CUBLAS_STATUS_INTERNAL_ERROR;
+    *written = ar.written;
+    if (algo_cache_n >= ALGO_CACHE_MAX)
+        algo_cache_clear();
+    algo_cached *c = malloc(sizeof *c + ar.n); /* owned by the cache */
+    if (c) {
+        c->key = key;
+        c->status = ar.status;
+        c->written = ar.written;
+        c->n = ar.n;
+        if (ar.n)
+            memcpy(c->out, out, ar.n);
+        c->next = algo_cache[key.lo % ALGO_CACHE_BUCKETS];
+        algo_cache[key.lo % ALGO_CACHE_BUCKETS] = c;
+        algo_cache_n++;
+    }
+    return (cublasStatus_t)ar.status;
+}
+
+static void put_types(uint8_t *p, cublasComputeType_t c, cudaDataType_t s, cudaDataType_t a,
+                      cudaDataType_t b, cudaDataType_t cc, cudaDataType_t d, int last)
+{
+    int32_t t[7] = {(int32_t)c, (int32_t)s, (int32_t)a, (int32_t)b, (int32_t)cc, (int32_t)d, last};
+    memcpy(p, t, sizeof t);
+}
+
+cublasStatus_t shim_impl_cublasLtMatmulAlgoGetIds(
+    cublasLtHandle_t lightHandle, cublasComputeType_t computeType, cudaDataType_t scaleType,
+    cudaDataType_t Atype, cudaDataType_t Btype, cudaDataType_t Ctype, cudaDataType_t Dtype,
+    int requestedAlgoCount, int algoIdsArray[], int *returnAlgoCount)
+{
+    shim_lock();
+    cublasStatus_t st;
+    shim_lt_handle *h = lt_handle_of(lightHandle);
+    if (!h) {
+        st = CUBLAS_STATUS_NOT_INITIALIZED;
+    } else if (requestedAlgoCount <= 0 || !algoIdsArray || !returnAlgoCount) {
+        st = CUBLAS_STATUS_INVALID_VALUE;
+    } else {
+        int req = requestedAlgoCount > (int)PROTO_LT_ALGO_MAX_IDS ? (int)PROTO_LT_ALGO_MAX_IDS
+                                                                  : requestedAlgoCount;
+        uint8_t args[28];
+        put_types(args, computeType, scaleType, Atype, Btype, Ctype, Dtype, req);
+        uint64_t written = 0;
+        st = algo_call(h->id, PROTO_LT_ALGO_GET_IDS, args, sizeof args, algoIdsArray,
+                       (size_t)req * sizeof(int), &written);
+        if (st == CUBLAS_STATUS_SUCCESS)
+            *returnAlgoCount = (int)(written / sizeof(int));
+    }
+    shim_unlock();
+    return st;
+}
+
+cublasStatus_t shim_impl_cublasLtMatmulAlgoInit(cublasLtHandle_t lightHandle,
+                                                cublasComputeType_t computeType,
+                                                cudaDataType_t scaleType, cudaDataType_t Atype,
+                                                cudaDataType_t Btype, cudaDataType_t Ctype,
+                                                cudaDataType_t Dtype, int algoId,
+                                                cublasLtMatmulAlgo_t *algo)
+{
+    shim_lock();
+    cublasStatus_t st;
+    shim_lt_handle *h = lt_handle_of(lightHandle);
+    if (!h) {
+        st = CUBLAS_STATUS_NOT_INITIALIZED;
+    } else if (!algo) {
+        st = CUBLAS_STATUS_INVALID_VALUE;
+    } else {
+        uint8_t args[28];
+        put_types(args, computeType, scaleType, Atype, Btype, Ctype, Dtype, algoId);
+        cublasLtMatmulAlgo_t got;
+        uint64_t written = 0;
+        st = algo_call(h->id, PROTO_LT_ALGO_INIT, args, sizeof args, &got, sizeof got, &written);
+        if (st == CUBLAS_STATUS_SUCCESS)
+            *algo = got;
+    }
+    shim_unlock();
+    return st;
+}
+
+/* CapGetAttribute and ConfigGetAttribute: cuBLASLt's size rules are the library's, except the
+ * two it states for the arguments themselves. */
+static cublasStatus_t algo_get(uint32_t call, const cublasLtMatmulAlgo_t *algo, uint32_t attr,
+                               void *buf, size_t sizeInBytes, size_t *sizeWritten)
+{
+    if (!algo || (sizeInBytes == 0 && !sizeWritten) || (sizeInBytes && !buf))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    /* the wire carries the first 64 KiB: every attribute is far smaller */
+    uint64_t size = sizeInBytes > PROTO_LT_ALGO_MAX_VALUE ? PROTO_LT_ALGO_MAX_VALUE : sizeInBytes;
+    uint8_t args[sizeof *algo + 12];
+    memcpy(args, algo, sizeof *algo);
+    memcpy(args + sizeof *algo, &attr, 4);
+    memcpy(args + sizeof *algo + 4, &size, 8);
+    uint64_t written = 0;
+    shim_lock();
+    cublasStatus_t st = algo_call(0, call, args, sizeof args, buf, (size_t)size, &written);
+    shim_unlock();
+    if (st == CUBLAS_STATUS_SUCCESS && sizeWritten)
+        *sizeWritten = (size_t)written;
+    return st;
+}
+
+cublasStatus_t shim_impl_cublasLtMatmulAlgoCapGetAttribute(const cublasLtMatmulAlgo_t *algo,
+                                                           cublasLtMatmulAlgoCapAttributes_t attr,
+                                                           void *buf, size_t sizeInBytes,
+                                                           size_t *sizeWritten)
+{
+    return algo_get(PROTO_LT_ALGO_CAP_GET, algo, (uint32_t)attr, buf, sizeInBytes, sizeWritten);
+}
+
+cublasStatus_t shim_impl_cublasLtMatmulAlgoConfigGetAttribute(
+    const cublasLtMatmulAlgo_t *algo, cublasLtMatmulAlgoConfigAttributes_t attr, void *buf,
+    size_t sizeInBytes, size_t *sizeWritten)
+{
+    return algo_get(PROTO_LT_ALGO_CONFIG_GET, algo, (uint32_t)attr, buf, sizeInBytes,
+                    sizeWritten);
+}
+
+cublasStatus_t shim_impl_cublasLtMatmulAlgoConfigSetAttribute(
+    cublasLtMatmulAlgo_t *algo, cublasLtMatmulAlgoConfigAttributes_t attr, const void *buf,
+    size_t sizeInBytes)
+{
+    if (!algo || !buf || sizeInBytes > PROTO_LT_ALGO_MAX_VALUE)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    uint8_t *args = malloc(sizeof *algo + 4 + sizeInBytes); /* freed below */
+    if (!args)
+        return CUBLAS_STATUS_ALLOC_FAILED;
+    uint32_t a32 = (uint32_t)attr;
+    memcpy(args, algo, sizeof *algo);
+    memcpy(args + sizeof *algo, &a32, 4);
+    memcpy(args + sizeof *algo + 4, buf, sizeInBytes);
+    cublasLtMatmulAlgo_t got;
+    uint64_t written = 0;
+    shim_lock();
+    cublasStatus_t st = algo_call(0, PROTO_LT_ALGO_CONFIG_SET, args, sizeof *algo + 4 + sizeInBytes,
+                                  &got, sizeof got, &written);
+    shim_unlock();
+    free(args);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        *algo = got;
+    return st;
+}
+
+cublasStatus_t shim_impl_cublasLtMatmulAlgoCheck(
+    cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t operationDesc, cublasLtMatrixLayout_t Adesc,
+    cublasLtMatrixLayout_t Bdesc, cublasLtMatrixLayout_t Cdesc, cublasLtMatrixLayout_t Ddesc,
+    const cublasLtMatmulAlgo_t *algo, cublasLtMatmulHeuristicResult_t *result)
+{
+    const void *lay[4] = {Adesc, Bdesc, Cdesc, Ddesc};
+    shim_lock();
+    cublasStatus_t st;
+    uint8_t *args = NULL;
+    shim_lt_handle *h = lt_handle_of(lightHandle);
+    if (!h) {
+        st = CUBLAS_STATUS_NOT_INITIALIZED;
+        goto out;
+    }
+    if (!algo || !result || check_objs(operationDesc, lay, NULL)) {
+        st = CUBLAS_STATUS_INVALID_VALUE;
+        goto out;
+    }
+    /* the problem as a matmul would send it, without scalars or algo (the algo goes first) */
+    proto_lt_scalars sc = {.alpha_kind = PROTO_LT_SC_NONE, .beta_kind = PROTO_LT_SC_NONE,
+                           .size = 4};
+    size_t n = proto_lt_problem_encode(NULL, 0, PROTO_LT_FORM_MATMUL, operationDesc, lay, NULL,
+                                       &sc, NULL);
+    if (!(args = malloc(sizeof *algo + n))) { /* freed below */
+        st = CUBLAS_STATUS_ALLOC_FAILED;
+        goto out;
+    }
+    memcpy(args, algo, sizeof *algo); /* algo may point into result */
+    proto_lt_problem_encode(args + sizeof *algo, n, PROTO_LT_FORM_MATMUL, operationDesc, lay, NULL,
+                            &sc, NULL);
+    cublasLtMatmulHeuristicResult_t got;
+    uint64_t written = 0;
+    st = algo_call(h->id, PROTO_LT_ALGO_CHECK, args, sizeof *algo + n, &got, sizeof got, &written);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        *result = got;
+out:
+    free(args);
+    shim_unlock();
+    return st;
+}
+
 /* ---------------------------------------------------------------- the matmul ---- */
 
 /* alpha/beta as the descriptor's pointer mode says they are to be read. */
@@ -644,4 +939,19 @@ cublasStatus_t shim_impl_cublasLtMatmul(cublasLtHandle_t lightHandle,
 out:
     shim_unlock();
     return st;
+}
+
+/* cudaDeviceReset: handles end with the session (the heuristic cache stays: its answers are
+ * the GPU's, not the session's). */
+static void lt_forget(void *h)
+{
+    shim_handle_del(h);
+    free(h);
+}
+
+void shim_lt_forget(void)
+{
+    SHIM_HELD();
+    shim_handles_each(SHIM_LT_MAGIC, lt_forget);
+    shim_lt_companions_forget();
 }

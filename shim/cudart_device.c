@@ -248,3 +248,45 @@ cudaError_t shim_impl_cudaRuntimeGetVersion(int *runtimeVersion)
     *runtimeVersion = CUDART_VERSION;
     return cudaSuccess;
 }
+
+/* cudaDeviceReset: the flags go back to the default (the current device stays: it is the
+ * thread's, not the context's). */
+void shim_device_forget(void)
+{
+    device_flags = 0;
+}
+
+/* ---- preferences and choices with one answer under Genie ---- */
+
+/* The cache preference is a hint the runtime may ignore: kept and reported, never sent. */
+static enum cudaFuncCache cache_config = cudaFuncCachePreferNone;
+
+cudaError_t shim_impl_cudaDeviceGetCacheConfig(enum cudaFuncCache *pCacheConfig)
+{
+    *pCacheConfig = cache_config;
+    return cudaSuccess;
+}
+
+cudaError_t shim_impl_cudaDeviceSetCacheConfig(enum cudaFuncCache cacheConfig)
+{
+    if ((unsigned)cacheConfig > cudaFuncCachePreferEqual)
+        return shim_set_error(cudaErrorInvalidValue);
+    cache_config = cacheConfig;
+    return cudaSuccess;
+}
+
+/* Genie shows one device: it is the best match for any properties. */
+cudaError_t shim_impl_cudaChooseDevice(int *device, const struct cudaDeviceProp *prop)
+{
+    if (!prop)
+        return shim_set_error(cudaErrorInvalidValue);
+    *device = 0;
+    return cudaSuccess;
+}
+
+/* Genie drops the access policy windows that would make L2 lines persist
+ * (cudaLaunchKernelExC), so there are none to reset. */
+cudaError_t shim_impl_cudaCtxResetPersistingL2Cache(void)
+{
+    return cudaSuccess;
+}

@@ -535,3 +535,39 @@ cudaError_t shim_impl_cudaStreamAddCallback(cudaStream_t stream, cudaStreamCallb
     shim_reacquire(held);
     return e;
 }
+
+/* ---- cudaDeviceReset ---- */
+
+static void forget_one(void *h)
+{
+    shim_handle_del(h);
+    free(h);
+}
+
+void shim_streams_forget(void)
+{
+    SHIM_HELD();
+    shim_handles_each(SHIM_STREAM_MAGIC, forget_one);
+    shim_handles_each(SHIM_EVENT_MAGIC, forget_one);
+}
+
+/* ---- stream identity, answered on the client ---- */
+
+/* A created stream's client ID is unique in the process (IDs are never reused); the legacy
+ * default stream is the session's stream 0. */
+cudaError_t shim_impl_cudaStreamGetId(cudaStream_t hStream, unsigned long long *streamId)
+{
+    uint32_t id = shim_stream_id(hStream);
+    if (id == UINT32_MAX)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    *streamId = id;
+    return cudaSuccess;
+}
+
+cudaError_t shim_impl_cudaStreamGetDevice(cudaStream_t hStream, int *device)
+{
+    if (shim_stream_id(hStream) == UINT32_MAX)
+        return shim_set_error(cudaErrorInvalidResourceHandle);
+    *device = 0;
+    return cudaSuccess;
+}

@@ -1209,3 +1209,27 @@ cudnnStatus_t shim_impl_cudnnBatchNormalizationBackwardEx(
         shim_sem_range(o, u64p(reserveSpace), reserveSpaceSizeInBytes, SEM_R);
     return commit(&r, sid);
 }
+
+/* cudaDeviceReset: handles and backend descriptors (mirrored on the executor, which drops its
+ * side with the session) end; legacy tensor descriptors live on the client only and stay. */
+static void dnn_handle_forget(void *p)
+{
+    shim_handle_del(p);
+    free(p);
+}
+
+static void dnn_desc_forget(void *p)
+{
+    dnn_desc *d = p;
+    shim_handle_del(d);
+    attrs_clear(d);
+    free(d->attrs);
+    free(d);
+}
+
+void shim_dnn_forget(void)
+{
+    SHIM_HELD();
+    shim_handles_each(SHIM_DNN_MAGIC, dnn_handle_forget);
+    shim_handles_each(SHIM_DNN_DESC_MAGIC, dnn_desc_forget);
+}

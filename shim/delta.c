@@ -113,3 +113,11 @@ genie_buf *shim_delta_build(const uint8_t *cur, size_t n)
         memcpy(p, pb->data, pb->len);
     return d->len < PROTO_HDR_SIZE + n / 2 ? d : NULL;
 }
+
+/* cudaDeviceReset: the new session's executor has no template; neither have we. */
+void shim_delta_forget(void)
+{
+    sem_repeat_drop(&shim_g.rep);
+    genie_buf_reset(&D.tmpl);
+    D.layout_ok = D.pend_ok = 0;
+}

@@ -172,3 +172,55 @@ cudaError_t shim_impl_cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(
 {
     return occupancy(numBlocks, func, blockSize, dynamicSMemSize, flags);
 }
+
+/* ---------------------------------------------------- answered on the client ---- */
+
+/* The kernel's name as registered (its mangled name, as the runtime returns it). */
+cudaError_t shim_impl_cudaFuncGetName(const char **name, const void *func)
+{
+    shim_lock();
+    shim_func *f = shim_func_lookup_locked(func);
+    cudaError_t e = cudaSuccess;
+    if (!f)
+        e = shim_set_error(cudaErrorInvalidDeviceFunction);
+    else
+        *name = f->device_name;
+    shim_unlock();
+    return e;
+}
+
+/* From the layout the executor sent with the function (cuFuncGetParamInfo there): one round
+ * trip if the kernel was never launched or queried, none after. */
+cudaError_t shim_impl_cudaFuncGetParamInfo(const void *func, size_t paramIndex,
+                                           size_t *paramOffset, size_t *paramSize)
+{
+    shim_lock();
+    shim_func *f;
+    cudaError_t e = prepared(func, &f);
+    if (e == cudaSuccess) {
+        if (paramIndex >= f->nparams) {
+            e = shim_set_error(cudaErrorInvalidValue);
+        } else {
+            if (paramOffset)
+                *paramOffset = f->offsets[paramIndex];
+            if (paramSize)
+                *paramSize = f->sizes[paramIndex];
+        }
+    }
+    shim_unlock();
+    return e;
+}
+
+/* A preference the runtime may ignore ("only a preference"; fixed on devices whose L1 and
+ * shared memory split is fixed): checked and accepted, as launch hints are. */
+cudaError_t shim_impl_cudaFuncSetCacheConfig(const void *func, enum cudaFuncCache cacheConfig)
+{
+    shim_lock();
+    cudaError_t e = cudaSuccess;
+    if (!shim_func_lookup_locked(func))
+        e = shim_set_error(cudaErrorInvalidDeviceFunction);
+    else if ((unsigned)cacheConfig > cudaFuncCachePreferEqual)
+        e = shim_set_error(cudaErrorInvalidValue);
+    shim_unlock();
+    return e;
+}

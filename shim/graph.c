@@ -601,3 +601,35 @@ cudaError_t shim_capture_event_use(shim_event *ev, const char *what)
     shim_capture *c = ev->capture && shim_g.ncaptures ? capture_by_id(ev->capture) : NULL;
     return c ? invalidate(c, cudaErrorStreamCaptureUnsupported, what) : cudaSuccess;
 }
+
+/* ---- cudaDeviceReset ---- */
+
+static void graph_forget(void *h)
+{
+    shim_graph *g = h;
+    shim_handle_del(g);
+    genie_buf_free(&g->recs);
+    free(g->h2d);
+    free(g->nodes);
+    free(g);
+}
+
+static void gexec_forget(void *h)
+{
+    shim_graph_exec *x = h;
+    shim_handle_del(x);
+    free(x->h2d);
+    free(x);
+}
+
+void shim_graphs_forget(void)
+{
+    SHIM_HELD();
+    while (shim_g.captures) { /* a capture running across the reset ends with it */
+        shim_capture *c = shim_g.captures;
+        capture_unlink(c);
+        capture_free(c);
+    }
+    shim_handles_each(SHIM_GEXEC_MAGIC, gexec_forget);
+    shim_handles_each(SHIM_GRAPH_MAGIC, graph_forget);
+}

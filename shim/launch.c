@@ -45,8 +45,21 @@ GENIE_EXPORT cudaError_t __cudaPopCallConfiguration(dim3 *gridDim, dim3 *blockDi
 
 static int attr(int a) { return shim_g.dev[0].attrs[a]; }
 
+/* coop: a cooperative launch (cudaLaunchCooperativeKernel): a LAUNCH_COOP record, run with
+ * cuLaunchCooperativeKernel on the executor, whose driver checks that the whole grid fits on
+ * the GPU at once (that answer, from the kernel's occupancy, comes back at the next sync as
+ * cudaErrorCooperativeLaunchTooLarge; a grid beyond every SM's block limit is refused here). */
+static cudaError_t launch_rec(shim_func *f, dim3 g, dim3 b, void **args, size_t shmem,
+                              cudaStream_t stream, int coop);
+
 cudaError_t shim_launch(shim_func *f, dim3 g, dim3 b, void **args, size_t shmem,
                         cudaStream_t stream)
+{
+    return launch_rec(f, g, b, args, shmem, stream, 0);
+}
+
+static cudaError_t launch_rec(shim_func *f, dim3 g, dim3 b, void **args, size_t shmem,
+                              cudaStream_t stream, int coop)
 {
     shim_lock();
     cudaError_t e;
@@ -71,6 +84,20 @@ cudaError_t shim_launch(shim_func *f, dim3 g, dim3 b, void **args, size_t shmem,
         e = shim_set_error(cudaErrorInvalidResourceHandle);
         goto out;
     }
+    if (coop) {
+        if (!attr(CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH)) {
+            e = shim_set_error(cudaErrorNotSupported); /* what the runtime answers */
+            goto out;
+        }
+        if ((uint64_t)g.x * g.y * g.z >
+            (uint64_t)attr(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT) *
+                (uint64_t)attr(CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR)) {
+            e = shim_set_error(cudaErrorCooperativeLaunchTooLarge);
+            goto out;
+        }
+        if ((e = shim_capture_unsupported(sid, "a cooperative launch (cudaLaunchCooperativeKernel)")))
+            goto out;
+    }
     if (!f->ready && (e = shim_func_prepare(f)) != cudaSuccess)
         goto out;
     if (f->nparams && !args) {
@@ -79,8 +106,10 @@ cudaError_t shim_launch(shim_func *f, dim3 g, dim3 b, void **args, size_t shmem,
     }
     shim_rec r;
     shim_batch_begin(&r);
-    uint8_t *p = SHIM_PUT(&r, LAUNCH, f->id, sid, g.x, g.y, g.z, b.x, b.y, b.z,
-                          (uint32_t)shmem, f->params_size);
+    uint8_t *p = coop ? SHIM_PUT(&r, LAUNCH_COOP, f->id, sid, g.x, g.y, g.z, b.x, b.y, b.z,
+                                 (uint32_t)shmem, f->params_size)
+                      : SHIM_PUT(&r, LAUNCH, f->id, sid, g.x, g.y, g.z, b.x, b.y, b.z,
+                                 (uint32_t)shmem, f->params_size);
     if (!p) {
         e = shim_batch_fail(&r);
         goto out;
@@ -91,7 +120,7 @@ cudaError_t shim_launch(shim_func *f, dim3 g, dim3 b, void **args, size_t shmem,
     /* its IR descriptor: parameter words inside the session's VA range are its buffers
      * (GENIE_BENCH_NO_IR: a build for bench/micro/ab.sh that measures what the IR costs) */
 #ifndef GENIE_BENCH_NO_IR
-    sem_op *o = shim_sem_op(SEM_OP_LAUNCH, PROTO_OP_LAUNCH, sid);
+    sem_op *o = shim_sem_op(SEM_OP_LAUNCH, coop ? PROTO_OP_LAUNCH_COOP : PROTO_OP_LAUNCH, sid);
     o->func = f->id;
     sem_ir_scan_params(&shim_g.ir, o, p, f->params_size, shim_g.va_base, shim_g.va_size);
 #endif
@@ -106,17 +135,23 @@ out:
 /* fn: a host stub (cudaLaunchKernel), or, from __cudaLaunchKernel, the cudaKernel_t that
  * __cudaGetKernel handed out (our shim_func, a live handle): that one is looked up in the
  * handle registry first, one hash lookup instead of two on nvcc's launch path. */
-static cudaError_t launch(const void *fn, dim3 g, dim3 b, void **args, size_t shmem,
-                          cudaStream_t stream, int kernel_handle)
+static cudaError_t launch_as(const void *fn, dim3 g, dim3 b, void **args, size_t shmem,
+                             cudaStream_t stream, int kernel_handle, int coop)
 {
     shim_lock();
     shim_func *f = kernel_handle ? shim_handle_of(fn, SHIM_FUNC_MAGIC) : NULL;
     if (!f)
         f = shim_func_lookup_locked(fn);
-    cudaError_t e = f ? shim_launch(f, g, b, args, shmem, stream)
+    cudaError_t e = f ? launch_rec(f, g, b, args, shmem, stream, coop)
                       : shim_set_error(cudaErrorInvalidDeviceFunction);
     shim_unlock();
     return e;
+}
+
+static cudaError_t launch(const void *fn, dim3 g, dim3 b, void **args, size_t shmem,
+                          cudaStream_t stream, int kernel_handle)
+{
+    return launch_as(fn, g, b, args, shmem, stream, kernel_handle, 0);
 }
 
 GENIE_EXPORT cudaError_t __cudaGetKernel(cudaKernel_t *kernelPtr, const void *entryFuncAddr)
@@ -154,12 +189,20 @@ cudaError_t shim_impl_cudaLaunchKernel(const void *func, dim3 gridDim, dim3 bloc
     return launch(func, gridDim, blockDim, args, sharedMem, stream, 0);
 }
 
+cudaError_t shim_impl_cudaLaunchCooperativeKernel(const void *func, dim3 gridDim, dim3 blockDim,
+                                                  void **args, size_t sharedMem,
+                                                  cudaStream_t stream)
+{
+    return launch_as(func, gridDim, blockDim, args, sharedMem, stream, 0, 1);
+}
+
 /* cudaLaunchKernelExC (and the cudaLaunchKernelEx template over it): a launch with attributes.
  * Attributes that only give the GPU more freedom or a hint (L2 access policy, priority,
  * programmatic serialization, memory sync domains, cluster scheduling preferences, shared
  * memory carveout) are dropped: the launch then runs as an ordinary, fully ordered one, which
- * is always a correct schedule. Attributes that change what the kernel may do or what the
- * launch produces (a cooperative grid, a cluster shape other than 1x1x1, programmatic or
+ * is always a correct schedule. A cooperative grid runs as cudaLaunchCooperativeKernel does.
+ * Attributes that change what the kernel may do or what the
+ * launch produces (a cluster shape other than 1x1x1, programmatic or
  * completion events, device-updatable graph nodes) are refused with cudaErrorNotSupported,
  * logged once per attribute with the caller: silently dropping them would run the kernel
  * wrong or leave an event never recorded. */
@@ -178,8 +221,8 @@ static const char *launch_attr_refused(const cudaLaunchAttribute *a)
     case cudaLaunchAttributePreferredSharedMemoryCarveout:
     case cudaLaunchAttributeNvlinkUtilCentricScheduling:
         return NULL;
-    case cudaLaunchAttributeCooperative:
-        return a->val.cooperative ? "cudaLaunchAttributeCooperative" : NULL;
+    case cudaLaunchAttributeCooperative: /* taken by the caller */
+        return NULL;
     case cudaLaunchAttributeClusterDimension:
         return a->val.clusterDim.x * a->val.clusterDim.y * a->val.clusterDim.z > 1
                    ? "cudaLaunchAttributeClusterDimension (a cluster larger than 1x1x1)"
@@ -212,7 +255,11 @@ cudaError_t shim_impl_cudaLaunchKernelExC(const cudaLaunchConfig_t *config, cons
             return shim_set_error(cudaErrorNotSupported);
         }
     }
-    return launch(func, config->gridDim, config->blockDim, args, config->dynamicSmemBytes,
-                  config->stream, 0);
+    int coop = 0;
+    for (unsigned i = 0; i < config->numAttrs; i++)
+        if (config->attrs[i].id == cudaLaunchAttributeCooperative)
+            coop = config->attrs[i].val.cooperative != 0; /* the last one given counts */
+    return launch_as(func, config->gridDim, config->blockDim, args, config->dynamicSmemBytes,
+                     config->stream, 0, coop);
 }
 

@@ -36,3 +36,9 @@ void *shim_lt_companion(const void *blas)
     ncompanions++;
     return lt;
 }
+
+/* cudaDeviceReset: the companions' Lt handles are forgotten with every other (cublaslt.c). */
+void shim_lt_companions_forget(void)
+{
+    ncompanions = 0;
+}

@@ -151,3 +151,36 @@ GENIE_EXPORT char __cudaInitModule(void **fatCubinHandle)
     return 1;
 }
 
+
+/* ---- cudaDeviceReset ---- */
+
+static void driver_module_forget(void *m)
+{
+    shim_module_destroy(m); /* its functions with it */
+}
+
+static void func_unbind(void *p)
+{
+    shim_func *f = p;
+    f->ready = 0;
+    f->cu_err = 0;
+    f->module->loaded = 0;
+}
+
+/* Driver-API modules end with the context (their image copies are gone once loaded); the
+ * program's registered kernels and variables stay and bind again on first use, as the
+ * runtime loads its modules lazily: a private module (with variables) starts over from its
+ * image's initial values. */
+void shim_modules_forget(void)
+{
+    SHIM_HELD();
+    shim_handles_each(SHIM_MODULE_MAGIC, driver_module_forget);
+    shim_handles_each(SHIM_FUNC_MAGIC, func_unbind); /* the registered ones are left */
+    for (size_t j = 0; j < vtab.cap; j++) {
+        shim_var *v = vtab.keys[j] ? vtab.vals[j] : NULL;
+        if (v) {
+            v->dptr = 0;
+            v->module->loaded = 0;
+        }
+    }
+}

@@ -457,7 +457,22 @@ void shim_handle_del(void *h);
 int shim_handle_is(const void *p, uint32_t kind);
 /* p as a live handle of kind, or NULL. */
 void *shim_handle_of(const void *p, uint32_t kind);
+/* Calls visit on every live handle of kind (visit may unregister and free it). */
+void shim_handles_each(uint32_t kind, void (*visit)(void *h));
 int shim_host_is_pinned(const void *p, size_t n);
+
+/* cudaDeviceReset (shim/reset.c) ends the session; each file that owns session objects
+ * forgets them here, with nothing sent (the executor frees its side with the session): their
+ * handles stop being valid, registered kernels and variables stay and load again on first
+ * use. Lock held. */
+void shim_streams_forget(void);  /* cudart_stream.c: streams, events */
+void shim_graphs_forget(void);   /* graph.c: captures, graphs, executable graphs */
+void shim_blas_forget(void);     /* blas.c: cuBLAS handles */
+void shim_lt_forget(void);       /* cublaslt.c, lt_companion.c: cuBLASLt handles, companions */
+void shim_dnn_forget(void);      /* cudnn.c: cuDNN handles, backend descriptors */
+void shim_modules_forget(void);  /* module_driver.c, register.c: driver modules; bindings */
+void shim_delta_forget(void);    /* delta.c: the template batch */
+void shim_device_forget(void);   /* cudart_device.c: cudaSetDeviceFlags */
 
 /* Generated wrappers' helpers. */
 void shim_count(unsigned apix);

@@ -33,6 +33,7 @@ static const proto_op_info infos[] = {
     {0x0055, 1, PROTO_F_MODULE, 12, 0, "FUNC_SET_ATTR"},
     {0x0056, 1, PROTO_F_MODULE | PROTO_F_QUERY, 4, 1, "MODULE_LOAD_PRIVATE"},
     {0x0057, 1, PROTO_F_MODULE | PROTO_F_QUERY, 4, 1, "GLOBAL_GET"},
+    {0x0058, 1, PROTO_F_LAUNCH, 36, 1, "LAUNCH_COOP"},
     {0x8001, 0, PROTO_F_SESSION, 32, 1, "R_HELLO"},
     {0x8002, 0, 0, 12, 1, "R_ERROR"},
     {0x8003, 0, PROTO_F_D2H, 4, 1, "R_DATA"},
@@ -48,6 +49,7 @@ static const proto_op_info infos[] = {
     {0x0062, 1, 0, 4, 0, "LT_DESTROY"},
     {0x0063, 1, PROTO_F_QUERY, 8, 1, "LT_HEURISTIC"},
     {0x0064, 1, PROTO_F_LAUNCH | PROTO_F_GRAPH, 56, 1, "LT_MATMUL"},
+    {0x0065, 1, PROTO_F_QUERY, 8, 1, "LT_ALGO"},
     {0x00a0, 1, 0, 4, 0, "DNN_CREATE"},
     {0x00a1, 1, 0, 4, 0, "DNN_DESTROY"},
     {0x00a2, 1, 0, 8, 0, "DNN_BE_CREATE"},
@@ -135,76 +137,80 @@ const proto_op_info *proto_op_lookup(uint16_t op)
         return &infos[29];
     case 0x0057:
         return &infos[30];
-    case 0x8001:
+    case 0x0058:
         return &infos[31];
-    case 0x8002:
+    case 0x8001:
         return &infos[32];
-    case 0x8003:
+    case 0x8002:
         return &infos[33];
-    case 0x8004:
+    case 0x8003:
         return &infos[34];
-    case 0x8005:
+    case 0x8004:
         return &infos[35];
-    case 0x8006:
+    case 0x8005:
         return &infos[36];
-    case 0x8007:
+    case 0x8006:
         return &infos[37];
-    case 0x8008:
+    case 0x8007:
         return &infos[38];
-    case 0x8009:
+    case 0x8008:
         return &infos[39];
-    case 0x8010:
+    case 0x8009:
         return &infos[40];
-    case 0x0060:
+    case 0x8010:
         return &infos[41];
-    case 0x0061:
+    case 0x0060:
         return &infos[42];
-    case 0x0062:
+    case 0x0061:
         return &infos[43];
-    case 0x0063:
+    case 0x0062:
         return &infos[44];
-    case 0x0064:
+    case 0x0063:
         return &infos[45];
-    case 0x00a0:
+    case 0x0064:
         return &infos[46];
-    case 0x00a1:
+    case 0x0065:
         return &infos[47];
-    case 0x00a2:
+    case 0x00a0:
         return &infos[48];
-    case 0x00a3:
+    case 0x00a1:
         return &infos[49];
-    case 0x00a4:
+    case 0x00a2:
         return &infos[50];
-    case 0x00a5:
+    case 0x00a3:
         return &infos[51];
-    case 0x00a6:
+    case 0x00a4:
         return &infos[52];
-    case 0x00a7:
+    case 0x00a5:
         return &infos[53];
-    case 0x00a8:
+    case 0x00a6:
         return &infos[54];
-    case 0x00a9:
+    case 0x00a7:
         return &infos[55];
-    case 0x00aa:
+    case 0x00a8:
         return &infos[56];
-    case 0x00ab:
+    case 0x00a9:
         return &infos[57];
-    case 0x00ac:
+    case 0x00aa:
         return &infos[58];
-    case 0x00af:
+    case 0x00ab:
         return &infos[59];
-    case 0x0070:
+    case 0x00ac:
         return &infos[60];
-    case 0x0071:
+    case 0x00af:
         return &infos[61];
-    case 0x0072:
+    case 0x0070:
         return &infos[62];
-    case 0x0073:
+    case 0x0071:
         return &infos[63];
-    case 0x0080:
+    case 0x0072:
         return &infos[64];
-    case 0x0090:
+    case 0x0073:
         return &infos[65];
+    case 0x0080:
+        return &infos[66];
+    case 0x0090:
+        return &infos[67];
     default:
         return NULL;
     }

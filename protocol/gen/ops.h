@@ -58,6 +58,7 @@ enum proto_op {
     PROTO_OP_FUNC_SET_ATTR = 0x0055,
     PROTO_OP_MODULE_LOAD_PRIVATE = 0x0056,
     PROTO_OP_GLOBAL_GET = 0x0057,
+    PROTO_OP_LAUNCH_COOP = 0x0058,
     PROTO_OP_R_HELLO = 0x8001,
     PROTO_OP_R_ERROR = 0x8002,
     PROTO_OP_R_DATA = 0x8003,
@@ -73,6 +74,7 @@ enum proto_op {
     PROTO_OP_LT_DESTROY = 0x0062,
     PROTO_OP_LT_HEURISTIC = 0x0063,
     PROTO_OP_LT_MATMUL = 0x0064,
+    PROTO_OP_LT_ALGO = 0x0065,
     PROTO_OP_DNN_CREATE = 0x00a0,
     PROTO_OP_DNN_DESTROY = 0x00a1,
     PROTO_OP_DNN_BE_CREATE = 0x00a2,
@@ -976,6 +978,58 @@ static inline int proto_get_GLOBAL_GET(const proto_rec *r, proto_GLOBAL_GET *out
     return 0;
 }
 
+/* REQ LAUNCH_COOP (0x0058) */
+typedef struct proto_LAUNCH_COOP {
+    uint32_t func;
+    uint32_t stream;
+    uint32_t gx;
+    uint32_t gy;
+    uint32_t gz;
+    uint32_t bx;
+    uint32_t by;
+    uint32_t bz;
+    uint32_t shmem;
+    const uint8_t *params; /* borrowed from the frame */
+    size_t params_len;
+} proto_LAUNCH_COOP;
+#define PROTO_LAUNCH_COOP_FIXED 36
+/* Appends the record; returns a pointer to the params bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_LAUNCH_COOP(genie_buf *buf_, uint32_t func, uint32_t stream, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t bx, uint32_t by, uint32_t bz, uint32_t shmem, size_t params_len)
+{
+    if (params_len > UINT32_MAX - 36)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_LAUNCH_COOP, 36 + params_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &func, 4);
+    memcpy(rec_ + 4, &stream, 4);
+    memcpy(rec_ + 8, &gx, 4);
+    memcpy(rec_ + 12, &gy, 4);
+    memcpy(rec_ + 16, &gz, 4);
+    memcpy(rec_ + 20, &bx, 4);
+    memcpy(rec_ + 24, &by, 4);
+    memcpy(rec_ + 28, &bz, 4);
+    memcpy(rec_ + 32, &shmem, 4);
+    return rec_ + 36;
+}
+static inline int proto_get_LAUNCH_COOP(const proto_rec *r, proto_LAUNCH_COOP *out)
+{
+    if (r->len < 36)
+        return GENIE_EPROTO;
+    memcpy(&out->func, r->body + 0, 4);
+    memcpy(&out->stream, r->body + 4, 4);
+    memcpy(&out->gx, r->body + 8, 4);
+    memcpy(&out->gy, r->body + 12, 4);
+    memcpy(&out->gz, r->body + 16, 4);
+    memcpy(&out->bx, r->body + 20, 4);
+    memcpy(&out->by, r->body + 24, 4);
+    memcpy(&out->bz, r->body + 28, 4);
+    memcpy(&out->shmem, r->body + 32, 4);
+    out->params = r->body + 36;
+    out->params_len = r->len - 36;
+    return 0;
+}
+
 /* REP R_HELLO (0x8001) */
 typedef struct proto_R_HELLO {
     uint64_t va_base;
@@ -1426,6 +1480,37 @@ static inline int proto_get_LT_MATMUL(const proto_rec *r, proto_LT_MATMUL *out)
     memcpy(&out->stream, r->body + 52, 4);
     out->problem = r->body + 56;
     out->problem_len = r->len - 56;
+    return 0;
+}
+
+/* REQ LT_ALGO (0x0065) */
+typedef struct proto_LT_ALGO {
+    uint32_t handle;
+    uint32_t call;
+    const uint8_t *args; /* borrowed from the frame */
+    size_t args_len;
+} proto_LT_ALGO;
+#define PROTO_LT_ALGO_FIXED 8
+/* Appends the record; returns a pointer to the args bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_LT_ALGO(genie_buf *buf_, uint32_t handle, uint32_t call, size_t args_len)
+{
+    if (args_len > UINT32_MAX - 8)
+        return NULL;
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_LT_ALGO, 8 + args_len);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &handle, 4);
+    memcpy(rec_ + 4, &call, 4);
+    return rec_ + 8;
+}
+static inline int proto_get_LT_ALGO(const proto_rec *r, proto_LT_ALGO *out)
+{
+    if (r->len < 8)
+        return GENIE_EPROTO;
+    memcpy(&out->handle, r->body + 0, 4);
+    memcpy(&out->call, r->body + 4, 4);
+    out->args = r->body + 8;
+    out->args_len = r->len - 8;
     return 0;
 }
 

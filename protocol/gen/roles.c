@@ -13,26 +13,32 @@ static const proto_api_bufs tab[] = {
     {GENIE_API_cublasSetAtomicsMode, 0, {}},
     {GENIE_API_cublasSetMathMode, 0, {}},
     {GENIE_API_cublasSnrm2_v2, 1, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}}},
+    {GENIE_API_cublasSnrm2_v2_64, 1, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}}},
     {GENIE_API_cublasDnrm2_v2, 1, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}}},
     {GENIE_API_cublasScnrm2_v2, 1, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}}},
     {GENIE_API_cublasDznrm2_v2, 1, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}}},
+    {GENIE_API_cublasDotEx, 2, {{"x", "EX(xType, VEC(n, incx))", PROTO_BUF_IN, 2, 0}, {"y", "EX(yType, VEC(n, incy))", PROTO_BUF_IN, 5, 0}}},
     {GENIE_API_cublasSdot_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_IN, 4, 0}}},
+    {GENIE_API_cublasSdot_v2_64, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_IN, 4, 0}}},
     {GENIE_API_cublasDdot_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_IN, 4, 0}}},
     {GENIE_API_cublasCdotu_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_IN, 4, 0}}},
     {GENIE_API_cublasCdotc_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_IN, 4, 0}}},
     {GENIE_API_cublasZdotu_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_IN, 4, 0}}},
     {GENIE_API_cublasZdotc_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_IN, 4, 0}}},
     {GENIE_API_cublasSscal_v2, 1, {{"x", "VEC(n, incx)", PROTO_BUF_INOUT, 3, 0}}},
+    {GENIE_API_cublasSscal_v2_64, 1, {{"x", "VEC(n, incx)", PROTO_BUF_INOUT, 3, 0}}},
     {GENIE_API_cublasDscal_v2, 1, {{"x", "VEC(n, incx)", PROTO_BUF_INOUT, 3, 0}}},
     {GENIE_API_cublasCscal_v2, 1, {{"x", "VEC(n, incx)", PROTO_BUF_INOUT, 3, 0}}},
     {GENIE_API_cublasCsscal_v2, 1, {{"x", "VEC(n, incx)", PROTO_BUF_INOUT, 3, 0}}},
     {GENIE_API_cublasZscal_v2, 1, {{"x", "VEC(n, incx)", PROTO_BUF_INOUT, 3, 0}}},
     {GENIE_API_cublasZdscal_v2, 1, {{"x", "VEC(n, incx)", PROTO_BUF_INOUT, 3, 0}}},
     {GENIE_API_cublasSaxpy_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 3, 0}, {"y", "VEC(n, incy)", PROTO_BUF_INOUT, 5, 0}}},
+    {GENIE_API_cublasSaxpy_v2_64, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 3, 0}, {"y", "VEC(n, incy)", PROTO_BUF_INOUT, 5, 0}}},
     {GENIE_API_cublasDaxpy_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 3, 0}, {"y", "VEC(n, incy)", PROTO_BUF_INOUT, 5, 0}}},
     {GENIE_API_cublasCaxpy_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 3, 0}, {"y", "VEC(n, incy)", PROTO_BUF_INOUT, 5, 0}}},
     {GENIE_API_cublasZaxpy_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 3, 0}, {"y", "VEC(n, incy)", PROTO_BUF_INOUT, 5, 0}}},
     {GENIE_API_cublasScopy_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_OUT, 4, 0}}},
+    {GENIE_API_cublasScopy_v2_64, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_OUT, 4, 0}}},
     {GENIE_API_cublasDcopy_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_OUT, 4, 0}}},
     {GENIE_API_cublasCcopy_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_OUT, 4, 0}}},
     {GENIE_API_cublasZcopy_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_OUT, 4, 0}}},
@@ -59,6 +65,7 @@ static const proto_api_bufs tab[] = {
     {GENIE_API_cublasZrot_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_INOUT, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_INOUT, 4, 0}}},
     {GENIE_API_cublasZdrot_v2, 2, {{"x", "VEC(n, incx)", PROTO_BUF_INOUT, 2, 0}, {"y", "VEC(n, incy)", PROTO_BUF_INOUT, 4, 0}}},
     {GENIE_API_cublasSgemv_v2, 3, {{"A", "MAT(m, n, lda)", PROTO_BUF_IN, 5, 0}, {"x", "VEC(OP(trans, n, m), incx)", PROTO_BUF_IN, 7, 0}, {"y", "VEC(OP(trans, m, n), incy)", PROTO_BUF_INOUT, 10, 0}}},
+    {GENIE_API_cublasSgemv_v2_64, 3, {{"A", "MAT(m, n, lda)", PROTO_BUF_IN, 5, 0}, {"x", "VEC(OP(trans, n, m), incx)", PROTO_BUF_IN, 7, 0}, {"y", "VEC(OP(trans, m, n), incy)", PROTO_BUF_INOUT, 10, 0}}},
     {GENIE_API_cublasDgemv_v2, 3, {{"A", "MAT(m, n, lda)", PROTO_BUF_IN, 5, 0}, {"x", "VEC(OP(trans, n, m), incx)", PROTO_BUF_IN, 7, 0}, {"y", "VEC(OP(trans, m, n), incy)", PROTO_BUF_INOUT, 10, 0}}},
     {GENIE_API_cublasCgemv_v2, 3, {{"A", "MAT(m, n, lda)", PROTO_BUF_IN, 5, 0}, {"x", "VEC(OP(trans, n, m), incx)", PROTO_BUF_IN, 7, 0}, {"y", "VEC(OP(trans, m, n), incy)", PROTO_BUF_INOUT, 10, 0}}},
     {GENIE_API_cublasZgemv_v2, 3, {{"A", "MAT(m, n, lda)", PROTO_BUF_IN, 5, 0}, {"x", "VEC(OP(trans, n, m), incx)", PROTO_BUF_IN, 7, 0}, {"y", "VEC(OP(trans, m, n), incy)", PROTO_BUF_INOUT, 10, 0}}},
@@ -95,11 +102,14 @@ static const proto_api_bufs tab[] = {
     {GENIE_API_cublasCher2_v2, 3, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 4, 0}, {"y", "VEC(n, incy)", PROTO_BUF_IN, 6, 0}, {"A", "MAT(n, n, lda)", PROTO_BUF_INOUT, 8, 0}}},
     {GENIE_API_cublasZher2_v2, 3, {{"x", "VEC(n, incx)", PROTO_BUF_IN, 4, 0}, {"y", "VEC(n, incy)", PROTO_BUF_IN, 6, 0}, {"A", "MAT(n, n, lda)", PROTO_BUF_INOUT, 8, 0}}},
     {GENIE_API_cublasSgemm_v2, 3, {{"A", "OPMAT(transa, m, k, lda)", PROTO_BUF_IN, 7, 0}, {"B", "OPMAT(transb, k, n, ldb)", PROTO_BUF_IN, 9, 0}, {"C", "MAT(m, n, ldc)", PROTO_BUF_INOUT, 12, 0}}},
+    {GENIE_API_cublasSgemm_v2_64, 3, {{"A", "OPMAT(transa, m, k, lda)", PROTO_BUF_IN, 7, 0}, {"B", "OPMAT(transb, k, n, ldb)", PROTO_BUF_IN, 9, 0}, {"C", "MAT(m, n, ldc)", PROTO_BUF_INOUT, 12, 0}}},
     {GENIE_API_cublasDgemm_v2, 3, {{"A", "OPMAT(transa, m, k, lda)", PROTO_BUF_IN, 7, 0}, {"B", "OPMAT(transb, k, n, ldb)", PROTO_BUF_IN, 9, 0}, {"C", "MAT(m, n, ldc)", PROTO_BUF_INOUT, 12, 0}}},
+    {GENIE_API_cublasDgemm_v2_64, 3, {{"A", "OPMAT(transa, m, k, lda)", PROTO_BUF_IN, 7, 0}, {"B", "OPMAT(transb, k, n, ldb)", PROTO_BUF_IN, 9, 0}, {"C", "MAT(m, n, ldc)", PROTO_BUF_INOUT, 12, 0}}},
     {GENIE_API_cublasCgemm_v2, 3, {{"A", "OPMAT(transa, m, k, lda)", PROTO_BUF_IN, 7, 0}, {"B", "OPMAT(transb, k, n, ldb)", PROTO_BUF_IN, 9, 0}, {"C", "MAT(m, n, ldc)", PROTO_BUF_INOUT, 12, 0}}},
     {GENIE_API_cublasZgemm_v2, 3, {{"A", "OPMAT(transa, m, k, lda)", PROTO_BUF_IN, 7, 0}, {"B", "OPMAT(transb, k, n, ldb)", PROTO_BUF_IN, 9, 0}, {"C", "MAT(m, n, ldc)", PROTO_BUF_INOUT, 12, 0}}},
     {GENIE_API_cublasSgemmEx, 3, {{"A", "EX(Atype, OPMAT(transa, m, k, lda))", PROTO_BUF_IN, 7, 0}, {"B", "EX(Btype, OPMAT(transb, k, n, ldb))", PROTO_BUF_IN, 10, 0}, {"C", "EX(Ctype, MAT(m, n, ldc))", PROTO_BUF_INOUT, 14, 0}}},
     {GENIE_API_cublasGemmEx, 3, {{"A", "EX(Atype, OPMAT(transa, m, k, lda))", PROTO_BUF_IN, 7, 0}, {"B", "EX(Btype, OPMAT(transb, k, n, ldb))", PROTO_BUF_IN, 10, 0}, {"C", "EX(Ctype, MAT(m, n, ldc))", PROTO_BUF_INOUT, 14, 0}}},
+    {GENIE_API_cublasGemmEx_64, 3, {{"A", "EX(Atype, OPMAT(transa, m, k, lda))", PROTO_BUF_IN, 7, 0}, {"B", "EX(Btype, OPMAT(transb, k, n, ldb))", PROTO_BUF_IN, 10, 0}, {"C", "EX(Ctype, MAT(m, n, ldc))", PROTO_BUF_INOUT, 14, 0}}},
     {GENIE_API_cublasSsyrk_v2, 2, {{"A", "OPMAT(trans, n, k, lda)", PROTO_BUF_IN, 6, 0}, {"C", "MAT(n, n, ldc)", PROTO_BUF_INOUT, 9, 0}}},
     {GENIE_API_cublasDsyrk_v2, 2, {{"A", "OPMAT(trans, n, k, lda)", PROTO_BUF_IN, 6, 0}, {"C", "MAT(n, n, ldc)", PROTO_BUF_INOUT, 9, 0}}},
     {GENIE_API_cublasCsyrk_v2, 2, {{"A", "OPMAT(trans, n, k, lda)", PROTO_BUF_IN, 6, 0}, {"C", "MAT(n, n, ldc)", PROTO_BUF_INOUT, 9, 0}}},
@@ -127,15 +137,21 @@ static const proto_api_bufs tab[] = {
     {GENIE_API_cublasCtrmm_v2, 3, {{"A", "MAT(SIDE(side, m, n), SIDE(side, m, n), lda)", PROTO_BUF_IN, 8, 0}, {"B", "MAT(m, n, ldb)", PROTO_BUF_IN, 10, 0}, {"C", "MAT(m, n, ldc)", PROTO_BUF_OUT, 12, 0}}},
     {GENIE_API_cublasZtrmm_v2, 3, {{"A", "MAT(SIDE(side, m, n), SIDE(side, m, n), lda)", PROTO_BUF_IN, 8, 0}, {"B", "MAT(m, n, ldb)", PROTO_BUF_IN, 10, 0}, {"C", "MAT(m, n, ldc)", PROTO_BUF_OUT, 12, 0}}},
     {GENIE_API_cublasSgemmBatched, 3, {{"Aarray", "PTRS(batchCount, OPMAT(transa, m, k, lda))", PROTO_BUF_IN, 7, PROTO_BUF_PTRS}, {"Barray", "PTRS(batchCount, OPMAT(transb, k, n, ldb))", PROTO_BUF_IN, 9, PROTO_BUF_PTRS}, {"Carray", "PTRS(batchCount, MAT(m, n, ldc))", PROTO_BUF_IN, 12, PROTO_BUF_PTRS}}},
+    {GENIE_API_cublasSgemmBatched_64, 3, {{"Aarray", "PTRS(batchCount, OPMAT(transa, m, k, lda))", PROTO_BUF_IN, 7, PROTO_BUF_PTRS}, {"Barray", "PTRS(batchCount, OPMAT(transb, k, n, ldb))", PROTO_BUF_IN, 9, PROTO_BUF_PTRS}, {"Carray", "PTRS(batchCount, MAT(m, n, ldc))", PROTO_BUF_IN, 12, PROTO_BUF_PTRS}}},
     {GENIE_API_cublasDgemmBatched, 3, {{"Aarray", "PTRS(batchCount, OPMAT(transa, m, k, lda))", PROTO_BUF_IN, 7, PROTO_BUF_PTRS}, {"Barray", "PTRS(batchCount, OPMAT(transb, k, n, ldb))", PROTO_BUF_IN, 9, PROTO_BUF_PTRS}, {"Carray", "PTRS(batchCount, MAT(m, n, ldc))", PROTO_BUF_IN, 12, PROTO_BUF_PTRS}}},
+    {GENIE_API_cublasDgemmBatched_64, 3, {{"Aarray", "PTRS(batchCount, OPMAT(transa, m, k, lda))", PROTO_BUF_IN, 7, PROTO_BUF_PTRS}, {"Barray", "PTRS(batchCount, OPMAT(transb, k, n, ldb))", PROTO_BUF_IN, 9, PROTO_BUF_PTRS}, {"Carray", "PTRS(batchCount, MAT(m, n, ldc))", PROTO_BUF_IN, 12, PROTO_BUF_PTRS}}},
     {GENIE_API_cublasCgemmBatched, 3, {{"Aarray", "PTRS(batchCount, OPMAT(transa, m, k, lda))", PROTO_BUF_IN, 7, PROTO_BUF_PTRS}, {"Barray", "PTRS(batchCount, OPMAT(transb, k, n, ldb))", PROTO_BUF_IN, 9, PROTO_BUF_PTRS}, {"Carray", "PTRS(batchCount, MAT(m, n, ldc))", PROTO_BUF_IN, 12, PROTO_BUF_PTRS}}},
     {GENIE_API_cublasZgemmBatched, 3, {{"Aarray", "PTRS(batchCount, OPMAT(transa, m, k, lda))", PROTO_BUF_IN, 7, PROTO_BUF_PTRS}, {"Barray", "PTRS(batchCount, OPMAT(transb, k, n, ldb))", PROTO_BUF_IN, 9, PROTO_BUF_PTRS}, {"Carray", "PTRS(batchCount, MAT(m, n, ldc))", PROTO_BUF_IN, 12, PROTO_BUF_PTRS}}},
     {GENIE_API_cublasSgemmStridedBatched, 3, {{"A", "BATCH(batchCount, strideA, OPMAT(transa, m, k, lda))", PROTO_BUF_IN, 7, 0}, {"B", "BATCH(batchCount, strideB, OPMAT(transb, k, n, ldb))", PROTO_BUF_IN, 10, 0}, {"C", "BATCH(batchCount, strideC, MAT(m, n, ldc))", PROTO_BUF_INOUT, 14, 0}}},
+    {GENIE_API_cublasSgemmStridedBatched_64, 3, {{"A", "BATCH(batchCount, strideA, OPMAT(transa, m, k, lda))", PROTO_BUF_IN, 7, 0}, {"B", "BATCH(batchCount, strideB, OPMAT(transb, k, n, ldb))", PROTO_BUF_IN, 10, 0}, {"C", "BATCH(batchCount, strideC, MAT(m, n, ldc))", PROTO_BUF_INOUT, 14, 0}}},
     {GENIE_API_cublasDgemmStridedBatched, 3, {{"A", "BATCH(batchCount, strideA, OPMAT(transa, m, k, lda))", PROTO_BUF_IN, 7, 0}, {"B", "BATCH(batchCount, strideB, OPMAT(transb, k, n, ldb))", PROTO_BUF_IN, 10, 0}, {"C", "BATCH(batchCount, strideC, MAT(m, n, ldc))", PROTO_BUF_INOUT, 14, 0}}},
+    {GENIE_API_cublasDgemmStridedBatched_64, 3, {{"A", "BATCH(batchCount, strideA, OPMAT(transa, m, k, lda))", PROTO_BUF_IN, 7, 0}, {"B", "BATCH(batchCount, strideB, OPMAT(transb, k, n, ldb))", PROTO_BUF_IN, 10, 0}, {"C", "BATCH(batchCount, strideC, MAT(m, n, ldc))", PROTO_BUF_INOUT, 14, 0}}},
     {GENIE_API_cublasCgemmStridedBatched, 3, {{"A", "BATCH(batchCount, strideA, OPMAT(transa, m, k, lda))", PROTO_BUF_IN, 7, 0}, {"B", "BATCH(batchCount, strideB, OPMAT(transb, k, n, ldb))", PROTO_BUF_IN, 10, 0}, {"C", "BATCH(batchCount, strideC, MAT(m, n, ldc))", PROTO_BUF_INOUT, 14, 0}}},
     {GENIE_API_cublasZgemmStridedBatched, 3, {{"A", "BATCH(batchCount, strideA, OPMAT(transa, m, k, lda))", PROTO_BUF_IN, 7, 0}, {"B", "BATCH(batchCount, strideB, OPMAT(transb, k, n, ldb))", PROTO_BUF_IN, 10, 0}, {"C", "BATCH(batchCount, strideC, MAT(m, n, ldc))", PROTO_BUF_INOUT, 14, 0}}},
     {GENIE_API_cublasGemmBatchedEx, 3, {{"Aarray", "PTRS(batchCount, EX(Atype, OPMAT(transa, m, k, lda)))", PROTO_BUF_IN, 7, PROTO_BUF_PTRS}, {"Barray", "PTRS(batchCount, EX(Btype, OPMAT(transb, k, n, ldb)))", PROTO_BUF_IN, 10, PROTO_BUF_PTRS}, {"Carray", "PTRS(batchCount, EX(Ctype, MAT(m, n, ldc)))", PROTO_BUF_IN, 14, PROTO_BUF_PTRS}}},
+    {GENIE_API_cublasGemmBatchedEx_64, 3, {{"Aarray", "PTRS(batchCount, EX(Atype, OPMAT(transa, m, k, lda)))", PROTO_BUF_IN, 7, PROTO_BUF_PTRS}, {"Barray", "PTRS(batchCount, EX(Btype, OPMAT(transb, k, n, ldb)))", PROTO_BUF_IN, 10, PROTO_BUF_PTRS}, {"Carray", "PTRS(batchCount, EX(Ctype, MAT(m, n, ldc)))", PROTO_BUF_IN, 14, PROTO_BUF_PTRS}}},
     {GENIE_API_cublasGemmStridedBatchedEx, 3, {{"A", "EX(Atype, BATCH(batchCount, strideA, OPMAT(transa, m, k, lda)))", PROTO_BUF_IN, 7, 0}, {"B", "EX(Btype, BATCH(batchCount, strideB, OPMAT(transb, k, n, ldb)))", PROTO_BUF_IN, 11, 0}, {"C", "EX(Ctype, BATCH(batchCount, strideC, MAT(m, n, ldc)))", PROTO_BUF_INOUT, 16, 0}}},
+    {GENIE_API_cublasGemmStridedBatchedEx_64, 3, {{"A", "EX(Atype, BATCH(batchCount, strideA, OPMAT(transa, m, k, lda)))", PROTO_BUF_IN, 7, 0}, {"B", "EX(Btype, BATCH(batchCount, strideB, OPMAT(transb, k, n, ldb)))", PROTO_BUF_IN, 11, 0}, {"C", "EX(Ctype, BATCH(batchCount, strideC, MAT(m, n, ldc)))", PROTO_BUF_INOUT, 16, 0}}},
     {GENIE_API_cublasSgeam, 3, {{"A", "OPMAT(transa, m, n, lda)", PROTO_BUF_IN, 6, 0}, {"B", "OPMAT(transb, m, n, ldb)", PROTO_BUF_IN, 9, 0}, {"C", "MAT(m, n, ldc)", PROTO_BUF_OUT, 11, 0}}},
     {GENIE_API_cublasStrsmBatched, 2, {{"A", "PTRS(batchCount, MAT(SIDE(side, m, n), SIDE(side, m, n), lda))", PROTO_BUF_IN, 8, PROTO_BUF_PTRS}, {"B", "PTRS(batchCount, MAT(m, n, ldb))", PROTO_BUF_IN, 10, PROTO_BUF_PTRS}}},
     {GENIE_API_cublasDtrsmBatched, 2, {{"A", "PTRS(batchCount, MAT(SIDE(side, m, n), SIDE(side, m, n), lda))", PROTO_BUF_IN, 8, PROTO_BUF_PTRS}, {"B", "PTRS(batchCount, MAT(m, n, ldb))", PROTO_BUF_IN, 10, PROTO_BUF_PTRS}}},
@@ -212,6 +228,20 @@ int proto_bufs_cublasSnrm2_v2(proto_buf *b, cublasHandle_t handle, int n, const 
     return 1;
 }
 
+int proto_bufs_cublasSnrm2_v2_64(proto_buf *b, cublasHandle_t handle, int64_t n, const float* x, int64_t incx, float* result)
+{
+    (void)handle;
+    (void)result;
+    b[0].ptr = (uint64_t)(uintptr_t)x;
+    b[0].bytes = proto_ext_mul(proto_ext_vec(n, incx), sizeof *x);
+    b[0].each = 0;
+    b[0].name = "x";
+    b[0].role = PROTO_BUF_IN;
+    b[0].arg = 2;
+    b[0].flags = 0;
+    return 1;
+}
+
 int proto_bufs_cublasDnrm2_v2(proto_buf *b, cublasHandle_t handle, int n, const double* x, int incx, double* result)
 {
     (void)handle;
@@ -254,7 +284,51 @@ int proto_bufs_cublasDznrm2_v2(proto_buf *b, cublasHandle_t handle, int n, const
     return 1;
 }
 
+int proto_bufs_cublasDotEx(proto_buf *b, cublasHandle_t handle, int n, const void* x, cudaDataType xType, int incx, const void* y, cudaDataType yType, int incy, void* result, cudaDataType resultType, cudaDataType executionType)
+{
+    (void)handle;
+    (void)result;
+    (void)resultType;
+    (void)executionType;
+    b[0].ptr = (uint64_t)(uintptr_t)x;
+    b[0].bytes = proto_ext_ex(xType, proto_ext_vec(n, incx));
+    b[0].each = 0;
+    b[0].name = "x";
+    b[0].role = PROTO_BUF_IN;
+    b[0].arg = 2;
+    b[0].flags = 0;
+    b[1].ptr = (uint64_t)(uintptr_t)y;
+    b[1].bytes = proto_ext_ex(yType, proto_ext_vec(n, incy));
+    b[1].each = 0;
+    b[1].name = "y";
+    b[1].role = PROTO_BUF_IN;
+    b[1].arg = 5;
+    b[1].flags = 0;
+    return 2;
+}
+
 int proto_bufs_cublasSdot_v2(proto_buf *b, cublasHandle_t handle, int n, const float* x, int incx, const float* y, int incy, float* result)
+{
+    (void)handle;
+    (void)result;
+    b[0].ptr = (uint64_t)(uintptr_t)x;
+    b[0].bytes = proto_ext_mul(proto_ext_vec(n, incx), sizeof *x);
+    b[0].each = 0;
+    b[0].name = "x";
+    b[0].role = PROTO_BUF_IN;
+    b[0].arg = 2;
+    b[0].flags = 0;
+    b[1].ptr = (uint64_t)(uintptr_t)y;
+    b[1].bytes = proto_ext_mul(proto_ext_vec(n, incy), sizeof *y);
+    b[1].each = 0;
+    b[1].name = "y";
+    b[1].role = PROTO_BUF_IN;
+    b[1].arg = 4;
+    b[1].flags = 0;
+    return 2;
+}
+
+int proto_bufs_cublasSdot_v2_64(proto_buf *b, cublasHandle_t handle, int64_t n, const float* x, int64_t incx, const float* y, int64_t incy, float* result)
 {
     (void)handle;
     (void)result;
@@ -394,6 +468,20 @@ int proto_bufs_cublasSscal_v2(proto_buf *b, cublasHandle_t handle, int n, const 
     return 1;
 }
 
+int proto_bufs_cublasSscal_v2_64(proto_buf *b, cublasHandle_t handle, int64_t n, const float* alpha, float* x, int64_t incx)
+{
+    (void)handle;
+    (void)alpha;
+    b[0].ptr = (uint64_t)(uintptr_t)x;
+    b[0].bytes = proto_ext_mul(proto_ext_vec(n, incx), sizeof *x);
+    b[0].each = 0;
+    b[0].name = "x";
+    b[0].role = PROTO_BUF_INOUT;
+    b[0].arg = 3;
+    b[0].flags = 0;
+    return 1;
+}
+
 int proto_bufs_cublasDscal_v2(proto_buf *b, cublasHandle_t handle, int n, const double* alpha, double* x, int incx)
 {
     (void)handle;
@@ -485,6 +573,27 @@ int proto_bufs_cublasSaxpy_v2(proto_buf *b, cublasHandle_t handle, int n, const 
     return 2;
 }
 
+int proto_bufs_cublasSaxpy_v2_64(proto_buf *b, cublasHandle_t handle, int64_t n, const float* alpha, const float* x, int64_t incx, float* y, int64_t incy)
+{
+    (void)handle;
+    (void)alpha;
+    b[0].ptr = (uint64_t)(uintptr_t)x;
+    b[0].bytes = proto_ext_mul(proto_ext_vec(n, incx), sizeof *x);
+    b[0].each = 0;
+    b[0].name = "x";
+    b[0].role = PROTO_BUF_IN;
+    b[0].arg = 3;
+    b[0].flags = 0;
+    b[1].ptr = (uint64_t)(uintptr_t)y;
+    b[1].bytes = proto_ext_mul(proto_ext_vec(n, incy), sizeof *y);
+    b[1].each = 0;
+    b[1].name = "y";
+    b[1].role = PROTO_BUF_INOUT;
+    b[1].arg = 5;
+    b[1].flags = 0;
+    return 2;
+}
+
 int proto_bufs_cublasDaxpy_v2(proto_buf *b, cublasHandle_t handle, int n, const double* alpha, const double* x, int incx, double* y, int incy)
 {
     (void)handle;
@@ -549,6 +658,26 @@ int proto_bufs_cublasZaxpy_v2(proto_buf *b, cublasHandle_t handle, int n, const 
 }
 
 int proto_bufs_cublasScopy_v2(proto_buf *b, cublasHandle_t handle, int n, const float* x, int incx, float* y, int incy)
+{
+    (void)handle;
+    b[0].ptr = (uint64_t)(uintptr_t)x;
+    b[0].bytes = proto_ext_mul(proto_ext_vec(n, incx), sizeof *x);
+    b[0].each = 0;
+    b[0].name = "x";
+    b[0].role = PROTO_BUF_IN;
+    b[0].arg = 2;
+    b[0].flags = 0;
+    b[1].ptr = (uint64_t)(uintptr_t)y;
+    b[1].bytes = proto_ext_mul(proto_ext_vec(n, incy), sizeof *y);
+    b[1].each = 0;
+    b[1].name = "y";
+    b[1].role = PROTO_BUF_OUT;
+    b[1].arg = 4;
+    b[1].flags = 0;
+    return 2;
+}
+
+int proto_bufs_cublasScopy_v2_64(proto_buf *b, cublasHandle_t handle, int64_t n, const float* x, int64_t incx, float* y, int64_t incy)
 {
     (void)handle;
     b[0].ptr = (uint64_t)(uintptr_t)x;
@@ -1009,6 +1138,35 @@ int proto_bufs_cublasZdrot_v2(proto_buf *b, cublasHandle_t handle, int n, cuDoub
 }
 
 int proto_bufs_cublasSgemv_v2(proto_buf *b, cublasHandle_t handle, cublasOperation_t trans, int m, int n, const float* alpha, const float* A, int lda, const float* x, int incx, const float* beta, float* y, int incy)
+{
+    (void)handle;
+    (void)alpha;
+    (void)beta;
+    b[0].ptr = (uint64_t)(uintptr_t)A;
+    b[0].bytes = proto_ext_mul(proto_ext_mat(m, n, lda), sizeof *A);
+    b[0].each = 0;
+    b[0].name = "A";
+    b[0].role = PROTO_BUF_IN;
+    b[0].arg = 5;
+    b[0].flags = 0;
+    b[1].ptr = (uint64_t)(uintptr_t)x;
+    b[1].bytes = proto_ext_mul(proto_ext_vec(proto_ext_op(trans, n, m), incx), sizeof *x);
+    b[1].each = 0;
+    b[1].name = "x";
+    b[1].role = PROTO_BUF_IN;
+    b[1].arg = 7;
+    b[1].flags = 0;
+    b[2].ptr = (uint64_t)(uintptr_t)y;
+    b[2].bytes = proto_ext_mul(proto_ext_vec(proto_ext_op(trans, m, n), incy), sizeof *y);
+    b[2].each = 0;
+    b[2].name = "y";
+    b[2].role = PROTO_BUF_INOUT;
+    b[2].arg = 10;
+    b[2].flags = 0;
+    return 3;
+}
+
+int proto_bufs_cublasSgemv_v2_64(proto_buf *b, cublasHandle_t handle, cublasOperation_t trans, int64_t m, int64_t n, const float* alpha, const float* A, int64_t lda, const float* x, int64_t incx, const float* beta, float* y, int64_t incy)
 {
     (void)handle;
     (void)alpha;
@@ -1991,7 +2149,65 @@ int proto_bufs_cublasSgemm_v2(proto_buf *b, cublasHandle_t handle, cublasOperati
     return 3;
 }
 
+int proto_bufs_cublasSgemm_v2_64(proto_buf *b, cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const float* alpha, const float* A, int64_t lda, const float* B, int64_t ldb, const float* beta, float* C, int64_t ldc)
+{
+    (void)handle;
+    (void)alpha;
+    (void)beta;
+    b[0].ptr = (uint64_t)(uintptr_t)A;
+    b[0].bytes = proto_ext_mul(proto_ext_opmat(transa, m, k, lda), sizeof *A);
+    b[0].each = 0;
+    b[0].name = "A";
+    b[0].role = PROTO_BUF_IN;
+    b[0].arg = 7;
+    b[0].flags = 0;
+    b[1].ptr = (uint64_t)(uintptr_t)B;
+    b[1].bytes = proto_ext_mul(proto_ext_opmat(transb, k, n, ldb), sizeof *B);
+    b[1].each = 0;
+    b[1].name = "B";
+    b[1].role = PROTO_BUF_IN;
+    b[1].arg = 9;
+    b[1].flags = 0;
+    b[2].ptr = (uint64_t)(uintptr_t)C;
+    b[2].bytes = proto_ext_mul(proto_ext_mat(m, n, ldc), sizeof *C);
+    b[2].each = 0;
+    b[2].name = "C";
+    b[2].role = PROTO_BUF_INOUT;
+    b[2].arg = 12;
+    b[2].flags = 0;
+    return 3;
+}
+
 int proto_bufs_cublasDgemm_v2(proto_buf *b, cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc)
+{
+    (void)handle;
+    (void)alpha;
+    (void)beta;
+    b[0].ptr = (uint64_t)(uintptr_t)A;
+    b[0].bytes = proto_ext_mul(proto_ext_opmat(transa, m, k, lda), sizeof *A);
+    b[0].each = 0;
+    b[0].name = "A";
+    b[0].role = PROTO_BUF_IN;
+    b[0].arg = 7;
+    b[0].flags = 0;
+    b[1].ptr = (uint64_t)(uintptr_t)B;
+    b[1].bytes = proto_ext_mul(proto_ext_opmat(transb, k, n, ldb), sizeof *B);
+    b[1].each = 0;
+    b[1].name = "B";
+    b[1].role = PROTO_BUF_IN;
+    b[1].arg = 9;
+    b[1].flags = 0;
+    b[2].ptr = (uint64_t)(uintptr_t)C;
+    b[2].bytes = proto_ext_mul(proto_ext_mat(m, n, ldc), sizeof *C);
+    b[2].each = 0;
+    b[2].name = "C";
+    b[2].role = PROTO_BUF_INOUT;
+    b[2].arg = 12;
+    b[2].flags = 0;
+    return 3;
+}
+
+int proto_bufs_cublasDgemm_v2_64(proto_buf *b, cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const double* alpha, const double* A, int64_t lda, const double* B, int64_t ldb, const double* beta, double* C, int64_t ldc)
 {
     (void)handle;
     (void)alpha;
@@ -2108,6 +2324,37 @@ int proto_bufs_cublasSgemmEx(proto_buf *b, cublasHandle_t handle, cublasOperatio
 }
 
 int proto_bufs_cublasGemmEx(proto_buf *b, cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const void* beta, void* C, cudaDataType Ctype, int ldc, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
+{
+    (void)handle;
+    (void)alpha;
+    (void)beta;
+    (void)computeType;
+    (void)algo;
+    b[0].ptr = (uint64_t)(uintptr_t)A;
+    b[0].bytes = proto_ext_ex(Atype, proto_ext_opmat(transa, m, k, lda));
+    b[0].each = 0;
+    b[0].name = "A";
+    b[0].role = PROTO_BUF_IN;
+    b[0].arg = 7;
+    b[0].flags = 0;
+    b[1].ptr = (uint64_t)(uintptr_t)B;
+    b[1].bytes = proto_ext_ex(Btype, proto_ext_opmat(transb, k, n, ldb));
+    b[1].each = 0;
+    b[1].name = "B";
+    b[1].role = PROTO_BUF_IN;
+    b[1].arg = 10;
+    b[1].flags = 0;
+    b[2].ptr = (uint64_t)(uintptr_t)C;
+    b[2].bytes = proto_ext_ex(Ctype, proto_ext_mat(m, n, ldc));
+    b[2].each = 0;
+    b[2].name = "C";
+    b[2].role = PROTO_BUF_INOUT;
+    b[2].arg = 14;
+    b[2].flags = 0;
+    return 3;
+}
+
+int proto_bufs_cublasGemmEx_64(proto_buf *b, cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const void* alpha, const void* A, cudaDataType Atype, int64_t lda, const void* B, cudaDataType Btype, int64_t ldb, const void* beta, void* C, cudaDataType Ctype, int64_t ldc, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
 {
     (void)handle;
     (void)alpha;
@@ -2885,7 +3132,65 @@ int proto_bufs_cublasSgemmBatched(proto_buf *b, cublasHandle_t handle, cublasOpe
     return 3;
 }
 
+int proto_bufs_cublasSgemmBatched_64(proto_buf *b, cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const float* alpha, const float* const Aarray[], int64_t lda, const float* const Barray[], int64_t ldb, const float* beta, float* const Carray[], int64_t ldc, int64_t batchCount)
+{
+    (void)handle;
+    (void)alpha;
+    (void)beta;
+    b[0].ptr = (uint64_t)(uintptr_t)Aarray;
+    b[0].bytes = proto_ext_mul(proto_ext_ptrs(batchCount), sizeof *Aarray);
+    b[0].each = proto_ext_mul(proto_ext_opmat(transa, m, k, lda), sizeof **Aarray);
+    b[0].name = "Aarray";
+    b[0].role = PROTO_BUF_IN;
+    b[0].arg = 7;
+    b[0].flags = PROTO_BUF_PTRS;
+    b[1].ptr = (uint64_t)(uintptr_t)Barray;
+    b[1].bytes = proto_ext_mul(proto_ext_ptrs(batchCount), sizeof *Barray);
+    b[1].each = proto_ext_mul(proto_ext_opmat(transb, k, n, ldb), sizeof **Barray);
+    b[1].name = "Barray";
+    b[1].role = PROTO_BUF_IN;
+    b[1].arg = 9;
+    b[1].flags = PROTO_BUF_PTRS;
+    b[2].ptr = (uint64_t)(uintptr_t)Carray;
+    b[2].bytes = proto_ext_mul(proto_ext_ptrs(batchCount), sizeof *Carray);
+    b[2].each = proto_ext_mul(proto_ext_mat(m, n, ldc), sizeof **Carray);
+    b[2].name = "Carray";
+    b[2].role = PROTO_BUF_IN;
+    b[2].arg = 12;
+    b[2].flags = PROTO_BUF_PTRS;
+    return 3;
+}
+
 int proto_bufs_cublasDgemmBatched(proto_buf *b, cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* const Aarray[], int lda, const double* const Barray[], int ldb, const double* beta, double* const Carray[], int ldc, int batchCount)
+{
+    (void)handle;
+    (void)alpha;
+    (void)beta;
+    b[0].ptr = (uint64_t)(uintptr_t)Aarray;
+    b[0].bytes = proto_ext_mul(proto_ext_ptrs(batchCount), sizeof *Aarray);
+    b[0].each = proto_ext_mul(proto_ext_opmat(transa, m, k, lda), sizeof **Aarray);
+    b[0].name = "Aarray";
+    b[0].role = PROTO_BUF_IN;
+    b[0].arg = 7;
+    b[0].flags = PROTO_BUF_PTRS;
+    b[1].ptr = (uint64_t)(uintptr_t)Barray;
+    b[1].bytes = proto_ext_mul(proto_ext_ptrs(batchCount), sizeof *Barray);
+    b[1].each = proto_ext_mul(proto_ext_opmat(transb, k, n, ldb), sizeof **Barray);
+    b[1].name = "Barray";
+    b[1].role = PROTO_BUF_IN;
+    b[1].arg = 9;
+    b[1].flags = PROTO_BUF_PTRS;
+    b[2].ptr = (uint64_t)(uintptr_t)Carray;
+    b[2].bytes = proto_ext_mul(proto_ext_ptrs(batchCount), sizeof *Carray);
+    b[2].each = proto_ext_mul(proto_ext_mat(m, n, ldc), sizeof **Carray);
+    b[2].name = "Carray";
+    b[2].role = PROTO_BUF_IN;
+    b[2].arg = 12;
+    b[2].flags = PROTO_BUF_PTRS;
+    return 3;
+}
+
+int proto_bufs_cublasDgemmBatched_64(proto_buf *b, cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const double* alpha, const double* const Aarray[], int64_t lda, const double* const Barray[], int64_t ldb, const double* beta, double* const Carray[], int64_t ldc, int64_t batchCount)
 {
     (void)handle;
     (void)alpha;
@@ -3001,7 +3306,65 @@ int proto_bufs_cublasSgemmStridedBatched(proto_buf *b, cublasHandle_t handle, cu
     return 3;
 }
 
+int proto_bufs_cublasSgemmStridedBatched_64(proto_buf *b, cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const float* alpha, const float* A, int64_t lda, long long int strideA, const float* B, int64_t ldb, long long int strideB, const float* beta, float* C, int64_t ldc, long long int strideC, int64_t batchCount)
+{
+    (void)handle;
+    (void)alpha;
+    (void)beta;
+    b[0].ptr = (uint64_t)(uintptr_t)A;
+    b[0].bytes = proto_ext_mul(proto_ext_batch(batchCount, strideA, proto_ext_opmat(transa, m, k, lda)), sizeof *A);
+    b[0].each = 0;
+    b[0].name = "A";
+    b[0].role = PROTO_BUF_IN;
+    b[0].arg = 7;
+    b[0].flags = 0;
+    b[1].ptr = (uint64_t)(uintptr_t)B;
+    b[1].bytes = proto_ext_mul(proto_ext_batch(batchCount, strideB, proto_ext_opmat(transb, k, n, ldb)), sizeof *B);
+    b[1].each = 0;
+    b[1].name = "B";
+    b[1].role = PROTO_BUF_IN;
+    b[1].arg = 10;
+    b[1].flags = 0;
+    b[2].ptr = (uint64_t)(uintptr_t)C;
+    b[2].bytes = proto_ext_mul(proto_ext_batch(batchCount, strideC, proto_ext_mat(m, n, ldc)), sizeof *C);
+    b[2].each = 0;
+    b[2].name = "C";
+    b[2].role = PROTO_BUF_INOUT;
+    b[2].arg = 14;
+    b[2].flags = 0;
+    return 3;
+}
+
 int proto_bufs_cublasDgemmStridedBatched(proto_buf *b, cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, long long int strideA, const double* B, int ldb, long long int strideB, const double* beta, double* C, int ldc, long long int strideC, int batchCount)
+{
+    (void)handle;
+    (void)alpha;
+    (void)beta;
+    b[0].ptr = (uint64_t)(uintptr_t)A;
+    b[0].bytes = proto_ext_mul(proto_ext_batch(batchCount, strideA, proto_ext_opmat(transa, m, k, lda)), sizeof *A);
+    b[0].each = 0;
+    b[0].name = "A";
+    b[0].role = PROTO_BUF_IN;
+    b[0].arg = 7;
+    b[0].flags = 0;
+    b[1].ptr = (uint64_t)(uintptr_t)B;
+    b[1].bytes = proto_ext_mul(proto_ext_batch(batchCount, strideB, proto_ext_opmat(transb, k, n, ldb)), sizeof *B);
+    b[1].each = 0;
+    b[1].name = "B";
+    b[1].role = PROTO_BUF_IN;
+    b[1].arg = 10;
+    b[1].flags = 0;
+    b[2].ptr = (uint64_t)(uintptr_t)C;
+    b[2].bytes = proto_ext_mul(proto_ext_batch(batchCount, strideC, proto_ext_mat(m, n, ldc)), sizeof *C);
+    b[2].each = 0;
+    b[2].name = "C";
+    b[2].role = PROTO_BUF_INOUT;
+    b[2].arg = 14;
+    b[2].flags = 0;
+    return 3;
+}
+
+int proto_bufs_cublasDgemmStridedBatched_64(proto_buf *b, cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const double* alpha, const double* A, int64_t lda, long long int strideA, const double* B, int64_t ldb, long long int strideB, const double* beta, double* C, int64_t ldc, long long int strideC, int64_t batchCount)
 {
     (void)handle;
     (void)alpha;
@@ -3119,7 +3482,69 @@ int proto_bufs_cublasGemmBatchedEx(proto_buf *b, cublasHandle_t handle, cublasOp
     return 3;
 }
 
+int proto_bufs_cublasGemmBatchedEx_64(proto_buf *b, cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const void* alpha, const void* const Aarray[], cudaDataType Atype, int64_t lda, const void* const Barray[], cudaDataType Btype, int64_t ldb, const void* beta, void* const Carray[], cudaDataType Ctype, int64_t ldc, int64_t batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
+{
+    (void)handle;
+    (void)alpha;
+    (void)beta;
+    (void)computeType;
+    (void)algo;
+    b[0].ptr = (uint64_t)(uintptr_t)Aarray;
+    b[0].bytes = proto_ext_mul(proto_ext_ptrs(batchCount), sizeof *Aarray);
+    b[0].each = proto_ext_ex(Atype, proto_ext_opmat(transa, m, k, lda));
+    b[0].name = "Aarray";
+    b[0].role = PROTO_BUF_IN;
+    b[0].arg = 7;
+    b[0].flags = PROTO_BUF_PTRS;
+    b[1].ptr = (uint64_t)(uintptr_t)Barray;
+    b[1].bytes = proto_ext_mul(proto_ext_ptrs(batchCount), sizeof *Barray);
+    b[1].each = proto_ext_ex(Btype, proto_ext_opmat(transb, k, n, ldb));
+    b[1].name = "Barray";
+    b[1].role = PROTO_BUF_IN;
+    b[1].arg = 10;
+    b[1].flags = PROTO_BUF_PTRS;
+    b[2].ptr = (uint64_t)(uintptr_t)Carray;
+    b[2].bytes = proto_ext_mul(proto_ext_ptrs(batchCount), sizeof *Carray);
+    b[2].each = proto_ext_ex(Ctype, proto_ext_mat(m, n, ldc));
+    b[2].name = "Carray";
+    b[2].role = PROTO_BUF_IN;
+    b[2].arg = 14;
+    b[2].flags = PROTO_BUF_PTRS;
+    return 3;
+}
+
 int proto_bufs_cublasGemmStridedBatchedEx(proto_buf *b, cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, long long int strideA, const void* B, cudaDataType Btype, int ldb, long long int strideB, const void* beta, void* C, cudaDataType Ctype, int ldc, long long int strideC, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
+{
+    (void)handle;
+    (void)alpha;
+    (void)beta;
+    (void)computeType;
+    (void)algo;
+    b[0].ptr = (uint64_t)(uintptr_t)A;
+    b[0].bytes = proto_ext_ex(Atype, proto_ext_batch(batchCount, strideA, proto_ext_opmat(transa, m, k, lda)));
+    b[0].each = 0;
+    b[0].name = "A";
+    b[0].role = PROTO_BUF_IN;
+    b[0].arg = 7;
+    b[0].flags = 0;
+    b[1].ptr = (uint64_t)(uintptr_t)B;
+    b[1].bytes = proto_ext_ex(Btype, proto_ext_batch(batchCount, strideB, proto_ext_opmat(transb, k, n, ldb)));
+    b[1].each = 0;
+    b[1].name = "B";
+    b[1].role = PROTO_BUF_IN;
+    b[1].arg = 11;
+    b[1].flags = 0;
+    b[2].ptr = (uint64_t)(uintptr_t)C;
+    b[2].bytes = proto_ext_ex(Ctype, proto_ext_batch(batchCount, strideC, proto_ext_mat(m, n, ldc)));
+    b[2].each = 0;
+    b[2].name = "C";
+    b[2].role = PROTO_BUF_INOUT;
+    b[2].arg = 16;
+    b[2].flags = 0;
+    return 3;
+}
+
+int proto_bufs_cublasGemmStridedBatchedEx_64(proto_buf *b, cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const void* alpha, const void* A, cudaDataType Atype, int64_t lda, long long int strideA, const void* B, cudaDataType Btype, int64_t ldb, long long int strideB, const void* beta, void* C, cudaDataType Ctype, int64_t ldc, long long int strideC, int64_t batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
 {
     (void)handle;
     (void)alpha;

@@ -191,6 +191,12 @@ int exec_dispatch(exec_session *s, uint32_t index, const proto_rec *r)
             return exec_bad_record(s, index, r, e);
         return exec_op_GLOBAL_GET(s, index, &a);
     }
+    case PROTO_OP_LAUNCH_COOP: {
+        proto_LAUNCH_COOP a;
+        if ((e = proto_get_LAUNCH_COOP(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_LAUNCH_COOP(s, index, &a);
+    }
     case PROTO_OP_LIB_CALL: {
         proto_LIB_CALL a;
         if ((e = proto_get_LIB_CALL(r, &a)))
@@ -220,6 +226,12 @@ int exec_dispatch(exec_session *s, uint32_t index, const proto_rec *r)
         if ((e = proto_get_LT_MATMUL(r, &a)))
             return exec_bad_record(s, index, r, e);
         return exec_op_LT_MATMUL(s, index, &a);
+    }
+    case PROTO_OP_LT_ALGO: {
+        proto_LT_ALGO a;
+        if ((e = proto_get_LT_ALGO(r, &a)))
+            return exec_bad_record(s, index, r, e);
+        return exec_op_LT_ALGO(s, index, &a);
     }
     case PROTO_OP_DNN_CREATE: {
         proto_DNN_CREATE a;

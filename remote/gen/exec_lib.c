@@ -30,13 +30,19 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
         n++;
     if (cublas && (f->cublasSnrm2_v2 = (__typeof__(f->cublasSnrm2_v2))dlsym(cublas, "cublasSnrm2_v2")))
         n++;
+    if (cublas && (f->cublasSnrm2_v2_64 = (__typeof__(f->cublasSnrm2_v2_64))dlsym(cublas, "cublasSnrm2_v2_64")))
+        n++;
     if (cublas && (f->cublasDnrm2_v2 = (__typeof__(f->cublasDnrm2_v2))dlsym(cublas, "cublasDnrm2_v2")))
         n++;
     if (cublas && (f->cublasScnrm2_v2 = (__typeof__(f->cublasScnrm2_v2))dlsym(cublas, "cublasScnrm2_v2")))
         n++;
     if (cublas && (f->cublasDznrm2_v2 = (__typeof__(f->cublasDznrm2_v2))dlsym(cublas, "cublasDznrm2_v2")))
         n++;
+    if (cublas && (f->cublasDotEx = (__typeof__(f->cublasDotEx))dlsym(cublas, "cublasDotEx")))
+        n++;
     if (cublas && (f->cublasSdot_v2 = (__typeof__(f->cublasSdot_v2))dlsym(cublas, "cublasSdot_v2")))
+        n++;
+    if (cublas && (f->cublasSdot_v2_64 = (__typeof__(f->cublasSdot_v2_64))dlsym(cublas, "cublasSdot_v2_64")))
         n++;
     if (cublas && (f->cublasDdot_v2 = (__typeof__(f->cublasDdot_v2))dlsym(cublas, "cublasDdot_v2")))
         n++;
@@ -50,6 +56,8 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
         n++;
     if (cublas && (f->cublasSscal_v2 = (__typeof__(f->cublasSscal_v2))dlsym(cublas, "cublasSscal_v2")))
         n++;
+    if (cublas && (f->cublasSscal_v2_64 = (__typeof__(f->cublasSscal_v2_64))dlsym(cublas, "cublasSscal_v2_64")))
+        n++;
     if (cublas && (f->cublasDscal_v2 = (__typeof__(f->cublasDscal_v2))dlsym(cublas, "cublasDscal_v2")))
         n++;
     if (cublas && (f->cublasCscal_v2 = (__typeof__(f->cublasCscal_v2))dlsym(cublas, "cublasCscal_v2")))
@@ -62,6 +70,8 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
         n++;
     if (cublas && (f->cublasSaxpy_v2 = (__typeof__(f->cublasSaxpy_v2))dlsym(cublas, "cublasSaxpy_v2")))
         n++;
+    if (cublas && (f->cublasSaxpy_v2_64 = (__typeof__(f->cublasSaxpy_v2_64))dlsym(cublas, "cublasSaxpy_v2_64")))
+        n++;
     if (cublas && (f->cublasDaxpy_v2 = (__typeof__(f->cublasDaxpy_v2))dlsym(cublas, "cublasDaxpy_v2")))
         n++;
     if (cublas && (f->cublasCaxpy_v2 = (__typeof__(f->cublasCaxpy_v2))dlsym(cublas, "cublasCaxpy_v2")))
@@ -69,6 +79,8 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
     if (cublas && (f->cublasZaxpy_v2 = (__typeof__(f->cublasZaxpy_v2))dlsym(cublas, "cublasZaxpy_v2")))
         n++;
     if (cublas && (f->cublasScopy_v2 = (__typeof__(f->cublasScopy_v2))dlsym(cublas, "cublasScopy_v2")))
+        n++;
+    if (cublas && (f->cublasScopy_v2_64 = (__typeof__(f->cublasScopy_v2_64))dlsym(cublas, "cublasScopy_v2_64")))
         n++;
     if (cublas && (f->cublasDcopy_v2 = (__typeof__(f->cublasDcopy_v2))dlsym(cublas, "cublasDcopy_v2")))
         n++;
@@ -121,6 +133,8 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
     if (cublas && (f->cublasZdrot_v2 = (__typeof__(f->cublasZdrot_v2))dlsym(cublas, "cublasZdrot_v2")))
         n++;
     if (cublas && (f->cublasSgemv_v2 = (__typeof__(f->cublasSgemv_v2))dlsym(cublas, "cublasSgemv_v2")))
+        n++;
+    if (cublas && (f->cublasSgemv_v2_64 = (__typeof__(f->cublasSgemv_v2_64))dlsym(cublas, "cublasSgemv_v2_64")))
         n++;
     if (cublas && (f->cublasDgemv_v2 = (__typeof__(f->cublasDgemv_v2))dlsym(cublas, "cublasDgemv_v2")))
         n++;
@@ -194,7 +208,11 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
         n++;
     if (cublas && (f->cublasSgemm_v2 = (__typeof__(f->cublasSgemm_v2))dlsym(cublas, "cublasSgemm_v2")))
         n++;
+    if (cublas && (f->cublasSgemm_v2_64 = (__typeof__(f->cublasSgemm_v2_64))dlsym(cublas, "cublasSgemm_v2_64")))
+        n++;
     if (cublas && (f->cublasDgemm_v2 = (__typeof__(f->cublasDgemm_v2))dlsym(cublas, "cublasDgemm_v2")))
+        n++;
+    if (cublas && (f->cublasDgemm_v2_64 = (__typeof__(f->cublasDgemm_v2_64))dlsym(cublas, "cublasDgemm_v2_64")))
         n++;
     if (cublas && (f->cublasCgemm_v2 = (__typeof__(f->cublasCgemm_v2))dlsym(cublas, "cublasCgemm_v2")))
         n++;
@@ -203,6 +221,8 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
     if (cublas && (f->cublasSgemmEx = (__typeof__(f->cublasSgemmEx))dlsym(cublas, "cublasSgemmEx")))
         n++;
     if (cublas && (f->cublasGemmEx = (__typeof__(f->cublasGemmEx))dlsym(cublas, "cublasGemmEx")))
+        n++;
+    if (cublas && (f->cublasGemmEx_64 = (__typeof__(f->cublasGemmEx_64))dlsym(cublas, "cublasGemmEx_64")))
         n++;
     if (cublas && (f->cublasSsyrk_v2 = (__typeof__(f->cublasSsyrk_v2))dlsym(cublas, "cublasSsyrk_v2")))
         n++;
@@ -258,7 +278,11 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
         n++;
     if (cublas && (f->cublasSgemmBatched = (__typeof__(f->cublasSgemmBatched))dlsym(cublas, "cublasSgemmBatched")))
         n++;
+    if (cublas && (f->cublasSgemmBatched_64 = (__typeof__(f->cublasSgemmBatched_64))dlsym(cublas, "cublasSgemmBatched_64")))
+        n++;
     if (cublas && (f->cublasDgemmBatched = (__typeof__(f->cublasDgemmBatched))dlsym(cublas, "cublasDgemmBatched")))
+        n++;
+    if (cublas && (f->cublasDgemmBatched_64 = (__typeof__(f->cublasDgemmBatched_64))dlsym(cublas, "cublasDgemmBatched_64")))
         n++;
     if (cublas && (f->cublasCgemmBatched = (__typeof__(f->cublasCgemmBatched))dlsym(cublas, "cublasCgemmBatched")))
         n++;
@@ -266,7 +290,11 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
         n++;
     if (cublas && (f->cublasSgemmStridedBatched = (__typeof__(f->cublasSgemmStridedBatched))dlsym(cublas, "cublasSgemmStridedBatched")))
         n++;
+    if (cublas && (f->cublasSgemmStridedBatched_64 = (__typeof__(f->cublasSgemmStridedBatched_64))dlsym(cublas, "cublasSgemmStridedBatched_64")))
+        n++;
     if (cublas && (f->cublasDgemmStridedBatched = (__typeof__(f->cublasDgemmStridedBatched))dlsym(cublas, "cublasDgemmStridedBatched")))
+        n++;
+    if (cublas && (f->cublasDgemmStridedBatched_64 = (__typeof__(f->cublasDgemmStridedBatched_64))dlsym(cublas, "cublasDgemmStridedBatched_64")))
         n++;
     if (cublas && (f->cublasCgemmStridedBatched = (__typeof__(f->cublasCgemmStridedBatched))dlsym(cublas, "cublasCgemmStridedBatched")))
         n++;
@@ -274,7 +302,11 @@ int exec_lib_resolve(void *cublas, void *cublaslt, exec_lib_fns *f)
         n++;
     if (cublas && (f->cublasGemmBatchedEx = (__typeof__(f->cublasGemmBatchedEx))dlsym(cublas, "cublasGemmBatchedEx")))
         n++;
+    if (cublas && (f->cublasGemmBatchedEx_64 = (__typeof__(f->cublasGemmBatchedEx_64))dlsym(cublas, "cublasGemmBatchedEx_64")))
+        n++;
     if (cublas && (f->cublasGemmStridedBatchedEx = (__typeof__(f->cublasGemmStridedBatchedEx))dlsym(cublas, "cublasGemmStridedBatchedEx")))
+        n++;
+    if (cublas && (f->cublasGemmStridedBatchedEx_64 = (__typeof__(f->cublasGemmStridedBatchedEx_64))dlsym(cublas, "cublasGemmStridedBatchedEx_64")))
         n++;
     if (cublas && (f->cublasSgeam = (__typeof__(f->cublasSgeam))dlsym(cublas, "cublasSgeam")))
         n++;
@@ -449,6 +481,30 @@ static int dec_cublasSnrm2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     return exec_lib_done(ses, index, rd, st, "cublasSnrm2_v2");
 }
 
+static int dec_cublasSnrm2_v2_64(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int64_t n;
+    const float* x;
+    int64_t incx;
+    float* result;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSnrm2_v2_64");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSnrm2_v2_64(bufs_, handle, n, x, incx, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSnrm2_v2_64");
+    if (!exec_lib_table(ses)->cublasSnrm2_v2_64)
+        return exec_lib_missing(ses, index, "cublasSnrm2_v2_64");
+    int st = (int)exec_lib_table(ses)->cublasSnrm2_v2_64(handle, n, x, incx, result);
+    return exec_lib_done(ses, index, rd, st, "cublasSnrm2_v2_64");
+}
+
 static int dec_cublasDnrm2_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
@@ -521,6 +577,42 @@ static int dec_cublasDznrm2_v2(exec_session *ses, uint32_t index, exec_lib_rd *r
     return exec_lib_done(ses, index, rd, st, "cublasDznrm2_v2");
 }
 
+static int dec_cublasDotEx(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int n;
+    const void* x;
+    cudaDataType xType;
+    int incx;
+    const void* y;
+    cudaDataType yType;
+    int incy;
+    void* result;
+    cudaDataType resultType;
+    cudaDataType executionType;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &xType, sizeof xType);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &yType, sizeof yType);
+    exec_lib_val(rd, &incy, sizeof incy);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    exec_lib_val(rd, &resultType, sizeof resultType);
+    exec_lib_val(rd, &executionType, sizeof executionType);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDotEx");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDotEx(bufs_, handle, n, x, xType, incx, y, yType, incy, result, resultType, executionType);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDotEx");
+    if (!exec_lib_table(ses)->cublasDotEx)
+        return exec_lib_missing(ses, index, "cublasDotEx");
+    int st = (int)exec_lib_table(ses)->cublasDotEx(handle, n, x, xType, incx, y, yType, incy, result, resultType, executionType);
+    return exec_lib_done(ses, index, rd, st, "cublasDotEx");
+}
+
 static int dec_cublasSdot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
@@ -547,6 +639,34 @@ static int dec_cublasSdot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
         return exec_lib_missing(ses, index, "cublasSdot_v2");
     int st = (int)exec_lib_table(ses)->cublasSdot_v2(handle, n, x, incx, y, incy, result);
     return exec_lib_done(ses, index, rd, st, "cublasSdot_v2");
+}
+
+static int dec_cublasSdot_v2_64(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int64_t n;
+    const float* x;
+    int64_t incx;
+    const float* y;
+    int64_t incy;
+    float* result;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    result = (__typeof__(result))exec_lib_result(ses, rd);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSdot_v2_64");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSdot_v2_64(bufs_, handle, n, x, incx, y, incy, result);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSdot_v2_64");
+    if (!exec_lib_table(ses)->cublasSdot_v2_64)
+        return exec_lib_missing(ses, index, "cublasSdot_v2_64");
+    int st = (int)exec_lib_table(ses)->cublasSdot_v2_64(handle, n, x, incx, y, incy, result);
+    return exec_lib_done(ses, index, rd, st, "cublasSdot_v2_64");
 }
 
 static int dec_cublasDdot_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
@@ -713,6 +833,30 @@ static int dec_cublasSscal_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     return exec_lib_done(ses, index, rd, st, "cublasSscal_v2");
 }
 
+static int dec_cublasSscal_v2_64(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int64_t n;
+    const float* alpha;
+    float* x;
+    int64_t incx;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSscal_v2_64");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSscal_v2_64(bufs_, handle, n, alpha, x, incx);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSscal_v2_64");
+    if (!exec_lib_table(ses)->cublasSscal_v2_64)
+        return exec_lib_missing(ses, index, "cublasSscal_v2_64");
+    int st = (int)exec_lib_table(ses)->cublasSscal_v2_64(handle, n, alpha, x, incx);
+    return exec_lib_done(ses, index, rd, st, "cublasSscal_v2_64");
+}
+
 static int dec_cublasDscal_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
@@ -861,6 +1005,34 @@ static int dec_cublasSaxpy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     return exec_lib_done(ses, index, rd, st, "cublasSaxpy_v2");
 }
 
+static int dec_cublasSaxpy_v2_64(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int64_t n;
+    const float* alpha;
+    const float* x;
+    int64_t incx;
+    float* y;
+    int64_t incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSaxpy_v2_64");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSaxpy_v2_64(bufs_, handle, n, alpha, x, incx, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSaxpy_v2_64");
+    if (!exec_lib_table(ses)->cublasSaxpy_v2_64)
+        return exec_lib_missing(ses, index, "cublasSaxpy_v2_64");
+    int st = (int)exec_lib_table(ses)->cublasSaxpy_v2_64(handle, n, alpha, x, incx, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasSaxpy_v2_64");
+}
+
 static int dec_cublasDaxpy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
@@ -969,6 +1141,32 @@ static int dec_cublasScopy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
         return exec_lib_missing(ses, index, "cublasScopy_v2");
     int st = (int)exec_lib_table(ses)->cublasScopy_v2(handle, n, x, incx, y, incy);
     return exec_lib_done(ses, index, rd, st, "cublasScopy_v2");
+}
+
+static int dec_cublasScopy_v2_64(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    int64_t n;
+    const float* x;
+    int64_t incx;
+    float* y;
+    int64_t incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &n, sizeof n);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasScopy_v2_64");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasScopy_v2_64(bufs_, handle, n, x, incx, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasScopy_v2_64");
+    if (!exec_lib_table(ses)->cublasScopy_v2_64)
+        return exec_lib_missing(ses, index, "cublasScopy_v2_64");
+    int st = (int)exec_lib_table(ses)->cublasScopy_v2_64(handle, n, x, incx, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasScopy_v2_64");
 }
 
 static int dec_cublasDcopy_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
@@ -1657,6 +1855,44 @@ static int dec_cublasSgemv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
         return exec_lib_missing(ses, index, "cublasSgemv_v2");
     int st = (int)exec_lib_table(ses)->cublasSgemv_v2(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
     return exec_lib_done(ses, index, rd, st, "cublasSgemv_v2");
+}
+
+static int dec_cublasSgemv_v2_64(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t trans;
+    int64_t m;
+    int64_t n;
+    const float* alpha;
+    const float* A;
+    int64_t lda;
+    const float* x;
+    int64_t incx;
+    const float* beta;
+    float* y;
+    int64_t incy;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &trans, sizeof trans);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    x = (__typeof__(x))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incx, sizeof incx);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    y = (__typeof__(y))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &incy, sizeof incy);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgemv_v2_64");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSgemv_v2_64(bufs_, handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSgemv_v2_64");
+    if (!exec_lib_table(ses)->cublasSgemv_v2_64)
+        return exec_lib_missing(ses, index, "cublasSgemv_v2_64");
+    int st = (int)exec_lib_table(ses)->cublasSgemv_v2_64(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    return exec_lib_done(ses, index, rd, st, "cublasSgemv_v2_64");
 }
 
 static int dec_cublasDgemv_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
@@ -2875,6 +3111,48 @@ static int dec_cublasSgemm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
     return exec_lib_done(ses, index, rd, st, "cublasSgemm_v2");
 }
 
+static int dec_cublasSgemm_v2_64(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int64_t m;
+    int64_t n;
+    int64_t k;
+    const float* alpha;
+    const float* A;
+    int64_t lda;
+    const float* B;
+    int64_t ldb;
+    const float* beta;
+    float* C;
+    int64_t ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgemm_v2_64");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSgemm_v2_64(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSgemm_v2_64");
+    if (!exec_lib_table(ses)->cublasSgemm_v2_64)
+        return exec_lib_missing(ses, index, "cublasSgemm_v2_64");
+    int st = (int)exec_lib_table(ses)->cublasSgemm_v2_64(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasSgemm_v2_64");
+}
+
 static int dec_cublasDgemm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
@@ -2915,6 +3193,48 @@ static int dec_cublasDgemm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd
         return exec_lib_missing(ses, index, "cublasDgemm_v2");
     int st = (int)exec_lib_table(ses)->cublasDgemm_v2(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
     return exec_lib_done(ses, index, rd, st, "cublasDgemm_v2");
+}
+
+static int dec_cublasDgemm_v2_64(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int64_t m;
+    int64_t n;
+    int64_t k;
+    const double* alpha;
+    const double* A;
+    int64_t lda;
+    const double* B;
+    int64_t ldb;
+    const double* beta;
+    double* C;
+    int64_t ldc;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgemm_v2_64");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDgemm_v2_64(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDgemm_v2_64");
+    if (!exec_lib_table(ses)->cublasDgemm_v2_64)
+        return exec_lib_missing(ses, index, "cublasDgemm_v2_64");
+    int st = (int)exec_lib_table(ses)->cublasDgemm_v2_64(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return exec_lib_done(ses, index, rd, st, "cublasDgemm_v2_64");
 }
 
 static int dec_cublasCgemm_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
@@ -3099,6 +3419,58 @@ static int dec_cublasGemmEx(exec_session *ses, uint32_t index, exec_lib_rd *rd)
         return exec_lib_missing(ses, index, "cublasGemmEx");
     int st = (int)exec_lib_table(ses)->cublasGemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo);
     return exec_lib_done(ses, index, rd, st, "cublasGemmEx");
+}
+
+static int dec_cublasGemmEx_64(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int64_t m;
+    int64_t n;
+    int64_t k;
+    const void* alpha;
+    const void* A;
+    cudaDataType Atype;
+    int64_t lda;
+    const void* B;
+    cudaDataType Btype;
+    int64_t ldb;
+    const void* beta;
+    void* C;
+    cudaDataType Ctype;
+    int64_t ldc;
+    cublasComputeType_t computeType;
+    cublasGemmAlgo_t algo;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Atype, sizeof Atype);
+    exec_lib_val(rd, &lda, sizeof lda);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Btype, sizeof Btype);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Ctype, sizeof Ctype);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &computeType, sizeof computeType);
+    exec_lib_val(rd, &algo, sizeof algo);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasGemmEx_64");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasGemmEx_64(bufs_, handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasGemmEx_64");
+    if (!exec_lib_table(ses)->cublasGemmEx_64)
+        return exec_lib_missing(ses, index, "cublasGemmEx_64");
+    int st = (int)exec_lib_table(ses)->cublasGemmEx_64(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo);
+    return exec_lib_done(ses, index, rd, st, "cublasGemmEx_64");
 }
 
 static int dec_cublasSsyrk_v2(exec_session *ses, uint32_t index, exec_lib_rd *rd)
@@ -4162,6 +4534,51 @@ static int dec_cublasSgemmBatched(exec_session *ses, uint32_t index, exec_lib_rd
     return exec_lib_done(ses, index, rd, st, "cublasSgemmBatched");
 }
 
+static int dec_cublasSgemmBatched_64(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int64_t m;
+    int64_t n;
+    int64_t k;
+    const float* alpha;
+    const float* const *Aarray;
+    int64_t lda;
+    const float* const *Barray;
+    int64_t ldb;
+    const float* beta;
+    float* const *Carray;
+    int64_t ldc;
+    int64_t batchCount;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    Barray = (__typeof__(Barray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    Carray = (__typeof__(Carray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgemmBatched_64");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSgemmBatched_64(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSgemmBatched_64");
+    if (!exec_lib_table(ses)->cublasSgemmBatched_64)
+        return exec_lib_missing(ses, index, "cublasSgemmBatched_64");
+    int st = (int)exec_lib_table(ses)->cublasSgemmBatched_64(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasSgemmBatched_64");
+}
+
 static int dec_cublasDgemmBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
@@ -4205,6 +4622,51 @@ static int dec_cublasDgemmBatched(exec_session *ses, uint32_t index, exec_lib_rd
         return exec_lib_missing(ses, index, "cublasDgemmBatched");
     int st = (int)exec_lib_table(ses)->cublasDgemmBatched(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
     return exec_lib_done(ses, index, rd, st, "cublasDgemmBatched");
+}
+
+static int dec_cublasDgemmBatched_64(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int64_t m;
+    int64_t n;
+    int64_t k;
+    const double* alpha;
+    const double* const *Aarray;
+    int64_t lda;
+    const double* const *Barray;
+    int64_t ldb;
+    const double* beta;
+    double* const *Carray;
+    int64_t ldc;
+    int64_t batchCount;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    Barray = (__typeof__(Barray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    Carray = (__typeof__(Carray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgemmBatched_64");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDgemmBatched_64(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDgemmBatched_64");
+    if (!exec_lib_table(ses)->cublasDgemmBatched_64)
+        return exec_lib_missing(ses, index, "cublasDgemmBatched_64");
+    int st = (int)exec_lib_table(ses)->cublasDgemmBatched_64(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasDgemmBatched_64");
 }
 
 static int dec_cublasCgemmBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
@@ -4347,6 +4809,56 @@ static int dec_cublasSgemmStridedBatched(exec_session *ses, uint32_t index, exec
     return exec_lib_done(ses, index, rd, st, "cublasSgemmStridedBatched");
 }
 
+static int dec_cublasSgemmStridedBatched_64(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int64_t m;
+    int64_t n;
+    int64_t k;
+    const float* alpha;
+    const float* A;
+    int64_t lda;
+    long long int strideA;
+    const float* B;
+    int64_t ldb;
+    long long int strideB;
+    const float* beta;
+    float* C;
+    int64_t ldc;
+    long long int strideC;
+    int64_t batchCount;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    exec_lib_val(rd, &strideA, sizeof strideA);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    exec_lib_val(rd, &strideB, sizeof strideB);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &strideC, sizeof strideC);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasSgemmStridedBatched_64");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasSgemmStridedBatched_64(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasSgemmStridedBatched_64");
+    if (!exec_lib_table(ses)->cublasSgemmStridedBatched_64)
+        return exec_lib_missing(ses, index, "cublasSgemmStridedBatched_64");
+    int st = (int)exec_lib_table(ses)->cublasSgemmStridedBatched_64(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasSgemmStridedBatched_64");
+}
+
 static int dec_cublasDgemmStridedBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
@@ -4395,6 +4907,56 @@ static int dec_cublasDgemmStridedBatched(exec_session *ses, uint32_t index, exec
         return exec_lib_missing(ses, index, "cublasDgemmStridedBatched");
     int st = (int)exec_lib_table(ses)->cublasDgemmStridedBatched(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
     return exec_lib_done(ses, index, rd, st, "cublasDgemmStridedBatched");
+}
+
+static int dec_cublasDgemmStridedBatched_64(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int64_t m;
+    int64_t n;
+    int64_t k;
+    const double* alpha;
+    const double* A;
+    int64_t lda;
+    long long int strideA;
+    const double* B;
+    int64_t ldb;
+    long long int strideB;
+    const double* beta;
+    double* C;
+    int64_t ldc;
+    long long int strideC;
+    int64_t batchCount;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &lda, sizeof lda);
+    exec_lib_val(rd, &strideA, sizeof strideA);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    exec_lib_val(rd, &strideB, sizeof strideB);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &strideC, sizeof strideC);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasDgemmStridedBatched_64");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasDgemmStridedBatched_64(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasDgemmStridedBatched_64");
+    if (!exec_lib_table(ses)->cublasDgemmStridedBatched_64)
+        return exec_lib_missing(ses, index, "cublasDgemmStridedBatched_64");
+    int st = (int)exec_lib_table(ses)->cublasDgemmStridedBatched_64(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    return exec_lib_done(ses, index, rd, st, "cublasDgemmStridedBatched_64");
 }
 
 static int dec_cublasCgemmStridedBatched(exec_session *ses, uint32_t index, exec_lib_rd *rd)
@@ -4552,6 +5114,61 @@ static int dec_cublasGemmBatchedEx(exec_session *ses, uint32_t index, exec_lib_r
     return exec_lib_done(ses, index, rd, st, "cublasGemmBatchedEx");
 }
 
+static int dec_cublasGemmBatchedEx_64(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int64_t m;
+    int64_t n;
+    int64_t k;
+    const void* alpha;
+    const void* const *Aarray;
+    cudaDataType Atype;
+    int64_t lda;
+    const void* const *Barray;
+    cudaDataType Btype;
+    int64_t ldb;
+    const void* beta;
+    void* const *Carray;
+    cudaDataType Ctype;
+    int64_t ldc;
+    int64_t batchCount;
+    cublasComputeType_t computeType;
+    cublasGemmAlgo_t algo;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    Aarray = (__typeof__(Aarray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Atype, sizeof Atype);
+    exec_lib_val(rd, &lda, sizeof lda);
+    Barray = (__typeof__(Barray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Btype, sizeof Btype);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    Carray = (__typeof__(Carray))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Ctype, sizeof Ctype);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    exec_lib_val(rd, &computeType, sizeof computeType);
+    exec_lib_val(rd, &algo, sizeof algo);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasGemmBatchedEx_64");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasGemmBatchedEx_64(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, Atype, lda, Barray, Btype, ldb, beta, Carray, Ctype, ldc, batchCount, computeType, algo);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_) ||
+        exec_lib_ptr_arrays(ses, rd, handle, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasGemmBatchedEx_64");
+    if (!exec_lib_table(ses)->cublasGemmBatchedEx_64)
+        return exec_lib_missing(ses, index, "cublasGemmBatchedEx_64");
+    int st = (int)exec_lib_table(ses)->cublasGemmBatchedEx_64(handle, transa, transb, m, n, k, alpha, Aarray, Atype, lda, Barray, Btype, ldb, beta, Carray, Ctype, ldc, batchCount, computeType, algo);
+    return exec_lib_done(ses, index, rd, st, "cublasGemmBatchedEx_64");
+}
+
 static int dec_cublasGemmStridedBatchedEx(exec_session *ses, uint32_t index, exec_lib_rd *rd)
 {
     cublasHandle_t handle;
@@ -4610,6 +5227,66 @@ static int dec_cublasGemmStridedBatchedEx(exec_session *ses, uint32_t index, exe
         return exec_lib_missing(ses, index, "cublasGemmStridedBatchedEx");
     int st = (int)exec_lib_table(ses)->cublasGemmStridedBatchedEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo);
     return exec_lib_done(ses, index, rd, st, "cublasGemmStridedBatchedEx");
+}
+
+static int dec_cublasGemmStridedBatchedEx_64(exec_session *ses, uint32_t index, exec_lib_rd *rd)
+{
+    cublasHandle_t handle;
+    cublasOperation_t transa;
+    cublasOperation_t transb;
+    int64_t m;
+    int64_t n;
+    int64_t k;
+    const void* alpha;
+    const void* A;
+    cudaDataType Atype;
+    int64_t lda;
+    long long int strideA;
+    const void* B;
+    cudaDataType Btype;
+    int64_t ldb;
+    long long int strideB;
+    const void* beta;
+    void* C;
+    cudaDataType Ctype;
+    int64_t ldc;
+    long long int strideC;
+    int64_t batchCount;
+    cublasComputeType_t computeType;
+    cublasGemmAlgo_t algo;
+    handle = (__typeof__(handle))exec_lib_handle(ses, rd);
+    exec_lib_val(rd, &transa, sizeof transa);
+    exec_lib_val(rd, &transb, sizeof transb);
+    exec_lib_val(rd, &m, sizeof m);
+    exec_lib_val(rd, &n, sizeof n);
+    exec_lib_val(rd, &k, sizeof k);
+    alpha = (__typeof__(alpha))exec_lib_scalar(ses, rd);
+    A = (__typeof__(A))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Atype, sizeof Atype);
+    exec_lib_val(rd, &lda, sizeof lda);
+    exec_lib_val(rd, &strideA, sizeof strideA);
+    B = (__typeof__(B))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Btype, sizeof Btype);
+    exec_lib_val(rd, &ldb, sizeof ldb);
+    exec_lib_val(rd, &strideB, sizeof strideB);
+    beta = (__typeof__(beta))exec_lib_scalar(ses, rd);
+    C = (__typeof__(C))exec_lib_dev(ses, rd);
+    exec_lib_val(rd, &Ctype, sizeof Ctype);
+    exec_lib_val(rd, &ldc, sizeof ldc);
+    exec_lib_val(rd, &strideC, sizeof strideC);
+    exec_lib_val(rd, &batchCount, sizeof batchCount);
+    exec_lib_val(rd, &computeType, sizeof computeType);
+    exec_lib_val(rd, &algo, sizeof algo);
+    if (rd->err)
+        return exec_lib_bad(ses, index, rd, "cublasGemmStridedBatchedEx_64");
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    int nbufs_ = proto_bufs_cublasGemmStridedBatchedEx_64(bufs_, handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo);
+    if (exec_lib_ranges(ses, rd, bufs_, nbufs_))
+        return exec_lib_bad(ses, index, rd, "cublasGemmStridedBatchedEx_64");
+    if (!exec_lib_table(ses)->cublasGemmStridedBatchedEx_64)
+        return exec_lib_missing(ses, index, "cublasGemmStridedBatchedEx_64");
+    int st = (int)exec_lib_table(ses)->cublasGemmStridedBatchedEx_64(handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo);
+    return exec_lib_done(ses, index, rd, st, "cublasGemmStridedBatchedEx_64");
 }
 
 static int dec_cublasSgeam(exec_session *ses, uint32_t index, exec_lib_rd *rd)
@@ -5474,14 +6151,20 @@ int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8
         return dec_cublasSetMathMode(s, index, &r);
     case GENIE_API_cublasSnrm2_v2:
         return dec_cublasSnrm2_v2(s, index, &r);
+    case GENIE_API_cublasSnrm2_v2_64:
+        return dec_cublasSnrm2_v2_64(s, index, &r);
     case GENIE_API_cublasDnrm2_v2:
         return dec_cublasDnrm2_v2(s, index, &r);
     case GENIE_API_cublasScnrm2_v2:
         return dec_cublasScnrm2_v2(s, index, &r);
     case GENIE_API_cublasDznrm2_v2:
         return dec_cublasDznrm2_v2(s, index, &r);
+    case GENIE_API_cublasDotEx:
+        return dec_cublasDotEx(s, index, &r);
     case GENIE_API_cublasSdot_v2:
         return dec_cublasSdot_v2(s, index, &r);
+    case GENIE_API_cublasSdot_v2_64:
+        return dec_cublasSdot_v2_64(s, index, &r);
     case GENIE_API_cublasDdot_v2:
         return dec_cublasDdot_v2(s, index, &r);
     case GENIE_API_cublasCdotu_v2:
@@ -5494,6 +6177,8 @@ int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8
         return dec_cublasZdotc_v2(s, index, &r);
     case GENIE_API_cublasSscal_v2:
         return dec_cublasSscal_v2(s, index, &r);
+    case GENIE_API_cublasSscal_v2_64:
+        return dec_cublasSscal_v2_64(s, index, &r);
     case GENIE_API_cublasDscal_v2:
         return dec_cublasDscal_v2(s, index, &r);
     case GENIE_API_cublasCscal_v2:
@@ -5506,6 +6191,8 @@ int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8
         return dec_cublasZdscal_v2(s, index, &r);
     case GENIE_API_cublasSaxpy_v2:
         return dec_cublasSaxpy_v2(s, index, &r);
+    case GENIE_API_cublasSaxpy_v2_64:
+        return dec_cublasSaxpy_v2_64(s, index, &r);
     case GENIE_API_cublasDaxpy_v2:
         return dec_cublasDaxpy_v2(s, index, &r);
     case GENIE_API_cublasCaxpy_v2:
@@ -5514,6 +6201,8 @@ int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8
         return dec_cublasZaxpy_v2(s, index, &r);
     case GENIE_API_cublasScopy_v2:
         return dec_cublasScopy_v2(s, index, &r);
+    case GENIE_API_cublasScopy_v2_64:
+        return dec_cublasScopy_v2_64(s, index, &r);
     case GENIE_API_cublasDcopy_v2:
         return dec_cublasDcopy_v2(s, index, &r);
     case GENIE_API_cublasCcopy_v2:
@@ -5566,6 +6255,8 @@ int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8
         return dec_cublasZdrot_v2(s, index, &r);
     case GENIE_API_cublasSgemv_v2:
         return dec_cublasSgemv_v2(s, index, &r);
+    case GENIE_API_cublasSgemv_v2_64:
+        return dec_cublasSgemv_v2_64(s, index, &r);
     case GENIE_API_cublasDgemv_v2:
         return dec_cublasDgemv_v2(s, index, &r);
     case GENIE_API_cublasCgemv_v2:
@@ -5638,8 +6329,12 @@ int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8
         return dec_cublasZher2_v2(s, index, &r);
     case GENIE_API_cublasSgemm_v2:
         return dec_cublasSgemm_v2(s, index, &r);
+    case GENIE_API_cublasSgemm_v2_64:
+        return dec_cublasSgemm_v2_64(s, index, &r);
     case GENIE_API_cublasDgemm_v2:
         return dec_cublasDgemm_v2(s, index, &r);
+    case GENIE_API_cublasDgemm_v2_64:
+        return dec_cublasDgemm_v2_64(s, index, &r);
     case GENIE_API_cublasCgemm_v2:
         return dec_cublasCgemm_v2(s, index, &r);
     case GENIE_API_cublasZgemm_v2:
@@ -5648,6 +6343,8 @@ int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8
         return dec_cublasSgemmEx(s, index, &r);
     case GENIE_API_cublasGemmEx:
         return dec_cublasGemmEx(s, index, &r);
+    case GENIE_API_cublasGemmEx_64:
+        return dec_cublasGemmEx_64(s, index, &r);
     case GENIE_API_cublasSsyrk_v2:
         return dec_cublasSsyrk_v2(s, index, &r);
     case GENIE_API_cublasDsyrk_v2:
@@ -5702,24 +6399,36 @@ int exec_lib_dispatch(exec_session *s, uint32_t index, uint32_t api, const uint8
         return dec_cublasZtrmm_v2(s, index, &r);
     case GENIE_API_cublasSgemmBatched:
         return dec_cublasSgemmBatched(s, index, &r);
+    case GENIE_API_cublasSgemmBatched_64:
+        return dec_cublasSgemmBatched_64(s, index, &r);
     case GENIE_API_cublasDgemmBatched:
         return dec_cublasDgemmBatched(s, index, &r);
+    case GENIE_API_cublasDgemmBatched_64:
+        return dec_cublasDgemmBatched_64(s, index, &r);
     case GENIE_API_cublasCgemmBatched:
         return dec_cublasCgemmBatched(s, index, &r);
     case GENIE_API_cublasZgemmBatched:
         return dec_cublasZgemmBatched(s, index, &r);
     case GENIE_API_cublasSgemmStridedBatched:
         return dec_cublasSgemmStridedBatched(s, index, &r);
+    case GENIE_API_cublasSgemmStridedBatched_64:
+        return dec_cublasSgemmStridedBatched_64(s, index, &r);
     case GENIE_API_cublasDgemmStridedBatched:
         return dec_cublasDgemmStridedBatched(s, index, &r);
+    case GENIE_API_cublasDgemmStridedBatched_64:
+        return dec_cublasDgemmStridedBatched_64(s, index, &r);
     case GENIE_API_cublasCgemmStridedBatched:
         return dec_cublasCgemmStridedBatched(s, index, &r);
     case GENIE_API_cublasZgemmStridedBatched:
         return dec_cublasZgemmStridedBatched(s, index, &r);
     case GENIE_API_cublasGemmBatchedEx:
         return dec_cublasGemmBatchedEx(s, index, &r);
+    case GENIE_API_cublasGemmBatchedEx_64:
+        return dec_cublasGemmBatchedEx_64(s, index, &r);
     case GENIE_API_cublasGemmStridedBatchedEx:
         return dec_cublasGemmStridedBatchedEx(s, index, &r);
+    case GENIE_API_cublasGemmStridedBatchedEx_64:
+        return dec_cublasGemmStridedBatchedEx_64(s, index, &r);
     case GENIE_API_cublasSgeam:
         return dec_cublasSgeam(s, index, &r);
     case GENIE_API_cublasStrsmBatched:

@@ -44,11 +44,13 @@ int exec_op_OCCUPANCY(exec_session *s, uint32_t index, const proto_OCCUPANCY *a)
 int exec_op_FUNC_SET_ATTR(exec_session *s, uint32_t index, const proto_FUNC_SET_ATTR *a);
 int exec_op_MODULE_LOAD_PRIVATE(exec_session *s, uint32_t index, const proto_MODULE_LOAD_PRIVATE *a);
 int exec_op_GLOBAL_GET(exec_session *s, uint32_t index, const proto_GLOBAL_GET *a);
+int exec_op_LAUNCH_COOP(exec_session *s, uint32_t index, const proto_LAUNCH_COOP *a);
 int exec_op_LIB_CALL(exec_session *s, uint32_t index, const proto_LIB_CALL *a);
 int exec_op_LT_CREATE(exec_session *s, uint32_t index, const proto_LT_CREATE *a);
 int exec_op_LT_DESTROY(exec_session *s, uint32_t index, const proto_LT_DESTROY *a);
 int exec_op_LT_HEURISTIC(exec_session *s, uint32_t index, const proto_LT_HEURISTIC *a);
 int exec_op_LT_MATMUL(exec_session *s, uint32_t index, const proto_LT_MATMUL *a);
+int exec_op_LT_ALGO(exec_session *s, uint32_t index, const proto_LT_ALGO *a);
 int exec_op_DNN_CREATE(exec_session *s, uint32_t index, const proto_DNN_CREATE *a);
 int exec_op_DNN_DESTROY(exec_session *s, uint32_t index, const proto_DNN_DESTROY *a);
 int exec_op_DNN_BE_CREATE(exec_session *s, uint32_t index, const proto_DNN_BE_CREATE *a);

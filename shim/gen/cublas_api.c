@@ -94,6 +94,21 @@ cublasStatus_t shim_rec_cublasSnrm2_v2(cublasHandle_t handle, int n, const float
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
+cublasStatus_t shim_rec_cublasSnrm2_v2_64(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, float* result)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSnrm2_v2_64, 0 + 4 + sizeof n + 8 + sizeof incx + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_result(&lc, result, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSnrm2_v2_64(bufs_, handle, n, x, incx, result));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
 cublasStatus_t shim_rec_cublasDnrm2_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result)
 {
     shim_lib_call lc;
@@ -139,6 +154,27 @@ cublasStatus_t shim_rec_cublasDznrm2_v2(cublasHandle_t handle, int n, const cuDo
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
+cublasStatus_t shim_rec_cublasDotEx(cublasHandle_t handle, int n, const void* x, cudaDataType xType, int incx, const void* y, cudaDataType yType, int incy, void* result, cudaDataType resultType, cudaDataType executionType)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDotEx, 0 + 4 + sizeof n + 8 + sizeof xType + sizeof incx + 8 + sizeof yType + sizeof incy + SHIM_LIB_RESULT_BYTES + sizeof resultType + sizeof executionType))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &xType, sizeof xType);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &yType, sizeof yType);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_result(&lc, result, proto_dtype_size(resultType));
+    shim_lib_val(&lc, &resultType, sizeof resultType);
+    shim_lib_val(&lc, &executionType, sizeof executionType);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDotEx(bufs_, handle, n, x, xType, incx, y, yType, incy, result, resultType, executionType));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
 cublasStatus_t shim_rec_cublasSdot_v2(cublasHandle_t handle, int n, const float* x, int incx, const float* y, int incy, float* result)
 {
     shim_lib_call lc;
@@ -153,6 +189,23 @@ cublasStatus_t shim_rec_cublasSdot_v2(cublasHandle_t handle, int n, const float*
     shim_lib_result(&lc, result, 4);
     proto_buf bufs_[PROTO_MAX_BUFS];
     shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSdot_v2(bufs_, handle, n, x, incx, y, incy, result));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasSdot_v2_64(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, const float* y, int64_t incy, float* result)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSdot_v2_64, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy + SHIM_LIB_RESULT_BYTES))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    shim_lib_result(&lc, result, 4);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSdot_v2_64(bufs_, handle, n, x, incx, y, incy, result));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -256,6 +309,21 @@ cublasStatus_t shim_rec_cublasSscal_v2(cublasHandle_t handle, int n, const float
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
+cublasStatus_t shim_rec_cublasSscal_v2_64(cublasHandle_t handle, int64_t n, const float* alpha, float* x, int64_t incx)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSscal_v2_64, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSscal_v2_64(bufs_, handle, n, alpha, x, incx));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
 cublasStatus_t shim_rec_cublasDscal_v2(cublasHandle_t handle, int n, const double* alpha, double* x, int incx)
 {
     shim_lib_call lc;
@@ -348,6 +416,23 @@ cublasStatus_t shim_rec_cublasSaxpy_v2(cublasHandle_t handle, int n, const float
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
+cublasStatus_t shim_rec_cublasSaxpy_v2_64(cublasHandle_t handle, int64_t n, const float* alpha, const float* x, int64_t incx, float* y, int64_t incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSaxpy_v2_64, 0 + 4 + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSaxpy_v2_64(bufs_, handle, n, alpha, x, incx, y, incy));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
 cublasStatus_t shim_rec_cublasDaxpy_v2(cublasHandle_t handle, int n, const double* alpha, const double* x, int incx, double* y, int incy)
 {
     shim_lib_call lc;
@@ -412,6 +497,22 @@ cublasStatus_t shim_rec_cublasScopy_v2(cublasHandle_t handle, int n, const float
     shim_lib_val(&lc, &incy, sizeof incy);
     proto_buf bufs_[PROTO_MAX_BUFS];
     shim_lib_bufs(&lc, bufs_, proto_bufs_cublasScopy_v2(bufs_, handle, n, x, incx, y, incy));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasScopy_v2_64(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, float* y, int64_t incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasScopy_v2_64, 0 + 4 + sizeof n + 8 + sizeof incx + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasScopy_v2_64(bufs_, handle, n, x, incx, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -834,6 +935,28 @@ cublasStatus_t shim_rec_cublasSgemv_v2(cublasHandle_t handle, cublasOperation_t 
     shim_lib_val(&lc, &incy, sizeof incy);
     proto_buf bufs_[PROTO_MAX_BUFS];
     shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSgemv_v2(bufs_, handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasSgemv_v2_64(cublasHandle_t handle, cublasOperation_t trans, int64_t m, int64_t n, const float* alpha, const float* A, int64_t lda, const float* x, int64_t incx, const float* beta, float* y, int64_t incy)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSgemv_v2_64, 0 + 4 + sizeof trans + sizeof m + sizeof n + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof incx + SHIM_LIB_SCALAR_BYTES + 8 + sizeof incy))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &trans, sizeof trans);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, x);
+    shim_lib_val(&lc, &incx, sizeof incx);
+    shim_lib_scalar(&lc, beta, 4);
+    shim_lib_dev(&lc, y);
+    shim_lib_val(&lc, &incy, sizeof incy);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSgemv_v2_64(bufs_, handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1553,6 +1676,30 @@ cublasStatus_t shim_rec_cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t 
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
+cublasStatus_t shim_rec_cublasSgemm_v2_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const float* alpha, const float* A, int64_t lda, const float* B, int64_t ldb, const float* beta, float* C, int64_t ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSgemm_v2_64, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 4);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSgemm_v2_64(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
 cublasStatus_t shim_rec_cublasDgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc)
 {
     shim_lib_call lc;
@@ -1574,6 +1721,30 @@ cublasStatus_t shim_rec_cublasDgemm_v2(cublasHandle_t handle, cublasOperation_t 
     shim_lib_val(&lc, &ldc, sizeof ldc);
     proto_buf bufs_[PROTO_MAX_BUFS];
     shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDgemm_v2(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDgemm_v2_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const double* alpha, const double* A, int64_t lda, const double* B, int64_t ldb, const double* beta, double* C, int64_t ldc)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDgemm_v2_64, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDgemm_v2_64(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -1678,6 +1849,35 @@ cublasStatus_t shim_rec_cublasGemmEx(cublasHandle_t handle, cublasOperation_t tr
     shim_lib_val(&lc, &algo, sizeof algo);
     proto_buf bufs_[PROTO_MAX_BUFS];
     shim_lib_bufs(&lc, bufs_, proto_bufs_cublasGemmEx(bufs_, handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasGemmEx_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const void* alpha, const void* A, cudaDataType Atype, int64_t lda, const void* B, cudaDataType Btype, int64_t ldb, const void* beta, void* C, cudaDataType Ctype, int64_t ldc, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasGemmEx_64, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + 8 + sizeof Btype + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc + sizeof computeType + sizeof algo))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, shim_blas_scalar_size(computeType));
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &Atype, sizeof Atype);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &Btype, sizeof Btype);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, shim_blas_scalar_size(computeType));
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &Ctype, sizeof Ctype);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &computeType, sizeof computeType);
+    shim_lib_val(&lc, &algo, sizeof algo);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasGemmEx_64(bufs_, handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2292,6 +2492,31 @@ cublasStatus_t shim_rec_cublasSgemmBatched(cublasHandle_t handle, cublasOperatio
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
+cublasStatus_t shim_rec_cublasSgemmBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const float* alpha, const float* const Aarray[], int64_t lda, const float* const Barray[], int64_t ldb, const float* beta, float* const Carray[], int64_t ldc, int64_t batchCount)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSgemmBatched_64, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, Barray);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 4);
+    shim_lib_dev(&lc, Carray);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSgemmBatched_64(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
 cublasStatus_t shim_rec_cublasDgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* const Aarray[], int lda, const double* const Barray[], int ldb, const double* beta, double* const Carray[], int ldc, int batchCount)
 {
     shim_lib_call lc;
@@ -2314,6 +2539,31 @@ cublasStatus_t shim_rec_cublasDgemmBatched(cublasHandle_t handle, cublasOperatio
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
     proto_buf bufs_[PROTO_MAX_BUFS];
     shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDgemmBatched(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDgemmBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const double* alpha, const double* const Aarray[], int64_t lda, const double* const Barray[], int64_t ldb, const double* beta, double* const Carray[], int64_t ldc, int64_t batchCount)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDgemmBatched_64, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + 8 + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, Barray);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, Carray);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDgemmBatched_64(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2395,6 +2645,34 @@ cublasStatus_t shim_rec_cublasSgemmStridedBatched(cublasHandle_t handle, cublasO
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
+cublasStatus_t shim_rec_cublasSgemmStridedBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const float* alpha, const float* A, int64_t lda, long long int strideA, const float* B, int64_t ldb, long long int strideB, const float* beta, float* C, int64_t ldc, long long int strideC, int64_t batchCount)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasSgemmStridedBatched_64, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 4);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_val(&lc, &strideA, sizeof strideA);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_val(&lc, &strideB, sizeof strideB);
+    shim_lib_scalar(&lc, beta, 4);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &strideC, sizeof strideC);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasSgemmStridedBatched_64(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
 cublasStatus_t shim_rec_cublasDgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, long long int strideA, const double* B, int ldb, long long int strideB, const double* beta, double* C, int ldc, long long int strideC, int batchCount)
 {
     shim_lib_call lc;
@@ -2420,6 +2698,34 @@ cublasStatus_t shim_rec_cublasDgemmStridedBatched(cublasHandle_t handle, cublasO
     shim_lib_val(&lc, &batchCount, sizeof batchCount);
     proto_buf bufs_[PROTO_MAX_BUFS];
     shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDgemmStridedBatched(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasDgemmStridedBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const double* alpha, const double* A, int64_t lda, long long int strideA, const double* B, int64_t ldb, long long int strideB, const double* beta, double* C, int64_t ldc, long long int strideC, int64_t batchCount)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasDgemmStridedBatched_64, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof lda + sizeof strideA + 8 + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof ldc + sizeof strideC + sizeof batchCount))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, 8);
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_val(&lc, &strideA, sizeof strideA);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_val(&lc, &strideB, sizeof strideB);
+    shim_lib_scalar(&lc, beta, 8);
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &strideC, sizeof strideC);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasDgemmStridedBatched_64(bufs_, handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -2509,6 +2815,36 @@ cublasStatus_t shim_rec_cublasGemmBatchedEx(cublasHandle_t handle, cublasOperati
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
+cublasStatus_t shim_rec_cublasGemmBatchedEx_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const void* alpha, const void* const Aarray[], cudaDataType Atype, int64_t lda, const void* const Barray[], cudaDataType Btype, int64_t ldb, const void* beta, void* const Carray[], cudaDataType Ctype, int64_t ldc, int64_t batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasGemmBatchedEx_64, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + 8 + sizeof Btype + sizeof ldb + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc + sizeof batchCount + sizeof computeType + sizeof algo))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, shim_blas_scalar_size(computeType));
+    shim_lib_dev(&lc, Aarray);
+    shim_lib_val(&lc, &Atype, sizeof Atype);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_dev(&lc, Barray);
+    shim_lib_val(&lc, &Btype, sizeof Btype);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_scalar(&lc, beta, shim_blas_scalar_size(computeType));
+    shim_lib_dev(&lc, Carray);
+    shim_lib_val(&lc, &Ctype, sizeof Ctype);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    shim_lib_val(&lc, &computeType, sizeof computeType);
+    shim_lib_val(&lc, &algo, sizeof algo);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasGemmBatchedEx_64(bufs_, handle, transa, transb, m, n, k, alpha, Aarray, Atype, lda, Barray, Btype, ldb, beta, Carray, Ctype, ldc, batchCount, computeType, algo));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
 cublasStatus_t shim_rec_cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, long long int strideA, const void* B, cudaDataType Btype, int ldb, long long int strideB, const void* beta, void* C, cudaDataType Ctype, int ldc, long long int strideC, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
 {
     shim_lib_call lc;
@@ -2539,6 +2875,39 @@ cublasStatus_t shim_rec_cublasGemmStridedBatchedEx(cublasHandle_t handle, cublas
     shim_lib_val(&lc, &algo, sizeof algo);
     proto_buf bufs_[PROTO_MAX_BUFS];
     shim_lib_bufs(&lc, bufs_, proto_bufs_cublasGemmStridedBatchedEx(bufs_, handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo));
+    return (cublasStatus_t)shim_lib_end(&lc);
+}
+
+cublasStatus_t shim_rec_cublasGemmStridedBatchedEx_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const void* alpha, const void* A, cudaDataType Atype, int64_t lda, long long int strideA, const void* B, cudaDataType Btype, int64_t ldb, long long int strideB, const void* beta, void* C, cudaDataType Ctype, int64_t ldc, long long int strideC, int64_t batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
+{
+    shim_lib_call lc;
+    if (shim_lib_begin_on(&lc, handle, GENIE_API_cublasGemmStridedBatchedEx_64, 0 + 4 + sizeof transa + sizeof transb + sizeof m + sizeof n + sizeof k + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Atype + sizeof lda + sizeof strideA + 8 + sizeof Btype + sizeof ldb + sizeof strideB + SHIM_LIB_SCALAR_BYTES + 8 + sizeof Ctype + sizeof ldc + sizeof strideC + sizeof batchCount + sizeof computeType + sizeof algo))
+        return (cublasStatus_t)lc.status;
+    shim_lib_handle(&lc, handle);
+    shim_lib_val(&lc, &transa, sizeof transa);
+    shim_lib_val(&lc, &transb, sizeof transb);
+    shim_lib_val(&lc, &m, sizeof m);
+    shim_lib_val(&lc, &n, sizeof n);
+    shim_lib_val(&lc, &k, sizeof k);
+    shim_lib_scalar(&lc, alpha, shim_blas_scalar_size(computeType));
+    shim_lib_dev(&lc, A);
+    shim_lib_val(&lc, &Atype, sizeof Atype);
+    shim_lib_val(&lc, &lda, sizeof lda);
+    shim_lib_val(&lc, &strideA, sizeof strideA);
+    shim_lib_dev(&lc, B);
+    shim_lib_val(&lc, &Btype, sizeof Btype);
+    shim_lib_val(&lc, &ldb, sizeof ldb);
+    shim_lib_val(&lc, &strideB, sizeof strideB);
+    shim_lib_scalar(&lc, beta, shim_blas_scalar_size(computeType));
+    shim_lib_dev(&lc, C);
+    shim_lib_val(&lc, &Ctype, sizeof Ctype);
+    shim_lib_val(&lc, &ldc, sizeof ldc);
+    shim_lib_val(&lc, &strideC, sizeof strideC);
+    shim_lib_val(&lc, &batchCount, sizeof batchCount);
+    shim_lib_val(&lc, &computeType, sizeof computeType);
+    shim_lib_val(&lc, &algo, sizeof algo);
+    proto_buf bufs_[PROTO_MAX_BUFS];
+    shim_lib_bufs(&lc, bufs_, proto_bufs_cublasGemmStridedBatchedEx_64(bufs_, handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo));
     return (cublasStatus_t)shim_lib_end(&lc);
 }
 
@@ -3501,12 +3870,12 @@ GENIE_EXPORT cublasStatus_t cublasSnrm2_v2(cublasHandle_t handle, int n, const f
 
 GENIE_EXPORT cublasStatus_t cublasSnrm2_v2_64(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, float* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasSnrm2_v2_64);
+    shim_count(GENIE_APIX_cublasSnrm2_v2_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSnrm2_v2_64(handle, n, x, incx, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDnrm2_v2(cublasHandle_t handle, int n, const double* x, int incx, double* result)
@@ -3571,18 +3940,12 @@ GENIE_EXPORT cublasStatus_t cublasDznrm2_v2_64(cublasHandle_t handle, int64_t n,
 
 GENIE_EXPORT cublasStatus_t cublasDotEx(cublasHandle_t handle, int n, const void* x, cudaDataType xType, int incx, const void* y, cudaDataType yType, int incy, void* result, cudaDataType resultType, cudaDataType executionType)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)xType;
-    (void)incx;
-    (void)y;
-    (void)yType;
-    (void)incy;
-    (void)result;
-    (void)resultType;
-    (void)executionType;
-    return shim_deny_blas(GENIE_APIX_cublasDotEx);
+    shim_count(GENIE_APIX_cublasDotEx);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDotEx(handle, n, x, xType, incx, y, yType, incy, result, resultType, executionType);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDotEx_64(cublasHandle_t handle, int64_t n, const void* x, cudaDataType xType, int64_t incx, const void* y, cudaDataType yType, int64_t incy, void* result, cudaDataType resultType, cudaDataType executionType)
@@ -3645,14 +4008,12 @@ GENIE_EXPORT cublasStatus_t cublasSdot_v2(cublasHandle_t handle, int n, const fl
 
 GENIE_EXPORT cublasStatus_t cublasSdot_v2_64(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, const float* y, int64_t incy, float* result)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    (void)result;
-    return shim_deny_blas(GENIE_APIX_cublasSdot_v2_64);
+    shim_count(GENIE_APIX_cublasSdot_v2_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSdot_v2_64(handle, n, x, incx, y, incy, result);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDdot_v2(cublasHandle_t handle, int n, const double* x, int incx, const double* y, int incy, double* result)
@@ -3803,12 +4164,12 @@ GENIE_EXPORT cublasStatus_t cublasSscal_v2(cublasHandle_t handle, int n, const f
 
 GENIE_EXPORT cublasStatus_t cublasSscal_v2_64(cublasHandle_t handle, int64_t n, const float* alpha, float* x, int64_t incx)
 {
-    (void)handle;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    return shim_deny_blas(GENIE_APIX_cublasSscal_v2_64);
+    shim_count(GENIE_APIX_cublasSscal_v2_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSscal_v2_64(handle, n, alpha, x, incx);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDscal_v2(cublasHandle_t handle, int n, const double* alpha, double* x, int incx)
@@ -3955,14 +4316,12 @@ GENIE_EXPORT cublasStatus_t cublasSaxpy_v2(cublasHandle_t handle, int n, const f
 
 GENIE_EXPORT cublasStatus_t cublasSaxpy_v2_64(cublasHandle_t handle, int64_t n, const float* alpha, const float* x, int64_t incx, float* y, int64_t incy)
 {
-    (void)handle;
-    (void)n;
-    (void)alpha;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasSaxpy_v2_64);
+    shim_count(GENIE_APIX_cublasSaxpy_v2_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSaxpy_v2_64(handle, n, alpha, x, incx, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDaxpy_v2(cublasHandle_t handle, int n, const double* alpha, const double* x, int incx, double* y, int incy)
@@ -4069,13 +4428,12 @@ GENIE_EXPORT cublasStatus_t cublasScopy_v2(cublasHandle_t handle, int n, const f
 
 GENIE_EXPORT cublasStatus_t cublasScopy_v2_64(cublasHandle_t handle, int64_t n, const float* x, int64_t incx, float* y, int64_t incy)
 {
-    (void)handle;
-    (void)n;
-    (void)x;
-    (void)incx;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasScopy_v2_64);
+    shim_count(GENIE_APIX_cublasScopy_v2_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasScopy_v2_64(handle, n, x, incx, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDcopy_v2(cublasHandle_t handle, int n, const double* x, int incx, double* y, int incy)
@@ -4917,19 +5275,12 @@ GENIE_EXPORT cublasStatus_t cublasSgemv_v2(cublasHandle_t handle, cublasOperatio
 
 GENIE_EXPORT cublasStatus_t cublasSgemv_v2_64(cublasHandle_t handle, cublasOperation_t trans, int64_t m, int64_t n, const float* alpha, const float* A, int64_t lda, const float* x, int64_t incx, const float* beta, float* y, int64_t incy)
 {
-    (void)handle;
-    (void)trans;
-    (void)m;
-    (void)n;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)x;
-    (void)incx;
-    (void)beta;
-    (void)y;
-    (void)incy;
-    return shim_deny_blas(GENIE_APIX_cublasSgemv_v2_64);
+    shim_count(GENIE_APIX_cublasSgemv_v2_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSgemv_v2_64(handle, trans, m, n, alpha, A, lda, x, incx, beta, y, incy);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgemv_v2(cublasHandle_t handle, cublasOperation_t trans, int m, int n, const double* alpha, const double* A, int lda, const double* x, int incx, const double* beta, double* y, int incy)
@@ -7187,21 +7538,12 @@ GENIE_EXPORT cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperatio
 
 GENIE_EXPORT cublasStatus_t cublasSgemm_v2_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const float* alpha, const float* A, int64_t lda, const float* B, int64_t ldb, const float* beta, float* C, int64_t ldc)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasSgemm_v2_64);
+    shim_count(GENIE_APIX_cublasSgemm_v2_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSgemm_v2_64(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, const double* B, int ldb, const double* beta, double* C, int ldc)
@@ -7216,21 +7558,12 @@ GENIE_EXPORT cublasStatus_t cublasDgemm_v2(cublasHandle_t handle, cublasOperatio
 
 GENIE_EXPORT cublasStatus_t cublasDgemm_v2_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const double* alpha, const double* A, int64_t lda, const double* B, int64_t ldb, const double* beta, double* C, int64_t ldc)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)B;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    return shim_deny_blas(GENIE_APIX_cublasDgemm_v2_64);
+    shim_count(GENIE_APIX_cublasDgemm_v2_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDgemm_v2_64(handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, const cuComplex* B, int ldb, const cuComplex* beta, cuComplex* C, int ldc)
@@ -7455,26 +7788,12 @@ GENIE_EXPORT cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_
 
 GENIE_EXPORT cublasStatus_t cublasGemmEx_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const void* alpha, const void* A, cudaDataType Atype, int64_t lda, const void* B, cudaDataType Btype, int64_t ldb, const void* beta, void* C, cudaDataType Ctype, int64_t ldc, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)Atype;
-    (void)lda;
-    (void)B;
-    (void)Btype;
-    (void)ldb;
-    (void)beta;
-    (void)C;
-    (void)Ctype;
-    (void)ldc;
-    (void)computeType;
-    (void)algo;
-    return shim_deny_blas(GENIE_APIX_cublasGemmEx_64);
+    shim_count(GENIE_APIX_cublasGemmEx_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasGemmEx_64(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const void* A, cudaDataType Atype, int lda, const void* B, cudaDataType Btype, int ldb, const cuComplex* beta, void* C, cudaDataType Ctype, int ldc)
@@ -8609,22 +8928,12 @@ GENIE_EXPORT cublasStatus_t cublasSgemmBatched(cublasHandle_t handle, cublasOper
 
 GENIE_EXPORT cublasStatus_t cublasSgemmBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const float* alpha, const float* const Aarray[], int64_t lda, const float* const Barray[], int64_t ldb, const float* beta, float* const Carray[], int64_t ldc, int64_t batchCount)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)Aarray;
-    (void)lda;
-    (void)Barray;
-    (void)ldb;
-    (void)beta;
-    (void)Carray;
-    (void)ldc;
-    (void)batchCount;
-    return shim_deny_blas(GENIE_APIX_cublasSgemmBatched_64);
+    shim_count(GENIE_APIX_cublasSgemmBatched_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSgemmBatched_64(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* const Aarray[], int lda, const double* const Barray[], int ldb, const double* beta, double* const Carray[], int ldc, int batchCount)
@@ -8639,22 +8948,12 @@ GENIE_EXPORT cublasStatus_t cublasDgemmBatched(cublasHandle_t handle, cublasOper
 
 GENIE_EXPORT cublasStatus_t cublasDgemmBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const double* alpha, const double* const Aarray[], int64_t lda, const double* const Barray[], int64_t ldb, const double* beta, double* const Carray[], int64_t ldc, int64_t batchCount)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)Aarray;
-    (void)lda;
-    (void)Barray;
-    (void)ldb;
-    (void)beta;
-    (void)Carray;
-    (void)ldc;
-    (void)batchCount;
-    return shim_deny_blas(GENIE_APIX_cublasDgemmBatched_64);
+    shim_count(GENIE_APIX_cublasDgemmBatched_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDgemmBatched_64(handle, transa, transb, m, n, k, alpha, Aarray, lda, Barray, ldb, beta, Carray, ldc, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* const Aarray[], int lda, const cuComplex* const Barray[], int ldb, const cuComplex* beta, cuComplex* const Carray[], int ldc, int batchCount)
@@ -8769,25 +9068,12 @@ GENIE_EXPORT cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cub
 
 GENIE_EXPORT cublasStatus_t cublasSgemmStridedBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const float* alpha, const float* A, int64_t lda, long long int strideA, const float* B, int64_t ldb, long long int strideB, const float* beta, float* C, int64_t ldc, long long int strideC, int64_t batchCount)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)strideA;
-    (void)B;
-    (void)ldb;
-    (void)strideB;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    (void)strideC;
-    (void)batchCount;
-    return shim_deny_blas(GENIE_APIX_cublasSgemmStridedBatched_64);
+    shim_count(GENIE_APIX_cublasSgemmStridedBatched_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasSgemmStridedBatched_64(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasDgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const double* alpha, const double* A, int lda, long long int strideA, const double* B, int ldb, long long int strideB, const double* beta, double* C, int ldc, long long int strideC, int batchCount)
@@ -8802,25 +9088,12 @@ GENIE_EXPORT cublasStatus_t cublasDgemmStridedBatched(cublasHandle_t handle, cub
 
 GENIE_EXPORT cublasStatus_t cublasDgemmStridedBatched_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const double* alpha, const double* A, int64_t lda, long long int strideA, const double* B, int64_t ldb, long long int strideB, const double* beta, double* C, int64_t ldc, long long int strideC, int64_t batchCount)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)lda;
-    (void)strideA;
-    (void)B;
-    (void)ldb;
-    (void)strideB;
-    (void)beta;
-    (void)C;
-    (void)ldc;
-    (void)strideC;
-    (void)batchCount;
-    return shim_deny_blas(GENIE_APIX_cublasDgemmStridedBatched_64);
+    shim_count(GENIE_APIX_cublasDgemmStridedBatched_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasDgemmStridedBatched_64(handle, transa, transb, m, n, k, alpha, A, lda, strideA, B, ldb, strideB, beta, C, ldc, strideC, batchCount);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasCgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const cuComplex* alpha, const cuComplex* A, int lda, long long int strideA, const cuComplex* B, int ldb, long long int strideB, const cuComplex* beta, cuComplex* C, int ldc, long long int strideC, int batchCount)
@@ -8947,27 +9220,12 @@ GENIE_EXPORT cublasStatus_t cublasGemmBatchedEx(cublasHandle_t handle, cublasOpe
 
 GENIE_EXPORT cublasStatus_t cublasGemmBatchedEx_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const void* alpha, const void* const Aarray[], cudaDataType Atype, int64_t lda, const void* const Barray[], cudaDataType Btype, int64_t ldb, const void* beta, void* const Carray[], cudaDataType Ctype, int64_t ldc, int64_t batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)Aarray;
-    (void)Atype;
-    (void)lda;
-    (void)Barray;
-    (void)Btype;
-    (void)ldb;
-    (void)beta;
-    (void)Carray;
-    (void)Ctype;
-    (void)ldc;
-    (void)batchCount;
-    (void)computeType;
-    (void)algo;
-    return shim_deny_blas(GENIE_APIX_cublasGemmBatchedEx_64);
+    shim_count(GENIE_APIX_cublasGemmBatchedEx_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasGemmBatchedEx_64(handle, transa, transb, m, n, k, alpha, Aarray, Atype, lda, Barray, Btype, ldb, beta, Carray, Ctype, ldc, batchCount, computeType, algo);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda, long long int strideA, const void* B, cudaDataType Btype, int ldb, long long int strideB, const void* beta, void* C, cudaDataType Ctype, int ldc, long long int strideC, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
@@ -8982,30 +9240,12 @@ GENIE_EXPORT cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cu
 
 GENIE_EXPORT cublasStatus_t cublasGemmStridedBatchedEx_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int64_t m, int64_t n, int64_t k, const void* alpha, const void* A, cudaDataType Atype, int64_t lda, long long int strideA, const void* B, cudaDataType Btype, int64_t ldb, long long int strideB, const void* beta, void* C, cudaDataType Ctype, int64_t ldc, long long int strideC, int64_t batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
 {
-    (void)handle;
-    (void)transa;
-    (void)transb;
-    (void)m;
-    (void)n;
-    (void)k;
-    (void)alpha;
-    (void)A;
-    (void)Atype;
-    (void)lda;
-    (void)strideA;
-    (void)B;
-    (void)Btype;
-    (void)ldb;
-    (void)strideB;
-    (void)beta;
-    (void)C;
-    (void)Ctype;
-    (void)ldc;
-    (void)strideC;
-    (void)batchCount;
-    (void)computeType;
-    (void)algo;
-    return shim_deny_blas(GENIE_APIX_cublasGemmStridedBatchedEx_64);
+    shim_count(GENIE_APIX_cublasGemmStridedBatchedEx_64);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cublasStatus_t ret_ = shim_rec_cublasGemmStridedBatchedEx_64(handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cublasStatus_t cublasSgemmGroupedBatched(cublasHandle_t handle, const cublasOperation_t transa_array[], const cublasOperation_t transb_array[], const int m_array[], const int n_array[], const int k_array[], const float alpha_array[], const float* const Aarray[], const int lda_array[], const float* const Barray[], const int ldb_array[], const float beta_array[], float* const Carray[], const int ldc_array[], int group_count, const int group_size[])

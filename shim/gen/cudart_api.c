@@ -11,7 +11,12 @@ __thread const void *shim_call_site __attribute__((tls_model("initial-exec")));
 
 GENIE_EXPORT cudaError_t cudaDeviceReset(void)
 {
-    return shim_deny_cudart(GENIE_APIX_cudaDeviceReset);
+    shim_count(GENIE_APIX_cudaDeviceReset);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaDeviceReset();
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaDeviceSynchronize(void)
@@ -51,8 +56,12 @@ GENIE_EXPORT cudaError_t cudaDeviceGetTexture1DLinearMaxWidth(size_t *maxWidthIn
 
 GENIE_EXPORT cudaError_t cudaDeviceGetCacheConfig(enum cudaFuncCache *pCacheConfig)
 {
-    (void)pCacheConfig;
-    return shim_deny_cudart(GENIE_APIX_cudaDeviceGetCacheConfig);
+    shim_count(GENIE_APIX_cudaDeviceGetCacheConfig);
+    if (!pCacheConfig)
+        return shim_bad_arg(GENIE_APIX_cudaDeviceGetCacheConfig, "pCacheConfig");
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaDeviceGetCacheConfig(pCacheConfig);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaDeviceGetStreamPriorityRange(int *leastPriority, int *greatestPriority)
@@ -69,8 +78,10 @@ GENIE_EXPORT cudaError_t cudaDeviceGetStreamPriorityRange(int *leastPriority, in
 
 GENIE_EXPORT cudaError_t cudaDeviceSetCacheConfig(enum cudaFuncCache cacheConfig)
 {
-    (void)cacheConfig;
-    return shim_deny_cudart(GENIE_APIX_cudaDeviceSetCacheConfig);
+    shim_count(GENIE_APIX_cudaDeviceSetCacheConfig);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaDeviceSetCacheConfig(cacheConfig);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaDeviceGetByPCIBusId(int *device, const char *pciBusId)
@@ -272,9 +283,12 @@ GENIE_EXPORT cudaError_t cudaDeviceGetP2PAtomicCapabilities(unsigned int *capabi
 
 GENIE_EXPORT cudaError_t cudaChooseDevice(int *device, const struct cudaDeviceProp *prop)
 {
-    (void)device;
-    (void)prop;
-    return shim_deny_cudart(GENIE_APIX_cudaChooseDevice);
+    shim_count(GENIE_APIX_cudaChooseDevice);
+    if (!device)
+        return shim_bad_arg(GENIE_APIX_cudaChooseDevice, "device");
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaChooseDevice(device, prop);
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaInitDevice(int device, unsigned int deviceFlags, unsigned int flags)
@@ -386,21 +400,34 @@ GENIE_EXPORT cudaError_t cudaStreamGetFlags(cudaStream_t hStream, unsigned int *
 
 GENIE_EXPORT cudaError_t cudaStreamGetId(cudaStream_t hStream, unsigned long long *streamId)
 {
-    (void)hStream;
-    (void)streamId;
-    return shim_deny_cudart(GENIE_APIX_cudaStreamGetId);
+    shim_count(GENIE_APIX_cudaStreamGetId);
+    if (!streamId)
+        return shim_bad_arg(GENIE_APIX_cudaStreamGetId, "streamId");
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaStreamGetId(hStream, streamId);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamGetDevice(cudaStream_t hStream, int *device)
 {
-    (void)hStream;
-    (void)device;
-    return shim_deny_cudart(GENIE_APIX_cudaStreamGetDevice);
+    shim_count(GENIE_APIX_cudaStreamGetDevice);
+    if (!device)
+        return shim_bad_arg(GENIE_APIX_cudaStreamGetDevice, "device");
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaStreamGetDevice(hStream, device);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaCtxResetPersistingL2Cache(void)
 {
-    return shim_deny_cudart(GENIE_APIX_cudaCtxResetPersistingL2Cache);
+    shim_count(GENIE_APIX_cudaCtxResetPersistingL2Cache);
+    shim_call_site = __builtin_return_address(0);
+    cudaError_t ret_ = shim_impl_cudaCtxResetPersistingL2Cache();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamCopyAttributes(cudaStream_t dst, cudaStream_t src)
@@ -722,20 +749,22 @@ GENIE_EXPORT cudaError_t cudaLaunchKernelExC(const cudaLaunchConfig_t *config, c
 
 GENIE_EXPORT cudaError_t cudaLaunchCooperativeKernel(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream)
 {
-    (void)func;
-    (void)gridDim;
-    (void)blockDim;
-    (void)args;
-    (void)sharedMem;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaLaunchCooperativeKernel);
+    shim_count(GENIE_APIX_cudaLaunchCooperativeKernel);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaLaunchCooperativeKernel(func, gridDim, blockDim, args, sharedMem, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaFuncSetCacheConfig(const void *func, enum cudaFuncCache cacheConfig)
 {
-    (void)func;
-    (void)cacheConfig;
-    return shim_deny_cudart(GENIE_APIX_cudaFuncSetCacheConfig);
+    shim_count(GENIE_APIX_cudaFuncSetCacheConfig);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaFuncSetCacheConfig(func, cacheConfig);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaFuncGetAttributes(struct cudaFuncAttributes *attr, const void *func)
@@ -762,18 +791,24 @@ GENIE_EXPORT cudaError_t cudaFuncSetAttribute(const void *func, enum cudaFuncAtt
 
 GENIE_EXPORT cudaError_t cudaFuncGetName(const char **name, const void *func)
 {
-    (void)name;
-    (void)func;
-    return shim_deny_cudart(GENIE_APIX_cudaFuncGetName);
+    shim_count(GENIE_APIX_cudaFuncGetName);
+    if (!name)
+        return shim_bad_arg(GENIE_APIX_cudaFuncGetName, "name");
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaFuncGetName(name, func);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaFuncGetParamInfo(const void *func, size_t paramIndex, size_t *paramOffset, size_t *paramSize)
 {
-    (void)func;
-    (void)paramIndex;
-    (void)paramOffset;
-    (void)paramSize;
-    return shim_deny_cudart(GENIE_APIX_cudaFuncGetParamInfo);
+    shim_count(GENIE_APIX_cudaFuncGetParamInfo);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaFuncGetParamInfo(func, paramIndex, paramOffset, paramSize);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void *userData)
@@ -2725,13 +2760,12 @@ GENIE_EXPORT cudaError_t cudaGraphUpload_ptsz(cudaGraphExec_t graphExec, cudaStr
 
 GENIE_EXPORT cudaError_t cudaLaunchCooperativeKernel_ptsz(const void *func, dim3 gridDim, dim3 blockDim, void **args, size_t sharedMem, cudaStream_t stream)
 {
-    (void)func;
-    (void)gridDim;
-    (void)blockDim;
-    (void)args;
-    (void)sharedMem;
-    (void)stream;
-    return shim_deny_cudart(GENIE_APIX_cudaLaunchCooperativeKernel_ptsz);
+    shim_count(GENIE_APIX_cudaLaunchCooperativeKernel_ptsz);
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaLaunchCooperativeKernel(func, gridDim, blockDim, args, sharedMem, stream);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaLaunchHostFunc_ptsz(cudaStream_t stream, cudaHostFn_t fn, void *userData)
@@ -3164,9 +3198,14 @@ GENIE_EXPORT cudaError_t cudaStreamGetCaptureInfo_ptsz(cudaStream_t stream, enum
 
 GENIE_EXPORT cudaError_t cudaStreamGetDevice_ptsz(cudaStream_t hStream, int *device)
 {
-    (void)hStream;
-    (void)device;
-    return shim_deny_cudart(GENIE_APIX_cudaStreamGetDevice_ptsz);
+    shim_count(GENIE_APIX_cudaStreamGetDevice_ptsz);
+    if (!device)
+        return shim_bad_arg(GENIE_APIX_cudaStreamGetDevice_ptsz, "device");
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaStreamGetDevice(hStream, device);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamGetFlags_ptsz(cudaStream_t hStream, unsigned int *flags)
@@ -3181,9 +3220,14 @@ GENIE_EXPORT cudaError_t cudaStreamGetFlags_ptsz(cudaStream_t hStream, unsigned 
 
 GENIE_EXPORT cudaError_t cudaStreamGetId_ptsz(cudaStream_t hStream, unsigned long long *streamId)
 {
-    (void)hStream;
-    (void)streamId;
-    return shim_deny_cudart(GENIE_APIX_cudaStreamGetId_ptsz);
+    shim_count(GENIE_APIX_cudaStreamGetId_ptsz);
+    if (!streamId)
+        return shim_bad_arg(GENIE_APIX_cudaStreamGetId_ptsz, "streamId");
+    shim_call_site = __builtin_return_address(0);
+    shim_lock();
+    cudaError_t ret_ = shim_impl_cudaStreamGetId(hStream, streamId);
+    shim_unlock();
+    return ret_;
 }
 
 GENIE_EXPORT cudaError_t cudaStreamGetPriority_ptsz(cudaStream_t hStream, int *priority)

@@ -563,6 +563,32 @@ CUresult cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int *numBlocks, CU
     return fg_occupancy(numBlocks, func, blockSize, dynamicSMemSize);
 }
 
+/* A cooperative launch: every block must be resident at once, so the grid may not exceed
+ * what the kernel's occupancy allows on all SMs (CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE); then
+ * it runs as any launch (the twins run blocks in turn: a kernel that waits in grid.sync for
+ * the others would not finish here, and none of the test kernels does). */
+CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
+                                   unsigned int gridDimZ, unsigned int blockDimX,
+                                   unsigned int blockDimY, unsigned int blockDimZ,
+                                   unsigned int sharedMemBytes, CUstream hStream,
+                                   void **kernelParams)
+{
+    if (!fg_dev_attr(CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH))
+        return CUDA_ERROR_NOT_SUPPORTED;
+    int per_sm = 0;
+    unsigned long long threads = (unsigned long long)blockDimX * blockDimY * blockDimZ;
+    CUresult r = fg_occupancy(&per_sm, f, threads > 0 && threads <= FG_MAX_THREADS_PER_BLOCK
+                                              ? (int)threads : FG_MAX_THREADS_PER_BLOCK + 1,
+                              sharedMemBytes);
+    if (r)
+        return r;
+    if ((unsigned long long)gridDimX * gridDimY * gridDimZ >
+        (unsigned long long)per_sm * (unsigned)fg_dev_attr(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT))
+        return per_sm ? CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE : CUDA_ERROR_INVALID_VALUE;
+    return cuLaunchKernel(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ,
+                          sharedMemBytes, hStream, kernelParams, NULL);
+}
+
 /* ---- device variables ---- */
 
 /* Module m's copy of variable decl, made on first use. Takes fg_lock; m must be live. */

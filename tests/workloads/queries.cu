@@ -4,7 +4,8 @@
 // pinned host, unregistered), stream capture status, function attributes, occupancy,
 // opting a kernel into more than 48 KiB of dynamic shared memory, and a call Genie does
 // not support (cudaMallocManaged: cudaErrorNotSupported); cudaLaunchKernelExC with hint
-// attributes (dropped) and a cluster (refused through Genie). Prints RESULT OK.
+// attributes (dropped) and a cluster (refused through Genie); the kernel's name and parameter
+// layout, cache preferences, cudaChooseDevice, stream IDs and devices. Prints RESULT OK.
 #include "wl_common.h"
 
 __global__ void fill_shared(int *out, int n)
@@ -134,6 +135,46 @@ int main(int argc, char **argv)
     EXPECT(e == cudaErrorNotSupported);
     EXPECT(cudaGetLastError() == cudaErrorNotSupported);
     EXPECT(cudaGetLastError() == cudaSuccess);
+
+    // calls with one answer under Genie, served on the client (issue 14): the kernel's name and
+    // parameter layout, cache preferences (hints), the device chosen, stream identity
+    const char *fname = nullptr;
+    CK(cudaFuncGetName(&fname, (const void *)fill_shared));
+    EXPECT(fname && !std::strcmp(fname, "_Z11fill_sharedPii"));
+    size_t poff = 99, psize = 99;
+    CK(cudaFuncGetParamInfo((const void *)fill_shared, 0, &poff, &psize));
+    EXPECT(poff == 0 && psize == 8);
+    CK(cudaFuncGetParamInfo((const void *)fill_shared, 1, &poff, &psize));
+    EXPECT(poff == 8 && psize == 4);
+    EXPECT(cudaFuncGetParamInfo((const void *)fill_shared, 2, &poff, &psize) == cudaErrorInvalidValue);
+    EXPECT(cudaFuncGetName(&fname, (const void *)&count) == cudaErrorInvalidDeviceFunction);
+    CK(cudaFuncSetCacheConfig((const void *)fill_shared, cudaFuncCachePreferShared));
+    EXPECT(cudaFuncSetCacheConfig((const void *)fill_shared, (cudaFuncCache)7) == cudaErrorInvalidValue);
+    enum cudaFuncCache cc = cudaFuncCachePreferEqual;
+    CK(cudaDeviceGetCacheConfig(&cc));
+    EXPECT(cc == cudaFuncCachePreferNone);
+    CK(cudaDeviceSetCacheConfig(cudaFuncCachePreferL1));
+    CK(cudaDeviceGetCacheConfig(&cc));
+    EXPECT(cc == cudaFuncCachePreferL1);
+    int chosen = -1;
+    cudaDeviceProp want = {};
+    want.major = 9;
+    CK(cudaChooseDevice(&chosen, &want));
+    EXPECT(chosen == 0);
+    CK(cudaCtxResetPersistingL2Cache());
+    cudaStream_t s2;
+    CK(cudaStreamCreate(&s2));
+    unsigned long long id1 = 0, id2 = 0, id0 = 1;
+    CK(cudaStreamGetId(s, &id1));
+    CK(cudaStreamGetId(s2, &id2));
+    CK(cudaStreamGetId(0, &id0));
+    EXPECT(id1 != id2 && id1 != id0 && id2 != id0);
+    int sdev = -1;
+    CK(cudaStreamGetDevice(s2, &sdev));
+    EXPECT(sdev == 0);
+    CK(cudaStreamDestroy(s2));
+    EXPECT(cudaStreamGetDevice(s2, &sdev) == cudaErrorInvalidResourceHandle);
+    (void)cudaGetLastError();
 
     CK(cudaStreamDestroy(s));
     CK(cudaFreeHost(pinned));

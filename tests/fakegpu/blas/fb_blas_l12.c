@@ -148,6 +148,50 @@ cublasStatus_t cublasSdot_v2_64(cublasHandle_t handle, int64_t n, const float *x
     return dot(handle, n, x, incx, y, incy, result);
 }
 
+/* cublasDotEx (what torch.dot runs for fp16 and bf16): x, y and the result of one real type,
+ * computed in float (double for fp64) and rounded once to the result's type. */
+cublasStatus_t cublasDotEx(cublasHandle_t handle, int n, const void *x, cudaDataType xType,
+                           int incx, const void *y, cudaDataType yType, int incy, void *result,
+                           cudaDataType resultType, cudaDataType executionType)
+{
+    cublasStatus_t s = check(handle);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return s;
+    if (!result)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    int dbl = xType == CUDA_R_64F;
+    if (xType != yType || xType != resultType ||
+        (xType != CUDA_R_16F && xType != CUDA_R_16BF && xType != CUDA_R_32F && !dbl) ||
+        executionType != (dbl ? CUDA_R_64F : CUDA_R_32F))
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    double acc = 0;
+    if (n > 0) {
+        int64_t kx = first(n, incx), ky = first(n, incy);
+        for (int64_t i = 0; i < n; i++)
+            acc += fb_load(x, xType, kx + i * incx) * fb_load(y, yType, ky + i * incy);
+    }
+    float f = (float)acc;
+    switch (resultType) {
+    case CUDA_R_16F: {
+        uint16_t h = fb_f2h(f);
+        memcpy(result, &h, 2);
+        break;
+    }
+    case CUDA_R_16BF: {
+        uint16_t h = fb_f2bf(f);
+        memcpy(result, &h, 2);
+        break;
+    }
+    case CUDA_R_32F:
+        memcpy(result, &f, 4);
+        break;
+    default:
+        memcpy(result, &acc, 8);
+        break;
+    }
+    return CUBLAS_STATUS_SUCCESS;
+}
+
 static cublasStatus_t nrm2(cublasHandle_t h, int64_t n, const float *x, int64_t incx, float *result)
 {
     cublasStatus_t s = check(h);

@@ -1,4 +1,4 @@
-/* fb_lt_matmul.c — cublasLtMatmul, its heuristic, algo init/check: one plan, then the engine. */
+/* fb_lt_matmul.c — cublasLtMatmul, its heuristic, the algorithm calls (ids, init, caps, config, check): one plan, then the engine. */
 #include "fb_int.h"
 
 #include <limits.h>
@@ -139,11 +139,23 @@ static cublasStatus_t plan(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t Ad,
     return CUBLAS_STATUS_SUCCESS;
 }
 
+/* The algorithms this double offers: FB_ALGOS ids, all computed by the one engine (so every
+ * configuration gives the same values), with plausible capabilities: algo 0 is the plain one
+ * (no split-K, one tile: UNDEFINED), 1 and 2 split K (reduction in place or in the compute
+ * type), 2 also swizzles; 1 and 2 offer two tiles and two stage counts. The configuration
+ * lives in the algo value: data[0] the tag, data[1] the id, data[2] tile | splitK << 32,
+ * data[3] reduction | swizzle << 32, data[4] custom option | stages << 32, data[5] inner shape |
+ * cluster shape << 16. */
+#define FB_ALGOS 3
+static const uint32_t fb_tiles[] = {CUBLASLT_MATMUL_TILE_64x64, CUBLASLT_MATMUL_TILE_128x128};
+static const uint32_t fb_stages[] = {CUBLASLT_MATMUL_STAGES_32x3, CUBLASLT_MATMUL_STAGES_64x3};
+
 static void fill_result(cublasLtMatmulHeuristicResult_t *r, int algo_id)
 {
     memset(r, 0, sizeof *r);
     r->algo.data[0] = FB_ALGO_TAG;
     r->algo.data[1] = (uint64_t)algo_id;
+    r->algo.data[2] = (uint64_t)1 << 32; /* splitK 1, tile UNDEFINED */
     r->workspaceSize = 0; /* the engine needs no device workspace */
     r->state = CUBLAS_STATUS_SUCCESS;
     r->wavesCount = 1.0f;
@@ -172,6 +184,192 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(
     return CUBLAS_STATUS_SUCCESS;
 }
 
+/* ------------------------------------------------------ the algorithm calls ---- */
+
+cublasStatus_t cublasLtMatmulAlgoGetIds(cublasLtHandle_t lightHandle,
+                                        cublasComputeType_t computeType, cudaDataType_t scaleType,
+                                        cudaDataType_t Atype, cudaDataType_t Btype,
+                                        cudaDataType_t Ctype, cudaDataType_t Dtype,
+                                        int requestedAlgoCount, int algoIdsArray[],
+                                        int *returnAlgoCount)
+{
+    cublasStatus_t s = fb_handle_get(lightHandle, FB_BLAS | FB_LT, NULL);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return s;
+    if (requestedAlgoCount < 1 || !algoIdsArray || !returnAlgoCount)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    int dbl;
+    *returnAlgoCount = 0;
+    if (Atype != Btype || Ctype != Dtype ||
+        !fb_types_ok(computeType, scaleType, Atype, Dtype, &dbl))
+        return CUBLAS_STATUS_SUCCESS; /* no algorithm for these types: none returned */
+    int n = requestedAlgoCount < FB_ALGOS ? requestedAlgoCount : FB_ALGOS;
+    for (int i = 0; i < n; i++)
+        algoIdsArray[i] = i;
+    *returnAlgoCount = n;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+/* An attribute's value (scalar, or an array of uint32_t) as cuBLASLt's getters return it:
+ * size 0 asks for the size, a scalar wants its exact size, an array takes what fits. */
+static cublasStatus_t give(const void *v, size_t n, int array, void *buf, size_t size,
+                           size_t *written)
+{
+    if (size == 0) {
+        if (!written)
+            return CUBLAS_STATUS_INVALID_VALUE;
+        *written = n;
+        return CUBLAS_STATUS_SUCCESS;
+    }
+    if (!buf || (!array && size != n) || (array && size % 4))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    size_t k = size < n ? size : n;
+    memcpy(buf, v, k);
+    if (written)
+        *written = k;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+static int fb_algo_id(const cublasLtMatmulAlgo_t *algo)
+{
+    return algo && algo->data[0] == FB_ALGO_TAG && algo->data[1] < FB_ALGOS ? (int)algo->data[1]
+                                                                            : -1;
+}
+
+cublasStatus_t cublasLtMatmulAlgoCapGetAttribute(const cublasLtMatmulAlgo_t *algo,
+                                                 cublasLtMatmulAlgoCapAttributes_t attr, void *buf,
+                                                 size_t sizeInBytes, size_t *sizeWritten)
+{
+    int id = fb_algo_id(algo);
+    if (id < 0)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    int32_t i32;
+    uint32_t u32;
+    uint64_t u64;
+    uint32_t undef = 0; /* CUBLASLT_MATMUL_TILE_UNDEFINED, CUBLASLT_MATMUL_STAGES_UNDEFINED */
+    switch (attr) {
+    case CUBLASLT_ALGO_CAP_SPLITK_SUPPORT:
+        i32 = id != 0;
+        return give(&i32, 4, 0, buf, sizeInBytes, sizeWritten);
+    case CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK:
+        u32 = id ? CUBLASLT_REDUCTION_SCHEME_INPLACE | CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE : 0;
+        return give(&u32, 4, 0, buf, sizeInBytes, sizeWritten);
+    case CUBLASLT_ALGO_CAP_CTA_SWIZZLING_SUPPORT:
+        u32 = id == 2;
+        return give(&u32, 4, 0, buf, sizeInBytes, sizeWritten);
+    case CUBLASLT_ALGO_CAP_STRIDED_BATCH_SUPPORT:
+    case CUBLASLT_ALGO_CAP_OUT_OF_PLACE_RESULT_SUPPORT:
+        i32 = 1;
+        return give(&i32, 4, 0, buf, sizeInBytes, sizeWritten);
+    case CUBLASLT_ALGO_CAP_UPLO_SUPPORT:
+    case CUBLASLT_ALGO_CAP_CUSTOM_OPTION_MAX:
+    case CUBLASLT_ALGO_CAP_CUSTOM_MEMORY_ORDER:
+    case CUBLASLT_ALGO_CAP_LD_NEGATIVE:
+    case CUBLASLT_ALGO_CAP_POINTER_ARRAY_BATCH_SUPPORT:
+    case CUBLASLT_ALGO_CAP_FLOATING_POINT_EMULATION_SUPPORT:
+        i32 = 0;
+        return give(&i32, 4, 0, buf, sizeInBytes, sizeWritten);
+    case CUBLASLT_ALGO_CAP_TILE_IDS:
+        return id ? give(fb_tiles, sizeof fb_tiles, 1, buf, sizeInBytes, sizeWritten)
+                  : give(&undef, 4, 1, buf, sizeInBytes, sizeWritten);
+    case CUBLASLT_ALGO_CAP_STAGES_IDS:
+        return id ? give(fb_stages, sizeof fb_stages, 1, buf, sizeInBytes, sizeWritten)
+                  : give(&undef, 4, 1, buf, sizeInBytes, sizeWritten);
+    case CUBLASLT_ALGO_CAP_POINTER_MODE_MASK:
+        u32 = CUBLASLT_POINTER_MODE_MASK_HOST | CUBLASLT_POINTER_MODE_MASK_DEVICE |
+              CUBLASLT_POINTER_MODE_MASK_DEVICE_VECTOR;
+        return give(&u32, 4, 0, buf, sizeInBytes, sizeWritten);
+    case CUBLASLT_ALGO_CAP_EPILOGUE_MASK:
+        u32 = CUBLASLT_EPILOGUE_DEFAULT | CUBLASLT_EPILOGUE_RELU | CUBLASLT_EPILOGUE_BIAS |
+              CUBLASLT_EPILOGUE_GELU;
+        return give(&u32, 4, 0, buf, sizeInBytes, sizeWritten);
+    case CUBLASLT_ALGO_CAP_NUMERICAL_IMPL_FLAGS:
+        u64 = CUBLASLT_NUMERICAL_IMPL_FLAGS_FMA;
+        return give(&u64, 8, 0, buf, sizeInBytes, sizeWritten);
+    case CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_A_BYTES:
+    case CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_B_BYTES:
+    case CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_C_BYTES:
+    case CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_D_BYTES:
+        u32 = 4;
+        return give(&u32, 4, 0, buf, sizeInBytes, sizeWritten);
+    default:
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+}
+
+/* Where a configuration attribute lives in the algo value (see FB_ALGOS): word, shift, bytes. */
+static int config_slot(cublasLtMatmulAlgoConfigAttributes_t attr, int *word, int *shift,
+                       size_t *size)
+{
+    switch (attr) {
+    case CUBLASLT_ALGO_CONFIG_ID: *word = 1, *shift = 0, *size = 4; return 1;
+    case CUBLASLT_ALGO_CONFIG_TILE_ID: *word = 2, *shift = 0, *size = 4; return 1;
+    case CUBLASLT_ALGO_CONFIG_SPLITK_NUM: *word = 2, *shift = 32, *size = 4; return 1;
+    case CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME: *word = 3, *shift = 0, *size = 4; return 1;
+    case CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING: *word = 3, *shift = 32, *size = 4; return 1;
+    case CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION: *word = 4, *shift = 0, *size = 4; return 1;
+    case CUBLASLT_ALGO_CONFIG_STAGES_ID: *word = 4, *shift = 32, *size = 4; return 1;
+    case CUBLASLT_ALGO_CONFIG_INNER_SHAPE_ID: *word = 5, *shift = 0, *size = 2; return 1;
+    case CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID: *word = 5, *shift = 16, *size = 2; return 1;
+    default: return 0;
+    }
+}
+
+static uint32_t config_get(const cublasLtMatmulAlgo_t *algo, int word, int shift, size_t size)
+{
+    uint64_t v = algo->data[word] >> shift;
+    return size == 2 ? (uint32_t)(v & 0xffff) : (uint32_t)v;
+}
+
+cublasStatus_t cublasLtMatmulAlgoConfigSetAttribute(cublasLtMatmulAlgo_t *algo,
+                                                    cublasLtMatmulAlgoConfigAttributes_t attr,
+                                                    const void *buf, size_t sizeInBytes)
+{
+    int word, shift;
+    size_t size;
+    if (fb_algo_id(algo) < 0 || !buf || !config_slot(attr, &word, &shift, &size) ||
+        sizeInBytes != size || attr == CUBLASLT_ALGO_CONFIG_ID /* read-only: set by Init */)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    uint32_t v = 0;
+    memcpy(&v, buf, size);
+    uint64_t mask = (size == 2 ? 0xffffull : 0xffffffffull) << shift;
+    algo->data[word] = (algo->data[word] & ~mask) | ((uint64_t)v << shift);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasLtMatmulAlgoConfigGetAttribute(const cublasLtMatmulAlgo_t *algo,
+                                                    cublasLtMatmulAlgoConfigAttributes_t attr,
+                                                    void *buf, size_t sizeInBytes,
+                                                    size_t *sizeWritten)
+{
+    int word, shift;
+    size_t size;
+    if (fb_algo_id(algo) < 0 || !config_slot(attr, &word, &shift, &size))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    uint32_t v = config_get(algo, word, shift, size);
+    return give(&v, size, 0, buf, sizeInBytes, sizeWritten);
+}
+
+/* AlgoCheck's verdict on a configuration: what the algorithm's capabilities allow. */
+static cublasStatus_t config_check(const cublasLtMatmulAlgo_t *algo)
+{
+    int id = (int)algo->data[1];
+    uint32_t tile = config_get(algo, 2, 0, 4), stages = config_get(algo, 4, 32, 4);
+    int32_t splitk = (int32_t)config_get(algo, 2, 32, 4);
+    uint32_t red = config_get(algo, 3, 0, 4), swz = config_get(algo, 3, 32, 4);
+    int tile_ok = tile == 0, stages_ok = stages == 0;
+    for (size_t i = 0; id && i < sizeof fb_tiles / sizeof *fb_tiles; i++)
+        tile_ok |= tile == fb_tiles[i];
+    for (size_t i = 0; id && i < sizeof fb_stages / sizeof *fb_stages; i++)
+        stages_ok |= stages == fb_stages[i];
+    if (!tile_ok || !stages_ok || splitk < 1 || (splitk > 1 && !id) ||
+        (red && (!id || (red & ~(uint32_t)(CUBLASLT_REDUCTION_SCHEME_INPLACE |
+                                           CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE)))) ||
+        swz > 1 || (swz && id != 2) || config_get(algo, 4, 0, 4) /* custom option: max 0 */)
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
 cublasStatus_t cublasLtMatmulAlgoInit(cublasLtHandle_t lightHandle, cublasComputeType_t computeType,
                                       cudaDataType_t scaleType, cudaDataType_t Atype,
                                       cudaDataType_t Btype, cudaDataType_t Ctype,
@@ -182,6 +380,8 @@ cublasStatus_t cublasLtMatmulAlgoInit(cublasLtHandle_t lightHandle, cublasComput
         return s;
     if (!algo || algoId < 0)
         return CUBLAS_STATUS_INVALID_VALUE;
+    if (algoId >= FB_ALGOS)
+        return CUBLAS_STATUS_NOT_SUPPORTED;
     int dbl;
     if (Atype != Btype || Ctype != Dtype ||
         !fb_types_ok(computeType, scaleType, Atype, Dtype, &dbl))
@@ -207,6 +407,10 @@ cublasStatus_t cublasLtMatmulAlgoCheck(cublasLtHandle_t lightHandle,
     struct fb_gemm g;
     s = plan(operationDesc, Adesc, Bdesc, Cdesc, Ddesc, &g);
     if (s != CUBLAS_STATUS_SUCCESS)
+        return s;
+    if (algo->data[0] != FB_ALGO_TAG || algo->data[1] >= FB_ALGOS)
+        return CUBLAS_STATUS_INVALID_VALUE; /* not an algo of ours */
+    if ((s = config_check(algo)) != CUBLAS_STATUS_SUCCESS)
         return s;
     fill_result(result, (int)algo->data[1]);
     result->algo = *algo;
