@@ -123,6 +123,13 @@ static cudaError_t launch_rec(shim_func *f, dim3 g, dim3 b, void **args, size_t 
     sem_op *o = shim_sem_op(SEM_OP_LAUNCH, coop ? PROTO_OP_LAUNCH_COOP : PROTO_OP_LAUNCH, sid);
     o->func = f->id;
     sem_ir_scan_params(&shim_g.ir, o, p, f->params_size, shim_g.va_base, shim_g.va_size);
+    /* A module with __device__ or __constant__ variables: its kernels may read or write them,
+     * and their addresses are not among the parameters. A range of unknown size outside every
+     * allocation stands for all memory, so the kernel stays ordered with every copy and kernel
+     * around it (the parallel-branches pass once moved symbols.cu's cudaMemcpyToSymbol of a
+     * counter onto another lane than the kernel counting into it). */
+    if (f->module && f->module->has_vars)
+        shim_sem_range(o, 0, SEM_SIZE_UNKNOWN, SEM_RW);
 #endif
     e = shim_batch_commit(&r, sid, 0);
     if (r.committed || r.captured)
