@@ -723,28 +723,81 @@ def conv_no_cudnn(dev, ctx, out):
 
 @check("conv_cudnn", 19)
 def conv_cudnn(dev, ctx, out):
-    """With cuDNN on: runs natively; through the shim a clear error naming cuDNN is expected
-    until Genie intercepts cuDNN (it passes either way: running, or failing with cuDNN named)."""
-    prev = torch.backends.cudnn.enabled
+    """cuDNN on (PyTorch's default): the small CNN's eval forward, then a training step's
+    gradients (convolution backward, batch-norm training), each against a float64 CPU
+    reference; through the shim these are the forwarded cuDNN calls (issue 14)."""
+    prev = torch.backends.cudnn.enabled, torch.backends.cudnn.allow_tf32
     torch.backends.cudnn.enabled = True
+    torch.backends.cudnn.allow_tf32 = False  # fp32 convolutions, to hold them to float64
     try:
-        net = _small_cnn().to(dev.device)
+        net = _small_cnn()
         x = torch.randn(4, 3, 32, 32, generator=gen(19))
         with torch.no_grad():
-            y = net(x.to(dev.device))
-            dev.sync()
-            s = y.sum().item()
-    except Exception as e:  # noqa: BLE001
-        msg = f"{type(e).__name__}: {e}".strip()
-        out["error"] = info(msg.splitlines()[0][:300])
-        if ctx["args"].mode == "shim" and "cudnn" in msg.lower():
-            return f"expected error naming cuDNN: {msg.splitlines()[0][:160]}"
-        raise
+            ref = net.double()(x.double())
+            y = net.float().to(dev.device)(x.to(dev.device))
+        close_to(y, ref, 1e-3, 1e-4, "CNN with cuDNN on")
+        out["cnn"] = floats(y, 1e-3, 1e-5)
+        # one training step's gradients: conv backward data and filter, batch norm training
+        grads = {}
+        for where, dt in (("ref", torch.float64), ("dev", torch.float32)):
+            m = _small_cnn().train().to(dt)
+            d = torch.device("cpu") if where == "ref" else dev.device
+            m = m.to(d)
+            loss = m(x.to(dt).to(d)).square().mean()
+            loss.backward()
+            grads[where] = (loss.detach(), m[0].weight.grad, m[1].weight.grad, m[4].weight.grad)
+        for i, what in enumerate(("loss", "conv1.weight.grad", "bn.weight.grad", "conv2.weight.grad")):
+            close_to(grads["dev"][i], grads["ref"][i], 1e-3, 1e-4, f"training step {what}")
+            out["train_" + what] = floats(grads["dev"][i], 1e-3, 1e-5)
     finally:
-        torch.backends.cudnn.enabled = prev
-    out["ran"] = info(True)
-    out["sum"] = info(round(s, 4))
-    return "ran with cuDNN enabled" + (" (through the shim)" if ctx["args"].mode == "shim" else "")
+        torch.backends.cudnn.enabled, torch.backends.cudnn.allow_tf32 = prev
+    return "cuDNN forward and training gradients match float64" + (
+        " (through the shim)" if ctx["args"].mode == "shim" else "")
+
+
+@check("sdpa", 20)
+def sdpa(dev, ctx, out):
+    """scaled_dot_product_attention with PyTorch's default backend choice (cuDNN attention in
+    fp16 on sm_90), causal and not, against a float64 CPU reference (fp32 on the CPU device)."""
+    dt = torch.float16 if dev.cuda else torch.float32
+    g = gen(20)
+    q, k, v = (torch.randn(2, 4, 64, 64, generator=g) for _ in range(3))
+    for causal in (False, True):
+        ref = F.scaled_dot_product_attention(q.double(), k.double(), v.double(), is_causal=causal)
+        y = F.scaled_dot_product_attention(q.to(dt).to(dev.device), k.to(dt).to(dev.device),
+                                           v.to(dt).to(dev.device), is_causal=causal)
+        close_to(y.float(), ref, 2e-2, 5e-3, f"SDPA causal={causal}")
+        out[f"causal_{causal}"] = floats(y.float(), 2e-2, 5e-3)
+    return f"SDPA {str(dt).replace('torch.', '')} causal and not match float64"
+
+
+@check("resnet50_train", 21)
+def resnet50_train(dev, ctx, out):
+    """torchvision's ResNet-50: an eval forward and one SGD training step (cuDNN convolutions,
+    batch-norm training, backward), batch 2 at 64x64 (32x32 on the CPU); the loss and a sample of the first
+    convolution's gradient and of the logits are compared between native and shim runs."""
+    try:
+        import torchvision
+    except Exception as e:  # noqa: BLE001
+        raise Skip(f"torchvision not importable ({type(e).__name__}): ResNet-50 skipped")
+    torch.manual_seed(21)
+    m = torchvision.models.resnet50(num_classes=10).to(dev.device)
+    side = 64 if dev.cuda else 32  # the CPU run only tests this script: keep it short
+    x = torch.randn(2, 3, side, side, generator=gen(21)).to(dev.device)
+    target = torch.tensor([1, 7]).to(dev.device)
+    m.eval()
+    with torch.no_grad():
+        out["eval_logits"] = floats(m(x), 2e-2, 2e-3)
+    m.train()
+    opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+    loss = F.cross_entropy(m(x), target)
+    loss.backward()
+    out["loss"] = floats(loss.detach(), 1e-2, 1e-3)
+    out["conv1_grad"] = floats(m.conv1.weight.grad, 5e-2, 1e-3)
+    opt.step()
+    dev.sync()
+    assert torch.isfinite(loss).item()
+    return f"ResNet-50 eval and one training step: loss {loss.item():.4f}"
 
 
 # ----------------------------------------------------------------------------- the run
