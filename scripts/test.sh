@@ -40,9 +40,12 @@ if [ $asan = 1 ]; then
     # its workers, whose reports tests/lib/wait.sh's stop_server reads from the server's log), and
     # the CUDA programs preloaded with the shim. Suppressions: tests/lsan.supp (Criterion's own
     # 48 bytes) and, for TLS clients only, tests/lsan_tls_client.supp (a gRPC handshake buffer);
-    # each line says why.
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
-        LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
+    # each line says why. Criterion runs each test in a child that exits early, before
+    # LeakSanitizer's report: CRITERION_NO_EARLY_EXIT=1 lets the child exit normally, and
+    # abort_on_error=1 turns LeakSanitizer's report into a crash Criterion counts (without
+    # both, a planted 1,284-byte leak in test_common_lru passed).
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+        CRITERION_NO_EARLY_EXIT=1 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
         ctest --test-dir build-asan --output-on-failure -j 2 -LE gpu --repeat until-pass:2 \
         -E '^(torch_checks_cpu|torch_trace_gpt2_decode|torch_habits_unix|torch_trace_resnet50|torch_trace_clip|torch_startup_lazy_local|torch_startup_lazy_unix)$'
 fi
