@@ -43,6 +43,8 @@
     XX(MemUnmap, cuMemUnmap, "cuMemUnmap", 1)                                                      \
     XX(MemSetAccess, cuMemSetAccess, "cuMemSetAccess", 1)                                          \
     XX(MemcpyHtoDAsync, cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", 1)                              \
+    XX(MemHostAlloc, cuMemHostAlloc, "cuMemHostAlloc", 0)                                          \
+    XX(MemFreeHost, cuMemFreeHost, "cuMemFreeHost", 0)                                             \
     XX(MemcpyDtoHAsync, cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", 1)                              \
     XX(MemcpyDtoDAsync, cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", 1)                              \
     XX(MemsetD8Async, cuMemsetD8Async, "cuMemsetD8Async", 1)                                       \
@@ -388,6 +390,9 @@ int exec_cufail(exec_session *s, uint32_t index, CUresult r, const char *what);
 int exec_stream(exec_session *s, uint32_t index, uint32_t id, const char *op, CUstream *out);
 /* Does [p, p+n) lie in the session's live mappings (adjacent ones count as one range)? */
 int exec_range_ok(const exec_session *s, uint64_t p, uint64_t n);
+/* Reserves the R_DATA of a device-to-host copy of size bytes from src in the reply (checked
+ * against the most a reply may carry): 0 with *out its bytes, or the R_ERROR recorded. */
+int exec_d2h_reply(exec_session *s, uint32_t index, uint64_t src, uint64_t size, uint8_t **out);
 /* Synchronises the session's streams and the NULL stream; returns the first failure. */
 CUresult exec_sync_all(exec_session *s);
 

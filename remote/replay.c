@@ -47,8 +47,17 @@ typedef struct rp_rec {
     uint16_t op;
     int32_t seg;     /* -1: plain */
     CUgraphNode node; /* its node, when a single one was captured for it (else NULL) */
-    uint32_t stage;  /* MEMCPY_H2D in a segment: its bytes' place in the staging buffer */
+    uint32_t stage;  /* MEMCPY_H2D/D2H in a segment: its bytes' place in the staging buffer */
+    uint32_t size;   /* MEMCPY_D2H in a segment: its bytes */
 } rp_rec;
+
+/* A device-to-host copy of the walk whose graph has not run yet: its R_DATA is reserved in
+ * the reply (at reply offset `at`) and filled from the staging buffer once the launch of its
+ * segment has completed. */
+typedef struct rp_d2h {
+    size_t at;
+    uint32_t stage, size;
+} rp_d2h;
 
 typedef struct rp_seg {
     CUgraph g;
@@ -70,9 +79,13 @@ struct exec_replay {
     rp_seg *segs;
     uint32_t nseg, capseg;
     genie_buf cur;    /* the payload the graphs hold */
-    uint8_t *stage;   /* host-to-device sources of the segments (fixed while live) */
-    size_t stage_len;
+    uint8_t *stage;   /* page-locked (cuMemHostAlloc): the host side of the segments' copies:
+                         host-to-device sources, device-to-host destinations */
+    size_t stage_len, stage_cap;
     int stage_busy;   /* a launch that reads stage may still run */
+    rp_d2h *d2h;      /* the walk's copies waiting for their segment's launch */
+    uint32_t nd2h, capd2h;
+    uint64_t n_d2h;   /* device-to-host copies that ran inside a graph */
     FILE *stats;      /* GENIE_REPLAY_STATS: one line per delta batch */
     uint64_t n_graph, n_capture, n_fallback, n_plain, n_updates;
 };
@@ -119,9 +132,8 @@ static void drop_graphs(exec_session *s, exec_replay *r)
     r->nseg = 0;
     r->live = 0;
     r->stage_busy = 0;
-    free(r->stage);
-    r->stage = NULL;
-    r->stage_len = 0;
+    r->stage_len = 0; /* the buffer itself is kept for the next capture */
+    r->nd2h = 0;
 }
 
 void exec_replay_break(exec_session *s)
@@ -142,11 +154,14 @@ void exec_replay_session_close(exec_session *s)
         return;
     if (r->n_graph || r->n_capture || r->n_fallback)
         GENIE_INFO("session %u: replay: %llu batches through graphs (%llu captures, %llu node "
-                   "updates), %llu fallbacks, %llu plain",
+                   "updates, %llu device-to-host copies), %llu fallbacks, %llu plain",
                    s->id, (unsigned long long)r->n_graph, (unsigned long long)r->n_capture,
-                   (unsigned long long)r->n_updates, (unsigned long long)r->n_fallback,
-                   (unsigned long long)r->n_plain);
+                   (unsigned long long)r->n_updates, (unsigned long long)r->n_d2h,
+                   (unsigned long long)r->n_fallback, (unsigned long long)r->n_plain);
     drop_graphs(s, r);
+    if (r->stage)
+        s->ctx->drv.MemFreeHost(r->stage);
+    free(r->d2h);
     if (r->cap)
         s->ctx->drv.StreamDestroy(r->cap);
     if (r->stats)
@@ -242,6 +257,13 @@ static int record_stream(const proto_rec *rec, uint32_t *stream, uint32_t *lib_h
         *stream = a.stream;
         return 0;
     }
+    case PROTO_OP_MEMCPY_D2H: {
+        proto_MEMCPY_D2H a;
+        if (proto_get_MEMCPY_D2H(rec, &a))
+            return -1;
+        *stream = a.stream;
+        return 0;
+    }
     case PROTO_OP_MEMSET: {
         proto_MEMSET a;
         if (proto_get_MEMSET(rec, &a))
@@ -275,7 +297,8 @@ static int record_stream(const proto_rec *rec, uint32_t *stream, uint32_t *lib_h
 /* Whether a change of this record can be absorbed by updating its node. */
 static int absorbable(uint16_t op)
 {
-    return op == PROTO_OP_LAUNCH || op == PROTO_OP_MEMCPY_H2D || op == PROTO_OP_MEMCPY_D2D;
+    return op == PROTO_OP_LAUNCH || op == PROTO_OP_MEMCPY_H2D || op == PROTO_OP_MEMCPY_D2D ||
+           op == PROTO_OP_MEMCPY_D2H;
 }
 
 static int same_func(const proto_rec *a, const proto_rec *b)
@@ -298,6 +321,15 @@ static int capture_one(exec_session *s, exec_replay *r, uint32_t i, rp_rec *x, c
         memcpy(r->stage + x->stage, a.data, a.data_len);
         a.data = r->stage + x->stage; /* the captured copy reads the staging buffer */
         return exec_op_MEMCPY_H2D(s, i, &a);
+    }
+    if (rec->op == PROTO_OP_MEMCPY_D2H) { /* into the staging buffer; the walk replies */
+        proto_MEMCPY_D2H a = {0};
+        (void)proto_get_MEMCPY_D2H(rec, &a);
+        if (!exec_range_ok(s, a.src, a.size))
+            return GENIE_EINVAL; /* the plain run reports it */
+        return d->MemcpyDtoHAsync(r->stage + x->stage, (CUdeviceptr)a.src, (size_t)a.size, r->cap)
+                   ? GENIE_EINVAL
+                   : 0;
     }
     if (rec->op != PROTO_OP_LIB_CALL)
         return exec_dispatch(s, i, rec);
@@ -378,16 +410,45 @@ static int capture(exec_session *s, exec_replay *r, const uint8_t *p, const uint
     CUstream target;
     if (r->stream == UINT32_MAX || exec_stream(s, UINT32_MAX, r->stream, "replay", &target))
         goto fail;
-    /* staging for the host-to-device copies */
+    /* the staging buffer: the host side of the copies a graph holds. A memcpy node may only
+     * name page-locked memory (cuMemHostAlloc); without it the copies stay plain. */
     size_t stage = 0;
-    for (uint32_t i = 0; i < r->nrec; i++)
+    uint32_t nd2h = 0;
+    for (uint32_t i = 0; i < r->nrec; i++) {
+        proto_rec rec;
+        proto_MEMCPY_D2H a;
+        r->recs[i].size = 0;
         if (r->recs[i].op == PROTO_OP_MEMCPY_H2D) {
             r->recs[i].stage = (uint32_t)stage;
-            stage += r->recs[i].len; /* at least the data */
+            stage += (r->recs[i].len + 15) & ~(size_t)15; /* at least the data */
+        } else if (r->recs[i].op == PROTO_OP_MEMCPY_D2H && !rec_at(p, &r->recs[i], &rec) &&
+                   !proto_get_MEMCPY_D2H(&rec, &a) && a.size && a.size <= UINT32_MAX &&
+                   stage + a.size <= UINT32_MAX) {
+            r->recs[i].stage = (uint32_t)stage;
+            r->recs[i].size = (uint32_t)a.size;
+            stage += ((size_t)a.size + 15) & ~(size_t)15;
+            nd2h++;
         }
-    if (stage && !(r->stage = malloc(stage)))
-        goto fail;
-    r->stage_len = stage;
+    }
+    if (stage > r->stage_cap && d->MemHostAlloc && d->MemFreeHost) {
+        if (r->stage)
+            d->MemFreeHost(r->stage); /* nothing reads it: the graphs were dropped */
+        r->stage = NULL;
+        r->stage_cap = 0;
+        if (!d->MemHostAlloc((void **)&r->stage, stage, 0))
+            r->stage_cap = stage;
+        else
+            r->stage = NULL;
+    }
+    int staged = r->stage && stage <= r->stage_cap; /* else: host copies run plainly */
+    r->stage_len = staged ? stage : 0;
+    if (staged && nd2h > r->capd2h) {
+        rp_d2h *x = realloc(r->d2h, nd2h * sizeof *x);
+        if (!x)
+            goto fail;
+        r->d2h = x;
+        r->capd2h = nd2h;
+    }
     int open = 0;
     for (uint32_t i = 0; i < r->nrec; i++) {
         rp_rec *x = &r->recs[i];
@@ -408,7 +469,9 @@ static int capture(exec_session *s, exec_replay *r, const uint8_t *p, const uint
             continue;
         }
         int changed = prev && memcmp(p + x->off, prev + x->off, x->len);
-        int ok = rs == 0 && proto_graph_op_ok(rec.op) | (rec.op == PROTO_OP_MEMCPY_H2D);
+        int ok = rs == 0 && (rec.op == PROTO_OP_MEMCPY_H2D    ? staged
+                             : rec.op == PROTO_OP_MEMCPY_D2H ? staged && x->size
+                                                             : proto_graph_op_ok(rec.op));
         if (ok && st != UINT32_MAX && st != r->stream)
             ok = 0;
         if (ok && changed &&
@@ -531,6 +594,20 @@ static int update(exec_session *s, exec_replay *r, const uint8_t *p, uint32_t *n
                                .WidthInBytes = a.size, .Height = 1, .Depth = 1};
             if (d->GraphExecMemcpyNodeSetParams(gx, x->node, &m, s->ctx->primary))
                 return -1;
+        } else if (rec.op == PROTO_OP_MEMCPY_D2H) {
+            proto_MEMCPY_D2H a, b;
+            if (proto_get_MEMCPY_D2H(&rec, &a) || proto_get_MEMCPY_D2H(&old, &b) ||
+                a.size != x->size || a.size != b.size || !exec_range_ok(s, a.src, a.size))
+                return -1;
+            if (a.src != b.src) { /* else only its stream field or padding changed */
+                CUDA_MEMCPY3D m = {.srcMemoryType = CU_MEMORYTYPE_DEVICE,
+                                   .srcDevice = (CUdeviceptr)a.src,
+                                   .dstMemoryType = CU_MEMORYTYPE_HOST,
+                                   .dstHost = r->stage + x->stage,
+                                   .WidthInBytes = (size_t)a.size, .Height = 1, .Depth = 1};
+                if (d->GraphExecMemcpyNodeSetParams(gx, x->node, &m, s->ctx->primary))
+                    return -1;
+            }
         } else {
             return -1;
         }
@@ -546,17 +623,46 @@ int exec_replay_dispatch(exec_session *s, uint32_t index, const proto_rec *rec)
     exec_replay *r = s->replay;
     if (!r || !r->walking || index >= r->nrec || r->recs[index].seg < 0)
         return exec_dispatch(s, index, rec);
-    rp_seg *g = &r->segs[r->recs[index].seg];
+    rp_rec *x = &r->recs[index];
+    rp_seg *g = &r->segs[x->seg];
+    int e;
+    if (rec->op == PROTO_OP_MEMCPY_D2H) { /* its reply now, in order; its bytes after the run */
+        uint8_t *dst;
+        proto_MEMCPY_D2H a = {0};
+        (void)proto_get_MEMCPY_D2H(rec, &a);
+        if ((e = exec_d2h_reply(s, index, a.src, x->size, &dst)))
+            return e;
+        memset(dst, 0, x->size);
+        r->d2h[r->nd2h++] = (rp_d2h){(size_t)(dst - s->reply.data), x->stage, x->size};
+    }
     if (g->last != index)
         return 0; /* in its graph */
     CUstream target;
-    int e = exec_stream(s, index, r->stream, "replay", &target);
-    if (e)
+    if ((e = exec_stream(s, index, r->stream, "replay", &target)))
         return e;
-    CUresult cr = s->ctx->drv.GraphLaunch(g->x, target);
+    exec_driver *d = &s->ctx->drv;
+    CUresult cr = d->GraphLaunch(g->x, target);
     if (r->stage_len)
         r->stage_busy = 1;
-    return cr ? exec_cufail(s, index, cr, "replay: cuGraphLaunch") : 0;
+    if (cr)
+        return exec_cufail(s, index, cr, "replay: cuGraphLaunch");
+    if (!r->nd2h)
+        return 0;
+    /* the segment's device-to-host copies: the host waits for them, as for a plain one */
+    cr = d->StreamSynchronize(target);
+    if (cr) { /* their replies go: the error stands for them, as a plain copy's would */
+        size_t first = r->d2h[0].at - PROTO_REC_HDR_SIZE - PROTO_R_DATA_FIXED;
+        if (first <= s->reply.len)
+            s->reply.len = first;
+        r->nd2h = 0;
+        return exec_cufail(s, index, cr, "replay: cuStreamSynchronize");
+    }
+    r->stage_busy = 0;
+    for (uint32_t k = 0; k < r->nd2h; k++)
+        memcpy(s->reply.data + r->d2h[k].at, r->stage + r->d2h[k].stage, r->d2h[k].size);
+    r->n_d2h += r->nd2h;
+    r->nd2h = 0;
+    return 0;
 }
 
 int exec_replay_walking(const exec_session *s)
@@ -578,7 +684,7 @@ int exec_replay_run(exec_session *s, const genie_buf *frame, const uint8_t *prev
     if (!r)
         return exec_session_handle(s, frame->data, frame->len, reply, reply_n);
     exec_driver *d = &s->ctx->drv;
-    uint64_t calls0 = d->api_calls ? d->api_calls() : 0, t0 = cpu_ns();
+    uint64_t calls0 = d->api_calls ? d->api_calls() : 0, t0 = cpu_ns(), d2h0 = r->n_d2h;
     const uint8_t *p = frame->data + PROTO_HDR_SIZE;
     size_t n = frame->len - PROTO_HDR_SIZE;
     const char *form = "plain";
@@ -633,7 +739,7 @@ int exec_replay_run(exec_session *s, const genie_buf *frame, const uint8_t *prev
     r->walking = 0;
     if (use) {
         r->n_graph++;
-        if (rc || !*reply || s->nfail != nfail)
+        if (rc || !*reply || s->nfail != nfail || r->nd2h)
             drop_graphs(s, r); /* an error: start over from plain batches */
     } else {
         r->n_plain++;
@@ -644,9 +750,12 @@ int exec_replay_run(exec_session *s, const genie_buf *frame, const uint8_t *prev
         drop_graphs(s, r);
     if (r->stats) {
         uint64_t calls = d->api_calls ? d->api_calls() - calls0 : 0;
-        fprintf(r->stats, "seq=%u form=%s records=%u segments=%u updates=%u api_calls=%llu cpu_ns=%llu\n",
+        fprintf(r->stats,
+                "seq=%u form=%s records=%u segments=%u updates=%u d2h=%llu api_calls=%llu "
+                "cpu_ns=%llu\n",
                 proto_frame_peek_seq(frame->data), form, r->nrec, r->live ? r->nseg : 0, nupd,
-                (unsigned long long)calls, (unsigned long long)(cpu_ns() - t0));
+                (unsigned long long)(r->n_d2h - d2h0), (unsigned long long)calls,
+                (unsigned long long)(cpu_ns() - t0));
         fflush(r->stats);
     }
     return rc;
