@@ -41,6 +41,7 @@
 #include "remote/gen/exec_lib.h"
 
 #define REPLAY_AFTER 3 /* a shape is captured on its 3rd delta in a row */
+#define RP_PARK 3      /* variants kept besides the active one */
 
 typedef struct rp_rec {
     uint32_t off, len; /* in the payload */
@@ -65,6 +66,30 @@ typedef struct rp_seg {
     uint32_t last; /* the record that launches it */
 } rp_seg;
 
+/* A variant: graphs captured from one batch of the shape, with what they hold. The shape's
+ * records repeat, but the values they carry may come in a few recurring forms: PyTorch's
+ * caching allocator, with the last step's outputs still alive, hands a decode step's
+ * temporaries one of two sets of addresses in turn, so step k is step k-2 again but not
+ * step k-1, and a cuBLASLt matmul's pointers (which no node update can change) differ from
+ * the step before. One variant per form lets each step find graphs that already hold it. */
+#define RP_VAR_FIELDS(X)                                                                           \
+    X(recs) X(caprec) X(segs) X(nseg) X(capseg) X(cur) X(stage) X(stage_len) X(stage_cap)      \
+        X(stage_busy) X(live) X(stream) X(d2h) X(nd2h) X(capd2h) X(used)
+typedef struct rp_var {
+    struct rp_rec *recs;
+    uint32_t caprec;
+    rp_seg *segs;
+    uint32_t nseg, capseg;
+    genie_buf cur;
+    uint8_t *stage;
+    size_t stage_len, stage_cap;
+    int stage_busy, live;
+    uint32_t stream;
+    struct rp_d2h *d2h;
+    uint32_t nd2h, capd2h;
+    uint64_t used;
+} rp_var;
+
 struct exec_replay {
     int on;          /* GENIE_GRAPH_REPLAY on this executor and the driver has graphs */
     uint32_t repeats; /* deltas of this shape in a row */
@@ -85,10 +110,31 @@ struct exec_replay {
     int stage_busy;   /* a launch that reads stage may still run */
     rp_d2h *d2h;      /* the walk's copies waiting for their segment's launch */
     uint32_t nd2h, capd2h;
+    uint64_t used;    /* when the graphs last ran (r->clock) */
+    /* ^ the active variant: the graphs the walk uses. Other variants of the same shape wait
+     * in park[] (RP_VAR_FIELDS: the fields a variant owns) */
+    rp_var park[RP_PARK];
+    uint64_t clock;
+    uint32_t misses;   /* batches no variant could absorb since the last capture */
+    size_t shape_len;  /* the payload length of the shape */
+    genie_buf hist[2]; /* the last two payloads of this shape, newest first */
+    uint32_t nhist;
     uint64_t n_d2h;   /* device-to-host copies that ran inside a graph */
     FILE *stats;      /* GENIE_REPLAY_STATS: one line per delta batch */
     uint64_t n_graph, n_capture, n_fallback, n_plain, n_updates;
 };
+
+#define RP_VAR_SWAP_(f)                                                                            \
+    {                                                                                              \
+        __typeof__(x->f) t_ = x->f;                                                                \
+        x->f = r->f;                                                                               \
+        r->f = t_;                                                                                 \
+    }
+/* Makes variant x the active one, and the active one x. */
+static void var_swap(exec_replay *r, rp_var *x)
+{
+    RP_VAR_FIELDS(RP_VAR_SWAP_)
+}
 
 /* ---- set-up ---- */
 
@@ -136,15 +182,49 @@ static void drop_graphs(exec_session *s, exec_replay *r)
     r->nd2h = 0;
 }
 
+/* Destroys parked variant k: its graphs, staging buffer and arrays. */
+static void var_destroy(exec_session *s, exec_replay *r, int k)
+{
+    rp_var *x = &r->park[k];
+    var_swap(r, x);
+    drop_graphs(s, r);
+    if (r->stage)
+        s->ctx->drv.MemFreeHost(r->stage);
+    free(r->segs);
+    free(r->d2h);
+    free(r->recs);
+    genie_buf_free(&r->cur);
+    var_swap(r, x);
+    memset(x, 0, sizeof *x);
+}
+
+/* Drops every variant's graphs (the active one keeps its arrays for the next capture). */
+static void drop_all(exec_session *s, exec_replay *r)
+{
+    for (int k = 0; k < RP_PARK; k++)
+        if (r->park[k].recs)
+            var_destroy(s, r, k);
+    drop_graphs(s, r);
+}
+
+static int any_live(const exec_replay *r)
+{
+    int n = r->live;
+    for (int k = 0; k < RP_PARK; k++)
+        n += r->park[k].live;
+    return n;
+}
+
 void exec_replay_break(exec_session *s)
 {
     exec_replay *r = s->replay;
     if (!r || r->walking)
         return;
-    if (r->live)
-        drop_graphs(s, r);
+    drop_all(s, r);
     r->repeats = 0;
     r->refused = 0;
+    r->misses = 0;
+    r->nhist = 0;
 }
 
 void exec_replay_session_close(exec_session *s)
@@ -158,7 +238,7 @@ void exec_replay_session_close(exec_session *s)
                    s->id, (unsigned long long)r->n_graph, (unsigned long long)r->n_capture,
                    (unsigned long long)r->n_updates, (unsigned long long)r->n_d2h,
                    (unsigned long long)r->n_fallback, (unsigned long long)r->n_plain);
-    drop_graphs(s, r);
+    drop_all(s, r);
     if (r->stage)
         s->ctx->drv.MemFreeHost(r->stage);
     free(r->d2h);
@@ -169,6 +249,8 @@ void exec_replay_session_close(exec_session *s)
     free(r->recs);
     free(r->segs);
     genie_buf_free(&r->cur);
+    genie_buf_free(&r->hist[0]);
+    genie_buf_free(&r->hist[1]);
     free(r);
     s->replay = NULL;
 }
@@ -677,12 +759,100 @@ static uint64_t cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Records of payload p that differ from q (same shape). */
+static uint32_t ndiff(const exec_replay *r, const uint8_t *p, const uint8_t *q)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->nrec; i++)
+        n += memcmp(p + r->recs[i].off, q + r->recs[i].off, r->recs[i].len) != 0;
+    return n;
+}
+
+/* The changes from the active variant's payload to p its graphs could absorb: the number of
+ * changed records in segments, or -1 when one of them cannot be a node update (update() may
+ * still refuse one, e.g. a copy out of range: the variant is then dropped). */
+static long absorb_cost(const exec_replay *r, const uint8_t *p)
+{
+    const uint8_t *c = r->cur.data;
+    long n = 0;
+    if (!r->live || r->cur.len != r->shape_len)
+        return -1;
+    for (uint32_t i = 0; i < r->nrec; i++) {
+        const rp_rec *x = &r->recs[i];
+        if (x->seg < 0 || !memcmp(p + x->off, c + x->off, x->len))
+            continue;
+        proto_rec a, b;
+        if (!x->node || !absorbable(x->op) || rec_at(p, x, &a) || rec_at(c, x, &b) ||
+            (x->op == PROTO_OP_LAUNCH && !same_func(&a, &b)))
+            return -1;
+        n++;
+    }
+    return n;
+}
+
+/* Makes the variant that absorbs p with the fewest node updates the active one: 0, or -1
+ * when none can. Ties go to the one used last. */
+static int choose(exec_replay *r, const uint8_t *p)
+{
+    long best = absorb_cost(r, p);
+    int at = -1;
+    for (int k = 0; k < RP_PARK; k++) {
+        if (!r->park[k].live)
+            continue;
+        var_swap(r, &r->park[k]);
+        long c = absorb_cost(r, p);
+        var_swap(r, &r->park[k]);
+        if (c >= 0 && (best < 0 || c < best ||
+                       (c == best && r->park[k].used > (at < 0 ? r->used : r->park[at].used)))) {
+            best = c;
+            at = k;
+        }
+    }
+    if (best < 0)
+        return -1;
+    if (at >= 0)
+        var_swap(r, &r->park[at]);
+    return 0;
+}
+
+/* Parks the active variant (if it holds graphs) so that a new one can be captured: into a
+ * free place, else in place of the one used longest ago. The new active variant gets the
+ * shape's records. 0, or -1 (no memory: the active variant is dropped instead). */
+static int park_active(exec_session *s, exec_replay *r)
+{
+    if (!r->live)
+        return 0;
+    int k = -1;
+    for (int j = 0; j < RP_PARK && k < 0; j++)
+        if (!r->park[j].live)
+            k = j;
+    if (k < 0) {
+        k = 0;
+        for (int j = 1; j < RP_PARK; j++)
+            if (r->park[j].used < r->park[k].used)
+                k = j;
+    }
+    if (r->park[k].recs)
+        var_destroy(s, r, k);
+    rp_rec *recs = malloc((r->nrec ? r->nrec : 1) * sizeof *recs);
+    if (!recs) {
+        drop_graphs(s, r);
+        return -1;
+    }
+    memcpy(recs, r->recs, r->nrec * sizeof *recs);
+    var_swap(r, &r->park[k]); /* the active variant is parked; the free place comes back */
+    r->recs = recs;
+    r->caprec = r->nrec;
+    return 0;
+}
+
 int exec_replay_run(exec_session *s, const genie_buf *frame, const uint8_t *prev, size_t prev_len,
                     void **reply, size_t *reply_n)
 {
     exec_replay *r = rp_of(s);
     if (!r)
         return exec_session_handle(s, frame->data, frame->len, reply, reply_n);
+    (void)prev, (void)prev_len; /* the last payloads of the shape are kept here (hist) */
     exec_driver *d = &s->ctx->drv;
     uint64_t calls0 = d->api_calls ? d->api_calls() : 0, t0 = cpu_ns(), d2h0 = r->n_d2h;
     const uint8_t *p = frame->data + PROTO_HDR_SIZE;
@@ -693,44 +863,56 @@ int exec_replay_run(exec_session *s, const genie_buf *frame, const uint8_t *prev
     rp_rec *nr = NULL;
     uint32_t nn = 0, ncap = 0;
     int same = 0;
-    if (!parse(r, p, n, &nr, &nn, &ncap) && nn == r->nrec && r->cur.len == n) {
+    if (!parse(r, p, n, &nr, &nn, &ncap) && nn == r->nrec && r->shape_len == n && r->nhist) {
         same = 1;
         for (uint32_t i = 0; i < nn && same; i++)
             same = nr[i].off == r->recs[i].off && nr[i].len == r->recs[i].len &&
                    nr[i].op == r->recs[i].op;
     }
     if (!same) {
-        if (r->live)
-            drop_graphs(s, r);
+        drop_all(s, r);
         r->refused = 0;
         r->repeats = 1;
+        r->misses = 0;
+        r->nhist = 0;
         free(r->recs);
         r->recs = nr;
         r->nrec = nn;
         r->caprec = ncap;
+        r->shape_len = n;
         nr = NULL;
     } else {
         free(nr);
         r->repeats++;
     }
     int use = 0;
-    if (!r->on) {
+    if (!r->on || !same) {
         /* off: plain, counted and logged alike */
-    } else if (same && r->live) {
+    } else if (choose(r, p) == 0) {
         if (update(s, r, p, &nupd) == 0) {
             use = 1;
             form = "graph";
-        } else {
+        } else { /* this variant cannot follow: dropped; the others stay */
             drop_graphs(s, r);
-            r->repeats = 1; /* captured again once the new shape of change has repeated */
             r->n_fallback++;
+            r->misses++;
             form = "fallback";
         }
-    } else if (same && !r->refused && r->repeats >= REPLAY_AFTER && prev_len == n) {
-        if (capture(s, r, p, prev) == 0) {
+    } else if (!r->refused && r->repeats >= REPLAY_AFTER && (!any_live(r) || r->misses)) {
+        /* no graphs yet, or a second batch since the last capture that none absorbs: a new
+         * variant, whose changing records are told by the closer of the last two batches */
+        const genie_buf *ref = &r->hist[0];
+        if (r->nhist > 1 && ndiff(r, p, r->hist[1].data) < ndiff(r, p, r->hist[0].data))
+            ref = &r->hist[1];
+        if (!park_active(s, r) && capture(s, r, p, ref->data) == 0) {
             use = 1;
             form = "capture";
+            r->misses = 0;
         }
+    } else if (any_live(r)) {
+        r->n_fallback++;
+        r->misses++;
+        form = "fallback";
     }
     r->n_updates += nupd;
     r->walking = use;
@@ -739,22 +921,35 @@ int exec_replay_run(exec_session *s, const genie_buf *frame, const uint8_t *prev
     r->walking = 0;
     if (use) {
         r->n_graph++;
+        r->used = ++r->clock;
         if (rc || !*reply || s->nfail != nfail || r->nd2h)
-            drop_graphs(s, r); /* an error: start over from plain batches */
+            drop_all(s, r); /* an error: start over from plain batches */
+        /* what the graphs hold now */
+        genie_buf_reset(&r->cur);
+        if (r->live && genie_buf_append(&r->cur, p, n))
+            drop_graphs(s, r);
     } else {
         r->n_plain++;
     }
-    /* what the graphs (or the next capture) compare against */
-    genie_buf_reset(&r->cur);
-    if (genie_buf_append(&r->cur, p, n) && r->live)
-        drop_graphs(s, r);
+    /* the last two payloads of the shape: a capture's reference */
+    genie_buf t = r->hist[1];
+    r->hist[1] = r->hist[0];
+    r->hist[0] = t;
+    genie_buf_reset(&r->hist[0]);
+    if (genie_buf_append(&r->hist[0], p, n)) {
+        drop_all(s, r);
+        r->nhist = 0;
+        r->shape_len = 0; /* the next batch starts a shape */
+    } else if (r->nhist < 2) {
+        r->nhist++;
+    }
     if (r->stats) {
         uint64_t calls = d->api_calls ? d->api_calls() - calls0 : 0;
         fprintf(r->stats,
-                "seq=%u form=%s records=%u segments=%u updates=%u d2h=%llu api_calls=%llu "
-                "cpu_ns=%llu\n",
+                "seq=%u form=%s records=%u segments=%u updates=%u d2h=%llu variants=%d "
+                "api_calls=%llu cpu_ns=%llu\n",
                 proto_frame_peek_seq(frame->data), form, r->nrec, r->live ? r->nseg : 0, nupd,
-                (unsigned long long)(r->n_d2h - d2h0), (unsigned long long)calls,
+                (unsigned long long)(r->n_d2h - d2h0), any_live(r), (unsigned long long)calls,
                 (unsigned long long)(cpu_ns() - t0));
         fflush(r->stats);
     }
