@@ -768,18 +768,23 @@ static uint32_t ndiff(const exec_replay *r, const uint8_t *p, const uint8_t *q)
     return n;
 }
 
-/* The changes from the active variant's payload to p its graphs could absorb: the number of
- * changed records in segments, or -1 when one of them cannot be a node update (update() may
- * still refuse one, e.g. a copy out of range: the variant is then dropped). */
+/* What running p through the active variant's graphs costs in driver calls: a node update per
+ * changed record in a segment, a launch per segment, a call per plain record; or -1 when a
+ * changed record cannot be a node update (update() may still refuse one, e.g. a copy out of
+ * range: the variant is then dropped). */
 static long absorb_cost(const exec_replay *r, const uint8_t *p)
 {
     const uint8_t *c = r->cur.data;
-    long n = 0;
+    long n = r->nseg;
     if (!r->live || r->cur.len != r->shape_len)
         return -1;
     for (uint32_t i = 0; i < r->nrec; i++) {
         const rp_rec *x = &r->recs[i];
-        if (x->seg < 0 || !memcmp(p + x->off, c + x->off, x->len))
+        if (x->seg < 0) {
+            n++;
+            continue;
+        }
+        if (!memcmp(p + x->off, c + x->off, x->len))
             continue;
         proto_rec a, b;
         if (!x->node || !absorbable(x->op) || rec_at(p, x, &a) || rec_at(c, x, &b) ||
@@ -790,8 +795,10 @@ static long absorb_cost(const exec_replay *r, const uint8_t *p)
     return n;
 }
 
-/* Makes the variant that absorbs p with the fewest node updates the active one: 0, or -1
- * when none can. Ties go to the one used last. */
+/* Makes the variant that runs p with the fewest calls the active one: 0; -1 when none can
+ * absorb p; -2 when the best would make as many calls as running p plainly (a step whose
+ * records nearly all change: every node update costs the call it saves). Ties go to the one
+ * used last. */
 static int choose(exec_replay *r, const uint8_t *p)
 {
     long best = absorb_cost(r, p);
@@ -810,6 +817,8 @@ static int choose(exec_replay *r, const uint8_t *p)
     }
     if (best < 0)
         return -1;
+    if (best >= (long)r->nrec)
+        return -2;
     if (at >= 0)
         var_swap(r, &r->park[at]);
     return 0;
@@ -885,10 +894,10 @@ int exec_replay_run(exec_session *s, const genie_buf *frame, const uint8_t *prev
         free(nr);
         r->repeats++;
     }
-    int use = 0;
-    if (!r->on || !same) {
-        /* off: plain, counted and logged alike */
-    } else if (choose(r, p) == 0) {
+    int use = 0, ch = r->on && same ? choose(r, p) : -1;
+    if (!r->on || !same || ch == -2) {
+        /* off, or the graphs would not save a call: plain, counted and logged alike */
+    } else if (ch == 0) {
         if (update(s, r, p, &nupd) == 0) {
             use = 1;
             form = "graph";

@@ -46,6 +46,14 @@ def main():
     ap.add_argument("--steps", type=int, default=8, help="measured decode steps")
     ap.add_argument("--cache", choices=("dynamic", "static"), default="dynamic",
                     help="transformers' KV cache: DynamicCache (default) or StaticCache")
+    ap.add_argument("--keep-outputs", dest="release_outputs", action="store_false",
+                    help="keep each step's outputs alive into the next step (as before: the "
+                         "caching allocator then hands the next step's temporaries other "
+                         "addresses)")
+    ap.add_argument("--expect-graphs", type=int, default=0, metavar="N",
+                    help="fail unless at least N measured steps ran through graphs on the "
+                         "executor (GENIE_REPLAY_STATS form=graph) with fewer API calls than "
+                         "the plain steps before the capture")
     ap.add_argument("--no-phase-each-step", dest="phase_each_step", action="store_false",
                     help="do not read the counters around each step (wall time undisturbed)")
     a = ap.parse_args()
@@ -106,6 +114,8 @@ def main():
             nxt = out.logits[:, -1:].argmax(-1)
             tok = nxt.item()  # garbage with no-op kernels: only the call sequence counts
             nxt = torch.full((1, 1), tok % cfg.vocab_size, dtype=torch.long, device="cuda")
+            if a.release_outputs:
+                out = None  # as generate() does (`del outputs`): the step's logits freed here
 
         for _ in range(a.warm):
             step()
@@ -135,18 +145,26 @@ def main():
     print("trace-json: " + json.dumps({"layers": a.layers, "embd": a.embd, "cache": a.cache,
                                        "per_step": per,
                                        "per_api": per_api}))
-    forms = []
+    forms, calls = [], []
     try:
         with open(replay_log) as f:
-            forms = [ln.split("form=")[1].split()[0] for ln in f if "form=" in ln]
+            for ln in f:
+                if "form=" in ln:
+                    forms.append(ln.split("form=")[1].split()[0])
+                    calls.append(int(ln.split("api_calls=")[1].split()[0]) if "api_calls=" in ln else -1)
     except OSError:
         pass
     measured = forms[-a.steps:]
+    plain_calls = [c for f, c in zip(forms, calls) if f == "plain"]
+    graph_calls = [c for f, c in zip(forms[-a.steps:], calls[-a.steps:]) if f == "graph"]
     print(f"  prefill: phase_prefill {p1['phase_prefill_batches'] - p0['phase_prefill_batches']}"
           f" phase_decode {p1['phase_decode_batches'] - p0['phase_decode_batches']}")
     print(f"  phases per measured step (prefill, decode): {phases}")
     print(f"  replay: {len(forms)} delta batches, measured steps: "
           + " ".join(measured) + f" ({measured.count('graph')} of {a.steps} through graphs)")
+    if plain_calls and graph_calls:
+        print(f"  executor API calls per step: plain {sorted(plain_calls)[len(plain_calls) // 2]}, "
+              f"through graphs {sorted(graph_calls)[len(graph_calls) // 2]} (medians)")
     print(f"  kv buffers marked {s1['kv_buffers']}, KV bytes on the wire per step "
           f"{per['kv_h2d_bytes'] + per['kv_d2h_bytes']:g}")
     bad = []
@@ -160,6 +178,13 @@ def main():
         bad.append(f"{per['round_trips']:g} round trips per step, want exactly 1 (the .item())")
     if per["rt_query"] or per["rt_module"]:
         bad.append("remote queries or module loads in the steady state")
+    if a.expect_graphs:
+        if measured.count("graph") < a.expect_graphs:
+            bad.append(f"{measured.count('graph')} of {a.steps} measured steps through graphs, "
+                       f"want at least {a.expect_graphs}")
+        elif not plain_calls or max(graph_calls) >= min(plain_calls):
+            bad.append(f"graph steps made {graph_calls} API calls, plain ones {plain_calls}: "
+                       "not fewer")
     for b in bad:
         print("FAIL " + b)
     print("PASS one round trip per decode step" if not bad else "trace_decode.py: FAILED")
