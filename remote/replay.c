@@ -4,33 +4,40 @@
  * A decode step travels as a BATCH_DELTA of the last step (remote/session.c rebuilds it). Once
  * the same shape (the same records, in order, of the same ops and lengths) has arrived as
  * REPLAY_AFTER deltas in a row, the executor captures the rebuilt batch: every record a graph
- * can hold (kernel launches, host-to-device, device-to-device copies, memsets, GEMMs) on the
- * batch's stream goes into a segment, captured on a private stream (stream capture, the remote
- * stream remapped to it), one graph per run of such records; every other record (a
- * device-to-host copy, a sync, an event, work on another stream, and any record that changed
- * in the last delta and that a graph cannot update, such as a GEMM whose shape grows with the
- * KV length) stays plain and runs in order between the segments. Capture runs nothing: the
- * batch then runs as the walk below, so the step that captures already goes through graphs.
+ * can hold (kernel launches, copies host-to-device, device-to-device and device-to-host,
+ * memsets, GEMMs) on the batch's stream goes into a segment, captured on a private stream
+ * (stream capture, the remote stream remapped to it), one graph per run of such records; every
+ * other record (a sync, an event, work on another stream, and any record that changed and
+ * that a graph cannot update, such as a GEMM whose shape grows with the KV length) stays plain
+ * and runs in order between the segments. The host side of the captured copies is a
+ * page-locked staging buffer (cuMemHostAlloc: a memcpy node may not name pageable memory).
+ * Capture runs nothing: the batch then runs as the walk below, so the step that captures
+ * already goes through graphs.
  *
  * Each later delta is compared record by record with the batch the graphs hold. A changed
  * kernel launch (same function) becomes cuGraphExecKernelNodeSetParams, a changed copy
  * destination cuGraphExecMemcpyNodeSetParams (range-checked first), changed host-to-device
  * bytes a write into the staging buffer the captured copy reads. Then the session's usual loop
- * walks the records (exec_session_handle): a plain record is dispatched, the last record of a
- * segment launches it (cuGraphLaunch on the batch's stream), the others do nothing.
+ * walks the records (exec_session_handle): a plain record is dispatched, a device-to-host copy
+ * in a segment reserves its R_DATA, the last record of a segment launches it (cuGraphLaunch on
+ * the batch's stream; then, if it holds device-to-host copies, one sync and their bytes from
+ * the staging buffer into the reply), the others do nothing.
  *
- * Fails safe. Whatever a graph cannot absorb (another function, a changed GEMM, memset or
- * state call inside a segment, a copy out of range, a failed update) drops the graphs before
- * anything runs and the batch runs plainly, as without the pass, with the same checks and the
- * same results; the count starts over. Any frame that is not a BATCH_DELTA (memory mapped or
+ * Variants (rp_var): up to 1 + RP_PARK sets of graphs per shape; each step runs through the
+ * one that needs the fewest calls, a change none absorbs falls back and is captured as a new
+ * variant when it comes again, and a step whose graphs would cost as many calls as its
+ * records runs plainly.
+ *
+ * Fails safe. Whatever no variant can absorb (another function, a changed GEMM, memset or
+ * state call inside a segment) runs the batch plainly, as without the pass, with the same
+ * checks and the same results; a failed update (a copy out of range, a refused update) drops
+ * that variant first. Any frame that is not a BATCH_DELTA (memory mapped or
  * unmapped, a module loaded) drops them too, and so does an error in a batch run through them.
  * A capture that fails (an op the driver refuses to capture) is discarded before anything runs
- * and the shape is not tried again until it changes.
- *
- * TODO(real GPU): the staging buffer of captured host-to-device copies is pageable host memory;
- * on a GPU it should be pinned (cuMemHostAlloc) so the copy nodes stay asynchronous. */
+ * and the shape is not tried again until it changes. */
 #include "remote/exec_lib_int.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -759,13 +766,50 @@ static uint64_t cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Records of payload p that differ from q (same shape). */
-static uint32_t ndiff(const exec_replay *r, const uint8_t *p, const uint8_t *q)
+/* The driver calls a step like p would make through graphs captured from p with ref telling
+ * the changing records (as capture() decides): a call per plain record, a launch per segment,
+ * a node update per changing record in a segment. */
+static long predict(exec_session *s, const exec_replay *r, const uint8_t *p, const uint8_t *ref)
 {
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < r->nrec; i++)
-        n += memcmp(p + r->recs[i].off, q + r->recs[i].off, r->recs[i].len) != 0;
-    return n;
+    int staged = s->ctx->drv.MemHostAlloc && s->ctx->drv.MemFreeHost;
+    uint32_t stream = UINT32_MAX, st, hid;
+    proto_rec rec, old;
+    for (uint32_t i = 0; i < r->nrec && stream == UINT32_MAX; i++)
+        if (r->recs[i].op == PROTO_OP_LAUNCH && !rec_at(p, &r->recs[i], &rec) &&
+            !record_stream(&rec, &st, &hid))
+            stream = st;
+    long cost = 0;
+    int open = 0;
+    for (uint32_t i = 0; i < r->nrec; i++) {
+        const rp_rec *x = &r->recs[i];
+        if (rec_at(p, x, &rec))
+            return LONG_MAX;
+        int rs = record_stream(&rec, &st, &hid);
+        if (rs == 1) { /* a state call: plain at every step, inside or between segments */
+            cost++;
+            continue;
+        }
+        int changed = memcmp(p + x->off, ref + x->off, x->len) != 0;
+        proto_MEMCPY_D2H a = {0};
+        int ok = rs == 0 && (rec.op == PROTO_OP_MEMCPY_H2D ? staged
+                             : rec.op == PROTO_OP_MEMCPY_D2H
+                                 ? staged && !proto_get_MEMCPY_D2H(&rec, &a) && a.size
+                                 : proto_graph_op_ok(rec.op));
+        if (ok && st != UINT32_MAX && st != stream)
+            ok = 0;
+        if (ok && changed &&
+            (!absorbable(rec.op) ||
+             (rec.op == PROTO_OP_LAUNCH && (rec_at(ref, x, &old) || !same_func(&rec, &old)))))
+            ok = 0;
+        if (!ok) {
+            cost++;
+            open = 0;
+            continue;
+        }
+        cost += !open + changed;
+        open = 1;
+    }
+    return cost;
 }
 
 /* What running p through the active variant's graphs costs in driver calls: a node update per
@@ -909,9 +953,10 @@ int exec_replay_run(exec_session *s, const genie_buf *frame, const uint8_t *prev
         }
     } else if (!r->refused && r->repeats >= REPLAY_AFTER && (!any_live(r) || r->misses)) {
         /* no graphs yet, or a second batch since the last capture that none absorbs: a new
-         * variant, whose changing records are told by the closer of the last two batches */
+         * variant, whose changing records are told by whichever of the last two batches
+         * predicts the fewer calls per step (the one before last: a value that alternates) */
         const genie_buf *ref = &r->hist[0];
-        if (r->nhist > 1 && ndiff(r, p, r->hist[1].data) < ndiff(r, p, r->hist[0].data))
+        if (r->nhist > 1 && predict(s, r, p, r->hist[1].data) < predict(s, r, p, r->hist[0].data))
             ref = &r->hist[1];
         if (!park_active(s, r) && capture(s, r, p, ref->data) == 0) {
             use = 1;

@@ -145,17 +145,20 @@ def main():
     print("trace-json: " + json.dumps({"layers": a.layers, "embd": a.embd, "cache": a.cache,
                                        "per_step": per,
                                        "per_api": per_api}))
-    forms, calls = [], []
+    forms, calls, nrec = [], [], []
     try:
         with open(replay_log) as f:
             for ln in f:
                 if "form=" in ln:
                     forms.append(ln.split("form=")[1].split()[0])
                     calls.append(int(ln.split("api_calls=")[1].split()[0]) if "api_calls=" in ln else -1)
+                    nrec.append(ln.split("records=")[1].split()[0] if "records=" in ln else "")
     except OSError:
         pass
     measured = forms[-a.steps:]
-    plain_calls = [c for f, c in zip(forms, calls) if f == "plain"]
+    # plain batches of the decode step's shape (not the prefill's or the warm-up's others)
+    step_shape = nrec[-1] if nrec else None
+    plain_calls = [c for f, c, n in zip(forms, calls, nrec) if f == "plain" and n == step_shape]
     graph_calls = [c for f, c in zip(forms[-a.steps:], calls[-a.steps:]) if f == "graph"]
     print(f"  prefill: phase_prefill {p1['phase_prefill_batches'] - p0['phase_prefill_batches']}"
           f" phase_decode {p1['phase_decode_batches'] - p0['phase_decode_batches']}")
