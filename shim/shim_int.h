@@ -14,6 +14,7 @@
 #include "protocol/gen/api.h"
 #include "protocol/gen/ops.h"
 #include "protocol/session.h"
+#include "protocol/transport.h" /* proto_land */
 #include "semantics/sem.h"
 #include "shim/batch.h"
 #include "shim/gen/shim_api.h" /* every shim_impl_* with its row's prototype */
@@ -81,6 +82,10 @@ int shim_link_call(shim_link *l, const void *req, size_t n, void **reply, size_t
 /* The same with the request in pieces, sent from their own memory (borrowed until return). */
 int shim_link_callv(shim_link *l, const proto_iov *iov, size_t niov, void **reply,
                     size_t *reply_n);
+/* shim_link_callv with the reply's bulk data placed per land (protocol/transport.h); the
+ * in-process executor ignores land (land->landed and crc_set stay 0). */
+int shim_link_callv_land(shim_link *l, const proto_iov *iov, size_t niov, proto_land *land,
+                         void **reply, size_t *reply_n);
 /* The two halves of a call, for frames kept in flight (shim/inflight.c): send returns once
  * the pieces are the caller's again, without waiting for the reply; recv takes the next
  * reply, in the order the frames were sent. Local: the in-process executor runs the frame at
@@ -359,6 +364,10 @@ typedef struct shim_batch_reply {
     uint32_t nslots;
 } shim_batch_reply;
 int shim_batch_reply_cb(void *ud, const proto_rec *r);
+/* proto_land.fn for a batch's reply (ud: its shim_batch_reply): a big R_DATA's bytes go
+ * straight to its slot's destination, and shim_batch_reply_cb then leaves them be. */
+int shim_batch_reply_land(void *ud, const void *head, size_t head_n, uint64_t total,
+                          proto_land_at *at);
 /* H2D copies of at least this many bytes to a remote are sent from the caller's memory:
  * recorded with shim_batch_splice, then flushed before the call returns (a pageable H2D
  * copy is synchronous with respect to its source; one round trip per large copy). */
