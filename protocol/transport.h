@@ -67,6 +67,9 @@ int proto_conn_callv_land(proto_conn *c, const proto_iov *iov, size_t niov, prot
  * full. Same return codes and dead-connection rule as proto_conn_callv. */
 int proto_conn_sendv(proto_conn *c, const proto_iov *iov, size_t niov, int timeout_ms);
 int proto_conn_recv(proto_conn *c, void **reply, size_t *reply_n, int timeout_ms);
+/* proto_conn_recv with the reply's bulk data placed by land (as proto_conn_callv_land). */
+int proto_conn_recv_land(proto_conn *c, proto_land *land, void **reply, size_t *reply_n,
+                         int timeout_ms);
 
 /* Gives back a reply of this connection's most recent call: a big one (>= 1 MiB) is kept for
  * the next big reply, so a large D2H does not fault in fresh pages each time (released by the
@@ -98,6 +101,8 @@ typedef struct proto_client_ops {
     void (*close)(proto_conn *c);
     int (*callv_land)(proto_conn *c, const proto_iov *iov, size_t niov, proto_land *land,
                       void **reply, size_t *reply_n, int timeout_ms);
+    int (*recv_land)(proto_conn *c, proto_land *land, void **reply, size_t *reply_n,
+                     int timeout_ms);
 } proto_client_ops;
 #define PROTO_CLIENT_OPS_VERSION 2u
 #define PROTO_CLIENT_OPS_SYM "genie_grpc_client_ops"

@@ -208,6 +208,15 @@ int shim_link_send(shim_link *l, const proto_iov *iov, size_t niov)
     return e;
 }
 
+int shim_link_recv_land(shim_link *l, proto_land *land, void **reply, size_t *reply_n)
+{
+    if (!l->local && land)
+        return l->ops->recv_land(l->conn, land, reply, reply_n, l->timeout_ms);
+    if (land)
+        land->landed = land->crc_set = 0;
+    return shim_link_recv(l, reply, reply_n);
+}
+
 int shim_link_recv(shim_link *l, void **reply, size_t *reply_n)
 {
     if (!l->local)

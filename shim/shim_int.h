@@ -92,6 +92,8 @@ int shim_link_callv_land(shim_link *l, const proto_iov *iov, size_t niov, proto_
  * send and its reply waits for recv. */
 int shim_link_send(shim_link *l, const proto_iov *iov, size_t niov);
 int shim_link_recv(shim_link *l, void **reply, size_t *reply_n);
+/* shim_link_recv with the reply's bulk data placed per land (as shim_link_callv_land). */
+int shim_link_recv_land(shim_link *l, proto_land *land, void **reply, size_t *reply_n);
 /* Gives a reply of the latest call back (kept for the next big reply, or freed). */
 void shim_link_reply_free(shim_link *l, void *reply);
 int shim_link_is_local(const shim_link *l);

@@ -129,7 +129,11 @@ cudaError_t shim_wire_recv(uint32_t seq, int kind, int waited, uint64_t sent_at,
     void *reply = NULL;
     size_t reply_n = 0;
     uint64_t t0 = genie_now_ns();
-    int e = shim_link_recv(shim_g.link, &reply, &reply_n);
+    proto_land land = {.fn = shim_batch_reply_land, .ud = ud};
+    int e = shim_link_recv_land(shim_g.link, cb == shim_batch_reply_cb ? &land : NULL, &reply,
+                                &reply_n);
+    if (!e && land.crc_set) /* as in shim_call_framev */
+        proto_frame_crc_note(reply, reply_n, land.crc);
     uint64_t t1 = genie_now_ns();
     shim_g.stats.wire_ns += t1 - t0;
     if (waited)

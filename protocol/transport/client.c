@@ -363,13 +363,19 @@ int proto_conn_sendv(proto_conn *c, const proto_iov *iov, size_t niov, int timeo
 
 int proto_conn_recv(proto_conn *c, void **reply, size_t *reply_n, int timeout_ms)
 {
+    return proto_conn_recv_land(c, NULL, reply, reply_n, timeout_ms);
+}
+
+int proto_conn_recv_land(proto_conn *c, proto_land *land, void **reply, size_t *reply_n,
+                         int timeout_ms)
+{
     *reply = NULL;
     *reply_n = 0;
     if (!c)
         return GENIE_EINVAL;
     if (c->dead)
         return GENIE_ECLOSED;
-    int rc = proto_recv(&c->s, NULL, reply, reply_n, proto_deadline(timeout_ms));
+    int rc = proto_recv_land(&c->s, NULL, land, reply, reply_n, proto_deadline(timeout_ms));
     return rc ? conn_fail(c, rc, timeout_ms) : 0;
 }
 
@@ -439,4 +445,5 @@ const proto_client_ops proto_grpc_client = {
     .bytes = proto_conn_bytes,
     .close = proto_conn_close,
     .callv_land = proto_conn_callv_land,
+    .recv_land = proto_conn_recv_land,
 };
