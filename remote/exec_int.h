@@ -238,6 +238,8 @@ struct exec_session {
     size_t keep_cap;
     uint64_t keep_big_ns; /* when a reply last needed it (big replies stopped: freed) */
     size_t reply_hint;  /* length of the last reply: the next one starts that big */
+    uint8_t *arena;     /* exec_session_reply_arena: borrowed; NULL: none */
+    size_t arena_cap;
     genie_buf scratch;  /* reused per batch: aligned kernel params, module images, names */
     void **kparams;     /* reused kernelParams array */
     size_t capkparams;

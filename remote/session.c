@@ -297,8 +297,25 @@ static int take_reply(exec_session *s, void **reply, size_t *reply_n, int rc)
 #define EXEC_KEEP_MIN (1u << 20)
 #define EXEC_KEEP_IDLE_NS 2000000000ull
 
+void exec_session_reply_arena(exec_session *s, void *p, size_t cap)
+{
+    s->arena = p;
+    s->arena_cap = p ? cap : 0;
+    if (p && s->keep) { /* the arena serves big replies now */
+        free(s->keep);
+        s->keep = NULL;
+        s->keep_last = NULL;
+    }
+}
+
 void exec_session_reply_done(exec_session *s, void *reply)
 {
+    if (s->arena) {
+        if (reply != s->arena)
+            free(reply);
+        s->out = NULL;
+        return;
+    }
     if (!reply || reply != s->out || s->out_cap < EXEC_KEEP_MIN) {
         free(reply);
         return;
@@ -482,7 +499,9 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
     /* The reply buffer goes to the caller, so each batch starts a new one: the kept one if a
      * big reply left one (exec_session_reply_done), else sized like the last reply, so a
      * batch usually costs one malloc however many ops it holds. */
-    if (s->keep && !s->reply.data) {
+    if (s->arena && !s->reply.data) {
+        s->reply = (genie_buf){.data = s->arena, .len = 0, .cap = s->arena_cap, .borrowed = 1};
+    } else if (s->keep && !s->reply.data) {
         s->reply = (genie_buf){.data = s->keep, .len = 0, .cap = s->keep_cap};
         s->keep = NULL;
     }

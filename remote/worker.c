@@ -259,6 +259,7 @@ int rmt_worker_main(const rmt_worker_args *a)
         return 1;
     }
     rmt_win in_win = {.fd = -1}, out_win = {.fd = -1}; /* the front's requests, our replies */
+    int dropped = 0; /* out_win was dropped: the next reply tells the front */
     for (;;) {
         void *req;
         rmt_wmsg in;
@@ -288,6 +289,7 @@ int rmt_worker_main(const rmt_worker_args *a)
             close(wfd);
         void *reply = NULL;
         size_t rn = 0;
+        exec_session_reply_arena(s, out_win.p, out_win.cap); /* built in place if it fits */
         int end = exec_session_handle(s, frame, (size_t)in.len, &reply, &rn);
         free(req);
         rmt_wmsg out = {.type = RMT_W_REPLY,
@@ -300,24 +302,35 @@ int rmt_worker_main(const rmt_worker_args *a)
         const void *body = reply;
         int pass = -1;
         uint64_t now = genie_now_ns();
-        if (reply && rn >= RMT_WIN_MIN && !rmt_win_fit(&out_win, rn)) {
-            /* one copy into shared memory the front sends from, in place of a socket write
-             * and the front's read into a fresh buffer */
+        out.flags = dropped ? RMT_WF_DROP : 0; /* the window we dropped after the last reply */
+        dropped = 0;
+        int placed = reply && out_win.p && reply == out_win.p;
+        if (!placed && reply && rn >= RMT_WIN_MIN && !rmt_win_fit(&out_win, rn)) {
+            /* outgrew the window (or the first big one): one copy into a window that fits,
+             * in place of a socket write and the front's read into a fresh buffer */
             memcpy(out_win.p, reply, rn);
-            out.flags = RMT_WF_WIN;
-            out_win.used_ns = now;
+            placed = 1;
+        }
+        if (placed) { /* the front sends it from the window */
+            out.flags |= RMT_WF_WIN;
             body = NULL;
+            if (rn >= RMT_WIN_MIN)
+                out_win.used_ns = now;
             if (out_win.fresh)
                 pass = out_win.fd;
             out_win.fresh = 0;
-        } else if (out_win.p && now - out_win.used_ns > RMT_WIN_IDLE_NS) {
-            rmt_win_drop(&out_win); /* big replies stopped: give the memory back */
-            out.flags = RMT_WF_DROP;
         }
         int sent = rmt_wmsg_send(a->fd, &out, body, pass);
         exec_session_reply_done(s, reply); /* a big reply's buffer serves the next one */
         if (sent)
             break;
+        if (out_win.p && now - out_win.used_ns > RMT_WIN_IDLE_NS) {
+            /* big replies stopped: give the memory back (the front's mapping goes with our
+             * next reply; it may still be sending this one from it) */
+            exec_session_reply_arena(s, NULL, 0);
+            rmt_win_drop(&out_win);
+            dropped = 1;
+        }
     }
     rmt_win_drop(&in_win);
     rmt_win_drop(&out_win);

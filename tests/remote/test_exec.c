@@ -212,6 +212,43 @@ Test(exec, big_reply_buffer_is_kept_for_the_next_replies)
     exec_session_close(s); /* frees the kept buffer (LeakSanitizer checks) */
 }
 
+/* A worker's shared reply window (exec_session_reply_arena): replies that fit are built in
+ * it, one that outgrows it moves to its own memory, byte-exact either way; given back, the
+ * arena is never freed (ASan would see a free of memory malloc did not give out). */
+Test(exec, replies_are_built_in_the_arena_when_they_fit)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 8 * MiB);
+    size_t cap = 4 * MiB;
+    uint8_t *arena = malloc(cap), *src = malloc(8 * MiB);
+    const size_t sizes[] = {3 * MiB, 8, 6 * MiB, 2 * MiB};
+    const int in_arena[] = {1, 1, 0, 1};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        fill(src, n, (unsigned)i + 60);
+        memset(arena, 0xcc, cap);
+        exec_session_reply_arena(s, arena, cap);
+        begin();
+        memcpy(proto_put_MEMCPY_H2D(&req, base, 0, n), src, n);
+        proto_put_MEMCPY_D2H(&req, base, n, 0);
+        reply r;
+        run(s, &r);
+        cr_assert_eq(r.n, 1, "reply %zu: %d records", i, r.n);
+        proto_R_DATA d;
+        cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+        cr_assert_eq(d.data_len, n);
+        cr_assert(memcmp(d.data, src, n) == 0, "reply %zu (%zu bytes) differs", i, n);
+        cr_assert_eq(r.raw == (void *)arena, in_arena[i], "reply %zu (%zu bytes) %s the arena",
+                     i, n, in_arena[i] ? "not in" : "in");
+        exec_session_reply_done(s, r.raw); /* the arena stays; the other is freed */
+    }
+    exec_session_reply_arena(s, NULL, 0);
+    exec_session_close(s);
+    free(arena);
+    free(src);
+}
+
 Test(exec, out_of_range_copy_fails_alone)
 {
     exec_session *s = open_hello();
