@@ -20,6 +20,7 @@
 
 #include <cudnn.h>
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -586,24 +587,42 @@ static double dbl(uint64_t bits)
 
 #define P_(x) ((void *)(uintptr_t)(x))
 
+/* The start the batch-norm calls share, in their order of checks: cuDNN with the call (the
+ * dnn_fns field at offset fn, named sym when missing) and the tensor-descriptor calls, the n
+ * wire tensors of descs copied into t, the handle set on its stream. 0 or an R_ERROR. */
+static int bn_begin(exec_session *s, uint32_t index, const char *op, size_t fn, const char *sym,
+                    const uint8_t *descs, size_t descs_len, proto_dnn_tensor *t, size_t n,
+                    uint32_t handle, uint32_t stream, exec_dnn **D, cudnnHandle_t *h)
+{
+    int e;
+    *h = NULL;
+    if ((e = dnn_state(s, index, op, D)))
+        return e;
+    void (*call)(void);
+    memcpy(&call, (const char *)&(*D)->f + fn, sizeof call);
+    if (!call || !(*D)->f.TCreate || !(*D)->f.TSet || !(*D)->f.TDestroy)
+        return missing(s, index, sym);
+    if (descs_len != n * sizeof *t)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
+                         "%s: %zu bytes of descriptors", op, descs_len);
+    memcpy(t, descs, n * sizeof *t);
+    return handle_on(s, *D, index, handle, stream, op, h);
+}
+#define BN_BEGIN(op, fld, sym, t, n)                                                               \
+    bn_begin(s, index, op, offsetof(dnn_fns, fld), sym, a->descs, a->descs_len, t, n, a->handle, \
+             a->stream, &D, &h)
+
 int exec_op_DNN_BN_INFER(exec_session *s, uint32_t index, const proto_DNN_BN_INFER *a)
 {
     static const char op[] = "DNN_BN_INFER";
     exec_dnn *D;
-    int e;
-    if ((e = dnn_state(s, index, op, &D)))
-        return e;
-    if (!D->f.BnInfer || !D->f.TCreate || !D->f.TSet || !D->f.TDestroy)
-        return missing(s, index, "cudnnBatchNormalizationForwardInference");
-    proto_dnn_tensor t[3];
-    if (a->descs_len != sizeof t)
-        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
-                         "%s: %zu bytes of descriptors", op, (size_t)a->descs_len);
-    memcpy(t, a->descs, sizeof t);
     cudnnHandle_t h;
+    proto_dnn_tensor t[3];
+    int e = BN_BEGIN(op, BnInfer, "cudnnBatchNormalizationForwardInference", t, 3);
+    if (e)
+        return e;
     cudnnTensorDescriptor_t d[3] = {NULL, NULL, NULL};
-    if ((e = handle_on(s, D, index, a->handle, a->stream, op, &h)) ||
-        (e = tensor(s, D, index, op, "x", &t[0], a->x, &d[0])) ||
+    if ((e = tensor(s, D, index, op, "x", &t[0], a->x, &d[0])) ||
         (e = tensor(s, D, index, op, "y", &t[1], a->y, &d[1])) ||
         (e = tensor(s, D, index, op, "scale", &t[2], a->scale, &d[2])) ||
         (e = tensor(s, D, index, op, "bias", &t[2], a->bias, NULL)) ||
@@ -625,21 +644,14 @@ int exec_op_DNN_BN_TRAIN(exec_session *s, uint32_t index, const proto_DNN_BN_TRA
 {
     static const char op[] = "DNN_BN_TRAIN";
     exec_dnn *D;
-    int e;
-    if ((e = dnn_state(s, index, op, &D)))
-        return e;
-    if (!D->f.BnTrain || !D->f.TCreate || !D->f.TSet || !D->f.TDestroy)
-        return missing(s, index, "cudnnBatchNormalizationForwardTrainingEx");
-    proto_dnn_tensor t[3];
-    if (a->descs_len != sizeof t)
-        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
-                         "%s: %zu bytes of descriptors", op, (size_t)a->descs_len);
-    memcpy(t, a->descs, sizeof t);
     cudnnHandle_t h;
+    proto_dnn_tensor t[3];
+    int e = BN_BEGIN(op, BnTrain, "cudnnBatchNormalizationForwardTrainingEx", t, 3);
+    if (e)
+        return e;
     cudnnTensorDescriptor_t d[3] = {NULL, NULL, NULL};
     uint64_t bn = proto_dnn_tensor_bytes(&t[2]);
-    if ((e = handle_on(s, D, index, a->handle, a->stream, op, &h)) ||
-        (e = tensor(s, D, index, op, "x", &t[0], a->x, &d[0])) ||
+    if ((e = tensor(s, D, index, op, "x", &t[0], a->x, &d[0])) ||
         (e = tensor(s, D, index, op, "y", &t[1], a->y, &d[1])) ||
         (e = tensor(s, D, index, op, "scale", &t[2], a->scale, &d[2])) ||
         (e = span(s, index, op, "bias", a->bias, bn)) ||
@@ -667,21 +679,14 @@ int exec_op_DNN_BN_BACKWARD(exec_session *s, uint32_t index, const proto_DNN_BN_
 {
     static const char op[] = "DNN_BN_BACKWARD";
     exec_dnn *D;
-    int e;
-    if ((e = dnn_state(s, index, op, &D)))
-        return e;
-    if (!D->f.BnBackward || !D->f.TCreate || !D->f.TSet || !D->f.TDestroy)
-        return missing(s, index, "cudnnBatchNormalizationBackwardEx");
-    proto_dnn_tensor t[4];
-    if (a->descs_len != sizeof t)
-        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
-                         "%s: %zu bytes of descriptors", op, (size_t)a->descs_len);
-    memcpy(t, a->descs, sizeof t);
     cudnnHandle_t h;
+    proto_dnn_tensor t[4];
+    int e = BN_BEGIN(op, BnBackward, "cudnnBatchNormalizationBackwardEx", t, 4);
+    if (e)
+        return e;
     cudnnTensorDescriptor_t d[4] = {NULL, NULL, NULL, NULL};
     uint64_t bn = proto_dnn_tensor_bytes(&t[3]);
-    if ((e = handle_on(s, D, index, a->handle, a->stream, op, &h)) ||
-        (e = tensor(s, D, index, op, "x", &t[0], a->x, &d[0])) ||
+    if ((e = tensor(s, D, index, op, "x", &t[0], a->x, &d[0])) ||
         (e = tensor(s, D, index, op, "dy", &t[1], a->dy, &d[1])) ||
         (e = tensor(s, D, index, op, "dx", &t[2], a->dx, &d[2])) ||
         (e = tensor(s, D, index, op, "dscale", &t[3], a->dscale, &d[3])) ||

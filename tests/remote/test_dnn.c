@@ -385,3 +385,55 @@ Test(dnn_extent, spans_of_strided_tensors)
     cr_assert_eq(exec_dnnm_extent(2, zero, sg, 4, 1), 0);
     cr_assert_eq(exec_dnnm_extent(2, d, neg, 4, 1), 0);
 }
+
+/* ---- batch norm: the three calls share their first checks (bn_begin in ops_dnn.c), in order:
+ * the descriptors' size, then the handle, then each buffer over its whole extent ---- */
+
+/* One batch-norm record of kind k (0 inference, 1 training, 2 backward) with every buffer at
+ * p, n descriptors (all t) on handle hd; its R_ERROR's message must contain want. */
+static void bn_refused(exec_session *s, int k, uint64_t p, uint32_t hd, size_t n,
+                       const proto_dnn_tensor *t, const char *want)
+{
+    begin();
+    uint8_t *d = k == 0   ? proto_put_DNN_BN_INFER(&req, p, p, p, p, p, p, 0, 0, 0, hd, 0,
+                                                   CUDNN_BATCHNORM_SPATIAL, n * sizeof *t)
+                 : k == 1 ? proto_put_DNN_BN_TRAIN(&req, p, p, p, p, p, p, p, p, 0, 0, 0, 0, 0,
+                                                   0, 0, 0, hd, 0, CUDNN_BATCHNORM_SPATIAL,
+                                                   n * sizeof *t)
+                          : proto_put_DNN_BN_BACKWARD(&req, p, p, p, p, p, p, p, p, 0, 0, 0, 0,
+                                                      0, 0, 0, 0, 0, hd, 0,
+                                                      CUDNN_BATCHNORM_SPATIAL, n * sizeof *t);
+    cr_assert_not_null(d);
+    for (size_t i = 0; i < n; i++)
+        memcpy(d + i * sizeof *t, t, sizeof *t);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.n, 1, "batch norm %d: %d records", k, r.n);
+    proto_R_ERROR e = error_at(&r, 0);
+    cr_assert(msg_has(&e, want), "batch norm %d: message %.*s, want %s", k, MSG(e), want);
+    done(&r);
+}
+
+Test(dnn, batch_norm_checks_come_in_their_order)
+{
+    uint64_t base;
+    exec_session *s = ready(&base, 0); /* cuDNN handle 1 */
+    uint64_t end = base + 2 * MiB;
+    proto_dnn_tensor t = {.dtype = CUDNN_DATA_FLOAT, .nd = 4, .dims = {2, 1, 4, 4},
+                          .strides = {16, 16, 4, 1}};
+    static const char *ops[3] = {"DNN_BN_INFER", "DNN_BN_TRAIN", "DNN_BN_BACKWARD"};
+    for (int k = 0; k < 3; k++) {
+        size_t n = k == 2 ? 4 : 3;
+        char want[96];
+        /* a wrong descriptor count is named before an unknown handle */
+        snprintf(want, sizeof want, "%s: %zu bytes of descriptors", ops[k], (n - 1) * sizeof t);
+        bn_refused(s, k, base, 77, n - 1, &t, want);
+        snprintf(want, sizeof want, "%s: unknown cuDNN handle 77", ops[k]);
+        bn_refused(s, k, base, 77, n, &t, want);
+        /* x (128 bytes) starting 64 bytes before the end of the mapping */
+        snprintf(want, sizeof want, "%s: x [%#llx, +128) is not in this session's memory",
+                 ops[k], (unsigned long long)(end - 64));
+        bn_refused(s, k, end - 64, H, n, &t, want);
+    }
+    exec_session_close(s);
+}
