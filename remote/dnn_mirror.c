@@ -291,9 +291,13 @@ static int graph_ops(const exec_dnnm *m, dnnm_desc *d, uint32_t count, const uin
     for (uint32_t i = 0; i < count; i++) {
         uint64_t id = u64_at(w, i);
         dnnm_desc *op = id <= UINT32_MAX ? get(m, (uint32_t)id) : NULL;
-        if (!op || op->opaque) {
+        if (!op || op->opaque || !op->finalized) {
+            /* a library may hold what it is given by reference: an operation not finalized
+             * could still change after its graph copied its tensors */
             table_why(t, "operation %lld of its graph %s", (long long)id,
-                      op ? "was filled in by the library" : "is not known");
+                      !op           ? "is not known"
+                      : op->opaque  ? "was filled in by the library"
+                                    : "was not finalized when the graph was given it");
             continue;
         }
         for (uint32_t j = 0; j < op->nuses; j++) {
@@ -341,7 +345,9 @@ int exec_dnnm_set(exec_dnnm *m, uint32_t id, uint32_t attr, uint32_t type, uint3
              attr == CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG)) {
             uint64_t e = u64_at(w, 0);
             dnnm_desc *src = e <= UINT32_MAX ? get(m, (uint32_t)e) : NULL;
-            dnnm_table *t = ref(src ? src->tab : NULL);
+            /* only a finalized one: what is not could still change (the graph, engine or
+             * config it stands for) after its table was taken */
+            dnnm_table *t = ref(src && src->finalized ? src->tab : NULL);
             unref(d->tab);
             d->tab = t;
         }

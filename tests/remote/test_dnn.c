@@ -81,9 +81,14 @@ static void all_answered(const reply *r, int n)
 
 /* A 1x1 convolution plan as cudnn-frontend builds it: x [2,1,4,4] (NCHW), w [1,1,1,1], y [2,1,4,4]
  * with image stride ystride (floats); heuristic, its engine config, plan. ragged: y names a
- * ragged-offset tensor (its extent depends on the offsets: the executor cannot size it). */
-static void build_plan(exec_session *s, int64_t ystride, int ragged)
+ * ragged-offset tensor (its extent depends on the offsets: the executor cannot size it).
+ * early: the operation is given to the graph before it is finalized (the fake cuDNN takes it,
+ * by reference, so it could still change); late_graph: the heuristic is given the graph before
+ * the graph is finalized. */
+enum { RAGGED = 1, EARLY = 2, LATE_GRAPH = 4 };
+static void build_plan(exec_session *s, int64_t ystride, int how)
 {
+    int ragged = how & RAGGED, early = how & EARLY, late = how & LATE_GRAPH;
     const int64_t xd[4] = {2, 1, 4, 4}, xs[4] = {16, 16, 4, 1};
     const int64_t wd[4] = {1, 1, 1, 1}, ws[4] = {1, 1, 1, 1};
     const int64_t ys[4] = {ystride, 16, 4, 1};
@@ -120,16 +125,22 @@ static void build_plan(exec_session *s, int64_t ystride, int ragged)
     set_ids(OP, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, B, 1, (uint64_t[]){CONV});
     set_f32(OP, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, 1.0f);
     set_f32(OP, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, 0.0f);
-    proto_put_DNN_BE_FINALIZE_ASYNC(&req, OP);
+    if (!early)
+        proto_put_DNN_BE_FINALIZE_ASYNC(&req, OP);
     /* the program may destroy what the graph is built from: the plan keeps its own copy */
     proto_put_DNN_BE_DESTROY(&req, X);
     proto_put_DNN_BE_CREATE(&req, GRAPH, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
     set_ids(GRAPH, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, (uint64_t[]){H});
     set_ids(GRAPH, CUDNN_ATTR_OPERATIONGRAPH_OPS, B, 1, (uint64_t[]){OP});
-    proto_put_DNN_BE_FINALIZE(&req, GRAPH);
-    proto_put_DNN_BE_DESTROY(&req, OP);
+    if (early)
+        proto_put_DNN_BE_FINALIZE_ASYNC(&req, OP);
+    if (!late)
+        proto_put_DNN_BE_FINALIZE(&req, GRAPH);
     proto_put_DNN_BE_CREATE(&req, HEUR, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
     set_ids(HEUR, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, B, 1, (uint64_t[]){GRAPH});
+    if (late)
+        proto_put_DNN_BE_FINALIZE(&req, GRAPH);
+    proto_put_DNN_BE_DESTROY(&req, OP);
     set_u32(HEUR, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, CUDNN_HEUR_MODE_A);
     proto_put_DNN_BE_FINALIZE(&req, HEUR);
     proto_put_DNN_BE_CREATE(&req, CFG, CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
@@ -222,14 +233,14 @@ static void inputs(exec_session *s, uint64_t x, uint64_t w)
 }
 
 /* A session with 2 MiB mapped at *base, x (its values: i - 7.5) at base, w = 2 4 KiB after,
- * and the plan (y of image stride 16, or ragged). */
-static exec_session *ready(uint64_t *base, int ragged)
+ * and the plan (y of image stride 16; how: build_plan's RAGGED, EARLY). */
+static exec_session *ready(uint64_t *base, int how)
 {
     exec_session *s = open_hello();
     *base = hello_rep.va_base;
     map(s, *base, 2 * MiB);
     inputs(s, *base, *base + 4096);
-    build_plan(s, 16, ragged);
+    build_plan(s, 16, how);
     return s;
 }
 
@@ -343,10 +354,23 @@ Test(dnn, what_the_plan_does_not_know_is_refused)
 Test(dnn, a_plan_with_a_tensor_that_cannot_be_sized_is_refused)
 {
     uint64_t base;
-    exec_session *s = ready(&base, 1);
+    exec_session *s = ready(&base, RAGGED);
     proto_R_ERROR e;
     cr_assert(execute(s, base, base + 4096, base + 8192, 0, UID_Y, &e), "a ragged y ran");
     cr_assert(msg_has(&e, "plan 18: tensor UID 121 cannot be sized: it is ragged"),
+              "message: %.*s", MSG(e));
+    exec_session_close(s);
+    /* an operation given to its graph before it was finalized could have changed since */
+    s = ready(&base, EARLY);
+    cr_assert(execute(s, base, base + 4096, base + 8192, 0, UID_Y, &e), "an early operation ran");
+    cr_assert(msg_has(&e, "plan 18: operation 14 of its graph was not finalized when the graph "
+                          "was given it"),
+              "message: %.*s", MSG(e));
+    exec_session_close(s);
+    /* likewise a heuristic given its graph before the graph was finalized */
+    s = ready(&base, LATE_GRAPH);
+    cr_assert(execute(s, base, base + 4096, base + 8192, 0, UID_Y, &e), "a late graph ran");
+    cr_assert(msg_has(&e, "plan 18: the executor does not know its operation graph's tensors"),
               "message: %.*s", MSG(e));
     exec_session_close(s);
 }
@@ -435,5 +459,44 @@ Test(dnn, batch_norm_checks_come_in_their_order)
                  ops[k], (unsigned long long)(end - 64));
         bn_refused(s, k, end - 64, H, n, &t, want);
     }
+    exec_session_close(s);
+}
+
+/* The library fills a query's descriptors in place: never one the mirror knows finalized (a
+ * tensor operations name, a plan), which would then no longer be what it mirrors. */
+static int32_t get_into(exec_session *s, uint32_t out)
+{
+    begin();
+    uint8_t *o = proto_put_DNN_BE_GET(&req, PLAN, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
+                                      CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, 8);
+    memcpy(o, &(uint64_t){out}, 8);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.n, 1);
+    proto_R_DATA d;
+    cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+    int32_t st;
+    memcpy(&st, d.data + 8, 4);
+    done(&r);
+    return st;
+}
+
+Test(dnn, a_query_never_fills_a_finalized_descriptor)
+{
+    uint64_t base;
+    exec_session *s = ready(&base, 0);
+    begin();
+    proto_put_DNN_BE_CREATE(&req, 60, CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
+    proto_put_DNN_BE_CREATE(&req, 61, CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+    reply r;
+    run(s, &r);
+    cr_assert_eq(r.n, 0);
+    done(&r);
+    cr_assert_eq(get_into(s, 60), CUDNN_STATUS_SUCCESS, "a fresh descriptor was not filled");
+    cr_assert_eq(get_into(s, 60), CUDNN_STATUS_BAD_PARAM, "a filled one was filled again");
+    cr_assert_eq(get_into(s, PLAN), CUDNN_STATUS_BAD_PARAM, "the finalized plan was filled");
+    /* the plan is still the plan: it runs */
+    proto_R_ERROR e;
+    cr_assert_not(execute(s, base, base + 4096, base + 8192, 0, UID_Y, &e), "%.*s", MSG(e));
     exec_session_close(s);
 }
