@@ -178,22 +178,7 @@ static int execute(exec_session *s, uint64_t x, uint64_t w, uint64_t y, uint64_t
                3 * PROTO_DNN_BYVALUE_SLOT);
     proto_put_DNN_BE_EXECUTE(&req, H, 0, PLAN, pack);
     proto_put_DNN_BE_DESTROY(&req, pack);
-    proto_put_PING(&req, 3);
-    reply r;
-    run(s, &r);
-    cr_assert_eq(r.recs[r.n - 1].op, PROTO_OP_R_PONG, "the session did not answer the PING");
-    int failed = r.n == 2;
-    if (failed) {
-        static uint8_t msg[600];
-        *err = error_at(&r, 0);
-        err->msg_len = err->msg_len < sizeof msg ? err->msg_len : sizeof msg;
-        memcpy(msg, err->msg, err->msg_len);
-        err->msg = msg;
-    } else {
-        cr_assert_eq(r.n, 1, "%d records", r.n);
-    }
-    done(&r);
-    return failed;
+    return run_then_ping(s, err);
 }
 
 static void put(exec_session *s, uint64_t dst, const void *src, size_t n)
@@ -203,20 +188,6 @@ static void put(exec_session *s, uint64_t dst, const void *src, size_t n)
     reply r;
     run(s, &r);
     cr_assert_eq(r.n, 0);
-    done(&r);
-}
-
-static void get(exec_session *s, uint64_t p, void *out, size_t n)
-{
-    reply r;
-    begin();
-    proto_put_MEMCPY_D2H(&req, p, n, 0);
-    run(s, &r);
-    cr_assert_eq(r.n, 1);
-    proto_R_DATA d;
-    cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
-    cr_assert_eq(d.data_len, n);
-    memcpy(out, d.data, n);
     done(&r);
 }
 
@@ -255,7 +226,7 @@ Test(dnn, a_good_execute_computes_and_is_checked_whole)
     uint64_t y = end - 32 * 4;
     cr_assert_not(execute(s, base, base + 4096, y, 0, UID_Y, &e), "a good Execute failed: %.*s",
                   MSG(e));
-    get(s, y, hy, sizeof hy);
+    copy_back(s, y, hy, sizeof hy);
     for (int i = 0; i < 32; i++)
         cr_assert_float_eq(hy[i], 2 * (i - 7.5f), 1e-6, "y[%d] = %g, want %g", i, hy[i],
                            2 * (i - 7.5));
@@ -279,7 +250,7 @@ Test(dnn, a_tensor_reaching_past_the_mapping_is_refused_and_nothing_written)
     cr_assert(msg_has(&e, "DNN_BE_EXECUTE: variant pack"), "message: %.*s", MSG(e));
     cr_assert(msg_has(&e, ": tensor UID 121 [0x"), "message: %.*s", MSG(e));
     cr_assert(msg_has(&e, ", +128) is not in this session's memory"), "message: %.*s", MSG(e));
-    get(s, y, after, sizeof after);
+    copy_back(s, y, after, sizeof after);
     cr_assert_arr_eq(before, after, sizeof before, "the refused Execute wrote y");
     /* the same for an input: x starting 64 bytes before the end */
     cr_assert(execute(s, end - 64, base + 4096, base + 8192, 0, UID_Y, &e), "x past the end ran");
@@ -317,7 +288,7 @@ Test(dnn, a_tensor_striding_into_another_session_is_refused)
     build_plan(a, (int64_t)((bbase - y) / 4), 0);
     proto_R_ERROR e;
     int refused = execute(a, abase, abase + 4096, y, 0, UID_Y, &e);
-    get(b, bbase, after, sizeof after);
+    copy_back(b, bbase, after, sizeof after);
     cr_assert_arr_eq(secret, after, sizeof secret, "the other session's bytes changed");
     cr_assert(refused, "a tensor striding into another session ran");
     cr_assert(msg_has(&e, ": tensor UID 121 [0x"), "message: %.*s", MSG(e));
