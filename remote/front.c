@@ -271,6 +271,8 @@ static int relay(front_sess *s, const void *req, size_t n, void **reply, size_t 
         s->req_win.used_ns = now;
         req = NULL;
     } else if (s->req_win.p && now - s->req_win.used_ns > RMT_WIN_IDLE_NS) {
+        GENIE_DEBUG("session %u: request window of %zu bytes dropped (idle)", s->id,
+                    s->req_win.cap);
         rmt_win_drop(&s->req_win); /* big requests stopped: give the memory back */
         h.flags = RMT_WF_DROP;
     }

@@ -328,6 +328,8 @@ int rmt_worker_main(const rmt_worker_args *a)
             /* big replies stopped: give the memory back (the front's mapping goes with our
              * next reply; it may still be sending this one from it) */
             exec_session_reply_arena(s, NULL, 0);
+            GENIE_DEBUG("session %u: reply window of %zu bytes dropped (idle)", a->session,
+                        out_win.cap);
             rmt_win_drop(&out_win);
             dropped = 1;
         }
