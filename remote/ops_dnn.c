@@ -332,6 +332,13 @@ int exec_op_DNN_BE_SET(exec_session *s, uint32_t index, const proto_DNN_BE_SET *
     cudnnBackendDescriptor_t d;
     if ((e = desc_get(s, D, index, a->desc, "DNN_BE_SET", &d)))
         return e;
+    const char *why = proto_dnn_attr_unchecked(exec_dnnm_type(&D->mirror, a->desc), a->attr,
+                                               (int)a->type);
+    if (why)
+        return exec_fail(s, index, EXEC_cudaErrorNotSupported, CUDNN_STATUS_NOT_SUPPORTED,
+                         "DNN_BE_SET: attribute %u of descriptor %u (%s) is not supported: its "
+                         "extent could not be checked",
+                         a->attr, a->desc, why);
     if (exec_dnnm_finalized(&D->mirror, a->desc)) { /* as the library would: the mirror stays */
         GENIE_INFO("cudnnBackendSetAttribute(descriptor %u, attribute %u): the descriptor is "
                    "finalized",

@@ -322,6 +322,53 @@ Test(dnn, what_the_plan_does_not_know_is_refused)
     exec_session_close(s);
 }
 
+/* Attributes that would change a tensor's extent behind the plan's descriptors, or hand the
+ * library a pointer Genie cannot size, are refused at their DNN_BE_SET with the reason (the
+ * shim refuses them first with CUDNN_STATUS_NOT_SUPPORTED; this is the executor's own guard
+ * against a client that sends them anyway); the session goes on and a good Execute runs. */
+Test(dnn, attributes_whose_extent_cannot_be_checked_are_refused)
+{
+    uint64_t base;
+    exec_session *s = ready(&base, 0);
+    static const struct {
+        uint32_t desc_type, attr;
+        int type;
+        const char *why;
+    } cases[] = {
+        {CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, CUDNN_ATTR_VARIANT_PACK_OVERRIDE_SHAPES,
+         CUDNN_TYPE_INT64, "shapes overridden at execution"},
+        {CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, CUDNN_ATTR_VARIANT_PACK_OVERRIDE_STRIDES,
+         CUDNN_TYPE_INT64, "shapes overridden at execution"},
+        {CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, CUDNN_ATTR_VARIANT_PACK_INTERMEDIATES,
+         CUDNN_TYPE_VOID_PTR, "intermediates"},
+        {CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR, CUDNN_ATTR_OPERATION_MATMUL_GEMM_M_OVERRIDE_DESC,
+         CUDNN_TYPE_BACKEND_DESCRIPTOR, "GEMM sizes read from device tensors"},
+        {CUDNN_BACKEND_TENSOR_DESCRIPTOR, CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_VOID_PTR,
+         "a pointer outside a variant pack"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint32_t id = 300 + (uint32_t)i;
+        begin();
+        proto_put_DNN_BE_CREATE(&req, id, cases[i].desc_type);
+        if (cases[i].type == CUDNN_TYPE_VOID_PTR)
+            set_ptrs(id, cases[i].attr, 1, &base);
+        else if (cases[i].type == CUDNN_TYPE_BACKEND_DESCRIPTOR)
+            set_ids(id, cases[i].attr, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, (uint64_t[]){X});
+        else
+            set_i64(id, cases[i].attr, 1, &(int64_t){4});
+        proto_R_ERROR e;
+        cr_assert(run_then_ping(s, &e), "case %zu: the attribute was taken", i);
+        cr_assert_eq(e.cu_result, CUDNN_STATUS_NOT_SUPPORTED, "case %zu", i);
+        cr_assert(msg_has(&e, cases[i].why), "case %zu: %.*s", i, MSG(e));
+        begin();
+        proto_put_DNN_BE_DESTROY(&req, id);
+        cr_assert(!run_then_ping(s, &e), "case %zu: destroy: %.*s", i, MSG(e));
+    }
+    proto_R_ERROR e;
+    cr_assert(!execute(s, base, base + 4096, base + 8192, 0, UID_Y, &e), "%.*s", MSG(e));
+    exec_session_close(s);
+}
+
 Test(dnn, a_plan_with_a_tensor_that_cannot_be_sized_is_refused)
 {
     uint64_t base;
