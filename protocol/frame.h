@@ -42,6 +42,10 @@ enum proto_kind {
 /* DELTA_Z: on a BATCH_DELTA frame, the record's patches are compressed (protocol/delta.h,
  * proto_delta_deflate; GENIE_DELTA_DEFLATE). Meaningless on any other frame. */
 #define PROTO_FRAME_DELTA_Z 0x20u
+/* DELTA_REF: on a BATCH_DELTA frame, its patches (a list or same-layout bytes) patch the
+ * template's back-reference prediction, not the template (protocol/delta.h,
+ * proto_delta_apply_ref; GENIE_DELTA_REF). Meaningless on any other frame. */
+#define PROTO_FRAME_DELTA_REF 0x40u
 /* One span of R_TRACE: the op at index of frame seq ran on client stream `stream` from t0 to
  * t1 on the device (the server's clock, ns). 32 bytes, little-endian. */
 typedef struct proto_trace_span {

@@ -260,6 +260,7 @@ struct exec_session {
      * those of the delta being run */
     proto_delta_layout tmpl_layout, pend_layout;
     int tmpl_layout_ok, pend_layout_ok;
+    proto_delta_refs refs; /* proto_delta_apply_ref's tables (PROTO_FRAME_DELTA_REF) */
     int in_delta;    /* running a reconstructed batch */
     struct exec_replay *replay; /* GENIE_GRAPH_REPLAY on the executor (remote/replay.c) */
     uint64_t nfail;  /* R_ERROR records written (exec_fail) */

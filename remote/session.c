@@ -361,7 +361,8 @@ static const char *delta_build(exec_session *s, const proto_frame *f, const prot
     if (proto_frame_begin(out, PROTO_KIND_REQUEST, f->seq) ||
         genie_buf_append(out, s->tmpl.data, s->tmpl.len))
         return "out of memory";
-    proto_frame_set_flags(out, (f->flags & ~PROTO_FRAME_DELTA_Z) | PROTO_FRAME_TEMPLATE);
+    proto_frame_set_flags(out, (f->flags & ~(PROTO_FRAME_DELTA_Z | PROTO_FRAME_DELTA_REF)) |
+                                   PROTO_FRAME_TEMPLATE);
     const char *why;
     genie_buf z = {0};
     if (f->flags & PROTO_FRAME_DELTA_Z) {
@@ -380,14 +381,21 @@ static const char *delta_build(exec_session *s, const proto_frame *f, const prot
         if (!s->tmpl_layout_ok) {
             why = "no layout to reuse (the template was not made by a delta)";
         } else {
-            why = proto_delta_apply_same(out->data + PROTO_HDR_SIZE, s->tmpl.len,
-                                         &s->tmpl_layout, a.patches, a.patches_len);
+            why = f->flags & PROTO_FRAME_DELTA_REF
+                      ? proto_delta_apply_same_ref(out->data + PROTO_HDR_SIZE, s->tmpl.len,
+                                                   &s->tmpl_layout, a.patches, a.patches_len,
+                                                   &s->refs)
+                      : proto_delta_apply_same(out->data + PROTO_HDR_SIZE, s->tmpl.len,
+                                               &s->tmpl_layout, a.patches, a.patches_len);
             s->pend_layout_ok = !why && !proto_delta_layout_copy(&s->pend_layout,
                                                                  &s->tmpl_layout);
         }
     } else {
-        why = proto_delta_apply(out->data + PROTO_HDR_SIZE, s->tmpl.len, a.patches,
-                                a.patches_len, a.npatches);
+        why = f->flags & PROTO_FRAME_DELTA_REF
+                  ? proto_delta_apply_ref(out->data + PROTO_HDR_SIZE, s->tmpl.len, a.patches,
+                                          a.patches_len, a.npatches, &s->refs)
+                  : proto_delta_apply(out->data + PROTO_HDR_SIZE, s->tmpl.len, a.patches,
+                                      a.patches_len, a.npatches);
         s->pend_layout_ok = !why && !proto_delta_layout_of(&s->pend_layout, a.patches,
                                                            a.patches_len, a.npatches);
     }
@@ -649,6 +657,7 @@ void exec_session_close(exec_session *s)
     genie_buf_free(&s->tmpl);
     proto_delta_layout_free(&s->tmpl_layout);
     proto_delta_layout_free(&s->pend_layout);
+    proto_delta_refs_free(&s->refs);
     free(s->keep);
     GENIE_INFO("session %u closed", s->id);
     exec_ctx *c = s->ctx;

@@ -235,6 +235,7 @@ typedef struct shim_state {
     sem_pipe pipe; /* the pipeline pass's run of chunks since the last waiting flush */
     sem_cost_params cost; /* the cost model's parameters (GENIE_COST_PARAMS or defaults) */
     int delta_z; /* GENIE_DELTA_DEFLATE: a BATCH_DELTA's patches go compressed when smaller */
+    int delta_ref; /* GENIE_DELTA_REF: a BATCH_DELTA's list may patch the back-reference prediction */
     shim_stats stats;
 } shim_state;
 

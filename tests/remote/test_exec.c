@@ -1762,6 +1762,95 @@ Test(exec, batch_delta_compressed)
     exec_session_close(s);
 }
 
+/* Back-references (PROTO_FRAME_DELTA_REF): the list patches the template's prediction, in
+ * which the D2H's source (the same address as the MEMSET's destination in the template) holds
+ * whatever the batch's MEMSET destination holds. The delta moves the MEMSET to another
+ * buffer and patches only its destination and value: the D2H follows it (with the executor
+ * ignoring the flag it would read the old buffer, 0x11). */
+static void payload_of(uint64_t dst, uint64_t src, uint32_t v, genie_buf *out)
+{
+    genie_buf b = {0};
+    cr_assert_eq(proto_frame_begin(&b, PROTO_KIND_REQUEST, 0), 0);
+    cr_assert_not_null(proto_put_MEMSET(&b, dst, 64, v, 0));
+    cr_assert_not_null(proto_put_MEMCPY_D2H(&b, src, 8, 0));
+    genie_buf_reset(out);
+    genie_buf_append(out, b.data + PROTO_HDR_SIZE, b.len - PROTO_HDR_SIZE);
+    genie_buf_free(&b);
+}
+
+static uint32_t put_delta_ref(uint32_t tmpl_seq, const genie_buf *tmpl, const genie_buf *cur,
+                              proto_delta_layout *same)
+{
+    genie_buf pred = {0}, list = {0};
+    proto_delta_refs r = {0};
+    uint32_t np;
+    cr_assert_eq(tmpl->len, cur->len);
+    cr_assert_eq(proto_delta_predict(tmpl->data, cur->data, cur->len, &pred, &r), 0);
+    cr_assert_eq(proto_delta_encode(cur->data, pred.data, cur->len, SIZE_MAX, &list, &np), 0);
+    if (same) { /* the bytes of cur at the layout's runs */
+        cr_assert(proto_delta_covers(same, cur->data, pred.data, cur->len));
+        cr_assert_eq(proto_delta_encode_same(same, cur->data, cur->len, &list), 0);
+        np = PROTO_DELTA_SAME_LAYOUT;
+    }
+    begin();
+    uint32_t fl = PROTO_FRAME_TEMPLATE | PROTO_FRAME_DELTA_REF;
+    memcpy(req.data + 8, &fl, 4);
+    uint8_t *p = proto_put_BATCH_DELTA(&req, tmpl_seq, np, list.len);
+    cr_assert_not_null(p);
+    memcpy(p, list.data, list.len);
+    genie_buf_free(&pred);
+    genie_buf_free(&list);
+    proto_delta_refs_free(&r);
+    return next_seq - 1;
+}
+
+Test(exec, batch_delta_back_references)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    cr_assert(base >= (1ull << 32) && base + 2 * MiB < (1ull << 48), "not an address's shape");
+    map(s, base, 2 * MiB);
+    genie_buf t0 = {0}, c = {0}, c2 = {0};
+    payload_of(base, base, 0x11, &t0);
+    uint32_t t = put_template(base, 0x11);
+    expect_data(s, 0x11);
+    payload_of(base + 0x1000, base + 0x1000, 0x22, &c);
+    /* the list says nothing about the D2H: only the MEMSET's destination and value */
+    genie_buf pred = {0}, list = {0};
+    proto_delta_refs r = {0};
+    uint32_t np;
+    proto_delta_predict(t0.data, c.data, c.len, &pred, &r);
+    proto_delta_encode(c.data, pred.data, c.len, SIZE_MAX, &list, &np);
+    proto_delta_layout l = {0};
+    cr_assert_eq(proto_delta_layout_of(&l, list.data, list.len, np), 0);
+    cr_assert_lt(l.run[2 * (l.n - 1)], 32, "a patch in the D2H record");
+    t = put_delta_ref(t, &t0, &c, NULL);
+    expect_data(s, 0x22);
+    /* the same runs again, onto the prediction (same-layout bytes) */
+    payload_of(base + 0x2000, base + 0x2000, 0x33, &c2);
+    t = put_delta_ref(t, &c, &c2, &l);
+    expect_data(s, 0x33);
+    /* a prediction that is wrong for this batch: the list corrects it (the D2H stays) */
+    payload_of(base + 0x3000, base + 0x2000, 0x44, &c);
+    t = put_delta_ref(t, &c2, &c, NULL);
+    expect_data(s, 0x33);
+    /* a malformed list with the flag is refused before anything runs */
+    begin();
+    uint32_t fl = PROTO_FRAME_TEMPLATE | PROTO_FRAME_DELTA_REF;
+    memcpy(req.data + 8, &fl, 4);
+    uint8_t *p = proto_put_BATCH_DELTA(&req, t, 1, 6);
+    memcpy(p, "\x00\x20\x11\x11\x11\x11", 6);
+    expect_refused(s, "truncated");
+    genie_buf_free(&t0);
+    genie_buf_free(&c);
+    genie_buf_free(&c2);
+    genie_buf_free(&pred);
+    genie_buf_free(&list);
+    proto_delta_refs_free(&r);
+    proto_delta_layout_free(&l);
+    exec_session_close(s);
+}
+
 Test(exec, batch_delta_refused)
 {
     exec_session *s = open_hello();
