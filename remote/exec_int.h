@@ -384,6 +384,9 @@ void exec_trace_session_close(exec_session *s);
 void exec_ctx_poison(exec_ctx *c, CUresult r);
 /* Called as a session closes, ctx->lock held: the last one out resets a poisoned context. */
 void exec_ctx_session_gone(exec_ctx *c);
+/* Makes c's context current on the calling thread: one cuCtxSetCurrent the first time in
+ * this thread (and after any context opens, resets or closes), none after. */
+CUresult exec_ctx_make_current(exec_ctx *c);
 int exec_fail(exec_session *s, uint32_t index, int cuda_err, int cu_result, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /* R_ERROR for a failed driver call: msg "what: CUDA_ERROR_X", cuda_err = exec_cuda_err(r). */
