@@ -33,6 +33,12 @@ start_server() {
     echo "genie-remote did not start" >&2; cat "$tmp/server.log" >&2; exit 1
 }
 
+fail() { # the reason; genie-remote's log with it, if one ran
+    echo "run_negative: $*" >&2
+    [ -f "$tmp/server.log" ] && { echo "--- genie-remote's log:" >&2; cat "$tmp/server.log" >&2; }
+    exit 1
+}
+
 run() { # expected-rc regex
     # The failing cases must fail fast (a 3 s deadline, done within 10 s); the good case only
     # must not hang: on a loaded 2-core machine its run may take longer than 3 s per reply.
@@ -45,10 +51,10 @@ run() { # expected-rc regex
     set -e
     t1=$(date +%s)
     cat "$tmp/out"
-    [ $rc -ne 124 ] || { echo "run_negative: the program hung" >&2; exit 1; }
-    [ $rc -eq "$want" ] || { echo "run_negative: exit status $rc, expected $want" >&2; exit 1; }
-    grep -Eq -- "$re" "$tmp/out" || { echo "run_negative: output lacks /$re/" >&2; exit 1; }
-    [ $((t1 - t0)) -le $bound ] || { echo "run_negative: took $((t1 - t0)) s" >&2; exit 1; }
+    [ $rc -ne 124 ] || fail "the program hung"
+    [ $rc -eq "$want" ] || fail "exit status $rc, expected $want"
+    grep -Eq -- "$re" "$tmp/out" || fail "output lacks /$re/"
+    [ $((t1 - t0)) -le $bound ] || fail "took $((t1 - t0)) s"
 }
 
 wrap=
