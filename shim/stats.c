@@ -28,8 +28,7 @@ static void print_stats(FILE *f, int json)
                 "\"syncs_elided\": %llu, \"pipeline_chunks\": %llu, "
                 "\"fatbins_registered\": %llu, \"fatbin_bytes_registered\": %llu, "
                 "\"modules_hashed\": %llu, \"modules_loaded\": %llu, "
-                "\"module_bytes_sent\": %llu, \"funcs_prepared\": %llu, "
-                "\"per_api\": {",
+                "\"module_bytes_sent\": %llu, \"funcs_prepared\": %llu, ",
                 (unsigned long long)s->calls_total, (unsigned long long)s->ops_recorded,
                 (unsigned long long)s->launches, (unsigned long long)s->batches,
                 (unsigned long long)s->round_trips, (unsigned long long)s->rt_setup,
@@ -53,6 +52,9 @@ static void print_stats(FILE *f, int json)
                 (unsigned long long)s->fatbin_bytes_registered,
                 (unsigned long long)s->modules_hashed, (unsigned long long)s->modules_loaded,
                 (unsigned long long)s->module_bytes_sent, (unsigned long long)s->funcs_prepared);
+        char cost[640];
+        shim_cost_json(cost, sizeof cost);
+        fprintf(f, "%s\"per_api\": {", cost);
         int first = 1;
         for (unsigned i = 0; i < GENIE_APIX__COUNT; i++)
             if (s->calls[i]) {
