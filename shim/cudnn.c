@@ -110,6 +110,35 @@ static const shim_slot *query(shim_rec *r)
     return s->filled ? s : NULL;
 }
 
+/* Sends the record announcing a new handle or descriptor obj (put: the op's bytes, or NULL
+ * when SHIM_PUT failed) and commits it; on any failure obj is unregistered and freed, and the
+ * call's status says so. */
+static cudnnStatus_t announce_new(shim_rec *r, const void *put, unsigned op, void *obj)
+{
+    if (!put)
+        shim_batch_rollback(r);
+    else
+        shim_sem_op(SEM_OP_HANDLE, op, 0);
+    if (!put || commit(r, SHIM_NO_STREAM)) {
+        shim_handle_del(obj);
+        free(obj);
+        return CUDNN_STATUS_ALLOC_FAILED;
+    }
+    return CUDNN_STATUS_SUCCESS;
+}
+
+/* Commits the record saying a handle or descriptor is gone (put as above); best effort: the
+ * client forgets the object whatever the wire says. */
+static void announce_gone(shim_rec *r, const void *put, unsigned op)
+{
+    if (!put) {
+        shim_batch_rollback(r);
+        return;
+    }
+    shim_sem_op(SEM_OP_HANDLE, op, 0);
+    (void)commit(r, SHIM_NO_STREAM);
+}
+
 /* ------------------------------------------------------------ versions, strings ---- */
 
 size_t shim_impl_cudnnGetVersion(void) { return CUDNN_VERSION; }
@@ -187,18 +216,9 @@ cudnnStatus_t shim_impl_cudnnCreate(cudnnHandle_t *handle)
     }
     shim_rec r;
     shim_batch_begin(&r);
-    if (!SHIM_PUT(&r, DNN_CREATE, h->id)) {
-        shim_batch_rollback(&r);
-        shim_handle_del(h);
-        free(h);
-        return CUDNN_STATUS_ALLOC_FAILED;
-    }
-    shim_sem_op(SEM_OP_HANDLE, PROTO_OP_DNN_CREATE, 0);
-    if (commit(&r, SHIM_NO_STREAM)) {
-        shim_handle_del(h);
-        free(h);
-        return CUDNN_STATUS_ALLOC_FAILED;
-    }
+    cudnnStatus_t st = announce_new(&r, SHIM_PUT(&r, DNN_CREATE, h->id), PROTO_OP_DNN_CREATE, h);
+    if (st != CUDNN_STATUS_SUCCESS)
+        return st;
     *handle = (cudnnHandle_t)h;
     return CUDNN_STATUS_SUCCESS;
 }
@@ -211,12 +231,7 @@ cudnnStatus_t shim_impl_cudnnDestroy(cudnnHandle_t handle)
     if (shim_ensure() == cudaSuccess) { /* a lost session has nothing left to destroy */
         shim_rec r;
         shim_batch_begin(&r);
-        if (SHIM_PUT(&r, DNN_DESTROY, h->id)) {
-            shim_sem_op(SEM_OP_HANDLE, PROTO_OP_DNN_DESTROY, 0);
-            (void)commit(&r, SHIM_NO_STREAM);
-        } else {
-            shim_batch_rollback(&r);
-        }
+        announce_gone(&r, SHIM_PUT(&r, DNN_DESTROY, h->id), PROTO_OP_DNN_DESTROY);
     }
     shim_handle_del(h);
     free(h);
@@ -345,18 +360,10 @@ cudnnStatus_t shim_impl_cudnnBackendCreateDescriptor(cudnnBackendDescriptorType_
     }
     shim_rec r;
     shim_batch_begin(&r);
-    if (!SHIM_PUT(&r, DNN_BE_CREATE, d->id, d->type)) {
-        shim_batch_rollback(&r);
-        shim_handle_del(d);
-        free(d);
-        return CUDNN_STATUS_ALLOC_FAILED;
-    }
-    shim_sem_op(SEM_OP_HANDLE, PROTO_OP_DNN_BE_CREATE, 0);
-    if (commit(&r, SHIM_NO_STREAM)) {
-        shim_handle_del(d);
-        free(d);
-        return CUDNN_STATUS_ALLOC_FAILED;
-    }
+    cudnnStatus_t st = announce_new(&r, SHIM_PUT(&r, DNN_BE_CREATE, d->id, d->type),
+                                    PROTO_OP_DNN_BE_CREATE, d);
+    if (st != CUDNN_STATUS_SUCCESS)
+        return st;
     *descriptor = (cudnnBackendDescriptor_t)d;
     return CUDNN_STATUS_SUCCESS;
 }
@@ -369,12 +376,7 @@ cudnnStatus_t shim_impl_cudnnBackendDestroyDescriptor(cudnnBackendDescriptor_t d
     if (shim_ensure() == cudaSuccess) {
         shim_rec r;
         shim_batch_begin(&r);
-        if (SHIM_PUT(&r, DNN_BE_DESTROY, d->id)) {
-            shim_sem_op(SEM_OP_HANDLE, PROTO_OP_DNN_BE_DESTROY, 0);
-            (void)commit(&r, SHIM_NO_STREAM);
-        } else {
-            shim_batch_rollback(&r);
-        }
+        announce_gone(&r, SHIM_PUT(&r, DNN_BE_DESTROY, d->id), PROTO_OP_DNN_BE_DESTROY);
     }
     shim_handle_del(d);
     attrs_clear(d);
