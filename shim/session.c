@@ -136,11 +136,13 @@ static cudaError_t connect_session(void)
 {
     int again = 0;
     cudaError_t e = cudaSuccess;
+    uint64_t t0 = genie_now_ns();
     for (int t = 1; t <= SHIM_VA_TRIES; t++) {
         e = connect_once(t, &again);
         if (!again)
             break;
     }
+    shim_g.stats.connect_ns += genie_now_ns() - t0;
     return e;
 }
 

@@ -53,6 +53,7 @@ typedef struct shim_stats {
     uint64_t wire_ns; /* time spent on the wire: sending, and waiting for replies */
     uint64_t exec_ns; /* the executor's own time for those frames (R_EXEC of each reply) */
     uint64_t last_exec_ns; /* R_EXEC of the last reply read (not a counter) */
+    uint64_t connect_ns;   /* opening the session: connect, HELLO, the VA range, calibration */
     /* GENIE_PHASE: flushed batches and bytes sent, per phase (sem_phase: other, prefill,
      * decode); GENIE_KV_COLOCATE: buffers marked as KV cache and the bytes of copies into and
      * out of them that went over the wire */

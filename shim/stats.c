@@ -19,7 +19,7 @@ static void print_stats(FILE *f, int json)
                 "\"delta_bytes_saved\": %llu, \"batches_template\": %llu, \"batches_branched\": %llu, "
                 "\"branches_ns\": %llu, "
                 "\"wire_ns\": %llu, "
-                "\"exec_ns\": %llu, "
+                "\"exec_ns\": %llu, \"connect_ns\": %llu, "
                 "\"phase_other_batches\": %llu, \"phase_prefill_batches\": %llu, "
                 "\"phase_decode_batches\": %llu, \"phase_other_bytes\": %llu, "
                 "\"phase_prefill_bytes\": %llu, \"phase_decode_bytes\": %llu, "
@@ -41,7 +41,8 @@ static void print_stats(FILE *f, int json)
                 (unsigned long long)s->delta_bytes_saved,
                 (unsigned long long)s->batches_template, (unsigned long long)s->batches_branched, (unsigned long long)s->branches_ns,
                 (unsigned long long)s->wire_ns,
-                (unsigned long long)s->exec_ns, (unsigned long long)s->phase_batches[0],
+                (unsigned long long)s->exec_ns, (unsigned long long)s->connect_ns,
+                (unsigned long long)s->phase_batches[0],
                 (unsigned long long)s->phase_batches[1], (unsigned long long)s->phase_batches[2],
                 (unsigned long long)s->phase_bytes[0], (unsigned long long)s->phase_bytes[1],
                 (unsigned long long)s->phase_bytes[2], (unsigned long long)s->kv_buffers,
