@@ -82,14 +82,15 @@ Test(cost, calibrates_at_session_start, .init = env_calibrate, .timeout = 120)
 }
 
 /* What waited-for batches teach: a batch of 200 memsets, the executor's whole cost per op
- * (R_EXEC); a 4 MiB copy back, the wire's rate; the branches pass's graph over the batch, its
- * cost per pair of ops. */
+ * (R_EXEC); the branches pass's graph over the batch, its cost per pair of ops. (The wire's
+ * rate from the 4 MiB copy back: in-process here there is no wire to time, so the e2e tests
+ * e2e_cost_calibrated_{unix,tcp} check it over a socket.) */
 Test(cost, learns_from_waited_batches, .init = env_calibrate, .timeout = 120)
 {
     uint8_t *d;
     cr_assert_eq(cudaMalloc((void **)&d, 4 << 20), cudaSuccess);
     sem_cost_params p0 = params();
-    double ops0 = stat("cost_op_samples"), wire0 = stat("cost_wire_samples");
+    double ops0 = stat("cost_op_samples");
     cr_assert_eq(stat("cost_pass_samples"), 0);
     cr_assert_eq(p0.pair_ns, 0);
     for (int i = 0; i < 200; i++)
@@ -99,10 +100,8 @@ Test(cost, learns_from_waited_batches, .init = env_calibrate, .timeout = 120)
     cr_assert_eq(back[64 * 7], 7);
     sem_cost_params p1 = params();
     cr_assert_eq(stat("cost_op_samples"), ops0 + 1);
-    cr_assert_eq(stat("cost_wire_samples"), wire0 + 1);
     cr_assert_eq(stat("cost_pass_samples"), 1);
     cr_assert(p1.op_ns != p0.op_ns && p1.op_ns > 0 && p1.op_ns < 5e6, "op %g ns", p1.op_ns);
-    cr_assert(p1.wire_bps != p0.wire_bps && p1.wire_bps > 1e6, "wire %g B/s", p1.wire_bps);
     cr_assert(p1.pair_ns > 0 && p1.pair_ns < 1e6, "pass %g ns per pair", p1.pair_ns);
 }
 
