@@ -148,7 +148,7 @@ int shim_cost_json(char *out, size_t n)
                     "\"cost_remote_took_ns\": %llu, \"cost_remote_fresh\": %d, "
                     "\"cost_pings_ns\": %llu, \"cost_wire_samples\": %llu, "
                     "\"cost_op_samples\": %llu, \"cost_pass_samples\": %llu, "
-                    "\"cost_rtt_ns\": %.0f, \"cost_wire_bps\": %.6g, \"cost_op_ns\": %.1f, "
+                    "\"cost_rtt_ns\": %.6g, \"cost_wire_bps\": %.6g, \"cost_op_ns\": %.1f, "
                     "\"cost_flops\": %.6g, \"cost_mem_bps\": %.6g, \"cost_pair_ns\": %.4g, ",
                     C.calibrate, C.device_from_remote, (unsigned long long)C.remote_took_ns,
                     C.remote_fresh, (unsigned long long)C.pings_ns,

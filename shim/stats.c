@@ -53,7 +53,7 @@ static void print_stats(FILE *f, int json)
                 (unsigned long long)s->fatbin_bytes_registered,
                 (unsigned long long)s->modules_hashed, (unsigned long long)s->modules_loaded,
                 (unsigned long long)s->module_bytes_sent, (unsigned long long)s->funcs_prepared);
-        char cost[640];
+        char cost[1024];
         shim_cost_json(cost, sizeof cost);
         fprintf(f, "%s\"per_api\": {", cost);
         int first = 1;
