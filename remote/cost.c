@@ -13,7 +13,8 @@
  *   op_ps    the slope between 64 and 320 4-byte cuMemsetD8Async on the NULL stream;
  *   mem_bps  the slope between 2 and 10 MiB cuMemcpyDtoDAsync (read and write: 2x the bytes);
  *   flops    the slope between 1 and 5 SGEMMs of 192 (cuBLAS, if it loads), less op_ps each.
- * About 5 ms on the fake GPU at rest, 1 ms on a GPU. */
+ * 30-40 ms on the fake GPU at rest (its SGEMMs are OpenBLAS's), up to 170 ms on a loaded 2-core
+ * host; not yet measured on a GPU, where cuBLAS's loading comes first. */
 #include "remote/exec_int.h"
 
 #include <stdio.h>
@@ -197,16 +198,15 @@ void exec_ctx_cost_known(exec_ctx *c, const exec_cost *k)
     pthread_mutex_unlock(&c->lock);
 }
 
-int exec_cost_reply(exec_session *s, uint32_t index)
+int exec_cost_reply(exec_session *s)
 {
     exec_cost k;
     int fresh;
     int rc = exec_cost_get(s->ctx, &k, &fresh);
-    if (rc) /* no numbers: the client keeps its own; not the session's failure */
+    if (rc) { /* no numbers: the client keeps its own; not the session's failure */
         GENIE_WARN("cost model: the device measurement failed (CUresult %d); R_COST left out", rc);
-    (void)index;
-    if (rc)
         return 0;
+    }
     return proto_put_R_COST(&s->reply, k.op_ps, k.flops, k.mem_bps, k.took_ns, (uint32_t)fresh, 0)
                ? 0
                : GENIE_ENOMEM;

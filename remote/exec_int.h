@@ -187,7 +187,7 @@ struct exec_ctx {
 int exec_cost_get(exec_ctx *c, exec_cost *out, int *fresh);
 /* Appends R_COST to s's reply (HELLO with PROTO_HELLO_COST). 0 or GENIE_ENOMEM; a failed
  * measurement leaves R_COST out and is no error of the session's. */
-int exec_cost_reply(exec_session *s, uint32_t index);
+int exec_cost_reply(exec_session *s);
 
 /* The key under which session s finds content hash h in a cache this process's sessions
  * share (weights, modules): unless global, h mixed with the session's tenant (the token it
