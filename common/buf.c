@@ -14,9 +14,12 @@ int genie_buf_reserve(genie_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    uint8_t *p = realloc(b->data, cap);
+    uint8_t *p = b->borrowed ? malloc(cap) : realloc(b->data, cap);
     if (!p)
         return GENIE_ENOMEM;
+    if (b->borrowed && b->len)
+        memcpy(p, b->data, b->len);
+    b->borrowed = 0;
     b->data = p;
     b->cap = cap;
     return 0;
@@ -47,7 +50,9 @@ void genie_buf_reset(genie_buf *b) { b->len = 0; }
 
 void genie_buf_free(genie_buf *b)
 {
-    free(b->data);
+    if (!b->borrowed)
+        free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+    b->borrowed = 0;
 }

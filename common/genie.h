@@ -75,6 +75,9 @@ int genie_env_bool(const char *name, int dflt);
 typedef struct genie_buf {
     uint8_t *data;
     size_t len, cap;
+    /* data is someone else's memory (a shared window): never realloc'd or freed here; the
+     * first growth past cap moves the bytes into malloc'd memory (and clears this). */
+    int borrowed;
 } genie_buf;
 int genie_buf_reserve(genie_buf *b, size_t extra);
 int genie_buf_append(genie_buf *b, const void *p, size_t n);

@@ -116,6 +116,160 @@ const char *proto_delta_apply(uint8_t *buf, size_t n, const uint8_t *patches, si
     return NULL;
 }
 
+/* ---- back-references (PROTO_FRAME_DELTA_REF) ---- */
+
+void proto_delta_refs_free(proto_delta_refs *r)
+{
+    free(r->key);
+    free(r->at);
+    free(r->pair);
+    *r = (proto_delta_refs){0};
+}
+
+static uint64_t ld64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v); /* the wire's order, whatever the host's */
+#endif
+    return v;
+}
+
+/* The pairs (candidate, earlier candidate of the same value) of tmpl, ascending. */
+static int refs_scan(proto_delta_refs *r, const uint8_t *tmpl, size_t n)
+{
+    r->npair = 0;
+    if (n > UINT32_MAX)
+        return GENIE_EINVAL;
+    uint32_t want = 64;
+    while (want < n / 4 && want < (1u << 31)) /* at most n / 8 candidates: load <= 1/2 */
+        want <<= 1;
+    if (r->cap < want) {
+        uint64_t *k = realloc(r->key, (size_t)want * sizeof *k);
+        if (k)
+            r->key = k;
+        uint32_t *a = k ? realloc(r->at, (size_t)want * sizeof *a) : NULL;
+        if (!a)
+            return GENIE_ENOMEM;
+        r->at = a;
+        r->cap = want;
+    }
+    uint32_t mask = r->cap - 1;
+    memset(r->at, 0, (size_t)r->cap * sizeof *r->at);
+    for (size_t o = 0; o + 8 <= n;) {
+        uint64_t v = ld64(tmpl + o);
+        if (v < (1ull << 32) || v >= (1ull << 48)) {
+            o += 4;
+            continue;
+        }
+        uint32_t h = (uint32_t)((v * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+        while (r->at[h] && r->key[h] != v)
+            h = (h + 1) & mask;
+        if (r->at[h]) {
+            if (r->npair == r->cap_pair) {
+                uint32_t c = r->cap_pair ? 2 * r->cap_pair : 256;
+                uint32_t *p = realloc(r->pair, (size_t)c * 2 * sizeof *p);
+                if (!p)
+                    return GENIE_ENOMEM;
+                r->pair = p;
+                r->cap_pair = c;
+            }
+            r->pair[2 * r->npair] = (uint32_t)o;
+            r->pair[2 * r->npair + 1] = r->at[h] - 1;
+            r->npair++;
+        }
+        r->key[h] = v;
+        r->at[h] = (uint32_t)o + 1;
+        o += 8;
+    }
+    return 0;
+}
+
+int proto_delta_predict(const uint8_t *tmpl, const uint8_t *cur, size_t n, genie_buf *out,
+                        proto_delta_refs *r)
+{
+    genie_buf_reset(out);
+    int e = refs_scan(r, tmpl, n);
+    if (e)
+        return e;
+    if (genie_buf_append(out, tmpl, n))
+        return GENIE_ENOMEM;
+    for (uint32_t i = 0; i < r->npair; i++)
+        memcpy(out->data + r->pair[2 * i], cur + r->pair[2 * i + 1], 8);
+    return 0;
+}
+
+/* The runs of a checked list, or of a layout with its bytes, one after the other. */
+typedef struct run_src {
+    const uint8_t *p, *end; /* the list, or the layout's bytes */
+    const proto_delta_layout *l;
+    uint64_t prev_end;
+    uint32_t left, r;
+} run_src;
+
+static int next_run(run_src *s, uint64_t *at, uint64_t *len, const uint8_t **bytes)
+{
+    if (s->l) {
+        if (s->r == s->l->n)
+            return 0;
+        *at = s->l->run[2 * s->r];
+        *len = s->l->run[2 * s->r + 1];
+        s->r++;
+    } else {
+        if (!s->left)
+            return 0;
+        uint32_t gap = 0, rl = 0;
+        s->p += get_varint(s->p, s->end, &gap); /* checked before */
+        s->p += get_varint(s->p, s->end, &rl);
+        *at = s->prev_end + gap;
+        *len = rl;
+        s->prev_end = *at + rl;
+        s->left--;
+    }
+    *bytes = s->p;
+    s->p += *len;
+    return 1;
+}
+
+/* One ascending walk over buf (the template): before the prediction at a candidate, every
+ * patch byte below it, so the whole of the earlier candidate it copies (8 bytes below or
+ * more) holds the batch's bytes. */
+static const char *ref_walk(uint8_t *buf, size_t n, run_src *src, proto_delta_refs *r)
+{
+    if (refs_scan(r, buf, n))
+        return "out of memory";
+    uint64_t at = 0, len = 0;
+    const uint8_t *bytes = NULL;
+    for (uint32_t i = 0; i <= r->npair; i++) {
+        uint64_t stop = i < r->npair ? r->pair[2 * i] : n;
+        for (;;) {
+            if (!len && !next_run(src, &at, &len, &bytes))
+                break;
+            if (!len || at >= stop)
+                break;
+            uint64_t k = at + len > stop ? stop - at : len;
+            memcpy(buf + at, bytes, k);
+            at += k;
+            bytes += k;
+            len -= k;
+        }
+        if (i < r->npair)
+            memcpy(buf + r->pair[2 * i], buf + r->pair[2 * i + 1], 8);
+    }
+    return NULL;
+}
+
+const char *proto_delta_apply_ref(uint8_t *buf, size_t n, const uint8_t *patches, size_t len,
+                                  uint32_t npatches, proto_delta_refs *r)
+{
+    const char *why = walk(NULL, n, patches, len, npatches);
+    if (why)
+        return why;
+    run_src src = {.p = patches, .end = patches + len, .left = npatches};
+    return ref_walk(buf, n, &src, r);
+}
+
 /* ---- layouts (PROTO_DELTA_SAME_LAYOUT) ---- */
 
 void proto_delta_layout_free(proto_delta_layout *l)
@@ -211,14 +365,37 @@ int proto_delta_encode_same(const proto_delta_layout *l, const uint8_t *cur, siz
     return 0;
 }
 
-const char *proto_delta_apply_same(uint8_t *buf, size_t n, const proto_delta_layout *l,
-                                   const uint8_t *bytes, size_t len)
+static const char *same_check(size_t n, const proto_delta_layout *l, size_t len)
 {
     if (len != l->bytes)
         return "patch bytes do not match the template's layout";
-    for (uint32_t r = 0; r < l->n; r++)
+    uint64_t end = 0;
+    for (uint32_t r = 0; r < l->n; r++) {
         if ((uint64_t)l->run[2 * r] + l->run[2 * r + 1] > n)
             return "patch outside the template";
+        if (l->run[2 * r] < end || !l->run[2 * r + 1])
+            return "layout out of order"; /* never from a list walk accepted */
+        end = (uint64_t)l->run[2 * r] + l->run[2 * r + 1];
+    }
+    return NULL;
+}
+
+const char *proto_delta_apply_same_ref(uint8_t *buf, size_t n, const proto_delta_layout *l,
+                                       const uint8_t *bytes, size_t len, proto_delta_refs *r)
+{
+    const char *why = same_check(n, l, len);
+    if (why)
+        return why;
+    run_src src = {.p = bytes, .end = bytes + len, .l = l};
+    return ref_walk(buf, n, &src, r);
+}
+
+const char *proto_delta_apply_same(uint8_t *buf, size_t n, const proto_delta_layout *l,
+                                   const uint8_t *bytes, size_t len)
+{
+    const char *why = same_check(n, l, len);
+    if (why)
+        return why;
     for (uint32_t r = 0; r < l->n; r++) {
         memcpy(buf + l->run[2 * r], bytes, l->run[2 * r + 1]);
         bytes += l->run[2 * r + 1];

@@ -76,6 +76,42 @@ int proto_delta_deflate(const uint8_t *in, size_t n, genie_buf *out, genie_buf *
  * not (a static string). */
 const char *proto_delta_inflate(const uint8_t *in, size_t n, size_t max, genie_buf *out);
 
+/* Back-references (PROTO_FRAME_DELTA_REF on a BATCH_DELTA frame; GENIE_DELTA_REF). A decode
+ * step of PyTorch moves its activations: the caching allocator hands out other addresses each
+ * step, and each new address is written into every record that uses that tensor, so a plain
+ * list carries the same new pointer many times. With this flag the list patches not the
+ * template T but its prediction R: R is T, except that each "candidate" of T whose value an
+ * earlier candidate of T also holds is predicted to hold what the batch holds at that earlier
+ * candidate (the program's dataflow, the same from step to step, says so). Candidates: from
+ * offset 0 in steps of 4, an 8-byte little-endian value v with 2^32 <= v < 2^48 (an address's
+ * shape) is a candidate and the scan moves past it (8), anything else moves on by 4. The
+ * prediction depends on bytes the list itself writes (an earlier candidate's new value), so
+ * the decoder applies the list and the prediction in one ascending walk. A same-layout delta
+ * (PROTO_DELTA_SAME_LAYOUT) with the flag writes its bytes onto the prediction likewise. Whatever the
+ * prediction gets wrong the list corrects: the rebuilt batch is always exactly the batch the
+ * shim encoded. */
+typedef struct proto_delta_refs {
+    uint64_t *key; /* open-addressed table: candidate value -> latest offset + 1 */
+    uint32_t *at;
+    uint32_t cap;          /* a power of two, 0 before first use */
+    uint32_t *pair;        /* npair pairs: offset of a candidate, offset it copies from */
+    uint32_t npair, cap_pair;
+} proto_delta_refs;
+void proto_delta_refs_free(proto_delta_refs *r);
+/* R for cur against tmpl (both n bytes) into out (reset first); 0, GENIE_EINVAL (n does not
+ * fit 32 bits) or GENIE_ENOMEM. */
+int proto_delta_predict(const uint8_t *tmpl, const uint8_t *cur, size_t n, genie_buf *out,
+                        proto_delta_refs *r);
+/* Rewrites buf[0, n) (the template) into the batch whose list against its prediction is
+ * patches (as proto_delta_apply's); the list is checked first: NULL, or why not (buf
+ * unchanged then). */
+const char *proto_delta_apply_ref(uint8_t *buf, size_t n, const uint8_t *patches, size_t len,
+                                  uint32_t npatches, proto_delta_refs *r);
+/* The same for a same-layout delta (PROTO_DELTA_SAME_LAYOUT with PROTO_FRAME_DELTA_REF): the
+ * bytes at l's runs patch the prediction, as proto_delta_apply_same's patch the template. */
+const char *proto_delta_apply_same_ref(uint8_t *buf, size_t n, const proto_delta_layout *l,
+                                       const uint8_t *bytes, size_t len, proto_delta_refs *r);
+
 /* Applies a patch list (npatches runs in patches[0, len)) to buf[0, n) in place. The whole
  * list is checked first: on a refusal buf is unchanged and the answer says why (a static
  * string); NULL means applied. */

@@ -124,4 +124,34 @@ static inline uint64_t proto_dnn_tensor_bytes(const proto_dnn_tensor *t)
     return span * es;
 }
 
+/* Why Genie refuses a backend attribute whose effect on a tensor's extent it cannot check (the
+ * executor sizes each variant-pack tensor from the plan's finalized descriptors before
+ * cudnnBackendExecute), or NULL when it is fine: a pointer anywhere but a variant pack's data
+ * pointers and workspace; shapes and strides overridden at execution; intermediates; GEMM sizes
+ * read from device tensors. The client refuses such a call with CUDNN_STATUS_NOT_SUPPORTED,
+ * and the executor refuses the record. */
+static inline const char *proto_dnn_attr_unchecked(uint32_t desc_type, uint32_t attr, int type)
+{
+    switch (attr) {
+    case CUDNN_ATTR_VARIANT_PACK_OVERRIDE_UNIQUE_IDS:
+    case CUDNN_ATTR_VARIANT_PACK_OVERRIDE_SHAPES:
+    case CUDNN_ATTR_VARIANT_PACK_OVERRIDE_STRIDES:
+        return "shapes overridden at execution";
+    case CUDNN_ATTR_VARIANT_PACK_INTERMEDIATES:
+        return "variant-pack intermediates";
+    case CUDNN_ATTR_OPERATION_MATMUL_GEMM_M_OVERRIDE_DESC:
+    case CUDNN_ATTR_OPERATION_MATMUL_GEMM_N_OVERRIDE_DESC:
+    case CUDNN_ATTR_OPERATION_MATMUL_GEMM_K_OVERRIDE_DESC:
+        return "GEMM sizes read from device tensors";
+    default:
+        break;
+    }
+    if (type == CUDNN_TYPE_VOID_PTR &&
+        (desc_type != CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR ||
+         (attr != CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS &&
+          attr != CUDNN_ATTR_VARIANT_PACK_WORKSPACE)))
+        return "a pointer outside a variant pack's data pointers and workspace";
+    return NULL;
+}
+
 #endif

@@ -1,5 +1,6 @@
 /* frame.c — builds, validates and walks frames (see frame.h for the layout). */
 #include "protocol/frame.h"
+#include "protocol/gen/ops.h" /* PROTO_OP_R_DATA */
 
 #include <string.h>
 
@@ -70,6 +71,39 @@ void proto_frame_crc_note(const void *buf, size_t n, uint32_t crc)
     memo.buf = buf;
     memo.n = n;
     memo.crc = crc;
+}
+
+int proto_frame_find_data(const void *head, size_t head_n, uint64_t total, uint32_t *index,
+                          uint64_t *off, uint64_t *len)
+{
+    const uint8_t *h = head;
+    if (!head || head_n < PROTO_HDR_SIZE || total < PROTO_HDR_SIZE || get32(h) != PROTO_MAGIC ||
+        get16(h + 6) != PROTO_KIND_REPLY || get64(h + 16) != total - PROTO_HDR_SIZE)
+        return 0;
+    uint64_t p = PROTO_HDR_SIZE;
+    while (p + PROTO_REC_HDR_SIZE + 4 <= head_n) {
+        uint32_t n = get32(h + p + 4);
+        uint64_t end = p + PROTO_REC_HDR_SIZE + (((uint64_t)n + 7) & ~(uint64_t)7);
+        if (end > total)
+            return 0;
+        uint64_t d = p + PROTO_REC_HDR_SIZE + 4;
+        if (get16(h + p) == PROTO_OP_R_DATA && n >= 4 && d + (n - 4) > head_n) {
+            *index = get32(h + p + PROTO_REC_HDR_SIZE);
+            *off = d;
+            *len = n - 4;
+            return 1;
+        }
+        p = end;
+    }
+    return 0;
+}
+
+int proto_frame_crc_noted(const void *buf, size_t n, uint32_t *crc)
+{
+    if (!buf || memo.buf != buf || memo.n != n)
+        return 0;
+    *crc = memo.crc;
+    return 1;
 }
 
 void proto_frame_crc_update(proto_crc_acc *a, const void *p, size_t n)

@@ -42,6 +42,10 @@ enum proto_kind {
 /* DELTA_Z: on a BATCH_DELTA frame, the record's patches are compressed (protocol/delta.h,
  * proto_delta_deflate; GENIE_DELTA_DEFLATE). Meaningless on any other frame. */
 #define PROTO_FRAME_DELTA_Z 0x20u
+/* DELTA_REF: on a BATCH_DELTA frame, its patches (a list or same-layout bytes) patch the
+ * template's back-reference prediction, not the template (protocol/delta.h,
+ * proto_delta_apply_ref; GENIE_DELTA_REF). Meaningless on any other frame. */
+#define PROTO_FRAME_DELTA_REF 0x40u
 /* One span of R_TRACE: the op at index of frame seq ran on client stream `stream` from t0 to
  * t1 on the device (the server's clock, ns). 32 bytes, little-endian. */
 typedef struct proto_trace_span {
@@ -137,6 +141,18 @@ typedef struct proto_crc_acc {
 } proto_crc_acc;
 void proto_frame_crc_update(proto_crc_acc *a, const void *p, size_t n);
 void proto_frame_crc_note(const void *buf, size_t n, uint32_t crc);
+/* 1 with *crc if this thread's note is of exactly (buf, n), else 0; the note stays. For a
+ * receiver that hands the frame on to another process of its own (genie-remote's front to
+ * its worker, through shared memory), which notes it there. */
+int proto_frame_crc_noted(const void *buf, size_t n, uint32_t *crc);
+
+/* For a receiver that would place a big reply's data straight where it belongs: in head, the
+ * first head_n bytes of a reply frame of total bytes (nothing of it checked yet), finds the
+ * first R_DATA record whose data does not end within head. 1 with its index and the offset
+ * and length of its data in the frame, 0 if there is none or head does not look like a
+ * reply. Only a hint: the frame is parsed and its checksum checked as usual once whole. */
+int proto_frame_find_data(const void *head, size_t head_n, uint64_t total, uint32_t *index,
+                          uint64_t *off, uint64_t *len);
 
 /* Iterates records: returns 1 with *r filled, 0 at the end, GENIE_EPROTO / GENIE_ETRUNC
  * on a malformed record (a length running past the payload). */

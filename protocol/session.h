@@ -14,8 +14,10 @@
 
 /* 2: BATCH_DELTA runs carry varint headers and may reuse the template delta's runs
  * (protocol/delta.h); 3: a BATCH_DELTA's patches may be compressed (PROTO_FRAME_DELTA_Z);
- * 4: HELLO's flags may ask for the cost model's parameters (PROTO_HELLO_COST, R_COST) */
-#define PROTO_SESSION_VERSION 4
+ * 4: a BATCH_DELTA's list may patch the template's back-reference prediction
+ * (PROTO_FRAME_DELTA_REF); 5: HELLO's flags may ask for the cost model's parameters
+ * (PROTO_HELLO_COST, R_COST) */
+#define PROTO_SESSION_VERSION 5
 
 /* HELLO.flags */
 #define PROTO_HELLO_COST 0x1u /* answer R_COST after R_HELLO (measured once per genie-remote) */

@@ -35,6 +35,29 @@ int proto_conn_call(proto_conn *c, const void *req, size_t n, void **reply, size
 int proto_conn_callv(proto_conn *c, const proto_iov *iov, size_t niov, void **reply,
                      size_t *reply_n, int timeout_ms);
 
+/* Where a reply's bulk data goes (a big D2H copy's bytes): proto_conn_callv_land asks fn, once
+ * the first chunk of a reply of at least 1 MiB is in, with the reply's first head_n bytes and
+ * its length; fn returns 1 with bytes [at->off, at->off + at->len) of the reply to be written
+ * to at->dst instead of the reply buffer, or 0 (all in the buffer). Those bytes of the reply
+ * buffer are then left unwritten: whoever reads the reply must take them from dst. On
+ * return, crc_set says whether crc holds the reply's frame checksum as computed while it
+ * came in (for proto_frame_crc_note in the caller's own copy of the codec: the bytes in dst
+ * are not in the buffer for proto_frame_parse to check). */
+typedef struct proto_land_at {
+    uint64_t off, len;
+    void *dst;
+} proto_land_at;
+typedef struct proto_land {
+    int (*fn)(void *ud, const void *head, size_t head_n, uint64_t total, proto_land_at *at);
+    void *ud;
+    int landed;     /* out: fn placed bytes */
+    int crc_set;    /* out */
+    uint32_t crc;   /* out */
+} proto_land;
+/* proto_conn_callv with the reply's bulk data placed by land (NULL: proto_conn_callv). */
+int proto_conn_callv_land(proto_conn *c, const proto_iov *iov, size_t niov, proto_land *land,
+                          void **reply, size_t *reply_n, int timeout_ms);
+
 /* The two halves of proto_conn_callv, for a caller that keeps several requests in flight
  * (the shim's non-blocking flushes): sendv sends one request and returns once gRPC holds no
  * reference into the pieces (they are the caller's again), without waiting for a reply;
@@ -44,6 +67,9 @@ int proto_conn_callv(proto_conn *c, const proto_iov *iov, size_t niov, void **re
  * full. Same return codes and dead-connection rule as proto_conn_callv. */
 int proto_conn_sendv(proto_conn *c, const proto_iov *iov, size_t niov, int timeout_ms);
 int proto_conn_recv(proto_conn *c, void **reply, size_t *reply_n, int timeout_ms);
+/* proto_conn_recv with the reply's bulk data placed by land (as proto_conn_callv_land). */
+int proto_conn_recv_land(proto_conn *c, proto_land *land, void **reply, size_t *reply_n,
+                         int timeout_ms);
 
 /* Gives back a reply of this connection's most recent call: a big one (>= 1 MiB) is kept for
  * the next big reply, so a large D2H does not fault in fresh pages each time (released by the
@@ -73,8 +99,12 @@ typedef struct proto_client_ops {
     void (*reply_free)(proto_conn *c, void *reply);
     void (*bytes)(const proto_conn *c, uint64_t *sent, uint64_t *received);
     void (*close)(proto_conn *c);
+    int (*callv_land)(proto_conn *c, const proto_iov *iov, size_t niov, proto_land *land,
+                      void **reply, size_t *reply_n, int timeout_ms);
+    int (*recv_land)(proto_conn *c, proto_land *land, void **reply, size_t *reply_n,
+                     int timeout_ms);
 } proto_client_ops;
-#define PROTO_CLIENT_OPS_VERSION 1u
+#define PROTO_CLIENT_OPS_VERSION 2u
 #define PROTO_CLIENT_OPS_SYM "genie_grpc_client_ops"
 /* The table over this file's functions (protocol/transport/client.c). */
 extern const proto_client_ops proto_grpc_client;
@@ -100,6 +130,13 @@ typedef struct proto_handler {
      * the session's thread, and before close), so the session can build its next reply in
      * the same memory. NULL: the transport frees replies itself. */
     void (*reply_done)(void *session, void *reply);
+    /* Optional: memory of the session's own for a request of n bytes (asked only for
+     * requests of at least 1 MiB, once the size is announced and within the limits), so the
+     * transport copies the request out of gRPC's slices straight into it: a worker process's
+     * shared window (remote/front.c), not a buffer the session then copies again. It must
+     * stay valid and untouched until handle returns for that request; the transport never
+     * frees it. NULL: the transport's own buffer. */
+    void *(*req_buf)(void *session, size_t n);
 } proto_handler;
 
 /* Limits the server applies before and after authentication, and its credentials. 0 or

@@ -64,6 +64,10 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
 /* Takes a reply of exec_session_handle back (the transport's reply_done): a big one's buffer
  * is kept for the next replies, others are freed. Optional: callers may free() replies. */
 void exec_session_reply_done(exec_session *s, void *reply);
+/* Memory the next replies are built in (a worker's shared reply window), cap bytes, borrowed:
+ * a reply that outgrows it moves to malloc'd memory, so a reply is in p only if it fits.
+ * NULL: none. Replies other than p are then freed when given back, not kept. */
+void exec_session_reply_arena(exec_session *s, void *p, size_t cap);
 /* Ends the session: destroys its streams/events, unmaps and releases everything it mapped, frees
  * its VA range. */
 void exec_session_close(exec_session *s);

@@ -249,6 +249,8 @@ struct exec_session {
     size_t keep_cap;
     uint64_t keep_big_ns; /* when a reply last needed it (big replies stopped: freed) */
     size_t reply_hint;  /* length of the last reply: the next one starts that big */
+    uint8_t *arena;     /* exec_session_reply_arena: borrowed; NULL: none */
+    size_t arena_cap;
     genie_buf scratch;  /* reused per batch: aligned kernel params, module images, names */
     void **kparams;     /* reused kernelParams array */
     size_t capkparams;
@@ -269,6 +271,7 @@ struct exec_session {
      * those of the delta being run */
     proto_delta_layout tmpl_layout, pend_layout;
     int tmpl_layout_ok, pend_layout_ok;
+    proto_delta_refs refs; /* proto_delta_apply_ref's tables (PROTO_FRAME_DELTA_REF) */
     int in_delta;    /* running a reconstructed batch */
     struct exec_replay *replay; /* GENIE_GRAPH_REPLAY on the executor (remote/replay.c) */
     uint64_t nfail;  /* R_ERROR records written (exec_fail) */

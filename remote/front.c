@@ -45,6 +45,9 @@ typedef struct front_sess {
     /* the worker's counters after its last reply (read by STATUS on another thread) */
     uint64_t mapped, nbatches, nfail;
     uint32_t poisoned;
+    /* Big frames through shared memory (remote/worker.h): requests in ours, replies in the
+     * worker's. Touched only on the session's thread. */
+    rmt_win req_win, rep_win;
     struct front_sess *prev, *next; /* f->live, under f->lock */
 } front_sess;
 
@@ -238,6 +241,7 @@ static void *f_open(void *ud, const char *peer)
         return NULL;
     s->f = f;
     s->fd = -1;
+    s->req_win.fd = s->rep_win.fd = -1;
     rmt_peer_addr(peer, s->peer, sizeof s->peer);
     s->opened_ns = genie_now_ns();
     pthread_mutex_lock(&f->lock);
@@ -267,11 +271,44 @@ static int relay(front_sess *s, const void *req, size_t n, void **reply, size_t 
 {
     rmt_wmsg h = {.type = RMT_W_FRAME, .len = n}, r;
     void *body = NULL;
-    int rc = rmt_wmsg_send(s->fd, &h, req, -1);
+    int pass = -1;
+    uint64_t now = genie_now_ns();
+    if (req == s->req_win.p && s->req_win.p) { /* gRPC's bytes were copied straight in */
+        h.flags = RMT_WF_WIN;
+        if (proto_frame_crc_noted(req, n, &h.crc))
+            h.flags |= RMT_WF_CRC;
+        if (s->req_win.fresh)
+            pass = s->req_win.fd;
+        s->req_win.fresh = 0;
+        s->req_win.used_ns = now;
+        req = NULL;
+    } else if (s->req_win.p && now - s->req_win.used_ns > RMT_WIN_IDLE_NS) {
+        GENIE_DEBUG("session %u: request window of %zu bytes dropped (idle)", s->id,
+                    s->req_win.cap);
+        rmt_win_drop(&s->req_win); /* big requests stopped: give the memory back */
+        h.flags = RMT_WF_DROP;
+    }
+    int rc = rmt_wmsg_send(s->fd, &h, req, pass);
     /* While the frame runs, the worker may ask for and offer weight-cache entries. */
     while (!rc) {
         int mfd = -1;
         rc = rmt_wmsg_recv(s->fd, &r, &body, proto_max_message(), &mfd);
+        if (!rc && r.type == RMT_W_REPLY) {
+            if (r.flags & RMT_WF_DROP)
+                rmt_win_drop(&s->rep_win);
+            if (r.flags & RMT_WF_WIN) {
+                if (mfd >= 0) {
+                    rc = rmt_win_adopt(&s->rep_win, mfd);
+                    mfd = -1;
+                }
+                if (!rc && (!s->rep_win.p || r.len > s->rep_win.cap))
+                    rc = GENIE_EPROTO;
+                if (!rc) { /* sent from the window; f_reply_done leaves it be */
+                    free(body);
+                    body = s->rep_win.p;
+                }
+            }
+        }
         if (rc || (r.type != RMT_W_WC_GET && r.type != RMT_W_WC_PUT)) {
             if (mfd >= 0)
                 close(mfd);
@@ -302,7 +339,8 @@ static int relay(front_sess *s, const void *req, size_t n, void **reply, size_t 
         *reply_n = (size_t)r.len;
         return r.rc;
     }
-    free(body);
+    if (body != s->rep_win.p)
+        free(body);
     /* The worker is gone (a crash in a library, killed, out of memory): only this session. */
     close(s->fd);
     s->fd = -1;
@@ -458,10 +496,28 @@ static int f_handle(void *sp, const void *req, size_t n, void **reply, size_t *r
     return relay(s, req, n, reply, reply_n);
 }
 
+/* A big request's memory: the window the worker maps (see worker.h). */
+static void *f_req_buf(void *sp, size_t n)
+{
+    front_sess *s = sp;
+    if (!s->authed || s->fd < 0 || n < RMT_WIN_MIN || rmt_win_fit(&s->req_win, n))
+        return NULL;
+    return s->req_win.p;
+}
+
+static void f_reply_done(void *sp, void *reply)
+{
+    front_sess *s = sp;
+    if (reply != s->rep_win.p)
+        free(reply);
+}
+
 static void f_close(void *sp)
 {
     front_sess *s = sp;
     rmt_front *f = s->f;
+    rmt_win_drop(&s->req_win);
+    rmt_win_drop(&s->rep_win);
     if (s->fd >= 0) {
         close(s->fd); /* the worker cleans up and exits */
         s->fd = -1;
@@ -505,7 +561,9 @@ proto_handler rmt_front_handler(rmt_front *f)
                            .open = f_open,
                            .handle = f_handle,
                            .close = f_close,
-                           .authenticated = f_authenticated};
+                           .authenticated = f_authenticated,
+                           .reply_done = f_reply_done,
+                           .req_buf = f_req_buf};
 }
 
 int rmt_front_open(const char *token, const exec_limits *lim, rmt_front **out, char *err,

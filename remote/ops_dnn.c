@@ -5,9 +5,12 @@
  * exec_dnn_session_close): client handle ID -> cudnnHandle_t, client descriptor ID ->
  * cudnnBackendDescriptor_t. A descriptor- or handle-valued attribute arrives as client IDs and
  * is translated; a pointer-valued one (a variant pack's data pointers and workspace) must
- * point into the session's memory (its extent is the plan's business and is not checked),
- * except a variant pack's by-value scalars, which point at slots the executor keeps for that
- * pack and DNN_BE_VALUES fills before each Execute.
+ * point into the session's memory, except a variant pack's by-value scalars, which point at
+ * slots the executor keeps for that pack and DNN_BE_VALUES fills before each Execute.
+ * Execute checks every tensor of the variant pack over its whole extent and the workspace over
+ * the plan's size before the library runs (remote/dnn_mirror.c keeps what that needs: the
+ * extents of the tensors of each plan's graph, mirrored from the attributes the library
+ * accepted); a plan or a UID it cannot size is refused, never run unchecked.
  * Batch norm (inference, training, backward: CUDNN_BATCHNORM_OPS_BN) checks every buffer over
  * its whole extent: tensors by their descriptors' span, workspace and reserve by their sizes.
  * The library's own status never becomes an R_ERROR for a Finalize or GetAttribute (it is the
@@ -17,10 +20,12 @@
 
 #include <cudnn.h>
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "protocol/dnn.h"
+#include "remote/dnn_mirror.h"
 
 #define DNN_FNS(X)                                                                                 \
     X(Create, cudnnCreate)                                                                         \
@@ -53,6 +58,7 @@ typedef struct exec_dnn {
     exec_idmap handles; /* client ID -> cudnnHandle_t */
     exec_idmap descs;   /* client ID -> cudnnBackendDescriptor_t */
     exec_idmap values;  /* client ID of a variant pack -> its by-value slots (dnn_values) */
+    exec_dnnm mirror;   /* what Execute's range checks need of each descriptor */
 } exec_dnn;
 
 /* A variant pack's by-value scalars: one PROTO_DNN_BYVALUE_SLOT-byte slot per element of its
@@ -213,7 +219,8 @@ int exec_op_DNN_BE_CREATE(exec_session *s, uint32_t index, const proto_DNN_BE_CR
     int st = D->f.BeCreate((cudnnBackendDescriptorType_t)a->type, &d);
     if (st)
         return status_fail(s, index, st, "cudnnBackendCreateDescriptor");
-    if (exec_idmap_put(&D->descs, a->desc, d)) {
+    if (exec_idmap_put(&D->descs, a->desc, d) || exec_dnnm_create(&D->mirror, a->desc, a->type)) {
+        exec_idmap_del(&D->descs, a->desc);
         D->f.BeDestroy(d);
         return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, CUDNN_STATUS_ALLOC_FAILED,
                          "DNN_BE_CREATE: out of memory");
@@ -232,6 +239,7 @@ int exec_op_DNN_BE_DESTROY(exec_session *s, uint32_t index, const proto_DNN_BE_D
         return exec_fail(s, index, EXEC_cudaErrorInvalidResourceHandle, CUDNN_STATUS_BAD_PARAM,
                          "DNN_BE_DESTROY: unknown cuDNN descriptor %u", a->desc);
     free(exec_idmap_del(&D->values, a->desc));
+    exec_dnnm_destroy(&D->mirror, a->desc);
     int st = D->f.BeDestroy(d);
     return st ? status_fail(s, index, st, "cudnnBackendDestroyDescriptor") : 0;
 }
@@ -324,6 +332,19 @@ int exec_op_DNN_BE_SET(exec_session *s, uint32_t index, const proto_DNN_BE_SET *
     cudnnBackendDescriptor_t d;
     if ((e = desc_get(s, D, index, a->desc, "DNN_BE_SET", &d)))
         return e;
+    const char *why = proto_dnn_attr_unchecked(exec_dnnm_type(&D->mirror, a->desc), a->attr,
+                                               (int)a->type);
+    if (why)
+        return exec_fail(s, index, EXEC_cudaErrorNotSupported, CUDNN_STATUS_NOT_SUPPORTED,
+                         "DNN_BE_SET: attribute %u of descriptor %u (%s) is not supported: its "
+                         "extent could not be checked",
+                         a->attr, a->desc, why);
+    if (exec_dnnm_finalized(&D->mirror, a->desc)) { /* as the library would: the mirror stays */
+        GENIE_INFO("cudnnBackendSetAttribute(descriptor %u, attribute %u): the descriptor is "
+                   "finalized",
+                   a->desc, a->attr);
+        return 0;
+    }
     void *v = malloc(a->values_len ? a->values_len : 1); /* freed below */
     if (!v)
         return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, CUDNN_STATUS_ALLOC_FAILED,
@@ -340,9 +361,26 @@ int exec_op_DNN_BE_SET(exec_session *s, uint32_t index, const proto_DNN_BE_SET *
         if (st)
             GENIE_INFO("cudnnBackendSetAttribute(descriptor %u, attribute %u): status %d", a->desc,
                        a->attr, st);
+        else if (exec_dnnm_set(&D->mirror, a->desc, a->attr, a->type, a->count, a->values))
+            e = exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, CUDNN_STATUS_ALLOC_FAILED,
+                          "DNN_BE_SET: out of memory");
     }
     free(v);
     return e;
+}
+
+/* The library finalized descriptor id (d): the mirror follows, and a plan's workspace size is
+ * asked once, for Execute's check. */
+static void finalized(exec_dnn *D, uint32_t id, cudnnBackendDescriptor_t d)
+{
+    exec_dnnm_finalize(&D->mirror, id);
+    if (exec_dnnm_type(&D->mirror, id) != CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR)
+        return;
+    int64_t ws = -1, count = 0;
+    int st = D->f.BeGet ? D->f.BeGet(d, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64,
+                                     1, &count, &ws)
+                        : CUDNN_STATUS_NOT_SUPPORTED;
+    exec_dnnm_workspace(&D->mirror, id, !st && count == 1 && ws >= 0, (uint64_t)ws);
 }
 
 int exec_op_DNN_BE_FINALIZE(exec_session *s, uint32_t index, const proto_DNN_BE_FINALIZE *a)
@@ -357,6 +395,8 @@ int exec_op_DNN_BE_FINALIZE(exec_session *s, uint32_t index, const proto_DNN_BE_
     if ((e = desc_get(s, D, index, a->desc, "DNN_BE_FINALIZE", &d)))
         return e;
     int st = D->f.BeFinalize(d);
+    if (!st)
+        finalized(D, a->desc, d);
     return proto_put_R_VALUE(&s->reply, 0, index, st) ? 0 : GENIE_ENOMEM;
 }
 
@@ -375,6 +415,8 @@ int exec_op_DNN_BE_FINALIZE_ASYNC(exec_session *s, uint32_t index,
     int st = D->f.BeFinalize(d);
     if (st) /* shows when a descriptor built on this one is finalized (asked) */
         GENIE_INFO("cudnnBackendFinalize(descriptor %u): status %d", a->desc, st);
+    else
+        finalized(D, a->desc, d);
     return 0;
 }
 
@@ -405,9 +447,23 @@ int exec_op_DNN_BE_GET(exec_session *s, uint32_t index, const proto_DNN_BE_GET *
         (e = from_wire(s, D, index, "DNN_BE_GET", a->type, a->requested, a->outs, es, v, NULL)))
         goto out;
     int64_t count = 0;
-    int32_t st = D->f.BeGet(d, (cudnnBackendAttributeName_t)a->attr,
-                            (cudnnBackendAttributeType_t)a->type, (int64_t)a->requested, &count,
-                            a->requested ? v : NULL);
+    int32_t st = CUDNN_STATUS_BAD_PARAM;
+    /* the library fills descriptors in place: never one finalized already (a tensor an
+     * operation names, a plan), whose mirror would then be wrong */
+    for (uint32_t i = 0; isdesc && i < a->requested; i++) {
+        uint64_t id;
+        memcpy(&id, a->outs + (size_t)i * 8, 8);
+        if (exec_dnnm_finalized(&D->mirror, (uint32_t)id))
+            goto answer;
+    }
+    st = D->f.BeGet(d, (cudnnBackendAttributeName_t)a->attr, (cudnnBackendAttributeType_t)a->type,
+                    (int64_t)a->requested, &count, a->requested ? v : NULL);
+    if (!st && isdesc)
+        exec_dnnm_fill(&D->mirror, a->desc,
+                       (uint32_t)(count < (int64_t)a->requested ? (count > 0 ? count : 0)
+                                                                : (int64_t)a->requested),
+                       a->outs);
+answer:
     if (st)
         GENIE_DEBUG("cudnnBackendGetAttribute(descriptor %u, attribute %u): status %d", a->desc,
                     a->attr, st);
@@ -430,6 +486,11 @@ out:
     return e;
 }
 
+static int in_session(void *s, uint64_t p, uint64_t n)
+{
+    return exec_range_ok(s, p, n);
+}
+
 int exec_op_DNN_BE_EXECUTE(exec_session *s, uint32_t index, const proto_DNN_BE_EXECUTE *a)
 {
     exec_dnn *D;
@@ -444,6 +505,10 @@ int exec_op_DNN_BE_EXECUTE(exec_session *s, uint32_t index, const proto_DNN_BE_E
         (e = desc_get(s, D, index, a->plan, "DNN_BE_EXECUTE", &plan)) ||
         (e = desc_get(s, D, index, a->pack, "DNN_BE_EXECUTE", &pack)))
         return e;
+    char why[320];
+    if (exec_dnnm_check(&D->mirror, a->plan, a->pack, in_session, s, why, sizeof why))
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
+                         "DNN_BE_EXECUTE: %s", why);
     int st = D->f.BeExecute(h, plan, pack);
     return st ? status_fail(s, index, st, "cudnnBackendExecute") : 0;
 }
@@ -529,24 +594,42 @@ static double dbl(uint64_t bits)
 
 #define P_(x) ((void *)(uintptr_t)(x))
 
+/* The start the batch-norm calls share, in their order of checks: cuDNN with the call (the
+ * dnn_fns field at offset fn, named sym when missing) and the tensor-descriptor calls, the n
+ * wire tensors of descs copied into t, the handle set on its stream. 0 or an R_ERROR. */
+static int bn_begin(exec_session *s, uint32_t index, const char *op, size_t fn, const char *sym,
+                    const uint8_t *descs, size_t descs_len, proto_dnn_tensor *t, size_t n,
+                    uint32_t handle, uint32_t stream, exec_dnn **D, cudnnHandle_t *h)
+{
+    int e;
+    *h = NULL;
+    if ((e = dnn_state(s, index, op, D)))
+        return e;
+    void (*call)(void);
+    memcpy(&call, (const char *)&(*D)->f + fn, sizeof call);
+    if (!call || !(*D)->f.TCreate || !(*D)->f.TSet || !(*D)->f.TDestroy)
+        return missing(s, index, sym);
+    if (descs_len != n * sizeof *t)
+        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
+                         "%s: %zu bytes of descriptors", op, descs_len);
+    memcpy(t, descs, n * sizeof *t);
+    return handle_on(s, *D, index, handle, stream, op, h);
+}
+#define BN_BEGIN(op, fld, sym, t, n)                                                               \
+    bn_begin(s, index, op, offsetof(dnn_fns, fld), sym, a->descs, a->descs_len, t, n, a->handle, \
+             a->stream, &D, &h)
+
 int exec_op_DNN_BN_INFER(exec_session *s, uint32_t index, const proto_DNN_BN_INFER *a)
 {
     static const char op[] = "DNN_BN_INFER";
     exec_dnn *D;
-    int e;
-    if ((e = dnn_state(s, index, op, &D)))
-        return e;
-    if (!D->f.BnInfer || !D->f.TCreate || !D->f.TSet || !D->f.TDestroy)
-        return missing(s, index, "cudnnBatchNormalizationForwardInference");
-    proto_dnn_tensor t[3];
-    if (a->descs_len != sizeof t)
-        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
-                         "%s: %zu bytes of descriptors", op, (size_t)a->descs_len);
-    memcpy(t, a->descs, sizeof t);
     cudnnHandle_t h;
+    proto_dnn_tensor t[3];
+    int e = BN_BEGIN(op, BnInfer, "cudnnBatchNormalizationForwardInference", t, 3);
+    if (e)
+        return e;
     cudnnTensorDescriptor_t d[3] = {NULL, NULL, NULL};
-    if ((e = handle_on(s, D, index, a->handle, a->stream, op, &h)) ||
-        (e = tensor(s, D, index, op, "x", &t[0], a->x, &d[0])) ||
+    if ((e = tensor(s, D, index, op, "x", &t[0], a->x, &d[0])) ||
         (e = tensor(s, D, index, op, "y", &t[1], a->y, &d[1])) ||
         (e = tensor(s, D, index, op, "scale", &t[2], a->scale, &d[2])) ||
         (e = tensor(s, D, index, op, "bias", &t[2], a->bias, NULL)) ||
@@ -568,21 +651,14 @@ int exec_op_DNN_BN_TRAIN(exec_session *s, uint32_t index, const proto_DNN_BN_TRA
 {
     static const char op[] = "DNN_BN_TRAIN";
     exec_dnn *D;
-    int e;
-    if ((e = dnn_state(s, index, op, &D)))
-        return e;
-    if (!D->f.BnTrain || !D->f.TCreate || !D->f.TSet || !D->f.TDestroy)
-        return missing(s, index, "cudnnBatchNormalizationForwardTrainingEx");
-    proto_dnn_tensor t[3];
-    if (a->descs_len != sizeof t)
-        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
-                         "%s: %zu bytes of descriptors", op, (size_t)a->descs_len);
-    memcpy(t, a->descs, sizeof t);
     cudnnHandle_t h;
+    proto_dnn_tensor t[3];
+    int e = BN_BEGIN(op, BnTrain, "cudnnBatchNormalizationForwardTrainingEx", t, 3);
+    if (e)
+        return e;
     cudnnTensorDescriptor_t d[3] = {NULL, NULL, NULL};
     uint64_t bn = proto_dnn_tensor_bytes(&t[2]);
-    if ((e = handle_on(s, D, index, a->handle, a->stream, op, &h)) ||
-        (e = tensor(s, D, index, op, "x", &t[0], a->x, &d[0])) ||
+    if ((e = tensor(s, D, index, op, "x", &t[0], a->x, &d[0])) ||
         (e = tensor(s, D, index, op, "y", &t[1], a->y, &d[1])) ||
         (e = tensor(s, D, index, op, "scale", &t[2], a->scale, &d[2])) ||
         (e = span(s, index, op, "bias", a->bias, bn)) ||
@@ -610,21 +686,14 @@ int exec_op_DNN_BN_BACKWARD(exec_session *s, uint32_t index, const proto_DNN_BN_
 {
     static const char op[] = "DNN_BN_BACKWARD";
     exec_dnn *D;
-    int e;
-    if ((e = dnn_state(s, index, op, &D)))
-        return e;
-    if (!D->f.BnBackward || !D->f.TCreate || !D->f.TSet || !D->f.TDestroy)
-        return missing(s, index, "cudnnBatchNormalizationBackwardEx");
-    proto_dnn_tensor t[4];
-    if (a->descs_len != sizeof t)
-        return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUDNN_STATUS_BAD_PARAM,
-                         "%s: %zu bytes of descriptors", op, (size_t)a->descs_len);
-    memcpy(t, a->descs, sizeof t);
     cudnnHandle_t h;
+    proto_dnn_tensor t[4];
+    int e = BN_BEGIN(op, BnBackward, "cudnnBatchNormalizationBackwardEx", t, 4);
+    if (e)
+        return e;
     cudnnTensorDescriptor_t d[4] = {NULL, NULL, NULL, NULL};
     uint64_t bn = proto_dnn_tensor_bytes(&t[3]);
-    if ((e = handle_on(s, D, index, a->handle, a->stream, op, &h)) ||
-        (e = tensor(s, D, index, op, "x", &t[0], a->x, &d[0])) ||
+    if ((e = tensor(s, D, index, op, "x", &t[0], a->x, &d[0])) ||
         (e = tensor(s, D, index, op, "dy", &t[1], a->dy, &d[1])) ||
         (e = tensor(s, D, index, op, "dx", &t[2], a->dx, &d[2])) ||
         (e = tensor(s, D, index, op, "dscale", &t[3], a->dscale, &d[3])) ||
@@ -711,6 +780,7 @@ void exec_dnn_session_close(exec_session *s)
     for (uint32_t i = 0; i < D->values.cap; i++)
         free(D->values.vals[i]);
     exec_idmap_free(&D->values);
+    exec_dnnm_free(&D->mirror);
     exec_idmap_free(&D->descs);
     exec_idmap_free(&D->handles);
     free(D);

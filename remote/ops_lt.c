@@ -487,44 +487,129 @@ static int ptr_ok(exec_session *s, uint32_t index, const char *name, uint64_t p,
     return 0;
 }
 
-/* The device pointers a descriptor carries: the bias over its length, the others at their
- * start (their extents depend on scale modes and epilogues Genie does not model). */
+/* u64 a*b + c, saturating: an extent that overflows is one no session can hold. */
+static uint64_t mad_sat(uint64_t a, uint64_t b, uint64_t c)
+{
+    uint64_t r;
+    if (__builtin_mul_overflow(a, b, &r) || __builtin_add_overflow(r, c, &r))
+        return UINT64_MAX;
+    return r;
+}
+
+/* D's shape: rows, columns, batch count (at least 1) and element type. */
+typedef struct {
+    uint64_t rows, cols, batch;
+    int type;
+} lt_dshape;
+
+static lt_dshape d_shape(const proto_lt_problem *pb)
+{
+    const void *dl = pb->layout[3];
+    int64_t b = proto_lt_obj_geti(dl, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT);
+    return (lt_dshape){(uint64_t)proto_lt_obj_geti(dl, CUBLASLT_MATRIX_LAYOUT_ROWS),
+                       (uint64_t)proto_lt_obj_geti(dl, CUBLASLT_MATRIX_LAYOUT_COLS),
+                       b > 1 ? (uint64_t)b : 1,
+                       (int)proto_lt_obj_geti(dl, CUBLASLT_MATRIX_LAYOUT_TYPE)};
+}
+
+/* Bytes of a batched vector or matrix: per batch `one` elements after the first batch's
+ * start, batches `stride` elements apart (0: all batches share it), of el bytes (el 0: the
+ * count is in bits, rounded up to bytes). */
+static uint64_t batched_bytes(uint64_t one, uint64_t batch, int64_t stride, size_t el)
+{
+    uint64_t elems = mad_sat(batch - 1, stride > 0 ? (uint64_t)stride : 0, one);
+    if (!el)
+        return elems == UINT64_MAX ? elems : elems / 8 + (elems % 8 != 0);
+    return mad_sat(elems, el, 0);
+}
+
+/* The bias (or bias gradient) vector: one element per row of D, or per column for BGRADB;
+ * its type is BIAS_DATA_TYPE, else D's, except that 8-bit outputs may take a 32-bit bias
+ * (IMMA, fp8): counted at 4 bytes then, the larger. 0 when the epilogue reads no bias. */
+static uint64_t bias_bytes(const proto_lt_problem *pb, uint32_t epi, lt_dshape d)
+{
+    if (!(epi & (CUBLASLT_EPILOGUE_BIAS | CUBLASLT_EPILOGUE_BGRADA | CUBLASLT_EPILOGUE_BGRADB |
+                 16 /* the BGRAD of DRELU_BGRAD and DGELU_BGRAD */)))
+        return 0;
+    int64_t bt = proto_lt_obj_geti(pb->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE);
+    size_t el = proto_lt_type_size((int)(bt == -1 ? d.type : bt));
+    if (bt == -1 && el == 1)
+        el = 4;
+    if (!el)
+        return UINT64_MAX;
+    uint64_t len = (epi & CUBLASLT_EPILOGUE_BGRADB) ? d.cols : d.rows;
+    return batched_bytes(len, d.batch,
+                         proto_lt_obj_geti(pb->desc, CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE), el);
+}
+
+/* The epilogue's auxiliary matrix (AUX epilogues: ReLU bit-mask or GELU input), rows of D
+ * by columns of D with EPILOGUE_AUX_LD (in bits for the bit-mask) and its batch stride. 0
+ * when the epilogue has none. */
+static uint64_t aux_bytes(const proto_lt_problem *pb, uint32_t epi, lt_dshape d)
+{
+    if (!(epi & 128))
+        return 0;
+    int64_t ld = proto_lt_obj_geti(pb->desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD);
+    uint64_t lda = ld > 0 && (uint64_t)ld > d.rows ? (uint64_t)ld : d.rows;
+    uint64_t one = d.cols ? mad_sat(d.cols - 1, lda, d.rows) : 0;
+    int64_t bs = proto_lt_obj_geti(pb->desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_BATCH_STRIDE);
+    if (epi & (CUBLASLT_EPILOGUE_RELU | 8 /* DRELU */))
+        return batched_bytes(one, d.batch, bs, 0);
+    int64_t at = proto_lt_obj_geti(pb->desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE);
+    size_t el = proto_lt_type_size((int)(at == -1 ? d.type : at));
+    if (at == -1 && el == 1)
+        el = 2; /* fp8 outputs may keep a 16-bit GELU input */
+    return el ? batched_bytes(one, d.batch, bs, el) : UINT64_MAX;
+}
+
+/* The device pointers a descriptor carries, each over its whole extent before the library
+ * runs: the bias or bias gradient and the auxiliary matrix from the epilogue and D's shape
+ * (a pointer the epilogue does not use is checked at its first byte), the scale and amax
+ * pointers as one value of the scale type (at least 4 bytes) in the scalar scale mode. The
+ * block and vector scale modes (fp8/fp4 scaling) are refused: Genie does not size their
+ * scale tensors, and runs nothing it has not range-checked. */
 static int desc_ptrs_ok(exec_session *s, uint32_t index, const proto_lt_problem *pb)
 {
+    enum { BIAS, AUX, SCALAR };
     static const struct {
-        uint32_t attr;
+        uint32_t attr, mode;
         const char *name;
+        int kind;
     } ptrs[] = {
-        {CUBLASLT_MATMUL_DESC_BIAS_POINTER, "bias"},
-        {CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, "epilogue aux"},
-        {CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, "A scale"},
-        {CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, "B scale"},
-        {CUBLASLT_MATMUL_DESC_C_SCALE_POINTER, "C scale"},
-        {CUBLASLT_MATMUL_DESC_D_SCALE_POINTER, "D scale"},
-        {CUBLASLT_MATMUL_DESC_AMAX_D_POINTER, "amax D"},
-        {CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_SCALE_POINTER, "aux scale"},
-        {CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_AMAX_POINTER, "aux amax"},
-        {CUBLASLT_MATMUL_DESC_D_OUT_SCALE_POINTER, "D out scale"},
+        {CUBLASLT_MATMUL_DESC_BIAS_POINTER, 0, "bias", BIAS},
+        {CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, 0, "epilogue aux", AUX},
+        {CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, "A scale", SCALAR},
+        {CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, "B scale", SCALAR},
+        {CUBLASLT_MATMUL_DESC_C_SCALE_POINTER, CUBLASLT_MATMUL_DESC_C_SCALE_MODE, "C scale", SCALAR},
+        {CUBLASLT_MATMUL_DESC_D_SCALE_POINTER, CUBLASLT_MATMUL_DESC_D_SCALE_MODE, "D scale", SCALAR},
+        {CUBLASLT_MATMUL_DESC_AMAX_D_POINTER, 0, "amax D", SCALAR},
+        {CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_SCALE_POINTER,
+         CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_SCALE_MODE, "aux scale", SCALAR},
+        {CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_AMAX_POINTER, 0, "aux amax", SCALAR},
+        {CUBLASLT_MATMUL_DESC_D_OUT_SCALE_POINTER, CUBLASLT_MATMUL_DESC_D_OUT_SCALE_MODE,
+         "D out scale", SCALAR},
     };
-    const void *d = pb->desc, *dl = pb->layout[3];
+    const void *d = pb->desc;
+    uint32_t epi = (uint32_t)proto_lt_obj_geti(d, CUBLASLT_MATMUL_DESC_EPILOGUE);
+    lt_dshape ds = d_shape(pb);
+    size_t scale_el = proto_lt_type_size((int)proto_lt_obj_geti(d, CUBLASLT_MATMUL_DESC_SCALE_TYPE));
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) {
         uint64_t p = (uint64_t)proto_lt_obj_geti(d, ptrs[i].attr), n = 1;
-        uint32_t epi = (uint32_t)proto_lt_obj_geti(d, CUBLASLT_MATMUL_DESC_EPILOGUE);
-        if (ptrs[i].attr == CUBLASLT_MATMUL_DESC_BIAS_POINTER && (epi & CUBLASLT_EPILOGUE_BIAS) &&
-            !(epi & (CUBLASLT_EPILOGUE_BGRADA | CUBLASLT_EPILOGUE_BGRADB | 16))) {
-            /* a forward bias: one element per row of D */
-            int64_t bt = proto_lt_obj_geti(d, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE);
-            if (bt == -1)
-                bt = proto_lt_obj_geti(dl, CUBLASLT_MATRIX_LAYOUT_TYPE);
-            uint64_t rows = (uint64_t)proto_lt_obj_geti(dl, CUBLASLT_MATRIX_LAYOUT_ROWS);
-            size_t el = proto_lt_type_size((int)bt);
-            if (el && rows && !__builtin_mul_overflow(rows, (uint64_t)el, &n)) {
-                /* n holds rows * el */
-            } else {
-                n = 1;
-            }
-        }
-        int e = ptr_ok(s, index, ptrs[i].name, p, n);
+        if (!p)
+            continue;
+        int64_t mode = ptrs[i].mode ? proto_lt_obj_geti(d, ptrs[i].mode) : 0;
+        if (mode != CUBLASLT_MATMUL_MATRIX_SCALE_SCALAR_32F)
+            return exec_fail(s, index, EXEC_cudaErrorNotSupported, CUBLAS_STATUS_NOT_SUPPORTED,
+                             "LT_MATMUL: %s mode %lld (block or vector scaling) is not supported "
+                             "by Genie",
+                             ptrs[i].name, (long long)mode);
+        if (ptrs[i].kind == BIAS)
+            n = bias_bytes(pb, epi, ds);
+        else if (ptrs[i].kind == AUX)
+            n = aux_bytes(pb, epi, ds);
+        else
+            n = scale_el > 4 ? scale_el : 4;
+        int e = ptr_ok(s, index, ptrs[i].name, p, n ? n : 1);
         if (e)
             return e;
     }
@@ -540,10 +625,13 @@ static int scalar_ok(exec_session *s, uint32_t index, const char *name, uint32_t
     uint64_t p, n = pb->sc.size;
     memcpy(&p, v, 8);
     int64_t mode = proto_lt_obj_geti(pb->desc, CUBLASLT_MATMUL_DESC_POINTER_MODE);
-    if (mode != CUBLASLT_POINTER_MODE_DEVICE) {
-        uint64_t rows = (uint64_t)proto_lt_obj_geti(pb->layout[3], CUBLASLT_MATRIX_LAYOUT_ROWS);
-        if (rows && __builtin_mul_overflow(rows, (uint64_t)pb->sc.size, &n))
-            n = UINT64_MAX;
+    if (mode != CUBLASLT_POINTER_MODE_DEVICE) { /* a vector: one per row of D, per batch */
+        lt_dshape d = d_shape(pb);
+        if (d.rows)
+            n = batched_bytes(d.rows, d.batch,
+                              proto_lt_obj_geti(pb->desc,
+                                                CUBLASLT_MATMUL_DESC_ALPHA_VECTOR_BATCH_STRIDE),
+                              pb->sc.size);
     }
     if (!p)
         return exec_fail(s, index, EXEC_cudaErrorInvalidValue, CUBLAS_STATUS_INVALID_VALUE,

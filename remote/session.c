@@ -299,8 +299,25 @@ static int take_reply(exec_session *s, void **reply, size_t *reply_n, int rc)
 #define EXEC_KEEP_MIN (1u << 20)
 #define EXEC_KEEP_IDLE_NS 2000000000ull
 
+void exec_session_reply_arena(exec_session *s, void *p, size_t cap)
+{
+    s->arena = p;
+    s->arena_cap = p ? cap : 0;
+    if (p && s->keep) { /* the arena serves big replies now */
+        free(s->keep);
+        s->keep = NULL;
+        s->keep_last = NULL;
+    }
+}
+
 void exec_session_reply_done(exec_session *s, void *reply)
 {
+    if (s->arena) {
+        if (reply != s->arena)
+            free(reply);
+        s->out = NULL;
+        return;
+    }
     if (!reply || reply != s->out || s->out_cap < EXEC_KEEP_MIN) {
         free(reply);
         return;
@@ -346,7 +363,8 @@ static const char *delta_build(exec_session *s, const proto_frame *f, const prot
     if (proto_frame_begin(out, PROTO_KIND_REQUEST, f->seq) ||
         genie_buf_append(out, s->tmpl.data, s->tmpl.len))
         return "out of memory";
-    proto_frame_set_flags(out, (f->flags & ~PROTO_FRAME_DELTA_Z) | PROTO_FRAME_TEMPLATE);
+    proto_frame_set_flags(out, (f->flags & ~(PROTO_FRAME_DELTA_Z | PROTO_FRAME_DELTA_REF)) |
+                                   PROTO_FRAME_TEMPLATE);
     const char *why;
     genie_buf z = {0};
     if (f->flags & PROTO_FRAME_DELTA_Z) {
@@ -365,14 +383,21 @@ static const char *delta_build(exec_session *s, const proto_frame *f, const prot
         if (!s->tmpl_layout_ok) {
             why = "no layout to reuse (the template was not made by a delta)";
         } else {
-            why = proto_delta_apply_same(out->data + PROTO_HDR_SIZE, s->tmpl.len,
-                                         &s->tmpl_layout, a.patches, a.patches_len);
+            why = f->flags & PROTO_FRAME_DELTA_REF
+                      ? proto_delta_apply_same_ref(out->data + PROTO_HDR_SIZE, s->tmpl.len,
+                                                   &s->tmpl_layout, a.patches, a.patches_len,
+                                                   &s->refs)
+                      : proto_delta_apply_same(out->data + PROTO_HDR_SIZE, s->tmpl.len,
+                                               &s->tmpl_layout, a.patches, a.patches_len);
             s->pend_layout_ok = !why && !proto_delta_layout_copy(&s->pend_layout,
                                                                  &s->tmpl_layout);
         }
     } else {
-        why = proto_delta_apply(out->data + PROTO_HDR_SIZE, s->tmpl.len, a.patches,
-                                a.patches_len, a.npatches);
+        why = f->flags & PROTO_FRAME_DELTA_REF
+                  ? proto_delta_apply_ref(out->data + PROTO_HDR_SIZE, s->tmpl.len, a.patches,
+                                          a.patches_len, a.npatches, &s->refs)
+                  : proto_delta_apply(out->data + PROTO_HDR_SIZE, s->tmpl.len, a.patches,
+                                      a.patches_len, a.npatches);
         s->pend_layout_ok = !why && !proto_delta_layout_of(&s->pend_layout, a.patches,
                                                            a.patches_len, a.npatches);
     }
@@ -484,7 +509,9 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
     /* The reply buffer goes to the caller, so each batch starts a new one: the kept one if a
      * big reply left one (exec_session_reply_done), else sized like the last reply, so a
      * batch usually costs one malloc however many ops it holds. */
-    if (s->keep && !s->reply.data) {
+    if (s->arena && !s->reply.data) {
+        s->reply = (genie_buf){.data = s->arena, .len = 0, .cap = s->arena_cap, .borrowed = 1};
+    } else if (s->keep && !s->reply.data) {
         s->reply = (genie_buf){.data = s->keep, .len = 0, .cap = s->keep_cap};
         s->keep = NULL;
     }
@@ -632,6 +659,7 @@ void exec_session_close(exec_session *s)
     genie_buf_free(&s->tmpl);
     proto_delta_layout_free(&s->tmpl_layout);
     proto_delta_layout_free(&s->pend_layout);
+    proto_delta_refs_free(&s->refs);
     free(s->keep);
     GENIE_INFO("session %u closed", s->id);
     exec_ctx *c = s->ctx;

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -106,9 +107,11 @@ int rmt_wmsg_recv(int fd, rmt_wmsg *h, void **body, uint64_t max, int *got_fd)
         rc = GENIE_EPROTO;
     if (!rc && h->len > max)
         rc = GENIE_ETOOBIG;
-    if (!rc && !(*body = malloc(h->len ? (size_t)h->len : 1)))
+    /* a body in the shared window (RMT_WF_WIN) does not come on the socket */
+    size_t on_sock = h->flags & RMT_WF_WIN ? 0 : (size_t)h->len;
+    if (!rc && !(*body = malloc(on_sock ? on_sock : 1)))
         rc = GENIE_ENOMEM;
-    if (!rc && read_all(fd, *body, (size_t)h->len))
+    if (!rc && read_all(fd, *body, on_sock))
         rc = GENIE_ECLOSED;
     if (rc) {
         free(*body);
@@ -119,6 +122,50 @@ int rmt_wmsg_recv(int fd, rmt_wmsg *h, void **body, uint64_t max, int *got_fd)
         }
     }
     return rc;
+}
+
+/* ---- the shared windows for big frames ---- */
+
+int rmt_win_fit(rmt_win *w, size_t n)
+{
+    if (w->p && w->cap >= n)
+        return 0;
+    size_t cap = (n + RMT_WIN_MIN - 1) & ~(RMT_WIN_MIN - 1);
+    int fd = memfd_create("genie-window", MFD_CLOEXEC);
+    if (fd < 0)
+        return GENIE_ENOMEM;
+    void *p = ftruncate(fd, (off_t)cap) ? MAP_FAILED
+                                        : mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        close(fd);
+        return GENIE_ENOMEM;
+    }
+    rmt_win_drop(w);
+    *w = (rmt_win){.fd = fd, .p = p, .cap = cap, .used_ns = genie_now_ns(), .fresh = 1};
+    return 0;
+}
+
+int rmt_win_adopt(rmt_win *w, int fd)
+{
+    struct stat st;
+    void *p = MAP_FAILED;
+    if (!fstat(fd, &st) && st.st_size > 0)
+        p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    rmt_win_drop(w);
+    if (p == MAP_FAILED)
+        return GENIE_ENOMEM;
+    *w = (rmt_win){.fd = -1, .p = p, .cap = (size_t)st.st_size, .used_ns = genie_now_ns()};
+    return 0;
+}
+
+void rmt_win_drop(rmt_win *w)
+{
+    if (w->p)
+        munmap(w->p, w->cap);
+    if (w->fd >= 0)
+        close(w->fd);
+    *w = (rmt_win){.fd = -1};
 }
 
 /* ---- the weight cache through the front (exec_wcache_remote) ---- */
@@ -213,17 +260,39 @@ int rmt_worker_main(const rmt_worker_args *a)
         exec_ctx_close(ctx);
         return 1;
     }
+    rmt_win in_win = {.fd = -1}, out_win = {.fd = -1}; /* the front's requests, our replies */
+    int dropped = 0; /* out_win was dropped: the next reply tells the front */
     for (;;) {
         void *req;
         rmt_wmsg in;
-        if (rmt_wmsg_recv(a->fd, &in, &req, proto_max_message(), NULL) ||
+        int wfd = -1;
+        if (rmt_wmsg_recv(a->fd, &in, &req, proto_max_message(), &wfd) ||
             in.type != RMT_W_FRAME) {
             free(req);
+            if (wfd >= 0)
+                close(wfd);
             break; /* the front closed the session (or broke the protocol: same end) */
         }
+        if (in.flags & RMT_WF_DROP)
+            rmt_win_drop(&in_win);
+        const void *frame = req;
+        if (in.flags & RMT_WF_WIN) {
+            if ((wfd >= 0 && rmt_win_adopt(&in_win, wfd)) || !in_win.p || in.len > in_win.cap) {
+                GENIE_ERROR("worker: the front's window cannot hold its frame");
+                free(req);
+                break;
+            }
+            wfd = -1;
+            frame = in_win.p;
+            if (in.flags & RMT_WF_CRC) /* checked by the front as gRPC's bytes came in */
+                proto_frame_crc_note(frame, (size_t)in.len, in.crc);
+        }
+        if (wfd >= 0)
+            close(wfd);
         void *reply = NULL;
         size_t rn = 0;
-        int end = exec_session_handle(s, req, (size_t)in.len, &reply, &rn);
+        exec_session_reply_arena(s, out_win.p, out_win.cap); /* built in place if it fits */
+        int end = exec_session_handle(s, frame, (size_t)in.len, &reply, &rn);
         free(req);
         rmt_wmsg out = {.type = RMT_W_REPLY,
                         .rc = reply ? end : -1, /* no reply (no memory): the session ends */
@@ -232,11 +301,43 @@ int rmt_worker_main(const rmt_worker_args *a)
                         .nbatches = s->nbatches,
                         .nfail = s->nfail,
                         .poisoned = ctx->poison != CUDA_SUCCESS};
-        int sent = rmt_wmsg_send(a->fd, &out, reply, -1);
+        const void *body = reply;
+        int pass = -1;
+        uint64_t now = genie_now_ns();
+        out.flags = dropped ? RMT_WF_DROP : 0; /* the window we dropped after the last reply */
+        dropped = 0;
+        int placed = reply && out_win.p && reply == out_win.p;
+        if (!placed && reply && rn >= RMT_WIN_MIN && !rmt_win_fit(&out_win, rn)) {
+            /* outgrew the window (or the first big one): one copy into a window that fits,
+             * in place of a socket write and the front's read into a fresh buffer */
+            memcpy(out_win.p, reply, rn);
+            placed = 1;
+        }
+        if (placed) { /* the front sends it from the window */
+            out.flags |= RMT_WF_WIN;
+            body = NULL;
+            if (rn >= RMT_WIN_MIN)
+                out_win.used_ns = now;
+            if (out_win.fresh)
+                pass = out_win.fd;
+            out_win.fresh = 0;
+        }
+        int sent = rmt_wmsg_send(a->fd, &out, body, pass);
         exec_session_reply_done(s, reply); /* a big reply's buffer serves the next one */
         if (sent)
             break;
+        if (out_win.p && now - out_win.used_ns > RMT_WIN_IDLE_NS) {
+            /* big replies stopped: give the memory back (the front's mapping goes with our
+             * next reply; it may still be sending this one from it) */
+            exec_session_reply_arena(s, NULL, 0);
+            GENIE_DEBUG("session %u: reply window of %zu bytes dropped (idle)", a->session,
+                        out_win.cap);
+            rmt_win_drop(&out_win);
+            dropped = 1;
+        }
     }
+    rmt_win_drop(&in_win);
+    rmt_win_drop(&out_win);
     exec_session_close(s);
     exec_ctx_close(ctx);
     return 0;

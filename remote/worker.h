@@ -36,10 +36,40 @@ typedef struct rmt_wmsg {
     uint64_t len;
     /* REPLY: the session's counters after the frame, for the front's status table */
     uint64_t mapped, nbatches, nfail;
-    uint32_t poisoned, pad;
+    uint32_t poisoned;
+    uint32_t flags; /* RMT_WF_*: FRAME and REPLY */
+    uint32_t crc, pad; /* FRAME with RMT_WF_CRC: the frame's crc32c, computed by the front */
     /* WC_*: the upload's content hash and size */
     uint64_t hash_lo, hash_hi, size;
 } rmt_wmsg;
+
+/* Big frames do not cross the socketpair: each direction has a shared-memory window (a
+ * memfd mapped by both processes), the front's for requests (gRPC's bytes are copied
+ * straight into it: proto_handler.req_buf), the worker's for replies (the front sends from
+ * it without a copy). The window's owner makes it, passes its descriptor with the first
+ * message that uses it (a bigger one replaces it), and drops it after RMT_WIN_IDLE_NS
+ * without a big frame, telling the other side with RMT_WF_DROP. Only one frame is in
+ * flight per session, so a window is never written while the other side reads it. */
+#define RMT_WIN_MIN ((size_t)1 << 20) /* smaller frames go through the socket */
+#define RMT_WIN_IDLE_NS 2000000000ull
+enum {
+    RMT_WF_WIN = 1,  /* the body (len bytes) is at the start of the window, not on the socket */
+    RMT_WF_CRC = 2,  /* crc holds the frame's checksum (FRAME in the window) */
+    RMT_WF_DROP = 4, /* the sender dropped its window: unmap yours */
+};
+typedef struct rmt_win {
+    int fd;          /* the owner's memfd; -1 on the mapping side or none */
+    uint8_t *p;      /* mapping; NULL: none */
+    size_t cap;
+    uint64_t used_ns;
+    int fresh;       /* owner: made since the other side last got its descriptor */
+} rmt_win;
+/* Owner: makes w hold at least n bytes (a new memfd and mapping when it is smaller).
+ * 0 or GENIE_ENOMEM (w unchanged). */
+int rmt_win_fit(rmt_win *w, size_t n);
+/* Mapping side: maps the descriptor fd (taken: closed here) in place of w's mapping. */
+int rmt_win_adopt(rmt_win *w, int fd);
+void rmt_win_drop(rmt_win *w);
 
 /* Sends h and body (h->len bytes), whole, and pass_fd (>= 0) with it. 0 or GENIE_ECLOSED. */
 int rmt_wmsg_send(int fd, const rmt_wmsg *h, const void *body, int pass_fd);

@@ -27,7 +27,7 @@ if [ $asan = 1 ]; then
     # only a few tests: the wire, the executor's unit tests, the installed tree
     echo "== Release build: smoke tests"
     ctest --test-dir build-release --output-on-failure -j 2 -LE gpu --repeat until-pass:2 \
-        -R '^(test_frame|test_gen_uptodate|test_exec|test_lib|test_exec_lt|test_shim_alloc|scripts_install)$'
+        -R '^(test_frame|test_gen_uptodate|test_exec|test_lib|test_exec_lt|test_dnn|test_shim_alloc|scripts_install)$'
     echo "== ASan+UBSan build"
     # torch_checks_cpu runs PyTorch on the CPU only (no shim) and the GPT-2, ResNet-50 and CLIP
     # traces repeat what torch_fake_local, torch_cudnn_fake and torch_sdpa_fake already put

@@ -186,6 +186,22 @@ static shim_slot *slot_for(shim_batch_reply *br, uint32_t index)
     return lo < br->nslots && br->slots[lo].index == index ? &br->slots[lo] : NULL;
 }
 
+int shim_batch_reply_land(void *ud, const void *head, size_t head_n, uint64_t total,
+                          proto_land_at *at)
+{
+    shim_batch_reply *br = ud;
+    uint32_t index;
+    uint64_t off, len;
+    if (!proto_frame_find_data(head, head_n, total, &index, &off, &len) || !len)
+        return 0;
+    shim_slot *s = slot_for(br, index);
+    if (!s || s->landed || !s->dst || s->size != len)
+        return 0;
+    s->landed = 1;
+    *at = (proto_land_at){off, len, s->dst};
+    return 1;
+}
+
 int shim_batch_reply_cb(void *ud, const proto_rec *r)
 {
     shim_batch_reply *br = ud;
@@ -197,7 +213,8 @@ int shim_batch_reply_cb(void *ud, const proto_rec *r)
         shim_slot *s = slot_for(br, d.index);
         if (!s || d.data_len != s->size)
             return GENIE_EPROTO;
-        memcpy(s->dst, d.data, d.data_len);
+        if (!s->landed) /* else the bytes are in dst already, not in the reply */
+            memcpy(s->dst, d.data, d.data_len);
         s->filled = 1;
         shim_g.stats.d2h_bytes += d.data_len;
         return 0;

@@ -35,6 +35,7 @@ typedef struct shim_slot {
     uint64_t value; /* R_VALUE */
     int32_t status;
     int filled;
+    int landed;     /* the transport wrote the R_DATA's bytes into dst itself */
 } shim_slot;
 
 /* One op being recorded: where it began, what its commit must add. Lives on the stack. */

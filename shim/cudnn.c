@@ -440,6 +440,16 @@ cudnnStatus_t shim_impl_cudnnBackendSetAttribute(cudnnBackendDescriptor_t descri
     }
     if ((uint64_t)elementCount > PROTO_DNN_ATTR_MAX / es)
         return CUDNN_STATUS_BAD_PARAM;
+    const char *why = proto_dnn_attr_unchecked(d->type, (uint32_t)attributeName, attributeType);
+    if (why) {
+        static _Atomic unsigned char logged;
+        genie_warn_once_at(&logged,
+                           "cudnnBackendSetAttribute: attribute %d (%s) is not supported by "
+                           "Genie, which checks every tensor's extent before it runs; returning "
+                           "CUDNN_STATUS_NOT_SUPPORTED",
+                           (int)attributeName, why);
+        return CUDNN_STATUS_NOT_SUPPORTED;
+    }
     if (shim_ensure() != cudaSuccess)
         return CUDNN_STATUS_NOT_INITIALIZED;
     size_t n = (size_t)elementCount * es;

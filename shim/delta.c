@@ -14,8 +14,10 @@
 static struct {
     uint32_t seq;
     genie_buf tmpl, delta, patches, same;
+    genie_buf pred, rpatches; /* GENIE_DELTA_REF: the template's prediction, the list against it */
+    proto_delta_refs refs;
     genie_buf z, zscratch; /* the compressed patches (GENIE_DELTA_DEFLATE), igzip's memory */
-    proto_delta_layout layout, pend;
+    proto_delta_layout layout, pend, scratch;
     int layout_ok, pend_ok;
 } D;
 
@@ -70,6 +72,14 @@ static void dump_changes(FILE *f, const uint8_t *cur, const uint8_t *old, size_t
     }
 }
 
+/* The bytes a list patches (its layout's), UINT64_MAX when it cannot say. */
+static uint64_t list_bytes(const genie_buf *list, uint32_t npatch)
+{
+    if (proto_delta_layout_of(&D.scratch, list->data, list->len, npatch))
+        return UINT64_MAX;
+    return D.scratch.bytes;
+}
+
 genie_buf *shim_delta_build(const uint8_t *cur, size_t n)
 {
     if (!shim_g.rep.ok || D.tmpl.len != n)
@@ -78,17 +88,40 @@ genie_buf *shim_delta_build(const uint8_t *cur, size_t n)
         dump_changes(shim_g.sem_dump, cur, D.tmpl.data, n);
         fflush(shim_g.sem_dump);
     }
-    uint32_t npatch;
+    uint32_t npatch, rnp, flags = PROTO_FRAME_TEMPLATE;
     genie_buf *pb = &D.patches;
     D.pend_ok = 0;
-    /* the explicit runs, or the bytes of the template's runs when those say it in fewer bytes
-     * (a layout from an early step may span more than the later steps change) */
+    /* the explicit runs against the template; with GENIE_DELTA_REF against the template's
+     * back-reference prediction when that is shorter (a moved tensor's new address is then
+     * sent once, not in every record that uses it) */
     int e = proto_delta_encode(cur, D.tmpl.data, n, n / 2, pb, &npatch);
-    if (D.layout_ok && (e || D.layout.bytes < pb->len) &&
-        proto_delta_covers(&D.layout, cur, D.tmpl.data, n) &&
-        !proto_delta_encode_same(&D.layout, cur, n, &D.same)) {
+    uint64_t data = e ? UINT64_MAX : list_bytes(pb, npatch); /* the layout it would leave */
+    int pred_ok = shim_g.delta_ref && !proto_delta_predict(D.tmpl.data, cur, n, &D.pred, &D.refs);
+    if (pred_ok && !proto_delta_encode(cur, D.pred.data, n, n / 2, &D.rpatches, &rnp)) {
+        uint64_t rdata = list_bytes(&D.rpatches, rnp);
+        if (rdata < data || (rdata == data && D.rpatches.len < pb->len)) {
+            pb = &D.rpatches;
+            npatch = rnp;
+            data = rdata;
+            e = 0;
+            flags |= PROTO_FRAME_DELTA_REF;
+        }
+    }
+    /* or the bytes of the template's runs, onto the template or onto its prediction (a layout
+     * made by a list against the prediction), unless the list leaves a smaller layout: a
+     * layout from an early step may span more than the later steps change, and the list
+     * sent once makes every later step's bytes fewer */
+    int same = 0;
+    if (D.layout_ok && D.layout.bytes <= data) {
+        if (proto_delta_covers(&D.layout, cur, D.tmpl.data, n))
+            same = PROTO_FRAME_TEMPLATE;
+        else if (pred_ok && proto_delta_covers(&D.layout, cur, D.pred.data, n))
+            same = PROTO_FRAME_TEMPLATE | PROTO_FRAME_DELTA_REF;
+    }
+    if (same && !proto_delta_encode_same(&D.layout, cur, n, &D.same)) {
         pb = &D.same;
         npatch = PROTO_DELTA_SAME_LAYOUT;
+        flags = (uint32_t)same;
         D.pend_ok = !proto_delta_layout_copy(&D.pend, &D.layout);
     } else if (e) {
         return NULL;
@@ -97,7 +130,6 @@ genie_buf *shim_delta_build(const uint8_t *cur, size_t n)
     }
     /* GENIE_DELTA_DEFLATE: the patches compressed, when that is smaller (the layout kept
      * above is the uncompressed list's: both sides keep that) */
-    uint32_t flags = PROTO_FRAME_TEMPLATE;
     if (shim_g.delta_z && pb->len && !proto_delta_deflate(pb->data, pb->len, &D.z, &D.zscratch)) {
         pb = &D.z;
         flags |= PROTO_FRAME_DELTA_Z;

@@ -132,6 +132,16 @@ int shim_link_call(shim_link *l, const void *req, size_t n, void **reply, size_t
     return l->ops->call(l->conn, req, n, reply, reply_n, l->timeout_ms);
 }
 
+int shim_link_callv_land(shim_link *l, const proto_iov *iov, size_t niov, proto_land *land,
+                         void **reply, size_t *reply_n)
+{
+    if (!l->local && land)
+        return l->ops->callv_land(l->conn, iov, niov, land, reply, reply_n, l->timeout_ms);
+    if (land)
+        land->landed = land->crc_set = 0;
+    return shim_link_callv(l, iov, niov, reply, reply_n);
+}
+
 int shim_link_callv(shim_link *l, const proto_iov *iov, size_t niov, void **reply,
                     size_t *reply_n)
 {
@@ -196,6 +206,15 @@ int shim_link_send(shim_link *l, const proto_iov *iov, size_t niov)
     int e = local_send(l, req, n);
     free(req);
     return e;
+}
+
+int shim_link_recv_land(shim_link *l, proto_land *land, void **reply, size_t *reply_n)
+{
+    if (!l->local && land)
+        return l->ops->recv_land(l->conn, land, reply, reply_n, l->timeout_ms);
+    if (land)
+        land->landed = land->crc_set = 0;
+    return shim_link_recv(l, reply, reply_n);
 }
 
 int shim_link_recv(shim_link *l, void **reply, size_t *reply_n)

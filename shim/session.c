@@ -41,6 +41,7 @@ static void shim_init(void)
         .pipe_max = (uint32_t)genie_env_int("GENIE_PIPELINE_MAX", 512),
     };
     shim_g.delta_z = genie_env_bool("GENIE_DELTA_DEFLATE", 1); /* only deltas use it */
+    shim_g.delta_ref = genie_env_bool("GENIE_DELTA_REF", 1);
     const char *dump = genie_env_str("GENIE_SEM_DUMP", NULL);
     if (dump && !(shim_g.sem_dump = fopen(dump, "w")))
         GENIE_ERROR("cannot write GENIE_SEM_DUMP=%s: %s", dump, strerror(errno));

@@ -14,6 +14,7 @@
 #include "protocol/gen/api.h"
 #include "protocol/gen/ops.h"
 #include "protocol/session.h"
+#include "protocol/transport.h" /* proto_land */
 #include "semantics/sem.h"
 #include "shim/batch.h"
 #include "shim/gen/shim_api.h" /* every shim_impl_* with its row's prototype */
@@ -83,12 +84,18 @@ int shim_link_call(shim_link *l, const void *req, size_t n, void **reply, size_t
 /* The same with the request in pieces, sent from their own memory (borrowed until return). */
 int shim_link_callv(shim_link *l, const proto_iov *iov, size_t niov, void **reply,
                     size_t *reply_n);
+/* shim_link_callv with the reply's bulk data placed per land (protocol/transport.h); the
+ * in-process executor ignores land (land->landed and crc_set stay 0). */
+int shim_link_callv_land(shim_link *l, const proto_iov *iov, size_t niov, proto_land *land,
+                         void **reply, size_t *reply_n);
 /* The two halves of a call, for frames kept in flight (shim/inflight.c): send returns once
  * the pieces are the caller's again, without waiting for the reply; recv takes the next
  * reply, in the order the frames were sent. Local: the in-process executor runs the frame at
  * send and its reply waits for recv. */
 int shim_link_send(shim_link *l, const proto_iov *iov, size_t niov);
 int shim_link_recv(shim_link *l, void **reply, size_t *reply_n);
+/* shim_link_recv with the reply's bulk data placed per land (as shim_link_callv_land). */
+int shim_link_recv_land(shim_link *l, proto_land *land, void **reply, size_t *reply_n);
 /* Gives a reply of the latest call back (kept for the next big reply, or freed). */
 void shim_link_reply_free(shim_link *l, void *reply);
 int shim_link_is_local(const shim_link *l);
@@ -230,6 +237,7 @@ typedef struct shim_state {
     sem_pipe pipe; /* the pipeline pass's run of chunks since the last waiting flush */
     sem_cost_params cost; /* the cost model's parameters (shim/cost.c) */
     int delta_z; /* GENIE_DELTA_DEFLATE: a BATCH_DELTA's patches go compressed when smaller */
+    int delta_ref; /* GENIE_DELTA_REF: a BATCH_DELTA's list may patch the back-reference prediction */
     shim_stats stats;
 } shim_state;
 
@@ -379,6 +387,10 @@ typedef struct shim_batch_reply {
     uint32_t nslots;
 } shim_batch_reply;
 int shim_batch_reply_cb(void *ud, const proto_rec *r);
+/* proto_land.fn for a batch's reply (ud: its shim_batch_reply): a big R_DATA's bytes go
+ * straight to its slot's destination, and shim_batch_reply_cb then leaves them be. */
+int shim_batch_reply_land(void *ud, const void *head, size_t head_n, uint64_t total,
+                          proto_land_at *at);
 /* H2D copies of at least this many bytes to a remote are sent from the caller's memory:
  * recorded with shim_batch_splice, then flushed before the call returns (a pageable H2D
  * copy is synchronous with respect to its source; one round trip per large copy). */

@@ -131,7 +131,11 @@ cudaError_t shim_wire_recv(uint32_t seq, int kind, int waited, uint64_t sent_at,
     void *reply = NULL;
     size_t reply_n = 0;
     uint64_t t0 = genie_now_ns();
-    int e = shim_link_recv(shim_g.link, &reply, &reply_n);
+    proto_land land = {.fn = shim_batch_reply_land, .ud = ud};
+    int e = shim_link_recv_land(shim_g.link, cb == shim_batch_reply_cb ? &land : NULL, &reply,
+                                &reply_n);
+    if (!e && land.crc_set) /* as in shim_call_framev */
+        proto_frame_crc_note(reply, reply_n, land.crc);
     uint64_t t1 = genie_now_ns();
     shim_g.stats.wire_ns += t1 - t0;
     if (waited)
@@ -165,9 +169,13 @@ cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, in
     void *reply = NULL;
     size_t reply_n = 0;
     uint64_t t0 = genie_now_ns();
-    /* one send and its reply in one go: one wake-up per round trip */
-    int e = iov == &one ? shim_link_call(shim_g.link, b->data, b->len, &reply, &reply_n)
-                        : shim_link_callv(shim_g.link, iov, niov, &reply, &reply_n);
+    /* one send and its reply in one go: one wake-up per round trip; a batch's big D2H
+     * bytes land in the program's memory as they arrive (no copy out of the reply) */
+    proto_land land = {.fn = shim_batch_reply_land, .ud = ud};
+    int e = shim_link_callv_land(shim_g.link, iov, niov,
+                                 cb == shim_batch_reply_cb ? &land : NULL, &reply, &reply_n);
+    if (!e && land.crc_set) /* this library's codec checks the sum the transport computed */
+        proto_frame_crc_note(reply, reply_n, land.crc);
     if (iov != &one)
         free(iov);
     uint64_t t1 = genie_now_ns();

@@ -13,8 +13,11 @@
  *      cudaDeviceSynchronize costs none when nothing was recorded since the last sync) vs
  *      a 64-byte ping-pong on a raw socket of the same kind, served by a child process as
  *      genie-remote is;
- *   3. H2D bulk throughput (cudaMemcpy + sync) vs sending the same bytes on the raw socket,
- *      and D2H (cudaMemcpy of MIB bytes device-to-host) vs downloading them on it.
+ *   3. H2D bulk throughput (cudaMemcpy + sync + a 4-byte read back, so the bytes are in
+ *      device memory when the clock stops: the shim may answer the sync without waiting,
+ *      and the executor's device copy then ran into the D2H that followed) vs sending the
+ *      same bytes on the raw socket, and D2H (cudaMemcpy of MIB bytes device-to-host) vs
+ *      downloading them on it.
  * The raw socket is the limit (bench/micro/rawsock.h: forced large buffers, whole-message
  * writes); it prints its settings. bench/micro/wireref measures raw-socket variants and a
  * minimal gRPC stream in the same run.sh run.
@@ -422,7 +425,13 @@ int main(int argc, char **argv)
         double a = now_s();
         CK(cudaMemcpy(dev, host, bulk, cudaMemcpyHostToDevice));
         CK(cudaDeviceSynchronize());
+        char probe[4];
+        CK(cudaMemcpy(probe, dev + bulk - 4, 4, cudaMemcpyDeviceToHost)); /* waits for it all */
         double b = now_s();
+        if (probe[3] != 0x5a && !timing_only) {
+            fprintf(stderr, "micro: H2D left wrong bytes\n");
+            return 1;
+        }
         double x1 = shim_counter("exec_ns");
         void *r;
         size_t rn;

@@ -304,6 +304,12 @@ static int conn_fail(proto_conn *c, int rc, int timeout_ms)
 int proto_conn_callv(proto_conn *c, const proto_iov *iov, size_t niov, void **reply,
                      size_t *reply_n, int timeout_ms)
 {
+    return proto_conn_callv_land(c, iov, niov, NULL, reply, reply_n, timeout_ms);
+}
+
+int proto_conn_callv_land(proto_conn *c, const proto_iov *iov, size_t niov, proto_land *land,
+                          void **reply, size_t *reply_n, int timeout_ms)
+{
     *reply = NULL;
     *reply_n = 0;
     int rc = check_request(c, iov, niov);
@@ -315,7 +321,7 @@ int proto_conn_callv(proto_conn *c, const proto_iov *iov, size_t niov, void **re
     if (!rc && !first)
         rc = GENIE_ECLOSED; /* the stream ended where the reply should start */
     if (!rc)
-        rc = proto_recv(&c->s, first, reply, reply_n, dl);
+        rc = proto_recv_land(&c->s, first, land, reply, reply_n, dl);
     return rc ? conn_fail(c, rc, timeout_ms) : 0;
 }
 
@@ -357,13 +363,19 @@ int proto_conn_sendv(proto_conn *c, const proto_iov *iov, size_t niov, int timeo
 
 int proto_conn_recv(proto_conn *c, void **reply, size_t *reply_n, int timeout_ms)
 {
+    return proto_conn_recv_land(c, NULL, reply, reply_n, timeout_ms);
+}
+
+int proto_conn_recv_land(proto_conn *c, proto_land *land, void **reply, size_t *reply_n,
+                         int timeout_ms)
+{
     *reply = NULL;
     *reply_n = 0;
     if (!c)
         return GENIE_EINVAL;
     if (c->dead)
         return GENIE_ECLOSED;
-    int rc = proto_recv(&c->s, NULL, reply, reply_n, proto_deadline(timeout_ms));
+    int rc = proto_recv_land(&c->s, NULL, land, reply, reply_n, proto_deadline(timeout_ms));
     return rc ? conn_fail(c, rc, timeout_ms) : 0;
 }
 
@@ -432,4 +444,6 @@ const proto_client_ops proto_grpc_client = {
     .reply_free = proto_conn_reply_free,
     .bytes = proto_conn_bytes,
     .close = proto_conn_close,
+    .callv_land = proto_conn_callv_land,
+    .recv_land = proto_conn_recv_land,
 };

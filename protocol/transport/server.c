@@ -220,6 +220,10 @@ static void *session_main(void *arg)
         goto done;
     }
     GENIE_DEBUG("transport: session from %s opened", peer);
+    if (srv->h.req_buf) {
+        s->ext_buf = srv->h.req_buf;
+        s->ext_ud = sess;
+    }
 
     /* Accept the stream and wait for the first request in one batch. */
     grpc_metadata md;

@@ -282,10 +282,41 @@ void proto_wait_borrowed(proto_stream *s)
 /* Copies in blocks that stay in cache between the copy and the checksum. */
 #define CRC_BLOCK (64u << 10)
 
-/* Copies bytes [skip, skip+n) of bb to dst, feeding them to acc (if not NULL) as they land.
- * Returns 0 or -1 (unreadable buffer). */
-static int bb_copy(grpc_byte_buffer *bb, size_t skip, uint8_t *dst, size_t n,
-                   proto_crc_acc *acc)
+/* Copies k bytes of the message, which start at offset moff, from src into buf at the same
+ * offset, except the part inside at's range, which goes to at->dst; each block feeds acc
+ * (if not NULL) in message order while it is in cache. */
+static void put_bytes(uint8_t *buf, const proto_land_at *at, uint64_t moff, const uint8_t *src,
+                      size_t k, proto_crc_acc *acc)
+{
+    while (k) {
+        uint8_t *d;
+        size_t run;
+        if (at && moff >= at->off && moff < at->off + at->len) {
+            d = (uint8_t *)at->dst + (moff - at->off);
+            run = at->off + at->len - moff < k ? (size_t)(at->off + at->len - moff) : k;
+        } else {
+            d = buf + moff;
+            run = at && moff < at->off && at->off - moff < k ? (size_t)(at->off - moff) : k;
+        }
+        if (!acc) {
+            memcpy(d, src, run);
+        } else {
+            for (size_t o = 0; o < run; o += CRC_BLOCK) {
+                size_t b = run - o < CRC_BLOCK ? run - o : CRC_BLOCK;
+                memcpy(d + o, src + o, b);
+                proto_frame_crc_update(acc, d + o, b);
+            }
+        }
+        moff += run;
+        src += run;
+        k -= run;
+    }
+}
+
+/* Copies bytes [skip, skip+n) of bb into the message at offset moff (buf, or at->dst inside
+ * at's range), feeding them to acc (if not NULL) as they land. 0 or -1 (unreadable). */
+static int bb_place(grpc_byte_buffer *bb, size_t skip, uint8_t *buf, uint64_t moff, size_t n,
+                    const proto_land_at *at, proto_crc_acc *acc)
 {
     grpc_byte_buffer_reader r;
     if (!grpc_byte_buffer_reader_init(&r, bb))
@@ -303,20 +334,18 @@ static int bb_copy(grpc_byte_buffer *bb, size_t skip, uint8_t *dst, size_t n,
         skip = 0;
         if (k > n)
             k = n;
-        if (!acc) {
-            memcpy(dst, p, k);
-        } else {
-            for (size_t o = 0; o < k; o += CRC_BLOCK) {
-                size_t b = k - o < CRC_BLOCK ? k - o : CRC_BLOCK;
-                memcpy(dst + o, p + o, b);
-                proto_frame_crc_update(acc, dst + o, b);
-            }
-        }
-        dst += k;
+        put_bytes(buf, at, moff, p, k, acc);
+        moff += k;
         n -= k;
     }
     grpc_byte_buffer_reader_destroy(&r);
     return n ? -1 : 0;
+}
+
+/* Copies bytes [skip, skip+n) of bb to dst. Returns 0 or -1 (unreadable buffer). */
+static int bb_copy(grpc_byte_buffer *bb, size_t skip, uint8_t *dst, size_t n)
+{
+    return bb_place(bb, skip, dst, 0, n, NULL, NULL);
 }
 
 static int recv_chunk(proto_stream *s, grpc_byte_buffer **bb, gpr_timespec deadline)
@@ -345,6 +374,9 @@ static uint8_t *take_buffer(proto_stream *s, size_t n)
     /* Only the latest buffer handed out can come back into the cache: an older one still
      * held (or one the caller freed itself) is never mistaken for it. */
     s->lent = NULL;
+    s->ext_lent = NULL;
+    if (s->ext_buf && n >= PROTO_REUSE_MIN && (s->ext_lent = s->ext_buf(s->ext_ud, n)))
+        return s->ext_lent; /* the handler's memory: copied into once, never freed here */
     if (!s->reuse || n < PROTO_REUSE_MIN)
         return malloc(n ? n : 1);
     if (s->spare && s->spare_cap < n)
@@ -367,6 +399,15 @@ static uint8_t *take_buffer(proto_stream *s, size_t n)
 int proto_recv(proto_stream *s, grpc_byte_buffer *first, void **out, size_t *out_n,
                gpr_timespec deadline)
 {
+    return proto_recv_land(s, first, NULL, out, out_n, deadline);
+}
+
+/* Bytes of a reply's start shown to proto_land.fn. */
+#define LAND_HEAD 4096u
+
+int proto_recv_land(proto_stream *s, grpc_byte_buffer *first, proto_land *land, void **out,
+                    size_t *out_n, gpr_timespec deadline)
+{
     *out = NULL;
     *out_n = 0;
     grpc_byte_buffer *bb = first;
@@ -381,7 +422,7 @@ int proto_recv(proto_stream *s, grpc_byte_buffer *first, void **out, size_t *out
     uint8_t hdr[PROTO_HDR];
     size_t len = grpc_byte_buffer_length(bb);
     uint8_t *buf = NULL;
-    if (len < PROTO_HDR || len > PROTO_CHUNK || bb_copy(bb, 0, hdr, PROTO_HDR, NULL)) {
+    if (len < PROTO_HDR || len > PROTO_CHUNK || bb_copy(bb, 0, hdr, PROTO_HDR)) {
         snprintf(s->why, sizeof s->why, "malformed first chunk (%zu bytes)", len);
         rc = GENIE_EPROTO;
         goto fail;
@@ -418,7 +459,22 @@ int proto_recv(proto_stream *s, grpc_byte_buffer *first, void **out, size_t *out
      * (proto_frame_crc_note): proto_frame_parse then need not read it all again. */
     proto_crc_acc acc = {0, 0}, *accp = total >= PROTO_HDR_SIZE ? &acc : NULL;
     size_t got = len - PROTO_HDR;
-    if (got && bb_copy(bb, PROTO_HDR, buf, got, accp))
+    proto_land_at at_, *at = NULL;
+    if (land) {
+        land->landed = land->crc_set = 0;
+        if (land->fn && total >= PROTO_REUSE_MIN) {
+            uint8_t head[LAND_HEAD];
+            size_t hn = got < LAND_HEAD ? got : LAND_HEAD;
+            if (bb_copy(bb, PROTO_HDR, head, hn))
+                goto unreadable;
+            if (land->fn(land->ud, head, hn, total, &at_) && at_.dst && at_.len &&
+                at_.off <= total && at_.len <= total - at_.off) {
+                at = &at_;
+                land->landed = 1;
+            }
+        }
+    }
+    if (got && bb_place(bb, PROTO_HDR, buf, 0, got, at, accp))
         goto unreadable;
     grpc_byte_buffer_destroy(bb);
     bb = NULL;
@@ -439,7 +495,7 @@ int proto_recv(proto_stream *s, grpc_byte_buffer *first, void **out, size_t *out
             rc = GENIE_EPROTO;
             goto fail;
         }
-        if (bb_copy(bb, 0, buf + got, len, accp))
+        if (bb_place(bb, 0, buf, got, len, at, accp))
             goto unreadable;
         got += len;
         grpc_byte_buffer_destroy(bb);
@@ -448,6 +504,10 @@ int proto_recv(proto_stream *s, grpc_byte_buffer *first, void **out, size_t *out
     s->received += total;
     if (accp)
         proto_frame_crc_note(buf, (size_t)total, acc.crc);
+    if (land && accp) {
+        land->crc_set = 1;
+        land->crc = acc.crc;
+    }
     *out = buf;
     *out_n = (size_t)total;
     return 0;
@@ -467,6 +527,10 @@ void proto_recycle(proto_stream *s, void *buf)
     if (!buf)
         return;
     proto_frame_crc_note(NULL, 0, 0); /* the buffer's bytes may change from here on */
+    if (buf == s->ext_lent) { /* the handler's: it reuses it for a later request */
+        s->ext_lent = NULL;
+        return;
+    }
     if (buf != s->lent) {
         free(buf);
         return;

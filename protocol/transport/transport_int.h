@@ -64,6 +64,11 @@ typedef struct proto_stream {
     uint8_t *spare, *lent;
     size_t spare_cap, lent_cap;
     uint64_t spare_used_ns;
+    /* Big requests land in memory of the handler's (proto_handler.req_buf) when it gives
+     * some: borrowed, never freed here; ext_lent is the one proto_recv last handed out. */
+    void *(*ext_buf)(void *ud, size_t n);
+    void *ext_ud;
+    void *ext_lent;
     /* Server only: counts threads inside gRPC's poller (see server.c); NULL on clients. */
     atomic_int *pollers;
     atomic_uint *poll_gen;
@@ -98,6 +103,9 @@ void proto_wait_borrowed(proto_stream *s);
  * (malformed chunk sequence: s->why says why), GENIE_ETOOBIG, GENIE_ENOMEM or GENIE_ETIMEOUT. */
 int proto_recv(proto_stream *s, grpc_byte_buffer *first, void **out, size_t *out_n,
                gpr_timespec deadline);
+/* proto_recv placing part of the message per land (transport.h; NULL: proto_recv). */
+int proto_recv_land(proto_stream *s, grpc_byte_buffer *first, proto_land *land, void **out,
+                    size_t *out_n, gpr_timespec deadline);
 
 /* Gives a buffer from proto_recv back: kept for the next big message if it came from the
  * reuse cache (s->reuse), freed otherwise. */

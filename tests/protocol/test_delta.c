@@ -254,3 +254,109 @@ Test(delta, deflate_round_trip_and_refusals)
     genie_buf_free(&scratch);
     genie_buf_free(&back);
 }
+
+/* Back-references (PROTO_FRAME_DELTA_REF). A payload of records holding 8-byte addresses at
+ * 4-byte-aligned offsets, several records sharing each address (a tensor used by several
+ * launches); each step moves most addresses (the caching allocator) and, now and then, gives
+ * one use of an address another one (a class split). Whatever moves, the list against the
+ * prediction rebuilds the batch exactly, as a list and as same-layout bytes; and when only
+ * addresses move it is much shorter than the plain list. */
+static void put64(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+
+Test(delta, back_references_round_trip)
+{
+    enum { N = 4096, SLOTS = 300, ADDRS = 24 };
+    static uint8_t tmpl[N], cur[N], buf[N];
+    uint32_t slot_at[SLOTS], slot_addr[SLOTS];
+    uint64_t addr[ADDRS];
+    genie_buf pred = {0}, list = {0}, plain = {0}, same = {0};
+    proto_delta_refs enc = {0}, dec = {0};
+    proto_delta_layout l = {0};
+    for (int i = 0; i < N; i++)
+        tmpl[i] = (uint8_t)(rnd() % 8); /* small fields, no address's shape */
+    for (int a = 0; a < ADDRS; a++)
+        addr[a] = 0x50570000000000ull >> 8 | (uint64_t)(rnd() & 0xffff) << 9;
+    for (int k = 0; k < SLOTS; k++) { /* distinct, non-overlapping, 4-aligned places */
+        slot_at[k] = (uint32_t)k * 12 + 4 * (rnd() % 2);
+        slot_addr[k] = rnd() % ADDRS;
+        put64(tmpl + slot_at[k], addr[slot_addr[k]]);
+    }
+    size_t sum_ref = 0, sum_plain = 0;
+    for (int step = 0; step < 200; step++) {
+        memcpy(cur, tmpl, N);
+        for (int a = 0; a < ADDRS; a++)
+            if (rnd() % 4)
+                addr[a] += (uint64_t)(rnd() % 64 + 1) << 9;
+        int split = step % 3 == 0;
+        for (int k = 0; k < SLOTS; k++) {
+            if (split && rnd() % 50 == 0)
+                slot_addr[k] = rnd() % ADDRS;
+            put64(cur + slot_at[k], addr[slot_addr[k]]);
+        }
+        if (step % 7 == 0) /* a field that is no address */
+            cur[rnd() % N] ^= 1;
+        cr_assert_eq(proto_delta_predict(tmpl, cur, N, &pred, &enc), 0);
+        uint32_t np, npp;
+        cr_assert_eq(proto_delta_encode(cur, pred.data, N, SIZE_MAX, &list, &np), 0);
+        cr_assert_eq(proto_delta_encode(cur, tmpl, N, SIZE_MAX, &plain, &npp), 0);
+        memcpy(buf, tmpl, N);
+        const char *why = proto_delta_apply_ref(buf, N, list.data, list.len, np, &dec);
+        cr_assert_null(why, "step %d: %s", step, why);
+        cr_assert_eq(memcmp(buf, cur, N), 0, "step %d: list rebuilt another batch", step);
+        /* the same runs as same-layout bytes */
+        cr_assert_eq(proto_delta_layout_of(&l, list.data, list.len, np), 0);
+        cr_assert_eq(proto_delta_encode_same(&l, cur, N, &same), 0);
+        memcpy(buf, tmpl, N);
+        why = proto_delta_apply_same_ref(buf, N, &l, same.data, same.len, &dec);
+        cr_assert_null(why, "step %d: %s", step, why);
+        cr_assert_eq(memcmp(buf, cur, N), 0, "step %d: same-layout rebuilt another batch", step);
+        if (!split && step % 7) {
+            sum_ref += list.len;
+            sum_plain += plain.len;
+        }
+        memcpy(tmpl, cur, N);
+    }
+    /* with only addresses moving, about one patch per address instead of one per use */
+    cr_assert_lt(sum_ref * 4, sum_plain, "%zu bytes against %zu", sum_ref, sum_plain);
+    /* refusals leave the template as it was: a truncated list, a layout out of order */
+    memcpy(buf, tmpl, N);
+    cr_assert_not_null(proto_delta_apply_ref(buf, N, (const uint8_t *)"\x00\x20\x11", 3, 1, &dec));
+    uint32_t bad_runs[4] = {100, 8, 96, 8};
+    proto_delta_layout bad = {.run = bad_runs, .n = 2, .cap = 2, .bytes = 16};
+    uint8_t sixteen[16] = {0};
+    const char *why = proto_delta_apply_same_ref(buf, N, &bad, sixteen, 16, &dec);
+    cr_assert(why && strstr(why, "order"), "%s", why ? why : "accepted");
+    cr_assert_eq(memcmp(buf, tmpl, N), 0);
+    genie_buf_free(&pred);
+    genie_buf_free(&list);
+    genie_buf_free(&plain);
+    genie_buf_free(&same);
+    proto_delta_refs_free(&enc);
+    proto_delta_refs_free(&dec);
+    proto_delta_layout_free(&l);
+}
+
+/* Random lists against the prediction: refused or applied inside the buffer, never a write
+ * out of bounds (ASan would see it) and never a partial write when refused. */
+Test(delta, back_references_random_lists)
+{
+    proto_delta_refs r = {0};
+    uint8_t list[96];
+    for (int round = 0; round < 5000; round++) {
+        size_t len = rnd() % sizeof list;
+        for (size_t i = 0; i < len; i++)
+            list[i] = (uint8_t)(rnd() % 4 ? rnd() % 48 : rnd());
+        uint8_t buf[48], keep[48];
+        for (int i = 0; i < 48; i += 8) { /* repeated addresses: back-references to follow */
+            put64(buf + i, 0x505700001000ull + (rnd() % 3) * 0x200);
+            memcpy(keep + i, buf + i, 8);
+        }
+        const char *why = proto_delta_apply_ref(buf, sizeof buf, list, len, rnd() % 4, &r);
+        if (why)
+            cr_assert_eq(memcmp(buf, keep, sizeof buf), 0);
+    }
+    proto_delta_refs_free(&r);
+}

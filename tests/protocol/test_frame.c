@@ -274,3 +274,56 @@ Test(frame, noted_crc_serves_one_parse_of_its_buffer)
     cr_assert_eq(proto_frame_parse(b.data, b.len, 1 << 20, &f), 0);
     genie_buf_free(&b);
 }
+
+Test(frame, noted_crc_can_be_read_back_for_its_buffer_only)
+{
+    genie_buf b = make_frame();
+    uint32_t c = 0;
+    proto_frame_crc_note(b.data, b.len, 0x1234);
+    cr_assert_eq(proto_frame_crc_noted(b.data, b.len, &c), 1);
+    cr_assert_eq(c, 0x1234);
+    cr_assert_eq(proto_frame_crc_noted(b.data, b.len - 8, &c), 0);
+    cr_assert_eq(proto_frame_crc_noted(b.data + 8, b.len - 8, &c), 0);
+    proto_frame_crc_note(NULL, 0, 0);
+    cr_assert_eq(proto_frame_crc_noted(b.data, b.len, &c), 0);
+    genie_buf_free(&b);
+}
+
+/* A reply frame: R_VALUE, an R_DATA of n bytes (0xab), R_EXEC. */
+static genie_buf reply_with_data(size_t n, uint32_t index)
+{
+    genie_buf b = {0};
+    cr_assert_eq(proto_frame_begin(&b, PROTO_KIND_REPLY, 3), 0);
+    cr_assert_not_null(proto_put_R_VALUE(&b, 0, 5, 0));
+    uint8_t *p = proto_put_R_DATA(&b, index, n);
+    cr_assert_not_null(p);
+    memset(p, 0xab, n);
+    cr_assert_not_null(proto_put_R_EXEC(&b, 1000));
+    proto_frame_end(&b);
+    return b;
+}
+
+Test(frame, find_data_locates_a_big_r_data_from_the_head_alone)
+{
+    genie_buf b = reply_with_data(100000, 7);
+    uint32_t index = 0;
+    uint64_t off = 0, len = 0;
+    cr_assert_eq(proto_frame_find_data(b.data, 4096, b.len, &index, &off, &len), 1);
+    cr_assert_eq(index, 7);
+    cr_assert_eq(len, 100000);
+    cr_assert_eq(b.data[off], 0xab);
+    cr_assert_eq(b.data[off - 1], 0, "the data starts right after the index field");
+    cr_assert_eq(b.data[off + len - 1], 0xab);
+    cr_assert_neq(b.data[off + len], 0xab, "and ends where R_DATA says");
+    /* data ending inside the head is not worth placing */
+    cr_assert_eq(proto_frame_find_data(b.data, b.len, b.len, &index, &off, &len), 0);
+    /* a head that is not of a reply of this length */
+    cr_assert_eq(proto_frame_find_data(b.data, 4096, b.len + 8, &index, &off, &len), 0);
+    b.data[6] = PROTO_KIND_REQUEST;
+    cr_assert_eq(proto_frame_find_data(b.data, 4096, b.len, &index, &off, &len), 0);
+    genie_buf_free(&b);
+    /* too short a head to see the R_DATA's index */
+    b = reply_with_data(100000, 7);
+    cr_assert_eq(proto_frame_find_data(b.data, 40, b.len, &index, &off, &len), 0);
+    genie_buf_free(&b);
+}

@@ -1,6 +1,7 @@
 /* test_transport.c — tests the gRPC transport (protocol/transport/): echo, chunking, timeouts, sessions. */
 #include "common/genie.h"
 #include "protocol/transport.h"
+#include "protocol/gen/ops.h"
 
 #include <criterion/criterion.h>
 #include <grpc/byte_buffer.h>
@@ -1011,4 +1012,176 @@ Test(transport, malformed_chunks_end_only_that_stream)
     wait_closed(5);
     proto_server_stop(s);
     grpc_shutdown();
+}
+
+/* ---- a handler's own memory for big requests (proto_handler.req_buf) ---- */
+static uint8_t *rb_mem;
+static size_t rb_cap;
+static atomic_int rb_asked, rb_used, rb_bad;
+
+static void *rb_req_buf(void *session, size_t n)
+{
+    (void)session;
+    atomic_fetch_add(&rb_asked, 1);
+    if (n < (1u << 20))
+        atomic_fetch_add(&rb_bad, 1); /* small requests are never asked for */
+    if (rb_cap < n) {
+        free(rb_mem);
+        rb_mem = malloc(n);
+        rb_cap = n;
+    }
+    memset(rb_mem, 0xee, n); /* every byte must then come from the wire */
+    return rb_mem;
+}
+
+static int rb_handle(void *session, const void *req, size_t n, void **reply, size_t *reply_n)
+{
+    if (req == rb_mem && rb_mem)
+        atomic_fetch_add(&rb_used, 1);
+    else if (n >= (1u << 20))
+        atomic_fetch_add(&rb_bad, 1); /* a big request not in the handler's memory */
+    return h_handle(session, req, n, reply, reply_n);
+}
+
+static const proto_handler rb_handler = {
+    .open = h_open, .handle = rb_handle, .close = h_close, .req_buf = rb_req_buf};
+
+Test(transport, big_requests_land_in_the_handlers_memory)
+{
+    atomic_store(&rb_asked, 0);
+    atomic_store(&rb_used, 0);
+    atomic_store(&rb_bad, 0);
+    proto_server *s;
+    char err[256], target[160];
+    snprintf(sock_path, sizeof sock_path, "/tmp/genie-tr-rb-%d.sock", (int)getpid());
+    snprintf(target, sizeof target, "unix:%s", sock_path);
+    cr_assert_eq(proto_server_start(target, &rb_handler, &s, err, sizeof err), 0, "%s", err);
+    proto_conn *c = connect_ok(target);
+    const size_t sizes[] = {100, 1u << 20, (4u << 20) + 5, 70000, 9u << 20};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        uint8_t *p = pattern(sizes[i], (uint32_t)i + 21);
+        echo_check(c, p, sizes[i]); /* byte-exact through the handler's memory */
+        free(p);
+    }
+    /* a big frame: the handler sees the checksum noted as it came in */
+    genie_buf b = {0};
+    cr_assert_eq(proto_frame_begin(&b, PROTO_KIND_REQUEST, 1), 0);
+    uint8_t *d = proto_put_MEMCPY_H2D(&b, 0x1000, 0, 3u << 20);
+    cr_assert_not_null(d);
+    memset(d, 0x42, 3u << 20);
+    proto_frame_end(&b);
+    void *rep;
+    size_t rn;
+    cr_assert_eq(proto_conn_call(c, b.data, b.len, &rep, &rn, 10000), 0);
+    cr_assert_eq(rn, 2 * sizeof(int));
+    int r[2];
+    memcpy(r, rep, sizeof r);
+    cr_assert_eq(r[0], 0, "the frame parsed in the handler's memory");
+    free(rep);
+    genie_buf_free(&b);
+    proto_conn_close(c);
+    proto_server_stop(s);
+    cr_assert_eq(atomic_load(&rb_asked), 4);
+    cr_assert_eq(atomic_load(&rb_used), 4);
+    cr_assert_eq(atomic_load(&rb_bad), 0);
+    free(rb_mem);
+    rb_mem = NULL;
+    rb_cap = 0;
+}
+
+/* ---- a reply's bulk placed by the caller (proto_conn_callv_land) ---- */
+typedef struct land_ud {
+    uint64_t off, len;
+    void *dst;
+    int calls;
+    uint64_t total;
+    const uint8_t *want_head;
+} land_ud;
+
+static int test_land(void *ud, const void *head, size_t head_n, uint64_t total, proto_land_at *at)
+{
+    land_ud *u = ud;
+    u->calls++;
+    u->total = total;
+    cr_assert_gt(head_n, 0);
+    cr_assert_eq(memcmp(head, u->want_head, head_n < 16 ? head_n : 16), 0, "the reply's start");
+    if (!u->dst)
+        return 0;
+    *at = (proto_land_at){u->off, u->len, u->dst};
+    return 1;
+}
+
+static void land_on(const char *target)
+{
+    proto_conn *c = connect_ok(target);
+    size_t n = (9u << 20) + 77;
+    uint8_t *p = pattern(n, 5);
+    /* bytes across chunk boundaries (4 MiB) go to dst; the rest into the reply */
+    land_ud u = {.off = (3u << 20) + 3, .len = (5u << 20) + 11, .want_head = p};
+    u.dst = malloc(u.len);
+    memset(u.dst, 0, u.len);
+    proto_land land = {.fn = test_land, .ud = &u};
+    proto_iov one = {p, n};
+    void *rep;
+    size_t rn;
+    cr_assert_eq(proto_conn_callv_land(c, &one, 1, &land, &rep, &rn, 10000), 0);
+    cr_assert_eq(rn, n);
+    cr_assert_eq(u.calls, 1);
+    cr_assert_eq(u.total, n);
+    cr_assert_eq(land.landed, 1);
+    cr_assert(memcmp(u.dst, p + u.off, u.len) == 0, "the placed bytes");
+    cr_assert(memcmp(rep, p, u.off) == 0, "the bytes before them");
+    cr_assert(memcmp((uint8_t *)rep + u.off + u.len, p + u.off + u.len, n - u.off - u.len) == 0,
+              "the bytes after them");
+    /* the checksum of the whole message, placed bytes included, in frame order */
+    proto_crc_acc acc = {0, 0};
+    proto_frame_crc_update(&acc, p, n);
+    cr_assert_eq(land.crc_set, 1);
+    cr_assert_eq(land.crc, acc.crc);
+    proto_conn_reply_free(c, rep);
+    /* declined: all of it in the reply; small replies are not offered */
+    free(u.dst);
+    u = (land_ud){.want_head = p};
+    land = (proto_land){.fn = test_land, .ud = &u};
+    cr_assert_eq(proto_conn_callv_land(c, &one, 1, &land, &rep, &rn, 10000), 0);
+    cr_assert_eq(u.calls, 1);
+    cr_assert_eq(land.landed, 0);
+    cr_assert(rn == n && memcmp(rep, p, n) == 0);
+    proto_conn_reply_free(c, rep);
+    /* a reply taken apart from its request (proto_conn_recv_land) lands the same way */
+    u = (land_ud){.off = 100, .len = (4u << 20) + 1, .want_head = p};
+    u.dst = calloc(1, u.len);
+    land = (proto_land){.fn = test_land, .ud = &u};
+    cr_assert_eq(proto_conn_sendv(c, &one, 1, 10000), 0);
+    cr_assert_eq(proto_conn_recv_land(c, &land, &rep, &rn, 10000), 0);
+    cr_assert(rn == n && land.landed && land.crc_set && land.crc == acc.crc);
+    cr_assert(memcmp(u.dst, p + 100, u.len) == 0 && memcmp(rep, p, 100) == 0);
+    cr_assert(memcmp((uint8_t *)rep + 100 + u.len, p + 100 + u.len, n - 100 - u.len) == 0);
+    proto_conn_reply_free(c, rep);
+    free(u.dst);
+    u = (land_ud){.want_head = p};
+    land = (proto_land){.fn = test_land, .ud = &u};
+    one.n = 1000;
+    cr_assert_eq(proto_conn_callv_land(c, &one, 1, &land, &rep, &rn, 10000), 0);
+    cr_assert_eq(u.calls, 0, "a small reply is not offered");
+    cr_assert(rn == 1000 && memcmp(rep, p, 1000) == 0);
+    proto_conn_reply_free(c, rep);
+    free(p);
+    proto_conn_close(c);
+}
+
+Test(transport, reply_bytes_land_where_the_caller_says_unix)
+{
+    char target[160];
+    proto_server *s = start_unix(target, sizeof target);
+    land_on(target);
+    proto_server_stop(s);
+}
+
+Test(transport, reply_bytes_land_where_the_caller_says_tcp)
+{
+    char target[160];
+    proto_server *s = start_tcp(target, sizeof target);
+    land_on(target);
+    proto_server_stop(s);
 }

@@ -136,6 +136,44 @@ static int msg_has(const proto_R_ERROR *e, const char *needle)
     return strstr(m, needle) != NULL;
 }
 
+/* Ends the request begun with a PING and runs it: 1 when the op before the PING failed, with
+ * *err its R_ERROR (the message copied to a buffer that lives until the next call), 0 when it
+ * ran (the reply is the PONG alone). */
+__attribute__((unused)) static int run_then_ping(exec_session *s, proto_R_ERROR *err)
+{
+    static uint8_t msg[600];
+    reply r;
+    proto_put_PING(&req, 3);
+    run(s, &r);
+    cr_assert_eq(r.recs[r.n - 1].op, PROTO_OP_R_PONG, "the session did not answer the PING");
+    int failed = r.n == 2;
+    if (failed) {
+        *err = error_at(&r, 0);
+        err->msg_len = err->msg_len < sizeof msg ? err->msg_len : sizeof msg;
+        memcpy(msg, err->msg, err->msg_len);
+        err->msg = msg;
+    } else {
+        cr_assert_eq(r.n, 1, "%d records before the PONG", r.n - 1);
+    }
+    done(&r);
+    return failed;
+}
+
+/* Copies n bytes at device address p of session s into out (one D2H). */
+__attribute__((unused)) static void copy_back(exec_session *s, uint64_t p, void *out, size_t n)
+{
+    reply r;
+    begin();
+    proto_put_MEMCPY_D2H(&req, p, n, 0);
+    run(s, &r);
+    cr_assert_eq(r.n, 1, "the copy back failed");
+    proto_R_DATA d;
+    cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+    cr_assert_eq(d.data_len, n);
+    memcpy(out, d.data, n);
+    done(&r);
+}
+
 static proto_R_HELLO hello_rep;
 
 static void put_hello(const char *token)

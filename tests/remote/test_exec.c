@@ -212,6 +212,43 @@ Test(exec, big_reply_buffer_is_kept_for_the_next_replies)
     exec_session_close(s); /* frees the kept buffer (LeakSanitizer checks) */
 }
 
+/* A worker's shared reply window (exec_session_reply_arena): replies that fit are built in
+ * it, one that outgrows it moves to its own memory, byte-exact either way; given back, the
+ * arena is never freed (ASan would see a free of memory malloc did not give out). */
+Test(exec, replies_are_built_in_the_arena_when_they_fit)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    map(s, base, 8 * MiB);
+    size_t cap = 4 * MiB;
+    uint8_t *arena = malloc(cap), *src = malloc(8 * MiB);
+    const size_t sizes[] = {3 * MiB, 8, 6 * MiB, 2 * MiB};
+    const int in_arena[] = {1, 1, 0, 1};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        fill(src, n, (unsigned)i + 60);
+        memset(arena, 0xcc, cap);
+        exec_session_reply_arena(s, arena, cap);
+        begin();
+        memcpy(proto_put_MEMCPY_H2D(&req, base, 0, n), src, n);
+        proto_put_MEMCPY_D2H(&req, base, n, 0);
+        reply r;
+        run(s, &r);
+        cr_assert_eq(r.n, 1, "reply %zu: %d records", i, r.n);
+        proto_R_DATA d;
+        cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
+        cr_assert_eq(d.data_len, n);
+        cr_assert(memcmp(d.data, src, n) == 0, "reply %zu (%zu bytes) differs", i, n);
+        cr_assert_eq(r.raw == (void *)arena, in_arena[i], "reply %zu (%zu bytes) %s the arena",
+                     i, n, in_arena[i] ? "not in" : "in");
+        exec_session_reply_done(s, r.raw); /* the arena stays; the other is freed */
+    }
+    exec_session_reply_arena(s, NULL, 0);
+    exec_session_close(s);
+    free(arena);
+    free(src);
+}
+
 Test(exec, out_of_range_copy_fails_alone)
 {
     exec_session *s = open_hello();
@@ -1722,6 +1759,95 @@ Test(exec, batch_delta_compressed)
     genie_buf_free(&z);
     genie_buf_free(&scratch);
     genie_buf_free(&g);
+    exec_session_close(s);
+}
+
+/* Back-references (PROTO_FRAME_DELTA_REF): the list patches the template's prediction, in
+ * which the D2H's source (the same address as the MEMSET's destination in the template) holds
+ * whatever the batch's MEMSET destination holds. The delta moves the MEMSET to another
+ * buffer and patches only its destination and value: the D2H follows it (with the executor
+ * ignoring the flag it would read the old buffer, 0x11). */
+static void payload_of(uint64_t dst, uint64_t src, uint32_t v, genie_buf *out)
+{
+    genie_buf b = {0};
+    cr_assert_eq(proto_frame_begin(&b, PROTO_KIND_REQUEST, 0), 0);
+    cr_assert_not_null(proto_put_MEMSET(&b, dst, 64, v, 0));
+    cr_assert_not_null(proto_put_MEMCPY_D2H(&b, src, 8, 0));
+    genie_buf_reset(out);
+    genie_buf_append(out, b.data + PROTO_HDR_SIZE, b.len - PROTO_HDR_SIZE);
+    genie_buf_free(&b);
+}
+
+static uint32_t put_delta_ref(uint32_t tmpl_seq, const genie_buf *tmpl, const genie_buf *cur,
+                              proto_delta_layout *same)
+{
+    genie_buf pred = {0}, list = {0};
+    proto_delta_refs r = {0};
+    uint32_t np;
+    cr_assert_eq(tmpl->len, cur->len);
+    cr_assert_eq(proto_delta_predict(tmpl->data, cur->data, cur->len, &pred, &r), 0);
+    cr_assert_eq(proto_delta_encode(cur->data, pred.data, cur->len, SIZE_MAX, &list, &np), 0);
+    if (same) { /* the bytes of cur at the layout's runs */
+        cr_assert(proto_delta_covers(same, cur->data, pred.data, cur->len));
+        cr_assert_eq(proto_delta_encode_same(same, cur->data, cur->len, &list), 0);
+        np = PROTO_DELTA_SAME_LAYOUT;
+    }
+    begin();
+    uint32_t fl = PROTO_FRAME_TEMPLATE | PROTO_FRAME_DELTA_REF;
+    memcpy(req.data + 8, &fl, 4);
+    uint8_t *p = proto_put_BATCH_DELTA(&req, tmpl_seq, np, list.len);
+    cr_assert_not_null(p);
+    memcpy(p, list.data, list.len);
+    genie_buf_free(&pred);
+    genie_buf_free(&list);
+    proto_delta_refs_free(&r);
+    return next_seq - 1;
+}
+
+Test(exec, batch_delta_back_references)
+{
+    exec_session *s = open_hello();
+    uint64_t base = hello_rep.va_base;
+    cr_assert(base >= (1ull << 32) && base + 2 * MiB < (1ull << 48), "not an address's shape");
+    map(s, base, 2 * MiB);
+    genie_buf t0 = {0}, c = {0}, c2 = {0};
+    payload_of(base, base, 0x11, &t0);
+    uint32_t t = put_template(base, 0x11);
+    expect_data(s, 0x11);
+    payload_of(base + 0x1000, base + 0x1000, 0x22, &c);
+    /* the list says nothing about the D2H: only the MEMSET's destination and value */
+    genie_buf pred = {0}, list = {0};
+    proto_delta_refs r = {0};
+    uint32_t np;
+    proto_delta_predict(t0.data, c.data, c.len, &pred, &r);
+    proto_delta_encode(c.data, pred.data, c.len, SIZE_MAX, &list, &np);
+    proto_delta_layout l = {0};
+    cr_assert_eq(proto_delta_layout_of(&l, list.data, list.len, np), 0);
+    cr_assert_lt(l.run[2 * (l.n - 1)], 32, "a patch in the D2H record");
+    t = put_delta_ref(t, &t0, &c, NULL);
+    expect_data(s, 0x22);
+    /* the same runs again, onto the prediction (same-layout bytes) */
+    payload_of(base + 0x2000, base + 0x2000, 0x33, &c2);
+    t = put_delta_ref(t, &c, &c2, &l);
+    expect_data(s, 0x33);
+    /* a prediction that is wrong for this batch: the list corrects it (the D2H stays) */
+    payload_of(base + 0x3000, base + 0x2000, 0x44, &c);
+    t = put_delta_ref(t, &c2, &c, NULL);
+    expect_data(s, 0x33);
+    /* a malformed list with the flag is refused before anything runs */
+    begin();
+    uint32_t fl = PROTO_FRAME_TEMPLATE | PROTO_FRAME_DELTA_REF;
+    memcpy(req.data + 8, &fl, 4);
+    uint8_t *p = proto_put_BATCH_DELTA(&req, t, 1, 6);
+    memcpy(p, "\x00\x20\x11\x11\x11\x11", 6);
+    expect_refused(s, "truncated");
+    genie_buf_free(&t0);
+    genie_buf_free(&c);
+    genie_buf_free(&c2);
+    genie_buf_free(&pred);
+    genie_buf_free(&list);
+    proto_delta_refs_free(&r);
+    proto_delta_layout_free(&l);
     exec_session_close(s);
 }
 

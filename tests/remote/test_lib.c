@@ -416,24 +416,9 @@ static args scopy_args(uint32_t h, int n, uint64_t x, int incx, uint64_t y, int 
  * err->msg is copied out of the reply (freed here) into a buffer of this function. */
 static int call_then_ping(exec_session *s, uint32_t api, const args *a, proto_R_ERROR *err)
 {
-    static uint8_t msg[600];
-    reply r;
     begin();
     put_call(api, a);
-    proto_put_PING(&req, 3);
-    run(s, &r);
-    cr_assert_eq(r.recs[r.n - 1].op, PROTO_OP_R_PONG, "the session did not answer the PING");
-    int failed = r.n == 2;
-    if (failed) {
-        *err = error_at(&r, 0);
-        err->msg_len = err->msg_len < sizeof msg ? err->msg_len : sizeof msg;
-        memcpy(msg, err->msg, err->msg_len);
-        err->msg = msg;
-    }
-    else
-        cr_assert_eq(r.n, 1);
-    done(&r);
-    return failed;
+    return run_then_ping(s, err);
 }
 
 /* Issue 12: every device buffer of a forwarded call is checked over its whole extent, computed
@@ -525,37 +510,8 @@ static int batched_call(exec_session *s, uint64_t arr, const uint64_t ptrs[3][2]
     begin();
     for (int j = 0; j < 3; j++)
         put_h2d(arr + 16 * j, ptrs[j], 16);
-    static uint8_t msg[600];
-    reply r;
     put_call(api, a);
-    proto_put_PING(&req, 3);
-    run(s, &r);
-    cr_assert_eq(r.recs[r.n - 1].op, PROTO_OP_R_PONG, "the session did not answer the PING");
-    int failed = r.n == 2;
-    if (failed) {
-        *err = error_at(&r, 0);
-        err->msg_len = err->msg_len < sizeof msg ? err->msg_len : sizeof msg;
-        memcpy(msg, err->msg, err->msg_len);
-        err->msg = msg;
-    } else {
-        cr_assert_eq(r.n, 1);
-    }
-    done(&r);
-    return failed;
-}
-
-static void read_back(exec_session *s, uint64_t p, void *out, size_t n)
-{
-    reply r;
-    begin();
-    proto_put_MEMCPY_D2H(&req, p, n, 0);
-    run(s, &r);
-    cr_assert_eq(r.n, 1);
-    proto_R_DATA d;
-    cr_assert_eq(proto_get_R_DATA(&r.recs[0], &d), 0);
-    cr_assert_eq(d.data_len, n);
-    memcpy(out, d.data, n);
-    done(&r);
+    return run_then_ping(s, err);
 }
 
 Test(lib, batched_gemm_checks_every_matrix_its_arrays_name)
@@ -586,7 +542,7 @@ Test(lib, batched_gemm_checks_every_matrix_its_arrays_name)
     /* a correct batched GEMM computes both products (column-major) */
     cr_assert_not(batched_call(s, arr, good, GENIE_API_cublasSgemmBatched, &a, &e),
                   "a correct SgemmBatched failed: %.*s", (int)e.msg_len, e.msg);
-    read_back(s, base + 256, C, sizeof C);
+    copy_back(s, base + 256, C, sizeof C);
     float want[2][4] = {{1, 2, 3, 4}, {5 * 2 + 7, 6 * 2 + 8, 5 + 7 * 2, 6 + 8 * 2}};
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 4; j++)
@@ -608,7 +564,7 @@ Test(lib, batched_gemm_checks_every_matrix_its_arrays_name)
               e.msg);
     cr_assert(msg_has(&e, ", 16 bytes) is not in this session's memory"), "message: %.*s",
               (int)e.msg_len, e.msg);
-    read_back(s, base + 256, C, sizeof C);
+    copy_back(s, base + 256, C, sizeof C);
     cr_assert_arr_eq(C, sentinel, sizeof C, "a refused call wrote C");
     /* exactly up to the end is fine */
     bad[0][1] = end - 16;
@@ -631,7 +587,7 @@ Test(lib, batched_gemm_checks_every_matrix_its_arrays_name)
     bad[1][1] = 0;
     cr_assert(batched_call(s, arr, bad, GENIE_API_cublasSgemmBatched, &a, &e), "NULL B_1 ran");
     cr_assert(msg_has(&e, ": Barray[1] is NULL"), "message: %.*s", (int)e.msg_len, e.msg);
-    read_back(s, base + 256, C, sizeof C);
+    copy_back(s, base + 256, C, sizeof C);
     cr_assert_arr_eq(C, sentinel, sizeof C, "a refused call wrote C");
 
     /* the matrices' extent follows the transpose: op(A) = A^T of 2 x 3 (m x k) is stored 3 x 2

@@ -475,6 +475,84 @@ Test(lt, pointers_outside_the_session_are_rejected)
     exec_session_close(s);
 }
 
+/* Every pointer a matmul descriptor carries is checked over its whole extent before the
+ * library runs (issue 12): a bias gradient of one element per column of D, the epilogue's
+ * auxiliary matrix (a GELU input of EPILOGUE_AUX_LD, a ReLU bit-mask of AUX_LD bits per column)
+ * and the scale pointers (one float each). Each case starts inside the session's memory and
+ * ends past it; its twin that just fits passes the checks (the fake library may then refuse
+ * the epilogue itself, but with no word of the pointer). Block scale modes are refused. */
+Test(lt, descriptor_pointers_are_checked_over_their_whole_extent)
+{
+    exec_session *s = open_session();
+    lt_create(s, 1);
+    const int m = 16, n = 64, k = 16;
+    const uint64_t end = va + 64 * MiB;
+    struct {
+        uint32_t epi, attr;
+        int64_t ld;
+        uint64_t bytes; /* the extent the pointer must have */
+        const char *what;
+    } cases[] = {
+        {CUBLASLT_EPILOGUE_BGRADB, CUBLASLT_MATMUL_DESC_BIAS_POINTER, 0, 4 * n, "bias"},
+        {CUBLASLT_EPILOGUE_BGRADA, CUBLASLT_MATMUL_DESC_BIAS_POINTER, 0, 4 * m, "bias"},
+        {CUBLASLT_EPILOGUE_GELU_AUX_BIAS, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, 24,
+         4 * (24 * (n - 1) + m), "epilogue aux"},
+        {CUBLASLT_EPILOGUE_RELU_AUX, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, 128,
+         (128 * (n - 1) + m + 7) / 8, "epilogue aux"},
+        {CUBLASLT_EPILOGUE_DEFAULT, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, 0, 4, "A scale"},
+        {CUBLASLT_EPILOGUE_DEFAULT, CUBLASLT_MATMUL_DESC_AMAX_D_POINTER, 0, 4, "amax D"},
+    };
+    reply r;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int fits = 0; fits < 2; fits++) {
+            problem p;
+            addmm(&p, m, n, k, cases[i].epi, va + 5 * MiB, 1, 0);
+            if (cases[i].ld)
+                set64(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, cases[i].ld);
+            uint64_t at = end - cases[i].bytes + (fits ? 0 : 1);
+            set64(p.desc, cases[i].attr, (int64_t)at);
+            begin();
+            put_matmul(&p, 1, va, va + MiB, 0, va + 2 * MiB, NULL, 0, 0);
+            run(s, &r);
+            if (fits) {
+                for (int j = 0; j < r.n; j++) {
+                    proto_R_ERROR e;
+                    if (r.recs[j].op != PROTO_OP_R_ERROR || proto_get_R_ERROR(&r.recs[j], &e))
+                        continue;
+                    cr_assert(!msg_has(&e, cases[i].what), "case %zu: the fitting %s refused: %.*s",
+                              i, cases[i].what, (int)e.msg_len, (const char *)e.msg);
+                }
+            } else {
+                proto_R_ERROR e = the_error(&r);
+                cr_assert_eq(e.cu_result, CUBLAS_STATUS_INVALID_VALUE, "case %zu", i);
+                cr_assert(msg_has(&e, cases[i].what), "case %zu: want '%s' in %.*s", i,
+                          cases[i].what, (int)e.msg_len, (const char *)e.msg);
+            }
+            done(&r);
+        }
+    }
+    /* a block scale mode: Genie cannot size its scale tensor, so it is refused, not run */
+    problem p;
+    addmm(&p, m, n, k, CUBLASLT_EPILOGUE_DEFAULT, 0, 1, 0);
+    set64(p.desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, (int64_t)(va + 3 * MiB));
+    set32(p.desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, CUBLASLT_MATMUL_MATRIX_SCALE_VEC32_UE8M0);
+    begin();
+    put_matmul(&p, 1, va, va + MiB, 0, va + 2 * MiB, NULL, 0, 0);
+    run(s, &r);
+    proto_R_ERROR e = the_error(&r);
+    cr_assert_eq(e.cu_result, CUBLAS_STATUS_NOT_SUPPORTED);
+    cr_assert(msg_has(&e, "A scale mode 2"), "%.*s", (int)e.msg_len, (const char *)e.msg);
+    done(&r);
+    /* the session goes on: a plain matmul still runs */
+    addmm(&p, m, n, k, CUBLASLT_EPILOGUE_DEFAULT, 0, 1, 0);
+    begin();
+    put_matmul(&p, 1, va, va + MiB, 0, va + 2 * MiB, NULL, 0, 0);
+    run(s, &r);
+    no_error(&r, "LT_MATMUL after the refusals");
+    done(&r);
+    exec_session_close(s);
+}
+
 Test(lt, many_distinct_problems_evict_and_still_compute)
 {
     /* 300 shapes: more than the per-session cache holds, so early entries are evicted (and

@@ -11,7 +11,8 @@
 // trips once (the e2e test counts them: EXPECT_RT_QUERY) and each run is recorded. Prints
 // RESULT OK. DNNCHECK_BN_RANGE=1: then a batch norm with a fused activation, which Genie
 // refuses on the client ("bn activation: refused"), and one whose reserve space runs past its
-// allocation, which Genie's executor refuses ("bn range: refused").
+// allocation, which Genie's executor refuses ("bn range: refused"). DNNCHECK_UNCHECKED=1
+// (through Genie only): a variant pack's OVERRIDE_SHAPES is refused at the call.
 #include "wl_common.h"
 
 #include <cmath>
@@ -288,6 +289,20 @@ int main()
             return 1;
         std::printf("RESULT OK\n"); // the session's state after the fault is not looked at
         return 0;
+    }
+    if (std::getenv("DNNCHECK_UNCHECKED")) {
+        // under Genie: a variant pack whose shapes are overridden at execution (cuDNN's
+        // dynamic shapes) is refused at the call, since the executor sizes every tensor from
+        // the plan's descriptors; a real cuDNN takes it (this branch is for the shim only)
+        cudnnBackendDescriptor_t pack = make(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+        int64_t shape[4] = {1, 1, 64, 64};
+        cudnnStatus_t s = cudnnBackendSetAttribute(pack, CUDNN_ATTR_VARIANT_PACK_OVERRIDE_SHAPES,
+                                                   CUDNN_TYPE_INT64, 4, shape);
+        std::printf("override shapes: %s\n",
+                    s == CUDNN_STATUS_NOT_SUPPORTED ? "refused" : "not refused");
+        DN(cudnnBackendDestroyDescriptor(pack));
+        if (s != CUDNN_STATUS_NOT_SUPPORTED)
+            return 1;
     }
     if (std::getenv("DNNCHECK_CAPTURE_REFUSED")) {
         // under Genie: cuDNN work in a stream capture is refused (the graph replay does not run

@@ -417,8 +417,15 @@ FD_API cudnnStatus_t cudnnBackendGetAttribute(cudnnBackendDescriptor_t const p,
     case CUDNN_ATTR_EXECUTION_PLAN_RUN_ONLY_INTERMEDIATE_UIDS:
         return answer(type, NULL, 0, req, count, out);
     case CUDNN_ATTR_ENGINECFG_WORKSPACE_SIZE:
-    case CUDNN_ATTR_ENGINECFG_SHARED_MEMORY_USED: /* asked for attention plans */
     case CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE:
+        /* none is used; GENIE_FAKE_DNN_WORKSPACE=BYTES claims some (the executor's check of a
+         * variant pack's workspace against the plan's size is tested with it) */
+        if (type == CUDNN_TYPE_INT64 && getenv("GENIE_FAKE_DNN_WORKSPACE")) {
+            int64_t ws = strtoll(getenv("GENIE_FAKE_DNN_WORKSPACE"), NULL, 0);
+            return answer(type, &ws, 1, req, count, out);
+        }
+        /* fall through */
+    case CUDNN_ATTR_ENGINECFG_SHARED_MEMORY_USED: /* asked for attention plans */
     case CUDNN_ATTR_ENGINE_SM_COUNT_TARGET:
         if (type == CUDNN_TYPE_INT32) {
             int32_t z = 0;
