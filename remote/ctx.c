@@ -41,6 +41,33 @@ static int ctx_devinfo(exec_ctx *c, char *err, size_t errlen)
     return 0;
 }
 
+/* The context this thread last made current, and the generation it was made in: any open,
+ * reset or close of a context starts a new generation, after which every thread sets its
+ * context again. Sessions run each on their own thread, and nothing else in genie-remote
+ * changes a thread's context, so a batch needs no cuCtxSetCurrent when its thread's is
+ * already the session's (the runtime keeps the same per-thread note). */
+static uint64_t ctx_gen = 1;
+static _Thread_local struct {
+    CUcontext ctx;
+    uint64_t gen;
+} tl_current;
+
+static void ctx_gen_bump(void)
+{
+    __atomic_fetch_add(&ctx_gen, 1, __ATOMIC_ACQ_REL);
+}
+
+CUresult exec_ctx_make_current(exec_ctx *c)
+{
+    uint64_t gen = __atomic_load_n(&ctx_gen, __ATOMIC_ACQUIRE);
+    if (tl_current.gen == gen && tl_current.ctx == c->primary && c->primary)
+        return CUDA_SUCCESS;
+    CUresult r = c->drv.CtxSetCurrent(c->primary);
+    tl_current.ctx = r ? NULL : c->primary;
+    tl_current.gen = gen;
+    return r;
+}
+
 int exec_ctx_open(const char *token, exec_ctx **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -68,6 +95,7 @@ int exec_ctx_open(const char *token, exec_ctx **out, char *err, size_t errlen)
         rc = ctx_fail(c, r, "cuDeviceGet", err, errlen);
         goto fail;
     }
+    ctx_gen_bump();
     if ((r = d->PrimaryCtxRetain(&c->primary, c->dev))) {
         rc = ctx_fail(c, r, "cuDevicePrimaryCtxRetain", err, errlen);
         goto fail;
@@ -169,6 +197,7 @@ void exec_ctx_session_gone(exec_ctx *c)
     c->modules = NULL;
     /* cuBLAS's own runtime holds a reference too, so releasing ours would not destroy the
      * context: reset it explicitly, then take a reference to the new one. */
+    ctx_gen_bump();
     CUresult r = EXEC_CU(d, PrimaryCtxReset, c->dev);
     if (r == CUDA_ERROR_NOT_SUPPORTED) { /* no reset in this driver: release and retain */
         (void)d->PrimaryCtxRelease(c->dev);
@@ -188,6 +217,7 @@ void exec_ctx_session_gone(exec_ctx *c)
         return; /* stays poisoned: new sessions are refused with a clear error */
     }
     c->primary = ctx;
+    ctx_gen_bump();
     GENIE_ERROR("GPU context reset after %s: new sessions are accepted again",
                 exec_cu_name(d, c->poison, nb, sizeof nb));
     c->poison = CUDA_SUCCESS;
@@ -236,6 +266,7 @@ void exec_ctx_close(exec_ctx *c)
         free(m);
     }
     d->PrimaryCtxRelease(c->dev);
+    ctx_gen_bump();
     pthread_mutex_destroy(&c->lock);
     exec_wcache_free(&c->wcache);
     free(c->lib);

@@ -43,6 +43,8 @@
     XX(MemUnmap, cuMemUnmap, "cuMemUnmap", 1)                                                      \
     XX(MemSetAccess, cuMemSetAccess, "cuMemSetAccess", 1)                                          \
     XX(MemcpyHtoDAsync, cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", 1)                              \
+    XX(MemHostAlloc, cuMemHostAlloc, "cuMemHostAlloc", 0)                                          \
+    XX(MemFreeHost, cuMemFreeHost, "cuMemFreeHost", 0)                                             \
     XX(MemcpyDtoHAsync, cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", 1)                              \
     XX(MemcpyDtoDAsync, cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", 1)                              \
     XX(MemsetD8Async, cuMemsetD8Async, "cuMemsetD8Async", 1)                                       \
@@ -393,6 +395,9 @@ void exec_trace_session_close(exec_session *s);
 void exec_ctx_poison(exec_ctx *c, CUresult r);
 /* Called as a session closes, ctx->lock held: the last one out resets a poisoned context. */
 void exec_ctx_session_gone(exec_ctx *c);
+/* Makes c's context current on the calling thread: one cuCtxSetCurrent the first time in
+ * this thread (and after any context opens, resets or closes), none after. */
+CUresult exec_ctx_make_current(exec_ctx *c);
 int exec_fail(exec_session *s, uint32_t index, int cuda_err, int cu_result, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /* R_ERROR for a failed driver call: msg "what: CUDA_ERROR_X", cuda_err = exec_cuda_err(r). */
@@ -402,6 +407,9 @@ int exec_cufail(exec_session *s, uint32_t index, CUresult r, const char *what);
 int exec_stream(exec_session *s, uint32_t index, uint32_t id, const char *op, CUstream *out);
 /* Does [p, p+n) lie in the session's live mappings (adjacent ones count as one range)? */
 int exec_range_ok(const exec_session *s, uint64_t p, uint64_t n);
+/* Reserves the R_DATA of a device-to-host copy of size bytes from src in the reply (checked
+ * against the most a reply may carry): 0 with *out its bytes, or the R_ERROR recorded. */
+int exec_d2h_reply(exec_session *s, uint32_t index, uint64_t src, uint64_t size, uint8_t **out);
 /* Synchronises the session's streams and the NULL stream; returns the first failure. */
 CUresult exec_sync_all(exec_session *s);
 

@@ -147,6 +147,26 @@ int exec_op_MEMCPY_H2D(exec_session *s, uint32_t index, const proto_MEMCPY_H2D *
     return r ? exec_cufail(s, index, r, "MEMCPY_H2D: cuMemcpyHtoDAsync") : 0;
 }
 
+int exec_d2h_reply(exec_session *s, uint32_t index, uint64_t src, uint64_t size, uint8_t **out)
+{
+    /* The bytes go straight into the reply; it must stay within what the client accepts. */
+    uint64_t room = proto_max_message(), cap = s->ctx->limits.max_reply;
+    if (cap && cap < room)
+        room = cap;
+    if (size > UINT32_MAX - PROTO_R_DATA_FIXED || s->reply.len + size + 64 > room)
+        return exec_fail(
+            s, index, EXEC_cudaErrorInvalidValue, 0,
+            "MEMCPY_D2H: %llu bytes from 0x%llx do not fit in one reply of at most %llu bytes "
+            "(--max-reply-bytes); split the copy",
+            (unsigned long long)size, (unsigned long long)src, (unsigned long long)room);
+    uint8_t *dst = proto_put_R_DATA(&s->reply, index, (size_t)size);
+    if (!dst)
+        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0,
+                         "MEMCPY_D2H: no memory for %llu reply bytes", (unsigned long long)size);
+    *out = dst;
+    return 0;
+}
+
 int exec_op_MEMCPY_D2H(exec_session *s, uint32_t index, const proto_MEMCPY_D2H *a)
 {
     exec_driver *d = &s->ctx->drv;
@@ -154,22 +174,9 @@ int exec_op_MEMCPY_D2H(exec_session *s, uint32_t index, const proto_MEMCPY_D2H *
     int e = exec_stream(s, index, a->stream, "MEMCPY_D2H", &st);
     if (e || (a->size && (e = check_range(s, index, "MEMCPY_D2H", a->src, a->size))))
         return e;
-    /* The bytes go straight into the reply; it must stay within what the client accepts. */
-    uint64_t room = proto_max_message(), cap = s->ctx->limits.max_reply;
-    if (cap && cap < room)
-        room = cap;
-    if (a->size > UINT32_MAX - PROTO_R_DATA_FIXED || s->reply.len + a->size + 64 > room)
-        return exec_fail(
-            s, index, EXEC_cudaErrorInvalidValue, 0,
-            "MEMCPY_D2H: %llu bytes from 0x%llx do not fit in one reply of at most %llu bytes "
-            "(--max-reply-bytes); split the copy",
-            (unsigned long long)a->size, (unsigned long long)a->src, (unsigned long long)room);
-    uint8_t *dst = proto_put_R_DATA(&s->reply, index, (size_t)a->size);
-    if (!dst)
-        return exec_fail(s, index, EXEC_cudaErrorMemoryAllocation, 0,
-                         "MEMCPY_D2H: no memory for %llu reply bytes", (unsigned long long)a->size);
-    if (!a->size)
-        return 0;
+    uint8_t *dst;
+    if ((e = exec_d2h_reply(s, index, a->src, a->size, &dst)) || !a->size)
+        return e;
     CUresult r = d->MemcpyDtoHAsync(dst, (CUdeviceptr)a->src, (size_t)a->size, st);
     if (!r)
         r = d->StreamSynchronize(st);

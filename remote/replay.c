@@ -4,33 +4,40 @@
  * A decode step travels as a BATCH_DELTA of the last step (remote/session.c rebuilds it). Once
  * the same shape (the same records, in order, of the same ops and lengths) has arrived as
  * REPLAY_AFTER deltas in a row, the executor captures the rebuilt batch: every record a graph
- * can hold (kernel launches, host-to-device, device-to-device copies, memsets, GEMMs) on the
- * batch's stream goes into a segment, captured on a private stream (stream capture, the remote
- * stream remapped to it), one graph per run of such records; every other record (a
- * device-to-host copy, a sync, an event, work on another stream, and any record that changed
- * in the last delta and that a graph cannot update, such as a GEMM whose shape grows with the
- * KV length) stays plain and runs in order between the segments. Capture runs nothing: the
- * batch then runs as the walk below, so the step that captures already goes through graphs.
+ * can hold (kernel launches, copies host-to-device, device-to-device and device-to-host,
+ * memsets, GEMMs) on the batch's stream goes into a segment, captured on a private stream
+ * (stream capture, the remote stream remapped to it), one graph per run of such records; every
+ * other record (a sync, an event, work on another stream, and any record that changed and
+ * that a graph cannot update, such as a GEMM whose shape grows with the KV length) stays plain
+ * and runs in order between the segments. The host side of the captured copies is a
+ * page-locked staging buffer (cuMemHostAlloc: a memcpy node may not name pageable memory).
+ * Capture runs nothing: the batch then runs as the walk below, so the step that captures
+ * already goes through graphs.
  *
  * Each later delta is compared record by record with the batch the graphs hold. A changed
  * kernel launch (same function) becomes cuGraphExecKernelNodeSetParams, a changed copy
  * destination cuGraphExecMemcpyNodeSetParams (range-checked first), changed host-to-device
  * bytes a write into the staging buffer the captured copy reads. Then the session's usual loop
- * walks the records (exec_session_handle): a plain record is dispatched, the last record of a
- * segment launches it (cuGraphLaunch on the batch's stream), the others do nothing.
+ * walks the records (exec_session_handle): a plain record is dispatched, a device-to-host copy
+ * in a segment reserves its R_DATA, the last record of a segment launches it (cuGraphLaunch on
+ * the batch's stream; then, if it holds device-to-host copies, one sync and their bytes from
+ * the staging buffer into the reply), the others do nothing.
  *
- * Fails safe. Whatever a graph cannot absorb (another function, a changed GEMM, memset or
- * state call inside a segment, a copy out of range, a failed update) drops the graphs before
- * anything runs and the batch runs plainly, as without the pass, with the same checks and the
- * same results; the count starts over. Any frame that is not a BATCH_DELTA (memory mapped or
+ * Variants (rp_var): up to 1 + RP_PARK sets of graphs per shape; each step runs through the
+ * one that needs the fewest calls, a change none absorbs falls back and is captured as a new
+ * variant when it comes again, and a step whose graphs would cost as many calls as its
+ * records runs plainly.
+ *
+ * Fails safe. Whatever no variant can absorb (another function, a changed GEMM, memset or
+ * state call inside a segment) runs the batch plainly, as without the pass, with the same
+ * checks and the same results; a failed update (a copy out of range, a refused update) drops
+ * that variant first. Any frame that is not a BATCH_DELTA (memory mapped or
  * unmapped, a module loaded) drops them too, and so does an error in a batch run through them.
  * A capture that fails (an op the driver refuses to capture) is discarded before anything runs
- * and the shape is not tried again until it changes.
- *
- * TODO(real GPU): the staging buffer of captured host-to-device copies is pageable host memory;
- * on a GPU it should be pinned (cuMemHostAlloc) so the copy nodes stay asynchronous. */
+ * and the shape is not tried again until it changes. */
 #include "remote/exec_lib_int.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,20 +48,54 @@
 #include "remote/gen/exec_lib.h"
 
 #define REPLAY_AFTER 3 /* a shape is captured on its 3rd delta in a row */
+#define RP_PARK 3      /* variants kept besides the active one */
 
 typedef struct rp_rec {
     uint32_t off, len; /* in the payload */
     uint16_t op;
     int32_t seg;     /* -1: plain */
     CUgraphNode node; /* its node, when a single one was captured for it (else NULL) */
-    uint32_t stage;  /* MEMCPY_H2D in a segment: its bytes' place in the staging buffer */
+    uint32_t stage;  /* MEMCPY_H2D/D2H in a segment: its bytes' place in the staging buffer */
+    uint32_t size;   /* MEMCPY_D2H in a segment: its bytes */
 } rp_rec;
+
+/* A device-to-host copy of the walk whose graph has not run yet: its R_DATA is reserved in
+ * the reply (at reply offset `at`) and filled from the staging buffer once the launch of its
+ * segment has completed. */
+typedef struct rp_d2h {
+    size_t at;
+    uint32_t stage, size;
+} rp_d2h;
 
 typedef struct rp_seg {
     CUgraph g;
     CUgraphExec x;
     uint32_t last; /* the record that launches it */
 } rp_seg;
+
+/* A variant: graphs captured from one batch of the shape, with what they hold. The shape's
+ * records repeat, but the values they carry may come in a few recurring forms: PyTorch's
+ * caching allocator, with the last step's outputs still alive, hands a decode step's
+ * temporaries one of two sets of addresses in turn, so step k is step k-2 again but not
+ * step k-1, and a cuBLASLt matmul's pointers (which no node update can change) differ from
+ * the step before. One variant per form lets each step find graphs that already hold it. */
+#define RP_VAR_FIELDS(X)                                                                           \
+    X(recs) X(caprec) X(segs) X(nseg) X(capseg) X(cur) X(stage) X(stage_len) X(stage_cap)      \
+        X(stage_busy) X(live) X(stream) X(d2h) X(nd2h) X(capd2h) X(used)
+typedef struct rp_var {
+    struct rp_rec *recs;
+    uint32_t caprec;
+    rp_seg *segs;
+    uint32_t nseg, capseg;
+    genie_buf cur;
+    uint8_t *stage;
+    size_t stage_len, stage_cap;
+    int stage_busy, live;
+    uint32_t stream;
+    struct rp_d2h *d2h;
+    uint32_t nd2h, capd2h;
+    uint64_t used;
+} rp_var;
 
 struct exec_replay {
     int on;          /* GENIE_GRAPH_REPLAY on this executor and the driver has graphs */
@@ -70,12 +111,37 @@ struct exec_replay {
     rp_seg *segs;
     uint32_t nseg, capseg;
     genie_buf cur;    /* the payload the graphs hold */
-    uint8_t *stage;   /* host-to-device sources of the segments (fixed while live) */
-    size_t stage_len;
+    uint8_t *stage;   /* page-locked (cuMemHostAlloc): the host side of the segments' copies:
+                         host-to-device sources, device-to-host destinations */
+    size_t stage_len, stage_cap;
     int stage_busy;   /* a launch that reads stage may still run */
+    rp_d2h *d2h;      /* the walk's copies waiting for their segment's launch */
+    uint32_t nd2h, capd2h;
+    uint64_t used;    /* when the graphs last ran (r->clock) */
+    /* ^ the active variant: the graphs the walk uses. Other variants of the same shape wait
+     * in park[] (RP_VAR_FIELDS: the fields a variant owns) */
+    rp_var park[RP_PARK];
+    uint64_t clock;
+    uint32_t misses;   /* batches no variant could absorb since the last capture */
+    size_t shape_len;  /* the payload length of the shape */
+    genie_buf hist[2]; /* the last two payloads of this shape, newest first */
+    uint32_t nhist;
+    uint64_t n_d2h;   /* device-to-host copies that ran inside a graph */
     FILE *stats;      /* GENIE_REPLAY_STATS: one line per delta batch */
     uint64_t n_graph, n_capture, n_fallback, n_plain, n_updates;
 };
+
+#define RP_VAR_SWAP_(f)                                                                            \
+    {                                                                                              \
+        __typeof__(x->f) t_ = x->f;                                                                \
+        x->f = r->f;                                                                               \
+        r->f = t_;                                                                                 \
+    }
+/* Makes variant x the active one, and the active one x. */
+static void var_swap(exec_replay *r, rp_var *x)
+{
+    RP_VAR_FIELDS(RP_VAR_SWAP_)
+}
 
 /* ---- set-up ---- */
 
@@ -119,9 +185,41 @@ static void drop_graphs(exec_session *s, exec_replay *r)
     r->nseg = 0;
     r->live = 0;
     r->stage_busy = 0;
-    free(r->stage);
-    r->stage = NULL;
-    r->stage_len = 0;
+    r->stage_len = 0; /* the buffer itself is kept for the next capture */
+    r->nd2h = 0;
+}
+
+/* Destroys parked variant k: its graphs, staging buffer and arrays. */
+static void var_destroy(exec_session *s, exec_replay *r, int k)
+{
+    rp_var *x = &r->park[k];
+    var_swap(r, x);
+    drop_graphs(s, r);
+    if (r->stage)
+        s->ctx->drv.MemFreeHost(r->stage);
+    free(r->segs);
+    free(r->d2h);
+    free(r->recs);
+    genie_buf_free(&r->cur);
+    var_swap(r, x);
+    memset(x, 0, sizeof *x);
+}
+
+/* Drops every variant's graphs (the active one keeps its arrays for the next capture). */
+static void drop_all(exec_session *s, exec_replay *r)
+{
+    for (int k = 0; k < RP_PARK; k++)
+        if (r->park[k].recs)
+            var_destroy(s, r, k);
+    drop_graphs(s, r);
+}
+
+static int any_live(const exec_replay *r)
+{
+    int n = r->live;
+    for (int k = 0; k < RP_PARK; k++)
+        n += r->park[k].live;
+    return n;
 }
 
 void exec_replay_break(exec_session *s)
@@ -129,10 +227,11 @@ void exec_replay_break(exec_session *s)
     exec_replay *r = s->replay;
     if (!r || r->walking)
         return;
-    if (r->live)
-        drop_graphs(s, r);
+    drop_all(s, r);
     r->repeats = 0;
     r->refused = 0;
+    r->misses = 0;
+    r->nhist = 0;
 }
 
 void exec_replay_session_close(exec_session *s)
@@ -142,11 +241,14 @@ void exec_replay_session_close(exec_session *s)
         return;
     if (r->n_graph || r->n_capture || r->n_fallback)
         GENIE_INFO("session %u: replay: %llu batches through graphs (%llu captures, %llu node "
-                   "updates), %llu fallbacks, %llu plain",
+                   "updates, %llu device-to-host copies), %llu fallbacks, %llu plain",
                    s->id, (unsigned long long)r->n_graph, (unsigned long long)r->n_capture,
-                   (unsigned long long)r->n_updates, (unsigned long long)r->n_fallback,
-                   (unsigned long long)r->n_plain);
-    drop_graphs(s, r);
+                   (unsigned long long)r->n_updates, (unsigned long long)r->n_d2h,
+                   (unsigned long long)r->n_fallback, (unsigned long long)r->n_plain);
+    drop_all(s, r);
+    if (r->stage)
+        s->ctx->drv.MemFreeHost(r->stage);
+    free(r->d2h);
     if (r->cap)
         s->ctx->drv.StreamDestroy(r->cap);
     if (r->stats)
@@ -154,6 +256,8 @@ void exec_replay_session_close(exec_session *s)
     free(r->recs);
     free(r->segs);
     genie_buf_free(&r->cur);
+    genie_buf_free(&r->hist[0]);
+    genie_buf_free(&r->hist[1]);
     free(r);
     s->replay = NULL;
 }
@@ -242,6 +346,13 @@ static int record_stream(const proto_rec *rec, uint32_t *stream, uint32_t *lib_h
         *stream = a.stream;
         return 0;
     }
+    case PROTO_OP_MEMCPY_D2H: {
+        proto_MEMCPY_D2H a;
+        if (proto_get_MEMCPY_D2H(rec, &a))
+            return -1;
+        *stream = a.stream;
+        return 0;
+    }
     case PROTO_OP_MEMSET: {
         proto_MEMSET a;
         if (proto_get_MEMSET(rec, &a))
@@ -275,7 +386,8 @@ static int record_stream(const proto_rec *rec, uint32_t *stream, uint32_t *lib_h
 /* Whether a change of this record can be absorbed by updating its node. */
 static int absorbable(uint16_t op)
 {
-    return op == PROTO_OP_LAUNCH || op == PROTO_OP_MEMCPY_H2D || op == PROTO_OP_MEMCPY_D2D;
+    return op == PROTO_OP_LAUNCH || op == PROTO_OP_MEMCPY_H2D || op == PROTO_OP_MEMCPY_D2D ||
+           op == PROTO_OP_MEMCPY_D2H;
 }
 
 static int same_func(const proto_rec *a, const proto_rec *b)
@@ -298,6 +410,15 @@ static int capture_one(exec_session *s, exec_replay *r, uint32_t i, rp_rec *x, c
         memcpy(r->stage + x->stage, a.data, a.data_len);
         a.data = r->stage + x->stage; /* the captured copy reads the staging buffer */
         return exec_op_MEMCPY_H2D(s, i, &a);
+    }
+    if (rec->op == PROTO_OP_MEMCPY_D2H) { /* into the staging buffer; the walk replies */
+        proto_MEMCPY_D2H a = {0};
+        (void)proto_get_MEMCPY_D2H(rec, &a);
+        if (!exec_range_ok(s, a.src, a.size))
+            return GENIE_EINVAL; /* the plain run reports it */
+        return d->MemcpyDtoHAsync(r->stage + x->stage, (CUdeviceptr)a.src, (size_t)a.size, r->cap)
+                   ? GENIE_EINVAL
+                   : 0;
     }
     if (rec->op != PROTO_OP_LIB_CALL)
         return exec_dispatch(s, i, rec);
@@ -378,16 +499,45 @@ static int capture(exec_session *s, exec_replay *r, const uint8_t *p, const uint
     CUstream target;
     if (r->stream == UINT32_MAX || exec_stream(s, UINT32_MAX, r->stream, "replay", &target))
         goto fail;
-    /* staging for the host-to-device copies */
+    /* the staging buffer: the host side of the copies a graph holds. A memcpy node may only
+     * name page-locked memory (cuMemHostAlloc); without it the copies stay plain. */
     size_t stage = 0;
-    for (uint32_t i = 0; i < r->nrec; i++)
+    uint32_t nd2h = 0;
+    for (uint32_t i = 0; i < r->nrec; i++) {
+        proto_rec rec;
+        proto_MEMCPY_D2H a;
+        r->recs[i].size = 0;
         if (r->recs[i].op == PROTO_OP_MEMCPY_H2D) {
             r->recs[i].stage = (uint32_t)stage;
-            stage += r->recs[i].len; /* at least the data */
+            stage += (r->recs[i].len + 15) & ~(size_t)15; /* at least the data */
+        } else if (r->recs[i].op == PROTO_OP_MEMCPY_D2H && !rec_at(p, &r->recs[i], &rec) &&
+                   !proto_get_MEMCPY_D2H(&rec, &a) && a.size && a.size <= UINT32_MAX &&
+                   stage + a.size <= UINT32_MAX) {
+            r->recs[i].stage = (uint32_t)stage;
+            r->recs[i].size = (uint32_t)a.size;
+            stage += ((size_t)a.size + 15) & ~(size_t)15;
+            nd2h++;
         }
-    if (stage && !(r->stage = malloc(stage)))
-        goto fail;
-    r->stage_len = stage;
+    }
+    if (stage > r->stage_cap && d->MemHostAlloc && d->MemFreeHost) {
+        if (r->stage)
+            d->MemFreeHost(r->stage); /* nothing reads it: the graphs were dropped */
+        r->stage = NULL;
+        r->stage_cap = 0;
+        if (!d->MemHostAlloc((void **)&r->stage, stage, 0))
+            r->stage_cap = stage;
+        else
+            r->stage = NULL;
+    }
+    int staged = r->stage && stage <= r->stage_cap; /* else: host copies run plainly */
+    r->stage_len = staged ? stage : 0;
+    if (staged && nd2h > r->capd2h) {
+        rp_d2h *x = realloc(r->d2h, nd2h * sizeof *x);
+        if (!x)
+            goto fail;
+        r->d2h = x;
+        r->capd2h = nd2h;
+    }
     int open = 0;
     for (uint32_t i = 0; i < r->nrec; i++) {
         rp_rec *x = &r->recs[i];
@@ -408,7 +558,9 @@ static int capture(exec_session *s, exec_replay *r, const uint8_t *p, const uint
             continue;
         }
         int changed = prev && memcmp(p + x->off, prev + x->off, x->len);
-        int ok = rs == 0 && proto_graph_op_ok(rec.op) | (rec.op == PROTO_OP_MEMCPY_H2D);
+        int ok = rs == 0 && (rec.op == PROTO_OP_MEMCPY_H2D    ? staged
+                             : rec.op == PROTO_OP_MEMCPY_D2H ? staged && x->size
+                                                             : proto_graph_op_ok(rec.op));
         if (ok && st != UINT32_MAX && st != r->stream)
             ok = 0;
         if (ok && changed &&
@@ -531,6 +683,20 @@ static int update(exec_session *s, exec_replay *r, const uint8_t *p, uint32_t *n
                                .WidthInBytes = a.size, .Height = 1, .Depth = 1};
             if (d->GraphExecMemcpyNodeSetParams(gx, x->node, &m, s->ctx->primary))
                 return -1;
+        } else if (rec.op == PROTO_OP_MEMCPY_D2H) {
+            proto_MEMCPY_D2H a, b;
+            if (proto_get_MEMCPY_D2H(&rec, &a) || proto_get_MEMCPY_D2H(&old, &b) ||
+                a.size != x->size || a.size != b.size || !exec_range_ok(s, a.src, a.size))
+                return -1;
+            if (a.src != b.src) { /* else only its stream field or padding changed */
+                CUDA_MEMCPY3D m = {.srcMemoryType = CU_MEMORYTYPE_DEVICE,
+                                   .srcDevice = (CUdeviceptr)a.src,
+                                   .dstMemoryType = CU_MEMORYTYPE_HOST,
+                                   .dstHost = r->stage + x->stage,
+                                   .WidthInBytes = (size_t)a.size, .Height = 1, .Depth = 1};
+                if (d->GraphExecMemcpyNodeSetParams(gx, x->node, &m, s->ctx->primary))
+                    return -1;
+            }
         } else {
             return -1;
         }
@@ -546,17 +712,46 @@ int exec_replay_dispatch(exec_session *s, uint32_t index, const proto_rec *rec)
     exec_replay *r = s->replay;
     if (!r || !r->walking || index >= r->nrec || r->recs[index].seg < 0)
         return exec_dispatch(s, index, rec);
-    rp_seg *g = &r->segs[r->recs[index].seg];
+    rp_rec *x = &r->recs[index];
+    rp_seg *g = &r->segs[x->seg];
+    int e;
+    if (rec->op == PROTO_OP_MEMCPY_D2H) { /* its reply now, in order; its bytes after the run */
+        uint8_t *dst;
+        proto_MEMCPY_D2H a = {0};
+        (void)proto_get_MEMCPY_D2H(rec, &a);
+        if ((e = exec_d2h_reply(s, index, a.src, x->size, &dst)))
+            return e;
+        memset(dst, 0, x->size);
+        r->d2h[r->nd2h++] = (rp_d2h){(size_t)(dst - s->reply.data), x->stage, x->size};
+    }
     if (g->last != index)
         return 0; /* in its graph */
     CUstream target;
-    int e = exec_stream(s, index, r->stream, "replay", &target);
-    if (e)
+    if ((e = exec_stream(s, index, r->stream, "replay", &target)))
         return e;
-    CUresult cr = s->ctx->drv.GraphLaunch(g->x, target);
+    exec_driver *d = &s->ctx->drv;
+    CUresult cr = d->GraphLaunch(g->x, target);
     if (r->stage_len)
         r->stage_busy = 1;
-    return cr ? exec_cufail(s, index, cr, "replay: cuGraphLaunch") : 0;
+    if (cr)
+        return exec_cufail(s, index, cr, "replay: cuGraphLaunch");
+    if (!r->nd2h)
+        return 0;
+    /* the segment's device-to-host copies: the host waits for them, as for a plain one */
+    cr = d->StreamSynchronize(target);
+    if (cr) { /* their replies go: the error stands for them, as a plain copy's would */
+        size_t first = r->d2h[0].at - PROTO_REC_HDR_SIZE - PROTO_R_DATA_FIXED;
+        if (first <= s->reply.len)
+            s->reply.len = first;
+        r->nd2h = 0;
+        return exec_cufail(s, index, cr, "replay: cuStreamSynchronize");
+    }
+    r->stage_busy = 0;
+    for (uint32_t k = 0; k < r->nd2h; k++)
+        memcpy(s->reply.data + r->d2h[k].at, r->stage + r->d2h[k].stage, r->d2h[k].size);
+    r->n_d2h += r->nd2h;
+    r->nd2h = 0;
+    return 0;
 }
 
 int exec_replay_walking(const exec_session *s)
@@ -571,14 +766,148 @@ static uint64_t cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The driver calls a step like p would make through graphs captured from p with ref telling
+ * the changing records (as capture() decides): a call per plain record, a launch per segment,
+ * a node update per changing record in a segment. */
+static long predict(exec_session *s, const exec_replay *r, const uint8_t *p, const uint8_t *ref)
+{
+    int staged = s->ctx->drv.MemHostAlloc && s->ctx->drv.MemFreeHost;
+    uint32_t stream = UINT32_MAX, st, hid;
+    proto_rec rec, old;
+    for (uint32_t i = 0; i < r->nrec && stream == UINT32_MAX; i++)
+        if (r->recs[i].op == PROTO_OP_LAUNCH && !rec_at(p, &r->recs[i], &rec) &&
+            !record_stream(&rec, &st, &hid))
+            stream = st;
+    long cost = 0;
+    int open = 0;
+    for (uint32_t i = 0; i < r->nrec; i++) {
+        const rp_rec *x = &r->recs[i];
+        if (rec_at(p, x, &rec))
+            return LONG_MAX;
+        int rs = record_stream(&rec, &st, &hid);
+        if (rs == 1) { /* a state call: plain at every step, inside or between segments */
+            cost++;
+            continue;
+        }
+        int changed = memcmp(p + x->off, ref + x->off, x->len) != 0;
+        proto_MEMCPY_D2H a = {0};
+        int ok = rs == 0 && (rec.op == PROTO_OP_MEMCPY_H2D ? staged
+                             : rec.op == PROTO_OP_MEMCPY_D2H
+                                 ? staged && !proto_get_MEMCPY_D2H(&rec, &a) && a.size
+                                 : proto_graph_op_ok(rec.op));
+        if (ok && st != UINT32_MAX && st != stream)
+            ok = 0;
+        if (ok && changed &&
+            (!absorbable(rec.op) ||
+             (rec.op == PROTO_OP_LAUNCH && (rec_at(ref, x, &old) || !same_func(&rec, &old)))))
+            ok = 0;
+        if (!ok) {
+            cost++;
+            open = 0;
+            continue;
+        }
+        cost += !open + changed;
+        open = 1;
+    }
+    return cost;
+}
+
+/* What running p through the active variant's graphs costs in driver calls: a node update per
+ * changed record in a segment, a launch per segment, a call per plain record; or -1 when a
+ * changed record cannot be a node update (update() may still refuse one, e.g. a copy out of
+ * range: the variant is then dropped). */
+static long absorb_cost(const exec_replay *r, const uint8_t *p)
+{
+    const uint8_t *c = r->cur.data;
+    long n = r->nseg;
+    if (!r->live || r->cur.len != r->shape_len)
+        return -1;
+    for (uint32_t i = 0; i < r->nrec; i++) {
+        const rp_rec *x = &r->recs[i];
+        if (x->seg < 0) {
+            n++;
+            continue;
+        }
+        if (!memcmp(p + x->off, c + x->off, x->len))
+            continue;
+        proto_rec a, b;
+        if (!x->node || !absorbable(x->op) || rec_at(p, x, &a) || rec_at(c, x, &b) ||
+            (x->op == PROTO_OP_LAUNCH && !same_func(&a, &b)))
+            return -1;
+        n++;
+    }
+    return n;
+}
+
+/* Makes the variant that runs p with the fewest calls the active one: 0; -1 when none can
+ * absorb p; -2 when the best would make as many calls as running p plainly (a step whose
+ * records nearly all change: every node update costs the call it saves). Ties go to the one
+ * used last. */
+static int choose(exec_replay *r, const uint8_t *p)
+{
+    long best = absorb_cost(r, p);
+    int at = -1;
+    for (int k = 0; k < RP_PARK; k++) {
+        if (!r->park[k].live)
+            continue;
+        var_swap(r, &r->park[k]);
+        long c = absorb_cost(r, p);
+        var_swap(r, &r->park[k]);
+        if (c >= 0 && (best < 0 || c < best ||
+                       (c == best && r->park[k].used > (at < 0 ? r->used : r->park[at].used)))) {
+            best = c;
+            at = k;
+        }
+    }
+    if (best < 0)
+        return -1;
+    if (best >= (long)r->nrec)
+        return -2;
+    if (at >= 0)
+        var_swap(r, &r->park[at]);
+    return 0;
+}
+
+/* Parks the active variant (if it holds graphs) so that a new one can be captured: into a
+ * free place, else in place of the one used longest ago. The new active variant gets the
+ * shape's records. 0, or -1 (no memory: the active variant is dropped instead). */
+static int park_active(exec_session *s, exec_replay *r)
+{
+    if (!r->live)
+        return 0;
+    int k = -1;
+    for (int j = 0; j < RP_PARK && k < 0; j++)
+        if (!r->park[j].live)
+            k = j;
+    if (k < 0) {
+        k = 0;
+        for (int j = 1; j < RP_PARK; j++)
+            if (r->park[j].used < r->park[k].used)
+                k = j;
+    }
+    if (r->park[k].recs)
+        var_destroy(s, r, k);
+    rp_rec *recs = malloc((r->nrec ? r->nrec : 1) * sizeof *recs);
+    if (!recs) {
+        drop_graphs(s, r);
+        return -1;
+    }
+    memcpy(recs, r->recs, r->nrec * sizeof *recs);
+    var_swap(r, &r->park[k]); /* the active variant is parked; the free place comes back */
+    r->recs = recs;
+    r->caprec = r->nrec;
+    return 0;
+}
+
 int exec_replay_run(exec_session *s, const genie_buf *frame, const uint8_t *prev, size_t prev_len,
                     void **reply, size_t *reply_n)
 {
     exec_replay *r = rp_of(s);
     if (!r)
         return exec_session_handle(s, frame->data, frame->len, reply, reply_n);
+    (void)prev, (void)prev_len; /* the last payloads of the shape are kept here (hist) */
     exec_driver *d = &s->ctx->drv;
-    uint64_t calls0 = d->api_calls ? d->api_calls() : 0, t0 = cpu_ns();
+    uint64_t calls0 = d->api_calls ? d->api_calls() : 0, t0 = cpu_ns(), d2h0 = r->n_d2h;
     const uint8_t *p = frame->data + PROTO_HDR_SIZE;
     size_t n = frame->len - PROTO_HDR_SIZE;
     const char *form = "plain";
@@ -587,44 +916,57 @@ int exec_replay_run(exec_session *s, const genie_buf *frame, const uint8_t *prev
     rp_rec *nr = NULL;
     uint32_t nn = 0, ncap = 0;
     int same = 0;
-    if (!parse(r, p, n, &nr, &nn, &ncap) && nn == r->nrec && r->cur.len == n) {
+    if (!parse(r, p, n, &nr, &nn, &ncap) && nn == r->nrec && r->shape_len == n && r->nhist) {
         same = 1;
         for (uint32_t i = 0; i < nn && same; i++)
             same = nr[i].off == r->recs[i].off && nr[i].len == r->recs[i].len &&
                    nr[i].op == r->recs[i].op;
     }
     if (!same) {
-        if (r->live)
-            drop_graphs(s, r);
+        drop_all(s, r);
         r->refused = 0;
         r->repeats = 1;
+        r->misses = 0;
+        r->nhist = 0;
         free(r->recs);
         r->recs = nr;
         r->nrec = nn;
         r->caprec = ncap;
+        r->shape_len = n;
         nr = NULL;
     } else {
         free(nr);
         r->repeats++;
     }
-    int use = 0;
-    if (!r->on) {
-        /* off: plain, counted and logged alike */
-    } else if (same && r->live) {
+    int use = 0, ch = r->on && same ? choose(r, p) : -1;
+    if (!r->on || !same || ch == -2) {
+        /* off, or the graphs would not save a call: plain, counted and logged alike */
+    } else if (ch == 0) {
         if (update(s, r, p, &nupd) == 0) {
             use = 1;
             form = "graph";
-        } else {
+        } else { /* this variant cannot follow: dropped; the others stay */
             drop_graphs(s, r);
-            r->repeats = 1; /* captured again once the new shape of change has repeated */
             r->n_fallback++;
+            r->misses++;
             form = "fallback";
         }
-    } else if (same && !r->refused && r->repeats >= REPLAY_AFTER && prev_len == n) {
-        if (capture(s, r, p, prev) == 0) {
+    } else if (!r->refused && r->repeats >= REPLAY_AFTER && (!any_live(r) || r->misses)) {
+        /* no graphs yet, or a second batch since the last capture that none absorbs: a new
+         * variant, whose changing records are told by whichever of the last two batches
+         * predicts the fewer calls per step (the one before last: a value that alternates) */
+        const genie_buf *ref = &r->hist[0];
+        if (r->nhist > 1 && predict(s, r, p, r->hist[1].data) < predict(s, r, p, r->hist[0].data))
+            ref = &r->hist[1];
+        if (!park_active(s, r) && capture(s, r, p, ref->data) == 0) {
             use = 1;
             form = "capture";
+            r->misses = 0;
         }
+    } else if (any_live(r)) {
+        r->n_fallback++;
+        r->misses++;
+        form = "fallback";
     }
     r->n_updates += nupd;
     r->walking = use;
@@ -633,20 +975,36 @@ int exec_replay_run(exec_session *s, const genie_buf *frame, const uint8_t *prev
     r->walking = 0;
     if (use) {
         r->n_graph++;
-        if (rc || !*reply || s->nfail != nfail)
-            drop_graphs(s, r); /* an error: start over from plain batches */
+        r->used = ++r->clock;
+        if (rc || !*reply || s->nfail != nfail || r->nd2h)
+            drop_all(s, r); /* an error: start over from plain batches */
+        /* what the graphs hold now */
+        genie_buf_reset(&r->cur);
+        if (r->live && genie_buf_append(&r->cur, p, n))
+            drop_graphs(s, r);
     } else {
         r->n_plain++;
     }
-    /* what the graphs (or the next capture) compare against */
-    genie_buf_reset(&r->cur);
-    if (genie_buf_append(&r->cur, p, n) && r->live)
-        drop_graphs(s, r);
+    /* the last two payloads of the shape: a capture's reference */
+    genie_buf t = r->hist[1];
+    r->hist[1] = r->hist[0];
+    r->hist[0] = t;
+    genie_buf_reset(&r->hist[0]);
+    if (genie_buf_append(&r->hist[0], p, n)) {
+        drop_all(s, r);
+        r->nhist = 0;
+        r->shape_len = 0; /* the next batch starts a shape */
+    } else if (r->nhist < 2) {
+        r->nhist++;
+    }
     if (r->stats) {
         uint64_t calls = d->api_calls ? d->api_calls() - calls0 : 0;
-        fprintf(r->stats, "seq=%u form=%s records=%u segments=%u updates=%u api_calls=%llu cpu_ns=%llu\n",
+        fprintf(r->stats,
+                "seq=%u form=%s records=%u segments=%u updates=%u d2h=%llu variants=%d "
+                "api_calls=%llu cpu_ns=%llu\n",
                 proto_frame_peek_seq(frame->data), form, r->nrec, r->live ? r->nseg : 0, nupd,
-                (unsigned long long)calls, (unsigned long long)(cpu_ns() - t0));
+                (unsigned long long)(r->n_d2h - d2h0), any_live(r), (unsigned long long)calls,
+                (unsigned long long)(cpu_ns() - t0));
         fflush(r->stats);
     }
     return rc;

@@ -483,7 +483,6 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
     *reply_n = 0;
     record_frame(s, req, n);
     s->t_handle = genie_now_ns();
-    exec_driver *d = &s->ctx->drv;
     proto_frame f;
     int e = proto_frame_parse(req, n, proto_max_message(), &f);
     if (!e && f.kind != PROTO_KIND_REQUEST)
@@ -546,7 +545,7 @@ int exec_session_handle(exec_session *s, const void *req, size_t n, void **reply
     uint64_t nfail0 = s->nfail;
     __atomic_fetch_add(&s->nbatches, 1, __ATOMIC_RELAXED);
     /* Sessions share the primary context but each runs on its own thread. */
-    CUresult r = d->CtxSetCurrent(s->ctx->primary);
+    CUresult r = exec_ctx_make_current(s->ctx);
     proto_iter_init(&it, &f);
     int end = 0, nerr = 0;
     /* GENIE_TRACE_FILE: this frame's stream work is timed (remote/trace.c) */

@@ -14,6 +14,7 @@
 #                      nor CUDA (gRPC, absl, re2, c-ares, upb, OpenSSL, zlib, ISA-L, xxHash, ...)
 #   tests/e2e/run_workload.sh tests/lib/wait.sh  bench/micro/run.sh  scripts/device-validate.sh  MANIFEST.txt
 #   tests/torch/torch_checks.py  tests/torch/compare.py (device-validate's torch step)
+#   tests/torch/decode_timing.py (device-validate's replay step)
 #   bench/genie_bench/*.py  tests/bench/check_results.py  tests/torch/make_stubs.sh
 #   bench/relay/genie-relay (device-validate's genie-bench step)
 # ELF files that need lib/ get RUNPATH $ORIGIN/<relative path to lib> (patchelf), the libraries
@@ -60,7 +61,7 @@ for f in "$build"/shim/lookalike/*.so*; do [ -f "$f" ] && optional+=("shim/looka
 files=("${required[@]}")
 for f in "${optional[@]}"; do [ -f "$build/$f" ] && files+=("$f"); done
 SCRIPTS=(tests/e2e/run_workload.sh tests/lib/wait.sh bench/micro/run.sh scripts/device-validate.sh
-    tests/torch/torch_checks.py tests/torch/compare.py tests/torch/make_stubs.sh
+    tests/torch/torch_checks.py tests/torch/compare.py tests/torch/make_stubs.sh tests/torch/decode_timing.py
     tests/bench/check_results.py
     bench/micro/fit_fakegpu_model.py tests/fakegpu/models/h100.model tests/fakegpu/models/h200.model
     tests/fakegpu/models/a100.model)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # device-validate.sh — validates Genie on a GPU host from a bundle made by scripts/bundle.sh.
 #
-#   scripts/device-validate.sh [--dry-run] [--bundle DIR] [--budget SECONDS] OUTDIR
+#   scripts/device-validate.sh [--dry-run] [--bundle DIR] [--budget SECONDS] [--skip LIST] OUTDIR
 #     OUTDIR      gets report.md, results.tsv and logs/ (raw output of every check)
 #     --bundle    the bundle (default: the bundle this script sits in, else bundle/ of the repo)
 #     --budget    seconds for the whole run (default 600: fits in 10 minutes with margin)
@@ -21,26 +21,34 @@
 #   e torch      if python3 imports torch: tests/torch/torch_checks.py natively and through the
 #                shim (LD_PRELOAD, look-alikes, its own genie-remote on a unix socket), then
 #                tests/torch/compare.py: pass/fail per check, GPT-2 tokens/s native vs shim
+#   g replay     iteration replay (issue 11 item 1) against local eager: minigpt gpt2-small
+#                (growing and --static-kv KV) and tests/torch/decode_timing.py (Hugging Face
+#                GPT-2 12 x 768, dynamic and static cache) natively and through the shim
+#                (unix) with GENIE_REPLAY_GRAPHS=0 and =1 in genie-remote's environment: ms per
+#                token, and the tokens of graphs on against off
 #   f bench      genie-bench --quick on the GPU (results kept in OUTDIR/bench/), then
 #                tests/bench/check_results.py over them
+#   --skip LIST  leaves out the steps in LIST (comma-separated keys, e.g. --skip b,d,f: the
+#                replay checks alone fit the budget); their checks are SKIP "not run: --skip"
 # Exit status: 0 every check passed (skips and informational rows aside), 1 a check failed,
 # 3 the preflight failed (no GPU, no driver, or a bundle that cannot load here), 2 usage.
 set -uo pipefail # not -e: every check records its own result
 
 here=$(cd "$(dirname "$0")" && pwd)
-dry=0 bundle='' budget=600 out=''
+dry=0 bundle='' budget=600 out='' skip=,
 while [ $# -gt 0 ]; do
     case "$1" in
     --dry-run) dry=1 ;;
     --bundle) bundle=${2:?--bundle needs a directory}; shift ;;
     --budget) budget=${2:?--budget needs seconds}; shift ;;
-    -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --skip) skip=,${2:?--skip needs step keys},; shift ;;
+    -h | --help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "device-validate.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     *) [ -z "$out" ] || { echo "device-validate.sh: one OUTDIR only" >&2; exit 2; }; out=$1 ;;
     esac
     shift
 done
-[ -n "$out" ] || { echo "usage: device-validate.sh [--dry-run] [--bundle DIR] [--budget S] OUTDIR" >&2; exit 2; }
+[ -n "$out" ] || { echo "usage: device-validate.sh [--dry-run] [--bundle DIR] [--budget S] [--skip LIST] OUTDIR" >&2; exit 2; }
 if [ -z "$bundle" ]; then
     if [ -e "$here/../.genie-bundle" ]; then bundle=$here/..; else bundle=$here/../bundle; fi
 fi
@@ -124,7 +132,7 @@ trap 'exit 130' INT TERM
 
 # run_capped CAP LOG CMD... : runs CMD with output to LOG under min(CAP, step and overall
 # deadlines); sets RC, SECS, TIMED_OUT; RC=125 and no run when under 3 s remain.
-step_deadline=$DEADLINE
+step_deadline=$DEADLINE NOTRUN="not run: out of time"
 run_capped() {
     local cap=$1 log=$2; shift 2
     local now left
@@ -132,7 +140,7 @@ run_capped() {
     left=$((step_deadline < DEADLINE ? step_deadline - now : DEADLINE - now))
     [ "$cap" -lt "$left" ] && left=$cap
     TIMED_OUT=0 SECS=0
-    if [ "$left" -lt 3 ]; then RC=125; echo "not run: out of time" >"$log"; return; fi
+    if [ "$left" -lt 3 ]; then RC=125; echo "$NOTRUN" >"$log"; return; fi
     local t1 t2
     t1=$(date +%s.%N)
     # run_workload.sh's own limit on the program: inside ours, so its cleanup still runs
@@ -148,11 +156,13 @@ begin_step() { # begin_step KEY CAP TITLE
     now=$(date +%s)
     step_deadline=$((now + $2))
     [ $step_deadline -gt $DEADLINE ] && step_deadline=$DEADLINE
-    echo "== step $1: $3 (cap $2 s, $((DEADLINE - now)) s left overall)" >&3
+    NOTRUN="not run: out of time"
+    case $skip in *",$1,"*) step_deadline=$now NOTRUN="not run: --skip" ;; esac
+    echo "== step $1: $3 (cap $2 s, $((DEADLINE - now)) s left overall)$([ "$NOTRUN" = "not run: --skip" ] && echo ': skipped (--skip)')" >&3
 }
 end_step() { current_step=; write_report; }
 verdict() { # verdict LOG -> PASS/FAIL note for a workload run (rc 0 and RESULT OK)
-    if [ $RC = 125 ]; then V=SKIP N="not run: out of time"
+    if [ $RC = 125 ]; then V=SKIP N=$NOTRUN
     elif [ $TIMED_OUT = 1 ]; then V=FAIL N="timed out"
     elif [ $RC != 0 ]; then V=FAIL N="exit $RC: $(grep -v '^---' "$1" | grep -iE 'error|fail|missing|not found|died' | head -1 | cut -c1-100)"
     elif grep -q '^RESULT OK' "$1"; then V=PASS N="RESULT OK"
@@ -280,6 +290,7 @@ plan() {
 | c | minigpt default and \`--config gpt2-small --no-check\`: native, shim local, shim unix with \`GENIE_STATS=1\` | 80 s |
 | d | \`GENIE_REAL_GPU=1 bench/micro/run.sh BUNDLE\`; \`bench/micro/devtimes\` natively (device time per GEMM, copy, kernel: \`device-timings.tsv\`) and \`fit_fakegpu_model.py\` fitting the fake GPU's model file of this GPU to it (\`fitted.model\`) | 50 + 30 s |
 | e | if \`python3 -c "import torch"\` works: \`tests/torch/torch_checks.py\` natively and through the shim (genie-remote on the real driver), \`compare.py\`: per-check table, GPT-2 tokens/s | 120 s |
+| g | iteration replay against local eager: minigpt \`--config gpt2-small --no-check\` (and \`--static-kv\`) natively and shim unix with \`GENIE_REPLAY_GRAPHS=0\`/\`1\`; if torch imports, \`tests/torch/decode_timing.py\` (GPT-2 12 x 768, \`--cache dynamic\`/\`static\`) natively and through the shim, graphs off/on: ms per token, tokens of on against off | 150 s |
 | f | \`genie-bench --quick\` on the GPU (results in \`bench/\`), then \`tests/bench/check_results.py\` | 170 s |
 EOF
 }
@@ -413,7 +424,7 @@ begin_step d 50 "bench/micro/run.sh on the real driver"
 GENIE_REAL_GPU=1 GENIE_MICRO_KINDS="unix tcp" run_capped 45 "$L/micro.log" bash "$bundle/bench/micro/run.sh" "$bundle"
 ncsv=$(grep -c '^CSV,' "$L/micro.log")
 if [ $RC = 0 ] && [ "$ncsv" -ge 2 ]; then add d "micro unix + tcp" PASS "$SECS" "$(grep -m1 '^machine:' "$L/micro.log" | cut -c1-90)" micro.log
-elif [ $RC = 125 ]; then add d "micro unix + tcp" SKIP 0 "not run: out of time" micro.log
+elif [ $RC = 125 ]; then add d "micro unix + tcp" SKIP 0 "$NOTRUN" micro.log
 else add d "micro unix + tcp" FAIL "$SECS" "exit $RC$([ $TIMED_OUT = 1 ] && echo ' (timed out)'), $ncsv of 2 CSV lines" micro.log; fi
 {
     echo "## Microbenchmark (real driver)"
@@ -438,7 +449,7 @@ if [ -x "$bundle/bench/micro/devtimes" ]; then
             if [ $RC = 0 ]; then add d "fit $m.model to them (fitted.model)" INFO "$SECS" "$(tail -1 "$L/fit.log" | cut -c1-90)" fit.log
             else add d "fit $m.model to them" FAIL "$SECS" "exit $RC" fit.log; fi
         fi
-    elif [ $RC = 125 ]; then add d "devtimes" SKIP 0 "not run: out of time" devtimes.log
+    elif [ $RC = 125 ]; then add d "devtimes" SKIP 0 "$NOTRUN" devtimes.log
     else add d "devtimes" FAIL "$SECS" "exit $RC$([ $TIMED_OUT = 1 ] && echo ' (timed out)')" devtimes.log; fi
 else
     add d "devtimes" SKIP 0 "not in the bundle (built with nvcc: bench/micro)"
@@ -491,7 +502,7 @@ else
     # 1. natively: the host's own libraries, as python3 finds them
     run_capped 45 "$L/torch-native.log" env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" \
         "$PY" -W ignore "$TC/torch_checks.py" --mode native --out "$out/torch-native.json"
-    if [ $RC = 125 ]; then add e "torch checks native" SKIP 0 "not run: out of time" torch-native.log
+    if [ $RC = 125 ]; then add e "torch checks native" SKIP 0 "$NOTRUN" torch-native.log
     else
         note=$(tc_rows "$out/torch-native.json")
         [ $TIMED_OUT = 1 ] && note="timed out; $note"
@@ -529,7 +540,7 @@ else
                 "$PY" -W ignore "$TC/torch_checks.py" --mode shim --out "$out/torch-shim.json"
             alive=1
             kill -0 "$torch_remote_pid" 2>/dev/null || alive=0
-            if [ $RC = 125 ]; then add e "torch checks shim" SKIP 0 "not run: out of time" torch-shim.log
+            if [ $RC = 125 ]; then add e "torch checks shim" SKIP 0 "$NOTRUN" torch-shim.log
             else
                 note=$(tc_rows "$out/torch-shim.json")
                 [ $TIMED_OUT = 1 ] && note="timed out; $note"
@@ -585,6 +596,101 @@ EOF
 fi
 end_step
 
+# ---------------------------------------------------------------- g: iteration replay vs local
+# issue 11 item 1: time per token through the shim with the executor's CUDA-graph replay on and
+# off (GENIE_REPLAY_GRAPHS in genie-remote's environment) against the same program natively
+begin_step g 150 "iteration replay: native vs shim, graphs off and on"
+: >"$out/replay.tsv"
+rp_row() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$out/replay.tsv"; } # workload mode ms tokens
+mg_ms() { sed -n 's/^prefill_ms [0-9.]* decode_ms_per_step \([0-9.]*\).*/\1/p' "$1" | head -1; }
+for kv in growing static; do
+    args=(--config gpt2-small --no-check)
+    [ $kv = static ] && args+=(--static-kv)
+    run_capped 30 "$L/rp-mg-$kv-native.log" "$WL/minigpt" "${args[@]}"
+    verdict "$L/rp-mg-$kv-native.log"
+    add g "minigpt gpt2-small $kv KV native" "$V" "$SECS" "$N$([ $V = PASS ] && echo "; $(mg_ms "$L/rp-mg-$kv-native.log") ms/step")" "rp-mg-$kv-native.log"
+    [ $V = PASS ] && rp_row "minigpt gpt2-small $kv KV" native "$(mg_ms "$L/rp-mg-$kv-native.log")" -
+    for g in 0 1; do
+        GENIE_REPLAY_GRAPHS=$g GENIE_STATS=1 shim_run unix "$L/rp-mg-$kv-graphs$g.log" "$WL/minigpt" "${args[@]}"
+        verdict "$L/rp-mg-$kv-graphs$g.log"
+        add g "minigpt gpt2-small $kv KV shim graphs=$g" "$V" "$SECS" "$N$([ $V = PASS ] && echo "; $(mg_ms "$L/rp-mg-$kv-graphs$g.log") ms/step")" "rp-mg-$kv-graphs$g.log"
+        [ $V = PASS ] && rp_row "minigpt gpt2-small $kv KV" "shim unix, graphs $([ $g = 1 ] && echo on || echo off)" "$(mg_ms "$L/rp-mg-$kv-graphs$g.log")" -
+    done
+done
+DT=
+for d in "$bundle/tests/torch" "$here/../tests/torch"; do
+    [ -e "$d/decode_timing.py" ] && { DT=$(cd "$d" && pwd); break; }
+done
+PY=${GENIE_PYTHON:-python3}
+dt_json() { sed -n 's/^decode-json: //p' "$1" | tail -1; }
+dt_field() { "$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); print(d[sys.argv[2]])' "$1" "$2" 2>/dev/null; }
+if [ -z "$DT" ]; then
+    add g "HF GPT-2 decode" SKIP 0 "tests/torch/decode_timing.py is not in the bundle (make it again: scripts/bundle.sh)"
+elif ! env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" "$PY" -c 'import torch, transformers' >"$L/rp-import.log" 2>&1; then
+    add g "HF GPT-2 decode" SKIP 0 "torch or transformers does not import: $(tail -1 "$L/rp-import.log" | cut -c1-80)" rp-import.log
+else
+    rp_llp=$bundle/shim/lookalike${cuda_dirs[*]:+:$(IFS=:; echo "${cuda_dirs[*]}")}${ORIG_LD_LIBRARY_PATH:+:$ORIG_LD_LIBRARY_PATH}
+    rp_preload=$bundle/shim/libgenie.so
+    rp_asan=$(env -u LD_LIBRARY_PATH ldd "$rp_preload" 2>/dev/null | awk '/libasan/ { print $3; exit }')
+    [ -n "$rp_asan" ] && rp_preload=$rp_asan:$rp_preload
+    for cache in dynamic static; do
+        run_capped 40 "$L/rp-hf-$cache-native.log" env LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" \
+            "$PY" -W ignore "$DT/decode_timing.py" --cache $cache --label native
+        j=$(dt_json "$L/rp-hf-$cache-native.log")
+        if [ $RC = 125 ]; then add g "HF GPT-2 $cache cache native" SKIP 0 "$NOTRUN" "rp-hf-$cache-native.log"
+        else
+            add g "HF GPT-2 $cache cache native" "$([ $RC = 0 ] && [ -n "$j" ] && echo PASS || echo FAIL)" "$SECS" \
+                "$([ -n "$j" ] && echo "$(dt_field "$j" ms_per_token_median) ms/token" || echo "exit $RC")" "rp-hf-$cache-native.log"
+            [ -n "$j" ] && rp_row "HF GPT-2 12x768 $cache cache" native "$(dt_field "$j" ms_per_token_median)" "$(dt_field "$j" tokens)"
+        fi
+        toks=()
+        for g in 0 1; do
+            sockdir=$(mktemp -d /tmp/genie-rp.XXXXXX)
+            GENIE_REPLAY_GRAPHS=$g "$bundle/remote/genie-remote" --listen "unix:$sockdir/g.sock" --port-file "$sockdir/port" \
+                >"$L/rp-hf-$cache-remote$g.log" 2>&1 </dev/null &
+            torch_remote_pid=$!
+            for _ in $(seq 1 100); do
+                [ -s "$sockdir/port" ] && break
+                kill -0 "$torch_remote_pid" 2>/dev/null || break
+                sleep 0.05
+            done
+            run_capped 50 "$L/rp-hf-$cache-graphs$g.log" env LD_PRELOAD="$rp_preload" LD_LIBRARY_PATH="$rp_llp" \
+                ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}" \
+                GENIE_REMOTE="unix:$sockdir/g.sock" GENIE_TIMEOUT_MS=20000 \
+                "$PY" -W ignore "$DT/decode_timing.py" --cache $cache --label "graphs=$g"
+            kill "$torch_remote_pid" 2>/dev/null
+            wait "$torch_remote_pid" 2>/dev/null
+            torch_remote_pid=
+            rm -rf "$sockdir"
+            j=$(dt_json "$L/rp-hf-$cache-graphs$g.log")
+            if [ $RC = 125 ]; then add g "HF GPT-2 $cache cache shim graphs=$g" SKIP 0 "$NOTRUN" "rp-hf-$cache-graphs$g.log"; continue; fi
+            add g "HF GPT-2 $cache cache shim graphs=$g" "$([ $RC = 0 ] && [ -n "$j" ] && echo PASS || echo FAIL)" "$SECS" \
+                "$([ -n "$j" ] && echo "$(dt_field "$j" ms_per_token_median) ms/token" || echo "exit $RC")" "rp-hf-$cache-graphs$g.log"
+            [ -n "$j" ] && {
+                toks[$g]=$(dt_field "$j" tokens)
+                rp_row "HF GPT-2 12x768 $cache cache" "shim unix, graphs $([ $g = 1 ] && echo on || echo off)" \
+                    "$(dt_field "$j" ms_per_token_median)" "${toks[$g]}"
+            }
+        done
+        if [ -n "${toks[0]:-}" ] && [ -n "${toks[1]:-}" ]; then
+            if [ "${toks[0]}" = "${toks[1]}" ]; then add g "HF GPT-2 $cache cache: graphs on = off" PASS 0 "the same tokens: ${toks[1]}"
+            else add g "HF GPT-2 $cache cache: graphs on = off" FAIL 0 "tokens differ: off ${toks[0]}, on ${toks[1]}"; fi
+        fi
+    done
+fi
+{
+    echo "## Iteration replay: time per token, native vs through the shim (graphs off / on)"
+    echo
+    echo "minigpt: decode ms per step is the program's mean over its 32 steps; HF: the median of 32 timed"
+    echo "steps after 8 untimed (tests/torch/decode_timing.py). Graphs: GENIE_REPLAY_GRAPHS in genie-remote's"
+    echo "environment. The goal (issue 11): through the shim no slower than native (local eager)."
+    echo
+    echo "| workload | mode | ms per token | first tokens |"
+    echo "|---|---|---|---|"
+    awk -F'\t' '{ printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }' "$out/replay.tsv"
+} | section g-replay
+end_step
+
 # ---------------------------------------------------------------- f: genie-bench --quick
 # the benchmark suite's CI-sized matrix on the GPU: every baseline on the GPU (Ray stays "not
 # run: not installed" unless it is there); its results directory is kept in OUTDIR/bench/ and
@@ -599,7 +705,7 @@ else
     rm -rf "$out/bench"
     run_capped 160 "$L/bench.log" env PYTHONPATH="$bundle/bench" LD_LIBRARY_PATH="$ORIG_LD_LIBRARY_PATH" \
         "$PY" -m genie_bench --quick --no-progress --build "$bundle" --out "$out/bench" --timeout 60
-    if [ $RC = 125 ]; then add f "genie-bench --quick" SKIP 0 "not run: out of time" bench.log
+    if [ $RC = 125 ]; then add f "genie-bench --quick" SKIP 0 "$NOTRUN" bench.log
     elif [ -s "$out/bench/report.md" ]; then
         note="$(grep -c ',ran,' "$out/bench/summary.csv") cells ran$([ $TIMED_OUT = 1 ] && echo ', timed out (partial)')"
         add f "genie-bench --quick" "$([ $RC = 0 ] && echo PASS || echo FAIL)" "$SECS" "$note; results in bench/" bench.log

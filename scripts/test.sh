@@ -47,7 +47,7 @@ if [ $asan = 1 ]; then
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         CRITERION_NO_EARLY_EXIT=1 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
         ctest --test-dir build-asan --output-on-failure -j 2 -LE gpu --repeat until-pass:2 \
-        -E '^(torch_checks_cpu|torch_trace_gpt2_decode|torch_habits_unix|torch_trace_resnet50|torch_trace_clip|torch_startup_lazy_local|torch_startup_lazy_unix)$'
+        -E '^(torch_checks_cpu|torch_trace_gpt2_decode|torch_trace_gpt2_decode_static|torch_habits_unix|torch_trace_resnet50|torch_trace_clip|torch_startup_lazy_local|torch_startup_lazy_unix)$'
 fi
 if [ $asan = 1 ]; then
     # libFuzzer needs clang and a tree of its own (coverage instrumentation everywhere): only

@@ -185,6 +185,9 @@ const char *fg_model_name(void); /* the modeled GPU's name, or NULL without a mo
 /* Memory (fg_mem.c): does [p, p+n) lie in device memory (cuMemAlloc or cuMemMap ranges,
  * adjacent ranges allowed)? Takes fg_lock itself. */
 int fg_dev_range_ok(CUdeviceptr p, size_t n);
+/* Page-locked host memory (fg_mem.c: cuMemHostAlloc, cuMemAllocHost): does [p, p+n) lie in one
+ * such allocation? A graph's memcpy node may only name host memory of this kind. */
+int fg_host_pinned(const void *p, size_t n);
 /* A module's device variable (fg_module.c): its own zeroed pages, a valid device range.
  * Takes fg_lock itself. */
 CUresult fg_global_alloc(size_t bytes, CUdeviceptr *out);

@@ -4,6 +4,7 @@
 #include "fakegpu_work.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -495,13 +496,93 @@ CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc *des
     return ok ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
+/* ---- Page-locked host memory: cuMemHostAlloc, cuMemAllocHost, cuMemFreeHost ----
+ *
+ * Plain heap memory here, remembered as page-locked: what changes is the rules the copies
+ * follow (below) and that a graph may hold a copy to or from it (fg_graph.c). */
+
+static pthread_mutex_t fg_pin_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fg_pin {
+    uintptr_t base;
+    size_t size;
+} *fg_pins;
+static size_t fg_npins, fg_cappins;
+
+int fg_host_pinned(const void *p, size_t n)
+{
+    uintptr_t a = (uintptr_t)p;
+    int ok = 0;
+    pthread_mutex_lock(&fg_pin_lock);
+    for (size_t i = 0; i < fg_npins && !ok; i++)
+        ok = a >= fg_pins[i].base && n <= fg_pins[i].size && a - fg_pins[i].base <= fg_pins[i].size - n;
+    pthread_mutex_unlock(&fg_pin_lock);
+    return p && ok;
+}
+
+CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
+{
+    fg_work_count_call();
+    if (!pp || !bytesize || (Flags & ~(unsigned)(CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP |
+                                                 CU_MEMHOSTALLOC_WRITECOMBINED)))
+        return CUDA_ERROR_INVALID_VALUE;
+    CUresult r = fg_check_ctx();
+    if (r)
+        return r;
+    void *m = calloc(1, bytesize);
+    if (!m)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    pthread_mutex_lock(&fg_pin_lock);
+    if (fg_npins == fg_cappins) {
+        size_t c = fg_cappins ? 2 * fg_cappins : 16;
+        struct fg_pin *x = realloc(fg_pins, c * sizeof *x);
+        if (!x) {
+            pthread_mutex_unlock(&fg_pin_lock);
+            free(m);
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        }
+        fg_pins = x;
+        fg_cappins = c;
+    }
+    fg_pins[fg_npins++] = (struct fg_pin){(uintptr_t)m, bytesize};
+    pthread_mutex_unlock(&fg_pin_lock);
+    *pp = m;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemAllocHost_v2(void **pp, size_t bytesize)
+{
+    return cuMemHostAlloc(pp, bytesize, 0); /* counts the call */
+}
+
+CUresult cuMemFreeHost(void *p)
+{
+    fg_work_count_call();
+    int found = 0;
+    pthread_mutex_lock(&fg_pin_lock);
+    for (size_t i = 0; i < fg_npins && !found; i++)
+        if (fg_pins[i].base == (uintptr_t)p) {
+            fg_pins[i] = fg_pins[--fg_npins];
+            found = 1;
+        }
+    pthread_mutex_unlock(&fg_pin_lock);
+    if (!found)
+        return CUDA_ERROR_INVALID_VALUE;
+    free(p);
+    return CUDA_SUCCESS;
+}
+
 /* ---- Copies and memsets: queued on their stream, range-checked at the call, guarded ----
  *
  * What the driver documents ("API synchronization behavior"): an async copy from pageable
  * memory to the device stages the source before it returns; a copy from the device to pageable
- * memory returns once done (the fake has no pinned host memory, so every D2H is that one); the
- * synchronous cuMemcpyHtoD synchronises the NULL stream first and returns once the source is
- * staged; cuMemcpyDtoD and the memsets are asynchronous to the host. */
+ * memory returns once done, and one into page-locked memory (cuMemHostAlloc) is asynchronous;
+ * the synchronous cuMemcpyHtoD synchronises the NULL stream first and returns once the source
+ * is staged; cuMemcpyDtoD and the memsets are asynchronous to the host.
+ *
+ * Under stream capture a copy with a host side becomes a memcpy node that reads or writes that
+ * host memory each time the graph runs, which is only defined for page-locked memory: a copy
+ * from or to pageable memory is refused (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, the capture
+ * invalidated), stricter than a driver that would accept it and race with the host. */
 
 typedef struct fg_xfer {
     void *dst;
@@ -571,6 +652,10 @@ static CUresult fg_xfer_do(const fg_xfer *in, size_t bytes, int devd, int devs, 
         return CUDA_ERROR_INVALID_VALUE;
     fg_stream *st = fg_sched_stream(s);
     int h2d = in->op == 0 && devd && !devs, d2h = in->op == 0 && devs && !devd;
+    int pinned = (h2d && fg_host_pinned(in->src, bytes)) || (d2h && fg_host_pinned(in->dst, bytes));
+    int capturing = mode != FG_X_SYNC_API && fg_sched_capturing(st);
+    if (capturing && (h2d || d2h) && !pinned)
+        return fg_capture_refuse(st); /* a graph cannot hold a copy with pageable memory */
     if (h2d && mode == FG_X_SYNC_API && (r = fg_sched_sync_stream(st)))
         return r;
     int compute = fg_model_compute();
@@ -581,7 +666,7 @@ static CUresult fg_xfer_do(const fg_xfer *in, size_t bytes, int devd, int devs, 
     x->staged = NULL;
     /* the caller may reuse its buffer as soon as we return; a captured copy (a graph's memcpy
      * node) reads its source each time the graph runs, as on the GPU */
-    if (h2d && compute && !fg_sched_capturing(st)) {
+    if (h2d && compute && !capturing && !pinned) {
         if (!(x->staged = malloc(bytes))) {
             free(x);
             return CUDA_ERROR_OUT_OF_MEMORY;
@@ -607,8 +692,11 @@ static CUresult fg_xfer_do(const fg_xfer *in, size_t bytes, int devd, int devs, 
     fg_mark *done = NULL;
     fg_work w = {compute || zero_fill ? fg_xfer_item : NULL, x, fg_xfer_free, fg_model_ns(&c),
                  compute ? FG_ITEM_COMPUTED : 0u, in->op == 0 ? FG_NODE_MEMCPY : FG_NODE_OTHER};
-    r = (CUresult)fg_sched_submit_work(st, &w, d2h ? &done : NULL);
-    if (r || !d2h)
+    /* the host waits for a D2H into pageable memory; into page-locked memory (and in a graph)
+     * the copy is asynchronous */
+    int wait = d2h && !(pinned && mode != FG_X_SYNC_API);
+    r = (CUresult)fg_sched_submit_work(st, &w, wait ? &done : NULL);
+    if (r || !wait)
         return r;
     fg_sched_wait(done);
     fg_mark_put(done);
@@ -619,6 +707,8 @@ CUresult fg_copy_work(void *dst, const void *src, size_t n, int devd, int devs, 
 {
     if (!n || !dst || !src)
         return CUDA_ERROR_INVALID_VALUE;
+    if ((!devd && !fg_host_pinned(dst, n)) || (!devs && !fg_host_pinned(src, n)))
+        return CUDA_ERROR_INVALID_VALUE; /* a memcpy node's host memory is page-locked */
     if (devd && !fg_dev_access_ok((uintptr_t)dst, n, PROT_WRITE))
         return CUDA_ERROR_INVALID_VALUE;
     if (devs && !fg_dev_access_ok((uintptr_t)src, n, PROT_READ))

@@ -82,7 +82,10 @@ TestSuite(graph, .init = setup, .timeout = 60);
 
 Test(graph, capture_runs_nothing_and_launch_runs_nodes_in_order)
 {
-    int host = 41;
+    int *hp; /* a captured copy's host side is page-locked memory */
+    OK(cuMemHostAlloc((void **)&hp, sizeof *hp, 0));
+#define host (*hp)
+    host = 41;
     CUgraph g;
     CUgraphExec x;
     OK(cuStreamBeginCapture(st, CU_STREAM_CAPTURE_MODE_RELAXED));
@@ -109,11 +112,16 @@ Test(graph, capture_runs_nothing_and_launch_runs_nodes_in_order)
     cr_assert_eq(peek(q), 42);
     OK(cuGraphExecDestroy(x));
     OK(cuGraphDestroy(g));
+    OK(cuMemFreeHost(hp));
+#undef host
 }
 
 Test(graph, exec_node_updates_change_later_launches)
 {
-    int host = 5;
+    int *hp;
+    OK(cuMemHostAlloc((void **)&hp, 2 * sizeof *hp, 0));
+#define host (*hp)
+    host = 5;
     CUgraph g;
     CUgraphExec x;
     OK(cuStreamBeginCapture(st, CU_STREAM_CAPTURE_MODE_RELAXED));
@@ -155,9 +163,62 @@ Test(graph, exec_node_updates_change_later_launches)
     OK(cuStreamSynchronize(st));
     cr_assert_eq(peek(p), 1);
     cr_assert_eq(peek(q), 5);
+    /* a memcpy node's host side stays page-locked memory */
+    int pageable = 6;
+    m.dstDevice = r + 8;
+    m.srcHost = &pageable;
+    cr_assert_eq(cuGraphExecMemcpyNodeSetParams(x, c, &m, ctx), CUDA_ERROR_INVALID_VALUE);
+    m.srcHost = hp + 1;
+    OK(cuGraphExecMemcpyNodeSetParams(x, c, &m, ctx));
+    m.srcHost = hp + 2; /* past the allocation */
+    cr_assert_eq(cuGraphExecMemcpyNodeSetParams(x, c, &m, ctx), CUDA_ERROR_INVALID_VALUE);
     OK(cuGraphExecDestroy(x));
     OK(cuGraphExecDestroy(y));
     OK(cuGraphDestroy(g));
+    OK(cuMemFreeHost(hp));
+#undef host
+}
+
+/* A copy between the device and page-locked memory is a memcpy node that reads or writes the
+ * host memory at each launch; with pageable memory the capture refuses the copy. */
+Test(graph, host_copies_are_captured_from_and_to_page_locked_memory_only)
+{
+    int *pin;
+    OK(cuMemHostAlloc((void **)&pin, 4 * sizeof *pin, 0));
+    CUgraph g;
+    CUgraphExec x;
+    OK(cuStreamBeginCapture(st, CU_STREAM_CAPTURE_MODE_RELAXED));
+    OK(cuMemcpyHtoDAsync(q, pin, sizeof *pin, st));
+    shift_in(st, q, 3, 0);
+    OK(cuMemcpyDtoHAsync(pin + 1, q, sizeof *pin, st));
+    OK(cuStreamEndCapture(st, &g));
+    OK(cuGraphInstantiate(&x, g, 0));
+    pin[0] = 4;
+    pin[1] = -1;
+    OK(cuGraphLaunch(x, st));
+    OK(cuStreamSynchronize(st));
+    cr_assert_eq(pin[1], 43, "got %d", pin[1]);
+    pin[0] = 5; /* both host sides are read and written at each launch */
+    OK(cuGraphLaunch(x, st));
+    OK(cuStreamSynchronize(st));
+    cr_assert_eq(pin[1], 53, "got %d", pin[1]);
+    OK(cuGraphExecDestroy(x));
+    OK(cuGraphDestroy(g));
+    /* pageable memory on either side: refused, the capture invalidated */
+    int h = 0;
+    CUstreamCaptureStatus cs;
+    OK(cuStreamBeginCapture(st, CU_STREAM_CAPTURE_MODE_RELAXED));
+    cr_assert_eq(cuMemcpyHtoDAsync(q, &h, sizeof h, st), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+    OK(cuStreamIsCapturing(st, &cs));
+    cr_assert_eq(cs, CU_STREAM_CAPTURE_STATUS_INVALIDATED);
+    cr_assert_eq(cuStreamEndCapture(st, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+    OK(cuStreamBeginCapture(st, CU_STREAM_CAPTURE_MODE_RELAXED));
+    cr_assert_eq(cuMemcpyDtoHAsync(&h, q, sizeof h, st), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+    cr_assert_eq(cuStreamEndCapture(st, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+    /* memory that was freed is pageable again */
+    OK(cuMemFreeHost(pin));
+    cr_assert_eq(cuMemFreeHost(pin), CUDA_ERROR_INVALID_VALUE);
+    OK(cuStreamSynchronize(st));
 }
 
 Test(graph, a_queued_launch_keeps_its_parameters_through_update_and_destroy)

@@ -1,7 +1,9 @@
 /* test_replay.c — iteration replay on the executor (remote/replay.c): a batch repeated as
  * BATCH_DELTAs is captured into CUDA graphs on its 3rd delta, later deltas update kernel
  * parameters, copy destinations and host-to-device bytes in the graphs, a change the graphs
- * cannot absorb (a memset's value) falls back to plain execution, and every reply is
+ * cannot absorb (a memset's value) falls back to plain execution and, when it comes again, is
+ * captured as another variant of the graphs; a value that alternates from step to step runs
+ * through two variants, each step through the one that already holds it; and every reply is
  * byte-for-byte the one the same frames get with the graphs off. */
 #include "tests/remote/harness.h"
 
@@ -49,9 +51,21 @@ static void load_module(exec_session *s, uint32_t id)
     done(&r);
 }
 
+/* The memset's value at step k: 0 before FALLBACK_STEP; from there 0x3f, or (alternate) 0x3f
+ * and 0 in turn. */
+static int alternate;
+static int memset_value(int k)
+{
+    if (k < FALLBACK_STEP)
+        return 0;
+    return alternate && (k - FALLBACK_STEP) % 2 ? 0 : 0x3f;
+}
+
 typedef struct run_log {
     char form[STEPS + 1][16];
     unsigned long long calls[STEPS + 1];
+    unsigned long long d2h[STEPS + 1]; /* device-to-host copies that ran inside a graph */
+    int variants[STEPS + 1];           /* variants of the graphs held after the step */
     uint8_t data[STEPS + 1][2][N * sizeof(float)]; /* the two D2H replies of each step */
     uint8_t slots[STEPS + 1][N * sizeof(float)];   /* the D2D destinations, read at the end */
 } run_log;
@@ -62,7 +76,8 @@ typedef struct run_log {
  *   D2D  slot k <- x                     (the destination changes each step)
  *   MEMSET y[0..N) bytes to v            (v changes once, at FALLBACK_STEP: not absorbable)
  *   LAUNCH axpb(y, 1, 1, N)              (never changes)
- *   D2H x, D2H y                         (plain: the host waits for them) */
+ *   D2H x, D2H y                         (in the graph: into the executor's page-locked
+ *                                         staging buffer, replied after one sync) */
 static void build(genie_buf *b, uint64_t base, uint32_t stream, int k)
 {
     uint64_t x = base, y = base + 4096, slot = base + 8192 + (uint64_t)k * N * sizeof(float);
@@ -75,7 +90,7 @@ static void build(genie_buf *b, uint64_t base, uint32_t stream, int k)
     uint8_t *q = proto_put_LAUNCH(b, 5, stream, 1, 1, 1, 64, 1, 1, 0, 20);
     memcpy(q, &x, 8), memcpy(q + 8, &a, 4), memcpy(q + 12, &c, 4), memcpy(q + 16, &n, 4);
     proto_put_MEMCPY_D2D(b, slot, x, sizeof in, stream);
-    proto_put_MEMSET(b, y, sizeof in, k < FALLBACK_STEP ? 0 : 0x3f, stream);
+    proto_put_MEMSET(b, y, sizeof in, memset_value(k), stream);
     q = proto_put_LAUNCH(b, 5, stream, 1, 1, 1, 64, 1, 1, 0, 20);
     memcpy(q, &y, 8), memcpy(q + 8, &one, 4), memcpy(q + 12, &one, 4), memcpy(q + 16, &n, 4);
     proto_put_MEMCPY_D2H(b, x, sizeof in, stream);
@@ -162,10 +177,13 @@ static void run_steps(run_log *log, int graphs, uint32_t stream)
     char line[256];
     int k = 1;
     while (k <= STEPS && fgets(line, sizeof line, f)) {
-        char *fm = strstr(line, "form="), *ca = strstr(line, "api_calls=");
-        cr_assert(fm && ca, "%s", line);
+        char *fm = strstr(line, "form="), *ca = strstr(line, "api_calls="),
+             *dh = strstr(line, " d2h="), *va = strstr(line, " variants=");
+        cr_assert(fm && ca && dh && va, "%s", line);
+        log->variants[k] = atoi(va + 10);
         sscanf(fm + 5, "%15s", log->form[k]);
         log->calls[k] = strtoull(ca + 10, NULL, 10);
+        log->d2h[k] = strtoull(dh + 5, NULL, 10);
         k++;
     }
     fclose(f);
@@ -183,7 +201,7 @@ static void check_values(const run_log *log)
         memcpy(x, log->data[k][0], sizeof x);
         memcpy(y, log->data[k][1], sizeof y);
         memcpy(slot, log->slots[k], sizeof slot);
-        memset(want_y, k < FALLBACK_STEP ? 0 : 0x3f, sizeof want_y);
+        memset(want_y, memset_value(k), sizeof want_y);
         for (int i = 0; i < N; i++) {
             float want = 2.0f * (float)(k + i) + (float)k;
             cr_assert_float_eq(x[i], want, 0, "step %d x[%d] = %f, want %f", k, i, x[i], want);
@@ -196,9 +214,10 @@ static void check_values(const run_log *log)
 
 TestSuite(replay, .init = setup, .fini = teardown, .timeout = 60);
 
-static void graphs_match_plain(uint32_t stream)
+static void graphs_match_plain(uint32_t stream, int alt)
 {
     make_image();
+    alternate = alt;
     static run_log on, off;
     run_steps(&off, 0, stream);
     run_steps(&on, 1, stream);
@@ -208,19 +227,40 @@ static void graphs_match_plain(uint32_t stream)
     cr_assert(memcmp(on.slots, off.slots, sizeof on.slots) == 0, "D2D slots differ");
     for (int k = 1; k <= STEPS; k++)
         cr_assert_str_eq(off.form[k], "plain", "off, step %d: %s", k, off.form[k]);
-    /* deltas 1 and 2 plain, the 3rd captures, then graphs; the memset's new value falls back,
-     * and the shape is captured again on the 3rd delta after it */
+    /* deltas 1 and 2 plain, the 3rd captures, then graphs; the memset's new value falls back
+     * (no graph holds it) and, seen again, is captured as a second variant. Alternating, the
+     * old value's step runs through the first variant, and from the second capture on each
+     * step goes through the variant that holds its value */
     const char *want[STEPS + 1] = {"", "plain", "plain", "capture", "graph", "graph", "graph",
-                                   "fallback", "plain", "capture", "graph", "graph", "graph"};
-    for (int k = 1; k <= STEPS; k++)
-        cr_assert_str_eq(on.form[k], want[k], "step %d: %s, want %s", k, on.form[k], want[k]);
-    /* fewer driver calls through the graphs: 2 launches of segments + the updates + 2 D2H
-     * (each a copy and a sync) against 7 records' worth */
-    for (int k = 4; k <= 6; k++) {
-        cr_assert_lt(on.calls[k], off.calls[k], "step %d: %llu calls, plain %llu", k, on.calls[k],
+                                   "fallback", "capture", "graph", "graph", "graph", "graph"};
+    const char *want_alt[STEPS + 1] = {"", "plain", "plain", "capture", "graph", "graph",
+                                       "graph", "fallback", "graph", "capture", "graph", "graph",
+                                       "graph"};
+    const int variants[STEPS + 1] = {0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2};
+    const int variants_alt[STEPS + 1] = {0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2};
+    for (int k = 1; k <= STEPS; k++) {
+        const char *w = alt ? want_alt[k] : want[k];
+        int v = alt ? variants_alt[k] : variants[k];
+        cr_assert_str_eq(on.form[k], w, "step %d: %s, want %s", k, on.form[k], w);
+        cr_assert_eq(on.variants[k], v, "step %d: %d variants, want %d", k, on.variants[k], v);
+        cr_assert_eq(off.variants[k], 0);
+    }
+    /* plain, a step is the 7 records' calls and a sync after each D2H: 9 (the session's
+     * thread keeps its context current from one batch to the next: no cuCtxSetCurrent).
+     * Through the graph: 2 node updates (the kernel's parameter, the D2D's destination; the
+     * H2D's bytes go into the staging buffer), one launch and one sync for both D2H copies,
+     * which ran inside the graph: 4 */
+    for (int k = 4; k <= STEPS; k++) {
+        if (strcmp(on.form[k], "graph"))
+            continue;
+        cr_assert_eq(off.calls[k], 9, "step %d: plain %llu calls", k, off.calls[k]);
+        cr_assert_eq(on.calls[k], 4, "step %d: %llu calls, plain %llu", k, on.calls[k],
                      off.calls[k]);
+        cr_assert_eq(on.d2h[k], 2, "step %d: %llu D2H copies in the graph", k, on.d2h[k]);
+        cr_assert_eq(off.d2h[k], 0);
     }
 }
 
-Test(replay, graphs_match_plain_on_the_legacy_stream) { graphs_match_plain(0); }
-Test(replay, graphs_match_plain_on_a_created_stream) { graphs_match_plain(16); }
+Test(replay, graphs_match_plain_on_the_legacy_stream) { graphs_match_plain(0, 0); }
+Test(replay, graphs_match_plain_on_a_created_stream) { graphs_match_plain(16, 0); }
+Test(replay, alternating_values_run_through_two_variants) { graphs_match_plain(16, 1); }

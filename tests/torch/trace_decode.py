@@ -8,6 +8,13 @@ the shim's counters (genie_stats_json). The model is GPT-2 from a config (random
 hub download): prefill, a few warm-up steps, then N measured steps of forward with the KV
 cache, argmax and .item() (the one data-dependent sync a decode step needs).
 
+--cache dynamic (the default) is transformers' DynamicCache, which concatenates each step's
+K/V onto the cache (new buffers, attention over a growing length); --cache static is its
+StaticCache (cache_implementation="static"): K/V buffers of max_cache_len allocated once and
+written in place at a position kept on the device (index_copy_), attention over the whole
+cache with a mask, so every decode step has the same shapes and, given the caching
+allocator's stable addresses, the same op sequence.
+
 Checks, steady state: exactly one round trip per step (a sync), no module loads and no
 remote queries; the phase pass (GENIE_PHASE) finds a prefill in the prefill (flushed by a
 synchronize of its own) and exactly one decode batch, no prefill, in every step. Prints the
@@ -37,6 +44,16 @@ def main():
     ap.add_argument("--prompt", type=int, default=8)
     ap.add_argument("--warm", type=int, default=4, help="decode steps before measuring")
     ap.add_argument("--steps", type=int, default=8, help="measured decode steps")
+    ap.add_argument("--cache", choices=("dynamic", "static"), default="dynamic",
+                    help="transformers' KV cache: DynamicCache (default) or StaticCache")
+    ap.add_argument("--keep-outputs", dest="release_outputs", action="store_false",
+                    help="keep each step's outputs alive into the next step (as before: the "
+                         "caching allocator then hands the next step's temporaries other "
+                         "addresses)")
+    ap.add_argument("--expect-graphs", type=int, default=0, metavar="N",
+                    help="fail unless at least N measured steps ran through graphs on the "
+                         "executor (GENIE_REPLAY_STATS form=graph) with fewer API calls than "
+                         "the plain steps before the capture")
     ap.add_argument("--no-phase-each-step", dest="phase_each_step", action="store_false",
                     help="do not read the counters around each step (wall time undisturbed)")
     a = ap.parse_args()
@@ -66,6 +83,9 @@ def main():
     cfg = GPT2Config(n_layer=a.layers, n_embd=a.embd, n_head=4, vocab_size=1024,
                      n_positions=a.prompt + a.warm + a.steps + 8)
     model = GPT2LMHeadModel(cfg)
+    # transformers 5.x names the cache argument `cache` (`past_key_values` deprecated)
+    import inspect
+    kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     torch.zeros(1, device="cuda")
     torch.cuda.synchronize()
     s0 = stats()
@@ -74,21 +94,28 @@ def main():
     print("load: " + " ".join(f"{k} {s1.get(k, 0) - s0.get(k, 0)}"
                               for k in ("round_trips", "rt_sync", "batches", "h2d_bytes")))
     ids = torch.randint(0, cfg.vocab_size, (1, a.prompt)).cuda()
+    static = None
+    if a.cache == "static":
+        from transformers import StaticCache
+        static = StaticCache(config=cfg, max_cache_len=cfg.n_positions)
     with torch.no_grad():
         p0 = stats()
-        out = model(ids, use_cache=True)
+        out = model(ids, use_cache=True, **({kw: static} if static is not None else {}))
         torch.cuda.synchronize()  # the prefill's own batch, for the phase check
         p1 = stats()
-        past = out.past_key_values
+        past = static if static is not None else out.past_key_values
         nxt = torch.zeros(1, 1, dtype=torch.long, device="cuda")
 
         def step():
             nonlocal out, past, nxt
-            out = model(nxt, past_key_values=past, use_cache=True)
-            past = out.past_key_values
+            out = model(nxt, use_cache=True, **{kw: past})
+            if static is None:  # the static cache is updated in place
+                past = out.past_key_values
             nxt = out.logits[:, -1:].argmax(-1)
             tok = nxt.item()  # garbage with no-op kernels: only the call sequence counts
             nxt = torch.full((1, 1), tok % cfg.vocab_size, dtype=torch.long, device="cuda")
+            if a.release_outputs:
+                out = None  # as generate() does (`del outputs`): the step's logits freed here
 
         for _ in range(a.warm):
             step()
@@ -107,27 +134,40 @@ def main():
     per = {k: (s1[k] - s0[k]) / a.steps for k in KEYS}
     per_api = {k: (v - s0["per_api"].get(k, 0)) / a.steps for k, v in s1["per_api"].items()
                if v != s0["per_api"].get(k, 0)}
-    print(f"GPT-2 {a.layers} layers x {a.embd}, one decode step (mean of {a.steps}):")
+    print(f"GPT-2 {a.layers} layers x {a.embd}, {a.cache} cache, one decode step "
+          f"(mean of {a.steps}):")
     # wall time through shim, executor and fake GPU: "simulated <gpu>" under GENIE_FAKE_GPU_MODEL
     print(f"  wall ms per step {wall_ms:.3f}")
     for k in KEYS:
         print(f"  {k:15s} {per[k]:10.1f}")
     print("  calls per step: " + ", ".join(f"{k} {v:g}" for k, v in
                                            sorted(per_api.items(), key=lambda kv: -kv[1])))
-    print("trace-json: " + json.dumps({"layers": a.layers, "embd": a.embd, "per_step": per,
+    print("trace-json: " + json.dumps({"layers": a.layers, "embd": a.embd, "cache": a.cache,
+                                       "per_step": per,
                                        "per_api": per_api}))
-    forms = []
+    forms, calls, nrec = [], [], []
     try:
         with open(replay_log) as f:
-            forms = [ln.split("form=")[1].split()[0] for ln in f if "form=" in ln]
+            for ln in f:
+                if "form=" in ln:
+                    forms.append(ln.split("form=")[1].split()[0])
+                    calls.append(int(ln.split("api_calls=")[1].split()[0]) if "api_calls=" in ln else -1)
+                    nrec.append(ln.split("records=")[1].split()[0] if "records=" in ln else "")
     except OSError:
         pass
     measured = forms[-a.steps:]
+    # plain batches of the decode step's shape (not the prefill's or the warm-up's others)
+    step_shape = nrec[-1] if nrec else None
+    plain_calls = [c for f, c, n in zip(forms, calls, nrec) if f == "plain" and n == step_shape]
+    graph_calls = [c for f, c in zip(forms[-a.steps:], calls[-a.steps:]) if f == "graph"]
     print(f"  prefill: phase_prefill {p1['phase_prefill_batches'] - p0['phase_prefill_batches']}"
           f" phase_decode {p1['phase_decode_batches'] - p0['phase_decode_batches']}")
     print(f"  phases per measured step (prefill, decode): {phases}")
     print(f"  replay: {len(forms)} delta batches, measured steps: "
           + " ".join(measured) + f" ({measured.count('graph')} of {a.steps} through graphs)")
+    if plain_calls and graph_calls:
+        print(f"  executor API calls per step: plain {sorted(plain_calls)[len(plain_calls) // 2]}, "
+              f"through graphs {sorted(graph_calls)[len(graph_calls) // 2]} (medians)")
     print(f"  kv buffers marked {s1['kv_buffers']}, KV bytes on the wire per step "
           f"{per['kv_h2d_bytes'] + per['kv_d2h_bytes']:g}")
     bad = []
@@ -141,6 +181,13 @@ def main():
         bad.append(f"{per['round_trips']:g} round trips per step, want exactly 1 (the .item())")
     if per["rt_query"] or per["rt_module"]:
         bad.append("remote queries or module loads in the steady state")
+    if a.expect_graphs:
+        if measured.count("graph") < a.expect_graphs:
+            bad.append(f"{measured.count('graph')} of {a.steps} measured steps through graphs, "
+                       f"want at least {a.expect_graphs}")
+        elif not plain_calls or max(graph_calls) >= min(plain_calls):
+            bad.append(f"graph steps made {graph_calls} API calls, plain ones {plain_calls}: "
+                       "not fewer")
     for b in bad:
         print("FAIL " + b)
     print("PASS one round trip per decode step" if not bad else "trace_decode.py: FAILED")
