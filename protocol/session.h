@@ -15,8 +15,12 @@
 /* 2: BATCH_DELTA runs carry varint headers and may reuse the template delta's runs
  * (protocol/delta.h); 3: a BATCH_DELTA's patches may be compressed (PROTO_FRAME_DELTA_Z);
  * 4: a BATCH_DELTA's list may patch the template's back-reference prediction
- * (PROTO_FRAME_DELTA_REF) */
-#define PROTO_SESSION_VERSION 4
+ * (PROTO_FRAME_DELTA_REF); 5: HELLO's flags may ask for the cost model's parameters
+ * (PROTO_HELLO_COST, R_COST) */
+#define PROTO_SESSION_VERSION 5
+
+/* HELLO.flags */
+#define PROTO_HELLO_COST 0x1u /* answer R_COST after R_HELLO (measured once per genie-remote) */
 #define PROTO_MAX_ATTRS 192 /* > CU_DEVICE_ATTRIBUTE_MAX of CUDA 13.0 (148) */
 #define PROTO_MAX_DEVICES 8
 

@@ -46,6 +46,14 @@ void exec_ctx_set_limits(exec_ctx *ctx, const exec_limits *l);
  * the session opens; ctx was opened without a token. */
 void exec_ctx_worker(exec_ctx *ctx, uint32_t session, unsigned tenant);
 
+/* The cost model's device-side parameters (remote/cost.c, R_COST): 0 in a field: unknown. */
+typedef struct exec_cost {
+    unsigned long long op_ps, flops, mem_bps, took_ns;
+} exec_cost;
+/* Gives ctx parameters measured earlier by another process of this genie-remote (a worker is
+ * told the front's): HELLO then answers them without measuring. */
+void exec_ctx_cost_known(exec_ctx *ctx, const exec_cost *k);
+
 /* NULL on allocation failure. peer (gRPC's "ipv4:a.b.c.d:port", ...) names the client in logs
  * and keys the failed-login throttle (may be NULL). */
 exec_session *exec_session_open(exec_ctx *ctx, const char *peer);

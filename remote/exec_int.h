@@ -178,7 +178,18 @@ struct exec_ctx {
      * tenant presented it. */
     uint32_t worker_session;
     unsigned worker_tenant;
+    /* the cost model's device-side parameters, measured at the first HELLO that asks for
+     * them (remote/cost.c) or given by the front; kept for the process's lifetime (lock) */
+    exec_cost cost;
+    int cost_known;
 };
+
+/* remote/cost.c: ctx's device-side cost parameters, measured on first call (*fresh = 1), then
+ * kept. 0, or a CUresult (nothing measured). */
+int exec_cost_get(exec_ctx *c, exec_cost *out, int *fresh);
+/* Appends R_COST to s's reply (HELLO with PROTO_HELLO_COST). 0 or GENIE_ENOMEM; a failed
+ * measurement leaves R_COST out and is no error of the session's. */
+int exec_cost_reply(exec_session *s);
 
 /* The key under which session s finds content hash h in a cache this process's sessions
  * share (weights, modules): unless global, h mixed with the session's tenant (the token it

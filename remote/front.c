@@ -60,6 +60,10 @@ struct rmt_front {
     unsigned nsessions; /* sessions past HELLO (or starting their worker) */
     front_sess *live;
     rmt_wshare *wshare; /* the weight cache the workers share (NULL: none) */
+    /* the cost model's device-side parameters, from the first worker's R_COST (lock): later
+     * workers are given them (--cost) and answer without measuring again (remote/cost.c) */
+    exec_cost cost;
+    int cost_known;
 };
 
 /* ---- workers ---- */
@@ -110,7 +114,7 @@ static int spawn_worker(rmt_front *f, uint32_t id, unsigned tenant, const char *
         snprintf(err, errlen, "socketpair: %s", strerror(errno));
         return GENIE_EIO;
     }
-    char a_id[16], a_tenant[16], a_quota[24], a_reply[24];
+    char a_id[16], a_tenant[16], a_quota[24], a_reply[24], a_cost[96] = "";
     snprintf(a_id, sizeof a_id, "%u", id);
     snprintf(a_tenant, sizeof a_tenant, "%u", tenant);
     snprintf(a_quota, sizeof a_quota, "%llu", f->lim.mem_quota);
@@ -118,7 +122,15 @@ static int spawn_worker(rmt_front *f, uint32_t id, unsigned tenant, const char *
     char *argv[] = {"genie-remote", "--worker", "3", "--session-id", a_id, "--tenant", a_tenant,
                     "--peer", (char *)(peer ? peer : "local"), "--mem-quota", a_quota,
                     "--max-reply-bytes", a_reply, "--weight-cache-scope",
-                    f->lim.weight_cache_global ? "global" : "token", NULL};
+                    f->lim.weight_cache_global ? "global" : "token", NULL, NULL, NULL};
+    pthread_mutex_lock(&f->lock);
+    if (f->cost_known) {
+        snprintf(a_cost, sizeof a_cost, "%llu,%llu,%llu,%llu", f->cost.op_ps, f->cost.flops,
+                 f->cost.mem_bps, f->cost.took_ns);
+        argv[sizeof argv / sizeof argv[0] - 3] = "--cost";
+        argv[sizeof argv / sizeof argv[0] - 2] = a_cost;
+    }
+    pthread_mutex_unlock(&f->lock);
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
@@ -453,8 +465,18 @@ static int pre_auth(front_sess *s, const void *req, size_t n, void **reply, size
     if (!proto_frame_parse(*reply, *reply_n, proto_max_message(), &rf)) {
         proto_iter_init(&it, &rf);
         while (proto_iter_next(&it, &rec) == 1)
-            if (rec.op == PROTO_OP_R_HELLO)
+            if (rec.op == PROTO_OP_R_HELLO) {
                 __atomic_store_n(&s->authed, 1, __ATOMIC_RELAXED);
+            } else if (rec.op == PROTO_OP_R_COST) { /* kept for the next workers */
+                proto_R_COST k;
+                if (!proto_get_R_COST(&rec, &k)) {
+                    pthread_mutex_lock(&f->lock);
+                    if (!f->cost_known)
+                        f->cost = (exec_cost){k.op_ps, k.flops, k.mem_bps, k.took_ns};
+                    f->cost_known = 1;
+                    pthread_mutex_unlock(&f->lock);
+                }
+            }
     }
     return 0;
 }

@@ -236,6 +236,7 @@ int main(int argc, char **argv)
         {"session-id", required_argument, NULL, 17},
         {"tenant", required_argument, NULL, 18},
         {"peer", required_argument, NULL, 19},
+        {"cost", required_argument, NULL, 21},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -326,6 +327,14 @@ int main(int argc, char **argv)
             break;
         case 19:
             wk.peer = optarg;
+            break;
+        case 21: /* op_ps,flops,mem_bps,took_ns (remote/cost.c) */
+            if (sscanf(optarg, "%llu,%llu,%llu,%llu", &wk.cost.op_ps, &wk.cost.flops,
+                       &wk.cost.mem_bps, &wk.cost.took_ns) != 4) {
+                fprintf(stderr, "genie-remote: --cost is op_ps,flops,mem_bps,took_ns\n");
+                return 2;
+            }
+            wk.cost_known = 1;
             break;
         case 'p':
             port_file = optarg;

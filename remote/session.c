@@ -215,6 +215,8 @@ int exec_op_HELLO(exec_session *s, uint32_t index, const proto_HELLO *a)
     if (c->limits.mem_quota && c->limits.mem_quota < di.total_mem)
         di.total_mem = c->limits.mem_quota;
     memcpy(p, &di, sizeof di);
+    if ((a->flags & PROTO_HELLO_COST) && exec_cost_reply(s))
+        return GENIE_ENOMEM;
     GENIE_INFO("session %u: pid %llu, VA 0x%llx + %llu MiB", s->id, (unsigned long long)a->pid,
                (unsigned long long)base, (unsigned long long)(size >> 20));
     return 0;

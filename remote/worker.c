@@ -250,6 +250,8 @@ int rmt_worker_main(const rmt_worker_args *a)
         return 0; /* a probe: the front has what it wanted */
     }
     exec_ctx_worker(ctx, a->session, a->tenant);
+    if (a->cost_known) /* measured by an earlier session's worker: once per genie-remote */
+        exec_ctx_cost_known(ctx, &a->cost);
     int cache_fd = a->fd;
     exec_wcache_remote wr = {&cache_fd, wc_get, wc_release, wc_store};
     ctx->wc_remote = &wr; /* before the session's first frame */

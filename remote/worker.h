@@ -100,6 +100,8 @@ typedef struct rmt_worker_args {
     unsigned tenant;   /* which of the front's tokens the client presented */
     const char *peer;  /* the client's address, for logs */
     exec_limits lim;   /* quota, reply cap, cache scope (the front enforces the others) */
+    exec_cost cost;    /* the cost model's parameters an earlier worker measured (--cost) */
+    int cost_known;
 } rmt_worker_args;
 /* The worker's main: serves frames until the front closes the socket. Exit status. */
 int rmt_worker_main(const rmt_worker_args *a);

@@ -67,9 +67,14 @@ double sem_cost_wire(const sem_cost_params *p, uint64_t bytes)
     return t;
 }
 
+double sem_cost_pairs(uint32_t n)
+{
+    return n >= 2 && n <= SEM_BRANCHES_MAX_OPS ? (double)n * (n - 1) / 2 : 0;
+}
+
 double sem_cost_batch(const sem_cost_params *p, const sem_ir *ir, uint64_t sent, uint64_t received)
 {
-    double t = p->rtt_ns;
+    double t = p->rtt_ns + p->pair_ns * sem_cost_pairs(ir->n);
     if (p->wire_bps > 0)
         t += (double)(sent + received) / p->wire_bps * 1e9;
     return t + sem_cost_device(p, ir);
@@ -86,6 +91,7 @@ int sem_cost_parse(sem_cost_params *p, const char *s)
         {"op_ns", offsetof(sem_cost_params, op_ns)},
         {"flops", offsetof(sem_cost_params, flops)},
         {"mem_bps", offsetof(sem_cost_params, mem_bps)},
+        {"pair_ns", offsetof(sem_cost_params, pair_ns)},
     };
     sem_cost_params q = *p;
     while (*s) {

@@ -425,13 +425,20 @@ typedef struct sem_cost_params {
     double op_ns;   /* the fixed cost of one op: decode, checks, launch, device latency */
     double flops;   /* achieved GEMM FLOP/s */
     double mem_bps; /* device memory bandwidth: GEMM operands, copies, memsets */
+    /* the client's own work at the flush: the parallel-branches pass's dependency graph
+     * checks every op against each earlier one (back to a barrier), so it costs about
+     * pair_ns per pair of ops in batches of 2 to SEM_BRANCHES_MAX_OPS ops (0: none) */
+    double pair_ns;
 } sem_cost_params;
+/* The parallel-branches pass leaves larger batches alone (its graph is quadratic). */
+#define SEM_BRANCHES_MAX_OPS 2048u
 /* One op's predicted time (ns): op_ns, plus for a GEMM the larger of its FLOPs over flops and
  * its operands' bytes over mem_bps (a roofline), plus for a copy or memset its bytes over
  * mem_bps. */
 double sem_cost_op(const sem_cost_params *p, const sem_op *o, const sem_ir *ir);
-/* A batch's predicted remote time (ns) from the program's flush to its reply: rtt_ns, plus
- * sent + received bytes over wire_bps, plus every op of ir (run one after the other). */
+/* A batch's predicted time (ns) from the program's flush to its reply: the client's pass at
+ * the flush (pair_ns per pair of ops), rtt_ns, sent + received bytes over wire_bps, and every
+ * op of ir (run one after the other). */
 double sem_cost_batch(const sem_cost_params *p, const sem_ir *ir, uint64_t sent,
                       uint64_t received);
 /* The device side of a batch (ns): every op of ir, one after the other, with no round trip
@@ -440,10 +447,12 @@ double sem_cost_device(const sem_cost_params *p, const sem_ir *ir);
 /* One way on the wire (ns): half the round trip plus bytes over wire_bps. */
 double sem_cost_wire(const sem_cost_params *p, uint64_t bytes);
 /* Parameters used until a calibration gives others: a 100 us round trip, 1.25 GB/s (10 GbE),
- * 5 us per op, 50 TFLOP/s, 2 TB/s. Typical numbers for a GPU host on a LAN, not measured
- * here and not taken from the fake GPU's model file. */
-#define SEM_COST_DEFAULTS ((sem_cost_params){100e3, 1.25e9, 5e3, 50e12, 2e12})
-/* Reads "key=value,key=value" (keys rtt_ns, wire_bps, op_ns, flops, mem_bps; values as strtod
+ * 5 us per op, 50 TFLOP/s, 2 TB/s, no pass cost. Typical numbers for a GPU host on a LAN, not
+ * measured here and not taken from the fake GPU's model file. */
+#define SEM_COST_DEFAULTS ((sem_cost_params){100e3, 1.25e9, 5e3, 50e12, 2e12, 0})
+/* The pass's pairs of a batch of n ops, as sem_cost_batch counts them. */
+double sem_cost_pairs(uint32_t n);
+/* Reads "key=value,key=value" (keys rtt_ns, wire_bps, op_ns, flops, mem_bps, pair_ns; values as strtod
  * reads them, not negative) over the parameters in *p; keys not named keep their values.
  * bench/micro --cost prints such a line from its calibration. 0, or -1 on a malformed string
  * (*p then unchanged). */

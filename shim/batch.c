@@ -405,6 +405,8 @@ cudaError_t shim_flush(int kind)
         proto_frame_set_flags(&B.buf, 0);
         ce = shim_call_framev(&B.buf, B.ext, B.next, kind, shim_batch_reply_cb, &br);
     }
+    if (ce == cudaSuccess) /* its reply was the last read: the cost model learns from it */
+        shim_cost_exec_sample(&shim_g.ir, shim_g.stats.last_exec_ns);
     shim_phase_after(sent0);
     ce = batch_reset(ce);
     if (ce != cudaSuccess)

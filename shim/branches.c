@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* The graph is quadratic in the ops back to each barrier: larger batches go unannotated. */
-#define SHIM_BRANCHES_MAX_OPS 2048u
+/* The graph is quadratic in the ops back to each barrier: larger batches go unannotated
+ * (SEM_BRANCHES_MAX_OPS). */
 
 static int extent(void *ud, uint64_t ptr, uint64_t *start, uint64_t *size)
 {
@@ -17,7 +17,7 @@ void shim_branches_annotate(void)
 {
     SHIM_HELD();
     sem_ir *ir = &shim_g.ir;
-    if (!shim_g.pol.branches || ir->lost || ir->n < 2 || ir->n > SHIM_BRANCHES_MAX_OPS ||
+    if (!shim_g.pol.branches || ir->lost || ir->n < 2 || ir->n > SEM_BRANCHES_MAX_OPS ||
         !shim_g.alloc)
         return;
     uint64_t t0 = genie_now_ns();
@@ -53,5 +53,7 @@ void shim_branches_annotate(void)
         }
     }
     free(lanes);
-    shim_g.stats.branches_ns += genie_now_ns() - t0;
+    uint64_t took = genie_now_ns() - t0;
+    shim_g.stats.branches_ns += took;
+    shim_cost_pass_sample(n, took); /* the cost model's pair_ns */
 }

@@ -59,16 +59,13 @@ static void shim_init(void)
     }
     if (!shim_g.pol.pipe_first || shim_g.pol.pipe_max < shim_g.pol.pipe_first)
         shim_g.pol.pipeline = 0;
-    /* GENIE_PIPELINE_COST=1: the cost model sizes the pipeline's chunks with the parameters of
-     * GENIE_COST_PARAMS (bench/micro --cost prints them from a calibration against the
-     * remote), else the defaults (semantics/sem.h). Off by default: on the simulated H100 it
-     * did not bring the result sooner than the fixed sizes (docs/semantics.md). */
-    shim_g.cost = SEM_COST_DEFAULTS;
-    const char *cp = genie_env_str("GENIE_COST_PARAMS", NULL);
-    if (cp && sem_cost_parse(&shim_g.cost, cp))
-        GENIE_ERROR("GENIE_COST_PARAMS=%s: not key=value,... of rtt_ns, wire_bps, op_ns, flops, "
-                    "mem_bps; the defaults stay", cp);
-    if (shim_g.pol.pipeline && genie_env_bool("GENIE_PIPELINE_COST", 0))
+    /* GENIE_PIPELINE_COST=1: the cost model sizes the pipeline's chunks, with parameters
+     * calibrated against the remote at session start (shim/cost.c), GENIE_COST_PARAMS over
+     * them. Off by default: on the simulated H100 it did not bring the result sooner than the
+     * fixed sizes (docs/semantics.md). */
+    int model = shim_g.pol.pipeline && genie_env_bool("GENIE_PIPELINE_COST", 0);
+    shim_cost_init(model);
+    if (model)
         shim_g.pol.cost = &shim_g.cost;
     atexit(shim_stats_atexit);
     shim_trace_init(); /* its atexit runs before the stats' */
@@ -87,6 +84,8 @@ static uint32_t hello_session; /* R_HELLO's session number (the trace names it) 
 static int hello_cb(void *ud, const proto_rec *r)
 {
     (void)ud;
+    if (r->op == PROTO_OP_R_COST)
+        return shim_cost_r_cost(r);
     if (r->op != PROTO_OP_R_HELLO)
         return 0;
     proto_R_HELLO h;
@@ -138,11 +137,13 @@ static cudaError_t connect_session(void)
 {
     int again = 0;
     cudaError_t e = cudaSuccess;
+    uint64_t t0 = genie_now_ns();
     for (int t = 1; t <= SHIM_VA_TRIES; t++) {
         e = connect_once(t, &again);
         if (!again)
             break;
     }
+    shim_g.stats.connect_ns += genie_now_ns() - t0;
     return e;
 }
 
@@ -160,7 +161,8 @@ static cudaError_t connect_once(int try_, int *again)
     genie_buf b = {0};
     const char *token = client_token(tokbuf, sizeof tokbuf);
     proto_frame_begin(&b, PROTO_KIND_REQUEST, ++shim_g.seq);
-    uint8_t *p = proto_put_HELLO(&b, (uint64_t)getpid(), PROTO_SESSION_VERSION, 0, strlen(token));
+    uint8_t *p = proto_put_HELLO(&b, (uint64_t)getpid(), PROTO_SESSION_VERSION,
+                                 shim_cost_hello_flags(), strlen(token));
     if (!p) {
         genie_buf_free(&b);
         return shim_set_error(cudaErrorMemoryAllocation);
@@ -220,6 +222,7 @@ static cudaError_t connect_once(int try_, int *again)
     shim_g.connected = 1;
     if (shim_trace_enabled)
         shim_trace_clock(hello_session);
+    shim_cost_session(); /* GENIE_COST_CALIBRATE: the round trip */
     GENIE_INFO("session open with %s: %s, VA [%#llx, +%#llx)", target, shim_g.dev[0].name,
                (unsigned long long)shim_g.va_base, (unsigned long long)shim_g.va_size);
     return cudaSuccess;

@@ -53,6 +53,8 @@ typedef struct shim_stats {
     uint64_t batches_nowait, inflight_stalls, syncs_elided, pipeline_chunks, inflight_max;
     uint64_t wire_ns; /* time spent on the wire: sending, and waiting for replies */
     uint64_t exec_ns; /* the executor's own time for those frames (R_EXEC of each reply) */
+    uint64_t last_exec_ns; /* R_EXEC of the last reply read (not a counter) */
+    uint64_t connect_ns;   /* opening the session: connect, HELLO, the VA range, calibration */
     /* GENIE_PHASE: flushed batches and bytes sent, per phase (sem_phase: other, prefill,
      * decode); GENIE_KV_COLOCATE: buffers marked as KV cache and the bytes of copies into and
      * out of them that went over the wire */
@@ -233,13 +235,31 @@ typedef struct shim_state {
     uint64_t inflight_bytes;
     int sync_elision;
     sem_pipe pipe; /* the pipeline pass's run of chunks since the last waiting flush */
-    sem_cost_params cost; /* the cost model's parameters (GENIE_COST_PARAMS or defaults) */
+    sem_cost_params cost; /* the cost model's parameters (shim/cost.c) */
     int delta_z; /* GENIE_DELTA_DEFLATE: a BATCH_DELTA's patches go compressed when smaller */
     int delta_ref; /* GENIE_DELTA_REF: a BATCH_DELTA's list may patch the back-reference prediction */
     shim_stats stats;
 } shim_state;
 
 extern shim_state shim_g;
+
+/* ---- the cost model's parameters (shim/cost.c); lock held ----
+ * init: defaults, then GENIE_COST_PARAMS; model_used: the pipeline sizes chunks with them
+ * (GENIE_COST_CALIBRATE's default). hello_flags: HELLO's PROTO_HELLO_COST or 0. r_cost: an
+ * R_COST of the HELLO reply. session: after HELLO, the PINGs. wire_sample: a frame of bytes
+ * (sent + received) waited for round_trip_ns, exec_ns of it the executor's. json: the
+ * parameters and where they came from, as members for genie_stats_json. */
+void shim_cost_init(int model_used);
+uint32_t shim_cost_hello_flags(void);
+int shim_cost_r_cost(const proto_rec *r);
+void shim_cost_session(void);
+void shim_cost_wire_sample(uint64_t bytes, uint64_t round_trip_ns, uint64_t exec_ns);
+/* A batch (its IR) whose reply was waited for, exec_ns its R_EXEC: teaches op_ns the
+ * executor's whole cost per op (decode, checks, dispatch, device), beyond the device's alone. */
+void shim_cost_exec_sample(const sem_ir *ir, uint64_t exec_ns);
+/* The parallel-branches pass took ns over a batch of nops: teaches pair_ns. */
+void shim_cost_pass_sample(uint32_t nops, uint64_t ns);
+int shim_cost_json(char *out, size_t n);
 
 /* GENIE_PARALLEL_BRANCHES (shim/branches.c): at a flush, before the batch's form is decided,
  * appends a BRANCHES record when the batch's graph has independent branches. Lock held. */

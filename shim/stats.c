@@ -19,7 +19,7 @@ static void print_stats(FILE *f, int json)
                 "\"delta_bytes_saved\": %llu, \"batches_template\": %llu, \"batches_branched\": %llu, "
                 "\"branches_ns\": %llu, "
                 "\"wire_ns\": %llu, "
-                "\"exec_ns\": %llu, "
+                "\"exec_ns\": %llu, \"connect_ns\": %llu, "
                 "\"phase_other_batches\": %llu, \"phase_prefill_batches\": %llu, "
                 "\"phase_decode_batches\": %llu, \"phase_other_bytes\": %llu, "
                 "\"phase_prefill_bytes\": %llu, \"phase_decode_bytes\": %llu, "
@@ -28,8 +28,7 @@ static void print_stats(FILE *f, int json)
                 "\"syncs_elided\": %llu, \"pipeline_chunks\": %llu, "
                 "\"fatbins_registered\": %llu, \"fatbin_bytes_registered\": %llu, "
                 "\"modules_hashed\": %llu, \"modules_loaded\": %llu, "
-                "\"module_bytes_sent\": %llu, \"funcs_prepared\": %llu, "
-                "\"per_api\": {",
+                "\"module_bytes_sent\": %llu, \"funcs_prepared\": %llu, ",
                 (unsigned long long)s->calls_total, (unsigned long long)s->ops_recorded,
                 (unsigned long long)s->launches, (unsigned long long)s->batches,
                 (unsigned long long)s->round_trips, (unsigned long long)s->rt_setup,
@@ -42,7 +41,8 @@ static void print_stats(FILE *f, int json)
                 (unsigned long long)s->delta_bytes_saved,
                 (unsigned long long)s->batches_template, (unsigned long long)s->batches_branched, (unsigned long long)s->branches_ns,
                 (unsigned long long)s->wire_ns,
-                (unsigned long long)s->exec_ns, (unsigned long long)s->phase_batches[0],
+                (unsigned long long)s->exec_ns, (unsigned long long)s->connect_ns,
+                (unsigned long long)s->phase_batches[0],
                 (unsigned long long)s->phase_batches[1], (unsigned long long)s->phase_batches[2],
                 (unsigned long long)s->phase_bytes[0], (unsigned long long)s->phase_bytes[1],
                 (unsigned long long)s->phase_bytes[2], (unsigned long long)s->kv_buffers,
@@ -53,6 +53,9 @@ static void print_stats(FILE *f, int json)
                 (unsigned long long)s->fatbin_bytes_registered,
                 (unsigned long long)s->modules_hashed, (unsigned long long)s->modules_loaded,
                 (unsigned long long)s->module_bytes_sent, (unsigned long long)s->funcs_prepared);
+        char cost[1024];
+        shim_cost_json(cost, sizeof cost);
+        fprintf(f, "%s\"per_api\": {", cost);
         int first = 1;
         for (unsigned i = 0; i < GENIE_APIX__COUNT; i++)
             if (s->calls[i]) {

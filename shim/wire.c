@@ -85,8 +85,10 @@ static int walk_reply(void *reply, size_t reply_n, uint32_t seq, int kind, shim_
                 break;
             if (r.op == PROTO_OP_R_EXEC) {
                 proto_R_EXEC x;
-                if (!proto_get_R_EXEC(&r, &x))
+                if (!proto_get_R_EXEC(&r, &x)) {
                     shim_g.stats.exec_ns += x.exec_ns;
+                    shim_g.stats.last_exec_ns = x.exec_ns;
+                }
             }
             int c = cb ? cb(ud, &r) : 0;
             if (c < 0) {
@@ -183,6 +185,9 @@ cudaError_t shim_call_framev(genie_buf *b, const proto_ext *ext, size_t next, in
     count_wait(kind);
     if (e)
         return shim_lost("genie-remote", e);
+    uint64_t ex0 = shim_g.stats.exec_ns, bytes = sent + reply_n;
     e = walk_reply(reply, reply_n, seq, kind, cb, ud, t0, t1, sent);
+    if (!e) /* a true round trip: the cost model's wire rate may learn from it */
+        shim_cost_wire_sample(bytes, t1 - t0, shim_g.stats.exec_ns - ex0);
     return e ? shim_lost("bad reply from genie-remote", e) : cudaSuccess;
 }

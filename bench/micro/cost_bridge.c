@@ -6,7 +6,7 @@
 double micro_predict(const micro_cost *c, long nlaunch, long ngemm, int m, int n, int k, long sent,
                      long received)
 {
-    sem_cost_params p = {c->rtt_ns, c->wire_bps, c->op_ns, c->flops, c->mem_bps};
+    sem_cost_params p = {c->rtt_ns, c->wire_bps, c->op_ns, c->flops, c->mem_bps, c->pair_ns};
     sem_ir ir = {0};
     for (long i = 0; i < nlaunch; i++) {
         sem_ir_stage(&ir, SEM_OP_LAUNCH, 16);

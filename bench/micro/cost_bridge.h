@@ -4,7 +4,7 @@
 #define GENIE_BENCH_MICRO_COST_BRIDGE_H
 
 typedef struct micro_cost {
-    double rtt_ns, wire_bps, op_ns, flops, mem_bps;
+    double rtt_ns, wire_bps, op_ns, flops, mem_bps, pair_ns;
 } micro_cost;
 
 /* The predicted time (ns) of a batch of nlaunch kernel launches and ngemm fp32 GEMMs of

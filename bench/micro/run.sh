@@ -74,7 +74,10 @@ for kind in ${GENIE_MICRO_KINDS:-unix tcp tls}; do
     if [ $kind = unix ]; then target=$listen; else target="127.0.0.1:$(cat "$tmp/port.$kind")"; fi
     # the weight cache off: micro uploads the same bytes each round, and cache hits would
     # measure the executor's copy, not the wire
-    env "${tlsenv[@]}" GENIE_MICRO_KIND=$kind GENIE_REMOTE=$target GENIE_BATCH_BYTES=$((1 << 30)) GENIE_WEIGHT_CACHE=0 \
+    # --cost: the shim calibrates at session start too (GENIE_COST_CALIBRATE), beside micro's own
+    costenv=()
+    for a in "$@"; do [ "$a" = --cost ] && costenv=(GENIE_COST_CALIBRATE=${GENIE_COST_CALIBRATE:-1}); done
+    env "${tlsenv[@]}" "${costenv[@]}" GENIE_MICRO_KIND=$kind GENIE_REMOTE=$target GENIE_BATCH_BYTES=$((1 << 30)) GENIE_WEIGHT_CACHE=0 \
         LD_PRELOAD="$build/shim/libgenie.so" "$build/bench/micro/micro" --raw "$raw" "$@"
     if [ $kind != tls ] && [ -x "$build/bench/micro/wireref" ]; then
         if [ $kind = unix ]; then ref="unix:$tmp/ref.sock"; gref="unix:$tmp/gref.sock"

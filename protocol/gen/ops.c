@@ -44,6 +44,7 @@ static const proto_op_info infos[] = {
     {0x8008, 0, PROTO_F_MODULE, 20, 0, "R_GLOBAL"},
     {0x8009, 0, 0, 8, 0, "R_EXEC"},
     {0x8010, 0, 0, 20, 1, "R_TRACE"},
+    {0x8011, 0, 0, 40, 0, "R_COST"},
     {0x0060, 1, PROTO_F_GRAPH, 4, 1, "LIB_CALL"},
     {0x0061, 1, 0, 4, 0, "LT_CREATE"},
     {0x0062, 1, 0, 4, 0, "LT_DESTROY"},
@@ -159,58 +160,60 @@ const proto_op_info *proto_op_lookup(uint16_t op)
         return &infos[40];
     case 0x8010:
         return &infos[41];
-    case 0x0060:
+    case 0x8011:
         return &infos[42];
-    case 0x0061:
+    case 0x0060:
         return &infos[43];
-    case 0x0062:
+    case 0x0061:
         return &infos[44];
-    case 0x0063:
+    case 0x0062:
         return &infos[45];
-    case 0x0064:
+    case 0x0063:
         return &infos[46];
-    case 0x0065:
+    case 0x0064:
         return &infos[47];
-    case 0x00a0:
+    case 0x0065:
         return &infos[48];
-    case 0x00a1:
+    case 0x00a0:
         return &infos[49];
-    case 0x00a2:
+    case 0x00a1:
         return &infos[50];
-    case 0x00a3:
+    case 0x00a2:
         return &infos[51];
-    case 0x00a4:
+    case 0x00a3:
         return &infos[52];
-    case 0x00a5:
+    case 0x00a4:
         return &infos[53];
-    case 0x00a6:
+    case 0x00a5:
         return &infos[54];
-    case 0x00a7:
+    case 0x00a6:
         return &infos[55];
-    case 0x00a8:
+    case 0x00a7:
         return &infos[56];
-    case 0x00a9:
+    case 0x00a8:
         return &infos[57];
-    case 0x00aa:
+    case 0x00a9:
         return &infos[58];
-    case 0x00ab:
+    case 0x00aa:
         return &infos[59];
-    case 0x00ac:
+    case 0x00ab:
         return &infos[60];
-    case 0x00af:
+    case 0x00ac:
         return &infos[61];
-    case 0x0070:
+    case 0x00af:
         return &infos[62];
-    case 0x0071:
+    case 0x0070:
         return &infos[63];
-    case 0x0072:
+    case 0x0071:
         return &infos[64];
-    case 0x0073:
+    case 0x0072:
         return &infos[65];
-    case 0x0080:
+    case 0x0073:
         return &infos[66];
-    case 0x0090:
+    case 0x0080:
         return &infos[67];
+    case 0x0090:
+        return &infos[68];
     default:
         return NULL;
     }

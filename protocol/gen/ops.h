@@ -69,6 +69,7 @@ enum proto_op {
     PROTO_OP_R_GLOBAL = 0x8008,
     PROTO_OP_R_EXEC = 0x8009,
     PROTO_OP_R_TRACE = 0x8010,
+    PROTO_OP_R_COST = 0x8011,
     PROTO_OP_LIB_CALL = 0x0060,
     PROTO_OP_LT_CREATE = 0x0061,
     PROTO_OP_LT_DESTROY = 0x0062,
@@ -1328,6 +1329,43 @@ static inline int proto_get_R_TRACE(const proto_rec *r, proto_R_TRACE *out)
     memcpy(&out->nspans, r->body + 16, 4);
     out->spans = r->body + 20;
     out->spans_len = r->len - 20;
+    return 0;
+}
+
+/* REP R_COST (0x8011) */
+typedef struct proto_R_COST {
+    uint64_t op_ps;
+    uint64_t flops;
+    uint64_t mem_bps;
+    uint64_t took_ns;
+    uint32_t fresh;
+    uint32_t reserved;
+} proto_R_COST;
+#define PROTO_R_COST_FIXED 40
+/* Appends the record; returns a pointer to the fixed bytes to fill (or the body), NULL on allocation failure. */
+static inline uint8_t *proto_put_R_COST(genie_buf *buf_, uint64_t op_ps, uint64_t flops, uint64_t mem_bps, uint64_t took_ns, uint32_t fresh, uint32_t reserved)
+{
+    uint8_t *rec_ = proto_rec_add(buf_, PROTO_OP_R_COST, 40);
+    if (!rec_)
+        return NULL;
+    memcpy(rec_ + 0, &op_ps, 8);
+    memcpy(rec_ + 8, &flops, 8);
+    memcpy(rec_ + 16, &mem_bps, 8);
+    memcpy(rec_ + 24, &took_ns, 8);
+    memcpy(rec_ + 32, &fresh, 4);
+    memcpy(rec_ + 36, &reserved, 4);
+    return rec_ + 40;
+}
+static inline int proto_get_R_COST(const proto_rec *r, proto_R_COST *out)
+{
+    if (r->len != 40)
+        return GENIE_EPROTO;
+    memcpy(&out->op_ps, r->body + 0, 8);
+    memcpy(&out->flops, r->body + 8, 8);
+    memcpy(&out->mem_bps, r->body + 16, 8);
+    memcpy(&out->took_ns, r->body + 24, 8);
+    memcpy(&out->fresh, r->body + 32, 4);
+    memcpy(&out->reserved, r->body + 36, 4);
     return 0;
 }
 

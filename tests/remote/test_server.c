@@ -1028,3 +1028,59 @@ Test(isolation, batched_call_naming_another_session_is_refused, .fini = stop_ser
     proto_conn_close(v.c);
 }
 #endif
+
+/* ---- the cost model's device-side parameters (remote/cost.c) ---- */
+
+/* HELLO asking for R_COST; the R_COST after R_HELLO into *k. */
+static void hello_cost(proto_conn *c, proto_R_COST *k)
+{
+    genie_buf b = {0};
+    call r;
+    proto_frame_begin(&b, PROTO_KIND_REQUEST, 1);
+    memcpy(proto_put_HELLO(&b, (uint64_t)getpid(), PROTO_SESSION_VERSION, PROTO_HELLO_COST, 6),
+           "secret", 6);
+    send_frame(c, &b, &r);
+    genie_buf_free(&b);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.n, 2, "%d records", r.n);
+    cr_assert_eq(r.recs[0].op, PROTO_OP_R_HELLO);
+    cr_assert_eq(r.recs[1].op, PROTO_OP_R_COST, "%s", proto_op_name(r.recs[1].op));
+    cr_assert_eq(proto_get_R_COST(&r.recs[1], k), 0);
+    free(r.raw);
+}
+
+static void cost_once(char *const *extra)
+{
+    start_server_with(extra);
+    proto_conn *c1 = connect_to();
+    proto_R_COST k1, k2, k3;
+    hello_cost(c1, &k1);
+    cr_assert_eq(k1.fresh, 1, "the first session that asks measures");
+    cr_assert(k1.op_ps > 0 && k1.mem_bps > 0 && k1.flops > 0 && k1.took_ns > 0,
+              "op %llu ps, mem %llu B/s, flops %llu", (unsigned long long)k1.op_ps,
+              (unsigned long long)k1.mem_bps, (unsigned long long)k1.flops);
+    proto_conn_close(c1);
+    /* later sessions, while the first is gone: the numbers genie-remote kept */
+    for (int i = 0; i < 2; i++) {
+        proto_conn *c = connect_to();
+        hello_cost(c, i ? &k3 : &k2);
+        proto_conn_close(c);
+    }
+    cr_assert_eq(k2.fresh, 0, "measured again in a later session");
+    cr_assert_eq(k3.fresh, 0);
+    cr_assert(k2.op_ps == k1.op_ps && k2.flops == k1.flops && k2.mem_bps == k1.mem_bps &&
+              k2.took_ns == k1.took_ns && k3.op_ps == k1.op_ps);
+}
+
+/* A worker process per session (the default): the front keeps the first worker's R_COST and
+ * gives it to the next workers (--cost). */
+Test(server, cost_measured_once_per_genie_remote, .fini = stop_server, .timeout = 120)
+{
+    cost_once(NULL);
+}
+
+Test(server, cost_measured_once_per_genie_remote_threads, .fini = stop_server, .timeout = 120)
+{
+    char *const extra[] = {"--sessions", "threads", NULL};
+    cost_once(extra);
+}

@@ -91,3 +91,27 @@ Test(sem_cost, parse_params)
         cr_assert(!memcmp(&p, &before, sizeof p), "%s changed the parameters", bad[i]);
     }
 }
+
+/* The client's pass at the flush: pair_ns per pair of ops, for batches the branches pass looks
+ * at (2 to SEM_BRANCHES_MAX_OPS ops), nothing beyond; nothing on the device side. */
+Test(sem_cost, the_flush_pass_is_quadratic_up_to_its_limit)
+{
+    cr_assert_float_eq(sem_cost_pairs(0), 0, 1e-12);
+    cr_assert_float_eq(sem_cost_pairs(1), 0, 1e-12);
+    cr_assert_float_eq(sem_cost_pairs(2), 1, 1e-12);
+    cr_assert_float_eq(sem_cost_pairs(1500), 1500.0 * 1499 / 2, 1e-6);
+    cr_assert_float_eq(sem_cost_pairs(SEM_BRANCHES_MAX_OPS + 1), 0, 1e-12);
+    sem_cost_params p = P;
+    p.pair_ns = 10;
+    sem_ir ir = {0};
+    for (int i = 0; i < 100; i++) {
+        sem_ir_stage(&ir, SEM_OP_LAUNCH, 16);
+        sem_ir_commit(&ir, 64);
+    }
+    cr_assert_float_eq(sem_cost_batch(&p, &ir, 0, 0) - sem_cost_batch(&P, &ir, 0, 0),
+                       10.0 * 100 * 99 / 2, 1e-6);
+    cr_assert_float_eq(sem_cost_device(&p, &ir), sem_cost_device(&P, &ir), 1e-9);
+    cr_assert_eq(sem_cost_parse(&p, "pair_ns=2.5"), 0);
+    cr_assert_float_eq(p.pair_ns, 2.5, 1e-12);
+    sem_ir_free(&ir);
+}

@@ -6,6 +6,7 @@
  * here are known to move. The wire-level twin (genie-remote over a socket) is
  * e2e_saxpy_threshold_nowait_* (tests/e2e). */
 #include <cublas_v2.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tests/shim/shim_harness.h"
@@ -45,6 +46,26 @@ static void env_cost_free(void)
     shim_test_env();
     setenv("GENIE_PIPELINE_COST", "1", 1);
     setenv("GENIE_COST_PARAMS", "rtt_ns=0,wire_bps=1e15,op_ns=0,flops=1e30,mem_bps=1e30", 1);
+}
+/* The same through the calibration (GENIE_COST_CALIBRATE, on with GENIE_PIPELINE_COST): the
+ * wire's parameters given, the per-op cost left to genie-remote's measurement, which the
+ * executor's test knob fixes (GENIE_TEST_COST: op_ps,flops,mem_bps) at a second or at 1 ps. */
+static void env_calibrated(const char *op_ps)
+{
+    shim_test_env();
+    setenv("GENIE_PIPELINE_COST", "1", 1);
+    setenv("GENIE_COST_PARAMS", "rtt_ns=0,wire_bps=1e15", 1);
+    char v[96];
+    snprintf(v, sizeof v, "%s,1000000000000000000,1000000000000000000", op_ps);
+    setenv("GENIE_TEST_COST", v, 1);
+}
+static void env_calibrated_slow(void)
+{
+    env_calibrated("1000000000000");
+}
+static void env_calibrated_free(void)
+{
+    env_calibrated("1");
 }
 static void env_cost_slow_fixed(void)
 {
@@ -295,6 +316,26 @@ Test(inflight, chunks_follow_the_cost_model_slow_ops_long_chunks, .init = env_co
 }
 
 Test(inflight, chunks_follow_the_cost_model_free_ops_short_chunks, .init = env_cost_free)
+{
+    int chunks = pipeline_chunks_for(16);
+    cr_assert_eq(chunks, 13, "%d chunks", chunks);
+}
+
+/* The pipeline sizes its chunks with the calibrated parameters: the per-op cost genie-remote
+ * answers at HELLO (R_COST) decides 1 chunk or 13, as GENIE_COST_PARAMS's op_ns did above. */
+Test(inflight, chunks_follow_the_calibrated_op_cost_slow, .init = env_calibrated_slow)
+{
+    void *p;
+    cr_assert_eq(cudaMalloc(&p, 64), cudaSuccess); /* the session: HELLO, R_COST */
+    shim_lock();
+    double op = shim_g.cost.op_ns;
+    shim_unlock();
+    cr_assert_float_eq(op, 1e9, 1, "op_ns %g: not genie-remote's", op);
+    int chunks = pipeline_chunks_for(16);
+    cr_assert_eq(chunks, 1, "%d chunks", chunks);
+}
+
+Test(inflight, chunks_follow_the_calibrated_op_cost_free, .init = env_calibrated_free)
 {
     int chunks = pipeline_chunks_for(16);
     cr_assert_eq(chunks, 13, "%d chunks", chunks);
