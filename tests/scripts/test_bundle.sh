@@ -5,12 +5,12 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 b=$tmp/b
-"$root/scripts/bundle.sh" --build-dir "$build" "$b" | tee "$tmp/log"
+"$root/scripts/bundle.sh" --build-dir "$build" --max-mib "$max_mib" "$b" | tee "$tmp/log"
 
 # the size, measured here as well
 bytes=$(du -sb "$b" | cut -f1)
-[ "$bytes" -lt $((60 << 20)) ] || fail "bundle is $bytes bytes, above 60 MiB"
-grep -q 'size: .* MiB (limit 60 MiB)' "$tmp/log" || fail "bundle.sh did not print the size"
+[ "$bytes" -lt $((max_mib << 20)) ] || fail "bundle is $bytes bytes, above $max_mib MiB"
+grep -q "size: .* MiB (limit $max_mib MiB)" "$tmp/log" || fail "bundle.sh did not print the size"
 grep -q 'requires GLIBC_2\.[0-9]' "$tmp/log" || fail "bundle.sh did not print the GLIBC requirement"
 
 # no CUDA library packed; the gRPC stack is
@@ -52,6 +52,6 @@ grep -q 'ABOVE THE LIMIT OF 1 MiB' "$tmp/small.log" || { cat "$tmp/small.log"; f
 
 # never empties a directory that is not a bundle
 mkdir "$tmp/other" && touch "$tmp/other/precious"
-if "$root/scripts/bundle.sh" --build-dir "$build" "$tmp/other" >/dev/null 2>&1; then fail "bundled into a non-bundle dir"; fi
+if "$root/scripts/bundle.sh" --build-dir "$build" --max-mib "$max_mib" "$tmp/other" >/dev/null 2>&1; then fail "bundled into a non-bundle dir"; fi
 [ -e "$tmp/other/precious" ] || fail "bundle.sh deleted a file it does not own"
 echo "test_bundle: OK ($bytes bytes)"

@@ -9,7 +9,7 @@ fi
 # shellcheck source=tests/scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
-"$root/scripts/bundle.sh" --build-dir "$build" "$tmp/b" >/dev/null
+"$root/scripts/bundle.sh" --build-dir "$build" --max-mib "$max_mib" "$tmp/b" >/dev/null
 for mode in --dry-run ""; do
     o=$tmp/out${mode:+-dry}
     t0=$(date +%s)
