@@ -197,7 +197,6 @@ void exec_ctx_session_gone(exec_ctx *c)
     c->modules = NULL;
     /* cuBLAS's own runtime holds a reference too, so releasing ours would not destroy the
      * context: reset it explicitly, then take a reference to the new one. */
-    ctx_gen_bump();
     CUresult r = EXEC_CU(d, PrimaryCtxReset, c->dev);
     if (r == CUDA_ERROR_NOT_SUPPORTED) { /* no reset in this driver: release and retain */
         (void)d->PrimaryCtxRelease(c->dev);
