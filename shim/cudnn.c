@@ -910,6 +910,18 @@ static uint64_t host_scale(const void *p, int dtype)
     return bits;
 }
 
+/* The end of a batch-norm record: its n tensor descriptors after the fixed fields (w, from
+ * SHIM_PUT), and its IR op, for the caller to add the buffers' ranges to. */
+static sem_op *bn_record(uint8_t *w, const proto_dnn_tensor *const *t, int n, unsigned op,
+                         unsigned api, uint32_t sid)
+{
+    for (int i = 0; i < n; i++)
+        memcpy(w + (size_t)i * sizeof *t[i], t[i], sizeof *t[i]);
+    sem_op *o = shim_sem_op(SEM_OP_LIB, op, sid);
+    o->api = api;
+    return o;
+}
+
 cudnnStatus_t shim_impl_cudnnBatchNormalizationForwardInference(
     cudnnHandle_t handle, cudnnBatchNormMode_t mode, const void *alpha, const void *beta,
     const cudnnTensorDescriptor_t xDesc, const void *x, const cudnnTensorDescriptor_t yDesc,
@@ -941,11 +953,9 @@ cudnnStatus_t shim_impl_cudnnBatchNormalizationForwardInference(
         shim_batch_rollback(&r);
         return CUDNN_STATUS_ALLOC_FAILED;
     }
-    memcpy(w, &xd->t, sizeof xd->t);
-    memcpy(w + sizeof xd->t, &yd->t, sizeof yd->t);
-    memcpy(w + 2 * sizeof xd->t, &bd->t, sizeof bd->t);
-    sem_op *o = shim_sem_op(SEM_OP_LIB, PROTO_OP_DNN_BN_INFER, sid);
-    o->api = GENIE_API_cudnnBatchNormalizationForwardInference;
+    sem_op *o = bn_record(w, (const proto_dnn_tensor *[]){&xd->t, &yd->t, &bd->t}, 3,
+                          PROTO_OP_DNN_BN_INFER, GENIE_API_cudnnBatchNormalizationForwardInference,
+                          sid);
     uint64_t bn = proto_dnn_tensor_bytes(&bd->t);
     shim_sem_range(o, (uint64_t)(uintptr_t)x, proto_dnn_tensor_bytes(&xd->t), SEM_R);
     shim_sem_range(o, (uint64_t)(uintptr_t)y, proto_dnn_tensor_bytes(&yd->t), SEM_W);
@@ -1124,11 +1134,9 @@ cudnnStatus_t shim_impl_cudnnBatchNormalizationForwardTrainingEx(
         shim_batch_rollback(&r);
         return CUDNN_STATUS_ALLOC_FAILED;
     }
-    memcpy(w, &xd->t, sizeof xd->t);
-    memcpy(w + sizeof xd->t, &yd->t, sizeof yd->t);
-    memcpy(w + 2 * sizeof xd->t, &bd->t, sizeof bd->t);
-    sem_op *o = shim_sem_op(SEM_OP_LIB, PROTO_OP_DNN_BN_TRAIN, sid);
-    o->api = GENIE_API_cudnnBatchNormalizationForwardTrainingEx;
+    sem_op *o = bn_record(w, (const proto_dnn_tensor *[]){&xd->t, &yd->t, &bd->t}, 3,
+                          PROTO_OP_DNN_BN_TRAIN, GENIE_API_cudnnBatchNormalizationForwardTrainingEx,
+                          sid);
     uint64_t bn = proto_dnn_tensor_bytes(&bd->t);
     shim_sem_range(o, u64p(xData), proto_dnn_tensor_bytes(&xd->t), SEM_R);
     shim_sem_range(o, u64p(yData), proto_dnn_tensor_bytes(&yd->t), SEM_W);
@@ -1199,11 +1207,9 @@ cudnnStatus_t shim_impl_cudnnBatchNormalizationBackwardEx(
         shim_batch_rollback(&r);
         return CUDNN_STATUS_ALLOC_FAILED;
     }
-    const proto_dnn_tensor *t[4] = {&xd->t, &dyd->t, &dxd->t, &bd->t};
-    for (int i = 0; i < 4; i++)
-        memcpy(w + i * sizeof *t[i], t[i], sizeof *t[i]);
-    sem_op *o = shim_sem_op(SEM_OP_LIB, PROTO_OP_DNN_BN_BACKWARD, sid);
-    o->api = GENIE_API_cudnnBatchNormalizationBackwardEx;
+    sem_op *o = bn_record(w, (const proto_dnn_tensor *[]){&xd->t, &dyd->t, &dxd->t, &bd->t}, 4,
+                          PROTO_OP_DNN_BN_BACKWARD, GENIE_API_cudnnBatchNormalizationBackwardEx,
+                          sid);
     uint64_t bn = proto_dnn_tensor_bytes(&bd->t);
     shim_sem_range(o, u64p(xData), proto_dnn_tensor_bytes(&xd->t), SEM_R);
     shim_sem_range(o, u64p(dyData), proto_dnn_tensor_bytes(&dyd->t), SEM_R);
